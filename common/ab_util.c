@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "ab_util.h"
+#include "ab_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+ab_assert_fail(const char *expr, const char *file, int line, const char *func)
+{
+	fprintf(stderr, "assertion '%s' failed at %s:%d in %s()\n", expr, file, line, func);
+	abort();
+}
+
+static void
+oom(void)
+{
+	fputs("out of memory\n", stderr);
+	abort();
+}
+
+void *
+ab_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+ab_xcalloc(size_t nmemb, size_t n)
+{
+	void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+ab_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		oom();
+	return q;
+}
+
+char *
+ab_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *
+ab_xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *
+ab_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	va_start(ap, fmt);
+	int r = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (r < 0 || !p)
+		oom();
+	return p;
+}
+
+void
+ab_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+void
+ab_closep(int *fd)
+{
+	if (fd && *fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+		*fd = -1;
+	}
+}
+
+void
+ab_fclosep(FILE **f)
+{
+	if (f && *f) {
+		fclose(*f);
+		*f = NULL;
+	}
+}
+
+int64_t
+ab_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+ab_now_ms(void)
+{
+	return ab_now_us() / 1000;
+}
+
+int64_t
+ab_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+ab_fd_set_nonblock(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+	if (fcntl(fd, F_SETFL, fl) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+ab_fd_set_cloexec(int fd, bool on)
+{
+	int fl = fcntl(fd, F_GETFD);
+	if (fl < 0)
+		return -errno;
+	fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+	if (fcntl(fd, F_SETFD, fl) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+ab_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+ab_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                     struct ab_err *err)
+{
+	_cleanup_free_ char *dir_copy = ab_xstrdup(path);
+	const char *dir = dirname(dir_copy);
+	_cleanup_free_ char *tmp = ab_xasprintf("%s.tmp.XXXXXX", path);
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return ab_err_errno(err, errno, "creating temporary file for '%s'", path);
+	int r = ab_write_all(fd, data, len);
+	if (r < 0) {
+		unlink(tmp);
+		return ab_err_errno(err, -r, "writing '%s'", tmp);
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		r = errno;
+		unlink(tmp);
+		return ab_err_errno(err, r, "syncing '%s'", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		r = errno;
+		unlink(tmp);
+		return ab_err_errno(err, r, "renaming '%s' to '%s'", tmp, path);
+	}
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		return ab_err_errno(err, errno, "syncing directory '%s'", dir);
+	return 0;
+}
+
+int
+ab_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, struct ab_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ab_err_errno(err, errno, "opening '%s'", path);
+	size_t cap = 4096, len = 0;
+	_cleanup_free_ char *buf = ab_xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max + 1)
+				return ab_err_set(err, EFBIG, "'%s' is larger than %zu bytes", path,
+				                  max);
+			cap = AB_MIN(cap * 2, max + 1);
+			buf = ab_xrealloc(buf, cap + 1);
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return ab_err_errno(err, errno, "reading '%s'", path);
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return ab_err_set(err, EFBIG, "'%s' is larger than %zu bytes", path, max);
+	}
+	buf[len] = '\0';
+	*ret_data = TAKE_PTR(buf);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+int
+ab_mkdir_p(const char *path, mode_t mode, struct ab_err *err)
+{
+	_cleanup_free_ char *p = ab_xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return ab_err_errno(err, errno, "creating directory '%s'", p);
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return ab_err_errno(err, errno, "creating directory '%s'", p);
+	return 0;
+}
+
+int
+ab_random_bytes(void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
+ab_hex(const void *buf, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = buf;
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+bool
+ab_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		unsigned c = *p;
+		size_t n;
+		uint32_t cp;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			n = 1;
+			cp = c & 0x1F;
+		} else if ((c & 0xF0) == 0xE0) {
+			n = 2;
+			cp = c & 0x0F;
+		} else if ((c & 0xF8) == 0xF0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if ((size_t)(end - p) <= n)
+			return false;
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3F);
+		}
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
