@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * httpc: libcurl multi interface on an ab_loop (see httpc.h).
+ *
+ * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to
+ * call it back (CURLMOPT_TIMERFUNCTION); we map those onto ab_loop watches
+ * and one timer, and after every curl_multi_socket_action() drain finished
+ * transfers with curl_multi_info_read(). Because curl_multi_add_handle() only
+ * arms a 0 ms timer, a request never completes inside httpc_request().
+ */
+#include "httpc.h"
+#include "ab_log.h"
+#include "ab_util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+struct httpc_sock {
+	struct ab_watch *watch;
+	struct httpc_sock *next, *prev;
+};
+
+struct httpc_call {
+	struct httpc *c;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	httpc_done_fn done;
+	void *data;
+	size_t max_response;
+	char *body;
+	size_t body_len, body_cap;
+	bool too_big;
+	struct httpc_header *rh; /* response headers; strings owned in rh_raw */
+	char **rh_raw;
+	size_t n_rh, cap_rh;
+	char errbuf[CURL_ERROR_SIZE];
+	struct httpc_call *next, *prev;
+};
+
+struct httpc {
+	struct ab_loop *loop;
+	CURLM *multi;
+	struct ab_timer *timer;
+	struct httpc_call *calls;
+	struct httpc_sock *socks;
+	size_t n_calls;
+	bool closing;
+};
+
+static void
+curl_init_once(void)
+{
+	static bool done;
+	if (!done) {
+		AB_ASSERT(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+		done = true;
+	}
+}
+
+static void call_free(struct httpc_call *call);
+static void check_done(struct httpc *c);
+
+/* --- loop glue ------------------------------------------------------------------------- */
+
+static void
+on_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct httpc *c = data;
+	int ev = 0;
+	if (events & AB_LOOP_READ)
+		ev |= CURL_CSELECT_IN;
+	if (events & AB_LOOP_WRITE)
+		ev |= CURL_CSELECT_OUT;
+	if (events & AB_LOOP_ERROR)
+		ev |= CURL_CSELECT_ERR;
+	int running;
+	curl_multi_socket_action(c->multi, fd, ev, &running);
+	check_done(c);
+}
+
+static int64_t
+on_timer(struct ab_loop *loop, void *data)
+{
+	struct httpc *c = data;
+	/* This timer is done; curl re-arms through timer_cb if it needs to. */
+	c->timer = NULL;
+	int running;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+	return AB_TIMER_STOP;
+}
+
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct httpc *c = userp;
+	if (c->closing)
+		return 0;
+	ab_loop_timer_cancel(c->loop, c->timer);
+	c->timer = NULL;
+	if (timeout_ms >= 0)
+		c->timer = ab_loop_timer(c->loop, timeout_ms, on_timer, c);
+	return 0;
+}
+
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct httpc *c = userp;
+	struct httpc_sock *hs = socketp;
+	if (c->closing)
+		return 0;
+	if (what == CURL_POLL_REMOVE) {
+		if (hs) {
+			ab_loop_unwatch(c->loop, hs->watch);
+			if (hs->prev)
+				hs->prev->next = hs->next;
+			else
+				c->socks = hs->next;
+			if (hs->next)
+				hs->next->prev = hs->prev;
+			free(hs);
+			curl_multi_assign(c->multi, s, NULL);
+		}
+		return 0;
+	}
+	unsigned ev = 0;
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		ev |= AB_LOOP_READ;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		ev |= AB_LOOP_WRITE;
+	if (!hs) {
+		hs = ab_xcalloc(1, sizeof(*hs));
+		hs->watch = ab_loop_watch(c->loop, s, ev, on_io, c);
+		hs->next = c->socks;
+		if (c->socks)
+			c->socks->prev = hs;
+		c->socks = hs;
+		curl_multi_assign(c->multi, s, hs);
+	} else {
+		ab_loop_watch_update(c->loop, hs->watch, ev);
+	}
+	return 0;
+}
+
+/* --- per-transfer callbacks ----------------------------------------------------------- */
+
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct httpc_call *call = userdata;
+	size_t n = size * nmemb;
+	if (call->body_len + n > call->max_response) {
+		call->too_big = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (call->body_len + n + 1 > call->body_cap) {
+		call->body_cap = AB_MAX(call->body_cap * 2, call->body_len + n + 1);
+		call->body_cap = AB_MAX(call->body_cap, (size_t)256);
+		call->body = ab_xrealloc(call->body, call->body_cap);
+	}
+	memcpy(call->body + call->body_len, ptr, n);
+	call->body_len += n;
+	call->body[call->body_len] = '\0';
+	return n;
+}
+
+static void
+headers_reset(struct httpc_call *call)
+{
+	for (size_t i = 0; i < call->n_rh; i++)
+		free(call->rh_raw[i]);
+	call->n_rh = 0;
+}
+
+static size_t
+header_cb(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct httpc_call *call = userdata;
+	size_t n = size * nitems;
+	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A new response starts (after 100 Continue, say): keep only the final one's. */
+		headers_reset(call);
+		return n;
+	}
+	const char *colon = memchr(buf, ':', n);
+	if (!colon || call->n_rh >= 256)
+		return n;
+	char *raw = ab_xstrndup(buf, n);
+	char *value = raw + (colon - buf) + 1;
+	raw[colon - buf] = '\0';
+	while (*value == ' ' || *value == '\t')
+		value++;
+	size_t vl = strlen(value);
+	while (vl && (value[vl - 1] == '\r' || value[vl - 1] == '\n' || value[vl - 1] == ' ' ||
+	              value[vl - 1] == '\t'))
+		value[--vl] = '\0';
+	if (call->n_rh == call->cap_rh) {
+		call->cap_rh = AB_MAX(call->cap_rh * 2, (size_t)16);
+		call->rh = ab_xrealloc(call->rh, call->cap_rh * sizeof(*call->rh));
+		call->rh_raw = ab_xrealloc(call->rh_raw, call->cap_rh * sizeof(*call->rh_raw));
+	}
+	call->rh_raw[call->n_rh] = raw;
+	call->rh[call->n_rh].name = raw;
+	call->rh[call->n_rh].value = value;
+	call->n_rh++;
+	return n;
+}
+
+/* --- completion ------------------------------------------------------------------------ */
+
+static int
+map_curl_error(CURLcode rc, bool too_big)
+{
+	if (too_big)
+		return -EFBIG;
+	switch (rc) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EPROTO;
+	default:
+		return -EIO;
+	}
+}
+
+static void
+call_unlink(struct httpc_call *call)
+{
+	struct httpc *c = call->c;
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		c->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	c->n_calls--;
+}
+
+static void
+check_done(struct httpc *c)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(c->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		CURL *easy = msg->easy_handle;
+		CURLcode rc = msg->data.result;
+		struct httpc_call *call = NULL;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&call);
+		AB_ASSERT(call && call->easy == easy);
+		curl_multi_remove_handle(c->multi, easy);
+		call_unlink(call);
+
+		struct httpc_resp resp = {
+		    .body = call->body ? call->body : "",
+		    .body_len = call->body_len,
+		    .errmsg = "",
+		};
+		resp.error = map_curl_error(rc, call->too_big);
+		char msgbuf[CURL_ERROR_SIZE + 64];
+		if (resp.error < 0) {
+			if (call->too_big)
+				snprintf(msgbuf, sizeof(msgbuf), "response larger than %zu bytes",
+				         call->max_response);
+			else
+				snprintf(msgbuf, sizeof(msgbuf), "%s",
+				         call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
+			resp.errmsg = msgbuf;
+			resp.body = "";
+			resp.body_len = 0;
+		} else {
+			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.status);
+			resp.headers = call->rh;
+			resp.n_headers = call->n_rh;
+		}
+		call->done(&resp, call->data);
+		call_free(call);
+	}
+}
+
+/* --- public API ------------------------------------------------------------------------ */
+
+struct httpc *
+httpc_new(struct ab_loop *loop)
+{
+	curl_init_once();
+	struct httpc *c = ab_xcalloc(1, sizeof(*c));
+	c->loop = loop;
+	c->multi = curl_multi_init();
+	AB_ASSERT(c->multi);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	return c;
+}
+
+static void
+call_free(struct httpc_call *call)
+{
+	if (!call)
+		return;
+	curl_easy_cleanup(call->easy);
+	curl_slist_free_all(call->hdrs);
+	headers_reset(call);
+	free(call->rh);
+	free(call->rh_raw);
+	free(call->body);
+	free(call);
+}
+
+void
+httpc_free(struct httpc *c)
+{
+	if (!c)
+		return;
+	while (c->calls) {
+		struct httpc_call *call = c->calls;
+		curl_multi_remove_handle(c->multi, call->easy);
+		call_unlink(call);
+		call_free(call);
+	}
+	c->closing = true;
+	curl_multi_cleanup(c->multi);
+	while (c->socks) {
+		struct httpc_sock *hs = c->socks;
+		c->socks = hs->next;
+		ab_loop_unwatch(c->loop, hs->watch);
+		free(hs);
+	}
+	ab_loop_timer_cancel(c->loop, c->timer);
+	free(c);
+}
+
+const char *
+httpc_resp_header(const struct httpc_resp *r, const char *name)
+{
+	const char *found = NULL;
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			found = r->headers[i].value;
+	return found;
+}
+
+static bool
+header_ok(const char *h)
+{
+	const char *colon = strchr(h, ':');
+	return colon && colon != h && !strpbrk(h, "\r\n");
+}
+
+int
+httpc_request(struct httpc *c, const struct httpc_req *req, httpc_done_fn done, void *data,
+              struct httpc_call **ret_call, struct ab_err *err)
+{
+	AB_ASSERT(c && req && done);
+	if (!req->url)
+		return ab_err_set(err, EINVAL, "HTTP request without a URL");
+	if (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0)
+		return ab_err_set(err, EINVAL, "URL '%s' is not http:// or https://", req->url);
+	const char *method = req->method ? req->method : "GET";
+	if (!*method || strpbrk(method, " \r\n\t"))
+		return ab_err_set(err, EINVAL, "invalid HTTP method '%s'", method);
+	if (req->headers)
+		for (const char *const *h = req->headers; *h; h++)
+			if (!header_ok(*h))
+				return ab_err_set(err, EINVAL, "invalid HTTP header '%s'", *h);
+
+	struct httpc_call *call = ab_xcalloc(1, sizeof(*call));
+	call->c = c;
+	call->done = done;
+	call->data = data;
+	call->max_response = req->max_response ? req->max_response : HTTPC_DEFAULT_MAX_RESPONSE;
+	call->easy = curl_easy_init();
+	AB_ASSERT(call->easy);
+	CURL *e = call->easy;
+	if (req->headers)
+		for (const char *const *h = req->headers; *h; h++)
+			call->hdrs = curl_slist_append(call->hdrs, *h);
+	/* No "Expect: 100-continue" round trip before bodies. */
+	call->hdrs = curl_slist_append(call->hdrs, "Expect:");
+
+	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+	                 req->timeout_ms > 0 ? req->timeout_ms : (long)HTTPC_DEFAULT_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->hdrs);
+	if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(method, "GET") != 0 || req->body) {
+		if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+			curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+		}
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	}
+
+	CURLMcode mc = curl_multi_add_handle(c->multi, e);
+	if (mc != CURLM_OK) {
+		call_free(call);
+		return ab_err_set(err, EIO, "starting HTTP request to '%s': %s", req->url,
+		                  curl_multi_strerror(mc));
+	}
+	call->next = c->calls;
+	if (c->calls)
+		c->calls->prev = call;
+	c->calls = call;
+	c->n_calls++;
+	if (ret_call)
+		*ret_call = call;
+	return 0;
+}
+
+void
+httpc_cancel(struct httpc *c, struct httpc_call *call)
+{
+	if (!call)
+		return;
+	curl_multi_remove_handle(c->multi, call->easy);
+	call_unlink(call);
+	call_free(call);
+}
+
+size_t
+httpc_pending(const struct httpc *c)
+{
+	return c->n_calls;
+}
