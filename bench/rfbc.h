@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * rfbc: a minimal RFB 3.8 client for measuring servers, not for viewing.
+ * It speaks security type None, asks for 32-bit true colour (little endian,
+ * red at bit 16), and decodes ZRLE, CopyRect and Raw into its own copy of the
+ * framebuffer, counting how many pixels each update really changed, which is
+ * what "the update that carries the keystroke's pixels" means for latency.
+ * DesktopSize and LastRect pseudo-encodings are understood.
+ */
+#ifndef BENCH_RFBC_H
+#define BENCH_RFBC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <zlib.h>
+
+#include "conn.h"
+
+struct rfbc {
+	struct conn conn;
+	int w, h;
+	uint32_t *fb; /* w*h pixels, owned */
+	char name[128];
+	z_stream zs;
+	bool zs_init;
+	uint8_t *zin, *zout; /* owned scratch buffers */
+	size_t zin_cap, zout_cap;
+	/* results of the last FramebufferUpdate */
+	uint64_t last_changed; /* pixels whose value changed */
+	uint64_t last_area;    /* pixels covered by its rectangles */
+	uint64_t updates;      /* FramebufferUpdates received */
+};
+
+/* Connects to target (conn.h), does the RFB handshake and sets the pixel format and encodings. */
+int rfbc_connect(struct rfbc *r, const char *target, struct ab_err *err);
+void rfbc_free(struct rfbc *r);
+
+int rfbc_request(struct rfbc *r, bool incremental, struct ab_err *err);
+/* A key press and release in one write. */
+int rfbc_key_tap(struct rfbc *r, uint32_t keysym, struct ab_err *err);
+int rfbc_pointer(struct rfbc *r, int x, int y, int buttons, struct ab_err *err);
+
+/*
+ * Reads one server message (blocking until r->conn.deadline_us). Returns 1
+ * for a FramebufferUpdate (last_changed/last_area set), 0 for another message.
+ */
+int rfbc_read_msg(struct rfbc *r, struct ab_err *err);
+
+#endif

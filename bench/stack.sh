@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# bench/stack.sh NAME DIR PORT GEOMETRY
+# Starts one desktop stack of the streaming benchmark in the foreground and
+# stays until SIGTERM, then stops everything it started. Every stack shows the
+# same desktop: a solid root window and an 80x24 xterm (title "bterm") at +0+0
+# running a plain bash. It writes the X display to DIR/display once known.
+#   xvnc            TigerVNC's Xvnc, RFB on 127.0.0.1:PORT
+#   x11vnc          Xvfb + x11vnc, RFB on 127.0.0.1:PORT
+#   x11vnc-ws       the same + websockify on 127.0.0.1:PORT (x11vnc on PORT+1)
+#   argobox-direct  argobox-session, RFB on DIR/rfb.sock
+#   argobox-ws      argobox-broker on 127.0.0.1:PORT (it starts argobox-session)
+# The binaries come from $AB_BUILD_DIR (default: build/ at the top of the tree).
+set -euo pipefail
+name=$1 dir=$2 port=$3 geom=${4:-1280x800}
+top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+build=${AB_BUILD_DIR:-$top/build}
+mkdir -p "$dir"
+rm -f "$dir/display" "$dir/dfd"
+
+pids=()
+cleanup() {
+	trap - TERM INT EXIT
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	exit 0
+}
+trap cleanup TERM INT EXIT
+
+# The desktop, given the display: same commands for every stack.
+desktop_cmd() { # prints a sh command line that sets up the desktop and then waits on the xterm
+	printf "echo \"\$DISPLAY\" > '%s/display'; xsetroot -solid '#2e3c4c' 2>/dev/null; " "$dir"
+	printf "exec xterm -T bterm -geometry 80x24+0+0 -e bash --norc --noprofile"
+}
+
+# Xvfb (or Xvnc) on a free display, readiness via -displayfd (no sleeps).
+start_x() { # start_x BINARY args...
+	local bin=$1
+	shift
+	mkfifo "$dir/dfd"
+	"$bin" -displayfd 9 -nolisten tcp -noreset "$@" 9>"$dir/dfd" 2>"$dir/$(basename "$bin").log" &
+	pids+=($!)
+	local n
+	read -r -t 30 n <"$dir/dfd"
+	rm -f "$dir/dfd"
+	display=":$n"
+}
+
+start_desktop() {
+	DISPLAY=$display sh -c "$(desktop_cmd)" 2>"$dir/xterm.log" &
+	pids+=($!)
+}
+
+w=${geom%x*} h=${geom#*x}
+case "$name" in
+xvnc)
+	start_x Xvnc -geometry "$geom" -depth 24 -rfbport "$port" -interface 127.0.0.1 \
+		-SecurityTypes None -AlwaysShared
+	start_desktop
+	;;
+x11vnc | x11vnc-ws)
+	vport=$port
+	[ "$name" = x11vnc-ws ] && vport=$((port + 1))
+	start_x Xvfb -screen 0 "${w}x${h}x24"
+	x11vnc -display "$display" -rfbport "$vport" -localhost -nopw -forever -shared -quiet \
+		-noipv6 >"$dir/x11vnc.log" 2>&1 &
+	pids+=($!)
+	if [ "$name" = x11vnc-ws ]; then
+		websockify 127.0.0.1:"$port" 127.0.0.1:"$vport" 2>"$dir/websockify.log" >&2 &
+		pids+=($!)
+	fi
+	start_desktop
+	;;
+argobox-direct)
+	"$build/session/argobox-session" --runtime-dir "$dir" --geometry "$geom" \
+		-- sh -c "$(desktop_cmd)" 2>"$dir/session.log" &
+	pids+=($!)
+	;;
+argobox-ws)
+	cat >"$dir/broker.json" <<JSON
+{
+  "listen": { "address": "127.0.0.1", "port": $port },
+  "session": {
+    "binary": "$build/session/argobox-session",
+    "runtime_dir": "$dir/run",
+    "geometry": "$geom",
+    "desktop_command": ["sh", "-c", "$(desktop_cmd | sed 's/"/\\"/g')"]
+  }
+}
+JSON
+	"$build/broker/argobox-broker" --config "$dir/broker.json" 2>"$dir/broker.log" &
+	pids+=($!)
+	;;
+*)
+	echo "stack.sh: unknown stack '$name'" >&2
+	exit 2
+	;;
+esac
+wait "${pids[0]}"
