@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * clipboard: X selections (CLIPBOARD and PRIMARY) <-> RFB cut text, UTF-8.
+ *
+ * Client -> X: the text becomes ours to serve on both selections (answering
+ * TARGETS, UTF8_STRING, STRING, TEXT). X -> client: XFixes tells us when
+ * another program takes a selection; we convert it to UTF8_STRING (falling
+ * back to STRING) and hand the text to `send`, which relays it to RFB
+ * clients (extended clipboard as UTF-8, classic cut text as Latin-1).
+ * INCR transfers are not read (text larger than the X request size is skipped).
+ */
+#ifndef SESSION_CLIPBOARD_H
+#define SESSION_CLIPBOARD_H
+
+#include <X11/Xlib.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef void (*clipboard_send_fn)(const char *utf8, size_t len, void *data);
+
+struct clipboard {
+	Display *dpy;
+	Window win;
+	int xfixes_event;
+	size_t max;
+	char *text; /* what we own, UTF-8 */
+	size_t text_len;
+	char *last_sent; /* last text relayed to clients (avoids echo and duplicates) */
+	size_t last_sent_len;
+	Atom clipboard, primary, targets, utf8, string, text_atom, mime, incr, prop;
+	clipboard_send_fn send;
+	void *data;
+};
+
+void clipboard_init(struct clipboard *cb, Display *dpy, size_t max, clipboard_send_fn send,
+                    void *data);
+void clipboard_free(struct clipboard *cb);
+/* Text from an RFB client (UTF-8). Invalid UTF-8 is rejected. */
+void clipboard_from_client(struct clipboard *cb, const char *utf8, size_t len);
+/* Returns true when ev was a clipboard event (and handled it). */
+bool clipboard_handle_event(struct clipboard *cb, XEvent *ev);
+
+/* Latin-1 -> UTF-8 and UTF-8 -> Latin-1 ('?' for what Latin-1 lacks). Pure. */
+char *clipboard_latin1_to_utf8(const char *s, size_t len, size_t *ret_len);
+char *clipboard_utf8_to_latin1(const char *s, size_t len, size_t *ret_len);
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * config: argobox-session's configuration (one struct, one table; see
+ * common/ab_config.h). `argobox-session --print-default-config` prints it.
+ */
+#ifndef SESSION_CONFIG_H
+#define SESSION_CONFIG_H
+
+#include <stdbool.h>
+
+#include "ab_config.h"
+
+struct session_config {
+	long long width, height;         /* initial geometry */
+	long long min_width, min_height; /* resize limits */
+	long long max_width, max_height; /* also the size Xvfb allocates */
+	long long depth;
+	long long jpeg_quality;   /* default Tight quality level (0..9) for clients that ask none */
+	long long client_wait_ms; /* how long a half-sent RFB message may stall before drop */
+	long long max_clients;
+	char xvfb_path[256];
+	char fbdir[256];
+	char log_format[8];
+	char log_level[8];
+	long long heartbeat_s; /* session pings the broker every N s; 3 missed pongs = gone */
+	bool desktop_restart;
+	long long restart_min_ms, restart_max_ms;
+	long long clipboard_max;
+	char session_id[128];
+};
+
+extern const struct ab_cfg_field session_config_fields[];
+extern const struct session_config session_config_defaults;
+
+/* Cross-field checks (min <= initial <= max). */
+int session_config_validate(void *cfg, struct ab_err *err);
+
+/* Parses "WxH" into *w and *h. Returns 0 or -EINVAL. */
+int session_parse_geometry(const char *s, long long *w, long long *h);
+
+#endif

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * argobox-session: the first process of a user's desktop container.
+ *
+ *   argobox-session --runtime-dir DIR [--config FILE] [--geometry WxH]
+ *                   [--ready-fd N] [--check-config] [--print-default-config]
+ *                   -- DESKTOP-COMMAND [ARGS...]
+ *
+ * It starts Xvfb (xvfb.c), serves the display over RFB on DIR/rfb.sock
+ * (vnc.c, with input.c and clipboard.c), serves the broker on
+ * DIR/control.sock and the window manager on DIR/wm.sock (control.c), and
+ * runs DESKTOP-COMMAND with DISPLAY, ARGOBOX_RUNTIME_DIR and
+ * ARGOBOX_WM_SOCKET set, restarting it with backoff (supervise.c).
+ *
+ * One poll loop (common/ab_loop_poll) drives everything; signals arrive on a
+ * signalfd. SIGTERM/SIGINT: stop the desktop command's process group, then
+ * Xvfb, remove the sockets, exit 0. Xvfb dying: exit 1. Start reading at
+ * main() below, then vnc.c.
+ */
+#include "ab_config.h"
+#include "ab_log.h"
+#include "ab_loop.h"
+#include "ab_util.h"
+#include "config.h"
+#include "control.h"
+#include "supervise.h"
+#include "vnc.h"
+#include "xvfb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct session {
+	struct session_config cfg;
+	const char *dir;
+	struct ab_loop *loop;
+	struct xvfb xvfb;
+	struct vnc vnc;
+	struct control ctl;
+	struct supervise sup;
+	int sigfd;
+	bool stop;
+	int exit_code;
+};
+
+static struct session *the_session;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: argobox-session --runtime-dir DIR [--config FILE] [--geometry WxH]\n"
+	           "                       [--ready-fd N] [--check-config] "
+	           "[--print-default-config]\n"
+	           "                       -- DESKTOP-COMMAND [ARGS...]\n");
+}
+
+/* Runs at exit() too (Xlib exits on a lost X connection): no child outlives us. */
+static void
+kill_children(void)
+{
+	struct session *s = the_session;
+	if (!s)
+		return;
+	if (s->sup.pid > 0)
+		kill(-s->sup.pid, SIGKILL);
+	if (s->xvfb.pid > 0)
+		kill(-s->xvfb.pid, SIGKILL);
+	if (s->xvfb.fbdir[0]) {
+		char p[300];
+		snprintf(p, sizeof(p), "%s/Xvfb_screen0", s->xvfb.fbdir);
+		unlink(p);
+		rmdir(s->xvfb.fbdir);
+	}
+}
+
+static void
+signal_cb(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct session *s = data;
+	struct signalfd_siginfo si;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP) {
+			ab_info("signal %u: shutting down", si.ssi_signo);
+			s->stop = true;
+			continue;
+		}
+		if (si.ssi_signo != SIGCHLD)
+			continue;
+		for (;;) {
+			int status;
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+			if (pid <= 0)
+				break;
+			if (pid == s->xvfb.pid) {
+				s->xvfb.pid = 0;
+				ab_error("Xvfb exited (status 0x%x): stopping", status);
+				s->stop = true;
+				s->exit_code = 1;
+			} else {
+				supervise_exited(&s->sup, pid, status);
+			}
+		}
+	}
+}
+
+static void
+unlink_socket(const char *dir, const char *name)
+{
+	_cleanup_free_ char *p = ab_xasprintf("%s/%s", dir, name);
+	unlink(p);
+}
+
+static int
+parse_args(struct session *s, int argc, char **argv, long long *gw, long long *gh, int *ready_fd,
+           char ***ret_cmd)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has_val = i + 1 < argc;
+		if (strcmp(a, "--") == 0) {
+			*ret_cmd = i + 1 < argc ? argv + i + 1 : NULL;
+			return 0;
+		} else if (strcmp(a, "--runtime-dir") == 0 && has_val) {
+			s->dir = argv[++i];
+		} else if (strcmp(a, "--config") == 0 && has_val) {
+			i++;
+		} else if (strncmp(a, "--config=", 9) == 0 || strcmp(a, "--check-config") == 0) {
+			continue;
+		} else if (strcmp(a, "--geometry") == 0 && has_val) {
+			if (session_parse_geometry(argv[++i], gw, gh) < 0) {
+				fprintf(stderr, "argobox-session: bad --geometry '%s' (want WxH)\n",
+				        argv[i]);
+				return -EINVAL;
+			}
+		} else if (strcmp(a, "--ready-fd") == 0 && has_val) {
+			char *end;
+			long n = strtol(argv[++i], &end, 10);
+			if (*end || n < 0 || n > 65535) {
+				fprintf(stderr, "argobox-session: bad --ready-fd '%s'\n", argv[i]);
+				return -EINVAL;
+			}
+			*ready_fd = (int)n;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		} else {
+			fprintf(stderr, "argobox-session: unknown or incomplete option '%s'\n", a);
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	*ret_cmd = NULL;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct session s;
+	s.sigfd = -1;
+	ab_log_init("session");
+	ab_config_init(session_config_fields, &s.cfg, &session_config_defaults, sizeof(s.cfg));
+
+	long long gw = 0, gh = 0;
+	int ready_fd = -1;
+	char **cmd = NULL;
+	if (parse_args(&s, argc, argv, &gw, &gh, &ready_fd, &cmd) < 0)
+		return 2;
+	int ex = -1;
+	ab_config_cli(session_config_fields, &s.cfg, argc, argv, session_config_validate, &ex);
+	if (ex >= 0) {
+		ab_config_free(session_config_fields, &s.cfg);
+		return ex;
+	}
+	struct ab_err err = {0};
+	if (gw) {
+		s.cfg.width = gw;
+		s.cfg.height = gh;
+		if (session_config_validate(&s.cfg, &err) < 0) {
+			fprintf(stderr, "argobox-session: --geometry: %s\n", err.msg);
+			return 2;
+		}
+	}
+	ab_log_set_format(ab_log_format_from_string(s.cfg.log_format));
+	ab_log_set_level(ab_log_level_from_string(s.cfg.log_level));
+	if (!s.dir || !cmd || !cmd[0]) {
+		fprintf(stderr,
+		        "argobox-session: --runtime-dir and a desktop command are required\n");
+		usage(stderr);
+		return 2;
+	}
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	s.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s.sigfd < 0) {
+		ab_error("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if (ab_mkdir_p(s.dir, 0700, &err) < 0) {
+		ab_error("runtime directory '%s': %s", s.dir, err.msg);
+		return 1;
+	}
+	if (!s.cfg.session_id[0]) {
+		_cleanup_free_ char *d = ab_xstrdup(s.dir);
+		snprintf(s.cfg.session_id, sizeof(s.cfg.session_id), "%s", basename(d));
+	}
+
+	the_session = &s;
+	atexit(kill_children);
+	s.loop = ab_loop_poll_new();
+	struct ab_watch *sigw = ab_loop_watch(s.loop, s.sigfd, AB_LOOP_READ, signal_cb, &s);
+
+	int64_t t0 = ab_now_ms();
+	if (xvfb_start(&s.xvfb, s.cfg.xvfb_path, s.cfg.fbdir, (int)s.cfg.max_width,
+	               (int)s.cfg.max_height, &err) < 0 ||
+	    vnc_open(&s.vnc, &s.cfg, s.loop, &s.xvfb, s.dir, &err) < 0 ||
+	    control_open(&s.ctl, s.loop, s.dir, s.cfg.session_id, s.cfg.heartbeat_s * 1000, &err) <
+	        0) {
+		ab_error("starting: %s", err.msg);
+		s.exit_code = 1;
+		goto out;
+	}
+
+	char display[32];
+	snprintf(display, sizeof(display), ":%d", s.xvfb.display);
+	_cleanup_free_ char *wm_sock = ab_xasprintf("%s/wm.sock", s.dir);
+	supervise_init(&s.sup, s.loop, cmd, s.cfg.desktop_restart, s.cfg.restart_min_ms,
+	               s.cfg.restart_max_ms);
+	supervise_setenv(&s.sup, "DISPLAY", display);
+	supervise_setenv(&s.sup, "ARGOBOX_RUNTIME_DIR", s.dir);
+	supervise_setenv(&s.sup, "ARGOBOX_WM_SOCKET", wm_sock);
+	if (supervise_start(&s.sup, &err) < 0) {
+		ab_error("starting the desktop command: %s", err.msg);
+		s.exit_code = 1;
+		goto out;
+	}
+	ab_info("ready in %lld ms", (long long)(ab_now_ms() - t0));
+	if (ready_fd >= 0) {
+		if (ab_write_all(ready_fd, "READY\n", 6) < 0)
+			ab_warn("--ready-fd %d: %s", ready_fd, strerror(errno));
+		close(ready_fd);
+	}
+
+	while (!s.stop) {
+		vnc_process(&s.vnc);
+		if (s.stop)
+			break;
+		if (ab_loop_poll_once(s.loop, -1) < 0 && errno != EINTR)
+			break;
+	}
+
+out:
+	supervise_stop(&s.sup, 2000);
+	supervise_free(&s.sup);
+	control_close(&s.ctl);
+	vnc_close(&s.vnc);
+	xvfb_stop(&s.xvfb);
+	unlink_socket(s.dir, "rfb.sock");
+	unlink_socket(s.dir, "control.sock");
+	unlink_socket(s.dir, "wm.sock");
+	ab_loop_unwatch(s.loop, sigw);
+	ab_loop_poll_free(s.loop);
+	close(s.sigfd);
+	ab_config_free(session_config_fields, &s.cfg);
+	the_session = NULL;
+	ab_info("stopped");
+	return s.exit_code;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "supervise.h"
+#include "ab_log.h"
+#include "ab_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A command that ran this long is considered healthy: backoff starts over. */
+#define SUPERVISE_HEALTHY_MS 10000
+
+void
+supervise_init(struct supervise *s, struct ab_loop *loop, char **argv, bool restart, int64_t min_ms,
+               int64_t max_ms)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->argv = argv;
+	s->restart = restart;
+	s->min_ms = min_ms;
+	s->max_ms = max_ms;
+	s->backoff_ms = 0;
+	s->env = ab_xcalloc(1, sizeof(char *));
+}
+
+void
+supervise_setenv(struct supervise *s, const char *name, const char *value)
+{
+	size_t n = 0;
+	while (s->env[n])
+		n++;
+	s->env = ab_xrealloc(s->env, (n + 2) * sizeof(char *));
+	s->env[n] = ab_xasprintf("%s=%s", name, value);
+	s->env[n + 1] = NULL;
+}
+
+int64_t
+supervise_next_backoff(int64_t cur, int64_t min_ms, int64_t max_ms, int64_t ran_ms)
+{
+	if (ran_ms >= SUPERVISE_HEALTHY_MS || cur <= 0)
+		return min_ms;
+	return AB_MIN(cur * 2, max_ms);
+}
+
+int
+supervise_start(struct supervise *s, struct ab_err *err)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return ab_err_errno(err, errno, "fork");
+	if (pid == 0) {
+		setpgid(0, 0);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		for (size_t i = 0; s->env[i]; i++)
+			putenv(s->env[i]);
+		execvp(s->argv[0], s->argv);
+		ab_error("cannot run desktop command '%s': %s", s->argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	s->pid = pid;
+	s->started_ms = ab_now_ms();
+	s->starts++;
+	ab_info("desktop command '%s' started (pid %d)", s->argv[0], (int)pid);
+	return 0;
+}
+
+static int64_t
+restart_cb(struct ab_loop *loop, void *data)
+{
+	struct supervise *s = data;
+	s->timer = NULL;
+	if (s->stopping)
+		return AB_TIMER_STOP;
+	struct ab_err err = {0};
+	if (supervise_start(s, &err) < 0)
+		ab_error("restarting the desktop command: %s", err.msg);
+	return AB_TIMER_STOP;
+}
+
+bool
+supervise_exited(struct supervise *s, pid_t pid, int status)
+{
+	if (pid <= 0 || pid != s->pid)
+		return false;
+	s->pid = 0;
+	/* the group may still hold children of the command: end them too */
+	kill(-pid, SIGTERM);
+	int64_t ran = ab_now_ms() - s->started_ms;
+	if (WIFEXITED(status))
+		ab_warn("desktop command exited with status %d after %lld ms", WEXITSTATUS(status),
+		        (long long)ran);
+	else if (WIFSIGNALED(status))
+		ab_warn("desktop command killed by signal %d after %lld ms", WTERMSIG(status),
+		        (long long)ran);
+	if (s->stopping || !s->restart)
+		return true;
+	s->backoff_ms = supervise_next_backoff(s->backoff_ms, s->min_ms, s->max_ms, ran);
+	ab_info("restarting the desktop command in %lld ms", (long long)s->backoff_ms);
+	s->timer = ab_loop_timer(s->loop, s->backoff_ms, restart_cb, s);
+	return true;
+}
+
+void
+supervise_stop(struct supervise *s, int grace_ms)
+{
+	s->stopping = true;
+	if (s->timer) {
+		ab_loop_timer_cancel(s->loop, s->timer);
+		s->timer = NULL;
+	}
+	if (s->pid <= 0)
+		return;
+	pid_t pid = s->pid;
+	kill(-pid, SIGTERM);
+	int64_t deadline = ab_now_ms() + grace_ms;
+	for (;;) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD))
+			break;
+		if (ab_now_ms() > deadline) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			break;
+		}
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	/* stragglers of the group (daemonised helpers) */
+	kill(-pid, SIGKILL);
+	s->pid = 0;
+}
+
+void
+supervise_free(struct supervise *s)
+{
+	if (!s->env)
+		return;
+	for (size_t i = 0; s->env[i]; i++)
+		free(s->env[i]);
+	free(s->env);
+	s->env = NULL;
+}

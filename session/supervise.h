@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * supervise: runs the desktop command (the window manager) in its own process
+ * group with DISPLAY, ARGOBOX_RUNTIME_DIR and ARGOBOX_WM_SOCKET set, and
+ * restarts it with exponential backoff when it exits (if configured).
+ * The caller reaps children (SIGCHLD) and reports exits with supervise_exited().
+ */
+#ifndef SESSION_SUPERVISE_H
+#define SESSION_SUPERVISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ab_err.h"
+#include "ab_loop.h"
+
+struct supervise {
+	struct ab_loop *loop;
+	char **argv; /* borrowed, NULL-terminated */
+	char **env;  /* owned: extra "K=V" strings, NULL-terminated */
+	pid_t pid;   /* running desktop command (group leader), 0 if none */
+	bool restart;
+	int64_t min_ms, max_ms, backoff_ms;
+	int64_t started_ms;
+	unsigned starts;
+	struct ab_timer *timer;
+	bool stopping;
+};
+
+void supervise_init(struct supervise *s, struct ab_loop *loop, char **argv, bool restart,
+                    int64_t min_ms, int64_t max_ms);
+/* Adds "name=value" to the command's environment. */
+void supervise_setenv(struct supervise *s, const char *name, const char *value);
+/* Starts the command now. */
+int supervise_start(struct supervise *s, struct ab_err *err);
+/* Reports that `pid` exited with wait status `status`; returns true if it was ours. */
+bool supervise_exited(struct supervise *s, pid_t pid, int status);
+/* SIGTERM to the process group, SIGKILL after `grace_ms`, reaps it. No more restarts. */
+void supervise_stop(struct supervise *s, int grace_ms);
+void supervise_free(struct supervise *s);
+
+/* The next backoff delay after an exit (pure; unit tested). */
+int64_t supervise_next_backoff(int64_t cur, int64_t min_ms, int64_t max_ms, int64_t ran_ms);
+
+#endif

@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "vnc.h"
+#include "ab_log.h"
+#include "ab_sock.h"
+#include "ab_util.h"
+
+#include <X11/extensions/Xdamage.h>
+#include <X11/extensions/Xfixes.h>
+#include <X11/extensions/Xrandr.h>
+#include <X11/extensions/XTest.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/*
+ * libvncserver (built with websockets) peeks for up to 100 ms at every new
+ * client to sniff a websocket handshake, through rfbPeekExactTimeout(). Our
+ * rfb.sock speaks plain RFB only (the broker terminates websockets), so this
+ * definition, which the dynamic linker prefers to the library's, reports "no
+ * data" at once and clients get the server greeting immediately. The
+ * library calls it for nothing else.
+ */
+int
+rfbPeekExactTimeout(rfbClientPtr cl, char *buf, int len, int timeout)
+{
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+struct vnc_client {
+	struct vnc *v;
+	struct ab_watch *watch;
+};
+
+static struct vnc *the_vnc; /* X error handler needs it */
+static int x_error_code;
+
+static int
+x_error_handler(Display *dpy, XErrorEvent *e)
+{
+	x_error_code = e->error_code;
+	char msg[128];
+	XGetErrorText(dpy, e->error_code, msg, sizeof(msg));
+	ab_debug("X error: %s (request %d.%d)", msg, e->request_code, e->minor_code);
+	return 0;
+}
+
+static int
+x_io_error_handler(Display *dpy)
+{
+	ab_error("lost the connection to the X server");
+	/* Xlib exits after this returns; the exit status tells the broker Xvfb is gone. */
+	return 0;
+}
+
+static void
+rfb_log(const char *fmt, ...)
+{
+	if (!ab_log_enabled(AB_LOG_DEBUG))
+		return;
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	size_t n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	ab_debug("rfb: %s", buf);
+}
+
+static void
+rfb_err(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	size_t n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	ab_warn("rfb: %s", buf);
+}
+
+void
+vnc_clamp_size(const struct session_config *cfg, int *w, int *h)
+{
+	*w = (int)AB_MAX(AB_MIN((long long)*w, cfg->max_width), cfg->min_width);
+	*h = (int)AB_MAX(AB_MIN((long long)*h, cfg->max_height), cfg->min_height);
+}
+
+/* ---- input hooks ---- */
+
+static void
+kbd_cb(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	input_key(&v->input, down, keysym);
+}
+
+static void
+ptr_cb(int mask, int x, int y, rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	x = AB_MAX(0, AB_MIN(x, v->width - 1));
+	y = AB_MAX(0, AB_MIN(y, v->height - 1));
+	input_pointer(&v->input, mask, x, y);
+	rfbDefaultPtrAddEvent(mask, x, y, cl);
+}
+
+/* ---- clipboard hooks ---- */
+
+static void
+cut_latin1_cb(char *str, int len, rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	if (len < 0)
+		return;
+	size_t n;
+	_cleanup_free_ char *u = clipboard_latin1_to_utf8(str, (size_t)len, &n);
+	clipboard_from_client(&v->clip, u, n);
+}
+
+static void
+cut_utf8_cb(char *str, int len, rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	if (len < 0)
+		return;
+	/* some clients include the terminating NUL in the length */
+	while (len > 0 && str[len - 1] == 0)
+		len--;
+	clipboard_from_client(&v->clip, str, (size_t)len);
+}
+
+static void
+clip_send(const char *utf8, size_t len, void *data)
+{
+	struct vnc *v = data;
+	size_t n;
+	_cleanup_free_ char *l1 = clipboard_utf8_to_latin1(utf8, len, &n);
+	_cleanup_free_ char *u = ab_xstrndup(utf8, len);
+	rfbSendServerCutTextUTF8(v->screen, u, (int)len, l1, (int)n);
+	ab_debug("clipboard: %zu bytes sent to clients", len);
+}
+
+/* ---- resize ---- */
+
+static RRMode
+find_or_create_mode(struct vnc *v, XRRScreenResources *res, RROutput out, int w, int h)
+{
+	for (int i = 0; i < res->nmode; i++)
+		if ((int)res->modes[i].width == w && (int)res->modes[i].height == h)
+			return res->modes[i].id;
+	char name[32];
+	snprintf(name, sizeof(name), "%dx%d", w, h);
+	XRRModeInfo mi = {0};
+	mi.width = (unsigned)w;
+	mi.height = (unsigned)h;
+	mi.name = name;
+	mi.nameLength = (unsigned)strlen(name);
+	mi.hTotal = (unsigned)w;
+	mi.vTotal = (unsigned)h;
+	mi.dotClock = (unsigned long)w * (unsigned long)h * 60;
+	RRMode m = XRRCreateMode(v->dpy, v->root, &mi);
+	XRRAddOutputMode(v->dpy, out, m);
+	return m;
+}
+
+static int
+x_resize(struct vnc *v, int w, int h)
+{
+	XRRScreenResources *res = XRRGetScreenResourcesCurrent(v->dpy, v->root);
+	if (!res)
+		return -ENOTSUP;
+	int r = 0;
+	x_error_code = 0;
+	if (res->noutput < 1 || res->ncrtc < 1) {
+		/* no outputs: plain screen size */
+		XRRSetScreenSize(v->dpy, v->root, w, h, w * 254 / 960, h * 254 / 960);
+	} else {
+		RROutput out = res->outputs[0];
+		RRCrtc crtc = res->crtcs[0];
+		RRMode mode = find_or_create_mode(v, res, out, w, h);
+		XRRSetCrtcConfig(v->dpy, res, crtc, CurrentTime, 0, 0, None, RR_Rotate_0, NULL, 0);
+		XRRSetScreenSize(v->dpy, v->root, w, h, w * 254 / 960, h * 254 / 960);
+		XRRSetCrtcConfig(v->dpy, res, crtc, CurrentTime, 0, 0, mode, RR_Rotate_0, &out, 1);
+	}
+	XSync(v->dpy, False);
+	if (x_error_code)
+		r = -EIO;
+	XRRFreeScreenResources(res);
+	return r;
+}
+
+static void
+fb_follow(struct vnc *v, int w, int h)
+{
+	if (w == v->width && h == v->height)
+		return;
+	v->width = w;
+	v->height = h;
+	/* Xvfb keeps its maximal screen pixmap: same pixels, same stride. */
+	rfbNewFramebuffer(v->screen, v->xvfb->pixels, w, h, 8, 3, 4);
+	v->screen->paddedWidthInBytes = v->xvfb->bytes_per_line;
+	v->screen->serverFormat.redShift = 16;
+	v->screen->serverFormat.greenShift = 8;
+	v->screen->serverFormat.blueShift = 0;
+	ab_info("desktop is now %dx%d", w, h);
+}
+
+int
+vnc_resize(struct vnc *v, int w, int h)
+{
+	vnc_clamp_size(v->cfg, &w, &h);
+	if (w == v->width && h == v->height)
+		return 0;
+	int r = x_resize(v, w, h);
+	if (r < 0) {
+		ab_warn("resize to %dx%d failed", w, h);
+		return r;
+	}
+	fb_follow(v, w, h);
+	return 0;
+}
+
+static int
+desktop_size_cb(int w, int h, int nscreens, struct rfbExtDesktopScreen *screens, rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	if (w <= 0 || h <= 0)
+		return rfbExtDesktopSize_InvalidScreenLayout;
+	return vnc_resize(v, w, h) < 0 ? rfbExtDesktopSize_OutOfResources
+	                               : rfbExtDesktopSize_Success;
+}
+
+/* ---- QEMU extended key events (not handled by libvncserver 0.9.14 itself) ---- */
+
+static int qemu_encodings[] = {(int)rfbEncodingQemuExtendedKeyEvent, 0};
+
+static rfbBool
+qemu_new_client(rfbClientPtr cl, void **data)
+{
+	return TRUE;
+}
+
+static rfbBool
+qemu_enable(rfbClientPtr cl, void **data, int enc)
+{
+	if (enc != (int)rfbEncodingQemuExtendedKeyEvent)
+		return FALSE;
+	/* Tell the client we understand: a FramebufferUpdate with one pseudo-rect. */
+	unsigned char msg[16] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xfe, 0xfe};
+	if (rfbWriteExact(cl, (const char *)msg, sizeof(msg)) < 0)
+		rfbCloseClient(cl);
+	return TRUE;
+}
+
+static rfbBool
+qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *m)
+{
+	if (m->type != rfbQemuEvent)
+		return FALSE;
+	unsigned char b[11];
+	if (rfbReadExact(cl, (char *)b, sizeof(b)) <= 0) {
+		rfbCloseClient(cl);
+		return TRUE;
+	}
+	if (b[0] != 0) { /* only subtype 0 (extended key event) exists */
+		rfbErr("client sent QEMU message subtype %u, dropping it\n", b[0]);
+		rfbCloseClient(cl);
+		return TRUE;
+	}
+	bool down = (b[1] << 8 | b[2]) != 0;
+	uint32_t keysym = (uint32_t)b[3] << 24 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 8 | b[6];
+	uint32_t qnum = (uint32_t)b[7] << 24 | (uint32_t)b[8] << 16 | (uint32_t)b[9] << 8 | b[10];
+	struct vnc *v = cl->screen->screenData;
+	input_qemu_key(&v->input, down, keysym, qnum);
+	return TRUE;
+}
+
+static rfbProtocolExtension qemu_ext = {
+    .newClient = qemu_new_client,
+    .pseudoEncodings = qemu_encodings,
+    .enablePseudoEncoding = qemu_enable,
+    .handleMessage = qemu_message,
+};
+
+/* ---- clients ---- */
+
+static void
+client_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	/* Reading happens in rfbProcessEvents() after the round (vnc_process). */
+}
+
+static void
+client_gone(rfbClientPtr cl)
+{
+	struct vnc_client *vc = cl->clientData;
+	if (!vc)
+		return;
+	struct vnc *v = vc->v;
+	ab_loop_unwatch(v->loop, vc->watch);
+	free(vc);
+	cl->clientData = NULL;
+	v->nclients--;
+	ab_info("RFB client left (%d connected)", v->nclients);
+	if (v->nclients == 0 && !v->x_broken)
+		input_release_all(&v->input);
+}
+
+static enum rfbNewClientAction
+new_client_cb(rfbClientPtr cl)
+{
+	struct vnc *v = cl->screen->screenData;
+	if (v->nclients >= v->cfg->max_clients) {
+		ab_warn("refusing RFB client: %d already connected", v->nclients);
+		return RFB_CLIENT_REFUSE;
+	}
+	struct vnc_client *vc = ab_xcalloc(1, sizeof(*vc));
+	vc->v = v;
+	vc->watch = ab_loop_watch(v->loop, cl->sock, AB_LOOP_READ, client_io, vc);
+	cl->clientData = vc;
+	cl->clientGoneHook = client_gone;
+	cl->tightQualityLevel = (int)v->cfg->jpeg_quality;
+	v->nclients++;
+	ab_info("RFB client connected (%d connected)", v->nclients);
+	return RFB_CLIENT_ACCEPT;
+}
+
+static void
+accept_cb(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct vnc *v = data;
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			return;
+		if (c >= FD_SETSIZE) { /* libvncserver select()s */
+			close(c);
+			continue;
+		}
+		/* rfbNewClient sends the greeting and calls new_client_cb (or closes c). */
+		rfbNewClient(v->screen, c);
+		return;
+	}
+}
+
+/* ---- X events ---- */
+
+static void
+update_cursor(struct vnc *v)
+{
+	XFixesCursorImage *ci = XFixesGetCursorImage(v->dpy);
+	if (!ci)
+		return;
+	int w = ci->width, h = ci->height;
+	if (w <= 0 || h <= 0 || w > 256 || h > 256) {
+		XFree(ci);
+		return;
+	}
+	rfbCursorPtr c = ab_xcalloc(1, sizeof(*c));
+	c->width = (unsigned short)w;
+	c->height = (unsigned short)h;
+	c->xhot = (unsigned short)AB_MIN(ci->xhot, (unsigned short)(w - 1));
+	c->yhot = (unsigned short)AB_MIN(ci->yhot, (unsigned short)(h - 1));
+	c->richSource = ab_xmalloc((size_t)w * h * 4);
+	c->alphaSource = ab_xmalloc((size_t)w * h);
+	for (int i = 0; i < w * h; i++) {
+		unsigned long p = ci->pixels[i]; /* premultiplied ARGB in a long */
+		unsigned a = (p >> 24) & 0xff, r = (p >> 16) & 0xff, g = (p >> 8) & 0xff,
+		         b = p & 0xff;
+		if (a && a < 255) {
+			r = AB_MIN(255u, r * 255 / a);
+			g = AB_MIN(255u, g * 255 / a);
+			b = AB_MIN(255u, b * 255 / a);
+		}
+		/* server pixel format: 32 bpp little endian, red at bits 16..23 */
+		c->richSource[i * 4 + 0] = (unsigned char)b;
+		c->richSource[i * 4 + 1] = (unsigned char)g;
+		c->richSource[i * 4 + 2] = (unsigned char)r;
+		c->richSource[i * 4 + 3] = 0;
+		c->alphaSource[i] = (unsigned char)a;
+	}
+	c->mask = (unsigned char *)rfbMakeMaskFromAlphaSource(w, h, c->alphaSource);
+	c->cleanup = TRUE;
+	c->cleanupMask = TRUE;
+	c->cleanupRichSource = TRUE;
+	c->cleanupSource = TRUE;
+	XFree(ci);
+	rfbSetCursor(v->screen, c);
+}
+
+static void
+process_damage(struct vnc *v)
+{
+	XserverRegion region = XFixesCreateRegion(v->dpy, NULL, 0);
+	XDamageSubtract(v->dpy, v->damage, None, region);
+	int n = 0;
+	XRectangle *rects = XFixesFetchRegion(v->dpy, region, &n);
+	XFixesDestroyRegion(v->dpy, region);
+	for (int i = 0; i < n; i++) {
+		int x1 = AB_MAX(0, rects[i].x), y1 = AB_MAX(0, rects[i].y);
+		int x2 = AB_MIN(v->width, rects[i].x + rects[i].width);
+		int y2 = AB_MIN(v->height, rects[i].y + rects[i].height);
+		if (x2 > x1 && y2 > y1)
+			rfbMarkRectAsModified(v->screen, x1, y1, x2, y2);
+	}
+	if (rects)
+		XFree(rects);
+}
+
+static void
+handle_x_event(struct vnc *v, XEvent *ev)
+{
+	if (ev->type == v->damage_event + XDamageNotify) {
+		v->damaged = true;
+		return;
+	}
+	if (ev->type == v->xfixes_event + XFixesCursorNotify) {
+		v->cursor_changed = true;
+		return;
+	}
+	if (ev->type == v->randr_event + RRScreenChangeNotify) {
+		XRRUpdateConfiguration(ev);
+		XRRScreenChangeNotifyEvent *rr = (XRRScreenChangeNotifyEvent *)ev;
+		int w = rr->width, h = rr->height;
+		if (w <= v->xvfb->max_width && h <= v->xvfb->max_height)
+			fb_follow(v, w, h);
+		return;
+	}
+	if (clipboard_handle_event(&v->clip, ev))
+		return;
+}
+
+static void
+x_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	/* Events are read in vnc_process(), which runs after every round. */
+}
+
+void
+vnc_process(struct vnc *v)
+{
+	if (!v->dpy)
+		return;
+	do {
+		while (XPending(v->dpy)) {
+			XEvent ev;
+			XNextEvent(v->dpy, &ev);
+			handle_x_event(v, &ev);
+		}
+		if (v->cursor_changed) {
+			v->cursor_changed = false;
+			update_cursor(v);
+		}
+		if (v->damaged) {
+			v->damaged = false;
+			process_damage(v);
+		}
+		rfbProcessEvents(v->screen, 0);
+		XFlush(v->dpy);
+	} while (XEventsQueued(v->dpy, QueuedAlready) > 0);
+}
+
+int
+vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, struct xvfb *xvfb,
+         const char *dir, struct ab_err *err)
+{
+	memset(v, 0, sizeof(*v));
+	v->cfg = cfg;
+	v->loop = loop;
+	v->xvfb = xvfb;
+	v->listen_fd = -1;
+	the_vnc = v;
+	char name[32];
+	snprintf(name, sizeof(name), ":%d", xvfb->display);
+	XSetErrorHandler(x_error_handler);
+	XSetIOErrorHandler(x_io_error_handler);
+	v->dpy = XOpenDisplay(name);
+	if (!v->dpy)
+		return ab_err_set(err, EIO, "cannot open X display '%s'", name);
+	v->root = DefaultRootWindow(v->dpy);
+	int ev, er, maj, min;
+	if (!XDamageQueryExtension(v->dpy, &ev, &er))
+		return ab_err_set(err, ENOTSUP, "X server lacks DAMAGE");
+	v->damage_event = ev;
+	if (!XFixesQueryExtension(v->dpy, &ev, &er))
+		return ab_err_set(err, ENOTSUP, "X server lacks XFIXES");
+	v->xfixes_event = ev;
+	if (!XRRQueryExtension(v->dpy, &ev, &er))
+		return ab_err_set(err, ENOTSUP, "X server lacks RANDR");
+	v->randr_event = ev;
+	if (!XTestQueryExtension(v->dpy, &ev, &er, &maj, &min))
+		return ab_err_set(err, ENOTSUP, "X server lacks XTEST");
+
+	int r = xvfb_map(xvfb, err);
+	if (r < 0)
+		return r;
+
+	/* the visible size within the maximal screen */
+	int w = (int)cfg->width, h = (int)cfg->height;
+	if (w != xvfb->max_width || h != xvfb->max_height) {
+		if (x_resize(v, w, h) < 0)
+			return ab_err_set(err, EIO, "setting the initial size %dx%d with RandR", w,
+			                  h);
+	}
+	v->width = w;
+	v->height = h;
+
+	XRRSelectInput(v->dpy, v->root, RRScreenChangeNotifyMask);
+	v->damage = XDamageCreate(v->dpy, v->root, XDamageReportNonEmpty);
+	XFixesSelectCursorInput(v->dpy, v->root, XFixesDisplayCursorNotifyMask);
+	input_init(&v->input, v->dpy);
+	clipboard_init(&v->clip, v->dpy, (size_t)cfg->clipboard_max, clip_send, v);
+	XSync(v->dpy, False);
+
+	rfbLog = rfb_log;
+	rfbErr = rfb_err;
+	rfbMaxClientWait = (int)cfg->client_wait_ms;
+	rfbRegisterProtocolExtension(&qemu_ext);
+
+	int argc = 1;
+	char *argv[] = {"argobox-session", NULL};
+	rfbScreenInfoPtr s = rfbGetScreen(&argc, argv, w, h, 8, 3, 4);
+	if (!s)
+		return ab_err_set(err, ENOMEM, "rfbGetScreen failed");
+	v->screen = s;
+	s->screenData = v;
+	s->frameBuffer = xvfb->pixels;
+	s->paddedWidthInBytes = xvfb->bytes_per_line;
+	s->serverFormat.redShift = 16;
+	s->serverFormat.greenShift = 8;
+	s->serverFormat.blueShift = 0;
+	s->desktopName = "ArgoBox";
+	s->alwaysShared = TRUE;
+	s->deferUpdateTime = 0;
+	s->autoPort = FALSE;
+	s->port = -1;
+	s->ipv6port = -1;
+	s->httpPort = -1;
+	s->http6Port = -1;
+	s->kbdAddEvent = kbd_cb;
+	s->ptrAddEvent = ptr_cb;
+	s->setXCutText = cut_latin1_cb;
+	s->setXCutTextUTF8 = cut_utf8_cb;
+	s->newClientHook = new_client_cb;
+	s->setDesktopSizeHook = desktop_size_cb;
+	s->ignoreSIGPIPE = TRUE;
+	/* We listen ourselves: keep libvncserver from opening TCP sockets. */
+	s->socketState = RFB_SOCKET_READY;
+	FD_ZERO(&s->allFds);
+	s->maxFd = -1;
+	rfbInitServer(s);
+	update_cursor(v);
+
+	_cleanup_free_ char *path = ab_xasprintf("%s/rfb.sock", dir);
+	int fd = ab_unix_listen(path, 0600, err);
+	if (fd < 0)
+		return ab_err_wrap(err, "RFB socket");
+	v->listen_fd = fd;
+	v->lwatch = ab_loop_watch(loop, fd, AB_LOOP_READ, accept_cb, v);
+	v->xwatch = ab_loop_watch(loop, ConnectionNumber(v->dpy), AB_LOOP_READ, x_io, v);
+	ab_info("serving %dx%d on '%s'", w, h, path);
+	return 0;
+}
+
+void
+vnc_close(struct vnc *v)
+{
+	if (v->screen) {
+		rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+		rfbClientPtr cl;
+		while ((cl = rfbClientIteratorNext(it)))
+			rfbCloseClient(cl);
+		rfbReleaseClientIterator(it);
+		/* closed clients are freed (client_gone) by one more round */
+		rfbProcessEvents(v->screen, 0);
+		rfbShutdownServer(v->screen, TRUE);
+		rfbScreenCleanup(v->screen);
+		v->screen = NULL;
+	}
+	ab_loop_unwatch(v->loop, v->lwatch);
+	ab_loop_unwatch(v->loop, v->xwatch);
+	v->lwatch = v->xwatch = NULL;
+	if (v->listen_fd >= 0)
+		close(v->listen_fd);
+	v->listen_fd = -1;
+	clipboard_free(&v->clip);
+	if (v->dpy)
+		XCloseDisplay(v->dpy);
+	v->dpy = NULL;
+}

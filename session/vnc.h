@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vnc: serves the Xvfb display over RFB with libvncserver on DIR/rfb.sock.
+ *
+ * We own the listening unix socket (0600, no TCP) and hand accepted fds to
+ * libvncserver. The session's one poll loop watches the X connection, the
+ * listening socket and every client fd; after each round vnc_process()
+ * drains X events (XDamage, XFixes cursor and selection, RandR) and runs
+ * rfbProcessEvents(screen, 0), so an idle desktop costs no CPU.
+ *
+ * Framebuffer: Xvfb's -fbdir file, mapped (no copy). Updates: XDamage
+ * (ReportNonEmpty; each batch is subtracted as one region, so damage
+ * coalesces in the X server and none is lost). Input: XTest (input.c).
+ * Cursor: XFixes cursor image -> rich cursor. Clipboard: clipboard.c.
+ * Resize: SetDesktopSize -> RandR within [min, max] of the config.
+ */
+#ifndef SESSION_VNC_H
+#define SESSION_VNC_H
+
+#include <X11/Xlib.h>
+#include <rfb/rfb.h>
+#include <stdbool.h>
+
+#include "ab_err.h"
+#include "ab_loop.h"
+#include "clipboard.h"
+#include "config.h"
+#include "input.h"
+#include "xvfb.h"
+
+struct vnc {
+	const struct session_config *cfg;
+	struct ab_loop *loop;
+	struct xvfb *xvfb;
+	Display *dpy;
+	Window root;
+	struct ab_watch *xwatch;
+	int listen_fd;
+	struct ab_watch *lwatch;
+	rfbScreenInfoPtr screen;
+	unsigned long damage; /* Damage */
+	int damage_event, xfixes_event, randr_event;
+	bool damaged;
+	bool cursor_changed;
+	struct input input;
+	struct clipboard clip;
+	int width, height;
+	int nclients;
+	bool x_broken; /* X connection lost */
+};
+
+/* Connects to Xvfb's display, maps the framebuffer, listens on dir/rfb.sock. */
+int vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop,
+             struct xvfb *xvfb, const char *dir, struct ab_err *err);
+
+/* Runs everything pending (X events, damage, RFB messages and updates). Never blocks. */
+void vnc_process(struct vnc *v);
+
+/* Resizes the X screen and the framebuffer (clamped to the limits). Returns 0 or -errno. */
+int vnc_resize(struct vnc *v, int w, int h);
+
+/* Disconnects every client, closes the socket and the X connection. */
+void vnc_close(struct vnc *v);
+
+/* Clamps a requested size to the configured limits (pure; unit tested). */
+void vnc_clamp_size(const struct session_config *cfg, int *w, int *h);
+
+#endif

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "xvfb.h"
+#include "ab_log.h"
+#include "ab_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint32_t
+be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+long
+xvfb_parse_xwd(const void *data, size_t len, int *ret_width, int *ret_height, int *ret_bpp,
+               int *ret_bytes_per_line)
+{
+	const unsigned char *p = data;
+	if (len < 100)
+		return -EINVAL;
+	uint32_t header_size = be32(p), version = be32(p + 4);
+	uint32_t width = be32(p + 16), height = be32(p + 20);
+	uint32_t bpp = be32(p + 44), bpl = be32(p + 48), ncolors = be32(p + 76);
+	if (version != 7 || header_size < 100 || header_size > 4096 || ncolors > 65536)
+		return -EINVAL;
+	if (bpp != 32 || width == 0 || height == 0 || width > 16384 || height > 16384 ||
+	    bpl < width * 4)
+		return -EINVAL;
+	uint64_t off = header_size + (uint64_t)ncolors * 12; /* sizeof(XWDColor) */
+	if (off + (uint64_t)bpl * height > len)
+		return -EINVAL;
+	*ret_width = (int)width;
+	*ret_height = (int)height;
+	*ret_bpp = (int)bpp;
+	*ret_bytes_per_line = (int)bpl;
+	return (long)off;
+}
+
+int
+xvfb_start(struct xvfb *x, const char *xvfb_path, const char *fbdir_parent, int max_w, int max_h,
+           struct ab_err *err)
+{
+	memset(x, 0, sizeof(*x));
+	x->display = -1;
+	int n = snprintf(x->fbdir, sizeof(x->fbdir), "%s/argobox-fb-XXXXXX", fbdir_parent);
+	if (n < 0 || (size_t)n >= sizeof(x->fbdir))
+		return ab_err_set(err, ENAMETOOLONG, "fbdir '%s' is too long", fbdir_parent);
+	if (!mkdtemp(x->fbdir)) {
+		int e = errno;
+		x->fbdir[0] = 0;
+		return ab_err_errno(err, e, "creating a framebuffer directory in '%s'",
+		                    fbdir_parent);
+	}
+
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return ab_err_errno(err, errno, "pipe");
+	_cleanup_close_ int rd = pfd[0];
+	_cleanup_close_ int wr = pfd[1];
+
+	char screen[64], fdbuf[16];
+	snprintf(screen, sizeof(screen), "%dx%dx24", max_w, max_h);
+	snprintf(fdbuf, sizeof(fdbuf), "%d", 3);
+	pid_t pid = fork();
+	if (pid < 0)
+		return ab_err_errno(err, errno, "fork");
+	if (pid == 0) {
+		setpgid(0, 0);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		if (dup2(wr, 3) < 0)
+			_exit(127);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+		}
+		execl(xvfb_path, xvfb_path, "-displayfd", fdbuf, "-noreset", "-nocursor",
+		      "-nolisten", "tcp", "-fbdir", x->fbdir, "-screen", "0", screen, "+extension",
+		      "DAMAGE", "+extension", "RANDR", "+extension", "XFIXES", "+extension",
+		      "XTEST", "-dpi", "96", (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	x->pid = pid;
+	ab_closep(&wr);
+
+	char buf[32];
+	size_t got = 0;
+	int64_t deadline = ab_now_ms() + 10000;
+	while (got < sizeof(buf) - 1) {
+		int64_t left = deadline - ab_now_ms();
+		if (left <= 0)
+			return ab_err_set(err, ETIMEDOUT, "'%s' did not report a display in 10 s",
+			                  xvfb_path);
+		struct pollfd p = {.fd = rd, .events = POLLIN};
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return ab_err_errno(err, errno, "poll");
+		if (r == 0)
+			continue;
+		ssize_t m = read(rd, buf + got, sizeof(buf) - 1 - got);
+		if (m < 0 && errno == EINTR)
+			continue;
+		if (m <= 0)
+			return ab_err_set(err, EIO, "'%s' exited before reporting a display",
+			                  xvfb_path);
+		got += (size_t)m;
+		if (memchr(buf, '\n', got))
+			break;
+	}
+	buf[got] = 0;
+	char *end;
+	long d = strtol(buf, &end, 10);
+	if (end == buf || d < 0 || d > 65535)
+		return ab_err_set(err, EPROTO, "Xvfb reported a bad display number '%s'", buf);
+	x->display = (int)d;
+	x->max_width = max_w;
+	x->max_height = max_h;
+	ab_info("Xvfb (pid %d) ready on display :%d, framebuffer in '%s'", (int)pid, x->display,
+	        x->fbdir);
+	return 0;
+}
+
+int
+xvfb_map(struct xvfb *x, struct ab_err *err)
+{
+	_cleanup_free_ char *path = ab_xasprintf("%s/Xvfb_screen0", x->fbdir);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return ab_err_errno(err, errno, "opening '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ab_err_errno(err, errno, "stat '%s'", path);
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return ab_err_errno(err, errno, "mapping '%s'", path);
+	int w, h, bpp, bpl;
+	long off = xvfb_parse_xwd(m, (size_t)st.st_size, &w, &h, &bpp, &bpl);
+	if (off < 0) {
+		munmap(m, (size_t)st.st_size);
+		return ab_err_set(err, EPROTO, "'%s' is not a 32 bpp XWD framebuffer", path);
+	}
+	x->map = m;
+	x->map_len = (size_t)st.st_size;
+	x->pixels = (char *)m + off;
+	x->bytes_per_line = bpl;
+	return 0;
+}
+
+void
+xvfb_stop(struct xvfb *x)
+{
+	if (x->pid > 0) {
+		kill(-x->pid, SIGTERM);
+		kill(x->pid, SIGTERM);
+		int64_t deadline = ab_now_ms() + 3000;
+		for (;;) {
+			pid_t r = waitpid(x->pid, NULL, WNOHANG);
+			if (r == x->pid || (r < 0 && errno == ECHILD))
+				break;
+			if (ab_now_ms() > deadline) {
+				kill(-x->pid, SIGKILL);
+				waitpid(x->pid, NULL, 0);
+				break;
+			}
+			/* bounded wait for the child to exit: no signal to wait on here */
+			struct timespec ts = {0, 5 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		x->pid = 0;
+	}
+	if (x->map) {
+		munmap(x->map, x->map_len);
+		x->map = NULL;
+	}
+	if (x->fbdir[0]) {
+		_cleanup_free_ char *p = ab_xasprintf("%s/Xvfb_screen0", x->fbdir);
+		unlink(p);
+		rmdir(x->fbdir);
+		x->fbdir[0] = 0;
+	}
+}
