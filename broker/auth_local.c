@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "auth_local.h"
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <string.h>
+#include <strings.h>
+
+#define FAIL_TABLE_MAX 4096
+
+const struct auth_local_config auth_local_defaults = {
+    .session_ttl_ms = 12 * 3600 * 1000LL,
+    .user_max_failures = 5,
+    .ip_max_failures = 20,
+    .failure_window_ms = 15 * 60 * 1000LL,
+    .lockout_ms = 15 * 60 * 1000LL,
+    .max_sessions = 10000,
+};
+
+struct fail_rec {
+	char key[96]; /* "u:<name>" or "a:<address>" */
+	int count;
+	int64_t window_start_ms;
+	int64_t locked_until_ms;
+};
+
+struct auth_local {
+	const struct users_db *db;
+	struct auth_local_config cfg;
+	struct auth_session **sessions;
+	size_t n_sessions, cap_sessions;
+	struct fail_rec *fails;
+	size_t n_fails;
+	char dummy_hash[CRYPT_OUTPUT_SIZE];
+	struct crypt_data *cd;
+};
+
+/* --- helpers ------------------------------------------------------------------------- */
+
+static void
+random_hex(char out[AUTH_LOCAL_ID_LEN + 1])
+{
+	unsigned char b[AUTH_LOCAL_ID_LEN / 2];
+	AB_ASSERT(ab_random_bytes(b, sizeof(b)) == 0);
+	ab_hex(b, sizeof(b), out);
+}
+
+static bool
+str_ok(const char *s, size_t max)
+{
+	return s && s[0] && strnlen(s, max + 1) <= max;
+}
+
+static bool
+ct_equal(const char *a, const char *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+static json_t *
+reason(const char *r)
+{
+	return json_pack("{s:s}", "reason", r);
+}
+
+const char *
+auth_local_cookie_find(const char *cookie_header, const char *name, size_t *ret_len)
+{
+	if (!cookie_header || !name)
+		return NULL;
+	size_t nlen = strlen(name);
+	const char *p = cookie_header;
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ';')
+			p++;
+		const char *end = strchr(p, ';');
+		if (!end)
+			end = p + strlen(p);
+		if ((size_t)(end - p) > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			const char *v = p + nlen + 1;
+			size_t vlen = (size_t)(end - v);
+			while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+				vlen--;
+			if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') {
+				v++;
+				vlen -= 2;
+			}
+			*ret_len = vlen;
+			return v;
+		}
+		p = end;
+	}
+	return NULL;
+}
+
+/* --- object -------------------------------------------------------------------------- */
+
+struct auth_local *
+auth_local_new(const struct users_db *db, const struct auth_local_config *cfg)
+{
+	struct auth_local *al = ab_xcalloc(1, sizeof(*al));
+	al->db = db;
+	al->cfg = cfg ? *cfg : auth_local_defaults;
+	if (al->cfg.max_sessions == 0)
+		al->cfg.max_sessions = auth_local_defaults.max_sessions;
+	if (al->cfg.session_ttl_ms <= 0)
+		al->cfg.session_ttl_ms = auth_local_defaults.session_ttl_ms;
+	al->fails = ab_xcalloc(FAIL_TABLE_MAX, sizeof(*al->fails));
+	al->cd = ab_xcalloc(1, sizeof(*al->cd));
+	/* a hash of a random password: unknown users are checked against it so they
+	 * take as long as known ones */
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	char pw[AUTH_LOCAL_ID_LEN + 1];
+	random_hex(pw);
+	AB_ASSERT(crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)));
+	const char *h = crypt_rn(pw, salt, al->cd, sizeof(*al->cd));
+	AB_ASSERT(h && h[0] == '$');
+	snprintf(al->dummy_hash, sizeof(al->dummy_hash), "%s", h);
+	return al;
+}
+
+void
+auth_local_free(struct auth_local *al)
+{
+	if (!al)
+		return;
+	for (size_t i = 0; i < al->n_sessions; i++)
+		free(al->sessions[i]);
+	free(al->sessions);
+	free(al->fails);
+	free(al->cd);
+	free(al);
+}
+
+void
+auth_local_set_users(struct auth_local *al, const struct users_db *db)
+{
+	al->db = db;
+}
+
+/* --- failures and lockout ------------------------------------------------------------ */
+
+static struct fail_rec *
+fail_get(struct auth_local *al, const char *prefix, const char *what, bool create, int64_t now_ms)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "%s%s", prefix, what ? what : "");
+	struct fail_rec *oldest = NULL;
+	for (size_t i = 0; i < al->n_fails; i++) {
+		struct fail_rec *f = &al->fails[i];
+		if (strcmp(f->key, key) == 0)
+			return f;
+		if (!oldest || AB_MAX(f->window_start_ms, f->locked_until_ms) <
+		                   AB_MAX(oldest->window_start_ms, oldest->locked_until_ms))
+			oldest = f;
+	}
+	if (!create)
+		return NULL;
+	struct fail_rec *f = al->n_fails < FAIL_TABLE_MAX ? &al->fails[al->n_fails++] : oldest;
+	memset(f, 0, sizeof(*f));
+	snprintf(f->key, sizeof(f->key), "%s", key);
+	f->window_start_ms = now_ms;
+	return f;
+}
+
+static int64_t
+fail_locked_ms(struct auth_local *al, const char *prefix, const char *what, int64_t now_ms)
+{
+	struct fail_rec *f = fail_get(al, prefix, what, false, now_ms);
+	return f && f->locked_until_ms > now_ms ? f->locked_until_ms - now_ms : 0;
+}
+
+/* Counts one failure; returns true when this failure started a lockout. */
+static bool
+fail_count(struct auth_local *al, const char *prefix, const char *what, int max, int64_t now_ms)
+{
+	struct fail_rec *f = fail_get(al, prefix, what, true, now_ms);
+	if (now_ms - f->window_start_ms > al->cfg.failure_window_ms) {
+		f->window_start_ms = now_ms;
+		f->count = 0;
+	}
+	f->count++;
+	if (max > 0 && f->count >= max) {
+		f->locked_until_ms = now_ms + al->cfg.lockout_ms;
+		f->count = 0;
+		f->window_start_ms = now_ms;
+		return true;
+	}
+	return false;
+}
+
+static void
+fail_reset(struct auth_local *al, const char *prefix, const char *what)
+{
+	struct fail_rec *f = fail_get(al, prefix, what, false, 0);
+	if (f) {
+		f->count = 0;
+		f->locked_until_ms = 0;
+	}
+}
+
+int64_t
+auth_local_locked_for(struct auth_local *al, const char *user, const char *source, int64_t now_ms)
+{
+	int64_t a = user ? fail_locked_ms(al, "u:", user, now_ms) : 0;
+	int64_t b = source ? fail_locked_ms(al, "a:", source, now_ms) : 0;
+	int64_t ms = AB_MAX(a, b);
+	return ms ? (ms + 999) / 1000 : 0;
+}
+
+/* --- login --------------------------------------------------------------------------- */
+
+int
+auth_local_login(struct auth_local *al, const char *user, const char *password, const char *source,
+                 int64_t now_ms, const struct auth_session **ret_session, struct ab_err *err)
+{
+	if (!str_ok(user, USERS_NAME_MAX) || !str_ok(password, AUTH_LOCAL_PASSWORD_MAX)) {
+		audit_log("auth.login", AUDIT_DENY, NULL, NULL, source,
+		          reason("missing or oversized user name or password"));
+		return ab_err_set(err, EINVAL, "missing or oversized user name or password");
+	}
+	int64_t locked = auth_local_locked_for(al, user, source, now_ms);
+	if (locked > 0) {
+		json_t *d = reason("locked out after repeated failures");
+		json_object_set_new(d, "retry_after_s", json_integer(locked));
+		audit_log("auth.login", AUDIT_DENY, user, NULL, source, d);
+		return ab_err_set(err, EBUSY,
+		                  "too many failed sign-ins, try again in %" PRId64 " s", locked);
+	}
+
+	const struct users_user *u = al->db ? users_find(al->db, user) : NULL;
+	const char *hash = u && u->password_hash ? u->password_hash : al->dummy_hash;
+	const char *out = crypt_rn(password, hash, al->cd, sizeof(*al->cd));
+	size_t hl = strlen(hash);
+	bool match = out && out[0] != '*' && strlen(out) == hl && ct_equal(out, hash, hl);
+	memset(al->cd, 0, sizeof(*al->cd));
+
+	const char *why = NULL;
+	if (!u)
+		why = "unknown user";
+	else if (!u->password_hash)
+		why = "user has no password (other sign-in methods only)";
+	else if (!out || out[0] == '*')
+		why = "password hash in the config is not usable by crypt(3)";
+	else if (!match)
+		why = "wrong password";
+	else if (u->role == USERS_ROLE_DEMO)
+		why = "demo identities cannot sign in with a password";
+
+	if (why) {
+		bool lu = fail_count(al, "u:", user, al->cfg.user_max_failures, now_ms);
+		bool la = source && fail_count(al, "a:", source, al->cfg.ip_max_failures, now_ms);
+		audit_log("auth.login", AUDIT_DENY, user, u ? users_role_name(u->role) : NULL,
+		          source, reason(why));
+		if (lu || la) {
+			json_t *d = reason(lu ? "too many failures for this user name"
+			                      : "too many failures from this address");
+			json_object_set_new(d, "lockout_s",
+			                    json_integer(al->cfg.lockout_ms / 1000));
+			audit_log("auth.lockout", AUDIT_DENY, user, NULL, source, d);
+		}
+		return ab_err_set(err, EACCES, "%s", why);
+	}
+	fail_reset(al, "u:", user);
+	const struct auth_session *s =
+	    auth_local_session_new(al, u->name, u->role, source, 0, now_ms);
+	json_t *d = reason("password ok");
+	json_object_set_new(d, "method", json_string("local"));
+	audit_log("auth.login", AUDIT_GRANT, u->name, users_role_name(u->role), source, d);
+	*ret_session = s;
+	return 0;
+}
+
+/* --- sessions ------------------------------------------------------------------------ */
+
+static void
+session_remove_at(struct auth_local *al, size_t i)
+{
+	free(al->sessions[i]);
+	memmove(&al->sessions[i], &al->sessions[i + 1],
+	        (al->n_sessions - i - 1) * sizeof(*al->sessions));
+	al->n_sessions--;
+}
+
+const struct auth_session *
+auth_local_session_new(struct auth_local *al, const char *user, enum users_role role,
+                       const char *source, int64_t ttl_ms, int64_t now_ms)
+{
+	auth_local_expire(al, now_ms);
+	if (al->n_sessions >= al->cfg.max_sessions) {
+		/* sessions are kept in creation order: drop the oldest */
+		audit_log("auth.session", AUDIT_INFO, al->sessions[0]->user,
+		          users_role_name(al->sessions[0]->role), al->sessions[0]->source,
+		          reason("dropped: session table full"));
+		session_remove_at(al, 0);
+	}
+	if (al->n_sessions == al->cap_sessions) {
+		al->cap_sessions = al->cap_sessions ? 2 * al->cap_sessions : 16;
+		al->sessions = ab_xrealloc(al->sessions, al->cap_sessions * sizeof(*al->sessions));
+	}
+	struct auth_session *s = ab_xcalloc(1, sizeof(*s));
+	random_hex(s->id);
+	random_hex(s->csrf);
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	s->role = role;
+	snprintf(s->source, sizeof(s->source), "%s", source ? source : "");
+	s->created_ms = now_ms;
+	s->expires_ms = now_ms + (ttl_ms > 0 ? ttl_ms : al->cfg.session_ttl_ms);
+	al->sessions[al->n_sessions++] = s;
+	return s;
+}
+
+static bool
+id_valid(const char *id, size_t len)
+{
+	if (len != AUTH_LOCAL_ID_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static ssize_t
+session_index(struct auth_local *al, const char *id, size_t len)
+{
+	if (!id_valid(id, len))
+		return -1;
+	ssize_t found = -1;
+	/* compare against every entry in constant time per entry */
+	for (size_t i = 0; i < al->n_sessions; i++)
+		if (ct_equal(al->sessions[i]->id, id, AUTH_LOCAL_ID_LEN))
+			found = (ssize_t)i;
+	return found;
+}
+
+const struct auth_session *
+auth_local_session_find(struct auth_local *al, const char *id, int64_t now_ms)
+{
+	ssize_t i = id ? session_index(al, id, strlen(id)) : -1;
+	if (i < 0 || al->sessions[i]->expires_ms <= now_ms)
+		return NULL;
+	return al->sessions[i];
+}
+
+const struct auth_session *
+auth_local_session_get(struct auth_local *al, const char *cookie_header, int64_t now_ms)
+{
+	size_t len = 0;
+	const char *v = auth_local_cookie_find(cookie_header, AUTH_LOCAL_COOKIE, &len);
+	ssize_t i = v ? session_index(al, v, len) : -1;
+	if (i < 0 || al->sessions[i]->expires_ms <= now_ms)
+		return NULL;
+	return al->sessions[i];
+}
+
+int
+auth_local_logout(struct auth_local *al, const char *id, const char *source)
+{
+	ssize_t i = id ? session_index(al, id, strlen(id)) : -1;
+	if (i < 0) {
+		audit_log("auth.logout", AUDIT_DENY, NULL, NULL, source, reason("no such session"));
+		return -ENOENT;
+	}
+	struct auth_session *s = al->sessions[i];
+	audit_log("auth.logout", AUDIT_INFO, s->user, users_role_name(s->role), source,
+	          reason("signed out"));
+	session_remove_at(al, (size_t)i);
+	return 0;
+}
+
+size_t
+auth_local_logout_user(struct auth_local *al, const char *user)
+{
+	size_t n = 0;
+	for (size_t i = al->n_sessions; i-- > 0;) {
+		if (strcmp(al->sessions[i]->user, user) == 0) {
+			session_remove_at(al, i);
+			n++;
+		}
+	}
+	return n;
+}
+
+size_t
+auth_local_expire(struct auth_local *al, int64_t now_ms)
+{
+	size_t n = 0;
+	for (size_t i = al->n_sessions; i-- > 0;) {
+		if (al->sessions[i]->expires_ms <= now_ms) {
+			session_remove_at(al, i);
+			n++;
+		}
+	}
+	/* forget failure records whose window and lockout are over */
+	for (size_t i = al->n_fails; i-- > 0;) {
+		struct fail_rec *f = &al->fails[i];
+		if (f->locked_until_ms <= now_ms &&
+		    now_ms - f->window_start_ms > al->cfg.failure_window_ms)
+			al->fails[i] = al->fails[--al->n_fails];
+	}
+	return n;
+}
+
+size_t
+auth_local_session_count(const struct auth_local *al)
+{
+	return al->n_sessions;
+}
+
+char *
+auth_local_set_cookie(const struct auth_session *s, int64_t now_ms, bool tls)
+{
+	int64_t max_age = AB_MAX(0, (s->expires_ms - now_ms) / 1000);
+	return ab_xasprintf("%s=%s; Path=/; Max-Age=%" PRId64 "; HttpOnly; SameSite=Strict%s",
+	                    AUTH_LOCAL_COOKIE, s->id, max_age, tls ? "; Secure" : "");
+}
+
+char *
+auth_local_clear_cookie(bool tls)
+{
+	return ab_xasprintf("%s=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
+	                    AUTH_LOCAL_COOKIE, tls ? "; Secure" : "");
+}
+
+/* --- CSRF ---------------------------------------------------------------------------- */
+
+bool
+auth_local_method_safe(const char *method)
+{
+	return method && (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	                  strcmp(method, "OPTIONS") == 0);
+}
+
+int
+auth_local_check_origin(const char *origin, const char *host, bool tls, struct ab_err *err)
+{
+	if (!origin)
+		return 0;
+	const char *scheme = tls ? "https://" : "http://";
+	size_t sl = strlen(scheme);
+	if (!host || strncasecmp(origin, scheme, sl) != 0 || strcasecmp(origin + sl, host) != 0)
+		return ab_err_set(err, EACCES, "cross-origin request from '%.200s'", origin);
+	return 0;
+}
+
+int
+auth_local_check_csrf(const struct auth_session *s, const char *method, const char *csrf_token,
+                      const char *origin, const char *host, bool tls, struct ab_err *err)
+{
+	if (auth_local_method_safe(method))
+		return 0;
+	const char *why = NULL;
+	struct ab_err e = {0};
+	if (!csrf_token)
+		why = "missing X-CSRF-Token";
+	else if (strlen(csrf_token) != AUTH_LOCAL_ID_LEN ||
+	         !ct_equal(csrf_token, s->csrf, AUTH_LOCAL_ID_LEN))
+		why = "wrong X-CSRF-Token";
+	else if (auth_local_check_origin(origin, host, tls, &e) < 0)
+		why = e.msg;
+	if (!why)
+		return 0;
+	json_t *d = reason(why);
+	json_object_set_new(d, "method", json_string(method ? method : ""));
+	audit_log("auth.csrf", AUDIT_DENY, s->user, users_role_name(s->role), s->source, d);
+	return ab_err_set(err, EACCES, "%s", why);
+}

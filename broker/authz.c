@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "authz.h"
+#include "ab_util.h"
+#include "audit.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* Column index: the three roles, then anonymous. */
+#define ANON   USERS_ROLE_MAX
+#define N_COLS (USERS_ROLE_MAX + 1)
+
+#define D AUTHZ_DENY
+#define A AUTHZ_ALLOW
+#define V AUTHZ_VIEW_ONLY
+
+static const struct rule {
+	const char *name;
+	bool owned;       /* acts on one user's desktop */
+	bool audit_grant; /* audit grants too, not only denials */
+	/* columns: admin, member, demo, anonymous */
+	enum authz_decision self[N_COLS];  /* own desktop, or not owned */
+	enum authz_decision other[N_COLS]; /* someone else's desktop */
+} rules[AUTHZ_ENDPOINT_MAX] = {
+    [AUTHZ_PUBLIC] = {"public", false, false, {A, A, A, A}, {D, D, D, D}},
+    [AUTHZ_LOGIN] = {"login", false, false, {A, A, A, A}, {D, D, D, D}},
+    [AUTHZ_DEMO_START] = {"demo.start", false, false, {D, D, D, A}, {D, D, D, D}},
+    [AUTHZ_LOGOUT] = {"logout", false, false, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_ME] = {"me", false, false, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_DESKTOP_STATUS] = {"desktop.status", true, false, {A, A, A, D}, {V, D, D, D}},
+    [AUTHZ_DESKTOP_CTL] = {"desktop.control", true, true, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_DESKTOP_WS] = {"desktop.websocket", true, true, {A, A, A, D}, {V, D, D, D}},
+    [AUTHZ_STATE_READ] = {"state.read", true, false, {A, A, A, D}, {V, D, D, D}},
+    [AUTHZ_STATE_WRITE] = {"state.write", true, false, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_SERVICES] = {"services", false, false, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_ADMIN_READ] = {"admin.read", false, true, {A, D, D, D}, {D, D, D, D}},
+    [AUTHZ_ADMIN_WRITE] = {"admin.write", false, true, {A, D, D, D}, {D, D, D, D}},
+};
+
+#undef D
+#undef A
+#undef V
+
+static const char *const decision_names[AUTHZ_DECISION_MAX] = {"deny", "allow", "view-only"};
+
+const struct authz_route_example authz_routes[] = {
+    {"GET", "/", AUTHZ_PUBLIC},
+    {"GET", "/desktop", AUTHZ_PUBLIC},
+    {"GET", "/static/*", AUTHZ_PUBLIC},
+    {"GET", "/healthz", AUTHZ_PUBLIC},
+    {"GET", "/api/demo/profiles", AUTHZ_PUBLIC},
+    {"POST", "/api/login", AUTHZ_LOGIN},
+    {"POST", "/api/demo", AUTHZ_DEMO_START},
+    {"POST", "/api/logout", AUTHZ_LOGOUT},
+    {"GET", "/api/me", AUTHZ_ME},
+    {"GET", "/api/desktop", AUTHZ_DESKTOP_STATUS},
+    {"GET", "/api/desktop/{user}", AUTHZ_DESKTOP_STATUS},
+    {"POST", "/api/desktop/restart", AUTHZ_DESKTOP_CTL},
+    {"POST", "/api/desktop/{user}/restart", AUTHZ_DESKTOP_CTL},
+    {"GET", "/ws/desktop", AUTHZ_DESKTOP_WS},
+    {"GET", "/ws/desktop/{user}", AUTHZ_DESKTOP_WS},
+    {"GET", "/api/state", AUTHZ_STATE_READ},
+    {"GET", "/api/state/{user}", AUTHZ_STATE_READ},
+    {"PUT", "/api/state", AUTHZ_STATE_WRITE},
+    {"GET", "/api/services", AUTHZ_SERVICES},
+    {"GET", "/api/admin/*", AUTHZ_ADMIN_READ},
+    {"POST", "/api/admin/*", AUTHZ_ADMIN_WRITE},
+    {"PUT", "/api/admin/*", AUTHZ_ADMIN_WRITE},
+    {"DELETE", "/api/admin/*", AUTHZ_ADMIN_WRITE},
+    {NULL, NULL, 0},
+};
+
+const char *
+authz_endpoint_name(enum authz_endpoint ep)
+{
+	return ep < AUTHZ_ENDPOINT_MAX ? rules[ep].name : "unknown";
+}
+
+const char *
+authz_decision_name(enum authz_decision d)
+{
+	return d < AUTHZ_DECISION_MAX ? decision_names[d] : "unknown";
+}
+
+/*
+ * Matches path (without query) against pattern: literal segments, "{user}"
+ * for one segment (copied to owner), a final "*" for one or more segments.
+ * Returns 1 on a match, 0 otherwise, -EINVAL when {user} is not a user name.
+ */
+static int
+match(const char *pattern, const char *path, size_t path_len, char *owner, size_t owner_len)
+{
+	const char *p = pattern, *s = path, *end = path + path_len;
+	while (*p) {
+		if (strcmp(p, "*") == 0)
+			return s < end ? 1 : 0;
+		if (strncmp(p, "{user}", 6) == 0) {
+			const char *seg_end = memchr(s, '/', (size_t)(end - s));
+			if (!seg_end)
+				seg_end = end;
+			size_t n = (size_t)(seg_end - s);
+			char name[USERS_NAME_MAX + 2];
+			if (n == 0)
+				return 0;
+			if (n > USERS_NAME_MAX)
+				return -EINVAL;
+			memcpy(name, s, n);
+			name[n] = '\0';
+			if (!users_name_valid(name))
+				return -EINVAL;
+			if (owner && owner_len > n)
+				memcpy(owner, name, n + 1);
+			p += 6;
+			s = seg_end;
+			continue;
+		}
+		if (s >= end || *p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return s == end ? 1 : 0;
+}
+
+int
+authz_route(const char *method, const char *path, enum authz_endpoint *ret_ep, char *owner,
+            size_t owner_len)
+{
+	if (owner && owner_len)
+		owner[0] = '\0';
+	if (!method || !path || path[0] != '/')
+		return -ENOENT;
+	size_t len = strcspn(path, "?#");
+	/* no dot segments, empty segments or NULs in routed paths */
+	for (size_t i = 0; i < len; i++) {
+		if (path[i] == '/' && i + 1 < len && path[i + 1] == '/')
+			return -ENOENT;
+		if (path[i] == '/' && i + 1 < len && path[i + 1] == '.' &&
+		    (i + 2 >= len || path[i + 2] == '/' ||
+		     (path[i + 2] == '.' && (i + 3 >= len || path[i + 3] == '/'))))
+			return -ENOENT;
+	}
+	const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+	for (const struct authz_route_example *r = authz_routes; r->method; r++) {
+		if (strcmp(r->method, m) != 0)
+			continue;
+		char tmp[USERS_NAME_MAX + 1] = "";
+		int k = match(r->path, path, len, tmp, sizeof(tmp));
+		if (k < 0)
+			return k;
+		if (k == 1) {
+			if (owner && owner_len > strlen(tmp))
+				strcpy(owner, tmp);
+			*ret_ep = r->ep;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+enum authz_decision
+authz_check(const struct authz_subject *who, enum authz_endpoint ep, const char *owner)
+{
+	bool anon = !who || !who->user;
+	int col = anon ? ANON : (who->role < USERS_ROLE_MAX ? (int)who->role : -1);
+	const char *user = anon ? NULL : who->user;
+	const char *role = anon ? NULL : users_role_name(who->role);
+	const char *source = who ? who->source : NULL;
+	enum authz_decision d = AUTHZ_DENY;
+	const char *why = "no rule (deny by default)";
+	bool other = false;
+	if (ep < AUTHZ_ENDPOINT_MAX && col >= 0) {
+		const struct rule *r = &rules[ep];
+		other = r->owned && owner && owner[0] && (!user || strcmp(owner, user) != 0);
+		d = other ? r->other[col] : r->self[col];
+		if (d == AUTHZ_DENY)
+			why = other ? "not the owner of this desktop"
+			            : (anon ? "not signed in" : "role may not use this endpoint");
+		else if (d == AUTHZ_VIEW_ONLY)
+			why = "admin opens another user's desktop view-only";
+		else
+			why = "allowed";
+		bool audit = d != AUTHZ_ALLOW || r->audit_grant;
+		if (!audit)
+			return d;
+	}
+	json_t *det = json_pack("{s:s, s:s}", "endpoint", authz_endpoint_name(ep), "reason", why);
+	if (owner && owner[0])
+		json_object_set_new(det, "owner", json_string(owner));
+	audit_log("authz", d == AUTHZ_DENY ? AUDIT_DENY : AUDIT_GRANT, user, role, source, det);
+	return d;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * demo: ephemeral identities for the landing page's demo link.
+ *
+ * A visitor picks a demo profile (Homelab, Developer, Media, AI Operations:
+ * the profiles with "demo": true) and gets an identity "demo-<8 hex>" with its
+ * own uid/gid from a reserved range. Limits: a cap on concurrent demos and a
+ * per-address rate limit on starts. Each identity lives cfg.ttl_ms; the warn
+ * callback runs at each entry of cfg.warn_before_ms (10, 5 and 1 minutes
+ * before the end by default) and the expire callback when the TTL is over or
+ * demo_end() is called; the caller then destroys the desktop and deletes its
+ * data and sessions (auth_local_logout_user()).
+ *
+ * Time is driven by the caller: demo_tick(now) fires what is due and returns
+ * the delay to the next event; demo_attach_loop() does that on an ab_loop
+ * timer. Everything is audited ("demo.start", "demo.warn", "demo.end").
+ */
+#ifndef BROKER_DEMO_H
+#define BROKER_DEMO_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ab_err.h"
+#include "ab_loop.h"
+#include "users.h"
+
+#define DEMO_MAX_WARNINGS 8
+
+struct demo_config {
+	int max_concurrent;       /* default 10 */
+	int per_ip_max;           /* starts per address per window; default 3 */
+	int64_t per_ip_window_ms; /* default 1 h */
+	int64_t ttl_ms; /* default: the profile's ttl_minutes, else 60 min; > 0 overrides */
+	/* ms before the end; 0-terminated, descending; default {600000, 300000, 60000} */
+	int64_t warn_before_ms[DEMO_MAX_WARNINGS + 1];
+	unsigned uid_base; /* uid/gid of slot i is uid_base + i; default 20000 */
+};
+
+extern const struct demo_config demo_defaults;
+
+struct demo_identity {
+	char name[USERS_NAME_MAX + 1];
+	const struct users_profile *profile;
+	uid_t uid;
+	gid_t gid;
+	char source[64];
+	int64_t started_ms, expires_ms;
+	unsigned next_warning; /* index into warn_before_ms */
+	unsigned slot;
+};
+
+enum demo_end_reason {
+	DEMO_END_TTL,    /* "ttl" */
+	DEMO_END_LOGOUT, /* "logout" */
+	DEMO_END_ADMIN,  /* "admin" */
+	DEMO_END_REASON_MAX,
+};
+
+/* Borrowed identity, valid during the call. `left_ms` is the time left. */
+typedef void (*demo_warn_fn)(const struct demo_identity *id, int64_t left_ms, void *data);
+/* The identity is already removed; destroy its desktop, data and sessions. */
+typedef void (*demo_expire_fn)(const struct demo_identity *id, enum demo_end_reason why,
+                               void *data);
+
+struct demo;
+
+/* `db` must outlive it; cfg may be NULL (defaults). Callbacks may be NULL. */
+struct demo *demo_new(const struct users_db *db, const struct demo_config *cfg, demo_warn_fn warn,
+                      demo_expire_fn expire, void *data);
+/* Frees without calling callbacks (broker shutdown: demos are reaped on the next start). */
+void demo_free(struct demo *d);
+
+/*
+ * POST /api/demo {"profile": "homelab"}: starts a demo identity (profile NULL:
+ * the demo user's profile from the user table). Returns 0 and a borrowed
+ * identity; -EINVAL for an unknown or non-demo profile (400); -EUSERS when
+ * the concurrent cap is reached (503); -EAGAIN when the address started too
+ * many demos recently (429). Audited "demo.start".
+ */
+int demo_start(struct demo *d, const char *profile, const char *source, int64_t now_ms,
+               const struct demo_identity **ret, struct ab_err *err);
+
+/* Ends a demo now (logout, admin). Calls the expire callback. Returns 0 or -ENOENT. */
+int demo_end(struct demo *d, const char *name, enum demo_end_reason why);
+
+/* Fires due warnings and expiries. Returns ms until the next event, -1 when none. */
+int64_t demo_tick(struct demo *d, int64_t now_ms);
+
+/* Runs demo_tick() from a timer on `loop` (using ab_now_ms()) until demo_free(). */
+void demo_attach_loop(struct demo *d, struct ab_loop *loop);
+
+const struct demo_identity *demo_find(const struct demo *d, const char *name);
+size_t demo_count(const struct demo *d);
+
+/* [{"name":"homelab","title":"Homelab","ttl_minutes":60}, ...] for the landing page. */
+json_t *demo_profiles_json(const struct users_db *db);
+
+const char *demo_end_reason_name(enum demo_end_reason why);
+
+#endif
