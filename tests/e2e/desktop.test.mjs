@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// End to end through the real stack: argobox-broker (temp config, free loopback port) starts
+// argobox-session with a known desktop (root colour + xterm); Chromium opens /desktop.html
+// and the test checks the connection stages, pixels, typing, resize, clipboard both ways,
+// and that the page reconnects by itself after the broker restarts.
+// The broker is a real dependency: without build/broker/argobox-broker this test fails and
+// says so.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { checkClipboard, checkFocus, checkPixels, checkResize, checkTyping, openDesktop } from './checks.mjs';
+import {
+	desktopDisplay,
+	fail,
+	launchChromium,
+	log,
+	makeTempDir,
+	startBroker,
+	stopProcess,
+	tail,
+	waitFor,
+	writeDesktopScript,
+} from './lib.mjs';
+
+const buildDir = process.env.AB_BUILD_DIR;
+if (!buildDir) {
+	fail('AB_BUILD_DIR is not set (run through ctest, or set it to your build directory)');
+}
+
+const dir = makeTempDir('argobox-e2e-desktop-');
+const desktopCommand = [writeDesktopScript(dir)];
+let browser;
+let broker;
+try {
+	broker = await startBroker({ buildDir, dir, desktopCommand });
+	log(`broker at ${broker.url}`);
+	browser = await launchChromium();
+	const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+	await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: broker.url });
+	const page = await ctx.newPage();
+	page.on('pageerror', (e) => log('page error:', e.message));
+
+	// The landing page links to the desktop.
+	await page.goto(`${broker.url}/`);
+	assert.equal(await page.getAttribute('#open-desktop', 'href'), '/desktop.html');
+
+	await openDesktop(page, broker.url);
+	const display = await desktopDisplay(dir);
+	log(`desktop on X display ${display}`);
+	await checkFocus(page);
+	await checkPixels(page);
+	await checkTyping(page, dir);
+	await checkResize(page, display);
+	await checkClipboard(page, display);
+
+	// Reconnect: the broker goes away → the page says so and counts down; the broker comes
+	// back on the same port → the page reconnects by itself.
+	fs.rmSync(path.join(dir, 'display'), { force: true });
+	await stopProcess(broker.proc);
+	await page.waitForSelector('body[data-state="reconnecting"]', { timeout: 20000 });
+	await waitFor('a visible reconnect countdown', () => page.isVisible('#countdown'));
+	const title = await page.textContent('#status-title');
+	log(`while the broker is down the page says: '${title}' / '${await page.textContent('#countdown')}'`);
+	assert.match(title, /lost|reach|refused|start|answering/i);
+	broker = await startBroker({ buildDir, dir, desktopCommand, port: broker.port, logFile: path.join(dir, 'broker2.log') });
+	await page.waitForSelector('body[data-state="connected"]', { timeout: 60000 });
+	await desktopDisplay(dir);
+	await checkPixels(page);
+	assert.ok((await page.evaluate(() => window.argobox.connects)) >= 2, 'the page reconnected');
+	log('reconnect ok');
+	log('PASS');
+	await browser.close();
+	await stopProcess(broker.proc);
+	fs.rmSync(dir, { recursive: true, force: true });
+	process.exit(0);
+} catch (e) {
+	for (const f of ['broker.log', 'broker2.log']) {
+		if (fs.existsSync(path.join(dir, f))) {
+			console.error(`--- ${f}\n${tail(path.join(dir, f), 30)}`);
+		}
+	}
+	console.error(`(logs kept in ${dir})`);
+	await browser?.close().catch(() => {});
+	if (broker) {
+		await stopProcess(broker.proc);
+	}
+	fail(e.stack || e.message);
+}

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Saves docs/screenshots/desktop.png: the broker (from AB_BUILD_DIR, default build/) serving
+// the desktop in Chromium at 1280x800. The desktop command is the broker's default (the
+// window manager once it is built) unless ARGOBOX_SCREENSHOT_COMMAND gives one, e.g.
+//   node tests/e2e/screenshot.mjs [OUTPUT.png]
+// Waits for the first frame, then for the picture to settle (two identical reads).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail, launchChromium, log, makeTempDir, sourceDir, startBroker, stopProcess, waitFor } from './lib.mjs';
+
+const buildDir = process.env.AB_BUILD_DIR || path.join(sourceDir, 'build');
+const out = path.resolve(process.argv[2] || path.join(sourceDir, 'docs/screenshots/desktop.png'));
+const dir = makeTempDir('argobox-screenshot-');
+const cmd = process.env.ARGOBOX_SCREENSHOT_COMMAND;
+let broker;
+let browser;
+try {
+	broker = await startBroker({ buildDir, dir, desktopCommand: cmd ? ['/bin/sh', '-c', cmd] : undefined });
+	browser = await launchChromium();
+	const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+	await page.goto(`${broker.url}/desktop.html`);
+	await page.waitForSelector('body[data-state="connected"]', { timeout: 60000 });
+	let last = null;
+	await waitFor('the desktop to settle', async () => {
+		const now = await page.evaluate(() => document.querySelector('#screen canvas').toDataURL());
+		const same = now === last;
+		last = now;
+		return same;
+	}, { timeout: 30000, interval: 1000 });
+	// The toolbar would sit on the picture: hide it for the shot.
+	await page.addStyleTag({ content: '#toolbar{display:none}' });
+	fs.mkdirSync(path.dirname(out), { recursive: true });
+	await page.screenshot({ path: out });
+	log(`saved ${out}`);
+} catch (e) {
+	fail(e.stack || e.message);
+} finally {
+	await browser?.close().catch(() => {});
+	if (broker) {
+		await stopProcess(broker.proc);
+	}
+	fs.rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);

@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The desktop page: one full-window noVNC view of the user's desktop.
+//
+// Start reading at connect(). The page opens the websocket itself (same origin,
+// /websockify) and hands it to noVNC's RFB, so it can tell the stages apart:
+//   connect    websocket opening             (the broker is reachable?)
+//   boot       websocket open, no bytes yet  (the broker is starting the desktop)
+//   handshake  RFB bytes flowing             (version, security, ServerInit)
+//   frame      RFB connected, waiting for the first framebuffer update
+// When a connection ends the page works out why (describeEnd), shows it, and reconnects
+// with exponential backoff and a visible countdown, unless waiting cannot help.
+//
+// State for tests and debugging: <body data-state> is one of idle, connecting, booting,
+// handshake, waiting-frame, connected, reconnecting, failed, disconnected; window.argobox
+// exposes the RFB object and counters.
+
+import RFB from '/vendor/novnc/core/rfb.js';
+import KeyTable from '/vendor/novnc/core/input/keysym.js';
+import { Backoff, describeEnd, websocketUrl } from './connection.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+	body: document.body,
+	screen: $('screen'),
+	title: $('status-title'),
+	detail: $('status-detail'),
+	steps: $('progress'),
+	countdown: $('countdown'),
+	reconnectNow: $('reconnect-now'),
+	signIn: $('sign-in-link'),
+	clipPanel: $('clipboard-panel'),
+	clipText: $('clipboard-text'),
+	clipButton: $('btn-clipboard'),
+	fullscreenButton: $('btn-fullscreen'),
+	toast: $('toast'),
+};
+
+const params = new URLSearchParams(location.search);
+const backoff = new Backoff();
+
+const app = {
+	rfb: null,
+	state: 'idle',
+	history: [], // states in order (the first 200), for tests
+	connects: 0, // connections that reached the first frame
+	attempts: 0, // websocket connections opened by the page
+	remoteClipboard: '', // last text the desktop put on its clipboard
+	sentClipboard: '', // last text we sent to the desktop
+	progress: null, // how far the current connection got (see describeEnd)
+	userDisconnect: false,
+	retryTimer: null,
+	tickTimer: null,
+	retryAt: 0,
+};
+window.argobox = app;
+
+// ---------- status overlay ----------
+
+function setState(state) {
+	if (app.history.length < 200) {
+		app.history.push(state);
+	}
+	app.state = state;
+	ui.body.dataset.state = state;
+}
+
+function showStep(active, failed = false) {
+	const idx = ['connect', 'boot', 'handshake', 'frame'].indexOf(active);
+	ui.steps.querySelectorAll('li').forEach((li, i) => {
+		li.classList.toggle('done', i < idx);
+		li.classList.toggle('active', i === idx && !failed);
+		li.classList.toggle('failed', i === idx && failed);
+	});
+}
+
+function setStatus(title, detail) {
+	ui.title.textContent = title;
+	ui.detail.textContent = detail;
+}
+
+let toastTimer = null;
+function toast(text) {
+	ui.toast.textContent = text;
+	ui.toast.hidden = false;
+	clearTimeout(toastTimer);
+	toastTimer = setTimeout(() => {
+		ui.toast.hidden = true;
+	}, 2500);
+}
+
+// ---------- connecting ----------
+
+function clearRetry() {
+	clearTimeout(app.retryTimer);
+	clearInterval(app.tickTimer);
+	app.retryTimer = app.tickTimer = null;
+	ui.countdown.hidden = true;
+	ui.reconnectNow.hidden = true;
+}
+
+function connect() {
+	clearRetry();
+	if (app.rfb) {
+		return;
+	}
+	app.userDisconnect = false;
+	app.attempts++;
+	ui.signIn.hidden = true;
+	const progress = (app.progress = {
+		opened: false,
+		gotData: false,
+		rfbReady: false,
+		framed: false,
+		serverUp: null,
+		signedOut: false,
+		security: null,
+	});
+
+	setState('connecting');
+	showStep('connect');
+	setStatus(
+		app.connects ? 'Reconnecting to your desktop' : 'Connecting to your desktop',
+		`Opening a connection to ${location.host}…`
+	);
+
+	// No subprotocol: the broker speaks binary frames only (never base64).
+	const ws = new WebSocket(websocketUrl(location));
+	ws.binaryType = 'arraybuffer';
+	// These listeners are added before noVNC's handlers, so they see each message first.
+	ws.addEventListener('open', () => {
+		progress.opened = true;
+		setState('booting');
+		showStep('boot');
+		setStatus('Starting your desktop', 'The server is starting your desktop. This usually takes a moment.');
+	});
+	ws.addEventListener('message', () => {
+		if (!progress.gotData) {
+			progress.gotData = true;
+			setState('handshake');
+			showStep('handshake');
+			setStatus('Securing the session', 'Your desktop is up; agreeing on the connection details…');
+		} else if (progress.rfbReady && !progress.framed) {
+			// The first message after ServerInit is the first framebuffer update. noVNC
+			// draws it while handling this message; two animation frames later it is
+			// on screen.
+			requestAnimationFrame(() => requestAnimationFrame(() => firstFrame(rfb, progress)));
+		}
+	});
+
+	let rfb;
+	try {
+		rfb = new RFB(ui.screen, ws, { shared: true });
+	} catch (e) {
+		setState('failed');
+		setStatus('This browser cannot open the desktop', String(e));
+		return;
+	}
+	app.rfb = rfb;
+	rfb.resizeSession = true; // the remote desktop follows the window
+	rfb.scaleViewport = false;
+	rfb.clipViewport = false;
+	rfb.focusOnClick = true;
+	rfb.showDotCursor = false;
+	rfb.background = '#000';
+	rfb.qualityLevel = clampParam('quality', 6, 0, 9);
+	rfb.compressionLevel = clampParam('compression', 2, 0, 9);
+	rfb.viewOnly = params.get('view_only') === '1';
+
+	rfb.addEventListener('connect', () => {
+		progress.rfbReady = true;
+		setState('waiting-frame');
+		showStep('frame');
+		setStatus('Drawing the first frame', 'Almost there…');
+	});
+	rfb.addEventListener('disconnect', (e) => onDisconnect(rfb, progress, e.detail.clean));
+	rfb.addEventListener('securityfailure', (e) => {
+		progress.security = e.detail.reason || `security failure (status ${e.detail.status})`;
+	});
+	rfb.addEventListener('credentialsrequired', () => {
+		// ArgoBox authenticates at the broker, never with a VNC password.
+		progress.security = 'it asked for a VNC password, which ArgoBox does not use';
+		rfb.disconnect();
+	});
+	rfb.addEventListener('clipboard', (e) => onRemoteClipboard(e.detail.text));
+	rfb.addEventListener('desktopname', (e) => {
+		document.title = `${e.detail.name} · ArgoBox`;
+	});
+}
+
+function clampParam(name, def, min, max) {
+	const v = Number.parseInt(params.get(name) ?? '', 10);
+	return Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : def;
+}
+
+function firstFrame(rfb, progress) {
+	if (app.rfb !== rfb || progress.framed) {
+		return;
+	}
+	progress.framed = true;
+	app.connects++;
+	backoff.reset();
+	setState('connected');
+	showStep('frame');
+	rfb.focus({ preventScroll: true });
+	syncLocalClipboard();
+}
+
+async function onDisconnect(rfb, progress, clean) {
+	if (app.rfb !== rfb) {
+		return;
+	}
+	app.rfb = null;
+	if (app.userDisconnect) {
+		setState('disconnected');
+		showStep('connect', true);
+		setStatus('Disconnected', 'You disconnected from your desktop. It keeps running on the server.');
+		ui.reconnectNow.textContent = 'Connect';
+		ui.reconnectNow.hidden = false;
+		return;
+	}
+	setState('reconnecting');
+	// Find out why, so the message is useful: is the server there, do we need to sign in?
+	if (!progress.framed) {
+		progress.serverUp = await probe('/healthz').then((r) => r !== null);
+	}
+	const me = await probe('/api/me');
+	progress.signedOut = me !== null && (me.status === 401 || me.status === 403);
+
+	const end = describeEnd(progress, location.host);
+	const stage = !progress.opened ? 'connect' : !progress.gotData ? 'boot' : !progress.rfbReady ? 'handshake' : 'frame';
+	showStep(stage, true);
+	setStatus(end.title, end.detail);
+	if (end.kind === 'signed-out') {
+		setState('failed');
+		ui.signIn.hidden = false;
+		return;
+	}
+	if (!end.retry) {
+		setState('failed');
+		ui.reconnectNow.textContent = 'Try again';
+		ui.reconnectNow.hidden = false;
+		return;
+	}
+	scheduleReconnect(backoff.next());
+}
+
+// Resolves to the Response, or null if the request failed outright (network error).
+async function probe(path) {
+	const ctl = new AbortController();
+	const t = setTimeout(() => ctl.abort(), 5000);
+	try {
+		return await fetch(path, { cache: 'no-store', credentials: 'same-origin', signal: ctl.signal });
+	} catch {
+		return null;
+	} finally {
+		clearTimeout(t);
+	}
+}
+
+function scheduleReconnect(delay) {
+	clearRetry();
+	app.retryAt = Date.now() + delay;
+	ui.reconnectNow.textContent = 'Reconnect now';
+	ui.reconnectNow.hidden = false;
+	ui.countdown.hidden = false;
+	const tick = () => {
+		const s = Math.max(0, Math.ceil((app.retryAt - Date.now()) / 1000));
+		ui.countdown.textContent = `Retrying in ${s} s (attempt ${backoff.attempt + 1})`;
+	};
+	tick();
+	app.tickTimer = setInterval(tick, 250);
+	app.retryTimer = setTimeout(connect, delay);
+}
+
+function disconnect() {
+	clearRetry();
+	if (app.rfb) {
+		app.userDisconnect = true;
+		app.rfb.disconnect();
+	}
+}
+
+// ---------- clipboard ----------
+// Desktop → here: noVNC's "clipboard" event; written to the system clipboard when the
+// browser lets us (focused page, clipboard-write), always shown in the panel.
+// Here → desktop: the system clipboard is read when the desktop gains focus or on
+// Ctrl/Cmd+V if the browser grants clipboard-read; the panel works everywhere.
+
+function onRemoteClipboard(text) {
+	app.remoteClipboard = text;
+	app.sentClipboard = text; // don't echo it back
+	if (document.activeElement !== ui.clipText) {
+		ui.clipText.value = text;
+	}
+	if (navigator.clipboard?.writeText && document.hasFocus()) {
+		navigator.clipboard.writeText(text).catch(() => {});
+	}
+}
+
+// The clipboard-read permission, kept current so key handlers can decide synchronously.
+let clipboardReadPermission = navigator.clipboard?.readText ? 'prompt' : 'denied';
+async function clipboardReadState() {
+	if (!navigator.clipboard?.readText) {
+		return 'denied';
+	}
+	try {
+		const st = await navigator.permissions.query({ name: 'clipboard-read' });
+		clipboardReadPermission = st.state;
+		st.onchange = () => {
+			clipboardReadPermission = st.state;
+		};
+		return st.state;
+	} catch {
+		return 'prompt';
+	}
+}
+clipboardReadState();
+
+function sendClipboard(text) {
+	if (!app.rfb || app.state !== 'connected' || text === app.sentClipboard) {
+		return false;
+	}
+	app.sentClipboard = text;
+	app.rfb.clipboardPasteFrom(text);
+	return true;
+}
+
+// Reads the system clipboard without prompting (only when already granted).
+async function syncLocalClipboard() {
+	if ((await clipboardReadState()) !== 'granted') {
+		return;
+	}
+	try {
+		sendClipboard(await navigator.clipboard.readText());
+	} catch {
+		// Not focused, or the permission changed: the panel remains.
+	}
+}
+
+// Ctrl/Cmd+V on the desktop: hold the key back, send the local clipboard first, then the key,
+// so the desktop pastes what the user just copied. Falls through if reading is denied.
+let pasteBusy = false;
+window.addEventListener(
+	'keydown',
+	async (e) => {
+		if (e.code !== 'KeyV' || !(e.ctrlKey || e.metaKey) || e.altKey || pasteBusy) {
+			return;
+		}
+		if (!app.rfb || app.state !== 'connected' || !ui.screen.contains(document.activeElement)) {
+			return;
+		}
+		// Decided synchronously: noVNC's own handler runs right after this one.
+		if (!navigator.clipboard?.readText || clipboardReadPermission === 'denied') {
+			return;
+		}
+		e.preventDefault();
+		e.stopImmediatePropagation();
+		pasteBusy = true;
+		try {
+			sendClipboard(await navigator.clipboard.readText());
+		} catch {
+			toast('Clipboard access is blocked here; use the clipboard panel');
+		} finally {
+			pasteBusy = false;
+		}
+		const keysym = e.shiftKey ? KeyTable.XK_V : KeyTable.XK_v;
+		app.rfb?.sendKey(keysym, 'KeyV', true);
+		app.rfb?.sendKey(keysym, 'KeyV', false);
+	},
+	true
+);
+
+window.addEventListener('focus', () => {
+	syncLocalClipboard();
+	focusDesktop();
+});
+ui.screen.addEventListener('pointerenter', syncLocalClipboard);
+
+function toggleClipboardPanel(open = ui.clipPanel.hidden) {
+	ui.clipPanel.hidden = !open;
+	ui.clipButton.setAttribute('aria-pressed', String(open));
+	if (open) {
+		ui.clipText.value = app.remoteClipboard || ui.clipText.value;
+		ui.clipText.focus();
+	} else {
+		focusDesktop();
+	}
+}
+
+$('btn-clipboard').addEventListener('click', () => toggleClipboardPanel());
+$('clipboard-close').addEventListener('click', () => toggleClipboardPanel(false));
+$('clipboard-send').addEventListener('click', () => {
+	const text = ui.clipText.value;
+	app.sentClipboard = null; // an explicit send always goes through
+	if (sendClipboard(text)) {
+		toast('Sent to the desktop clipboard');
+	} else {
+		toast('Not connected');
+	}
+});
+$('clipboard-copy').addEventListener('click', async () => {
+	try {
+		await navigator.clipboard.writeText(ui.clipText.value);
+	} catch {
+		ui.clipText.select();
+		document.execCommand('copy');
+	}
+	toast('Copied to this computer');
+});
+ui.clipPanel.addEventListener('keydown', (e) => {
+	if (e.key === 'Escape') {
+		toggleClipboardPanel(false);
+	}
+});
+
+// ---------- focus, fullscreen, buttons ----------
+
+// Typing goes to the desktop whenever nothing else on the page wants the keyboard.
+function focusDesktop() {
+	const a = document.activeElement;
+	if (a && a !== document.body && !ui.screen.contains(a) && a.closest('#clipboard-panel, #overlay')) {
+		return;
+	}
+	if (app.rfb && app.state === 'connected') {
+		app.rfb.focus({ preventScroll: true });
+	}
+}
+
+$('toolbar').addEventListener('click', (e) => {
+	// After a toolbar click, give the keyboard back to the desktop (except for the panel).
+	if (!e.target.closest('#btn-clipboard')) {
+		setTimeout(focusDesktop, 0);
+	}
+});
+
+async function toggleFullscreen() {
+	try {
+		if (document.fullscreenElement) {
+			await document.exitFullscreen();
+		} else {
+			await document.documentElement.requestFullscreen({ navigationUI: 'hide' });
+			// In full screen, let shortcuts such as Alt+Tab reach the desktop where supported.
+			await navigator.keyboard?.lock?.().catch(() => {});
+		}
+	} catch {
+		toast('Full screen is not available here');
+	}
+}
+
+document.addEventListener('fullscreenchange', () => {
+	const on = Boolean(document.fullscreenElement);
+	ui.fullscreenButton.setAttribute('aria-pressed', String(on));
+	if (!on) {
+		navigator.keyboard?.unlock?.();
+	}
+	focusDesktop();
+});
+
+$('btn-fullscreen').addEventListener('click', toggleFullscreen);
+$('btn-keys').addEventListener('click', () => app.rfb?.sendCtrlAltDel());
+$('btn-disconnect').addEventListener('click', () => (app.rfb ? disconnect() : connect()));
+ui.reconnectNow.addEventListener('click', () => {
+	backoff.reset();
+	connect();
+});
+
+// Coming back online or to the tab is a good moment to retry right away.
+window.addEventListener('online', () => {
+	if (app.retryTimer) {
+		connect();
+	}
+});
+document.addEventListener('visibilitychange', () => {
+	if (document.visibilityState === 'visible' && app.retryTimer && app.retryAt - Date.now() > 2000) {
+		connect();
+	}
+});
+
+app.connect = connect;
+app.disconnect = disconnect;
+app.toggleFullscreen = toggleFullscreen;
+app.sendClipboard = (text) => {
+	app.sentClipboard = null;
+	return sendClipboard(text);
+};
+
+connect();
