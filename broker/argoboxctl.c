@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * argoboxctl: a tiny admin console for a running argobox-broker, over its
+ * admin socket (broker/ctl.h).
+ *
+ *   argoboxctl [--socket PATH] [--json] status | list | stop USER
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ab_proto.h"
+#include "ab_sock.h"
+#include "ab_util.h"
+#include "config.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: argoboxctl [--socket PATH] [--json] status | list | stop USER\n");
+}
+
+static int
+request(const char *path, json_t *req, json_t **ret)
+{
+	struct ab_err err = {0};
+	_cleanup_close_ int fd = ab_unix_connect(path, &err);
+	if (fd < 0) {
+		fprintf(stderr, "argoboxctl: %s (is argobox-broker running?)\n", err.msg);
+		json_decref(req);
+		return -1;
+	}
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = ab_proto_encode(req, &buf, &len, &err);
+	json_decref(req);
+	if (r < 0 || ab_write_all(fd, buf, len) < 0) {
+		fprintf(stderr, "argoboxctl: sending the request failed\n");
+		return -1;
+	}
+	struct ab_proto_reader rd;
+	ab_proto_reader_init(&rd);
+	for (;;) {
+		char in[8192];
+		ssize_t n = read(fd, in, sizeof(in));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "argoboxctl: the broker closed the connection\n");
+			break;
+		}
+		ab_proto_reader_feed(&rd, in, (size_t)n);
+		r = ab_proto_reader_next(&rd, ret, &err);
+		if (r < 0) {
+			fprintf(stderr, "argoboxctl: %s\n", err.msg);
+			break;
+		}
+		if (r > 0) {
+			ab_proto_reader_free(&rd);
+			return 0;
+		}
+	}
+	ab_proto_reader_free(&rd);
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	bool as_json = false;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			sock = argv[++i];
+		} else if (strcmp(argv[i], "--json") == 0) {
+			as_json = true;
+		} else if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[i];
+	json_t *req;
+	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) && i + 1 == argc) {
+		req = ab_proto_msg(cmd, NULL);
+	} else if (strcmp(cmd, "stop") == 0 && i + 2 == argc) {
+		req = ab_proto_msg("stop", json_pack("{ss}", "user", argv[i + 1]));
+	} else {
+		usage(stderr);
+		return 2;
+	}
+	_cleanup_free_ char *base = broker_default_runtime_base();
+	_cleanup_free_ char *def = ab_xasprintf("%s/broker.sock", base);
+	json_t *ans = NULL;
+	if (request(sock ? sock : def, req, &ans) < 0)
+		return 1;
+	int rc = strcmp(ab_proto_type(ans), "error") == 0 ? 1 : 0;
+	if (as_json || strcmp(cmd, "stop") == 0 || rc) {
+		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (strcmp(cmd, "status") == 0) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(ans, k, v)
+		{
+			if (strcmp(k, "v") == 0 || strcmp(k, "type") == 0)
+				continue;
+			printf("%-18s %lld\n", k, (long long)json_integer_value(v));
+		}
+	} else {
+		json_t *list = json_object_get(ans, "desktops");
+		printf("%-16s %-9s %8s %7s %10s %s\n", "USER", "STATE", "PID", "CLIENTS",
+		       "UPTIME_S", "CONTROL");
+		size_t k;
+		json_t *d;
+		json_array_foreach(list, k, d)
+		{
+			printf("%-16s %-9s %8lld %7lld %10lld %s\n",
+			       json_string_value(json_object_get(d, "user")),
+			       json_string_value(json_object_get(d, "state")),
+			       (long long)json_integer_value(json_object_get(d, "pid")),
+			       (long long)json_integer_value(json_object_get(d, "clients")),
+			       (long long)json_integer_value(json_object_get(d, "uptime_ms")) /
+			           1000,
+			       json_is_true(json_object_get(d, "control")) ? "up" : "-");
+		}
+	}
+	json_decref(ans);
+	return rc;
+}

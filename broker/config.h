@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * config: argobox-broker's configuration (one struct, one table; see
+ * common/ab_config.h). Other broker areas add their fields here, or keep
+ * a JSON subtree (AB_CFG_JSON) that their module validates.
+ */
+#ifndef BROKER_CONFIG_H
+#define BROKER_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "ab_config.h"
+
+struct broker_config {
+	char listen_address[64];
+	long long listen_port;
+	char tls_cert[PATH_MAX];
+	char tls_key[PATH_MAX];
+	char web_root[PATH_MAX];
+	char session_binary[PATH_MAX];       /* "" = next to the broker, then $PATH */
+	char session_runtime_base[PATH_MAX]; /* "" = /run/argobox, $XDG_RUNTIME_DIR/argobox... */
+	json_t *session_desktop_command;     /* [] = argobox-wm next to the broker, else xterm */
+	char session_geometry[32];
+	long long session_start_timeout_ms;
+	long long session_stop_timeout_ms;
+	long long proxy_buffer_bytes;
+	long long proxy_chunk_bytes;
+	long long proxy_ping_interval_s;
+	long long control_heartbeat_ms;
+	long long control_timeout_ms;
+	char admin_socket[PATH_MAX]; /* "" = <runtime_base>/broker.sock */
+	char audit_path[PATH_MAX];   /* "" = stderr */
+	char log_format[8];
+	char log_level[8];
+};
+
+extern const struct ab_cfg_field broker_config_fields[];
+extern const struct broker_config broker_config_defaults;
+
+/* Checks the configuration as a whole (cross-field rules). */
+int broker_config_validate(void *cfg, struct ab_err *err);
+
+/*
+ * Fills the "" defaults that depend on the machine: session.binary,
+ * session.runtime_base, session.desktop_command, admin.socket. `exe_dir` is
+ * the directory of the running executable (may be NULL).
+ */
+void broker_config_resolve(struct broker_config *cfg, const char *exe_dir);
+
+/* The default runtime base for this process: /run/argobox as root, else per user. */
+char *broker_default_runtime_base(void);
+
+/* The directory of /proc/self/exe (owned), or NULL. */
+char *broker_exe_dir(void);
+
+/* true when `addr` is a loopback address (127.0.0.0/8, ::1, "localhost"). */
+bool broker_addr_is_loopback(const char *addr);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * control: the broker's end of a session's control channel
+ * (docs/control-channel.md): connects to DIR/control.sock, says hello,
+ * answers pings, sends a heartbeat ping every heartbeat_ms and declares the
+ * session dead when nothing arrived for timeout_ms or the channel breaks.
+ */
+#ifndef BROKER_CONTROL_H
+#define BROKER_CONTROL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "ab_err.h"
+#include "ab_loop.h"
+
+struct control;
+
+/* Called once when the channel fails; `why` is borrowed. Don't free the control inside it. */
+typedef void (*control_dead_fn)(struct control *c, const char *why, void *data);
+/* Called for every message other than hello/ping/pong/error (borrowed). */
+typedef void (*control_msg_fn)(struct control *c, json_t *msg, void *data);
+
+struct control_params {
+	const char *path;
+	int64_t heartbeat_ms;
+	int64_t timeout_ms;
+	control_dead_fn on_dead;
+	control_msg_fn on_msg; /* may be NULL */
+	void *data;
+};
+
+/* Connects and sends hello. Fails (-errno) when the socket cannot be reached. */
+int control_open(struct ab_loop *loop, const struct control_params *p, struct control **ret,
+                 struct ab_err *err);
+
+/* Sends a message (the reference is stolen). Returns 0 or -errno. */
+int control_send(struct control *c, json_t *msg);
+
+/* true once the session's hello arrived. */
+bool control_hello_seen(const struct control *c);
+/* Milliseconds of the last pong round trip, -1 before the first. */
+int64_t control_rtt_ms(const struct control *c);
+
+/* Closes the channel; accepts NULL; never calls on_dead. */
+void control_close(struct control *c);
+
+#endif

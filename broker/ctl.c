@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* ctl: the broker's admin socket (see ctl.h). */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ab_log.h"
+#include "ab_proto.h"
+#include "ab_sock.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "desktop.h"
+#include "proxy.h"
+#include "server.h"
+#include "ctl.h"
+
+#define CTL_MAX_CLIENTS 16
+
+struct ctl_client {
+	struct ctl *ctl;
+	int fd;
+	struct ab_watch *watch;
+	struct ab_proto_reader reader;
+	bool dead;
+};
+
+struct ctl {
+	struct ab_loop *loop;
+	char *path;
+	int fd;
+	struct ab_watch *watch;
+	struct server *srv;
+	struct desktop_manager *m;
+	struct ctl_client *clients[CTL_MAX_CLIENTS];
+	struct ab_timer *reap;
+	int64_t started_ms;
+};
+
+static void
+client_free(struct ctl_client *cl)
+{
+	ab_loop_unwatch(cl->ctl->loop, cl->watch);
+	ab_proto_reader_free(&cl->reader);
+	close(cl->fd);
+	free(cl);
+}
+
+static int64_t
+ctl_reap(struct ab_loop *loop, void *data)
+{
+	struct ctl *c = data;
+	c->reap = NULL;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		if (c->clients[i] && c->clients[i]->dead) {
+			client_free(c->clients[i]);
+			c->clients[i] = NULL;
+		}
+	}
+	return AB_TIMER_STOP;
+}
+
+static void
+client_kill(struct ctl_client *cl)
+{
+	cl->dead = true;
+	ab_loop_unwatch(cl->ctl->loop, cl->watch);
+	cl->watch = NULL;
+	if (!cl->ctl->reap)
+		cl->ctl->reap = ab_loop_timer(cl->ctl->loop, 0, ctl_reap, cl->ctl);
+}
+
+static json_t *
+ctl_answer(struct ctl *c, json_t *req)
+{
+	const char *type = ab_proto_type(req);
+	if (strcmp(type, "status") == 0) {
+		struct proxy_stats ps;
+		proxy_get_stats(&ps);
+		return ab_proto_msg("status",
+		                    json_pack("{sIsisIsIsIsIsIsI}", "pid", (json_int_t)getpid(),
+		                              "port", server_port(c->srv), "uptime_ms",
+		                              (json_int_t)(ab_now_ms() - c->started_ms), "desktops",
+		                              (json_int_t)desktop_manager_count(c->m),
+		                              "connections", (json_int_t)ps.open,
+		                              "connections_total", (json_int_t)ps.connections,
+		                              "bytes_to_browser", (json_int_t)ps.bytes_to_browser,
+		                              "bytes_to_desktop", (json_int_t)ps.bytes_to_desktop));
+	}
+	if (strcmp(type, "list") == 0)
+		return ab_proto_msg("list",
+		                    json_pack("{so}", "desktops", desktop_manager_list(c->m)));
+	if (strcmp(type, "stop") == 0) {
+		const char *user = json_string_value(json_object_get(req, "user"));
+		if (!user)
+			return ab_proto_msg("error",
+			                    json_pack("{ss}", "msg", "stop: missing 'user'"));
+		int r = desktop_stop(c->m, user);
+		audit_log("admin.desktop.stop", r < 0 ? AUDIT_FAILURE : AUDIT_GRANT, user, NULL,
+		          "argoboxctl", NULL);
+		if (r < 0)
+			return ab_proto_msg("error", json_pack("{ss}", "msg", "no such desktop"));
+		return ab_proto_msg("stop", json_pack("{sb}", "ok", 1));
+	}
+	return ab_proto_msg("error", json_pack("{ss}", "msg", "unknown request"));
+}
+
+static void
+client_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct ctl_client *cl = data;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_kill(cl);
+		return;
+	}
+	ab_proto_reader_feed(&cl->reader, buf, (size_t)n);
+	for (;;) {
+		json_t *req = NULL;
+		int r = ab_proto_reader_next(&cl->reader, &req, NULL);
+		if (r < 0) {
+			client_kill(cl);
+			return;
+		}
+		if (r == 0)
+			return;
+		json_t *ans = ctl_answer(cl->ctl, req);
+		json_decref(req);
+		_cleanup_free_ char *out = NULL;
+		size_t len;
+		r = ab_proto_encode(ans, &out, &len, NULL);
+		json_decref(ans);
+		/* Answers are small; the client is local and waits for them. */
+		if (r < 0 || ab_write_all(fd, out, len) < 0) {
+			client_kill(cl);
+			return;
+		}
+	}
+}
+
+static void
+ctl_accept(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct ctl *c = data;
+	_cleanup_close_ int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		audit_log("admin.connect", AUDIT_DENY, NULL, NULL, "argoboxctl",
+		          json_pack("{sI}", "uid", (json_int_t)cred.uid));
+		return;
+	}
+	int slot = -1;
+	for (int i = 0; i < CTL_MAX_CLIENTS && slot < 0; i++)
+		if (!c->clients[i])
+			slot = i;
+	if (slot < 0)
+		return;
+	struct ctl_client *client = ab_xcalloc(1, sizeof(*client));
+	client->ctl = c;
+	ab_proto_reader_init(&client->reader);
+	client->fd = TAKE_FD(cfd);
+	client->watch = ab_loop_watch(loop, client->fd, AB_LOOP_READ, client_io, client);
+	c->clients[slot] = client;
+}
+
+int
+ctl_open(struct ab_loop *loop, const char *path, struct server *srv, struct desktop_manager *m,
+         struct ctl **ret, struct ab_err *err)
+{
+	int fd = ab_unix_listen(path, 0600, err);
+	if (fd < 0)
+		return ab_err_wrap(err, "admin socket");
+	struct ctl *c = ab_xcalloc(1, sizeof(*c));
+	c->loop = loop;
+	c->path = ab_xstrdup(path);
+	c->fd = fd;
+	c->srv = srv;
+	c->m = m;
+	c->started_ms = ab_now_ms();
+	c->watch = ab_loop_watch(loop, fd, AB_LOOP_READ, ctl_accept, c);
+	*ret = c;
+	return 0;
+}
+
+void
+ctl_close(struct ctl *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->clients[i])
+			client_free(c->clients[i]);
+	ab_loop_timer_cancel(c->loop, c->reap);
+	ab_loop_unwatch(c->loop, c->watch);
+	close(c->fd);
+	unlink(c->path);
+	free(c->path);
+	free(c);
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ctl: the admin socket argoboxctl talks to (a unix stream socket, mode
+ * 0600, peers must be root or the broker's own uid). Framing and message
+ * envelope as the control channel (common/ab_proto.h); requests:
+ *   {"type":"status"}            -> {"type":"status","pid","port","desktops","connections",...}
+ *   {"type":"list"}              -> {"type":"list","desktops":[...]}
+ *   {"type":"stop","user":"bea"} -> {"type":"stop","ok":true} or {"type":"error","msg"}
+ */
+#ifndef BROKER_CTL_H
+#define BROKER_CTL_H
+
+#include "ab_err.h"
+#include "ab_loop.h"
+
+struct ctl;
+struct server;
+struct desktop_manager;
+
+int ctl_open(struct ab_loop *loop, const char *path, struct server *srv, struct desktop_manager *m,
+             struct ctl **ret, struct ab_err *err);
+/* Closes every client, removes the socket file. Accepts NULL. */
+void ctl_close(struct ctl *c);
+
+#endif

@@ -1,0 +1,771 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * desktop: desktop lifecycle (see desktop.h) and the fork/exec launcher.
+ *
+ * Objects are never freed under a callback that runs for them: a desktop
+ * that is gone is unlinked and handed to a 0 ms timer that frees it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "control.h"
+#include "desktop.h"
+
+/* ---- the fork/exec launcher ---- */
+
+struct launch {
+	struct process_launcher *pl;
+	pid_t pid;
+	int pidfd;
+	int ready_fd;
+	struct ab_watch *pid_watch, *ready_watch;
+	struct ab_timer *kill_timer;
+	launch_event_fn fn;
+	void *data;
+	char ready_buf[16];
+	size_t ready_len;
+	bool ready, exited;
+	struct launch *prev, *next;
+};
+
+struct process_launcher {
+	struct launcher base;
+	struct ab_loop *loop;
+	char *binary;
+	int64_t stop_timeout_ms;
+	struct launch *launches;
+};
+
+static void
+launch_unlink(struct process_launcher *pl, struct launch *la)
+{
+	if (la->prev)
+		la->prev->next = la->next;
+	else if (pl->launches == la)
+		pl->launches = la->next;
+	if (la->next)
+		la->next->prev = la->prev;
+	la->prev = la->next = NULL;
+}
+
+static void
+launch_close_ready(struct launch *la)
+{
+	ab_loop_unwatch(la->pl->loop, la->ready_watch);
+	la->ready_watch = NULL;
+	if (la->ready_fd >= 0)
+		close(la->ready_fd);
+	la->ready_fd = -1;
+}
+
+/* The child is gone: reap it and report once. */
+static void
+launch_reaped(struct launch *la, int status)
+{
+	la->exited = true;
+	launch_close_ready(la);
+	ab_loop_unwatch(la->pl->loop, la->pid_watch);
+	la->pid_watch = NULL;
+	ab_loop_timer_cancel(la->pl->loop, la->kill_timer);
+	la->kill_timer = NULL;
+	launch_unlink(la->pl, la);
+	la->fn(la, LAUNCH_EXITED, status, la->data);
+}
+
+static void
+launch_pid_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct launch *la = data;
+	int status = 0;
+	pid_t r = waitpid(la->pid, &status, WNOHANG);
+	if (r == 0)
+		return;
+	launch_reaped(la, r < 0 ? -errno : status);
+}
+
+static void
+launch_ready_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct launch *la = data;
+	ssize_t n = read(fd, la->ready_buf + la->ready_len, sizeof(la->ready_buf) - la->ready_len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		la->ready_len += (size_t)n;
+		if (la->ready_len >= 6 && memcmp(la->ready_buf, "READY\n", 6) == 0) {
+			launch_close_ready(la);
+			la->ready = true;
+			la->fn(la, LAUNCH_READY, 0, la->data);
+			return;
+		}
+		if (la->ready_len < 6 && memcmp(la->ready_buf, "READY\n", la->ready_len) == 0)
+			return;
+		ab_warn("session %d: unexpected bytes on its ready fd", (int)la->pid);
+	} else {
+		ab_warn("session %d: closed its ready fd without saying READY", (int)la->pid);
+	}
+	/* Not ready and never will be: stop it; LAUNCH_EXITED follows. */
+	launch_close_ready(la);
+	la->pl->base.ops->stop(&la->pl->base, la);
+}
+
+static int
+launch_spawn(struct process_launcher *pl, const struct launch_request *req, int ready_w,
+             pid_t *ret_pid, struct ab_err *err)
+{
+	size_t ncmd = 0;
+	while (req->desktop_command[ncmd])
+		ncmd++;
+	const char **argv = ab_xcalloc(ncmd + 10, sizeof(char *));
+	size_t i = 0;
+	argv[i++] = pl->binary;
+	argv[i++] = "--runtime-dir";
+	argv[i++] = req->runtime_dir;
+	argv[i++] = "--geometry";
+	argv[i++] = req->geometry;
+	argv[i++] = "--ready-fd";
+	argv[i++] = "3";
+	argv[i++] = "--";
+	for (size_t k = 0; k < ncmd; k++)
+		argv[i++] = req->desktop_command[k];
+	argv[i] = NULL;
+
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(argv);
+		return ab_err_errno(err, errno, "fork");
+	}
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setpgid(0, 0);
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		if (dup2(ready_w, 3) < 0)
+			_exit(127);
+		close_range(4, ~0U, 0);
+		execvp(argv[0], (char *const *)argv);
+		dprintf(2, "argobox-broker: cannot run '%s': %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	free(argv);
+	*ret_pid = pid;
+	return 0;
+}
+
+static int
+process_start(struct launcher *l, const struct launch_request *req, launch_event_fn fn, void *data,
+              struct launch **ret, struct ab_err *err)
+{
+	struct process_launcher *pl = (struct process_launcher *)l;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return ab_err_errno(err, errno, "pipe");
+	_cleanup_close_ int rd = p[0];
+	_cleanup_close_ int wr = p[1];
+	/* The child's end must block: the session writes READY with a plain write. */
+	ab_fd_set_nonblock(wr, false);
+	pid_t pid;
+	int r = launch_spawn(pl, req, wr, &pid, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int pidfd = (int)pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		int e = errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return ab_err_errno(err, e, "pidfd_open");
+	}
+	struct launch *la = ab_xcalloc(1, sizeof(*la));
+	la->pl = pl;
+	la->pid = pid;
+	la->fn = fn;
+	la->data = data;
+	la->pidfd = TAKE_FD(pidfd);
+	la->ready_fd = TAKE_FD(rd);
+	la->pid_watch = ab_loop_watch(pl->loop, la->pidfd, AB_LOOP_READ, launch_pid_io, la);
+	la->ready_watch = ab_loop_watch(pl->loop, la->ready_fd, AB_LOOP_READ, launch_ready_io, la);
+	la->next = pl->launches;
+	if (pl->launches)
+		pl->launches->prev = la;
+	pl->launches = la;
+	ab_info("session for '%s' started: pid %d, %s", req->user, (int)pid, pl->binary);
+	*ret = la;
+	return 0;
+}
+
+static int64_t
+launch_kill_timer(struct ab_loop *loop, void *data)
+{
+	struct launch *la = data;
+	la->kill_timer = NULL;
+	ab_warn("session %d did not stop within %lld ms: SIGKILL", (int)la->pid,
+	        (long long)la->pl->stop_timeout_ms);
+	kill(la->pid, SIGKILL);
+	return AB_TIMER_STOP;
+}
+
+static void
+process_stop(struct launcher *l, struct launch *la)
+{
+	struct process_launcher *pl = (struct process_launcher *)l;
+	if (la->exited || la->kill_timer)
+		return;
+	kill(la->pid, SIGTERM);
+	la->kill_timer = ab_loop_timer(pl->loop, pl->stop_timeout_ms, launch_kill_timer, la);
+}
+
+static void
+process_release(struct launcher *l, struct launch *la)
+{
+	if (!la)
+		return;
+	if (!la->exited) {
+		/* Released while running (broker shutting down after shutdown()): kill and reap. */
+		kill(la->pid, SIGKILL);
+		waitpid(la->pid, NULL, 0);
+		launch_close_ready(la);
+		ab_loop_unwatch(la->pl->loop, la->pid_watch);
+		ab_loop_timer_cancel(la->pl->loop, la->kill_timer);
+		launch_unlink(la->pl, la);
+	}
+	if (la->pidfd >= 0)
+		close(la->pidfd);
+	free(la);
+}
+
+static pid_t
+process_pid(struct launcher *l, struct launch *la)
+{
+	return la->exited ? 0 : la->pid;
+}
+
+static void
+process_shutdown(struct launcher *l, int64_t timeout_ms)
+{
+	struct process_launcher *pl = (struct process_launcher *)l;
+	for (struct launch *la = pl->launches; la; la = la->next)
+		kill(la->pid, SIGTERM);
+	int64_t deadline = ab_now_ms() + timeout_ms;
+	bool killed = false;
+	while (pl->launches) {
+		/* Wait on every pidfd at once; SIGKILL what is left at the deadline. */
+		size_t n = 0;
+		for (struct launch *la = pl->launches; la; la = la->next)
+			n++;
+		struct pollfd *fds = ab_xcalloc(n, sizeof(*fds));
+		size_t i = 0;
+		for (struct launch *la = pl->launches; la; la = la->next)
+			fds[i++] = (struct pollfd){.fd = la->pidfd, .events = POLLIN};
+		int64_t left = deadline - ab_now_ms();
+		if (left <= 0 && !killed) {
+			for (struct launch *la = pl->launches; la; la = la->next) {
+				ab_warn("session %d did not stop in time: SIGKILL", (int)la->pid);
+				kill(la->pid, SIGKILL);
+			}
+			killed = true;
+		}
+		poll(fds, n, killed ? 1000 : (int)AB_MAX(left, 1));
+		free(fds);
+		for (struct launch *la = pl->launches, *next; la; la = next) {
+			next = la->next;
+			int status = 0;
+			pid_t r = waitpid(la->pid, &status, WNOHANG);
+			if (r != 0)
+				launch_reaped(la, r < 0 ? -errno : status);
+		}
+	}
+}
+
+static void
+process_free(struct launcher *l)
+{
+	struct process_launcher *pl = (struct process_launcher *)l;
+	if (!pl)
+		return;
+	free(pl->binary);
+	free(pl);
+}
+
+static const struct launcher_ops process_ops = {
+    .start = process_start,
+    .stop = process_stop,
+    .release = process_release,
+    .pid = process_pid,
+    .shutdown = process_shutdown,
+    .free = process_free,
+};
+
+struct launcher *
+launcher_process_new(struct ab_loop *loop, const char *binary, int64_t stop_timeout_ms)
+{
+	struct process_launcher *pl = ab_xcalloc(1, sizeof(*pl));
+	pl->base.ops = &process_ops;
+	pl->loop = loop;
+	pl->binary = ab_xstrdup(binary);
+	pl->stop_timeout_ms = stop_timeout_ms;
+	return &pl->base;
+}
+
+/* ---- desktops ---- */
+
+enum desktop_state {
+	DESKTOP_STARTING,
+	DESKTOP_READY,
+	DESKTOP_STOPPING,
+	DESKTOP_GONE,
+	DESKTOP_STATE_MAX,
+};
+
+static const char *const desktop_state_names[] = {"starting", "ready", "stopping", "gone"};
+
+struct desktop_waiter {
+	struct desktop *d;
+	desktop_ready_fn fn;
+	void *data;
+	struct ab_timer *timer; /* set when the answer is due */
+	int status;
+	struct desktop_waiter *prev, *next;
+};
+
+struct desktop {
+	struct desktop_manager *m;
+	char *user;
+	char *runtime_dir;
+	char *rfb_path;
+	char *control_path;
+	enum desktop_state state;
+	struct launch *launch;
+	struct control *control;
+	struct ab_timer *start_timer;
+	struct desktop_waiter *waiters;
+	unsigned clients;
+	int64_t started_ms, ready_ms;
+	struct desktop *next;
+};
+
+struct desktop_manager {
+	struct ab_loop *loop;
+	struct launcher *launcher;
+	struct desktop_params p;
+	char *runtime_base;
+	char *geometry;
+	json_t *command;
+	struct desktop *desktops;
+	struct desktop *graveyard; /* gone, freed by reap_timer */
+	struct ab_timer *reap_timer;
+	bool shutting_down;
+};
+
+bool
+desktop_user_valid(const char *u)
+{
+	size_t n = strlen(u);
+	if (n == 0 || n > 32 || u[0] == '.' || u[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = u[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static struct desktop *
+desktop_find(struct desktop_manager *m, const char *user)
+{
+	for (struct desktop *d = m->desktops; d; d = d->next)
+		if (strcmp(d->user, user) == 0)
+			return d;
+	return NULL;
+}
+
+static int64_t
+waiter_fire(struct ab_loop *loop, void *data)
+{
+	struct desktop_waiter *w = data;
+	struct desktop *d = w->d;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		d->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	desktop_ready_fn fn = w->fn;
+	void *fdata = w->data;
+	int status = w->status;
+	free(w);
+	fn(d, status, fdata);
+	return AB_TIMER_STOP;
+}
+
+static void
+waiters_answer(struct desktop *d, int status)
+{
+	for (struct desktop_waiter *w = d->waiters; w; w = w->next) {
+		if (w->timer)
+			continue;
+		w->status = status;
+		w->timer = ab_loop_timer(d->m->loop, 0, waiter_fire, w);
+	}
+}
+
+void
+desktop_waiter_cancel(struct desktop_waiter *w)
+{
+	if (!w)
+		return;
+	struct desktop *d = w->d;
+	ab_loop_timer_cancel(d->m->loop, w->timer);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		d->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+static void
+desktop_free(struct desktop *d)
+{
+	AB_ASSERT(!d->waiters);
+	control_close(d->control);
+	ab_loop_timer_cancel(d->m->loop, d->start_timer);
+	if (d->launch)
+		d->m->launcher->ops->release(d->m->launcher, d->launch);
+	free(d->user);
+	free(d->runtime_dir);
+	free(d->rfb_path);
+	free(d->control_path);
+	free(d);
+}
+
+static int64_t
+reap_graveyard(struct ab_loop *loop, void *data)
+{
+	struct desktop_manager *m = data;
+	m->reap_timer = NULL;
+	/* A gone desktop stays until its last waiter got its answer. */
+	struct desktop **pp = &m->graveyard;
+	while (*pp) {
+		struct desktop *d = *pp;
+		if (d->waiters || d->clients) {
+			pp = &d->next;
+			continue;
+		}
+		*pp = d->next;
+		desktop_free(d);
+	}
+	if (m->graveyard)
+		return 50;
+	return AB_TIMER_STOP;
+}
+
+/* The session is gone: unlink, answer waiters, and free later from the loop. */
+static void
+desktop_gone(struct desktop *d, const char *why)
+{
+	struct desktop_manager *m = d->m;
+	if (d->state == DESKTOP_GONE)
+		return;
+	bool was_ready = d->state == DESKTOP_READY;
+	d->state = DESKTOP_GONE;
+	for (struct desktop **pp = &m->desktops; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	}
+	d->next = m->graveyard;
+	m->graveyard = d;
+	waiters_answer(d, was_ready ? -ECONNRESET : -ECONNREFUSED);
+	audit_log("desktop.stop", AUDIT_INFO, d->user, NULL, NULL,
+	          json_pack("{ss}", "reason", why));
+	if (!m->reap_timer && !m->shutting_down)
+		m->reap_timer = ab_loop_timer(m->loop, 0, reap_graveyard, m);
+}
+
+static void
+desktop_control_dead(struct control *c, const char *why, void *data)
+{
+	struct desktop *d = data;
+	ab_warn("desktop '%s': control channel: %s; stopping the session", d->user, why);
+	audit_log("desktop.health", AUDIT_FAILURE, d->user, NULL, NULL,
+	          json_pack("{ss}", "reason", why));
+	if (d->state != DESKTOP_GONE) {
+		d->state = DESKTOP_STOPPING;
+		d->m->launcher->ops->stop(d->m->launcher, d->launch);
+	}
+}
+
+static void
+desktop_launch_event(struct launch *launch, enum launch_event ev, int status, void *data)
+{
+	struct desktop *d = data;
+	struct desktop_manager *m = d->m;
+	if (ev == LAUNCH_READY) {
+		ab_loop_timer_cancel(m->loop, d->start_timer);
+		d->start_timer = NULL;
+		if (d->state != DESKTOP_STARTING)
+			return;
+		d->state = DESKTOP_READY;
+		d->ready_ms = ab_now_ms();
+		ab_info("desktop '%s' ready in %lld ms", d->user,
+		        (long long)(d->ready_ms - d->started_ms));
+		struct control_params cp = {
+		    .path = d->control_path,
+		    .heartbeat_ms = m->p.heartbeat_ms,
+		    .timeout_ms = m->p.control_timeout_ms,
+		    .on_dead = desktop_control_dead,
+		    .data = d,
+		};
+		struct ab_err err = {0};
+		if (control_open(m->loop, &cp, &d->control, &err) < 0)
+			ab_warn("desktop '%s': no control channel (%s); relying on process "
+			        "supervision only",
+			        d->user, err.msg);
+		waiters_answer(d, 0);
+		return;
+	}
+	char why[64];
+	if (status < 0)
+		snprintf(why, sizeof(why), "wait failed: %s", strerror(-status));
+	else if (WIFEXITED(status))
+		snprintf(why, sizeof(why), "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(why, sizeof(why), "exited");
+	if (d->state == DESKTOP_STOPPING)
+		ab_info("desktop '%s' stopped (%s)", d->user, why);
+	else
+		ab_warn("desktop '%s': session %s", d->user, why);
+	desktop_gone(d, why);
+}
+
+static int64_t
+desktop_start_timeout(struct ab_loop *loop, void *data)
+{
+	struct desktop *d = data;
+	d->start_timer = NULL;
+	ab_warn("desktop '%s' not ready after %lld ms: stopping it", d->user,
+	        (long long)d->m->p.start_timeout_ms);
+	audit_log("desktop.start", AUDIT_FAILURE, d->user, NULL, NULL,
+	          json_pack("{ss}", "reason", "start timeout"));
+	d->state = DESKTOP_STOPPING;
+	/* Waiters learn it now rather than after the grace period. */
+	waiters_answer(d, -ETIMEDOUT);
+	d->m->launcher->ops->stop(d->m->launcher, d->launch);
+	return AB_TIMER_STOP;
+}
+
+static int
+desktop_start(struct desktop_manager *m, const char *user, struct desktop **ret, struct ab_err *err)
+{
+	_cleanup_free_ char *dir = ab_xasprintf("%s/%s", m->runtime_base, user);
+	int r = ab_mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return ab_err_wrap(err, "starting the desktop of '%s'", user);
+	if (chmod(dir, 0700) < 0)
+		return ab_err_errno(err, errno, "starting the desktop of '%s': chmod '%s'", user,
+		                    dir);
+	size_t n = json_array_size(m->command);
+	const char **cmd = ab_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		cmd[i] = json_string_value(json_array_get(m->command, i));
+	struct desktop *d = ab_xcalloc(1, sizeof(*d));
+	d->m = m;
+	d->user = ab_xstrdup(user);
+	d->runtime_dir = TAKE_PTR(dir);
+	d->rfb_path = ab_xasprintf("%s/rfb.sock", d->runtime_dir);
+	d->control_path = ab_xasprintf("%s/control.sock", d->runtime_dir);
+	d->state = DESKTOP_STARTING;
+	d->started_ms = ab_now_ms();
+	struct launch_request req = {
+	    .user = user,
+	    .runtime_dir = d->runtime_dir,
+	    .geometry = m->geometry,
+	    .desktop_command = cmd,
+	};
+	r = m->launcher->ops->start(m->launcher, &req, desktop_launch_event, d, &d->launch, err);
+	free(cmd);
+	if (r < 0) {
+		audit_log("desktop.start", AUDIT_FAILURE, user, NULL, NULL,
+		          json_pack("{ss}", "reason", err ? err->msg : "?"));
+		desktop_free(d);
+		return ab_err_wrap(err, "starting the desktop of '%s'", user);
+	}
+	d->start_timer = ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
+	audit_log("desktop.start", AUDIT_INFO, user, NULL, NULL,
+	          json_pack("{sssI}", "runtime_dir", d->runtime_dir, "pid",
+	                    (json_int_t)m->launcher->ops->pid(m->launcher, d->launch)));
+	d->next = m->desktops;
+	m->desktops = d;
+	*ret = d;
+	return 0;
+}
+
+int
+desktop_acquire(struct desktop_manager *m, const char *user, desktop_ready_fn fn, void *data,
+                struct desktop_waiter **ret, struct ab_err *err)
+{
+	if (!desktop_user_valid(user))
+		return ab_err_set(err, EINVAL, "invalid user name '%s'", user);
+	if (m->shutting_down)
+		return ab_err_set(err, ESHUTDOWN, "the broker is shutting down");
+	struct desktop *d = desktop_find(m, user);
+	if (d && d->state == DESKTOP_STOPPING)
+		return ab_err_set(err, EAGAIN, "the desktop of '%s' is stopping; retry", user);
+	if (!d) {
+		int r = desktop_start(m, user, &d, err);
+		if (r < 0)
+			return r;
+	}
+	struct desktop_waiter *w = ab_xcalloc(1, sizeof(*w));
+	w->d = d;
+	w->fn = fn;
+	w->data = data;
+	w->next = d->waiters;
+	if (d->waiters)
+		d->waiters->prev = w;
+	d->waiters = w;
+	if (d->state == DESKTOP_READY) {
+		w->status = 0;
+		w->timer = ab_loop_timer(m->loop, 0, waiter_fire, w);
+	}
+	*ret = w;
+	return 0;
+}
+
+void
+desktop_client_attach(struct desktop *d)
+{
+	d->clients++;
+}
+
+void
+desktop_client_detach(struct desktop *d)
+{
+	AB_ASSERT(d->clients > 0);
+	d->clients--;
+}
+
+const char *
+desktop_user(const struct desktop *d)
+{
+	return d->user;
+}
+
+const char *
+desktop_rfb_path(const struct desktop *d)
+{
+	return d->rfb_path;
+}
+
+int
+desktop_stop(struct desktop_manager *m, const char *user)
+{
+	struct desktop *d = desktop_find(m, user);
+	if (!d)
+		return -ENOENT;
+	if (d->state != DESKTOP_STOPPING) {
+		d->state = DESKTOP_STOPPING;
+		waiters_answer(d, -ECONNREFUSED);
+		m->launcher->ops->stop(m->launcher, d->launch);
+	}
+	return 0;
+}
+
+json_t *
+desktop_manager_list(struct desktop_manager *m)
+{
+	json_t *a = json_array();
+	int64_t now = ab_now_ms();
+	for (struct desktop *d = m->desktops; d; d = d->next) {
+		json_array_append_new(
+		    a, json_pack("{sssssIsssIsIsb}", "user", d->user, "state",
+		                 desktop_state_names[d->state], "pid",
+		                 (json_int_t)m->launcher->ops->pid(m->launcher, d->launch),
+		                 "runtime_dir", d->runtime_dir, "clients", (json_int_t)d->clients,
+		                 "uptime_ms", (json_int_t)(now - d->started_ms), "control",
+		                 control_hello_seen(d->control)));
+	}
+	return a;
+}
+
+unsigned
+desktop_manager_count(struct desktop_manager *m)
+{
+	unsigned n = 0;
+	for (struct desktop *d = m->desktops; d; d = d->next)
+		n++;
+	return n;
+}
+
+struct desktop_manager *
+desktop_manager_new(struct ab_loop *loop, struct launcher *launcher, const struct desktop_params *p)
+{
+	struct desktop_manager *m = ab_xcalloc(1, sizeof(*m));
+	m->loop = loop;
+	m->launcher = launcher;
+	m->p = *p;
+	m->runtime_base = ab_xstrdup(p->runtime_base);
+	m->geometry = ab_xstrdup(p->geometry);
+	m->command = json_deep_copy(p->desktop_command);
+	return m;
+}
+
+void
+desktop_manager_shutdown(struct desktop_manager *m, int64_t timeout_ms)
+{
+	m->shutting_down = true;
+	for (struct desktop *d = m->desktops; d; d = d->next) {
+		if (d->state != DESKTOP_GONE)
+			d->state = DESKTOP_STOPPING;
+		control_close(d->control);
+		d->control = NULL;
+	}
+	if (m->desktops)
+		ab_info("stopping %u desktop(s)", desktop_manager_count(m));
+	m->launcher->ops->shutdown(m->launcher, timeout_ms);
+}
+
+void
+desktop_manager_free(struct desktop_manager *m)
+{
+	if (!m)
+		return;
+	/* After shutdown every desktop is in the graveyard; waiters are dropped. */
+	struct desktop *lists[2] = {m->desktops, m->graveyard};
+	for (int i = 0; i < 2; i++) {
+		for (struct desktop *d = lists[i], *next; d; d = next) {
+			next = d->next;
+			while (d->waiters) {
+				struct desktop_waiter *w = d->waiters;
+				d->waiters = w->next;
+				free(w);
+			}
+			desktop_free(d);
+		}
+	}
+	ab_loop_timer_cancel(m->loop, m->reap_timer);
+	json_decref(m->command);
+	free(m->runtime_base);
+	free(m->geometry);
+	free(m);
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * desktop: one desktop per user, started on demand, tracked, stopped.
+ *
+ * A desktop goes STARTING -> READY -> STOPPING -> gone. Whoever needs it
+ * (a websocket) calls desktop_acquire() and is told, always from the loop
+ * and never re-entrantly, when it is ready or failed.
+ *
+ * How a session is started is behind `struct launcher`, so the OCI-runtime
+ * launcher (containers) can replace the fork/exec one (launcher_process_new).
+ */
+#ifndef BROKER_DESKTOP_H
+#define BROKER_DESKTOP_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ab_err.h"
+#include "ab_loop.h"
+
+struct launcher;
+struct launch;
+
+enum launch_event {
+	LAUNCH_READY,  /* the session serves DIR/rfb.sock and DIR/control.sock */
+	LAUNCH_EXITED, /* the session is gone; `status` is a wait status or -errno */
+	LAUNCH_EVENT_MAX,
+};
+
+/* Called from the loop. After LAUNCH_EXITED the launch may be released. */
+typedef void (*launch_event_fn)(struct launch *launch, enum launch_event ev, int status,
+                                void *data);
+
+struct launch_request {
+	const char *user;
+	const char *runtime_dir;            /* exists, owned by the session's user, mode 0700 */
+	const char *geometry;               /* WxH */
+	const char *const *desktop_command; /* NULL-terminated */
+};
+
+struct launcher_ops {
+	/* Starts a session without blocking. Events follow through fn. */
+	int (*start)(struct launcher *l, const struct launch_request *req, launch_event_fn fn,
+	             void *data, struct launch **ret, struct ab_err *err);
+	/* Asks the session to stop (SIGTERM, then SIGKILL after the grace period). */
+	void (*stop)(struct launcher *l, struct launch *launch);
+	/* Frees a launch after LAUNCH_EXITED (or one never started). */
+	void (*release)(struct launcher *l, struct launch *launch);
+	/* The process id of the session's first process, or 0. */
+	pid_t (*pid)(struct launcher *l, struct launch *launch);
+	/* Stops every session and waits for them, at most timeout_ms (blocking: shutdown only). */
+	void (*shutdown)(struct launcher *l, int64_t timeout_ms);
+	void (*free)(struct launcher *l);
+};
+
+struct launcher {
+	const struct launcher_ops *ops;
+};
+
+/*
+ * The fork/exec launcher: runs
+ *   <binary> --runtime-dir DIR --geometry WxH --ready-fd 3 -- CMD...
+ * in its own process group and watches the ready pipe and a pidfd in `loop`.
+ */
+struct launcher *launcher_process_new(struct ab_loop *loop, const char *binary,
+                                      int64_t stop_timeout_ms);
+
+struct desktop_manager;
+struct desktop;
+struct desktop_waiter;
+
+struct desktop_params {
+	const char *runtime_base;
+	const char *geometry;
+	json_t *desktop_command; /* array of strings, borrowed */
+	int64_t start_timeout_ms;
+	int64_t heartbeat_ms;
+	int64_t control_timeout_ms;
+};
+
+struct desktop_manager *desktop_manager_new(struct ab_loop *loop, struct launcher *launcher,
+                                            const struct desktop_params *p);
+/* Stops every desktop and waits (bounded) for the sessions to exit. Blocking. */
+void desktop_manager_shutdown(struct desktop_manager *m, int64_t timeout_ms);
+void desktop_manager_free(struct desktop_manager *m);
+
+/* `status` is 0 when the desktop is ready, -errno when it failed to start or died. */
+typedef void (*desktop_ready_fn)(struct desktop *d, int status, void *data);
+
+/*
+ * Asks for `user`'s desktop, starting it when needed. fn runs once, later,
+ * from the loop (even when the desktop is already ready). The waiter is
+ * freed after fn ran or by desktop_waiter_cancel() before.
+ */
+int desktop_acquire(struct desktop_manager *m, const char *user, desktop_ready_fn fn, void *data,
+                    struct desktop_waiter **ret, struct ab_err *err);
+void desktop_waiter_cancel(struct desktop_waiter *w);
+
+/* A client attached to a ready desktop holds a reference; counts are shown by list. */
+void desktop_client_attach(struct desktop *d);
+void desktop_client_detach(struct desktop *d);
+
+const char *desktop_user(const struct desktop *d);
+const char *desktop_rfb_path(const struct desktop *d);
+
+/* Stops `user`'s desktop. Returns -ENOENT when it has none. */
+int desktop_stop(struct desktop_manager *m, const char *user);
+
+/* [{"user","state","pid","runtime_dir","clients","uptime_ms","control"}...] (new reference) */
+json_t *desktop_manager_list(struct desktop_manager *m);
+unsigned desktop_manager_count(struct desktop_manager *m);
+
+/* true for names we accept as user names: [a-z0-9_][a-z0-9_.-]{0,31}. */
+bool desktop_user_valid(const char *user);
+
+#endif

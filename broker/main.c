@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * argobox-broker: one process, one libwebsockets event loop.
+ *
+ * It serves the web pages and a websocket that it splices to the RFB socket
+ * of the user's desktop (an argobox-session it starts on demand), and stops
+ * every desktop when it is told to stop (SIGINT/SIGTERM).
+ *
+ * Where to start reading:
+ *   server.c   lws context, HTTP routes (server_route_add), static files,
+ *              the websocket endpoint and its authorize hook;
+ *   proxy.c    websocket <-> unix socket splice with flow control;
+ *   desktop.c  desktop lifecycle and the launcher seam (fork/exec for now);
+ *   control.c  the session control channel (hello, heartbeat);
+ *   loop_lws.c common/ab_loop.h on the lws loop, for every module's fds/timers;
+ *   ctl.c      the admin socket argoboxctl talks to;
+ *   config.c   the configuration table.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "ab_config.h"
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "config.h"
+#include "ctl.h"
+#include "desktop.h"
+#include "server.h"
+
+static bool stop_requested;
+
+static void
+on_signal(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct signalfd_siginfo si;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		ab_info("signal %u: shutting down", si.ssi_signo);
+		stop_requested = true;
+	}
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: argobox-broker [--config FILE] [--web-root DIR] [--check-config]\n"
+	           "                      [--print-default-config]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	ab_log_init("broker");
+	const char *web_root = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--web-root") == 0 && i + 1 < argc) {
+			web_root = argv[++i];
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			i++;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--check-config") != 0 &&
+		           strcmp(argv[i], "--print-default-config") != 0 &&
+		           strncmp(argv[i], "--config=", 9) != 0) {
+			fprintf(stderr, "argobox-broker: unknown argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	struct broker_config cfg;
+	ab_config_init(broker_config_fields, &cfg, &broker_config_defaults, sizeof(cfg));
+	int exit_code = -1;
+	ab_config_cli(broker_config_fields, &cfg, argc, argv, broker_config_validate, &exit_code);
+	if (exit_code >= 0) {
+		ab_config_free(broker_config_fields, &cfg);
+		return exit_code;
+	}
+	if (web_root)
+		snprintf(cfg.web_root, sizeof(cfg.web_root), "%s", web_root);
+	ab_log_set_format(ab_log_format_from_string(cfg.log_format));
+	ab_log_set_level(ab_log_level_from_string(cfg.log_level));
+	_cleanup_free_ char *exe_dir = broker_exe_dir();
+	broker_config_resolve(&cfg, exe_dir);
+
+	struct ab_err err = {0};
+	if (audit_open(cfg.audit_path[0] ? cfg.audit_path : NULL, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	if (ab_mkdir_p(cfg.session_runtime_base, 0700, &err) < 0) {
+		ab_error("session.runtime_base: %s", err.msg);
+		return 1;
+	}
+
+	/* Signals arrive through the loop; children get a clean mask back before exec. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		ab_error("signalfd: %m");
+		return 1;
+	}
+
+	struct server *srv = NULL;
+	if (server_new(&cfg, &srv, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	struct ab_loop *loop = server_loop(srv);
+	struct ab_watch *sigw = ab_loop_watch(loop, sfd, AB_LOOP_READ, on_signal, NULL);
+	struct launcher *launcher =
+	    launcher_process_new(loop, cfg.session_binary, cfg.session_stop_timeout_ms);
+	struct desktop_params dp = {
+	    .runtime_base = cfg.session_runtime_base,
+	    .geometry = cfg.session_geometry,
+	    .desktop_command = cfg.session_desktop_command,
+	    .start_timeout_ms = cfg.session_start_timeout_ms,
+	    .heartbeat_ms = cfg.control_heartbeat_ms,
+	    .control_timeout_ms = cfg.control_timeout_ms,
+	};
+	struct desktop_manager *desktops = desktop_manager_new(loop, launcher, &dp);
+	struct ctl *ctl = NULL;
+	if (ctl_open(loop, cfg.admin_socket, srv, desktops, &ctl, &err) < 0) {
+		ab_warn("%s: argoboxctl will not work", err.msg);
+		ab_err_clear(&err);
+	}
+	server_set_desktops(srv, desktops);
+
+	const char *scheme = cfg.tls_cert[0] ? "https" : "http";
+	bool v6 = strchr(cfg.listen_address, ':') != NULL;
+	ab_warn("no authentication yet: serving loopback only (%s), every visitor is user 'local'",
+	        cfg.listen_address);
+	if (!cfg.web_root[0])
+		ab_warn("web.root is not set: no pages are served (use --web-root DIR)");
+	ab_info("session: %s, runtime %s", cfg.session_binary, cfg.session_runtime_base);
+	ab_info("listening on %s://%s%s%s:%d/ (admin socket %s)", scheme, v6 ? "[" : "",
+	        cfg.listen_address, v6 ? "]" : "", server_port(srv), cfg.admin_socket);
+	audit_log("broker.start", AUDIT_INFO, NULL, NULL, NULL,
+	          json_pack("{sssi}", "address", cfg.listen_address, "port", server_port(srv)));
+
+	while (!stop_requested)
+		if (server_service(srv, 1000) < 0)
+			break;
+
+	ctl_close(ctl);
+	ab_loop_unwatch(loop, sigw);
+	desktop_manager_shutdown(desktops, cfg.session_stop_timeout_ms + 1000);
+	server_free(srv);
+	desktop_manager_free(desktops);
+	launcher->ops->free(launcher);
+	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);
+	audit_close();
+	ab_config_free(broker_config_fields, &cfg);
+	ab_info("stopped");
+	return 0;
+}

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* proxy: websocket <-> RFB unix socket splice (see proxy.h). */
+#include <errno.h>
+#include <libwebsockets.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "desktop.h"
+#include "proxy.h"
+
+enum proxy_state {
+	PROXY_WAITING,   /* desktop starting */
+	PROXY_CONNECTED, /* splicing */
+	PROXY_CLOSING,   /* close the websocket at the next writable callback */
+	PROXY_STATE_MAX,
+};
+
+struct proxy_conn {
+	struct lws *ws;
+	struct ab_loop *loop;
+	struct proxy_params p;
+	char *user;
+	char *peer;
+	enum proxy_state state;
+	struct desktop_waiter *waiter;
+	struct desktop *desktop;
+	int fd;
+	struct ab_watch *watch;
+	/* desktop -> browser: one chunk, LWS_PRE bytes of headroom */
+	unsigned char *out;
+	bool up_readable; /* the socket is readable: read at the next writable callback */
+	/* browser -> desktop */
+	unsigned char *in;
+	size_t in_head, in_len;
+	bool rx_paused;
+	enum lws_close_status close_status;
+	char close_reason[64];
+};
+
+static struct proxy_stats stats;
+
+void
+proxy_get_stats(struct proxy_stats *s)
+{
+	*s = stats;
+}
+
+static void
+proxy_update_watch(struct proxy_conn *c)
+{
+	if (!c->watch)
+		return;
+	unsigned ev = 0;
+	if (!c->up_readable)
+		ev |= AB_LOOP_READ;
+	if (c->in_len)
+		ev |= AB_LOOP_WRITE;
+	ab_loop_watch_update(c->loop, c->watch, ev);
+}
+
+/* Schedules a clean close of the websocket (from outside its callbacks). */
+static void
+proxy_close_later(struct proxy_conn *c, enum lws_close_status status, const char *reason)
+{
+	if (c->state == PROXY_CLOSING)
+		return;
+	c->state = PROXY_CLOSING;
+	c->close_status = status;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	ab_loop_unwatch(c->loop, c->watch);
+	c->watch = NULL;
+	lws_rx_flow_control(c->ws, 1);
+	lws_callback_on_writable(c->ws);
+}
+
+/* Writes what is buffered for the desktop. Returns 0 or -errno. */
+static int
+proxy_flush_in(struct proxy_conn *c)
+{
+	while (c->in_len) {
+		ssize_t n = send(c->fd, c->in + c->in_head, c->in_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		stats.bytes_to_desktop += (unsigned long long)n;
+		c->in_head += (size_t)n;
+		c->in_len -= (size_t)n;
+	}
+	if (c->in_len == 0)
+		c->in_head = 0;
+	/* Resume websocket reads once below the low-water mark. */
+	if (c->rx_paused && c->in_len <= c->p.buffer_bytes / 4) {
+		c->rx_paused = false;
+		lws_rx_flow_control(c->ws, 1);
+	}
+	return 0;
+}
+
+static void
+proxy_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct proxy_conn *c = data;
+	if (events & AB_LOOP_WRITE) {
+		int r = proxy_flush_in(c);
+		if (r < 0) {
+			proxy_close_later(c, LWS_CLOSE_STATUS_GOINGAWAY, "desktop connection lost");
+			return;
+		}
+	}
+	if (events & (AB_LOOP_READ | AB_LOOP_ERROR)) {
+		/* Read only when the websocket can take it. */
+		c->up_readable = true;
+		lws_callback_on_writable(c->ws);
+	}
+	proxy_update_watch(c);
+}
+
+static int
+proxy_connect(struct proxy_conn *c, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A unix stream connect to a listening socket completes at once (or EAGAIN: backlog). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	c->fd = TAKE_FD(fd);
+	return 0;
+}
+
+static void
+proxy_desktop_ready(struct desktop *d, int status, void *data)
+{
+	struct proxy_conn *c = data;
+	c->waiter = NULL;
+	if (status < 0) {
+		ab_warn("websocket from %s: desktop of '%s' unavailable: %s", c->peer, c->user,
+		        strerror(-status));
+		proxy_close_later(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+		                  "desktop failed to start");
+		return;
+	}
+	int r = proxy_connect(c, desktop_rfb_path(d));
+	if (r < 0) {
+		ab_warn("websocket from %s: connecting to '%s': %s", c->peer, desktop_rfb_path(d),
+		        strerror(-r));
+		proxy_close_later(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "desktop unreachable");
+		return;
+	}
+	c->desktop = d;
+	desktop_client_attach(d);
+	c->state = PROXY_CONNECTED;
+	c->watch = ab_loop_watch(c->loop, c->fd, AB_LOOP_READ, proxy_io, c);
+	if (!c->watch) {
+		proxy_close_later(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal error");
+		return;
+	}
+	ab_info("websocket from %s connected to the desktop of '%s'", c->peer, c->user);
+	/* Frames that arrived while waiting. */
+	if (c->in_len && proxy_flush_in(c) < 0)
+		proxy_close_later(c, LWS_CLOSE_STATUS_GOINGAWAY, "desktop connection lost");
+	proxy_update_watch(c);
+}
+
+struct proxy_conn *
+proxy_open(struct lws *ws, struct ab_loop *loop, struct desktop_manager *m,
+           const struct proxy_params *p, const char *user, const char *peer)
+{
+	struct proxy_conn *c = ab_xcalloc(1, sizeof(*c));
+	c->ws = ws;
+	c->loop = loop;
+	c->p = *p;
+	c->user = ab_xstrdup(user);
+	c->peer = ab_xstrdup(peer);
+	c->fd = -1;
+	c->out = ab_xmalloc(LWS_PRE + c->p.chunk_bytes);
+	c->in = ab_xmalloc(c->p.buffer_bytes);
+	c->state = PROXY_WAITING;
+	stats.connections++;
+	stats.open++;
+	struct ab_err err = {0};
+	if (desktop_acquire(m, user, proxy_desktop_ready, c, &c->waiter, &err) < 0) {
+		ab_warn("websocket from %s: %s", peer, err.msg);
+		proxy_close_later(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "desktop unavailable");
+	}
+	return c;
+}
+
+int
+proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary)
+{
+	if (c->state == PROXY_CLOSING)
+		return 0;
+	if (!binary) {
+		ab_warn("websocket from %s: text frame refused (binary only, never base64)",
+		        c->peer);
+		lws_close_reason(c->ws, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+		                 (unsigned char *)"binary frames only", 18);
+		return -1;
+	}
+	if (c->in_head + c->in_len + len > c->p.buffer_bytes) {
+		memmove(c->in, c->in + c->in_head, c->in_len);
+		c->in_head = 0;
+	}
+	if (c->in_len + len > c->p.buffer_bytes) {
+		/* Cannot happen while flow control works; never grow. */
+		ab_warn("websocket from %s: buffer overrun, closing", c->peer);
+		lws_close_reason(c->ws, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+		                 (unsigned char *)"buffer overrun", 14);
+		return -1;
+	}
+	memcpy(c->in + c->in_head + c->in_len, in, len);
+	c->in_len += len;
+	if (c->state == PROXY_CONNECTED && proxy_flush_in(c) < 0) {
+		proxy_close_later(c, LWS_CLOSE_STATUS_GOINGAWAY, "desktop connection lost");
+		return 0;
+	}
+	/* Leave room for what lws may still deliver after pausing (two receive chunks). */
+	if (!c->rx_paused && c->in_len + 2 * c->p.chunk_bytes > c->p.buffer_bytes / 2) {
+		c->rx_paused = true;
+		lws_rx_flow_control(c->ws, 0);
+	}
+	proxy_update_watch(c);
+	return 0;
+}
+
+int
+proxy_writeable(struct proxy_conn *c)
+{
+	if (c->state == PROXY_CLOSING) {
+		lws_close_reason(c->ws, c->close_status, (unsigned char *)c->close_reason,
+		                 strlen(c->close_reason));
+		return -1;
+	}
+	if (c->state != PROXY_CONNECTED || !c->up_readable)
+		return 0;
+	ssize_t n = recv(c->fd, c->out + LWS_PRE, c->p.chunk_bytes, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		c->up_readable = false;
+		proxy_update_watch(c);
+		return 0;
+	}
+	if (n <= 0) {
+		ab_info("websocket from %s: the desktop of '%s' closed the connection", c->peer,
+		        c->user);
+		lws_close_reason(c->ws, LWS_CLOSE_STATUS_GOINGAWAY,
+		                 (unsigned char *)"desktop closed", 14);
+		return -1;
+	}
+	if (lws_write(c->ws, c->out + LWS_PRE, (size_t)n, LWS_WRITE_BINARY) < n) {
+		ab_warn("websocket from %s: write failed", c->peer);
+		return -1;
+	}
+	stats.bytes_to_browser += (unsigned long long)n;
+	/*
+	 * More may be waiting: ask for the next writable callback rather than
+	 * polling the socket; lws calls it only once this chunk left the process.
+	 */
+	lws_callback_on_writable(c->ws);
+	return 0;
+}
+
+void
+proxy_closed(struct proxy_conn *c)
+{
+	if (!c)
+		return;
+	stats.open--;
+	desktop_waiter_cancel(c->waiter);
+	ab_loop_unwatch(c->loop, c->watch);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->desktop) {
+		desktop_client_detach(c->desktop);
+		ab_info("websocket from %s left the desktop of '%s'", c->peer, c->user);
+	}
+	free(c->user);
+	free(c->peer);
+	free(c->out);
+	free(c->in);
+	free(c);
+}

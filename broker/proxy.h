@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * proxy: splices one websocket (binary frames) to a desktop's RFB unix
+ * socket, with bounded memory in both directions:
+ *   desktop -> browser: the socket is read only when the websocket is
+ *     writable, one chunk at a time (a slow browser stops the reads, TCP
+ *     back-pressure reaches the session);
+ *   browser -> desktop: frames go to a buffer of buffer_bytes; above its
+ *     high-water mark websocket reads stop (lws_rx_flow_control) until the
+ *     socket drained it.
+ * The server calls these from its websocket callback.
+ */
+#ifndef BROKER_PROXY_H
+#define BROKER_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ab_loop.h"
+
+struct lws;
+struct proxy_conn;
+struct desktop_manager;
+
+struct proxy_params {
+	size_t buffer_bytes;
+	size_t chunk_bytes;
+};
+
+/* After the upgrade: asks for the user's desktop; frames are held until it is ready. */
+struct proxy_conn *proxy_open(struct lws *ws, struct ab_loop *loop, struct desktop_manager *m,
+                              const struct proxy_params *p, const char *user, const char *peer);
+/* A websocket frame (fragment) arrived. Returns < 0 to close the websocket. */
+int proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary);
+/* The websocket is writable. Returns < 0 to close the websocket. */
+int proxy_writeable(struct proxy_conn *c);
+/* The websocket is closed: releases everything. Accepts NULL. */
+void proxy_closed(struct proxy_conn *c);
+
+/* Counters for status: open connections, bytes each way since start. */
+struct proxy_stats {
+	unsigned long long connections, open;
+	unsigned long long bytes_to_browser, bytes_to_desktop;
+};
+void proxy_get_stats(struct proxy_stats *s);
+
+#endif

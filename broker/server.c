@@ -1,0 +1,794 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * server: libwebsockets context, HTTP routing, static files and the
+ * websocket endpoint (see server.h).
+ *
+ * One protocol, named "binary" and first in the list, handles HTTP and the
+ * websocket: with no Sec-WebSocket-Protocol lws binds it by default, with
+ * "binary" by name; anything else has no match and is refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libwebsockets.h>
+#include <limits.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "config.h"
+#include "desktop.h"
+#include "loop_lws.h"
+#include "proxy.h"
+#include "server.h"
+
+#define SERVER_MAX_ROUTES 64
+#define SERVER_MAX_BODY   (1u << 20)
+#define NOVNC_PREFIX      "/vendor/novnc/"
+#define NOVNC_DIR         "node_modules/@novnc/novnc/"
+
+struct route {
+	char *method;
+	char *path;
+	bool prefix;
+	http_handler_fn fn;
+	void *data;
+};
+
+struct server {
+	const struct broker_config *cfg;
+	struct lws_context *ctx;
+	struct lws_vhost *vhost;
+	struct ab_loop *loop;
+	struct desktop_manager *desktops;
+	struct route routes[SERVER_MAX_ROUTES];
+	unsigned nroutes;
+	http_authorize_fn authorize;
+	void *authorize_data;
+	char web_root[PATH_MAX]; /* realpath of cfg->web_root, "" when unusable */
+	struct proxy_params proxy;
+	lws_retry_bo_t retry;
+	struct lws_protocols protocols[3];
+};
+
+/* Per-connection state of the "binary" protocol (HTTP, then maybe websocket). */
+struct conn {
+	/* HTTP */
+	char method[8];
+	char *path;
+	char *body;
+	size_t body_len;
+	bool body_too_big;
+	struct http_response resp;
+	size_t sent;
+	/* websocket */
+	char user[64];
+	char peer[64];
+	struct proxy_conn *proxy;
+};
+
+/* ---- requests and responses ---- */
+
+static const struct {
+	const char *name;
+	enum lws_token_indexes tok;
+} known_headers[] = {
+    {"host", WSI_TOKEN_HOST},
+    {"origin", WSI_TOKEN_ORIGIN},
+    {"cookie", WSI_TOKEN_HTTP_COOKIE},
+    {"authorization", WSI_TOKEN_HTTP_AUTHORIZATION},
+    {"user-agent", WSI_TOKEN_HTTP_USER_AGENT},
+    {"content-type", WSI_TOKEN_HTTP_CONTENT_TYPE},
+    {"content-length", WSI_TOKEN_HTTP_CONTENT_LENGTH},
+    {"if-none-match", WSI_TOKEN_HTTP_IF_NONE_MATCH},
+    {"x-forwarded-for", WSI_TOKEN_X_FORWARDED_FOR},
+    {"referer", WSI_TOKEN_HTTP_REFERER},
+    {"accept", WSI_TOKEN_HTTP_ACCEPT},
+    {"sec-websocket-protocol", WSI_TOKEN_PROTOCOL},
+};
+
+static const char *
+hdr_copy(struct lws *wsi, enum lws_token_indexes tok, char *buf, size_t len)
+{
+	if (lws_hdr_total_length(wsi, tok) <= 0)
+		return NULL;
+	if (lws_hdr_copy(wsi, buf, (int)len, tok) < 0)
+		return NULL;
+	return buf;
+}
+
+const char *
+http_request_header(const struct http_request *req, const char *name, char *buf, size_t len)
+{
+	for (size_t i = 0; i < AB_ARRAY_SIZE(known_headers); i++)
+		if (strcasecmp(name, known_headers[i].name) == 0)
+			return hdr_copy(req->wsi, known_headers[i].tok, buf, len);
+#if defined(LWS_WITH_CUSTOM_HEADERS)
+	/* lws keeps custom header names as sent: try lower case, then Title-Case. */
+	char n[128];
+	size_t nl = strlen(name);
+	if (nl + 2 > sizeof(n))
+		return NULL;
+	for (int form = 0; form < 2; form++) {
+		for (size_t i = 0; i < nl; i++) {
+			char c = name[i];
+			bool up = form == 1 && (i == 0 || name[i - 1] == '-');
+			n[i] = up ? (char)((c >= 'a' && c <= 'z') ? c - 32 : c)
+			          : (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+		}
+		n[nl] = ':';
+		n[nl + 1] = '\0';
+		if (lws_hdr_custom_length(req->wsi, n, (int)nl + 1) > 0 &&
+		    lws_hdr_custom_copy(req->wsi, buf, (int)len, n, (int)nl + 1) >= 0)
+			return buf;
+	}
+#endif
+	return NULL;
+}
+
+const char *
+http_request_cookie(const struct http_request *req, const char *name, char *buf, size_t len)
+{
+	char all[4096];
+	if (!http_request_header(req, "cookie", all, sizeof(all)))
+		return NULL;
+	size_t nl = strlen(name);
+	char *save = NULL;
+	for (char *tok = strtok_r(all, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (strncmp(tok, name, nl) == 0 && tok[nl] == '=') {
+			snprintf(buf, len, "%s", tok + nl + 1);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+const char *
+http_request_query(const struct http_request *req, const char *name, char *buf, size_t len)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "%s=", name);
+	return lws_get_urlarg_by_name(req->wsi, key, buf, (int)len);
+}
+
+void
+http_response_set(struct http_response *resp, int status, const char *content_type,
+                  const void *body, size_t len)
+{
+	resp->status = status;
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s", content_type);
+	free(resp->body);
+	resp->body = ab_xmalloc(len + 1);
+	memcpy(resp->body, body, len);
+	resp->body[len] = '\0';
+	resp->body_len = len;
+}
+
+void
+http_response_json(struct http_response *resp, int status, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	AB_ASSERT(s);
+	http_response_set(resp, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+void
+http_response_error(struct http_response *resp, int status, const char *msg)
+{
+	http_response_json(resp, status, json_pack("{ss}", "error", msg));
+}
+
+int
+http_response_add_header(struct http_response *resp, const char *name, const char *value)
+{
+	if (resp->nheaders >= HTTP_RESPONSE_MAX_HEADERS)
+		return -ENOSPC;
+	resp->header_names[resp->nheaders] = ab_xasprintf("%s:", name);
+	resp->header_values[resp->nheaders] = ab_xstrdup(value);
+	resp->nheaders++;
+	return 0;
+}
+
+static void
+http_response_clear(struct http_response *resp)
+{
+	free(resp->body);
+	free(resp->file);
+	for (unsigned i = 0; i < resp->nheaders; i++) {
+		free(resp->header_names[i]);
+		free(resp->header_values[i]);
+	}
+	*resp = (struct http_response){0};
+}
+
+static void
+conn_http_reset(struct conn *c)
+{
+	http_response_clear(&c->resp);
+	free(c->path);
+	free(c->body);
+	c->path = NULL;
+	c->body = NULL;
+	c->body_len = 0;
+	c->body_too_big = false;
+	c->sent = 0;
+	c->method[0] = '\0';
+}
+
+/* ---- static files ---- */
+
+static const struct {
+	const char *ext;
+	const char *type;
+} mime_types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".htm", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json"},
+    {".map", "application/json"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".jpg", "image/jpeg"},
+    {".jpeg", "image/jpeg"},
+    {".gif", "image/gif"},
+    {".webp", "image/webp"},
+    {".ico", "image/x-icon"},
+    {".woff", "font/woff"},
+    {".woff2", "font/woff2"},
+    {".ttf", "font/ttf"},
+    {".otf", "font/otf"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".wasm", "application/wasm"},
+    {".webmanifest", "application/manifest+json"},
+};
+
+const char *
+server_mime_type(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(slash ? slash : path, '.');
+	if (dot)
+		for (size_t i = 0; i < AB_ARRAY_SIZE(mime_types); i++)
+			if (strcasecmp(dot, mime_types[i].ext) == 0)
+				return mime_types[i].type;
+	return "application/octet-stream";
+}
+
+int
+server_path_check(const char *path, size_t len)
+{
+	if (len == 0 || path[0] != '/' || memchr(path, '\0', len) || memchr(path, '\\', len))
+		return -EACCES;
+	/* Every segment but a trailing empty one must be a plain name. */
+	const char *p = path + 1, *end = path + len;
+	while (p < end) {
+		const char *q = memchr(p, '/', (size_t)(end - p));
+		size_t n = q ? (size_t)(q - p) : (size_t)(end - p);
+		if (n == 0 && q)
+			return -EACCES; /* "//" */
+		if (n > 0 && p[0] == '.')
+			return -EACCES; /* ".", "..", dotfiles */
+		if (!q)
+			break;
+		p = q + 1;
+	}
+	return 0;
+}
+
+/* Fills resp to serve `path` (a checked request path) from the web root, or a 404. */
+static void
+static_file(struct server *s, struct http_request *req, struct http_response *resp)
+{
+	if (!s->web_root[0]) {
+		http_response_error(resp, 404, "not found");
+		return;
+	}
+	const char *rel = req->path + 1;
+	_cleanup_free_ char *mapped = NULL;
+	if (strncmp(req->path, NOVNC_PREFIX, strlen(NOVNC_PREFIX)) == 0) {
+		mapped = ab_xasprintf(NOVNC_DIR "%s", req->path + strlen(NOVNC_PREFIX));
+		rel = mapped;
+	}
+	size_t rl = strlen(rel);
+	_cleanup_free_ char *full = ab_xasprintf(
+	    "%s/%s%s", s->web_root, rel, (rl == 0 || rel[rl - 1] == '/') ? "index.html" : "");
+	char real[PATH_MAX];
+	struct stat st;
+	size_t root_len = strlen(s->web_root);
+	if (!realpath(full, real) || strncmp(real, s->web_root, root_len) != 0 ||
+	    real[root_len] != '/' || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+		http_response_error(resp, 404, "not found");
+		return;
+	}
+	char etag[64], inm[128];
+	snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
+	         (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+	             (unsigned long long)st.st_mtim.tv_nsec);
+	http_response_add_header(resp, "ETag", etag);
+	const char *type = server_mime_type(real);
+	bool html = strncmp(type, "text/html", 9) == 0;
+	http_response_add_header(resp, "Cache-Control",
+	                         html ? "no-cache"
+	                              : (mapped ? "public, max-age=86400" : "public, max-age=300"));
+	if (http_request_header(req, "if-none-match", inm, sizeof(inm)) && strcmp(inm, etag) == 0) {
+		http_response_set(resp, 304, type, "", 0);
+		return;
+	}
+	resp->status = 200;
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s", type);
+	resp->file = ab_xstrdup(real);
+}
+
+/* ---- dispatch ---- */
+
+static int
+default_authorize(struct http_request *req, struct http_response *deny, void *data)
+{
+	snprintf(req->user, sizeof(req->user), "local");
+	snprintf(req->role, sizeof(req->role), "admin");
+	return 0;
+}
+
+static int
+healthz(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct server *s = data;
+	if (!s->desktops) {
+		http_response_error(resp, 503, "starting");
+		return 0;
+	}
+	struct proxy_stats ps;
+	proxy_get_stats(&ps);
+	http_response_json(resp, 200,
+	                   json_pack("{sssIsI}", "status", "ok", "desktops",
+	                             (json_int_t)desktop_manager_count(s->desktops), "connections",
+	                             (json_int_t)ps.open));
+	return 0;
+}
+
+static void
+dispatch(struct server *s, struct http_request *req, struct http_response *resp)
+{
+	if (server_path_check(req->path, strlen(req->path)) < 0 && strcmp(req->path, "/") != 0) {
+		http_response_error(resp, 400, "bad path");
+		return;
+	}
+	if (s->authorize(req, resp, s->authorize_data) < 0) {
+		if (!resp->status)
+			http_response_error(resp, 403, "forbidden");
+		return;
+	}
+	for (unsigned i = 0; i < s->nroutes; i++) {
+		struct route *r = &s->routes[i];
+		if (r->method && strcmp(r->method, req->method) != 0)
+			continue;
+		if (r->prefix ? strncmp(req->path, r->path, strlen(r->path)) != 0
+		              : strcmp(req->path, r->path) != 0)
+			continue;
+		if (r->fn(req, resp, r->data) < 0 || !resp->status) {
+			http_response_clear(resp);
+			http_response_error(resp, 500, "internal error");
+		}
+		return;
+	}
+	if (strcmp(req->method, "GET") != 0) {
+		http_response_error(resp, 405, "method not allowed");
+		http_response_add_header(resp, "Allow", "GET");
+		return;
+	}
+	static_file(s, req, resp);
+}
+
+static const struct {
+	const char *name;
+	enum lws_token_indexes tok;
+} methods[] = {
+    {"GET", WSI_TOKEN_GET_URI},       {"POST", WSI_TOKEN_POST_URI},
+    {"PUT", WSI_TOKEN_PUT_URI},       {"PATCH", WSI_TOKEN_PATCH_URI},
+    {"DELETE", WSI_TOKEN_DELETE_URI}, {"OPTIONS", WSI_TOKEN_OPTIONS_URI},
+    {"HEAD", WSI_TOKEN_HEAD_URI},
+};
+
+/* Writes the response headers, then the body from the writable callback. Returns -1 to close. */
+static int
+respond(struct server *s, struct lws *wsi, struct conn *c)
+{
+	struct http_response *resp = &c->resp;
+	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start,
+	                                   *end = buf + sizeof(buf) - 1;
+	bool ok = true;
+	for (unsigned i = 0; ok && i < resp->nheaders; i++)
+		ok = !lws_add_http_header_by_name(wsi, (unsigned char *)resp->header_names[i],
+		                                  (unsigned char *)resp->header_values[i],
+		                                  (int)strlen(resp->header_values[i]), &p, end);
+	static const char *const sec[][2] = {
+	    {"X-Content-Type-Options:", "nosniff"},
+	    {"Referrer-Policy:", "no-referrer"},
+	    {"X-Frame-Options:", "DENY"},
+	};
+	for (size_t i = 0; ok && i < AB_ARRAY_SIZE(sec); i++)
+		ok = !lws_add_http_header_by_name(wsi, (const unsigned char *)sec[i][0],
+		                                  (const unsigned char *)sec[i][1],
+		                                  (int)strlen(sec[i][1]), &p, end);
+	if (!ok)
+		return -1;
+	if (resp->file) {
+		int n = lws_serve_http_file(wsi, resp->file, resp->content_type, (char *)start,
+		                            (int)(p - start));
+		if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+			return -1;
+		return 0;
+	}
+	unsigned char hb[LWS_PRE + 4096], *hs = hb + LWS_PRE, *hp = hs, *he = hb + sizeof(hb) - 1;
+	if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type,
+	                                resp->body_len, &hp, he))
+		return -1;
+	if ((size_t)(he - hp) < (size_t)(p - start))
+		return -1;
+	memcpy(hp, start, (size_t)(p - start));
+	hp += p - start;
+	if (lws_finalize_write_http_header(wsi, hs, &hp, he))
+		return -1;
+	if (resp->body_len == 0 || strcmp(c->method, "HEAD") == 0)
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int
+http_request_begin(struct server *s, struct lws *wsi, struct conn *c, const char *uri)
+{
+	conn_http_reset(c);
+	for (size_t i = 0; i < AB_ARRAY_SIZE(methods); i++)
+		if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
+			snprintf(c->method, sizeof(c->method), "%s", methods[i].name);
+			break;
+		}
+	c->path = ab_xstrdup(uri);
+	return 0;
+}
+
+static int
+http_request_run(struct server *s, struct lws *wsi, struct conn *c)
+{
+	char peer[64] = "", query[2048] = "";
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	/* The decoded query fragments, joined by '&'. */
+	size_t ql = 0;
+	for (int i = 0; ql + 2 < sizeof(query); i++) {
+		int n = lws_hdr_copy_fragment(wsi, query + ql + (ql ? 1 : 0),
+		                              (int)(sizeof(query) - ql - 1),
+		                              WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n <= 0)
+			break;
+		if (ql)
+			query[ql] = '&';
+		ql += (size_t)n + (ql ? 1 : 0);
+	}
+	query[ql] = '\0';
+	struct http_request req = {
+	    .method = c->method[0] ? c->method : "GET",
+	    .path = c->path,
+	    .query = query,
+	    .body = c->body ? c->body : "",
+	    .body_len = c->body_len,
+	    .peer = peer,
+	    .wsi = wsi,
+	};
+	if (c->body_too_big)
+		http_response_error(&c->resp, 413, "request body too large");
+	else
+		dispatch(s, &req, &c->resp);
+	ab_debug("%s %s %s -> %d", peer, req.method, req.path, c->resp.status);
+	return respond(s, wsi, c);
+}
+
+/* ---- websocket upgrade ---- */
+
+/* true when Origin is absent or names the same host:port as Host. */
+static bool
+origin_ok(struct lws *wsi)
+{
+	char origin[256], host[256];
+	if (!hdr_copy(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)))
+		return true;
+	if (!hdr_copy(wsi, WSI_TOKEN_HOST, host, sizeof(host)))
+		return false;
+	const char *o = strstr(origin, "://");
+	o = o ? o + 3 : origin;
+	return strcasecmp(o, host) == 0;
+}
+
+/* true when the client asked for no subprotocol or lists "binary". */
+static bool
+subprotocol_ok(struct lws *wsi)
+{
+	char prot[256];
+	if (!hdr_copy(wsi, WSI_TOKEN_PROTOCOL, prot, sizeof(prot)))
+		return true;
+	char *save = NULL;
+	for (char *t = strtok_r(prot, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+		if (strcmp(t, "binary") == 0)
+			return true;
+	return false;
+}
+
+static int
+ws_filter(struct server *s, struct lws *wsi, struct conn *c)
+{
+	char uri[256] = "";
+	hdr_copy(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	const char *why = NULL;
+	if (strcmp(uri, "/websockify") != 0 && strcmp(uri, "/ws") != 0)
+		why = "no websocket endpoint at this path";
+	else if (!subprotocol_ok(wsi))
+		why = "subprotocol refused (only none or 'binary')";
+	else if (!origin_ok(wsi))
+		why = "cross-origin websocket refused";
+	struct http_request req = {
+	    .method = "GET",
+	    .path = uri,
+	    .query = "",
+	    .body = "",
+	    .peer = c->peer,
+	    .websocket = true,
+	    .wsi = wsi,
+	};
+	struct http_response deny = {0};
+	if (!why && s->authorize(&req, &deny, s->authorize_data) < 0)
+		why = "not authorized";
+	http_response_clear(&deny);
+	if (why) {
+		ab_warn("websocket from %s to '%s' refused: %s", c->peer, uri, why);
+		audit_log("desktop.connect", AUDIT_DENY, req.user[0] ? req.user : NULL, NULL,
+		          c->peer, json_pack("{sssss}", "reason", why, "path", uri));
+		return -1;
+	}
+	snprintf(c->user, sizeof(c->user), "%s", req.user);
+	audit_log("desktop.connect", AUDIT_GRANT, req.user, req.role[0] ? req.role : NULL, c->peer,
+	          json_pack("{ss}", "path", uri));
+	return 0;
+}
+
+/* ---- the protocol callback ---- */
+
+static int
+server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct server *s = lws_context_user(lws_get_context(wsi));
+	struct conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP: {
+		/* lws gives the URL-decoded path; an encoded NUL shows as a shorter string. */
+		const char *uri = in;
+		int total = -1;
+		for (size_t i = 0; i < AB_ARRAY_SIZE(methods) && total < 0; i++)
+			if (lws_hdr_total_length(wsi, methods[i].tok) > 0)
+				total = lws_hdr_total_length(wsi, methods[i].tok);
+		http_request_begin(s, wsi, c, uri);
+		if (total >= 0 && (size_t)total != strlen(uri)) {
+			http_response_error(&c->resp, 400, "bad path");
+			return respond(s, wsi, c);
+		}
+		if (strcmp(c->method, "POST") == 0 || strcmp(c->method, "PUT") == 0 ||
+		    strcmp(c->method, "PATCH") == 0) {
+			if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+			    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+				return 0; /* the body follows */
+		}
+		return http_request_run(s, wsi, c);
+	}
+	case LWS_CALLBACK_HTTP_BODY:
+		if (c->body_too_big || c->body_len + len > SERVER_MAX_BODY) {
+			c->body_too_big = true;
+			return 0;
+		}
+		c->body = ab_xrealloc(c->body, c->body_len + len + 1);
+		memcpy(c->body + c->body_len, in, len);
+		c->body_len += len;
+		c->body[c->body_len] = '\0';
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return http_request_run(s, wsi, c);
+	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		struct http_response *r = &c->resp;
+		if (!r->body || c->sent >= r->body_len)
+			return 0;
+		size_t n = AB_MIN(r->body_len - c->sent, (size_t)65536);
+		unsigned char *buf = ab_xmalloc(LWS_PRE + n);
+		memcpy(buf + LWS_PRE, r->body + c->sent, n);
+		bool last = c->sent + n == r->body_len;
+		int w =
+		    lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+		free(buf);
+		if (w < (int)n)
+			return -1;
+		c->sent += n;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (c)
+			conn_http_reset(c);
+		return 0;
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return ws_filter(s, wsi, c);
+	case LWS_CALLBACK_ESTABLISHED:
+		if (c)
+			conn_http_reset(c);
+		c->proxy = proxy_open(wsi, s->loop, s->desktops, &s->proxy, c->user, c->peer);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (!c->proxy)
+			return -1;
+		return proxy_receive(c->proxy, in, len, lws_frame_is_binary(wsi));
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!c->proxy)
+			return -1;
+		return proxy_writeable(c->proxy);
+	case LWS_CALLBACK_CLOSED:
+		proxy_closed(c->proxy);
+		c->proxy = NULL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ---- lifecycle ---- */
+
+static void
+lws_log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	ab_log(level == LLL_ERR    ? AB_LOG_ERROR
+	       : level == LLL_WARN ? AB_LOG_WARN
+	                           : AB_LOG_DEBUG,
+	       "lws: %.*s", (int)n, line);
+}
+
+int
+server_new(const struct broker_config *cfg, struct server **ret, struct ab_err *err)
+{
+	struct server *s = ab_xcalloc(1, sizeof(*s));
+	s->cfg = cfg;
+	s->authorize = default_authorize;
+	s->proxy.buffer_bytes = (size_t)cfg->proxy_buffer_bytes;
+	s->proxy.chunk_bytes = (size_t)cfg->proxy_chunk_bytes;
+	if (cfg->web_root[0] && !realpath(cfg->web_root, s->web_root)) {
+		ab_warn("web.root '%s' is unusable (%m): serving no static files", cfg->web_root);
+		s->web_root[0] = '\0';
+	}
+	s->retry = (lws_retry_bo_t){
+	    .secs_since_valid_ping = (uint16_t)cfg->proxy_ping_interval_s,
+	    .secs_since_valid_hangup = (uint16_t)(cfg->proxy_ping_interval_s * 3 + 10),
+	};
+	s->protocols[0] = (struct lws_protocols){
+	    .name = "binary",
+	    .callback = server_callback,
+	    .per_session_data_size = sizeof(struct conn),
+	    .rx_buffer_size = (size_t)cfg->proxy_chunk_bytes,
+	};
+	s->protocols[1] = loop_lws_protocol;
+
+	int lws_level = LLL_ERR | LLL_WARN;
+	if (ab_log_enabled(AB_LOG_DEBUG))
+		lws_level |= LLL_NOTICE;
+	lws_set_log_level(lws_level, lws_log_emit);
+
+	struct lws_context_creation_info info = {0};
+	info.port = (int)cfg->listen_port;
+	info.iface =
+	    strcmp(cfg->listen_address, "localhost") == 0 ? "127.0.0.1" : cfg->listen_address;
+	info.protocols = s->protocols;
+	info.user = s;
+	info.vhost_name = "argobox";
+	info.retry_and_idle_policy = &s->retry;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (!strchr(info.iface, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (cfg->tls_cert[0]) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+	}
+	s->ctx = lws_create_context(&info);
+	if (!s->ctx) {
+		free(s);
+		return ab_err_set(err, EIO, "creating the libwebsockets context failed");
+	}
+	s->vhost = lws_create_vhost(s->ctx, &info);
+	if (!s->vhost) {
+		lws_context_destroy(s->ctx);
+		free(s);
+		return ab_err_set(err, EADDRINUSE, "listening on %s port %lld failed",
+		                  cfg->listen_address, cfg->listen_port);
+	}
+	s->loop = loop_lws_new(s->ctx, s->vhost);
+	server_route_add(s, "GET", "/healthz", healthz, s);
+	*ret = s;
+	return 0;
+}
+
+struct ab_loop *
+server_loop(struct server *s)
+{
+	return s->loop;
+}
+
+int
+server_port(struct server *s)
+{
+	return lws_get_vhost_listen_port(s->vhost);
+}
+
+void
+server_set_desktops(struct server *s, struct desktop_manager *m)
+{
+	s->desktops = m;
+}
+
+int
+server_route_add(struct server *s, const char *method, const char *path, http_handler_fn fn,
+                 void *data)
+{
+	if (s->nroutes >= SERVER_MAX_ROUTES)
+		return -ENOSPC;
+	size_t n = strlen(path);
+	s->routes[s->nroutes++] = (struct route){
+	    .method = method ? ab_xstrdup(method) : NULL,
+	    .path = ab_xstrdup(path),
+	    .prefix = n > 0 && path[n - 1] == '/',
+	    .fn = fn,
+	    .data = data,
+	};
+	return 0;
+}
+
+void
+server_set_authorize(struct server *s, http_authorize_fn fn, void *data)
+{
+	s->authorize = fn ? fn : default_authorize;
+	s->authorize_data = data;
+}
+
+int
+server_service(struct server *s, int timeout_ms)
+{
+	return lws_service(s->ctx, timeout_ms) < 0 ? -EIO : 0;
+}
+
+void
+server_free(struct server *s)
+{
+	if (!s)
+		return;
+	loop_lws_detach(s->loop);
+	lws_context_destroy(s->ctx);
+	loop_lws_free(s->loop);
+	for (unsigned i = 0; i < s->nroutes; i++) {
+		free(s->routes[i].method);
+		free(s->routes[i].path);
+	}
+	free(s);
+}

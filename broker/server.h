@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * server: the broker's libwebsockets context, its HTTP side and the
+ * websocket endpoint.
+ *
+ * HTTP requests become a `struct http_request` and go, in order, through:
+ *   1. the authorize hook (server_set_authorize; default: allow as "local",
+ *      since the broker serves loopback only),
+ *   2. the route table (server_route_add: exact path or prefix, per method),
+ *   3. static files under web.root (GET/HEAD only; /vendor/novnc/ maps to
+ *      <web.root>/node_modules/@novnc/novnc/).
+ * A handler fills a `struct http_response`; the server writes it.
+ *
+ * Websocket upgrades are accepted on /websockify and /ws only, with no
+ * subprotocol or "binary", from the same origin, after the authorize hook;
+ * the connection is then handed to proxy.c.
+ */
+#ifndef BROKER_SERVER_H
+#define BROKER_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ab_err.h"
+#include "ab_loop.h"
+
+struct lws;
+struct server;
+struct broker_config;
+struct desktop_manager;
+
+struct http_request {
+	const char *method; /* "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD" */
+	const char *path;   /* URL-decoded, begins with '/' */
+	const char *query;  /* raw query string without '?', "" when none */
+	const char *body;   /* NUL-terminated; body_len bytes (POST/PUT/PATCH) */
+	size_t body_len;
+	const char *peer; /* peer IP address */
+	bool websocket;   /* this is a websocket upgrade */
+	char user[64];    /* set by the authorize hook */
+	char role[16];    /* set by the authorize hook */
+	struct lws *wsi;  /* for header lookups through the helpers below */
+};
+
+/* Copies the value of header `name` (case-insensitive, e.g. "cookie") into buf; NULL when absent.
+ */
+const char *http_request_header(const struct http_request *req, const char *name, char *buf,
+                                size_t len);
+/* Copies the value of cookie `name` into buf; NULL when absent. */
+const char *http_request_cookie(const struct http_request *req, const char *name, char *buf,
+                                size_t len);
+/* Copies the URL-decoded value of query parameter `name` into buf; NULL when absent. */
+const char *http_request_query(const struct http_request *req, const char *name, char *buf,
+                               size_t len);
+
+#define HTTP_RESPONSE_MAX_HEADERS 16
+
+struct http_response {
+	int status;
+	char content_type[96];
+	char *body; /* owned */
+	size_t body_len;
+	char *file; /* owned: serve this file instead of body */
+	unsigned nheaders;
+	char *header_names[HTTP_RESPONSE_MAX_HEADERS]; /* owned */
+	char *header_values[HTTP_RESPONSE_MAX_HEADERS];
+};
+
+/* Sets status, content type and a copy of the body. */
+void http_response_set(struct http_response *resp, int status, const char *content_type,
+                       const void *body, size_t len);
+/* Sets a JSON body (the reference is stolen). */
+void http_response_json(struct http_response *resp, int status, json_t *body);
+/* Sets {"error": msg} with `status`. */
+void http_response_error(struct http_response *resp, int status, const char *msg);
+/* Adds a header (copied), e.g. "Set-Cookie". Returns -ENOSPC when full. */
+int http_response_add_header(struct http_response *resp, const char *name, const char *value);
+
+/* A route handler: fills resp; returns 0, or -errno for a 500. */
+typedef int (*http_handler_fn)(struct http_request *req, struct http_response *resp, void *data);
+
+/*
+ * Authorize hook: 0 allows (and may set req->user/role), < 0 denies with
+ * `deny` filled (401/403...). Called for every HTTP request and websocket
+ * upgrade; the hook audits its own decisions.
+ */
+typedef int (*http_authorize_fn)(struct http_request *req, struct http_response *deny, void *data);
+
+struct server_params {
+	const struct broker_config *cfg;
+	struct desktop_manager *desktops; /* set with server_set_desktops() after creation */
+};
+
+/* Creates the context and vhost and starts listening. *ret_loop is the broker's ab_loop. */
+int server_new(const struct broker_config *cfg, struct server **ret, struct ab_err *err);
+struct ab_loop *server_loop(struct server *s);
+/* The TCP port actually bound (useful with listen.port 0). */
+int server_port(struct server *s);
+void server_set_desktops(struct server *s, struct desktop_manager *m);
+
+/*
+ * Routes: `method` NULL matches any method; `path` is matched exactly, or as
+ * a prefix when it ends with '/'. Later routes cannot shadow earlier ones.
+ */
+int server_route_add(struct server *s, const char *method, const char *path, http_handler_fn fn,
+                     void *data);
+void server_set_authorize(struct server *s, http_authorize_fn fn, void *data);
+
+/* Runs one round of the loop (waits at most timeout_ms). */
+int server_service(struct server *s, int timeout_ms);
+/* Closes every connection and frees the context (the ab_loop is detached first). */
+void server_free(struct server *s);
+
+/* The MIME type for a file name (by extension), "application/octet-stream" when unknown. */
+const char *server_mime_type(const char *path);
+/*
+ * Checks a URL-decoded request path: begins with '/', no NUL, no '\\', no
+ * empty/"."/".." segments, no segment starting with '.'. Returns 0 or -EACCES.
+ */
+int server_path_check(const char *path, size_t len);
+
+#endif
