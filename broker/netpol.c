@@ -1,0 +1,1094 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* netpol: per-user netns + veth + nftables rules via libmnl/libnftnl (see netpol.h). */
+#include "netpol.h"
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/if_link.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+const struct netpol_config netpol_default_config = {
+    .pool = "10.88.0.0/16",
+    .netns_dir = "/run/netns",
+    .netns_prefix = "argobox-",
+    .table = "argobox",
+    .resolver = "",
+    .enable_forwarding = true,
+    .masquerade = true,
+};
+
+struct drop_count {
+	char user[BUNDLE_USER_MAX + 1];
+	char kind[24];
+	int64_t packets;
+};
+
+struct netpol {
+	struct netpol_config cfg;
+	struct netpol_cidr pool;
+	uint32_t resolver; /* network order, 0 = none */
+	uint32_t seq;
+	struct drop_count *seen;
+	size_t n_seen;
+};
+
+/* ---- parsing ---- */
+
+int
+netpol_parse_cidr(const char *s, struct netpol_cidr *ret, struct ab_err *err)
+{
+	char buf[32];
+	if (!s || strlen(s) >= sizeof(buf))
+		return ab_err_set(err, EINVAL, "bad CIDR '%s'", s ? s : "(null)");
+	snprintf(buf, sizeof(buf), "%s", s);
+	long prefix = 32;
+	char *slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		char *end;
+		prefix = strtol(slash + 1, &end, 10);
+		if (*end || end == slash + 1 || prefix < 0 || prefix > 32)
+			return ab_err_set(err, EINVAL, "bad prefix length in '%s'", s);
+	}
+	struct in_addr a;
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return ab_err_set(err, EINVAL, "bad IPv4 address in '%s'", s);
+	uint32_t mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
+	ret->addr = a.s_addr & mask;
+	ret->prefix = (uint8_t)prefix;
+	return 0;
+}
+
+int
+netpol_parse_service(const char *s, struct netpol_service *ret, struct ab_err *err)
+{
+	char buf[48];
+	if (!s || strlen(s) >= sizeof(buf))
+		return ab_err_set(err, EINVAL, "bad service '%s'", s ? s : "(null)");
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *c1 = strchr(buf, ':');
+	char *c2 = c1 ? strrchr(buf, ':') : NULL;
+	if (!c1 || c1 == c2)
+		return ab_err_set(err, EINVAL, "service '%s': expected proto:addr:port", s);
+	*c1 = *c2 = '\0';
+	uint8_t proto;
+	if (!strcmp(buf, "tcp"))
+		proto = IPPROTO_TCP;
+	else if (!strcmp(buf, "udp"))
+		proto = IPPROTO_UDP;
+	else
+		return ab_err_set(err, EINVAL, "service '%s': protocol must be tcp or udp", s);
+	struct in_addr a;
+	if (inet_pton(AF_INET, c1 + 1, &a) != 1)
+		return ab_err_set(err, EINVAL, "service '%s': bad address", s);
+	char *end;
+	long port = strtol(c2 + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return ab_err_set(err, EINVAL, "service '%s': bad port", s);
+	ret->proto = proto;
+	ret->addr = a.s_addr;
+	ret->port = (uint16_t)port;
+	return 0;
+}
+
+int
+netpol_new(const struct netpol_config *cfg, struct netpol **ret, struct ab_err *err)
+{
+	struct netpol_cidr pool;
+	int r = netpol_parse_cidr(cfg->pool, &pool, err);
+	if (r < 0)
+		return ab_err_wrap(err, "network.pool");
+	if (pool.prefix > 29)
+		return ab_err_set(err, EINVAL, "network.pool '%s' is too small", cfg->pool);
+	uint32_t resolver = 0;
+	if (cfg->resolver[0]) {
+		struct in_addr a;
+		if (inet_pton(AF_INET, cfg->resolver, &a) != 1)
+			return ab_err_set(err, EINVAL, "network.resolver '%s' is not IPv4",
+			                  cfg->resolver);
+		resolver = a.s_addr;
+	}
+	if (!cfg->table[0] || !cfg->netns_prefix[0] || strchr(cfg->netns_prefix, '/'))
+		return ab_err_set(err, EINVAL, "network: empty table name or bad netns prefix");
+	if ((r = ab_mkdir_p(cfg->netns_dir, 0755, err)) < 0)
+		return r;
+	if (cfg->enable_forwarding) {
+		int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "1", 1) != 1)
+			ab_warn("netpol: cannot enable IPv4 forwarding: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	struct netpol *np = ab_xcalloc(1, sizeof(*np));
+	np->cfg = *cfg;
+	np->pool = pool;
+	np->resolver = resolver;
+	np->seq = (uint32_t)time(NULL);
+	*ret = np;
+	return 0;
+}
+
+void
+netpol_free(struct netpol *np)
+{
+	if (!np)
+		return;
+	free(np->seen);
+	free(np);
+}
+
+static int
+slot_net(struct netpol *np, unsigned index, uint32_t *ret_net, struct ab_err *err)
+{
+	uint64_t slots = 1ull << (30 - np->pool.prefix);
+	if (index >= slots)
+		return ab_err_set(err, ERANGE, "slot %u does not fit network.pool '%s'", index,
+		                  np->cfg.pool);
+	*ret_net = htonl(ntohl(np->pool.addr) + index * 4u);
+	return 0;
+}
+
+int
+netpol_addresses(struct netpol *np, unsigned index, char *ret_host, char *ret_ctr,
+                 struct ab_err *err)
+{
+	uint32_t net;
+	int r = slot_net(np, index, &net, err);
+	if (r < 0)
+		return r;
+	struct in_addr h = {htonl(ntohl(net) + 1)}, c = {htonl(ntohl(net) + 2)};
+	inet_ntop(AF_INET, &h, ret_host, 16);
+	inet_ntop(AF_INET, &c, ret_ctr, 16);
+	return 0;
+}
+
+static void
+host_ifname(unsigned index, char out[IFNAMSIZ])
+{
+	snprintf(out, IFNAMSIZ, "ab%uh", index);
+}
+
+static char *
+netns_path(struct netpol *np, const char *user)
+{
+	return ab_xasprintf("%s/%s%s", np->cfg.netns_dir, np->cfg.netns_prefix, user);
+}
+
+/* ---- netlink plumbing ---- */
+
+static void
+mnl_closep(struct mnl_socket **nl)
+{
+	if (*nl)
+		mnl_socket_close(*nl);
+}
+#define _cleanup_mnl_ _cleanup_(mnl_closep)
+
+static struct mnl_socket *
+nl_open(int bus)
+{
+	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_CLOEXEC);
+	if (!nl)
+		return NULL;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = errno;
+		mnl_socket_close(nl);
+		errno = e;
+		return NULL;
+	}
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return nl;
+}
+
+/*
+ * Reads replies until the one for `last_seq` (an ack or error). Returns 0 or
+ * the first -errno any message got. With `dump_cb`, reads a dump until DONE.
+ */
+static int
+nl_wait(struct mnl_socket *nl, uint32_t last_seq, mnl_cb_t dump_cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE * 4];
+	int first = 0;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok(h, (int)n);
+		     h = mnl_nlmsg_next(h, (int *)&n)) {
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+				if (e->error && !first)
+					first = e->error;
+				if (h->nlmsg_seq == last_seq || (dump_cb && e->error))
+					return first;
+			} else if (h->nlmsg_type == NLMSG_DONE) {
+				if (dump_cb)
+					return first;
+			} else if (dump_cb && h->nlmsg_seq == last_seq) {
+				dump_cb(h, data);
+			}
+		}
+	}
+}
+
+static int
+rtnl_talk(struct mnl_socket *nl, struct nlmsghdr *h)
+{
+	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
+		return -errno;
+	return nl_wait(nl, h->nlmsg_seq, NULL, NULL);
+}
+
+static struct nlmsghdr *
+rt_msg(char *buf, uint16_t type, uint16_t flags, uint32_t seq)
+{
+	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+	h->nlmsg_type = type;
+	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	h->nlmsg_seq = seq;
+	return h;
+}
+
+static int
+link_add_veth(struct mnl_socket *nl, uint32_t seq, const char *host, const char *peer,
+              int peer_nsfd)
+{
+	char buf[1024] = {0};
+	struct nlmsghdr *h = rt_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(h, IFLA_IFNAME, host);
+	struct nlattr *li = mnl_attr_nest_start(h, IFLA_LINKINFO);
+	mnl_attr_put_strz(h, IFLA_INFO_KIND, "veth");
+	struct nlattr *data = mnl_attr_nest_start(h, IFLA_INFO_DATA);
+	struct nlattr *pe = mnl_attr_nest_start(h, VETH_INFO_PEER);
+	struct ifinfomsg *pifi = mnl_nlmsg_put_extra_header(h, sizeof(*pifi));
+	pifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(h, IFLA_IFNAME, peer);
+	mnl_attr_put_u32(h, IFLA_NET_NS_FD, (uint32_t)peer_nsfd);
+	mnl_attr_nest_end(h, pe);
+	mnl_attr_nest_end(h, data);
+	mnl_attr_nest_end(h, li);
+	return rtnl_talk(nl, h);
+}
+
+static int
+link_up(struct mnl_socket *nl, uint32_t seq, int ifindex)
+{
+	char buf[256] = {0};
+	struct nlmsghdr *h = rt_msg(buf, RTM_NEWLINK, 0, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	return rtnl_talk(nl, h);
+}
+
+static int
+link_del(struct mnl_socket *nl, uint32_t seq, int ifindex)
+{
+	char buf[256] = {0};
+	struct nlmsghdr *h = rt_msg(buf, RTM_DELLINK, 0, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	return rtnl_talk(nl, h);
+}
+
+static int
+addr_add(struct mnl_socket *nl, uint32_t seq, int ifindex, uint32_t addr, uint8_t prefix)
+{
+	char buf[256] = {0};
+	struct nlmsghdr *h = rt_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, seq);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(h, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = prefix;
+	ifa->ifa_index = (unsigned)ifindex;
+	mnl_attr_put_u32(h, IFA_LOCAL, addr);
+	mnl_attr_put_u32(h, IFA_ADDRESS, addr);
+	return rtnl_talk(nl, h);
+}
+
+static int
+route_default(struct mnl_socket *nl, uint32_t seq, uint32_t gw, int ifindex)
+{
+	char buf[256] = {0};
+	struct nlmsghdr *h = rt_msg(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, seq);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(h, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(h, RTA_GATEWAY, gw);
+	mnl_attr_put_u32(h, RTA_OIF, (uint32_t)ifindex);
+	return rtnl_talk(nl, h);
+}
+
+static int
+ifindex_in(int sockfd, const char *name)
+{
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(sockfd, SIOCGIFINDEX, &ifr) < 0)
+		return -errno;
+	return ifr.ifr_ifindex;
+}
+
+/* ---- nftables rules ---- */
+
+struct rb {
+	struct nftnl_rule *r;
+};
+
+static void
+e_meta(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void
+e_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void
+e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void
+e_bitwise(struct nftnl_rule *r, const void *mask, uint32_t len)
+{
+	static const uint8_t zero[16];
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	nftnl_rule_add_expr(r, e);
+}
+
+static void
+m_ifname(struct nftnl_rule *r, uint32_t key, uint32_t op, const char *name)
+{
+	char buf[IFNAMSIZ] = {0};
+	snprintf(buf, sizeof(buf), "%s", name);
+	e_meta(r, key);
+	e_cmp(r, op, buf, (uint32_t)strlen(buf) + 1);
+}
+
+static void
+m_ipv4(struct nftnl_rule *r, uint32_t op)
+{
+	uint8_t p = NFPROTO_IPV4;
+	e_meta(r, NFT_META_NFPROTO);
+	e_cmp(r, op, &p, 1);
+}
+
+static void
+m_addr(struct nftnl_rule *r, uint32_t off, struct netpol_cidr c)
+{
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, 4);
+	if (c.prefix < 32) {
+		uint32_t mask = c.prefix ? htonl(~0u << (32 - c.prefix)) : 0;
+		e_bitwise(r, &mask, 4);
+	}
+	e_cmp(r, NFT_CMP_EQ, &c.addr, 4);
+}
+
+static void
+m_port(struct nftnl_rule *r, uint8_t proto, uint16_t port)
+{
+	e_meta(r, NFT_META_L4PROTO);
+	e_cmp(r, NFT_CMP_EQ, &proto, 1);
+	uint16_t p = htons(port);
+	e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	e_cmp(r, NFT_CMP_EQ, &p, 2);
+}
+
+static void
+m_established(struct nftnl_rule *r)
+{
+	uint32_t mask = NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED);
+	uint32_t zero = 0;
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, e);
+	e_bitwise(r, &mask, 4);
+	e_cmp(r, NFT_CMP_NEQ, &zero, 4);
+}
+
+static void
+v_counter(struct nftnl_rule *r)
+{
+	nftnl_rule_add_expr(r, nftnl_expr_alloc("counter"));
+}
+
+static void
+v_verdict(struct nftnl_rule *r, int verdict)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	nftnl_rule_add_expr(r, e);
+}
+
+struct batch {
+	struct mnl_nlmsg_batch *b;
+	char *buf;
+	uint32_t seq, last;
+	const char *table;
+};
+
+static struct nftnl_rule *
+rule_new(struct batch *bt, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, bt->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	return r;
+}
+
+static void
+batch_rule(struct batch *bt, struct nftnl_rule *r, const char *comment)
+{
+	if (comment) {
+		struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 4);
+		nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment);
+		nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u),
+		                    nftnl_udata_buf_len(u));
+		nftnl_udata_buf_free(u);
+	}
+	bt->last = bt->seq;
+	struct nlmsghdr *h = nftnl_rule_nlmsg_build_hdr(
+	    mnl_nlmsg_batch_current(bt->b), NFT_MSG_NEWRULE, NFPROTO_INET,
+	    NLM_F_APPEND | NLM_F_CREATE | NLM_F_ACK, bt->seq++);
+	nftnl_rule_nlmsg_build_payload(h, r);
+	nftnl_rule_free(r);
+	mnl_nlmsg_batch_next(bt->b);
+}
+
+/* A drop rule's tail: counter, drop, comment "deny:<kind>". */
+static void
+drop(struct batch *bt, struct nftnl_rule *r, const char *kind)
+{
+	char comment[40];
+	snprintf(comment, sizeof(comment), "deny:%s", kind);
+	v_counter(r);
+	v_verdict(r, NF_DROP);
+	batch_rule(bt, r, comment);
+}
+
+static void
+accept_(struct batch *bt, struct nftnl_rule *r)
+{
+	v_verdict(r, NF_ACCEPT);
+	batch_rule(bt, r, NULL);
+}
+
+static void
+batch_table(struct batch *bt)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, bt->table);
+	bt->last = bt->seq;
+	struct nlmsghdr *h =
+	    nftnl_table_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), NFT_MSG_NEWTABLE,
+	                                NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, bt->seq++);
+	nftnl_table_nlmsg_build_payload(h, t);
+	nftnl_table_free(t);
+	mnl_nlmsg_batch_next(bt->b);
+}
+
+/* Creates (or keeps) a base chain and flushes its rules, in the same transaction. */
+static void
+batch_chain(struct batch *bt, const char *name, const char *type, uint32_t hook, int prio)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, bt->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	bt->last = bt->seq;
+	struct nlmsghdr *h =
+	    nftnl_chain_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), NFT_MSG_NEWCHAIN,
+	                                NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, bt->seq++);
+	nftnl_chain_nlmsg_build_payload(h, c);
+	nftnl_chain_free(c);
+	mnl_nlmsg_batch_next(bt->b);
+
+	struct nftnl_rule *r = rule_new(bt, name);
+	bt->last = bt->seq;
+	h = nftnl_rule_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), NFT_MSG_DELRULE,
+	                               NFPROTO_INET, NLM_F_ACK, bt->seq++);
+	nftnl_rule_nlmsg_build_payload(h, r);
+	nftnl_rule_free(r);
+	mnl_nlmsg_batch_next(bt->b);
+}
+
+static void
+batch_del_chain(struct batch *bt, const char *name)
+{
+	struct nftnl_rule *r = rule_new(bt, name);
+	bt->last = bt->seq;
+	struct nlmsghdr *h = nftnl_rule_nlmsg_build_hdr(
+	    mnl_nlmsg_batch_current(bt->b), NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK, bt->seq++);
+	nftnl_rule_nlmsg_build_payload(h, r);
+	nftnl_rule_free(r);
+	mnl_nlmsg_batch_next(bt->b);
+
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, bt->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	bt->last = bt->seq;
+	h = nftnl_chain_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), NFT_MSG_DELCHAIN,
+	                                NFPROTO_INET, NLM_F_ACK, bt->seq++);
+	nftnl_chain_nlmsg_build_payload(h, c);
+	nftnl_chain_free(c);
+	mnl_nlmsg_batch_next(bt->b);
+}
+
+static void
+batch_start(struct batch *bt, struct netpol *np)
+{
+	size_t size = MNL_SOCKET_BUFFER_SIZE * 16;
+	bt->buf = ab_xmalloc(size);
+	bt->b = mnl_nlmsg_batch_start(bt->buf, size);
+	bt->seq = ++np->seq * 1000u;
+	bt->table = np->cfg.table;
+	nftnl_batch_begin(mnl_nlmsg_batch_current(bt->b), bt->seq++);
+	mnl_nlmsg_batch_next(bt->b);
+}
+
+/* Sends the batch and waits for the last message's ack. Frees the batch. */
+static int
+batch_commit(struct batch *bt, struct netpol *np)
+{
+	nftnl_batch_end(mnl_nlmsg_batch_current(bt->b), bt->seq++);
+	mnl_nlmsg_batch_next(bt->b);
+	np->seq = bt->seq / 1000u + 1;
+	int r = 0;
+	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
+	if (!nl)
+		r = -errno;
+	else if (mnl_socket_sendto(nl, mnl_nlmsg_batch_head(bt->b), mnl_nlmsg_batch_size(bt->b)) <
+	         0)
+		r = -errno;
+	else
+		r = nl_wait(nl, bt->last, NULL, NULL);
+	mnl_nlmsg_batch_stop(bt->b);
+	free(bt->buf);
+	return r;
+}
+
+static void
+chain_names(const char *user, char fwd[64], char in[64], char nat[64])
+{
+	snprintf(fwd, 64, "%s-fwd", user);
+	snprintf(in, 64, "%s-in", user);
+	snprintf(nat, 64, "%s-nat", user);
+}
+
+static int
+program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err)
+{
+	char H[IFNAMSIZ], fwd[64], in[64], nat[64];
+	host_ifname(u->index, H);
+	chain_names(u->user, fwd, in, nat);
+	uint32_t net;
+	int r = slot_net(np, u->index, &net, err);
+	if (r < 0)
+		return r;
+	bool admin = u->role == RUNTIME_ROLE_ADMIN;
+	struct netpol_cidr subnet = {net, 30};
+	struct netpol_cidr resolver = {np->resolver, 32};
+	struct batch bt = {0};
+	batch_start(&bt, np);
+	batch_table(&bt);
+
+	/* forward: traffic from and to the user's namespace */
+	batch_chain(&bt, fwd, "filter", NF_INET_FORWARD, 0);
+	struct nftnl_rule *x = rule_new(&bt, fwd);
+	m_ifname(x, NFT_META_OIFNAME, NFT_CMP_EQ, H);
+	m_established(x);
+	accept_(&bt, x);
+	x = rule_new(&bt, fwd);
+	m_ifname(x, NFT_META_OIFNAME, NFT_CMP_EQ, H);
+	drop(&bt, x, "inbound");
+	x = rule_new(&bt, fwd);
+	m_ifname(x, NFT_META_IIFNAME, NFT_CMP_NEQ, H);
+	accept_(&bt, x);
+	x = rule_new(&bt, fwd);
+	m_established(x);
+	accept_(&bt, x);
+	x = rule_new(&bt, fwd);
+	m_ipv4(x, NFT_CMP_NEQ);
+	drop(&bt, x, "non-ipv4");
+	x = rule_new(&bt, fwd);
+	m_addr(x, 16, np->pool);
+	drop(&bt, x, "inter-user");
+	static const uint8_t dns_protos[] = {IPPROTO_UDP, IPPROTO_TCP};
+	if (!admin) {
+		for (size_t i = 0; np->resolver && i < 2; i++) {
+			x = rule_new(&bt, fwd);
+			m_addr(x, 16, resolver);
+			m_port(x, dns_protos[i], 53);
+			accept_(&bt, x);
+		}
+		for (size_t i = 0; i < 2; i++) {
+			x = rule_new(&bt, fwd);
+			m_port(x, dns_protos[i], 53);
+			drop(&bt, x, "dns");
+		}
+	}
+	for (size_t i = 0; i < u->n_services; i++) {
+		x = rule_new(&bt, fwd);
+		m_addr(x, 16, (struct netpol_cidr){u->services[i].addr, 32});
+		m_port(x, u->services[i].proto, u->services[i].port);
+		accept_(&bt, x);
+	}
+	if (admin) {
+		accept_(&bt, rule_new(&bt, fwd));
+	} else if (u->role == RUNTIME_ROLE_MEMBER) {
+		for (size_t i = 0; i < u->n_lan; i++) {
+			x = rule_new(&bt, fwd);
+			m_addr(x, 16, u->lan[i]);
+			accept_(&bt, x);
+		}
+	}
+	drop(&bt, rule_new(&bt, fwd), "egress");
+
+	/* input: from the user's namespace to the host itself */
+	batch_chain(&bt, in, "filter", NF_INET_LOCAL_IN, 0);
+	x = rule_new(&bt, in);
+	m_ifname(x, NFT_META_IIFNAME, NFT_CMP_NEQ, H);
+	accept_(&bt, x);
+	x = rule_new(&bt, in);
+	m_established(x);
+	accept_(&bt, x);
+	x = rule_new(&bt, in);
+	m_ipv4(x, NFT_CMP_NEQ);
+	drop(&bt, x, "non-ipv4");
+	if (!admin) {
+		for (size_t i = 0; np->resolver && i < 2; i++) {
+			x = rule_new(&bt, in);
+			m_addr(x, 16, resolver);
+			m_port(x, dns_protos[i], 53);
+			accept_(&bt, x);
+		}
+		for (size_t i = 0; i < 2; i++) {
+			x = rule_new(&bt, in);
+			m_port(x, dns_protos[i], 53);
+			drop(&bt, x, "dns");
+		}
+	}
+	for (size_t i = 0; i < u->n_services; i++) {
+		x = rule_new(&bt, in);
+		m_addr(x, 16, (struct netpol_cidr){u->services[i].addr, 32});
+		m_port(x, u->services[i].proto, u->services[i].port);
+		accept_(&bt, x);
+	}
+	if (admin)
+		accept_(&bt, rule_new(&bt, in));
+	drop(&bt, rule_new(&bt, in), "host-port");
+
+	/* nat: the user's subnet leaves the host masqueraded */
+	if (np->cfg.masquerade) {
+		batch_chain(&bt, nat, "nat", NF_INET_POST_ROUTING, 100);
+		x = rule_new(&bt, nat);
+		m_ipv4(x, NFT_CMP_EQ);
+		m_addr(x, 12, subnet);
+		m_ifname(x, NFT_META_OIFNAME, NFT_CMP_NEQ, H);
+		nftnl_rule_add_expr(x, nftnl_expr_alloc("masq"));
+		batch_rule(&bt, x, NULL);
+	}
+	r = batch_commit(&bt, np);
+	if (r < 0)
+		return ab_err_errno(err, -r, "programming nftables rules for '%s'", u->user);
+	return 0;
+}
+
+static int
+remove_rules(struct netpol *np, const char *user)
+{
+	char fwd[64], in[64], nat[64];
+	chain_names(user, fwd, in, nat);
+	const char *chains[] = {fwd, in, nat};
+	int first = 0;
+	for (size_t i = 0; i < AB_ARRAY_SIZE(chains); i++) {
+		struct batch bt = {0};
+		batch_start(&bt, np);
+		batch_del_chain(&bt, chains[i]);
+		int r = batch_commit(&bt, np);
+		if (r < 0 && r != -ENOENT && !first)
+			first = r;
+	}
+	return first;
+}
+
+/* ---- namespace + veth ---- */
+
+static int
+remove_link_and_ns(struct netpol *np, const char *user, unsigned index)
+{
+	char H[IFNAMSIZ];
+	host_ifname(index, H);
+	int first = 0;
+	int ifindex = (int)if_nametoindex(H);
+	if (ifindex > 0) {
+		_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
+		int r = nl ? link_del(nl, ++np->seq, ifindex) : -errno;
+		if (r < 0 && r != -ENODEV)
+			first = r;
+	}
+	_cleanup_free_ char *path = netns_path(np, user);
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT && !first)
+		first = -errno;
+	if (unlink(path) < 0 && errno != ENOENT && !first)
+		first = -errno;
+	return first;
+}
+
+static int
+create_ns(struct netpol *np, const struct netpol_user *u, const char *path, struct ab_err *err)
+{
+	char H[IFNAMSIZ];
+	host_ifname(u->index, H);
+	uint32_t net;
+	int r = slot_net(np, u->index, &net, err);
+	if (r < 0)
+		return r;
+	uint32_t host_addr = htonl(ntohl(net) + 1), ctr_addr = htonl(ntohl(net) + 2);
+
+	_cleanup_close_ int f = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (f < 0)
+		return ab_err_errno(err, errno, "creating '%s'", path);
+	_cleanup_close_ int host_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (host_ns < 0)
+		return ab_err_errno(err, errno, "opening the host network namespace");
+	if (unshare(CLONE_NEWNET) < 0)
+		return ab_err_errno(err, errno, "unshare(CLONE_NEWNET)");
+	/* Now inside the new namespace: pin it, open its sockets, go back. */
+	int mr = mount("/proc/thread-self/ns/net", path, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+	_cleanup_close_ int ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	_cleanup_mnl_ struct mnl_socket *nl_ns = nl_open(NETLINK_ROUTE);
+	_cleanup_close_ int ioc_ns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (setns(host_ns, CLONE_NEWNET) < 0)
+		ab_assert_fail("setns back to the host network namespace", __FILE__, __LINE__,
+		               __func__);
+	if (mr < 0)
+		return ab_err_errno(err, -mr, "bind-mounting the namespace at '%s'", path);
+	if (ns_fd < 0 || !nl_ns || ioc_ns < 0)
+		return ab_err_errno(err, errno, "opening sockets in the new namespace");
+
+	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
+	if (!nl)
+		return ab_err_errno(err, errno, "rtnetlink socket");
+	if ((r = link_add_veth(nl, ++np->seq, H, "eth0", ns_fd)) < 0)
+		return ab_err_errno(err, -r, "creating veth '%s'", H);
+	int hidx = (int)if_nametoindex(H);
+	if (hidx <= 0)
+		return ab_err_errno(err, errno, "veth '%s' vanished", H);
+	if ((r = addr_add(nl, ++np->seq, hidx, host_addr, 30)) < 0 ||
+	    (r = link_up(nl, ++np->seq, hidx)) < 0)
+		return ab_err_errno(err, -r, "configuring '%s'", H);
+	int cidx = ifindex_in(ioc_ns, "eth0");
+	int lidx = ifindex_in(ioc_ns, "lo");
+	if (cidx < 0 || lidx < 0)
+		return ab_err_errno(err, -AB_MIN(cidx, lidx), "namespace interfaces");
+	if ((r = link_up(nl_ns, ++np->seq, lidx)) < 0 ||
+	    (r = addr_add(nl_ns, ++np->seq, cidx, ctr_addr, 30)) < 0 ||
+	    (r = link_up(nl_ns, ++np->seq, cidx)) < 0 ||
+	    (r = route_default(nl_ns, ++np->seq, host_addr, cidx)) < 0)
+		return ab_err_errno(err, -r, "configuring the namespace of '%s'", u->user);
+	return 0;
+}
+
+static json_t *
+policy_detail(struct netpol *np, const struct netpol_user *u)
+{
+	char h[16], c[16];
+	netpol_addresses(np, u->index, h, c, NULL);
+	json_t *lan = json_array();
+	for (size_t i = 0; i < u->n_lan; i++) {
+		char a[16];
+		inet_ntop(AF_INET, &u->lan[i].addr, a, sizeof(a));
+		json_array_append_new(lan, json_sprintf("%s/%u", a, u->lan[i].prefix));
+	}
+	json_t *svc = json_array();
+	for (size_t i = 0; i < u->n_services; i++) {
+		char a[16];
+		inet_ntop(AF_INET, &u->services[i].addr, a, sizeof(a));
+		json_array_append_new(
+		    svc,
+		    json_sprintf("%s:%s:%u", u->services[i].proto == IPPROTO_TCP ? "tcp" : "udp", a,
+		                 u->services[i].port));
+	}
+	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:s}", "address", c, "gateway", h, "lan", lan,
+	                 "services", svc, "dns_restricted", u->role != RUNTIME_ROLE_ADMIN,
+	                 "resolver", np->cfg.resolver);
+}
+
+static int
+check_user(const struct netpol_user *u, struct ab_err *err)
+{
+	struct runtime_spec probe = {.user = u->user};
+	(void)probe;
+	size_t n = u->user ? strlen(u->user) : 0;
+	if (n == 0 || n > BUNDLE_USER_MAX || strchr(u->user, '/') || u->user[0] == '.')
+		return ab_err_set(err, EINVAL, "netpol: bad user name");
+	if (u->role >= RUNTIME_ROLE_MAX)
+		return ab_err_set(err, EINVAL, "netpol: bad role for '%s'", u->user);
+	return 0;
+}
+
+int
+netpol_add(struct netpol *np, const struct netpol_user *u, char **ret_netns_path,
+           struct ab_err *err)
+{
+	int r = check_user(u, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = netns_path(np, u->user);
+	remove_rules(np, u->user);
+	remove_link_and_ns(np, u->user, u->index);
+	r = create_ns(np, u, path, err);
+	if (r >= 0)
+		r = program_rules(np, u, err);
+	if (r < 0) {
+		remove_rules(np, u->user);
+		remove_link_and_ns(np, u->user, u->index);
+		json_t *d = json_pack("{s:s}", "reason", err ? err->msg : "");
+		audit_log("net.policy", AUDIT_FAILURE, u->user, runtime_role_name(u->role), NULL,
+		          d);
+		return ab_err_wrap(err, "network for '%s'", u->user);
+	}
+	audit_log("net.policy", AUDIT_GRANT, u->user, runtime_role_name(u->role), NULL,
+	          policy_detail(np, u));
+	*ret_netns_path = TAKE_PTR(path);
+	return 0;
+}
+
+int
+netpol_adopt(struct netpol *np, const struct netpol_user *u, char **ret_netns_path,
+             struct ab_err *err)
+{
+	int r = check_user(u, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = netns_path(np, u->user);
+	if (access(path, F_OK) < 0)
+		return ab_err_errno(err, errno, "namespace '%s'", path);
+	r = program_rules(np, u, err);
+	if (r < 0)
+		return r;
+	json_t *d = policy_detail(np, u);
+	json_object_set_new(d, "adopted", json_true());
+	audit_log("net.policy", AUDIT_GRANT, u->user, runtime_role_name(u->role), NULL, d);
+	*ret_netns_path = TAKE_PTR(path);
+	return 0;
+}
+
+int
+netpol_remove(struct netpol *np, const char *user, unsigned index, struct ab_err *err)
+{
+	int r1 = remove_rules(np, user);
+	int r2 = remove_link_and_ns(np, user, index);
+	int r = r1 < 0 ? r1 : r2;
+	json_t *d = json_pack("{s:b}", "removed", r == 0);
+	audit_log("net.policy.remove", r == 0 ? AUDIT_INFO : AUDIT_FAILURE, user, NULL, NULL, d);
+	if (r < 0)
+		return ab_err_errno(err, -r, "removing the network of '%s'", user);
+	return 0;
+}
+
+/* ---- counters ---- */
+
+struct poll_ctx {
+	struct netpol *np;
+	struct drop_count *now;
+	size_t n, cap;
+};
+
+static int
+comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT) {
+		const char *s = nftnl_udata_get(attr);
+		uint8_t len = nftnl_udata_len(attr);
+		if (len > 0 && s[len - 1] == '\0')
+			*(const char **)data = s;
+	}
+	return MNL_CB_OK;
+}
+
+static int
+counter_cb(struct nftnl_expr *e, void *data)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	if (name && !strcmp(name, "counter"))
+		*(int64_t *)data = (int64_t)nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+	return 0;
+}
+
+static int
+rule_cb(const struct nlmsghdr *h, void *data)
+{
+	struct poll_ctx *ctx = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	if (nftnl_rule_nlmsg_parse(h, r) < 0) {
+		nftnl_rule_free(r);
+		return MNL_CB_OK;
+	}
+	const char *table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+	const char *chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	uint32_t ulen = 0;
+	const void *ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &ulen);
+	const char *comment = NULL;
+	if (ud)
+		nftnl_udata_parse(ud, ulen, comment_cb, &comment);
+	if (table && chain && comment && !strcmp(table, ctx->np->cfg.table) &&
+	    !strncmp(comment, "deny:", 5)) {
+		const char *dash = strrchr(chain, '-');
+		int64_t packets = 0;
+		nftnl_expr_foreach(r, counter_cb, &packets);
+		if (dash && (size_t)(dash - chain) <= BUNDLE_USER_MAX) {
+			struct drop_count *dc = NULL;
+			for (size_t i = 0; i < ctx->n; i++)
+				if (!strncmp(ctx->now[i].user, chain, (size_t)(dash - chain)) &&
+				    ctx->now[i].user[dash - chain] == '\0' &&
+				    !strcmp(ctx->now[i].kind, comment + 5))
+					dc = &ctx->now[i];
+			if (!dc) {
+				if (ctx->n == ctx->cap) {
+					ctx->cap = ctx->cap ? ctx->cap * 2 : 16;
+					ctx->now =
+					    ab_xrealloc(ctx->now, ctx->cap * sizeof(*ctx->now));
+				}
+				dc = &ctx->now[ctx->n++];
+				memset(dc, 0, sizeof(*dc));
+				snprintf(dc->user, sizeof(dc->user), "%.*s", (int)(dash - chain),
+				         chain);
+				snprintf(dc->kind, sizeof(dc->kind), "%s", comment + 5);
+			}
+			dc->packets += packets;
+		}
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+static int
+read_counters(struct netpol *np, struct poll_ctx *ctx)
+{
+	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
+	if (!nl)
+		return -errno;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	uint32_t seq = ++np->seq;
+	struct nlmsghdr *h =
+	    nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, seq);
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, np->cfg.table);
+	nftnl_rule_nlmsg_build_payload(h, r);
+	nftnl_rule_free(r);
+	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
+		return -errno;
+	int rr = nl_wait(nl, seq, rule_cb, ctx);
+	return rr == -ENOENT ? 0 : rr;
+}
+
+int
+netpol_poll(struct netpol *np, struct ab_err *err)
+{
+	struct poll_ctx ctx = {.np = np};
+	int r = read_counters(np, &ctx);
+	if (r < 0) {
+		free(ctx.now);
+		return ab_err_errno(err, -r, "reading nftables counters");
+	}
+	int users = 0;
+	const char *last_user = "";
+	for (size_t i = 0; i < ctx.n; i++) {
+		int64_t before = 0;
+		for (size_t j = 0; j < np->n_seen; j++)
+			if (!strcmp(np->seen[j].user, ctx.now[i].user) &&
+			    !strcmp(np->seen[j].kind, ctx.now[i].kind))
+				before = np->seen[j].packets;
+		int64_t delta = ctx.now[i].packets - before;
+		if (delta > 0) {
+			json_t *d =
+			    json_pack("{s:s, s:I, s:I}", "kind", ctx.now[i].kind, "packets",
+			              (json_int_t)delta, "total", (json_int_t)ctx.now[i].packets);
+			audit_log("net.deny", AUDIT_DENY, ctx.now[i].user, NULL, NULL, d);
+			if (strcmp(last_user, ctx.now[i].user) != 0)
+				users++;
+			last_user = ctx.now[i].user;
+		}
+	}
+	free(np->seen);
+	np->seen = ctx.now;
+	np->n_seen = ctx.n;
+	return users;
+}
+
+int64_t
+netpol_drops(struct netpol *np, const char *user, const char *kind)
+{
+	int64_t sum = 0;
+	for (size_t i = 0; i < np->n_seen; i++)
+		if (!strcmp(np->seen[i].user, user) &&
+		    (!strcmp(kind, "any") || !strcmp(np->seen[i].kind, kind)))
+			sum += np->seen[i].packets;
+	return sum;
+}
