@@ -176,7 +176,6 @@ mode_first_frame(const struct opts *o, struct ab_err *err)
 {
 	int n = o->repeat > 0 ? o->repeat : 10;
 	_cleanup_free_ double *v = ab_xcalloc((size_t)n, sizeof(double));
-	char name[128] = "";
 	int w = 0, h = 0;
 	for (int i = 0; i < n; i++) {
 		struct rfbc r = {0};
@@ -186,7 +185,6 @@ mode_first_frame(const struct opts *o, struct ab_err *err)
 		if (ret >= 0)
 			ret = full_frame(&r, t0 + 10000000, err);
 		int64_t t1 = ab_now_us();
-		snprintf(name, sizeof(name), "%s", r.name);
 		w = r.w;
 		h = r.h;
 		rfbc_free(&r);
@@ -197,7 +195,6 @@ mode_first_frame(const struct opts *o, struct ab_err *err)
 	qsort(v, (size_t)n, sizeof(double), cmp_double);
 	printf("first_frame_ms=%.2f first_frame_min_ms=%.2f first_frame_n=%d geometry=%dx%d\n",
 	       median(v, (size_t)n), v[0], n, w, h);
-	(void)name;
 	return 0;
 }
 
@@ -276,6 +273,7 @@ mode_latency(const struct opts *o, struct ab_err *err)
 	int ret = open_ready(&r, o->target, err);
 	int n = o->keys > 0 ? o->keys : 100;
 	_cleanup_free_ double *v = ab_xcalloc((size_t)n, sizeof(double));
+	_cleanup_free_ double *px = ab_xcalloc((size_t)n, sizeof(double));
 	int got = 0, lost = 0;
 	if (ret >= 0)
 		ret = rfbc_pointer(&r, o->at_x, o->at_y, 0, err);
@@ -304,6 +302,7 @@ mode_latency(const struct opts *o, struct ab_err *err)
 				if ((ret = rfbc_request(&r, true, err)) < 0)
 					break;
 				if (r.last_changed > 0) {
+					px[got] = (double)r.last_changed;
 					v[got++] = (double)(t1 - t0) / 1000.0;
 					break;
 				}
@@ -319,9 +318,12 @@ mode_latency(const struct opts *o, struct ab_err *err)
 		return ab_err_set(err, ETIMEDOUT, "no key produced a screen change (%d lost)",
 		                  lost);
 	qsort(v, (size_t)got, sizeof(double), cmp_double);
+	qsort(px, (size_t)got, sizeof(double), cmp_double);
+	/* key_px: pixels changed by the measured update (a glyph: similar on every stack) */
 	printf("key_median_ms=%.2f key_p95_ms=%.2f key_min_ms=%.2f key_max_ms=%.2f key_n=%d "
-	       "key_lost=%d\n",
-	       median(v, (size_t)got), percentile(v, (size_t)got, 95), v[0], v[got - 1], got, lost);
+	       "key_lost=%d key_px=%.0f\n",
+	       median(v, (size_t)got), percentile(v, (size_t)got, 95), v[0], v[got - 1], got, lost,
+	       median(px, (size_t)got));
 	return 0;
 }
 

@@ -79,17 +79,12 @@ argobox-direct)
 	pids+=($!)
 	;;
 argobox-ws)
-	cat >"$dir/broker.json" <<JSON
-{
-  "listen": { "address": "127.0.0.1", "port": $port },
-  "session": {
-    "binary": "$build/session/argobox-session",
-    "runtime_dir": "$dir/run",
-    "geometry": "$geom",
-    "desktop_command": ["sh", "-c", "$(desktop_cmd | sed 's/"/\\"/g')"]
-  }
-}
-JSON
+	# Keys as in broker/config.c (argobox-broker --print-default-config).
+	jq -n --arg bin "$build/session/argobox-session" --arg base "$dir/run" --arg geom "$geom" \
+		--arg desk "$(desktop_cmd)" --argjson port "$port" '{
+		listen: {address: "127.0.0.1", port: $port},
+		session: {binary: $bin, runtime_base: $base, geometry: $geom,
+		          desktop_command: ["sh", "-c", $desk]}}' >"$dir/broker.json"
 	"$build/broker/argobox-broker" --config "$dir/broker.json" 2>"$dir/broker.log" &
 	pids+=($!)
 	;;
