@@ -10,13 +10,14 @@ import path from 'node:path';
 
 const dir = makeTempDir('argobox-e2e-classic-');
 let browser;
+let page;
 try {
 	const stack = await startClassicStack({ dir });
 	log(`classic stack at ${stack.url}, X display ${stack.display}`);
 	browser = await launchChromium();
 	const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 	await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
-	const page = await ctx.newPage();
+	page = await ctx.newPage();
 	page.on('pageerror', (e) => log('page error:', e.message));
 	await openDesktop(page, stack.url);
 	await checkFocus(page);
@@ -29,7 +30,8 @@ try {
 	for (const f of ['x11vnc.log', 'websockify.log', 'desktop.log']) {
 		console.error(`--- ${f}\n${tail(path.join(dir, f), 15)}`);
 	}
-	console.error(`(logs kept in ${dir})`);
+	await page?.screenshot({ path: path.join(dir, 'failure.png') }).catch(() => {});
+	console.error(`(logs and failure.png kept in ${dir})`);
 	await browser?.close();
 	fail(e.stack || e.message);
 }

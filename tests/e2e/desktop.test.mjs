@@ -31,6 +31,7 @@ if (!buildDir) {
 const dir = makeTempDir('argobox-e2e-desktop-');
 const desktopCommand = [writeDesktopScript(dir)];
 let browser;
+let page;
 let broker;
 try {
 	broker = await startBroker({ buildDir, dir, desktopCommand });
@@ -38,7 +39,7 @@ try {
 	browser = await launchChromium();
 	const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
 	await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: broker.url });
-	const page = await ctx.newPage();
+	page = await ctx.newPage();
 	page.on('pageerror', (e) => log('page error:', e.message));
 
 	// The landing page links to the desktop.
@@ -80,7 +81,8 @@ try {
 			console.error(`--- ${f}\n${tail(path.join(dir, f), 30)}`);
 		}
 	}
-	console.error(`(logs kept in ${dir})`);
+	await page?.screenshot({ path: path.join(dir, 'failure.png') }).catch(() => {});
+	console.error(`(logs and failure.png kept in ${dir})`);
 	await browser?.close().catch(() => {});
 	if (broker) {
 		await stopProcess(broker.proc);

@@ -280,7 +280,7 @@ function which(cmd) {
 // proxies /websockify to x11vnc on a private Xvfb running the known desktop.
 export async function startClassicStack({ dir, geometry = '1280x800' }) {
 	requireNoVNC();
-	for (const cmd of ['Xvfb', 'x11vnc', 'websockify']) {
+	for (const cmd of ['Xvfb', 'x11vnc']) {
 		if (!which(cmd)) {
 			skip(`${cmd} is not installed (deps/debian/web.txt)`);
 		}
@@ -306,6 +306,16 @@ export async function startClassicStack({ dir, geometry = '1280x800' }) {
 	});
 	await waitFor('x11vnc to listen', () => fs.existsSync(sock));
 
+	const url = await serveWeb(dir, sock);
+	return { url, display };
+}
+
+// websockify serving web/ (with /vendor/novnc/ mapped to the npm package, as the broker
+// does) and proxying websockets to the RFB unix socket sock.
+async function serveWeb(dir, sock) {
+	if (!which('websockify')) {
+		skip('websockify is not installed (deps/debian/web.txt)');
+	}
 	const root = path.join(dir, 'webroot');
 	fs.mkdirSync(path.join(root, 'vendor'), { recursive: true });
 	for (const e of fs.readdirSync(webRoot)) {
@@ -320,7 +330,39 @@ export async function startClassicStack({ dir, geometry = '1280x800' }) {
 	});
 	const url = `http://127.0.0.1:${port}`;
 	await waitFor('websockify to serve the page', () => httpOk(`${url}/desktop.html`));
-	return { url, display };
+	return url;
+}
+
+// argobox-session (the real VNC server) with the known desktop, behind websockify: the page
+// against the real session before, or without, the broker.
+export async function startSessionStack({ dir, buildDir }) {
+	requireNoVNC();
+	const bin = path.join(buildDir, 'session', 'argobox-session');
+	if (!fs.existsSync(bin)) {
+		throw new Error(`argobox-session is not built: expected ${bin}`);
+	}
+	const rt = path.join(dir, 'rt');
+	fs.mkdirSync(rt, { mode: 0o700 });
+	const script = writeDesktopScript(dir);
+	const logFile = path.join(dir, 'session.log');
+	const out = fs.openSync(logFile, 'a');
+	const session = track(
+		spawn(bin, ['--runtime-dir', rt, '--geometry', '1280x800', '--ready-fd', '3', '--', script], {
+			detached: true,
+			stdio: ['ignore', out, out, 'pipe'],
+		})
+	);
+	fs.closeSync(out);
+	let ready = '';
+	session.stdio[3].on('data', (d) => (ready += d));
+	await waitFor('argobox-session to report READY', () => {
+		if (session.exitCode !== null) {
+			throw new Error(`argobox-session exited with ${session.exitCode}:\n${tail(logFile)}`);
+		}
+		return ready.includes('READY');
+	}, { timeout: 30000 });
+	const url = await serveWeb(dir, path.join(rt, 'rfb.sock'));
+	return { url, session, logFile };
 }
 
 // ---------- Chromium ----------
