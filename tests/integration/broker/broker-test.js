@@ -1,0 +1,384 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Integration tests of argobox-broker against real processes on loopback:
+//   broker-test.js http|rfb|subprotocol|slow|close|lifecycle|heartbeat|timeout
+// Each starts its own broker (listen.port 0, temp dirs) with fake-session.js as
+// the session binary (or the real argobox-session with AB_REAL_SESSION=1).
+'use strict';
+const assert = require('assert');
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const WebSocket = require('ws');
+
+const build = process.env.AB_BUILD_DIR;
+const brokerBin = path.join(build, 'broker', 'argobox-broker');
+const ctlBin = path.join(build, 'broker', 'argoboxctl');
+const fakeSession = path.join(__dirname, 'fake-session.js');
+const children = [];
+
+function fail(msg) {
+	console.error(`FAIL: ${msg}`);
+	cleanup();
+	process.exit(1);
+}
+function cleanup() {
+	for (const c of children) {
+		try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
+		try { c.kill('SIGKILL'); } catch (e) { /* gone */ }
+	}
+}
+process.on('exit', cleanup);
+
+/* Waits until fn() returns a truthy value (polled), at most ms. */
+async function waitFor(what, fn, ms = 15000) {
+	const end = Date.now() + ms;
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() > end) fail(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 20));
+	}
+}
+
+async function startBroker(extra = {}, env = {}) {
+	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-broker-'));
+	const web = path.join(tmp, 'web');
+	fs.mkdirSync(path.join(web, 'node_modules/@novnc/novnc/core'), { recursive: true });
+	fs.mkdirSync(path.join(web, 'sub'));
+	fs.writeFileSync(path.join(web, 'index.html'), '<!doctype html><title>argobox</title>');
+	fs.writeFileSync(path.join(web, 'app.js'), 'console.log(1);');
+	fs.writeFileSync(path.join(web, 'style.css'), 'body{}');
+	fs.writeFileSync(path.join(web, '.hidden'), 'hidden');
+	fs.writeFileSync(path.join(web, 'sub', 'index.html'), 'sub');
+	fs.writeFileSync(path.join(web, 'node_modules/@novnc/novnc/core/rfb.js'), 'export default 1;');
+	fs.writeFileSync(path.join(tmp, 'secret.txt'), 'TOPSECRET');
+	const real = process.env.AB_REAL_SESSION === '1';
+	const cfg = {
+		listen: { address: '127.0.0.1', port: 0 },
+		web: { root: web },
+		session: {
+			binary: real ? path.join(build, 'session', 'argobox-session') : fakeSession,
+			runtime_base: path.join(tmp, 'run'),
+			desktop_command: real ? ['xterm'] : ['true'],
+			start_timeout_ms: 15000,
+			stop_timeout_ms: 3000,
+		},
+		control: { heartbeat_ms: 500, timeout_ms: 5000 },
+		proxy: { ping_interval_s: 1 },
+		admin: { socket: path.join(tmp, 'broker.sock') },
+		audit: { path: path.join(tmp, 'audit.log') },
+		log: { level: 'debug' },
+	};
+	for (const [k, v] of Object.entries(extra)) cfg[k] = Object.assign(cfg[k] || {}, v);
+	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
+	const p = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], {
+		env: Object.assign({}, process.env, env), stdio: ['ignore', 'inherit', 'pipe'],
+		detached: true,
+	});
+	children.push(p);
+	let logText = '';
+	p.stderr.on('data', (d) => { logText += d; process.stderr.write(d); });
+	const exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
+	const port = await waitFor('the broker to listen', () => {
+		const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
+		return m && Number(m[1]);
+	});
+	return { p, port, tmp, cfg, exited, log: () => logText,
+		audit: () => { try { return fs.readFileSync(cfg.audit.path, 'utf8'); } catch (e) { return ''; } },
+		fakeLog: () => { try { return fs.readFileSync(path.join(tmp, 'run', 'local', 'fake.log'), 'utf8'); } catch (e) { return ''; } } };
+}
+
+function ctl(b, ...args) {
+	return JSON.parse(execFileSync(ctlBin, ['--socket', b.cfg.admin.socket, '--json', ...args]).toString());
+}
+
+/* One raw HTTP/1.1 request; resolves {status, headers, body}. */
+function rawGet(port, target, headers = {}) {
+	return new Promise((resolve, reject) => {
+		const s = net.connect(port, '127.0.0.1');
+		let data = Buffer.alloc(0);
+		s.on('connect', () => {
+			let req = `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n`;
+			for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
+			s.write(req + '\r\n');
+		});
+		s.on('data', (d) => { data = Buffer.concat([data, d]); });
+		s.on('error', reject);
+		s.on('close', () => {
+			const t = data.toString('latin1');
+			const i = t.indexOf('\r\n\r\n');
+			const head = i >= 0 ? t.slice(0, i) : t;
+			const m = /^HTTP\/1\.[01] (\d+)/.exec(head);
+			const hdrs = {};
+			for (const l of head.split('\r\n').slice(1)) {
+				const j = l.indexOf(':');
+				if (j > 0) hdrs[l.slice(0, j).toLowerCase()] = l.slice(j + 1).trim();
+			}
+			resolve({ status: m ? Number(m[1]) : 0, headers: hdrs, body: i >= 0 ? t.slice(i + 4) : '' });
+		});
+	});
+}
+
+/* A websocket RFB client: does the handshake, returns helpers. */
+async function rfbConnect(port, opts = {}) {
+	const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path || '/websockify'}`,
+		opts.protocols === undefined ? ['binary'] : opts.protocols, opts.wsopts || {});
+	let buf = Buffer.alloc(0);
+	let waiters = [];
+	ws.on('message', (d) => { buf = Buffer.concat([buf, d]); waiters.forEach((w) => w()); });
+	const closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+	await new Promise((res, rej) => { ws.on('open', res); ws.on('error', rej); ws.on('unexpected-response', (q, r) => rej(new Error(`HTTP ${r.statusCode}`))); });
+	const read = (n) => new Promise((res, rej) => {
+		const t = setTimeout(() => rej(new Error(`timeout reading ${n} bytes`)), 15000);
+		const check = () => {
+			if (buf.length >= n) {
+				clearTimeout(t);
+				waiters = waiters.filter((w) => w !== check);
+				const r = buf.subarray(0, n); buf = buf.subarray(n); res(r);
+			}
+		};
+		waiters.push(check); check();
+	});
+	const ver = (await read(12)).toString();
+	assert.strictEqual(ver, 'RFB 003.008\n', 'RFB version');
+	ws.send(Buffer.from('RFB 003.008\n'));
+	const nt = (await read(1))[0];
+	const types = [...(await read(nt))];
+	assert.ok(types.includes(1), 'security None offered');
+	ws.send(Buffer.from([1]));
+	assert.strictEqual((await read(4)).readUInt32BE(0), 0, 'security result OK');
+	ws.send(Buffer.from([1])); // shared
+	const si = await read(24);
+	const w = si.readUInt16BE(0), h = si.readUInt16BE(2);
+	await read(si.readUInt32BE(20));
+	const request = (incremental, x, y, rw, rh) => {
+		const m = Buffer.alloc(10);
+		m[0] = 3; m[1] = incremental ? 1 : 0;
+		m.writeUInt16BE(x, 2); m.writeUInt16BE(y, 4); m.writeUInt16BE(rw, 6); m.writeUInt16BE(rh, 8);
+		ws.send(m);
+	};
+	const readUpdate = async () => {
+		const hd = await read(4);
+		assert.strictEqual(hd[0], 0, 'FramebufferUpdate');
+		const rects = [];
+		for (let i = 0; i < hd.readUInt16BE(2); i++) {
+			const r = await read(12);
+			const rc = { x: r.readUInt16BE(0), y: r.readUInt16BE(2), w: r.readUInt16BE(4), h: r.readUInt16BE(6), enc: r.readInt32BE(8) };
+			assert.strictEqual(rc.enc, 0, 'raw encoding');
+			rc.pixels = await read(rc.w * rc.h * 4);
+			rects.push(rc);
+		}
+		return rects;
+	};
+	return { ws, w, h, request, readUpdate, closed, buffered: () => buf.length };
+}
+
+function vmRssKb(pid) {
+	const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+	return Number(m[1]);
+}
+function alive(pid) {
+	try { process.kill(pid, 0); return true; } catch (e) { return false; }
+}
+async function stopBroker(b) {
+	process.kill(b.p.pid, 'SIGTERM');
+	const r = await Promise.race([b.exited, new Promise((res) => setTimeout(() => res(null), 20000))]);
+	if (!r) fail('broker did not exit after SIGTERM');
+	assert.strictEqual(r.code, 0, `broker exit status (signal ${r.sig})`);
+}
+
+const tests = {
+	async http() {
+		const b = await startBroker();
+		let r = await rawGet(b.port, '/healthz');
+		assert.strictEqual(r.status, 200, '/healthz status');
+		assert.strictEqual(JSON.parse(r.body).status, 'ok');
+		r = await rawGet(b.port, '/');
+		assert.strictEqual(r.status, 200, '/ status');
+		assert.match(r.headers['content-type'], /^text\/html/);
+		assert.strictEqual(r.headers['cache-control'], 'no-cache');
+		assert.strictEqual(r.headers['x-content-type-options'], 'nosniff');
+		assert.match(r.body, /<title>argobox/);
+		const etag = r.headers.etag;
+		assert.ok(etag, 'ETag present');
+		r = await rawGet(b.port, '/index.html', { 'If-None-Match': etag });
+		assert.strictEqual(r.status, 304, 'conditional GET');
+		r = await rawGet(b.port, '/app.js');
+		assert.strictEqual(r.status, 200);
+		assert.match(r.headers['content-type'], /^text\/javascript/);
+		r = await rawGet(b.port, '/style.css');
+		assert.match(r.headers['content-type'], /^text\/css/);
+		r = await rawGet(b.port, '/sub/');
+		assert.strictEqual(r.body, 'sub', 'directory index');
+		r = await rawGet(b.port, '/vendor/novnc/core/rfb.js');
+		assert.strictEqual(r.status, 200, 'noVNC mapping');
+		assert.strictEqual(r.body, 'export default 1;');
+		assert.strictEqual((await rawGet(b.port, '/nope.html')).status, 404);
+		for (const evil of ['/../secret.txt', '/%2e%2e/secret.txt', '/%2E%2E%2Fsecret.txt', '/..%2fsecret.txt',
+			'/sub/../../secret.txt', '/vendor/novnc/../../../secret.txt', '/.hidden', '/%2ehidden',
+			'/index.html%00.png', '/app.js%00', '/sub%00/index.html', '/..\\secret.txt', '//etc/passwd',
+			'/vendor/novnc/%2e%2e/%2e%2e/%2e%2e/secret.txt']) {
+			const e = await rawGet(b.port, evil);
+			assert.ok(e.status >= 400 || e.status === 0 && true, `${evil} refused (got ${e.status})`);
+			assert.ok(!e.body.includes('TOPSECRET') && !e.body.includes('hidden') && !e.body.includes('console.log') && !e.body.includes('argobox</title>'),
+				`${evil} leaked content (status ${e.status})`);
+		}
+		await stopBroker(b);
+	},
+
+	async rfb() {
+		const b = await startBroker();
+		const c = await rfbConnect(b.port);
+		assert.strictEqual(c.ws.protocol, 'binary', 'subprotocol binary echoed');
+		assert.strictEqual(c.w, 256); assert.strictEqual(c.h, 192);
+		c.request(false, 0, 0, c.w, c.h);
+		const rects = await c.readUpdate();
+		assert.strictEqual(rects.length, 1);
+		const px = (x, y) => rects[0].pixels.subarray((y * c.w + x) * 4, (y * c.w + x) * 4 + 4);
+		assert.deepStrictEqual([...px(10, 20)], [0x80, 20, 10, 0], 'pixel (10,20)');
+		assert.deepStrictEqual([...px(255, 191)], [0x80, 191, 255, 0], 'pixel (255,191)');
+		// A key event reaches the desktop.
+		const k = Buffer.alloc(8); k[0] = 4; k[1] = 1; k.writeUInt32BE(0x61, 4);
+		c.ws.send(k);
+		await waitFor('the key to reach the session', () => b.fakeLog().includes('key 1 97'));
+		// Second client with no subprotocol on /ws.
+		const c2 = await rfbConnect(b.port, { path: '/ws', protocols: [] });
+		assert.strictEqual(c2.ws.protocol, '', 'no subprotocol');
+		c2.request(false, 0, 0, 16, 16);
+		assert.strictEqual((await c2.readUpdate())[0].w, 16);
+		// Websocket pings (proxy.ping_interval_s 1).
+		await waitFor('a websocket ping', () => new Promise((res) => {
+			c.ws.once('ping', () => res(true));
+			setTimeout(() => res(false), 500);
+		}), 10000);
+		const list = ctl(b, 'list').desktops;
+		assert.strictEqual(list.length, 1);
+		assert.strictEqual(list[0].user, 'local');
+		assert.strictEqual(list[0].clients, 2);
+		await waitFor('the control hello', () => ctl(b, 'list').desktops[0].control === true);
+		const st = ctl(b, 'status');
+		assert.strictEqual(st.connections, 2);
+		assert.match(b.audit(), /"event":"desktop.connect","outcome":"grant"/);
+		c.ws.close(); c2.ws.close();
+		await stopBroker(b);
+	},
+
+	async subprotocol() {
+		const b = await startBroker();
+		for (const [what, opts] of [['base64', { protocols: ['base64'] }],
+			['other path', { path: '/other' }],
+			['cross origin', { wsopts: { origin: 'http://evil.example' } }]]) {
+			let refused = false;
+			try { const c = await rfbConnect(b.port, opts); c.ws.close(); } catch (e) { refused = true; }
+			assert.ok(refused, `${what} refused`);
+		}
+		assert.match(b.audit(), /"event":"desktop.connect","outcome":"deny"/);
+		// A text frame closes the connection (binary only, never base64).
+		const c = await rfbConnect(b.port);
+		c.ws.send('hello');
+		const cl = await c.closed;
+		assert.strictEqual(cl.code, 1003, 'text frame closes with 1003');
+		await stopBroker(b);
+	},
+
+	async slow() {
+		const b = await startBroker({ proxy: { ping_interval_s: 20 } }, { FAKE_SESSION_GEOMETRY: '512x512' });
+		const c = await rfbConnect(b.port);
+		c.request(false, 0, 0, c.w, c.h);
+		await c.readUpdate();
+		const base = vmRssKb(b.p.pid);
+		// Stop reading, ask for 256 full frames (256 MiB) and watch the broker.
+		c.ws._socket.pause();
+		for (let i = 0; i < 256; i++) c.request(false, 0, 0, c.w, c.h);
+		await waitFor('back-pressure at the session', () => b.fakeLog().includes('backpressure'));
+		let max = base;
+		const end = Date.now() + 2000;
+		while (Date.now() < end) {
+			max = Math.max(max, vmRssKb(b.p.pid));
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		console.log(`broker VmRSS: ${base} kB after connect, max ${max} kB while the reader stalled`);
+		assert.ok(max - base < 48 * 1024, `broker RSS grew by ${max - base} kB`);
+		// Reading again drains everything: the stream was delayed, never lost.
+		c.ws._socket.resume();
+		for (let i = 0; i < 256; i++) await c.readUpdate();
+		console.log(`bytes: ${JSON.stringify(ctl(b, 'status'))}`);
+		c.ws.close();
+		await stopBroker(b);
+	},
+
+	async close() {
+		const b = await startBroker();
+		// Browser side closes: the session sees its RFB client go.
+		let c = await rfbConnect(b.port);
+		c.ws.close(1000);
+		await waitFor('the session to see the close', () => b.fakeLog().includes('rfb client closed'));
+		await waitFor('the broker to drop the connection', () => ctl(b, 'status').connections === 0);
+		// Desktop side closes: the browser gets a close frame.
+		c = await rfbConnect(b.port);
+		const pid = ctl(b, 'list').desktops[0].pid;
+		ctl(b, 'stop', 'local');
+		const cl = await c.closed;
+		assert.strictEqual(cl.code, 1001, 'close code when the desktop goes');
+		await waitFor('the session to exit', () => !alive(pid));
+		await waitFor('the desktop to be gone', () => ctl(b, 'list').desktops.length === 0);
+		// And a new visit starts it again.
+		c = await rfbConnect(b.port);
+		assert.notStrictEqual(ctl(b, 'list').desktops[0].pid, pid);
+		c.ws.close();
+		await stopBroker(b);
+	},
+
+	async lifecycle() {
+		const b = await startBroker();
+		const c = await rfbConnect(b.port);
+		const pid = ctl(b, 'list').desktops[0].pid;
+		assert.ok(pid > 0 && alive(pid));
+		await stopBroker(b);
+		assert.ok(!alive(pid), 'session stopped with the broker');
+		assert.match(b.fakeLog(), /SIGTERM/, 'session got SIGTERM');
+		assert.match(b.audit(), /"event":"desktop.stop"/);
+		assert.ok(!fs.existsSync(b.cfg.admin.socket), 'admin socket removed');
+		await c.closed;
+	},
+
+	async heartbeat() {
+		const b = await startBroker({ control: { heartbeat_ms: 100, timeout_ms: 600 } }, { FAKE_SESSION_MODE: 'mute' });
+		const c = await rfbConnect(b.port);
+		const cl = await c.closed;
+		assert.strictEqual(cl.code, 1001);
+		await waitFor('the silent desktop to be stopped', () => ctl(b, 'list').desktops.length === 0);
+		assert.match(b.audit(), /"event":"desktop.health","outcome":"failure"/);
+		await stopBroker(b);
+	},
+
+	async timeout() {
+		const b = await startBroker({ session: { start_timeout_ms: 500 } }, { FAKE_SESSION_MODE: 'noready' });
+		let refused = false;
+		try { await rfbConnect(b.port); } catch (e) { refused = true; }
+		assert.ok(refused, 'no RFB stream from a desktop that never became ready');
+		await waitFor('the desktop to be stopped', () => ctl(b, 'list').desktops.length === 0);
+		assert.match(b.audit(), /"event":"desktop.start","outcome":"failure"/);
+		await stopBroker(b);
+	},
+};
+
+(async () => {
+	const name = process.argv[2];
+	if (!tests[name]) fail(`unknown test '${name}'`);
+	if (process.env.AB_REAL_SESSION === '1' && !fs.existsSync(path.join(build, 'session', 'argobox-session'))) {
+		console.log('SKIP: argobox-session is not built');
+		process.exit(77);
+	}
+	try {
+		await tests[name]();
+	} catch (e) {
+		fail(e.stack || String(e));
+	}
+	console.log(`PASS: ${name}`);
+	cleanup();
+	process.exit(0);
+})();
