@@ -129,12 +129,18 @@ async function rfbConnect(port, opts = {}) {
 	let buf = Buffer.alloc(0);
 	let waiters = [];
 	ws.on('message', (d) => { buf = Buffer.concat([buf, d]); waiters.forEach((w) => w()); });
-	const closed = new Promise((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+	let isClosed = false;
+	const closed = new Promise((r) => ws.on('close', (code, reason) => {
+		isClosed = true; waiters.forEach((w) => w()); r({ code, reason: reason.toString() });
+	}));
 	await new Promise((res, rej) => { ws.on('open', res); ws.on('error', rej); ws.on('unexpected-response', (q, r) => rej(new Error(`HTTP ${r.statusCode}`))); });
 	const read = (n) => new Promise((res, rej) => {
 		const t = setTimeout(() => rej(new Error(`timeout reading ${n} bytes`)), 15000);
 		const check = () => {
-			if (buf.length >= n) {
+			if (buf.length < n && isClosed) {
+				clearTimeout(t);
+				rej(new Error('websocket closed'));
+			} else if (buf.length >= n) {
 				clearTimeout(t);
 				waiters = waiters.filter((w) => w !== check);
 				const r = buf.subarray(0, n); buf = buf.subarray(n); res(r);
