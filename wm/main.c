@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * argobox-wm: the window manager and desktop shell of an ArgoBox desktop.
+ *
+ * It runs inside argobox-session on the session's Xvfb. It reparents every
+ * top-level window into a frame drawn with cairo/pango (frame.c), keeps
+ * ICCCM/EWMH properties (ewmh.c), draws the taskbar, launcher, notification
+ * pop-ups and wallpaper (taskbar.c, launcher.c, notify.c, wallpaper.c,
+ * theme.c), and exports/restores the desktop state (state.c, deskstate.c)
+ * over the control channel to the session (ctl.c).
+ *
+ * Start reading at main() below, then event.c (one handler per X event type)
+ * and client.c (what happens to a window). One process, one poll() loop: the
+ * X connection and the control socket are watched by ab_loop_poll; queued X
+ * events are drained before every poll, timers drive the clock, the
+ * debounced export, notification expiry and reconnects. No threads.
+ */
+#include "wm.h"
+#include "ab_config.h"
+#include "ab_log.h"
+#include "ab_util.h"
+
+#include <X11/cursorfont.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#ifndef AB_WALLPAPER_DIR
+#define AB_WALLPAPER_DIR "/usr/share/argobox/wallpapers"
+#endif
+
+struct wm wm;
+
+struct wm_config {
+	char apps[2048];
+	char wallpaper_dir[512];
+	char socket[256];
+	char state_out[512];
+	char font[64];
+	char log_level[8];
+};
+
+static const struct wm_config defaults = {
+    .apps = "",
+    .wallpaper_dir = AB_WALLPAPER_DIR,
+    .socket = "",
+    .state_out = "",
+    .font = "Noto Sans,DejaVu Sans 10",
+    .log_level = "info",
+};
+
+static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+
+static const struct ab_cfg_field fields[] = {
+    AB_CFG_STR("apps", struct wm_config, apps,
+               "allowed apps: .desktop ids or names, comma separated; '*' = all (env "
+               "ARGOBOX_APPS wins)"),
+    AB_CFG_STR("wallpaper_dir", struct wm_config, wallpaper_dir, "directory of wallpaper PNGs"),
+    AB_CFG_STR("socket", struct wm_config, socket,
+               "control socket of argobox-session (env ARGOBOX_WM_SOCKET wins)"),
+    AB_CFG_STR("state_out", struct wm_config, state_out,
+               "also write the exported state to this file (atomically)"),
+    AB_CFG_STR("font", struct wm_config, font, "Pango font of titles and the shell"),
+    AB_CFG_ENUM("log.level", struct wm_config, log_level, levels, "log level"),
+    {0},
+};
+
+static bool other_wm;
+
+static int
+startup_error(Display *dpy, XErrorEvent *e)
+{
+	other_wm = true;
+	return 0;
+}
+
+static int
+x_io_error(Display *dpy)
+{
+	ab_error("lost the connection to the X server");
+	exit(1);
+}
+
+static void
+on_x(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	/* events are drained by the main loop before each poll */
+}
+
+static int sig_fd = -1;
+
+static void
+on_signal(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct signalfd_siginfo si;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		ab_info("signal %u: exiting", si.ssi_signo);
+		wm.running = false;
+	}
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: argobox-wm [options]\n"
+	           "  --restore FILE        desktop state to restore (env ARGOBOX_STATE_FILE)\n"
+	           "  --state-out FILE      also write every exported state to FILE\n"
+	           "  --socket PATH         session control socket (env ARGOBOX_WM_SOCKET)\n"
+	           "  --apps LIST           allowed apps (env ARGOBOX_APPS), '*' = all\n"
+	           "  --wallpaper-dir DIR   wallpaper PNGs (env ARGOBOX_WALLPAPER_DIR)\n"
+	           "  --validate-state FILE check a state file and exit (0 = valid)\n"
+	           "  --config FILE, --check-config, --print-default-config\n"
+	           "  --log-level LEVEL     debug, info, warn, error\n");
+}
+
+static const char *
+pick(const char *cli, const char *env, const char *cfg)
+{
+	if (cli)
+		return cli;
+	const char *e = env ? getenv(env) : NULL;
+	if (e)
+		return e;
+	return cfg && *cfg ? cfg : NULL;
+}
+
+static void
+setup_x(void)
+{
+	wm.screen = DefaultScreen(wm.dpy);
+	wm.root = RootWindow(wm.dpy, wm.screen);
+	wm.visual = DefaultVisual(wm.dpy, wm.screen);
+	wm.cmap = DefaultColormap(wm.dpy, wm.screen);
+	wm.sw = DisplayWidth(wm.dpy, wm.screen);
+	wm.sh = DisplayHeight(wm.dpy, wm.screen);
+	XSetErrorHandler(startup_error);
+	XSelectInput(wm.dpy, wm.root,
+	             SubstructureRedirectMask | SubstructureNotifyMask | StructureNotifyMask |
+	                 ButtonPressMask | PropertyChangeMask | KeyPressMask | KeyReleaseMask);
+	XSync(wm.dpy, False);
+	if (other_wm) {
+		ab_error("another window manager is running on this display");
+		exit(1);
+	}
+	XSetErrorHandler(event_x_error);
+	XSetIOErrorHandler(x_io_error);
+	XDefineCursor(wm.dpy, wm.root, XCreateFontCursor(wm.dpy, XC_left_ptr));
+}
+
+static void
+shutdown_wm(void)
+{
+	/* the last state goes out at once; windows go back to the root so that
+	 * a restarted window manager adopts them where they are */
+	state_export_now();
+	ctl_stop();
+	launcher_close();
+	notify_dismiss_all();
+	while (wm.clients) {
+		struct client *c = wm.clients;
+		bool vis = client_visible(c);
+		client_unmanage(c, false);
+		(void)vis;
+	}
+	XSetInputFocus(wm.dpy, PointerRoot, RevertToPointerRoot, CurrentTime);
+	XDeleteProperty(wm.dpy, wm.root, wm.atoms[A_NET_SUPPORTING_WM_CHECK]);
+	XDestroyWindow(wm.dpy, wm.check);
+	XSync(wm.dpy, False);
+	XCloseDisplay(wm.dpy);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"restore", required_argument, NULL, 'r'},
+	    {"state-out", required_argument, NULL, 'o'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"apps", required_argument, NULL, 'a'},
+	    {"wallpaper-dir", required_argument, NULL, 'w'},
+	    {"validate-state", required_argument, NULL, 'V'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"print-default-config", no_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	const char *restore = NULL, *state_out = NULL, *sock = NULL, *apps = NULL, *wpdir = NULL,
+	           *level = NULL;
+	struct wm_config cfg;
+	int ex = -1;
+
+	ab_log_init("wm");
+	ab_config_init(fields, &cfg, &defaults, sizeof(cfg));
+	if (ab_config_cli(fields, &cfg, argc, argv, NULL, &ex) < 0 || ex >= 0) {
+		ab_config_free(fields, &cfg);
+		return ex >= 0 ? ex : 1;
+	}
+	int o;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'r':
+			restore = optarg;
+			break;
+		case 'o':
+			state_out = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'a':
+			apps = optarg;
+			break;
+		case 'w':
+			wpdir = optarg;
+			break;
+		case 'l':
+			level = optarg;
+			break;
+		case 'V': {
+			struct deskstate ds;
+			struct ab_err err = {0};
+			if (deskstate_load_file(optarg, &ds, &err) < 0) {
+				fprintf(stderr, "invalid: %s\n", err.msg);
+				return 1;
+			}
+			deskstate_free(&ds);
+			printf("valid\n");
+			return 0;
+		}
+		case 'c':
+		case 'C':
+		case 'P':
+			break; /* handled by ab_config_cli */
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	level = level ? level : cfg.log_level;
+	int lv = ab_log_level_from_string(level);
+	if (lv < 0) {
+		ab_error("log level '%s' is not debug, info, warn or error", level);
+		return 2;
+	}
+	ab_log_set_level(lv);
+	restore = pick(restore, "ARGOBOX_STATE_FILE", NULL);
+	sock = pick(sock, "ARGOBOX_WM_SOCKET", cfg.socket);
+	apps = pick(apps, "ARGOBOX_APPS", cfg.apps);
+	wpdir = pick(wpdir, "ARGOBOX_WALLPAPER_DIR", cfg.wallpaper_dir);
+	state_out = pick(state_out, NULL, cfg.state_out);
+
+	wm.dpy = XOpenDisplay(NULL);
+	if (!wm.dpy) {
+		ab_error("cannot open display '%s'", getenv("DISPLAY") ? getenv("DISPLAY") : "");
+		return 1;
+	}
+	wm.loop = ab_loop_poll_new();
+	wm.ctl_fd = -1;
+	wm.allowed = ab_xstrdup(apps ? apps : "");
+	wm.wallpaper_dir = wpdir ? ab_xstrdup(wpdir) : NULL;
+	wm.state_out = state_out ? ab_xstrdup(state_out) : NULL;
+	snprintf(wm.theme.font, sizeof(wm.theme.font), "%s", cfg.font);
+	ab_config_free(fields, &cfg);
+	if (!wm.allowed[0])
+		ab_warn("no apps are allowed (set ARGOBOX_APPS or 'apps' in the config)");
+	desktop_scan(NULL, wm.allowed, &wm.apps);
+	ab_info("%zu apps in the launcher", wm.apps.n);
+
+	/* the state to restore: invalid or hostile input boots the defaults */
+	struct deskstate ds;
+	deskstate_init_default(&ds);
+	if (restore) {
+		struct ab_err err = {0};
+		struct deskstate in;
+		if (deskstate_load_file(restore, &in, &err) < 0) {
+			ab_error("ignoring the state to restore: %s", err.msg);
+		} else {
+			deskstate_free(&ds);
+			ds = in;
+			ab_info("restoring '%s': %zu windows", restore, ds.n_windows);
+		}
+	}
+	wm.ds = ds;
+	wm.ds.windows = NULL;
+	wm.ds.n_windows = 0;
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	struct sigaction sa = {.sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT};
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	setup_x();
+	theme_apply();
+	ewmh_init();
+	wallpaper_apply();
+	taskbar_create();
+	keys_grab();
+	ewmh_update_desktops();
+	ab_loop_watch(wm.loop, ConnectionNumber(wm.dpy), AB_LOOP_READ, on_x, NULL);
+	ab_loop_watch(wm.loop, sig_fd, AB_LOOP_READ, on_signal, NULL);
+
+	XGrabServer(wm.dpy);
+	state_restore_begin(&ds);
+	client_adopt_all();
+	XUngrabServer(wm.dpy);
+	state_restore_launch();
+	free(ds.windows); /* the rest of ds (prefs) now belongs to wm.ds */
+	client_focus_top();
+	ctl_start(sock);
+	state_changed();
+
+	wm.running = true;
+	ab_info("running on %dx%d", wm.sw, wm.sh);
+	while (wm.running) {
+		while (XPending(wm.dpy)) {
+			XEvent ev;
+			XNextEvent(wm.dpy, &ev);
+			event_dispatch(&ev);
+		}
+		XFlush(wm.dpy);
+		if (!wm.running)
+			break;
+		ab_loop_poll_once(wm.loop, -1);
+	}
+	shutdown_wm();
+	desktop_list_free(&wm.apps);
+	deskstate_free(&wm.ds);
+	return 0;
+}

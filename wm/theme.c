@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* theme: light and dark palettes with an accent colour, and the drawing helpers. */
+#include "wm.h"
+#include "ab_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void
+hex(const char *s, double *out)
+{
+	unsigned v = 0x3d8bfd;
+	if (s && s[0] == '#')
+		sscanf(s + 1, "%6x", &v);
+	out[0] = ((v >> 16) & 0xff) / 255.0;
+	out[1] = ((v >> 8) & 0xff) / 255.0;
+	out[2] = (v & 0xff) / 255.0;
+}
+
+static void
+rgba(double *out, const char *s, double a)
+{
+	hex(s, out);
+	out[3] = a;
+}
+
+void
+theme_apply(void)
+{
+	struct theme *t = &wm.theme;
+	bool dark = wm.ds.mode == DESKSTATE_DARK;
+	t->title_h = 32;
+	t->border_w = 4;
+	t->bar_h = 44;
+	if (!t->font[0])
+		snprintf(t->font, sizeof(t->font), "Noto Sans,DejaVu Sans 10");
+	hex(wm.ds.accent, t->accent);
+	if (dark) {
+		hex("#1b1e24", t->bg);
+		hex("#2c2f37", t->title_focus);
+		hex("#24262d", t->title_blur);
+		hex("#eceef3", t->text);
+		hex("#8d93a1", t->text_dim);
+		hex("#3a3e48", t->border);
+		rgba(t->bar, "#15171c", 0.90);
+		rgba(t->panel, "#23262e", 0.98);
+		rgba(t->hover, "#ffffff", 0.08);
+	} else {
+		hex("#e9edf3", t->bg);
+		hex("#f6f7f9", t->title_focus);
+		hex("#e9eaee", t->title_blur);
+		hex("#1f2329", t->text);
+		hex("#6b7280", t->text_dim);
+		hex("#c8ccd4", t->border);
+		rgba(t->bar, "#fbfbfd", 0.86);
+		rgba(t->panel, "#ffffff", 0.98);
+		rgba(t->hover, "#000000", 0.07);
+	}
+	hex("#e5484d", t->close);
+}
+
+void
+theme_set(enum deskstate_mode mode, const char *accent)
+{
+	wm.ds.mode = mode;
+	if (accent && deskstate_valid_colour(accent))
+		snprintf(wm.ds.accent, sizeof(wm.ds.accent), "%s", accent);
+	theme_apply();
+	wallpaper_apply();
+	theme_redraw_all();
+	state_changed();
+}
+
+void
+theme_redraw_all(void)
+{
+	for (struct client *c = wm.clients; c; c = c->next)
+		frame_draw(c);
+	taskbar_draw();
+	if (wm.launcher_open)
+		launcher_draw();
+	for (struct notification *n = wm.notes; n; n = n->next)
+		notify_expose(n->win);
+}
+
+void
+theme_set_rgb(cairo_t *cr, const double *c)
+{
+	cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+}
+
+void
+theme_set_rgba(cairo_t *cr, const double *c)
+{
+	cairo_set_source_rgba(cr, c[0], c[1], c[2], c[3]);
+}
+
+void
+theme_rounded(cairo_t *cr, double x, double y, double w, double h, double r)
+{
+	r = fmin(r, fmin(w, h) / 2);
+	cairo_new_sub_path(cr);
+	cairo_arc(cr, x + w - r, y + r, r, -M_PI / 2, 0);
+	cairo_arc(cr, x + w - r, y + h - r, r, 0, M_PI / 2);
+	cairo_arc(cr, x + r, y + h - r, r, M_PI / 2, M_PI);
+	cairo_arc(cr, x + r, y + r, r, M_PI, 3 * M_PI / 2);
+	cairo_close_path(cr);
+}
+
+static PangoFontDescription *
+font_for(const char *font)
+{
+	static PangoFontDescription *cache[4];
+	static char names[4][64];
+	for (int i = 0; i < 4; i++) {
+		if (cache[i] && strcmp(names[i], font) == 0)
+			return cache[i];
+	}
+	for (int i = 0; i < 4; i++) {
+		if (!cache[i]) {
+			snprintf(names[i], sizeof(names[i]), "%s", font);
+			cache[i] = pango_font_description_from_string(font);
+			return cache[i];
+		}
+	}
+	pango_font_description_free(cache[3]);
+	snprintf(names[3], sizeof(names[3]), "%s", font);
+	cache[3] = pango_font_description_from_string(font);
+	return cache[3];
+}
+
+/* Draws one line of text, ellipsized to w, vertically centred in h. */
+void
+theme_text(cairo_t *cr, const char *text, const char *font, double x, double y, double w, double h,
+           bool center)
+{
+	if (w <= 4)
+		return;
+	PangoLayout *l = pango_cairo_create_layout(cr);
+	pango_layout_set_font_description(l, font_for(font));
+	pango_layout_set_text(l, text, -1);
+	pango_layout_set_width(l, (int)(w * PANGO_SCALE));
+	pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_END);
+	pango_layout_set_single_paragraph_mode(l, TRUE);
+	if (center)
+		pango_layout_set_alignment(l, PANGO_ALIGN_CENTER);
+	int tw, th;
+	pango_layout_get_pixel_size(l, &tw, &th);
+	cairo_move_to(cr, x, y + (h - th) / 2.0);
+	pango_cairo_show_layout(cr, l);
+	g_object_unref(l);
+}
+
+/* A rounded square in a colour derived from the name, with its first letter. */
+void
+theme_letter_icon(cairo_t *cr, const char *name, double x, double y, double size)
+{
+	static const char *const palette[] = {"#5b8def", "#43a58a", "#d9822b", "#a66bd3",
+	                                      "#d65c7a", "#3fa7c4", "#8a9a3b", "#6f7ddb"};
+	unsigned hsh = 5381;
+	for (const char *p = name; p && *p; p++)
+		hsh = hsh * 33 + (unsigned char)*p;
+	double c[3];
+	hex(palette[hsh % AB_ARRAY_SIZE(palette)], c);
+	theme_rounded(cr, x, y, size, size, size * 0.28);
+	theme_set_rgb(cr, c);
+	cairo_fill(cr);
+	char letter[8] = "?";
+	if (name && *name) {
+		/* first UTF-8 character, upper-cased when ASCII */
+		size_t n = 1;
+		unsigned char f = (unsigned char)name[0];
+		if (f >= 0xF0)
+			n = 4;
+		else if (f >= 0xE0)
+			n = 3;
+		else if (f >= 0xC0)
+			n = 2;
+		if (strlen(name) >= n) {
+			memcpy(letter, name, n);
+			letter[n] = '\0';
+		}
+		if (n == 1 && letter[0] >= 'a' && letter[0] <= 'z')
+			letter[0] = (char)(letter[0] - 32);
+	}
+	char font[80];
+	snprintf(font, sizeof(font), "Noto Sans,DejaVu Sans Bold %d", (int)(size * 0.45));
+	cairo_set_source_rgb(cr, 1, 1, 1);
+	theme_text(cr, letter, font, x, y, size, size, true);
+}

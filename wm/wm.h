@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * wm.h: the window manager's shared state and its modules' interfaces.
+ *
+ * argobox-wm is one process with one loop: main.c polls the X connection and
+ * the control socket (ab_loop_poll), drains X events through the handler
+ * table in event.c, and the modules below act on the single `struct wm`.
+ * Everything X-free (desktop state, .desktop files) lives in deskstate.h and
+ * desktop.h so the broker and the unit tests can link it without X.
+ *
+ * Geometry convention: a client's x, y, w, h is its content area (the
+ * application's own window) in root coordinates; the frame adds
+ * theme borders around it (frame_extents()).
+ */
+#ifndef AB_WM_H
+#define AB_WM_H
+
+#include <X11/Xlib.h>
+#include <X11/Xutil.h>
+#include <cairo/cairo-xlib.h>
+#include <cairo/cairo.h>
+#include <pango/pangocairo.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ab_loop.h"
+#include "deskstate.h"
+#include "desktop.h"
+
+/* ---- atoms (ewmh.c) ---- */
+enum atom_id {
+	A_WM_PROTOCOLS,
+	A_WM_DELETE_WINDOW,
+	A_WM_TAKE_FOCUS,
+	A_WM_STATE,
+	A_WM_CHANGE_STATE,
+	A_UTF8_STRING,
+	A_NET_SUPPORTED,
+	A_NET_SUPPORTING_WM_CHECK,
+	A_NET_WM_NAME,
+	A_NET_CLIENT_LIST,
+	A_NET_CLIENT_LIST_STACKING,
+	A_NET_ACTIVE_WINDOW,
+	A_NET_WM_STATE,
+	A_NET_WM_STATE_MAXIMIZED_VERT,
+	A_NET_WM_STATE_MAXIMIZED_HORZ,
+	A_NET_WM_STATE_FULLSCREEN,
+	A_NET_WM_STATE_HIDDEN,
+	A_NET_WM_STATE_ABOVE,
+	A_NET_WM_STATE_DEMANDS_ATTENTION,
+	A_NET_WM_WINDOW_TYPE,
+	A_NET_WM_WINDOW_TYPE_NORMAL,
+	A_NET_WM_WINDOW_TYPE_DIALOG,
+	A_NET_WM_WINDOW_TYPE_DOCK,
+	A_NET_WM_WINDOW_TYPE_SPLASH,
+	A_NET_WM_WINDOW_TYPE_NOTIFICATION,
+	A_NET_WM_WINDOW_TYPE_MENU,
+	A_NET_WM_WINDOW_TYPE_UTILITY,
+	A_NET_WM_WINDOW_TYPE_TOOLBAR,
+	A_NET_WORKAREA,
+	A_NET_CURRENT_DESKTOP,
+	A_NET_NUMBER_OF_DESKTOPS,
+	A_NET_DESKTOP_NAMES,
+	A_NET_DESKTOP_GEOMETRY,
+	A_NET_DESKTOP_VIEWPORT,
+	A_NET_WM_DESKTOP,
+	A_NET_FRAME_EXTENTS,
+	A_NET_REQUEST_FRAME_EXTENTS,
+	A_NET_CLOSE_WINDOW,
+	A_NET_MOVERESIZE_WINDOW,
+	A_NET_WM_ICON,
+	A_NET_WM_PID,
+	A_XROOTPMAP_ID,
+	A_ARGOBOX_STATE,
+	ATOM_MAX,
+};
+
+enum win_type {
+	WT_NORMAL,
+	WT_DIALOG,
+	WT_DOCK,
+	WT_SPLASH,
+	WT_NOTIFICATION,
+	WT_MENU,
+	WT_UTILITY,
+	WT_MAX,
+};
+
+struct client {
+	Window win, frame;
+	cairo_surface_t *surf; /* the frame's, NULL for undecorated clients */
+	int x, y, w, h;        /* content area, root coordinates */
+	int sx, sy, sw, sh;    /* geometry before maximize/fullscreen/snap */
+	int ws;                /* workspace; -1 = sticky (docks) */
+	bool maximized, minimized, fullscreen, above, decorated, urgent, snapped, in_taskbar;
+	bool saved; /* sx..sh hold the normal geometry */
+	bool delete_window, take_focus, mapped;
+	enum win_type type;
+	Window transient_for;
+	int minw, minh, maxw, maxh, incw, inch, basew, baseh;
+	char title[DESKSTATE_TITLE_MAX + 1];
+	char wm_class[DESKSTATE_NAME_MAX + 1], wm_instance[DESKSTATE_NAME_MAX + 1];
+	char desktop_id[DESKSTATE_NAME_MAX + 1];
+	cairo_surface_t *icon; /* 20x20 ARGB from _NET_WM_ICON, or NULL */
+	int ignore_unmap;      /* UnmapNotify events we caused while reparenting */
+	int restore_rank;      /* stacking rank from a restored state, or -1 */
+	uint64_t seq;          /* manage order */
+	struct client *next;   /* all clients in manage order */
+};
+
+struct theme {
+	double bg[3], title_focus[3], title_blur[3], text[3], text_dim[3], accent[3];
+	double bar[4], panel[4], hover[4], border[3], close[3];
+	int title_h, border_w, bar_h;
+	char font[64];
+};
+
+enum drag_mode {
+	DRAG_NONE,
+	DRAG_MOVE,
+	DRAG_RESIZE,
+	DRAG_MAX,
+};
+
+/* Edges for resizing, OR-ed. */
+#define EDGE_LEFT   1
+#define EDGE_RIGHT  2
+#define EDGE_TOP    4
+#define EDGE_BOTTOM 8
+
+struct notification {
+	Window win;
+	cairo_surface_t *surf;
+	char title[128], body[512];
+	bool critical;
+	int h;
+	int64_t expires_ms; /* 0: sticky */
+	struct notification *next;
+};
+
+struct status_item {
+	char id[32], text[64];
+};
+
+struct pending {
+	struct deskstate_window w;
+	bool done;
+	bool launched;
+};
+
+struct wm {
+	Display *dpy;
+	int screen;
+	Window root, check, bar, launcher;
+	Visual *visual;
+	Colormap cmap;
+	int sw, sh; /* screen size */
+	Atom atoms[ATOM_MAX];
+	struct ab_loop *loop;
+	bool running;
+	int restart_exit; /* exit status once stopped */
+
+	struct client *clients; /* manage order */
+	struct client **stack;  /* bottom to top */
+	size_t n_stack, cap_stack;
+	struct client **mru; /* focus history, most recent first */
+	size_t n_mru, cap_mru;
+	struct client *focus;
+	uint64_t next_seq;
+
+	struct theme theme;
+	struct deskstate ds; /* settings part (theme, wallpaper, workspaces, taskbar, prefs) */
+	struct desktop_list apps;
+	char *allowed;
+	char *wallpaper_dir;
+	char *state_out; /* optional file the exported state is also written to */
+
+	/* drag */
+	enum drag_mode drag;
+	struct client *drag_c;
+	int drag_edges, drag_px, drag_py, drag_x, drag_y, drag_w, drag_h;
+	Window last_click_win;
+	Time last_click_time;
+
+	/* keys */
+	bool super_alone, cycling;
+	size_t cycle_idx;
+	unsigned numlock;
+
+	/* taskbar */
+	cairo_surface_t *bar_surf;
+	struct status_item status[8];
+	size_t n_status;
+	struct ab_timer *clock_timer;
+
+	/* launcher */
+	cairo_surface_t *launcher_surf;
+	bool launcher_open;
+	char query[64];
+	int sel, scroll;
+
+	/* notifications */
+	struct notification *notes;
+	struct ab_timer *note_timer;
+
+	/* state export */
+	struct ab_timer *export_timer;
+	int64_t last_export_ms;
+	char *last_export;
+
+	/* restore */
+	struct pending *pending;
+	size_t n_pending, n_placed;
+	int64_t restore_start_ms;
+	bool restoring;
+	struct ab_timer *restore_timer;
+
+	/* control channel */
+	char *sock_path;
+	int ctl_fd;
+	struct ab_watch *ctl_watch;
+	struct ab_timer *ctl_timer;
+	int ctl_backoff_ms;
+	char *out_buf;
+	size_t out_len;
+	void *reader; /* struct ab_proto_reader */
+};
+
+extern struct wm wm;
+
+/* ewmh.c: atoms and the root/client properties of ICCCM and EWMH */
+void ewmh_init(void);
+void ewmh_update_client_list(void);
+void ewmh_update_desktops(void);
+void ewmh_update_active(void);
+void ewmh_update_workarea(void);
+void ewmh_set_client_state(struct client *c);
+void ewmh_set_frame_extents(struct client *c);
+void ewmh_set_wm_state(Window w, long state);
+void ewmh_client_message(XClientMessageEvent *e);
+bool ewmh_get_atoms(Window w, Atom prop, Atom *out, int max, int *ret_n);
+void ewmh_read_title(struct client *c);
+void ewmh_read_icon(struct client *c);
+enum win_type ewmh_window_type(Window w);
+
+/* client.c: managed windows */
+struct client *client_find(Window w); /* by client or frame window */
+struct client *client_manage(Window w, bool adopt);
+void client_unmanage(struct client *c, bool destroyed);
+void client_read_hints(struct client *c);
+void client_apply_hints(struct client *c, int *w, int *h);
+void client_move_resize(struct client *c, int x, int y, int w, int h);
+void client_focus(struct client *c);
+void client_raise(struct client *c);
+void client_restack(void);
+void client_close(struct client *c);
+void client_set_maximized(struct client *c, bool on);
+void client_set_fullscreen(struct client *c, bool on);
+void client_set_minimized(struct client *c, bool on);
+void client_snap(struct client *c, int where); /* EDGE_LEFT/RIGHT, EDGE_TOP = maximize */
+void client_show_hide(struct client *c);
+bool client_visible(struct client *c);
+void client_send_configure(struct client *c);
+void client_workarea(int *x, int *y, int *w, int *h);
+void client_focus_top(void);
+void client_adopt_all(void);
+
+/* frame.c: decorations, hit testing, drags */
+void frame_extents(struct client *c, int *l, int *r, int *t, int *b);
+void frame_create(struct client *c);
+void frame_destroy(struct client *c);
+void frame_place(struct client *c);
+void frame_draw(struct client *c);
+void frame_button_press(struct client *c, XButtonEvent *e);
+void frame_motion(XMotionEvent *e);
+void frame_button_release(XButtonEvent *e);
+
+/* event.c: the handler table */
+void event_dispatch(XEvent *e);
+int event_x_error(Display *dpy, XErrorEvent *e);
+
+/* keys.c */
+void keys_grab(void);
+void keys_press(XKeyEvent *e);
+void keys_release(XKeyEvent *e);
+
+/* workspace.c */
+void workspace_switch(int ws);
+void workspace_send(struct client *c, int ws);
+
+/* theme.c: colours and drawing helpers */
+void theme_apply(void);
+void theme_set(enum deskstate_mode mode, const char *accent);
+void theme_rounded(cairo_t *cr, double x, double y, double w, double h, double r);
+void theme_text(cairo_t *cr, const char *text, const char *font, double x, double y, double w,
+                double h, bool center);
+void theme_set_rgb(cairo_t *cr, const double *c);
+void theme_set_rgba(cairo_t *cr, const double *c);
+void theme_letter_icon(cairo_t *cr, const char *name, double x, double y, double size);
+void theme_redraw_all(void);
+
+/* wallpaper.c */
+void wallpaper_apply(void);
+int wallpaper_set(const char *image, enum deskstate_fit fit);
+
+/* taskbar.c */
+void taskbar_create(void);
+void taskbar_draw(void);
+void taskbar_button_press(XButtonEvent *e);
+int taskbar_height(void);
+
+/* launcher.c */
+void launcher_toggle(void);
+void launcher_close(void);
+void launcher_draw(void);
+void launcher_key(XKeyEvent *e);
+void launcher_button_press(XButtonEvent *e);
+int launcher_spawn(const struct desktop_entry *e);
+
+/* notify.c */
+void notify_show(const char *title, const char *body, bool critical, int64_t timeout_ms);
+bool notify_button_press(XButtonEvent *e);
+void notify_expose(Window w);
+void notify_dismiss_all(void);
+
+/* state.c: export (debounced) and restore */
+void state_changed(void);
+json_t *state_build(void);
+void state_restore_begin(struct deskstate *ds);
+void state_restore_launch(void);
+bool state_restore_match(struct client *c);
+void state_export_now(void);
+
+/* ctl.c: the control channel to argobox-session */
+void ctl_start(const char *path);
+void ctl_send(json_t *msg); /* stolen */
+void ctl_stop(void);
+
+#endif
