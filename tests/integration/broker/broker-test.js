@@ -323,6 +323,16 @@ const tests = {
 		c.ws.close(1000);
 		await waitFor('the session to see the close', () => b.fakeLog().includes('rfb client closed'));
 		await waitFor('the broker to drop the connection', () => ctl(b, 'status').connections === 0);
+		// Connections come and go without leaking descriptors (loop_lws dups and closes).
+		const fds = () => fs.readdirSync(`/proc/${b.p.pid}/fd`).length;
+		const before = fds();
+		for (let i = 0; i < 10; i++) {
+			const x = await rfbConnect(b.port);
+			x.ws.close();
+			await x.closed;
+		}
+		await waitFor('the broker to drop the connections', () => ctl(b, 'status').connections === 0);
+		await waitFor('descriptors to be released', () => fds() <= before + 1);
 		// Desktop side closes: the browser gets a close frame.
 		c = await rfbConnect(b.port);
 		const pid = ctl(b, 'list').desktops[0].pid;
@@ -359,6 +369,40 @@ const tests = {
 		await waitFor('the silent desktop to be stopped', () => ctl(b, 'list').desktops.length === 0);
 		assert.match(b.audit(), /"event":"desktop.health","outcome":"failure"/);
 		await stopBroker(b);
+	},
+
+	// The real argobox-session (AB_REAL_SESSION=1): Xvfb + libvncserver through the broker.
+	async real() {
+		const b = await startBroker({ session: { geometry: '640x480' } });
+		const fullFrame = async (c) => {
+			c.request(false, 0, 0, c.w, c.h);
+			let got = 0;
+			while (got < c.w * c.h) for (const r of await c.readUpdate()) got += r.w * r.h;
+		};
+		let t0 = process.hrtime.bigint();
+		const cold = await rfbConnect(b.port);
+		await fullFrame(cold);
+		const coldMs = Number(process.hrtime.bigint() - t0) / 1e6;
+		t0 = process.hrtime.bigint();
+		const warm = await rfbConnect(b.port);
+		await fullFrame(warm);
+		const warmMs = Number(process.hrtime.bigint() - t0) / 1e6;
+		console.log(`through the broker: cold start to first full frame ${coldMs.toFixed(1)} ms, ` +
+			`connect to first full frame ${warmMs.toFixed(1)} ms (measured, not asserted)`);
+		cold.ws.close(); warm.ws.close();
+		const c = await rfbConnect(b.port);
+		assert.strictEqual(c.w, 640); assert.strictEqual(c.h, 480);
+		c.request(false, 0, 0, c.w, c.h);
+		let area = 0;
+		while (area < c.w * c.h) {
+			const rects = await c.readUpdate();
+			for (const r of rects) area += r.w * r.h;
+			if (area < c.w * c.h) c.request(false, 0, 0, c.w, c.h);
+		}
+		const pid = ctl(b, 'list').desktops[0].pid;
+		await stopBroker(b);
+		assert.ok(!alive(pid), 'session stopped with the broker');
+		await c.closed;
 	},
 
 	async timeout() {
