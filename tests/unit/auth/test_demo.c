@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* demo: profiles, cap, per-address rate limit, warnings at 10/5/1 min, TTL expiry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "ab_loop.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "demo.h"
+#include "users.h"
+
+static struct users_db *db;
+
+struct log {
+	char lines[64][96];
+	int n;
+	int expired;
+};
+
+static void
+on_warn(const struct demo_identity *id, int64_t left_ms, void *data)
+{
+	struct log *l = data;
+	if (l->n < 64)
+		snprintf(l->lines[l->n++], sizeof(l->lines[0]), "warn %s %lld", id->name,
+		         (long long)(left_ms / 60000));
+}
+
+static void
+on_expire(const struct demo_identity *id, enum demo_end_reason why, void *data)
+{
+	struct log *l = data;
+	l->expired++;
+	if (l->n < 64)
+		snprintf(l->lines[l->n++], sizeof(l->lines[0]), "end %s %s", id->name,
+		         demo_end_reason_name(why));
+}
+
+static int
+setup(void **state)
+{
+	struct ab_err err = {0};
+	if (users_load_file(AB_SOURCE_DIR "/config/argobox.sample.json", &db, &err) < 0)
+		fail_msg("%s", err.msg);
+	audit_open("/dev/null", NULL);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	users_free(db);
+	audit_close();
+	return 0;
+}
+
+static void
+test_profiles_and_limits(void **state)
+{
+	struct demo_config cfg = demo_defaults;
+	cfg.max_concurrent = 3;
+	cfg.per_ip_max = 2;
+	cfg.per_ip_window_ms = 1000;
+	struct log l = {0};
+	struct demo *d = demo_new(db, &cfg, on_warn, on_expire, &l);
+	const struct demo_identity *id = NULL, *id2 = NULL;
+	struct ab_err err = {0};
+
+	/* only demo profiles may be picked */
+	assert_int_equal(demo_start(d, "admin", "10.0.0.1", 0, &id, &err), -EINVAL);
+	assert_int_equal(demo_start(d, "nope", "10.0.0.1", 0, &id, &err), -EINVAL);
+	assert_null(id);
+
+	assert_int_equal(demo_start(d, "demo-homelab", "10.0.0.1", 0, &id, &err), 0);
+	assert_string_equal(id->profile->title, "Homelab");
+	assert_int_equal(strncmp(id->name, "demo-", 5), 0);
+	assert_true(users_name_valid(id->name));
+	assert_int_equal(id->uid, 20000);
+	assert_int_equal(id->expires_ms, 60 * 60000);
+	/* no profile: the demo user's ("demo") */
+	assert_int_equal(demo_start(d, NULL, "10.0.0.1", 0, &id2, &err), 0);
+	assert_string_equal(id2->profile->name, "demo");
+	assert_int_equal(id2->uid, 20001);
+	assert_string_not_equal(id->name, id2->name);
+	/* per-address rate limit: a third start from the same address */
+	assert_int_equal(demo_start(d, "demo-media", "10.0.0.1", 10, &id, &err), -EAGAIN);
+	/* another address is fine; then the cap is reached */
+	assert_int_equal(demo_start(d, "demo-ai", "10.0.0.2", 10, &id, &err), 0);
+	assert_string_equal(id->profile->title, "AI Operations");
+	char name[USERS_NAME_MAX + 1];
+	strcpy(name, id->name);
+	assert_int_equal(demo_start(d, "demo-media", "10.0.0.3", 10, &id, &err), -EUSERS);
+	assert_int_equal(demo_count(d), 3);
+	/* ending one frees its slot (and its uid) */
+	assert_int_equal(demo_end(d, name, DEMO_END_LOGOUT), 0);
+	assert_int_equal(l.expired, 1);
+	assert_null(demo_find(d, name));
+	assert_int_equal(demo_end(d, name, DEMO_END_LOGOUT), -ENOENT);
+	assert_int_equal(demo_start(d, "demo-media", "10.0.0.3", 10, &id, &err), 0);
+	assert_int_equal(id->uid, 20002);
+	/* the rate window passes */
+	assert_int_equal(demo_end(d, id->name, DEMO_END_ADMIN), 0);
+	assert_int_equal(demo_start(d, "demo-media", "10.0.0.1", 1001, &id, &err), 0);
+
+	json_t *pj = demo_profiles_json(db);
+	assert_int_equal(json_array_size(pj), 4);
+	json_decref(pj);
+	demo_free(d);
+}
+
+static void
+test_ttl_schedule(void **state)
+{
+	struct log l = {0};
+	struct demo *d = demo_new(db, NULL, on_warn, on_expire, &l);
+	const struct demo_identity *id = NULL;
+	struct ab_err err = {0};
+	assert_int_equal(demo_start(d, "demo-developer", "10.0.0.1", 0, &id, &err), 0);
+	char name[USERS_NAME_MAX + 1];
+	strcpy(name, id->name);
+	/* step the clock by what demo_tick asks for */
+	int64_t now = 0, next;
+	int steps = 0;
+	while ((next = demo_tick(d, now)) >= 0 && steps++ < 100)
+		now += next;
+	assert_int_equal(l.n, 4);
+	char want[4][96];
+	snprintf(want[0], 96, "warn %s 10", name);
+	snprintf(want[1], 96, "warn %s 5", name);
+	snprintf(want[2], 96, "warn %s 1", name);
+	snprintf(want[3], 96, "end %s ttl", name);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(l.lines[i], want[i]);
+	assert_int_equal(now, 60 * 60000);
+	assert_int_equal(demo_count(d), 0);
+
+	/* a late tick fires only the latest warning, then the end */
+	l.n = 0;
+	assert_int_equal(demo_start(d, "demo-developer", "10.0.0.2", 0, &id, &err), 0);
+	demo_tick(d, 59 * 60000 + 30000);
+	assert_int_equal(l.n, 1);
+	assert_non_null(strstr(l.lines[0], " 0")); /* 30 s left */
+	demo_tick(d, 60 * 60000);
+	assert_int_equal(l.n, 2);
+	assert_non_null(strstr(l.lines[1], "ttl"));
+	demo_free(d);
+}
+
+struct loop_ctx {
+	struct log l;
+	struct ab_loop *loop;
+};
+
+static void
+on_expire_stop(const struct demo_identity *id, enum demo_end_reason why, void *data)
+{
+	struct loop_ctx *c = data;
+	on_expire(id, why, &c->l);
+}
+
+static void
+on_warn_loop(const struct demo_identity *id, int64_t left_ms, void *data)
+{
+	struct loop_ctx *c = data;
+	on_warn(id, left_ms, &c->l);
+}
+
+static void
+test_short_ttl_on_loop(void **state)
+{
+	struct loop_ctx c = {0};
+	c.loop = ab_loop_poll_new();
+	struct demo_config cfg = demo_defaults;
+	cfg.ttl_ms = 150;
+	cfg.warn_before_ms[0] = 100;
+	cfg.warn_before_ms[1] = 50;
+	cfg.warn_before_ms[2] = 0;
+	struct demo *d = demo_new(db, &cfg, on_warn_loop, on_expire_stop, &c);
+	demo_attach_loop(d, c.loop);
+	const struct demo_identity *id = NULL;
+	struct ab_err err = {0};
+	assert_int_equal(demo_start(d, "demo-homelab", "10.0.0.1", ab_now_ms(), &id, &err), 0);
+	/* bounded wait for the expiry */
+	int64_t deadline = ab_now_ms() + 10000;
+	while (c.l.expired == 0 && ab_now_ms() < deadline)
+		assert_int_equal(ab_loop_poll_once(c.loop, 50), 0);
+	assert_int_equal(c.l.expired, 1);
+	assert_int_equal(demo_count(d), 0);
+	/* warnings (a slow machine may merge or skip them), then the end */
+	assert_true(c.l.n >= 1);
+	for (int i = 0; i < c.l.n - 1; i++)
+		assert_int_equal(strncmp(c.l.lines[i], "warn ", 5), 0);
+	assert_non_null(strstr(c.l.lines[c.l.n - 1], "ttl"));
+	demo_free(d);
+	ab_loop_poll_free(c.loop);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_profiles_and_limits),
+	    cmocka_unit_test(test_ttl_schedule),
+	    cmocka_unit_test(test_short_ttl_on_loop),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
