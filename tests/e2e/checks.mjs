@@ -138,6 +138,12 @@ export async function checkClipboard(page, display, { cutBuffer = false, toBrows
 	await page.evaluate(() => window.dispatchEvent(new Event('focus')));
 	await waitFor('the browser clipboard on the X clipboard', () => xclipOut() === 'from-the-browser-456');
 
+	// Ctrl+V on the desktop sends the browser clipboard first, then the key.
+	await page.evaluate(() => navigator.clipboard.writeText('from-ctrl-v-321'));
+	await page.keyboard.press('Control+KeyV');
+	await waitFor('Ctrl+V to carry the browser clipboard to X', () => xclipOut() === 'from-ctrl-v-321');
+	await page.keyboard.press('Control+KeyC'); // drop the ^V the xterm got
+
 	if (!toBrowser) {
 		log('clipboard ok browser → desktop (desktop → browser not checked on this backend)');
 		return;

@@ -3,7 +3,7 @@
 // the desktop in Chromium at 1280x800. The desktop command is the broker's default (the
 // window manager once it is built) unless ARGOBOX_SCREENSHOT_COMMAND gives one, e.g.
 //   node tests/e2e/screenshot.mjs [OUTPUT.png]
-// Waits for the first frame, then for the picture to settle (two identical reads).
+// Waits for the first frame, then for the picture to settle.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,13 +21,16 @@ try {
 	const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 	await page.goto(`${broker.url}/desktop.html`);
 	await page.waitForSelector('body[data-state="connected"]', { timeout: 60000 });
+	// Settled: the picture stayed the same for 3 s (4 reads a second apart); programs the
+	// desktop command starts get that long to appear.
 	let last = null;
+	let same = 0;
 	await waitFor('the desktop to settle', async () => {
 		const now = await page.evaluate(() => document.querySelector('#screen canvas').toDataURL());
-		const same = now === last;
+		same = now === last ? same + 1 : 0;
 		last = now;
-		return same;
-	}, { timeout: 30000, interval: 1000 });
+		return same >= 3;
+	}, { timeout: 60000, interval: 1000 });
 	// The toolbar would sit on the picture: hide it for the shot.
 	await page.addStyleTag({ content: '#toolbar{display:none}' });
 	fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -227,8 +227,9 @@ async function onDisconnect(rfb, progress, clean) {
 	progress.signedOut = me !== null && (me.status === 401 || me.status === 403);
 
 	const end = describeEnd(progress, location.host);
+	// Mark the step that failed; a connection that had worked just starts over.
 	const stage = !progress.opened ? 'connect' : !progress.gotData ? 'boot' : !progress.rfbReady ? 'handshake' : 'frame';
-	showStep(stage, true);
+	showStep(progress.framed ? null : stage, true);
 	setStatus(end.title, end.detail);
 	if (end.kind === 'signed-out') {
 		setState('failed');
