@@ -83,6 +83,8 @@ rfb_err(const char *fmt, ...)
 	size_t n = strlen(buf);
 	if (n && buf[n - 1] == '\n')
 		buf[n - 1] = 0;
+	if (strstr(buf, "TCP_NODELAY")) /* unix sockets have no Nagle to turn off */
+		return;
 	ab_warn("rfb: %s", buf);
 }
 

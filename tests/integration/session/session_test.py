@@ -1,0 +1,589 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Integration tests for argobox-session against real peers.
+
+Each test starts the real binary (build/session/argobox-session) in a fresh temporary
+runtime directory with xprobe (a tiny X client that draws known colours and prints the
+input it gets) as the desktop command, then talks to it with vnctest (libvncclient), raw
+sockets (hostile clients) or the framed-JSON control channel.
+
+  session_test.py pixels|input|clipboard|resize|hostile|control|lifecycle
+"""
+import json
+import os
+import queue
+import select
+import shutil
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BUILD = os.environ.get("AB_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../../build"))
+SESSION = os.path.join(BUILD, "session", "argobox-session")
+VNCTEST = os.path.join(BUILD, "tests", "integration", "session", "ab_vnctest")
+XPROBE = os.path.join(BUILD, "tests", "integration", "session", "ab_xprobe")
+TIMEOUT = 15
+# libvncclient (a test peer, not our code) leaks a little on some paths
+TOOL_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(77)
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    print("ok: " + msg)
+
+
+def wait_for(pred, what, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)  # polling a condition with a bounded deadline
+    fail("timed out waiting for " + what)
+
+
+class Session:
+    """One argobox-session with xprobe; lines of xprobe's stdout land in self.lines."""
+
+    def __init__(self, config=None, env=None, desktop=None, geometry="640x480"):
+        self.tmp = tempfile.mkdtemp(prefix="ab-session-test-")
+        self.dir = os.path.join(self.tmp, "run")
+        cfg = {"log": {"level": "debug"}, "control": {"heartbeat_s": 1},
+               "desktop": {"restart_min_ms": 50}}
+        for k, v in (config or {}).items():
+            cfg.setdefault(k, {}).update(v)
+        self.cfg_path = os.path.join(self.tmp, "session.json")
+        with open(self.cfg_path, "w") as f:
+            json.dump(cfg, f)
+        rd, wr = os.pipe()
+        e = dict(os.environ)
+        e.update(env or {})
+        self.stderr = open(os.path.join(self.tmp, "stderr"), "w+", errors="replace")
+        cmd = [SESSION, "--runtime-dir", self.dir, "--config", self.cfg_path, "--geometry",
+               geometry, "--ready-fd", str(wr), "--"] + (desktop or [XPROBE])
+        self.proc = subprocess.Popen(cmd, pass_fds=[wr], stdout=subprocess.PIPE,
+                                     stderr=self.stderr, env=e, start_new_session=True)
+        os.close(wr)
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._reader, daemon=True).start()
+        r, _, _ = select.select([rd], [], [], TIMEOUT)
+        got = os.read(rd, 64) if r else b""
+        os.close(rd)
+        if got != b"READY\n":
+            self.dump()
+            fail("session did not write READY on --ready-fd (got %r)" % got)
+        self.rfb = os.path.join(self.dir, "rfb.sock")
+        self.control = os.path.join(self.dir, "control.sock")
+        self.wm = os.path.join(self.dir, "wm.sock")
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.decode("utf-8", "replace").rstrip("\n"))
+
+    def expect(self, want, timeout=TIMEOUT):
+        """Waits for a line of xprobe output that starts with `want`."""
+        deadline = time.monotonic() + timeout
+        for i, l in enumerate(self.seen):
+            if l.startswith(want):
+                del self.seen[i]
+                return l
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.dump()
+                fail("desktop never printed %r (saw %r)" % (want, self.seen))
+            try:
+                l = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if l.startswith(want):
+                return l
+            self.seen.append(l)
+
+    def vnc(self, *args, check_rc=True):
+        r = subprocess.run([VNCTEST, self.rfb] + [str(a) for a in args], capture_output=True,
+                           text=True, timeout=60, env=TOOL_ENV)
+        if check_rc and r.returncode != 0:
+            self.dump()
+            fail("vnctest %s failed: %s" % (" ".join(map(str, args)), r.stderr.strip()))
+        return r
+
+    def children(self):
+        try:
+            with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
+
+    def dump(self):
+        self.stderr.flush()
+        self.stderr.seek(0)
+        sys.stdout.write("---- session stderr ----\n" + self.stderr.read()[-6000:])
+        sys.stdout.flush()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+# ---- control channel helpers ----
+
+def frame(obj):
+    b = json.dumps(obj).encode()
+    return struct.pack(">I", len(b)) + b
+
+
+class Ctl:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(TIMEOUT)
+        self.s.connect(path)
+        self.buf = b""
+
+    def send(self, obj):
+        self.s.sendall(frame(obj))
+
+    def recv(self):
+        while True:
+            if len(self.buf) >= 4:
+                n = struct.unpack(">I", self.buf[:4])[0]
+                if len(self.buf) >= 4 + n:
+                    m = json.loads(self.buf[4:4 + n])
+                    self.buf = self.buf[4 + n:]
+                    return m
+            d = self.s.recv(65536)
+            if not d:
+                return None
+            self.buf += d
+
+    def recv_type(self, t):
+        while True:
+            m = self.recv()
+            if m is None:
+                fail("control connection closed while waiting for %r" % t)
+            if m.get("type") == t:
+                return m
+
+
+# ---- tests ----
+
+def t_pixels():
+    s = Session()
+    try:
+        s.expect("READY")
+        s.vnc("wait-pixel", 50, 50, "ff0000", "wait-pixel", 150, 50, "00ff00",
+              "wait-pixel", 100, 150, "0000ff", "wait-cursor")
+        print("ok: red, green and blue arrive at the right places; a cursor shape arrives")
+        for enc in ("tight", "zrle", "raw", "hextile"):
+            TOOL_ENV["VNCTEST_ENCODINGS"] = enc
+            s.vnc("wait-pixel", 150, 50, "00ff00", "wait-pixel", 100, 150, "0000ff")
+            print("ok: %s encoding delivers the right pixels" % enc)
+        del TOOL_ENV["VNCTEST_ENCODINGS"]
+        check(s.proc.poll() is None, "session still running")
+    finally:
+        s.stop()
+
+
+def t_input():
+    s = Session()
+    try:
+        s.expect("READY")
+        s.vnc("wait-pixel", 50, 50, "ff0000", "click", 50, 60)
+        l = s.expect("BUTTON")
+        check(l == "BUTTON 1 50 60", "click over RFB reaches the X client (%s)" % l)
+        s.vnc("key", "a")
+        check(s.expect("KEY ") == "KEY a a", "key 'a' arrives")
+        s.vnc("key", "U")
+        check(s.expect("KEY ") == "KEY U U", "shifted keysym 'U' sent without Shift types 'U'")
+        s.vnc("key", "bar")
+        check(s.expect("KEY ") == "KEY bar |", "'|' sent without Shift types '|'")
+        s.vnc("key", "ssharp")
+        l = s.expect("KEY ")
+        check(l == "KEY ssharp \u00df", "keysym missing from the keymap is typed (%s)" % l)
+        s.vnc("wait-qemu", "qkey", "0", "0x10")
+        l = s.expect("KEY ")
+        check(l == "KEY q q", "QEMU extended key event (scancode 0x10) types 'q' (%s)" % l)
+        s.vnc("wait-qemu", "qkey", "0", "0xc8")
+        l = s.expect("KEY ")
+        check(l.startswith("KEY Up"), "extended scancode 0xc8 is the Up arrow (%s)" % l)
+    finally:
+        s.stop()
+
+
+def t_clipboard():
+    s = Session(env={"XPROBE_OWN": "hello-from-x"})
+    try:
+        s.expect("READY")
+        s.vnc("wait-cut", "hello-from-x")
+        print("ok: X CLIPBOARD reaches the RFB client")
+        s.vnc("cut", "hello-from-vnc")
+        l = s.expect("CLIP ")
+        check(l == "CLIP hello-from-vnc", "RFB client cut text reaches X (%s)" % l)
+        # extended clipboard (UTF-8) as noVNC speaks it, over a raw RFB connection
+        c = RawRfb(s.rfb)
+        c.handshake()
+        c.set_encodings([0, -223, 0xC0A1E5CE - (1 << 32)])
+        caps = c.read_ext_clipboard(lambda f: f & (1 << 24))
+        check(caps is not None, "server announces extended clipboard caps")
+        text = "gr\u00fc\u00df \u2603"
+        c.send_ext_clipboard_provide(text)
+        l = s.expect("CLIP ")
+        check(l == "CLIP " + text, "extended clipboard UTF-8 text reaches X (%s)" % l)
+        c.close()
+    finally:
+        s.stop()
+
+
+def t_resize():
+    s = Session(config={"display": {"min_width": 320, "min_height": 240, "max_width": 1600,
+                                    "max_height": 1200}})
+    try:
+        s.expect("READY")
+        s.vnc("wait-size", 640, 480, "resize", 1024, 700, "wait-size", 1024, 700,
+              "wait-pixel", 150, 50, "00ff00")
+        print("ok: SetDesktopSize 1024x700 resizes the desktop; pixels still right")
+        s.vnc("resize", 5000, 100, "wait-size", 1600, 240)
+        print("ok: out-of-limit sizes are clamped to [320x240, 1600x1200]")
+        r = subprocess.run(["xdpyinfo"], capture_output=True, text=True,
+                           env=dict(os.environ, DISPLAY=display_of(s)))
+        check("1600x240 pixels" in r.stdout, "the X screen follows (xdpyinfo)")
+    finally:
+        s.stop()
+
+
+def display_of(s):
+    with open("/proc/%d/environ" % [p for p in s.children() if is_desktop(p)][0], "rb") as f:
+        for kv in f.read().split(b"\0"):
+            if kv.startswith(b"DISPLAY="):
+                return kv[8:].decode()
+    fail("no DISPLAY in the desktop command's environment")
+
+
+def is_desktop(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"Xvfb" not in f.read().split(b"\0")[0]
+    except OSError:
+        return False
+
+
+class RawRfb:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(TIMEOUT)
+        self.s.connect(path)
+
+    def read(self, n):
+        b = b""
+        while len(b) < n:
+            d = self.s.recv(n - len(b))
+            if not d:
+                raise EOFError
+            b += d
+        return b
+
+    def handshake(self):
+        v = self.read(12)
+        assert v.startswith(b"RFB "), v
+        self.s.sendall(b"RFB 003.008\n")
+        n = self.read(1)[0]
+        types = self.read(n)
+        assert 1 in types, types
+        self.s.sendall(b"\x01")
+        assert self.read(4) == b"\0\0\0\0"
+        self.s.sendall(b"\x01")
+        hdr = self.read(24)
+        self.w, self.h = struct.unpack(">HH", hdr[:4])
+        self.read(struct.unpack(">I", hdr[20:24])[0])
+
+    def set_encodings(self, encs):
+        self.s.sendall(struct.pack(">BxH", 2, len(encs)) + b"".join(struct.pack(">i", e) for e in encs))
+
+    def read_ext_clipboard(self, want):
+        """Reads server messages until an extended ServerCutText whose flags satisfy want."""
+        self.s.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, 8, 8))
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            t = self.read(1)[0]
+            if t == 0:  # FramebufferUpdate: skip rects (raw only was asked)
+                self.read(1)
+                n = struct.unpack(">H", self.read(2))[0]
+                for _ in range(n):
+                    x, y, w, h, e = struct.unpack(">HHHHi", self.read(12))
+                    if e == 0:
+                        self.read(w * h * 4)
+                    elif e == -223:
+                        pass
+                    else:
+                        return None
+            elif t == 3:
+                self.read(3)
+                n = struct.unpack(">i", self.read(4))[0]
+                if n >= 0:
+                    self.read(n)
+                    continue
+                body = self.read(-n)
+                flags = struct.unpack(">I", body[:4])[0]
+                if want(flags):
+                    return flags
+            elif t == 2:
+                continue
+            else:
+                return None
+        return None
+
+    def send_ext_clipboard_provide(self, text):
+        import zlib
+        data = text.encode() + b"\0"
+        payload = zlib.compress(struct.pack(">I", len(data)) + data)
+        body = struct.pack(">I", (1 << 28) | 1) + payload
+        self.s.sendall(struct.pack(">Bxxxi", 6, -len(body)) + body)
+
+    def closed_within(self, timeout):
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    return True
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+def t_hostile():
+    s = Session(config={"vnc": {"client_wait_ms": 300}})
+    try:
+        s.expect("READY")
+        good = subprocess.Popen([VNCTEST, s.rfb, "wait-pixel", 50, 50, "ff0000", "wait-size",
+                                 700, 500, "wait-pixel", 150, 50, "00ff00"] and
+                                [VNCTEST, s.rfb, "wait-pixel", "50", "50", "ff0000",
+                                 "wait-size", "700", "500", "wait-pixel", "150", "50",
+                                 "00ff00"], stdout=subprocess.PIPE, text=True, env=TOOL_ENV)
+        check(good.stdout.readline().startswith("OK wait-pixel"), "a well-behaved client is connected")
+
+        cases = []
+        c = RawRfb(s.rfb)
+        c.read(12)
+        c.s.sendall(os.urandom(4096))
+        cases.append(("garbage instead of a protocol version", c))
+
+        def normal():
+            c = RawRfb(s.rfb)
+            c.handshake()
+            return c
+
+        c = normal()
+        c.s.sendall(b"\x06\0\0\0" + struct.pack(">I", 0x7fffffff) + b"abc")
+        cases.append(("ClientCutText claiming 2 GiB, truncated", c))
+        c = normal()
+        c.s.sendall(b"\x06\0\0\0" + struct.pack(">i", -0x7fffffff) + b"\0\0\0")
+        cases.append(("extended clipboard with a huge negative length", c))
+        c = normal()
+        c.s.sendall(b"\x02\0\xff\xff" + b"\0\0\0")
+        cases.append(("SetEncodings announcing 65535 encodings, truncated", c))
+        c = normal()
+        c.s.sendall(b"\xc8" + os.urandom(64))
+        cases.append(("unknown message type", c))
+        c = normal()
+        c.s.sendall(b"\x04\x01\0")
+        cases.append(("KeyEvent cut short", c))
+        c = normal()
+        c.s.sendall(b"\xff\x07" + b"\0" * 10)
+        cases.append(("QEMU message with an unknown subtype", c))
+        c = normal()
+        c.s.sendall(b"\xfb\0" + struct.pack(">HHB", 1024, 768, 255) + b"\0")
+        cases.append(("SetDesktopSize with 255 screens, truncated", c))
+        for what, c in cases:
+            check(c.closed_within(10), "hostile client dropped: " + what)
+            c.close()
+        check(s.proc.poll() is None, "session survived the hostile clients")
+
+        # an update after the attacks still reaches the good client
+        s.vnc("resize", 700, 500, "wait-size", 700, 500)
+        try:
+            rest, _ = good.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            good.kill()
+            fail("the good client stopped receiving updates")
+        check(good.returncode == 0, "the other connected client kept working")
+        s.vnc("wait-pixel", 50, 50, "ff0000")
+        print("ok: new clients are still served")
+    finally:
+        s.stop()
+
+
+def t_control():
+    s = Session()
+    try:
+        s.expect("READY")
+        for p in (s.control, s.wm, s.rfb):
+            st = os.stat(p)
+            check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600,
+                  "%s is a socket with mode 0600" % os.path.basename(p))
+        # xprobe said state on wm.sock before any broker was connected
+        wait_for(lambda: os.path.exists(s.wm), "wm.sock")
+        c = Ctl(s.control)
+        h = c.recv()
+        check(h["type"] == "hello" and h["v"] == 1 and h["role"] == "session" and
+              h["versions"] == [1, 1] and h["session"] == "run", "session says hello (%s)" % h)
+        c.send({"v": 1, "type": "hello", "role": "broker", "versions": [1, 1]})
+        m = c.recv_type("state")
+        check(m["state"] == {"probe": "hello"}, "the latest desktop state is relayed on hello")
+        c.send({"v": 1, "type": "ping", "seq": 7, "t": 123})
+        m = c.recv_type("pong")
+        check(m["seq"] == 7 and m["t"] == 123, "ping is answered with the same seq and t")
+        m = c.recv_type("ping")
+        check(isinstance(m["seq"], int), "the session sends heartbeat pings")
+        c.send({"v": 1, "type": "pong", "seq": m["seq"], "t": m["t"]})
+        c.send({"v": 1, "type": "notify", "title": "Backup done", "body": "ok"})
+        l = s.expect('WM {"v":1,"type":"notify"')
+        check("Backup done" in l, "notify is relayed to the window manager")
+        c.send({"v": 1, "type": "future-message", "x": 1})
+        c.send({"v": 1, "type": "ping", "seq": 8})
+        check(c.recv_type("pong")["seq"] == 8, "unknown message types are ignored")
+        c.s.sendall(b"\0\0\0\0")
+        m = c.recv_type("error")
+        check("length" in m["msg"], "a bad frame gets an error (%s)" % m["msg"])
+        check(c.recv() is None, "... and the connection is closed")
+
+        c = Ctl(s.control)
+        c.recv()
+        c.send({"v": 1, "type": "ping", "seq": 1})
+        m = c.recv_type("error")
+        check("hello" in m["msg"], "a broker must say hello first")
+        c = Ctl(s.control)
+        c.recv()
+        c.send({"v": 2, "type": "hello", "role": "broker", "versions": [2, 3]})
+        m = c.recv_type("error")
+        check("version" in m["msg"], "no common version is an error")
+        check(c.recv() is None, "... and closes")
+
+        # a broker that stops answering pings is dropped after 3 heartbeats
+        c = Ctl(s.control)
+        c.recv()
+        c.send({"v": 1, "type": "hello", "role": "broker", "versions": [1, 1]})
+        pings = 0
+        while True:
+            m = c.recv()
+            if m is None:
+                break
+            pings += m["type"] == "ping"
+        check(pings >= 3, "a silent broker is dropped after %d unanswered pings" % pings)
+        check(s.proc.poll() is None, "session still running")
+    finally:
+        s.stop()
+
+
+def t_lifecycle():
+    r = subprocess.run([SESSION, "--print-default-config"], capture_output=True, text=True)
+    cfg = json.loads(r.stdout)
+    check(r.returncode == 0 and cfg["display"]["width"] == 1280 and
+          cfg["desktop"]["restart"] is True, "--print-default-config prints the defaults")
+    tmp = tempfile.mkdtemp()
+    bad = os.path.join(tmp, "bad.json")
+    with open(bad, "w") as f:
+        json.dump({"display": {"width": 99999}}, f)
+    r = subprocess.run([SESSION, "--config", bad, "--check-config"], capture_output=True,
+                       text=True)
+    check(r.returncode == 1 and "display.width" in r.stderr,
+          "--check-config names the bad path (%s)" % r.stderr.strip())
+    r = subprocess.run([SESSION, "--runtime-dir", tmp, "--geometry", "12x"], capture_output=True,
+                       text=True)
+    check(r.returncode == 2 and "geometry" in r.stderr, "a bad --geometry is refused")
+    shutil.rmtree(tmp)
+
+    probe = "echo ENV \"$DISPLAY\" \"$ARGOBOX_RUNTIME_DIR\" \"$ARGOBOX_WM_SOCKET\"; exec %s" % XPROBE
+    s = Session(desktop=["sh", "-c", probe])
+    try:
+        env = s.expect("ENV ").split()
+        check(env[1].startswith(":") and env[2] == s.dir and env[3] == s.wm,
+              "desktop command gets DISPLAY, ARGOBOX_RUNTIME_DIR, ARGOBOX_WM_SOCKET")
+        s.expect("READY")
+        tcp = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+        check("pid=%d," % s.proc.pid not in tcp, "the session listens on no TCP port")
+        kids = s.children()
+        xvfb = [p for p in kids if not is_desktop(p)]
+        desk = [p for p in kids if is_desktop(p)]
+        check(len(xvfb) == 1 and len(desk) == 1, "two children: Xvfb and the desktop command")
+        os.kill(desk[0], signal.SIGKILL)
+        s.expect("ENV ")
+        s.expect("READY")
+        print("ok: the desktop command is restarted after it dies")
+        desk = [p for p in s.children() if is_desktop(p)]
+        with open(os.path.join(s.tmp, "stderr")) as f:
+            fbdir = [l.split("'")[1] for l in f if "framebuffer in" in l][0]
+        check(os.path.isdir(fbdir), "framebuffer directory exists (%s)" % fbdir)
+        s.proc.send_signal(signal.SIGTERM)
+        rc = s.proc.wait(20)
+        check(rc == 0, "SIGTERM: clean exit (status %d)" % rc)
+        check(not pid_alive(xvfb[0]), "no leftover Xvfb")
+        check(not any(pid_alive(p) for p in desk), "no leftover desktop command")
+        check(not os.path.exists(fbdir), "framebuffer directory removed")
+        check(not os.path.exists(s.rfb) and not os.path.exists(s.control),
+              "sockets removed")
+    finally:
+        s.stop()
+
+    s = Session()
+    try:
+        s.expect("READY")
+        kids = s.children()
+        xvfb = [p for p in kids if not is_desktop(p)][0]
+        desk = [p for p in kids if is_desktop(p)]
+        os.kill(xvfb, signal.SIGKILL)
+        rc = s.proc.wait(20)
+        check(rc != 0, "Xvfb dying makes the session exit non-zero (%d)" % rc)
+        wait_for(lambda: not any(pid_alive(p) for p in desk), "desktop command to go away")
+        print("ok: the desktop command does not outlive the session")
+    finally:
+        s.stop()
+
+
+TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
+         "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle}
+
+if __name__ == "__main__":
+    for p in (SESSION, VNCTEST, XPROBE):
+        if not os.access(p, os.X_OK):
+            skip("%s is not built" % p)
+    if not shutil.which("Xvfb"):
+        skip("Xvfb is not installed")
+    TESTS[sys.argv[1]]()
+    print("PASS")
