@@ -42,7 +42,7 @@ frame_create(struct client *c)
 	    .override_redirect = True,
 	    .background_pixmap = None,
 	    .event_mask = SubstructureRedirectMask | SubstructureNotifyMask | ButtonPressMask |
-	                  ButtonReleaseMask | ExposureMask,
+	                  ButtonReleaseMask | Button1MotionMask | ExposureMask,
 	};
 	c->frame =
 	    XCreateWindow(wm.dpy, wm.root, c->x - l, c->y - t, (unsigned)(c->w + l + r),
@@ -273,17 +273,13 @@ frame_button_press(struct client *c, XButtonEvent *e)
 	}
 }
 
-void
-frame_motion(XMotionEvent *e)
+static void
+drag_to(int px, int py)
 {
 	struct client *c = wm.drag_c;
-	XEvent ev;
 	if (wm.drag == DRAG_NONE || !c)
 		return;
-	/* only the latest position matters */
-	while (XCheckTypedEvent(wm.dpy, MotionNotify, &ev))
-		e = &ev.xmotion;
-	int dx = e->x_root - wm.drag_px, dy = e->y_root - wm.drag_py;
+	int dx = px - wm.drag_px, dy = py - wm.drag_py;
 	if (wm.drag == DRAG_MOVE) {
 		if (c->maximized || c->snapped) {
 			if (abs(dx) < 8 && abs(dy) < 8)
@@ -329,12 +325,26 @@ frame_motion(XMotionEvent *e)
 }
 
 void
+frame_motion(XMotionEvent *e)
+{
+	XEvent ev;
+	if (wm.drag == DRAG_NONE)
+		return;
+	/* only the latest position matters */
+	while (XCheckTypedEvent(wm.dpy, MotionNotify, &ev))
+		e = &ev.xmotion;
+	drag_to(e->x_root, e->y_root);
+}
+
+void
 frame_button_release(XButtonEvent *e)
 {
 	struct client *c = wm.drag_c;
 	enum drag_mode mode = wm.drag;
 	if (mode == DRAG_NONE)
 		return;
+	/* motion may have outrun our grab: the release position is the last word */
+	drag_to(e->x_root, e->y_root);
 	wm.drag = DRAG_NONE;
 	wm.drag_c = NULL;
 	XUngrabPointer(wm.dpy, CurrentTime);

@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers of the argobox-wm integration tests (sourced).
+# Each test gets its own temp dir, its own Xvfb (display chosen by -displayfd)
+# and its own window manager; everything it starts is killed on exit.
+set -euo pipefail
+
+B=${AB_BUILD_DIR:?run through ctest}
+S=${AB_SOURCE_DIR:?run through ctest}
+WM=$B/wm/argobox-wm
+TC=$B/tests/integration/wm/wm-testclient
+PEER=$B/tests/integration/wm/wm-testpeer
+
+for tool in Xvfb xdotool xprop xwininfo jq; do
+	command -v $tool >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+done
+
+T=$(mktemp -d /tmp/abwm-test.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		p=${PIDS[i]}
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$T/wm.log" ]; then
+		echo "--- wm log" >&2
+		tail -n 40 "$T/wm.log" >&2
+	fi
+	exit 1
+}
+
+# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
+wait_for() {
+	local t=$1
+	shift
+	local end=$((SECONDS + t))
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
+
+start_x() { # start_x [WxH]
+	local size=${1:-1280x800}
+	Xvfb -displayfd 9 -screen 0 "${size}x24" -nolisten tcp -noreset 9>"$T/display" \
+		2>"$T/xvfb.log" &
+	PIDS+=($!)
+	wait_for 20 test -s "$T/display" || fail "Xvfb did not start"
+	export DISPLAY=:$(head -n1 "$T/display")
+	wait_for 20 xprop -root _NET_NONE || true
+}
+
+# start_wm [args...]: starts the window manager and waits until it owns the display.
+start_wm() {
+	: >"$T/wm.log"
+	XDG_DATA_DIRS=${XDG_DATA_DIRS:-$T/share:$S/assets} ARGOBOX_APPS=${ARGOBOX_APPS:-*} \
+		"$WM" --state-out "$T/state.json" --log-level debug "$@" >>"$T/wm.log" 2>&1 &
+	WM_PID=$!
+	PIDS+=($WM_PID)
+	wait_for 20 sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q 'window id'" ||
+		fail "window manager did not start"
+}
+
+stop_wm() {
+	kill "$WM_PID" 2>/dev/null || true
+	wait "$WM_PID" 2>/dev/null || true
+}
+
+wm_alive() {
+	kill -0 "$WM_PID" 2>/dev/null || fail "window manager died"
+}
+
+# client ARGS...: starts wm-testclient, sets WIN to its window id.
+client() {
+	local out="$T/client.$RANDOM"
+	"$TC" "$@" >"$out" &
+	PIDS+=($!)
+	CPID=$!
+	wait_for 10 test -s "$out" || fail "test client did not start"
+	WIN=$(head -n1 "$out")
+}
+
+managed() { # managed WIN: the window is in _NET_CLIENT_LIST
+	xprop -root _NET_CLIENT_LIST | grep -qi "$(printf '0x%x' "$1")"
+}
+
+# geom WIN: "x y w h" of the window's content in root coordinates
+geom() {
+	xwininfo -id "$1" | awk '/Absolute upper-left X/{x=$4} /Absolute upper-left Y/{y=$4}
+		/^  Width/{w=$2} /^  Height/{h=$2} END{print x, y, w, h}'
+}
+
+expect_geom() { # expect_geom WIN "x y w h" [what]
+	local want=$2 got
+	if ! wait_for 5 sh -c "[ \"\$(. '$T/geomfn'; geom $1)\" = '$want' ]"; then
+		got=$(geom "$1")
+		fail "${3:-geometry} of $1: got '$got', want '$want'"
+	fi
+}
+
+frame_of() { # the parent (frame) of a client window
+	xwininfo -children -id "$1" | awk '/Parent window id/{print $4}'
+}
+
+active() {
+	xprop -root _NET_ACTIVE_WINDOW | awk '{print $NF}'
+}
+
+same_win() { # same_win A B: numeric comparison of window ids
+	[ "$(printf '%d' "$1")" = "$(printf '%d' "$2")" ]
+}
+
+state_has() { # state_has JQ-FILTER: the exported state satisfies the filter
+	[ -s "$T/state.json" ] && jq -e "$1" "$T/state.json" >/dev/null
+}
+
+# write the geometry function where sub-shells can source it
+declare -f geom >"$T/geomfn"

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * wm-testclient: a small Xlib client for the window manager's tests. It sets
+ * the hints and properties a test asks for, can misbehave on purpose, prints
+ * its window id and exits when the window manager closes it.
+ *
+ *   --class C --instance I --title T --geometry WxH+X+Y
+ *   --min WxH --max WxH --inc WxH --base WxH
+ *   --type normal|dialog|dock|splash|notification|menu --transient-for 0xID
+ *   --bad-title      _NET_WM_NAME with invalid UTF-8
+ *   --absurd-hints   min 1000000x1000000, max 0x0... increments 0
+ *   --never-map      create the window but never map it
+ *   --die-after-map  queue requests and _exit without closing the connection
+ *   --map-destroy    map and destroy at once
+ *   --icon           a 16x16 and a 32x32 _NET_WM_ICON
+ *   --no-delete      no WM_DELETE_WINDOW (the wm must kill the client)
+ */
+#include <X11/Xatom.h>
+#include <X11/Xlib.h>
+#include <X11/Xutil.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+wh(const char *s, int *w, int *h)
+{
+	if (sscanf(s, "%dx%d", w, h) != 2) {
+		fprintf(stderr, "bad size '%s'\n", s);
+		exit(2);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cls = "WmTest", *inst = "wmtest", *title = "wm test", *type = NULL;
+	int x = 0, y = 0, w = 300, h = 200;
+	int minw = 0, minh = 0, maxw = 0, maxh = 0, incw = 0, inch = 0, basew = -1, baseh = -1;
+	bool bad_title = false, absurd = false, never_map = false, die = false, map_destroy = false,
+	     icon = false, no_delete = false, pos = false;
+	unsigned long transient = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (strcmp(a, name) == 0 && v && ++i)
+		if (ARG("--class"))
+			cls = v;
+		else if (ARG("--instance"))
+			inst = v;
+		else if (ARG("--title"))
+			title = v;
+		else if (ARG("--geometry")) {
+			if (sscanf(v, "%dx%d+%d+%d", &w, &h, &x, &y) == 4)
+				pos = true;
+			else
+				wh(v, &w, &h);
+		} else if (ARG("--min"))
+			wh(v, &minw, &minh);
+		else if (ARG("--max"))
+			wh(v, &maxw, &maxh);
+		else if (ARG("--inc"))
+			wh(v, &incw, &inch);
+		else if (ARG("--base"))
+			wh(v, &basew, &baseh);
+		else if (ARG("--type"))
+			type = v;
+		else if (ARG("--transient-for"))
+			transient = strtoul(v, NULL, 0);
+		else if (strcmp(a, "--bad-title") == 0)
+			bad_title = true;
+		else if (strcmp(a, "--absurd-hints") == 0)
+			absurd = true;
+		else if (strcmp(a, "--never-map") == 0)
+			never_map = true;
+		else if (strcmp(a, "--die-after-map") == 0)
+			die = true;
+		else if (strcmp(a, "--map-destroy") == 0)
+			map_destroy = true;
+		else if (strcmp(a, "--icon") == 0)
+			icon = true;
+		else if (strcmp(a, "--no-delete") == 0)
+			no_delete = true;
+		else {
+			fprintf(stderr, "unknown option '%s'\n", a);
+			return 2;
+		}
+	}
+	Display *d = XOpenDisplay(NULL);
+	if (!d) {
+		fprintf(stderr, "no display\n");
+		return 1;
+	}
+	int s = DefaultScreen(d);
+	Window win = XCreateSimpleWindow(d, RootWindow(d, s), x, y, (unsigned)w, (unsigned)h, 0,
+	                                 BlackPixel(d, s), 0x5a6b7c);
+	XSelectInput(d, win, StructureNotifyMask);
+	XClassHint ch = {(char *)inst, (char *)cls};
+	XSetClassHint(d, win, &ch);
+	Atom utf8 = XInternAtom(d, "UTF8_STRING", False);
+	Atom net_name = XInternAtom(d, "_NET_WM_NAME", False);
+	if (bad_title) {
+		static const char bad[] = "bad \xff\xfe title \xc3";
+		XChangeProperty(d, win, net_name, utf8, 8, PropModeReplace,
+		                (const unsigned char *)bad, sizeof(bad) - 1);
+	} else {
+		XChangeProperty(d, win, net_name, utf8, 8, PropModeReplace,
+		                (const unsigned char *)title, (int)strlen(title));
+	}
+	XStoreName(d, win, title);
+	XSizeHints *sh = XAllocSizeHints();
+	sh->flags = pos ? USPosition : 0;
+	sh->x = x;
+	sh->y = y;
+	if (absurd) {
+		sh->flags |= PMinSize | PMaxSize | PResizeInc | PBaseSize;
+		sh->min_width = sh->min_height = 1000000;
+		sh->max_width = sh->max_height = 5;
+		sh->width_inc = sh->height_inc = 0;
+		sh->base_width = sh->base_height = -40;
+	}
+	if (minw) {
+		sh->flags |= PMinSize;
+		sh->min_width = minw;
+		sh->min_height = minh;
+	}
+	if (maxw) {
+		sh->flags |= PMaxSize;
+		sh->max_width = maxw;
+		sh->max_height = maxh;
+	}
+	if (incw) {
+		sh->flags |= PResizeInc;
+		sh->width_inc = incw;
+		sh->height_inc = inch;
+	}
+	if (basew >= 0) {
+		sh->flags |= PBaseSize;
+		sh->base_width = basew;
+		sh->base_height = baseh;
+	}
+	XSetWMNormalHints(d, win, sh);
+	XFree(sh);
+	Atom wm_delete = XInternAtom(d, "WM_DELETE_WINDOW", False);
+	Atom wm_protocols = XInternAtom(d, "WM_PROTOCOLS", False);
+	if (!no_delete)
+		XSetWMProtocols(d, win, &wm_delete, 1);
+	if (type) {
+		char name[64];
+		snprintf(name, sizeof(name), "_NET_WM_WINDOW_TYPE_%s", type);
+		for (char *p = name + 20; *p; p++)
+			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+		Atom t = XInternAtom(d, name, False);
+		XChangeProperty(d, win, XInternAtom(d, "_NET_WM_WINDOW_TYPE", False), XA_ATOM, 32,
+		                PropModeReplace, (unsigned char *)&t, 1);
+	}
+	if (transient)
+		XSetTransientForHint(d, win, (Window)transient);
+	if (icon) {
+		long data[2 + 16 * 16 + 2 + 32 * 32];
+		size_t n = 0;
+		for (int size = 16; size <= 32; size *= 2) {
+			data[n++] = size;
+			data[n++] = size;
+			for (int i = 0; i < size * size; i++)
+				data[n++] = (long)0xff3d8bfd;
+		}
+		XChangeProperty(d, win, XInternAtom(d, "_NET_WM_ICON", False), XA_CARDINAL, 32,
+		                PropModeReplace, (unsigned char *)data, (int)n);
+	}
+	printf("0x%lx\n", win);
+	fflush(stdout);
+	if (never_map) {
+		XSync(d, False);
+		for (;;)
+			pause();
+	}
+	XMapWindow(d, win);
+	if (map_destroy) {
+		XDestroyWindow(d, win);
+		XSync(d, False);
+		return 0;
+	}
+	XFlush(d);
+	for (;;) {
+		XEvent ev;
+		XNextEvent(d, &ev);
+		if (ev.type == MapNotify && die) {
+			/* a burst of requests, then vanish without closing */
+			for (int i = 0; i < 200; i++)
+				XChangeProperty(d, win, net_name, utf8, 8, PropModeReplace,
+				                (const unsigned char *)"dying", 5);
+			XFlush(d);
+			_exit(0);
+		}
+		if (ev.type == ClientMessage && ev.xclient.message_type == wm_protocols &&
+		    (Atom)ev.xclient.data.l[0] == wm_delete) {
+			XCloseDisplay(d);
+			return 0;
+		}
+	}
+}
