@@ -27,7 +27,9 @@ export async function openDesktop(page, url) {
 	await page.goto(`${url}/desktop.html`);
 	await page.waitForSelector('body[data-state="connected"]', { timeout: 30000 });
 	const states = await page.evaluate(() => window.argobox.history);
-	log(`connected in ${Date.now() - t0} ms; states seen: ${[...new Set(states)].join(' → ')}`);
+	const timing = await page.evaluate(() => window.argobox.timing);
+	log(`connected in ${Date.now() - t0} ms (page load included); states seen: ${[...new Set(states)].join(' → ')}`);
+	log(`page timing from websocket start (ms): ${JSON.stringify(timing)}`);
 	// The progress stages are shown in order on the way to the first frame.
 	const order = ['connecting', 'booting', 'handshake', 'waiting-frame', 'connected'];
 	const seen = order.filter((s) => states.includes(s));

@@ -66,6 +66,13 @@ try {
 	assert.match(title, /lost|reach|refused|start|answering/i);
 	broker = await startBroker({ buildDir, dir, desktopCommand, port: broker.port, logFile: path.join(dir, 'broker2.log') });
 	await page.waitForSelector('body[data-state="connected"]', { timeout: 60000 });
+	log(`reconnect timing (ms): ${JSON.stringify(await page.evaluate(() => window.argobox.timing))}`);
+	// A second tab shares the running desktop: a warm connect (no desktop start).
+	const tab = await ctx.newPage();
+	await tab.goto(`${broker.url}/desktop.html`);
+	await tab.waitForSelector('body[data-state="connected"]', { timeout: 30000 });
+	log(`warm connect timing, second tab (ms): ${JSON.stringify(await tab.evaluate(() => window.argobox.timing))}`);
+	await tab.close();
 	await desktopDisplay(dir);
 	await checkPixels(page);
 	assert.ok((await page.evaluate(() => window.argobox.connects)) >= 2, 'the page reconnected');

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Saves docs/screenshots/desktop.png: the broker (from AB_BUILD_DIR, default build/) serving
-// the desktop in Chromium at 1280x800. The desktop command is the broker's default (the
-// window manager once it is built) unless ARGOBOX_SCREENSHOT_COMMAND gives one, e.g.
+// the desktop in Chromium at 1280x800. The desktop is the window manager with one xterm
+// open (or the broker's default without a built wm), unless ARGOBOX_SCREENSHOT_COMMAND
+// gives a shell command to run instead. Usage:
 //   node tests/e2e/screenshot.mjs [OUTPUT.png]
 // Waits for the first frame, then for the picture to settle.
 
@@ -12,7 +13,12 @@ import { fail, launchChromium, log, makeTempDir, sourceDir, startBroker, stopPro
 const buildDir = process.env.AB_BUILD_DIR || path.join(sourceDir, 'build');
 const out = path.resolve(process.argv[2] || path.join(sourceDir, 'docs/screenshots/desktop.png'));
 const dir = makeTempDir('argobox-screenshot-');
-const cmd = process.env.ARGOBOX_SCREENSHOT_COMMAND;
+// Default: the window manager with one terminal open, so the picture shows a window.
+const wm = path.join(buildDir, 'wm', 'argobox-wm');
+const showcase = fs.existsSync(wm)
+	? `(xterm -T Terminal -geometry 88x24+180+120 -e sh -c 'echo Welcome to ArgoBox.; echo This desktop keeps running when you close the tab.; echo; exec sh') & exec '${wm}'`
+	: undefined;
+const cmd = process.env.ARGOBOX_SCREENSHOT_COMMAND || showcase;
 let broker;
 let browser;
 try {

@@ -42,6 +42,7 @@ const app = {
 	rfb: null,
 	state: 'idle',
 	history: [], // states in order (the first 200), for tests
+	timing: null, // ms from connect() to each stage of the current connection
 	connects: 0, // connections that reached the first frame
 	attempts: 0, // websocket connections opened by the page
 	remoteClipboard: '', // last text the desktop put on its clipboard
@@ -116,6 +117,11 @@ function connect() {
 		security: null,
 	});
 
+	const t0 = performance.now();
+	const timing = (app.timing = {});
+	const mark = (name) => {
+		timing[name] = Math.round(performance.now() - t0);
+	};
 	setState('connecting');
 	showStep('connect');
 	setStatus(
@@ -129,6 +135,7 @@ function connect() {
 	// These listeners are added before noVNC's handlers, so they see each message first.
 	ws.addEventListener('open', () => {
 		progress.opened = true;
+		mark('open');
 		setState('booting');
 		showStep('boot');
 		setStatus('Starting your desktop', 'The server is starting your desktop. This usually takes a moment.');
@@ -136,6 +143,7 @@ function connect() {
 	ws.addEventListener('message', () => {
 		if (!progress.gotData) {
 			progress.gotData = true;
+			mark('data');
 			setState('handshake');
 			showStep('handshake');
 			setStatus('Securing the session', 'Your desktop is up; agreeing on the connection details…');
@@ -143,7 +151,11 @@ function connect() {
 			// The first message after ServerInit is the first framebuffer update. noVNC
 			// draws it while handling this message; two animation frames later it is
 			// on screen.
-			requestAnimationFrame(() => requestAnimationFrame(() => firstFrame(rfb, progress)));
+			mark('frameData');
+			requestAnimationFrame(() => requestAnimationFrame(() => {
+				mark('frame');
+				firstFrame(rfb, progress);
+			}));
 		}
 	});
 
@@ -168,6 +180,7 @@ function connect() {
 
 	rfb.addEventListener('connect', () => {
 		progress.rfbReady = true;
+		mark('rfb');
 		setState('waiting-frame');
 		showStep('frame');
 		setStatus('Drawing the first frame', 'Almost there…');
