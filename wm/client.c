@@ -560,6 +560,65 @@ get_cardinal(Window w, Atom prop, long dflt)
 	return v;
 }
 
+/*
+ * What a previous window manager left on the window when it exited
+ * (client_release): flags and the normal geometry behind a maximized window.
+ */
+static void
+adopt_saved(struct client *c)
+{
+	Atom type;
+	int fmt;
+	unsigned long n, after;
+	unsigned char *data = NULL;
+	if (XGetWindowProperty(wm.dpy, c->win, wm.atoms[A_ARGOBOX_STATE], 0, 6, True, XA_CARDINAL,
+	                       &type, &fmt, &n, &after, &data) == Success &&
+	    data && fmt == 32 && n == 6) {
+		long *v = (long *)data;
+		if (v[0] >= 0 && v[0] < wm.ds.ws_count && c->ws >= 0)
+			c->ws = (int)v[0];
+		c->minimized = v[1] & 1;
+		c->maximized = (v[1] & 2) && c->decorated;
+		c->fullscreen = v[1] & 4;
+		if (v[1] & 8) {
+			c->saved = true;
+			c->sx = clampi(v[2], DESKSTATE_COORD_MIN, DESKSTATE_COORD_MAX);
+			c->sy = clampi(v[3], DESKSTATE_COORD_MIN, DESKSTATE_COORD_MAX);
+			c->sw = clampi(v[4], 1, DESKSTATE_SIZE_MAX);
+			c->sh = clampi(v[5], 1, DESKSTATE_SIZE_MAX);
+		}
+	}
+	if (data)
+		XFree(data);
+}
+
+/*
+ * Hands a window back to the root when the window manager exits, leaving
+ * enough behind (_ARGOBOX_STATE, WM_STATE) for the next one to adopt it
+ * exactly as it was. Hidden windows are unmapped so they stay hidden.
+ */
+void
+client_release(struct client *c)
+{
+	long v[6] = {c->ws,
+	             (c->minimized ? 1 : 0) | (c->maximized ? 2 : 0) | (c->fullscreen ? 4 : 0) |
+	                 (c->saved ? 8 : 0),
+	             c->sx,
+	             c->sy,
+	             c->sw,
+	             c->sh};
+	XChangeProperty(wm.dpy, c->win, wm.atoms[A_ARGOBOX_STATE], XA_CARDINAL, 32, PropModeReplace,
+	                (unsigned char *)v, 6);
+	XUngrabButton(wm.dpy, AnyButton, AnyModifier, c->win);
+	XReparentWindow(wm.dpy, c->win, wm.root, c->x, c->y);
+	if (!client_visible(c)) {
+		XUnmapWindow(wm.dpy, c->win);
+		ewmh_set_wm_state(c->win, IconicState);
+	}
+	XRemoveFromSaveSet(wm.dpy, c->win);
+	frame_destroy(c);
+}
+
 struct client *
 client_manage(Window w, bool adopt)
 {
@@ -616,6 +675,7 @@ client_manage(Window w, bool adopt)
 		if (c->ws >= 0 && d >= 0 && d < wm.ds.ws_count)
 			c->ws = (int)d;
 		c->minimized = wmstate == IconicState;
+		adopt_saved(c);
 	}
 
 	bool restored = state_restore_match(c);

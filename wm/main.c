@@ -159,12 +159,21 @@ shutdown_wm(void)
 	ctl_stop();
 	launcher_close();
 	notify_dismiss_all();
+	for (struct client *c = wm.clients; c; c = c->next)
+		client_release(c);
 	while (wm.clients) {
 		struct client *c = wm.clients;
-		bool vis = client_visible(c);
-		client_unmanage(c, false);
-		(void)vis;
+		wm.clients = c->next;
+		if (c->icon)
+			cairo_surface_destroy(c->icon);
+		free(c);
 	}
+	free(wm.stack);
+	free(wm.mru);
+	free(wm.last_export);
+	free(wm.allowed);
+	free(wm.wallpaper_dir);
+	free(wm.state_out);
 	XSetInputFocus(wm.dpy, PointerRoot, RevertToPointerRoot, CurrentTime);
 	XDeleteProperty(wm.dpy, wm.root, wm.atoms[A_NET_SUPPORTING_WM_CHECK]);
 	XDestroyWindow(wm.dpy, wm.check);

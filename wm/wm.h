@@ -264,6 +264,7 @@ void client_send_configure(struct client *c);
 void client_workarea(int *x, int *y, int *w, int *h);
 void client_focus_top(void);
 void client_adopt_all(void);
+void client_release(struct client *c);
 
 /* frame.c: decorations, hit testing, drags */
 void frame_extents(struct client *c, int *l, int *r, int *t, int *b);

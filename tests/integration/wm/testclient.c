@@ -179,7 +179,7 @@ main(int argc, char **argv)
 	XMapWindow(d, win);
 	if (map_destroy) {
 		XDestroyWindow(d, win);
-		XSync(d, False);
+		XCloseDisplay(d);
 		return 0;
 	}
 	XFlush(d);

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# argobox-wm keyboard shortcuts, driven with XTest (xdotool): Super+arrows snap and
+# maximize, Alt+Tab cycles, Ctrl+Alt+arrows switch workspaces, Alt+F4 closes,
+# Super opens the launcher and typing searches it. xterm's increments are kept.
+. "$(dirname "$0")/lib.sh"
+start_x 1280x800
+start_wm
+
+client --class Alpha --title Alpha --geometry 300x200+100+100
+A=$WIN
+client --class Beta --title Beta --geometry 300x200+500+100
+B=$WIN
+wait_for 5 managed "$B" || fail "not managed"
+wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $B ]" || fail "B not active"
+
+xdotool key super+Left
+expect_geom "$B" "4 32 632 720" "Super+Left"
+xdotool key super+Right
+expect_geom "$B" "644 32 632 720" "Super+Right"
+xdotool key super+Up
+expect_geom "$B" "4 32 1272 720" "Super+Up"
+xprop -id "$B" _NET_WM_STATE | grep -q MAXIMIZED_VERT || fail "Super+Up did not set maximized state"
+xdotool key super+Down
+expect_geom "$B" "500 100 300 200" "Super+Down restores"
+# Super alone never fired the launcher during these combinations
+xwininfo -root -children | grep -q "440x540" && fail "launcher opened by Super+arrow"
+
+# Alt+Tab: back to A, and again to B (most recently used first)
+xdotool key alt+Tab
+wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]" || fail "Alt+Tab did not focus A"
+xprop -root _NET_CLIENT_LIST_STACKING | awk '{print $NF}' | grep -qi "$(printf '0x%x' "$A")" || fail "Alt+Tab did not raise A"
+xdotool key alt+Tab
+wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $B ]" || fail "second Alt+Tab did not go back to B"
+
+# workspaces
+xdotool key ctrl+alt+Right
+wait_for 5 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 1$'" || fail "Ctrl+Alt+Right"
+wait_for 5 sh -c "xwininfo -id $A | grep -q IsUnviewable" || fail "A still shown on workspace 2"
+wait_for 5 state_has '.workspaces.current == 1' || fail "workspace not exported"
+xdotool key ctrl+alt+Left
+wait_for 5 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 0$'" || fail "Ctrl+Alt+Left"
+wait_for 5 sh -c "xwininfo -id $A | grep -q IsViewable" || fail "A not shown again"
+
+# Alt+F4 closes the focused window
+xdotool windowactivate "$A"
+wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]"
+xdotool key alt+F4
+wait_for 5 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$A")" || fail "Alt+F4 did not close A"
+
+# the launcher: Super opens it, typing filters, Enter starts the app
+mkdir -p "$T/share/applications"
+cat >"$T/share/applications/wmtest-gamma.desktop" <<EOT
+[Desktop Entry]
+Type=Application
+Name=Gamma Tool
+Comment=test app
+Exec=$TC --class Gamma --title Gamma
+Categories=Utility;
+EOT
+stop_wm
+start_wm
+xdotool key super
+wait_for 5 sh -c "xwininfo -root -children | grep -q '440x540'" || fail "Super did not open the launcher"
+xdotool type --delay 20 gamm
+xdotool key Return
+wait_for 10 sh -c "xprop -root _NET_CLIENT_LIST | tr -d ',' | tr ' ' '\n' | grep -q 0x" || fail "nothing started"
+wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"Gamma\"'" || fail "launcher did not start Gamma"
+
+# xterm: maximize ignores increments, normal geometry keeps them
+if command -v xterm >/dev/null; then
+	xterm -geometry 80x24+200+200 &
+	PIDS+=($!)
+	wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"XTerm\"'" || fail "xterm did not map"
+	X=$(xwininfo -root -tree | awk '/"XTerm"/{print $1; exit}')
+	wait_for 5 managed "$X" || fail "xterm not managed"
+	g0=$(geom "$X")
+	xdotool windowactivate "$X"
+	wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $X ]"
+	xdotool key super+Up
+	expect_geom "$X" "4 32 1272 720" "xterm maximized"
+	xdotool key super+Down
+	expect_geom "$X" "$g0" "xterm restored"
+fi
+wm_alive
+echo PASS
