@@ -33,6 +33,7 @@ rfbPeekExactTimeout(rfbClientPtr cl, char *buf, int len, int timeout)
 struct vnc_client {
 	struct vnc *v;
 	struct ab_watch *watch;
+	bool greeted; /* got the current clipboard after its first update */
 };
 
 static struct vnc *the_vnc; /* X error handler needs it */
@@ -316,6 +317,23 @@ client_gone(rfbClientPtr cl)
 		input_release_all(&v->input);
 }
 
+/*
+ * After a client's first update (its encodings are known by then), it gets
+ * the current X clipboard. libvncserver only offers a broadcast, so the
+ * others receive the same text again, which changes nothing for them.
+ */
+static void
+display_finished_cb(rfbClientPtr cl, int result)
+{
+	struct vnc_client *vc = cl->clientData;
+	if (!vc || vc->greeted)
+		return;
+	vc->greeted = true;
+	struct vnc *v = vc->v;
+	if (v->clip.last_sent && v->clip.last_sent_len)
+		clip_send(v->clip.last_sent, v->clip.last_sent_len, v);
+}
+
 static enum rfbNewClientAction
 new_client_cb(rfbClientPtr cl)
 {
@@ -430,10 +448,13 @@ handle_x_event(struct vnc *v, XEvent *ev)
 	}
 	if (ev->type == v->randr_event + RRScreenChangeNotify) {
 		XRRUpdateConfiguration(ev);
-		XRRScreenChangeNotifyEvent *rr = (XRRScreenChangeNotifyEvent *)ev;
-		int w = rr->width, h = rr->height;
-		if (w <= v->xvfb->max_width && h <= v->xvfb->max_height)
-			fb_follow(v, w, h);
+		/* events also report intermediate sizes: follow the current one */
+		Window r;
+		int x, y;
+		unsigned w, h, bw, depth;
+		if (XGetGeometry(v->dpy, v->root, &r, &x, &y, &w, &h, &bw, &depth) &&
+		    (int)w <= v->xvfb->max_width && (int)h <= v->xvfb->max_height)
+			fb_follow(v, (int)w, (int)h);
 		return;
 	}
 	if (clipboard_handle_event(&v->clip, ev))
@@ -553,7 +574,10 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	s->setXCutTextUTF8 = cut_utf8_cb;
 	s->newClientHook = new_client_cb;
 	s->setDesktopSizeHook = desktop_size_cb;
+	s->displayFinishedHook = display_finished_cb;
 	s->ignoreSIGPIPE = TRUE;
+	/* read every queued message per round, not one (key bursts, less latency) */
+	s->handleEventsEagerly = TRUE;
 	/* We listen ourselves: keep libvncserver from opening TCP sockets. */
 	s->socketState = RFB_SOCKET_READY;
 	FD_ZERO(&s->allFds);
