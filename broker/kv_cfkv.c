@@ -76,6 +76,7 @@ to_cf(struct kv_backend *b)
 }
 
 static void pump_schedule(struct kv_cf *cf, int64_t delay);
+static void check_waiters(struct kv_cf *cf);
 
 /* --- URLs ------------------------------------------------------------------------------ */
 
@@ -132,6 +133,7 @@ cf_commit(struct ab_loop *loop, void *data)
 		free(a);
 		a = next;
 	}
+	check_waiters(cf);
 	return AB_TIMER_STOP;
 }
 

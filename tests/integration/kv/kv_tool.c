@@ -442,7 +442,7 @@ static void
 t_coalesce(void)
 {
 	current = "per-key write coalescing (<= 1 write/s/key)";
-	control("{\"reset\":true}");
+	json_decref(control("{\"reset\":true}"));
 	struct kv *kv = open_kv("-coalesce", NULL);
 	int64_t start = ab_now_ms();
 	char v[32];
@@ -475,7 +475,7 @@ static void
 t_429(void)
 {
 	current = "429 with Retry-After is retried";
-	control("{\"reset\":true,\"fail429\":3}");
+	json_decref(control("{\"reset\":true,\"fail429\":3}"));
 	struct kv *kv = open_kv("-429", NULL);
 	CHECK(put_s(kv, "rate/limited", "eventually") == 0);
 	CHECK(sync_kv(kv, 60000) == 0);
@@ -496,7 +496,7 @@ static void
 t_outage(void)
 {
 	current = "outage: queue, survive restart, flush on recovery";
-	control("{\"reset\":true,\"outage\":true}");
+	json_decref(control("{\"reset\":true,\"outage\":true}"));
 	struct kv *kv = open_kv("-outage", NULL);
 	char k[32], v[32];
 	for (int i = 0; i < 5; i++) {
@@ -530,7 +530,7 @@ t_outage(void)
 	CHECK(put_s(small, "q/2", "b") == 0);
 	CHECK(put_s(small, "q/3", "c") == -ENOSPC);
 	CHECK(put_s(small, "q/2", "b2") == 0); /* coalescing into a queued key is fine */
-	control("{\"outage\":false}");
+	json_decref(control("{\"outage\":false}"));
 	CHECK(sync_kv(small, 60000) == 0);
 	kv_close(small);
 	CHECK(sync_kv(kv, 60000) == 0);
@@ -545,6 +545,7 @@ t_outage(void)
 	}
 	struct res g;
 	CHECK(get(r, "out/4", &g) == -ENOENT);
+	res_free(&g);
 	CHECK(has(r, "q/2", "b2"));
 	kv_close(r);
 }
@@ -553,7 +554,7 @@ static void
 t_auth(void)
 {
 	current = "bad API token is refused by the service";
-	control("{\"reset\":true}");
+	json_decref(control("{\"reset\":true}"));
 	struct kv *kv = open_kv("-auth", "{\"cf\":{\"api_token\":\"wrong-token\"}}");
 	struct res g;
 	int rc = get(kv, "user/bea/state", &g);
@@ -708,7 +709,7 @@ cmd_bench_durable(int n)
 static int
 cmd_bench_rate(int seconds)
 {
-	control("{\"reset\":true}");
+	json_decref(control("{\"reset\":true}"));
 	struct kv *kv = open_kv("-bench", NULL);
 	int64_t start = ab_now_ms();
 	long updates = 0;

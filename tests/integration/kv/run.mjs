@@ -80,7 +80,7 @@ try {
     const token = "test-token-" + Math.random().toString(36).slice(2);
     const account = "0123456789abcdef0123456789abcdef", ns = "fedcba9876543210fedcba9876543210";
     mf = new Miniflare({
-      modules: true, scriptPath: join(here, "worker.js"), host: "127.0.0.1", port: 0,
+      modules: true, script: readFileSync(join(here, "worker.js"), "utf8"), host: "127.0.0.1", port: 0,
       kvNamespaces: ["NS"], bindings: { API_TOKEN: token, ACCOUNT_ID: account, NAMESPACE_ID: ns },
     });
     const url = await mf.ready;
