@@ -45,6 +45,15 @@ try {
 	// The landing page links to the desktop.
 	await page.goto(`${broker.url}/`);
 	assert.equal(await page.getAttribute('#open-desktop', 'href'), '/desktop.html');
+	// The sign-in state is resolved from /api/me, and the demo picker offers the four profiles.
+	await page.waitForSelector('body:not([data-auth="unknown"])', { timeout: 10000 });
+	log(`landing page: data-auth=${await page.getAttribute('body', 'data-auth')}`);
+	assert.deepEqual(
+		await page.$$eval('#demo-form input[name="profile"]', (els) => els.map((e) => e.value)),
+		['homelab', 'developer', 'media', 'ai-operations']
+	);
+	await page.click('#open-desktop');
+	await page.waitForURL('**/desktop.html');
 
 	await openDesktop(page, broker.url);
 	const display = await desktopDisplay(dir);
