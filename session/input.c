@@ -127,7 +127,6 @@ input_key(struct input *in, bool down, unsigned long keysym)
 {
 	KeySym sym = (KeySym)keysym;
 	unsigned kc = XKeysymToKeycode(in->dpy, sym);
-	ab_debug("input: keysym 0x%lx %s -> keycode %u", keysym, down ? "down" : "up", kc);
 	if (kc && is_modifier(sym)) {
 		fake_key(in, kc, down);
 		XFlush(in->dpy);

@@ -107,7 +107,9 @@ main(void)
 		while (XPending(d)) {
 			XEvent ev;
 			XNextEvent(d, &ev);
-			if (ev.type == Expose) {
+			if (ev.type == MappingNotify) {
+				XRefreshKeyboardMapping(&ev.xmapping);
+			} else if (ev.type == Expose) {
 				draw(d, w, gc, red, green, blue);
 				XSync(d, False);
 				if (!ready++)
