@@ -58,6 +58,8 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/api/desktop/{user}", AUTHZ_DESKTOP_STATUS},
     {"POST", "/api/desktop/restart", AUTHZ_DESKTOP_CTL},
     {"POST", "/api/desktop/{user}/restart", AUTHZ_DESKTOP_CTL},
+    {"GET", "/websockify", AUTHZ_DESKTOP_WS},
+    {"GET", "/ws", AUTHZ_DESKTOP_WS},
     {"GET", "/ws/desktop", AUTHZ_DESKTOP_WS},
     {"GET", "/ws/desktop/{user}", AUTHZ_DESKTOP_WS},
     {"GET", "/api/state", AUTHZ_STATE_READ},
@@ -155,6 +157,13 @@ authz_route(const char *method, const char *path, enum authz_endpoint *ret_ep, c
 			*ret_ep = r->ep;
 			return 0;
 		}
+	}
+	/* any other GET outside /api/ and /ws is a static file (web.root), public */
+	if (strcmp(m, "GET") == 0 && strncmp(path, "/api/", 5) != 0 &&
+	    !(len == 4 && strncmp(path, "/api", 4) == 0) && strncmp(path, "/ws", 3) != 0 &&
+	    strncmp(path, "/websockify", 11) != 0) {
+		*ret_ep = AUTHZ_PUBLIC;
+		return 0;
 	}
 	return -ENOENT;
 }

@@ -30,14 +30,14 @@
 #include "users.h"
 
 enum authz_endpoint {
-	AUTHZ_PUBLIC,         /* GET /, /desktop, /static/..., /api/demo/profiles, /healthz */
+	AUTHZ_PUBLIC,         /* GET /, /api/demo/profiles, /healthz, static files */
 	AUTHZ_LOGIN,          /* POST /api/login */
 	AUTHZ_DEMO_START,     /* POST /api/demo */
 	AUTHZ_LOGOUT,         /* POST /api/logout */
 	AUTHZ_ME,             /* GET /api/me */
 	AUTHZ_DESKTOP_STATUS, /* GET /api/desktop[/<user>]  (owned) */
 	AUTHZ_DESKTOP_CTL,    /* POST /api/desktop[/<user>]/restart (owned) */
-	AUTHZ_DESKTOP_WS,     /* GET /ws/desktop[/<user>], websocket (owned) */
+	AUTHZ_DESKTOP_WS,     /* GET /websockify, /ws, /ws/desktop[/<user>]: websocket (owned) */
 	AUTHZ_STATE_READ,     /* GET /api/state[/<user>] (owned) */
 	AUTHZ_STATE_WRITE,    /* PUT /api/state (owned) */
 	AUTHZ_SERVICES,       /* GET /api/services */
@@ -61,8 +61,10 @@ struct authz_subject {
 
 /*
  * Maps a request to an endpoint. `owner` (a buffer of owner_len bytes)
- * receives the user named in the path, or "" when none. Returns 0, -ENOENT
- * for a route that does not exist (404), -EINVAL for a malformed owner name.
+ * receives the user named in the path, or "" when none. A GET/HEAD outside
+ * /api/ and /ws that is not in the table is a static file (AUTHZ_PUBLIC; the
+ * static server still checks the path). Returns 0, -ENOENT for a route that
+ * does not exist (404), -EINVAL for a malformed owner name.
  */
 int authz_route(const char *method, const char *path, enum authz_endpoint *ret_ep, char *owner,
                 size_t owner_len);

@@ -412,6 +412,15 @@ jwks_verify(struct jwks *j, const char *token, size_t len, const char *source, i
 		jwt_free(t);
 		return -EACCES;
 	}
+	if (!done) {
+		/* synchronous caller: the fetch runs on; the client retries */
+		ab_err_wrap(err, "fetching the key set, retry shortly");
+		if (err)
+			err->code = EAGAIN;
+		audit_token(t, source, err);
+		jwt_free(t);
+		return -EAGAIN;
+	}
 	struct jwks_wait *w = ab_xcalloc(1, sizeof(*w));
 	w->jwt = t;
 	snprintf(w->source, sizeof(w->source), "%s", source ? source : "");

@@ -14,6 +14,9 @@
  *   r < 0:             rejected now; err says why
  *   r == JWKS_PENDING: on_done(jwt or NULL, err, req) runs later from the
  *                      loop, exactly once, unless jwks_cancel(j, wait) first
+ *   r == -EAGAIN:      only when on_done is NULL (a synchronous caller such
+ *                      as an authorize hook): the kid is unknown and a fetch
+ *                      was started; answer 503 with Retry-After: 1
  *
  * Every outcome is audited as "auth.access" (user = the token's email when
  * it has one) with the reason.
