@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* control.c over real unix sockets, driven by the poll loop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ab_loop.h"
+#include "ab_proto.h"
+#include "ab_sock.h"
+#include "ab_util.h"
+#include "control.h"
+
+struct fixture {
+	char dir[64];
+	struct ab_loop *loop;
+	struct control ctl;
+};
+
+struct peer {
+	int fd;
+	struct ab_proto_reader rd;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = ab_xcalloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ab-ctl-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->loop = ab_loop_poll_new();
+	struct ab_err err = {0};
+	assert_int_equal(control_open(&f->ctl, f->loop, f->dir, "s1", 100000, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	control_close(&f->ctl);
+	ab_loop_poll_free(f->loop);
+	char p[128];
+	snprintf(p, sizeof(p), "%s/control.sock", f->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/wm.sock", f->dir);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+pump(struct fixture *f)
+{
+	for (int i = 0; i < 5; i++)
+		ab_loop_poll_once(f->loop, 0);
+}
+
+static struct peer
+peer_connect(struct fixture *f, const char *name)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+	struct peer c = {.fd = ab_unix_connect(p, NULL)};
+	assert_true(c.fd >= 0);
+	ab_proto_reader_init(&c.rd);
+	pump(f);
+	return c;
+}
+
+static void
+peer_close(struct peer *c)
+{
+	close(c->fd);
+	ab_proto_reader_free(&c->rd);
+}
+
+static void
+peer_send_raw(struct fixture *f, struct peer *c, const char *json)
+{
+	uint32_t n = (uint32_t)strlen(json);
+	unsigned char h[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+	                      (unsigned char)(n >> 8), (unsigned char)n};
+	assert_int_equal(ab_write_all(c->fd, h, 4), 0);
+	assert_int_equal(ab_write_all(c->fd, json, n), 0);
+	pump(f);
+}
+
+/* Next message from the session, or NULL when the connection was closed. */
+static json_t *
+peer_recv(struct fixture *f, struct peer *c)
+{
+	for (int i = 0; i < 1000; i++) {
+		json_t *m = NULL;
+		int r = ab_proto_reader_next(&c->rd, &m, NULL);
+		assert_true(r >= 0);
+		if (r == 1)
+			return m;
+		pump(f);
+		char buf[4096];
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			return NULL;
+		if (n > 0)
+			ab_proto_reader_feed(&c->rd, buf, (size_t)n);
+		else
+			usleep(1000);
+	}
+	fail_msg("no message from the session");
+	return NULL;
+}
+
+static json_t *
+peer_recv_type(struct fixture *f, struct peer *c, const char *type)
+{
+	for (;;) {
+		json_t *m = peer_recv(f, c);
+		assert_non_null(m);
+		if (strcmp(ab_proto_type(m), type) == 0)
+			return m;
+		json_decref(m);
+	}
+}
+
+static void
+test_hello_and_ping(void **state)
+{
+	struct fixture *f = *state;
+	struct peer b = peer_connect(f, "control.sock");
+	json_t *m = peer_recv(f, &b);
+	assert_string_equal(ab_proto_type(m), "hello");
+	assert_string_equal(json_string_value(json_object_get(m, "role")), "session");
+	assert_string_equal(json_string_value(json_object_get(m, "session")), "s1");
+	json_decref(m);
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,3]}");
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"ping\",\"seq\":41,\"t\":5}");
+	m = peer_recv_type(f, &b, "pong");
+	assert_int_equal(json_integer_value(json_object_get(m, "seq")), 41);
+	assert_int_equal(json_integer_value(json_object_get(m, "t")), 5);
+	json_decref(m);
+	peer_close(&b);
+}
+
+static void
+test_hello_required(void **state)
+{
+	struct fixture *f = *state;
+	struct peer b = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b));
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"ping\",\"seq\":1}");
+	json_t *m = peer_recv_type(f, &b, "error");
+	json_decref(m);
+	assert_null(peer_recv(f, &b));
+	peer_close(&b);
+}
+
+static void
+test_bad_frame_closes(void **state)
+{
+	struct fixture *f = *state;
+	struct peer b = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b));
+	peer_send_raw(f, &b, "[1,2,3]");
+	json_t *m = peer_recv_type(f, &b, "error");
+	assert_non_null(strstr(json_string_value(json_object_get(m, "msg")), "object"));
+	json_decref(m);
+	assert_null(peer_recv(f, &b));
+	peer_close(&b);
+	/* the session still accepts a new broker */
+	b = peer_connect(f, "control.sock");
+	m = peer_recv(f, &b);
+	assert_string_equal(ab_proto_type(m), "hello");
+	json_decref(m);
+	peer_close(&b);
+}
+
+static void
+test_state_kept_and_relayed(void **state)
+{
+	struct fixture *f = *state;
+	struct peer wm = peer_connect(f, "wm.sock");
+	json_decref(peer_recv(f, &wm)); /* hello */
+	peer_send_raw(f, &wm, "{\"v\":1,\"type\":\"state\",\"state\":{\"n\":1}}");
+	peer_send_raw(f, &wm, "{\"v\":1,\"type\":\"state\",\"state\":{\"n\":2}}");
+	/* no broker yet: the latest is kept and sent after the broker's hello */
+	struct peer b = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b));
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	json_t *m = peer_recv_type(f, &b, "state");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "state"), "n")), 2);
+	json_decref(m);
+	/* live relay */
+	peer_send_raw(f, &wm, "{\"v\":1,\"type\":\"state\",\"state\":{\"n\":3}}");
+	m = peer_recv_type(f, &b, "state");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "state"), "n")), 3);
+	json_decref(m);
+	/* a state that is not an object is refused with an error, the old one stays */
+	peer_send_raw(f, &wm, "{\"v\":1,\"type\":\"state\",\"state\":[1]}");
+	m = peer_recv_type(f, &wm, "error");
+	json_decref(m);
+	assert_int_equal(json_integer_value(json_object_get(f->ctl.state, "n")), 3);
+	peer_close(&b);
+	peer_close(&wm);
+}
+
+static void
+test_notify_queued_for_wm(void **state)
+{
+	struct fixture *f = *state;
+	struct peer b = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b));
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"notify\",\"title\":\"t1\"}");
+	assert_int_equal(json_array_size(f->ctl.notify_queue), 1);
+	struct peer wm = peer_connect(f, "wm.sock");
+	json_t *m = peer_recv_type(f, &wm, "notify");
+	assert_string_equal(json_string_value(json_object_get(m, "title")), "t1");
+	json_decref(m);
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"notify\",\"title\":\"t2\"}");
+	m = peer_recv_type(f, &wm, "notify");
+	assert_string_equal(json_string_value(json_object_get(m, "title")), "t2");
+	json_decref(m);
+	assert_int_equal(f->ctl.notifies_relayed, 2);
+	peer_close(&b);
+	peer_close(&wm);
+}
+
+static void
+test_new_broker_replaces_old(void **state)
+{
+	struct fixture *f = *state;
+	struct peer b1 = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b1));
+	struct peer b2 = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b2));
+	json_t *m = peer_recv_type(f, &b1, "error");
+	json_decref(m);
+	assert_null(peer_recv(f, &b1));
+	peer_close(&b1);
+	peer_close(&b2);
+}
+
+static void
+test_socket_modes(void **state)
+{
+	struct fixture *f = *state;
+	char p[128];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/control.sock", f->dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(p, sizeof(p), "%s/wm.sock", f->dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_hello_and_ping, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hello_required, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_frame_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_kept_and_relayed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_notify_queued_for_wm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_broker_replaces_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socket_modes, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
