@@ -29,7 +29,7 @@ static const struct kv_config kv_defaults = {
     .cf =
         {
             .base_url = "https://api.cloudflare.com/client/v4",
-            .min_interval_ms = 1000,
+            .min_interval_ms = 1100,
             .timeout_ms = 10000,
             .queue_max_keys = 10000,
             .queue_max_bytes = 64LL << 20,
@@ -48,7 +48,7 @@ static const struct ab_cfg_field kv_fields[] = {
     AB_CFG_STR("cf.namespace_id", struct kv_config, cf.namespace_id, "Workers KV namespace id"),
     AB_CFG_STR("cf.api_token", struct kv_config, cf.api_token, "Cloudflare API token"),
     AB_CFG_INT("cf.min_interval_ms", struct kv_config, cf.min_interval_ms, 0, 3600000,
-               "least time between two writes of one key"),
+               "least time between two writes of one key (Workers KV allows 1/s; 10% margin)"),
     AB_CFG_INT("cf.timeout_ms", struct kv_config, cf.timeout_ms, 100, 600000,
                "per request timeout"),
     AB_CFG_INT("cf.queue_max_keys", struct kv_config, cf.queue_max_keys, 1, 10000000,
