@@ -8,7 +8,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 tool=$build/tests/integration/kv/kv_tool
 [ -x "$tool" ] || { echo "kv_tool not built in $build" >&2; exit 1; }
-tmp=$(mktemp -d)
+# On the build directory's file system: /tmp is often tmpfs, where fsync costs nothing.
+tmp=$(mktemp -d "$build/kv-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 printf '{"backend":"embedded","dir":"%s/store"}\n' "$tmp" >"$tmp/kv.json"
 dur=$("$tool" bench-durable "$tmp/kv.json" 1000)
