@@ -670,6 +670,19 @@ client_manage(Window w, bool adopt)
 	bool has_pos = adopt;
 	if (XGetWMNormalHints(wm.dpy, w, &sh, &supplied) && (sh.flags & (USPosition | PPosition)))
 		has_pos = true;
+	/* states the client asked for before mapping (_NET_WM_STATE on the window) */
+	Atom st[8];
+	int nst = 0;
+	if (ewmh_get_atoms(w, wm.atoms[A_NET_WM_STATE], st, 8, &nst)) {
+		for (int i = 0; i < nst; i++) {
+			if (st[i] == wm.atoms[A_NET_WM_STATE_FULLSCREEN])
+				c->fullscreen = true;
+			else if (st[i] == wm.atoms[A_NET_WM_STATE_MAXIMIZED_VERT] && c->decorated)
+				c->maximized = true;
+			else if (st[i] == wm.atoms[A_NET_WM_STATE_ABOVE])
+				c->above = true;
+		}
+	}
 	if (adopt) {
 		long d = get_cardinal(w, wm.atoms[A_NET_WM_DESKTOP], wm.ds.ws_current);
 		if (c->ws >= 0 && d >= 0 && d < wm.ds.ws_count)
