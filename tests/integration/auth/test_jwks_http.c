@@ -23,13 +23,14 @@
 #include "ab_loop.h"
 #include "ab_util.h"
 #include "audit.h"
+#include "auth_request.h"
 #include "httpc.h"
 #include "jwks.h"
 #include "testkeys.h"
 
 static char dir[] = "/tmp/ab-jwks-XXXXXX";
 static pid_t server = -1;
-static int server_stdin = -1;
+static int server_stdin = -1, server_stdout = -1;
 static int port;
 static struct ab_loop *loop;
 static struct httpc *http;
@@ -203,14 +204,21 @@ setup(void **state)
 	close(in[0]);
 	close(out[1]);
 	server_stdin = in[1];
-	struct pollfd p = {.fd = out[0], .events = POLLIN};
+	/* read the port line; keep the pipe open until teardown so the server never gets EPIPE */
+	server_stdout = out[0];
 	char buf[32] = "";
-	if (poll(&p, 1, 15000) == 1) {
-		ssize_t n = read(out[0], buf, sizeof(buf) - 1);
-		if (n > 0)
-			buf[n] = '\0';
+	size_t got = 0;
+	int64_t deadline = ab_now_ms() + 15000;
+	while (!memchr(buf, '\n', got) && got < sizeof(buf) - 1 && ab_now_ms() < deadline) {
+		struct pollfd p = {.fd = out[0], .events = POLLIN};
+		if (poll(&p, 1, 1000) != 1)
+			continue;
+		ssize_t n = read(out[0], buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
 	}
-	close(out[0]);
 	port = atoi(buf);
 	AB_ASSERT(port > 0);
 	loop = ab_loop_poll_new();
@@ -228,6 +236,7 @@ teardown(void **state)
 	ab_loop_poll_free(loop);
 	if (server > 0) {
 		close(server_stdin);
+		close(server_stdout);
 		kill(server, SIGTERM);
 		waitpid(server, NULL, 0);
 	}
@@ -342,7 +351,8 @@ test_hang_junk_error(void **state)
 	char why[1024];
 	bool pending;
 	char *ta = token(key_a, "kA");
-	int ticks = 0;
+	static int ticks; /* static: the timer outlives a failed assertion */
+	ticks = 0;
 	struct ab_timer *t = ab_loop_timer(loop, 10, tick, &ticks);
 
 	/* a server that never answers: the waiter is released by the timeout */
@@ -404,7 +414,8 @@ test_attacks_audited(void **state)
 	big[1 << 20] = '\0';
 	char *good = token(key_a, "kA");
 	char *flipped = ab_xstrdup(good);
-	flipped[strlen(flipped) - 3] ^= 1;
+	/* change one signature character, staying inside the base64url alphabet */
+	flipped[strlen(flipped) - 3] = flipped[strlen(flipped) - 3] == 'A' ? 'B' : 'A';
 	struct {
 		const char *name;
 		char *tok;
@@ -429,7 +440,8 @@ test_attacks_audited(void **state)
 	    {"other key", tk_token(key_b, "kA", NULL, NULL, now, now + 600, "b@x"),
 	     "bad signature"},
 	    {"unknown kid", token(key_b, "kZ"), "unknown kid 'kZ'"},
-	    {"truncated", ab_xstrndup(good, strlen(good) / 2), "malformed"},
+	    {"truncated", ab_xstrndup(good, (size_t)(strchr(good, '.') - good) + 10), "malformed"},
+	    {"truncated signature", ab_xstrndup(good, strlen(good) - 10), "bad signature"},
 	    {"garbage", ab_xstrdup("\x01\x02garbage\xff"), "malformed"},
 	    {"1 MB", big, "more than the 16384 allowed"},
 	};
@@ -470,6 +482,102 @@ test_attacks_audited(void **state)
 	jwks_free(j);
 }
 
+static void
+test_access_requests(void **state)
+{
+	/* the broker-facing path: Access identities found by email in the sample's user table */
+	write_file("mode", "ok");
+	set_keys(1);
+	struct jwks *j = make("/certs", 5000, 60000);
+	wait_fetches(j, 1, 0);
+	struct users_db *db = NULL;
+	struct ab_err err = {0};
+	if (users_load_file(AB_SOURCE_DIR "/config/argobox.sample.json", &db, &err) < 0)
+		fail_msg("%s", err.msg);
+	struct auth_ctx ctx = {.db = db, .local = auth_local_new(db, NULL), .jwks = j};
+	time_t now = time(NULL);
+	char *bea = token(key_a, "kA");
+	char *ghost = tk_token(key_a, "kA", NULL, NULL, now, now + 600, "ghost@argobox.example");
+	char *expired =
+	    tk_token(key_a, "kA", NULL, NULL, now - 7200, now - 3600, "bea@argobox.example");
+	char *newkid = token(key_b, "kB");
+	char *cookie = ab_xasprintf("a=1; CF_Authorization=%s", bea);
+	struct auth_decision d;
+	struct auth_request rq = {.method = "GET",
+	                          .path = "/api/me",
+	                          .peer = "127.0.0.1",
+	                          .host = "box",
+	                          .cf_assertion = bea};
+	auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+	assert_int_equal(d.status, 0);
+	assert_string_equal(d.id.user, "bea");
+	assert_int_equal(d.id.via, AUTH_VIA_ACCESS);
+	assert_string_equal(d.id.email, "bea@argobox.example");
+	/* cookie fallback, on the websocket upgrade too */
+	rq.cf_assertion = NULL;
+	rq.cookie = cookie;
+	rq.path = "/websockify";
+	auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+	assert_int_equal(d.status, 0);
+	assert_string_equal(d.id.user, "bea");
+	/* a valid token for nobody in the table */
+	rq.cookie = NULL;
+	rq.cf_assertion = ghost;
+	auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+	assert_int_equal(d.status, 403);
+	rq.cf_assertion = expired;
+	auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+	assert_int_equal(d.status, 401);
+	/* a state-changing request with an Access identity must come with our Origin */
+	rq.cf_assertion = bea;
+	rq.method = "PUT";
+	rq.path = "/api/state";
+	auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+	assert_int_equal(d.status, 403);
+	rq.origin = "http://box";
+	auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+	assert_int_equal(d.status, 0);
+	/* a new kid: 503 + Retry-After while the hook cannot wait; after the fetch it passes */
+	set_keys(3);
+	jwks_free(j);
+	j = make("/certs", 5000, 60000);
+	ctx.jwks = j;
+	wait_fetches(j, 1, 0);
+	set_keys(3);
+	rq.method = "GET";
+	rq.path = "/api/me";
+	rq.cf_assertion = newkid;
+	auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+	assert_int_equal(d.status, 0); /* kB was in the first fetch */
+	jwks_free(j);
+	set_keys(1);
+	j = make("/certs", 5000, 1);
+	ctx.jwks = j;
+	wait_fetches(j, 1, 0);
+	set_keys(3);
+	int64_t deadline = ab_now_ms() + 5000;
+	do {
+		auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+		if (d.status == 503)
+			break;
+		ab_loop_poll_once(loop, 2);
+	} while (ab_now_ms() < deadline);
+	assert_int_equal(d.status, 503);
+	assert_int_equal(d.retry_after_s, 1);
+	wait_fetches(j, 2, 0);
+	auth_request_check(&ctx, &rq, ab_now_ms(), &d);
+	assert_int_equal(d.status, 0);
+	assert_string_equal(d.id.user, "bea");
+	free(bea);
+	free(ghost);
+	free(expired);
+	free(newkid);
+	free(cookie);
+	auth_local_free(ctx.local);
+	users_free(db);
+	jwks_free(j);
+}
+
 int
 main(void)
 {
@@ -478,10 +586,9 @@ main(void)
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fetch_and_rotation),
-	    cmocka_unit_test(test_rate_limit),
-	    cmocka_unit_test(test_hang_junk_error),
-	    cmocka_unit_test(test_attacks_audited),
+	    cmocka_unit_test(test_fetch_and_rotation), cmocka_unit_test(test_rate_limit),
+	    cmocka_unit_test(test_hang_junk_error),    cmocka_unit_test(test_attacks_audited),
+	    cmocka_unit_test(test_access_requests),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
