@@ -343,6 +343,68 @@ test_jwks_parse(void **state)
 	}
 }
 
+/* Deterministic mutation fuzzing of decode + verify and of jwks_parse: nothing is accepted
+ * that was changed, nothing crashes (ASan/UBSan builds). */
+static void
+test_mutations(void **state)
+{
+	char *good = tk_token(key, "k1", NULL, NULL, NOW, NOW + 300, "bea@argobox.example");
+	size_t n = strlen(good);
+	unsigned seed = 12345;
+	static const char alphabet[] = "AZaz09-_.=+/\"{}\x00\xff ";
+	int accepted = 0;
+	for (int i = 0; i < 20000; i++) {
+		char *m = ab_xstrdup(good);
+		size_t len = n;
+		int edits = 1 + (int)(rand_r(&seed) % 4);
+		for (int e = 0; e < edits; e++) {
+			size_t pos = (size_t)rand_r(&seed) % len;
+			switch (rand_r(&seed) % 3) {
+			case 0:
+				m[pos] = alphabet[(size_t)rand_r(&seed) % (sizeof(alphabet) - 1)];
+				break;
+			case 1: /* delete */
+				if (len > 1) {
+					memmove(m + pos, m + pos + 1, len - pos);
+					len--;
+				}
+				break;
+			default: /* truncate */
+				len = pos ? pos : 1;
+				m[len] = '\0';
+			}
+		}
+		struct jwt *t = NULL;
+		struct ab_err err = {0};
+		if (jwt_decode(m, len, &t, &err) == 0) {
+			if (jwt_verify(t, key, &policy, NOW, &err) == 0 &&
+			    (len != n || memcmp(m, good, n)))
+				accepted++;
+			jwt_free(t);
+		} else {
+			assert_true(err.msg[0] != '\0');
+		}
+		free(m);
+	}
+	assert_int_equal(accepted, 0);
+	free(good);
+
+	char *js = tk_jwk(key, "k1");
+	size_t jn = strlen(js);
+	for (int i = 0; i < 5000; i++) {
+		char *m = ab_xstrdup(js);
+		m[(size_t)rand_r(&seed) % jn] =
+		    alphabet[(size_t)rand_r(&seed) % (sizeof(alphabet) - 1)];
+		char *doc = ab_xasprintf("{\"keys\":[%s]}", m);
+		struct jwks_keyset *ks = NULL;
+		if (jwks_parse(doc, strlen(doc), &ks, NULL) == 0)
+			jwks_keyset_free(ks);
+		free(doc);
+		free(m);
+	}
+	free(js);
+}
+
 int
 main(void)
 {
@@ -350,7 +412,7 @@ main(void)
 	    cmocka_unit_test(test_valid),      cmocka_unit_test(test_time_and_skew),
 	    cmocka_unit_test(test_attacks),    cmocka_unit_test(test_weak_key),
 	    cmocka_unit_test(test_b64url),     cmocka_unit_test(test_from_request),
-	    cmocka_unit_test(test_jwks_parse),
+	    cmocka_unit_test(test_jwks_parse), cmocka_unit_test(test_mutations),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
