@@ -22,7 +22,7 @@ client_find(Window w)
 void
 client_workarea(int *x, int *y, int *w, int *h)
 {
-	int bh = taskbar_height();
+	int bh = taskbar_reserved();
 	*x = 0;
 	*w = wm.sw;
 	*h = wm.sh - bh;
@@ -343,6 +343,17 @@ client_relayout(struct client *c)
 	} else if (c->maximized) {
 		client_workarea(&x, &y, &w, &h);
 		client_move_resize(c, x + l, y + t, w - l - r, h - t - b);
+	}
+}
+
+void
+client_relayout_all(void)
+{
+	for (struct client *c = wm.clients; c; c = c->next) {
+		if (c->maximized || c->fullscreen)
+			client_relayout(c);
+		else if (c->snapped)
+			client_snap(c, c->x > wm.sw / 3 ? EDGE_RIGHT : EDGE_LEFT);
 	}
 }
 

@@ -171,6 +171,17 @@ handle(json_t *m)
 				wm.n_status++;
 		}
 		taskbar_draw();
+	} else if (strcmp(type, "taskbar") == 0) {
+		const char *pos = str_field(m, "position", deskstate_edge_name(wm.ds.tb_position));
+		json_t *ah = json_object_get(m, "autohide");
+		if ((strcmp(pos, "top") && strcmp(pos, "bottom")) || (ah && !json_is_boolean(ah))) {
+			ab_warn(
+			    "control channel: taskbar needs 'position' top/bottom and a boolean "
+			    "'autohide'");
+			return;
+		}
+		taskbar_configure(strcmp(pos, "top") == 0 ? DESKSTATE_TOP : DESKSTATE_BOTTOM,
+		                  ah ? json_is_true(ah) : wm.ds.tb_autohide);
 	} else if (strcmp(type, "ping") == 0) {
 		json_t *f = json_object();
 		json_object_set(f, "seq", json_object_get(m, "seq"));

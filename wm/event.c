@@ -206,16 +206,7 @@ on_configure_notify(XEvent *ev)
 	wallpaper_apply();
 	taskbar_create();
 	ewmh_update_workarea();
-	for (struct client *c = wm.clients; c; c = c->next) {
-		if (c->maximized || c->fullscreen) {
-			bool m = c->maximized, f = c->fullscreen;
-			c->maximized = c->fullscreen = false;
-			if (m)
-				client_set_maximized(c, true);
-			if (f)
-				client_set_fullscreen(c, true);
-		}
-	}
+	client_relayout_all();
 	state_changed();
 }
 
@@ -227,7 +218,24 @@ on_focus_in(XEvent *ev)
 		XSetInputFocus(wm.dpy, wm.focus->win, RevertToPointerRoot, CurrentTime);
 }
 
+static void
+on_enter(XEvent *ev)
+{
+	if (ev->xcrossing.window == wm.bar)
+		taskbar_reveal(true);
+}
+
+static void
+on_leave(XEvent *ev)
+{
+	if (ev->xcrossing.window == wm.bar && ev->xcrossing.detail != NotifyInferior &&
+	    !wm.launcher_open)
+		taskbar_reveal(false);
+}
+
 static void (*const handlers[LASTEvent])(XEvent *) = {
+    [EnterNotify] = on_enter,
+    [LeaveNotify] = on_leave,
     [MapRequest] = on_map_request,
     [ConfigureRequest] = on_configure_request,
     [UnmapNotify] = on_unmap,

@@ -182,6 +182,7 @@ launcher_open(void)
 		XMoveWindow(wm.dpy, wm.launcher, 8, y);
 	}
 	wm.query[0] = '\0';
+	taskbar_reveal(true);
 	reset_selection();
 	wm.launcher_open = true;
 	XMapRaised(wm.dpy, wm.launcher);
@@ -201,6 +202,7 @@ launcher_close(void)
 	XUngrabKeyboard(wm.dpy, CurrentTime);
 	XUngrabPointer(wm.dpy, CurrentTime);
 	XUnmapWindow(wm.dpy, wm.launcher);
+	taskbar_reveal(false);
 	if (wm.focus)
 		client_focus(wm.focus);
 }

@@ -40,7 +40,7 @@ measure(const char *body)
 static void
 layout_all(void)
 {
-	int y = (wm.ds.tb_position == DESKSTATE_TOP ? taskbar_height() : 0) + 12;
+	int y = (wm.ds.tb_position == DESKSTATE_TOP ? taskbar_reserved() : 0) + 12;
 	for (struct notification *n = wm.notes; n; n = n->next) {
 		XMoveWindow(wm.dpy, n->win, wm.sw - N_W - 12, y);
 		y += n->h + GAP;

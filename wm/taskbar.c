@@ -38,6 +38,37 @@ taskbar_height(void)
 	return wm.theme.bar_h;
 }
 
+int
+taskbar_reserved(void)
+{
+	return wm.ds.tb_autohide ? 0 : wm.theme.bar_h;
+}
+
+static bool bar_shown = true;
+
+static int
+bar_y(bool shown)
+{
+	int h = taskbar_height();
+	if (wm.ds.tb_position == DESKSTATE_TOP)
+		return shown ? 0 : -(h - 2);
+	return shown ? wm.sh - h : wm.sh - 2;
+}
+
+/* With autohide, the bar slides in when the pointer reaches its edge. */
+void
+taskbar_reveal(bool show)
+{
+	if (!wm.bar || !wm.ds.tb_autohide)
+		show = true;
+	if (show == bar_shown && wm.bar)
+		return;
+	bar_shown = show;
+	XMoveWindow(wm.dpy, wm.bar, 0, bar_y(show));
+	if (show)
+		client_restack();
+}
+
 static int64_t
 clock_tick(struct ab_loop *loop, void *data)
 {
@@ -50,12 +81,14 @@ void
 taskbar_create(void)
 {
 	int h = taskbar_height();
-	int y = wm.ds.tb_position == DESKSTATE_TOP ? 0 : wm.sh - h;
+	bar_shown = !wm.ds.tb_autohide;
+	int y = bar_y(bar_shown);
 	if (!wm.bar) {
 		XSetWindowAttributes sa = {
 		    .override_redirect = True,
 		    .background_pixmap = ParentRelative,
-		    .event_mask = ButtonPressMask | ExposureMask,
+		    .event_mask =
+		        ButtonPressMask | ExposureMask | EnterWindowMask | LeaveWindowMask,
 		};
 		wm.bar = XCreateWindow(wm.dpy, wm.root, 0, y, (unsigned)wm.sw, (unsigned)h, 0,
 		                       CopyFromParent, InputOutput, CopyFromParent,
@@ -213,6 +246,19 @@ taskbar_draw(void)
 	}
 	cairo_destroy(cr);
 	cairo_surface_flush(wm.bar_surf);
+}
+
+/* Applies a new position/autohide: moves the bar and re-lays out the work area. */
+void
+taskbar_configure(enum deskstate_edge position, bool autohide)
+{
+	wm.ds.tb_position = position;
+	wm.ds.tb_autohide = autohide;
+	taskbar_create();
+	ewmh_update_workarea();
+	client_relayout_all();
+	taskbar_draw();
+	state_changed();
 }
 
 void

@@ -265,6 +265,7 @@ void client_workarea(int *x, int *y, int *w, int *h);
 void client_focus_top(void);
 void client_adopt_all(void);
 void client_release(struct client *c);
+void client_relayout_all(void); /* after the work area changed */
 
 /* frame.c: decorations, hit testing, drags */
 void frame_extents(struct client *c, int *l, int *r, int *t, int *b);
@@ -308,7 +309,10 @@ int wallpaper_set(const char *image, enum deskstate_fit fit);
 void taskbar_create(void);
 void taskbar_draw(void);
 void taskbar_button_press(XButtonEvent *e);
-int taskbar_height(void);
+int taskbar_height(void);   /* drawn height */
+int taskbar_reserved(void); /* height taken from the work area (0 with autohide) */
+void taskbar_reveal(bool show);
+void taskbar_configure(enum deskstate_edge position, bool autohide);
 
 /* launcher.c */
 void launcher_toggle(void);

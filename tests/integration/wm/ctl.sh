@@ -16,6 +16,8 @@ cat >"$T/send.jsonl" <<'EOT'
 {"v":1,"type":"status","id":"ttl","text":"58 min left"}
 {"v":1,"type":"wallpaper","image":"../../etc/passwd"}
 {"v":1,"type":"ping","seq":7,"t":123}
+{"v":1,"type":"taskbar","position":"left"}
+{"v":1,"type":"taskbar","position":"top","autohide":true}
 EOT
 peer_has() { # peer_has FILTER: FILTER holds for the array of received messages
 	jq -e -s "$1" "$T/peer.jsonl" >/dev/null 2>&1
@@ -52,6 +54,19 @@ jq -c 'select(.type == "state") | .state' "$T/peer.jsonl" | while read -r st; do
 done
 peer_has 'any(.[]; .type == "state" and (.state.windows | map(.app.class) | index("Alpha")) != null)' ||
 	fail "state lacks the window"
+
+# the taskbar moved to the top and hides itself: the work area is the whole screen, and
+# the bar slides in when the pointer reaches the top edge
+wait_for 5 sh -c "xprop -root _NET_WORKAREA | grep -q '= 0, 0, 1280, 800'" || fail "workarea with autohide: $(xprop -root _NET_WORKAREA)"
+wait_for 5 peer_has 'any(.[]; .type == "state" and .state.taskbar.position == "top" and .state.taskbar.autohide)' ||
+	fail "taskbar settings not exported"
+grep -q "taskbar needs 'position'" "$T/wm.log" || fail "bad taskbar message not reported"
+xwininfo -root -children | grep -q ' 1280x44+0+-42 ' ||
+	fail "hidden bar not at the top edge: $(xwininfo -root -children | grep 1280x44)"
+xdotool mousemove 640 0
+wait_for 5 sh -c "xwininfo -root -children | grep -q ' 1280x44+0+0 '" || fail "bar did not slide in"
+xdotool mousemove 640 400
+wait_for 5 sh -c "xwininfo -root -children | grep -q ' 1280x44+0+-42 '" || fail "bar did not hide again"
 
 # a click dismisses a pop-up
 read -r nx ny < <(xwininfo -root -children | awk '/ 360x/{split($NF, a, "+"); print a[2] + 100, a[3] + 30; exit}')
