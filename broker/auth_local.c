@@ -471,3 +471,98 @@ auth_local_check_csrf(const struct auth_session *s, const char *method, const ch
 	audit_log("auth.csrf", AUDIT_DENY, s->user, users_role_name(s->role), s->source, d);
 	return ab_err_set(err, EACCES, "%s", why);
 }
+
+/* --- persistence --------------------------------------------------------------------- */
+
+#define SESSIONS_FILE_MAX (16u << 20)
+
+int
+auth_local_save(const struct auth_local *al, const char *path, int64_t now_ms, struct ab_err *err)
+{
+	json_t *list = json_array();
+	int n = 0;
+	for (size_t i = 0; i < al->n_sessions; i++) {
+		const struct auth_session *s = al->sessions[i];
+		if (s->expires_ms <= now_ms)
+			continue;
+		json_array_append_new(list,
+		                      json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", s->id,
+		                                "csrf", s->csrf, "user", s->user, "role",
+		                                users_role_name(s->role), "source", s->source,
+		                                "age_ms", (json_int_t)(now_ms - s->created_ms),
+		                                "left_ms", (json_int_t)(s->expires_ms - now_ms)));
+		n++;
+	}
+	json_t *root = json_pack("{s:i, s:o}", "v", 1, "sessions", list);
+	char *text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	int r = ab_write_file_atomic(path, text, strlen(text), 0600, err);
+	free(text);
+	if (r < 0)
+		return ab_err_wrap(err, "saving sessions");
+	return n;
+}
+
+static bool
+hex_id_ok(const char *s)
+{
+	return s && strlen(s) == AUTH_LOCAL_ID_LEN &&
+	       strspn(s, "0123456789abcdef") == AUTH_LOCAL_ID_LEN;
+}
+
+int
+auth_local_load(struct auth_local *al, const char *path, int64_t now_ms,
+                bool (*keep_demo)(const char *user, void *data), void *data, struct ab_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r = ab_read_file(path, SESSIONS_FILE_MAX, &text, &len, err);
+	if (r == -ENOENT) {
+		ab_err_clear(err);
+		return 0;
+	}
+	if (r < 0)
+		return ab_err_wrap(err, "loading sessions");
+	json_t *root = json_loadb(text, len, 0, NULL);
+	free(text);
+	json_t *list = json_object_get(root, "sessions");
+	if (!json_is_array(list) || json_integer_value(json_object_get(root, "v")) != 1) {
+		json_decref(root);
+		return ab_err_set(err, EINVAL, "loading sessions: '%s' is not a sessions file",
+		                  path);
+	}
+	int n = 0;
+	size_t i;
+	json_t *o;
+	json_array_foreach(list, i, o)
+	{
+		const char *id = json_string_value(json_object_get(o, "id"));
+		const char *csrf = json_string_value(json_object_get(o, "csrf"));
+		const char *user = json_string_value(json_object_get(o, "user"));
+		const char *source = json_string_value(json_object_get(o, "source"));
+		int role = users_role_from_string(json_string_value(json_object_get(o, "role")));
+		json_int_t left = json_integer_value(json_object_get(o, "left_ms"));
+		json_int_t age = json_integer_value(json_object_get(o, "age_ms"));
+		if (!hex_id_ok(id) || !hex_id_ok(csrf) || !users_name_valid(user) || role < 0 ||
+		    left <= 0)
+			continue;
+		if (role == USERS_ROLE_DEMO) {
+			if (!keep_demo || !keep_demo(user, data))
+				continue;
+		} else {
+			const struct users_user *u = al->db ? users_find(al->db, user) : NULL;
+			if (!u || (int)u->role != role)
+				continue;
+		}
+		if (auth_local_session_find(al, id, now_ms))
+			continue;
+		struct auth_session *s = (struct auth_session *)auth_local_session_new(
+		    al, user, (enum users_role)role, source, left, now_ms);
+		memcpy(s->id, id, AUTH_LOCAL_ID_LEN + 1);
+		memcpy(s->csrf, csrf, AUTH_LOCAL_ID_LEN + 1);
+		s->created_ms = now_ms - AB_MAX(0, age);
+		n++;
+	}
+	json_decref(root);
+	return n;
+}

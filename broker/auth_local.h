@@ -104,6 +104,21 @@ size_t auth_local_expire(struct auth_local *al, int64_t now_ms);
 size_t auth_local_session_count(const struct auth_local *al);
 
 /*
+ * Sessions across a broker restart: auth_local_save() writes every live
+ * session to `path` atomically (mode 0600; ids are bearer secrets, keep the
+ * file in the broker's private state directory) with its remaining lifetime;
+ * auth_local_load() adds them back (expired ones and ones whose user is no
+ * longer in the table with the same role are skipped; demo sessions are kept
+ * only when `keep_demo` says the demo still exists). A missing file is not an
+ * error. Returns the number of sessions written / loaded, or -errno.
+ */
+int auth_local_save(const struct auth_local *al, const char *path, int64_t now_ms,
+                    struct ab_err *err);
+int auth_local_load(struct auth_local *al, const char *path, int64_t now_ms,
+                    bool (*keep_demo)(const char *user, void *data), void *data,
+                    struct ab_err *err);
+
+/*
  * The Set-Cookie header value for a session (new string):
  *   argobox_session=<id>; Path=/; Max-Age=<s>; HttpOnly; SameSite=Strict[; Secure]
  * and the one that clears it on logout.

@@ -8,6 +8,8 @@
 #include <crypt.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ab_util.h"
 #include "audit.h"
@@ -318,6 +320,63 @@ test_cookie_find(void **state)
 	assert_null(auth_local_cookie_find("", "a", &n));
 }
 
+static bool
+keep_demo(const char *user, void *data)
+{
+	return strcmp(user, "demo-keep") == 0;
+}
+
+static void
+test_persistence(void **state)
+{
+	char dir[] = "/tmp/ab-auth-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = ab_xasprintf("%s/sessions.json", dir);
+	struct auth_local *a = auth_local_new(db, NULL);
+	const struct auth_session *bea =
+	    auth_local_session_new(a, "bea", USERS_ROLE_MEMBER, "10.0.0.1", 60000, 0);
+	auth_local_session_new(a, "demo-keep", USERS_ROLE_DEMO, "10.0.0.2", 60000, 0);
+	auth_local_session_new(a, "demo-gone", USERS_ROLE_DEMO, "10.0.0.3", 60000, 0);
+	auth_local_session_new(a, "ghost", USERS_ROLE_MEMBER, "10.0.0.4", 60000, 0);
+	auth_local_session_new(a, "daniel", USERS_ROLE_MEMBER, "10.0.0.5", 60000,
+	                       0);                                               /* role changed */
+	auth_local_session_new(a, "bea", USERS_ROLE_MEMBER, "10.0.0.6", 500, 0); /* expires */
+	struct auth_session saved = *bea;
+	struct ab_err err = {0};
+	assert_int_equal(auth_local_save(a, path, 1000, &err), 5);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	auth_local_free(a);
+
+	/* a "restarted broker" with a different monotonic clock */
+	struct auth_local *b = auth_local_new(db, NULL);
+	assert_int_equal(auth_local_load(b, path, 50000, keep_demo, NULL, &err), 2);
+	const struct auth_session *s = auth_local_session_find(b, saved.id, 50000);
+	assert_non_null(s);
+	assert_string_equal(s->csrf, saved.csrf);
+	assert_string_equal(s->user, "bea");
+	assert_int_equal(s->expires_ms, 50000 + 59000);
+	assert_null(auth_local_session_find(b, saved.id, 50000 + 59000));
+	assert_int_equal(auth_local_session_count(b), 2);
+	/* loading twice adds nothing */
+	assert_int_equal(auth_local_load(b, path, 50000, keep_demo, NULL, &err), 0);
+	auth_local_free(b);
+
+	/* missing file: nothing to do; junk: an error, nothing lost */
+	b = auth_local_new(db, NULL);
+	char *missing = ab_xasprintf("%s/none.json", dir);
+	assert_int_equal(auth_local_load(b, missing, 0, NULL, NULL, &err), 0);
+	assert_int_equal(ab_write_file_atomic(path, "junk", 4, 0600, NULL), 0);
+	assert_int_equal(auth_local_load(b, path, 0, NULL, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not a sessions file"));
+	auth_local_free(b);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(missing);
+}
+
 int
 main(void)
 {
@@ -327,6 +386,7 @@ main(void)
 	    cmocka_unit_test_setup(test_sessions_and_cookies, reset_events),
 	    cmocka_unit_test_setup(test_csrf, reset_events),
 	    cmocka_unit_test_setup(test_cookie_find, reset_events),
+	    cmocka_unit_test_setup(test_persistence, reset_events),
 	};
 	int r = cmocka_run_group_tests(tests, setup, teardown);
 	json_decref(events);
