@@ -135,6 +135,18 @@ do_action(enum action a)
 			              CurrentTime);
 		}
 		cycle_step();
+		/* Alt may have been released before our grab: then we never see the
+		 * release, so end the cycle now rather than keep the keyboard */
+		Window rr, cr;
+		int rx, ry, wx, wy;
+		unsigned mask = 0;
+		if (XQueryPointer(wm.dpy, wm.root, &rr, &cr, &rx, &ry, &wx, &wy, &mask) &&
+		    !(mask & Mod1Mask)) {
+			wm.cycling = false;
+			XUngrabKeyboard(wm.dpy, CurrentTime);
+			if (wm.focus)
+				client_focus(wm.focus);
+		}
 		break;
 	case ACT_SNAP_LEFT:
 		if (c)

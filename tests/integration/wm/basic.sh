@@ -92,6 +92,29 @@ wait_for 5 managed "$D" || fail "dialog not managed"
 expect_geom "$D" "220 342 200 100" "dialog placement"
 xprop -id "$D" _NET_WM_DESKTOP | grep -q '= 0$' || fail "dialog not on its parent's workspace"
 
+# fullscreen asked for before mapping: the whole screen, no decorations, above the taskbar
+client --class Full --title full --geometry 300x200+100+100 --fullscreen
+F=$WIN
+wait_for 5 managed "$F" || fail "fullscreen window not managed"
+expect_geom "$F" "0 0 1280 800" "fullscreen"
+xprop -id "$F" _NET_FRAME_EXTENTS | grep -q '= 0, 0, 0, 0' || fail "fullscreen window has decorations"
+xprop -id "$F" _NET_WM_STATE | grep -q _NET_WM_STATE_FULLSCREEN || fail "no fullscreen state"
+xdotool windowclose "$F" 2>/dev/null || kill "$CPID"
+wait_for 5 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$F")" || fail "fullscreen window not gone"
+
+# EWMH requests sent by the client itself: state toggle, move/resize, close
+client --class Req --title req --geometry 300x200+100+100 --send-state _NET_WM_STATE_MAXIMIZED_VERT
+R=$WIN
+expect_geom "$R" "4 32 1272 720" "_NET_WM_STATE toggle request"
+kill "$CPID"
+client --class Req --title req2 --geometry 300x200+100+100 --send-moveresize 150,160,350,250
+R=$WIN
+expect_geom "$R" "150 160 350 250" "_NET_MOVERESIZE_WINDOW request"
+client --class Req --title req3 --geometry 300x200+100+100 --send-close
+R=$WIN
+RP=$CPID
+wait_for 5 sh -c "! kill -0 $RP" || fail "_NET_CLOSE_WINDOW request ignored"
+
 # the close button asks politely (WM_DELETE_WINDOW): the client exits
 xdotool windowactivate "$A"
 wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]"

@@ -33,6 +33,9 @@ xprop -root _NET_CLIENT_LIST_STACKING | awk '{print $NF}' | grep -qi "$(printf '
 xdotool key alt+Tab
 wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $B ]" || fail "second Alt+Tab did not go back to B"
 
+# after Alt+Tab the keyboard belongs to the applications again
+wait_for 5 sh -c "[ \"\$('$TC' --probe-keyboard)\" = free ]" || fail "keyboard still grabbed after Alt+Tab"
+
 # workspaces
 xdotool key ctrl+alt+Right
 wait_for 5 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 1$'" || fail "Ctrl+Alt+Right"
@@ -62,6 +65,11 @@ stop_wm
 start_wm
 xdotool key super
 wait_for 5 sh -c "xwininfo -root -children | grep -q '440x540'" || fail "Super did not open the launcher"
+[ "$("$TC" --probe-keyboard)" = grabbed ] || fail "launcher does not hold the keyboard"
+xdotool key Escape
+wait_for 5 sh -c "[ \"\$('$TC' --probe-keyboard)\" = free ]" || fail "Escape did not close the launcher"
+xdotool key super
+wait_for 5 sh -c "[ \"\$('$TC' --probe-keyboard)\" = grabbed ]" || fail "launcher did not reopen"
 xdotool type --delay 20 gamm
 xdotool key Return
 wait_for 10 sh -c "xprop -root _NET_CLIENT_LIST | tr -d ',' | tr ' ' '\n' | grep -q 0x" || fail "nothing started"

@@ -14,6 +14,11 @@
  *   --map-destroy    map and destroy at once
  *   --icon           a 16x16 and a 32x32 _NET_WM_ICON
  *   --no-delete      no WM_DELETE_WINDOW (the wm must kill the client)
+ *   --fullscreen     ask for _NET_WM_STATE_FULLSCREEN before mapping
+ *   --send-state ATOM            after mapping: _NET_WM_STATE toggle request for ATOM
+ *   --send-moveresize X,Y,W,H    after mapping: _NET_MOVERESIZE_WINDOW request
+ *   --send-close                 after mapping: _NET_CLOSE_WINDOW request
+ *   --probe-keyboard             print whether the keyboard can be grabbed ("free"/"grabbed"), exit
  */
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
@@ -42,6 +47,8 @@ main(int argc, char **argv)
 	bool bad_title = false, absurd = false, never_map = false, die = false, map_destroy = false,
 	     icon = false, no_delete = false, pos = false;
 	unsigned long transient = 0;
+	bool fullscreen = false, send_close = false;
+	const char *send_state = NULL, *send_mr = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (strcmp(a, name) == 0 && v && ++i)
@@ -82,6 +89,16 @@ main(int argc, char **argv)
 			icon = true;
 		else if (strcmp(a, "--no-delete") == 0)
 			no_delete = true;
+		else if (strcmp(a, "--fullscreen") == 0)
+			fullscreen = true;
+		else if (strcmp(a, "--probe-keyboard") == 0)
+			; /* handled once the display is open */
+		else if (strcmp(a, "--send-close") == 0)
+			send_close = true;
+		else if (ARG("--send-state"))
+			send_state = v;
+		else if (ARG("--send-moveresize"))
+			send_mr = v;
 		else {
 			fprintf(stderr, "unknown option '%s'\n", a);
 			return 2;
@@ -93,6 +110,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	int s = DefaultScreen(d);
+	if (argc == 2 && strcmp(argv[1], "--probe-keyboard") == 0) {
+		int g = XGrabKeyboard(d, RootWindow(d, s), False, GrabModeAsync, GrabModeAsync,
+		                      CurrentTime);
+		puts(g == GrabSuccess ? "free" : "grabbed");
+		XCloseDisplay(d);
+		return 0;
+	}
 	Window win = XCreateSimpleWindow(d, RootWindow(d, s), x, y, (unsigned)w, (unsigned)h, 0,
 	                                 BlackPixel(d, s), 0x5a6b7c);
 	XSelectInput(d, win, StructureNotifyMask);
@@ -169,6 +193,12 @@ main(int argc, char **argv)
 		XChangeProperty(d, win, XInternAtom(d, "_NET_WM_ICON", False), XA_CARDINAL, 32,
 		                PropModeReplace, (unsigned char *)data, (int)n);
 	}
+	Atom net_state = XInternAtom(d, "_NET_WM_STATE", False);
+	if (fullscreen) {
+		Atom fs = XInternAtom(d, "_NET_WM_STATE_FULLSCREEN", False);
+		XChangeProperty(d, win, net_state, XA_ATOM, 32, PropModeReplace,
+		                (unsigned char *)&fs, 1);
+	}
 	printf("0x%lx\n", win);
 	fflush(stdout);
 	if (never_map) {
@@ -186,6 +216,35 @@ main(int argc, char **argv)
 	for (;;) {
 		XEvent ev;
 		XNextEvent(d, &ev);
+		if (ev.type == MapNotify && (send_state || send_mr || send_close)) {
+			XEvent m = {
+			    .xclient = {.type = ClientMessage, .window = win, .format = 32}};
+			if (send_state) {
+				m.xclient.message_type = net_state;
+				m.xclient.data.l[0] = 2; /* toggle */
+				m.xclient.data.l[1] = (long)XInternAtom(d, send_state, False);
+				m.xclient.data.l[3] = 1;
+			} else if (send_mr) {
+				int mx, my, mw, mh;
+				if (sscanf(send_mr, "%d,%d,%d,%d", &mx, &my, &mw, &mh) != 4)
+					return 2;
+				m.xclient.message_type =
+				    XInternAtom(d, "_NET_MOVERESIZE_WINDOW", False);
+				m.xclient.data.l[0] = (0xf << 8) | 10; /* x y w h, static gravity */
+				m.xclient.data.l[1] = mx;
+				m.xclient.data.l[2] = my;
+				m.xclient.data.l[3] = mw;
+				m.xclient.data.l[4] = mh;
+			} else {
+				m.xclient.message_type = XInternAtom(d, "_NET_CLOSE_WINDOW", False);
+				m.xclient.data.l[1] = 1;
+			}
+			XSendEvent(d, RootWindow(d, s), False,
+			           SubstructureRedirectMask | SubstructureNotifyMask, &m);
+			XFlush(d);
+			send_state = send_mr = NULL;
+			send_close = false;
+		}
 		if (ev.type == MapNotify && die) {
 			/* a burst of requests, then vanish without closing */
 			for (int i = 0; i < 200; i++)
