@@ -151,8 +151,6 @@ build_mounts(const struct runtime_spec *spec, const char *etc_dir)
 	                                    NULL};
 	static const char *const pts_o[] = {"nosuid",        "noexec",    "newinstance",
 	                                    "ptmxmode=0666", "mode=0620", NULL};
-	static const char *const shm_o[] = {"nosuid",    "noexec",      "nodev",
-	                                    "mode=1777", "size=65536k", NULL};
 	static const char *const mq_o[] = {"nosuid", "noexec", "nodev", NULL};
 	/* rro: recursively read-only (mount_setattr), so no submount of /sys is writable. */
 	static const char *const sys_o[] = {"rbind", "rro", "nosuid", "noexec", "nodev", NULL};
@@ -165,6 +163,12 @@ build_mounts(const struct runtime_spec *spec, const char *etc_dir)
 	add_mount(mounts, "/proc", "proc", "proc", proc_o);
 	add_mount(mounts, "/dev", "tmpfs", "tmpfs", dev_o);
 	add_mount(mounts, "/dev/pts", "devpts", "devpts", pts_o);
+	/* runc resets a tmpfs root's mode to its mount point's (0755 under /dev): own it instead.
+	 */
+	_cleanup_free_ char *owner =
+	    ab_xasprintf("uid=%u,gid=%u", (unsigned)spec->uid, (unsigned)spec->gid);
+	const char *shm_o[] = {"nosuid",      "noexec", "nodev", "mode=1777",
+	                       "size=65536k", owner,    NULL};
 	add_mount(mounts, "/dev/shm", "tmpfs", "shm", shm_o);
 	add_mount(mounts, "/dev/mqueue", "mqueue", "mqueue", mq_o);
 	add_mount(mounts, "/sys", "bind", "/sys", sys_o);
@@ -232,6 +236,28 @@ build_namespaces(const struct runtime_spec *spec)
 	return ns;
 }
 
+/*
+ * The EPERM rules become SCMP_ACT_NOTIFY rules answered (EPERM) and audited by
+ * the broker's listener (secnotify.c); other errno rules stay as they are.
+ */
+static void
+seccomp_to_notify(json_t *seccomp, const char *listener)
+{
+	size_t i;
+	json_t *rule;
+	json_array_foreach(json_object_get(seccomp, "syscalls"), i, rule)
+	{
+		const char *action = json_string_value(json_object_get(rule, "action"));
+		json_t *ret = json_object_get(rule, "errnoRet");
+		if (action && !strcmp(action, "SCMP_ACT_ERRNO") &&
+		    (!ret || json_integer_value(ret) == EPERM)) {
+			json_object_set_new(rule, "action", json_string("SCMP_ACT_NOTIFY"));
+			json_object_del(rule, "errnoRet");
+		}
+	}
+	json_object_set_new(seccomp, "listenerPath", json_string(listener));
+}
+
 int
 bundle_config(const struct runtime_spec *spec, const char *etc_dir, json_t **ret_config,
               struct ab_err *err)
@@ -251,6 +277,8 @@ bundle_config(const struct runtime_spec *spec, const char *etc_dir, json_t **ret
 		}
 		/* Our own annotation, not part of the OCI schema. */
 		json_object_del(seccomp, "comment");
+		if (spec->seccomp_listener)
+			seccomp_to_notify(seccomp, spec->seccomp_listener);
 	}
 
 	_cleanup_free_ char *home = ab_xasprintf("/home/%s", spec->user);
@@ -404,6 +432,10 @@ skeleton(const struct runtime_spec *spec, const char *rootfs, struct ab_err *err
 		if (mkdir(p, 0755) < 0 && errno != EEXIST)
 			return ab_err_errno(err, errno, "creating '%s'", p);
 	}
+	/* runc gives a tmpfs the mode of its mount point. */
+	_cleanup_free_ char *tmp = ab_xasprintf("%s/tmp", rootfs);
+	if (chmod(tmp, 01777) < 0)
+		return ab_err_errno(err, errno, "chmod '%s'", tmp);
 	_cleanup_free_ char *home = ab_xasprintf("%s/home/%s", rootfs, spec->user);
 	if (mkdir(home, 0755) < 0 && errno != EEXIST)
 		return ab_err_errno(err, errno, "creating '%s'", home);

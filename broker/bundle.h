@@ -70,6 +70,7 @@ struct runtime_spec {
 	const char *runtime_dir;      /* host dir bound rw at /run/argobox (sockets) */
 	const char *netns_path;       /* NULL: a new, empty network namespace */
 	const char *seccomp_path;     /* OCI seccomp JSON (containers/seccomp/default.json) */
+	const char *seccomp_listener; /* unix socket: EPERM rules become audited NOTIFY rules */
 	const char *apparmor_profile; /* applied only where AppArmor is enabled; may be NULL */
 	const char *hostname;         /* NULL: "argobox-<user>" */
 	const char *cgroup_parent;    /* NULL: "argobox" */

@@ -4,6 +4,7 @@
 #include "ab_log.h"
 #include "ab_util.h"
 #include "audit.h"
+#include "secnotify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@ const struct runtime_config runtime_default_config = {
     .id_prefix = "argobox-",
     .ready_timeout_ms = 30000,
     .stop_timeout_ms = 5000,
+    .seccomp_listener = "",
 };
 
 enum rt_state {
@@ -82,6 +84,7 @@ struct runtime {
 	struct netpol *np;
 	char *bin;
 	bool crun;
+	struct secnotify *sn;
 	runtime_cb exit_fn;
 	void *exit_data;
 	struct rt_container *list;
@@ -145,7 +148,12 @@ runtime_new(struct ab_loop *loop, const struct runtime_config *cfg, struct netpo
 	if (r < 0)
 		return ab_err_wrap(err, "runtime bundle root");
 
+	struct secnotify *sn = NULL;
+	if (cfg->seccomp_listener[0] &&
+	    (r = secnotify_new(loop, cfg->seccomp_listener, &sn, err)) < 0)
+		return r;
 	struct runtime *rt = ab_xcalloc(1, sizeof(*rt));
+	rt->sn = sn;
 	rt->loop = loop;
 	rt->cfg = *cfg;
 	rt->np = np;
@@ -671,6 +679,8 @@ runtime_start(struct runtime *rt, const struct runtime_spec *spec_in, const stru
 
 	struct runtime_spec spec = *spec_in;
 	spec.preserve_fds = 1;
+	if (rt->sn)
+		spec.seccomp_listener = rt->cfg.seccomp_listener;
 	_cleanup_free_ char *bundle = ab_xasprintf("%s/%s", rt->cfg.bundle_root, spec.user);
 	_cleanup_free_ char *netns = NULL;
 	if (net && rt->np) {
@@ -1040,6 +1050,7 @@ runtime_free(struct runtime *rt)
 	ab_loop_unwatch(rt->loop, rt->list_watch);
 	ab_closep(&rt->list_pidfd);
 	ab_closep(&rt->list_out);
+	secnotify_free(rt->sn);
 	free(rt->bin);
 	free(rt);
 }

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Containers and isolation: OCI bundles (bundle.c), the runc/crun driver (runtime.c) and the
 # per-user network namespace + nftables policy (netpol.c, libmnl + libnftnl).
-if(NOT TARGET PkgConfig::NFTNL OR NOT TARGET PkgConfig::MNL)
-  message(WARNING "libnftnl/libmnl not found: the container runtime area is not built")
+if(NOT TARGET PkgConfig::NFTNL OR NOT TARGET PkgConfig::MNL OR NOT TARGET PkgConfig::SECCOMP)
+  message(WARNING "libnftnl/libmnl/libseccomp not found: the container runtime area is not built")
   return()
 endif()
-add_library(ab_broker_runtime STATIC bundle.c runtime.c netpol.c)
+add_library(ab_broker_runtime STATIC bundle.c runtime.c netpol.c secnotify.c)
 target_include_directories(ab_broker_runtime PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(ab_broker_runtime PUBLIC ab_common ab_broker_audit PkgConfig::NFTNL
-                      PkgConfig::MNL)
+                      PkgConfig::MNL PkgConfig::SECCOMP)
 ab_broker_area(ab_broker_runtime)

@@ -38,13 +38,14 @@
 #include "netpol.h"
 
 struct runtime_config {
-	char runtime[8];        /* "auto" (runc, then crun), "runc", "crun" */
-	char runtime_path[256]; /* explicit binary; "" = found on PATH */
-	char state_root[256];   /* the runtime's --root; "" = its default */
-	char bundle_root[256];  /* bundles: <bundle_root>/<user> */
-	char id_prefix[32];     /* container id = <id_prefix><user> */
-	int ready_timeout_ms;   /* start -> ready */
-	int stop_timeout_ms;    /* SIGTERM -> SIGKILL */
+	char runtime[8];            /* "auto" (runc, then crun), "runc", "crun" */
+	char runtime_path[256];     /* explicit binary; "" = found on PATH */
+	char state_root[256];       /* the runtime's --root; "" = its default */
+	char bundle_root[256];      /* bundles: <bundle_root>/<user> */
+	char id_prefix[32];         /* container id = <id_prefix><user> */
+	int ready_timeout_ms;       /* start -> ready */
+	int stop_timeout_ms;        /* SIGTERM -> SIGKILL */
+	char seccomp_listener[256]; /* unix socket for audited seccomp denials; "" = plain EPERM */
 };
 
 extern const struct runtime_config runtime_default_config;

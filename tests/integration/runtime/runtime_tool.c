@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,11 +44,19 @@ struct opts {
 	size_t n_mounts;
 	const char *ready_file;
 	int count;
+	bool stay;
 };
 
 static struct ab_loop *loop;
 static int result = -1;
 static bool done;
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	stop_flag = 1;
+}
 
 static void
 on_done(struct runtime *rt, const char *user, int status, const char *msg, void *data)
@@ -146,6 +155,8 @@ main(int argc, char **argv)
 		O_RO_ROOT,
 		O_COUNT,
 		O_IDBASE,
+		O_LISTENER,
+		O_STAY,
 	};
 	static const struct option longopts[] = {
 	    {"runtime", 1, NULL, O_RUNTIME},
@@ -177,6 +188,8 @@ main(int argc, char **argv)
 	    {"ro-root", 0, NULL, O_RO_ROOT},
 	    {"count", 1, NULL, O_COUNT},
 	    {"id-base", 1, NULL, O_IDBASE},
+	    {"seccomp-listener", 1, NULL, O_LISTENER},
+	    {"stay", 0, NULL, O_STAY},
 	    {0},
 	};
 	struct ab_err err = {0};
@@ -293,6 +306,12 @@ main(int argc, char **argv)
 		case O_RO_ROOT:
 			o.spec.read_only_root = true;
 			break;
+		case O_LISTENER:
+			STR(o.rc.seccomp_listener);
+			break;
+		case O_STAY:
+			o.stay = true;
+			break;
 		case O_COUNT:
 			o.count = atoi(optarg);
 			break;
@@ -370,6 +389,21 @@ main(int argc, char **argv)
 	}
 	while (!done)
 		ab_loop_poll_once(loop, 1000);
+	if (o.stay && result == 0) {
+		/*
+		 * Like the broker: keep serving seccomp notifications and auditing
+		 * drops and limit hits until SIGTERM; the container keeps running.
+		 */
+		signal(SIGTERM, on_signal);
+		signal(SIGINT, on_signal);
+		fflush(stdout);
+		while (!stop_flag) {
+			ab_loop_poll_once(loop, 500);
+			if (np)
+				netpol_poll(np, NULL);
+			runtime_poll_limits(rt);
+		}
+	}
 	/* Let deferred frees run. */
 	ab_loop_poll_once(loop, 0);
 	runtime_free(rt);
