@@ -137,13 +137,21 @@ setup_x(void)
 	wm.sw = DisplayWidth(wm.dpy, wm.screen);
 	wm.sh = DisplayHeight(wm.dpy, wm.screen);
 	XSetErrorHandler(startup_error);
-	XSelectInput(wm.dpy, wm.root,
-	             SubstructureRedirectMask | SubstructureNotifyMask | StructureNotifyMask |
-	                 ButtonPressMask | PropertyChangeMask | KeyPressMask | KeyReleaseMask);
-	XSync(wm.dpy, False);
-	if (other_wm) {
-		ab_error("another window manager is running on this display");
-		exit(1);
+	/* a window manager that is exiting may still hold the root for a moment */
+	for (int tries = 0;; tries++) {
+		other_wm = false;
+		XSelectInput(wm.dpy, wm.root,
+		             SubstructureRedirectMask | SubstructureNotifyMask |
+		                 StructureNotifyMask | ButtonPressMask | PropertyChangeMask |
+		                 KeyPressMask | KeyReleaseMask);
+		XSync(wm.dpy, False);
+		if (!other_wm)
+			break;
+		if (tries == 20) {
+			ab_error("another window manager is running on this display");
+			exit(1);
+		}
+		usleep(100 * 1000);
 	}
 	XSetErrorHandler(event_x_error);
 	XSetIOErrorHandler(x_io_error);

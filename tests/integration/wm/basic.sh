@@ -117,7 +117,7 @@ wait_for 5 sh -c "! kill -0 $RP" || fail "_NET_CLOSE_WINDOW request ignored"
 
 # the close button asks politely (WM_DELETE_WINDOW): the client exits
 xdotool windowactivate "$A"
-wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]"
+expect_active $A
 # A's frame: x 0..640; close button centre at 640-4-4-17 = 615, y 17
 xdotool mousemove 615 17 click 1
 wait_for 5 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$A")" || fail "close button did not close A"

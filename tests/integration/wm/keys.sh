@@ -47,7 +47,7 @@ wait_for 5 sh -c "xwininfo -id $A | grep -q IsViewable" || fail "A not shown aga
 
 # Alt+F4 closes the focused window
 xdotool windowactivate "$A"
-wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]"
+expect_active $A
 xdotool key alt+F4
 wait_for 5 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$A")" || fail "Alt+F4 did not close A"
 
@@ -84,7 +84,7 @@ if command -v xterm >/dev/null; then
 	wait_for 5 managed "$X" || fail "xterm not managed"
 	g0=$(geom "$X")
 	xdotool windowactivate "$X"
-	wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $X ]"
+	expect_active $X
 	xdotool key super+Up
 	expect_geom "$X" "4 32 1272 720" "xterm maximized"
 	xdotool key super+Down

@@ -2,7 +2,9 @@
 # Shared helpers of the argobox-wm integration tests (sourced).
 # Each test gets its own temp dir, its own Xvfb (display chosen by -displayfd)
 # and its own window manager; everything it starts is killed on exit.
-set -euo pipefail
+set -Eeuo pipefail
+# any unexpected failure says where it happened
+trap 'echo "FAIL: ${BASH_SOURCE[0]##*/} line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
 
 B=${AB_BUILD_DIR:?run through ctest}
 S=${AB_SOURCE_DIR:?run through ctest}
@@ -113,6 +115,11 @@ frame_of() { # the parent (frame) of a client window
 
 active() {
 	xprop -root _NET_ACTIVE_WINDOW | awk '{print $NF}'
+}
+
+expect_active() { # expect_active WIN: WIN becomes _NET_ACTIVE_WINDOW
+	wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $1 ]" ||
+		fail "$1 is not the active window ($(active))"
 }
 
 same_win() { # same_win A B: numeric comparison of window ids

@@ -46,9 +46,8 @@ responsive "map then destroy"
 client --class Rude --title rude --no-delete --geometry 200x100+80+80
 R=$WIN
 RP=$CPID
-wait_for 5 managed "$R"
-xdotool windowactivate "$R"
-wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $R ]"
+wait_for 5 managed "$R" || fail "rude client not managed"
+wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $R ]" || fail "rude client not focused"
 xdotool key alt+F4
 wait_for 5 sh -c "! kill -0 $RP" || fail "client without WM_DELETE_WINDOW not killed"
 responsive "killing a client"

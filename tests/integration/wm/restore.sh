@@ -40,7 +40,7 @@ wait_for 5 managed "$A2" || fail "not managed"
 xdotool windowmove "$A1" 123 145
 xdotool set_desktop_for_window "$B1" 1
 xdotool windowactivate "$A2"
-wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A2 ]"
+expect_active $A2
 xdotool key super+Up
 n=3
 [ -n "$XT" ] && n=4
