@@ -181,6 +181,9 @@ build_mounts(const struct runtime_spec *spec, const char *etc_dir)
 			add_mount(mounts, dst, "bind", src, ro_o);
 	}
 	add_mount(mounts, "/tmp", "tmpfs", "tmpfs", tmp_o);
+	/* X servers want this directory and cannot create it as the user. */
+	const char *x11_o[] = {"nosuid", "nodev", "noexec", "mode=1777", "size=1m", owner, NULL};
+	add_mount(mounts, "/tmp/.X11-unix", "tmpfs", "tmpfs", x11_o);
 	add_mount(mounts, "/run", "tmpfs", "tmpfs", run_o);
 	add_mount(mounts, "/run/argobox", "bind", spec->runtime_dir, rw_o);
 

@@ -53,6 +53,7 @@ struct rt_container {
 	enum rt_state state;
 	int fail_status;
 	char *fail_msg;
+	char *cmd_msg; /* the last failed command's exit status and output */
 
 	/* the runtime command in flight */
 	pid_t cmd_pid;
@@ -239,6 +240,7 @@ container_free(struct rt_container *c)
 	free(c->bundle);
 	free(c->ready_path);
 	free(c->fail_msg);
+	free(c->cmd_msg);
 	free(c);
 }
 
@@ -391,11 +393,11 @@ cmd_ready(struct ab_loop *loop, int fd, unsigned events, void *data)
 		return;
 	int status = r < 0 ? -ECHILD : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	cmd_done_fn done = c->cmd_done;
-	free(c->fail_msg);
-	c->fail_msg = NULL;
+	free(c->cmd_msg);
+	c->cmd_msg = NULL;
 	if (status) {
 		_cleanup_free_ char *out = cmd_output(c->cmd_out);
-		c->fail_msg = ab_xasprintf("exit status %d: %s", status, out);
+		c->cmd_msg = ab_xasprintf("exit status %d: %s", status, out);
 	}
 	close_cmd(c);
 	done(c, status);
@@ -415,8 +417,7 @@ static void
 deleted(struct rt_container *c, int status)
 {
 	if (status)
-		ab_warn("runtime: delete '%s' exited %d: %s", c->id, status,
-		        c->fail_msg ? c->fail_msg : "");
+		ab_warn("runtime: delete '%s': %s", c->id, c->cmd_msg ? c->cmd_msg : "");
 	teardown_finish(c);
 }
 
@@ -590,7 +591,7 @@ static void
 started(struct rt_container *c, int status)
 {
 	if (status) {
-		start_failed(c, -EIO, "runtime start failed", c->fail_msg);
+		start_failed(c, -EIO, "runtime start failed", c->cmd_msg);
 		return;
 	}
 	c->state = RT_WAIT_READY;
@@ -625,7 +626,7 @@ static void
 created(struct rt_container *c, int status)
 {
 	if (status) {
-		start_failed(c, -EIO, "runtime create failed", c->fail_msg);
+		start_failed(c, -EIO, "runtime create failed", c->cmd_msg);
 		return;
 	}
 	if (read_pid_file(c->bundle, &c->init_pid) < 0) {
@@ -733,7 +734,7 @@ runtime_start(struct runtime *rt, const struct runtime_spec *spec_in, const stru
 
 	_cleanup_free_ char *log = ab_xasprintf("%s/console.log", c->bundle);
 	_cleanup_close_ int logfd =
-	    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	    open(log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	_cleanup_free_ char *pidfile = ab_xasprintf("%s/init.pid", c->bundle);
 	const char *args[] = {"create",         "--bundle", c->bundle, "--pid-file", pidfile,
 	                      "--preserve-fds", "1",        c->id,     NULL};

@@ -194,6 +194,8 @@ main(int argc, char **argv)
 	};
 	struct ab_err err = {0};
 	const char *cmd = NULL;
+	struct netpol *np = NULL;
+	struct runtime *rt = NULL;
 	int c;
 	/* Global options, the command, then its options: one getopt pass ("+" stops at "--"). */
 	while (optind < argc) {
@@ -324,7 +326,6 @@ main(int argc, char **argv)
 	if (audit_open(o.audit, &err) < 0)
 		goto fail;
 
-	struct netpol *np = NULL;
 	if (!o.no_net && netpol_new(&o.nc, &np, &err) < 0)
 		goto fail;
 
@@ -350,7 +351,6 @@ main(int argc, char **argv)
 	}
 
 	loop = ab_loop_poll_new();
-	struct runtime *rt = NULL;
 	if (runtime_new(loop, &o.rc, np, &rt, &err) < 0)
 		goto fail;
 
@@ -412,5 +412,9 @@ main(int argc, char **argv)
 	return result == 0 ? 0 : 1;
 fail:
 	fprintf(stderr, "ab-runtime-tool: %s\n", err.msg);
+	runtime_free(rt);
+	netpol_free(np);
+	if (loop)
+		ab_loop_poll_free(loop);
 	return 1;
 }
