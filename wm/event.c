@@ -134,6 +134,8 @@ on_button_press(XEvent *ev)
 	if (notify_button_press(e))
 		return;
 	struct client *c = client_find(e->window);
+	if (!c || c->frame != e->window)
+		wm.last_click_win = None;
 	if (!c)
 		return;
 	if (c != wm.focus)

@@ -245,6 +245,8 @@ frame_button_press(struct client *c, XButtonEvent *e)
 	if (e->button != Button1)
 		return;
 	enum hit h = frame_hit(c, e->x, e->y, &edges);
+	if (h != HIT_TITLE)
+		wm.last_click_win = None; /* a double-click is two clicks on one title */
 	switch (h) {
 	case HIT_CLOSE:
 		client_close(c);
@@ -352,6 +354,9 @@ frame_button_release(XButtonEvent *e)
 		return;
 	if (mode == DRAG_MOVE) {
 		bool moved = e->x_root != wm.drag_px || e->y_root != wm.drag_py;
+		if (moved)
+			wm.last_click_win =
+			    None; /* a drag is not the first half of a double-click */
 		if (moved && e->x_root <= 0)
 			client_snap(c, EDGE_LEFT);
 		else if (moved && e->x_root >= wm.sw - 1)
