@@ -475,6 +475,23 @@ read_protocols(struct client *c)
 	}
 }
 
+static long
+get_cardinal(Window w, Atom prop, long dflt)
+{
+	Atom type;
+	int fmt;
+	unsigned long n, after;
+	unsigned char *data = NULL;
+	long v = dflt;
+	if (XGetWindowProperty(wm.dpy, w, prop, 0, 1, False, XA_CARDINAL, &type, &fmt, &n, &after,
+	                       &data) == Success &&
+	    data && n > 0 && fmt == 32)
+		v = ((long *)data)[0];
+	if (data)
+		XFree(data);
+	return v;
+}
+
 static void
 read_class(struct client *c)
 {
@@ -493,7 +510,13 @@ read_class(struct client *c)
 	if (!c->wm_class[0])
 		snprintf(c->wm_class, sizeof(c->wm_class), "unknown");
 	const struct desktop_entry *e = desktop_find_class(&wm.apps, c->wm_class, c->wm_instance);
-	snprintf(c->desktop_id, sizeof(c->desktop_id), "%s", e ? e->id : "");
+	const char *id = e ? e->id : NULL;
+	if (!id) {
+		/* started from the launcher: _NET_WM_PID names the process we forked */
+		long pid = get_cardinal(c->win, wm.atoms[A_NET_WM_PID], -1);
+		id = launcher_desktop_id_for_pid((pid_t)pid);
+	}
+	snprintf(c->desktop_id, sizeof(c->desktop_id), "%s", id ? id : "");
 }
 
 /* Places a new window: dialogs centred on their parent, others cascaded in the work area. */
@@ -552,23 +575,6 @@ get_wm_state(Window w)
 	if (data)
 		XFree(data);
 	return st;
-}
-
-static long
-get_cardinal(Window w, Atom prop, long dflt)
-{
-	Atom type;
-	int fmt;
-	unsigned long n, after;
-	unsigned char *data = NULL;
-	long v = dflt;
-	if (XGetWindowProperty(wm.dpy, w, prop, 0, 1, False, XA_CARDINAL, &type, &fmt, &n, &after,
-	                       &data) == Success &&
-	    data && n > 0 && fmt == 32)
-		v = ((long *)data)[0];
-	if (data)
-		XFree(data);
-	return v;
 }
 
 /*

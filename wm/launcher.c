@@ -27,6 +27,23 @@ struct row {
 	int y; /* in list coordinates */
 };
 
+/* Apps started recently, so their windows get the .desktop id they came from. */
+static struct {
+	pid_t pid;
+	char id[129];
+} launched[32];
+static size_t next_launch;
+
+const char *
+launcher_desktop_id_for_pid(pid_t pid)
+{
+	for (size_t i = 0; i < AB_ARRAY_SIZE(launched); i++) {
+		if (pid > 0 && launched[i].pid == pid)
+			return launched[i].id;
+	}
+	return NULL;
+}
+
 static struct row rows[MAX_ROW];
 static size_t n_rows;
 static int list_h;
@@ -244,6 +261,9 @@ launcher_spawn(const struct desktop_entry *e)
 		_exit(127);
 	}
 	ab_info("started '%s' (%s, pid %d)", e->id, argv[0], (int)pid);
+	launched[next_launch].pid = pid;
+	snprintf(launched[next_launch].id, sizeof(launched[0].id), "%s", e->id);
+	next_launch = (next_launch + 1) % AB_ARRAY_SIZE(launched);
 	desktop_argv_free(argv);
 	return pid;
 }

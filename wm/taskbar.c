@@ -261,15 +261,47 @@ taskbar_configure(enum deskstate_edge position, bool autohide)
 	state_changed();
 }
 
+/* Pins the app (desktop id) to the taskbar, or unpins it. */
+static void
+toggle_pin(const char *id)
+{
+	if (!id[0])
+		return;
+	for (size_t i = 0; i < wm.ds.n_pinned; i++) {
+		if (strcmp(wm.ds.pinned[i], id) == 0) {
+			memmove(&wm.ds.pinned[i], &wm.ds.pinned[i + 1],
+			        (wm.ds.n_pinned - i - 1) * sizeof(wm.ds.pinned[0]));
+			wm.ds.n_pinned--;
+			goto done;
+		}
+	}
+	if (wm.ds.n_pinned < DESKSTATE_MAX_PINNED)
+		snprintf(wm.ds.pinned[wm.ds.n_pinned++], sizeof(wm.ds.pinned[0]), "%s", id);
+done:
+	taskbar_draw();
+	state_changed();
+}
+
 void
 taskbar_button_press(XButtonEvent *e)
 {
-	if (e->button != Button1)
+	if (e->button != Button1 && e->button != Button3)
 		return;
 	for (size_t i = 0; i < n_hits; i++) {
 		const struct bar_hit *h = &hits[i];
 		if (e->x < h->x || e->x >= h->x + h->w)
 			continue;
+		if (e->button == Button3) {
+			/* right click: pin a window's app, or unpin a pinned one */
+			if (h->kind == BH_PINNED) {
+				toggle_pin(wm.ds.pinned[h->idx]);
+			} else if (h->kind == BH_WINDOW) {
+				struct client *c = client_find(h->win);
+				if (c)
+					toggle_pin(c->desktop_id);
+			}
+			return;
+		}
 		switch (h->kind) {
 		case BH_LAUNCHER:
 			launcher_toggle();

@@ -321,6 +321,7 @@ void launcher_draw(void);
 void launcher_key(XKeyEvent *e);
 void launcher_button_press(XButtonEvent *e);
 int launcher_spawn(const struct desktop_entry *e);
+const char *launcher_desktop_id_for_pid(pid_t pid); /* NULL if we did not start it */
 
 /* notify.c */
 void notify_show(const char *title, const char *body, bool critical, int64_t timeout_ms);

@@ -42,6 +42,11 @@ ys=$(xwininfo -root -children | awk '/ 360x/{print $NF}' | sort -u | wc -l)
 wait_for 5 peer_has 'any(.[]; .type == "state" and .state.theme == {"mode":"light","accent":"#e5484d"})' ||
 	fail "theme change not applied/exported"
 grep -q "is not dark/light" "$T/wm.log" || fail "bad theme not reported"
+if command -v import >/dev/null; then
+	# and it shows: a light title bar with the new accent line on the focused window
+	check 246 78 "#f6f7f9" "light title bar"
+	check 246 69 "#e5484d" "new accent colour"
+fi
 grep -q "not a plain file name" "$T/wm.log" || fail "hostile wallpaper path not refused"
 grep -q "notify needs a string 'title'" "$T/wm.log" || fail "bad notify not reported"
 

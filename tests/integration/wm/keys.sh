@@ -74,6 +74,15 @@ xdotool type --delay 20 gamm
 xdotool key Return
 wait_for 10 sh -c "xprop -root _NET_CLIENT_LIST | tr -d ',' | tr ' ' '\n' | grep -q 0x" || fail "nothing started"
 wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"Gamma\"'" || fail "launcher did not start Gamma"
+# the window knows the .desktop entry it was started from (via _NET_WM_PID)
+wait_for 5 state_has '[.windows[] | select(.app.class == "Gamma") | .app.desktop_id] == ["wmtest-gamma.desktop"]' ||
+	fail "launched window lacks its desktop id: $(cat "$T/state.json")"
+# right-click on its taskbar button pins the app; right-click on the pin unpins it
+# (buttons: launcher 8..40, workspaces 54..174, windows from 184, 220 px each: B, Gamma)
+xdotool mousemove 450 778 click 3
+wait_for 5 state_has '.taskbar.pinned == ["wmtest-gamma.desktop"]' || fail "pinning failed: $(jq -c .taskbar "$T/state.json")"
+xdotool mousemove 60 778 click 3
+wait_for 5 state_has '.taskbar.pinned == []' || fail "unpinning failed: $(jq -c .taskbar "$T/state.json")"
 
 # xterm: maximize ignores increments, normal geometry keeps them
 if command -v xterm >/dev/null; then

@@ -130,5 +130,26 @@ state_has() { # state_has JQ-FILTER: the exported state satisfies the filter
 	[ -s "$T/state.json" ] && jq -e "$1" "$T/state.json" >/dev/null
 }
 
+# Pixels of the root window (ImageMagick's `import`), for checks of what is drawn.
+px() { # px X Y -> "r g b"
+	import -window root "$T/shot.png" 2>/dev/null
+	convert "$T/shot.png" -format '%[fx:int(255*p{'"$1"','"$2"'}.r)] %[fx:int(255*p{'"$1"','"$2"'}.g)] %[fx:int(255*p{'"$1"','"$2"'}.b)]' info:
+}
+near() { # near "r g b" "#rrggbb" [tolerance]
+	local r g b tol=${3:-8}
+	read -r r g b <<<"$1"
+	local er=$((16#${2:1:2})) eg=$((16#${2:3:2})) eb=$((16#${2:5:2}))
+	((${r} - er <= tol && er - r <= tol && g - eg <= tol && eg - g <= tol && b - eb <= tol && eb - b <= tol))
+}
+check() { # check X Y #rrggbb what: polls, since frames are drawn asynchronously
+	local got end=$((SECONDS + 10))
+	while :; do
+		got=$(px "$1" "$2")
+		near "$got" "$3" && return 0
+		((SECONDS < end)) || fail "$4 at ($1,$2): got rgb($got), want $3"
+		sleep 0.1
+	done
+}
+
 # write the geometry function where sub-shells can source it
 declare -f geom >"$T/geomfn"

@@ -199,6 +199,9 @@ main(int argc, char **argv)
 		XChangeProperty(d, win, net_state, XA_ATOM, 32, PropModeReplace,
 		                (unsigned char *)&fs, 1);
 	}
+	long pid = (long)getpid();
+	XChangeProperty(d, win, XInternAtom(d, "_NET_WM_PID", False), XA_CARDINAL, 32,
+	                PropModeReplace, (unsigned char *)&pid, 1);
 	printf("0x%lx\n", win);
 	fflush(stdout);
 	if (never_map) {
