@@ -51,6 +51,8 @@ else
 	# Stand-in: a unix socket speaking the RFB banner, then READY on fd 3.
 	cat >"$tmp/t/fake.py" <<'EOF'
 import os, socket
+if os.path.exists("/run/argobox/rfb.sock"):
+    os.unlink("/run/argobox/rfb.sock")  # left by the previous run, as the real session does
 s = socket.socket(socket.AF_UNIX); s.bind("/run/argobox/rfb.sock"); s.listen(4)
 os.write(3, b"READY\n"); os.close(3)
 while True:
