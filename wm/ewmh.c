@@ -257,17 +257,36 @@ ewmh_read_title(struct client *c)
 		if (data)
 			XFree(data);
 		data = NULL;
-		if (XGetWindowProperty(wm.dpy, c->win, XA_WM_NAME, 0, 128, False, AnyPropertyType,
+		XTextProperty tp = {0};
+		/* only sane sizes: a hostile client may set megabytes of WM_NAME */
+		bool small =
+		    XGetWindowProperty(wm.dpy, c->win, XA_WM_NAME, 0, 0, False, AnyPropertyType,
 		                       &type, &fmt, &n, &after, &data) == Success &&
-		    data && fmt == 8) {
-			if (type == XA_STRING) {
-				latin1_to_utf8(data, n, buf, sizeof(buf));
+		    after <= 64 * 1024;
+		if (data)
+			XFree(data);
+		data = NULL;
+		if (small && XGetTextProperty(wm.dpy, c->win, &tp, XA_WM_NAME) && tp.value &&
+		    tp.format == 8) {
+			char **list = NULL;
+			int cnt = 0;
+			if (tp.encoding == XA_STRING) {
+				latin1_to_utf8(tp.value, AB_MIN(tp.nitems, 1024), buf, sizeof(buf));
+			} else if (Xutf8TextPropertyToTextList(wm.dpy, &tp, &list, &cnt) >=
+			               Success &&
+			           cnt > 0 && list) {
+				/* COMPOUND_TEXT and friends, converted by Xlib */
+				snprintf(buf, sizeof(buf), "%s", list[0]);
 			} else {
-				size_t len = AB_MIN(n, sizeof(buf) - 1);
-				memcpy(buf, data, len);
+				size_t len = AB_MIN(tp.nitems, sizeof(buf) - 1);
+				memcpy(buf, tp.value, len);
 				buf[len] = '\0';
 			}
+			if (list)
+				XFreeStringList(list);
 		}
+		if (tp.value)
+			XFree(tp.value);
 	}
 	if (data)
 		XFree(data);

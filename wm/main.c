@@ -23,6 +23,7 @@
 #include <X11/cursorfont.h>
 #include <errno.h>
 #include <getopt.h>
+#include <locale.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -274,6 +275,9 @@ main(int argc, char **argv)
 	wpdir = pick(wpdir, "ARGOBOX_WALLPAPER_DIR", cfg.wallpaper_dir);
 	state_out = pick(state_out, NULL, cfg.state_out);
 
+	/* Xlib's text conversions (COMPOUND_TEXT titles) need a UTF-8 capable locale */
+	if (!setlocale(LC_CTYPE, "") || !XSupportsLocale())
+		setlocale(LC_CTYPE, "C.UTF-8");
 	wm.dpy = XOpenDisplay(NULL);
 	if (!wm.dpy) {
 		ab_error("cannot open display '%s'", getenv("DISPLAY") ? getenv("DISPLAY") : "");

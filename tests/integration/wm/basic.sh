@@ -92,6 +92,12 @@ wait_for 5 managed "$D" || fail "dialog not managed"
 expect_geom "$D" "220 342 200 100" "dialog placement"
 xprop -id "$D" _NET_WM_DESKTOP | grep -q '= 0$' || fail "dialog not on its parent's workspace"
 
+# a title in COMPOUND_TEXT (WM_NAME only) is converted to UTF-8
+client --class Ctext --ctext-title "café — notes" --geometry 200x100+900+500
+wait_for 5 state_has '[.windows[] | select(.app.class == "Ctext") | .title] == ["café — notes"]' ||
+	fail "COMPOUND_TEXT title: $(jq -c '[.windows[].title]' "$T/state.json")"
+kill "$CPID"
+
 # fullscreen asked for before mapping: the whole screen, no decorations, above the taskbar
 client --class Full --title full --geometry 300x200+100+100 --fullscreen
 F=$WIN

@@ -18,11 +18,13 @@
  *   --send-state ATOM            after mapping: _NET_WM_STATE toggle request for ATOM
  *   --send-moveresize X,Y,W,H    after mapping: _NET_MOVERESIZE_WINDOW request
  *   --send-close                 after mapping: _NET_CLOSE_WINDOW request
+ *   --ctext-title T  WM_NAME as COMPOUND_TEXT only (no _NET_WM_NAME), as old toolkits do
  *   --probe-keyboard             print whether the keyboard can be grabbed ("free"/"grabbed"), exit
  */
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
+#include <locale.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +50,7 @@ main(int argc, char **argv)
 	     icon = false, no_delete = false, pos = false;
 	unsigned long transient = 0;
 	bool fullscreen = false, send_close = false;
-	const char *send_state = NULL, *send_mr = NULL;
+	const char *send_state = NULL, *send_mr = NULL, *ctext = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (strcmp(a, name) == 0 && v && ++i)
@@ -97,6 +99,8 @@ main(int argc, char **argv)
 			send_close = true;
 		else if (ARG("--send-state"))
 			send_state = v;
+		else if (ARG("--ctext-title"))
+			ctext = v;
 		else if (ARG("--send-moveresize"))
 			send_mr = v;
 		else {
@@ -104,6 +108,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	setlocale(LC_CTYPE, "C.UTF-8");
 	Display *d = XOpenDisplay(NULL);
 	if (!d) {
 		fprintf(stderr, "no display\n");
@@ -132,7 +137,17 @@ main(int argc, char **argv)
 		XChangeProperty(d, win, net_name, utf8, 8, PropModeReplace,
 		                (const unsigned char *)title, (int)strlen(title));
 	}
-	XStoreName(d, win, title);
+	if (ctext) {
+		XTextProperty tp;
+		char *list[] = {(char *)ctext};
+		XDeleteProperty(d, win, net_name);
+		if (Xutf8TextListToTextProperty(d, list, 1, XCompoundTextStyle, &tp) >= Success) {
+			XSetWMName(d, win, &tp);
+			XFree(tp.value);
+		}
+	} else {
+		XStoreName(d, win, title);
+	}
 	XSizeHints *sh = XAllocSizeHints();
 	sh->flags = pos ? USPosition : 0;
 	sh->x = x;
