@@ -127,5 +127,15 @@ expect_active $A
 # A's frame: x 0..640; close button centre at 640-4-4-17 = 615, y 17
 xdotool mousemove 615 17 click 1
 wait_for 5 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$A")" || fail "close button did not close A"
+# the session resizes the screen (RandR): taskbar, work area and maximized windows follow
+if command -v xrandr >/dev/null; then
+	client --class Big --title big --geometry 300x200+100+100 --send-state _NET_WM_STATE_MAXIMIZED_VERT
+	M=$WIN
+	expect_geom "$M" "4 32 1272 720" "maximized before resize"
+	xrandr --fb 1024x768 >/dev/null 2>&1 || true
+	wait_for 5 sh -c "xprop -root _NET_WORKAREA | grep -q '= 0, 0, 1024, 724'" || fail "workarea after resize: $(xprop -root _NET_WORKAREA)"
+	expect_geom "$M" "4 32 1016 688" "maximized after resize"
+	wait_for 5 sh -c "xwininfo -root -children | grep -q ' 1024x44+0+724 '" || fail "taskbar not moved"
+fi
 wm_alive
 echo "PASS"
