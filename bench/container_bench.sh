@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Container benchmark (issue 5): container creation to Xvfb ready (median, p95), network
+# namespace + veth + nftables rules (median, p95), and the density of N idle desktops
+# (memory and CPU per desktop). Prints a table. Needs root, runc and a built argobox-session.
+#   bench/container_bench.sh                  (uses ./build, as `./argobox bench` builds it)
+#   AB_BUILD_DIR=build-x RUNTIME=crun bench/container_bench.sh
+# Knobs: CB_STARTS (default 20), CB_DESKTOPS (20), CB_IDLE_S (10), RUNTIME (runc|crun).
+# Everything runs in a network namespace the benchmark creates, never the host's firewall.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${AB_BUILD_DIR:-$top/build}
+tool=$B/tests/integration/runtime/ab-runtime-tool
+session=$B/session/argobox-session
+wm=$B/wm/argobox-wm
+starts=${CB_STARTS:-20} desktops=${CB_DESKTOPS:-20} idle_s=${CB_IDLE_S:-10}
+runtime=${RUNTIME:-runc}
+[ "$(id -u)" = 0 ] || { echo "container_bench: needs root (skipped)"; exit 0; }
+for f in "$tool" "$session"; do
+	[ -x "$f" ] || { echo "container_bench: missing $f: build first (./argobox build)" >&2; exit 1; }
+done
+command -v "$runtime" >/dev/null || { echo "container_bench: $runtime not installed" >&2; exit 1; }
+
+tag=$$
+tmp=$(mktemp -d /tmp/ab-cbench.XXXXXX)
+chmod 755 "$tmp"
+hostns=abbench-$tag
+G=(--runtime "$runtime" --netns-dir "$tmp/netns" --bundle-root "$tmp/bundles" --prefix "abb$tag-"
+	--table "abb$tag" --audit "$tmp/audit.log")
+T() { nsenter --net=/run/netns/$hostns "$tool" "${G[@]}" "$@"; }
+users=()
+cleanup() {
+	for u in "${users[@]}"; do T stop --user "$u" >/dev/null 2>&1; done
+	ip netns del "$hostns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+ip netns add "$hostns" && ip -n "$hostns" link set lo up || exit 1
+mkdir -p "$tmp/netns"
+
+# The desktop: argobox-session (Xvfb + VNC) running argobox-wm when built, else a sleeper.
+mounts=(--mount "$session:/opt/argobox/argobox-session")
+desk=(/usr/bin/sleep infinity)
+if [ -x "$wm" ]; then
+	mounts+=(--mount "$wm:/opt/argobox/argobox-wm")
+	desk=(/opt/argobox/argobox-wm)
+fi
+start_one() { # start_one USER INDEX -> prints the runtime's create->ready ms
+	local u=$1 i=$2
+	mkdir -p "$tmp/run-$u" "$tmp/home-$u"
+	T start --user "$u" --role member --index "$i" --rundir "$tmp/run-$u" --home "$tmp/home-$u" \
+		--memory $((1 << 30)) --pids 512 --seccomp "$top/containers/seccomp/default.json" "${mounts[@]}" \
+		-- /opt/argobox/argobox-session --runtime-dir /run/argobox --ready-fd 3 -- "${desk[@]}" \
+		>/dev/null 2>&1 || return 1
+	users+=("$u")
+}
+stats() { # stats < numbers -> "median p95" (nearest rank)
+	sort -n | awk '{a[NR] = $1} END {if (!NR) {print "n/a n/a"; exit}
+		m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.95 + 0.999)]; if (p == "") p = a[NR]
+		printf "%s %s\n", m, p}'
+}
+now_us() { date +%s%6N; }
+
+# 1. Creation to ready, sequential, each desktop stopped before the next.
+e2e=()
+for ((n = 0; n < starts; n++)); do
+	t0=$(now_us)
+	start_one "cb$n" 1 || { echo "container_bench: start failed: $(tail -3 "$tmp/audit.log")" >&2; exit 1; }
+	t1=$(now_us)
+	e2e+=($(((t1 - t0) / 1000)))
+	T stop --user "cb$n" >/dev/null 2>&1
+	users=()
+done
+read -r e2e_med e2e_p95 < <(printf '%s\n' "${e2e[@]}" | stats)
+read -r rt_med rt_p95 < <(grep '"event":"container.ready"' "$tmp/audit.log" |
+	sed 's/.*"ms":\([0-9]*\).*/\1/' | stats)
+
+# 2. Network namespace + veth + rules, and their removal.
+nb=$(nsenter --net=/run/netns/$hostns "$tool" "${G[@]}" netbench --index 250 --count 50 2>/dev/null)
+read -r net_med net_p95 < <(awk '{print $2 / 1000}' <<<"$nb" | stats)
+read -r netrm_med netrm_p95 < <(awk '{print $4 / 1000}' <<<"$nb" | stats)
+
+# 3. Density: N idle desktops at once.
+for ((n = 1; n <= desktops; n++)); do
+	start_one "cd$n" "$n" || { echo "container_bench: desktop $n failed to start" >&2; break; }
+done
+running=${#users[@]}
+sleep 2 # let them settle before measuring idle
+declare -A cpu0
+for u in "${users[@]}"; do cpu0[$u]=$(cat /sys/fs/cgroup/cpuacct/argobox/$u/cpuacct.usage 2>/dev/null || echo 0); done
+sleep "$idle_s"
+mem_sum=0 pss_sum=0 cpu_sum=0 cpu_max=0
+for u in "${users[@]}"; do
+	mem=$(cat /sys/fs/cgroup/memory/argobox/$u/memory.usage_in_bytes 2>/dev/null || echo 0)
+	pss=0
+	for p in $(cat /sys/fs/cgroup/pids/argobox/$u/cgroup.procs 2>/dev/null); do
+		k=$(awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup 2>/dev/null)
+		pss=$((pss + ${k:-0}))
+	done
+	c1=$(cat /sys/fs/cgroup/cpuacct/argobox/$u/cpuacct.usage 2>/dev/null || echo 0)
+	cpu=$(((c1 - ${cpu0[$u]}) / idle_s)) # ns of CPU per second
+	mem_sum=$((mem_sum + mem)) pss_sum=$((pss_sum + pss)) cpu_sum=$((cpu_sum + cpu))
+	((cpu > cpu_max)) && cpu_max=$cpu
+done
+((running)) || running=1
+load=$(cut -d' ' -f1 /proc/loadavg)
+
+printf '\n### Containers (%s, %s, %d starts, %d desktops, %s idle)\n\n' "$runtime" \
+	"$([ -x "$wm" ] && echo "session + wm" || echo "session + sleep")" "$starts" "$running" "${idle_s}s"
+printf '| metric | value | target |\n|---|---|---|\n'
+printf '| start command to Xvfb ready (netns, rules, bundle, create, start, READY), median / p95 | %s / %s ms | < 300 ms |\n' "$e2e_med" "$e2e_p95"
+printf '| runtime create to Xvfb ready (runtime_start internal), median / p95 | %s / %s ms | < 300 ms |\n' "$rt_med" "$rt_p95"
+printf '| netns + veth + nftables rules, median / p95 | %s / %s ms | < 20 ms |\n' "$net_med" "$net_p95"
+printf '| netns + veth + rules removal, median / p95 | %s / %s ms | |\n' "$netrm_med" "$netrm_p95"
+printf '| desktops running at once | %d of %d | 20 |\n' "$running" "$desktops"
+printf '| memory per desktop (cgroup usage, incl. shm framebuffer) | %d MiB | < 60 MB |\n' $((mem_sum / running / 1048576))
+printf '| memory per desktop (PSS of its processes) | %d MiB | < 60 MB |\n' $((pss_sum / running / 1024))
+printf '| idle CPU per desktop, mean / max | %s%% / %s%% of a core | ~0 |\n' \
+	"$(awk -v c=$cpu_sum -v n=$running 'BEGIN {printf "%.2f", c / n / 1e7}')" \
+	"$(awk -v c=$cpu_max 'BEGIN {printf "%.2f", c / 1e7}')"
+printf '| load average (1 min) with all desktops idle | %s | |\n' "$load"
