@@ -177,7 +177,7 @@ int
 netpol_addresses(struct netpol *np, unsigned index, char *ret_host, char *ret_ctr,
                  struct ab_err *err)
 {
-	uint32_t net;
+	uint32_t net = 0;
 	int r = slot_net(np, index, &net, err);
 	if (r < 0)
 		return r;
@@ -645,7 +645,7 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 	char H[IFNAMSIZ], fwd[64], in[64], nat[64];
 	host_ifname(u->index, H);
 	chain_names(u->user, fwd, in, nat);
-	uint32_t net;
+	uint32_t net = 0;
 	int r = slot_net(np, u->index, &net, err);
 	if (r < 0)
 		return r;
@@ -764,6 +764,15 @@ remove_rules(struct netpol *np, const char *user)
 	char fwd[64], in[64], nat[64];
 	chain_names(user, fwd, in, nat);
 	const char *chains[] = {fwd, in, nat};
+	/* One transaction for all (one commit, one RCU grace period); one by one if some are gone.
+	 */
+	struct batch all = {0};
+	batch_start(&all, np);
+	for (size_t i = 0; i < AB_ARRAY_SIZE(chains); i++)
+		if (i < 2 || np->cfg.masquerade)
+			batch_del_chain(&all, chains[i]);
+	if (batch_commit(&all, np) == 0)
+		return 0;
 	int first = 0;
 	for (size_t i = 0; i < AB_ARRAY_SIZE(chains); i++) {
 		struct batch bt = {0};
@@ -804,7 +813,7 @@ create_ns(struct netpol *np, const struct netpol_user *u, const char *path, stru
 {
 	char H[IFNAMSIZ];
 	host_ifname(u->index, H);
-	uint32_t net;
+	uint32_t net = 0;
 	int r = slot_net(np, u->index, &net, err);
 	if (r < 0)
 		return r;
@@ -900,8 +909,11 @@ netpol_add(struct netpol *np, const struct netpol_user *u, char **ret_netns_path
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *path = netns_path(np, u->user);
-	remove_rules(np, u->user);
-	remove_link_and_ns(np, u->user, u->index);
+	/* Leftovers of an earlier run are replaced; the rules are flushed by program_rules(). */
+	char H[IFNAMSIZ];
+	host_ifname(u->index, H);
+	if (access(path, F_OK) == 0 || if_nametoindex(H) > 0)
+		remove_link_and_ns(np, u->user, u->index);
 	r = create_ns(np, u, path, err);
 	if (r >= 0)
 		r = program_rules(np, u, err);
