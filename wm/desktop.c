@@ -185,7 +185,7 @@ scan_dir(const char *dir, const char *prefix, const char *allowed, struct deskto
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		snprintf(id, sizeof(id), "%s%s", prefix, de->d_name);
 		if (de->d_type == DT_DIR && depth < 1) {
-			char sub[300];
+			char sub[sizeof(id) + 2];
 			snprintf(sub, sizeof(sub), "%s-", id);
 			scan_dir(path, sub, allowed, l, cap, depth + 1);
 			continue;
