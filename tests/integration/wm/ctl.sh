@@ -10,6 +10,7 @@ SOCK=$T/wm.sock
 cat >"$T/send.jsonl" <<'EOT'
 {"v":1,"type":"notify","title":"Time is running out","body":"Your demo desktop ends in 5 minutes.","urgency":"critical","timeout_ms":0}
 {"v":1,"type":"notify","title":"Hello","body":"A message from the admin","urgency":"normal","timeout_ms":600000}
+{"v":1,"type":"notify","title":"Brief","body":"gone soon","urgency":"low","timeout_ms":200}
 {"v":1,"type":"notify","body":"no title: ignored"}
 {"v":1,"type":"theme","mode":"purple"}
 {"v":1,"type":"theme","mode":"light","accent":"#e5484d"}
@@ -33,7 +34,8 @@ peer_has 'map(select(.type == "hello"))[0] | .role == "wm" and .v == 1' || fail 
 wait_for 5 grep -q '"type":"pong"' "$T/peer.jsonl" || fail "no pong"
 peer_has 'map(select(.type == "pong"))[0] | .seq == 7 and .t == 123' || fail "bad pong"
 
-# two pop-ups, stacked at the top right
+# two pop-ups, stacked at the top right (the brief one expired by itself)
+wait_for 5 grep -q "notification 'Brief'" "$T/wm.log" || fail "brief notification not shown"
 wait_for 5 sh -c "[ \$(xwininfo -root -children | grep -c ' 360x') = 2 ]" || fail "notifications not shown: $(xwininfo -root -children)"
 ys=$(xwininfo -root -children | awk '/ 360x/{print $NF}' | sort -u | wc -l)
 [ "$ys" = 2 ] || fail "notifications overlap"

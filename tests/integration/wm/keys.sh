@@ -36,6 +36,21 @@ wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $B
 # after Alt+Tab the keyboard belongs to the applications again
 wait_for 5 sh -c "[ \"\$('$TC' --probe-keyboard)\" = free ]" || fail "keyboard still grabbed after Alt+Tab"
 
+# the taskbar's workspace switcher (pills of 26 px from x = 54, 4 px apart)
+xdotool mousemove $((54 + 2 * 30 + 13)) 778 click 1
+wait_for 5 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 2$'" || fail "switcher click"
+xdotool mousemove 67 778 click 1
+wait_for 5 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 0$'" || fail "switcher click back"
+# a taskbar button: click focuses, click again minimizes, click again restores
+# (window buttons from x = 184, 220 px each, in manage order: A, B)
+xdotool mousemove 250 778 click 1
+expect_active "$A"
+xdotool mousemove 250 778 click 1
+wait_for 5 sh -c "xprop -id $A _NET_WM_STATE | grep -q _NET_WM_STATE_HIDDEN" || fail "taskbar click did not minimize"
+xdotool mousemove 250 778 click 1
+wait_for 5 sh -c "! xprop -id $A _NET_WM_STATE | grep -q _NET_WM_STATE_HIDDEN" || fail "taskbar click did not restore"
+expect_active "$A"
+
 # workspaces
 xdotool key ctrl+alt+Right
 wait_for 5 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 1$'" || fail "Ctrl+Alt+Right"
