@@ -80,6 +80,9 @@ bundle_spec_validate(const struct runtime_spec *spec, struct ab_err *err)
 	if (spec->home_dir && !abs_path_ok(spec->home_dir))
 		return ab_err_set(err, EINVAL, "user '%s': home dir '%s' must be an absolute path",
 		                  spec->user, spec->home_dir);
+	if (spec->image && !abs_path_ok(spec->image))
+		return ab_err_set(err, EINVAL, "user '%s': image must be an absolute path",
+		                  spec->user);
 	if (spec->netns_path && !abs_path_ok(spec->netns_path))
 		return ab_err_set(err, EINVAL, "user '%s': bad netns path", spec->user);
 	if (spec->memory_bytes < 0 || spec->cpu_millis < 0 || spec->pids_max < 0)
@@ -172,10 +175,13 @@ build_mounts(const struct runtime_spec *spec, const char *etc_dir)
 	add_mount(mounts, "/dev/shm", "tmpfs", "shm", shm_o);
 	add_mount(mounts, "/dev/mqueue", "mqueue", "mqueue", mq_o);
 	add_mount(mounts, "/sys", "bind", "/sys", sys_o);
-	add_mount(mounts, "/usr", "bind", "/usr", usr_o);
+	/* The programs: the host's /usr, or a standalone image's (containers/rootfs/). */
+	const char *img = spec->image ? spec->image : "";
+	_cleanup_free_ char *usr = ab_xasprintf("%s/usr", img);
+	add_mount(mounts, "/usr", "bind", usr, usr_o);
 	add_mount(mounts, "/etc", "bind", etc_dir, ro_o);
 	for (size_t i = 0; etc_shared[i]; i++) {
-		_cleanup_free_ char *src = ab_xasprintf("/etc/%s", etc_shared[i]);
+		_cleanup_free_ char *src = ab_xasprintf("%s/etc/%s", img, etc_shared[i]);
 		_cleanup_free_ char *dst = ab_xasprintf("/etc/%s", etc_shared[i]);
 		if (access(src, F_OK) == 0)
 			add_mount(mounts, dst, "bind", src, ro_o);
@@ -393,7 +399,8 @@ bundle_write_etc(const struct runtime_spec *spec, const char *etc_dir, struct ab
 		return ab_err_wrap(err, "writing /etc for '%s'", spec->user);
 	/* Mount points for the host /etc entries shared read-only (see build_mounts). */
 	for (size_t i = 0; etc_shared[i]; i++) {
-		_cleanup_free_ char *src = ab_xasprintf("/etc/%s", etc_shared[i]);
+		_cleanup_free_ char *src =
+		    ab_xasprintf("%s/etc/%s", spec->image ? spec->image : "", etc_shared[i]);
 		_cleanup_free_ char *dst = ab_xasprintf("%s/%s", etc_dir, etc_shared[i]);
 		struct stat st;
 		if (stat(src, &st) < 0)

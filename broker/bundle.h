@@ -72,6 +72,8 @@ struct runtime_spec {
 	const char *seccomp_path;     /* OCI seccomp JSON (containers/seccomp/default.json) */
 	const char *seccomp_listener; /* unix socket: EPERM rules become audited NOTIFY rules */
 	const char *apparmor_profile; /* applied only where AppArmor is enabled; may be NULL */
+	const char *image;            /* a root filesystem (containers/rootfs/) whose /usr and /etc
+	                                 entries replace the host's; NULL: the host view */
 	const char *hostname;         /* NULL: "argobox-<user>" */
 	const char *cgroup_parent;    /* NULL: "argobox" */
 

@@ -157,6 +157,7 @@ main(int argc, char **argv)
 		O_IDBASE,
 		O_LISTENER,
 		O_STAY,
+		O_IMAGE,
 	};
 	static const struct option longopts[] = {
 	    {"runtime", 1, NULL, O_RUNTIME},
@@ -190,6 +191,7 @@ main(int argc, char **argv)
 	    {"id-base", 1, NULL, O_IDBASE},
 	    {"seccomp-listener", 1, NULL, O_LISTENER},
 	    {"stay", 0, NULL, O_STAY},
+	    {"image", 1, NULL, O_IMAGE},
 	    {0},
 	};
 	struct ab_err err = {0};
@@ -310,6 +312,9 @@ main(int argc, char **argv)
 			break;
 		case O_LISTENER:
 			STR(o.rc.seccomp_listener);
+			break;
+		case O_IMAGE:
+			o.spec.image = optarg;
 			break;
 		case O_STAY:
 			o.stay = true;
