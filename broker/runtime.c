@@ -72,6 +72,8 @@ struct rt_container {
 	struct ab_timer *timer;
 	int64_t t0_us;
 	bool init_dead;
+	bool ready_eof;  /* the ready fd closed (possibly before start finished) */
+	bool ready_seen; /* "READY\n" arrived (possibly before start finished) */
 
 	runtime_cb cb;
 	void *cb_data;
@@ -549,10 +551,9 @@ ready_readable(struct ab_loop *loop, int fd, unsigned events, void *data)
 		c->ready_len += (size_t)n;
 		c->ready_buf[c->ready_len] = '\0';
 		if (strstr(c->ready_buf, "READY\n")) {
+			c->ready_seen = true; /* before start finished: started() picks it up */
 			if (c->state == RT_WAIT_READY)
 				became_ready(c);
-			else
-				c->ready_len = 0; /* ready before start finished: noted below */
 			return;
 		}
 		if (c->ready_len < sizeof(c->ready_buf) - 1)
@@ -562,6 +563,7 @@ ready_readable(struct ab_loop *loop, int fd, unsigned events, void *data)
 	ab_loop_unwatch(loop, c->ready_watch);
 	c->ready_watch = NULL;
 	ab_closep(&c->ready_fd);
+	c->ready_eof = true;
 	if (c->state == RT_WAIT_READY && !c->ready_path)
 		start_failed(c, -EPIPE, "closed its ready fd without READY", NULL);
 }
@@ -599,8 +601,12 @@ started(struct rt_container *c, int status)
 		start_failed(c, -ECHILD, "container exited before it was ready", NULL);
 		return;
 	}
-	if (strstr(c->ready_buf, "READY\n")) {
+	if (c->ready_seen) {
 		became_ready(c);
+		return;
+	}
+	if (c->ready_eof && !c->ready_path) {
+		start_failed(c, -EPIPE, "closed its ready fd without READY", NULL);
 		return;
 	}
 	c->timer = ab_loop_timer(c->rt->loop, c->ready_path ? 2 : 100, ready_tick, c);
@@ -635,7 +641,7 @@ created(struct rt_container *c, int status)
 	}
 	c->state = RT_STARTING;
 	if (watch_init(c) < 0) {
-		start_failed(c, -ESRCH, "container init vanished", NULL);
+		start_failed(c, -ECHILD, "container exited before it was ready", NULL);
 		return;
 	}
 	const char *args[] = {"start", c->id, NULL};
