@@ -66,13 +66,19 @@ ewmh_init(void)
 	                PropModeReplace, (unsigned char *)&wm.check, 1);
 	XChangeProperty(wm.dpy, wm.check, a[A_NET_WM_NAME], a[A_UTF8_STRING], 8, PropModeReplace,
 	                (unsigned char *)"argobox-wm", 10);
-	XChangeProperty(wm.dpy, wm.root, a[A_NET_SUPPORTING_WM_CHECK], XA_WINDOW, 32,
-	                PropModeReplace, (unsigned char *)&wm.check, 1);
 	long geo[2] = {wm.sw, wm.sh}, vp[2] = {0, 0};
 	XChangeProperty(wm.dpy, wm.root, a[A_NET_DESKTOP_GEOMETRY], XA_CARDINAL, 32,
 	                PropModeReplace, (unsigned char *)geo, 2);
 	XChangeProperty(wm.dpy, wm.root, a[A_NET_DESKTOP_VIEWPORT], XA_CARDINAL, 32,
 	                PropModeReplace, (unsigned char *)vp, 2);
+}
+
+/* Tells clients (and tests) that the window manager is ready: the last step of start-up. */
+void
+ewmh_announce(void)
+{
+	XChangeProperty(wm.dpy, wm.root, wm.atoms[A_NET_SUPPORTING_WM_CHECK], XA_WINDOW, 32,
+	                PropModeReplace, (unsigned char *)&wm.check, 1);
 }
 
 void

@@ -344,6 +344,10 @@ main(int argc, char **argv)
 	ctl_start(sock);
 	state_changed();
 
+	/* draw once (this also loads the fonts) before saying we are ready */
+	taskbar_draw();
+	ewmh_announce();
+	XSync(wm.dpy, False);
 	wm.running = true;
 	ab_info("running on %dx%d", wm.sw, wm.sh);
 	while (wm.running) {

@@ -230,6 +230,7 @@ extern struct wm wm;
 
 /* ewmh.c: atoms and the root/client properties of ICCCM and EWMH */
 void ewmh_init(void);
+void ewmh_announce(void);
 void ewmh_update_client_list(void);
 void ewmh_update_desktops(void);
 void ewmh_update_active(void);

@@ -21,13 +21,13 @@ xprop -root _NET_WORKAREA | grep -q '= 0, 0, 1280, 756' || fail "workarea: $(xpr
 # a window is framed where it asked to be, focused and listed
 client --class Alpha --title "Alpha window" --geometry 300x200+200+150 --icon
 A=$WIN
-wait_for 5 managed "$A" || fail "window not managed"
+wait_for 10 managed "$A" || fail "window not managed"
 expect_geom "$A" "200 150 300 200" "initial geometry"
 frame=$(frame_of "$A")
 same_win "$frame" "$(xwininfo -root -children | awk '/Root window id/{print $4}')" &&
 	fail "window was not reparented"
 xprop -id "$A" _NET_FRAME_EXTENTS | grep -q '= 4, 4, 32, 4' || fail "frame extents: $(xprop -id "$A" _NET_FRAME_EXTENTS)"
-wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]" || fail "new window not active"
+wait_for 10 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]" || fail "new window not active"
 xprop -id "$A" _NET_WM_DESKTOP | grep -q '= 0$' || fail "_NET_WM_DESKTOP"
 
 # drag the title bar by (+100, +50)
@@ -51,62 +51,62 @@ expect_geom "$A" "250 200 410 240" "unmaximized"
 # dragging to the left screen edge snaps to the left half
 xdotool mousemove 300 184 mousedown 1 mousemove 100 184 mousemove 0 184 mouseup 1
 expect_geom "$A" "4 32 632 720" "snapped left"
-wait_for 5 state_has '.windows[0].x == 4 and .windows[0].w == 632' || fail "state not exported after snap"
+wait_for 10 state_has '.windows[0].x == 4 and .windows[0].w == 632' || fail "state not exported after snap"
 
 # minimum size and increments are honoured while resizing
 client --class Beta --title Beta --geometry 300x300+700+200 --min 200x150 --inc 10x20 --base 0x0
 B=$WIN
-wait_for 5 managed "$B" || fail "second window not managed"
+wait_for 10 managed "$B" || fail "second window not managed"
 xdotool mousemove 1003 503 mousedown 1 mousemove 800 400 mousemove 703 303 mouseup 1
 expect_geom "$B" "700 200 200 160" "min size / increments"
 
 # stacking: clicking A raises it and focuses it
 xdotool mousemove 200 16 click 1
-wait_for 5 sh -c "xprop -root _NET_CLIENT_LIST_STACKING | awk '{print \$NF}' | grep -qi $(printf '0x%x' "$A")" ||
+wait_for 10 sh -c "xprop -root _NET_CLIENT_LIST_STACKING | awk '{print \$NF}' | grep -qi $(printf '0x%x' "$A")" ||
 	fail "click did not raise A: $(xprop -root _NET_CLIENT_LIST_STACKING)"
-wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]" || fail "click did not focus A"
+wait_for 10 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]" || fail "click did not focus A"
 
 # EWMH client messages: activate, move/resize requests, desktop, minimize, close
 xdotool windowactivate "$B"
-wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $B ]" || fail "_NET_ACTIVE_WINDOW request ignored"
+wait_for 10 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $B ]" || fail "_NET_ACTIVE_WINDOW request ignored"
 xdotool windowmove "$B" 500 300 windowsize "$B" 400 300
 expect_geom "$B" "500 300 400 300" "configure request"
 xdotool set_desktop_for_window "$B" 2
-wait_for 5 sh -c "xprop -id $B _NET_WM_DESKTOP | grep -q '= 2$'" || fail "_NET_WM_DESKTOP request ignored"
-wait_for 5 sh -c "xwininfo -id $B | grep -q IsUnviewable" || fail "window on another workspace still shown"
+wait_for 10 sh -c "xprop -id $B _NET_WM_DESKTOP | grep -q '= 2$'" || fail "_NET_WM_DESKTOP request ignored"
+wait_for 10 sh -c "xwininfo -id $B | grep -q IsUnviewable" || fail "window on another workspace still shown"
 xdotool set_desktop 2
-wait_for 5 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 2$'" || fail "_NET_CURRENT_DESKTOP request ignored"
-wait_for 5 sh -c "xwininfo -id $B | grep -q IsViewable" || fail "window not shown on its workspace"
+wait_for 10 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 2$'" || fail "_NET_CURRENT_DESKTOP request ignored"
+wait_for 10 sh -c "xwininfo -id $B | grep -q IsViewable" || fail "window not shown on its workspace"
 xdotool windowminimize "$B"
-wait_for 5 sh -c "xprop -id $B _NET_WM_STATE | grep -q _NET_WM_STATE_HIDDEN" || fail "minimize ignored"
-wait_for 5 state_has '[.windows[] | select(.app.class == "Beta") | .minimized] == [true]' || fail "minimized not exported"
+wait_for 10 sh -c "xprop -id $B _NET_WM_STATE | grep -q _NET_WM_STATE_HIDDEN" || fail "minimize ignored"
+wait_for 10 state_has '[.windows[] | select(.app.class == "Beta") | .minimized] == [true]' || fail "minimized not exported"
 xdotool windowactivate "$B"
-wait_for 5 sh -c "! xprop -id $B _NET_WM_STATE | grep -q _NET_WM_STATE_HIDDEN" || fail "activate did not restore"
+wait_for 10 sh -c "! xprop -id $B _NET_WM_STATE | grep -q _NET_WM_STATE_HIDDEN" || fail "activate did not restore"
 
 # dialogs are centred over their parent
 xdotool set_desktop 0
 client --class Alpha --title "Dialog" --geometry 200x100 --transient-for "$A"
 D=$WIN
-wait_for 5 managed "$D" || fail "dialog not managed"
+wait_for 10 managed "$D" || fail "dialog not managed"
 # A is snapped at 4,32 632x720: centre (320, 392) -> dialog at (220, 342)
 expect_geom "$D" "220 342 200 100" "dialog placement"
 xprop -id "$D" _NET_WM_DESKTOP | grep -q '= 0$' || fail "dialog not on its parent's workspace"
 
 # a title in COMPOUND_TEXT (WM_NAME only) is converted to UTF-8
 client --class Ctext --ctext-title "café — notes" --geometry 200x100+900+500
-wait_for 5 state_has '[.windows[] | select(.app.class == "Ctext") | .title] == ["café — notes"]' ||
+wait_for 10 state_has '[.windows[] | select(.app.class == "Ctext") | .title] == ["café — notes"]' ||
 	fail "COMPOUND_TEXT title: $(jq -c '[.windows[].title]' "$T/state.json")"
 kill "$CPID"
 
 # fullscreen asked for before mapping: the whole screen, no decorations, above the taskbar
 client --class Full --title full --geometry 300x200+100+100 --fullscreen
 F=$WIN
-wait_for 5 managed "$F" || fail "fullscreen window not managed"
+wait_for 10 managed "$F" || fail "fullscreen window not managed"
 expect_geom "$F" "0 0 1280 800" "fullscreen"
 xprop -id "$F" _NET_FRAME_EXTENTS | grep -q '= 0, 0, 0, 0' || fail "fullscreen window has decorations"
 xprop -id "$F" _NET_WM_STATE | grep -q _NET_WM_STATE_FULLSCREEN || fail "no fullscreen state"
 xdotool windowclose "$F" 2>/dev/null || kill "$CPID"
-wait_for 5 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$F")" || fail "fullscreen window not gone"
+wait_for 10 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$F")" || fail "fullscreen window not gone"
 
 # EWMH requests sent by the client itself: state toggle, move/resize, close
 client --class Req --title req --geometry 300x200+100+100 --send-state _NET_WM_STATE_MAXIMIZED_VERT
@@ -119,23 +119,23 @@ expect_geom "$R" "150 160 350 250" "_NET_MOVERESIZE_WINDOW request"
 client --class Req --title req3 --geometry 300x200+100+100 --send-close
 R=$WIN
 RP=$CPID
-wait_for 5 sh -c "! kill -0 $RP" || fail "_NET_CLOSE_WINDOW request ignored"
+wait_for 10 sh -c "! kill -0 $RP" || fail "_NET_CLOSE_WINDOW request ignored"
 
 # the close button asks politely (WM_DELETE_WINDOW): the client exits
 xdotool windowactivate "$A"
 expect_active $A
 # A's frame: x 0..640; close button centre at 640-4-4-17 = 615, y 17
 xdotool mousemove 615 17 click 1
-wait_for 5 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$A")" || fail "close button did not close A"
+wait_for 10 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$A")" || fail "close button did not close A"
 # the session resizes the screen (RandR): taskbar, work area and maximized windows follow
 if command -v xrandr >/dev/null; then
 	client --class Big --title big --geometry 300x200+100+100 --send-state _NET_WM_STATE_MAXIMIZED_VERT
 	M=$WIN
 	expect_geom "$M" "4 32 1272 720" "maximized before resize"
 	xrandr --fb 1024x768 >/dev/null 2>&1 || true
-	wait_for 5 sh -c "xprop -root _NET_WORKAREA | grep -q '= 0, 0, 1024, 724'" || fail "workarea after resize: $(xprop -root _NET_WORKAREA)"
+	wait_for 10 sh -c "xprop -root _NET_WORKAREA | grep -q '= 0, 0, 1024, 724'" || fail "workarea after resize: $(xprop -root _NET_WORKAREA)"
 	expect_geom "$M" "4 32 1016 688" "maximized after resize"
-	wait_for 5 sh -c "xwininfo -root -children | grep -q ' 1024x44+0+724 '" || fail "taskbar not moved"
+	wait_for 10 sh -c "xwininfo -root -children | grep -q ' 1024x44+0+724 '" || fail "taskbar not moved"
 fi
 wm_alive
 echo "PASS"

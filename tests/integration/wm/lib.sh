@@ -103,7 +103,7 @@ geom() {
 
 expect_geom() { # expect_geom WIN "x y w h" [what]
 	local want=$2 got
-	if ! wait_for 5 sh -c "[ \"\$(. '$T/geomfn'; geom $1)\" = '$want' ]"; then
+	if ! wait_for 10 sh -c "[ \"\$(. '$T/geomfn'; geom $1)\" = '$want' ]"; then
 		got=$(geom "$1")
 		fail "${3:-geometry} of $1: got '$got', want '$want'"
 	fi
@@ -118,7 +118,7 @@ active() {
 }
 
 expect_active() { # expect_active WIN: WIN becomes _NET_ACTIVE_WINDOW
-	wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $1 ]" ||
+	wait_for 10 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $1 ]" ||
 		fail "$1 is not the active window ($(active))"
 }
 

@@ -33,10 +33,10 @@ if command -v xterm >/dev/null; then
 	PIDS+=($!)
 	wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"XTerm\"'" || fail "xterm did not map"
 	XT=$(xwininfo -root -tree | awk '/"XTerm"/{print $1; exit}')
-	wait_for 5 managed "$XT" || fail "xterm not managed"
+	wait_for 10 managed "$XT" || fail "xterm not managed"
 	xdotool windowminimize "$XT"
 fi
-wait_for 5 managed "$A2" || fail "not managed"
+wait_for 10 managed "$A2" || fail "not managed"
 xdotool windowmove "$A1" 123 145
 xdotool set_desktop_for_window "$B1" 1
 xdotool windowactivate "$A2"
@@ -48,7 +48,7 @@ wait_for 10 state_has "(.windows | length) == $n and ([.windows[] | select(.maxi
 	and ([.windows[] | select(.workspace == 1)] | length) == 1
 	and ([.windows[] | select(.x == 123 and .y == 145)] | length) == 1" ||
 	fail "state not exported: $(cat "$T/state.json")"
-[ -z "$XT" ] || wait_for 5 state_has '[.windows[] | select(.minimized)] | length == 1' || fail "minimized xterm not exported"
+[ -z "$XT" ] || wait_for 10 state_has '[.windows[] | select(.minimized)] | length == 1' || fail "minimized xterm not exported"
 
 # X's own view of the geometry, per window: "class x y w h"
 x_view() {

@@ -11,7 +11,7 @@ client --class Beta --title Beta --geometry 300x200+700+150
 B=$WIN
 client --class Alpha --title Alpha --geometry 300x200+200+150
 A=$WIN
-wait_for 5 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]" || fail "A not focused"
+wait_for 10 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]" || fail "A not focused"
 check 14 770 "#3d8bfd" "taskbar launcher button (accent)"
 check 380 122 "#2c2f37" "focused title bar"
 check 300 119 "#3d8bfd" "focused accent line"
