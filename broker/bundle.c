@@ -521,14 +521,17 @@ bundle_write(const struct runtime_spec *spec, const char *dir, struct ab_err *er
 	return 0;
 }
 
+/* Removes name under dfd; never crosses into another filesystem (a mount left behind). */
 static int
-rm_rf_at(int dfd, const char *name)
+rm_rf_at(int dfd, const char *name, dev_t dev)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	if (st.st_dev != dev)
+		return -EXDEV;
 	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -542,7 +545,7 @@ rm_rf_at(int dfd, const char *name)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		int q = rm_rf_at(dirfd(d), de->d_name);
+		int q = rm_rf_at(dirfd(d), de->d_name, dev);
 		if (q < 0 && r == 0)
 			r = q;
 	}
@@ -555,7 +558,10 @@ rm_rf_at(int dfd, const char *name)
 int
 bundle_remove(const char *dir, struct ab_err *err)
 {
-	int r = rm_rf_at(AT_FDCWD, dir);
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return errno == ENOENT ? 0 : ab_err_errno(err, errno, "removing bundle '%s'", dir);
+	int r = rm_rf_at(AT_FDCWD, dir, st.st_dev);
 	if (r < 0)
 		return ab_err_errno(err, -r, "removing bundle '%s'", dir);
 	return 0;
