@@ -72,9 +72,11 @@ start_wm() {
 		fail "window manager did not start"
 }
 
-stop_wm() {
+stop_wm() { # SIGTERM: the window manager must exit cleanly (0, no sanitizer report)
+	local rc=0
 	kill "$WM_PID" 2>/dev/null || true
-	wait "$WM_PID" 2>/dev/null || true
+	wait "$WM_PID" 2>/dev/null || rc=$?
+	[ "$rc" = 0 ] || fail "window manager exited with status $rc"
 }
 
 wm_alive() {
