@@ -5,7 +5,7 @@ if(NOT TARGET PkgConfig::NFTNL OR NOT TARGET PkgConfig::MNL OR NOT TARGET PkgCon
   message(WARNING "libnftnl/libmnl/libseccomp not found: the container runtime area is not built")
   return()
 endif()
-add_library(ab_broker_runtime STATIC bundle.c runtime.c netpol.c secnotify.c)
+add_library(ab_broker_runtime STATIC bundle.c runtime.c netpol.c secnotify.c launcher_oci.c)
 target_include_directories(ab_broker_runtime PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(ab_broker_runtime PUBLIC ab_common ab_broker_audit PkgConfig::NFTNL
                       PkgConfig::MNL PkgConfig::SECCOMP)

@@ -12,6 +12,7 @@
 #include "ab_loop.h"
 #include "ab_util.h"
 #include "audit.h"
+#include "launcher_oci.h"
 #include "runtime.h"
 
 #include <errno.h>
@@ -301,13 +302,84 @@ test_adopt(void **state)
 	runtime_free(rt);
 }
 
+struct lev {
+	int ready, exited, status;
+};
+
+static void
+on_launch(struct launch *la, enum launch_event ev, int status, void *data)
+{
+	struct lev *e = data;
+	if (ev == LAUNCH_READY)
+		e->ready++;
+	else {
+		e->exited++;
+		e->status = status;
+	}
+}
+
+static int
+profile_for(const char *user, struct launcher_oci_profile *ret, void *data, struct ab_err *err)
+{
+	if (!strcmp(user, "nobody-known"))
+		return ab_err_set(err, ENOENT, "no such user");
+	ret->spec = spec(user);
+	ret->has_net = false;
+	return 0;
+}
+
+static void
+test_launcher(void **state)
+{
+	NEED_ROOT();
+	struct runtime *rt = new_runtime();
+	struct launcher *l = launcher_oci_new(loop, rt, "/usr/bin/true", profile_for, NULL);
+	const char *desk[] = {"/usr/bin/xterm", NULL};
+	struct launch_request req = {
+	    .user = "gus", .runtime_dir = rundir, .geometry = "800x600", .desktop_command = desk};
+	struct lev e = {0};
+	struct launch *la = NULL;
+	struct ab_err err = {0};
+	assert_int_equal(l->ops->start(l, &req, on_launch, &e, &la, &err), 0);
+	int64_t end = ab_now_ms() + 20000;
+	while (!e.ready && ab_now_ms() < end)
+		ab_loop_poll_once(loop, 100);
+	assert_int_equal(e.ready, 1);
+	assert_true(l->ops->pid(l, la) > 0);
+	/* The session command line the container runs. */
+	_cleanup_free_ char *cfgpath = ab_xasprintf("%s/gus/config.json", bundles);
+	json_t *cfg = json_load_file(cfgpath, 0, NULL);
+	json_t *args = json_object_get(json_object_get(cfg, "process"), "args");
+	assert_string_equal(json_string_value(json_array_get(args, 0)), "/usr/bin/true");
+	assert_string_equal(json_string_value(json_array_get(args, 4)), "800x600");
+	assert_string_equal(json_string_value(json_array_get(args, 8)), "/usr/bin/xterm");
+	json_decref(cfg);
+	l->ops->stop(l, la);
+	l->ops->stop(l, la); /* twice is harmless */
+	end = ab_now_ms() + 20000;
+	while (!e.exited && ab_now_ms() < end)
+		ab_loop_poll_once(loop, 100);
+	assert_int_equal(e.exited, 1);
+	assert_int_equal(e.status, 0);
+	l->ops->release(l, la);
+
+	req.user = "nobody-known";
+	assert_int_equal(l->ops->start(l, &req, on_launch, &e, &la, &err), -ENOENT);
+	l->ops->free(l);
+	runtime_free(rt);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_start_stop),           cmocka_unit_test(test_create_fails),
-	    cmocka_unit_test(test_closed_without_ready), cmocka_unit_test(test_ready_file),
-	    cmocka_unit_test(test_exit_detected),        cmocka_unit_test(test_adopt),
+	    cmocka_unit_test(test_start_stop),
+	    cmocka_unit_test(test_create_fails),
+	    cmocka_unit_test(test_closed_without_ready),
+	    cmocka_unit_test(test_ready_file),
+	    cmocka_unit_test(test_exit_detected),
+	    cmocka_unit_test(test_adopt),
+	    cmocka_unit_test(test_launcher),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* launcher_oci: desktop sessions in OCI containers (see launcher_oci.h). */
+#include "launcher_oci.h"
+#include "ab_log.h"
+#include "ab_util.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define SESSION_IN_CONTAINER "/opt/argobox/argobox-session"
+
+struct oci_launcher {
+	struct launcher base;
+	struct ab_loop *loop;
+	struct runtime *rt;
+	char *session;
+	launcher_oci_profile_fn profile_for;
+	void *data;
+	struct launch *launches;
+};
+
+struct launch {
+	struct oci_launcher *ol;
+	char *user;
+	launch_event_fn fn;
+	void *data;
+	bool ready, exited;
+	struct launch *next;
+};
+
+static struct oci_launcher *
+to_oci(struct launcher *l)
+{
+	return (struct oci_launcher *)l;
+}
+
+static void
+emit_exited(struct launch *la, int status)
+{
+	if (la->exited)
+		return;
+	la->exited = true;
+	la->fn(la, LAUNCH_EXITED, status, la->data);
+}
+
+static void
+on_ready(struct runtime *rt, const char *user, int status, const char *msg, void *data)
+{
+	struct launch *la = data;
+	if (status == 0) {
+		la->ready = true;
+		la->fn(la, LAUNCH_READY, 0, la->data);
+		return;
+	}
+	ab_warn("launcher: desktop of '%s' did not start: %s", user, msg ? msg : "");
+	emit_exited(la, status);
+}
+
+static void
+on_stopped(struct runtime *rt, const char *user, int status, const char *msg, void *data)
+{
+	emit_exited(data, status);
+}
+
+static void
+on_exit_(struct runtime *rt, const char *user, int status, const char *msg, void *data)
+{
+	struct oci_launcher *ol = data;
+	for (struct launch *la = ol->launches; la; la = la->next)
+		if (!la->exited && !strcmp(la->user, user)) {
+			emit_exited(la, status);
+			return;
+		}
+}
+
+static int
+oci_start(struct launcher *l, const struct launch_request *req, launch_event_fn fn, void *data,
+          struct launch **ret, struct ab_err *err)
+{
+	struct oci_launcher *ol = to_oci(l);
+	struct launcher_oci_profile p = {0};
+	int r = ol->profile_for(req->user, &p, ol->data, err);
+	if (r < 0)
+		return ab_err_wrap(err, "container profile of '%s'", req->user);
+
+	bool under_usr = !strncmp(ol->session, "/usr/", 5);
+	size_t nargs = 0;
+	while (req->desktop_command && req->desktop_command[nargs])
+		nargs++;
+	_cleanup_free_ const char **argv = ab_xcalloc(nargs + 9, sizeof(*argv));
+	size_t n = 0;
+	argv[n++] = under_usr ? ol->session : SESSION_IN_CONTAINER;
+	argv[n++] = "--runtime-dir";
+	argv[n++] = "/run/argobox";
+	if (req->geometry) {
+		argv[n++] = "--geometry";
+		argv[n++] = req->geometry;
+	}
+	argv[n++] = "--ready-fd";
+	argv[n++] = "3";
+	argv[n++] = "--";
+	for (size_t i = 0; i < nargs; i++)
+		argv[n++] = req->desktop_command[i];
+	argv[n] = NULL;
+
+	_cleanup_free_ struct runtime_mount *mounts =
+	    ab_xcalloc(p.spec.n_mounts + 1, sizeof(*mounts));
+	for (size_t i = 0; i < p.spec.n_mounts; i++)
+		mounts[i] = p.spec.mounts[i];
+	size_t nm = p.spec.n_mounts;
+	if (!under_usr)
+		mounts[nm++] = (struct runtime_mount){ol->session, SESSION_IN_CONTAINER, false};
+
+	p.spec.user = req->user;
+	p.spec.runtime_dir = req->runtime_dir;
+	p.spec.argv = argv;
+	p.spec.mounts = mounts;
+	p.spec.n_mounts = nm;
+	p.net.user = req->user;
+	p.net.role = p.spec.role;
+	p.net.index = p.spec.index;
+
+	struct launch *la = ab_xcalloc(1, sizeof(*la));
+	la->ol = ol;
+	la->user = ab_xstrdup(req->user);
+	la->fn = fn;
+	la->data = data;
+	r = runtime_start(ol->rt, &p.spec, p.has_net ? &p.net : NULL, NULL, on_ready, la, err);
+	if (r < 0) {
+		free(la->user);
+		free(la);
+		return r;
+	}
+	la->next = ol->launches;
+	ol->launches = la;
+	*ret = la;
+	return 0;
+}
+
+static void
+oci_stop(struct launcher *l, struct launch *la)
+{
+	if (!la || la->exited)
+		return;
+	struct ab_err err = {0};
+	int r = runtime_stop(to_oci(l)->rt, la->user, on_stopped, la, &err);
+	if (r < 0 && r != -EALREADY)
+		ab_warn("launcher: stopping '%s': %s", la->user, err.msg);
+}
+
+static void
+oci_release(struct launcher *l, struct launch *la)
+{
+	if (!la)
+		return;
+	struct oci_launcher *ol = to_oci(l);
+	for (struct launch **p = &ol->launches; *p; p = &(*p)->next)
+		if (*p == la) {
+			*p = la->next;
+			break;
+		}
+	free(la->user);
+	free(la);
+}
+
+static pid_t
+oci_pid(struct launcher *l, struct launch *la)
+{
+	pid_t pid = la ? runtime_pid(to_oci(l)->rt, la->user) : 0;
+	return pid > 0 ? pid : 0;
+}
+
+static void
+oci_shutdown(struct launcher *l, int64_t timeout_ms)
+{
+	/* Desktops persist across broker restarts: leave them to runtime_adopt(). */
+	ab_info("launcher: leaving %s containers running for the next broker",
+	        runtime_name(to_oci(l)->rt));
+}
+
+static void
+oci_free(struct launcher *l)
+{
+	struct oci_launcher *ol = to_oci(l);
+	runtime_set_exit_handler(ol->rt, NULL, NULL);
+	while (ol->launches)
+		oci_release(l, ol->launches);
+	free(ol->session);
+	free(ol);
+}
+
+static const struct launcher_ops oci_ops = {
+    .start = oci_start,
+    .stop = oci_stop,
+    .release = oci_release,
+    .pid = oci_pid,
+    .shutdown = oci_shutdown,
+    .free = oci_free,
+};
+
+struct launcher *
+launcher_oci_new(struct ab_loop *loop, struct runtime *rt, const char *session_binary,
+                 launcher_oci_profile_fn profile_for, void *data)
+{
+	struct oci_launcher *ol = ab_xcalloc(1, sizeof(*ol));
+	ol->base.ops = &oci_ops;
+	ol->loop = loop;
+	ol->rt = rt;
+	ol->session = ab_xstrdup(session_binary);
+	ol->profile_for = profile_for;
+	ol->data = data;
+	runtime_set_exit_handler(rt, on_exit_, ol);
+	return &ol->base;
+}
