@@ -5,6 +5,10 @@
  * every frame it receives to OUT as one JSON line, and after each "hello"
  * sends every line of SEND (JSON objects) as frames. Runs until killed.
  *   wm-testpeer SOCKET OUT [SEND]
+ * With --broker it plays the broker instead: connects to SOCKET (a session's
+ * control.sock), says hello, sends SEND once the session's hello arrived, and
+ * records what comes back.
+ *   wm-testpeer --broker SOCKET OUT [SEND]
  */
 #include "ab_proto.h"
 #include "ab_sock.h"
@@ -38,9 +42,75 @@ send_file(int fd, const char *path)
 	fclose(f);
 }
 
+static void
+record(const char *out, json_t *m)
+{
+	FILE *o = fopen(out, "a");
+	if (o) {
+		json_dumpf(m, o, JSON_COMPACT);
+		fputc('\n', o);
+		fclose(o);
+	}
+}
+
+static int
+broker(const char *sock, const char *out, const char *send)
+{
+	struct ab_err err = {0};
+	int fd = -1;
+	for (int i = 0; i < 200 && fd < 0; i++) {
+		fd = ab_unix_connect(sock, &err);
+		if (fd < 0)
+			usleep(50 * 1000);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	json_t *hello =
+	    ab_proto_msg("hello", json_pack("{s:s, s:[i,i]}", "role", "broker", "versions", 1, 1));
+	char *buf;
+	size_t len;
+	if (ab_proto_encode(hello, &buf, &len, NULL) == 0) {
+		ab_write_all(fd, buf, len);
+		free(buf);
+	}
+	json_decref(hello);
+	struct ab_proto_reader r;
+	ab_proto_reader_init(&r);
+	char in[65536];
+	ssize_t n;
+	while ((n = read(fd, in, sizeof(in))) > 0) {
+		ab_proto_reader_feed(&r, in, (size_t)n);
+		json_t *m;
+		while (ab_proto_reader_next(&r, &m, &err) == 1) {
+			record(out, m);
+			if (strcmp(ab_proto_type(m), "hello") == 0)
+				send_file(fd, send);
+			else if (strcmp(ab_proto_type(m), "ping") == 0) {
+				json_t *p =
+				    ab_proto_msg("pong", json_pack("{s:O, s:O}", "seq",
+				                                   json_object_get(m, "seq"), "t",
+				                                   json_object_get(m, "t")));
+				if (ab_proto_encode(p, &buf, &len, NULL) == 0) {
+					ab_write_all(fd, buf, len);
+					free(buf);
+				}
+				json_decref(p);
+			}
+			json_decref(m);
+		}
+	}
+	ab_proto_reader_free(&r);
+	close(fd);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 4 && strcmp(argv[1], "--broker") == 0)
+		return broker(argv[2], argv[3], argc > 4 ? argv[4] : NULL);
 	if (argc < 3) {
 		fprintf(stderr, "usage: wm-testpeer SOCKET OUT [SEND]\n");
 		return 2;
