@@ -47,6 +47,7 @@ typedef void (*cmd_done_fn)(struct rt_container *c, int status);
 struct rt_container {
 	struct runtime *rt;
 	char *user, *id, *bundle, *ready_path;
+	char *cgroup; /* cgroupsPath, e.g. "/argobox/<user>" */
 	char role[8];
 	unsigned index;
 	bool has_net;
@@ -243,6 +244,7 @@ container_free(struct rt_container *c)
 	free(c->ready_path);
 	free(c->fail_msg);
 	free(c->cmd_msg);
+	free(c->cgroup);
 	free(c);
 }
 
@@ -714,6 +716,8 @@ runtime_start(struct runtime *rt, const struct runtime_spec *spec_in, const stru
 	c->user = ab_xstrdup(spec.user);
 	c->id = ab_xasprintf("%s%s", rt->cfg.id_prefix, spec.user);
 	c->bundle = TAKE_PTR(bundle);
+	c->cgroup =
+	    ab_xasprintf("/%s/%s", spec.cgroup_parent ? spec.cgroup_parent : "argobox", spec.user);
 	c->ready_path = ready_file ? ab_xasprintf("%s/%s", spec.runtime_dir, ready_file) : NULL;
 	snprintf(c->role, sizeof(c->role), "%s", runtime_role_name(spec.role));
 	c->index = spec.index;
@@ -881,6 +885,11 @@ list_finish(struct runtime *rt, int status)
 		         json_string_value(json_object_get(ann, "org.argobox.role")) ?: "unknown");
 		const char *idx = json_string_value(json_object_get(ann, "org.argobox.index"));
 		inf->index = idx ? (unsigned)strtoul(idx, NULL, 10) : 0;
+		const char *cgpath = json_string_value(
+		    json_object_get(json_object_get(cfg, "linux"), "cgroupsPath"));
+		_cleanup_free_ char *cg = cgpath && cgpath[0] == '/' && !strstr(cgpath, "..")
+		                              ? ab_xstrdup(cgpath)
+		                              : ab_xasprintf("/argobox/%s", user);
 		json_decref(cfg);
 		if (find(rt, user))
 			continue;
@@ -889,6 +898,7 @@ list_finish(struct runtime *rt, int status)
 		c->user = ab_xstrdup(user);
 		c->id = ab_xstrdup(id);
 		c->bundle = TAKE_PTR(bundle);
+		c->cgroup = TAKE_PTR(cg);
 		snprintf(c->role, sizeof(c->role), "%s", inf->role);
 		c->index = inf->index;
 		c->cmd_pid = -1;
@@ -996,15 +1006,16 @@ read_key(const char *path, const char *key)
 int
 runtime_limits(struct runtime *rt, const char *user, struct runtime_limits *ret, struct ab_err *err)
 {
-	if (!find(rt, user))
+	struct rt_container *c = find(rt, user);
+	if (!c)
 		return ab_err_set(err, ENOENT, "no container for '%s'", user);
 	struct runtime_limits l = {0};
-	_cleanup_free_ char *pids =
-	    ab_xasprintf("/sys/fs/cgroup/pids/argobox/%s/pids.events", user);
+	/* cgroup v1 (this machine); a v2 host would read pids.events / memory.events instead. */
+	_cleanup_free_ char *pids = ab_xasprintf("/sys/fs/cgroup/pids%s/pids.events", c->cgroup);
 	_cleanup_free_ char *oom =
-	    ab_xasprintf("/sys/fs/cgroup/memory/argobox/%s/memory.oom_control", user);
+	    ab_xasprintf("/sys/fs/cgroup/memory%s/memory.oom_control", c->cgroup);
 	_cleanup_free_ char *mem =
-	    ab_xasprintf("/sys/fs/cgroup/memory/argobox/%s/memory.usage_in_bytes", user);
+	    ab_xasprintf("/sys/fs/cgroup/memory%s/memory.usage_in_bytes", c->cgroup);
 	l.pids_max_hits = AB_MAX(read_key(pids, "max"), 0);
 	l.oom_kills = AB_MAX(read_key(oom, "oom_kill"), 0);
 	l.memory_bytes = AB_MAX(read_key(mem, NULL), 0);
