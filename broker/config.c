@@ -61,6 +61,11 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_STR("admin.socket", C, admin_socket,
                "argoboxctl's unix socket (\"\": <runtime_base>/broker.sock)"),
     AB_CFG_STR("audit.path", C, audit_path, "audit log file (\"\": stderr)"),
+    AB_CFG_STR("data.dir", C, data_dir,
+               "persistent data (\"\": /var/lib/argobox as root, else $XDG_DATA_HOME/argobox "
+               "or ~/.local/share/argobox)"),
+    AB_CFG_JSON("kv", C, kv, JSON_OBJECT, "{}",
+                "key-value store for desktop state (docs/kv.md; dir: <data.dir>/kv)"),
     AB_CFG_ENUM("log.format", C, log_format, log_formats, "text or json"),
     AB_CFG_ENUM("log.level", C, log_level, log_levels, "debug, info, warn or error"),
     {0},
@@ -130,6 +135,20 @@ broker_default_runtime_base(void)
 }
 
 char *
+broker_default_data_dir(void)
+{
+	if (geteuid() == 0)
+		return ab_xstrdup("/var/lib/argobox");
+	const char *xdg = getenv("XDG_DATA_HOME");
+	if (xdg && xdg[0] == '/')
+		return ab_xasprintf("%s/argobox", xdg);
+	const char *home = getenv("HOME");
+	if (home && home[0] == '/')
+		return ab_xasprintf("%s/.local/share/argobox", home);
+	return ab_xasprintf("/tmp/argobox-data-%u", (unsigned)geteuid());
+}
+
+char *
 broker_exe_dir(void)
 {
 	char buf[PATH_MAX];
@@ -190,6 +209,12 @@ broker_config_resolve(struct broker_config *cfg, const char *exe_dir)
 		_cleanup_free_ char *wm = find_sibling(exe_dir, "wm", "argobox-wm");
 		json_array_append_new(cfg->session_desktop_command, json_string(wm ? wm : "xterm"));
 	}
+	if (!cfg->data_dir[0]) {
+		_cleanup_free_ char *d = broker_default_data_dir();
+		copy_str(cfg->data_dir, sizeof(cfg->data_dir), d);
+	}
+	if (!json_object_get(cfg->kv, "dir"))
+		json_object_set_new(cfg->kv, "dir", json_sprintf("%s/kv", cfg->data_dir));
 	if (!cfg->admin_socket[0])
 		snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "%.4000s/broker.sock",
 		         cfg->session_runtime_base);

@@ -31,6 +31,8 @@ struct broker_config {
 	long long control_timeout_ms;
 	char admin_socket[PATH_MAX]; /* "" = <runtime_base>/broker.sock */
 	char audit_path[PATH_MAX];   /* "" = stderr */
+	char data_dir[PATH_MAX];     /* "" = /var/lib/argobox (root), else $XDG_DATA_HOME/argobox */
+	json_t *kv; /* broker/kv.h configuration; "dir" defaults to <data.dir>/kv */
 	char log_format[8];
 	char log_level[8];
 };
@@ -47,6 +49,10 @@ int broker_config_validate(void *cfg, struct ab_err *err);
  * the directory of the running executable (may be NULL).
  */
 void broker_config_resolve(struct broker_config *cfg, const char *exe_dir);
+
+/* The default data directory: /var/lib/argobox as root, else $XDG_DATA_HOME/argobox or
+ * ~/.local/share/argobox. */
+char *broker_default_data_dir(void);
 
 /* The default runtime base for this process: /run/argobox as root, else per user. */
 char *broker_default_runtime_base(void);

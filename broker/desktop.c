@@ -156,6 +156,8 @@ launch_spawn(struct process_launcher *pl, const struct launch_request *req, int 
 			dup2(devnull, 0);
 		if (dup2(ready_w, 3) < 0)
 			_exit(127);
+		for (size_t k = 0; req->env && req->env[k]; k++)
+			putenv((char *)req->env[k]);
 		close_range(4, ~0U, 0);
 		execvp(argv[0], (char *const *)argv);
 		dprintf(2, "argobox-broker: cannot run '%s': %s\n", argv[0], strerror(errno));
@@ -352,6 +354,7 @@ struct desktop {
 	struct control *control;
 	struct ab_timer *start_timer;
 	struct desktop_waiter *waiters;
+	bool preparing; /* params.prepare has not answered yet: no launch */
 	unsigned clients;
 	int64_t started_ms, ready_ms;
 	struct desktop *next;
@@ -505,12 +508,23 @@ desktop_control_dead(struct control *c, const char *why, void *data)
 {
 	struct desktop *d = data;
 	ab_warn("desktop '%s': control channel: %s; stopping the session", d->user, why);
+	if (d->preparing)
+		return;
 	audit_log("desktop.health", AUDIT_FAILURE, d->user, NULL, NULL,
 	          json_pack("{ss}", "reason", why));
 	if (d->state != DESKTOP_GONE) {
 		d->state = DESKTOP_STOPPING;
 		d->m->launcher->ops->stop(d->m->launcher, d->launch);
 	}
+}
+
+/* Messages of a desktop that is stopping (windows closing) must not reach the hooks. */
+static void
+desktop_control_msg(struct control *c, json_t *msg, void *data)
+{
+	struct desktop *d = data;
+	if (d->state == DESKTOP_READY && d->m->p.on_message)
+		d->m->p.on_message(d->m->p.message_data, d->user, msg);
 }
 
 static void
@@ -532,6 +546,7 @@ desktop_launch_event(struct launch *launch, enum launch_event ev, int status, vo
 		    .heartbeat_ms = m->p.heartbeat_ms,
 		    .timeout_ms = m->p.control_timeout_ms,
 		    .on_dead = desktop_control_dead,
+		    .on_msg = desktop_control_msg,
 		    .data = d,
 		};
 		struct ab_err err = {0};
@@ -570,8 +585,56 @@ desktop_start_timeout(struct ab_loop *loop, void *data)
 	d->state = DESKTOP_STOPPING;
 	/* Waiters learn it now rather than after the grace period. */
 	waiters_answer(d, -ETIMEDOUT);
-	d->m->launcher->ops->stop(d->m->launcher, d->launch);
+	if (!d->preparing)
+		d->m->launcher->ops->stop(d->m->launcher, d->launch);
 	return AB_TIMER_STOP;
+}
+
+static int
+desktop_launch(struct desktop *d, const char *const *env, struct ab_err *err)
+{
+	struct desktop_manager *m = d->m;
+	size_t n = json_array_size(m->command);
+	const char **cmd = ab_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		cmd[i] = json_string_value(json_array_get(m->command, i));
+	struct launch_request req = {
+	    .user = d->user,
+	    .runtime_dir = d->runtime_dir,
+	    .geometry = m->geometry,
+	    .desktop_command = cmd,
+	    .env = env,
+	};
+	int r =
+	    m->launcher->ops->start(m->launcher, &req, desktop_launch_event, d, &d->launch, err);
+	free(cmd);
+	if (r < 0) {
+		audit_log("desktop.start", AUDIT_FAILURE, d->user, NULL, NULL,
+		          json_pack("{ss}", "reason", err ? err->msg : "?"));
+		return r;
+	}
+	audit_log("desktop.start", AUDIT_INFO, d->user, NULL, NULL,
+	          json_pack("{sssIsb}", "runtime_dir", d->runtime_dir, "pid",
+	                    (json_int_t)m->launcher->ops->pid(m->launcher, d->launch), "restore",
+	                    env != NULL));
+	return 0;
+}
+
+/* params.prepare answered: start the session now (or give up when stopped meanwhile). */
+static void
+desktop_prepared(void *token, int status, const char *const *env)
+{
+	struct desktop *d = token;
+	d->preparing = false;
+	if (d->state != DESKTOP_STARTING) {
+		desktop_gone(d, "stopped before its session started");
+		return;
+	}
+	struct ab_err err = {0};
+	if (desktop_launch(d, env, &err) < 0) {
+		ab_warn("starting the desktop of '%s': %s", d->user, err.msg);
+		desktop_gone(d, err.msg);
+	}
 }
 
 static int
@@ -584,10 +647,6 @@ desktop_start(struct desktop_manager *m, const char *user, struct desktop **ret,
 	if (chmod(dir, 0700) < 0)
 		return ab_err_errno(err, errno, "starting the desktop of '%s': chmod '%s'", user,
 		                    dir);
-	size_t n = json_array_size(m->command);
-	const char **cmd = ab_xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		cmd[i] = json_string_value(json_array_get(m->command, i));
 	struct desktop *d = ab_xcalloc(1, sizeof(*d));
 	d->m = m;
 	d->user = ab_xstrdup(user);
@@ -596,24 +655,19 @@ desktop_start(struct desktop_manager *m, const char *user, struct desktop **ret,
 	d->control_path = ab_xasprintf("%s/control.sock", d->runtime_dir);
 	d->state = DESKTOP_STARTING;
 	d->started_ms = ab_now_ms();
-	struct launch_request req = {
-	    .user = user,
-	    .runtime_dir = d->runtime_dir,
-	    .geometry = m->geometry,
-	    .desktop_command = cmd,
-	};
-	r = m->launcher->ops->start(m->launcher, &req, desktop_launch_event, d, &d->launch, err);
-	free(cmd);
-	if (r < 0) {
-		audit_log("desktop.start", AUDIT_FAILURE, user, NULL, NULL,
-		          json_pack("{ss}", "reason", err ? err->msg : "?"));
-		desktop_free(d);
-		return ab_err_wrap(err, "starting the desktop of '%s'", user);
+	if (m->p.prepare) {
+		d->preparing = true;
+		if (m->p.prepare(m->p.prepare_data, user, d->runtime_dir, desktop_prepared, d) < 0)
+			d->preparing = false;
+	}
+	if (!d->preparing) {
+		r = desktop_launch(d, NULL, err);
+		if (r < 0) {
+			desktop_free(d);
+			return ab_err_wrap(err, "starting the desktop of '%s'", user);
+		}
 	}
 	d->start_timer = ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
-	audit_log("desktop.start", AUDIT_INFO, user, NULL, NULL,
-	          json_pack("{sssI}", "runtime_dir", d->runtime_dir, "pid",
-	                    (json_int_t)m->launcher->ops->pid(m->launcher, d->launch)));
 	d->next = m->desktops;
 	m->desktops = d;
 	*ret = d;
@@ -686,7 +740,8 @@ desktop_stop(struct desktop_manager *m, const char *user)
 	if (d->state != DESKTOP_STOPPING) {
 		d->state = DESKTOP_STOPPING;
 		waiters_answer(d, -ECONNREFUSED);
-		m->launcher->ops->stop(m->launcher, d->launch);
+		if (!d->preparing)
+			m->launcher->ops->stop(m->launcher, d->launch);
 	}
 	return 0;
 }
@@ -698,12 +753,14 @@ desktop_manager_list(struct desktop_manager *m)
 	int64_t now = ab_now_ms();
 	for (struct desktop *d = m->desktops; d; d = d->next) {
 		json_array_append_new(
-		    a, json_pack("{sssssIsssIsIsb}", "user", d->user, "state",
-		                 desktop_state_names[d->state], "pid",
-		                 (json_int_t)m->launcher->ops->pid(m->launcher, d->launch),
-		                 "runtime_dir", d->runtime_dir, "clients", (json_int_t)d->clients,
-		                 "uptime_ms", (json_int_t)(now - d->started_ms), "control",
-		                 control_hello_seen(d->control)));
+		    a,
+		    json_pack(
+		        "{sssssIsssIsIsb}", "user", d->user, "state", desktop_state_names[d->state],
+		        "pid",
+		        (json_int_t)(d->launch ? m->launcher->ops->pid(m->launcher, d->launch) : 0),
+		        "runtime_dir", d->runtime_dir, "clients", (json_int_t)d->clients,
+		        "uptime_ms", (json_int_t)(now - d->started_ms), "control",
+		        control_hello_seen(d->control)));
 	}
 	return a;
 }

@@ -37,6 +37,7 @@ struct launch_request {
 	const char *runtime_dir;            /* exists, owned by the session's user, mode 0700 */
 	const char *geometry;               /* WxH */
 	const char *const *desktop_command; /* NULL-terminated */
+	const char *const *env;             /* extra "NAME=value" for the session, or NULL */
 };
 
 struct launcher_ops {
@@ -70,6 +71,19 @@ struct desktop_manager;
 struct desktop;
 struct desktop_waiter;
 
+/*
+ * Optional hooks (desktop state, docs/state-flow.md). prepare runs before a
+ * desktop's session starts; it calls done(token, status, env) once, later,
+ * from the loop (env: NULL-terminated "NAME=value" for the session, borrowed
+ * for the call, or NULL); the session starts whatever the status. A prepare
+ * that returns < 0 never calls done. on_message sees every control message
+ * of a ready desktop other than hello/ping/pong/error (borrowed).
+ */
+typedef void (*desktop_prepare_done_fn)(void *token, int status, const char *const *env);
+typedef int (*desktop_prepare_fn)(void *data, const char *user, const char *runtime_dir,
+                                  desktop_prepare_done_fn done, void *token);
+typedef void (*desktop_message_fn)(void *data, const char *user, json_t *msg);
+
 struct desktop_params {
 	const char *runtime_base;
 	const char *geometry;
@@ -77,6 +91,10 @@ struct desktop_params {
 	int64_t start_timeout_ms;
 	int64_t heartbeat_ms;
 	int64_t control_timeout_ms;
+	desktop_prepare_fn prepare; /* may be NULL */
+	void *prepare_data;
+	desktop_message_fn on_message; /* may be NULL */
+	void *message_data;
 };
 
 struct desktop_manager *desktop_manager_new(struct ab_loop *loop, struct launcher *launcher,

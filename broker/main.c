@@ -30,6 +30,8 @@
 #include "config.h"
 #include "ctl.h"
 #include "desktop.h"
+#include "deskstate_sync.h"
+#include "kv.h"
 #include "server.h"
 
 static bool stop_requested;
@@ -120,6 +122,14 @@ main(int argc, char **argv)
 	struct ab_watch *sigw = ab_loop_watch(loop, sfd, AB_LOOP_READ, on_signal, NULL);
 	struct launcher *launcher =
 	    launcher_process_new(loop, cfg.session_binary, cfg.session_stop_timeout_ms);
+	struct kv *kv = NULL;
+	struct deskstate_sync *dsync = NULL;
+	if (kv_open(cfg.kv, loop, &kv, &err) < 0 ||
+	    deskstate_sync_new(loop, kv, &dsync, &err) < 0) {
+		ab_error("kv: %s", err.msg);
+		return 1;
+	}
+	ab_info("desktop state store: %s", kv_backend(kv));
 	struct desktop_params dp = {
 	    .runtime_base = cfg.session_runtime_base,
 	    .geometry = cfg.session_geometry,
@@ -127,6 +137,10 @@ main(int argc, char **argv)
 	    .start_timeout_ms = cfg.session_start_timeout_ms,
 	    .heartbeat_ms = cfg.control_heartbeat_ms,
 	    .control_timeout_ms = cfg.control_timeout_ms,
+	    .prepare = deskstate_sync_prepare,
+	    .prepare_data = dsync,
+	    .on_message = deskstate_sync_on_message,
+	    .message_data = dsync,
 	};
 	struct desktop_manager *desktops = desktop_manager_new(loop, launcher, &dp);
 	struct ctl *ctl = NULL;
@@ -135,6 +149,8 @@ main(int argc, char **argv)
 		ab_err_clear(&err);
 	}
 	server_set_desktops(srv, desktops);
+	if (deskstate_sync_add_routes(dsync, srv) < 0)
+		ab_warn("cannot add the desktop state routes");
 
 	const char *scheme = cfg.tls_cert[0] ? "https" : "http";
 	bool v6 = strchr(cfg.listen_address, ':') != NULL;
@@ -152,12 +168,17 @@ main(int argc, char **argv)
 		if (server_service(srv, 1000) < 0)
 			break;
 
+	/* Desktop states received so far become durable before the sessions go. */
+	for (int64_t end = ab_now_ms() + 5000; !deskstate_sync_idle(dsync) && ab_now_ms() < end;)
+		server_service(srv, 50);
 	ctl_close(ctl);
 	ab_loop_unwatch(loop, sigw);
 	desktop_manager_shutdown(desktops, cfg.session_stop_timeout_ms + 1000);
 	server_free(srv);
 	desktop_manager_free(desktops);
 	launcher->ops->free(launcher);
+	deskstate_sync_free(dsync);
+	kv_close(kv);
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);
 	audit_close();
 	ab_config_free(broker_config_fields, &cfg);

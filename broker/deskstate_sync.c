@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* deskstate_sync: desktop state wm -> session -> broker -> store, and back at start (see .h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ab_log.h"
+#include "ab_proto.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "deskstate.h"
+#include "deskstate_sync.h"
+
+#define API_PREFIX "/api/desktops/"
+
+
+struct entry {
+	char *user;
+	json_t *state;     /* last good state, NULL: none stored */
+	bool written;      /* set by this process: the start-up load must not overwrite it */
+	int64_t recv_ms;   /* when the state being written arrived */
+	unsigned inflight; /* writes not yet acknowledged */
+	struct entry *next;
+};
+
+struct deskstate_sync {
+	struct ab_loop *loop;
+	struct kv *kv;
+	struct entry *entries;
+	bool loaded;
+	unsigned load_pending; /* list pages and gets of the start-up load */
+	unsigned inflight;
+	struct deskstate_sync_stats stats;
+};
+
+struct op {
+	struct deskstate_sync *s;
+	char *user;
+	char *runtime_dir;
+	desktop_prepare_done_fn done;
+	void *token;
+	int64_t recv_ms;
+};
+
+static void
+op_free(struct op *op)
+{
+	free(op->user);
+	free(op->runtime_dir);
+	free(op);
+}
+
+static struct op *
+op_new(struct deskstate_sync *s, const char *user)
+{
+	struct op *op = ab_xcalloc(1, sizeof(*op));
+	op->s = s;
+	op->user = ab_xstrdup(user);
+	return op;
+}
+
+static struct entry *
+entry_get(struct deskstate_sync *s, const char *user, bool create)
+{
+	for (struct entry *e = s->entries; e; e = e->next)
+		if (strcmp(e->user, user) == 0)
+			return e;
+	if (!create)
+		return NULL;
+	struct entry *e = ab_xcalloc(1, sizeof(*e));
+	e->user = ab_xstrdup(user);
+	e->next = s->entries;
+	s->entries = e;
+	return e;
+}
+
+/* Validates a state: an object that the window manager's validator accepts, not too big. */
+static int
+state_check(json_t *state, struct ab_err *err)
+{
+	if (!json_is_object(state))
+		return ab_err_set(err, EINVAL, "state: not a JSON object");
+	_cleanup_free_ char *text = json_dumps(state, JSON_COMPACT);
+	if (!text)
+		return ab_err_set(err, EINVAL, "state: cannot be encoded");
+	if (strlen(text) > DESKSTATE_MAX_BYTES)
+		return ab_err_set(err, E2BIG, "state: larger than %u bytes", DESKSTATE_MAX_BYTES);
+	return deskstate_validate(state, err);
+}
+
+static char *
+state_key(const char *user)
+{
+	return ab_xasprintf(DESKSTATE_SYNC_KEY_PREFIX "%s", user);
+}
+
+/* ---- writes ---- */
+
+static void
+on_written(int error, const char *errmsg, void *data)
+{
+	struct op *op = data;
+	struct deskstate_sync *s = op->s;
+	struct entry *e = entry_get(s, op->user, true);
+	AB_ASSERT(s->inflight > 0 && e->inflight > 0);
+	s->inflight--;
+	e->inflight--;
+	if (error < 0) {
+		s->stats.failed++;
+		ab_error("desktop state of '%s': store write failed: %s", op->user, errmsg);
+		audit_log("state.store", AUDIT_FAILURE, op->user, NULL, NULL,
+		          json_pack("{ss}", "reason", errmsg));
+	} else {
+		s->stats.stored++;
+		s->stats.last_durable_ms = ab_now_ms() - op->recv_ms;
+		ab_debug("desktop state of '%s' durable %lld ms after it arrived", op->user,
+		         (long long)s->stats.last_durable_ms);
+	}
+	op_free(op);
+}
+
+/* Stores `state` (stolen; NULL deletes) as the user's state. */
+static int
+state_store(struct deskstate_sync *s, const char *user, json_t *state, int64_t recv_ms,
+            struct ab_err *err)
+{
+	_cleanup_free_ char *key = state_key(user);
+	struct op *op = op_new(s, user);
+	op->recv_ms = recv_ms;
+	int r;
+	if (state) {
+		_cleanup_free_ char *text = json_dumps(state, JSON_COMPACT);
+		r = kv_put(s->kv, key, text, strlen(text),
+		           &(struct kv_put_opts){.metadata = "{\"v\":1}"}, on_written, op, err);
+	} else {
+		r = kv_delete(s->kv, key, on_written, op, err);
+	}
+	if (r < 0) {
+		json_decref(state);
+		op_free(op);
+		s->stats.failed++;
+		return r;
+	}
+	struct entry *e = entry_get(s, user, true);
+	json_decref(e->state);
+	e->state = state;
+	e->written = true;
+	e->inflight++;
+	s->inflight++;
+	return 0;
+}
+
+int
+deskstate_sync_publish(struct deskstate_sync *s, const char *user, json_t *state)
+{
+	int64_t now = ab_now_ms();
+	s->stats.published++;
+	struct ab_err err = {0};
+	if (!desktop_user_valid(user))
+		return -EINVAL;
+	if (state_check(state, &err) < 0) {
+		s->stats.rejected++;
+		ab_warn("desktop state of '%s' rejected: %s", user, err.msg);
+		audit_log("state.rejected", AUDIT_DENY, user, NULL, "session",
+		          json_pack("{ss}", "reason", err.msg));
+		return err.code ? -err.code : -EINVAL;
+	}
+	struct entry *e = entry_get(s, user, false);
+	if (e && e->state && json_equal(e->state, state)) {
+		s->stats.unchanged++;
+		return 0;
+	}
+	int r = state_store(s, user, json_deep_copy(state), now, &err);
+	if (r < 0)
+		ab_error("desktop state of '%s': %s", user, err.msg);
+	return r;
+}
+
+void
+deskstate_sync_on_message(void *data, const char *user, json_t *msg)
+{
+	struct deskstate_sync *s = data;
+	const char *type = ab_proto_type(msg);
+	if (!type || strcmp(type, "state") != 0)
+		return;
+	deskstate_sync_publish(s, user, json_object_get(msg, "state"));
+}
+
+/* ---- desktop start ---- */
+
+static void
+prepare_finish(struct op *op, const char *state_file)
+{
+	_cleanup_free_ char *env =
+	    state_file ? ab_xasprintf("ARGOBOX_STATE_FILE=%s", state_file) : NULL;
+	const char *envv[] = {env, NULL};
+	op->done(op->token, 0, env ? envv : NULL);
+	op_free(op);
+}
+
+static void
+on_set_aside(int error, const char *errmsg, void *data)
+{
+	struct op *op = data;
+	if (error < 0)
+		ab_error("desktop state of '%s': setting the rejected value aside: %s", op->user,
+		         errmsg);
+	op_free(op);
+}
+
+/* A stored value failed validation: keep a copy under desktop-rejected/, drop it, audit. */
+static void
+set_aside(struct deskstate_sync *s, const char *user, const struct kv_value *v, const char *why)
+{
+	s->stats.rejected++;
+	struct ab_err err = {0};
+	_cleanup_free_ char *key =
+	    ab_xasprintf(DESKSTATE_SYNC_REJECTED_PREFIX "%s/%lld", user, (long long)ab_wall_ms());
+	ab_warn("stored desktop state of '%s' rejected (%s): set aside as '%s', booting defaults",
+	        user, why, key);
+	audit_log("state.rejected", AUDIT_DENY, user, NULL, "store",
+	          json_pack("{ssss}", "reason", why, "set_aside", key));
+	struct op *op = op_new(s, user);
+	if (kv_put(s->kv, key, v->data, v->len, NULL, on_set_aside, op, &err) < 0) {
+		ab_error("desktop state of '%s': %s", user, err.msg);
+		op_free(op);
+	}
+	ab_err_clear(&err);
+	if (state_store(s, user, NULL, ab_now_ms(), &err) < 0)
+		ab_error("desktop state of '%s': %s", user, err.msg);
+}
+
+/* Parses and validates a stored value; NULL (with why) when it is not acceptable. */
+static json_t *
+stored_state(const struct kv_value *v, struct ab_err *err)
+{
+	json_error_t je;
+	if (v->len > DESKSTATE_MAX_BYTES) {
+		ab_err_set(err, E2BIG, "larger than %u bytes", DESKSTATE_MAX_BYTES);
+		return NULL;
+	}
+	json_t *root = json_loadb(v->data, v->len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		ab_err_set(err, EINVAL, "not JSON: %s", je.text);
+		return NULL;
+	}
+	if (state_check(root, err) < 0) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+static void
+on_prepare_get(int error, const char *errmsg, const struct kv_value *v, void *data)
+{
+	struct op *op = data;
+	struct deskstate_sync *s = op->s;
+	if (error == -ENOENT) {
+		ab_info("desktop of '%s': no stored state, booting defaults", op->user);
+		prepare_finish(op, NULL);
+		return;
+	}
+	if (error < 0) {
+		/* The store is unreachable: the desktop still starts (with defaults). */
+		ab_error("desktop of '%s': reading its stored state: %s; booting defaults",
+		         op->user, errmsg);
+		prepare_finish(op, NULL);
+		return;
+	}
+	struct ab_err err = {0};
+	_cleanup_(json_decrefp) json_t *state = stored_state(v, &err);
+	if (!state) {
+		set_aside(s, op->user, v, err.msg);
+		prepare_finish(op, NULL);
+		return;
+	}
+	_cleanup_free_ char *path = ab_xasprintf("%s/" DESKSTATE_SYNC_FILE, op->runtime_dir);
+	if (ab_write_file_atomic(path, v->data, v->len, 0600, &err) < 0) {
+		ab_error("desktop of '%s': %s; booting defaults", op->user, err.msg);
+		prepare_finish(op, NULL);
+		return;
+	}
+	struct entry *e = entry_get(s, op->user, true);
+	if (!e->written && !e->state)
+		e->state = json_incref(state);
+	ab_info("desktop of '%s': restoring its stored state (%zu bytes)", op->user, v->len);
+	prepare_finish(op, path);
+}
+
+int
+deskstate_sync_prepare(void *data, const char *user, const char *runtime_dir,
+                       desktop_prepare_done_fn done, void *token)
+{
+	struct deskstate_sync *s = data;
+	struct ab_err err = {0};
+	/* An old file must never be restored by mistake. */
+	_cleanup_free_ char *path = ab_xasprintf("%s/" DESKSTATE_SYNC_FILE, runtime_dir);
+	if (unlink(path) < 0 && errno != ENOENT)
+		ab_warn("desktop of '%s': removing '%s': %m", user, path);
+	struct op *op = op_new(s, user);
+	op->runtime_dir = ab_xstrdup(runtime_dir);
+	op->done = done;
+	op->token = token;
+	_cleanup_free_ char *key = state_key(user);
+	int r = kv_get(s->kv, key, on_prepare_get, op, &err);
+	if (r < 0) {
+		ab_error("desktop of '%s': %s", user, err.msg);
+		op_free(op);
+	}
+	return r;
+}
+
+/* ---- start-up load of the "desktop/" keys ---- */
+
+static void load_done_one(struct deskstate_sync *s);
+
+static void
+on_load_get(int error, const char *errmsg, const struct kv_value *v, void *data)
+{
+	struct op *op = data;
+	struct deskstate_sync *s = op->s;
+	if (error == 0) {
+		struct ab_err err = {0};
+		json_t *state = stored_state(v, &err);
+		struct entry *e = entry_get(s, op->user, true);
+		if (!state)
+			ab_warn("stored desktop state of '%s' is not valid (%s); it will be set "
+			        "aside at the desktop's next start",
+			        op->user, err.msg);
+		if (!e->written && state && !e->state)
+			e->state = json_incref(state);
+		json_decref(state);
+	} else if (error != -ENOENT) {
+		ab_error("loading the desktop state of '%s': %s", op->user, errmsg);
+	}
+	op_free(op);
+	load_done_one(s);
+}
+
+static void on_load_page(int error, const char *errmsg, const struct kv_list_result *r, void *data);
+
+static void
+load_done_one(struct deskstate_sync *s)
+{
+	AB_ASSERT(s->load_pending > 0);
+	if (--s->load_pending == 0) {
+		s->loaded = true;
+		unsigned n = 0;
+		for (struct entry *e = s->entries; e; e = e->next)
+			n += e->state != NULL;
+		ab_info("desktop states loaded: %u user(s)", n);
+	}
+}
+
+static void
+on_load_page(int error, const char *errmsg, const struct kv_list_result *r, void *data)
+{
+	struct deskstate_sync *s = data;
+	struct ab_err err = {0};
+	if (error < 0) {
+		ab_error("listing the stored desktop states: %s", errmsg);
+		load_done_one(s);
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		const char *user = r->entries[i].name + strlen(DESKSTATE_SYNC_KEY_PREFIX);
+		if (!desktop_user_valid(user))
+			continue;
+		struct op *op = op_new(s, user);
+		if (kv_get(s->kv, r->entries[i].name, on_load_get, op, &err) < 0) {
+			ab_error("%s", err.msg);
+			ab_err_clear(&err);
+			op_free(op);
+			continue;
+		}
+		s->load_pending++;
+	}
+	if (r->cursor) {
+		if (kv_list(s->kv, DESKSTATE_SYNC_KEY_PREFIX, r->cursor, 100, on_load_page, s,
+		            &err) == 0)
+			return; /* the next page takes over this pending count */
+		ab_error("%s", err.msg);
+	}
+	load_done_one(s);
+}
+
+int
+deskstate_sync_new(struct ab_loop *loop, struct kv *kv, struct deskstate_sync **ret,
+                   struct ab_err *err)
+{
+	struct deskstate_sync *s = ab_xcalloc(1, sizeof(*s));
+	s->loop = loop;
+	s->kv = kv;
+	s->stats.last_durable_ms = -1;
+	int r = kv_list(kv, DESKSTATE_SYNC_KEY_PREFIX, NULL, 100, on_load_page, s, err);
+	if (r < 0) {
+		free(s);
+		return ab_err_wrap(err, "loading the stored desktop states");
+	}
+	s->load_pending = 1;
+	*ret = s;
+	return 0;
+}
+
+void
+deskstate_sync_free(struct deskstate_sync *s)
+{
+	if (!s)
+		return;
+	for (struct entry *e = s->entries, *next; e; e = next) {
+		next = e->next;
+		json_decref(e->state);
+		free(e->user);
+		free(e);
+	}
+	free(s);
+}
+
+bool
+deskstate_sync_idle(const struct deskstate_sync *s)
+{
+	return s->loaded && s->inflight == 0;
+}
+
+void
+deskstate_sync_get_stats(const struct deskstate_sync *s, struct deskstate_sync_stats *ret)
+{
+	*ret = s->stats;
+}
+
+/* ---- HTTP ---- */
+
+static int
+http_deny(struct http_request *req, struct http_response *resp, const char *event,
+          const char *target, int status, const char *why)
+{
+	audit_log(event, AUDIT_DENY, req->user[0] ? req->user : NULL,
+	          req->role[0] ? req->role : NULL, req->peer,
+	          json_pack("{ssss}", "target", target, "reason", why));
+	http_response_error(resp, status, why);
+	return 0;
+}
+
+int
+deskstate_sync_http(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct deskstate_sync *s = data;
+	const char *rest = req->path + strlen(API_PREFIX);
+	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) != 0) {
+		http_response_error(resp, 404, "not found");
+		return 0;
+	}
+	const char *slash = strchr(rest, '/');
+	if (!slash || strcmp(slash, "/state") != 0 || (size_t)(slash - rest) > 32) {
+		http_response_error(resp, 404, "not found");
+		return 0;
+	}
+	char target[40];
+	snprintf(target, sizeof(target), "%.*s", (int)(slash - rest), rest);
+	const char *event = strcmp(req->method, "GET") == 0      ? "state.read"
+	                    : strcmp(req->method, "PUT") == 0    ? "state.replace"
+	                    : strcmp(req->method, "DELETE") == 0 ? "state.reset"
+	                                                         : NULL;
+	if (!event) {
+		http_response_error(resp, 405, "method not allowed (GET, PUT or DELETE)");
+		http_response_add_header(resp, "Allow", "GET, PUT, DELETE");
+		return 0;
+	}
+	if (!desktop_user_valid(target))
+		return http_deny(req, resp, event, target, 400, "invalid user name");
+	if (!req->user[0])
+		return http_deny(req, resp, event, target, 401, "not signed in");
+	bool admin = strcmp(req->role, "admin") == 0;
+	if (!admin && strcmp(req->user, target) != 0)
+		return http_deny(req, resp, event, target, 403,
+		                 "only an admin may access another user's desktop state");
+	if (!s->loaded) {
+		http_response_error(resp, 503, "desktop states are still loading; retry");
+		http_response_add_header(resp, "Retry-After", "1");
+		return 0;
+	}
+	struct entry *e = entry_get(s, target, false);
+	struct ab_err err = {0};
+	if (strcmp(event, "state.read") == 0) {
+		json_t *state;
+		bool stored = e && e->state;
+		if (stored) {
+			state = json_incref(e->state);
+		} else {
+			struct deskstate ds;
+			deskstate_init_default(&ds);
+			state = deskstate_to_json(&ds);
+			deskstate_free(&ds);
+		}
+		audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
+		          json_pack("{ss}", "target", target));
+		http_response_json(resp, 200,
+		                   json_pack("{sssosbsb}", "user", target, "state", state, "stored",
+		                             stored, "durable", !e || e->inflight == 0));
+		return 0;
+	}
+	if (strcmp(event, "state.replace") == 0) {
+		json_error_t je;
+		_cleanup_(json_decrefp) json_t *state = json_loadb(
+		    req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &je);
+		if (!state) {
+			ab_err_set(&err, EINVAL, "not JSON: %s", je.text);
+		} else if (state_check(state, &err) == 0) {
+			if (state_store(s, target, json_incref(state), ab_now_ms(), &err) < 0) {
+				http_response_error(resp, 503, err.msg);
+				return 0;
+			}
+			audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
+			          json_pack("{ss}", "target", target));
+			/* The session has no "restore" message (docs/control-channel.md). */
+			http_response_json(resp, 200,
+			                   json_pack("{ssss}", "status", "saved", "applied",
+			                             "next desktop start"));
+			return 0;
+		}
+		audit_log("state.rejected", AUDIT_DENY, req->user, req->role, req->peer,
+		          json_pack("{ssss}", "target", target, "reason", err.msg));
+		http_response_error(resp, 400, err.msg);
+		return 0;
+	}
+	/* reset */
+	if (state_store(s, target, NULL, ab_now_ms(), &err) < 0) {
+		http_response_error(resp, 503, err.msg);
+		return 0;
+	}
+	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
+	          json_pack("{ss}", "target", target));
+	http_response_json(resp, 200,
+	                   json_pack("{ssss}", "status", "reset", "applied", "next desktop start"));
+	return 0;
+}
+
+int
+deskstate_sync_add_routes(struct deskstate_sync *s, struct server *srv)
+{
+	return server_route_add(srv, NULL, API_PREFIX, deskstate_sync_http, s);
+}
