@@ -17,7 +17,11 @@
 #include "ab_proto.h"
 #include "ab_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXPORT_MS  500
 #define RESTORE_MS 30000
@@ -73,6 +77,29 @@ state_build(void)
 	return deskstate_to_json(&ds);
 }
 
+/*
+ * Writes the --state-out copy: atomically (temp file + rename, so a reader
+ * sees the old or the new state), but without fsync, which can stall the
+ * event loop for seconds on a busy disk. The copy is for tools and tests;
+ * the durable copy is the broker's.
+ */
+static void
+write_state_copy(const char *path, const char *text)
+{
+	_cleanup_free_ char *tmp = ab_xasprintf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ab_warn("writing state '%s': %s", tmp, strerror(errno));
+		return;
+	}
+	int r = ab_write_all(fd, text, strlen(text));
+	close(fd);
+	if (r < 0 || rename(tmp, path) < 0) {
+		ab_warn("writing state '%s': %s", path, strerror(r < 0 ? -r : errno));
+		unlink(tmp);
+	}
+}
+
 void
 state_export_now(void)
 {
@@ -86,11 +113,8 @@ state_export_now(void)
 	}
 	free(wm.last_export);
 	wm.last_export = text;
-	if (wm.state_out) {
-		struct ab_err err = {0};
-		if (ab_write_file_atomic(wm.state_out, text, strlen(text), 0600, &err) < 0)
-			ab_warn("writing state: %s", err.msg);
-	}
+	if (wm.state_out)
+		write_state_copy(wm.state_out, text);
 	ctl_send(ab_proto_msg("state", json_pack("{s:o}", "state", st)));
 }
 

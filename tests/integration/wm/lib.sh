@@ -37,6 +37,11 @@ fail() {
 		echo "--- wm log" >&2
 		tail -n 40 "$T/wm.log" >&2
 	fi
+	if [ -n "${DISPLAY:-}" ]; then
+		echo "--- windows" >&2
+		xprop -root _NET_CLIENT_LIST _NET_ACTIVE_WINDOW >&2 2>/dev/null || true
+		xwininfo -root -tree 2>/dev/null | head -n 30 >&2 || true
+	fi
 	exit 1
 }
 
@@ -85,7 +90,8 @@ wm_alive() {
 
 # client ARGS...: starts wm-testclient, sets WIN to its window id.
 client() {
-	local out="$T/client.$RANDOM"
+	local out
+	out=$(mktemp "$T/client.XXXXXX")
 	"$TC" "$@" >"$out" &
 	PIDS+=($!)
 	CPID=$!
