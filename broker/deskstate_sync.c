@@ -15,7 +15,6 @@
 
 #define API_PREFIX "/api/desktops/"
 
-
 struct entry {
 	char *user;
 	json_t *state;     /* last good state, NULL: none stored */
