@@ -31,6 +31,7 @@ struct deskstate_sync {
 	bool loaded;
 	unsigned load_pending; /* list pages and gets of the start-up load */
 	unsigned inflight;
+	int64_t last_aside_ms;
 	struct deskstate_sync_stats stats;
 };
 
@@ -215,8 +216,10 @@ set_aside(struct deskstate_sync *s, const char *user, const struct kv_value *v, 
 {
 	s->stats.rejected++;
 	struct ab_err err = {0};
-	_cleanup_free_ char *key =
-	    ab_xasprintf(DESKSTATE_SYNC_REJECTED_PREFIX "%s/%lld", user, (long long)ab_wall_ms());
+	/* unix ms; strictly increasing so that two rejections never share a key */
+	s->last_aside_ms = AB_MAX(ab_wall_ms(), s->last_aside_ms + 1);
+	_cleanup_free_ char *key = ab_xasprintf(DESKSTATE_SYNC_REJECTED_PREFIX "%s/%lld", user,
+	                                        (long long)s->last_aside_ms);
 	ab_warn("stored desktop state of '%s' rejected (%s): set aside as '%s', booting defaults",
 	        user, why, key);
 	audit_log("state.rejected", AUDIT_DENY, user, NULL, "store",
