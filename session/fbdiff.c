@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "fbdiff.h"
+#include "ab_util.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline const uint32_t *
+row32(const uint8_t *fb, size_t stride, int y)
+{
+	return (const uint32_t *)(const void *)(fb + (size_t)y * stride);
+}
+
+/* per tile column: the extent of the differing pixels in the current tile row */
+struct tile_ext {
+	int x1, y1, x2, y2; /* x2, y2 exclusive; x1 == x2: unchanged */
+};
+
+long
+fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct fbdiff_rect *r,
+              fbdiff_mark_fn mark, void *data)
+{
+	if (r->x2 <= r->x1 || r->y2 <= r->y1)
+		return 0;
+	int tx0 = r->x1 / FBDIFF_TILE, tx1 = (r->x2 + FBDIFF_TILE - 1) / FBDIFF_TILE;
+	int ncols = tx1 - tx0;
+	_cleanup_free_ struct tile_ext *ext = ab_xcalloc((size_t)ncols, sizeof(*ext));
+	long changed = 0;
+	size_t span = (size_t)(r->x2 - r->x1) * 4;
+
+	for (int ty = r->y1 - r->y1 % FBDIFF_TILE; ty < r->y2; ty += FBDIFF_TILE) {
+		int ya = AB_MAX(ty, r->y1), yb = AB_MIN(ty + FBDIFF_TILE, r->y2);
+		memset(ext, 0, (size_t)ncols * sizeof(*ext));
+		bool any = false;
+		for (int y = ya; y < yb; y++) {
+			const uint32_t *o = row32(shadow, stride, y), *n = row32(cur, stride, y);
+			if (!memcmp(o + r->x1, n + r->x1, span))
+				continue;
+			for (int c = 0; c < ncols; c++) {
+				int xa = AB_MAX((tx0 + c) * FBDIFF_TILE, r->x1);
+				int xb = AB_MIN((tx0 + c + 1) * FBDIFF_TILE, r->x2);
+				if (!memcmp(o + xa, n + xa, (size_t)(xb - xa) * 4))
+					continue;
+				int l = xa, h = xb - 1;
+				while (o[l] == n[l])
+					l++;
+				while (o[h] == n[h])
+					h--;
+				struct tile_ext *e = &ext[c];
+				if (e->x1 == e->x2) {
+					*e = (struct tile_ext){l, y, h + 1, y + 1};
+				} else {
+					e->x1 = AB_MIN(e->x1, l);
+					e->x2 = AB_MAX(e->x2, h + 1);
+					e->y2 = y + 1;
+				}
+				any = true;
+			}
+		}
+		if (!any)
+			continue;
+		for (int c = 0; c < ncols; c++) {
+			struct tile_ext *e = &ext[c];
+			if (e->x1 == e->x2)
+				continue;
+			for (int y = e->y1; y < e->y2; y++)
+				memcpy(shadow + (size_t)y * stride + (size_t)e->x1 * 4,
+				       cur + (size_t)y * stride + (size_t)e->x1 * 4,
+				       (size_t)(e->x2 - e->x1) * 4);
+			struct fbdiff_rect m = {e->x1, e->y1, e->x2, e->y2};
+			changed += (long)(e->x2 - e->x1) * (e->y2 - e->y1);
+			if (mark)
+				mark(data, &m);
+		}
+	}
+	return changed;
+}
+
+static uint64_t
+row_hash(const uint8_t *p, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h ^ (h >> 32);
+}
+
+struct slot {
+	uint64_t hash;
+	int row;   /* -1: empty */
+	int count; /* rows with this hash */
+};
+
+int
+fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+                    const struct fbdiff_rect *r, int min_rows, int *ret_dy,
+                    struct fbdiff_rect *ret_band)
+{
+	int h = r->y2 - r->y1;
+	if (r->x2 <= r->x1 || h < AB_MAX(min_rows, 2) || min_rows < 1)
+		return 0;
+	size_t off = (size_t)r->x1 * 4, span = (size_t)(r->x2 - r->x1) * 4;
+	_cleanup_free_ uint64_t *ho = ab_xmalloc((size_t)h * sizeof(*ho));
+	_cleanup_free_ uint64_t *hn = ab_xmalloc((size_t)h * sizeof(*hn));
+	int nchanged = 0;
+	for (int i = 0; i < h; i++) {
+		size_t at = (size_t)(r->y1 + i) * stride + off;
+		hn[i] = row_hash(cur + at, span);
+		ho[i] = row_hash(shadow + at, span);
+		nchanged += hn[i] != ho[i];
+	}
+	if (nchanged < min_rows)
+		return 0;
+
+	size_t cap = 16;
+	while (cap < (size_t)h * 2)
+		cap <<= 1;
+	_cleanup_free_ struct slot *tab = ab_xmalloc(cap * sizeof(*tab));
+	for (size_t i = 0; i < cap; i++)
+		tab[i].row = -1;
+	for (int i = 0; i < h; i++) {
+		size_t s = (size_t)ho[i] & (cap - 1);
+		while (tab[s].row >= 0 && tab[s].hash != ho[i])
+			s = (s + 1) & (cap - 1);
+		if (tab[s].row < 0)
+			tab[s] = (struct slot){ho[i], i, 1};
+		else
+			tab[s].count++;
+	}
+	/* each changed row whose content was in exactly one old row votes for that shift */
+	_cleanup_free_ int *votes = ab_xcalloc((size_t)h * 2 + 1, sizeof(*votes));
+	for (int i = 0; i < h; i++) {
+		if (hn[i] == ho[i])
+			continue;
+		size_t s = (size_t)hn[i] & (cap - 1);
+		while (tab[s].row >= 0 && tab[s].hash != hn[i])
+			s = (s + 1) & (cap - 1);
+		if (tab[s].row >= 0 && tab[s].count == 1 && tab[s].row != i)
+			votes[i - tab[s].row + h]++;
+	}
+	int best = 0;
+	for (int d = 0; d <= 2 * h; d++)
+		if (votes[d] > votes[best])
+			best = d;
+	if (votes[best] < 2)
+		return 0;
+	int dy = best - h;
+
+	/* the band of consecutive rows explained by dy holding the most changed rows */
+	int ya = AB_MAX(r->y1, r->y1 + dy), yb = AB_MIN(r->y2, r->y2 + dy);
+	int run_start = ya, run_changed = 0, best_start = 0, best_end = 0, best_changed = 0;
+	for (int y = ya; y <= yb; y++) {
+		bool match = y < yb && !memcmp(cur + (size_t)y * stride + off,
+		                               shadow + (size_t)(y - dy) * stride + off, span);
+		if (match) {
+			run_changed += hn[y - r->y1] != ho[y - r->y1];
+			continue;
+		}
+		if (run_changed > best_changed) {
+			best_changed = run_changed;
+			best_start = run_start;
+			best_end = y;
+		}
+		run_start = y + 1;
+		run_changed = 0;
+	}
+	if (best_changed < min_rows)
+		return 0;
+	*ret_dy = dy;
+	*ret_band = (struct fbdiff_rect){r->x1, best_start, r->x2, best_end};
+	return best_end - best_start;
+}
+
+void
+fbdiff_shift_rows(uint8_t *fb, size_t stride, const struct fbdiff_rect *band, int dy)
+{
+	size_t off = (size_t)band->x1 * 4, span = (size_t)(band->x2 - band->x1) * 4;
+	if (dy > 0) {
+		for (int y = band->y2 - 1; y >= band->y1; y--)
+			memmove(fb + (size_t)y * stride + off, fb + (size_t)(y - dy) * stride + off,
+			        span);
+	} else if (dy < 0) {
+		for (int y = band->y1; y < band->y2; y++)
+			memmove(fb + (size_t)y * stride + off, fb + (size_t)(y - dy) * stride + off,
+			        span);
+	}
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fbdiff: compare-before-send and scroll detection on 32 bpp framebuffers.
+ *
+ * The session keeps a shadow copy of the screen: the pixels its RFB clients
+ * have been (or are about to be) sent. X damage is often far larger than the
+ * real change, so for each damaged rectangle fbdiff_update() compares the
+ * live screen with the shadow in FBDIFF_TILE x FBDIFF_TILE tiles, reports
+ * only the tiles that truly changed (shrunk to the changed rows and columns)
+ * and copies them into the shadow. fbdiff_find_vscroll() looks for a
+ * vertical shift of the shadow's rows in the live screen (a terminal or a
+ * browser scrolling), so the caller can send it as CopyRect.
+ *
+ * Pure functions on caller-owned memory: nothing is allocated that outlives
+ * a call, nothing talks to X or RFB.
+ */
+#ifndef SESSION_FBDIFF_H
+#define SESSION_FBDIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FBDIFF_TILE 64
+
+/* A rectangle of pixels, x2 and y2 exclusive. */
+struct fbdiff_rect {
+	int x1, y1, x2, y2;
+};
+
+typedef void (*fbdiff_mark_fn)(void *data, const struct fbdiff_rect *r);
+
+/*
+ * Compares rectangle r of cur with shadow (both 32 bpp, `stride` bytes per
+ * row), calls mark() for every tile that differs (the tile shrunk to the
+ * differing pixels) and copies those pixels into shadow. Returns the number
+ * of changed pixels in the reported rectangles' area (0: nothing changed).
+ */
+long fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct fbdiff_rect *r,
+                   fbdiff_mark_fn mark, void *data);
+
+/*
+ * Looks for a vertical scroll inside r: rows y of cur equal to rows y - dy of
+ * shadow (over r's width), dy != 0. On success returns the number of rows of
+ * the longest such band (at least min_rows), stores the shift in *ret_dy and
+ * the band (destination rows, r's columns) in *ret_band. Returns 0 when no
+ * shift explains at least min_rows changed rows.
+ */
+int fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+                        const struct fbdiff_rect *r, int min_rows, int *ret_dy,
+                        struct fbdiff_rect *ret_band);
+
+/* Moves rows of rectangle band (destination) in fb by dy: row y gets row y - dy. */
+void fbdiff_shift_rows(uint8_t *fb, size_t stride, const struct fbdiff_rect *band, int dy);
+
+#endif

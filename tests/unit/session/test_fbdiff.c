@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fbdiff.h"
+
+#define W      300
+#define H      200
+#define STRIDE (W * 4 + 16) /* padded, like Xvfb's may be */
+
+static uint8_t *
+fb_new(void)
+{
+	uint8_t *fb = calloc(1, (size_t)STRIDE * H);
+	assert_non_null(fb);
+	return fb;
+}
+
+static void
+put(uint8_t *fb, int x, int y, uint32_t p)
+{
+	memcpy(fb + (size_t)y * STRIDE + (size_t)x * 4, &p, 4);
+}
+
+/* a "terminal": each 10-row text line has a distinct pattern on its rows */
+static void
+draw_text(uint8_t *fb, int first_line, int y0, int y1)
+{
+	for (int y = y0; y < y1; y++) {
+		int line = first_line + (y - y0) / 10, r = (y - y0) % 10;
+		for (int x = 0; x < W; x++) {
+			uint32_t k = (uint32_t)(line * 40503 + r * 977 + x / 6);
+			k = (k ^ (k >> 16)) * 0x85ebca6bu;
+			k = (k ^ (k >> 13)) * 0xc2b2ae35u;
+			k ^= k >> 16;
+			uint32_t p = (r == 9 || (k >> 28) < 11) ? 0 : 0xffffff;
+			put(fb, x, y, p);
+		}
+	}
+}
+
+struct marks {
+	int n;
+	struct fbdiff_rect r[64];
+};
+
+static void
+mark(void *data, const struct fbdiff_rect *r)
+{
+	struct marks *m = data;
+	assert_true(m->n < 64);
+	m->r[m->n++] = *r;
+}
+
+static void
+test_unchanged_damage_marks_nothing(void **state)
+{
+	uint8_t *a = fb_new(), *b = fb_new();
+	draw_text(a, 0, 0, H);
+	draw_text(b, 0, 0, H);
+	struct marks m = {0};
+	struct fbdiff_rect all = {0, 0, W, H};
+	assert_int_equal(fbdiff_update(a, b, STRIDE, &all, mark, &m), 0);
+	assert_int_equal(m.n, 0);
+	free(a);
+	free(b);
+}
+
+static void
+test_one_pixel_change_is_one_pixel_rect(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	put(cur, 100, 70, 0x123456);
+	struct marks m = {0};
+	struct fbdiff_rect all = {0, 0, W, H};
+	assert_int_equal(fbdiff_update(shadow, cur, STRIDE, &all, mark, &m), 1);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.r[0].x1, 100);
+	assert_int_equal(m.r[0].x2, 101);
+	assert_int_equal(m.r[0].y1, 70);
+	assert_int_equal(m.r[0].y2, 71);
+	/* the shadow took the change: a second pass finds nothing */
+	assert_memory_equal(shadow, cur, (size_t)STRIDE * H);
+	m.n = 0;
+	assert_int_equal(fbdiff_update(shadow, cur, STRIDE, &all, mark, &m), 0);
+	free(shadow);
+	free(cur);
+}
+
+static void
+test_changes_split_per_tile_and_clipped_to_rect(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	put(cur, 10, 10, 1);   /* tile (0,0) */
+	put(cur, 130, 10, 2);  /* tile (2,0) */
+	put(cur, 131, 100, 3); /* tile (2,1) */
+	put(cur, 299, 199, 4); /* outside the damage rect below */
+	struct marks m = {0};
+	struct fbdiff_rect r = {5, 5, 200, 150};
+	assert_int_equal(fbdiff_update(shadow, cur, STRIDE, &r, mark, &m), 3);
+	assert_int_equal(m.n, 3);
+	for (int i = 0; i < m.n; i++) {
+		assert_int_equal(m.r[i].x1 / FBDIFF_TILE, (m.r[i].x2 - 1) / FBDIFF_TILE);
+		assert_int_equal(m.r[i].y1 / FBDIFF_TILE, (m.r[i].y2 - 1) / FBDIFF_TILE);
+	}
+	/* undamaged pixels are left alone (the next damage event reports them) */
+	uint32_t p;
+	memcpy(&p, shadow + (size_t)199 * STRIDE + 299 * 4, 4);
+	assert_int_equal(p, 0);
+	free(shadow);
+	free(cur);
+}
+
+static void
+test_vscroll_found_and_applied(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	/* rows 20..180 hold a terminal; it scrolls up by 3 text lines (30 rows) */
+	draw_text(shadow, 0, 20, 180);
+	draw_text(cur, 3, 20, 180);
+	struct fbdiff_rect r = {0, 0, W, H}, band;
+	int dy = 0;
+	int n = fbdiff_find_vscroll(shadow, cur, STRIDE, &r, 8, &dy, &band);
+	assert_int_equal(dy, -30);
+	assert_true(n >= 130);
+	assert_true(band.y1 <= 20 && band.y2 >= 150);
+	assert_int_equal(band.x1, 0);
+	assert_int_equal(band.x2, W);
+	/* after the shift only the three new lines are left to send */
+	fbdiff_shift_rows(shadow, STRIDE, &band, dy);
+	struct marks m = {0};
+	long changed = fbdiff_update(shadow, cur, STRIDE, &r, mark, &m);
+	assert_true(changed > 0);
+	for (int i = 0; i < m.n; i++)
+		assert_true(m.r[i].y1 >= 150 - 1);
+	assert_memory_equal(shadow, cur, (size_t)STRIDE * H);
+	free(shadow);
+	free(cur);
+}
+
+static void
+test_vscroll_down(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	draw_text(shadow, 10, 0, H);
+	draw_text(cur, 9, 0, H); /* content moved down one line */
+	struct fbdiff_rect r = {0, 0, W, H}, band;
+	int dy = 0;
+	int n = fbdiff_find_vscroll(shadow, cur, STRIDE, &r, 8, &dy, &band);
+	assert_int_equal(dy, 10);
+	assert_true(n >= 180);
+	fbdiff_shift_rows(shadow, STRIDE, &band, dy);
+	for (int y = band.y1; y < band.y2; y++)
+		assert_memory_equal(shadow + (size_t)y * STRIDE, cur + (size_t)y * STRIDE, W * 4);
+	free(shadow);
+	free(cur);
+}
+
+static void
+test_no_vscroll_for_unrelated_change(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	draw_text(shadow, 0, 0, H);
+	draw_text(cur, 1000, 0, H); /* all new text, nothing moved */
+	struct fbdiff_rect r = {0, 0, W, H}, band = {0};
+	int dy = 0;
+	assert_int_equal(fbdiff_find_vscroll(shadow, cur, STRIDE, &r, 8, &dy, &band), 0);
+	/* identical frames: nothing to find either */
+	assert_int_equal(fbdiff_find_vscroll(shadow, shadow, STRIDE, &r, 8, &dy, &band), 0);
+	/* degenerate rectangles */
+	struct fbdiff_rect empty = {10, 10, 10, 50};
+	assert_int_equal(fbdiff_find_vscroll(shadow, cur, STRIDE, &empty, 8, &dy, &band), 0);
+	assert_int_equal(fbdiff_update(shadow, cur, STRIDE, &empty, mark, NULL), 0);
+	free(shadow);
+	free(cur);
+}
+
+static void
+test_vscroll_within_subrect(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	/* a window at x 40..200 scrolls; the rest of the screen differs elsewhere */
+	draw_text(shadow, 0, 0, H);
+	memcpy(cur, shadow, (size_t)STRIDE * H);
+	uint8_t *tmp = fb_new();
+	draw_text(tmp, 2, 0, H);
+	for (int y = 0; y < H; y++)
+		memcpy(cur + (size_t)y * STRIDE + 40 * 4, tmp + (size_t)y * STRIDE + 40 * 4,
+		       160 * 4);
+	struct fbdiff_rect r = {40, 0, 200, H}, band;
+	int dy = 0;
+	assert_true(fbdiff_find_vscroll(shadow, cur, STRIDE, &r, 8, &dy, &band) >= 170);
+	assert_int_equal(dy, -20);
+	assert_int_equal(band.x1, 40);
+	assert_int_equal(band.x2, 200);
+	free(shadow);
+	free(cur);
+	free(tmp);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_unchanged_damage_marks_nothing),
+	    cmocka_unit_test(test_one_pixel_change_is_one_pixel_rect),
+	    cmocka_unit_test(test_changes_split_per_tile_and_clipped_to_rect),
+	    cmocka_unit_test(test_vscroll_found_and_applied),
+	    cmocka_unit_test(test_vscroll_down),
+	    cmocka_unit_test(test_no_vscroll_for_unrelated_change),
+	    cmocka_unit_test(test_vscroll_within_subrect),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
