@@ -732,6 +732,38 @@ desktop_rfb_path(const struct desktop *d)
 }
 
 int
+desktop_adopt(struct desktop_manager *m, const char *user, struct ab_err *err)
+{
+	if (!desktop_user_valid(user))
+		return ab_err_set(err, EINVAL, "invalid user name '%s'", user);
+	if (!m->launcher->ops->adopt)
+		return ab_err_set(err, EOPNOTSUPP, "this launcher cannot adopt running desktops");
+	if (desktop_find(m, user))
+		return ab_err_set(err, EEXIST, "'%s' already has a desktop", user);
+	struct desktop *d = ab_xcalloc(1, sizeof(*d));
+	d->m = m;
+	d->user = ab_xstrdup(user);
+	d->runtime_dir = ab_xasprintf("%s/%s", m->runtime_base, user);
+	d->rfb_path = ab_xasprintf("%s/rfb.sock", d->runtime_dir);
+	d->control_path = ab_xasprintf("%s/control.sock", d->runtime_dir);
+	d->state = DESKTOP_STARTING;
+	d->started_ms = ab_now_ms();
+	int r = m->launcher->ops->adopt(m->launcher, user, d->runtime_dir, desktop_launch_event, d,
+	                                &d->launch, err);
+	if (r < 0) {
+		desktop_free(d);
+		return ab_err_wrap(err, "adopting the desktop of '%s'", user);
+	}
+	d->start_timer = ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
+	d->next = m->desktops;
+	m->desktops = d;
+	audit_log(
+	    "desktop.adopt", AUDIT_INFO, user, NULL, NULL,
+	    json_pack("{sI}", "pid", (json_int_t)m->launcher->ops->pid(m->launcher, d->launch)));
+	return 0;
+}
+
+int
 desktop_stop(struct desktop_manager *m, const char *user)
 {
 	struct desktop *d = desktop_find(m, user);

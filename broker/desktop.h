@@ -53,6 +53,13 @@ struct launcher_ops {
 	/* Stops every session and waits for them, at most timeout_ms (blocking: shutdown only). */
 	void (*shutdown)(struct launcher *l, int64_t timeout_ms);
 	void (*free)(struct launcher *l);
+	/*
+	 * Optional (NULL: cannot adopt). Takes back the session of `user` that
+	 * outlived a previous broker; LAUNCH_READY follows from the loop (never
+	 * from within the call), then events as after start.
+	 */
+	int (*adopt)(struct launcher *l, const char *user, const char *runtime_dir,
+	             launch_event_fn fn, void *data, struct launch **ret, struct ab_err *err);
 };
 
 struct launcher {
@@ -121,6 +128,13 @@ void desktop_client_detach(struct desktop *d);
 
 const char *desktop_user(const struct desktop *d);
 const char *desktop_rfb_path(const struct desktop *d);
+
+/*
+ * Adopts `user`'s running session (a broker restart) through the launcher's
+ * adopt op: the desktop is listed at once and becomes ready from the loop.
+ * -EOPNOTSUPP when the launcher cannot adopt, -EEXIST when the user has one.
+ */
+int desktop_adopt(struct desktop_manager *m, const char *user, struct ab_err *err);
 
 /* Stops `user`'s desktop. Returns -ENOENT when it has none. */
 int desktop_stop(struct desktop_manager *m, const char *user);

@@ -25,6 +25,7 @@ struct launch {
 	launch_event_fn fn;
 	void *data;
 	bool ready, exited;
+	struct ab_timer *adopt_timer; /* adopted: LAUNCH_READY from the loop */
 	struct launch *next;
 };
 
@@ -111,6 +112,23 @@ oci_start(struct launcher *l, const struct launch_request *req, launch_event_fn 
 	if (!under_usr)
 		mounts[nm++] = (struct runtime_mount){ol->session, SESSION_IN_CONTAINER, false};
 
+	/* The session sees the runtime dir at /run/argobox: translate paths under it. */
+	size_t nenv = 0, rdl = strlen(req->runtime_dir);
+	while (req->env && req->env[nenv])
+		nenv++;
+	_cleanup_free_ char **env = ab_xcalloc(nenv + 1, sizeof(*env));
+	for (size_t i = 0; i < nenv; i++) {
+		const char *eq = strchr(req->env[i], '=');
+		const char *v = eq ? eq + 1 : "";
+		if (eq && !strncmp(v, req->runtime_dir, rdl) && v[rdl] == '/')
+			env[i] = ab_xasprintf("%.*s/run/argobox%s", (int)(v - req->env[i]),
+			                      req->env[i], v + rdl);
+		else
+			env[i] = ab_xstrdup(req->env[i]);
+	}
+	if (nenv && !p.spec.env)
+		p.spec.env = (const char *const *)env;
+
 	p.spec.user = req->user;
 	p.spec.runtime_dir = req->runtime_dir;
 	p.spec.argv = argv;
@@ -126,6 +144,8 @@ oci_start(struct launcher *l, const struct launch_request *req, launch_event_fn 
 	la->fn = fn;
 	la->data = data;
 	r = runtime_start(ol->rt, &p.spec, p.has_net ? &p.net : NULL, NULL, on_ready, la, err);
+	for (size_t i = 0; i < nenv; i++)
+		free(env[i]);
 	if (r < 0) {
 		free(la->user);
 		free(la);
@@ -154,6 +174,7 @@ oci_release(struct launcher *l, struct launch *la)
 	if (!la)
 		return;
 	struct oci_launcher *ol = to_oci(l);
+	ab_loop_timer_cancel(ol->loop, la->adopt_timer);
 	for (struct launch **p = &ol->launches; *p; p = &(*p)->next)
 		if (*p == la) {
 			*p = la->next;
@@ -189,6 +210,44 @@ oci_free(struct launcher *l)
 	free(ol);
 }
 
+static int64_t
+adopt_ready(struct ab_loop *loop, void *data)
+{
+	struct launch *la = data;
+	la->adopt_timer = NULL;
+	if (!la->exited && runtime_has(la->ol->rt, la->user)) {
+		la->ready = true;
+		la->fn(la, LAUNCH_READY, 0, la->data);
+	} else {
+		emit_exited(la, -ESRCH);
+	}
+	return AB_TIMER_STOP;
+}
+
+/* A container runtime_adopt() found running: the desktop manager takes it back. */
+static int
+oci_adopt(struct launcher *l, const char *user, const char *runtime_dir, launch_event_fn fn,
+          void *data, struct launch **ret, struct ab_err *err)
+{
+	struct oci_launcher *ol = to_oci(l);
+	if (!runtime_has(ol->rt, user))
+		return ab_err_set(err, ENOENT, "no running container of '%s' to adopt", user);
+	for (struct launch *la = ol->launches; la; la = la->next)
+		if (!la->exited && !strcmp(la->user, user))
+			return ab_err_set(err, EEXIST, "the container of '%s' is already managed",
+			                  user);
+	struct launch *la = ab_xcalloc(1, sizeof(*la));
+	la->ol = ol;
+	la->user = ab_xstrdup(user);
+	la->fn = fn;
+	la->data = data;
+	la->adopt_timer = ab_loop_timer(ol->loop, 0, adopt_ready, la);
+	la->next = ol->launches;
+	ol->launches = la;
+	*ret = la;
+	return 0;
+}
+
 static const struct launcher_ops oci_ops = {
     .start = oci_start,
     .stop = oci_stop,
@@ -196,6 +255,7 @@ static const struct launcher_ops oci_ops = {
     .pid = oci_pid,
     .shutdown = oci_shutdown,
     .free = oci_free,
+    .adopt = oci_adopt,
 };
 
 struct launcher *

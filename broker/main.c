@@ -27,10 +27,14 @@
 #include "ab_log.h"
 #include "ab_util.h"
 #include "audit.h"
+#include "authn.h"
 #include "config.h"
 #include "ctl.h"
 #include "desktop.h"
 #include "deskstate_sync.h"
+#ifdef AB_HAVE_ISOLATION
+#include "isolation.h"
+#endif
 #include "kv.h"
 #include "server.h"
 
@@ -44,6 +48,18 @@ on_signal(struct ab_loop *loop, int fd, unsigned events, void *data)
 		ab_info("signal %u: shutting down", si.ssi_signo);
 		stop_requested = true;
 	}
+}
+
+/* broker_config_validate, plus the container subtrees (runtime, netpol) when built. */
+static int
+validate_config(void *cfg, struct ab_err *err)
+{
+	int r = broker_config_validate(cfg, err);
+#ifdef AB_HAVE_ISOLATION
+	if (r >= 0)
+		r = isolation_check_config(cfg, err);
+#endif
+	return r;
 }
 
 static void
@@ -78,7 +94,7 @@ main(int argc, char **argv)
 	struct broker_config cfg;
 	ab_config_init(broker_config_fields, &cfg, &broker_config_defaults, sizeof(cfg));
 	int exit_code = -1;
-	ab_config_cli(broker_config_fields, &cfg, argc, argv, broker_config_validate, &exit_code);
+	ab_config_cli(broker_config_fields, &cfg, argc, argv, validate_config, &exit_code);
 	if (exit_code >= 0) {
 		ab_config_free(broker_config_fields, &cfg);
 		return exit_code;
@@ -120,8 +136,18 @@ main(int argc, char **argv)
 	}
 	struct ab_loop *loop = server_loop(srv);
 	struct ab_watch *sigw = ab_loop_watch(loop, sfd, AB_LOOP_READ, on_signal, NULL);
+#ifdef AB_HAVE_ISOLATION
+	/* session.launcher: containers (OCI) or plain processes; see isolation.h. */
+	struct isolation *iso = NULL;
+	if (isolation_new(loop, &cfg, NULL, &iso, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	struct launcher *launcher = isolation_launcher(iso);
+#else
 	struct launcher *launcher =
 	    launcher_process_new(loop, cfg.session_binary, cfg.session_stop_timeout_ms);
+#endif
 	struct kv *kv = NULL;
 	struct deskstate_sync *dsync = NULL;
 	if (kv_open(cfg.kv, loop, &kv, &err) < 0 ||
@@ -143,22 +169,41 @@ main(int argc, char **argv)
 	    .message_data = dsync,
 	};
 	struct desktop_manager *desktops = desktop_manager_new(loop, launcher, &dp);
+#ifdef AB_HAVE_ISOLATION
+	/* Containers a previous broker left running become this broker's desktops first. */
+	if (isolation_adopt(iso, desktops, &err) < 0) {
+		ab_warn("%s", err.msg);
+		ab_err_clear(&err);
+	}
+	for (int64_t end = ab_now_ms() + 10000; isolation_adopt_pending(iso) && ab_now_ms() < end;)
+		server_service(srv, 50);
+#endif
 	struct ctl *ctl = NULL;
 	if (ctl_open(loop, cfg.admin_socket, srv, desktops, &ctl, &err) < 0) {
 		ab_warn("%s: argoboxctl will not work", err.msg);
 		ab_err_clear(&err);
 	}
 	server_set_desktops(srv, desktops);
+	struct authn *authn = NULL;
+	if (authn_new(&cfg, srv, desktops, kv, &authn, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
 	if (deskstate_sync_add_routes(dsync, srv) < 0)
 		ab_warn("cannot add the desktop state routes");
 
 	const char *scheme = cfg.tls_cert[0] ? "https" : "http";
 	bool v6 = strchr(cfg.listen_address, ':') != NULL;
-	ab_warn("no authentication yet: serving loopback only (%s), every visitor is user 'local'",
-	        cfg.listen_address);
+	if (!authn)
+		ab_warn("NO AUTHENTICATION (no users configured): serving loopback only (%s), every "
+		        "visitor is user 'local' with the admin role",
+		        cfg.listen_address);
 	if (!cfg.web_root[0])
 		ab_warn("web.root is not set: no pages are served (use --web-root DIR)");
 	ab_info("session: %s, runtime %s", cfg.session_binary, cfg.session_runtime_base);
+#ifdef AB_HAVE_ISOLATION
+	ab_info("session launcher: %s", isolation_launcher_name(iso));
+#endif
 	ab_info("listening on %s://%s%s%s:%d/ (admin socket %s)", scheme, v6 ? "[" : "",
 	        cfg.listen_address, v6 ? "]" : "", server_port(srv), cfg.admin_socket);
 	audit_log("broker.start", AUDIT_INFO, NULL, NULL, NULL,
@@ -172,11 +217,16 @@ main(int argc, char **argv)
 	for (int64_t end = ab_now_ms() + 5000; !deskstate_sync_idle(dsync) && ab_now_ms() < end;)
 		server_service(srv, 50);
 	ctl_close(ctl);
+	authn_free(authn);
 	ab_loop_unwatch(loop, sigw);
 	desktop_manager_shutdown(desktops, cfg.session_stop_timeout_ms + 1000);
 	server_free(srv);
 	desktop_manager_free(desktops);
+#ifdef AB_HAVE_ISOLATION
+	isolation_free(iso);
+#else
 	launcher->ops->free(launcher);
+#endif
 	deskstate_sync_free(dsync);
 	kv_close(kv);
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);

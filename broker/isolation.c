@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* isolation: the launcher choice, the runtime/netpol config and users' container profiles. */
+#include "isolation.h"
+#include "ab_config.h"
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef AB_ISOLATION_SOURCE_DIR
+#define AB_ISOLATION_SOURCE_DIR ""
+#endif
+#ifndef AB_ISOLATION_DATA_DIR
+#define AB_ISOLATION_DATA_DIR "/usr/share/argobox"
+#endif
+
+#define MAX_LAN      32
+#define MAX_SERVICES 64
+
+/* The "runtime" subtree. */
+struct iso_runtime_cfg {
+	char runtime[8];
+	char runtime_path[256];
+	char state_root[256];
+	char bundle_root[256];
+	char id_prefix[32];
+	long long ready_timeout_ms;
+	long long stop_timeout_ms;
+	char seccomp_listener[256];
+	char seccomp_profile[PATH_MAX];
+	long long host_id_base;
+	char image[PATH_MAX];
+	long long poll_interval_ms;
+};
+
+/* The "netpol" subtree. */
+struct iso_netpol_cfg {
+	char pool[32];
+	char netns_dir[128];
+	char netns_prefix[32];
+	char table[32];
+	char resolver[16];
+	bool enable_forwarding;
+	bool masquerade;
+	json_t *services; /* {"name": "tcp:a.b.c.d:port", ...} */
+};
+
+static const char *const runtime_names[] = {"auto", "runc", "crun", NULL};
+
+static const struct iso_runtime_cfg rt_defaults = {
+    .runtime = "auto",
+    .bundle_root = "", /* <data.dir>/bundles */
+    .id_prefix = "argobox-",
+    .ready_timeout_ms = 30000,
+    .stop_timeout_ms = 5000,
+    .host_id_base = 100000,
+    .poll_interval_ms = 1000,
+};
+
+#define R struct iso_runtime_cfg
+static const struct ab_cfg_field rt_fields[] = {
+    AB_CFG_ENUM("runtime", R, runtime, runtime_names, "auto (runc, then crun), runc or crun"),
+    AB_CFG_STR("runtime_path", R, runtime_path, "explicit runtime binary (\"\": from $PATH)"),
+    AB_CFG_STR("state_root", R, state_root, "the runtime's --root (\"\": its default)"),
+    AB_CFG_STR("bundle_root", R, bundle_root, "OCI bundles (\"\": <data.dir>/bundles)"),
+    AB_CFG_STR("id_prefix", R, id_prefix, "container id = <id_prefix><user>"),
+    AB_CFG_INT("ready_timeout_ms", R, ready_timeout_ms, 100, 600000, "create -> READY"),
+    AB_CFG_INT("stop_timeout_ms", R, stop_timeout_ms, 100, 600000, "SIGTERM -> SIGKILL"),
+    AB_CFG_STR("seccomp_listener", R, seccomp_listener,
+               "unix socket for audited seccomp denials (\"\": plain EPERM)"),
+    AB_CFG_STR("seccomp_profile", R, seccomp_profile,
+               "OCI seccomp JSON (\"\": containers/seccomp/default.json of the source or "
+               "install dir)"),
+    AB_CFG_INT("host_id_base", R, host_id_base, 65536, 1LL << 31,
+               "first host id of slot 0; slot n maps 65536 ids from base + n*65536"),
+    AB_CFG_STR("image", R, image, "root filesystem replacing the host view (\"\": host /usr)"),
+    AB_CFG_INT("poll_interval_ms", R, poll_interval_ms, 100, 60000,
+               "network drop counters and cgroup limit hits are audited this often"),
+    {0},
+};
+#undef R
+
+static const struct iso_netpol_cfg np_defaults = {
+    .pool = "10.88.0.0/16",
+    .netns_dir = "/run/netns",
+    .netns_prefix = "argobox-",
+    .table = "argobox",
+    .resolver = "",
+    .enable_forwarding = true,
+    .masquerade = true,
+};
+
+#define N struct iso_netpol_cfg
+static const struct ab_cfg_field np_fields[] = {
+    AB_CFG_STR("pool", N, pool, "users' subnets: pool + 4n /30"),
+    AB_CFG_STR("netns_dir", N, netns_dir, "where the network namespaces are pinned"),
+    AB_CFG_STR("netns_prefix", N, netns_prefix, "namespace name = <prefix><user>"),
+    AB_CFG_STR("table", N, table, "nftables table (inet)"),
+    AB_CFG_STR("resolver", N, resolver, "DNS resolver non-admins may use (\"\": none)"),
+    AB_CFG_BOOL("enable_forwarding", N, enable_forwarding, "set net.ipv4.ip_forward=1"),
+    AB_CFG_BOOL("masquerade", N, masquerade, "NAT the users' subnets on egress"),
+    AB_CFG_JSON("services", N, services, JSON_OBJECT, "{}",
+                "service name -> \"tcp:a.b.c.d:port\" (profiles name services)"),
+    {0},
+};
+#undef N
+
+struct isolation {
+	struct ab_loop *loop;
+	const struct users_db *users;
+	bool oci;
+	struct launcher *launcher;
+	struct runtime *rt;
+	struct netpol *np;
+	struct ab_timer *poll_timer;
+	struct iso_runtime_cfg rc;
+	struct iso_netpol_cfg nc;
+	char home_base[PATH_MAX];
+	char seccomp_path[PATH_MAX];
+	char desktop_bin[PATH_MAX]; /* desktop_command[0], bound at the same path inside */
+	/* profile_for's answer (valid until the next call) */
+	char user[USERS_NAME_MAX + 1];
+	char home[PATH_MAX + USERS_NAME_MAX + 2];
+	char apparmor[32];
+	struct runtime_mount mounts[1];
+	struct netpol_cidr lan[MAX_LAN];
+	struct netpol_service services[MAX_SERVICES];
+	/* adoption */
+	struct desktop_manager *desktops;
+	bool adopt_pending;
+};
+
+static int
+parse_subtrees(const struct broker_config *cfg, struct iso_runtime_cfg *rc,
+               struct iso_netpol_cfg *nc, struct ab_err *err)
+{
+	ab_config_init(rt_fields, rc, &rt_defaults, sizeof(*rc));
+	ab_config_init(np_fields, nc, &np_defaults, sizeof(*nc));
+	int r = ab_config_apply_json(rt_fields, rc, cfg->runtime, err);
+	if (r < 0)
+		return ab_err_wrap(err, "runtime");
+	r = ab_config_apply_json(np_fields, nc, cfg->netpol, err);
+	if (r < 0)
+		return ab_err_wrap(err, "netpol");
+	struct netpol_cidr c;
+	if (netpol_parse_cidr(nc->pool, &c, err) < 0)
+		return ab_err_wrap(err, "netpol.pool");
+	if (c.prefix > 24)
+		return ab_err_set(err, EINVAL, "netpol.pool: '%s' is too small (at most /24)",
+		                  nc->pool);
+	if (nc->resolver[0] && netpol_parse_cidr(nc->resolver, &c, err) < 0)
+		return ab_err_wrap(err, "netpol.resolver");
+	const char *k;
+	json_t *v;
+	json_object_foreach(nc->services, k, v)
+	{
+		struct netpol_service s;
+		if (!json_is_string(v))
+			return ab_err_set(err, EINVAL, "netpol.services.%s: not a string", k);
+		if (netpol_parse_service(json_string_value(v), &s, err) < 0)
+			return ab_err_wrap(err, "netpol.services.%s", k);
+	}
+	if (rc->id_prefix[0] == '\0')
+		return ab_err_set(err, EINVAL, "runtime.id_prefix: must not be empty");
+	return 0;
+}
+
+static void
+free_subtrees(struct iso_runtime_cfg *rc, struct iso_netpol_cfg *nc)
+{
+	ab_config_free(rt_fields, rc);
+	ab_config_free(np_fields, nc);
+}
+
+int
+isolation_check_config(const struct broker_config *cfg, struct ab_err *err)
+{
+	struct iso_runtime_cfg rc;
+	struct iso_netpol_cfg nc;
+	int r = parse_subtrees(cfg, &rc, &nc, err);
+	free_subtrees(&rc, &nc);
+	return r;
+}
+
+static bool
+executable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static bool
+on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	_cleanup_free_ char *copy = ab_xstrdup(path);
+	char *save = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *p = ab_xasprintf("%s/%s", d, name);
+		if (executable(p))
+			return true;
+	}
+	return false;
+}
+
+static bool
+runtime_available(const struct iso_runtime_cfg *rc)
+{
+	if (rc->runtime_path[0])
+		return executable(rc->runtime_path);
+	if (!strcmp(rc->runtime, "auto"))
+		return on_path("runc") || on_path("crun");
+	return on_path(rc->runtime);
+}
+
+/* The seccomp profile: configured, else the source tree's, else the install dir's. */
+static int
+find_seccomp(struct isolation *iso, struct ab_err *err)
+{
+	if (iso->rc.seccomp_profile[0]) {
+		if (access(iso->rc.seccomp_profile, R_OK) < 0)
+			return ab_err_errno(err, errno, "runtime.seccomp_profile: '%s'",
+			                    iso->rc.seccomp_profile);
+		snprintf(iso->seccomp_path, sizeof(iso->seccomp_path), "%s",
+		         iso->rc.seccomp_profile);
+		return 0;
+	}
+	const char *candidates[] = {
+	    AB_ISOLATION_SOURCE_DIR "/containers/seccomp/default.json",
+	    AB_ISOLATION_DATA_DIR "/containers/seccomp/default.json",
+	    "/usr/share/argobox/containers/seccomp/default.json",
+	};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(candidates); i++)
+		if (candidates[i][0] == '/' && access(candidates[i], R_OK) == 0) {
+			snprintf(iso->seccomp_path, sizeof(iso->seccomp_path), "%s", candidates[i]);
+			return 0;
+		}
+	return ab_err_set(err, ENOENT,
+	                  "no seccomp profile (containers/seccomp/default.json) found; set "
+	                  "runtime.seccomp_profile");
+}
+
+/* Replaces a path by its canonical form (the bundle takes no "..") when it exists. */
+static void
+canonicalise(char *path, size_t size)
+{
+	char buf[PATH_MAX];
+	if (path[0] == '/' && realpath(path, buf))
+		snprintf(path, size, "%s", buf);
+}
+
+static int64_t
+poll_timer(struct ab_loop *loop, void *data)
+{
+	struct isolation *iso = data;
+	struct ab_err err = {0};
+	if (netpol_poll(iso->np, &err) < 0)
+		ab_warn("network policy poll: %s", err.msg);
+	runtime_poll_limits(iso->rt);
+	return iso->rc.poll_interval_ms;
+}
+
+int
+isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct users_db *users,
+              struct isolation **ret, struct ab_err *err)
+{
+	struct isolation *iso = ab_xcalloc(1, sizeof(*iso));
+	iso->loop = loop;
+	iso->users = users;
+	int r = parse_subtrees(cfg, &iso->rc, &iso->nc, err);
+	if (r < 0)
+		goto fail;
+	const char *want = cfg->session_launcher;
+	bool root = geteuid() == 0;
+	if (!strcmp(want, "auto")) {
+		iso->oci = root && runtime_available(&iso->rc);
+		if (!iso->oci)
+			ab_warn("session.launcher auto: %s: desktops run as plain processes of the "
+			        "broker's user and are NOT isolated (run as root with runc or crun "
+			        "installed, or set session.launcher)",
+			        root ? "no runc or crun found" : "not running as root");
+	} else if (!strcmp(want, "oci")) {
+		if (!root) {
+			r = ab_err_set(err, EPERM,
+			               "session.launcher oci: the broker must run as root (user "
+			               "namespaces, cgroups, network namespaces)");
+			goto fail;
+		}
+		iso->oci = true;
+	}
+	if (!iso->oci) {
+		iso->launcher =
+		    launcher_process_new(loop, cfg->session_binary, cfg->session_stop_timeout_ms);
+		*ret = iso;
+		return 0;
+	}
+
+	if (cfg->storage_home_base[0])
+		snprintf(iso->home_base, sizeof(iso->home_base), "%s", cfg->storage_home_base);
+	else
+		snprintf(iso->home_base, sizeof(iso->home_base), "%.4000s/home", cfg->data_dir);
+	if ((r = ab_mkdir_p(iso->home_base, 0711, err)) < 0) {
+		ab_err_wrap(err, "storage.home_base");
+		goto fail;
+	}
+	if ((r = find_seccomp(iso, err)) < 0)
+		goto fail;
+	canonicalise(cfg->session_binary, sizeof(cfg->session_binary));
+	if (cfg->session_binary[0] != '/') {
+		r = ab_err_set(err, EINVAL,
+		               "session.binary: '%s' must be an absolute path for containers",
+		               cfg->session_binary);
+		goto fail;
+	}
+	const char *cmd0 = json_string_value(json_array_get(cfg->session_desktop_command, 0));
+	if (cmd0 && cmd0[0] == '/') {
+		snprintf(iso->desktop_bin, sizeof(iso->desktop_bin), "%s", cmd0);
+		canonicalise(iso->desktop_bin, sizeof(iso->desktop_bin));
+		json_array_set_new(cfg->session_desktop_command, 0, json_string(iso->desktop_bin));
+	}
+
+	struct netpol_config nc = netpol_default_config;
+	snprintf(nc.pool, sizeof(nc.pool), "%s", iso->nc.pool);
+	snprintf(nc.netns_dir, sizeof(nc.netns_dir), "%s", iso->nc.netns_dir);
+	snprintf(nc.netns_prefix, sizeof(nc.netns_prefix), "%s", iso->nc.netns_prefix);
+	snprintf(nc.table, sizeof(nc.table), "%s", iso->nc.table);
+	snprintf(nc.resolver, sizeof(nc.resolver), "%s", iso->nc.resolver);
+	nc.enable_forwarding = iso->nc.enable_forwarding;
+	nc.masquerade = iso->nc.masquerade;
+	if ((r = netpol_new(&nc, &iso->np, err)) < 0) {
+		ab_err_wrap(err, "network policy");
+		goto fail;
+	}
+
+	struct runtime_config rc = runtime_default_config;
+	snprintf(rc.runtime, sizeof(rc.runtime), "%s", iso->rc.runtime);
+	snprintf(rc.runtime_path, sizeof(rc.runtime_path), "%s", iso->rc.runtime_path);
+	snprintf(rc.state_root, sizeof(rc.state_root), "%s", iso->rc.state_root);
+	if (iso->rc.bundle_root[0])
+		snprintf(rc.bundle_root, sizeof(rc.bundle_root), "%s", iso->rc.bundle_root);
+	else
+		snprintf(rc.bundle_root, sizeof(rc.bundle_root), "%.200s/bundles", cfg->data_dir);
+	snprintf(rc.id_prefix, sizeof(rc.id_prefix), "%s", iso->rc.id_prefix);
+	rc.ready_timeout_ms = (int)iso->rc.ready_timeout_ms;
+	rc.stop_timeout_ms = (int)iso->rc.stop_timeout_ms;
+	snprintf(rc.seccomp_listener, sizeof(rc.seccomp_listener), "%s", iso->rc.seccomp_listener);
+	if ((r = runtime_new(loop, &rc, iso->np, &iso->rt, err)) < 0) {
+		ab_err_wrap(err, "container runtime");
+		goto fail;
+	}
+	iso->launcher =
+	    launcher_oci_new(loop, iso->rt, cfg->session_binary, isolation_profile_for, iso);
+	iso->poll_timer = ab_loop_timer(loop, iso->rc.poll_interval_ms, poll_timer, iso);
+	ab_info("desktops run in %s containers (bundles %s, homes %s, seccomp %s)",
+	        runtime_name(iso->rt), rc.bundle_root, iso->home_base, iso->seccomp_path);
+	*ret = iso;
+	return 0;
+fail:
+	isolation_free(iso);
+	return r;
+}
+
+void
+isolation_set_users(struct isolation *iso, const struct users_db *users)
+{
+	iso->users = users;
+}
+
+void
+isolation_free(struct isolation *iso)
+{
+	if (!iso)
+		return;
+	ab_loop_timer_cancel(iso->loop, iso->poll_timer);
+	if (iso->launcher)
+		iso->launcher->ops->free(iso->launcher);
+	runtime_free(iso->rt);
+	netpol_free(iso->np);
+	free_subtrees(&iso->rc, &iso->nc);
+	free(iso);
+}
+
+struct launcher *
+isolation_launcher(struct isolation *iso)
+{
+	return iso->launcher;
+}
+
+bool
+isolation_is_oci(const struct isolation *iso)
+{
+	return iso->oci;
+}
+
+const char *
+isolation_launcher_name(const struct isolation *iso)
+{
+	return iso->oci ? runtime_name(iso->rt) : "process";
+}
+
+/* The netpol part of a profile: LAN ranges (IPv4) and the named services. */
+static void
+fill_net(struct isolation *iso, const struct users_profile *prof, struct launcher_oci_profile *p)
+{
+	p->has_net = true;
+	if (!prof)
+		return;
+	if (prof->egress == USERS_EGRESS_NONE) {
+		p->has_net = false;
+		return;
+	}
+	size_t n = 0;
+	for (size_t i = 0; prof->egress >= USERS_EGRESS_LAN && i < prof->n_lan && n < MAX_LAN;
+	     i++) {
+		const struct users_cidr *c = &prof->lan[i];
+		if (c->family != AF_INET) {
+			ab_warn("profile '%s': LAN range '%s' is not IPv4: not reachable",
+			        prof->name, c->text);
+			continue;
+		}
+		memcpy(&iso->lan[n].addr, c->addr, 4);
+		iso->lan[n].prefix = (uint8_t)c->prefix;
+		n++;
+	}
+	p->net.lan = iso->lan;
+	p->net.n_lan = n;
+	n = 0;
+	for (size_t i = 0; i < prof->n_net_services && n < MAX_SERVICES; i++) {
+		const char *name = prof->net_services[i];
+		json_t *v = json_object_get(iso->nc.services, name);
+		struct ab_err e = {0};
+		const char *spec = v ? json_string_value(v) : name;
+		if (netpol_parse_service(spec, &iso->services[n], &e) == 0)
+			n++;
+		else
+			ab_warn("profile '%s': service '%s' has no address (netpol.services): not "
+			        "reachable",
+			        prof->name, name);
+	}
+	p->net.services = iso->services;
+	p->net.n_services = n;
+}
+
+int
+isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *data,
+                      struct ab_err *err)
+{
+	struct isolation *iso = data;
+	const struct users_user *u = NULL;
+	size_t index = 0;
+	if (iso->users) {
+		size_t n = users_count(iso->users);
+		for (index = 0; index < n; index++)
+			if (!strcmp(users_at(iso->users, index)->name, user)) {
+				u = users_at(iso->users, index);
+				break;
+			}
+	}
+	bool local = !iso->users && !strcmp(user, "local");
+	if (!u && !local) {
+		audit_log("container.start", AUDIT_DENY, user, NULL, NULL,
+		          json_pack("{ss}", "reason", "no such user"));
+		return ab_err_set(err, EPERM, "'%s' is not in the users table", user);
+	}
+	const struct users_profile *prof = u ? u->profile : NULL;
+	struct launcher_oci_profile p = {0};
+	snprintf(iso->user, sizeof(iso->user), "%s", user);
+	p.spec.user = iso->user;
+	p.spec.role = u ? (enum runtime_role)u->role : RUNTIME_ROLE_ADMIN;
+	p.spec.index = (unsigned)index;
+	p.spec.uid = u ? u->uid : 1000;
+	p.spec.gid = u ? u->gid : 1000;
+	p.spec.host_id_base = (uid_t)iso->rc.host_id_base;
+	if (prof) {
+		p.spec.memory_bytes = (int64_t)prof->memory_mb << 20;
+		p.spec.cpu_millis = prof->cpu_millis;
+		p.spec.pids_max = prof->pids;
+	} else {
+		/* The loopback "local" user: admin-like, bounded like a generous profile. */
+		p.spec.memory_bytes = 4096LL << 20;
+		p.spec.pids_max = 4096;
+	}
+	p.spec.caps = NULL; /* no capabilities: profiles have no capability list */
+	bool demo = p.spec.role == RUNTIME_ROLE_DEMO;
+	p.spec.read_only_root = demo || (prof && prof->read_only_root);
+	if (!demo && (!prof || prof->persistent)) {
+		snprintf(iso->home, sizeof(iso->home), "%s/%s", iso->home_base, user);
+		p.spec.home_dir = iso->home;
+	}
+	p.spec.seccomp_path = iso->seccomp_path;
+	p.spec.seccomp_listener = iso->rc.seccomp_listener[0] ? iso->rc.seccomp_listener : NULL;
+	snprintf(iso->apparmor, sizeof(iso->apparmor), "argobox-%s",
+	         runtime_role_name(p.spec.role));
+	p.spec.apparmor_profile = iso->apparmor;
+	p.spec.image = iso->rc.image[0] ? iso->rc.image : NULL;
+	if (iso->desktop_bin[0] && strncmp(iso->desktop_bin, "/usr/", 5) != 0) {
+		iso->mounts[0] = (struct runtime_mount){iso->desktop_bin, iso->desktop_bin, false};
+		p.spec.mounts = iso->mounts;
+		p.spec.n_mounts = 1;
+	}
+	fill_net(iso, prof, &p);
+	p.net.user = iso->user;
+	p.net.role = p.spec.role;
+	p.net.index = p.spec.index;
+	*ret = p;
+	return 0;
+}
+
+/* runtime_adopt's question: the current policy of a running container's user. */
+static const struct netpol_user *
+policy_for(const char *user, void *data)
+{
+	struct isolation *iso = data;
+	static struct launcher_oci_profile p;
+	struct ab_err err = {0};
+	if (isolation_profile_for(user, &p, iso, &err) < 0 || !p.has_net)
+		return NULL;
+	return &p.net;
+}
+
+static void
+on_leftover_stopped(struct runtime *rt, const char *user, int status, const char *msg, void *data)
+{
+	if (status < 0)
+		ab_warn("removing the stopped container of '%s': %s", user, msg ? msg : "");
+}
+
+static void
+on_adopted(struct runtime *rt, const struct runtime_info *list, size_t n, int status, void *data)
+{
+	struct isolation *iso = data;
+	iso->adopt_pending = false;
+	if (status < 0) {
+		ab_warn("adopting running desktops: %s", strerror(-status));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ab_err err = {0};
+		if (!strcmp(list[i].status, "running") && runtime_has(rt, list[i].user)) {
+			if (desktop_adopt(iso->desktops, list[i].user, &err) < 0)
+				ab_warn("%s", err.msg);
+			else
+				ab_info("adopted the running desktop of '%s' (pid %d)",
+				        list[i].user, (int)list[i].pid);
+			continue;
+		}
+		ab_info("removing the %s container of '%s'", list[i].status, list[i].user);
+		if (runtime_stop(rt, list[i].user, on_leftover_stopped, iso, &err) < 0)
+			ab_warn("%s", err.msg);
+	}
+}
+
+int
+isolation_adopt(struct isolation *iso, struct desktop_manager *m, struct ab_err *err)
+{
+	if (!iso->oci)
+		return 0;
+	iso->desktops = m;
+	int r = runtime_adopt(iso->rt, policy_for, on_adopted, iso, err);
+	if (r < 0)
+		return ab_err_wrap(err, "adopting running desktops");
+	iso->adopt_pending = true;
+	return 0;
+}
+
+bool
+isolation_adopt_pending(const struct isolation *iso)
+{
+	return iso->adopt_pending;
+}

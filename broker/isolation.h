@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * isolation: chooses and configures the broker's session launcher, and when
+ * it is the OCI one, owns what it runs on (runtime.c, netpol.c) and turns
+ * users and profiles (users.h) into container profiles.
+ *
+ *   struct isolation *iso;
+ *   isolation_new(loop, &cfg, users_db_or_NULL, &iso, &err);   before desktop_manager_new
+ *   desktops = desktop_manager_new(loop, isolation_launcher(iso), &dp);
+ *   isolation_adopt(iso, desktops, &err);                       once, at start-up
+ *   ... loop ... (a 1 s timer polls netpol_poll + runtime_poll_limits)
+ *   desktop_manager_shutdown(); desktop_manager_free(); isolation_free(iso);
+ *
+ * Config (broker config.c): session.launcher "auto" | "oci" | "process";
+ * storage.home_base; the "runtime" and "netpol" JSON subtrees (validated
+ * here, every error names its JSON path; defaults in docs/isolation.md).
+ * "auto" picks OCI when the broker runs as root and runc or crun is found,
+ * else the process launcher with a loud warning that desktops are not
+ * isolated. With the OCI launcher, containers outlive the broker and are
+ * adopted by the next one.
+ */
+#ifndef BROKER_ISOLATION_H
+#define BROKER_ISOLATION_H
+
+#include <stdbool.h>
+
+#include "ab_err.h"
+#include "ab_loop.h"
+#include "config.h"
+#include "desktop.h"
+#include "launcher_oci.h"
+#include "users.h"
+
+struct isolation;
+
+/*
+ * Validates the `runtime` and `netpol` subtrees and session.launcher
+ * without touching the machine (for --check-config). 0 or -EINVAL.
+ */
+int isolation_check_config(const struct broker_config *cfg, struct ab_err *err);
+
+/*
+ * Chooses the launcher and, for OCI, creates the network policy and the
+ * runtime driver. May canonicalise cfg->session_binary and
+ * cfg->session_desktop_command[0] (the container needs real paths).
+ * `users` (may be NULL: only the loopback user "local", admin-like) is
+ * borrowed and must outlive the isolation; isolation_set_users replaces it.
+ */
+int isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct users_db *users,
+                  struct isolation **ret, struct ab_err *err);
+void isolation_set_users(struct isolation *iso, const struct users_db *users);
+void isolation_free(struct isolation *iso);
+
+/* The launcher to hand to desktop_manager_new (owned by the isolation). */
+struct launcher *isolation_launcher(struct isolation *iso);
+/* true when desktops run in containers. */
+bool isolation_is_oci(const struct isolation *iso);
+/* "runc", "crun" or "process". */
+const char *isolation_launcher_name(const struct isolation *iso);
+
+/*
+ * Starts adopting the containers a previous broker left running (OCI only;
+ * no-op otherwise): running ones become ready desktops of `m`, stopped
+ * leftovers are removed. Asynchronous; isolation_adopt_pending() tells
+ * when it is over.
+ */
+int isolation_adopt(struct isolation *iso, struct desktop_manager *m, struct ab_err *err);
+bool isolation_adopt_pending(const struct isolation *iso);
+
+/*
+ * The container profile of `user` (the launcher_oci_profile_fn). Pointers
+ * in *ret point into `iso` and stay valid until the next call.
+ * -EPERM (audited) for a user that is not in the users table.
+ */
+int isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *iso,
+                          struct ab_err *err);
+
+#endif
