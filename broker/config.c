@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* config: the broker's configuration table and its machine-dependent defaults.
- */
+/* config: the broker's configuration table and its machine-dependent defaults. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +12,7 @@
 #include "config.h"
 
 static const char *const log_formats[] = {"text", "json", NULL};
-static const char *const log_levels[] = {"debug", "info", "warn", "error",
-                                         NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const launchers[] = {"auto", "oci", "process", NULL};
 
 const struct broker_config broker_config_defaults = {
@@ -35,46 +33,34 @@ const struct broker_config broker_config_defaults = {
 
 #define C struct broker_config
 const struct ab_cfg_field broker_config_fields[] = {
-    AB_CFG_STR("listen.address", C, listen_address,
-               "address to listen on (loopback for now)"),
-    AB_CFG_INT("listen.port", C, listen_port, 0, 65535,
-               "TCP port (0: any free port)"),
-    AB_CFG_STR("tls.cert", C, tls_cert,
-               "PEM certificate; with tls.key enables HTTPS/WSS"),
+    AB_CFG_STR("listen.address", C, listen_address, "address to listen on (loopback for now)"),
+    AB_CFG_INT("listen.port", C, listen_port, 0, 65535, "TCP port (0: any free port)"),
+    AB_CFG_STR("tls.cert", C, tls_cert, "PEM certificate; with tls.key enables HTTPS/WSS"),
     AB_CFG_STR("tls.key", C, tls_key, "PEM private key for tls.cert"),
     AB_CFG_STR("web.root", C, web_root, "directory of the web pages (web/)"),
-    AB_CFG_STR(
-        "session.binary", C, session_binary,
-        "argobox-session executable (\"\": next to the broker, then $PATH)"),
+    AB_CFG_STR("session.binary", C, session_binary,
+               "argobox-session executable (\"\": next to the broker, then $PATH)"),
     AB_CFG_STR("session.runtime_base", C, session_runtime_base,
-               "per-user runtime directories live under it (\"\": /run/argobox "
-               "as root, "
+               "per-user runtime directories live under it (\"\": /run/argobox as root, "
                "else $XDG_RUNTIME_DIR/argobox or /tmp/argobox-UID)"),
-    AB_CFG_JSON(
-        "session.desktop_command", C, session_desktop_command, JSON_ARRAY, "[]",
-        "command the session runs on its display ([]: argobox-wm, else xterm)"),
-    AB_CFG_STR("session.geometry", C, session_geometry,
-               "initial desktop size WxH"),
-    AB_CFG_INT("session.start_timeout_ms", C, session_start_timeout_ms, 100,
-               600000, "a session not ready within this is stopped"),
-    AB_CFG_INT("session.stop_timeout_ms", C, session_stop_timeout_ms, 100,
-               600000, "SIGTERM grace period before SIGKILL"),
+    AB_CFG_JSON("session.desktop_command", C, session_desktop_command, JSON_ARRAY, "[]",
+                "command the session runs on its display ([]: argobox-wm, else xterm)"),
+    AB_CFG_STR("session.geometry", C, session_geometry, "initial desktop size WxH"),
+    AB_CFG_INT("session.start_timeout_ms", C, session_start_timeout_ms, 100, 600000,
+               "a session not ready within this is stopped"),
+    AB_CFG_INT("session.stop_timeout_ms", C, session_stop_timeout_ms, 100, 600000,
+               "SIGTERM grace period before SIGKILL"),
     AB_CFG_ENUM("session.launcher", C, session_launcher, launchers,
-                "auto (containers when root and runc/crun are found, else "
-                "processes), oci, "
+                "auto (containers when root and runc/crun are found, else processes), oci, "
                 "process (docs/isolation.md)"),
-    AB_CFG_STR(
-        "storage.home_base", C, storage_home_base,
-        "users' persistent homes <home_base>/<user> (\"\": <data.dir>/home)"),
-    AB_CFG_JSON(
-        "runtime", C, runtime, JSON_OBJECT, "{}",
-        "OCI runtime for containers (docs/isolation.md; broker/isolation.c)"),
-    AB_CFG_JSON(
-        "netpol", C, netpol, JSON_OBJECT, "{}",
-        "per-user network namespaces and nftables rules (docs/isolation.md)"),
-    AB_CFG_INT(
-        "proxy.buffer_bytes", C, proxy_buffer_bytes, 65536, 64 << 20,
-        "browser-to-desktop buffer per connection (reads pause when full)"),
+    AB_CFG_STR("storage.home_base", C, storage_home_base,
+               "users' persistent homes <home_base>/<user> (\"\": <data.dir>/home)"),
+    AB_CFG_JSON("runtime", C, runtime, JSON_OBJECT, "{}",
+                "OCI runtime for containers (docs/isolation.md; broker/isolation.c)"),
+    AB_CFG_JSON("netpol", C, netpol, JSON_OBJECT, "{}",
+                "per-user network namespaces and nftables rules (docs/isolation.md)"),
+    AB_CFG_INT("proxy.buffer_bytes", C, proxy_buffer_bytes, 65536, 64 << 20,
+               "browser-to-desktop buffer per connection (reads pause when full)"),
     AB_CFG_INT("proxy.chunk_bytes", C, proxy_chunk_bytes, 4096, 1 << 20,
                "largest websocket message sent or read at once"),
     AB_CFG_INT("proxy.ping_interval_s", C, proxy_ping_interval_s, 1, 30,
@@ -87,151 +73,160 @@ const struct ab_cfg_field broker_config_fields[] = {
                "argoboxctl's unix socket (\"\": <runtime_base>/broker.sock)"),
     AB_CFG_STR("audit.path", C, audit_path, "audit log file (\"\": stderr)"),
     AB_CFG_STR("data.dir", C, data_dir,
-               "persistent data (\"\": /var/lib/argobox as root, else "
-               "$XDG_DATA_HOME/argobox "
+               "persistent data (\"\": /var/lib/argobox as root, else $XDG_DATA_HOME/argobox "
                "or ~/.local/share/argobox)"),
-    AB_CFG_JSON(
-        "kv", C, kv, JSON_OBJECT, "{}",
-        "key-value store for desktop state (docs/kv.md; dir: <data.dir>/kv)"),
+    AB_CFG_JSON("kv", C, kv, JSON_OBJECT, "{}",
+                "key-value store for desktop state (docs/kv.md; dir: <data.dir>/kv)"),
     AB_CFG_ENUM("log.format", C, log_format, log_formats, "text or json"),
-    AB_CFG_ENUM("log.level", C, log_level, log_levels,
-                "debug, info, warn or error"),
+    AB_CFG_ENUM("log.level", C, log_level, log_levels, "debug, info, warn or error"),
     {0},
 };
 #undef C
 
-bool broker_addr_is_loopback(const char *addr) {
-  struct in_addr a4;
-  struct in6_addr a6;
-  if (strcmp(addr, "localhost") == 0)
-    return true;
-  if (inet_pton(AF_INET, addr, &a4) == 1)
-    return (ntohl(a4.s_addr) >> 24) == 127;
-  if (inet_pton(AF_INET6, addr, &a6) == 1)
-    return memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
-  return false;
+bool
+broker_addr_is_loopback(const char *addr)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (strcmp(addr, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
+	return false;
 }
 
-int broker_config_validate(void *p, struct ab_err *err) {
-  struct broker_config *cfg = p;
-  unsigned w, h;
-  char tail;
-  if (!broker_addr_is_loopback(cfg->listen_address))
-    return ab_err_set(err, EINVAL,
-                      "listen.address: '%s' is not a loopback address; without "
-                      "authentication the broker serves loopback only",
-                      cfg->listen_address);
-  if (!!cfg->tls_cert[0] != !!cfg->tls_key[0])
-    return ab_err_set(err, EINVAL,
-                      "tls.cert and tls.key: give both or neither");
-  if (sscanf(cfg->session_geometry, "%ux%u%c", &w, &h, &tail) != 2 || w < 64 ||
-      h < 64 || w > 8192 || h > 8192)
-    return ab_err_set(
-        err, EINVAL, "session.geometry: '%s' is not WxH with 64 <= W,H <= 8192",
-        cfg->session_geometry);
-  size_t i;
-  json_t *v;
-  json_array_foreach(cfg->session_desktop_command, i, v) {
-    if (!json_is_string(v) || json_string_length(v) == 0)
-      return ab_err_set(err, EINVAL,
-                        "session.desktop_command[%zu]: not a non-empty string",
-                        i);
-  }
-  if (cfg->proxy_buffer_bytes < 4 * cfg->proxy_chunk_bytes)
-    return ab_err_set(
-        err, EINVAL,
-        "proxy.buffer_bytes: must be at least 4 x proxy.chunk_bytes (%lld)",
-        4 * cfg->proxy_chunk_bytes);
-  if (cfg->control_timeout_ms < 2 * cfg->control_heartbeat_ms)
-    return ab_err_set(
-        err, EINVAL,
-        "control.timeout_ms: must be at least 2 x control.heartbeat_ms");
-  return 0;
+int
+broker_config_validate(void *p, struct ab_err *err)
+{
+	struct broker_config *cfg = p;
+	unsigned w, h;
+	char tail;
+	if (!broker_addr_is_loopback(cfg->listen_address))
+		return ab_err_set(err, EINVAL,
+		                  "listen.address: '%s' is not a loopback address; without "
+		                  "authentication the broker serves loopback only",
+		                  cfg->listen_address);
+	if (!!cfg->tls_cert[0] != !!cfg->tls_key[0])
+		return ab_err_set(err, EINVAL, "tls.cert and tls.key: give both or neither");
+	if (sscanf(cfg->session_geometry, "%ux%u%c", &w, &h, &tail) != 2 || w < 64 || h < 64 ||
+	    w > 8192 || h > 8192)
+		return ab_err_set(err, EINVAL,
+		                  "session.geometry: '%s' is not WxH with 64 <= W,H <= 8192",
+		                  cfg->session_geometry);
+	size_t i;
+	json_t *v;
+	json_array_foreach(cfg->session_desktop_command, i, v)
+	{
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return ab_err_set(
+			    err, EINVAL, "session.desktop_command[%zu]: not a non-empty string", i);
+	}
+	if (cfg->proxy_buffer_bytes < 4 * cfg->proxy_chunk_bytes)
+		return ab_err_set(
+		    err, EINVAL,
+		    "proxy.buffer_bytes: must be at least 4 x proxy.chunk_bytes (%lld)",
+		    4 * cfg->proxy_chunk_bytes);
+	if (cfg->control_timeout_ms < 2 * cfg->control_heartbeat_ms)
+		return ab_err_set(err, EINVAL,
+		                  "control.timeout_ms: must be at least 2 x control.heartbeat_ms");
+	return 0;
 }
 
-char *broker_default_runtime_base(void) {
-  if (geteuid() == 0)
-    return ab_xstrdup("/run/argobox");
-  const char *xdg = getenv("XDG_RUNTIME_DIR");
-  if (xdg && xdg[0] == '/')
-    return ab_xasprintf("%s/argobox", xdg);
-  return ab_xasprintf("/tmp/argobox-%u", (unsigned)geteuid());
+char *
+broker_default_runtime_base(void)
+{
+	if (geteuid() == 0)
+		return ab_xstrdup("/run/argobox");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (xdg && xdg[0] == '/')
+		return ab_xasprintf("%s/argobox", xdg);
+	return ab_xasprintf("/tmp/argobox-%u", (unsigned)geteuid());
 }
 
-char *broker_default_data_dir(void) {
-  if (geteuid() == 0)
-    return ab_xstrdup("/var/lib/argobox");
-  const char *xdg = getenv("XDG_DATA_HOME");
-  if (xdg && xdg[0] == '/')
-    return ab_xasprintf("%s/argobox", xdg);
-  const char *home = getenv("HOME");
-  if (home && home[0] == '/')
-    return ab_xasprintf("%s/.local/share/argobox", home);
-  return ab_xasprintf("/tmp/argobox-data-%u", (unsigned)geteuid());
+char *
+broker_default_data_dir(void)
+{
+	if (geteuid() == 0)
+		return ab_xstrdup("/var/lib/argobox");
+	const char *xdg = getenv("XDG_DATA_HOME");
+	if (xdg && xdg[0] == '/')
+		return ab_xasprintf("%s/argobox", xdg);
+	const char *home = getenv("HOME");
+	if (home && home[0] == '/')
+		return ab_xasprintf("%s/.local/share/argobox", home);
+	return ab_xasprintf("/tmp/argobox-data-%u", (unsigned)geteuid());
 }
 
-char *broker_exe_dir(void) {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0)
-    return NULL;
-  buf[n] = '\0';
-  char *slash = strrchr(buf, '/');
-  if (!slash)
-    return NULL;
-  *slash = '\0';
-  return ab_xstrdup(buf);
+char *
+broker_exe_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	return ab_xstrdup(buf);
 }
 
-static bool is_executable(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+static bool
+is_executable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-/* Finds `name` next to the broker (../<dir>/<name> in the build tree, or
- * ./<name>), else NULL. */
-static char *find_sibling(const char *exe_dir, const char *dir,
-                          const char *name) {
-  if (!exe_dir)
-    return NULL;
-  char *p = ab_xasprintf("%s/../%s/%s", exe_dir, dir, name);
-  if (is_executable(p))
-    return p;
-  free(p);
-  p = ab_xasprintf("%s/%s", exe_dir, name);
-  if (is_executable(p))
-    return p;
-  free(p);
-  return NULL;
+/* Finds `name` next to the broker (../<dir>/<name> in the build tree, or ./<name>), else NULL. */
+static char *
+find_sibling(const char *exe_dir, const char *dir, const char *name)
+{
+	if (!exe_dir)
+		return NULL;
+	char *p = ab_xasprintf("%s/../%s/%s", exe_dir, dir, name);
+	if (is_executable(p))
+		return p;
+	free(p);
+	p = ab_xasprintf("%s/%s", exe_dir, name);
+	if (is_executable(p))
+		return p;
+	free(p);
+	return NULL;
 }
 
-static void copy_str(char *dst, size_t size, const char *src) {
-  snprintf(dst, size, "%s", src);
+static void
+copy_str(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src);
 }
 
-void broker_config_resolve(struct broker_config *cfg, const char *exe_dir) {
-  if (!cfg->session_binary[0]) {
-    _cleanup_free_ char *p =
-        find_sibling(exe_dir, "session", "argobox-session");
-    copy_str(cfg->session_binary, sizeof(cfg->session_binary),
-             p ? p : "argobox-session");
-  }
-  if (!cfg->session_runtime_base[0]) {
-    _cleanup_free_ char *b = broker_default_runtime_base();
-    copy_str(cfg->session_runtime_base, sizeof(cfg->session_runtime_base), b);
-  }
-  if (json_array_size(cfg->session_desktop_command) == 0) {
-    _cleanup_free_ char *wm = find_sibling(exe_dir, "wm", "argobox-wm");
-    json_array_append_new(cfg->session_desktop_command,
-                          json_string(wm ? wm : "xterm"));
-  }
-  if (!cfg->data_dir[0]) {
-    _cleanup_free_ char *d = broker_default_data_dir();
-    copy_str(cfg->data_dir, sizeof(cfg->data_dir), d);
-  }
-  if (!json_object_get(cfg->kv, "dir"))
-    json_object_set_new(cfg->kv, "dir", json_sprintf("%s/kv", cfg->data_dir));
-  if (!cfg->admin_socket[0])
-    snprintf(cfg->admin_socket, sizeof(cfg->admin_socket),
-             "%.4000s/broker.sock", cfg->session_runtime_base);
+void
+broker_config_resolve(struct broker_config *cfg, const char *exe_dir)
+{
+	if (!cfg->session_binary[0]) {
+		_cleanup_free_ char *p = find_sibling(exe_dir, "session", "argobox-session");
+		copy_str(cfg->session_binary, sizeof(cfg->session_binary),
+		         p ? p : "argobox-session");
+	}
+	if (!cfg->session_runtime_base[0]) {
+		_cleanup_free_ char *b = broker_default_runtime_base();
+		copy_str(cfg->session_runtime_base, sizeof(cfg->session_runtime_base), b);
+	}
+	if (json_array_size(cfg->session_desktop_command) == 0) {
+		_cleanup_free_ char *wm = find_sibling(exe_dir, "wm", "argobox-wm");
+		json_array_append_new(cfg->session_desktop_command, json_string(wm ? wm : "xterm"));
+	}
+	if (!cfg->data_dir[0]) {
+		_cleanup_free_ char *d = broker_default_data_dir();
+		copy_str(cfg->data_dir, sizeof(cfg->data_dir), d);
+	}
+	if (!json_object_get(cfg->kv, "dir"))
+		json_object_set_new(cfg->kv, "dir", json_sprintf("%s/kv", cfg->data_dir));
+	if (!cfg->admin_socket[0])
+		snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "%.4000s/broker.sock",
+		         cfg->session_runtime_base);
 }

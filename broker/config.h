@@ -13,35 +13,32 @@
 #include "ab_config.h"
 
 struct broker_config {
-  char listen_address[64];
-  long long listen_port;
-  char tls_cert[PATH_MAX];
-  char tls_key[PATH_MAX];
-  char web_root[PATH_MAX];
-  char session_binary[PATH_MAX];       /* "" = next to the broker, then $PATH */
-  char session_runtime_base[PATH_MAX]; /* "" = /run/argobox,
-                                          $XDG_RUNTIME_DIR/argobox... */
-  json_t *session_desktop_command; /* [] = argobox-wm next to the broker, else
-                                      xterm */
-  char session_geometry[32];
-  long long session_start_timeout_ms;
-  long long session_stop_timeout_ms;
-  char session_launcher[8];         /* "auto", "oci", "process" (isolation.h) */
-  char storage_home_base[PATH_MAX]; /* "" = <data_dir>/home */
-  json_t *runtime;                  /* isolation.c: OCI runtime settings */
-  json_t *netpol;                   /* isolation.c: network policy settings */
-  long long proxy_buffer_bytes;
-  long long proxy_chunk_bytes;
-  long long proxy_ping_interval_s;
-  long long control_heartbeat_ms;
-  long long control_timeout_ms;
-  char admin_socket[PATH_MAX]; /* "" = <runtime_base>/broker.sock */
-  char audit_path[PATH_MAX];   /* "" = stderr */
-  char data_dir[PATH_MAX];     /* "" = /var/lib/argobox (root), else
-                                  $XDG_DATA_HOME/argobox */
-  json_t *kv; /* broker/kv.h configuration; "dir" defaults to <data.dir>/kv */
-  char log_format[8];
-  char log_level[8];
+	char listen_address[64];
+	long long listen_port;
+	char tls_cert[PATH_MAX];
+	char tls_key[PATH_MAX];
+	char web_root[PATH_MAX];
+	char session_binary[PATH_MAX];       /* "" = next to the broker, then $PATH */
+	char session_runtime_base[PATH_MAX]; /* "" = /run/argobox, $XDG_RUNTIME_DIR/argobox... */
+	json_t *session_desktop_command;     /* [] = argobox-wm next to the broker, else xterm */
+	char session_geometry[32];
+	long long session_start_timeout_ms;
+	long long session_stop_timeout_ms;
+	char session_launcher[8];         /* "auto", "oci", "process" (isolation.h) */
+	char storage_home_base[PATH_MAX]; /* "" = <data_dir>/home */
+	json_t *runtime;                  /* isolation.c: OCI runtime settings */
+	json_t *netpol;                   /* isolation.c: network policy settings */
+	long long proxy_buffer_bytes;
+	long long proxy_chunk_bytes;
+	long long proxy_ping_interval_s;
+	long long control_heartbeat_ms;
+	long long control_timeout_ms;
+	char admin_socket[PATH_MAX]; /* "" = <runtime_base>/broker.sock */
+	char audit_path[PATH_MAX];   /* "" = stderr */
+	char data_dir[PATH_MAX];     /* "" = /var/lib/argobox (root), else $XDG_DATA_HOME/argobox */
+	json_t *kv; /* broker/kv.h configuration; "dir" defaults to <data.dir>/kv */
+	char log_format[8];
+	char log_level[8];
 };
 
 extern const struct ab_cfg_field broker_config_fields[];
@@ -57,13 +54,11 @@ int broker_config_validate(void *cfg, struct ab_err *err);
  */
 void broker_config_resolve(struct broker_config *cfg, const char *exe_dir);
 
-/* The default data directory: /var/lib/argobox as root, else
- * $XDG_DATA_HOME/argobox or
+/* The default data directory: /var/lib/argobox as root, else $XDG_DATA_HOME/argobox or
  * ~/.local/share/argobox. */
 char *broker_default_data_dir(void);
 
-/* The default runtime base for this process: /run/argobox as root, else per
- * user. */
+/* The default runtime base for this process: /run/argobox as root, else per user. */
 char *broker_default_runtime_base(void);
 
 /* The directory of /proc/self/exe (owned), or NULL. */
