@@ -83,7 +83,7 @@ argobox-ws)
 	jq -n --arg bin "$build/session/argobox-session" --arg base "$dir/run" --arg geom "$geom" \
 		--arg desk "$(desktop_cmd)" --argjson port "$port" '{
 		listen: {address: "127.0.0.1", port: $port},
-		session: {binary: $bin, runtime_base: $base, geometry: $geom,
+		session: {binary: $bin, runtime_base: $base, geometry: $geom, launcher: "process",
 		          desktop_command: ["sh", "-c", $desk]}}' >"$dir/broker.json"
 	"$build/broker/argobox-broker" --config "$dir/broker.json" 2>"$dir/broker.log" &
 	pids+=($!)

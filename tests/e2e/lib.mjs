@@ -231,6 +231,7 @@ export async function startBroker({ buildDir, dir, desktopCommand, port, logFile
 		web: { root: webRoot },
 		session: {
 			runtime_base: runBase,
+			launcher: 'process', // containers: tests/integration/cont
 			desktop_command: desktopCommand,
 		},
 		audit: { path: path.join(dir, 'audit.log') },

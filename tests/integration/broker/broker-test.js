@@ -62,6 +62,7 @@ async function startBroker(extra = {}, env = {}) {
 		session: {
 			binary: real ? path.join(build, 'session', 'argobox-session') : fakeSession,
 			runtime_base: path.join(tmp, 'run'),
+			launcher: 'process', // containers are tested in tests/integration/cont
 			desktop_command: real ? ['xterm'] : ['true'],
 			start_timeout_ms: 15000,
 			stop_timeout_ms: 3000,

@@ -51,7 +51,7 @@ wait_for() { # wait_for SECONDS CMD...: polls CMD until it succeeds
 # The desktop command records the session's DISPLAY, then becomes the window manager.
 cat >"$T/broker.json" <<EOT
 {"listen": {"port": 0},
- "session": {"runtime_base": "$T/run",
+ "session": {"runtime_base": "$T/run", "launcher": "process",
              "desktop_command": ["/bin/sh", "-c",
                "echo \"\$DISPLAY\" >\"\$ARGOBOX_RUNTIME_DIR/display\"; exec \"\$0\" --log-level debug \"\$@\"",
                "$B/wm/argobox-wm"],
