@@ -77,6 +77,11 @@ const struct ab_cfg_field broker_config_fields[] = {
                "or ~/.local/share/argobox)"),
     AB_CFG_JSON("kv", C, kv, JSON_OBJECT, "{}",
                 "key-value store for desktop state (docs/kv.md; dir: <data.dir>/kv)"),
+    AB_CFG_JSON("auth", C, auth, JSON_OBJECT, "{}",
+                "sign-in: local, access (Cloudflare Access), demo (docs/auth.md)"),
+    AB_CFG_JSON("users", C, users, JSON_ARRAY, "[]",
+                "user table ([]: no sign-in, loopback only, everyone is 'local')"),
+    AB_CFG_JSON("profiles", C, profiles, JSON_OBJECT, "{}", "desktop profiles (docs/auth.md)"),
     AB_CFG_ENUM("log.format", C, log_format, log_formats, "text or json"),
     AB_CFG_ENUM("log.level", C, log_level, log_levels, "debug, info, warn or error"),
     {0},
@@ -97,13 +102,20 @@ broker_addr_is_loopback(const char *addr)
 	return false;
 }
 
+bool
+broker_config_auth_enabled(const struct broker_config *cfg)
+{
+	json_t *access = json_object_get(cfg->auth, "access");
+	return json_array_size(cfg->users) > 0 || json_is_true(json_object_get(access, "enabled"));
+}
+
 int
 broker_config_validate(void *p, struct ab_err *err)
 {
 	struct broker_config *cfg = p;
 	unsigned w, h;
 	char tail;
-	if (!broker_addr_is_loopback(cfg->listen_address))
+	if (!broker_config_auth_enabled(cfg) && !broker_addr_is_loopback(cfg->listen_address))
 		return ab_err_set(err, EINVAL,
 		                  "listen.address: '%s' is not a loopback address; without "
 		                  "authentication the broker serves loopback only",

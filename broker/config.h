@@ -36,7 +36,10 @@ struct broker_config {
 	char admin_socket[PATH_MAX]; /* "" = <runtime_base>/broker.sock */
 	char audit_path[PATH_MAX];   /* "" = stderr */
 	char data_dir[PATH_MAX];     /* "" = /var/lib/argobox (root), else $XDG_DATA_HOME/argobox */
-	json_t *kv; /* broker/kv.h configuration; "dir" defaults to <data.dir>/kv */
+	json_t *kv;       /* broker/kv.h configuration; "dir" defaults to <data.dir>/kv */
+	json_t *auth;     /* docs/auth.md: {"local","access","demo"} (authn.c) */
+	json_t *users;    /* [{"name","role","profile","uid",...}] */
+	json_t *profiles; /* {"name": {...}} */
 	char log_format[8];
 	char log_level[8];
 };
@@ -63,6 +66,12 @@ char *broker_default_runtime_base(void);
 
 /* The directory of /proc/self/exe (owned), or NULL. */
 char *broker_exe_dir(void);
+
+/*
+ * true when identity is configured (a user table or Cloudflare Access): every
+ * request then goes through authn's authorize hook and any address may be used.
+ */
+bool broker_config_auth_enabled(const struct broker_config *cfg);
 
 /* true when `addr` is a loopback address (127.0.0.0/8, ::1, "localhost"). */
 bool broker_addr_is_loopback(const char *addr);

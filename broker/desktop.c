@@ -764,6 +764,23 @@ desktop_adopt(struct desktop_manager *m, const char *user, struct ab_err *err)
 }
 
 int
+desktop_send(struct desktop_manager *m, const char *user, json_t *msg)
+{
+	struct desktop *d = desktop_find(m, user);
+	if (!d || d->state != DESKTOP_READY || !d->control) {
+		json_decref(msg);
+		return -ENOENT;
+	}
+	return control_send(d->control, msg);
+}
+
+bool
+desktop_exists(struct desktop_manager *m, const char *user)
+{
+	return desktop_find(m, user) != NULL;
+}
+
+int
 desktop_stop(struct desktop_manager *m, const char *user)
 {
 	struct desktop *d = desktop_find(m, user);

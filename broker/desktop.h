@@ -136,6 +136,15 @@ const char *desktop_rfb_path(const struct desktop *d);
  */
 int desktop_adopt(struct desktop_manager *m, const char *user, struct ab_err *err);
 
+/*
+ * Sends a control message to `user`'s ready desktop (the reference is stolen),
+ * e.g. {"type":"notify","title":...,"body":...}. Returns -ENOENT when it has
+ * no ready desktop with a control channel.
+ */
+int desktop_send(struct desktop_manager *m, const char *user, json_t *msg);
+/* true while `user` has a desktop (starting, ready or stopping). */
+bool desktop_exists(struct desktop_manager *m, const char *user);
+
 /* Stops `user`'s desktop. Returns -ENOENT when it has none. */
 int desktop_stop(struct desktop_manager *m, const char *user);
 

@@ -38,6 +38,15 @@ struct proxy_conn {
 	unsigned char *in;
 	size_t in_head, in_len;
 	bool rx_paused;
+	/* view-only (an admin watching): client input is dropped, see rfb_filter() */
+	bool view_only;
+	struct rfb_filter {
+		int stage;             /* RFB_F_* */
+		unsigned char hdr[20]; /* the message header being collected */
+		size_t hlen;
+		unsigned long long rest; /* payload bytes still to pass or drop */
+		bool drop;
+	} f;
 	enum lws_close_status close_status;
 	char close_reason[64];
 };
@@ -199,6 +208,146 @@ proxy_open(struct lws *ws, struct ab_loop *loop, struct desktop_manager *m,
 	return c;
 }
 
+/* ---- view-only: parse client -> server RFB, drop input ---- */
+
+enum { RFB_F_VERSION, RFB_F_SECTYPE, RFB_F_VNCAUTH, RFB_F_CLIENTINIT, RFB_F_MSG };
+
+/* Header length of the message whose first hlen bytes are in hdr; 0: unknown type. */
+static size_t
+rfb_filter_hlen(const struct rfb_filter *f)
+{
+	switch (f->stage) {
+	case RFB_F_VERSION:
+		return 12;
+	case RFB_F_VNCAUTH:
+		return 16;
+	case RFB_F_SECTYPE:
+	case RFB_F_CLIENTINIT:
+		return 1;
+	default:
+		break;
+	}
+	switch (f->hdr[0]) {
+	case 0: /* SetPixelFormat */
+		return 20;
+	case 2: /* SetEncodings */
+		return 4;
+	case 3:   /* FramebufferUpdateRequest */
+	case 150: /* EnableContinuousUpdates */
+		return 10;
+	case 4:   /* KeyEvent */
+	case 6:   /* ClientCutText */
+	case 251: /* SetDesktopSize */
+		return 8;
+	case 5: /* PointerEvent */
+		return 6;
+	case 248: /* Fence */
+		return 9;
+	case 250: /* xvp */
+		return 4;
+	case 255: /* QEMU: only the extended key event (subtype 0) */
+		return f->hlen >= 2 && f->hdr[1] == 0 ? 12 : 2;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Runs the client's bytes through the filter: appends what may reach the
+ * desktop to *out. Passes the handshake, pixel format, encodings, update
+ * requests and fences; drops key, pointer, clipboard, resize, xvp and QEMU
+ * key messages; forces the shared flag. Returns < 0 on anything else.
+ */
+static int
+rfb_filter(struct rfb_filter *f, const unsigned char *in, size_t len, unsigned char *out,
+           size_t *out_len)
+{
+	while (len) {
+		if (f->rest) {
+			size_t n = (size_t)AB_MIN((unsigned long long)len, f->rest);
+			if (!f->drop) {
+				memcpy(out + *out_len, in, n);
+				*out_len += n;
+			}
+			f->rest -= n;
+			in += n;
+			len -= n;
+			continue;
+		}
+		f->hdr[f->hlen++] = *in++;
+		len--;
+		size_t hl = rfb_filter_hlen(f);
+		if (hl == 0 ||
+		    (f->stage == RFB_F_MSG && f->hdr[0] == 255 && f->hlen == 2 && f->hdr[1] != 0))
+			return -EPROTO;
+		if (f->hlen < hl)
+			continue;
+		f->drop = false;
+		switch (f->stage) {
+		case RFB_F_VERSION:
+			/* 3.3: the server chose the security type (None for our sessions). */
+			f->stage = memcmp(f->hdr, "RFB 003.003", 11) == 0 ? RFB_F_CLIENTINIT
+			                                                  : RFB_F_SECTYPE;
+			break;
+		case RFB_F_SECTYPE:
+			if (f->hdr[0] != 1 && f->hdr[0] != 2)
+				return -EPROTO;
+			f->stage = f->hdr[0] == 2 ? RFB_F_VNCAUTH : RFB_F_CLIENTINIT;
+			break;
+		case RFB_F_VNCAUTH:
+			f->stage = RFB_F_CLIENTINIT;
+			break;
+		case RFB_F_CLIENTINIT:
+			f->hdr[0] = 1; /* shared: never disconnect the owner */
+			f->stage = RFB_F_MSG;
+			break;
+		default:
+			switch (f->hdr[0]) {
+			case 2:
+				f->rest = 4ull * ((unsigned)f->hdr[2] << 8 | f->hdr[3]);
+				break;
+			case 4:
+			case 5:
+			case 250:
+			case 255:
+				f->drop = true;
+				break;
+			case 6: {
+				int32_t n = (int32_t)((uint32_t)f->hdr[4] << 24 |
+				                      (uint32_t)f->hdr[5] << 16 |
+				                      (uint32_t)f->hdr[6] << 8 | f->hdr[7]);
+				f->rest = n < 0 ? (unsigned long long)(-(int64_t)n)
+				                : (unsigned long long)n;
+				f->drop = true;
+				break;
+			}
+			case 248:
+				f->rest = f->hdr[8];
+				break;
+			case 251:
+				f->rest = 16ull * f->hdr[6];
+				f->drop = true;
+				break;
+			default:
+				break;
+			}
+		}
+		if (!f->drop) {
+			memcpy(out + *out_len, f->hdr, f->hlen);
+			*out_len += f->hlen;
+		}
+		f->hlen = 0;
+	}
+	return 0;
+}
+
+void
+proxy_set_view_only(struct proxy_conn *c, bool on)
+{
+	if (c)
+		c->view_only = on;
+}
+
 int
 proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary)
 {
@@ -211,19 +360,34 @@ proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary)
 		                 (unsigned char *)"binary frames only", 18);
 		return -1;
 	}
-	if (c->in_head + c->in_len + len > c->p.buffer_bytes) {
+	/* view-only: a header collected across frames is written with this one */
+	size_t need = len + (c->view_only ? sizeof(c->f.hdr) : 0);
+	if (c->in_head + c->in_len + need > c->p.buffer_bytes) {
 		memmove(c->in, c->in + c->in_head, c->in_len);
 		c->in_head = 0;
 	}
-	if (c->in_len + len > c->p.buffer_bytes) {
+	if (c->in_len + need > c->p.buffer_bytes) {
 		/* Cannot happen while flow control works; never grow. */
 		ab_warn("websocket from %s: buffer overrun, closing", c->peer);
 		lws_close_reason(c->ws, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 		                 (unsigned char *)"buffer overrun", 14);
 		return -1;
 	}
-	memcpy(c->in + c->in_head + c->in_len, in, len);
-	c->in_len += len;
+	if (c->view_only) {
+		size_t n = 0;
+		if (rfb_filter(&c->f, in, len, c->in + c->in_head + c->in_len, &n) < 0) {
+			ab_warn(
+			    "websocket from %s: view-only client sent an unexpected RFB message",
+			    c->peer);
+			lws_close_reason(c->ws, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			                 (unsigned char *)"view-only", 9);
+			return -1;
+		}
+		c->in_len += n;
+	} else {
+		memcpy(c->in + c->in_head + c->in_len, in, len);
+		c->in_len += len;
+	}
 	if (c->state == PROXY_CONNECTED && proxy_flush_in(c) < 0) {
 		proxy_close_later(c, LWS_CLOSE_STATUS_GOINGAWAY, "desktop connection lost");
 		return 0;

@@ -30,6 +30,15 @@ struct proxy_params {
 /* After the upgrade: asks for the user's desktop; frames are held until it is ready. */
 struct proxy_conn *proxy_open(struct lws *ws, struct ab_loop *loop, struct desktop_manager *m,
                               const struct proxy_params *p, const char *user, const char *peer);
+/*
+ * View-only (an admin watching someone's desktop): the client's RFB stream is
+ * parsed and only the handshake, SetPixelFormat, SetEncodings, update
+ * requests, EnableContinuousUpdates and Fence reach the desktop; key,
+ * pointer, clipboard, SetDesktopSize and QEMU key messages are dropped; the
+ * ClientInit shared flag is forced on; anything unknown closes the websocket.
+ * Set right after proxy_open(), before any frame.
+ */
+void proxy_set_view_only(struct proxy_conn *c, bool on);
 /* A websocket frame (fragment) arrived. Returns < 0 to close the websocket. */
 int proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary);
 /* The websocket is writable. Returns < 0 to close the websocket. */

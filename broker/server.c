@@ -65,8 +65,9 @@ struct conn {
 	struct http_response resp;
 	size_t sent;
 	/* websocket */
-	char user[64];
+	char user[64]; /* whose desktop */
 	char peer[64];
+	bool view_only;
 	struct proxy_conn *proxy;
 };
 
@@ -529,7 +530,8 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	hdr_copy(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 	const char *why = NULL;
-	if (strcmp(uri, "/websockify") != 0 && strcmp(uri, "/ws") != 0)
+	if (strcmp(uri, "/websockify") != 0 && strcmp(uri, "/ws") != 0 &&
+	    strcmp(uri, "/ws/desktop") != 0 && strncmp(uri, "/ws/desktop/", 12) != 0)
 		why = "no websocket endpoint at this path";
 	else if (!subprotocol_ok(wsi))
 		why = "subprotocol refused (only none or 'binary')";
@@ -554,9 +556,16 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 		          c->peer, json_pack("{sssss}", "reason", why, "path", uri));
 		return -1;
 	}
-	snprintf(c->user, sizeof(c->user), "%s", req.user);
-	audit_log("desktop.connect", AUDIT_GRANT, req.user, req.role[0] ? req.role : NULL, c->peer,
-	          json_pack("{ss}", "path", uri));
+	snprintf(c->user, sizeof(c->user), "%s", req.desktop[0] ? req.desktop : req.user);
+	c->view_only = req.view_only;
+	if (!desktop_user_valid(c->user)) {
+		audit_log("desktop.connect", AUDIT_DENY, req.user[0] ? req.user : NULL, NULL,
+		          c->peer, json_pack("{ssss}", "reason", "no desktop user", "path", uri));
+		return -1;
+	}
+	audit_log(
+	    "desktop.connect", AUDIT_GRANT, req.user, req.role[0] ? req.role : NULL, c->peer,
+	    json_pack("{sssssb}", "path", uri, "desktop", c->user, "view_only", c->view_only));
 	return 0;
 }
 
@@ -635,6 +644,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		if (c)
 			conn_http_reset(c);
 		c->proxy = proxy_open(wsi, s->loop, s->desktops, &s->proxy, c->user, c->peer);
+		proxy_set_view_only(c->proxy, c->view_only);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (!c->proxy)

@@ -11,7 +11,7 @@
  *      <web.root>/node_modules/@novnc/novnc/).
  * A handler fills a `struct http_response`; the server writes it.
  *
- * Websocket upgrades are accepted on /websockify and /ws only, with no
+ * Websocket upgrades are accepted on /websockify, /ws and /ws/desktop[/USER] only, with no
  * subprotocol or "binary", from the same origin, after the authorize hook;
  * the connection is then handed to proxy.c.
  */
@@ -40,7 +40,10 @@ struct http_request {
 	bool websocket;   /* this is a websocket upgrade */
 	char user[64];    /* set by the authorize hook */
 	char role[16];    /* set by the authorize hook */
-	struct lws *wsi;  /* for header lookups through the helpers below */
+	/* websocket only, set by the authorize hook: whose desktop to attach ("" = user's) */
+	char desktop[64];
+	bool view_only;  /* drop the client's input (an admin watching) */
+	struct lws *wsi; /* for header lookups through the helpers below */
 };
 
 /* Copies the value of header `name` (case-insensitive, e.g. "cookie") into buf; NULL when absent.

@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* authn: identity wired into the broker (see authn.h, docs/auth.md). */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "auth_config.h"
+#include "auth_request.h"
+#include "authn.h"
+#include "httpc.h"
+#include "proxy.h"
+
+#define AUTHN_EXPIRE_MS  60000
+#define AUTHN_CF_MAX     (16 * 1024 + 1)
+#define AUTHN_COOKIE_MAX 8192
+
+struct authn {
+	const struct broker_config *cfg;
+	struct server *srv;
+	struct ab_loop *loop;
+	struct desktop_manager *desktops;
+	struct kv *kv;
+	struct users_db *db;
+	struct httpc *httpc;
+	struct auth_ctx ctx;
+	bool tls;
+	struct ab_timer *expire_timer;
+	char sessions_path[PATH_MAX];
+	/* the request being dispatched: the hook's decision for the route handlers */
+	const struct http_request *last_req;
+	struct auth_decision last;
+	/* header copies (one request at a time on the loop) */
+	char host[256], origin[256], csrf[160], path[512];
+	char cookie[AUTHN_COOKIE_MAX];
+	char cf[AUTHN_CF_MAX];
+	struct authn_cleanup *cleanups;
+};
+
+/* A finished demo whose desktop is stopping: its data goes when it is gone. */
+struct authn_cleanup {
+	struct authn *a;
+	char user[USERS_NAME_MAX + 1];
+	struct ab_timer *timer;
+	int64_t deadline_ms;
+	struct authn_cleanup *next;
+};
+
+/* ---- requests ---- */
+
+static void
+authn_fill(struct authn *a, const struct http_request *req, struct auth_request *rq)
+{
+	*rq = (struct auth_request){
+	    .method = req->method,
+	    .path = req->path,
+	    .peer = req->peer,
+	    .host = http_request_header(req, "host", a->host, sizeof(a->host)),
+	    .origin = http_request_header(req, "origin", a->origin, sizeof(a->origin)),
+	    .cookie = http_request_header(req, "cookie", a->cookie, sizeof(a->cookie)),
+	    .cf_assertion =
+	        http_request_header(req, "cf-access-jwt-assertion", a->cf, sizeof(a->cf)),
+	    .csrf_token = http_request_header(req, "x-csrf-token", a->csrf, sizeof(a->csrf)),
+	    .tls = a->tls,
+	};
+	if (!rq->host)
+		rq->host = "";
+	/*
+	 * deskstate_sync's /api/desktops/<user>/state is checked as the state
+	 * endpoints: GET as "/api/state/<user>" (own, admin view), writes as
+	 * "PUT /api/state" (signed in + CSRF; the handler allows owner or admin).
+	 */
+	static const char pre[] = "/api/desktops/";
+	if (strncmp(req->path, pre, sizeof(pre) - 1) == 0) {
+		const char *u = req->path + sizeof(pre) - 1;
+		const char *slash = strchr(u, '/');
+		if (!slash || strcmp(slash, "/state") != 0) {
+			snprintf(a->path, sizeof(a->path), "/api/desktops");
+		} else if (auth_local_method_safe(req->method)) {
+			snprintf(a->path, sizeof(a->path), "/api/state/%.*s", (int)(slash - u), u);
+		} else {
+			snprintf(a->path, sizeof(a->path), "/api/state");
+			rq->method = "PUT";
+		}
+		rq->path = a->path;
+	}
+}
+
+static void
+authn_add_retry_after(struct http_response *resp, int s)
+{
+	if (s <= 0)
+		return;
+	char b[24];
+	snprintf(b, sizeof(b), "%d", s);
+	http_response_add_header(resp, "Retry-After", b);
+}
+
+static int
+authn_authorize(struct http_request *req, struct http_response *deny, void *data)
+{
+	struct authn *a = data;
+	struct auth_request rq;
+	authn_fill(a, req, &rq);
+	struct auth_decision *d = &a->last;
+	auth_request_check(&a->ctx, &rq, ab_now_ms(), d);
+	a->last_req = req;
+	if (d->clear_cookie) {
+		_cleanup_free_ char *c = auth_local_clear_cookie(a->tls);
+		http_response_add_header(deny, "Set-Cookie", c);
+	}
+	if (d->status) {
+		a->last_req = NULL;
+		http_response_error(deny, d->status, d->message ? d->message : "forbidden");
+		authn_add_retry_after(deny, d->retry_after_s);
+		return -EACCES;
+	}
+	snprintf(req->user, sizeof(req->user), "%s", d->id.user);
+	snprintf(req->role, sizeof(req->role), "%s",
+	         d->id.user[0] ? users_role_name(d->id.role) : "");
+	if (req->websocket) {
+		snprintf(req->desktop, sizeof(req->desktop), "%s",
+		         d->owner[0] ? d->owner : d->id.user);
+		req->view_only = d->access == AUTHZ_VIEW_ONLY;
+		if (req->view_only)
+			audit_log("desktop.view", AUDIT_GRANT, d->id.user, req->role, req->peer,
+			          json_pack("{sssb}", "owner", req->desktop, "view_only", true));
+	}
+	return 0;
+}
+
+/* The hook's decision for this request (route handlers run right after it). */
+static const struct auth_decision *
+authn_decision(struct authn *a, const struct http_request *req)
+{
+	return a->last_req == req ? &a->last : NULL;
+}
+
+static void
+authn_send(struct http_response *resp, struct auth_reply *r)
+{
+	http_response_json(resp, r->status, r->body ? r->body : json_object());
+	r->body = NULL;
+	if (r->set_cookie)
+		http_response_add_header(resp, "Set-Cookie", r->set_cookie);
+	authn_add_retry_after(resp, r->retry_after_s);
+	http_response_add_header(resp, "Cache-Control", "no-store");
+	auth_reply_free(r);
+}
+
+/* ---- desktops ---- */
+
+static void
+authn_prestart_done(struct desktop *d, int status, void *data)
+{
+	if (status < 0)
+		ab_warn("desktop of '%s' did not start: %s", (const char *)data, strerror(-status));
+	free(data);
+}
+
+/* Starts the user's desktop right after sign-in, so the page finds it booting or ready. */
+static void
+authn_prestart(struct authn *a, const char *user)
+{
+	if (!user || !desktop_user_valid(user))
+		return;
+	struct ab_err err = {0};
+	struct desktop_waiter *w = NULL;
+	char *u = ab_xstrdup(user);
+	if (desktop_acquire(a->desktops, user, authn_prestart_done, u, &w, &err) < 0) {
+		ab_warn("starting the desktop of '%s': %s", user, err.msg);
+		free(u);
+	}
+}
+
+static const char *
+authn_reply_user(const struct auth_reply *r)
+{
+	return r->status == 200 ? json_string_value(json_object_get(r->body, "user")) : NULL;
+}
+
+/* ---- routes ---- */
+
+static int
+route_login(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct authn *a = data;
+	struct auth_request rq;
+	authn_fill(a, req, &rq);
+	struct auth_reply r;
+	auth_request_login(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
+	authn_prestart(a, authn_reply_user(&r));
+	authn_send(resp, &r);
+	return 0;
+}
+
+static int
+route_demo(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct authn *a = data;
+	struct auth_request rq;
+	authn_fill(a, req, &rq);
+	struct auth_reply r;
+	auth_request_demo(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
+	const char *u = authn_reply_user(&r);
+	authn_prestart(a, u);
+	if (u)
+		json_object_set_new(r.body, "desktop_url", json_string("/desktop.html"));
+	authn_send(resp, &r);
+	return 0;
+}
+
+static int
+route_logout(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct authn *a = data;
+	const struct auth_decision *d = authn_decision(a, req);
+	if (!d)
+		return -EINVAL;
+	struct auth_identity id = d->id;
+	struct auth_request rq;
+	authn_fill(a, req, &rq);
+	struct auth_reply r;
+	auth_request_logout(&a->ctx, &rq, &id, &r);
+	authn_send(resp, &r);
+	return 0;
+}
+
+static int
+route_me(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct authn *a = data;
+	const struct auth_decision *d = authn_decision(a, req);
+	if (!d)
+		return -EINVAL;
+	struct auth_reply r;
+	auth_request_me(&a->ctx, &d->id, ab_now_ms(), &r);
+	authn_send(resp, &r);
+	return 0;
+}
+
+static int
+route_demo_profiles(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct authn *a = data;
+	struct auth_reply r;
+	auth_request_demo_profiles(&a->ctx, &r);
+	authn_send(resp, &r);
+	return 0;
+}
+
+/* ---- demos ---- */
+
+static void
+authn_demo_warn(const struct demo_identity *id, int64_t left_ms, void *data)
+{
+	struct authn *a = data;
+	int64_t min = (left_ms + 30000) / 60000;
+	char body[160];
+	if (min >= 1)
+		snprintf(body, sizeof(body),
+		         "This demo desktop ends in %lld minute%s. Files are not kept.",
+		         (long long)min, min == 1 ? "" : "s");
+	else
+		snprintf(body, sizeof(body),
+		         "This demo desktop ends in %lld seconds. Files are not kept.",
+		         (long long)((left_ms + 999) / 1000));
+	int r = desktop_send(a->desktops, id->name,
+	                     json_pack("{ssssssss}", "type", "notify", "title", "Demo ending soon",
+	                               "body", body, "urgency", min <= 1 ? "critical" : "normal"));
+	if (r < 0)
+		ab_info("demo '%s': no desktop to warn (%s)", id->name, strerror(-r));
+}
+
+static int
+authn_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (remove(path) < 0 && errno != ENOENT)
+		ab_warn("removing %s: %m", path);
+	return 0;
+}
+
+static void
+authn_kv_deleted(int error, const char *errmsg, void *data)
+{
+	if (error)
+		ab_warn("deleting stored state: %s", errmsg ? errmsg : strerror(error));
+}
+
+/* Deletes what the demo left: runtime directory (sockets, state file, home), stored state. */
+static void
+authn_demo_delete_data(struct authn *a, const char *user)
+{
+	if (!desktop_user_valid(user))
+		return;
+	_cleanup_free_ char *dir = ab_xasprintf("%s/%s", a->cfg->session_runtime_base, user);
+	struct stat st;
+	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		nftw(dir, authn_rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (a->kv) {
+		_cleanup_free_ char *key = ab_xasprintf("desktop/%s", user);
+		struct ab_err err = {0};
+		if (kv_delete(a->kv, key, authn_kv_deleted, NULL, &err) < 0)
+			ab_warn("deleting %s: %s", key, err.msg);
+	}
+	audit_log("demo.cleanup", AUDIT_INFO, user, "demo", NULL,
+	          json_pack("{ss}", "runtime_dir", dir));
+}
+
+static void
+authn_cleanup_free(struct authn_cleanup *c)
+{
+	struct authn_cleanup **pp = &c->a->cleanups;
+	while (*pp && *pp != c)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = c->next;
+	free(c);
+}
+
+static int64_t
+authn_cleanup_tick(struct ab_loop *loop, void *data)
+{
+	struct authn_cleanup *c = data;
+	struct authn *a = c->a;
+	if (desktop_exists(a->desktops, c->user) && ab_now_ms() < c->deadline_ms)
+		return 100;
+	authn_demo_delete_data(a, c->user);
+	authn_cleanup_free(c);
+	return AB_TIMER_STOP;
+}
+
+static void
+authn_demo_end(const struct demo_identity *id, enum demo_end_reason why, void *data)
+{
+	struct authn *a = data;
+	ab_info("demo '%s' ends (%s): stopping its desktop, deleting its data", id->name,
+	        demo_end_reason_name(why));
+	auth_local_logout_user(a->ctx.local, id->name);
+	desktop_stop(a->desktops, id->name);
+	struct authn_cleanup *c = ab_xcalloc(1, sizeof(*c));
+	c->a = a;
+	snprintf(c->user, sizeof(c->user), "%s", id->name);
+	c->deadline_ms = ab_now_ms() + a->cfg->session_stop_timeout_ms + 5000;
+	c->next = a->cleanups;
+	a->cleanups = c;
+	c->timer = ab_loop_timer(a->loop, 0, authn_cleanup_tick, c);
+}
+
+static int64_t
+authn_expire_tick(struct ab_loop *loop, void *data)
+{
+	struct authn *a = data;
+	auth_local_expire(a->ctx.local, ab_now_ms());
+	return AUTHN_EXPIRE_MS;
+}
+
+static bool
+authn_keep_demo(const char *user, void *data)
+{
+	/* Demos are not re-adopted across a restart: their sessions go. */
+	return false;
+}
+
+/*
+ * auth.demo.ttl_seconds / auth.demo.warn_seconds (development and tests: a
+ * demo shorter than a minute) are taken out before auth_config_load().
+ */
+static int
+authn_demo_overrides(json_t *auth, int64_t *ttl_ms, int64_t warn_ms[DEMO_MAX_WARNINGS + 1],
+                     bool *have_warn, struct ab_err *err)
+{
+	json_t *demo = json_object_get(auth, "demo");
+	json_t *ttl = json_object_get(demo, "ttl_seconds");
+	json_t *warn = json_object_get(demo, "warn_seconds");
+	if (ttl) {
+		if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
+		    json_integer_value(ttl) > 86400)
+			return ab_err_set(err, EINVAL,
+			                  "auth.demo.ttl_seconds: not an integer in 1..86400");
+		*ttl_ms = json_integer_value(ttl) * 1000;
+		json_object_del(demo, "ttl_seconds");
+	}
+	if (warn) {
+		size_t i;
+		json_t *v;
+		int64_t prev = INT64_MAX;
+		if (!json_is_array(warn) || json_array_size(warn) > DEMO_MAX_WARNINGS)
+			return ab_err_set(
+			    err, EINVAL,
+			    "auth.demo.warn_seconds: not an array of at most %d numbers",
+			    DEMO_MAX_WARNINGS);
+		json_array_foreach(warn, i, v)
+		{
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) * 1000 >= prev)
+				return ab_err_set(
+				    err, EINVAL,
+				    "auth.demo.warn_seconds[%zu]: not a positive integer "
+				    "below the previous one",
+				    i);
+			prev = warn_ms[i] = json_integer_value(v) * 1000;
+		}
+		warn_ms[json_array_size(warn)] = 0;
+		*have_warn = true;
+		json_object_del(demo, "warn_seconds");
+	}
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+int
+authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_manager *desktops,
+          struct kv *kv, struct authn **ret, struct ab_err *err)
+{
+	*ret = NULL;
+	if (!broker_config_auth_enabled(cfg))
+		return 0;
+	json_t *auth = json_deep_copy(cfg->auth);
+	int64_t ttl_ms = 0, warn_ms[DEMO_MAX_WARNINGS + 1] = {0};
+	bool have_warn = false;
+	struct auth_config ac;
+	int r = authn_demo_overrides(auth, &ttl_ms, warn_ms, &have_warn, err);
+	if (r >= 0)
+		r = auth_config_load(auth, &ac, err);
+	json_decref(auth);
+	if (r < 0)
+		return r;
+	struct authn *a = ab_xcalloc(1, sizeof(*a));
+	a->cfg = cfg;
+	a->srv = srv;
+	a->loop = server_loop(srv);
+	a->desktops = desktops;
+	a->kv = kv;
+	a->tls = cfg->tls_cert[0] != '\0';
+	if ((r = users_load(cfg->users, cfg->profiles, &a->db, err)) < 0) {
+		free(a);
+		return r;
+	}
+	struct auth_local_config lc;
+	auth_config_local(&ac, &lc);
+	a->ctx.db = a->db;
+	a->ctx.local = auth_local_new(a->db, &lc);
+	a->ctx.local_login = ac.local_enabled;
+	if (ac.access_enabled) {
+		struct jwks_config jc;
+		auth_config_jwks(&ac, &jc);
+		a->httpc = httpc_new(a->loop);
+		a->ctx.jwks = jwks_new(a->loop, a->httpc, &jc);
+	}
+	if (ac.demo_enabled) {
+		struct demo_config dc;
+		auth_config_demo(&ac, &dc);
+		if (ttl_ms > 0)
+			dc.ttl_ms = ttl_ms;
+		if (have_warn)
+			memcpy(dc.warn_before_ms, warn_ms, sizeof(dc.warn_before_ms));
+		a->ctx.demo = demo_new(a->db, &dc, authn_demo_warn, authn_demo_end, a);
+		demo_attach_loop(a->ctx.demo, a->loop);
+	}
+
+	if (ab_mkdir_p(cfg->data_dir, 0700, err) < 0) {
+		ab_warn("data.dir: %s: sessions will not survive a restart", err->msg);
+		ab_err_clear(err);
+	} else {
+		snprintf(a->sessions_path, sizeof(a->sessions_path), "%.4000s/sessions.json",
+		         cfg->data_dir);
+		struct ab_err lerr = {0};
+		int n = auth_local_load(a->ctx.local, a->sessions_path, ab_now_ms(),
+		                        authn_keep_demo, a, &lerr);
+		if (n < 0)
+			ab_warn("%s: %s (starting with no sessions)", a->sessions_path, lerr.msg);
+		else if (n > 0)
+			ab_info("%d session(s) restored from %s", n, a->sessions_path);
+	}
+	a->expire_timer = ab_loop_timer(a->loop, AUTHN_EXPIRE_MS, authn_expire_tick, a);
+
+	server_set_authorize(srv, authn_authorize, a);
+	if (server_route_add(srv, "POST", "/api/login", route_login, a) < 0 ||
+	    server_route_add(srv, "POST", "/api/logout", route_logout, a) < 0 ||
+	    server_route_add(srv, "POST", "/api/demo", route_demo, a) < 0 ||
+	    server_route_add(srv, "GET", "/api/me", route_me, a) < 0 ||
+	    server_route_add(srv, "GET", "/api/demo/profiles", route_demo_profiles, a) < 0) {
+		authn_free(a);
+		return ab_err_set(err, ENOSPC, "cannot add the auth routes");
+	}
+	ab_info("sign-in: %zu user(s), local %s, Cloudflare Access %s, demo %s", users_count(a->db),
+	        ac.local_enabled ? "on" : "off", ac.access_enabled ? "on" : "off",
+	        ac.demo_enabled ? "on" : "off");
+	*ret = a;
+	return 0;
+}
+
+static int
+authn_closed(struct http_request *req, struct http_response *deny, void *data)
+{
+	http_response_error(deny, 503, "shutting down");
+	return -EAGAIN;
+}
+
+void
+authn_free(struct authn *a)
+{
+	if (!a)
+		return;
+	if (a->sessions_path[0]) {
+		struct ab_err err = {0};
+		if (auth_local_save(a->ctx.local, a->sessions_path, ab_now_ms(), &err) < 0)
+			ab_warn("saving sessions: %s", err.msg);
+	}
+	/* never fall back to the default hook (everyone "local") */
+	server_set_authorize(a->srv, authn_closed, NULL);
+	while (a->cleanups) {
+		struct authn_cleanup *c = a->cleanups;
+		ab_loop_timer_cancel(a->loop, c->timer);
+		authn_demo_delete_data(a, c->user);
+		authn_cleanup_free(c);
+	}
+	ab_loop_timer_cancel(a->loop, a->expire_timer);
+	demo_free(a->ctx.demo);
+	jwks_free(a->ctx.jwks);
+	httpc_free(a->httpc);
+	auth_local_free(a->ctx.local);
+	users_free(a->db);
+	free(a);
+}

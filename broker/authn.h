@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * authn: identity wired into the broker (docs/auth.md "Wiring it into the
+ * broker"). Loads the `auth`, `users` and `profiles` config subtrees, installs
+ * the authorize hook (auth_request_check on every request and websocket
+ * upgrade, deny by default) and the auth routes:
+ *   POST /api/login, POST /api/logout, POST /api/demo, GET /api/me,
+ *   GET /api/demo/profiles.
+ * One desktop per user: a websocket of user X attaches to X's desktop
+ * (/ws/desktop/Y: Y's, view-only for an admin); sign-in starts the desktop
+ * early. Demo identities get warnings on their desktop (control "notify") at
+ * 10/5/1 min and at their end the desktop is stopped and its runtime
+ * directory and stored state deleted. Sessions are saved to
+ * <data.dir>/sessions.json (0600) at shutdown and loaded at start-up.
+ *
+ * Without a user table and without Access (broker_config_auth_enabled()
+ * false) authn_new() does nothing: the broker keeps the loopback-only,
+ * single-user "local" behaviour.
+ */
+#ifndef BROKER_AUTHN_H
+#define BROKER_AUTHN_H
+
+#include "ab_err.h"
+#include "config.h"
+#include "desktop.h"
+#include "kv.h"
+#include "server.h"
+
+struct authn;
+
+/*
+ * `cfg`, `srv`, `desktops` and `kv` (may be NULL) are borrowed and must
+ * outlive it. *ret is NULL (and 0 returned) when auth is not configured.
+ * Config errors name the JSON path.
+ */
+int authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_manager *desktops,
+              struct kv *kv, struct authn **ret, struct ab_err *err);
+/* Saves the sessions, then frees. Accepts NULL. Call before the server is freed. */
+void authn_free(struct authn *a);
+
+#endif
