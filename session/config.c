@@ -24,6 +24,9 @@ const struct ab_cfg_field session_config_fields[] = {
     AB_CFG_INT("vnc.client_wait_ms", S, client_wait_ms, 50, 20000,
                "a client that stops in the middle of a message is dropped after this long"),
     AB_CFG_INT("vnc.max_clients", S, max_clients, 1, 64, "simultaneous RFB clients"),
+    AB_CFG_INT("vnc.max_fps", S, max_fps, 1, 1000,
+               "screen changes are collected at most this often a second (a change after a "
+               "quiet spell goes out at once)"),
     AB_CFG_INT("vnc.clipboard_max", S, clipboard_max, 1024, 16 << 20,
                "largest clipboard text relayed, in bytes"),
     AB_CFG_STR("xvfb.path", S, xvfb_path, "the Xvfb binary"),
@@ -54,6 +57,7 @@ const struct session_config session_config_defaults = {
     .depth = 24,
     .jpeg_quality = 7,
     .client_wait_ms = 1000,
+    .max_fps = 60,
     .max_clients = 8,
     .clipboard_max = 1 << 20,
     .xvfb_path = "/usr/bin/Xvfb",

@@ -18,6 +18,7 @@ struct session_config {
 	long long jpeg_quality;   /* default Tight quality level (0..9) for clients that ask none */
 	long long client_wait_ms; /* how long a half-sent RFB message may stall before drop */
 	long long max_clients;
+	long long max_fps; /* damage is turned into updates at most this often a second */
 	char xvfb_path[256];
 	char fbdir[256];
 	char log_format[8];

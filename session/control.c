@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -114,6 +115,16 @@ send_state(struct control *ctl)
 	ctl->states_relayed++;
 }
 
+/* the last desktop-command exit goes to the broker once (now, or after its hello) */
+static void
+send_exit(struct control *ctl)
+{
+	if (!ctl->broker || !ctl->broker->hello || !ctl->last_exit)
+		return;
+	conn_send(ctl->broker, ctl->last_exit);
+	ctl->last_exit = NULL;
+}
+
 static void
 flush_notifies(struct control *ctl)
 {
@@ -157,8 +168,89 @@ handle_hello(struct control_conn *c, json_t *msg)
 	if (c->is_broker) {
 		c->ctl->missed = 0;
 		send_state(c->ctl);
+		send_exit(c->ctl);
 	}
 	return 0;
+}
+
+/* a relayable type: 1..32 of [a-z0-9_] */
+static bool
+relay_type_ok(const char *type)
+{
+	size_t n = strlen(type);
+	if (n == 0 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((type[i] >= 'a' && type[i] <= 'z') || (type[i] >= '0' && type[i] <= '9') ||
+		      type[i] == '_'))
+			return false;
+	return true;
+}
+
+/* token bucket: CONTROL_RELAY_RATE messages a second, bursts of CONTROL_RELAY_BURST */
+static bool
+relay_take_token(struct control *ctl)
+{
+	int64_t now = ab_now_ms(), full = (int64_t)CONTROL_RELAY_BURST * 1000;
+	if (ctl->relay_last_ms == 0)
+		ctl->relay_tokens = full; /* thousandths of a message */
+	else
+		ctl->relay_tokens = AB_MIN(full, ctl->relay_tokens + (now - ctl->relay_last_ms) *
+		                                                         CONTROL_RELAY_RATE);
+	ctl->relay_last_ms = now;
+	if (ctl->relay_tokens < 1000)
+		return false;
+	ctl->relay_tokens -= 1000;
+	return true;
+}
+
+/*
+ * Every broker message the session does not handle itself goes to the window
+ * manager as it is (notify, status, theme, wallpaper, taskbar, get_state,
+ * restore and any type added later), rate-limited; while no window manager
+ * is connected, up to CONTROL_NOTIFY_QUEUE messages wait for it.
+ */
+static int
+relay_to_wm(struct control *ctl, struct control_conn *c, const char *type, json_t *msg)
+{
+	if (!relay_type_ok(type)) {
+		send_error(c, "message type must be 1 to 32 of [a-z0-9_]");
+		return 0;
+	}
+	if (!relay_take_token(ctl)) {
+		ctl->relays_dropped++;
+		char m[96];
+		snprintf(m, sizeof(m), "relay rate exceeded: '%s' dropped", type);
+		send_error(c, m);
+		return 0;
+	}
+	if (ctl->wm) {
+		conn_send(ctl->wm, json_incref(msg));
+		ctl->notifies_relayed++;
+		return 0;
+	}
+	if (json_array_size(ctl->notify_queue) >= CONTROL_NOTIFY_QUEUE)
+		json_array_remove(ctl->notify_queue, 0);
+	json_array_append(ctl->notify_queue, msg);
+	return 0;
+}
+
+void
+control_desktop_exit(struct control *ctl, int status, bool restarting)
+{
+	if (!ctl->loop)
+		return;
+	json_t *f = json_object();
+	if (WIFEXITED(status))
+		json_object_set_new(f, "status", json_integer(WEXITSTATUS(status)));
+	else
+		json_object_set_new(f, "status", json_null());
+	if (WIFSIGNALED(status))
+		json_object_set_new(f, "signal", json_integer(WTERMSIG(status)));
+	json_object_set_new(f, "restarting", json_boolean(restarting));
+	json_decref(ctl->last_exit);
+	ctl->last_exit = ab_proto_msg("desktop_exit", f);
+	send_exit(ctl);
 }
 
 int
@@ -211,17 +303,8 @@ control_handle(struct control_conn *c, json_t *msg)
 		send_state(ctl);
 		return 0;
 	}
-	if (strcmp(type, "notify") == 0 && c->is_broker) {
-		if (ctl->wm) {
-			conn_send(ctl->wm, json_incref(msg));
-			ctl->notifies_relayed++;
-		} else {
-			if (json_array_size(ctl->notify_queue) >= CONTROL_NOTIFY_QUEUE)
-				json_array_remove(ctl->notify_queue, 0);
-			json_array_append(ctl->notify_queue, msg);
-		}
-		return 0;
-	}
+	if (c->is_broker)
+		return relay_to_wm(ctl, c, type, msg);
 	ab_debug("control: ignoring message of type '%s'", type);
 	return 0;
 }
@@ -363,5 +446,6 @@ control_close(struct control *ctl)
 		close(ctl->wm_listen);
 	json_decref(ctl->state);
 	json_decref(ctl->notify_queue);
+	json_decref(ctl->last_exit);
 	memset(ctl, 0, sizeof(*ctl));
 }

@@ -3,8 +3,10 @@
  * control: the session's two framed-JSON sockets (docs/control-channel.md).
  *
  *   DIR/control.sock  the broker connects here: hello, ping/pong heartbeat,
- *                     error; the session relays desktop state to it and
- *                     relays its `notify` messages to the window manager.
+ *                     error; the session relays desktop state and
+ *                     desktop_exit to it, and every other message type of
+ *                     the broker's (notify, theme, restore, ...) to the
+ *                     window manager, rate-limited.
  *   DIR/wm.sock       the desktop (window manager) connects here and sends
  *                     {"type":"state","state":{...}}; the latest state is kept
  *                     while no broker is connected and sent when one says hello.
@@ -28,6 +30,9 @@
 #define CONTROL_OUT_MAX (8u << 20)
 /* Notifications kept for a window manager that is not connected yet. */
 #define CONTROL_NOTIFY_QUEUE 64
+/* Broker -> wm relay: messages a second and burst (beyond: dropped, error to the broker). */
+#define CONTROL_RELAY_RATE  50
+#define CONTROL_RELAY_BURST 100
 /* Pings without a pong before the broker connection is dropped. */
 #define CONTROL_MAX_MISSED 3
 
@@ -56,7 +61,9 @@ struct control {
 	int64_t ping_seq;
 	int missed;
 	/* counters (tests, metrics) */
-	unsigned long states_relayed, notifies_relayed, pongs;
+	unsigned long states_relayed, notifies_relayed, pongs, relays_dropped;
+	json_t *last_exit;                   /* desktop_exit not yet sent to a broker */
+	int64_t relay_tokens, relay_last_ms; /* relay rate limit */
 };
 
 /*
@@ -73,5 +80,12 @@ void control_close(struct control *ctl);
  * message was queued).
  */
 int control_handle(struct control_conn *c, json_t *msg);
+
+/*
+ * Tells the broker the desktop command exited (wait status `status`):
+ * {"type":"desktop_exit","status":N|null,"signal":S,"restarting":B}. Kept until
+ * a broker has said hello when none is connected (only the latest).
+ */
+void control_desktop_exit(struct control *ctl, int status, bool restarting);
 
 #endif

@@ -119,7 +119,8 @@ signal_cb(struct ab_loop *loop, int fd, unsigned events, void *data)
 				s->stop = true;
 				s->exit_code = 1;
 			} else {
-				supervise_exited(&s->sup, pid, status);
+				if (supervise_exited(&s->sup, pid, status))
+					control_desktop_exit(&s->ctl, status, s->sup.timer != NULL);
 			}
 		}
 	}

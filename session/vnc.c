@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "vnc.h"
+#include "fbdiff.h"
 #include "ab_log.h"
 #include "ab_sock.h"
 #include "ab_util.h"
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -207,8 +209,12 @@ fb_follow(struct vnc *v, int w, int h)
 		return;
 	v->width = w;
 	v->height = h;
-	/* Xvfb keeps its maximal screen pixmap: same pixels, same stride. */
-	rfbNewFramebuffer(v->screen, v->xvfb->pixels, w, h, 8, 3, 4);
+	/*
+	 * Xvfb keeps its maximal screen pixmap: same pixels, same stride. The
+	 * shadow takes the whole new screen (a new framebuffer is sent in full).
+	 */
+	memcpy(v->shadow, v->xvfb->pixels, v->shadow_len);
+	rfbNewFramebuffer(v->screen, (char *)v->shadow, w, h, 8, 3, 4);
 	v->screen->paddedWidthInBytes = v->xvfb->bytes_per_line;
 	v->screen->serverFormat.redShift = 16;
 	v->screen->serverFormat.greenShift = 8;
@@ -417,6 +423,18 @@ update_cursor(struct vnc *v)
 }
 
 static void
+mark_cb(void *data, const struct fbdiff_rect *r)
+{
+	struct vnc *v = data;
+	rfbMarkRectAsModified(v->screen, r->x1, r->y1, r->x2, r->y2);
+}
+
+/*
+ * Damage is a hint: the shadow (what clients are sent) is compared with
+ * Xvfb's screen over the damaged area, scrolls become CopyRect, and only the
+ * pixels that really changed are marked modified.
+ */
+static void
 process_damage(struct vnc *v)
 {
 	XserverRegion region = XFixesCreateRegion(v->dpy, NULL, 0);
@@ -424,12 +442,35 @@ process_damage(struct vnc *v)
 	int n = 0;
 	XRectangle *rects = XFixesFetchRegion(v->dpy, region, &n);
 	XFixesDestroyRegion(v->dpy, region);
+	const uint8_t *cur = (const uint8_t *)v->xvfb->pixels;
+	size_t stride = (size_t)v->xvfb->bytes_per_line;
+	struct fbdiff_rect box = {v->width, v->height, 0, 0};
 	for (int i = 0; i < n; i++) {
-		int x1 = AB_MAX(0, rects[i].x), y1 = AB_MAX(0, rects[i].y);
-		int x2 = AB_MIN(v->width, rects[i].x + rects[i].width);
-		int y2 = AB_MIN(v->height, rects[i].y + rects[i].height);
-		if (x2 > x1 && y2 > y1)
-			rfbMarkRectAsModified(v->screen, x1, y1, x2, y2);
+		box.x1 = AB_MIN(box.x1, AB_MAX(0, rects[i].x));
+		box.y1 = AB_MIN(box.y1, AB_MAX(0, rects[i].y));
+		box.x2 = AB_MAX(box.x2, AB_MIN(v->width, rects[i].x + rects[i].width));
+		box.y2 = AB_MAX(box.y2, AB_MIN(v->height, rects[i].y + rects[i].height));
+	}
+	struct fbdiff_rect band;
+	int dy = 0;
+	if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH && box.y2 - box.y1 >= VNC_SCROLL_MIN_ROWS &&
+	    fbdiff_find_vscroll(v->shadow, cur, stride, &box, VNC_SCROLL_MIN_ROWS, &dy, &band) >
+	        0) {
+		/* the clients copy the same rows of what they were sent as we do here */
+		fbdiff_shift_rows(v->shadow, stride, &band, dy);
+		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, 0, dy);
+		v->stats.copies++;
+	}
+	ab_debug("damage: %d rects, box %d,%d-%d,%d, scroll %d", n, box.x1, box.y1, box.x2, box.y2,
+	         dy);
+	for (int i = 0; i < n; i++) {
+		struct fbdiff_rect r = {AB_MAX(0, rects[i].x), AB_MAX(0, rects[i].y),
+		                        AB_MIN(v->width, rects[i].x + rects[i].width),
+		                        AB_MIN(v->height, rects[i].y + rects[i].height)};
+		if (r.x2 <= r.x1 || r.y2 <= r.y1)
+			continue;
+		v->stats.damaged_px += (long long)(r.x2 - r.x1) * (r.y2 - r.y1);
+		v->stats.changed_px += fbdiff_update(v->shadow, cur, stride, &r, mark_cb, v);
 	}
 	if (rects)
 		XFree(rects);
@@ -467,6 +508,33 @@ x_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 	/* Events are read in vnc_process(), which runs after every round. */
 }
 
+static int64_t
+damage_timer_cb(struct ab_loop *loop, void *data)
+{
+	struct vnc *v = data;
+	v->damage_timer = NULL;
+	return AB_TIMER_STOP; /* vnc_process() runs after this round and takes the damage */
+}
+
+/*
+ * At most cfg->max_fps damage passes a second (as TigerVNC's FrameRate): a
+ * change after a quiet spell is taken at once, a stream of changes (a
+ * scrolling terminal, a drag) is collected into fewer, fuller updates.
+ */
+static bool
+damage_due(struct vnc *v)
+{
+	int64_t now = ab_now_ms(), gap = 1000 / v->cfg->max_fps;
+	if (now - v->last_damage_ms >= gap) {
+		v->last_damage_ms = now;
+		return true;
+	}
+	if (!v->damage_timer)
+		v->damage_timer =
+		    ab_loop_timer(v->loop, gap - (now - v->last_damage_ms), damage_timer_cb, v);
+	return false;
+}
+
 void
 vnc_process(struct vnc *v)
 {
@@ -482,7 +550,7 @@ vnc_process(struct vnc *v)
 			v->cursor_changed = false;
 			update_cursor(v);
 		}
-		if (v->damaged) {
+		if (v->damaged && damage_due(v)) {
 			v->damaged = false;
 			process_damage(v);
 		}
@@ -548,6 +616,11 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	rfbMaxClientWait = (int)cfg->client_wait_ms;
 	rfbRegisterProtocolExtension(&qemu_ext);
 
+	/* clients are sent the shadow, which only changes where we mark it (fbdiff.h) */
+	v->shadow_len = (size_t)xvfb->bytes_per_line * (size_t)xvfb->max_height;
+	v->shadow = ab_xmalloc(v->shadow_len);
+	memcpy(v->shadow, xvfb->pixels, v->shadow_len);
+
 	int argc = 1;
 	char *argv[] = {"argobox-session", NULL};
 	rfbScreenInfoPtr s = rfbGetScreen(&argc, argv, w, h, 8, 3, 4);
@@ -555,7 +628,7 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 		return ab_err_set(err, ENOMEM, "rfbGetScreen failed");
 	v->screen = s;
 	s->screenData = v;
-	s->frameBuffer = xvfb->pixels;
+	s->frameBuffer = (char *)v->shadow;
 	s->paddedWidthInBytes = xvfb->bytes_per_line;
 	s->serverFormat.redShift = 16;
 	s->serverFormat.greenShift = 8;
@@ -599,6 +672,9 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 void
 vnc_close(struct vnc *v)
 {
+	if (v->stats.damaged_px)
+		ab_info("damage: %lld px reported, %lld px changed, %lld scrolls sent as CopyRect",
+		        v->stats.damaged_px, v->stats.changed_px, v->stats.copies);
 	if (v->screen) {
 		rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
 		rfbClientPtr cl;
@@ -611,6 +687,9 @@ vnc_close(struct vnc *v)
 		rfbScreenCleanup(v->screen);
 		v->screen = NULL;
 	}
+	if (v->damage_timer)
+		ab_loop_timer_cancel(v->loop, v->damage_timer);
+	v->damage_timer = NULL;
 	ab_loop_unwatch(v->loop, v->lwatch);
 	ab_loop_unwatch(v->loop, v->xwatch);
 	v->lwatch = v->xwatch = NULL;
@@ -618,6 +697,8 @@ vnc_close(struct vnc *v)
 		close(v->listen_fd);
 	v->listen_fd = -1;
 	clipboard_free(&v->clip);
+	free(v->shadow);
+	v->shadow = NULL;
 	if (v->dpy)
 		XCloseDisplay(v->dpy);
 	v->dpy = NULL;

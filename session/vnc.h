@@ -8,9 +8,11 @@
  * drains X events (XDamage, XFixes cursor and selection, RandR) and runs
  * rfbProcessEvents(screen, 0), so an idle desktop costs no CPU.
  *
- * Framebuffer: Xvfb's -fbdir file, mapped (no copy). Updates: XDamage
- * (ReportNonEmpty; each batch is subtracted as one region, so damage
- * coalesces in the X server and none is lost). Input: XTest (input.c).
+ * Framebuffer: Xvfb's -fbdir file, mapped; clients are sent a shadow copy.
+ * Updates: XDamage (ReportNonEmpty; each batch is subtracted as one region,
+ * so damage coalesces in the X server and none is lost); the damaged area is
+ * compared with the shadow (fbdiff.h): vertical scrolls go out as CopyRect,
+ * and only truly changed pixels are marked modified. Input: XTest (input.c).
  * Cursor: XFixes cursor image -> rich cursor. Clipboard: clipboard.c.
  * Resize: SetDesktopSize -> RandR within [min, max] of the config.
  */
@@ -20,6 +22,7 @@
 #include <X11/Xlib.h>
 #include <rfb/rfb.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "ab_err.h"
 #include "ab_loop.h"
@@ -41,13 +44,24 @@ struct vnc {
 	unsigned long damage; /* Damage */
 	int damage_event, xfixes_event, randr_event;
 	bool damaged;
+	int64_t last_damage_ms;        /* last damage pass (vnc.max_fps) */
+	struct ab_timer *damage_timer; /* the next one, when damage waits */
 	bool cursor_changed;
 	struct input input;
 	struct clipboard clip;
 	int width, height;
 	int nclients;
-	bool x_broken; /* X connection lost */
+	bool x_broken;   /* X connection lost */
+	uint8_t *shadow; /* what clients are sent: Xvfb's screen as of the last damage */
+	size_t shadow_len;
+	struct {
+		long long damaged_px, changed_px, copies;
+	} stats;
 };
+
+/* scroll detection runs on damage at least this large (pixels) */
+#define VNC_SCROLL_MIN_WIDTH 64
+#define VNC_SCROLL_MIN_ROWS  8
 
 /* Connects to Xvfb's display, maps the framebuffer, listens on dir/rfb.sock. */
 int vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop,

@@ -264,6 +264,86 @@ test_socket_modes(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+static void
+test_every_type_relayed_to_wm(void **state)
+{
+	struct fixture *f = *state;
+	struct peer b = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b));
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	struct peer wm = peer_connect(f, "wm.sock");
+	json_decref(peer_recv_type(f, &wm, "hello"));
+	const char *types[] = {"status",    "theme",   "wallpaper",       "taskbar",
+	                       "get_state", "restore", "some_future_type"};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(types); i++) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "{\"v\":1,\"type\":\"%s\",\"k\":%zu}", types[i], i);
+		peer_send_raw(f, &b, buf);
+		json_t *m = peer_recv(f, &wm);
+		assert_non_null(m);
+		assert_string_equal(ab_proto_type(m), types[i]);
+		assert_int_equal(json_integer_value(json_object_get(m, "k")), i);
+		json_decref(m);
+	}
+	/* a restore carries its state through untouched */
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"restore\",\"state\":{\"windows\":[1,2]}}");
+	json_t *m = peer_recv_type(f, &wm, "restore");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(m, "state"), "windows")),
+	                 2);
+	json_decref(m);
+	/* a type that is not a plain name is refused, with an error to the broker */
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"../x\"}");
+	m = peer_recv_type(f, &b, "error");
+	json_decref(m);
+	peer_close(&b);
+	peer_close(&wm);
+}
+
+static void
+test_relay_rate_limited(void **state)
+{
+	struct fixture *f = *state;
+	struct peer b = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b));
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	struct peer wm = peer_connect(f, "wm.sock");
+	json_decref(peer_recv_type(f, &wm, "hello"));
+	for (int i = 0; i < CONTROL_RELAY_BURST * 3; i++)
+		peer_send_raw(f, &b, "{\"v\":1,\"type\":\"status\",\"id\":\"x\",\"text\":\"y\"}");
+	/* a flood is cut down to about the burst; the broker hears why */
+	assert_true(f->ctl.relays_dropped > 0);
+	assert_true(f->ctl.notifies_relayed < CONTROL_RELAY_BURST * 2);
+	json_t *m = peer_recv_type(f, &b, "error");
+	assert_non_null(strstr(json_string_value(json_object_get(m, "msg")), "rate"));
+	json_decref(m);
+	peer_close(&b);
+	peer_close(&wm);
+}
+
+static void
+test_desktop_exit_reported(void **state)
+{
+	struct fixture *f = *state;
+	/* an exit before any broker is kept for its hello */
+	control_desktop_exit(&f->ctl, 3 << 8, true);
+	struct peer b = peer_connect(f, "control.sock");
+	json_decref(peer_recv(f, &b));
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	json_t *m = peer_recv_type(f, &b, "desktop_exit");
+	assert_int_equal(json_integer_value(json_object_get(m, "status")), 3);
+	assert_true(json_is_true(json_object_get(m, "restarting")));
+	json_decref(m);
+	/* killed by a signal: status null, the signal named */
+	control_desktop_exit(&f->ctl, 9, false);
+	pump(f);
+	m = peer_recv_type(f, &b, "desktop_exit");
+	assert_true(json_is_null(json_object_get(m, "status")));
+	assert_int_equal(json_integer_value(json_object_get(m, "signal")), 9);
+	assert_true(json_is_false(json_object_get(m, "restarting")));
+	json_decref(m);
+	peer_close(&b);
+}
+
 int
 main(void)
 {
@@ -275,6 +355,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_notify_queued_for_wm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_broker_replaces_old, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_socket_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_type_relayed_to_wm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_relay_rate_limited, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_desktop_exit_reported, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
