@@ -22,8 +22,9 @@
 #define AB_ISOLATION_DATA_DIR "/usr/share/argobox"
 #endif
 
-#define MAX_LAN      32
-#define MAX_SERVICES 64
+#define MAX_LAN       32
+#define MAX_SERVICES  64
+#define MAX_EPHEMERAL 1024 /* demo identities at once */
 
 /* The "runtime" subtree. */
 struct iso_runtime_cfg {
@@ -39,6 +40,7 @@ struct iso_runtime_cfg {
 	long long host_id_base;
 	char image[PATH_MAX];
 	long long poll_interval_ms;
+	char cgroup_parent[64];
 };
 
 /* The "netpol" subtree. */
@@ -63,6 +65,7 @@ static const struct iso_runtime_cfg rt_defaults = {
     .stop_timeout_ms = 5000,
     .host_id_base = 100000,
     .poll_interval_ms = 1000,
+    .cgroup_parent = "argobox",
 };
 
 #define R struct iso_runtime_cfg
@@ -84,6 +87,7 @@ static const struct ab_cfg_field rt_fields[] = {
     AB_CFG_STR("image", R, image, "root filesystem replacing the host view (\"\": host /usr)"),
     AB_CFG_INT("poll_interval_ms", R, poll_interval_ms, 100, 60000,
                "network drop counters and cgroup limit hits are audited this often"),
+    AB_CFG_STR("cgroup_parent", R, cgroup_parent, "cgroup v1 parent: /<parent>/<user>"),
     {0},
 };
 #undef R
@@ -116,6 +120,10 @@ static const struct ab_cfg_field np_fields[] = {
 struct isolation {
 	struct ab_loop *loop;
 	const struct users_db *users;
+	struct users_db *own_users; /* loaded from the config's users/profiles */
+	isolation_resolve_fn resolve;
+	void *resolve_data;
+	char ephemeral[MAX_EPHEMERAL][USERS_NAME_MAX + 1]; /* slot -> demo identity */
 	bool oci;
 	struct launcher *launcher;
 	struct runtime *rt;
@@ -280,6 +288,12 @@ isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct user
 	int r = parse_subtrees(cfg, &iso->rc, &iso->nc, err);
 	if (r < 0)
 		goto fail;
+	if (!users && json_array_size(cfg->users) > 0) {
+		r = users_load(cfg->users, cfg->profiles, &iso->own_users, err);
+		if (r < 0)
+			goto fail;
+		iso->users = iso->own_users;
+	}
 	const char *want = cfg->session_launcher;
 	bool root = geteuid() == 0;
 	if (!strcmp(want, "auto")) {
@@ -377,16 +391,56 @@ isolation_set_users(struct isolation *iso, const struct users_db *users)
 }
 
 void
-isolation_free(struct isolation *iso)
+isolation_set_resolver(struct isolation *iso, isolation_resolve_fn fn, void *data)
+{
+	iso->resolve = fn;
+	iso->resolve_data = data;
+}
+
+/*
+ * A slot for an identity outside the users table: its own, else the first
+ * free one (or one whose owner has no container any more). -ENOSPC when full.
+ */
+static int
+ephemeral_slot(struct isolation *iso, const char *user)
+{
+	int free_slot = -1;
+	for (int i = 0; i < MAX_EPHEMERAL; i++) {
+		if (!strcmp(iso->ephemeral[i], user))
+			return i;
+		if (free_slot < 0 &&
+		    (!iso->ephemeral[i][0] || !iso->rt || !runtime_has(iso->rt, iso->ephemeral[i])))
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+		snprintf(iso->ephemeral[free_slot], sizeof(iso->ephemeral[free_slot]), "%s", user);
+	return free_slot < 0 ? -ENOSPC : free_slot;
+}
+
+void
+isolation_shutdown(struct isolation *iso)
 {
 	if (!iso)
 		return;
 	ab_loop_timer_cancel(iso->loop, iso->poll_timer);
+	iso->poll_timer = NULL;
+	if (iso->oci && iso->launcher)
+		launcher_oci_detach(iso->launcher);
+	runtime_free(iso->rt);
+	iso->rt = NULL;
+}
+
+void
+isolation_free(struct isolation *iso)
+{
+	if (!iso)
+		return;
+	isolation_shutdown(iso);
 	if (iso->launcher)
 		iso->launcher->ops->free(iso->launcher);
-	runtime_free(iso->rt);
 	netpol_free(iso->np);
 	free_subtrees(&iso->rc, &iso->nc);
+	users_free(iso->own_users);
 	free(iso);
 }
 
@@ -405,7 +459,7 @@ isolation_is_oci(const struct isolation *iso)
 const char *
 isolation_launcher_name(const struct isolation *iso)
 {
-	return iso->oci ? runtime_name(iso->rt) : "process";
+	return iso->oci ? (iso->rt ? runtime_name(iso->rt) : "oci") : "process";
 }
 
 /* The netpol part of a profile: LAN ranges (IPv4) and the named services. */
@@ -467,24 +521,47 @@ isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *
 			}
 	}
 	bool local = !iso->users && !strcmp(user, "local");
+	/* Identities outside the table (demo-<hex>): authn's resolver, else demo defaults. */
+	struct isolation_identity id = {.role = USERS_ROLE_DEMO, .uid = 1000, .gid = 1000};
+	bool ephemeral = false;
 	if (!u && !local) {
-		audit_log("container.start", AUDIT_DENY, user, NULL, NULL,
-		          json_pack("{ss}", "reason", "no such user"));
-		return ab_err_set(err, EPERM, "'%s' is not in the users table", user);
+		if (iso->resolve)
+			ephemeral = iso->resolve(user, &id, iso->resolve_data) == 0;
+		else
+			ephemeral = !strncmp(user, "demo-", 5);
+		if (!ephemeral) {
+			audit_log("container.start", AUDIT_DENY, user, NULL, NULL,
+			          json_pack("{ss}", "reason", "no such user"));
+			return ab_err_set(err, EPERM, "'%s' is not in the users table", user);
+		}
+		int slot = ephemeral_slot(iso, user);
+		if (slot < 0) {
+			audit_log("container.start", AUDIT_DENY, user, NULL, NULL,
+			          json_pack("{ss}", "reason", "no free slot"));
+			return ab_err_set(err, ENOSPC, "no free container slot for '%s'", user);
+		}
+		index = (iso->users ? users_count(iso->users) : 1) + (size_t)slot;
 	}
-	const struct users_profile *prof = u ? u->profile : NULL;
+	const struct users_profile *prof = u ? u->profile : ephemeral ? id.profile : NULL;
 	struct launcher_oci_profile p = {0};
 	snprintf(iso->user, sizeof(iso->user), "%s", user);
 	p.spec.user = iso->user;
-	p.spec.role = u ? (enum runtime_role)u->role : RUNTIME_ROLE_ADMIN;
+	p.spec.role = u           ? (enum runtime_role)u->role
+	              : ephemeral ? (enum runtime_role)id.role
+	                          : RUNTIME_ROLE_ADMIN;
 	p.spec.index = (unsigned)index;
-	p.spec.uid = u ? u->uid : 1000;
-	p.spec.gid = u ? u->gid : 1000;
+	p.spec.uid = u ? u->uid : id.uid;
+	p.spec.gid = u ? u->gid : id.gid;
 	p.spec.host_id_base = (uid_t)iso->rc.host_id_base;
 	if (prof) {
 		p.spec.memory_bytes = (int64_t)prof->memory_mb << 20;
 		p.spec.cpu_millis = prof->cpu_millis;
 		p.spec.pids_max = prof->pids;
+	} else if (ephemeral) {
+		/* A demo identity without a profile: the tightest box. */
+		p.spec.memory_bytes = 1024LL << 20;
+		p.spec.cpu_millis = 1000;
+		p.spec.pids_max = 512;
 	} else {
 		/* The loopback "local" user: admin-like, bounded like a generous profile. */
 		p.spec.memory_bytes = 4096LL << 20;
@@ -503,12 +580,15 @@ isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *
 	         runtime_role_name(p.spec.role));
 	p.spec.apparmor_profile = iso->apparmor;
 	p.spec.image = iso->rc.image[0] ? iso->rc.image : NULL;
+	p.spec.cgroup_parent = iso->rc.cgroup_parent;
 	if (iso->desktop_bin[0] && strncmp(iso->desktop_bin, "/usr/", 5) != 0) {
 		iso->mounts[0] = (struct runtime_mount){iso->desktop_bin, iso->desktop_bin, false};
 		p.spec.mounts = iso->mounts;
 		p.spec.n_mounts = 1;
 	}
 	fill_net(iso, prof, &p);
+	if (ephemeral && !prof)
+		p.net.n_lan = p.net.n_services = 0;
 	p.net.user = iso->user;
 	p.net.role = p.spec.role;
 	p.net.index = p.spec.index;
@@ -546,7 +626,9 @@ on_adopted(struct runtime *rt, const struct runtime_info *list, size_t n, int st
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct ab_err err = {0};
-		if (!strcmp(list[i].status, "running") && runtime_has(rt, list[i].user)) {
+		bool known = iso->users ? users_find(iso->users, list[i].user) != NULL
+		                        : !strcmp(list[i].user, "local");
+		if (known && !strcmp(list[i].status, "running") && runtime_has(rt, list[i].user)) {
 			if (desktop_adopt(iso->desktops, list[i].user, &err) < 0)
 				ab_warn("%s", err.msg);
 			else
@@ -554,7 +636,8 @@ on_adopted(struct runtime *rt, const struct runtime_info *list, size_t n, int st
 				        list[i].user, (int)list[i].pid);
 			continue;
 		}
-		ab_info("removing the %s container of '%s'", list[i].status, list[i].user);
+		ab_info("removing the %s container of '%s'%s", list[i].status, list[i].user,
+		        known ? "" : " (not in the users table)");
 		if (runtime_stop(rt, list[i].user, on_leftover_stopped, iso, &err) < 0)
 			ab_warn("%s", err.msg);
 	}

@@ -9,7 +9,8 @@
  *   desktops = desktop_manager_new(loop, isolation_launcher(iso), &dp);
  *   isolation_adopt(iso, desktops, &err);                       once, at start-up
  *   ... loop ... (a 1 s timer polls netpol_poll + runtime_poll_limits)
- *   desktop_manager_shutdown(); desktop_manager_free(); isolation_free(iso);
+ *   desktop_manager_shutdown(); isolation_shutdown(iso); server_free();
+ *   desktop_manager_free(); isolation_free(iso);
  *
  * Config (broker config.c): session.launcher "auto" | "oci" | "process";
  * storage.home_base; the "runtime" and "netpol" JSON subtrees (validated
@@ -43,12 +44,34 @@ int isolation_check_config(const struct broker_config *cfg, struct ab_err *err);
  * Chooses the launcher and, for OCI, creates the network policy and the
  * runtime driver. May canonicalise cfg->session_binary and
  * cfg->session_desktop_command[0] (the container needs real paths).
- * `users` (may be NULL: only the loopback user "local", admin-like) is
- * borrowed and must outlive the isolation; isolation_set_users replaces it.
+ * `users` (borrowed, must outlive the isolation) may be NULL: then the
+ * config's users/profiles subtrees are loaded here, and with no users only
+ * the loopback user "local" (admin-like, slot 0) may have a desktop.
  */
 int isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct users_db *users,
                   struct isolation **ret, struct ab_err *err);
 void isolation_set_users(struct isolation *iso, const struct users_db *users);
+
+/*
+ * Identities outside the users table (demo-<hex>, docs/auth.md): authn
+ * answers who they are. Without a resolver, "demo-*" names get the demo role
+ * with the tightest defaults (no LAN, no services, 1 CPU, 1 GiB, 512 pids)
+ * and every other unknown name is refused. Such identities get a slot after
+ * the table's; their containers are not adopted after a restart (stopped).
+ */
+struct isolation_identity {
+	enum users_role role;
+	const struct users_profile *profile; /* may be NULL */
+	uid_t uid, gid;                      /* inside the container */
+};
+typedef int (*isolation_resolve_fn)(const char *user, struct isolation_identity *ret, void *data);
+void isolation_set_resolver(struct isolation *iso, isolation_resolve_fn fn, void *data);
+/*
+ * Before the loop goes (server_free): stops the poll timer and lets go of
+ * the runtime's watches; containers keep running. The launcher stays usable
+ * for desktop_manager_free (release), then isolation_free frees it.
+ */
+void isolation_shutdown(struct isolation *iso);
 void isolation_free(struct isolation *iso);
 
 /* The launcher to hand to desktop_manager_new (owned by the isolation). */

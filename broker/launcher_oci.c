@@ -160,7 +160,7 @@ oci_start(struct launcher *l, const struct launch_request *req, launch_event_fn 
 static void
 oci_stop(struct launcher *l, struct launch *la)
 {
-	if (!la || la->exited)
+	if (!la || la->exited || !to_oci(l)->rt)
 		return;
 	struct ab_err err = {0};
 	int r = runtime_stop(to_oci(l)->rt, la->user, on_stopped, la, &err);
@@ -187,7 +187,7 @@ oci_release(struct launcher *l, struct launch *la)
 static pid_t
 oci_pid(struct launcher *l, struct launch *la)
 {
-	pid_t pid = la ? runtime_pid(to_oci(l)->rt, la->user) : 0;
+	pid_t pid = la && to_oci(l)->rt ? runtime_pid(to_oci(l)->rt, la->user) : 0;
 	return pid > 0 ? pid : 0;
 }
 
@@ -203,7 +203,7 @@ static void
 oci_free(struct launcher *l)
 {
 	struct oci_launcher *ol = to_oci(l);
-	runtime_set_exit_handler(ol->rt, NULL, NULL);
+	launcher_oci_detach(l);
 	while (ol->launches)
 		oci_release(l, ol->launches);
 	free(ol->session);
@@ -246,6 +246,15 @@ oci_adopt(struct launcher *l, const char *user, const char *runtime_dir, launch_
 	ol->launches = la;
 	*ret = la;
 	return 0;
+}
+
+void
+launcher_oci_detach(struct launcher *l)
+{
+	struct oci_launcher *ol = to_oci(l);
+	if (ol->rt)
+		runtime_set_exit_handler(ol->rt, NULL, NULL);
+	ol->rt = NULL;
 }
 
 static const struct launcher_ops oci_ops = {

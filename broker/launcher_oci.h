@@ -42,4 +42,10 @@ struct launcher *launcher_oci_new(struct ab_loop *loop, struct runtime *rt,
                                   const char *session_binary, launcher_oci_profile_fn profile_for,
                                   void *data);
 
+/*
+ * Forgets the runtime (broker shutdown: before runtime_free and the loop go).
+ * Afterwards stop and pid do nothing; release and free still work.
+ */
+void launcher_oci_detach(struct launcher *l);
+
 #endif

@@ -220,6 +220,9 @@ main(int argc, char **argv)
 	authn_free(authn);
 	ab_loop_unwatch(loop, sigw);
 	desktop_manager_shutdown(desktops, cfg.session_stop_timeout_ms + 1000);
+#ifdef AB_HAVE_ISOLATION
+	isolation_shutdown(iso); /* its watches and timer go before the loop does */
+#endif
 	server_free(srv);
 	desktop_manager_free(desktops);
 #ifdef AB_HAVE_ISOLATION
