@@ -159,8 +159,7 @@ static void
 authn_prestart_done(struct desktop *d, int status, void *data)
 {
 	if (status < 0)
-		ab_warn("desktop of '%s' did not start: %s", (const char *)data, strerror(-status));
-	free(data);
+		ab_warn("a desktop started at sign-in did not start: %s", strerror(-status));
 }
 
 /* Starts the user's desktop right after sign-in, so the page finds it booting or ready. */
@@ -171,11 +170,8 @@ authn_prestart(struct authn *a, const char *user)
 		return;
 	struct ab_err err = {0};
 	struct desktop_waiter *w = NULL;
-	char *u = ab_xstrdup(user);
-	if (desktop_acquire(a->desktops, user, authn_prestart_done, u, &w, &err) < 0) {
+	if (desktop_acquire(a->desktops, user, authn_prestart_done, NULL, &w, &err) < 0)
 		ab_warn("starting the desktop of '%s': %s", user, err.msg);
-		free(u);
-	}
 }
 
 static const char *

@@ -845,7 +845,12 @@ desktop_manager_shutdown(struct desktop_manager *m, int64_t timeout_ms)
 			d->state = DESKTOP_STOPPING;
 		control_close(d->control);
 		d->control = NULL;
+		/* the loop goes before desktop_manager_free(): no timers past this point */
+		ab_loop_timer_cancel(m->loop, d->start_timer);
+		d->start_timer = NULL;
 	}
+	ab_loop_timer_cancel(m->loop, m->reap_timer);
+	m->reap_timer = NULL;
 	if (m->desktops)
 		ab_info("stopping %u desktop(s)", desktop_manager_count(m));
 	m->launcher->ops->shutdown(m->launcher, timeout_ms);

@@ -1,0 +1,437 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Sign-in wired into argobox-broker, over real HTTP and websockets on loopback:
+//   authn-test.js matrix|login|csrf|demo-cap|demo-rate|demo-ttl|ws|noauth
+// Each starts its own broker (listen.port 0, temp dirs, the sample config's users and
+// profiles, passwords "<name>-argobox") with the fake session from tests/integration/broker.
+'use strict';
+const assert = require('assert');
+const { spawn } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const WebSocket = require('ws');
+
+const build = process.env.AB_BUILD_DIR;
+const src = process.env.AB_SOURCE_DIR || path.resolve(__dirname, '../../..');
+const brokerBin = path.join(build, 'broker', 'argobox-broker');
+const fakeSession = path.join(src, 'tests/integration/broker/fake-session.js');
+const sample = JSON.parse(fs.readFileSync(path.join(src, 'config/argobox.sample.json'), 'utf8'));
+const children = [];
+const tmps = [];
+let failed = false;
+
+function cleanup() {
+	for (const c of children) {
+		try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
+	}
+	if (!failed) for (const t of tmps) fs.rmSync(t, { recursive: true, force: true });
+}
+function fail(msg) {
+	failed = true;
+	console.error(`FAIL: ${msg}`);
+	cleanup();
+	process.exit(1);
+}
+process.on('exit', cleanup);
+process.on('unhandledRejection', (e) => fail(e && e.stack ? e.stack : String(e)));
+
+async function waitFor(what, fn, ms = 15000) {
+	const end = Date.now() + ms;
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() > end) fail(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 25));
+	}
+}
+
+async function startBroker(opts = {}) {
+	const tmp = opts.tmp || fs.mkdtempSync(path.join(os.tmpdir(), 'ab-authn-'));
+	if (!opts.tmp) tmps.push(tmp);
+	const auth = JSON.parse(JSON.stringify(sample.auth));
+	Object.assign(auth.demo, opts.demo || {});
+	Object.assign(auth.local, opts.local || {});
+	const cfg = {
+		listen: { address: '127.0.0.1', port: 0 },
+		web: { root: path.join(src, 'web') },
+		session: {
+			launcher: 'process',
+			binary: fakeSession,
+			runtime_base: path.join(tmp, 'run'),
+			desktop_command: ['true'],
+			start_timeout_ms: 15000,
+			stop_timeout_ms: 3000,
+		},
+		control: { heartbeat_ms: 500, timeout_ms: 5000 },
+		admin: { socket: path.join(tmp, 'broker.sock') },
+		audit: { path: path.join(tmp, 'audit.log') },
+		data: { dir: path.join(tmp, 'data') },
+		log: { level: 'debug' },
+		auth,
+		users: opts.users || sample.users,
+		profiles: sample.profiles,
+	};
+	if (opts.noauth) { delete cfg.auth; delete cfg.users; delete cfg.profiles; }
+	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
+	const p = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], {
+		stdio: ['ignore', 'inherit', 'pipe'], detached: true,
+	});
+	children.push(p);
+	let logText = '';
+	p.stderr.on('data', (d) => { logText += d; process.stderr.write(d); });
+	const exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
+	const port = await waitFor('the broker to listen', () => {
+		const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
+		return m && Number(m[1]);
+	});
+	return {
+		p, port, tmp, cfg, exited, log: () => logText,
+		audit: () => { try { return fs.readFileSync(cfg.audit.path, 'utf8'); } catch (e) { return ''; } },
+		fakeLog: (u) => { try { return fs.readFileSync(path.join(tmp, 'run', u, 'fake.log'), 'utf8'); } catch (e) { return ''; } },
+	};
+}
+
+async function stopBroker(b) {
+	process.kill(b.p.pid, 'SIGTERM');
+	const r = await Promise.race([b.exited, new Promise((res) => setTimeout(() => res(null), 20000))]);
+	if (!r) fail('broker did not exit after SIGTERM');
+	assert.strictEqual(r.code, 0, `broker exit status (signal ${r.sig})`);
+}
+
+/* One HTTP/1.1 request; resolves {status, headers, body, json}. */
+function http(port, method, target, { headers = {}, body } = {}) {
+	return new Promise((resolve, reject) => {
+		const s = net.connect(port, '127.0.0.1');
+		let data = Buffer.alloc(0);
+		s.on('connect', () => {
+			let req = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n`;
+			const b = body === undefined ? null : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+			if (b) req += `Content-Type: application/json\r\nContent-Length: ${b.length}\r\n`;
+			for (const [k, v] of Object.entries(headers)) if (v !== undefined) req += `${k}: ${v}\r\n`;
+			s.write(req + '\r\n');
+			if (b) s.write(b);
+		});
+		s.on('data', (d) => { data = Buffer.concat([data, d]); });
+		s.on('error', reject);
+		s.on('close', () => {
+			const t = data.toString('utf8');
+			const i = t.indexOf('\r\n\r\n');
+			const head = i >= 0 ? t.slice(0, i) : t;
+			const m = /^HTTP\/1\.[01] (\d+)/.exec(head);
+			const hdrs = {};
+			for (const l of head.split('\r\n').slice(1)) {
+				const j = l.indexOf(':');
+				if (j > 0) hdrs[l.slice(0, j).toLowerCase()] = l.slice(j + 1).trim();
+			}
+			const bodyText = i >= 0 ? t.slice(i + 4) : '';
+			let json = null;
+			try { json = JSON.parse(bodyText); } catch (e) { /* not JSON */ }
+			resolve({ status: m ? Number(m[1]) : 0, headers: hdrs, body: bodyText, json });
+		});
+	});
+}
+
+/* A signed-in client: cookie + CSRF token. */
+async function login(b, user, password = `${user}-argobox`) {
+	const r = await http(b.port, 'POST', '/api/login', { body: { user, password } });
+	assert.strictEqual(r.status, 200, `login ${user}: ${r.body}`);
+	const cookie = /^(argobox_session=[0-9a-f]+)/.exec(r.headers['set-cookie'])[1];
+	return { user, cookie, csrf: r.json.csrf_token, role: r.json.role, setCookie: r.headers['set-cookie'] };
+}
+async function demo(b, profile = 'demo-homelab') {
+	const r = await http(b.port, 'POST', '/api/demo', { body: { profile } });
+	if (r.status !== 200) return { status: r.status, r };
+	const cookie = /^(argobox_session=[0-9a-f]+)/.exec(r.headers['set-cookie'])[1];
+	return { status: 200, user: r.json.user, cookie, csrf: r.json.csrf_token, role: 'demo', json: r.json };
+}
+function as(c, extra = {}) {
+	if (!c) return extra;
+	return Object.assign({ Cookie: c.cookie, 'X-CSRF-Token': c.csrf }, extra);
+}
+
+/* Websocket upgrade: resolves {ok, status} (status = HTTP status when refused). */
+function wsOpen(port, target, c) {
+	return new Promise((resolve) => {
+		const ws = new WebSocket(`ws://127.0.0.1:${port}${target}`, [],
+			{ headers: c ? { Cookie: c.cookie } : {}, origin: `http://127.0.0.1:${port}` });
+		ws.on('open', () => resolve({ ok: true, ws }));
+		ws.on('unexpected-response', (q, r) => { resolve({ ok: false, status: r.statusCode }); });
+		ws.on('error', () => resolve({ ok: false, status: 0 }));
+	});
+}
+
+/* Runs the RFB handshake on an open websocket; returns helpers. */
+async function rfb(ws) {
+	let buf = Buffer.alloc(0);
+	let waiters = [];
+	let closed = false;
+	ws.on('message', (d) => { buf = Buffer.concat([buf, d]); waiters.forEach((w) => w()); });
+	ws.on('close', () => { closed = true; waiters.forEach((w) => w()); });
+	const read = (n) => new Promise((res, rej) => {
+		const t = setTimeout(() => rej(new Error(`timeout reading ${n} bytes`)), 15000);
+		const check = () => {
+			if (buf.length >= n) {
+				clearTimeout(t);
+				waiters = waiters.filter((w) => w !== check);
+				const r = buf.subarray(0, n); buf = buf.subarray(n); res(r);
+			} else if (closed) { clearTimeout(t); rej(new Error('websocket closed')); }
+		};
+		waiters.push(check); check();
+	});
+	assert.strictEqual((await read(12)).toString(), 'RFB 003.008\n');
+	ws.send(Buffer.from('RFB 003.008\n'));
+	const nt = (await read(1))[0];
+	await read(nt);
+	ws.send(Buffer.from([1]));
+	assert.strictEqual((await read(4)).readUInt32BE(0), 0, 'security result');
+	ws.send(Buffer.from([0])); // exclusive: the view-only filter must force shared
+	const si = await read(24);
+	await read(si.readUInt32BE(20));
+	const update = async () => {
+		const m = Buffer.alloc(10); m[0] = 3; m[1] = 0; m.writeUInt16BE(4, 6); m.writeUInt16BE(4, 8);
+		ws.send(m);
+		const hd = await read(16);
+		assert.strictEqual(hd[0], 0, 'FramebufferUpdate');
+		await read(hd.readUInt16BE(8) * hd.readUInt16BE(10) * 4);
+	};
+	const key = (sym) => { const m = Buffer.alloc(8); m[0] = 4; m[1] = 1; m.writeUInt32BE(sym, 4); ws.send(m); };
+	const pointer = () => ws.send(Buffer.from([5, 1, 0, 10, 0, 10]));
+	const cut = (t) => { const h = Buffer.alloc(8); h[0] = 6; h.writeUInt32BE(t.length, 4); ws.send(Buffer.concat([h, Buffer.from(t)])); };
+	const resize = () => { const m = Buffer.alloc(24); m[0] = 251; m.writeUInt16BE(100, 2); m.writeUInt16BE(100, 4); m[6] = 1; ws.send(m); };
+	return { update, key, pointer, cut, resize, closed: () => closed };
+}
+
+const tests = {
+	/* role x endpoint x status over real HTTP (docs/auth.md's table) */
+	async matrix() {
+		const b = await startBroker();
+		const admin = await login(b, 'daniel');
+		const member = await login(b, 'bogie');
+		const d = await demo(b);
+		assert.strictEqual(d.status, 200, 'demo start');
+		const who = { admin, member, demo: d, anonymous: null };
+		// [method, path, {admin, member, demo, anonymous}]
+		const rows = [
+			['GET', '/', 200, 200, 200, 200],
+			['GET', '/index.html', 200, 200, 200, 200],
+			['GET', '/healthz', 200, 200, 200, 200],
+			['GET', '/api/demo/profiles', 200, 200, 200, 200],
+			['GET', '/api/me', 200, 200, 200, 401],
+			['GET', '/api/nope', 404, 404, 404, 404],
+			['GET', '/api/admin/users', 404, 403, 403, 401], // allowed for admin, no route yet
+			['POST', '/api/admin/users', 405, 403, 403, 401], // allowed, no route: 405
+			['DELETE', '/api/admin/users/x', 405, 403, 403, 401],
+			['GET', '/api/desktops/bogie/state', 'a', 's', 403, 401],
+			['GET', '/api/desktops/mauve/state', 'a', 403, 403, 401],
+			['POST', '/api/demo', 403, 403, 403, 'any'],
+			['GET', '/api/desktop/bad..name', 400, 400, 400, 'any'],
+		];
+		const table = [];
+		for (const [m, p, ...exp] of rows) {
+			const line = [m.padEnd(6), p.padEnd(28)];
+			for (const [i, role] of ['admin', 'member', 'demo', 'anonymous'].entries()) {
+				const r = await http(b.port, m, p, { headers: as(who[role], { Origin: `http://127.0.0.1:${b.port}` }), body: m === 'GET' || m === 'DELETE' ? undefined : {} });
+				line.push(String(r.status).padEnd(10));
+				const e = exp[i];
+				if (e === 'any') continue;
+				if (e === 'a' || e === 's') { // reached deskstate (200/404/503): authorized
+					assert.ok(![401, 403].includes(r.status), `${role} ${m} ${p}: ${r.status} ${r.body}`);
+					continue;
+				}
+				assert.strictEqual(r.status, e, `${role} ${m} ${p}: ${r.body}`);
+			}
+			table.push(line.join(' '));
+		}
+		console.log(`method path                         admin      member     demo       anonymous\n${table.join('\n')}`);
+		// GET /api/me says who
+		const me = await http(b.port, 'GET', '/api/me', { headers: as(member) });
+		assert.strictEqual(me.json.user, 'bogie');
+		assert.strictEqual(me.json.role, 'member');
+		const dme = await http(b.port, 'GET', '/api/me', { headers: as(d) });
+		assert.strictEqual(dme.json.role, 'demo');
+		assert.ok(dme.json.expires_in_s > 0, 'demo expires_in_s');
+		// websockets: anonymous 401-ish refusal, own desktop ok
+		assert.strictEqual((await wsOpen(b.port, '/websockify', null)).ok, false, 'anonymous websocket');
+		const own = await wsOpen(b.port, '/websockify', member);
+		assert.ok(own.ok, 'member websocket to own desktop');
+		own.ws.close();
+		await stopBroker(b);
+	},
+
+	async login() {
+		const b = await startBroker();
+		const a = await login(b, 'bogie');
+		// cookie flags (no TLS: no Secure)
+		assert.match(a.setCookie, /HttpOnly/);
+		assert.match(a.setCookie, /SameSite=Strict/);
+		assert.match(a.setCookie, /Path=\//);
+		assert.doesNotMatch(a.setCookie, /Secure/);
+		assert.strictEqual(a.role, 'member');
+		// wrong password and unknown user: same status, same message
+		const w1 = await http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'nope' } });
+		const w2 = await http(b.port, 'POST', '/api/login', { body: { user: 'nosuchuser', password: 'nope' } });
+		assert.strictEqual(w1.status, 401);
+		assert.strictEqual(w2.status, 401);
+		assert.strictEqual(w1.body, w2.body, 'one message for every failed sign-in');
+		assert.strictEqual(w1.headers['set-cookie'], undefined, 'no cookie on failure');
+		// bad bodies
+		assert.strictEqual((await http(b.port, 'POST', '/api/login', { body: 'not json' })).status, 400);
+		// cross-origin login refused
+		const xo = await http(b.port, 'POST', '/api/login', { headers: { Origin: 'http://evil.example' }, body: { user: 'bogie', password: 'bogie-argobox' } });
+		assert.strictEqual(xo.status, 403, `cross-origin login: ${xo.body}`);
+		// lockout: 5 failures on mauve within the window -> 429 + Retry-After, even with the right password
+		for (let i = 0; i < 4; i++)
+			assert.strictEqual((await http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: `x${i}` } })).status, 401);
+		const locked = await http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'mauve-argobox' } });
+		assert.strictEqual(locked.status, 429, `locked out: ${locked.body}`);
+		assert.ok(Number(locked.headers['retry-after']) > 0, 'Retry-After');
+		// another user is not locked
+		await login(b, 'bea');
+		// sessions survive a restart (saved 0600 at shutdown)
+		await stopBroker(b);
+		const st = fs.statSync(path.join(b.tmp, 'data', 'sessions.json'));
+		assert.strictEqual(st.mode & 0o777, 0o600, 'sessions.json mode');
+		const b2 = await startBroker({ tmp: b.tmp });
+		const me = await http(b2.port, 'GET', '/api/me', { headers: as(a) });
+		assert.strictEqual(me.status, 200, 'session restored after restart');
+		assert.strictEqual(me.json.user, 'bogie');
+		assert.match(b2.audit(), /"auth.login"/);
+		await stopBroker(b2);
+	},
+
+	async csrf() {
+		const b = await startBroker();
+		const a = await login(b, 'bogie');
+		const origin = `http://127.0.0.1:${b.port}`;
+		let r = await http(b.port, 'POST', '/api/logout', { headers: { Cookie: a.cookie, Origin: origin } });
+		assert.strictEqual(r.status, 403, 'logout without CSRF token');
+		r = await http(b.port, 'POST', '/api/logout', { headers: { Cookie: a.cookie, 'X-CSRF-Token': '0'.repeat(64), Origin: origin } });
+		assert.strictEqual(r.status, 403, 'logout with a wrong CSRF token');
+		r = await http(b.port, 'POST', '/api/logout', { headers: as(a, { Origin: 'http://evil.example' }) });
+		assert.strictEqual(r.status, 403, 'logout from another origin');
+		assert.strictEqual((await http(b.port, 'GET', '/api/me', { headers: as(a) })).status, 200, 'still signed in');
+		r = await http(b.port, 'POST', '/api/logout', { headers: as(a, { Origin: origin }) });
+		assert.strictEqual(r.status, 200, `logout: ${r.body}`);
+		assert.match(r.headers['set-cookie'], /argobox_session=;.*Max-Age=0/);
+		r = await http(b.port, 'GET', '/api/me', { headers: as(a) });
+		assert.strictEqual(r.status, 401, 'signed out');
+		assert.match(r.headers['set-cookie'] || '', /Max-Age=0/, 'dead cookie cleared');
+		// a member's desktop keeps running after logout
+		assert.ok(await waitFor('bogie desktop started at sign-in', () => b.fakeLog('bogie').includes('ready')));
+		assert.ok(!b.fakeLog('bogie').includes('SIGTERM'), 'member desktop kept after logout');
+		assert.match(b.audit(), /"auth.csrf"/);
+		await stopBroker(b);
+	},
+
+	async 'demo-cap'() {
+		const b = await startBroker({ demo: { max_concurrent: 2, per_ip_max: 100 } });
+		const d1 = await demo(b), d2 = await demo(b);
+		assert.strictEqual(d1.status, 200);
+		assert.strictEqual(d2.status, 200);
+		assert.notStrictEqual(d1.user, d2.user);
+		const d3 = await demo(b);
+		assert.strictEqual(d3.status, 503, 'cap reached');
+		assert.ok(Number(d3.r.headers['retry-after'] || 1) > 0);
+		assert.strictEqual((await demo(b, 'no-such-profile')).status, 400, 'unknown profile');
+		// demo logout ends it: desktop stopped, runtime dir removed, slot free
+		await waitFor('demo desktop ready', () => b.fakeLog(d1.user).includes('ready'));
+		const r = await http(b.port, 'POST', '/api/logout', { headers: as(d1, { Origin: `http://127.0.0.1:${b.port}` }) });
+		assert.strictEqual(r.status, 200);
+		await waitFor('demo runtime dir removed', () => !fs.existsSync(path.join(b.tmp, 'run', d1.user)));
+		assert.strictEqual((await demo(b)).status, 200, 'slot free again');
+		assert.match(b.audit(), /"demo.cleanup"/);
+		await stopBroker(b);
+	},
+
+	async 'demo-rate'() {
+		const b = await startBroker({ demo: { max_concurrent: 100, per_ip_max: 2 } });
+		assert.strictEqual((await demo(b)).status, 200);
+		assert.strictEqual((await demo(b)).status, 200);
+		const d = await demo(b);
+		assert.strictEqual(d.status, 429, 'per-address rate');
+		assert.ok(Number(d.r.headers['retry-after']) > 0, 'Retry-After');
+		await stopBroker(b);
+	},
+
+	/* A short TTL: warning on the desktop (control notify), then the end destroys everything. */
+	async 'demo-ttl'() {
+		const b = await startBroker({ demo: { ttl_seconds: 4, warn_seconds: [3] } });
+		const d = await demo(b);
+		assert.strictEqual(d.status, 200);
+		assert.ok(d.json.ttl_s <= 4, `ttl_s ${d.json.ttl_s}`);
+		const w = await wsOpen(b.port, '/websockify', d);
+		assert.ok(w.ok, 'demo websocket');
+		await rfb(w.ws);
+		await waitFor('the warning on the desktop', () => b.fakeLog(d.user).includes('control notify'), 10000);
+		await waitFor('the demo desktop stopped', () => !fs.existsSync(path.join(b.tmp, 'run', d.user)), 15000);
+		assert.strictEqual((await http(b.port, 'GET', '/api/me', { headers: as(d) })).status, 401, 'demo session gone');
+		const audit = b.audit();
+		assert.match(audit, /"demo.warn"/);
+		assert.match(audit, /"demo.end"/);
+		assert.match(audit, /"demo.cleanup"/);
+		await stopBroker(b);
+	},
+
+	/* Websocket: own desktop, another's denied (member), view-only (admin). */
+	async ws() {
+		const b = await startBroker();
+		const bogie = await login(b, 'bogie');
+		const mauve = await login(b, 'mauve');
+		const admin = await login(b, 'daniel');
+		const own = await wsOpen(b.port, '/ws/desktop', bogie);
+		assert.ok(own.ok, 'own desktop');
+		const ob = await rfb(own.ws);
+		ob.key(0x61);
+		await ob.update();
+		await waitFor('owner key reached the desktop', () => b.fakeLog('bogie').includes('key 1 97'));
+		const other = await wsOpen(b.port, '/ws/desktop/bogie', mauve);
+		assert.strictEqual(other.ok, false, 'member to another desktop refused');
+		const legacy = await wsOpen(b.port, '/websockify', mauve);
+		assert.ok(legacy.ok);
+		legacy.ws.close();
+		assert.ok(!b.fakeLog('mauve').includes('key'), 'mauve got her own desktop');
+		const view = await wsOpen(b.port, '/ws/desktop/bogie', admin);
+		assert.ok(view.ok, 'admin views');
+		const vb = await rfb(view.ws);
+		vb.key(0x62);
+		vb.pointer();
+		vb.cut('stolen?');
+		vb.resize();
+		await vb.update(); // processed after everything above: the input would be in the log by now
+		await vb.update();
+		const log = b.fakeLog('bogie');
+		assert.ok(!log.includes('key 1 98'), 'admin key dropped');
+		assert.ok(!log.includes('bad message'), 'stream stays in sync');
+		assert.ok(!vb.closed(), 'view-only connection stays open');
+		ob.key(0x63);
+		await ob.update();
+		await waitFor('owner still types', () => b.fakeLog('bogie').includes('key 1 99'));
+		const audit = b.audit();
+		assert.match(audit, /"desktop.view"/);
+		assert.match(audit, /"view_only":true/);
+		own.ws.close(); view.ws.close();
+		await stopBroker(b);
+	},
+
+	/* No users, no Access: today's behaviour (everyone is "local"). */
+	async noauth() {
+		const b = await startBroker({ noauth: true });
+		assert.match(b.log(), /NO AUTHENTICATION/);
+		const r = await http(b.port, 'GET', '/healthz');
+		assert.strictEqual(r.status, 200);
+		const w = await wsOpen(b.port, '/websockify', null);
+		assert.ok(w.ok, 'websocket without sign-in');
+		await rfb(w.ws);
+		await waitFor('local desktop', () => b.fakeLog('local').includes('ready'));
+		w.ws.close();
+		await stopBroker(b);
+	},
+};
+
+const name = process.argv[2];
+if (!tests[name]) fail(`unknown test '${name}' (${Object.keys(tests).join(', ')})`);
+if (!fs.existsSync(brokerBin)) { console.log(`SKIP: ${brokerBin} not built`); process.exit(77); }
+tests[name]().then(() => { console.log(`PASS: ${name}`); cleanup(); process.exit(0); },
+	(e) => fail(e && e.stack ? e.stack : String(e)));
