@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The real argobox-broker with session.launcher "oci" (docs/isolation.md): a websocket to the
+# desktop gets a first frame; the session runs inside a container (its own pid/net/user
+# namespaces, root mapped to the slot's host range); the user's nftables chain exists while it
+# runs; a restarted broker re-adopts the running container (same pid, still one container);
+# `argoboxctl stop` removes container, chain and namespace; the audit log has the container and
+# network-policy events. Everything lives in a network namespace, state root, cgroup parent and
+# nftables table of the test's own.
+#
+# usage: broker.sh runc|crun
+set -uo pipefail
+rt=${1:-runc}
+B=${AB_BUILD_DIR:?run through ctest}
+S=${AB_SOURCE_DIR:?run through ctest}
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (user namespaces, cgroups, nftables)"; exit 77; }
+command -v "$rt" >/dev/null || { echo "SKIP: $rt is not installed"; exit 77; }
+for t in ip nsenter nft jq; do
+	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
+done
+for f in "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session" \
+	"$B/bench/ab-rfbbench"; do
+	[ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
+done
+wm=$B/wm/argobox-wm
+[ -x "$wm" ] || wm=/usr/bin/sleep
+
+tag=$$
+T=$(mktemp -d /tmp/ab-cont.XXXXXX)
+chmod 755 "$T"
+ns=abcont-$tag
+prefix=abc$tag-
+table=abc$tag
+BROKER_PID=
+fails=0
+ok() { echo "ok   $*"; }
+bad() {
+	echo "FAIL $*"
+	fails=$((fails + 1))
+}
+N() { nsenter --net=/run/netns/$ns "$@"; }
+cleanup() {
+	if [ -n "$BROKER_PID" ]; then
+		kill "$BROKER_PID" 2>/dev/null
+		wait "$BROKER_PID" 2>/dev/null
+	fi
+	# Whatever the test left: container, namespace, cgroups, files.
+	"$rt" --root "$T/state" delete --force "${prefix}local" >/dev/null 2>&1
+	ip netns del "$ns" 2>/dev/null
+	for c in /sys/fs/cgroup/*/"$table"; do rmdir "$c"/* "$c" 2>/dev/null; done
+	umount "$T/netns/${prefix}local" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+ip netns add "$ns" || exit 1
+ip -n "$ns" link set lo up
+
+cat >"$T/broker.json" <<EOT
+{"listen": {"port": 0},
+ "session": {"runtime_base": "$T/run", "launcher": "oci", "start_timeout_ms": 30000,
+             "geometry": "800x600", "desktop_command": ["$wm"]},
+ "storage": {"home_base": "$T/home"},
+ "runtime": {"runtime": "$rt", "state_root": "$T/state", "bundle_root": "$T/bundles",
+             "id_prefix": "$prefix", "cgroup_parent": "$table"},
+ "netpol": {"netns_dir": "$T/netns", "netns_prefix": "$prefix", "table": "$table"},
+ "data": {"dir": "$T/data"},
+ "admin": {"socket": "$T/broker.sock"},
+ "audit": {"path": "$T/audit.log"}}
+EOT
+
+wait_for() { # wait_for SECONDS CMD...
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
+start_broker() { # start_broker LOG
+	nsenter --net=/run/netns/$ns "$B/broker/argobox-broker" --config "$T/broker.json" >"$1" 2>&1 &
+	BROKER_PID=$!
+	if ! wait_for 30 grep -q "listening on http" "$1"; then
+		bad "broker did not start: $(tail -5 "$1")"
+		exit 1
+	fi
+	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$1" | tail -n1)
+}
+stop_broker() {
+	kill "$BROKER_PID"
+	local rc=0
+	wait "$BROKER_PID" || rc=$?
+	BROKER_PID=
+	[ $rc = 0 ] && ok "broker stopped cleanly" || bad "broker exited with status $rc"
+}
+ctl() { "$B/broker/argoboxctl" --socket "$T/broker.sock" "$@"; }
+desk_pid() { ctl --json list | jq -r '.desktops[] | select(.user == "local" and .state == "ready") | .pid'; }
+containers() { "$rt" --root "$T/state" list --format json 2>/dev/null | jq -r '.[]? | select(.status == "running") | .id'; }
+chain() { N nft list chain inet "$table" local-fwd >/dev/null 2>&1; }
+no_chain() { ! chain; }
+have_pid() { [ -n "$(desk_pid)" ]; }
+no_containers() { [ -z "$(containers)" ]; }
+
+start_broker "$T/broker1.log"
+grep -q "session launcher: $rt" "$T/broker1.log" && ok "broker uses $rt" ||
+	bad "launcher: $(grep 'session launcher' "$T/broker1.log")"
+
+# 1. Websocket -> the desktop starts in its container -> first complete frame.
+out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" 2>&1)
+if grep -q "first_frame_ms=.*geometry=800x600" <<<"$out"; then ok "first frame over the websocket: $out"; else
+	bad "no first frame: $out"
+	tail -20 "$T/broker1.log"
+fi
+
+# 2. The session is the container's init: other namespaces, root mapped to slot 0's range.
+pid=$(desk_pid)
+if [ -n "$pid" ] && [ -d /proc/$pid ]; then
+	ok "desktop ready, session pid $pid"
+	for n in pid net user mnt ipc uts; do
+		[ "$(readlink /proc/$pid/ns/$n)" != "$(readlink /proc/$BROKER_PID/ns/$n)" ] &&
+			ok "session in its own $n namespace" || bad "session shares the broker's $n namespace"
+	done
+	[ "$(awk '$1 == 0 {print $2, $3}' /proc/$pid/uid_map)" = "100000 65536" ] &&
+		ok "uid map: root inside = host uid 100000 (65536 ids)" || bad "uid map: $(cat /proc/$pid/uid_map)"
+	[ "$(awk '/^Uid:/ {print $2}' /proc/$pid/status)" = $((100000 + 1000)) ] &&
+		ok "session runs as host uid 101000 (local = 1000 inside)" || bad "uid: $(grep Uid: /proc/$pid/status)"
+	grep -q '^CapEff:\s*0*$' /proc/$pid/status && grep -q '^NoNewPrivs:\s*1' /proc/$pid/status &&
+		ok "no capabilities, no_new_privs" || bad "privileges: $(grep -E 'CapEff|NoNewPrivs' /proc/$pid/status)"
+	grep -q '^Seccomp:\s*2' /proc/$pid/status && ok "seccomp filter on" || bad "no seccomp filter"
+	pgrep -P "$pid" -f "$wm" >/dev/null && ok "the desktop command ($wm) runs in the container" ||
+		bad "no '$wm' under the session: $(ps -o pid,args --ppid "$pid" 2>&1)"
+else
+	bad "no ready desktop with a pid: $(ctl --json list)"
+fi
+[ "$(containers | wc -l)" = 1 ] && ok "one container running" || bad "containers: $(containers)"
+chain && ok "nftables chain $table local-fwd exists while the desktop runs" || bad "no nftables chain"
+[ -e "$T/netns/${prefix}local" ] && ok "network namespace pinned" || bad "no network namespace"
+
+# 3. Broker restart: the container keeps running and is adopted (same pid, no second container).
+stop_broker
+[ -n "$pid" ] && [ -d /proc/$pid ] && ok "container outlives the broker" || bad "container died with the broker"
+start_broker "$T/broker2.log"
+wait_for 15 have_pid
+pid2=$(desk_pid)
+[ -n "$pid" ] && [ "$pid2" = "$pid" ] && ok "restarted broker adopted the desktop (pid $pid2)" ||
+	bad "adoption: pid before '$pid', after '$pid2'"
+out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" 2>&1)
+grep -q "first_frame_ms=" <<<"$out" && ok "first frame from the adopted desktop" || bad "adopted: $out"
+[ "$(containers | wc -l)" = 1 ] && ok "still one container" || bad "containers: $(containers)"
+[ "$(desk_pid)" = "$pid" ] && ok "same session after reconnecting" || bad "session changed: $(desk_pid)"
+chain && ok "nftables chain re-programmed" || bad "chain gone after adoption"
+
+# 4. argoboxctl stop: container, chain and namespace go.
+ctl stop local >/dev/null || bad "argoboxctl stop failed"
+wait_for 20 no_containers && ok "container gone after argoboxctl stop" ||
+	bad "container left: $(containers)"
+wait_for 10 no_chain &&
+	ok "nftables chain removed" || bad "nftables chain left behind"
+wait_for 10 test ! -e "$T/netns/${prefix}local" && ok "network namespace removed" || bad "netns left"
+gone() { ! [ -d /proc/$pid ] || grep -q '^State:\s*Z' /proc/$pid/status; }
+[ -n "$pid" ] && wait_for 10 gone && ok "session process gone" ||
+	bad "session $pid still alive: $(grep -E 'State|PPid' /proc/$pid/status 2>/dev/null | tr '\n' ' ')"
+stop_broker
+
+# 5. Audit: the container and network-policy events, with their outcomes.
+for e in 'container.start","outcome":"grant' 'container.privileges' 'container.ready' \
+	'net.policy","outcome":"grant' 'container.adopt' 'desktop.adopt' 'container.stop' \
+	'net.policy.remove'; do
+	grep -q "\"event\":\"$e" "$T/audit.log" && ok "audited: ${e%%\"*}" || bad "not audited: $e"
+done
+grep -q ERROR: "$T"/broker*.log && bad "sanitizer report: $(grep -m1 ERROR: "$T"/broker*.log)"
+
+echo "cont ($rt): $fails failure(s)"
+exit $((fails > 0))
