@@ -68,6 +68,8 @@ clipboard_init(struct clipboard *cb, Display *dpy, size_t max, clipboard_send_fn
 	cb->send = send;
 	cb->data = data;
 	cb->win = XCreateSimpleWindow(dpy, DefaultRootWindow(dpy), -10, -10, 1, 1, 0, 0, 0);
+	/* INCR transfers arrive as PropertyNotify on our window */
+	XSelectInput(dpy, cb->win, PropertyChangeMask);
 	cb->clipboard = XInternAtom(dpy, "CLIPBOARD", False);
 	cb->primary = XA_PRIMARY;
 	cb->targets = XInternAtom(dpy, "TARGETS", False);
@@ -94,7 +96,8 @@ clipboard_free(struct clipboard *cb)
 {
 	free(cb->text);
 	free(cb->last_sent);
-	cb->text = cb->last_sent = NULL;
+	free(cb->incr_buf);
+	cb->text = cb->last_sent = cb->incr_buf = NULL;
 }
 
 void
@@ -164,6 +167,30 @@ relay(struct clipboard *cb, const char *s, size_t n)
 	cb->send(s, n, cb->data);
 }
 
+/* relays selection data of `type` (STRING: Latin-1, else UTF-8 if valid) */
+static void
+relay_data(struct clipboard *cb, Atom type, const char *data, size_t n)
+{
+	if (type == cb->string) {
+		size_t un;
+		_cleanup_free_ char *u = clipboard_latin1_to_utf8(data, n, &un);
+		relay(cb, u, un);
+	} else if (ab_utf8_valid(data, n)) {
+		relay(cb, data, n);
+	} else {
+		ab_warn("clipboard: X selection is not valid UTF-8, not relayed");
+	}
+}
+
+static void
+incr_reset(struct clipboard *cb)
+{
+	free(cb->incr_buf);
+	cb->incr_buf = NULL;
+	cb->incr_len = 0;
+	cb->incr_active = cb->incr_over = false;
+}
+
 static void
 read_selection(struct clipboard *cb, XSelectionEvent *se)
 {
@@ -182,14 +209,56 @@ read_selection(struct clipboard *cb, XSelectionEvent *se)
 	if (XGetWindowProperty(cb->dpy, cb->win, se->property, 0, max_words, True, AnyPropertyType,
 	                       &type, &format, &nitems, &after, &data) != Success)
 		return;
-	if (type == cb->incr || format != 8 || after > 0) {
-		ab_warn("clipboard: selection too large or incremental, not relayed");
-	} else if (type == cb->string) {
-		size_t n;
-		_cleanup_free_ char *u = clipboard_latin1_to_utf8((char *)data, nitems, &n);
-		relay(cb, u, n);
-	} else if (ab_utf8_valid((char *)data, nitems)) {
-		relay(cb, (char *)data, nitems);
+	if (type == cb->incr) {
+		/* deleting the property (done above) asks the owner for the first chunk */
+		incr_reset(cb);
+		cb->incr_active = true;
+		ab_debug("clipboard: incremental transfer started");
+	} else if (format != 8 || after > 0) {
+		ab_warn("clipboard: X selection larger than %zu bytes, not relayed", cb->max);
+	} else {
+		relay_data(cb, type, (char *)data, nitems);
+	}
+	if (data)
+		XFree(data);
+}
+
+/* One INCR chunk: appended (within cb->max), an empty one ends the transfer. */
+static void
+read_incr_chunk(struct clipboard *cb)
+{
+	Atom type;
+	int format;
+	unsigned long nitems, after;
+	unsigned char *data = NULL;
+	if (XGetWindowProperty(cb->dpy, cb->win, cb->prop, 0, (long)(cb->max / 4 + 1), True,
+	                       AnyPropertyType, &type, &format, &nitems, &after,
+	                       &data) != Success) {
+		incr_reset(cb);
+		return;
+	}
+	if (nitems == 0 || format != 8) {
+		if (cb->incr_over)
+			ab_warn("clipboard: X selection larger than %zu bytes, not relayed",
+			        cb->max);
+		else if (format == 8 || nitems == 0)
+			relay_data(cb, cb->incr_type, cb->incr_buf ? cb->incr_buf : "",
+			           cb->incr_len);
+		incr_reset(cb);
+	} else {
+		size_t n = (size_t)nitems;
+		cb->incr_type = type;
+		if (after > 0 || cb->incr_len + n > cb->max) {
+			cb->incr_over = true; /* keep deleting so the owner finishes */
+			free(cb->incr_buf);
+			cb->incr_buf = NULL;
+			cb->incr_len = 0;
+		}
+		if (!cb->incr_over) {
+			cb->incr_buf = ab_xrealloc(cb->incr_buf, cb->incr_len + n + 1);
+			memcpy(cb->incr_buf + cb->incr_len, data, n);
+			cb->incr_len += n;
+		}
 	}
 	if (data)
 		XFree(data);
@@ -204,6 +273,13 @@ clipboard_handle_event(struct clipboard *cb, XEvent *ev)
 		return true;
 	case SelectionClear:
 		return true;
+	case PropertyNotify:
+		if (ev->xproperty.window != cb->win)
+			return false;
+		if (cb->incr_active && ev->xproperty.atom == cb->prop &&
+		    ev->xproperty.state == PropertyNewValue)
+			read_incr_chunk(cb);
+		return true;
 	case SelectionNotify:
 		if (ev->xselection.requestor != cb->win)
 			return false;
@@ -214,9 +290,11 @@ clipboard_handle_event(struct clipboard *cb, XEvent *ev)
 	}
 	if (cb->xfixes_event >= 0 && ev->type == cb->xfixes_event + XFixesSelectionNotify) {
 		XFixesSelectionNotifyEvent *se = (XFixesSelectionNotifyEvent *)ev;
-		if (se->owner != None && se->owner != cb->win)
+		if (se->owner != None && se->owner != cb->win) {
+			incr_reset(cb); /* a new owner: an unfinished transfer is over */
 			XConvertSelection(cb->dpy, se->selection, cb->utf8, cb->prop, cb->win,
 			                  CurrentTime);
+		}
 		return true;
 	}
 	return false;

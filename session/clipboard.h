@@ -30,6 +30,11 @@ struct clipboard {
 	Atom clipboard, primary, targets, utf8, string, text_atom, mime, incr, prop;
 	clipboard_send_fn send;
 	void *data;
+	/* an INCR transfer from an X owner in progress */
+	bool incr_active, incr_over; /* over: exceeded max, read on and discard */
+	Atom incr_type;
+	char *incr_buf;
+	size_t incr_len;
 };
 
 void clipboard_init(struct clipboard *cb, Display *dpy, size_t max, clipboard_send_fn send,

@@ -11,6 +11,7 @@ sockets (hostile clients) or the framed-JSON control channel.
 """
 import json
 import os
+import re
 import queue
 import select
 import shutil
@@ -586,8 +587,70 @@ def t_lifecycle():
         s.stop()
 
 
+def t_clipboard_incr():
+    """Large X selections arrive by INCR; beyond vnc.clipboard_max they are refused."""
+    if not shutil.which("xclip"):
+        skip("xclip is not installed")
+    # no xprobe: it would ask xclip for the selection too and stall it (no INCR there)
+    s = Session(config={"vnc": {"clipboard_max": 3 << 20}}, desktop=["sleep", "600"])
+    owners = []
+    try:
+        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
+        disp = wait_for(lambda: re.search(r"ready on display (:\d+)", log()), "the display")
+        env = dict(os.environ, DISPLAY=disp.group(1))
+        c = RawRfb(s.rfb)
+        c.handshake()
+        c.set_encodings([0])  # a classic client: Latin-1 ServerCutText; no update requested
+
+        def own(text):
+            p = subprocess.Popen(["xclip", "-quiet", "-selection", "clipboard", "-i"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env=env)
+            p.stdin.write(text.encode())
+            p.stdin.close()
+            owners.append(p)
+
+        def next_cut():
+            while True:
+                t = c.read(1)[0]
+                check(t == 3, "only ServerCutText arrives without update requests (got %d)" % t)
+                c.read(3)
+                n = struct.unpack(">i", c.read(4))[0]
+                return c.read(n).decode("latin-1")
+
+        # xclip hands anything over ~1 MB out incrementally
+        big = "".join("line %07d %s\n" % (i, "x" * 40) for i in range(40000))  # 2.1 MB
+        own(big)
+        got = next_cut()
+        check(got == big, "a %d-byte INCR selection reaches the client intact (got %d bytes)"
+              % (len(big), len(got)))
+        check("incremental transfer started" in log(),
+              "the transfer was incremental")
+        print("ok: %d bytes by INCR" % len(big))
+        # over the cap: refused with a warning, nothing sent, the session carries on
+        huge = "y" * (4 << 20)
+        own(huge)
+        wait_for(lambda: "larger than" in log(),
+                 "the oversized selection warning")
+        small = "small after huge"
+        own(small)
+        got = next_cut()
+        check(got == small, "the next selection arrives, the oversized one did not (%d bytes)"
+              % len(got))
+        c.close()
+    except BaseException:
+        s.dump()
+        raise
+    finally:
+        for p in owners:
+            p.kill()
+            p.wait()
+        s.stop()
+
+
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
-         "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle}
+         "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
+         "clipboard_incr": t_clipboard_incr}
 
 if __name__ == "__main__":
     for p in (SESSION, VNCTEST, XPROBE):
