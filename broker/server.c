@@ -604,7 +604,8 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			return 0;
 		}
 		c->body = ab_xrealloc(c->body, c->body_len + len + 1);
-		memcpy(c->body + c->body_len, in, len);
+		if (len) /* "Content-Length: 0" comes with in == NULL */
+			memcpy(c->body + c->body_len, in, len);
 		c->body_len += len;
 		c->body[c->body_len] = '\0';
 		return 0;

@@ -2,10 +2,13 @@
 // The landing page: shows the sign-in form or who is signed in, and starts demo desktops.
 //
 // The JSON endpoints it talks to belong to the broker's auth area (docs/auth.md):
-//   GET  /api/me      200 {"user":{"name":...,"role":...},"csrf":"..."} | 401 | 404 (no auth)
-//   POST /api/login   {"username","password"} → 200 | 401 | 429
-//   POST /api/logout  (X-CSRF-Token header) → 204/200
-//   POST /api/demo    {"profile":"homelab"|"developer"|"media"|"ai-operations"} → 200/201
+//   GET  /api/me      200 {"user","role","via","csrf_token","expires_in_s",...} | 401 | 404 (no auth)
+//   POST /api/login   {"user","password"} → 200 {"user","role","csrf_token"} | 401 | 429 (Retry-After)
+//   POST /api/logout  (X-CSRF-Token header) → 200
+//   GET  /api/demo/profiles → {"enabled","profiles":[{"name","title","ttl_minutes"}]}
+//   POST /api/demo    {"profile":"demo-homelab"...} → 200 | 400 | 403 | 429 | 503
+// The radio values (homelab, developer, media, ai-operations) are matched to the server's
+// demo profiles by name ("demo-homelab") or title ("AI Operations").
 // When /api/me is missing (404) the server runs without sign-in and the page says so.
 // Without JavaScript the forms still post to the same endpoints.
 
@@ -39,7 +42,7 @@ async function api(method, path, body) {
 	} catch {
 		// Not every answer has a body.
 	}
-	return { status: res.status, data };
+	return { status: res.status, data, retryAfter: Number(res.headers.get('Retry-After')) || 0 };
 }
 
 function message(el, text, isError) {
@@ -49,6 +52,29 @@ function message(el, text, isError) {
 
 function errorText(r, fallback) {
 	return r.data?.error || r.data?.message || fallback;
+}
+
+function waitText(s) {
+	if (!s) return 'a few minutes';
+	return s < 90 ? `${s} s` : `${Math.ceil(s / 60)} minutes`;
+}
+
+let demoProfiles = null;
+/* The server's profile name for a radio value. */
+async function demoProfile(value) {
+	if (!demoProfiles) {
+		try {
+			const r = await api('GET', '/api/demo/profiles');
+			demoProfiles = r.status === 200 ? r.data?.profiles ?? [] : [];
+		} catch {
+			demoProfiles = [];
+		}
+	}
+	const slug = (t) => String(t).toLowerCase().replace(/[^a-z0-9]+/g, '-');
+	const p = demoProfiles.find(
+		(q) => q.name === value || q.name === `demo-${value}` || slug(q.title) === value,
+	);
+	return p ? p.name : value;
 }
 
 async function refreshAuth() {
@@ -61,8 +87,11 @@ async function refreshAuth() {
 	}
 	if (r.status === 200 && r.data?.user) {
 		document.body.dataset.auth = 'signed-in';
-		$('signed-in-name').textContent = r.data.user.name ?? r.data.user.email ?? '';
-		csrf = r.data.csrf ?? null;
+		const u = r.data.user;
+		const name = typeof u === 'string' ? u : (u.name ?? u.email ?? '');
+		const role = typeof u === 'string' ? r.data.role : u.role;
+		$('signed-in-name').textContent = role ? `${name} (${role})` : name;
+		csrf = r.data.csrf_token ?? r.data.csrf ?? null;
 	} else if (r.status === 404) {
 		document.body.dataset.auth = 'none';
 	} else {
@@ -82,14 +111,14 @@ $('login-form').addEventListener('submit', async (e) => {
 	$('login-submit').disabled = true;
 	message(msg, 'Signing in…');
 	try {
-		const r = await api('POST', '/api/login', { username, password });
+		const r = await api('POST', '/api/login', { user: username, password });
 		if (r.status >= 200 && r.status < 300) {
 			location.assign(nextUrl());
 			return;
 		}
 		const text =
 			r.status === 429
-				? 'Too many attempts. Wait a few minutes and try again.'
+				? `Too many attempts. Try again in ${waitText(r.retryAfter)}.`
 				: r.status === 404
 					? 'Sign-in is not enabled on this server.'
 					: errorText(r, 'Wrong username or password.');
@@ -110,16 +139,18 @@ $('demo-form').addEventListener('submit', async (e) => {
 	$('demo-start').disabled = true;
 	message(msg, 'Preparing your demo desktop…');
 	try {
-		const r = await api('POST', '/api/demo', { profile });
+		const r = await api('POST', '/api/demo', { profile: await demoProfile(profile) });
 		if (r.status >= 200 && r.status < 300) {
 			location.assign(r.data?.desktop_url || '/desktop.html');
 			return;
 		}
 		const text =
 			r.status === 429
-				? 'Too many demo desktops right now. Try again in a little while.'
-				: r.status === 404
-					? 'Demo desktops are not enabled on this server.'
+				? `You started several demos recently. Try again in ${waitText(r.retryAfter)}.`
+				: r.status === 503
+					? 'All demo desktops are in use right now. Try again in a little while.'
+					: r.status === 404 || r.status === 403
+						? 'Demo desktops are not enabled on this server.'
 					: errorText(r, 'The demo desktop could not be started.');
 		message(msg, text, true);
 	} catch {
