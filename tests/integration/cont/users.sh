@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Users and profiles become containers (broker/isolation.c): with a users table, signing in
+# starts the user's desktop in a container built from their profile: slot = position in the
+# table (host id range, subnet), uid inside from the table, cgroup limits, persistent home owned
+# by the mapped uid, the profile's LAN range and named service in the user's nftables chain.
+# A demo identity (not in the table) gets a slot after the table's, a read-only root and no
+# persistent home. Root only; everything in a network namespace of the test's own.
+set -uo pipefail
+B=${AB_BUILD_DIR:?run through ctest}
+rt=runc
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (user namespaces, cgroups, nftables)"; exit 77; }
+for t in runc ip nsenter nft jq curl openssl; do
+	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
+done
+for f in "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"; do
+	[ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
+done
+
+tag=$$
+T=$(mktemp -d /tmp/ab-contu.XXXXXX)
+chmod 755 "$T"
+ns=abcu-$tag
+prefix=abu$tag-
+table=abu$tag
+BROKER_PID=
+fails=0
+ok() { echo "ok   $*"; }
+bad() {
+	echo "FAIL $*"
+	fails=$((fails + 1))
+}
+N() { nsenter --net=/run/netns/$ns "$@"; }
+cleanup() {
+	if [ -n "$BROKER_PID" ]; then
+		kill "$BROKER_PID" 2>/dev/null
+		wait "$BROKER_PID" 2>/dev/null
+	fi
+	for id in $(runc --root "$T/state" list -q 2>/dev/null); do
+		runc --root "$T/state" delete --force "$id" >/dev/null 2>&1
+	done
+	ip netns del "$ns" 2>/dev/null
+	for c in /sys/fs/cgroup/*/"$table"; do rmdir "$c"/* "$c" 2>/dev/null; done
+	for m in "$T"/netns/*; do umount "$m" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+ip netns add "$ns" || exit 1
+ip -n "$ns" link set lo up
+
+hash=$(openssl passwd -6 -salt abcont "s3cret-pw")
+cat >"$T/broker.json" <<EOT
+{"listen": {"port": 0},
+ "session": {"runtime_base": "$T/run", "launcher": "oci", "start_timeout_ms": 30000,
+             "geometry": "800x600", "desktop_command": ["/usr/bin/sleep", "3600"]},
+ "storage": {"home_base": "$T/home"},
+ "runtime": {"runtime": "$rt", "state_root": "$T/state", "bundle_root": "$T/bundles",
+             "id_prefix": "$prefix", "cgroup_parent": "$table"},
+ "netpol": {"netns_dir": "$T/netns", "netns_prefix": "$prefix", "table": "$table",
+            "services": {"gitea": "tcp:192.168.77.10:3000"}},
+ "data": {"dir": "$T/data"},
+ "admin": {"socket": "$T/broker.sock"},
+ "audit": {"path": "$T/audit.log"},
+ "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
+ "users": [
+   {"name": "ada", "role": "admin", "profile": "admin", "uid": 1000, "gid": 1000,
+    "password_hash": "$hash"},
+   {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "gid": 1003,
+    "password_hash": "$hash"}],
+ "profiles": {
+   "admin": {"title": "Admin", "apps": [], "limits": {"cpu_millis": 2000, "memory_mb": 2048, "pids": 2048},
+             "network": {"egress": "any", "lan": [], "services": []}, "services": [],
+             "read_only_root": false, "persistent": true, "ttl_minutes": 0},
+   "dev": {"title": "Developer", "apps": [], "limits": {"cpu_millis": 1500, "memory_mb": 768, "pids": 300},
+           "network": {"egress": "lan", "lan": ["192.168.77.0/24"], "services": ["gitea"]},
+           "services": ["gitea"], "read_only_root": false, "persistent": true, "ttl_minutes": 0},
+   "trial": {"title": "Trial", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
+             "network": {"egress": "services", "lan": [], "services": ["gitea"]}, "services": [],
+             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}}
+EOT
+
+wait_for() { # wait_for SECONDS CMD...
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
+nsenter --net=/run/netns/$ns "$B/broker/argobox-broker" --config "$T/broker.json" >"$T/broker.log" 2>&1 &
+BROKER_PID=$!
+wait_for 30 grep -q "listening on http" "$T/broker.log" || { bad "broker did not start: $(tail -5 "$T/broker.log")"; exit 1; }
+PORT=$(sed -n 's|.*listening on https\?://[^:]*:\([0-9]*\)/.*|\1|p' "$T/broker.log" | tail -n1)
+URL=http://127.0.0.1:$PORT
+post() { N curl -s -o "$T/resp" -w '%{http_code}' -H "Origin: $URL" -H 'Content-Type: application/json' -d "$2" "$URL$1"; }
+ctl() { "$B/broker/argoboxctl" --socket "$T/broker.sock" "$@"; }
+desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
+ready() { [ -n "$(desk_pid "$1")" ]; }
+
+# A member signs in: the desktop starts in a container shaped by the "dev" profile (slot 1).
+code=$(post /api/login '{"user":"bea","password":"s3cret-pw"}')
+[ "$code" = 200 ] && ok "bea signed in" || bad "login: $code $(cat "$T/resp")"
+wait_for 30 ready bea && ok "bea's desktop is ready" || bad "bea's desktop: $(ctl --json list) $(tail -5 "$T/broker.log")"
+pid=$(desk_pid bea)
+base=$((100000 + 65536))
+if [ -n "$pid" ]; then
+	[ "$(awk '$1 == 0 {print $2}' /proc/$pid/uid_map)" = $base ] &&
+		ok "slot 1 (second in the table): root inside = host uid $base" || bad "uid map: $(cat /proc/$pid/uid_map)"
+	[ "$(awk '/^Uid:/ {print $2}' /proc/$pid/status)" = $((base + 1003)) ] &&
+		ok "session runs as bea's uid 1003 inside" || bad "uid: $(grep Uid: /proc/$pid/status)"
+fi
+[ "$(stat -c %u:%a "$T/home/bea" 2>/dev/null)" = "$((base + 1003)):700" ] &&
+	ok "persistent home $T/home/bea owned by the mapped uid, 0700" || bad "home: $(stat -c '%u %a' "$T/home/bea" 2>&1)"
+mem=$(cat /sys/fs/cgroup/memory/$table/bea/memory.limit_in_bytes 2>/dev/null)
+[ "$mem" = $((768 << 20)) ] && ok "memory limit 768 MiB from the profile" || bad "memory limit: '$mem'"
+pids=$(cat /sys/fs/cgroup/pids/$table/bea/pids.max 2>/dev/null)
+[ "$pids" = 300 ] && ok "pids limit 300 from the profile" || bad "pids limit: '$pids'"
+# nft prints libnftnl's raw payload matches: 192.168.77.10 = 0xc0a84d0a, 192.168.77.0/24 = 0xc0a84d00.
+lan_re='192\.168\.77\.0/24|0xffffff00 == 0xc0a84d00'
+svc_re='(192\.168\.77\.10|0xc0a84d0a) tcp dport 3000 accept'
+rules=$(N nft list chain inet "$table" bea-fwd 2>&1)
+grep -qE "$lan_re" <<<"$rules" && ok "LAN range of the profile in bea's chain" || bad "no LAN rule: $rules"
+grep -qE "$svc_re" <<<"$rules" && ok "named service 'gitea' in bea's chain" ||
+	bad "no service rule: $rules"
+
+# A demo identity: slot after the table's, read-only root, no persistent home.
+code=$(post /api/demo '{"profile":"trial"}')
+demo=$(jq -r .user "$T/resp" 2>/dev/null)
+[ "$code" = 200 ] && [[ "$demo" == demo-* ]] && ok "demo identity $demo" || bad "demo: $code $(cat "$T/resp")"
+wait_for 30 ready "$demo" && ok "demo desktop is ready" || bad "demo desktop: $(ctl --json list)"
+dpid=$(desk_pid "$demo")
+if [ -n "$dpid" ]; then
+	[ "$(awk '$1 == 0 {print $2}' /proc/$dpid/uid_map)" = $((100000 + 2 * 65536)) ] &&
+		ok "demo in slot 2 (after the table)" || bad "demo uid map: $(cat /proc/$dpid/uid_map)"
+	grep -qE '^[^ ]+ / [^ ]+ ro,' /proc/$dpid/mounts && ok "demo root is read-only" ||
+		bad "demo root: $(grep -E '^[^ ]+ / ' /proc/$dpid/mounts)"
+	grep -qE " /home/$demo tmpfs " /proc/$dpid/mounts && ok "demo home is a tmpfs" ||
+		bad "demo home: $(grep /home /proc/$dpid/mounts)"
+fi
+[ ! -e "$T/home/$demo" ] && ok "no persistent home for the demo" || bad "demo home created on disk"
+drules=$(N nft list chain inet "$table" "$demo-fwd" 2>&1)
+# Until authn registers isolation_set_resolver(), a demo identity gets the tightest defaults:
+# no LAN, no services, everything else dropped.
+grep -q 'deny:egress' <<<"$drules" && ! grep -qE "$lan_re|$svc_re" <<<"$drules" &&
+	ok "demo chain: no LAN, no services, egress denied" || bad "demo rules: $drules"
+
+kill "$BROKER_PID"
+wait "$BROKER_PID" && ok "broker stopped cleanly" || bad "broker exit status $?"
+BROKER_PID=
+grep -q ERROR: "$T/broker.log" && bad "sanitizer report: $(grep -m1 ERROR: "$T/broker.log")"
+echo "cont users: $fails failure(s)"
+exit $((fails > 0))
