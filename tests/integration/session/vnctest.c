@@ -13,6 +13,11 @@
  *   wait-size W H           until the framebuffer has that size
  *   wait-cursor             until a cursor shape arrives
  *   wait-qemu               until the server announced QEMU extended key events
+ *   touch PATH              create an empty file (a signal to the test's X client)
+ *   wait-file PATH          until PATH exists (the server's messages handled meanwhile)
+ *   wait-screen XWD         until the framebuffer equals the visible part of the screen
+ *                           in the XWD file XWD (Xvfb's -fbdir screen); prints the
+ *                           number of differing pixels when it gives up
  *
  * Every wait gives up after 10 s and exits 1 with a message; exits 0 when all
  * commands succeeded.
@@ -123,6 +128,41 @@ keysym_of(const char *s)
 		}                                                                                  \
 	} while (0)
 
+/*
+ * Pixels of the client's framebuffer that differ from the XWD screen file
+ * (Xvfb's -fbdir mapping: 32 bpp, 0x00RRGGBB little-endian), or -1.
+ */
+static long
+diff_xwd(rfbClient *c, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	unsigned char h[100];
+	long bad = -1;
+	if (fread(h, 1, sizeof(h), f) == sizeof(h)) {
+		uint32_t v[25];
+		for (int i = 0; i < 25; i++)
+			v[i] = (uint32_t)h[i * 4] << 24 | (uint32_t)h[i * 4 + 1] << 16 |
+			       (uint32_t)h[i * 4 + 2] << 8 | h[i * 4 + 3];
+		long off = (long)v[0] + (long)v[19] * 12, bpl = v[12];
+		uint32_t *row = malloc((size_t)c->width * 4);
+		bad = 0;
+		for (int y = 0; y < c->height && row; y++) {
+			if (fseek(f, off + (long)y * bpl, SEEK_SET) != 0 ||
+			    fread(row, 4, (size_t)c->width, f) != (size_t)c->width) {
+				bad = -1;
+				break;
+			}
+			for (int x = 0; x < c->width; x++)
+				bad += (row[x] & 0xffffff) != pixel_at(c, x, y);
+		}
+		free(row);
+	}
+	fclose(f);
+	return bad;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -207,6 +247,26 @@ main(int argc, char **argv)
 			i += 2;
 		} else if (strcmp(cmd, "wait-cursor") == 0) {
 			WAIT_UNTIL(got_cursor, "cursor shape");
+		} else if (strcmp(cmd, "touch") == 0) {
+			FILE *f = fopen(ARG(1), "w");
+			if (f)
+				fclose(f);
+			i += 1;
+		} else if (strcmp(cmd, "wait-file") == 0) {
+			WAIT_UNTIL(access(ARG(1), F_OK) == 0, ARG(1));
+			i += 1;
+		} else if (strcmp(cmd, "wait-screen") == 0) {
+			long bad = -1;
+			long long dl = now_ms() + 10000;
+			while ((bad = diff_xwd(c, ARG(1))) != 0) {
+				if (now_ms() > dl || pump(c, 100) < 0) {
+					fprintf(stderr,
+					        "vnctest: %ld pixels differ from the screen\n",
+					        bad);
+					return 1;
+				}
+			}
+			i += 1;
 		} else if (strcmp(cmd, "wait-qemu") == 0) {
 			/* the announcement arrives with the first update after SetEncodings */
 			long long dl = now_ms() + 10000;
