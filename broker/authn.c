@@ -348,6 +348,28 @@ authn_demo_end(const struct demo_identity *id, enum demo_end_reason why, void *d
 	c->timer = ab_loop_timer(a->loop, 0, authn_cleanup_tick, c);
 }
 
+/* Demo desktops adopted from a previous broker: their identities are gone, so are they. */
+static void
+authn_reap_orphan_demos(struct authn *a)
+{
+	json_t *list = desktop_manager_list(a->desktops);
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v)
+	{
+		const char *u = json_string_value(json_object_get(v, "user"));
+		if (!u || strncmp(u, "demo-", 5) != 0 || users_find(a->db, u) ||
+		    (a->ctx.demo && demo_find(a->ctx.demo, u)))
+			continue;
+		ab_info("demo desktop '%s' outlived its identity: stopping it, deleting its data",
+		        u);
+		struct demo_identity id = {0};
+		snprintf(id.name, sizeof(id.name), "%s", u);
+		authn_demo_end(&id, DEMO_END_ADMIN, a);
+	}
+	json_decref(list);
+}
+
 static int64_t
 authn_expire_tick(struct ab_loop *loop, void *data)
 {
@@ -476,6 +498,7 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 			ab_info("%d session(s) restored from %s", n, a->sessions_path);
 	}
 	a->expire_timer = ab_loop_timer(a->loop, AUTHN_EXPIRE_MS, authn_expire_tick, a);
+	authn_reap_orphan_demos(a);
 
 	server_set_authorize(srv, authn_authorize, a);
 	if (server_route_add(srv, "POST", "/api/login", route_login, a) < 0 ||

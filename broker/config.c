@@ -21,6 +21,7 @@ const struct broker_config broker_config_defaults = {
     .session_geometry = "1280x800",
     .session_start_timeout_ms = 20000,
     .session_stop_timeout_ms = 5000,
+    .session_stop_on_shutdown = true,
     .session_launcher = "auto",
     .proxy_buffer_bytes = 1 << 20,
     .proxy_chunk_bytes = 64 << 10,
@@ -59,6 +60,9 @@ const struct ab_cfg_field broker_config_fields[] = {
                 "OCI runtime for containers (docs/isolation.md; broker/isolation.c)"),
     AB_CFG_JSON("netpol", C, netpol, JSON_OBJECT, "{}",
                 "per-user network namespaces and nftables rules (docs/isolation.md)"),
+    AB_CFG_BOOL("session.stop_on_shutdown", C, session_stop_on_shutdown,
+                "process launcher: stop the sessions when the broker stops (false: they keep "
+                "running and the next broker adopts them)"),
     AB_CFG_INT("proxy.buffer_bytes", C, proxy_buffer_bytes, 65536, 64 << 20,
                "browser-to-desktop buffer per connection (reads pause when full)"),
     AB_CFG_INT("proxy.chunk_bytes", C, proxy_chunk_bytes, 4096, 1 << 20,

@@ -24,6 +24,7 @@ struct broker_config {
 	char session_geometry[32];
 	long long session_start_timeout_ms;
 	long long session_stop_timeout_ms;
+	bool session_stop_on_shutdown;    /* false: process sessions outlive the broker (adopted) */
 	char session_launcher[8];         /* "auto", "oci", "process" (isolation.h) */
 	char storage_home_base[PATH_MAX]; /* "" = <data_dir>/home */
 	json_t *runtime;                  /* isolation.c: OCI runtime settings */

@@ -10,7 +10,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +38,9 @@ struct launch {
 	char ready_buf[16];
 	size_t ready_len;
 	bool ready, exited;
+	bool adopted;  /* not our child: exit seen on the pidfd, never waitpid */
+	bool detached; /* left running at shutdown (keep_running): never killed */
+	struct ab_timer *adopt_timer;
 	struct launch *prev, *next;
 };
 
@@ -43,6 +49,7 @@ struct process_launcher {
 	struct ab_loop *loop;
 	char *binary;
 	int64_t stop_timeout_ms;
+	bool keep_running; /* shutdown leaves the sessions running (adopted by the next broker) */
 	struct launch *launches;
 };
 
@@ -86,6 +93,10 @@ static void
 launch_pid_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 {
 	struct launch *la = data;
+	if (la->adopted) {
+		launch_reaped(la, 0); /* the pidfd is readable: it exited (its parent reaps it) */
+		return;
+	}
 	int status = 0;
 	pid_t r = waitpid(la->pid, &status, WNOHANG);
 	if (r == 0)
@@ -235,10 +246,16 @@ process_release(struct launcher *l, struct launch *la)
 {
 	if (!la)
 		return;
+	ab_loop_timer_cancel(la->pl->loop, la->adopt_timer);
+	la->adopt_timer = NULL;
 	if (!la->exited) {
-		/* Released while running (broker shutting down after shutdown()): kill and reap. */
-		kill(la->pid, SIGKILL);
-		waitpid(la->pid, NULL, 0);
+		/* Released while running (broker shutting down after shutdown()): kill and reap,
+		 * unless shutdown left it running for the next broker. */
+		if (!la->detached) {
+			kill(la->pid, SIGKILL);
+			if (!la->adopted)
+				waitpid(la->pid, NULL, 0);
+		}
 		launch_close_ready(la);
 		ab_loop_unwatch(la->pl->loop, la->pid_watch);
 		ab_loop_timer_cancel(la->pl->loop, la->kill_timer);
@@ -259,6 +276,21 @@ static void
 process_shutdown(struct launcher *l, int64_t timeout_ms)
 {
 	struct process_launcher *pl = (struct process_launcher *)l;
+	if (pl->keep_running) {
+		for (struct launch *la = pl->launches, *next; la; la = next) {
+			next = la->next;
+			ab_info("session %d keeps running (session.stop_on_shutdown false)",
+			        (int)la->pid);
+			la->detached = true;
+			launch_close_ready(la);
+			ab_loop_unwatch(pl->loop, la->pid_watch);
+			la->pid_watch = NULL;
+			ab_loop_timer_cancel(pl->loop, la->kill_timer);
+			la->kill_timer = NULL;
+			launch_unlink(pl, la);
+		}
+		return;
+	}
 	for (struct launch *la = pl->launches; la; la = la->next)
 		kill(la->pid, SIGTERM);
 	int64_t deadline = ab_now_ms() + timeout_ms;
@@ -284,6 +316,12 @@ process_shutdown(struct launcher *l, int64_t timeout_ms)
 		free(fds);
 		for (struct launch *la = pl->launches, *next; la; la = next) {
 			next = la->next;
+			if (la->adopted) {
+				struct pollfd pf = {.fd = la->pidfd, .events = POLLIN};
+				if (poll(&pf, 1, 0) > 0)
+					launch_reaped(la, 0);
+				continue;
+			}
 			int status = 0;
 			pid_t r = waitpid(la->pid, &status, WNOHANG);
 			if (r != 0)
@@ -302,6 +340,82 @@ process_free(struct launcher *l)
 	free(pl);
 }
 
+static int64_t
+launch_adopt_ready(struct ab_loop *loop, void *data)
+{
+	struct launch *la = data;
+	la->adopt_timer = NULL;
+	la->ready = true;
+	la->fn(la, LAUNCH_READY, 0, la->data);
+	return AB_TIMER_STOP;
+}
+
+/* Connects to a unix socket; returns the fd or -errno. */
+static int
+launch_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/*
+ * A session a previous broker left running: its control socket must answer
+ * and belong to a process of our uid (or we are root); that process (the
+ * peer, SO_PEERCRED) is the session, watched through a pidfd from now on.
+ */
+static int
+process_adopt(struct launcher *l, const char *user, const char *runtime_dir, launch_event_fn fn,
+              void *data, struct launch **ret, struct ab_err *err)
+{
+	struct process_launcher *pl = (struct process_launcher *)l;
+	_cleanup_free_ char *cpath = ab_xasprintf("%s/control.sock", runtime_dir);
+	_cleanup_free_ char *rpath = ab_xasprintf("%s/rfb.sock", runtime_dir);
+	_cleanup_close_ int cfd = launch_connect(cpath);
+	if (cfd < 0)
+		return ab_err_errno(err, -cfd, "%s", cpath);
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0)
+		return ab_err_errno(err, errno, "SO_PEERCRED on %s", cpath);
+	if (cr.pid <= 1 || (geteuid() != 0 && cr.uid != geteuid()))
+		return ab_err_set(err, EPERM, "%s: served by pid %d uid %u, not our session", cpath,
+		                  (int)cr.pid, (unsigned)cr.uid);
+	_cleanup_close_ int rfd = launch_connect(rpath);
+	if (rfd < 0)
+		return ab_err_errno(err, -rfd, "%s", rpath);
+	int pidfd = (int)pidfd_open(cr.pid, 0);
+	if (pidfd < 0)
+		return ab_err_errno(err, errno, "pidfd_open(%d)", (int)cr.pid);
+	struct launch *la = ab_xcalloc(1, sizeof(*la));
+	la->pl = pl;
+	la->pid = cr.pid;
+	la->fn = fn;
+	la->data = data;
+	la->pidfd = pidfd;
+	la->ready_fd = -1;
+	la->adopted = true;
+	la->pid_watch = ab_loop_watch(pl->loop, la->pidfd, AB_LOOP_READ, launch_pid_io, la);
+	la->adopt_timer = ab_loop_timer(pl->loop, 0, launch_adopt_ready, la);
+	la->next = pl->launches;
+	if (pl->launches)
+		pl->launches->prev = la;
+	pl->launches = la;
+	ab_info("session for '%s' adopted: pid %d", user, (int)cr.pid);
+	*ret = la;
+	return 0;
+}
+
 static const struct launcher_ops process_ops = {
     .start = process_start,
     .stop = process_stop,
@@ -309,7 +423,15 @@ static const struct launcher_ops process_ops = {
     .pid = process_pid,
     .shutdown = process_shutdown,
     .free = process_free,
+    .adopt = process_adopt,
 };
+
+void
+launcher_process_keep_running(struct launcher *l, bool keep)
+{
+	if (l && l->ops == &process_ops)
+		((struct process_launcher *)l)->keep_running = keep;
+}
 
 struct launcher *
 launcher_process_new(struct ab_loop *loop, const char *binary, int64_t stop_timeout_ms)
@@ -761,6 +883,34 @@ desktop_adopt(struct desktop_manager *m, const char *user, struct ab_err *err)
 	    "desktop.adopt", AUDIT_INFO, user, NULL, NULL,
 	    json_pack("{sI}", "pid", (json_int_t)m->launcher->ops->pid(m->launcher, d->launch)));
 	return 0;
+}
+
+int
+desktop_manager_adopt_running(struct desktop_manager *m)
+{
+	if (!m->launcher->ops->adopt)
+		return 0;
+	DIR *dir = opendir(m->runtime_base);
+	if (!dir)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (!desktop_user_valid(de->d_name) || desktop_find(m, de->d_name))
+			continue;
+		_cleanup_free_ char *sock =
+		    ab_xasprintf("%s/%s/control.sock", m->runtime_base, de->d_name);
+		struct stat st;
+		if (lstat(sock, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		struct ab_err err = {0};
+		if (desktop_adopt(m, de->d_name, &err) == 0)
+			n++;
+		else
+			ab_info("not adopting '%s': %s", de->d_name, err.msg);
+	}
+	closedir(dir);
+	return n;
 }
 
 int

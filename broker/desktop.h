@@ -74,6 +74,12 @@ struct launcher {
 struct launcher *launcher_process_new(struct ab_loop *loop, const char *binary,
                                       int64_t stop_timeout_ms);
 
+/*
+ * keep: shutdown leaves the sessions running (session.stop_on_shutdown false)
+ * for the next broker to adopt. No-op for other launchers.
+ */
+void launcher_process_keep_running(struct launcher *l, bool keep);
+
 struct desktop_manager;
 struct desktop;
 struct desktop_waiter;
@@ -135,6 +141,14 @@ const char *desktop_rfb_path(const struct desktop *d);
  * -EOPNOTSUPP when the launcher cannot adopt, -EEXIST when the user has one.
  */
 int desktop_adopt(struct desktop_manager *m, const char *user, struct ab_err *err);
+
+/*
+ * At start-up: adopts every session still answering on
+ * <runtime_base>/<user>/control.sock (a previous broker left it running),
+ * through the launcher's adopt op. Users that already have a desktop are
+ * skipped. Returns how many were adopted.
+ */
+int desktop_manager_adopt_running(struct desktop_manager *m);
 
 /*
  * Sends a control message to `user`'s ready desktop (the reference is stolen),

@@ -178,6 +178,11 @@ main(int argc, char **argv)
 	for (int64_t end = ab_now_ms() + 10000; isolation_adopt_pending(iso) && ab_now_ms() < end;)
 		server_service(srv, 50);
 #endif
+	/* Process sessions a previous broker left running (session.stop_on_shutdown false). */
+	launcher_process_keep_running(launcher, !cfg.session_stop_on_shutdown);
+	int adopted = desktop_manager_adopt_running(desktops);
+	if (adopted > 0)
+		ab_info("adopting %d running desktop(s)", adopted);
 	struct ctl *ctl = NULL;
 	if (ctl_open(loop, cfg.admin_socket, srv, desktops, &ctl, &err) < 0) {
 		ab_warn("%s: argoboxctl will not work", err.msg);
@@ -195,9 +200,10 @@ main(int argc, char **argv)
 	const char *scheme = cfg.tls_cert[0] ? "https" : "http";
 	bool v6 = strchr(cfg.listen_address, ':') != NULL;
 	if (!authn)
-		ab_warn("NO AUTHENTICATION (no users configured): serving loopback only (%s), every "
-		        "visitor is user 'local' with the admin role",
-		        cfg.listen_address);
+		ab_warn(
+		    "NO AUTHENTICATION (no users configured): serving loopback only (%s), every "
+		    "visitor is user 'local' with the admin role",
+		    cfg.listen_address);
 	if (!cfg.web_root[0])
 		ab_warn("web.root is not set: no pages are served (use --web-root DIR)");
 	ab_info("session: %s, runtime %s", cfg.session_binary, cfg.session_runtime_base);

@@ -19,10 +19,18 @@ const brokerBin = path.join(build, 'broker', 'argobox-broker');
 const fakeSession = path.join(src, 'tests/integration/broker/fake-session.js');
 const sample = JSON.parse(fs.readFileSync(path.join(src, 'config/argobox.sample.json'), 'utf8'));
 const children = [];
+const extraPids = []; /* sessions that outlive their broker (readopt) */
+function alive(pid) {
+	try { process.kill(pid, 0); } catch (e) { return false; }
+	try { return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); } catch (e) { return false; }
+}
 const tmps = [];
 let failed = false;
 
 function cleanup() {
+	for (const p of extraPids) {
+		try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
+	}
 	for (const c of children) {
 		try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
 	}
@@ -63,6 +71,7 @@ async function startBroker(opts = {}) {
 			desktop_command: ['true'],
 			start_timeout_ms: 15000,
 			stop_timeout_ms: 3000,
+			...(opts.session || {}),
 		},
 		control: { heartbeat_ms: 500, timeout_ms: 5000 },
 		admin: { socket: path.join(tmp, 'broker.sock') },
@@ -413,6 +422,47 @@ const tests = {
 		assert.match(audit, /"view_only":true/);
 		own.ws.close(); view.ws.close();
 		await stopBroker(b);
+	},
+
+	/* session.stop_on_shutdown false: a restarted broker adopts the running desktops. */
+	async readopt() {
+		const opts = { session: { stop_on_shutdown: false } };
+		const b = await startBroker(opts);
+		const bogie = await login(b, 'bogie');
+		const w = await wsOpen(b.port, '/websockify', bogie);
+		assert.ok(w.ok);
+		const r1 = await rfb(w.ws);
+		r1.key(0x61);
+		await r1.update();
+		await waitFor('key before the restart', () => b.fakeLog('bogie').includes('key 1 97'));
+		const d = await demo(b);
+		assert.strictEqual(d.status, 200);
+		await waitFor('demo desktop ready', () => b.fakeLog(d.user).includes('ready'));
+		const pid = Number(/start pid=(\d+)/.exec(b.fakeLog('bogie'))[1]);
+		const demoPid = Number(/start pid=(\d+)/.exec(b.fakeLog(d.user))[1]);
+		extraPids.push(pid, demoPid);
+		w.ws.close();
+		await stopBroker(b);
+		assert.ok(alive(pid), 'the session outlived the broker');
+		const b2 = await startBroker(Object.assign({ tmp: b.tmp }, opts));
+		await waitFor('adoption logged', () => /session for 'bogie' adopted: pid/.test(b2.log()));
+		// the sign-in survived too; the websocket reaches the same session
+		const w2 = await wsOpen(b2.port, '/websockify', bogie);
+		assert.ok(w2.ok, 'websocket after the restart');
+		const r2 = await rfb(w2.ws);
+		r2.key(0x62);
+		await r2.update();
+		await waitFor('key after the restart', () => b2.fakeLog('bogie').includes('key 1 98'));
+		assert.strictEqual(b2.fakeLog('bogie').match(/start pid=/g).length, 1, 'not restarted');
+		assert.match(b2.audit(), /"desktop.adopt"/);
+		// the demo identity did not survive: its adopted desktop is stopped and deleted
+		await waitFor('orphan demo stopped', () => !alive(demoPid));
+		await waitFor('orphan demo data deleted', () => !fs.existsSync(path.join(b.tmp, 'run', d.user)));
+		w2.ws.close();
+		await stopBroker(b2);
+		assert.ok(alive(pid), 'still running after the second broker');
+		process.kill(pid, 'SIGTERM');
+		await waitFor('the session to stop', () => !alive(pid));
 	},
 
 	/* No users, no Access: today's behaviour (everyone is "local"). */
