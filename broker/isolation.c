@@ -408,8 +408,8 @@ ephemeral_slot(struct isolation *iso, const char *user)
 	for (int i = 0; i < MAX_EPHEMERAL; i++) {
 		if (!strcmp(iso->ephemeral[i], user))
 			return i;
-		if (free_slot < 0 &&
-		    (!iso->ephemeral[i][0] || !iso->rt || !runtime_has(iso->rt, iso->ephemeral[i])))
+		if (free_slot < 0 && (!iso->ephemeral[i][0] ||
+		                      (iso->rt && !runtime_has(iso->rt, iso->ephemeral[i]))))
 			free_slot = i;
 	}
 	if (free_slot >= 0)
