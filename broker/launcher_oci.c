@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SESSION_IN_CONTAINER "/opt/argobox/argobox-session"
 
@@ -120,10 +121,15 @@ oci_start(struct launcher *l, const struct launch_request *req, launch_event_fn 
 	for (size_t i = 0; i < nenv; i++) {
 		const char *eq = strchr(req->env[i], '=');
 		const char *v = eq ? eq + 1 : "";
-		if (eq && !strncmp(v, req->runtime_dir, rdl) && v[rdl] == '/')
+		if (eq && !strncmp(v, req->runtime_dir, rdl) && v[rdl] == '/') {
 			env[i] = ab_xasprintf("%.*s/run/argobox%s", (int)(v - req->env[i]),
 			                      req->env[i], v + rdl);
-		else
+			/* A file the broker wrote for the session (the state to restore):
+			 * the user's mapped uid must be able to read it. */
+			uid_t host = bundle_host_id(&p.spec);
+			if (lchown(v, host + p.spec.uid, host + p.spec.gid) < 0 && errno != ENOENT)
+				ab_warn("launcher: chown '%s': %m", v);
+		} else
 			env[i] = ab_xstrdup(req->env[i]);
 	}
 	if (nenv && !p.spec.env)

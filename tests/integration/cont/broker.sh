@@ -161,6 +161,25 @@ wait_for 10 test ! -e "$T/netns/${prefix}local" && ok "network namespace removed
 gone() { ! [ -d /proc/$pid ] || grep -q '^State:\s*Z' /proc/$pid/status; }
 [ -n "$pid" ] && wait_for 10 gone && ok "session process gone" ||
 	bad "session $pid still alive: $(grep -E 'State|PPid' /proc/$pid/status 2>/dev/null | tr '\n' ' ')"
+
+# 4b. The next start restores the desktop state the window manager published: the broker's
+# state file is handed over inside the container (/run/argobox) and readable by the user.
+if [ "$wm" != /usr/bin/sleep ]; then
+	out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1 2>&1)
+	grep -q "first_frame_ms=" <<<"$out" && ok "desktop started again" || bad "restart: $out"
+	pid3=$(desk_pid)
+	restore=$(grep '"event":"desktop.start"' "$T/audit.log" | tail -n1 | jq -r .detail.restore)
+	[ "$restore" = true ] && ok "second start restores the stored state" ||
+		bad "no state restore (restore=$restore)"
+	wmpid=$(pgrep -P "$pid3" -f "$wm" | head -n1)
+	[ -n "$wmpid" ] && tr '\0' '\n' </proc/$wmpid/environ | grep -qx 'ARGOBOX_STATE_FILE=/run/argobox/state.json' &&
+		ok "window manager gets ARGOBOX_STATE_FILE=/run/argobox/state.json" ||
+		bad "wm environment: $(tr '\0' '\n' </proc/$wmpid/environ 2>&1 | grep ARGOBOX)"
+	[ "$(stat -c %u "$T/run/local/state.json" 2>/dev/null)" = 101000 ] &&
+		ok "state file owned by the user's mapped uid" || bad "state file: $(ls -ln "$T/run/local" 2>&1)"
+	ctl stop local >/dev/null
+	wait_for 20 no_containers || bad "container left after the second stop"
+fi
 stop_broker
 
 # 5. Audit: the container and network-policy events, with their outcomes.
