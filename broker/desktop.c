@@ -191,7 +191,7 @@ process_start(struct launcher *l, const struct launch_request *req, launch_event
 	_cleanup_close_ int wr = p[1];
 	/* The child's end must block: the session writes READY with a plain write. */
 	ab_fd_set_nonblock(wr, false);
-	pid_t pid;
+	pid_t pid = -1;
 	int r = launch_spawn(pl, req, wr, &pid, err);
 	if (r < 0)
 		return r;

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# auth benchmark: sign-in to first frame through argobox-broker with the real argobox-session
+# and its default desktop (argobox-wm), 1280x800, loopback:
+#   POST /api/login -> websocket /websockify with the cookie -> RFB handshake ->
+#   full-screen FramebufferUpdateRequest -> the whole first update received (raw encoding).
+# cold: the desktop is not running (stopped with argoboxctl before each sample; sign-in starts it)
+# warm: the desktop runs (a new sign-in reattaches). Targets: cold < 1 s, warm < 150 ms.
+# Usage: bench/auth_bench.sh [--quick]     (AB_BUILD_DIR picks the build, default build/)
+set -euo pipefail
+top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+build=${AB_BUILD_DIR:-$top/build}
+n_cold=5 n_warm=20
+[ "${1:-}" = --quick ] && n_cold=2 n_warm=5
+for b in broker/argobox-broker broker/argoboxctl session/argobox-session; do
+	[ -x "$build/$b" ] || { echo "auth_bench: $build/$b is not built" >&2; exit 1; }
+done
+[ -d "$top/tests/integration/authn/node_modules/ws" ] ||
+	(cd "$top/tests/integration/authn" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+tmp=$(mktemp -d /tmp/ab-auth-bench.XXXXXX)
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+python3 - "$top/config/argobox.sample.json" "$tmp" "$build" >"$tmp/broker.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+tmp, build = sys.argv[2], sys.argv[3]
+json.dump({
+    "listen": {"address": "127.0.0.1", "port": 0},
+    "session": {"launcher": "process", "binary": build + "/session/argobox-session",
+                "runtime_base": tmp + "/run", "geometry": "1280x800"},
+    "admin": {"socket": tmp + "/broker.sock"}, "audit": {"path": tmp + "/audit.log"},
+    "data": {"dir": tmp + "/data"}, "log": {"level": "info"},
+    "auth": s["auth"], "users": s["users"], "profiles": s["profiles"],
+}, sys.stdout)
+PY
+"$build/broker/argobox-broker" --config "$tmp/broker.json" >"$tmp/broker.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do
+	port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/broker.log")
+	[ -n "$port" ] && break
+	sleep 0.05
+done
+[ -n "$port" ] || { cat "$tmp/broker.log" >&2; exit 1; }
+NODE_PATH="$top/tests/integration/authn/node_modules" PORT=$port CTL="$build/broker/argoboxctl" \
+	SOCK="$tmp/broker.sock" N_COLD=$n_cold N_WARM=$n_warm node - <<'JS'
+'use strict';
+const WebSocket = require('ws');
+const { execFileSync } = require('child_process');
+const port = Number(process.env.PORT);
+const user = 'bogie', password = 'bogie-argobox';
+
+async function login() {
+	const r = await fetch(`http://127.0.0.1:${port}/api/login`, {
+		method: 'POST', headers: { 'Content-Type': 'application/json' },
+		body: JSON.stringify({ user, password }),
+	});
+	if (r.status !== 200) throw new Error(`login: ${r.status}`);
+	return /^(argobox_session=[0-9a-f]+)/.exec(r.headers.get('set-cookie'))[1];
+}
+
+function firstFrame(cookie) {
+	return new Promise((resolve, reject) => {
+		const ws = new WebSocket(`ws://127.0.0.1:${port}/websockify`, [], { headers: { Cookie: cookie } });
+		let buf = Buffer.alloc(0), stage = 0, need = 12, w = 0, h = 0, rects = -1, left = 0;
+		let settled = false;
+		const done = (e) => { if (settled) return; settled = true; ws.terminate(); e ? reject(e) : resolve(); };
+		ws.on('error', done);
+		ws.on('close', (c) => done(new Error(`websocket closed (${c}) at stage ${stage}`)));
+		ws.on('message', (d) => {
+			buf = Buffer.concat([buf, d]);
+			for (;;) {
+				if (stage === 0 && buf.length >= 12) { buf = buf.subarray(12); ws.send(Buffer.from('RFB 003.008\n')); stage = 1; }
+				else if (stage === 1 && buf.length >= 1 && buf.length >= 1 + buf[0]) { buf = buf.subarray(1 + buf[0]); ws.send(Buffer.from([1])); stage = 2; }
+				else if (stage === 2 && buf.length >= 4) { buf = buf.subarray(4); ws.send(Buffer.from([1])); stage = 3; }
+				else if (stage === 3 && buf.length >= 24 && buf.length >= 24 + buf.readUInt32BE(20)) {
+					w = buf.readUInt16BE(0); h = buf.readUInt16BE(2);
+					buf = buf.subarray(24 + buf.readUInt32BE(20));
+					const m = Buffer.alloc(10); m[0] = 3; m.writeUInt16BE(w, 6); m.writeUInt16BE(h, 8);
+					ws.send(m); stage = 4;
+				} else if (stage === 4 && buf.length >= 4) {
+					if (buf[0] === 2) { buf = buf.subarray(1); continue; } // Bell
+					if (buf[0] !== 0) return done(new Error(`unexpected server message ${buf[0]}`));
+					rects = buf.readUInt16BE(2); buf = buf.subarray(4); stage = 5;
+				} else if (stage === 5 && rects === 0) { return done(); }
+				else if (stage === 5 && left === 0 && buf.length >= 12) {
+					const rw = buf.readUInt16BE(4), rh = buf.readUInt16BE(6), enc = buf.readInt32BE(8);
+					buf = buf.subarray(12);
+					if (enc !== 0) return done(new Error(`unexpected encoding ${enc}`));
+					left = rw * rh * 4; rects--;
+					if (left === 0 && rects === 0) return done();
+				} else if (stage === 5 && left > 0 && buf.length > 0) {
+					const n = Math.min(left, buf.length); buf = buf.subarray(n); left -= n;
+					if (left === 0 && rects === 0) return done();
+				} else break;
+			}
+		});
+	});
+}
+
+function running() {
+	const l = JSON.parse(execFileSync(process.env.CTL, ['--socket', process.env.SOCK, '--json', 'list']).toString());
+	const a = Array.isArray(l) ? l : l.desktops || [];
+	return a.some((d) => d.user === user);
+}
+async function stopDesktop() {
+	try { execFileSync(process.env.CTL, ['--socket', process.env.SOCK, 'stop', user], { stdio: 'ignore' }); } catch (e) { /* none */ }
+	const end = Date.now() + 20000;
+	while (running()) {
+		if (Date.now() > end) throw new Error('desktop did not stop');
+		await new Promise((r) => setTimeout(r, 20));
+	}
+}
+async function sample() {
+	const t0 = process.hrtime.bigint();
+	const cookie = await login();
+	await firstFrame(cookie);
+	return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+(async () => {
+	const cold = [], warm = [];
+	for (let i = 0; i < Number(process.env.N_COLD); i++) { await stopDesktop(); cold.push(await sample()); }
+	for (let i = 0; i < Number(process.env.N_WARM); i++) warm.push(await sample());
+	const row = (name, a, target) => console.log(`${name.padEnd(44)} ${String(a.length).padStart(4)} ${pct(a, 0.5).toFixed(1).padStart(9)} ${Math.max(...a).toFixed(1).padStart(9)} ${target.padStart(9)}`);
+	console.log(`${'sign-in -> first frame (1280x800, raw)'.padEnd(44)} ${'n'.padStart(4)} ${'p50 ms'.padStart(9)} ${'max ms'.padStart(9)} ${'target'.padStart(9)}`);
+	row('cold (desktop not running)', cold, '< 1000');
+	row('warm (desktop running, reattach)', warm, '< 150');
+})().catch((e) => { console.error(`auth_bench: ${e.message}`); process.exit(1); });
+JS
