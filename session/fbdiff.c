@@ -193,3 +193,114 @@ fbdiff_shift_rows(uint8_t *fb, size_t stride, const struct fbdiff_rect *band, in
 			        span);
 	}
 }
+
+#define MOVE_RUN     16  /* pixels of the anchor run searched for */
+#define MOVE_ANCHORS 3   /* changed rows tried as anchors */
+#define MOVE_MAX     200 /* largest |dx|, |dy| looked for (a drag between two updates) */
+
+static inline uint32_t
+px(const uint8_t *fb, size_t stride, int x, int y)
+{
+	return row32(fb, stride, y)[x];
+}
+
+/* Grows the block matching at (dx, dy) from anchor (ax, ay); returns its area. */
+static long
+grow_match(const uint8_t *shadow, const uint8_t *cur, size_t stride, const struct fbdiff_rect *r,
+           int ax, int ay, int dx, int dy, struct fbdiff_rect *out)
+{
+	/* destination columns/rows whose source stays inside r */
+	int xlo = AB_MAX(r->x1, r->x1 + dx), xhi = AB_MIN(r->x2, r->x2 + dx);
+	int ylo = AB_MAX(r->y1, r->y1 + dy), yhi = AB_MIN(r->y2, r->y2 + dy);
+	int x1 = ax, x2 = ax;
+	while (x1 > xlo && px(cur, stride, x1 - 1, ay) == px(shadow, stride, x1 - 1 - dx, ay - dy))
+		x1--;
+	while (x2 < xhi && px(cur, stride, x2, ay) == px(shadow, stride, x2 - dx, ay - dy))
+		x2++;
+	if (x2 - x1 < MOVE_RUN)
+		return 0;
+	size_t span = (size_t)(x2 - x1) * 4;
+	int y1 = ay, y2 = ay + 1;
+	while (y1 > ylo && !memcmp(&row32(cur, stride, y1 - 1)[x1],
+	                           &row32(shadow, stride, y1 - 1 - dy)[x1 - dx], span))
+		y1--;
+	while (y2 < yhi &&
+	       !memcmp(&row32(cur, stride, y2)[x1], &row32(shadow, stride, y2 - dy)[x1 - dx], span))
+		y2++;
+	*out = (struct fbdiff_rect){x1, y1, x2, y2};
+	return (long)(x2 - x1) * (y2 - y1);
+}
+
+long
+fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+                 const struct fbdiff_rect *r, long min_area, int *ret_dx, int *ret_dy,
+                 struct fbdiff_rect *ret_rect)
+{
+	if (r->x2 - r->x1 < MOVE_RUN * 2 || r->y2 <= r->y1)
+		return 0;
+	size_t off = (size_t)r->x1 * 4, span = (size_t)(r->x2 - r->x1) * 4;
+	int anchors = 0;
+	for (int y = r->y1; y < r->y2 && anchors < MOVE_ANCHORS; y++) {
+		const uint32_t *o = row32(shadow, stride, y), *n = row32(cur, stride, y);
+		if (!memcmp((const uint8_t *)o + off, (const uint8_t *)n + off, span))
+			continue;
+		/* the first changed pixel where a run of MOVE_RUN is not one colour */
+		int ax = r->x1;
+		while (ax < r->x2 && o[ax] == n[ax])
+			ax++;
+		/* start at an edge (uncovered background before a window is flat) */
+		while (ax + 1 < r->x2 && n[ax + 1] == n[ax])
+			ax++;
+		ax++;
+		while (ax + MOVE_RUN <= r->x2) {
+			bool flat = true;
+			for (int i = 1; i < MOVE_RUN && flat; i++)
+				flat = n[ax + i] == n[ax];
+			if (!flat)
+				break;
+			ax += MOVE_RUN;
+		}
+		if (ax + MOVE_RUN > r->x2)
+			continue;
+		anchors++;
+		/* where was that run in the shadow (at most MOVE_MAX away)? */
+		int sy1 = AB_MAX(r->y1, y - MOVE_MAX), sy2 = AB_MIN(r->y2, y + MOVE_MAX + 1);
+		int sx1 = AB_MAX(r->x1, ax - MOVE_MAX),
+		    sx2 = AB_MIN(r->x2, ax + MOVE_MAX + MOVE_RUN);
+		for (int sy = sy1; sy < sy2; sy++) {
+			const uint32_t *so = row32(shadow, stride, sy);
+			for (int sx = sx1; sx + MOVE_RUN <= sx2; sx++) {
+				if (so[sx] != n[ax] || memcmp(&so[sx], &n[ax], MOVE_RUN * 4))
+					continue;
+				int dx = ax - sx, dy = y - sy;
+				if (dx == 0 && dy == 0)
+					continue;
+				struct fbdiff_rect m;
+				long area = grow_match(shadow, cur, stride, r, ax, y, dx, dy, &m);
+				if (area >= min_area) {
+					*ret_dx = dx;
+					*ret_dy = dy;
+					*ret_rect = m;
+					return area;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+void
+fbdiff_move_rect(uint8_t *fb, size_t stride, const struct fbdiff_rect *dst, int dx, int dy)
+{
+	size_t w = (size_t)(dst->x2 - dst->x1) * 4;
+	int h = dst->y2 - dst->y1;
+	if (w == 0 || h <= 0)
+		return;
+	_cleanup_free_ uint8_t *tmp = ab_xmalloc(w * (size_t)h);
+	for (int y = 0; y < h; y++)
+		memcpy(tmp + (size_t)y * w,
+		       fb + (size_t)(dst->y1 + y - dy) * stride + (size_t)(dst->x1 - dx) * 4, w);
+	for (int y = 0; y < h; y++)
+		memcpy(fb + (size_t)(dst->y1 + y) * stride + (size_t)dst->x1 * 4,
+		       tmp + (size_t)y * w, w);
+}

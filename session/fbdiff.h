@@ -49,6 +49,21 @@ int fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride
                         const struct fbdiff_rect *r, int min_rows, int *ret_dy,
                         struct fbdiff_rect *ret_band);
 
+/*
+ * Looks for a moved block inside r (a window dragged): a rectangle of cur
+ * equal to the shadow's pixels (dx, dy) away, found from a distinctive run
+ * of changed pixels and grown while it matches. On success returns its area
+ * (at least min_area), stores the destination in *ret_rect (source: shifted
+ * by -dx, -dy, inside r) and the shift in *ret_dx, *ret_dy. Returns 0 when
+ * nothing moved.
+ */
+long fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+                      const struct fbdiff_rect *r, long min_area, int *ret_dx, int *ret_dy,
+                      struct fbdiff_rect *ret_rect);
+
+/* Copies rectangle dst - (dx, dy) of fb to dst (overlap allowed). */
+void fbdiff_move_rect(uint8_t *fb, size_t stride, const struct fbdiff_rect *dst, int dx, int dy);
+
 /* Moves rows of rectangle band (destination) in fb by dy: row y gets row y - dy. */
 void fbdiff_shift_rows(uint8_t *fb, size_t stride, const struct fbdiff_rect *band, int dy);
 

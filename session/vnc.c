@@ -452,7 +452,7 @@ process_damage(struct vnc *v)
 		box.y2 = AB_MAX(box.y2, AB_MIN(v->height, rects[i].y + rects[i].height));
 	}
 	struct fbdiff_rect band;
-	int dy = 0;
+	int dx = 0, dy = 0;
 	if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH && box.y2 - box.y1 >= VNC_SCROLL_MIN_ROWS &&
 	    fbdiff_find_vscroll(v->shadow, cur, stride, &box, VNC_SCROLL_MIN_ROWS, &dy, &band) >
 	        0) {
@@ -460,9 +460,20 @@ process_damage(struct vnc *v)
 		fbdiff_shift_rows(v->shadow, stride, &band, dy);
 		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, 0, dy);
 		v->stats.copies++;
+	} else if (n >= 2 && box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
+	           (long)(box.x2 - box.x1) * (box.y2 - box.y1) >= VNC_MOVE_MIN_AREA * 2 &&
+	           fbdiff_find_move(v->shadow, cur, stride, &box, VNC_MOVE_MIN_AREA, &dx, &dy,
+	                            &band) > 0) {
+		/*
+		 * a dragged window (its damage is the old and the new place, 2+
+		 * rects; a terminal redraw is one, and there false matches cost)
+		 */
+		fbdiff_move_rect(v->shadow, stride, &band, dx, dy);
+		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, dx, dy);
+		v->stats.moves++;
 	}
-	ab_debug("damage: %d rects, box %d,%d-%d,%d, scroll %d", n, box.x1, box.y1, box.x2, box.y2,
-	         dy);
+	ab_debug("damage: %d rects, box %d,%d-%d,%d, copy %d,%d", n, box.x1, box.y1, box.x2, box.y2,
+	         dx, dy);
 	for (int i = 0; i < n; i++) {
 		struct fbdiff_rect r = {AB_MAX(0, rects[i].x), AB_MAX(0, rects[i].y),
 		                        AB_MIN(v->width, rects[i].x + rects[i].width),
@@ -673,8 +684,9 @@ void
 vnc_close(struct vnc *v)
 {
 	if (v->stats.damaged_px)
-		ab_info("damage: %lld px reported, %lld px changed, %lld scrolls sent as CopyRect",
-		        v->stats.damaged_px, v->stats.changed_px, v->stats.copies);
+		ab_info("damage: %lld px reported, %lld px changed; CopyRect for %lld scrolls, "
+		        "%lld moves",
+		        v->stats.damaged_px, v->stats.changed_px, v->stats.copies, v->stats.moves);
 	if (v->screen) {
 		rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
 		rfbClientPtr cl;

@@ -55,13 +55,15 @@ struct vnc {
 	uint8_t *shadow; /* what clients are sent: Xvfb's screen as of the last damage */
 	size_t shadow_len;
 	struct {
-		long long damaged_px, changed_px, copies;
+		long long damaged_px, changed_px, copies, moves;
 	} stats;
 };
 
 /* scroll detection runs on damage at least this large (pixels) */
 #define VNC_SCROLL_MIN_WIDTH 64
 #define VNC_SCROLL_MIN_ROWS  8
+/* a moved block (window drag) is sent as CopyRect from this many pixels */
+#define VNC_MOVE_MIN_AREA 4096
 
 /* Connects to Xvfb's display, maps the framebuffer, listens on dir/rfb.sock. */
 int vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop,

@@ -677,8 +677,37 @@ def t_scroll():
                 # the next round needs the shell again
                 break
         del TOOL_ENV["VNCTEST_ENCODINGS"]
-        check(re.search(r"scroll -?[1-9]", log()) is not None,
+        check(re.search(r"copy -?\d+,-?[1-9]", log()) is not None,
               "scrolls were detected and sent as CopyRect")
+    except BaseException:
+        s.dump()
+        raise
+    finally:
+        s.stop()
+        shutil.rmtree(sig, ignore_errors=True)
+
+
+def t_move():
+    """A window dragged around ends up on the client exactly as on the screen, with the
+    moves sent as CopyRect."""
+    if not shutil.which("xterm") or not shutil.which("xdotool"):
+        skip("xterm or xdotool is not installed")
+    sig = tempfile.mkdtemp(prefix="ab-move-")
+    go, done = os.path.join(sig, "go"), os.path.join(sig, "done")
+    # xterm moves its own window ($WINDOWID), paced, once the client is connected
+    script = ("seq 1 20; while [ ! -e %s ]; do sleep 0.02; done; i=0; while [ $i -lt 30 ]; do "
+              "i=$((i+1)); xdotool windowmove $WINDOWID $((10+i*9)) $((10+i*6)); sleep 0.02; "
+              "done; touch %s; exec sleep 600" % (go, done))
+    s = Session(geometry="800x600",
+                desktop=["xterm", "-geometry", "60x20+10+10", "-e", "sh", "-c", script])
+    try:
+        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
+        m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
+        xwd = os.path.join(m.group(1), "Xvfb_screen0")
+        s.vnc("wait-screen", xwd, "touch", go, "wait-file", done, "wait-screen", xwd)
+        print("ok: after the drag, the client shows exactly the screen")
+        check(re.search(r"copy -?[1-9]\d*,-?[1-9]", log()) is not None,
+              "window moves were detected and sent as CopyRect")
     except BaseException:
         s.dump()
         raise
@@ -689,7 +718,8 @@ def t_scroll():
 
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
          "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
-         "clipboard_incr": t_clipboard_incr, "scroll": t_scroll}
+         "clipboard_incr": t_clipboard_incr, "scroll": t_scroll,
+         "move": t_move}
 
 if __name__ == "__main__":
     for p in (SESSION, VNCTEST, XPROBE):

@@ -203,6 +203,63 @@ test_vscroll_within_subrect(void **state)
 	free(tmp);
 }
 
+/* a "window" of distinct pixels on a flat background */
+static void
+draw_window(uint8_t *fb, int x0, int y0, int w, int h)
+{
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++)
+			put(fb, x, y, 0x2e3c4c);
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			uint32_t k = (uint32_t)(y * 1000 + x);
+			k = (k ^ (k >> 16)) * 0x85ebca6bu;
+			k ^= k >> 13;
+			put(fb, x0 + x, y0 + y, k & 0xffffff);
+		}
+}
+
+static void
+test_window_move_found_and_applied(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	draw_window(shadow, 30, 40, 100, 60);
+	draw_window(cur, 57, 71, 100, 60);
+	struct fbdiff_rect r = {0, 0, W, H}, m;
+	int dx = 0, dy = 0;
+	long area = fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, &dx, &dy, &m);
+	assert_int_equal(dx, 27);
+	assert_int_equal(dy, 31);
+	assert_true(area >= 100 * 60);
+	assert_true(m.x1 <= 57 && m.x2 >= 157 && m.y1 <= 71 && m.y2 >= 131);
+	/* after the move only the uncovered background is left to send */
+	fbdiff_move_rect(shadow, STRIDE, &m, dx, dy);
+	for (int y = 71; y < 131; y++)
+		assert_memory_equal(shadow + (size_t)y * STRIDE + 57 * 4,
+		                    cur + (size_t)y * STRIDE + 57 * 4, 100 * 4);
+	struct marks mk = {0};
+	long changed = fbdiff_update(shadow, cur, STRIDE, &r, mark, &mk);
+	assert_true(changed < 100 * 60);
+	assert_memory_equal(shadow, cur, (size_t)STRIDE * H);
+	/* nothing moved: nothing found */
+	assert_int_equal(fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, &dx, &dy, &m), 0);
+	free(shadow);
+	free(cur);
+}
+
+static void
+test_no_move_for_new_content(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	draw_text(shadow, 0, 0, H);
+	draw_text(cur, 5000, 0, H);
+	struct fbdiff_rect r = {0, 0, W, H}, m;
+	int dx = 0, dy = 0;
+	assert_int_equal(fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, &dx, &dy, &m), 0);
+	free(shadow);
+	free(cur);
+}
+
 int
 main(void)
 {
@@ -214,6 +271,8 @@ main(void)
 	    cmocka_unit_test(test_vscroll_down),
 	    cmocka_unit_test(test_no_vscroll_for_unrelated_change),
 	    cmocka_unit_test(test_vscroll_within_subrect),
+	    cmocka_unit_test(test_window_move_found_and_applied),
+	    cmocka_unit_test(test_no_move_for_new_content),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
