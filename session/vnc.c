@@ -460,17 +460,21 @@ process_damage(struct vnc *v)
 		fbdiff_shift_rows(v->shadow, stride, &band, dy);
 		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, 0, dy);
 		v->stats.copies++;
-	} else if (n >= 2 && box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
+	} else if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
 	           (long)(box.x2 - box.x1) * (box.y2 - box.y1) >= VNC_MOVE_MIN_AREA * 2 &&
 	           fbdiff_find_move(v->shadow, cur, stride, &box, VNC_MOVE_MIN_AREA, &dx, &dy,
-	                            &band) > 0) {
+	                            &band) > 0 &&
+	           (n >= 2 || dy == 0)) {
 		/*
-		 * a dragged window (its damage is the old and the new place, 2+
-		 * rects; a terminal redraw is one, and there false matches cost)
+		 * A dragged window. Its damage is the old and the new place: 2+
+		 * rects, or one for a sideways move. In a terminal's redraw (one
+		 * rect) chance matches of text blocks cost more than they save.
 		 */
 		fbdiff_move_rect(v->shadow, stride, &band, dx, dy);
 		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, dx, dy);
 		v->stats.moves++;
+	} else {
+		dx = dy = 0;
 	}
 	ab_debug("damage: %d rects, box %d,%d-%d,%d, copy %d,%d", n, box.x1, box.y1, box.x2, box.y2,
 	         dx, dy);
