@@ -124,6 +124,18 @@ authn_authorize(struct http_request *req, struct http_response *deny, void *data
 	snprintf(req->role, sizeof(req->role), "%s",
 	         d->id.user[0] ? users_role_name(d->id.role) : "");
 	if (req->websocket) {
+		/* another user's desktop: only one that exists (a registered user or a live demo)
+		 */
+		if (d->owner[0] && strcmp(d->owner, d->id.user) != 0 &&
+		    !users_find(a->db, d->owner) &&
+		    !(a->ctx.demo && demo_find(a->ctx.demo, d->owner))) {
+			a->last_req = NULL;
+			audit_log("desktop.connect", AUDIT_DENY, d->id.user,
+			          users_role_name(d->id.role), req->peer,
+			          json_pack("{ssss}", "reason", "no such user", "owner", d->owner));
+			http_response_error(deny, 404, "no such desktop");
+			return -ENOENT;
+		}
 		snprintf(req->desktop, sizeof(req->desktop), "%s",
 		         d->owner[0] ? d->owner : d->id.user);
 		req->view_only = d->access == AUTHZ_VIEW_ONLY;

@@ -28,6 +28,18 @@ const tmps = [];
 let failed = false;
 
 function cleanup() {
+	for (const t of tmps) { /* sessions of a broker that died or was killed */
+		let users = [];
+		try { users = fs.readdirSync(path.join(t, 'run')); } catch (e) { /* none */ }
+		for (const u of users) {
+			try {
+				const m = /start pid=(\d+)/.exec(fs.readFileSync(path.join(t, 'run', u, 'fake.log'), 'utf8'));
+				// only while that pid still is a fake session (pids get reused)
+				if (m && fs.readFileSync(`/proc/${m[1]}/cmdline`, 'utf8').includes('fake-session'))
+					extraPids.push(Number(m[1]));
+			} catch (e) { /* none */ }
+		}
+	}
 	for (const p of extraPids) {
 		try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
 	}
@@ -401,6 +413,8 @@ const tests = {
 		assert.ok(legacy.ok);
 		legacy.ws.close();
 		assert.ok(!b.fakeLog('mauve').includes('key'), 'mauve got her own desktop');
+		assert.strictEqual((await wsOpen(b.port, '/ws/desktop/ghost', admin)).ok, false, 'no desktop for unknown users');
+		assert.ok(!fs.existsSync(path.join(b.tmp, 'run', 'ghost')), 'nothing started for ghost');
 		const view = await wsOpen(b.port, '/ws/desktop/bogie', admin);
 		assert.ok(view.ok, 'admin views');
 		const vb = await rfb(view.ws);
