@@ -191,6 +191,18 @@ handle(json_t *m)
 		free(wm.last_export);
 		wm.last_export = NULL;
 		state_export_now();
+	} else if (strcmp(type, "restore") == 0) {
+		/* a state replaced through the broker's API: strictly validated,
+		 * applied to the running desktop, then exported */
+		struct deskstate ds;
+		struct ab_err err = {0};
+		json_t *st = json_object_get(m, "state");
+		if (!st || deskstate_from_json(st, &ds, &err) < 0) {
+			ab_warn("control channel: restore: %s", st ? err.msg : "no 'state' object");
+			return;
+		}
+		state_apply_live(&ds);
+		deskstate_free(&ds);
 	} else if (strcmp(type, "hello") == 0 || strcmp(type, "pong") == 0) {
 		/* nothing to do */
 	} else {

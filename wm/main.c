@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <locale.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -124,6 +125,8 @@ usage(FILE *f)
 	           "  --socket PATH         session control socket (env ARGOBOX_WM_SOCKET)\n"
 	           "  --apps LIST           allowed apps (env ARGOBOX_APPS), '*' = all\n"
 	           "  --wallpaper-dir DIR   wallpaper PNGs (env ARGOBOX_WALLPAPER_DIR)\n"
+	           "  --restore-timeout MS  give up waiting for restored windows after MS\n"
+	           "                        (env ARGOBOX_RESTORE_TIMEOUT_MS, default 30000)\n"
 	           "  --validate-state FILE check a state file and exit (0 = valid)\n"
 	           "  --config FILE, --check-config, --print-default-config\n"
 	           "  --log-level LEVEL     debug, info, warn, error\n");
@@ -212,6 +215,7 @@ main(int argc, char **argv)
 	    {"apps", required_argument, NULL, 'a'},
 	    {"wallpaper-dir", required_argument, NULL, 'w'},
 	    {"validate-state", required_argument, NULL, 'V'},
+	    {"restore-timeout", required_argument, NULL, 'T'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"config", required_argument, NULL, 'c'},
 	    {"check-config", no_argument, NULL, 'C'},
@@ -220,7 +224,7 @@ main(int argc, char **argv)
 	    {0},
 	};
 	const char *restore = NULL, *state_out = NULL, *sock = NULL, *apps = NULL, *wpdir = NULL,
-	           *level = NULL;
+	           *level = NULL, *restore_to = NULL;
 	struct wm_config cfg;
 	int ex = -1;
 
@@ -250,6 +254,9 @@ main(int argc, char **argv)
 			break;
 		case 'l':
 			level = optarg;
+			break;
+		case 'T':
+			restore_to = optarg;
 			break;
 		case 'V': {
 			struct deskstate ds;
@@ -286,6 +293,18 @@ main(int argc, char **argv)
 	apps = pick(apps, "ARGOBOX_APPS", cfg.apps);
 	wpdir = pick(wpdir, "ARGOBOX_WALLPAPER_DIR", cfg.wallpaper_dir);
 	state_out = pick(state_out, NULL, cfg.state_out);
+	restore_to = pick(restore_to, "ARGOBOX_RESTORE_TIMEOUT_MS", NULL);
+	wm.restore_timeout_ms = 30000;
+	if (restore_to) {
+		char *end;
+		long v = strtol(restore_to, &end, 10);
+		if (*end || end == restore_to || v < 1 || v > 600000) {
+			ab_error("restore timeout '%s' is not a number of ms in [1, 600000]",
+			         restore_to);
+			return 2;
+		}
+		wm.restore_timeout_ms = (int)v;
+	}
 
 	/* Xlib's text conversions (COMPOUND_TEXT titles) need a UTF-8 capable locale */
 	if (!setlocale(LC_CTYPE, "") || !XSupportsLocale())

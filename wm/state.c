@@ -23,8 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXPORT_MS  500
-#define RESTORE_MS 30000
+#define EXPORT_MS 500
 
 static int64_t
 export_tick(struct ab_loop *loop, void *data)
@@ -103,6 +102,13 @@ write_state_copy(const char *path, const char *text)
 void
 state_export_now(void)
 {
+	/* while a restore runs the windows are not all there yet: publishing
+	 * now would replace the saved layout with a partial one (a desktop
+	 * stopped meanwhile would lose it); restore_finish() exports */
+	if (wm.restoring) {
+		ab_debug("state: not exported while restoring");
+		return;
+	}
 	json_t *st = state_build();
 	char *text = json_dumps(st, JSON_COMPACT);
 	wm.last_export_ms = ab_now_ms();
@@ -113,6 +119,7 @@ state_export_now(void)
 	}
 	free(wm.last_export);
 	wm.last_export = text;
+	ab_debug("state: exported %zu windows", json_array_size(json_object_get(st, "windows")));
 	if (wm.state_out)
 		write_state_copy(wm.state_out, text);
 	ctl_send(ab_proto_msg("state", json_pack("{s:o}", "state", st)));
@@ -152,6 +159,8 @@ restore_finish(void)
 	}
 	ab_info("restore: placed %zu of %zu windows in %lld ms", wm.n_placed, wm.n_pending,
 	        (long long)(ab_now_ms() - wm.restore_start_ms));
+	ab_loop_timer_cancel(wm.loop, wm.restore_timer);
+	wm.restore_timer = NULL;
 	free(wm.pending);
 	wm.pending = NULL;
 	wm.n_pending = 0;
@@ -247,7 +256,8 @@ state_restore_begin(struct deskstate *ds)
 		wm.pending[i].w = ds->windows[i];
 	wm.restoring = ds->n_windows > 0;
 	if (wm.restoring)
-		wm.restore_timer = ab_loop_timer(wm.loop, RESTORE_MS, restore_timeout, NULL);
+		wm.restore_timer =
+		    ab_loop_timer(wm.loop, wm.restore_timeout_ms, restore_timeout, NULL);
 }
 
 void
@@ -279,4 +289,101 @@ state_restore_launch(void)
 		ab_loop_timer_cancel(wm.loop, wm.restore_timer);
 		wm.restore_timer = ab_loop_timer(wm.loop, 0, restore_done_tick, NULL);
 	}
+}
+
+/* The saved entry for a running window: same app, same title first. */
+static const struct deskstate_window *
+live_match(const struct deskstate *ds, bool *used, const struct client *c)
+{
+	ssize_t best = -1;
+	for (size_t i = 0; i < ds->n_windows; i++) {
+		if (used[i] || !same_app(&ds->windows[i], c))
+			continue;
+		if (strcmp(ds->windows[i].title, c->title) == 0) {
+			best = (ssize_t)i;
+			break;
+		}
+		if (best < 0)
+			best = (ssize_t)i;
+	}
+	if (best < 0)
+		return NULL;
+	used[best] = true;
+	return &ds->windows[best];
+}
+
+void
+state_apply_live(struct deskstate *ds)
+{
+	/* settings */
+	theme_set(ds->mode, ds->accent);
+	wallpaper_set(ds->wallpaper, ds->wallpaper_fit);
+	memcpy(wm.ds.pinned, ds->pinned, sizeof(ds->pinned));
+	wm.ds.n_pinned = ds->n_pinned;
+	json_decref(wm.ds.prefs);
+	wm.ds.prefs = ds->prefs;
+	ds->prefs = NULL;
+	wm.ds.ws_count = ds->ws_count;
+	for (struct client *c = wm.clients; c; c = c->next) {
+		if (c->ws >= wm.ds.ws_count)
+			c->ws = wm.ds.ws_count - 1;
+	}
+	if (wm.ds.ws_current >= wm.ds.ws_count)
+		wm.ds.ws_current = 0;
+	workspace_switch(ds->ws_current);
+	ewmh_update_desktops();
+	taskbar_configure(ds->tb_position, ds->tb_autohide);
+
+	/* windows that are open and saved: geometry, state, workspace, stacking */
+	bool *used = ab_xcalloc(ds->n_windows + 1, sizeof(*used));
+	int *rank = ab_xcalloc(wm.n_stack + 1, sizeof(*rank));
+	size_t matched = 0;
+	for (size_t i = 0; i < wm.n_stack; i++) {
+		struct client *c = wm.stack[i];
+		rank[i] = -1;
+		if (!c->in_taskbar)
+			continue;
+		const struct deskstate_window *w = live_match(ds, used, c);
+		if (!w)
+			continue;
+		matched++;
+		rank[i] = w->stack;
+		client_set_fullscreen(c, false);
+		client_set_maximized(c, false);
+		c->snapped = false;
+		c->saved = false;
+		client_move_resize(c, w->x, w->y, w->w, w->h);
+		if (c->ws >= 0 && w->workspace != c->ws) {
+			c->ws = w->workspace;
+			ewmh_set_client_state(c);
+		}
+		client_set_maximized(c, w->maximized);
+		client_set_fullscreen(c, w->fullscreen);
+		client_set_minimized(c, w->minimized);
+		client_show_hide(c);
+	}
+	/* matched windows take the saved order, above the others */
+	struct client **v = ab_xcalloc(wm.n_stack + 1, sizeof(*v));
+	size_t k = 0;
+	for (size_t i = 0; i < wm.n_stack; i++) {
+		if (rank[i] < 0)
+			v[k++] = wm.stack[i];
+	}
+	for (int r = 0; r < DESKSTATE_MAX_WINDOWS; r++) {
+		for (size_t i = 0; i < wm.n_stack; i++) {
+			if (rank[i] == r)
+				v[k++] = wm.stack[i];
+		}
+	}
+	AB_ASSERT(k == wm.n_stack);
+	memcpy(wm.stack, v, k * sizeof(*v));
+	free(v);
+	free(rank);
+	free(used);
+	client_restack();
+	client_focus_top();
+	taskbar_draw();
+	ab_info("restore (live): %zu of %zu saved windows matched open windows", matched,
+	        ds->n_windows);
+	state_changed();
 }

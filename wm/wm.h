@@ -214,6 +214,7 @@ struct wm {
 	int64_t restore_start_ms;
 	bool restoring;
 	struct ab_timer *restore_timer;
+	int restore_timeout_ms; /* a restore ends (and exports) after this at the latest */
 
 	/* control channel */
 	char *sock_path;
@@ -336,6 +337,8 @@ json_t *state_build(void);
 void state_restore_begin(struct deskstate *ds);
 void state_restore_launch(void);
 bool state_restore_match(struct client *c);
+/* applies a validated state to the running desktop (takes ds->prefs) */
+void state_apply_live(struct deskstate *ds);
 void state_export_now(void);
 
 /* ctl.c: the control channel to argobox-session */

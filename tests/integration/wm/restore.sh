@@ -82,9 +82,20 @@ for p in "${PIDS[@]:1}"; do
 done
 wait_for 10 sh -c "! xwininfo -root -tree | grep -Eq '\"(Alpha|Beta|XTerm)\"'" || fail "apps did not exit"
 rm -f "$T/state.json"
-start_wm --restore "$T/saved.json"
+# a stand-in for the session records every state frame the window manager publishes
+SOCK=$T/wm.sock
+"$PEER" "$SOCK" "$T/peer.jsonl" 2>"$T/peer.log" &
+PEER_PID=$!
+PIDS+=($PEER_PID)
+wait_for 10 test -S "$SOCK" || fail "test peer did not listen"
+start_wm --restore "$T/saved.json" --socket "$SOCK"
 wait_for 30 grep -q "restore: placed $n of $n windows" "$T/wm.log" || fail "restore did not complete"
 wait_for 10 state_has "(.windows | length) == $n" || fail "restored state not exported"
+wait_for 10 grep -q '"type":"state"' "$T/peer.jsonl" || fail "restored state not sent to the session"
+# never a partial layout on the control channel while the restore ran
+jq -e -s --argjson n "$n" '[.[] | select(.type == "state")] | length >= 1 and
+	all(.[]; (.state.windows | length) == $n)' "$T/peer.jsonl" >/dev/null ||
+	fail "a state with fewer than $n windows was published during the restore: $(jq -c 'select(.type == "state") | .state.windows | length' "$T/peer.jsonl" | tr '\n' ' ')"
 before=$(jq -S '.windows | map(del(.title))' "$T/saved.json")
 after=$(jq -S '.windows | map(del(.title))' "$T/state.json")
 [ "$before" = "$after" ] || fail "restored layout differs:
@@ -93,5 +104,61 @@ after:  $after"
 [ "$(x_view)" = "$(expected_view "$T/saved.json")" ] ||
 	fail "restored X geometry differs: $(x_view) vs $(expected_view "$T/saved.json")"
 grep -o "restore: placed.*" "$T/wm.log"
+wm_alive
+
+# 3. live restore ({"type":"restore"} on the control channel): existing windows take the
+# saved geometry, workspace and state; settings apply; then the result is exported
+jq -c '{v: 1, type: "restore", state: (.
+	| .windows |= map(if .app.class == "Beta" then .x = 77 | .y = 88 | .w = 250 | .h = 180
+		| .workspace = 2 | .maximized = false else . end)
+	| .theme = {"mode": "light", "accent": "#e5484d"}
+	| .taskbar.position = "top")}' "$T/saved.json" >"$T/send.jsonl"
+# the peer sends send.jsonl after each hello: restart the peer and the window manager
+stop_wm
+kill "$PEER_PID"
+wait "$PEER_PID" 2>/dev/null || true
+rm -f "$SOCK"
+: >"$T/peer.jsonl"
+"$PEER" "$SOCK" "$T/peer.jsonl" "$T/send.jsonl" 2>"$T/peer.log" &
+PEER_PID=$!
+PIDS+=($PEER_PID)
+wait_for 10 test -S "$SOCK" || fail "test peer did not listen"
+start_wm --socket "$SOCK"
+wait_for 10 grep -q "restore (live): $n of $n saved windows matched" "$T/wm.log" ||
+	fail "live restore not applied"
+wait_for 10 state_has '[.windows[] | select(.app.class == "Beta")][0] |
+	.x == 77 and .y == 88 and .w == 250 and .h == 180 and .workspace == 2' ||
+	fail "live restore geometry not exported: $(cat "$T/state.json")"
+state_has '.theme.mode == "light" and .taskbar.position == "top"' || fail "live settings not applied"
+BW=$(xdotool search --class '^Beta$' | head -n1)
+[ "$(xprop -id "$BW" _NET_WM_DESKTOP | awk '{print $NF}')" = 2 ] || fail "Beta not on workspace 2"
+wait_for 10 sh -c "jq -e -s 'any(.[]; .type == \"state\" and .state.theme.mode == \"light\")' '$T/peer.jsonl'" ||
+	fail "live restore not published"
+wm_alive
+
+# 4. a restore that never completes (an app whose window never appears) still ends
+# after the timeout, and only then publishes
+stop_wm
+cat >"$T/share/applications/wmtest-ghost.desktop" <<EOT
+[Desktop Entry]
+Type=Application
+Name=Ghost
+Exec=/bin/true
+StartupWMClass=Ghost
+EOT
+jq '.windows += [{"app": {"class": "Ghost", "instance": "", "desktop_id": "wmtest-ghost.desktop"},
+	"title": "Ghost", "workspace": 0, "x": 10, "y": 10, "w": 100, "h": 100, "stack": (.windows | length)}]' \
+	"$T/saved.json" >"$T/ghost.json"
+: >"$T/send.jsonl"
+: >"$T/peer.jsonl"
+rm -f "$T/state.json"
+start_wm --restore "$T/ghost.json" --socket "$SOCK" --restore-timeout 1500
+wait_for 30 grep -q "restore: gave up waiting for 1 windows" "$T/wm.log" || fail "restore never ended"
+wait_for 10 grep -q '"type":"state"' "$T/peer.jsonl" || fail "no state published after the timeout"
+jq -e -s --argjson n "$n" '[.[] | select(.type == "state")] | all(.[]; (.state.windows | length) == $n)' \
+	"$T/peer.jsonl" >/dev/null || fail "partial state published during the restore"
+# the log line order: no export before the restore ended
+! awk '/restore: gave up/{exit} /state: exported/{found=1} END{exit !found}' "$T/wm.log" ||
+	fail "exported before the restore ended"
 wm_alive
 echo PASS
