@@ -84,6 +84,7 @@ main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--check-config") != 0 &&
 		           strcmp(argv[i], "--print-default-config") != 0 &&
+		           strcmp(argv[i], "--print-config-reference") != 0 &&
 		           strncmp(argv[i], "--config=", 9) != 0) {
 			fprintf(stderr, "argobox-broker: unknown argument '%s'\n", argv[i]);
 			usage(stderr);
@@ -169,6 +170,7 @@ main(int argc, char **argv)
 	    .message_data = dsync,
 	};
 	struct desktop_manager *desktops = desktop_manager_new(loop, launcher, &dp);
+	deskstate_sync_set_desktops(dsync, desktops);
 #ifdef AB_HAVE_ISOLATION
 	/* Containers a previous broker left running become this broker's desktops first. */
 	if (isolation_adopt(iso, desktops, &err) < 0) {

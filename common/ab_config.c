@@ -257,6 +257,58 @@ ab_config_print(const struct ab_cfg_field *fields, const void *cfg, FILE *f)
 	json_decref(j);
 }
 
+void
+ab_config_print_reference(const struct ab_cfg_field *fields, const void *cfg, FILE *f)
+{
+	static const char *const type_names[AB_CFG_TYPE_MAX] = {"boolean", "integer", "string",
+	                                                        "JSON"};
+	fputs("| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n", f);
+	for (const struct ab_cfg_field *fl = fields; fl->path; fl++) {
+		const char *slot = (const char *)cfg + fl->offset;
+		_cleanup_free_ char *def = NULL, *allowed = NULL;
+		const char *type = type_names[fl->type];
+		switch (fl->type) {
+		case AB_CFG_BOOL:
+			def = ab_xstrdup(*(const bool *)slot ? "true" : "false");
+			allowed = ab_xstrdup("");
+			break;
+		case AB_CFG_INT:
+			def = ab_xasprintf("%lld", *(const long long *)slot);
+			allowed = ab_xasprintf("%lld … %lld", fl->min, fl->max);
+			break;
+		case AB_CFG_STRING:
+			def = ab_xasprintf("\"%s\"", slot);
+			if (fl->choices) {
+				size_t n = 0;
+				for (const char *const *ch = fl->choices; *ch; ch++)
+					n += strlen(*ch) + 3;
+				allowed = ab_xcalloc(1, n + 1);
+				for (const char *const *ch = fl->choices; *ch; ch++) {
+					if (ch != fl->choices)
+						strcat(allowed, ", ");
+					strcat(allowed, *ch);
+				}
+			} else
+				allowed = ab_xasprintf("up to %lld bytes", fl->max - 1);
+			break;
+		case AB_CFG_JSON: {
+			json_t *j = *(json_t *const *)slot;
+			def =
+			    j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : ab_xstrdup("null");
+			if (!def)
+				def = ab_xstrdup("?");
+			type = fl->json_type == JSON_ARRAY ? "array" : "object";
+			allowed = ab_xstrdup("");
+			break;
+		}
+		default:
+			AB_ASSERT(!"unknown config type");
+		}
+		fprintf(f, "| `%s` | %s | `%s` | %s | %s |\n", fl->path, type, def, allowed,
+		        fl->help ? fl->help : "");
+	}
+}
+
 int
 ab_config_cli(const struct ab_cfg_field *fields, void *cfg, int argc, char **argv,
               int (*validate)(void *cfg, struct ab_err *err), int *ret_exit)
@@ -266,6 +318,11 @@ ab_config_cli(const struct ab_cfg_field *fields, void *cfg, int argc, char **arg
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--print-default-config") == 0) {
 			ab_config_print(fields, cfg, stdout);
+			*ret_exit = 0;
+			return 0;
+		}
+		if (strcmp(argv[i], "--print-config-reference") == 0) {
+			ab_config_print_reference(fields, cfg, stdout);
 			*ret_exit = 0;
 			return 0;
 		}

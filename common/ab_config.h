@@ -93,13 +93,21 @@ json_t *ab_config_to_json(const struct ab_cfg_field *fields, const void *cfg);
 /* Prints ab_config_to_json() to `f`, indented. */
 void ab_config_print(const struct ab_cfg_field *fields, const void *cfg, FILE *f);
 
+/*
+ * Prints a Markdown table of every field: path, type, default (as held by
+ * `cfg`), bounds or choices, and its help text. The README's configuration
+ * reference is this output.
+ */
+void ab_config_print_reference(const struct ab_cfg_field *fields, const void *cfg, FILE *f);
+
 /* Releases the JSON references held by cfg. */
 void ab_config_free(const struct ab_cfg_field *fields, void *cfg);
 
 /*
  * Handles the options every daemon shares. Scans argv for `--config FILE`,
- * `--check-config` and `--print-default-config`:
+ * `--check-config`, `--print-default-config` and `--print-config-reference`:
  *   --print-default-config prints the defaults and sets *ret_exit to 0;
+ *   --print-config-reference prints ab_config_print_reference() and sets *ret_exit to 0;
  *   --config loads the file, then `validate` (may be NULL) checks the whole;
  *     an error is printed and sets *ret_exit to 1;
  *   --check-config, after loading and validating, prints "configuration OK"

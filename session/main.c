@@ -148,7 +148,8 @@ parse_args(struct session *s, int argc, char **argv, long long *gw, long long *g
 		} else if (strcmp(a, "--config") == 0 && has_val) {
 			i++;
 		} else if (strncmp(a, "--config=", 9) == 0 || strcmp(a, "--check-config") == 0 ||
-		           strcmp(a, "--print-default-config") == 0) {
+		           strcmp(a, "--print-default-config") == 0 ||
+		           strcmp(a, "--print-config-reference") == 0) {
 			continue;
 		} else if (strcmp(a, "--geometry") == 0 && has_val) {
 			if (session_parse_geometry(argv[++i], gw, gh) < 0) {

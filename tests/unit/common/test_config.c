@@ -143,6 +143,25 @@ test_print_round_trips(void **state)
 	ab_config_free(fields, &d);
 }
 
+static void
+test_reference_lists_every_field(void **state)
+{
+	struct cfg c;
+	ab_config_init(fields, &c, &defaults, sizeof(c));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ab_config_print_reference(fields, &c, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "| `listen.port` | integer | `8080` | 1 … 65535 | port |"));
+	assert_non_null(
+	    strstr(buf, "| `log.format` | string | `\"text\"` | text, json | log format |"));
+	assert_non_null(strstr(buf, "| `users` | array | `[{\"name\":\"daniel\"}]` |"));
+	assert_non_null(strstr(buf, "| `tls.enabled` | boolean | `false` |"));
+	free(buf);
+	ab_config_free(fields, &c);
+}
+
 int
 main(void)
 {
@@ -152,6 +171,7 @@ main(void)
 	    cmocka_unit_test(test_errors_name_the_path),
 	    cmocka_unit_test(test_file_errors),
 	    cmocka_unit_test(test_print_round_trips),
+	    cmocka_unit_test(test_reference_lists_every_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
