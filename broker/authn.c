@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "ab_log.h"
@@ -194,6 +195,75 @@ authn_reply_user(const struct auth_reply *r)
 
 /* ---- routes ---- */
 
+/* Decodes one application/x-www-form-urlencoded field into a new string, or NULL. */
+static char *
+authn_form_field(const char *body, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *p = body, *end = body + len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+			char *out = ab_xmalloc((size_t)(e - p) + 1), *o = out;
+			for (const char *q = p + nl + 1; q < e; q++) {
+				unsigned v;
+				if (*q == '+') {
+					*o++ = ' ';
+				} else if (*q == '%' && e - q >= 3 &&
+				           sscanf(q + 1, "%2x", &v) == 1 && v) {
+					*o++ = (char)v;
+					q += 2;
+				} else {
+					*o++ = *q;
+				}
+			}
+			*o = '\0';
+			return out;
+		}
+		p = e + 1;
+	}
+	return NULL;
+}
+
+/*
+ * The landing page's forms without JavaScript post form-encoded: the fields
+ * become the JSON body, and success answers 303 to the desktop page.
+ */
+static json_t *
+authn_form_body(const struct http_request *req, const char *const fields[][2])
+{
+	char ct[128];
+	if (!http_request_header(req, "content-type", ct, sizeof(ct)) ||
+	    strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
+		return NULL;
+	json_t *o = json_object();
+	for (size_t i = 0; fields[i][0]; i++) {
+		char *v = authn_form_field(req->body, req->body_len, fields[i][0]);
+		if (v && !json_object_get(o, fields[i][1]))
+			json_object_set_new(o, fields[i][1], json_string(v));
+		free(v);
+	}
+	return o;
+}
+
+static void
+authn_send_form(struct http_response *resp, struct auth_reply *r)
+{
+	if (r->status != 200) {
+		authn_send(resp, r);
+		return;
+	}
+	json_decref(r->body);
+	r->body = NULL;
+	http_response_set(resp, 303, "text/plain", "", 0);
+	http_response_add_header(resp, "Location", "/desktop.html");
+	if (r->set_cookie)
+		http_response_add_header(resp, "Set-Cookie", r->set_cookie);
+	http_response_add_header(resp, "Cache-Control", "no-store");
+	auth_reply_free(r);
+}
+
 static int
 route_login(struct http_request *req, struct http_response *resp, void *data)
 {
@@ -201,9 +271,22 @@ route_login(struct http_request *req, struct http_response *resp, void *data)
 	struct auth_request rq;
 	authn_fill(a, req, &rq);
 	struct auth_reply r;
-	auth_request_login(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
+	static const char *const fields[][2] = {
+	    {"user", "user"}, {"username", "user"}, {"password", "password"}, {NULL, NULL}};
+	json_t *form = authn_form_body(req, fields);
+	if (form) {
+		char *body = json_dumps(form, JSON_COMPACT);
+		json_decref(form);
+		auth_request_login(&a->ctx, &rq, body, strlen(body), ab_now_ms(), &r);
+		free(body);
+	} else {
+		auth_request_login(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
+	}
 	authn_prestart(a, authn_reply_user(&r));
-	authn_send(resp, &r);
+	if (form)
+		authn_send_form(resp, &r);
+	else
+		authn_send(resp, &r);
 	return 0;
 }
 
@@ -214,12 +297,33 @@ route_demo(struct http_request *req, struct http_response *resp, void *data)
 	struct auth_request rq;
 	authn_fill(a, req, &rq);
 	struct auth_reply r;
-	auth_request_demo(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
+	static const char *const fields[][2] = {{"profile", "profile"}, {NULL, NULL}};
+	json_t *form = authn_form_body(req, fields);
+	if (form) {
+		/* the page's radio values name the profile without its "demo-" prefix */
+		const char *pv = json_string_value(json_object_get(form, "profile"));
+		const struct users_profile *pp = pv ? users_profile(a->db, pv) : NULL;
+		if (pv && (!pp || !pp->demo)) {
+			char name[USERS_NAME_MAX + 8];
+			snprintf(name, sizeof(name), "demo-%s", pv);
+			if (users_profile(a->db, name))
+				json_object_set_new(form, "profile", json_string(name));
+		}
+		char *body = json_dumps(form, JSON_COMPACT);
+		json_decref(form);
+		auth_request_demo(&a->ctx, &rq, body, strlen(body), ab_now_ms(), &r);
+		free(body);
+	} else {
+		auth_request_demo(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
+	}
 	const char *u = authn_reply_user(&r);
 	authn_prestart(a, u);
 	if (u)
 		json_object_set_new(r.body, "desktop_url", json_string("/desktop.html"));
-	authn_send(resp, &r);
+	if (form)
+		authn_send_form(resp, &r);
+	else
+		authn_send(resp, &r);
 	return 0;
 }
 

@@ -129,7 +129,7 @@ function http(port, method, target, { headers = {}, body } = {}) {
 		s.on('connect', () => {
 			let req = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n`;
 			const b = body === undefined ? null : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-			if (b) req += `Content-Type: application/json\r\nContent-Length: ${b.length}\r\n`;
+			if (b) req += `${headers['Content-Type'] ? '' : 'Content-Type: application/json\r\n'}Content-Length: ${b.length}\r\n`;
 			for (const [k, v] of Object.entries(headers)) if (v !== undefined) req += `${k}: ${v}\r\n`;
 			s.write(req + '\r\n');
 			if (b) s.write(b);
@@ -297,6 +297,13 @@ const tests = {
 		assert.strictEqual(w2.status, 401);
 		assert.strictEqual(w1.body, w2.body, 'one message for every failed sign-in');
 		assert.strictEqual(w1.headers['set-cookie'], undefined, 'no cookie on failure');
+		// the form without JavaScript: form-encoded, 303 to the desktop page with the cookie
+		const f = await http(b.port, 'POST', '/api/login', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'username=bea&password=bea-argobox' });
+		assert.strictEqual(f.status, 303, `form login: ${f.body}`);
+		assert.strictEqual(f.headers.location, '/desktop.html');
+		assert.match(f.headers['set-cookie'], /argobox_session=[0-9a-f]{64}/);
+		const fw = await http(b.port, 'POST', '/api/login', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'username=bea&password=wrong%21' });
+		assert.strictEqual(fw.status, 401, 'form login, wrong password');
 		// bad bodies
 		assert.strictEqual((await http(b.port, 'POST', '/api/login', { body: 'not json' })).status, 400);
 		// cross-origin login refused
@@ -356,6 +363,8 @@ const tests = {
 		assert.strictEqual(d3.status, 503, 'cap reached');
 		assert.ok(Number(d3.r.headers['retry-after'] || 1) > 0);
 		assert.strictEqual((await demo(b, 'no-such-profile')).status, 400, 'unknown profile');
+		const fd = await http(b.port, 'POST', '/api/demo', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'profile=developer' });
+		assert.strictEqual(fd.status, 503, 'form demo counts against the cap too');
 		// demo logout ends it: desktop stopped, runtime dir removed, slot free
 		await waitFor('demo desktop ready', () => b.fakeLog(d1.user).includes('ready'));
 		const r = await http(b.port, 'POST', '/api/logout', { headers: as(d1, { Origin: `http://127.0.0.1:${b.port}` }) });
@@ -368,7 +377,9 @@ const tests = {
 
 	async 'demo-rate'() {
 		const b = await startBroker({ demo: { max_concurrent: 100, per_ip_max: 2 } });
-		assert.strictEqual((await demo(b)).status, 200);
+		const fd = await http(b.port, 'POST', '/api/demo', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'profile=ai' });
+		assert.strictEqual(fd.status, 303, `form demo: ${fd.body}`);
+		assert.strictEqual(fd.headers.location, '/desktop.html');
 		assert.strictEqual((await demo(b)).status, 200);
 		const d = await demo(b);
 		assert.strictEqual(d.status, 429, 'per-address rate');
