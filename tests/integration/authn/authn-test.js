@@ -94,6 +94,7 @@ async function startBroker(opts = {}) {
 		users: opts.users || sample.users,
 		profiles: sample.profiles,
 	};
+	if (opts.tls) cfg.tls = opts.tls;
 	if (opts.noauth) { delete cfg.auth; delete cfg.users; delete cfg.profiles; }
 	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
 	const p = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], {
@@ -104,7 +105,7 @@ async function startBroker(opts = {}) {
 	p.stderr.on('data', (d) => { logText += d; process.stderr.write(d); });
 	const exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
 	const port = await waitFor('the broker to listen', () => {
-		const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
+		const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
 		return m && Number(m[1]);
 	});
 	return {
@@ -488,6 +489,32 @@ const tests = {
 		assert.ok(alive(pid), 'still running after the second broker');
 		process.kill(pid, 'SIGTERM');
 		await waitFor('the session to stop', () => !alive(pid));
+	},
+
+	/* Under TLS the session cookie is Secure. */
+	async tls() {
+		const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-authn-'));
+		tmps.push(tmp);
+		try {
+			require('child_process').execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+				'-subj', '/CN=127.0.0.1', '-keyout', path.join(tmp, 'key.pem'), '-out', path.join(tmp, 'cert.pem')], { stdio: 'ignore' });
+		} catch (e) { console.log('SKIP: openssl cannot make a certificate'); process.exit(77); }
+		const b = await startBroker({ tmp, tls: { cert: path.join(tmp, 'cert.pem'), key: path.join(tmp, 'key.pem') } });
+		const https = require('https');
+		const r = await new Promise((resolve, reject) => {
+			const body = JSON.stringify({ user: 'bogie', password: 'bogie-argobox' });
+			const q = https.request({ host: '127.0.0.1', port: b.port, path: '/api/login', method: 'POST', rejectUnauthorized: false,
+				headers: { 'Content-Type': 'application/json', 'Content-Length': body.length } }, (res) => {
+				res.resume(); res.on('end', () => resolve(res));
+			});
+			q.on('error', reject);
+			q.end(body);
+		});
+		assert.strictEqual(r.statusCode, 200);
+		const c = String(r.headers['set-cookie']);
+		assert.match(c, /; Secure/);
+		assert.match(c, /HttpOnly/);
+		await stopBroker(b);
 	},
 
 	/* No users, no Access: today's behaviour (everyone is "local"). */
