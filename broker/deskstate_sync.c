@@ -33,6 +33,7 @@ struct deskstate_sync {
 	unsigned inflight;
 	int64_t last_aside_ms;
 	struct deskstate_sync_stats stats;
+	struct desktop_manager *desktops; /* running desktops get PUTs live, or NULL */
 };
 
 struct op {
@@ -517,10 +518,15 @@ deskstate_sync_http(struct http_request *req, struct http_response *resp, void *
 			}
 			audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
 			          json_pack("{ss}", "target", target));
-			/* The session has no "restore" message (docs/control-channel.md). */
+			/* a running desktop applies it now (the wm validates it again);
+			 * else the next start restores it */
+			bool live = s->desktops &&
+			            desktop_send(s->desktops, target,
+			                         ab_proto_msg("restore", json_pack("{sO}", "state",
+			                                                           state))) == 0;
 			http_response_json(resp, 200,
 			                   json_pack("{ssss}", "status", "saved", "applied",
-			                             "next desktop start"));
+			                             live ? "now" : "next desktop start"));
 			return 0;
 		}
 		audit_log("state.rejected", AUDIT_DENY, req->user, req->role, req->peer,
@@ -544,4 +550,10 @@ int
 deskstate_sync_add_routes(struct deskstate_sync *s, struct server *srv)
 {
 	return server_route_add(srv, NULL, API_PREFIX, deskstate_sync_http, s);
+}
+
+void
+deskstate_sync_set_desktops(struct deskstate_sync *s, struct desktop_manager *m)
+{
+	s->desktops = m;
 }

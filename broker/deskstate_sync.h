@@ -51,6 +51,12 @@ void deskstate_sync_free(struct deskstate_sync *s);
  */
 int deskstate_sync_publish(struct deskstate_sync *s, const char *user, json_t *state);
 
+/*
+ * The running desktops: a PUT for a user whose desktop is ready is also sent
+ * to it as a control message {"type":"restore","state":{...}} (applied live).
+ */
+void deskstate_sync_set_desktops(struct deskstate_sync *s, struct desktop_manager *m);
+
 /* desktop_message_fn (desktop.h): feeds "state" control messages to publish. */
 void deskstate_sync_on_message(void *data, const char *user, json_t *msg);
 

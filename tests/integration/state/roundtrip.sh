@@ -3,8 +3,8 @@
 # Desktop state round trip through the real broker, session, window manager and store:
 # open two xterms, move and resize them with xdotool, wait until the state is durable in
 # the store, stop the desktop (argoboxctl) / restart the broker, start again: every
-# geometry comes back exactly. Then the HTTP API: PUT a layout, it applies at the next
-# start; DELETE resets to defaults.
+# geometry comes back exactly. Then the HTTP API: PUT a layout, it applies live to the
+# running desktop (and at the next start when none runs); DELETE resets to defaults.
 . "$(dirname "$0")/lib.sh"
 
 start_broker
@@ -60,16 +60,27 @@ start_desktop
 wait_for 40 restored "$SAVED" || fail "layout after broker restart: $(x_view) want $SAVED"
 echo "restored after broker restart: ok"
 
-# 3. HTTP API: replace the layout (applies at the next start), read it back
-NEW=$(stored | jq -c '.windows[0].x = 222 | .windows[0].y = 111')
+# 3. HTTP API: replace the layout of the running desktop: the broker relays it as a
+# "restore" control message and the wm applies it at once (then exports it); it also
+# survives a stop/start
+NEW=$(stored | jq -c '.windows[0].x = 222 | .windows[0].y = 111 | .windows[1].y = 300')
+WANT=$(state_view <<<"$NEW")
 out=$(api PUT --data-binary "$NEW" -H 'Content-Type: application/json')
 [ "$(jq -r .status <<<"$out")" = saved ] || fail "PUT: $out"
+[ "$(jq -r .applied <<<"$out")" = now ] || fail "PUT not sent to the running desktop: $out"
+wait_for 20 restored "$WANT" || fail "PUT not applied live: $(x_view) want $WANT"
+echo "PUT applied live: ok"
 out=$(api PUT --data-binary '{"version":1,"windows":"lots"}' -w ' %{http_code}')
 [ "${out##* }" = 400 ] || fail "hostile PUT accepted: $out"
 grep -q '"event":"state.rejected"' "$T/audit.log" || fail "hostile PUT not audited"
 stop_desktop
-[ "$(stored)" = "$(jq -c . <<<"$NEW")" ] || fail "PUT not stored: $(stored)"
+[ "$(stored | state_view)" = "$WANT" ] || fail "PUT not stored: $(stored)"
+# a PUT while no desktop runs applies at the next start
+NEW=$(stored | jq -c '.windows[1].x = 244 | .windows[1].y = 122')
 WANT=$(state_view <<<"$NEW")
+out=$(api PUT --data-binary "$NEW" -H 'Content-Type: application/json')
+[ "$(jq -r .applied <<<"$out")" = "next desktop start" ] || fail "PUT without a desktop: $out"
+[ "$(stored)" = "$(jq -c . <<<"$NEW")" ] || fail "PUT not stored: $(stored)"
 start_desktop
 wait_for 40 restored "$WANT" || fail "PUT layout not applied: $(x_view) want $WANT"
 echo "PUT applied at next start: ok"
