@@ -665,3 +665,9 @@ authn_free(struct authn *a)
 	users_free(a->db);
 	free(a);
 }
+
+const struct demo_identity *
+authn_demo_find(const struct authn *a, const char *name)
+{
+	return a && a->ctx.demo ? demo_find(a->ctx.demo, name) : NULL;
+}

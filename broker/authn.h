@@ -20,6 +20,8 @@
 #ifndef BROKER_AUTHN_H
 #define BROKER_AUTHN_H
 
+#include "demo.h"
+
 #include "ab_err.h"
 #include "config.h"
 #include "desktop.h"
@@ -37,5 +39,8 @@ int authn_new(const struct broker_config *cfg, struct server *srv, struct deskto
               struct kv *kv, struct authn **ret, struct ab_err *err);
 /* Saves the sessions, then frees. Accepts NULL. Call before the server is freed. */
 void authn_free(struct authn *a);
+
+/* The live demo identity called `name`, or NULL (a may be NULL). Borrowed. */
+const struct demo_identity *authn_demo_find(const struct authn *a, const char *name);
 
 #endif

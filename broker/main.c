@@ -69,6 +69,21 @@ usage(FILE *f)
 	           "                      [--print-default-config]\n");
 }
 
+#ifdef AB_HAVE_ISOLATION
+static int
+resolve_demo(const char *user, struct isolation_identity *ret, void *data)
+{
+	const struct demo_identity *id = authn_demo_find(data, user);
+	if (!id)
+		return -ENOENT;
+	ret->role = USERS_ROLE_DEMO;
+	ret->profile = id->profile;
+	ret->uid = id->uid;
+	ret->gid = id->gid;
+	return 0;
+}
+#endif
+
 int
 main(int argc, char **argv)
 {
@@ -196,6 +211,10 @@ main(int argc, char **argv)
 		ab_error("%s", err.msg);
 		return 1;
 	}
+#ifdef AB_HAVE_ISOLATION
+	/* Demo identities live in authn: their containers get their demo profile. */
+	isolation_set_resolver(iso, resolve_demo, authn);
+#endif
 	if (deskstate_sync_add_routes(dsync, srv) < 0)
 		ab_warn("cannot add the desktop state routes");
 

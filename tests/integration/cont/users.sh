@@ -140,10 +140,11 @@ if [ -n "$dpid" ]; then
 fi
 [ ! -e "$T/home/$demo" ] && ok "no persistent home for the demo" || bad "demo home created on disk"
 drules=$(N nft list chain inet "$table" "$demo-fwd" 2>&1)
-# Until authn registers isolation_set_resolver(), a demo identity gets the tightest defaults:
-# no LAN, no services, everything else dropped.
-grep -q 'deny:egress' <<<"$drules" && ! grep -qE "$lan_re|$svc_re" <<<"$drules" &&
-	ok "demo chain: no LAN, no services, egress denied" || bad "demo rules: $drules"
+# authn resolves the demo identity to its profile ('trial': the gitea service only):
+# the service is reachable, no LAN range, everything else dropped.
+grep -q 'deny:egress' <<<"$drules" && grep -qE "$svc_re" <<<"$drules" &&
+	! grep -qE "$lan_re" <<<"$drules" &&
+	ok "demo chain: its profile's service, no LAN, egress denied" || bad "demo rules: $drules"
 
 kill "$BROKER_PID"
 wait "$BROKER_PID" && ok "broker stopped cleanly" || bad "broker exit status $?"
