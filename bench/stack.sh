@@ -81,8 +81,8 @@ argobox-direct)
 argobox-ws)
 	# Keys as in broker/config.c (argobox-broker --print-default-config).
 	jq -n --arg bin "$build/session/argobox-session" --arg base "$dir/run" --arg geom "$geom" \
-		--arg desk "$(desktop_cmd)" --argjson port "$port" '{
-		listen: {address: "127.0.0.1", port: $port},
+		--arg desk "$(desktop_cmd)" --argjson port "$port" --arg data "$dir/data" '{
+		listen: {address: "127.0.0.1", port: $port}, data: {dir: $data},
 		session: {binary: $bin, runtime_base: $base, geometry: $geom, launcher: "process",
 		          desktop_command: ["sh", "-c", $desk]}}' >"$dir/broker.json"
 	"$build/broker/argobox-broker" --config "$dir/broker.json" 2>"$dir/broker.log" &

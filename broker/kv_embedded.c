@@ -17,6 +17,12 @@
  * appended at once and made durable by one fdatasync in a 0 ms timer, after
  * which their callbacks run. Keys never become file names, so no key can
  * reach outside the directory.
+ *
+ * One process owns a store directory: kv_embedded_open() takes an exclusive
+ * flock on <dir>/lock (which names the owner's pid) for the backend's life,
+ * so a second broker on the same data.dir fails with a clear error instead
+ * of interleaving appends. (The lock is on its own file because compaction
+ * replaces store.log.)
  */
 #include "ab_log.h"
 #include "ab_util.h"
@@ -24,7 +30,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -473,6 +481,7 @@ struct kv_embedded {
 	struct kvdb *db;
 	struct pending_ack *acks, **acks_tail;
 	struct ab_timer *commit_timer;
+	int lock_fd;
 };
 
 static struct kv_embedded *
@@ -618,6 +627,8 @@ emb_close(struct kv_backend *b)
 		free(a);
 	}
 	kvdb_close(e->db);
+	if (e->lock_fd >= 0)
+		close(e->lock_fd); /* releases the flock */
 	free(e);
 }
 
@@ -632,10 +643,43 @@ static const struct kv_backend_ops emb_ops = {
     .close = emb_close,
 };
 
+/* Takes the store directory's exclusive lock (non-blocking) and records our pid in it. */
+static int
+lock_dir(const char *dir, int *ret_fd, struct ab_err *err)
+{
+	_cleanup_free_ char *path = ab_xasprintf("%s/lock", dir);
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ab_err_errno(err, errno, "opening '%s'", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		if (e != EWOULDBLOCK)
+			return ab_err_errno(err, e, "locking '%s'", path);
+		char owner[32] = "";
+		ssize_t n = pread(fd, owner, sizeof(owner) - 1, 0);
+		owner[n > 0 ? n : 0] = '\0';
+		owner[strcspn(owner, "\n")] = '\0';
+		return ab_err_set(err, EBUSY,
+		                  "the kv store '%s' is in use by another process (pid %s): "
+		                  "two brokers must not share one data.dir / kv.dir",
+		                  dir, owner[0] ? owner : "unknown");
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		ab_warn("kv: writing '%s': %m", path); /* the lock holds all the same */
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 int
 kv_embedded_open(const char *dir, struct ab_loop *loop, struct kv_backend **ret, struct ab_err *err)
 {
 	int r = ab_mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int lock_fd = -1;
+	r = lock_dir(dir, &lock_fd, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *path = ab_xasprintf("%s/store.log", dir);
@@ -644,6 +688,7 @@ kv_embedded_open(const char *dir, struct ab_loop *loop, struct kv_backend **ret,
 	if (r < 0)
 		return r;
 	struct kv_embedded *e = ab_xcalloc(1, sizeof(*e));
+	e->lock_fd = TAKE_FD(lock_fd);
 	e->base.ops = &emb_ops;
 	e->base.loop = loop;
 	e->db = db;

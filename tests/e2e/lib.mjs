@@ -235,6 +235,7 @@ export async function startBroker({ buildDir, dir, desktopCommand, port, logFile
 			desktop_command: desktopCommand,
 		},
 		audit: { path: path.join(dir, 'audit.log') },
+		data: { dir: path.join(dir, 'data') }, // never the shared default store
 	};
 	const session = path.join(buildDir, 'session', 'argobox-session');
 	if (fs.existsSync(session)) {

@@ -71,6 +71,7 @@ async function startBroker(extra = {}, env = {}) {
 		proxy: { ping_interval_s: 1 },
 		admin: { socket: path.join(tmp, 'broker.sock') },
 		audit: { path: path.join(tmp, 'audit.log') },
+		data: { dir: path.join(tmp, 'data') }, // never the shared default store
 		log: { level: 'debug' },
 	};
 	for (const [k, v] of Object.entries(extra)) cfg[k] = Object.assign(cfg[k] || {}, v);

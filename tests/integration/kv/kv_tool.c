@@ -227,12 +227,27 @@ is_cf(void)
 	return b && strcmp(b, "cfkv") == 0;
 }
 
-/* A reader that does not share this process's queue or cache: for embedded the same
- * directory reopened, for cfkv an empty queue directory (so reads go to the service). */
+/* A reader that does not share this process's queue or cache: for embedded a copy of
+ * the directory's log as it is on disk now (the store directory itself is locked by its
+ * owner), for cfkv an empty queue directory (so reads go to the service). */
 static struct kv *
 open_reader(void)
 {
-	return is_cf() ? open_kv("-reader", NULL) : open_kv(NULL, NULL);
+	if (is_cf())
+		return open_kv("-reader", NULL);
+	const char *d = json_string_value(json_object_get(config_base, "dir"));
+	_cleanup_free_ char *src = ab_xasprintf("%s/store.log", d ? d : ".");
+	_cleanup_free_ char *dir = ab_xasprintf("%s-reader", d ? d : ".");
+	_cleanup_free_ char *dst = ab_xasprintf("%s/store.log", dir);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	struct ab_err err = {0};
+	if (ab_read_file(src, 1u << 30, &data, &len, &err) < 0 || ab_mkdir_p(dir, 0700, &err) < 0 ||
+	    ab_write_file_atomic(dst, data, len, 0600, &err) < 0) {
+		fprintf(stderr, "copying the store for a reader: %s\n", err.msg);
+		exit(2);
+	}
+	return open_kv("-reader", NULL);
 }
 
 /* --- the conformance suite ------------------------------------------------------------- */

@@ -8,6 +8,12 @@
 . "$(dirname "$0")/lib.sh"
 
 start_broker
+# a second broker on the same data.dir is refused (the embedded store is locked)
+rc=0
+timeout 20 "$B/broker/argobox-broker" --config "$T/broker.json" >"$T/broker2.log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "second broker on the same store: status $rc"
+grep -q "in use by another process (pid $BROKER_PID)" "$T/broker2.log" ||
+	fail "second broker: no clear error: $(cat "$T/broker2.log")"
 start_desktop
 xterm -T alpha -geometry 80x24+10+10 &
 PIDS+=($!)

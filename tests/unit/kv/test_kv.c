@@ -148,6 +148,33 @@ test_reopen(void **state)
 	kv_close(kv);
 }
 
+/* One owner per store directory: a second open fails clearly and changes nothing. */
+static void
+test_dir_lock(void **state)
+{
+	struct fx *f = *state;
+	struct kv *kv = open_kv(f);
+	put(f, kv, "a", "1", 0);
+	struct kv *kv2 = NULL;
+	struct ab_err err = {0};
+	assert_int_equal(kv_open(f->cfg, f->loop, &kv2, &err), -EBUSY);
+	assert_null(kv2);
+	assert_non_null(strstr(err.msg, "in use by another process"));
+	_cleanup_free_ char *pid = ab_xasprintf("(pid %ld)", (long)getpid());
+	assert_non_null(strstr(err.msg, pid));
+	/* the owner goes on working */
+	put(f, kv, "b", "2", 0);
+	char v[64];
+	assert_int_equal(get(f, kv, "a", v), 0);
+	assert_string_equal(v, "1");
+	kv_close(kv);
+	/* closing releases it */
+	kv = open_kv(f);
+	assert_int_equal(get(f, kv, "b", v), 0);
+	assert_string_equal(v, "2");
+	kv_close(kv);
+}
+
 static void
 test_torn_tail(void **state)
 {
@@ -245,11 +272,12 @@ test_keys_stay_inside(void **state)
 	int files = 0;
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.') {
-			assert_string_equal(e->d_name, "store.log");
+			assert_true(strcmp(e->d_name, "store.log") == 0 ||
+			            strcmp(e->d_name, "lock") == 0);
 			files++;
 		}
 	closedir(d);
-	assert_int_equal(files, 1);
+	assert_int_equal(files, 2);
 	_cleanup_free_ char *esc = ab_xasprintf("%s/../../escape", f->dir);
 	assert_int_equal(access(esc, F_OK), -1);
 }
@@ -281,6 +309,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_magic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ttl, setup, teardown),
