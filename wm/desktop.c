@@ -109,6 +109,8 @@ desktop_parse(const char *id, const char *text, struct desktop_entry *ret, struc
 			copy_value(e.keywords, sizeof(e.keywords), val);
 		else if (strcmp(key, "StartupWMClass") == 0)
 			copy_value(e.wm_class, sizeof(e.wm_class), val);
+		else if (strcmp(key, "X-ArgoBox-App") == 0)
+			copy_value(e.app, sizeof(e.app), val);
 		else if (strcmp(key, "Categories") == 0)
 			copy_value(cats, sizeof(cats), val);
 		else if ((strcmp(key, "NoDisplay") == 0 || strcmp(key, "Hidden") == 0) &&
@@ -193,7 +195,7 @@ scan_dir(const char *dir, const char *prefix, const char *allowed, struct deskto
 		size_t n = strlen(id);
 		if (n <= 8 || n > 128 || strcmp(id + n - 8, ".desktop") != 0)
 			continue;
-		if (!desktop_allowed(allowed, id) || desktop_find(l, id))
+		if (!allowed || !*allowed || desktop_find(l, id))
 			continue;
 		_cleanup_free_ char *text = NULL;
 		size_t len = 0;
@@ -201,6 +203,9 @@ scan_dir(const char *dir, const char *prefix, const char *allowed, struct deskto
 			continue;
 		struct desktop_entry e;
 		if (desktop_parse(id, text, &e, NULL) < 0)
+			continue;
+		/* allowed by its id/name, or by the profile app it provides (X-ArgoBox-App) */
+		if (!desktop_allowed(allowed, id) && !(e.app[0] && desktop_allowed(allowed, e.app)))
 			continue;
 		if (l->n == *cap) {
 			*cap = *cap ? *cap * 2 : 16;

@@ -36,6 +36,7 @@ struct desktop_entry {
 	char icon[128];
 	char keywords[256];
 	char wm_class[128]; /* StartupWMClass */
+	char app[64];       /* X-ArgoBox-App: the profile app name it provides ("terminal") */
 	enum desktop_category category;
 };
 

@@ -113,6 +113,20 @@ test_scan_match_find(void **state)
 	assert_string_equal(e->id, "editor.desktop");
 	assert_null(desktop_find_class(&l, "Nope", "nope"));
 	desktop_list_free(&l);
+	/* profile app names (X-ArgoBox-App) allow the entries that provide them */
+	char path2[512];
+	snprintf(path2, sizeof(path2), "%s/my-term.desktop", apps);
+	write_file(path2, "[Desktop Entry]\nType=Application\nName=My Term\nExec=xterm\n"
+	                  "X-ArgoBox-App=terminal\n");
+	desktop_scan(dir, "terminal,files", &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0].id, "my-term.desktop");
+	assert_string_equal(l.v[0].app, "terminal");
+	desktop_list_free(&l);
+	desktop_scan(dir, "files", &l);
+	assert_int_equal(l.n, 0);
+	desktop_list_free(&l);
+	unlink(path2);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/editor.desktop", apps);
 	unlink(path);
