@@ -720,16 +720,30 @@ desktop_launch(struct desktop *d, const char *const *env, struct ab_err *err)
 	const char **cmd = ab_xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 		cmd[i] = json_string_value(json_array_get(m->command, i));
+	/* the session's environment: the prepare hook's, plus the allowed apps */
+	size_t nenv = 0;
+	while (env && env[nenv])
+		nenv++;
+	const char **full_env = ab_xcalloc(nenv + 2, sizeof(char *));
+	for (size_t i = 0; i < nenv; i++)
+		full_env[i] = env[i];
+	_cleanup_free_ char *apps_var = NULL;
+	if (m->p.apps) {
+		_cleanup_free_ char *apps = m->p.apps(m->p.apps_data, d->user);
+		apps_var = ab_xasprintf("ARGOBOX_APPS=%s", apps ? apps : "");
+		full_env[nenv] = apps_var;
+	}
 	struct launch_request req = {
 	    .user = d->user,
 	    .runtime_dir = d->runtime_dir,
 	    .geometry = m->geometry,
 	    .desktop_command = cmd,
-	    .env = env,
+	    .env = full_env[0] ? full_env : NULL,
 	};
 	int r =
 	    m->launcher->ops->start(m->launcher, &req, desktop_launch_event, d, &d->launch, err);
 	free(cmd);
+	free(full_env);
 	if (r < 0) {
 		audit_log("desktop.start", AUDIT_FAILURE, d->user, NULL, NULL,
 		          json_pack("{ss}", "reason", err ? err->msg : "?"));

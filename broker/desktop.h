@@ -96,6 +96,12 @@ typedef void (*desktop_prepare_done_fn)(void *token, int status, const char *con
 typedef int (*desktop_prepare_fn)(void *data, const char *user, const char *runtime_dir,
                                   desktop_prepare_done_fn done, void *token);
 typedef void (*desktop_message_fn)(void *data, const char *user, json_t *msg);
+/*
+ * Optional: the apps `user` may start, as the window manager's ARGOBOX_APPS
+ * (comma list of profile app names or .desktop ids, "*" = all); malloc'ed,
+ * NULL = none. Every session gets ARGOBOX_APPS (empty: deny all).
+ */
+typedef char *(*desktop_apps_fn)(void *data, const char *user);
 
 struct desktop_params {
 	const char *runtime_base;
@@ -108,6 +114,8 @@ struct desktop_params {
 	void *prepare_data;
 	desktop_message_fn on_message; /* may be NULL */
 	void *message_data;
+	desktop_apps_fn apps; /* may be NULL: ARGOBOX_APPS is then left as it is */
+	void *apps_data;
 };
 
 struct desktop_manager *desktop_manager_new(struct ab_loop *loop, struct launcher *launcher,

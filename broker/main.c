@@ -37,6 +37,7 @@
 #endif
 #include "kv.h"
 #include "server.h"
+#include "users.h"
 
 static bool stop_requested;
 
@@ -83,6 +84,45 @@ resolve_demo(const char *user, struct isolation_identity *ret, void *data)
 	return 0;
 }
 #endif
+
+/*
+ * ARGOBOX_APPS of a user's session (desktop_params.apps; the window manager's
+ * launcher is deny-by-default): admins and the loopback "local" user (no users
+ * table) get every app, members and demo identities their profile's apps,
+ * anyone else none.
+ */
+struct apps_ctx {
+	struct users_db *db; /* NULL: no users table */
+	struct authn *authn; /* demo identities, or NULL */
+};
+
+static char *
+apps_for(void *data, const char *user)
+{
+	const struct apps_ctx *c = data;
+	const struct users_user *u = c->db ? users_find(c->db, user) : NULL;
+	const struct users_profile *p = NULL;
+	if (u && u->role == USERS_ROLE_ADMIN)
+		return ab_xstrdup("*");
+	if (u) {
+		p = u->profile;
+	} else if (!c->db && strcmp(user, "local") == 0) {
+		return ab_xstrdup("*");
+	} else if (c->authn) {
+		const struct demo_identity *id = authn_demo_find(c->authn, user);
+		p = id ? id->profile : NULL;
+	}
+	size_t len = 1;
+	for (size_t i = 0; p && i < p->n_apps; i++)
+		len += strlen(p->apps[i]) + 1;
+	char *s = ab_xcalloc(len, 1);
+	for (size_t i = 0; p && i < p->n_apps; i++) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, p->apps[i]);
+	}
+	return s;
+}
 
 int
 main(int argc, char **argv)
@@ -172,6 +212,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ab_info("desktop state store: %s", kv_backend(kv));
+	struct apps_ctx apps = {0};
+	if (json_array_size(cfg.users) > 0 &&
+	    users_load(cfg.users, cfg.profiles, &apps.db, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
 	struct desktop_params dp = {
 	    .runtime_base = cfg.session_runtime_base,
 	    .geometry = cfg.session_geometry,
@@ -183,6 +229,8 @@ main(int argc, char **argv)
 	    .prepare_data = dsync,
 	    .on_message = deskstate_sync_on_message,
 	    .message_data = dsync,
+	    .apps = apps_for,
+	    .apps_data = &apps,
 	};
 	struct desktop_manager *desktops = desktop_manager_new(loop, launcher, &dp);
 	deskstate_sync_set_desktops(dsync, desktops);
@@ -211,6 +259,7 @@ main(int argc, char **argv)
 		ab_error("%s", err.msg);
 		return 1;
 	}
+	apps.authn = authn;
 #ifdef AB_HAVE_ISOLATION
 	/* Demo identities live in authn: their containers get their demo profile. */
 	isolation_set_resolver(iso, resolve_demo, authn);
@@ -245,6 +294,7 @@ main(int argc, char **argv)
 		server_service(srv, 50);
 	ctl_close(ctl);
 	authn_free(authn);
+	apps.authn = NULL;
 	ab_loop_unwatch(loop, sigw);
 	desktop_manager_shutdown(desktops, cfg.session_stop_timeout_ms + 1000);
 #ifdef AB_HAVE_ISOLATION
@@ -258,6 +308,7 @@ main(int argc, char **argv)
 	launcher->ops->free(launcher);
 #endif
 	deskstate_sync_free(dsync);
+	users_free(apps.db);
 	kv_close(kv);
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);
 	audit_close();

@@ -323,7 +323,12 @@ main(int argc, char **argv)
 	ab_config_free(fields, &cfg);
 	if (!wm.allowed[0])
 		ab_warn("no apps are allowed (set ARGOBOX_APPS or 'apps' in the config)");
-	desktop_scan(NULL, wm.allowed, &wm.apps);
+	/* $XDG_DATA_DIRS (or the standard dirs), then ArgoBox's own entries
+	 * (assets/applications: they name the profile apps they provide) */
+	const char *xdg = getenv("XDG_DATA_DIRS");
+	_cleanup_free_ char *dirs =
+	    ab_xasprintf("%s:%s", xdg && *xdg ? xdg : "/usr/local/share:/usr/share", AB_ASSETS_DIR);
+	desktop_scan(dirs, wm.allowed, &wm.apps);
 	ab_info("%zu apps in the launcher", wm.apps.n);
 
 	/* the state to restore: invalid or hostile input boots the defaults */

@@ -24,7 +24,7 @@ const mode = process.env.FAKE_SESSION_MODE || '';
 const [W, H] = (process.env.FAKE_SESSION_GEOMETRY || '256x192').split('x').map(Number);
 const logf = path.join(dir, 'fake.log');
 const log = (s) => fs.appendFileSync(logf, s + '\n');
-log(`start pid=${process.pid} geometry=${geometry}`);
+log(`start pid=${process.pid} geometry=${geometry} apps=${process.env.ARGOBOX_APPS ?? '(unset)'}`);
 
 // Pixel (x, y) is BGRX little-endian 32 bpp: r = x & 255, g = y & 255, b = 0x80.
 function rect(x0, y0, w, h) {
