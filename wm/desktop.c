@@ -341,6 +341,10 @@ desktop_find_class(const struct desktop_list *l, const char *wm_class, const cha
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		const struct desktop_entry *e = &l->v[i];
+		/* an entry that names its class makes windows of that class only
+		 * (a wrapper such as "xterm -class Editor -e vi" is no XTerm) */
+		if (e->wm_class[0])
+			continue;
 		char id[129];
 		snprintf(id, sizeof(id), "%s", e->id);
 		id[strlen(id) - 8] = '\0';

@@ -145,7 +145,8 @@ restore_finish(void)
 		}
 	}
 	AB_ASSERT(k == wm.n_stack);
-	memcpy(wm.stack, v, k * sizeof(*v));
+	if (k)
+		memcpy(wm.stack, v, k * sizeof(*v));
 	free(v);
 	for (struct client *c = wm.clients; c; c = c->next)
 		c->restore_rank = -1;
@@ -376,7 +377,8 @@ state_apply_live(struct deskstate *ds)
 		}
 	}
 	AB_ASSERT(k == wm.n_stack);
-	memcpy(wm.stack, v, k * sizeof(*v));
+	if (k)
+		memcpy(wm.stack, v, k * sizeof(*v));
 	free(v);
 	free(rank);
 	free(used);

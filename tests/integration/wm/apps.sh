@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Allowed apps by profile app name: ARGOBOX_APPS lists profile apps ("terminal,editor"),
+# the wm's own assets/applications entries name the app they provide (X-ArgoBox-App) and are
+# found without XDG_DATA_DIRS pointing at them; apps not listed are not offered or started.
+. "$(dirname "$0")/lib.sh"
+start_x 1024x768
+export XDG_DATA_DIRS=$T/empty
+ARGOBOX_APPS=terminal,editor start_wm
+wait_for 10 grep -q "apps in the launcher" "$T/wm.log" || fail "no launcher line"
+grep -q "2 apps in the launcher" "$T/wm.log" || fail "terminal+editor: $(grep 'apps in the launcher' "$T/wm.log")"
+stop_wm
+ARGOBOX_APPS=files start_wm
+wait_for 10 grep -q "apps in the launcher" "$T/wm.log" || fail "no launcher line"
+grep -q "0 apps in the launcher" "$T/wm.log" || fail "files (no entry): $(grep 'apps in the launcher' "$T/wm.log")"
+# a saved terminal window is not relaunched when the profile does not allow terminals
+cat >"$T/st.json" <<EOT
+{"version":1,"windows":[{"app":{"class":"XTerm","instance":"xterm","desktop_id":"xterm.desktop"},
+ "title":"t","workspace":0,"x":10,"y":40,"w":300,"h":200,"stack":0}]}
+EOT
+stop_wm
+ARGOBOX_APPS=monitor start_wm --restore "$T/st.json"
+wait_for 10 grep -q "restore: placed 1 of 1 windows" "$T/wm.log" || fail "restore did not end"
+grep -q "no allowed app for 't' (XTerm): window dropped" "$T/wm.log" || fail "disallowed app not refused"
+! xwininfo -root -tree | grep -q '"XTerm"' || fail "a disallowed xterm was started"
+stop_wm
+ARGOBOX_APPS=terminal start_wm --restore "$T/st.json"
+wait_for 20 grep -q "restore: placed 1 of 1 windows" "$T/wm.log" || fail "allowed terminal not restored"
+wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"XTerm\"'" || fail "xterm not started"
+wm_alive
+echo PASS
