@@ -84,11 +84,17 @@ resize_fb(rfbClient *c)
 	return c->frameBuffer != NULL;
 }
 
-/* Processes server messages for at most ms. Returns 0, or -1 if the connection died. */
+/*
+ * Processes server messages for at most ms. Returns 0, or -1 if the connection died.
+ * libvncclient reads ahead into its own buffer (c->buffered), and its WaitForMessage()
+ * (0.9.14) only select()s on the socket: a message already read ahead would wait
+ * there until the server sends something else, which it does not do before we answer
+ * that very message with an update request. So buffered bytes are handled first.
+ */
 static int
 pump(rfbClient *c, int ms)
 {
-	int r = WaitForMessage(c, (unsigned)ms * 1000);
+	int r = c->buffered > 0 ? 1 : WaitForMessage(c, (unsigned)ms * 1000);
 	if (r < 0)
 		return -1;
 	if (r > 0 && !HandleRFBServerMessage(c))
