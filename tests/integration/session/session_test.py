@@ -279,11 +279,15 @@ def t_resize():
                                     "max_height": 1200}})
     try:
         s.expect("READY")
+        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
+        m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
+        xwd = os.path.join(m.group(1), "Xvfb_screen0")
         s.vnc("wait-size", 640, 480, "resize", 1024, 700, "wait-size", 1024, 700,
-              "wait-pixel", 150, 50, "00ff00")
-        print("ok: SetDesktopSize 1024x700 resizes the desktop; pixels still right")
-        s.vnc("resize", 5000, 100, "wait-size", 1600, 240)
-        print("ok: out-of-limit sizes are clamped to [320x240, 1600x1200]")
+              "wait-pixel", 150, 50, "00ff00", "wait-screen", xwd)
+        print("ok: SetDesktopSize 1024x700 resizes the desktop; the client shows the screen")
+        s.vnc("resize", 5000, 100, "wait-size", 1600, 240, "wait-pixel", 50, 150, "0000ff",
+              "wait-screen", xwd)
+        print("ok: out-of-limit sizes are clamped to [320x240, 1600x1200]; pixels still right")
         r = subprocess.run(["xdpyinfo"], capture_output=True, text=True,
                            env=dict(os.environ, DISPLAY=display_of(s)))
         check("1600x240 pixels" in r.stdout, "the X screen follows (xdpyinfo)")
