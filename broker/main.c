@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ab_config.h"
@@ -165,6 +166,18 @@ main(int argc, char **argv)
 	struct ab_err err = {0};
 	if (audit_open(cfg.audit_path[0] ? cfg.audit_path : NULL, &err) < 0) {
 		ab_error("%s", err.msg);
+		return 1;
+	}
+	/*
+	 * The data dir is traversable (0711), not listable: containers run in user
+	 * namespaces whose root is an unprivileged host uid, and runc must reach their
+	 * bundles and homes beneath it. What is private inside it (kv, sessions) is 0700/0600.
+	 */
+	struct stat dst;
+	if (ab_mkdir_p(cfg.data_dir, 0711, &err) < 0 || stat(cfg.data_dir, &dst) < 0 ||
+	    ((dst.st_mode & 0011) != 0011 &&
+	     chmod(cfg.data_dir, (dst.st_mode & 07777) | 0011) < 0)) {
+		ab_error("data.dir '%s': %s", cfg.data_dir, err.code ? err.msg : strerror(errno));
 		return 1;
 	}
 	if (ab_mkdir_p(cfg.session_runtime_base, 0700, &err) < 0) {
