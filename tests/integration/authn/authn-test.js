@@ -178,6 +178,10 @@ function wsOpen(port, target, c) {
 	return new Promise((resolve) => {
 		const ws = new WebSocket(`ws://127.0.0.1:${port}${target}`, [],
 			{ headers: c ? { Cookie: c.cookie } : {}, origin: `http://127.0.0.1:${port}` });
+		/* The RFB banner may arrive before rfb() listens: keep it until then. */
+		ws.early = [];
+		ws.earlyListener = (d) => ws.early.push(d);
+		ws.on('message', ws.earlyListener);
 		ws.on('open', () => resolve({ ok: true, ws }));
 		ws.on('unexpected-response', (q, r) => { resolve({ ok: false, status: r.statusCode }); });
 		ws.on('error', () => resolve({ ok: false, status: 0 }));
@@ -186,7 +190,8 @@ function wsOpen(port, target, c) {
 
 /* Runs the RFB handshake on an open websocket; returns helpers. */
 async function rfb(ws) {
-	let buf = Buffer.alloc(0);
+	let buf = Buffer.concat(ws.early || []);
+	if (ws.earlyListener) ws.off('message', ws.earlyListener);
 	let waiters = [];
 	let closed = false;
 	ws.on('message', (d) => { buf = Buffer.concat([buf, d]); waiters.forEach((w) => w()); });
