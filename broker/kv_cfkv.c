@@ -36,12 +36,6 @@ struct flight {
 	struct flight *next;
 };
 
-struct pending_ack {
-	kv_done_fn fn;
-	void *data;
-	struct pending_ack *next;
-};
-
 struct sync_waiter {
 	kv_done_fn fn;
 	void *data;
@@ -57,7 +51,7 @@ struct kv_cf {
 	struct kvdb *sent;  /* key -> stamp_ms of its last request */
 	struct flight *flights;
 	size_t n_flights;
-	struct pending_ack *acks, **acks_tail;
+	struct kv_acks acks;
 	struct ab_timer *commit_timer;
 	struct ab_timer *pump_timer;
 	int64_t pump_due;
@@ -119,20 +113,7 @@ cf_commit(struct ab_loop *loop, void *data)
 {
 	struct kv_cf *cf = data;
 	cf->commit_timer = NULL;
-	struct ab_err err = {0};
-	int r = kvdb_commit(cf->queue, &err);
-	if (r < 0)
-		ab_error("kv: %s", err.msg);
-	struct pending_ack *a = cf->acks;
-	cf->acks = NULL;
-	cf->acks_tail = &cf->acks;
-	while (a) {
-		struct pending_ack *next = a->next;
-		if (a->fn)
-			a->fn(r, r < 0 ? err.msg : "", a->data);
-		free(a);
-		a = next;
-	}
+	kv_acks_commit(&cf->acks, cf->queue);
 	check_waiters(cf);
 	return AB_TIMER_STOP;
 }
@@ -140,11 +121,7 @@ cf_commit(struct ab_loop *loop, void *data)
 static void
 queue_ack(struct kv_cf *cf, kv_done_fn fn, void *data)
 {
-	struct pending_ack *a = ab_xcalloc(1, sizeof(*a));
-	a->fn = fn;
-	a->data = data;
-	*cf->acks_tail = a;
-	cf->acks_tail = &a->next;
+	kv_acks_add(&cf->acks, fn, data);
 	if (!cf->commit_timer)
 		cf->commit_timer = ab_loop_timer(cf->base.loop, 0, cf_commit, cf);
 }
@@ -680,14 +657,7 @@ cf_close(struct kv_backend *b)
 	}
 	ab_loop_timer_cancel(b->loop, cf->commit_timer);
 	ab_loop_timer_cancel(b->loop, cf->pump_timer);
-	struct ab_err err = {0};
-	if (kvdb_commit(cf->queue, &err) < 0)
-		ab_error("kv: %s", err.msg);
-	while (cf->acks) {
-		struct pending_ack *a = cf->acks;
-		cf->acks = a->next;
-		free(a);
-	}
+	kv_acks_close(&cf->acks, cf->queue);
 	while (cf->waiters) {
 		struct sync_waiter *w = cf->waiters;
 		cf->waiters = w->next;
@@ -748,7 +718,7 @@ kv_cfkv_open(const struct kv_cf_config *cfg, const char *dir, struct ab_loop *lo
 	cf->queue = queue;
 	cf->cache = kvdb_new_mem();
 	cf->sent = kvdb_new_mem();
-	cf->acks_tail = &cf->acks;
+	kv_acks_init(&cf->acks);
 	cf->online = true;
 	cf->auth_header = ab_xasprintf("Authorization: Bearer %s", cfg->api_token);
 	if (kvdb_count(queue))

@@ -470,16 +470,66 @@ kvdb_fsyncs(const struct kvdb *db)
 
 /* --- the embedded backend -------------------------------------------------------------- */
 
-struct pending_ack {
+struct kv_ack {
 	kv_done_fn fn;
 	void *data;
-	struct pending_ack *next;
+	struct kv_ack *next;
 };
+
+void
+kv_acks_init(struct kv_acks *q)
+{
+	q->head = NULL;
+	q->tail = &q->head;
+}
+
+void
+kv_acks_add(struct kv_acks *q, kv_done_fn fn, void *data)
+{
+	struct kv_ack *a = ab_xcalloc(1, sizeof(*a));
+	a->fn = fn;
+	a->data = data;
+	*q->tail = a;
+	q->tail = &a->next;
+}
+
+int
+kv_acks_commit(struct kv_acks *q, struct kvdb *db)
+{
+	struct ab_err err = {0};
+	int r = kvdb_commit(db, &err);
+	if (r < 0)
+		ab_error("kv: %s", err.msg);
+	struct kv_ack *a = q->head;
+	kv_acks_init(q);
+	while (a) {
+		struct kv_ack *next = a->next;
+		if (a->fn)
+			a->fn(r, r < 0 ? err.msg : "", a->data);
+		free(a);
+		a = next;
+	}
+	return r;
+}
+
+void
+kv_acks_close(struct kv_acks *q, struct kvdb *db)
+{
+	struct ab_err err = {0};
+	if (kvdb_commit(db, &err) < 0)
+		ab_error("kv: %s", err.msg);
+	while (q->head) {
+		struct kv_ack *a = q->head;
+		q->head = a->next;
+		free(a);
+	}
+	kv_acks_init(q);
+}
 
 struct kv_embedded {
 	struct kv_backend base;
 	struct kvdb *db;
-	struct pending_ack *acks, **acks_tail;
+	struct kv_acks acks;
 	struct ab_timer *commit_timer;
 	int lock_fd;
 };
@@ -514,31 +564,14 @@ emb_commit(struct ab_loop *loop, void *data)
 {
 	struct kv_embedded *e = data;
 	e->commit_timer = NULL;
-	struct ab_err err = {0};
-	int r = kvdb_commit(e->db, &err);
-	if (r < 0)
-		ab_error("kv: %s", err.msg);
-	struct pending_ack *a = e->acks;
-	e->acks = NULL;
-	e->acks_tail = &e->acks;
-	while (a) {
-		struct pending_ack *next = a->next;
-		if (a->fn)
-			a->fn(r, r < 0 ? err.msg : "", a->data);
-		free(a);
-		a = next;
-	}
+	kv_acks_commit(&e->acks, e->db);
 	return AB_TIMER_STOP;
 }
 
 static void
 emb_queue_ack(struct kv_embedded *e, kv_done_fn fn, void *data)
 {
-	struct pending_ack *a = ab_xcalloc(1, sizeof(*a));
-	a->fn = fn;
-	a->data = data;
-	*e->acks_tail = a;
-	e->acks_tail = &a->next;
+	kv_acks_add(&e->acks, fn, data);
 	if (!e->commit_timer)
 		e->commit_timer = ab_loop_timer(e->base.loop, 0, emb_commit, e);
 }
@@ -618,14 +651,7 @@ emb_close(struct kv_backend *b)
 {
 	struct kv_embedded *e = to_emb(b);
 	ab_loop_timer_cancel(b->loop, e->commit_timer);
-	struct ab_err err = {0};
-	if (kvdb_commit(e->db, &err) < 0)
-		ab_error("kv: %s", err.msg);
-	while (e->acks) {
-		struct pending_ack *a = e->acks;
-		e->acks = a->next;
-		free(a);
-	}
+	kv_acks_close(&e->acks, e->db);
 	kvdb_close(e->db);
 	if (e->lock_fd >= 0)
 		close(e->lock_fd); /* releases the flock */
@@ -692,7 +718,7 @@ kv_embedded_open(const char *dir, struct ab_loop *loop, struct kv_backend **ret,
 	e->base.ops = &emb_ops;
 	e->base.loop = loop;
 	e->db = db;
-	e->acks_tail = &e->acks;
+	kv_acks_init(&e->acks);
 	*ret = &e->base;
 	return 0;
 }

@@ -78,6 +78,21 @@ int kvdb_del(struct kvdb *db, const char *key, struct ab_err *err);
 /* fsyncs what was appended (no-op when nothing was), compacting when worthwhile. */
 int kvdb_commit(struct kvdb *db, struct ab_err *err);
 bool kvdb_dirty(const struct kvdb *db);
+
+/*
+ * Writers waiting for the next group commit (one fsync) of a kvdb: added in
+ * order, acknowledged together with the commit's outcome.
+ */
+struct kv_ack;
+struct kv_acks {
+	struct kv_ack *head, **tail;
+};
+void kv_acks_init(struct kv_acks *q);
+void kv_acks_add(struct kv_acks *q, kv_done_fn fn, void *data);
+/* Commits db, then calls every waiting writer with the result (logged on failure). */
+int kv_acks_commit(struct kv_acks *q, struct kvdb *db);
+/* Commits db and forgets the waiters without calling them (the store is closing). */
+void kv_acks_close(struct kv_acks *q, struct kvdb *db);
 /* Index of the first entry with key > after (or >= prefix when after is NULL). */
 size_t kvdb_lower(struct kvdb *db, const char *prefix, const char *after);
 size_t kvdb_count(const struct kvdb *db);
