@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "users.h"
+#include "ab_config.h"
 #include "ab_util.h"
 
 #include <arpa/inet.h>
@@ -61,23 +62,7 @@ users_name_valid(const char *name)
 static const char *
 jtype(json_t *v)
 {
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
+	return ab_config_json_type_name((int)json_typeof(v));
 }
 
 static bool

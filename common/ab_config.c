@@ -59,8 +59,8 @@ is_section(const struct ab_cfg_field *fields, const char *prefix)
 	return false;
 }
 
-static const char *
-json_type_name(int t)
+const char *
+ab_config_json_type_name(int t)
 {
 	switch (t) {
 	case JSON_OBJECT:
@@ -89,13 +89,13 @@ set_field(const struct ab_cfg_field *f, void *cfg, json_t *v, struct ab_err *err
 	case AB_CFG_BOOL:
 		if (!json_is_boolean(v))
 			return ab_err_set(err, EINVAL, "'%s' must be a boolean, not %s", f->path,
-			                  json_type_name(json_typeof(v)));
+			                  ab_config_json_type_name(json_typeof(v)));
 		*(bool *)slot = json_is_true(v);
 		return 0;
 	case AB_CFG_INT: {
 		if (!json_is_integer(v))
 			return ab_err_set(err, EINVAL, "'%s' must be an integer, not %s", f->path,
-			                  json_type_name(json_typeof(v)));
+			                  ab_config_json_type_name(json_typeof(v)));
 		long long x = json_integer_value(v);
 		if (x < f->min || x > f->max)
 			return ab_err_set(err, ERANGE, "'%s' is %lld, outside [%lld, %lld]",
@@ -106,7 +106,7 @@ set_field(const struct ab_cfg_field *f, void *cfg, json_t *v, struct ab_err *err
 	case AB_CFG_STRING: {
 		if (!json_is_string(v))
 			return ab_err_set(err, EINVAL, "'%s' must be a string, not %s", f->path,
-			                  json_type_name(json_typeof(v)));
+			                  ab_config_json_type_name(json_typeof(v)));
 		const char *s = json_string_value(v);
 		size_t len = json_string_length(v);
 		if (strlen(s) != len)
@@ -137,8 +137,8 @@ set_field(const struct ab_cfg_field *f, void *cfg, json_t *v, struct ab_err *err
 	case AB_CFG_JSON:
 		if ((int)json_typeof(v) != f->json_type)
 			return ab_err_set(err, EINVAL, "'%s' must be %s, not %s", f->path,
-			                  json_type_name(f->json_type),
-			                  json_type_name(json_typeof(v)));
+			                  ab_config_json_type_name(f->json_type),
+			                  ab_config_json_type_name(json_typeof(v)));
 		json_decref(*json_slot(f, cfg));
 		*json_slot(f, cfg) = json_incref(v);
 		return 0;
@@ -165,7 +165,7 @@ apply_object(const struct ab_cfg_field *fields, void *cfg, json_t *obj, const ch
 		else if (is_section(fields, path)) {
 			if (!json_is_object(v))
 				return ab_err_set(err, EINVAL, "'%s' must be an object, not %s",
-				                  path, json_type_name(json_typeof(v)));
+				                  path, ab_config_json_type_name(json_typeof(v)));
 			r = apply_object(fields, cfg, v, path, err);
 		} else
 			r = ab_err_set(err, EINVAL, "unknown key '%s'", path);

@@ -100,6 +100,9 @@ void ab_config_print(const struct ab_cfg_field *fields, const void *cfg, FILE *f
  */
 void ab_config_print_reference(const struct ab_cfg_field *fields, const void *cfg, FILE *f);
 
+/* "an object", "an array", "a string", ... for error messages about a JSON value of type t. */
+const char *ab_config_json_type_name(int t);
+
 /* Releases the JSON references held by cfg. */
 void ab_config_free(const struct ab_cfg_field *fields, void *cfg);
 
