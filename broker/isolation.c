@@ -22,9 +22,10 @@
 #define AB_ISOLATION_DATA_DIR "/usr/share/argobox"
 #endif
 
-#define MAX_LAN       32
-#define MAX_SERVICES  64
-#define MAX_EPHEMERAL 1024 /* demo identities at once */
+#define MAX_LAN          32
+#define MAX_SERVICES     64
+#define MAX_EPHEMERAL    1024 /* demo identities at once */
+#define MAX_DESKTOP_BINS 4
 
 /* The "runtime" subtree. */
 struct iso_runtime_cfg {
@@ -36,6 +37,7 @@ struct iso_runtime_cfg {
 	long long ready_timeout_ms;
 	long long stop_timeout_ms;
 	char seccomp_listener[256];
+	bool seccomp_audit;
 	char seccomp_profile[PATH_MAX];
 	long long host_id_base;
 	char image[PATH_MAX];
@@ -63,6 +65,7 @@ static const struct iso_runtime_cfg rt_defaults = {
     .id_prefix = "argobox-",
     .ready_timeout_ms = 30000,
     .stop_timeout_ms = 5000,
+    .seccomp_audit = true,
     .host_id_base = 100000,
     .poll_interval_ms = 1000,
     .cgroup_parent = "argobox",
@@ -77,8 +80,11 @@ static const struct ab_cfg_field rt_fields[] = {
     AB_CFG_STR("id_prefix", R, id_prefix, "container id = <id_prefix><user>"),
     AB_CFG_INT("ready_timeout_ms", R, ready_timeout_ms, 100, 600000, "create -> READY"),
     AB_CFG_INT("stop_timeout_ms", R, stop_timeout_ms, 100, 600000, "SIGTERM -> SIGKILL"),
+    AB_CFG_BOOL("seccomp_audit", R, seccomp_audit,
+                "audit denied syscalls: a per-container argobox-seccomp-shim answers them "
+                "(EPERM) and logs them, also across broker restarts (false: plain EPERM)"),
     AB_CFG_STR("seccomp_listener", R, seccomp_listener,
-               "unix socket for audited seccomp denials (\"\": plain EPERM)"),
+               "one shared in-process listener socket instead of the shims (\"\": shims)"),
     AB_CFG_STR("seccomp_profile", R, seccomp_profile,
                "OCI seccomp JSON (\"\": containers/seccomp/default.json of the source or "
                "install dir)"),
@@ -133,12 +139,18 @@ struct isolation {
 	struct iso_netpol_cfg nc;
 	char home_base[PATH_MAX];
 	char seccomp_path[PATH_MAX];
-	char desktop_bin[PATH_MAX]; /* desktop_command[0], bound at the same path inside */
+	/*
+	 * Executables named by desktop_command outside /usr ([0], and any later argument
+	 * that is an executable file, e.g. `sh -c '...' /opt/wm`), bound read-only at the
+	 * same path inside.
+	 */
+	char desktop_bins[MAX_DESKTOP_BINS][PATH_MAX];
+	unsigned n_desktop_bins;
 	/* profile_for's answer (valid until the next call) */
 	char user[USERS_NAME_MAX + 1];
 	char home[PATH_MAX + USERS_NAME_MAX + 2];
 	char apparmor[32];
-	struct runtime_mount mounts[1];
+	struct runtime_mount mounts[MAX_DESKTOP_BINS];
 	struct netpol_cidr lan[MAX_LAN];
 	struct netpol_service services[MAX_SERVICES];
 	/* adoption */
@@ -336,11 +348,20 @@ isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct user
 		               cfg->session_binary);
 		goto fail;
 	}
-	const char *cmd0 = json_string_value(json_array_get(cfg->session_desktop_command, 0));
-	if (cmd0 && cmd0[0] == '/') {
-		snprintf(iso->desktop_bin, sizeof(iso->desktop_bin), "%s", cmd0);
-		canonicalise(iso->desktop_bin, sizeof(iso->desktop_bin));
-		json_array_set_new(cfg->session_desktop_command, 0, json_string(iso->desktop_bin));
+	for (size_t i = 0; i < json_array_size(cfg->session_desktop_command); i++) {
+		const char *arg =
+		    json_string_value(json_array_get(cfg->session_desktop_command, i));
+		struct stat st;
+		if (!arg || arg[0] != '/' || stat(arg, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    access(arg, X_OK) < 0)
+			continue;
+		char real[PATH_MAX];
+		snprintf(real, sizeof(real), "%s", arg);
+		canonicalise(real, sizeof(real));
+		json_array_set_new(cfg->session_desktop_command, i, json_string(real));
+		if (strncmp(real, "/usr/", 5) == 0 || iso->n_desktop_bins >= MAX_DESKTOP_BINS)
+			continue;
+		memcpy(iso->desktop_bins[iso->n_desktop_bins++], real, sizeof(real));
 	}
 
 	struct netpol_config nc = netpol_default_config;
@@ -368,6 +389,19 @@ isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct user
 	rc.ready_timeout_ms = (int)iso->rc.ready_timeout_ms;
 	rc.stop_timeout_ms = (int)iso->rc.stop_timeout_ms;
 	snprintf(rc.seccomp_listener, sizeof(rc.seccomp_listener), "%s", iso->rc.seccomp_listener);
+	if (iso->rc.seccomp_audit && !rc.seccomp_listener[0]) {
+		_cleanup_free_ char *dir = broker_exe_dir();
+		_cleanup_free_ char *shim =
+		    dir ? ab_xasprintf("%s/argobox-seccomp-shim", dir) : NULL;
+		if (shim && access(shim, X_OK) == 0) {
+			snprintf(rc.seccomp_shim, sizeof(rc.seccomp_shim), "%s", shim);
+			snprintf(rc.audit_path, sizeof(rc.audit_path), "%s", cfg->audit_path);
+		} else {
+			ab_warn(
+			    "argobox-seccomp-shim not found next to the broker: denied syscalls "
+			    "are refused (EPERM) but not audited");
+		}
+	}
 	if ((r = runtime_new(loop, &rc, iso->np, &iso->rt, err)) < 0) {
 		ab_err_wrap(err, "container runtime");
 		goto fail;
@@ -581,10 +615,12 @@ isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *
 	p.spec.apparmor_profile = iso->apparmor;
 	p.spec.image = iso->rc.image[0] ? iso->rc.image : NULL;
 	p.spec.cgroup_parent = iso->rc.cgroup_parent;
-	if (iso->desktop_bin[0] && strncmp(iso->desktop_bin, "/usr/", 5) != 0) {
-		iso->mounts[0] = (struct runtime_mount){iso->desktop_bin, iso->desktop_bin, false};
+	for (unsigned i = 0; i < iso->n_desktop_bins; i++)
+		iso->mounts[i] =
+		    (struct runtime_mount){iso->desktop_bins[i], iso->desktop_bins[i], false};
+	if (iso->n_desktop_bins) {
 		p.spec.mounts = iso->mounts;
-		p.spec.n_mounts = 1;
+		p.spec.n_mounts = iso->n_desktop_bins;
 	}
 	fill_net(iso, prof, &p);
 	if (ephemeral && !prof)

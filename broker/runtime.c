@@ -2,6 +2,7 @@
 /* runtime: OCI runtime driver on the event loop (see runtime.h). */
 #include "runtime.h"
 #include "ab_log.h"
+#include "ab_sock.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "secnotify.h"
@@ -55,6 +56,8 @@ struct rt_container {
 	int fail_status;
 	char *fail_msg;
 	char *cmd_msg; /* the last failed command's exit status and output */
+
+	pid_t shim_pid; /* argobox-seccomp-shim until the runtime attached, else -1 */
 
 	/* the runtime command in flight */
 	pid_t cmd_pid;
@@ -267,9 +270,12 @@ reap_timer(struct ab_loop *loop, void *data)
 }
 
 /* Drops the record; freed on the next loop round, never under a running callback. */
+static void stop_shim(struct rt_container *c);
+
 static void
 container_gone(struct rt_container *c)
 {
+	stop_shim(c);
 	close_cmd(c);
 	close_container_fds(c);
 	c->state = RT_GONE;
@@ -637,6 +643,8 @@ created(struct rt_container *c, int status)
 		start_failed(c, -EIO, "runtime create failed", c->cmd_msg);
 		return;
 	}
+	/* The runtime handed the notify fd to the shim: it now lives as long as the container. */
+	c->shim_pid = -1;
 	if (read_pid_file(c->bundle, &c->init_pid) < 0) {
 		start_failed(c, -EIO, "runtime wrote no pid file", NULL);
 		return;
@@ -674,6 +682,69 @@ audit_privileges(struct runtime *rt, const struct runtime_spec *spec)
 	(void)rt;
 }
 
+/*
+ * Binds <bundle>/seccomp.sock and starts argobox-seccomp-shim on it, detached
+ * (double fork: it is init's child, never the broker's zombie, and survives
+ * the broker). Returns the shim's pid.
+ */
+static pid_t
+start_shim(struct runtime *rt, const char *sock_path, struct ab_err *err)
+{
+	_cleanup_close_ int lfd = ab_unix_listen(sock_path, 0600, err);
+	if (lfd < 0)
+		return ab_err_wrap(err, "seccomp shim socket");
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return ab_err_errno(err, errno, "pipe");
+	char fdarg[16], tmo[24];
+	snprintf(fdarg, sizeof(fdarg), "%d", 3);
+	snprintf(tmo, sizeof(tmo), "%d", rt->cfg.ready_timeout_ms + 5000);
+	const char *argv[] = {
+	    rt->cfg.seccomp_shim,  "--listen-fd", fdarg,
+	    "--attach-timeout-ms", tmo,           rt->cfg.audit_path[0] ? "--audit" : NULL,
+	    rt->cfg.audit_path,    NULL};
+	pid_t mid = fork();
+	if (mid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return ab_err_errno(err, e, "fork");
+	}
+	if (mid == 0) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (dup2(lfd, 3) < 0)
+				_exit(127);
+			sigset_t none;
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			execv(argv[0], (char *const *)argv);
+			_exit(127);
+		}
+		ssize_t w = write(p[1], &pid, sizeof(pid));
+		_exit(pid > 0 && w == (ssize_t)sizeof(pid) ? 0 : 1);
+	}
+	close(p[1]);
+	pid_t pid = -1;
+	ssize_t n;
+	do
+		n = read(p[0], &pid, sizeof(pid));
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	waitpid(mid, NULL, 0);
+	if (n != (ssize_t)sizeof(pid) || pid <= 0)
+		return ab_err_set(err, ECHILD, "could not start %s", rt->cfg.seccomp_shim);
+	return pid;
+}
+
+static void
+stop_shim(struct rt_container *c)
+{
+	if (c->shim_pid > 0)
+		kill(c->shim_pid, SIGTERM);
+	c->shim_pid = -1;
+}
+
 int
 runtime_start(struct runtime *rt, const struct runtime_spec *spec_in, const struct netpol_user *net,
               const char *ready_file, runtime_cb ready, void *data, struct ab_err *err)
@@ -688,9 +759,14 @@ runtime_start(struct runtime *rt, const struct runtime_spec *spec_in, const stru
 
 	struct runtime_spec spec = *spec_in;
 	spec.preserve_fds = 1;
-	if (rt->sn)
-		spec.seccomp_listener = rt->cfg.seccomp_listener;
 	_cleanup_free_ char *bundle = ab_xasprintf("%s/%s", rt->cfg.bundle_root, spec.user);
+	_cleanup_free_ char *shim_sock = NULL;
+	if (rt->sn) {
+		spec.seccomp_listener = rt->cfg.seccomp_listener;
+	} else if (rt->cfg.seccomp_shim[0]) {
+		shim_sock = ab_xasprintf("%s/seccomp.sock", bundle);
+		spec.seccomp_listener = shim_sock;
+	}
 	_cleanup_free_ char *netns = NULL;
 	if (net && rt->np) {
 		if (strcmp(net->user, spec.user) != 0 || net->index != spec.index)
@@ -709,9 +785,20 @@ runtime_start(struct runtime *rt, const struct runtime_spec *spec_in, const stru
 		          NULL, d);
 		return ab_err_wrap(err, "starting '%s'", spec.user);
 	}
+	pid_t shim = -1;
+	if (shim_sock && (shim = start_shim(rt, shim_sock, err)) < 0) {
+		if (netns)
+			netpol_remove(rt->np, spec.user, spec.index, NULL);
+		bundle_remove(bundle, NULL);
+		json_t *d = json_pack("{s:s}", "reason", err ? err->msg : "seccomp shim");
+		audit_log("container.start", AUDIT_FAILURE, spec.user, runtime_role_name(spec.role),
+		          NULL, d);
+		return ab_err_wrap(err, "starting '%s'", spec.user);
+	}
 	audit_privileges(rt, &spec);
 
 	struct rt_container *c = ab_xcalloc(1, sizeof(*c));
+	c->shim_pid = shim;
 	c->rt = rt;
 	c->user = ab_xstrdup(spec.user);
 	c->id = ab_xasprintf("%s%s", rt->cfg.id_prefix, spec.user);

@@ -28,6 +28,7 @@
 #ifndef BROKER_RUNTIME_H
 #define BROKER_RUNTIME_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -45,7 +46,14 @@ struct runtime_config {
 	char id_prefix[32];         /* container id = <id_prefix><user> */
 	int ready_timeout_ms;       /* start -> ready */
 	int stop_timeout_ms;        /* SIGTERM -> SIGKILL */
-	char seccomp_listener[256]; /* unix socket for audited seccomp denials; "" = plain EPERM */
+	char seccomp_listener[256]; /* shared in-process listener socket ("": none, see below) */
+	/*
+	 * Without a shared listener: argobox-seccomp-shim, started per container
+	 * on <bundle>/seccomp.sock, audits denied calls and outlives the broker
+	 * ("": plain EPERM, not audited). audit_path: the shim's audit log ("": stderr).
+	 */
+	char seccomp_shim[PATH_MAX];
+	char audit_path[PATH_MAX];
 };
 
 extern const struct runtime_config runtime_default_config;

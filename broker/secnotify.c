@@ -42,7 +42,20 @@ struct secnotify {
 	struct sn_notifier *notifiers;
 	struct seccomp_notif_sizes sizes;
 	int64_t denied;
+	unsigned attached, attached_total;
 };
+
+unsigned
+secnotify_attached(struct secnotify *sn)
+{
+	return sn->attached;
+}
+
+unsigned
+secnotify_attached_total(struct secnotify *sn)
+{
+	return sn->attached_total;
+}
 
 int64_t
 secnotify_denied(struct secnotify *sn)
@@ -59,6 +72,7 @@ notifier_close(struct sn_notifier *n)
 			*p = n->next;
 			break;
 		}
+	sn->attached--;
 	ab_loop_unwatch(sn->loop, n->watch);
 	close(n->fd);
 	free(n->user);
@@ -168,6 +182,8 @@ conn_finish(struct sn_conn *c)
 	n->watch = ab_loop_watch(sn->loop, n->fd, AB_LOOP_READ, notify_event, n);
 	n->next = sn->notifiers;
 	sn->notifiers = n;
+	sn->attached++;
+	sn->attached_total++;
 	json_t *d = json_pack("{s:s, s:s}", "container", n->id, "listener", "attached");
 	audit_log("container.seccomp.listener", AUDIT_INFO, n->user, n->role, NULL, d);
 	json_decref(msg);
@@ -237,14 +253,15 @@ listen_readable(struct ab_loop *loop, int fd, unsigned events, void *data)
 }
 
 int
-secnotify_new(struct ab_loop *loop, const char *path, struct secnotify **ret, struct ab_err *err)
+secnotify_new_fd(struct ab_loop *loop, int fd, struct secnotify **ret, struct ab_err *err)
 {
 	struct seccomp_notif_sizes sizes;
-	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
-		return ab_err_errno(err, errno, "seccomp user notification is unavailable");
-	int fd = ab_unix_listen(path, 0600, err);
-	if (fd < 0)
-		return ab_err_wrap(err, "seccomp listener");
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) {
+		int e = errno;
+		close(fd);
+		return ab_err_errno(err, e, "seccomp user notification is unavailable");
+	}
+	ab_fd_set_nonblock(fd, true);
 	struct secnotify *sn = ab_xcalloc(1, sizeof(*sn));
 	sn->loop = loop;
 	sn->listen_fd = fd;
@@ -258,6 +275,26 @@ secnotify_new(struct ab_loop *loop, const char *path, struct secnotify **ret, st
 	return 0;
 }
 
+int
+secnotify_new(struct ab_loop *loop, const char *path, struct secnotify **ret, struct ab_err *err)
+{
+	int fd = ab_unix_listen(path, 0600, err);
+	if (fd < 0)
+		return ab_err_wrap(err, "seccomp listener");
+	return secnotify_new_fd(loop, fd, ret, err);
+}
+
+void
+secnotify_stop_listening(struct secnotify *sn)
+{
+	if (sn->listen_fd < 0)
+		return;
+	ab_loop_unwatch(sn->loop, sn->listen_watch);
+	sn->listen_watch = NULL;
+	close(sn->listen_fd);
+	sn->listen_fd = -1;
+}
+
 void
 secnotify_free(struct secnotify *sn)
 {
@@ -267,7 +304,6 @@ secnotify_free(struct secnotify *sn)
 		conn_close(sn->conns);
 	while (sn->notifiers)
 		notifier_close(sn->notifiers);
-	ab_loop_unwatch(sn->loop, sn->listen_watch);
-	close(sn->listen_fd);
+	secnotify_stop_listening(sn);
 	free(sn);
 }

@@ -6,7 +6,9 @@
 # namespaces, root mapped to the slot's host range); the user's nftables chain exists while it
 # runs; a restarted broker re-adopts the running container (same pid, still one container);
 # `argoboxctl stop` removes container, chain and namespace; the audit log has the container and
-# network-policy events. Everything lives in a network namespace, state root, cgroup parent and
+# network-policy events; a denied syscall inside the container (unshare) is audited by the
+# container's argobox-seccomp-shim, before and after the broker restart, and the shim goes with
+# the container. Everything lives in a network namespace, state root, cgroup parent and
 # nftables table of the test's own.
 #
 # usage: broker.sh runc|crun
@@ -57,10 +59,13 @@ trap cleanup EXIT
 ip netns add "$ns" || exit 1
 ip -n "$ns" link set lo up
 
+# The desktop command: a probe loop in the background (attempts unshare(2), which the seccomp
+# profile denies, whenever the test drops a file into the runtime dir), then the wm itself.
+probe='while :; do if [ -e /run/argobox/seccomp-probe ]; then rm -f /run/argobox/seccomp-probe; unshare -U true 2>/dev/null; fi; sleep 0.1; done & exec \"$0\"'
 cat >"$T/broker.json" <<EOT
 {"listen": {"port": 0},
  "session": {"runtime_base": "$T/run", "launcher": "oci", "start_timeout_ms": 30000,
-             "geometry": "800x600", "desktop_command": ["$wm"]},
+             "geometry": "800x600", "desktop_command": ["/bin/sh", "-c", "$probe", "$wm"]},
  "storage": {"home_base": "$T/home"},
  "runtime": {"runtime": "$rt", "state_root": "$T/state", "bundle_root": "$T/bundles",
              "id_prefix": "$prefix", "cgroup_parent": "$table"},
@@ -137,6 +142,16 @@ fi
 chain && ok "nftables chain $table local-fwd exists while the desktop runs" || bad "no nftables chain"
 [ -e "$T/netns/${prefix}local" ] && ok "network namespace pinned" || bad "no network namespace"
 
+# 2b. A denied syscall inside the container is refused and audited by the container's shim.
+seccomp_events() { grep -c '"event":"container.seccomp".*"syscall":"unshare"' "$T/audit.log" 2>/dev/null; }
+more_events() { [ "$(seccomp_events)" -gt "$1" ]; }
+shim_running() { pgrep -f "argobox-seccomp-shim.*$T/audit.log" >/dev/null; }
+shim_running && ok "argobox-seccomp-shim runs for the container" || bad "no seccomp shim"
+n0=$(seccomp_events)
+touch "$T/run/local/seccomp-probe"
+wait_for 10 more_events "$n0" && ok "denied unshare() audited (container.seccomp)" ||
+	bad "unshare() inside the container not audited: $(grep seccomp "$T/audit.log" | tail -2)"
+
 # 3. Broker restart: the container keeps running and is adopted (same pid, no second container).
 stop_broker
 [ -n "$pid" ] && [ -d /proc/$pid ] && ok "container outlives the broker" || bad "container died with the broker"
@@ -150,6 +165,10 @@ grep -q "first_frame_ms=" <<<"$out" && ok "first frame from the adopted desktop"
 [ "$(containers | wc -l)" = 1 ] && ok "still one container" || bad "containers: $(containers)"
 [ "$(desk_pid)" = "$pid" ] && ok "same session after reconnecting" || bad "session changed: $(desk_pid)"
 chain && ok "nftables chain re-programmed" || bad "chain gone after adoption"
+n1=$(seccomp_events)
+touch "$T/run/local/seccomp-probe"
+wait_for 10 more_events "$n1" && ok "denied unshare() still audited after the broker restart" ||
+	bad "seccomp auditing lost after the restart: $(grep seccomp "$T/audit.log" | tail -2)"
 
 # 4. argoboxctl stop: container, chain and namespace go.
 ctl stop local >/dev/null || bad "argoboxctl stop failed"
@@ -161,6 +180,8 @@ wait_for 10 test ! -e "$T/netns/${prefix}local" && ok "network namespace removed
 gone() { ! [ -d /proc/$pid ] || grep -q '^State:\s*Z' /proc/$pid/status; }
 [ -n "$pid" ] && wait_for 10 gone && ok "session process gone" ||
 	bad "session $pid still alive: $(grep -E 'State|PPid' /proc/$pid/status 2>/dev/null | tr '\n' ' ')"
+no_shim() { ! shim_running; }
+wait_for 10 no_shim && ok "the seccomp shim exited with its container" || bad "seccomp shim left running"
 
 # 4b. The next start restores the desktop state the window manager published: the broker's
 # state file is handed over inside the container (/run/argobox) and readable by the user.

@@ -203,7 +203,7 @@ for k in "${!seen[@]}"; do
 	fi
 done
 # Seccomp denials reach the broker through the user-notification listener.
-for sc in mount unshare ptrace finit_module init_module; do
+for sc in mount unshare ptrace finit_module init_module socket; do
 	n=$(audited '"event":"container.seccomp".*"syscall":"'$sc'"')
 	if [ "$n" -gt 0 ]; then
 		rows+=("$(printf '%-34s %s' "audit: container.seccomp $sc" "OK ($n events)")")
