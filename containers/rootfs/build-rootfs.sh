@@ -14,6 +14,7 @@
 #
 # Needs: mmdebstrap (apt-get install mmdebstrap), root (or a working unshare mode), network
 # access to a Debian mirror (MIRROR, default http://deb.debian.org/debian), SUITE (bookworm).
+# EXTRA_PACKAGES (comma-separated) adds packages, e.g. libasan8,libubsan1 for a sanitizer build.
 set -euo pipefail
 profile=${1:?usage: build-rootfs.sh PROFILE OUTDIR [BUILD_DIR]}
 out=${2:?usage: build-rootfs.sh PROFILE OUTDIR [BUILD_DIR]}
@@ -25,14 +26,16 @@ command -v mmdebstrap >/dev/null || { echo "mmdebstrap is not installed (apt-get
 
 # What the desktop needs at run time: the X server, the libraries argobox-session and
 # argobox-wm link, fonts, a terminal; members and admins get a few more applications.
-base=xvfb,xauth,x11-utils,x11-xserver-utils,fonts-dejavu-core,libvncserver1,libjansson4,libjpeg62-turbo,zlib1g,libxdamage1,libxfixes3,libxtst6,libxrandr2,libxext6,xterm,ca-certificates,locales-all
+base=xvfb,xauth,x11-utils,x11-xserver-utils,fonts-dejavu-core,libvncserver1,libjansson4,libjpeg62-turbo,zlib1g,libxdamage1,libxfixes3,libxtst6,libxrandr2,libxext6,libcairo2,libpango-1.0-0,libpangocairo-1.0-0,xterm,ca-certificates,locales-all
 case "$profile" in
 minimal) pkgs=$base ;;
 member) pkgs=$base,mousepad,pcmanfm,htop,python3,curl ;;
 admin) pkgs=$base,mousepad,pcmanfm,htop,python3,curl,iproute2,iputils-ping,dnsutils,openssh-client ;;
 *) echo "unknown profile '$profile' (minimal, member, admin)" >&2; exit 1 ;;
 esac
+[ -z "${EXTRA_PACKAGES:-}" ] || pkgs=$pkgs,$EXTRA_PACKAGES
 
+mkdir -p "$(dirname "$out")"
 tmp=$out.tmp.$$
 trap 'rm -rf "$tmp"' EXIT
 # --variant=apt: essential packages + apt, nothing recommended; no init system, no daemons.
