@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const landlock_modes[] = {"auto", "on", "off", NULL};
 
 #define S struct session_config
 const struct ab_cfg_field session_config_fields[] = {
@@ -43,6 +45,14 @@ const struct ab_cfg_field session_config_fields[] = {
     AB_CFG_INT("desktop.restart_min_ms", S, restart_min_ms, 10, 600000,
                "first restart delay; doubles on every quick exit"),
     AB_CFG_INT("desktop.restart_max_ms", S, restart_max_ms, 10, 600000, "largest restart delay"),
+    AB_CFG_ENUM("landlock.enabled", S, landlock_enabled, landlock_modes,
+                "confine the desktop command with Landlock: auto (when the kernel has it), on "
+                "(failing to apply stops the desktop command), off"),
+    AB_CFG_JSON("landlock.read_write", S, landlock_read_write, JSON_ARRAY, "[]",
+                "extra absolute paths the desktop may write (besides $HOME, /tmp, the runtime "
+                "dir...)"),
+    AB_CFG_JSON("landlock.read_only", S, landlock_read_only, JSON_ARRAY, "[]",
+                "extra absolute paths the desktop may read and execute"),
     {0},
 };
 #undef S
@@ -69,7 +79,27 @@ const struct session_config session_config_defaults = {
     .desktop_restart = true,
     .restart_min_ms = 250,
     .restart_max_ms = 30000,
+    .landlock_enabled = "auto",
 };
+
+/* `a` (a JSON array, or NULL) holds only absolute, non-empty path strings. */
+static int
+check_paths(const char *name, json_t *a, struct ab_err *err)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		const char *p = json_string_value(v);
+		if (!p)
+			return ab_err_set(err, EINVAL, "%s[%zu]: expected a string, got %s", name,
+			                  i, ab_config_json_type_name(json_typeof(v)));
+		if (p[0] != '/' || strlen(p) >= 4096)
+			return ab_err_set(err, EINVAL, "%s[%zu]: '%s' is not an absolute path",
+			                  name, i, p);
+	}
+	return 0;
+}
 
 int
 session_config_validate(void *p, struct ab_err *err)
@@ -92,6 +122,10 @@ session_config_validate(void *p, struct ab_err *err)
 	if (c->restart_min_ms > c->restart_max_ms)
 		return ab_err_set(err, EINVAL,
 		                  "desktop.restart_min_ms exceeds desktop.restart_max_ms");
+	int r;
+	if ((r = check_paths("landlock.read_write", c->landlock_read_write, err)) < 0 ||
+	    (r = check_paths("landlock.read_only", c->landlock_read_only, err)) < 0)
+		return r;
 	return 0;
 }
 

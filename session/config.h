@@ -6,6 +6,7 @@
 #ifndef SESSION_CONFIG_H
 #define SESSION_CONFIG_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "ab_config.h"
@@ -28,6 +29,9 @@ struct session_config {
 	long long restart_min_ms, restart_max_ms;
 	long long clipboard_max;
 	char session_id[128];
+	char landlock_enabled[8];    /* auto | on | off (landlock.h) */
+	json_t *landlock_read_write; /* extra paths: arrays of absolute path strings */
+	json_t *landlock_read_only;
 };
 
 extern const struct ab_cfg_field session_config_fields[];

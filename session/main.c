@@ -10,7 +10,8 @@
  * (vnc.c, with input.c and clipboard.c), serves the broker on
  * DIR/control.sock and the window manager on DIR/wm.sock (control.c), and
  * runs DESKTOP-COMMAND with DISPLAY, ARGOBOX_RUNTIME_DIR and
- * ARGOBOX_WM_SOCKET set, restarting it with backoff (supervise.c).
+ * ARGOBOX_WM_SOCKET set, restarting it with backoff (supervise.c), confined
+ * by Landlock (landlock.c, `landlock.*` config) when the kernel has it.
  *
  * One poll loop (common/ab_loop_poll) drives everything; signals arrive on a
  * signalfd. SIGTERM/SIGINT: stop the desktop command's process group, then
@@ -23,6 +24,7 @@
 #include "ab_util.h"
 #include "config.h"
 #include "control.h"
+#include "landlock.h"
 #include "supervise.h"
 #include "vnc.h"
 #include "xvfb.h"
@@ -46,6 +48,7 @@ struct session {
 	struct vnc vnc;
 	struct control ctl;
 	struct supervise sup;
+	struct landlock_policy ll;
 	int sigfd;
 	bool stop;
 	int exit_code;
@@ -131,6 +134,58 @@ unlink_socket(const char *dir, const char *name)
 {
 	_cleanup_free_ char *p = ab_xasprintf("%s/%s", dir, name);
 	unlink(p);
+}
+
+/* NULL-terminated borrowed strings of a JSON array of strings (validated by config.c). */
+static const char **
+json_strv(json_t *a)
+{
+	const char **v = ab_xcalloc(json_array_size(a) + 1, sizeof(char *));
+	size_t i;
+	json_t *e;
+	json_array_foreach(a, i, e)
+	{
+		v[i] = json_string_value(e);
+	}
+	return v;
+}
+
+/*
+ * Builds the desktop command's Landlock policy from the config and the
+ * environment, and hands it to the supervisor. Returns 0 or -errno.
+ */
+static int
+setup_landlock(struct session *s, struct ab_err *err)
+{
+	landlock_policy_init(&s->ll);
+	int mode = landlock_mode_from_string(s->cfg.landlock_enabled);
+	if (mode < 0)
+		return ab_err_set(err, EINVAL, "landlock.enabled: '%s' is not auto, on or off",
+		                  s->cfg.landlock_enabled);
+	if (mode == LANDLOCK_MODE_OFF) {
+		supervise_set_landlock(&s->sup, NULL, 0, LANDLOCK_MODE_OFF);
+		return 0;
+	}
+	int abi = landlock_abi();
+	if (abi < 0 && mode == LANDLOCK_MODE_ON)
+		return ab_err_set(err, -abi,
+		                  "landlock.enabled is \"on\" but this kernel has no Landlock (%s)",
+		                  strerror(-abi));
+	_cleanup_free_ char *dir = realpath(s->dir, NULL);
+	_cleanup_free_ const char **rw = json_strv(s->cfg.landlock_read_write);
+	_cleanup_free_ const char **ro = json_strv(s->cfg.landlock_read_only);
+	struct landlock_paths in = {
+	    .home = getenv("HOME"),
+	    .runtime_dir = dir ? dir : s->dir,
+	    .xdg_runtime = getenv("XDG_RUNTIME_DIR"),
+	    .extra_rw = rw,
+	    .extra_ro = ro,
+	};
+	int r = landlock_policy_default(&s->ll, &in, err);
+	if (r < 0)
+		return r;
+	supervise_set_landlock(&s->sup, &s->ll, abi, mode);
+	return 0;
 }
 
 static int
@@ -261,6 +316,11 @@ main(int argc, char **argv)
 	supervise_setenv(&s.sup, "DISPLAY", display);
 	supervise_setenv(&s.sup, "ARGOBOX_RUNTIME_DIR", s.dir);
 	supervise_setenv(&s.sup, "ARGOBOX_WM_SOCKET", wm_sock);
+	if (setup_landlock(&s, &err) < 0) {
+		ab_error("desktop command: %s", err.msg);
+		s.exit_code = 1;
+		goto out;
+	}
 	if (supervise_start(&s.sup, &err) < 0) {
 		ab_error("starting the desktop command: %s", err.msg);
 		s.exit_code = 1;
@@ -284,6 +344,7 @@ main(int argc, char **argv)
 out:
 	supervise_stop(&s.sup, 2000);
 	supervise_free(&s.sup);
+	landlock_policy_free(&s.ll);
 	control_close(&s.ctl);
 	vnc_close(&s.vnc);
 	xvfb_stop(&s.xvfb);

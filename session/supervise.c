@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +27,78 @@ supervise_init(struct supervise *s, struct ab_loop *loop, char **argv, bool rest
 	s->max_ms = max_ms;
 	s->backoff_ms = 0;
 	s->env = ab_xcalloc(1, sizeof(char *));
+	s->ll_mode = LANDLOCK_MODE_OFF;
+	s->ll_result = 1;
+}
+
+void
+supervise_set_landlock(struct supervise *s, const struct landlock_policy *policy, int abi,
+                       enum landlock_mode mode)
+{
+	s->ll_policy = policy;
+	s->ll_abi = abi;
+	s->ll_mode = mode;
+}
+
+/*
+ * In the child: confines it, tells the parent the outcome on `report_fd`.
+ * Returns only when the command may run.
+ */
+static void
+child_landlock(struct supervise *s, int report_fd)
+{
+	int result = 1;
+	if (s->ll_policy && s->ll_mode != LANDLOCK_MODE_OFF) {
+		struct ab_err err = {0};
+		if (s->ll_abi < 1)
+			result = ab_err_set(&err, -s->ll_abi,
+			                    "landlock: not available in this kernel (%s)",
+			                    strerror(-s->ll_abi));
+		else
+			result = landlock_apply(s->ll_policy, s->ll_abi, &err);
+		/* auto on a kernel without Landlock: the parent says so once */
+		if (result < 0 && (s->ll_abi >= 1 || s->ll_mode == LANDLOCK_MODE_ON)) {
+			fprintf(stderr, "argobox-session: desktop command '%s': %s%s\n", s->argv[0],
+			        err.msg,
+			        s->ll_mode == LANDLOCK_MODE_ON
+			            ? " (landlock.enabled is \"on\": not "
+			              "starting it)"
+			            : "; running it without Landlock");
+		}
+	}
+	if (report_fd >= 0)
+		(void)!write(report_fd, &result, sizeof(result));
+	if (result < 0 && s->ll_mode == LANDLOCK_MODE_ON)
+		_exit(126);
+}
+
+/* In the parent: reads the child's Landlock outcome and logs it (first start, or a change). */
+static void
+parent_landlock(struct supervise *s, int report_fd)
+{
+	int result = 1;
+	ssize_t n;
+	do {
+		n = read(report_fd, &result, sizeof(result));
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(result))
+		result = -ECHILD; /* the child died before reporting */
+	bool first = s->starts == 0;
+	if (!first && result == s->ll_result)
+		return;
+	s->ll_result = result;
+	if (result == 0) {
+		_cleanup_free_ char *d = landlock_policy_describe(s->ll_policy);
+		ab_info("landlock: ABI %d applied to the desktop command (%s; signals %s)",
+		        s->ll_abi, d,
+		        landlock_scoped(s->ll_abi) && s->ll_policy->scope_signals ? "scoped"
+		                                                                  : "not scoped");
+	} else if (result < 0) {
+		ab_warn("landlock: NOT applied to the desktop command (%s; landlock.enabled %s)",
+		        strerror(-result), s->ll_mode == LANDLOCK_MODE_ON ? "on" : "auto");
+	} else if (first) {
+		ab_info("landlock: off for the desktop command");
+	}
 }
 
 void
@@ -50,10 +123,18 @@ supervise_next_backoff(int64_t cur, int64_t min_ms, int64_t max_ms, int64_t ran_
 int
 supervise_start(struct supervise *s, struct ab_err *err)
 {
+	int report[2] = {-1, -1};
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return ab_err_errno(err, errno, "pipe");
 	pid_t pid = fork();
-	if (pid < 0)
-		return ab_err_errno(err, errno, "fork");
+	if (pid < 0) {
+		int e = errno;
+		close(report[0]);
+		close(report[1]);
+		return ab_err_errno(err, e, "fork");
+	}
 	if (pid == 0) {
+		close(report[0]);
 		setpgid(0, 0);
 		sigset_t none;
 		sigemptyset(&none);
@@ -61,10 +142,14 @@ supervise_start(struct supervise *s, struct ab_err *err)
 		signal(SIGPIPE, SIG_DFL);
 		for (size_t i = 0; s->env[i]; i++)
 			putenv(s->env[i]);
+		child_landlock(s, report[1]);
 		execvp(s->argv[0], s->argv);
 		ab_error("cannot run desktop command '%s': %s", s->argv[0], strerror(errno));
 		_exit(127);
 	}
+	close(report[1]);
+	parent_landlock(s, report[0]);
+	close(report[0]);
 	setpgid(pid, pid);
 	s->pid = pid;
 	s->started_ms = ab_now_ms();

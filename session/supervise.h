@@ -4,6 +4,8 @@
  * group with DISPLAY, ARGOBOX_RUNTIME_DIR and ARGOBOX_WM_SOCKET set, and
  * restarts it with exponential backoff when it exits (if configured).
  * The caller reaps children (SIGCHLD) and reports exits with supervise_exited().
+ * With supervise_set_landlock(), the child confines itself (landlock.c) right
+ * before execvp; the parent learns the outcome through a close-on-exec pipe.
  */
 #ifndef SESSION_SUPERVISE_H
 #define SESSION_SUPERVISE_H
@@ -14,6 +16,7 @@
 
 #include "ab_err.h"
 #include "ab_loop.h"
+#include "landlock.h"
 
 struct supervise {
 	struct ab_loop *loop;
@@ -26,12 +29,24 @@ struct supervise {
 	unsigned starts;
 	struct ab_timer *timer;
 	bool stopping;
+	/* Landlock (supervise_set_landlock) */
+	const struct landlock_policy *ll_policy; /* borrowed, NULL = none */
+	int ll_abi;                              /* landlock_abi() */
+	enum landlock_mode ll_mode;
+	int ll_result; /* last start: 0 applied, -errno failed, 1 not attempted */
 };
 
 void supervise_init(struct supervise *s, struct ab_loop *loop, char **argv, bool restart,
                     int64_t min_ms, int64_t max_ms);
 /* Adds "name=value" to the command's environment. */
 void supervise_setenv(struct supervise *s, const char *name, const char *value);
+/*
+ * Confines every later start of the command with `policy` (borrowed: must
+ * outlive `s`) under `abi` (landlock_abi()). AUTO: a failure is logged by the
+ * child, which runs unconfined; ON: the child exits 126 instead; OFF: nothing.
+ */
+void supervise_set_landlock(struct supervise *s, const struct landlock_policy *policy, int abi,
+                            enum landlock_mode mode);
 /* Starts the command now. */
 int supervise_start(struct supervise *s, struct ab_err *err);
 /* Reports that `pid` exited with wait status `status`; returns true if it was ours. */
