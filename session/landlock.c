@@ -155,10 +155,30 @@ landlock_policy_default(struct landlock_policy *p, const struct landlock_paths *
 		if ((r = landlock_policy_add(p, own[i], LANDLOCK_FS_RW, err)) < 0)
 			return r;
 	}
-	if ((r = add_list(p, in->extra_rw, LANDLOCK_FS_RW, err)) < 0 ||
+	if ((r = add_list(p, in->own_ro, LANDLOCK_FS_RO, err)) < 0 ||
+	    (r = add_list(p, in->extra_rw, LANDLOCK_FS_RW, err)) < 0 ||
 	    (r = add_list(p, in->extra_ro, LANDLOCK_FS_RO, err)) < 0)
 		return r;
 	return 0;
+}
+
+char *
+landlock_which(const char *cmd)
+{
+	if (!cmd || !cmd[0])
+		return NULL;
+	if (strchr(cmd, '/'))
+		return realpath(cmd, NULL);
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *dirs =
+	    ab_xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	char *save = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *c = ab_xasprintf("%s/%s", d, cmd);
+		if (access(c, X_OK) == 0)
+			return realpath(c, NULL);
+	}
+	return NULL;
 }
 
 char *

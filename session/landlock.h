@@ -79,6 +79,7 @@ struct landlock_paths {
 	const char *xdg_runtime;     /* $XDG_RUNTIME_DIR: read-write */
 	const char *const *extra_rw; /* NULL-terminated */
 	const char *const *extra_ro; /* NULL-terminated */
+	const char *const *own_ro;   /* NULL-terminated: the command, ArgoBox's own files */
 };
 
 /* "auto", "on", "off" -> mode; -EINVAL for anything else. */
@@ -110,10 +111,12 @@ int landlock_policy_add(struct landlock_policy *p, const char *path, uint64_t ac
  * The desktop's policy: read+exec on /usr, /etc, /lib*, /bin, /sbin, /opt,
  * /var, /run, /proc, /sys; /dev read+write (no creation); read-write on $HOME,
  * /tmp, /var/tmp, /dev/shm, /run/user/<uid>, $XDG_RUNTIME_DIR, the runtime dir;
- * `extra_rw` and `extra_ro`; signals scoped. Missing paths are skipped.
+ * `own_ro`, `extra_rw` and `extra_ro`; signals scoped. Missing paths are skipped.
  */
 int landlock_policy_default(struct landlock_policy *p, const struct landlock_paths *in,
                             struct ab_err *err);
+/* `cmd` as execvp would find it (through $PATH when it has no '/'), malloc'ed, or NULL. */
+char *landlock_which(const char *cmd);
 /* One line describing the policy ("rw: /home/a /tmp; ro: /usr ..."), malloc'ed. */
 char *landlock_policy_describe(const struct landlock_policy *p);
 

@@ -174,14 +174,46 @@ setup_landlock(struct session *s, struct ab_err *err)
 	_cleanup_free_ char *dir = realpath(s->dir, NULL);
 	_cleanup_free_ const char **rw = json_strv(s->cfg.landlock_read_write);
 	_cleanup_free_ const char **ro = json_strv(s->cfg.landlock_read_only);
+	/*
+	 * Read-only, whatever the config: the command itself, absolute paths among
+	 * its arguments (a script given to an interpreter), and ArgoBox's own files
+	 * (the tree argobox-session runs from, e.g. /opt or a build directory, and
+	 * the assets the window manager reads).
+	 */
+	size_t n = 0;
+	while (s->sup.argv[n])
+		n++;
+	char **own = ab_xcalloc(n + 4, sizeof(char *));
+	size_t k = 0;
+	own[k++] = landlock_which(s->sup.argv[0]);
+	for (size_t i = 1; i < n; i++)
+		if (s->sup.argv[i][0] == '/')
+			own[k++] = ab_xstrdup(s->sup.argv[i]);
+	_cleanup_free_ char *exe = realpath("/proc/self/exe", NULL);
+	if (exe) {
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			slash = strrchr(exe, '/');
+		}
+		if (slash && slash != exe) {
+			*slash = 0;
+			own[k++] = ab_xstrdup(exe);
+		}
+	}
+	own[k++] = ab_xstrdup(AB_ASSETS_DIR);
 	struct landlock_paths in = {
 	    .home = getenv("HOME"),
 	    .runtime_dir = dir ? dir : s->dir,
 	    .xdg_runtime = getenv("XDG_RUNTIME_DIR"),
 	    .extra_rw = rw,
 	    .extra_ro = ro,
+	    .own_ro = (const char *const *)own,
 	};
 	int r = landlock_policy_default(&s->ll, &in, err);
+	for (size_t i = 0; i < k; i++)
+		free(own[i]);
+	free(own);
 	if (r < 0)
 		return r;
 	supervise_set_landlock(&s->sup, &s->ll, abi, mode);
