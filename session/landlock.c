@@ -181,22 +181,31 @@ landlock_which(const char *cmd)
 	return NULL;
 }
 
+/* 0: read-write (may create files), 1: devices (write existing nodes only), 2: read-only */
+static int
+rule_class(uint64_t access)
+{
+	if (access & LANDLOCK_FS_MAKE_REG)
+		return 0;
+	return access & LANDLOCK_FS_WRITE_FILE ? 1 : 2;
+}
+
 char *
 landlock_policy_describe(const struct landlock_policy *p)
 {
+	static const char *const names[] = {"read-write", "devices", "read-only"};
 	char *s = ab_xstrdup("");
-	for (int pass = 0; pass < 2; pass++) {
-		char *t =
-		    ab_xasprintf("%s%s%s:", s, pass ? "; " : "", pass ? "read-only" : "read-write");
-		free(s);
-		s = t;
+	for (int c = 0; c < 3; c++) {
+		bool any = false;
 		for (size_t i = 0; i < p->n; i++) {
-			bool rw = p->rules[i].access & LANDLOCK_FS_WRITE_FILE;
-			if (rw != (pass == 0))
+			if (rule_class(p->rules[i].access) != c)
 				continue;
-			t = ab_xasprintf("%s %s", s, p->rules[i].path);
+			char *t =
+			    ab_xasprintf("%s%s%s%s %s", s, !any && s[0] ? "; " : "",
+			                 any ? "" : names[c], any ? "" : ":", p->rules[i].path);
 			free(s);
 			s = t;
+			any = true;
 		}
 	}
 	return s;

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,10 +176,10 @@ setup_landlock(struct session *s, struct ab_err *err)
 	_cleanup_free_ const char **rw = json_strv(s->cfg.landlock_read_write);
 	_cleanup_free_ const char **ro = json_strv(s->cfg.landlock_read_only);
 	/*
-	 * Read-only, whatever the config: the command itself, absolute paths among
-	 * its arguments (a script given to an interpreter), and ArgoBox's own files
-	 * (the tree argobox-session runs from, e.g. /opt or a build directory, and
-	 * the assets the window manager reads).
+	 * Read-only, whatever the config: the command itself, absolute paths of
+	 * regular files among its arguments (a script given to an interpreter), and ArgoBox's own
+	 * files (the tree argobox-session runs from, e.g. /opt or a build directory, and the assets
+	 * the window manager reads).
 	 */
 	size_t n = 0;
 	while (s->sup.argv[n])
@@ -186,9 +187,13 @@ setup_landlock(struct session *s, struct ab_err *err)
 	char **own = ab_xcalloc(n + 4, sizeof(char *));
 	size_t k = 0;
 	own[k++] = landlock_which(s->sup.argv[0]);
-	for (size_t i = 1; i < n; i++)
-		if (s->sup.argv[i][0] == '/')
+	for (size_t i = 1; i < n; i++) {
+		/* files only: an argument of "/" or "/home" must not open whole trees */
+		struct stat st;
+		if (s->sup.argv[i][0] == '/' && stat(s->sup.argv[i], &st) == 0 &&
+		    S_ISREG(st.st_mode))
 			own[k++] = ab_xstrdup(s->sup.argv[i]);
+	}
 	_cleanup_free_ char *exe = realpath("/proc/self/exe", NULL);
 	if (exe) {
 		char *slash = strrchr(exe, '/');

@@ -103,6 +103,10 @@ fi
 # the confined run left the outside tree as it was
 left=$(ls -A "$root/outside")
 [ "$left" = secret ] || { echo "FAIL: the confined desktop changed the outside tree: $left"; fail=1; }
+run_session on
+grep -q "landlock: ABI $abi applied" "$root/session-on.log" &&
+	grep -q '"write a file outside the allowed paths": "EACCES"' "$root/probe-on.json" ||
+	{ echo "FAIL: landlock.enabled on did not confine the desktop: $(cat "$root/probe-on.json")"; fail=1; }
 run_session off
 grep -q 'landlock: off for the desktop command' "$root/session-off.log" ||
 	{ echo "FAIL: landlock.enabled off not logged"; fail=1; }
