@@ -75,14 +75,16 @@ authn_fill(struct authn *a, const struct http_request *req, struct auth_request 
 	 * deskstate_sync's /api/desktops/<user>/state is checked as the state
 	 * endpoints: GET as "/api/state/<user>" (own, admin view), writes as
 	 * "PUT /api/state" (signed in + CSRF; the handler allows owner or admin).
+	 * Other /api/desktops/ paths go to authz as they are (GET/DELETE
+	 * /api/desktops/<user>: desktop status and destroy).
 	 */
 	static const char pre[] = "/api/desktops/";
-	if (strncmp(req->path, pre, sizeof(pre) - 1) == 0) {
+	const char *slash = strncmp(req->path, pre, sizeof(pre) - 1) == 0
+	                        ? strchr(req->path + sizeof(pre) - 1, '/')
+	                        : NULL;
+	if (slash && strcmp(slash, "/state") == 0) {
 		const char *u = req->path + sizeof(pre) - 1;
-		const char *slash = strchr(u, '/');
-		if (!slash || strcmp(slash, "/state") != 0) {
-			snprintf(a->path, sizeof(a->path), "/api/desktops");
-		} else if (auth_local_method_safe(req->method)) {
+		if (auth_local_method_safe(req->method)) {
 			snprintf(a->path, sizeof(a->path), "/api/state/%.*s", (int)(slash - u), u);
 		} else {
 			snprintf(a->path, sizeof(a->path), "/api/state");

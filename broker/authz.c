@@ -30,6 +30,7 @@ static const struct rule {
     [AUTHZ_ME] = {"me", false, false, {A, A, A, D}, {D, D, D, D}},
     [AUTHZ_DESKTOP_STATUS] = {"desktop.status", true, false, {A, A, A, D}, {V, D, D, D}},
     [AUTHZ_DESKTOP_CTL] = {"desktop.control", true, true, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_DESKTOP_DESTROY] = {"desktop.destroy", true, true, {A, A, A, D}, {A, D, D, D}},
     [AUTHZ_DESKTOP_WS] = {"desktop.websocket", true, true, {A, A, A, D}, {V, D, D, D}},
     [AUTHZ_STATE_READ] = {"state.read", true, false, {A, A, A, D}, {V, D, D, D}},
     [AUTHZ_STATE_WRITE] = {"state.write", true, false, {A, A, A, D}, {D, D, D, D}},
@@ -58,6 +59,8 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/api/desktop/{user}", AUTHZ_DESKTOP_STATUS},
     {"POST", "/api/desktop/restart", AUTHZ_DESKTOP_CTL},
     {"POST", "/api/desktop/{user}/restart", AUTHZ_DESKTOP_CTL},
+    {"GET", "/api/desktops/{user}", AUTHZ_DESKTOP_STATUS},
+    {"DELETE", "/api/desktops/{user}", AUTHZ_DESKTOP_DESTROY},
     {"GET", "/websockify", AUTHZ_DESKTOP_WS},
     {"GET", "/ws", AUTHZ_DESKTOP_WS},
     {"GET", "/ws/desktop", AUTHZ_DESKTOP_WS},
@@ -188,6 +191,8 @@ authz_check(const struct authz_subject *who, enum authz_endpoint ep, const char 
 			            : (anon ? "not signed in" : "role may not use this endpoint");
 		else if (d == AUTHZ_VIEW_ONLY)
 			why = "admin opens another user's desktop view-only";
+		else if (other)
+			why = "admin acts on another user's desktop";
 		else
 			why = "allowed";
 		bool audit = d != AUTHZ_ALLOW || r->audit_grant;

@@ -19,7 +19,8 @@
  * act on one user's desktop: the owner is taken from the path
  * ("/ws/desktop/bea"); without one, the caller's own desktop is meant. A
  * user reaches only their own; an admin may open another's view-only (and
- * that is audited). Denials and view-only grants are always audited
+ * that is audited); an admin may also end another's desktop
+ * (DELETE /api/desktops/<user>). Denials and view-only grants are always audited
  * ("authz"), grants of sensitive endpoints too.
  */
 #ifndef BROKER_AUTHZ_H
@@ -30,19 +31,20 @@
 #include "users.h"
 
 enum authz_endpoint {
-	AUTHZ_PUBLIC,         /* GET /, /api/demo/profiles, /healthz, static files */
-	AUTHZ_LOGIN,          /* POST /api/login */
-	AUTHZ_DEMO_START,     /* POST /api/demo */
-	AUTHZ_LOGOUT,         /* POST /api/logout */
-	AUTHZ_ME,             /* GET /api/me */
-	AUTHZ_DESKTOP_STATUS, /* GET /api/desktop[/<user>]  (owned) */
-	AUTHZ_DESKTOP_CTL,    /* POST /api/desktop[/<user>]/restart (owned) */
-	AUTHZ_DESKTOP_WS,     /* GET /websockify, /ws, /ws/desktop[/<user>]: websocket (owned) */
-	AUTHZ_STATE_READ,     /* GET /api/state[/<user>] (owned) */
-	AUTHZ_STATE_WRITE,    /* PUT /api/state (owned) */
-	AUTHZ_SERVICES,       /* GET /api/services */
-	AUTHZ_ADMIN_READ,     /* GET /api/admin/... */
-	AUTHZ_ADMIN_WRITE,    /* POST, PUT, DELETE /api/admin/... */
+	AUTHZ_PUBLIC,          /* GET /, /api/demo/profiles, /healthz, static files */
+	AUTHZ_LOGIN,           /* POST /api/login */
+	AUTHZ_DEMO_START,      /* POST /api/demo */
+	AUTHZ_LOGOUT,          /* POST /api/logout */
+	AUTHZ_ME,              /* GET /api/me */
+	AUTHZ_DESKTOP_STATUS,  /* GET /api/desktop[/<user>], /api/desktops/<user> (owned) */
+	AUTHZ_DESKTOP_CTL,     /* POST /api/desktop[/<user>]/restart (owned) */
+	AUTHZ_DESKTOP_DESTROY, /* DELETE /api/desktops/<user> (owned; an admin: anyone's) */
+	AUTHZ_DESKTOP_WS,      /* GET /websockify, /ws, /ws/desktop[/<user>]: websocket (owned) */
+	AUTHZ_STATE_READ,      /* GET /api/state[/<user>] (owned) */
+	AUTHZ_STATE_WRITE,     /* PUT /api/state (owned) */
+	AUTHZ_SERVICES,        /* GET /api/services */
+	AUTHZ_ADMIN_READ,      /* GET /api/admin/... */
+	AUTHZ_ADMIN_WRITE,     /* POST, PUT, DELETE /api/admin/... */
 	AUTHZ_ENDPOINT_MAX,
 };
 

@@ -34,7 +34,18 @@ struct deskstate_sync {
 	int64_t last_aside_ms;
 	struct deskstate_sync_stats stats;
 	struct desktop_manager *desktops; /* running desktops get PUTs live, or NULL */
+	struct destroy *destroys;         /* desktops to stop once their state is flushed */
 };
+
+/* DELETE /api/desktops/<user> of a ready desktop: stopped after its wm's next state. */
+struct destroy {
+	struct deskstate_sync *s;
+	char *user;
+	struct ab_timer *timer;
+	struct destroy *next;
+};
+
+#define DESTROY_FLUSH_MS 2000 /* the longest a destroy waits for the wm's current state */
 
 struct op {
 	struct deskstate_sync *s;
@@ -179,6 +190,8 @@ deskstate_sync_publish(struct deskstate_sync *s, const char *user, json_t *state
 	return r;
 }
 
+static void destroy_now(struct deskstate_sync *s, const char *user, const char *why);
+
 void
 deskstate_sync_on_message(void *data, const char *user, json_t *msg)
 {
@@ -187,6 +200,7 @@ deskstate_sync_on_message(void *data, const char *user, json_t *msg)
 	if (!type || strcmp(type, "state") != 0)
 		return;
 	deskstate_sync_publish(s, user, json_object_get(msg, "state"));
+	destroy_now(s, user, "state flushed");
 }
 
 /* ---- desktop start ---- */
@@ -413,6 +427,12 @@ deskstate_sync_free(struct deskstate_sync *s)
 {
 	if (!s)
 		return;
+	for (struct destroy *x = s->destroys, *next; x; x = next) {
+		next = x->next;
+		ab_loop_timer_cancel(s->loop, x->timer);
+		free(x->user);
+		free(x);
+	}
 	for (struct entry *e = s->entries, *next; e; e = next) {
 		next = e->next;
 		json_decref(e->state);
@@ -447,6 +467,153 @@ http_deny(struct http_request *req, struct http_response *resp, const char *even
 	return 0;
 }
 
+/* ---- /api/desktops/<user>: status and destroy ---- */
+
+static void
+destroy_free(struct deskstate_sync *s, struct destroy *x)
+{
+	for (struct destroy **pp = &s->destroys; *pp; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	}
+	free(x->user);
+	free(x);
+}
+
+static struct destroy *
+destroy_find(struct deskstate_sync *s, const char *user)
+{
+	for (struct destroy *x = s->destroys; x; x = x->next)
+		if (strcmp(x->user, user) == 0)
+			return x;
+	return NULL;
+}
+
+/* Stops `user`'s desktop when a destroy waits for it. */
+static void
+destroy_now(struct deskstate_sync *s, const char *user, const char *why)
+{
+	struct destroy *x = destroy_find(s, user);
+	if (!x)
+		return;
+	ab_loop_timer_cancel(s->loop, x->timer);
+	ab_info("desktop of '%s': %s, stopping it (destroy)", user, why);
+	if (s->desktops)
+		desktop_stop(s->desktops, user);
+	destroy_free(s, x);
+}
+
+static int64_t
+on_destroy_timeout(struct ab_loop *loop, void *data)
+{
+	struct destroy *x = data;
+	x->timer = NULL; /* returning AB_TIMER_STOP ends it */
+	ab_warn("desktop of '%s': no state from its window manager within %d ms; stopping it "
+	        "with the last state received",
+	        x->user, DESTROY_FLUSH_MS);
+	if (x->s->desktops)
+		desktop_stop(x->s->desktops, x->user);
+	destroy_free(x->s, x);
+	return AB_TIMER_STOP;
+}
+
+/*
+ * Ends `user`'s desktop. A ready one is first asked for its current state
+ * (get_state: the wm exports at once instead of after its debounce), which
+ * deskstate_sync_on_message() stores before stopping it; at most
+ * DESTROY_FLUSH_MS later it is stopped anyway. Stopping removes the session
+ * (with the OCI launcher: the container, its network rules, netns and
+ * bundle); the home and the stored state stay.
+ */
+static void
+destroy_start(struct deskstate_sync *s, const char *user, bool ready)
+{
+	if (destroy_find(s, user))
+		return;
+	if (ready && desktop_send(s->desktops, user, ab_proto_msg("get_state", NULL)) == 0) {
+		struct destroy *x = ab_xcalloc(1, sizeof(*x));
+		x->s = s;
+		x->user = ab_xstrdup(user);
+		x->timer = ab_loop_timer(s->loop, DESTROY_FLUSH_MS, on_destroy_timeout, x);
+		x->next = s->destroys;
+		s->destroys = x;
+		return;
+	}
+	desktop_stop(s->desktops, user);
+}
+
+/* The entry of desktop_manager_list() for `user` (new reference), or NULL. */
+static json_t *
+desktop_info(struct desktop_manager *m, const char *user)
+{
+	_cleanup_(json_decrefp) json_t *all = desktop_manager_list(m);
+	size_t i;
+	json_t *d;
+	json_array_foreach(all, i, d)
+	{
+		if (strcmp(json_string_value(json_object_get(d, "user")) ?: "", user) == 0)
+			return json_incref(d);
+	}
+	return NULL;
+}
+
+static int
+desktop_http(struct deskstate_sync *s, struct http_request *req, struct http_response *resp,
+             const char *target)
+{
+	bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+	bool del = strcmp(req->method, "DELETE") == 0;
+	if (!get && !del) {
+		http_response_error(resp, 405, "method not allowed (GET or DELETE)");
+		http_response_add_header(resp, "Allow", "GET, DELETE");
+		return 0;
+	}
+	const char *event = get ? "desktop.status" : "desktop.destroy";
+	if (strlen(target) > 32 || !desktop_user_valid(target))
+		return http_deny(req, resp, event, target, 400, "invalid user name");
+	if (!req->user[0])
+		return http_deny(req, resp, event, target, 401, "not signed in");
+	bool admin = strcmp(req->role, "admin") == 0;
+	if (!admin && strcmp(req->user, target) != 0)
+		return http_deny(req, resp, event, target, 403,
+		                 get ? "only an admin may see another user's desktop"
+		                     : "only an admin may end another user's desktop");
+	if (!s->desktops) {
+		http_response_error(resp, 503, "desktops are not available");
+		return 0;
+	}
+	_cleanup_(json_decrefp) json_t *info = desktop_info(s->desktops, target);
+	const char *state = json_string_value(json_object_get(info, "state"));
+	struct entry *e = entry_get(s, target, false);
+	if (get) {
+		json_t *body =
+		    json_pack("{sssbs?sbsbsb}", "user", target, "running", info != NULL, "state",
+		              state, "ending", destroy_find(s, target) != NULL, "stored_state",
+		              e && e->state, "durable", !e || e->inflight == 0);
+		if (info) {
+			json_object_set(body, "clients", json_object_get(info, "clients"));
+			json_object_set(body, "uptime_ms", json_object_get(info, "uptime_ms"));
+		}
+		http_response_json(resp, 200, body);
+		http_response_add_header(resp, "Cache-Control", "no-store");
+		return 0;
+	}
+	if (!info) {
+		audit_log(event, AUDIT_INFO, req->user, req->role, req->peer,
+		          json_pack("{ssss}", "target", target, "reason", "no desktop running"));
+		http_response_error(resp, 404, "no desktop is running for this user");
+		return 0;
+	}
+	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
+	          json_pack("{ssss}", "target", target, "state", state ? state : "?"));
+	ab_info("desktop of '%s': ended by '%s' (%s)", target, req->user, req->role);
+	destroy_start(s, target, state && strcmp(state, "ready") == 0);
+	http_response_json(resp, 202, json_pack("{ssss}", "user", target, "status", "stopping"));
+	return 0;
+}
+
 int
 deskstate_sync_http(struct http_request *req, struct http_response *resp, void *data)
 {
@@ -457,7 +624,9 @@ deskstate_sync_http(struct http_request *req, struct http_response *resp, void *
 		return 0;
 	}
 	const char *slash = strchr(rest, '/');
-	if (!slash || strcmp(slash, "/state") != 0 || (size_t)(slash - rest) > 32) {
+	if (!slash)
+		return desktop_http(s, req, resp, rest);
+	if (strcmp(slash, "/state") != 0 || (size_t)(slash - rest) > 32) {
 		http_response_error(resp, 404, "not found");
 		return 0;
 	}

@@ -67,6 +67,10 @@ expected(const struct who *w, enum authz_endpoint ep, const char *owner)
 		if (anon)
 			return 401;
 		return foreign ? 403 : 200;
+	case AUTHZ_DESKTOP_DESTROY:
+		if (anon)
+			return 401;
+		return !foreign || w->role == USERS_ROLE_ADMIN ? 200 : 403;
 	case AUTHZ_ADMIN_READ:
 	case AUTHZ_ADMIN_WRITE:
 		if (anon)
@@ -166,6 +170,25 @@ test_matrix(void **state)
 	json_t *det = json_object_get(last_event, "detail");
 	assert_string_equal(json_string_value(json_object_get(det, "owner")), "bea");
 	assert_non_null(strstr(json_string_value(json_object_get(det, "reason")), "view-only"));
+	/* ending another's desktop: an admin's grant is audited, a member's denial too */
+	json_decref(last_event);
+	last_event = NULL;
+	assert_int_equal(authz_check(&admin, AUTHZ_DESKTOP_DESTROY, "bea"), AUTHZ_ALLOW);
+	assert_non_null(last_event);
+	assert_string_equal(json_string_value(json_object_get(last_event, "outcome")), "grant");
+	det = json_object_get(last_event, "detail");
+	assert_string_equal(json_string_value(json_object_get(det, "owner")), "bea");
+	assert_string_equal(json_string_value(json_object_get(det, "endpoint")), "desktop.destroy");
+	struct authz_subject bogie = {.user = "bogie", .role = USERS_ROLE_MEMBER, .source = "x"};
+	assert_int_equal(authz_check(&bogie, AUTHZ_DESKTOP_DESTROY, "bea"), AUTHZ_DENY);
+	assert_string_equal(json_string_value(json_object_get(last_event, "outcome")), "deny");
+	struct authz_subject demo = {
+	    .user = "demo-0a1b2c3d", .role = USERS_ROLE_DEMO, .source = "x"};
+	assert_int_equal(authz_check(&demo, AUTHZ_DESKTOP_DESTROY, "bea"), AUTHZ_DENY);
+	json_decref(last_event);
+	last_event = NULL;
+	assert_int_equal(authz_check(&demo, AUTHZ_DESKTOP_DESTROY, "demo-0a1b2c3d"), AUTHZ_ALLOW);
+	assert_non_null(last_event);
 	/* a websocket grant for one's own desktop is audited too */
 	json_decref(last_event);
 	last_event = NULL;
@@ -198,6 +221,13 @@ test_routing(void **state)
 	    {"GET", "/ws/desktop/bea", 0, AUTHZ_DESKTOP_WS, "bea"},
 	    {"POST", "/api/desktop/bea/restart", 0, AUTHZ_DESKTOP_CTL, "bea"},
 	    {"GET", "/api/admin/audit?since=1", 0, AUTHZ_ADMIN_READ, ""},
+	    {"DELETE", "/api/desktops/bea", 0, AUTHZ_DESKTOP_DESTROY, "bea"},
+	    {"GET", "/api/desktops/bea", 0, AUTHZ_DESKTOP_STATUS, "bea"},
+	    {"DELETE", "/api/desktops/bea/", -ENOENT, 0, ""},
+	    {"DELETE", "/api/desktops", -ENOENT, 0, ""},
+	    {"PUT", "/api/desktops/bea", -ENOENT, 0, ""},
+	    {"DELETE", "/api/desktops/Bea", -EINVAL, 0, ""},
+	    {"DELETE", "/api/desktops/bea/state/x", -ENOENT, 0, ""},
 	    {"DELETE", "/api/admin/users/bea", 0, AUTHZ_ADMIN_WRITE, ""},
 	    {"GET", "/api/login", -ENOENT, 0, ""},
 	    {"POST", "/api/me", -ENOENT, 0, ""},
