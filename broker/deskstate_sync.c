@@ -589,7 +589,7 @@ desktop_http(struct deskstate_sync *s, struct http_request *req, struct http_res
 	struct entry *e = entry_get(s, target, false);
 	if (get) {
 		json_t *body =
-		    json_pack("{sssbs?sbsbsb}", "user", target, "running", info != NULL, "state",
+		    json_pack("{sssbss?sbsbsb}", "user", target, "running", info != NULL, "state",
 		              state, "ending", destroy_find(s, target) != NULL, "stored_state",
 		              e && e->state, "durable", !e || e->inflight == 0);
 		if (info) {

@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: GPL-2.0-or-later
+// GET/DELETE /api/desktops/<user> over real HTTP on loopback (argobox-broker with the sample
+// config's users, passwords "<name>-argobox", and the fake session from tests/integration/broker):
+// who may see and end which desktop (own; an admin anyone's; members, demos others' 403;
+// anonymous 401; no CSRF token 403), every grant and denial audited, the session asked for its
+// state (get_state) and then stopped, the stored state kept, 404 once nothing runs.
+'use strict';
+const assert = require('assert');
+const { spawn } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const build = process.env.AB_BUILD_DIR;
+const src = process.env.AB_SOURCE_DIR || path.resolve(__dirname, '../../..');
+const brokerBin = path.join(build, 'broker', 'argobox-broker');
+const fakeSession = path.join(src, 'tests/integration/broker/fake-session.js');
+const sample = JSON.parse(fs.readFileSync(path.join(src, 'config/argobox.sample.json'), 'utf8'));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-desktops-'));
+let broker = null;
+let failed = false;
+
+function fakePids() {
+	const pids = [];
+	let users = [];
+	try {
+		users = fs.readdirSync(path.join(tmp, 'run'));
+	} catch (e) {
+		/* none */
+	}
+	for (const u of users) {
+		try {
+			for (const m of fs.readFileSync(path.join(tmp, 'run', u, 'fake.log'), 'utf8').matchAll(/start pid=(\d+)/g)) pids.push(Number(m[1]));
+		} catch (e) {
+			/* none */
+		}
+	}
+	return pids;
+}
+function alive(pid) {
+	try {
+		process.kill(pid, 0);
+	} catch (e) {
+		return false;
+	}
+	try {
+		// a reused pid is not our session
+		return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fake-session') &&
+			!/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+	} catch (e) {
+		return false;
+	}
+}
+function cleanup() {
+	for (const p of fakePids()) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
+	if (broker) try { process.kill(-broker.pid, 'SIGKILL'); } catch (e) { /* gone */ }
+	if (!failed) fs.rmSync(tmp, { recursive: true, force: true });
+}
+function fail(msg) {
+	failed = true;
+	console.error(`FAIL: ${msg} (files in ${tmp})`);
+	cleanup();
+	process.exit(1);
+}
+process.on('exit', cleanup);
+process.on('unhandledRejection', (e) => fail(e && e.stack ? e.stack : String(e)));
+
+async function waitFor(what, fn, ms = 15000) {
+	const end = Date.now() + ms;
+	let last;
+	for (;;) {
+		last = await fn();
+		if (last) return last;
+		if (Date.now() > end) fail(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 25));
+	}
+}
+
+/* One HTTP/1.1 request; resolves {status, headers, body, json}. */
+function http(port, method, target, headers = {}, body) {
+	return new Promise((resolve, reject) => {
+		const s = net.connect(port, '127.0.0.1');
+		let data = Buffer.alloc(0);
+		s.on('connect', () => {
+			let req = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\nOrigin: http://127.0.0.1:${port}\r\n`;
+			const b = body === undefined ? null : Buffer.from(JSON.stringify(body));
+			if (b) req += `Content-Type: application/json\r\nContent-Length: ${b.length}\r\n`;
+			for (const [k, v] of Object.entries(headers)) if (v !== undefined) req += `${k}: ${v}\r\n`;
+			s.write(req + '\r\n');
+			if (b) s.write(b);
+		});
+		s.on('data', (d) => { data = Buffer.concat([data, d]); });
+		s.on('error', reject);
+		s.on('close', () => {
+			const t = data.toString('utf8');
+			const i = t.indexOf('\r\n\r\n');
+			const m = /^HTTP\/1\.[01] (\d+)/.exec(t);
+			const bodyText = i >= 0 ? t.slice(i + 4) : '';
+			let json = null;
+			try { json = JSON.parse(bodyText); } catch (e) { /* not JSON */ }
+			resolve({ status: m ? Number(m[1]) : 0, body: bodyText, json, head: i >= 0 ? t.slice(0, i) : t });
+		});
+	});
+}
+
+async function main() {
+	const cfg = {
+		listen: { address: '127.0.0.1', port: 0 },
+		web: { root: path.join(src, 'web') },
+		session: {
+			launcher: 'process',
+			binary: fakeSession,
+			runtime_base: path.join(tmp, 'run'),
+			desktop_command: ['true'],
+			start_timeout_ms: 15000,
+			stop_timeout_ms: 3000,
+		},
+		control: { heartbeat_ms: 500, timeout_ms: 5000 },
+		admin: { socket: path.join(tmp, 'broker.sock') },
+		audit: { path: path.join(tmp, 'audit.log') },
+		data: { dir: path.join(tmp, 'data') },
+		log: { level: 'debug' },
+		auth: sample.auth,
+		users: sample.users,
+		profiles: sample.profiles,
+	};
+	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
+	broker = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
+	let logText = '';
+	broker.stderr.on('data', (d) => { logText += d; process.stderr.write(d); });
+	const port = await waitFor('the broker to listen', () => {
+		const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
+		return m && Number(m[1]);
+	});
+	const req = (who, method, target, body, extra = {}) =>
+		http(port, method, target, who ? { Cookie: who.cookie, 'X-CSRF-Token': who.csrf, ...extra } : extra, body);
+	async function login(user) {
+		const r = await http(port, 'POST', '/api/login', {}, { user, password: `${user}-argobox` });
+		assert.strictEqual(r.status, 200, `login ${user}: ${r.body}`);
+		return { user, cookie: /argobox_session=[0-9a-f]+/.exec(r.head)[0], csrf: r.json.csrf_token };
+	}
+	const admin = await login('daniel');
+	const bogie = await login('bogie');
+	const bea = await login('bea');
+	const dr = await http(port, 'POST', '/api/demo', {}, { profile: 'demo-homelab' });
+	assert.strictEqual(dr.status, 200, `demo: ${dr.body}`);
+	const demo = { user: dr.json.user, cookie: /argobox_session=[0-9a-f]+/.exec(dr.head)[0], csrf: dr.json.csrf_token };
+
+	// sign-in started bogie's and bea's desktops
+	const status = async (who, user) => (await req(who, 'GET', `/api/desktops/${user}`)).json;
+	await waitFor("bogie's desktop ready", async () => (await status(bogie, 'bogie')).state === 'ready');
+	await waitFor("bea's desktop ready", async () => (await status(bea, 'bea')).state === 'ready');
+	const st = await status(bogie, 'bogie');
+	assert.strictEqual(st.running, true);
+	assert.strictEqual(st.user, 'bogie');
+
+	// a state to keep: the defaults with another wallpaper
+	const cur = await req(bogie, 'GET', '/api/desktops/bogie/state');
+	assert.strictEqual(cur.status, 200, cur.body);
+	const state = { ...cur.json.state, wallpaper: { image: 'mist.png', fit: 'fill' } };
+	const put = await req(bogie, 'PUT', '/api/desktops/bogie/state', state);
+	assert.strictEqual(put.status, 200, put.body);
+
+	// the matrix: [who, method, path, status]
+	const rows = [
+		['anonymous', null, 'GET', '/api/desktops/bogie', 401],
+		['anonymous', null, 'DELETE', '/api/desktops/bogie', 401],
+		['member(other)', bea, 'GET', '/api/desktops/bogie', 403],
+		['member(other)', bea, 'DELETE', '/api/desktops/bogie', 403],
+		['demo', demo, 'GET', '/api/desktops/bogie', 403],
+		['demo', demo, 'DELETE', '/api/desktops/bogie', 403],
+		['admin', admin, 'GET', '/api/desktops/bogie', 200],
+		['admin', admin, 'GET', '/api/desktops/nosuchuser', 200],
+		['admin', admin, 'DELETE', '/api/desktops/nosuchuser', 404],
+		['admin', admin, 'DELETE', '/api/desktops/Bad', 400],
+		['admin', admin, 'DELETE', '/api/desktops/bogie/x', 404],
+		['admin', admin, 'PUT', '/api/desktops/bogie', 404],
+		['member(own)', bogie, 'GET', '/api/desktops/bogie', 200],
+	];
+	for (const [label, who, m, p, want] of rows) {
+		const r = await req(who, m, p);
+		console.log(`${label.padEnd(14)} ${m.padEnd(6)} ${p.padEnd(28)} ${r.status}`);
+		assert.strictEqual(r.status, want, `${label} ${m} ${p}: ${r.body}`);
+	}
+	// without the CSRF token (cookie only): refused
+	const nocsrf = await http(port, 'DELETE', '/api/desktops/bogie', { Cookie: bogie.cookie });
+	assert.strictEqual(nocsrf.status, 403, `DELETE without CSRF: ${nocsrf.body}`);
+	// cross-origin: refused
+	const xo = await req(bogie, 'DELETE', '/api/desktops/bogie', undefined, { Origin: 'http://evil.example' });
+	assert.strictEqual(xo.status, 403, `cross-origin DELETE: ${xo.body}`);
+	assert.strictEqual((await status(bogie, 'bogie')).running, true, 'the refused requests ended nothing');
+	const nobody = await status(admin, 'nosuchuser');
+	assert.strictEqual(nobody.running, false);
+
+	// the owner ends it: asked for its state, then stopped; the session process is gone
+	const log = (u) => fs.readFileSync(path.join(tmp, 'run', u, 'fake.log'), 'utf8');
+	const pid = Number(/start pid=(\d+)/.exec(log('bogie'))[1]);
+	assert.ok(alive(pid));
+	const del = await req(bogie, 'DELETE', '/api/desktops/bogie');
+	assert.strictEqual(del.status, 202, del.body);
+	assert.strictEqual(del.json.status, 'stopping');
+	await waitFor('bogie desktop gone', async () => (await status(bogie, 'bogie')).running === false);
+	await waitFor('the session process gone', () => !alive(pid));
+	assert.match(log('bogie'), /control get_state[\s\S]*SIGTERM/, 'get_state sent before the stop');
+	assert.strictEqual((await req(bogie, 'DELETE', '/api/desktops/bogie')).status, 404, 'nothing to end any more');
+	// the stored state stays
+	const kept = await req(bogie, 'GET', '/api/desktops/bogie/state');
+	assert.strictEqual(kept.json.stored, true);
+	assert.deepStrictEqual(kept.json.state, state);
+	// bea's is untouched; an admin ends it
+	assert.strictEqual((await status(bea, 'bea')).running, true);
+	const bpid = Number(/start pid=(\d+)/.exec(log('bea'))[1]);
+	assert.strictEqual((await req(admin, 'DELETE', '/api/desktops/bea')).status, 202);
+	await waitFor('bea desktop gone', async () => (await status(bea, 'bea')).running === false);
+	await waitFor("bea's session process gone", () => !alive(bpid));
+	// the desktop starts again on demand (sign-in does it too)
+	const again = await http(port, 'POST', '/api/login', {}, { user: 'bogie', password: 'bogie-argobox' });
+	assert.strictEqual(again.status, 200);
+	await waitFor("bogie's desktop ready again", async () => (await status(bogie, 'bogie')).state === 'ready');
+
+	// audit: grants and denials
+	const audit = fs.readFileSync(cfg.audit.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+	const has = (f) => audit.some(f);
+	const det = (e) => e.detail || {};
+	assert.ok(has((e) => e.event === 'desktop.destroy' && e.outcome === 'grant' && e.user === 'bogie' && det(e).target === 'bogie'), 'own destroy audited');
+	assert.ok(has((e) => e.event === 'desktop.destroy' && e.outcome === 'grant' && e.user === 'daniel' && det(e).target === 'bea'), 'admin destroy audited');
+	assert.ok(has((e) => e.event === 'authz' && e.outcome === 'grant' && e.user === 'daniel' && det(e).endpoint === 'desktop.destroy' && det(e).owner === 'bea'), 'admin grant audited by authz');
+	assert.ok(has((e) => e.event === 'authz' && e.outcome === 'deny' && e.user === 'bea' && det(e).endpoint === 'desktop.destroy' && det(e).owner === 'bogie'), 'member denial audited');
+	assert.ok(has((e) => e.event === 'authz' && e.outcome === 'deny' && e.user === demo.user && det(e).endpoint === 'desktop.destroy'), 'demo denial audited');
+	assert.ok(has((e) => e.event === 'desktop.destroy' && e.outcome === 'info' && det(e).target === 'nosuchuser'), '404 audited');
+
+	process.kill(broker.pid, 'SIGTERM');
+	await waitFor('the broker to exit', () => broker.exitCode !== null || broker.signalCode !== null, 20000);
+	assert.strictEqual(broker.exitCode, 0, 'broker exit status');
+}
+
+main().then(() => { console.log('PASS: desktops'); cleanup(); process.exit(0); }, (e) => fail(e && e.stack ? e.stack : String(e)));
