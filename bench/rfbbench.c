@@ -24,7 +24,9 @@
  *   workload TARGET --run CMD --pids P,.. [--quiet-ms N] [--timeout S]
  *       keeps an incremental update request outstanding (like noVNC) while CMD
  *       runs, until CMD has exited and the server has been quiet for N ms;
- *       reports bytes received and the CPU seconds the pids used meanwhile
+ *       reports bytes received and the CPU seconds the pids used meanwhile;
+ *       with --stats also, per encoding, rectangles, bytes and pixels, and
+ *       how many ZRLE tiles of each kind arrived
  *   idle TARGET --pids P,.. [--seconds S]
  *       connected and requesting updates, nothing happening: CPU of the pids
  */
@@ -47,6 +49,7 @@
 struct opts {
 	const char *mode, *target, *spawn, *run, *pids;
 	int repeat, keys, quiet_ms, at_x, at_y;
+	bool stats;
 	double timeout_s, seconds;
 };
 
@@ -341,6 +344,7 @@ mode_workload(const struct opts *o, struct ab_err *err)
 	int quiet = o->quiet_ms > 0 ? o->quiet_ms : 300;
 	double cpu0 = pids_cpu_s(o->pids);
 	uint64_t b0 = r.conn.wire_bytes, u0 = r.updates;
+	struct rfbc base = r; /* the counters before the workload */
 	int64_t t0 = ab_now_us(), last = t0;
 	int64_t deadline = t0 + (int64_t)((o->timeout_s > 0 ? o->timeout_s : 60) * 1e6);
 	pid_t pid = spawn_sh(o->run, false);
@@ -374,16 +378,22 @@ mode_workload(const struct opts *o, struct ab_err *err)
 	if (running)
 		stop_group(pid);
 	uint64_t bytes = r.conn.wire_bytes - b0, ups = r.updates - u0;
-	rfbc_free(&r);
-	if (ret < 0)
-		return ret;
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+	if (ret < 0 || (WIFEXITED(status) && WEXITSTATUS(status) != 0) || cpu0 < 0 || cpu1 < 0) {
+		rfbc_free(&r);
+		if (ret < 0)
+			return ret;
+		if (cpu0 < 0 || cpu1 < 0)
+			return ab_err_set(err, ESRCH, "a server process in '%s' went away",
+			                  o->pids);
 		return ab_err_set(err, ECHILD, "workload command '%s' exited with %d", o->run,
 		                  WEXITSTATUS(status));
-	if (cpu0 < 0 || cpu1 < 0)
-		return ab_err_set(err, ESRCH, "a server process in '%s' went away", o->pids);
-	printf("bytes=%llu updates=%llu cpu_s=%.2f duration_s=%.2f\n", (unsigned long long)bytes,
+	}
+	printf("bytes=%llu updates=%llu cpu_s=%.2f duration_s=%.2f", (unsigned long long)bytes,
 	       (unsigned long long)ups, cpu1 - cpu0, (double)(last - t0) / 1e6);
+	if (o->stats)
+		rfbc_print_stats(&r, &base, stdout);
+	printf("\n");
+	rfbc_free(&r);
 	return 0;
 }
 
@@ -428,7 +438,8 @@ usage(FILE *f)
 	      "  MODE: first-frame | cold | latency | workload | idle\n"
 	      "  TARGET: unix:PATH | tcp:HOST:PORT | ws://HOST:PORT/PATH\n"
 	      "  --repeat N  --spawn CMD  --timeout S  --keys N  --at X,Y\n"
-	      "  --run CMD  --pids P,..  --quiet-ms N  --seconds S\n",
+	      "  --run CMD  --pids P,..  --quiet-ms N  --seconds S\n"
+	      "  --stats     workload: also per encoding rects/bytes/pixels and ZRLE tile kinds\n",
 	      f);
 }
 
@@ -436,17 +447,12 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"repeat", required_argument, NULL, 'r'},
-	    {"spawn", required_argument, NULL, 's'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"keys", required_argument, NULL, 'k'},
-	    {"at", required_argument, NULL, 'a'},
-	    {"run", required_argument, NULL, 'R'},
-	    {"pids", required_argument, NULL, 'p'},
-	    {"quiet-ms", required_argument, NULL, 'q'},
-	    {"seconds", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"repeat", required_argument, NULL, 'r'},  {"spawn", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'}, {"keys", required_argument, NULL, 'k'},
+	    {"at", required_argument, NULL, 'a'},      {"run", required_argument, NULL, 'R'},
+	    {"pids", required_argument, NULL, 'p'},    {"quiet-ms", required_argument, NULL, 'q'},
+	    {"seconds", required_argument, NULL, 'S'}, {"stats", no_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},          {0},
 	};
 	struct opts o = {.at_x = 40, .at_y = 40};
 	int c;
@@ -481,6 +487,9 @@ main(int argc, char **argv)
 			break;
 		case 'S':
 			o.seconds = atof(optarg);
+			break;
+		case 'D':
+			o.stats = true;
 			break;
 		case 'h':
 			usage(stdout);

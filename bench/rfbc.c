@@ -242,6 +242,7 @@ rfbc_zrle_tile(struct rfbc *r, struct zr *z, int tx, int ty, int tw, int th)
 {
 	unsigned sub = zr_u8(z);
 	uint32_t pal[128];
+	r->zrle_tiles[sub == 0 ? 0 : sub == 1 ? 1 : sub <= 16 ? 2 : 3]++;
 	if (sub == 0) {
 		for (int j = 0; j < th && !z->bad; j++)
 			for (int i = 0; i < tw; i++)
@@ -349,6 +350,7 @@ rfbc_zrle(struct rfbc *r, int x, int y, int w, int h, struct ab_err *err)
 		if (z == Z_BUF_ERROR && r->zs.avail_out > 0)
 			break;
 	}
+	r->zrle_inflated += out;
 	struct zr zr = {.p = r->zout, .end = r->zout + out};
 	for (int ty = y; ty < y + h && !zr.bad; ty += 64)
 		for (int tx = x; tx < x + w && !zr.bad; tx += 64)
@@ -370,10 +372,18 @@ rfbc_update(struct rfbc *r, struct ab_err *err)
 	r->last_changed = 0;
 	r->last_area = 0;
 	for (unsigned i = 0; i < n; i++) {
+		uint64_t w0 = r->conn.wire_bytes - (r->conn.rlen - r->conn.rpos);
 		if ((ret = conn_read(&r->conn, b, 12, err)) < 0)
 			return ret;
 		int x = rd16(b), y = rd16(b + 2), w = rd16(b + 4), h = rd16(b + 6);
 		int32_t enc = (int32_t)rd32(b + 8);
+		int e = enc == ENC_RAW        ? RFBC_E_RAW
+		        : enc == ENC_COPYRECT ? RFBC_E_COPYRECT
+		        : enc == ENC_ZRLE     ? RFBC_E_ZRLE
+		                              : RFBC_E_PSEUDO;
+		r->enc[e].rects++;
+		if (e != RFBC_E_PSEUDO)
+			r->enc[e].pixels += (uint64_t)w * (uint64_t)h;
 		if (enc == ENC_LAST_RECT)
 			break;
 		if (enc == ENC_DESKTOP_SIZE) {
@@ -402,9 +412,29 @@ rfbc_update(struct rfbc *r, struct ab_err *err)
 		}
 		if (ret < 0)
 			return ret;
+		r->enc[e].bytes += r->conn.wire_bytes - (r->conn.rlen - r->conn.rpos) - w0;
 	}
 	r->updates++;
 	return 1;
+}
+
+void
+rfbc_print_stats(const struct rfbc *r, const struct rfbc *base, FILE *f)
+{
+	static const char *names[] = {"raw", "copyrect", "zrle", "pseudo"};
+	for (int e = 0; e < 4; e++) {
+		const struct rfbc_enc_stat *a = &r->enc[e], *b = &base->enc[e];
+		fprintf(f, " %s_rects=%llu %s_bytes=%llu %s_px=%llu", names[e],
+		        (unsigned long long)(a->rects - b->rects), names[e],
+		        (unsigned long long)(a->bytes - b->bytes), names[e],
+		        (unsigned long long)(a->pixels - b->pixels));
+	}
+	static const char *tiles[] = {"raw", "solid", "palette", "rle"};
+	for (int t = 0; t < 4; t++)
+		fprintf(f, " zrle_tiles_%s=%llu", tiles[t],
+		        (unsigned long long)(r->zrle_tiles[t] - base->zrle_tiles[t]));
+	fprintf(f, " zrle_inflated=%llu",
+	        (unsigned long long)(r->zrle_inflated - base->zrle_inflated));
 }
 
 int

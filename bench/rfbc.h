@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <zlib.h>
 
 #include "conn.h"
@@ -29,7 +30,18 @@ struct rfbc {
 	uint64_t last_changed; /* pixels whose value changed */
 	uint64_t last_area;    /* pixels covered by its rectangles */
 	uint64_t updates;      /* FramebufferUpdates received */
+	/* per encoding (RFBC_E_*): rectangles, wire bytes (header included), pixels */
+	struct rfbc_enc_stat {
+		uint64_t rects, bytes, pixels;
+	} enc[4];
+	uint64_t zrle_tiles[4]; /* ZRLE tiles: raw, solid, packed palette, RLE */
+	uint64_t zrle_inflated; /* ZRLE bytes after inflate */
 };
+
+enum { RFBC_E_RAW, RFBC_E_COPYRECT, RFBC_E_ZRLE, RFBC_E_PSEUDO };
+
+/* Prints the per-encoding counters as key=value pairs with `prefix` (no newline). */
+void rfbc_print_stats(const struct rfbc *r, const struct rfbc *base, FILE *f);
 
 /* Connects to target (conn.h), does the RFB handshake and sets the pixel format and encodings. */
 int rfbc_connect(struct rfbc *r, const char *target, struct ab_err *err);

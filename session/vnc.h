@@ -64,6 +64,8 @@ struct vnc {
 #define VNC_SCROLL_MIN_ROWS  8
 /* a moved block (window drag) is sent as CopyRect from this many pixels */
 #define VNC_MOVE_MIN_AREA 4096
+/* zlib level of our ZRLE encoder (zrle.h) */
+#define VNC_ZRLE_LEVEL 6
 
 /* Connects to Xvfb's display, maps the framebuffer, listens on dir/rfb.sock. */
 int vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop,
