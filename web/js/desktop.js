@@ -432,7 +432,7 @@ ui.clipPanel.addEventListener('keydown', (e) => {
 // Typing goes to the desktop whenever nothing else on the page wants the keyboard.
 function focusDesktop() {
 	const a = document.activeElement;
-	if (a && a !== document.body && !ui.screen.contains(a) && a.closest('#clipboard-panel, #overlay')) {
+	if (a && a !== document.body && !ui.screen.contains(a) && a.closest('#clipboard-panel, #overlay, #desktop-menu, #end-dialog')) {
 		return;
 	}
 	if (app.rfb && app.state === 'connected') {
@@ -442,7 +442,7 @@ function focusDesktop() {
 
 $('toolbar').addEventListener('click', (e) => {
 	// After a toolbar click, give the keyboard back to the desktop (except for the panel).
-	if (!e.target.closest('#btn-clipboard')) {
+	if (!e.target.closest('#btn-clipboard, #btn-menu')) {
 		setTimeout(focusDesktop, 0);
 	}
 });
@@ -489,6 +489,189 @@ document.addEventListener('visibilitychange', () => {
 		connect();
 	}
 });
+
+// ---------- the desktop menu: who, full screen, clipboard, native VNC, end desktop, sign out ----------
+// GET /api/me names the user (and gives the CSRF token for POST/DELETE); 404 means the server
+// runs without sign-in (the desktop is "local" then, and there is nothing to sign out of).
+
+const menu = {
+	button: $('btn-menu'),
+	panel: $('desktop-menu'),
+	dialog: $('end-dialog'),
+	user: null,
+	role: null,
+	csrf: null,
+	auth: true,
+};
+app.menu = menu;
+
+async function loadIdentity() {
+	const r = await probe('/api/me');
+	if (r?.status === 200) {
+		const me = await r.json().catch(() => ({}));
+		const u = me.user;
+		menu.user = typeof u === 'string' ? u : (u?.name ?? null);
+		menu.role = typeof u === 'string' ? me.role : (u?.role ?? me.role ?? null);
+		menu.csrf = me.csrf_token ?? me.csrf ?? null;
+	} else if (r?.status === 404) {
+		menu.auth = false;
+		menu.user = 'local';
+		menu.role = 'no sign-in on this server';
+	}
+	$('menu-user').textContent = menu.user ?? 'Not signed in';
+	$('menu-role').textContent = menu.role ?? '';
+	$('menu-sign-out').hidden = !menu.auth;
+	return menu.user;
+}
+
+function menuItems() {
+	return [...menu.panel.querySelectorAll('[role="menuitem"]')].filter((el) => !el.hidden);
+}
+
+function openMenu(focusFirst = false) {
+	menu.panel.hidden = false;
+	menu.button.setAttribute('aria-expanded', 'true');
+	if (!menu.user) {
+		loadIdentity();
+	}
+	if (focusFirst) {
+		menuItems()[0]?.focus();
+	}
+}
+
+function closeMenu(refocus = true) {
+	if (menu.panel.hidden) {
+		return;
+	}
+	menu.panel.hidden = true;
+	menu.button.setAttribute('aria-expanded', 'false');
+	if (refocus) {
+		menu.button.focus();
+	}
+}
+
+menu.button.addEventListener('click', (e) => {
+	// detail 0: activated from the keyboard, so the first item takes the focus
+	menu.panel.hidden ? openMenu(e.detail === 0) : closeMenu();
+});
+menu.button.addEventListener('keydown', (e) => {
+	if (e.key === 'ArrowDown') {
+		e.preventDefault();
+		openMenu(true);
+	}
+});
+menu.panel.addEventListener('keydown', (e) => {
+	const items = menuItems();
+	const i = items.indexOf(document.activeElement);
+	const move = { ArrowDown: 1, ArrowUp: -1 }[e.key];
+	if (move) {
+		e.preventDefault();
+		items[(i + move + items.length) % items.length].focus();
+	} else if (e.key === 'Home' || e.key === 'End') {
+		e.preventDefault();
+		items[e.key === 'Home' ? 0 : items.length - 1].focus();
+	} else if (e.key === 'Escape') {
+		e.preventDefault();
+		closeMenu();
+	} else if (e.key === 'Tab') {
+		closeMenu(false);
+	}
+});
+// a click anywhere else closes it
+document.addEventListener('pointerdown', (e) => {
+	if (!menu.panel.hidden && !menu.panel.contains(e.target) && !menu.button.contains(e.target)) {
+		closeMenu(false);
+	}
+});
+
+$('menu-fullscreen').addEventListener('click', () => {
+	closeMenu(false);
+	toggleFullscreen();
+});
+$('menu-clipboard').addEventListener('click', () => {
+	closeMenu(false);
+	toggleClipboardPanel(true);
+});
+
+// Leaves for the landing page, which shows `notice` (see landing.js).
+function leave(notice) {
+	clearRetry();
+	app.userDisconnect = true;
+	app.rfb?.disconnect();
+	location.assign(`/?notice=${encodeURIComponent(notice)}`);
+}
+
+async function apiCall(method, path) {
+	const headers = { Accept: 'application/json' };
+	if (menu.csrf) {
+		headers['X-CSRF-Token'] = menu.csrf;
+	}
+	const r = await fetch(path, { method, headers, credentials: 'same-origin', cache: 'no-store' });
+	let data = null;
+	try {
+		data = await r.json();
+	} catch {
+		// no body
+	}
+	return { status: r.status, data };
+}
+
+$('menu-end').addEventListener('click', async () => {
+	closeMenu(false);
+	$('end-error').textContent = '';
+	$('end-confirm').disabled = false;
+	if (!menu.user) {
+		await loadIdentity();
+	}
+	menu.dialog.showModal();
+});
+$('end-cancel').addEventListener('click', () => menu.dialog.close());
+menu.dialog.addEventListener('close', () => focusDesktop());
+$('end-confirm').addEventListener('click', async () => {
+	const err = $('end-error');
+	if (!menu.user) {
+		err.textContent = 'Sign in first.';
+		return;
+	}
+	$('end-confirm').disabled = true;
+	err.textContent = 'Ending your desktop…';
+	try {
+		const r = await apiCall('DELETE', `/api/desktops/${encodeURIComponent(menu.user)}`);
+		if (r.status === 202 || r.status === 200 || r.status === 404) {
+			// 404: it had already ended; either way it is gone
+			app.ended = r.status;
+			leave('desktop-ended');
+			return;
+		}
+		err.textContent =
+			r.status === 401 || r.status === 403
+				? `Not allowed: ${r.data?.error ?? 'sign in again'}`
+				: `The desktop could not be ended: ${r.data?.error ?? `HTTP ${r.status}`}`;
+	} catch {
+		err.textContent = "Can't reach the server. Check your connection.";
+	}
+	$('end-confirm').disabled = false;
+});
+
+$('menu-sign-out').addEventListener('click', async () => {
+	closeMenu(false);
+	try {
+		if (!menu.csrf) {
+			await loadIdentity();
+		}
+		const r = await apiCall('POST', '/api/logout');
+		if (r.status !== 200) {
+			toast(`Sign-out failed: ${r.data?.error ?? `HTTP ${r.status}`}`);
+			return;
+		}
+	} catch {
+		toast("Can't reach the server to sign out");
+		return;
+	}
+	leave('signed-out');
+});
+
+loadIdentity();
 
 app.connect = connect;
 app.disconnect = disconnect;

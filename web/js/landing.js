@@ -168,4 +168,19 @@ $('sign-out').addEventListener('click', async () => {
 	}
 });
 
+// ?notice=... from the desktop page's menu: say what just happened.
+const NOTICES = {
+	'desktop-ended': 'Your desktop has ended. Your files and layout are kept; open the desktop to start it again.',
+	'signed-out': 'You are signed out. Your desktop keeps running until it is ended.',
+};
+const notice = NOTICES[new URLSearchParams(location.search).get('notice')];
+if (notice) {
+	const p = document.createElement('p');
+	p.id = 'notice';
+	p.className = 'notice';
+	p.setAttribute('role', 'status');
+	p.textContent = notice;
+	document.querySelector('main')?.prepend(p);
+}
+
 refreshAuth();
