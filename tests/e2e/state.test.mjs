@@ -390,7 +390,23 @@ try {
 	const pid = desktopOf(USER).pid;
 	assert.ok(pid > 0);
 
-	// 5. sign out through the desktop menu
+	// 5. sign out through the desktop menu. First from the keyboard: Enter opens it with the
+	// focus on the first item, arrows move, Escape closes and gives the focus back; the canvas
+	// does not move while it is open.
+	const box0 = await page.locator('#screen canvas').boundingBox();
+	await page.focus('#btn-menu');
+	await page.keyboard.press('Enter');
+	await page.waitForSelector('#desktop-menu:not([hidden])');
+	assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-fullscreen');
+	await page.keyboard.press('ArrowDown');
+	assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-clipboard');
+	await page.keyboard.press('ArrowUp');
+	await page.keyboard.press('ArrowUp');
+	assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-sign-out');
+	assert.deepEqual(await page.locator('#screen canvas').boundingBox(), box0, 'the canvas moved');
+	await page.keyboard.press('Escape');
+	await page.waitForSelector('#desktop-menu', { state: 'hidden' });
+	assert.equal(await page.evaluate(() => document.activeElement.id), 'btn-menu');
 	await page.click('#btn-menu');
 	await page.waitForSelector('#desktop-menu:not([hidden])');
 	assert.match(await page.textContent('#menu-user'), new RegExp(USER));
@@ -414,6 +430,8 @@ try {
 	await waitFor('the desktop gone (admin view)', async () => (await api(admin, 'GET', `/api/desktops/${USER}`)).json.running === false, { timeout: 30000 });
 	await desktopGone(pid);
 	log(`destroyed by ${ADMIN}: session ${pid} gone${oci ? ', container deleted' : ''}`);
+	// the broker asked the wm for its current state (get_state) and stopped it once it came
+	assert.match(fs.readFileSync(broker.logFile, 'utf8'), new RegExp(`desktop of '${USER}': state flushed, stopping it`));
 	const kept = await api(admin, 'GET', `/api/desktops/${USER}/state`);
 	assert.equal(geom(kept.json.state), saved, 'the stored layout survives the destroy');
 	await actx.close();
