@@ -19,6 +19,11 @@
  * grant and denial audited. GET and PUT are answered from an in-memory copy
  * of the "desktop/" keys, loaded from the store at start-up (503 until then)
  * and kept current by every write that goes through this module.
+ *
+ * Also GET /api/desktops/<user> ({"running",...}) and DELETE
+ * /api/desktops/<user> (202: ends the desktop after asking its wm for its
+ * current state, at most 2 s; the stored state and the home stay; 404 when
+ * none runs): own, an admin anyone's, audited "desktop.destroy".
  */
 #ifndef BROKER_DESKSTATE_SYNC_H
 #define BROKER_DESKSTATE_SYNC_H
