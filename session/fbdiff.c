@@ -289,6 +289,31 @@ fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 	return 0;
 }
 
+long
+fbdiff_match_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+                   const struct fbdiff_rect *dst, int dx, int dy, struct fbdiff_rect *ret_band)
+{
+	if (dst->x2 <= dst->x1 || dst->y2 <= dst->y1)
+		return 0;
+	size_t span = (size_t)(dst->x2 - dst->x1) * 4;
+	int run = 0, best = 0, best_end = 0;
+	for (int y = dst->y1; y < dst->y2; y++) {
+		if (!memcmp(&row32(cur, stride, y)[dst->x1],
+		            &row32(shadow, stride, y - dy)[dst->x1 - dx], span)) {
+			if (++run > best) {
+				best = run;
+				best_end = y + 1;
+			}
+		} else {
+			run = 0;
+		}
+	}
+	if (best == 0)
+		return 0;
+	*ret_band = (struct fbdiff_rect){dst->x1, best_end - best, dst->x2, best_end};
+	return (long)best * (dst->x2 - dst->x1);
+}
+
 void
 fbdiff_move_rect(uint8_t *fb, size_t stride, const struct fbdiff_rect *dst, int dx, int dy)
 {

@@ -61,6 +61,17 @@ long fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
                       const struct fbdiff_rect *r, long min_area, int *ret_dx, int *ret_dy,
                       struct fbdiff_rect *ret_rect);
 
+/*
+ * Checks a known shift (a window the X server says moved by dx, dy): within
+ * dst, whose source dst - (dx, dy) the caller keeps inside the screen, finds
+ * the tallest band of consecutive rows where cur equals the shadow's rows
+ * shifted by (dx, dy) over dst's whole width. Returns its area and stores it
+ * in *ret_band (untouched when 0 is returned: no row matches).
+ */
+long fbdiff_match_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+                        const struct fbdiff_rect *dst, int dx, int dy,
+                        struct fbdiff_rect *ret_band);
+
 /* Copies rectangle dst - (dx, dy) of fb to dst (overlap allowed). */
 void fbdiff_move_rect(uint8_t *fb, size_t stride, const struct fbdiff_rect *dst, int dx, int dy);
 

@@ -532,12 +532,165 @@ update_cursor(struct vnc *v)
 	rfbSetCursor(v->screen, c);
 }
 
+/* ---- top-level windows: the moves the X server reports are CopyRect candidates ---- */
+
+static struct vnc_win *
+win_find(struct vnc *v, unsigned long id)
+{
+	for (int i = 0; i < v->nwins; i++)
+		if (v->wins[i].id == id)
+			return &v->wins[i];
+	return NULL;
+}
+
+static struct vnc_win *
+win_add(struct vnc *v, unsigned long id, int x, int y, int w, int h)
+{
+	struct vnc_win *win = win_find(v, id);
+	if (!win) {
+		if (v->nwins == v->wins_cap) {
+			v->wins_cap = v->wins_cap ? v->wins_cap * 2 : 32;
+			v->wins = ab_xrealloc(v->wins, (size_t)v->wins_cap * sizeof(*v->wins));
+		}
+		win = &v->wins[v->nwins++];
+		*win = (struct vnc_win){.id = id, .px = x, .py = y};
+	}
+	win->x = x;
+	win->y = y;
+	win->w = w;
+	win->h = h;
+	return win;
+}
+
+static void
+win_remove(struct vnc *v, unsigned long id)
+{
+	struct vnc_win *win = win_find(v, id);
+	if (win)
+		*win = v->wins[--v->nwins];
+}
+
+static void
+wins_load(struct vnc *v)
+{
+	Window root, parent, *kids = NULL;
+	unsigned n = 0;
+	if (!XQueryTree(v->dpy, v->root, &root, &parent, &kids, &n))
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		XWindowAttributes a;
+		if (!XGetWindowAttributes(v->dpy, kids[i], &a))
+			continue;
+		struct vnc_win *w = win_add(v, kids[i], a.x, a.y, a.width + 2 * a.border_width,
+		                            a.height + 2 * a.border_width);
+		w->mapped = w->pmapped = a.map_state == IsViewable;
+	}
+	if (kids)
+		XFree(kids);
+}
+
+/* SubstructureNotify on the root window keeps v->wins current. Returns true if it was one. */
+static bool
+wins_handle_event(struct vnc *v, XEvent *ev)
+{
+	struct vnc_win *w;
+	switch (ev->type) {
+	case CreateNotify:
+		if (ev->xcreatewindow.parent == v->root)
+			win_add(v, ev->xcreatewindow.window, ev->xcreatewindow.x,
+			        ev->xcreatewindow.y,
+			        ev->xcreatewindow.width + 2 * ev->xcreatewindow.border_width,
+			        ev->xcreatewindow.height + 2 * ev->xcreatewindow.border_width);
+		return true;
+	case ConfigureNotify:
+		if ((w = win_find(v, ev->xconfigure.window))) {
+			w->x = ev->xconfigure.x;
+			w->y = ev->xconfigure.y;
+			w->w = ev->xconfigure.width + 2 * ev->xconfigure.border_width;
+			w->h = ev->xconfigure.height + 2 * ev->xconfigure.border_width;
+		}
+		return true;
+	case GravityNotify:
+		if ((w = win_find(v, ev->xgravity.window))) {
+			w->x = ev->xgravity.x;
+			w->y = ev->xgravity.y;
+		}
+		return true;
+	case MapNotify:
+		if ((w = win_find(v, ev->xmap.window)))
+			w->mapped = true;
+		return true;
+	case UnmapNotify:
+		if ((w = win_find(v, ev->xunmap.window)))
+			w->mapped = false;
+		return true;
+	case DestroyNotify:
+		win_remove(v, ev->xdestroywindow.window);
+		return true;
+	case ReparentNotify:
+		if (ev->xreparent.parent == v->root) {
+			XWindowAttributes a; /* rare (a window manager leaving): ask */
+			if (XGetWindowAttributes(v->dpy, ev->xreparent.window, &a)) {
+				w = win_add(v, ev->xreparent.window, a.x, a.y,
+				            a.width + 2 * a.border_width,
+				            a.height + 2 * a.border_width);
+				w->mapped = a.map_state == IsViewable;
+			}
+		} else {
+			win_remove(v, ev->xreparent.window);
+		}
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The largest window that moved since the last damage pass, while mapped at
+ * both: if its pixels arrived unchanged at the new place (the shadow holds
+ * the old place), they go out as one CopyRect. Returns true when scheduled.
+ */
+static bool
+copy_moved_window(struct vnc *v, const uint8_t *cur, size_t stride, int *ret_dx, int *ret_dy)
+{
+	struct vnc_win *best = NULL;
+	long best_area = 0;
+	for (int i = 0; i < v->nwins; i++) {
+		struct vnc_win *w = &v->wins[i];
+		if (!w->mapped || !w->pmapped || (w->x == w->px && w->y == w->py))
+			continue;
+		if ((long)w->w * w->h > best_area) {
+			best = w;
+			best_area = (long)w->w * w->h;
+		}
+	}
+	if (!best)
+		return false;
+	int dx = best->x - best->px, dy = best->y - best->py;
+	/* the window's new place, on screen, whose old place is on screen too */
+	struct fbdiff_rect dst = {AB_MAX(best->x, AB_MAX(0, dx)), AB_MAX(best->y, AB_MAX(0, dy)),
+	                          AB_MIN(best->x + best->w, AB_MIN(v->width, v->width + dx)),
+	                          AB_MIN(best->y + best->h, AB_MIN(v->height, v->height + dy))};
+	struct fbdiff_rect band;
+	if (dst.x2 - dst.x1 <= 0 || dst.y2 - dst.y1 <= 0 ||
+	    fbdiff_match_shift(v->shadow, cur, stride, &dst, dx, dy, &band) < VNC_MOVE_MIN_AREA)
+		return false;
+	fbdiff_move_rect(v->shadow, stride, &band, dx, dy);
+	rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, dx, dy);
+	v->stats.window_moves++;
+	*ret_dx = dx;
+	*ret_dy = dy;
+	return true;
+}
+
 static void
 mark_cb(void *data, const struct fbdiff_rect *r)
 {
 	struct vnc *v = data;
 	rfbMarkRectAsModified(v->screen, r->x1, r->y1, r->x2, r->y2);
 }
+
+static void handle_x_event(struct vnc *v, XEvent *ev);
 
 /*
  * Damage is a hint: the shadow (what clients are sent) is compared with
@@ -547,11 +700,32 @@ mark_cb(void *data, const struct fbdiff_rect *r)
 static void
 process_damage(struct vnc *v)
 {
+	/*
+	 * A window moved (its ConfigureNotify came before the damage): hold the
+	 * other X clients for this pass, so the framebuffer, the damage and the
+	 * window positions we read agree (a drag keeps moving it meanwhile).
+	 */
+	bool grab = false;
+	for (int i = 0; i < v->nwins && !grab; i++)
+		grab = v->wins[i].mapped &&
+		       (v->wins[i].x != v->wins[i].px || v->wins[i].y != v->wins[i].py);
+	if (grab)
+		XGrabServer(v->dpy);
 	XserverRegion region = XFixesCreateRegion(v->dpy, NULL, 0);
 	XDamageSubtract(v->dpy, v->damage, None, region);
 	int n = 0;
 	XRectangle *rects = XFixesFetchRegion(v->dpy, region, &n);
 	XFixesDestroyRegion(v->dpy, region);
+	/*
+	 * The events the X server sent before that reply are queued now: take
+	 * them, so window positions are as recent as the damage (the moves of a
+	 * drag arrive in bursts).
+	 */
+	while (XEventsQueued(v->dpy, QueuedAlready) > 0) {
+		XEvent ev;
+		XNextEvent(v->dpy, &ev);
+		handle_x_event(v, &ev);
+	}
 	const uint8_t *cur = (const uint8_t *)v->xvfb->pixels;
 	size_t stride = (size_t)v->xvfb->bytes_per_line;
 	struct fbdiff_rect box = {v->width, v->height, 0, 0};
@@ -563,9 +737,12 @@ process_damage(struct vnc *v)
 	}
 	struct fbdiff_rect band;
 	int dx = 0, dy = 0;
-	if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH && box.y2 - box.y1 >= VNC_SCROLL_MIN_ROWS &&
-	    fbdiff_find_vscroll(v->shadow, cur, stride, &box, VNC_SCROLL_MIN_ROWS, &dy, &band) >
-	        0) {
+	if (copy_moved_window(v, cur, stride, &dx, &dy)) {
+		/* exact: the X server said where the window went */
+	} else if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
+	           box.y2 - box.y1 >= VNC_SCROLL_MIN_ROWS &&
+	           fbdiff_find_vscroll(v->shadow, cur, stride, &box, VNC_SCROLL_MIN_ROWS, &dy,
+	                               &band) > 0) {
 		/* the clients copy the same rows of what they were sent as we do here */
 		fbdiff_shift_rows(v->shadow, stride, &band, dy);
 		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, 0, dy);
@@ -599,6 +776,13 @@ process_damage(struct vnc *v)
 	}
 	if (rects)
 		XFree(rects);
+	if (grab)
+		XUngrabServer(v->dpy); /* flushed at the end of vnc_process() */
+	for (int i = 0; i < v->nwins; i++) {
+		v->wins[i].px = v->wins[i].x;
+		v->wins[i].py = v->wins[i].y;
+		v->wins[i].pmapped = v->wins[i].mapped;
+	}
 }
 
 static void
@@ -623,6 +807,8 @@ handle_x_event(struct vnc *v, XEvent *ev)
 			fb_follow(v, (int)w, (int)h);
 		return;
 	}
+	if (wins_handle_event(v, ev))
+		return;
 	if (clipboard_handle_event(&v->clip, ev))
 		return;
 }
@@ -730,6 +916,8 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	v->height = h;
 
 	XRRSelectInput(v->dpy, v->root, RRScreenChangeNotifyMask);
+	XSelectInput(v->dpy, v->root, SubstructureNotifyMask);
+	wins_load(v);
 	v->damage = XDamageCreate(v->dpy, v->root, XDamageReportNonEmpty);
 	XFixesSelectCursorInput(v->dpy, v->root, XFixesDisplayCursorNotifyMask);
 	input_init(&v->input, v->dpy);
@@ -799,8 +987,9 @@ vnc_close(struct vnc *v)
 {
 	if (v->stats.damaged_px)
 		ab_info("damage: %lld px reported, %lld px changed; CopyRect for %lld scrolls, "
-		        "%lld moves",
-		        v->stats.damaged_px, v->stats.changed_px, v->stats.copies, v->stats.moves);
+		        "%lld moves, %lld window moves",
+		        v->stats.damaged_px, v->stats.changed_px, v->stats.copies, v->stats.moves,
+		        v->stats.window_moves);
 	if (v->screen) {
 		rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
 		rfbClientPtr cl;
@@ -825,6 +1014,9 @@ vnc_close(struct vnc *v)
 	clipboard_free(&v->clip);
 	free(v->shadow);
 	v->shadow = NULL;
+	free(v->wins);
+	v->wins = NULL;
+	v->nwins = v->wins_cap = 0;
 	if (v->dpy)
 		XCloseDisplay(v->dpy);
 	v->dpy = NULL;

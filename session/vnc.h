@@ -11,8 +11,9 @@
  * Framebuffer: Xvfb's -fbdir file, mapped; clients are sent a shadow copy.
  * Updates: XDamage (ReportNonEmpty; each batch is subtracted as one region,
  * so damage coalesces in the X server and none is lost); the damaged area is
- * compared with the shadow (fbdiff.h): vertical scrolls go out as CopyRect,
- * and only truly changed pixels are marked modified. Input: XTest (input.c).
+ * compared with the shadow (fbdiff.h): a top-level window the X server moved
+ * (ConfigureNotify) and vertical scrolls go out as CopyRect, and only truly
+ * changed pixels are marked modified. ZRLE is our own encoder (zrle.h). Input: XTest (input.c).
  * Cursor: XFixes cursor image -> rich cursor. Clipboard: clipboard.c.
  * Resize: SetDesktopSize -> RandR within [min, max] of the config.
  */
@@ -51,11 +52,20 @@ struct vnc {
 	struct clipboard clip;
 	int width, height;
 	int nclients;
-	bool x_broken;   /* X connection lost */
+	bool x_broken; /* X connection lost */
+	/* top-level windows (root's children): where they are, where they were at the last damage
+	 * pass */
+	struct vnc_win {
+		unsigned long id;
+		int x, y, w, h; /* outer rectangle, border included */
+		int px, py;     /* position at the last damage pass */
+		bool mapped, pmapped;
+	} * wins;
+	int nwins, wins_cap;
 	uint8_t *shadow; /* what clients are sent: Xvfb's screen as of the last damage */
 	size_t shadow_len;
 	struct {
-		long long damaged_px, changed_px, copies, moves;
+		long long damaged_px, changed_px, copies, moves, window_moves;
 	} stats;
 };
 

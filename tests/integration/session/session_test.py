@@ -720,10 +720,41 @@ def t_move():
         shutil.rmtree(sig, ignore_errors=True)
 
 
+def t_drag():
+    """Windows that jump far (a drag's moves arriving in bursts) go out as CopyRect by the
+    shift the X server reports for the window (ConfigureNotify), and the client ends up
+    showing exactly the screen."""
+    if not shutil.which("xterm") or not shutil.which("xdotool"):
+        skip("xterm or xdotool is not installed")
+    sig = tempfile.mkdtemp(prefix="ab-drag-")
+    go, done = os.path.join(sig, "go"), os.path.join(sig, "done")
+    # jumps of 300+ px: farther than fbdiff's own search for moved blocks (200 px)
+    script = ("seq 1 20; while [ ! -e %s ]; do sleep 0.02; done; for x in 400 20 430 60 380; do "
+              "xdotool windowmove $WINDOWID $x 30; sleep 0.1; done; touch %s; exec sleep 600"
+              % (go, done))
+    s = Session(geometry="900x500",
+                desktop=["xterm", "-geometry", "60x20+10+30", "-e", "sh", "-c", script])
+    try:
+        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
+        m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
+        xwd = os.path.join(m.group(1), "Xvfb_screen0")
+        s.vnc("wait-screen", xwd, "touch", go, "wait-file", done, "wait-screen", xwd)
+        print("ok: after the jumps, the client shows exactly the screen")
+        far = [int(d) for d in re.findall(r"copy (-?\d+),0\b", log()) if abs(int(d)) > 200]
+        check(len(far) > 0, "a window jump beyond 200 px was sent as CopyRect (%r)" % far)
+        print("ok: window jumps of %s px went out as CopyRect" % far)
+    except BaseException:
+        s.dump()
+        raise
+    finally:
+        s.stop()
+        shutil.rmtree(sig, ignore_errors=True)
+
+
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
          "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
          "clipboard_incr": t_clipboard_incr, "scroll": t_scroll,
-         "move": t_move}
+         "move": t_move, "drag": t_drag}
 
 if __name__ == "__main__":
     for p in (SESSION, VNCTEST, XPROBE):

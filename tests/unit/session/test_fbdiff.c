@@ -260,6 +260,33 @@ test_no_move_for_new_content(void **state)
 	free(cur);
 }
 
+/* a known shift (the X server's ConfigureNotify): the matching band, even for a far jump */
+static void
+test_match_shift(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	draw_window(shadow, 5, 40, 100, 60);
+	draw_window(cur, 190, 40, 100, 60); /* 185 px to the right in one step */
+	struct fbdiff_rect dst = {190, 40, 290, 100}, band;
+	assert_int_equal(fbdiff_match_shift(shadow, cur, STRIDE, &dst, 185, 0, &band), 100 * 60);
+	assert_int_equal(band.x1, 190);
+	assert_int_equal(band.y1, 40);
+	assert_int_equal(band.x2, 290);
+	assert_int_equal(band.y2, 100);
+	/* the wrong shift matches nothing; its band is left alone */
+	struct fbdiff_rect keep = {1, 2, 3, 4};
+	band = keep;
+	assert_int_equal(fbdiff_match_shift(shadow, cur, STRIDE, &dst, 184, 0, &band), 0);
+	assert_memory_equal(&band, &keep, sizeof(band));
+	/* rows changed inside the window: the tallest matching band */
+	draw_text(cur, 7, 80, 90);
+	assert_int_equal(fbdiff_match_shift(shadow, cur, STRIDE, &dst, 185, 0, &band), 100 * 40);
+	assert_int_equal(band.y1, 40);
+	assert_int_equal(band.y2, 80);
+	free(shadow);
+	free(cur);
+}
+
 int
 main(void)
 {
@@ -273,6 +300,7 @@ main(void)
 	    cmocka_unit_test(test_vscroll_within_subrect),
 	    cmocka_unit_test(test_window_move_found_and_applied),
 	    cmocka_unit_test(test_no_move_for_new_content),
+	    cmocka_unit_test(test_match_shift),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
