@@ -310,6 +310,22 @@ x_resize(struct vnc *v, int w, int h)
 	return r;
 }
 
+/*
+ * Xvfb's pixels: 32 bpp, depth 24, red at bit 16. rfbGetScreen() says depth
+ * 32 (8 * bytes per pixel), so a client asking for the usual depth 24 (noVNC,
+ * TigerVNC, libvncclient) would have every pixel translated through lookup
+ * tables (most of a full frame's time) instead of sent as it is.
+ */
+static void
+set_server_format(rfbScreenInfoPtr s)
+{
+	s->depth = 24;
+	s->serverFormat.depth = 24;
+	s->serverFormat.redShift = 16;
+	s->serverFormat.greenShift = 8;
+	s->serverFormat.blueShift = 0;
+}
+
 static void
 fb_follow(struct vnc *v, int w, int h)
 {
@@ -324,9 +340,13 @@ fb_follow(struct vnc *v, int w, int h)
 	memcpy(v->shadow, v->xvfb->pixels, v->shadow_len);
 	rfbNewFramebuffer(v->screen, (char *)v->shadow, w, h, 8, 3, 4);
 	v->screen->paddedWidthInBytes = v->xvfb->bytes_per_line;
-	v->screen->serverFormat.redShift = 16;
-	v->screen->serverFormat.greenShift = 8;
-	v->screen->serverFormat.blueShift = 0;
+	set_server_format(v->screen);
+	/* translation was set up for libvncserver's own idea of the format */
+	rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+	rfbClientPtr cl;
+	while ((cl = rfbClientIteratorNext(it)))
+		rfbSetTranslateFunction(cl);
+	rfbReleaseClientIterator(it);
 	ab_info("desktop is now %dx%d", w, h);
 }
 
@@ -943,9 +963,7 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	s->screenData = v;
 	s->frameBuffer = (char *)v->shadow;
 	s->paddedWidthInBytes = xvfb->bytes_per_line;
-	s->serverFormat.redShift = 16;
-	s->serverFormat.greenShift = 8;
-	s->serverFormat.blueShift = 0;
+	set_server_format(s);
 	s->desktopName = "ArgoBox";
 	s->alwaysShared = TRUE;
 	s->deferUpdateTime = 0;

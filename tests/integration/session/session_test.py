@@ -720,6 +720,34 @@ def t_move():
         shutil.rmtree(sig, ignore_errors=True)
 
 
+def t_format():
+    """ServerInit announces Xvfb's real pixel format, 32 bpp depth 24 (libvncserver's default
+    says depth 32, which made every usual depth-24 client's pixels go through translation)."""
+    s = Session()
+    try:
+        s.expect("READY")
+        c = RawRfb(s.rfb)
+        v = c.read(12)
+        check(v.startswith(b"RFB 003."), "an RFB greeting")
+        c.s.sendall(b"RFB 003.008\n")
+        c.read(c.read(1)[0])
+        c.s.sendall(b"\x01")
+        c.read(4)
+        c.s.sendall(b"\x01")
+        hdr = c.read(24)
+        bpp, depth, big, true_colour = hdr[4], hdr[5], hdr[6], hdr[7]
+        maxes = struct.unpack(">HHH", hdr[8:14])
+        shifts = tuple(hdr[14:17])
+        check((bpp, depth, true_colour != 0) == (32, 24, True),
+              "32 bpp, depth 24, true colour (got %d, %d, %d)" % (bpp, depth, true_colour))
+        check(maxes == (255, 255, 255) and shifts == (16, 8, 0) and big == 0,
+              "red at bit 16, 8 bits a channel, little endian (got %r %r %d)"
+              % (maxes, shifts, big))
+        c.s.close()
+    finally:
+        s.stop()
+
+
 def t_drag():
     """Windows that jump far (a drag's moves arriving in bursts) go out as CopyRect by the
     shift the X server reports for the window (ConfigureNotify), and the client ends up
@@ -754,7 +782,7 @@ def t_drag():
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
          "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
          "clipboard_incr": t_clipboard_incr, "scroll": t_scroll,
-         "move": t_move, "drag": t_drag}
+         "move": t_move, "drag": t_drag, "format": t_format}
 
 if __name__ == "__main__":
     for p in (SESSION, VNCTEST, XPROBE):
