@@ -77,27 +77,18 @@ fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct f
 	return changed;
 }
 
-static uint64_t
-row_hash(const uint8_t *p, size_t len)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 29;
-	}
-	for (; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h ^ (h >> 32);
-}
+#define VSCROLL_PROBES 24 /* changed rows looked up in the shadow */
 
-struct slot {
-	uint64_t hash;
-	int row;   /* -1: empty */
-	int count; /* rows with this hash */
-};
+/*
+ * Whether shadow row b equals row a, whose pixels at k1 and k2 differ from
+ * its ends: those two reject most rows (text rows all begin with the same
+ * background) before memcmp runs.
+ */
+static inline bool
+row_eq(const uint32_t *a, const uint32_t *b, int k1, int k2, size_t span)
+{
+	return a[k1] == b[k1] && a[k2] == b[k2] && !memcmp(a, b, span);
+}
 
 int
 fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
@@ -108,60 +99,71 @@ fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 	if (r->x2 <= r->x1 || h < AB_MAX(min_rows, 2) || min_rows < 1)
 		return 0;
 	size_t off = (size_t)r->x1 * 4, span = (size_t)(r->x2 - r->x1) * 4;
-	_cleanup_free_ uint64_t *ho = ab_xmalloc((size_t)h * sizeof(*ho));
-	_cleanup_free_ uint64_t *hn = ab_xmalloc((size_t)h * sizeof(*hn));
+#define CUR(y)    (cur + (size_t)(y)*stride + off)
+#define SHADOW(y) (shadow + (size_t)(y)*stride + off)
+	/* which rows changed (memcmp: the cheapest full pass there is) */
+	_cleanup_free_ bool *changed = ab_xmalloc((size_t)h);
 	int nchanged = 0;
 	for (int i = 0; i < h; i++) {
-		size_t at = (size_t)(r->y1 + i) * stride + off;
-		hn[i] = row_hash(cur + at, span);
-		ho[i] = row_hash(shadow + at, span);
-		nchanged += hn[i] != ho[i];
+		changed[i] = memcmp(CUR(r->y1 + i), SHADOW(r->y1 + i), span) != 0;
+		nchanged += changed[i];
 	}
 	if (nchanged < min_rows)
 		return 0;
 
-	size_t cap = 16;
-	while (cap < (size_t)h * 2)
-		cap <<= 1;
-	_cleanup_free_ struct slot *tab = ab_xmalloc(cap * sizeof(*tab));
-	for (size_t i = 0; i < cap; i++)
-		tab[i].row = -1;
-	for (int i = 0; i < h; i++) {
-		size_t s = (size_t)ho[i] & (cap - 1);
-		while (tab[s].row >= 0 && tab[s].hash != ho[i])
-			s = (s + 1) & (cap - 1);
-		if (tab[s].row < 0)
-			tab[s] = (struct slot){ho[i], i, 1};
-		else
-			tab[s].count++;
-	}
-	/* each changed row whose content was in exactly one old row votes for that shift */
-	_cleanup_free_ int *votes = ab_xcalloc((size_t)h * 2 + 1, sizeof(*votes));
-	for (int i = 0; i < h; i++) {
-		if (hn[i] == ho[i])
+	/*
+	 * Votes: changed rows spread over the band, not of one colour (blank
+	 * rows match anywhere), are looked up among the shadow's rows; a row
+	 * found exactly once votes for its shift.
+	 */
+	int dys[VSCROLL_PROBES], votes[VSCROLL_PROBES], ndys = 0;
+	int step = AB_MAX(1, nchanged / VSCROLL_PROBES), seen = 0, probes = 0;
+	for (int i = 0; i < h && probes < VSCROLL_PROBES; i++) {
+		if (!changed[i] || seen++ % step)
 			continue;
-		size_t s = (size_t)hn[i] & (cap - 1);
-		while (tab[s].row >= 0 && tab[s].hash != hn[i])
-			s = (s + 1) & (cap - 1);
-		if (tab[s].row >= 0 && tab[s].count == 1 && tab[s].row != i)
-			votes[i - tab[s].row + h]++;
+		const uint32_t *row = (const uint32_t *)(const void *)CUR(r->y1 + i);
+		int n = r->x2 - r->x1, k1 = 0, k2 = n - 1;
+		while (k1 < n && row[k1] == row[0])
+			k1++;
+		if (k1 == n)
+			continue; /* one colour */
+		while (row[k2] == row[n - 1])
+			k2--;
+		probes++;
+		int found = 0, from = 0;
+		for (int j = 0; j < h && found < 2; j++) {
+			if (j != i && row_eq(row, (const uint32_t *)(const void *)SHADOW(r->y1 + j),
+			                     k1, k2, span)) {
+				found++;
+				from = j;
+			}
+		}
+		if (found != 1)
+			continue;
+		int d = i - from, k = 0;
+		while (k < ndys && dys[k] != d)
+			k++;
+		if (k == ndys) {
+			dys[ndys] = d;
+			votes[ndys++] = 0;
+		}
+		votes[k]++;
 	}
-	int best = 0;
-	for (int d = 0; d <= 2 * h; d++)
-		if (votes[d] > votes[best])
-			best = d;
-	if (votes[best] < 2)
+	int best = -1;
+	for (int k = 0; k < ndys; k++)
+		if (votes[k] >= 2 && (best < 0 || votes[k] > votes[best]))
+			best = k;
+	if (best < 0)
 		return 0;
-	int dy = best - h;
+	int dy = dys[best];
 
 	/* the band of consecutive rows explained by dy holding the most changed rows */
 	int ya = AB_MAX(r->y1, r->y1 + dy), yb = AB_MIN(r->y2, r->y2 + dy);
 	int run_start = ya, run_changed = 0, best_start = 0, best_end = 0, best_changed = 0;
 	for (int y = ya; y <= yb; y++) {
-		bool match = y < yb && !memcmp(cur + (size_t)y * stride + off,
-		                               shadow + (size_t)(y - dy) * stride + off, span);
+		bool match = y < yb && !memcmp(CUR(y), SHADOW(y - dy), span);
 		if (match) {
-			run_changed += hn[y - r->y1] != ho[y - r->y1];
+			run_changed += changed[y - r->y1];
 			continue;
 		}
 		if (run_changed > best_changed) {
@@ -172,6 +174,8 @@ fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 		run_start = y + 1;
 		run_changed = 0;
 	}
+#undef CUR
+#undef SHADOW
 	if (best_changed < min_rows)
 		return 0;
 	*ret_dy = dy;
@@ -233,7 +237,7 @@ grow_match(const uint8_t *shadow, const uint8_t *cur, size_t stride, const struc
 
 long
 fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
-                 const struct fbdiff_rect *r, long min_area, int *ret_dx, int *ret_dy,
+                 const struct fbdiff_rect *r, long min_area, int max_dy, int *ret_dx, int *ret_dy,
                  struct fbdiff_rect *ret_rect)
 {
 	if (r->x2 - r->x1 < MOVE_RUN * 2 || r->y2 <= r->y1)
@@ -264,7 +268,8 @@ fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 			continue;
 		anchors++;
 		/* where was that run in the shadow (at most MOVE_MAX away)? */
-		int sy1 = AB_MAX(r->y1, y - MOVE_MAX), sy2 = AB_MIN(r->y2, y + MOVE_MAX + 1);
+		int ady = AB_MIN(AB_MAX(max_dy, 0), MOVE_MAX);
+		int sy1 = AB_MAX(r->y1, y - ady), sy2 = AB_MIN(r->y2, y + ady + 1);
 		int sx1 = AB_MAX(r->x1, ax - MOVE_MAX),
 		    sx2 = AB_MIN(r->x2, ax + MOVE_MAX + MOVE_RUN);
 		for (int sy = sy1; sy < sy2; sy++) {

@@ -54,12 +54,13 @@ int fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride
  * equal to the shadow's pixels (dx, dy) away, found from a distinctive run
  * of changed pixels and grown while it matches. On success returns its area
  * (at least min_area), stores the destination in *ret_rect (source: shifted
- * by -dx, -dy, inside r) and the shift in *ret_dx, *ret_dy. Returns 0 when
+ * by -dx, -dy, inside r) and the shift in *ret_dx, *ret_dy. Only shifts with
+ * |dy| <= max_dy are looked for (0: sideways moves only). Returns 0 when
  * nothing moved.
  */
 long fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
-                      const struct fbdiff_rect *r, long min_area, int *ret_dx, int *ret_dy,
-                      struct fbdiff_rect *ret_rect);
+                      const struct fbdiff_rect *r, long min_area, int max_dy, int *ret_dx,
+                      int *ret_dy, struct fbdiff_rect *ret_rect);
 
 /*
  * Checks a known shift (a window the X server says moved by dx, dy): within

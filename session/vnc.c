@@ -769,11 +769,10 @@ process_damage(struct vnc *v)
 		v->stats.copies++;
 	} else if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
 	           (long)(box.x2 - box.x1) * (box.y2 - box.y1) >= VNC_MOVE_MIN_AREA * 2 &&
-	           fbdiff_find_move(v->shadow, cur, stride, &box, VNC_MOVE_MIN_AREA, &dx, &dy,
-	                            &band) > 0 &&
-	           (n >= 2 || dy == 0)) {
+	           fbdiff_find_move(v->shadow, cur, stride, &box, VNC_MOVE_MIN_AREA,
+	                            n >= 2 ? v->height : 0, &dx, &dy, &band) > 0) {
 		/*
-		 * A dragged window. Its damage is the old and the new place: 2+
+		 * A dragged block. Its damage is the old and the new place: 2+
 		 * rects, or one for a sideways move. In a terminal's redraw (one
 		 * rect) chance matches of text blocks cost more than they save.
 		 */

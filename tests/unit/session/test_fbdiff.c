@@ -227,7 +227,7 @@ test_window_move_found_and_applied(void **state)
 	draw_window(cur, 57, 71, 100, 60);
 	struct fbdiff_rect r = {0, 0, W, H}, m;
 	int dx = 0, dy = 0;
-	long area = fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, &dx, &dy, &m);
+	long area = fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m);
 	assert_int_equal(dx, 27);
 	assert_int_equal(dy, 31);
 	assert_true(area >= 100 * 60);
@@ -241,8 +241,17 @@ test_window_move_found_and_applied(void **state)
 	long changed = fbdiff_update(shadow, cur, STRIDE, &r, mark, &mk);
 	assert_true(changed < 100 * 60);
 	assert_memory_equal(shadow, cur, (size_t)STRIDE * H);
+	/* a diagonal move is not looked for when only sideways moves are asked for */
+	uint8_t *s2 = fb_new();
+	draw_window(s2, 30, 40, 100, 60);
+	assert_int_equal(fbdiff_find_move(s2, cur, STRIDE, &r, 2048, 0, &dx, &dy, &m), 0);
+	draw_window(s2, 30, 71, 100, 60);
+	assert_true(fbdiff_find_move(s2, cur, STRIDE, &r, 2048, 0, &dx, &dy, &m) >= 100 * 60);
+	assert_int_equal(dx, 27);
+	assert_int_equal(dy, 0);
+	free(s2);
 	/* nothing moved: nothing found */
-	assert_int_equal(fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, &dx, &dy, &m), 0);
+	assert_int_equal(fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m), 0);
 	free(shadow);
 	free(cur);
 }
@@ -255,7 +264,7 @@ test_no_move_for_new_content(void **state)
 	draw_text(cur, 5000, 0, H);
 	struct fbdiff_rect r = {0, 0, W, H}, m;
 	int dx = 0, dy = 0;
-	assert_int_equal(fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, &dx, &dy, &m), 0);
+	assert_int_equal(fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m), 0);
 	free(shadow);
 	free(cur);
 }
