@@ -37,6 +37,7 @@ static const struct rule {
     [AUTHZ_SERVICES] = {"services", false, false, {A, A, A, D}, {D, D, D, D}},
     [AUTHZ_ADMIN_READ] = {"admin.read", false, true, {A, D, D, D}, {D, D, D, D}},
     [AUTHZ_ADMIN_WRITE] = {"admin.write", false, true, {A, D, D, D}, {D, D, D, D}},
+    [AUTHZ_VNC_PASSWORD] = {"vnc.password", false, true, {A, A, D, D}, {D, D, D, D}},
 };
 
 #undef D
@@ -73,6 +74,9 @@ const struct authz_route_example authz_routes[] = {
     {"POST", "/api/admin/*", AUTHZ_ADMIN_WRITE},
     {"PUT", "/api/admin/*", AUTHZ_ADMIN_WRITE},
     {"DELETE", "/api/admin/*", AUTHZ_ADMIN_WRITE},
+    {"GET", "/api/vnc-password", AUTHZ_VNC_PASSWORD},
+    {"POST", "/api/vnc-password", AUTHZ_VNC_PASSWORD},
+    {"DELETE", "/api/vnc-password", AUTHZ_VNC_PASSWORD},
     {NULL, NULL, 0},
 };
 

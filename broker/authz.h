@@ -45,6 +45,7 @@ enum authz_endpoint {
 	AUTHZ_SERVICES,        /* GET /api/services */
 	AUTHZ_ADMIN_READ,      /* GET /api/admin/... */
 	AUTHZ_ADMIN_WRITE,     /* POST, PUT, DELETE /api/admin/... */
+	AUTHZ_VNC_PASSWORD,    /* GET, POST, DELETE /api/vnc-password (own; not demo) */
 	AUTHZ_ENDPOINT_MAX,
 };
 

@@ -76,6 +76,10 @@ expected(const struct who *w, enum authz_endpoint ep, const char *owner)
 		if (anon)
 			return 401;
 		return w->role == USERS_ROLE_ADMIN ? 200 : 403;
+	case AUTHZ_VNC_PASSWORD: /* own VNC access password; demo identities get none */
+		if (anon)
+			return 401;
+		return w->role == USERS_ROLE_DEMO ? 403 : 200;
 	default:
 		return 403;
 	}
