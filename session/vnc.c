@@ -886,7 +886,14 @@ vnc_process(struct vnc *v)
 		}
 		rfbProcessEvents(v->screen, 0);
 		XFlush(v->dpy);
-	} while (XEventsQueued(v->dpy, QueuedAlready) > 0);
+		/*
+		 * A damage pass reads the events queued before its damage reply
+		 * (window positions): damage and cursor changes among them are
+		 * taken now or by the timer, never left waiting for an event that
+		 * ReportNonEmpty damage does not send again.
+		 */
+	} while (XEventsQueued(v->dpy, QueuedAlready) > 0 || v->cursor_changed ||
+	         (v->damaged && !v->damage_timer));
 }
 
 int
