@@ -17,6 +17,24 @@ struct tile_ext {
 	int x1, y1, x2, y2; /* x2, y2 exclusive; x1 == x2: unchanged */
 };
 
+/* Copies e from cur into the shadow and reports it; returns its area (0: e was empty). */
+static long
+flush_ext(uint8_t *shadow, const uint8_t *cur, size_t stride, struct tile_ext *e,
+          fbdiff_mark_fn mark, void *data)
+{
+	if (e->x1 == e->x2)
+		return 0;
+	for (int y = e->y1; y < e->y2; y++)
+		memcpy(shadow + (size_t)y * stride + (size_t)e->x1 * 4,
+		       cur + (size_t)y * stride + (size_t)e->x1 * 4, (size_t)(e->x2 - e->x1) * 4);
+	struct fbdiff_rect m = {e->x1, e->y1, e->x2, e->y2};
+	long area = (long)(e->x2 - e->x1) * (e->y2 - e->y1);
+	*e = (struct tile_ext){0};
+	if (mark)
+		mark(data, &m);
+	return area;
+}
+
 long
 fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct fbdiff_rect *r,
               fbdiff_mark_fn mark, void *data)
@@ -26,6 +44,7 @@ fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct f
 	int tx0 = r->x1 / FBDIFF_TILE, tx1 = (r->x2 + FBDIFF_TILE - 1) / FBDIFF_TILE;
 	int ncols = tx1 - tx0;
 	_cleanup_free_ struct tile_ext *ext = ab_xcalloc((size_t)ncols, sizeof(*ext));
+	_cleanup_free_ struct tile_ext *pend = ab_xcalloc((size_t)ncols, sizeof(*pend));
 	long changed = 0;
 	size_t span = (size_t)(r->x2 - r->x1) * 4;
 
@@ -61,19 +80,28 @@ fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct f
 		if (!any)
 			continue;
 		for (int c = 0; c < ncols; c++) {
-			struct tile_ext *e = &ext[c];
+			struct tile_ext *e = &ext[c], *p = &pend[c];
 			if (e->x1 == e->x2)
 				continue;
-			for (int y = e->y1; y < e->y2; y++)
-				memcpy(shadow + (size_t)y * stride + (size_t)e->x1 * 4,
-				       cur + (size_t)y * stride + (size_t)e->x1 * 4,
-				       (size_t)(e->x2 - e->x1) * 4);
-			struct fbdiff_rect m = {e->x1, e->y1, e->x2, e->y2};
-			changed += (long)(e->x2 - e->x1) * (e->y2 - e->y1);
-			if (mark)
-				mark(data, &m);
+			/*
+			 * Join the column's pending rectangle when this one starts a
+			 * few rows below it and the union is not much wider: one
+			 * rectangle instead of two (each costs a header and a zlib
+			 * flush); the rows and columns added were compared and are
+			 * unchanged, cheap to encode.
+			 */
+			int ux1 = AB_MIN(p->x1, e->x1), ux2 = AB_MAX(p->x2, e->x2);
+			if (p->x1 != p->x2 && e->y1 - p->y2 <= FBDIFF_JOIN_ROWS &&
+			    ux2 - ux1 <= AB_MAX(p->x2 - p->x1, e->x2 - e->x1) + FBDIFF_JOIN_COLS) {
+				*p = (struct tile_ext){ux1, p->y1, ux2, e->y2};
+				continue;
+			}
+			changed += flush_ext(shadow, cur, stride, p, mark, data);
+			*p = *e;
 		}
 	}
+	for (int c = 0; c < ncols; c++)
+		changed += flush_ext(shadow, cur, stride, &pend[c], mark, data);
 	return changed;
 }
 

@@ -21,6 +21,10 @@
 #include <stdint.h>
 
 #define FBDIFF_TILE 64
+/* a tile's changed rectangle joins the one above it across this many unchanged rows… */
+#define FBDIFF_JOIN_ROWS 16
+/* …when that widens the wider of the two by at most this many columns */
+#define FBDIFF_JOIN_COLS 16
 
 /* A rectangle of pixels, x2 and y2 exclusive. */
 struct fbdiff_rect {
@@ -32,8 +36,11 @@ typedef void (*fbdiff_mark_fn)(void *data, const struct fbdiff_rect *r);
 /*
  * Compares rectangle r of cur with shadow (both 32 bpp, `stride` bytes per
  * row), calls mark() for every tile that differs (the tile shrunk to the
- * differing pixels) and copies those pixels into shadow. Returns the number
- * of changed pixels in the reported rectangles' area (0: nothing changed).
+ * differing pixels; a tile's rectangle and the one in the tile above it are
+ * reported as one when they are at most FBDIFF_JOIN_ROWS rows apart and
+ * their union is at most FBDIFF_JOIN_COLS wider than the wider of them) and
+ * copies those pixels into shadow. Returns the number of pixels in the
+ * reported rectangles (0: nothing changed).
  */
 long fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct fbdiff_rect *r,
                    fbdiff_mark_fn mark, void *data);

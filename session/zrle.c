@@ -26,6 +26,7 @@ struct zrle_enc {
 	size_t out_cap;
 	uint32_t tile[ZRLE_TILE * ZRLE_TILE];
 	uint32_t pal[PAL_MAX];
+	uint32_t pal_count[PAL_MAX]; /* pixels of each colour */
 	int npal;
 	uint32_t gen;
 	struct pal_slot hash[HASH_SIZE];
@@ -105,6 +106,7 @@ pal_index(struct zrle_enc *e, uint32_t px)
 				return -1;
 			*s = (struct pal_slot){e->gen, px, (uint8_t)e->npal};
 			e->pal[e->npal] = px;
+			e->pal_count[e->npal] = 0;
 			return e->npal++;
 		}
 		if (s->px == px)
@@ -113,13 +115,41 @@ pal_index(struct zrle_enc *e, uint32_t px)
 	}
 }
 
-static inline int
-pal_lookup(struct zrle_enc *e, uint32_t px)
+static inline struct pal_slot *
+pal_slot(struct zrle_enc *e, uint32_t px)
 {
 	uint32_t h = (px * 2654435761u) >> 23;
 	while (e->hash[h].px != px || e->hash[h].gen != e->gen)
 		h = (h + 1) & (HASH_SIZE - 1);
-	return e->hash[h].idx;
+	return &e->hash[h];
+}
+
+static inline int
+pal_lookup(struct zrle_enc *e, uint32_t px)
+{
+	return pal_slot(e, px)->idx;
+}
+
+/*
+ * Most frequent colour first: a terminal's background is index 0 in every
+ * tile, whatever pixel a tile starts with, so packed glyph rows come out as
+ * the same bytes from tile to tile and update to update, which zlib matches.
+ */
+static void
+pal_sort(struct zrle_enc *e)
+{
+	for (int i = 1; i < e->npal; i++) {
+		uint32_t px = e->pal[i], n = e->pal_count[i];
+		int j = i;
+		for (; j > 0 && e->pal_count[j - 1] < n; j--) {
+			e->pal[j] = e->pal[j - 1];
+			e->pal_count[j] = e->pal_count[j - 1];
+		}
+		e->pal[j] = px;
+		e->pal_count[j] = n;
+	}
+	for (int i = 0; i < e->npal; i++)
+		pal_slot(e, e->pal[i])->idx = (uint8_t)i;
 }
 
 static void
@@ -138,12 +168,17 @@ encode_tile(struct zrle_enc *e, const struct zrle_format *f, int w, int h)
 	long runs = 0;
 	for (int i = 0; i < n;) {
 		uint32_t px = t[i];
+		int start = i, k = full ? -1 : pal_index(e, px);
 		runs++;
-		if (!full && pal_index(e, px) < 0)
-			full = true;
 		while (++i < n && t[i] == px)
 			;
+		if (k < 0)
+			full = true;
+		else
+			e->pal_count[k] += (uint32_t)(i - start);
 	}
+	if (!full && e->npal > 1)
+		pal_sort(e);
 	raw_reserve(e, (size_t)n * (size_t)(cp + 1) + 1 + (size_t)PAL_MAX * (size_t)cp + 16);
 
 	if (!full && e->npal == 1) {

@@ -116,6 +116,34 @@ test_changes_split_per_tile_and_clipped_to_rect(void **state)
 	free(cur);
 }
 
+/* a column of changes split by a few unchanged rows at a tile boundary: one rectangle */
+static void
+test_neighbours_joined(void **state)
+{
+	uint8_t *shadow = fb_new(), *cur = fb_new();
+	for (int y = 40; y < 60; y++) /* tile row 0 */
+		put(cur, 20 + y % 3, y, 7);
+	for (int y = 70; y < 90; y++) /* tile row 1, 10 unchanged rows below */
+		put(cur, 24 + y % 5, y, 7);
+	for (int y = 150; y < 160; y++) /* tile row 2, 60 rows below: separate */
+		put(cur, 20, y, 7);
+	struct marks m = {0};
+	struct fbdiff_rect r = {0, 0, W, H};
+	long n = fbdiff_update(shadow, cur, STRIDE, &r, mark, &m);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(m.r[0].x1, 20);
+	assert_int_equal(m.r[0].x2, 29);
+	assert_int_equal(m.r[0].y1, 40);
+	assert_int_equal(m.r[0].y2, 90);
+	assert_int_equal(m.r[1].y1, 150);
+	assert_int_equal(m.r[1].y2, 160);
+	assert_int_equal(n, 9 * 50 + 10);
+	/* the shadow is the screen now */
+	assert_memory_equal(shadow, cur, (size_t)STRIDE * H);
+	free(shadow);
+	free(cur);
+}
+
 static void
 test_vscroll_found_and_applied(void **state)
 {
@@ -303,6 +331,7 @@ main(void)
 	    cmocka_unit_test(test_unchanged_damage_marks_nothing),
 	    cmocka_unit_test(test_one_pixel_change_is_one_pixel_rect),
 	    cmocka_unit_test(test_changes_split_per_tile_and_clipped_to_rect),
+	    cmocka_unit_test(test_neighbours_joined),
 	    cmocka_unit_test(test_vscroll_found_and_applied),
 	    cmocka_unit_test(test_vscroll_down),
 	    cmocka_unit_test(test_no_vscroll_for_unrelated_change),
