@@ -256,6 +256,23 @@ encode_tile(struct zrle_enc *e, const struct zrle_format *f, int w, int h)
 	e->counts[ZRLE_RAW]++;
 }
 
+/* One colour (most of a desktop's background)? Checked on the source rows, before any copy. */
+static bool
+tile_is_solid(const uint8_t *px, size_t stride, int bpp, int w, int h, uint32_t *ret_px)
+{
+	uint32_t first = 0;
+	memcpy(&first, px, (size_t)bpp);
+	size_t row = (size_t)w * (size_t)bpp;
+	for (int x = 1; x < w; x++)
+		if (memcmp(px + (size_t)x * (size_t)bpp, px, (size_t)bpp))
+			return false;
+	for (int y = 1; y < h; y++)
+		if (memcmp(px + (size_t)y * stride, px, row))
+			return false;
+	*ret_px = first;
+	return true;
+}
+
 static void
 load_tile(struct zrle_enc *e, const uint8_t *px, size_t stride, int bpp, int w, int h)
 {
@@ -286,8 +303,17 @@ zrle_encode(struct zrle_enc *e, const uint8_t *px, size_t stride, int w, int h,
 		int th = AB_MIN(ZRLE_TILE, h - ty);
 		for (int tx = 0; tx < w; tx += ZRLE_TILE) {
 			int tw = AB_MIN(ZRLE_TILE, w - tx);
-			load_tile(e, px + (size_t)ty * stride + (size_t)tx * (size_t)f->bytes_pp,
-			          stride, f->bytes_pp, tw, th);
+			const uint8_t *src =
+			    px + (size_t)ty * stride + (size_t)tx * (size_t)f->bytes_pp;
+			uint32_t solid;
+			if (tile_is_solid(src, stride, f->bytes_pp, tw, th, &solid)) {
+				raw_reserve(e, 8);
+				put_u8(e, 1);
+				put_cpixel(e, f, solid);
+				e->counts[ZRLE_SOLID]++;
+				continue;
+			}
+			load_tile(e, src, stride, f->bytes_pp, tw, th);
 			encode_tile(e, f, tw, th);
 		}
 	}
