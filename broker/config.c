@@ -30,6 +30,11 @@ const struct broker_config broker_config_defaults = {
     .control_timeout_ms = 20000,
     .log_format = "text",
     .log_level = "info",
+    .vnc_password_ttl_s = 30 * 86400,
+    .vnc_max_failures = 5,
+    .vnc_lockout_s = 300,
+    .vnc_max_pending = 16,
+    .vnc_handshake_timeout_ms = 10000,
 };
 
 #define C struct broker_config
@@ -88,6 +93,21 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_JSON("profiles", C, profiles, JSON_OBJECT, "{}", "desktop profiles (docs/auth.md)"),
     AB_CFG_ENUM("log.format", C, log_format, log_formats, "text or json"),
     AB_CFG_ENUM("log.level", C, log_level, log_levels, "debug, info, warn or error"),
+    AB_CFG_STR("vnc_gateway.listen", C, vnc_listen,
+               "RFB/TCP listener for native VNC clients, ADDR:PORT or [V6]:PORT, e.g. a "
+               "tailnet address (\"\": off; docs/vncgw.md)"),
+    AB_CFG_STR("vnc_gateway.public_host", C, vnc_public_host,
+               "host name shown to users for the gateway (\"\": the listen address)"),
+    AB_CFG_INT("vnc_gateway.password_ttl_s", C, vnc_password_ttl_s, 60, 366 * 86400,
+               "lifetime of a VNC access password"),
+    AB_CFG_INT("vnc_gateway.max_failures", C, vnc_max_failures, 1, 1000,
+               "failed VNC authentications from one address before it is locked out"),
+    AB_CFG_INT("vnc_gateway.lockout_s", C, vnc_lockout_s, 1, 86400,
+               "how long a locked-out address is refused"),
+    AB_CFG_INT("vnc_gateway.max_pending", C, vnc_max_pending, 1, 4096,
+               "concurrent unauthenticated VNC connections"),
+    AB_CFG_INT("vnc_gateway.handshake_timeout_ms", C, vnc_handshake_timeout_ms, 100, 600000,
+               "a VNC client that has not authenticated within this is dropped"),
     {0},
 };
 #undef C

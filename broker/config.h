@@ -43,6 +43,14 @@ struct broker_config {
 	json_t *profiles; /* {"name": {...}} */
 	char log_format[8];
 	char log_level[8];
+	/* vncgw.c: native VNC clients (docs/vncgw.md) */
+	char vnc_listen[80];       /* "" = off; "ADDR:PORT" or "[V6]:PORT" */
+	char vnc_public_host[256]; /* shown to users ("" = the listen address) */
+	long long vnc_password_ttl_s;
+	long long vnc_max_failures;
+	long long vnc_lockout_s;
+	long long vnc_max_pending;
+	long long vnc_handshake_timeout_ms;
 };
 
 extern const struct ab_cfg_field broker_config_fields[];

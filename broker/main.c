@@ -14,6 +14,7 @@
  *   control.c  the session control channel (hello, heartbeat);
  *   loop_lws.c common/ab_loop.h on the lws loop, for every module's fds/timers;
  *   ctl.c      the admin socket argoboxctl talks to;
+ *   vncgw.c    RFB/TCP gateway for native VNC clients (VNC access passwords);
  *   config.c   the configuration table.
  */
 #include <errno.h>
@@ -39,6 +40,7 @@
 #include "kv.h"
 #include "server.h"
 #include "users.h"
+#include "vncgw.h"
 
 static bool stop_requested;
 
@@ -123,6 +125,17 @@ apps_for(void *data, const char *user)
 		strcat(s, p->apps[i]);
 	}
 	return s;
+}
+
+/* Native VNC clients: registered admins and members (no users table: "local"). */
+static bool
+vnc_user_ok(void *data, const char *user)
+{
+	const struct apps_ctx *c = data;
+	if (!c->db)
+		return strcmp(user, "local") == 0;
+	const struct users_user *u = users_find(c->db, user);
+	return u && (u->role == USERS_ROLE_ADMIN || u->role == USERS_ROLE_MEMBER);
 }
 
 int
@@ -279,6 +292,26 @@ main(int argc, char **argv)
 #endif
 	if (deskstate_sync_add_routes(dsync, srv) < 0)
 		ab_warn("cannot add the desktop state routes");
+	struct vncgw_params vp = {
+	    .listen = cfg.vnc_listen,
+	    .public_host = cfg.vnc_public_host,
+	    .data_dir = cfg.data_dir,
+	    .password_ttl_s = cfg.vnc_password_ttl_s,
+	    .max_failures = (int)cfg.vnc_max_failures,
+	    .lockout_s = cfg.vnc_lockout_s,
+	    .max_pending = (int)cfg.vnc_max_pending,
+	    .handshake_timeout_ms = cfg.vnc_handshake_timeout_ms,
+	    .buffer_bytes = (size_t)cfg.proxy_chunk_bytes * 2,
+	    .user_ok = vnc_user_ok,
+	    .user_ok_data = &apps,
+	};
+	struct vncgw *vncgw = NULL;
+	if (vncgw_new(loop, &vp, desktops, &vncgw, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	if (vncgw_add_routes(vncgw, srv) < 0)
+		ab_warn("cannot add the VNC access password routes");
 
 	const char *scheme = cfg.tls_cert[0] ? "https" : "http";
 	bool v6 = strchr(cfg.listen_address, ':') != NULL;
@@ -306,6 +339,7 @@ main(int argc, char **argv)
 	for (int64_t end = ab_now_ms() + 5000; !deskstate_sync_idle(dsync) && ab_now_ms() < end;)
 		server_service(srv, 50);
 	ctl_close(ctl);
+	vncgw_free(vncgw);
 	authn_free(authn);
 	apps.authn = NULL;
 	ab_loop_unwatch(loop, sigw);

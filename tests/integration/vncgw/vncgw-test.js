@@ -1,0 +1,624 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The VNC gateway (broker/vncgw.c) against real peers: argobox-broker with the process launcher,
+// real argobox-session desktops (Xvfb; ab_xprobe draws red/green/blue at the top left), the
+// libvncclient client ab_vncgw_client (VNC Authentication), TigerVNC's vncviewer on a
+// throwaway Xvfb, a websocket RFB client (the browser's path) and raw sockets.
+//
+//   node vncgw-test.js shared|auth|lockout|restart|hostile|native
+'use strict';
+const assert = require('assert');
+const { spawn, spawnSync } = require('child_process');
+const crypto = require('crypto');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const WebSocket = require('ws');
+
+const build = process.env.AB_BUILD_DIR;
+const src = process.env.AB_SOURCE_DIR || path.resolve(__dirname, '../../..');
+const brokerBin = path.join(build, 'broker', 'argobox-broker');
+const clientBin = path.join(build, 'tests', 'integration', 'vncgw', 'ab_vncgw_client');
+const xprobe = path.join(build, 'tests', 'integration', 'session', 'ab_xprobe');
+const sample = JSON.parse(fs.readFileSync(path.join(src, 'config/argobox.sample.json'), 'utf8'));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-vncgw-'));
+const which = process.argv[2];
+const children = [];
+let failed = false;
+
+function skip(why) {
+	console.log(`SKIP: ${why}`);
+	process.exit(77);
+}
+function cleanup() {
+	for (const c of children) if (c.exitCode === null && c.signalCode === null) try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
+	// sessions the broker started (their own process groups): found by their runtime dir
+	for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+		try {
+			if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${path.join(tmp, 'run')}/`)) {
+				// the session leads its own process group (Xvfb, the desktop command)
+				try { process.kill(-Number(pid), 'SIGKILL'); } catch (e) { process.kill(Number(pid), 'SIGKILL'); }
+			}
+		} catch (e) { /* gone */ }
+	}
+	if (!failed) fs.rmSync(tmp, { recursive: true, force: true });
+}
+function fail(msg) {
+	failed = true;
+	console.error(`FAIL: ${msg} (files in ${tmp})`);
+	cleanup();
+	process.exit(1);
+}
+process.on('exit', cleanup);
+process.on('unhandledRejection', (e) => fail(e && e.stack ? e.stack : String(e)));
+process.on('uncaughtException', (e) => fail(e && e.stack ? e.stack : String(e)));
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(what, fn, ms = 20000) {
+	const end = Date.now() + ms;
+	for (;;) {
+		const v = await fn();
+		if (v) return v;
+		if (Date.now() > end) fail(`timed out waiting for ${what}`);
+		await sleep(25);
+	}
+}
+
+/* ---- the broker ---- */
+
+const dataDir = path.join(tmp, 'data');
+const auditPath = path.join(tmp, 'audit.log');
+function audit() {
+	try {
+		return fs.readFileSync(auditPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+	} catch (e) {
+		return [];
+	}
+}
+const auditHas = (pred) => audit().some(pred);
+
+async function startBroker(vnc = {}) {
+	const cfg = {
+		listen: { address: '127.0.0.1', port: 0 },
+		web: { root: path.join(src, 'web') },
+		session: {
+			launcher: 'process',
+			runtime_base: path.join(tmp, 'run'),
+			desktop_command: [xprobe],
+			start_timeout_ms: 20000,
+			stop_timeout_ms: 3000,
+		},
+		admin: { socket: path.join(tmp, 'broker.sock') },
+		audit: { path: auditPath },
+		data: { dir: dataDir },
+		log: { level: 'debug' },
+		auth: sample.auth,
+		users: sample.users,
+		profiles: sample.profiles,
+		vnc_gateway: { listen: '127.0.0.1:0', ...vnc },
+	};
+	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
+	const proc = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
+	children.push(proc);
+	const b = { proc, log: '' };
+	proc.stderr.on('data', (d) => { b.log += d; process.stderr.write(d); });
+	b.port = await waitFor('the broker to listen', () => {
+		const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)\//.exec(b.log);
+		return m && Number(m[1]);
+	});
+	const g = /vnc gateway listening on 127\.0\.0\.1:(\d+)/.exec(b.log);
+	assert.ok(g, 'the gateway logs its address');
+	b.gport = Number(g[1]);
+	return b;
+}
+async function stopBroker(b) {
+	process.kill(b.proc.pid, 'SIGTERM');
+	await waitFor('the broker to stop', () => b.proc.exitCode !== null || b.proc.signalCode !== null);
+	assert.strictEqual(b.proc.exitCode, 0, 'the broker stopped cleanly');
+}
+
+/* One HTTP/1.1 request; resolves {status, head, body, json}. */
+function http(port, method, target, headers = {}, body) {
+	return new Promise((resolve, reject) => {
+		const s = net.connect(port, '127.0.0.1');
+		let data = Buffer.alloc(0);
+		s.on('connect', () => {
+			let req = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\nOrigin: http://127.0.0.1:${port}\r\n`;
+			const b = body === undefined ? null : Buffer.from(JSON.stringify(body));
+			req += `Content-Length: ${b ? b.length : 0}\r\n`;
+			if (b) req += 'Content-Type: application/json\r\n';
+			for (const [k, v] of Object.entries(headers)) if (v !== undefined) req += `${k}: ${v}\r\n`;
+			s.write(req + '\r\n');
+			if (b) s.write(b);
+		});
+		s.on('data', (d) => { data = Buffer.concat([data, d]); });
+		s.on('error', reject);
+		s.on('close', () => {
+			const t = data.toString('utf8');
+			const i = t.indexOf('\r\n\r\n');
+			const m = /^HTTP\/1\.[01] (\d+)/.exec(t);
+			const bodyText = i >= 0 ? t.slice(i + 4) : '';
+			let json = null;
+			try { json = JSON.parse(bodyText); } catch (e) { /* not JSON */ }
+			resolve({ status: m ? Number(m[1]) : 0, body: bodyText, json, head: i >= 0 ? t.slice(0, i) : t });
+		});
+	});
+}
+async function login(b, user) {
+	const r = await http(b.port, 'POST', '/api/login', {}, { user, password: `${user}-argobox` });
+	assert.strictEqual(r.status, 200, `login ${user}: ${r.body}`);
+	return { user, cookie: /argobox_session=[0-9a-f]+/.exec(r.head)[0], csrf: r.json.csrf_token };
+}
+const api = (b, who, method, body, extra = {}) =>
+	http(b.port, method, '/api/vnc-password', who ? { Cookie: who.cookie, 'X-CSRF-Token': who.csrf, ...extra } : extra, body);
+async function newPassword(b, who) {
+	const r = await api(b, who, 'POST');
+	assert.strictEqual(r.status, 200, `POST /api/vnc-password as ${who.user}: ${r.body}`);
+	assert.match(r.json.password, /^[a-zA-Z2-9]{8}$/);
+	assert.strictEqual(r.json.host, '127.0.0.1');
+	assert.strictEqual(r.json.port, b.gport);
+	assert.ok(Date.parse(r.json.expires) > Date.now(), 'expires in the future');
+	return r.json.password;
+}
+
+/* ---- clients ---- */
+
+/* ab_vncgw_client: resolves {code, out, frame:{w,h,px}} (frame when code 0). */
+function nativeClient(gport, password, opts = {}) {
+	const out = path.join(tmp, `frame-${crypto.randomBytes(4).toString('hex')}`);
+	const args = ['127.0.0.1', String(gport), password, out];
+	if (opts.rgb) args.push(opts.rgb);
+	if (opts.hold) args.push(opts.hold);
+	const p = spawn(clientBin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+	children.push(p);
+	const res = { proc: p, stdout: '', stderr: '' };
+	p.stdout.on('data', (d) => { res.stdout += d; });
+	p.stderr.on('data', (d) => { res.stderr += d; });
+	res.done = new Promise((resolve) => p.on('exit', (code) => {
+		res.code = code;
+		resolve(res);
+	}));
+	res.frame = () => readFrame(out);
+	return res;
+}
+function readFrame(file) {
+	const d = fs.readFileSync(file);
+	const nl = d.indexOf(10);
+	const [w, h] = d.subarray(0, nl).toString().split(' ').map(Number);
+	const px = new Uint32Array(w * h);
+	for (let i = 0; i < w * h; i++) px[i] = d.readUInt32LE(nl + 1 + 4 * i) & 0xffffff;
+	return { w, h, px };
+}
+
+/* A byte reader over 'data' events (sockets and websockets alike). */
+function reader() {
+	const r = { chunks: [], len: 0, waiters: [], closed: false };
+	r.push = (b) => {
+		r.chunks.push(b);
+		r.len += b.length;
+		r.wake();
+	};
+	r.close = () => {
+		r.closed = true;
+		r.wake();
+	};
+	r.wake = () => { const w = r.waiters; r.waiters = []; w.forEach((f) => f()); };
+	r.read = async (n, ms = 15000) => {
+		const end = Date.now() + ms;
+		while (r.len < n) {
+			if (r.closed) throw new Error(`closed while reading ${n} bytes (${r.len} there)`);
+			if (Date.now() > end) throw new Error(`timed out reading ${n} bytes`);
+			await new Promise((res) => { r.waiters.push(res); setTimeout(res, 100); });
+		}
+		const all = Buffer.concat(r.chunks);
+		r.chunks = [all.subarray(n)];
+		r.len -= n;
+		return all.subarray(0, n);
+	};
+	return r;
+}
+
+/* The browser's path: RFB (security None) over the broker's websocket, Raw + RichCursor. */
+async function wsClient(b, who) {
+	const ws = new WebSocket(`ws://127.0.0.1:${b.port}/ws/desktop`, [], { headers: { Cookie: who.cookie }, origin: `http://127.0.0.1:${b.port}` });
+	const r = reader();
+	ws.on('message', (d) => r.push(Buffer.from(d)));
+	ws.on('close', () => r.close());
+	ws.on('error', () => r.close());
+	await new Promise((res, rej) => { ws.on('open', res); ws.on('error', rej); });
+	const send = (buf) => ws.send(buf);
+	assert.strictEqual((await r.read(12, 30000)).toString(), 'RFB 003.008\n');
+	send(Buffer.from('RFB 003.008\n'));
+	const n = (await r.read(1))[0];
+	assert.ok([...(await r.read(n))].includes(1), 'the session offers None to the broker');
+	send(Buffer.from([1]));
+	assert.strictEqual((await r.read(4)).readUInt32BE(0), 0);
+	send(Buffer.from([1])); // shared
+	const si = await r.read(24);
+	const c = { ws, r, w: si.readUInt16BE(0), h: si.readUInt16BE(2) };
+	await r.read(si.readUInt32BE(20));
+	c.px = new Uint32Array(c.w * c.h);
+	const pf = Buffer.from([0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]);
+	const enc = Buffer.alloc(12);
+	enc.writeUInt8(2, 0);
+	enc.writeUInt16BE(2, 2);
+	enc.writeInt32BE(0, 4); // Raw
+	enc.writeInt32BE(-239, 8); // RichCursor: the cursor is not drawn into the pixels
+	send(pf);
+	send(enc);
+	c.update = async () => {
+		const q = Buffer.alloc(10);
+		q.writeUInt8(3, 0);
+		q.writeUInt8(0, 1); // full
+		q.writeUInt16BE(c.w, 6);
+		q.writeUInt16BE(c.h, 8);
+		send(q);
+		for (;;) {
+			const t = (await r.read(1))[0];
+			if (t === 2) continue; // bell
+			if (t === 3) {
+				const h = await r.read(7);
+				await r.read(h.readUInt32BE(3));
+				continue;
+			}
+			assert.strictEqual(t, 0, `server message type ${t}`);
+			const nr = (await r.read(3)).readUInt16BE(1);
+			for (let i = 0; i < nr; i++) {
+				const h = await r.read(12);
+				const [x, y, w, hh, e] = [h.readUInt16BE(0), h.readUInt16BE(2), h.readUInt16BE(4), h.readUInt16BE(6), h.readInt32BE(8)];
+				if (e === -239) {
+					await r.read(w * hh * 4 + Math.ceil(w / 8) * hh);
+					continue;
+				}
+				assert.strictEqual(e, 0, `encoding ${e}`);
+				const d = await r.read(w * hh * 4, 30000);
+				for (let yy = 0; yy < hh; yy++)
+					for (let xx = 0; xx < w; xx++) c.px[(y + yy) * c.w + x + xx] = d.readUInt32LE((yy * w + xx) * 4) & 0xffffff;
+			}
+			return;
+		}
+	};
+	c.close = () => ws.terminate();
+	return c;
+}
+
+/* VNC Authentication's DES: the password's bytes bit-reversed as the key (triple DES, one key). */
+function desResponse(password, challenge) {
+	const key = Buffer.alloc(8);
+	for (let i = 0; i < 8 && i < password.length; i++) {
+		let v = password.charCodeAt(i), o = 0;
+		for (let j = 0; j < 8; j++) o |= ((v >> j) & 1) << (7 - j);
+		key[i] = o;
+	}
+	const c = crypto.createCipheriv('des-ede3-ecb', Buffer.concat([key, key, key]), null);
+	c.setAutoPadding(false);
+	return Buffer.concat([c.update(challenge), c.final()]);
+}
+
+function rawConn(gport) {
+	const s = net.connect(gport, '127.0.0.1');
+	const r = reader();
+	s.on('data', (d) => r.push(d));
+	s.on('close', () => r.close());
+	s.on('error', () => r.close());
+	return { s, r, closed: () => r.closed };
+}
+
+/* A hand-written native client of RFB 3.3, 3.7 or 3.8. Resolves the SecurityResult and ServerInit. */
+async function rawAuth(gport, minor, password) {
+	const c = rawConn(gport);
+	assert.strictEqual((await c.r.read(12)).toString(), 'RFB 003.008\n');
+	c.s.write(`RFB 003.00${minor}\n`);
+	if (minor === 3) {
+		assert.strictEqual((await c.r.read(4)).readUInt32BE(0), 2, '3.3: the server decides on VNC auth');
+	} else {
+		const n = (await c.r.read(1))[0];
+		assert.deepStrictEqual([...(await c.r.read(n))], [2], 'only VNC Authentication is offered');
+		c.s.write(Buffer.from([2]));
+	}
+	const challenge = await c.r.read(16);
+	c.s.write(desResponse(password, challenge));
+	const result = (await c.r.read(4)).readUInt32BE(0);
+	const res = { result };
+	if (result === 0) {
+		c.s.write(Buffer.from([0])); // not shared: the gateway makes it shared
+		const si = await c.r.read(24, 30000);
+		res.w = si.readUInt16BE(0);
+		res.h = si.readUInt16BE(2);
+	} else if (minor === 8) {
+		const n = (await c.r.read(4)).readUInt32BE(0);
+		res.reason = (await c.r.read(n)).toString();
+	}
+	c.s.destroy();
+	return res;
+}
+
+function pixel(f, x, y) {
+	return f.px[y * f.w + x].toString(16).padStart(6, '0');
+}
+async function wsWaitRed(c) {
+	await waitFor('the websocket client to see the desktop', async () => {
+		await c.update();
+		return pixel(c, 50, 50) === 'ff0000';
+	});
+}
+
+/* ---- tests ---- */
+
+async function testShared() {
+	const b = await startBroker();
+	const bea = await login(b, 'bea');
+	let g = await api(b, bea, 'GET');
+	assert.strictEqual(g.status, 200, g.body);
+	assert.deepStrictEqual([g.json.enabled, g.json.exists, g.json.port], [true, false, b.gport]);
+	const pw = await newPassword(b, bea);
+	g = await api(b, bea, 'GET');
+	assert.strictEqual(g.json.exists, true);
+	assert.ok(!('password' in g.json) && !g.body.includes(pw), 'GET never shows the password');
+	const st = fs.statSync(path.join(dataDir, 'vnc-passwords.json'));
+	assert.strictEqual(st.mode & 0o777, 0o600, 'vnc-passwords.json is 0600');
+	console.log('ok: POST issues a password (shown once), GET says it exists, the file is 0600');
+
+	// the browser's path and a native client on the same desktop at the same time
+	const ws = await wsClient(b, bea);
+	await wsWaitRed(ws);
+	const hold = path.join(tmp, 'hold');
+	const n = nativeClient(b.gport, pw, { rgb: 'ff0000', hold });
+	await waitFor('the native client to see the desktop', () => /frame \d+x\d+/.test(n.stdout) || n.code !== undefined, 30000);
+	assert.ok(/frame 1280x800/.test(n.stdout), `native client: ${n.stdout} ${n.stderr}`);
+	const nf = n.frame();
+	await ws.update();
+	assert.deepStrictEqual([nf.w, nf.h], [ws.w, ws.h]);
+	for (const [x, y, want] of [[50, 50, 'ff0000'], [150, 50, '00ff00'], [100, 150, '0000ff']]) {
+		assert.strictEqual(pixel(nf, x, y), want, `native (${x},${y})`);
+		assert.strictEqual(pixel(ws, x, y), want, `websocket (${x},${y})`);
+	}
+	let diff = 0;
+	for (let i = 0; i < nf.px.length; i++) if (nf.px[i] !== ws.px[i]) diff++;
+	assert.strictEqual(diff, 0, `${diff} pixels differ between the native and the websocket client`);
+	const ds = await http(b.port, 'GET', '/api/desktops/bea', { Cookie: bea.cookie });
+	assert.strictEqual(ds.json.clients, 2, `two clients on bea's desktop: ${ds.body}`);
+	console.log('ok: a native client and a websocket client see the same pixels of one desktop at once');
+	fs.writeFileSync(hold, '');
+	await n.done;
+	assert.strictEqual(n.code, 0, `native client: ${n.stderr}`);
+	await ws.update(); // the websocket client was not pushed off
+	assert.strictEqual(pixel(ws, 50, 50), 'ff0000');
+	ws.close();
+	assert.ok(auditHas((e) => e.event === 'vncgw.auth' && e.outcome === 'grant' && e.user === 'bea'));
+	assert.ok(auditHas((e) => e.event === 'vncgw.session' && e.outcome === 'grant' && e.user === 'bea'));
+	assert.ok(auditHas((e) => e.event === 'vncgw.password' && e.outcome === 'grant' && e.user === 'bea'));
+	await waitFor('the session record', () => auditHas((e) => e.event === 'vncgw.session' && e.outcome === 'info' && e.detail.bytes_out > 0));
+	console.log('ok: sign-in, session start and end audited');
+	await stopBroker(b);
+}
+
+async function testAuth() {
+	// a password file from before: mauve's valid, bogie's expired
+	fs.mkdirSync(dataDir, { recursive: true });
+	const now = Date.now();
+	fs.writeFileSync(path.join(dataDir, 'vnc-passwords.json'), JSON.stringify({
+		version: 1,
+		passwords: [
+			{ user: 'mauve', password: 'Mauve234', created: now - 1000, expires: now + 3600e3 },
+			{ user: 'bogie', password: 'bugtexyz', created: now - 7200e3, expires: now - 1000 },
+		],
+	}), { mode: 0o600 });
+	const b = await startBroker();
+	let n = await nativeClient(b.gport, 'Mauve234', { rgb: 'ff0000' }).done;
+	assert.strictEqual(n.code, 0, `mauve's stored password: ${n.stderr}`);
+	n = await nativeClient(b.gport, 'bugtexyz').done;
+	assert.strictEqual(n.code, 3, 'an expired password is refused');
+	assert.ok(auditHas((e) => e.event === 'vncgw.password' && e.user === 'bogie' && e.detail.action === 'expired'));
+	assert.ok(!fs.readFileSync(path.join(dataDir, 'vnc-passwords.json'), 'utf8').includes('bugtexyz'), 'expired passwords leave the file');
+	console.log('ok: a stored password works, an expired one is refused, audited and dropped');
+
+	n = await nativeClient(b.gport, 'wrongpw1').done;
+	assert.strictEqual(n.code, 3, 'a wrong password is refused');
+	assert.ok(auditHas((e) => e.event === 'vncgw.auth' && e.outcome === 'deny' && e.detail.reason === 'no VNC access password matches'));
+	console.log('ok: a wrong password is refused and audited');
+
+	// who may have one
+	assert.strictEqual((await api(b, null, 'POST')).status, 401, 'anonymous');
+	assert.strictEqual((await api(b, null, 'GET')).status, 401, 'anonymous GET');
+	const bea = await login(b, 'bea');
+	assert.strictEqual((await http(b.port, 'POST', '/api/vnc-password', { Cookie: bea.cookie })).status, 403, 'no CSRF token');
+	assert.strictEqual((await api(b, bea, 'POST', undefined, { Origin: 'http://evil.example' })).status, 403, 'cross-origin');
+	const dr = await http(b.port, 'POST', '/api/demo', {}, { profile: 'demo-homelab' });
+	assert.strictEqual(dr.status, 200, dr.body);
+	const demo = { user: dr.json.user, cookie: /argobox_session=[0-9a-f]+/.exec(dr.head)[0], csrf: dr.json.csrf_token };
+	assert.strictEqual((await api(b, demo, 'POST')).status, 403, 'demo POST');
+	assert.strictEqual((await api(b, demo, 'GET')).status, 403, 'demo GET');
+	assert.ok(auditHas((e) => e.event === 'authz' && e.outcome === 'deny' && e.user === demo.user && e.detail.endpoint === 'vnc.password'));
+	const daniel = await login(b, 'daniel');
+	await newPassword(b, daniel);
+	console.log('ok: anonymous 401, no CSRF / cross-origin 403, demo 403 (audited), admin and member 200');
+
+	// replace, then revoke
+	const first = await newPassword(b, bea);
+	const second = await newPassword(b, bea);
+	assert.notStrictEqual(first, second);
+	assert.strictEqual((await nativeClient(b.gport, first).done).code, 3, 'a replaced password is refused');
+	assert.strictEqual((await nativeClient(b.gport, second, { rgb: 'ff0000' }).done).code, 0, 'the new one works');
+	const del = await api(b, bea, 'DELETE');
+	assert.deepStrictEqual([del.status, del.json.revoked], [200, true]);
+	assert.strictEqual((await api(b, bea, 'GET')).json.exists, false);
+	assert.strictEqual((await nativeClient(b.gport, second).done).code, 3, 'a revoked password is refused');
+	assert.ok(auditHas((e) => e.event === 'vncgw.password' && e.user === 'bea' && e.detail.action === 'revoked'));
+	console.log('ok: a replaced or revoked password is refused; revocation audited');
+	await stopBroker(b);
+}
+
+async function testLockout() {
+	const b = await startBroker({ max_failures: 3, lockout_s: 2 });
+	const bea = await login(b, 'bea');
+	const pw = await newPassword(b, bea);
+	for (let i = 0; i < 3; i++) assert.strictEqual((await nativeClient(b.gport, `wrong00${i}`).done).code, 3);
+	assert.ok(auditHas((e) => e.event === 'vncgw.auth' && e.detail.locked_out === true));
+	const locked = await rawConn(b.gport);
+	assert.strictEqual((await locked.r.read(12)).toString(), 'RFB 003.008\n');
+	locked.s.write('RFB 003.008\n');
+	assert.strictEqual((await locked.r.read(1))[0], 0, 'a locked-out address is offered no security type');
+	const reason = (await locked.r.read((await locked.r.read(4)).readUInt32BE(0))).toString();
+	assert.match(reason, /too many failed/);
+	locked.s.destroy();
+	assert.notStrictEqual((await nativeClient(b.gport, pw).done).code, 0, 'even the right password is refused while locked out');
+	assert.ok(auditHas((e) => e.event === 'vncgw.connect' && e.outcome === 'deny' && e.detail.reason === 'source locked out'));
+	console.log('ok: three failures lock the address out (audited), even the right password is refused');
+	await waitFor('the lockout to end', async () => (await nativeClient(b.gport, pw, { rgb: 'ff0000' }).done).code === 0, 20000);
+	console.log('ok: after lockout_s the right password works again');
+	await stopBroker(b);
+}
+
+async function testRestart() {
+	let b = await startBroker();
+	const bea = await login(b, 'bea');
+	const pw = await newPassword(b, bea);
+	const before = (await api(b, bea, 'GET')).json.expires;
+	await stopBroker(b);
+	b = await startBroker();
+	assert.ok(/1 access password/.test(b.log), 'the password was loaded');
+	const n = await nativeClient(b.gport, pw, { rgb: 'ff0000' }).done;
+	assert.strictEqual(n.code, 0, `the password works after a restart: ${n.stderr}`);
+	const bea2 = await login(b, 'bea');
+	assert.strictEqual((await api(b, bea2, 'GET')).json.expires, before, 'same expiry');
+	console.log('ok: the password survives a broker restart (file 0600, same expiry)');
+	// a corrupt file is kept aside, not lost, and the broker starts
+	await stopBroker(b);
+	fs.writeFileSync(path.join(dataDir, 'vnc-passwords.json'), '{not json');
+	b = await startBroker();
+	const aside = fs.readdirSync(dataDir).filter((f) => f.startsWith('vnc-passwords.json.corrupt-'));
+	assert.strictEqual(aside.length, 1, 'the corrupt file is moved aside');
+	assert.strictEqual(fs.readFileSync(path.join(dataDir, aside[0]), 'utf8'), '{not json');
+	assert.strictEqual((await nativeClient(b.gport, pw).done).code, 3);
+	console.log('ok: a corrupt password file is kept aside and the broker starts without passwords');
+	await stopBroker(b);
+}
+
+async function testHostile() {
+	const b = await startBroker({ max_pending: 4, handshake_timeout_ms: 1500 });
+	const bea = await login(b, 'bea');
+	const pw = await newPassword(b, bea);
+	const closes = async (what, fn) => {
+		const c = rawConn(b.gport);
+		await fn(c);
+		await waitFor(`the gateway to close ${what}`, () => c.closed(), 10000);
+		console.log(`ok: ${what}: closed`);
+	};
+	await closes('an HTTP request', async (c) => { await c.r.read(12); c.s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'); });
+	await closes('1 MiB of random bytes', async (c) => { await c.r.read(12); c.s.write(crypto.randomBytes(1 << 20)); });
+	await closes('RFB 4.0', async (c) => { await c.r.read(12); c.s.write('RFB 004.000\n'); });
+	await closes('a security type not offered', async (c) => {
+		await c.r.read(12);
+		c.s.write('RFB 003.008\n');
+		await c.r.read(2);
+		c.s.write(Buffer.from([1]));
+		assert.strictEqual((await c.r.read(4)).readUInt32BE(0), 1, 'SecurityResult failed');
+	});
+	{
+		const c = rawConn(b.gport); // a truncated handshake
+		await c.r.read(12);
+		c.s.end('RFB 003.0');
+	}
+	assert.ok(auditHas((e) => e.event === 'vncgw.connect' && e.detail.reason === 'not an RFB 3.x ProtocolVersion'));
+
+	for (const minor of [3, 7, 8]) {
+		const ok = await rawAuth(b.gport, minor, pw);
+		assert.deepStrictEqual([ok.result, ok.w, ok.h], [0, 1280, 800], `RFB 3.${minor}`);
+		const bad = await rawAuth(b.gport, minor, 'xxxxxxxx');
+		assert.strictEqual(bad.result, 1, `RFB 3.${minor} wrong password`);
+		if (minor === 8) assert.strictEqual(bad.reason, 'authentication failed');
+		console.log(`ok: RFB 3.${minor} client: right password in, wrong one out`);
+	}
+
+	// at most max_pending unauthenticated connections; idle ones time out
+	const idle = [];
+	for (let i = 0; i < 4; i++) {
+		const c = rawConn(b.gport);
+		await c.r.read(12);
+		idle.push(c);
+	}
+	const extra = rawConn(b.gport);
+	await waitFor('the fifth connection to be refused', () => extra.closed(), 10000);
+	assert.strictEqual(extra.r.len, 0, 'no banner for the connection over the limit');
+	assert.ok(auditHas((e) => e.event === 'vncgw.connect' && e.detail.reason === 'too many unauthenticated connections'));
+	console.log('ok: the connection over max_pending is refused and audited');
+	await waitFor('idle connections to time out', () => idle.every((c) => c.closed()), 15000);
+	assert.ok(auditHas((e) => e.event === 'vncgw.connect' && e.detail.reason === 'handshake timeout'));
+	console.log('ok: connections idle in the handshake are dropped (audited)');
+
+	assert.strictEqual(b.proc.exitCode, null, 'the broker is still running');
+	const n = await nativeClient(b.gport, pw, { rgb: 'ff0000' }).done;
+	assert.strictEqual(n.code, 0, 'a real client still gets in');
+	assert.strictEqual((await http(b.port, 'GET', '/healthz')).status, 200);
+	console.log('ok: the broker is unharmed');
+	await stopBroker(b);
+}
+
+/* XWD (xwd -root): the number of pixels of colour rgb. */
+function xwdCount(buf, rgb) {
+	const u = (i) => buf.readUInt32BE(i * 4);
+	const [hsize, w, h, order, bpp, bpl, ncolors] = [u(0), u(4), u(5), u(7), u(11), u(12), u(19)];
+	assert.strictEqual(bpp, 32, 'a 24-bit Xvfb screen');
+	const base = hsize + ncolors * 12;
+	let n = 0;
+	for (let y = 0; y < h; y++)
+		for (let x = 0; x < w; x++) {
+			const o = base + y * bpl + x * 4;
+			const v = (order === 0 ? buf.readUInt32LE(o) : buf.readUInt32BE(o)) & 0xffffff;
+			if (v === rgb) n++;
+		}
+	return n;
+}
+
+async function testNative() {
+	for (const tool of ['vncviewer', 'vncpasswd', 'Xvfb', 'xwd'])
+		if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) skip(`${tool} not installed (tigervnc-viewer, tigervnc-tools, xvfb, x11-apps)`);
+	const b = await startBroker();
+	const bea = await login(b, 'bea');
+	const pw = await newPassword(b, bea);
+	const pwfile = path.join(tmp, 'passwd');
+	const vp = spawnSync('vncpasswd', ['-f'], { input: `${pw}\n${pw}\n` });
+	assert.strictEqual(vp.status, 0, String(vp.stderr));
+	fs.writeFileSync(pwfile, vp.stdout, { mode: 0o600 });
+	// a throwaway X server for the viewer
+	const [rfd, wfd] = [fs.openSync(path.join(tmp, 'displayfd'), 'w+'), null];
+	const xvfb = spawn('Xvfb', ['-displayfd', String(3), '-screen', '0', '1600x1000x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'ignore', rfd], detached: true });
+	children.push(xvfb);
+	void wfd;
+	const display = await waitFor('Xvfb', () => {
+		const t = fs.readFileSync(path.join(tmp, 'displayfd'), 'utf8').trim();
+		return t ? `:${t}` : null;
+	});
+	const viewer = spawn('vncviewer', ['-passwd', pwfile, '-Shared=1', `127.0.0.1::${b.gport}`],
+		{ stdio: ['ignore', 'inherit', 'inherit'], detached: true, env: { ...process.env, DISPLAY: display, HOME: tmp } });
+	children.push(viewer);
+	await waitFor('the viewer to sign in', () => auditHas((e) => e.event === 'vncgw.session' && e.outcome === 'grant' && e.user === 'bea'), 30000);
+	console.log('ok: TigerVNC vncviewer signed in with the issued password');
+	await waitFor("the viewer's window to show the desktop", () => {
+		const x = spawnSync('xwd', ['-root', '-silent', '-display', display], { maxBuffer: 64 << 20 });
+		if (x.status !== 0) return false;
+		return xwdCount(x.stdout, 0xff0000) >= 5000 && xwdCount(x.stdout, 0x00ff00) >= 5000;
+	}, 30000);
+	console.log("ok: the viewer's screen shows the desktop's red and green squares");
+	const wrong = path.join(tmp, 'wrong');
+	fs.writeFileSync(wrong, spawnSync('vncpasswd', ['-f'], { input: 'nothere1\nnothere1\n' }).stdout, { mode: 0o600 });
+	const v2 = spawn('vncviewer', ['-passwd', wrong, `127.0.0.1::${b.gport}`],
+		{ stdio: ['ignore', 'ignore', 'ignore'], detached: true, env: { ...process.env, DISPLAY: display, HOME: tmp } });
+	children.push(v2);
+	await waitFor('the wrong password to be refused', () => auditHas((e) => e.event === 'vncgw.auth' && e.outcome === 'deny'), 20000);
+	console.log('ok: vncviewer with a wrong password is refused (audited)');
+	await stopBroker(b);
+}
+
+const tests = { shared: testShared, auth: testAuth, lockout: testLockout, restart: testRestart, hostile: testHostile, native: testNative };
+(async () => {
+	if (!tests[which]) fail(`unknown test '${which}'`);
+	if (!fs.existsSync(xprobe)) skip(`${xprobe} not built`);
+	if (!fs.existsSync(path.join(build, 'session', 'argobox-session'))) skip('argobox-session not built');
+	await tests[which]();
+	console.log(`PASS: vncgw ${which}`);
+	cleanup();
+	process.exit(0);
+})();
