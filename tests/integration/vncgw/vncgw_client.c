@@ -3,14 +3,14 @@
  * ab_vncgw_client: a native VNC client (libvncclient, VNC Authentication) for the gateway's
  * integration tests.
  *
- *   ab_vncgw_client HOST PORT PASSWORD OUT [RRGGBB [HOLD]]
+ *   ab_vncgw_client HOST PORT PASSWORD OUT [RRGGBB[@X,Y] [HOLD]]
  *
  * Connects to HOST:PORT, answers the VNC Authentication challenge with PASSWORD, waits for a
- * complete framebuffer update (with RRGGBB: one whose pixel (50,50) has that colour, asking for
- * updates meanwhile) and writes "W H\n" and W*H 32-bit pixels (0x00RRGGBB, little endian) to
- * OUT. With HOLD, it then keeps the connection and handles server messages until the file HOLD
- * exists (so a test can hold two clients on one desktop), and writes OUT again.
- * Exit status: 0 done, 3 authentication refused, 1 anything else. Gives up after 20 s.
+ * complete framebuffer update (with RRGGBB: one whose pixel (X,Y), default (50,50), has that
+ * colour, asking for updates meanwhile) and writes "W H\n" and W*H 32-bit pixels (0x00RRGGBB,
+ * little endian) to OUT. With HOLD, it then keeps the connection and handles server messages until
+ * the file HOLD exists (so a test can hold two clients on one desktop), and writes OUT again. Exit
+ * status: 0 done, 3 authentication refused, 1 anything else. Gives up after 20 s.
  */
 #include <rfb/rfbclient.h>
 #include <stdarg.h>
@@ -101,7 +101,8 @@ int
 main(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr, "usage: ab_vncgw_client HOST PORT PASSWORD OUT [RRGGBB [HOLD]]\n");
+		fprintf(stderr,
+		        "usage: ab_vncgw_client HOST PORT PASSWORD OUT [RRGGBB[@X,Y] [HOLD]]\n");
 		return 2;
 	}
 	password = argv[3];
@@ -130,14 +131,20 @@ main(int argc, char **argv)
 		fprintf(stderr, "ab_vncgw_client: cannot connect\n");
 		return 1;
 	}
-	long want = argc > 5 ? strtol(argv[5], NULL, 16) : -1;
+	long want = -1, wx = 50, wy = 50;
+	if (argc > 5) {
+		char *at = NULL;
+		want = strtol(argv[5], &at, 16);
+		if (at && *at == '@')
+			sscanf(at + 1, "%ld,%ld", &wx, &wy);
+	}
 	for (;;) {
 		unsigned long before = frames;
 		while (frames == before)
 			if (pump(c, deadline) < 0)
 				return 1;
 		const uint32_t *px = (const uint32_t *)c->frameBuffer;
-		if (want < 0 || (long)(px[50 * c->width + 50] & 0xffffff) == want)
+		if (want < 0 || (long)(px[wy * c->width + wx] & 0xffffff) == want)
 			break;
 		SendFramebufferUpdateRequest(c, 0, 0, c->width, c->height, TRUE);
 	}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Native VNC access in Chromium (docs/vncgw.md): argobox-broker with the sample's users, the VNC
+// gateway on an ephemeral loopback port and the real argobox-session with the known desktop.
+//  1. a member signs in on the landing page and opens /vnc-access.html: the gateway's address,
+//     no password yet; "Create password" shows one (once);
+//  2. a native VNC client (libvncclient, VNC Authentication) signs in with it and sees the
+//     desktop (the known root colour);
+//  3. reloaded, the page no longer shows the password; "Revoke" revokes it and the client is
+//     refused;
+//  4. a demo identity gets the page's demo message, and no password.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+	ROOT_RGB,
+	brokerBinary,
+	fail,
+	freePort,
+	launchChromium,
+	log,
+	makeTempDir,
+	sourceDir,
+	spawnLogged,
+	stopProcess,
+	tail,
+	waitFor,
+	webRoot,
+	writeDesktopScript,
+} from './lib.mjs';
+
+const buildDir = process.env.AB_BUILD_DIR;
+if (!buildDir) fail('AB_BUILD_DIR is not set');
+const client = path.join(buildDir, 'tests', 'integration', 'vncgw', 'ab_vncgw_client');
+
+async function startBroker(dir) {
+	const bin = brokerBinary(buildDir);
+	if (!fs.existsSync(bin)) throw new Error(`argobox-broker is not built: ${bin}`);
+	const sample = JSON.parse(fs.readFileSync(path.join(sourceDir, 'config/argobox.sample.json'), 'utf8'));
+	const port = await freePort();
+	const config = {
+		listen: { address: '127.0.0.1', port },
+		web: { root: webRoot },
+		session: { runtime_base: path.join(dir, 'run'), launcher: 'process', desktop_command: [writeDesktopScript(dir)] },
+		audit: { path: path.join(dir, 'audit.log') },
+		data: { dir: path.join(dir, 'data') },
+		admin: { socket: path.join(dir, 'broker.sock') },
+		auth: sample.auth,
+		users: sample.users,
+		profiles: sample.profiles,
+		vnc_gateway: { listen: '127.0.0.1:0' },
+	};
+	const session = path.join(buildDir, 'session', 'argobox-session');
+	if (fs.existsSync(session)) config.session.binary = session;
+	const configFile = path.join(dir, 'broker.json');
+	fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+	const logFile = path.join(dir, 'broker.log');
+	const proc = spawnLogged(bin, ['--config', configFile], { logFile });
+	const gport = await waitFor('the VNC gateway to listen', () => {
+		const m = /vnc gateway listening on 127\.0\.0\.1:(\d+)/.exec(fs.readFileSync(logFile, 'utf8'));
+		return m && Number(m[1]);
+	}, { timeout: 30000 });
+	const url = `http://127.0.0.1:${port}`;
+	await waitFor('the broker to answer', async () => (await fetch(`${url}/healthz`)).status === 200, { timeout: 30000 });
+	return { url, gport, proc, logFile };
+}
+
+/* The native client: exit status and the share of the frame in the known root colour. */
+function native(dir, gport, password) {
+	const out = path.join(dir, 'frame');
+	const hex = ROOT_RGB.map((c) => c.toString(16).padStart(2, '0')).join('');
+	// waits for a frame with the root colour at (5,5), as the desktop page's checks do
+	const r = spawnSync(client, ['127.0.0.1', String(gport), password, out, `${hex}@5,5`], { timeout: 30000 });
+	if (r.status !== 0) return { code: r.status, stderr: String(r.stderr).slice(-400) };
+	const d = fs.readFileSync(out);
+	const nl = d.indexOf(10);
+	const [w, h] = d.subarray(0, nl).toString().split(' ').map(Number);
+	const root = (ROOT_RGB[0] << 16) | (ROOT_RGB[1] << 8) | ROOT_RGB[2];
+	let n = 0;
+	for (let i = 0; i < w * h; i++) if ((d.readUInt32LE(nl + 1 + 4 * i) & 0xffffff) === root) n++;
+	return { code: 0, w, h, rootShare: n / (w * h) };
+}
+
+const dir = makeTempDir('argobox-e2e-vnc-');
+let browser;
+let broker;
+let page;
+try {
+	if (!fs.existsSync(client)) throw new Error(`ab_vncgw_client is not built: ${client}`);
+	broker = await startBroker(dir);
+	log(`broker at ${broker.url}, VNC gateway on port ${broker.gport}`);
+	browser = await launchChromium();
+
+	// 1. sign in, open the page, create a password
+	const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+	page = await ctx.newPage();
+	page.on('pageerror', (e) => log('page error:', e.message));
+	await page.goto(`${broker.url}/`);
+	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
+	await page.fill('#login-username', 'bogie');
+	await page.fill('#login-password', 'bogie-argobox');
+	await page.click('#login-submit');
+	await page.waitForURL('**/desktop.html', { timeout: 10000 });
+	await page.goto(`${broker.url}/vnc-access.html`);
+	await page.waitForSelector('body[data-state="ready"]', { timeout: 10000 });
+	assert.equal(await page.textContent('#vnc-address'), `127.0.0.1::${broker.gport}`);
+	assert.equal(await page.textContent('#vnc-password-state'), 'none');
+	assert.equal(await page.isDisabled('#vnc-revoke'), true);
+	await page.click('#vnc-create');
+	const password = await waitFor('the new password', async () => {
+		const t = (await page.textContent('#vnc-password')).trim();
+		return /^[A-Za-z2-9]{8}$/.test(t) && t;
+	});
+	await page.waitForSelector('#vnc-revoke:not([disabled])');
+	assert.match(await page.textContent('#vnc-password-state'), /set/);
+	log(`created a VNC password; expires ${await page.textContent('#vnc-expires')}`);
+
+	// 2. a native client signs in with it and sees the desktop
+	const seen = await waitFor('the native client to see the desktop', () => {
+		const r = native(dir, broker.gport, password);
+		assert.notEqual(r.code, 3, `the issued password was refused: ${r.stderr}`);
+		if (r.code !== 0 || r.rootShare <= 0.3) log(`native client: ${JSON.stringify(r)}`);
+		return r.code === 0 && r.rootShare > 0.3 && r;
+	}, { timeout: 30000, interval: 200 });
+	assert.deepEqual([seen.w, seen.h], [1280, 800]);
+	log(`native client: ${seen.w}x${seen.h}, ${(seen.rootShare * 100).toFixed(0)}% root colour`);
+
+	// 3. not shown again; revoke
+	await page.reload();
+	await page.waitForSelector('body[data-state="ready"]', { timeout: 10000 });
+	assert.equal(await page.isHidden('#vnc-new'), true);
+	assert.ok(!(await page.content()).includes(password), 'the password is not on the page again');
+	await page.click('#vnc-revoke');
+	await waitFor('the revocation', async () => (await page.textContent('#vnc-password-state')) === 'none');
+	assert.match(await page.textContent('#vnc-message'), /revoked/);
+	assert.equal(native(dir, broker.gport, password).code, 3, 'a revoked password is refused');
+	log('revoked; the native client is refused');
+	await ctx.close();
+
+	// 4. a demo identity
+	const dctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+	page = await dctx.newPage();
+	await page.goto(`${broker.url}/`);
+	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
+	await page.check('#demo-developer');
+	await page.click('#demo-start');
+	await page.waitForURL('**/desktop.html', { timeout: 10000 });
+	await page.goto(`${broker.url}/vnc-access.html`);
+	await page.waitForSelector('body[data-state="demo"]', { timeout: 10000 });
+	assert.match(await page.textContent('#vnc-status'), /Demo desktops cannot/);
+	assert.equal(await page.evaluate(async () => (await fetch('/api/vnc-password', { method: 'POST' })).status), 403);
+	await dctx.close();
+	log('PASS');
+} catch (e) {
+	if (page) {
+		try {
+			await page.screenshot({ path: path.join(dir, 'failure.png') });
+		} catch {
+			// no page
+		}
+	}
+	if (broker) log(`broker log:\n${tail(broker.logFile)}`);
+	fail(e.stack || String(e));
+} finally {
+	if (browser) await browser.close();
+	if (broker) await stopProcess(broker.proc);
+}
+fs.rmSync(dir, { recursive: true, force: true });
+process.exit(0);
