@@ -129,25 +129,16 @@ fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 	size_t off = (size_t)r->x1 * 4, span = (size_t)(r->x2 - r->x1) * 4;
 #define CUR(y)    (cur + (size_t)(y)*stride + off)
 #define SHADOW(y) (shadow + (size_t)(y)*stride + off)
-	/* which rows changed (memcmp: the cheapest full pass there is) */
-	_cleanup_free_ bool *changed = ab_xmalloc((size_t)h);
-	int nchanged = 0;
-	for (int i = 0; i < h; i++) {
-		changed[i] = memcmp(CUR(r->y1 + i), SHADOW(r->y1 + i), span) != 0;
-		nchanged += changed[i];
-	}
-	if (nchanged < min_rows)
-		return 0;
-
 	/*
-	 * Votes: changed rows spread over the band, not of one colour (blank
+	 * Votes: changed rows sampled over the box, not of one colour (blank
 	 * rows match anywhere), are looked up among the shadow's rows; a row
-	 * found exactly once votes for its shift.
+	 * found exactly once votes for its shift. Sampling keeps the common
+	 * case (no scroll, a redraw) to a few dozen row compares.
 	 */
 	int dys[VSCROLL_PROBES], votes[VSCROLL_PROBES], ndys = 0;
-	int step = AB_MAX(1, nchanged / VSCROLL_PROBES), seen = 0, probes = 0;
-	for (int i = 0; i < h && probes < VSCROLL_PROBES; i++) {
-		if (!changed[i] || seen++ % step)
+	int step = AB_MAX(1, h / (VSCROLL_PROBES * 2)), probes = 0;
+	for (int i = 0; i < h && probes < VSCROLL_PROBES; i += step) {
+		if (!memcmp(CUR(r->y1 + i), SHADOW(r->y1 + i), span))
 			continue;
 		const uint32_t *row = (const uint32_t *)(const void *)CUR(r->y1 + i);
 		int n = r->x2 - r->x1, k1 = 0, k2 = n - 1;
@@ -191,7 +182,7 @@ fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 	for (int y = ya; y <= yb; y++) {
 		bool match = y < yb && !memcmp(CUR(y), SHADOW(y - dy), span);
 		if (match) {
-			run_changed += changed[y - r->y1];
+			run_changed += memcmp(CUR(y), SHADOW(y), span) != 0;
 			continue;
 		}
 		if (run_changed > best_changed) {
