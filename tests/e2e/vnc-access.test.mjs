@@ -161,6 +161,9 @@ try {
 		}
 	}
 	if (broker) log(`broker log:\n${tail(broker.logFile)}`);
+	if (browser) await browser.close();
+	// the broker stops its desktops on SIGTERM (their sessions run in process groups of their own)
+	if (broker) await stopProcess(broker.proc);
 	fail(e.stack || String(e));
 } finally {
 	if (browser) await browser.close();
