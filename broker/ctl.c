@@ -32,6 +32,8 @@ struct ctl {
 	struct ab_watch *watch;
 	struct server *srv;
 	struct desktop_manager *m;
+	ctl_stop_fn stop;
+	void *stop_data;
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	struct ab_timer *reap;
 	int64_t started_ms;
@@ -95,7 +97,7 @@ ctl_answer(struct ctl *c, json_t *req)
 		if (!user)
 			return ab_proto_msg("error",
 			                    json_pack("{ss}", "msg", "stop: missing 'user'"));
-		int r = desktop_stop(c->m, user);
+		int r = c->stop ? c->stop(c->stop_data, user) : desktop_stop(c->m, user);
 		audit_log("admin.desktop.stop", r < 0 ? AUDIT_FAILURE : AUDIT_GRANT, user, NULL,
 		          "argoboxctl", NULL);
 		if (r < 0)
@@ -103,6 +105,15 @@ ctl_answer(struct ctl *c, json_t *req)
 		return ab_proto_msg("stop", json_pack("{sb}", "ok", 1));
 	}
 	return ab_proto_msg("error", json_pack("{ss}", "msg", "unknown request"));
+}
+
+void
+ctl_set_stop(struct ctl *c, ctl_stop_fn fn, void *data)
+{
+	if (!c)
+		return;
+	c->stop = fn;
+	c->stop_data = data;
 }
 
 static void

@@ -21,5 +21,13 @@ int ctl_open(struct ab_loop *loop, const char *path, struct server *srv, struct 
              struct ctl **ret, struct ab_err *err);
 /* Closes every client, removes the socket file. Accepts NULL. */
 void ctl_close(struct ctl *c);
+/*
+ * How `stop` ends a desktop: fn(data, user) returns 0 once the desktop is
+ * being stopped, or -ENOENT when there is none. Without it (or before it is
+ * set), desktop_stop() at once. deskstate_sync_end() asks the window manager
+ * for its state first, so nothing it had not yet published is lost.
+ */
+typedef int (*ctl_stop_fn)(void *data, const char *user);
+void ctl_set_stop(struct ctl *c, ctl_stop_fn fn, void *data);
 
 #endif

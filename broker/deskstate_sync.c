@@ -559,6 +559,20 @@ desktop_info(struct desktop_manager *m, const char *user)
 	return NULL;
 }
 
+int
+deskstate_sync_end(void *data, const char *user)
+{
+	struct deskstate_sync *s = data;
+	if (!s->desktops)
+		return -ENOENT;
+	_cleanup_(json_decrefp) json_t *info = desktop_info(s->desktops, user);
+	if (!info)
+		return -ENOENT;
+	const char *state = json_string_value(json_object_get(info, "state"));
+	destroy_start(s, user, state && strcmp(state, "ready") == 0);
+	return 0;
+}
+
 static int
 desktop_http(struct deskstate_sync *s, struct http_request *req, struct http_response *resp,
              const char *target)

@@ -75,6 +75,13 @@ int deskstate_sync_add_routes(struct deskstate_sync *s, struct server *srv);
 int deskstate_sync_http(struct http_request *req, struct http_response *resp, void *data);
 
 /* true when the stored states are loaded and no write is in flight. */
+/*
+ * Ends `user`'s desktop as DELETE /api/desktops/<user> does: a ready desktop
+ * is asked for its window manager's state, which is stored before it stops
+ * (at most a few seconds later it stops anyway). `data` is the
+ * deskstate_sync (a ctl_stop_fn). 0, or -ENOENT when no desktop runs.
+ */
+int deskstate_sync_end(void *data, const char *user);
 bool deskstate_sync_idle(const struct deskstate_sync *s);
 
 struct deskstate_sync_stats {

@@ -26,6 +26,7 @@
 #define MAX_SERVICES     64
 #define MAX_EPHEMERAL    1024 /* demo identities at once */
 #define MAX_DESKTOP_BINS 4
+#define MAX_RO_BINDS     (MAX_DESKTOP_BINS + 1) /* + the assets directory */
 
 /* The "runtime" subtree. */
 struct iso_runtime_cfg {
@@ -146,11 +147,18 @@ struct isolation {
 	 */
 	char desktop_bins[MAX_DESKTOP_BINS][PATH_MAX];
 	unsigned n_desktop_bins;
+	/*
+	 * ArgoBox's assets (applications/ (.desktop files), wallpapers/) when they live
+	 * outside /usr (a source checkout): the window manager reads them by the
+	 * path it was built with, so they are bound read-only at that path. ""
+	 * when they are under /usr or absent.
+	 */
+	char assets_dir[PATH_MAX];
 	/* profile_for's answer (valid until the next call) */
 	char user[USERS_NAME_MAX + 1];
 	char home[PATH_MAX + USERS_NAME_MAX + 2];
 	char apparmor[32];
-	struct runtime_mount mounts[MAX_DESKTOP_BINS];
+	struct runtime_mount mounts[MAX_RO_BINDS];
 	struct netpol_cidr lan[MAX_LAN];
 	struct netpol_service services[MAX_SERVICES];
 	/* adoption */
@@ -272,6 +280,32 @@ find_seccomp(struct isolation *iso, struct ab_err *err)
 
 /* Replaces a path by its canonical form (the bundle takes no "..") when it exists. */
 static void
+canonicalise(char *path, size_t size);
+
+/*
+ * The source tree's assets/ (the path argobox-wm was built with), when it
+ * exists outside /usr: containers on the host's /usr view would not see it
+ * otherwise, and the launcher would list no apps and wallpapers would not load.
+ */
+static void
+find_assets(struct isolation *iso)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	iso->assets_dir[0] = '\0';
+	if (!AB_ISOLATION_SOURCE_DIR[0])
+		return;
+	snprintf(real, sizeof(real), "%s/assets", AB_ISOLATION_SOURCE_DIR);
+	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	canonicalise(real, sizeof(real));
+	if (strncmp(real, "/usr/", 5) == 0)
+		return;
+	memcpy(iso->assets_dir, real, sizeof(real));
+}
+
+static void
 canonicalise(char *path, size_t size)
 {
 	char buf[PATH_MAX];
@@ -363,6 +397,7 @@ isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct user
 			continue;
 		memcpy(iso->desktop_bins[iso->n_desktop_bins++], real, sizeof(real));
 	}
+	find_assets(iso);
 
 	struct netpol_config nc = netpol_default_config;
 	snprintf(nc.pool, sizeof(nc.pool), "%s", iso->nc.pool);
@@ -615,12 +650,15 @@ isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *
 	p.spec.apparmor_profile = iso->apparmor;
 	p.spec.image = iso->rc.image[0] ? iso->rc.image : NULL;
 	p.spec.cgroup_parent = iso->rc.cgroup_parent;
+	unsigned n = 0;
 	for (unsigned i = 0; i < iso->n_desktop_bins; i++)
-		iso->mounts[i] =
+		iso->mounts[n++] =
 		    (struct runtime_mount){iso->desktop_bins[i], iso->desktop_bins[i], false};
-	if (iso->n_desktop_bins) {
+	if (iso->assets_dir[0])
+		iso->mounts[n++] = (struct runtime_mount){iso->assets_dir, iso->assets_dir, false};
+	if (n) {
 		p.spec.mounts = iso->mounts;
-		p.spec.n_mounts = iso->n_desktop_bins;
+		p.spec.n_mounts = n;
 	}
 	fill_net(iso, prof, &p);
 	if (ephemeral && !prof)

@@ -279,6 +279,7 @@ main(int argc, char **argv)
 		ab_warn("%s: argoboxctl will not work", err.msg);
 		ab_err_clear(&err);
 	}
+	ctl_set_stop(ctl, deskstate_sync_end, dsync);
 	server_set_desktops(srv, desktops);
 	struct authn *authn = NULL;
 	if (authn_new(&cfg, srv, desktops, kv, &authn, &err) < 0) {

@@ -127,23 +127,11 @@ async function startBroker() {
 	const data = path.join(dir, 'data');
 	fs.mkdirSync(data, { mode: 0o711 });
 	fs.chmodSync(data, 0o711); // containers need data.dir traversable
-	// the window manager, recording its display in the runtime dir first
-	// and ArgoBox's own .desktop entries and the wallpaper this test sets, under
-	// $XDG_DATA_DIRS and $ARGOBOX_WALLPAPER_DIR: a container built on the host's /usr does not
-	// see the source tree (assets/) the wm would read them from
-	const apps = path.join(sourceDir, 'assets', 'applications');
-	const entries = fs.readdirSync(apps).filter((f) => f.endsWith('.desktop')).map((f) => `a/${f}=${fs.readFileSync(path.join(apps, f), 'utf8')}`);
-	entries.push(`w/${WALLPAPER}=${fs.readFileSync(path.join(sourceDir, 'assets', 'wallpapers', WALLPAPER)).toString('base64')}`);
-	const script = [
-		'w="$0"; r="$ARGOBOX_RUNTIME_DIR/xdg"; mkdir -p "$r/applications" "$r/wallpapers"',
-		'for f in "$@"; do n="${f%%=*}"; v="${f#*=}"; case "$n" in',
-		'a/*) printf "%s" "$v" >"$r/applications/${n#a/}";;',
-		'w/*) printf "%s" "$v" | base64 -d >"$r/wallpapers/${n#w/}";;',
-		'esac; done',
-		'export XDG_DATA_DIRS="$r:/usr/local/share:/usr/share" ARGOBOX_WALLPAPER_DIR="$r/wallpapers"',
-		'echo "$DISPLAY" >"$ARGOBOX_RUNTIME_DIR/display"; exec "$w" --log-level debug',
-	].join('\n');
-	const desktopCommand = ['/bin/sh', '-c', script, wm, ...entries];
+	// the window manager, recording its display in the runtime dir first; it reads ArgoBox's
+	// .desktop entries and wallpapers from the source tree's assets/, which the broker binds
+	// read-only into containers built on the host's /usr
+	const script = 'echo "$DISPLAY" >"$ARGOBOX_RUNTIME_DIR/display"; exec "$0" --log-level debug';
+	const desktopCommand = ['/bin/sh', '-c', script, wm];
 	const config = {
 		listen: { address: '127.0.0.1', port: 0 },
 		web: { root: webRoot },

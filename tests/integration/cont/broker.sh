@@ -133,6 +133,12 @@ if [ -n "$pid" ] && [ -d /proc/$pid ]; then
 	grep -q '^CapEff:\s*0*$' /proc/$pid/status && grep -q '^NoNewPrivs:\s*1' /proc/$pid/status &&
 		ok "no capabilities, no_new_privs" || bad "privileges: $(grep -E 'CapEff|NoNewPrivs' /proc/$pid/status)"
 	grep -q '^Seccomp:\s*2' /proc/$pid/status && ok "seccomp filter on" || bad "no seccomp filter"
+	# ArgoBox's assets (the wm's .desktop entries and wallpapers) are readable inside, read-only
+	a=$(readlink -f "$S/assets")
+	nsenter -t "$pid" -m test -r "$a/applications/xterm.desktop" &&
+		ok "assets/ visible in the container at $a" || bad "assets/ not visible in the container"
+	nsenter -t "$pid" -m touch "$a/.probe" 2>/dev/null && bad "assets/ writable in the container" ||
+		ok "assets/ read-only in the container"
 	pgrep -P "$pid" -f "$wm" >/dev/null && ok "the desktop command ($wm) runs in the container" ||
 		bad "no '$wm' under the session: $(ps -o pid,args --ppid "$pid" 2>&1)"
 else
