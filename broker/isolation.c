@@ -279,8 +279,7 @@ find_seccomp(struct isolation *iso, struct ab_err *err)
 }
 
 /* Replaces a path by its canonical form (the bundle takes no "..") when it exists. */
-static void
-canonicalise(char *path, size_t size);
+static void canonicalise(char *path, size_t size);
 
 /*
  * The source tree's assets/ (the path argobox-wm was built with), when it
