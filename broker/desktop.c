@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ab_log.h"
+#include "ab_proto.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "control.h"
@@ -640,11 +641,58 @@ desktop_control_dead(struct control *c, const char *why, void *data)
 	}
 }
 
+/* A string field of at most `max` bytes, else NULL (the session's words are not trusted). */
+static const char *
+short_string(json_t *o, const char *key, size_t max)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v && strlen(v) <= max ? v : NULL;
+}
+
+/*
+ * {"type":"isolation","landlock":{mode, abi, applied, rules, signals_scoped,
+ * error}}: how the session confined the desktop command, audited as
+ * session.landlock (failure when it was not applied, info otherwise). Sent
+ * after every hello, so a restarted broker audits it again on adoption.
+ */
+static void
+desktop_isolation(struct desktop *d, json_t *msg)
+{
+	json_t *ll = json_object_get(msg, "landlock");
+	if (!json_is_object(ll)) {
+		ab_warn("desktop '%s': isolation message without 'landlock'", d->user);
+		return;
+	}
+	json_t *applied = json_object_get(ll, "applied");
+	json_t *abi = json_object_get(ll, "abi");
+	const char *mode = short_string(ll, "mode", 8);
+	const char *rules = short_string(ll, "rules", 8192);
+	const char *error = short_string(ll, "error", 256);
+	json_t *detail = json_pack("{sb}", "applied", json_is_true(applied));
+	json_object_set_new(detail, "mode", json_string(mode ? mode : "?"));
+	if (json_is_integer(abi) && json_integer_value(abi) > 0 && json_integer_value(abi) < 100)
+		json_object_set_new(detail, "abi", json_integer(json_integer_value(abi)));
+	if (rules)
+		json_object_set_new(detail, "rules", json_string(rules));
+	if (json_is_boolean(json_object_get(ll, "signals_scoped")))
+		json_object_set(detail, "signals_scoped", json_object_get(ll, "signals_scoped"));
+	if (error)
+		json_object_set_new(detail, "error", json_string(error));
+	bool off = mode && strcmp(mode, "off") == 0;
+	audit_log("session.landlock", json_is_true(applied) || off ? AUDIT_INFO : AUDIT_FAILURE,
+	          d->user, NULL, NULL, detail);
+}
+
 /* Messages of a desktop that is stopping (windows closing) must not reach the hooks. */
 static void
 desktop_control_msg(struct control *c, json_t *msg, void *data)
 {
 	struct desktop *d = data;
+	if (strcmp(ab_proto_type(msg), "isolation") == 0) {
+		if (d->state != DESKTOP_GONE)
+			desktop_isolation(d, msg);
+		return;
+	}
 	if (d->state == DESKTOP_READY && d->m->p.on_message)
 		d->m->p.on_message(d->m->p.message_data, d->user, msg);
 }

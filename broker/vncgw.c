@@ -198,7 +198,7 @@ static int
 vncgw_listen(struct vncgw *g, const char *spec, struct ab_err *err)
 {
 	char host[INET6_ADDRSTRLEN];
-	int port;
+	int port = 0;
 	int r = vncgw_parse_listen(spec, host, sizeof(host), &port, err);
 	if (r < 0)
 		return r;

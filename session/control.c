@@ -115,6 +115,14 @@ send_state(struct control *ctl)
 	ctl->states_relayed++;
 }
 
+static void
+send_isolation(struct control *ctl)
+{
+	if (!ctl->broker || !ctl->broker->hello || !ctl->isolation)
+		return;
+	conn_send(ctl->broker, json_incref(ctl->isolation));
+}
+
 /* the last desktop-command exit goes to the broker once (now, or after its hello) */
 static void
 send_exit(struct control *ctl)
@@ -167,6 +175,7 @@ handle_hello(struct control_conn *c, json_t *msg)
 	c->hello = true;
 	if (c->is_broker) {
 		c->ctl->missed = 0;
+		send_isolation(c->ctl);
 		send_state(c->ctl);
 		send_exit(c->ctl);
 	}
@@ -251,6 +260,18 @@ control_desktop_exit(struct control *ctl, int status, bool restarting)
 	json_decref(ctl->last_exit);
 	ctl->last_exit = ab_proto_msg("desktop_exit", f);
 	send_exit(ctl);
+}
+
+void
+control_isolation(struct control *ctl, json_t *landlock)
+{
+	if (!ctl->loop) {
+		json_decref(landlock);
+		return;
+	}
+	json_decref(ctl->isolation);
+	ctl->isolation = ab_proto_msg("isolation", json_pack("{so}", "landlock", landlock));
+	send_isolation(ctl);
 }
 
 int
@@ -446,6 +467,8 @@ control_close(struct control *ctl)
 		close(ctl->wm_listen);
 	json_decref(ctl->state);
 	json_decref(ctl->notify_queue);
+	json_decref(ctl->isolation);
+	ctl->isolation = NULL;
 	json_decref(ctl->last_exit);
 	memset(ctl, 0, sizeof(*ctl));
 }

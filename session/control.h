@@ -63,6 +63,7 @@ struct control {
 	/* counters (tests, metrics) */
 	unsigned long states_relayed, notifies_relayed, pongs, relays_dropped;
 	json_t *last_exit;                   /* desktop_exit not yet sent to a broker */
+	json_t *isolation;                   /* latest "isolation" message, sent after each hello */
 	int64_t relay_tokens, relay_last_ms; /* relay rate limit */
 };
 
@@ -87,5 +88,13 @@ int control_handle(struct control_conn *c, json_t *msg);
  * a broker has said hello when none is connected (only the latest).
  */
 void control_desktop_exit(struct control *ctl, int status, bool restarting);
+
+/*
+ * How the session confined the desktop command, for the broker's audit:
+ * {"type":"isolation","landlock":{...}} (`landlock` is stolen). Sent now
+ * when a broker is connected and again to every broker that says hello
+ * (a restarted broker re-adopting the desktop learns it too).
+ */
+void control_isolation(struct control *ctl, json_t *landlock);
 
 #endif

@@ -155,6 +155,26 @@ json_strv(json_t *a)
  * Builds the desktop command's Landlock policy from the config and the
  * environment, and hands it to the supervisor. Returns 0 or -errno.
  */
+/* The desktop command's Landlock outcome, for the broker's audit (control_isolation). */
+static void
+report_landlock(void *data, int result)
+{
+	struct session *s = data;
+	json_t *ll = json_pack("{ss}", "mode", s->cfg.landlock_enabled);
+	json_object_set_new(ll, "abi", s->sup.ll_abi > 0 ? json_integer(s->sup.ll_abi) : json_null());
+	json_object_set_new(ll, "applied", json_boolean(result == 0));
+	if (result == 0) {
+		_cleanup_free_ char *d = landlock_policy_describe(s->sup.ll_policy);
+		json_object_set_new(ll, "rules", json_string(d ? d : ""));
+		json_object_set_new(ll, "signals_scoped",
+		                    json_boolean(landlock_scoped(s->sup.ll_abi) &&
+		                                 s->sup.ll_policy->scope_signals));
+	} else if (result < 0) {
+		json_object_set_new(ll, "error", json_string(strerror(-result)));
+	}
+	control_isolation(&s->ctl, ll);
+}
+
 static int
 setup_landlock(struct session *s, struct ab_err *err)
 {
@@ -353,6 +373,7 @@ main(int argc, char **argv)
 	supervise_setenv(&s.sup, "DISPLAY", display);
 	supervise_setenv(&s.sup, "ARGOBOX_RUNTIME_DIR", s.dir);
 	supervise_setenv(&s.sup, "ARGOBOX_WM_SOCKET", wm_sock);
+	supervise_on_landlock(&s.sup, report_landlock, &s);
 	if (setup_landlock(&s, &err) < 0) {
 		ab_error("desktop command: %s", err.msg);
 		s.exit_code = 1;

@@ -40,6 +40,13 @@ supervise_set_landlock(struct supervise *s, const struct landlock_policy *policy
 	s->ll_mode = mode;
 }
 
+void
+supervise_on_landlock(struct supervise *s, void (*fn)(void *data, int result), void *data)
+{
+	s->ll_cb = fn;
+	s->ll_cb_data = data;
+}
+
 /*
  * In the child: confines it, tells the parent the outcome on `report_fd`.
  * Returns only when the command may run.
@@ -99,6 +106,8 @@ parent_landlock(struct supervise *s, int report_fd)
 	} else if (first) {
 		ab_info("landlock: off for the desktop command");
 	}
+	if (s->ll_cb)
+		s->ll_cb(s->ll_cb_data, result);
 }
 
 void

@@ -34,6 +34,9 @@ struct supervise {
 	int ll_abi;                              /* landlock_abi() */
 	enum landlock_mode ll_mode;
 	int ll_result; /* last start: 0 applied, -errno failed, 1 not attempted */
+	/* supervise_on_landlock */
+	void (*ll_cb)(void *data, int result);
+	void *ll_cb_data;
 };
 
 void supervise_init(struct supervise *s, struct ab_loop *loop, char **argv, bool restart,
@@ -47,6 +50,11 @@ void supervise_setenv(struct supervise *s, const char *name, const char *value);
  */
 void supervise_set_landlock(struct supervise *s, const struct landlock_policy *policy, int abi,
                             enum landlock_mode mode);
+/*
+ * Calls fn(data, result) with the first start's Landlock outcome, and again
+ * whenever a restart's differs: 0 applied, -errno not applied, 1 off.
+ */
+void supervise_on_landlock(struct supervise *s, void (*fn)(void *data, int result), void *data);
 /* Starts the command now. */
 int supervise_start(struct supervise *s, struct ab_err *err);
 /* Reports that `pid` exited with wait status `status`; returns true if it was ours. */

@@ -215,6 +215,19 @@ for e in 'container.start","outcome":"grant' 'container.privileges' 'container.r
 	'net.policy.remove'; do
 	grep -q "\"event\":\"$e" "$T/audit.log" && ok "audited: ${e%%\"*}" || bad "not audited: $e"
 done
+# The session reports how it confined the desktop command (Landlock): audited on start and
+# again after the restarted broker adopted the desktop.
+ll=$(grep -c '"event":"session.landlock"' "$T/audit.log")
+[ "$ll" -ge 2 ] && ok "session.landlock audited on start and after adoption ($ll events)" ||
+	bad "session.landlock events: $ll"
+if grep -q '"event":"session.landlock".*"abi":[1-9]' "$T/audit.log"; then
+	# the kernel has Landlock: the desktop command must have been confined
+	grep '"event":"session.landlock"' "$T/audit.log" | grep -vq '"applied":true' &&
+		bad "Landlock available but not applied: $(grep -m1 session.landlock "$T/audit.log")" ||
+		ok "session.landlock: applied (ABI $(grep -m1 -o '"abi":[0-9]*' "$T/audit.log" | cut -d: -f2))"
+else
+	echo "skip: this kernel has no Landlock (session.landlock says abi null, not applied)"
+fi
 grep -q ERROR: "$T"/broker*.log && bad "sanitizer report: $(grep -m1 ERROR: "$T"/broker*.log)"
 
 echo "cont ($rt): $fails failure(s)"

@@ -344,6 +344,27 @@ test_desktop_exit_reported(void **state)
 	peer_close(&b);
 }
 
+static void
+test_isolation_sent_after_every_hello(void **state)
+{
+	struct fixture *f = *state;
+	control_isolation(&f->ctl, json_pack("{sssisb}", "mode", "auto", "abi", 7, "applied", 1));
+	for (int round = 0; round < 2; round++) { /* a second broker (restart) hears it too */
+		struct peer b = peer_connect(f, "control.sock");
+		json_decref(peer_recv(f, &b));
+		peer_send_raw(f, &b,
+		              "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+		json_t *m = peer_recv_type(f, &b, "isolation");
+		json_t *ll = json_object_get(m, "landlock");
+		assert_string_equal(json_string_value(json_object_get(ll, "mode")), "auto");
+		assert_int_equal(json_integer_value(json_object_get(ll, "abi")), 7);
+		assert_true(json_is_true(json_object_get(ll, "applied")));
+		json_decref(m);
+		peer_close(&b);
+		pump(f);
+	}
+}
+
 int
 main(void)
 {
@@ -358,6 +379,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_every_type_relayed_to_wm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relay_rate_limited, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_desktop_exit_reported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_isolation_sent_after_every_hello, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
