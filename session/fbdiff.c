@@ -313,29 +313,49 @@ fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 	return 0;
 }
 
-long
-fbdiff_match_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
-                   const struct fbdiff_rect *dst, int dx, int dy, struct fbdiff_rect *ret_band)
+int
+fbdiff_sample_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+                    const struct fbdiff_rect *dst, int dx, int dy, int samples)
 {
-	if (dst->x2 <= dst->x1 || dst->y2 <= dst->y1)
+	int h = dst->y2 - dst->y1;
+	if (h <= 0 || dst->x2 <= dst->x1 || samples <= 0)
 		return 0;
 	size_t span = (size_t)(dst->x2 - dst->x1) * 4;
-	int run = 0, best = 0, best_end = 0;
-	for (int y = dst->y1; y < dst->y2; y++) {
-		if (!memcmp(&row32(cur, stride, y)[dst->x1],
-		            &row32(shadow, stride, y - dy)[dst->x1 - dx], span)) {
-			if (++run > best) {
-				best = run;
-				best_end = y + 1;
-			}
-		} else {
-			run = 0;
+	int n = AB_MIN(samples, h), hits = 0;
+	for (int i = 0; i < n; i++) {
+		int y = dst->y1 + (int)(((long)i * h + h / 2) / n);
+		hits += !memcmp(&row32(cur, stride, y)[dst->x1],
+		                &row32(shadow, stride, y - dy)[dst->x1 - dx], span);
+	}
+	return hits;
+}
+
+int
+fbdiff_shift_compare(uint8_t *shadow, const uint8_t *cur, size_t stride,
+                     const struct fbdiff_rect *dst, int dx, int dy, int *ret_y1, int *ret_y2)
+{
+	int h = dst->y2 - dst->y1;
+	if (h <= 0 || dst->x2 <= dst->x1)
+		return 0;
+	size_t span = (size_t)(dst->x2 - dst->x1) * 4;
+	size_t dst_off = (size_t)dst->x1 * 4, src_off = (size_t)(dst->x1 - dx) * 4;
+	int n = 0, y1 = dst->y2, y2 = dst->y1;
+	/* bottom up when moving down: every source row is read before it is overwritten */
+	for (int i = 0; i < h; i++) {
+		int y = dy > 0 ? dst->y2 - 1 - i : dst->y1 + i;
+		uint8_t *d = shadow + (size_t)y * stride + dst_off;
+		memmove(d, shadow + (size_t)(y - dy) * stride + src_off, span);
+		if (memcmp(d, cur + (size_t)y * stride + dst_off, span)) {
+			n++;
+			y1 = AB_MIN(y1, y);
+			y2 = AB_MAX(y2, y + 1);
 		}
 	}
-	if (best == 0)
-		return 0;
-	*ret_band = (struct fbdiff_rect){dst->x1, best_end - best, dst->x2, best_end};
-	return (long)best * (dst->x2 - dst->x1);
+	if (n) {
+		*ret_y1 = y1;
+		*ret_y2 = y2;
+	}
+	return n;
 }
 
 void
@@ -345,11 +365,37 @@ fbdiff_move_rect(uint8_t *fb, size_t stride, const struct fbdiff_rect *dst, int 
 	int h = dst->y2 - dst->y1;
 	if (w == 0 || h <= 0)
 		return;
-	_cleanup_free_ uint8_t *tmp = ab_xmalloc(w * (size_t)h);
-	for (int y = 0; y < h; y++)
-		memcpy(tmp + (size_t)y * w,
-		       fb + (size_t)(dst->y1 + y - dy) * stride + (size_t)(dst->x1 - dx) * 4, w);
-	for (int y = 0; y < h; y++)
-		memcpy(fb + (size_t)(dst->y1 + y) * stride + (size_t)dst->x1 * 4,
-		       tmp + (size_t)y * w, w);
+	/*
+	 * Row by row in the order that reads every source row before it is
+	 * overwritten (bottom up when moving down); memmove covers a sideways
+	 * overlap within a row.
+	 */
+	size_t dst_off = (size_t)dst->x1 * 4, src_off = (size_t)(dst->x1 - dx) * 4;
+	for (int i = 0; i < h; i++) {
+		int y = dy > 0 ? dst->y2 - 1 - i : dst->y1 + i;
+		memmove(fb + (size_t)y * stride + dst_off, fb + (size_t)(y - dy) * stride + src_off,
+		        w);
+	}
+}
+
+int
+fbdiff_subtract(const struct fbdiff_rect *r, const struct fbdiff_rect *hole,
+                struct fbdiff_rect out[4])
+{
+	int x1 = AB_MAX(r->x1, hole->x1), y1 = AB_MAX(r->y1, hole->y1);
+	int x2 = AB_MIN(r->x2, hole->x2), y2 = AB_MIN(r->y2, hole->y2);
+	if (x1 >= x2 || y1 >= y2) {
+		out[0] = *r;
+		return 1;
+	}
+	int n = 0;
+	if (r->y1 < y1)
+		out[n++] = (struct fbdiff_rect){r->x1, r->y1, r->x2, y1};
+	if (y2 < r->y2)
+		out[n++] = (struct fbdiff_rect){r->x1, y2, r->x2, r->y2};
+	if (r->x1 < x1)
+		out[n++] = (struct fbdiff_rect){r->x1, y1, x1, y2};
+	if (x2 < r->x2)
+		out[n++] = (struct fbdiff_rect){x2, y1, r->x2, y2};
+	return n;
 }

@@ -70,18 +70,32 @@ long fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
                       int *ret_dy, struct fbdiff_rect *ret_rect);
 
 /*
- * Checks a known shift (a window the X server says moved by dx, dy): within
- * dst, whose source dst - (dx, dy) the caller keeps inside the screen, finds
- * the tallest band of consecutive rows where cur equals the shadow's rows
- * shifted by (dx, dy) over dst's whole width. Returns its area and stores it
- * in *ret_band (untouched when 0 is returned: no row matches).
+ * How many of `samples` rows spread evenly over dst equal the shadow's rows
+ * shifted by (dx, dy) over dst's width (a cheap look before committing to a
+ * move; dst - (dx, dy) must be inside the screen).
  */
-long fbdiff_match_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
-                        const struct fbdiff_rect *dst, int dx, int dy,
-                        struct fbdiff_rect *ret_band);
+int fbdiff_sample_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+                        const struct fbdiff_rect *dst, int dx, int dy, int samples);
+
+/*
+ * Moves the shadow's rectangle dst - (dx, dy) to dst, as a client does with
+ * a CopyRect, comparing each moved row with cur while it is in the cache.
+ * Returns how many rows differ from cur and stores the first and last + 1 of
+ * them in *ret_y1, *ret_y2 (untouched when 0).
+ */
+int fbdiff_shift_compare(uint8_t *shadow, const uint8_t *cur, size_t stride,
+                         const struct fbdiff_rect *dst, int dx, int dy, int *ret_y1, int *ret_y2);
 
 /* Copies rectangle dst - (dx, dy) of fb to dst (overlap allowed). */
 void fbdiff_move_rect(uint8_t *fb, size_t stride, const struct fbdiff_rect *dst, int dx, int dy);
+
+/*
+ * r minus hole: stores up to 4 disjoint rectangles covering the pixels of r
+ * outside hole in out[] (the bands above and below hole, then its left and
+ * right sides) and returns how many (r itself when they do not overlap).
+ */
+int fbdiff_subtract(const struct fbdiff_rect *r, const struct fbdiff_rect *hole,
+                    struct fbdiff_rect out[4]);
 
 /* Moves rows of rectangle band (destination) in fb by dy: row y gets row y - dy. */
 void fbdiff_shift_rows(uint8_t *fb, size_t stride, const struct fbdiff_rect *band, int dy);

@@ -161,7 +161,8 @@ report_landlock(void *data, int result)
 {
 	struct session *s = data;
 	json_t *ll = json_pack("{ss}", "mode", s->cfg.landlock_enabled);
-	json_object_set_new(ll, "abi", s->sup.ll_abi > 0 ? json_integer(s->sup.ll_abi) : json_null());
+	json_object_set_new(ll, "abi",
+	                    s->sup.ll_abi > 0 ? json_integer(s->sup.ll_abi) : json_null());
 	json_object_set_new(ll, "applied", json_boolean(result == 0));
 	if (result == 0) {
 		_cleanup_free_ char *d = landlock_policy_describe(s->sup.ll_policy);

@@ -671,7 +671,8 @@ wins_handle_event(struct vnc *v, XEvent *ev)
  * the old place), they go out as one CopyRect. Returns true when scheduled.
  */
 static bool
-copy_moved_window(struct vnc *v, const uint8_t *cur, size_t stride, int *ret_dx, int *ret_dy)
+copy_moved_window(struct vnc *v, const uint8_t *cur, size_t stride, int *ret_dx, int *ret_dy,
+                  struct fbdiff_rect *ret_band)
 {
 	struct vnc_win *best = NULL;
 	long best_area = 0;
@@ -691,15 +692,31 @@ copy_moved_window(struct vnc *v, const uint8_t *cur, size_t stride, int *ret_dx,
 	struct fbdiff_rect dst = {AB_MAX(best->x, AB_MAX(0, dx)), AB_MAX(best->y, AB_MAX(0, dy)),
 	                          AB_MIN(best->x + best->w, AB_MIN(v->width, v->width + dx)),
 	                          AB_MIN(best->y + best->h, AB_MIN(v->height, v->height + dy))};
-	struct fbdiff_rect band;
 	if (dst.x2 - dst.x1 <= 0 || dst.y2 - dst.y1 <= 0 ||
-	    fbdiff_match_shift(v->shadow, cur, stride, &dst, dx, dy, &band) < VNC_MOVE_MIN_AREA)
+	    (long)(dst.x2 - dst.x1) * (dst.y2 - dst.y1) < VNC_MOVE_MIN_AREA ||
+	    fbdiff_sample_shift(v->shadow, cur, stride, &dst, dx, dy, VNC_MOVE_SAMPLES) <
+	        VNC_MOVE_SAMPLES / 2)
 		return false;
-	fbdiff_move_rect(v->shadow, stride, &band, dx, dy);
-	rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, dx, dy);
+	/*
+	 * Most of it arrived unchanged: the clients copy the whole place and the
+	 * shadow does the same, comparing each moved row with the screen on the
+	 * way (one pass). Rows that differ (drawn during the move, or under
+	 * another window) are left to the damage pass below, which sends them
+	 * after the CopyRect; the rows that match are known equal and skipped.
+	 */
+	int y1 = 0, y2 = 0;
+	int bad = fbdiff_shift_compare(v->shadow, cur, stride, &dst, dx, dy, &y1, &y2);
+	rfbScheduleCopyRect(v->screen, dst.x1, dst.y1, dst.x2, dst.y2, dx, dy);
 	v->stats.window_moves++;
 	*ret_dx = dx;
 	*ret_dy = dy;
+	*ret_band = dst;
+	if (bad) { /* the larger clean band, above or below the rows that differ */
+		if (y1 - dst.y1 >= dst.y2 - y2)
+			ret_band->y2 = y1;
+		else
+			ret_band->y1 = y2;
+	}
 	return true;
 }
 
@@ -756,9 +773,11 @@ process_damage(struct vnc *v)
 		box.y2 = AB_MAX(box.y2, AB_MIN(v->height, rects[i].y + rects[i].height));
 	}
 	struct fbdiff_rect band;
+	struct fbdiff_rect same = {0, 0, 0, 0}; /* known equal to the shadow: not compared */
 	int dx = 0, dy = 0;
-	if (copy_moved_window(v, cur, stride, &dx, &dy)) {
+	if (copy_moved_window(v, cur, stride, &dx, &dy, &band)) {
 		/* exact: the X server said where the window went */
+		same = band;
 	} else if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
 	           box.y2 - box.y1 >= VNC_SCROLL_MIN_ROWS &&
 	           fbdiff_find_vscroll(v->shadow, cur, stride, &box, VNC_SCROLL_MIN_ROWS, &dy,
@@ -791,7 +810,11 @@ process_damage(struct vnc *v)
 		if (r.x2 <= r.x1 || r.y2 <= r.y1)
 			continue;
 		v->stats.damaged_px += (long long)(r.x2 - r.x1) * (r.y2 - r.y1);
-		v->stats.changed_px += fbdiff_update(v->shadow, cur, stride, &r, mark_cb, v);
+		struct fbdiff_rect parts[4];
+		int np = fbdiff_subtract(&r, &same, parts);
+		for (int k = 0; k < np; k++)
+			v->stats.changed_px +=
+			    fbdiff_update(v->shadow, cur, stride, &parts[k], mark_cb, v);
 	}
 	if (rects)
 		XFree(rects);

@@ -74,6 +74,8 @@ struct vnc {
 #define VNC_SCROLL_MIN_ROWS  8
 /* a moved block (window drag) is sent as CopyRect from this many pixels */
 #define VNC_MOVE_MIN_AREA 4096
+/* rows of a moved window sampled before committing to its CopyRect (half must match) */
+#define VNC_MOVE_SAMPLES 8
 /* zlib level of our ZRLE encoder (zrle.h) */
 #define VNC_ZRLE_LEVEL 6
 

@@ -692,16 +692,17 @@ def t_scroll():
 
 
 def t_move():
-    """A window dragged around ends up on the client exactly as on the screen, with the
-    moves sent as CopyRect."""
+    """A window dragged around while its content changes ends up on the client exactly as on
+    the screen, with the moves sent as CopyRect."""
     if not shutil.which("xterm") or not shutil.which("xdotool"):
         skip("xterm or xdotool is not installed")
     sig = tempfile.mkdtemp(prefix="ab-move-")
     go, done = os.path.join(sig, "go"), os.path.join(sig, "done")
-    # xterm moves its own window ($WINDOWID), paced, once the client is connected
+    # xterm moves its own window ($WINDOWID), paced, once the client is connected, and prints
+    # a line at every step (the window's content changes while it moves)
     script = ("seq 1 20; while [ ! -e %s ]; do sleep 0.02; done; i=0; while [ $i -lt 30 ]; do "
-              "i=$((i+1)); xdotool windowmove $WINDOWID $((10+i*9)) $((10+i*6)); sleep 0.02; "
-              "done; touch %s; exec sleep 600" % (go, done))
+              "i=$((i+1)); echo step $i; xdotool windowmove $WINDOWID $((10+i*9)) $((10+i*6)); "
+              "sleep 0.02; done; touch %s; exec sleep 600" % (go, done))
     s = Session(geometry="800x600",
                 desktop=["xterm", "-geometry", "60x20+10+10", "-e", "sh", "-c", script])
     try:

@@ -352,8 +352,8 @@ test_isolation_sent_after_every_hello(void **state)
 	for (int round = 0; round < 2; round++) { /* a second broker (restart) hears it too */
 		struct peer b = peer_connect(f, "control.sock");
 		json_decref(peer_recv(f, &b));
-		peer_send_raw(f, &b,
-		              "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+		peer_send_raw(
+		    f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
 		json_t *m = peer_recv_type(f, &b, "isolation");
 		json_t *ll = json_object_get(m, "landlock");
 		assert_string_equal(json_string_value(json_object_get(ll, "mode")), "auto");

@@ -297,31 +297,92 @@ test_no_move_for_new_content(void **state)
 	free(cur);
 }
 
-/* a known shift (the X server's ConfigureNotify): the matching band, even for a far jump */
+/* a known shift (the X server's ConfigureNotify): sampled, then moved and compared in one pass */
 static void
-test_match_shift(void **state)
+test_shift_compare(void **state)
 {
 	uint8_t *shadow = fb_new(), *cur = fb_new();
 	draw_window(shadow, 5, 40, 100, 60);
 	draw_window(cur, 190, 40, 100, 60); /* 185 px to the right in one step */
-	struct fbdiff_rect dst = {190, 40, 290, 100}, band;
-	assert_int_equal(fbdiff_match_shift(shadow, cur, STRIDE, &dst, 185, 0, &band), 100 * 60);
-	assert_int_equal(band.x1, 190);
-	assert_int_equal(band.y1, 40);
-	assert_int_equal(band.x2, 290);
-	assert_int_equal(band.y2, 100);
-	/* the wrong shift matches nothing; its band is left alone */
-	struct fbdiff_rect keep = {1, 2, 3, 4};
-	band = keep;
-	assert_int_equal(fbdiff_match_shift(shadow, cur, STRIDE, &dst, 184, 0, &band), 0);
-	assert_memory_equal(&band, &keep, sizeof(band));
-	/* rows changed inside the window: the tallest matching band */
+	struct fbdiff_rect dst = {190, 40, 290, 100};
+	assert_int_equal(fbdiff_sample_shift(shadow, cur, STRIDE, &dst, 185, 0, 8), 8);
+	assert_int_equal(fbdiff_sample_shift(shadow, cur, STRIDE, &dst, 184, 0, 8), 0);
+	/* rows drawn inside the window during the move: moved anyway, reported */
 	draw_text(cur, 7, 80, 90);
-	assert_int_equal(fbdiff_match_shift(shadow, cur, STRIDE, &dst, 185, 0, &band), 100 * 40);
-	assert_int_equal(band.y1, 40);
-	assert_int_equal(band.y2, 80);
+	int y1 = -1, y2 = -1;
+	assert_int_equal(fbdiff_shift_compare(shadow, cur, STRIDE, &dst, 185, 0, &y1, &y2), 10);
+	assert_int_equal(y1, 80);
+	assert_int_equal(y2, 90);
+	/* the shadow now holds what a client has after the CopyRect: the window moved */
+	uint8_t *want = fb_new();
+	draw_window(want, 190, 40, 100, 60);
+	for (int y = 40; y < 100; y++)
+		assert_memory_equal(shadow + (size_t)y * STRIDE + 190 * 4,
+		                    want + (size_t)y * STRIDE + 190 * 4, 100 * 4);
+	free(want);
 	free(shadow);
 	free(cur);
+}
+
+/* overlapping moves in every direction equal a copy through a separate buffer */
+static void
+test_move_rect_overlap(void **state)
+{
+	static const int shifts[][2] = {{7, 0}, {-7, 0},  {0, 9}, {0, -9},
+	                                {5, 6}, {-5, -6}, {5, -6}};
+	for (size_t i = 0; i < sizeof(shifts) / sizeof(shifts[0]); i++) {
+		int dx = shifts[i][0], dy = shifts[i][1];
+		uint8_t *fb = fb_new(), *orig = fb_new();
+		draw_text(fb, 3, 0, H);
+		memcpy(orig, fb, (size_t)STRIDE * H);
+		struct fbdiff_rect dst = {50 + dx, 50 + dy, 150 + dx, 120 + dy};
+		fbdiff_move_rect(fb, STRIDE, &dst, dx, dy);
+		for (int y = dst.y1; y < dst.y2; y++)
+			assert_memory_equal(fb + (size_t)y * STRIDE + (size_t)dst.x1 * 4,
+			                    orig + (size_t)(y - dy) * STRIDE +
+			                        (size_t)(dst.x1 - dx) * 4,
+			                    (size_t)(dst.x2 - dst.x1) * 4);
+		/* the same through fbdiff_shift_compare (which also compares) */
+		memcpy(fb, orig, (size_t)STRIDE * H);
+		int y1, y2;
+		fbdiff_shift_compare(fb, orig, STRIDE, &dst, dx, dy, &y1, &y2);
+		for (int y = dst.y1; y < dst.y2; y++)
+			assert_memory_equal(fb + (size_t)y * STRIDE + (size_t)dst.x1 * 4,
+			                    orig + (size_t)(y - dy) * STRIDE +
+			                        (size_t)(dst.x1 - dx) * 4,
+			                    (size_t)(dst.x2 - dst.x1) * 4);
+		free(fb);
+		free(orig);
+	}
+}
+
+static void
+test_subtract(void **state)
+{
+	struct fbdiff_rect r = {0, 0, 100, 100}, out[4];
+	/* a hole in the middle: above, below, left, right; together r minus the hole */
+	struct fbdiff_rect hole = {20, 30, 60, 70};
+	assert_int_equal(fbdiff_subtract(&r, &hole, out), 4);
+	long area = 0;
+	for (int i = 0; i < 4; i++)
+		area += (long)(out[i].x2 - out[i].x1) * (out[i].y2 - out[i].y1);
+	assert_int_equal(area, 100 * 100 - 40 * 40);
+	assert_int_equal(out[0].y2, 30);
+	assert_int_equal(out[1].y1, 70);
+	assert_int_equal(out[2].x2, 20);
+	assert_int_equal(out[3].x1, 60);
+	/* disjoint: r itself; covered: nothing; an empty hole: r */
+	struct fbdiff_rect far = {200, 200, 300, 300}, all = {-5, -5, 105, 105},
+	                   none = {0, 0, 0, 0};
+	assert_int_equal(fbdiff_subtract(&r, &far, out), 1);
+	assert_memory_equal(&out[0], &r, sizeof(r));
+	assert_int_equal(fbdiff_subtract(&r, &all, out), 0);
+	assert_int_equal(fbdiff_subtract(&r, &none, out), 1);
+	/* the hole's lower part: one band above */
+	struct fbdiff_rect low = {0, 60, 100, 150};
+	assert_int_equal(fbdiff_subtract(&r, &low, out), 1);
+	assert_int_equal(out[0].y1, 0);
+	assert_int_equal(out[0].y2, 60);
 }
 
 int
@@ -338,7 +399,9 @@ main(void)
 	    cmocka_unit_test(test_vscroll_within_subrect),
 	    cmocka_unit_test(test_window_move_found_and_applied),
 	    cmocka_unit_test(test_no_move_for_new_content),
-	    cmocka_unit_test(test_match_shift),
+	    cmocka_unit_test(test_shift_compare),
+	    cmocka_unit_test(test_move_rect_overlap),
+	    cmocka_unit_test(test_subtract),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
