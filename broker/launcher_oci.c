@@ -221,7 +221,7 @@ adopt_ready(struct ab_loop *loop, void *data)
 {
 	struct launch *la = data;
 	la->adopt_timer = NULL;
-	if (!la->exited && runtime_has(la->ol->rt, la->user)) {
+	if (!la->exited && runtime_pid(la->ol->rt, la->user) > 0) {
 		la->ready = true;
 		la->fn(la, LAUNCH_READY, 0, la->data);
 	} else {
@@ -236,7 +236,12 @@ oci_adopt(struct launcher *l, const char *user, const char *runtime_dir, launch_
           void *data, struct launch **ret, struct ab_err *err)
 {
 	struct oci_launcher *ol = to_oci(l);
-	if (!runtime_has(ol->rt, user))
+	/*
+	 * Running, with its init: a container that stopped while no broker
+	 * watched it (known to the runtime until isolation removes it) is not a
+	 * desktop; its runtime dir may still hold the dead session's sockets.
+	 */
+	if (runtime_pid(ol->rt, user) <= 0)
 		return ab_err_set(err, ENOENT, "no running container of '%s' to adopt", user);
 	for (struct launch *la = ol->launches; la; la = la->next)
 		if (!la->exited && !strcmp(la->user, user))

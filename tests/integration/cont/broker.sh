@@ -207,6 +207,33 @@ if [ "$wm" != /usr/bin/sleep ]; then
 	ctl stop local >/dev/null
 	wait_for 20 no_containers || bad "container left after the second stop"
 fi
+
+# 4c. The container dies while the broker is down (a crash, a reboot of the runtime's state):
+# the next broker removes the stopped container instead of adopting it, lists no desktop for
+# it, and the next connection starts a fresh one.
+out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1 2>&1)
+grep -q "first_frame_ms=" <<<"$out" || bad "desktop for 4c did not start: $out"
+stop_broker
+id=$(containers | head -n1)
+if [ -n "$id" ]; then
+	"$rt" --root "$T/state" kill "$id" KILL
+	stopped() { "$rt" --root "$T/state" state "$id" 2>/dev/null | jq -e '.status == "stopped"'; }
+	wait_for 10 stopped || bad "container $id did not stop: $("$rt" --root "$T/state" state "$id" 2>&1)"
+	start_broker "$T/broker3.log"
+	sleep 1
+	listed=$(ctl --json list | jq -r '.desktops[] | select(.user == "local") | "\(.state) \(.pid)"')
+	[ -z "$listed" ] && ok "a container stopped while the broker was down is not adopted" ||
+		bad "desktop listed for a stopped container: $listed"
+	wait_for 10 no_containers && ok "the stopped container was removed" ||
+		bad "stopped container left: $("$rt" --root "$T/state" list 2>&1)"
+	out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1 2>&1)
+	grep -q "first_frame_ms=" <<<"$out" && [ -n "$(desk_pid)" ] && [ "$(desk_pid)" != 0 ] &&
+		ok "a fresh desktop starts after it (pid $(desk_pid))" || bad "no fresh desktop: $out"
+	ctl stop local >/dev/null
+	wait_for 20 no_containers || bad "container left after the 4c stop"
+else
+	bad "no container for 4c"
+fi
 stop_broker
 
 # 5. Audit: the container and network-policy events, with their outcomes.
