@@ -205,6 +205,8 @@ client_restack(void)
 {
 	size_t cap = wm.n_stack + 16, n = 0;
 	Window *v = ab_xcalloc(cap, sizeof(Window));
+	if (wm.bgmenu_open)
+		v[n++] = wm.bgmenu;
 	if (wm.launcher_open)
 		v[n++] = wm.launcher;
 	for (struct notification *no = wm.notes; no; no = no->next)

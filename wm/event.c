@@ -123,8 +123,19 @@ static void
 on_button_press(XEvent *ev)
 {
 	XButtonEvent *e = &ev->xbutton;
+	if (wm.bgmenu_open) {
+		bgmenu_button_press(e);
+		return;
+	}
 	if (wm.launcher_open) {
 		launcher_button_press(e);
+		return;
+	}
+	if (e->window == wm.root) {
+		wm.last_click_win = None;
+		/* the desktop background itself (not a child's click passed up) */
+		if (e->subwindow == None && e->button == Button3 && wm.drag == DRAG_NONE)
+			bgmenu_open(e->x_root, e->y_root, e->time);
 		return;
 	}
 	if (e->window == wm.bar) {
@@ -152,19 +163,29 @@ on_button_press(XEvent *ev)
 static void
 on_button_release(XEvent *ev)
 {
+	if (wm.bgmenu_open) {
+		bgmenu_button_release(&ev->xbutton);
+		return;
+	}
 	frame_button_release(&ev->xbutton);
 }
 
 static void
 on_motion(XEvent *ev)
 {
+	if (wm.bgmenu_open) {
+		bgmenu_motion(&ev->xmotion);
+		return;
+	}
 	frame_motion(&ev->xmotion);
 }
 
 static void
 on_key_press(XEvent *ev)
 {
-	if (wm.launcher_open)
+	if (wm.bgmenu_open)
+		bgmenu_key(&ev->xkey);
+	else if (wm.launcher_open)
 		launcher_key(&ev->xkey);
 	else
 		keys_press(&ev->xkey);
@@ -186,6 +207,8 @@ on_expose(XEvent *ev)
 		taskbar_draw();
 	} else if (e->window == wm.launcher) {
 		launcher_draw();
+	} else if (e->window == wm.bgmenu) {
+		bgmenu_draw();
 	} else {
 		struct client *c = client_find(e->window);
 		if (c && c->frame == e->window)
@@ -205,6 +228,7 @@ on_configure_notify(XEvent *ev)
 	wm.sw = e->width;
 	wm.sh = e->height;
 	ab_info("screen is now %dx%d", wm.sw, wm.sh);
+	bgmenu_close();
 	wallpaper_apply();
 	taskbar_create();
 	ewmh_update_workarea();

@@ -4,10 +4,10 @@
  *
  * It runs inside argobox-session on the session's Xvfb. It reparents every
  * top-level window into a frame drawn with cairo/pango (frame.c), keeps
- * ICCCM/EWMH properties (ewmh.c), draws the taskbar, launcher, notification
- * pop-ups and wallpaper (taskbar.c, launcher.c, notify.c, wallpaper.c,
- * theme.c), and exports/restores the desktop state (state.c, deskstate.c)
- * over the control channel to the session (ctl.c).
+ * ICCCM/EWMH properties (ewmh.c), draws the taskbar, launcher, desktop menu,
+ * notification pop-ups and wallpaper (taskbar.c, launcher.c, bgmenu.c,
+ * notify.c, wallpaper.c, theme.c), and exports/restores the desktop state
+ * (state.c, deskstate.c) over the control channel to the session (ctl.c).
  *
  * Start reading at main() below, then event.c (one handler per X event type)
  * and client.c (what happens to a window). One process, one poll() loop: the
@@ -182,6 +182,7 @@ shutdown_wm(void)
 	state_export_now();
 	ctl_stop();
 	launcher_close();
+	bgmenu_free();
 	notify_dismiss_all();
 	for (struct client *c = wm.clients; c; c = c->next)
 		client_release(c);

@@ -80,6 +80,8 @@ theme_redraw_all(void)
 	taskbar_draw();
 	if (wm.launcher_open)
 		launcher_draw();
+	if (wm.bgmenu_open)
+		bgmenu_draw();
 	for (struct notification *n = wm.notes; n; n = n->next)
 		notify_expose(n->win);
 }

@@ -108,7 +108,9 @@ wallpaper_set(const char *image, enum deskstate_fit fit)
 {
 	if (image[0] && !deskstate_valid_file_name(image))
 		return -EINVAL;
-	snprintf(wm.ds.wallpaper, sizeof(wm.ds.wallpaper), "%s", image);
+	/* image may be wm.ds.wallpaper itself (a new fit for the same picture) */
+	if (image != wm.ds.wallpaper)
+		snprintf(wm.ds.wallpaper, sizeof(wm.ds.wallpaper), "%s", image);
 	wm.ds.wallpaper_fit = fit;
 	wallpaper_apply();
 	state_changed();

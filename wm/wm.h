@@ -151,7 +151,7 @@ struct pending {
 struct wm {
 	Display *dpy;
 	int screen;
-	Window root, check, bar, launcher;
+	Window root, check, bar, launcher, bgmenu;
 	Visual *visual;
 	Colormap cmap;
 	int sw, sh; /* screen size */
@@ -198,6 +198,9 @@ struct wm {
 	bool launcher_open;
 	char query[64];
 	int sel, scroll;
+
+	/* desktop menu (bgmenu.c; its rows are its own) */
+	bool bgmenu_open;
 
 	/* notifications */
 	struct notification *notes;
@@ -324,6 +327,16 @@ void launcher_key(XKeyEvent *e);
 void launcher_button_press(XButtonEvent *e);
 int launcher_spawn(const struct desktop_entry *e);
 const char *launcher_desktop_id_for_pid(pid_t pid); /* NULL if we did not start it */
+
+/* bgmenu.c: the desktop menu (right click on the background): wallpaper, fit, theme */
+void bgmenu_open(int x, int y, Time when); /* at root coordinates x, y */
+void bgmenu_close(void);
+void bgmenu_free(void); /* at exit */
+void bgmenu_draw(void);
+void bgmenu_key(XKeyEvent *e);
+void bgmenu_button_press(XButtonEvent *e);
+void bgmenu_button_release(XButtonEvent *e);
+void bgmenu_motion(XMotionEvent *e);
 
 /* notify.c */
 void notify_show(const char *title, const char *body, bool critical, int64_t timeout_ms);
