@@ -19,6 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A container console log larger than this is moved to .1 when the next one starts. */
+#define RT_CONSOLE_ROTATE (4 << 20)
+
 const struct runtime_config runtime_default_config = {
     .runtime = "auto",
     .runtime_path = "",
@@ -829,7 +832,18 @@ runtime_start(struct runtime *rt, const struct runtime_spec *spec_in, const stru
 	ab_fd_set_nonblock(p[0], true);
 	c->ready_watch = ab_loop_watch(rt->loop, p[0], AB_LOOP_READ, ready_readable, c);
 
-	_cleanup_free_ char *log = ab_xasprintf("%s/console.log", c->bundle);
+	/*
+	 * Beside the bundle, so it outlives the container for a look after the
+	 * fact (the bundle goes when it stops): <bundle_root>/<user>.console.log,
+	 * the previous one kept as .1 once it passed RT_CONSOLE_ROTATE bytes.
+	 */
+	_cleanup_free_ char *log = ab_xasprintf("%s.console.log", c->bundle);
+	struct stat lst;
+	if (lstat(log, &lst) == 0 && S_ISREG(lst.st_mode) && lst.st_size > RT_CONSOLE_ROTATE) {
+		_cleanup_free_ char *old = ab_xasprintf("%s.1", log);
+		if (rename(log, old) < 0)
+			ab_warn("runtime: rotating '%s': %s", log, strerror(errno));
+	}
 	_cleanup_close_ int logfd =
 	    open(log, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	_cleanup_free_ char *pidfile = ab_xasprintf("%s/init.pid", c->bundle);

@@ -188,6 +188,10 @@ gone() { ! [ -d /proc/$pid ] || grep -q '^State:\s*Z' /proc/$pid/status; }
 	bad "session $pid still alive: $(grep -E 'State|PPid' /proc/$pid/status 2>/dev/null | tr '\n' ' ')"
 no_shim() { ! shim_running; }
 wait_for 10 no_shim && ok "the seccomp shim exited with its container" || bad "seccomp shim left running"
+# The container's output outlives it, beside the bundle (docs/isolation.md, container logs).
+clog="$T/bundles/local.console.log"
+grep -q "ready in" "$clog" 2>/dev/null && ok "console log kept after the container went ($clog)" ||
+	bad "no console log with the session's start-up after stop: $(ls "$T/bundles" 2>&1)"
 
 # 4b. The next start restores the desktop state the window manager published: the broker's
 # state file is handed over inside the container (/run/argobox) and readable by the user.

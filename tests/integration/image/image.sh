@@ -87,7 +87,7 @@ w1=$(pgrep -P "$pid" -f /usr/bin/argobox-wm)
 sleep 1
 w2=$(pgrep -P "$pid" -f /usr/bin/argobox-wm)
 [ -n "$w1" ] && [ "$w1" = "$w2" ] && ok "argobox-wm runs in the image (pid $w1)" ||
-	bad "argobox-wm not running steadily: '$w1' then '$w2'; $(tail -5 "$tmp/bundles/$user/console.log" 2>/dev/null)"
+	bad "argobox-wm not running steadily: '$w1' then '$w2'; $(tail -5 "$tmp/bundles/$user.console.log" 2>/dev/null)"
 T stop --user "$user" >/dev/null && ok "stopped" || bad "stop failed"
 
 echo "image: $fails failure(s)"
