@@ -415,6 +415,25 @@ async function quickstart(url, password) {
 	assert.ok(logins.some((a) => a.outcome === 'grant'), 'the sign-in was audited');
 }
 
+// Sessions of this test still running (their runtime dirs are under dir/run): the broker runs
+// each in its own process group, so killing the broker's group does not reach them.
+function sessionsLeft() {
+	const mark = `--runtime-dir\0${path.join(dir, 'run')}/`;
+	const pids = [];
+	for (const e of fs.readdirSync('/proc')) {
+		if (!/^\d+$/.test(e)) continue;
+		try {
+			const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8');
+			const state = /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${e}/status`, 'utf8'))?.[1];
+			if (cmd.includes(mark) && state !== 'Z') pids.push(Number(e));
+		} catch {
+			// gone
+		}
+	}
+	return pids;
+}
+
+let failure = null;
 try {
 	checkArgoboxScript();
 	const varDir = path.join(dir, 'var');
@@ -423,14 +442,8 @@ try {
 	const url = await startBroker(cfg);
 	log(`broker at ${url} on the generated config`);
 	await quickstart(url, password);
-	await browser.close();
-	browser = null;
-	await stopProcess(proc);
-	proc = null;
-	fs.rmSync(dir, { recursive: true, force: true });
-	log('PASS');
-	process.exit(0);
 } catch (e) {
+	failure = e;
 	console.error(e);
 	if (logFile) console.error(tail(logFile, 60));
 	try {
@@ -439,8 +452,28 @@ try {
 	} catch {
 		// no page
 	}
-	fail(`${e.message} (files in ${dir})`);
-} finally {
-	if (browser) await browser.close().catch(() => {});
-	if (proc) await stopProcess(proc);
 }
+if (browser) await browser.close().catch(() => {});
+// SIGTERM, as Ctrl-C on ./argobox run: the broker stops the desktops it started
+// (session.stop_on_shutdown defaults to true)
+if (proc) await stopProcess(proc, 20000);
+try {
+	await waitFor('the desktops to stop with the broker', () => sessionsLeft().length === 0, { timeout: 15000, interval: 100 });
+} catch {
+	const left = sessionsLeft();
+	failure = failure ?? new Error(`sessions left running after the broker stopped: ${left.join(' ')}`);
+	for (const sig of ['SIGTERM', 'SIGKILL']) {
+		for (const pid of sessionsLeft()) {
+			try {
+				process.kill(pid, sig);
+			} catch {
+				// gone
+			}
+		}
+		await waitFor('the leftover sessions to stop', () => sessionsLeft().length === 0, { timeout: 10000 }).catch(() => {});
+	}
+}
+if (failure) fail(`${failure.message} (files in ${dir})`);
+fs.rmSync(dir, { recursive: true, force: true });
+log('PASS');
+process.exit(0);
