@@ -90,6 +90,10 @@ function checkArgoboxScript() {
 	assert.ok(!/#!|SPDX|set -e|^#/m.test(help.stdout), `usage carries script lines:\n${help.stdout}`);
 	// no command at all: the same usage
 	assert.equal(run(argobox, [], { cwd: dir }).stdout, help.stdout);
+	// an unknown command is an error (exit 2, the usage on stderr), not a silent help
+	const bogus = run(argobox, ['bogus'], { cwd: dir });
+	assert.equal(bogus.status, 2, `./argobox bogus exited ${bogus.status}`);
+	assert.match(bogus.stderr, /unknown command 'bogus'/);
 	log(`./argobox help:\n${help.stdout.trimEnd()}`);
 }
 
