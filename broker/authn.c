@@ -552,6 +552,31 @@ authn_demo_overrides(json_t *auth, int64_t *ttl_ms, int64_t warn_ms[DEMO_MAX_WAR
 /* ---- lifecycle ---- */
 
 int
+authn_check_config(const struct broker_config *cfg, struct ab_err *err)
+{
+	int r = 0;
+	if (broker_config_auth_enabled(cfg)) {
+		json_t *auth = json_deep_copy(cfg->auth);
+		int64_t ttl_ms = 0, warn_ms[DEMO_MAX_WARNINGS + 1] = {0};
+		bool have_warn = false;
+		struct auth_config ac;
+		r = authn_demo_overrides(auth, &ttl_ms, warn_ms, &have_warn, err);
+		if (r >= 0)
+			r = auth_config_load(auth, &ac, err);
+		json_decref(auth);
+		if (r < 0)
+			return r;
+	}
+	if (json_array_size(cfg->users) > 0 || broker_config_auth_enabled(cfg)) {
+		struct users_db *db = NULL;
+		if ((r = users_load(cfg->users, cfg->profiles, &db, err)) < 0)
+			return r;
+		users_free(db);
+	}
+	return 0;
+}
+
+int
 authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_manager *desktops,
           struct kv *kv, struct authn **ret, struct ab_err *err)
 {

@@ -37,6 +37,12 @@ struct authn;
  */
 int authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_manager *desktops,
               struct kv *kv, struct authn **ret, struct ab_err *err);
+/*
+ * What authn_new() would refuse, without starting anything (--check-config):
+ * the auth subtree when sign-in is configured, and the users and profiles
+ * whenever there are any. Errors name the JSON path.
+ */
+int authn_check_config(const struct broker_config *cfg, struct ab_err *err);
 /* Saves the sessions, then frees. Accepts NULL. Call before the server is freed. */
 void authn_free(struct authn *a);
 

@@ -59,6 +59,8 @@ static int
 validate_config(void *cfg, struct ab_err *err)
 {
 	int r = broker_config_validate(cfg, err);
+	if (r >= 0)
+		r = authn_check_config(cfg, err);
 #ifdef AB_HAVE_ISOLATION
 	if (r >= 0)
 		r = isolation_check_config(cfg, err);

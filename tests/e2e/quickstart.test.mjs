@@ -159,9 +159,8 @@ function checkFirstRun(varDir) {
 	assert.notEqual(bare.status, 0);
 	assert.match(bare.stderr, /usage: .*first-run-config OUT\.json PASSWORD-FILE/);
 
-	// the broker accepts it as it is; and --check-config does check (a bad port is refused).
-	// (It does not look into auth/users/profiles: the broker validates those when it starts,
-	// which step 2 does with this config.)
+	// the broker accepts it as it is; and --check-config does check: a bad port, a user with an
+	// unknown role, a user whose profile does not exist are refused, naming the JSON path.
 	const check = run(broker, ['--check-config', '--config', cfgFile]);
 	assert.equal(check.status, 0, `argobox-broker --check-config: ${check.stdout}${check.stderr}`);
 	const bad = path.join(other, 'bad.json');
@@ -169,6 +168,17 @@ function checkFirstRun(varDir) {
 	const badCheck = run(broker, ['--check-config', '--config', bad]);
 	assert.notEqual(badCheck.status, 0, '--check-config accepted listen.port 70000');
 	fs.rmSync(bad);
+	const refuse = (mutate, want) => {
+		const c = JSON.parse(JSON.stringify(cfg));
+		mutate(c);
+		fs.writeFileSync(bad, JSON.stringify(c));
+		const r = run(broker, ['--check-config', '--config', bad]);
+		assert.notEqual(r.status, 0, `--check-config accepted ${want}`);
+		assert.match(r.stderr + r.stdout, want);
+		fs.rmSync(bad);
+	};
+	refuse((c) => { c.users[0].role = 'wizard'; }, /users\[0\]\.role/);
+	refuse((c) => { c.users[0].profile = 'no-such-profile'; }, /users\[0\]\.profile/);
 	log(`first-run-config: ${cfg.users.length} users, password ${password.length} characters; --check-config ok`);
 	return { cfg, cfgFile, password };
 }
