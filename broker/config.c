@@ -35,6 +35,7 @@ const struct broker_config broker_config_defaults = {
     .vnc_lockout_s = 300,
     .vnc_max_pending = 16,
     .vnc_handshake_timeout_ms = 10000,
+    .vnc_buffer_bytes = 1 << 20,
 };
 
 #define C struct broker_config
@@ -108,6 +109,9 @@ const struct ab_cfg_field broker_config_fields[] = {
                "concurrent unauthenticated VNC connections"),
     AB_CFG_INT("vnc_gateway.handshake_timeout_ms", C, vnc_handshake_timeout_ms, 100, 600000,
                "a VNC client that has not authenticated within this is dropped"),
+    AB_CFG_INT("vnc_gateway.buffer_bytes", C, vnc_buffer_bytes, 65536, 64 << 20,
+               "buffer per direction per VNC connection (reading the other side pauses when "
+               "full)"),
     {0},
 };
 #undef C

@@ -54,11 +54,16 @@ on_signal(struct ab_loop *loop, int fd, unsigned events, void *data)
 	}
 }
 
-/* broker_config_validate, plus the container subtrees (runtime, netpol) when built. */
+/*
+ * broker_config_validate, the VNC gateway's settings, plus the container subtrees (runtime,
+ * netpol) when built.
+ */
 static int
 validate_config(void *cfg, struct ab_err *err)
 {
 	int r = broker_config_validate(cfg, err);
+	if (r >= 0)
+		r = vncgw_check_config(cfg, err);
 	if (r >= 0)
 		r = authn_check_config(cfg, err);
 #ifdef AB_HAVE_ISOLATION
@@ -304,7 +309,7 @@ main(int argc, char **argv)
 	    .lockout_s = cfg.vnc_lockout_s,
 	    .max_pending = (int)cfg.vnc_max_pending,
 	    .handshake_timeout_ms = cfg.vnc_handshake_timeout_ms,
-	    .buffer_bytes = (size_t)cfg.proxy_chunk_bytes * 2,
+	    .buffer_bytes = (size_t)cfg.vnc_buffer_bytes,
 	    .user_ok = vnc_user_ok,
 	    .user_ok_data = &apps,
 	};

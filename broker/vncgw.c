@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -28,6 +30,8 @@
 #define VNCGW_UP_REASON    1024  /* longest failure reason read from the session */
 #define VNCGW_START_MS     60000 /* after auth: desktop start + session handshake */
 #define VNCGW_FILE_MAX     (4u << 20)
+#define VNCGW_HS_BUF       4096 /* per direction until the splice: handshake messages only */
+#define VNCGW_PACE_MS      20   /* a waiting request is looked at again this often */
 #define VNCGW_FILE_VERSION 1
 
 /* No look-alikes (0/O, 1/l/I, 5/S, B/8...): read aloud or typed from a phone. */
@@ -62,6 +66,7 @@ enum vncgw_state {
 struct vncgw_buf {
 	uint8_t *d;
 	size_t head, len, cap;
+	size_t peak; /* the most it held */
 };
 
 struct vncgw_conn {
@@ -71,6 +76,7 @@ struct vncgw_conn {
 	int cfd, ufd;
 	struct ab_watch *cw, *uw;
 	struct ab_timer *timer;
+	struct ab_timer *pace; /* a request waits while the kernel holds the client's bytes */
 	struct desktop_waiter *waiter;
 	struct desktop *desktop;
 	char peer[INET6_ADDRSTRLEN];
@@ -87,6 +93,15 @@ struct vncgw_conn {
 	struct vncgw_buf toc, tou; /* to the client, to the session */
 	uint64_t bytes_in, bytes_out;
 	int64_t start_ms;
+	int64_t paused_since_ms; /* toc full: the desktop is not read (0: it is) */
+	int64_t paused_ms;       /* time the desktop was not read, closed spells */
+	/* client -> session: update requests wait while the client is behind (vncgw_scan) */
+	size_t fwd;       /* bytes at the front of tou that may go to the session now */
+	uint64_t skip;    /* the rest of the message being forwarded */
+	bool init_seen;   /* the ClientInit byte has been passed */
+	bool transparent; /* a message the gateway does not know: no more pacing */
+	bool holding;     /* a FramebufferUpdateRequest waits at tou[fwd] */
+	uint64_t held;    /* requests that waited */
 };
 
 struct vncgw {
@@ -159,66 +174,154 @@ vncgw_addr_is_tailnet(const char *addr)
 	return false;
 }
 
-/* Splits "ADDR:PORT" or "[V6]:PORT". */
+/*
+ * Parses vnc_gateway.listen, "ADDR:PORT" or "[IPV6]:PORT" with a numeric
+ * address or "localhost" (127.0.0.1), into *ret_ss / *ret_sl and `host`
+ * (the numeric address). The one parser for --check-config and the listener.
+ */
 static int
-vncgw_parse_listen(const char *s, char *host, size_t host_len, int *ret_port, struct ab_err *err)
+vncgw_parse_listen(const char *s, struct sockaddr_storage *ret_ss, socklen_t *ret_sl, char *host,
+                   size_t host_len, struct ab_err *err)
 {
-	const char *colon, *h = s;
+	const char *h = s, *colon;
 	size_t hl;
-	if (s[0] == '[') {
+	bool v6 = s[0] == '[';
+	if (v6) {
 		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':')
-			goto bad;
+		if (!close)
+			return ab_err_set(err, EINVAL, "vnc_gateway.listen: '%s': no ']' after '['",
+			                  s);
 		h = s + 1;
 		hl = (size_t)(close - h);
-		colon = close + 1;
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (!colon && close[1])
+			return ab_err_set(
+			    err, EINVAL, "vnc_gateway.listen: '%s': expected ':PORT' after ']'", s);
 	} else {
 		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			goto bad;
-		hl = (size_t)(colon - s);
+		if (colon && memchr(s, ':', (size_t)(colon - s)))
+			return ab_err_set(
+			    err, EINVAL,
+			    "vnc_gateway.listen: '%s': an IPv6 address goes in brackets, "
+			    "[IPV6]:PORT (e.g. [fd7a:115c:a1e0::1]:5900)",
+			    s);
+		hl = colon ? (size_t)(colon - s) : strlen(s);
 	}
-	char *end;
-	errno = 0;
-	long port = strtol(colon + 1, &end, 10);
-	if (hl == 0 || hl >= host_len || !colon[1] || *end || errno || port < 0 || port > 65535)
-		goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*ret_port = (int)port;
+	if (!colon)
+		return ab_err_set(err, EINVAL,
+		                  "vnc_gateway.listen: '%s' has no port: ADDR:PORT or [IPV6]:PORT "
+		                  "(e.g. 100.101.102.103:5900)",
+		                  s);
+	if (hl == 0)
+		return ab_err_set(err, EINVAL,
+		                  "vnc_gateway.listen: '%s' has no address before the port (the "
+		                  "tailnet address; 0.0.0.0 or [::] for every address)",
+		                  s);
+	const char *ps = colon + 1;
+	size_t pl = strlen(ps);
+	long port = -1;
+	if (pl >= 1 && pl <= 5 && strspn(ps, "0123456789") == pl)
+		port = strtol(ps, NULL, 10);
+	if (port < 0 || port > 65535)
+		return ab_err_set(err, ERANGE,
+		                  "vnc_gateway.listen: '%s': the port '%s' is not a number in "
+		                  "0..65535 (0: any free port)",
+		                  s, ps);
+	char hb[INET6_ADDRSTRLEN];
+	if (hl >= sizeof(hb))
+		return ab_err_set(err, EINVAL,
+		                  "vnc_gateway.listen: '%s': '%.*s' is not an IP address or "
+		                  "'localhost'",
+		                  s, (int)hl, h);
+	memcpy(hb, h, hl);
+	hb[hl] = '\0';
+	if (!v6 && strcmp(hb, "localhost") == 0)
+		snprintf(hb, sizeof(hb), "127.0.0.1");
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl;
+	if (!v6 && inet_pton(AF_INET, hb, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		sl = sizeof(*s4);
+	} else if (v6 && inet_pton(AF_INET6, hb, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*s6);
+	} else {
+		return ab_err_set(err, EINVAL,
+		                  "vnc_gateway.listen: '%s': '%s' is not %s (host names are not "
+		                  "resolved: use the tailnet address)",
+		                  s, hb, v6 ? "an IPv6 address" : "an IPv4 address or 'localhost'");
+	}
+	if (host_len < sizeof(hb))
+		return ab_err_set(err, ENOSPC, "vnc_gateway.listen: host buffer too small");
+	*ret_ss = ss;
+	*ret_sl = sl;
+	snprintf(host, host_len, "%s", hb);
 	return 0;
-bad:
-	return ab_err_set(err, EINVAL,
-	                  "vnc_gateway.listen: '%s' is not ADDR:PORT or [IPV6]:PORT with a numeric "
-	                  "address",
-	                  s);
+}
+
+/* A DNS name (letters, digits, '-' inside labels of 1..63, dots) or an IP address. */
+static bool
+vncgw_host_valid(const char *s)
+{
+	struct in6_addr a6;
+	size_t n = strlen(s), label = 0;
+	if (inet_pton(AF_INET6, s, &a6) == 1)
+		return true;
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = s[i];
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		             (ch >= '0' && ch <= '9');
+		if (!alnum && !(ch == '-' && label > 0))
+			return false;
+		label++;
+	}
+	return true;
+}
+
+int
+vncgw_check_config(const struct broker_config *cfg, struct ab_err *err)
+{
+	if (cfg->vnc_listen[0]) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		char host[INET6_ADDRSTRLEN];
+		int r = vncgw_parse_listen(cfg->vnc_listen, &ss, &sl, host, sizeof(host), err);
+		if (r < 0)
+			return r;
+	}
+	if (cfg->vnc_public_host[0] && !vncgw_host_valid(cfg->vnc_public_host))
+		return ab_err_set(
+		    err, EINVAL,
+		    "vnc_gateway.public_host: '%s' is not a host name or an IP address "
+		    "(no scheme, port or path: the page shows HOST::PORT)",
+		    cfg->vnc_public_host);
+	return 0;
 }
 
 static int
 vncgw_listen(struct vncgw *g, const char *spec, struct ab_err *err)
 {
 	char host[INET6_ADDRSTRLEN];
-	int port = 0;
-	int r = vncgw_parse_listen(spec, host, sizeof(host), &port, err);
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int r = vncgw_parse_listen(spec, &ss, &sl, host, sizeof(host), err);
 	if (r < 0)
 		return r;
-	struct sockaddr_storage ss = {0};
-	socklen_t sl;
-	int family;
+	int family = ss.ss_family;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		family = s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		sl = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		family = s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		sl = sizeof(*s6);
-	} else {
-		return ab_err_set(err, EINVAL, "vnc_gateway.listen: '%s' is not a numeric address",
-		                  host);
-	}
 	_cleanup_close_ int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return ab_err_errno(err, errno, "vnc_gateway.listen: socket");
@@ -473,11 +576,20 @@ vncgw_conn_close(struct vncgw_conn *c, const char *why)
 	struct vncgw *g = c->g;
 	if (c->state == VG_DEAD)
 		return;
-	if (c->state == VG_SPLICE)
+	if (c->state == VG_SPLICE) {
+		int64_t now = ab_now_ms();
+		if (c->paused_since_ms)
+			c->paused_ms += now - c->paused_since_ms;
+		/* buffered_peak <= buffer_bytes: what a slow client cost the broker */
 		audit_log("vncgw.session", AUDIT_INFO, c->user, NULL, c->peer,
-		          json_pack("{sssIsIsI}", "reason", why, "bytes_in",
+		          json_pack("{sssIsIsIsIsIsIsI}", "reason", why, "bytes_in",
 		                    (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out,
-		                    "duration_ms", (json_int_t)(ab_now_ms() - c->start_ms)));
+		                    "duration_ms", (json_int_t)(now - c->start_ms), "buffered_peak",
+		                    (json_int_t)AB_MAX(c->toc.peak, c->tou.peak), "buffer_bytes",
+		                    (json_int_t)g->buffer_bytes, "paused_ms",
+		                    (json_int_t)c->paused_ms, "requests_held",
+		                    (json_int_t)c->held));
+	}
 	ab_debug("vnc gateway: %s%s%s: closed (%s)", c->peer, c->user[0] ? " " : "", c->user, why);
 	vncgw_unpend(c);
 	ab_loop_unwatch(g->loop, c->cw);
@@ -485,6 +597,8 @@ vncgw_conn_close(struct vncgw_conn *c, const char *why)
 	c->cw = c->uw = NULL;
 	ab_loop_timer_cancel(g->loop, c->timer);
 	c->timer = NULL;
+	ab_loop_timer_cancel(g->loop, c->pace);
+	c->pace = NULL;
 	if (c->waiter)
 		desktop_waiter_cancel(c->waiter);
 	c->waiter = NULL;
@@ -566,6 +680,28 @@ vncgw_refuse(struct vncgw_conn *c, bool after_auth, const char *reason)
 	ab_closep(&c->ufd);
 }
 
+/* Sends up to `limit` bytes of b to fd. Returns 0, or -errno (EPIPE and friends: the peer is gone).
+ */
+static int
+buf_flush_n(struct vncgw_buf *b, int fd, size_t limit)
+{
+	limit = AB_MIN(limit, b->len);
+	while (limit) {
+		ssize_t n = send(fd, b->d + b->head, limit, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		b->head += (size_t)n;
+		b->len -= (size_t)n;
+		limit -= (size_t)n;
+	}
+	if (b->len == 0)
+		b->head = 0;
+	return 0;
+}
+
 /* Flushes b to fd. Returns 0, or -errno (EPIPE and friends: the peer is gone). */
 static int
 buf_flush(struct vncgw_buf *b, int fd, uint64_t *count)
@@ -606,6 +742,7 @@ buf_fill(struct vncgw_buf *b, int fd)
 		if (n < 0)
 			return -errno;
 		b->len += (size_t)n;
+		b->peak = AB_MAX(b->peak, b->len);
 		return n;
 	}
 }
@@ -799,10 +936,27 @@ vncgw_up_failed(struct vncgw_conn *c, const char *why)
 	vncgw_refuse(c, true, "the desktop refused the connection");
 }
 
+/* Grows b (handshake size) to `cap` for the splice, keeping what it holds. */
+static void
+buf_grow(struct vncgw_buf *b, size_t cap)
+{
+	if (b->cap >= cap)
+		return;
+	if (b->head) {
+		memmove(b->d, b->d + b->head, b->len);
+		b->head = 0;
+	}
+	b->d = ab_xrealloc(b->d, cap);
+	b->cap = cap;
+}
+
 /* The session accepted: tell the client, then splice. */
 static void
 vncgw_spliced(struct vncgw_conn *c)
 {
+	buf_grow(&c->toc, c->g->buffer_bytes);
+	buf_grow(&c->tou, c->g->buffer_bytes);
+	c->fwd = c->tou.len; /* the end of the session's handshake, if any is left */
 	put_u32(&c->toc, 0); /* SecurityResult OK */
 	c->state = VG_SPLICE;
 	c->start_ms = ab_now_ms();
@@ -883,6 +1037,199 @@ vncgw_up_step(struct vncgw_conn *c)
 	}
 }
 
+/*
+ * The length of the client message at p (RFB 3.8 and the extensions
+ * libvncserver and TigerVNC use), 0 when more bytes are needed to tell, -1
+ * for a message type the gateway does not know.
+ */
+static int64_t
+vncgw_msg_len(const uint8_t *p, size_t avail)
+{
+	switch (p[0]) {
+	case 0: /* SetPixelFormat */
+		return 20;
+	case 2: /* SetEncodings */
+		return avail < 4 ? 0 : 4 + 4 * (int64_t)(p[2] << 8 | p[3]);
+	case 3: /* FramebufferUpdateRequest */
+		return 10;
+	case 4: /* KeyEvent */
+		return 8;
+	case 5: /* PointerEvent */
+		return 6;
+	case 6: { /* ClientCutText; a negative length is the extended clipboard's */
+		if (avail < 8)
+			return 0;
+		int64_t n = (int32_t)get_u32(p + 4);
+		return 8 + (n < 0 ? -n : n);
+	}
+	case 150: /* EnableContinuousUpdates */
+		return 10;
+	case 248: /* Fence */
+		return avail < 9 ? 0 : 9 + (int64_t)p[8];
+	case 250: /* xvp */
+		return 4;
+	case 251: /* SetDesktopSize */
+		return avail < 8 ? 0 : 8 + 16 * (int64_t)p[6];
+	case 255: /* QEMU: only the extended key event */
+		return avail < 2 ? 0 : p[1] == 0 ? 12 : -1;
+	default:
+		return -1;
+	}
+}
+
+/* Merges the FramebufferUpdateRequest q into r: the union, incremental only if both are. */
+static void
+vncgw_fbur_merge(uint8_t *r, const uint8_t *q)
+{
+	unsigned rx = (unsigned)r[2] << 8 | r[3], ry = (unsigned)r[4] << 8 | r[5];
+	unsigned rw = (unsigned)r[6] << 8 | r[7], rh = (unsigned)r[8] << 8 | r[9];
+	unsigned qx = (unsigned)q[2] << 8 | q[3], qy = (unsigned)q[4] << 8 | q[5];
+	unsigned qw = (unsigned)q[6] << 8 | q[7], qh = (unsigned)q[8] << 8 | q[9];
+	unsigned x0 = AB_MIN(rx, qx), y0 = AB_MIN(ry, qy);
+	unsigned x1 = AB_MIN(AB_MAX(rx + rw, qx + qw), 65535u);
+	unsigned y1 = AB_MIN(AB_MAX(ry + rh, qy + qh), 65535u);
+	uint8_t m[10] = {3,
+	                 (uint8_t)(r[1] && q[1]),
+	                 (uint8_t)(x0 >> 8),
+	                 (uint8_t)x0,
+	                 (uint8_t)(y0 >> 8),
+	                 (uint8_t)y0,
+	                 (uint8_t)((x1 - x0) >> 8),
+	                 (uint8_t)(x1 - x0),
+	                 (uint8_t)((y1 - y0) >> 8),
+	                 (uint8_t)(y1 - y0)};
+	memcpy(r, m, sizeof(m));
+}
+
+/*
+ * Decides how much of tou may go to the session (c->fwd). The session sends
+ * an update only when asked, so while the client is behind (bytes wait in
+ * toc) its FramebufferUpdateRequests wait here: the session stays idle
+ * instead of blocking on a socket nobody reads, and the client gets a fresh
+ * update once it has caught up. Key and pointer events move ahead of a
+ * waiting request, requests that follow it merge into it, anything else
+ * keeps its place behind it. A message type the gateway does not know ends
+ * the pacing for the connection (everything is forwarded as it comes).
+ */
+static void
+vncgw_scan(struct vncgw_conn *c)
+{
+	struct vncgw_buf *b = &c->tou;
+	/*
+	 * Behind: bytes wait for the client here, or more than buffer_bytes wait
+	 * in the kernel's send queue (unsent or unacknowledged); and the client's
+	 * own bytes still fit.
+	 */
+	int outq = 0;
+	bool behind = (c->toc.len > 0 || (ioctl(c->cfd, SIOCOUTQ, &outq) == 0 &&
+	                                  (size_t)outq > c->g->buffer_bytes)) &&
+	              b->len < b->cap / 2;
+	if (c->holding && !behind)
+		c->holding = false;
+	while (c->fwd < b->len) {
+		uint8_t *p = b->d + b->head + c->fwd;
+		size_t avail = b->len - c->fwd;
+		if (c->transparent) {
+			c->fwd = b->len;
+			break;
+		}
+		if (c->skip) {
+			size_t n = (size_t)AB_MIN(c->skip, (uint64_t)avail);
+			c->fwd += n;
+			c->skip -= n;
+			continue;
+		}
+		if (!c->init_seen) { /* ClientInit */
+			c->init_seen = true;
+			c->fwd++;
+			continue;
+		}
+		int64_t len = vncgw_msg_len(p, avail);
+		if (len < 0) {
+			ab_debug("vnc gateway: %s: client message type %u: forwarded unpaced from "
+			         "now on",
+			         c->peer, p[0]);
+			c->transparent = true;
+			continue;
+		}
+		if (len == 0 || (p[0] == 3 && avail < 10))
+			break;
+		if (p[0] != 3 || !behind) {
+			c->fwd += (size_t)AB_MIN((uint64_t)len, (uint64_t)avail);
+			c->skip = (uint64_t)len - AB_MIN((uint64_t)len, (uint64_t)avail);
+			continue;
+		}
+		/* a request while the client is behind: it waits at tou[fwd] */
+		if (!c->holding) {
+			c->holding = true;
+			c->held++;
+		}
+		while (avail > 10) {
+			uint8_t *q = p + 10;
+			int64_t ql = vncgw_msg_len(q, avail - 10);
+			if (ql <= 0 || (size_t)ql > avail - 10 ||
+			    (q[0] != 3 && q[0] != 4 && q[0] != 5))
+				break;
+			if (q[0] == 3) { /* another request: one update answers both */
+				vncgw_fbur_merge(p, q);
+				memmove(q, q + 10, avail - 20);
+				b->len -= 10;
+				avail -= 10;
+				continue;
+			}
+			/* input goes first */
+			uint8_t req[10];
+			memcpy(req, p, 10);
+			memmove(p, q, (size_t)ql);
+			memcpy(p + ql, req, 10);
+			c->fwd += (size_t)ql;
+			p += ql;
+			avail -= (size_t)ql;
+		}
+		break;
+	}
+}
+
+static int64_t vncgw_pace(struct ab_loop *loop, void *data);
+
+/* Sends what may go to the session. Returns 0 or -errno. */
+static int
+vncgw_flush_up(struct vncgw_conn *c)
+{
+	if (c->ufd < 0)
+		return 0;
+	if (c->state != VG_SPLICE)
+		return c->tou.len ? buf_flush(&c->tou, c->ufd, NULL) : 0;
+	vncgw_scan(c);
+	size_t before = c->tou.len;
+	int r = buf_flush_n(&c->tou, c->ufd, c->fwd);
+	c->fwd -= before - c->tou.len;
+	/* held for the kernel's queue alone: no event of ours says when it drains */
+	if (c->holding && c->toc.len == 0 && !c->pace)
+		c->pace = ab_loop_timer(c->g->loop, VNCGW_PACE_MS, vncgw_pace, c);
+	return r;
+}
+
+static int64_t
+vncgw_pace(struct ab_loop *loop, void *data)
+{
+	struct vncgw_conn *c = data;
+	if (c->state != VG_SPLICE) {
+		c->pace = NULL;
+		return AB_TIMER_STOP;
+	}
+	if (vncgw_flush_up(c) < 0) {
+		c->pace = NULL;
+		vncgw_conn_close(c, "desktop connection lost");
+		return AB_TIMER_STOP;
+	}
+	vncgw_conn_update(c);
+	bool again = c->holding && c->toc.len == 0;
+	if (!again)
+		c->pace = NULL;
+	return again ? VNCGW_PACE_MS : AB_TIMER_STOP;
+}
+
 static void
 vncgw_conn_update(struct vncgw_conn *c)
 {
@@ -893,7 +1240,9 @@ vncgw_conn_update(struct vncgw_conn *c)
 		vncgw_conn_close(c, "refused");
 		return;
 	}
-	unsigned ce = c->toc.len ? AB_LOOP_WRITE : 0, ue = c->tou.len ? AB_LOOP_WRITE : 0;
+	/* in the splice, only what may go to the session (a waiting request is not) */
+	size_t up = c->state == VG_SPLICE ? c->fwd : c->tou.len;
+	unsigned ce = c->toc.len ? AB_LOOP_WRITE : 0, ue = up ? AB_LOOP_WRITE : 0;
 	if (c->state <= VG_RESPONSE)
 		ce |= AB_LOOP_READ;
 	else if (c->state >= VG_UP_VERSION && c->state <= VG_UP_RESULT)
@@ -902,8 +1251,18 @@ vncgw_conn_update(struct vncgw_conn *c)
 		/* read a side only while the other side's buffer has room */
 		if (c->tou.len < c->tou.cap)
 			ce |= AB_LOOP_READ;
-		if (c->toc.len < c->toc.cap)
+		if (c->toc.len < c->toc.cap) {
 			ue |= AB_LOOP_READ;
+			if (c->paused_since_ms) {
+				c->paused_ms += ab_now_ms() - c->paused_since_ms;
+				c->paused_since_ms = 0;
+			}
+		} else if (!c->paused_since_ms) {
+			c->paused_since_ms = ab_now_ms();
+			ab_debug("vnc gateway: %s (%s) is not reading: %zu bytes buffered, the "
+			         "desktop's stream waits",
+			         c->peer, c->user, c->toc.len);
+		}
 	}
 	if (c->cw)
 		ab_loop_watch_update(g->loop, c->cw, ce);
@@ -945,17 +1304,23 @@ vncgw_client_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 					c->shared_forced = true;
 				}
 			}
+			/* a hang-up ends the watch: nothing would wake us for this fd again */
+			if (events & AB_LOOP_ERROR) {
+				vncgw_conn_close(c, "client gone");
+				return;
+			}
 		} else if (events & AB_LOOP_ERROR) {
 			vncgw_conn_close(c, "client gone");
 			return;
 		}
 	}
-	if (c->state == VG_SPLICE && c->tou.len && buf_flush(&c->tou, c->ufd, NULL) < 0) {
-		vncgw_conn_close(c, "desktop connection lost");
-		return;
-	}
 	if (c->toc.len && buf_flush(&c->toc, c->cfd, &c->bytes_out) < 0) {
 		vncgw_conn_close(c, "client gone");
+		return;
+	}
+	/* after the client's buffer: a request waiting for it to drain may go now */
+	if (c->state == VG_SPLICE && vncgw_flush_up(c) < 0) {
+		vncgw_conn_close(c, "desktop connection lost");
 		return;
 	}
 	vncgw_conn_update(c);
@@ -967,7 +1332,7 @@ vncgw_up_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 	struct vncgw_conn *c = data;
 	if (c->state == VG_DEAD || c->ufd < 0)
 		return;
-	if (c->tou.len && buf_flush(&c->tou, c->ufd, NULL) < 0) {
+	if (vncgw_flush_up(c) < 0) {
 		if (c->state == VG_SPLICE) {
 			vncgw_conn_close(c, "desktop connection lost");
 			return;
@@ -979,10 +1344,23 @@ vncgw_up_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 	if (events & (AB_LOOP_READ | AB_LOOP_ERROR)) {
 		if (c->state >= VG_UP_VERSION && c->state <= VG_UP_RESULT) {
 			vncgw_up_step(c);
+			if ((events & AB_LOOP_ERROR) && c->state >= VG_UP_VERSION &&
+			    c->state <= VG_UP_RESULT)
+				vncgw_up_failed(c, "the session hung up");
 		} else if (c->state == VG_SPLICE) {
+			bool full = c->toc.len == c->toc.cap;
 			ssize_t n = buf_fill(&c->toc, c->ufd);
-			if (n == 0 || (n < 0 && n != -EAGAIN && n != -ENOBUFS)) {
-				vncgw_conn_close(c, n == 0 ? "desktop closed" : "desktop error");
+			bool failed = n < 0 && n != -EAGAIN && n != -ENOBUFS;
+			/*
+			 * EOF, an error or a hang-up (which ends the watch). With the
+			 * buffer full, the session dropped a client that did not take
+			 * its updates (vnc.client_wait_ms; docs/vncgw.md).
+			 */
+			if (n == 0 || failed || (events & AB_LOOP_ERROR)) {
+				const char *why = failed ? "desktop error" : "desktop closed";
+				if (full)
+					why = "desktop closed while the client was not reading";
+				vncgw_conn_close(c, why);
 				return;
 			}
 		}
@@ -993,7 +1371,7 @@ vncgw_up_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 			return;
 		}
 	}
-	if (c->ufd >= 0 && c->tou.len && buf_flush(&c->tou, c->ufd, NULL) < 0) {
+	if (vncgw_flush_up(c) < 0) {
 		vncgw_conn_close(c, "desktop connection lost");
 		return;
 	}
@@ -1086,10 +1464,8 @@ vncgw_accept(struct ab_loop *loop, int fd, unsigned events, void *data)
 		c->cfd = cfd;
 		c->ufd = -1;
 		snprintf(c->peer, sizeof(c->peer), "%s", peer);
-		c->toc =
-		    (struct vncgw_buf){.d = ab_xmalloc(g->buffer_bytes), .cap = g->buffer_bytes};
-		c->tou =
-		    (struct vncgw_buf){.d = ab_xmalloc(g->buffer_bytes), .cap = g->buffer_bytes};
+		c->toc = (struct vncgw_buf){.d = ab_xmalloc(VNCGW_HS_BUF), .cap = VNCGW_HS_BUF};
+		c->tou = (struct vncgw_buf){.d = ab_xmalloc(VNCGW_HS_BUF), .cap = VNCGW_HS_BUF};
 		c->pending = true;
 		g->n_pending++;
 		c->locked = vncgw_locked(g, peer);
@@ -1279,7 +1655,7 @@ vncgw_new(struct ab_loop *loop, const struct vncgw_params *p, struct desktop_man
 	g->lockout_s = p->lockout_s > 0 ? p->lockout_s : 300;
 	g->max_pending = p->max_pending > 0 ? p->max_pending : 16;
 	g->handshake_timeout_ms = p->handshake_timeout_ms > 0 ? p->handshake_timeout_ms : 10000;
-	g->buffer_bytes = AB_MAX(p->buffer_bytes, (size_t)4096);
+	g->buffer_bytes = AB_MAX(p->buffer_bytes, (size_t)VNCGW_HS_BUF);
 	g->user_ok = p->user_ok;
 	g->user_ok_data = p->user_ok_data;
 	g->lfd = -1;

@@ -11,7 +11,10 @@
  * Then the user's desktop is acquired (started when needed), the gateway does
  * the client side of the session's own handshake on its rfb.sock (security
  * None), answers the native client "OK" and splices both ways with bounded
- * buffers. The ClientInit shared flag is forced on, so browsers stay connected.
+ * buffers (buffer_bytes per direction; a side is read only while the other
+ * side's buffer has room; while the client is behind, its update requests
+ * wait in the gateway, so the session is not asked for more than the client
+ * takes). The ClientInit shared flag is forced on, so browsers stay connected.
  *
  * Passwords live in <data_dir>/vnc-passwords.json (0600, written atomically).
  * Per source address, max_failures failed authentications lock the address
@@ -31,6 +34,7 @@
 struct vncgw;
 struct server;
 struct desktop_manager;
+struct broker_config;
 
 /* May `user` (authenticated by a VNC access password) use the gateway now? */
 typedef bool (*vncgw_user_ok_fn)(void *data, const char *user);
@@ -44,10 +48,18 @@ struct vncgw_params {
 	int64_t lockout_s;
 	int max_pending;
 	int64_t handshake_timeout_ms;
-	size_t buffer_bytes;      /* per direction, per connection */
+	size_t buffer_bytes;      /* per direction, per connection (vnc_gateway.buffer_bytes) */
 	vncgw_user_ok_fn user_ok; /* NULL: everyone with a password */
 	void *user_ok_data;
 };
+
+/*
+ * --check-config: vnc_gateway.listen parses as the listener will take it
+ * ("" for off, ADDR:PORT or [IPV6]:PORT with a numeric address or
+ * "localhost", port 0..65535) and vnc_gateway.public_host is a host name or
+ * an IP address. The error names the key.
+ */
+int vncgw_check_config(const struct broker_config *cfg, struct ab_err *err);
 
 /*
  * Loads the passwords and, when p->listen is set, binds the listener (a

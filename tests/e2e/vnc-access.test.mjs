@@ -2,7 +2,8 @@
 // Native VNC access in Chromium (docs/vncgw.md): argobox-broker with the sample's users, the VNC
 // gateway on an ephemeral loopback port and the real argobox-session with the known desktop.
 //  1. a member signs in on the landing page and opens /vnc-access.html: the gateway's address,
-//     no password yet; "Create password" shows one (once);
+//     no password yet; "Create password" shows one (once), styled: a visible box in a monospace
+//     font that selects whole on a click (web/css/argobox.css: .vnc-facts, .vnc-secret, .vnc-note);
 //  2. a native VNC client (libvncclient, VNC Authentication) signs in with it and sees the
 //     desktop (the known root colour);
 //  3. reloaded, the page no longer shows the password; "Revoke" revokes it and the client is
@@ -115,6 +116,41 @@ try {
 	await page.waitForSelector('#vnc-revoke:not([disabled])');
 	assert.match(await page.textContent('#vnc-password-state'), /set/);
 	log(`created a VNC password; expires ${await page.textContent('#vnc-expires')}`);
+	// the page's own classes are styled: the password in a monospace box, easy to select
+	const look = await page.evaluate(() => {
+		const css = (sel) => {
+			const el = document.querySelector(sel);
+			const cs = getComputedStyle(el);
+			const r = el.getBoundingClientRect();
+			return {
+				font: cs.fontFamily, size: parseFloat(cs.fontSize), select: cs.userSelect || cs.webkitUserSelect,
+				border: cs.borderTopStyle, display: cs.display, color: cs.color, bg: cs.backgroundColor,
+				w: r.width, h: r.height, visible: r.width > 0 && r.height > 0 && cs.visibility === 'visible' && cs.opacity !== '0',
+				inView: r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth,
+			};
+		};
+		const body = parseFloat(getComputedStyle(document.body).fontSize);
+		// the same text in a monospace font and in the body's font: a monospace font gives
+		// "iiiiiiii" and "WWWWWWWW" the same width
+		const probe = (font) => {
+			const c = document.createElement('canvas').getContext('2d');
+			c.font = `20px ${font}`;
+			return [c.measureText('iiiiiiii').width, c.measureText('WWWWWWWW').width];
+		};
+		return { secret: css('.vnc-secret'), facts: css('.vnc-facts'), note: css('.vnc-note'), body,
+			secretWidths: probe(getComputedStyle(document.querySelector('.vnc-secret')).fontFamily) };
+	});
+	log(`styles: ${JSON.stringify(look)}`);
+	assert.ok(look.secret.visible && look.secret.inView, 'the password box is visible on the first screen');
+	assert.match(look.secret.font, /mono/i, 'the password is in a monospace font');
+	assert.ok(Math.abs(look.secretWidths[0] - look.secretWidths[1]) < 0.5, `the password's font is monospaced: ${look.secretWidths}`);
+	assert.ok(look.secret.size > look.body, 'the password is larger than the text around it');
+	assert.equal(look.secret.select, 'all', 'a click selects the whole password');
+	assert.notEqual(look.secret.border, 'none', 'the password sits in a box');
+	assert.equal(look.facts.display, 'grid', '.vnc-facts lays out label and value side by side');
+	assert.ok(look.note.visible, 'the note is visible');
+	assert.notEqual(look.note.bg, 'rgba(0, 0, 0, 0)', '.vnc-note is set apart');
+	if (process.env.AB_E2E_SHOT) await page.screenshot({ path: process.env.AB_E2E_SHOT, fullPage: true });
 
 	// 2. a native client signs in with it and sees the desktop
 	const seen = await waitFor('the native client to see the desktop', () => {

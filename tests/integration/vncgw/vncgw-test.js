@@ -5,7 +5,7 @@
 // libvncclient client ab_vncgw_client (VNC Authentication), TigerVNC's vncviewer on a
 // throwaway Xvfb, a websocket RFB client (the browser's path) and raw sockets.
 //
-//   node vncgw-test.js shared|auth|lockout|restart|hostile|native
+//   node vncgw-test.js shared|auth|lockout|restart|hostile|native|slow|slow_drop
 'use strict';
 const assert = require('assert');
 const { spawn, spawnSync } = require('child_process');
@@ -78,7 +78,7 @@ function audit() {
 }
 const auditHas = (pred) => audit().some(pred);
 
-async function startBroker(vnc = {}) {
+async function startBroker(vnc = {}, session = {}) {
 	const cfg = {
 		listen: { address: '127.0.0.1', port: 0 },
 		web: { root: path.join(src, 'web') },
@@ -88,6 +88,7 @@ async function startBroker(vnc = {}) {
 			desktop_command: [xprobe],
 			start_timeout_ms: 20000,
 			stop_timeout_ms: 3000,
+			...session,
 		},
 		admin: { socket: path.join(tmp, 'broker.sock') },
 		audit: { path: auditPath },
@@ -247,12 +248,12 @@ async function wsClient(b, who) {
 	enc.writeInt32BE(-239, 8); // RichCursor: the cursor is not drawn into the pixels
 	send(pf);
 	send(enc);
-	c.update = async () => {
+	c.update = async (w = c.w, h = c.h) => {
 		const q = Buffer.alloc(10);
 		q.writeUInt8(3, 0);
 		q.writeUInt8(0, 1); // full
-		q.writeUInt16BE(c.w, 6);
-		q.writeUInt16BE(c.h, 8);
+		q.writeUInt16BE(w, 6);
+		q.writeUInt16BE(h, 8);
 		send(q);
 		for (;;) {
 			const t = (await r.read(1))[0];
@@ -612,7 +613,225 @@ async function testNative() {
 	await stopBroker(b);
 }
 
-const tests = { shared: testShared, auth: testAuth, lockout: testLockout, restart: testRestart, hostile: testHostile, native: testNative };
+function vmRssKb(pid) {
+	const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+	return m ? Number(m[1]) : 0;
+}
+
+/*
+ * A hand-written RFB 3.8 client that keeps its connection: Raw pixels only, so every byte of
+ * every update is checked (message types, rectangles inside the screen, exact lengths).
+ */
+async function rawViewer(gport, password) {
+	const c = rawConn(gport);
+	assert.strictEqual((await c.r.read(12)).toString(), 'RFB 003.008\n');
+	c.s.write('RFB 003.008\n');
+	assert.deepStrictEqual([...(await c.r.read((await c.r.read(1))[0]))], [2]);
+	c.s.write(Buffer.from([2]));
+	c.s.write(desResponse(password, await c.r.read(16)));
+	assert.strictEqual((await c.r.read(4)).readUInt32BE(0), 0, 'SecurityResult OK');
+	c.s.write(Buffer.from([0]));
+	const si = await c.r.read(24, 30000);
+	c.w = si.readUInt16BE(0);
+	c.h = si.readUInt16BE(2);
+	await c.r.read(si.readUInt32BE(20));
+	c.s.write(Buffer.from([0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]));
+	c.s.write(Buffer.from([2, 0, 0, 1, 0, 0, 0, 0])); // SetEncodings: Raw only
+	c.request = (incremental, w = c.w, h = c.h) => {
+		const q = Buffer.alloc(10);
+		q.writeUInt8(3, 0);
+		q.writeUInt8(incremental ? 1 : 0, 1);
+		q.writeUInt16BE(w, 6);
+		q.writeUInt16BE(h, 8);
+		c.s.write(q);
+	};
+	/*
+	 * Reads one FramebufferUpdate (skipping bells and cut text); resolves its pixel count,
+	 * or null when no message starts within idleMs (when given).
+	 */
+	c.update = async (ms = 30000, idleMs = 0) => {
+		for (;;) {
+			if (idleMs) {
+				const end = Date.now() + idleMs;
+				while (c.r.len === 0 && !c.r.closed && Date.now() < end) await sleep(20);
+				if (c.r.len === 0) return null;
+			}
+			const t = (await c.r.read(1, ms))[0];
+			if (t === 2) continue;
+			if (t === 3) {
+				const h = await c.r.read(7, ms);
+				await c.r.read(h.readUInt32BE(3), ms);
+				continue;
+			}
+			assert.strictEqual(t, 0, `server message type ${t}`);
+			const nr = (await c.r.read(3, ms)).readUInt16BE(1);
+			let px = 0;
+			for (let i = 0; i < nr; i++) {
+				const h = await c.r.read(12, ms);
+				const [x, y, w, hh, e] = [h.readUInt16BE(0), h.readUInt16BE(2), h.readUInt16BE(4), h.readUInt16BE(6), h.readInt32BE(8)];
+				assert.strictEqual(e, 0, `rectangle ${i}: encoding ${e}, only Raw was asked`);
+				assert.ok(x + w <= c.w && y + hh <= c.h, `rectangle ${x},${y} ${w}x${hh} inside ${c.w}x${c.h}`);
+				await c.r.read(w * hh * 4, ms);
+				px += w * hh;
+			}
+			return px;
+		}
+	};
+	return c;
+}
+
+/* The desktop's xterm prints random hex 20 times a second: the screen keeps changing. */
+const drawing = ['xterm', '-geometry', '150x55+0+0', '-e', 'sh', '-c',
+	'while :; do od -An -N256 -x /dev/urandom; sleep 0.05; done'];
+
+/*
+ * A websocket viewer (the browser's path) asking in a loop for the top left 128x128 pixels (the
+ * session answers at once, whatever changed); records its longest wait.
+ */
+function wsWatch(ws) {
+	const w = { n: 0, maxGap: 0, stop: false };
+	let last = Date.now();
+	w.done = (async () => {
+		while (!w.stop) {
+			await ws.update(128, 128);
+			const t = Date.now();
+			w.maxGap = Math.max(w.maxGap, t - last);
+			last = t;
+			w.n++;
+		}
+	})();
+	w.end = async () => { w.stop = true; await w.done; };
+	return w;
+}
+
+/* Samples the broker's VmRSS for ms while calling tick() every `every` ms; resolves the maximum. */
+async function rssWhile(b, ms, tick, every = 100) {
+	let max = 0;
+	for (let end = Date.now() + ms, next = 0; Date.now() < end; await sleep(10)) {
+		if (Date.now() >= next) {
+			tick();
+			next = Date.now() + every;
+		}
+		max = Math.max(max, vmRssKb(b.proc.pid));
+	}
+	return max;
+}
+
+const sessionEnd = () => audit().find((e) => e.event === 'vncgw.session' && e.outcome === 'info');
+
+/*
+ * A client that stops reading for 10 s while asking every 50 ms for a 512x192 Raw region
+ * (384 KiB; the kernel's socket buffers fill after a few dozen): once the client is behind, its
+ * requests wait in the gateway (the session is not asked for more than the client takes), the
+ * broker's memory stays flat, the browser's view of the same desktop keeps moving, and the
+ * client gets valid updates when it reads again. vnc_gateway.buffer_bytes: the default, 1 MiB.
+ */
+async function testSlow() {
+	const cap = 1 << 20;
+	const b = await startBroker({}, { geometry: '1024x768', desktop_command: drawing });
+	const bea = await login(b, 'bea');
+	const pw = await newPassword(b, bea);
+	const c = await rawViewer(b.gport, pw);
+	assert.deepStrictEqual([c.w, c.h], [1024, 768]);
+	c.request(false);
+	assert.strictEqual(await c.update(), 1024 * 768, 'a full frame');
+	let changed = 0;
+	for (let i = 0; i < 20; i++) {
+		c.request(true);
+		changed += await c.update();
+	}
+	assert.ok(changed > 0, 'the desktop keeps changing');
+	const ws = await wsClient(b, bea);
+	await ws.update();
+	const base = vmRssKb(b.proc.pid);
+	console.log(`ok: signed in; a full frame and 20 incremental updates (${changed} pixels changed); broker VmRSS ${base} kB`);
+
+	c.s.pause();
+	const watch = wsWatch(ws);
+	let asked = 0;
+	const max = await rssWhile(b, 10000, () => { c.request(false, 512, 192); asked++; }, 50);
+	await watch.end();
+	console.log(`broker VmRSS ${base} kB before, at most ${max} kB while the client did not read for 10 s (+${max - base} kB; ${asked} regions of 384 KiB asked)`);
+	console.log(`the websocket viewer of the same desktop meanwhile: ${watch.n} updates, longest wait ${watch.maxGap} ms`);
+	assert.ok(max - base < 16 * 1024, `the broker grew by ${max - base} kB while a client did not read`);
+	assert.ok(watch.n >= 10 && watch.maxGap < 2500, `the desktop stayed live for the browser (${watch.n} updates, longest wait ${watch.maxGap} ms)`);
+	assert.strictEqual(sessionEnd(), undefined, 'the slow client is still connected');
+
+	// reading again: what was asked arrives, valid, and new requests are answered
+	c.s.resume();
+	let n = 0;
+	for (let px; (px = await c.update(30000, n ? 3000 : 30000)) !== null; n++)
+		assert.strictEqual(px, 512 * 192, 'a region asked for during the stall');
+	assert.ok(n >= 1, 'the regions asked for during the stall arrive');
+	c.request(false);
+	assert.strictEqual(await c.update(), 1024 * 768, 'a full frame asked after the stall');
+	for (let i = 0; i < 5; i++) {
+		c.request(true);
+		await c.update();
+	}
+	console.log(`ok: reading again, the client got ${n} region(s) it had asked for, then fresh updates`);
+	c.s.destroy();
+	const e = await waitFor('the session record', sessionEnd);
+	console.log(`vncgw.session: ${JSON.stringify(e.detail)}`);
+	assert.strictEqual(e.detail.reason, 'client closed');
+	assert.strictEqual(e.detail.buffer_bytes, cap, 'vnc_gateway.buffer_bytes');
+	assert.ok(e.detail.buffered_peak <= cap, `at most buffer_bytes buffered (${e.detail.buffered_peak})`);
+	assert.ok(e.detail.requests_held >= 1, 'update requests waited for the client');
+	console.log('ok: bounded memory, the desktop stayed live, the slow client recovered (audited)');
+	await stopBroker(b);
+}
+
+/*
+ * A client that stops reading for 10 s while asking for full 2560x1600 Raw frames (16 MiB each,
+ * more than every buffer on the way: the kernel's send queue, at most 4 MiB, and a receive
+ * buffer that never grew, as the client had read nothing yet): the first one is under way, the
+ * others wait in the gateway; the gateway buffers exactly buffer_bytes (256 KiB here) and stops
+ * reading the desktop; the session, stuck writing that update, drops the connection after its
+ * client wait (docs/session.md); the gateway then closes the client and audits why. The
+ * broker's memory stays flat all along.
+ */
+async function testSlowDrop() {
+	const cap = 256 << 10;
+	const b = await startBroker({ buffer_bytes: cap }, { geometry: '2560x1600', desktop_command: drawing });
+	const bea = await login(b, 'bea');
+	const pw = await newPassword(b, bea);
+	const ws = await wsClient(b, bea);
+	await ws.update();
+	const c = await rawViewer(b.gport, pw);
+	const base = vmRssKb(b.proc.pid);
+	c.s.pause();
+	const watch = wsWatch(ws);
+	let asked = 0;
+	const max = await rssWhile(b, 10000, () => {
+		if (!c.closed() && asked++ < 20) c.request(false);
+	});
+	await watch.end();
+	console.log(`broker VmRSS ${base} kB before, at most ${max} kB while the client did not read for 10 s (+${max - base} kB)`);
+	console.log(`the websocket viewer of the same desktop meanwhile: ${watch.n} updates, longest wait ${watch.maxGap} ms (the session waits on the stuck client, docs/session.md)`);
+	assert.ok(max - base < 16 * 1024, `the broker grew by ${max - base} kB while a client did not read`);
+	const e = await waitFor('the session record', sessionEnd, 5000);
+	console.log(`vncgw.session: ${JSON.stringify(e.detail)}`);
+	assert.strictEqual(e.detail.reason, 'desktop closed while the client was not reading');
+	assert.strictEqual(e.detail.buffered_peak, cap, 'the gateway buffered exactly buffer_bytes, no more');
+	assert.ok(e.detail.paused_ms >= 3000, `the desktop was not read while the buffer was full (${e.detail.paused_ms} ms)`);
+	// reading again: the bytes that were under way, then an orderly end (FIN, not a reset)
+	let got = 0, reset = false;
+	c.s.on('error', () => { reset = true; });
+	c.s.on('data', (d) => { got += d.length; });
+	c.s.resume();
+	await waitFor('the client to see the end', () => c.closed(), 10000);
+	assert.ok(!reset, 'closed with FIN, not reset');
+	console.log(`ok: the client read ${got} bytes, then the connection ended; audited`);
+	// the desktop and the gateway are fine: the browser's view moves, a new client gets a frame
+	await ws.update();
+	const n = await nativeClient(b.gport, pw).done;
+	assert.strictEqual(n.code, 0, `a new native client: ${n.stderr}`);
+	ws.close();
+	console.log('ok: bounded memory, the stalled client dropped by the session (audited), the desktop serves on');
+	await stopBroker(b);
+}
+
+const tests = { shared: testShared, auth: testAuth, lockout: testLockout, restart: testRestart, hostile: testHostile, native: testNative, slow: testSlow, slow_drop: testSlowDrop };
 (async () => {
 	if (!tests[which]) fail(`unknown test '${which}'`);
 	if (!fs.existsSync(xprobe)) skip(`${xprobe} not built`);
