@@ -61,11 +61,17 @@ fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct f
 				int xb = AB_MIN((tx0 + c + 1) * FBDIFF_TILE, r->x2);
 				if (!memcmp(o + xa, n + xa, (size_t)(xb - xa) * 4))
 					continue;
+				/*
+				 * Bounded: Xvfb draws into `cur` meanwhile, so the
+				 * difference memcmp saw may be gone by now.
+				 */
 				int l = xa, h = xb - 1;
-				while (o[l] == n[l])
+				while (l < xb && o[l] == n[l])
 					l++;
-				while (o[h] == n[h])
+				while (h > l && o[h] == n[h])
 					h--;
+				if (l == xb)
+					continue;
 				struct tile_ext *e = &ext[c];
 				if (e->x1 == e->x2) {
 					*e = (struct tile_ext){l, y, h + 1, y + 1};
@@ -145,8 +151,8 @@ fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 		while (k1 < n && row[k1] == row[0])
 			k1++;
 		if (k1 == n)
-			continue; /* one colour */
-		while (row[k2] == row[n - 1])
+			continue;                       /* one colour */
+		while (k2 > 0 && row[k2] == row[n - 1]) /* bounded: Xvfb draws meanwhile */
 			k2--;
 		probes++;
 		int found = 0, from = 0;
