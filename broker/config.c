@@ -95,8 +95,8 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_ENUM("log.format", C, log_format, log_formats, "text or json"),
     AB_CFG_ENUM("log.level", C, log_level, log_levels, "debug, info, warn or error"),
     AB_CFG_STR("vnc_gateway.listen", C, vnc_listen,
-               "RFB/TCP listener for native VNC clients, ADDR:PORT or [V6]:PORT, e.g. a "
-               "tailnet address (\"\": off; docs/vncgw.md)"),
+               "RFB/TCP listener for native VNC clients, ADDR:PORT, [V6]:PORT or "
+               "localhost:PORT, e.g. a tailnet address (\"\": off; docs/vncgw.md)"),
     AB_CFG_STR("vnc_gateway.public_host", C, vnc_public_host,
                "host name shown to users for the gateway (\"\": the listen address)"),
     AB_CFG_INT("vnc_gateway.password_ttl_s", C, vnc_password_ttl_s, 60, 366 * 86400,

@@ -114,7 +114,7 @@ try {
 		return /^[A-Za-z2-9]{8}$/.test(t) && t;
 	});
 	await page.waitForSelector('#vnc-revoke:not([disabled])');
-	assert.match(await page.textContent('#vnc-password-state'), /set/);
+	assert.match(await page.textContent('#vnc-password-state'), /set \(shown below/);
 	log(`created a VNC password; expires ${await page.textContent('#vnc-expires')}`);
 	// the page's own classes are styled: the password in a monospace box, easy to select
 	const look = await page.evaluate(() => {
@@ -166,6 +166,7 @@ try {
 	await page.reload();
 	await page.waitForSelector('body[data-state="ready"]', { timeout: 10000 });
 	assert.equal(await page.isHidden('#vnc-new'), true);
+	assert.equal(await page.textContent('#vnc-password-state'), 'set (not shown again)');
 	assert.ok(!(await page.content()).includes(password), 'the password is not on the page again');
 	await page.click('#vnc-revoke');
 	await waitFor('the revocation', async () => (await page.textContent('#vnc-password-state')) === 'none');

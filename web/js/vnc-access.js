@@ -53,14 +53,15 @@ async function copy(text, what) {
 	}
 }
 
-function show(info) {
+function show(info, fresh = false) {
 	if (!info.enabled) {
 		state('disabled', 'The VNC gateway is turned off on this server (an administrator sets vnc_gateway.listen).');
 		return;
 	}
 	address = hostPort(info.host, info.port);
 	$('vnc-address').textContent = address;
-	$('vnc-password-state').textContent = info.exists ? 'set (not shown again)' : 'none';
+	// while a new password is on the page it is shown; otherwise it never is again
+	$('vnc-password-state').textContent = !info.exists ? 'none' : fresh ? 'set (shown below, only this once)' : 'set (not shown again)';
 	$('vnc-expires').textContent = info.exists ? when(info.expires) : '—';
 	$('vnc-revoke').disabled = !info.exists;
 	$('vnc-create').textContent = info.exists ? 'Replace password' : 'Create password';
@@ -69,7 +70,7 @@ function show(info) {
 		: 'Create a password, then connect your VNC client to the server below.');
 }
 
-async function refresh() {
+async function refresh(fresh = false) {
 	const r = await api('GET', '/api/vnc-password');
 	if (r.status === 401) {
 		state('signed-out', 'Sign in first.');
@@ -84,7 +85,7 @@ async function refresh() {
 		state('error', r.data?.error || `The server answered ${r.status}.`);
 		return;
 	}
-	show(r.data);
+	show(r.data, fresh);
 }
 
 async function create() {
@@ -98,7 +99,7 @@ async function create() {
 		}
 		$('vnc-password').textContent = r.data.password;
 		$('vnc-new').hidden = false;
-		await refresh();
+		await refresh(true);
 		message('Password created. It is shown only now.');
 	} finally {
 		$('vnc-create').disabled = false;
