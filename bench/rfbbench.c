@@ -6,9 +6,12 @@
  * and assembles the table; this program measures one thing per invocation and
  * prints one line of key=value pairs on stdout.
  *
- * Start reading at main(); rfbc.c is the RFB client (handshake, ZRLE/CopyRect/
- * Raw decoding into a local framebuffer that counts changed pixels), conn.c the
- * byte stream underneath (unix, TCP, or a websocket client of our own).
+ * Start reading at main(); rfbc.c is the RFB client (handshake, ZRLE/Tight/
+ * CopyRect/Raw decoding into a local framebuffer that counts changed pixels),
+ * conn.c the byte stream underneath (unix, TCP, or a websocket client of our own).
+ *
+ * Every mode takes --encodings LIST (rfbc.h: names, quality=N, compress=N, or the
+ * preset "novnc", exactly what noVNC asks for); the default is ZRLE, CopyRect, Raw.
  *
  * Modes:
  *   first-frame TARGET [--repeat N]
@@ -29,6 +32,10 @@
  *       how many ZRLE tiles of each kind arrived
  *   idle TARGET --pids P,.. [--seconds S]
  *       connected and requesting updates, nothing happening: CPU of the pids
+ *   snapshot TARGET --out FILE.ppm [--lossy-out FILE.pgm] [--stats]
+ *       the first full frame, once the server has been quiet for --quiet-ms
+ *       (default 300), as a binary PPM; --lossy-out also writes a PGM that is
+ *       255 where a JPEG rectangle drew the pixel (to compare within a tolerance)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -48,7 +55,9 @@
 #define KEY_BACKSPACE 0xff08
 
 struct opts {
-	const char *mode, *target, *spawn, *run, *pids;
+	const char *mode, *target, *spawn, *run, *pids, *out, *lossy_out;
+	const int32_t *encs; /* --encodings, NULL: rfbc's default */
+	size_t n_encs;
 	int repeat, keys, quiet_ms, at_x, at_y;
 	bool stats;
 	double timeout_s, seconds;
@@ -171,10 +180,16 @@ full_frame(struct rfbc *r, int64_t deadline, struct ab_err *err)
 		if (ret < 0)
 			return ab_err_wrap(err, "waiting for the first full frame");
 		if (ret == 1) {
+			/*
+			 * An update of pseudo-rectangles only (ExtendedDesktopSize comes
+			 * alone) does not answer for the pixels, which are still owed: ask
+			 * incrementally, as noVNC does; a non-incremental request would be
+			 * answered with another ExtendedDesktopSize, forever.
+			 */
+			bool more = r->last_area > 0 &&
+			            area + r->last_area < (uint64_t)r->w * (uint64_t)r->h;
 			area += r->last_area;
-			if ((ret = rfbc_request(
-			         r, area < (uint64_t)r->w * (uint64_t)r->h ? false : true, err)) <
-			    0)
+			if ((ret = rfbc_request(r, !more, err)) < 0)
 				return ret;
 		}
 	}
@@ -202,10 +217,20 @@ settle(struct rfbc *r, int quiet_ms, int max_ms, struct ab_err *err)
 	return 0;
 }
 
-static int
-open_ready(struct rfbc *r, const char *target, struct ab_err *err)
+/* A client with the options' encodings (before connecting). */
+static void
+client_init(struct rfbc *r, const struct opts *o)
 {
-	int ret = rfbc_connect(r, target, err);
+	memset(r, 0, sizeof(*r));
+	r->encodings = o->encs;
+	r->n_encodings = o->n_encs;
+}
+
+static int
+open_ready(struct rfbc *r, const struct opts *o, struct ab_err *err)
+{
+	client_init(r, o);
+	int ret = rfbc_connect(r, o->target, err);
 	if (ret < 0)
 		return ret;
 	if ((ret = full_frame(r, ab_now_us() + 10000000, err)) < 0)
@@ -220,7 +245,8 @@ mode_first_frame(const struct opts *o, struct ab_err *err)
 	_cleanup_free_ double *v = ab_xcalloc((size_t)n, sizeof(double));
 	int w = 0, h = 0;
 	for (int i = 0; i < n; i++) {
-		struct rfbc r = {0};
+		struct rfbc r;
+		client_init(&r, o);
 		int64_t t0 = ab_now_us();
 		r.conn.deadline_us = t0 + 10000000;
 		int ret = rfbc_connect(&r, o->target, err);
@@ -282,7 +308,8 @@ mode_cold(const struct opts *o, struct ab_err *err)
 	int ret = -ETIMEDOUT, tries = 0;
 	struct ab_err last = {0};
 	while (ab_now_us() < deadline) {
-		struct rfbc r = {0};
+		struct rfbc r;
+		client_init(&r, o);
 		r.conn.deadline_us = deadline;
 		tries++;
 		ret = rfbc_connect(&r, o->target, &last);
@@ -311,8 +338,8 @@ mode_cold(const struct opts *o, struct ab_err *err)
 static int
 mode_latency(const struct opts *o, struct ab_err *err)
 {
-	struct rfbc r = {0};
-	int ret = open_ready(&r, o->target, err);
+	struct rfbc r;
+	int ret = open_ready(&r, o, err);
 	int n = o->keys > 0 ? o->keys : 100;
 	_cleanup_free_ double *v = ab_xcalloc((size_t)n, sizeof(double));
 	_cleanup_free_ double *px = ab_xcalloc((size_t)n, sizeof(double));
@@ -374,8 +401,8 @@ mode_workload(const struct opts *o, struct ab_err *err)
 {
 	if (!o->run)
 		return ab_err_set(err, EINVAL, "workload needs --run CMD");
-	struct rfbc r = {0};
-	int ret = open_ready(&r, o->target, err);
+	struct rfbc r;
+	int ret = open_ready(&r, o, err);
 	if (ret < 0) {
 		rfbc_free(&r);
 		return ret;
@@ -439,8 +466,8 @@ mode_workload(const struct opts *o, struct ab_err *err)
 static int
 mode_idle(const struct opts *o, struct ab_err *err)
 {
-	struct rfbc r = {0};
-	int ret = open_ready(&r, o->target, err);
+	struct rfbc r;
+	int ret = open_ready(&r, o, err);
 	double secs = o->seconds > 0 ? o->seconds : 10;
 	double cpu0 = pids_cpu_s(o->pids);
 	uint64_t b0 = r.conn.wire_bytes;
@@ -470,30 +497,103 @@ mode_idle(const struct opts *o, struct ab_err *err)
 	return 0;
 }
 
+static int
+write_image(const char *path, const char *magic, int w, int h, const uint8_t *data, size_t n,
+            struct ab_err *err)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "we");
+	if (!f)
+		return ab_err_errno(err, errno, "creating '%s'", path);
+	fprintf(f, "%s\n%d %d\n255\n", magic, w, h);
+	if (fwrite(data, 1, n, f) != n || fflush(f) != 0)
+		return ab_err_errno(err, errno, "writing '%s'", path);
+	return 0;
+}
+
+static int
+mode_snapshot(const struct opts *o, struct ab_err *err)
+{
+	if (!o->out)
+		return ab_err_set(err, EINVAL, "snapshot needs --out FILE.ppm");
+	struct rfbc r;
+	client_init(&r, o);
+	r.track_lossy = o->lossy_out != NULL;
+	int ret = rfbc_connect(&r, o->target, err);
+	if (ret >= 0)
+		ret = full_frame(&r, ab_now_us() + 10000000, err);
+	if (ret >= 0)
+		ret = settle(&r, o->quiet_ms > 0 ? o->quiet_ms : 300, 10000, err);
+	if (ret < 0) {
+		rfbc_free(&r);
+		return ret;
+	}
+	size_t npx = (size_t)r.w * (size_t)r.h;
+	_cleanup_free_ uint8_t *rgb = ab_xmalloc(npx * 3);
+	for (size_t i = 0; i < npx; i++) {
+		rgb[3 * i] = (uint8_t)(r.fb[i] >> 16);
+		rgb[3 * i + 1] = (uint8_t)(r.fb[i] >> 8);
+		rgb[3 * i + 2] = (uint8_t)r.fb[i];
+	}
+	ret = write_image(o->out, "P6", r.w, r.h, rgb, npx * 3, err);
+	if (ret >= 0 && o->lossy_out) {
+		for (size_t i = 0; i < npx; i++)
+			rgb[i] = r.lossy[i] ? 255 : 0;
+		ret = write_image(o->lossy_out, "P5", r.w, r.h, rgb, npx, err);
+	}
+	if (ret >= 0) {
+		static const struct rfbc zero;
+		printf("snapshot=%s geometry=%dx%d updates=%llu", o->out, r.w, r.h,
+		       (unsigned long long)r.updates);
+		if (o->stats)
+			rfbc_print_stats(&r, &zero, stdout);
+		printf("\n");
+	}
+	rfbc_free(&r);
+	return ret;
+}
+
 static void
 usage(FILE *f)
 {
-	fputs("usage: ab-rfbbench MODE TARGET [options]\n"
-	      "  MODE: first-frame | cold | latency | workload | idle\n"
-	      "  TARGET: unix:PATH | tcp:HOST:PORT | ws://HOST:PORT/PATH\n"
-	      "  --repeat N  --spawn CMD  --timeout S  --keys N  --at X,Y\n"
-	      "  --run CMD  --pids P,..  --quiet-ms N  --seconds S\n"
-	      "  --stats     workload: also per encoding rects/bytes/pixels and ZRLE tile kinds\n",
-	      f);
+	fprintf(
+	    f,
+	    "usage: ab-rfbbench MODE TARGET [options]\n"
+	    "  MODE: first-frame | cold | latency | workload | idle | snapshot\n"
+	    "  TARGET: unix:PATH | tcp:HOST:PORT | ws://HOST:PORT/PATH\n"
+	    "  --repeat N  --spawn CMD  --timeout S  --keys N  --at X,Y\n"
+	    "  --run CMD  --pids P,..  --quiet-ms N  --seconds S\n"
+	    "  --out FILE.ppm  --lossy-out FILE.pgm   snapshot: the client's framebuffer\n"
+	    "  --stats     workload, snapshot: also per encoding rects/bytes/pixels, ZRLE tile\n"
+	    "              and Tight rectangle kinds\n"
+	    "  --encodings LIST  comma-separated, in preference order (default: "
+	    "zrle,copyrect,raw,desktopsize,lastrect)\n"
+	    "              %s\n",
+	    rfbc_encoding_names);
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"repeat", required_argument, NULL, 'r'},  {"spawn", required_argument, NULL, 's'},
-	    {"timeout", required_argument, NULL, 't'}, {"keys", required_argument, NULL, 'k'},
-	    {"at", required_argument, NULL, 'a'},      {"run", required_argument, NULL, 'R'},
-	    {"pids", required_argument, NULL, 'p'},    {"quiet-ms", required_argument, NULL, 'q'},
-	    {"seconds", required_argument, NULL, 'S'}, {"stats", no_argument, NULL, 'D'},
-	    {"help", no_argument, NULL, 'h'},          {0},
+	    {"repeat", required_argument, NULL, 'r'},
+	    {"spawn", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"keys", required_argument, NULL, 'k'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"run", required_argument, NULL, 'R'},
+	    {"pids", required_argument, NULL, 'p'},
+	    {"quiet-ms", required_argument, NULL, 'q'},
+	    {"seconds", required_argument, NULL, 'S'},
+	    {"stats", no_argument, NULL, 'D'},
+	    {"encodings", required_argument, NULL, 'E'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"lossy-out", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct opts o = {.at_x = 40, .at_y = 40};
+	_cleanup_free_ int32_t *encs = NULL;
+	struct ab_err perr = {0};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -530,6 +630,21 @@ main(int argc, char **argv)
 		case 'D':
 			o.stats = true;
 			break;
+		case 'E':
+			free(encs);
+			encs = NULL;
+			if (rfbc_parse_encodings(optarg, &encs, &o.n_encs, &perr) < 0) {
+				fprintf(stderr, "ab-rfbbench: --encodings: %s\n", perr.msg);
+				return 2;
+			}
+			o.encs = encs;
+			break;
+		case 'o':
+			o.out = optarg;
+			break;
+		case 'L':
+			o.lossy_out = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -550,7 +665,7 @@ main(int argc, char **argv)
 		int (*fn)(const struct opts *o, struct ab_err *err);
 	} modes[] = {
 	    {"first-frame", mode_first_frame}, {"cold", mode_cold}, {"latency", mode_latency},
-	    {"workload", mode_workload},       {"idle", mode_idle},
+	    {"workload", mode_workload},       {"idle", mode_idle}, {"snapshot", mode_snapshot},
 	};
 	for (size_t i = 0; i < AB_ARRAY_SIZE(modes); i++) {
 		if (strcmp(o.mode, modes[i].name) != 0)

@@ -27,8 +27,9 @@ DISPLAY=$display timeout 20 xdotool search --sync --onlyvisible --name '^bterm$'
 out=$("$tool" latency "tcp:127.0.0.1:$port" --keys 6 --at 40,40)
 echo "$out"
 grep -q 'key_n=6 key_lost=0' <<<"$out"
+# (the sleep: on a busy machine xterm could see seq exit before it mapped its window: no pixels)
 out=$("$tool" workload "tcp:127.0.0.1:$port" --pids "$pid" --timeout 60 \
-	--run "DISPLAY=$display xterm -geometry 60x20+300+100 -e seq 1 2000")
+	--run "DISPLAY=$display xterm -geometry 60x20+300+100 -e sh -c 'seq 1 2000; sleep 0.2'")
 echo "$out"
 bytes=$(sed 's/.*bytes=\([0-9]*\).*/\1/' <<<"$out")
 [ "$bytes" -gt 100 ] || { echo "workload sent only $bytes bytes"; exit 1; }
