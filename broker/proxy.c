@@ -2,7 +2,9 @@
 /* proxy: websocket <-> RFB unix socket splice (see proxy.h). */
 #include <errno.h>
 #include <libwebsockets.h>
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include "audit.h"
 #include "desktop.h"
 #include "proxy.h"
+#include "rfbflow.h"
 
 enum proxy_state {
 	PROXY_WAITING,   /* desktop starting */
@@ -34,10 +37,17 @@ struct proxy_conn {
 	/* desktop -> browser: one chunk, LWS_PRE bytes of headroom */
 	unsigned char *out;
 	bool up_readable; /* the socket is readable: read at the next writable callback */
-	/* browser -> desktop */
+	/* browser -> desktop; update requests wait while the browser is behind (rfbflow.h) */
 	unsigned char *in;
 	size_t in_head, in_len;
 	bool rx_paused;
+	struct rfbflow flow;
+	struct ab_timer *pace; /* a request waits: looked at again every RFBFLOW_PACE_MS */
+	/* for the log at close */
+	int64_t start_ms;
+	int64_t paused_since_ms; /* the browser's socket is full: the desktop is not read */
+	int64_t paused_ms;       /* closed spells of that */
+	unsigned long long bytes_to_browser, bytes_to_desktop;
 	/* view-only (an admin watching): client input is dropped, see rfb_filter() */
 	bool view_only;
 	struct rfb_filter {
@@ -67,7 +77,7 @@ proxy_update_watch(struct proxy_conn *c)
 	unsigned ev = 0;
 	if (!c->up_readable)
 		ev |= AB_LOOP_READ;
-	if (c->in_len)
+	if (c->flow.fwd) /* a waiting request is not: the pace timer looks at it */
 		ev |= AB_LOOP_WRITE;
 	ab_loop_watch_update(c->loop, c->watch, ev);
 }
@@ -83,16 +93,52 @@ proxy_close_later(struct proxy_conn *c, enum lws_close_status status, const char
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
 	ab_loop_unwatch(c->loop, c->watch);
 	c->watch = NULL;
+	ab_loop_timer_cancel(c->loop, c->pace);
+	c->pace = NULL;
 	lws_rx_flow_control(c->ws, 1);
 	lws_callback_on_writable(c->ws);
 }
 
-/* Writes what is buffered for the desktop. Returns 0 or -errno. */
+/*
+ * Whether the browser is behind: bytes of the desktop's stream still wait for
+ * it on our side (unread in the desktop's socket, or part of a chunk lws
+ * keeps), or more than buffer_bytes wait in the kernel's send queue of its
+ * socket (unsent or unacknowledged); and its own bytes still fit (under a
+ * quarter of buffer_bytes, where paused websocket reads resume: a waiting
+ * request never keeps them paused).
+ */
+static bool
+proxy_behind(struct proxy_conn *c)
+{
+	int unread = 0, outq = 0;
+	if (ioctl(c->fd, SIOCINQ, &unread) < 0 || unread < 0)
+		unread = 0;
+	size_t buffered = (size_t)unread + (lws_partial_buffered(c->ws) ? 1 : 0);
+	int wfd = lws_get_socket_fd(c->ws);
+	if (wfd < 0 || ioctl(wfd, SIOCOUTQ, &outq) < 0 || outq < 0)
+		outq = 0;
+	return rfbflow_behind(buffered, (size_t)outq, c->p.buffer_bytes) &&
+	       c->in_len < c->p.buffer_bytes / 4;
+}
+
+static int64_t proxy_pace(struct ab_loop *loop, void *data);
+
+/*
+ * Writes what may go to the desktop (an update request waits while the
+ * browser is behind). Returns 0 or -errno.
+ */
 static int
 proxy_flush_in(struct proxy_conn *c)
 {
-	while (c->in_len) {
-		ssize_t n = send(c->fd, c->in + c->in_head, c->in_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	bool was = c->flow.transparent;
+	rfbflow_scan(&c->flow, c->in + c->in_head, &c->in_len, proxy_behind(c));
+	if (c->flow.transparent && !was)
+		ab_debug("websocket from %s: %s: forwarded unpaced from now on", c->peer,
+		         c->flow.unknown < 0 ? "an RFB handshake it cannot follow"
+		                             : "an RFB message type it does not know");
+	while (c->flow.fwd) {
+		ssize_t n =
+		    send(c->fd, c->in + c->in_head, c->flow.fwd, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -101,9 +147,14 @@ proxy_flush_in(struct proxy_conn *c)
 			return -errno;
 		}
 		stats.bytes_to_desktop += (unsigned long long)n;
+		c->bytes_to_desktop += (unsigned long long)n;
+		rfbflow_sent(&c->flow, (size_t)n);
 		c->in_head += (size_t)n;
 		c->in_len -= (size_t)n;
 	}
+	/* nothing of ours says when the kernel's queue drains */
+	if (c->flow.holding && !c->pace)
+		c->pace = ab_loop_timer(c->loop, RFBFLOW_PACE_MS, proxy_pace, c);
 	if (c->in_len == 0)
 		c->in_head = 0;
 	/* Resume websocket reads once below the low-water mark. */
@@ -112,6 +163,27 @@ proxy_flush_in(struct proxy_conn *c)
 		lws_rx_flow_control(c->ws, 1);
 	}
 	return 0;
+}
+
+static int64_t
+proxy_pace(struct ab_loop *loop, void *data)
+{
+	struct proxy_conn *c = data;
+	if (c->state != PROXY_CONNECTED) {
+		c->pace = NULL;
+		return AB_TIMER_STOP;
+	}
+	if (proxy_flush_in(c) < 0) {
+		c->pace = NULL;
+		proxy_close_later(c, LWS_CLOSE_STATUS_GOINGAWAY, "desktop connection lost");
+		return AB_TIMER_STOP;
+	}
+	proxy_update_watch(c);
+	if (!c->flow.holding) {
+		c->pace = NULL;
+		return AB_TIMER_STOP;
+	}
+	return RFBFLOW_PACE_MS;
 }
 
 static void
@@ -198,6 +270,8 @@ proxy_open(struct lws *ws, struct ab_loop *loop, struct desktop_manager *m,
 	c->out = ab_xmalloc(LWS_PRE + c->p.chunk_bytes);
 	c->in = ab_xmalloc(c->p.buffer_bytes);
 	c->state = PROXY_WAITING;
+	c->start_ms = ab_now_ms();
+	rfbflow_init(&c->flow, RFBFLOW_START_VERSION);
 	stats.connections++;
 	stats.open++;
 	struct ab_err err = {0};
@@ -409,11 +483,22 @@ proxy_writeable(struct proxy_conn *c)
 		                 strlen(c->close_reason));
 		return -1;
 	}
-	if (c->state != PROXY_CONNECTED || !c->up_readable)
+	if (c->state != PROXY_CONNECTED)
+		return 0;
+	if (c->paused_since_ms) { /* the browser's socket has room again */
+		c->paused_ms += ab_now_ms() - c->paused_since_ms;
+		c->paused_since_ms = 0;
+	}
+	if (!c->up_readable)
 		return 0;
 	ssize_t n = recv(c->fd, c->out + LWS_PRE, c->p.chunk_bytes, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		c->up_readable = false;
+		/* the desktop's bytes have all left: a waiting request may go now */
+		if (c->flow.holding && proxy_flush_in(c) < 0) {
+			proxy_close_later(c, LWS_CLOSE_STATUS_GOINGAWAY, "desktop connection lost");
+			return 0;
+		}
 		proxy_update_watch(c);
 		return 0;
 	}
@@ -429,6 +514,13 @@ proxy_writeable(struct proxy_conn *c)
 		return -1;
 	}
 	stats.bytes_to_browser += (unsigned long long)n;
+	c->bytes_to_browser += (unsigned long long)n;
+	/*
+	 * The browser's socket is full (or lws keeps part of this chunk): no
+	 * writable callback, so the desktop is not read, until the browser reads.
+	 */
+	if (!c->paused_since_ms && lws_send_pipe_choked(c->ws))
+		c->paused_since_ms = ab_now_ms();
 	/*
 	 * More may be waiting: ask for the next writable callback rather than
 	 * polling the socket; lws calls it only once this chunk left the process.
@@ -445,11 +537,22 @@ proxy_closed(struct proxy_conn *c)
 	stats.open--;
 	desktop_waiter_cancel(c->waiter);
 	ab_loop_unwatch(c->loop, c->watch);
+	ab_loop_timer_cancel(c->loop, c->pace);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->desktop) {
+		int64_t now = ab_now_ms();
+		if (c->paused_since_ms)
+			c->paused_ms += now - c->paused_since_ms;
 		desktop_client_detach(c->desktop);
-		ab_info("websocket from %s left the desktop of '%s'", c->peer, c->user);
+		/* the same names as the vncgw.session audit record (docs/vncgw.md) */
+		ab_info("websocket from %s left the desktop of '%s': duration_ms=%lld "
+		        "bytes_to_browser=%llu bytes_to_desktop=%llu paused_ms=%lld "
+		        "requests_held=%llu requests_merged=%llu%s",
+		        c->peer, c->user, (long long)(now - c->start_ms), c->bytes_to_browser,
+		        c->bytes_to_desktop, (long long)c->paused_ms,
+		        (unsigned long long)c->flow.held, (unsigned long long)c->flow.merged,
+		        c->flow.transparent ? " unpaced" : "");
 	}
 	free(c->user);
 	free(c->peer);

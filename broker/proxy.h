@@ -8,6 +8,13 @@
  *   browser -> desktop: frames go to a buffer of buffer_bytes; above its
  *     high-water mark websocket reads stop (lws_rx_flow_control) until the
  *     socket drained it.
+ * As the session's writes block its one loop (every viewer of the desktop
+ * waits on a full socket), the browser's RFB stream is followed from its
+ * ProtocolVersion (rfbflow.h) and its FramebufferUpdateRequests wait in the
+ * buffer while the browser is behind: the desktop's last bytes have not left
+ * the broker, or more than buffer_bytes wait in the kernel's send queue of
+ * the browser's socket. The session stays idle instead of blocked; the close
+ * is logged with requests_held and paused_ms (docs/broker.md).
  * The server calls these from its websocket callback.
  */
 #ifndef BROKER_PROXY_H

@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "config.h"
 #include "desktop.h"
+#include "rfbflow.h"
 #include "server.h"
 #include "vncgw.h"
 
@@ -31,7 +32,6 @@
 #define VNCGW_START_MS     60000 /* after auth: desktop start + session handshake */
 #define VNCGW_FILE_MAX     (4u << 20)
 #define VNCGW_HS_BUF       4096 /* per direction until the splice: handshake messages only */
-#define VNCGW_PACE_MS      20   /* a waiting request is looked at again this often */
 #define VNCGW_FILE_VERSION 1
 
 /* No look-alikes (0/O, 1/l/I, 5/S, B/8...): read aloud or typed from a phone. */
@@ -95,13 +95,8 @@ struct vncgw_conn {
 	int64_t start_ms;
 	int64_t paused_since_ms; /* toc full: the desktop is not read (0: it is) */
 	int64_t paused_ms;       /* time the desktop was not read, closed spells */
-	/* client -> session: update requests wait while the client is behind (vncgw_scan) */
-	size_t fwd;       /* bytes at the front of tou that may go to the session now */
-	uint64_t skip;    /* the rest of the message being forwarded */
-	bool init_seen;   /* the ClientInit byte has been passed */
-	bool transparent; /* a message the gateway does not know: no more pacing */
-	bool holding;     /* a FramebufferUpdateRequest waits at tou[fwd] */
-	uint64_t held;    /* requests that waited */
+	/* client -> session: update requests wait while the client is behind (rfbflow.h) */
+	struct rfbflow flow;
 };
 
 struct vncgw {
@@ -588,7 +583,7 @@ vncgw_conn_close(struct vncgw_conn *c, const char *why)
 		                    (json_int_t)AB_MAX(c->toc.peak, c->tou.peak), "buffer_bytes",
 		                    (json_int_t)g->buffer_bytes, "paused_ms",
 		                    (json_int_t)c->paused_ms, "requests_held",
-		                    (json_int_t)c->held));
+		                    (json_int_t)c->flow.held));
 	}
 	ab_debug("vnc gateway: %s%s%s: closed (%s)", c->peer, c->user[0] ? " " : "", c->user, why);
 	vncgw_unpend(c);
@@ -956,8 +951,9 @@ vncgw_spliced(struct vncgw_conn *c)
 {
 	buf_grow(&c->toc, c->g->buffer_bytes);
 	buf_grow(&c->tou, c->g->buffer_bytes);
-	c->fwd = c->tou.len; /* the end of the session's handshake, if any is left */
-	put_u32(&c->toc, 0); /* SecurityResult OK */
+	rfbflow_init(&c->flow, RFBFLOW_START_CLIENTINIT);
+	c->flow.fwd = c->tou.len; /* the end of the session's handshake, if any is left */
+	put_u32(&c->toc, 0);      /* SecurityResult OK */
 	c->state = VG_SPLICE;
 	c->start_ms = ab_now_ms();
 	ab_loop_timer_cancel(c->g->loop, c->timer);
@@ -1038,78 +1034,8 @@ vncgw_up_step(struct vncgw_conn *c)
 }
 
 /*
- * The length of the client message at p (RFB 3.8 and the extensions
- * libvncserver and TigerVNC use), 0 when more bytes are needed to tell, -1
- * for a message type the gateway does not know.
- */
-static int64_t
-vncgw_msg_len(const uint8_t *p, size_t avail)
-{
-	switch (p[0]) {
-	case 0: /* SetPixelFormat */
-		return 20;
-	case 2: /* SetEncodings */
-		return avail < 4 ? 0 : 4 + 4 * (int64_t)(p[2] << 8 | p[3]);
-	case 3: /* FramebufferUpdateRequest */
-		return 10;
-	case 4: /* KeyEvent */
-		return 8;
-	case 5: /* PointerEvent */
-		return 6;
-	case 6: { /* ClientCutText; a negative length is the extended clipboard's */
-		if (avail < 8)
-			return 0;
-		int64_t n = (int32_t)get_u32(p + 4);
-		return 8 + (n < 0 ? -n : n);
-	}
-	case 150: /* EnableContinuousUpdates */
-		return 10;
-	case 248: /* Fence */
-		return avail < 9 ? 0 : 9 + (int64_t)p[8];
-	case 250: /* xvp */
-		return 4;
-	case 251: /* SetDesktopSize */
-		return avail < 8 ? 0 : 8 + 16 * (int64_t)p[6];
-	case 255: /* QEMU: only the extended key event */
-		return avail < 2 ? 0 : p[1] == 0 ? 12 : -1;
-	default:
-		return -1;
-	}
-}
-
-/* Merges the FramebufferUpdateRequest q into r: the union, incremental only if both are. */
-static void
-vncgw_fbur_merge(uint8_t *r, const uint8_t *q)
-{
-	unsigned rx = (unsigned)r[2] << 8 | r[3], ry = (unsigned)r[4] << 8 | r[5];
-	unsigned rw = (unsigned)r[6] << 8 | r[7], rh = (unsigned)r[8] << 8 | r[9];
-	unsigned qx = (unsigned)q[2] << 8 | q[3], qy = (unsigned)q[4] << 8 | q[5];
-	unsigned qw = (unsigned)q[6] << 8 | q[7], qh = (unsigned)q[8] << 8 | q[9];
-	unsigned x0 = AB_MIN(rx, qx), y0 = AB_MIN(ry, qy);
-	unsigned x1 = AB_MIN(AB_MAX(rx + rw, qx + qw), 65535u);
-	unsigned y1 = AB_MIN(AB_MAX(ry + rh, qy + qh), 65535u);
-	uint8_t m[10] = {3,
-	                 (uint8_t)(r[1] && q[1]),
-	                 (uint8_t)(x0 >> 8),
-	                 (uint8_t)x0,
-	                 (uint8_t)(y0 >> 8),
-	                 (uint8_t)y0,
-	                 (uint8_t)((x1 - x0) >> 8),
-	                 (uint8_t)(x1 - x0),
-	                 (uint8_t)((y1 - y0) >> 8),
-	                 (uint8_t)(y1 - y0)};
-	memcpy(r, m, sizeof(m));
-}
-
-/*
- * Decides how much of tou may go to the session (c->fwd). The session sends
- * an update only when asked, so while the client is behind (bytes wait in
- * toc) its FramebufferUpdateRequests wait here: the session stays idle
- * instead of blocking on a socket nobody reads, and the client gets a fresh
- * update once it has caught up. Key and pointer events move ahead of a
- * waiting request, requests that follow it merge into it, anything else
- * keeps its place behind it. A message type the gateway does not know ends
- * the pacing for the connection (everything is forwarded as it comes).
+ * Decides how much of tou may go to the session (c->flow.fwd): while the
+ * client is behind, its update requests wait in the gateway (rfbflow.h).
  */
 static void
 vncgw_scan(struct vncgw_conn *c)
@@ -1121,73 +1047,15 @@ vncgw_scan(struct vncgw_conn *c)
 	 * own bytes still fit.
 	 */
 	int outq = 0;
-	bool behind = (c->toc.len > 0 || (ioctl(c->cfd, SIOCOUTQ, &outq) == 0 &&
-	                                  (size_t)outq > c->g->buffer_bytes)) &&
-	              b->len < b->cap / 2;
-	if (c->holding && !behind)
-		c->holding = false;
-	while (c->fwd < b->len) {
-		uint8_t *p = b->d + b->head + c->fwd;
-		size_t avail = b->len - c->fwd;
-		if (c->transparent) {
-			c->fwd = b->len;
-			break;
-		}
-		if (c->skip) {
-			size_t n = (size_t)AB_MIN(c->skip, (uint64_t)avail);
-			c->fwd += n;
-			c->skip -= n;
-			continue;
-		}
-		if (!c->init_seen) { /* ClientInit */
-			c->init_seen = true;
-			c->fwd++;
-			continue;
-		}
-		int64_t len = vncgw_msg_len(p, avail);
-		if (len < 0) {
-			ab_debug("vnc gateway: %s: client message type %u: forwarded unpaced from "
-			         "now on",
-			         c->peer, p[0]);
-			c->transparent = true;
-			continue;
-		}
-		if (len == 0 || (p[0] == 3 && avail < 10))
-			break;
-		if (p[0] != 3 || !behind) {
-			c->fwd += (size_t)AB_MIN((uint64_t)len, (uint64_t)avail);
-			c->skip = (uint64_t)len - AB_MIN((uint64_t)len, (uint64_t)avail);
-			continue;
-		}
-		/* a request while the client is behind: it waits at tou[fwd] */
-		if (!c->holding) {
-			c->holding = true;
-			c->held++;
-		}
-		while (avail > 10) {
-			uint8_t *q = p + 10;
-			int64_t ql = vncgw_msg_len(q, avail - 10);
-			if (ql <= 0 || (size_t)ql > avail - 10 ||
-			    (q[0] != 3 && q[0] != 4 && q[0] != 5))
-				break;
-			if (q[0] == 3) { /* another request: one update answers both */
-				vncgw_fbur_merge(p, q);
-				memmove(q, q + 10, avail - 20);
-				b->len -= 10;
-				avail -= 10;
-				continue;
-			}
-			/* input goes first */
-			uint8_t req[10];
-			memcpy(req, p, 10);
-			memmove(p, q, (size_t)ql);
-			memcpy(p + ql, req, 10);
-			c->fwd += (size_t)ql;
-			p += ql;
-			avail -= (size_t)ql;
-		}
-		break;
-	}
+	if (ioctl(c->cfd, SIOCOUTQ, &outq) < 0 || outq < 0)
+		outq = 0;
+	bool behind =
+	    rfbflow_behind(c->toc.len, (size_t)outq, c->g->buffer_bytes) && b->len < b->cap / 2;
+	bool was = c->flow.transparent;
+	rfbflow_scan(&c->flow, b->d + b->head, &b->len, behind);
+	if (c->flow.transparent && !was)
+		ab_debug("vnc gateway: %s: client message type %d: forwarded unpaced from now on",
+		         c->peer, c->flow.unknown);
 }
 
 static int64_t vncgw_pace(struct ab_loop *loop, void *data);
@@ -1202,11 +1070,11 @@ vncgw_flush_up(struct vncgw_conn *c)
 		return c->tou.len ? buf_flush(&c->tou, c->ufd, NULL) : 0;
 	vncgw_scan(c);
 	size_t before = c->tou.len;
-	int r = buf_flush_n(&c->tou, c->ufd, c->fwd);
-	c->fwd -= before - c->tou.len;
+	int r = buf_flush_n(&c->tou, c->ufd, c->flow.fwd);
+	rfbflow_sent(&c->flow, before - c->tou.len);
 	/* held for the kernel's queue alone: no event of ours says when it drains */
-	if (c->holding && c->toc.len == 0 && !c->pace)
-		c->pace = ab_loop_timer(c->g->loop, VNCGW_PACE_MS, vncgw_pace, c);
+	if (c->flow.holding && c->toc.len == 0 && !c->pace)
+		c->pace = ab_loop_timer(c->g->loop, RFBFLOW_PACE_MS, vncgw_pace, c);
 	return r;
 }
 
@@ -1224,10 +1092,10 @@ vncgw_pace(struct ab_loop *loop, void *data)
 		return AB_TIMER_STOP;
 	}
 	vncgw_conn_update(c);
-	bool again = c->holding && c->toc.len == 0;
+	bool again = c->flow.holding && c->toc.len == 0;
 	if (!again)
 		c->pace = NULL;
-	return again ? VNCGW_PACE_MS : AB_TIMER_STOP;
+	return again ? RFBFLOW_PACE_MS : AB_TIMER_STOP;
 }
 
 static void
@@ -1241,7 +1109,7 @@ vncgw_conn_update(struct vncgw_conn *c)
 		return;
 	}
 	/* in the splice, only what may go to the session (a waiting request is not) */
-	size_t up = c->state == VG_SPLICE ? c->fwd : c->tou.len;
+	size_t up = c->state == VG_SPLICE ? c->flow.fwd : c->tou.len;
 	unsigned ce = c->toc.len ? AB_LOOP_WRITE : 0, ue = up ? AB_LOOP_WRITE : 0;
 	if (c->state <= VG_RESPONSE)
 		ce |= AB_LOOP_READ;

@@ -5,5 +5,5 @@
 add_library(ab_broker_vncgw STATIC vncgw.c)
 target_include_directories(ab_broker_vncgw PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(ab_broker_vncgw PUBLIC ab_common ab_broker_core ab_broker_audit
-                      PkgConfig::OPENSSL)
+                      ab_broker_rfbflow PkgConfig::OPENSSL)
 ab_broker_area(ab_broker_vncgw)

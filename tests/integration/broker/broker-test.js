@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Integration tests of argobox-broker against real processes on loopback:
-//   broker-test.js http|rfb|subprotocol|slow|close|lifecycle|heartbeat|timeout
+//   broker-test.js http|rfb|subprotocol|slow|close|lifecycle|heartbeat|timeout|slow_viewer
 // Each starts its own broker (listen.port 0, temp dirs) with fake-session.js as
-// the session binary (or the real argobox-session with AB_REAL_SESSION=1).
+// the session binary (or the real argobox-session with AB_REAL_SESSION=1; slow_viewer
+// always uses the real one: Xvfb, libvncserver, an xterm that keeps printing).
 'use strict';
 const assert = require('assert');
-const { spawn, execFileSync } = require('child_process');
+const { spawn, spawnSync, execFileSync } = require('child_process');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
@@ -24,13 +25,37 @@ function fail(msg) {
 	cleanup();
 	process.exit(1);
 }
+/* Every process below pid (the real session's Xvfb and desktop lead process groups of their own). */
+function descendants(pid) {
+	const kids = new Map();
+	for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+		try {
+			const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+			const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+			if (!kids.has(ppid)) kids.set(ppid, []);
+			kids.get(ppid).push(Number(p));
+		} catch (e) { /* gone */ }
+	}
+	const out = [];
+	for (let todo = [pid]; todo.length;) {
+		const p = todo.pop();
+		for (const k of kids.get(p) || []) { out.push(k); todo.push(k); }
+	}
+	return out;
+}
 function cleanup() {
 	for (const c of children) {
+		const below = descendants(c.pid);
 		try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
 		try { c.kill('SIGKILL'); } catch (e) { /* gone */ }
+		// sessions, their X servers and desktops: left running they would also keep ctest
+		// waiting on our output after a failure
+		for (const p of below) try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
 	}
 }
 process.on('exit', cleanup);
+process.on('SIGTERM', () => fail('terminated (SIGTERM)'));
+process.on('unhandledRejection', (e) => fail(e && e.stack ? e.stack : String(e)));
 
 /* Waits until fn() returns a truthy value (polled), at most ms. */
 async function waitFor(what, fn, ms = 15000) {
@@ -43,7 +68,7 @@ async function waitFor(what, fn, ms = 15000) {
 	}
 }
 
-async function startBroker(extra = {}, env = {}) {
+async function startBroker(extra = {}, env = {}, opts = {}) {
 	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-broker-'));
 	const web = path.join(tmp, 'web');
 	fs.mkdirSync(path.join(web, 'node_modules/@novnc/novnc/core'), { recursive: true });
@@ -55,7 +80,7 @@ async function startBroker(extra = {}, env = {}) {
 	fs.writeFileSync(path.join(web, 'sub', 'index.html'), 'sub');
 	fs.writeFileSync(path.join(web, 'node_modules/@novnc/novnc/core/rfb.js'), 'export default 1;');
 	fs.writeFileSync(path.join(tmp, 'secret.txt'), 'TOPSECRET');
-	const real = process.env.AB_REAL_SESSION === '1';
+	const real = opts.real || process.env.AB_REAL_SESSION === '1';
 	const cfg = {
 		listen: { address: '127.0.0.1', port: 0 },
 		web: { root: web },
@@ -128,9 +153,10 @@ function rawGet(port, target, headers = {}) {
 async function rfbConnect(port, opts = {}) {
 	const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path || '/websockify'}`,
 		opts.protocols === undefined ? ['binary'] : opts.protocols, opts.wsopts || {});
-	let buf = Buffer.alloc(0);
+	// what arrived: a list of chunks (concatenated only when read: large frames stay linear)
+	let chunks = [], buffered = 0;
 	let waiters = [];
-	ws.on('message', (d) => { buf = Buffer.concat([buf, d]); waiters.forEach((w) => w()); });
+	ws.on('message', (d) => { chunks.push(d); buffered += d.length; waiters.forEach((w) => w()); });
 	let isClosed = false;
 	const closed = new Promise((r) => ws.on('close', (code, reason) => {
 		isClosed = true; waiters.forEach((w) => w()); r({ code, reason: reason.toString() });
@@ -139,13 +165,16 @@ async function rfbConnect(port, opts = {}) {
 	const read = (n) => new Promise((res, rej) => {
 		const t = setTimeout(() => rej(new Error(`timeout reading ${n} bytes`)), 15000);
 		const check = () => {
-			if (buf.length < n && isClosed) {
+			if (buffered < n && isClosed) {
 				clearTimeout(t);
 				rej(new Error('websocket closed'));
-			} else if (buf.length >= n) {
+			} else if (buffered >= n) {
 				clearTimeout(t);
 				waiters = waiters.filter((w) => w !== check);
-				const r = buf.subarray(0, n); buf = buf.subarray(n); res(r);
+				const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+				chunks = [all.subarray(n)];
+				buffered -= n;
+				res(all.subarray(0, n));
 			}
 		};
 		waiters.push(check); check();
@@ -169,8 +198,13 @@ async function rfbConnect(port, opts = {}) {
 		ws.send(m);
 	};
 	const readUpdate = async () => {
-		const hd = await read(4);
-		assert.strictEqual(hd[0], 0, 'FramebufferUpdate');
+		let t;
+		while ((t = (await read(1))[0]) !== 0) {
+			if (t === 2) continue; // Bell
+			assert.strictEqual(t, 3, `server message type ${t}`); // ServerCutText
+			await read((await read(7)).readUInt32BE(3));
+		}
+		const hd = Buffer.concat([Buffer.from([0]), await read(3)]);
 		const rects = [];
 		for (let i = 0; i < hd.readUInt16BE(2); i++) {
 			const r = await read(12);
@@ -181,7 +215,7 @@ async function rfbConnect(port, opts = {}) {
 		}
 		return rects;
 	};
-	return { ws, w, h, request, readUpdate, closed, buffered: () => buf.length };
+	return { ws, w, h, request, readUpdate, closed, buffered: () => buffered, isClosed: () => isClosed };
 }
 
 function vmRssKb(pid) {
@@ -292,29 +326,185 @@ const tests = {
 		await stopBroker(b);
 	},
 
+	/*
+	 * A reader that stops, asks for a full 2048x2048 Raw frame (16 MiB, more than every buffer
+	 * between the session and the client: the session is stalled), then keeps asking
+	 * every 50 ms for 3 s: those requests wait in the broker and merge (the session is not
+	 * asked for more than the client takes), the broker's memory stays flat. Reading again,
+	 * the client gets the frame under way and one answer to the merged requests, all valid,
+	 * then fresh frames.
+	 */
 	async slow() {
-		const b = await startBroker({ proxy: { ping_interval_s: 20 } }, { FAKE_SESSION_GEOMETRY: '512x512' });
+		const b = await startBroker({ proxy: { ping_interval_s: 20 } }, { FAKE_SESSION_GEOMETRY: '2048x2048' });
 		const c = await rfbConnect(b.port);
+		const check = (rects) => {
+			assert.strictEqual(rects.length, 1);
+			const r = rects[0];
+			assert.deepStrictEqual([r.x, r.y, r.w, r.h], [0, 0, c.w, c.h], 'a full frame');
+			for (const [x, y] of [[10, 20], [2047, 2047], [1000, 77]])
+				assert.deepStrictEqual([...r.pixels.subarray((y * c.w + x) * 4, (y * c.w + x) * 4 + 4)],
+					[0x80, y & 255, x & 255, 0], `pixel (${x},${y})`);
+		};
 		c.request(false, 0, 0, c.w, c.h);
-		await c.readUpdate();
+		check(await c.readUpdate());
 		const base = vmRssKb(b.p.pid);
-		// Stop reading, ask for 256 full frames (256 MiB) and watch the broker.
+		const asked = () => (b.fakeLog().match(/^request /gm) || []).length;
+		// Stop reading, ask for one frame: it fills every buffer on the way.
 		c.ws._socket.pause();
-		for (let i = 0; i < 256; i++) c.request(false, 0, 0, c.w, c.h);
-		await waitFor('back-pressure at the session', () => b.fakeLog().includes('backpressure'));
-		let max = base;
-		const end = Date.now() + 2000;
-		while (Date.now() < end) {
-			max = Math.max(max, vmRssKb(b.p.pid));
-			await new Promise((r) => setTimeout(r, 50));
+		c.request(false, 0, 0, c.w, c.h);
+		await waitFor('the session to be stalled by the reader', () => b.fakeLog().includes('stalled'));
+		const before = asked();
+		// Then a request every 50 ms for 3 s; watch the broker.
+		let max = base, sent = 0;
+		for (const end = Date.now() + 3000; Date.now() < end;) {
+			c.request(false, 0, 0, c.w, c.h);
+			sent++;
+			for (let i = 0; i < 5; i++) {
+				max = Math.max(max, vmRssKb(b.p.pid));
+				await new Promise((r) => setTimeout(r, 10));
+			}
 		}
-		console.log(`broker VmRSS: ${base} kB after connect, max ${max} kB while the reader stalled`);
+		const reached = asked() - before;
+		console.log(`broker VmRSS: ${base} kB after connect, max ${max} kB while the reader stalled; ` +
+			`${sent} requests sent once the session was stalled, ${reached} reached it`);
 		assert.ok(max - base < 48 * 1024, `broker RSS grew by ${max - base} kB`);
-		// Reading again drains everything: the stream was delayed, never lost.
+		assert.strictEqual(reached, 0, `requests that reached the session while the reader stalled (of ${sent})`);
+		// Reading again: the frame under way, then one update for the merged requests.
 		c.ws._socket.resume();
-		for (let i = 0; i < 256; i++) await c.readUpdate();
-		console.log(`bytes: ${JSON.stringify(ctl(b, 'status'))}`);
+		let n = 0;
+		for (;;) {
+			check(await c.readUpdate());
+			n++;
+			await new Promise((r) => setTimeout(r, 500));
+			if (c.buffered() === 0 && asked() - before + 1 === n) break;
+		}
+		assert.strictEqual(n, 2, 'updates after the stall: the frame under way, one for the merged requests');
+		c.request(false, 0, 0, c.w, c.h);
+		check(await c.readUpdate());
+		console.log(`reading again: ${n} update(s) for the ${sent} requests, then a fresh frame`);
 		c.ws.close();
+		const line = await waitFor('the close log line', () => /left the desktop of 'local': .*/.exec(b.log()));
+		console.log(line[0]);
+		const held = Number(/requests_held=(\d+)/.exec(line[0])[1]);
+		const merged = Number(/requests_merged=(\d+)/.exec(line[0])[1]);
+		const paused = Number(/paused_ms=(\d+)/.exec(line[0])[1]);
+		assert.ok(held >= 1, 'requests waited for the reader');
+		assert.strictEqual(merged, sent - 1, 'requests merged');
+		assert.ok(paused >= 1000, `the desktop's stream waited for the reader (${paused} ms)`);
+		await stopBroker(b);
+	},
+
+	/*
+	 * The real session (Xvfb + libvncserver, an xterm printing 20 times a second) with two
+	 * websocket viewers. One stops reading for 10 s while asking every 50 ms for a 512x192 Raw
+	 * region (384 KiB): the kernel's buffers fill within a second or two, then its requests
+	 * wait in the broker, so argobox-session (whose writes block its only loop) is never stuck
+	 * on it: the other viewer keeps getting updates, no wait over 2.5 s. The broker's memory
+	 * stays flat; the slow viewer, reading again, gets valid updates and fresh frames.
+	 */
+	async slow_viewer() {
+		if (!fs.existsSync(path.join(build, 'session', 'argobox-session'))) {
+			console.log('SKIP: argobox-session is not built');
+			process.exit(77);
+		}
+		for (const tool of ['xterm', 'Xvfb'])
+			if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+				console.log(`SKIP: ${tool} is not installed`);
+				process.exit(77);
+			}
+		const drawing = ['xterm', '-geometry', '150x55+0+0', '-e', 'sh', '-c',
+			'while :; do od -An -N256 -x /dev/urandom; sleep 0.05; done'];
+		const b = await startBroker({ session: { geometry: '1024x768', desktop_command: drawing } }, {}, { real: true });
+		const slow = await rfbConnect(b.port);
+		assert.deepStrictEqual([slow.w, slow.h], [1024, 768]);
+		const area = (rects) => {
+			let px = 0;
+			for (const r of rects) {
+				assert.ok(r.x + r.w <= slow.w && r.y + r.h <= slow.h, `rectangle ${r.x},${r.y} ${r.w}x${r.h} inside the screen`);
+				px += r.w * r.h;
+			}
+			return px;
+		};
+		const fullFrame = async (c) => {
+			c.request(false, 0, 0, c.w, c.h);
+			let got = 0;
+			while (got < c.w * c.h) got += area(await c.readUpdate());
+			assert.strictEqual(got, c.w * c.h, 'a full frame');
+		};
+		await fullFrame(slow);
+		let changed = 0;
+		for (let i = 0; i < 20; i++) {
+			slow.request(true, 0, 0, slow.w, slow.h);
+			changed += area(await slow.readUpdate());
+		}
+		assert.ok(changed > 0, 'the desktop keeps changing');
+		const watcher = await rfbConnect(b.port);
+		await fullFrame(watcher);
+		const base = vmRssKb(b.p.pid);
+		console.log(`ok: two viewers; 20 incremental updates (${changed} pixels changed); broker VmRSS ${base} kB`);
+
+		// The watcher asks in a loop for the top left 128x128 pixels (answered at once).
+		const watch = { n: 0, maxGap: 0, stop: false, error: null };
+		watch.done = (async () => {
+			let last = Date.now();
+			try {
+				while (!watch.stop) {
+					watcher.request(false, 0, 0, 128, 128);
+					area(await watcher.readUpdate());
+					const t = Date.now();
+					watch.maxGap = Math.max(watch.maxGap, t - last);
+					last = t;
+					watch.n++;
+				}
+			} catch (e) {
+				watch.error = e;
+				watch.maxGap = Math.max(watch.maxGap, Date.now() - last);
+			}
+		})();
+		slow.ws._socket.pause();
+		let max = base, asked = 0, next = 0;
+		for (const end = Date.now() + 10000; Date.now() < end; await new Promise((r) => setTimeout(r, 10))) {
+			if (Date.now() >= next) {
+				slow.request(false, 0, 0, 512, 192);
+				asked++;
+				next = Date.now() + 50;
+			}
+			max = Math.max(max, vmRssKb(b.p.pid));
+		}
+		watch.stop = true;
+		await watch.done;
+		console.log(`broker VmRSS ${base} kB before, at most ${max} kB while a viewer did not read for 10 s ` +
+			`(+${max - base} kB; ${asked} regions of 384 KiB asked)`);
+		console.log(`the other viewer meanwhile: ${watch.n} updates, longest wait ${watch.maxGap} ms` +
+			(watch.error ? `, then: ${watch.error.message}` : ''));
+		assert.ok(!watch.error, `the other viewer lost the desktop: ${watch.error}`);
+		assert.ok(max - base < 16 * 1024, `the broker grew by ${max - base} kB while a viewer did not read`);
+		assert.ok(watch.n >= 10 && watch.maxGap < 2500,
+			`the desktop stayed live for the other viewer (${watch.n} updates, longest wait ${watch.maxGap} ms)`);
+		assert.ok(!slow.isClosed(), 'the slow viewer is still connected');
+
+		// Reading again: what was asked arrives, valid, then fresh updates.
+		slow.ws._socket.resume();
+		let n = 0;
+		for (;;) {
+			assert.strictEqual(area(await slow.readUpdate()), 512 * 192, 'a region asked for during the stall');
+			n++;
+			const end = Date.now() + 3000;
+			while (slow.buffered() === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+			if (slow.buffered() === 0) break;
+		}
+		assert.ok(n >= 1 && n < asked, `${n} region(s) arrived for the ${asked} asked (they merged)`);
+		await fullFrame(slow);
+		for (let i = 0; i < 5; i++) {
+			slow.request(true, 0, 0, slow.w, slow.h);
+			area(await slow.readUpdate());
+		}
+		console.log(`ok: reading again, the slow viewer got ${n} region(s) it had asked for, then fresh updates`);
+		slow.ws.close();
+		const line = await waitFor('the close log line', () => /left the desktop of 'local': .*/.exec(b.log()));
+		console.log(line[0]);
+		assert.ok(Number(/requests_held=(\d+)/.exec(line[0])[1]) >= 1, 'update requests waited for the slow viewer');
+		watcher.ws.close();
 		await stopBroker(b);
 	},
 

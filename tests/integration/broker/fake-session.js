@@ -27,7 +27,11 @@ const log = (s) => fs.appendFileSync(logf, s + '\n');
 log(`start pid=${process.pid} geometry=${geometry} apps=${process.env.ARGOBOX_APPS ?? '(unset)'}`);
 
 // Pixel (x, y) is BGRX little-endian 32 bpp: r = x & 255, g = y & 255, b = 0x80.
+// The last rectangle is kept: the same request is answered at once (large frames too).
+let last = { key: '', buf: null };
 function rect(x0, y0, w, h) {
+	const key = `${x0} ${y0} ${w} ${h}`;
+	if (last.key === key) return last.buf;
 	const b = Buffer.alloc(w * h * 4);
 	let o = 0;
 	for (let y = y0; y < y0 + h; y++)
@@ -35,6 +39,7 @@ function rect(x0, y0, w, h) {
 			b[o] = 0x80; b[o + 1] = y & 255; b[o + 2] = x & 255; b[o + 3] = 0;
 			o += 4;
 		}
+	last = { key, buf: b };
 	return b;
 }
 
@@ -42,7 +47,20 @@ function rfbClient(sock) {
 	let buf = Buffer.alloc(0), state = 'version', backpressure = false;
 	log('rfb client connected');
 	sock.write('RFB 003.008\n');
-	sock.on('drain', () => { backpressure = false; });
+	// "stalled": bytes wait in this process and the socket has taken none of them for 300 ms
+	// (everything on the way to the client is full)
+	let watch = null;
+	sock.on('drain', () => { backpressure = false; clearInterval(watch); watch = null; });
+	sock.on('close', () => clearInterval(watch));
+	const watchStall = () => {
+		if (watch) return;
+		let last = -1, logged = false;
+		watch = setInterval(() => {
+			const n = sock.writableLength;
+			if (n > 0 && n === last && !logged) { logged = true; log('stalled'); }
+			last = n;
+		}, 300);
+	};
 	sock.on('close', () => log('rfb client closed'));
 	sock.on('error', () => {});
 	const need = (n) => buf.length >= n;
@@ -80,6 +98,7 @@ function rfbClient(sock) {
 					if (!need(10)) return;
 					const m = take(10);
 					const x = m.readUInt16BE(2), y = m.readUInt16BE(4);
+					log(`request ${m[1]} ${x} ${y} ${m.readUInt16BE(6)} ${m.readUInt16BE(8)}`);
 					const w = Math.min(m.readUInt16BE(6), W - x), h = Math.min(m.readUInt16BE(8), H - y);
 					const hd = Buffer.alloc(16);
 					hd[0] = 0; hd.writeUInt16BE(1, 2);
@@ -88,6 +107,7 @@ function rfbClient(sock) {
 					if (!sock.write(Buffer.concat([hd, rect(x, y, w, h)])) && !backpressure) {
 						backpressure = true;
 						log('backpressure');
+						watchStall();
 					}
 				} else if (t === 4) { if (!need(8)) return; const k = take(8); log(`key ${k[1]} ${k.readUInt32BE(4)}`); }
 				else if (t === 5) { if (!need(6)) return; take(6); }
