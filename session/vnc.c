@@ -326,6 +326,20 @@ set_server_format(rfbScreenInfoPtr s)
 	s->serverFormat.blueShift = 0;
 }
 
+/*
+ * Copies the screen's visible w x h pixels into the shadow. Only those: the
+ * shadow has Xvfb's maximal size (3840x2160 by default, 32 MiB) but pages it
+ * never touches are never made resident (an idle 1280x800 desktop: 4 MiB).
+ */
+static void
+shadow_sync(struct vnc *v, int w, int h)
+{
+	size_t stride = (size_t)v->xvfb->bytes_per_line, span = (size_t)w * 4;
+	const uint8_t *src = (const uint8_t *)v->xvfb->pixels;
+	for (int y = 0; y < h; y++)
+		memcpy(v->shadow + (size_t)y * stride, src + (size_t)y * stride, span);
+}
+
 static void
 fb_follow(struct vnc *v, int w, int h)
 {
@@ -337,7 +351,7 @@ fb_follow(struct vnc *v, int w, int h)
 	 * Xvfb keeps its maximal screen pixmap: same pixels, same stride. The
 	 * shadow takes the whole new screen (a new framebuffer is sent in full).
 	 */
-	memcpy(v->shadow, v->xvfb->pixels, v->shadow_len);
+	shadow_sync(v, w, h);
 	rfbNewFramebuffer(v->screen, (char *)v->shadow, w, h, 8, 3, 4);
 	v->screen->paddedWidthInBytes = v->xvfb->bytes_per_line;
 	set_server_format(v->screen);
@@ -981,7 +995,7 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	/* clients are sent the shadow, which only changes where we mark it (fbdiff.h) */
 	v->shadow_len = (size_t)xvfb->bytes_per_line * (size_t)xvfb->max_height;
 	v->shadow = ab_xmalloc(v->shadow_len);
-	memcpy(v->shadow, xvfb->pixels, v->shadow_len);
+	shadow_sync(v, w, h);
 
 	int argc = 1;
 	char *argv[] = {"argobox-session", NULL};
