@@ -241,14 +241,7 @@ bgmenu_draw(void)
 		return;
 	const struct theme *t = &wm.theme;
 	cairo_t *cr = cairo_create(surf);
-	theme_set_rgb(cr, t->bg);
-	cairo_paint(cr);
-	theme_set_rgba(cr, t->panel);
-	cairo_paint(cr);
-	cairo_set_line_width(cr, 1);
-	theme_set_rgb(cr, t->border);
-	cairo_rectangle(cr, 0.5, 0.5, M_W - 1, menu_h - 1);
-	cairo_stroke(cr);
+	theme_card(cr, M_W, menu_h);
 	cairo_rectangle(cr, 0, PAD, M_W, menu_h - 2 * PAD);
 	cairo_clip(cr);
 	for (size_t i = 0; i < n_rows; i++) {

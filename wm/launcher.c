@@ -118,14 +118,7 @@ launcher_draw(void)
 		return;
 	const struct theme *t = &wm.theme;
 	cairo_t *cr = cairo_create(wm.launcher_surf);
-	theme_set_rgb(cr, t->bg);
-	cairo_paint(cr);
-	theme_set_rgba(cr, t->panel);
-	cairo_paint(cr);
-	cairo_set_line_width(cr, 1);
-	theme_set_rgb(cr, t->border);
-	cairo_rectangle(cr, 0.5, 0.5, L_W - 1, L_H - 1);
-	cairo_stroke(cr);
+	theme_card(cr, L_W, L_H);
 	/* search field */
 	theme_rounded(cr, 14, 14, L_W - 28, 36, 10);
 	theme_set_rgba(cr, t->hover);

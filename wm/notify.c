@@ -52,14 +52,7 @@ draw(struct notification *n)
 {
 	const struct theme *t = &wm.theme;
 	cairo_t *cr = cairo_create(n->surf);
-	theme_set_rgb(cr, t->bg);
-	cairo_paint(cr);
-	theme_set_rgba(cr, t->panel);
-	cairo_paint(cr);
-	cairo_set_line_width(cr, 1);
-	theme_set_rgb(cr, t->border);
-	cairo_rectangle(cr, 0.5, 0.5, N_W - 1, n->h - 1);
-	cairo_stroke(cr);
+	theme_card(cr, N_W, n->h);
 	theme_rounded(cr, 8, 12, 4, n->h - 24, 2);
 	theme_set_rgb(cr, n->critical ? t->close : t->accent);
 	cairo_fill(cr);

@@ -99,6 +99,20 @@ theme_set_rgba(cairo_t *cr, const double *c)
 }
 
 void
+theme_card(cairo_t *cr, double w, double h)
+{
+	const struct theme *t = &wm.theme;
+	theme_set_rgb(cr, t->bg);
+	cairo_paint(cr);
+	theme_set_rgba(cr, t->panel);
+	cairo_paint(cr);
+	cairo_set_line_width(cr, 1);
+	theme_set_rgb(cr, t->border);
+	cairo_rectangle(cr, 0.5, 0.5, w - 1, h - 1);
+	cairo_stroke(cr);
+}
+
+void
 theme_rounded(cairo_t *cr, double x, double y, double w, double h, double r)
 {
 	r = fmin(r, fmin(w, h) / 2);

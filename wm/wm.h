@@ -303,6 +303,9 @@ void theme_text(cairo_t *cr, const char *text, const char *font, double x, doubl
                 double h, bool center);
 void theme_set_rgb(cairo_t *cr, const double *c);
 void theme_set_rgba(cairo_t *cr, const double *c);
+/* A pop-up's background on a w x h surface: the theme's panel over its background, a 1 px border.
+ */
+void theme_card(cairo_t *cr, double w, double h);
 void theme_letter_icon(cairo_t *cr, const char *name, double x, double y, double size);
 void theme_redraw_all(void);
 
