@@ -551,22 +551,33 @@ authn_demo_overrides(json_t *auth, int64_t *ttl_ms, int64_t warn_ms[DEMO_MAX_WAR
 
 /* ---- lifecycle ---- */
 
+/* The auth subtree as authn_new() reads it: demo overrides (TTL, warnings) taken out, the rest
+ * parsed. */
+struct authn_parsed {
+	struct auth_config ac;
+	int64_t ttl_ms, warn_ms[DEMO_MAX_WARNINGS + 1];
+	bool have_warn;
+};
+
+static int
+authn_parse(const struct broker_config *cfg, struct authn_parsed *p, struct ab_err *err)
+{
+	*p = (struct authn_parsed){0};
+	json_t *auth = json_deep_copy(cfg->auth);
+	int r = authn_demo_overrides(auth, &p->ttl_ms, p->warn_ms, &p->have_warn, err);
+	if (r >= 0)
+		r = auth_config_load(auth, &p->ac, err);
+	json_decref(auth);
+	return r;
+}
+
 int
 authn_check_config(const struct broker_config *cfg, struct ab_err *err)
 {
 	int r = 0;
-	if (broker_config_auth_enabled(cfg)) {
-		json_t *auth = json_deep_copy(cfg->auth);
-		int64_t ttl_ms = 0, warn_ms[DEMO_MAX_WARNINGS + 1] = {0};
-		bool have_warn = false;
-		struct auth_config ac;
-		r = authn_demo_overrides(auth, &ttl_ms, warn_ms, &have_warn, err);
-		if (r >= 0)
-			r = auth_config_load(auth, &ac, err);
-		json_decref(auth);
-		if (r < 0)
-			return r;
-	}
+	struct authn_parsed p;
+	if (broker_config_auth_enabled(cfg) && (r = authn_parse(cfg, &p, err)) < 0)
+		return r;
 	if (json_array_size(cfg->users) > 0 || broker_config_auth_enabled(cfg)) {
 		struct users_db *db = NULL;
 		if ((r = users_load(cfg->users, cfg->profiles, &db, err)) < 0)
@@ -583,16 +594,11 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 	*ret = NULL;
 	if (!broker_config_auth_enabled(cfg))
 		return 0;
-	json_t *auth = json_deep_copy(cfg->auth);
-	int64_t ttl_ms = 0, warn_ms[DEMO_MAX_WARNINGS + 1] = {0};
-	bool have_warn = false;
-	struct auth_config ac;
-	int r = authn_demo_overrides(auth, &ttl_ms, warn_ms, &have_warn, err);
-	if (r >= 0)
-		r = auth_config_load(auth, &ac, err);
-	json_decref(auth);
+	struct authn_parsed parsed;
+	int r = authn_parse(cfg, &parsed, err);
 	if (r < 0)
 		return r;
+	const struct auth_config ac = parsed.ac;
 	struct authn *a = ab_xcalloc(1, sizeof(*a));
 	a->cfg = cfg;
 	a->srv = srv;
@@ -618,10 +624,10 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 	if (ac.demo_enabled) {
 		struct demo_config dc;
 		auth_config_demo(&ac, &dc);
-		if (ttl_ms > 0)
-			dc.ttl_ms = ttl_ms;
-		if (have_warn)
-			memcpy(dc.warn_before_ms, warn_ms, sizeof(dc.warn_before_ms));
+		if (parsed.ttl_ms > 0)
+			dc.ttl_ms = parsed.ttl_ms;
+		if (parsed.have_warn)
+			memcpy(dc.warn_before_ms, parsed.warn_ms, sizeof(dc.warn_before_ms));
 		a->ctx.demo = demo_new(a->db, &dc, authn_demo_warn, authn_demo_end, a);
 		demo_attach_loop(a->ctx.demo, a->loop);
 	}
