@@ -642,6 +642,17 @@ tight_clen(struct rfbc *r, size_t *ret_len, struct ab_err *err)
 	return 0;
 }
 
+/* A compact length and that many bytes after it, read into r->zin. */
+static int
+tight_clen_data(struct rfbc *r, size_t *ret_len, struct ab_err *err)
+{
+	int ret = tight_clen(r, ret_len, err);
+	if (ret < 0)
+		return ret;
+	scratch(&r->zin, &r->zin_cap, AB_MAX(*ret_len, (size_t)1));
+	return conn_read(&r->conn, r->zin, *ret_len, err);
+}
+
 /*
  * The n bytes of a basic rectangle's data into r->tout: as they are when
  * fewer than 12, else a compact length and that much zlib data of stream
@@ -655,11 +666,8 @@ tight_data(struct rfbc *r, int sid, size_t n, struct ab_err *err)
 	if (n < TIGHT_MIN_TO_COMPRESS)
 		return conn_read(&r->conn, r->tout, n, err);
 	size_t len;
-	int ret = tight_clen(r, &len, err);
+	int ret = tight_clen_data(r, &len, err);
 	if (ret < 0)
-		return ret;
-	scratch(&r->zin, &r->zin_cap, AB_MAX(len, (size_t)1));
-	if ((ret = conn_read(&r->conn, r->zin, len, err)) < 0)
 		return ret;
 	z_stream *zs = &r->tz[sid];
 	if (!r->tz_init[sid]) {
@@ -722,11 +730,8 @@ static int
 tight_jpeg(struct rfbc *r, int x, int y, int w, int h, struct ab_err *err)
 {
 	size_t len;
-	int ret = tight_clen(r, &len, err);
+	int ret = tight_clen_data(r, &len, err);
 	if (ret < 0)
-		return ret;
-	scratch(&r->zin, &r->zin_cap, AB_MAX(len, (size_t)1));
-	if ((ret = conn_read(&r->conn, r->zin, len, err)) < 0)
 		return ret;
 	r->tight_jpeg_bytes += len;
 	r->tight_jpeg_px += (uint64_t)w * (uint64_t)h;
