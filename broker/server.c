@@ -553,7 +553,7 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	if (why) {
 		ab_warn("websocket from %s to '%s' refused: %s", c->peer, uri, why);
 		audit_log("desktop.connect", AUDIT_DENY, req.user[0] ? req.user : NULL, NULL,
-		          c->peer, json_pack("{sssss}", "reason", why, "path", uri));
+		          c->peer, json_pack("{ssss}", "reason", why, "path", uri));
 		return -1;
 	}
 	snprintf(c->user, sizeof(c->user), "%s", req.desktop[0] ? req.desktop : req.user);
