@@ -100,15 +100,50 @@ clipboard_free(struct clipboard *cb)
 	cb->text = cb->last_sent = cb->incr_buf = NULL;
 }
 
+static void answer_request(struct clipboard *cb, XSelectionRequestEvent *rq);
+
+/* Answers (or, text == NULL, refuses) the requests held for an offer. */
+static void
+release_held(struct clipboard *cb)
+{
+	cb->pending = false;
+	for (int i = 0; i < cb->nheld; i++)
+		answer_request(cb, &cb->held[i]);
+	cb->nheld = 0;
+}
+
+void
+clipboard_client_offer(struct clipboard *cb)
+{
+	cb->pending = true;
+	XSetSelectionOwner(cb->dpy, cb->clipboard, cb->win, CurrentTime);
+	XSetSelectionOwner(cb->dpy, cb->primary, cb->win, CurrentTime);
+	XFlush(cb->dpy);
+}
+
+void
+clipboard_offer_cancel(struct clipboard *cb)
+{
+	if (!cb->pending)
+		return;
+	ab_warn("clipboard: the offered client text did not come, %d request(s) refused",
+	        cb->nheld);
+	free(cb->text);
+	cb->text = NULL;
+	cb->text_len = 0;
+	release_held(cb);
+}
+
 void
 clipboard_from_client(struct clipboard *cb, const char *utf8, size_t len)
 {
-	if (len > cb->max) {
-		ab_warn("clipboard: ignoring %zu bytes of client text (limit %zu)", len, cb->max);
-		return;
-	}
-	if (!ab_utf8_valid(utf8, len)) {
-		ab_warn("clipboard: ignoring client text that is not valid UTF-8");
+	if (len > cb->max || !ab_utf8_valid(utf8, len)) {
+		if (len > cb->max)
+			ab_warn("clipboard: ignoring %zu bytes of client text (limit %zu)", len,
+			        cb->max);
+		else
+			ab_warn("clipboard: ignoring client text that is not valid UTF-8");
+		clipboard_offer_cancel(cb);
 		return;
 	}
 	free(cb->text);
@@ -118,6 +153,11 @@ clipboard_from_client(struct clipboard *cb, const char *utf8, size_t len)
 	free(cb->last_sent);
 	cb->last_sent = ab_xstrndup(utf8, len);
 	cb->last_sent_len = len;
+	if (cb->pending) {
+		release_held(cb); /* we already own the selections */
+		XFlush(cb->dpy);
+		return;
+	}
 	XSetSelectionOwner(cb->dpy, cb->clipboard, cb->win, CurrentTime);
 	XSetSelectionOwner(cb->dpy, cb->primary, cb->win, CurrentTime);
 	XFlush(cb->dpy);
@@ -134,7 +174,7 @@ answer_request(struct clipboard *cb, XSelectionRequestEvent *rq)
 	                      .property = None,
 	                      .time = rq->time};
 	Atom prop = rq->property != None ? rq->property : rq->target;
-	if (cb->text && rq->target == cb->targets) {
+	if ((cb->text || cb->pending) && rq->target == cb->targets) {
 		Atom list[] = {cb->targets, cb->utf8, cb->string, cb->text_atom, cb->mime};
 		XChangeProperty(cb->dpy, rq->requestor, prop, XA_ATOM, 32, PropModeReplace,
 		                (unsigned char *)list, (int)AB_ARRAY_SIZE(list));
@@ -269,6 +309,12 @@ clipboard_handle_event(struct clipboard *cb, XEvent *ev)
 {
 	switch (ev->type) {
 	case SelectionRequest:
+		/* data waits for an offered text; TARGETS is known already */
+		if (cb->pending && ev->xselectionrequest.target != cb->targets &&
+		    cb->nheld < CLIPBOARD_HELD_MAX) {
+			cb->held[cb->nheld++] = ev->xselectionrequest;
+			return true;
+		}
 		answer_request(cb, &ev->xselectionrequest);
 		return true;
 	case SelectionClear:

@@ -7,7 +7,13 @@
  * another program takes a selection; we convert it to UTF8_STRING (falling
  * back to STRING) and hand the text to `send`, which relays it to RFB
  * clients (extended clipboard as UTF-8, classic cut text as Latin-1).
- * INCR transfers are not read (text larger than the X request size is skipped).
+ * INCR transfers from X owners are read up to `max`.
+ *
+ * An extended-clipboard client first only says it has text (notify) and sends
+ * it when asked: clipboard_client_offer() takes the selections at once and
+ * holds X requests for the data until clipboard_from_client() brings it (or
+ * clipboard_offer_cancel() gives up), so a paste keyed right after the offer
+ * gets the new text, never the old.
  */
 #ifndef SESSION_CLIPBOARD_H
 #define SESSION_CLIPBOARD_H
@@ -15,6 +21,8 @@
 #include <X11/Xlib.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#define CLIPBOARD_HELD_MAX 16
 
 typedef void (*clipboard_send_fn)(const char *utf8, size_t len, void *data);
 
@@ -35,6 +43,10 @@ struct clipboard {
 	Atom incr_type;
 	char *incr_buf;
 	size_t incr_len;
+	/* a client offered text that has not arrived: data requests wait in `held` */
+	bool pending;
+	XSelectionRequestEvent held[CLIPBOARD_HELD_MAX];
+	int nheld;
 };
 
 void clipboard_init(struct clipboard *cb, Display *dpy, size_t max, clipboard_send_fn send,
@@ -42,6 +54,10 @@ void clipboard_init(struct clipboard *cb, Display *dpy, size_t max, clipboard_se
 void clipboard_free(struct clipboard *cb);
 /* Text from an RFB client (UTF-8). Invalid UTF-8 is rejected. */
 void clipboard_from_client(struct clipboard *cb, const char *utf8, size_t len);
+/* A client has text and will send it: own the selections, hold requests until it comes. */
+void clipboard_client_offer(struct clipboard *cb);
+/* The offered text will not come: held requests are refused. No-op when none is pending. */
+void clipboard_offer_cancel(struct clipboard *cb);
 /* Returns true when ev was a clipboard event (and handled it). */
 bool clipboard_handle_event(struct clipboard *cb, XEvent *ev);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "vnc.h"
+#include "extclip.h"
 #include "fbdiff.h"
 #include "zrle.h"
 #include "ab_log.h"
@@ -37,9 +38,14 @@ rfbPeekExactTimeout(rfbClientPtr cl, char *buf, int len, int timeout)
 struct vnc_client {
 	struct vnc *v;
 	struct ab_watch *watch;
-	bool greeted;          /* got the current clipboard after its first update */
-	struct zrle_enc *zrle; /* our ZRLE encoder and zlib stream, made on first use */
-	uint8_t *tbuf;         /* pixels translated to the client's format */
+	bool greeted;           /* got the current clipboard after its first update */
+	bool clip_caps_sent;    /* our extended clipboard caps (libvncserver's lack notify) */
+	bool clip_caps;         /* the client told us its extended clipboard caps */
+	uint32_t clip_actions;  /* ... the actions it takes */
+	uint32_t clip_text_max; /* ... and the most text it takes unasked */
+	bool clip_offered;      /* it notified text we requested and wait for */
+	struct zrle_enc *zrle;  /* our ZRLE encoder and zlib stream, made on first use */
+	uint8_t *tbuf;          /* pixels translated to the client's format */
 	size_t tbuf_cap;
 };
 
@@ -225,40 +231,199 @@ ptr_cb(int mask, int x, int y, rfbClientPtr cl)
 	rfbDefaultPtrAddEvent(mask, x, y, cl);
 }
 
-/* ---- clipboard hooks ---- */
+/* ---- clipboard ---- */
+
+/*
+ * libvncserver 0.9.14 announces the extended clipboard without "notify", so
+ * noVNC falls back to Latin-1 cut text, and it takes no notify from a client.
+ * We speak the extension ourselves (extclip.h): ClientCutText messages are
+ * read here (rfbProcessClientMessage below), and X selections go out per
+ * client: classic cut text (Latin-1) to clients without the extension, an
+ * unsolicited provide to those that take it (no caps yet, or within their
+ * limit), else a notify, answered with a provide when they request.
+ */
 
 static void
-cut_latin1_cb(char *str, int len, rfbClientPtr cl)
+clip_write(rfbClientPtr cl, const uint8_t *m, size_t n)
 {
-	struct vnc *v = cl->screen->screenData;
-	if (len < 0)
-		return;
-	size_t n;
-	_cleanup_free_ char *u = clipboard_latin1_to_utf8(str, (size_t)len, &n);
-	clipboard_from_client(&v->clip, u, n);
+	if (rfbWriteExact(cl, (const char *)m, (int)n) < 0)
+		rfbCloseClient(cl);
 }
 
 static void
-cut_utf8_cb(char *str, int len, rfbClientPtr cl)
+clip_send_to(struct vnc *v, rfbClientPtr cl, const char *utf8, size_t len)
 {
-	struct vnc *v = cl->screen->screenData;
-	if (len < 0)
+	struct vnc_client *vc = cl->clientData;
+	if (!vc || cl->state != RFB_NORMAL)
 		return;
-	/* some clients include the terminating NUL in the length */
-	while (len > 0 && str[len - 1] == 0)
-		len--;
-	clipboard_from_client(&v->clip, str, (size_t)len);
+	size_t n;
+	if (!cl->enableExtendedClipboard) {
+		_cleanup_free_ char *l1 = clipboard_utf8_to_latin1(utf8, len, &n);
+		uint8_t hdr[8] = {
+		    3,         0, 0, 0, (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+		    (uint8_t)n};
+		if (rfbWriteExact(cl, (const char *)hdr, sizeof(hdr)) < 0 ||
+		    rfbWriteExact(cl, l1, (int)n) < 0)
+			rfbCloseClient(cl);
+		return;
+	}
+	_cleanup_free_ uint8_t *m = NULL;
+	if (!vc->clip_caps || len + 1 <= vc->clip_text_max || !(vc->clip_actions & EXTCLIP_REQUEST))
+		m = extclip_provide_message(utf8, len, &n);
+	else
+		m = extclip_message(EXTCLIP_NOTIFY | EXTCLIP_TEXT, NULL, 0, &n);
+	clip_write(cl, m, n);
 }
 
 static void
 clip_send(const char *utf8, size_t len, void *data)
 {
 	struct vnc *v = data;
-	size_t n;
-	_cleanup_free_ char *l1 = clipboard_utf8_to_latin1(utf8, len, &n);
-	_cleanup_free_ char *u = ab_xstrndup(utf8, len);
-	rfbSendServerCutTextUTF8(v->screen, u, (int)len, l1, (int)n);
+	rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+	rfbClientPtr cl;
+	while ((cl = rfbClientIteratorNext(it)))
+		clip_send_to(v, cl, utf8, len);
+	rfbReleaseClientIterator(it);
 	ab_debug("clipboard: %zu bytes sent to clients", len);
+}
+
+static int64_t
+clip_offer_timeout_cb(struct ab_loop *loop, void *data)
+{
+	struct vnc *v = data;
+	v->clip_timer = NULL;
+	clipboard_offer_cancel(&v->clip);
+	return AB_TIMER_STOP;
+}
+
+/* One extended ClientCutText (its flags and payload, n bytes after the flags). */
+static void
+clip_ext_from_client(struct vnc *v, rfbClientPtr cl, uint32_t flags, const uint8_t *p, size_t n)
+{
+	struct vnc_client *vc = cl->clientData;
+	uint32_t action = flags & EXTCLIP_ACTIONS;
+	size_t len;
+	if (action & EXTCLIP_CAPS) {
+		uint32_t max;
+		if (extclip_caps_text_max(flags, p, n, &max) < 0) {
+			rfbErr("client sent short extended clipboard caps, dropping it\n");
+			rfbCloseClient(cl);
+			return;
+		}
+		vc->clip_caps = true;
+		vc->clip_actions = flags & EXTCLIP_ACTIONS;
+		vc->clip_text_max = max;
+	} else if (action == EXTCLIP_NOTIFY) {
+		if (!(flags & EXTCLIP_TEXT) || cl->viewOnly)
+			return; /* its clipboard is empty or not text */
+		/* ask for it now; X requests wait for it (clipboard_client_offer) */
+		clipboard_client_offer(&v->clip);
+		vc->clip_offered = true;
+		_cleanup_free_ uint8_t *m =
+		    extclip_message(EXTCLIP_REQUEST | EXTCLIP_TEXT, NULL, 0, &len);
+		clip_write(cl, m, len);
+		if (v->clip_timer)
+			ab_loop_timer_cancel(v->loop, v->clip_timer);
+		v->clip_timer =
+		    ab_loop_timer(v->loop, VNC_CLIP_OFFER_TIMEOUT_MS, clip_offer_timeout_cb, v);
+	} else if (action == EXTCLIP_REQUEST) {
+		if ((flags & EXTCLIP_TEXT) && v->clip.last_sent) {
+			_cleanup_free_ uint8_t *m =
+			    extclip_provide_message(v->clip.last_sent, v->clip.last_sent_len, &len);
+			clip_write(cl, m, len);
+		}
+	} else if (action == EXTCLIP_PEEK) {
+		uint32_t have = v->clip.last_sent ? EXTCLIP_TEXT : 0;
+		_cleanup_free_ uint8_t *m = extclip_message(EXTCLIP_NOTIFY | have, NULL, 0, &len);
+		clip_write(cl, m, len);
+	} else if (action == EXTCLIP_PROVIDE) {
+		vc->clip_offered = false;
+		if (cl->viewOnly)
+			return;
+		_cleanup_free_ char *text = NULL;
+		int r = extclip_provide_text(flags, p, n, v->clip.max, &text, &len);
+		if (r == -ENOENT)
+			return;
+		if (v->clip_timer)
+			ab_loop_timer_cancel(v->loop, v->clip_timer);
+		v->clip_timer = NULL;
+		if (r < 0) {
+			ab_warn("clipboard: client text refused: %s",
+			        r == -EMSGSIZE ? "larger than vnc.clipboard_max"
+			                       : "broken zlib stream or not UTF-8");
+			clipboard_offer_cancel(&v->clip);
+			return;
+		}
+		clipboard_from_client(&v->clip, text, len);
+		ab_debug("clipboard: %zu bytes from a client (extended)", len);
+	}
+}
+
+/* Reads one ClientCutText (classic or extended) from cl; the type byte is still unread. */
+static void
+clip_read_message(struct vnc *v, rfbClientPtr cl)
+{
+	uint8_t hdr[8];
+	if (rfbReadExact(cl, (char *)hdr, sizeof(hdr)) <= 0) {
+		rfbCloseClient(cl);
+		return;
+	}
+	int32_t len = (int32_t)((uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 |
+	                        (uint32_t)hdr[6] << 8 | hdr[7]);
+	/* an extended message carries zlib data; allow for incompressible text doubled by CRLF */
+	size_t limit = 2 * v->clip.max + 4096;
+	size_t n = len < 0 ? (size_t) - (int64_t)len : (size_t)len;
+	if (n > limit || (len < 0 && n < 4)) {
+		rfbErr("client cut text of %zu bytes (%s), dropping it\n", n,
+		       n < 4 ? "too short" : "over the limit");
+		rfbCloseClient(cl);
+		return;
+	}
+	_cleanup_free_ uint8_t *body = ab_xmalloc(n + 1);
+	if (n > 0 && rfbReadExact(cl, (char *)body, (int)n) <= 0) {
+		rfbCloseClient(cl);
+		return;
+	}
+	if (len >= 0) {
+		if (cl->viewOnly)
+			return;
+		size_t un;
+		_cleanup_free_ char *u = clipboard_latin1_to_utf8((char *)body, n, &un);
+		clipboard_from_client(&v->clip, u, un);
+		return;
+	}
+	uint32_t flags =
+	    (uint32_t)body[0] << 24 | (uint32_t)body[1] << 16 | (uint32_t)body[2] << 8 | body[3];
+	clip_ext_from_client(v, cl, flags, body + 4, n - 4);
+}
+
+/*
+ * libvncserver calls this (through the PLT, so this definition wins, as
+ * rfbPeekExactTimeout above) when a client socket is readable. ClientCutText
+ * is ours (see above); everything else goes to the library's.
+ */
+void
+rfbProcessClientMessage(rfbClientPtr cl)
+{
+	static void (*lib)(rfbClientPtr);
+	if (!lib)
+		lib = (void (*)(rfbClientPtr))dlsym(RTLD_NEXT, "rfbProcessClientMessage");
+	struct vnc_client *vc = cl->clientData;
+	uint8_t type;
+	if (vc && cl->state == RFB_NORMAL && cl->sock >= 0 &&
+	    recv(cl->sock, &type, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && type == rfbClientCutText) {
+		clip_read_message(vc->v, cl);
+		return;
+	}
+	lib(cl);
+	/* SetEncodings just enabled the extension: libvncserver sent its caps, now ours */
+	vc = cl->clientData;
+	if (vc && cl->enableExtendedClipboard && !vc->clip_caps_sent && cl->sock >= 0) {
+		vc->clip_caps_sent = true;
+		size_t n;
+		_cleanup_free_ uint8_t *m = extclip_caps_message((uint32_t)vc->v->clip.max, &n);
+		clip_write(cl, m, n);
+	}
 }
 
 /* ---- resize ---- */
@@ -457,6 +622,8 @@ client_gone(rfbClientPtr cl)
 		return;
 	struct vnc *v = vc->v;
 	ab_loop_unwatch(v->loop, vc->watch);
+	if (vc->clip_offered) /* what it offered will not come */
+		clipboard_offer_cancel(&v->clip);
 	zrle_enc_free(vc->zrle);
 	free(vc->tbuf);
 	free(vc);
@@ -481,7 +648,7 @@ display_finished_cb(rfbClientPtr cl, int result)
 	vc->greeted = true;
 	struct vnc *v = vc->v;
 	if (v->clip.last_sent && v->clip.last_sent_len)
-		clip_send(v->clip.last_sent, v->clip.last_sent_len, v);
+		clip_send_to(v, cl, v->clip.last_sent, v->clip.last_sent_len);
 }
 
 static enum rfbNewClientAction
@@ -1017,8 +1184,6 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	s->http6Port = -1;
 	s->kbdAddEvent = kbd_cb;
 	s->ptrAddEvent = ptr_cb;
-	s->setXCutText = cut_latin1_cb;
-	s->setXCutTextUTF8 = cut_utf8_cb;
 	s->newClientHook = new_client_cb;
 	s->setDesktopSizeHook = desktop_size_cb;
 	s->displayFinishedHook = display_finished_cb;
@@ -1066,6 +1231,9 @@ vnc_close(struct vnc *v)
 	if (v->damage_timer)
 		ab_loop_timer_cancel(v->loop, v->damage_timer);
 	v->damage_timer = NULL;
+	if (v->clip_timer)
+		ab_loop_timer_cancel(v->loop, v->clip_timer);
+	v->clip_timer = NULL;
 	ab_loop_unwatch(v->loop, v->lwatch);
 	ab_loop_unwatch(v->loop, v->xwatch);
 	v->lwatch = v->xwatch = NULL;

@@ -14,7 +14,8 @@
  * compared with the shadow (fbdiff.h): a top-level window the X server moved
  * (ConfigureNotify) and vertical scrolls go out as CopyRect, and only truly
  * changed pixels are marked modified. ZRLE is our own encoder (zrle.h). Input: XTest (input.c).
- * Cursor: XFixes cursor image -> rich cursor. Clipboard: clipboard.c.
+ * Cursor: XFixes cursor image -> rich cursor. Clipboard: clipboard.c, the RFB
+ * extended clipboard (UTF-8, notify/request/provide) in vnc.c with extclip.c.
  * Resize: SetDesktopSize -> RandR within [min, max] of the config.
  */
 #ifndef SESSION_VNC_H
@@ -50,6 +51,7 @@ struct vnc {
 	bool cursor_changed;
 	struct input input;
 	struct clipboard clip;
+	struct ab_timer *clip_timer; /* gives up on text a client offered (notify) */
 	int width, height;
 	int nclients;
 	bool x_broken; /* X connection lost */
@@ -76,6 +78,8 @@ struct vnc {
 #define VNC_MOVE_MIN_AREA 4096
 /* rows of a moved window sampled before committing to its CopyRect (half must match) */
 #define VNC_MOVE_SAMPLES 8
+/* how long X requests wait for text a client offered before they are refused */
+#define VNC_CLIP_OFFER_TIMEOUT_MS 5000
 /* zlib level of our ZRLE encoder (zrle.h) */
 #define VNC_ZRLE_LEVEL 6
 

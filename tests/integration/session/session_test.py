@@ -368,6 +368,7 @@ class RawRfb:
                     continue
                 body = self.read(-n)
                 flags = struct.unpack(">I", body[:4])[0]
+                self.last_body = body
                 if want(flags):
                     return flags
             elif t == 2:
@@ -385,6 +386,23 @@ class RawRfb:
         payload = z.compress(struct.pack(">I", len(data)) + data) + z.flush(zlib.Z_SYNC_FLUSH)
         body = struct.pack(">I", (1 << 28) | 1) + payload
         self.s.sendall(struct.pack(">Bxxxi", 6, -len(body)) + body)
+
+    def send_ext(self, flags, payload=b""):
+        body = struct.pack(">I", flags) + payload
+        self.s.sendall(struct.pack(">Bxxxi", 6, -len(body)) + body)
+
+    def read_ext_provide(self):
+        """Reads server messages up to an extended provide; returns its text."""
+        import zlib
+        self.last_body = None
+        flags = self.read_ext_clipboard(lambda f: f & (1 << 28))
+        if flags is None:
+            return None
+        z = zlib.decompressobj()
+        data = z.decompress(self.last_body[4:])
+        n = struct.unpack(">I", data[:4])[0]
+        text = data[4:4 + n].rstrip(b"\0").decode()
+        return text.replace("\r\n", "\n")
 
     def closed_within(self, timeout):
         self.s.settimeout(timeout)
@@ -652,6 +670,105 @@ def t_clipboard_incr():
         s.stop()
 
 
+# extended clipboard flags (rfbproto: Extended Clipboard Pseudo-Encoding)
+EXT_TEXT, EXT_CAPS, EXT_REQUEST, EXT_PEEK, EXT_NOTIFY, EXT_PROVIDE = \
+    1, 1 << 24, 1 << 25, 1 << 26, 1 << 27, 1 << 28
+EXT_ENCODING = 0xC0A1E5CE - (1 << 32)
+
+# CJK, emoji (incl. a ZWJ sequence), combining marks, RTL (Hebrew, Arabic), mixed lines
+UNICODE_TEXTS = [
+    "Gr\u00fc\u00dfe \u2013 \u6771\u4eac \u2013 \U0001f642",
+    "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8 \ud55c\uad6d\uc5b4 \u4e2d\u6587",
+    "\U0001f600\U0001f468\u200d\U0001f469\u200d\U0001f467 \U0001f3f3\ufe0f\u200d\U0001f308",
+    "e\u0301 n\u0303 a\u0308\u0304 \u1e9b\u0323",
+    "\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd \u0645\u0631\u062d\u0628\u0627 "
+    "\u0628\u0627\u0644\u0639\u0627\u0644\u0645",
+    "two\nlines \u2603\n",
+]
+
+
+def t_clipboard_ext():
+    """The extended clipboard as noVNC 1.7 speaks it: our caps carry notify, a client's notify
+    is answered with a request and its provide lands on the X clipboard (X requests made in
+    between wait for it); X text goes out as notify -> request -> provide. UTF-8, up to 1 MB."""
+    if not shutil.which("xclip"):
+        skip("xclip is not installed")
+    s = Session(desktop=["sleep", "600"])
+    owners = []
+    try:
+        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
+        disp = wait_for(lambda: re.search(r"ready on display (:\d+)", log()), "the display")
+        env = dict(os.environ, DISPLAY=disp.group(1))
+        c = RawRfb(s.rfb)
+        c.handshake()
+        c.set_encodings([0, -223, EXT_ENCODING])
+        caps = c.read_ext_clipboard(lambda f: f & EXT_CAPS and f & EXT_NOTIFY)
+        check(caps is not None and caps & EXT_TEXT and caps & EXT_REQUEST,
+              "the server announces caps with text, notify and request")
+        # noVNC's answer (it sets format bit 1 with size 0: it takes no unsolicited text)
+        c.send_ext(EXT_CAPS | EXT_REQUEST | EXT_PEEK | EXT_NOTIFY | EXT_PROVIDE | 2,
+                   struct.pack(">I", 0))
+
+        def paste(text):
+            c.send_ext(EXT_NOTIFY | EXT_TEXT)
+            req = c.read_ext_clipboard(lambda f: f & EXT_REQUEST)
+            check(req == EXT_REQUEST | EXT_TEXT, "a notify is answered with a text request")
+            # an X paste now waits for the text instead of getting the old one
+            out = subprocess.Popen(["xclip", "-o", "-selection", "clipboard"],
+                                   stdout=subprocess.PIPE, env=env)
+            time.sleep(0.2)  # give xclip time to ask
+            check(out.poll() is None, "an X request made before the text came is held")
+            t0 = time.monotonic()
+            c.send_ext_clipboard_provide(text)
+            got = out.communicate(timeout=TIMEOUT)[0].decode("utf-8", "replace")
+            return got, time.monotonic() - t0
+
+        for text in UNICODE_TEXTS:
+            got, _ = paste(text)
+            check(got == text, "client text reaches X exactly: %r" % text)
+        unit = "Gr\u00fc\u00dfe \u6771\u4eac \U0001f642 e\u0301 \u05e9\u05dc\u05d5\u05dd\n"
+        big = (unit * (1000000 // len(unit.encode()) + 1)).encode()[:1000000]
+        big = big.decode("utf-8", "ignore")
+        got, dt = paste(big)
+        check(got == big, "%d bytes of UTF-8 reach X intact (got %d) in %.0f ms"
+              % (len(big.encode()), len(got.encode()), dt * 1000))
+
+        def copy(text):
+            p = subprocess.Popen(["xclip", "-quiet", "-selection", "clipboard", "-i"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env=env)
+            p.stdin.write(text.encode())
+            p.stdin.close()
+            owners.append(p)
+            t0 = time.monotonic()
+            n = c.read_ext_clipboard(lambda f: f & EXT_NOTIFY)
+            check(n == EXT_NOTIFY | EXT_TEXT, "X text is announced with a notify")
+            c.send_ext(EXT_REQUEST | EXT_TEXT)
+            got = c.read_ext_provide()
+            return got, time.monotonic() - t0
+
+        for text in UNICODE_TEXTS + [big]:
+            got, dt = copy(text)
+            check(got == text, "X text reaches the client exactly: %r (%.0f ms)"
+                  % (text[:40], dt * 1000))
+        # a notify that is never followed by the text: X requests are refused, not stuck
+        c.send_ext(EXT_NOTIFY | EXT_TEXT)
+        c.read_ext_clipboard(lambda f: f & EXT_REQUEST)
+        c.close()
+        r = subprocess.run(["xclip", "-o", "-selection", "clipboard"], capture_output=True,
+                           env=env, timeout=TIMEOUT)
+        check(r.returncode != 0 or r.stdout == b"",
+              "an offer withdrawn by a leaving client is refused (%r)" % r.stdout[:40])
+    except BaseException:
+        s.dump()
+        raise
+    finally:
+        for p in owners:
+            p.kill()
+            p.wait()
+        s.stop()
+
+
 def t_scroll():
     """A scrolling xterm (no jump scroll) ends up on the client exactly as on the screen,
     with scrolls sent as CopyRect (checked against Xvfb's own framebuffer file)."""
@@ -782,7 +899,7 @@ def t_drag():
 
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
          "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
-         "clipboard_incr": t_clipboard_incr, "scroll": t_scroll,
+         "clipboard_incr": t_clipboard_incr, "clipboard_ext": t_clipboard_ext, "scroll": t_scroll,
          "move": t_move, "drag": t_drag, "format": t_format}
 
 if __name__ == "__main__":
