@@ -27,6 +27,7 @@
 
 #include "ab_config.h"
 #include "ab_log.h"
+#include "ab_paths.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "authn.h"
@@ -334,6 +335,7 @@ main(int argc, char **argv)
 #ifdef AB_HAVE_ISOLATION
 	ab_info("session launcher: %s", isolation_launcher_name(iso));
 #endif
+	ab_info("shared files: %s%s", ab_share_dir(), ab_installed() ? " (installed)" : "");
 	ab_info("listening on %s://%s%s%s:%d/ (admin socket %s)", scheme, v6 ? "[" : "",
 	        cfg.listen_address, v6 ? "]" : "", server_port(srv), cfg.admin_socket);
 	audit_log("broker.start", AUDIT_INFO, NULL, NULL, NULL,
