@@ -117,25 +117,24 @@ authn_authorize(struct http_request *req, struct http_response *deny, void *data
 		_cleanup_free_ char *c = auth_local_clear_cookie(a->tls);
 		http_response_add_header(deny, "Set-Cookie", c);
 	}
+	/* who asked, also on a refusal (the websocket's deny audit line names them) */
+	snprintf(req->user, sizeof(req->user), "%s", d->id.user);
+	snprintf(req->role, sizeof(req->role), "%s",
+	         d->id.user[0] ? users_role_name(d->id.role) : "");
 	if (d->status) {
 		a->last_req = NULL;
 		http_response_error(deny, d->status, d->message ? d->message : "forbidden");
 		authn_add_retry_after(deny, d->retry_after_s);
 		return -EACCES;
 	}
-	snprintf(req->user, sizeof(req->user), "%s", d->id.user);
-	snprintf(req->role, sizeof(req->role), "%s",
-	         d->id.user[0] ? users_role_name(d->id.role) : "");
 	if (req->websocket) {
 		/* another user's desktop: only one that exists (a registered user or a live demo)
 		 */
 		if (d->owner[0] && strcmp(d->owner, d->id.user) != 0 &&
 		    !users_find(a->db, d->owner) &&
 		    !(a->ctx.demo && demo_find(a->ctx.demo, d->owner))) {
+			/* server.c's websocket filter audits the refusal ("desktop.connect") */
 			a->last_req = NULL;
-			audit_log("desktop.connect", AUDIT_DENY, d->id.user,
-			          users_role_name(d->id.role), req->peer,
-			          json_pack("{ssss}", "reason", "no such user", "owner", d->owner));
 			http_response_error(deny, 404, "no such desktop");
 			return -ENOENT;
 		}

@@ -523,6 +523,84 @@ subprotocol_ok(struct lws *wsi)
 	return false;
 }
 
+/*
+ * Answers a refused upgrade with `resp` (status, headers, JSON body) before lws hangs up:
+ * the client sees 401/403/404 instead of a reset connection. Best effort: the caller
+ * closes the connection either way.
+ */
+static void
+ws_refuse(struct lws *wsi, const struct http_response *resp)
+{
+	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start,
+	                                   *end = buf + sizeof(buf) - 1;
+	if (lws_add_http_common_headers(wsi, (unsigned)resp->status, "application/json",
+	                                resp->body_len, &p, end))
+		return;
+	for (unsigned i = 0; i < resp->nheaders; i++)
+		if (lws_add_http_header_by_name(wsi, (unsigned char *)resp->header_names[i],
+		                                (unsigned char *)resp->header_values[i],
+		                                (int)strlen(resp->header_values[i]), &p, end))
+			return;
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+	                                (const unsigned char *)"close", 5, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return;
+	if (resp->body_len > (size_t)(end - p))
+		return;
+	memcpy(p, resp->body, resp->body_len);
+	p += resp->body_len;
+	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+}
+
+/* The message of an {"error": "..."} body, or `fallback`. */
+static const char *
+deny_message(const struct http_response *r, char *buf, size_t size, const char *fallback)
+{
+	json_t *o = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+	const char *m = json_string_value(json_object_get(o, "error"));
+	snprintf(buf, size, "%s", m ? m : fallback);
+	json_decref(o);
+	return buf;
+}
+
+/* Logs, audits ("desktop.connect" deny) and answers one refused upgrade. */
+static void
+ws_deny(struct lws *wsi, const char *peer, const char *uri, const char *user, const char *role,
+        const char *why, const struct http_response *deny)
+{
+	ab_warn("websocket from %s to '%s' refused (%d): %s", peer, uri, deny->status, why);
+	audit_log("desktop.connect", AUDIT_DENY, user && user[0] ? user : NULL,
+	          role && role[0] ? role : NULL, peer,
+	          json_pack("{sssssi}", "reason", why, "path", uri, "status", deny->status));
+	ws_refuse(wsi, deny);
+}
+
+/*
+ * lws refuses a subprotocol it does not serve before the filter runs, with no answer:
+ * this runs first (headers only, no authorization) so that refusal is answered and
+ * audited like the others.
+ */
+static int
+ws_confirm_upgrade(struct lws *wsi)
+{
+	if (subprotocol_ok(wsi))
+		return 0;
+	char uri[256] = "", peer[64] = "";
+	hdr_copy(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	const char *why = "subprotocol refused (only none or 'binary')";
+	struct http_response deny = {0};
+	http_response_error(&deny, 403, why);
+	ws_deny(wsi, peer, uri, NULL, NULL, why, &deny);
+	http_response_clear(&deny);
+	return -1;
+}
+
+/*
+ * Decides a websocket upgrade. Every refusal is answered with an HTTP status (404 no
+ * endpoint, 403 subprotocol or origin, else the authorization hook's 401/403/404/429/503)
+ * and audited as a "desktop.connect" deny line with the reason, the path and the status.
+ */
 static int
 ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 {
@@ -530,13 +608,19 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	hdr_copy(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 	const char *why = NULL;
+	char msg[256];
+	struct http_response deny = {0};
 	if (strcmp(uri, "/websockify") != 0 && strcmp(uri, "/ws") != 0 &&
-	    strcmp(uri, "/ws/desktop") != 0 && strncmp(uri, "/ws/desktop/", 12) != 0)
+	    strcmp(uri, "/ws/desktop") != 0 && strncmp(uri, "/ws/desktop/", 12) != 0) {
 		why = "no websocket endpoint at this path";
-	else if (!subprotocol_ok(wsi))
+		http_response_error(&deny, 404, why);
+	} else if (!subprotocol_ok(wsi)) {
 		why = "subprotocol refused (only none or 'binary')";
-	else if (!origin_ok(wsi))
+		http_response_error(&deny, 403, why);
+	} else if (!origin_ok(wsi)) {
 		why = "cross-origin websocket refused";
+		http_response_error(&deny, 403, why);
+	}
 	struct http_request req = {
 	    .method = "GET",
 	    .path = uri,
@@ -546,23 +630,25 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	    .websocket = true,
 	    .wsi = wsi,
 	};
-	struct http_response deny = {0};
-	if (!why && s->authorize(&req, &deny, s->authorize_data) < 0)
-		why = "not authorized";
-	http_response_clear(&deny);
+	if (!why && s->authorize(&req, &deny, s->authorize_data) < 0) {
+		why = deny_message(&deny, msg, sizeof(msg), "not authorized");
+		if (deny.status < 400)
+			http_response_error(&deny, 403, why);
+	}
+	if (!why) {
+		snprintf(c->user, sizeof(c->user), "%s", req.desktop[0] ? req.desktop : req.user);
+		c->view_only = req.view_only;
+		if (!desktop_user_valid(c->user)) {
+			why = "no desktop user";
+			http_response_error(&deny, 403, why);
+		}
+	}
 	if (why) {
-		ab_warn("websocket from %s to '%s' refused: %s", c->peer, uri, why);
-		audit_log("desktop.connect", AUDIT_DENY, req.user[0] ? req.user : NULL, NULL,
-		          c->peer, json_pack("{ssss}", "reason", why, "path", uri));
+		ws_deny(wsi, c->peer, uri, req.user, req.role, why, &deny);
+		http_response_clear(&deny);
 		return -1;
 	}
-	snprintf(c->user, sizeof(c->user), "%s", req.desktop[0] ? req.desktop : req.user);
-	c->view_only = req.view_only;
-	if (!desktop_user_valid(c->user)) {
-		audit_log("desktop.connect", AUDIT_DENY, req.user[0] ? req.user : NULL, NULL,
-		          c->peer, json_pack("{ssss}", "reason", "no desktop user", "path", uri));
-		return -1;
-	}
+	http_response_clear(&deny);
 	audit_log(
 	    "desktop.connect", AUDIT_GRANT, req.user, req.role[0] ? req.role : NULL, c->peer,
 	    json_pack("{sssssb}", "path", uri, "desktop", c->user, "view_only", c->view_only));
@@ -639,6 +725,8 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			conn_http_reset(c);
 		return 0;
 
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return strcasecmp(in, "websocket") == 0 ? ws_confirm_upgrade(wsi) : 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return ws_filter(s, wsi, c);
 	case LWS_CALLBACK_ESTABLISHED:

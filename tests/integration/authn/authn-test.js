@@ -188,6 +188,29 @@ function wsOpen(port, target, c) {
 	});
 }
 
+/* A websocket upgrade with full control of its headers: resolves {ok, status, body, ws}. */
+function wsTry(port, target, { cookie, origin, protocols = [], headers = {} } = {}) {
+	return new Promise((resolve) => {
+		const h = Object.assign({}, headers);
+		if (cookie) h.Cookie = cookie;
+		const ws = new WebSocket(`ws://127.0.0.1:${port}${target}`, protocols,
+			{ headers: h, origin: origin === undefined ? `http://127.0.0.1:${port}` : origin || undefined });
+		ws.on('open', () => resolve({ ok: true, ws }));
+		ws.on('unexpected-response', (q, r) => {
+			let body = '';
+			r.on('data', (d) => { body += d; });
+			r.on('end', () => resolve({ ok: false, status: r.statusCode, headers: r.headers, body }));
+			r.on('error', () => resolve({ ok: false, status: r.statusCode, headers: r.headers, body }));
+		});
+		ws.on('error', (e) => resolve({ ok: false, status: 0, error: String(e) }));
+	});
+}
+
+/* The audit log's lines as objects. */
+function auditLines(b) {
+	return b.audit().split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
 /* Runs the RFB handshake on an open websocket; returns helpers. */
 async function rfb(ws) {
 	let buf = Buffer.concat(ws.early || []);
@@ -412,6 +435,64 @@ const tests = {
 		assert.match(audit, /"demo.warn"/);
 		assert.match(audit, /"demo.end"/);
 		assert.match(audit, /"demo.cleanup"/);
+		await stopBroker(b);
+	},
+
+	/*
+	 * Every refusal of a websocket upgrade: an HTTP answer (401/403/404, never a reset
+	 * connection or a dead broker: issue 12's SIGSEGV) and one "desktop.connect" deny line.
+	 */
+	async 'ws-deny'() {
+		const b = await startBroker();
+		const bogie = await login(b, 'bogie');
+		const mauve = await login(b, 'mauve');
+		const admin = await login(b, 'daniel');
+		const d1 = await demo(b), d2 = await demo(b);
+		assert.strictEqual(d1.status, 200);
+		assert.strictEqual(d2.status, 200);
+		const forged = `argobox_session=${'ab'.repeat(32)}`;
+		const cases = [
+			// [name, target, options, status, audit user, reason pattern]
+			['no cookie', '/ws/desktop', {}, 401, null, /sign in|not signed in|authenticat/i],
+			['forged cookie', '/ws/desktop', { cookie: forged }, 401, null, /./],
+			['malformed cookie', '/websockify', { cookie: 'argobox_session=../../etc' }, 401, null, /./],
+			['wrong Origin', '/ws/desktop', { cookie: bogie.cookie, origin: 'http://evil.example' }, 403, null, /cross-origin/],
+			['bad subprotocol', '/ws/desktop', { cookie: bogie.cookie, protocols: ['chat'] }, 403, null, /subprotocol/],
+			['member -> another member', '/ws/desktop/bogie', { cookie: mauve.cookie }, 403, 'mauve', /./],
+			['member -> a demo', `/ws/desktop/${d1.user}`, { cookie: mauve.cookie }, 403, 'mauve', /./],
+			['demo -> a member', '/ws/desktop/bogie', { cookie: d1.cookie }, 403, d1.user, /./],
+			['demo -> another demo', `/ws/desktop/${d2.user}`, { cookie: d1.cookie }, 403, d1.user, /./],
+			['unknown desktop', '/ws/desktop/ghost', { cookie: admin.cookie }, 404, 'daniel', /no such desktop/],
+			['no endpoint', '/ws/nope', { cookie: bogie.cookie }, 404, null, /no websocket endpoint/],
+		];
+		for (const [name, target, o, status, user, why] of cases) {
+			const before = auditLines(b).length;
+			const r = await wsTry(b.port, target, o);
+			assert.strictEqual(r.ok, false, `${name}: refused`);
+			assert.strictEqual(r.status, status, `${name}: HTTP status (${r.error || r.body})`);
+			const hz = await http(b.port, 'GET', '/healthz');
+			assert.strictEqual(hz.status, 200, `${name}: the broker is still up`);
+			const lines = await waitFor(`${name}: audit line`, () => {
+				const l = auditLines(b).slice(before).filter((e) => e.event === 'desktop.connect');
+				return l.length ? l : null;
+			}, 5000);
+			assert.strictEqual(lines.length, 1, `${name}: one desktop.connect line: ${JSON.stringify(lines)}`);
+			const e = lines[0];
+			assert.strictEqual(e.outcome, 'deny', `${name}: outcome`);
+			assert.strictEqual(e.detail.path, target, `${name}: path in the audit line`);
+			assert.strictEqual(e.detail.status, status, `${name}: status in the audit line`);
+			assert.match(e.detail.reason, why, `${name}: reason`);
+			assert.strictEqual(e.source, '127.0.0.1', `${name}: source`);
+			if (user) assert.strictEqual(e.user, user, `${name}: who asked`);
+			console.log(`${name.padEnd(26)} ${target.padEnd(28)} ${r.status}  ${e.detail.reason}`);
+		}
+		assert.ok(!fs.existsSync(path.join(b.tmp, 'run', 'ghost')), 'nothing started for ghost');
+		// the same clients are let in where they may go, and that is audited as a grant
+		const own = await wsTry(b.port, '/ws/desktop', { cookie: bogie.cookie, protocols: ['binary'] });
+		assert.ok(own.ok, `own desktop: ${own.status} ${own.body}`);
+		own.ws.close();
+		const g = auditLines(b).filter((e) => e.event === 'desktop.connect' && e.outcome === 'grant');
+		assert.ok(g.some((e) => e.user === 'bogie' && e.detail.desktop === 'bogie'), 'grant line');
 		await stopBroker(b);
 	},
 
