@@ -324,6 +324,13 @@ control_handle(struct control_conn *c, json_t *msg)
 		send_state(ctl);
 		return 0;
 	}
+	if (c->is_broker && strcmp(type, "restore") == 0 &&
+	    json_is_object(json_object_get(msg, "state"))) {
+		/* the state the desktop is about to have: a wm restarted before it
+		 * publishes again must begin from this one (the broker validated it) */
+		json_decref(ctl->state);
+		ctl->state = json_incref(json_object_get(msg, "state"));
+	}
 	if (c->is_broker)
 		return relay_to_wm(ctl, c, type, msg);
 	ab_debug("control: ignoring message of type '%s'", type);

@@ -53,7 +53,7 @@ struct control {
 	int broker_listen, wm_listen;
 	struct ab_watch *broker_lw, *wm_lw;
 	struct control_conn *broker, *wm;
-	json_t *state;        /* latest desktop state from the wm, or NULL */
+	json_t *state; /* latest desktop state: from the wm, or a broker "restore"; or NULL */
 	json_t *notify_queue; /* array of notify messages waiting for a wm */
 	char session_id[128];
 	int64_t heartbeat_ms;

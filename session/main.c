@@ -11,7 +11,9 @@
  * DIR/control.sock and the window manager on DIR/wm.sock (control.c), and
  * runs DESKTOP-COMMAND with DISPLAY, ARGOBOX_RUNTIME_DIR and
  * ARGOBOX_WM_SOCKET set, restarting it with backoff (supervise.c), confined
- * by Landlock (landlock.c, `landlock.*` config) when the kernel has it.
+ * by Landlock (landlock.c, `landlock.*` config) when the kernel has it. A
+ * restarted window manager gets the latest desktop state the session holds
+ * (before_wm_restart()), so a wm crash loses nothing.
  *
  * One poll loop (common/ab_loop_poll) drives everything; signals arrive on a
  * signalfd. SIGTERM/SIGINT: stop the desktop command's process group, then
@@ -40,6 +42,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* In the runtime dir: the latest state, handed to a restarted window manager. */
+#define SESSION_WM_STATE_FILE "wm-state.json"
 
 struct session {
 	struct session_config cfg;
@@ -128,6 +133,35 @@ signal_cb(struct ab_loop *loop, int fd, unsigned events, void *data)
 			}
 		}
 	}
+}
+
+/*
+ * Before the window manager is restarted (it exited or crashed): it must
+ * begin from the latest desktop state, never from the defaults nor from the
+ * state file the broker wrote before the first start (stale once anything
+ * moved). The latest is the session's live copy (ctl.state: the last state
+ * the wm published, or one the broker sent to be restored); it is written
+ * atomically to DIR/wm-state.json and handed over as ARGOBOX_STATE_FILE.
+ * With no live copy (the wm never published: it died while restoring) the
+ * first start's file is still the latest and stays in place.
+ */
+static void
+before_wm_restart(void *data)
+{
+	struct session *s = data;
+	if (!s->ctl.state)
+		return;
+	_cleanup_free_ char *path = ab_xasprintf("%s/" SESSION_WM_STATE_FILE, s->dir);
+	_cleanup_free_ char *text = json_dumps(s->ctl.state, JSON_COMPACT);
+	struct ab_err err = {0};
+	if (!text || ab_write_file_atomic(path, text, strlen(text), 0600, &err) < 0) {
+		ab_error("handing the latest desktop state to the window manager: %s",
+		         text ? err.msg : "cannot encode it");
+		return;
+	}
+	supervise_setenv(&s->sup, "ARGOBOX_STATE_FILE", path);
+	ab_info("restarting the window manager from the latest desktop state (%zu windows)",
+	        json_array_size(json_object_get(s->ctl.state, "windows")));
 }
 
 static void
@@ -375,6 +409,8 @@ main(int argc, char **argv)
 	supervise_setenv(&s.sup, "ARGOBOX_RUNTIME_DIR", s.dir);
 	supervise_setenv(&s.sup, "ARGOBOX_WM_SOCKET", wm_sock);
 	supervise_on_landlock(&s.sup, report_landlock, &s);
+	supervise_on_restart(&s.sup, before_wm_restart, &s);
+	unlink_socket(s.dir, SESSION_WM_STATE_FILE); /* a previous session's */
 	if (setup_landlock(&s, &err) < 0) {
 		ab_error("desktop command: %s", err.msg);
 		s.exit_code = 1;
@@ -410,6 +446,7 @@ out:
 	unlink_socket(s.dir, "rfb.sock");
 	unlink_socket(s.dir, "control.sock");
 	unlink_socket(s.dir, "wm.sock");
+	unlink_socket(s.dir, SESSION_WM_STATE_FILE);
 	ab_loop_unwatch(s.loop, sigw);
 	ab_loop_poll_free(s.loop);
 	close(s.sigfd);

@@ -111,11 +111,23 @@ parent_landlock(struct supervise *s, int report_fd)
 }
 
 void
+supervise_on_restart(struct supervise *s, void (*fn)(void *data), void *data)
+{
+	s->restart_cb = fn;
+	s->restart_cb_data = data;
+}
+
+void
 supervise_setenv(struct supervise *s, const char *name, const char *value)
 {
-	size_t n = 0;
-	while (s->env[n])
-		n++;
+	size_t n = 0, len = strlen(name);
+	for (; s->env[n]; n++) {
+		if (strncmp(s->env[n], name, len) == 0 && s->env[n][len] == '=') {
+			free(s->env[n]);
+			s->env[n] = ab_xasprintf("%s=%s", name, value);
+			return;
+		}
+	}
 	s->env = ab_xrealloc(s->env, (n + 2) * sizeof(char *));
 	s->env[n] = ab_xasprintf("%s=%s", name, value);
 	s->env[n + 1] = NULL;
@@ -174,6 +186,8 @@ restart_cb(struct ab_loop *loop, void *data)
 	s->timer = NULL;
 	if (s->stopping)
 		return AB_TIMER_STOP;
+	if (s->restart_cb)
+		s->restart_cb(s->restart_cb_data);
 	struct ab_err err = {0};
 	if (supervise_start(s, &err) < 0)
 		ab_error("restarting the desktop command: %s", err.msg);

@@ -37,11 +37,14 @@ struct supervise {
 	/* supervise_on_landlock */
 	void (*ll_cb)(void *data, int result);
 	void *ll_cb_data;
+	/* supervise_on_restart */
+	void (*restart_cb)(void *data);
+	void *restart_cb_data;
 };
 
 void supervise_init(struct supervise *s, struct ab_loop *loop, char **argv, bool restart,
                     int64_t min_ms, int64_t max_ms);
-/* Adds "name=value" to the command's environment. */
+/* Sets "name=value" in the command's environment (replacing an earlier value of `name`). */
 void supervise_setenv(struct supervise *s, const char *name, const char *value);
 /*
  * Confines every later start of the command with `policy` (borrowed: must
@@ -55,6 +58,12 @@ void supervise_set_landlock(struct supervise *s, const struct landlock_policy *p
  * whenever a restart's differs: 0 applied, -errno not applied, 1 off.
  */
 void supervise_on_landlock(struct supervise *s, void (*fn)(void *data, int result), void *data);
+/*
+ * Calls fn(data) right before every restart of the command (not before the
+ * first start): the session hands the restarted window manager its latest
+ * state there (supervise_setenv() then applies to this very start).
+ */
+void supervise_on_restart(struct supervise *s, void (*fn)(void *data), void *data);
 /* Starts the command now. */
 int supervise_start(struct supervise *s, struct ab_err *err);
 /* Reports that `pid` exited with wait status `status`; returns true if it was ours. */

@@ -437,6 +437,7 @@ client_snap(struct client *c, int where)
 		else if (c->snapped) {
 			c->snapped = false;
 			restore_geometry(c);
+			ewmh_set_client_state(c);
 		} else
 			client_set_minimized(c, true);
 		state_changed();
@@ -456,6 +457,7 @@ client_snap(struct client *c, int where)
 		client_move_resize(c, x + l, y + t, half - l - r, h - t - b);
 	else
 		client_move_resize(c, x + half + l, y + t, w - half - l - r, h - t - b);
+	ewmh_set_client_state(c); /* the normal geometry behind the snap */
 	frame_draw(c);
 	state_changed();
 }
@@ -580,8 +582,9 @@ get_wm_state(Window w)
 }
 
 /*
- * What a previous window manager left on the window when it exited
- * (client_release): flags and the normal geometry behind a maximized window.
+ * What a previous window manager left on the window (_ARGOBOX_STATE, kept up
+ * to date by ewmh_set_client_state() while it ran, so it is there after a
+ * crash too): flags and the normal geometry behind a maximized window.
  */
 static void
 adopt_saved(struct client *c)
@@ -590,7 +593,7 @@ adopt_saved(struct client *c)
 	int fmt;
 	unsigned long n, after;
 	unsigned char *data = NULL;
-	if (XGetWindowProperty(wm.dpy, c->win, wm.atoms[A_ARGOBOX_STATE], 0, 6, True, XA_CARDINAL,
+	if (XGetWindowProperty(wm.dpy, c->win, wm.atoms[A_ARGOBOX_STATE], 0, 6, False, XA_CARDINAL,
 	                       &type, &fmt, &n, &after, &data) == Success &&
 	    data && fmt == 32 && n == 6) {
 		long *v = (long *)data;
@@ -619,15 +622,7 @@ adopt_saved(struct client *c)
 void
 client_release(struct client *c)
 {
-	long v[6] = {c->ws,
-	             (c->minimized ? 1 : 0) | (c->maximized ? 2 : 0) | (c->fullscreen ? 4 : 0) |
-	                 (c->saved ? 8 : 0),
-	             c->sx,
-	             c->sy,
-	             c->sw,
-	             c->sh};
-	XChangeProperty(wm.dpy, c->win, wm.atoms[A_ARGOBOX_STATE], XA_CARDINAL, 32, PropModeReplace,
-	                (unsigned char *)v, 6);
+	ewmh_set_client_state(c); /* _ARGOBOX_STATE, as it is now */
 	XUngrabButton(wm.dpy, AnyButton, AnyModifier, c->win);
 	XReparentWindow(wm.dpy, c->win, wm.root, c->x, c->y);
 	if (!client_visible(c)) {
@@ -782,6 +777,7 @@ client_unmanage(struct client *c, bool destroyed)
 		ewmh_set_wm_state(c->win, WithdrawnState);
 		XDeleteProperty(wm.dpy, c->win, wm.atoms[A_NET_WM_STATE]);
 		XDeleteProperty(wm.dpy, c->win, wm.atoms[A_NET_WM_DESKTOP]);
+		XDeleteProperty(wm.dpy, c->win, wm.atoms[A_ARGOBOX_STATE]);
 		XSync(wm.dpy, False);
 		XUngrabServer(wm.dpy);
 	}
@@ -809,6 +805,57 @@ client_unmanage(struct client *c, bool destroyed)
 	state_changed();
 }
 
+/*
+ * Puts `kids` (the root's children) in the stacking order a previous window
+ * manager left in _NET_CLIENT_LIST_STACKING (bottom first): windows it did
+ * not list first, in X order, then the listed ones in its order. After a
+ * crash the frames are gone and X's own order of the reparented windows is
+ * not the one the user saw; a restored state's order still wins
+ * (restore_finish()).
+ */
+static void
+order_by_old_stacking(Window *kids, unsigned n)
+{
+	Atom type;
+	int fmt;
+	unsigned long nl = 0, after;
+	unsigned char *data = NULL;
+	if (XGetWindowProperty(wm.dpy, wm.root, wm.atoms[A_NET_CLIENT_LIST_STACKING], 0, 4096,
+	                       False, XA_WINDOW, &type, &fmt, &nl, &after, &data) != Success ||
+	    !data || fmt != 32 || nl == 0) {
+		if (data)
+			XFree(data);
+		return;
+	}
+	const unsigned long *old = (const unsigned long *)data;
+	Window *v = ab_xcalloc(n + 1, sizeof(*v));
+	bool *listed = ab_xcalloc(n + 1, sizeof(*listed));
+	unsigned k = 0;
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned long j = 0; j < nl; j++) {
+			if (old[j] == kids[i]) {
+				listed[i] = true;
+				break;
+			}
+		}
+		if (!listed[i])
+			v[k++] = kids[i];
+	}
+	for (unsigned long j = 0; j < nl; j++) {
+		for (unsigned i = 0; i < n; i++) {
+			if (listed[i] && old[j] == kids[i]) {
+				v[k++] = kids[i];
+				listed[i] = false;
+			}
+		}
+	}
+	AB_ASSERT(k == n);
+	memcpy(kids, v, n * sizeof(*v));
+	free(v);
+	free(listed);
+	XFree(data);
+}
+
 /* Adopts the windows that exist at start-up (a restarted window manager loses nothing). */
 void
 client_adopt_all(void)
@@ -817,6 +864,8 @@ client_adopt_all(void)
 	unsigned n = 0;
 	if (!XQueryTree(wm.dpy, wm.root, &root_ret, &parent, &kids, &n))
 		return;
+	if (n)
+		order_by_old_stacking(kids, n);
 	/* normal windows first, then transients so their parents exist */
 	for (int pass = 0; pass < 2; pass++) {
 		for (unsigned i = 0; i < n; i++) {

@@ -160,6 +160,22 @@ ewmh_set_client_state(struct client *c)
 	long desk = c->ws < 0 ? 0xFFFFFFFFL : c->ws;
 	XChangeProperty(wm.dpy, c->win, wm.atoms[A_NET_WM_DESKTOP], XA_CARDINAL, 32,
 	                PropModeReplace, (unsigned char *)&desk, 1);
+	/*
+	 * _ARGOBOX_STATE: workspace, flags and the normal (restore) geometry
+	 * behind a maximized, fullscreen or snapped window, kept up to date
+	 * while the window is managed, so that the next window manager adopts
+	 * the window exactly even when this one is killed (SIGKILL, a crash)
+	 * and never gets to client_release().
+	 */
+	long v[6] = {c->ws,
+	             (c->minimized ? 1 : 0) | (c->maximized ? 2 : 0) | (c->fullscreen ? 4 : 0) |
+	                 (c->saved ? 8 : 0),
+	             c->sx,
+	             c->sy,
+	             c->sw,
+	             c->sh};
+	XChangeProperty(wm.dpy, c->win, wm.atoms[A_ARGOBOX_STATE], XA_CARDINAL, 32, PropModeReplace,
+	                (unsigned char *)v, 6);
 }
 
 void

@@ -320,9 +320,12 @@ drag_to(int px, int py)
 			x = wm.drag_x + wm.drag_w - aw;
 		if (wm.drag_edges & EDGE_TOP)
 			y = wm.drag_y + wm.drag_h - ah;
+		bool had_saved = c->saved;
 		c->snapped = false;
 		c->saved = false;
 		client_move_resize(c, x, y, aw, ah);
+		if (had_saved)
+			ewmh_set_client_state(c); /* no normal geometry behind it any more */
 	}
 }
 

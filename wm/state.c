@@ -158,8 +158,11 @@ restore_finish(void)
 			break;
 		}
 	}
-	ab_info("restore: placed %zu of %zu windows in %lld ms", wm.n_placed, wm.n_pending,
-	        (long long)(ab_now_ms() - wm.restore_start_ms));
+	size_t missing = wm.n_pending - wm.n_placed - wm.n_dropped;
+	ab_info("restore: placed %zu of %zu windows in %lld ms (%zu dropped: no allowed app to "
+	        "start them; %zu did not appear in time)",
+	        wm.n_placed, wm.n_pending, (long long)(ab_now_ms() - wm.restore_start_ms),
+	        wm.n_dropped, missing);
 	ab_loop_timer_cancel(wm.loop, wm.restore_timer);
 	wm.restore_timer = NULL;
 	free(wm.pending);
@@ -172,7 +175,14 @@ static int64_t
 restore_timeout(struct ab_loop *loop, void *data)
 {
 	wm.restore_timer = NULL;
-	ab_warn("restore: gave up waiting for %zu windows", wm.n_pending - wm.n_placed);
+	for (size_t i = 0; i < wm.n_pending; i++) {
+		if (!wm.pending[i].done)
+			ab_warn("restore: '%s' (%s) did not appear within %d ms: not placed",
+			        wm.pending[i].w.title, wm.pending[i].w.wm_class,
+			        wm.restore_timeout_ms);
+	}
+	ab_warn("restore: gave up waiting for %zu windows",
+	        wm.n_pending - wm.n_placed - wm.n_dropped);
 	restore_finish();
 	return AB_TIMER_STOP;
 }
@@ -226,7 +236,7 @@ state_restore_match(struct client *c)
 	c->restore_rank = w->stack;
 	ab_debug("restore: '%s' (%s) -> %dx%d%+d%+d ws %d", c->title, c->wm_class, c->w, c->h, c->x,
 	         c->y, c->ws);
-	if (wm.n_placed == wm.n_pending) {
+	if (wm.n_placed + wm.n_dropped == wm.n_pending) {
 		/* finish after this window is fully managed */
 		ab_loop_timer_cancel(wm.loop, wm.restore_timer);
 		wm.restore_timer = ab_loop_timer(wm.loop, 0, restore_done_tick, NULL);
@@ -251,6 +261,7 @@ state_restore_begin(struct deskstate *ds)
 {
 	wm.restore_start_ms = ab_now_ms();
 	wm.n_placed = 0;
+	wm.n_dropped = 0;
 	wm.n_pending = ds->n_windows;
 	wm.pending = ab_xcalloc(ds->n_windows + 1, sizeof(*wm.pending));
 	for (size_t i = 0; i < ds->n_windows; i++)
@@ -273,8 +284,12 @@ state_restore_launch(void)
 			continue; /* already running (adopted) */
 		const struct desktop_entry *e = entry_for(&p->w);
 		if (!e) {
-			ab_warn("restore: no allowed app for '%s' (%s): window dropped", p->w.title,
-			        p->w.wm_class);
+			/* e.g. an app started outside the launcher (no .desktop id) or one
+			 * the profile no longer allows: a state never names a command */
+			ab_warn("restore: dropped '%s' (%s%s%s): no allowed .desktop entry starts "
+			        "it (a state never carries a command line)",
+			        p->w.title, p->w.wm_class, p->w.desktop_id[0] ? ", " : "",
+			        p->w.desktop_id);
 			p->done = true;
 			skipped++;
 			continue;
@@ -282,11 +297,12 @@ state_restore_launch(void)
 		if (launcher_spawn(e) > 0)
 			launched++;
 	}
-	ab_info("restore: %zu windows, %zu already open, %zu apps started, %zu not allowed",
+	ab_info("restore: %zu windows, %zu already open, %zu apps started, %zu dropped (no "
+	        "allowed app)",
 	        wm.n_pending, wm.n_placed, launched, skipped);
-	/* dropped entries count as placed so that the restore can complete */
-	wm.n_placed += skipped;
-	if (wm.n_placed == wm.n_pending) {
+	/* dropped entries are not waited for: the restore completes without them */
+	wm.n_dropped = skipped;
+	if (wm.n_placed + wm.n_dropped == wm.n_pending) {
 		ab_loop_timer_cancel(wm.loop, wm.restore_timer);
 		wm.restore_timer = ab_loop_timer(wm.loop, 0, restore_done_tick, NULL);
 	}

@@ -213,7 +213,7 @@ struct wm {
 
 	/* restore */
 	struct pending *pending;
-	size_t n_pending, n_placed;
+	size_t n_pending, n_placed, n_dropped; /* dropped: no allowed app to start them */
 	int64_t restore_start_ms;
 	bool restoring;
 	struct ab_timer *restore_timer;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +54,55 @@ test_restart(void **state)
 	ab_loop_poll_free(loop);
 }
 
+struct hook {
+	struct supervise *s;
+	int calls;
+};
+
+static void
+on_restart(void *data)
+{
+	struct hook *h = data;
+	h->calls++;
+	char v[16];
+	snprintf(v, sizeof(v), "%d", h->calls);
+	supervise_setenv(h->s, "AB_N", v); /* replaces the value: the last one wins */
+}
+
+/* The restart hook runs before every restart (not the first start) and its environment applies. */
+static void
+test_restart_hook(void **state)
+{
+	struct ab_loop *loop = ab_loop_poll_new();
+	char *argv[] = {"sh", "-c", "exit $AB_N", NULL};
+	struct supervise s;
+	struct hook h = {.s = &s};
+	supervise_init(&s, loop, argv, true, 10, 20);
+	supervise_setenv(&s, "AB_N", "0");
+	supervise_on_restart(&s, on_restart, &h);
+	assert_int_equal(supervise_start(&s, NULL), 0);
+	for (int round = 0; round < 3; round++) {
+		int status;
+		pid_t pid = s.pid;
+		assert_true(pid > 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), round);
+		assert_int_equal(h.calls, round);
+		assert_true(supervise_exited(&s, pid, status));
+		for (int i = 0; i < 200 && s.pid == 0; i++)
+			ab_loop_poll_once(loop, 50);
+	}
+	assert_int_equal(h.calls, 3);
+	size_t n = 0;
+	while (s.env[n])
+		n++;
+	assert_int_equal(n, 1); /* replaced, not appended */
+	supervise_stop(&s, 1000);
+	supervise_free(&s);
+	ab_loop_poll_free(loop);
+}
+
 static void
 test_stop_kills_group(void **state)
 {
@@ -85,6 +135,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_restart),
+	    cmocka_unit_test(test_restart_hook),
 	    cmocka_unit_test(test_stop_kills_group),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
