@@ -284,7 +284,7 @@ export async function startClassicStack({ dir, geometry = '1280x800' }) {
 	requireNoVNC();
 	for (const cmd of ['Xvfb', 'x11vnc']) {
 		if (!which(cmd)) {
-			skip(`${cmd} is not installed (deps/debian/web.txt)`);
+			skip(`${cmd} is not installed (deps/debian/test.txt)`);
 		}
 	}
 	const xvfb = spawnLogged('Xvfb', ['-displayfd', '3', '-screen', '0', `${geometry}x24`, '-noreset', '-nolisten', 'tcp'], {
@@ -316,7 +316,7 @@ export async function startClassicStack({ dir, geometry = '1280x800' }) {
 // does) and proxying websockets to the RFB unix socket sock.
 async function serveWeb(dir, sock) {
 	if (!which('websockify')) {
-		skip('websockify is not installed (deps/debian/web.txt)');
+		skip('websockify is not installed (deps/debian/test.txt)');
 	}
 	const root = path.join(dir, 'webroot');
 	fs.mkdirSync(path.join(root, 'vendor'), { recursive: true });
@@ -383,7 +383,7 @@ export const CHROMIUM_ARGS = [
 export async function launchChromium() {
 	const executablePath = process.env.AB_CHROMIUM || '/usr/bin/chromium';
 	if (!fs.existsSync(executablePath)) {
-		throw new Error(`Chromium not found at ${executablePath} (Debian package 'chromium', deps/debian/web.txt)`);
+		throw new Error(`Chromium not found at ${executablePath} (Debian package 'chromium', deps/debian/test.txt)`);
 	}
 	let chromium;
 	try {

@@ -52,7 +52,7 @@ const firstRun = path.join(sourceDir, 'scripts', 'first-run-config');
 const argobox = path.join(sourceDir, 'argobox');
 for (const tool of ['mkpasswd', 'python3']) {
 	if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
-		skip(`${tool} is not installed (deps/debian/authn.txt: scripts/first-run-config needs it)`);
+		skip(`${tool} is not installed (deps/debian/run.txt: scripts/first-run-config needs it)`);
 	}
 }
 requireNoVNC();
