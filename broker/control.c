@@ -178,9 +178,17 @@ int
 control_open(struct ab_loop *loop, const struct control_params *p, struct control **ret,
              struct ab_err *err)
 {
-	_cleanup_close_ int fd = ab_unix_connect(p->path, err);
+	int fd = ab_unix_connect(p->path, err);
 	if (fd < 0)
 		return fd;
+	return control_open_fd(loop, p, fd, ret, err);
+}
+
+int
+control_open_fd(struct ab_loop *loop, const struct control_params *p, int connected_fd,
+                struct control **ret, struct ab_err *err)
+{
+	_cleanup_close_ int fd = connected_fd;
 	ab_fd_set_nonblock(fd, true);
 	struct control *c = ab_xcalloc(1, sizeof(*c));
 	c->loop = loop;

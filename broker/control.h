@@ -33,6 +33,12 @@ struct control_params {
 /* Connects and sends hello. Fails (-errno) when the socket cannot be reached. */
 int control_open(struct ab_loop *loop, const struct control_params *p, struct control **ret,
                  struct ab_err *err);
+/*
+ * The same over a socket the caller connected (and checked: desktop_connect);
+ * the fd is taken, also on failure. p->path only names it in messages.
+ */
+int control_open_fd(struct ab_loop *loop, const struct control_params *p, int connected_fd,
+                    struct control **ret, struct ab_err *err);
 
 /* Sends a message (the reference is stolen). Returns 0 or -errno. */
 int control_send(struct control *c, json_t *msg);

@@ -20,6 +20,7 @@
 
 #include "ab_log.h"
 #include "ab_proto.h"
+#include "ab_safe.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "control.h"
@@ -351,29 +352,67 @@ launch_adopt_ready(struct ab_loop *loop, void *data)
 	return AB_TIMER_STOP;
 }
 
-/* Connects to a unix socket; returns the fd or -errno. */
-static int
-launch_connect(const char *path)
+/*
+ * A socket in a runtime dir answered as someone other than the session:
+ * refused by the caller, audited here as an attack (what the name was, who
+ * answered, and whose desktop that is when it is one of ours).
+ */
+static void
+socket_attack(const char *user, const char *path, const char *via, const char *source,
+              const struct ucred *peer, const char *peer_desktop, const char *why)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
+	_cleanup_free_ char *found = ab_path_describe(path);
+	_cleanup_free_ char *exe = ab_pid_exe(peer ? peer->pid : 0);
+	ab_error("desktop '%s': '%s' (%s) is not its session: %s; refused", user, path, found, why);
+	json_t *detail =
+	    json_pack("{ssssssss}", "socket", path, "via", via, "found", found, "reason", why);
+	if (peer) {
+		json_object_set_new(detail, "peer_pid", json_integer(peer->pid));
+		json_object_set_new(detail, "peer_uid", json_integer(peer->uid));
+		json_object_set_new(detail, "peer_exe", json_string(exe));
 	}
-	return fd;
+	if (peer_desktop)
+		json_object_set_new(detail, "peer_desktop", json_string(peer_desktop));
+	audit_log("desktop.socket_attack", AUDIT_DENY, user, NULL, source, detail);
+}
+
+/* true when /proc/<pid>/cmdline has "--runtime-dir" followed by `dir`. */
+static bool
+pid_serves_dir(pid_t pid, const char *dir)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (ab_read_file(path, 65536, &data, &len, NULL) < 0)
+		return false;
+	for (size_t i = 0; i < len;) {
+		const char *arg = data + i;
+		size_t n = strnlen(arg, len - i);
+		i += n + 1;
+		if (strcmp(arg, "--runtime-dir") == 0 && i < len)
+			return strcmp(data + i, dir) == 0;
+	}
+	return false;
+}
+
+static int
+process_check_peer(struct launcher *l, struct launch *la, const struct ucred *peer,
+                   struct ab_err *err)
+{
+	if (!la || la->exited)
+		return ab_err_set(err, EPERM, "the session is gone");
+	if (peer->pid != la->pid)
+		return ab_err_set(err, EPERM, "served by pid %d uid %u, the session is pid %d",
+		                  (int)peer->pid, (unsigned)peer->uid, (int)la->pid);
+	return 0;
 }
 
 /*
  * A session a previous broker left running: its control socket must answer
- * and belong to a process of our uid (or we are root); that process (the
- * peer, SO_PEERCRED) is the session, watched through a pidfd from now on.
+ * from a process of our own uid that is an argobox-session serving exactly
+ * this runtime dir; that process (the peer, SO_PEERCRED) is the session,
+ * watched through a pidfd from now on, and rfb.sock must answer from it too.
  */
 static int
 process_adopt(struct launcher *l, const char *user, const char *runtime_dir, launch_event_fn fn,
@@ -382,19 +421,28 @@ process_adopt(struct launcher *l, const char *user, const char *runtime_dir, lau
 	struct process_launcher *pl = (struct process_launcher *)l;
 	_cleanup_free_ char *cpath = ab_xasprintf("%s/control.sock", runtime_dir);
 	_cleanup_free_ char *rpath = ab_xasprintf("%s/rfb.sock", runtime_dir);
-	_cleanup_close_ int cfd = launch_connect(cpath);
+	struct ucred cr;
+	_cleanup_close_ int cfd = ab_unix_connect_peer(cpath, &cr);
 	if (cfd < 0)
 		return ab_err_errno(err, -cfd, "%s", cpath);
-	struct ucred cr;
-	socklen_t crlen = sizeof(cr);
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0)
-		return ab_err_errno(err, errno, "SO_PEERCRED on %s", cpath);
-	if (cr.pid <= 1 || (geteuid() != 0 && cr.uid != geteuid()))
-		return ab_err_set(err, EPERM, "%s: served by pid %d uid %u, not our session", cpath,
-		                  (int)cr.pid, (unsigned)cr.uid);
-	_cleanup_close_ int rfd = launch_connect(rpath);
+	if (cr.pid <= 1 || cr.uid != geteuid() || !pid_serves_dir(cr.pid, runtime_dir)) {
+		_cleanup_free_ char *why =
+		    ab_xasprintf("served by pid %d uid %u, not a session of uid %u for '%s'",
+		                 (int)cr.pid, (unsigned)cr.uid, (unsigned)geteuid(), runtime_dir);
+		socket_attack(user, cpath, "adopt", NULL, &cr, NULL, why);
+		return ab_err_set(err, EPERM, "%s: %s", cpath, why);
+	}
+	struct ucred rcr;
+	_cleanup_close_ int rfd = ab_unix_connect_peer(rpath, &rcr);
 	if (rfd < 0)
 		return ab_err_errno(err, -rfd, "%s", rpath);
+	if (rcr.pid != cr.pid) {
+		_cleanup_free_ char *why =
+		    ab_xasprintf("served by pid %d uid %u, the session is pid %d", (int)rcr.pid,
+		                 (unsigned)rcr.uid, (int)cr.pid);
+		socket_attack(user, rpath, "adopt", NULL, &rcr, NULL, why);
+		return ab_err_set(err, EPERM, "%s: %s", rpath, why);
+	}
 	int pidfd = (int)pidfd_open(cr.pid, 0);
 	if (pidfd < 0)
 		return ab_err_errno(err, errno, "pidfd_open(%d)", (int)cr.pid);
@@ -425,6 +473,7 @@ static const struct launcher_ops process_ops = {
     .shutdown = process_shutdown,
     .free = process_free,
     .adopt = process_adopt,
+    .check_peer = process_check_peer,
 };
 
 void
@@ -720,7 +769,8 @@ desktop_launch_event(struct launch *launch, enum launch_event ev, int status, vo
 		    .data = d,
 		};
 		struct ab_err err = {0};
-		if (control_open(m->loop, &cp, &d->control, &err) < 0)
+		int cfd = desktop_connect(d, "control.sock", "control", NULL, &err);
+		if (cfd < 0 || control_open_fd(m->loop, &cp, cfd, &d->control, &err) < 0)
 			ab_warn("desktop '%s': no control channel (%s); relying on process "
 			        "supervision only",
 			        d->user, err.msg);
@@ -913,6 +963,44 @@ const char *
 desktop_rfb_path(const struct desktop *d)
 {
 	return d->rfb_path;
+}
+
+/* The user whose desktop's session is `pid`, or NULL. */
+static const char *
+desktop_of_pid(struct desktop_manager *m, pid_t pid)
+{
+	for (struct desktop *d = m->desktops; d && pid > 0; d = d->next)
+		if (d->launch && m->launcher->ops->pid(m->launcher, d->launch) == pid)
+			return d->user;
+	return NULL;
+}
+
+int
+desktop_connect(struct desktop *d, const char *name, const char *via, const char *source,
+                struct ab_err *err)
+{
+	struct desktop_manager *m = d->m;
+	_cleanup_free_ char *path = ab_xasprintf("%s/%s", d->runtime_dir, name);
+	struct ucred peer;
+	_cleanup_close_ int fd = ab_unix_connect_peer(path, &peer);
+	if (fd < 0) {
+		/* Nothing answered; a symlink there is still someone trying. */
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			socket_attack(d->user, path, via, source, NULL, NULL,
+			              "a symlink where the session's socket belongs");
+		return ab_err_errno(err, -fd, "connecting to '%s'", path);
+	}
+	if (!d->launch || d->state == DESKTOP_GONE)
+		return ab_err_set(err, ENOENT, "the desktop of '%s' is gone", d->user);
+	struct ab_err why = {0};
+	if (m->launcher->ops->check_peer(m->launcher, d->launch, &peer, &why) < 0) {
+		socket_attack(d->user, path, via, source, &peer, desktop_of_pid(m, peer.pid),
+		              why.msg);
+		return ab_err_set(err, EPERM, "'%s' is not the session of '%s' (%s)", path, d->user,
+		                  why.msg);
+	}
+	return TAKE_FD(fd);
 }
 
 int

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "ab_err.h"
@@ -60,6 +61,13 @@ struct launcher_ops {
 	 */
 	int (*adopt)(struct launcher *l, const char *user, const char *runtime_dir,
 	             launch_event_fn fn, void *data, struct launch **ret, struct ab_err *err);
+	/*
+	 * Is `peer` (SO_PEERCRED of a socket reached through the user-writable
+	 * runtime dir) this launch's session itself? 0, or -EPERM with what it
+	 * is instead in err. Never NULL: a launcher that cannot tell refuses.
+	 */
+	int (*check_peer)(struct launcher *l, struct launch *launch, const struct ucred *peer,
+	                  struct ab_err *err);
 };
 
 struct launcher {
@@ -142,6 +150,21 @@ void desktop_client_detach(struct desktop *d);
 
 const char *desktop_user(const struct desktop *d);
 const char *desktop_rfb_path(const struct desktop *d);
+
+/*
+ * Connects to the session socket `name` ("rfb.sock", "control.sock") of a
+ * ready desktop, non-blocking and close-on-exec, and keeps the connection
+ * only when the peer (SO_PEERCRED) is that desktop's own session
+ * (launcher check_peer). The runtime dir is writable from inside the
+ * container, so the name may be a symlink to another user's socket or to a
+ * root-only host socket, or a listener of the user's own: such a peer is
+ * refused (-EPERM) before a byte goes either way, and audited as
+ * desktop.socket_attack deny with the user, `via` (who asked: "websocket",
+ * "vncgw", "control"), `source` (client address or NULL), what the name was
+ * and who answered. Returns the fd or -errno.
+ */
+int desktop_connect(struct desktop *d, const char *name, const char *via, const char *source,
+                    struct ab_err *err);
 
 /*
  * Adopts `user`'s running session (a broker restart) through the launcher's

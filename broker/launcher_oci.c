@@ -197,6 +197,27 @@ oci_pid(struct launcher *l, struct launch *la)
 	return pid > 0 ? pid : 0;
 }
 
+/*
+ * The session is the container's init (argobox-session is its first
+ * process and serves rfb.sock and control.sock itself): the peer must be
+ * that very pid. Another process of the same container (the user's own
+ * listener), another user's session or anything on the host is refused.
+ */
+static int
+oci_check_peer(struct launcher *l, struct launch *la, const struct ucred *peer, struct ab_err *err)
+{
+	pid_t init = oci_pid(l, la);
+	if (init <= 0)
+		return ab_err_set(err, EPERM, "the container of '%s' is not running",
+		                  la ? la->user : "?");
+	if (peer->pid != init)
+		return ab_err_set(err, EPERM,
+		                  "served by pid %d uid %u, the session is the container's init, "
+		                  "pid %d",
+		                  (int)peer->pid, (unsigned)peer->uid, (int)init);
+	return 0;
+}
+
 static void
 oci_shutdown(struct launcher *l, int64_t timeout_ms)
 {
@@ -276,6 +297,7 @@ static const struct launcher_ops oci_ops = {
     .shutdown = oci_shutdown,
     .free = oci_free,
     .adopt = oci_adopt,
+    .check_peer = oci_check_peer,
 };
 
 struct launcher *

@@ -205,23 +205,6 @@ proxy_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 	proxy_update_watch(c);
 }
 
-static int
-proxy_connect(struct proxy_conn *c, const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* A unix stream connect to a listening socket completes at once (or EAGAIN: backlog). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	c->fd = TAKE_FD(fd);
-	return 0;
-}
-
 static void
 proxy_desktop_ready(struct desktop *d, int status, void *data)
 {
@@ -234,13 +217,14 @@ proxy_desktop_ready(struct desktop *d, int status, void *data)
 		                  "desktop failed to start");
 		return;
 	}
-	int r = proxy_connect(c, desktop_rfb_path(d));
-	if (r < 0) {
-		ab_warn("websocket from %s: connecting to '%s': %s", c->peer, desktop_rfb_path(d),
-		        strerror(-r));
+	struct ab_err err = {0};
+	int fd = desktop_connect(d, "rfb.sock", "websocket", c->peer, &err);
+	if (fd < 0) {
+		ab_warn("websocket from %s: %s", c->peer, err.msg);
 		proxy_close_later(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "desktop unreachable");
 		return;
 	}
+	c->fd = fd;
 	c->desktop = d;
 	desktop_client_attach(d);
 	c->state = PROXY_CONNECTED;

@@ -1246,21 +1246,6 @@ vncgw_up_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 	vncgw_conn_update(c);
 }
 
-static int
-vncgw_unix_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	return TAKE_FD(fd);
-}
-
 static void
 vncgw_desktop_ready(struct desktop *d, int status, void *data)
 {
@@ -1276,9 +1261,10 @@ vncgw_desktop_ready(struct desktop *d, int status, void *data)
 		vncgw_conn_update(c);
 		return;
 	}
-	int fd = vncgw_unix_connect(desktop_rfb_path(d));
+	struct ab_err err = {0};
+	int fd = desktop_connect(d, "rfb.sock", "vncgw", c->peer, &err);
 	if (fd < 0) {
-		ab_warn("vnc gateway: connecting to '%s': %s", desktop_rfb_path(d), strerror(-fd));
+		ab_warn("vnc gateway: %s", err.msg);
 		vncgw_up_failed(c, "desktop unreachable");
 		vncgw_conn_update(c);
 		return;
