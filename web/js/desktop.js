@@ -15,7 +15,6 @@
 // exposes the RFB object and counters.
 
 import RFB from '/vendor/novnc/core/rfb.js';
-import KeyTable from '/vendor/novnc/core/input/keysym.js';
 import { Backoff, describeEnd, websocketUrl } from './connection.js';
 
 const $ = (id) => document.getElementById(id);
@@ -32,6 +31,8 @@ const ui = {
 	clipText: $('clipboard-text'),
 	clipButton: $('btn-clipboard'),
 	fullscreenButton: $('btn-fullscreen'),
+	keysToggle: $('btn-keep-keys'),
+	keysMenu: $('menu-keep-keys'),
 	toast: $('toast'),
 };
 
@@ -63,6 +64,7 @@ function setState(state) {
 	}
 	app.state = state;
 	ui.body.dataset.state = state;
+	setLeaveGuard(state === 'connected');
 }
 
 function showStep(active, failed = false) {
@@ -351,38 +353,106 @@ async function syncLocalClipboard() {
 	}
 }
 
-// Ctrl/Cmd+V on the desktop: hold the key back, send the local clipboard first, then the key,
-// so the desktop pastes what the user just copied. Falls through if reading is denied.
-let pasteBusy = false;
-window.addEventListener(
-	'keydown',
-	async (e) => {
-		if (e.code !== 'KeyV' || !(e.ctrlKey || e.metaKey) || e.altKey || pasteBusy) {
-			return;
+// Ctrl/Cmd+V on the desktop: the V is held back while the browser clipboard is read and sent
+// (the session holds X paste requests until the text has arrived). Every key pressed or released
+// meanwhile is held too, and then the V and the held keys are replayed to noVNC in their order,
+// so the desktop sees exactly what the user typed with the modifiers it had: Ctrl down (sent at
+// once), V down, and only then Ctrl up, even when Ctrl was let go before the clipboard was read.
+const PASTE_READ_TIMEOUT_MS = 5000;
+const replayed = new WeakSet(); // our synthetic copies, which noVNC must get
+const paste = (app.paste = { busy: false, held: [], count: 0, replayedKeys: 0 });
+
+function replayKey(e) {
+	const target = ui.screen.querySelector('canvas');
+	if (!target) {
+		return;
+	}
+	const copy = new KeyboardEvent(e.type, {
+		key: e.key,
+		code: e.code,
+		location: e.location,
+		repeat: e.repeat,
+		ctrlKey: e.ctrlKey,
+		shiftKey: e.shiftKey,
+		altKey: e.altKey,
+		metaKey: e.metaKey,
+		bubbles: true,
+		cancelable: true,
+	});
+	replayed.add(copy);
+	paste.replayedKeys++;
+	target.dispatchEvent(copy);
+}
+
+function readClipboardWithin(ms) {
+	return Promise.race([
+		navigator.clipboard.readText(),
+		new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), ms)),
+	]);
+}
+
+// With the extended clipboard, noVNC only announces the text (notify) and sends it when the
+// session asks: the held keys wait for that (briefly), so the text is there before the V.
+let provided = null;
+const sendProvide = RFB.messages.extendedClipboardProvide;
+RFB.messages.extendedClipboardProvide = function (...args) {
+	sendProvide.apply(this, args);
+	provided?.();
+};
+const PROVIDE_WAIT_MS = 1000;
+
+async function pasteThenReplay() {
+	try {
+		const text = await readClipboardWithin(PASTE_READ_TIMEOUT_MS);
+		const sent = new Promise((resolve) => {
+			provided = resolve;
+			setTimeout(resolve, PROVIDE_WAIT_MS);
+		});
+		const extended = app.rfb?._clipboardServerCapabilitiesActions?.[1 << 27];
+		if (sendClipboard(text) && extended) {
+			await sent;
 		}
-		if (!app.rfb || app.state !== 'connected' || !ui.screen.contains(document.activeElement)) {
-			return;
-		}
-		// Decided synchronously: noVNC's own handler runs right after this one.
-		if (!navigator.clipboard?.readText || clipboardReadPermission === 'denied') {
-			return;
-		}
+	} catch {
+		toast('Clipboard access is blocked here; use the clipboard panel');
+	}
+	provided = null;
+	const held = paste.held;
+	paste.held = [];
+	paste.busy = false;
+	paste.count++;
+	for (const e of held) {
+		replayKey(e);
+	}
+}
+
+function onPasteKey(e) {
+	if (replayed.has(e)) {
+		return; // ours: on to noVNC
+	}
+	if (paste.busy) {
 		e.preventDefault();
 		e.stopImmediatePropagation();
-		pasteBusy = true;
-		try {
-			sendClipboard(await navigator.clipboard.readText());
-		} catch {
-			toast('Clipboard access is blocked here; use the clipboard panel');
-		} finally {
-			pasteBusy = false;
-		}
-		const keysym = e.shiftKey ? KeyTable.XK_V : KeyTable.XK_v;
-		app.rfb?.sendKey(keysym, 'KeyV', true);
-		app.rfb?.sendKey(keysym, 'KeyV', false);
-	},
-	true
-);
+		paste.held.push(e);
+		return;
+	}
+	if (e.type !== 'keydown' || e.code !== 'KeyV' || !(e.ctrlKey || e.metaKey) || e.altKey) {
+		return;
+	}
+	if (!app.rfb || app.state !== 'connected' || !ui.screen.contains(document.activeElement)) {
+		return;
+	}
+	// Decided synchronously: noVNC's own handler runs right after this one.
+	if (!navigator.clipboard?.readText || clipboardReadPermission === 'denied') {
+		return;
+	}
+	e.preventDefault();
+	e.stopImmediatePropagation();
+	paste.busy = true;
+	paste.held = [e];
+	pasteThenReplay();
+}
+window.addEventListener('keydown', onPasteKey, true);
+window.addEventListener('keyup', onPasteKey, true);
 
 window.addEventListener('focus', () => {
 	syncLocalClipboard();
@@ -453,22 +523,91 @@ async function toggleFullscreen() {
 			await document.exitFullscreen();
 		} else {
 			await document.documentElement.requestFullscreen({ navigationUI: 'hide' });
-			// In full screen, let shortcuts such as Alt+Tab reach the desktop where supported.
-			await navigator.keyboard?.lock?.().catch(() => {});
 		}
 	} catch {
 		toast('Full screen is not available here');
 	}
 }
 
+// ---------- keeping keys in the desktop ----------
+// Browsers keep Ctrl+W, Ctrl+T, Ctrl+N, Alt+Tab… for themselves in a normal window. The
+// Keyboard Lock API hands them to the page, but only in full screen (or an installed app's
+// window). "Keep keys in the desktop" (toolbar and menu, remembered) locks the keyboard in
+// full screen and goes full screen when switched on; in a window, the leave-page guard below
+// catches the accidental Ctrl+W.
+const keyLock = (app.keyLock = {
+	wanted: localStorage.getItem('argobox.keepKeys') === '1',
+	locked: false,
+	supported: Boolean(navigator.keyboard?.lock),
+});
+
+async function applyKeyLock() {
+	const want = keyLock.wanted && Boolean(document.fullscreenElement) && keyLock.supported;
+	if (want && !keyLock.locked) {
+		try {
+			await navigator.keyboard.lock();
+			keyLock.locked = true;
+		} catch {
+			keyLock.locked = false;
+		}
+	} else if (!want && keyLock.locked) {
+		navigator.keyboard?.unlock?.();
+		keyLock.locked = false;
+	}
+	ui.body.dataset.keylock = keyLock.locked ? 'locked' : keyLock.wanted ? 'wanted' : 'off';
+}
+
+async function setKeepKeys(on) {
+	keyLock.wanted = on;
+	localStorage.setItem('argobox.keepKeys', on ? '1' : '0');
+	ui.keysToggle.setAttribute('aria-pressed', String(on));
+	ui.keysMenu.setAttribute('aria-checked', String(on));
+	if (on && !document.fullscreenElement) {
+		await toggleFullscreen(); // fullscreenchange applies the lock
+	} else {
+		await applyKeyLock();
+	}
+	if (on && !keyLock.supported) {
+		toast('This browser cannot keep shortcuts from itself; use full screen');
+	}
+}
+
 document.addEventListener('fullscreenchange', () => {
 	const on = Boolean(document.fullscreenElement);
 	ui.fullscreenButton.setAttribute('aria-pressed', String(on));
-	if (!on) {
-		navigator.keyboard?.unlock?.();
-	}
+	applyKeyLock();
 	focusDesktop();
 });
+
+ui.keysToggle.setAttribute('aria-pressed', String(keyLock.wanted));
+ui.keysMenu.setAttribute('aria-checked', String(keyLock.wanted));
+applyKeyLock();
+ui.keysToggle.addEventListener('click', () => setKeepKeys(!keyLock.wanted));
+$('menu-keep-keys').addEventListener('click', () => {
+	closeMenu(false);
+	setKeepKeys(!keyLock.wanted);
+});
+
+// ---------- leave-page guard ----------
+// While a desktop is connected, closing or reloading the tab (Ctrl+W in a window) asks first.
+// The desktop keeps running on the server either way; this only saves a lost view.
+function leaveGuard(e) {
+	e.preventDefault();
+	e.returnValue = ''; // older Chromium needs it set
+	return '';
+}
+function setLeaveGuard(on) {
+	if (on === app.leaveGuard) {
+		return;
+	}
+	app.leaveGuard = on;
+	if (on) {
+		window.addEventListener('beforeunload', leaveGuard);
+	} else {
+		window.removeEventListener('beforeunload', leaveGuard);
+	}
+}
+app.leaveGuard = false;
 
 $('btn-fullscreen').addEventListener('click', toggleFullscreen);
 $('btn-keys').addEventListener('click', () => app.rfb?.sendCtrlAltDel());
@@ -525,7 +664,7 @@ async function loadIdentity() {
 }
 
 function menuItems() {
-	return [...menu.panel.querySelectorAll('[role="menuitem"]')].filter((el) => !el.hidden);
+	return [...menu.panel.querySelectorAll('[role="menuitem"], [role="menuitemcheckbox"]')].filter((el) => !el.hidden);
 }
 
 function openMenu(focusFirst = false) {
@@ -596,6 +735,7 @@ $('menu-clipboard').addEventListener('click', () => {
 // Leaves for the landing page, which shows `notice` (see landing.js).
 function leave(notice) {
 	clearRetry();
+	setLeaveGuard(false); // leaving on purpose
 	app.userDisconnect = true;
 	app.rfb?.disconnect();
 	location.assign(`/?notice=${encodeURIComponent(notice)}`);

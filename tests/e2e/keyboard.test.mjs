@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// "It feels like a local desktop" (issue 24), in Chromium through the real broker and session:
+//   - browser → desktop paste keeps every character (extended clipboard, UTF-8): CJK, emoji,
+//     combining marks, RTL into an xterm by Ctrl+V, and 1 MB onto the X clipboard;
+//   - Ctrl+V is order-safe: quick Ctrl+V presses with Ctrl let go before V always paste,
+//     never type a bare "v";
+//   - the "keep keys in the desktop" toggle is present and wired; the leave-page guard is set
+//     while connected (a close asks first) and not after a disconnect.
+// The desktop is an xterm (UTF-8) where Ctrl+V pastes CLIPBOARD, running `cat` into files.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+	desktopDisplay,
+	fail,
+	launchChromium,
+	log,
+	makeTempDir,
+	startBroker,
+	stopProcess,
+	tail,
+	toPage,
+	waitFor,
+	xrun,
+} from './lib.mjs';
+import { typeWithShift } from './checks.mjs';
+
+const buildDir = process.env.AB_BUILD_DIR;
+if (!buildDir) {
+	fail('AB_BUILD_DIR is not set (run through ctest, or set it to your build directory)');
+}
+
+export const TEXTS = [
+	'Grüße – 東京 – 🙂',
+	'日本語のテキスト 한국어 中文',
+	'😀👨‍👩‍👧 🏳️‍🌈',
+	'é ñ ǟ ẛ̣',
+	'שלום עולם مرحبا بالعالم',
+];
+
+// An xterm in UTF-8 where Ctrl+V pastes CLIPBOARD (as terminals people use do).
+export function writeXtermDesktop(dir, extra = '') {
+	const script = path.join(dir, 'desktop.sh');
+	fs.writeFileSync(
+		script,
+		`#!/bin/sh
+echo "$DISPLAY" > '${dir}/display.tmp' && mv '${dir}/display.tmp' '${dir}/display'
+xsetroot -solid '#2878c8'
+${extra}
+cd '${dir}'
+export SHELL=/bin/sh PS1='$ ' ENV= LANG=C.UTF-8 LC_ALL=C.UTF-8
+exec xterm -u8 -geometry 80x10+40+40 -fn fixed -bg '#f0c020' -fg black -b 0 -bw 0 +sb \\
+	-xrm 'XTerm*VT100.translations: #override Ctrl<Key>v: insert-selection(CLIPBOARD)' -e /bin/sh
+`,
+		{ mode: 0o755 }
+	);
+	return script;
+}
+
+// Runs `cat > file` in the xterm, lets `act` type, ends the input and returns what cat wrote.
+export async function catInto(page, dir, name, act) {
+	const file = path.join(dir, name);
+	await typeWithShift(page, `cat > ${name}`);
+	await page.keyboard.press('Enter');
+	await new Promise((r) => setTimeout(r, 150)); // cat starts
+	await act();
+	// an X paste is asynchronous (the xterm asks the selection owner): keys typed at machine
+	// speed would overtake it, a person's would not
+	await new Promise((r) => setTimeout(r, 300));
+	await page.keyboard.press('Enter');
+	await page.keyboard.press('Control+KeyD');
+	return waitFor(`${name} written by cat`, () => {
+		try {
+			const t = fs.readFileSync(file, 'utf8');
+			return t.endsWith('\n') ? t : null;
+		} catch {
+			return null;
+		}
+	});
+}
+
+export async function openXtermDesktop(page, url) {
+	await page.goto(`${url}/desktop.html`);
+	await page.waitForSelector('body[data-state="connected"]', { timeout: 30000 });
+	const at = await toPage(page, 200, 80);
+	await page.mouse.click(at.x, at.y);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+	const dir = makeTempDir('argobox-e2e-keyboard-');
+	let browser;
+	let page;
+	let broker;
+	try {
+		broker = await startBroker({ buildDir, dir, desktopCommand: [writeXtermDesktop(dir)] });
+		browser = await launchChromium();
+		const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+		await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: broker.url });
+		page = await ctx.newPage();
+		page.on('pageerror', (e) => log('page error:', e.message));
+		await openXtermDesktop(page, broker.url);
+		const display = await desktopDisplay(dir);
+		const xclipOut = () => {
+			try {
+				return xrun(display, 'xclip', ['-o', '-selection', 'clipboard']);
+			} catch {
+				return null;
+			}
+		};
+		// the page has the extended clipboard from the session (noVNC then sends UTF-8)
+		assert.ok(
+			await page.evaluate(() => window.argobox.rfb._clipboardServerCapabilitiesActions[1 << 27]),
+			'the session announces the extended clipboard notify action'
+		);
+
+		// 1. Unicode by Ctrl+V into the xterm: what cat writes is exactly the text
+		for (const [i, text] of TEXTS.entries()) {
+			await page.evaluate((t) => navigator.clipboard.writeText(t), text);
+			const got = await catInto(page, dir, `u${i}.txt`, () => page.keyboard.press('Control+KeyV'));
+			assert.equal(got, `${text}\n`, `Ctrl+V pasted '${text}' into the xterm`);
+			log(`pasted into the xterm: ${text}`);
+		}
+		// 1 MB through the page onto the X clipboard (an xterm line is not the place for it)
+		const unit = 'Grüße 東京 🙂 é שלום\n';
+		const big = unit.repeat(Math.ceil(1e6 / Buffer.byteLength(unit))).slice(0, 1e6 / 2);
+		const t0 = Date.now();
+		await page.evaluate((t) => window.argobox.sendClipboard(t), big);
+		await waitFor('1 MB of UTF-8 on the X clipboard', () => xclipOut() === big, { timeout: 30000 });
+		log(`${Buffer.byteLength(big)} bytes of UTF-8 on the X clipboard in ${Date.now() - t0} ms`);
+		const bigger = unit.repeat(Math.ceil(1e6 / Buffer.byteLength(unit)));
+		const full = Buffer.from(bigger).subarray(0, 1000000).toString('utf8').replace(/\uFFFD$/, '');
+		const t1 = Date.now();
+		await page.evaluate((t) => window.argobox.sendClipboard(t), full);
+		await waitFor('1 MB of UTF-8 on the X clipboard', () => xclipOut() === full, { timeout: 30000 });
+		log(`${Buffer.byteLength(full)} bytes of UTF-8 on the X clipboard in ${Date.now() - t1} ms`);
+
+		// 2. Ctrl+V race: Ctrl let go before V, quick presses; every one pastes, no bare v
+		await page.evaluate(() => navigator.clipboard.writeText('P'));
+		const presses = 10;
+		const raced = await catInto(page, dir, 'race.txt', async () => {
+			for (let i = 0; i < presses; i++) {
+				await page.keyboard.down('Control');
+				await page.keyboard.down('KeyV');
+				await page.keyboard.up('Control');
+				await page.keyboard.up('KeyV');
+			}
+			await waitFor('the held keys to be replayed', () => page.evaluate(() => !window.argobox.paste.busy));
+		});
+		const p = await page.evaluate(() => window.argobox.paste);
+		log(`${presses} quick Ctrl+V (Ctrl released first) gave ${JSON.stringify(raced)} (${p.count} clipboard reads, ${p.replayedKeys} keys held and replayed)`);
+		assert.ok(!raced.includes('v'), 'no bare v reached the desktop');
+		assert.equal(raced, `${'P'.repeat(presses)}\n`, 'every Ctrl+V pasted');
+		// and typing still works normally afterwards (no key left held)
+		const after = await catInto(page, dir, 'after.txt', () => typeWithShift(page, 'vVv'));
+		assert.equal(after, 'vVv\n');
+
+		// 5. Keep keys in the desktop: present, wired; the leave guard follows the connection
+		assert.ok(await page.isVisible('#btn-keep-keys'), 'the keep-keys toggle is in the toolbar');
+		assert.equal(await page.getAttribute('#btn-keep-keys', 'aria-pressed'), 'false');
+		const supported = await page.evaluate(() => window.argobox.keyLock.supported);
+		await page.click('#btn-keep-keys');
+		await waitFor('the toggle to switch on', async () =>
+			(await page.getAttribute('#btn-keep-keys', 'aria-pressed')) === 'true'
+		);
+		const st = await waitFor('the key lock applied', () =>
+			page.evaluate(() => {
+				const k = window.argobox.keyLock;
+				return document.fullscreenElement && (k.locked || !k.supported) ? { ...k } : null;
+			})
+		);
+		log(`keep keys: Keyboard Lock API ${supported ? 'present' : 'absent'}, state ${JSON.stringify(st)}, data-keylock=${await page.getAttribute('body', 'data-keylock')}`);
+		assert.equal(await page.evaluate(() => localStorage.getItem('argobox.keepKeys')), '1');
+		await page.click('#btn-keep-keys');
+		await waitFor('the lock released', () => page.evaluate(() => !window.argobox.keyLock.locked));
+		assert.equal(await page.getAttribute('#btn-menu', 'aria-expanded'), 'false');
+		await page.click('#btn-menu');
+		assert.equal(await page.getAttribute('#menu-keep-keys', 'aria-checked'), 'false');
+		await page.keyboard.press('Escape');
+		if (await page.evaluate(() => Boolean(document.fullscreenElement))) {
+			await page.evaluate(() => document.exitFullscreen());
+		}
+
+		assert.equal(await page.evaluate(() => window.argobox.leaveGuard), true, 'leave guard set while connected');
+		const dialogs = [];
+		page.on('dialog', (d) => {
+			dialogs.push(d.type());
+			d.dismiss(); // stay
+		});
+		await page.close({ runBeforeUnload: true });
+		await waitFor('the leave-page confirmation', () => dialogs.includes('beforeunload'));
+		assert.equal(page.isClosed(), false, 'dismissing the confirmation keeps the page');
+		log(`closing the connected page asked first (${dialogs.join(', ')})`);
+		await page.evaluate(() => window.argobox.disconnect());
+		await page.waitForSelector('body[data-state="disconnected"]');
+		assert.equal(await page.evaluate(() => window.argobox.leaveGuard), false, 'no guard once disconnected');
+
+		log('PASS');
+		await browser.close();
+		await stopProcess(broker.proc);
+		fs.rmSync(dir, { recursive: true, force: true });
+		process.exit(0);
+	} catch (e) {
+		if (fs.existsSync(path.join(dir, 'broker.log'))) {
+			console.error(`--- broker.log\n${tail(path.join(dir, 'broker.log'), 40)}`);
+		}
+		await page?.screenshot({ path: path.join(dir, 'failure.png') }).catch(() => {});
+		console.error(`(logs and failure.png kept in ${dir})`);
+		await browser?.close().catch(() => {});
+		if (broker) {
+			await stopProcess(broker.proc);
+		}
+		fail(e.stack || e.message);
+	}
+}
