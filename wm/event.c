@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* event: one handler per X event type (dwm-style table), and the X error handler. */
 #include "wm.h"
+#include "screen.h"
 #include "ab_log.h"
 #include "ab_util.h"
 
@@ -233,6 +234,7 @@ on_configure_notify(XEvent *ev)
 	taskbar_create();
 	ewmh_update_workarea();
 	client_relayout_all();
+	screen_fit_all(); /* every window at least partly on screen, or back where it was */
 	state_changed();
 }
 
