@@ -7,6 +7,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <string.h>
 #include <strings.h>
@@ -38,9 +39,25 @@ struct auth_local {
 	size_t n_fails;
 	char dummy_hash[CRYPT_OUTPUT_SIZE];
 	struct crypt_data *cd;
+	auth_local_change_fn on_change;
+	void *on_change_data;
 };
 
 /* --- helpers ------------------------------------------------------------------------- */
+
+static void
+changed(struct auth_local *al)
+{
+	if (al->on_change)
+		al->on_change(al->on_change_data);
+}
+
+void
+auth_local_on_change(struct auth_local *al, auth_local_change_fn fn, void *data)
+{
+	al->on_change = fn;
+	al->on_change_data = data;
+}
 
 static void
 random_hex(char out[AUTH_LOCAL_ID_LEN + 1])
@@ -185,22 +202,25 @@ fail_count(struct auth_local *al, const char *prefix, const char *what, int max,
 		f->count = 0;
 	}
 	f->count++;
+	bool locked = false;
 	if (max > 0 && f->count >= max) {
 		f->locked_until_ms = now_ms + al->cfg.lockout_ms;
 		f->count = 0;
 		f->window_start_ms = now_ms;
-		return true;
+		locked = true;
 	}
-	return false;
+	changed(al);
+	return locked;
 }
 
 static void
 fail_reset(struct auth_local *al, const char *prefix, const char *what)
 {
 	struct fail_rec *f = fail_get(al, prefix, what, false, 0);
-	if (f) {
+	if (f && (f->count || f->locked_until_ms)) {
 		f->count = 0;
 		f->locked_until_ms = 0;
+		changed(al);
 	}
 }
 
@@ -312,6 +332,7 @@ auth_local_session_new(struct auth_local *al, const char *user, enum users_role 
 	s->created_ms = now_ms;
 	s->expires_ms = now_ms + (ttl_ms > 0 ? ttl_ms : al->cfg.session_ttl_ms);
 	al->sessions[al->n_sessions++] = s;
+	changed(al);
 	return s;
 }
 
@@ -371,6 +392,7 @@ auth_local_logout(struct auth_local *al, const char *id, const char *source)
 	audit_log("auth.logout", AUDIT_INFO, s->user, users_role_name(s->role), source,
 	          reason("signed out"));
 	session_remove_at(al, (size_t)i);
+	changed(al);
 	return 0;
 }
 
@@ -384,6 +406,8 @@ auth_local_logout_user(struct auth_local *al, const char *user)
 			n++;
 		}
 	}
+	if (n)
+		changed(al);
 	return n;
 }
 
@@ -404,6 +428,8 @@ auth_local_expire(struct auth_local *al, int64_t now_ms)
 		    now_ms - f->window_start_ms > al->cfg.failure_window_ms)
 			al->fails[i] = al->fails[--al->n_fails];
 	}
+	if (n)
+		changed(al);
 	return n;
 }
 
@@ -493,7 +519,17 @@ auth_local_save(const struct auth_local *al, const char *path, int64_t now_ms, s
 		                                "left_ms", (json_int_t)(s->expires_ms - now_ms)));
 		n++;
 	}
-	json_t *root = json_pack("{s:i, s:o}", "v", 1, "sessions", list);
+	json_t *fails = json_array();
+	for (size_t i = 0; i < al->n_fails; i++) {
+		const struct fail_rec *f = &al->fails[i];
+		json_array_append_new(
+		    fails, json_pack("{s:s, s:i, s:I, s:I}", "key", f->key, "count", f->count,
+		                     "window_age_ms", (json_int_t)(now_ms - f->window_start_ms),
+		                     "locked_left_ms",
+		                     (json_int_t)AB_MAX(0, f->locked_until_ms - now_ms)));
+	}
+	json_t *root = json_pack("{s:i, s:I, s:o, s:o}", "v", 1, "saved_wall_ms",
+	                         (json_int_t)ab_wall_ms(), "sessions", list, "fails", fails);
 	char *text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	int r = ab_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -531,9 +567,30 @@ auth_local_load(struct auth_local *al, const char *path, int64_t now_ms,
 		return ab_err_set(err, EINVAL, "loading sessions: '%s' is not a sessions file",
 		                  path);
 	}
+	/* the time the broker was down counts (a lockout runs out, a session ages) */
+	json_int_t saved = json_integer_value(json_object_get(root, "saved_wall_ms"));
+	int64_t gone = saved > 0 ? AB_MAX(0, ab_wall_ms() - (int64_t)saved) : 0;
 	int n = 0;
 	size_t i;
 	json_t *o;
+	json_array_foreach(json_object_get(root, "fails"), i, o)
+	{
+		const char *key = json_string_value(json_object_get(o, "key"));
+		json_int_t count = json_integer_value(json_object_get(o, "count"));
+		json_int_t wage = json_integer_value(json_object_get(o, "window_age_ms")) + gone;
+		json_int_t lleft = json_integer_value(json_object_get(o, "locked_left_ms")) - gone;
+		if (!key || strlen(key) < 3 || strlen(key) >= sizeof(al->fails[0].key) ||
+		    (strncmp(key, "u:", 2) != 0 && strncmp(key, "a:", 2) != 0) || count < 0 ||
+		    count > INT_MAX || wage < 0)
+			continue;
+		if (lleft <= 0 && wage > al->cfg.failure_window_ms)
+			continue; /* over */
+		char prefix[3] = {key[0], key[1], '\0'};
+		struct fail_rec *f = fail_get(al, prefix, key + 2, true, now_ms);
+		f->count = (int)count;
+		f->window_start_ms = now_ms - wage;
+		f->locked_until_ms = lleft > 0 ? now_ms + lleft : 0;
+	}
 	json_array_foreach(list, i, o)
 	{
 		const char *id = json_string_value(json_object_get(o, "id"));
@@ -541,8 +598,8 @@ auth_local_load(struct auth_local *al, const char *path, int64_t now_ms,
 		const char *user = json_string_value(json_object_get(o, "user"));
 		const char *source = json_string_value(json_object_get(o, "source"));
 		int role = users_role_from_string(json_string_value(json_object_get(o, "role")));
-		json_int_t left = json_integer_value(json_object_get(o, "left_ms"));
-		json_int_t age = json_integer_value(json_object_get(o, "age_ms"));
+		json_int_t left = json_integer_value(json_object_get(o, "left_ms")) - gone;
+		json_int_t age = json_integer_value(json_object_get(o, "age_ms")) + gone;
 		if (!hex_id_ok(id) || !hex_id_ok(csrf) || !users_name_valid(user) || role < 0 ||
 		    left <= 0)
 			continue;

@@ -95,6 +95,15 @@ const struct auth_session *auth_local_session_get(struct auth_local *al, const c
 const struct auth_session *auth_local_session_find(struct auth_local *al, const char *id,
                                                    int64_t now_ms);
 
+/*
+ * `fn(data)` runs after every change worth keeping across a crash: a session
+ * created or ended, a failed sign-in counted, a lockout started or cleared.
+ * The broker saves right there (auth_local_save()), before answering. NULL
+ * stops it.
+ */
+typedef void (*auth_local_change_fn)(void *data);
+void auth_local_on_change(struct auth_local *al, auth_local_change_fn fn, void *data);
+
 /* POST /api/logout: ends the session (audited "auth.logout"). Returns 0 or -ENOENT. */
 int auth_local_logout(struct auth_local *al, const char *id, const char *source);
 /* Ends every session of `user` (demo expiry, admin action). Returns how many. */
@@ -104,13 +113,16 @@ size_t auth_local_expire(struct auth_local *al, int64_t now_ms);
 size_t auth_local_session_count(const struct auth_local *al);
 
 /*
- * Sessions across a broker restart: auth_local_save() writes every live
- * session to `path` atomically (mode 0600; ids are bearer secrets, keep the
- * file in the broker's private state directory) with its remaining lifetime;
- * auth_local_load() adds them back (expired ones and ones whose user is no
- * longer in the table with the same role are skipped; demo sessions are kept
- * only when `keep_demo` says the demo still exists). A missing file is not an
- * error. Returns the number of sessions written / loaded, or -errno.
+ * Sessions and sign-in failures across a broker restart or crash:
+ * auth_local_save() writes every live session and every failure record
+ * (counts, windows, lockouts) to `path` atomically (temp file, fsync, rename;
+ * mode 0600; ids are bearer secrets, keep the file in the broker's private
+ * state directory) with their remaining lifetimes and the wall-clock time of
+ * the save; auth_local_load() adds them back, counting the time the broker
+ * was down (expired ones and ones whose user is no longer in the table with
+ * the same role are skipped; demo sessions are kept only when `keep_demo`
+ * says the demo still exists). A missing file is not an error. Returns the
+ * number of sessions written / loaded, or -errno.
  */
 int auth_local_save(const struct auth_local *al, const char *path, int64_t now_ms,
                     struct ab_err *err);

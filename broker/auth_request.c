@@ -209,13 +209,16 @@ auth_request_login(struct auth_ctx *ctx, const struct auth_request *req, const c
 	struct ab_err err = {0};
 	int r = auth_local_login(ctx->local, json_string_value(u), json_string_value(p), req->peer,
 	                         now_ms, &s, &err);
-	json_decref(j);
 	if (r == -EBUSY) {
+		/* the user name's lockout or the address's, whichever lasts longer: the same
+		 * figure the body gives */
 		reply_error(ret, 429, err.msg);
-		ret->retry_after_s =
-		    (int)AB_MAX(1, auth_local_locked_for(ctx->local, NULL, req->peer, now_ms));
+		ret->retry_after_s = (int)AB_MAX(
+		    1, auth_local_locked_for(ctx->local, json_string_value(u), req->peer, now_ms));
+		json_decref(j);
 		return;
 	}
+	json_decref(j);
 	if (r == -EINVAL)
 		return reply_error(ret, 400, "user name and password are required");
 	if (r < 0)

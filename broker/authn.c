@@ -33,6 +33,7 @@ struct authn {
 	bool tls;
 	struct ab_timer *expire_timer;
 	char sessions_path[PATH_MAX];
+	char demo_path[PATH_MAX];
 	/* the request being dispatched: the hook's decision for the route handlers */
 	const struct http_request *last_req;
 	struct auth_decision last;
@@ -495,6 +496,52 @@ authn_expire_tick(struct ab_loop *loop, void *data)
 	return AUTHN_EXPIRE_MS;
 }
 
+/*
+ * Sessions, sign-in failures and lockouts, and the per-address demo counter are saved
+ * as they change (atomically: temp file, fsync, rename), so a crash or kill -9 signs no
+ * one out and resets no lockout or cap (issue 12). Saving is a few KB and one fsync, on
+ * the loop, before the answer goes out.
+ */
+static void
+authn_save_sessions(void *data)
+{
+	struct authn *a = data;
+	struct ab_err err = {0};
+	if (auth_local_save(a->ctx.local, a->sessions_path, ab_now_ms(), &err) < 0)
+		ab_warn("%s", err.msg);
+}
+
+static void
+authn_save_demo(void *data)
+{
+	struct authn *a = data;
+	struct ab_err err = {0};
+	json_t *o = demo_recent_json(a->ctx.demo, ab_now_ms());
+	_cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (ab_write_file_atomic(a->demo_path, text, strlen(text), 0600, &err) < 0)
+		ab_warn("saving the demo counters: %s", err.msg);
+}
+
+static void
+authn_load_demo(struct authn *a)
+{
+	struct ab_err err = {0};
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = ab_read_file(a->demo_path, 1u << 20, &text, &len, &err);
+	if (r == -ENOENT)
+		return;
+	json_t *o = r < 0 ? NULL : json_loadb(text, len, 0, NULL);
+	r = o ? demo_recent_restore(a->ctx.demo, o, ab_now_ms()) : -EINVAL;
+	json_decref(o);
+	if (r < 0)
+		ab_warn("%s: %s (demo counters start from zero)", a->demo_path,
+		        err.msg[0] ? err.msg : "not a demo counter file");
+	else if (r > 0)
+		ab_info("%d recent demo start(s) restored from %s", r, a->demo_path);
+}
+
 static bool
 authn_keep_demo(const char *user, void *data)
 {
@@ -644,6 +691,13 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 			ab_warn("%s: %s (starting with no sessions)", a->sessions_path, lerr.msg);
 		else if (n > 0)
 			ab_info("%d session(s) restored from %s", n, a->sessions_path);
+		auth_local_on_change(a->ctx.local, authn_save_sessions, a);
+		if (a->ctx.demo) {
+			snprintf(a->demo_path, sizeof(a->demo_path), "%.4000s/demo.json",
+			         cfg->data_dir);
+			authn_load_demo(a);
+			demo_on_change(a->ctx.demo, authn_save_demo, a);
+		}
 	}
 	a->expire_timer = ab_loop_timer(a->loop, AUTHN_EXPIRE_MS, authn_expire_tick, a);
 	authn_reap_orphan_demos(a);
@@ -681,6 +735,10 @@ authn_free(struct authn *a)
 		if (auth_local_save(a->ctx.local, a->sessions_path, ab_now_ms(), &err) < 0)
 			ab_warn("saving sessions: %s", err.msg);
 	}
+	/* what follows (demo data deleted, sessions dropped) is shutdown, not a change */
+	auth_local_on_change(a->ctx.local, NULL, NULL);
+	if (a->ctx.demo)
+		demo_on_change(a->ctx.demo, NULL, NULL);
 	/* never fall back to the default hook (everyone "local") */
 	server_set_authorize(a->srv, authn_closed, NULL);
 	while (a->cleanups) {

@@ -38,6 +38,8 @@ struct demo {
 	struct ab_loop *loop;
 	struct ab_timer *timer;
 	bool in_timer, rearm_pending;
+	demo_change_fn on_change;
+	void *on_change_data;
 };
 
 const char *
@@ -106,6 +108,60 @@ recent_count(struct demo *d, const char *source, int64_t now_ms)
 
 static void rearm(struct demo *d);
 
+static void
+recent_add(struct demo *d, const char *source, int64_t at_ms)
+{
+	if (d->n_recent == d->cap_recent) {
+		d->cap_recent = d->cap_recent ? 2 * d->cap_recent : 16;
+		d->recent = ab_xrealloc(d->recent, d->cap_recent * sizeof(*d->recent));
+	}
+	snprintf(d->recent[d->n_recent].source, sizeof(d->recent[0].source), "%s", source);
+	d->recent[d->n_recent++].at_ms = at_ms;
+}
+
+void
+demo_on_change(struct demo *d, demo_change_fn fn, void *data)
+{
+	d->on_change = fn;
+	d->on_change_data = data;
+}
+
+json_t *
+demo_recent_json(struct demo *d, int64_t now_ms)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < d->n_recent; i++)
+		if (now_ms - d->recent[i].at_ms < d->cfg.per_ip_window_ms)
+			json_array_append_new(
+			    list, json_pack("{s:s, s:I}", "source", d->recent[i].source, "age_ms",
+			                    (json_int_t)(now_ms - d->recent[i].at_ms)));
+	return json_pack("{s:i, s:I, s:o}", "v", 1, "saved_wall_ms", (json_int_t)ab_wall_ms(),
+	                 "recent", list);
+}
+
+int
+demo_recent_restore(struct demo *d, const json_t *o, int64_t now_ms)
+{
+	if (json_integer_value(json_object_get(o, "v")) != 1)
+		return -EINVAL;
+	json_int_t saved = json_integer_value(json_object_get(o, "saved_wall_ms"));
+	int64_t gone = saved > 0 ? AB_MAX(0, ab_wall_ms() - (int64_t)saved) : 0;
+	int n = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(o, "recent"), i, e)
+	{
+		const char *src = json_string_value(json_object_get(e, "source"));
+		json_int_t age = json_integer_value(json_object_get(e, "age_ms")) + gone;
+		if (!src || strlen(src) >= sizeof(d->recent[0].source) || age < 0 ||
+		    age >= d->cfg.per_ip_window_ms)
+			continue;
+		recent_add(d, src, now_ms - age);
+		n++;
+	}
+	return n;
+}
+
 int
 demo_start(struct demo *d, const char *profile, const char *source, int64_t now_ms,
            const struct demo_identity **ret, struct ab_err *err)
@@ -165,12 +221,9 @@ demo_start(struct demo *d, const char *profile, const char *source, int64_t now_
 		id->next_warning++;
 	d->ids[slot] = id;
 	d->n_ids++;
-	if (d->n_recent == d->cap_recent) {
-		d->cap_recent = d->cap_recent ? 2 * d->cap_recent : 16;
-		d->recent = ab_xrealloc(d->recent, d->cap_recent * sizeof(*d->recent));
-	}
-	snprintf(d->recent[d->n_recent].source, sizeof(d->recent[0].source), "%s", src);
-	d->recent[d->n_recent++].at_ms = now_ms;
+	recent_add(d, src, now_ms);
+	if (d->on_change)
+		d->on_change(d->on_change_data);
 	json_t *det = detail("demo started", id);
 	json_object_set_new(det, "ttl_s", json_integer(ttl / 1000));
 	audit_log("demo.start", AUDIT_GRANT, id->name, "demo", source, det);

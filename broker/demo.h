@@ -91,6 +91,19 @@ int64_t demo_tick(struct demo *d, int64_t now_ms);
 /* Runs demo_tick() from a timer on `loop` (using ab_now_ms()) until demo_free(). */
 void demo_attach_loop(struct demo *d, struct ab_loop *loop);
 
+/*
+ * The per-address start counter (per_ip_max within per_ip_window_ms) across a broker
+ * restart or crash: demo_recent_json() is a new object with every start still inside its
+ * window (ages relative to `now_ms`, plus the wall-clock time); demo_recent_restore() adds
+ * such an object's starts back, counting the time the broker was down, and returns how
+ * many. `fn(data)` runs after every counted start (the broker saves right there); NULL
+ * stops it.
+ */
+json_t *demo_recent_json(struct demo *d, int64_t now_ms);
+int demo_recent_restore(struct demo *d, const json_t *o, int64_t now_ms);
+typedef void (*demo_change_fn)(void *data);
+void demo_on_change(struct demo *d, demo_change_fn fn, void *data);
+
 const struct demo_identity *demo_find(const struct demo *d, const char *name);
 size_t demo_count(const struct demo *d);
 

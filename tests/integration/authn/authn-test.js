@@ -539,6 +539,71 @@ const tests = {
 		await stopBroker(b);
 	},
 
+	/*
+	 * kill -9 during use, then restart on the same data dir: sign-ins, lockouts and the
+	 * per-address demo counter are saved as they change, so the crash changes nothing
+	 * for them (issue 12: a crash signed everyone out and reset every lockout and cap).
+	 */
+	async crash() {
+		const opts = { demo: { max_concurrent: 100, per_ip_max: 2 } };
+		const b = await startBroker(opts);
+		const bogie = await login(b, 'bogie');
+		const w = await wsOpen(b.port, '/websockify', bogie);
+		assert.ok(w.ok, 'websocket before the crash');
+		const r1 = await rfb(w.ws);
+		await r1.update();
+		// mauve locked out (per user name), the address's demo quota spent
+		for (let i = 0; i < 5; i++)
+			assert.strictEqual((await http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: `x${i}` } })).status, 401);
+		const locked = await http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'mauve-argobox' } });
+		assert.strictEqual(locked.status, 429, 'locked before the crash');
+		const ra = Number(locked.headers['retry-after']);
+		assert.ok(ra > 800, `N2: a user-name lockout's Retry-After is its length (${ra})`);
+		assert.match(locked.body, new RegExp(`try again in ${ra} s`), 'Retry-After and the body agree');
+		// bea: two failures, under the limit; the count survives too
+		for (let i = 0; i < 2; i++)
+			assert.strictEqual((await http(b.port, 'POST', '/api/login', { body: { user: 'bea', password: `y${i}` } })).status, 401);
+		assert.strictEqual((await demo(b)).status, 200);
+		assert.strictEqual((await demo(b)).status, 200);
+		assert.strictEqual((await demo(b)).status, 429, 'demo quota spent before the crash');
+		process.kill(b.p.pid, 'SIGKILL');
+		const ex = await b.exited;
+		assert.strictEqual(ex.sig, 'SIGKILL', 'the broker was killed');
+		w.ws.terminate();
+
+		const b2 = await startBroker(Object.assign({ tmp: b.tmp }, opts));
+		assert.match(b2.log(), /session\(s\) restored/);
+		const me = await http(b2.port, 'GET', '/api/me', { headers: as(bogie) });
+		assert.strictEqual(me.status, 200, `still signed in after kill -9: ${me.body}`);
+		assert.strictEqual(me.json.user, 'bogie');
+		const w2 = await wsOpen(b2.port, '/websockify', bogie);
+		assert.ok(w2.ok, 'the same cookie opens the desktop after the crash');
+		await (await rfb(w2.ws)).update();
+		w2.ws.close();
+		const l2 = await http(b2.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'mauve-argobox' } });
+		assert.strictEqual(l2.status, 429, `still locked out after kill -9: ${l2.body}`);
+		assert.ok(Number(l2.headers['retry-after']) > 800 && Number(l2.headers['retry-after']) <= ra, 'lockout keeps running down');
+		assert.strictEqual((await demo(b2)).status, 429, 'demo quota still spent after kill -9');
+		// bea's two failures count: three more lock her out (five in the window)
+		for (let i = 0; i < 2; i++)
+			assert.strictEqual((await http(b2.port, 'POST', '/api/login', { body: { user: 'bea', password: `z${i}` } })).status, 401);
+		const l3 = await http(b2.port, 'POST', '/api/login', { body: { user: 'bea', password: 'z9' } });
+		assert.strictEqual(l3.status, 401);
+		assert.strictEqual((await http(b2.port, 'POST', '/api/login', { body: { user: 'bea', password: 'bea-argobox' } })).status, 429,
+			'failures before the crash still count');
+		for (const f of ['sessions.json', 'demo.json'])
+			assert.strictEqual(fs.statSync(path.join(b.tmp, 'data', f)).mode & 0o777, 0o600, `${f} mode`);
+		assert.deepStrictEqual(fs.readdirSync(path.join(b.tmp, 'data')).filter((f) => f.includes('.tmp')), [], 'no temp files left');
+		// a sign-out is saved too: after a second kill -9 the cookie is dead
+		const out = await http(b2.port, 'POST', '/api/logout', { headers: as(bogie, { Origin: `http://127.0.0.1:${b2.port}` }) });
+		assert.strictEqual(out.status, 200);
+		process.kill(b2.p.pid, 'SIGKILL');
+		await b2.exited;
+		const b3 = await startBroker(Object.assign({ tmp: b.tmp }, opts));
+		assert.strictEqual((await http(b3.port, 'GET', '/api/me', { headers: as(bogie) })).status, 401, 'signed out stays signed out');
+		await stopBroker(b3);
+	},
+
 	/* session.stop_on_shutdown false: a restarted broker adopts the running desktops. */
 	async readopt() {
 		const opts = { session: { stop_on_shutdown: false } };

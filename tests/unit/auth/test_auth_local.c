@@ -327,6 +327,12 @@ keep_demo(const char *user, void *data)
 }
 
 static void
+count_change(void *data)
+{
+	(*(int *)data)++;
+}
+
+static void
 test_persistence(void **state)
 {
 	char dir[] = "/tmp/ab-auth-XXXXXX";
@@ -356,11 +362,44 @@ test_persistence(void **state)
 	assert_non_null(s);
 	assert_string_equal(s->csrf, saved.csrf);
 	assert_string_equal(s->user, "bea");
-	assert_int_equal(s->expires_ms, 50000 + 59000);
+	/* the time between save and load (wall clock) counts: a few ms here */
+	assert_true(s->expires_ms <= 50000 + 59000 && s->expires_ms > 50000 + 59000 - 1000);
 	assert_null(auth_local_session_find(b, saved.id, 50000 + 59000));
 	assert_int_equal(auth_local_session_count(b), 2);
 	/* loading twice adds nothing */
 	assert_int_equal(auth_local_load(b, path, 50000, keep_demo, NULL, &err), 0);
+	auth_local_free(b);
+
+	/* failures and lockouts are saved as they change (the change hook) and come back */
+	int changes = 0;
+	a = auth_local_new(db, NULL);
+	auth_local_on_change(a, count_change, &changes);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(auth_local_login(a, "mauve", "nope", "10.0.0.7", 1000, &s, &err),
+		                 -EACCES);
+	assert_true(changes >= 5);
+	assert_int_equal(auth_local_login(a, "bea", "nope", "10.0.0.8", 1000, &s, &err), -EACCES);
+	assert_true(auth_local_locked_for(a, "mauve", NULL, 1000) > 800);
+	int before = changes;
+	assert_int_equal(auth_local_login(a, "bea", "battery staple", "10.0.0.8", 1000, &s, &err),
+	                 0);
+	assert_true(changes > before); /* a new session (and bea's count cleared) */
+	assert_int_equal(auth_local_save(a, path, 2000, &err), 1);
+	auth_local_free(a);
+	b = auth_local_new(db, NULL);
+	assert_int_equal(auth_local_load(b, path, 7000, NULL, NULL, &err), 1);
+	int64_t left = auth_local_locked_for(b, "mauve", NULL, 7000);
+	assert_true(left > 800 && left <= 899); /* 1 s of the 900 had passed at the save */
+	assert_int_equal(auth_local_locked_for(b, "bea", NULL, 7000), 0);
+	/* the address's count came back too: 19 more failures lock 10.0.0.7 (20 in all) */
+	char name[32];
+	for (int i = 0; i < 14; i++) {
+		snprintf(name, sizeof(name), "nosuch%d", i); /* a user name locks after 5 */
+		auth_local_login(b, name, "nope", "10.0.0.7", 7000, &s, &err);
+	}
+	assert_int_equal(auth_local_locked_for(b, NULL, "10.0.0.7", 7000), 0);
+	auth_local_login(b, "nosuch-last", "nope", "10.0.0.7", 7000, &s, &err);
+	assert_true(auth_local_locked_for(b, NULL, "10.0.0.7", 7000) > 0);
 	auth_local_free(b);
 
 	/* missing file: nothing to do; junk: an error, nothing lost */

@@ -114,6 +114,49 @@ test_profiles_and_limits(void **state)
 }
 
 static void
+count_change(void *data)
+{
+	(*(int *)data)++;
+}
+
+/* The per-address counter survives a restart (saved on each start, restored with ages). */
+static void
+test_recent_persistence(void **state)
+{
+	struct demo_config cfg = demo_defaults;
+	cfg.per_ip_max = 2;
+	cfg.per_ip_window_ms = 10000;
+	struct demo *d = demo_new(db, &cfg, NULL, NULL, NULL);
+	int changes = 0;
+	demo_on_change(d, count_change, &changes);
+	const struct demo_identity *id = NULL;
+	struct ab_err err = {0};
+	assert_int_equal(demo_start(d, NULL, "10.0.0.1", 0, &id, &err), 0);
+	assert_int_equal(demo_start(d, NULL, "10.0.0.1", 4000, &id, &err), 0);
+	assert_int_equal(demo_start(d, NULL, "10.0.0.2", 4000, &id, &err), 0);
+	assert_int_equal(changes, 3);
+	assert_int_equal(demo_start(d, NULL, "10.0.0.1", 5000, &id, &err), -EAGAIN);
+	assert_int_equal(changes, 3); /* a refusal changes nothing */
+	json_t *o = demo_recent_json(d, 5000);
+	assert_int_equal(json_array_size(json_object_get(o, "recent")), 3);
+	demo_free(d);
+
+	/* a new process with another monotonic clock: 10.0.0.1 is still at its cap */
+	d = demo_new(db, &cfg, NULL, NULL, NULL);
+	assert_int_equal(demo_recent_restore(d, o, 100000), 3);
+	assert_int_equal(demo_start(d, NULL, "10.0.0.1", 100000, &id, &err), -EAGAIN);
+	assert_int_equal(demo_start(d, NULL, "10.0.0.2", 100000, &id, &err), 0);
+	/* the first start's window ends 10 s after it (5 s before the save): one slot back */
+	assert_int_equal(demo_start(d, NULL, "10.0.0.1", 105001, &id, &err), 0);
+	assert_int_equal(demo_start(d, NULL, "10.0.0.1", 105001, &id, &err), -EAGAIN);
+	json_decref(o);
+	o = json_pack("{s:i}", "v", 2);
+	assert_int_equal(demo_recent_restore(d, o, 0), -EINVAL);
+	json_decref(o);
+	demo_free(d);
+}
+
+static void
 test_ttl_schedule(void **state)
 {
 	struct log l = {0};
@@ -205,6 +248,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_profiles_and_limits),
+	    cmocka_unit_test(test_recent_persistence),
 	    cmocka_unit_test(test_ttl_schedule),
 	    cmocka_unit_test(test_short_ttl_on_loop),
 	};
