@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Issue 12 H1: a desktop user can write their runtime dir (/run/argobox in the container, the
+# host's <runtime_base>/<user>), so every name the broker reaches through it may be swapped.
+# From inside real runc containers, as the desktop's own uid, for a member (bea) and a demo
+# identity, against another member's desktop (cid):
+#   - rfb.sock -> a symlink to cid's rfb.sock: the browser (websocket) and a native VNC client
+#     (gateway, own password) must not get cid's desktop;
+#   - rfb.sock -> a symlink to a root-only host socket (a listener in a 0700 root dir): nothing
+#     is relayed to it;
+#   - rfb.sock replaced by a listener of the user's own that speaks RFB: refused;
+#   - control.sock -> a symlink to cid's control.sock, found by a restarted broker at
+#     re-adoption: no control channel to cid's session under bea's name.
+# Each refusal must leave a desktop.socket_attack deny audit line naming the user, the socket,
+# who asked (via) and who answered. Undoing the swap brings the user's own desktop back.
+# Root only (user namespaces, cgroups, nftables); everything in a network namespace of its own.
+set -uo pipefail
+B=${AB_BUILD_DIR:?run through ctest}
+H=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (user namespaces, cgroups, nftables)"; exit 77; }
+for t in runc ip nsenter nft jq curl openssl python3; do
+	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
+done
+VNCC=$B/tests/integration/vncgw/ab_vncgw_client
+for f in "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"; do
+	[ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
+done
+
+tag=$$
+T=$(mktemp -d /tmp/ab-sock.XXXXXX)
+chmod 755 "$T"
+ns=absk-$tag
+prefix=abk$tag-
+table=abk$tag
+BROKER_PID=
+ROOT_PID=
+fails=0
+ok() { echo "ok   $*"; }
+bad() {
+	echo "FAIL $*"
+	fails=$((fails + 1))
+}
+N() { nsenter --net=/run/netns/$ns "$@"; }
+cleanup() {
+	[ "$fails" = 0 ] || { rm -rf /tmp/ab-sock-last; mkdir -p /tmp/ab-sock-last; cp "$T"/*.log /tmp/ab-sock-last/ 2>/dev/null; }
+	[ -n "$ROOT_PID" ] && kill "$ROOT_PID" 2>/dev/null
+	if [ -n "$BROKER_PID" ]; then
+		kill "$BROKER_PID" 2>/dev/null
+		wait "$BROKER_PID" 2>/dev/null
+	fi
+	for id in $(runc --root "$T/state" list -q 2>/dev/null); do
+		runc --root "$T/state" delete --force "$id" >/dev/null 2>&1
+	done
+	ip netns del "$ns" 2>/dev/null
+	for c in /sys/fs/cgroup/*/"$table"; do rmdir "$c"/* "$c" 2>/dev/null; done
+	for m in "$T"/netns/*; do umount "$m" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+ip netns add "$ns" || exit 1
+ip -n "$ns" link set lo up
+
+hash=$(openssl passwd -6 -salt absock "s3cret-pw")
+cat >"$T/broker.json" <<EOT
+{"listen": {"port": 0},
+ "session": {"runtime_base": "$T/run", "launcher": "oci", "start_timeout_ms": 30000,
+             "geometry": "640x480", "desktop_command": ["/usr/bin/sleep", "3600"]},
+ "storage": {"home_base": "$T/home"},
+ "runtime": {"runtime": "runc", "state_root": "$T/state", "bundle_root": "$T/bundles",
+             "id_prefix": "$prefix", "cgroup_parent": "$table"},
+ "netpol": {"netns_dir": "$T/netns", "netns_prefix": "$prefix", "table": "$table"},
+ "data": {"dir": "$T/data"},
+ "admin": {"socket": "$T/broker.sock"},
+ "audit": {"path": "$T/audit.log"},
+ "vnc_gateway": {"listen": "127.0.0.1:0"},
+ "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
+ "users": [
+   {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "gid": 1003, "password_hash": "$hash"},
+   {"name": "cid", "role": "member", "profile": "dev", "uid": 1004, "gid": 1004, "password_hash": "$hash"}],
+ "profiles": {
+   "dev": {"title": "Developer", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 300},
+           "network": {"egress": "none", "lan": [], "services": []}, "services": [],
+           "read_only_root": false, "persistent": true, "ttl_minutes": 0},
+   "trial": {"title": "Trial", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
+             "network": {"egress": "none", "lan": [], "services": []}, "services": [],
+             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}}
+EOT
+
+wait_for() { # wait_for SECONDS CMD...
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
+start_broker() { # start_broker LOG
+	nsenter --net=/run/netns/$ns "$B/broker/argobox-broker" --config "$T/broker.json" >"$1" 2>&1 &
+	BROKER_PID=$!
+	wait_for 30 grep -q "listening on http" "$1" || { bad "broker did not start: $(tail -5 "$1")"; exit 1; }
+	PORT=$(sed -n 's|.*listening on https\?://[^:]*:\([0-9]*\)/.*|\1|p' "$1" | tail -n1)
+	GPORT=$(sed -n 's|.*vnc gateway listening on 127.0.0.1:\([0-9]*\).*|\1|p' "$1" | tail -n1)
+	URL=http://127.0.0.1:$PORT
+}
+ctl() { "$B/broker/argoboxctl" --socket "$T/broker.sock" "$@"; }
+desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
+ready() { [ -n "$(desk_pid "$1")" ]; }
+declare -A COOKIE CSRF
+signin() { # signin PATH BODY -> sets WHO, COOKIE[WHO], CSRF[WHO]
+	local hdr=$T/hdr.$RANDOM
+	local code
+	code=$(N curl -s -D "$hdr" -o "$T/resp" -w '%{http_code}' -H "Origin: $URL" \
+		-H 'Content-Type: application/json' -d "$2" "$URL$1")
+	[ "$code" = 200 ] || { bad "sign-in $1: $code $(cat "$T/resp")"; return 1; }
+	WHO=$(jq -r .user "$T/resp")
+	COOKIE[$WHO]=$(grep -io 'argobox_session=[0-9a-f]*' "$hdr" | head -n1)
+	CSRF[$WHO]=$(jq -r .csrf_token "$T/resp")
+}
+ws() { N python3 "$H/wsrfb.py" "$PORT" "${COOKIE[$1]}"; } # ws USER: "rfb ..." (0) / "closed ..." (2)
+vnc() { # vnc USER: the native client with USER's gateway password; 0 = got a frame
+	N timeout 20 "$VNCC" 127.0.0.1 "$GPORT" "${VNCPW[$1]}" "$T/frame.ppm" >"$T/vnc.out" 2>&1
+}
+declare -A VNCPW
+vnc_password() { # issues USER's gateway password through the API
+	local code
+	code=$(N curl -s -o "$T/resp" -w '%{http_code}' -H "Origin: $URL" -H "Cookie: ${COOKIE[$1]}" \
+		-H "X-CSRF-Token: ${CSRF[$1]}" -H 'Content-Type: application/json' -d '{}' "$URL/api/vnc-password")
+	[ "$code" = 200 ] && VNCPW[$1]=$(jq -r .password "$T/resp")
+}
+# Runs a shell command inside USER's container (its user, mount, pid, net, ipc and uts
+# namespaces) as the desktop's own uid. (Not `runc exec`: the container's seccomp profile names
+# a listener, the argobox-seccomp-shim, that serves the container's own start only.)
+inside() { # inside USER CMD [ARG0]
+	local pid=${SESSION_PID[$1]}
+	local hu=$(awk '/^Uid:/ {print $2}' /proc/$pid/status) base=$(awk '$1 == 0 {print $2}' /proc/$pid/uid_map)
+	local hg=$(awk '/^Gid:/ {print $2}' /proc/$pid/status) gbase=$(awk '$1 == 0 {print $2}' /proc/$pid/gid_map)
+	nsenter -t "$pid" -U -m -p -n -i -u -S "$((hu - base))" -G "$((hg - gbase))" /bin/sh -c "$2" "${3:-sh}"
+}
+declare -A SESSION_PID
+# Audit lines desktop.socket_attack for USER with detail.via VIA, as a count.
+attacks() { jq -c --arg u "$1" --arg v "$2" 'select(.event == "desktop.socket_attack" and .outcome == "deny" and .user == $u and .detail.via == $v)' "$T/audit.log" 2>/dev/null | wc -l; }
+more_attacks() { [ "$(attacks "$1" "$2")" -gt "$3" ]; }
+last_attack() { jq -c --arg u "$1" 'select(.event == "desktop.socket_attack" and .user == $u)' "$T/audit.log" | tail -n1; }
+
+start_broker "$T/broker1.log"
+[ -n "$GPORT" ] || bad "no VNC gateway port in the log"
+signin /api/login '{"user":"bea","password":"s3cret-pw"}'
+signin /api/login '{"user":"cid","password":"s3cret-pw"}'
+signin /api/demo '{"profile":"trial"}'
+demo=$WHO
+[[ "$demo" == demo-* ]] && ok "signed in: bea, cid (members) and $demo (demo)" || bad "demo identity: '$demo'"
+for u in bea cid "$demo"; do
+	wait_for 40 ready "$u" || bad "$u's desktop is not ready: $(ctl --json list) $(tail -5 "$T/broker1.log")"
+done
+for u in bea cid "$demo"; do
+	vnc_password "$u"
+	SESSION_PID[$u]=$(desk_pid "$u")
+done
+
+# The root-only host socket: a listener in a 0700 directory of root's.
+mkdir -m 0700 "$T/rootonly"
+python3 "$H/fakerfb.py" "$T/rootonly/host.sock" "$T/rootonly.log" &
+ROOT_PID=$!
+wait_for 10 test -S "$T/rootonly/host.sock" || bad "root-only listener did not start"
+
+for u in bea "$demo"; do
+	# Baseline: the user's own desktop, both ways.
+	out=$(ws "$u")
+	[ $? = 0 ] && ok "$u: browser gets its own desktop ($out)" || bad "$u: baseline websocket: $out"
+	if [ -n "${VNCPW[$u]:-}" ]; then
+		vnc "$u" && ok "$u: native VNC client gets its own desktop" || bad "$u: baseline VNC: $(cat "$T/vnc.out")"
+	fi
+
+	# 1. rfb.sock -> cid's rfb.sock
+	inside "$u" "mv /run/argobox/rfb.sock /run/argobox/rfb.sock.orig && ln -s $T/run/cid/rfb.sock /run/argobox/rfb.sock" ||
+		bad "$u: could not swap rfb.sock from inside the container"
+	n=$(attacks "$u" websocket)
+	out=$(ws "$u")
+	rc=$?
+	[ $rc = 2 ] && ok "$u -> cid's rfb.sock: browser refused ($out)" || bad "$u -> cid's rfb.sock: websocket got '$out' (rc $rc)"
+	if wait_for 5 more_attacks "$u" websocket "$n"; then
+		a=$(last_attack "$u")
+		jq -e '.detail.peer_desktop == "cid" and (.detail.found | startswith("symlink to")) and .detail.socket != null' <<<"$a" >/dev/null &&
+			ok "$u: audited desktop.socket_attack (websocket): $a" || bad "$u: audit line lacks what was found: $a"
+	else
+		bad "$u: no desktop.socket_attack line for the websocket swap"
+	fi
+	if [ -n "${VNCPW[$u]:-}" ]; then
+		n=$(attacks "$u" vncgw)
+		vnc "$u" && bad "$u -> cid's rfb.sock: the native VNC client got a desktop" ||
+			ok "$u -> cid's rfb.sock: native VNC client refused"
+		wait_for 5 more_attacks "$u" vncgw "$n" && ok "$u: audited desktop.socket_attack (vncgw): $(last_attack "$u" | jq -c .detail)" ||
+			bad "$u: no desktop.socket_attack line for the gateway swap"
+	else
+		echo "note: $u has no VNC gateway password (the API refused one); gateway swap not tried"
+	fi
+
+	# 2. rfb.sock -> the root-only host socket
+	inside "$u" "ln -sfn $T/rootonly/host.sock /run/argobox/rfb.sock" || bad "$u: could not point rfb.sock at the host socket"
+	n=$(attacks "$u" websocket)
+	out=$(ws "$u")
+	rc=$?
+	[ $rc = 2 ] && ok "$u -> root-only host socket: browser refused ($out)" || bad "$u -> root-only socket: websocket got '$out' (rc $rc)"
+	wait_for 5 more_attacks "$u" websocket "$n" && last_attack "$u" | jq -e '.detail.peer_uid == 0' >/dev/null &&
+		ok "$u: audited (peer uid 0, $(last_attack "$u" | jq -r .detail.peer_exe))" || bad "$u: root-socket attack not audited: $(last_attack "$u")"
+	if [ -n "${VNCPW[$u]:-}" ]; then
+		vnc "$u" && bad "$u -> root-only socket: VNC client got through" || ok "$u -> root-only socket: native VNC client refused"
+	fi
+	grep -q '^got' "$T/rootonly.log" && bad "bytes reached the root-only socket: $(grep '^got' "$T/rootonly.log")" ||
+		ok "not a byte relayed to the root-only socket"
+
+	# 3. the swap undone: the user's own desktop again
+	inside "$u" "rm /run/argobox/rfb.sock && mv /run/argobox/rfb.sock.orig /run/argobox/rfb.sock"
+	out=$(ws "$u")
+	[ $? = 0 ] && ok "$u: own desktop back once the swap is undone" || bad "$u: after undoing the swap: $out"
+
+	# 4. rfb.sock replaced by a listener of the user's own that speaks RFB
+	inside "$u" "mv /run/argobox/rfb.sock /run/argobox/rfb.sock.orig"
+	(inside "$u" "exec python3 -c \"\$0\" /run/argobox/rfb.sock /run/argobox/fake.log" "$(cat "$H/fakerfb.py")" 2>/dev/null) &
+	fake=$!
+	wait_for 10 grep -q listening "$T/run/$u/fake.log" || bad "$u: the fake listener did not start: $(cat "$T/run/$u/fake.log" 2>&1)"
+	n=$(attacks "$u" websocket)
+	out=$(ws "$u")
+	rc=$?
+	[ $rc = 2 ] && ok "$u: a pretending listener of the user's own is refused ($out)" ||
+		bad "$u: pretending listener: websocket got '$out' (rc $rc)"
+	wait_for 5 more_attacks "$u" websocket "$n" && last_attack "$u" | jq -e '.detail.reason | test("init")' >/dev/null &&
+		ok "$u: audited: $(last_attack "$u" | jq -r .detail.reason)" || bad "$u: pretender not audited: $(last_attack "$u")"
+	pkill -f "fake.log" -P "$(pgrep -f "runc --root $T/state exec.*$prefix$u" | head -n1)" 2>/dev/null
+	for p in $(pgrep -f "/run/argobox/fake.log"); do kill "$p" 2>/dev/null; done
+	wait "$fake" 2>/dev/null || true
+	inside "$u" "rm -f /run/argobox/rfb.sock /run/argobox/fake.log && mv /run/argobox/rfb.sock.orig /run/argobox/rfb.sock"
+	out=$(ws "$u")
+	[ $? = 0 ] && ok "$u: own desktop back after the pretender" || bad "$u: after the pretender: $out"
+done
+
+# 5. control.sock at re-adoption: bea points it at cid's while no broker runs. (The demo desktop
+# goes first: a restarted broker tearing down a demo left over from before is another story.)
+ctl stop "$demo" >/dev/null
+gone_demo() { [ -z "$(ctl --json list | jq -r --arg u "$demo" '.desktops[] | select(.user == $u) | .user')" ]; }
+wait_for 20 gone_demo || bad "$demo's desktop did not stop"
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+BROKER_PID=
+inside bea "mv /run/argobox/control.sock /run/argobox/control.sock.orig && ln -s $T/run/cid/control.sock /run/argobox/control.sock" ||
+	bad "bea: could not swap control.sock"
+n=$(attacks bea control)
+start_broker "$T/broker2.log"
+wait_for 20 ready bea && wait_for 20 ready cid || bad "desktops not adopted: $(ctl --json list)"
+wait_for 10 more_attacks bea control "$n" && ok "bea -> cid's control.sock at re-adoption: audited $(last_attack bea | jq -c .detail)" ||
+	bad "bea: control.sock swap at re-adoption not audited: $(grep -i control "$T/broker2.log" | tail -3)"
+ctl_of() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u) | .control'; }
+cid_ctl() { [ "$(ctl_of cid)" = true ]; }
+wait_for 10 cid_ctl
+[ "$(ctl_of bea)" = false ] && [ "$(ctl_of cid)" = true ] &&
+	ok "bea has no control channel (refused), cid keeps its own" || bad "control channels: bea $(ctl_of bea), cid $(ctl_of cid)"
+
+kill "$BROKER_PID"
+wait "$BROKER_PID" 2>/dev/null
+BROKER_PID=
+grep -q ERROR: "$T"/broker*.log && bad "sanitizer report: $(grep -m1 ERROR: "$T"/broker*.log)"
+echo "socket swap: $fails failure(s)"
+exit $((fails > 0))
