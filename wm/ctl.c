@@ -8,6 +8,7 @@
  * 5 s) and work on without it.
  */
 #include "wm.h"
+#include "kbd.h"
 #include "ab_log.h"
 #include "ab_proto.h"
 #include "ab_sock.h"
@@ -182,6 +183,30 @@ handle(json_t *m)
 		}
 		taskbar_configure(strcmp(pos, "top") == 0 ? DESKSTATE_TOP : DESKSTATE_BOTTOM,
 		                  ah ? json_is_true(ah) : wm.ds.tb_autohide);
+	} else if (strcmp(type, "keyboard") == 0) {
+		/* {"layout": "de", "layouts": ["de", "us"]}: for a settings app (kbd_set) */
+		const char *layout = str_field(m, "layout", NULL);
+		json_t *l = json_object_get(m, "layouts");
+		const char *list[DESKSTATE_MAX_KBD];
+		size_t n = 0, i;
+		json_t *e;
+		bool ok =
+		    layout && (!l || (json_is_array(l) && json_array_size(l) <= DESKSTATE_MAX_KBD));
+		if (ok && l) {
+			json_array_foreach(l, i, e)
+			{
+				ok &= json_is_string(e);
+				if (ok)
+					list[n++] = json_string_value(e);
+			}
+		}
+		struct ab_err err = {0};
+		if (!ok)
+			ab_warn("control channel: keyboard needs a string 'layout' and at most %d "
+			        "'layouts'",
+			        DESKSTATE_MAX_KBD);
+		else if (kbd_set(layout, l ? list : NULL, n, &err) < 0)
+			ab_warn("control channel: keyboard: %s", err.msg);
 	} else if (strcmp(type, "ping") == 0) {
 		json_t *f = json_object();
 		json_object_set(f, "seq", json_object_get(m, "seq"));
@@ -202,6 +227,13 @@ handle(json_t *m)
 			return;
 		}
 		state_apply_live(&ds);
+		if (ds.kbd_layout[0]) {
+			const char *list[DESKSTATE_MAX_KBD];
+			for (size_t i = 0; i < ds.n_kbd_layouts; i++)
+				list[i] = ds.kbd_layouts[i];
+			if (kbd_set(ds.kbd_layout, list, ds.n_kbd_layouts, &err) < 0)
+				ab_warn("control channel: restore: keyboard: %s", err.msg);
+		}
 		deskstate_free(&ds);
 	} else if (strcmp(type, "hello") == 0 || strcmp(type, "pong") == 0) {
 		/* nothing to do */

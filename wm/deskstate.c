@@ -359,11 +359,66 @@ parse_prefs(json_t *prefs, struct ab_err *err)
 	return 0;
 }
 
+bool
+deskstate_valid_kbd_layout(const char *s)
+{
+	size_t n = 0;
+	while (s[n] >= 'a' && s[n] <= 'z')
+		n++;
+	if (n < 2 || n > 12)
+		return false;
+	if (!s[n])
+		return true;
+	if (s[n] != '(')
+		return false;
+	size_t v = 0;
+	const char *p = s + n + 1;
+	while ((p[v] >= 'a' && p[v] <= 'z') || (p[v] >= '0' && p[v] <= '9') || p[v] == '_')
+		v++;
+	return v >= 1 && v <= 32 && p[v] == ')' && !p[v + 1];
+}
+
+/* keyboard: {"layout": "de", "layouts": ["de", "us"]} */
+static int
+parse_keyboard(json_t *o, const char *const *keys, struct deskstate *ds, struct ab_err *err)
+{
+	int r;
+	if ((r = check_keys(o, "keyboard", keys, err)) < 0 ||
+	    (r = get_string(o, "keyboard", "layout", false, ds->kbd_layout, sizeof(ds->kbd_layout),
+	                    err)) < 0)
+		return r;
+	if (ds->kbd_layout[0] && !deskstate_valid_kbd_layout(ds->kbd_layout))
+		return ab_err_set(err, EINVAL, "keyboard.layout: '%s' is not an XKB layout name",
+		                  ds->kbd_layout);
+	json_t *l = json_object_get(o, "layouts");
+	if (!l)
+		return 0;
+	if (!json_is_array(l) || json_array_size(l) > DESKSTATE_MAX_KBD)
+		return ab_err_set(err, EINVAL,
+		                  "keyboard.layouts: must be an array of at most %d layout names",
+		                  DESKSTATE_MAX_KBD);
+	size_t i;
+	json_t *e;
+	json_array_foreach(l, i, e)
+	{
+		const char *s = json_string_value(e);
+		if (!s || json_string_length(e) > DESKSTATE_KBD_MAX ||
+		    !deskstate_valid_kbd_layout(s))
+			return ab_err_set(err, EINVAL,
+			                  "keyboard.layouts[%zu]: not an XKB layout name", i);
+		snprintf(ds->kbd_layouts[i], sizeof(ds->kbd_layouts[i]), "%s", s);
+	}
+	ds->n_kbd_layouts = json_array_size(l);
+	return 0;
+}
+
 int
 deskstate_from_json(json_t *root, struct deskstate *ret, struct ab_err *err)
 {
-	static const char *const top_keys[] = {"version",    "windows", "wallpaper", "theme",
-	                                       "workspaces", "taskbar", "prefs",     NULL};
+	static const char *const top_keys[] = {"version",  "windows",    "wallpaper",
+	                                       "theme",    "workspaces", "taskbar",
+	                                       "keyboard", "prefs",      NULL};
+	static const char *const kbd_keys[] = {"layout", "layouts", NULL};
 	static const char *const wp_keys[] = {"image", "fit", NULL};
 	static const char *const theme_keys[] = {"mode", "accent", NULL};
 	static const char *const ws_keys[] = {"count", "current", NULL};
@@ -469,6 +524,10 @@ deskstate_from_json(json_t *root, struct deskstate *ret, struct ab_err *err)
 			ds.n_pinned = json_array_size(p);
 		}
 	}
+	if ((r = get_object(root, "state", "keyboard", &o, err)) < 0)
+		goto fail;
+	if (o && (r = parse_keyboard(o, kbd_keys, &ds, err)) < 0)
+		goto fail;
 	if ((r = get_object(root, "state", "prefs", &o, err)) < 0)
 		goto fail;
 	if (o) {
@@ -584,5 +643,13 @@ deskstate_to_json(const struct deskstate *ds)
 	    deskstate_edge_name(ds->tb_position), "pinned", pinned, "autohide", ds->tb_autohide,
 	    "prefs", ds->prefs ? json_incref(ds->prefs) : json_object());
 	AB_ASSERT(root);
+	if (ds->kbd_layout[0] || ds->n_kbd_layouts) { /* only once there is one */
+		json_t *layouts = json_array();
+		for (size_t i = 0; i < ds->n_kbd_layouts; i++)
+			json_array_append_new(layouts, json_string(ds->kbd_layouts[i]));
+		json_object_set_new(
+		    root, "keyboard",
+		    json_pack("{s:s, s:o}", "layout", ds->kbd_layout, "layouts", layouts));
+	}
 	return root;
 }

@@ -33,6 +33,8 @@
 #define DESKSTATE_COORD_MIN      (-32768)
 #define DESKSTATE_COORD_MAX      32767
 #define DESKSTATE_SIZE_MAX       32767
+#define DESKSTATE_KBD_MAX        47 /* "layout" or "layout(variant)" (bytes) */
+#define DESKSTATE_MAX_KBD        8  /* layouts offered by the taskbar indicator */
 
 enum deskstate_mode {
 	DESKSTATE_DARK,
@@ -77,6 +79,10 @@ struct deskstate {
 	char pinned[DESKSTATE_MAX_PINNED][DESKSTATE_NAME_MAX + 1];
 	size_t n_pinned;
 	json_t *prefs; /* owned: {"app": {...}}, validated */
+	/* XKB layout, "de" or "us(intl)"; "" = not chosen yet (the browser's is taken) */
+	char kbd_layout[DESKSTATE_KBD_MAX + 1];
+	char kbd_layouts[DESKSTATE_MAX_KBD][DESKSTATE_KBD_MAX + 1]; /* the indicator's list */
+	size_t n_kbd_layouts;
 };
 
 /* The defaults a new desktop boots with (dark, blue accent, 4 workspaces). */
@@ -109,6 +115,9 @@ void deskstate_sanitize_utf8(char *s);
 
 /* true for a plain file name: [A-Za-z0-9._-], no '/', not starting with '.'. */
 bool deskstate_valid_file_name(const char *s);
+
+/* true for an XKB layout name: [a-z]{2,12}, optionally "(variant)" of [a-z0-9_]{1,32}. */
+bool deskstate_valid_kbd_layout(const char *s);
 
 /* true for "#rrggbb". */
 bool deskstate_valid_colour(const char *s);

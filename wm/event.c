@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* event: one handler per X event type (dwm-style table), and the X error handler. */
 #include "wm.h"
+#include "kbd.h"
 #include "screen.h"
 #include "ab_log.h"
 #include "ab_util.h"
@@ -82,6 +83,8 @@ static void
 on_property(XEvent *ev)
 {
 	XPropertyEvent *e = &ev->xproperty;
+	if (kbd_handle_property(e))
+		return;
 	struct client *c = client_find(e->window);
 	if (!c || c->win != e->window || e->state == PropertyDelete)
 		return;

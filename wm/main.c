@@ -16,6 +16,7 @@
  * debounced export, notification expiry and reconnects. No threads.
  */
 #include "wm.h"
+#include "kbd.h"
 #include "ab_config.h"
 #include "ab_log.h"
 #include "ab_util.h"
@@ -367,6 +368,7 @@ main(int argc, char **argv)
 	wallpaper_apply();
 	taskbar_create();
 	keys_grab();
+	kbd_init(); /* the saved layout, or the browser's on a first sign-in */
 	ewmh_update_desktops();
 	ab_loop_watch(wm.loop, ConnectionNumber(wm.dpy), AB_LOOP_READ, on_x, NULL);
 	ab_loop_watch(wm.loop, sig_fd, AB_LOOP_READ, on_signal, NULL);

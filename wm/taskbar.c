@@ -6,6 +6,7 @@
  * over the wallpaper without a compositor.
  */
 #include "wm.h"
+#include "kbd.h"
 #include "ab_log.h"
 #include "ab_util.h"
 
@@ -19,6 +20,7 @@ enum hit_kind {
 	BH_WORKSPACE,
 	BH_WINDOW,
 	BH_STATUS,
+	BH_KBD,
 	BH_MAX,
 };
 
@@ -196,6 +198,19 @@ taskbar_draw(void)
 	theme_set_rgb(cr, t->text_dim);
 	theme_text(cr, date, t->font, rx - 86, 0, 86, H, true);
 	rx -= 94;
+	/* the keyboard layout: a click switches to the next one (kbd.h) */
+	if (kbd_label()[0]) {
+		double kw = 16 + 8 * (double)strlen(kbd_label());
+		rx -= kw;
+		theme_rounded(cr, rx, 9, kw, H - 18, 6);
+		theme_set_rgba(cr, t->hover);
+		cairo_fill(cr);
+		theme_set_rgb(cr, t->text);
+		theme_text(cr, kbd_label(), "Noto Sans,DejaVu Sans Bold 9", rx, 9, kw, H - 18,
+		           true);
+		add_hit((int)rx, (int)kw, BH_KBD, 0, None);
+		rx -= 8;
+	}
 	for (size_t i = wm.n_status; i-- > 0;) {
 		double sw = 14 + 7.5 * (double)strlen(wm.status[i].text);
 		sw = fmin(sw, 220);
@@ -315,6 +330,9 @@ taskbar_button_press(XButtonEvent *e)
 		}
 		case BH_WORKSPACE:
 			workspace_switch(h->idx);
+			break;
+		case BH_KBD:
+			kbd_cycle();
 			break;
 		case BH_WINDOW: {
 			struct client *c = client_find(h->win);

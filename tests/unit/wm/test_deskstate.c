@@ -22,6 +22,7 @@ static const char *const good =
     "\"theme\":{\"mode\":\"light\",\"accent\":\"#E5484D\"},"
     "\"workspaces\":{\"count\":6,\"current\":5},"
     "\"taskbar\":{\"position\":\"top\",\"pinned\":[\"xterm.desktop\"],\"autohide\":true},"
+    "\"keyboard\":{\"layout\":\"de(nodeadkeys)\",\"layouts\":[\"de(nodeadkeys)\",\"us\",\"fr\"]},"
     "\"prefs\":{\"xterm.desktop\":{\"font_size\":12,\"colors\":[\"#000\",\"#fff\"]}}}";
 
 static void
@@ -43,6 +44,9 @@ test_round_trip(void **state)
 	assert_int_equal(ds.tb_position, DESKSTATE_TOP);
 	assert_true(ds.tb_autohide);
 	assert_int_equal(ds.n_pinned, 1);
+	assert_string_equal(ds.kbd_layout, "de(nodeadkeys)");
+	assert_int_equal(ds.n_kbd_layouts, 3);
+	assert_string_equal(ds.kbd_layouts[2], "fr");
 	/* encode and parse again: the same JSON */
 	json_t *j1 = deskstate_to_json(&ds);
 	char *s1 = json_dumps(j1, JSON_COMPACT | JSON_SORT_KEYS);
@@ -135,6 +139,20 @@ test_hostile(void **state)
 	              "must be an object");
 	expect_reject("\"title\":\"caf\xc3\xa9\"", "\"title\":\"caf\xc3\"", NULL); /* bad UTF-8 */
 	expect_reject("\"version\":1,", "\"version\":1,\"version\":1,", NULL);     /* duplicate */
+	/* keyboard layouts: XKB names only, never a path or a command */
+	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"../../etc/passwd\"",
+	              "keyboard.layout");
+	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de;rm -rf /\"",
+	              "keyboard.layout");
+	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"DE\"", "keyboard.layout");
+	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de(\"", "keyboard.layout");
+	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de()\"", "keyboard.layout");
+	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":7", "keyboard.layout");
+	expect_reject("\"us\",\"fr\"]", "\"us\",\"fr(x/y)\"]", "keyboard.layouts[2]");
+	expect_reject("[\"de(nodeadkeys)\",\"us\",\"fr\"]",
+	              "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]",
+	              "keyboard.layouts");
+	expect_reject("\"layouts\":[", "\"extra\":1,\"layouts\":[", "unknown key 'extra'");
 }
 
 static void
@@ -173,6 +191,15 @@ test_limits(void **state)
 static void
 test_helpers(void **state)
 {
+	assert_true(deskstate_valid_kbd_layout("us"));
+	assert_true(deskstate_valid_kbd_layout("us(intl)"));
+	assert_true(deskstate_valid_kbd_layout("de(nodeadkeys)"));
+	assert_true(deskstate_valid_kbd_layout("gb(extd)"));
+	assert_false(deskstate_valid_kbd_layout("u"));
+	assert_false(deskstate_valid_kbd_layout("us(intl"));
+	assert_false(deskstate_valid_kbd_layout("us(intl)x"));
+	assert_false(deskstate_valid_kbd_layout("us+de"));
+	assert_false(deskstate_valid_kbd_layout(""));
 	char s[] = "ok \xff\xfe then \xc3\xa9 and \xe2\x82";
 	deskstate_sanitize_utf8(s);
 	assert_true(ab_utf8_valid(s, strlen(s)));
