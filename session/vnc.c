@@ -606,6 +606,103 @@ static rfbProtocolExtension qemu_ext = {
     .handleMessage = qemu_message,
 };
 
+/*
+ * The browser's keyboard layout (docs/session.md): a client that includes our pseudo-encoding
+ * VNC_ENCODING_KBD_HINT is told we understand (a pseudo-rectangle, as for QEMU keys) and may
+ * then send message VNC_MSG_KBD_HINT: u8 type, u8 padding, u16 length, that many bytes of an
+ * XKB layout name ("de", "us(intl)"). We put it on the root window as _ARGOBOX_KBD_HINT for
+ * the window manager, which takes it when the user has no layout yet (wm/kbd.c).
+ */
+static int kbd_encodings[] = {(int)VNC_ENCODING_KBD_HINT, 0};
+
+static rfbBool
+kbd_new_client(rfbClientPtr cl, void **data)
+{
+	return TRUE;
+}
+
+static rfbBool
+kbd_enable(rfbClientPtr cl, void **data, int enc)
+{
+	if (enc != (int)VNC_ENCODING_KBD_HINT)
+		return FALSE;
+	uint32_t e = (uint32_t)VNC_ENCODING_KBD_HINT;
+	unsigned char msg[16] = {0,
+	                         0,
+	                         0,
+	                         1,
+	                         0,
+	                         0,
+	                         0,
+	                         0,
+	                         0,
+	                         0,
+	                         0,
+	                         0,
+	                         (unsigned char)(e >> 24),
+	                         (unsigned char)(e >> 16),
+	                         (unsigned char)(e >> 8),
+	                         (unsigned char)e};
+	if (rfbWriteExact(cl, (const char *)msg, sizeof(msg)) < 0)
+		rfbCloseClient(cl);
+	return TRUE;
+}
+
+/* true for [a-z]{2,12} with an optional "(variant)" of [a-z0-9_]: what wm/deskstate.c accepts */
+static bool
+kbd_name_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz");
+	if (n < 2 || n > 12)
+		return false;
+	if (!s[n])
+		return true;
+	size_t v = strspn(s + n + 1, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	return s[n] == '(' && v >= 1 && s[n + 1 + v] == ')' && !s[n + 2 + v];
+}
+
+static rfbBool
+kbd_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *m)
+{
+	if (m->type != VNC_MSG_KBD_HINT)
+		return FALSE;
+	unsigned char hdr[3];
+	char name[VNC_KBD_HINT_MAX + 1];
+	if (rfbReadExact(cl, (char *)hdr, sizeof(hdr)) <= 0) {
+		rfbCloseClient(cl);
+		return TRUE;
+	}
+	size_t len = (size_t)hdr[1] << 8 | hdr[2];
+	if (len > VNC_KBD_HINT_MAX) {
+		rfbErr("client sent a keyboard layout of %zu bytes, dropping it\n", len);
+		rfbCloseClient(cl);
+		return TRUE;
+	}
+	if (len && rfbReadExact(cl, name, (int)len) <= 0) {
+		rfbCloseClient(cl);
+		return TRUE;
+	}
+	name[len] = 0;
+	if (!kbd_name_ok(name)) {
+		ab_warn("keyboard: ignoring the client's layout: not an XKB layout name");
+		return TRUE;
+	}
+	struct vnc *v = cl->screen->screenData;
+	XChangeProperty(v->dpy, v->root, XInternAtom(v->dpy, "_ARGOBOX_KBD_HINT", False),
+	                XInternAtom(v->dpy, "UTF8_STRING", False), 8, PropModeReplace,
+	                (unsigned char *)name, (int)len);
+	XFlush(v->dpy);
+	ab_info("keyboard: the client's layout is '%s'", name);
+	return TRUE;
+}
+
+static rfbProtocolExtension kbd_ext = {
+    .newClient = kbd_new_client,
+    .pseudoEncodings = kbd_encodings,
+    .enablePseudoEncoding = kbd_enable,
+    .handleMessage = kbd_message,
+};
+
 /* ---- clients ---- */
 
 static void
@@ -1158,6 +1255,7 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	rfbErr = rfb_err;
 	rfbMaxClientWait = (int)cfg->client_wait_ms;
 	rfbRegisterProtocolExtension(&qemu_ext);
+	rfbRegisterProtocolExtension(&kbd_ext);
 
 	/* clients are sent the shadow, which only changes where we mark it (fbdiff.h) */
 	v->shadow_len = (size_t)xvfb->bytes_per_line * (size_t)xvfb->max_height;

@@ -78,6 +78,10 @@ struct vnc {
 #define VNC_MOVE_MIN_AREA 4096
 /* rows of a moved window sampled before committing to its CopyRect (half must match) */
 #define VNC_MOVE_SAMPLES 8
+/* the browser's keyboard layout: our pseudo-encoding and message (vnc.c, docs/session.md) */
+#define VNC_ENCODING_KBD_HINT 0x41424b01 /* "ABK\1" */
+#define VNC_MSG_KBD_HINT      240
+#define VNC_KBD_HINT_MAX      47
 /* how long X requests wait for text a client offered before they are refused */
 #define VNC_CLIP_OFFER_TIMEOUT_MS 5000
 /* zlib level of our ZRLE encoder (zrle.h) */

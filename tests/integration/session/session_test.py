@@ -769,6 +769,46 @@ def t_clipboard_ext():
         s.stop()
 
 
+def t_kbd_hint():
+    """The browser's keyboard layout: our pseudo-encoding is acknowledged with a pseudo-rect,
+    the hint message lands on the root window as _ARGOBOX_KBD_HINT (for the window manager);
+    a name that is not an XKB layout is ignored, an oversized one drops the client."""
+    if not shutil.which("xprop"):
+        skip("xprop is not installed")
+    s = Session(desktop=["sleep", "600"])
+    try:
+        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
+        disp = wait_for(lambda: re.search(r"ready on display (:\d+)", log()), "the display")
+        env = dict(os.environ, DISPLAY=disp.group(1))
+        hint = lambda: subprocess.run(["xprop", "-root", "_ARGOBOX_KBD_HINT"], env=env,
+                                      capture_output=True, text=True).stdout.strip()
+        c = RawRfb(s.rfb)
+        c.handshake()
+        c.set_encodings([0, 0x41424b01])
+        t, _, n = struct.unpack(">BBH", c.read(4))
+        x, y, w, h, e = struct.unpack(">HHHHi", c.read(12))
+        check(t == 0 and n == 1 and e == 0x41424b01, "the pseudo-encoding is acknowledged")
+
+        def send(name):
+            b = name.encode()
+            c.s.sendall(struct.pack(">BBH", 240, 0, len(b)) + b)
+
+        send("de(nodeadkeys)")
+        wait_for(lambda: '"de(nodeadkeys)"' in hint(), "the hint on the root window")
+        print("ok: " + hint())
+        send("../etc/passwd")
+        send("fr")
+        wait_for(lambda: '"fr"' in hint(), "the next hint")
+        check("not an XKB layout name" in log(), "a bad name is ignored with a warning")
+        send("x" * 300)
+        check(c.closed_within(5), "an oversized hint drops the client")
+    except BaseException:
+        s.dump()
+        raise
+    finally:
+        s.stop()
+
+
 def t_scroll():
     """A scrolling xterm (no jump scroll) ends up on the client exactly as on the screen,
     with scrolls sent as CopyRect (checked against Xvfb's own framebuffer file)."""
@@ -899,7 +939,8 @@ def t_drag():
 
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
          "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
-         "clipboard_incr": t_clipboard_incr, "clipboard_ext": t_clipboard_ext, "scroll": t_scroll,
+         "clipboard_incr": t_clipboard_incr, "clipboard_ext": t_clipboard_ext,
+         "kbd_hint": t_kbd_hint, "scroll": t_scroll,
          "move": t_move, "drag": t_drag, "format": t_format}
 
 if __name__ == "__main__":
