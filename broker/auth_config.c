@@ -16,6 +16,7 @@ const struct auth_config auth_config_defaults = {
     .access_skew_s = 60,
     .access_fetch_timeout_ms = 5000,
     .access_min_refetch_s = 30,
+    .access_refresh_s = 300,
     .demo_enabled = true,
     .demo_max_concurrent = 10,
     .demo_per_ip_max = 3,
@@ -47,6 +48,9 @@ const struct ab_cfg_field auth_config_fields[] = {
                "JWKS fetch timeout"),
     AB_CFG_INT("access.min_refetch_s", C, access_min_refetch_s, 1, 86400,
                "at most one refetch per this many seconds for unknown kids"),
+    AB_CFG_INT("access.refresh_s", C, access_refresh_s, 10, 86400,
+               "refetch the keys at least this often (sooner if the certs endpoint's "
+               "Cache-Control max-age says so)"),
     AB_CFG_BOOL("demo.enabled", C, demo_enabled, "the landing page's demo link"),
     AB_CFG_INT("demo.max_concurrent", C, demo_max_concurrent, 0, 4096,
                "demo desktops running at once"),
@@ -129,6 +133,7 @@ auth_config_jwks(const struct auth_config *cfg, struct jwks_config *ret)
 	ret->policy.skew_s = cfg->access_skew_s;
 	ret->timeout_ms = (long)cfg->access_fetch_timeout_ms;
 	ret->min_refetch_ms = cfg->access_min_refetch_s * 1000;
+	ret->refresh_ms = cfg->access_refresh_s * 1000;
 }
 
 void

@@ -43,6 +43,7 @@ struct auth_config {
 	long long access_skew_s;
 	long long access_fetch_timeout_ms;
 	long long access_min_refetch_s;
+	long long access_refresh_s;
 	bool demo_enabled;
 	long long demo_max_concurrent;
 	long long demo_per_ip_max;

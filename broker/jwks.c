@@ -5,10 +5,13 @@
 #include "audit.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* --- key sets ------------------------------------------------------------------------ */
 
@@ -183,6 +186,7 @@ struct jwks {
 	struct jwks_keyset *keys;
 	struct httpc_call *call;
 	struct ab_timer *refresh_timer;
+	int64_t refresh_in_ms; /* the current periodic interval */
 	int64_t last_fetch_ms; /* monotonic; 0: never */
 	struct jwks_wait *waiters;
 	struct jwks_stats stats;
@@ -222,7 +226,51 @@ on_refresh(struct ab_loop *loop, void *data)
 {
 	struct jwks *j = data;
 	fetch_start(j);
-	return j->cfg.refresh_ms;
+	return j->refresh_in_ms;
+}
+
+/*
+ * The response's Cache-Control lifetime in ms: max-age=N, 0 for no-cache or no-store,
+ * -1 when it says neither (or is absent or malformed).
+ */
+static int64_t
+cache_max_age_ms(const struct httpc_resp *resp)
+{
+	for (size_t i = 0; i < resp->n_headers; i++) {
+		if (strcasecmp(resp->headers[i].name, "cache-control") != 0)
+			continue;
+		const char *v = resp->headers[i].value;
+		if (strcasestr(v, "no-store") || strcasestr(v, "no-cache"))
+			return 0;
+		for (const char *p = v; (p = strcasestr(p, "max-age=")); p++) {
+			if (p != v && p[-1] != ' ' && p[-1] != ',')
+				continue; /* s-maxage= and the like */
+			char *end = NULL;
+			errno = 0;
+			long long n = strtoll(p + 8, &end, 10);
+			if (end == p + 8 || errno || n < 0)
+				return -1;
+			return n > INT64_MAX / 1000 ? INT64_MAX : n * 1000;
+		}
+	}
+	return -1;
+}
+
+/* After a good fetch: the next periodic one per the configured bound and Cache-Control. */
+static void
+refresh_rearm(struct jwks *j, const struct httpc_resp *resp)
+{
+	if (j->cfg.refresh_ms <= 0)
+		return;
+	int64_t next = j->cfg.refresh_ms;
+	int64_t age = cache_max_age_ms(resp);
+	if (age >= 0)
+		next = AB_MIN(next, AB_MAX(age, AB_MAX(j->cfg.min_refetch_ms, (int64_t)1000)));
+	if (next == j->refresh_in_ms)
+		return;
+	j->refresh_in_ms = next;
+	ab_loop_timer_cancel(j->loop, j->refresh_timer);
+	j->refresh_timer = ab_loop_timer(j->loop, next, on_refresh, j);
 }
 
 struct jwks *
@@ -243,7 +291,8 @@ jwks_new(struct ab_loop *loop, struct httpc *http, const struct jwks_config *cfg
 	if (j->cfg.min_refetch_ms <= 0)
 		j->cfg.min_refetch_ms = 30000;
 	if (j->cfg.refresh_ms == 0)
-		j->cfg.refresh_ms = 3600 * 1000;
+		j->cfg.refresh_ms = 300 * 1000;
+	j->refresh_in_ms = j->cfg.refresh_ms > 0 ? j->cfg.refresh_ms : -1;
 	if (j->cfg.refresh_ms > 0)
 		j->refresh_timer = ab_loop_timer(loop, j->cfg.refresh_ms, on_refresh, j);
 	fetch_start(j);
@@ -300,6 +349,7 @@ jwks_get_stats(const struct jwks *j, struct jwks_stats *ret)
 	*ret = j->stats;
 	ret->keys = jwks_keyset_count(j->keys);
 	ret->fetching = j->call != NULL;
+	ret->refresh_in_ms = j->refresh_in_ms;
 }
 
 static void
@@ -343,7 +393,9 @@ on_fetched(const struct httpc_resp *resp, void *data)
 		j->keys = ks;
 		j->stats.fetch_ok++;
 		j->stats.last_error[0] = '\0';
-		ab_info("JWKS: %zu keys from '%s'", ks->n, j->url);
+		refresh_rearm(j, resp);
+		ab_info("JWKS: %zu keys from '%s' (next refresh in %" PRId64 " s)", ks->n, j->url,
+		        j->refresh_in_ms / 1000);
 	} else {
 		j->stats.fetch_fail++;
 		snprintf(j->stats.last_error, sizeof(j->stats.last_error), "%.255s", err.msg);

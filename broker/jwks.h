@@ -6,8 +6,10 @@
  * (cfg.url, any http(s) URL in tests) through httpc. They are cached; a token
  * whose "kid" is unknown triggers a refetch, at most once per
  * cfg.min_refetch_ms, so key rotation just works while a flood of made-up
- * kids costs one request per interval. A fetch that times out, fails or
- * returns junk keeps the keys we had.
+ * kids costs one request per interval. The set is also refetched every
+ * cfg.refresh_ms, sooner when the endpoint's Cache-Control says so, so a key
+ * taken out of it stops working within minutes. A fetch that times out,
+ * fails or returns junk keeps the keys we had.
  *
  *   r = jwks_verify(j, tok, len, source, time(NULL), on_done, req, &wait, &jwt, &err);
  *   r == 0:            verified now; *ret_jwt is the token (jwt_free() it)
@@ -44,7 +46,13 @@ struct jwks_config {
 	struct jwt_policy policy; /* strings copied */
 	long timeout_ms;          /* per fetch; default 5000 */
 	int64_t min_refetch_ms;   /* between fetches caused by unknown kids; default 30000 */
-	int64_t refresh_ms;       /* periodic refresh; default 1 h, < 0: never */
+	/*
+	 * Periodic refresh, so a key removed from the set stops being trusted: at most this
+	 * long between fetches; default 5 min, < 0: never. A shorter Cache-Control max-age
+	 * (or no-cache/no-store) on the certs response brings the next fetch forward, but
+	 * never below min_refetch_ms (nor 1 s).
+	 */
+	int64_t refresh_ms;
 };
 
 struct jwks;
@@ -82,7 +90,8 @@ struct jwks_stats {
 	unsigned fetch_fail; /* fetches that failed (timeout, HTTP error, junk) */
 	size_t waiters;      /* verifications waiting for a fetch */
 	bool fetching;
-	char last_error[256]; /* why the last fetch failed, "" if it did not */
+	int64_t refresh_in_ms; /* the interval to the next periodic fetch, -1: none */
+	char last_error[256];  /* why the last fetch failed, "" if it did not */
 };
 void jwks_get_stats(const struct jwks *j, struct jwks_stats *ret);
 

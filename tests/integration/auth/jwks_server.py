@@ -6,6 +6,7 @@ Usage: jwks_server.py DIR. Prints the port on stdout, then serves:
   GET /certs  depending on DIR/mode: "ok" (default) DIR/certs.json, "hang" never
               answers, "junk" 200 with a body that is not a key set, "500" an error
   GET /hang   never answers;  GET /junk  always junk
+A non-empty DIR/cache_control is sent as the Cache-Control header of /certs.
 Every request to /certs appends a line to DIR/hits.
 """
 import os
@@ -62,6 +63,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        cc = read("cache_control")
+        if cc:
+            self.send_header("Cache-Control", cc)
         self.end_headers()
         self.wfile.write(body)
 

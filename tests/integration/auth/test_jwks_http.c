@@ -338,6 +338,86 @@ test_rate_limit(void **state)
 	jwks_free(j);
 }
 
+/*
+ * N1 (issue 12): the periodic refresh follows the certs endpoint's Cache-Control within
+ * [max(min_refetch, 1 s), refresh_ms], so a key taken out of the set stops being trusted
+ * within max-age without any unknown-kid token forcing a refetch.
+ */
+static void
+test_cache_control(void **state)
+{
+	write_file("mode", "ok");
+	write_file("cache_control", "public, max-age=1");
+	set_keys(3); /* A and B */
+	char *u = url("/certs");
+	struct jwks_config cfg = {
+	    .url = u,
+	    .policy = {.aud = TK_AUD, .iss = TK_ISS, .skew_s = 60},
+	    .timeout_ms = 5000,
+	    .min_refetch_ms = 1,
+	    .refresh_ms = 60000,
+	};
+	struct jwks *j = jwks_new(loop, http, &cfg);
+	free(u);
+	wait_fetches(j, 1, 0);
+	struct jwks_stats st;
+	jwks_get_stats(j, &st);
+	assert_int_equal(st.keys, 2);
+	assert_int_equal(st.refresh_in_ms, 1000);
+	char why[1024];
+	char *ta = token(key_a, "kA");
+	assert_int_equal(verify(j, ta, why, sizeof(why), NULL), 0);
+
+	/* key A leaves the set: the next periodic fetch (about 1 s) drops it */
+	set_keys(2);
+	int64_t t0 = ab_now_ms();
+	wait_fetches(j, 2, 0);
+	int64_t took = ab_now_ms() - t0;
+	assert_true(took < 3000);
+	jwks_get_stats(j, &st);
+	assert_int_equal(st.keys, 1);
+	assert_true(verify(j, ta, why, sizeof(why), NULL) < 0);
+
+	/* a long max-age is bounded by refresh_ms; no-store by the 1 s floor; none: refresh_ms */
+	static const struct {
+		const char *cc;
+		int64_t want;
+	} cases[] = {
+	    {"max-age=86400", 60000}, {"no-store", 1000},    {"max-age=0", 1000},
+	    {"max-age=7", 7000},      {"s-maxage=5", 60000}, {"", 60000},
+	};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(cases); i++) {
+		write_file("cache_control", cases[i].cc);
+		jwks_get_stats(j, &st);
+		jwks_refresh(j);
+		wait_fetches(j, st.fetch_ok + 1, 0);
+		/* a periodic fetch already in flight may have read the previous header */
+		int64_t deadline = ab_now_ms() + 3000;
+		for (;;) {
+			jwks_get_stats(j, &st);
+			if (st.refresh_in_ms == cases[i].want || ab_now_ms() > deadline)
+				break;
+			jwks_refresh(j);
+			assert_int_equal(ab_loop_poll_once(loop, 20), 0);
+		}
+		if (st.refresh_in_ms != cases[i].want)
+			fail_msg("Cache-Control '%s': next refresh in %lld ms, want %lld",
+			         cases[i].cc, (long long)st.refresh_in_ms,
+			         (long long)cases[i].want);
+	}
+	write_file("cache_control", "");
+	free(ta);
+	jwks_free(j);
+
+	/* the default interval is minutes, not an hour */
+	cfg.url = "http://127.0.0.1:9/certs";
+	cfg.refresh_ms = 0;
+	j = jwks_new(loop, http, &cfg);
+	jwks_get_stats(j, &st);
+	assert_int_equal(st.refresh_in_ms, 300000);
+	jwks_free(j);
+}
+
 static int64_t
 tick(struct ab_loop *l, void *data)
 {
@@ -588,7 +668,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fetch_and_rotation), cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test(test_hang_junk_error),    cmocka_unit_test(test_attacks_audited),
-	    cmocka_unit_test(test_access_requests),
+	    cmocka_unit_test(test_access_requests),    cmocka_unit_test(test_cache_control),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
