@@ -2,45 +2,48 @@
 #include "ab_err.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-int
-ab_err_set(struct ab_err *err, int code, const char *fmt, ...)
+/* Records `code` (sign ignored; 0 becomes EIO) and the formatted message, with
+ * ": strerror(code)" appended when `with_errno`. Returns -code. */
+static int
+err_vset(struct ab_err *err, int code, bool with_errno, const char *fmt, va_list ap)
 {
 	if (code < 0)
 		code = -code;
 	if (code == 0)
 		code = EIO;
 	if (err) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
+		int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		if (with_errno && n >= 0 && (size_t)n < sizeof(err->msg))
+			snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s",
+			         strerror(code));
 		err->code = code;
 	}
 	return -code;
 }
 
 int
+ab_err_set(struct ab_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = err_vset(err, code, false, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
 ab_err_errno(struct ab_err *err, int code, const char *fmt, ...)
 {
-	if (code < 0)
-		code = -code;
-	if (code == 0)
-		code = EIO;
-	if (err) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < sizeof(err->msg))
-			snprintf(err->msg + n, sizeof(err->msg) - (size_t)n, ": %s",
-			         strerror(code));
-		err->code = code;
-	}
-	return -code;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = err_vset(err, code, true, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int

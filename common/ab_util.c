@@ -132,28 +132,29 @@ ab_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int
-ab_fd_set_nonblock(int fd, bool on)
+/* Sets or clears `flag` in the flags that fcntl's `get`/`set` commands read and write. */
+static int
+fd_toggle(int fd, int get, int set, int flag, bool on)
 {
-	int fl = fcntl(fd, F_GETFL);
+	int fl = fcntl(fd, get);
 	if (fl < 0)
 		return -errno;
-	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-	if (fcntl(fd, F_SETFL, fl) < 0)
+	fl = on ? (fl | flag) : (fl & ~flag);
+	if (fcntl(fd, set, fl) < 0)
 		return -errno;
 	return 0;
 }
 
 int
+ab_fd_set_nonblock(int fd, bool on)
+{
+	return fd_toggle(fd, F_GETFL, F_SETFL, O_NONBLOCK, on);
+}
+
+int
 ab_fd_set_cloexec(int fd, bool on)
 {
-	int fl = fcntl(fd, F_GETFD);
-	if (fl < 0)
-		return -errno;
-	fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
-	if (fcntl(fd, F_SETFD, fl) < 0)
-		return -errno;
-	return 0;
+	return fd_toggle(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on);
 }
 
 int
