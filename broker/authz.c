@@ -29,11 +29,11 @@ static const struct rule {
     [AUTHZ_LOGOUT] = {"logout", false, false, {A, A, A, D}, {D, D, D, D}},
     [AUTHZ_ME] = {"me", false, false, {A, A, A, D}, {D, D, D, D}},
     [AUTHZ_DESKTOP_STATUS] = {"desktop.status", true, false, {A, A, A, D}, {V, D, D, D}},
-    [AUTHZ_DESKTOP_CTL] = {"desktop.control", true, true, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_DESKTOP_CTL] = {"desktop.control", true, true, {A, A, A, D}, {A, D, D, D}},
     [AUTHZ_DESKTOP_DESTROY] = {"desktop.destroy", true, true, {A, A, A, D}, {A, D, D, D}},
     [AUTHZ_DESKTOP_WS] = {"desktop.websocket", true, true, {A, A, A, D}, {V, D, D, D}},
     [AUTHZ_STATE_READ] = {"state.read", true, false, {A, A, A, D}, {V, D, D, D}},
-    [AUTHZ_STATE_WRITE] = {"state.write", true, false, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_STATE_WRITE] = {"state.write", true, false, {A, A, A, D}, {A, D, D, D}},
     [AUTHZ_SERVICES] = {"services", false, false, {A, A, A, D}, {D, D, D, D}},
     [AUTHZ_ADMIN_READ] = {"admin.read", false, true, {A, D, D, D}, {D, D, D, D}},
     [AUTHZ_ADMIN_WRITE] = {"admin.write", false, true, {A, D, D, D}, {D, D, D, D}},
@@ -46,10 +46,16 @@ static const struct rule {
 
 static const char *const decision_names[AUTHZ_DECISION_MAX] = {"deny", "allow", "view-only"};
 
+/*
+ * Every row is a route the broker serves and every route it serves is a row:
+ * tests/unit/auth/authz_routes.py (ctest authz_routes) compares this table with the
+ * server_route_add() calls and the route lists next to them, the websocket
+ * paths and the web root. Any other GET outside /api/ and /ws is a static file
+ * (public, below); /api/services and the /api/admin/ rows are reserved for areas not
+ * built yet (listed as such there: they answer 404/405 until they are).
+ */
 const struct authz_route_example authz_routes[] = {
     {"GET", "/", AUTHZ_PUBLIC},
-    {"GET", "/desktop", AUTHZ_PUBLIC},
-    {"GET", "/static/*", AUTHZ_PUBLIC},
     {"GET", "/healthz", AUTHZ_PUBLIC},
     {"GET", "/api/demo/profiles", AUTHZ_PUBLIC},
     {"POST", "/api/login", AUTHZ_LOGIN},
@@ -62,6 +68,9 @@ const struct authz_route_example authz_routes[] = {
     {"POST", "/api/desktop/{user}/restart", AUTHZ_DESKTOP_CTL},
     {"GET", "/api/desktops/{user}", AUTHZ_DESKTOP_STATUS},
     {"DELETE", "/api/desktops/{user}", AUTHZ_DESKTOP_DESTROY},
+    {"GET", "/api/desktops/{user}/state", AUTHZ_STATE_READ},
+    {"PUT", "/api/desktops/{user}/state", AUTHZ_STATE_WRITE},
+    {"DELETE", "/api/desktops/{user}/state", AUTHZ_STATE_WRITE},
     {"GET", "/websockify", AUTHZ_DESKTOP_WS},
     {"GET", "/ws", AUTHZ_DESKTOP_WS},
     {"GET", "/ws/desktop", AUTHZ_DESKTOP_WS},

@@ -37,11 +37,11 @@ enum authz_endpoint {
 	AUTHZ_LOGOUT,          /* POST /api/logout */
 	AUTHZ_ME,              /* GET /api/me */
 	AUTHZ_DESKTOP_STATUS,  /* GET /api/desktop[/<user>], /api/desktops/<user> (owned) */
-	AUTHZ_DESKTOP_CTL,     /* POST /api/desktop[/<user>]/restart (owned) */
+	AUTHZ_DESKTOP_CTL,     /* POST /api/desktop[/<user>]/restart (owned; an admin: anyone's) */
 	AUTHZ_DESKTOP_DESTROY, /* DELETE /api/desktops/<user> (owned; an admin: anyone's) */
 	AUTHZ_DESKTOP_WS,      /* GET /websockify, /ws, /ws/desktop[/<user>]: websocket (owned) */
-	AUTHZ_STATE_READ,      /* GET /api/state[/<user>] (owned) */
-	AUTHZ_STATE_WRITE,     /* PUT /api/state (owned) */
+	AUTHZ_STATE_READ,      /* GET /api/state[/<user>], /api/desktops/<user>/state (owned) */
+	AUTHZ_STATE_WRITE,     /* PUT /api/state, PUT|DELETE /api/desktops/<user>/state (owned) */
 	AUTHZ_SERVICES,        /* GET /api/services */
 	AUTHZ_ADMIN_READ,      /* GET /api/admin/... */
 	AUTHZ_ADMIN_WRITE,     /* POST, PUT, DELETE /api/admin/... */

@@ -13,7 +13,8 @@
 #include "deskstate.h"
 #include "deskstate_sync.h"
 
-#define API_PREFIX "/api/desktops/"
+#define API_PREFIX     "/api/desktops/"
+#define RESTART_PREFIX "/api/desktop/"
 
 struct entry {
 	char *user;
@@ -35,15 +36,34 @@ struct deskstate_sync {
 	struct deskstate_sync_stats stats;
 	struct desktop_manager *desktops; /* running desktops get PUTs live, or NULL */
 	struct destroy *destroys;         /* desktops to stop once their state is flushed */
+	struct restart *restarts;         /* stopped desktops to start again */
 };
 
-/* DELETE /api/desktops/<user> of a ready desktop: stopped after its wm's next state. */
+/*
+ * DELETE /api/desktops/<user> of a ready desktop: stopped after its wm's next
+ * state. POST /api/desktop[/<user>]/restart takes the same path and then
+ * starts the desktop again (`restart`).
+ */
 struct destroy {
 	struct deskstate_sync *s;
 	char *user;
 	struct ab_timer *timer;
+	bool restart;
 	struct destroy *next;
 };
+
+/* A restart whose old desktop is stopping: started again once it is gone. */
+struct restart {
+	struct deskstate_sync *s;
+	char *user;
+	struct ab_timer *timer;
+	struct desktop_waiter *waiter; /* the new desktop's start, or NULL */
+	int64_t deadline_ms;
+	struct restart *next;
+};
+
+#define RESTART_POLL_MS 50
+#define RESTART_GONE_MS 30000 /* the longest a restart waits for the old desktop to go */
 
 #define DESTROY_FLUSH_MS 2000 /* the longest a destroy waits for the wm's current state */
 
@@ -433,6 +453,13 @@ deskstate_sync_free(struct deskstate_sync *s)
 		free(x->user);
 		free(x);
 	}
+	/* a waiter still pending belongs to the desktop manager, freed before us */
+	for (struct restart *r = s->restarts, *next; r; r = next) {
+		next = r->next;
+		ab_loop_timer_cancel(s->loop, r->timer);
+		free(r->user);
+		free(r);
+	}
 	for (struct entry *e = s->entries, *next; e; e = next) {
 		next = e->next;
 		json_decref(e->state);
@@ -491,6 +518,88 @@ destroy_find(struct deskstate_sync *s, const char *user)
 	return NULL;
 }
 
+static void
+restart_free(struct restart *r)
+{
+	for (struct restart **pp = &r->s->restarts; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	ab_loop_timer_cancel(r->s->loop, r->timer);
+	free(r->user);
+	free(r);
+}
+
+static void
+on_restarted(struct desktop *d, int status, void *data)
+{
+	struct restart *r = data;
+	r->waiter = NULL; /* freed by the manager after this call */
+	if (status < 0)
+		ab_error("desktop of '%s': restart: the new desktop did not start: %s", r->user,
+		         strerror(-status));
+	else
+		ab_info("desktop of '%s': restarted", r->user);
+	audit_log("desktop.restart", status < 0 ? AUDIT_DENY : AUDIT_INFO, r->user, NULL, "broker",
+	          json_pack("{ssss}", "target", r->user, "result",
+	                    status < 0 ? strerror(-status) : "ready"));
+	restart_free(r);
+}
+
+/* Polls until the old desktop is gone, then starts a new one (with the stored state). */
+static int64_t
+restart_tick(struct ab_loop *loop, void *data)
+{
+	struct restart *r = data;
+	struct deskstate_sync *s = r->s;
+	if (!s->desktops) {
+		r->timer = NULL;
+		restart_free(r);
+		return AB_TIMER_STOP;
+	}
+	if (desktop_exists(s->desktops, r->user)) {
+		if (ab_now_ms() < r->deadline_ms)
+			return RESTART_POLL_MS;
+		r->timer = NULL;
+		ab_error("desktop of '%s': restart: the old desktop did not stop within %d ms",
+		         r->user, RESTART_GONE_MS);
+		restart_free(r);
+		return AB_TIMER_STOP;
+	}
+	r->timer = NULL;
+	struct ab_err err = {0};
+	if (desktop_acquire(s->desktops, r->user, on_restarted, r, &r->waiter, &err) < 0) {
+		ab_error("desktop of '%s': restart: %s", r->user, err.msg);
+		restart_free(r);
+	}
+	return AB_TIMER_STOP;
+}
+
+static void
+restart_after_stop(struct deskstate_sync *s, const char *user)
+{
+	struct restart *r = ab_xcalloc(1, sizeof(*r));
+	r->s = s;
+	r->user = ab_xstrdup(user);
+	r->deadline_ms = ab_now_ms() + RESTART_GONE_MS;
+	r->next = s->restarts;
+	s->restarts = r;
+	r->timer = ab_loop_timer(s->loop, 0, restart_tick, r);
+}
+
+/* Stops the desktop of a destroy or restart whose state is flushed (or not coming). */
+static void
+destroy_finish(struct deskstate_sync *s, struct destroy *x)
+{
+	if (s->desktops)
+		desktop_stop(s->desktops, x->user);
+	if (x->restart)
+		restart_after_stop(s, x->user);
+	destroy_free(s, x);
+}
+
 /* Stops `user`'s desktop when a destroy waits for it. */
 static void
 destroy_now(struct deskstate_sync *s, const char *user, const char *why)
@@ -499,10 +608,10 @@ destroy_now(struct deskstate_sync *s, const char *user, const char *why)
 	if (!x)
 		return;
 	ab_loop_timer_cancel(s->loop, x->timer);
-	ab_info("desktop of '%s': %s, stopping it (destroy)", user, why);
-	if (s->desktops)
-		desktop_stop(s->desktops, user);
-	destroy_free(s, x);
+	x->timer = NULL;
+	ab_info("desktop of '%s': %s, stopping it (%s)", user, why,
+	        x->restart ? "restart" : "destroy");
+	destroy_finish(s, x);
 }
 
 static int64_t
@@ -513,9 +622,7 @@ on_destroy_timeout(struct ab_loop *loop, void *data)
 	ab_warn("desktop of '%s': no state from its window manager within %d ms; stopping it "
 	        "with the last state received",
 	        x->user, DESTROY_FLUSH_MS);
-	if (x->s->desktops)
-		desktop_stop(x->s->desktops, x->user);
-	destroy_free(x->s, x);
+	destroy_finish(x->s, x);
 	return AB_TIMER_STOP;
 }
 
@@ -528,20 +635,26 @@ on_destroy_timeout(struct ab_loop *loop, void *data)
  * bundle); the home and the stored state stay.
  */
 static void
-destroy_start(struct deskstate_sync *s, const char *user, bool ready)
+destroy_start(struct deskstate_sync *s, const char *user, bool ready, bool restart)
 {
-	if (destroy_find(s, user))
+	struct destroy *x = destroy_find(s, user);
+	if (x) {
+		x->restart = x->restart && restart; /* a destroy meanwhile wins */
 		return;
+	}
 	if (ready && desktop_send(s->desktops, user, ab_proto_msg("get_state", NULL)) == 0) {
-		struct destroy *x = ab_xcalloc(1, sizeof(*x));
+		x = ab_xcalloc(1, sizeof(*x));
 		x->s = s;
 		x->user = ab_xstrdup(user);
+		x->restart = restart;
 		x->timer = ab_loop_timer(s->loop, DESTROY_FLUSH_MS, on_destroy_timeout, x);
 		x->next = s->destroys;
 		s->destroys = x;
 		return;
 	}
 	desktop_stop(s->desktops, user);
+	if (restart)
+		restart_after_stop(s, user);
 }
 
 /* The entry of desktop_manager_list() for `user` (new reference), or NULL. */
@@ -569,7 +682,7 @@ deskstate_sync_end(void *data, const char *user)
 	if (!info)
 		return -ENOENT;
 	const char *state = json_string_value(json_object_get(info, "state"));
-	destroy_start(s, user, state && strcmp(state, "ready") == 0);
+	destroy_start(s, user, state && strcmp(state, "ready") == 0, false);
 	return 0;
 }
 
@@ -623,10 +736,13 @@ desktop_http(struct deskstate_sync *s, struct http_request *req, struct http_res
 	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
 	          json_pack("{ssss}", "target", target, "state", state ? state : "?"));
 	ab_info("desktop of '%s': ended by '%s' (%s)", target, req->user, req->role);
-	destroy_start(s, target, state && strcmp(state, "ready") == 0);
+	destroy_start(s, target, state && strcmp(state, "ready") == 0, false);
 	http_response_json(resp, 202, json_pack("{ssss}", "user", target, "status", "stopping"));
 	return 0;
 }
+
+static int state_http(struct deskstate_sync *s, struct http_request *req,
+                      struct http_response *resp, const char *target);
 
 int
 deskstate_sync_http(struct http_request *req, struct http_response *resp, void *data)
@@ -646,6 +762,15 @@ deskstate_sync_http(struct http_request *req, struct http_response *resp, void *
 	}
 	char target[40];
 	snprintf(target, sizeof(target), "%.*s", (int)(slash - rest), rest);
+	return state_http(s, req, resp, target);
+}
+
+/* GET|PUT|DELETE of `target`'s stored state (the /api/desktops/<user>/state and /api/state routes).
+ */
+static int
+state_http(struct deskstate_sync *s, struct http_request *req, struct http_response *resp,
+           const char *target)
+{
 	const char *event = strcmp(req->method, "GET") == 0      ? "state.read"
 	                    : strcmp(req->method, "PUT") == 0    ? "state.replace"
 	                    : strcmp(req->method, "DELETE") == 0 ? "state.reset"
@@ -729,10 +854,135 @@ deskstate_sync_http(struct http_request *req, struct http_response *resp, void *
 	return 0;
 }
 
+/*
+ * POST /api/desktop/restart (the caller's own desktop) and POST
+ * /api/desktop/<user>/restart (own; an admin anyone's): a restart that keeps
+ * the desktop's state. A ready desktop is asked for its current state first
+ * (get_state, as DELETE does: what the wm holds back in its debounce is
+ * stored), then stopped, then started again once it is gone: the new session
+ * restores the stored state (windows, wallpaper, theme, ...). 202
+ * {"user","status":"restarting"}; 404 when no desktop runs.
+ */
+int
+deskstate_sync_restart_http(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct deskstate_sync *s = data;
+	const char *event = "desktop.restart";
+	const char *rest = req->path + strlen(RESTART_PREFIX);
+	char target[sizeof(req->user) + 1];
+	if (strncmp(req->path, RESTART_PREFIX, strlen(RESTART_PREFIX)) != 0) {
+		http_response_error(resp, 404, "not found");
+		return 0;
+	}
+	if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) {
+		/* GET /api/desktop/<user>: the status, as GET /api/desktops/<user> */
+		if (!rest[0] || strchr(rest, '/') || strlen(rest) > 32) {
+			http_response_error(resp, 404, "not found");
+			return 0;
+		}
+		return desktop_http(s, req, resp, rest);
+	}
+	if (strcmp(rest, "restart") == 0) {
+		snprintf(target, sizeof(target), "%s", req->user);
+	} else {
+		const char *slash = strchr(rest, '/');
+		if (!slash || strcmp(slash, "/restart") != 0) {
+			http_response_error(resp, 404, "not found");
+			return 0;
+		}
+		if ((size_t)(slash - rest) > 32)
+			return http_deny(req, resp, event, "?", 400, "invalid user name");
+		snprintf(target, sizeof(target), "%.*s", (int)(slash - rest), rest);
+	}
+	if (strcmp(req->method, "POST") != 0) {
+		http_response_error(resp, 405, "method not allowed (POST)");
+		http_response_add_header(resp, "Allow", "POST");
+		return 0;
+	}
+	if (!req->user[0])
+		return http_deny(req, resp, event, target[0] ? target : "-", 401, "not signed in");
+	if (!desktop_user_valid(target))
+		return http_deny(req, resp, event, target, 400, "invalid user name");
+	bool admin = strcmp(req->role, "admin") == 0;
+	if (!admin && strcmp(req->user, target) != 0)
+		return http_deny(req, resp, event, target, 403,
+		                 "only an admin may restart another user's desktop");
+	if (!s->desktops) {
+		http_response_error(resp, 503, "desktops are not available");
+		return 0;
+	}
+	_cleanup_(json_decrefp) json_t *info = desktop_info(s->desktops, target);
+	if (!info) {
+		audit_log(event, AUDIT_INFO, req->user, req->role, req->peer,
+		          json_pack("{ssss}", "target", target, "reason", "no desktop running"));
+		http_response_error(resp, 404, "no desktop is running for this user");
+		return 0;
+	}
+	const char *state = json_string_value(json_object_get(info, "state"));
+	if (state && strcmp(state, "stopping") == 0 && !destroy_find(s, target)) {
+		http_response_error(resp, 409, "the desktop is stopping");
+		return 0;
+	}
+	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
+	          json_pack("{ssss}", "target", target, "state", state ? state : "?"));
+	ab_info("desktop of '%s': restart asked by '%s' (%s)", target, req->user, req->role);
+	destroy_start(s, target, state && strcmp(state, "ready") == 0, true);
+	http_response_json(resp, 202, json_pack("{ssss}", "user", target, "status", "restarting"));
+	return 0;
+}
+
+/* GET /api/desktop: the caller's own desktop status. */
+static int
+own_desktop_http(struct http_request *req, struct http_response *resp, void *data)
+{
+	if (!req->user[0])
+		return http_deny(req, resp, "desktop.status", "-", 401, "not signed in");
+	return desktop_http(data, req, resp, req->user);
+}
+
+/* GET|PUT /api/state (the caller's own), GET /api/state/<user>: as /api/desktops/<user>/state. */
+static int
+state_alias_http(struct http_request *req, struct http_response *resp, void *data)
+{
+	const char *rest = strncmp(req->path, "/api/state/", 11) == 0 ? req->path + 11 : NULL;
+	if (!rest && !req->user[0])
+		return http_deny(req, resp, "state.read", "-", 401, "not signed in");
+	if (rest && (!rest[0] || strchr(rest, '/') || strlen(rest) > 32)) {
+		http_response_error(resp, 404, "not found");
+		return 0;
+	}
+	return state_http(data, req, resp, rest ? rest : req->user);
+}
+
+/*
+ * The routes, one per authz row (tests/unit/auth/authz_routes.py compares this
+ * list with broker/authz.c's table; the prefix routes below serve exactly these):
+ *
+ * routes:
+ *   GET    /api/desktops/{user}
+ *   DELETE /api/desktops/{user}
+ *   GET    /api/desktops/{user}/state
+ *   PUT    /api/desktops/{user}/state
+ *   DELETE /api/desktops/{user}/state
+ *   GET    /api/desktop
+ *   GET    /api/desktop/{user}
+ *   POST   /api/desktop/restart
+ *   POST   /api/desktop/{user}/restart
+ *   GET    /api/state
+ *   PUT    /api/state
+ *   GET    /api/state/{user}
+ * end routes
+ */
 int
 deskstate_sync_add_routes(struct deskstate_sync *s, struct server *srv)
 {
-	return server_route_add(srv, NULL, API_PREFIX, deskstate_sync_http, s);
+	if (server_route_add(srv, NULL, API_PREFIX, deskstate_sync_http, s) < 0 ||
+	    server_route_add(srv, "GET", "/api/desktop", own_desktop_http, s) < 0 ||
+	    server_route_add(srv, NULL, RESTART_PREFIX, deskstate_sync_restart_http, s) < 0 ||
+	    server_route_add(srv, NULL, "/api/state", state_alias_http, s) < 0 ||
+	    server_route_add(srv, NULL, "/api/state/", state_alias_http, s) < 0)
+		return -ENOSPC;
+	return 0;
 }
 
 void

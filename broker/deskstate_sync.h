@@ -24,6 +24,10 @@
  * /api/desktops/<user> (202: ends the desktop after asking its wm for its
  * current state, at most 2 s; the stored state and the home stay; 404 when
  * none runs): own, an admin anyone's, audited "desktop.destroy".
+ *
+ * And POST /api/desktop/restart, POST /api/desktop/<user>/restart (202: the
+ * same flush and stop, then the desktop starts again from the stored state;
+ * 404 when none runs): own, an admin anyone's, audited "desktop.restart".
  */
 #ifndef BROKER_DESKSTATE_SYNC_H
 #define BROKER_DESKSTATE_SYNC_H
@@ -73,6 +77,11 @@ int deskstate_sync_prepare(void *data, const char *user, const char *runtime_dir
 int deskstate_sync_add_routes(struct deskstate_sync *s, struct server *srv);
 /* The route handler (data: the sync), public for tests. */
 int deskstate_sync_http(struct http_request *req, struct http_response *resp, void *data);
+/*
+ * POST /api/desktop/restart, POST /api/desktop/<user>/restart (data: the
+ * sync): flush the wm's state (get_state), stop, start again. Public for tests.
+ */
+int deskstate_sync_restart_http(struct http_request *req, struct http_response *resp, void *data);
 
 /* true when the stored states are loaded and no write is in flight. */
 /*

@@ -62,11 +62,11 @@ expected(const struct who *w, enum authz_endpoint ep, const char *owner)
 		if (!foreign)
 			return 200;
 		return w->role == USERS_ROLE_ADMIN ? 206 : 403;
-	case AUTHZ_DESKTOP_CTL:
+	case AUTHZ_DESKTOP_CTL: /* restart: own; an admin anyone's (issue 13) */
 	case AUTHZ_STATE_WRITE:
 		if (anon)
 			return 401;
-		return foreign ? 403 : 200;
+		return !foreign || w->role == USERS_ROLE_ADMIN ? 200 : 403;
 	case AUTHZ_DESKTOP_DESTROY:
 		if (anon)
 			return 401;
