@@ -484,9 +484,13 @@ own_host_dir(const struct runtime_spec *spec, const char *dir, struct ab_err *er
 	int r = ab_mkdir_p(dir, 0700, err);
 	if (r < 0)
 		return r;
-	if (chown(dir, host + spec->uid, host + spec->gid) < 0)
+	/* Through the directory itself, never a symlink put in its place. */
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return ab_err_errno(err, errno, "opening '%s'", dir);
+	if (fchown(fd, host + spec->uid, host + spec->gid) < 0)
 		return ab_err_errno(err, errno, "chown '%s'", dir);
-	if (chmod(dir, 0700) < 0)
+	if (fchmod(fd, 0700) < 0)
 		return ab_err_errno(err, errno, "chmod '%s'", dir);
 	return 0;
 }

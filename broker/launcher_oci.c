@@ -2,10 +2,14 @@
 /* launcher_oci: desktop sessions in OCI containers (see launcher_oci.h). */
 #include "launcher_oci.h"
 #include "ab_log.h"
+#include "ab_safe.h"
 #include "ab_util.h"
+#include "audit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SESSION_IN_CONTAINER "/opt/argobox/argobox-session"
@@ -75,6 +79,38 @@ on_exit_(struct runtime *rt, const char *user, int status, const char *msg, void
 		}
 }
 
+/*
+ * Hands `name` (a file the broker just wrote in the user's runtime dir) to
+ * the user's mapped uid. The directory is writable from inside the
+ * container, so the name is opened beneath it with no symlink on the way,
+ * and only a regular file with one link is given away; anything else is
+ * left alone and audited as desktop.file_attack deny.
+ */
+static void
+give_file(const char *user, const char *runtime_dir, const char *name, uid_t host,
+          const struct runtime_spec *spec)
+{
+	_cleanup_close_ int dfd = open(runtime_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	_cleanup_close_ int fd = ab_open_beneath(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	struct stat st;
+	if (fd == -ENOENT)
+		return;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		_cleanup_free_ char *path = ab_xasprintf("%s/%s", runtime_dir, name);
+		_cleanup_free_ char *found = ab_path_describe(path);
+		ab_error("launcher: '%s' is not the file the broker wrote (%s): left alone", path,
+		         found);
+		audit_log("desktop.file_attack", AUDIT_DENY, user, NULL, NULL,
+		          json_pack("{ssssssss}", "path", path, "found", found, "action", "chown",
+		                    "reason", fd < 0 ? strerror(-fd) : "not a regular file"));
+		return;
+	}
+	if (fchown(fd, host + spec->uid, host + spec->gid) < 0)
+		ab_warn("launcher: chown '%s/%s': %m", runtime_dir, name);
+}
+
 static int
 oci_start(struct launcher *l, const struct launch_request *req, launch_event_fn fn, void *data,
           struct launch **ret, struct ab_err *err)
@@ -126,9 +162,8 @@ oci_start(struct launcher *l, const struct launch_request *req, launch_event_fn 
 			                      req->env[i], v + rdl);
 			/* A file the broker wrote for the session (the state to restore):
 			 * the user's mapped uid must be able to read it. */
-			uid_t host = bundle_host_id(&p.spec);
-			if (lchown(v, host + p.spec.uid, host + p.spec.gid) < 0 && errno != ENOENT)
-				ab_warn("launcher: chown '%s': %m", v);
+			give_file(req->user, req->runtime_dir, v + rdl + 1, bundle_host_id(&p.spec),
+			          &p.spec);
 		} else
 			env[i] = ab_xstrdup(req->env[i]);
 	}

@@ -587,7 +587,8 @@ ready_tick(struct ab_loop *loop, void *data)
 		c->timer = NULL;
 		return AB_TIMER_STOP;
 	}
-	if (c->ready_path && access(c->ready_path, F_OK) == 0) {
+	struct stat rst;
+	if (c->ready_path && fstatat(AT_FDCWD, c->ready_path, &rst, AT_SYMLINK_NOFOLLOW) == 0) {
 		c->timer = NULL;
 		became_ready(c);
 		return AB_TIMER_STOP;
