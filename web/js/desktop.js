@@ -16,6 +16,7 @@
 
 import RFB from '/vendor/novnc/core/rfb.js';
 import { Backoff, describeEnd, websocketUrl } from './connection.js';
+import { browserLayout, validLayoutName } from './keyboard.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -170,6 +171,7 @@ function connect() {
 		return;
 	}
 	app.rfb = rfb;
+	acceptLayoutHint(rfb);
 	rfb.resizeSession = true; // the remote desktop follows the window
 	rfb.scaleViewport = false;
 	rfb.clipViewport = false;
@@ -294,6 +296,45 @@ function disconnect() {
 		app.userDisconnect = true;
 		app.rfb.disconnect();
 	}
+}
+
+// ---------- keyboard layout ----------
+// The desktop types with its own XKB layout (it receives scancodes). The browser's layout is
+// offered to the session, which hands it to the window manager; the wm takes it only while the
+// user has none (first sign-in), and keeps it in the desktop state. noVNC 1.7 builds SetEncodings
+// itself, so our pseudo-encoding is added there, and the session's acknowledgement (a
+// pseudo-rectangle) gets a decoder that sends the layout (docs/web.md).
+const KBD_HINT_ENCODING = 0x41424b01;
+const KBD_HINT_MSG = 240;
+const clientEncodings = RFB.messages.clientEncodings;
+RFB.messages.clientEncodings = function (sock, encodings) {
+	return clientEncodings.call(this, sock, [...encodings, KBD_HINT_ENCODING]);
+};
+app.keyboard = { layout: null, source: null, sent: false };
+
+async function sendLayout(rfb) {
+	const { layout, source } = await browserLayout();
+	app.keyboard.layout = layout;
+	app.keyboard.source = source;
+	if (app.rfb !== rfb || !validLayoutName(layout) || rfb._rfbConnectionState !== 'connected') {
+		return;
+	}
+	const sock = rfb._sock;
+	sock.sQpush8(KBD_HINT_MSG);
+	sock.sQpush8(0);
+	sock.sQpush16(layout.length);
+	sock.sQpushString(layout);
+	sock.flush();
+	app.keyboard.sent = true;
+}
+
+function acceptLayoutHint(rfb) {
+	rfb._decoders[KBD_HINT_ENCODING] = {
+		decodeRect() {
+			sendLayout(rfb);
+			return true;
+		},
+	};
 }
 
 // ---------- clipboard ----------
