@@ -17,9 +17,11 @@
 #include "httpc.h"
 #include "proxy.h"
 
-#define AUTHN_EXPIRE_MS  60000
-#define AUTHN_CF_MAX     (16 * 1024 + 1)
-#define AUTHN_COOKIE_MAX 8192
+#define AUTHN_EXPIRE_MS 60000
+#define AUTHN_CF_MAX    (16 * 1024 + 1)
+/* the whole Cookie header (Access's CF_Authorization JWT and others): up to the largest
+ * listen.max_header_bytes, so a cookie the server accepted is never cut here */
+#define AUTHN_COOKIE_MAX ((256 << 10) + 1)
 
 struct authn {
 	const struct broker_config *cfg;

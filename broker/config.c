@@ -18,6 +18,7 @@ static const char *const launchers[] = {"auto", "oci", "process", NULL};
 const struct broker_config broker_config_defaults = {
     .listen_address = "127.0.0.1",
     .listen_port = 8080,
+    .listen_max_header_bytes = 32 << 10,
     .session_geometry = "1280x800",
     .session_start_timeout_ms = 20000,
     .session_stop_timeout_ms = 5000,
@@ -42,6 +43,9 @@ const struct broker_config broker_config_defaults = {
 const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_STR("listen.address", C, listen_address, "address to listen on (loopback for now)"),
     AB_CFG_INT("listen.port", C, listen_port, 0, 65535, "TCP port (0: any free port)"),
+    AB_CFG_INT("listen.max_header_bytes", C, listen_max_header_bytes, 8192, 256 << 10,
+               "request headers larger than this are refused with 431 (audited "
+               "http.headers); room for Access tokens with group claims plus cookies"),
     AB_CFG_STR("tls.cert", C, tls_cert, "PEM certificate; with tls.key enables HTTPS/WSS"),
     AB_CFG_STR("tls.key", C, tls_key, "PEM private key for tls.cert"),
     AB_CFG_STR("web.root", C, web_root, "directory of the web pages (web/)"),

@@ -15,6 +15,7 @@
 struct broker_config {
 	char listen_address[64];
 	long long listen_port;
+	long long listen_max_header_bytes; /* larger request headers: 431 (server.c) */
 	char tls_cert[PATH_MAX];
 	char tls_key[PATH_MAX];
 	char web_root[PATH_MAX];

@@ -524,6 +524,55 @@ subprotocol_ok(struct lws *wsi)
 }
 
 /*
+ * The size of a request's headers as lws keeps them: every known header's name and value,
+ * plus the custom ones that carry tokens (Cf-Access-Jwt-Assertion). Other custom headers
+ * are not counted; lws's own buffer (4 x listen.max_header_bytes) bounds them, and a request
+ * beyond that is closed by lws (logged "Ran out of header data space").
+ */
+static size_t
+header_bytes(struct lws *wsi)
+{
+	size_t n = 0;
+	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+		int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+		if (len > 0) {
+			const unsigned char *name = lws_token_to_string((enum lws_token_indexes)t);
+			n += (size_t)len + (name ? strlen((const char *)name) : 0) + 3;
+		}
+	}
+#if defined(LWS_WITH_CUSTOM_HEADERS)
+	static const char *const custom[] = {"cf-access-jwt-assertion:",
+	                                     "Cf-Access-Jwt-Assertion:"};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(custom); i++) {
+		int len = lws_hdr_custom_length(wsi, custom[i], (int)strlen(custom[i]));
+		if (len > 0)
+			n += (size_t)len + strlen(custom[i]) + 3;
+	}
+#endif
+	return n;
+}
+
+/* True (and audited "http.headers", logged) when the request's headers are over the limit. */
+static bool
+headers_too_large(struct server *s, struct lws *wsi, const char *path)
+{
+	size_t n = header_bytes(wsi);
+	if (n <= (size_t)s->cfg->listen_max_header_bytes)
+		return false;
+	char peer[64] = "";
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	ab_warn("request from %s to '%.200s' refused (431): %zu bytes of headers, more than %lld",
+	        peer, path, n, s->cfg->listen_max_header_bytes);
+	audit_log("http.headers", AUDIT_DENY, NULL, NULL, peer,
+	          json_pack("{sssssIsI}", "reason", "request headers too large", "path", path,
+	                    "bytes", (json_int_t)n, "limit",
+	                    (json_int_t)s->cfg->listen_max_header_bytes));
+	return true;
+}
+
+#define HEADERS_TOO_LARGE "request headers too large"
+
+/*
  * Answers a refused upgrade with `resp` (status, headers, JSON body) before lws hangs up:
  * the client sees 401/403/404 instead of a reset connection. Best effort: the caller
  * closes the connection either way.
@@ -581,15 +630,21 @@ ws_deny(struct lws *wsi, const char *peer, const char *uri, const char *user, co
  * audited like the others.
  */
 static int
-ws_confirm_upgrade(struct lws *wsi)
+ws_confirm_upgrade(struct server *s, struct lws *wsi)
 {
-	if (subprotocol_ok(wsi))
-		return 0;
 	char uri[256] = "", peer[64] = "";
 	hdr_copy(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+	struct http_response deny = {0};
+	if (headers_too_large(s, wsi, uri)) {
+		http_response_error(&deny, 431, HEADERS_TOO_LARGE);
+		ws_refuse(wsi, &deny);
+		http_response_clear(&deny);
+		return -1;
+	}
+	if (subprotocol_ok(wsi))
+		return 0;
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
 	const char *why = "subprotocol refused (only none or 'binary')";
-	struct http_response deny = {0};
 	http_response_error(&deny, 403, why);
 	ws_deny(wsi, peer, uri, NULL, NULL, why, &deny);
 	http_response_clear(&deny);
@@ -676,6 +731,10 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			http_response_error(&c->resp, 400, "bad path");
 			return respond(s, wsi, c);
 		}
+		if (headers_too_large(s, wsi, uri)) {
+			http_response_error(&c->resp, 431, HEADERS_TOO_LARGE);
+			return respond(s, wsi, c);
+		}
 		if (strcmp(c->method, "POST") == 0 || strcmp(c->method, "PUT") == 0 ||
 		    strcmp(c->method, "PATCH") == 0) {
 			if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
@@ -726,7 +785,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		return 0;
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return strcasecmp(in, "websocket") == 0 ? ws_confirm_upgrade(wsi) : 0;
+		return strcasecmp(in, "websocket") == 0 ? ws_confirm_upgrade(s, wsi) : 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return ws_filter(s, wsi, c);
 	case LWS_CALLBACK_ESTABLISHED:
@@ -803,6 +862,9 @@ server_new(const struct broker_config *cfg, struct server **ret, struct ab_err *
 	info.user = s;
 	info.vhost_name = "argobox";
 	info.retry_and_idle_policy = &s->retry;
+	/* lws's header buffer: room for headers up to the limit (answered 431 beyond it) */
+	info.max_http_header_data = 0;
+	info.max_http_header_data2 = (unsigned)cfg->listen_max_header_bytes * 4;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	if (!strchr(info.iface, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;

@@ -73,6 +73,7 @@ async function startBroker(opts = {}) {
 	const auth = JSON.parse(JSON.stringify(sample.auth));
 	Object.assign(auth.demo, opts.demo || {});
 	Object.assign(auth.local, opts.local || {});
+	if (opts.access) auth.access = Object.assign({}, auth.access, opts.access);
 	const cfg = {
 		listen: { address: '127.0.0.1', port: 0 },
 		web: { root: path.join(src, 'web') },
@@ -602,6 +603,73 @@ const tests = {
 		const b3 = await startBroker(Object.assign({ tmp: b.tmp }, opts));
 		assert.strictEqual((await http(b3.port, 'GET', '/api/me', { headers: as(bogie) })).status, 401, 'signed out stays signed out');
 		await stopBroker(b3);
+	},
+
+	/*
+	 * N3 (issue 12): real Access tokens with group claims plus cookies fit (they used to
+	 * overflow lws's 4 KB header buffer and the connection was closed without an answer);
+	 * headers over listen.max_header_bytes get 431 and an http.headers audit line.
+	 */
+	async headers() {
+		const crypto = require('crypto');
+		const httpm = require('http');
+		const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+		const jwk = Object.assign(publicKey.export({ format: 'jwk' }), { kid: 'k1', alg: 'RS256', use: 'sig' });
+		const certs = httpm.createServer((q, r) => {
+			r.writeHead(200, { 'Content-Type': 'application/json' });
+			r.end(JSON.stringify({ keys: [jwk] }));
+		});
+		await new Promise((res) => certs.listen(0, '127.0.0.1', res));
+		try {
+			const team = 'argotest', aud = 'aud-test';
+			const b = await startBroker({ access: { enabled: true, team, aud,
+				certs_url: `http://127.0.0.1:${certs.address().port}/certs` } });
+			const b64 = (o) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
+			const now = Math.floor(Date.now() / 1000);
+			const groups = Array.from({ length: 300 }, (_, i) => `argobox-homelab-group-${i}`);
+			const head = b64({ alg: 'RS256', kid: 'k1', typ: 'JWT' });
+			const body = b64({ aud: [aud], iss: `https://${team}.cloudflareaccess.com`, email: 'bogie@argobox.example',
+				sub: 'x', iat: now - 5, nbf: now - 5, exp: now + 600, type: 'app', custom: { groups } });
+			const sig = crypto.sign('sha256', Buffer.from(`${head}.${body}`), privateKey).toString('base64url');
+			const tok = `${head}.${body}.${sig}`;
+			assert.ok(tok.length > 10000 && tok.length < 16384, `token of ${tok.length} bytes`);
+			const cookie = `CF_Authorization=${tok}; _ga=GA1.1.${'7'.repeat(40)}; prefs=${'x'.repeat(1500)}`;
+			const big = { 'Cf-Access-Jwt-Assertion': tok, Cookie: cookie };
+			const me = await waitFor('the Access keys', async () => {
+				const r = await http(b.port, 'GET', '/api/me', { headers: big });
+				return r.status === 503 ? null : r;
+			});
+			assert.strictEqual(me.status, 200, `a ${tok.length}-byte token plus cookies: ${me.status} ${me.body}`);
+			assert.strictEqual(me.json.user, 'bogie');
+			const w = await wsTry(b.port, '/ws/desktop', { headers: big });
+			assert.ok(w.ok, `websocket with ${cookie.length + tok.length} bytes of token headers: ${w.status} ${w.body}`);
+			w.ws.close();
+
+			// over listen.max_header_bytes (32 KiB): 431 and an audit line, for HTTP and upgrades
+			const huge = { Cookie: `junk=${'j'.repeat(40 << 10)}` };
+			const r = await http(b.port, 'GET', '/api/me', { headers: huge });
+			assert.strictEqual(r.status, 431, `huge headers: ${r.status} ${r.body}`);
+			const ws = await wsTry(b.port, '/ws/desktop', { headers: huge });
+			assert.strictEqual(ws.status, 431, `huge headers on an upgrade: ${ws.status} ${ws.error || ''}`);
+			const lines = await waitFor('http.headers audit lines', () => {
+				const l = auditLines(b).filter((e) => e.event === 'http.headers');
+				return l.length >= 2 ? l : null;
+			}, 5000);
+			for (const e of lines) {
+				assert.strictEqual(e.outcome, 'deny');
+				assert.strictEqual(e.source, '127.0.0.1');
+				assert.strictEqual(e.detail.limit, 32768);
+				assert.ok(e.detail.bytes > 40 << 10, `bytes ${e.detail.bytes}`);
+			}
+			assert.deepStrictEqual(lines.map((e) => e.detail.path), ['/api/me', '/ws/desktop']);
+			// far beyond lws's own buffer (4x the limit): the connection is closed, the broker lives on
+			await http(b.port, 'GET', '/api/me', { headers: { Cookie: `junk=${'j'.repeat(600 << 10)}` } }).catch(() => null);
+			assert.strictEqual((await http(b.port, 'GET', '/healthz')).status, 200, 'broker still up');
+			console.log(`token ${tok.length} B + cookies ${cookie.length} B: 200; 40 KiB cookie: 431 (${lines[0].detail.bytes} B)`);
+			await stopBroker(b);
+		} finally {
+			certs.close();
+		}
 	},
 
 	/* session.stop_on_shutdown false: a restarted broker adopts the running desktops. */
