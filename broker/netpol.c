@@ -187,8 +187,33 @@ netpol_addresses(struct netpol *np, unsigned index, char *ret_host, char *ret_ct
 	return 0;
 }
 
+/*
+ * The host end of a slot's veth: "<netns_prefix><index>h" when that fits
+ * IFNAMSIZ (the default "argobox-" gives argobox-3h), else "ab<8 hex of
+ * the prefix's hash><index>h", so two brokers with different prefixes on
+ * one host never share a name (issue 12 N8).
+ */
 static void
-host_ifname(unsigned index, char out[IFNAMSIZ])
+host_ifname(const struct netpol *np, unsigned index, char out[IFNAMSIZ])
+{
+	const char *p = np->cfg.netns_prefix;
+	bool plain = true;
+	for (const char *c = p; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+			plain = false;
+	int n = plain ? snprintf(out, IFNAMSIZ, "%s%uh", p, index) : IFNAMSIZ;
+	if (n < IFNAMSIZ)
+		return;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *c = p; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	snprintf(out, IFNAMSIZ, "ab%08x%uh", h, index % 10000);
+}
+
+/* The name brokers before issue 12 N8 gave every slot, whatever the prefix. */
+static void
+legacy_ifname(unsigned index, char out[IFNAMSIZ])
 {
 	snprintf(out, IFNAMSIZ, "ab%uh", index);
 }
@@ -643,7 +668,7 @@ static int
 program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err)
 {
 	char H[IFNAMSIZ], fwd[64], in[64], nat[64];
-	host_ifname(u->index, H);
+	host_ifname(np, u->index, H);
 	chain_names(u->user, fwd, in, nat);
 	uint32_t net = 0;
 	int r = slot_net(np, u->index, &net, err);
@@ -791,7 +816,7 @@ static int
 remove_link_and_ns(struct netpol *np, const char *user, unsigned index)
 {
 	char H[IFNAMSIZ];
-	host_ifname(index, H);
+	host_ifname(np, index, H);
 	int first = 0;
 	int ifindex = (int)if_nametoindex(H);
 	if (ifindex > 0) {
@@ -812,7 +837,7 @@ static int
 create_ns(struct netpol *np, const struct netpol_user *u, const char *path, struct ab_err *err)
 {
 	char H[IFNAMSIZ];
-	host_ifname(u->index, H);
+	host_ifname(np, u->index, H);
 	uint32_t net = 0;
 	int r = slot_net(np, u->index, &net, err);
 	if (r < 0)
@@ -911,7 +936,7 @@ netpol_add(struct netpol *np, const struct netpol_user *u, char **ret_netns_path
 	_cleanup_free_ char *path = netns_path(np, u->user);
 	/* Leftovers of an earlier run are replaced; the rules are flushed by program_rules(). */
 	char H[IFNAMSIZ];
-	host_ifname(u->index, H);
+	host_ifname(np, u->index, H);
 	if (access(path, F_OK) == 0 || if_nametoindex(H) > 0)
 		remove_link_and_ns(np, u->user, u->index);
 	r = create_ns(np, u, path, err);
@@ -931,6 +956,46 @@ netpol_add(struct netpol *np, const struct netpol_user *u, char **ret_netns_path
 	return 0;
 }
 
+/*
+ * A desktop started by a broker from before N8 has its veth under the old
+ * name; the rules match the new one, so the link is renamed (down, rename,
+ * up: a moment without network) before they are programmed.
+ */
+static int
+rename_legacy_link(struct netpol *np, unsigned index, struct ab_err *err)
+{
+	char H[IFNAMSIZ], old[IFNAMSIZ];
+	host_ifname(np, index, H);
+	legacy_ifname(index, old);
+	int ifindex = (int)if_nametoindex(old);
+	if (!strcmp(H, old) || if_nametoindex(H) > 0 || ifindex <= 0)
+		return 0;
+	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
+	if (!nl)
+		return ab_err_errno(err, errno, "netlink");
+	char buf[256] = {0};
+	struct nlmsghdr *h = rt_msg(buf, RTM_NEWLINK, 0, ++np->seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	ifi->ifi_change = IFF_UP; /* ifi_flags 0: down */
+	int r = rtnl_talk(nl, h);
+	if (r >= 0) {
+		memset(buf, 0, sizeof(buf));
+		h = rt_msg(buf, RTM_NEWLINK, 0, ++np->seq);
+		ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+		ifi->ifi_family = AF_UNSPEC;
+		ifi->ifi_index = ifindex;
+		mnl_attr_put_strz(h, IFLA_IFNAME, H);
+		r = rtnl_talk(nl, h);
+	}
+	int up = link_up(nl, ++np->seq, ifindex);
+	if (r < 0 || up < 0)
+		return ab_err_errno(err, -(r < 0 ? r : up), "renaming veth '%s' to '%s'", old, H);
+	ab_info("network: veth '%s' renamed '%s' (named from netns_prefix now)", old, H);
+	return 0;
+}
+
 int
 netpol_adopt(struct netpol *np, const struct netpol_user *u, char **ret_netns_path,
              struct ab_err *err)
@@ -941,6 +1006,8 @@ netpol_adopt(struct netpol *np, const struct netpol_user *u, char **ret_netns_pa
 	_cleanup_free_ char *path = netns_path(np, u->user);
 	if (access(path, F_OK) < 0)
 		return ab_err_errno(err, errno, "namespace '%s'", path);
+	if ((r = rename_legacy_link(np, u->index, err)) < 0)
+		return r;
 	r = program_rules(np, u, err);
 	if (r < 0)
 		return r;

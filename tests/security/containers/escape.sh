@@ -216,7 +216,7 @@ done
 printf '\n%-34s %s\n' "ATTEMPT" "OUTCOME"
 printf '%s\n' "${rows[@]}"
 for u in $A $B $D; do T stop --user "$u" >/dev/null || fail=1; done
-left=$(ip -n "$hostns" -o link show | grep -c 'ab[0-9]*h' || true)
+left=$(ip -n "$hostns" -o link show | grep -cE "abe$tag-[0-9]+h|ab[0-9a-f]{8}[0-9]+h" || true)
 [ "$left" = 0 ] || { echo "veths left after stop: $left"; fail=1; }
 nsenter --net=/run/netns/$hostns nft list table inet "abe$tag" 2>/dev/null | grep -q chain && { echo "rules left after stop"; fail=1; }
 [ "$fail" = 0 ] && echo "escape suite: all attempts failed and were audited" || echo "escape suite: FAILED"

@@ -80,10 +80,10 @@ cat >"$T/broker.json" <<EOT
    {"name": "cid", "role": "member", "profile": "dev", "uid": 1004, "gid": 1004, "password_hash": "$hash"}],
  "profiles": {
    "dev": {"title": "Developer", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 300},
-           "network": {"egress": "none", "lan": [], "services": []}, "services": [],
+           "network": {"egress": "services", "lan": [], "services": []}, "services": [],
            "read_only_root": false, "persistent": true, "ttl_minutes": 0},
    "trial": {"title": "Trial", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
-             "network": {"egress": "none", "lan": [], "services": []}, "services": [],
+             "network": {"egress": "services", "lan": [], "services": []}, "services": [],
              "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}}
 EOT
 
@@ -157,6 +157,12 @@ for u in bea cid "$demo"; do
 	vnc_password "$u"
 	SESSION_PID[$u]=$(desk_pid "$u")
 done
+
+# N8: the host ends of the veths are named from netns_prefix, so two brokers never collide.
+links=$(N ip -o link show)
+[ "$(grep -cE ": $prefix[0-9]+h@" <<<"$links")" = 3 ] && ! grep -qE ': ab[0-9]+h@' <<<"$links" &&
+	ok "veths named from the netns prefix: $(grep -oE "$prefix[0-9]+h" <<<"$links" | tr '\n' ' ')" ||
+	bad "veth names: $(grep -oE ': [^:]+h@' <<<"$links" | tr '\n' ' ')"
 
 # The root-only host socket: a listener in a 0700 directory of root's.
 mkdir -m 0700 "$T/rootonly"
