@@ -98,6 +98,22 @@ x_view() {
 	echo "current desktop: $(xprop -root _NET_CURRENT_DESKTOP | awk '{print $NF}')"
 }
 declare -f geom x_view >"$T/xview"
+# what is drawn: the wallpaper (mist.png letterboxed on the light theme's background) and the
+# taskbar (light theme), seen on workspace 4, which has no windows
+pixels() {
+	xdotool set_desktop 3
+	wait_for 10 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 3$'"
+	sleep 0.3
+	echo "wallpaper $(px 640 20) / $(px 100 400) / $(px 1200 700) taskbar $(px 700 795)"
+	xdotool set_desktop 0
+	wait_for 10 sh -c "xprop -root _NET_CURRENT_DESKTOP | grep -q '= 0$'"
+}
+BEFORE_PX=$(pixels)
+echo "pixels: $BEFORE_PX"
+read -r r g b <<<"${BEFORE_PX##*taskbar }"
+[ -n "$b" ] && ((r > 150 && g > 150 && b > 150)) || fail "taskbar not drawn light: $BEFORE_PX"
+back_on_ws0() { broker_state | jq -e '.workspaces.current == 0' && stored_ok; }
+wait_for 10 back_on_ws0 || fail "workspace switch not stored: $(broker_state)"
 # the minimized editor is unmapped: geom reports its last position, which must stay too
 BEFORE_X=$(x_view)
 BEFORE_STATE=$(broker_state | jq -S 'del(.windows[].title)')
@@ -137,6 +153,10 @@ after:  $after"
 		fail "SIG$sig: a state with defaults, the stale start-time layout or fewer windows was published: $(tail -n +$((n_frames + 1)) "$T/broker.jsonl" | head -c 3000)"
 	grep -q "restoring '$RUN/wm-state.json': 4 windows" "$T/wm.log" ||
 		fail "SIG$sig: the restarted wm did not read the session's latest state"
+	# the wallpaper and the theme are drawn as before (the defaults would be the built-in
+	# gradient and the dark taskbar)
+	after_px=$(pixels)
+	[ "$after_px" = "$BEFORE_PX" ] || fail "SIG$sig: wallpaper/theme pixels differ: before '$BEFORE_PX', after '$after_px'"
 done
 
 # the maximized window kept its normal geometry through both restarts
