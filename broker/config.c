@@ -35,6 +35,7 @@ const struct broker_config broker_config_defaults = {
     .vnc_max_failures = 5,
     .vnc_lockout_s = 300,
     .vnc_max_pending = 16,
+    .vnc_max_pending_per_source = 4,
     .vnc_handshake_timeout_ms = 10000,
     .vnc_buffer_bytes = 1 << 20,
 };
@@ -111,6 +112,8 @@ const struct ab_cfg_field broker_config_fields[] = {
                "how long a locked-out address is refused"),
     AB_CFG_INT("vnc_gateway.max_pending", C, vnc_max_pending, 1, 4096,
                "concurrent unauthenticated VNC connections"),
+    AB_CFG_INT("vnc_gateway.max_pending_per_source", C, vnc_max_pending_per_source, 1, 4096,
+               "of those, from one address: one source cannot lock everyone out"),
     AB_CFG_INT("vnc_gateway.handshake_timeout_ms", C, vnc_handshake_timeout_ms, 100, 600000,
                "a VNC client that has not authenticated within this is dropped"),
     AB_CFG_INT("vnc_gateway.buffer_bytes", C, vnc_buffer_bytes, 65536, 64 << 20,

@@ -51,6 +51,7 @@ struct broker_config {
 	long long vnc_max_failures;
 	long long vnc_lockout_s;
 	long long vnc_max_pending;
+	long long vnc_max_pending_per_source;
 	long long vnc_handshake_timeout_ms;
 	long long vnc_buffer_bytes; /* per direction, per connection */
 };

@@ -309,6 +309,7 @@ main(int argc, char **argv)
 	    .max_failures = (int)cfg.vnc_max_failures,
 	    .lockout_s = cfg.vnc_lockout_s,
 	    .max_pending = (int)cfg.vnc_max_pending,
+	    .max_pending_per_source = (int)cfg.vnc_max_pending_per_source,
 	    .handshake_timeout_ms = cfg.vnc_handshake_timeout_ms,
 	    .buffer_bytes = (size_t)cfg.vnc_buffer_bytes,
 	    .user_ok = vnc_user_ok,

@@ -105,7 +105,7 @@ struct vncgw {
 	char *public_host, *data_dir, *path;
 	char listen_host[INET6_ADDRSTRLEN];
 	int64_t password_ttl_s, lockout_s, handshake_timeout_ms;
-	int max_failures, max_pending;
+	int max_failures, max_pending, max_pending_per_source;
 	size_t buffer_bytes;
 	vncgw_user_ok_fn user_ok;
 	void *user_ok_data;
@@ -1304,10 +1304,19 @@ vncgw_accept(struct ab_loop *loop, int fd, unsigned events, void *data)
 			else
 				inet_ntop(AF_INET6, a, peer, sizeof(peer));
 		}
-		if (g->n_pending >= g->max_pending) {
-			audit_log(
-			    "vncgw.connect", AUDIT_DENY, NULL, NULL, peer,
-			    json_pack("{ss}", "reason", "too many unauthenticated connections"));
+		/* One source must not hold every slot: it would lock everyone out. */
+		int from_peer = 0;
+		for (struct vncgw_conn *o = g->conns; o; o = o->next)
+			if (o->pending && !strcmp(o->peer, peer))
+				from_peer++;
+		if (g->n_pending >= g->max_pending || from_peer >= g->max_pending_per_source) {
+			audit_log("vncgw.connect", AUDIT_DENY, NULL, NULL, peer,
+			          json_pack("{sssi}", "reason",
+			                    from_peer >= g->max_pending_per_source
+			                        ? "too many unauthenticated connections from this "
+			                          "source"
+			                        : "too many unauthenticated connections",
+			                    "pending", from_peer));
 			close(cfd);
 			continue;
 		}
@@ -1508,6 +1517,7 @@ vncgw_new(struct ab_loop *loop, const struct vncgw_params *p, struct desktop_man
 	g->max_failures = p->max_failures > 0 ? p->max_failures : 5;
 	g->lockout_s = p->lockout_s > 0 ? p->lockout_s : 300;
 	g->max_pending = p->max_pending > 0 ? p->max_pending : 16;
+	g->max_pending_per_source = p->max_pending_per_source > 0 ? p->max_pending_per_source : 4;
 	g->handshake_timeout_ms = p->handshake_timeout_ms > 0 ? p->handshake_timeout_ms : 10000;
 	g->buffer_bytes = AB_MAX(p->buffer_bytes, (size_t)VNCGW_HS_BUF);
 	g->user_ok = p->user_ok;

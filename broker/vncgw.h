@@ -47,6 +47,7 @@ struct vncgw_params {
 	int max_failures;
 	int64_t lockout_s;
 	int max_pending;
+	int max_pending_per_source; /* of those, from one address (0: 4) */
 	int64_t handshake_timeout_ms;
 	size_t buffer_bytes;      /* per direction, per connection (vnc_gateway.buffer_bytes) */
 	vncgw_user_ok_fn user_ok; /* NULL: everyone with a password */

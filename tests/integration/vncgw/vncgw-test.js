@@ -297,8 +297,8 @@ function desResponse(password, challenge) {
 	return Buffer.concat([c.update(challenge), c.final()]);
 }
 
-function rawConn(gport) {
-	const s = net.connect(gport, '127.0.0.1');
+function rawConn(gport, localAddress) {
+	const s = net.connect({ port: gport, host: '127.0.0.1', localAddress });
 	const r = reader();
 	s.on('data', (d) => r.push(d));
 	s.on('close', () => r.close());
@@ -498,7 +498,7 @@ async function testRestart() {
 }
 
 async function testHostile() {
-	const b = await startBroker({ max_pending: 4, handshake_timeout_ms: 1500 });
+	const b = await startBroker({ max_pending: 4, max_pending_per_source: 2, handshake_timeout_ms: 1500 });
 	const bea = await login(b, 'bea');
 	const pw = await newPassword(b, bea);
 	const closes = async (what, fn) => {
@@ -533,14 +533,27 @@ async function testHostile() {
 		console.log(`ok: RFB 3.${minor} client: right password in, wrong one out`);
 	}
 
-	// at most max_pending unauthenticated connections; idle ones time out
+	// at most max_pending_per_source unauthenticated connections from one address, and
+	// max_pending in all; idle ones time out
 	const idle = [];
-	for (let i = 0; i < 4; i++) {
-		const c = rawConn(b.gport);
+	for (let i = 0; i < 2; i++) {
+		const c = rawConn(b.gport, '127.0.0.1');
 		await c.r.read(12);
 		idle.push(c);
 	}
-	const extra = rawConn(b.gport);
+	const third = rawConn(b.gport, '127.0.0.1');
+	await waitFor('the third connection from one source to be refused', () => third.closed(), 10000);
+	assert.strictEqual(third.r.len, 0, 'no banner for the connection over the per-source limit');
+	assert.ok(auditHas((e) => e.event === 'vncgw.connect' && e.source === '127.0.0.1' &&
+		e.detail.reason === 'too many unauthenticated connections from this source'));
+	console.log('ok: one source over max_pending_per_source is refused and audited');
+	for (let i = 0; i < 2; i++) {
+		const c = rawConn(b.gport, '127.0.0.2');
+		await c.r.read(12);
+		idle.push(c);
+	}
+	console.log('ok: another source still gets in while the first holds its share');
+	const extra = rawConn(b.gport, '127.0.0.3');
 	await waitFor('the fifth connection to be refused', () => extra.closed(), 10000);
 	assert.strictEqual(extra.r.len, 0, 'no banner for the connection over the limit');
 	assert.ok(auditHas((e) => e.event === 'vncgw.connect' && e.detail.reason === 'too many unauthenticated connections'));
