@@ -34,7 +34,8 @@ ab_share_dir_for(const char *exe, char *out, unsigned long out_size)
 	}
 	char share[PATH_MAX], assets[PATH_MAX + 8];
 	if (exe && strstr(exe, "/libexec/argobox/")) {
-		snprintf(share, sizeof(share), "%s/share/argobox", prefix);
+		/* prefix is at most PATH_MAX - 1; a longer result is cut, and is_dir() says no */
+		snprintf(share, sizeof(share), "%.4000s/share/argobox", prefix);
 		snprintf(assets, sizeof(assets), "%s/assets", share);
 		if (is_dir(assets)) {
 			snprintf(out, out_size, "%s", share);
