@@ -3,6 +3,7 @@
 #include "wm.h"
 #include "ab_util.h"
 
+#include <X11/Xatom.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,23 @@ rgba(double *out, const char *s, double a)
 {
 	hex(s, out);
 	out[3] = a;
+}
+
+/*
+ * Publishes the theme for apps (apps/lib follows it live): the root window's
+ * _ARGOBOX_THEME, UTF8_STRING "mode=dark\naccent=#rrggbb\nfont=...\n".
+ */
+static void
+theme_publish(void)
+{
+	if (!wm.dpy)
+		return;
+	char buf[160];
+	int n = snprintf(buf, sizeof(buf), "mode=%s\naccent=%s\nfont=%s\n",
+	                 deskstate_mode_name(wm.ds.mode), wm.ds.accent, wm.theme.font);
+	XChangeProperty(wm.dpy, wm.root, XInternAtom(wm.dpy, "_ARGOBOX_THEME", False),
+	                XInternAtom(wm.dpy, "UTF8_STRING", False), 8, PropModeReplace,
+	                (unsigned char *)buf, AB_MIN(n, (int)sizeof(buf) - 1));
 }
 
 void
@@ -58,6 +76,7 @@ theme_apply(void)
 		rgba(t->hover, "#000000", 0.07);
 	}
 	hex("#e5484d", t->close);
+	theme_publish();
 }
 
 void

@@ -27,7 +27,8 @@ grep -q "restore: dropped 't' (XTerm, xterm.desktop): no allowed .desktop entry 
 	fail "disallowed app not refused"
 ! xwininfo -root -tree | grep -q '"XTerm"' || fail "a disallowed xterm was started"
 stop_wm
-ARGOBOX_APPS=terminal start_wm --restore "$T/st.json"
+# (the profile app "terminal" is argobox-terminal now; xterm is allowed by its own name)
+ARGOBOX_APPS=terminal,xterm start_wm --restore "$T/st.json"
 wait_for 20 grep -q "restore: placed 1 of 1 windows" "$T/wm.log" || fail "allowed terminal not restored"
 wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"XTerm\"'" || fail "xterm not started"
 wm_alive

@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* ab_app: window, hints, theme, input method, selections and the loop (see ab_app.h). */
+#include "ab_app.h"
+#include "ab_err.h"
+#include "ab_log.h"
+#include "ab_util.h"
+
+#include <X11/Xatom.h>
+#include <X11/Xutil.h>
+#include <cairo-xlib.h>
+#include <errno.h>
+#include <locale.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SEL_MAX (16u << 20) /* the most a paste takes in (no INCR transfers) */
+
+static void
+app_read_theme(struct ab_app *app)
+{
+	Atom type;
+	int fmt;
+	unsigned long n = 0, after;
+	unsigned char *data = NULL;
+	struct ab_apptheme t;
+	apptheme_default(&t);
+	if (XGetWindowProperty(app->dpy, app->root, app->a_theme, 0, 256, False, AnyPropertyType,
+	                       &type, &fmt, &n, &after, &data) == Success &&
+	    data && fmt == 8) {
+		_cleanup_free_ char *s = ab_xstrndup((const char *)data, n);
+		struct ab_err err = {0};
+		if (apptheme_parse(s, &t, &err) < 0)
+			ab_warn("%s; using the default theme", err.msg);
+	}
+	if (data)
+		XFree(data);
+	app->theme = t;
+}
+
+static void
+app_set_icon(struct ab_app *app, ab_app_icon_fn icon)
+{
+	static const int sizes[] = {16, 32, 48};
+	size_t total = 0;
+	for (size_t i = 0; i < AB_ARRAY_SIZE(sizes); i++)
+		total += 2 + (size_t)(sizes[i] * sizes[i]);
+	/* format-32 properties are arrays of long on the client side */
+	_cleanup_free_ unsigned long *buf = ab_xcalloc(total, sizeof(unsigned long));
+	size_t o = 0;
+	for (size_t i = 0; i < AB_ARRAY_SIZE(sizes); i++) {
+		int s = sizes[i];
+		cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, s, s);
+		cairo_t *cr = cairo_create(surf);
+		icon(cr, s);
+		cairo_destroy(cr);
+		cairo_surface_flush(surf);
+		const unsigned char *px = cairo_image_surface_get_data(surf);
+		int stride = cairo_image_surface_get_stride(surf);
+		buf[o++] = (unsigned long)s;
+		buf[o++] = (unsigned long)s;
+		for (int y = 0; y < s; y++) {
+			const uint32_t *row = (const uint32_t *)(const void *)(px + y * stride);
+			for (int x = 0; x < s; x++)
+				buf[o++] = row[x];
+		}
+		cairo_surface_destroy(surf);
+	}
+	XChangeProperty(app->dpy, app->win, app->a_net_wm_icon, XA_CARDINAL, 32, PropModeReplace,
+	                (unsigned char *)buf, (int)total);
+}
+
+static void
+app_open_im(struct ab_app *app)
+{
+	app->xim = XOpenIM(app->dpy, NULL, NULL, NULL);
+	if (!app->xim) {
+		/* no input method server: the built-in one (compose from the locale) */
+		XSetLocaleModifiers("@im=none");
+		app->xim = XOpenIM(app->dpy, NULL, NULL, NULL);
+	}
+	if (!app->xim) {
+		ab_warn("no X input method; typing works without compose");
+		return;
+	}
+	app->xic = XCreateIC(app->xim, XNInputStyle, XIMPreeditNothing | XIMStatusNothing,
+	                     XNClientWindow, app->win, XNFocusWindow, app->win, NULL);
+	if (!app->xic)
+		ab_warn("cannot create an X input context; typing works without compose");
+}
+
+int
+ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *err)
+{
+	memset(app, 0, sizeof(*app));
+	/* UTF-8 text input needs a UTF-8 locale for the input method; containers often have
+	 * none set */
+	if (!setlocale(LC_CTYPE, "") || !XSupportsLocale())
+		setlocale(LC_CTYPE, "C.UTF-8");
+	XSetLocaleModifiers("");
+	app->dpy = XOpenDisplay(NULL);
+	if (!app->dpy) {
+		const char *d = getenv("DISPLAY");
+		return ab_err_set(err, ENXIO, "cannot open the X display '%s'", d ? d : "");
+	}
+	app->ops = cfg->ops;
+	app->data = cfg->data;
+	app->screen = DefaultScreen(app->dpy);
+	app->root = RootWindow(app->dpy, app->screen);
+	app->visual = DefaultVisual(app->dpy, app->screen);
+	app->depth = DefaultDepth(app->dpy, app->screen);
+	app->w = cfg->width > 0 ? cfg->width : 640;
+	app->h = cfg->height > 0 ? cfg->height : 420;
+
+	struct {
+		Atom *a;
+		const char *name;
+	} atoms[] = {
+	    {&app->a_protocols, "WM_PROTOCOLS"},
+	    {&app->a_delete, "WM_DELETE_WINDOW"},
+	    {&app->a_net_wm_name, "_NET_WM_NAME"},
+	    {&app->a_net_wm_icon, "_NET_WM_ICON"},
+	    {&app->a_net_wm_pid, "_NET_WM_PID"},
+	    {&app->a_utf8, "UTF8_STRING"},
+	    {&app->a_targets, "TARGETS"},
+	    {&app->a_clipboard, "CLIPBOARD"},
+	    {&app->a_theme, "_ARGOBOX_THEME"},
+	    {&app->a_paste_prop, "_ARGOBOX_PASTE"},
+	    {&app->a_incr, "INCR"},
+	    {&app->a_text, "TEXT"},
+	};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(atoms); i++)
+		*atoms[i].a = XInternAtom(app->dpy, atoms[i].name, False);
+	app->a_sel_atoms[AB_SEL_PRIMARY] = XA_PRIMARY;
+	app->a_sel_atoms[AB_SEL_CLIPBOARD] = app->a_clipboard;
+
+	app_read_theme(app);
+	XSelectInput(app->dpy, app->root, PropertyChangeMask);
+
+	XSetWindowAttributes wa = {
+	    .background_pixmap = None,
+	    .bit_gravity = NorthWestGravity,
+	    .event_mask = ExposureMask | KeyPressMask | KeyReleaseMask | ButtonPressMask |
+	                  ButtonReleaseMask | PointerMotionMask | StructureNotifyMask |
+	                  FocusChangeMask | PropertyChangeMask,
+	};
+	app->win = XCreateWindow(app->dpy, app->root, 0, 0, (unsigned)app->w, (unsigned)app->h, 0,
+	                         app->depth, InputOutput, app->visual,
+	                         CWBackPixmap | CWBitGravity | CWEventMask, &wa);
+	XClassHint ch = {.res_name = (char *)cfg->name, .res_class = (char *)cfg->klass};
+	XSizeHints sh = {.flags = PMinSize, .min_width = 200, .min_height = 120};
+	XWMHints wmh = {
+	    .flags = InputHint | StateHint, .input = True, .initial_state = NormalState};
+	XSetWMProperties(app->dpy, app->win, NULL, NULL, NULL, 0, &sh, &wmh, &ch);
+	XSetWMProtocols(app->dpy, app->win, &app->a_delete, 1);
+	long pid = (long)getpid();
+	XChangeProperty(app->dpy, app->win, app->a_net_wm_pid, XA_CARDINAL, 32, PropModeReplace,
+	                (unsigned char *)&pid, 1);
+	ab_app_set_title(app, cfg->title ? cfg->title : cfg->name);
+	if (cfg->icon)
+		app_set_icon(app, cfg->icon);
+	app_open_im(app);
+	if (app->xic) {
+		long im_mask = 0;
+		XGetICValues(app->xic, XNFilterEvents, &im_mask, NULL);
+		XSelectInput(app->dpy, app->win, wa.event_mask | im_mask);
+	}
+	app->loop = ab_loop_poll_new();
+	XMapWindow(app->dpy, app->win);
+	XFlush(app->dpy);
+	app->dirty = true;
+	return 0;
+}
+
+void
+ab_app_close(struct ab_app *app)
+{
+	if (!app->dpy)
+		return;
+	ab_loop_unwatch(app->loop, app->xwatch);
+	app->xwatch = NULL;
+	if (app->loop)
+		ab_loop_poll_free(app->loop);
+	app->loop = NULL;
+	for (int i = 0; i < AB_SEL_MAX; i++) {
+		free(app->sel_text[i]);
+		app->sel_text[i] = NULL;
+	}
+	if (app->back_surf)
+		cairo_surface_destroy(app->back_surf);
+	if (app->back)
+		XFreePixmap(app->dpy, app->back);
+	if (app->xic)
+		XDestroyIC(app->xic);
+	if (app->xim)
+		XCloseIM(app->xim);
+	XDestroyWindow(app->dpy, app->win);
+	XCloseDisplay(app->dpy);
+	app->dpy = NULL;
+}
+
+void
+ab_app_set_title(struct ab_app *app, const char *title)
+{
+	XStoreName(app->dpy, app->win, title);
+	XChangeProperty(app->dpy, app->win, app->a_net_wm_name, app->a_utf8, 8, PropModeReplace,
+	                (const unsigned char *)title, (int)strlen(title));
+}
+
+void
+ab_app_redraw(struct ab_app *app)
+{
+	app->dirty = true;
+}
+
+void
+ab_app_quit(struct ab_app *app)
+{
+	app->running = false;
+}
+
+static void
+app_paint(struct ab_app *app)
+{
+	if (!app->back || app->back_w != app->w || app->back_h != app->h) {
+		if (app->back_surf)
+			cairo_surface_destroy(app->back_surf);
+		if (app->back)
+			XFreePixmap(app->dpy, app->back);
+		app->back = XCreatePixmap(app->dpy, app->win, (unsigned)app->w, (unsigned)app->h,
+		                          (unsigned)app->depth);
+		app->back_surf =
+		    cairo_xlib_surface_create(app->dpy, app->back, app->visual, app->w, app->h);
+		app->back_w = app->w;
+		app->back_h = app->h;
+	}
+	cairo_t *cr = cairo_create(app->back_surf);
+	if (app->ops->draw)
+		app->ops->draw(app, cr, app->w, app->h);
+	cairo_destroy(cr);
+	cairo_surface_flush(app->back_surf);
+	GC gc = DefaultGC(app->dpy, app->screen);
+	XCopyArea(app->dpy, app->back, app->win, gc, 0, 0, (unsigned)app->w, (unsigned)app->h, 0,
+	          0);
+	app->dirty = false;
+}
+
+void
+ab_app_flush(struct ab_app *app)
+{
+	if (app->dirty) {
+		app_paint(app);
+		XFlush(app->dpy);
+	}
+}
+
+void
+ab_app_own(struct ab_app *app, enum ab_sel which, const char *text, size_t len)
+{
+	free(app->sel_text[which]);
+	app->sel_text[which] = ab_xstrndup(text, len);
+	app->sel_len[which] = len;
+	XSetSelectionOwner(app->dpy, app->a_sel_atoms[which], app->win, app->last_time);
+	if (XGetSelectionOwner(app->dpy, app->a_sel_atoms[which]) != app->win) {
+		ab_warn("could not own the %s selection",
+		        which == AB_SEL_PRIMARY ? "PRIMARY" : "CLIPBOARD");
+		free(TAKE_PTR(app->sel_text[which]));
+	}
+}
+
+void
+ab_app_paste(struct ab_app *app, enum ab_sel which)
+{
+	if (app->sel_text[which] &&
+	    XGetSelectionOwner(app->dpy, app->a_sel_atoms[which]) == app->win) {
+		if (app->ops->paste)
+			app->ops->paste(app, which, app->sel_text[which], app->sel_len[which]);
+		return;
+	}
+	XConvertSelection(app->dpy, app->a_sel_atoms[which], app->a_utf8, app->a_paste_prop,
+	                  app->win, app->last_time);
+}
+
+void
+ab_app_set_spot(struct ab_app *app, int x, int y)
+{
+	if (!app->xic)
+		return;
+	XPoint spot = {(short)x, (short)y};
+	XVaNestedList l = XVaCreateNestedList(0, XNSpotLocation, &spot, NULL);
+	XSetICValues(app->xic, XNPreeditAttributes, l, NULL);
+	XFree(l);
+}
+
+static void
+app_selection_request(struct ab_app *app, XSelectionRequestEvent *r)
+{
+	XSelectionEvent ev = {.type = SelectionNotify,
+	                      .display = r->display,
+	                      .requestor = r->requestor,
+	                      .selection = r->selection,
+	                      .target = r->target,
+	                      .property = None,
+	                      .time = r->time};
+	int which = r->selection == XA_PRIMARY         ? AB_SEL_PRIMARY
+	            : r->selection == app->a_clipboard ? AB_SEL_CLIPBOARD
+	                                               : -1;
+	Atom prop = r->property != None ? r->property : r->target; /* obsolete clients */
+	if (which >= 0 && app->sel_text[which]) {
+		if (r->target == app->a_targets) {
+			Atom t[] = {app->a_targets, app->a_utf8, XA_STRING, app->a_text};
+			XChangeProperty(app->dpy, r->requestor, prop, XA_ATOM, 32, PropModeReplace,
+			                (unsigned char *)t, (int)AB_ARRAY_SIZE(t));
+			ev.property = prop;
+		} else if (r->target == app->a_utf8 || r->target == XA_STRING ||
+		           r->target == app->a_text) {
+			XChangeProperty(app->dpy, r->requestor, prop,
+			                r->target == XA_STRING ? XA_STRING : app->a_utf8, 8,
+			                PropModeReplace, (unsigned char *)app->sel_text[which],
+			                (int)app->sel_len[which]);
+			ev.property = prop;
+		}
+	}
+	XSendEvent(app->dpy, r->requestor, False, 0, (XEvent *)&ev);
+}
+
+static void
+app_selection_notify(struct ab_app *app, XSelectionEvent *e)
+{
+	enum ab_sel which = e->selection == XA_PRIMARY ? AB_SEL_PRIMARY : AB_SEL_CLIPBOARD;
+	if (e->property == None) {
+		if (e->target == app->a_utf8) /* old owners: plain STRING */
+			XConvertSelection(app->dpy, e->selection, XA_STRING, app->a_paste_prop,
+			                  app->win, e->time);
+		return;
+	}
+	Atom type;
+	int fmt;
+	unsigned long n = 0, after = 0;
+	unsigned char *data = NULL;
+	if (XGetWindowProperty(app->dpy, app->win, e->property, 0, SEL_MAX / 4, True,
+	                       AnyPropertyType, &type, &fmt, &n, &after, &data) != Success)
+		return;
+	if (type == app->a_incr) {
+		ab_warn("paste: the owner sends an incremental (INCR) transfer; not supported");
+	} else if (data && fmt == 8) {
+		if (after)
+			ab_warn("paste: longer than %u bytes; truncated", SEL_MAX);
+		if (app->ops->paste)
+			app->ops->paste(app, which, (const char *)data, n);
+	}
+	if (data)
+		XFree(data);
+}
+
+static void
+app_key(struct ab_app *app, XKeyEvent *e)
+{
+	char buf[64];
+	_cleanup_free_ char *big = NULL;
+	char *text = buf;
+	KeySym sym = NoSymbol;
+	int len;
+	if (app->xic) {
+		Status st;
+		len = Xutf8LookupString(app->xic, e, buf, sizeof(buf) - 1, &sym, &st);
+		if (st == XBufferOverflow) {
+			big = ab_xmalloc((size_t)len + 1);
+			len = Xutf8LookupString(app->xic, e, big, len, &sym, &st);
+			text = big;
+		}
+		if (st == XLookupNone)
+			len = 0;
+		if (st == XLookupChars)
+			sym = NoSymbol;
+	} else {
+		len = XLookupString(e, buf, sizeof(buf) - 1, &sym, NULL);
+	}
+	if (len < 0)
+		len = 0;
+	text[len] = '\0';
+	if (app->ops->key)
+		app->ops->key(app, sym, e->state, text, (size_t)len);
+}
+
+static void
+app_event(struct ab_app *app, XEvent *ev)
+{
+	switch (ev->type) {
+	case KeyPress:
+		app->last_time = ev->xkey.time;
+		app_key(app, &ev->xkey);
+		break;
+	case ButtonPress:
+	case ButtonRelease:
+		app->last_time = ev->xbutton.time;
+		if (app->ops->button)
+			app->ops->button(app, (int)ev->xbutton.button, ev->type == ButtonPress,
+			                 ev->xbutton.x, ev->xbutton.y, ev->xbutton.state);
+		break;
+	case MotionNotify:
+		app->last_time = ev->xmotion.time;
+		if (app->ops->motion)
+			app->ops->motion(app, ev->xmotion.x, ev->xmotion.y, ev->xmotion.state);
+		break;
+	case Expose:
+		if (ev->xexpose.count == 0)
+			app->dirty = true;
+		break;
+	case ConfigureNotify:
+		if (ev->xconfigure.window != app->win)
+			break;
+		if (ev->xconfigure.width != app->w || ev->xconfigure.height != app->h) {
+			app->w = ev->xconfigure.width;
+			app->h = ev->xconfigure.height;
+			if (app->ops->resize)
+				app->ops->resize(app, app->w, app->h);
+			app->dirty = true;
+		}
+		break;
+	case FocusIn:
+	case FocusOut:
+		app->focused = ev->type == FocusIn;
+		if (app->xic) {
+			if (app->focused)
+				XSetICFocus(app->xic);
+			else
+				XUnsetICFocus(app->xic);
+		}
+		if (app->ops->focus)
+			app->ops->focus(app, app->focused);
+		app->dirty = true;
+		break;
+	case PropertyNotify:
+		app->last_time = ev->xproperty.time;
+		if (ev->xproperty.window == app->root && ev->xproperty.atom == app->a_theme) {
+			app_read_theme(app);
+			if (app->ops->theme)
+				app->ops->theme(app);
+			app->dirty = true;
+		}
+		break;
+	case ClientMessage:
+		if (ev->xclient.message_type == app->a_protocols &&
+		    (Atom)ev->xclient.data.l[0] == app->a_delete) {
+			if (!app->ops->close || app->ops->close(app))
+				app->running = false;
+		}
+		break;
+	case SelectionRequest:
+		app_selection_request(app, &ev->xselectionrequest);
+		break;
+	case SelectionClear: {
+		enum ab_sel w =
+		    ev->xselectionclear.selection == XA_PRIMARY ? AB_SEL_PRIMARY : AB_SEL_CLIPBOARD;
+		free(TAKE_PTR(app->sel_text[w]));
+		if (app->ops->sel_lost)
+			app->ops->sel_lost(app, w);
+		break;
+	}
+	case SelectionNotify:
+		app_selection_notify(app, &ev->xselection);
+		break;
+	case MappingNotify:
+		/* a layout change (setxkbmap, the wm's keyboard setting, xdotool) */
+		XRefreshKeyboardMapping(&ev->xmapping);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+app_drain(struct ab_app *app)
+{
+	while (app->running && XPending(app->dpy)) {
+		XEvent ev;
+		XNextEvent(app->dpy, &ev);
+		if (XFilterEvent(&ev, None))
+			continue;
+		app_event(app, &ev);
+	}
+}
+
+static void
+app_x_readable(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	/* events are read by app_drain() at the top of the next round */
+}
+
+int
+ab_app_run(struct ab_app *app)
+{
+	app->xwatch =
+	    ab_loop_watch(app->loop, ConnectionNumber(app->dpy), AB_LOOP_READ, app_x_readable, app);
+	app->running = true;
+	while (app->running) {
+		app_drain(app);
+		if (!app->running)
+			break;
+		if (app->dirty)
+			app_paint(app);
+		XFlush(app->dpy);
+		int r = ab_loop_poll_once(app->loop, -1);
+		if (r < 0 && r != -EINTR)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ab_app: the app library's X side — one top-level window with its ICCCM and
+ * EWMH hints (WM_CLASS, _NET_WM_NAME, _NET_WM_ICON, WM_DELETE_WINDOW, _NET_WM_PID),
+ * the wm's theme followed live (_ARGOBOX_THEME on the root, see ab_apptheme.h),
+ * double-buffered cairo drawing, XIM text input (compose, non-US layouts),
+ * PRIMARY/CLIPBOARD ownership and paste, and the one event loop (ab_loop_poll)
+ * on the X fd plus whatever fds and timers the app adds.
+ *
+ * Start reading at ab_app_open() and ab_app_run(). An app fills a struct
+ * ab_app_ops with its callbacks; every callback runs on the loop, never on
+ * another thread. The app marks what needs painting with ab_app_redraw(); the
+ * loop paints once per round, after all events of the round are handled.
+ */
+#ifndef AB_APP_H
+#define AB_APP_H
+#include "ab_apptheme.h"
+#include "ab_list.h"
+#include "ab_loop.h"
+
+#include <X11/Xlib.h>
+#include <X11/keysym.h>
+#include <cairo.h>
+#include <pango/pangocairo.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ab_err;
+struct ab_app;
+
+enum ab_sel {
+	AB_SEL_PRIMARY,
+	AB_SEL_CLIPBOARD,
+	AB_SEL_MAX,
+};
+
+struct ab_app_ops {
+	/* Paints the whole window; cr is the back buffer, w x h its size. */
+	void (*draw)(struct ab_app *app, cairo_t *cr, int w, int h);
+	/* A key: sym, modifier state, and the text it types (UTF-8 from the input method, may be
+	 * empty). */
+	void (*key)(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t len);
+	void (*button)(struct ab_app *app, int button, bool press, int x, int y, unsigned state);
+	void (*motion)(struct ab_app *app, int x, int y, unsigned state);
+	void (*resize)(struct ab_app *app, int w, int h);
+	/* The theme changed (app->theme is the new one); a redraw follows. */
+	void (*theme)(struct ab_app *app);
+	/* The text of a paste asked for with ab_app_paste() (UTF-8, not NUL-terminated). */
+	void (*paste)(struct ab_app *app, enum ab_sel which, const char *text, size_t len);
+	/* We lost the ownership of a selection (someone else copied). */
+	void (*sel_lost)(struct ab_app *app, enum ab_sel which);
+	void (*focus)(struct ab_app *app, bool in);
+	/* WM_DELETE_WINDOW: return true to quit (NULL: quit). */
+	bool (*close)(struct ab_app *app);
+};
+
+/* Draws the app's icon at size x size (for _NET_WM_ICON). */
+typedef void (*ab_app_icon_fn)(cairo_t *cr, int size);
+
+struct ab_app_config {
+	const char *name;  /* WM_CLASS instance, e.g. "terminal" */
+	const char *klass; /* WM_CLASS class, e.g. "ArgoBoxTerminal" */
+	const char *title;
+	int width, height;
+	ab_app_icon_fn icon;
+	const struct ab_app_ops *ops;
+	void *data;
+};
+
+struct ab_app {
+	Display *dpy;
+	int screen;
+	Window root, win;
+	Visual *visual;
+	int depth;
+	int w, h;
+	struct ab_loop *loop;
+	struct ab_apptheme theme;
+	const struct ab_app_ops *ops;
+	void *data;
+	bool focused;
+	/* internal */
+	struct ab_watch *xwatch;
+	XIM xim;
+	XIC xic;
+	Pixmap back;
+	int back_w, back_h;
+	cairo_surface_t *back_surf;
+	bool dirty, running;
+	Time last_time;
+	char *sel_text[AB_SEL_MAX];
+	size_t sel_len[AB_SEL_MAX];
+	Atom a_protocols, a_delete, a_net_wm_name, a_net_wm_icon, a_net_wm_pid, a_utf8, a_targets,
+	    a_clipboard, a_theme, a_paste_prop, a_incr, a_text, a_sel_atoms[AB_SEL_MAX];
+};
+
+/* Opens the display ($DISPLAY), creates and maps the window. */
+int ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *err);
+/* Frees everything ab_app_open() made; accepts a zeroed struct. */
+void ab_app_close(struct ab_app *app);
+/* Runs the loop until ab_app_quit(). Returns 0, or -errno when the X connection breaks. */
+int ab_app_run(struct ab_app *app);
+void ab_app_quit(struct ab_app *app);
+/* Asks for a repaint at the end of this loop round. */
+void ab_app_redraw(struct ab_app *app);
+/* Paints now if a repaint is pending (for apps that pace their own frames). */
+void ab_app_flush(struct ab_app *app);
+void ab_app_set_title(struct ab_app *app, const char *title);
+/* Owns `which` with a copy of text[0..len) (UTF-8), served as UTF8_STRING/STRING/TEXT. */
+void ab_app_own(struct ab_app *app, enum ab_sel which, const char *text, size_t len);
+/* Asks the owner of `which` for its text; ops->paste gets it. */
+void ab_app_paste(struct ab_app *app, enum ab_sel which);
+/* Tells the input method where the cursor is (for candidate windows). */
+void ab_app_set_spot(struct ab_app *app, int x, int y);
+
+/* Drawing helpers on the app's theme. */
+void ab_draw_rgb(cairo_t *cr, const double *c);
+void ab_draw_rounded(cairo_t *cr, double x, double y, double w, double h, double r);
+/* One line of text at (x, y) top-left, ellipsized to w (w <= 0: no limit); returns its width. */
+int ab_draw_text(cairo_t *cr, const char *text, const char *font, const double *rgb, double x,
+                 double y, double w);
+/* Pixel height of a line of `font`. */
+int ab_draw_line_height(cairo_t *cr, const char *font);
+/* A 2 px focus ring in the accent colour around (x, y, w, h). */
+void ab_draw_focus_ring(cairo_t *cr, const struct ab_apptheme *t, double x, double y, double w,
+                        double h);
+
+/* Draws one row (index i) of a list inside (x, y, w, h); selected: drawn on the accent. */
+typedef void (*ab_list_row_fn)(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
+                               double y, double w, double h);
+/*
+ * Draws the visible rows of l inside (x, y, w, h) with rows of row_h pixels, the
+ * selection on the accent, a scroll bar, and the focus ring when l->focused.
+ * Updates l->visible.
+ */
+void ab_app_list_draw(struct ab_app *app, cairo_t *cr, struct ab_list *l, int row_h, double x,
+                      double y, double w, double h, ab_list_row_fn row);
+/* Maps the usual keys (arrows, Page Up/Down, Home/End) to list_key(); true when handled. */
+bool ab_app_list_keysym(struct ab_list *l, KeySym sym, bool *changed);
+#endif

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* ab_draw: cairo/pango helpers and the list widget's drawing (see ab_app.h). */
+#include "ab_app.h"
+#include "ab_util.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+ab_draw_rgb(cairo_t *cr, const double *c)
+{
+	cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+}
+
+void
+ab_draw_rounded(cairo_t *cr, double x, double y, double w, double h, double r)
+{
+	r = fmin(r, fmin(w, h) / 2);
+	cairo_new_sub_path(cr);
+	cairo_arc(cr, x + w - r, y + r, r, -M_PI / 2, 0);
+	cairo_arc(cr, x + w - r, y + h - r, r, 0, M_PI / 2);
+	cairo_arc(cr, x + r, y + h - r, r, M_PI / 2, M_PI);
+	cairo_arc(cr, x + r, y + r, r, M_PI, 3 * M_PI / 2);
+	cairo_close_path(cr);
+}
+
+/* A small cache: apps use two or three fonts. */
+static PangoFontDescription *
+font_for(const char *font)
+{
+	static PangoFontDescription *cache[8];
+	static char names[8][64];
+	static unsigned next;
+	for (int i = 0; i < 8; i++) {
+		if (cache[i] && strcmp(names[i], font) == 0)
+			return cache[i];
+	}
+	unsigned i = next++ % 8;
+	if (cache[i])
+		pango_font_description_free(cache[i]);
+	snprintf(names[i], sizeof(names[i]), "%s", font);
+	cache[i] = pango_font_description_from_string(font);
+	return cache[i];
+}
+
+int
+ab_draw_text(cairo_t *cr, const char *text, const char *font, const double *rgb, double x, double y,
+             double w)
+{
+	PangoLayout *l = pango_cairo_create_layout(cr);
+	pango_layout_set_font_description(l, font_for(font));
+	pango_layout_set_text(l, text, -1);
+	pango_layout_set_single_paragraph_mode(l, TRUE);
+	if (w > 0) {
+		pango_layout_set_width(l, (int)(w * PANGO_SCALE));
+		pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_END);
+	}
+	int tw, th;
+	pango_layout_get_pixel_size(l, &tw, &th);
+	ab_draw_rgb(cr, rgb);
+	cairo_move_to(cr, x, y);
+	pango_cairo_show_layout(cr, l);
+	g_object_unref(l);
+	return tw;
+}
+
+int
+ab_draw_line_height(cairo_t *cr, const char *font)
+{
+	PangoLayout *l = pango_cairo_create_layout(cr);
+	pango_layout_set_font_description(l, font_for(font));
+	pango_layout_set_text(l, "Ag", -1);
+	int tw, th;
+	pango_layout_get_pixel_size(l, &tw, &th);
+	g_object_unref(l);
+	return th;
+}
+
+void
+ab_draw_focus_ring(cairo_t *cr, const struct ab_apptheme *t, double x, double y, double w, double h)
+{
+	cairo_save(cr);
+	cairo_set_line_width(cr, 2);
+	ab_draw_rgb(cr, t->accent);
+	ab_draw_rounded(cr, x + 1, y + 1, w - 2, h - 2, 4);
+	cairo_stroke(cr);
+	cairo_restore(cr);
+}
+
+void
+ab_app_list_draw(struct ab_app *app, cairo_t *cr, struct ab_list *l, int row_h, double x, double y,
+                 double w, double h, ab_list_row_fn row)
+{
+	const struct ab_apptheme *t = &app->theme;
+	size_t vis = row_h > 0 ? (size_t)(h / row_h) : 1;
+	list_set_visible(l, vis ? vis : 1);
+	cairo_save(cr);
+	cairo_rectangle(cr, x, y, w, h);
+	cairo_clip(cr);
+	ab_draw_rgb(cr, t->bg);
+	cairo_paint(cr);
+	double sb = l->n > l->visible ? 8 : 0;
+	for (size_t k = 0; k < l->visible + 1 && l->top + k < l->n; k++) {
+		size_t i = l->top + k;
+		double ry = y + (double)k * row_h;
+		bool sel = i == l->sel;
+		if (sel) {
+			ab_draw_rgb(cr, t->accent);
+			cairo_rectangle(cr, x, ry, w - sb, row_h);
+			cairo_fill(cr);
+		}
+		row(app, cr, i, sel, x, ry, w - sb, row_h);
+	}
+	if (sb > 0) {
+		double frac = (double)l->visible / (double)l->n;
+		double th = fmax(20, h * frac);
+		double ty = y + (h - th) * ((double)l->top / (double)(l->n - l->visible));
+		ab_draw_rgb(cr, t->border);
+		ab_draw_rounded(cr, x + w - sb + 2, ty, sb - 4, th, 2);
+		cairo_fill(cr);
+	}
+	if (l->focused)
+		ab_draw_focus_ring(cr, t, x, y, w, h);
+	cairo_restore(cr);
+}
+
+bool
+ab_app_list_keysym(struct ab_list *l, KeySym sym, bool *changed)
+{
+	enum ab_list_key k;
+	switch (sym) {
+	case XK_Up:
+	case XK_KP_Up:
+		k = AB_LIST_UP;
+		break;
+	case XK_Down:
+	case XK_KP_Down:
+		k = AB_LIST_DOWN;
+		break;
+	case XK_Page_Up:
+		k = AB_LIST_PAGE_UP;
+		break;
+	case XK_Page_Down:
+		k = AB_LIST_PAGE_DOWN;
+		break;
+	case XK_Home:
+		k = AB_LIST_HOME;
+		break;
+	case XK_End:
+		k = AB_LIST_END;
+		break;
+	default:
+		return false;
+	}
+	bool c = list_key(l, k);
+	if (changed)
+		*changed = c;
+	return true;
+}

@@ -1,0 +1,1119 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * term: libvterm on a pty, drawn with pango into an ab_app window.
+ *
+ * Lines are addressed by an absolute index: 0..sb.count-1 are the scrollback
+ * (oldest first), sb.count.. the screen rows. The view shows `rows` lines
+ * ending `view_off` lines above the bottom. The selection and search results
+ * are (line, column) pairs in that space.
+ *
+ * Drawing is paced: output that keeps coming (cat of a big file) is painted at
+ * most every FRAME_MS; a lone keystroke's echo is painted in the same loop round.
+ */
+#include "term.h"
+#include "ab_err.h"
+#include "ab_log.h"
+#include "ab_text.h"
+#include "ab_util.h"
+#include "scrollback.h"
+
+#include <X11/Xutil.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vterm.h>
+
+#define FRAME_MS   16
+#define READ_MAX   (256u << 10) /* per loop round, so X events still get their turn */
+#define PAD        4
+#define SEARCH_MAX 128
+
+struct term {
+	struct ab_app app;
+	VTerm *vt;
+	VTermScreen *vs;
+	struct scrollback sb;
+	int rows, cols;
+	int font_px;
+	char font[64], font_bold[80];
+	int cell_w, cell_h, ascent;
+	bool metrics_ok;
+	int pty;
+	pid_t child;
+	struct ab_watch *pty_watch;
+	char *out;
+	size_t out_len;
+	struct ab_timer *frame_timer;
+	int64_t last_paint;
+	VTermPos cursor;
+	bool cursor_visible;
+	int mouse_mode;
+	size_t view_off;
+	/* selection: anchor and head, absolute lines */
+	bool selecting, has_sel;
+	long sel_l0, sel_c0, sel_l1, sel_c1;
+	/* search bar */
+	bool searching;
+	char query[SEARCH_MAX];
+	long found_line;
+	char status[96];
+	int exit_status;
+};
+
+/* ---- colours ---- */
+
+static uint32_t
+color_pack(struct term *t, VTermColor c, bool fg)
+{
+	if ((fg && VTERM_COLOR_IS_DEFAULT_FG(&c)) || (!fg && VTERM_COLOR_IS_DEFAULT_BG(&c)))
+		return SB_DEFAULT;
+	vterm_screen_convert_color_to_rgb(t->vs, &c);
+	return ((uint32_t)c.rgb.red << 16) | ((uint32_t)c.rgb.green << 8) | c.rgb.blue;
+}
+
+static void
+cell_from_vterm(struct term *t, const VTermScreenCell *v, struct sb_cell *o)
+{
+	o->ch[0] = v->chars[0];
+	o->ch[1] = v->chars[0] ? v->chars[1] : 0;
+	o->width = (uint8_t)v->width;
+	o->fg = color_pack(t, v->fg, true);
+	o->bg = color_pack(t, v->bg, false);
+	o->attr = (uint8_t)((v->attrs.bold ? SB_BOLD : 0) | (v->attrs.italic ? SB_ITALIC : 0) |
+	                    (v->attrs.underline ? SB_UNDERLINE : 0) |
+	                    (v->attrs.reverse ? SB_REVERSE : 0));
+}
+
+/* Cell (line, col) in the absolute line space; false when outside. */
+static bool
+term_cell(struct term *t, long line, int col, struct sb_cell *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->fg = o->bg = SB_DEFAULT;
+	o->width = 1;
+	if (line < 0 || col < 0)
+		return false;
+	if ((size_t)line < t->sb.count) {
+		const struct sb_line *l = sb_get(&t->sb, (size_t)line);
+		if (col >= l->cols)
+			return false;
+		*o = l->cells[col];
+		return true;
+	}
+	long r = line - (long)t->sb.count;
+	if (r >= t->rows || col >= t->cols)
+		return false;
+	VTermScreenCell c;
+	vterm_screen_get_cell(t->vs, (VTermPos){.row = (int)r, .col = col}, &c);
+	cell_from_vterm(t, &c, o);
+	return true;
+}
+
+static long
+term_lines(const struct term *t)
+{
+	return (long)t->sb.count + t->rows;
+}
+
+/* The text of one absolute line, columns [c0, c1), trailing blanks cut. */
+static size_t
+term_line_text(struct term *t, long line, int c0, int c1, char *out, size_t size)
+{
+	size_t o = 0, keep = 0;
+	for (int c = c0; c < c1; c++) {
+		struct sb_cell cell;
+		if (!term_cell(t, line, c, &cell))
+			break;
+		if (cell.width == 0)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			uint32_t cp = cell.ch[k];
+			if (k == 0 && cp == 0)
+				cp = ' ';
+			if (cp == 0)
+				break;
+			char u[4];
+			size_t n = text_utf8_encode(cp, u);
+			if (o + n + 1 > size)
+				goto done;
+			memcpy(out + o, u, n);
+			o += n;
+		}
+		if (cell.ch[0] && cell.ch[0] != ' ')
+			keep = o;
+	}
+done:
+	out[keep] = '\0';
+	return keep;
+}
+
+/* ---- the pty ---- */
+
+static void term_pty_io(struct ab_loop *loop, int fd, unsigned events, void *data);
+
+static void
+term_flush_out(struct term *t)
+{
+	while (t->out_len > 0) {
+		ssize_t n = write(t->pty, t->out, t->out_len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* EAGAIN: the loop tells us when it can take more */
+		}
+		memmove(t->out, t->out + n, t->out_len - (size_t)n);
+		t->out_len -= (size_t)n;
+	}
+	if (t->pty_watch)
+		ab_loop_watch_update(t->app.loop, t->pty_watch,
+		                     AB_LOOP_READ | (t->out_len ? AB_LOOP_WRITE : 0));
+}
+
+static void
+term_vterm_output(const char *s, size_t len, void *user)
+{
+	struct term *t = user;
+	t->out = ab_xrealloc(t->out, t->out_len + len);
+	memcpy(t->out + t->out_len, s, len);
+	t->out_len += len;
+}
+
+static void
+term_send_pending(struct term *t)
+{
+	if (t->out_len)
+		term_flush_out(t);
+}
+
+static int64_t
+term_frame_due(struct ab_loop *loop, void *data)
+{
+	struct term *t = data;
+	t->frame_timer = NULL;
+	ab_app_redraw(&t->app);
+	return AB_TIMER_STOP;
+}
+
+static void
+term_damaged(struct term *t)
+{
+	int64_t now = ab_now_ms();
+	if (now - t->last_paint >= FRAME_MS) {
+		ab_app_redraw(&t->app);
+	} else if (!t->frame_timer) {
+		t->frame_timer =
+		    ab_loop_timer(t->app.loop, FRAME_MS - (now - t->last_paint), term_frame_due, t);
+	}
+}
+
+static void
+term_pty_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct term *t = data;
+	if (events & AB_LOOP_WRITE)
+		term_flush_out(t);
+	if (!(events & (AB_LOOP_READ | AB_LOOP_ERROR)))
+		return;
+	static char buf[64 << 10];
+	size_t total = 0;
+	while (total < READ_MAX) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			vterm_input_write(t->vt, buf, (size_t)n);
+			total += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* EIO or EOF: the program exited */
+		int st = 0;
+		if (t->child > 0 && waitpid(t->child, &st, 0) == t->child)
+			t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		t->child = -1;
+		ab_app_quit(&t->app);
+		return;
+	}
+	vterm_screen_flush_damage(t->vs);
+	term_send_pending(t);
+	if (total) {
+		if (t->view_off && t->view_off < t->sb.count) {
+			/* the view stays put while scrolled back */
+		} else {
+			t->view_off = 0;
+		}
+		term_damaged(t);
+	}
+}
+
+static void
+term_pty_resize(struct term *t)
+{
+	struct winsize ws = {.ws_row = (unsigned short)t->rows, .ws_col = (unsigned short)t->cols};
+	ioctl(t->pty, TIOCSWINSZ, &ws);
+}
+
+static int
+term_spawn(struct term *t, char *const *argv, struct ab_err *err)
+{
+	struct winsize ws = {.ws_row = (unsigned short)t->rows, .ws_col = (unsigned short)t->cols};
+	int fd = -1;
+	pid_t pid = forkpty(&fd, NULL, NULL, &ws);
+	if (pid < 0)
+		return ab_err_errno(err, errno, "forkpty");
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		setenv("TERM", "xterm-256color", 1);
+		setenv("COLORTERM", "truecolor", 1);
+		unsetenv("COLUMNS");
+		unsetenv("LINES");
+		if (argv) {
+			execvp(argv[0], argv);
+			fprintf(stderr, "argobox-terminal: cannot run '%s': %s\n", argv[0],
+			        strerror(errno));
+			_exit(127);
+		}
+		const char *home = getenv("HOME");
+		struct passwd *pw = getpwuid(getuid());
+		if (!home && pw)
+			home = pw->pw_dir;
+		const char *shell = getenv("SHELL");
+		if (!shell || !shell[0])
+			shell = pw && pw->pw_shell && pw->pw_shell[0] ? pw->pw_shell : "/bin/sh";
+		if (access(shell, X_OK) < 0)
+			shell = access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+		if (home) {
+			if (chdir(home) < 0)
+				(void)0;
+			/* bash: write each command to the history file as it runs */
+			char hist[4096];
+			snprintf(hist, sizeof(hist), "%s/.bash_history", home);
+			setenv("HISTFILE", hist, 0);
+		}
+		const char *pc = getenv("PROMPT_COMMAND");
+		char prompt[1024];
+		snprintf(prompt, sizeof(prompt), "history -a%s%s", pc && pc[0] ? "; " : "",
+		         pc ? pc : "");
+		setenv("PROMPT_COMMAND", prompt, 1);
+		setenv("BASHOPTS", "histappend", 1); /* bash turns these options on at start */
+		setenv("HISTSIZE", "10000", 0);
+		setenv("HISTFILESIZE", "100000", 0);
+		const char *base = strrchr(shell, '/');
+		char arg0[64];
+		snprintf(arg0, sizeof(arg0), "%s", base ? base + 1 : shell);
+		execl(shell, arg0, (char *)NULL);
+		_exit(127);
+	}
+	ab_fd_set_nonblock(fd, true);
+	ab_fd_set_cloexec(fd, true);
+	t->pty = fd;
+	t->child = pid;
+	return 0;
+}
+
+/* ---- vterm screen callbacks ---- */
+
+static int
+cb_damage(VTermRect rect, void *user)
+{
+	return 1;
+}
+
+static int
+cb_movecursor(VTermPos pos, VTermPos old, int visible, void *user)
+{
+	struct term *t = user;
+	t->cursor = pos;
+	return 1;
+}
+
+static int
+cb_settermprop(VTermProp prop, VTermValue *val, void *user)
+{
+	struct term *t = user;
+	switch (prop) {
+	case VTERM_PROP_CURSORVISIBLE:
+		t->cursor_visible = val->boolean;
+		break;
+	case VTERM_PROP_MOUSE:
+		t->mouse_mode = val->number;
+		break;
+	case VTERM_PROP_TITLE:
+		if (val->string) {
+			char title[256];
+			snprintf(title, sizeof(title), "%s", val->string);
+			text_sanitize(title);
+			ab_app_set_title(&t->app, title);
+		}
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+static int
+cb_sb_pushline(int cols, const VTermScreenCell *cells, void *user)
+{
+	struct term *t = user;
+	struct sb_cell tmp[512];
+	struct sb_cell *c = cols <= 512 ? tmp : ab_xcalloc((size_t)cols, sizeof(*c));
+	for (int i = 0; i < cols; i++)
+		cell_from_vterm(t, &cells[i], &c[i]);
+	bool full = t->sb.count == t->sb.cap;
+	sb_push(&t->sb, c, (size_t)cols);
+	if (c != tmp)
+		free(c);
+	if (t->view_off && !full)
+		t->view_off++; /* keep what the user is reading in place */
+	if (t->has_sel && full) {
+		t->sel_l0--;
+		t->sel_l1--;
+	}
+	return 1;
+}
+
+static int
+cb_sb_popline(int cols, VTermScreenCell *cells, void *user)
+{
+	struct term *t = user;
+	_cleanup_free_ struct sb_line *l = sb_pop(&t->sb);
+	if (!l)
+		return 0;
+	for (int i = 0; i < cols; i++) {
+		VTermScreenCell *o = &cells[i];
+		memset(o, 0, sizeof(*o));
+		o->width = 1;
+		vterm_color_rgb(&o->fg, 0, 0, 0);
+		o->fg.type = VTERM_COLOR_DEFAULT_FG;
+		o->bg.type = VTERM_COLOR_DEFAULT_BG;
+		if (i < l->cols) {
+			const struct sb_cell *s = &l->cells[i];
+			o->chars[0] = s->ch[0];
+			o->chars[1] = s->ch[1];
+			o->width = (char)s->width;
+			if (!(s->fg & SB_DEFAULT))
+				vterm_color_rgb(&o->fg, (s->fg >> 16) & 0xff, (s->fg >> 8) & 0xff,
+				                s->fg & 0xff);
+			if (!(s->bg & SB_DEFAULT))
+				vterm_color_rgb(&o->bg, (s->bg >> 16) & 0xff, (s->bg >> 8) & 0xff,
+				                s->bg & 0xff);
+			o->attrs.bold = !!(s->attr & SB_BOLD);
+			o->attrs.italic = !!(s->attr & SB_ITALIC);
+			o->attrs.underline = !!(s->attr & SB_UNDERLINE);
+			o->attrs.reverse = !!(s->attr & SB_REVERSE);
+		}
+	}
+	return 1;
+}
+
+static const VTermScreenCallbacks screen_cbs = {
+    .damage = cb_damage,
+    .movecursor = cb_movecursor,
+    .settermprop = cb_settermprop,
+    .sb_pushline = cb_sb_pushline,
+    .sb_popline = cb_sb_popline,
+};
+
+/* ---- metrics and size ---- */
+
+static void
+term_set_font(struct term *t)
+{
+	snprintf(t->font, sizeof(t->font), "DejaVu Sans Mono,Noto Sans Mono,monospace %dpx",
+	         t->font_px);
+	snprintf(t->font_bold, sizeof(t->font_bold),
+	         "DejaVu Sans Mono,Noto Sans Mono,monospace Bold %dpx", t->font_px);
+	t->metrics_ok = false;
+}
+
+static void
+term_metrics(struct term *t, cairo_t *cr)
+{
+	PangoLayout *l = pango_cairo_create_layout(cr);
+	PangoFontDescription *fd = pango_font_description_from_string(t->font);
+	pango_layout_set_font_description(l, fd);
+	pango_layout_set_text(l, "MMMMMMMMMM", -1);
+	PangoRectangle logical;
+	pango_layout_get_pixel_extents(l, NULL, &logical);
+	t->cell_w = AB_MAX(1, logical.width / 10);
+	t->cell_h = AB_MAX(1, logical.height);
+	t->ascent = PANGO_PIXELS(pango_layout_get_baseline(l));
+	pango_font_description_free(fd);
+	g_object_unref(l);
+	t->metrics_ok = true;
+}
+
+static void
+term_resize_grid(struct term *t)
+{
+	if (!t->metrics_ok) {
+		cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 1);
+		cairo_t *cr = cairo_create(s);
+		term_metrics(t, cr);
+		cairo_destroy(cr);
+		cairo_surface_destroy(s);
+	}
+	int bar = t->searching ? t->cell_h + 8 : 0;
+	int cols = AB_MAX(2, (t->app.w - 2 * PAD) / t->cell_w);
+	int rows = AB_MAX(1, (t->app.h - 2 * PAD - bar) / t->cell_h);
+	if (cols == t->cols && rows == t->rows)
+		return;
+	t->cols = cols;
+	t->rows = rows;
+	vterm_set_size(t->vt, rows, cols);
+	vterm_screen_flush_damage(t->vs);
+	if (t->pty >= 0)
+		term_pty_resize(t);
+	if (t->view_off > t->sb.count)
+		t->view_off = t->sb.count;
+}
+
+/* ---- drawing ---- */
+
+static void
+set_rgb(cairo_t *cr, uint32_t c)
+{
+	cairo_set_source_rgb(cr, ((c >> 16) & 0xff) / 255.0, ((c >> 8) & 0xff) / 255.0,
+	                     (c & 0xff) / 255.0);
+}
+
+static uint32_t
+theme_rgb(const double *c)
+{
+	return ((uint32_t)(c[0] * 255 + 0.5) << 16) | ((uint32_t)(c[1] * 255 + 0.5) << 8) |
+	       (uint32_t)(c[2] * 255 + 0.5);
+}
+
+static bool
+in_selection(const struct term *t, long line, int col)
+{
+	if (!t->has_sel)
+		return false;
+	long a = t->sel_l0, ac = t->sel_c0, b = t->sel_l1, bc = t->sel_c1;
+	if (a > b || (a == b && ac > bc)) {
+		long x = a, xc = ac;
+		a = b;
+		ac = bc;
+		b = x;
+		bc = xc;
+	}
+	if (line < a || line > b)
+		return false;
+	if (line == a && col < ac)
+		return false;
+	if (line == b && col >= bc)
+		return false;
+	return true;
+}
+
+static void
+draw_run(struct term *t, cairo_t *cr, PangoLayout *l, PangoLayout *lb, const char *s, size_t n,
+         bool bold, uint32_t fg, double x, double y)
+{
+	PangoLayout *use = bold ? lb : l;
+	pango_layout_set_text(use, s, (int)n);
+	set_rgb(cr, fg);
+	cairo_move_to(cr, x, y);
+	pango_cairo_show_layout(cr, use);
+}
+
+static void
+term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
+{
+	struct term *t = app->data;
+	if (!t->metrics_ok)
+		term_metrics(t, cr);
+	uint32_t dbg = theme_rgb(app->theme.bg), dfg = theme_rgb(app->theme.text);
+	uint32_t acc = theme_rgb(app->theme.accent);
+	set_rgb(cr, dbg);
+	cairo_paint(cr);
+
+	PangoFontDescription *fd = pango_font_description_from_string(t->font);
+	PangoFontDescription *fdb = pango_font_description_from_string(t->font_bold);
+	PangoLayout *l = pango_cairo_create_layout(cr);
+	PangoLayout *lb = pango_cairo_create_layout(cr);
+	pango_layout_set_font_description(l, fd);
+	pango_layout_set_font_description(lb, fdb);
+
+	long first = term_lines(t) - t->rows - (long)t->view_off;
+	char run[1024];
+	for (int r = 0; r < t->rows; r++) {
+		long line = first + r;
+		double y = PAD + r * t->cell_h;
+		/* backgrounds and selection */
+		for (int c = 0; c < t->cols; c++) {
+			struct sb_cell cell;
+			if (!term_cell(t, line, c, &cell))
+				break;
+			uint32_t bg = cell.bg & SB_DEFAULT ? dbg : cell.bg;
+			uint32_t fg = cell.fg & SB_DEFAULT ? dfg : cell.fg;
+			if (cell.attr & SB_REVERSE)
+				bg = fg;
+			if (in_selection(t, line, c))
+				bg = acc;
+			if (bg != dbg) {
+				set_rgb(cr, bg);
+				cairo_rectangle(cr, PAD + c * t->cell_w, y,
+				                t->cell_w * AB_MAX(1, cell.width), t->cell_h);
+				cairo_fill(cr);
+			}
+		}
+		/* text: runs of printable ASCII in one layout; anything else one cell at a time at
+		 * its column, so wide characters and fallback fonts never shift the grid */
+		size_t rn = 0;
+		int run_col = 0;
+		uint32_t run_fg = 0;
+		bool run_bold = false;
+		for (int c = 0; c <= t->cols; c++) {
+			struct sb_cell cell;
+			bool have = c < t->cols && term_cell(t, line, c, &cell);
+			uint32_t fg = 0;
+			bool bold = false, ascii = false;
+			if (have) {
+				uint32_t bg = cell.bg & SB_DEFAULT ? dbg : cell.bg;
+				fg = cell.fg & SB_DEFAULT ? dfg : cell.fg;
+				if (cell.attr & SB_REVERSE)
+					fg = bg;
+				if (in_selection(t, line, c))
+					fg = 0xffffff;
+				bold = cell.attr & SB_BOLD;
+				ascii = cell.width == 1 && cell.ch[0] >= 0x21 &&
+				        cell.ch[0] < 0x7f && !cell.ch[1];
+			}
+			bool blank =
+			    have && cell.width == 1 && (cell.ch[0] == 0 || cell.ch[0] == ' ');
+			if (rn && (!have || (!ascii && !blank) || fg != run_fg ||
+			           bold != run_bold || rn + 2 >= sizeof(run))) {
+				draw_run(t, cr, l, lb, run, rn, run_bold, run_fg,
+				         PAD + run_col * t->cell_w, y);
+				rn = 0;
+			}
+			if (!have)
+				break;
+			if (ascii || (blank && rn)) {
+				if (!rn) {
+					run_col = c;
+					run_fg = fg;
+					run_bold = bold;
+				}
+				run[rn++] = blank ? ' ' : (char)cell.ch[0];
+			} else if (!blank && cell.width > 0 && cell.ch[0]) {
+				char u[12];
+				size_t n = 0;
+				for (int k = 0; k < 2 && cell.ch[k]; k++)
+					n += text_utf8_encode(cell.ch[k], u + n);
+				if (n)
+					draw_run(t, cr, l, lb, u, n, bold, fg, PAD + c * t->cell_w,
+					         y);
+			}
+			if (have && (cell.attr & SB_UNDERLINE) && cell.width) {
+				set_rgb(cr, fg);
+				cairo_rectangle(cr, PAD + c * t->cell_w, y + t->ascent + 1,
+				                t->cell_w * cell.width, 1);
+				cairo_fill(cr);
+			}
+		}
+	}
+	/* cursor */
+	if (t->cursor_visible && t->view_off == 0 && !t->searching) {
+		double cx = PAD + t->cursor.col * t->cell_w, cy = PAD + t->cursor.row * t->cell_h;
+		set_rgb(cr, acc);
+		if (app->focused) {
+			cairo_rectangle(cr, cx, cy, t->cell_w, t->cell_h);
+			cairo_fill(cr);
+			struct sb_cell cell;
+			if (term_cell(t, (long)t->sb.count + t->cursor.row, t->cursor.col, &cell) &&
+			    cell.ch[0] > ' ') {
+				char u[12];
+				size_t n = 0;
+				for (int k = 0; k < 2 && cell.ch[k]; k++)
+					n += text_utf8_encode(cell.ch[k], u + n);
+				draw_run(t, cr, l, lb, u, n, false, 0xffffff, cx, cy);
+			}
+		} else {
+			cairo_set_line_width(cr, 1);
+			cairo_rectangle(cr, cx + 0.5, cy + 0.5, t->cell_w - 1, t->cell_h - 1);
+			cairo_stroke(cr);
+		}
+		ab_app_set_spot(app, (int)cx, (int)cy + t->ascent);
+	}
+	/* scroll position */
+	if (t->view_off) {
+		char s[64];
+		snprintf(s, sizeof(s), "−%zu", t->view_off);
+		ab_draw_text(cr, s, app->theme.font, app->theme.accent, w - 90, PAD, 86);
+	}
+	/* search bar */
+	if (t->searching) {
+		int bh = t->cell_h + 8;
+		ab_draw_rgb(cr, app->theme.panel);
+		cairo_rectangle(cr, 0, h - bh, w, bh);
+		cairo_fill(cr);
+		ab_draw_focus_ring(cr, &app->theme, 2, h - bh + 1, w - 4, bh - 2);
+		char s[SEARCH_MAX + 120];
+		snprintf(s, sizeof(s), "Find: %s▏  %s", t->query, t->status);
+		ab_draw_text(cr, s, app->theme.font, app->theme.text, 10, h - bh + 4, w - 20);
+	}
+	g_object_unref(l);
+	g_object_unref(lb);
+	pango_font_description_free(fd);
+	pango_font_description_free(fdb);
+	t->last_paint = ab_now_ms();
+}
+
+/* ---- selection, copy, paste ---- */
+
+static char *
+term_selection_text(struct term *t, size_t *ret_len)
+{
+	long a = t->sel_l0, ac = t->sel_c0, b = t->sel_l1, bc = t->sel_c1;
+	if (a > b || (a == b && ac > bc)) {
+		long x = a, xc = ac;
+		a = b;
+		ac = bc;
+		b = x;
+		bc = xc;
+	}
+	size_t cap = 4096, len = 0;
+	char *out = ab_xmalloc(cap);
+	char line[8192];
+	for (long ln = a; ln <= b; ln++) {
+		int c0 = ln == a ? (int)ac : 0, c1 = ln == b ? (int)bc : t->cols;
+		size_t n = term_line_text(t, ln, c0, c1, line, sizeof(line));
+		if (len + n + 2 > cap) {
+			cap = (len + n + 2) * 2;
+			out = ab_xrealloc(out, cap);
+		}
+		memcpy(out + len, line, n);
+		len += n;
+		if (ln != b)
+			out[len++] = '\n';
+	}
+	out[len] = '\0';
+	*ret_len = len;
+	return out;
+}
+
+static void
+term_paste(struct ab_app *app, enum ab_sel which, const char *text, size_t len)
+{
+	struct term *t = app->data;
+	/* bracketed paste when the program asked for it (vterm adds ESC[200~ / ESC[201~) */
+	vterm_keyboard_start_paste(t->vt);
+	_cleanup_free_ char *conv = ab_xmalloc(len ? len : 1);
+	for (size_t i = 0; i < len; i++)
+		conv[i] = text[i] == '\n' ? '\r' : text[i];
+	term_vterm_output(conv, len, t);
+	vterm_keyboard_end_paste(t->vt);
+	term_send_pending(t);
+	t->view_off = 0;
+}
+
+static void
+term_pos(struct term *t, int x, int y, long *line, long *col)
+{
+	int c = (x - PAD + t->cell_w / 2) / AB_MAX(1, t->cell_w);
+	int r = (y - PAD) / AB_MAX(1, t->cell_h);
+	*col = AB_MAX(0, AB_MIN(c, t->cols));
+	r = AB_MAX(0, AB_MIN(r, t->rows - 1));
+	*line = term_lines(t) - t->rows - (long)t->view_off + r;
+}
+
+static VTermModifier
+term_mod(unsigned state)
+{
+	VTermModifier m = VTERM_MOD_NONE;
+	if (state & ShiftMask)
+		m |= VTERM_MOD_SHIFT;
+	if (state & ControlMask)
+		m |= VTERM_MOD_CTRL;
+	if (state & Mod1Mask)
+		m |= VTERM_MOD_ALT;
+	return m;
+}
+
+static void
+term_button(struct ab_app *app, int button, bool press, int x, int y, unsigned state)
+{
+	struct term *t = app->data;
+	if (t->mouse_mode && !(state & ShiftMask)) {
+		int c = AB_MAX(0, (x - PAD) / t->cell_w), r = AB_MAX(0, (y - PAD) / t->cell_h);
+		vterm_mouse_move(t->vt, r, c, term_mod(state));
+		vterm_mouse_button(t->vt, button, press, term_mod(state));
+		term_send_pending(t);
+		return;
+	}
+	if (button == 4 || button == 5) {
+		if (press) {
+			long d = button == 4 ? 3 : -3;
+			long v = (long)t->view_off + d;
+			t->view_off = (size_t)AB_MAX(0, AB_MIN(v, (long)t->sb.count));
+			ab_app_redraw(app);
+		}
+		return;
+	}
+	if (button == 2 && press) {
+		ab_app_paste(app, AB_SEL_PRIMARY);
+		return;
+	}
+	if (button != 1)
+		return;
+	long line, col;
+	term_pos(t, x, y, &line, &col);
+	if (press) {
+		t->selecting = true;
+		t->has_sel = false;
+		t->sel_l0 = t->sel_l1 = line;
+		t->sel_c0 = t->sel_c1 = col;
+	} else if (t->selecting) {
+		t->selecting = false;
+		t->sel_l1 = line;
+		t->sel_c1 = col;
+		t->has_sel = t->sel_l0 != t->sel_l1 || t->sel_c0 != t->sel_c1;
+		if (t->has_sel) {
+			size_t n;
+			_cleanup_free_ char *s = term_selection_text(t, &n);
+			ab_app_own(app, AB_SEL_PRIMARY, s, n);
+		}
+	}
+	ab_app_redraw(app);
+}
+
+static void
+term_motion(struct ab_app *app, int x, int y, unsigned state)
+{
+	struct term *t = app->data;
+	if (t->mouse_mode >= VTERM_PROP_MOUSE_DRAG && !(state & ShiftMask)) {
+		int c = AB_MAX(0, (x - PAD) / t->cell_w), r = AB_MAX(0, (y - PAD) / t->cell_h);
+		vterm_mouse_move(t->vt, r, c, term_mod(state));
+		term_send_pending(t);
+		return;
+	}
+	if (!t->selecting)
+		return;
+	long line, col;
+	term_pos(t, x, y, &line, &col);
+	t->sel_l1 = line;
+	t->sel_c1 = col;
+	t->has_sel = true;
+	ab_app_redraw(app);
+}
+
+static void
+term_sel_lost(struct ab_app *app, enum ab_sel which)
+{
+	struct term *t = app->data;
+	if (which == AB_SEL_PRIMARY && t->has_sel) {
+		t->has_sel = false;
+		ab_app_redraw(app);
+	}
+}
+
+/* ---- search ---- */
+
+/* Searches upwards from the line above `from` (wrapping to the bottom) for the query. */
+static void
+term_search(struct term *t, long from)
+{
+	long n = term_lines(t);
+	char line[8192];
+	if (!t->query[0])
+		return;
+	for (long k = 1; k <= n; k++) {
+		long ln = ((from - k) % n + n) % n;
+		size_t len = term_line_text(t, ln, 0, 65535, line, sizeof(line));
+		long at = text_find_ci(line, len, t->query);
+		if (at < 0)
+			continue;
+		t->found_line = ln;
+		/* the match becomes the selection; column = characters before it */
+		long col = 0;
+		for (long i = 0; i < at; i++)
+			col += ((unsigned char)line[i] & 0xC0) != 0x80;
+		long qn = 0;
+		for (const char *p = t->query; *p; p++)
+			qn += ((unsigned char)*p & 0xC0) != 0x80;
+		t->has_sel = true;
+		t->sel_l0 = t->sel_l1 = ln;
+		t->sel_c0 = col;
+		t->sel_c1 = col + qn;
+		long bottom = term_lines(t) - 1;
+		long off = bottom - ln - t->rows / 2;
+		t->view_off = (size_t)AB_MAX(0, AB_MIN(off, (long)t->sb.count));
+		snprintf(t->status, sizeof(t->status), "line %ld of %ld", ln + 1, n);
+		return;
+	}
+	t->found_line = -1;
+	snprintf(t->status, sizeof(t->status), "not found");
+}
+
+static void
+term_search_key(struct term *t, KeySym sym, const char *text, size_t len)
+{
+	if (sym == XK_Escape) {
+		t->searching = false;
+		t->view_off = 0;
+		term_resize_grid(t);
+	} else if (sym == XK_Return || sym == XK_KP_Enter) {
+		term_search(t, t->found_line >= 0 ? t->found_line : term_lines(t));
+	} else if (sym == XK_BackSpace) {
+		size_t n = strlen(t->query);
+		t->query[text_utf8_prev(t->query, n)] = '\0';
+		t->found_line = -1;
+	} else if (len && (unsigned char)text[0] >= 0x20 && strlen(t->query) + len < SEARCH_MAX) {
+		strncat(t->query, text, len);
+		t->found_line = -1;
+		term_search(t, term_lines(t));
+	}
+	ab_app_redraw(&t->app);
+}
+
+/* ---- keys ---- */
+
+static void
+term_zoom(struct term *t, int px)
+{
+	t->font_px = AB_MAX(6, AB_MIN(72, px));
+	term_set_font(t);
+	term_resize_grid(t);
+	ab_app_redraw(&t->app);
+}
+
+static bool
+term_special(struct term *t, KeySym sym, VTermModifier mod)
+{
+	static const struct {
+		KeySym sym;
+		VTermKey key;
+	} map[] = {
+	    {XK_Return, VTERM_KEY_ENTER},
+	    {XK_KP_Enter, VTERM_KEY_ENTER},
+	    {XK_Tab, VTERM_KEY_TAB},
+	    {XK_ISO_Left_Tab, VTERM_KEY_TAB},
+	    {XK_BackSpace, VTERM_KEY_BACKSPACE},
+	    {XK_Escape, VTERM_KEY_ESCAPE},
+	    {XK_Up, VTERM_KEY_UP},
+	    {XK_Down, VTERM_KEY_DOWN},
+	    {XK_Left, VTERM_KEY_LEFT},
+	    {XK_Right, VTERM_KEY_RIGHT},
+	    {XK_Insert, VTERM_KEY_INS},
+	    {XK_Delete, VTERM_KEY_DEL},
+	    {XK_Home, VTERM_KEY_HOME},
+	    {XK_End, VTERM_KEY_END},
+	    {XK_Page_Up, VTERM_KEY_PAGEUP},
+	    {XK_Page_Down, VTERM_KEY_PAGEDOWN},
+	    {XK_KP_Up, VTERM_KEY_UP},
+	    {XK_KP_Down, VTERM_KEY_DOWN},
+	    {XK_KP_Left, VTERM_KEY_LEFT},
+	    {XK_KP_Right, VTERM_KEY_RIGHT},
+	};
+	if (sym == XK_ISO_Left_Tab)
+		mod |= VTERM_MOD_SHIFT;
+	for (size_t i = 0; i < AB_ARRAY_SIZE(map); i++) {
+		if (map[i].sym == sym) {
+			vterm_keyboard_key(t->vt, map[i].key, mod);
+			return true;
+		}
+	}
+	if (sym >= XK_F1 && sym <= XK_F12) {
+		vterm_keyboard_key(t->vt, (VTermKey)(VTERM_KEY_FUNCTION(1 + (int)(sym - XK_F1))),
+		                   mod);
+		return true;
+	}
+	return false;
+}
+
+static void
+term_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t len)
+{
+	struct term *t = app->data;
+	bool ctrl = state & ControlMask, shift = state & ShiftMask;
+	KeySym lower = sym >= XK_A && sym <= XK_Z ? sym + (XK_a - XK_A) : sym;
+	if (ctrl && shift && lower == XK_c) {
+		if (t->has_sel) {
+			size_t n;
+			_cleanup_free_ char *s = term_selection_text(t, &n);
+			ab_app_own(app, AB_SEL_CLIPBOARD, s, n);
+		}
+		return;
+	}
+	if (ctrl && shift && lower == XK_v) {
+		ab_app_paste(app, AB_SEL_CLIPBOARD);
+		return;
+	}
+	if (ctrl && shift && lower == XK_f) {
+		t->searching = true;
+		t->query[0] = '\0';
+		t->status[0] = '\0';
+		t->found_line = -1;
+		term_resize_grid(t);
+		ab_app_redraw(app);
+		return;
+	}
+	if (t->searching) {
+		term_search_key(t, sym, text, len);
+		return;
+	}
+	if (ctrl && (sym == XK_plus || sym == XK_equal || sym == XK_KP_Add)) {
+		term_zoom(t, t->font_px + 1);
+		return;
+	}
+	if (ctrl && (sym == XK_minus || sym == XK_KP_Subtract)) {
+		term_zoom(t, t->font_px - 1);
+		return;
+	}
+	if (ctrl && sym == XK_0) {
+		term_zoom(t, 14);
+		return;
+	}
+	if (shift && (sym == XK_Page_Up || sym == XK_Page_Down)) {
+		long d = (sym == XK_Page_Up ? 1 : -1) * AB_MAX(1, t->rows - 1);
+		long v = (long)t->view_off + d;
+		t->view_off = (size_t)AB_MAX(0, AB_MIN(v, (long)t->sb.count));
+		ab_app_redraw(app);
+		return;
+	}
+	if (shift && sym == XK_Insert) {
+		ab_app_paste(app, AB_SEL_PRIMARY);
+		return;
+	}
+	VTermModifier mod = term_mod(state);
+	if (!term_special(t, sym, mod) && len) {
+		size_t i = 0;
+		while (i < len) {
+			uint32_t cp;
+			i += text_utf8_next(text + i, len - i, &cp);
+			VTermModifier m = mod & ~VTERM_MOD_SHIFT;
+			if (cp < 0x20 || cp == 0x7f) /* the input method already applied Ctrl */
+				m &= ~VTERM_MOD_CTRL;
+			vterm_keyboard_unichar(t->vt, cp, m);
+		}
+	} else if (!len && ctrl && lower >= XK_a && lower <= XK_z) {
+		vterm_keyboard_unichar(t->vt, (uint32_t)(lower - XK_a + 1), mod & ~VTERM_MOD_CTRL);
+	}
+	if (t->out_len) {
+		t->view_off = 0;
+		term_send_pending(t);
+	}
+}
+
+static void
+term_resize(struct ab_app *app, int w, int h)
+{
+	term_resize_grid(app->data);
+}
+
+static void
+term_theme(struct ab_app *app)
+{
+	ab_app_redraw(app);
+}
+
+static void
+term_focus(struct ab_app *app, bool in)
+{
+	struct term *t = app->data;
+	VTermState *st = vterm_obtain_state(t->vt);
+	if (in)
+		vterm_state_focus_in(st);
+	else
+		vterm_state_focus_out(st);
+	term_send_pending(t);
+}
+
+static void
+term_icon(cairo_t *cr, int s)
+{
+	ab_draw_rounded(cr, 0, 0, s, s, s * 0.2);
+	cairo_set_source_rgb(cr, 0.13, 0.15, 0.19);
+	cairo_fill(cr);
+	cairo_set_source_rgb(cr, 0.36, 0.85, 0.55);
+	cairo_set_line_width(cr, s / 12.0);
+	cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+	cairo_move_to(cr, s * 0.22, s * 0.32);
+	cairo_line_to(cr, s * 0.42, s * 0.5);
+	cairo_line_to(cr, s * 0.22, s * 0.68);
+	cairo_stroke(cr);
+	cairo_move_to(cr, s * 0.5, s * 0.7);
+	cairo_line_to(cr, s * 0.78, s * 0.7);
+	cairo_stroke(cr);
+}
+
+static const struct ab_app_ops term_ops = {
+    .draw = term_draw,
+    .key = term_key,
+    .button = term_button,
+    .motion = term_motion,
+    .resize = term_resize,
+    .theme = term_theme,
+    .paste = term_paste,
+    .sel_lost = term_sel_lost,
+    .focus = term_focus,
+};
+
+int
+term_main(const struct term_options *opt, struct ab_err *err)
+{
+	struct term *t = ab_xcalloc(1, sizeof(*t));
+	int r;
+	t->pty = -1;
+	t->child = -1;
+	t->cursor_visible = true;
+	t->found_line = -1;
+	t->font_px = opt->font_px ? opt->font_px : 14;
+	term_set_font(t);
+	sb_init(&t->sb, opt->scrollback ? opt->scrollback : 10000);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct ab_app_config cfg = {.name = "terminal",
+	                            .klass = "ArgoBoxTerminal",
+	                            .title = "Terminal",
+	                            .width = 740,
+	                            .height = 460,
+	                            .icon = term_icon,
+	                            .ops = &term_ops,
+	                            .data = t};
+	if ((r = ab_app_open(&t->app, &cfg, err)) < 0)
+		goto out;
+	t->vt = vterm_new(24, 80);
+	vterm_set_utf8(t->vt, 1);
+	vterm_output_set_callback(t->vt, term_vterm_output, t);
+	t->vs = vterm_obtain_screen(t->vt);
+	vterm_screen_set_callbacks(t->vs, &screen_cbs, t);
+	vterm_screen_set_damage_merge(t->vs, VTERM_DAMAGE_SCREEN);
+	vterm_screen_enable_altscreen(t->vs, 1);
+	vterm_screen_reset(t->vs, 1);
+	term_resize_grid(t);
+	if ((r = term_spawn(t, opt->argv, err)) < 0)
+		goto out;
+	t->pty_watch = ab_loop_watch(t->app.loop, t->pty, AB_LOOP_READ, term_pty_io, t);
+	r = ab_app_run(&t->app);
+	if (r < 0)
+		ab_err_set(err, -r, "event loop");
+out:
+	if (t->child > 0) {
+		kill(t->child, SIGHUP);
+		waitpid(t->child, NULL, 0);
+	}
+	if (t->app.loop) {
+		ab_loop_unwatch(t->app.loop, t->pty_watch);
+		ab_loop_timer_cancel(t->app.loop, t->frame_timer);
+	}
+	if (t->pty >= 0)
+		close(t->pty);
+	if (t->vt)
+		vterm_free(t->vt);
+	ab_app_close(&t->app);
+	sb_free(&t->sb);
+	free(t->out);
+	free(t);
+	return r;
+}

@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers of the app integration tests (sourced): the wm tests' private Xvfb and
+# window manager (../wm/lib.sh), plus app start-up, window lookup and screenshots.
+. "${AB_SOURCE_DIR:?run through ctest}/tests/integration/wm/lib.sh"
+APPS=$B/apps/bin
+for tool in import convert xclip; do
+	command -v $tool >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+done
+# fontconfig and Xlib keep caches for the life of the process: not leaks of ours
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+export HOME=$T/home
+mkdir -p "$HOME"
+
+# start_app NAME CLASS [args...]: starts $APPS/NAME and sets APP_PID and APP_WIN.
+start_app() {
+	local name=$1 class=$2
+	shift 2
+	"$APPS/$name" "$@" >>"$T/$name.log" 2>&1 &
+	APP_PID=$!
+	PIDS+=($APP_PID)
+	wait_for 20 xdotool search --classname "$class" ||
+		{ cat "$T/$name.log" >&2; fail "$name: no window of class '$class'"; }
+	APP_WIN=$(xdotool search --classname "$class" | head -n1)
+	wait_for 10 managed "$APP_WIN" || fail "$name: window not managed by the wm"
+	xdotool windowactivate --sync "$APP_WIN" 2>/dev/null || xdotool windowfocus "$APP_WIN"
+	sleep 0.3
+}
+app_alive() { kill -0 "$APP_PID" 2>/dev/null; }
+
+# shot WIN FILE: a PNG of the window as it is on screen.
+shot() { import -window "$1" "$2" 2>/dev/null; }
+# has_colour FILE #rrggbb [min-pixels]: the screenshot has at least min pixels of that colour.
+has_colour() {
+	local n
+	n=$(convert "$1" -fill black +opaque "$2" -fill white -opaque "$2" -format '%[fx:int(mean*w*h)]' info:)
+	((n >= ${3:-50}))
+}
+# colours FILE: the number of distinct colours (a blank window has one or two).
+colours() { convert "$1" -format '%k' info:; }
+# wait_file SECONDS FILE TEXT: FILE appears and contains TEXT.
+wait_file() { wait_for "$1" grep -qF -- "$3" "$2"; }
+# type_line TEXT: types TEXT and Return into the focused window.
+type_line() {
+	xdotool type --delay 8 -- "$1"
+	xdotool key Return
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# argobox-terminal under a real Xvfb + argobox-wm, driven by xdotool: typing reaches the
+# pty, history is written as commands run, non-ASCII text, binary cat, scrollback search,
+# PRIMARY/CLIPBOARD copy and paste, bracketed paste, zoom, and the theme followed live.
+. "$(dirname "$0")/lib.sh"
+start_x 1024x700
+start_wm
+start_app argobox-terminal terminal
+W=$APP_WIN
+xprop -id "$W" WM_CLASS | grep -q '"terminal", "ArgoBoxTerminal"' || fail "WM_CLASS"
+xprop -id "$W" _NET_WM_ICON | grep -q "Icon (16 x 16)" || fail "no _NET_WM_ICON"
+xprop -id "$W" WM_PROTOCOLS | grep -q WM_DELETE_WINDOW || fail "no WM_DELETE_WINDOW"
+
+# 1. typing reaches the shell on the pty
+sleep 0.5
+type_line "echo hi > $T/out1"
+wait_file 10 "$T/out1" hi || fail "typed command did not run"
+
+# 2. history written as the command runs (terminal still open)
+wait_file 10 "$HOME/.bash_history" "echo hi > $T/out1" ||
+	fail "history not written to \$HOME/.bash_history while running"
+
+# 3. non-ASCII through the input method
+type_line "echo 'grüße €' > $T/out2"
+wait_file 10 "$T/out2" "grüße €" || fail "non-ASCII text typed wrong: $(cat "$T/out2" 2>&1)"
+
+# 4. binary data: nothing crashes, the shell still answers
+head -c 3000000 /dev/urandom >"$T/bin"
+type_line "cat $T/bin; reset; echo after-binary > $T/out3"
+wait_file 60 "$T/out3" after-binary || fail "terminal stuck after binary cat"
+app_alive || fail "terminal died on binary data"
+
+# 5. scrollback search: a line 5000 lines up (out of the screen, in the scrollback)
+type_line "clear; seq 1 12000"
+sleep 2
+xdotool key ctrl+shift+f
+xdotool type -- "5555"
+xdotool key Return
+sleep 0.5
+xdotool key Escape
+# the match is the selection; Ctrl+Shift+C puts it on CLIPBOARD
+xdotool key ctrl+shift+f
+xdotool type -- "5555"
+xdotool key Return
+xdotool key Escape ctrl+shift+c
+wait_for 5 sh -c "xclip -o -selection clipboard | grep -qx 5555" ||
+	fail "search did not find '5555' in the scrollback (clipboard: $(xclip -o -selection clipboard 2>&1))"
+
+# 6. paste from CLIPBOARD (Ctrl+Shift+V) and PRIMARY (Shift+Insert)
+type_line "clear"
+printf 'echo from-clip > %s/out4' "$T" | xclip -selection clipboard
+xdotool key ctrl+shift+v Return
+wait_file 10 "$T/out4" from-clip || fail "Ctrl+Shift+V did not paste CLIPBOARD"
+printf 'echo from-primary > %s/out5' "$T" | xclip -selection primary
+xdotool key shift+Insert Return
+wait_file 10 "$T/out5" from-primary || fail "Shift+Insert did not paste PRIMARY"
+
+# 7. bracketed paste: a program that asked for it gets ESC[200~ ... ESC[201~
+type_line "clear; printf '\\e[?2004h'; cat -v > $T/bp"
+printf 'PASTED' | xclip -selection clipboard
+xdotool key ctrl+shift+v
+xdotool key Return ctrl+d
+wait_file 10 "$T/bp" "^[[200~PASTED^[[201~" ||
+	fail "no bracketed paste markers: $(cat "$T/bp" 2>&1)"
+type_line "printf '\\e[?2004l'"
+
+# 8. mouse selection goes to PRIMARY; Ctrl+Shift+C copies it to CLIPBOARD
+type_line "clear; echo MARKER-LINE"
+sleep 0.5
+eval "$(xdotool getwindowgeometry --shell "$W")"
+xdotool mousemove --window "$W" 4 10 mousedown 1 mousemove --window "$W" 400 10 mouseup 1
+wait_for 5 sh -c "xclip -o -selection primary | grep -q MARKER-LINE" ||
+	fail "mouse selection not on PRIMARY: $(xclip -o -selection primary 2>&1)"
+xdotool key ctrl+shift+c
+wait_for 5 sh -c "xclip -o -selection clipboard | grep -q MARKER-LINE" || fail "Ctrl+Shift+C"
+
+# 9. screenshot: drawn (many colours), the theme's background present; then live dark theme
+shot "$W" "$T/light.png"
+(($(colours "$T/light.png") > 8)) || fail "terminal looks blank"
+xprop -root -f _ARGOBOX_THEME 8u -set _ARGOBOX_THEME "$(printf 'mode=dark\naccent=#ff8800\nfont=DejaVu Sans 10\n')"
+sleep 0.5
+type_line "clear; echo dark"
+sleep 0.5
+shot "$W" "$T/dark.png"
+has_colour "$T/dark.png" "#1b1e24" 5000 || fail "dark theme background not drawn"
+has_colour "$T/dark.png" "#ff8800" 20 || fail "accent (cursor) not in the new accent colour"
+
+# 10. zoom: Ctrl+plus makes the grid smaller (fewer columns reported by stty)
+type_line "stty size > $T/size1"
+wait_file 5 "$T/size1" " "
+xdotool key ctrl+plus ctrl+plus ctrl+plus
+sleep 0.3
+type_line "stty size > $T/size2"
+wait_file 5 "$T/size2" " "
+c1=$(cut -d' ' -f2 "$T/size1")
+c2=$(cut -d' ' -f2 "$T/size2")
+((c2 < c1)) || fail "zoom did not change the grid ($c1 -> $c2 columns)"
+
+# 11. exit: the shell exits, the terminal closes cleanly
+type_line "exit"
+wait_for 10 sh -c "! kill -0 $APP_PID" || fail "terminal did not exit with its shell"
+wait "$APP_PID" || fail "terminal exit status $?: $(tail -5 "$T/argobox-terminal.log")"
+echo "PASS: terminal"
