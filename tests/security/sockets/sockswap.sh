@@ -226,11 +226,14 @@ for u in bea "$demo"; do
 	(inside "$u" "exec python3 -c \"\$0\" /run/argobox/rfb.sock /run/argobox/fake.log" "$(cat "$H/fakerfb.py")" 2>/dev/null) &
 	fake=$!
 	wait_for 10 grep -q listening "$T/run/$u/fake.log" || bad "$u: the fake listener did not start: $(cat "$T/run/$u/fake.log" 2>&1)"
+	answers() { python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$T/run/$u/rfb.sock"; }
+	wait_for 10 answers || bad "$u: the fake listener does not answer: $(cat "$T/run/$u/fake.log" 2>&1)"
 	n=$(attacks "$u" websocket)
 	out=$(ws "$u")
 	rc=$?
 	[ $rc = 2 ] && ok "$u: a pretending listener of the user's own is refused ($out)" ||
 		bad "$u: pretending listener: websocket got '$out' (rc $rc)"
+	answers || echo "note: $u's fake listener stopped answering: $(cat "$T/run/$u/fake.log"; ls -l "$T/run/$u")"
 	wait_for 5 more_attacks "$u" websocket "$n" && last_attack "$u" | jq -e '.detail.reason | test("init")' >/dev/null &&
 		ok "$u: audited: $(last_attack "$u" | jq -r .detail.reason)" || bad "$u: pretender not audited: $(last_attack "$u")"
 	pkill -f "fake.log" -P "$(pgrep -f "runc --root $T/state exec.*$prefix$u" | head -n1)" 2>/dev/null
