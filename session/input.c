@@ -77,6 +77,15 @@ input_init(struct input *in, Display *dpy)
 {
 	memset(in, 0, sizeof(*in));
 	in->dpy = dpy;
+	input_keymap_changed(in);
+}
+
+void
+input_keymap_changed(struct input *in)
+{
+	Display *dpy = in->dpy;
+	in->spare_kc = 0;
+	in->spare_sym = NoSymbol;
 	XDisplayKeycodes(dpy, &in->min_kc, &in->max_kc);
 	in->shift_kc = XKeysymToKeycode(dpy, XK_Shift_L);
 	in->altgr_kc = XKeysymToKeycode(dpy, XK_ISO_Level3_Shift);

@@ -37,6 +37,11 @@ struct input {
 };
 
 void input_init(struct input *in, Display *dpy);
+/*
+ * The keymap changed (a new layout, MappingNotify; the caller has refreshed Xlib's copy):
+ * Shift, AltGr and the spare keycode are looked up again.
+ */
+void input_keymap_changed(struct input *in);
 /* RFB KeyEvent. */
 void input_key(struct input *in, bool down, unsigned long keysym);
 /* QEMU extended key event: keycode is the qnum; keysym is the fallback. */

@@ -1127,6 +1127,13 @@ handle_x_event(struct vnc *v, XEvent *ev)
 			fb_follow(v, (int)w, (int)h);
 		return;
 	}
+	if (ev->type == MappingNotify) {
+		/* the window manager loaded another layout: keysym input maps through it */
+		XRefreshKeyboardMapping(&ev->xmapping);
+		if (ev->xmapping.request == MappingKeyboard)
+			input_keymap_changed(&v->input);
+		return;
+	}
 	if (wins_handle_event(v, ev))
 		return;
 	if (clipboard_handle_event(&v->clip, ev))

@@ -246,6 +246,21 @@ def t_input():
         s.vnc("wait-qemu", "qkey", "0", "0xc8")
         l = s.key()
         check(l.startswith("KEY Up"), "extended scancode 0xc8 is the Up arrow (%s)" % l)
+        if shutil.which("setxkbmap"):
+            # another layout (as the window manager loads it): keysyms map through the new
+            # keymap (z is where y was on German keyboards), scancodes follow the layout
+            env = dict(os.environ, DISPLAY=display_of(s))
+            subprocess.run(["setxkbmap", "de"], env=env, check=True)
+            time.sleep(0.3)  # MappingNotify reaches the session
+            s.vnc("key", "z")
+            l = s.key()
+            check(l == "KEY z z", "keysym 'z' after switching to de types 'z' (%s)" % l)
+            s.vnc("key", "at")
+            l = s.key()
+            check(l == "KEY at @", "keysym '@' on de (AltGr+Q) types '@' (%s)" % l)
+            s.vnc("wait-qemu", "qkey", "0", "0x15")
+            l = s.key()
+            check(l == "KEY z z", "scancode 0x15 (Y position) types 'z' on de (%s)" % l)
     finally:
         s.stop()
 
