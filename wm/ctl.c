@@ -342,3 +342,46 @@ ctl_stop(void)
 	free(wm.sock_path);
 	wm.sock_path = NULL;
 }
+
+/*
+ * Requests from apps in the desktop (argobox-settings): control messages, one JSON object
+ * a line, appended to the root window's _ARGOBOX_CTL_REQUEST. Read and deleted at once;
+ * only the settings types are taken (theme, wallpaper, keyboard, taskbar), with the same
+ * validation as from the control channel, so the change is exported like any other.
+ */
+bool
+ctl_handle_property(XPropertyEvent *e)
+{
+	static Atom req;
+	if (!req)
+		req = XInternAtom(wm.dpy, "_ARGOBOX_CTL_REQUEST", False);
+	if (e->window != wm.root || e->atom != req)
+		return false;
+	if (e->state != PropertyNewValue)
+		return true;
+	Atom type;
+	int fmt;
+	unsigned long n = 0, after = 0;
+	unsigned char *data = NULL;
+	if (XGetWindowProperty(wm.dpy, wm.root, req, 0, 16384, True, AnyPropertyType, &type, &fmt,
+	                       &n, &after, &data) != Success ||
+	    !data)
+		return true;
+	_cleanup_free_ char *text = fmt == 8 ? ab_xstrndup((const char *)data, n) : NULL;
+	XFree(data);
+	char *save = NULL;
+	for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_t *m = json_loads(line, 0, NULL);
+		const char *t = json_is_object(m) ? ab_proto_type(m) : NULL;
+		if (!t)
+			t = "";
+		if (strcmp(t, "theme") == 0 || strcmp(t, "wallpaper") == 0 ||
+		    strcmp(t, "keyboard") == 0 || strcmp(t, "taskbar") == 0)
+			handle(m);
+		else
+			ab_warn("app request: '%.32s' is not a settings message; ignored", t);
+		json_decref(m);
+	}
+	return true;
+}

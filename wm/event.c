@@ -83,7 +83,7 @@ static void
 on_property(XEvent *ev)
 {
 	XPropertyEvent *e = &ev->xproperty;
-	if (kbd_handle_property(e))
+	if (kbd_handle_property(e) || ctl_handle_property(e))
 		return;
 	struct client *c = client_find(e->window);
 	if (!c || c->win != e->window || e->state == PropertyDelete)

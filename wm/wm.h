@@ -361,5 +361,7 @@ void state_export_now(void);
 void ctl_start(const char *path);
 void ctl_send(json_t *msg); /* stolen */
 void ctl_stop(void);
+/* _ARGOBOX_CTL_REQUEST on the root (settings from apps); true when the event was that. */
+bool ctl_handle_property(XPropertyEvent *e);
 
 #endif

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * argobox-settings: theme (light/dark), accent, wallpaper and keyboard layout.
+ *
+ * It changes nothing itself: each choice is a control message (docs/control-channel.md:
+ * theme, wallpaper, keyboard) appended to the root window's _ARGOBOX_CTL_REQUEST, which
+ * argobox-wm takes like one from the control channel (wm/ctl.c ctl_handle_property), so the
+ * change lands in the desktop state and goes to KV like any other. What is shown is read
+ * back from the desktop: _ARGOBOX_THEME (theme, accent) and _XKB_RULES_NAMES (layout).
+ *
+ * Keys: Up/Down choose a row, Left/Right (or Enter/Space) change it.
+ */
+#include "ab_app.h"
+#include "ab_err.h"
+#include "ab_log.h"
+#include "ab_paths.h"
+#include "ab_util.h"
+
+#include <X11/Xatom.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROW_H 44
+
+enum row { R_THEME, R_ACCENT, R_WALLPAPER, R_KEYBOARD, R_MAX };
+
+static const char *const accents[] = {"#3d8bfd", "#22a06b", "#e5484d", "#f5a524",
+                                      "#8e4ec6", "#0ea5b7", "#d6409f", "#6b7280"};
+static const char *const layouts[] = {"us", "us(intl)", "gb", "de", "fr", "es", "it", "ch", "pt",
+                                      "nl", "se",       "no", "dk", "fi", "pl", "cz", "ru"};
+
+struct settings {
+	struct ab_app app;
+	struct ab_list list;
+	char **walls;
+	size_t n_walls, wall;
+	char layout[32];
+	char message[128];
+	Atom a_req, a_xkb;
+};
+
+static void
+settings_send(struct settings *s, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	size_t n = strlen(text);
+	text = ab_xrealloc(text, n + 2);
+	text[n++] = '\n';
+	XChangeProperty(s->app.dpy, s->app.root, s->a_req, s->app.a_utf8, 8, PropModeAppend,
+	                (unsigned char *)text, (int)n);
+	XFlush(s->app.dpy);
+	free(text);
+}
+
+static void
+settings_read_layout(struct settings *s)
+{
+	Atom type;
+	int fmt;
+	unsigned long n = 0, after;
+	unsigned char *data = NULL;
+	s->layout[0] = '\0';
+	if (XGetWindowProperty(s->app.dpy, s->app.root, s->a_xkb, 0, 256, False, AnyPropertyType,
+	                       &type, &fmt, &n, &after, &data) == Success &&
+	    data && fmt == 8) {
+		/* rules \0 model \0 layout \0 variant \0 options */
+		const char *f[5] = {0};
+		size_t k = 0;
+		for (size_t i = 0; i < n && k < 5; k++) {
+			f[k] = (const char *)data + i;
+			i += strnlen(f[k], n - i) + 1;
+		}
+		if (f[2] && f[2][0]) {
+			if (f[3] && f[3][0])
+				snprintf(s->layout, sizeof(s->layout), "%.12s(%.12s)", f[2], f[3]);
+			else
+				snprintf(s->layout, sizeof(s->layout), "%.30s", f[2]);
+		}
+	}
+	if (data)
+		XFree(data);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+settings_scan_walls(struct settings *s)
+{
+	const char *env = getenv("ARGOBOX_WALLPAPER_DIR");
+	char dir[4096];
+	if (env && env[0])
+		snprintf(dir, sizeof(dir), "%s", env);
+	else
+		snprintf(dir, sizeof(dir), "%s/assets/wallpapers", ab_share_dir());
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (n > 4 && strcmp(de->d_name + n - 4, ".png") == 0) {
+			s->walls = ab_xrealloc(s->walls, (s->n_walls + 1) * sizeof(*s->walls));
+			s->walls[s->n_walls++] = ab_xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	if (s->n_walls)
+		qsort(s->walls, s->n_walls, sizeof(*s->walls), cmp_str);
+}
+
+static size_t
+accent_index(const struct settings *s)
+{
+	for (size_t i = 0; i < AB_ARRAY_SIZE(accents); i++) {
+		if (strcmp(accents[i], s->app.theme.accent_hex) == 0)
+			return i;
+	}
+	return 0;
+}
+
+static void
+settings_change(struct settings *s, int dir)
+{
+	const struct ab_apptheme *t = &s->app.theme;
+	switch ((enum row)s->list.sel) {
+	case R_THEME:
+		settings_send(s, json_pack("{s:s,s:s,s:s}", "type", "theme", "mode",
+		                           t->dark ? "light" : "dark", "accent", t->accent_hex));
+		snprintf(s->message, sizeof(s->message), "theme: %s", t->dark ? "light" : "dark");
+		break;
+	case R_ACCENT: {
+		size_t n = AB_ARRAY_SIZE(accents);
+		size_t i = (accent_index(s) + n + (size_t)(dir < 0 ? n - 1 : 1)) % n;
+		settings_send(s, json_pack("{s:s,s:s,s:s}", "type", "theme", "mode",
+		                           t->dark ? "dark" : "light", "accent", accents[i]));
+		snprintf(s->message, sizeof(s->message), "accent: %s", accents[i]);
+		break;
+	}
+	case R_WALLPAPER:
+		if (!s->n_walls) {
+			snprintf(s->message, sizeof(s->message), "no wallpapers found");
+			break;
+		}
+		s->wall = (s->wall + s->n_walls + (dir < 0 ? s->n_walls - 1 : 1)) % s->n_walls;
+		settings_send(s, json_pack("{s:s,s:s,s:s}", "type", "wallpaper", "image",
+		                           s->walls[s->wall], "fit", "fill"));
+		snprintf(s->message, sizeof(s->message), "wallpaper: %.100s", s->walls[s->wall]);
+		break;
+	case R_KEYBOARD: {
+		size_t n = AB_ARRAY_SIZE(layouts), i = 0;
+		for (size_t k = 0; k < n; k++) {
+			if (strcmp(layouts[k], s->layout) == 0)
+				i = k;
+		}
+		i = (i + n + (size_t)(dir < 0 ? n - 1 : 1)) % n;
+		settings_send(s, json_pack("{s:s,s:s}", "type", "keyboard", "layout", layouts[i]));
+		snprintf(s->layout, sizeof(s->layout), "%s", layouts[i]);
+		snprintf(s->message, sizeof(s->message), "keyboard layout: %s", layouts[i]);
+		break;
+	}
+	case R_MAX:
+		break;
+	}
+	ab_app_redraw(&s->app);
+}
+
+static void
+settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x, double y, double w,
+             double h)
+{
+	struct settings *s = app->data;
+	const struct ab_apptheme *t = &app->theme;
+	const double *fg = selected ? t->sel_text : t->text;
+	static const char *const names[] = {"Theme", "Accent colour", "Wallpaper",
+	                                    "Keyboard layout"};
+	char v[160];
+	switch ((enum row)i) {
+	case R_THEME:
+		snprintf(v, sizeof(v), "‹ %s ›", t->dark ? "Dark" : "Light");
+		break;
+	case R_ACCENT:
+		snprintf(v, sizeof(v), "‹ %s ›", t->accent_hex);
+		ab_draw_rgb(cr, t->accent);
+		ab_draw_rounded(cr, x + w - 50, y + 10, 24, h - 20, 6);
+		cairo_fill(cr);
+		break;
+	case R_WALLPAPER:
+		snprintf(v, sizeof(v), "‹ %s ›",
+		         s->n_walls ? (s->wall < s->n_walls ? s->walls[s->wall] : "")
+		                    : "none found");
+		break;
+	case R_KEYBOARD:
+		snprintf(v, sizeof(v), "‹ %s ›", s->layout[0] ? s->layout : "default");
+		break;
+	case R_MAX:
+		return;
+	}
+	ab_draw_text(cr, names[i], t->font, fg, x + 16, y + (h - 18) / 2, w / 2 - 16);
+	ab_draw_text(cr, v, t->font, fg, x + w / 2, y + (h - 18) / 2, w / 2 - 70);
+}
+
+static void
+settings_draw(struct ab_app *app, cairo_t *cr, int w, int h)
+{
+	struct settings *s = app->data;
+	const struct ab_apptheme *t = &app->theme;
+	ab_draw_rgb(cr, t->bg);
+	cairo_paint(cr);
+	char big[96];
+	snprintf(big, sizeof(big), "%s", t->font);
+	char *sp = strrchr(big, ' ');
+	if (sp)
+		snprintf(sp, sizeof(big) - (size_t)(sp - big), " Bold 15");
+	ab_draw_text(cr, "Settings", big, t->text, 20, 16, w - 40);
+	ab_draw_text(cr, "Up/Down: choose · Left/Right or Enter: change · saved with your desktop",
+	             t->font, t->text_dim, 20, 46, w - 40);
+	s->list.focused = app->focused;
+	ab_app_list_draw(app, cr, &s->list, ROW_H, 16, 76, w - 32, ROW_H * R_MAX + 4, settings_row);
+	if (s->message[0])
+		ab_draw_text(cr, s->message, t->font, t->accent, 20, h - 30, w - 40);
+}
+
+static void
+settings_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t len)
+{
+	struct settings *s = app->data;
+	if (ab_app_list_keysym(&s->list, sym, NULL)) {
+		ab_app_redraw(app);
+		return;
+	}
+	if (sym == XK_Right || sym == XK_Return || sym == XK_space || sym == XK_KP_Enter)
+		settings_change(s, 1);
+	else if (sym == XK_Left)
+		settings_change(s, -1);
+	else if (sym == XK_Escape || ((state & ControlMask) && (sym == XK_q || sym == XK_w)))
+		ab_app_quit(app);
+}
+
+static void
+settings_button(struct ab_app *app, int button, bool press, int x, int y, unsigned state)
+{
+	struct settings *s = app->data;
+	long r = list_row_at(&s->list, y - 76, ROW_H);
+	if (!press || button != 1 || r < 0)
+		return;
+	list_select(&s->list, (size_t)r);
+	settings_change(s, 1);
+}
+
+static void
+settings_theme(struct ab_app *app)
+{
+	struct settings *s = app->data;
+	settings_read_layout(s);
+}
+
+static void
+settings_icon(cairo_t *cr, int sz)
+{
+	ab_draw_rounded(cr, 0, 0, sz, sz, sz * 0.2);
+	cairo_set_source_rgb(cr, 0.24, 0.26, 0.31);
+	cairo_fill(cr);
+	cairo_set_source_rgb(cr, 0.85, 0.87, 0.9);
+	cairo_set_line_width(cr, sz / 12.0);
+	for (int i = 0; i < 3; i++) {
+		double y = sz * (0.3 + 0.2 * i), kx = sz * (i == 1 ? 0.62 : 0.38);
+		cairo_move_to(cr, sz * 0.2, y);
+		cairo_line_to(cr, sz * 0.8, y);
+		cairo_stroke(cr);
+		cairo_arc(cr, kx, y, sz * 0.08, 0, 6.2832);
+		cairo_fill(cr);
+	}
+}
+
+static const struct ab_app_ops settings_ops = {
+    .draw = settings_draw,
+    .key = settings_key,
+    .button = settings_button,
+    .theme = settings_theme,
+};
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1) {
+		bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
+		fprintf(help ? stdout : stderr, "usage: argobox-settings\n");
+		return help ? 0 : 2;
+	}
+	struct settings *s = ab_xcalloc(1, sizeof(*s));
+	struct ab_err err = {0};
+	struct ab_app_config cfg = {.name = "settings",
+	                            .klass = "ArgoBoxSettings",
+	                            .title = "Settings",
+	                            .width = 560,
+	                            .height = 340,
+	                            .icon = settings_icon,
+	                            .ops = &settings_ops,
+	                            .data = s};
+	if (ab_app_open(&s->app, &cfg, &err) < 0) {
+		ab_error("argobox-settings: %s", err.msg);
+		free(s);
+		return 1;
+	}
+	s->a_req = XInternAtom(s->app.dpy, "_ARGOBOX_CTL_REQUEST", False);
+	s->a_xkb = XInternAtom(s->app.dpy, "_XKB_RULES_NAMES", False);
+	settings_scan_walls(s);
+	settings_read_layout(s);
+	list_set_count(&s->list, R_MAX);
+	int r = ab_app_run(&s->app);
+	ab_app_close(&s->app);
+	for (size_t i = 0; i < s->n_walls; i++)
+		free(s->walls[i]);
+	free(s->walls);
+	free(s);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# argobox-settings under a real Xvfb + argobox-wm: each change goes to the wm as a control
+# message (_ARGOBOX_CTL_REQUEST) and ends up in the wm's exported desktop state (the path to
+# KV): theme, accent, wallpaper, keyboard layout. A bad request is refused by the wm.
+. "$(dirname "$0")/lib.sh"
+start_x 1024x768
+start_wm
+start_app argobox-settings settings
+W=$APP_WIN
+xprop -id "$W" WM_CLASS | grep -q '"settings", "ArgoBoxSettings"' || fail "WM_CLASS"
+shot "$W" "$T/s0.png"
+(($(colours "$T/s0.png") > 8)) || fail "settings look blank"
+
+# row 1: theme -> the other mode (and back to dark if the default was light)
+wait_for 10 state_has '.theme.mode'
+mode=$(jq -r .theme.mode "$T/state.json")
+other=$([ "$mode" = dark ] && echo light || echo dark)
+xdotool key Right
+wait_for 10 state_has ".theme.mode == \"$other\"" || fail "theme $other not in the exported state"
+xprop -root _ARGOBOX_THEME | grep -q "mode=$other" || fail "wm did not publish the $other theme"
+if [ "$other" = light ]; then
+	sleep 0.5
+	shot "$W" "$T/s1.png"
+	has_colour "$T/s1.png" "#ffffff" 5000 || fail "settings did not follow the light theme"
+	xdotool key Right
+	wait_for 10 state_has '.theme.mode == "dark"' || fail "theme dark not in the exported state"
+fi
+sleep 0.5
+shot "$W" "$T/s2.png"
+has_colour "$T/s2.png" "#1b1e24" 5000 || fail "settings did not follow the dark theme"
+# row 2: accent -> the next one (#22a06b)
+xdotool key Down Right
+wait_for 10 state_has '.theme.accent == "#22a06b"' || fail "accent not in the exported state"
+# row 3: wallpaper -> one of the shipped PNGs
+xdotool key Down Right
+wait_for 10 state_has '.wallpaper.image | test("\\.png$")' || fail "wallpaper not in the state"
+# row 4: keyboard layout us -> us(intl)
+xdotool key Down Right
+wait_for 10 state_has '.keyboard.layout == "us(intl)"' || fail "keyboard layout not in the state"
+
+# a request the wm must refuse (not a settings message): logged, no effect
+xprop -root -f _ARGOBOX_CTL_REQUEST 8u -set _ARGOBOX_CTL_REQUEST '{"type":"restore","state":{}}'
+wait_for 5 grep -q "app request: 'restore' is not a settings message" "$T/wm.log" ||
+	fail "wm did not refuse a non-settings request"
+wm_alive
+app_alive || fail "settings died"
+kill "$APP_PID"
+echo "PASS: settings"
