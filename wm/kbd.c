@@ -13,7 +13,7 @@
 
 #define XKB_DIR "/usr/share/X11/xkb"
 
-static Atom hint_atom, rules_atom, utf8_atom;
+static Atom hint_atom, rules_atom;
 static bool have_xkb;
 static char label[16];
 
@@ -201,7 +201,6 @@ kbd_init(void)
 {
 	hint_atom = XInternAtom(wm.dpy, "_ARGOBOX_KBD_HINT", False);
 	rules_atom = XInternAtom(wm.dpy, "_XKB_RULES_NAMES", False);
-	utf8_atom = XInternAtom(wm.dpy, "UTF8_STRING", False);
 	int op, ev, er, maj = XkbMajorVersion, min = XkbMinorVersion;
 	have_xkb = XkbQueryExtension(wm.dpy, &op, &ev, &er, &maj, &min);
 	if (!have_xkb)
