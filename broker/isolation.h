@@ -9,7 +9,7 @@
  *   desktops = desktop_manager_new(loop, isolation_launcher(iso), &dp);
  *   isolation_adopt(iso, desktops, &err);                       once, at start-up
  *   ... loop ... (a 1 s timer polls netpol_poll + runtime_poll_limits)
- *   desktop_manager_shutdown(); isolation_shutdown(iso); server_free();
+ *   desktop_manager_shutdown(); isolation_shutdown(iso); server_close(); ...; server_free();
  *   desktop_manager_free(); isolation_free(iso);
  *
  * Config (broker config.c): session.launcher "auto" | "oci" | "process";
@@ -67,7 +67,7 @@ struct isolation_identity {
 typedef int (*isolation_resolve_fn)(const char *user, struct isolation_identity *ret, void *data);
 void isolation_set_resolver(struct isolation *iso, isolation_resolve_fn fn, void *data);
 /*
- * Before the loop goes (server_free): stops the poll timer and lets go of
+ * Before the loop goes (server_close): stops the poll timer and lets go of
  * the runtime's watches; containers keep running. The launcher stays usable
  * for desktop_manager_free (release), then isolation_free frees it.
  */

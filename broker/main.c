@@ -39,6 +39,7 @@
 #include "isolation.h"
 #endif
 #include "kv.h"
+#include "proxy.h"
 #include "server.h"
 #include "users.h"
 #include "vncgw.h"
@@ -144,6 +145,13 @@ vnc_user_ok(void *data, const char *user)
 		return strcmp(user, "local") == 0;
 	const struct users_user *u = users_find(c->db, user);
 	return u && (u->role == USERS_ROLE_ADMIN || u->role == USERS_ROLE_MEMBER);
+}
+
+/* /healthz: how many desktops the broker holds */
+static void
+desktops_health(json_t *out, void *data)
+{
+	json_object_set_new(out, "desktops", json_integer((json_int_t)desktop_manager_count(data)));
 }
 
 int
@@ -288,7 +296,8 @@ main(int argc, char **argv)
 		ab_err_clear(&err);
 	}
 	ctl_set_stop(ctl, deskstate_sync_end, dsync);
-	server_set_desktops(srv, desktops);
+	proxy_serve(srv, loop, desktops, &cfg);
+	server_add_health(srv, desktops_health, desktops);
 	struct authn *authn = NULL;
 	if (authn_new(&cfg, srv, desktops, kv, &authn, &err) < 0) {
 		ab_error("%s", err.msg);
@@ -358,7 +367,7 @@ main(int argc, char **argv)
 #ifdef AB_HAVE_ISOLATION
 	isolation_shutdown(iso); /* its watches and timer go before the loop does */
 #endif
-	server_free(srv);
+	server_close(srv); /* websockets close while the desktops are there */
 	desktop_manager_free(desktops);
 #ifdef AB_HAVE_ISOLATION
 	isolation_free(iso);
@@ -368,6 +377,7 @@ main(int argc, char **argv)
 	deskstate_sync_free(dsync);
 	users_free(apps.db);
 	kv_close(kv);
+	server_free(srv); /* the loop goes last: everything above cancels its timers on it */
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);
 	audit_close();
 	ab_config_free(broker_config_fields, &cfg);

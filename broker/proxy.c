@@ -14,6 +14,8 @@
 #include "audit.h"
 #include "desktop.h"
 #include "proxy.h"
+#include "server.h"
+#include "config.h"
 #include "rfbflow.h"
 
 enum proxy_state {
@@ -543,4 +545,73 @@ proxy_closed(struct proxy_conn *c)
 	free(c->out);
 	free(c->in);
 	free(c);
+}
+
+/* ---- the server's websocket endpoint ---- */
+
+static struct {
+	struct ab_loop *loop;
+	struct desktop_manager *desktops;
+	struct proxy_params params;
+} endpoint;
+
+static bool
+ws_accepts(const char *user)
+{
+	return desktop_user_valid(user);
+}
+
+static void *
+ws_open(struct lws *wsi, void *data, const char *user, const char *peer, bool view_only)
+{
+	struct proxy_conn *c =
+	    proxy_open(wsi, endpoint.loop, endpoint.desktops, &endpoint.params, user, peer);
+	proxy_set_view_only(c, view_only);
+	return c;
+}
+
+static int
+ws_receive(void *conn, const void *in, size_t len, bool binary)
+{
+	return proxy_receive(conn, in, len, binary);
+}
+
+static int
+ws_writeable(void *conn)
+{
+	return proxy_writeable(conn);
+}
+
+static void
+ws_closed(void *conn)
+{
+	proxy_closed(conn);
+}
+
+static const struct server_ws_ops proxy_ws_ops = {
+    .accepts = ws_accepts,
+    .open = ws_open,
+    .receive = ws_receive,
+    .writeable = ws_writeable,
+    .closed = ws_closed,
+};
+
+static void
+proxy_health(json_t *out, void *data)
+{
+	struct proxy_stats ps;
+	proxy_get_stats(&ps);
+	json_object_set_new(out, "connections", json_integer((json_int_t)ps.open));
+}
+
+void
+proxy_serve(struct server *srv, struct ab_loop *loop, struct desktop_manager *m,
+            const struct broker_config *cfg)
+{
+	endpoint.loop = loop;
+	endpoint.desktops = m;
+	endpoint.params.buffer_bytes = (size_t)cfg->proxy_buffer_bytes;
+	endpoint.params.chunk_bytes = (size_t)cfg->proxy_chunk_bytes;
+	server_set_ws_handler(srv, &proxy_ws_ops, NULL);
+	server_add_health(srv, proxy_health, NULL);
 }

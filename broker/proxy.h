@@ -15,7 +15,7 @@
  * the broker, or more than buffer_bytes wait in the kernel's send queue of
  * the browser's socket. The session stays idle instead of blocked; the close
  * is logged with requests_held and paused_ms (docs/broker.md).
- * The server calls these from its websocket callback.
+ * proxy_serve() registers it as the server's websocket handler.
  */
 #ifndef BROKER_PROXY_H
 #define BROKER_PROXY_H
@@ -28,6 +28,16 @@
 struct lws;
 struct proxy_conn;
 struct desktop_manager;
+struct server;
+struct broker_config;
+
+/*
+ * Makes the proxy the server's websocket endpoint (server_set_ws_handler) for the desktops of
+ * `m`, with proxy.buffer_bytes and proxy.chunk_bytes from `cfg`, and adds the open
+ * connections to /healthz. Once per process.
+ */
+void proxy_serve(struct server *srv, struct ab_loop *loop, struct desktop_manager *m,
+                 const struct broker_config *cfg);
 
 struct proxy_params {
 	size_t buffer_bytes;

@@ -20,13 +20,12 @@
 #include "ab_util.h"
 #include "audit.h"
 #include "config.h"
-#include "desktop.h"
 #include "loop_lws.h"
-#include "proxy.h"
 #include "server.h"
 
 #define SERVER_MAX_ROUTES 64
 #define SERVER_MAX_BODY   (1u << 20)
+#define SERVER_MAX_HEALTH 8
 #define NOVNC_PREFIX      "/vendor/novnc/"
 #define NOVNC_DIR         "node_modules/@novnc/novnc/"
 
@@ -43,13 +42,20 @@ struct server {
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
 	struct ab_loop *loop;
-	struct desktop_manager *desktops;
+	/* the websocket endpoint's handler (server_set_ws_handler) */
+	const struct server_ws_ops *ws;
+	void *ws_data;
+	/* /healthz figures (server_add_health) */
+	struct {
+		server_health_fn fn;
+		void *data;
+	} health[SERVER_MAX_HEALTH];
+	unsigned nhealth;
 	struct route routes[SERVER_MAX_ROUTES];
 	unsigned nroutes;
 	http_authorize_fn authorize;
 	void *authorize_data;
 	char web_root[PATH_MAX]; /* realpath of cfg->web_root, "" when unusable */
-	struct proxy_params proxy;
 	lws_retry_bo_t retry;
 	struct lws_protocols protocols[3];
 };
@@ -68,7 +74,7 @@ struct conn {
 	char user[64]; /* whose desktop */
 	char peer[64];
 	bool view_only;
-	struct proxy_conn *proxy;
+	void *ws; /* the handler's connection */
 };
 
 /* ---- requests and responses ---- */
@@ -343,16 +349,14 @@ static int
 healthz(struct http_request *req, struct http_response *resp, void *data)
 {
 	struct server *s = data;
-	if (!s->desktops) {
+	if (!s->nhealth) {
 		http_response_error(resp, 503, "starting");
 		return 0;
 	}
-	struct proxy_stats ps;
-	proxy_get_stats(&ps);
-	http_response_json(resp, 200,
-	                   json_pack("{sssIsI}", "status", "ok", "desktops",
-	                             (json_int_t)desktop_manager_count(s->desktops), "connections",
-	                             (json_int_t)ps.open));
+	json_t *out = json_pack("{ss}", "status", "ok");
+	for (unsigned i = 0; i < s->nhealth; i++)
+		s->health[i].fn(out, s->health[i].data);
+	http_response_json(resp, 200, out);
 	return 0;
 }
 
@@ -693,7 +697,7 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	if (!why) {
 		snprintf(c->user, sizeof(c->user), "%s", req.desktop[0] ? req.desktop : req.user);
 		c->view_only = req.view_only;
-		if (!desktop_user_valid(c->user)) {
+		if (!s->ws || !s->ws->accepts(c->user)) {
 			why = "no desktop user";
 			http_response_error(&deny, 403, why);
 		}
@@ -791,20 +795,20 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	case LWS_CALLBACK_ESTABLISHED:
 		if (c)
 			conn_http_reset(c);
-		c->proxy = proxy_open(wsi, s->loop, s->desktops, &s->proxy, c->user, c->peer);
-		proxy_set_view_only(c->proxy, c->view_only);
+		c->ws = s->ws ? s->ws->open(wsi, s->ws_data, c->user, c->peer, c->view_only) : NULL;
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		if (!c->proxy)
+		if (!c->ws)
 			return -1;
-		return proxy_receive(c->proxy, in, len, lws_frame_is_binary(wsi));
+		return s->ws->receive(c->ws, in, len, lws_frame_is_binary(wsi));
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (!c->proxy)
+		if (!c->ws)
 			return -1;
-		return proxy_writeable(c->proxy);
+		return s->ws->writeable(c->ws);
 	case LWS_CALLBACK_CLOSED:
-		proxy_closed(c->proxy);
-		c->proxy = NULL;
+		if (c->ws)
+			s->ws->closed(c->ws);
+		c->ws = NULL;
 		return 0;
 	default:
 		return 0;
@@ -831,8 +835,6 @@ server_new(const struct broker_config *cfg, struct server **ret, struct ab_err *
 	struct server *s = ab_xcalloc(1, sizeof(*s));
 	s->cfg = cfg;
 	s->authorize = default_authorize;
-	s->proxy.buffer_bytes = (size_t)cfg->proxy_buffer_bytes;
-	s->proxy.chunk_bytes = (size_t)cfg->proxy_chunk_bytes;
 	if (cfg->web_root[0] && !realpath(cfg->web_root, s->web_root)) {
 		ab_warn("web.root '%s' is unusable (%m): serving no static files", cfg->web_root);
 		s->web_root[0] = '\0';
@@ -904,9 +906,19 @@ server_port(struct server *s)
 }
 
 void
-server_set_desktops(struct server *s, struct desktop_manager *m)
+server_set_ws_handler(struct server *s, const struct server_ws_ops *ops, void *data)
 {
-	s->desktops = m;
+	s->ws = ops;
+	s->ws_data = data;
+}
+
+void
+server_add_health(struct server *s, server_health_fn fn, void *data)
+{
+	AB_ASSERT(s->nhealth < SERVER_MAX_HEALTH);
+	s->health[s->nhealth].fn = fn;
+	s->health[s->nhealth].data = data;
+	s->nhealth++;
 }
 
 int
@@ -940,12 +952,21 @@ server_service(struct server *s, int timeout_ms)
 }
 
 void
+server_close(struct server *s)
+{
+	if (!s || !s->ctx)
+		return;
+	loop_lws_detach(s->loop);
+	lws_context_destroy(s->ctx);
+	s->ctx = NULL;
+}
+
+void
 server_free(struct server *s)
 {
 	if (!s)
 		return;
-	loop_lws_detach(s->loop);
-	lws_context_destroy(s->ctx);
+	server_close(s);
 	loop_lws_free(s->loop);
 	for (unsigned i = 0; i < s->nroutes; i++) {
 		free(s->routes[i].method);

@@ -28,7 +28,6 @@
 struct lws;
 struct server;
 struct broker_config;
-struct desktop_manager;
 
 struct http_request {
 	const char *method; /* "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD" */
@@ -90,17 +89,36 @@ typedef int (*http_handler_fn)(struct http_request *req, struct http_response *r
  */
 typedef int (*http_authorize_fn)(struct http_request *req, struct http_response *deny, void *data);
 
-struct server_params {
-	const struct broker_config *cfg;
-	struct desktop_manager *desktops; /* set with server_set_desktops() after creation */
-};
-
 /* Creates the context and vhost and starts listening. *ret_loop is the broker's ab_loop. */
 int server_new(const struct broker_config *cfg, struct server **ret, struct ab_err *err);
 struct ab_loop *server_loop(struct server *s);
 /* The TCP port actually bound (useful with listen.port 0). */
 int server_port(struct server *s);
-void server_set_desktops(struct server *s, struct desktop_manager *m);
+
+/*
+ * The websocket endpoint (/ws/desktop/<user>, /websockify): after the upgrade is authorized
+ * the server hands the connection to one handler, which the gateway registers. `accepts`
+ * says whether `user` names a desktop at all (checked before the upgrade); `open` returns
+ * the handler's connection (NULL closes); receive/writeable return < 0 to close; `closed`
+ * releases the connection. Without a handler every upgrade is refused.
+ */
+struct lws;
+struct server_ws_ops {
+	bool (*accepts)(const char *user);
+	void *(*open)(struct lws *wsi, void *data, const char *user, const char *peer,
+	              bool view_only);
+	int (*receive)(void *conn, const void *in, size_t len, bool binary);
+	int (*writeable)(void *conn);
+	void (*closed)(void *conn);
+};
+void server_set_ws_handler(struct server *s, const struct server_ws_ops *ops, void *data);
+
+/*
+ * /healthz: {"status":"ok", ...} with what each registered area adds to the object; 503
+ * "starting" until the first is registered. At most 8.
+ */
+typedef void (*server_health_fn)(json_t *out, void *data);
+void server_add_health(struct server *s, server_health_fn fn, void *data);
 
 /*
  * Routes: `method` NULL matches any method; `path` is matched exactly, or as
@@ -112,7 +130,13 @@ void server_set_authorize(struct server *s, http_authorize_fn fn, void *data);
 
 /* Runs one round of the loop (waits at most timeout_ms). */
 int server_service(struct server *s, int timeout_ms);
-/* Closes every connection and frees the context (the ab_loop is detached first). */
+/*
+ * Closes every connection (their handlers' `closed` run now) and destroys the lws context;
+ * the loop stays valid but inert: timers and watches can still be cancelled, none fires.
+ * Areas that hold timers or watches are freed after this and before server_free().
+ */
+void server_close(struct server *s);
+/* Frees the loop and the server (server_close() first if it was not called). */
 void server_free(struct server *s);
 
 /* The MIME type for a file name (by extension), "application/octet-stream" when unknown. */
