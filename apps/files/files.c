@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * argobox-files: a file manager over the home. The directory is read in
+ * slices of SLICE entries on a 0 ms timer (fsmodel.c), so a folder of 100 000
+ * entries shows its first rows at once and the window never freezes; inotify
+ * reloads it when it changes (debounced). Breadcrumbs, sort, hidden files,
+ * open with the .desktop entry for the MIME type, rename, new folder, delete to
+ * the freedesktop Trash. The window title says where we are and how many
+ * entries there are (tests read it).
+ */
+#include "ab_app.h"
+#include "ab_err.h"
+#include "ab_log.h"
+#include "ab_text.h"
+#include "ab_util.h"
+#include "fsmodel.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLICE    4000
+#define ROW_H    24
+#define LIST_Y   84
+#define EDIT_MAX 256
+
+enum edit_mode { EDIT_NONE, EDIT_RENAME, EDIT_MKDIR };
+
+struct files {
+	struct ab_app app;
+	struct ab_list list;
+	struct fs_dir dir;
+	bool have_dir;
+	char path[PATH_MAX];
+	char home[PATH_MAX];
+	char error[512];
+	char message[512];
+	bool hidden;
+	enum fs_sort sort;
+	bool desc;
+	struct ab_timer *load_timer, *reload_timer;
+	int ino;
+	int wd;
+	struct ab_watch *ino_watch;
+	enum edit_mode edit;
+	char edit_buf[EDIT_MAX];
+	int64_t load_start;
+};
+
+static void
+files_title(struct files *f)
+{
+	char t[PATH_MAX + 64];
+	if (f->error[0])
+		snprintf(t, sizeof(t), "Files — %.4000s (error)", f->path);
+	else if (!f->dir.done)
+		snprintf(t, sizeof(t), "Files — %.4000s (loading %zu)", f->path, f->dir.n);
+	else
+		snprintf(t, sizeof(t), "Files — %.4000s (%zu items)", f->path, f->dir.n);
+	ab_app_set_title(&f->app, t);
+}
+
+static int64_t
+files_load_more(struct ab_loop *loop, void *data)
+{
+	struct files *f = data;
+	int done = fs_dir_load(&f->dir, SLICE);
+	if (done) {
+		f->load_timer = NULL;
+		fs_dir_sort(&f->dir, f->sort, f->desc);
+		ab_debug("listed %zu entries of '%s' in %lld ms", f->dir.n, f->path,
+		         (long long)(ab_now_ms() - f->load_start));
+	}
+	list_set_count(&f->list, f->dir.n);
+	files_title(f);
+	ab_app_redraw(&f->app);
+	return done ? AB_TIMER_STOP : 0;
+}
+
+static void
+files_watch(struct files *f)
+{
+	if (f->ino < 0)
+		return;
+	if (f->wd >= 0)
+		inotify_rm_watch(f->ino, f->wd);
+	f->wd = inotify_add_watch(f->ino, f->path,
+	                          IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |
+	                              IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF);
+}
+
+/* (Re)reads path; keep_sel keeps the selected name when it is still there. */
+static void
+files_open_dir(struct files *f, const char *path, const char *select)
+{
+	struct ab_err err = {0};
+	struct fs_dir d;
+	ab_loop_timer_cancel(f->app.loop, f->load_timer);
+	f->load_timer = NULL;
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		snprintf(real, sizeof(real), "%s", path);
+	if (fs_dir_open(&d, real, f->hidden, &err) < 0) {
+		if (f->have_dir)
+			fs_dir_free(&f->dir);
+		f->have_dir = false;
+		memset(&f->dir, 0, sizeof(f->dir));
+		f->dir.done = true;
+		snprintf(f->path, sizeof(f->path), "%s", real);
+		snprintf(f->error, sizeof(f->error), "%.500s", err.msg);
+		list_set_count(&f->list, 0);
+		files_title(f);
+		ab_app_redraw(&f->app);
+		return;
+	}
+	if (f->have_dir)
+		fs_dir_free(&f->dir);
+	f->dir = d;
+	f->have_dir = true;
+	f->error[0] = '\0';
+	snprintf(f->path, sizeof(f->path), "%s", real);
+	f->load_start = ab_now_ms();
+	/* the first slice now, so small folders are drawn in this round */
+	int done = fs_dir_load(&f->dir, SLICE);
+	if (done)
+		fs_dir_sort(&f->dir, f->sort, f->desc);
+	else
+		f->load_timer = ab_loop_timer(f->app.loop, 0, files_load_more, f);
+	list_set_count(&f->list, f->dir.n);
+	list_select(&f->list, 0);
+	for (size_t i = 0; select && done && i < f->dir.n; i++) {
+		if (strcmp(f->dir.v[i].name, select) == 0) {
+			list_select(&f->list, i);
+			break;
+		}
+	}
+	files_watch(f);
+	files_title(f);
+	ab_app_redraw(&f->app);
+}
+
+static void
+files_reload(struct files *f)
+{
+	char keep[NAME_MAX + 1] = "";
+	if (f->have_dir && f->list.sel < f->dir.n)
+		snprintf(keep, sizeof(keep), "%s", f->dir.v[f->list.sel].name);
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s", f->path);
+	files_open_dir(f, p, keep[0] ? keep : NULL);
+}
+
+static int64_t
+files_reload_due(struct ab_loop *loop, void *data)
+{
+	struct files *f = data;
+	f->reload_timer = NULL;
+	files_reload(f);
+	return AB_TIMER_STOP;
+}
+
+static void
+files_inotify(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct files *f = data;
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	/* many events in a burst: one reload after they settle */
+	if (!f->reload_timer && f->edit == EDIT_NONE)
+		f->reload_timer = ab_loop_timer(loop, 150, files_reload_due, f);
+}
+
+/* ---- actions ---- */
+
+static const struct fs_entry *
+files_selected(struct files *f)
+{
+	return f->have_dir && f->dir.done && f->list.sel < f->dir.n ? &f->dir.v[f->list.sel] : NULL;
+}
+
+static void
+files_child_path(struct files *f, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s%s", f->path, strcmp(f->path, "/") ? "/" : "", name);
+}
+
+static void
+files_spawn(struct files *f, const char *cmd)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		/* a grandchild, so nothing is left for us to reap */
+		if (fork() == 0) {
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+static void
+files_activate(struct files *f)
+{
+	const struct fs_entry *e = files_selected(f);
+	if (!e)
+		return;
+	char p[PATH_MAX];
+	files_child_path(f, e->name, p, sizeof(p));
+	if (e->dir) {
+		files_open_dir(f, p, NULL);
+		return;
+	}
+	const char *mime = fs_mime(e->name, false);
+	_cleanup_free_ char *cmd = fs_open_command(getenv("XDG_DATA_DIRS"), mime, p);
+	if (!cmd) {
+		snprintf(f->message, sizeof(f->message), "no app opens '%.200s' (%s)", e->name,
+		         mime);
+	} else {
+		files_spawn(f, cmd);
+		snprintf(f->message, sizeof(f->message), "opened '%.200s'", e->name);
+	}
+	ab_app_redraw(&f->app);
+}
+
+static void
+files_up(struct files *f)
+{
+	char p[PATH_MAX], name[NAME_MAX + 1] = "";
+	snprintf(p, sizeof(p), "%s", f->path);
+	char *slash = strrchr(p, '/');
+	if (!slash || strcmp(p, "/") == 0)
+		return;
+	snprintf(name, sizeof(name), "%s", slash + 1);
+	if (slash == p)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	files_open_dir(f, p, name);
+}
+
+static void
+files_trash(struct files *f)
+{
+	const struct fs_entry *e = files_selected(f);
+	if (!e)
+		return;
+	char p[PATH_MAX];
+	files_child_path(f, e->name, p, sizeof(p));
+	struct ab_err err = {0};
+	if (fs_trash(p, f->home, NULL, &err) < 0)
+		snprintf(f->message, sizeof(f->message), "%.500s", err.msg);
+	else
+		snprintf(f->message, sizeof(f->message), "'%.200s' moved to the Trash", e->name);
+	files_reload(f);
+}
+
+static void
+files_commit_edit(struct files *f)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+	const char *name = f->edit_buf;
+	enum edit_mode mode = f->edit;
+	f->edit = EDIT_NONE;
+	if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		snprintf(f->message, sizeof(f->message), "'%.200s' is not a valid name", name);
+		ab_app_redraw(&f->app);
+		return;
+	}
+	files_child_path(f, name, q, sizeof(q));
+	if (mode == EDIT_MKDIR) {
+		if (mkdir(q, 0755) < 0)
+			snprintf(f->message, sizeof(f->message), "new folder '%.200s': %s", name,
+			         strerror(errno));
+		else
+			snprintf(f->message, sizeof(f->message), "folder '%.200s' created", name);
+	} else {
+		const struct fs_entry *e = files_selected(f);
+		if (!e)
+			return;
+		files_child_path(f, e->name, p, sizeof(p));
+		if (access(q, F_OK) == 0)
+			snprintf(f->message, sizeof(f->message), "'%.200s' already exists", name);
+		else if (rename(p, q) < 0)
+			snprintf(f->message, sizeof(f->message), "rename: %s", strerror(errno));
+		else
+			snprintf(f->message, sizeof(f->message), "renamed to '%.200s'", name);
+	}
+	char keep[EDIT_MAX];
+	snprintf(keep, sizeof(keep), "%s", name);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", f->path);
+	files_open_dir(f, dir, keep);
+}
+
+/* ---- drawing ---- */
+
+static void
+files_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x, double y, double w,
+          double h)
+{
+	struct files *f = app->data;
+	const struct ab_apptheme *t = &app->theme;
+	const struct fs_entry *e = &f->dir.v[i];
+	const double *fg = selected ? t->sel_text : t->text;
+	const double *dim = selected ? t->sel_text : t->text_dim;
+	/* a small folder or page glyph */
+	cairo_set_line_width(cr, 1.5);
+	if (e->dir) {
+		cairo_set_source_rgb(cr, 0.96, 0.72, 0.26);
+		ab_draw_rounded(cr, x + 10, y + 6, 16, 12, 2);
+		cairo_fill(cr);
+	} else {
+		ab_draw_rgb(cr, dim);
+		cairo_rectangle(cr, x + 12.5, y + 4.5, 11, 15);
+		cairo_stroke(cr);
+	}
+	char name[NAME_MAX + 2];
+	snprintf(name, sizeof(name), "%s", e->name);
+	text_sanitize(name);
+	ab_draw_text(cr, name, t->font, fg, x + 34, y + 3, w - 300);
+	char b[64];
+	if (!e->dir) {
+		text_format_bytes(e->size, b, sizeof(b));
+		ab_draw_text(cr, b, t->font, dim, x + w - 260, y + 3, 90);
+	}
+	struct tm tm;
+	localtime_r(&e->mtime, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%d %H:%M", &tm);
+	ab_draw_text(cr, b, t->font, dim, x + w - 160, y + 3, 150);
+}
+
+static void
+files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
+{
+	struct files *f = app->data;
+	const struct ab_apptheme *t = &app->theme;
+	ab_draw_rgb(cr, t->bg);
+	cairo_paint(cr);
+	/* breadcrumbs: home-relative when inside the home */
+	double x = 14;
+	const char *rel = f->path;
+	size_t hl = strlen(f->home);
+	char crumbs[PATH_MAX + 8];
+	if (hl && strncmp(f->path, f->home, hl) == 0 && (f->path[hl] == '/' || !f->path[hl]))
+		snprintf(crumbs, sizeof(crumbs), "Home%s", f->path + hl);
+	else
+		snprintf(crumbs, sizeof(crumbs), "%s", rel);
+	char *save = NULL;
+	bool first = true;
+	for (char *seg = strtok_r(crumbs, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		if (!first)
+			x += ab_draw_text(cr, "›", t->font, t->text_dim, x + 4, 14, 0) + 8;
+		char s[NAME_MAX + 1];
+		snprintf(s, sizeof(s), "%s", seg);
+		text_sanitize(s);
+		ab_draw_rgb(cr, t->panel);
+		int tw = ab_draw_text(cr, s, t->font, t->text, x + 6, 14, 220);
+		x += tw + 14;
+		first = false;
+		if (x > w - 40)
+			break;
+	}
+	static const char *const sorts[] = {"name", "size", "date"};
+	char help[256];
+	snprintf(help, sizeof(help),
+	         "Enter open · Backspace up · F2 rename · Ctrl+N new folder · Delete to Trash · "
+	         "Ctrl+H hidden (%s) · Ctrl+S sort: %s%s",
+	         f->hidden ? "shown" : "hidden", sorts[f->sort], f->desc ? " ↓" : "");
+	ab_draw_text(cr, help, t->font, t->text_dim, 14, 42, w - 28);
+	int bottom = h - 8;
+	if (f->edit != EDIT_NONE || f->message[0]) {
+		bottom -= 30;
+		char m[EDIT_MAX + 64];
+		if (f->edit != EDIT_NONE) {
+			snprintf(m, sizeof(m), "%s: %s▏  (Enter: done, Escape: cancel)",
+			         f->edit == EDIT_RENAME ? "Rename to" : "New folder", f->edit_buf);
+			ab_draw_rgb(cr, t->panel);
+			cairo_rectangle(cr, 8, bottom + 2, w - 16, 28);
+			cairo_fill(cr);
+			ab_draw_focus_ring(cr, t, 8, bottom + 2, w - 16, 28);
+			ab_draw_text(cr, m, t->font, t->text, 16, bottom + 8, w - 32);
+		} else {
+			ab_draw_text(cr, f->message, t->font, t->accent, 16, bottom + 8, w - 32);
+		}
+	}
+	if (f->error[0]) {
+		ab_draw_text(cr, f->error, t->font, t->text, 24, LIST_Y + 20, w - 48);
+		ab_draw_text(cr, "Backspace goes back up.", t->font, t->text_dim, 24, LIST_Y + 46,
+		             w - 48);
+		return;
+	}
+	if (f->dir.n == 0 && f->dir.done) {
+		ab_draw_text(cr, "This folder is empty.", t->font, t->text_dim, 24, LIST_Y + 20,
+		             w - 48);
+		return;
+	}
+	f->list.focused = app->focused && f->edit == EDIT_NONE;
+	ab_app_list_draw(app, cr, &f->list, ROW_H, 8, LIST_Y - 16, w - 16, bottom - LIST_Y + 14,
+	                 files_row);
+	if (!f->dir.done) {
+		char s[64];
+		snprintf(s, sizeof(s), "loading… %zu", f->dir.n);
+		ab_draw_text(cr, s, t->font, t->accent, w - 170, 14, 160);
+	}
+}
+
+/* ---- input ---- */
+
+static void
+files_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t len)
+{
+	struct files *f = app->data;
+	bool ctrl = state & ControlMask;
+	if (f->edit != EDIT_NONE) {
+		if (sym == XK_Escape) {
+			f->edit = EDIT_NONE;
+		} else if (sym == XK_Return || sym == XK_KP_Enter) {
+			files_commit_edit(f);
+		} else if (sym == XK_BackSpace) {
+			f->edit_buf[text_utf8_prev(f->edit_buf, strlen(f->edit_buf))] = '\0';
+		} else if (ctrl && (sym == XK_u || sym == XK_U)) {
+			f->edit_buf[0] = '\0';
+		} else if (len && !ctrl && (unsigned char)text[0] >= 0x20 &&
+		           strlen(f->edit_buf) + len < EDIT_MAX) {
+			strncat(f->edit_buf, text, len);
+		}
+		ab_app_redraw(app);
+		return;
+	}
+	if (ab_app_list_keysym(&f->list, sym, NULL)) {
+		ab_app_redraw(app);
+		return;
+	}
+	f->message[0] = '\0';
+	if (sym == XK_Return || sym == XK_KP_Enter) {
+		files_activate(f);
+	} else if (sym == XK_BackSpace || ((state & Mod1Mask) && sym == XK_Up)) {
+		files_up(f);
+	} else if (sym == XK_Delete) {
+		files_trash(f);
+	} else if (sym == XK_F2 && files_selected(f)) {
+		f->edit = EDIT_RENAME;
+		snprintf(f->edit_buf, sizeof(f->edit_buf), "%s", files_selected(f)->name);
+	} else if (ctrl && (sym == XK_n || sym == XK_N)) {
+		f->edit = EDIT_MKDIR;
+		f->edit_buf[0] = '\0';
+	} else if (ctrl && (sym == XK_h || sym == XK_H)) {
+		f->hidden = !f->hidden;
+		files_reload(f);
+	} else if (ctrl && (sym == XK_s || sym == XK_S)) {
+		if (state & ShiftMask) {
+			f->desc = !f->desc;
+		} else {
+			f->sort = (f->sort + 1) % FS_SORT_MAX;
+		}
+		files_reload(f);
+	} else if (sym == XK_F5 || (ctrl && (sym == XK_r || sym == XK_R))) {
+		files_reload(f);
+	} else if (ctrl && (sym == XK_q || sym == XK_w)) {
+		ab_app_quit(app);
+	} else if (sym == XK_Home && ctrl) {
+		files_open_dir(f, f->home, NULL);
+	}
+	ab_app_redraw(app);
+}
+
+static void
+files_button(struct ab_app *app, int button, bool press, int x, int y, unsigned state)
+{
+	struct files *f = app->data;
+	static int64_t last_click;
+	static long last_row = -1;
+	if (!press)
+		return;
+	if (button == 4 || button == 5) {
+		list_scroll(&f->list, button == 4 ? -3 : 3);
+		ab_app_redraw(app);
+		return;
+	}
+	long r = list_row_at(&f->list, y - (LIST_Y - 16), ROW_H);
+	if (button != 1 || r < 0)
+		return;
+	list_select(&f->list, (size_t)r);
+	int64_t now = ab_now_ms();
+	if (r == last_row && now - last_click < 400)
+		files_activate(f);
+	last_click = now;
+	last_row = r;
+	ab_app_redraw(app);
+}
+
+static void
+files_icon(cairo_t *cr, int s)
+{
+	cairo_set_source_rgb(cr, 0.93, 0.66, 0.2);
+	ab_draw_rounded(cr, s * 0.06, s * 0.14, s * 0.4, s * 0.2, s * 0.05);
+	cairo_fill(cr);
+	cairo_set_source_rgb(cr, 0.98, 0.76, 0.3);
+	ab_draw_rounded(cr, s * 0.06, s * 0.24, s * 0.88, s * 0.62, s * 0.08);
+	cairo_fill(cr);
+}
+
+static const struct ab_app_ops files_ops = {
+    .draw = files_draw,
+    .key = files_key,
+    .button = files_button,
+};
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
+		fprintf(help ? stdout : stderr, "usage: argobox-files [DIRECTORY]\n");
+		return help ? 0 : 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct files *f = ab_xcalloc(1, sizeof(*f));
+	struct ab_err err = {0};
+	const char *home = getenv("HOME");
+	snprintf(f->home, sizeof(f->home), "%s", home && home[0] ? home : "/");
+	f->ino = -1;
+	f->wd = -1;
+	struct ab_app_config cfg = {.name = "files",
+	                            .klass = "ArgoBoxFiles",
+	                            .title = "Files",
+	                            .width = 820,
+	                            .height = 560,
+	                            .icon = files_icon,
+	                            .ops = &files_ops,
+	                            .data = f};
+	if (ab_app_open(&f->app, &cfg, &err) < 0) {
+		ab_error("argobox-files: %s", err.msg);
+		free(f);
+		return 1;
+	}
+	f->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (f->ino < 0)
+		ab_warn("inotify: %s; the list is not updated live", strerror(errno));
+	else
+		f->ino_watch = ab_loop_watch(f->app.loop, f->ino, AB_LOOP_READ, files_inotify, f);
+	files_open_dir(f, argc == 2 ? argv[1] : f->home, NULL);
+	int r = ab_app_run(&f->app);
+	ab_loop_timer_cancel(f->app.loop, f->load_timer);
+	ab_loop_timer_cancel(f->app.loop, f->reload_timer);
+	ab_loop_unwatch(f->app.loop, f->ino_watch);
+	if (f->ino >= 0)
+		close(f->ino);
+	ab_app_close(&f->app);
+	if (f->have_dir)
+		fs_dir_free(&f->dir);
+	free(f);
+	return r < 0 ? 1 : 0;
+}

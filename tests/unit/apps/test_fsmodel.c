@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* argobox-files' model: slices, sort, Trash, MIME, open-with lookup. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ab_err.h"
+#include "fsmodel.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void
+touch(const char *rel, size_t size)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	for (size_t i = 0; i < size; i++)
+		fputc('x', f);
+	fclose(f);
+}
+
+static int
+setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/ab-fsmodel.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void
+test_slices_and_sort(void **state)
+{
+	char p[256];
+	for (int i = 0; i < 250; i++) {
+		snprintf(p, sizeof(p), "f%03d", i);
+		touch(p, (size_t)(i % 7));
+	}
+	touch(".hidden", 1);
+	snprintf(p, sizeof(p), "%s/zdir", dir);
+	mkdir(p, 0755);
+	struct fs_dir d;
+	struct ab_err err = {0};
+	assert_int_equal(fs_dir_open(&d, dir, false, &err), 0);
+	int rounds = 0;
+	while (fs_dir_load(&d, 100) == 0)
+		rounds++;
+	assert_true(rounds >= 2);   /* read in slices */
+	assert_int_equal(d.n, 251); /* no dot file */
+	fs_dir_sort(&d, FS_SORT_NAME, false);
+	assert_string_equal(d.v[0].name, "zdir"); /* folders first */
+	assert_true(d.v[0].dir);
+	assert_string_equal(d.v[1].name, "f000");
+	fs_dir_sort(&d, FS_SORT_SIZE, true);
+	assert_string_equal(d.v[0].name, "zdir");
+	assert_int_equal(d.v[1].size, 6);
+	fs_dir_free(&d);
+	assert_int_equal(fs_dir_open(&d, dir, true, &err), 0);
+	while (fs_dir_load(&d, 1000) == 0)
+		;
+	assert_int_equal(d.n, 252);
+	fs_dir_free(&d);
+	assert_int_equal(fs_dir_open(&d, "/nonexistent/x", false, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "cannot open '/nonexistent/x'"));
+}
+
+static void
+test_trash(void **state)
+{
+	char home[128], p[256], name_info[512];
+	snprintf(home, sizeof(home), "%s/home", dir);
+	mkdir(home, 0700);
+	touch("my file.txt", 3);
+	snprintf(p, sizeof(p), "%s/my file.txt", dir);
+	struct ab_err err = {0};
+	char *name = NULL;
+	assert_int_equal(fs_trash(p, home, &name, &err), 0);
+	assert_string_equal(name, "my file.txt");
+	free(name);
+	assert_int_not_equal(access(p, F_OK), 0);
+	snprintf(name_info, sizeof(name_info), "%s/.local/share/Trash/info/my file.txt.trashinfo",
+	         home);
+	FILE *f = fopen(name_info, "r");
+	assert_non_null(f);
+	char buf[512] = "";
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(buf, "[Trash Info]\nPath="));
+	assert_non_null(strstr(buf, "/my%20file.txt\n"));
+	assert_non_null(strstr(buf, "DeletionDate="));
+	/* the same name again gets a new one */
+	touch("my file.txt", 3);
+	assert_int_equal(fs_trash(p, home, &name, &err), 0);
+	assert_string_equal(name, "my file.txt.1");
+	free(name);
+	assert_int_equal(fs_trash("/nonexistent/zz", home, NULL, &err), -ENOENT);
+}
+
+static void
+test_mime_open(void **state)
+{
+	assert_string_equal(fs_mime("a.TXT", false), "text/plain");
+	assert_string_equal(fs_mime("x.png", false), "image/png");
+	assert_string_equal(fs_mime(".bashrc", false), "application/octet-stream");
+	assert_string_equal(fs_mime("d", true), "inode/directory");
+	char p[256];
+	snprintf(p, sizeof(p), "%s/applications", dir);
+	mkdir(p, 0755);
+	touch("applications/bad.desktop", 0);
+	snprintf(p, sizeof(p), "%s/applications/ed.desktop", dir);
+	FILE *f = fopen(p, "w");
+	fputs("[Desktop Entry]\nName=Ed\nExec=ed --open %F %i "
+	      "100%%\nMimeType=text/x-csrc;text/plain;\n",
+	      f);
+	fclose(f);
+	char *cmd = fs_open_command(dir, "text/plain", "/h/it's.txt");
+	assert_non_null(cmd);
+	assert_string_equal(cmd, "ed --open '/h/it'\\''s.txt'  100%");
+	free(cmd);
+	assert_null(fs_open_command(dir, "image/png", "/x.png"));
+	char esc[64];
+	fs_uri_escape("/a b/ü", esc, sizeof(esc));
+	assert_string_equal(esc, "/a%20b/%C3%BC");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_slices_and_sort, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mime_open, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
