@@ -186,10 +186,13 @@ files_selected(struct files *f)
 	return f->have_dir && f->dir.done && f->list.sel < f->dir.n ? &f->dir.v[f->list.sel] : NULL;
 }
 
+/* path/name into out; an over-long result is cut (then the file is simply not found). */
 static void
 files_child_path(struct files *f, const char *name, char *out, size_t size)
 {
-	snprintf(out, size, "%s%s%s", f->path, strcmp(f->path, "/") ? "/" : "", name);
+	int n = snprintf(out, size, "%s%s%s", f->path, strcmp(f->path, "/") ? "/" : "", name);
+	if (n < 0 || (size_t)n >= size)
+		ab_warn("path too long: '%.200s/%.200s'", f->path, name);
 }
 
 static void

@@ -64,6 +64,8 @@ struct term {
 	long found_line;
 	char status[96];
 	int exit_status;
+	struct sb_cell *scratch; /* one line being pushed to the scrollback */
+	size_t scratch_cap;
 };
 
 /* ---- colours ---- */
@@ -363,14 +365,15 @@ static int
 cb_sb_pushline(int cols, const VTermScreenCell *cells, void *user)
 {
 	struct term *t = user;
-	struct sb_cell tmp[512];
-	struct sb_cell *c = cols <= 512 ? tmp : ab_xcalloc((size_t)cols, sizeof(*c));
+	if ((size_t)cols > t->scratch_cap) {
+		t->scratch_cap = (size_t)cols;
+		t->scratch = ab_xrealloc(t->scratch, t->scratch_cap * sizeof(*t->scratch));
+	}
+	struct sb_cell *c = t->scratch;
 	for (int i = 0; i < cols; i++)
 		cell_from_vterm(t, &cells[i], &c[i]);
 	bool full = t->sb.count == t->sb.cap;
 	sb_push(&t->sb, c, (size_t)cols);
-	if (c != tmp)
-		free(c);
 	if (t->view_off && !full)
 		t->view_off++; /* keep what the user is reading in place */
 	if (t->has_sel && full) {
@@ -1114,6 +1117,7 @@ out:
 	ab_app_close(&t->app);
 	sb_free(&t->sb);
 	free(t->out);
+	free(t->scratch);
 	free(t);
 	return r;
 }

@@ -21,7 +21,7 @@ static char dir[64];
 static void
 touch(const char *rel, size_t size)
 {
-	char p[256];
+	char p[320];
 	snprintf(p, sizeof(p), "%s/%s", dir, rel);
 	FILE *f = fopen(p, "w");
 	assert_non_null(f);

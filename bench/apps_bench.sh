@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Desktop apps benchmark (issue 15), argobox-terminal against xterm in the same run, on one
+# private Xvfb with nothing else drawing (no window manager, so no clock):
+#   key -> glyph   XTest key press to the first damage on the screen (apps-keylat), median/p95
+#   cat 50 MB      wall time of `TERM -e cat FILE` (start-up included for both)
+#   idle RSS       VmRSS of the terminal process (its shell excluded) 2 s after start
+#   files          argobox-files: start to "(100 items)" in the title for a 100-file folder
+# Prints a table. Usage: bench/apps_bench.sh [--quick]
+# AB_BUILD_DIR picks the build (default build/); numbers from an ASan build are not meaningful:
+#   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && \
+#   cmake --build build-rel --target argobox-terminal argobox-files apps-keylat && \
+#   AB_BUILD_DIR=build-rel bench/apps_bench.sh
+set -euo pipefail
+top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+build=${AB_BUILD_DIR:-$top/build}
+keys=200
+[ "${1:-}" = --quick ] && keys=40
+TERMBIN=$build/apps/bin/argobox-terminal
+FILESBIN=$build/apps/bin/argobox-files
+KEYLAT=$build/tests/integration/apps/apps-keylat
+for b in "$TERMBIN" "$FILESBIN" "$KEYLAT"; do
+	[ -x "$b" ] || { echo "apps_bench: $b is not built" >&2; exit 1; }
+done
+for tool in Xvfb xterm xdotool xprop; do
+	command -v $tool >/dev/null || { echo "apps_bench: $tool is not installed" >&2; exit 1; }
+done
+tmp=$(mktemp -d /tmp/ab-apps-bench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+export ASAN_OPTIONS=detect_leaks=0
+Xvfb -displayfd 9 -screen 0 1280x800x24 -nolisten tcp -noreset 9>"$tmp/display" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$tmp/display" ] && break; sleep 0.05; done
+export DISPLAY=:$(head -n1 "$tmp/display")
+export HOME=$tmp/home
+mkdir -p "$HOME"
+
+now_ms() { date +%s%3N; }
+wait_class() { # wait_class CLASS: the window id of CLASS once mapped
+	for _ in $(seq 200); do
+		w=$(xdotool search --onlyvisible --classname "$1" 2>/dev/null | head -n1) && [ -n "$w" ] &&
+			{ echo "$w"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# one terminal: key latency, idle RSS
+measure_term() { # measure_term NAME CLASS CMD...
+	local name=$1 class=$2
+	shift 2
+	"$@" >/dev/null 2>&1 &
+	local pid=$!
+	pids+=($pid)
+	local w
+	w=$(wait_class "$class") || { echo "apps_bench: $name did not start" >&2; exit 1; }
+	xdotool windowfocus "$w"
+	sleep 2
+	eval "rss_$name=\$(rss_kb $pid)"
+	eval "lat_$name=\"\$($KEYLAT $keys)\""
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+# the shell prompt must not redraw on its own: a plain sh with a fixed prompt
+export ENV=/dev/null PS1='$ '
+measure_term argobox terminal "$TERMBIN" -e sh
+measure_term xterm xterm xterm -geometry 92x26 -e sh
+
+# cat of a 50 MB text file
+python3 -c "
+import random
+random.seed(1)
+with open('$tmp/50mb.txt', 'w') as f:
+    n = 0
+    while n < 50 * 1024 * 1024:
+        line = ' '.join('%x' % random.getrandbits(32) for _ in range(9)) + '\n'
+        f.write(line); n += len(line)"
+t0=$(now_ms)
+"$TERMBIN" -e cat "$tmp/50mb.txt" >/dev/null 2>&1
+cat_argobox=$(($(now_ms) - t0))
+t0=$(now_ms)
+xterm -geometry 92x26 -e cat "$tmp/50mb.txt" >/dev/null 2>&1
+cat_xterm=$(($(now_ms) - t0))
+
+# files: 100 entries listed and drawn
+mkdir "$tmp/hundred"
+for i in $(seq -w 1 100); do : >"$tmp/hundred/file$i.txt"; done
+files_ms=()
+for _ in 1 2 3 4 5; do
+	t0=$(now_ms)
+	"$FILESBIN" "$tmp/hundred" >/dev/null 2>&1 &
+	p=$!
+	pids+=($p)
+	w=$(wait_class files)
+	until xprop -id "$w" _NET_WM_NAME 2>/dev/null | grep -q '(100 items)'; do sleep 0.005; done
+	files_ms+=($(($(now_ms) - t0)))
+	kill "$p"
+	wait "$p" 2>/dev/null || true
+done
+files_med=$(printf '%s\n' "${files_ms[@]}" | sort -n | sed -n 3p)
+
+read -r a_med a_p95 <<<"$lat_argobox"
+read -r x_med x_p95 <<<"$lat_xterm"
+printf '\n%-34s %18s %18s\n' "apps bench ($(basename "$build"))" "argobox-terminal" "xterm"
+printf '%-34s %18s %18s\n' "key -> glyph, median (us)" "$a_med" "$x_med"
+printf '%-34s %18s %18s\n' "key -> glyph, p95 (us)" "$a_p95" "$x_p95"
+printf '%-34s %18s %18s\n' "cat 50 MB text (ms, with start-up)" "$cat_argobox" "$cat_xterm"
+printf '%-34s %18s %18s\n' "idle RSS (kB, terminal process)" "$rss_argobox" "$rss_xterm"
+printf '%-34s %18s\n' "files: start to 100 entries (ms)" "$files_med"
