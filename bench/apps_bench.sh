@@ -51,6 +51,7 @@ wait_class() { # wait_class CLASS: the window id of CLASS once mapped
 	return 1
 }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 
 # one terminal: key latency, idle RSS
 measure_term() { # measure_term NAME CLASS CMD...
@@ -64,6 +65,7 @@ measure_term() { # measure_term NAME CLASS CMD...
 	xdotool windowfocus "$w"
 	sleep 2
 	eval "rss_$name=\$(rss_kb $pid)"
+	eval "anon_$name=\$(anon_kb $pid)"
 	eval "lat_$name=\"\$($KEYLAT $keys)\""
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
@@ -113,4 +115,5 @@ printf '%-34s %18s %18s\n' "key -> glyph, median (us)" "$a_med" "$x_med"
 printf '%-34s %18s %18s\n' "key -> glyph, p95 (us)" "$a_p95" "$x_p95"
 printf '%-34s %18s %18s\n' "cat 50 MB text (ms, with start-up)" "$cat_argobox" "$cat_xterm"
 printf '%-34s %18s %18s\n' "idle RSS (kB, terminal process)" "$rss_argobox" "$rss_xterm"
+printf '%-34s %18s %18s\n' "  of it private (RssAnon, kB)" "$anon_argobox" "$anon_xterm"
 printf '%-34s %18s\n' "files: start to 100 entries (ms)" "$files_med"
