@@ -79,7 +79,7 @@ argobox-direct)
 	pids+=($!)
 	;;
 argobox-ws)
-	# Keys as in broker/config.c (argobox-broker --print-default-config).
+	# Keys as in broker/broker_config.c (argobox-broker --print-default-config).
 	jq -n --arg bin "$build/session/argobox-session" --arg base "$dir/run" --arg geom "$geom" \
 		--arg desk "$(desktop_cmd)" --argjson port "$port" --arg data "$dir/data" '{
 		listen: {address: "127.0.0.1", port: $port}, data: {dir: $data},

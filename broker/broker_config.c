@@ -9,7 +9,7 @@
 
 #include "ab_err.h"
 #include "ab_util.h"
-#include "config.h"
+#include "broker_config.h"
 
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -68,7 +68,7 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_STR("storage.home_base", C, storage_home_base,
                "users' persistent homes <home_base>/<user> (\"\": <data.dir>/home)"),
     AB_CFG_JSON("runtime", C, runtime, JSON_OBJECT, "{}",
-                "OCI runtime for containers (docs/isolation.md; broker/isolation.c)"),
+                "OCI runtime for containers (docs/isolation.md; broker/isolation/isolation.c)"),
     AB_CFG_JSON("netpol", C, netpol, JSON_OBJECT, "{}",
                 "per-user network namespaces and nftables rules (docs/isolation.md)"),
     AB_CFG_BOOL("session.stop_on_shutdown", C, session_stop_on_shutdown,

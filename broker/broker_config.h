@@ -38,7 +38,7 @@ struct broker_config {
 	char admin_socket[PATH_MAX]; /* "" = <runtime_base>/broker.sock */
 	char audit_path[PATH_MAX];   /* "" = stderr */
 	char data_dir[PATH_MAX];     /* "" = /var/lib/argobox (root), else $XDG_DATA_HOME/argobox */
-	json_t *kv;       /* broker/kv.h configuration; "dir" defaults to <data.dir>/kv */
+	json_t *kv;       /* broker/state/kv.h configuration; "dir" defaults to <data.dir>/kv */
 	json_t *auth;     /* docs/auth.md: {"local","access","demo"} (authn.c) */
 	json_t *users;    /* [{"name","role","profile","uid",...}] */
 	json_t *profiles; /* {"name": {...}} */

@@ -6,16 +6,19 @@
  * of the user's desktop (an argobox-session it starts on demand), and stops
  * every desktop when it is told to stop (SIGINT/SIGTERM).
  *
- * Where to start reading:
- *   server.c   lws context, HTTP routes (server_route_add), static files,
- *              the websocket endpoint and its authorize hook;
- *   proxy.c    websocket <-> unix socket splice with flow control;
- *   desktop.c  desktop lifecycle and the launcher seam (fork/exec for now);
- *   control.c  the session control channel (hello, heartbeat);
- *   loop_lws.c common/ab_loop.h on the lws loop, for every module's fds/timers;
- *   ctl.c      the admin socket argoboxctl talks to;
- *   vncgw.c    RFB/TCP gateway for native VNC clients (VNC access passwords);
- *   config.c   the configuration table.
+ * The broker is one folder per area, each a library that uses only the areas below it
+ * (broker/CMakeLists.txt lists them bottom up; docs/architecture.md is the map):
+ *   http/       server.c: lws context, routes, static files, the websocket endpoint and
+ *               its authorize hook; loop_lws.c: common/ab_loop.h on the lws loop; httpc.c;
+ *   desktops/   desktop.c: lifecycle, launchers, re-adoption, checked socket connects;
+ *               desktop_control.c: the session's control channel (hello, heartbeat);
+ *   gateway/    proxy.c (websocket <-> rfb.sock), vncgw.c (native VNC), rfbflow.c (pacing);
+ *   state/      deskstate_sync.c (desktop state <-> kv), kv*.c (the store);
+ *   auth/       authn.c (sign-in wired into the server), authz.c (the table), ...;
+ *   isolation/  containers, network policy, seccomp notify;
+ *   admin/      admin_socket.c (argoboxctl's peer);
+ *   broker_config.c here: the configuration table.
+ * main() below opens them bottom up and closes them top down.
  */
 #include <errno.h>
 #include <signal.h>
@@ -31,8 +34,8 @@
 #include "ab_util.h"
 #include "audit.h"
 #include "authn.h"
-#include "config.h"
-#include "ctl.h"
+#include "broker_config.h"
+#include "admin_socket.h"
 #include "desktop.h"
 #include "deskstate_sync.h"
 #ifdef AB_HAVE_ISOLATION
@@ -290,12 +293,12 @@ main(int argc, char **argv)
 	int adopted = desktop_manager_adopt_running(desktops);
 	if (adopted > 0)
 		ab_info("adopting %d running desktop(s)", adopted);
-	struct ctl *ctl = NULL;
-	if (ctl_open(loop, cfg.admin_socket, srv, desktops, &ctl, &err) < 0) {
+	struct admin_socket *ctl = NULL;
+	if (admin_socket_open(loop, cfg.admin_socket, srv, desktops, &ctl, &err) < 0) {
 		ab_warn("%s: argoboxctl will not work", err.msg);
 		ab_err_clear(&err);
 	}
-	ctl_set_stop(ctl, deskstate_sync_end, dsync);
+	admin_socket_set_stop(ctl, deskstate_sync_end, dsync);
 	proxy_serve(srv, loop, desktops, &cfg);
 	server_add_health(srv, desktops_health, desktops);
 	struct authn *authn = NULL;
@@ -358,7 +361,7 @@ main(int argc, char **argv)
 	/* Desktop states received so far become durable before the sessions go. */
 	for (int64_t end = ab_now_ms() + 5000; !deskstate_sync_idle(dsync) && ab_now_ms() < end;)
 		server_service(srv, 50);
-	ctl_close(ctl);
+	admin_socket_close(ctl);
 	vncgw_free(vncgw);
 	authn_free(authn);
 	apps.authn = NULL;

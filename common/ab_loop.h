@@ -7,7 +7,7 @@
  * `struct ab_loop *` and never block. Two implementations exist:
  *   - ab_loop_poll (common/ab_loop_poll.c): a poll(2) loop, used by
  *     argobox-session, argobox-wm, tools and unit tests;
- *   - the broker's, on top of libwebsockets' own loop (broker/loop_lws.c),
+ *   - the broker's, on top of libwebsockets' own loop (broker/http/loop_lws.c),
  *     so the broker keeps exactly one event loop.
  *
  * Rules (as in Redis' ae): a callback may add or remove any watch or timer,

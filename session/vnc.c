@@ -648,7 +648,7 @@ kbd_enable(rfbClientPtr cl, void **data, int enc)
 	return TRUE;
 }
 
-/* true for [a-z]{2,12} with an optional "(variant)" of [a-z0-9_]: what wm/deskstate.c accepts */
+/* [a-z]{2,12} with an optional "(variant)" of [a-z0-9_]: what lib/deskstate accepts */
 static bool
 kbd_name_ok(const char *s)
 {

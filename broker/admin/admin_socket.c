@@ -13,26 +13,26 @@
 #include "desktop.h"
 #include "proxy.h"
 #include "server.h"
-#include "ctl.h"
+#include "admin_socket.h"
 
 #define CTL_MAX_CLIENTS 16
 
 struct ctl_client {
-	struct ctl *ctl;
+	struct admin_socket *ctl;
 	int fd;
 	struct ab_watch *watch;
 	struct ab_proto_reader reader;
 	bool dead;
 };
 
-struct ctl {
+struct admin_socket {
 	struct ab_loop *loop;
 	char *path;
 	int fd;
 	struct ab_watch *watch;
 	struct server *srv;
 	struct desktop_manager *m;
-	ctl_stop_fn stop;
+	admin_socket_stop_fn stop;
 	void *stop_data;
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	struct ab_timer *reap;
@@ -49,9 +49,9 @@ client_free(struct ctl_client *cl)
 }
 
 static int64_t
-ctl_reap(struct ab_loop *loop, void *data)
+admin_socket_reap(struct ab_loop *loop, void *data)
 {
-	struct ctl *c = data;
+	struct admin_socket *c = data;
 	c->reap = NULL;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		if (c->clients[i] && c->clients[i]->dead) {
@@ -69,11 +69,11 @@ client_kill(struct ctl_client *cl)
 	ab_loop_unwatch(cl->ctl->loop, cl->watch);
 	cl->watch = NULL;
 	if (!cl->ctl->reap)
-		cl->ctl->reap = ab_loop_timer(cl->ctl->loop, 0, ctl_reap, cl->ctl);
+		cl->ctl->reap = ab_loop_timer(cl->ctl->loop, 0, admin_socket_reap, cl->ctl);
 }
 
 static json_t *
-ctl_answer(struct ctl *c, json_t *req)
+admin_socket_answer(struct admin_socket *c, json_t *req)
 {
 	const char *type = ab_proto_type(req);
 	if (strcmp(type, "status") == 0) {
@@ -108,7 +108,7 @@ ctl_answer(struct ctl *c, json_t *req)
 }
 
 void
-ctl_set_stop(struct ctl *c, ctl_stop_fn fn, void *data)
+admin_socket_set_stop(struct admin_socket *c, admin_socket_stop_fn fn, void *data)
 {
 	if (!c)
 		return;
@@ -138,7 +138,7 @@ client_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 		}
 		if (r == 0)
 			return;
-		json_t *ans = ctl_answer(cl->ctl, req);
+		json_t *ans = admin_socket_answer(cl->ctl, req);
 		json_decref(req);
 		_cleanup_free_ char *out = NULL;
 		size_t len;
@@ -153,9 +153,9 @@ client_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 }
 
 static void
-ctl_accept(struct ab_loop *loop, int fd, unsigned events, void *data)
+admin_socket_accept(struct ab_loop *loop, int fd, unsigned events, void *data)
 {
-	struct ctl *c = data;
+	struct admin_socket *c = data;
 	_cleanup_close_ int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 	if (cfd < 0)
 		return;
@@ -182,26 +182,26 @@ ctl_accept(struct ab_loop *loop, int fd, unsigned events, void *data)
 }
 
 int
-ctl_open(struct ab_loop *loop, const char *path, struct server *srv, struct desktop_manager *m,
-         struct ctl **ret, struct ab_err *err)
+admin_socket_open(struct ab_loop *loop, const char *path, struct server *srv,
+                  struct desktop_manager *m, struct admin_socket **ret, struct ab_err *err)
 {
 	int fd = ab_unix_listen(path, 0600, err);
 	if (fd < 0)
 		return ab_err_wrap(err, "admin socket");
-	struct ctl *c = ab_xcalloc(1, sizeof(*c));
+	struct admin_socket *c = ab_xcalloc(1, sizeof(*c));
 	c->loop = loop;
 	c->path = ab_xstrdup(path);
 	c->fd = fd;
 	c->srv = srv;
 	c->m = m;
 	c->started_ms = ab_now_ms();
-	c->watch = ab_loop_watch(loop, fd, AB_LOOP_READ, ctl_accept, c);
+	c->watch = ab_loop_watch(loop, fd, AB_LOOP_READ, admin_socket_accept, c);
 	*ret = c;
 	return 0;
 }
 
 void
-ctl_close(struct ctl *c)
+admin_socket_close(struct admin_socket *c)
 {
 	if (!c)
 		return;

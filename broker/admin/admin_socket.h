@@ -13,21 +13,21 @@
 #include "ab_err.h"
 #include "ab_loop.h"
 
-struct ctl;
+struct admin_socket;
 struct server;
 struct desktop_manager;
 
-int ctl_open(struct ab_loop *loop, const char *path, struct server *srv, struct desktop_manager *m,
-             struct ctl **ret, struct ab_err *err);
+int admin_socket_open(struct ab_loop *loop, const char *path, struct server *srv,
+                      struct desktop_manager *m, struct admin_socket **ret, struct ab_err *err);
 /* Closes every client, removes the socket file. Accepts NULL. */
-void ctl_close(struct ctl *c);
+void admin_socket_close(struct admin_socket *c);
 /*
  * How `stop` ends a desktop: fn(data, user) returns 0 once the desktop is
  * being stopped, or -ENOENT when there is none. Without it (or before it is
  * set), desktop_stop() at once. deskstate_sync_end() asks the window manager
  * for its state first, so nothing it had not yet published is lost.
  */
-typedef int (*ctl_stop_fn)(void *data, const char *user);
-void ctl_set_stop(struct ctl *c, ctl_stop_fn fn, void *data);
+typedef int (*admin_socket_stop_fn)(void *data, const char *user);
+void admin_socket_set_stop(struct admin_socket *c, admin_socket_stop_fn fn, void *data);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * argoboxctl: a tiny admin console for a running argobox-broker, over its
- * admin socket (broker/ctl.h).
+ * admin socket (broker/admin/admin_socket.h).
  *
  *   argoboxctl [--socket PATH] [--json] status | list | stop USER
  */
@@ -13,7 +13,7 @@
 #include "ab_proto.h"
 #include "ab_sock.h"
 #include "ab_util.h"
-#include "config.h"
+#include "broker_config.h"
 
 static void
 usage(FILE *f)

@@ -23,7 +23,7 @@
 #include "demo.h"
 
 #include "ab_err.h"
-#include "config.h"
+#include "broker_config.h"
 #include "desktop.h"
 #include "kv.h"
 #include "server.h"

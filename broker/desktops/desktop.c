@@ -23,7 +23,7 @@
 #include "ab_safe.h"
 #include "ab_util.h"
 #include "audit.h"
-#include "control.h"
+#include "desktop_control.h"
 #include "desktop.h"
 
 /* ---- the fork/exec launcher ---- */
@@ -523,7 +523,7 @@ struct desktop {
 	char *control_path;
 	enum desktop_state state;
 	struct launch *launch;
-	struct control *control;
+	struct desktop_control *control;
 	struct ab_timer *start_timer;
 	struct desktop_waiter *waiters;
 	bool preparing; /* params.prepare has not answered yet: no launch */
@@ -619,7 +619,7 @@ static void
 desktop_free(struct desktop *d)
 {
 	AB_ASSERT(!d->waiters);
-	control_close(d->control);
+	desktop_control_close(d->control);
 	ab_loop_timer_cancel(d->m->loop, d->start_timer);
 	if (d->launch)
 		d->m->launcher->ops->release(d->m->launcher, d->launch);
@@ -676,7 +676,7 @@ desktop_gone(struct desktop *d, const char *why)
 }
 
 static void
-desktop_control_dead(struct control *c, const char *why, void *data)
+desktop_control_dead(struct desktop_control *c, const char *why, void *data)
 {
 	struct desktop *d = data;
 	ab_warn("desktop '%s': control channel: %s; stopping the session", d->user, why);
@@ -734,7 +734,7 @@ desktop_isolation(struct desktop *d, json_t *msg)
 
 /* Messages of a desktop that is stopping (windows closing) must not reach the hooks. */
 static void
-desktop_control_msg(struct control *c, json_t *msg, void *data)
+desktop_control_msg(struct desktop_control *c, json_t *msg, void *data)
 {
 	struct desktop *d = data;
 	if (strcmp(ab_proto_type(msg), "isolation") == 0) {
@@ -760,7 +760,7 @@ desktop_launch_event(struct launch *launch, enum launch_event ev, int status, vo
 		d->ready_ms = ab_now_ms();
 		ab_info("desktop '%s' ready in %lld ms", d->user,
 		        (long long)(d->ready_ms - d->started_ms));
-		struct control_params cp = {
+		struct desktop_control_params cp = {
 		    .path = d->control_path,
 		    .heartbeat_ms = m->p.heartbeat_ms,
 		    .timeout_ms = m->p.control_timeout_ms,
@@ -770,7 +770,7 @@ desktop_launch_event(struct launch *launch, enum launch_event ev, int status, vo
 		};
 		struct ab_err err = {0};
 		int cfd = desktop_connect(d, "control.sock", "control", NULL, &err);
-		if (cfd < 0 || control_open_fd(m->loop, &cp, cfd, &d->control, &err) < 0)
+		if (cfd < 0 || desktop_control_open_fd(m->loop, &cp, cfd, &d->control, &err) < 0)
 			ab_warn("desktop '%s': no control channel (%s); relying on process "
 			        "supervision only",
 			        d->user, err.msg);
@@ -1071,7 +1071,7 @@ desktop_send(struct desktop_manager *m, const char *user, json_t *msg)
 		json_decref(msg);
 		return -ENOENT;
 	}
-	return control_send(d->control, msg);
+	return desktop_control_send(d->control, msg);
 }
 
 bool
@@ -1109,7 +1109,7 @@ desktop_manager_list(struct desktop_manager *m)
 		        (json_int_t)(d->launch ? m->launcher->ops->pid(m->launcher, d->launch) : 0),
 		        "runtime_dir", d->runtime_dir, "clients", (json_int_t)d->clients,
 		        "uptime_ms", (json_int_t)(now - d->started_ms), "control",
-		        control_hello_seen(d->control)));
+		        desktop_control_hello_seen(d->control)));
 	}
 	return a;
 }
@@ -1143,7 +1143,7 @@ desktop_manager_shutdown(struct desktop_manager *m, int64_t timeout_ms)
 	for (struct desktop *d = m->desktops; d; d = d->next) {
 		if (d->state != DESKTOP_GONE)
 			d->state = DESKTOP_STOPPING;
-		control_close(d->control);
+		desktop_control_close(d->control);
 		d->control = NULL;
 		/* the loop goes before desktop_manager_free(): no timers past this point */
 		ab_loop_timer_cancel(m->loop, d->start_timer);

@@ -8,13 +8,13 @@
 #include "ab_proto.h"
 #include "ab_sock.h"
 #include "ab_util.h"
-#include "control.h"
+#include "desktop_control.h"
 
 #define CONTROL_OUT_MAX (4u << 20)
 
-struct control {
+struct desktop_control {
 	struct ab_loop *loop;
-	struct control_params p;
+	struct desktop_control_params p;
 	char *path;
 	int fd;
 	struct ab_watch *watch;
@@ -30,7 +30,7 @@ struct control {
 };
 
 static void
-control_fail(struct control *c, const char *why)
+desktop_control_fail(struct desktop_control *c, const char *why)
 {
 	if (c->dead)
 		return;
@@ -41,7 +41,7 @@ control_fail(struct control *c, const char *why)
 }
 
 static void
-control_update_watch(struct control *c)
+desktop_control_update_watch(struct desktop_control *c)
 {
 	if (c->watch)
 		ab_loop_watch_update(c->loop, c->watch,
@@ -49,7 +49,7 @@ control_update_watch(struct control *c)
 }
 
 static int
-control_flush(struct control *c)
+desktop_control_flush(struct desktop_control *c)
 {
 	while (c->out_len) {
 		ssize_t n = write(c->fd, c->out, c->out_len);
@@ -63,12 +63,12 @@ control_flush(struct control *c)
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
 	}
-	control_update_watch(c);
+	desktop_control_update_watch(c);
 	return 0;
 }
 
 int
-control_send(struct control *c, json_t *msg)
+desktop_control_send(struct desktop_control *c, json_t *msg)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -83,11 +83,11 @@ control_send(struct control *c, json_t *msg)
 	c->out = ab_xrealloc(c->out, c->out_len + len);
 	memcpy(c->out + c->out_len, buf, len);
 	c->out_len += len;
-	return control_flush(c);
+	return desktop_control_flush(c);
 }
 
 static void
-control_handle(struct control *c, json_t *msg)
+desktop_control_handle(struct desktop_control *c, json_t *msg)
 {
 	const char *type = ab_proto_type(msg);
 	if (strcmp(type, "hello") == 0) {
@@ -97,7 +97,7 @@ control_handle(struct control *c, json_t *msg)
 	} else if (strcmp(type, "ping") == 0) {
 		json_t *f = json_pack("{sO*sO*}", "seq", json_object_get(msg, "seq"), "t",
 		                      json_object_get(msg, "t"));
-		control_send(c, ab_proto_msg("pong", f));
+		desktop_control_send(c, ab_proto_msg("pong", f));
 	} else if (strcmp(type, "pong") == 0) {
 		json_t *t = json_object_get(msg, "t");
 		if (json_is_integer(t))
@@ -113,12 +113,12 @@ control_handle(struct control *c, json_t *msg)
 }
 
 static void
-control_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+desktop_control_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 {
-	struct control *c = data;
+	struct desktop_control *c = data;
 	if (events & AB_LOOP_WRITE) {
-		if (control_flush(c) < 0) {
-			control_fail(c, "write failed");
+		if (desktop_control_flush(c) < 0) {
+			desktop_control_fail(c, "write failed");
 			return;
 		}
 	}
@@ -128,7 +128,7 @@ control_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			control_fail(c, n == 0 ? "control channel closed" : "read failed");
+			desktop_control_fail(c, n == 0 ? "control channel closed" : "read failed");
 			return;
 		}
 		c->last_rx_ms = ab_now_ms();
@@ -139,12 +139,12 @@ control_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 			int r = ab_proto_reader_next(&c->reader, &msg, &err);
 			if (r < 0) {
 				ab_warn("control %s: %s", c->path, err.msg);
-				control_fail(c, "protocol error");
+				desktop_control_fail(c, "protocol error");
 				return;
 			}
 			if (r == 0)
 				break;
-			control_handle(c, msg);
+			desktop_control_handle(c, msg);
 			json_decref(msg);
 			if (c->dead)
 				return;
@@ -153,44 +153,44 @@ control_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 }
 
 static int64_t
-control_tick(struct ab_loop *loop, void *data)
+desktop_control_tick(struct ab_loop *loop, void *data)
 {
-	struct control *c = data;
+	struct desktop_control *c = data;
 	if (c->dead) {
 		c->timer = NULL;
 		return AB_TIMER_STOP;
 	}
 	if (ab_now_ms() - c->last_rx_ms > c->p.timeout_ms) {
 		c->timer = NULL;
-		control_fail(c, "heartbeat timeout");
+		desktop_control_fail(c, "heartbeat timeout");
 		return AB_TIMER_STOP;
 	}
 	json_t *f = json_pack("{sIsI}", "seq", (json_int_t)++c->seq, "t", (json_int_t)ab_now_ms());
-	if (control_send(c, ab_proto_msg("ping", f)) < 0) {
+	if (desktop_control_send(c, ab_proto_msg("ping", f)) < 0) {
 		c->timer = NULL;
-		control_fail(c, "write failed");
+		desktop_control_fail(c, "write failed");
 		return AB_TIMER_STOP;
 	}
 	return c->p.heartbeat_ms;
 }
 
 int
-control_open(struct ab_loop *loop, const struct control_params *p, struct control **ret,
-             struct ab_err *err)
+desktop_control_open(struct ab_loop *loop, const struct desktop_control_params *p,
+                     struct desktop_control **ret, struct ab_err *err)
 {
 	int fd = ab_unix_connect(p->path, err);
 	if (fd < 0)
 		return fd;
-	return control_open_fd(loop, p, fd, ret, err);
+	return desktop_control_open_fd(loop, p, fd, ret, err);
 }
 
 int
-control_open_fd(struct ab_loop *loop, const struct control_params *p, int connected_fd,
-                struct control **ret, struct ab_err *err)
+desktop_control_open_fd(struct ab_loop *loop, const struct desktop_control_params *p,
+                        int connected_fd, struct desktop_control **ret, struct ab_err *err)
 {
 	_cleanup_close_ int fd = connected_fd;
 	ab_fd_set_nonblock(fd, true);
-	struct control *c = ab_xcalloc(1, sizeof(*c));
+	struct desktop_control *c = ab_xcalloc(1, sizeof(*c));
 	c->loop = loop;
 	c->p = *p;
 	c->path = ab_xstrdup(p->path);
@@ -199,37 +199,37 @@ control_open_fd(struct ab_loop *loop, const struct control_params *p, int connec
 	c->last_rx_ms = ab_now_ms();
 	ab_proto_reader_init(&c->reader);
 	c->fd = TAKE_FD(fd);
-	c->watch = ab_loop_watch(loop, c->fd, AB_LOOP_READ, control_io, c);
+	c->watch = ab_loop_watch(loop, c->fd, AB_LOOP_READ, desktop_control_io, c);
 	if (!c->watch) {
-		control_close(c);
+		desktop_control_close(c);
 		return ab_err_set(err, ENOMEM, "control %s: cannot watch the socket", p->path);
 	}
 	json_t *hello = json_pack("{sss[ii]}", "role", "broker", "versions", AB_PROTO_VERSION,
 	                          AB_PROTO_VERSION);
-	int r = control_send(c, ab_proto_msg("hello", hello));
+	int r = desktop_control_send(c, ab_proto_msg("hello", hello));
 	if (r < 0) {
-		control_close(c);
+		desktop_control_close(c);
 		return ab_err_errno(err, -r, "control %s: sending hello", p->path);
 	}
-	c->timer = ab_loop_timer(loop, c->p.heartbeat_ms, control_tick, c);
+	c->timer = ab_loop_timer(loop, c->p.heartbeat_ms, desktop_control_tick, c);
 	*ret = c;
 	return 0;
 }
 
 bool
-control_hello_seen(const struct control *c)
+desktop_control_hello_seen(const struct desktop_control *c)
 {
 	return c && c->hello_seen;
 }
 
 int64_t
-control_rtt_ms(const struct control *c)
+desktop_control_rtt_ms(const struct desktop_control *c)
 {
 	return c ? c->rtt_ms : -1;
 }
 
 void
-control_close(struct control *c)
+desktop_control_close(struct desktop_control *c)
 {
 	if (!c)
 		return;

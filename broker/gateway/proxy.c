@@ -15,7 +15,7 @@
 #include "desktop.h"
 #include "proxy.h"
 #include "server.h"
-#include "config.h"
+#include "broker_config.h"
 #include "rfbflow.h"
 
 enum proxy_state {

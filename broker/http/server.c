@@ -19,7 +19,7 @@
 #include "ab_log.h"
 #include "ab_util.h"
 #include "audit.h"
-#include "config.h"
+#include "broker_config.h"
 #include "loop_lws.h"
 #include "server.h"
 

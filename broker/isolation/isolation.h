@@ -27,7 +27,7 @@
 
 #include "ab_err.h"
 #include "ab_loop.h"
-#include "config.h"
+#include "broker_config.h"
 #include "desktop.h"
 #include "launcher_oci.h"
 #include "users.h"

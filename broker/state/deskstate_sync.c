@@ -956,7 +956,7 @@ state_alias_http(struct http_request *req, struct http_response *resp, void *dat
 
 /*
  * The routes, one per authz row (tests/unit/auth/authz_routes.py compares this
- * list with broker/authz.c's table; the prefix routes below serve exactly these):
+ * list with broker/auth/authz.c's table; the prefix routes below serve exactly these):
  *
  * routes:
  *   GET    /api/desktops/{user}

@@ -4,7 +4,7 @@
  * (docs/state-flow.md).
  *
  *   wm -> session -> control "state" -> deskstate_sync_publish() -> validate
- *   (wm/deskstate.h) -> kv_put("desktop/<user>")
+ *   (lib/deskstate/deskstate.h) -> kv_put("desktop/<user>")
  *
  *   desktop start -> deskstate_sync_prepare() -> kv_get -> validate ->
  *   <runtime_dir>/state.json (atomic) -> session env ARGOBOX_STATE_FILE
@@ -88,7 +88,7 @@ int deskstate_sync_restart_http(struct http_request *req, struct http_response *
  * Ends `user`'s desktop as DELETE /api/desktops/<user> does: a ready desktop
  * is asked for its window manager's state, which is stored before it stops
  * (at most a few seconds later it stops anyway). `data` is the
- * deskstate_sync (a ctl_stop_fn). 0, or -ENOENT when no desktop runs.
+ * deskstate_sync (a admin_socket_stop_fn). 0, or -ENOENT when no desktop runs.
  */
 int deskstate_sync_end(void *data, const char *user);
 bool deskstate_sync_idle(const struct deskstate_sync *s);

@@ -43,7 +43,7 @@ check "pool too small" '{"netpol": {"pool": "10.88.0.0/30"}}' "netpol.pool"
 check "resolver" '{"netpol": {"resolver": "dns.example"}}' "netpol.resolver"
 check "service address" '{"netpol": {"services": {"gitea": "tcp:gitea:3000"}}}' "netpol.services.gitea"
 check "services type" '{"netpol": {"services": ["tcp:1.2.3.4:5"]}}' "netpol: 'services'"
-# the VNC gateway (broker/vncgw.c, docs/vncgw.md)
+# the VNC gateway (broker/gateway/vncgw.c, docs/vncgw.md)
 check "vnc gateway" '{"vnc_gateway": {"listen": "100.101.102.103:5900", "public_host": "argobox.tail-net.ts.net",
   "password_ttl_s": 86400, "max_failures": 3, "lockout_s": 60, "max_pending": 8,
   "handshake_timeout_ms": 5000, "buffer_bytes": 262144}}' ""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Users and profiles become containers (broker/isolation.c): with a users table, signing in
+# Users and profiles become containers (broker/isolation/isolation.c): with a users table, signing in
 # starts the user's desktop in a container built from their profile: slot = position in the
 # table (host id range, subnet), uid inside from the table, cgroup limits, persistent home owned
 # by the mapped uid, the profile's LAN range and named service in the user's nftables chain.

@@ -10,7 +10,7 @@
  *   kv_tool bench-durable CONFIG N     change -> durable latency, prints p50/p99 in ms
  *   kv_tool bench-rate CONFIG CONTROL SECONDS  updates one key every 20 ms; prints PUTs sent
  *
- * CONFIG is a kv configuration file (see broker/kv.h); the suites derive
+ * CONFIG is a kv configuration file (see broker/state/kv.h); the suites derive
  * variants of it (other directories, bounds). CONTROL is the simulator
  * worker's control URL (tests/integration/kv/worker.js).
  */

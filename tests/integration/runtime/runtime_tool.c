@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ab-runtime-tool: drives broker/runtime.c and broker/netpol.c from the
+ * ab-runtime-tool: drives broker/isolation/runtime.c and broker/isolation/netpol.c from the
  * command line, on an ab_loop_poll loop, the way the broker does. Used by the
  * integration tests, the escape suite and bench/container_bench.sh.
  *

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The VNC gateway (broker/vncgw.c) against real peers: argobox-broker with the process launcher,
+// The VNC gateway (broker/gateway/vncgw.c) against real peers: argobox-broker with the process launcher,
 // real argobox-session desktops (Xvfb; ab_xprobe draws red/green/blue at the top left), the
 // libvncclient client ab_vncgw_client (VNC Authentication), TigerVNC's vncviewer on a
 // throwaway Xvfb, a websocket RFB client (the browser's path) and raw sockets.

@@ -2,15 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The authorization table and the broker's routes agree (issue 13).
 
-Every row of broker/authz.c's authz_routes[] must be served by the broker, and every
+Every row of broker/auth/authz.c's authz_routes[] must be served by the broker, and every
 route the broker serves must have a row, so that docs/auth.md's table (which lists the
 rows) never promises an endpoint that answers 405 again. What the broker serves:
 
   - server_route_add(..., "METHOD", "/exact/path", ...) calls in broker/*.c;
   - prefix routes (a path ending in "/", or one any method reaches): the file declares
     exactly what they serve in a comment block "routes:" ... "end routes"
-    (e.g. broker/deskstate_sync.c), one "METHOD /path/{user}" a line;
-  - the websocket paths that broker/server.c upgrades (strcmp(uri, "...")), GET;
+    (e.g. broker/state/deskstate_sync.c), one "METHOD /path/{user}" a line;
+  - the websocket paths that broker/http/server.c upgrades (strcmp(uri, "...")), GET;
   - static files: a GET row with endpoint AUTHZ_PUBLIC whose file is in web/.
 
 Rows reserved for areas that are not built yet are listed in RESERVED below with the
@@ -33,18 +33,18 @@ RESERVED = {
 
 def main():
     src = Path(sys.argv[1])
-    authz = (src / "broker/authz.c").read_text()
+    authz = (src / "broker/auth/authz.c").read_text()
     table = authz[authz.index("authz_routes[] = {"):]
     table = table[:table.index("{NULL, NULL, 0}")]
     rows = {}
     for m in re.finditer(r'\{"([A-Z]+)", "([^"]+)", (AUTHZ_\w+)\}', table):
         rows[(m.group(1), m.group(2))] = m.group(3)
     if len(rows) < 10:
-        sys.exit(f"FAIL: only {len(rows)} rows parsed from broker/authz.c")
+        sys.exit(f"FAIL: only {len(rows)} rows parsed from broker/auth/authz.c")
 
     served = {}  # (method, path) -> where
     errors = []
-    for f in sorted((src / "broker").glob("*.c")):
+    for f in sorted((src / "broker").rglob("*.c")):
         text = f.read_text()
         defines = dict(re.findall(r'#define\s+(\w+)\s+"([^"]*)"', text))
         declared = []
@@ -74,7 +74,7 @@ def main():
                               "'routes: ... end routes' comment")
             for r in mine:
                 served[r] = f.name
-    server = (src / "broker/server.c").read_text()
+    server = (src / "broker/http/server.c").read_text()
     for p in re.findall(r'strcmp\(uri, "(/[^"]*)"\)', server):
         served[("GET", p)] = "server.c (websocket)"
     for p in re.findall(r'strncmp\(uri, "(/[^"]*/)", \d+\)', server):
@@ -97,7 +97,7 @@ def main():
     for (method, path), where in sorted(served.items()):
         if (method, path) not in rows:
             errors.append(f"route {method} {path} ({where}) has no authz row: every request "
-                          "to it is refused with 404 (add it to broker/authz.c's table and "
+                          "to it is refused with 404 (add it to broker/auth/authz.c's table and "
                           "docs/auth.md)")
     for e in errors:
         print("FAIL:", e)

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "broker_config.h"
 #include "desktop.h"
 #include "server.h"
 

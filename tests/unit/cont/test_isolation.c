@@ -15,7 +15,7 @@
 
 #include "ab_loop.h"
 #include "audit.h"
-#include "config.h"
+#include "broker_config.h"
 #include "isolation.h"
 
 static const char *users_json =

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Unit tests for rfbflow (broker/rfbflow.h): the client's RFB stream is followed through the
- * handshake and across feeds split anywhere; while the client is behind its update requests
+ * Unit tests for rfbflow (broker/gateway/rfbflow.h): the client's RFB stream is followed through
+ * the handshake and across feeds split anywhere; while the client is behind its update requests
  * wait (merged, input ahead of them, everything else in order); message lengths, including
  * the extended clipboard's and hostile ones; unknown types end the pacing.
  */

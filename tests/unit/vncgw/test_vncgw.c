@@ -15,7 +15,7 @@
 
 #include "ab_err.h"
 #include "ab_util.h"
-#include "config.h"
+#include "broker_config.h"
 #include "vncgw.h"
 
 static void
