@@ -92,6 +92,7 @@ int
 ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *err)
 {
 	memset(app, 0, sizeof(*app));
+	ab_log_init(cfg->name);
 	/* UTF-8 text input needs a UTF-8 locale for the input method; containers often have
 	 * none set */
 	if (!setlocale(LC_CTYPE, "") || !XSupportsLocale())
@@ -185,6 +186,7 @@ ab_app_close(struct ab_app *app)
 		free(app->sel_text[i]);
 		app->sel_text[i] = NULL;
 	}
+	free(TAKE_PTR(app->incr_buf));
 	if (app->back_surf)
 		cairo_surface_destroy(app->back_surf);
 	if (app->back)
@@ -341,12 +343,53 @@ app_selection_notify(struct ab_app *app, XSelectionEvent *e)
 	                       AnyPropertyType, &type, &fmt, &n, &after, &data) != Success)
 		return;
 	if (type == app->a_incr) {
-		ab_warn("paste: the owner sends an incremental (INCR) transfer; not supported");
+		/* deleting the property (done above) asks the owner for the first chunk */
+		free(TAKE_PTR(app->incr_buf));
+		app->incr_len = 0;
+		app->incr_active = true;
+		app->incr_over = false;
+		app->incr_which = which;
+		ab_info("paste: receiving an incremental (INCR) transfer");
 	} else if (data && fmt == 8) {
 		if (after)
 			ab_warn("paste: longer than %u bytes; truncated", SEL_MAX);
 		if (app->ops->paste)
 			app->ops->paste(app, which, (const char *)data, n);
+	}
+	if (data)
+		XFree(data);
+}
+
+/* One INCR chunk (PropertyNotify NewValue on our paste property); an empty one ends it. */
+static void
+app_incr_chunk(struct ab_app *app)
+{
+	Atom type;
+	int fmt;
+	unsigned long n = 0, after = 0;
+	unsigned char *data = NULL;
+	if (XGetWindowProperty(app->dpy, app->win, app->a_paste_prop, 0, SEL_MAX / 4, True,
+	                       AnyPropertyType, &type, &fmt, &n, &after, &data) != Success)
+		return;
+	if (n == 0) {
+		app->incr_active = false;
+		if (app->incr_over)
+			ab_warn("paste: longer than %u bytes; dropped", SEL_MAX);
+		else if (app->ops->paste)
+			app->ops->paste(app, app->incr_which, app->incr_buf ? app->incr_buf : "",
+			                app->incr_len);
+		free(TAKE_PTR(app->incr_buf));
+		app->incr_len = 0;
+	} else if (fmt == 8 && !app->incr_over) {
+		if (app->incr_len + n > SEL_MAX) {
+			app->incr_over = true; /* keep deleting, so the owner finishes */
+			free(TAKE_PTR(app->incr_buf));
+			app->incr_len = 0;
+		} else {
+			app->incr_buf = ab_xrealloc(app->incr_buf, app->incr_len + n + 1);
+			memcpy(app->incr_buf + app->incr_len, data, n);
+			app->incr_len += n;
+		}
 	}
 	if (data)
 		XFree(data);
@@ -432,7 +475,11 @@ app_event(struct ab_app *app, XEvent *ev)
 		break;
 	case PropertyNotify:
 		app->last_time = ev->xproperty.time;
-		if (ev->xproperty.window == app->root && ev->xproperty.atom == app->a_theme) {
+		if (ev->xproperty.window == app->win && ev->xproperty.atom == app->a_paste_prop &&
+		    ev->xproperty.state == PropertyNewValue && app->incr_active) {
+			app_incr_chunk(app);
+		} else if (ev->xproperty.window == app->root &&
+		           ev->xproperty.atom == app->a_theme) {
 			app_read_theme(app);
 			if (app->ops->theme)
 				app->ops->theme(app);

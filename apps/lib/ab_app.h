@@ -90,6 +90,10 @@ struct ab_app {
 	bool dirty, running;
 	Time last_time;
 	char *sel_text[AB_SEL_MAX];
+	char *incr_buf; /* an incremental (INCR) paste being received */
+	size_t incr_len;
+	bool incr_active, incr_over;
+	enum ab_sel incr_which;
 	size_t sel_len[AB_SEL_MAX];
 	Atom a_protocols, a_delete, a_net_wm_name, a_net_wm_icon, a_net_wm_pid, a_utf8, a_targets,
 	    a_clipboard, a_theme, a_paste_prop, a_incr, a_text, a_sel_atoms[AB_SEL_MAX];

@@ -64,6 +64,17 @@ printf 'echo from-primary > %s/out5' "$T" | xclip -selection primary
 xdotool key shift+Insert Return
 wait_file 10 "$T/out5" from-primary || fail "Shift+Insert did not paste PRIMARY"
 
+# 6b. a 6 MB paste (more than xclip sends at once: it uses INCR) arrives whole
+head -c 4600000 /dev/urandom | base64 -w 76 >"$T/bigpaste"
+xclip -selection clipboard <"$T/bigpaste"
+type_line "clear; stty -echo; cat > $T/pasted; stty echo"
+xdotool key ctrl+shift+v
+wait_for 60 sh -c "[ \$(stat -c %s $T/pasted) -ge $(stat -c %s "$T/bigpaste") ]" ||
+	fail "6 MB paste: $(stat -c %s "$T/pasted") of $(stat -c %s "$T/bigpaste") bytes"
+xdotool key ctrl+d
+cmp -s "$T/bigpaste" "$T/pasted" || fail "6 MB paste arrived changed"
+type_line "clear"
+
 # 7. bracketed paste: a program that asked for it gets ESC[200~ ... ESC[201~
 type_line "clear; printf '\\e[?2004h'; cat -v > $T/bp"
 printf 'PASTED' | xclip -selection clipboard
