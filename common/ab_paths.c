@@ -69,6 +69,15 @@ ab_share_dir(void)
 	return share_dir;
 }
 
+const char *
+ab_assets_dir(void)
+{
+	static char assets[PATH_MAX + 8];
+	if (!assets[0])
+		snprintf(assets, sizeof(assets), "%s/assets", ab_share_dir());
+	return assets;
+}
+
 bool
 ab_installed(void)
 {

@@ -18,6 +18,9 @@
  * is found. */
 const char *ab_share_dir(void);
 
+/* <ab_share_dir()>/assets: .desktop entries, wallpapers, icons. */
+const char *ab_assets_dir(void);
+
 /* True when the running program is an installed one (ab_share_dir() is <prefix>/share). */
 bool ab_installed(void);
 

@@ -22,6 +22,7 @@
  */
 #include "ab_config.h"
 #include "ab_log.h"
+#include "ab_paths.h"
 #include "ab_loop.h"
 #include "ab_util.h"
 #include "config.h"
@@ -261,7 +262,7 @@ setup_landlock(struct session *s, struct ab_err *err)
 			own[k++] = ab_xstrdup(exe);
 		}
 	}
-	own[k++] = ab_xstrdup(AB_ASSETS_DIR);
+	own[k++] = ab_xstrdup(ab_assets_dir());
 	struct landlock_paths in = {
 	    .home = getenv("HOME"),
 	    .runtime_dir = dir ? dir : s->dir,

@@ -19,6 +19,7 @@
 #include "kbd.h"
 #include "ab_config.h"
 #include "ab_log.h"
+#include "ab_paths.h"
 #include "ab_util.h"
 
 #include <X11/cursorfont.h>
@@ -32,7 +33,7 @@
 #include <unistd.h>
 
 #ifndef AB_WALLPAPER_DIR
-#define AB_WALLPAPER_DIR "/usr/share/argobox/wallpapers"
+#define AB_WALLPAPER_DIR "" /* "": <ab_assets_dir()>/wallpapers */
 #endif
 
 struct wm wm;
@@ -294,6 +295,9 @@ main(int argc, char **argv)
 	sock = pick(sock, "ARGOBOX_WM_SOCKET", cfg.socket);
 	apps = pick(apps, "ARGOBOX_APPS", cfg.apps);
 	wpdir = pick(wpdir, "ARGOBOX_WALLPAPER_DIR", cfg.wallpaper_dir);
+	_cleanup_free_ char *wpdefault = ab_xasprintf("%s/wallpapers", ab_assets_dir());
+	if (!wpdir || !wpdir[0])
+		wpdir = wpdefault;
 	state_out = pick(state_out, NULL, cfg.state_out);
 	restore_to = pick(restore_to, "ARGOBOX_RESTORE_TIMEOUT_MS", NULL);
 	wm.restore_timeout_ms = 30000;
@@ -328,8 +332,8 @@ main(int argc, char **argv)
 	/* $XDG_DATA_DIRS (or the standard dirs), then ArgoBox's own entries
 	 * (assets/applications: they name the profile apps they provide) */
 	const char *xdg = getenv("XDG_DATA_DIRS");
-	_cleanup_free_ char *dirs =
-	    ab_xasprintf("%s:%s", xdg && *xdg ? xdg : "/usr/local/share:/usr/share", AB_ASSETS_DIR);
+	_cleanup_free_ char *dirs = ab_xasprintf(
+	    "%s:%s", xdg && *xdg ? xdg : "/usr/local/share:/usr/share", ab_assets_dir());
 	desktop_scan(dirs, wm.allowed, &wm.apps);
 	ab_info("%zu apps in the launcher", wm.apps.n);
 

@@ -3,6 +3,7 @@
 #include "isolation.h"
 #include "ab_config.h"
 #include "ab_log.h"
+#include "ab_paths.h"
 #include "ab_util.h"
 #include "audit.h"
 
@@ -293,9 +294,7 @@ find_assets(struct isolation *iso)
 	struct stat st;
 
 	iso->assets_dir[0] = '\0';
-	if (!AB_ISOLATION_SOURCE_DIR[0])
-		return;
-	snprintf(real, sizeof(real), "%s/assets", AB_ISOLATION_SOURCE_DIR);
+	snprintf(real, sizeof(real), "%s", ab_assets_dir());
 	if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
 		return;
 	canonicalise(real, sizeof(real));
