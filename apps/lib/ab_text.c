@@ -148,3 +148,53 @@ text_sanitize(char *s)
 		i += n;
 	}
 }
+
+static bool
+url_char(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f && !strchr("\"'<>`{}|\\^", c);
+}
+
+bool
+text_url_at(const char *line, size_t len, size_t at, size_t *ret_start, size_t *ret_end)
+{
+	if (at >= len || !url_char((unsigned char)line[at]))
+		return false;
+	size_t s = at, e = at;
+	while (s > 0 && url_char((unsigned char)line[s - 1]))
+		s--;
+	while (e < len && url_char((unsigned char)line[e]))
+		e++;
+	/* the scheme may start inside the word ("see:https://...") */
+	size_t k = s;
+	bool found = false;
+	for (; k < e; k++) {
+		if ((e - k >= 8 && strncmp(line + k, "https://", 8) == 0) ||
+		    (e - k >= 7 && strncmp(line + k, "http://", 7) == 0)) {
+			found = true;
+			break;
+		}
+	}
+	if (!found || at < k)
+		return false;
+	int depth = 0;
+	for (size_t i = k; i < e; i++)
+		depth += line[i] == '(' ? 1 : line[i] == ')' ? -1 : 0;
+	while (e > k) {
+		char c = line[e - 1];
+		if (strchr(".,;:!?", c)) {
+			e--;
+		} else if (c == ')' && depth < 0) {
+			e--;
+			depth++;
+		} else {
+			break;
+		}
+	}
+	size_t scheme = line[k + 4] == 's' ? 8 : 7;
+	if (e - k <= scheme || at >= e)
+		return false;
+	*ret_start = k;
+	*ret_end = e;
+	return true;
+}

@@ -25,6 +25,12 @@ void text_format_bytes(uint64_t n, char *out, size_t size);
  * compare exactly). Returns the offset or -1.
  */
 long text_find_ci(const char *hay, size_t len, const char *needle);
+/*
+ * The http(s):// URL that covers byte offset `at` of line[0..len), if any: its bounds in
+ * *ret_start, *ret_end (exclusive). Trailing punctuation that usually ends a sentence
+ * (.,;:!?) and an unbalanced closing parenthesis are not part of it.
+ */
+bool text_url_at(const char *line, size_t len, size_t at, size_t *ret_start, size_t *ret_end);
 /* Replaces control characters and invalid UTF-8 in place so a string can be drawn. */
 void text_sanitize(char *s);
 #endif

@@ -730,6 +730,68 @@ term_pos(struct term *t, int x, int y, long *line, long *col)
 	*line = term_lines(t) - t->rows - (long)t->view_off + r;
 }
 
+/*
+ * Ctrl+click on an http(s) URL: xdg-open when the desktop has it, else the URL goes to
+ * CLIPBOARD (to paste into the browser the desktop runs in).
+ */
+static void
+term_open_url(struct term *t, long line, int col)
+{
+	char text[8192];
+	size_t len = 0, at = SIZE_MAX;
+	for (int c = 0; c < t->cols; c++) {
+		struct sb_cell cell;
+		if (!term_cell(t, line, c, &cell))
+			break;
+		if (c == col)
+			at = len;
+		if (cell.width == 0)
+			continue;
+		uint32_t cp = cell.ch[0] ? cell.ch[0] : ' ';
+		char u[4];
+		size_t n = text_utf8_encode(cp, u);
+		if (len + n >= sizeof(text))
+			break;
+		memcpy(text + len, u, n);
+		len += n;
+	}
+	size_t s, e;
+	if (at == SIZE_MAX || !text_url_at(text, len, at, &s, &e))
+		return;
+	_cleanup_free_ char *url = ab_xstrndup(text + s, e - s);
+	char path[1024];
+	const char *p = getenv("PATH");
+	bool have = false;
+	_cleanup_free_ char *dirs = ab_xstrdup(p ? p : "/usr/bin:/bin");
+	char *save = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d && !have; d = strtok_r(NULL, ":", &save)) {
+		snprintf(path, sizeof(path), "%.1000s/xdg-open", d);
+		have = access(path, X_OK) == 0;
+	}
+	if (!have) {
+		ab_app_own(&t->app, AB_SEL_CLIPBOARD, url, strlen(url));
+		ab_info("no xdg-open here: '%.200s' copied to the clipboard", url);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		if (fork() == 0) {
+			int devnull = open("/dev/null", O_RDWR);
+			if (devnull >= 0) {
+				dup2(devnull, 0);
+				dup2(devnull, 1);
+				dup2(devnull, 2);
+			}
+			execl(path, "xdg-open", url, (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
 static VTermModifier
 term_mod(unsigned state)
 {
@@ -771,6 +833,11 @@ term_button(struct ab_app *app, int button, bool press, int x, int y, unsigned s
 		return;
 	long line, col;
 	term_pos(t, x, y, &line, &col);
+	if (press && (state & ControlMask)) {
+		int c = AB_MAX(0, (x - PAD) / AB_MAX(1, t->cell_w));
+		term_open_url(t, line, c);
+		return;
+	}
 	if (press) {
 		t->selecting = true;
 		t->has_sel = false;

@@ -6,6 +6,11 @@
 . "$(dirname "$0")/lib.sh"
 start_x 1024x700
 start_wm
+# Ctrl+click on a URL runs xdg-open: a stand-in records what it was given
+mkdir -p "$T/fakebin"
+printf '#!/bin/sh\necho "$1" > %s/opened-url\n' "$T" >"$T/fakebin/xdg-open"
+chmod +x "$T/fakebin/xdg-open"
+export PATH=$T/fakebin:$PATH
 start_app argobox-terminal terminal
 W=$APP_WIN
 xprop -id "$W" WM_CLASS | grep -q '"terminal", "ArgoBoxTerminal"' || fail "WM_CLASS"
@@ -93,6 +98,13 @@ wait_for 5 sh -c "xclip -o -selection primary | grep -q MARKER-LINE" ||
 	fail "mouse selection not on PRIMARY: $(xclip -o -selection primary 2>&1)"
 xdotool key ctrl+shift+c
 wait_for 5 sh -c "xclip -o -selection clipboard | grep -q MARKER-LINE" || fail "Ctrl+Shift+C"
+
+# 8b. Ctrl+click on a URL opens it (sentence punctuation not included)
+type_line "clear; echo 'see https://example.com/x_(y).'"
+sleep 0.5
+xdotool mousemove --window "$W" 120 10 keydown ctrl click 1 keyup ctrl
+wait_file 5 "$T/opened-url" "https://example.com/x_(y)" || fail "Ctrl+click did not open the URL"
+grep -qx "https://example.com/x_(y)" "$T/opened-url" || fail "URL cut wrong: $(cat "$T/opened-url")"
 
 # 9. screenshot: drawn (many colours), the theme's background present; then live dark theme
 shot "$W" "$T/light.png"
