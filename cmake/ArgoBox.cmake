@@ -2,7 +2,8 @@
 # Helpers shared by every component's CMakeLists.txt.
 
 # ab_unit_test(NAME SOURCES src... LIBS lib... [LABELS l...])
-# A cmocka executable registered with CTest, labelled `unit` by default.
+# A cmocka executable registered with CTest, labelled `unit` by default; it links ab_testlib
+# (tests/lib/c: AB_TEST_MAIN and the shared fixtures).
 function(ab_unit_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT TARGET PkgConfig::CMOCKA)
@@ -10,7 +11,7 @@ function(ab_unit_test name)
     return()
   endif()
   add_executable(${name} ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
+  target_link_libraries(${name} PRIVATE ${T_LIBS} ab_testlib PkgConfig::CMOCKA)
   add_test(NAME ${name} COMMAND ${name})
   if(NOT T_LABELS)
     set(T_LABELS unit)

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "ab_apptheme.h"
 #include "ab_err.h"
 #include "ab_list.h"
@@ -149,15 +151,5 @@ test_theme(void **state)
 	assert_false(t.dark);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_utf8_next),
-	    cmocka_unit_test(test_utf8_encode_prev),
-	    cmocka_unit_test(test_format_find_sanitize),
-	    cmocka_unit_test(test_list),
-	    cmocka_unit_test(test_theme),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_utf8_next, test_utf8_encode_prev, test_format_find_sanitize,
+             test_list, test_theme);

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "ab_err.h"
 #include "fsmodel.h"
 
@@ -33,17 +35,15 @@ touch(const char *rel, size_t size)
 static int
 setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/ab-fsmodel.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	ab_test_tmpdir(dir, sizeof(dir), "ab-fsmodel");
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	ab_test_rmtree(dir);
+	return 0;
 }
 
 static void
@@ -142,13 +142,4 @@ test_mime_open(void **state)
 	assert_string_equal(esc, "/a%20b/%C3%BC");
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_slices_and_sort, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_trash, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_mime_open, setup, teardown),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN_FIXTURE(setup, teardown, test_slices_and_sort, test_trash, test_mime_open);

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "scrollback.h"
 
 #include <stdio.h>
@@ -85,13 +87,4 @@ test_many(void **state)
 	sb_free(&sb);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ring),
-	    cmocka_unit_test(test_wide_and_combining),
-	    cmocka_unit_test(test_many),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_ring, test_wide_and_combining, test_many);

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "ab_err.h"
 #include "sysinfo.h"
 
@@ -34,17 +36,15 @@ put(const char *rel, const char *text)
 static int
 setup(void **state)
 {
-	snprintf(root, sizeof(root), "/tmp/ab-sysinfo.XXXXXX");
-	assert_non_null(mkdtemp(root));
+	ab_test_tmpdir(root, sizeof(root), "ab-sysinfo");
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd);
+	ab_test_rmtree(root);
+	return 0;
 }
 
 static void

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -243,14 +245,5 @@ test_short_ttl_on_loop(void **state)
 	ab_loop_poll_free(c.loop);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_profiles_and_limits),
-	    cmocka_unit_test(test_recent_persistence),
-	    cmocka_unit_test(test_ttl_schedule),
-	    cmocka_unit_test(test_short_ttl_on_loop),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+AB_TEST_MAIN(setup, teardown, test_profiles_and_limits, test_recent_persistence, test_ttl_schedule,
+             test_short_ttl_on_loop);

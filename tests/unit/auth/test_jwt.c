@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -405,14 +407,5 @@ test_mutations(void **state)
 	free(js);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid),      cmocka_unit_test(test_time_and_skew),
-	    cmocka_unit_test(test_attacks),    cmocka_unit_test(test_weak_key),
-	    cmocka_unit_test(test_b64url),     cmocka_unit_test(test_from_request),
-	    cmocka_unit_test(test_jwks_parse), cmocka_unit_test(test_mutations),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+AB_TEST_MAIN(setup, teardown, test_valid, test_time_and_skew, test_attacks, test_weak_key,
+             test_b64url, test_from_request, test_jwks_parse, test_mutations);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,14 +318,5 @@ test_demo_flow(void **state)
 	env_free(&e);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_local_flow),
-	    cmocka_unit_test(test_admin_view_only),
-	    cmocka_unit_test(test_lockout_status),
-	    cmocka_unit_test(test_demo_flow),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+AB_TEST_MAIN(setup, teardown, test_local_flow, test_admin_view_only, test_lockout_status,
+             test_demo_flow);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -215,13 +217,4 @@ test_auth_config(void **state)
 	assert_int_equal(lc.lockout_ms, 15 * 60000);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sample),
-	    cmocka_unit_test(test_bad_configs),
-	    cmocka_unit_test(test_auth_config),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_sample, test_bad_configs, test_auth_config);

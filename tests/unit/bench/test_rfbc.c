@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <errno.h>
 #include <stdio.h> /* before jpeglib.h, which needs FILE */
 #include <jpeglib.h>
@@ -802,17 +804,6 @@ test_unknown_encoding_is_named(void **state)
 	t_close(&t);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_novnc_encodings_on_the_wire),
-	    cmocka_unit_test(test_parse_encodings),
-	    cmocka_unit_test(test_tight_lossless),
-	    cmocka_unit_test(test_tight_jpeg),
-	    cmocka_unit_test(test_tight_corrupt),
-	    cmocka_unit_test(test_novnc_protocol),
-	    cmocka_unit_test(test_unknown_encoding_is_named),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_novnc_encodings_on_the_wire, test_parse_encodings,
+             test_tight_lossless, test_tight_jpeg, test_tight_corrupt, test_novnc_protocol,
+             test_unknown_encoding_is_named);

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "broker_config.h"
 #include "desktop.h"
 #include "server.h"
@@ -127,13 +129,5 @@ test_resolve(void **state)
 	ab_config_free(broker_config_fields, &cfg);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_path_check), cmocka_unit_test(test_mime),
-	    cmocka_unit_test(test_user_names), cmocka_unit_test(test_loopback),
-	    cmocka_unit_test(test_config),     cmocka_unit_test(test_resolve),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_path_check, test_mime, test_user_names, test_loopback, test_config,
+             test_resolve);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -162,16 +164,5 @@ test_reference_lists_every_field(void **state)
 	ab_config_free(fields, &c);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_apply_values),
-	    cmocka_unit_test(test_errors_name_the_path),
-	    cmocka_unit_test(test_file_errors),
-	    cmocka_unit_test(test_print_round_trips),
-	    cmocka_unit_test(test_reference_lists_every_field),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_defaults, test_apply_values, test_errors_name_the_path,
+             test_file_errors, test_print_round_trips, test_reference_lists_every_field);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -50,14 +52,5 @@ test_wrap_truncates_safely(void **state)
 	assert_true(strlen(err.msg) < AB_ERR_MSG_MAX);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_set_returns_negative_errno),
-	    cmocka_unit_test(test_wrap_prepends_context),
-	    cmocka_unit_test(test_null_err_is_allowed),
-	    cmocka_unit_test(test_wrap_truncates_safely),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_set_returns_negative_errno, test_wrap_prepends_context,
+             test_null_err_is_allowed, test_wrap_truncates_safely);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,13 +86,4 @@ test_parse_names(void **state)
 	assert_int_equal(ab_log_format_from_string(NULL), -EINVAL);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_lines),
-	    cmocka_unit_test(test_text_line),
-	    cmocka_unit_test(test_parse_names),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_json_lines, test_text_line, test_parse_names);

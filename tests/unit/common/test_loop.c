@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -82,12 +84,4 @@ test_cancel(void **state)
 	ab_loop_poll_free(loop);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_io_and_timers),
-	    cmocka_unit_test(test_cancel),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_io_and_timers, test_cancel);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -94,14 +96,5 @@ test_msg_fields_cannot_override_type(void **state)
 	json_decref(m);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip_byte_by_byte),
-	    cmocka_unit_test(test_hostile_frames),
-	    cmocka_unit_test(test_oversized_message_refused),
-	    cmocka_unit_test(test_msg_fields_cannot_override_type),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_round_trip_byte_by_byte, test_hostile_frames,
+             test_oversized_message_refused, test_msg_fields_cannot_override_type);

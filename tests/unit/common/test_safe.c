@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "ab_safe.h"
 #include "ab_util.h"
 
@@ -104,13 +106,4 @@ test_connect_peer(void **state)
 	assert_int_equal(ab_unix_connect_peer("/nonexistent/x.sock", &cr2), -ENOENT);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_open_beneath),
-	    cmocka_unit_test(test_path_describe),
-	    cmocka_unit_test(test_connect_peer),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+AB_TEST_MAIN(setup, teardown, test_open_beneath, test_path_describe, test_connect_peer);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -126,17 +128,6 @@ test_random_and_hex(void **state)
 	assert_string_equal(hex, "ab01");
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_atomic_write_replaces_and_reads_back),
-	    cmocka_unit_test(test_atomic_write_into_missing_dir_fails_cleanly),
-	    cmocka_unit_test(test_read_file_enforces_max),
-	    cmocka_unit_test(test_mkdir_p),
-	    cmocka_unit_test(test_utf8_validation),
-	    cmocka_unit_test(test_take_ptr_and_fd),
-	    cmocka_unit_test(test_random_and_hex),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+AB_TEST_MAIN(setup, teardown, test_atomic_write_replaces_and_reads_back,
+             test_atomic_write_into_missing_dir_fails_cleanly, test_read_file_enforces_max,
+             test_mkdir_p, test_utf8_validation, test_take_ptr_and_fd, test_random_and_hex);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -213,13 +215,5 @@ test_helpers(void **state)
 	assert_true(deskstate_valid_file_name("calm-dusk.png"));
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip), cmocka_unit_test(test_defaults_validate),
-	    cmocka_unit_test(test_hostile),    cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_helpers),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_round_trip, test_defaults_validate, test_hostile, test_limits,
+             test_helpers);

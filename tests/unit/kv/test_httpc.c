@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -425,21 +427,6 @@ test_free_pending(void **state)
 	assert_false(res.done);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_get, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_put_body_headers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_status_and_header, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_many_parallel, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_free_pending, setup, teardown),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN_FIXTURE(setup, teardown, test_get, test_put_body_headers, test_delete,
+                     test_status_and_header, test_too_big, test_timeout, test_refused, test_invalid,
+                     test_cancel, test_many_parallel, test_free_pending);

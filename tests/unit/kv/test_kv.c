@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -304,18 +306,6 @@ test_bad_config(void **state)
 	assert_null(kv);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dir_lock, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_corrupt_magic, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ttl, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_keys_stay_inside, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN_FIXTURE(setup, teardown, test_reopen, test_dir_lock, test_torn_tail,
+                     test_corrupt_magic, test_ttl, test_compaction, test_keys_stay_inside,
+                     test_bad_config);

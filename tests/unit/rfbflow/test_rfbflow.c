@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "ab_util.h"
 #include "rfbflow.h"
 
@@ -759,30 +761,9 @@ test_random_streams(void **state)
 	}
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_msg_len),
-	    cmocka_unit_test(test_behind),
-	    cmocka_unit_test(test_not_behind_passes_all),
-	    cmocka_unit_test(test_handshake_then_hold),
-	    cmocka_unit_test(test_handshake_split_every_byte),
-	    cmocka_unit_test(test_handshake_vnc_auth),
-	    cmocka_unit_test(test_handshake_33_37),
-	    cmocka_unit_test(test_handshake_unknown),
-	    cmocka_unit_test(test_start_at_clientinit),
-	    cmocka_unit_test(test_merge),
-	    cmocka_unit_test(test_merge_one_feed),
-	    cmocka_unit_test(test_input_goes_first),
-	    cmocka_unit_test(test_split_input_behind_request),
-	    cmocka_unit_test(test_others_keep_their_place),
-	    cmocka_unit_test(test_partial_sends),
-	    cmocka_unit_test(test_held_counts_spells),
-	    cmocka_unit_test(test_payload_lengths),
-	    cmocka_unit_test(test_hostile_lengths),
-	    cmocka_unit_test(test_unknown_type),
-	    cmocka_unit_test(test_random_streams),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_msg_len, test_behind, test_not_behind_passes_all,
+             test_handshake_then_hold, test_handshake_split_every_byte, test_handshake_vnc_auth,
+             test_handshake_33_37, test_handshake_unknown, test_start_at_clientinit, test_merge,
+             test_merge_one_feed, test_input_goes_first, test_split_input_behind_request,
+             test_others_keep_their_place, test_partial_sends, test_held_counts_spells,
+             test_payload_lengths, test_hostile_lengths, test_unknown_type, test_random_streams);

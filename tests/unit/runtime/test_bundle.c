@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "ab_util.h"
 #include "bundle.h"
 
@@ -320,14 +322,5 @@ test_roles(void **state)
 	assert_string_equal(runtime_role_name(RUNTIME_ROLE_MEMBER), "member");
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_validate),        cmocka_unit_test(test_config_member),
-	    cmocka_unit_test(test_config_demo),     cmocka_unit_test(test_seccomp_listener),
-	    cmocka_unit_test(test_seccomp_profile), cmocka_unit_test(test_etc),
-	    cmocka_unit_test(test_roles),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_validate, test_config_member, test_config_demo, test_seccomp_listener,
+             test_seccomp_profile, test_etc, test_roles);

@@ -5,6 +5,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "netpol.h"
 
 #include <arpa/inet.h>
@@ -82,13 +84,4 @@ test_addresses(void **state)
 	assert_non_null(strstr(err.msg, "resolver"));
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cidr),
-	    cmocka_unit_test(test_service),
-	    cmocka_unit_test(test_addresses),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_cidr, test_service, test_addresses);

@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "ab_loop.h"
 #include "ab_util.h"
 #include "audit.h"
@@ -369,17 +371,5 @@ test_launcher(void **state)
 	runtime_free(rt);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_start_stop),
-	    cmocka_unit_test(test_create_fails),
-	    cmocka_unit_test(test_closed_without_ready),
-	    cmocka_unit_test(test_ready_file),
-	    cmocka_unit_test(test_exit_detected),
-	    cmocka_unit_test(test_adopt),
-	    cmocka_unit_test(test_launcher),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+AB_TEST_MAIN(setup, teardown, test_start_stop, test_create_fails, test_closed_without_ready,
+             test_ready_file, test_exit_detected, test_adopt, test_launcher);

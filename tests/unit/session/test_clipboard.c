@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,12 +37,4 @@ test_utf8_to_latin1(void **state)
 	free(l);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_latin1_to_utf8),
-	    cmocka_unit_test(test_utf8_to_latin1),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_latin1_to_utf8, test_utf8_to_latin1);

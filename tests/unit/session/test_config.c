@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <errno.h>
 #include <string.h>
 
@@ -88,13 +90,5 @@ test_clamp(void **state)
 	assert_int_equal(h, 700);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_geometry),        cmocka_unit_test(test_defaults_valid),
-	    cmocka_unit_test(test_validate_limits), cmocka_unit_test(test_json_errors_name_path),
-	    cmocka_unit_test(test_clamp),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_geometry, test_defaults_valid, test_validate_limits,
+             test_json_errors_name_path, test_clamp);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,21 +375,8 @@ test_isolation_sent_after_every_hello(void **state)
 	}
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_hello_and_ping, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hello_required, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_frame_closes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_state_kept_and_relayed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_notify_queued_for_wm, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_new_broker_replaces_old, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_socket_modes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_every_type_relayed_to_wm, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_relay_rate_limited, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_desktop_exit_reported, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_isolation_sent_after_every_hello, setup, teardown),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN_FIXTURE(setup, teardown, test_hello_and_ping, test_hello_required,
+                     test_bad_frame_closes, test_state_kept_and_relayed, test_notify_queued_for_wm,
+                     test_new_broker_replaces_old, test_socket_modes, test_every_type_relayed_to_wm,
+                     test_relay_rate_limited, test_desktop_exit_reported,
+                     test_isolation_sent_after_every_hello);

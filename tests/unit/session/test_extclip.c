@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,15 +149,5 @@ test_to_lf(void **state)
 	assert_memory_equal(s, "a\nb\nc\n\n", 7);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_provide_round_trip),
-	    cmocka_unit_test(test_provide_finished_stream),
-	    cmocka_unit_test(test_provide_refused),
-	    cmocka_unit_test(test_caps),
-	    cmocka_unit_test(test_to_lf),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_provide_round_trip, test_provide_finished_stream,
+             test_provide_refused, test_caps, test_to_lf);

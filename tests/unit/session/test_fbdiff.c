@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -385,23 +387,10 @@ test_subtract(void **state)
 	assert_int_equal(out[0].y2, 60);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_unchanged_damage_marks_nothing),
-	    cmocka_unit_test(test_one_pixel_change_is_one_pixel_rect),
-	    cmocka_unit_test(test_changes_split_per_tile_and_clipped_to_rect),
-	    cmocka_unit_test(test_neighbours_joined),
-	    cmocka_unit_test(test_vscroll_found_and_applied),
-	    cmocka_unit_test(test_vscroll_down),
-	    cmocka_unit_test(test_no_vscroll_for_unrelated_change),
-	    cmocka_unit_test(test_vscroll_within_subrect),
-	    cmocka_unit_test(test_window_move_found_and_applied),
-	    cmocka_unit_test(test_no_move_for_new_content),
-	    cmocka_unit_test(test_shift_compare),
-	    cmocka_unit_test(test_move_rect_overlap),
-	    cmocka_unit_test(test_subtract),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_unchanged_damage_marks_nothing,
+             test_one_pixel_change_is_one_pixel_rect,
+             test_changes_split_per_tile_and_clipped_to_rect, test_neighbours_joined,
+             test_vscroll_found_and_applied, test_vscroll_down,
+             test_no_vscroll_for_unrelated_change, test_vscroll_within_subrect,
+             test_window_move_found_and_applied, test_no_move_for_new_content, test_shift_compare,
+             test_move_rect_overlap, test_subtract);

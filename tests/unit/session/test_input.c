@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include "input.h"
 
 static void
@@ -40,13 +42,4 @@ test_unknown_scancodes(void **state)
 	assert_int_equal(input_qnum_to_xkeycode(0x80), 0);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_plain_scancodes),
-	    cmocka_unit_test(test_extended_scancodes),
-	    cmocka_unit_test(test_unknown_scancodes),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_plain_scancodes, test_extended_scancodes, test_unknown_scancodes);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -188,13 +190,5 @@ test_apply(void **state)
 	rmdir(out);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mode),       cmocka_unit_test(test_downgrade),
-	    cmocka_unit_test(test_policy_add), cmocka_unit_test(test_policy_default),
-	    cmocka_unit_test(test_apply),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_mode, test_downgrade, test_policy_add, test_policy_default,
+             test_apply);

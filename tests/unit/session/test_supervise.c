@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -129,14 +131,4 @@ test_stop_kills_group(void **state)
 	ab_loop_poll_free(loop);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_backoff),
-	    cmocka_unit_test(test_restart),
-	    cmocka_unit_test(test_restart_hook),
-	    cmocka_unit_test(test_stop_kills_group),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_backoff, test_restart, test_restart_hook, test_stop_kills_group);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,12 +68,4 @@ test_parse_rejects(void **state)
 	free(b);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_ok),
-	    cmocka_unit_test(test_parse_rejects),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_parse_ok, test_parse_rejects);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -279,13 +281,5 @@ test_text_is_packed(void **state)
 	zrle_enc_free(e);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_32bpp_ls3),      cmocka_unit_test(test_32bpp_ms3),
-	    cmocka_unit_test(test_32bpp_full),     cmocka_unit_test(test_16bpp),
-	    cmocka_unit_test(test_text_is_packed),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_32bpp_ls3, test_32bpp_ms3, test_32bpp_full, test_16bpp,
+             test_text_is_packed);

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "ab_test.h"
 #include <rfb/rfbproto.h>
 
 #include "ab_err.h"
@@ -121,14 +123,5 @@ test_check_config(void **state)
 	}
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_des_matches_libvncserver),
-	    cmocka_unit_test(test_only_eight_characters_count),
-	    cmocka_unit_test(test_tailnet),
-	    cmocka_unit_test(test_check_config),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_des_matches_libvncserver, test_only_eight_characters_count,
+             test_tailnet, test_check_config);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "ab_test.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,14 +138,4 @@ test_scan_match_find(void **state)
 	rmdir(dir);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),
-	    cmocka_unit_test(test_argv),
-	    cmocka_unit_test(test_allowed),
-	    cmocka_unit_test(test_scan_match_find),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+AB_TEST_MAIN(NULL, NULL, test_parse, test_argv, test_allowed, test_scan_match_find);
