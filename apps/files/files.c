@@ -51,7 +51,8 @@ struct files {
 	struct ab_watch *ino_watch;
 	enum edit_mode edit;
 	char edit_buf[EDIT_MAX];
-	int64_t load_start;
+	int64_t load_start; /* µs, for the "listed and drawn" log line */
+	bool report_pending;
 };
 
 static void
@@ -75,8 +76,7 @@ files_load_more(struct ab_loop *loop, void *data)
 	if (done) {
 		f->load_timer = NULL;
 		fs_dir_sort(&f->dir, f->sort, f->desc);
-		ab_debug("listed %zu entries of '%s' in %lld ms", f->dir.n, f->path,
-		         (long long)(ab_now_ms() - f->load_start));
+		f->report_pending = true;
 	}
 	list_set_count(&f->list, f->dir.n);
 	files_title(f);
@@ -126,12 +126,13 @@ files_open_dir(struct files *f, const char *path, const char *select)
 	f->have_dir = true;
 	f->error[0] = '\0';
 	snprintf(f->path, sizeof(f->path), "%s", real);
-	f->load_start = ab_now_ms();
+	f->load_start = ab_now_us();
 	/* the first slice now, so small folders are drawn in this round */
 	int done = fs_dir_load(&f->dir, SLICE);
-	if (done)
+	if (done) {
 		fs_dir_sort(&f->dir, f->sort, f->desc);
-	else
+		f->report_pending = true;
+	} else
 		f->load_timer = ab_loop_timer(f->app.loop, 0, files_load_more, f);
 	list_set_count(&f->list, f->dir.n);
 	list_select(&f->list, 0);
@@ -411,6 +412,13 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	f->list.focused = app->focused && f->edit == EDIT_NONE;
 	ab_app_list_draw(app, cr, &f->list, ROW_H, 8, LIST_Y - 16, w - 16, bottom - LIST_Y + 14,
 	                 files_row);
+	if (f->report_pending && f->dir.done) {
+		/* read, sorted and drawn (cairo has sent its requests; the X server draws next) */
+		cairo_surface_flush(cairo_get_target(cr));
+		f->report_pending = false;
+		ab_info("'%s': %zu entries listed and drawn in %.1f ms", f->path, f->dir.n,
+		        (double)(ab_now_us() - f->load_start) / 1000.0);
+	}
 	if (!f->dir.done) {
 		char s[64];
 		snprintf(s, sizeof(s), "loading… %zu", f->dir.n);
