@@ -657,19 +657,39 @@ batch_commit(struct batch *bt, struct netpol *np)
 }
 
 static void
-chain_names(const char *user, char fwd[64], char in[64], char nat[64])
+chain_names(const char *user, char fwd[64], char in[64], char nat[64], char count[64])
 {
 	snprintf(fwd, 64, "%s-fwd", user);
 	snprintf(in, 64, "%s-in", user);
 	snprintf(nat, 64, "%s-nat", user);
+	snprintf(count, 64, "%s-count", user);
+}
+
+/* A drop the poller does not count: its packets were counted in the count chain. */
+static void
+drop_quiet(struct batch *bt, struct nftnl_rule *r)
+{
+	v_verdict(r, NF_DROP);
+	batch_rule(bt, r, NULL);
+}
+
+/* Counts the packets under `kind` for the chain's user and lets them go on to the next chain. */
+static void
+count_only(struct batch *bt, struct nftnl_rule *r, const char *kind)
+{
+	char comment[40];
+	snprintf(comment, sizeof(comment), "deny:%s", kind);
+	v_counter(r);
+	v_verdict(r, NF_ACCEPT); /* accept ends only this base chain; a drop later is final */
+	batch_rule(bt, r, comment);
 }
 
 static int
 program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err)
 {
-	char H[IFNAMSIZ], fwd[64], in[64], nat[64];
+	char H[IFNAMSIZ], fwd[64], in[64], nat[64], count[64];
 	host_ifname(np, u->index, H);
-	chain_names(u->user, fwd, in, nat);
+	chain_names(u->user, fwd, in, nat, count);
 	uint32_t net = 0;
 	int r = slot_net(np, u->index, &net, err);
 	if (r < 0)
@@ -681,15 +701,35 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 	batch_start(&bt, np);
 	batch_table(&bt);
 
+	/*
+	 * count (forward, before every user's forward chain): traffic between two users' namespaces
+	 * is dropped by whichever forward chain sees it first, and a drop ends the packet, so the
+	 * two sides' drop counters would each see only part of it. This chain only counts, for
+	 * both sides: attempts this user makes on another user ("inter-user", logged under the
+	 * one who tried) and attempts on this user from anywhere ("inbound", under the target).
+	 */
+	batch_chain(&bt, count, "filter", NF_INET_FORWARD, -1);
+	struct nftnl_rule *x = rule_new(&bt, count);
+	m_established(x);
+	accept_(&bt, x);
+	x = rule_new(&bt, count);
+	m_ifname(x, NFT_META_OIFNAME, NFT_CMP_EQ, H);
+	count_only(&bt, x, "inbound");
+	x = rule_new(&bt, count);
+	m_ifname(x, NFT_META_IIFNAME, NFT_CMP_EQ, H);
+	m_ipv4(x, NFT_CMP_EQ);
+	m_addr(x, 16, np->pool);
+	count_only(&bt, x, "inter-user");
+
 	/* forward: traffic from and to the user's namespace */
 	batch_chain(&bt, fwd, "filter", NF_INET_FORWARD, 0);
-	struct nftnl_rule *x = rule_new(&bt, fwd);
+	x = rule_new(&bt, fwd);
 	m_ifname(x, NFT_META_OIFNAME, NFT_CMP_EQ, H);
 	m_established(x);
 	accept_(&bt, x);
 	x = rule_new(&bt, fwd);
 	m_ifname(x, NFT_META_OIFNAME, NFT_CMP_EQ, H);
-	drop(&bt, x, "inbound");
+	drop_quiet(&bt, x); /* counted as "inbound" in the count chain */
 	x = rule_new(&bt, fwd);
 	m_ifname(x, NFT_META_IIFNAME, NFT_CMP_NEQ, H);
 	accept_(&bt, x);
@@ -701,7 +741,7 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 	drop(&bt, x, "non-ipv4");
 	x = rule_new(&bt, fwd);
 	m_addr(x, 16, np->pool);
-	drop(&bt, x, "inter-user");
+	drop_quiet(&bt, x); /* counted as "inter-user" in the count chain */
 	static const uint8_t dns_protos[] = {IPPROTO_UDP, IPPROTO_TCP};
 	if (!admin) {
 		for (size_t i = 0; np->resolver && i < 2; i++) {
@@ -786,15 +826,15 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 static int
 remove_rules(struct netpol *np, const char *user)
 {
-	char fwd[64], in[64], nat[64];
-	chain_names(user, fwd, in, nat);
-	const char *chains[] = {fwd, in, nat};
+	char fwd[64], in[64], nat[64], count[64];
+	chain_names(user, fwd, in, nat, count);
+	const char *chains[] = {fwd, in, count, nat};
 	/* One transaction for all (one commit, one RCU grace period); one by one if some are gone.
 	 */
 	struct batch all = {0};
 	batch_start(&all, np);
 	for (size_t i = 0; i < AB_ARRAY_SIZE(chains); i++)
-		if (i < 2 || np->cfg.masquerade)
+		if (i < 3 || np->cfg.masquerade)
 			batch_del_chain(&all, chains[i]);
 	if (batch_commit(&all, np) == 0)
 		return 0;

@@ -184,7 +184,8 @@ check "member: write root fs" "$(run_in "$tmp/run-A" "$P touch /x")"
 T poll >/dev/null
 audited() { grep -c "$1" "$audit" 2>/dev/null || true; }
 declare -A seen=(
-	["net.deny inter-user"]='"event":"net.deny".*"kind":"\(inter-user\|inbound\)"'
+	["net.deny inter-user, under who tried"]='"user":"'$A'".*"event":"net.deny".*"kind":"inter-user"'
+	["net.deny inbound, under the target"]='"user":"'$B'".*"event":"net.deny".*"kind":"inbound"'
 	["net.deny host-port"]='"event":"net.deny".*"kind":"host-port"'
 	["net.deny dns"]='"event":"net.deny".*"kind":"dns"'
 	["net.deny egress (LAN)"]='"event":"net.deny".*"kind":"egress"'
