@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -248,7 +249,8 @@ mon_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x, doub
 	ab_draw_text(cr, b, t->font, fg, x + w - 290, ty, 70);
 	text_format_bytes(p->rss, mem, sizeof(mem));
 	ab_draw_text(cr, mem, t->font, fg, x + w - 210, ty, 90);
-	ab_draw_text(cr, p->uid == m->uid ? "yours" : "other", t->font, dim, x + w - 110, ty, 100);
+	snprintf(b, sizeof(b), "%s · nice %d", p->uid == m->uid ? "yours" : "other", p->nice);
+	ab_draw_text(cr, b, t->font, dim, x + w - 110, ty, 108);
 }
 
 static void
@@ -303,8 +305,9 @@ mon_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 		snprintf(v, sizeof(v), "no cgroup found: machine-wide figures");
 	ab_draw_text(cr, v, t->font, t->text_dim, w / 2.0, y, w / 2.0 - 14);
 	y += 26;
-	char f[FILTER_MAX + 64];
-	snprintf(f, sizeof(f), "Filter: %s▏   %zu of %zu processes   Delete: end (SIGTERM)",
+	char f[FILTER_MAX + 160];
+	snprintf(f, sizeof(f),
+	         "Filter: %s▏   %zu of %zu processes   Delete: end (SIGTERM)   +/-: nice",
 	         m->filter, m->n_rows, m->n_procs);
 	ab_draw_text(cr, f, t->font, t->text_dim, 14, y, w - 28);
 	y += 24;
@@ -339,6 +342,29 @@ mon_end_selected(struct monitor *m)
 	ab_app_redraw(&m->app);
 }
 
+/* '+' makes the selected own process nicer (lower priority); '-' asks for the opposite,
+ * which the kernel allows only down to the RLIMIT_NICE floor. */
+static void
+mon_renice(struct monitor *m, int delta)
+{
+	if (!m->n_rows)
+		return;
+	struct proc_info *p = &m->procs[m->rows[m->list.sel]];
+	int to = AB_MAX(-20, AB_MIN(19, p->nice + delta));
+	if (p->uid != m->uid)
+		snprintf(m->message, sizeof(m->message), "'%s' (%d) is not yours: nice unchanged",
+		         p->name, (int)p->pid);
+	else if (setpriority(PRIO_PROCESS, (id_t)p->pid, to) < 0)
+		snprintf(m->message, sizeof(m->message), "nice %d for '%s' (%d): %s", to, p->name,
+		         (int)p->pid, strerror(errno));
+	else {
+		snprintf(m->message, sizeof(m->message), "'%s' (%d) now runs at nice %d", p->name,
+		         (int)p->pid, to);
+		p->nice = to;
+	}
+	ab_app_redraw(&m->app);
+}
+
 static void
 mon_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t len)
 {
@@ -354,6 +380,10 @@ mon_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t
 	}
 	if (sym == XK_F5) {
 		mon_sample(m);
+		return;
+	}
+	if (sym == XK_plus || sym == XK_KP_Add || sym == XK_minus || sym == XK_KP_Subtract) {
+		mon_renice(m, sym == XK_plus || sym == XK_KP_Add ? 1 : -1);
 		return;
 	}
 	if (sym == XK_Escape) {

@@ -64,13 +64,15 @@ sysinfo_parse_stat(const char *line, long page_size, struct proc_info *p)
 	char state;
 	unsigned long long utime, stime;
 	long long rss;
-	/* fields after comm: 3 state ... 14 utime 15 stime ... 24 rss */
+	int nice;
+	/* fields after comm: 3 state ... 14 utime 15 stime ... 19 nice ... 24 rss */
 	int got = sscanf(close + 2,
-	                 "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+	                 "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %d "
 	                 "%*d %*d %*u %*u %lld",
-	                 &state, &utime, &stime, &rss);
-	if (got != 4)
+	                 &state, &utime, &stime, &nice, &rss);
+	if (got != 5)
 		return -EINVAL;
+	p->nice = nice;
 	p->state = state;
 	p->cpu_ticks = utime + stime;
 	p->rss = rss > 0 ? (uint64_t)rss * (uint64_t)page_size : 0;

@@ -24,7 +24,8 @@ struct proc_info {
 	char state;
 	uint64_t cpu_ticks; /* utime + stime */
 	uint64_t rss;       /* bytes */
-	double cpu_pct;     /* since the previous sample (filled by the caller) */
+	int nice;
+	double cpu_pct; /* since the previous sample (filled by the caller) */
 };
 
 struct cg_info {

@@ -22,6 +22,9 @@ has_colour "$T/mon.png" "#3d8bfd" 100 || fail "no graph/selection in the default
 # the filter narrows the list to the victim; Delete sends it SIGTERM
 xdotool type --delay 20 abmonvict
 sleep 0.5
+# '+' renices it (nicer by one)
+xdotool key plus
+wait_for 5 sh -c "[ \$(ps -o ni= -p $VICTIM) -eq 1 ]" || fail "'+' did not renice: $(ps -o ni= -p $VICTIM)"
 xdotool key Delete
 wait_for 10 sh -c "! kill -0 $VICTIM 2>/dev/null || grep -q '^State:.*Z' /proc/$VICTIM/status" ||
 	fail "Delete did not end the selected own process"
