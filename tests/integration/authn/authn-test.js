@@ -6,28 +6,16 @@
 // profiles, passwords "<name>-argobox") with the fake session from tests/integration/broker.
 'use strict';
 const assert = require('assert');
-const { spawn } = require('child_process');
 const fs = require('fs');
-const net = require('net');
-const os = require('os');
 const path = require('path');
-const WebSocket = require('ws');
+const lib = require('../../lib/node/broker.cjs');
 
-const build = process.env.AB_BUILD_DIR;
-const src = process.env.AB_SOURCE_DIR || path.resolve(__dirname, '../../..');
-const brokerBin = path.join(build, 'broker', 'argobox-broker');
-const fakeSession = path.join(src, 'tests/integration/broker/fake-session.js');
-const sample = JSON.parse(fs.readFileSync(path.join(src, 'config/argobox.sample.json'), 'utf8'));
-const children = [];
+const { as, auditLines, alive, demo, fail, http, login, stopBroker, waitFor, wsOpen, wsTry } = lib;
+const { brokerBin, src } = lib.paths;
+const sample = lib.paths.sample;
 const extraPids = []; /* sessions that outlive their broker (readopt) */
-function alive(pid) {
-	try { process.kill(pid, 0); } catch (e) { return false; }
-	try { return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); } catch (e) { return false; }
-}
 const tmps = [];
-let failed = false;
-
-function cleanup() {
+lib.onCleanup(() => {
 	for (const t of tmps) { /* sessions of a broker that died or was killed */
 		let users = [];
 		try { users = fs.readdirSync(path.join(t, 'run')); } catch (e) { /* none */ }
@@ -43,173 +31,26 @@ function cleanup() {
 	for (const p of extraPids) {
 		try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
 	}
-	for (const c of children) {
-		try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
-	}
-	if (!failed) for (const t of tmps) fs.rmSync(t, { recursive: true, force: true });
-}
-function fail(msg) {
-	failed = true;
-	console.error(`FAIL: ${msg}`);
-	cleanup();
-	process.exit(1);
-}
-process.on('exit', cleanup);
-process.on('unhandledRejection', (e) => fail(e && e.stack ? e.stack : String(e)));
+});
+lib.harness();
 
-async function waitFor(what, fn, ms = 15000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) fail(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 25));
-	}
+function newTmp() {
+	const t = lib.tmpDir('ab-authn-');
+	tmps.push(t);
+	return t;
 }
 
 async function startBroker(opts = {}) {
-	const tmp = opts.tmp || fs.mkdtempSync(path.join(os.tmpdir(), 'ab-authn-'));
-	if (!opts.tmp) tmps.push(tmp);
+	const tmp = opts.tmp || newTmp();
 	const auth = JSON.parse(JSON.stringify(sample.auth));
 	Object.assign(auth.demo, opts.demo || {});
 	Object.assign(auth.local, opts.local || {});
 	if (opts.access) auth.access = Object.assign({}, auth.access, opts.access);
-	const cfg = {
-		listen: { address: '127.0.0.1', port: 0 },
-		web: { root: path.join(src, 'web') },
-		session: {
-			launcher: 'process',
-			binary: fakeSession,
-			runtime_base: path.join(tmp, 'run'),
-			desktop_command: ['true'],
-			start_timeout_ms: 15000,
-			stop_timeout_ms: 3000,
-			...(opts.session || {}),
-		},
-		control: { heartbeat_ms: 500, timeout_ms: 5000 },
-		admin: { socket: path.join(tmp, 'broker.sock') },
-		audit: { path: path.join(tmp, 'audit.log') },
-		data: { dir: path.join(tmp, 'data') },
-		log: { level: 'debug' },
-		auth,
-		users: opts.users || sample.users,
-		profiles: sample.profiles,
-	};
+	const cfg = lib.brokerConfig(tmp, { auth, users: opts.users || sample.users, profiles: sample.profiles });
+	Object.assign(cfg.session, opts.session || {});
 	if (opts.tls) cfg.tls = opts.tls;
 	if (opts.noauth) { delete cfg.auth; delete cfg.users; delete cfg.profiles; }
-	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
-	const p = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], {
-		stdio: ['ignore', 'inherit', 'pipe'], detached: true,
-	});
-	children.push(p);
-	let logText = '';
-	p.stderr.on('data', (d) => { logText += d; process.stderr.write(d); });
-	const exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
-	const port = await waitFor('the broker to listen', () => {
-		const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
-		return m && Number(m[1]);
-	});
-	return {
-		p, port, tmp, cfg, exited, log: () => logText,
-		audit: () => { try { return fs.readFileSync(cfg.audit.path, 'utf8'); } catch (e) { return ''; } },
-		fakeLog: (u) => { try { return fs.readFileSync(path.join(tmp, 'run', u, 'fake.log'), 'utf8'); } catch (e) { return ''; } },
-	};
-}
-
-async function stopBroker(b) {
-	process.kill(b.p.pid, 'SIGTERM');
-	const r = await Promise.race([b.exited, new Promise((res) => setTimeout(() => res(null), 20000))]);
-	if (!r) fail('broker did not exit after SIGTERM');
-	assert.strictEqual(r.code, 0, `broker exit status (signal ${r.sig})`);
-}
-
-/* One HTTP/1.1 request; resolves {status, headers, body, json}. */
-function http(port, method, target, { headers = {}, body } = {}) {
-	return new Promise((resolve, reject) => {
-		const s = net.connect(port, '127.0.0.1');
-		let data = Buffer.alloc(0);
-		s.on('connect', () => {
-			let req = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n`;
-			const b = body === undefined ? null : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-			if (b) req += `${headers['Content-Type'] ? '' : 'Content-Type: application/json\r\n'}Content-Length: ${b.length}\r\n`;
-			for (const [k, v] of Object.entries(headers)) if (v !== undefined) req += `${k}: ${v}\r\n`;
-			s.write(req + '\r\n');
-			if (b) s.write(b);
-		});
-		s.on('data', (d) => { data = Buffer.concat([data, d]); });
-		s.on('error', reject);
-		s.on('close', () => {
-			const t = data.toString('utf8');
-			const i = t.indexOf('\r\n\r\n');
-			const head = i >= 0 ? t.slice(0, i) : t;
-			const m = /^HTTP\/1\.[01] (\d+)/.exec(head);
-			const hdrs = {};
-			for (const l of head.split('\r\n').slice(1)) {
-				const j = l.indexOf(':');
-				if (j > 0) hdrs[l.slice(0, j).toLowerCase()] = l.slice(j + 1).trim();
-			}
-			const bodyText = i >= 0 ? t.slice(i + 4) : '';
-			let json = null;
-			try { json = JSON.parse(bodyText); } catch (e) { /* not JSON */ }
-			resolve({ status: m ? Number(m[1]) : 0, headers: hdrs, body: bodyText, json });
-		});
-	});
-}
-
-/* A signed-in client: cookie + CSRF token. */
-async function login(b, user, password = `${user}-argobox`) {
-	const r = await http(b.port, 'POST', '/api/login', { body: { user, password } });
-	assert.strictEqual(r.status, 200, `login ${user}: ${r.body}`);
-	const cookie = /^(argobox_session=[0-9a-f]+)/.exec(r.headers['set-cookie'])[1];
-	return { user, cookie, csrf: r.json.csrf_token, role: r.json.role, setCookie: r.headers['set-cookie'] };
-}
-async function demo(b, profile = 'demo-homelab') {
-	const r = await http(b.port, 'POST', '/api/demo', { body: { profile } });
-	if (r.status !== 200) return { status: r.status, r };
-	const cookie = /^(argobox_session=[0-9a-f]+)/.exec(r.headers['set-cookie'])[1];
-	return { status: 200, user: r.json.user, cookie, csrf: r.json.csrf_token, role: 'demo', json: r.json };
-}
-function as(c, extra = {}) {
-	if (!c) return extra;
-	return Object.assign({ Cookie: c.cookie, 'X-CSRF-Token': c.csrf }, extra);
-}
-
-/* Websocket upgrade: resolves {ok, status} (status = HTTP status when refused). */
-function wsOpen(port, target, c) {
-	return new Promise((resolve) => {
-		const ws = new WebSocket(`ws://127.0.0.1:${port}${target}`, [],
-			{ headers: c ? { Cookie: c.cookie } : {}, origin: `http://127.0.0.1:${port}` });
-		/* The RFB banner may arrive before rfb() listens: keep it until then. */
-		ws.early = [];
-		ws.earlyListener = (d) => ws.early.push(d);
-		ws.on('message', ws.earlyListener);
-		ws.on('open', () => resolve({ ok: true, ws }));
-		ws.on('unexpected-response', (q, r) => { resolve({ ok: false, status: r.statusCode }); });
-		ws.on('error', () => resolve({ ok: false, status: 0 }));
-	});
-}
-
-/* A websocket upgrade with full control of its headers: resolves {ok, status, body, ws}. */
-function wsTry(port, target, { cookie, origin, protocols = [], headers = {} } = {}) {
-	return new Promise((resolve) => {
-		const h = Object.assign({}, headers);
-		if (cookie) h.Cookie = cookie;
-		const ws = new WebSocket(`ws://127.0.0.1:${port}${target}`, protocols,
-			{ headers: h, origin: origin === undefined ? `http://127.0.0.1:${port}` : origin || undefined });
-		ws.on('open', () => resolve({ ok: true, ws }));
-		ws.on('unexpected-response', (q, r) => {
-			let body = '';
-			r.on('data', (d) => { body += d; });
-			r.on('end', () => resolve({ ok: false, status: r.statusCode, headers: r.headers, body }));
-			r.on('error', () => resolve({ ok: false, status: r.statusCode, headers: r.headers, body }));
-		});
-		ws.on('error', (e) => resolve({ ok: false, status: 0, error: String(e) }));
-	});
-}
-
-/* The audit log's lines as objects. */
-function auditLines(b) {
-	return b.audit().split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+	return lib.startBroker({ tmp, cfg });
 }
 
 /* Runs the RFB handshake on an open websocket; returns helpers. */
@@ -715,8 +556,7 @@ const tests = {
 
 	/* Under TLS the session cookie is Secure. */
 	async tls() {
-		const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-authn-'));
-		tmps.push(tmp);
+		const tmp = newTmp();
 		try {
 			require('child_process').execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
 				'-subj', '/CN=127.0.0.1', '-keyout', path.join(tmp, 'key.pem'), '-out', path.join(tmp, 'cert.pem')], { stdio: 'ignore' });
@@ -757,5 +597,5 @@ const tests = {
 const name = process.argv[2];
 if (!tests[name]) fail(`unknown test '${name}' (${Object.keys(tests).join(', ')})`);
 if (!fs.existsSync(brokerBin)) { console.log(`SKIP: ${brokerBin} not built`); process.exit(77); }
-tests[name]().then(() => { console.log(`PASS: ${name}`); cleanup(); process.exit(0); },
+tests[name]().then(() => { console.log(`PASS: ${name}`); lib.cleanup(); process.exit(0); },
 	(e) => fail(e && e.stack ? e.stack : String(e)));

@@ -7,20 +7,16 @@
 // state (get_state) and then stopped, the stored state kept, 404 once nothing runs.
 'use strict';
 const assert = require('assert');
-const { spawn } = require('child_process');
 const fs = require('fs');
-const net = require('net');
-const os = require('os');
 const path = require('path');
+const lib = require('../../lib/node/broker.cjs');
 
-const build = process.env.AB_BUILD_DIR;
-const src = process.env.AB_SOURCE_DIR || path.resolve(__dirname, '../../..');
-const brokerBin = path.join(build, 'broker', 'argobox-broker');
-const fakeSession = path.join(src, 'tests/integration/broker/fake-session.js');
-const sample = JSON.parse(fs.readFileSync(path.join(src, 'config/argobox.sample.json'), 'utf8'));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-desktops-'));
-let broker = null;
-let failed = false;
+const { waitFor } = lib;
+const sample = lib.paths.sample;
+const tmp = lib.harness({ prefix: 'ab-desktops-' });
+lib.onCleanup(() => {
+	for (const p of fakePids()) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
+});
 
 function fakePids() {
 	const pids = [];
@@ -53,87 +49,12 @@ function alive(pid) {
 		return false;
 	}
 }
-function cleanup() {
-	for (const p of fakePids()) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
-	if (broker) try { process.kill(-broker.pid, 'SIGKILL'); } catch (e) { /* gone */ }
-	if (!failed) fs.rmSync(tmp, { recursive: true, force: true });
-}
-function fail(msg) {
-	failed = true;
-	console.error(`FAIL: ${msg} (files in ${tmp})`);
-	cleanup();
-	process.exit(1);
-}
-process.on('exit', cleanup);
-process.on('unhandledRejection', (e) => fail(e && e.stack ? e.stack : String(e)));
-
-async function waitFor(what, fn, ms = 15000) {
-	const end = Date.now() + ms;
-	let last;
-	for (;;) {
-		last = await fn();
-		if (last) return last;
-		if (Date.now() > end) fail(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 25));
-	}
-}
-
-/* One HTTP/1.1 request; resolves {status, headers, body, json}. */
-function http(port, method, target, headers = {}, body) {
-	return new Promise((resolve, reject) => {
-		const s = net.connect(port, '127.0.0.1');
-		let data = Buffer.alloc(0);
-		s.on('connect', () => {
-			let req = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\nOrigin: http://127.0.0.1:${port}\r\n`;
-			const b = body === undefined ? null : Buffer.from(JSON.stringify(body));
-			if (b) req += `Content-Type: application/json\r\nContent-Length: ${b.length}\r\n`;
-			for (const [k, v] of Object.entries(headers)) if (v !== undefined) req += `${k}: ${v}\r\n`;
-			s.write(req + '\r\n');
-			if (b) s.write(b);
-		});
-		s.on('data', (d) => { data = Buffer.concat([data, d]); });
-		s.on('error', reject);
-		s.on('close', () => {
-			const t = data.toString('utf8');
-			const i = t.indexOf('\r\n\r\n');
-			const m = /^HTTP\/1\.[01] (\d+)/.exec(t);
-			const bodyText = i >= 0 ? t.slice(i + 4) : '';
-			let json = null;
-			try { json = JSON.parse(bodyText); } catch (e) { /* not JSON */ }
-			resolve({ status: m ? Number(m[1]) : 0, body: bodyText, json, head: i >= 0 ? t.slice(0, i) : t });
-		});
-	});
-}
+/* One HTTP/1.1 request from the page's origin; resolves {status, head, body, json}. */
+const http = (port, method, target, headers = {}, body) => lib.http(port, method, target, { headers, body, origin: true });
 
 async function main() {
-	const cfg = {
-		listen: { address: '127.0.0.1', port: 0 },
-		web: { root: path.join(src, 'web') },
-		session: {
-			launcher: 'process',
-			binary: fakeSession,
-			runtime_base: path.join(tmp, 'run'),
-			desktop_command: ['true'],
-			start_timeout_ms: 15000,
-			stop_timeout_ms: 3000,
-		},
-		control: { heartbeat_ms: 500, timeout_ms: 5000 },
-		admin: { socket: path.join(tmp, 'broker.sock') },
-		audit: { path: path.join(tmp, 'audit.log') },
-		data: { dir: path.join(tmp, 'data') },
-		log: { level: 'debug' },
-		auth: sample.auth,
-		users: sample.users,
-		profiles: sample.profiles,
-	};
-	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
-	broker = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
-	let logText = '';
-	broker.stderr.on('data', (d) => { logText += d; process.stderr.write(d); });
-	const port = await waitFor('the broker to listen', () => {
-		const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
-		return m && Number(m[1]);
-	});
+	const cfg = lib.brokerConfig(tmp, { auth: sample.auth, users: sample.users, profiles: sample.profiles });
+	const { p: broker, port } = await lib.startBroker({ tmp, cfg });
 	const req = (who, method, target, body, extra = {}) =>
 		http(port, method, target, who ? { Cookie: who.cookie, 'X-CSRF-Token': who.csrf, ...extra } : extra, body);
 	async function login(user) {
@@ -236,4 +157,4 @@ async function main() {
 	assert.strictEqual(broker.exitCode, 0, 'broker exit status');
 }
 
-main().then(() => { console.log('PASS: desktops'); cleanup(); process.exit(0); }, (e) => fail(e && e.stack ? e.stack : String(e)));
+main().then(() => { console.log('PASS: desktops'); lib.cleanup(); process.exit(0); }, (e) => lib.fail(e && e.stack ? e.stack : String(e)));

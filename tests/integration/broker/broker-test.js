@@ -7,69 +7,30 @@
 // always uses the real one: Xvfb, libvncserver, an xterm that keeps printing).
 'use strict';
 const assert = require('assert');
-const { spawn, spawnSync, execFileSync } = require('child_process');
+const { spawnSync } = require('child_process');
 const fs = require('fs');
 const net = require('net');
-const os = require('os');
 const path = require('path');
 const WebSocket = require('ws');
+const lib = require('../../lib/node/broker.cjs');
 
-const build = process.env.AB_BUILD_DIR;
-const brokerBin = path.join(build, 'broker', 'argobox-broker');
-const ctlBin = path.join(build, 'broker', 'argoboxctl');
-const fakeSession = path.join(__dirname, 'fake-session.js');
-const children = [];
-
-function fail(msg) {
-	console.error(`FAIL: ${msg}`);
-	cleanup();
-	process.exit(1);
-}
-/* Every process below pid (the real session's Xvfb and desktop lead process groups of their own). */
-function descendants(pid) {
-	const kids = new Map();
-	for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-		try {
-			const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-			const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-			if (!kids.has(ppid)) kids.set(ppid, []);
-			kids.get(ppid).push(Number(p));
-		} catch (e) { /* gone */ }
-	}
-	const out = [];
-	for (let todo = [pid]; todo.length;) {
-		const p = todo.pop();
-		for (const k of kids.get(p) || []) { out.push(k); todo.push(k); }
-	}
-	return out;
-}
-function cleanup() {
-	for (const c of children) {
-		const below = descendants(c.pid);
+const { ctl, fail, waitFor } = lib;
+const { build } = lib.paths;
+const brokers = [];
+lib.onCleanup(() => {
+	for (const c of brokers) {
+		const below = lib.descendants(c.pid);
 		try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
 		try { c.kill('SIGKILL'); } catch (e) { /* gone */ }
 		// sessions, their X servers and desktops: left running they would also keep ctest
 		// waiting on our output after a failure
 		for (const p of below) try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
 	}
-}
-process.on('exit', cleanup);
-process.on('SIGTERM', () => fail('terminated (SIGTERM)'));
-process.on('unhandledRejection', (e) => fail(e && e.stack ? e.stack : String(e)));
-
-/* Waits until fn() returns a truthy value (polled), at most ms. */
-async function waitFor(what, fn, ms = 15000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) fail(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
-	}
-}
+});
+lib.harness({ sigterm: true });
 
 async function startBroker(extra = {}, env = {}, opts = {}) {
-	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-broker-'));
+	const tmp = lib.tmpDir('ab-broker-');
 	const web = path.join(tmp, 'web');
 	fs.mkdirSync(path.join(web, 'node_modules/@novnc/novnc/core'), { recursive: true });
 	fs.mkdirSync(path.join(web, 'sub'));
@@ -81,73 +42,20 @@ async function startBroker(extra = {}, env = {}, opts = {}) {
 	fs.writeFileSync(path.join(web, 'node_modules/@novnc/novnc/core/rfb.js'), 'export default 1;');
 	fs.writeFileSync(path.join(tmp, 'secret.txt'), 'TOPSECRET');
 	const real = opts.real || process.env.AB_REAL_SESSION === '1';
-	const cfg = {
-		listen: { address: '127.0.0.1', port: 0 },
-		web: { root: web },
-		session: {
-			binary: real ? path.join(build, 'session', 'argobox-session') : fakeSession,
-			runtime_base: path.join(tmp, 'run'),
-			launcher: 'process', // containers are tested in tests/integration/cont
-			desktop_command: real ? ['xterm'] : ['true'],
-			start_timeout_ms: 15000,
-			stop_timeout_ms: 3000,
-		},
-		control: { heartbeat_ms: 500, timeout_ms: 5000 },
-		proxy: { ping_interval_s: 1 },
-		admin: { socket: path.join(tmp, 'broker.sock') },
-		audit: { path: path.join(tmp, 'audit.log') },
-		data: { dir: path.join(tmp, 'data') }, // never the shared default store
-		log: { level: 'debug' },
-	};
+	// the process launcher: containers are tested in tests/integration/cont
+	const cfg = lib.brokerConfig(tmp, { web: { root: web }, proxy: { ping_interval_s: 1 } });
+	if (real) {
+		cfg.session.binary = path.join(build, 'session', 'argobox-session');
+		cfg.session.desktop_command = ['xterm'];
+	}
 	for (const [k, v] of Object.entries(extra)) cfg[k] = Object.assign(cfg[k] || {}, v);
-	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
-	const p = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], {
-		env: Object.assign({}, process.env, env), stdio: ['ignore', 'inherit', 'pipe'],
-		detached: true,
-	});
-	children.push(p);
-	let logText = '';
-	p.stderr.on('data', (d) => { logText += d; process.stderr.write(d); });
-	const exited = new Promise((r) => p.on('exit', (code, sig) => r({ code, sig })));
-	const port = await waitFor('the broker to listen', () => {
-		const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(logText);
-		return m && Number(m[1]);
-	});
-	return { p, port, tmp, cfg, exited, log: () => logText,
-		audit: () => { try { return fs.readFileSync(cfg.audit.path, 'utf8'); } catch (e) { return ''; } },
-		fakeLog: () => { try { return fs.readFileSync(path.join(tmp, 'run', 'local', 'fake.log'), 'utf8'); } catch (e) { return ''; } } };
+	const b = await lib.startBroker({ tmp, cfg, env, logPattern: /listening on http:\/\/127\.0\.0\.1:(\d+)\// });
+	brokers.push(b.p);
+	return b;
 }
 
-function ctl(b, ...args) {
-	return JSON.parse(execFileSync(ctlBin, ['--socket', b.cfg.admin.socket, '--json', ...args]).toString());
-}
-
-/* One raw HTTP/1.1 request; resolves {status, headers, body}. */
-function rawGet(port, target, headers = {}) {
-	return new Promise((resolve, reject) => {
-		const s = net.connect(port, '127.0.0.1');
-		let data = Buffer.alloc(0);
-		s.on('connect', () => {
-			let req = `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n`;
-			for (const [k, v] of Object.entries(headers)) req += `${k}: ${v}\r\n`;
-			s.write(req + '\r\n');
-		});
-		s.on('data', (d) => { data = Buffer.concat([data, d]); });
-		s.on('error', reject);
-		s.on('close', () => {
-			const t = data.toString('latin1');
-			const i = t.indexOf('\r\n\r\n');
-			const head = i >= 0 ? t.slice(0, i) : t;
-			const m = /^HTTP\/1\.[01] (\d+)/.exec(head);
-			const hdrs = {};
-			for (const l of head.split('\r\n').slice(1)) {
-				const j = l.indexOf(':');
-				if (j > 0) hdrs[l.slice(0, j).toLowerCase()] = l.slice(j + 1).trim();
-			}
-			resolve({ status: m ? Number(m[1]) : 0, headers: hdrs, body: i >= 0 ? t.slice(i + 4) : '' });
-		});
-	});
-}
+/* One raw HTTP/1.1 GET; resolves {status, headers, body} (body as latin1). */
+const rawGet = (port, target, headers = {}) => lib.http(port, 'GET', target, { headers, latin1: true });
 
 /* A websocket RFB client: does the handshake, returns helpers. */
 async function rfbConnect(port, opts = {}) {
@@ -225,12 +133,7 @@ function vmRssKb(pid) {
 function alive(pid) {
 	try { process.kill(pid, 0); return true; } catch (e) { return false; }
 }
-async function stopBroker(b) {
-	process.kill(b.p.pid, 'SIGTERM');
-	const r = await Promise.race([b.exited, new Promise((res) => setTimeout(() => res(null), 20000))]);
-	if (!r) fail('broker did not exit after SIGTERM');
-	assert.strictEqual(r.code, 0, `broker exit status (signal ${r.sig})`);
-}
+const { stopBroker } = lib;
 
 const tests = {
 	async http() {
@@ -623,6 +526,6 @@ const tests = {
 		fail(e.stack || String(e));
 	}
 	console.log(`PASS: ${name}`);
-	cleanup();
+	lib.cleanup();
 	process.exit(0);
 })();

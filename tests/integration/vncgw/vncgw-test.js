@@ -12,26 +12,24 @@ const { spawn, spawnSync } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
 const net = require('net');
-const os = require('os');
 const path = require('path');
 const WebSocket = require('ws');
+const lib = require('../../lib/node/broker.cjs');
 
-const build = process.env.AB_BUILD_DIR;
-const src = process.env.AB_SOURCE_DIR || path.resolve(__dirname, '../../..');
-const brokerBin = path.join(build, 'broker', 'argobox-broker');
+const { build, brokerBin } = lib.paths;
 const clientBin = path.join(build, 'tests', 'integration', 'vncgw', 'ab_vncgw_client');
 const xprobe = path.join(build, 'tests', 'integration', 'session', 'ab_xprobe');
-const sample = JSON.parse(fs.readFileSync(path.join(src, 'config/argobox.sample.json'), 'utf8'));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ab-vncgw-'));
+const sample = lib.paths.sample;
+const tmp = lib.harness({ prefix: 'ab-vncgw-', uncaught: true });
 const which = process.argv[2];
 const children = [];
-let failed = false;
+const { fail, sleep } = lib;
 
 function skip(why) {
 	console.log(`SKIP: ${why}`);
 	process.exit(77);
 }
-function cleanup() {
+lib.onCleanup(() => {
 	for (const c of children) if (c.exitCode === null && c.signalCode === null) try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
 	// sessions the broker started (their own process groups): found by their runtime dir
 	for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -42,28 +40,8 @@ function cleanup() {
 			}
 		} catch (e) { /* gone */ }
 	}
-	if (!failed) fs.rmSync(tmp, { recursive: true, force: true });
-}
-function fail(msg) {
-	failed = true;
-	console.error(`FAIL: ${msg} (files in ${tmp})`);
-	cleanup();
-	process.exit(1);
-}
-process.on('exit', cleanup);
-process.on('unhandledRejection', (e) => fail(e && e.stack ? e.stack : String(e)));
-process.on('uncaughtException', (e) => fail(e && e.stack ? e.stack : String(e)));
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what, fn, ms = 20000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		const v = await fn();
-		if (v) return v;
-		if (Date.now() > end) fail(`timed out waiting for ${what}`);
-		await sleep(25);
-	}
-}
+});
+const waitFor = (what, fn, ms = 20000) => lib.waitFor(what, fn, ms);
 
 /* ---- the broker ---- */
 
@@ -79,35 +57,17 @@ function audit() {
 const auditHas = (pred) => audit().some(pred);
 
 async function startBroker(vnc = {}, session = {}) {
-	const cfg = {
-		listen: { address: '127.0.0.1', port: 0 },
-		web: { root: path.join(src, 'web') },
-		session: {
-			launcher: 'process',
-			runtime_base: path.join(tmp, 'run'),
-			desktop_command: [xprobe],
-			start_timeout_ms: 20000,
-			stop_timeout_ms: 3000,
-			...session,
-		},
-		admin: { socket: path.join(tmp, 'broker.sock') },
-		audit: { path: auditPath },
-		data: { dir: dataDir },
-		log: { level: 'debug' },
+	const cfg = lib.brokerConfig(tmp, {
 		auth: sample.auth,
 		users: sample.users,
 		profiles: sample.profiles,
 		vnc_gateway: { listen: '127.0.0.1:0', ...vnc },
-	};
-	fs.writeFileSync(path.join(tmp, 'broker.json'), JSON.stringify(cfg));
-	const proc = spawn(brokerBin, ['--config', path.join(tmp, 'broker.json')], { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
-	children.push(proc);
-	const b = { proc, log: '' };
-	proc.stderr.on('data', (d) => { b.log += d; process.stderr.write(d); });
-	b.port = await waitFor('the broker to listen', () => {
-		const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)\//.exec(b.log);
-		return m && Number(m[1]);
 	});
+	delete cfg.session.binary; // the real argobox-session beside the broker
+	delete cfg.control; // the broker's default heartbeat
+	Object.assign(cfg.session, { desktop_command: [xprobe], start_timeout_ms: 20000 }, session);
+	const started = await lib.startBroker({ tmp, cfg });
+	const b = { proc: started.p, port: started.port, get log() { return started.log(); } };
 	const g = /vnc gateway listening on 127\.0\.0\.1:(\d+)/.exec(b.log);
 	assert.ok(g, 'the gateway logs its address');
 	b.gport = Number(g[1]);
@@ -119,33 +79,10 @@ async function stopBroker(b) {
 	assert.strictEqual(b.proc.exitCode, 0, 'the broker stopped cleanly');
 }
 
-/* One HTTP/1.1 request; resolves {status, head, body, json}. */
-function http(port, method, target, headers = {}, body) {
-	return new Promise((resolve, reject) => {
-		const s = net.connect(port, '127.0.0.1');
-		let data = Buffer.alloc(0);
-		s.on('connect', () => {
-			let req = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\nOrigin: http://127.0.0.1:${port}\r\n`;
-			const b = body === undefined ? null : Buffer.from(JSON.stringify(body));
-			req += `Content-Length: ${b ? b.length : 0}\r\n`;
-			if (b) req += 'Content-Type: application/json\r\n';
-			for (const [k, v] of Object.entries(headers)) if (v !== undefined) req += `${k}: ${v}\r\n`;
-			s.write(req + '\r\n');
-			if (b) s.write(b);
-		});
-		s.on('data', (d) => { data = Buffer.concat([data, d]); });
-		s.on('error', reject);
-		s.on('close', () => {
-			const t = data.toString('utf8');
-			const i = t.indexOf('\r\n\r\n');
-			const m = /^HTTP\/1\.[01] (\d+)/.exec(t);
-			const bodyText = i >= 0 ? t.slice(i + 4) : '';
-			let json = null;
-			try { json = JSON.parse(bodyText); } catch (e) { /* not JSON */ }
-			resolve({ status: m ? Number(m[1]) : 0, body: bodyText, json, head: i >= 0 ? t.slice(0, i) : t });
-		});
-	});
-}
+/* One HTTP/1.1 request from the page's origin, always with a Content-Length; resolves
+ * {status, head, body, json}. */
+const http = (port, method, target, headers = {}, body) =>
+	lib.http(port, method, target, { headers, body, origin: true, contentLength: true });
 async function login(b, user) {
 	const r = await http(b.port, 'POST', '/api/login', {}, { user, password: `${user}-argobox` });
 	assert.strictEqual(r.status, 200, `login ${user}: ${r.body}`);
@@ -851,6 +788,6 @@ const tests = { shared: testShared, auth: testAuth, lockout: testLockout, restar
 	if (!fs.existsSync(path.join(build, 'session', 'argobox-session'))) skip('argobox-session not built');
 	await tests[which]();
 	console.log(`PASS: vncgw ${which}`);
-	cleanup();
+	lib.cleanup();
 	process.exit(0);
 })();
