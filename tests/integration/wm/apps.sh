@@ -10,9 +10,9 @@ ARGOBOX_APPS=terminal,editor start_wm
 wait_for 10 grep -q "apps in the launcher" "$T/wm.log" || fail "no launcher line"
 grep -q "2 apps in the launcher" "$T/wm.log" || fail "terminal+editor: $(grep 'apps in the launcher' "$T/wm.log")"
 stop_wm
-ARGOBOX_APPS=files start_wm
+ARGOBOX_APPS=audit start_wm # a profile app no entry provides (files, monitor, ... have apps now)
 wait_for 10 grep -q "apps in the launcher" "$T/wm.log" || fail "no launcher line"
-grep -q "0 apps in the launcher" "$T/wm.log" || fail "files (no entry): $(grep 'apps in the launcher' "$T/wm.log")"
+grep -q "0 apps in the launcher" "$T/wm.log" || fail "audit (no entry): $(grep 'apps in the launcher' "$T/wm.log")"
 # a saved terminal window is not relaunched when the profile does not allow terminals
 cat >"$T/st.json" <<EOT
 {"version":1,"windows":[{"app":{"class":"XTerm","instance":"xterm","desktop_id":"xterm.desktop"},
