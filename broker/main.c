@@ -276,6 +276,9 @@ main(int argc, char **argv)
 	    .message_data = dsync,
 	    .apps = apps_for,
 	    .apps_data = &apps,
+#ifdef AB_HAVE_ISOLATION
+	    .runtime_tmpfs = isolation_is_oci(iso),
+#endif
 	};
 	struct desktop_manager *desktops = desktop_manager_new(loop, launcher, &dp);
 	deskstate_sync_set_desktops(dsync, desktops);

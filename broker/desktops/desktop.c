@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -651,6 +652,43 @@ reap_graveyard(struct ab_loop *loop, void *data)
 	return AB_TIMER_STOP;
 }
 
+/*
+ * As root, a user's runtime directory is a small tmpfs of its own (issue 12 N7): the desktop
+ * sees it bind-mounted at /run/argobox, and a tmpfs shows no host path in the desktop's
+ * /proc/self/mountinfo (a bind of a plain directory shows where it lives on the host); it also
+ * bounds what a desktop can store there. One that is mounted already (a desktop that outlived
+ * a broker restart, or whose session died while the broker was down) is kept. Failing to
+ * mount is not fatal: the directory works as before, and the broker says so.
+ */
+#define RUNTIME_TMPFS_OPTS "size=16m,nr_inodes=4096,mode=0700"
+
+static bool
+is_mountpoint(const char *dir)
+{
+	struct stat st, pst;
+	_cleanup_free_ char *parent = ab_xasprintf("%s/..", dir);
+	return stat(dir, &st) == 0 && stat(parent, &pst) == 0 && st.st_dev != pst.st_dev;
+}
+
+static void
+runtime_dir_mount(const char *dir)
+{
+	if (geteuid() != 0 || is_mountpoint(dir))
+		return;
+	/* nosuid,nodev as the bundle binds it (a flag it does not repeat is locked: EPERM) */
+	if (mount("argobox-run", dir, "tmpfs", MS_NOSUID | MS_NODEV, RUNTIME_TMPFS_OPTS) < 0)
+		ab_warn("runtime dir '%s': no tmpfs of its own (%m): its host path shows in the "
+		        "desktop's mountinfo",
+		        dir);
+}
+
+static void
+runtime_dir_unmount(const char *dir)
+{
+	if (geteuid() == 0 && is_mountpoint(dir) && umount2(dir, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+		ab_warn("runtime dir '%s': unmounting its tmpfs: %m", dir);
+}
+
 /* The session is gone: unlink, answer waiters, and free later from the loop. */
 static void
 desktop_gone(struct desktop *d, const char *why)
@@ -671,6 +709,8 @@ desktop_gone(struct desktop *d, const char *why)
 	waiters_answer(d, was_ready ? -ECONNRESET : -ECONNREFUSED);
 	audit_log("desktop.stop", AUDIT_INFO, d->user, NULL, NULL,
 	          json_pack("{ss}", "reason", why));
+	if (m->p.runtime_tmpfs)
+		runtime_dir_unmount(d->runtime_dir);
 	if (!m->reap_timer && !m->shutting_down)
 		m->reap_timer = ab_loop_timer(m->loop, 0, reap_graveyard, m);
 }
@@ -881,6 +921,8 @@ desktop_start(struct desktop_manager *m, const char *user, struct desktop **ret,
 	if (chmod(dir, 0700) < 0)
 		return ab_err_errno(err, errno, "starting the desktop of '%s': chmod '%s'", user,
 		                    dir);
+	if (m->p.runtime_tmpfs)
+		runtime_dir_mount(dir);
 	struct desktop *d = ab_xcalloc(1, sizeof(*d));
 	d->m = m;
 	d->user = ab_xstrdup(user);

@@ -124,6 +124,8 @@ struct desktop_params {
 	void *message_data;
 	desktop_apps_fn apps; /* may be NULL: ARGOBOX_APPS is then left as it is */
 	void *apps_data;
+	/* each runtime dir on a tmpfs of its own (containers, as root: see desktop.c) */
+	bool runtime_tmpfs;
 };
 
 struct desktop_manager *desktop_manager_new(struct ab_loop *loop, struct launcher *launcher,

@@ -110,6 +110,9 @@ function cleanup() {
 	for (const id of (tryRun('runc', ['--root', stateRoot, 'list', '-q']) || '').split('\n').filter(Boolean)) {
 		tryRun('runc', ['--root', stateRoot, 'delete', '--force', id]);
 	}
+	// the broker mounts each runtime dir as a tmpfs of its own
+	const run = path.join(dir, 'run');
+	for (const u of fs.existsSync(run) ? fs.readdirSync(run) : []) tryRun('umount', ['-l', path.join(run, u)]);
 	tryRun('ip', ['netns', 'del', ns]);
 	for (const root of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : []) {
 		const c = path.join('/sys/fs/cgroup', root, table);

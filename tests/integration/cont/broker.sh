@@ -53,6 +53,7 @@ cleanup() {
 	ip netns del "$ns" 2>/dev/null
 	for c in /sys/fs/cgroup/*/"$table"; do rmdir "$c"/* "$c" 2>/dev/null; done
 	umount "$T/netns/${prefix}local" 2>/dev/null
+	for m in "$T"/run/*; do umount -l "$m" 2>/dev/null; done # runtime dirs are tmpfs mounts
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -208,8 +209,18 @@ if [ "$wm" != /usr/bin/sleep ]; then
 		bad "wm environment: $(tr '\0' '\n' </proc/$wmpid/environ 2>&1 | grep ARGOBOX)"
 	[ "$(stat -c %u "$T/run/local/state.json" 2>/dev/null)" = 101000 ] &&
 		ok "state file owned by the user's mapped uid" || bad "state file: $(ls -ln "$T/run/local" 2>&1)"
+	# The runtime dir is a tmpfs of its own: the container's mountinfo names no host path for it.
+	rline=$(awk '$5 == "/run/argobox"' "/proc/$pid3/mountinfo")
+	case $rline in
+	*" - tmpfs argobox-run "*) ok "runtime dir: a tmpfs of its own inside (root '$(awk '{print $4}' <<<"$rline")')" ;;
+	*) bad "runtime dir mount inside: '$rline'" ;;
+	esac
+	grep -q "$T/run" "/proc/$pid3/mountinfo" && bad "the host's runtime path shows in the container's mountinfo" ||
+		ok "no host runtime path in the container's mountinfo"
 	ctl stop local >/dev/null
 	wait_for 20 no_containers || bad "container left after the second stop"
+	wait_for 5 eval '! mountpoint -q "$T/run/local"' && ok "runtime tmpfs unmounted when the desktop stopped" ||
+		bad "runtime dir still mounted after stop"
 fi
 
 # 4c. The container dies while the broker is down (a crash, a reboot of the runtime's state):

@@ -43,6 +43,7 @@ cleanup() {
 	ip netns del "$ns" 2>/dev/null
 	for c in /sys/fs/cgroup/*/"$table"; do rmdir "$c"/* "$c" 2>/dev/null; done
 	for m in "$T"/netns/*; do umount "$m" 2>/dev/null; done
+	for m in "$T"/run/*; do umount -l "$m" 2>/dev/null; done # runtime dirs are tmpfs mounts
 	rm -rf "$T"
 }
 trap cleanup EXIT
