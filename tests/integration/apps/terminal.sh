@@ -38,6 +38,18 @@ else
 	echo "note: setxkbmap missing, the German layout case is skipped"
 fi
 
+# 3b. compose: the dead keys of us(intl) make é and ü through the input method
+if command -v setxkbmap >/dev/null && setxkbmap us intl 2>/dev/null; then
+	sleep 0.3
+	xdotool type --delay 8 "echo "
+	xdotool key dead_acute e dead_diaeresis u
+	xdotool type --delay 8 " > $T/out2b"
+	xdotool key Return
+	wait_file 10 "$T/out2b" "éü" || fail "dead keys did not compose: $(cat "$T/out2b" 2>&1)"
+	setxkbmap us
+	sleep 0.3
+fi
+
 # 4. binary data: nothing crashes, the shell still answers
 head -c 3000000 /dev/urandom >"$T/bin"
 type_line "cat $T/bin; reset; echo after-binary > $T/out3"
