@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "users.h"
 #include "ab_config.h"
+#include "ab_json.h"
 #include "ab_util.h"
 
 #include <arpa/inet.h>
@@ -59,88 +60,6 @@ users_name_valid(const char *name)
 
 /* --- typed field access with JSON paths in errors ------------------------------------ */
 
-static const char *
-jtype(json_t *v)
-{
-	return ab_config_json_type_name((int)json_typeof(v));
-}
-
-static bool
-key_allowed(const char *key, const char *const *allowed)
-{
-	for (; *allowed; allowed++)
-		if (strcmp(key, *allowed) == 0)
-			return true;
-	return false;
-}
-
-static int
-check_keys(json_t *obj, const char *path, const char *const *allowed, struct ab_err *err)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(obj, key, v)
-	{
-		if (!key_allowed(key, allowed))
-			return ab_err_set(err, EINVAL, "%s: unknown key '%s'", path, key);
-	}
-	return 0;
-}
-
-/* Gets an optional string member; *ret untouched when absent. */
-static int
-get_str(json_t *obj, const char *path, const char *key, bool required, const char **ret,
-        struct ab_err *err)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!v || json_is_null(v)) {
-		if (required)
-			return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return ab_err_set(err, EINVAL, "%s.%s: must be a string, not %s", path, key,
-		                  jtype(v));
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return ab_err_set(err, EINVAL, "%s.%s: must not contain NUL characters", path, key);
-	*ret = json_string_value(v);
-	return 0;
-}
-
-static int
-get_int(json_t *obj, const char *path, const char *key, long long lo, long long hi, bool required,
-        long long *ret, struct ab_err *err)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!v) {
-		if (required)
-			return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
-		return 0;
-	}
-	if (!json_is_integer(v))
-		return ab_err_set(err, EINVAL, "%s.%s: must be an integer, not %s", path, key,
-		                  jtype(v));
-	long long x = json_integer_value(v);
-	if (x < lo || x > hi)
-		return ab_err_set(err, ERANGE, "%s.%s: %lld is outside [%lld, %lld]", path, key, x,
-		                  lo, hi);
-	*ret = x;
-	return 0;
-}
-
-static int
-get_bool(json_t *obj, const char *path, const char *key, bool *ret, struct ab_err *err)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v))
-		return ab_err_set(err, EINVAL, "%s.%s: must be a boolean, not %s", path, key,
-		                  jtype(v));
-	*ret = json_is_true(v);
-	return 0;
-}
-
 /* An optional array of strings; each passes `valid` when given. */
 static int
 get_str_list(json_t *obj, const char *path, const char *key, bool (*valid)(const char *),
@@ -151,7 +70,7 @@ get_str_list(json_t *obj, const char *path, const char *key, bool (*valid)(const
 		return 0;
 	if (!json_is_array(v))
 		return ab_err_set(err, EINVAL, "%s.%s: must be an array, not %s", path, key,
-		                  jtype(v));
+		                  ab_json_type(v));
 	size_t n = json_array_size(v);
 	char **list = ab_xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
@@ -159,7 +78,7 @@ get_str_list(json_t *obj, const char *path, const char *key, bool (*valid)(const
 		int r = 0;
 		if (!json_is_string(s))
 			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be a string, not %s", path,
-			               key, i, jtype(s));
+			               key, i, ab_json_type(s));
 		else if (strlen(json_string_value(s)) != json_string_length(s) ||
 		         json_string_length(s) == 0 || json_string_length(s) > 128)
 			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be 1..128 characters", path,
@@ -272,11 +191,12 @@ profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_er
 		                  "at most 32)",
 		                  name);
 	if (!json_is_object(o))
-		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path, jtype(o));
-	if ((r = check_keys(o, path, keys, err)) < 0)
+		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path,
+		                  ab_json_type(o));
+	if ((r = ab_json_check_keys(o, path, keys, err)) < 0)
 		return r;
 	const char *title = name;
-	if ((r = get_str(o, path, "title", false, &title, err)) < 0)
+	if ((r = ab_json_get_str(o, path, "title", false, &title, err)) < 0)
 		return r;
 	p->title = ab_xstrdup(title);
 	if ((r = get_str_list(o, path, "apps", item_name_valid, &p->apps, &p->n_apps, err)) < 0)
@@ -290,13 +210,14 @@ profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_er
 		snprintf(lpath, sizeof(lpath), "%s.limits", path);
 		if (!json_is_object(lim))
 			return ab_err_set(err, EINVAL, "%s: must be an object, not %s", lpath,
-			                  jtype(lim));
-		if ((r = check_keys(lim, lpath, limit_keys, err)) < 0 ||
-		    (r = get_int(lim, lpath, "cpu_millis", 10, 256000, false, &p->cpu_millis,
-		                 err)) < 0 ||
-		    (r = get_int(lim, lpath, "memory_mb", 64, 1048576, false, &p->memory_mb, err)) <
-		        0 ||
-		    (r = get_int(lim, lpath, "pids", 16, 1000000, false, &p->pids, err)) < 0)
+			                  ab_json_type(lim));
+		if ((r = ab_json_check_keys(lim, lpath, limit_keys, err)) < 0 ||
+		    (r = ab_json_get_int(lim, lpath, "cpu_millis", 10, 256000, false,
+		                         &p->cpu_millis, err)) < 0 ||
+		    (r = ab_json_get_int(lim, lpath, "memory_mb", 64, 1048576, false, &p->memory_mb,
+		                         err)) < 0 ||
+		    (r = ab_json_get_int(lim, lpath, "pids", 16, 1000000, false, &p->pids, err)) <
+		        0)
 			return r;
 	}
 	json_t *net = json_object_get(o, "network");
@@ -305,11 +226,11 @@ profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_er
 		snprintf(npath, sizeof(npath), "%s.network", path);
 		if (!json_is_object(net))
 			return ab_err_set(err, EINVAL, "%s: must be an object, not %s", npath,
-			                  jtype(net));
-		if ((r = check_keys(net, npath, net_keys, err)) < 0)
+			                  ab_json_type(net));
+		if ((r = ab_json_check_keys(net, npath, net_keys, err)) < 0)
 			return r;
 		const char *eg = NULL;
-		if ((r = get_str(net, npath, "egress", false, &eg, err)) < 0)
+		if ((r = ab_json_get_str(net, npath, "egress", false, &eg, err)) < 0)
 			return r;
 		if (eg) {
 			int e = -1;
@@ -330,7 +251,7 @@ profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_er
 		if (lan) {
 			if (!json_is_array(lan))
 				return ab_err_set(err, EINVAL, "%s.lan: must be an array, not %s",
-				                  npath, jtype(lan));
+				                  npath, ab_json_type(lan));
 			p->lan = ab_xcalloc(json_array_size(lan) + 1, sizeof(*p->lan));
 			for (size_t i = 0; i < json_array_size(lan); i++) {
 				json_t *s = json_array_get(lan, i);
@@ -344,10 +265,11 @@ profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_er
 			}
 		}
 	}
-	if ((r = get_bool(o, path, "read_only_root", &p->read_only_root, err)) < 0 ||
-	    (r = get_bool(o, path, "persistent", &p->persistent, err)) < 0 ||
-	    (r = get_bool(o, path, "demo", &p->demo, err)) < 0 ||
-	    (r = get_int(o, path, "ttl_minutes", 0, 10080, false, &p->ttl_minutes, err)) < 0)
+	if ((r = ab_json_get_bool(o, path, "read_only_root", &p->read_only_root, err)) < 0 ||
+	    (r = ab_json_get_bool(o, path, "persistent", &p->persistent, err)) < 0 ||
+	    (r = ab_json_get_bool(o, path, "demo", &p->demo, err)) < 0 ||
+	    (r = ab_json_get_int(o, path, "ttl_minutes", 0, 10080, false, &p->ttl_minutes, err)) <
+	        0)
 		return r;
 	if (p->demo && (p->persistent || p->ttl_minutes == 0))
 		return ab_err_set(err, EINVAL,
@@ -396,15 +318,16 @@ user_parse(const struct users_db *db, size_t idx, json_t *o, struct users_user *
 	snprintf(path, sizeof(path), "users[%zu]", idx);
 	int r;
 	if (!json_is_object(o))
-		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path, jtype(o));
-	if ((r = check_keys(o, path, keys, err)) < 0)
+		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path,
+		                  ab_json_type(o));
+	if ((r = ab_json_check_keys(o, path, keys, err)) < 0)
 		return r;
 	const char *name = NULL, *email = NULL, *role = NULL, *profile = NULL, *hash = NULL;
-	if ((r = get_str(o, path, "name", true, &name, err)) < 0 ||
-	    (r = get_str(o, path, "email", false, &email, err)) < 0 ||
-	    (r = get_str(o, path, "role", true, &role, err)) < 0 ||
-	    (r = get_str(o, path, "profile", true, &profile, err)) < 0 ||
-	    (r = get_str(o, path, "password_hash", false, &hash, err)) < 0)
+	if ((r = ab_json_get_str(o, path, "name", true, &name, err)) < 0 ||
+	    (r = ab_json_get_str(o, path, "email", false, &email, err)) < 0 ||
+	    (r = ab_json_get_str(o, path, "role", true, &role, err)) < 0 ||
+	    (r = ab_json_get_str(o, path, "profile", true, &profile, err)) < 0 ||
+	    (r = ab_json_get_str(o, path, "password_hash", false, &hash, err)) < 0)
 		return r;
 	if (!users_name_valid(name))
 		return ab_err_set(err, EINVAL,
@@ -431,8 +354,8 @@ user_parse(const struct users_db *db, size_t idx, json_t *o, struct users_user *
 		                  "TTL, '%s' is not",
 		                  path, profile);
 	long long uid = -1, gid = -1;
-	if ((r = get_int(o, path, "uid", 1000, 60000, true, &uid, err)) < 0 ||
-	    (r = get_int(o, path, "gid", 1000, 60000, false, &gid, err)) < 0)
+	if ((r = ab_json_get_int(o, path, "uid", 1000, 60000, true, &uid, err)) < 0 ||
+	    (r = ab_json_get_int(o, path, "gid", 1000, 60000, false, &gid, err)) < 0)
 		return r;
 	u->uid = (uid_t)uid;
 	u->gid = (gid_t)(gid < 0 ? uid : gid);
@@ -457,10 +380,10 @@ users_load(json_t *users, json_t *profiles, struct users_db **ret_db, struct ab_
 {
 	if (!json_is_object(profiles))
 		return ab_err_set(err, EINVAL, "profiles: must be an object, not %s",
-		                  profiles ? jtype(profiles) : "missing");
+		                  profiles ? ab_json_type(profiles) : "missing");
 	if (!json_is_array(users))
 		return ab_err_set(err, EINVAL, "users: must be an array, not %s",
-		                  users ? jtype(users) : "missing");
+		                  users ? ab_json_type(users) : "missing");
 	struct users_db *db = ab_xcalloc(1, sizeof(*db));
 	db->profiles = ab_xcalloc(json_object_size(profiles) + 1, sizeof(*db->profiles));
 	db->users = ab_xcalloc(json_array_size(users) + 1, sizeof(*db->users));

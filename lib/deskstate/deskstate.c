@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* deskstate: the desktop state and its strict validator (see deskstate.h). */
 #include "deskstate.h"
+#include "ab_json.h"
 #include "ab_util.h"
 
 #include <ctype.h>
@@ -117,27 +118,6 @@ deskstate_valid_file_name(const char *s)
 	return true;
 }
 
-/* Checks that only the keys in `allowed` (NULL-terminated) appear in obj. */
-static int
-check_keys(json_t *obj, const char *path, const char *const *allowed, struct ab_err *err)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(obj, key, v)
-	{
-		bool ok = false;
-		for (size_t i = 0; allowed[i]; i++) {
-			if (strcmp(key, allowed[i]) == 0) {
-				ok = true;
-				break;
-			}
-		}
-		if (!ok)
-			return ab_err_set(err, EINVAL, "%s: unknown key '%.64s'", path, key);
-	}
-	return 0;
-}
-
 /*
  * Copies the string at obj[key] into buf (size n, so at most n-1 bytes).
  * Missing keys leave buf alone unless `required`.
@@ -242,7 +222,7 @@ parse_window(json_t *o, size_t idx, struct deskstate_window *w, int ws_count, st
 	snprintf(path, sizeof(path), "windows[%zu]", idx);
 	if (!json_is_object(o))
 		return ab_err_set(err, EINVAL, "%s: must be an object", path);
-	int r = check_keys(o, path, keys, err);
+	int r = ab_json_check_keys(o, path, keys, err);
 	if (r < 0)
 		return r;
 	json_t *app = NULL;
@@ -252,7 +232,7 @@ parse_window(json_t *o, size_t idx, struct deskstate_window *w, int ws_count, st
 		return ab_err_set(err, EINVAL, "%s.app: missing", path);
 	char apath[64];
 	snprintf(apath, sizeof(apath), "%s.app", path);
-	if ((r = check_keys(app, apath, app_keys, err)) < 0 ||
+	if ((r = ab_json_check_keys(app, apath, app_keys, err)) < 0 ||
 	    (r = get_string(app, apath, "class", true, w->wm_class, sizeof(w->wm_class), err)) <
 	        0 ||
 	    (r = get_string(app, apath, "instance", false, w->wm_instance, sizeof(w->wm_instance),
@@ -383,7 +363,7 @@ static int
 parse_keyboard(json_t *o, const char *const *keys, struct deskstate *ds, struct ab_err *err)
 {
 	int r;
-	if ((r = check_keys(o, "keyboard", keys, err)) < 0 ||
+	if ((r = ab_json_check_keys(o, "keyboard", keys, err)) < 0 ||
 	    (r = get_string(o, "keyboard", "layout", false, ds->kbd_layout, sizeof(ds->kbd_layout),
 	                    err)) < 0)
 		return r;
@@ -428,7 +408,7 @@ deskstate_from_json(json_t *root, struct deskstate *ret, struct ab_err *err)
 
 	if (!json_is_object(root))
 		return ab_err_set(err, EINVAL, "state: must be a JSON object");
-	if ((r = check_keys(root, "state", top_keys, err)) < 0)
+	if ((r = ab_json_check_keys(root, "state", top_keys, err)) < 0)
 		return r;
 	json_t *v = json_object_get(root, "version");
 	if (!json_is_integer(v))
@@ -443,7 +423,7 @@ deskstate_from_json(json_t *root, struct deskstate *ret, struct ab_err *err)
 	if ((r = get_object(root, "state", "workspaces", &o, err)) < 0)
 		goto fail;
 	if (o) {
-		if ((r = check_keys(o, "workspaces", ws_keys, err)) < 0 ||
+		if ((r = ab_json_check_keys(o, "workspaces", ws_keys, err)) < 0 ||
 		    (r = get_int(o, "workspaces", "count", false, 1, DESKSTATE_MAX_WS, &ds.ws_count,
 		                 err)) < 0 ||
 		    (r = get_int(o, "workspaces", "current", false, 0, DESKSTATE_MAX_WS - 1,
@@ -459,7 +439,7 @@ deskstate_from_json(json_t *root, struct deskstate *ret, struct ab_err *err)
 		goto fail;
 	if (o) {
 		tmp = ds.wallpaper_fit;
-		if ((r = check_keys(o, "wallpaper", wp_keys, err)) < 0 ||
+		if ((r = ab_json_check_keys(o, "wallpaper", wp_keys, err)) < 0 ||
 		    (r = get_string(o, "wallpaper", "image", false, ds.wallpaper,
 		                    sizeof(ds.wallpaper), err)) < 0 ||
 		    (r = get_enum(o, "wallpaper", "fit", fit_names, DESKSTATE_FIT_MAX, &tmp, err)) <
@@ -477,7 +457,7 @@ deskstate_from_json(json_t *root, struct deskstate *ret, struct ab_err *err)
 		goto fail;
 	if (o) {
 		tmp = ds.mode;
-		if ((r = check_keys(o, "theme", theme_keys, err)) < 0 ||
+		if ((r = ab_json_check_keys(o, "theme", theme_keys, err)) < 0 ||
 		    (r = get_enum(o, "theme", "mode", mode_names, DESKSTATE_MODE_MAX, &tmp, err)) <
 		        0 ||
 		    (r = get_string(o, "theme", "accent", false, ds.accent, sizeof(ds.accent),
@@ -493,7 +473,7 @@ deskstate_from_json(json_t *root, struct deskstate *ret, struct ab_err *err)
 		goto fail;
 	if (o) {
 		tmp = ds.tb_position;
-		if ((r = check_keys(o, "taskbar", tb_keys, err)) < 0 ||
+		if ((r = ab_json_check_keys(o, "taskbar", tb_keys, err)) < 0 ||
 		    (r = get_enum(o, "taskbar", "position", edge_names, DESKSTATE_EDGE_MAX, &tmp,
 		                  err)) < 0 ||
 		    (r = get_bool(o, "taskbar", "autohide", &ds.tb_autohide, err)) < 0)

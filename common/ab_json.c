@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "ab_json.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "ab_config.h"
+
+const char *
+ab_json_type(const json_t *v)
+{
+	return ab_config_json_type_name((int)json_typeof(v));
+}
+
+int
+ab_json_check_keys(json_t *obj, const char *path, const char *const *allowed, struct ab_err *err)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		const char *const *a = allowed;
+		while (*a && strcmp(key, *a) != 0)
+			a++;
+		if (!*a)
+			return ab_err_set(err, EINVAL, "%s: unknown key '%.64s'", path, key);
+	}
+	return 0;
+}
+
+int
+ab_json_get_str(json_t *obj, const char *path, const char *key, bool required, const char **ret,
+                struct ab_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return ab_err_set(err, EINVAL, "%s.%s: must be a string, not %s", path, key,
+		                  ab_json_type(v));
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return ab_err_set(err, EINVAL, "%s.%s: must not contain NUL characters", path, key);
+	*ret = json_string_value(v);
+	return 0;
+}
+
+int
+ab_json_get_int(json_t *obj, const char *path, const char *key, long long lo, long long hi,
+                bool required, long long *ret, struct ab_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v) {
+		if (required)
+			return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return ab_err_set(err, EINVAL, "%s.%s: must be an integer, not %s", path, key,
+		                  ab_json_type(v));
+	long long x = json_integer_value(v);
+	if (x < lo || x > hi)
+		return ab_err_set(err, ERANGE, "%s.%s: %lld is outside [%lld, %lld]", path, key, x,
+		                  lo, hi);
+	*ret = x;
+	return 0;
+}
+
+int
+ab_json_get_bool(json_t *obj, const char *path, const char *key, bool *ret, struct ab_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return ab_err_set(err, EINVAL, "%s.%s: must be a boolean, not %s", path, key,
+		                  ab_json_type(v));
+	*ret = json_is_true(v);
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ab_json: typed access to members of JSON objects that came from outside (configuration,
+ * desktop state), with errors that name the JSON path: "users[2].role: must be a string,
+ * not integer", "profiles.dev: unknown key 'colour'". Shared by every module that validates
+ * a subtree of its own (users, profiles, services, the desktop state).
+ *
+ * Contract, for every getter: `path` is the object's own path; a member that is absent (or
+ * JSON null for strings) leaves *ret untouched and is an error only when `required`; on
+ * failure *ret is untouched and -errno is returned with `err` set.
+ */
+#ifndef AB_JSON_H
+#define AB_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "ab_err.h"
+
+/* "object", "array", "string", "integer", "real", "boolean" or "null". */
+const char *ab_json_type(const json_t *v);
+
+/* Only the keys of `allowed` (NULL-terminated) may appear in `obj`. */
+int ab_json_check_keys(json_t *obj, const char *path, const char *const *allowed,
+                       struct ab_err *err);
+
+/* A string without NUL characters; *ret borrows from `obj`. */
+int ab_json_get_str(json_t *obj, const char *path, const char *key, bool required, const char **ret,
+                    struct ab_err *err);
+
+/* An integer within [lo, hi]. */
+int ab_json_get_int(json_t *obj, const char *path, const char *key, long long lo, long long hi,
+                    bool required, long long *ret, struct ab_err *err);
+
+/* A boolean (optional). */
+int ab_json_get_bool(json_t *obj, const char *path, const char *key, bool *ret, struct ab_err *err);
+
+#endif
