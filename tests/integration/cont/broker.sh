@@ -17,48 +17,20 @@ rt=${1:-runc}
 B=${AB_BUILD_DIR:?run through ctest}
 S=${AB_SOURCE_DIR:?run through ctest}
 
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (user namespaces, cgroups, nftables)"; exit 77; }
-command -v "$rt" >/dev/null || { echo "SKIP: $rt is not installed"; exit 77; }
-for t in ip nsenter nft jq; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
-for f in "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session" \
-	"$B/bench/ab-rfbbench"; do
-	[ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
-done
+. "$S/tests/lib/sh/lib.sh"
+need_root "user namespaces, cgroups, nftables"
+need_tools "$rt" ip nsenter nft jq
+need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session" \
+	"$B/bench/ab-rfbbench"
 wm=$B/wm/argobox-wm
 [ -x "$wm" ] || wm=/usr/bin/sleep
 
 tag=$$
-T=$(mktemp -d /tmp/ab-cont.XXXXXX)
-chmod 755 "$T"
+ab_tmpdir ab-cont 755
 ns=abcont-$tag
 prefix=abc$tag-
 table=abc$tag
-BROKER_PID=
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-N() { nsenter --net=/run/netns/$ns "$@"; }
-cleanup() {
-	if [ -n "$BROKER_PID" ]; then
-		kill "$BROKER_PID" 2>/dev/null
-		wait "$BROKER_PID" 2>/dev/null
-	fi
-	# Whatever the test left: container, namespace, cgroups, files.
-	"$rt" --root "$T/state" delete --force "${prefix}local" >/dev/null 2>&1
-	ip netns del "$ns" 2>/dev/null
-	for c in /sys/fs/cgroup/*/"$table"; do rmdir "$c"/* "$c" 2>/dev/null; done
-	umount "$T/netns/${prefix}local" 2>/dev/null
-	for m in "$T"/run/*; do umount -l "$m" 2>/dev/null; done # runtime dirs are tmpfs mounts
-	rm -rf "$T"
-}
-trap cleanup EXIT
-ip netns add "$ns" || exit 1
-ip -n "$ns" link set lo up
+oci_sandbox "$ns" "$prefix" "$table" "$rt"
 
 # The desktop command: a probe loop in the background (attempts unshare(2), which the seccomp
 # profile denies, whenever the test drops a file into the runtime dir), then the wm itself.
@@ -76,31 +48,6 @@ cat >"$T/broker.json" <<EOT
  "audit": {"path": "$T/audit.log"}}
 EOT
 
-wait_for() { # wait_for SECONDS CMD...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.05
-	done
-}
-start_broker() { # start_broker LOG
-	nsenter --net=/run/netns/$ns "$B/broker/argobox-broker" --config "$T/broker.json" >"$1" 2>&1 &
-	BROKER_PID=$!
-	if ! wait_for 30 grep -q "listening on http" "$1"; then
-		bad "broker did not start: $(tail -5 "$1")"
-		exit 1
-	fi
-	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$1" | tail -n1)
-}
-stop_broker() {
-	kill "$BROKER_PID"
-	local rc=0
-	wait "$BROKER_PID" || rc=$?
-	BROKER_PID=
-	[ $rc = 0 ] && ok "broker stopped cleanly" || bad "broker exited with status $rc"
-}
-ctl() { "$B/broker/argoboxctl" --socket "$T/broker.sock" "$@"; }
 desk_pid() { ctl --json list | jq -r '.desktops[] | select(.user == "local" and .state == "ready") | .pid'; }
 containers() { "$rt" --root "$T/state" list --format json 2>/dev/null | jq -r '.[]? | select(.status == "running") | .id'; }
 chain() { N nft list chain inet "$table" local-fwd >/dev/null 2>&1; }
@@ -160,7 +107,7 @@ wait_for 10 more_events "$n0" && ok "denied unshare() audited (container.seccomp
 	bad "unshare() inside the container not audited: $(grep seccomp "$T/audit.log" | tail -2)"
 
 # 3. Broker restart: the container keeps running and is adopted (same pid, no second container).
-stop_broker
+stop_broker_ok
 [ -n "$pid" ] && [ -d /proc/$pid ] && ok "container outlives the broker" || bad "container died with the broker"
 start_broker "$T/broker2.log"
 wait_for 15 have_pid
@@ -228,7 +175,7 @@ fi
 # it, and the next connection starts a fresh one.
 out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1 2>&1)
 grep -q "first_frame_ms=" <<<"$out" || bad "desktop for 4c did not start: $out"
-stop_broker
+stop_broker_ok
 id=$(containers | head -n1)
 if [ -n "$id" ]; then
 	"$rt" --root "$T/state" kill "$id" KILL
@@ -249,7 +196,7 @@ if [ -n "$id" ]; then
 else
 	bad "no container for 4c"
 fi
-stop_broker
+stop_broker_ok
 
 # 5. Audit: the container and network-policy events, with their outcomes.
 for e in 'container.start","outcome":"grant' 'container.privileges' 'container.ready' \
@@ -270,7 +217,6 @@ if grep -q '"event":"session.landlock".*"abi":[1-9]' "$T/audit.log"; then
 else
 	echo "skip: this kernel has no Landlock (session.landlock says abi null, not applied)"
 fi
-grep -q ERROR: "$T"/broker*.log && bad "sanitizer report: $(grep -m1 ERROR: "$T"/broker*.log)"
+sanitizer_check "$T"/broker*.log
 
-echo "cont ($rt): $fails failure(s)"
-exit $((fails > 0))
+finish "cont ($rt)"

@@ -10,45 +10,17 @@
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
 rt=runc
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (user namespaces, cgroups, nftables)"; exit 77; }
-for t in runc ip nsenter nft jq curl openssl; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
-for f in "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"; do
-	[ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
-done
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_root "user namespaces, cgroups, nftables"
+need_tools runc ip nsenter nft jq curl openssl
+need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
 
 tag=$$
-T=$(mktemp -d /tmp/ab-contu.XXXXXX)
-chmod 755 "$T"
+ab_tmpdir ab-contu 755
 ns=abcu-$tag
 prefix=abu$tag-
 table=abu$tag
-BROKER_PID=
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-N() { nsenter --net=/run/netns/$ns "$@"; }
-cleanup() {
-	if [ -n "$BROKER_PID" ]; then
-		kill "$BROKER_PID" 2>/dev/null
-		wait "$BROKER_PID" 2>/dev/null
-	fi
-	for id in $(runc --root "$T/state" list -q 2>/dev/null); do
-		runc --root "$T/state" delete --force "$id" >/dev/null 2>&1
-	done
-	ip netns del "$ns" 2>/dev/null
-	for c in /sys/fs/cgroup/*/"$table"; do rmdir "$c"/* "$c" 2>/dev/null; done
-	for m in "$T"/netns/*; do umount "$m" 2>/dev/null; done
-	for m in "$T"/run/*; do umount -l "$m" 2>/dev/null; done # runtime dirs are tmpfs mounts
-	rm -rf "$T"
-}
-trap cleanup EXIT
-ip netns add "$ns" || exit 1
-ip -n "$ns" link set lo up
+oci_sandbox "$ns" "$prefix" "$table"
 
 hash=$(openssl passwd -6 -salt abcont "s3cret-pw")
 cat >"$T/broker.json" <<EOT
@@ -81,21 +53,7 @@ cat >"$T/broker.json" <<EOT
              "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}}
 EOT
 
-wait_for() { # wait_for SECONDS CMD...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.05
-	done
-}
-nsenter --net=/run/netns/$ns "$B/broker/argobox-broker" --config "$T/broker.json" >"$T/broker.log" 2>&1 &
-BROKER_PID=$!
-wait_for 30 grep -q "listening on http" "$T/broker.log" || { bad "broker did not start: $(tail -5 "$T/broker.log")"; exit 1; }
-PORT=$(sed -n 's|.*listening on https\?://[^:]*:\([0-9]*\)/.*|\1|p' "$T/broker.log" | tail -n1)
-URL=http://127.0.0.1:$PORT
-post() { N curl -s -o "$T/resp" -w '%{http_code}' -H "Origin: $URL" -H 'Content-Type: application/json' -d "$2" "$URL$1"; }
-ctl() { "$B/broker/argoboxctl" --socket "$T/broker.sock" "$@"; }
+start_broker "$T/broker.log"
 desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
 ready() { [ -n "$(desk_pid "$1")" ]; }
 
@@ -147,9 +105,6 @@ grep -q 'deny:egress' <<<"$drules" && grep -qE "$svc_re" <<<"$drules" &&
 	! grep -qE "$lan_re" <<<"$drules" &&
 	ok "demo chain: its profile's service, no LAN, egress denied" || bad "demo rules: $drules"
 
-kill "$BROKER_PID"
-wait "$BROKER_PID" && ok "broker stopped cleanly" || bad "broker exit status $?"
-BROKER_PID=
-grep -q ERROR: "$T/broker.log" && bad "sanitizer report: $(grep -m1 ERROR: "$T/broker.log")"
-echo "cont users: $fails failure(s)"
-exit $((fails > 0))
+stop_broker_ok
+sanitizer_check "$T/broker.log"
+finish "cont users"

@@ -13,37 +13,22 @@ tool=${1:?usage: image.sh ab-runtime-tool}
 S=${AB_SOURCE_DIR:?run through ctest}
 B=${AB_BUILD_DIR:?run through ctest}
 
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (mmdebstrap, runc, user namespaces)"; exit 77; }
-for t in runc mmdebstrap ip nsenter; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
-for f in "$B/session/argobox-session" "$B/wm/argobox-wm" "$B/bench/ab-rfbbench"; do
-	[ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
-done
+. "$S/tests/lib/sh/lib.sh"
+need_root "mmdebstrap, runc, user namespaces"
+need_tools runc mmdebstrap ip nsenter
+need_built "$B/session/argobox-session" "$B/wm/argobox-wm" "$B/bench/ab-rfbbench"
 
 tag=$$
-tmp=$(mktemp -d /tmp/ab-image.XXXXXX)
-chmod 755 "$tmp"
+ab_tmpdir ab-image 755
+tmp=$T
 hostns=abimg-$tag
 user=im$tag
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
 T() {
 	nsenter --net=/run/netns/$hostns "$tool" --netns-dir "$tmp/netns" --bundle-root "$tmp/bundles" \
 		--prefix "abi$tag-" --table "abi$tag" --audit "$tmp/audit.log" "$@"
 }
-cleanup() {
-	T stop --user "$user" >/dev/null 2>&1
-	ip netns del "$hostns" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$hostns" || exit 1
-ip -n "$hostns" link set lo up
+netns_add "$hostns"
+at_exit 'T stop --user "$user" >/dev/null 2>&1'
 mkdir -p "$tmp/netns" "$tmp/run" "$tmp/home"
 
 # A sanitizer build needs its runtime libraries inside the image too.
@@ -90,5 +75,4 @@ w2=$(pgrep -P "$pid" -f /usr/bin/argobox-wm)
 	bad "argobox-wm not running steadily: '$w1' then '$w2'; $(tail -5 "$tmp/bundles/$user.console.log" 2>/dev/null)"
 T stop --user "$user" >/dev/null && ok "stopped" || bad "stop failed"
 
-echo "image: $fails failure(s)"
-exit $((fails > 0))
+finish image

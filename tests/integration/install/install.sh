@@ -7,25 +7,13 @@
 # first) that leaves the configuration and the data byte for byte as they were.
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
-for t in cmake curl python3 mkpasswd; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
-[ -x "$B/broker/argobox-broker" ] || { echo "SKIP: the broker is not built"; exit 77; }
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_tools cmake curl python3 mkpasswd
+[ -x "$B/broker/argobox-broker" ] || skip "the broker is not built"
 
-T=$(mktemp -d /tmp/ab-install.XXXXXX)
+ab_tmpdir ab-install
 P=$T/prefix
-BROKER_PID=
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-cleanup() {
-	[ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+at_exit '[ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null'
 
 cmake --install "$B" --prefix "$P" >"$T/install.log" 2>&1 || { bad "cmake --install: $(tail -5 "$T/install.log")"; exit 1; }
 ok "cmake --install into $P"

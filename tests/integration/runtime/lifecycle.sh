@@ -12,33 +12,22 @@ tool=${1:?usage: lifecycle.sh ab-runtime-tool}
 top=${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 build=${AB_BUILD_DIR:-$(dirname "$(dirname "$(dirname "$(dirname "$tool")")")")}
 
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (user namespaces, runc, nftables)"; exit 77; }
-command -v runc >/dev/null || { echo "SKIP: runc is not installed"; exit 77; }
-command -v ip >/dev/null || { echo "SKIP: iproute2 (ip) is needed"; exit 77; }
+. "$top/tests/lib/sh/lib.sh"
+need_root "user namespaces, runc, nftables"
+command -v runc >/dev/null || skip "runc is not installed"
+command -v ip >/dev/null || skip "iproute2 (ip) is needed"
 
 tag=$$
-tmp=$(mktemp -d /tmp/ab-life.XXXXXX)
-chmod 755 "$tmp"
+ab_tmpdir ab-life 755
+tmp=$T
 hostns=ablife-$tag
 user=lc$tag
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
 G=(--netns-dir "$tmp/netns" --bundle-root "$tmp/bundles" --prefix "abl$tag-" --table "abl$tag"
 	--audit "$tmp/audit.log")
 T() { nsenter --net=/run/netns/$hostns "$tool" "${G[@]}" "$@"; }
-cleanup() {
-	T stop --user "$user" >/dev/null 2>&1
-	T --runtime crun stop --user "$user" >/dev/null 2>&1
-	ip netns del "$hostns" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$hostns" || exit 1
-ip -n "$hostns" link set lo up
+netns_add "$hostns"
+at_exit 'T --runtime crun stop --user "$user" >/dev/null 2>&1'
+at_exit 'T stop --user "$user" >/dev/null 2>&1'
 mkdir -p "$tmp/netns" "$tmp/run" "$tmp/home" "$tmp/t"
 
 session=$build/session/argobox-session
@@ -128,5 +117,4 @@ grep -q '"event":"container.start","outcome":"failure"' "$tmp/audit.log" && ok "
 [ ! -e "$tmp/bundles/$user" ] && [ ! -e "$tmp/netns/abl$tag-$user" ] && ok "failed start cleaned up" ||
 	bad "failed start left state"
 
-echo "lifecycle: $fails failure(s)"
-exit $((fails > 0))
+finish lifecycle

@@ -18,49 +18,22 @@
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
 H=$(cd "$(dirname "$0")" && pwd)
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (user namespaces, cgroups, nftables)"; exit 77; }
-for t in runc ip nsenter nft jq curl openssl python3; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
+. "${AB_SOURCE_DIR:-$(cd "$H/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_root "user namespaces, cgroups, nftables"
+need_tools runc ip nsenter nft jq curl openssl python3
 VNCC=$B/tests/integration/vncgw/ab_vncgw_client
-for f in "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"; do
-	[ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
-done
+need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
 
 tag=$$
-T=$(mktemp -d /tmp/ab-sock.XXXXXX)
-chmod 755 "$T"
+ab_tmpdir ab-sock 755
 ns=absk-$tag
 prefix=abk$tag-
 table=abk$tag
-BROKER_PID=
 ROOT_PID=
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-N() { nsenter --net=/run/netns/$ns "$@"; }
-cleanup() {
-	[ "$fails" = 0 ] || { rm -rf /tmp/ab-sock-last; mkdir -p /tmp/ab-sock-last; cp "$T"/*.log /tmp/ab-sock-last/ 2>/dev/null; }
-	[ -n "$ROOT_PID" ] && kill "$ROOT_PID" 2>/dev/null
-	if [ -n "$BROKER_PID" ]; then
-		kill "$BROKER_PID" 2>/dev/null
-		wait "$BROKER_PID" 2>/dev/null
-	fi
-	for id in $(runc --root "$T/state" list -q 2>/dev/null); do
-		runc --root "$T/state" delete --force "$id" >/dev/null 2>&1
-	done
-	ip netns del "$ns" 2>/dev/null
-	for c in /sys/fs/cgroup/*/"$table"; do rmdir "$c"/* "$c" 2>/dev/null; done
-	for m in "$T"/netns/*; do umount "$m" 2>/dev/null; done
-	for m in "$T"/run/*; do umount -l "$m" 2>/dev/null; done # runtime dirs are tmpfs mounts
-	rm -rf "$T"
-}
-trap cleanup EXIT
-ip netns add "$ns" || exit 1
-ip -n "$ns" link set lo up
+oci_sandbox "$ns" "$prefix" "$table"
+# on failure the logs stay in /tmp/ab-sock-last; the root-only listener goes too
+at_exit '[ -n "$ROOT_PID" ] && kill "$ROOT_PID" 2>/dev/null'
+at_exit '[ "$fails" = 0 ] || { rm -rf /tmp/ab-sock-last; mkdir -p /tmp/ab-sock-last; cp "$T"/*.log /tmp/ab-sock-last/ 2>/dev/null; }'
 
 hash=$(openssl passwd -6 -salt absock "s3cret-pw")
 cat >"$T/broker.json" <<EOT
@@ -88,23 +61,10 @@ cat >"$T/broker.json" <<EOT
              "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}}
 EOT
 
-wait_for() { # wait_for SECONDS CMD...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.05
-	done
-}
-start_broker() { # start_broker LOG
-	nsenter --net=/run/netns/$ns "$B/broker/argobox-broker" --config "$T/broker.json" >"$1" 2>&1 &
-	BROKER_PID=$!
-	wait_for 30 grep -q "listening on http" "$1" || { bad "broker did not start: $(tail -5 "$1")"; exit 1; }
-	PORT=$(sed -n 's|.*listening on https\?://[^:]*:\([0-9]*\)/.*|\1|p' "$1" | tail -n1)
+start_gw_broker() { # start_broker LOG, and the VNC gateway's port in GPORT
+	start_broker "$1"
 	GPORT=$(sed -n 's|.*vnc gateway listening on 127.0.0.1:\([0-9]*\).*|\1|p' "$1" | tail -n1)
-	URL=http://127.0.0.1:$PORT
 }
-ctl() { "$B/broker/argoboxctl" --socket "$T/broker.sock" "$@"; }
 desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
 ready() { [ -n "$(desk_pid "$1")" ]; }
 declare -A COOKIE CSRF
@@ -144,7 +104,7 @@ attacks() { jq -c --arg u "$1" --arg v "$2" 'select(.event == "desktop.socket_at
 more_attacks() { [ "$(attacks "$1" "$2")" -gt "$3" ]; }
 last_attack() { jq -c --arg u "$1" 'select(.event == "desktop.socket_attack" and .user == $u)' "$T/audit.log" | tail -n1; }
 
-start_broker "$T/broker1.log"
+start_gw_broker "$T/broker1.log"
 [ -n "$GPORT" ] || bad "no VNC gateway port in the log"
 signin /api/login '{"user":"bea","password":"s3cret-pw"}'
 signin /api/login '{"user":"cid","password":"s3cret-pw"}'
@@ -250,13 +210,11 @@ done
 ctl stop "$demo" >/dev/null
 gone_demo() { [ -z "$(ctl --json list | jq -r --arg u "$demo" '.desktops[] | select(.user == $u) | .user')" ]; }
 wait_for 20 gone_demo || bad "$demo's desktop did not stop"
-kill "$BROKER_PID"
-wait "$BROKER_PID" 2>/dev/null
-BROKER_PID=
+stop_broker 2>/dev/null
 inside bea "mv /run/argobox/control.sock /run/argobox/control.sock.orig && ln -s $T/run/cid/control.sock /run/argobox/control.sock" ||
 	bad "bea: could not swap control.sock"
 n=$(attacks bea control)
-start_broker "$T/broker2.log"
+start_gw_broker "$T/broker2.log"
 wait_for 20 ready bea && wait_for 20 ready cid || bad "desktops not adopted: $(ctl --json list)"
 wait_for 10 more_attacks bea control "$n" && ok "bea -> cid's control.sock at re-adoption: audited $(last_attack bea | jq -c .detail)" ||
 	bad "bea: control.sock swap at re-adoption not audited: $(grep -i control "$T/broker2.log" | tail -3)"
@@ -266,9 +224,6 @@ wait_for 10 cid_ctl
 [ "$(ctl_of bea)" = false ] && [ "$(ctl_of cid)" = true ] &&
 	ok "bea has no control channel (refused), cid keeps its own" || bad "control channels: bea $(ctl_of bea), cid $(ctl_of cid)"
 
-kill "$BROKER_PID"
-wait "$BROKER_PID" 2>/dev/null
-BROKER_PID=
-grep -q ERROR: "$T"/broker*.log && bad "sanitizer report: $(grep -m1 ERROR: "$T"/broker*.log)"
-echo "socket swap: $fails failure(s)"
-exit $((fails > 0))
+stop_broker 2>/dev/null
+sanitizer_check "$T"/broker*.log
+finish "socket swap"
