@@ -34,8 +34,6 @@
 #                              a network namespace (lo up) of the test's own; at exit: every
 #                              container in $T/state, the namespace, the TABLE cgroups, the
 #                              netns files in $T/netns and the tmpfs runtime dirs in $T/run
-# X
-#   start_xvfb [WxH]           an Xvfb of the test's own (-displayfd), DISPLAY set, stopped at exit
 
 B=${AB_BUILD_DIR:-}
 S=${AB_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
@@ -168,15 +166,4 @@ _ab_sandbox_down() {
 	for m in "$T"/netns/*; do umount "$m" 2>/dev/null; done
 	for m in "$T"/run/*; do umount -l "$m" 2>/dev/null; done # runtime dirs are tmpfs mounts
 	return 0
-}
-
-start_xvfb() { # start_xvfb [WxH]
-	local fifo=$T/displayfd.$$ d
-	mkfifo "$fifo"
-	Xvfb -displayfd 3 -screen 0 "${1:-1280x800}x24" -nolisten tcp 3>"$fifo" >"$T/xvfb.log" 2>&1 &
-	AB_XVFB_PID=$!
-	at_exit 'kill "$AB_XVFB_PID" 2>/dev/null; wait "$AB_XVFB_PID" 2>/dev/null'
-	read -r -t 10 d <"$fifo" || { echo "FAIL: Xvfb did not start: $(tail -3 "$T/xvfb.log")" >&2; exit 1; }
-	rm -f "$fifo"
-	export DISPLAY=:$d
 }
