@@ -97,6 +97,8 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_JSON("users", C, users, JSON_ARRAY, "[]",
                 "user table ([]: no sign-in, loopback only, everyone is 'local')"),
     AB_CFG_JSON("profiles", C, profiles, JSON_OBJECT, "{}", "desktop profiles (docs/auth.md)"),
+    AB_CFG_JSON("services", C, services, JSON_ARRAY, "[]",
+                "homelab services: registry, health checks, recovery (docs/services.md)"),
     AB_CFG_ENUM("log.format", C, log_format, log_formats, "text or json"),
     AB_CFG_ENUM("log.level", C, log_level, log_levels, "debug, info, warn or error"),
     AB_CFG_STR("vnc_gateway.listen", C, vnc_listen,

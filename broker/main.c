@@ -16,6 +16,7 @@
  *   state/      deskstate_sync.c (desktop state <-> kv), kv*.c (the store);
  *   auth/       authn.c (sign-in wired into the server), authz.c (the table), ...;
  *   isolation/  containers, network policy, seccomp notify;
+ *   services/   registry.c (the "services" config), services.c (health, recovery, API);
  *   admin/      admin_socket.c (argoboxctl's peer);
  *   broker_config.c here: the configuration table.
  * main() below opens them bottom up and closes them top down.
@@ -41,9 +42,11 @@
 #ifdef AB_HAVE_ISOLATION
 #include "isolation.h"
 #endif
+#include "httpc.h"
 #include "kv.h"
 #include "proxy.h"
 #include "server.h"
+#include "services.h"
 #include "users.h"
 #include "vncgw.h"
 
@@ -71,6 +74,8 @@ validate_config(void *cfg, struct ab_err *err)
 		r = vncgw_check_config(cfg, err);
 	if (r >= 0)
 		r = authn_check_config(cfg, err);
+	if (r >= 0)
+		r = services_check_config(cfg, err);
 #ifdef AB_HAVE_ISOLATION
 	if (r >= 0)
 		r = isolation_check_config(cfg, err);
@@ -148,6 +153,18 @@ vnc_user_ok(void *data, const char *user)
 		return strcmp(user, "local") == 0;
 	const struct users_user *u = users_find(c->db, user);
 	return u && (u->role == USERS_ROLE_ADMIN || u->role == USERS_ROLE_MEMBER);
+}
+
+/* A user's profile for the services' visibility: the users table's, or a demo identity's. */
+static const struct users_profile *
+profile_of(void *data, const char *user)
+{
+	const struct apps_ctx *c = data;
+	const struct users_user *u = c->db ? users_find(c->db, user) : NULL;
+	if (u)
+		return u->profile;
+	const struct demo_identity *id = c->authn ? authn_demo_find(c->authn, user) : NULL;
+	return id ? id->profile : NULL;
 }
 
 /* /healthz: how many desktops the broker holds */
@@ -237,6 +254,12 @@ main(int argc, char **argv)
 	}
 	struct ab_loop *loop = server_loop(srv);
 	struct ab_watch *sigw = ab_loop_watch(loop, sfd, AB_LOOP_READ, on_signal, NULL);
+	/* The services registry first: the network rules take service addresses from it. */
+	struct services_registry *svc_reg = NULL;
+	if (services_registry_load(cfg.services, &svc_reg, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
 #ifdef AB_HAVE_ISOLATION
 	/* session.launcher: containers (OCI) or plain processes; see isolation.h. */
 	struct isolation *iso = NULL;
@@ -245,6 +268,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	struct launcher *launcher = isolation_launcher(iso);
+	isolation_set_services(iso, svc_reg);
 #else
 	struct launcher *launcher =
 	    launcher_process_new(loop, cfg.session_binary, cfg.session_stop_timeout_ms);
@@ -316,6 +340,23 @@ main(int argc, char **argv)
 #endif
 	if (deskstate_sync_add_routes(dsync, srv) < 0)
 		ab_warn("cannot add the desktop state routes");
+	/* services: health checks on this loop through one libcurl multi client */
+	struct httpc *svc_http = httpc_new(loop);
+	struct services *services = NULL;
+	struct services_params sp = {
+	    .desktops = desktops,
+	    .users = apps.db,
+	    .profile_of = profile_of,
+	    .profile_data = &apps,
+	};
+	if (services_new(loop, svc_http, TAKE_PTR(svc_reg), &sp, &services, &err) < 0) {
+		ab_error("services: %s", err.msg);
+		return 1;
+	}
+	if (services_add_routes(services, srv) < 0)
+		ab_warn("cannot add the services routes");
+	server_add_health(srv, services_health, services);
+	admin_socket_set_services(ctl, services);
 	struct vncgw_params vp = {
 	    .listen = cfg.vnc_listen,
 	    .public_host = cfg.vnc_public_host,
@@ -381,6 +422,8 @@ main(int argc, char **argv)
 	launcher->ops->free(launcher);
 #endif
 	deskstate_sync_free(dsync);
+	services_free(services); /* after isolation_free: the registry is borrowed there */
+	httpc_free(svc_http);
 	users_free(apps.db);
 	kv_close(kv);
 	server_free(srv); /* the loop goes last: everything above cancels its timers on it */

@@ -13,6 +13,7 @@
 #include "desktop.h"
 #include "proxy.h"
 #include "server.h"
+#include "services.h"
 #include "admin_socket.h"
 
 #define CTL_MAX_CLIENTS 16
@@ -34,6 +35,7 @@ struct admin_socket {
 	struct desktop_manager *m;
 	admin_socket_stop_fn stop;
 	void *stop_data;
+	struct services *services;
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	struct ab_timer *reap;
 	int64_t started_ms;
@@ -72,6 +74,38 @@ client_kill(struct ctl_client *cl)
 		cl->ctl->reap = ab_loop_timer(cl->ctl->loop, 0, admin_socket_reap, cl->ctl);
 }
 
+/* argoboxctl services list|status|restart (the peer is root or the broker's uid). */
+static json_t *
+admin_socket_services(struct admin_socket *c, const char *type, json_t *req)
+{
+	if (!c->services)
+		return ab_proto_msg("error", json_pack("{ss}", "msg", "no services registry"));
+	if (strcmp(type, "services_list") == 0)
+		return ab_proto_msg(type,
+		                    json_pack("{so}", "services", services_list_json(c->services)));
+	const char *name = json_string_value(json_object_get(req, "name"));
+	if (!name)
+		return ab_proto_msg("error", json_pack("{ss}", "msg", "missing 'name'"));
+	if (strcmp(type, "services_status") == 0) {
+		json_t *s = services_entry_json(c->services, name, true);
+		if (!s)
+			return ab_proto_msg("error", json_pack("{ss}", "msg", "no such service"));
+		return ab_proto_msg(type, json_pack("{so}", "service", s));
+	}
+	if (strcmp(type, "services_restart") == 0) {
+		struct ab_err err = {0};
+		int r = services_restart_now(c->services, name, "argoboxctl", &err);
+		audit_log(
+		    "service.restart", r < 0 ? AUDIT_DENY : AUDIT_GRANT, "argoboxctl", NULL,
+		    "argoboxctl",
+		    json_pack("{ssss}", "service", name, "reason", r < 0 ? err.msg : "admin"));
+		if (r < 0)
+			return ab_proto_msg("error", json_pack("{ss}", "msg", err.msg));
+		return ab_proto_msg(type, json_pack("{sb}", "ok", 1));
+	}
+	return ab_proto_msg("error", json_pack("{ss}", "msg", "unknown request"));
+}
+
 static json_t *
 admin_socket_answer(struct admin_socket *c, json_t *req)
 {
@@ -104,7 +138,16 @@ admin_socket_answer(struct admin_socket *c, json_t *req)
 			return ab_proto_msg("error", json_pack("{ss}", "msg", "no such desktop"));
 		return ab_proto_msg("stop", json_pack("{sb}", "ok", 1));
 	}
+	if (strncmp(type, "services_", 9) == 0)
+		return admin_socket_services(c, type, req);
 	return ab_proto_msg("error", json_pack("{ss}", "msg", "unknown request"));
+}
+
+void
+admin_socket_set_services(struct admin_socket *c, struct services *svc)
+{
+	if (c)
+		c->services = svc;
 }
 
 void

@@ -6,6 +6,7 @@
  *   {"type":"status"}            -> {"type":"status","pid","port","desktops","connections",...}
  *   {"type":"list"}              -> {"type":"list","desktops":[...]}
  *   {"type":"stop","user":"bea"} -> {"type":"stop","ok":true} or {"type":"error","msg"}
+ *   services_list, services_status, services_restart (admin_socket_set_services below)
  */
 #ifndef BROKER_CTL_H
 #define BROKER_CTL_H
@@ -29,5 +30,15 @@ void admin_socket_close(struct admin_socket *c);
  */
 typedef int (*admin_socket_stop_fn)(void *data, const char *user);
 void admin_socket_set_stop(struct admin_socket *c, admin_socket_stop_fn fn, void *data);
+
+/*
+ * The services (borrowed; NULL: none) for `argoboxctl services ...`:
+ *   {"type":"services_list"}                 -> {"type":"services_list","services":[...]}
+ *   {"type":"services_status","name":"x"}    -> {"type":"services_status","service":{...}}
+ *   {"type":"services_restart","name":"x"}   -> {"type":"services_restart","ok":true}
+ * (audited as service.restart by "argoboxctl").
+ */
+struct services;
+void admin_socket_set_services(struct admin_socket *c, struct services *svc);
 
 #endif

@@ -4,6 +4,7 @@
  * admin socket (broker/admin/admin_socket.h).
  *
  *   argoboxctl [--socket PATH] [--json] status | list | stop USER
+ *              | services list | services status NAME | services restart NAME
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: argoboxctl [--socket PATH] [--json] status | list | stop USER\n");
+	fprintf(f, "usage: argoboxctl [--socket PATH] [--json] status | list | stop USER\n"
+	           "                  | services list | services status NAME | services restart "
+	           "NAME\n");
 }
 
 static int
@@ -65,6 +68,43 @@ request(const char *path, json_t *req, json_t **ret)
 	return -1;
 }
 
+/* `services list` as a table, `status` as key: value lines, `restart` as one line. */
+static void
+services_print(const char *sub, const char *name, json_t *ans)
+{
+	if (strcmp(sub, "restart") == 0) {
+		printf("%s: restarting\n", name);
+		return;
+	}
+	json_t *list = json_object_get(ans, "services");
+	if (strcmp(sub, "status") == 0) {
+		list = json_array();
+		json_array_append(list, json_object_get(ans, "service"));
+	} else {
+		json_incref(list);
+	}
+	printf("%-20s %-9s %10s %6s %-9s %s\n", "NAME", "STATE", "LATENCY_MS", "CHECKS", "RESTART",
+	       "REASON");
+	size_t k;
+	json_t *s;
+	json_array_foreach(list, k, s)
+	{
+		json_t *rs = json_object_get(s, "restart");
+		const char *method = json_string_value(json_object_get(rs, "method"));
+		const char *rstate = !method                                          ? "-"
+		                     : json_is_true(json_object_get(rs, "escalated")) ? "escalated"
+		                     : json_is_true(json_object_get(rs, "running"))   ? "running"
+		                                                                      : method;
+		printf("%-20s %-9s %10.1f %6lld %-9s %s\n",
+		       json_string_value(json_object_get(s, "name")),
+		       json_string_value(json_object_get(s, "state")),
+		       json_number_value(json_object_get(s, "latency_ms")),
+		       (long long)json_integer_value(json_object_get(s, "checks")), rstate,
+		       json_string_value(json_object_get(s, "reason")));
+	}
+	json_decref(list);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -94,6 +134,14 @@ main(int argc, char **argv)
 		req = ab_proto_msg(cmd, NULL);
 	} else if (strcmp(cmd, "stop") == 0 && i + 2 == argc) {
 		req = ab_proto_msg("stop", json_pack("{ss}", "user", argv[i + 1]));
+	} else if (strcmp(cmd, "services") == 0 && i + 2 == argc &&
+	           strcmp(argv[i + 1], "list") == 0) {
+		req = ab_proto_msg("services_list", NULL);
+	} else if (strcmp(cmd, "services") == 0 && i + 3 == argc &&
+	           (strcmp(argv[i + 1], "status") == 0 || strcmp(argv[i + 1], "restart") == 0)) {
+		char type[32];
+		snprintf(type, sizeof(type), "services_%s", argv[i + 1]);
+		req = ab_proto_msg(type, json_pack("{ss}", "name", argv[i + 2]));
 	} else {
 		usage(stderr);
 		return 2;
@@ -104,7 +152,9 @@ main(int argc, char **argv)
 	if (request(sock ? sock : def, req, &ans) < 0)
 		return 1;
 	int rc = strcmp(ab_proto_type(ans), "error") == 0 ? 1 : 0;
-	if (as_json || strcmp(cmd, "stop") == 0 || rc) {
+	if (!as_json && !rc && strcmp(cmd, "services") == 0) {
+		services_print(argv[i + 1], argv[i + 2], ans);
+	} else if (as_json || strcmp(cmd, "stop") == 0 || rc) {
 		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');
 	} else if (strcmp(cmd, "status") == 0) {

@@ -51,8 +51,10 @@ static const char *const decision_names[AUTHZ_DECISION_MAX] = {"deny", "allow", 
  * tests/unit/auth/authz_routes.py (ctest authz_routes) compares this table with the
  * server_route_add() calls and the route lists next to them, the websocket
  * paths and the web root. Any other GET outside /api/ and /ws is a static file
- * (public, below); /api/services and the /api/admin/ rows are reserved for areas not
- * built yet (listed as such there: they answer 404/405 until they are).
+ * (public, below); the /api/admin/ rows are reserved for areas not built yet (listed as
+ * such there: they answer 404/405 until they are). /api/services/{user}: {user} stands for a
+ * service name (same grammar); who may see or restart which service is the services area's
+ * decision (broker/services/services.c, audited there).
  */
 const struct authz_route_example authz_routes[] = {
     {"GET", "/", AUTHZ_PUBLIC},
@@ -79,6 +81,8 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/api/state/{user}", AUTHZ_STATE_READ},
     {"PUT", "/api/state", AUTHZ_STATE_WRITE},
     {"GET", "/api/services", AUTHZ_SERVICES},
+    {"GET", "/api/services/{user}", AUTHZ_SERVICES},
+    {"POST", "/api/services/{user}/restart", AUTHZ_SERVICES},
     {"GET", "/api/admin/*", AUTHZ_ADMIN_READ},
     {"POST", "/api/admin/*", AUTHZ_ADMIN_WRITE},
     {"PUT", "/api/admin/*", AUTHZ_ADMIN_WRITE},

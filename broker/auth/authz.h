@@ -42,7 +42,7 @@ enum authz_endpoint {
 	AUTHZ_DESKTOP_WS,      /* GET /websockify, /ws, /ws/desktop[/<user>]: websocket (owned) */
 	AUTHZ_STATE_READ,      /* GET /api/state[/<user>], /api/desktops/<user>/state (owned) */
 	AUTHZ_STATE_WRITE,     /* PUT /api/state, PUT|DELETE /api/desktops/<user>/state (owned) */
-	AUTHZ_SERVICES,        /* GET /api/services */
+	AUTHZ_SERVICES,        /* GET /api/services[/<name>], POST /api/services/<name>/restart */
 	AUTHZ_ADMIN_READ,      /* GET /api/admin/... */
 	AUTHZ_ADMIN_WRITE,     /* POST, PUT, DELETE /api/admin/... */
 	AUTHZ_VNC_PASSWORD,    /* GET, POST, DELETE /api/vnc-password (own; not demo) */

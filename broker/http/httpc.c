@@ -411,6 +411,21 @@ httpc_request(struct httpc *c, const struct httpc_req *req, httpc_done_fn done, 
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->hdrs);
+	/*
+	 * Verify against one CA file, never a CA directory: libcurl (OpenSSL) caches a parsed CA
+	 * file in the multi handle (CURLOPT_CA_CACHE_TIMEOUT, 24 h) but re-reads the system
+	 * bundle for every transfer when a CA path is set too (Debian's default), which costs
+	 * the loop hundreds of milliseconds per HTTPS request under load (bench/services_bench.sh).
+	 */
+	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	if (req->ca_pem) {
+		/* in memory: never evicts the cached system store (a CA file would replace it) */
+		struct curl_blob blob = {
+		    .data = (void *)req->ca_pem, .len = req->ca_pem_len, .flags = CURL_BLOB_COPY};
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (req->unix_socket)
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
 	if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "GET") != 0 || req->body) {

@@ -128,7 +128,8 @@ static const struct ab_cfg_field np_fields[] = {
 struct isolation {
 	struct ab_loop *loop;
 	const struct users_db *users;
-	struct users_db *own_users; /* loaded from the config's users/profiles */
+	struct users_db *own_users;                   /* loaded from the config's users/profiles */
+	const struct services_registry *services_reg; /* network.services addresses, or NULL */
 	isolation_resolve_fn resolve;
 	void *resolve_data;
 	char ephemeral[MAX_EPHEMERAL][USERS_NAME_MAX + 1]; /* slot -> demo identity */
@@ -458,6 +459,12 @@ isolation_set_users(struct isolation *iso, const struct users_db *users)
 }
 
 void
+isolation_set_services(struct isolation *iso, const struct services_registry *reg)
+{
+	iso->services_reg = reg;
+}
+
+void
 isolation_set_resolver(struct isolation *iso, isolation_resolve_fn fn, void *data)
 {
 	iso->resolve = fn;
@@ -561,6 +568,12 @@ fill_net(struct isolation *iso, const struct users_profile *prof, struct launche
 		json_t *v = json_object_get(iso->nc.services, name);
 		struct ab_err e = {0};
 		const char *spec = v ? json_string_value(v) : name;
+		/* the services registry is the one source of truth for a name it has */
+		const struct services_entry *se =
+		    iso->services_reg ? services_registry_find(iso->services_reg, name) : NULL;
+		char regspec[128];
+		if (se && services_net_spec(se, regspec, sizeof(regspec)) == 0)
+			spec = regspec;
 		if (netpol_parse_service(spec, &iso->services[n], &e) == 0)
 			n++;
 		else

@@ -30,6 +30,7 @@
 #include "broker_config.h"
 #include "desktop.h"
 #include "launcher_oci.h"
+#include "services.h"
 #include "users.h"
 
 struct isolation;
@@ -51,6 +52,12 @@ int isolation_check_config(const struct broker_config *cfg, struct ab_err *err);
 int isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct users_db *users,
                   struct isolation **ret, struct ab_err *err);
 void isolation_set_users(struct isolation *iso, const struct users_db *users);
+/*
+ * The services registry (borrowed, must outlive the isolation; NULL: none): a service a
+ * profile names in network.services takes its address from the registry's URL when the
+ * registry has it (one source of truth), else from netpol.services.
+ */
+void isolation_set_services(struct isolation *iso, const struct services_registry *reg);
 
 /*
  * Identities outside the users table (demo-<hex>, docs/auth.md): authn

@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 RESERVED = {
-    ("GET", "/api/services"): "services area (docs/auth.md: not built yet)",
     ("GET", "/api/admin/*"): "admin API (not built yet)",
     ("POST", "/api/admin/*"): "admin API (not built yet)",
     ("PUT", "/api/admin/*"): "admin API (not built yet)",

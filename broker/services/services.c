@@ -1,0 +1,1016 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * services: health checks, state, recovery and the API (services.h).
+ *
+ * Every service has one `struct svc`: a timer for its next check, at most one check in
+ * flight (an httpc call, or a non-blocking TCP connect watched on the loop with a timer of
+ * its own), a ring of its last results, and its recovery state. Nothing here blocks: a
+ * restart command is posix_spawn()ed into its own session and watched through a pidfd; it
+ * is killed (its whole process group) when it outlives its timeout.
+ *
+ * State (hysteresis): `failures` consecutive failed checks make a service "down"; fewer make
+ * an "up" one "degraded"; from "down" it takes `successes` passing checks to come back. A
+ * passing but slow answer (> slow_ms) or four ok<->fail flips in the last ten results
+ * (flapping) is "degraded".
+ *
+ * Recovery: on "down", a service with a restart method is restarted at once; after the
+ * restart it must be up within verify_ms (checked every second meanwhile), else the next
+ * attempt follows after backoff_ms, doubling up to backoff_max_ms, until max_attempts:
+ * then "service.escalate" and a critical notification, and no more automatic restarts until
+ * the service is up again.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ab_log.h"
+#include "ab_util.h"
+#include "audit.h"
+#include "desktop.h"
+#include "httpc.h"
+#include "server.h"
+#include "services.h"
+
+extern char **environ;
+
+#define DEFAULT_HISTORY 64
+#define API_HISTORY     20
+#define FLAP_WINDOW     10
+#define FLAP_FLIPS      4
+
+struct svc_result {
+	int64_t time_ms; /* wall clock */
+	bool ok;
+	bool slow;
+	int64_t latency_us;
+	long status; /* HTTP status, 0 for TCP or a transport error */
+	char error[120];
+};
+
+struct svc {
+	struct services *svc;
+	const struct services_entry *e;
+	char *check_url; /* http(s) */
+	char *ca_pem;    /* check.ca_file's contents, read once at start */
+	size_t ca_pem_len;
+	enum services_state state;
+	int64_t since_ms;
+	char reason[128];
+	unsigned fails, oks; /* consecutive */
+	struct svc_result *hist;
+	unsigned hist_n, hist_next;
+	/* the check */
+	struct ab_timer *next;
+	bool in_flight, in_cycle;
+	int64_t started_us;
+	struct httpc_call *call;
+	int tcp_fd;
+	struct ab_watch *tcp_watch;
+	struct ab_timer *tcp_timer;
+	/* recovery */
+	unsigned attempts;
+	bool restarting, verifying, escalated;
+	pid_t pid;
+	int pidfd;
+	struct ab_watch *pid_watch;
+	struct ab_timer *kill_timer;
+	bool killed;
+	struct httpc_call *api_call;
+	struct ab_timer *restart_timer; /* backoff before the next attempt */
+	int64_t verify_until_ms;
+	char last_restart[160];
+};
+
+struct services {
+	struct ab_loop *loop;
+	struct httpc *http;
+	struct services_registry *reg;
+	struct services_params p;
+	struct svc *s;
+	size_t n;
+	int64_t cycle_start_us;
+	unsigned cycle_pending;
+	int64_t last_cycle_us;
+};
+
+static void check_start(struct svc *s);
+static void restart_start(struct svc *s, const char *by);
+static int64_t next_check(struct ab_loop *loop, void *data);
+
+/* --- notifications ------------------------------------------------------------------- */
+
+/* Tells the service's owner and the admins, on their running desktops. Audited. */
+static void
+notify(struct svc *s, const char *urgency, const char *title, const char *body)
+{
+	struct services *svc = s->svc;
+	json_t *delivered = json_array(), *absent = json_array();
+	const char *to[64];
+	size_t n = 0;
+	if (s->e->owner)
+		to[n++] = s->e->owner;
+	if (svc->p.users) {
+		for (size_t i = 0; i < users_count(svc->p.users) && n < AB_ARRAY_SIZE(to); i++) {
+			const struct users_user *u = users_at(svc->p.users, i);
+			if (u->role == USERS_ROLE_ADMIN &&
+			    !(s->e->owner && !strcmp(u->name, s->e->owner)))
+				to[n++] = u->name;
+		}
+	} else if (!s->e->owner || strcmp(s->e->owner, "local") != 0) {
+		to[n++] = "local"; /* no users table: the loopback user is the admin */
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = -ENOENT;
+		if (svc->p.desktops)
+			r = desktop_send(svc->p.desktops, to[i],
+			                 json_pack("{ssssssss}", "type", "notify", "title", title,
+			                           "body", body, "urgency", urgency));
+		json_array_append_new(r == 0 ? delivered : absent, json_string(to[i]));
+	}
+	audit_log("service.notify", AUDIT_INFO, NULL, NULL, NULL,
+	          json_pack("{sssssssoso}", "service", s->e->name, "title", title, "urgency",
+	                    urgency, "delivered", delivered, "no_desktop", absent));
+}
+
+/* --- state ----------------------------------------------------------------------------- */
+
+static const struct svc_result *
+hist_at(const struct svc *s, unsigned back) /* 0 = newest */
+{
+	if (back >= s->hist_n)
+		return NULL;
+	unsigned cap = s->svc->p.history;
+	return &s->hist[(s->hist_next + cap - 1 - back) % cap];
+}
+
+static bool
+flapping(const struct svc *s)
+{
+	unsigned flips = 0;
+	for (unsigned i = 0; i + 1 < FLAP_WINDOW && i + 1 < s->hist_n; i++)
+		if (hist_at(s, i)->ok != hist_at(s, i + 1)->ok)
+			flips++;
+	return flips >= FLAP_FLIPS;
+}
+
+static void
+set_state(struct svc *s, enum services_state to, const char *reason, int64_t latency_us)
+{
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	if (to == s->state)
+		return;
+	enum services_state from = s->state;
+	s->state = to;
+	s->since_ms = ab_wall_ms();
+	char event[32];
+	snprintf(event, sizeof(event), "service.%s", services_state_name(to));
+	audit_log(event, to == SERVICES_DOWN ? AUDIT_FAILURE : AUDIT_INFO, NULL, NULL, NULL,
+	          json_pack("{sssssssssI}", "service", s->e->name, "from",
+	                    services_state_name(from), "to", services_state_name(to), "reason",
+	                    reason, "latency_ms", (json_int_t)(latency_us / 1000)));
+	ab_info("service '%s': %s -> %s (%s)", s->e->name, services_state_name(from),
+	        services_state_name(to), reason);
+	char title[160], body[320];
+	if (to == SERVICES_DOWN) {
+		snprintf(title, sizeof(title), "Service %s is down", s->e->title);
+		snprintf(body, sizeof(body), "%s%s", reason,
+		         s->e->restart.kind != SERVICES_RESTART_NONE && !s->escalated
+		             ? " — restarting it"
+		             : "");
+		notify(s, "critical", title, body);
+		if (s->e->restart.kind != SERVICES_RESTART_NONE && !s->restarting &&
+		    !s->verifying && !s->restart_timer && !s->escalated)
+			restart_start(s, NULL);
+	} else if (to == SERVICES_UP && from == SERVICES_DOWN) {
+		snprintf(title, sizeof(title), "Service %s is back up", s->e->title);
+		notify(s, "normal", title, reason);
+	}
+}
+
+/* Records one check result and moves the state machine. */
+static void
+check_done(struct svc *s, bool ok, long status, const char *error)
+{
+	struct services *svc = s->svc;
+	int64_t latency = ab_now_us() - s->started_us;
+	const struct services_check *c = &s->e->check;
+	bool slow = ok && latency > c->slow_ms * 1000;
+	struct svc_result *r = &s->hist[s->hist_next];
+	*r = (struct svc_result){.time_ms = ab_wall_ms(),
+	                         .ok = ok,
+	                         .slow = slow,
+	                         .latency_us = latency,
+	                         .status = status};
+	snprintf(r->error, sizeof(r->error), "%s", error ? error : "");
+	s->hist_next = (s->hist_next + 1) % svc->p.history;
+	if (s->hist_n < svc->p.history)
+		s->hist_n++;
+	s->in_flight = false;
+	s->call = NULL;
+
+	char why[160];
+	if (ok) {
+		s->oks++;
+		s->fails = 0;
+		bool flap = flapping(s);
+		if (s->state == SERVICES_DOWN && s->oks < c->successes) {
+			snprintf(why, sizeof(why), "recovering (%u/%u passing checks)", s->oks,
+			         c->successes);
+			set_state(s, SERVICES_DOWN, why, latency);
+		} else if (slow || flap) {
+			if (slow)
+				snprintf(why, sizeof(why), "slow: %lld ms > %lld ms",
+				         (long long)(latency / 1000), (long long)c->slow_ms);
+			else
+				snprintf(why, sizeof(why),
+				         "flapping: >= %d changes in the last %d checks",
+				         FLAP_FLIPS, FLAP_WINDOW);
+			set_state(s, SERVICES_DEGRADED, why, latency);
+		} else {
+			set_state(s, SERVICES_UP, status ? "answering" : "accepting connections",
+			          latency);
+		}
+	} else {
+		s->fails++;
+		s->oks = 0;
+		snprintf(why, sizeof(why), "%s (%u/%u failed checks)", error ? error : "failed",
+		         s->fails, c->failures);
+		if (s->fails >= c->failures)
+			set_state(s, SERVICES_DOWN, why, latency);
+		else if (s->state != SERVICES_DOWN)
+			set_state(s, SERVICES_DEGRADED, why, latency);
+		else
+			set_state(s, SERVICES_DOWN, why, latency);
+	}
+
+	/* recovery verification */
+	if (s->verifying && s->state == SERVICES_UP) {
+		s->verifying = false;
+		ab_loop_timer_cancel(svc->loop, s->restart_timer); /* the verify deadline */
+		s->restart_timer = NULL;
+		audit_log("service.recovered", AUDIT_INFO, NULL, NULL, NULL,
+		          json_pack("{sssI}", "service", s->e->name, "attempts",
+		                    (json_int_t)s->attempts));
+		s->attempts = 0;
+	}
+	if (s->state == SERVICES_UP) {
+		s->escalated = false;
+		s->attempts = 0;
+	}
+
+	if (s->in_cycle) {
+		s->in_cycle = false;
+		if (svc->cycle_pending && --svc->cycle_pending == 0)
+			svc->last_cycle_us = ab_now_us() - svc->cycle_start_us;
+	}
+	ab_loop_timer_cancel(svc->loop, s->next);
+	s->next = NULL;
+	int64_t delay = c->interval_ms;
+	if (s->verifying || s->restarting)
+		delay = AB_MIN(delay, (int64_t)1000);
+	s->next = ab_loop_timer(svc->loop, delay, next_check, s);
+}
+
+static int64_t
+next_check(struct ab_loop *loop, void *data)
+{
+	struct svc *s = data;
+	s->next = NULL;
+	check_start(s);
+	return AB_TIMER_STOP;
+}
+
+/* --- HTTP checks ----------------------------------------------------------------------- */
+
+static void
+http_done(const struct httpc_resp *resp, void *data)
+{
+	struct svc *s = data;
+	const struct services_check *c = &s->e->check;
+	s->call = NULL;
+	if (resp->error < 0) {
+		check_done(s, false, 0, resp->errmsg);
+		return;
+	}
+	char why[120];
+	bool ok = c->expect_status ? resp->status == c->expect_status
+	                           : resp->status >= 200 && resp->status < 400;
+	if (!ok) {
+		snprintf(why, sizeof(why), "HTTP %ld%s", resp->status,
+		         c->expect_status ? " (expected another status)" : "");
+		check_done(s, false, resp->status, why);
+		return;
+	}
+	if (c->expect_body &&
+	    !memmem(resp->body, resp->body_len, c->expect_body, strlen(c->expect_body))) {
+		check_done(s, false, resp->status, "the body does not contain the expected text");
+		return;
+	}
+	check_done(s, true, resp->status, NULL);
+}
+
+/* --- TCP checks ------------------------------------------------------------------------ */
+
+static void
+tcp_end(struct svc *s)
+{
+	ab_loop_unwatch(s->svc->loop, s->tcp_watch);
+	s->tcp_watch = NULL;
+	ab_loop_timer_cancel(s->svc->loop, s->tcp_timer);
+	s->tcp_timer = NULL;
+	ab_closep(&s->tcp_fd);
+}
+
+static void
+tcp_ready(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct svc *s = data;
+	int soerr = 0;
+	socklen_t l = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &l) < 0)
+		soerr = errno;
+	tcp_end(s);
+	check_done(s, soerr == 0, 0, soerr ? strerror(soerr) : NULL);
+}
+
+static int64_t
+tcp_timeout(struct ab_loop *loop, void *data)
+{
+	struct svc *s = data;
+	s->tcp_timer = NULL;
+	tcp_end(s);
+	check_done(s, false, 0, "connect timed out");
+	return AB_TIMER_STOP;
+}
+
+static void
+tcp_start(struct svc *s)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	const char *host = strcmp(s->e->host, "localhost") == 0 ? "127.0.0.1" : s->e->host;
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)s->e->port);
+		sl = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)s->e->port);
+		sl = sizeof(*a6);
+	} else {
+		check_done(s, false, 0, "not an IP address");
+		return;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		check_done(s, false, 0, strerror(errno));
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		int e = errno;
+		close(fd);
+		check_done(s, false, 0, strerror(e));
+		return;
+	}
+	/* connected or in progress: writable (or an error) tells, from the loop */
+	s->tcp_fd = fd;
+	s->tcp_watch = ab_loop_watch(s->svc->loop, fd, AB_LOOP_WRITE, tcp_ready, s);
+	s->tcp_timer = ab_loop_timer(s->svc->loop, s->e->check.timeout_ms, tcp_timeout, s);
+}
+
+static void
+check_start(struct svc *s)
+{
+	if (s->in_flight)
+		return;
+	s->in_flight = true;
+	s->started_us = ab_now_us();
+	if (s->e->scheme == SERVICES_TCP) {
+		tcp_start(s);
+		return;
+	}
+	struct httpc_req req = {
+	    .url = s->check_url,
+	    .timeout_ms = s->e->check.timeout_ms,
+	    .max_response = s->e->check.max_body,
+	    .ca_pem = s->ca_pem,
+	    .ca_pem_len = s->ca_pem_len,
+	};
+	struct ab_err err = {0};
+	if (httpc_request(s->svc->http, &req, http_done, s, &s->call, &err) < 0)
+		check_done(s, false, 0, err.msg);
+}
+
+void
+services_poll_all(struct services *svc)
+{
+	svc->cycle_start_us = ab_now_us();
+	svc->cycle_pending = 0;
+	for (size_t i = 0; i < svc->n; i++) {
+		struct svc *s = &svc->s[i];
+		if (s->in_flight)
+			continue;
+		ab_loop_timer_cancel(svc->loop, s->next);
+		s->next = NULL;
+		s->in_cycle = true;
+		svc->cycle_pending++;
+	}
+	for (size_t i = 0; i < svc->n; i++)
+		if (svc->s[i].in_cycle && !svc->s[i].in_flight)
+			check_start(&svc->s[i]);
+	if (svc->cycle_pending == 0)
+		svc->last_cycle_us = ab_now_us() - svc->cycle_start_us;
+}
+
+bool
+services_cycle_running(const struct services *svc)
+{
+	return svc->cycle_pending > 0;
+}
+
+int64_t
+services_last_cycle_us(const struct services *svc)
+{
+	return svc->last_cycle_us;
+}
+
+/* --- recovery -------------------------------------------------------------------------- */
+
+static void restart_finished(struct svc *s, bool ok, const char *msg);
+
+static int64_t
+restart_retry(struct ab_loop *loop, void *data)
+{
+	struct svc *s = data;
+	s->restart_timer = NULL;
+	if (s->state == SERVICES_UP)
+		return AB_TIMER_STOP;
+	restart_start(s, NULL);
+	return AB_TIMER_STOP;
+}
+
+/* The attempt failed (or the service did not come back): retry after backoff, or escalate. */
+static void
+attempt_failed(struct svc *s, const char *why)
+{
+	const struct services_restart *rs = &s->e->restart;
+	if (s->attempts >= rs->max_attempts) {
+		s->escalated = true;
+		audit_log("service.escalate", AUDIT_FAILURE, NULL, NULL, NULL,
+		          json_pack("{sssIss}", "service", s->e->name, "attempts",
+		                    (json_int_t)s->attempts, "reason", why));
+		char title[160], body[320];
+		snprintf(title, sizeof(title), "Service %s could not be recovered", s->e->title);
+		snprintf(body, sizeof(body), "%u restart(s) failed; last: %s. It needs a person.",
+		         s->attempts, why);
+		notify(s, "critical", title, body);
+		return;
+	}
+	int64_t delay = rs->backoff_ms;
+	for (unsigned i = 1; i < s->attempts && delay < rs->backoff_max_ms; i++)
+		delay *= 2;
+	delay = AB_MIN(delay, rs->backoff_max_ms);
+	ab_info("service '%s': restart attempt %u failed (%s); next in %lld ms", s->e->name,
+	        s->attempts, why, (long long)delay);
+	s->restart_timer = ab_loop_timer(s->svc->loop, delay, restart_retry, s);
+}
+
+static int64_t
+verify_deadline(struct ab_loop *loop, void *data)
+{
+	struct svc *s = data;
+	s->restart_timer = NULL;
+	if (!s->verifying)
+		return AB_TIMER_STOP;
+	s->verifying = false;
+	char why[200];
+	snprintf(why, sizeof(why), "still %s %lld ms after the restart",
+	         services_state_name(s->state), (long long)s->e->restart.verify_ms);
+	audit_log("service.restart", AUDIT_FAILURE, NULL, NULL, NULL,
+	          json_pack("{sssIss}", "service", s->e->name, "attempt", (json_int_t)s->attempts,
+	                    "reason", why));
+	attempt_failed(s, why);
+	return AB_TIMER_STOP;
+}
+
+static void
+restart_finished(struct svc *s, bool ok, const char *msg)
+{
+	struct services *svc = s->svc;
+	s->restarting = false;
+	snprintf(s->last_restart, sizeof(s->last_restart), "%s", msg);
+	if (!ok) {
+		audit_log("service.restart", AUDIT_FAILURE, NULL, NULL, NULL,
+		          json_pack("{sssIss}", "service", s->e->name, "attempt",
+		                    (json_int_t)s->attempts, "reason", msg));
+		attempt_failed(s, msg);
+		return;
+	}
+	audit_log("service.restart", AUDIT_INFO, NULL, NULL, NULL,
+	          json_pack("{sssIssss}", "service", s->e->name, "attempt", (json_int_t)s->attempts,
+	                    "result", msg, "step", "verifying"));
+	/* verify: check now and every second until up or verify_ms passed */
+	s->verifying = true;
+	s->restart_timer = ab_loop_timer(svc->loop, s->e->restart.verify_ms, verify_deadline, s);
+	if (!s->in_flight) {
+		ab_loop_timer_cancel(svc->loop, s->next);
+		s->next = NULL;
+		check_start(s);
+	}
+}
+
+static void
+child_end(struct svc *s)
+{
+	ab_loop_unwatch(s->svc->loop, s->pid_watch);
+	s->pid_watch = NULL;
+	ab_loop_timer_cancel(s->svc->loop, s->kill_timer);
+	s->kill_timer = NULL;
+	ab_closep(&s->pidfd);
+	s->pid = 0;
+}
+
+static void
+child_exited(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct svc *s = data;
+	int st = 0;
+	pid_t r = waitpid(s->pid, &st, WNOHANG);
+	if (r == 0)
+		return;
+	bool killed = s->killed;
+	child_end(s);
+	char msg[160];
+	if (killed)
+		snprintf(msg, sizeof(msg), "the restart command hung: killed after %lld ms",
+		         (long long)s->e->restart.timeout_ms);
+	else if (r < 0)
+		snprintf(msg, sizeof(msg), "waitpid: %s", strerror(errno));
+	else if (WIFEXITED(st))
+		snprintf(msg, sizeof(msg), "the restart command exited with status %d",
+		         WEXITSTATUS(st));
+	else
+		snprintf(msg, sizeof(msg), "the restart command died of signal %d", WTERMSIG(st));
+	restart_finished(s, !killed && r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, msg);
+}
+
+static int64_t
+child_timeout(struct ab_loop *loop, void *data)
+{
+	struct svc *s = data;
+	s->kill_timer = NULL;
+	s->killed = true;
+	kill(-s->pid, SIGKILL); /* its whole process group: it may have forked */
+	kill(s->pid, SIGKILL);
+	return AB_TIMER_STOP;
+}
+
+static int
+spawn_command(struct svc *s, struct ab_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_init(&at);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+	                                  POSIX_SPAWN_SETSIGDEF);
+	char env_svc[64];
+	snprintf(env_svc, sizeof(env_svc), "ARGOBOX_SERVICE=%s", s->e->name);
+	char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	                env_svc, NULL};
+	pid_t pid;
+	int r = posix_spawn(&pid, s->e->restart.argv[0], &fa, &at, s->e->restart.argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (r != 0)
+		return ab_err_set(err, r, "running '%s': %s", s->e->restart.argv[0], strerror(r));
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0) {
+		int e = errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return ab_err_set(err, e, "pidfd_open: %s", strerror(e));
+	}
+	s->pid = pid;
+	s->pidfd = pfd;
+	s->killed = false;
+	s->pid_watch = ab_loop_watch(s->svc->loop, pfd, AB_LOOP_READ, child_exited, s);
+	s->kill_timer = ab_loop_timer(s->svc->loop, s->e->restart.timeout_ms, child_timeout, s);
+	return 0;
+}
+
+static void
+api_done(const struct httpc_resp *resp, void *data)
+{
+	struct svc *s = data;
+	s->api_call = NULL;
+	char msg[160];
+	if (resp->error < 0) {
+		snprintf(msg, sizeof(msg), "Engine API at '%s': %s", s->e->restart.socket,
+		         resp->errmsg);
+		restart_finished(s, false, msg);
+		return;
+	}
+	/* 204: restarted; 404: no such container; 500: the engine failed */
+	snprintf(msg, sizeof(msg), "Engine API: HTTP %ld %.100s", resp->status,
+	         resp->status == 204 ? "(restarted)" : resp->body);
+	restart_finished(s, resp->status == 204, msg);
+}
+
+static int
+call_engine(struct svc *s, struct ab_err *err)
+{
+	const struct services_restart *rs = &s->e->restart;
+	_cleanup_free_ char *url =
+	    ab_xasprintf("http://localhost/v1.41/containers/%s/restart?t=%lld", rs->container,
+	                 (long long)AB_MAX((int64_t)1, rs->timeout_ms / 2000));
+	struct httpc_req req = {
+	    .method = "POST", .url = url, .timeout_ms = rs->timeout_ms, .unix_socket = rs->socket};
+	return httpc_request(s->svc->http, &req, api_done, s, &s->api_call, err);
+}
+
+/* Starts one restart attempt; `by` is who asked (NULL: automatic). */
+static void
+restart_start(struct svc *s, const char *by)
+{
+	struct ab_err err = {0};
+	s->attempts++;
+	s->restarting = true;
+	s->verifying = false;
+	const char *method =
+	    s->e->restart.kind == SERVICES_RESTART_COMMAND ? "command" : "container";
+	audit_log("service.restart", AUDIT_INFO, by, NULL, by ? "api" : NULL,
+	          json_pack("{sssIssss}", "service", s->e->name, "attempt", (json_int_t)s->attempts,
+	                    "method", method, "step", "started"));
+	int r = s->e->restart.kind == SERVICES_RESTART_COMMAND ? spawn_command(s, &err)
+	                                                       : call_engine(s, &err);
+	if (r < 0)
+		restart_finished(s, false, err.msg);
+}
+
+int
+services_restart_now(struct services *svc, const char *name, const char *by, struct ab_err *err)
+{
+	struct svc *s = NULL;
+	for (size_t i = 0; i < svc->n && !s; i++)
+		if (strcmp(svc->s[i].e->name, name) == 0)
+			s = &svc->s[i];
+	if (!s)
+		return ab_err_set(err, ENOENT, "no service named '%s'", name);
+	if (s->e->restart.kind == SERVICES_RESTART_NONE)
+		return ab_err_set(err, EOPNOTSUPP, "service '%s' has no restart method", name);
+	if (s->restarting)
+		return ab_err_set(err, EBUSY, "service '%s' is being restarted", name);
+	ab_loop_timer_cancel(svc->loop, s->restart_timer);
+	s->restart_timer = NULL;
+	s->attempts = 0;
+	s->escalated = false;
+	restart_start(s, by ? by : "manual");
+	return 0;
+}
+
+/* --- JSON ------------------------------------------------------------------------------ */
+
+static json_t *
+str_list(char *const *l, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(l[i]));
+	return a;
+}
+
+static size_t
+argv_len(const struct services_entry *e)
+{
+	size_t n = 0;
+	while (e->restart.argv && e->restart.argv[n])
+		n++;
+	return n;
+}
+
+static struct svc *
+find(struct services *svc, const char *name)
+{
+	for (size_t i = 0; name && i < svc->n; i++)
+		if (strcmp(svc->s[i].e->name, name) == 0)
+			return &svc->s[i];
+	return NULL;
+}
+
+static json_t *
+svc_json(struct svc *s, bool admin)
+{
+	const struct services_entry *e = s->e;
+	json_t *o = json_pack("{ssssssss*so}", "name", e->name, "title", e->title, "url", e->url,
+	                      "icon", e->icon, "tags", str_list(e->tags, e->n_tags));
+	json_object_set_new(o, "owner", e->owner ? json_string(e->owner) : json_null());
+	json_object_set_new(o, "state", json_string(services_state_name(s->state)));
+	json_object_set_new(o, "since_ms", json_integer(s->since_ms));
+	json_object_set_new(o, "reason", json_string(s->reason));
+	json_t *hist = json_array();
+	int64_t sum = 0;
+	unsigned ok = 0;
+	for (unsigned i = 0; i < s->hist_n; i++) {
+		const struct svc_result *r = hist_at(s, i);
+		sum += r->latency_us;
+		ok += r->ok;
+		if (i >= API_HISTORY)
+			continue;
+		json_t *h = json_pack("{sIsbsf}", "time_ms", (json_int_t)r->time_ms, "ok", r->ok,
+		                      "latency_ms", (double)r->latency_us / 1000.0);
+		if (r->status)
+			json_object_set_new(h, "status", json_integer(r->status));
+		if (r->error[0])
+			json_object_set_new(h, "error", json_string(r->error));
+		json_array_append_new(hist, h);
+	}
+	const struct svc_result *last = hist_at(s, 0);
+	json_object_set_new(o, "latency_ms",
+	                    last ? json_real((double)last->latency_us / 1000.0) : json_null());
+	json_object_set_new(o, "checks", json_integer(s->hist_n));
+	json_object_set_new(o, "availability",
+	                    s->hist_n ? json_real((double)ok / s->hist_n) : json_null());
+	json_object_set_new(o, "mean_latency_ms",
+	                    s->hist_n ? json_real((double)sum / s->hist_n / 1000.0) : json_null());
+	json_object_set_new(o, "history", hist);
+	const char *method = e->restart.kind == SERVICES_RESTART_COMMAND     ? "command"
+	                     : e->restart.kind == SERVICES_RESTART_CONTAINER ? "container"
+	                                                                     : NULL;
+	json_t *rs = json_pack("{s:s?, s:I, s:b, s:b, s:b, s:s}", "method", method, "attempts",
+	                       (json_int_t)s->attempts, "running", s->restarting, "verifying",
+	                       s->verifying, "escalated", s->escalated, "last", s->last_restart);
+	if (admin && e->restart.kind == SERVICES_RESTART_COMMAND)
+		json_object_set_new(rs, "command", str_list(e->restart.argv, argv_len(e)));
+	if (admin && e->restart.kind == SERVICES_RESTART_CONTAINER)
+		json_object_set_new(
+		    rs, "container",
+		    json_pack("{ssss}", "name", e->restart.container, "socket", e->restart.socket));
+	json_object_set_new(o, "restart", rs);
+	json_object_set_new(
+	    o, "check",
+	    json_pack("{sIsIsIsIsI}", "interval_ms", (json_int_t)e->check.interval_ms, "timeout_ms",
+	              (json_int_t)e->check.timeout_ms, "slow_ms", (json_int_t)e->check.slow_ms,
+	              "failures", (json_int_t)e->check.failures, "successes",
+	              (json_int_t)e->check.successes));
+	return o;
+}
+
+json_t *
+services_entry_json(struct services *svc, const char *name, bool admin)
+{
+	struct svc *s = find(svc, name);
+	return s ? svc_json(s, admin) : NULL;
+}
+
+json_t *
+services_list_json(struct services *svc)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < svc->n; i++)
+		json_array_append_new(a, svc_json(&svc->s[i], true));
+	return a;
+}
+
+enum services_state
+services_state_of(struct services *svc, const char *name)
+{
+	struct svc *s = find(svc, name);
+	return s ? s->state : SERVICES_UNKNOWN;
+}
+
+void
+services_health(json_t *out, void *data)
+{
+	struct services *svc = data;
+	unsigned count[SERVICES_STATE_MAX] = {0};
+	for (size_t i = 0; i < svc->n; i++)
+		count[svc->s[i].state]++;
+	json_t *o = json_object();
+	for (int k = 0; k < SERVICES_STATE_MAX; k++)
+		json_object_set_new(o, services_state_name((enum services_state)k),
+		                    json_integer(count[k]));
+	json_object_set_new(o, "last_cycle_ms",
+	                    svc->last_cycle_us < 0 ? json_null()
+	                                           : json_real(svc->last_cycle_us / 1000.0));
+	json_object_set_new(out, "services", o);
+}
+
+/* --- HTTP API -------------------------------------------------------------------------- */
+
+/* The caller as the registry sees them; false when the role is not one we know. */
+static bool
+caller(struct services *svc, const struct http_request *req, enum users_role *role,
+       const struct users_profile **profile)
+{
+	int r = users_role_from_string(req->role);
+	if (r < 0 || !req->user[0])
+		return false;
+	*role = (enum users_role)r;
+	*profile = svc->p.profile_of ? svc->p.profile_of(svc->p.profile_data, req->user) : NULL;
+	return true;
+}
+
+static int
+api_list(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct services *svc = data;
+	enum users_role role;
+	const struct users_profile *profile;
+	if (!caller(svc, req, &role, &profile)) {
+		audit_log("service.access", AUDIT_DENY, req->user[0] ? req->user : NULL, req->role,
+		          req->peer, json_pack("{ss}", "reason", "unknown role"));
+		http_response_error(resp, 403, "forbidden");
+		return 0;
+	}
+	json_t *list = json_array(), *shown = json_array();
+	unsigned hidden = 0;
+	for (size_t i = 0; i < svc->n; i++) {
+		if (!services_visible(svc->s[i].e, req->user, role, profile)) {
+			hidden++;
+			continue;
+		}
+		json_array_append_new(list, svc_json(&svc->s[i], role == USERS_ROLE_ADMIN));
+		json_array_append_new(shown, json_string(svc->s[i].e->name));
+	}
+	audit_log("service.access", AUDIT_GRANT, req->user, req->role, req->peer,
+	          json_pack("{sssosI}", "endpoint", "list", "visible", shown, "hidden",
+	                    (json_int_t)hidden));
+	http_response_json(resp, 200, json_pack("{so}", "services", list));
+	return 0;
+}
+
+/*
+ * routes:
+ *   GET    /api/services/{user}
+ *   POST   /api/services/{user}/restart
+ * end routes
+ * ({user}: a service name, same grammar as user names.)
+ */
+static int
+api_one(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct services *svc = data;
+	const char *rest = req->path + strlen("/api/services/");
+	char name[USERS_NAME_MAX + 1];
+	size_t n = strcspn(rest, "/");
+	const char *tail = rest + n;
+	bool restart = strcmp(req->method, "POST") == 0;
+	if (n == 0 || n > USERS_NAME_MAX ||
+	    (restart ? strcmp(tail, "/restart") != 0 : *tail != '\0')) {
+		http_response_error(resp, 404, "not found");
+		return 0;
+	}
+	memcpy(name, rest, n);
+	name[n] = '\0';
+	enum users_role role = USERS_ROLE_MAX;
+	const struct users_profile *profile = NULL;
+	bool known = caller(svc, req, &role, &profile);
+	struct svc *s = find(svc, name);
+	bool visible = known && s && services_visible(s->e, req->user, role, profile);
+	const char *event = restart ? "service.restart" : "service.access";
+	if (!visible) {
+		/* not visible and not there answer alike: the name's existence is not leaked */
+		audit_log(event, AUDIT_DENY, req->user[0] ? req->user : NULL, req->role, req->peer,
+		          json_pack("{ssss}", "service", name, "reason",
+		                    s ? "not visible to this user" : "no such service"));
+		http_response_error(resp, 404, "no such service");
+		return 0;
+	}
+	if (!restart) {
+		audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
+		          json_pack("{ss}", "service", name));
+		http_response_json(resp, 200, svc_json(s, role == USERS_ROLE_ADMIN));
+		return 0;
+	}
+	bool owner = s->e->owner && strcmp(s->e->owner, req->user) == 0;
+	if (role != USERS_ROLE_ADMIN && !(owner && role == USERS_ROLE_MEMBER)) {
+		audit_log(event, AUDIT_DENY, req->user, req->role, req->peer,
+		          json_pack("{ssss}", "service", name, "reason",
+		                    "only admins and the service's owner may restart it"));
+		http_response_error(resp, 403,
+		                    "only admins and the service's owner may restart it");
+		return 0;
+	}
+	struct ab_err err = {0};
+	int r = services_restart_now(svc, name, req->user, &err);
+	audit_log(event, r < 0 ? AUDIT_DENY : AUDIT_GRANT, req->user, req->role, req->peer,
+	          json_pack("{ssss}", "service", name, "reason",
+	                    r < 0 ? err.msg : (owner ? "owner" : "admin")));
+	if (r < 0) {
+		http_response_error(resp, r == -EBUSY ? 409 : 400, err.msg);
+		return 0;
+	}
+	http_response_json(resp, 202, json_pack("{ssss}", "service", name, "restart", "started"));
+	return 0;
+}
+
+int
+services_add_routes(struct services *svc, struct server *srv)
+{
+	int r = server_route_add(srv, "GET", "/api/services", api_list, svc);
+	if (r >= 0)
+		r = server_route_add(srv, "GET", "/api/services/", api_one, svc);
+	if (r >= 0)
+		r = server_route_add(srv, "POST", "/api/services/", api_one, svc);
+	return r;
+}
+
+/* --- life ------------------------------------------------------------------------------ */
+
+int
+services_new(struct ab_loop *loop, struct httpc *http, struct services_registry *reg,
+             const struct services_params *p, struct services **ret, struct ab_err *err)
+{
+	struct services *svc = ab_xcalloc(1, sizeof(*svc));
+	svc->loop = loop;
+	svc->http = http;
+	svc->reg = reg;
+	if (p)
+		svc->p = *p;
+	if (!svc->p.history)
+		svc->p.history = DEFAULT_HISTORY;
+	svc->last_cycle_us = -1;
+	svc->n = reg->n;
+	svc->s = ab_xcalloc(reg->n + 1, sizeof(*svc->s));
+	for (size_t i = 0; i < reg->n; i++) {
+		svc->s[i].svc = svc;
+		svc->s[i].tcp_fd = svc->s[i].pidfd = -1;
+	}
+	for (size_t i = 0; i < reg->n; i++) {
+		struct svc *s = &svc->s[i];
+		const struct services_entry *e = &reg->entries[i];
+		s->e = e;
+		s->since_ms = ab_wall_ms();
+		snprintf(s->reason, sizeof(s->reason), "not checked yet");
+		s->hist = ab_xcalloc(svc->p.history, sizeof(*s->hist));
+		if (e->check.ca_file &&
+		    ab_read_file(e->check.ca_file, 1 << 20, &s->ca_pem, &s->ca_pem_len, err) < 0) {
+			ab_err_wrap(err, "services[%zu] ('%s').check.ca_file", i, e->name);
+			services_free(svc);
+			return -EINVAL;
+		}
+		if (e->scheme != SERVICES_TCP) {
+			bool v6 = strchr(e->host, ':') != NULL;
+			s->check_url = ab_xasprintf(
+			    "%s://%s%s%s:%u%s", e->scheme == SERVICES_HTTPS ? "https" : "http",
+			    v6 ? "[" : "", e->host, v6 ? "]" : "", e->port, e->check.path);
+		}
+	}
+	if (reg->n)
+		services_poll_all(svc);
+	*ret = svc;
+	return 0;
+}
+
+const struct services_registry *
+services_registry(const struct services *svc)
+{
+	return svc->reg;
+}
+
+void
+services_free(struct services *svc)
+{
+	if (!svc)
+		return;
+	for (size_t i = 0; i < svc->n; i++) {
+		struct svc *s = &svc->s[i];
+		ab_loop_timer_cancel(svc->loop, s->next);
+		ab_loop_timer_cancel(svc->loop, s->restart_timer);
+		httpc_cancel(svc->http, s->call);
+		httpc_cancel(svc->http, s->api_call);
+		tcp_end(s);
+		if (s->pid > 0) {
+			kill(-s->pid, SIGKILL);
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+		}
+		child_end(s);
+		free(s->hist);
+		free(s->check_url);
+		free(s->ca_pem);
+	}
+	free(svc->s);
+	services_registry_free(svc->reg);
+	free(svc);
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The services area against real services on loopback (peers.py: healthy, slow, flapping, 500,
+# TLS with a self-signed certificate, TCP-only, one that never answers, one with an endless
+# body) and a real broker: the states each one reaches, what each role sees in /api/services
+# (admin all, a member their own + their profile's, a demo identity the whitelisted ones), that
+# the API answers quickly while the misbehaving checks are in flight, and the audit events
+# (service.access grant/deny, service.down...). No root needed.
+set -uo pipefail
+B=${AB_BUILD_DIR:?run through ctest}
+S=${AB_SOURCE_DIR:?run through ctest}
+broker=$B/broker/argobox-broker
+[ -x "$broker" ] || { echo "SKIP: $broker is not built"; exit 77; }
+for t in curl jq openssl python3; do
+	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
+done
+T=$(mktemp -d /tmp/ab-svc.XXXXXX)
+PEERS_PID= BROKER_PID=
+cleanup() {
+	[ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
+	[ -n "$PEERS_PID" ] && kill "$PEERS_PID" 2>/dev/null && wait "$PEERS_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+ok() { echo "ok   $*"; }
+bad() {
+	echo "FAIL $*"
+	fails=$((fails + 1))
+}
+wait_for() { # wait_for SECONDS CMD...
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || return 1
+		sleep 0.1
+	done
+}
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null ||
+	{ bad "openssl could not make a certificate"; exit 1; }
+python3 "$S/tests/integration/services/peers.py" --ports "$T/ports.json" --cert "$T/cert.pem" \
+	--key "$T/key.pem" --slow-ms 300 healthy slow flapping error500 tls tcp hang endless &
+PEERS_PID=$!
+wait_for 10 test -s "$T/ports.json" || { bad "peers did not start"; exit 1; }
+p() { jq -r ".$1[0]" "$T/ports.json"; }
+closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+hash=$(openssl passwd -6 -salt absvc "s3cret-pw")
+# generous timeouts: the machine may be busy; "slow" is 300 ms against slow_ms 150
+chk='"interval_ms": 400, "timeout_ms": 3000, "failures": 2, "successes": 2'
+cat >"$T/broker.json" <<EOT
+{"listen": {"port": 0},
+ "session": {"runtime_base": "$T/run", "launcher": "process"},
+ "data": {"dir": "$T/data"}, "admin": {"socket": "$T/broker.sock"},
+ "audit": {"path": "$T/audit.log"},
+ "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
+ "users": [
+   {"name": "ada", "role": "admin", "profile": "admin", "uid": 1000, "password_hash": "$hash"},
+   {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "password_hash": "$hash"},
+   {"name": "cid", "role": "member", "profile": "media", "uid": 1004, "password_hash": "$hash"}],
+ "profiles": {
+   "admin": {"network": {"egress": "any"}},
+   "dev": {"services": ["flapping"], "network": {"egress": "services", "services": ["tcp"]}},
+   "media": {},
+   "trial": {"services": ["healthy"], "persistent": false, "ttl_minutes": 30, "demo": true}},
+ "services": [
+   {"name": "healthy", "title": "Healthy", "url": "http://127.0.0.1:$(p healthy)/",
+    "owner": "bea", "tags": ["web"], "check": {$chk, "expect_body": "ok healthy"}},
+   {"name": "slow", "url": "http://127.0.0.1:$(p slow)", "check": {$chk, "slow_ms": 150}},
+   {"name": "flapping", "url": "http://127.0.0.1:$(p flapping)/", "check": {"interval_ms": 400, "timeout_ms": 3000, "failures": 3, "successes": 2}},
+   {"name": "error500", "url": "http://127.0.0.1:$(p error500)/", "check": {$chk},
+    "access": {"profiles": ["media"]}},
+   {"name": "tls", "url": "https://127.0.0.1:$(p tls)/", "check": {$chk, "ca_file": "$T/cert.pem"}},
+   {"name": "tls-untrusted", "url": "https://127.0.0.1:$(p tls)/", "check": {$chk}},
+   {"name": "tcp", "url": "tcp://127.0.0.1:$(p tcp)", "check": {$chk}},
+   {"name": "tcp-closed", "url": "tcp://127.0.0.1:$closed", "check": {$chk}},
+   {"name": "hang", "url": "http://127.0.0.1:$(p hang)/", "check": {"interval_ms": 400, "timeout_ms": 400, "failures": 2, "successes": 2}},
+   {"name": "hang-long", "url": "http://127.0.0.1:$(p hang)/", "check": {"interval_ms": 400, "timeout_ms": 3000}},
+   {"name": "endless", "url": "http://127.0.0.1:$(p endless)/", "check": {$chk, "max_body": 4096}},
+   {"name": "wrong-body", "url": "http://127.0.0.1:$(p healthy)/", "check": {$chk, "expect_body": "nope"}},
+   {"name": "status-teapot", "url": "http://127.0.0.1:$(p healthy)/", "check": {$chk, "expect_status": 418}},
+   {"name": "members", "url": "http://127.0.0.1:$(p healthy)/health", "access": {"roles": ["member"]},
+    "check": {$chk}}]}
+EOT
+"$broker" --config "$T/broker.json" --web-root "$S/web" >"$T/broker.log" 2>&1 &
+BROKER_PID=$!
+wait_for 20 grep -q "listening on http" "$T/broker.log" || { bad "broker did not start: $(tail -5 "$T/broker.log")"; exit 1; }
+PORT=$(sed -n 's|.*listening on https\?://[^:]*:\([0-9]*\)/.*|\1|p' "$T/broker.log" | tail -n1)
+URL=http://127.0.0.1:$PORT
+login() { # login USER -> cookie jar $T/USER.jar
+	curl -s -o /dev/null -w '%{http_code}' -c "$T/$1.jar" -H "Origin: $URL" \
+		-H 'Content-Type: application/json' -d "{\"user\":\"$1\",\"password\":\"s3cret-pw\"}" "$URL/api/login"
+}
+get() { curl -s -o "$T/resp" -w '%{http_code}' -b "$T/$1.jar" -H "Origin: $URL" "$URL$2"; }
+for u in ada bea cid; do
+	[ "$(login $u)" = 200 ] || bad "$u cannot sign in"
+done
+
+# The states: let every check run several times (interval 400 ms).
+state() { get ada /api/services/"$1" >/dev/null; jq -r .state "$T/resp"; }
+is_state() { [ "$(state "$1")" = "$2" ]; }
+want() { # want NAME STATE
+	if wait_for 10 is_state "$1" "$2"; then
+		ok "$1 is $2 ($(jq -r .reason "$T/resp"))"
+	else
+		bad "$1: wanted $2, got $(state "$1"): $(jq -c '{reason,history:.history[0:3]}' "$T/resp")"
+	fi
+}
+want healthy up
+want slow degraded
+want flapping degraded
+want error500 down
+want tls up
+want tls-untrusted down
+want tcp up
+want tcp-closed down
+want hang down
+want endless down
+want wrong-body down
+want status-teapot down
+want members up
+get ada /api/services/hang >/dev/null
+jq -e '.history[0].error | test("[Tt]imeout|timed out")' "$T/resp" >/dev/null &&
+	ok "hang: the check gave up at its timeout ($(jq -r '.history[0].latency_ms' "$T/resp") ms)" ||
+	bad "hang: $(jq -c .history[0] "$T/resp")"
+lat=$(jq -r '.history[0].latency_ms' "$T/resp")
+python3 -c "import sys; sys.exit(0 if 350 <= $lat <= 1500 else 1)" &&
+	ok "hang: bounded by its 400 ms timeout" || bad "hang latency $lat ms"
+get ada /api/services/endless >/dev/null
+jq -e '.history[0].error | test("larger than 4096")' "$T/resp" >/dev/null &&
+	ok "endless: stopped after 4096 bytes" || bad "endless: $(jq -c .history[0] "$T/resp")"
+get ada /api/services/slow >/dev/null
+jq -e '.latency_ms >= 250 and (.reason | test("slow"))' "$T/resp" >/dev/null &&
+	ok "slow: latency $(jq .latency_ms "$T/resp") ms, degraded for it" || bad "slow: $(cat "$T/resp")"
+jq -e '(.history | length) >= 3 and .checks >= 3' "$T/resp" >/dev/null &&
+	ok "history kept ($(jq .checks "$T/resp") checks)" || bad "history: $(jq -c .history "$T/resp")"
+
+# Who sees what.
+names() { get "$1" /api/services >/dev/null; jq -r '[.services[].name] | sort | join(",")' "$T/resp"; }
+[ "$(names ada | tr ',' '\n' | wc -l)" = 14 ] && ok "admin sees all 14" || bad "admin sees $(names ada)"
+[ "$(names bea)" = "flapping,healthy,members" ] && ok "bea sees her own, her profile's, the members' ones" ||
+	bad "bea sees $(names bea)"
+[ "$(names cid)" = "error500,members" ] && ok "cid sees his profile's and the members' ones" ||
+	bad "cid sees $(names cid)"
+code=$(get bea /api/services/hang)
+[ "$code" = 404 ] && ok "bea: a service she may not see is 404" || bad "bea /api/services/hang: $code"
+code=$(get bea /api/services/healthy)
+[ "$code" = 200 ] && jq -e '.restart.command == null' "$T/resp" >/dev/null &&
+	ok "bea reads her service (no admin details)" || bad "bea healthy: $code $(cat "$T/resp")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/services")
+[ "$code" = 401 ] && ok "anonymous: 401" || bad "anonymous: $code"
+code=$(curl -s -o "$T/demo.json" -w '%{http_code}' -c "$T/demo.jar" -H "Origin: $URL" \
+	-H 'Content-Type: application/json' -d '{"profile":"trial"}' "$URL/api/demo")
+[ "$code" = 200 ] || bad "demo sign-in: $code $(cat "$T/demo.json")"
+[ "$(names demo)" = "healthy" ] && ok "the demo identity sees the whitelisted one only" ||
+	bad "demo sees $(names demo)"
+code=$(get demo /api/services/tcp)
+[ "$code" = 404 ] && ok "demo: another service is 404" || bad "demo tcp: $code"
+
+# The loop is not blocked while the misbehaving checks are in flight (hang-long holds a
+# connection for 3 s every 3.25 s): /healthz stays fast. Bounds are loose because the machine
+# may be busy; a loop that waited on a check would take seconds. bench/services_bench.sh
+# measures it finely.
+times=$(for i in $(seq 30); do curl -s -o /dev/null -w '%{time_total}\n' "$URL/healthz"; sleep 0.1; done)
+python3 - "$times" <<'EOP' && ok "/healthz during checks: $(python3 -c "import sys,statistics as s; v=sorted(map(float,sys.argv[1].split())); print(f'median {s.median(v)*1000:.1f} ms, worst {v[-1]*1000:.1f} ms')" "$times")" || bad "/healthz slow during checks: $times"
+import sys, statistics
+v = sorted(map(float, sys.argv[1].split()))
+sys.exit(0 if statistics.median(v) < 0.25 and v[-1] < 1.0 else 1)
+EOP
+curl -s "$URL/healthz" | jq -e '.services.down >= 7 and .services.up + .services.degraded >= 6' >/dev/null &&
+	ok "/healthz counts states: $(curl -s "$URL/healthz" | jq -c .services)" ||
+	bad "/healthz: $(curl -s "$URL/healthz")"
+
+# Audit.
+A=$T/audit.log
+grep '"event":"service.access"' "$A" | grep -q '"outcome":"deny"' && ok "denials audited" || bad "no service.access deny"
+grep '"event":"service.access"' "$A" | grep '"user":"bea"' | grep -q '"outcome":"grant"' &&
+	ok "grants audited" || bad "no service.access grant for bea"
+grep '"event":"service.down"' "$A" | grep -q '"service":"hang"' && ok "service.down audited" || bad "no service.down for hang"
+grep '"event":"service.up"' "$A" | grep -q '"service":"healthy"' && ok "service.up audited" || bad "no service.up"
+grep '"event":"service.notify"' "$A" | grep '"service":"hang"' | grep -q '"ada"' &&
+	ok "admins are notified (no desktop running: recorded as such)" || bad "no service.notify for hang"
+
+[ $fails = 0 ] && echo "PASS" || echo "$fails failure(s)"
+exit $((fails > 0))
