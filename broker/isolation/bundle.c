@@ -297,7 +297,11 @@ bundle_config(const struct runtime_spec *spec, const char *etc_dir, json_t **ret
 	    "/%s/%s", spec->cgroup_parent ? spec->cgroup_parent : "argobox", spec->user);
 
 	json_t *env = json_array();
-	json_array_append_new(env, json_string("PATH=/usr/local/bin:/usr/bin:/bin"));
+	if (spec->path_prepend)
+		json_array_append_new(
+		    env, json_sprintf("PATH=%s:/usr/local/bin:/usr/bin:/bin", spec->path_prepend));
+	else
+		json_array_append_new(env, json_string("PATH=/usr/local/bin:/usr/bin:/bin"));
 	json_array_append_new(env, json_sprintf("HOME=%s", home));
 	json_array_append_new(env, json_sprintf("USER=%s", spec->user));
 	json_array_append_new(env, json_sprintf("LOGNAME=%s", spec->user));

@@ -75,6 +75,7 @@ struct runtime_spec {
 	const char *image;            /* a root filesystem (containers/rootfs/) whose /usr and /etc
 	                                 entries replace the host's; NULL: the host view */
 	const char *hostname;         /* NULL: "argobox-<user>" */
+	const char *path_prepend;     /* a directory put before /usr/local/bin on PATH, or NULL */
 	const char *cgroup_parent;    /* NULL: "argobox" */
 
 	const char *const *argv;            /* NULL-terminated command */

@@ -27,7 +27,7 @@
 #define MAX_SERVICES     64
 #define MAX_EPHEMERAL    1024 /* demo identities at once */
 #define MAX_DESKTOP_BINS 4
-#define MAX_RO_BINDS     (MAX_DESKTOP_BINS + 1) /* + the assets directory */
+#define MAX_RO_BINDS     (MAX_DESKTOP_BINS + 2) /* + the assets and apps directories */
 
 /* The "runtime" subtree. */
 struct iso_runtime_cfg {
@@ -149,6 +149,8 @@ struct isolation {
 	 */
 	char desktop_bins[MAX_DESKTOP_BINS][PATH_MAX];
 	unsigned n_desktop_bins;
+	/* ArgoBox's apps (apps/) of a build tree, bound read-only and put first on the PATH */
+	char apps_dir[PATH_MAX];
 	/*
 	 * ArgoBox's assets (applications/ (.desktop files), wallpapers/) when they live
 	 * outside /usr (a source checkout): the window manager reads them by the
@@ -284,6 +286,33 @@ find_seccomp(struct isolation *iso, struct ab_err *err)
 static void canonicalise(char *path, size_t size);
 
 /*
+ * The apps of the build this broker belongs to (<build>/apps/bin beside <build>/broker/), when
+ * they live outside /usr: an installed ArgoBox puts them in <prefix>/bin, which containers
+ * see on the host /usr view. Without this a container desktop's launcher would offer apps it
+ * cannot start.
+ */
+static void
+find_apps(struct isolation *iso)
+{
+	char exe[PATH_MAX], real[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	iso->apps_dir[0] = '\0';
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	_cleanup_free_ char *dir = ab_xasprintf("%s/../apps/bin", exe);
+	struct stat st;
+	if (!realpath(dir, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    strncmp(real, "/usr/", 5) == 0)
+		return;
+	memcpy(iso->apps_dir, real, sizeof(real));
+}
+
+/*
  * The source tree's assets/ (the path argobox-wm was built with), when it
  * exists outside /usr: containers on the host's /usr view would not see it
  * otherwise, and the launcher would list no apps and wallpapers would not load.
@@ -397,6 +426,7 @@ isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct user
 		memcpy(iso->desktop_bins[iso->n_desktop_bins++], real, sizeof(real));
 	}
 	find_assets(iso);
+	find_apps(iso);
 
 	struct netpol_config nc = netpol_default_config;
 	snprintf(nc.pool, sizeof(nc.pool), "%s", iso->nc.pool);
@@ -667,6 +697,10 @@ isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *
 		    (struct runtime_mount){iso->desktop_bins[i], iso->desktop_bins[i], false};
 	if (iso->assets_dir[0])
 		iso->mounts[n++] = (struct runtime_mount){iso->assets_dir, iso->assets_dir, false};
+	if (iso->apps_dir[0]) {
+		iso->mounts[n++] = (struct runtime_mount){iso->apps_dir, iso->apps_dir, false};
+		p.spec.path_prepend = iso->apps_dir;
+	}
 	if (n) {
 		p.spec.mounts = iso->mounts;
 		p.spec.n_mounts = n;

@@ -164,6 +164,15 @@ if [ "$wm" != /usr/bin/sleep ]; then
 	esac
 	grep -q "$T/run" "/proc/$pid3/mountinfo" && bad "the host's runtime path shows in the container's mountinfo" ||
 		ok "no host runtime path in the container's mountinfo"
+	# ArgoBox's apps of this build are inside, read-only, first on the desktop's PATH.
+	if [ -x "$B/apps/bin/argobox-terminal" ]; then
+		apps=$(readlink -f "$B/apps/bin")
+		[ -n "$wmpid" ] && tr '\0' '\n' </proc/$wmpid/environ | grep -qx "PATH=$apps:/usr/local/bin:/usr/bin:/bin" &&
+			ok "apps directory first on the desktop's PATH" ||
+			bad "desktop PATH: $(tr '\0' '\n' </proc/$wmpid/environ 2>&1 | grep ^PATH=)"
+		[ -x "/proc/$pid3/root$apps/argobox-terminal" ] && awk -v m="$apps" '$5 == m' "/proc/$pid3/mountinfo" | grep -q ' ro[ ,]' &&
+			ok "argobox-terminal inside the container, read-only" || bad "apps not bound read-only inside"
+	fi
 	ctl stop local >/dev/null
 	wait_for 20 no_containers || bad "container left after the second stop"
 	wait_for 5 eval '! mountpoint -q "$T/run/local"' && ok "runtime tmpfs unmounted when the desktop stopped" ||
