@@ -42,6 +42,7 @@ struct broker_config {
 	json_t *auth;     /* docs/auth.md: {"local","access","demo"} (authn.c) */
 	json_t *users;    /* [{"name","role","profile","uid",...}] */
 	json_t *profiles; /* {"name": {...}} */
+	json_t *files;    /* broker/files: quotas and upload limits (docs/files.md) */
 	json_t *services; /* services/registry.c: [{"name","url","check",...}] */
 	char log_format[8];
 	char log_level[8];

@@ -11,6 +11,7 @@
  *   http/       server.c: lws context, routes, static files, the websocket endpoint and
  *               its authorize hook; loop_lws.c: common/ab_loop.h on the lws loop; httpc.c;
  *   desktops/   desktop.c: lifecycle, launchers, re-adoption, checked socket connects;
+ *   files/      files.c: the files API over homes, files_upload.c (tus), files_usage.c;
  *               desktop_control.c: the session's control channel (hello, heartbeat);
  *   gateway/    proxy.c (websocket <-> rfb.sock), vncgw.c (native VNC), rfbflow.c (pacing);
  *   state/      deskstate_sync.c (desktop state <-> kv), kv*.c (the store);
@@ -39,6 +40,7 @@
 #include "admin_socket.h"
 #include "desktop.h"
 #include "deskstate_sync.h"
+#include "files.h"
 #ifdef AB_HAVE_ISOLATION
 #include "isolation.h"
 #endif
@@ -74,6 +76,8 @@ validate_config(void *cfg, struct ab_err *err)
 		r = vncgw_check_config(cfg, err);
 	if (r >= 0)
 		r = authn_check_config(cfg, err);
+	if (r >= 0)
+		r = files_check_config(((struct broker_config *)cfg)->files, err);
 	if (r >= 0)
 		r = services_check_config(cfg, err);
 #ifdef AB_HAVE_ISOLATION
@@ -165,6 +169,46 @@ profile_of(void *data, const char *user)
 		return u->profile;
 	const struct demo_identity *id = c->authn ? authn_demo_find(c->authn, user) : NULL;
 	return id ? id->profile : NULL;
+}
+
+/*
+ * files: a user's home and the host ids that own what the files API creates there. Only
+ * users of the table (or "local" without one) have a home on the host; demo identities keep
+ * theirs inside the container. The ids are the container mapping's (the uid the desktop
+ * sees as its user), also with the process launcher, so ownership checks mean the same.
+ */
+struct files_ctx {
+	const struct broker_config *cfg;
+	struct apps_ctx *apps;
+};
+
+static int
+files_home_for(void *data, const char *user, struct files_home *ret)
+{
+	const struct files_ctx *c = data;
+	const struct users_user *u = NULL;
+	size_t index = 0, n = c->apps->db ? users_count(c->apps->db) : 0;
+	for (index = 0; index < n; index++)
+		if (strcmp(users_at(c->apps->db, index)->name, user) == 0) {
+			u = users_at(c->apps->db, index);
+			break;
+		}
+	if (!u && (c->apps->db || strcmp(user, "local") != 0))
+		return -ENOENT;
+	if (u && (u->role == USERS_ROLE_DEMO || (u->profile && !u->profile->persistent)))
+		return -ENOENT; /* no home is mounted for them either (isolation.c) */
+	/* isolation.c's mapping: slot `index` maps 65536 ids from runtime.host_id_base */
+	json_t *base = json_object_get(c->cfg->runtime, "host_id_base");
+	uint64_t host = (uint64_t)(base ? json_integer_value(base) : 100000) + index * 65536u;
+	ret->uid = (uid_t)(host + (u ? u->uid : 1000));
+	ret->gid = (gid_t)(host + (u ? u->gid : 1000));
+	/* where isolation puts it (storage.home_base, else <data.dir>/home), with any launcher */
+	if (c->cfg->storage_home_base[0])
+		snprintf(ret->dir, sizeof(ret->dir), "%.3000s/%s", c->cfg->storage_home_base, user);
+	else
+		snprintf(ret->dir, sizeof(ret->dir), "%.3000s/home/%s", c->cfg->data_dir, user);
+	snprintf(ret->profile, sizeof(ret->profile), "%s", u && u->profile ? u->profile->name : "");
+	return 0;
 }
 
 /* /healthz: how many desktops the broker holds */
@@ -340,6 +384,24 @@ main(int argc, char **argv)
 #endif
 	if (deskstate_sync_add_routes(dsync, srv) < 0)
 		ab_warn("cannot add the desktop state routes");
+	struct files_ctx fctx = {
+	    .cfg = &cfg,
+	    .apps = &apps,
+	};
+	struct files_params fp = {
+	    .config = cfg.files,
+	    .data_dir = cfg.data_dir,
+	    .home = files_home_for,
+	    .home_data = &fctx,
+	    .desktops = desktops,
+	};
+	struct files *files = NULL;
+	if (files_new(loop, &fp, &files, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	if (files_add_routes(files, srv) < 0)
+		ab_warn("cannot add the files routes");
 	/* services: health checks on this loop through one libcurl multi client */
 	struct httpc *svc_http = httpc_new(loop);
 	struct services *services = NULL;
@@ -421,6 +483,7 @@ main(int argc, char **argv)
 #else
 	launcher->ops->free(launcher);
 #endif
+	files_free(files);
 	deskstate_sync_free(dsync);
 	services_free(services); /* after isolation_free: the registry is borrowed there */
 	httpc_free(svc_http);

@@ -38,6 +38,9 @@ static const struct rule {
     [AUTHZ_ADMIN_READ] = {"admin.read", false, true, {A, D, D, D}, {D, D, D, D}},
     [AUTHZ_ADMIN_WRITE] = {"admin.write", false, true, {A, D, D, D}, {D, D, D, D}},
     [AUTHZ_VNC_PASSWORD] = {"vnc.password", false, true, {A, A, D, D}, {D, D, D, D}},
+    /* own home only: no path names another user's (docs/files.md); files.* audits each */
+    [AUTHZ_FILES_READ] = {"files.read", false, false, {A, A, A, D}, {D, D, D, D}},
+    [AUTHZ_FILES_WRITE] = {"files.write", false, false, {A, A, A, D}, {D, D, D, D}},
 };
 
 #undef D
@@ -90,6 +93,14 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/api/vnc-password", AUTHZ_VNC_PASSWORD},
     {"POST", "/api/vnc-password", AUTHZ_VNC_PASSWORD},
     {"DELETE", "/api/vnc-password", AUTHZ_VNC_PASSWORD},
+    {"GET", "/api/files", AUTHZ_FILES_READ},
+    {"GET", "/api/files/*", AUTHZ_FILES_READ},
+    {"POST", "/api/files/*", AUTHZ_FILES_WRITE},
+    {"DELETE", "/api/files/*", AUTHZ_FILES_WRITE},
+    {"POST", "/api/uploads", AUTHZ_FILES_WRITE},
+    {"GET", "/api/uploads/*", AUTHZ_FILES_WRITE},
+    {"PATCH", "/api/uploads/*", AUTHZ_FILES_WRITE},
+    {"DELETE", "/api/uploads/*", AUTHZ_FILES_WRITE},
     {NULL, NULL, 0},
 };
 

@@ -46,6 +46,8 @@ enum authz_endpoint {
 	AUTHZ_ADMIN_READ,      /* GET /api/admin/... */
 	AUTHZ_ADMIN_WRITE,     /* POST, PUT, DELETE /api/admin/... */
 	AUTHZ_VNC_PASSWORD,    /* GET, POST, DELETE /api/vnc-password (own; not demo) */
+	AUTHZ_FILES_READ,      /* GET /api/files[/...]: the caller's own home (docs/files.md) */
+	AUTHZ_FILES_WRITE,     /* POST, DELETE /api/files/..., /api/uploads[/...]: own home */
 	AUTHZ_ENDPOINT_MAX,
 };
 

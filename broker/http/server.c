@@ -23,11 +23,13 @@
 #include "loop_lws.h"
 #include "server.h"
 
-#define SERVER_MAX_ROUTES 64
-#define SERVER_MAX_BODY   (1u << 20)
-#define SERVER_MAX_HEALTH 8
-#define NOVNC_PREFIX      "/vendor/novnc/"
-#define NOVNC_DIR         "node_modules/@novnc/novnc/"
+#define SERVER_MAX_ROUTES        64
+#define SERVER_MAX_BODY          (1u << 20)
+#define SERVER_MAX_HEALTH        8
+#define SERVER_MAX_BODY_HANDLERS 8
+#define SERVER_FD_SLICE          (64u << 10)
+#define NOVNC_PREFIX             "/vendor/novnc/"
+#define NOVNC_DIR                "node_modules/@novnc/novnc/"
 
 struct route {
 	char *method;
@@ -53,6 +55,14 @@ struct server {
 	unsigned nhealth;
 	struct route routes[SERVER_MAX_ROUTES];
 	unsigned nroutes;
+	/* streamed request bodies (server_body_handler_add) */
+	struct {
+		char *method, *path;
+		bool prefix;
+		const struct server_body_ops *ops;
+		void *data;
+	} body_handlers[SERVER_MAX_BODY_HANDLERS];
+	unsigned nbody_handlers;
 	http_authorize_fn authorize;
 	void *authorize_data;
 	char web_root[PATH_MAX]; /* realpath of cfg->web_root, "" when unusable */
@@ -68,6 +78,11 @@ struct conn {
 	char *body;
 	size_t body_len;
 	bool body_too_big;
+	/* a streamed body (server_body_handler_add): its handler, context, who asked */
+	const struct server_body_ops *bops;
+	void *bctx;
+	char buser[64], brole[16];
+	bool answered; /* respond() ran for this request */
 	struct http_response resp;
 	size_t sent;
 	/* websocket */
@@ -94,6 +109,7 @@ static const struct {
     {"x-forwarded-for", WSI_TOKEN_X_FORWARDED_FOR},
     {"referer", WSI_TOKEN_HTTP_REFERER},
     {"accept", WSI_TOKEN_HTTP_ACCEPT},
+    {"range", WSI_TOKEN_HTTP_RANGE},
     {"sec-websocket-protocol", WSI_TOKEN_PROTOCOL},
 };
 
@@ -203,11 +219,27 @@ http_response_add_header(struct http_response *resp, const char *name, const cha
 	return 0;
 }
 
+void
+http_response_fd(struct http_response *resp, int status, const char *content_type, int fd,
+                 unsigned long long offset, unsigned long long len)
+{
+	resp->status = status;
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s", content_type);
+	if (resp->fd_set)
+		close(resp->fd);
+	resp->fd_set = true;
+	resp->fd = fd;
+	resp->fd_offset = offset;
+	resp->fd_len = len;
+}
+
 static void
 http_response_clear(struct http_response *resp)
 {
 	free(resp->body);
 	free(resp->file);
+	if (resp->fd_set)
+		close(resp->fd);
 	for (unsigned i = 0; i < resp->nheaders; i++) {
 		free(resp->header_names[i]);
 		free(resp->header_values[i]);
@@ -218,6 +250,10 @@ http_response_clear(struct http_response *resp)
 static void
 conn_http_reset(struct conn *c)
 {
+	if (c->bops && c->bctx)
+		c->bops->release(c->bctx);
+	c->bops = NULL;
+	c->bctx = NULL;
 	http_response_clear(&c->resp);
 	free(c->path);
 	free(c->body);
@@ -226,6 +262,7 @@ conn_http_reset(struct conn *c)
 	c->body_len = 0;
 	c->body_too_big = false;
 	c->sent = 0;
+	c->answered = false;
 	c->method[0] = '\0';
 }
 
@@ -411,6 +448,7 @@ respond(struct server *s, struct lws *wsi, struct conn *c)
 	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start,
 	                                   *end = buf + sizeof(buf) - 1;
 	bool ok = true;
+	c->answered = true;
 	for (unsigned i = 0; ok && i < resp->nheaders; i++)
 		ok = !lws_add_http_header_by_name(wsi, (unsigned char *)resp->header_names[i],
 		                                  (unsigned char *)resp->header_values[i],
@@ -434,8 +472,9 @@ respond(struct server *s, struct lws *wsi, struct conn *c)
 		return 0;
 	}
 	unsigned char hb[LWS_PRE + 4096], *hs = hb + LWS_PRE, *hp = hs, *he = hb + sizeof(hb) - 1;
-	if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type,
-	                                resp->body_len, &hp, he))
+	unsigned long long len = resp->fd_set ? resp->fd_len : resp->body_len;
+	if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type, len, &hp,
+	                                he))
 		return -1;
 	if ((size_t)(he - hp) < (size_t)(p - start))
 		return -1;
@@ -443,7 +482,7 @@ respond(struct server *s, struct lws *wsi, struct conn *c)
 	hp += p - start;
 	if (lws_finalize_write_http_header(wsi, hs, &hp, he))
 		return -1;
-	if (resp->body_len == 0 || strcmp(c->method, "HEAD") == 0)
+	if (len == 0 || strcmp(c->method, "HEAD") == 0)
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	lws_callback_on_writable(wsi);
 	return 0;
@@ -462,17 +501,18 @@ http_request_begin(struct server *s, struct lws *wsi, struct conn *c, const char
 	return 0;
 }
 
-static int
-http_request_run(struct server *s, struct lws *wsi, struct conn *c)
+/* Fills req from the connection; peer and query are the caller's buffers. */
+static void
+http_request_fill(struct lws *wsi, struct conn *c, struct http_request *req, char *peer,
+                  size_t peer_len, char *query, size_t query_size)
 {
-	char peer[64] = "", query[2048] = "";
-	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	lws_get_peer_simple(wsi, peer, (int)peer_len);
 	/* The decoded query fragments, joined by '&'. */
 	size_t ql = 0;
-	for (int i = 0; ql + 2 < sizeof(query); i++) {
-		int n = lws_hdr_copy_fragment(wsi, query + ql + (ql ? 1 : 0),
-		                              (int)(sizeof(query) - ql - 1),
-		                              WSI_TOKEN_HTTP_URI_ARGS, i);
+	for (int i = 0; ql + 2 < query_size; i++) {
+		int n =
+		    lws_hdr_copy_fragment(wsi, query + ql + (ql ? 1 : 0),
+		                          (int)(query_size - ql - 1), WSI_TOKEN_HTTP_URI_ARGS, i);
 		if (n <= 0)
 			break;
 		if (ql)
@@ -480,7 +520,7 @@ http_request_run(struct server *s, struct lws *wsi, struct conn *c)
 		ql += (size_t)n + (ql ? 1 : 0);
 	}
 	query[ql] = '\0';
-	struct http_request req = {
+	*req = (struct http_request){
 	    .method = c->method[0] ? c->method : "GET",
 	    .path = c->path,
 	    .query = query,
@@ -489,12 +529,74 @@ http_request_run(struct server *s, struct lws *wsi, struct conn *c)
 	    .peer = peer,
 	    .wsi = wsi,
 	};
+}
+
+static int
+http_request_run(struct server *s, struct lws *wsi, struct conn *c)
+{
+	char peer[64] = "", query[2048] = "";
+	struct http_request req;
+	http_request_fill(wsi, c, &req, peer, sizeof(peer), query, sizeof(query));
+	if (c->bops) {
+		/* a streamed body is over: its handler answers (unless it refused earlier) */
+		snprintf(req.user, sizeof(req.user), "%s", c->buser);
+		snprintf(req.role, sizeof(req.role), "%s", c->brole);
+		if (c->bctx && !c->resp.status)
+			c->bops->end(c->bctx, &req, &c->resp);
+		if (c->bctx)
+			c->bops->release(c->bctx);
+		c->bctx = NULL;
+		c->bops = NULL;
+		if (!c->resp.status)
+			http_response_error(&c->resp, 500, "internal error");
+		ab_debug("%s %s %s -> %d (streamed)", peer, req.method, req.path, c->resp.status);
+		return respond(s, wsi, c);
+	}
 	if (c->body_too_big)
 		http_response_error(&c->resp, 413, "request body too large");
 	else
 		dispatch(s, &req, &c->resp);
 	ab_debug("%s %s %s -> %d", peer, req.method, req.path, c->resp.status);
 	return respond(s, wsi, c);
+}
+
+/*
+ * A request with a body to a body handler's route: checked and authorized now, from its
+ * headers, then handed to the handler (server_body_handler_add). Returns true when it is
+ * streamed (c->bops set).
+ */
+static bool
+body_stream_begin(struct server *s, struct lws *wsi, struct conn *c)
+{
+	unsigned i;
+	for (i = 0; i < s->nbody_handlers; i++) {
+		size_t n = strlen(s->body_handlers[i].path);
+		if (strcmp(s->body_handlers[i].method, c->method) == 0 &&
+		    (s->body_handlers[i].prefix ? strncmp(c->path, s->body_handlers[i].path, n) == 0
+		                                : strcmp(c->path, s->body_handlers[i].path) == 0))
+			break;
+	}
+	if (i == s->nbody_handlers)
+		return false;
+	char peer[64] = "", query[2048] = "";
+	struct http_request req;
+	http_request_fill(wsi, c, &req, peer, sizeof(peer), query, sizeof(query));
+	c->bops = s->body_handlers[i].ops;
+	if (server_path_check(req.path, strlen(req.path)) < 0) {
+		http_response_error(&c->resp, 400, "bad path");
+		return true;
+	}
+	if (s->authorize(&req, &c->resp, s->authorize_data) < 0) {
+		if (!c->resp.status)
+			http_response_error(&c->resp, 403, "forbidden");
+		return true;
+	}
+	snprintf(c->buser, sizeof(c->buser), "%s", req.user);
+	snprintf(c->brole, sizeof(c->brole), "%s", req.role);
+	c->bctx = c->bops->begin(&req, &c->resp, s->body_handlers[i].data);
+	if (!c->bctx && !c->resp.status)
+		http_response_error(&c->resp, 500, "internal error");
+	return true;
 }
 
 /* ---- websocket upgrade ---- */
@@ -742,12 +844,25 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		if (strcmp(c->method, "POST") == 0 || strcmp(c->method, "PUT") == 0 ||
 		    strcmp(c->method, "PATCH") == 0) {
 			if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
-			    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+			    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+				char cl[24];
+				/* lws announces no body completion for an empty streamed PATCH */
+				if (body_stream_begin(s, wsi, c) &&
+				    hdr_copy(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl)) &&
+				    strcmp(cl, "0") == 0)
+					return http_request_run(s, wsi, c);
 				return 0; /* the body follows */
+			}
 		}
 		return http_request_run(s, wsi, c);
 	}
 	case LWS_CALLBACK_HTTP_BODY:
+		if (c->bops) {
+			if (c->bctx && !c->resp.status && len &&
+			    c->bops->chunk(c->bctx, in, len, &c->resp) < 0 && !c->resp.status)
+				http_response_error(&c->resp, 500, "internal error");
+			return 0;
+		}
 		if (c->body_too_big || c->body_len + len > SERVER_MAX_BODY) {
 			c->body_too_big = true;
 			return 0;
@@ -759,9 +874,37 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		c->body[c->body_len] = '\0';
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (c->answered)
+			return 0;
 		return http_request_run(s, wsi, c);
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
 		struct http_response *r = &c->resp;
+		if (r->fd_set) {
+			if (c->sent >= r->fd_len)
+				return 0;
+			size_t n = (size_t)AB_MIN(r->fd_len - c->sent,
+			                          (unsigned long long)SERVER_FD_SLICE);
+			unsigned char *buf = ab_xmalloc(LWS_PRE + n);
+			ssize_t got =
+			    pread(r->fd, buf + LWS_PRE, n, (off_t)(r->fd_offset + c->sent));
+			if (got <= 0) { /* the file shrank or broke under us: cut the response */
+				free(buf);
+				return -1;
+			}
+			n = (size_t)got;
+			bool last = c->sent + n == r->fd_len;
+			int w = lws_write(wsi, buf + LWS_PRE, n,
+			                  last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+			free(buf);
+			if (w < (int)n)
+				return -1;
+			c->sent += n;
+			if (!last) {
+				lws_callback_on_writable(wsi);
+				return 0;
+			}
+			return lws_http_transaction_completed(wsi) ? -1 : 0;
+		}
 		if (!r->body || c->sent >= r->body_len)
 			return 0;
 		size_t n = AB_MIN(r->body_len - c->sent, (size_t)65536);
@@ -938,6 +1081,22 @@ server_route_add(struct server *s, const char *method, const char *path, http_ha
 	return 0;
 }
 
+int
+server_body_handler_add(struct server *s, const char *method, const char *path,
+                        const struct server_body_ops *ops, void *data)
+{
+	if (s->nbody_handlers >= SERVER_MAX_BODY_HANDLERS)
+		return -ENOSPC;
+	size_t n = strlen(path);
+	s->body_handlers[s->nbody_handlers].method = ab_xstrdup(method);
+	s->body_handlers[s->nbody_handlers].path = ab_xstrdup(path);
+	s->body_handlers[s->nbody_handlers].prefix = n > 0 && path[n - 1] == '/';
+	s->body_handlers[s->nbody_handlers].ops = ops;
+	s->body_handlers[s->nbody_handlers].data = data;
+	s->nbody_handlers++;
+	return 0;
+}
+
 void
 server_set_authorize(struct server *s, http_authorize_fn fn, void *data)
 {
@@ -971,6 +1130,10 @@ server_free(struct server *s)
 	for (unsigned i = 0; i < s->nroutes; i++) {
 		free(s->routes[i].method);
 		free(s->routes[i].path);
+	}
+	for (unsigned i = 0; i < s->nbody_handlers; i++) {
+		free(s->body_handlers[i].method);
+		free(s->body_handlers[i].path);
 	}
 	free(s);
 }

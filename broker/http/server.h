@@ -64,6 +64,10 @@ struct http_response {
 	char *body; /* owned */
 	size_t body_len;
 	char *file; /* owned: serve this file instead of body */
+	/* http_response_fd(): serve fd_len bytes of fd from fd_offset instead of body (owned) */
+	bool fd_set;
+	int fd;
+	unsigned long long fd_offset, fd_len;
 	unsigned nheaders;
 	char *header_names[HTTP_RESPONSE_MAX_HEADERS]; /* owned */
 	char *header_values[HTTP_RESPONSE_MAX_HEADERS];
@@ -76,6 +80,12 @@ void http_response_set(struct http_response *resp, int status, const char *conte
 void http_response_json(struct http_response *resp, int status, json_t *body);
 /* Sets {"error": msg} with `status`. */
 void http_response_error(struct http_response *resp, int status, const char *msg);
+/*
+ * Serves `len` bytes of `fd` from `offset` with `status` (200, 206): read in 64 KiB slices as
+ * the client drains them, so memory stays bounded. The fd is taken over (closed after).
+ */
+void http_response_fd(struct http_response *resp, int status, const char *content_type, int fd,
+                      unsigned long long offset, unsigned long long len);
 /* Adds a header (copied), e.g. "Set-Cookie". Returns -ENOSPC when full. */
 int http_response_add_header(struct http_response *resp, const char *name, const char *value);
 
@@ -127,6 +137,26 @@ void server_add_health(struct server *s, server_health_fn fn, void *data);
 int server_route_add(struct server *s, const char *method, const char *path, http_handler_fn fn,
                      void *data);
 void server_set_authorize(struct server *s, http_authorize_fn fn, void *data);
+
+/*
+ * Streamed request bodies (uploads): a request whose method and path match a body handler
+ * (`path` exact, or a prefix when it ends with '/') is not buffered. Once its headers are
+ * in, it is path-checked and authorized like any request, then `begin` runs: it returns the
+ * handler's context, or NULL with resp filled (the body is then read and dropped). `chunk`
+ * gets the body as it arrives (return < 0 with resp filled to stop: the rest is dropped);
+ * `end` runs when the body is complete and fills resp; `release` always runs last, also when
+ * the client goes away mid-body. The answer is sent once the body is over. Chunks are handed
+ * over synchronously: a handler that cannot keep up must not buffer without bound.
+ * The route must also be served by a server_route_add() route (for authz and the docs).
+ */
+struct server_body_ops {
+	void *(*begin)(struct http_request *req, struct http_response *resp, void *data);
+	int (*chunk)(void *ctx, const void *in, size_t len, struct http_response *resp);
+	void (*end)(void *ctx, struct http_request *req, struct http_response *resp);
+	void (*release)(void *ctx);
+};
+int server_body_handler_add(struct server *s, const char *method, const char *path,
+                            const struct server_body_ops *ops, void *data);
 
 /* Runs one round of the loop (waits at most timeout_ms). */
 int server_service(struct server *s, int timeout_ms);

@@ -9,7 +9,8 @@ rows) never promises an endpoint that answers 405 again. What the broker serves:
   - server_route_add(..., "METHOD", "/exact/path", ...) calls in broker/*.c;
   - prefix routes (a path ending in "/", or one any method reaches): the file declares
     exactly what they serve in a comment block "routes:" ... "end routes"
-    (e.g. broker/state/deskstate_sync.c), one "METHOD /path/{user}" a line;
+    (e.g. broker/state/deskstate_sync.c), one "METHOD /path/{user}" a line (or "//"
+    comment lines, for paths ending in "/*": broker/files/files.c);
   - the websocket paths that broker/http/server.c upgrades (strcmp(uri, "...")), GET;
   - static files: a GET row with endpoint AUTHZ_PUBLIC whose file is in web/.
 
@@ -49,7 +50,7 @@ def main():
         declared = []
         for block in re.findall(r"routes:\n(.*?)end routes", text, re.S):
             for line in block.splitlines():
-                m = re.match(r"\s*\*?\s*([A-Z]+)\s+(/\S*)\s*$", line)
+                m = re.match(r"\s*(?:\*|//)?\s*([A-Z]+)\s+(/\S*)\s*$", line)
                 if m:
                     declared.append((m.group(1), m.group(2)))
         for m in re.finditer(r'server_route_add\(\s*\w+,\s*(NULL|"[A-Z]+"),\s*("[^"]*"|\w+),',

@@ -76,6 +76,9 @@ expected(const struct who *w, enum authz_endpoint ep, const char *owner)
 		if (anon)
 			return 401;
 		return w->role == USERS_ROLE_ADMIN ? 200 : 403;
+	case AUTHZ_FILES_READ: /* the own home only: no path names another's (docs/files.md) */
+	case AUTHZ_FILES_WRITE:
+		return anon ? 401 : 200;
 	case AUTHZ_VNC_PASSWORD: /* own VNC access password; demo identities get none */
 		if (anon)
 			return 401;

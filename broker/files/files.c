@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * files: the files API over a user's home (see files.h; docs/files.md).
+ *
+ *   GET    /api/files[/<path>]   a directory: JSON listing (+ usage); a file: its bytes
+ *                                (Range, ETag, Content-Disposition)
+ *   DELETE /api/files/<path>     a file, a link or an empty directory
+ *   POST   /api/files/<path>     {"action":"mkdir"} | {"action":"rename","to":"<path>"}
+ *
+ * Uploads are files_upload.c's (tus), usage and quota files_usage.c's. Every handler opens
+ * the home as a directory fd and everything in it with ab_open_beneath() or *at() calls on
+ * a parent reached that way, never following a symlink.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ab_log.h"
+#include "ab_safe.h"
+#include "ab_util.h"
+#include "files_internal.h"
+
+#define API_FILES       "/api/files"
+#define API_FILES_SLASH "/api/files/"
+#define LIST_DEFAULT    1000
+#define LIST_MAX        10000
+
+/* ---- configuration ---- */
+
+static const char *const config_keys[] = {"quota_bytes", "upload_max_bytes", "usage_refresh_s",
+                                          "profiles", "users"};
+
+static int
+check_bytes(json_t *v, const char *path, struct ab_err *err)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return ab_err_set(err, EINVAL, "%s: must be a number of bytes >= 0", path);
+	return 0;
+}
+
+int
+files_check_config(json_t *c, struct ab_err *err)
+{
+	if (!c)
+		return 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(c, key, v)
+	{
+		bool known = false;
+		for (size_t i = 0; i < AB_ARRAY_SIZE(config_keys); i++)
+			known = known || strcmp(key, config_keys[i]) == 0;
+		if (!known)
+			return ab_err_set(err, EINVAL, "files.%s: unknown key", key);
+		char path[128];
+		snprintf(path, sizeof(path), "files.%s", key);
+		if (strcmp(key, "profiles") == 0 || strcmp(key, "users") == 0) {
+			if (!json_is_object(v))
+				return ab_err_set(err, EINVAL, "%s: must be an object", path);
+			const char *k2;
+			json_t *v2;
+			json_object_foreach(v, k2, v2)
+			{
+				snprintf(path, sizeof(path), "files.%s.%.40s", key, k2);
+				if (check_bytes(v2, path, err) < 0)
+					return -EINVAL;
+			}
+		} else if (strcmp(key, "usage_refresh_s") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 86400)
+				return ab_err_set(err, EINVAL, "%s: must be 1..86400", path);
+		} else if (check_bytes(v, path, err) < 0) {
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int64_t
+files_quota(const struct files *f, const char *user, const char *profile)
+{
+	json_t *u = json_object_get(json_object_get(f->config, "users"), user);
+	if (json_is_integer(u))
+		return json_integer_value(u);
+	json_t *p = profile && profile[0]
+	                ? json_object_get(json_object_get(f->config, "profiles"), profile)
+	                : NULL;
+	if (json_is_integer(p))
+		return json_integer_value(p);
+	return f->quota_default;
+}
+
+/* ---- paths and homes ---- */
+
+int
+files_path_check(const char *rel, const char **why)
+{
+	size_t len = strlen(rel);
+	*why = NULL;
+	if (len > FILES_PATH_MAX)
+		*why = "path too long";
+	else if (rel[0] == '/')
+		*why = "absolute path refused";
+	else if (!ab_utf8_valid(rel, len))
+		*why = "path is not valid UTF-8";
+	for (size_t i = 0; !*why && i < len; i++)
+		if ((unsigned char)rel[i] < 0x20 || rel[i] == 0x7f)
+			*why = "control character in path";
+	for (const char *p = rel; !*why && *p;) {
+		const char *q = strchr(p, '/');
+		size_t n = q ? (size_t)(q - p) : strlen(p);
+		if (n == 0)
+			*why = "empty path segment";
+		else if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			*why = "'.' or '..' in path refused";
+		else if (n > FILES_NAME_MAX)
+			*why = "name longer than 255 bytes";
+		p = q ? q + 1 : p + n;
+		if (q && !*p)
+			*why = "empty path segment";
+	}
+	return *why ? -EINVAL : 0;
+}
+
+const char *
+files_strerror(int r)
+{
+	switch (-r) {
+	case ELOOP:
+		return "a symbolic link on the way (links are not followed)";
+	case EXDEV:
+		return "outside the home";
+	case ENOENT:
+		return "no such file or directory";
+	case ENOTDIR:
+		return "not a directory on the way";
+	case EEXIST:
+		return "already exists";
+	case ENOTEMPTY:
+		return "directory not empty";
+	case EISDIR:
+		return "is a directory";
+	case ENOSPC:
+	case EDQUOT:
+		return "no space left on the home's storage";
+	case ENAMETOOLONG:
+		return "name too long";
+	default:
+		return strerror(-r);
+	}
+}
+
+int
+files_status(int r)
+{
+	switch (-r) {
+	case ENOENT:
+	case ENOTDIR:
+		return 404;
+	case ELOOP:
+	case EXDEV:
+	case EACCES:
+	case EPERM:
+		return 403;
+	case EEXIST:
+	case ENOTEMPTY:
+	case EISDIR:
+		return 409;
+	case ENOSPC:
+	case EDQUOT:
+		return 507;
+	case EINVAL:
+	case ENAMETOOLONG:
+		return 400;
+	default:
+		return 500;
+	}
+}
+
+void
+files_audit(const char *event, enum audit_outcome outcome, const struct http_request *req,
+            json_t *detail)
+{
+	audit_log(event, outcome, req->user[0] ? req->user : NULL, req->role[0] ? req->role : NULL,
+	          req->peer, detail);
+}
+
+int
+files_open_home(struct files *f, const char *user, struct files_home *h, const char **why)
+{
+	*h = (struct files_home){0};
+	if (!users_name_valid(user)) {
+		*why = "not a user with a home";
+		return -ENOENT;
+	}
+	int r = f->home(f->home_data, user, h);
+	if (r < 0) {
+		*why = "no home on the host for this user (demo desktops keep their files in the "
+		       "container)";
+		return -ENOENT;
+	}
+	/* The base belongs to root (0711); only the last component is the user's. */
+	char base[sizeof(h->dir)];
+	snprintf(base, sizeof(base), "%s", h->dir);
+	char *slash = strrchr(base, '/');
+	if (!slash || slash == base || strcmp(slash + 1, user) != 0) {
+		*why = "home directory misconfigured";
+		return -EINVAL;
+	}
+	*slash = '\0';
+	_cleanup_close_ int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bfd < 0 && errno == ENOENT && ab_mkdir_p(base, 0711, NULL) >= 0)
+		bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bfd < 0) {
+		*why = "home base directory unusable";
+		return -errno;
+	}
+	int fd = ab_open_beneath(bfd, user, O_RDONLY | O_DIRECTORY, 0);
+	if (fd == -ENOENT) {
+		if (mkdirat(bfd, user, 0700) < 0 && errno != EEXIST) {
+			*why = "cannot create the home";
+			return -errno;
+		}
+		fd = ab_open_beneath(bfd, user, O_RDONLY | O_DIRECTORY, 0);
+		if (fd >= 0 && (fchown(fd, h->uid, h->gid) < 0 || fchmod(fd, 0700) < 0)) {
+			close(fd);
+			*why = "cannot give the home to its user";
+			return -EPERM;
+		}
+	}
+	if (fd < 0)
+		*why = files_strerror(fd);
+	return fd;
+}
+
+/* Splits rel into its parent (opened beneath homefd, O_PATH) and last name. */
+static int
+open_parent(int homefd, const char *rel, char *name, size_t name_len)
+{
+	const char *slash = strrchr(rel, '/');
+	snprintf(name, name_len, "%s", slash ? slash + 1 : rel);
+	if (!slash) {
+		int fd = fcntl(homefd, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
+	_cleanup_free_ char *parent = ab_xstrndup(rel, (size_t)(slash - rel));
+	return ab_open_beneath(homefd, parent, O_PATH | O_DIRECTORY, 0);
+}
+
+int
+files_mkdirs(int homefd, const char *rel, const struct files_home *h)
+{
+	int fd = fcntl(homefd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	_cleanup_free_ char *copy = ab_xstrdup(rel);
+	char *save = NULL;
+	for (char *seg = strtok_r(copy, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		int next = ab_open_beneath(fd, seg, O_RDONLY | O_DIRECTORY, 0);
+		if (next == -ENOENT) {
+			if (mkdirat(fd, seg, 0755) < 0 && errno != EEXIST) {
+				int e = -errno;
+				close(fd);
+				return e;
+			}
+			next = ab_open_beneath(fd, seg, O_RDONLY | O_DIRECTORY, 0);
+			if (next >= 0 && fchown(next, h->uid, h->gid) < 0) {
+				int e = -errno;
+				close(next);
+				close(fd);
+				return e;
+			}
+		}
+		close(fd);
+		if (next < 0)
+			return next;
+		fd = next;
+	}
+	return fd;
+}
+
+/* ---- listing ---- */
+
+struct entry {
+	char *name;
+	struct stat st;
+};
+
+static const char *
+type_name(mode_t m)
+{
+	return S_ISREG(m)    ? "file"
+	       : S_ISDIR(m)  ? "directory"
+	       : S_ISLNK(m)  ? "symlink"
+	       : S_ISFIFO(m) ? "fifo"
+	       : S_ISSOCK(m) ? "socket"
+	                     : "other";
+}
+
+static int sort_key; /* 0 name, 1 size, 2 mtime */
+static int sort_dir; /* 1 asc, -1 desc */
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	/* directories first, then the key, then the name */
+	bool dx = S_ISDIR(x->st.st_mode), dy = S_ISDIR(y->st.st_mode);
+	if (dx != dy)
+		return dx ? -1 : 1;
+	int c = 0;
+	if (sort_key == 1)
+		c = (x->st.st_size > y->st.st_size) - (x->st.st_size < y->st.st_size);
+	else if (sort_key == 2)
+		c = (x->st.st_mtime > y->st.st_mtime) - (x->st.st_mtime < y->st.st_mtime);
+	if (!c)
+		c = strcmp(x->name, y->name);
+	return c * sort_dir; /* directories stay first either way */
+}
+
+static long
+query_long(const struct http_request *req, const char *name, long def, long lo, long hi)
+{
+	char buf[32];
+	const char *q = http_request_query(req, name, buf, sizeof(buf));
+	if (!q)
+		return def;
+	char *end;
+	long v = strtol(q, &end, 10);
+	return (*end || v < lo) ? def : v > hi ? hi : v;
+}
+
+static void
+list_dir(struct files *f, struct http_request *req, struct http_response *resp, int fd,
+         const char *rel, const struct files_home *h)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		http_response_error(resp, 500, "cannot read the directory");
+		return;
+	}
+	char buf[32];
+	const char *hq = http_request_query(req, "hidden", buf, sizeof(buf));
+	bool hidden = hq && strcmp(hq, "1") == 0;
+	struct entry *v = NULL;
+	size_t n = 0, cap = 0, skipped = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!hidden && de->d_name[0] == '.')
+			continue;
+		struct stat st;
+		if (!ab_utf8_valid(de->d_name, strlen(de->d_name)) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			skipped++;
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = ab_xrealloc(v, cap * sizeof(*v));
+		}
+		v[n].name = ab_xstrdup(de->d_name);
+		v[n].st = st;
+		n++;
+	}
+	closedir(d);
+	char sb[32], ob[32];
+	const char *sort = http_request_query(req, "sort", sb, sizeof(sb));
+	const char *order = http_request_query(req, "order", ob, sizeof(ob));
+	sort = sort ? sort : "name";
+	order = order ? order : "asc";
+	sort_key = strcmp(sort, "size") == 0 ? 1 : strcmp(sort, "mtime") == 0 ? 2 : 0;
+	sort_dir = strcmp(order, "desc") == 0 ? -1 : 1;
+	if (n)
+		qsort(v, n, sizeof(*v), entry_cmp);
+	long off = query_long(req, "offset", 0, 0, LONG_MAX);
+	long lim = query_long(req, "limit", LIST_DEFAULT, 1, LIST_MAX);
+	json_t *entries = json_array();
+	for (size_t i = (size_t)off; i < n && i < (size_t)off + (size_t)lim; i++) {
+		const struct stat *st = &v[i].st;
+		json_t *e =
+		    json_pack("{sssssIsIsi}", "name", v[i].name, "type", type_name(st->st_mode),
+		              "size", (json_int_t)st->st_size, "mtime", (json_int_t)st->st_mtime,
+		              "mode", (int)(st->st_mode & 07777));
+		if (S_ISREG(st->st_mode))
+			json_object_set_new(e, "mime", json_string(server_mime_type(v[i].name)));
+		json_array_append_new(entries, e);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	json_t *out = json_pack("{sssosIsIsIso}", "path", rel, "entries", entries, "total",
+	                        (json_int_t)n, "offset", (json_int_t)off, "skipped",
+	                        (json_int_t)skipped, "usage", files_usage_json(f, req->user, h));
+	files_audit("files.list", AUDIT_GRANT, req,
+	            json_pack("{sssI}", "path", rel, "entries", (json_int_t)n));
+	http_response_json(resp, 200, out);
+}
+
+/* ---- download ---- */
+
+/* Parses a single "bytes=a-b" | "bytes=a-" | "bytes=-n". 1 ok, 0 absent/ignored, -1 bad. */
+static int
+parse_range(const char *h, unsigned long long size, unsigned long long *start,
+            unsigned long long *end)
+{
+	if (!h)
+		return 0;
+	if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 0; /* other units or several ranges: the whole file */
+	const char *p = h + 6;
+	char *e;
+	if (*p == '-') {
+		unsigned long long n = strtoull(p + 1, &e, 10);
+		if (e == p + 1 || *e || n == 0)
+			return -1;
+		if (size == 0)
+			return -1;
+		*start = n >= size ? 0 : size - n;
+		*end = size - 1;
+		return 1;
+	}
+	unsigned long long a = strtoull(p, &e, 10);
+	if (e == p || *e != '-')
+		return -1;
+	const char *q = e + 1;
+	unsigned long long b = size ? size - 1 : 0;
+	if (*q) {
+		b = strtoull(q, &e, 10);
+		if (*e || b < a)
+			return -1;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a >= size)
+		return -1;
+	*start = a;
+	*end = b;
+	return 1;
+}
+
+/* Content-Disposition: attachment; filename*=UTF-8''<percent-encoded> */
+static void
+add_disposition(struct http_response *resp, const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char out[3 * FILES_NAME_MAX + 64] = "attachment; filename*=UTF-8''";
+	size_t o = strlen(out);
+	for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 < sizeof(out); p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	http_response_add_header(resp, "Content-Disposition", out);
+}
+
+static void
+download(struct files *f, struct http_request *req, struct http_response *resp, int *fdp,
+         const struct stat *st, const char *rel, const struct files_home *h)
+{
+	const char *why = NULL;
+	if (!S_ISREG(st->st_mode))
+		why = "not a regular file or directory";
+	else if (st->st_nlink > 1 && st->st_uid != h->uid)
+		why = "a hard link to a file the user does not own";
+	if (why) {
+		files_audit("files.download", AUDIT_DENY, req,
+		            json_pack("{ssssss}", "path", rel, "reason", why, "type",
+		                      type_name(st->st_mode)));
+		http_response_error(resp, 403, why);
+		return;
+	}
+	unsigned long long size = (unsigned long long)st->st_size, a = 0, b = size ? size - 1 : 0;
+	char etag[96], hdr[128];
+	snprintf(etag, sizeof(etag), "\"%llx-%llx-%llx\"", size,
+	         (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+	             (unsigned long long)st->st_mtim.tv_nsec,
+	         (unsigned long long)st->st_ino);
+	http_response_add_header(resp, "ETag", etag);
+	http_response_add_header(resp, "Accept-Ranges", "bytes");
+	http_response_add_header(resp, "Cache-Control", "private, no-cache");
+	const char *slash = strrchr(rel, '/');
+	add_disposition(resp, slash ? slash + 1 : rel);
+	if (http_request_header(req, "if-none-match", hdr, sizeof(hdr)) && strcmp(hdr, etag) == 0) {
+		http_response_set(resp, 304, "application/octet-stream", "", 0);
+		return;
+	}
+	const char *range = http_request_header(req, "range", hdr, sizeof(hdr));
+	int k = parse_range(range, size, &a, &b);
+	if (k < 0) {
+		char cr[64];
+		snprintf(cr, sizeof(cr), "bytes */%llu", size);
+		http_response_add_header(resp, "Content-Range", cr);
+		files_audit("files.download", AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", "range not satisfiable"));
+		http_response_error(resp, 416, "range not satisfiable");
+		return;
+	}
+	unsigned long long len = size ? b - a + 1 : 0;
+	if (k == 1) {
+		char cr[96];
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", a, b, size);
+		http_response_add_header(resp, "Content-Range", cr);
+	}
+	/* regular file: reads never block on O_NONBLOCK, but drop it anyway */
+	fcntl(*fdp, F_SETFL, fcntl(*fdp, F_GETFL) & ~O_NONBLOCK);
+	json_t *det = json_pack("{sssI}", "path", rel, "bytes", (json_int_t)len);
+	if (k == 1)
+		json_object_set_new(det, "range", json_sprintf("%llu-%llu", a, b));
+	files_audit("files.download", AUDIT_GRANT, req, det);
+	http_response_fd(resp, k == 1 ? 206 : 200, server_mime_type(rel), TAKE_FD(*fdp), a, len);
+}
+
+/* ---- delete, mkdir, rename ---- */
+
+static void
+remove_path(struct files *f, struct http_request *req, struct http_response *resp, int homefd,
+            const char *rel, const struct files_home *h)
+{
+	char name[FILES_NAME_MAX + 1];
+	_cleanup_close_ int pfd = open_parent(homefd, rel, name, sizeof(name));
+	struct stat st;
+	int r = pfd < 0 ? pfd : fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (r >= 0 && unlinkat(pfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+		r = -errno;
+	if (r < 0) {
+		files_audit("files.delete", AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", files_strerror(r)));
+		http_response_error(resp, files_status(r), files_strerror(r));
+		return;
+	}
+	if (S_ISREG(st.st_mode) && st.st_nlink == 1)
+		files_usage_add(f, req->user, -(int64_t)st.st_size);
+	files_audit("files.delete", AUDIT_GRANT, req,
+	            json_pack("{sssssI}", "path", rel, "type", type_name(st.st_mode), "bytes",
+	                      (json_int_t)st.st_size));
+	http_response_set(resp, 204, "application/json", "", 0);
+}
+
+static void
+post_action(struct files *f, struct http_request *req, struct http_response *resp, int homefd,
+            const char *rel, const struct files_home *h)
+{
+	json_error_t jerr;
+	_cleanup_(json_decrefp) json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+	const char *action = json_string_value(json_object_get(body, "action"));
+	const char *why = NULL;
+	int r = 0;
+	if (!action || (strcmp(action, "mkdir") != 0 && strcmp(action, "rename") != 0)) {
+		why = "body must be {\"action\":\"mkdir\"} or {\"action\":\"rename\",\"to\":PATH}";
+		r = -EINVAL;
+	} else if (strcmp(action, "mkdir") == 0) {
+		int fd = files_mkdirs(homefd, rel, h);
+		r = fd < 0 ? fd : 0;
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			why = files_strerror(r);
+		files_audit("files.mkdir", r < 0 ? AUDIT_DENY : AUDIT_GRANT, req,
+		            r < 0 ? json_pack("{ssss}", "path", rel, "reason", why)
+		                  : json_pack("{ss}", "path", rel));
+	} else {
+		const char *to = json_string_value(json_object_get(body, "to"));
+		char n1[FILES_NAME_MAX + 1], n2[FILES_NAME_MAX + 1];
+		if (!to) {
+			why = "rename needs \"to\": the new path relative to the home";
+			r = -EINVAL;
+		} else if (files_path_check(to, &why) < 0 || !to[0]) {
+			why = why ? why : "empty target";
+			r = -EINVAL;
+		} else {
+			_cleanup_close_ int p1 = open_parent(homefd, rel, n1, sizeof(n1));
+			_cleanup_close_ int p2 = open_parent(homefd, to, n2, sizeof(n2));
+			r = p1 < 0 ? p1 : p2 < 0 ? p2 : 0;
+			if (r >= 0 && renameat2(p1, n1, p2, n2, RENAME_NOREPLACE) < 0)
+				r = -errno;
+			if (r < 0)
+				why = files_strerror(r);
+		}
+		json_t *det = json_pack("{ssss?}", "path", rel, "to", to);
+		if (why)
+			json_object_set_new(det, "reason", json_string(why));
+		files_audit("files.rename", r < 0 ? AUDIT_DENY : AUDIT_GRANT, req, det);
+	}
+	if (r < 0) {
+		if (!action)
+			files_audit("files.request", AUDIT_DENY, req,
+			            json_pack("{ssss}", "path", rel, "reason", why));
+		http_response_error(resp, files_status(r), why);
+		return;
+	}
+	http_response_json(resp, strcmp(action, "mkdir") == 0 ? 201 : 200,
+	                   json_pack("{ss}", "path", rel));
+}
+
+/* ---- dispatch ---- */
+
+static int
+files_http(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct files *f = data;
+	const char *rel =
+	    strcmp(req->path, API_FILES) == 0 ? "" : req->path + strlen(API_FILES_SLASH);
+	const char *event = strcmp(req->method, "DELETE") == 0 ? "files.delete"
+	                    : strcmp(req->method, "POST") == 0 ? "files.request"
+	                                                       : "files.download";
+	const char *why = NULL;
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0 &&
+	    strcmp(req->method, "DELETE") != 0 && strcmp(req->method, "POST") != 0) {
+		http_response_error(resp, 405, "method not allowed (GET, HEAD, DELETE or POST)");
+		http_response_add_header(resp, "Allow", "GET, HEAD, DELETE, POST");
+		return 0;
+	}
+	if (files_path_check(rel, &why) < 0) {
+		files_audit(event, AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", why));
+		http_response_error(resp, 400, why);
+		return 0;
+	}
+	struct files_home h;
+	_cleanup_close_ int homefd = files_open_home(f, req->user, &h, &why);
+	if (homefd < 0) {
+		files_audit(event, AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", why));
+		http_response_error(resp, files_status(homefd), why);
+		return 0;
+	}
+	if (strcmp(req->method, "DELETE") == 0 || strcmp(req->method, "POST") == 0) {
+		if (!rel[0]) {
+			files_audit(event, AUDIT_DENY, req,
+			            json_pack("{ssss}", "path", rel, "reason", "the home itself"));
+			http_response_error(resp, 400, "the home itself cannot be changed");
+			return 0;
+		}
+		if (strcmp(req->method, "DELETE") == 0)
+			remove_path(f, req, resp, homefd, rel, &h);
+		else
+			post_action(f, req, resp, homefd, rel, &h);
+		return 0;
+	}
+	_cleanup_close_ int fd =
+	    rel[0] ? ab_open_beneath(homefd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0)
+	           : fcntl(homefd, F_DUPFD_CLOEXEC, 3);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int r = fd < 0 ? fd : -errno;
+		files_audit("files.download", AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", files_strerror(r)));
+		http_response_error(resp, files_status(r), files_strerror(r));
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode))
+		list_dir(f, req, resp, fd, rel, &h);
+	else
+		download(f, req, resp, &fd, &st, rel, &h);
+	return 0;
+}
+
+/*
+ * The routes, one per authz row: tests/unit/auth/authz_routes.py compares the list below
+ * with broker/auth/authz.c's table (line comments, since the paths end in a slash and a star).
+ * The prefix route serves exactly these (the uploads' are files_upload.c's).
+ */
+// routes:
+//   GET    /api/files
+//   GET    /api/files/*
+//   POST   /api/files/*
+//   DELETE /api/files/*
+// end routes
+int
+files_add_routes(struct files *f, struct server *srv)
+{
+	if (server_route_add(srv, "GET", API_FILES, files_http, f) < 0 ||
+	    server_route_add(srv, NULL, API_FILES_SLASH, files_http, f) < 0)
+		return -ENOSPC;
+	return files_upload_add_routes(f, srv);
+}
+
+int
+files_new(struct ab_loop *loop, const struct files_params *p, struct files **ret,
+          struct ab_err *err)
+{
+	struct files *f = ab_xcalloc(1, sizeof(*f));
+	f->loop = loop;
+	f->config = p->config ? json_incref(p->config) : json_object();
+	f->home = p->home;
+	f->home_data = p->home_data;
+	f->desktops = p->desktops;
+	json_t *q = json_object_get(f->config, "quota_bytes");
+	f->quota_default = q ? json_integer_value(q) : 100LL << 30; /* the original's 100 GiB */
+	json_t *m = json_object_get(f->config, "upload_max_bytes");
+	f->upload_max = m ? json_integer_value(m) : 0;
+	json_t *rs = json_object_get(f->config, "usage_refresh_s");
+	f->refresh_ms = (rs ? json_integer_value(rs) : 60) * 1000;
+	snprintf(f->records, sizeof(f->records), "%.4000s/files/uploads", p->data_dir);
+	int r = ab_mkdir_p(f->records, 0700, err);
+	if (r >= 0)
+		r = files_upload_load(f, err);
+	if (r < 0) {
+		ab_err_wrap(err, "files");
+		files_free(f);
+		return r;
+	}
+	*ret = f;
+	return 0;
+}
+
+void
+files_free(struct files *f)
+{
+	if (!f)
+		return;
+	files_upload_free_all(f);
+	files_usage_free_all(f);
+	json_decref(f->config);
+	free(f);
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* files: what files.c, files_upload.c and files_usage.c share (not a public interface). */
+#ifndef BROKER_FILES_INTERNAL_H
+#define BROKER_FILES_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "files.h"
+#include "server.h"
+#include "users.h"
+
+#define FILES_PATH_MAX    4000 /* bytes of a path relative to the home */
+#define FILES_NAME_MAX    255  /* bytes of one name */
+#define FILES_UPLOAD_DIR  ".argobox-uploads"
+#define FILES_UPLOAD_TTL  (24 * 3600 * 1000LL)
+#define FILES_DEFAULT_DIR "Uploads"
+
+/* One tus upload (files_upload.c). */
+struct files_upload {
+	char id[33];
+	char user[USERS_NAME_MAX + 1];
+	int64_t length, offset;
+	char filename[FILES_NAME_MAX + 1];
+	char dest[FILES_PATH_MAX + 1]; /* directory relative to the home, "" = the home */
+	int64_t created_ms;            /* wall clock */
+	bool busy;                     /* a PATCH is writing it */
+	bool gone;                     /* finished or terminated: freed once not busy */
+	struct files_upload *next;
+};
+
+/* One user's home usage (files_usage.c). */
+struct files_usage {
+	char user[USERS_NAME_MAX + 1];
+	bool known;
+	int64_t used;
+	int64_t scanned_ms; /* monotonic, when the last scan ended */
+	pid_t pid;          /* a du running, or 0 */
+	int pidfd, out;
+	struct ab_watch *watch;
+	struct files *f;
+	struct files_usage *next;
+};
+
+struct files {
+	struct ab_loop *loop;
+	json_t *config;
+	char records[4096]; /* <data_dir>/files/uploads */
+	files_home_fn home;
+	void *home_data;
+	struct desktop_manager *desktops;
+	int64_t quota_default, upload_max, refresh_ms;
+	struct files_upload *uploads;
+	struct files_usage *usage;
+};
+
+/* ---- files.c ---- */
+/*
+ * Checks a path relative to the home ("" is the home itself): no leading '/', no empty,
+ * "." or ".." segment, no NUL or control character, valid UTF-8, names <= 255 bytes and
+ * <= FILES_PATH_MAX in all. Returns 0, or -EINVAL with *why set.
+ */
+int files_path_check(const char *rel, const char **why);
+/*
+ * Opens `user`'s home (creating it 0700 for uid/gid when missing) and fills *h.
+ * Returns a directory fd or -errno with *why set (-ENOENT: no home on the host).
+ */
+int files_open_home(struct files *f, const char *user, struct files_home *h, const char **why);
+/* Opens (creating as needed, owned by h's ids) the directory `rel` beneath homefd. */
+int files_mkdirs(int homefd, const char *rel, const struct files_home *h);
+/* A message for an -errno from ab_open_beneath and friends. */
+const char *files_strerror(int r);
+/* The HTTP status for an -errno. */
+int files_status(int r);
+/* One audit line for a request (detail stolen). */
+void files_audit(const char *event, enum audit_outcome outcome, const struct http_request *req,
+                 json_t *detail);
+/* The quota of `user` in bytes (0 = none). */
+int64_t files_quota(const struct files *f, const char *user, const char *profile);
+
+/* ---- files_usage.c ---- */
+/*
+ * The bytes used in `user`'s home: true with *used when known (a cached scan plus what the
+ * API wrote since); starts a background scan (du) when unknown or older than the refresh.
+ */
+bool files_usage_get(struct files *f, const char *user, const char *dir, int64_t *used);
+void files_usage_add(struct files *f, const char *user, int64_t delta);
+void files_usage_free_all(struct files *f);
+/* {"used":N|null,"limit":N|null,"known":bool} (new reference) */
+json_t *files_usage_json(struct files *f, const char *user, const struct files_home *h);
+
+/* ---- files_upload.c ---- */
+int files_upload_add_routes(struct files *f, struct server *srv);
+int files_upload_load(struct files *f, struct ab_err *err);
+void files_upload_free_all(struct files *f);
+
+#endif

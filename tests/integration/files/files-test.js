@@ -1,0 +1,464 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The files API (broker/files, docs/files.md) over real HTTP on loopback, against the real
+// broker with the sample users (bea: member, developer profile):
+//   files-test.js list|download|delete|upload|resume|quota|oversize|traversal|concurrent
+// Each case starts its own broker; every answer is asserted with its audit line.
+// Needs root (the broker gives created files to the users' mapped host ids): exits 77 if not.
+'use strict';
+const assert = require('assert');
+const crypto = require('crypto');
+const fs = require('fs');
+const net = require('net');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const lib = require('../../lib/node/broker.cjs');
+
+if (process.getuid() !== 0) {
+	console.log('SKIP: needs root (files are created for the users\' mapped host ids)');
+	process.exit(77);
+}
+
+const tmp = lib.harness({ prefix: 'ab-files-' });
+const sample = lib.paths.sample;
+const BEA_INDEX = sample.users.findIndex((u) => u.name === 'bea');
+const BEA_UID = 100000 + BEA_INDEX * 65536 + sample.users[BEA_INDEX].uid;
+
+async function start(files = {}) {
+	const cfg = lib.brokerConfig(tmp, {
+		auth: sample.auth, users: sample.users, profiles: sample.profiles, files,
+	});
+	const b = await lib.startBroker({ tmp, cfg });
+	b.home = path.join(tmp, 'data', 'home', 'bea');
+	return b;
+}
+
+/* One request with a binary body; `cut` sends only that many body bytes, then drops the
+ * connection. Resolves {status, headers, body (Buffer), json}. */
+function req(b, c, method, target, { headers = {}, body, cut, contentLength } = {}) {
+	return new Promise((resolve, reject) => {
+		const s = net.connect(b.port, '127.0.0.1');
+		let data = Buffer.alloc(0);
+		const buf = body === undefined ? null : Buffer.isBuffer(body) ? body : Buffer.from(body);
+		s.on('connect', () => {
+			let h = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${b.port}\r\nConnection: close\r\n` +
+				`Origin: http://127.0.0.1:${b.port}\r\n`;
+			if (c) h += `Cookie: ${c.cookie}\r\nX-CSRF-Token: ${c.csrf}\r\n`;
+			const len = contentLength !== undefined ? contentLength : buf ? buf.length : null;
+			if (len !== null) h += `Content-Length: ${len}\r\n`;
+			for (const [k, v] of Object.entries(headers)) h += `${k}: ${v}\r\n`;
+			s.write(h + '\r\n');
+			if (buf && cut !== undefined) {
+				s.write(buf.subarray(0, cut), () => setTimeout(() => s.destroy(), 200));
+				setTimeout(() => resolve({ status: 0, cut: true }), 600);
+				return;
+			}
+			if (buf) s.write(buf);
+		});
+		s.on('data', (d) => { data = Buffer.concat([data, d]); });
+		s.on('error', (e) => (cut !== undefined ? null : reject(e)));
+		s.on('close', () => {
+			if (cut !== undefined) return;
+			const i = data.indexOf('\r\n\r\n');
+			const head = (i >= 0 ? data.subarray(0, i) : data).toString('latin1');
+			const m = /^HTTP\/1\.[01] (\d+)/.exec(head);
+			const hdrs = {};
+			for (const l of head.split('\r\n').slice(1)) {
+				const j = l.indexOf(':');
+				if (j > 0) hdrs[l.slice(0, j).toLowerCase()] = l.slice(j + 1).trim();
+			}
+			const rest = i >= 0 ? data.subarray(i + 4) : Buffer.alloc(0);
+			let json = null;
+			try { json = JSON.parse(rest.toString('utf8')); } catch (e) { /* not JSON */ }
+			resolve({ status: m ? Number(m[1]) : 0, headers: hdrs, body: rest, json });
+		});
+	});
+}
+
+const TUS = { 'Tus-Resumable': '1.0.0' };
+const b64 = (s) => Buffer.from(s).toString('base64');
+function meta(o) {
+	return Object.entries(o).map(([k, v]) => `${k} ${b64(v)}`).join(',');
+}
+async function create(b, c, length, m, expect = 201) {
+	const r = await req(b, c, 'POST', '/api/uploads', {
+		headers: { ...TUS, 'Upload-Length': String(length), 'Upload-Metadata': meta(m) }, contentLength: 0,
+	});
+	assert.strictEqual(r.status, expect, `create: ${r.status} ${r.body}`);
+	return r;
+}
+function patch(b, c, loc, offset, data, opts = {}) {
+	return req(b, c, 'PATCH', loc, {
+		headers: { ...TUS, 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' },
+		body: data, ...opts,
+	});
+}
+async function head(b, c, loc) {
+	const r = await req(b, c, 'HEAD', loc, { headers: TUS });
+	assert.strictEqual(r.status, 200, `HEAD ${loc}`);
+	return Number(r.headers['upload-offset']);
+}
+/* Uploads `data` in one PATCH; returns the final path the broker chose. */
+async function upload(b, c, name, data, m = {}) {
+	const loc = (await create(b, c, data.length, { filename: name, ...m })).headers.location;
+	const r = await patch(b, c, loc, 0, data);
+	assert.strictEqual(r.status, 204, `PATCH: ${r.status} ${r.body}`);
+	assert.strictEqual(Number(r.headers['upload-offset']), data.length);
+	return r.headers['upload-final-path'];
+}
+
+/* The last audit line of `event` (and outcome), optionally matching detail fields. */
+function audited(b, event, outcome, match = {}) {
+	const lines = lib.auditLines(b).filter((l) => l.event === event && l.outcome === outcome &&
+		Object.entries(match).every(([k, v]) => (v instanceof RegExp ? v.test(String(l.detail && l.detail[k])) : l.detail && l.detail[k] === v)));
+	assert.ok(lines.length, `no audit line ${event} ${outcome} ${JSON.stringify(match, (k, v) => (v instanceof RegExp ? String(v) : v))}\n${b.audit()}`);
+	return lines[lines.length - 1];
+}
+
+const sha = (d) => crypto.createHash('sha256').update(d).digest('hex');
+
+/* Makes bea's home exist (a listing creates it) and waits for its usage figure. */
+async function ready(b, c) {
+	return lib.waitFor('usage to be known', async () => {
+		const r = await req(b, c, 'GET', '/api/files');
+		assert.strictEqual(r.status, 200, `list: ${r.body}`);
+		return r.json.usage.known && r.json;
+	});
+}
+
+const cases = {
+	async list() {
+		const b = await start();
+		const anon = await req(b, null, 'GET', '/api/files');
+		assert.strictEqual(anon.status, 401, 'anonymous listing');
+		const c = await lib.login(b, 'bea');
+		const first = await ready(b, c);
+		assert.deepStrictEqual(first.entries, []);
+		assert.strictEqual(fs.statSync(b.home).uid, BEA_UID, 'home owned by bea\'s mapped uid');
+		assert.strictEqual(first.usage.limit, 100 * 2 ** 30, 'default quota 100 GiB');
+		let r = await req(b, c, 'POST', '/api/files/Docs/Sub', { body: JSON.stringify({ action: 'mkdir' }), headers: { 'Content-Type': 'application/json' } });
+		assert.strictEqual(r.status, 201, `mkdir ${r.body}`);
+		audited(b, 'files.mkdir', 'grant', { path: 'Docs/Sub' });
+		assert.strictEqual(fs.statSync(path.join(b.home, 'Docs/Sub')).uid, BEA_UID);
+		fs.writeFileSync(path.join(b.home, 'b.txt'), 'hello');
+		fs.writeFileSync(path.join(b.home, 'a.png'), Buffer.alloc(3000));
+		fs.writeFileSync(path.join(b.home, '.hidden'), 'x');
+		r = await req(b, c, 'GET', '/api/files');
+		assert.deepStrictEqual(r.json.entries.map((e) => e.name), ['Docs', 'a.png', 'b.txt'], 'dirs first, by name, no dotfiles');
+		const png = r.json.entries.find((e) => e.name === 'a.png');
+		assert.strictEqual(png.type, 'file');
+		assert.strictEqual(png.size, 3000);
+		assert.strictEqual(png.mime, 'image/png');
+		assert.strictEqual(r.json.entries[0].type, 'directory');
+		audited(b, 'files.list', 'grant', { path: '' });
+		r = await req(b, c, 'GET', '/api/files?sort=size&order=desc&offset=1&limit=2');
+		assert.deepStrictEqual(r.json.entries.map((e) => e.name), ['a.png', 'b.txt'], 'sorted by size desc (dirs first), paginated');
+		r = await req(b, c, 'GET', '/api/files?sort=size&offset=1&limit=1');
+		assert.deepStrictEqual(r.json.entries.map((e) => e.name), ['b.txt'], 'sorted by size asc');
+		assert.strictEqual(r.json.total, 3);
+		r = await req(b, c, 'GET', '/api/files?hidden=1');
+		assert.ok(r.json.entries.some((e) => e.name === '.hidden'), 'hidden=1 shows dotfiles');
+		r = await req(b, c, 'GET', '/api/files/Docs');
+		assert.deepStrictEqual(r.json.entries.map((e) => e.name), ['Sub']);
+		r = await req(b, c, 'POST', '/api/files/b.txt', { body: JSON.stringify({ action: 'rename', to: 'Docs/c.txt' }), headers: { 'Content-Type': 'application/json' } });
+		assert.strictEqual(r.status, 200, `rename ${r.body}`);
+		audited(b, 'files.rename', 'grant', { path: 'b.txt', to: 'Docs/c.txt' });
+		assert.strictEqual(fs.readFileSync(path.join(b.home, 'Docs/c.txt'), 'utf8'), 'hello');
+		r = await req(b, c, 'POST', '/api/files/a.png', { body: JSON.stringify({ action: 'rename', to: 'Docs/c.txt' }), headers: { 'Content-Type': 'application/json' } });
+		assert.strictEqual(r.status, 409, 'rename onto an existing name');
+		audited(b, 'files.rename', 'deny', { path: 'a.png', reason: 'already exists' });
+		r = await req(b, c, 'GET', '/api/files/nope');
+		assert.strictEqual(r.status, 404);
+		audited(b, 'files.download', 'deny', { path: 'nope' });
+		await lib.stopBroker(b);
+	},
+
+	async download() {
+		const b = await start();
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		const data = crypto.randomBytes(1 << 20);
+		fs.writeFileSync(path.join(b.home, 'blob name.bin'), data);
+		let r = await req(b, c, 'GET', '/api/files/blob%20name.bin');
+		assert.strictEqual(r.status, 200);
+		assert.strictEqual(sha(r.body), sha(data), 'whole file');
+		assert.strictEqual(r.headers['accept-ranges'], 'bytes');
+		assert.match(r.headers['content-disposition'], /^attachment; filename\*=UTF-8''blob%20name\.bin$/);
+		assert.ok(r.headers.etag, 'ETag');
+		audited(b, 'files.download', 'grant', { path: 'blob name.bin', bytes: data.length });
+		const etag = r.headers.etag;
+		r = await req(b, c, 'GET', '/api/files/blob%20name.bin', { headers: { Range: 'bytes=100-199' } });
+		assert.strictEqual(r.status, 206);
+		assert.strictEqual(r.headers['content-range'], `bytes 100-199/${data.length}`);
+		assert.ok(r.body.equals(data.subarray(100, 200)), 'range bytes');
+		audited(b, 'files.download', 'grant', { range: '100-199', bytes: 100 });
+		r = await req(b, c, 'GET', '/api/files/blob%20name.bin', { headers: { Range: 'bytes=-10' } });
+		assert.strictEqual(r.status, 206);
+		assert.ok(r.body.equals(data.subarray(data.length - 10)), 'suffix range');
+		r = await req(b, c, 'GET', '/api/files/blob%20name.bin', { headers: { Range: `bytes=${data.length}-` } });
+		assert.strictEqual(r.status, 416);
+		assert.strictEqual(r.headers['content-range'], `bytes */${data.length}`);
+		audited(b, 'files.download', 'deny', { reason: 'range not satisfiable' });
+		r = await req(b, c, 'GET', '/api/files/blob%20name.bin', { headers: { 'If-None-Match': etag } });
+		assert.strictEqual(r.status, 304, 'ETag revalidation');
+		await lib.stopBroker(b);
+	},
+
+	async delete() {
+		const b = await start();
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		fs.writeFileSync(path.join(b.home, 'gone.txt'), 'bye');
+		fs.mkdirSync(path.join(b.home, 'full'));
+		fs.writeFileSync(path.join(b.home, 'full', 'x'), 'x');
+		let r = await req(b, c, 'DELETE', '/api/files/gone.txt');
+		assert.strictEqual(r.status, 204);
+		assert.ok(!fs.existsSync(path.join(b.home, 'gone.txt')));
+		audited(b, 'files.delete', 'grant', { path: 'gone.txt', type: 'file', bytes: 3 });
+		r = await req(b, c, 'DELETE', '/api/files/gone.txt');
+		assert.strictEqual(r.status, 404);
+		audited(b, 'files.delete', 'deny', { path: 'gone.txt' });
+		r = await req(b, c, 'DELETE', '/api/files/full');
+		assert.strictEqual(r.status, 409, 'a non-empty directory');
+		audited(b, 'files.delete', 'deny', { path: 'full', reason: 'directory not empty' });
+		// no CSRF token: refused before the handler
+		r = await req(b, { cookie: c.cookie, csrf: 'x' }, 'DELETE', '/api/files/full/x');
+		assert.strictEqual(r.status, 403);
+		assert.ok(fs.existsSync(path.join(b.home, 'full', 'x')));
+		// a symlink is removed itself, never its target
+		fs.writeFileSync(path.join(tmp, 'outside'), 'keep');
+		fs.symlinkSync(path.join(tmp, 'outside'), path.join(b.home, 'link'));
+		r = await req(b, c, 'DELETE', '/api/files/link');
+		assert.strictEqual(r.status, 204);
+		assert.strictEqual(fs.readFileSync(path.join(tmp, 'outside'), 'utf8'), 'keep');
+		audited(b, 'files.delete', 'grant', { path: 'link', type: 'symlink' });
+		await lib.stopBroker(b);
+	},
+
+	async upload() {
+		const b = await start();
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		const data = crypto.randomBytes(3 << 20);
+		const final = await upload(b, c, 'photo.jpg', data);
+		assert.strictEqual(final, 'Uploads/photo.jpg', 'default destination ~/Uploads');
+		const file = path.join(b.home, 'Uploads/photo.jpg');
+		assert.strictEqual(sha(fs.readFileSync(file)), sha(data));
+		const st = fs.statSync(file);
+		assert.strictEqual(st.uid, BEA_UID, 'uploaded file owned by bea\'s mapped uid');
+		assert.strictEqual(fs.statSync(path.join(b.home, 'Uploads')).uid, BEA_UID);
+		audited(b, 'files.upload', 'grant', { step: 'create', filename: 'photo.jpg', length: data.length });
+		audited(b, 'files.upload', 'grant', { step: 'complete', path: 'Uploads/photo.jpg', bytes: data.length });
+		assert.deepStrictEqual(fs.readdirSync(path.join(b.home, '.argobox-uploads')), [], 'no temporary file left');
+		// the same name again: a new name, nothing replaced
+		const again = await upload(b, c, 'photo.jpg', Buffer.from('second'), { destination: 'Uploads' });
+		assert.strictEqual(again, 'Uploads/photo (2).jpg');
+		assert.strictEqual(sha(fs.readFileSync(file)), sha(data), 'first upload untouched');
+		// into the home itself, and an empty file
+		assert.strictEqual(await upload(b, c, 'empty', Buffer.alloc(0), { destination: '/' }), 'empty');
+		// protocol errors
+		let r = await req(b, c, 'POST', '/api/uploads', { headers: { 'Upload-Length': '5', 'Upload-Metadata': meta({ filename: 'x' }) }, contentLength: 0 });
+		assert.strictEqual(r.status, 412, 'no Tus-Resumable');
+		r = await create(b, c, 10, { filename: 'w.bin' });
+		const loc = r.headers.location;
+		r = await patch(b, c, loc, 3, Buffer.from('abc'));
+		assert.strictEqual(r.status, 409, 'wrong offset');
+		assert.strictEqual(r.headers['upload-offset'], '0');
+		audited(b, 'files.upload', 'deny', { status: 409 });
+		r = await req(b, c, 'PATCH', loc, { headers: { ...TUS, 'Upload-Offset': '0', 'Content-Type': 'text/plain' }, body: 'abc' });
+		assert.strictEqual(r.status, 415, 'wrong content type');
+		// termination
+		r = await req(b, c, 'DELETE', loc, { headers: TUS });
+		assert.strictEqual(r.status, 204);
+		audited(b, 'files.upload', 'info', { step: 'terminate' });
+		r = await req(b, c, 'HEAD', loc, { headers: TUS });
+		assert.strictEqual(r.status, 404, 'terminated upload is gone');
+		// someone else's upload does not exist for another user
+		const r2 = await create(b, c, 4, { filename: 'mine' });
+		const other = await lib.login(b, 'mauve');
+		r = await patch(b, other, r2.headers.location, 0, Buffer.from('evil'));
+		assert.strictEqual(r.status, 404, 'another user\'s upload');
+		audited(b, 'files.upload', 'deny', { reason: 'no such upload' });
+		await lib.stopBroker(b);
+	},
+
+	async resume() {
+		const b = await start();
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		const data = crypto.randomBytes(8 << 20);
+		const loc = (await create(b, c, data.length, { filename: 'big.bin', destination: 'In/Box' })).headers.location;
+		// the connection drops after ~3 MiB of a PATCH announcing all 8
+		await patch(b, c, loc, 0, data, { cut: 3 << 20 });
+		const off = await lib.waitFor('the cut to be seen', async () => {
+			const o = await head(b, c, loc);
+			return o > 0 && o;
+		});
+		assert.ok(off <= 3 << 20, `offset ${off} <= bytes sent`);
+		assert.ok(!fs.existsSync(path.join(b.home, 'In/Box/big.bin')), 'nothing under the final name yet');
+		// the broker restarts: the upload survives (record + temporary file)
+		await lib.stopBroker(b);
+		const b2 = await start();
+		const c2 = await lib.login(b2, 'bea');
+		assert.strictEqual(await head(b2, c2, loc), off, 'offset after a broker restart');
+		const r = await patch(b2, c2, loc, off, data.subarray(off));
+		assert.strictEqual(r.status, 204, `resume: ${r.body}`);
+		assert.strictEqual(sha(fs.readFileSync(path.join(b2.home, 'In/Box/big.bin'))), sha(data), 'resumed file intact');
+		audited(b2, 'files.upload', 'grant', { step: 'complete', path: 'In/Box/big.bin', bytes: data.length });
+		await lib.stopBroker(b2);
+	},
+
+	async quota() {
+		const b = await start({ users: { bea: 1 << 20 }, usage_refresh_s: 1 });
+		const c = await lib.login(b, 'bea');
+		const l = await ready(b, c);
+		assert.strictEqual(l.usage.limit, 1 << 20, 'per-user quota in the listing');
+		let r = await create(b, c, 2 << 20, { filename: 'huge' }, 413);
+		assert.match(r.json.error, /quota exceeded/);
+		audited(b, 'files.quota', 'deny', { filename: 'huge', quota: 1 << 20 });
+		// two uploads that each fit, not together: the second is refused while writing
+		const a = (await create(b, c, 700 << 10, { filename: 'a' })).headers.location;
+		const z = (await create(b, c, 700 << 10, { filename: 'z' })).headers.location;
+		r = await patch(b, c, a, 0, crypto.randomBytes(700 << 10));
+		assert.strictEqual(r.status, 204);
+		r = await patch(b, c, z, 0, crypto.randomBytes(700 << 10));
+		assert.strictEqual(r.status, 413, 'over quota while writing');
+		assert.match(r.json.error, /quota exceeded/);
+		audited(b, 'files.quota', 'deny', { quota: 1 << 20 });
+		assert.ok(!fs.existsSync(path.join(b.home, 'Uploads/z')));
+		const u = (await req(b, c, 'GET', '/api/files')).json.usage;
+		assert.ok(u.used >= 700 << 10 && u.used < 1 << 20, `usage ${u.used} counts the upload`);
+		await lib.stopBroker(b);
+	},
+
+	async oversize() {
+		const b = await start({ upload_max_bytes: 1 << 20 });
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		let r = await create(b, c, (1 << 20) + 1, { filename: 'big' }, 413);
+		assert.match(r.json.error, /larger than the limit/);
+		audited(b, 'files.upload', 'deny', { status: 413, filename: 'big' });
+		const loc = (await create(b, c, 10, { filename: 'small' })).headers.location;
+		r = await patch(b, c, loc, 0, Buffer.alloc(20));
+		assert.strictEqual(r.status, 413, 'more bytes than Upload-Length');
+		audited(b, 'files.upload', 'deny', { reason: 'more bytes than Upload-Length' });
+		const cfgBad = lib.brokerConfig(tmp, { files: { quota_bytes: -1 } });
+		fs.writeFileSync(path.join(tmp, 'bad.json'), JSON.stringify(cfgBad));
+		let out = '';
+		try {
+			execFileSync(lib.paths.brokerBin, ['--config', path.join(tmp, 'bad.json'), '--check-config'], { stdio: 'pipe' });
+		} catch (e) { out = String(e.stderr) + String(e.stdout); }
+		assert.match(out, /files\.quota_bytes/, 'a bad files config names its path');
+		await lib.stopBroker(b);
+	},
+
+	async traversal() {
+		const b = await start();
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		const h = b.home;
+		// planted by the desktop user: links out of the home, a FIFO, a hard link to root's file
+		fs.symlinkSync('/etc/shadow', path.join(h, 'shadow'));
+		fs.symlinkSync('/etc', path.join(h, 'etcdir'));
+		execFileSync('mkfifo', [path.join(h, 'fifo')]);
+		fs.writeFileSync(path.join(tmp, 'root-secret'), 'secret', { mode: 0o600 });
+		fs.linkSync(path.join(tmp, 'root-secret'), path.join(h, 'hard'));
+		const get = (p) => req(b, c, 'GET', p);
+		let r = await get('/api/files/shadow');
+		assert.strictEqual(r.status, 403, 'symlink to /etc/shadow');
+		audited(b, 'files.download', 'deny', { path: 'shadow', reason: /symbolic link/ });
+		r = await get('/api/files/etcdir/passwd');
+		assert.strictEqual(r.status, 403, 'through a symlinked directory');
+		audited(b, 'files.download', 'deny', { path: 'etcdir/passwd', reason: /symbolic link/ });
+		r = await get('/api/files/etcdir');
+		assert.strictEqual(r.status, 403, 'listing a symlinked directory');
+		r = await get('/api/files/fifo');
+		assert.strictEqual(r.status, 403, 'a FIFO (and the broker did not hang)');
+		audited(b, 'files.download', 'deny', { path: 'fifo', type: 'fifo' });
+		r = await get('/api/files/hard');
+		assert.strictEqual(r.status, 403, 'a hard link to root\'s file');
+		audited(b, 'files.download', 'deny', { path: 'hard', reason: /hard link/ });
+		// dot segments, encoded or not, and an encoded NUL never reach a file
+		for (const p of ['/api/files/../../../etc/passwd', '/api/files/%2e%2e/%2e%2e/etc/passwd',
+			'/api/files/x/..%2f..%2f..%2fetc%2fpasswd', '/api/files/a%00b', '/api/files//etc/passwd']) {
+			r = await get(p);
+			// 0: lws itself hangs up on an encoded NUL
+			assert.ok(r.status === 0 || r.status >= 400, `${p}: ${r.status}`);
+			assert.ok(!/root:/.test(r.body.toString()), `${p} served /etc/passwd`);
+		}
+		const long = 'n'.repeat(300);
+		r = await get(`/api/files/${long}`);
+		assert.strictEqual(r.status, 400, 'overlong name');
+		audited(b, 'files.download', 'deny', { reason: 'name longer than 255 bytes' });
+		r = await get('/api/files/%ff%fe');
+		assert.strictEqual(r.status, 400, 'invalid UTF-8');
+		// upload destinations and names, rename targets: from headers and bodies
+		for (const [m, why] of [
+			[{ filename: 'x', destination: '../../etc' }, /'\.' or '\.\.'/],
+			[{ filename: 'x', destination: '/etc' }, /absolute/],
+			[{ filename: '../x' }, /without '\/'/],
+			[{ filename: 'a\u0000b' }, /base64|control/],
+			[{ filename: long }, /255/],
+		]) {
+			r = await create(b, c, 1, m, 400);
+			assert.match(r.json.error, why);
+			audited(b, 'files.upload', 'deny', { reason: why });
+		}
+		r = await create(b, c, 1, { filename: 'x', destination: 'etcdir' }, 403);
+		audited(b, 'files.upload', 'deny', { reason: /symbolic link/ });
+		fs.writeFileSync(path.join(h, 'mine'), 'm');
+		for (const to of ['../mine', '/tmp/mine', 'etcdir/mine']) {
+			r = await req(b, c, 'POST', '/api/files/mine', { body: JSON.stringify({ action: 'rename', to }), headers: { 'Content-Type': 'application/json' } });
+			assert.ok(r.status === 400 || r.status === 403, `rename to ${to}: ${r.status}`);
+			audited(b, 'files.rename', 'deny', { to });
+		}
+		assert.ok(!fs.existsSync('/etc/mine') && !fs.existsSync('/tmp/mine'));
+		assert.strictEqual(fs.readFileSync(path.join(h, 'mine'), 'utf8'), 'm');
+		r = await req(b, c, 'POST', '/api/files/etcdir/newdir', { body: JSON.stringify({ action: 'mkdir' }), headers: { 'Content-Type': 'application/json' } });
+		assert.strictEqual(r.status, 403, 'mkdir through a symlinked directory');
+		assert.ok(!fs.existsSync('/etc/newdir'));
+		// an upload whose temporary directory was swapped for a link by the user
+		const loc = (await create(b, c, 4, { filename: 't' })).headers.location;
+		fs.rmSync(path.join(h, '.argobox-uploads'), { recursive: true });
+		fs.symlinkSync('/tmp', path.join(h, '.argobox-uploads'));
+		r = await patch(b, c, loc, 0, Buffer.from('abcd'));
+		assert.strictEqual(r.status, 403, 'temporary directory replaced by a symlink');
+		await lib.stopBroker(b);
+	},
+
+	async concurrent() {
+		const b = await start();
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		const blobs = [0, 1, 2, 3].map(() => crypto.randomBytes(2 << 20));
+		const finals = await Promise.all(blobs.map((d, i) => upload(b, c, `c${i}.bin`, d)));
+		finals.forEach((f, i) => assert.strictEqual(sha(fs.readFileSync(path.join(b.home, f))), sha(blobs[i])));
+		// two clients on the same upload: the second is locked out while the first writes
+		const data = crypto.randomBytes(1 << 20);
+		const loc = (await create(b, c, data.length, { filename: 'same.bin' })).headers.location;
+		const s = net.connect(b.port, '127.0.0.1');
+		await new Promise((r) => s.on('connect', r));
+		s.write(`PATCH ${loc} HTTP/1.1\r\nHost: 127.0.0.1:${b.port}\r\nOrigin: http://127.0.0.1:${b.port}\r\n` +
+			`Cookie: ${c.cookie}\r\nX-CSRF-Token: ${c.csrf}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n` +
+			`Content-Type: application/offset+octet-stream\r\nContent-Length: ${data.length}\r\n\r\n`);
+		s.write(data.subarray(0, 1000));
+		await lib.sleep(300);
+		const r = await patch(b, c, loc, 0, data);
+		assert.strictEqual(r.status, 423, `second writer: ${r.status}`);
+		audited(b, 'files.upload', 'deny', { status: 423 });
+		let answer = '';
+		s.on('data', (d) => { answer += d; });
+		s.write(data.subarray(1000));
+		await lib.waitFor('the first writer to finish', () => /^HTTP\/1\.1 204/.test(answer));
+		s.destroy();
+		assert.strictEqual(sha(fs.readFileSync(path.join(b.home, 'Uploads/same.bin'))), sha(data));
+		await lib.stopBroker(b);
+	},
+};
+
+const name = process.argv[2];
+if (!cases[name]) lib.fail(`unknown case '${name}' (${Object.keys(cases).join(', ')})`);
+cases[name]().then(() => {
+	console.log(`ok: files ${name}`);
+	process.exit(0);
+}, (e) => lib.fail(e && e.stack ? e.stack : String(e)));
