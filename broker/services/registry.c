@@ -265,7 +265,7 @@ parse_check(const char *epath, json_t *o, struct services_entry *e, char *url_pa
 	c->successes = 2;
 	c->max_body = 64 << 10;
 	char path[PATH_LEN];
-	snprintf(path, sizeof(path), "%s.check", epath);
+	snprintf(path, sizeof(path), "%.80s.check", epath);
 	int r;
 	if (o) {
 		if (!json_is_object(o))
@@ -323,7 +323,7 @@ parse_access(const char *epath, json_t *o, struct services_entry *e, struct ab_e
 	if (!o)
 		return 0;
 	char path[PATH_LEN];
-	snprintf(path, sizeof(path), "%s.access", epath);
+	snprintf(path, sizeof(path), "%.80s.access", epath);
 	if (!json_is_object(o))
 		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path, jtype(o));
 	int r;
@@ -361,7 +361,7 @@ parse_restart(const char *epath, json_t *o, struct services_entry *e, struct ab_
 	if (!o)
 		return 0;
 	char path[PATH_LEN];
-	snprintf(path, sizeof(path), "%s.restart", epath);
+	snprintf(path, sizeof(path), "%.80s.restart", epath);
 	if (!json_is_object(o))
 		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path, jtype(o));
 	int r;

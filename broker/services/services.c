@@ -46,6 +46,8 @@ extern char **environ;
 #define API_HISTORY     20
 #define FLAP_WINDOW     10
 #define FLAP_FLIPS      4
+/* checks a cycle starts per loop round: a large registry does not hold the loop at once */
+#define START_BATCH 16
 
 struct svc_result {
 	int64_t time_ms; /* wall clock */
@@ -99,6 +101,8 @@ struct services {
 	size_t n;
 	int64_t cycle_start_us;
 	unsigned cycle_pending;
+	size_t start_next;        /* the cycle's next service to start */
+	struct ab_timer *starter; /* starts START_BATCH checks per loop round */
 	int64_t last_cycle_us;
 };
 
@@ -412,6 +416,24 @@ check_start(struct svc *s)
 		check_done(s, false, 0, err.msg);
 }
 
+static int64_t
+cycle_starter(struct ab_loop *loop, void *data)
+{
+	struct services *svc = data;
+	unsigned started = 0;
+	while (svc->start_next < svc->n && started < START_BATCH) {
+		struct svc *s = &svc->s[svc->start_next++];
+		if (s->in_cycle && !s->in_flight) {
+			check_start(s);
+			started++;
+		}
+	}
+	if (svc->start_next < svc->n)
+		return 0; /* the next batch on the next round */
+	svc->starter = NULL;
+	return AB_TIMER_STOP;
+}
+
 void
 services_poll_all(struct services *svc)
 {
@@ -426,11 +448,11 @@ services_poll_all(struct services *svc)
 		s->in_cycle = true;
 		svc->cycle_pending++;
 	}
-	for (size_t i = 0; i < svc->n; i++)
-		if (svc->s[i].in_cycle && !svc->s[i].in_flight)
-			check_start(&svc->s[i]);
+	svc->start_next = 0;
 	if (svc->cycle_pending == 0)
 		svc->last_cycle_us = ab_now_us() - svc->cycle_start_us;
+	else if (!svc->starter)
+		svc->starter = ab_loop_timer(svc->loop, 0, cycle_starter, svc);
 }
 
 bool
@@ -1010,6 +1032,7 @@ services_free(struct services *svc)
 		free(s->check_url);
 		free(s->ca_pem);
 	}
+	ab_loop_timer_cancel(svc->loop, svc->starter);
 	free(svc->s);
 	services_registry_free(svc->reg);
 	free(svc);

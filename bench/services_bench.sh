@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The services area's poll cycle (broker/services/, docs/services.md): 23 real services on
+# loopback (tests/integration/services/peers.py: 10 healthy, 2 slow (200 ms), 2 flapping, a 500,
+# TLS, TCP-only, an endless body, and 5 that never answer, checked with a 250 ms timeout), then
+# the same peers registered 10 times over (230 services). ab-services-bench runs the cycles on
+# an ab_loop as the broker does and measures the loop's lateness (a 1 ms timer) idle and during
+# the cycles. A cycle must be bounded by the longest timeout, not the sum of them.
+#
+#   bench/services_bench.sh [BUILD_DIR] [CYCLES]     (default build-svc-rel or build, 20)
+set -uo pipefail
+S=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-}
+[ -n "$B" ] || for d in build-svc-rel build; do [ -x "$S/$d/bench/ab-services-bench" ] && B=$S/$d && break; done
+bin=$B/bench/ab-services-bench
+[ -x "$bin" ] || { echo "ab-services-bench is not built (cmake --build BUILD --target ab-services-bench)"; exit 1; }
+cycles=${2:-20}
+T=$(mktemp -d /tmp/ab-svcbench.XXXXXX)
+PEERS=
+trap '[ -n "$PEERS" ] && kill $PEERS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+python3 "$S/tests/integration/services/peers.py" --ports "$T/ports.json" --cert "$T/cert.pem" \
+	--key "$T/key.pem" --slow-ms 200 'healthy*10' 'slow*2' 'flapping*2' error500 tls tcp \
+	endless 'hang*5' &
+PEERS=$!
+for i in $(seq 100); do [ -s "$T/ports.json" ] && break; sleep 0.1; done
+python3 - "$T" <<'EOP'
+import json, sys
+T = sys.argv[1]
+ports = json.load(open(f"{T}/ports.json"))
+def services(copies):
+    out = []
+    for c in range(copies):
+        for kind, plist in ports.items():
+            for i, p in enumerate(plist):
+                name = f"{kind}{i}-{c}"
+                chk = {"timeout_ms": 1000}
+                if kind == "tcp":
+                    url = f"tcp://127.0.0.1:{p}"
+                elif kind == "tls":
+                    url = f"https://127.0.0.1:{p}/"
+                    chk["ca_file"] = f"{T}/cert.pem"
+                else:
+                    url = f"http://127.0.0.1:{p}/"
+                if kind == "hang":
+                    chk["timeout_ms"] = 250
+                if kind == "endless":
+                    chk["max_body"] = 65536
+                out.append({"name": name, "url": url, "check": chk})
+    return out
+for copies in (1, 10):
+    json.dump(services(copies), open(f"{T}/s{copies}.json", "w"))
+EOP
+run() { "$bin" "$T/s$1.json" "$cycles" 2>>"$T/bench.log"; }
+r23=$(run 1) || exit 1
+r230=$(run 10) || exit 1
+python3 - "$r23" "$r230" "$cycles" <<'EOP'
+import json, sys
+rows = [json.loads(sys.argv[1]), json.loads(sys.argv[2])]
+cycles = sys.argv[3]
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * (len(v) - 1) + 0.5))]
+print(f"services poll cycle ({cycles} cycles each; 5 services never answer, timeout 250 ms; "
+      "sum of timeouts would be >= 1250 ms)")
+print(f"{'services':>8} | {'cycle p50 ms':>12} | {'cycle p99 ms':>12} | {'cpu ms/cycle':>12} | "
+      f"{'loop lag idle p50/p99/max ms':>28} | {'loop lag in cycles p50/p99/max ms':>33}")
+print("-" * 121)
+for r in rows:
+    c = r["cycles_ms"]
+    li, lb = r["lag_idle_ms"], r["lag_busy_ms"]
+    print(f"{r['services']:>8} | {pct(c, .5):>12.1f} | {pct(c, .99):>12.1f} | "
+          f"{r['cpu_ms_per_cycle']:>12.2f} | {li[0]:>8.3f}/{li[1]:.3f}/{li[2]:.3f}{'':>7} | "
+          f"{lb[0]:>11.3f}/{lb[1]:.3f}/{lb[2]:.3f}")
+EOP
