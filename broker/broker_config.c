@@ -38,7 +38,27 @@ const struct broker_config broker_config_defaults = {
     .vnc_max_pending_per_source = 4,
     .vnc_handshake_timeout_ms = 10000,
     .vnc_buffer_bytes = 1 << 20,
+    .audit_store_enabled = true,
+    .audit_retention_days = 30,
+    .audit_prune_batch = 500,
+    .audit_queue_max = 100000,
+    .audit_max_detail_bytes = 16 << 10,
+    .audit_query_budget_ms = 250,
+    .audit_webhook_timeout_ms = 5000,
+    .audit_webhook_max_attempts = 6,
 };
+
+/* What the issue asks to watch; every firing is audited ("audit.alert") and, with a webhook,
+ * POSTed. */
+#define AUDIT_DEFAULT_RULES                                                                        \
+	"[{\"name\":\"failed-sign-ins-user\",\"event\":\"auth.login\",\"outcome\":\"deny\","       \
+	"\"per\":\"user\",\"threshold\":5,\"window_s\":300},"                                      \
+	"{\"name\":\"failed-sign-ins-source\",\"event\":\"auth.login\",\"outcome\":\"deny\","      \
+	"\"per\":\"source\",\"threshold\":5,\"window_s\":300},"                                    \
+	"{\"name\":\"seccomp-escape\",\"event\":\"container.seccomp\",\"outcome\":\"deny\"},"      \
+	"{\"name\":\"admin-action\",\"event\":\"admin.\"},"                                        \
+	"{\"name\":\"demo-cap\",\"event\":\"demo.start\",\"outcome\":\"deny\","                    \
+	"\"reason\":\"concurrent demo cap reached\"}]"
 
 #define C struct broker_config
 const struct ab_cfg_field broker_config_fields[] = {
@@ -87,6 +107,40 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_STR("admin.socket", C, admin_socket,
                "argoboxctl's unix socket (\"\": <runtime_base>/broker.sock)"),
     AB_CFG_STR("audit.path", C, audit_path, "audit log file (\"\": stderr)"),
+    AB_CFG_BOOL("audit.store.enabled", C, audit_store_enabled,
+                "every event also goes to the indexed, hash-chained SQLite store behind "
+                "GET /api/admin/audit and argoboxctl audit (docs/audit.md)"),
+    AB_CFG_STR("audit.store.path", C, audit_store_path,
+               "the store's database (\"\": <data.dir>/audit/audit.db)"),
+    AB_CFG_STR("audit.store.key", C, audit_store_key,
+               "Ed25519 key that signs the chain's head and daily anchors, created 0600 "
+               "with <key>.pub beside it (\"\": <data.dir>/audit/signing.key)"),
+    AB_CFG_INT("audit.store.retention_days", C, audit_retention_days, 1, 3660,
+               "records older than this are pruned, continuously in small batches"),
+    AB_CFG_INT("audit.store.prune_batch", C, audit_prune_batch, 10, 100000,
+               "records removed per prune step"),
+    AB_CFG_INT("audit.store.queue_max", C, audit_queue_max, 1000, 10000000,
+               "events waiting for the store's writer (disk slow or full); beyond, they are "
+               "dropped from the store, counted and audited (the JSON-lines file has them)"),
+    AB_CFG_INT("audit.store.max_db_mb", C, audit_max_db_mb, 0, 1 << 30,
+               "cap on the database size; reaching it behaves like a full disk (0: none)"),
+    AB_CFG_INT("audit.store.max_detail_bytes", C, audit_max_detail_bytes, 256, 1 << 20,
+               "a larger detail is stored as {\"truncated\":true,\"bytes\":N,\"head\":...}"),
+    AB_CFG_INT("audit.query.budget_ms", C, audit_query_budget_ms, 10, 60000,
+               "a query (or each step of an export) that scans longer is answered 400: "
+               "narrow it"),
+    AB_CFG_JSON("audit.alerts.rules", C, audit_alert_rules, JSON_ARRAY, AUDIT_DEFAULT_RULES,
+                "alert rules: {name, event (prefix), outcome, reason, per (user, source, "
+                "all), threshold, window_s} (docs/audit.md)"),
+    AB_CFG_STR("audit.alerts.webhook.url", C, audit_webhook_url,
+               "alerts are POSTed here as JSON, signed X-ArgoBox-Signature: sha256=HMAC "
+               "(\"\": audited only)"),
+    AB_CFG_STR("audit.alerts.webhook.secret", C, audit_webhook_secret,
+               "HMAC-SHA256 key of the webhook's signature (at least 16 characters)"),
+    AB_CFG_INT("audit.alerts.webhook.timeout_ms", C, audit_webhook_timeout_ms, 100, 120000,
+               "one delivery attempt"),
+    AB_CFG_INT("audit.alerts.webhook.max_attempts", C, audit_webhook_max_attempts, 1, 20,
+               "attempts per alert, 1 s apart then doubling (at most 60 s)"),
     AB_CFG_STR("data.dir", C, data_dir,
                "persistent data (\"\": /var/lib/argobox as root, else $XDG_DATA_HOME/argobox "
                "or ~/.local/share/argobox)"),

@@ -37,7 +37,22 @@ struct broker_config {
 	long long control_timeout_ms;
 	char admin_socket[PATH_MAX]; /* "" = <runtime_base>/broker.sock */
 	char audit_path[PATH_MAX];   /* "" = stderr */
-	char data_dir[PATH_MAX];     /* "" = /var/lib/argobox (root), else $XDG_DATA_HOME/argobox */
+	/* broker/auditsvc/: the store, the query API, the alerts (docs/audit.md) */
+	bool audit_store_enabled;
+	char audit_store_path[PATH_MAX]; /* "" = <data_dir>/audit/audit.db */
+	char audit_store_key[PATH_MAX];  /* "" = <data_dir>/audit/signing.key */
+	long long audit_retention_days;
+	long long audit_prune_batch;
+	long long audit_queue_max;
+	long long audit_max_db_mb; /* 0: no cap */
+	long long audit_max_detail_bytes;
+	long long audit_query_budget_ms;
+	json_t *audit_alert_rules;
+	char audit_webhook_url[1024];
+	char audit_webhook_secret[256];
+	long long audit_webhook_timeout_ms;
+	long long audit_webhook_max_attempts;
+	char data_dir[PATH_MAX]; /* "" = /var/lib/argobox (root), else $XDG_DATA_HOME/argobox */
 	json_t *kv;       /* broker/state/kv.h configuration; "dir" defaults to <data.dir>/kv */
 	json_t *auth;     /* docs/auth.md: {"local","access","demo"} (authn.c) */
 	json_t *users;    /* [{"name","role","profile","uid",...}] */

@@ -15,6 +15,7 @@
  *               desktop_control.c: the session's control channel (hello, heartbeat);
  *   gateway/    proxy.c (websocket <-> rfb.sock), vncgw.c (native VNC), rfbflow.c (pacing);
  *   state/      deskstate_sync.c (desktop state <-> kv), kv*.c (the store);
+ *   auditsvc/   the audit store, GET /api/admin/audit, alerts (fed by audit/ through a sink);
  *   auth/       authn.c (sign-in wired into the server), authz.c (the table), ...;
  *   isolation/  containers, network policy, seccomp notify;
  *   services/   registry.c (the "services" config), services.c (health, recovery, API);
@@ -35,6 +36,7 @@
 #include "ab_paths.h"
 #include "ab_util.h"
 #include "audit.h"
+#include "auditsvc.h"
 #include "authn.h"
 #include "broker_config.h"
 #include "admin_socket.h"
@@ -80,6 +82,8 @@ validate_config(void *cfg, struct ab_err *err)
 		r = files_check_config(((struct broker_config *)cfg)->files, err);
 	if (r >= 0)
 		r = services_check_config(cfg, err);
+	if (r >= 0)
+		r = auditsvc_check_config(cfg, err);
 #ifdef AB_HAVE_ISOLATION
 	if (r >= 0)
 		r = isolation_check_config(cfg, err);
@@ -298,7 +302,14 @@ main(int argc, char **argv)
 	}
 	struct ab_loop *loop = server_loop(srv);
 	struct ab_watch *sigw = ab_loop_watch(loop, sfd, AB_LOOP_READ, on_signal, NULL);
-	/* The services registry first: the network rules take service addresses from it. */
+	/* The audit store, API and alerts first, so every event after this reaches them. */
+	struct auditsvc *auditsvc = NULL;
+	if (auditsvc_new(&cfg, loop, srv, &auditsvc, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	/* The services registry before isolation: the network rules take service addresses from it.
+	 */
 	struct services_registry *svc_reg = NULL;
 	if (services_registry_load(cfg.services, &svc_reg, &err) < 0) {
 		ab_error("%s", err.msg);
@@ -489,8 +500,9 @@ main(int argc, char **argv)
 	httpc_free(svc_http);
 	users_free(apps.db);
 	kv_close(kv);
-	server_free(srv); /* the loop goes last: everything above cancels its timers on it */
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);
+	auditsvc_free(auditsvc); /* flushes the store (bounded) */
+	server_free(srv);        /* the loop goes last: everything above cancels its timers on it */
 	audit_close();
 	ab_config_free(broker_config_fields, &cfg);
 	ab_info("stopped");

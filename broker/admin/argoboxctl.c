@@ -5,6 +5,13 @@
  *
  *   argoboxctl [--socket PATH] [--json] status | list | stop USER
  *              | services list | services status NAME | services restart NAME
+ *
+ *   argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]
+ *
+ * `audit verify` reads the audit store's database directly (broker running or not) and
+ * checks its hash chain against the signed head, daily anchors and prune point with the
+ * public key (<data.dir>/audit/signing.key.pub): it names every record that was edited,
+ * deleted, reordered or cut off, and exits 1 when it found any (2 when it could not check).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +21,7 @@
 #include "ab_proto.h"
 #include "ab_sock.h"
 #include "ab_util.h"
+#include "auditdb.h"
 #include "broker_config.h"
 
 static void
@@ -21,7 +29,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: argoboxctl [--socket PATH] [--json] status | list | stop USER\n"
 	           "                  | services list | services status NAME | services restart "
-	           "NAME\n");
+	           "NAME\n"
+	           "       argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n");
 }
 
 static int
@@ -105,9 +114,61 @@ services_print(const char *sub, const char *name, json_t *ans)
 	json_decref(list);
 }
 
+static int
+audit_main(int argc, char **argv)
+{
+	const char *data_dir = NULL, *db = NULL, *key = NULL;
+	if (argc < 1 || strcmp(argv[0], "verify") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 < argc && strcmp(argv[i], "--data-dir") == 0)
+			data_dir = argv[++i];
+		else if (i + 1 < argc && strcmp(argv[i], "--db") == 0)
+			db = argv[++i];
+		else if (i + 1 < argc && strcmp(argv[i], "--key") == 0)
+			key = argv[++i];
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	_cleanup_free_ char *def_dir = data_dir ? NULL : broker_default_data_dir();
+	if (!data_dir)
+		data_dir = def_dir;
+	_cleanup_free_ char *def_db = ab_xasprintf("%s/audit/audit.db", data_dir);
+	_cleanup_free_ char *def_key = ab_xasprintf("%s/audit/signing.key.pub", data_dir);
+	if (!db)
+		db = def_db;
+	if (!key)
+		key = def_key;
+	if (access(db, R_OK) < 0) {
+		fprintf(stderr, "argoboxctl: cannot read the audit store '%s': %s\n", db,
+		        strerror(errno));
+		return 2;
+	}
+	struct auditdb_verify_result res;
+	struct ab_err err = {0};
+	int64_t t0 = ab_now_ms();
+	int r = auditdb_verify(db, key, stdout, 50, &res, &err);
+	if (r < 0) {
+		fprintf(stderr, "argoboxctl: audit verify: %s\n", err.msg);
+		return 2;
+	}
+	printf("%s: %llu records (%lld..%lld), %u daily anchors, head %s, %u problems, %lld ms\n",
+	       r == 0 ? "OK" : "TAMPERED", (unsigned long long)res.records,
+	       (long long)res.first_seq, (long long)res.last_seq, res.anchors,
+	       res.head_ok ? "signed and matching" : "NOT matching", res.problems,
+	       (long long)(ab_now_ms() - t0));
+	return r == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+		return audit_main(argc - 2, argv + 2);
 	const char *sock = NULL;
 	bool as_json = false;
 	int i = 1;

@@ -9,13 +9,17 @@
  * Every grant or denial (login, desktop start/stop, network policy,
  * container and privilege events, admin actions) goes through audit_log().
  * Lines are appended with one write(2) each, so concurrent writers never
- * interleave, and are also handed to an optional in-process listener (the
- * admin console, tests).
+ * interleave, and are then handed to the registered sinks (audit_add_sink):
+ * the indexed store, the alerts and the live tail live in broker/auditsvc/,
+ * above this ground floor, and reach the events only through a sink, so this
+ * library stays free of any dependency but jansson.
  */
 #ifndef BROKER_AUDIT_H
 #define BROKER_AUDIT_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "ab_err.h"
 
@@ -42,9 +46,39 @@ void audit_close(void);
 void audit_log(const char *event, enum audit_outcome outcome, const char *user, const char *role,
                const char *source, json_t *detail);
 
-/* A listener sees every event as a JSON object (borrowed) right after it is written. */
+/* One event as the sinks see it; everything is borrowed for the duration of the call. */
+struct audit_event {
+	int64_t time_ms;    /* the "time" field, in ms since the epoch (UTC) */
+	const char *time;   /* RFC 3339 text, as in the line */
+	const char *user;   /* NULL when null; never invalid UTF-8 */
+	const char *role;   /* NULL when null */
+	const char *source; /* NULL when null */
+	const char *event;  /* never NULL */
+	enum audit_outcome outcome;
+	const char *detail; /* compact JSON text of the detail object */
+	json_t *object;     /* the whole line as a JSON object */
+	const char *line;   /* the line as written, without its newline */
+	size_t line_len;
+};
+
+/*
+ * A sink sees every event right after its line was written, on the thread that called
+ * audit_log() (in the broker: its loop). A sink may call audit_log() itself (an alert that
+ * is audited); that nested event reaches every sink too, after the current one returns.
+ * At most AUDIT_MAX_SINKS; audit_add_sink returns -ENOSPC beyond that.
+ */
+#define AUDIT_MAX_SINKS 8
+typedef void (*audit_sink_fn)(const struct audit_event *ev, void *data);
+int audit_add_sink(audit_sink_fn fn, void *data);
+/* Removes the sink registered with this fn and data (no-op when absent). */
+void audit_remove_sink(audit_sink_fn fn, void *data);
+
+/* A listener sees every event as a JSON object (borrowed): one sink, for tests. NULL removes it. */
 typedef void (*audit_listener_fn)(json_t *event, void *data);
 void audit_set_listener(audit_listener_fn fn, void *data);
+
+/* "grant" -> AUDIT_GRANT ...; -1 when unknown. */
+int audit_outcome_from_name(const char *name);
 
 const char *audit_outcome_name(enum audit_outcome o);
 

@@ -58,6 +58,7 @@ static const char *const decision_names[AUTHZ_DECISION_MAX] = {"deny", "allow", 
  * such there: they answer 404/405 until they are). /api/services/{user}: {user} stands for a
  * service name (same grammar); who may see or restart which service is the services area's
  * decision (broker/services/services.c, audited there).
+ * The audit API (broker/auditsvc/) is admin.read: admins only.
  */
 const struct authz_route_example authz_routes[] = {
     {"GET", "/", AUTHZ_PUBLIC},
@@ -86,6 +87,9 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/api/services", AUTHZ_SERVICES},
     {"GET", "/api/services/{user}", AUTHZ_SERVICES},
     {"POST", "/api/services/{user}/restart", AUTHZ_SERVICES},
+    {"GET", "/api/admin/audit", AUTHZ_ADMIN_READ},
+    {"GET", "/api/admin/audit/tail", AUTHZ_ADMIN_READ},
+    {"GET", "/api/admin/audit/status", AUTHZ_ADMIN_READ},
     {"GET", "/api/admin/*", AUTHZ_ADMIN_READ},
     {"POST", "/api/admin/*", AUTHZ_ADMIN_WRITE},
     {"PUT", "/api/admin/*", AUTHZ_ADMIN_WRITE},

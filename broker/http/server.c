@@ -70,6 +70,17 @@ struct server {
 	struct lws_protocols protocols[3];
 };
 
+struct http_stream {
+	struct lws *wsi;
+};
+
+void
+server_stream_wake(struct http_stream *h)
+{
+	if (h && h->wsi)
+		lws_callback_on_writable(h->wsi);
+}
+
 /* Per-connection state of the "binary" protocol (HTTP, then maybe websocket). */
 struct conn {
 	/* HTTP */
@@ -85,6 +96,7 @@ struct conn {
 	bool answered; /* respond() ran for this request */
 	struct http_response resp;
 	size_t sent;
+	struct http_stream stream_handle; /* a streamed response's wake handle */
 	/* websocket */
 	char user[64]; /* whose desktop */
 	char peer[64];
@@ -233,9 +245,24 @@ http_response_fd(struct http_response *resp, int status, const char *content_typ
 	resp->fd_len = len;
 }
 
+void
+http_response_stream(struct http_response *resp, int status, const char *content_type,
+                     const struct http_stream_ops *ops, void *ctx)
+{
+	resp->status = status;
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s", content_type);
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->stream = ops;
+	resp->stream_ctx = ctx;
+}
+
 static void
 http_response_clear(struct http_response *resp)
 {
+	if (resp->stream && resp->stream->close)
+		resp->stream->close(resp->stream_ctx);
 	free(resp->body);
 	free(resp->file);
 	if (resp->fd_set)
@@ -263,6 +290,7 @@ conn_http_reset(struct conn *c)
 	c->body_too_big = false;
 	c->sent = 0;
 	c->answered = false;
+	c->stream_handle.wsi = NULL;
 	c->method[0] = '\0';
 }
 
@@ -473,8 +501,8 @@ respond(struct server *s, struct lws *wsi, struct conn *c)
 	}
 	unsigned char hb[LWS_PRE + 4096], *hs = hb + LWS_PRE, *hp = hs, *he = hb + sizeof(hb) - 1;
 	unsigned long long len = resp->fd_set ? resp->fd_len : resp->body_len;
-	if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type, len, &hp,
-	                                he))
+	if (lws_add_http_common_headers(wsi, (unsigned)resp->status, resp->content_type,
+	                                resp->stream ? LWS_ILLEGAL_HTTP_CONTENT_LEN : len, &hp, he))
 		return -1;
 	if ((size_t)(he - hp) < (size_t)(p - start))
 		return -1;
@@ -482,6 +510,15 @@ respond(struct server *s, struct lws *wsi, struct conn *c)
 	hp += p - start;
 	if (lws_finalize_write_http_header(wsi, hs, &hp, he))
 		return -1;
+	if (resp->stream) {
+		if (strcmp(c->method, "HEAD") == 0)
+			return lws_http_transaction_completed(wsi) ? -1 : 0;
+		c->stream_handle.wsi = wsi;
+		if (resp->stream->start)
+			resp->stream->start(resp->stream_ctx, &c->stream_handle);
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (len == 0 || strcmp(c->method, "HEAD") == 0)
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	lws_callback_on_writable(wsi);
@@ -904,6 +941,26 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 				return 0;
 			}
 			return lws_http_transaction_completed(wsi) ? -1 : 0;
+		}
+		if (r->stream) {
+			enum { CHUNK = 32 << 10 };
+			unsigned char *buf = ab_xmalloc(LWS_PRE + CHUNK);
+			long n = r->stream->read(r->stream_ctx, (char *)buf + LWS_PRE, CHUNK);
+			int w = 0;
+			if (n > 0)
+				w = lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP);
+			else if (n < 0)
+				w = lws_write(wsi, buf + LWS_PRE, 0, LWS_WRITE_HTTP_FINAL);
+			free(buf);
+			if (w < 0 || (n > 0 && w < (int)n))
+				return -1;
+			if (n > 0) {
+				lws_callback_on_writable(wsi);
+				return 0;
+			}
+			if (n == 0)
+				return 0;
+			return -1; /* the end: "Connection: close" was sent */
 		}
 		if (!r->body || c->sent >= r->body_len)
 			return 0;

@@ -58,6 +58,22 @@ const char *http_request_query(const struct http_request *req, const char *name,
 
 #define HTTP_RESPONSE_MAX_HEADERS 16
 
+/*
+ * A streamed body (exports, server-sent events): the response has no Content-Length and the
+ * connection closes after it. `start` runs once the headers are out, with the handle to wake
+ * the stream; `read` runs whenever the client can take more and fills at most `cap` bytes:
+ * > 0 bytes to send, 0 for nothing now (server_stream_wake() when there is), < 0 at the end.
+ * `close` runs exactly once when the response ends or the client leaves (also when the
+ * response never started); the handle is invalid from then on.
+ */
+struct http_stream;
+struct http_stream_ops {
+	void (*start)(void *ctx, struct http_stream *h);
+	long (*read)(void *ctx, char *buf, size_t cap);
+	void (*close)(void *ctx);
+};
+void server_stream_wake(struct http_stream *h);
+
 struct http_response {
 	int status;
 	char content_type[96];
@@ -71,6 +87,8 @@ struct http_response {
 	unsigned nheaders;
 	char *header_names[HTTP_RESPONSE_MAX_HEADERS]; /* owned */
 	char *header_values[HTTP_RESPONSE_MAX_HEADERS];
+	const struct http_stream_ops *stream; /* set by http_response_stream() */
+	void *stream_ctx;
 };
 
 /* Sets status, content type and a copy of the body. */
@@ -86,6 +104,9 @@ void http_response_error(struct http_response *resp, int status, const char *msg
  */
 void http_response_fd(struct http_response *resp, int status, const char *content_type, int fd,
                       unsigned long long offset, unsigned long long len);
+/* Streams the body from `ops` (see struct http_stream_ops); `ctx` is the handler's. */
+void http_response_stream(struct http_response *resp, int status, const char *content_type,
+                          const struct http_stream_ops *ops, void *ctx);
 /* Adds a header (copied), e.g. "Set-Cookie". Returns -ENOSPC when full. */
 int http_response_add_header(struct http_response *resp, const char *name, const char *value);
 

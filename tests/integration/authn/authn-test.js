@@ -115,6 +115,8 @@ const tests = {
 			['GET', '/api/admin/users', 404, 403, 403, 401], // allowed for admin, no route yet
 			['POST', '/api/admin/users', 405, 403, 403, 401], // allowed, no route: 405
 			['DELETE', '/api/admin/users/x', 405, 403, 403, 401],
+			['GET', '/api/admin/audit?limit=1', 200, 403, 403, 401], // admins only (issue 19)
+			['GET', '/api/admin/audit/status', 200, 403, 403, 401],
 			['GET', '/api/desktops/bogie/state', 'a', 's', 403, 401],
 			['GET', '/api/desktops/mauve/state', 'a', 403, 403, 401],
 			['POST', '/api/demo', 403, 403, 403, 'any'],

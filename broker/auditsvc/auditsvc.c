@@ -1,0 +1,749 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * auditsvc: the store's wiring, the admins' audit API and the live tail (see auditsvc.h).
+ *
+ * routes:
+ *   GET /api/admin/audit
+ *   GET /api/admin/audit/tail
+ *   GET /api/admin/audit/status
+ * end routes
+ */
+#include "auditsvc.h"
+#include "ab_log.h"
+#include "ab_util.h"
+#include "alerts.h"
+#include "audit.h"
+#include "auditdb.h"
+#include "broker_config.h"
+#include "httpc.h"
+#include "server.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_PARAM_BYTES 256 /* one filter value */
+#define MAX_PARAMS      16
+#define PAGE_DEFAULT    100
+#define PAGE_MAX        1000
+#define TAIL_MAX        32         /* live tails at once */
+#define TAIL_BUFFER     (1u << 20) /* per tail; a slower client loses events (counted) */
+#define KEEPALIVE_MS    15000
+#define MIN_TIME_MS     946684800000LL /* 2000-01-01 */
+#define MAX_RANGE_MS    (3660LL * 86400000)
+
+struct tail;
+
+struct auditsvc {
+	const struct broker_config *cfg;
+	struct ab_loop *loop;
+	struct server *srv;
+	char db_path[PATH_MAX];
+	char key_path[PATH_MAX];
+	struct auditdb *db;
+	char db_error[1024]; /* why there is no store */
+	struct ab_watch *efd_watch;
+	bool was_failing;
+	uint64_t dropped_reported;
+	struct auditdb_reader *reader;
+	struct httpc *httpc;
+	struct alerts *alerts;
+	struct tail *tails;
+	unsigned n_tails;
+	struct ab_timer *keepalive;
+	bool sink_added;
+};
+
+/* ---- filters ---- */
+
+struct filter {
+	struct auditdb_query q;
+	char user[MAX_PARAM_BYTES + 1], role[MAX_PARAM_BYTES + 1], source[MAX_PARAM_BYTES + 1];
+	char event[MAX_PARAM_BYTES + 1], text[MAX_PARAM_BYTES + 1];
+	enum { FMT_JSON, FMT_NDJSON, FMT_CSV } format;
+};
+
+static bool
+parse_ms(const char *s, int64_t *ret)
+{
+	char *end;
+	if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s)) {
+		errno = 0;
+		long long v = strtoll(s, &end, 10);
+		if (errno || *end)
+			return false;
+		*ret = v;
+		return true;
+	}
+	struct tm tm = {0};
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p) {
+		memset(&tm, 0, sizeof(tm));
+		p = strptime(s, "%Y-%m-%d", &tm);
+		if (!p || *p)
+			return false;
+	}
+	int ms = 0;
+	if (*p == '.') {
+		p++;
+		int digits = 0;
+		while (*p >= '0' && *p <= '9') {
+			if (digits < 3)
+				ms = ms * 10 + (*p - '0');
+			digits++;
+			p++;
+		}
+		if (!digits)
+			return false;
+		for (; digits < 3; digits++)
+			ms *= 10;
+	}
+	int64_t off = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int hh, mm;
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+			return false;
+		off = (hh * 60 + mm) * 60000LL * (*p == '+' ? 1 : -1);
+		p += 6;
+	}
+	if (*p)
+		return false;
+	time_t t = timegm(&tm);
+	*ret = (int64_t)t * 1000 + ms - off;
+	return true;
+}
+
+/*
+ * Reads the query string into f. Returns 0, or fills msg with why it is a 400.
+ * Values come URL-decoded from lws, one fragment per parameter; each is bounded before it is
+ * copied, so a huge filter is refused rather than cut.
+ */
+static int
+parse_filter(struct http_request *req, struct filter *f, bool tail, char *msg, size_t msg_len)
+{
+	memset(f, 0, sizeof(*f));
+	f->q.outcome = -1;
+	f->q.limit = PAGE_DEFAULT;
+	bool have_from = false, have_to = false, have_limit = false, asc_set = false;
+	for (int i = 0;; i++) {
+		int len = lws_hdr_fragment_length(req->wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (len <= 0)
+			break;
+		if (i >= MAX_PARAMS) {
+			snprintf(msg, msg_len, "more than %d query parameters", MAX_PARAMS);
+			return -1;
+		}
+		if (len > MAX_PARAM_BYTES + 16) {
+			snprintf(
+			    msg, msg_len,
+			    "query parameter %d is %d bytes long; a filter is at most %d bytes",
+			    i + 1, len, MAX_PARAM_BYTES);
+			return -1;
+		}
+		char frag[MAX_PARAM_BYTES + 32];
+		if (lws_hdr_copy_fragment(req->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS,
+		                          i) < 0)
+			break;
+		char *eq = strchr(frag, '=');
+		const char *key = frag, *val = "";
+		if (eq) {
+			*eq = '\0';
+			val = eq + 1;
+		}
+		if (strlen(val) > MAX_PARAM_BYTES) {
+			snprintf(msg, msg_len,
+			         "'%.32s' is %zu bytes long; a filter is at most %d bytes", key,
+			         strlen(val), MAX_PARAM_BYTES);
+			return -1;
+		}
+		char *dst = NULL;
+		if (strcmp(key, "user") == 0) {
+			dst = f->user;
+			f->q.user = f->user;
+		} else if (strcmp(key, "role") == 0) {
+			dst = f->role;
+			f->q.role = f->role;
+		} else if (strcmp(key, "source") == 0) {
+			dst = f->source;
+			f->q.source = f->source;
+		} else if (strcmp(key, "event") == 0) {
+			dst = f->event;
+			f->q.event_prefix = f->event;
+		} else if (strcmp(key, "q") == 0) {
+			dst = f->text;
+			f->q.text = f->text;
+		} else if (strcmp(key, "outcome") == 0) {
+			f->q.outcome = audit_outcome_from_name(val);
+			if (f->q.outcome < 0) {
+				snprintf(msg, msg_len, "outcome: grant, deny, info or failure");
+				return -1;
+			}
+		} else if (strcmp(key, "from") == 0 || strcmp(key, "to") == 0) {
+			int64_t ms;
+			if (!parse_ms(val, &ms) || ms < MIN_TIME_MS ||
+			    ms > (int64_t)time(NULL) * 1000 + 86400000LL * 366) {
+				snprintf(
+				    msg, msg_len,
+				    "%s: '%.64s' is not a time between 2000-01-01 and a year from "
+				    "now (RFC 3339, a date, or ms since the epoch)",
+				    key, val);
+				return -1;
+			}
+			if (key[0] == 'f') {
+				f->q.from_ms = ms;
+				have_from = true;
+			} else {
+				f->q.to_ms = ms;
+				have_to = true;
+			}
+		} else if (strcmp(key, "cursor") == 0) {
+			long long ts, seq;
+			char tail_c;
+			if (sscanf(val, "%lld-%lld%c", &ts, &seq, &tail_c) != 2 || ts < 0 ||
+			    seq <= 0) {
+				snprintf(msg, msg_len, "cursor: not a cursor this API gave out");
+				return -1;
+			}
+			f->q.after_ts = ts;
+			f->q.after_seq = seq;
+		} else if (strcmp(key, "limit") == 0) {
+			char *end;
+			long v = strtol(val, &end, 10);
+			if (*end || v < 1 || v > PAGE_MAX) {
+				snprintf(msg, msg_len, "limit: 1 to %d", PAGE_MAX);
+				return -1;
+			}
+			f->q.limit = (unsigned)v;
+			have_limit = true;
+		} else if (strcmp(key, "format") == 0 && !tail) {
+			if (strcmp(val, "json") == 0)
+				f->format = FMT_JSON;
+			else if (strcmp(val, "ndjson") == 0)
+				f->format = FMT_NDJSON;
+			else if (strcmp(val, "csv") == 0)
+				f->format = FMT_CSV;
+			else {
+				snprintf(msg, msg_len, "format: json, ndjson or csv");
+				return -1;
+			}
+		} else if (strcmp(key, "order") == 0 && !tail) {
+			if (strcmp(val, "asc") != 0 && strcmp(val, "desc") != 0) {
+				snprintf(msg, msg_len, "order: asc or desc");
+				return -1;
+			}
+			f->q.ascending = val[0] == 'a';
+			asc_set = true;
+		} else {
+			snprintf(msg, msg_len, "unknown query parameter '%.32s'", key);
+			return -1;
+		}
+		if (dst)
+			snprintf(dst, MAX_PARAM_BYTES + 1, "%s", val);
+	}
+	if (have_from && have_to && f->q.from_ms >= f->q.to_ms) {
+		snprintf(msg, msg_len, "from must be before to");
+		return -1;
+	}
+	if (have_from && have_to && f->q.to_ms - f->q.from_ms > MAX_RANGE_MS) {
+		snprintf(msg, msg_len, "the range is longer than 3660 days");
+		return -1;
+	}
+	if (f->format != FMT_JSON) {
+		if (!have_limit)
+			f->q.limit = 0; /* an export has everything that matches */
+		if (!asc_set)
+			f->q.ascending = true; /* oldest first */
+	}
+	return 0;
+}
+
+static bool
+filter_matches(const struct filter *f, const struct audit_event *ev)
+{
+	if (f->q.user && (!ev->user || strcmp(ev->user, f->q.user) != 0))
+		return false;
+	if (f->q.role && (!ev->role || strcmp(ev->role, f->q.role) != 0))
+		return false;
+	if (f->q.source && (!ev->source || strcmp(ev->source, f->q.source) != 0))
+		return false;
+	if (f->q.event_prefix && strncmp(ev->event, f->q.event_prefix, strlen(f->q.event_prefix)))
+		return false;
+	if (f->q.outcome >= 0 && (int)ev->outcome != f->q.outcome)
+		return false;
+	if (f->q.text && f->q.text[0] && !strcasestr(ev->detail, f->q.text))
+		return false;
+	return true;
+}
+
+/* ---- the store ---- */
+
+static int
+reader(struct auditsvc *a, struct ab_err *err)
+{
+	if (a->reader)
+		return 0;
+	if (!a->db)
+		return ab_err_set(err, ENOENT, "the audit store is not available: %s",
+		                  a->db_error[0] ? a->db_error : "disabled (audit.store.enabled)");
+	return auditdb_reader_open(a->db_path, (int)a->cfg->audit_query_budget_ms, &a->reader, err);
+}
+
+static void
+store_progress(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct auditsvc *a = data;
+	struct auditdb_stats st;
+	auditdb_stats(a->db, &st);
+	if (st.failing && !a->was_failing) {
+		a->was_failing = true;
+		audit_log("audit.store", AUDIT_FAILURE, NULL, NULL, NULL,
+		          json_pack("{sssssI}", "reason",
+		                    "the audit store cannot write; events are kept in memory up to "
+		                    "audit.store.queue_max",
+		                    "error", st.error, "queued", (json_int_t)st.queued));
+	} else if (!st.failing && a->was_failing) {
+		a->was_failing = false;
+		audit_log("audit.store", AUDIT_INFO, NULL, NULL, NULL,
+		          json_pack("{sssI}", "reason", "the audit store writes again", "dropped",
+		                    (json_int_t)(st.dropped - a->dropped_reported)));
+		a->dropped_reported = st.dropped;
+	}
+	if (st.dropped > a->dropped_reported && !st.failing) {
+		uint64_t n = st.dropped - a->dropped_reported;
+		a->dropped_reported = st.dropped;
+		audit_log(
+		    "audit.store", AUDIT_FAILURE, NULL, NULL, NULL,
+		    json_pack("{sssI}", "reason",
+		              "events were dropped from the store (queue full); the JSON-lines "
+		              "file has them",
+		              "dropped", (json_int_t)n));
+	}
+}
+
+/* ---- the live tail ---- */
+
+struct tail {
+	struct tail *next;
+	struct auditsvc *a;
+	struct http_stream *h;
+	struct filter f;
+	struct auditdb_buf buf;
+	size_t off;
+	uint64_t lost;
+};
+
+static void
+tail_add(struct tail *t, const char *s, size_t n)
+{
+	if (t->buf.len - t->off + n > TAIL_BUFFER) {
+		t->lost++;
+		return;
+	}
+	if (t->lost) {
+		auditdb_buf_addf(&t->buf, ": %llu events lost (client too slow)\n\n",
+		                 (unsigned long long)t->lost);
+		t->lost = 0;
+	}
+	auditdb_buf_add(&t->buf, s, n);
+	server_stream_wake(t->h);
+}
+
+static void
+tail_start(void *ctx, struct http_stream *h)
+{
+	struct tail *t = ctx;
+	t->h = h;
+	tail_add(t, ": argobox audit tail\nretry: 3000\n\n", 34);
+}
+
+static long
+tail_read(void *ctx, char *out, size_t cap)
+{
+	struct tail *t = ctx;
+	size_t n = AB_MIN(cap, t->buf.len - t->off);
+	memcpy(out, t->buf.data + t->off, n);
+	t->off += n;
+	if (t->off == t->buf.len)
+		t->off = t->buf.len = 0;
+	return (long)n;
+}
+
+static void
+tail_close(void *ctx)
+{
+	struct tail *t = ctx;
+	struct auditsvc *a = t->a;
+	for (struct tail **p = &a->tails; *p; p = &(*p)->next)
+		if (*p == t) {
+			*p = t->next;
+			a->n_tails--;
+			break;
+		}
+	free(t->buf.data);
+	free(t);
+}
+
+static const struct http_stream_ops tail_ops = {tail_start, tail_read, tail_close};
+
+static void
+tails_push(struct auditsvc *a, const struct audit_event *ev)
+{
+	for (struct tail *t = a->tails; t; t = t->next) {
+		if (!t->h || !filter_matches(&t->f, ev))
+			continue;
+		struct auditdb_buf b = {0};
+		auditdb_buf_addf(&b, "event: audit\ndata: %.*s\n\n", (int)ev->line_len, ev->line);
+		tail_add(t, b.data, b.len);
+		free(b.data);
+	}
+}
+
+static int64_t
+keepalive(struct ab_loop *loop, void *data)
+{
+	struct auditsvc *a = data;
+	for (struct tail *t = a->tails; t; t = t->next)
+		if (t->h)
+			tail_add(t, ": keepalive\n\n", 13);
+	return KEEPALIVE_MS;
+}
+
+static int
+route_tail(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct auditsvc *a = data;
+	char msg[256];
+	struct tail *t = ab_xcalloc(1, sizeof(*t));
+	if (parse_filter(req, &t->f, true, msg, sizeof(msg)) < 0) {
+		free(t);
+		http_response_error(resp, 400, msg);
+		return 0;
+	}
+	if (a->n_tails >= TAIL_MAX) {
+		free(t);
+		http_response_error(resp, 503, "too many live tails open");
+		return 0;
+	}
+	t->a = a;
+	t->next = a->tails;
+	a->tails = t;
+	a->n_tails++;
+	http_response_stream(resp, 200, "text/event-stream", &tail_ops, t);
+	http_response_add_header(resp, "Cache-Control", "no-cache");
+	return 0;
+}
+
+/* ---- the sink ---- */
+
+static void
+sink(const struct audit_event *ev, void *data)
+{
+	struct auditsvc *a = data;
+	if (a->db)
+		auditdb_submit(a->db, ev->time_ms, ev->user, ev->role, ev->source, ev->event,
+		               (int)ev->outcome, ev->detail);
+	alerts_event(a->alerts, ev);
+	if (a->tails)
+		tails_push(a, ev);
+}
+
+/* ---- queries and exports ---- */
+
+struct export
+{
+	struct auditsvc *a;
+	struct auditdb_cursor *cur;
+	bool csv, done;
+	struct auditdb_buf buf;
+	size_t off;
+	uint64_t rows;
+};
+
+static long
+export_read(void *ctx, char *out, size_t cap)
+{
+	struct export *x = ctx;
+	while (!x->done && x->buf.len - x->off < cap) {
+		struct auditdb_record row;
+		struct ab_err err = {0};
+		int r = auditdb_cursor_next(x->cur, &row, &err);
+		if (r == 1) {
+			x->rows++;
+			if (x->csv) {
+				auditdb_csv_row(&x->buf, &row);
+			} else {
+				_cleanup_free_ char *js = auditdb_record_json(&row);
+				if (js) {
+					auditdb_buf_add(&x->buf, js, strlen(js));
+					auditdb_buf_add(&x->buf, "\n", 1);
+				}
+			}
+			continue;
+		}
+		x->done = true;
+		if (r < 0) {
+			/* the status line is gone: the error ends the body, recognisably */
+			ab_warn("audit export stopped after %llu rows: %s",
+			        (unsigned long long)x->rows, err.msg);
+			if (x->csv) {
+				auditdb_buf_addf(&x->buf, "# error: export incomplete: %s\r\n",
+				                 err.msg);
+			} else {
+				json_t *e = json_pack("{ssss}", "error", "export incomplete",
+				                      "reason", err.msg);
+				_cleanup_free_ char *s = json_dumps(e, JSON_COMPACT);
+				json_decref(e);
+				auditdb_buf_addf(&x->buf, "%s\n",
+				                 s ? s : "{\"error\":\"export incomplete\"}");
+			}
+		}
+	}
+	size_t n = AB_MIN(cap, x->buf.len - x->off);
+	if (n == 0 && x->done)
+		return -1;
+	memcpy(out, x->buf.data + x->off, n);
+	x->off += n;
+	if (x->off == x->buf.len)
+		x->off = x->buf.len = 0;
+	return (long)n;
+}
+
+static void
+export_close(void *ctx)
+{
+	struct export *x = ctx;
+	auditdb_cursor_free(x->cur);
+	free(x->buf.data);
+	free(x);
+}
+
+static const struct http_stream_ops export_ops = {NULL, export_read, export_close};
+
+static int
+route_query(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct auditsvc *a = data;
+	char msg[256];
+	struct filter f;
+	if (parse_filter(req, &f, false, msg, sizeof(msg)) < 0) {
+		http_response_error(resp, 400, msg);
+		return 0;
+	}
+	struct ab_err err = {0};
+	if (reader(a, &err) < 0) {
+		http_response_error(resp, 503, err.msg);
+		return 0;
+	}
+	struct auditdb_cursor *cur = NULL;
+	if (auditdb_query(a->reader, &f.q, &cur, &err) < 0) {
+		http_response_error(resp, 500, err.msg);
+		return 0;
+	}
+	if (f.format != FMT_JSON) {
+		struct export *x = ab_xcalloc(1, sizeof(*x));
+		x->a = a;
+		x->cur = cur;
+		x->csv = f.format == FMT_CSV;
+		if (x->csv)
+			auditdb_csv_header(&x->buf);
+		http_response_stream(resp, 200,
+		                     x->csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+		                     &export_ops, x);
+		char cd[96];
+		snprintf(cd, sizeof(cd), "attachment; filename=\"audit.%s\"",
+		         x->csv ? "csv" : "ndjson");
+		http_response_add_header(resp, "Content-Disposition", cd);
+		http_response_add_header(resp, "Cache-Control", "no-store");
+		return 0;
+	}
+	struct auditdb_buf b = {0};
+	auditdb_buf_addf(&b, "{\"events\":[");
+	struct auditdb_record row;
+	unsigned n = 0;
+	int r;
+	int64_t last_ts = 0, last_seq = 0;
+	while ((r = auditdb_cursor_next(cur, &row, &err)) == 1) {
+		_cleanup_free_ char *js = auditdb_record_json(&row);
+		if (n++)
+			auditdb_buf_add(&b, ",", 1);
+		if (js)
+			auditdb_buf_add(&b, js, strlen(js));
+		last_ts = row.ts_ms;
+		last_seq = row.seq;
+	}
+	auditdb_cursor_free(cur);
+	if (r < 0) {
+		free(b.data);
+		http_response_error(resp, err.code == ETIMEDOUT ? 400 : 500, err.msg);
+		return 0;
+	}
+	if (n == f.q.limit)
+		auditdb_buf_addf(&b, "],\"count\":%u,\"next_cursor\":\"%lld-%lld\"}", n,
+		                 (long long)last_ts, (long long)last_seq);
+	else
+		auditdb_buf_addf(&b, "],\"count\":%u,\"next_cursor\":null}", n);
+	http_response_set(resp, 200, "application/json", b.data, b.len);
+	http_response_add_header(resp, "Cache-Control", "no-store");
+	free(b.data);
+	return 0;
+}
+
+json_t *
+auditsvc_status(struct auditsvc *a)
+{
+	json_t *store;
+	if (a->db) {
+		struct auditdb_stats st;
+		auditdb_stats(a->db, &st);
+		store =
+		    json_pack("{sbsssssIsIsIsIsIsIsisbsssI}", "enabled", 1, "state",
+		              st.failing ? "failing" : "ok", "path", a->db_path, "submitted",
+		              (json_int_t)st.submitted, "stored", (json_int_t)st.stored, "dropped",
+		              (json_int_t)st.dropped, "pruned", (json_int_t)st.pruned, "batches",
+		              (json_int_t)st.batches, "last_seq", (json_int_t)st.last_seq, "queued",
+		              (int)st.queued, "failing", st.failing, "error", st.error,
+		              "max_batch_ms", (json_int_t)st.max_batch_ms);
+	} else {
+		store = json_pack("{sbssssss}", "enabled", a->cfg->audit_store_enabled, "state",
+		                  a->cfg->audit_store_enabled ? "unavailable" : "off", "path",
+		                  a->db_path, "error", a->db_error);
+	}
+	return json_pack("{sososi}", "store", store, "alerts", alerts_status(a->alerts), "tails",
+	                 (int)a->n_tails);
+}
+
+static int
+route_status(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct auditsvc *a = data;
+	http_response_json(resp, 200, auditsvc_status(a));
+	return 0;
+}
+
+static void
+health(json_t *out, void *data)
+{
+	struct auditsvc *a = data;
+	const char *state = "off";
+	json_int_t dropped = 0;
+	if (a->db) {
+		struct auditdb_stats st;
+		auditdb_stats(a->db, &st);
+		state = st.failing ? "failing" : "ok";
+		dropped = (json_int_t)st.dropped;
+	} else if (a->cfg->audit_store_enabled) {
+		state = "unavailable";
+	}
+	json_object_set_new(out, "audit", json_pack("{sssI}", "store", state, "dropped", dropped));
+}
+
+/* ---- lifecycle ---- */
+
+static void
+webhook_params(const struct broker_config *cfg, struct alerts_webhook *wh)
+{
+	*wh = (struct alerts_webhook){
+	    .url = cfg->audit_webhook_url,
+	    .secret = cfg->audit_webhook_secret,
+	    .timeout_ms = (long)cfg->audit_webhook_timeout_ms,
+	    .max_attempts = (int)cfg->audit_webhook_max_attempts,
+	};
+}
+
+int
+auditsvc_check_config(const struct broker_config *cfg, struct ab_err *err)
+{
+	struct alerts_webhook wh;
+	webhook_params(cfg, &wh);
+	return alerts_new(cfg->audit_alert_rules, &wh, NULL, NULL, NULL, err);
+}
+
+int
+auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct server *srv,
+             struct auditsvc **ret, struct ab_err *err)
+{
+	struct auditsvc *a = ab_xcalloc(1, sizeof(*a));
+	a->cfg = cfg;
+	a->loop = loop;
+	a->srv = srv;
+	if (cfg->audit_store_path[0])
+		snprintf(a->db_path, sizeof(a->db_path), "%s", cfg->audit_store_path);
+	else
+		snprintf(a->db_path, sizeof(a->db_path), "%.4000s/audit/audit.db", cfg->data_dir);
+	if (cfg->audit_store_key[0])
+		snprintf(a->key_path, sizeof(a->key_path), "%s", cfg->audit_store_key);
+	else
+		snprintf(a->key_path, sizeof(a->key_path), "%.4000s/audit/signing.key",
+		         cfg->data_dir);
+	struct alerts_webhook wh;
+	webhook_params(cfg, &wh);
+	if (wh.url[0])
+		a->httpc = httpc_new(loop);
+	int r = alerts_new(cfg->audit_alert_rules, &wh, loop, a->httpc, &a->alerts, err);
+	if (r < 0) {
+		httpc_free(a->httpc);
+		free(a);
+		return r;
+	}
+	if (cfg->audit_store_enabled) {
+		struct auditdb_params p = {
+		    .path = a->db_path,
+		    .key_path = a->key_path,
+		    .retention_ms = cfg->audit_retention_days * 86400000LL,
+		    .queue_max = (unsigned)cfg->audit_queue_max,
+		    .prune_batch = (unsigned)cfg->audit_prune_batch,
+		    .max_db_bytes = cfg->audit_max_db_mb << 20,
+		    .max_detail_bytes = (size_t)cfg->audit_max_detail_bytes,
+		};
+		struct ab_err serr = {0};
+		if (auditdb_open(&p, &a->db, &serr) < 0) {
+			snprintf(a->db_error, sizeof(a->db_error), "%s", serr.msg);
+			ab_error("audit store: %s", serr.msg);
+		} else {
+			a->efd_watch = ab_loop_watch(loop, auditdb_eventfd(a->db), AB_LOOP_READ,
+			                             store_progress, a);
+			ab_info("audit store: %s (retention %lld days)", a->db_path,
+			        cfg->audit_retention_days);
+		}
+	}
+	if (audit_add_sink(sink, a) < 0) {
+		auditsvc_free(a);
+		return ab_err_set(err, ENOSPC, "audit: no room for another sink");
+	}
+	a->sink_added = true;
+	if (!a->db && cfg->audit_store_enabled)
+		audit_log("audit.store", AUDIT_FAILURE, NULL, NULL, NULL,
+		          json_pack("{ssss}", "reason", "the audit store is not available", "error",
+		                    a->db_error));
+	if (server_route_add(srv, "GET", "/api/admin/audit", route_query, a) < 0 ||
+	    server_route_add(srv, "GET", "/api/admin/audit/tail", route_tail, a) < 0 ||
+	    server_route_add(srv, "GET", "/api/admin/audit/status", route_status, a) < 0)
+		ab_warn("audit: cannot add the /api/admin/audit routes");
+	server_add_health(srv, health, a);
+	a->keepalive = ab_loop_timer(loop, KEEPALIVE_MS, keepalive, a);
+	*ret = a;
+	return 0;
+}
+
+void
+auditsvc_free(struct auditsvc *a)
+{
+	if (!a)
+		return;
+	if (a->sink_added)
+		audit_remove_sink(sink, a);
+	/* tails end with their connections (server_close runs before this) */
+	for (struct tail *t = a->tails; t; t = t->next)
+		t->h = NULL;
+	ab_loop_timer_cancel(a->loop, a->keepalive);
+	ab_loop_unwatch(a->loop, a->efd_watch);
+	alerts_free(a->alerts);
+	httpc_free(a->httpc);
+	auditdb_reader_close(a->reader);
+	auditdb_close(a->db);
+	free(a);
+}
