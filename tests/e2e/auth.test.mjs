@@ -7,76 +7,20 @@
 //  4. the demo link (another browser context): a demo desktop with pixels, /api/me role demo.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { checkPixels, openDesktop } from './checks.mjs';
-import {
-	brokerBinary,
-	fail,
-	freePort,
-	launchChromium,
-	log,
-	makeTempDir,
-	requireNoVNC,
-	sourceDir,
-	spawnLogged,
-	stopProcess,
-	tail,
-	waitFor,
-	webRoot,
-	writeDesktopScript,
-} from './lib.mjs';
+import { buildDirOrFail, e2eTest, launchChromium, log, newPage, sampleAccounts, startBroker, waitFor, writeDesktopScript } from './lib.mjs';
 
-const buildDir = process.env.AB_BUILD_DIR;
-if (!buildDir) fail('AB_BUILD_DIR is not set');
+const buildDir = buildDirOrFail();
 
-async function startAuthBroker(dir, desktopCommand) {
-	requireNoVNC();
-	const bin = brokerBinary(buildDir);
-	if (!fs.existsSync(bin)) throw new Error(`argobox-broker is not built: ${bin}`);
-	const sample = JSON.parse(fs.readFileSync(path.join(sourceDir, 'config/argobox.sample.json'), 'utf8'));
-	const port = await freePort();
-	const config = {
-		listen: { address: '127.0.0.1', port },
-		web: { root: webRoot },
-		session: { runtime_base: path.join(dir, 'run'), launcher: 'process', desktop_command: desktopCommand },
-		audit: { path: path.join(dir, 'audit.log') },
-		data: { dir: path.join(dir, 'data') },
-		admin: { socket: path.join(dir, 'broker.sock') },
-		auth: sample.auth,
-		users: sample.users,
-		profiles: sample.profiles,
-	};
-	const session = path.join(buildDir, 'session', 'argobox-session');
-	if (fs.existsSync(session)) config.session.binary = session;
-	const configFile = path.join(dir, 'broker.json');
-	fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
-	const logFile = path.join(dir, 'broker.log');
-	const proc = spawnLogged(bin, ['--config', configFile], { logFile });
-	const url = `http://127.0.0.1:${port}`;
-	await waitFor('the broker to answer', async () => {
-		try {
-			return (await fetch(`${url}/healthz`)).status === 200;
-		} catch {
-			return false;
-		}
-	}, { timeout: 30000, interval: 100 });
-	return { url, proc, logFile };
-}
-
-const dir = makeTempDir('argobox-e2e-auth-');
-let browser;
-let broker;
-let page;
-try {
-	broker = await startAuthBroker(dir, [writeDesktopScript(dir)]);
+await e2eTest('auth', async (t) => {
+	const desktopCommand = [writeDesktopScript(t.dir)];
+	const broker = (t.broker = await startBroker({ buildDir, dir: t.dir, desktopCommand, base: sampleAccounts() }));
 	log(`broker at ${broker.url}`);
-	browser = await launchChromium();
+	const browser = (t.browser = await launchChromium());
 
 	// 1. signed out; a wrong password
-	const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	page = await ctx.newPage();
-	page.on('pageerror', (e) => log('page error:', e.message));
+	let page = (t.page = await newPage(browser));
+	const ctx = page.context();
 	await page.goto(`${broker.url}/`);
 	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
 	await page.fill('#login-username', 'bogie');
@@ -113,8 +57,8 @@ try {
 	await ctx.close();
 
 	// 4. the demo link
-	const dctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	page = await dctx.newPage();
+	page = t.page = await newPage(browser);
+	const dctx = page.context();
 	await page.goto(`${broker.url}/`);
 	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
 	await page.check('#demo-developer');
@@ -127,20 +71,4 @@ try {
 	assert.ok(dme.expires_in_s > 0);
 	log(`demo user ${dme.user}, profile ${JSON.stringify(dme.profile?.title ?? dme.profile)}`);
 	await dctx.close();
-	log('PASS');
-} catch (e) {
-	if (page) {
-		try {
-			await page.screenshot({ path: path.join(dir, 'failure.png') });
-		} catch {
-			// no page
-		}
-	}
-	if (broker) log(`broker log:\n${tail(broker.logFile)}`);
-	fail(e.stack || String(e));
-} finally {
-	if (browser) await browser.close();
-	if (broker) await stopProcess(broker.proc);
-}
-fs.rmSync(dir, { recursive: true, force: true });
-process.exit(0);
+});

@@ -6,29 +6,14 @@
 // it did not finish loading (data-state="load-failed") and stops reloading.
 
 import assert from 'node:assert/strict';
-import {
-	fail,
-	launchChromium,
-	log,
-	makeTempDir,
-	startBroker,
-	stopProcess,
-	tail,
-	writeDesktopScript,
-} from './lib.mjs';
+import { buildDirOrFail, e2eTest, launchChromium, log, startBroker, writeDesktopScript } from './lib.mjs';
 
-const buildDir = process.env.AB_BUILD_DIR;
-if (!buildDir) {
-	fail('AB_BUILD_DIR is not set (run through ctest, or set it to your build directory)');
-}
+const buildDir = buildDirOrFail();
 const HELD = '**/vendor/novnc/core/input/vkeys.js'; // deep in rfb.js's import graph
 
-const dir = makeTempDir('argobox-e2e-boot-');
-let browser;
-let broker;
-try {
-	broker = await startBroker({ buildDir, dir, desktopCommand: [writeDesktopScript(dir)] });
-	browser = await launchChromium();
+await e2eTest('boot', async (t) => {
+	const broker = (t.broker = await startBroker({ buildDir, dir: t.dir, desktopCommand: [writeDesktopScript(t.dir)] }));
+	const browser = (t.browser = await launchChromium());
 
 	// 1. Held once: one reload, then connected.
 	{
@@ -71,12 +56,4 @@ try {
 		log(`held always: "${await page.textContent('#status-detail')}" after ${held} loads`);
 		await ctx.close();
 	}
-	log('PASS');
-} catch (e) {
-	console.error(`FAIL: ${e.stack || e}`);
-	if (broker) console.error(tail(broker.logFile));
-	process.exitCode = 1;
-} finally {
-	if (browser) await browser.close().catch(() => {});
-	if (broker) await stopProcess(broker.proc);
-}
+});

@@ -10,37 +10,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkClipboard, checkFocus, checkPixels, checkResize, checkTyping, openDesktop } from './checks.mjs';
-import {
-	desktopDisplay,
-	fail,
-	launchChromium,
-	log,
-	makeTempDir,
-	startBroker,
-	stopProcess,
-	tail,
-	waitFor,
-	writeDesktopScript,
-} from './lib.mjs';
+import { buildDirOrFail, desktopDisplay, e2eTest, launchChromium, log, newPage, startBroker, stopProcess, waitFor, writeDesktopScript } from './lib.mjs';
 
-const buildDir = process.env.AB_BUILD_DIR;
-if (!buildDir) {
-	fail('AB_BUILD_DIR is not set (run through ctest, or set it to your build directory)');
-}
+const buildDir = buildDirOrFail();
 
-const dir = makeTempDir('argobox-e2e-desktop-');
-const desktopCommand = [writeDesktopScript(dir)];
-let browser;
-let page;
-let broker;
-try {
-	broker = await startBroker({ buildDir, dir, desktopCommand });
+await e2eTest('desktop', async (t) => {
+	const { dir } = t;
+	const desktopCommand = [writeDesktopScript(dir)];
+	let broker = (t.broker = await startBroker({ buildDir, dir, desktopCommand }));
 	log(`broker at ${broker.url}`);
-	browser = await launchChromium();
-	const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: broker.url });
-	page = await ctx.newPage();
-	page.on('pageerror', (e) => log('page error:', e.message));
+	const browser = (t.browser = await launchChromium());
+	const page = (t.page = await newPage(browser, { clipboard: broker.url }));
+	const ctx = page.context();
 
 	// The landing page links to the desktop.
 	await page.goto(`${broker.url}/`);
@@ -73,7 +54,7 @@ try {
 	const title = await page.textContent('#status-title');
 	log(`while the broker is down the page says: '${title}' / '${await page.textContent('#countdown')}'`);
 	assert.match(title, /lost|reach|refused|start|answering/i);
-	broker = await startBroker({ buildDir, dir, desktopCommand, port: broker.port, logFile: path.join(dir, 'broker2.log') });
+	broker = t.broker = await startBroker({ buildDir, dir, desktopCommand, port: broker.port, logFile: path.join(dir, 'broker2.log') });
 	await page.waitForSelector('body[data-state="connected"]', { timeout: 60000 });
 	log(`reconnect timing (ms): ${JSON.stringify(await page.evaluate(() => window.argobox.timing))}`);
 	// A second tab shares the running desktop: a warm connect (no desktop start).
@@ -86,22 +67,4 @@ try {
 	await checkPixels(page);
 	assert.ok((await page.evaluate(() => window.argobox.connects)) >= 2, 'the page reconnected');
 	log('reconnect ok');
-	log('PASS');
-	await browser.close();
-	await stopProcess(broker.proc);
-	fs.rmSync(dir, { recursive: true, force: true });
-	process.exit(0);
-} catch (e) {
-	for (const f of ['broker.log', 'broker2.log']) {
-		if (fs.existsSync(path.join(dir, f))) {
-			console.error(`--- ${f}\n${tail(path.join(dir, f), 30)}`);
-		}
-	}
-	await page?.screenshot({ path: path.join(dir, 'failure.png') }).catch(() => {});
-	console.error(`(logs and failure.png kept in ${dir})`);
-	await browser?.close().catch(() => {});
-	if (broker) {
-		await stopProcess(broker.proc);
-	}
-	fail(e.stack || e.message);
-}
+}, { logs: ['broker.log', 'broker2.log'] });

@@ -11,25 +11,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-	desktopDisplay,
-	fail,
-	launchChromium,
-	log,
-	makeTempDir,
-	startBroker,
-	stopProcess,
-	tail,
-	toPage,
-	waitFor,
-	xrun,
-} from './lib.mjs';
+import { buildDirOrFail, desktopDisplay, e2eTest, launchChromium, log, newPage, startBroker, toPage, waitFor, xrun } from './lib.mjs';
 import { typeWithShift } from './checks.mjs';
 
-const buildDir = process.env.AB_BUILD_DIR;
-if (!buildDir) {
-	fail('AB_BUILD_DIR is not set (run through ctest, or set it to your build directory)');
-}
+const buildDir = buildDirOrFail();
 
 export const TEXTS = [
 	'Grüße – 東京 – 🙂',
@@ -88,17 +73,11 @@ export async function openXtermDesktop(page, url) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-	const dir = makeTempDir('argobox-e2e-keyboard-');
-	let browser;
-	let page;
-	let broker;
-	try {
-		broker = await startBroker({ buildDir, dir, desktopCommand: [writeXtermDesktop(dir)] });
-		browser = await launchChromium();
-		const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-		await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: broker.url });
-		page = await ctx.newPage();
-		page.on('pageerror', (e) => log('page error:', e.message));
+	await e2eTest('keyboard', async (t) => {
+		const { dir } = t;
+		const broker = (t.broker = await startBroker({ buildDir, dir, desktopCommand: [writeXtermDesktop(dir)] }));
+		const browser = (t.browser = await launchChromium());
+		const page = (t.page = await newPage(browser, { clipboard: broker.url }));
 		await openXtermDesktop(page, broker.url);
 		const display = await desktopDisplay(dir);
 		const xclipOut = () => {
@@ -210,21 +189,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
 		await page.waitForSelector('body[data-state="disconnected"]');
 		assert.equal(await page.evaluate(() => window.argobox.leaveGuard), false, 'no guard once disconnected');
 
-		log('PASS');
-		await browser.close();
-		await stopProcess(broker.proc);
-		fs.rmSync(dir, { recursive: true, force: true });
-		process.exit(0);
-	} catch (e) {
-		if (fs.existsSync(path.join(dir, 'broker.log'))) {
-			console.error(`--- broker.log\n${tail(path.join(dir, 'broker.log'), 40)}`);
-		}
-		await page?.screenshot({ path: path.join(dir, 'failure.png') }).catch(() => {});
-		console.error(`(logs and failure.png kept in ${dir})`);
-		await browser?.close().catch(() => {});
-		if (broker) {
-			await stopProcess(broker.proc);
-		}
-		fail(e.stack || e.message);
-	}
+	});
 }

@@ -11,24 +11,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-	desktopDisplay,
-	fail,
-	launchChromium,
-	log,
-	makeTempDir,
-	startBroker,
-	stopProcess,
-	tail,
-	toPage,
-	waitFor,
-	xrun,
-} from './lib.mjs';
+import { buildDirOrFail, desktopDisplay, e2eTest, fail, launchChromium, log, startBroker, toPage, waitFor, xrun } from './lib.mjs';
 
-const buildDir = process.env.AB_BUILD_DIR;
-if (!buildDir) {
-	fail('AB_BUILD_DIR is not set (run through ctest, or set it to your build directory)');
-}
+const buildDir = buildDirOrFail();
 const wmBin = path.join(buildDir, 'wm', 'argobox-wm');
 if (!fs.existsSync(wmBin)) {
 	fail(`argobox-wm is not built: expected ${wmBin}`);
@@ -82,13 +67,10 @@ function lines(dir) {
 	}
 }
 
-const dir = makeTempDir('argobox-e2e-layouts-');
-let browser;
-let page;
-let broker;
-try {
-	broker = await startBroker({ buildDir, dir, desktopCommand: [writeDesktop(dir)] });
-	browser = await launchChromium();
+await e2eTest('layouts', async (t) => {
+	const { dir } = t;
+	const broker = (t.broker = await startBroker({ buildDir, dir, desktopCommand: [writeDesktop(dir)] }));
+	const browser = (t.browser = await launchChromium());
 	const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE' });
 	// as in a browser without the Keyboard Map API: the language decides
 	await ctx.addInitScript(() => {
@@ -96,7 +78,7 @@ try {
 			Object.defineProperty(navigator.keyboard, 'getLayoutMap', { value: undefined });
 		}
 	});
-	page = await ctx.newPage();
+	const page = (t.page = await ctx.newPage());
 	page.on('pageerror', (e) => log('page error:', e.message));
 	await page.goto(`${broker.url}/desktop.html`);
 	await page.waitForSelector('body[data-state="connected"]', { timeout: 30000 });
@@ -156,22 +138,4 @@ try {
 	}
 	await waitFor('the last layout stored', async () => (await getState())?.keyboard?.layout === 'us(intl)');
 
-	log('PASS');
-	await browser.close();
-	await stopProcess(broker.proc);
-	fs.rmSync(dir, { recursive: true, force: true });
-	process.exit(0);
-} catch (e) {
-	for (const f of ['broker.log', 'wm.log']) {
-		if (fs.existsSync(path.join(dir, f))) {
-			console.error(`--- ${f}\n${tail(path.join(dir, f), 30)}`);
-		}
-	}
-	await page?.screenshot({ path: path.join(dir, 'failure.png') }).catch(() => {});
-	console.error(`(logs and failure.png kept in ${dir})`);
-	await browser?.close().catch(() => {});
-	if (broker) {
-		await stopProcess(broker.proc);
-	}
-	fail(e.stack || e.message);
-}
+}, { logs: ['broker.log', 'wm.log'] });

@@ -213,9 +213,19 @@ export function brokerBinary(buildDir) {
 	return path.join(buildDir, 'broker', 'argobox-broker');
 }
 
+// The sample config's accounts (config/argobox.sample.json): auth, users and profiles.
+export function sampleAccounts() {
+	const sample = JSON.parse(fs.readFileSync(path.join(sourceDir, 'config/argobox.sample.json'), 'utf8'));
+	return { auth: sample.auth, users: sample.users, profiles: sample.profiles };
+}
+
 // Starts argobox-broker with a temp config on a free loopback port and waits for /healthz.
 // The broker is a real dependency: if it is not built, this throws a clear error.
-export async function startBroker({ buildDir, dir, desktopCommand, port, logFile }) {
+//   base: a config to start from (sampleAccounts(), or a generated config), its listen address
+//         kept; the port, web root, session, audit, data and admin socket are the test's;
+//   config: keys to add (session's are merged into the session);
+//   port: 0 lets the broker pick (read back from its log); wrap: a command prefix (nsenter ...).
+export async function startBroker({ buildDir, dir, desktopCommand, port, logFile, base = {}, config: extra = {}, wrap = [] }) {
 	requireNoVNC();
 	const bin = brokerBinary(buildDir);
 	if (!fs.existsSync(bin)) {
@@ -226,42 +236,57 @@ export async function startBroker({ buildDir, dir, desktopCommand, port, logFile
 	port = port ?? (await freePort());
 	const runBase = path.join(dir, 'run');
 	fs.mkdirSync(runBase, { recursive: true, mode: 0o700 });
+	const { session: sessionExtra, ...rest } = extra;
 	const config = {
-		listen: { address: '127.0.0.1', port },
-		web: { root: webRoot },
+		...structuredClone(base),
+		listen: { address: '127.0.0.1', ...base.listen, port },
+		web: { ...base.web, root: webRoot },
 		session: {
 			runtime_base: runBase,
-			launcher: 'process', // containers: tests/integration/cont
+			launcher: 'process', // containers: tests/integration/cont, state.test.mjs
 			desktop_command: desktopCommand,
+			...sessionExtra,
 		},
 		audit: { path: path.join(dir, 'audit.log') },
 		data: { dir: path.join(dir, 'data') }, // never the shared default store
+		admin: { socket: path.join(dir, 'broker.sock') },
+		...rest,
 	};
 	const session = path.join(buildDir, 'session', 'argobox-session');
-	if (fs.existsSync(session)) {
+	if (!config.session.binary && fs.existsSync(session)) {
 		config.session.binary = session;
 	}
 	const configFile = path.join(dir, 'broker.json');
-	fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+	fs.writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
 	logFile = logFile ?? path.join(dir, 'broker.log');
-	const proc = spawnLogged(bin, ['--config', configFile, '--web-root', webRoot], { logFile });
-	const url = `http://127.0.0.1:${port}`;
+	const argv = [...wrap, bin, '--config', configFile, '--web-root', webRoot];
+	const proc = spawnLogged(argv[0], argv.slice(1), { logFile });
 	let exited = null;
 	proc.once('exit', (code, sig) => {
 		exited = `exited with ${sig ?? code}`;
 	});
+	const alive = () => {
+		if (exited) {
+			throw new Error(`argobox-broker ${exited}; log:\n${tail(logFile)}`);
+		}
+	};
 	try {
+		if (port === 0) {
+			port = await waitFor('the broker to listen', () => {
+				alive();
+				const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(fs.readFileSync(logFile, 'utf8'));
+				return m && Number(m[1]);
+			}, { timeout: 30000, interval: 100 });
+		}
 		await waitFor(`the broker's /healthz on port ${port}`, async () => {
-			if (exited) {
-				throw new Error(`argobox-broker ${exited}; log:\n${tail(logFile)}`);
-			}
-			return httpOk(`${url}/healthz`);
+			alive();
+			return httpOk(`http://127.0.0.1:${port}/healthz`);
 		}, { timeout: 30000, interval: 100 });
 	} catch (e) {
 		await stopProcess(proc);
 		throw e;
 	}
-	return { url, port, proc, logFile, configFile };
+	return { url: `http://127.0.0.1:${port}`, port, proc, logFile, configFile, config };
 }
 
 export function tail(file, lines = 40) {
@@ -392,6 +417,71 @@ export async function launchChromium() {
 		throw new Error(`playwright-core is not installed in tests/e2e (run ./argobox deps): ${e.message}`);
 	}
 	return chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: 60000 });
+}
+
+// ---------- one test's frame ----------
+
+// AB_BUILD_DIR, or the test fails saying so.
+export function buildDirOrFail() {
+	const buildDir = process.env.AB_BUILD_DIR;
+	if (!buildDir) {
+		fail('AB_BUILD_DIR is not set (run through ctest, or set it to your build directory)');
+	}
+	return buildDir;
+}
+
+// A page in a new browser context (1280x800 unless told), page errors logged; clipboard: the
+// origin to grant clipboard read and write to. page.context() is its context.
+export async function newPage(browser, { width = 1280, height = 800, clipboard } = {}) {
+	const ctx = await browser.newContext({ viewport: { width, height } });
+	if (clipboard) {
+		await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: clipboard });
+	}
+	const page = await ctx.newPage();
+	page.on('pageerror', (e) => log('page error:', e.message));
+	return page;
+}
+
+// The landing page's sign-in form: signed out, then USER/PASSWORD → /desktop.html.
+export async function signIn(page, url, user, password) {
+	await page.goto(`${url}/`);
+	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
+	await page.fill('#login-username', user);
+	await page.fill('#login-password', password);
+	await page.click('#login-submit');
+	await page.waitForURL('**/desktop.html', { timeout: 10000 });
+}
+
+// Runs one end-to-end test in a temp dir: body(t) gets t = { dir } and sets t.browser, t.page,
+// t.broker (and t.stop, an async teardown of its own) as it goes. On success: PASS, the dir
+// removed, exit 0. On an error: the tails of the logs (files in the dir), t.page's screenshot
+// (failure.png), the dir kept, exit 1. The browser is closed and the broker stopped either way.
+export async function e2eTest(name, body, { logs = ['broker.log'] } = {}) {
+	const t = { dir: makeTempDir(`argobox-e2e-${name}-`) };
+	let error = null;
+	try {
+		await body(t);
+		log('PASS');
+	} catch (e) {
+		error = e;
+		for (const f of logs) {
+			if (fs.existsSync(path.join(t.dir, f))) {
+				console.error(`--- ${f}\n${tail(path.join(t.dir, f), 30)}`);
+			}
+		}
+		await t.page?.screenshot({ path: path.join(t.dir, 'failure.png') }).catch(() => {});
+		console.error(`(logs and failure.png kept in ${t.dir})`);
+	}
+	await t.browser?.close().catch(() => {});
+	if (t.broker) {
+		await stopProcess(t.broker.proc);
+	}
+	await t.stop?.();
+	if (error) {
+		fail(error.stack || String(error));
+	}
+	fs.rmSync(t.dir, { recursive: true, force: true });
+	process.exit(0);
 }
 
 // ---------- reading the noVNC canvas ----------

@@ -14,57 +14,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-	ROOT_RGB,
-	brokerBinary,
-	fail,
-	freePort,
-	launchChromium,
-	log,
-	makeTempDir,
-	sourceDir,
-	spawnLogged,
-	stopProcess,
-	tail,
-	waitFor,
-	webRoot,
-	writeDesktopScript,
-} from './lib.mjs';
+import { ROOT_RGB, buildDirOrFail, e2eTest, launchChromium, log, newPage, sampleAccounts, signIn, startBroker, waitFor, writeDesktopScript } from './lib.mjs';
 
-const buildDir = process.env.AB_BUILD_DIR;
-if (!buildDir) fail('AB_BUILD_DIR is not set');
+const buildDir = buildDirOrFail();
 const client = path.join(buildDir, 'tests', 'integration', 'vncgw', 'ab_vncgw_client');
 
-async function startBroker(dir) {
-	const bin = brokerBinary(buildDir);
-	if (!fs.existsSync(bin)) throw new Error(`argobox-broker is not built: ${bin}`);
-	const sample = JSON.parse(fs.readFileSync(path.join(sourceDir, 'config/argobox.sample.json'), 'utf8'));
-	const port = await freePort();
-	const config = {
-		listen: { address: '127.0.0.1', port },
-		web: { root: webRoot },
-		session: { runtime_base: path.join(dir, 'run'), launcher: 'process', desktop_command: [writeDesktopScript(dir)] },
-		audit: { path: path.join(dir, 'audit.log') },
-		data: { dir: path.join(dir, 'data') },
-		admin: { socket: path.join(dir, 'broker.sock') },
-		auth: sample.auth,
-		users: sample.users,
-		profiles: sample.profiles,
-		vnc_gateway: { listen: '127.0.0.1:0' },
-	};
-	const session = path.join(buildDir, 'session', 'argobox-session');
-	if (fs.existsSync(session)) config.session.binary = session;
-	const configFile = path.join(dir, 'broker.json');
-	fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
-	const logFile = path.join(dir, 'broker.log');
-	const proc = spawnLogged(bin, ['--config', configFile], { logFile });
-	const gport = await waitFor('the VNC gateway to listen', () => {
-		const m = /vnc gateway listening on 127\.0\.0\.1:(\d+)/.exec(fs.readFileSync(logFile, 'utf8'));
+async function startVncBroker(dir) {
+	const broker = await startBroker({ buildDir, dir, desktopCommand: [writeDesktopScript(dir)], base: sampleAccounts(), config: { vnc_gateway: { listen: '127.0.0.1:0' } } });
+	broker.gport = await waitFor('the VNC gateway to listen', () => {
+		const m = /vnc gateway listening on 127\.0\.0\.1:(\d+)/.exec(fs.readFileSync(broker.logFile, 'utf8'));
 		return m && Number(m[1]);
 	}, { timeout: 30000 });
-	const url = `http://127.0.0.1:${port}`;
-	await waitFor('the broker to answer', async () => (await fetch(`${url}/healthz`)).status === 200, { timeout: 30000 });
-	return { url, gport, proc, logFile };
+	return broker;
 }
 
 /* The native client: exit status and the share of the frame in the known root colour. */
@@ -83,26 +44,17 @@ function native(dir, gport, password) {
 	return { code: 0, w, h, rootShare: n / (w * h) };
 }
 
-const dir = makeTempDir('argobox-e2e-vnc-');
-let browser;
-let broker;
-let page;
-try {
+await e2eTest('vnc', async (t) => {
+	const { dir } = t;
 	if (!fs.existsSync(client)) throw new Error(`ab_vncgw_client is not built: ${client}`);
-	broker = await startBroker(dir);
+	const broker = (t.broker = await startVncBroker(dir));
 	log(`broker at ${broker.url}, VNC gateway on port ${broker.gport}`);
-	browser = await launchChromium();
+	const browser = (t.browser = await launchChromium());
 
 	// 1. sign in, open the page, create a password
-	const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	page = await ctx.newPage();
-	page.on('pageerror', (e) => log('page error:', e.message));
-	await page.goto(`${broker.url}/`);
-	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
-	await page.fill('#login-username', 'bogie');
-	await page.fill('#login-password', 'bogie-argobox');
-	await page.click('#login-submit');
-	await page.waitForURL('**/desktop.html', { timeout: 10000 });
+	let page = (t.page = await newPage(browser));
+	const ctx = page.context();
+	await signIn(page, broker.url, 'bogie', 'bogie-argobox');
 	await page.goto(`${broker.url}/vnc-access.html`);
 	await page.waitForSelector('body[data-state="ready"]', { timeout: 10000 });
 	assert.equal(await page.textContent('#vnc-address'), `127.0.0.1::${broker.gport}`);
@@ -176,8 +128,8 @@ try {
 	await ctx.close();
 
 	// 4. a demo identity
-	const dctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	page = await dctx.newPage();
+	page = t.page = await newPage(browser);
+	const dctx = page.context();
 	await page.goto(`${broker.url}/`);
 	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
 	await page.check('#demo-developer');
@@ -188,23 +140,4 @@ try {
 	assert.match(await page.textContent('#vnc-status'), /Demo desktops cannot/);
 	assert.equal(await page.evaluate(async () => (await fetch('/api/vnc-password', { method: 'POST' })).status), 403);
 	await dctx.close();
-	log('PASS');
-} catch (e) {
-	if (page) {
-		try {
-			await page.screenshot({ path: path.join(dir, 'failure.png') });
-		} catch {
-			// no page
-		}
-	}
-	if (broker) log(`broker log:\n${tail(broker.logFile)}`);
-	if (browser) await browser.close();
-	// the broker stops its desktops on SIGTERM (their sessions run in process groups of their own)
-	if (broker) await stopProcess(broker.proc);
-	fail(e.stack || String(e));
-} finally {
-	if (browser) await browser.close();
-	if (broker) await stopProcess(broker.proc);
-}
-fs.rmSync(dir, { recursive: true, force: true });
-process.exit(0);
+});
