@@ -21,6 +21,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lib/py"))
+import ablib  # noqa: E402
+from ablib import check, fail, skip  # noqa: E402
+
 BUILD = os.environ.get("AB_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../../build"))
 TOOL = os.path.join(BUILD, "bench", "ab-rfbbench")
 SESSION = os.path.join(BUILD, "session", "argobox-session")
@@ -41,22 +45,6 @@ CASES = [
       ("zrle_rects", "=", 0)]),
     ("zrle", "default,cursor", [("zrle_rects", ">", 0), ("tight_rects", "=", 0)]),
 ]
-
-
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print("ok: " + msg)
 
 
 def wait_file(path, what, proc, timeout=30):

@@ -25,6 +25,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lib/py"))
+import ablib  # noqa: E402
+from ablib import check, dumping, fail, skip  # noqa: E402
+
 BUILD = os.environ.get("AB_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../../build"))
 SESSION = os.path.join(BUILD, "session", "argobox-session")
 VNCTEST = os.path.join(BUILD, "tests", "integration", "session", "ab_vnctest")
@@ -34,30 +38,8 @@ TIMEOUT = 15
 TOOL_ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
 
 
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print("ok: " + msg)
-
-
 def wait_for(pred, what, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)  # polling a condition with a bounded deadline
-    fail("timed out waiting for " + what)
+    return ablib.wait_for(pred, what, timeout)
 
 
 class Session:
@@ -790,8 +772,7 @@ def t_kbd_hint():
     a name that is not an XKB layout is ignored, an oversized one drops the client."""
     if not shutil.which("xprop"):
         skip("xprop is not installed")
-    s = Session(desktop=["sleep", "600"])
-    try:
+    with dumping(Session(desktop=["sleep", "600"])) as s:
         log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
         disp = wait_for(lambda: re.search(r"ready on display (:\d+)", log()), "the display")
         env = dict(os.environ, DISPLAY=disp.group(1))
@@ -817,11 +798,6 @@ def t_kbd_hint():
         check("not an XKB layout name" in log(), "a bad name is ignored with a warning")
         send("x" * 300)
         check(c.closed_within(5), "an oversized hint drops the client")
-    except BaseException:
-        s.dump()
-        raise
-    finally:
-        s.stop()
 
 
 def t_scroll():
@@ -838,7 +814,7 @@ def t_scroll():
               "exec sleep 600" % (go, done))
     s = Session(geometry="800x600",
                 desktop=["xterm", "+j", "-geometry", "80x30+10+10", "-e", "sh", "-c", script])
-    try:
+    with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
         log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
         m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
         xwd = os.path.join(m.group(1), "Xvfb_screen0")
@@ -855,12 +831,6 @@ def t_scroll():
         del TOOL_ENV["VNCTEST_ENCODINGS"]
         check(re.search(r"copy -?\d+,-?[1-9]", log()) is not None,
               "scrolls were detected and sent as CopyRect")
-    except BaseException:
-        s.dump()
-        raise
-    finally:
-        s.stop()
-        shutil.rmtree(sig, ignore_errors=True)
 
 
 def t_move():
@@ -877,7 +847,7 @@ def t_move():
               "sleep 0.02; done; touch %s; exec sleep 600" % (go, done))
     s = Session(geometry="800x600",
                 desktop=["xterm", "-geometry", "60x20+10+10", "-e", "sh", "-c", script])
-    try:
+    with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
         log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
         m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
         xwd = os.path.join(m.group(1), "Xvfb_screen0")
@@ -885,12 +855,6 @@ def t_move():
         print("ok: after the drag, the client shows exactly the screen")
         check(re.search(r"copy -?[1-9]\d*,-?[1-9]", log()) is not None,
               "window moves were detected and sent as CopyRect")
-    except BaseException:
-        s.dump()
-        raise
-    finally:
-        s.stop()
-        shutil.rmtree(sig, ignore_errors=True)
 
 
 def t_format():
@@ -935,7 +899,7 @@ def t_drag():
               % (go, done))
     s = Session(geometry="900x500",
                 desktop=["xterm", "-geometry", "60x20+10+30", "-e", "sh", "-c", script])
-    try:
+    with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
         log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
         m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
         xwd = os.path.join(m.group(1), "Xvfb_screen0")
@@ -944,12 +908,6 @@ def t_drag():
         far = [int(d) for d in re.findall(r"copy (-?\d+),0\b", log()) if abs(int(d)) > 200]
         check(len(far) > 0, "a window jump beyond 200 px was sent as CopyRect (%r)" % far)
         print("ok: window jumps of %s px went out as CopyRect" % far)
-    except BaseException:
-        s.dump()
-        raise
-    finally:
-        s.stop()
-        shutil.rmtree(sig, ignore_errors=True)
 
 
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
