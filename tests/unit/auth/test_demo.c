@@ -16,7 +16,7 @@
 #include "demo.h"
 #include "users.h"
 
-static struct users_db *db;
+#include "sample_users.h"
 
 struct log {
 	char lines[64][96];
@@ -41,24 +41,6 @@ on_expire(const struct demo_identity *id, enum demo_end_reason why, void *data)
 	if (l->n < 64)
 		snprintf(l->lines[l->n++], sizeof(l->lines[0]), "end %s %s", id->name,
 		         demo_end_reason_name(why));
-}
-
-static int
-setup(void **state)
-{
-	struct ab_err err = {0};
-	if (users_load_file(AB_SOURCE_DIR "/config/argobox.sample.json", &db, &err) < 0)
-		fail_msg("%s", err.msg);
-	audit_open("/dev/null", NULL);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	users_free(db);
-	audit_close();
-	return 0;
 }
 
 static void
@@ -245,5 +227,5 @@ test_short_ttl_on_loop(void **state)
 	ab_loop_poll_free(c.loop);
 }
 
-AB_TEST_MAIN(setup, teardown, test_profiles_and_limits, test_recent_persistence, test_ttl_schedule,
-             test_short_ttl_on_loop);
+AB_TEST_MAIN(sample_users_setup, sample_users_teardown, test_profiles_and_limits,
+             test_recent_persistence, test_ttl_schedule, test_short_ttl_on_loop);

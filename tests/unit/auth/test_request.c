@@ -19,7 +19,8 @@
 #include "audit.h"
 #include "auth_request.h"
 
-static struct users_db *db;
+#include "sample_users.h"
+
 static int demo_ends;
 static struct auth_local *local_for_cb;
 
@@ -36,24 +37,6 @@ struct env {
 	char cookie[256];
 	char csrf[AUTH_LOCAL_ID_LEN + 1];
 };
-
-static int
-setup(void **state)
-{
-	struct ab_err err = {0};
-	if (users_load_file(AB_SOURCE_DIR "/config/argobox.sample.json", &db, &err) < 0)
-		fail_msg("%s", err.msg);
-	audit_open("/dev/null", NULL);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	users_free(db);
-	audit_close();
-	return 0;
-}
 
 static void
 env_init(struct env *e)
@@ -318,5 +301,5 @@ test_demo_flow(void **state)
 	env_free(&e);
 }
 
-AB_TEST_MAIN(setup, teardown, test_local_flow, test_admin_view_only, test_lockout_status,
-             test_demo_flow);
+AB_TEST_MAIN(sample_users_setup, sample_users_teardown, test_local_flow, test_admin_view_only,
+             test_lockout_status, test_demo_flow);
