@@ -11,11 +11,12 @@
 #include "server.h"
 #include "users.h"
 
-#define FILES_PATH_MAX    4000 /* bytes of a path relative to the home */
-#define FILES_NAME_MAX    255  /* bytes of one name */
-#define FILES_UPLOAD_DIR  ".argobox-uploads"
-#define FILES_UPLOAD_TTL  (24 * 3600 * 1000LL)
-#define FILES_DEFAULT_DIR "Uploads"
+#define FILES_PATH_MAX         4000 /* bytes of a path relative to the home */
+#define FILES_NAME_MAX         255  /* bytes of one name */
+#define FILES_UPLOAD_DIR       ".argobox-uploads"
+#define FILES_UPLOAD_TTL       (24 * 3600 * 1000LL)
+#define FILES_DEFAULT_DIR      "Uploads"
+#define FILES_UPLOADS_PER_USER 64 /* unfinished uploads one user may hold */
 
 /* One tus upload (files_upload.c). */
 struct files_upload {

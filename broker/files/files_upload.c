@@ -370,6 +370,14 @@ upload_create(struct http_request *req, struct http_response *resp, void *data)
 		deny(ev, req, resp, files_status(homefd), why, det);
 		return 0;
 	}
+	unsigned open = 0;
+	for (struct files_upload *o = f->uploads; o; o = o->next)
+		open += !o->gone && strcmp(o->user, req->user) == 0;
+	if (open >= FILES_UPLOADS_PER_USER) {
+		deny(ev, req, resp, 429, "too many unfinished uploads: finish or cancel some first",
+		     det);
+		return 0;
+	}
 	/* the destination must be a directory reachable without a link (created as needed) */
 	_cleanup_close_ int ddir = files_mkdirs(homefd, dest, &h);
 	if (ddir < 0) {

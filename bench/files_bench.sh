@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Files API benchmark (issue 17, docs/files.md), side by side in one run on the same disk:
+#   upload     one SIZE MiB file through the broker's tus API (POST + one streamed PATCH, curl)
+#              vs `cp` of the same file into the same home (both end with the data fsync'ed:
+#              the broker fsyncs before its rename, cp is followed by sync -f)
+#   download   GET /api/files/<file> to /dev/null vs `cat file > /dev/null` (warm cache)
+#   broker RSS VmRSS of the broker before and after the transfers, and its peak (VmHWM)
+#   list       GET of a 100-file and a 10 000-file folder, median of 20 / 5
+# Prints a table. Needs root (the broker runs as root and owns homes). Usage:
+#   bench/files_bench.sh [--size MIB]        (default 512)
+# AB_BUILD_DIR picks the build (default build/); an ASan build is not meaningful:
+#   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=RelWithDebInfo && \
+#   cmake --build build-rel --target argobox-broker && AB_BUILD_DIR=build-rel bench/files_bench.sh
+set -euo pipefail
+top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+build=${AB_BUILD_DIR:-$top/build}
+size=512
+[ "${1:-}" = --size ] && size=$2
+broker=$build/broker/argobox-broker
+[ -x "$broker" ] || { echo "files_bench: $broker is not built" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "files_bench: needs root" >&2; exit 1; }
+for t in curl python3; do command -v $t >/dev/null || { echo "files_bench: $t missing" >&2; exit 1; }; done
+tmp=$(mktemp -d /var/tmp/ab-files-bench.XXXXXX) # on disk, not tmpfs
+bpid=
+cleanup() {
+	[ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+python3 - "$top" "$tmp" <<'EOF'
+import json, sys
+top, tmp = sys.argv[1], sys.argv[2]
+s = json.load(open(f"{top}/config/argobox.sample.json"))
+cfg = {"listen": {"address": "127.0.0.1", "port": 0}, "web": {"root": f"{top}/web"},
+       "session": {"launcher": "process", "runtime_base": f"{tmp}/run",
+                   "binary": f"{top}/tests/integration/broker/fake-session.js", "desktop_command": ["true"]},
+       "admin": {"socket": f"{tmp}/broker.sock"}, "audit": {"path": f"{tmp}/audit.log"},
+       "data": {"dir": f"{tmp}/data"}, "log": {"level": "info"},
+       "auth": s["auth"], "users": s["users"], "profiles": s["profiles"]}
+json.dump(cfg, open(f"{tmp}/broker.json", "w"))
+EOF
+"$broker" --config "$tmp/broker.json" 2>"$tmp/broker.log" &
+bpid=$!
+port=
+for _ in $(seq 200); do
+	port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/broker.log" 2>/dev/null | grep -o '[0-9]*$' || true)
+	[ -n "$port" ] && break
+	sleep 0.05
+done
+[ -n "$port" ] || { cat "$tmp/broker.log" >&2; echo "files_bench: the broker did not start" >&2; exit 1; }
+url=http://127.0.0.1:$port
+login=$(curl -s -c "$tmp/jar" -H 'Content-Type: application/json' \
+	-d '{"user":"bea","password":"bea-argobox"}' "$url/api/login")
+csrf=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])' <<<"$login")
+H=(-b "$tmp/jar" -H "X-CSRF-Token: $csrf" -H "Origin: $url" -H "Tus-Resumable: 1.0.0")
+curl -sf "${H[@]}" "$url/api/files" >/dev/null # creates the home
+home=$tmp/data/home/bea
+rss() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$bpid/status"; }
+now() { date +%s.%N; }
+mbps() { python3 -c "print(f'{$1 / 1048576 / ($3 - $2):.0f}')"; }
+
+head -c $((size << 20)) /dev/urandom >"$tmp/src.bin"
+bytes=$((size << 20))
+sync
+rss0=$(rss VmRSS)
+
+# upload through the API
+t0=$(now)
+loc=$(curl -sf -D - -o /dev/null -X POST "${H[@]}" -H "Upload-Length: $bytes" \
+	-H "Upload-Metadata: filename $(printf bench.bin | base64),destination $(printf / | base64)" \
+	"$url/api/uploads" | tr -d '\r' | awk -F': ' 'tolower($1) == "location" {print $2}')
+curl -sf -o /dev/null -X PATCH "${H[@]}" -H 'Upload-Offset: 0' \
+	-H 'Content-Type: application/offset+octet-stream' -H 'Expect:' -T "$tmp/src.bin" "$url$loc"
+t1=$(now)
+cmp -s "$tmp/src.bin" "$home/bench.bin" || { echo "files_bench: uploaded file differs" >&2; exit 1; }
+rss_up=$(rss VmRSS)
+# the same bytes with cp (+ fsync of the file, as the broker does)
+t2=$(now)
+cp "$tmp/src.bin" "$home/cp.bin"
+sync -f "$home/cp.bin" 2>/dev/null || sync
+t3=$(now)
+# download through the API, and cat, warm cache both
+cat "$home/bench.bin" >/dev/null
+t4=$(now)
+curl -sf "${H[@]}" -o /dev/null "$url/api/files/bench.bin"
+t5=$(now)
+rss_down=$(rss VmRSS)
+t6=$(now)
+cat "$home/bench.bin" >/dev/null
+t7=$(now)
+hwm=$(rss VmHWM)
+
+# listings
+mkdir -p "$home/l100" "$home/l10k"
+for i in $(seq 100); do : >"$home/l100/file-$i.txt"; done
+python3 -c "
+import os
+for i in range(10000): open(f'$home/l10k/f{i:05d}.txt', 'w').close()"
+list_ms() { # median of N GETs of a folder, in ms
+	for _ in $(seq "$2"); do
+		curl -s -o /dev/null -w '%{time_total}\n' "${H[@]}" "$url/api/files/$1?limit=10000"
+	done | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)] * 1000}'
+}
+l100=$(list_ms l100 20)
+l10k=$(list_ms l10k 5)
+
+printf '\nfiles API vs local tools, %d MiB file, %s build (%s)\n\n' "$size" "$(basename "$build")" "$(df --output=fstype "$tmp" | tail -1)"
+printf '%-34s %12s %12s %8s\n' measure broker local ratio
+up=$(mbps $bytes "$t0" "$t1"); cpv=$(mbps $bytes "$t2" "$t3")
+dn=$(mbps $bytes "$t4" "$t5"); catv=$(mbps $bytes "$t6" "$t7")
+printf '%-34s %10s/s %10s/s %7s%%\n' "upload (tus PATCH vs cp+fsync), MB" "$up" "$cpv" "$((100 * up / cpv))"
+printf '%-34s %10s/s %10s/s %7s%%\n' "download (GET vs cat), MB" "$dn" "$catv" "$((100 * dn / catv))"
+printf '%-34s %12s\n' "broker VmRSS before, kB" "$rss0"
+printf '%-34s %12s\n' "broker VmRSS after upload, kB" "$rss_up"
+printf '%-34s %12s\n' "broker VmRSS after download, kB" "$rss_down"
+printf '%-34s %12s\n' "broker VmHWM (peak), kB" "$hwm"
+printf '%-34s %12s\n' "list 100 files, ms (median of 20)" "$l100"
+printf '%-34s %12s\n' "list 10 000 files, ms (median of 5)" "$l10k"
