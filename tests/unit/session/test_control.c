@@ -134,6 +134,24 @@ peer_recv_type(struct fixture *f, struct peer *c, const char *type)
 	}
 }
 
+/* A peer on NAME past the session's hello (read and dropped). */
+static struct peer
+peer_greeted(struct fixture *f, const char *name)
+{
+	struct peer p = peer_connect(f, name);
+	json_decref(peer_recv(f, &p));
+	return p;
+}
+
+/* The broker on control.sock: greeted, then its own hello (role broker, version 1). */
+static struct peer
+peer_broker(struct fixture *f)
+{
+	struct peer b = peer_greeted(f, "control.sock");
+	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	return b;
+}
+
 static void
 test_hello_and_ping(void **state)
 {
@@ -157,8 +175,7 @@ static void
 test_hello_required(void **state)
 {
 	struct fixture *f = *state;
-	struct peer b = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b));
+	struct peer b = peer_greeted(f, "control.sock");
 	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"ping\",\"seq\":1}");
 	json_t *m = peer_recv_type(f, &b, "error");
 	json_decref(m);
@@ -170,8 +187,7 @@ static void
 test_bad_frame_closes(void **state)
 {
 	struct fixture *f = *state;
-	struct peer b = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b));
+	struct peer b = peer_greeted(f, "control.sock");
 	peer_send_raw(f, &b, "[1,2,3]");
 	json_t *m = peer_recv_type(f, &b, "error");
 	assert_non_null(strstr(json_string_value(json_object_get(m, "msg")), "object"));
@@ -195,9 +211,7 @@ test_state_kept_and_relayed(void **state)
 	peer_send_raw(f, &wm, "{\"v\":1,\"type\":\"state\",\"state\":{\"n\":1}}");
 	peer_send_raw(f, &wm, "{\"v\":1,\"type\":\"state\",\"state\":{\"n\":2}}");
 	/* no broker yet: the latest is kept and sent after the broker's hello */
-	struct peer b = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b));
-	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	struct peer b = peer_broker(f);
 	json_t *m = peer_recv_type(f, &b, "state");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "state"), "n")), 2);
 	json_decref(m);
@@ -227,9 +241,7 @@ static void
 test_notify_queued_for_wm(void **state)
 {
 	struct fixture *f = *state;
-	struct peer b = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b));
-	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	struct peer b = peer_broker(f);
 	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"notify\",\"title\":\"t1\"}");
 	assert_int_equal(json_array_size(f->ctl.notify_queue), 1);
 	struct peer wm = peer_connect(f, "wm.sock");
@@ -249,10 +261,8 @@ static void
 test_new_broker_replaces_old(void **state)
 {
 	struct fixture *f = *state;
-	struct peer b1 = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b1));
-	struct peer b2 = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b2));
+	struct peer b1 = peer_greeted(f, "control.sock");
+	struct peer b2 = peer_greeted(f, "control.sock");
 	json_t *m = peer_recv_type(f, &b1, "error");
 	json_decref(m);
 	assert_null(peer_recv(f, &b1));
@@ -278,9 +288,7 @@ static void
 test_every_type_relayed_to_wm(void **state)
 {
 	struct fixture *f = *state;
-	struct peer b = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b));
-	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	struct peer b = peer_broker(f);
 	struct peer wm = peer_connect(f, "wm.sock");
 	json_decref(peer_recv_type(f, &wm, "hello"));
 	const char *types[] = {"status",    "theme",   "wallpaper",       "taskbar",
@@ -313,9 +321,7 @@ static void
 test_relay_rate_limited(void **state)
 {
 	struct fixture *f = *state;
-	struct peer b = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b));
-	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	struct peer b = peer_broker(f);
 	struct peer wm = peer_connect(f, "wm.sock");
 	json_decref(peer_recv_type(f, &wm, "hello"));
 	for (int i = 0; i < CONTROL_RELAY_BURST * 3; i++)
@@ -336,9 +342,7 @@ test_desktop_exit_reported(void **state)
 	struct fixture *f = *state;
 	/* an exit before any broker is kept for its hello */
 	control_desktop_exit(&f->ctl, 3 << 8, true);
-	struct peer b = peer_connect(f, "control.sock");
-	json_decref(peer_recv(f, &b));
-	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+	struct peer b = peer_broker(f);
 	json_t *m = peer_recv_type(f, &b, "desktop_exit");
 	assert_int_equal(json_integer_value(json_object_get(m, "status")), 3);
 	assert_true(json_is_true(json_object_get(m, "restarting")));
@@ -360,10 +364,7 @@ test_isolation_sent_after_every_hello(void **state)
 	struct fixture *f = *state;
 	control_isolation(&f->ctl, json_pack("{sssisb}", "mode", "auto", "abi", 7, "applied", 1));
 	for (int round = 0; round < 2; round++) { /* a second broker (restart) hears it too */
-		struct peer b = peer_connect(f, "control.sock");
-		json_decref(peer_recv(f, &b));
-		peer_send_raw(
-		    f, &b, "{\"v\":1,\"type\":\"hello\",\"role\":\"broker\",\"versions\":[1,1]}");
+		struct peer b = peer_broker(f);
 		json_t *m = peer_recv_type(f, &b, "isolation");
 		json_t *ll = json_object_get(m, "landlock");
 		assert_string_equal(json_string_value(json_object_get(ll, "mode")), "auto");
