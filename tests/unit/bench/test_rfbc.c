@@ -83,6 +83,15 @@ rect_hdr(struct buf *b, int x, int y, int w, int h, int32_t enc)
 	put32(b, (uint32_t)enc);
 }
 
+/* A FramebufferUpdate's header: type 0, padding, N rectangles (0xffff: ended by LastRect). */
+static void
+fbu_hdr(struct buf *b, unsigned n)
+{
+	put8(b, 0);
+	put8(b, 0);
+	put16(b, n);
+}
+
 /* The compact length written the way the spec draws it. */
 static void
 put_clen(struct buf *b, size_t len)
@@ -366,9 +375,7 @@ test_tight_lossless(void **state)
 	uint8_t *data = ab_xmalloc((size_t)W * H * 3);
 
 	/* 1: fill the whole screen */
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 1);
+	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 0, W, H, 7);
 	put8(&b, 0x80);
 	put8(&b, 0x12);
@@ -383,9 +390,7 @@ test_tight_lossless(void **state)
 	assert_int_equal(t.r->enc[RFBC_E_TIGHT].bytes, 12 + 4);
 
 	/* 2: several rectangles ended by LastRect */
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 0xffff);
+	fbu_hdr(&b, 0xffff);
 	/* a: copy filter implied (no filter flag), 3 pixels = 9 bytes: sent as they are */
 	rect_hdr(&b, 5, 5, 3, 1, 7);
 	put8(&b, 0x00);
@@ -482,9 +487,7 @@ test_tight_lossless(void **state)
 
 	/* 3: stream 1 reset (control bit 1): the server starts a new zlib stream */
 	zs_reset(1);
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 1);
+	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 40, 10, 10, 7);
 	put8(&b, 0x10 | 0x02);
 	for (int i = 0; i < 100; i++)
@@ -540,9 +543,7 @@ test_tight_jpeg(void **state)
 	struct buf b = {0};
 	uint8_t *jpg;
 	size_t len = jpeg_of(&jpg, 64, 32, 95);
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 1);
+	fbu_hdr(&b, 1);
 	rect_hdr(&b, 8, 16, 64, 32, 7);
 	put8(&b, 0x90);
 	put_clen(&b, len);
@@ -567,9 +568,7 @@ test_tight_jpeg(void **state)
 	assert_int_equal(t.r->lossy[(size_t)15 * W + 8], 0);
 
 	/* a CopyRect of JPEG pixels is lossy where it lands */
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 1);
+	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 60, 16, 4, 1);
 	put16(&b, 8);
 	put16(&b, 16);
@@ -579,9 +578,7 @@ test_tight_jpeg(void **state)
 	assert_int_equal(t.r->lossy[(size_t)60 * W], 1);
 
 	/* a broken JPEG is an error that says so, not a crash */
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 1);
+	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 0, 64, 32, 7);
 	put8(&b, 0x90);
 	put_clen(&b, 40);
@@ -605,9 +602,7 @@ corrupt(int w, int h, const uint8_t *rect, size_t n, const char *want)
 	uint8_t skip[4];
 	srv_read(&t, skip, 4);
 	struct buf b = {0};
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 1);
+	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 0, w, h, 7);
 	put(&b, rect, n);
 	srv_send(&t, &b);
@@ -701,9 +696,7 @@ test_novnc_protocol(void **state)
 
 	/* ExtendedDesktopSize (a new size: continuous updates follow it), QEMU key ack,
 	 * a cursor, a VMware cursor, a desktop name, an LED state: all parsed */
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 6);
+	fbu_hdr(&b, 6);
 	rect_hdr(&b, 0, 0, 64, 48, -308);
 	put8(&b, 1);
 	put8(&b, 0);
@@ -757,9 +750,7 @@ test_novnc_protocol(void **state)
 	put8(&b, 0);
 	put8(&b, 1);
 	put8(&b, 1);
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 1);
+	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 0, 64, 48, 7);
 	put8(&b, 0x80);
 	put8(&b, 1);
@@ -792,9 +783,7 @@ test_unknown_encoding_is_named(void **state)
 	uint8_t skip[4];
 	srv_read(&t, skip, 4);
 	struct buf b = {0};
-	put8(&b, 0);
-	put8(&b, 0);
-	put16(&b, 1);
+	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 0, 16, 16, 5);
 	srv_send(&t, &b);
 	struct ab_err err = {0};
