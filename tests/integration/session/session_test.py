@@ -42,6 +42,13 @@ def wait_for(pred, what, timeout=TIMEOUT):
     return ablib.wait_for(pred, what, timeout)
 
 
+def signal_files(prefix):
+    """A temp dir and the paths of two flag files in it, "go" and "done" (a test and its
+    desktop's script signal each other by creating them)."""
+    sig = tempfile.mkdtemp(prefix=prefix)
+    return sig, os.path.join(sig, "go"), os.path.join(sig, "done")
+
+
 class Session:
     """One argobox-session with xprobe; lines of xprobe's stdout land in self.lines."""
 
@@ -122,6 +129,15 @@ class Session:
                 return [int(p) for p in f.read().split()]
         except OSError:
             return []
+
+    def log(self):
+        """The session's stderr so far."""
+        return open(os.path.join(self.tmp, "stderr"), errors="replace").read()
+
+    def screen_file(self):
+        """Xvfb's framebuffer file (the screen as X has it), once the session logged it."""
+        m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", self.log()), "the fb dir")
+        return os.path.join(m.group(1), "Xvfb_screen0")
 
     def dump(self):
         self.stderr.flush()
@@ -276,9 +292,8 @@ def t_resize():
                                     "max_height": 1200}})
     try:
         s.expect("READY")
-        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
-        m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
-        xwd = os.path.join(m.group(1), "Xvfb_screen0")
+        log = s.log
+        xwd = s.screen_file()
         s.vnc("wait-size", 640, 480, "resize", 1024, 700, "wait-size", 1024, 700,
               "wait-pixel", 150, 50, "00ff00", "wait-screen", xwd)
         print("ok: SetDesktopSize 1024x700 resizes the desktop; the client shows the screen")
@@ -805,8 +820,7 @@ def t_scroll():
     with scrolls sent as CopyRect (checked against Xvfb's own framebuffer file)."""
     if not shutil.which("xterm"):
         skip("xterm is not installed")
-    sig = tempfile.mkdtemp(prefix="ab-scroll-")
-    go, done = os.path.join(sig, "go"), os.path.join(sig, "done")
+    sig, go, done = signal_files("ab-scroll-")
     # the shell waits for the client to be connected (a condition, polled), then scrolls
     # line by line, paced (10 ms a line) so that updates catch it mid-scroll
     script = ("while [ ! -e %s ]; do sleep 0.02; done; i=0; while [ $i -lt 150 ]; do "
@@ -815,9 +829,8 @@ def t_scroll():
     s = Session(geometry="800x600",
                 desktop=["xterm", "+j", "-geometry", "80x30+10+10", "-e", "sh", "-c", script])
     with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
-        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
-        m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
-        xwd = os.path.join(m.group(1), "Xvfb_screen0")
+        log = s.log
+        xwd = s.screen_file()
         for enc in ("zrle copyrect", "tight copyrect raw"):
             for p in (go, done):
                 if os.path.exists(p):
@@ -838,8 +851,7 @@ def t_move():
     the screen, with the moves sent as CopyRect."""
     if not shutil.which("xterm") or not shutil.which("xdotool"):
         skip("xterm or xdotool is not installed")
-    sig = tempfile.mkdtemp(prefix="ab-move-")
-    go, done = os.path.join(sig, "go"), os.path.join(sig, "done")
+    sig, go, done = signal_files("ab-move-")
     # xterm moves its own window ($WINDOWID), paced, once the client is connected, and prints
     # a line at every step (the window's content changes while it moves)
     script = ("seq 1 20; while [ ! -e %s ]; do sleep 0.02; done; i=0; while [ $i -lt 30 ]; do "
@@ -848,9 +860,8 @@ def t_move():
     s = Session(geometry="800x600",
                 desktop=["xterm", "-geometry", "60x20+10+10", "-e", "sh", "-c", script])
     with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
-        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
-        m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
-        xwd = os.path.join(m.group(1), "Xvfb_screen0")
+        log = s.log
+        xwd = s.screen_file()
         s.vnc("wait-screen", xwd, "touch", go, "wait-file", done, "wait-screen", xwd)
         print("ok: after the drag, the client shows exactly the screen")
         check(re.search(r"copy -?[1-9]\d*,-?[1-9]", log()) is not None,
@@ -891,8 +902,7 @@ def t_drag():
     showing exactly the screen."""
     if not shutil.which("xterm") or not shutil.which("xdotool"):
         skip("xterm or xdotool is not installed")
-    sig = tempfile.mkdtemp(prefix="ab-drag-")
-    go, done = os.path.join(sig, "go"), os.path.join(sig, "done")
+    sig, go, done = signal_files("ab-drag-")
     # jumps of 300+ px: farther than fbdiff's own search for moved blocks (200 px)
     script = ("seq 1 20; while [ ! -e %s ]; do sleep 0.02; done; for x in 400 20 430 60 380; do "
               "xdotool windowmove $WINDOWID $x 30; sleep 0.1; done; touch %s; exec sleep 600"
@@ -900,9 +910,8 @@ def t_drag():
     s = Session(geometry="900x500",
                 desktop=["xterm", "-geometry", "60x20+10+30", "-e", "sh", "-c", script])
     with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
-        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
-        m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", log()), "the fb dir")
-        xwd = os.path.join(m.group(1), "Xvfb_screen0")
+        log = s.log
+        xwd = s.screen_file()
         s.vnc("wait-screen", xwd, "touch", go, "wait-file", done, "wait-screen", xwd)
         print("ok: after the jumps, the client shows exactly the screen")
         far = [int(d) for d in re.findall(r"copy (-?\d+),0\b", log()) if abs(int(d)) > 200]
