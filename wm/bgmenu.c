@@ -256,10 +256,10 @@ bgmenu_draw(void)
 			continue;
 		}
 		if ((int)i == sel) {
-			theme_rounded(cr, 6, y + 2, M_W - 12, ROW_H - 4, 7);
+			ab_cairo_rounded(cr, 6, y + 2, M_W - 12, ROW_H - 4, 7);
 			theme_set_rgba(cr, t->hover);
 			cairo_fill(cr);
-			theme_rounded(cr, 6, y + 9, 3, ROW_H - 18, 1.5);
+			ab_cairo_rounded(cr, 6, y + 9, 3, ROW_H - 18, 1.5);
 			theme_set_rgb(cr, t->accent);
 			cairo_fill(cr);
 		}

@@ -120,10 +120,10 @@ launcher_draw(void)
 	cairo_t *cr = cairo_create(wm.launcher_surf);
 	theme_card(cr, L_W, L_H);
 	/* search field */
-	theme_rounded(cr, 14, 14, L_W - 28, 36, 10);
+	ab_cairo_rounded(cr, 14, 14, L_W - 28, 36, 10);
 	theme_set_rgba(cr, t->hover);
 	cairo_fill(cr);
-	theme_rounded(cr, 14.5, 14.5, L_W - 29, 35, 10);
+	ab_cairo_rounded(cr, 14.5, 14.5, L_W - 29, 35, 10);
 	theme_set_rgb(cr, t->accent);
 	cairo_stroke(cr);
 	if (wm.query[0]) {
@@ -149,10 +149,10 @@ launcher_draw(void)
 			continue;
 		}
 		if ((int)i == wm.sel) {
-			theme_rounded(cr, 8, y + 2, L_W - 16, ROW_H - 4, 8);
+			ab_cairo_rounded(cr, 8, y + 2, L_W - 16, ROW_H - 4, 8);
 			theme_set_rgba(cr, t->hover);
 			cairo_fill(cr);
-			theme_rounded(cr, 8, y + 12, 3, ROW_H - 24, 1.5);
+			ab_cairo_rounded(cr, 8, y + 12, 3, ROW_H - 24, 1.5);
 			theme_set_rgb(cr, t->accent);
 			cairo_fill(cr);
 		}

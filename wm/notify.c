@@ -53,7 +53,7 @@ draw(struct notification *n)
 	const struct theme *t = &wm.theme;
 	cairo_t *cr = cairo_create(n->surf);
 	theme_card(cr, N_W, n->h);
-	theme_rounded(cr, 8, 12, 4, n->h - 24, 2);
+	ab_cairo_rounded(cr, 8, 12, 4, n->h - 24, 2);
 	theme_set_rgb(cr, n->critical ? t->close : t->accent);
 	cairo_fill(cr);
 	theme_set_rgb(cr, t->text);

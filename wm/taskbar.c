@@ -115,7 +115,7 @@ add_hit(int x, int w, enum hit_kind k, int idx, Window win)
 static void
 draw_launcher_button(cairo_t *cr, double x, double y, double s)
 {
-	theme_rounded(cr, x, y, s, s, 9);
+	ab_cairo_rounded(cr, x, y, s, s, 9);
 	theme_set_rgb(cr, wm.theme.accent);
 	cairo_fill(cr);
 	cairo_set_source_rgb(cr, 1, 1, 1);
@@ -165,7 +165,7 @@ taskbar_draw(void)
 		bool used = false;
 		for (struct client *c = wm.clients; c; c = c->next)
 			used |= c->ws == i && c->in_taskbar;
-		theme_rounded(cr, x, py, pw, ph, 7);
+		ab_cairo_rounded(cr, x, py, pw, ph, 7);
 		if (cur) {
 			theme_set_rgb(cr, t->accent);
 		} else {
@@ -202,7 +202,7 @@ taskbar_draw(void)
 	if (kbd_label()[0]) {
 		double kw = 16 + 8 * (double)strlen(kbd_label());
 		rx -= kw;
-		theme_rounded(cr, rx, 9, kw, H - 18, 6);
+		ab_cairo_rounded(cr, rx, 9, kw, H - 18, 6);
 		theme_set_rgba(cr, t->hover);
 		cairo_fill(cr);
 		theme_set_rgb(cr, t->text);
@@ -215,7 +215,7 @@ taskbar_draw(void)
 		double sw = 14 + 7.5 * (double)strlen(wm.status[i].text);
 		sw = fmin(sw, 220);
 		rx -= sw;
-		theme_rounded(cr, rx, 9, sw, H - 18, (H - 18) / 2.0);
+		ab_cairo_rounded(cr, rx, 9, sw, H - 18, (H - 18) / 2.0);
 		theme_set_rgba(cr, t->hover);
 		cairo_fill(cr);
 		theme_set_rgb(cr, t->text);
@@ -235,12 +235,12 @@ taskbar_draw(void)
 			if (!c->in_taskbar || !(c->ws == wm.ds.ws_current || c->ws < 0))
 				continue;
 			bool f = c == wm.focus;
-			theme_rounded(cr, x, 5, bw - 4, H - 10, 8);
+			ab_cairo_rounded(cr, x, 5, bw - 4, H - 10, 8);
 			if (f || c->urgent) {
 				theme_set_rgba(cr, t->hover);
 				cairo_fill_preserve(cr);
 				cairo_new_path(cr);
-				theme_rounded(cr, x + (bw - 4) / 2 - 10, H - 8, 20, 3, 1.5);
+				ab_cairo_rounded(cr, x + (bw - 4) / 2 - 10, H - 8, 20, 3, 1.5);
 				theme_set_rgb(cr, c->urgent ? t->close : t->accent);
 			} else {
 				cairo_set_source_rgba(cr, 0, 0, 0, 0);

@@ -4,7 +4,6 @@
 #include "ab_util.h"
 
 #include <X11/Xatom.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,40 +130,6 @@ theme_card(cairo_t *cr, double w, double h)
 	cairo_stroke(cr);
 }
 
-void
-theme_rounded(cairo_t *cr, double x, double y, double w, double h, double r)
-{
-	r = fmin(r, fmin(w, h) / 2);
-	cairo_new_sub_path(cr);
-	cairo_arc(cr, x + w - r, y + r, r, -M_PI / 2, 0);
-	cairo_arc(cr, x + w - r, y + h - r, r, 0, M_PI / 2);
-	cairo_arc(cr, x + r, y + h - r, r, M_PI / 2, M_PI);
-	cairo_arc(cr, x + r, y + r, r, M_PI, 3 * M_PI / 2);
-	cairo_close_path(cr);
-}
-
-static PangoFontDescription *
-font_for(const char *font)
-{
-	static PangoFontDescription *cache[4];
-	static char names[4][64];
-	for (int i = 0; i < 4; i++) {
-		if (cache[i] && strcmp(names[i], font) == 0)
-			return cache[i];
-	}
-	for (int i = 0; i < 4; i++) {
-		if (!cache[i]) {
-			snprintf(names[i], sizeof(names[i]), "%s", font);
-			cache[i] = pango_font_description_from_string(font);
-			return cache[i];
-		}
-	}
-	pango_font_description_free(cache[3]);
-	snprintf(names[3], sizeof(names[3]), "%s", font);
-	cache[3] = pango_font_description_from_string(font);
-	return cache[3];
-}
-
 /* Draws one line of text, ellipsized to w, vertically centred in h. */
 void
 theme_text(cairo_t *cr, const char *text, const char *font, double x, double y, double w, double h,
@@ -173,7 +138,7 @@ theme_text(cairo_t *cr, const char *text, const char *font, double x, double y, 
 	if (w <= 4)
 		return;
 	PangoLayout *l = pango_cairo_create_layout(cr);
-	pango_layout_set_font_description(l, font_for(font));
+	pango_layout_set_font_description(l, ab_cairo_font(font));
 	pango_layout_set_text(l, text, -1);
 	pango_layout_set_width(l, (int)(w * PANGO_SCALE));
 	pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_END);
@@ -198,7 +163,7 @@ theme_letter_icon(cairo_t *cr, const char *name, double x, double y, double size
 		hsh = hsh * 33 + (unsigned char)*p;
 	double c[3];
 	hex(palette[hsh % AB_ARRAY_SIZE(palette)], c);
-	theme_rounded(cr, x, y, size, size, size * 0.28);
+	ab_cairo_rounded(cr, x, y, size, size, size * 0.28);
 	theme_set_rgb(cr, c);
 	cairo_fill(cr);
 	char letter[8] = "?";

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ab_cairo.h"
 #include "ab_loop.h"
 #include "deskstate.h"
 #include "desktop.h"
@@ -298,7 +299,6 @@ void workspace_send(struct client *c, int ws);
 /* theme.c: colours and drawing helpers */
 void theme_apply(void);
 void theme_set(enum deskstate_mode mode, const char *accent);
-void theme_rounded(cairo_t *cr, double x, double y, double w, double h, double r);
 void theme_text(cairo_t *cr, const char *text, const char *font, double x, double y, double w,
                 double h, bool center);
 void theme_set_rgb(cairo_t *cr, const double *c);

@@ -322,7 +322,7 @@ files_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x, do
 	cairo_set_line_width(cr, 1.5);
 	if (e->dir) {
 		cairo_set_source_rgb(cr, 0.96, 0.72, 0.26);
-		ab_draw_rounded(cr, x + 10, y + 6, 16, 12, 2);
+		ab_cairo_rounded(cr, x + 10, y + 6, 16, 12, 2);
 		cairo_fill(cr);
 	} else {
 		ab_draw_rgb(cr, dim);
@@ -515,10 +515,10 @@ static void
 files_icon(cairo_t *cr, int s)
 {
 	cairo_set_source_rgb(cr, 0.93, 0.66, 0.2);
-	ab_draw_rounded(cr, s * 0.06, s * 0.14, s * 0.4, s * 0.2, s * 0.05);
+	ab_cairo_rounded(cr, s * 0.06, s * 0.14, s * 0.4, s * 0.2, s * 0.05);
 	cairo_fill(cr);
 	cairo_set_source_rgb(cr, 0.98, 0.76, 0.3);
-	ab_draw_rounded(cr, s * 0.06, s * 0.24, s * 0.88, s * 0.62, s * 0.08);
+	ab_cairo_rounded(cr, s * 0.06, s * 0.24, s * 0.88, s * 0.62, s * 0.08);
 	cairo_fill(cr);
 }
 
@@ -531,14 +531,11 @@ static const struct ab_app_ops files_ops = {
 int
 main(int argc, char **argv)
 {
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
-		fprintf(help ? stdout : stderr, "usage: argobox-files [DIRECTORY]\n");
-		return help ? 0 : 2;
-	}
+	int code = ab_app_args(argc, argv, 1, "argobox-files [DIRECTORY]");
+	if (code >= 0)
+		return code;
 	signal(SIGPIPE, SIG_IGN);
 	struct files *f = ab_xcalloc(1, sizeof(*f));
-	struct ab_err err = {0};
 	const char *home = getenv("HOME");
 	snprintf(f->home, sizeof(f->home), "%s", home && home[0] ? home : "/");
 	f->ino = -1;
@@ -551,8 +548,7 @@ main(int argc, char **argv)
 	                            .icon = files_icon,
 	                            .ops = &files_ops,
 	                            .data = f};
-	if (ab_app_open(&f->app, &cfg, &err) < 0) {
-		ab_error("argobox-files: %s", err.msg);
+	if (ab_app_open_main(&f->app, &cfg) < 0) {
 		free(f);
 		return 1;
 	}

@@ -10,30 +10,55 @@
 #include <cairo-xlib.h>
 #include <errno.h>
 #include <locale.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define SEL_MAX (16u << 20) /* the most a paste takes in (no INCR transfers) */
 
-static void
-app_read_theme(struct ab_app *app)
+int
+ab_app_args(int argc, char **argv, int max_operands, const char *usage)
+{
+	if (argc - 1 <= max_operands && (argc < 2 || argv[1][0] != '-'))
+		return -1;
+	bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
+	fprintf(help ? stdout : stderr, "usage: %s\n", usage);
+	return help ? 0 : 2;
+}
+
+char *
+ab_app_root_text(struct ab_app *app, Atom prop, size_t *ret_len)
 {
 	Atom type;
 	int fmt;
 	unsigned long n = 0, after;
 	unsigned char *data = NULL;
+	char *s = NULL;
+	if (XGetWindowProperty(app->dpy, app->root, prop, 0, 256, False, AnyPropertyType, &type,
+	                       &fmt, &n, &after, &data) == Success &&
+	    data && fmt == 8) {
+		s = ab_xmalloc(n + 1);
+		memcpy(s, data, n);
+		s[n] = '\0';
+		*ret_len = n;
+	}
+	if (data)
+		XFree(data);
+	return s;
+}
+
+static void
+app_read_theme(struct ab_app *app)
+{
 	struct ab_apptheme t;
 	apptheme_default(&t);
-	if (XGetWindowProperty(app->dpy, app->root, app->a_theme, 0, 256, False, AnyPropertyType,
-	                       &type, &fmt, &n, &after, &data) == Success &&
-	    data && fmt == 8) {
-		_cleanup_free_ char *s = ab_xstrndup((const char *)data, n);
+	size_t n;
+	_cleanup_free_ char *s = ab_app_root_text(app, app->a_theme, &n);
+	if (s) {
 		struct ab_err err = {0};
 		if (apptheme_parse(s, &t, &err) < 0)
 			ab_warn("%s; using the default theme", err.msg);
 	}
-	if (data)
-		XFree(data);
 	app->theme = t;
 }
 
@@ -170,6 +195,16 @@ ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *
 	XFlush(app->dpy);
 	app->dirty = true;
 	return 0;
+}
+
+int
+ab_app_open_main(struct ab_app *app, const struct ab_app_config *cfg)
+{
+	struct ab_err err = {0};
+	int r = ab_app_open(app, cfg, &err);
+	if (r < 0)
+		ab_error("argobox-%s: %s", cfg->name, err.msg);
+	return r;
 }
 
 void

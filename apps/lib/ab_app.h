@@ -15,6 +15,7 @@
 #ifndef AB_APP_H
 #define AB_APP_H
 #include "ab_apptheme.h"
+#include "ab_cairo.h"
 #include "ab_list.h"
 #include "ab_loop.h"
 
@@ -99,8 +100,16 @@ struct ab_app {
 	    a_clipboard, a_theme, a_paste_prop, a_incr, a_text, a_sel_atoms[AB_SEL_MAX];
 };
 
+/*
+ * Checks an app's command line: at most max_operands operands and no options. Returns -1
+ * when main() should go on; otherwise prints "usage: <usage>" (to stdout for a lone
+ * --help, else stderr) and returns the exit status (0 for --help, 2 otherwise).
+ */
+int ab_app_args(int argc, char **argv, int max_operands, const char *usage);
 /* Opens the display ($DISPLAY), creates and maps the window. */
 int ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *err);
+/* ab_app_open() for an app's main(): logs why it failed ("argobox-<name>: ..."). */
+int ab_app_open_main(struct ab_app *app, const struct ab_app_config *cfg);
 /* Frees everything ab_app_open() made; accepts a zeroed struct. */
 void ab_app_close(struct ab_app *app);
 /* Runs the loop until ab_app_quit(). Returns 0, or -errno when the X connection breaks. */
@@ -117,10 +126,19 @@ void ab_app_own(struct ab_app *app, enum ab_sel which, const char *text, size_t 
 void ab_app_paste(struct ab_app *app, enum ab_sel which);
 /* Tells the input method where the cursor is (for candidate windows). */
 void ab_app_set_spot(struct ab_app *app, int x, int y);
+/*
+ * The root window's 8-bit property `prop` (up to 1 KiB), copied and NUL-terminated, its
+ * length in *ret_len; NULL (ret_len untouched) when it is missing. The caller frees it.
+ */
+char *ab_app_root_text(struct ab_app *app, Atom prop, size_t *ret_len);
 
 /* Drawing helpers on the app's theme. */
 void ab_draw_rgb(cairo_t *cr, const double *c);
-void ab_draw_rounded(cairo_t *cr, double x, double y, double w, double h, double r);
+/*
+ * An app icon's tile: a rounded s x s square filled with bg, then fg as the source and a
+ * line width of s/12 for the glyph the caller draws on it.
+ */
+void ab_draw_icon_tile(cairo_t *cr, int s, const double *bg, const double *fg);
 /* One line of text at (x, y) top-left, ellipsized to w (w <= 0: no limit); returns its width. */
 int ab_draw_text(cairo_t *cr, const char *text, const char *font, const double *rgb, double x,
                  double y, double w);

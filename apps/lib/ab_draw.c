@@ -13,34 +13,13 @@ ab_draw_rgb(cairo_t *cr, const double *c)
 }
 
 void
-ab_draw_rounded(cairo_t *cr, double x, double y, double w, double h, double r)
+ab_draw_icon_tile(cairo_t *cr, int s, const double *bg, const double *fg)
 {
-	r = fmin(r, fmin(w, h) / 2);
-	cairo_new_sub_path(cr);
-	cairo_arc(cr, x + w - r, y + r, r, -M_PI / 2, 0);
-	cairo_arc(cr, x + w - r, y + h - r, r, 0, M_PI / 2);
-	cairo_arc(cr, x + r, y + h - r, r, M_PI / 2, M_PI);
-	cairo_arc(cr, x + r, y + r, r, M_PI, 3 * M_PI / 2);
-	cairo_close_path(cr);
-}
-
-/* A small cache: apps use two or three fonts. */
-static PangoFontDescription *
-font_for(const char *font)
-{
-	static PangoFontDescription *cache[8];
-	static char names[8][64];
-	static unsigned next;
-	for (int i = 0; i < 8; i++) {
-		if (cache[i] && strcmp(names[i], font) == 0)
-			return cache[i];
-	}
-	unsigned i = next++ % 8;
-	if (cache[i])
-		pango_font_description_free(cache[i]);
-	snprintf(names[i], sizeof(names[i]), "%s", font);
-	cache[i] = pango_font_description_from_string(font);
-	return cache[i];
+	ab_cairo_rounded(cr, 0, 0, s, s, s * 0.2);
+	ab_draw_rgb(cr, bg);
+	cairo_fill(cr);
+	ab_draw_rgb(cr, fg);
+	cairo_set_line_width(cr, s / 12.0);
 }
 
 int
@@ -48,7 +27,7 @@ ab_draw_text(cairo_t *cr, const char *text, const char *font, const double *rgb,
              double w)
 {
 	PangoLayout *l = pango_cairo_create_layout(cr);
-	pango_layout_set_font_description(l, font_for(font));
+	pango_layout_set_font_description(l, ab_cairo_font(font));
 	pango_layout_set_text(l, text, -1);
 	pango_layout_set_single_paragraph_mode(l, TRUE);
 	if (w > 0) {
@@ -68,7 +47,7 @@ int
 ab_draw_line_height(cairo_t *cr, const char *font)
 {
 	PangoLayout *l = pango_cairo_create_layout(cr);
-	pango_layout_set_font_description(l, font_for(font));
+	pango_layout_set_font_description(l, ab_cairo_font(font));
 	pango_layout_set_text(l, "Ag", -1);
 	int tw, th;
 	pango_layout_get_pixel_size(l, &tw, &th);
@@ -82,7 +61,7 @@ ab_draw_focus_ring(cairo_t *cr, const struct ab_apptheme *t, double x, double y,
 	cairo_save(cr);
 	cairo_set_line_width(cr, 2);
 	ab_draw_rgb(cr, t->accent);
-	ab_draw_rounded(cr, x + 1, y + 1, w - 2, h - 2, 4);
+	ab_cairo_rounded(cr, x + 1, y + 1, w - 2, h - 2, 4);
 	cairo_stroke(cr);
 	cairo_restore(cr);
 }
@@ -116,7 +95,7 @@ ab_app_list_draw(struct ab_app *app, cairo_t *cr, struct ab_list *l, int row_h, 
 		double th = fmax(20, h * frac);
 		double ty = y + (h - th) * ((double)l->top / (double)(l->n - l->visible));
 		ab_draw_rgb(cr, t->border);
-		ab_draw_rounded(cr, x + w - sb + 2, ty, sb - 4, th, 2);
+		ab_cairo_rounded(cr, x + w - sb + 2, ty, sb - 4, th, 2);
 		cairo_fill(cr);
 	}
 	if (l->focused)

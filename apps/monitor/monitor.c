@@ -193,7 +193,7 @@ draw_card(struct monitor *m, cairo_t *cr, double x, double y, double w, double h
 {
 	const struct ab_apptheme *t = &m->app.theme;
 	ab_draw_rgb(cr, t->panel);
-	ab_draw_rounded(cr, x, y, w, h, 8);
+	ab_cairo_rounded(cr, x, y, w, h, 8);
 	cairo_fill_preserve(cr);
 	ab_draw_rgb(cr, t->border);
 	cairo_set_line_width(cr, 1);
@@ -424,11 +424,8 @@ mon_button(struct ab_app *app, int button, bool press, int x, int y, unsigned st
 static void
 mon_icon(cairo_t *cr, int s)
 {
-	ab_draw_rounded(cr, 0, 0, s, s, s * 0.2);
-	cairo_set_source_rgb(cr, 0.12, 0.23, 0.36);
-	cairo_fill(cr);
-	cairo_set_source_rgb(cr, 0.49, 0.77, 1.0);
-	cairo_set_line_width(cr, s / 12.0);
+	ab_draw_icon_tile(cr, s, (const double[]){0.12, 0.23, 0.36},
+	                  (const double[]){0.49, 0.77, 1.0});
 	cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
 	cairo_move_to(cr, s * 0.1, s * 0.6);
 	cairo_line_to(cr, s * 0.3, s * 0.6);
@@ -449,13 +446,10 @@ static const struct ab_app_ops mon_ops = {
 int
 main(int argc, char **argv)
 {
-	if (argc > 1) {
-		fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
-		        "usage: argobox-monitor\n");
-		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
-	}
+	int code = ab_app_args(argc, argv, 0, "argobox-monitor");
+	if (code >= 0)
+		return code;
 	struct monitor *m = ab_xcalloc(1, sizeof(*m));
-	struct ab_err err = {0};
 	m->uid = getuid();
 	struct ab_app_config cfg = {.name = "monitor",
 	                            .klass = "ArgoBoxMonitor",
@@ -465,9 +459,8 @@ main(int argc, char **argv)
 	                            .icon = mon_icon,
 	                            .ops = &mon_ops,
 	                            .data = m};
-	int r = ab_app_open(&m->app, &cfg, &err);
+	int r = ab_app_open_main(&m->app, &cfg);
 	if (r < 0) {
-		ab_error("argobox-monitor: %s", err.msg);
 		free(m);
 		return 1;
 	}

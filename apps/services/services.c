@@ -28,7 +28,7 @@ services_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 		snprintf(sp, sizeof(big) - (size_t)(sp - big), " Bold 15");
 	ab_draw_text(cr, "Services", big, t->text, 24, 20, w - 48);
 	ab_draw_rgb(cr, t->panel);
-	ab_draw_rounded(cr, 20, 64, w - 40, 150, 10);
+	ab_cairo_rounded(cr, 20, 64, w - 40, 150, 10);
 	cairo_fill_preserve(cr);
 	ab_draw_rgb(cr, t->border);
 	cairo_set_line_width(cr, 1);
@@ -61,12 +61,10 @@ services_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, s
 static void
 services_icon(cairo_t *cr, int s)
 {
-	ab_draw_rounded(cr, 0, 0, s, s, s * 0.2);
-	cairo_set_source_rgb(cr, 0.17, 0.35, 0.3);
-	cairo_fill(cr);
-	cairo_set_source_rgb(cr, 0.55, 0.9, 0.75);
+	ab_draw_icon_tile(cr, s, (const double[]){0.17, 0.35, 0.3},
+	                  (const double[]){0.55, 0.9, 0.75});
 	for (int i = 0; i < 3; i++) {
-		ab_draw_rounded(cr, s * 0.18, s * (0.18 + 0.23 * i), s * 0.64, s * 0.16, s * 0.04);
+		ab_cairo_rounded(cr, s * 0.18, s * (0.18 + 0.23 * i), s * 0.64, s * 0.16, s * 0.04);
 		cairo_fill(cr);
 	}
 }
@@ -79,13 +77,10 @@ static const struct ab_app_ops services_ops = {
 int
 main(int argc, char **argv)
 {
-	if (argc > 1) {
-		bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
-		fprintf(help ? stdout : stderr, "usage: argobox-services\n");
-		return help ? 0 : 2;
-	}
+	int code = ab_app_args(argc, argv, 0, "argobox-services");
+	if (code >= 0)
+		return code;
 	struct ab_app app;
-	struct ab_err err = {0};
 	struct ab_app_config cfg = {.name = "services",
 	                            .klass = "ArgoBoxServices",
 	                            .title = "Services — no registry on this broker yet",
@@ -93,8 +88,7 @@ main(int argc, char **argv)
 	                            .height = 300,
 	                            .icon = services_icon,
 	                            .ops = &services_ops};
-	if (ab_app_open(&app, &cfg, &err) < 0) {
-		ab_error("argobox-services: %s", err.msg);
+	if (ab_app_open_main(&app, &cfg) < 0) {
 		return 1;
 	}
 	int r = ab_app_run(&app);

@@ -58,19 +58,15 @@ settings_send(struct settings *s, json_t *msg)
 static void
 settings_read_layout(struct settings *s)
 {
-	Atom type;
-	int fmt;
-	unsigned long n = 0, after;
-	unsigned char *data = NULL;
+	size_t n = 0;
+	_cleanup_free_ char *data = ab_app_root_text(&s->app, s->a_xkb, &n);
 	s->layout[0] = '\0';
-	if (XGetWindowProperty(s->app.dpy, s->app.root, s->a_xkb, 0, 256, False, AnyPropertyType,
-	                       &type, &fmt, &n, &after, &data) == Success &&
-	    data && fmt == 8) {
+	if (data) {
 		/* rules \0 model \0 layout \0 variant \0 options */
 		const char *f[5] = {0};
 		size_t k = 0;
 		for (size_t i = 0; i < n && k < 5; k++) {
-			f[k] = (const char *)data + i;
+			f[k] = data + i;
 			i += strnlen(f[k], n - i) + 1;
 		}
 		if (f[2] && f[2][0]) {
@@ -80,8 +76,6 @@ settings_read_layout(struct settings *s)
 				snprintf(s->layout, sizeof(s->layout), "%.30s", f[2]);
 		}
 	}
-	if (data)
-		XFree(data);
 }
 
 static int
@@ -188,7 +182,7 @@ settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
 	case R_ACCENT:
 		snprintf(v, sizeof(v), "‹ %s ›", t->accent_hex);
 		ab_draw_rgb(cr, t->accent);
-		ab_draw_rounded(cr, x + w - 50, y + 10, 24, h - 20, 6);
+		ab_cairo_rounded(cr, x + w - 50, y + 10, 24, h - 20, 6);
 		cairo_fill(cr);
 		break;
 	case R_WALLPAPER:
@@ -264,11 +258,8 @@ settings_theme(struct ab_app *app)
 static void
 settings_icon(cairo_t *cr, int sz)
 {
-	ab_draw_rounded(cr, 0, 0, sz, sz, sz * 0.2);
-	cairo_set_source_rgb(cr, 0.24, 0.26, 0.31);
-	cairo_fill(cr);
-	cairo_set_source_rgb(cr, 0.85, 0.87, 0.9);
-	cairo_set_line_width(cr, sz / 12.0);
+	ab_draw_icon_tile(cr, sz, (const double[]){0.24, 0.26, 0.31},
+	                  (const double[]){0.85, 0.87, 0.9});
 	for (int i = 0; i < 3; i++) {
 		double y = sz * (0.3 + 0.2 * i), kx = sz * (i == 1 ? 0.62 : 0.38);
 		cairo_move_to(cr, sz * 0.2, y);
@@ -289,13 +280,10 @@ static const struct ab_app_ops settings_ops = {
 int
 main(int argc, char **argv)
 {
-	if (argc > 1) {
-		bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
-		fprintf(help ? stdout : stderr, "usage: argobox-settings\n");
-		return help ? 0 : 2;
-	}
+	int code = ab_app_args(argc, argv, 0, "argobox-settings");
+	if (code >= 0)
+		return code;
 	struct settings *s = ab_xcalloc(1, sizeof(*s));
-	struct ab_err err = {0};
 	struct ab_app_config cfg = {.name = "settings",
 	                            .klass = "ArgoBoxSettings",
 	                            .title = "Settings",
@@ -304,8 +292,7 @@ main(int argc, char **argv)
 	                            .icon = settings_icon,
 	                            .ops = &settings_ops,
 	                            .data = s};
-	if (ab_app_open(&s->app, &cfg, &err) < 0) {
-		ab_error("argobox-settings: %s", err.msg);
+	if (ab_app_open_main(&s->app, &cfg) < 0) {
 		free(s);
 		return 1;
 	}

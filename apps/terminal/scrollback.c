@@ -62,6 +62,29 @@ sb_get(const struct scrollback *sb, size_t i)
 	return sb->ring[(sb->head + i) % sb->cap];
 }
 
+bool
+sb_cell_text(const struct sb_cell *cell, char *out, size_t size, size_t *o, size_t *keep)
+{
+	if (cell->width == 0)
+		return true;
+	for (int k = 0; k < 2; k++) {
+		uint32_t cp = cell->ch[k];
+		if (k == 0 && cp == 0)
+			cp = ' ';
+		if (cp == 0)
+			break;
+		char u[4];
+		size_t n = text_utf8_encode(cp, u);
+		if (*o + n + 1 > size)
+			return false;
+		memcpy(out + *o, u, n);
+		*o += n;
+	}
+	if (cell->ch[0] && cell->ch[0] != ' ')
+		*keep = *o;
+	return true;
+}
+
 size_t
 sb_line_text(const struct sb_line *l, char *out, size_t size)
 {
@@ -69,26 +92,9 @@ sb_line_text(const struct sb_line *l, char *out, size_t size)
 	if (size == 0)
 		return 0;
 	for (size_t c = 0; l && c < l->cols; c++) {
-		const struct sb_cell *cell = &l->cells[c];
-		if (cell->width == 0)
-			continue;
-		for (int k = 0; k < 2; k++) {
-			uint32_t cp = cell->ch[k];
-			if (k == 0 && cp == 0)
-				cp = ' ';
-			if (cp == 0)
-				break;
-			char u[4];
-			size_t n = text_utf8_encode(cp, u);
-			if (o + n + 1 > size)
-				goto done;
-			memcpy(out + o, u, n);
-			o += n;
-		}
-		if (cell->ch[0] && cell->ch[0] != ' ')
-			keep = o;
+		if (!sb_cell_text(&l->cells[c], out, size, &o, &keep))
+			break;
 	}
-done:
 	out[keep] = '\0';
 	return keep;
 }

@@ -5,6 +5,7 @@
  */
 #ifndef TERM_SCROLLBACK_H
 #define TERM_SCROLLBACK_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,4 +44,10 @@ struct sb_line *sb_pop(struct scrollback *sb);
 const struct sb_line *sb_get(const struct scrollback *sb, size_t i);
 /* The line's text as UTF-8 into out (NUL-terminated, trailing blanks cut); returns its length. */
 size_t sb_line_text(const struct sb_line *l, char *out, size_t size);
+/*
+ * Appends one cell's text (a blank for an empty cell, nothing for the right half of a wide
+ * character) at out + *o, keeping room for a NUL within size, and moves *keep past it when
+ * the cell is not blank. False when it does not fit (*o then ends at a whole character).
+ */
+bool sb_cell_text(const struct sb_cell *cell, char *out, size_t size, size_t *o, size_t *keep);
 #endif

@@ -130,27 +130,9 @@ term_line_text(struct term *t, long line, int c0, int c1, char *out, size_t size
 	size_t o = 0, keep = 0;
 	for (int c = c0; c < c1; c++) {
 		struct sb_cell cell;
-		if (!term_cell(t, line, c, &cell))
+		if (!term_cell(t, line, c, &cell) || !sb_cell_text(&cell, out, size, &o, &keep))
 			break;
-		if (cell.width == 0)
-			continue;
-		for (int k = 0; k < 2; k++) {
-			uint32_t cp = cell.ch[k];
-			if (k == 0 && cp == 0)
-				cp = ' ';
-			if (cp == 0)
-				break;
-			char u[4];
-			size_t n = text_utf8_encode(cp, u);
-			if (o + n + 1 > size)
-				goto done;
-			memcpy(out + o, u, n);
-			o += n;
-		}
-		if (cell.ch[0] && cell.ch[0] != ' ')
-			keep = o;
 	}
-done:
 	out[keep] = '\0';
 	return keep;
 }
@@ -495,19 +477,24 @@ theme_rgb(const double *c)
 	       (uint32_t)(c[2] * 255 + 0.5);
 }
 
+/* The selection's ends in reading order: from line a, column ac to line b, column bc. */
+static void
+term_sel_range(const struct term *t, long *a, long *ac, long *b, long *bc)
+{
+	bool swap = t->sel_l0 > t->sel_l1 || (t->sel_l0 == t->sel_l1 && t->sel_c0 > t->sel_c1);
+	*a = swap ? t->sel_l1 : t->sel_l0;
+	*ac = swap ? t->sel_c1 : t->sel_c0;
+	*b = swap ? t->sel_l0 : t->sel_l1;
+	*bc = swap ? t->sel_c0 : t->sel_c1;
+}
+
 static bool
 in_selection(const struct term *t, long line, int col)
 {
 	if (!t->has_sel)
 		return false;
-	long a = t->sel_l0, ac = t->sel_c0, b = t->sel_l1, bc = t->sel_c1;
-	if (a > b || (a == b && ac > bc)) {
-		long x = a, xc = ac;
-		a = b;
-		ac = bc;
-		b = x;
-		bc = xc;
-	}
+	long a, ac, b, bc;
+	term_sel_range(t, &a, &ac, &b, &bc);
 	if (line < a || line > b)
 		return false;
 	if (line == a && col < ac)
@@ -677,14 +664,8 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 static char *
 term_selection_text(struct term *t, size_t *ret_len)
 {
-	long a = t->sel_l0, ac = t->sel_c0, b = t->sel_l1, bc = t->sel_c1;
-	if (a > b || (a == b && ac > bc)) {
-		long x = a, xc = ac;
-		a = b;
-		ac = bc;
-		b = x;
-		bc = xc;
-	}
+	long a, ac, b, bc;
+	term_sel_range(t, &a, &ac, &b, &bc);
 	size_t cap = 4096, len = 0;
 	char *out = ab_xmalloc(cap);
 	char line[8192];
@@ -1102,11 +1083,8 @@ term_focus(struct ab_app *app, bool in)
 static void
 term_icon(cairo_t *cr, int s)
 {
-	ab_draw_rounded(cr, 0, 0, s, s, s * 0.2);
-	cairo_set_source_rgb(cr, 0.13, 0.15, 0.19);
-	cairo_fill(cr);
-	cairo_set_source_rgb(cr, 0.36, 0.85, 0.55);
-	cairo_set_line_width(cr, s / 12.0);
+	ab_draw_icon_tile(cr, s, (const double[]){0.13, 0.15, 0.19},
+	                  (const double[]){0.36, 0.85, 0.55});
 	cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
 	cairo_move_to(cr, s * 0.22, s * 0.32);
 	cairo_line_to(cr, s * 0.42, s * 0.5);

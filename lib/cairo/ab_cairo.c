@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* ab_cairo: the rounded rectangle and font cache the wm and the apps share (see ab_cairo.h). */
+#include "ab_cairo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void
+ab_cairo_rounded(cairo_t *cr, double x, double y, double w, double h, double r)
+{
+	r = fmin(r, fmin(w, h) / 2);
+	cairo_new_sub_path(cr);
+	cairo_arc(cr, x + w - r, y + r, r, -M_PI / 2, 0);
+	cairo_arc(cr, x + w - r, y + h - r, r, 0, M_PI / 2);
+	cairo_arc(cr, x + r, y + h - r, r, M_PI / 2, M_PI);
+	cairo_arc(cr, x + r, y + r, r, M_PI, 3 * M_PI / 2);
+	cairo_close_path(cr);
+}
+
+/* A process draws with two or three fonts; 8 slots, replaced in turn. */
+PangoFontDescription *
+ab_cairo_font(const char *font)
+{
+	static PangoFontDescription *cache[8];
+	static char names[8][64];
+	static unsigned next;
+	for (int i = 0; i < 8; i++) {
+		if (cache[i] && strcmp(names[i], font) == 0)
+			return cache[i];
+	}
+	unsigned i = next++ % 8;
+	if (cache[i])
+		pango_font_description_free(cache[i]);
+	snprintf(names[i], sizeof(names[i]), "%s", font);
+	cache[i] = pango_font_description_from_string(font);
+	return cache[i];
+}
