@@ -479,20 +479,34 @@ read_protocols(struct client *c)
 	}
 }
 
+/*
+ * Copies the first items (at most max) of the 32-bit property prop, of type type, on w into
+ * out; returns how many it copied (0: missing, or not 32-bit).
+ */
+static unsigned long
+get_longs(Window w, Atom prop, Atom type, long *out, unsigned long max)
+{
+	Atom rtype;
+	int fmt;
+	unsigned long n = 0, after;
+	unsigned char *data = NULL;
+	if (XGetWindowProperty(wm.dpy, w, prop, 0, (long)max, False, type, &rtype, &fmt, &n, &after,
+	                       &data) != Success ||
+	    !data || fmt != 32)
+		n = 0;
+	n = AB_MIN(n, max);
+	if (n)
+		memcpy(out, data, n * sizeof(*out));
+	if (data)
+		XFree(data);
+	return n;
+}
+
 static long
 get_cardinal(Window w, Atom prop, long dflt)
 {
-	Atom type;
-	int fmt;
-	unsigned long n, after;
-	unsigned char *data = NULL;
 	long v = dflt;
-	if (XGetWindowProperty(wm.dpy, w, prop, 0, 1, False, XA_CARDINAL, &type, &fmt, &n, &after,
-	                       &data) == Success &&
-	    data && n > 0 && fmt == 32)
-		v = ((long *)data)[0];
-	if (data)
-		XFree(data);
+	get_longs(w, prop, XA_CARDINAL, &v, 1);
 	return v;
 }
 
@@ -567,18 +581,9 @@ keep_reachable(struct client *c)
 static long
 get_wm_state(Window w)
 {
-	Atom type;
-	int fmt;
-	unsigned long n, after;
-	unsigned char *data = NULL;
-	long st = -1;
-	if (XGetWindowProperty(wm.dpy, w, wm.atoms[A_WM_STATE], 0, 2, False, wm.atoms[A_WM_STATE],
-	                       &type, &fmt, &n, &after, &data) == Success &&
-	    data && n > 0 && fmt == 32)
-		st = ((long *)data)[0];
-	if (data)
-		XFree(data);
-	return st;
+	long st[2] = {-1, 0};
+	get_longs(w, wm.atoms[A_WM_STATE], wm.atoms[A_WM_STATE], st, 2);
+	return st[0];
 }
 
 /*
@@ -589,14 +594,8 @@ get_wm_state(Window w)
 static void
 adopt_saved(struct client *c)
 {
-	Atom type;
-	int fmt;
-	unsigned long n, after;
-	unsigned char *data = NULL;
-	if (XGetWindowProperty(wm.dpy, c->win, wm.atoms[A_ARGOBOX_STATE], 0, 6, False, XA_CARDINAL,
-	                       &type, &fmt, &n, &after, &data) == Success &&
-	    data && fmt == 32 && n == 6) {
-		long *v = (long *)data;
+	long v[6];
+	if (get_longs(c->win, wm.atoms[A_ARGOBOX_STATE], XA_CARDINAL, v, 6) == 6) {
 		if (v[0] >= 0 && v[0] < wm.ds.ws_count && c->ws >= 0)
 			c->ws = (int)v[0];
 		c->minimized = v[1] & 1;
@@ -610,8 +609,6 @@ adopt_saved(struct client *c)
 			c->sh = clampi(v[5], 1, DESKSTATE_SIZE_MAX);
 		}
 	}
-	if (data)
-		XFree(data);
 }
 
 /*
