@@ -558,22 +558,50 @@ desktop_size_cb(int w, int h, int nscreens, struct rfbExtDesktopScreen *screens,
 
 static int qemu_encodings[] = {(int)rfbEncodingQemuExtendedKeyEvent, 0};
 
+/* The pseudo-encoding extensions keep no per-client state: every client is welcome. */
 static rfbBool
-qemu_new_client(rfbClientPtr cl, void **data)
+ext_new_client(rfbClientPtr cl, void **data)
 {
 	return TRUE;
+}
+
+/*
+ * An extension's enablePseudoEncoding for its one pseudo-encoding ours: FALSE for any other
+ * enc; else tells the client we understand, with a FramebufferUpdate of one pseudo-rectangle
+ * of that encoding (closing the client when the write fails), and returns TRUE.
+ */
+static rfbBool
+ext_enable(rfbClientPtr cl, int enc, int ours)
+{
+	if (enc != ours)
+		return FALSE;
+	/* FramebufferUpdate, one rectangle: 0,0 0x0 of encoding ours */
+	uint32_t e = (uint32_t)ours;
+	unsigned char msg[16] = {0, 0, 0, 1};
+	msg[12] = (unsigned char)(e >> 24);
+	msg[13] = (unsigned char)(e >> 16);
+	msg[14] = (unsigned char)(e >> 8);
+	msg[15] = (unsigned char)e;
+	if (rfbWriteExact(cl, (const char *)msg, sizeof(msg)) < 0)
+		rfbCloseClient(cl);
+	return TRUE;
+}
+
+/* Reads len bytes of a client message; false (the client closed) when they do not come. */
+static bool
+ext_read(rfbClientPtr cl, void *buf, size_t len)
+{
+	if (rfbReadExact(cl, buf, (int)len) <= 0) {
+		rfbCloseClient(cl);
+		return false;
+	}
+	return true;
 }
 
 static rfbBool
 qemu_enable(rfbClientPtr cl, void **data, int enc)
 {
-	if (enc != (int)rfbEncodingQemuExtendedKeyEvent)
-		return FALSE;
-	/* Tell the client we understand: a FramebufferUpdate with one pseudo-rect. */
-	unsigned char msg[16] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xfe, 0xfe};
-	if (rfbWriteExact(cl, (const char *)msg, sizeof(msg)) < 0)
-		rfbCloseClient(cl);
-	return TRUE;
+	return ext_enable(cl, enc, (int)rfbEncodingQemuExtendedKeyEvent);
 }
 
 static rfbBool
@@ -582,10 +610,8 @@ qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *m)
 	if (m->type != rfbQemuEvent)
 		return FALSE;
 	unsigned char b[11];
-	if (rfbReadExact(cl, (char *)b, sizeof(b)) <= 0) {
-		rfbCloseClient(cl);
+	if (!ext_read(cl, b, sizeof(b)))
 		return TRUE;
-	}
 	if (b[0] != 0) { /* only subtype 0 (extended key event) exists */
 		rfbErr("client sent QEMU message subtype %u, dropping it\n", b[0]);
 		rfbCloseClient(cl);
@@ -600,7 +626,7 @@ qemu_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *m)
 }
 
 static rfbProtocolExtension qemu_ext = {
-    .newClient = qemu_new_client,
+    .newClient = ext_new_client,
     .pseudoEncodings = qemu_encodings,
     .enablePseudoEncoding = qemu_enable,
     .handleMessage = qemu_message,
@@ -616,36 +642,9 @@ static rfbProtocolExtension qemu_ext = {
 static int kbd_encodings[] = {(int)VNC_ENCODING_KBD_HINT, 0};
 
 static rfbBool
-kbd_new_client(rfbClientPtr cl, void **data)
-{
-	return TRUE;
-}
-
-static rfbBool
 kbd_enable(rfbClientPtr cl, void **data, int enc)
 {
-	if (enc != (int)VNC_ENCODING_KBD_HINT)
-		return FALSE;
-	uint32_t e = (uint32_t)VNC_ENCODING_KBD_HINT;
-	unsigned char msg[16] = {0,
-	                         0,
-	                         0,
-	                         1,
-	                         0,
-	                         0,
-	                         0,
-	                         0,
-	                         0,
-	                         0,
-	                         0,
-	                         0,
-	                         (unsigned char)(e >> 24),
-	                         (unsigned char)(e >> 16),
-	                         (unsigned char)(e >> 8),
-	                         (unsigned char)e};
-	if (rfbWriteExact(cl, (const char *)msg, sizeof(msg)) < 0)
-		rfbCloseClient(cl);
-	return TRUE;
+	return ext_enable(cl, enc, (int)VNC_ENCODING_KBD_HINT);
 }
 
 /* [a-z]{2,12} with an optional "(variant)" of [a-z0-9_]: what lib/deskstate accepts */
@@ -668,20 +667,16 @@ kbd_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *m)
 		return FALSE;
 	unsigned char hdr[3];
 	char name[VNC_KBD_HINT_MAX + 1];
-	if (rfbReadExact(cl, (char *)hdr, sizeof(hdr)) <= 0) {
-		rfbCloseClient(cl);
+	if (!ext_read(cl, hdr, sizeof(hdr)))
 		return TRUE;
-	}
 	size_t len = (size_t)hdr[1] << 8 | hdr[2];
 	if (len > VNC_KBD_HINT_MAX) {
 		rfbErr("client sent a keyboard layout of %zu bytes, dropping it\n", len);
 		rfbCloseClient(cl);
 		return TRUE;
 	}
-	if (len && rfbReadExact(cl, name, (int)len) <= 0) {
-		rfbCloseClient(cl);
+	if (len && !ext_read(cl, name, len))
 		return TRUE;
-	}
 	name[len] = 0;
 	if (!kbd_name_ok(name)) {
 		ab_warn("keyboard: ignoring the client's layout: not an XKB layout name");
@@ -697,7 +692,7 @@ kbd_message(rfbClientPtr cl, void *data, const rfbClientToServerMsg *m)
 }
 
 static rfbProtocolExtension kbd_ext = {
-    .newClient = kbd_new_client,
+    .newClient = ext_new_client,
     .pseudoEncodings = kbd_encodings,
     .enablePseudoEncoding = kbd_enable,
     .handleMessage = kbd_message,
