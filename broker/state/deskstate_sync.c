@@ -686,6 +686,36 @@ deskstate_sync_end(void *data, const char *user)
 	return 0;
 }
 
+/* Answers 404 to event on target, who has no desktop running (audited as info). */
+static int
+no_desktop(const char *event, struct http_request *req, struct http_response *resp,
+           const char *target)
+{
+	audit_log(event, AUDIT_INFO, req->user, req->role, req->peer,
+	          json_pack("{ssss}", "target", target, "reason", "no desktop running"));
+	http_response_error(resp, 404, "no desktop is running for this user");
+	return 0;
+}
+
+/*
+ * Grants event (audited): starts ending target's desktop, in state (NULL: unknown), and
+ * with restart starting it again once it is gone; answers 202 {"user","status"}.
+ */
+static int
+end_desktop(struct deskstate_sync *s, const char *event, struct http_request *req,
+            struct http_response *resp, const char *target, const char *state, bool restart)
+{
+	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
+	          json_pack("{ssss}", "target", target, "state", state ? state : "?"));
+	ab_info("desktop of '%s': %s by '%s' (%s)", target, restart ? "restart asked" : "ended",
+	        req->user, req->role);
+	destroy_start(s, target, state && strcmp(state, "ready") == 0, restart);
+	http_response_json(
+	    resp, 202,
+	    json_pack("{ssss}", "user", target, "status", restart ? "restarting" : "stopping"));
+	return 0;
+}
+
 static int
 desktop_http(struct deskstate_sync *s, struct http_request *req, struct http_response *resp,
              const char *target)
@@ -728,17 +758,9 @@ desktop_http(struct deskstate_sync *s, struct http_request *req, struct http_res
 		return 0;
 	}
 	if (!info) {
-		audit_log(event, AUDIT_INFO, req->user, req->role, req->peer,
-		          json_pack("{ssss}", "target", target, "reason", "no desktop running"));
-		http_response_error(resp, 404, "no desktop is running for this user");
-		return 0;
+		return no_desktop(event, req, resp, target);
 	}
-	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
-	          json_pack("{ssss}", "target", target, "state", state ? state : "?"));
-	ab_info("desktop of '%s': ended by '%s' (%s)", target, req->user, req->role);
-	destroy_start(s, target, state && strcmp(state, "ready") == 0, false);
-	http_response_json(resp, 202, json_pack("{ssss}", "user", target, "status", "stopping"));
-	return 0;
+	return end_desktop(s, event, req, resp, target, state, false);
 }
 
 static int state_http(struct deskstate_sync *s, struct http_request *req,
@@ -913,22 +935,14 @@ deskstate_sync_restart_http(struct http_request *req, struct http_response *resp
 	}
 	_cleanup_(json_decrefp) json_t *info = desktop_info(s->desktops, target);
 	if (!info) {
-		audit_log(event, AUDIT_INFO, req->user, req->role, req->peer,
-		          json_pack("{ssss}", "target", target, "reason", "no desktop running"));
-		http_response_error(resp, 404, "no desktop is running for this user");
-		return 0;
+		return no_desktop(event, req, resp, target);
 	}
 	const char *state = json_string_value(json_object_get(info, "state"));
 	if (state && strcmp(state, "stopping") == 0 && !destroy_find(s, target)) {
 		http_response_error(resp, 409, "the desktop is stopping");
 		return 0;
 	}
-	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
-	          json_pack("{ssss}", "target", target, "state", state ? state : "?"));
-	ab_info("desktop of '%s': restart asked by '%s' (%s)", target, req->user, req->role);
-	destroy_start(s, target, state && strcmp(state, "ready") == 0, true);
-	http_response_json(resp, 202, json_pack("{ssss}", "user", target, "status", "restarting"));
-	return 0;
+	return end_desktop(s, event, req, resp, target, state, true);
 }
 
 /* GET /api/desktop: the caller's own desktop status. */
