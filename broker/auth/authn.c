@@ -268,39 +268,60 @@ authn_send_form(struct http_response *resp, struct auth_reply *r)
 	auth_reply_free(r);
 }
 
+typedef void (*authn_body_fn)(struct auth_ctx *ctx, const struct auth_request *req,
+                              const char *body, size_t len, int64_t now_ms, struct auth_reply *ret);
+
+/*
+ * Runs a sign-in request fn on the form's fields as JSON when the page posted a form (form
+ * non-NULL), else on the body as sent; then starts the desktop of the user it signed in
+ * and answers as the request came (303 for a form, JSON otherwise). extra, when set, adds
+ * to a successful reply before it goes. Consumes form.
+ */
 static int
-route_login(struct http_request *req, struct http_response *resp, void *data)
+authn_sign_in(struct authn *a, struct http_request *req, struct http_response *resp, json_t *form,
+              authn_body_fn fn, void (*extra)(struct auth_reply *r))
 {
-	struct authn *a = data;
 	struct auth_request rq;
 	authn_fill(a, req, &rq);
 	struct auth_reply r;
-	static const char *const fields[][2] = {
-	    {"user", "user"}, {"username", "user"}, {"password", "password"}, {NULL, NULL}};
-	json_t *form = authn_form_body(req, fields);
 	if (form) {
 		char *body = json_dumps(form, JSON_COMPACT);
-		json_decref(form);
-		auth_request_login(&a->ctx, &rq, body, strlen(body), ab_now_ms(), &r);
+		fn(&a->ctx, &rq, body, strlen(body), ab_now_ms(), &r);
 		free(body);
 	} else {
-		auth_request_login(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
+		fn(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
 	}
-	authn_prestart(a, authn_reply_user(&r));
+	const char *u = authn_reply_user(&r);
+	authn_prestart(a, u);
+	if (u && extra)
+		extra(&r);
 	if (form)
 		authn_send_form(resp, &r);
 	else
 		authn_send(resp, &r);
+	json_decref(form);
 	return 0;
+}
+
+static int
+route_login(struct http_request *req, struct http_response *resp, void *data)
+{
+	static const char *const fields[][2] = {
+	    {"user", "user"}, {"username", "user"}, {"password", "password"}, {NULL, NULL}};
+	return authn_sign_in(data, req, resp, authn_form_body(req, fields), auth_request_login,
+	                     NULL);
+}
+
+static void
+demo_desktop_url(struct auth_reply *r)
+{
+	json_object_set_new(r->body, "desktop_url", json_string("/desktop.html"));
 }
 
 static int
 route_demo(struct http_request *req, struct http_response *resp, void *data)
 {
 	struct authn *a = data;
-	struct auth_request rq;
-	authn_fill(a, req, &rq);
-	struct auth_reply r;
 	static const char *const fields[][2] = {{"profile", "profile"}, {NULL, NULL}};
 	json_t *form = authn_form_body(req, fields);
 	if (form) {
@@ -313,22 +334,8 @@ route_demo(struct http_request *req, struct http_response *resp, void *data)
 			if (users_profile(a->db, name))
 				json_object_set_new(form, "profile", json_string(name));
 		}
-		char *body = json_dumps(form, JSON_COMPACT);
-		json_decref(form);
-		auth_request_demo(&a->ctx, &rq, body, strlen(body), ab_now_ms(), &r);
-		free(body);
-	} else {
-		auth_request_demo(&a->ctx, &rq, req->body, req->body_len, ab_now_ms(), &r);
 	}
-	const char *u = authn_reply_user(&r);
-	authn_prestart(a, u);
-	if (u)
-		json_object_set_new(r.body, "desktop_url", json_string("/desktop.html"));
-	if (form)
-		authn_send_form(resp, &r);
-	else
-		authn_send(resp, &r);
-	return 0;
+	return authn_sign_in(a, req, resp, form, auth_request_demo, demo_desktop_url);
 }
 
 static int
