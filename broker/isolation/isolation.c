@@ -49,14 +49,8 @@ struct iso_runtime_cfg {
 
 /* The "netpol" subtree. */
 struct iso_netpol_cfg {
-	char pool[32];
-	char netns_dir[128];
-	char netns_prefix[32];
-	char table[32];
-	char resolver[16];
-	bool enable_forwarding;
-	bool masquerade;
-	json_t *services; /* {"name": "tcp:a.b.c.d:port", ...} */
+	struct netpol_config np; /* handed to netpol_new() as it is */
+	json_t *services;        /* {"name": "tcp:a.b.c.d:port", ...} */
 };
 
 static const char *const runtime_names[] = {"auto", "runc", "crun", NULL};
@@ -100,25 +94,17 @@ static const struct ab_cfg_field rt_fields[] = {
 };
 #undef R
 
-static const struct iso_netpol_cfg np_defaults = {
-    .pool = "10.88.0.0/16",
-    .netns_dir = "/run/netns",
-    .netns_prefix = "argobox-",
-    .table = "argobox",
-    .resolver = "",
-    .enable_forwarding = true,
-    .masquerade = true,
-};
+static const struct iso_netpol_cfg np_defaults = {.np = NETPOL_DEFAULT_CONFIG};
 
 #define N struct iso_netpol_cfg
 static const struct ab_cfg_field np_fields[] = {
-    AB_CFG_STR("pool", N, pool, "users' subnets: pool + 4n /30"),
-    AB_CFG_STR("netns_dir", N, netns_dir, "where the network namespaces are pinned"),
-    AB_CFG_STR("netns_prefix", N, netns_prefix, "namespace name = <prefix><user>"),
-    AB_CFG_STR("table", N, table, "nftables table (inet)"),
-    AB_CFG_STR("resolver", N, resolver, "DNS resolver non-admins may use (\"\": none)"),
-    AB_CFG_BOOL("enable_forwarding", N, enable_forwarding, "set net.ipv4.ip_forward=1"),
-    AB_CFG_BOOL("masquerade", N, masquerade, "NAT the users' subnets on egress"),
+    AB_CFG_STR("pool", N, np.pool, "users' subnets: pool + 4n /30"),
+    AB_CFG_STR("netns_dir", N, np.netns_dir, "where the network namespaces are pinned"),
+    AB_CFG_STR("netns_prefix", N, np.netns_prefix, "namespace name = <prefix><user>"),
+    AB_CFG_STR("table", N, np.table, "nftables table (inet)"),
+    AB_CFG_STR("resolver", N, np.resolver, "DNS resolver non-admins may use (\"\": none)"),
+    AB_CFG_BOOL("enable_forwarding", N, np.enable_forwarding, "set net.ipv4.ip_forward=1"),
+    AB_CFG_BOOL("masquerade", N, np.masquerade, "NAT the users' subnets on egress"),
     AB_CFG_JSON("services", N, services, JSON_OBJECT, "{}",
                 "service name -> \"tcp:a.b.c.d:port\" (profiles name services)"),
     {0},
@@ -183,12 +169,12 @@ parse_subtrees(const struct broker_config *cfg, struct iso_runtime_cfg *rc,
 	if (r < 0)
 		return ab_err_wrap(err, "netpol");
 	struct netpol_cidr c;
-	if (netpol_parse_cidr(nc->pool, &c, err) < 0)
+	if (netpol_parse_cidr(nc->np.pool, &c, err) < 0)
 		return ab_err_wrap(err, "netpol.pool");
 	if (c.prefix > 24)
 		return ab_err_set(err, EINVAL, "netpol.pool: '%s' is too small (at most /24)",
-		                  nc->pool);
-	if (nc->resolver[0] && netpol_parse_cidr(nc->resolver, &c, err) < 0)
+		                  nc->np.pool);
+	if (nc->np.resolver[0] && netpol_parse_cidr(nc->np.resolver, &c, err) < 0)
 		return ab_err_wrap(err, "netpol.resolver");
 	const char *k;
 	json_t *v;
@@ -428,15 +414,7 @@ isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct user
 	find_assets(iso);
 	find_apps(iso);
 
-	struct netpol_config nc = netpol_default_config;
-	snprintf(nc.pool, sizeof(nc.pool), "%s", iso->nc.pool);
-	snprintf(nc.netns_dir, sizeof(nc.netns_dir), "%s", iso->nc.netns_dir);
-	snprintf(nc.netns_prefix, sizeof(nc.netns_prefix), "%s", iso->nc.netns_prefix);
-	snprintf(nc.table, sizeof(nc.table), "%s", iso->nc.table);
-	snprintf(nc.resolver, sizeof(nc.resolver), "%s", iso->nc.resolver);
-	nc.enable_forwarding = iso->nc.enable_forwarding;
-	nc.masquerade = iso->nc.masquerade;
-	if ((r = netpol_new(&nc, &iso->np, err)) < 0) {
+	if ((r = netpol_new(&iso->nc.np, &iso->np, err)) < 0) {
 		ab_err_wrap(err, "network policy");
 		goto fail;
 	}

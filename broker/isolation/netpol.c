@@ -32,15 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-const struct netpol_config netpol_default_config = {
-    .pool = "10.88.0.0/16",
-    .netns_dir = "/run/netns",
-    .netns_prefix = "argobox-",
-    .table = "argobox",
-    .resolver = "",
-    .enable_forwarding = true,
-    .masquerade = true,
-};
+const struct netpol_config netpol_default_config = NETPOL_DEFAULT_CONFIG;
 
 struct drop_count {
 	char user[BUNDLE_USER_MAX + 1];

@@ -44,6 +44,13 @@ struct netpol_config {
 	bool masquerade;        /* NAT the users' subnets on egress */
 };
 
+/* The defaults, as an initializer (also for configs that embed a netpol_config). */
+#define NETPOL_DEFAULT_CONFIG                                                                      \
+	{                                                                                          \
+		.pool = "10.88.0.0/16", .netns_dir = "/run/netns", .netns_prefix = "argobox-",     \
+		.table = "argobox", .resolver = "", .enable_forwarding = true, .masquerade = true, \
+	}
+
 extern const struct netpol_config netpol_default_config;
 
 struct netpol_cidr {
