@@ -29,6 +29,17 @@ ab_json_check_keys(json_t *obj, const char *path, const char *const *allowed, st
 }
 
 int
+ab_json_member(json_t *obj, const char *path, const char *key, bool required, json_t **ret,
+               struct ab_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v && required)
+		return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
+	*ret = v;
+	return 0;
+}
+
+int
 ab_json_get_str(json_t *obj, const char *path, const char *key, bool required, const char **ret,
                 struct ab_err *err)
 {
@@ -51,12 +62,10 @@ int
 ab_json_get_int(json_t *obj, const char *path, const char *key, long long lo, long long hi,
                 bool required, long long *ret, struct ab_err *err)
 {
-	json_t *v = json_object_get(obj, key);
-	if (!v) {
-		if (required)
-			return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
-		return 0;
-	}
+	json_t *v;
+	int r = ab_json_member(obj, path, key, required, &v, err);
+	if (r < 0 || !v)
+		return r;
 	if (!json_is_integer(v))
 		return ab_err_set(err, EINVAL, "%s.%s: must be an integer, not %s", path, key,
 		                  ab_json_type(v));

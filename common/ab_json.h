@@ -24,6 +24,12 @@ const char *ab_json_type(const json_t *v);
 int ab_json_check_keys(json_t *obj, const char *path, const char *const *allowed,
                        struct ab_err *err);
 
+/*
+ * obj[key] in *ret, NULL when it is missing; when it is missing and required, -EINVAL
+ * naming path.key ("path.key: missing") and ret untouched.
+ */
+int ab_json_member(json_t *obj, const char *path, const char *key, bool required, json_t **ret,
+                   struct ab_err *err);
 /* A string without NUL characters; *ret borrows from `obj`. */
 int ab_json_get_str(json_t *obj, const char *path, const char *key, bool required, const char **ret,
                     struct ab_err *err);

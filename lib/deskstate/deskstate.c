@@ -126,12 +126,10 @@ static int
 get_string(json_t *obj, const char *path, const char *key, bool required, char *buf, size_t n,
            struct ab_err *err)
 {
-	json_t *v = json_object_get(obj, key);
-	if (!v) {
-		if (required)
-			return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
-		return 0;
-	}
+	json_t *v;
+	int r = ab_json_member(obj, path, key, required, &v, err);
+	if (r < 0 || !v)
+		return r;
 	if (!json_is_string(v))
 		return ab_err_set(err, EINVAL, "%s.%s: must be a string", path, key);
 	size_t len = json_string_length(v);
@@ -149,12 +147,10 @@ static int
 get_int(json_t *obj, const char *path, const char *key, bool required, long long lo, long long hi,
         int *ret, struct ab_err *err)
 {
-	json_t *v = json_object_get(obj, key);
-	if (!v) {
-		if (required)
-			return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
-		return 0;
-	}
+	json_t *v;
+	int r = ab_json_member(obj, path, key, required, &v, err);
+	if (r < 0 || !v)
+		return r;
 	if (!json_is_integer(v))
 		return ab_err_set(err, EINVAL, "%s.%s: must be an integer", path, key);
 	long long x = json_integer_value(v);
