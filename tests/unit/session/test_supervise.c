@@ -15,6 +15,17 @@
 #include "ab_loop.h"
 #include "supervise.h"
 
+/* Waits for the supervised child, which must have exited; its pid. */
+static pid_t
+reap_child(const struct supervise *s, int *status)
+{
+	pid_t pid = s->pid;
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, status, 0), pid);
+	assert_true(WIFEXITED(*status));
+	return pid;
+}
+
 static void
 test_backoff(void **state)
 {
@@ -38,10 +49,7 @@ test_restart(void **state)
 	assert_int_equal(supervise_start(&s, NULL), 0);
 	for (int round = 0; round < 3; round++) {
 		int status;
-		pid_t pid = s.pid;
-		assert_true(pid > 0);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status));
+		pid_t pid = reap_child(&s, &status);
 		assert_int_equal(WEXITSTATUS(status), 0); /* env and process group as promised */
 		assert_true(supervise_exited(&s, pid, status));
 		assert_int_equal(s.pid, 0);
@@ -85,10 +93,7 @@ test_restart_hook(void **state)
 	assert_int_equal(supervise_start(&s, NULL), 0);
 	for (int round = 0; round < 3; round++) {
 		int status;
-		pid_t pid = s.pid;
-		assert_true(pid > 0);
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status));
+		pid_t pid = reap_child(&s, &status);
 		assert_int_equal(WEXITSTATUS(status), round);
 		assert_int_equal(h.calls, round);
 		assert_true(supervise_exited(&s, pid, status));
