@@ -171,29 +171,34 @@ test_hello_and_ping(void **state)
 	peer_close(&b);
 }
 
+/* A greeted peer on control.sock sends FRAME: an error (its msg containing MSG_HAS, unless
+ * NULL), then the session closes the connection. */
 static void
-test_hello_required(void **state)
+refused_and_closed(struct fixture *f, const char *frame, const char *msg_has)
 {
-	struct fixture *f = *state;
 	struct peer b = peer_greeted(f, "control.sock");
-	peer_send_raw(f, &b, "{\"v\":1,\"type\":\"ping\",\"seq\":1}");
+	peer_send_raw(f, &b, frame);
 	json_t *m = peer_recv_type(f, &b, "error");
+	if (msg_has)
+		assert_non_null(strstr(json_string_value(json_object_get(m, "msg")), msg_has));
 	json_decref(m);
 	assert_null(peer_recv(f, &b));
 	peer_close(&b);
 }
 
 static void
+test_hello_required(void **state)
+{
+	refused_and_closed(*state, "{\"v\":1,\"type\":\"ping\",\"seq\":1}", NULL);
+}
+
+static void
 test_bad_frame_closes(void **state)
 {
 	struct fixture *f = *state;
-	struct peer b = peer_greeted(f, "control.sock");
-	peer_send_raw(f, &b, "[1,2,3]");
-	json_t *m = peer_recv_type(f, &b, "error");
-	assert_non_null(strstr(json_string_value(json_object_get(m, "msg")), "object"));
-	json_decref(m);
-	assert_null(peer_recv(f, &b));
-	peer_close(&b);
+	refused_and_closed(f, "[1,2,3]", "object");
+	struct peer b;
+	json_t *m;
 	/* the session still accepts a new broker */
 	b = peer_connect(f, "control.sock");
 	m = peer_recv(f, &b);
