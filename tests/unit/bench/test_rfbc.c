@@ -232,6 +232,17 @@ t_open(struct t *t, const char *encodings, size_t *ret_nencs)
 		zs_reset(i);
 }
 
+/* t_open, then the server side reads the SKIP bytes the client sent first (its
+ * SetEncodings: a 4-byte header and 4 bytes an encoding). */
+static void
+t_open_past(struct t *t, const char *encodings, size_t skip)
+{
+	uint8_t buf[64];
+	assert_true(skip <= sizeof(buf));
+	t_open(t, encodings, NULL);
+	srv_read(t, buf, skip);
+}
+
 static void
 t_close(struct t *t)
 {
@@ -368,9 +379,7 @@ static void
 test_tight_lossless(void **state)
 {
 	struct t t;
-	t_open(&t, "tight,copyrect,raw,desktopsize,lastrect", NULL);
-	uint8_t skip[20];
-	srv_read(&t, skip, 20);
+	t_open_past(&t, "tight,copyrect,raw,desktopsize,lastrect", 20);
 	struct buf b = {0};
 	uint8_t *data = ab_xmalloc((size_t)W * H * 3);
 
@@ -537,9 +546,7 @@ static void
 test_tight_jpeg(void **state)
 {
 	struct t t;
-	t_open(&t, "tight,quality=6", NULL);
-	uint8_t skip[8];
-	srv_read(&t, skip, 8);
+	t_open_past(&t, "tight,quality=6", 8);
 	struct buf b = {0};
 	uint8_t *jpg;
 	size_t len = jpeg_of(&jpg, 64, 32, 95);
@@ -598,9 +605,7 @@ static void
 corrupt(int w, int h, const uint8_t *rect, size_t n, const char *want)
 {
 	struct t t;
-	t_open(&t, "tight", NULL);
-	uint8_t skip[4];
-	srv_read(&t, skip, 4);
+	t_open_past(&t, "tight", 4);
 	struct buf b = {0};
 	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 0, w, h, 7);
@@ -779,9 +784,7 @@ static void
 test_unknown_encoding_is_named(void **state)
 {
 	struct t t;
-	t_open(&t, "hextile", NULL);
-	uint8_t skip[4];
-	srv_read(&t, skip, 4);
+	t_open_past(&t, "hextile", 4);
 	struct buf b = {0};
 	fbu_hdr(&b, 1);
 	rect_hdr(&b, 0, 0, 16, 16, 5);
