@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { checkPixels, openDesktop } from './checks.mjs';
-import { buildDirOrFail, e2eTest, launchChromium, log, newPage, sampleAccounts, startBroker, waitFor, writeDesktopScript } from './lib.mjs';
+import { buildDirOrFail, demoSignIn, e2eTest, launchChromium, log, newPage, sampleAccounts, startBroker, waitFor, writeDesktopScript } from './lib.mjs';
 
 const buildDir = buildDirOrFail();
 
@@ -57,13 +57,8 @@ await e2eTest('auth', async (t) => {
 	await ctx.close();
 
 	// 4. the demo link
-	page = t.page = await newPage(browser);
+	page = t.page = await demoSignIn(browser, broker.url, 'developer');
 	const dctx = page.context();
-	await page.goto(`${broker.url}/`);
-	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
-	await page.check('#demo-developer');
-	await page.click('#demo-start');
-	await page.waitForURL('**/desktop.html', { timeout: 10000 });
 	await openDesktop(page, broker.url);
 	await checkPixels(page);
 	const dme = await page.evaluate(async () => (await fetch('/api/me')).json());

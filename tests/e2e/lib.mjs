@@ -452,6 +452,17 @@ export async function signIn(page, url, user, password) {
 	await page.waitForURL('**/desktop.html', { timeout: 10000 });
 }
 
+// The landing page's demo link in a new context: signed out, PROFILE picked → /desktop.html.
+export async function demoSignIn(browser, url, profile) {
+	const page = await newPage(browser);
+	await page.goto(`${url}/`);
+	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
+	await page.check(`#demo-${profile}`);
+	await page.click('#demo-start');
+	await page.waitForURL('**/desktop.html', { timeout: 10000 });
+	return page;
+}
+
 // Runs one end-to-end test in a temp dir: body(t) gets t = { dir } and sets t.browser, t.page,
 // t.broker (and t.stop, an async teardown of its own) as it goes. On success: PASS, the dir
 // removed, exit 0. On an error: the tails of the logs (files in the dir), t.page's screenshot

@@ -19,29 +19,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-	brokerBinary,
-	canvasSize,
-	fail,
-	freePort,
-	launchChromium,
-	log,
-	makeTempDir,
-	near,
-	pixel,
-	requireNoVNC,
-	skip,
-	sourceDir,
-	spawnLogged,
-	stopProcess,
-	tail,
-	toPage,
-	waitFor,
-	webRoot,
-} from './lib.mjs';
+import { buildDirOrFail, brokerBinary, canvasSize, fail, launchChromium, log, makeTempDir, near } from './lib.mjs';
+import { pixel, requireNoVNC, skip, sourceDir, startBroker, stopProcess, tail, toPage, waitFor } from './lib.mjs';
 
-const buildDir = process.env.AB_BUILD_DIR;
-if (!buildDir) fail('AB_BUILD_DIR is not set (run through ctest)');
+const buildDir = buildDirOrFail();
 const broker = brokerBinary(buildDir);
 const sessionBin = path.join(buildDir, 'session', 'argobox-session');
 const wmBin = path.join(buildDir, 'wm', 'argobox-wm');
@@ -184,37 +165,12 @@ function checkFirstRun(varDir) {
 }
 
 // ---------- 2. the broker on the generated config ----------
-async function startBroker(cfg) {
-	const port = await freePort();
-	const runBase = path.join(dir, 'run');
-	fs.mkdirSync(runBase, { mode: 0o700 });
-	const config = structuredClone(cfg);
-	config.listen.port = port;
-	config.data = { dir: path.join(dir, 'data') };
-	config.session = {
-		runtime_base: runBase,
-		launcher: 'process', // containers: tests/e2e/state.test.mjs, tests/integration/cont
-		binary: sessionBin,
-		desktop_command: [wmBin],
-	};
-	config.admin = { socket: path.join(dir, 'broker.sock') };
-	config.audit = { path: path.join(dir, 'audit.log') };
-	for (const k of ['auth', 'users', 'profiles']) assert.deepEqual(config[k], cfg[k]);
-	assert.equal(config.listen.address, cfg.listen.address);
-	const configFile = path.join(dir, 'broker.json');
-	fs.writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
-	logFile = path.join(dir, 'broker.log');
-	proc = spawnLogged(broker, ['--web-root', webRoot, '--config', configFile], { logFile });
-	const url = `http://127.0.0.1:${port}`;
-	await waitFor(`the broker's /healthz on port ${port}`, async () => {
-		if (proc.exitCode !== null) throw new Error(`argobox-broker exited with ${proc.exitCode}:\n${tail(logFile)}`);
-		try {
-			return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })).ok;
-		} catch {
-			return false;
-		}
-	}, { timeout: 30000, interval: 100 });
-	return url;
+async function startGeneratedBroker(cfg) {
+	const b = await startBroker({ buildDir, dir, desktopCommand: [wmBin], base: cfg, config: { session: { binary: sessionBin } } });
+	({ proc, logFile } = b);
+	for (const k of ['auth', 'users', 'profiles']) assert.deepEqual(b.config[k], cfg[k]);
+	assert.equal(b.config.listen.address, cfg.listen.address);
+	return b.url;
 }
 
 // ---------- 3. in Chromium ----------
@@ -453,7 +409,7 @@ try {
 	const varDir = path.join(dir, 'var');
 	fs.mkdirSync(varDir, { mode: 0o700 }); // as ./argobox run makes it
 	const { cfg, password } = checkFirstRun(varDir);
-	const url = await startBroker(cfg);
+	const url = await startGeneratedBroker(cfg);
 	log(`broker at ${url} on the generated config`);
 	await quickstart(url, password);
 } catch (e) {

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT_RGB, buildDirOrFail, e2eTest, launchChromium, log, newPage, sampleAccounts, signIn, startBroker, waitFor, writeDesktopScript } from './lib.mjs';
+import { ROOT_RGB, buildDirOrFail, demoSignIn, e2eTest, launchChromium, log, newPage, sampleAccounts, signIn, startBroker, waitFor, writeDesktopScript } from './lib.mjs';
 
 const buildDir = buildDirOrFail();
 const client = path.join(buildDir, 'tests', 'integration', 'vncgw', 'ab_vncgw_client');
@@ -128,13 +128,8 @@ await e2eTest('vnc', async (t) => {
 	await ctx.close();
 
 	// 4. a demo identity
-	page = t.page = await newPage(browser);
+	page = t.page = await demoSignIn(browser, broker.url, 'developer');
 	const dctx = page.context();
-	await page.goto(`${broker.url}/`);
-	await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10000 });
-	await page.check('#demo-developer');
-	await page.click('#demo-start');
-	await page.waitForURL('**/desktop.html', { timeout: 10000 });
 	await page.goto(`${broker.url}/vnc-access.html`);
 	await page.waitForSelector('body[data-state="demo"]', { timeout: 10000 });
 	assert.match(await page.textContent('#vnc-status'), /Demo desktops cannot/);
