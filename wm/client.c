@@ -245,6 +245,19 @@ client_raise(struct client *c)
 	state_changed();
 }
 
+/* Sends c a WM_PROTOCOLS message for protocol (WM_TAKE_FOCUS, WM_DELETE_WINDOW). */
+static void
+send_protocol(struct client *c, Atom protocol)
+{
+	XEvent ev = {.xclient = {.type = ClientMessage,
+	                         .window = c->win,
+	                         .message_type = wm.atoms[A_WM_PROTOCOLS],
+	                         .format = 32}};
+	ev.xclient.data.l[0] = (long)protocol;
+	ev.xclient.data.l[1] = CurrentTime;
+	XSendEvent(wm.dpy, c->win, False, NoEventMask, &ev);
+}
+
 void
 client_focus(struct client *c)
 {
@@ -260,13 +273,7 @@ client_focus(struct client *c)
 		if (input)
 			XSetInputFocus(wm.dpy, c->win, RevertToPointerRoot, CurrentTime);
 		if (c->take_focus) {
-			XEvent ev = {.xclient = {.type = ClientMessage,
-			                         .window = c->win,
-			                         .message_type = wm.atoms[A_WM_PROTOCOLS],
-			                         .format = 32}};
-			ev.xclient.data.l[0] = (long)wm.atoms[A_WM_TAKE_FOCUS];
-			ev.xclient.data.l[1] = CurrentTime;
-			XSendEvent(wm.dpy, c->win, False, NoEventMask, &ev);
+			send_protocol(c, wm.atoms[A_WM_TAKE_FOCUS]);
 		}
 		if (!wm.cycling)
 			mru_front(c);
@@ -301,13 +308,7 @@ void
 client_close(struct client *c)
 {
 	if (c->delete_window) {
-		XEvent ev = {.xclient = {.type = ClientMessage,
-		                         .window = c->win,
-		                         .message_type = wm.atoms[A_WM_PROTOCOLS],
-		                         .format = 32}};
-		ev.xclient.data.l[0] = (long)wm.atoms[A_WM_DELETE_WINDOW];
-		ev.xclient.data.l[1] = CurrentTime;
-		XSendEvent(wm.dpy, c->win, False, NoEventMask, &ev);
+		send_protocol(c, wm.atoms[A_WM_DELETE_WINDOW]);
 	} else {
 		XKillClient(wm.dpy, c->win);
 	}
