@@ -30,7 +30,7 @@ for h in "${hostile[@]}" UTF8; do
 	fi
 	"$KV" "$T/data/kv" put desktop/local "$T/value"
 	before=$("$KV" "$T/data/kv" count desktop-rejected/local/)
-	start_broker
+	broker_up
 	start_desktop
 	[ ! -e "$RUN/state.json" ] || fail "case $i: a state file was handed to the session"
 	out=$(api GET)
@@ -39,7 +39,7 @@ for h in "${hostile[@]}" UTF8; do
 		"$T/audit.log" || fail "case $i: rejection not audited"
 	kill "$WS_PID"
 	WS_PID=
-	stop_broker
+	broker_down
 	after=$("$KV" "$T/data/kv" count desktop-rejected/local/)
 	[ "$after" = $((before + 1)) ] || fail "case $i: not set aside ($before -> $after)"
 	# gone, or replaced by the defaults the window manager published
@@ -55,7 +55,7 @@ done
 # A hostile state published over the wm socket (a wm replaced by an attacker's client).
 printf '%s' "$good" >"$T/value"
 "$KV" "$T/data/kv" put desktop/local "$T/value"
-start_broker
+broker_up
 start_desktop
 one_window() { stored | jq -e '.windows | length == 1' >/dev/null; }
 wait_for 30 one_window || fail "restored state not published: $(api GET)"
@@ -79,7 +79,7 @@ grep '"event":"state.rejected"' "$T/audit.log" | grep -q '"source":"session"' ||
 	fail "rejection does not name the session"
 kill "$WS_PID"
 WS_PID=
-stop_broker
+broker_down
 [ "$("$KV" "$T/data/kv" get desktop/local | jq -c .)" = "$LAST" ] ||
 	fail "previous good value not kept: $("$KV" "$T/data/kv" get desktop/local)"
 echo PASS

@@ -4,48 +4,27 @@
 set -Eeuo pipefail
 trap 'echo "FAIL: ${BASH_SOURCE[0]##*/} line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
 
-B=${AB_BUILD_DIR:?run through ctest}
-S=${AB_SOURCE_DIR:?run through ctest}
+: "${AB_BUILD_DIR:?run through ctest}" "${AB_SOURCE_DIR:?run through ctest}"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-for tool in Xvfb xdotool xprop xwininfo xterm jq curl python3; do
-	command -v $tool >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
-for f in "$B/broker/argobox-broker" "$B/session/argobox-session" "$B/wm/argobox-wm"; do
-	[ -x "$f" ] || { echo "SKIP: $f is not built"; exit 77; }
-done
+. "$HERE/../../lib/sh/lib.sh"
+need_tools Xvfb xdotool xprop xwininfo xterm jq curl python3
+need_built "$B/broker/argobox-broker" "$B/session/argobox-session" "$B/wm/argobox-wm"
 
-T=$(mktemp -d /tmp/abstate-test.XXXXXX)
-PIDS=()
-BROKER_PID=
+ab_tmpdir abstate-test
+PIDS=() # killed at exit
 WS_PID=
-cleanup() {
-	local p
+at_exit '_state_down'
+_state_down() {
 	[ -z "$WS_PID" ] || kill "$WS_PID" 2>/dev/null || true
-	if [ -n "$BROKER_PID" ]; then
-		kill "$BROKER_PID" 2>/dev/null || true
-		wait "$BROKER_PID" 2>/dev/null || true
-	fi
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	rm -rf "$T"
+	_ab_broker_down
+	[ ${#PIDS[@]} = 0 ] || kill "${PIDS[@]}" 2>/dev/null || true
 }
-trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
 	echo "--- broker log" >&2
 	tail -n 60 "$T/broker.log" >&2 2>/dev/null || true
 	exit 1
-}
-
-wait_for() { # wait_for SECONDS CMD...: polls CMD until it succeeds
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.05
-	done
 }
 
 # The desktop command records the session's DISPLAY, then becomes the window manager.
@@ -63,21 +42,21 @@ EOT
 export XDG_DATA_DIRS=$S/assets ARGOBOX_APPS='*'
 RUN=$T/run/local
 
-start_broker() {
-	: >"$T/broker.log"
-	"$B/broker/argobox-broker" --config "$T/broker.json" >>"$T/broker.log" 2>&1 &
-	BROKER_PID=$!
-	wait_for 20 grep -q "listening on http" "$T/broker.log" || fail "broker did not start"
-	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$T/broker.log" | tail -n1)
-	URL=http://127.0.0.1:$PORT
+broker_up() { # the broker on $T/broker.json, log in $T/broker.log (tests/lib/sh: start_broker)
+	start_broker "$T/broker.log"
 }
 
-stop_broker() {
-	kill "$BROKER_PID"
-	local rc=0
-	wait "$BROKER_PID" || rc=$?
-	BROKER_PID=
-	[ "$rc" = 0 ] || fail "broker exited with status $rc"
+broker_down() { # SIGTERM: the broker must exit cleanly
+	stop_broker || fail "broker exited with status $?"
+}
+
+two_xterms() { # xterms "alpha" and "beta", once the window manager manages both
+	xterm -T alpha -geometry 80x24+10+10 &
+	PIDS+=($!)
+	xterm -T beta -geometry 80x24+20+20 &
+	PIDS+=($!)
+	wait_for 20 sh -c "[ \$(xprop -root _NET_CLIENT_LIST | tr ',' '\n' | grep -c 0x) = 2 ]" ||
+		fail "xterms not managed"
 }
 
 start_desktop() { # connects a websocket: the broker starts local's desktop
@@ -95,7 +74,7 @@ stop_desktop() { # argoboxctl stop local, then wait until it is gone
 	kill "$WS_PID" 2>/dev/null || true
 	wait "$WS_PID" 2>/dev/null || true
 	WS_PID=
-	"$B/broker/argoboxctl" --socket "$T/broker.sock" stop local >/dev/null
+	ctl stop local >/dev/null
 	wait_for 20 sh -c "! '$B/broker/argoboxctl' --socket '$T/broker.sock' list | grep -q local" ||
 		fail "desktop did not stop"
 }

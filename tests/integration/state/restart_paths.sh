@@ -22,14 +22,9 @@
 . "$(dirname "$0")/lib.sh"
 export ARGOBOX_WALLPAPER_DIR=$S/assets/wallpapers
 
-start_broker
+broker_up
 start_desktop
-xterm -T alpha -geometry 80x24+10+10 &
-PIDS+=($!)
-xterm -T beta -geometry 80x24+20+20 &
-PIDS+=($!)
-wait_for 20 sh -c "[ \$(xprop -root _NET_CLIENT_LIST | tr ',' '\n' | grep -c 0x) = 2 ]" ||
-	fail "xterms not managed"
+two_xterms
 Bw=$(xdotool search --sync --name '^beta$' | head -n1)
 xdotool windowsize "$Bw" 420 260 windowmove "$Bw" 601 333
 has_window_at() { # has_window_at X Y: the durable stored state has a window at X,Y
@@ -98,7 +93,7 @@ path_broker() {
 	kill -KILL "$BROKER_PID"
 	wait "$BROKER_PID" 2>/dev/null || true
 	BROKER_PID=
-	start_broker
+	broker_up
 	wait_for 20 sh -c "'$B/broker/argoboxctl' --socket '$T/broker.sock' list | grep -q local" ||
 		fail "the running desktop was not re-adopted"
 	kill -0 "$OLD_SESSION" || fail "the session did not survive the broker"

@@ -7,7 +7,7 @@
 # running desktop (and at the next start when none runs); DELETE resets to defaults.
 . "$(dirname "$0")/lib.sh"
 
-start_broker
+broker_up
 # a second broker on the same data.dir is refused (the embedded store is locked)
 rc=0
 timeout 20 "$B/broker/argobox-broker" --config "$T/broker.json" >"$T/broker2.log" 2>&1 || rc=$?
@@ -15,12 +15,7 @@ timeout 20 "$B/broker/argobox-broker" --config "$T/broker.json" >"$T/broker2.log
 grep -q "in use by another process (pid $BROKER_PID)" "$T/broker2.log" ||
 	fail "second broker: no clear error: $(cat "$T/broker2.log")"
 start_desktop
-xterm -T alpha -geometry 80x24+10+10 &
-PIDS+=($!)
-xterm -T beta -geometry 80x24+20+20 &
-PIDS+=($!)
-wait_for 20 sh -c "[ \$(xprop -root _NET_CLIENT_LIST | tr ',' '\n' | grep -c 0x) = 2 ]" ||
-	fail "xterms not managed"
+two_xterms
 A=$(xdotool search --sync --name '^alpha$' | head -n1)
 Bw=$(xdotool search --sync --name '^beta$' | head -n1)
 xdotool windowsize "$A" 500 300 windowmove "$A" 123 145
@@ -60,8 +55,8 @@ echo "restored after argoboxctl stop: ok"
 # 2. restart the broker (it stops the desktop), start again
 kill "$WS_PID"
 WS_PID=
-stop_broker
-start_broker
+broker_down
+broker_up
 start_desktop
 wait_for 40 restored "$SAVED" || fail "layout after broker restart: $(x_view) want $SAVED"
 echo "restored after broker restart: ok"
