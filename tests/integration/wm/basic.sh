@@ -54,8 +54,7 @@ expect_geom "$A" "4 32 632 720" "snapped left"
 wait_for 10 state_has '.windows[0].x == 4 and .windows[0].w == 632' || fail "state not exported after snap"
 
 # minimum size and increments are honoured while resizing
-client --class Beta --title Beta --geometry 300x300+700+200 --min 200x150 --inc 10x20 --base 0x0
-B=$WIN
+client_as B Beta Beta 300x300+700+200 --min 200x150 --inc 10x20 --base 0x0
 wait_for 10 managed "$B" || fail "second window not managed"
 xdotool mousemove 1003 503 mousedown 1 mousemove 800 400 mousemove 703 303 mouseup 1
 expect_geom "$B" "700 200 200 160" "min size / increments"
@@ -85,8 +84,7 @@ wait_for 10 sh -c "! xprop -id $B _NET_WM_STATE | grep -q _NET_WM_STATE_HIDDEN" 
 
 # dialogs are centred over their parent
 xdotool set_desktop 0
-client --class Alpha --title "Dialog" --geometry 200x100 --transient-for "$A"
-D=$WIN
+client_as D Alpha "Dialog" 200x100 --transient-for "$A"
 wait_for 10 managed "$D" || fail "dialog not managed"
 # A is snapped at 4,32 632x720: centre (320, 392) -> dialog at (220, 342)
 expect_geom "$D" "220 342 200 100" "dialog placement"
@@ -99,8 +97,7 @@ wait_for 10 state_has '[.windows[] | select(.app.class == "Ctext") | .title] == 
 kill "$CPID"
 
 # fullscreen asked for before mapping: the whole screen, no decorations, above the taskbar
-client --class Full --title full --geometry 300x200+100+100 --fullscreen
-F=$WIN
+client_as F Full full 300x200+100+100 --fullscreen
 wait_for 10 managed "$F" || fail "fullscreen window not managed"
 expect_geom "$F" "0 0 1280 800" "fullscreen"
 xprop -id "$F" _NET_FRAME_EXTENTS | grep -q '= 0, 0, 0, 0' || fail "fullscreen window has decorations"
@@ -109,15 +106,12 @@ xdotool windowclose "$F" 2>/dev/null || kill "$CPID"
 wait_for 10 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$F")" || fail "fullscreen window not gone"
 
 # EWMH requests sent by the client itself: state toggle, move/resize, close
-client --class Req --title req --geometry 300x200+100+100 --send-state _NET_WM_STATE_MAXIMIZED_VERT
-R=$WIN
+client_as R Req req 300x200+100+100 --send-state _NET_WM_STATE_MAXIMIZED_VERT
 expect_geom "$R" "4 32 1272 720" "_NET_WM_STATE toggle request"
 kill "$CPID"
-client --class Req --title req2 --geometry 300x200+100+100 --send-moveresize 150,160,350,250
-R=$WIN
+client_as R Req req2 300x200+100+100 --send-moveresize 150,160,350,250
 expect_geom "$R" "150 160 350 250" "_NET_MOVERESIZE_WINDOW request"
-client --class Req --title req3 --geometry 300x200+100+100 --send-close
-R=$WIN
+client_as R Req req3 300x200+100+100 --send-close
 RP=$CPID
 wait_for 10 sh -c "! kill -0 $RP" || fail "_NET_CLOSE_WINDOW request ignored"
 
@@ -129,8 +123,7 @@ xdotool mousemove 615 17 click 1
 wait_for 10 sh -c "! xprop -root _NET_CLIENT_LIST | grep -qi $(printf '0x%x' "$A")" || fail "close button did not close A"
 # the session resizes the screen (RandR): taskbar, work area and maximized windows follow
 if command -v xrandr >/dev/null; then
-	client --class Big --title big --geometry 300x200+100+100 --send-state _NET_WM_STATE_MAXIMIZED_VERT
-	M=$WIN
+	client_as M Big big 300x200+100+100 --send-state _NET_WM_STATE_MAXIMIZED_VERT
 	expect_geom "$M" "4 32 1272 720" "maximized before resize"
 	xrandr --fb 1024x768 >/dev/null 2>&1 || true
 	wait_for 10 sh -c "xprop -root _NET_WORKAREA | grep -q '= 0, 0, 1024, 724'" || fail "workarea after resize: $(xprop -root _NET_WORKAREA)"

@@ -7,10 +7,8 @@
 start_x 1280x800
 start_wm
 
-client --class Alpha --title Alpha --geometry 300x200+100+100
-A=$WIN
-client --class Beta --title Beta --geometry 300x200+500+100
-B=$WIN
+client_as A Alpha Alpha 300x200+100+100
+client_as B Beta Beta 300x200+500+100
 wait_for 10 managed "$B" || fail "not managed"
 wait_for 10 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $B ]" || fail "B not active"
 
@@ -101,11 +99,8 @@ wait_for 10 state_has '.taskbar.pinned == []' || fail "unpinning failed: $(jq -c
 
 # xterm: maximize ignores increments, normal geometry keeps them
 if command -v xterm >/dev/null; then
-	xterm -geometry 80x24+200+200 &
-	PIDS+=($!)
-	wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"XTerm\"'" || fail "xterm did not map"
-	X=$(xwininfo -root -tree | awk '/"XTerm"/{print $1; exit}')
-	wait_for 10 managed "$X" || fail "xterm not managed"
+	xterm_at 80x24+200+200
+	X=$XT
 	g0=$(geom "$X")
 	xdotool windowactivate "$X"
 	expect_active $X

@@ -6,30 +6,26 @@ set -Eeuo pipefail
 # any unexpected failure says where it happened
 trap 'echo "FAIL: ${BASH_SOURCE[0]##*/} line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
 
-B=${AB_BUILD_DIR:?run through ctest}
-S=${AB_SOURCE_DIR:?run through ctest}
+: "${AB_BUILD_DIR:?run through ctest}" "${AB_SOURCE_DIR:?run through ctest}"
+. "$(dirname "${BASH_SOURCE[0]}")/../../lib/sh/lib.sh"
 WM=$B/wm/argobox-wm
 TC=$B/tests/integration/wm/wm-testclient
 PEER=$B/tests/integration/wm/wm-testpeer
 
-for tool in Xvfb xdotool xprop xwininfo jq; do
-	command -v $tool >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
+need_tools Xvfb xdotool xprop xwininfo jq
 
-T=$(mktemp -d /tmp/abwm-test.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
+ab_tmpdir abwm-test
+PIDS=() # killed at exit, the last started first, then waited for
+at_exit _wm_down
+_wm_down() {
+	local p i
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		p=${PIDS[i]}
-		kill "$p" 2>/dev/null || true
+		kill "${PIDS[i]}" 2>/dev/null || true
 	done
 	for p in "${PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
-	rm -rf "$T"
 }
-trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -43,17 +39,6 @@ fail() {
 		xwininfo -root -tree 2>/dev/null | head -n 30 >&2 || true
 	fi
 	exit 1
-}
-
-# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
-wait_for() {
-	local t=$1
-	shift
-	local end=$((SECONDS + t))
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.05
-	done
 }
 
 start_x() { # start_x [WxH]
@@ -97,6 +82,30 @@ client() {
 	CPID=$!
 	wait_for 10 test -s "$out" || fail "test client did not start"
 	WIN=$(head -n1 "$out")
+}
+
+client_as() { # client_as VAR CLASS TITLE GEOMETRY [ARGS...]: client, and VAR=its window id
+	local var=$1
+	client --class "$2" --title "$3" --geometry "$4" "${@:5}"
+	printf -v "$var" %s "$WIN"
+}
+
+xterm_at() { # xterm_at GEOMETRY: an xterm, managed; sets XT to its window id
+	xterm -geometry "$1" &
+	PIDS+=($!)
+	wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"XTerm\"'" || fail "xterm did not map"
+	XT=$(xwininfo -root -tree | awk '/"XTerm"/{print $1; exit}')
+	wait_for 10 managed "$XT" || fail "xterm not managed"
+}
+
+start_session() { # start_session WxH: argobox-session with the window manager, runtime dir $RUN
+	mkdir -p "$T/share/applications"
+	ARGOBOX_APPS='*' XDG_DATA_DIRS=$T/share:$S/assets \
+		"$SESSION" --runtime-dir "$RUN" --geometry "$1" --ready-fd 8 -- \
+		"$WM" --state-out "$T/state.json" --log-level debug 8>"$T/ready" >"$T/wm.log" 2>&1 &
+	SPID=$!
+	PIDS+=($SPID)
+	wait_for 30 grep -q READY "$T/ready" || fail "session not ready"
 }
 
 managed() { # managed WIN: the window is in _NET_CLIENT_LIST

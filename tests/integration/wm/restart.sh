@@ -54,12 +54,9 @@ read -r x y _ <<<"$(geom "$XT")"
 
 # change the layout after the restored start
 xdotool windowmove "$XT" 60 80
-client --class Mon --title Monitor --geometry 580x355+300+330
-MON=$WIN
-client --class Ed --title Editor --geometry 400x300+500+100
-ED=$WIN
-client --class Two --title Two --geometry 350x250+200+200
-TWO=$WIN
+client_as MON Mon Monitor 580x355+300+330
+client_as ED Ed Editor 400x300+500+100
+client_as TWO Two Two 350x250+200+200
 for w in $MON $ED $TWO; do wait_for 10 managed "$w" || fail "$w not managed"; done
 expect_geom "$MON" "300 330 580 355" "monitor before maximizing"
 xdotool windowactivate "$MON"

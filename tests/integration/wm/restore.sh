@@ -21,19 +21,12 @@ done
 export XDG_DATA_DIRS=$T/share:$S/assets
 start_wm
 
-client --class Alpha --title Alpha --geometry 300x200+100+100
-A1=$WIN
-client --class Beta --title Beta --geometry 320x240+400+150
-B1=$WIN
-client --class Alpha --title Alpha --geometry 200x150+600+300
-A2=$WIN
+client_as A1 Alpha Alpha 300x200+100+100
+client_as B1 Beta Beta 320x240+400+150
+client_as A2 Alpha Alpha 200x150+600+300
 XT=
 if command -v xterm >/dev/null; then
-	xterm -geometry 80x24+150+400 &
-	PIDS+=($!)
-	wait_for 10 sh -c "xwininfo -root -tree | grep -q '\"XTerm\"'" || fail "xterm did not map"
-	XT=$(xwininfo -root -tree | awk '/"XTerm"/{print $1; exit}')
-	wait_for 10 managed "$XT" || fail "xterm not managed"
+	xterm_at 80x24+150+400
 	xdotool windowminimize "$XT"
 fi
 wait_for 10 managed "$A2" || fail "not managed"

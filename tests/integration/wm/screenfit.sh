@@ -12,13 +12,7 @@ VNC=$B/tests/integration/session/ab_vnctest
 [ -x "$VNC" ] || { echo "SKIP: ab_vnctest is not built"; exit 77; }
 command -v xrandr >/dev/null || { echo "SKIP: xrandr is not installed"; exit 77; }
 RUN=$T/run
-mkdir -p "$T/share/applications"
-ARGOBOX_APPS='*' XDG_DATA_DIRS=$T/share:$S/assets \
-	"$SESSION" --runtime-dir "$RUN" --geometry 1600x900 --ready-fd 8 -- \
-	"$WM" --state-out "$T/state.json" --log-level debug 8>"$T/ready" >"$T/wm.log" 2>&1 &
-SPID=$!
-PIDS+=($SPID)
-wait_for 30 grep -q READY "$T/ready" || fail "session not ready"
+start_session 1600x900
 wait_for 20 sh -c "ps -o comm= --ppid $SPID | grep -q '^argobox-wm'" || fail "no window manager process"
 WPID=$(ps -o pid=,comm= --ppid "$SPID" | awk '$2 ~ /^argobox-wm/ {print $1; exit}')
 WM_PID=$WPID
@@ -27,12 +21,9 @@ wait_for 20 sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q 'window id'" |
 vnc() { ASAN_OPTIONS=detect_leaks=0 "$VNC" "$RUN/rfb.sock" "$@" >>"$T/vnc.log" 2>&1 || fail "vnctest $*"; }
 screen_is() { xdpyinfo | grep -q "dimensions: *$1 pixels"; }
 
-client --class Far --title far --geometry 300x200+1150+100
-FAR=$WIN
-client --class Near --title near --geometry 300x200+100+100
-NEAR=$WIN
-client --class Low --title low --geometry 400x300+600+560
-LOW=$WIN
+client_as FAR Far far 300x200+1150+100
+client_as NEAR Near near 300x200+100+100
+client_as LOW Low low 400x300+600+560
 expect_geom "$FAR" "1150 100 300 200" "far window at first"
 expect_geom "$LOW" "600 560 400 300" "low window at first"
 

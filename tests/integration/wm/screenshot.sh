@@ -7,10 +7,8 @@
 command -v import >/dev/null || { echo "SKIP: ImageMagick is not installed"; exit 77; }
 start_x 1280x800
 start_wm
-client --class Beta --title Beta --geometry 300x200+700+150
-B=$WIN
-client --class Alpha --title Alpha --geometry 300x200+200+150
-A=$WIN
+client_as B Beta Beta 300x200+700+150
+client_as A Alpha Alpha 300x200+200+150
 wait_for 10 sh -c "[ \$(xprop -root _NET_ACTIVE_WINDOW | awk '{print \$NF}') = $A ]" || fail "A not focused"
 check 14 770 "#3d8bfd" "taskbar launcher button (accent)"
 check 380 122 "#2c2f37" "focused title bar"

@@ -10,13 +10,7 @@ RUN=$T/run
 cat >"$T/send.jsonl" <<'EOT'
 {"v":1,"type":"notify","title":"From the broker","body":"relayed by the session","urgency":"normal","timeout_ms":0}
 EOT
-mkdir -p "$T/share/applications"
-ARGOBOX_APPS='*' XDG_DATA_DIRS=$T/share:$S/assets \
-	"$SESSION" --runtime-dir "$RUN" --geometry 1280x800 --ready-fd 8 -- \
-	"$WM" --state-out "$T/state.json" --log-level debug 8>"$T/ready" >"$T/wm.log" 2>&1 &
-SPID=$!
-PIDS+=($SPID)
-wait_for 30 grep -q READY "$T/ready" || fail "session not ready"
+start_session 1280x800
 "$PEER" --broker "$RUN/control.sock" "$T/broker.jsonl" "$T/send.jsonl" 2>"$T/peer.log" &
 PIDS+=($!)
 broker_has() { jq -e -s "$1" "$T/broker.jsonl" >/dev/null 2>&1; }
