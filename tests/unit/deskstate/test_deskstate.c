@@ -102,59 +102,62 @@ expect_reject(const char *from, const char *to, const char *msg_part)
 	free(buf);
 }
 
+/* Hostile states: {replace the first `from` in the good state, by `to`, rejected with a
+ * message containing `msg` (NULL: any)}. */
+static const struct {
+	const char *from, *to, *msg;
+} hostile[] = {
+    {"\"version\":1", "\"version\":2", "version"},
+    {"\"version\":1", "\"version\":\"1\"", "version"},
+    {"\"workspace\":2", "\"workspace\":6", "windows[0].workspace"},
+    {"\"workspace\":2", "\"workspace\":-1", "workspace"},
+    {"\"x\":-10", "\"x\":99999", "windows[0].x"},
+    {"\"w\":484", "\"w\":0", "windows[0].w"},
+    {"\"w\":484", "\"w\":1.5", "integer"},
+    {"\"h\":316", "\"h\":\"316\"", "integer"},
+    {"\"maximized\":true", "\"maximized\":1", "true or false"},
+    {"\"stack\":1", "\"stack\":0", "stack"},
+    {"\"stack\":1", "\"stack\":7", "stack"},
+    {"\"desktop_id\":\"xterm.desktop\"", "\"desktop_id\":\"../../bin/sh.desktop\"",
+     "desktop file id"},
+    {"\"desktop_id\":\"xterm.desktop\"", "\"desktop_id\":\"xterm\"", "desktop"},
+    {"\"image\":\"dusk.png\"", "\"image\":\"../../etc/shadow\"", "plain file"},
+    {"\"image\":\"dusk.png\"", "\"image\":\".hidden\"", "plain file"},
+    {"\"accent\":\"#E5484D\"", "\"accent\":\"red\"", "accent"},
+    {"\"mode\":\"light\"", "\"mode\":\"neon\"", "theme.mode"},
+    {"\"count\":6", "\"count\":17", "workspaces.count"},
+    {"\"count\":6", "\"count\":5", "workspaces.current"},
+    {"\"position\":\"top\"", "\"position\":\"left\"", "taskbar.position"},
+    {"\"pinned\":[\"xterm.desktop\"]", "\"pinned\":[1]", "pinned"},
+    {"\"autohide\":true", "\"autohide\":true,\"evil\":1", "unknown key 'evil'"},
+    {"\"class\":\"XTerm\"", "\"class\":\"XTerm\",\"exec\":\"rm -rf /\"", "unknown key 'exec'"},
+    {"\"class\":\"XTerm\",", "", "class: missing"},
+    {"\"class\":\"XTerm\"", "\"class\":\"a\\u0000b\"", NULL}, /* NUL */
+    {"\"windows\":[", "\"windows\":{}, \"x\":[", NULL},
+    {"\"prefs\":{\"xterm.desktop\":{",
+     "\"prefs\":{\"xterm.desktop\":{\"a\":{\"b\":{\"c\":{\"d\":1}}}},\"x.desktop\":{", "deeper"},
+    {"\"prefs\":{\"xterm.desktop\":{", "\"prefs\":{\"xterm.desktop\":7,\"y\":{",
+     "must be an object"},
+    {"\"title\":\"caf\xc3\xa9\"", "\"title\":\"caf\xc3\"", NULL}, /* bad UTF-8 */
+    {"\"version\":1,", "\"version\":1,\"version\":1,", NULL},     /* duplicate */
+    /* keyboard layouts: XKB names only, never a path or a command */
+    {"\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"../../etc/passwd\"", "keyboard.layout"},
+    {"\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de;rm -rf /\"", "keyboard.layout"},
+    {"\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"DE\"", "keyboard.layout"},
+    {"\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de(\"", "keyboard.layout"},
+    {"\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de()\"", "keyboard.layout"},
+    {"\"layout\":\"de(nodeadkeys)\"", "\"layout\":7", "keyboard.layout"},
+    {"\"us\",\"fr\"]", "\"us\",\"fr(x/y)\"]", "keyboard.layouts[2]"},
+    {"[\"de(nodeadkeys)\",\"us\",\"fr\"]",
+     "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]", "keyboard.layouts"},
+    {"\"layouts\":[", "\"extra\":1,\"layouts\":[", "unknown key 'extra'"},
+};
+
 static void
 test_hostile(void **state)
 {
-	expect_reject("\"version\":1", "\"version\":2", "version");
-	expect_reject("\"version\":1", "\"version\":\"1\"", "version");
-	expect_reject("\"workspace\":2", "\"workspace\":6", "windows[0].workspace");
-	expect_reject("\"workspace\":2", "\"workspace\":-1", "workspace");
-	expect_reject("\"x\":-10", "\"x\":99999", "windows[0].x");
-	expect_reject("\"w\":484", "\"w\":0", "windows[0].w");
-	expect_reject("\"w\":484", "\"w\":1.5", "integer");
-	expect_reject("\"h\":316", "\"h\":\"316\"", "integer");
-	expect_reject("\"maximized\":true", "\"maximized\":1", "true or false");
-	expect_reject("\"stack\":1", "\"stack\":0", "stack");
-	expect_reject("\"stack\":1", "\"stack\":7", "stack");
-	expect_reject("\"desktop_id\":\"xterm.desktop\"", "\"desktop_id\":\"../../bin/sh.desktop\"",
-	              "desktop file id");
-	expect_reject("\"desktop_id\":\"xterm.desktop\"", "\"desktop_id\":\"xterm\"", "desktop");
-	expect_reject("\"image\":\"dusk.png\"", "\"image\":\"../../etc/shadow\"", "plain file");
-	expect_reject("\"image\":\"dusk.png\"", "\"image\":\".hidden\"", "plain file");
-	expect_reject("\"accent\":\"#E5484D\"", "\"accent\":\"red\"", "accent");
-	expect_reject("\"mode\":\"light\"", "\"mode\":\"neon\"", "theme.mode");
-	expect_reject("\"count\":6", "\"count\":17", "workspaces.count");
-	expect_reject("\"count\":6", "\"count\":5", "workspaces.current");
-	expect_reject("\"position\":\"top\"", "\"position\":\"left\"", "taskbar.position");
-	expect_reject("\"pinned\":[\"xterm.desktop\"]", "\"pinned\":[1]", "pinned");
-	expect_reject("\"autohide\":true", "\"autohide\":true,\"evil\":1", "unknown key 'evil'");
-	expect_reject("\"class\":\"XTerm\"", "\"class\":\"XTerm\",\"exec\":\"rm -rf /\"",
-	              "unknown key 'exec'");
-	expect_reject("\"class\":\"XTerm\",", "", "class: missing");
-	expect_reject("\"class\":\"XTerm\"", "\"class\":\"a\\u0000b\"", NULL); /* NUL */
-	expect_reject("\"windows\":[", "\"windows\":{}, \"x\":[", NULL);
-	expect_reject(
-	    "\"prefs\":{\"xterm.desktop\":{",
-	    "\"prefs\":{\"xterm.desktop\":{\"a\":{\"b\":{\"c\":{\"d\":1}}}},\"x.desktop\":{",
-	    "deeper");
-	expect_reject("\"prefs\":{\"xterm.desktop\":{", "\"prefs\":{\"xterm.desktop\":7,\"y\":{",
-	              "must be an object");
-	expect_reject("\"title\":\"caf\xc3\xa9\"", "\"title\":\"caf\xc3\"", NULL); /* bad UTF-8 */
-	expect_reject("\"version\":1,", "\"version\":1,\"version\":1,", NULL);     /* duplicate */
-	/* keyboard layouts: XKB names only, never a path or a command */
-	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"../../etc/passwd\"",
-	              "keyboard.layout");
-	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de;rm -rf /\"",
-	              "keyboard.layout");
-	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"DE\"", "keyboard.layout");
-	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de(\"", "keyboard.layout");
-	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":\"de()\"", "keyboard.layout");
-	expect_reject("\"layout\":\"de(nodeadkeys)\"", "\"layout\":7", "keyboard.layout");
-	expect_reject("\"us\",\"fr\"]", "\"us\",\"fr(x/y)\"]", "keyboard.layouts[2]");
-	expect_reject("[\"de(nodeadkeys)\",\"us\",\"fr\"]",
-	              "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]",
-	              "keyboard.layouts");
-	expect_reject("\"layouts\":[", "\"extra\":1,\"layouts\":[", "unknown key 'extra'");
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		expect_reject(hostile[i].from, hostile[i].to, hostile[i].msg);
 }
 
 static void
