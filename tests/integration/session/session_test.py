@@ -139,6 +139,12 @@ class Session:
         m = wait_for(lambda: re.search(r"framebuffer in '([^']+)'", self.log()), "the fb dir")
         return os.path.join(m.group(1), "Xvfb_screen0")
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def dump(self):
         self.stderr.flush()
         self.stderr.seek(0)
@@ -206,8 +212,7 @@ class Ctl:
 # ---- tests ----
 
 def t_pixels():
-    s = Session()
-    try:
+    with Session() as s:
         s.expect("READY")
         s.vnc("wait-pixel", 50, 50, "ff0000", "wait-pixel", 150, 50, "00ff00",
               "wait-pixel", 100, 150, "0000ff", "wait-cursor")
@@ -218,13 +223,10 @@ def t_pixels():
             print("ok: %s encoding delivers the right pixels" % enc)
         del TOOL_ENV["VNCTEST_ENCODINGS"]
         check(s.proc.poll() is None, "session still running")
-    finally:
-        s.stop()
 
 
 def t_input():
-    s = Session()
-    try:
+    with Session() as s:
         s.expect("READY")
         s.vnc("wait-pixel", 50, 50, "ff0000", "click", 50, 60)
         l = s.expect("BUTTON")
@@ -259,13 +261,10 @@ def t_input():
             s.vnc("wait-qemu", "qkey", "0", "0x15")
             l = s.key()
             check(l == "KEY z z", "scancode 0x15 (Y position) types 'z' on de (%s)" % l)
-    finally:
-        s.stop()
 
 
 def t_clipboard():
-    s = Session(env={"XPROBE_OWN": "hello-from-x"})
-    try:
+    with Session(env={"XPROBE_OWN": "hello-from-x"}) as s:
         s.expect("READY")
         s.vnc("wait-cut", "hello-from-x")
         print("ok: X CLIPBOARD reaches the RFB client")
@@ -283,14 +282,11 @@ def t_clipboard():
         l = s.expect("CLIP ")
         check(l == "CLIP " + text, "extended clipboard UTF-8 text reaches X (%s)" % l)
         c.close()
-    finally:
-        s.stop()
 
 
 def t_resize():
-    s = Session(config={"display": {"min_width": 320, "min_height": 240, "max_width": 1600,
-                                    "max_height": 1200}})
-    try:
+    with Session(config={"display": {"min_width": 320, "min_height": 240, "max_width": 1600,
+                                    "max_height": 1200}}) as s:
         s.expect("READY")
         log = s.log
         xwd = s.screen_file()
@@ -303,8 +299,6 @@ def t_resize():
         r = subprocess.run(["xdpyinfo"], capture_output=True, text=True,
                            env=dict(os.environ, DISPLAY=display_of(s)))
         check("1600x240 pixels" in r.stdout, "the X screen follows (xdpyinfo)")
-    finally:
-        s.stop()
 
 
 def display_of(s):
@@ -433,8 +427,7 @@ class RawRfb:
 
 
 def t_hostile():
-    s = Session(config={"vnc": {"client_wait_ms": 300}})
-    try:
+    with Session(config={"vnc": {"client_wait_ms": 300}}) as s:
         s.expect("READY")
         good = subprocess.Popen([VNCTEST, s.rfb, "wait-pixel", 50, 50, "ff0000", "wait-size",
                                  700, 500, "wait-pixel", 150, 50, "00ff00"] and
@@ -490,13 +483,10 @@ def t_hostile():
         check(good.returncode == 0, "the other connected client kept working")
         s.vnc("wait-pixel", 50, 50, "ff0000")
         print("ok: new clients are still served")
-    finally:
-        s.stop()
 
 
 def t_control():
-    s = Session()
-    try:
+    with Session() as s:
         s.expect("READY")
         for p in (s.control, s.wm, s.rfb):
             st = os.stat(p)
@@ -552,8 +542,6 @@ def t_control():
             pings += m["type"] == "ping"
         check(pings >= 3, "a silent broker is dropped after %d unanswered pings" % pings)
         check(s.proc.poll() is None, "session still running")
-    finally:
-        s.stop()
 
 
 def t_lifecycle():
@@ -575,8 +563,7 @@ def t_lifecycle():
     shutil.rmtree(tmp)
 
     probe = "echo ENV \"$DISPLAY\" \"$ARGOBOX_RUNTIME_DIR\" \"$ARGOBOX_WM_SOCKET\"; exec %s" % XPROBE
-    s = Session(desktop=["sh", "-c", probe])
-    try:
+    with Session(desktop=["sh", "-c", probe]) as s:
         env = s.expect("ENV ").split()
         check(env[1].startswith(":") and env[2] == s.dir and env[3] == s.wm,
               "desktop command gets DISPLAY, ARGOBOX_RUNTIME_DIR, ARGOBOX_WM_SOCKET")
@@ -603,11 +590,8 @@ def t_lifecycle():
         check(not os.path.exists(fbdir), "framebuffer directory removed")
         check(not os.path.exists(s.rfb) and not os.path.exists(s.control),
               "sockets removed")
-    finally:
-        s.stop()
 
-    s = Session()
-    try:
+    with Session() as s:
         s.expect("READY")
         kids = s.children()
         xvfb = [p for p in kids if not is_desktop(p)][0]
@@ -617,8 +601,6 @@ def t_lifecycle():
         check(rc != 0, "Xvfb dying makes the session exit non-zero (%d)" % rc)
         wait_for(lambda: not any(pid_alive(p) for p in desk), "desktop command to go away")
         print("ok: the desktop command does not outlive the session")
-    finally:
-        s.stop()
 
 
 def t_clipboard_incr():
@@ -871,8 +853,7 @@ def t_move():
 def t_format():
     """ServerInit announces Xvfb's real pixel format, 32 bpp depth 24 (libvncserver's default
     says depth 32, which made every usual depth-24 client's pixels go through translation)."""
-    s = Session()
-    try:
+    with Session() as s:
         s.expect("READY")
         c = RawRfb(s.rfb)
         v = c.read(12)
@@ -892,8 +873,6 @@ def t_format():
               "red at bit 16, 8 bits a channel, little endian (got %r %r %d)"
               % (maxes, shifts, big))
         c.s.close()
-    finally:
-        s.stop()
 
 
 def t_drag():
