@@ -31,8 +31,8 @@ static struct auditdb *db;
 static void
 sink(const struct audit_event *ev, void *data)
 {
-	auditdb_submit(db, ev->time_ms, ev->user, ev->role, ev->source, ev->event,
-	               (int)ev->outcome, ev->detail);
+	auditdb_submit(db, ev->time_ms, ev->user, ev->role, ev->source, ev->event, (int)ev->outcome,
+	               ev->detail);
 }
 
 static int64_t
@@ -66,10 +66,10 @@ emit(uint64_t i)
 	snprintf(user, sizeof(user), "u%llu", (unsigned long long)(i % 1000));
 	snprintf(src, sizeof(src), "10.0.%llu.%llu", (unsigned long long)(i / 250 % 250),
 	         (unsigned long long)(i % 250));
-	audit_log(i % 7 == 0 ? "auth.login" : "desktop.connect", i % 7 == 0 ? AUDIT_DENY : AUDIT_GRANT,
-	          user, "member", src,
-	          json_pack("{sssssb}", "reason", "bench event", "path", "/ws/desktop", "view_only",
-	                    0));
+	audit_log(
+	    i % 7 == 0 ? "auth.login" : "desktop.connect", i % 7 == 0 ? AUDIT_DENY : AUDIT_GRANT,
+	    user, "member", src,
+	    json_pack("{sssssb}", "reason", "bench event", "path", "/ws/desktop", "view_only", 0));
 }
 
 static int64_t
@@ -192,12 +192,14 @@ main(int argc, char **argv)
 		char user[16], src[32], detail[128];
 		snprintf(user, sizeof(user), "u%ld", i % 1000);
 		snprintf(src, sizeof(src), "10.0.%ld.%ld", i / 250 % 250, i % 250);
-		snprintf(detail, sizeof(detail),
-		         "{\"reason\":\"bench event %ld\",\"path\":\"/ws/desktop\",\"view_only\":false}", i);
+		snprintf(
+		    detail, sizeof(detail),
+		    "{\"reason\":\"bench event %ld\",\"path\":\"/ws/desktop\",\"view_only\":false}",
+		    i);
 		int64_t ts = now_ms - span + span * i / n_events;
 		while (!auditdb_submit(db, ts, user, "member", src,
-		                       i % 7 == 0 ? "auth.login" : "desktop.connect", i % 7 == 0 ? 1 : 0,
-		                       detail))
+		                       i % 7 == 0 ? "auth.login" : "desktop.connect",
+		                       i % 7 == 0 ? 1 : 0, detail))
 			usleep(1000); /* the queue is full: wait for the writer */
 	}
 	auditdb_flush(db, 600000);

@@ -46,8 +46,8 @@ struct httpc_req {
 	const char *const *headers; /* NULL-terminated "Name: value", or NULL */
 	const void *body;           /* copied; may be NULL */
 	size_t body_len;
-	long timeout_ms;         /* whole transfer; 0: HTTPC_DEFAULT_TIMEOUT_MS */
-	size_t max_response;     /* body cap; 0: HTTPC_DEFAULT_MAX_RESPONSE */
+	long timeout_ms;     /* whole transfer; 0: HTTPC_DEFAULT_TIMEOUT_MS */
+	size_t max_response; /* body cap; 0: HTTPC_DEFAULT_MAX_RESPONSE */
 	const void *ca_pem; /* PEM CA certificates to verify the peer with (copied); NULL: system */
 	size_t ca_pem_len;
 	const char *unix_socket; /* connect to this unix socket instead (Docker Engine API) */
