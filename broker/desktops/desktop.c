@@ -709,7 +709,11 @@ desktop_gone(struct desktop *d, const char *why)
 	waiters_answer(d, was_ready ? -ECONNRESET : -ECONNREFUSED);
 	audit_log("desktop.stop", AUDIT_INFO, d->user, NULL, NULL,
 	          json_pack("{ss}", "reason", why));
-	if (m->p.runtime_tmpfs)
+	/* the user's next desktop may have started already, on the same tmpfs: leave it be */
+	bool successor = false;
+	for (struct desktop *o = m->desktops; o; o = o->next)
+		successor = successor || strcmp(o->user, d->user) == 0;
+	if (m->p.runtime_tmpfs && !successor)
 		runtime_dir_unmount(d->runtime_dir);
 	if (!m->reap_timer && !m->shutting_down)
 		m->reap_timer = ab_loop_timer(m->loop, 0, reap_graveyard, m);

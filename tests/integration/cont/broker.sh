@@ -150,7 +150,12 @@ if [ "$wm" != /usr/bin/sleep ]; then
 	restore=$(grep '"event":"desktop.start"' "$T/audit.log" | tail -n1 | jq -r .detail.restore)
 	[ "$restore" = true ] && ok "second start restores the stored state" ||
 		bad "no state restore (restore=$restore)"
-	wmpid=$(pgrep -P "$pid3" -f "$wm" | head -n1)
+	# the session's child running the wm itself (by its executable: a child the session has
+	# just forked still carries the session's command line, which names the wm too)
+	wmpid=
+	for c in $(pgrep -P "$pid3"); do
+		[ "$(readlink "/proc/$c/exe")" = "$(readlink -f "$wm")" ] && wmpid=$c
+	done
 	[ -n "$wmpid" ] && tr '\0' '\n' </proc/$wmpid/environ | grep -qx 'ARGOBOX_STATE_FILE=/run/argobox/state.json' &&
 		ok "window manager gets ARGOBOX_STATE_FILE=/run/argobox/state.json" ||
 		bad "wm environment: $(tr '\0' '\n' </proc/$wmpid/environ 2>&1 | grep ARGOBOX)"
