@@ -186,11 +186,11 @@ parse_filter(struct http_request *req, struct filter *f, bool tail, char *msg, s
 			int64_t ms;
 			if (!parse_ms(val, &ms) || ms < MIN_TIME_MS ||
 			    ms > (int64_t)time(NULL) * 1000 + 86400000LL * 366) {
-				snprintf(
-				    msg, msg_len,
-				    "%.16s: '%.64s' is not a time between 2000-01-01 and a year from "
-				    "now (RFC 3339, a date, or ms since the epoch)",
-				    key, val);
+				snprintf(msg, msg_len,
+				         "%.16s: '%.64s' is not a time between 2000-01-01 and a "
+				         "year from "
+				         "now (RFC 3339, a date, or ms since the epoch)",
+				         key, val);
 				return -1;
 			}
 			if (key[0] == 'f') {
