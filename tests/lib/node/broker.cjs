@@ -80,8 +80,15 @@ function cleanup() {
 	for (const fn of cleanups) {
 		try { fn(); } catch (e) { /* best effort */ }
 	}
+	// every descendant too: a broker's sessions (and their X servers) run in process groups of
+	// their own and, left behind, would keep the test's output open until ctest's timeout
+	const all = [];
+	for (const c of children) all.push(c.pid, ...descendants(c.pid));
 	for (const c of children) {
 		try { process.kill(-c.pid, 'SIGKILL'); } catch (e) { /* gone */ }
+	}
+	for (const pid of all) {
+		try { process.kill(pid, 'SIGKILL'); } catch (e) { /* gone */ }
 	}
 	if (!failed) for (const t of tmps) fs.rmSync(t, { recursive: true, force: true });
 }
