@@ -12,32 +12,11 @@
 
 #include "ab_config.h"
 #include "ab_util.h"
+#include "ab_json.h"
 #include "broker_config.h"
 #include "services.h"
 
 #define PATH_LEN 96
-
-static const char *
-jtype(json_t *v)
-{
-	return ab_config_json_type_name((int)json_typeof(v));
-}
-
-static int
-check_keys(json_t *obj, const char *path, const char *const *allowed, struct ab_err *err)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(obj, key, v)
-	{
-		bool ok = false;
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = strcmp(*a, key) == 0;
-		if (!ok)
-			return ab_err_set(err, EINVAL, "%s: unknown key '%s'", path, key);
-	}
-	return 0;
-}
 
 /* A string member: NULL when absent (and not required). */
 static int
@@ -52,7 +31,7 @@ get_str(json_t *obj, const char *path, const char *key, bool required, size_t ma
 	}
 	if (!json_is_string(v))
 		return ab_err_set(err, EINVAL, "%s.%s: must be a string, not %s", path, key,
-		                  jtype(v));
+		                  ab_json_type(v));
 	size_t n = json_string_length(v);
 	const char *s = json_string_value(v);
 	if (strlen(s) != n || n == 0 || n > max)
@@ -75,7 +54,7 @@ get_int(json_t *obj, const char *path, const char *key, long long lo, long long 
 		return 0;
 	if (!json_is_integer(v))
 		return ab_err_set(err, EINVAL, "%s.%s: must be an integer, not %s", path, key,
-		                  jtype(v));
+		                  ab_json_type(v));
 	long long x = json_integer_value(v);
 	if (x < lo || x > hi)
 		return ab_err_set(err, ERANGE, "%s.%s: %lld is outside [%lld, %lld]", path, key, x,
@@ -93,7 +72,7 @@ get_list(json_t *obj, const char *path, const char *key, bool names, char ***ret
 		return 0;
 	if (!json_is_array(v))
 		return ab_err_set(err, EINVAL, "%s.%s: must be an array, not %s", path, key,
-		                  jtype(v));
+		                  ab_json_type(v));
 	if (json_array_size(v) > 256)
 		return ab_err_set(err, EINVAL, "%s.%s: more than 256 items", path, key);
 	char **list = ab_xcalloc(json_array_size(v) + 1, sizeof(*list));
@@ -105,7 +84,7 @@ get_list(json_t *obj, const char *path, const char *key, bool names, char ***ret
 		int r = 0;
 		if (!json_is_string(s))
 			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be a string, not %s", path,
-			               key, i, jtype(s));
+			               key, i, ab_json_type(s));
 		else if (strlen(str) != json_string_length(s) || !*str || strlen(str) > 128)
 			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be 1..128 characters", path,
 			               key, i);
@@ -270,8 +249,8 @@ parse_check(const char *epath, json_t *o, struct services_entry *e, char *url_pa
 	if (o) {
 		if (!json_is_object(o))
 			return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path,
-			                  jtype(o));
-		if ((r = check_keys(o, path, check_keys_, err)) < 0)
+			                  ab_json_type(o));
+		if ((r = ab_json_check_keys(o, path, check_keys_, err)) < 0)
 			return r;
 		if (e->scheme == SERVICES_TCP) {
 			static const char *const http_only[] = {
@@ -325,11 +304,12 @@ parse_access(const char *epath, json_t *o, struct services_entry *e, struct ab_e
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "%.80s.access", epath);
 	if (!json_is_object(o))
-		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path, jtype(o));
+		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path,
+		                  ab_json_type(o));
 	int r;
 	char **roles = NULL;
 	size_t n_roles = 0;
-	if ((r = check_keys(o, path, access_keys, err)) < 0 ||
+	if ((r = ab_json_check_keys(o, path, access_keys, err)) < 0 ||
 	    (r = get_list(o, path, "profiles", true, &e->profiles, &e->n_profiles, err)) < 0 ||
 	    (r = get_list(o, path, "users", true, &e->users, &e->n_users, err)) < 0 ||
 	    (r = get_list(o, path, "roles", false, &roles, &n_roles, err)) < 0)
@@ -363,12 +343,13 @@ parse_restart(const char *epath, json_t *o, struct services_entry *e, struct ab_
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "%.80s.restart", epath);
 	if (!json_is_object(o))
-		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path, jtype(o));
+		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path,
+		                  ab_json_type(o));
 	int r;
 	size_t argc = 0;
 	long long to = rs->timeout_ms, ma = rs->max_attempts, bo = rs->backoff_ms,
 	          bm = rs->backoff_max_ms, ve = rs->verify_ms;
-	if ((r = check_keys(o, path, restart_keys, err)) < 0 ||
+	if ((r = ab_json_check_keys(o, path, restart_keys, err)) < 0 ||
 	    (r = get_list(o, path, "command", false, &rs->argv, &argc, err)) < 0 ||
 	    (r = get_str(o, path, "container", false, 128, &rs->container, err)) < 0 ||
 	    (r = get_str(o, path, "socket", false, 4096, &rs->socket, err)) < 0 ||
@@ -447,9 +428,10 @@ entry_parse(size_t idx, json_t *o, struct services_entry *e, struct ab_err *err)
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "services[%zu]", idx);
 	if (!json_is_object(o))
-		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path, jtype(o));
+		return ab_err_set(err, EINVAL, "%s: must be an object, not %s", path,
+		                  ab_json_type(o));
 	int r;
-	if ((r = check_keys(o, path, entry_keys, err)) < 0 ||
+	if ((r = ab_json_check_keys(o, path, entry_keys, err)) < 0 ||
 	    (r = get_str(o, path, "name", true, USERS_NAME_MAX, &e->name, err)) < 0)
 		return r;
 	if (!users_name_valid(e->name))
@@ -480,7 +462,7 @@ services_registry_load(json_t *services, struct services_registry **ret, struct 
 {
 	if (services && !json_is_array(services))
 		return ab_err_set(err, EINVAL, "services: must be an array, not %s",
-		                  jtype(services));
+		                  ab_json_type(services));
 	size_t n = json_array_size(services);
 	if (n > 4096)
 		return ab_err_set(err, EINVAL, "services: more than 4096 services");
