@@ -59,7 +59,16 @@ broker_up
 start_desktop
 one_window() { stored | jq -e '.windows | length == 1' >/dev/null; }
 wait_for 30 one_window || fail "restored state not published: $(api GET)"
+# The wm settles the restored window (xterm sizes itself after mapping) and publishes
+# that legitimately; take the good value only once it has stopped changing, so the check
+# below compares against what the wm last sent, not a value it was about to replace.
 LAST=$(stored)
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	sleep 1.5
+	now=$(stored) || continue
+	[ "$now" = "$LAST" ] && break
+	LAST=$now
+done
 python3 - "$RUN/wm.sock" <<'PY'
 import json, socket, struct, sys
 s = socket.socket(socket.AF_UNIX)
