@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -29,67 +28,16 @@ import threading
 import time
 import urllib.parse
 
-BUILD = os.environ.get("AB_BUILD_DIR", "build")
-BROKER = os.path.join(BUILD, "broker", "argobox-broker")
-CTL = os.path.join(BUILD, "broker", "argoboxctl")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../lib/py"))
+import ablib  # noqa: E402
+from ablib import BROKER, CTL, check, wait_for  # noqa: E402
 
 
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
+class Broker(ablib.Broker):
+    """The broker with no users; extra_audit is merged into its "audit" settings."""
 
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-class Broker:
     def __init__(self, tmp, extra_audit=None):
-        self.tmp = tmp
-        self.data = os.path.join(tmp, "data")
-        self.log_path = os.path.join(tmp, "audit.log")
-        audit = {"path": self.log_path}
-        for k, v in (extra_audit or {}).items():
-            audit[k] = v
-        cfg = {
-            "listen": {"address": "127.0.0.1", "port": 0},
-            "session": {"launcher": "process", "runtime_base": os.path.join(tmp, "run")},
-            "admin": {"socket": os.path.join(tmp, "broker.sock")},
-            "data": {"dir": self.data},
-            "audit": audit,
-        }
-        with open(os.path.join(tmp, "broker.json"), "w") as f:
-            json.dump(cfg, f)
-        self.err = open(os.path.join(tmp, "broker.err"), "w+")
-        self.p = subprocess.Popen([BROKER, "--config", os.path.join(tmp, "broker.json")],
-                                  stdout=self.err, stderr=self.err)
-        end = time.time() + 20
-        self.port = None
-        while time.time() < end and self.port is None:
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", self.stderr())
-            if m:
-                self.port = int(m.group(1))
-            elif self.p.poll() is not None:
-                fail("broker exited: " + self.stderr())
-            time.sleep(0.05)
-        check(self.port, "broker did not listen")
-
-    def stderr(self):
-        with open(self.err.name) as f:
-            return f.read()
-
-    def get(self, target, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        c.request("GET", target, headers=headers or {})
-        r = c.getresponse()
-        body = r.read()
-        c.close()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
-
-    def get_json(self, target):
-        st, _, body = self.get(target)
-        return st, json.loads(body) if body else None
+        super().__init__(tmp, {"audit": extra_audit or {}})
 
     def deny(self, path):
         """A refused websocket upgrade: audited desktop.connect deny with this path."""
@@ -113,29 +61,10 @@ class Broker:
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
             return [json.loads(l) for l in f if l.strip()]
 
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            fail("broker did not stop")
-        check(rc == 0, f"broker exit status {rc}: {self.stderr()[-2000:]}")
-
-
-def wait_for(what, fn, secs=15):
-    end = time.time() + secs
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    fail("timed out waiting for " + what)
-
 
 def stored(b, n):
-    return wait_for(f"{n} events stored", lambda: b.get_json("/api/admin/audit/status")[1]
-                    ["store"]["stored"] >= n)
+    return wait_for(lambda: b.get_json("/api/admin/audit/status")[1]["store"]["stored"] >= n,
+                    f"{n} events stored")
 
 
 def case_api(tmp):
@@ -248,13 +177,13 @@ def case_alerts(tmp):
     b.deny("/p/1")
     b.deny("/p/2")
     time.sleep(0.3)
-    check(not Receiver.got, "fired below the threshold")
+    check(not Receiver.got, "not fired below the threshold")
     t0 = time.time()
     b.deny("/p/3")
-    wait_for("the webhook", lambda: Receiver.got, 5)
+    wait_for(lambda: Receiver.got, "the webhook", 5)
     first = Receiver.got[0][0] - t0
     check(first < 1.0, f"first delivery after {first:.3f} s")
-    wait_for("the retry", lambda: len(Receiver.got) >= 2, 10)
+    wait_for(lambda: len(Receiver.got) >= 2, "the retry", 10)
     for when, headers, body in Receiver.got[:2]:
         ts = headers["X-ArgoBox-Timestamp"]
         want = "sha256=" + hmac.new(secret.encode(), ts.encode() + b"." + body,

@@ -6,28 +6,10 @@
 # needed.
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
-broker=$B/broker/argobox-broker
-[ -x "$broker" ] || { echo "SKIP: $broker is not built"; exit 77; }
-T=$(mktemp -d /tmp/ab-contcfg.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-check() { # check NAME JSON EXPECTED-SUBSTRING (empty: must be accepted)
-	echo "$2" >"$T/c.json"
-	local out rc=0
-	out=$("$broker" --config "$T/c.json" --check-config 2>&1) || rc=$?
-	if [ -z "$3" ]; then
-		[ $rc = 0 ] && ok "$1: accepted" || bad "$1: rejected: $out"
-	elif [ $rc != 0 ] && grep -qF -- "$3" <<<"$out"; then
-		ok "$1: rejected ($out)"
-	else
-		bad "$1: rc=$rc, wanted '$3' in: $out"
-	fi
-}
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_built "$B/broker/argobox-broker"
+ab_tmpdir ab-contcfg
+check() { check_config "$@"; } # check NAME JSON EXPECTED-SUBSTRING (empty: must be accepted)
 check "defaults" '{}' ""
 check "every setting" '{"session": {"launcher": "process"}, "storage": {"home_base": "/srv/h"},
   "runtime": {"runtime": "crun", "bundle_root": "/b", "id_prefix": "x-", "ready_timeout_ms": 5000,
@@ -64,5 +46,4 @@ check "vnc max_pending" '{"vnc_gateway": {"max_pending": 5000}}' "vnc_gateway.ma
 check "vnc handshake_timeout_ms" '{"vnc_gateway": {"handshake_timeout_ms": 99}}' "vnc_gateway.handshake_timeout_ms"
 check "vnc buffer_bytes" '{"vnc_gateway": {"buffer_bytes": 4096}}' "vnc_gateway.buffer_bytes"
 check "vnc unknown key" '{"vnc_gateway": {"port": 5900}}' "vnc_gateway.port"
-echo "cont config: $fails failure(s)"
-exit $((fails > 0))
+finish "cont config"

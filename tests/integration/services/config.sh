@@ -6,27 +6,11 @@
 # source of truth). No root needed.
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
-broker=$B/broker/argobox-broker
-[ -x "$broker" ] || { echo "SKIP: $broker is not built"; exit 77; }
-T=$(mktemp -d /tmp/ab-svccfg.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_built "$B/broker/argobox-broker"
+ab_tmpdir ab-svccfg
 check() { # check NAME SERVICES-JSON EXPECTED-SUBSTRING (empty: accepted) [EXTRA-TOP-LEVEL]
-	echo "{\"services\": $2 ${4:+, $4}}" >"$T/c.json"
-	local out rc=0
-	out=$("$broker" --config "$T/c.json" --check-config 2>&1) || rc=$?
-	if [ -z "$3" ]; then
-		[ $rc = 0 ] && ok "$1: accepted" || bad "$1: rejected: $out"
-	elif [ $rc != 0 ] && grep -qF -- "$3" <<<"$out"; then
-		ok "$1: rejected ($out)"
-	else
-		bad "$1: rc=$rc, wanted '$3' in: $out"
-	fi
+	check_config "$1" "{\"services\": $2 ${4:+, $4}}" "$3"
 }
 full='{"name": "gitea", "title": "Gitea", "icon": "gitea.svg", "url": "https://192.168.20.5:3000/",
   "owner": "ada", "tags": ["dev"], "access": {"roles": ["member"], "profiles": ["dev"], "users": ["ada"]},
@@ -68,5 +52,5 @@ check "owner unknown" '[{"name": "a", "url": "http://h/", "owner": "zoe"}]' "ser
 check "profile unknown" '[{"name": "a", "url": "http://h/", "access": {"profiles": ["ops"]}}]' "services[0].access.profiles[0]: no profile named 'ops'" "$users"
 check "netpol agrees" '[{"name": "gitea", "url": "http://192.168.20.5:3000/"}]' "" '"netpol": {"services": {"gitea": "tcp:192.168.20.5:3000"}}'
 check "netpol disagrees" '[{"name": "gitea", "url": "http://192.168.20.5:3000/"}]' "netpol.services.gitea: 'tcp:192.168.20.6:3000' disagrees with services[0].url" '"netpol": {"services": {"gitea": "tcp:192.168.20.6:3000"}}'
-[ $fails = 0 ] && echo "PASS" || echo "$fails failure(s)"
-exit $((fails > 0))
+finish services
+_config

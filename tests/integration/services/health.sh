@@ -10,33 +10,12 @@
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
 S=${AB_SOURCE_DIR:?run through ctest}
-broker=$B/broker/argobox-broker
-[ -x "$broker" ] || { echo "SKIP: $broker is not built"; exit 77; }
-for t in curl jq openssl python3; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
-T=$(mktemp -d /tmp/ab-svc.XXXXXX)
-PEERS_PID= BROKER_PID=
-cleanup() {
-	[ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
-	[ -n "$PEERS_PID" ] && kill "$PEERS_PID" 2>/dev/null && wait "$PEERS_PID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-wait_for() { # wait_for SECONDS CMD...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.1
-	done
-}
+. "$S/tests/lib/sh/lib.sh"
+need_built "$B/broker/argobox-broker"
+need_tools curl jq openssl python3
+ab_tmpdir ab-svc
+PEERS_PID=
+at_exit 'kill_wait "$PEERS_PID"'
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null ||
@@ -46,21 +25,12 @@ python3 "$S/tests/integration/services/peers.py" --ports "$T/ports.json" --cert 
 PEERS_PID=$!
 wait_for 10 test -s "$T/ports.json" || { bad "peers did not start"; exit 1; }
 p() { jq -r ".$1[0]" "$T/ports.json"; }
-closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+closed=$(free_port)
 
-hash=$(openssl passwd -6 -salt absvc "s3cret-pw")
 # generous timeouts: the machine may be busy; "slow" is 300 ms against slow_ms 150
 chk='"interval_ms": 400, "timeout_ms": 3000, "failures": 2, "successes": 2'
-cat >"$T/broker.json" <<EOT
-{"listen": {"port": 0},
- "session": {"runtime_base": "$T/run", "launcher": "process"},
- "data": {"dir": "$T/data"}, "admin": {"socket": "$T/broker.sock"},
- "audit": {"path": "$T/audit.log"},
- "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
- "users": [
-   {"name": "ada", "role": "admin", "profile": "admin", "uid": 1000, "password_hash": "$hash"},
-   {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "password_hash": "$hash"},
-   {"name": "cid", "role": "member", "profile": "media", "uid": 1004, "password_hash": "$hash"}],
+broker_config <<EOT
+$(local_users s3cret-pw ada:admin:admin:1000 bea:member:dev:1003 cid:member:media:1004)
  "profiles": {
    "admin": {"network": {"egress": "any"}},
    "dev": {"services": ["flapping"], "network": {"egress": "services", "services": ["tcp"]}},
@@ -83,24 +53,15 @@ cat >"$T/broker.json" <<EOT
    {"name": "wrong-body", "url": "http://127.0.0.1:$(p healthy)/", "check": {$chk, "expect_body": "nope"}},
    {"name": "status-teapot", "url": "http://127.0.0.1:$(p healthy)/", "check": {$chk, "expect_status": 418}},
    {"name": "members", "url": "http://127.0.0.1:$(p healthy)/health", "access": {"roles": ["member"]},
-    "check": {$chk}}]}
+    "check": {$chk}}]
 EOT
-"$broker" --config "$T/broker.json" --web-root "$S/web" >"$T/broker.log" 2>&1 &
-BROKER_PID=$!
-wait_for 20 grep -q "listening on http" "$T/broker.log" || { bad "broker did not start: $(tail -5 "$T/broker.log")"; exit 1; }
-PORT=$(sed -n 's|.*listening on https\?://[^:]*:\([0-9]*\)/.*|\1|p' "$T/broker.log" | tail -n1)
-URL=http://127.0.0.1:$PORT
-login() { # login USER -> cookie jar $T/USER.jar
-	curl -s -o /dev/null -w '%{http_code}' -c "$T/$1.jar" -H "Origin: $URL" \
-		-H 'Content-Type: application/json' -d "{\"user\":\"$1\",\"password\":\"s3cret-pw\"}" "$URL/api/login"
-}
-get() { curl -s -o "$T/resp" -w '%{http_code}' -b "$T/$1.jar" -H "Origin: $URL" "$URL$2"; }
+start_broker "$T/broker.log" "$T/broker.json" --web-root "$S/web"
 for u in ada bea cid; do
-	[ "$(login $u)" = 200 ] || bad "$u cannot sign in"
+	[ "$(login $u s3cret-pw)" = 200 ] || bad "$u cannot sign in"
 done
 
 # The states: let every check run several times (interval 400 ms).
-state() { get ada /api/services/"$1" >/dev/null; jq -r .state "$T/resp"; }
+state() { get_as ada /api/services/"$1" >/dev/null; jq -r .state "$T/resp"; }
 is_state() { [ "$(state "$1")" = "$2" ]; }
 want() { # want NAME STATE
 	if wait_for 10 is_state "$1" "$2"; then
@@ -122,32 +83,32 @@ want endless down
 want wrong-body down
 want status-teapot down
 want members up
-get ada /api/services/hang >/dev/null
+get_as ada /api/services/hang >/dev/null
 jq -e '.history[0].error | test("[Tt]imeout|timed out")' "$T/resp" >/dev/null &&
 	ok "hang: the check gave up at its timeout ($(jq -r '.history[0].latency_ms' "$T/resp") ms)" ||
 	bad "hang: $(jq -c .history[0] "$T/resp")"
 lat=$(jq -r '.history[0].latency_ms' "$T/resp")
 python3 -c "import sys; sys.exit(0 if 350 <= $lat <= 1500 else 1)" &&
 	ok "hang: bounded by its 400 ms timeout" || bad "hang latency $lat ms"
-get ada /api/services/endless >/dev/null
+get_as ada /api/services/endless >/dev/null
 jq -e '.history[0].error | test("larger than 4096")' "$T/resp" >/dev/null &&
 	ok "endless: stopped after 4096 bytes" || bad "endless: $(jq -c .history[0] "$T/resp")"
-get ada /api/services/slow >/dev/null
+get_as ada /api/services/slow >/dev/null
 jq -e '.latency_ms >= 250 and (.reason | test("slow"))' "$T/resp" >/dev/null &&
 	ok "slow: latency $(jq .latency_ms "$T/resp") ms, degraded for it" || bad "slow: $(cat "$T/resp")"
 jq -e '(.history | length) >= 3 and .checks >= 3' "$T/resp" >/dev/null &&
 	ok "history kept ($(jq .checks "$T/resp") checks)" || bad "history: $(jq -c .history "$T/resp")"
 
 # Who sees what.
-names() { get "$1" /api/services >/dev/null; jq -r '[.services[].name] | sort | join(",")' "$T/resp"; }
+names() { get_as "$1" /api/services >/dev/null; jq -r '[.services[].name] | sort | join(",")' "$T/resp"; }
 [ "$(names ada | tr ',' '\n' | wc -l)" = 14 ] && ok "admin sees all 14" || bad "admin sees $(names ada)"
 [ "$(names bea)" = "flapping,healthy,members" ] && ok "bea sees her own, her profile's, the members' ones" ||
 	bad "bea sees $(names bea)"
 [ "$(names cid)" = "error500,members" ] && ok "cid sees his profile's and the members' ones" ||
 	bad "cid sees $(names cid)"
-code=$(get bea /api/services/hang)
+code=$(get_as bea /api/services/hang)
 [ "$code" = 404 ] && ok "bea: a service she may not see is 404" || bad "bea /api/services/hang: $code"
-code=$(get bea /api/services/healthy)
+code=$(get_as bea /api/services/healthy)
 [ "$code" = 200 ] && jq -e '.restart.command == null' "$T/resp" >/dev/null &&
 	ok "bea reads her service (no admin details)" || bad "bea healthy: $code $(cat "$T/resp")"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/services")
@@ -157,7 +118,7 @@ code=$(curl -s -o "$T/demo.json" -w '%{http_code}' -c "$T/demo.jar" -H "Origin: 
 [ "$code" = 200 ] || bad "demo sign-in: $code $(cat "$T/demo.json")"
 [ "$(names demo)" = "healthy" ] && ok "the demo identity sees the whitelisted one only" ||
 	bad "demo sees $(names demo)"
-code=$(get demo /api/services/tcp)
+code=$(get_as demo /api/services/tcp)
 [ "$code" = 404 ] && ok "demo: another service is 404" || bad "demo tcp: $code"
 
 # The loop is not blocked while the misbehaving checks are in flight (hang-long holds a
@@ -184,5 +145,4 @@ grep '"event":"service.up"' "$A" | grep -q '"service":"healthy"' && ok "service.
 grep '"event":"service.notify"' "$A" | grep '"service":"hang"' | grep -q '"ada"' &&
 	ok "admins are notified (no desktop running: recorded as such)" || bad "no service.notify for hang"
 
-[ $fails = 0 ] && echo "PASS" || echo "$fails failure(s)"
-exit $((fails > 0))
+finish "services health"

@@ -11,40 +11,19 @@
 # defaults).
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
-broker=$B/broker/argobox-broker
-[ -x "$broker" ] || { echo "SKIP: $broker is not built"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (podman containers)"; exit 77; }
-for t in podman runc curl jq python3; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
-[ -x /usr/bin/python3 ] || { echo "SKIP: /usr/bin/python3 (served from inside the container) is missing"; exit 77; }
-T=$(mktemp -d /tmp/ab-svcpod.XXXXXX)
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_built "$B/broker/argobox-broker"
+need_root "podman containers"
+need_tools podman runc curl jq python3
+[ -x /usr/bin/python3 ] || skip "/usr/bin/python3 (served from inside the container) is missing"
+ab_tmpdir ab-svcpod
 name=absvc-$$
 image=localhost/absvc-base:$$
-BROKER_PID= API_PID=
-cleanup() {
-	[ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
-	podman rm -f -t 0 "$name" >/dev/null 2>&1
-	podman rmi -f "$image" >/dev/null 2>&1
-	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.1
-	done
-}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+API_PID=
+at_exit 'kill_wait "$API_PID"'
+at_exit 'podman rmi -f "$image" >/dev/null 2>&1'
+at_exit 'podman rm -f -t 0 "$name" >/dev/null 2>&1'
+port=$(free_port)
 
 # An image of symlinks only (bin, lib, lib64 -> usr/...); /usr comes from the host, read-only.
 mkdir -p "$T/root/usr" "$T/root/tmp" && ln -s usr/bin "$T/root/bin" && ln -s usr/lib "$T/root/lib" &&
@@ -53,11 +32,8 @@ mkdir -p "$T/root/usr" "$T/root/tmp" && ln -s usr/bin "$T/root/bin" && ln -s usr
 out=$(podman create --name "$name" --runtime runc --network host --ulimit nofile=1024:1024 \
 	--ulimit nproc=1024:1024 -v /usr:/usr:ro "$image" \
 	/usr/bin/python3 -m http.server "$port" --bind 127.0.0.1 --directory /tmp 2>&1) ||
-	{ echo "SKIP: podman cannot create a container here: $out"; exit 77; }
-if ! out=$(podman start "$name" 2>&1); then
-	echo "SKIP: podman cannot run containers on this machine: $out"
-	exit 77
-fi
+	skip "podman cannot create a container here: $out"
+out=$(podman start "$name" 2>&1) || skip "podman cannot run containers on this machine: $out"
 podman stop -t 0 "$name" >/dev/null 2>&1
 ok "podman runs containers here (runc, host network)"
 
@@ -67,20 +43,14 @@ wait_for 20 curl -sf --unix-socket "$T/podman.sock" http://d/v1.41/_ping ||
 	{ bad "the Engine API did not come up: $(tail -3 "$T/api.log")"; exit 1; }
 ok "Podman's Engine API answers on $T/podman.sock"
 
-cat >"$T/broker.json" <<EOT
-{"listen": {"port": 0},
- "session": {"runtime_base": "$T/run", "launcher": "process"},
- "data": {"dir": "$T/data"}, "admin": {"socket": "$T/broker.sock"},
- "audit": {"path": "$T/audit.log"},
+broker_config <<EOT
  "services": [
    {"name": "web", "url": "http://127.0.0.1:$port/",
     "check": {"interval_ms": 300, "timeout_ms": 1000, "failures": 2, "successes": 1},
     "restart": {"container": "$name", "socket": "$T/podman.sock", "timeout_ms": 20000,
-                "max_attempts": 3, "backoff_ms": 500, "verify_ms": 15000}}]}
+                "max_attempts": 3, "backoff_ms": 500, "verify_ms": 15000}}]
 EOT
-"$broker" --config "$T/broker.json" >"$T/broker.log" 2>&1 &
-BROKER_PID=$!
-wait_for 20 grep -q "listening on http" "$T/broker.log" || { bad "broker did not start: $(tail -5 "$T/broker.log")"; exit 1; }
+start_broker "$T/broker.log"
 A=$T/audit.log
 ev() { grep "\"event\":\"$1\"" "$A" | grep '"service":"web"'; }
 count_at_least() { [ "$(ev "$1" | wc -l)" -ge "$2" ]; }
@@ -97,5 +67,4 @@ podman kill "$name" >/dev/null 2>&1
 wait_for 15 count_at_least service.down 2 && ok "killed: down again" || bad "second down not seen"
 wait_for 40 count_at_least service.recovered 2 && ok "restarted again" || bad "not recovered twice"
 
-[ $fails = 0 ] && echo "PASS" || echo "$fails failure(s)"
-exit $((fails > 0))
+finish "services podman"

@@ -10,59 +10,26 @@
 # list|status|restart. No root needed.
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
-S=${AB_SOURCE_DIR:?run through ctest}
-broker=$B/broker/argobox-broker
-ctl_bin=$B/broker/argoboxctl
-[ -x "$broker" ] || { echo "SKIP: $broker is not built"; exit 77; }
-for t in curl jq openssl python3; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
-T=$(mktemp -d /tmp/ab-svcrec.XXXXXX)
-BROKER_PID=
-cleanup() {
-	[ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null
-	[ -s "$T/managed.pid" ] && kill "$(cat "$T/managed.pid")" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() {
-	echo "FAIL $*"
-	fails=$((fails + 1))
-}
-wait_for() { # wait_for SECONDS CMD...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.1
-	done
-}
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-M=$(freeport)
-closed=$(freeport)
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_tools curl jq openssl python3
+need_built "$B/broker/argobox-broker"
+ab_tmpdir ab-svcrec
+# every server a restart started (a later one that could not bind overwrites managed.pid)
+at_exit '[ -s "$T/managed.all" ] && kill $(cat "$T/managed.all") 2>/dev/null'
+M=$(free_port)
+closed=$(free_port)
 # The restart command: starts a real HTTP server on port M (in the background) and returns.
 cat >"$T/start.sh" <<EOT
 #!/bin/sh
 cd "$T" && setsid python3 -m http.server $M --bind 127.0.0.1 >/dev/null 2>&1 &
-echo \$! >"$T/managed.pid"
+echo \$! | tee -a "$T/managed.all" >"$T/managed.pid"
 echo started >>"$T/starts"
 EOT
 chmod +x "$T/start.sh"
 hang_arg=61.$$
-hash=$(openssl passwd -6 -salt absvc "s3cret-pw")
 chk='"interval_ms": 200, "timeout_ms": 500, "failures": 2, "successes": 1'
-cat >"$T/broker.json" <<EOT
-{"listen": {"port": 0},
- "session": {"runtime_base": "$T/run", "launcher": "process"},
- "data": {"dir": "$T/data"}, "admin": {"socket": "$T/broker.sock"},
- "audit": {"path": "$T/audit.log"},
- "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
- "users": [
-   {"name": "ada", "role": "admin", "profile": "p", "uid": 1000, "password_hash": "$hash"},
-   {"name": "bea", "role": "member", "profile": "p", "uid": 1003, "password_hash": "$hash"},
-   {"name": "cid", "role": "member", "profile": "p", "uid": 1004, "password_hash": "$hash"}],
+broker_config <<EOT
+$(local_users s3cret-pw ada:admin:p:1000 bea:member:p:1003 cid:member:p:1004)
  "profiles": {"p": {}, "trial": {"persistent": false, "ttl_minutes": 30, "demo": true}},
  "services": [
    {"name": "managed", "url": "http://127.0.0.1:$M/", "owner": "bea",
@@ -74,27 +41,14 @@ cat >"$T/broker.json" <<EOT
                 "backoff_ms": 100, "verify_ms": 500}},
    {"name": "failing", "url": "tcp://127.0.0.1:$closed", "check": {$chk},
     "restart": {"command": ["/bin/false"], "max_attempts": 3, "backoff_ms": 300,
-                "backoff_max_ms": 5000}}]}
+                "backoff_max_ms": 5000}}]
 EOT
-"$broker" --config "$T/broker.json" >"$T/broker.log" 2>&1 &
-BROKER_PID=$!
-wait_for 20 grep -q "listening on http" "$T/broker.log" || { bad "broker did not start: $(tail -5 "$T/broker.log")"; exit 1; }
-PORT=$(sed -n 's|.*listening on https\?://[^:]*:\([0-9]*\)/.*|\1|p' "$T/broker.log" | tail -n1)
-URL=http://127.0.0.1:$PORT
+start_broker "$T/broker.log"
 A=$T/audit.log
 ev() { grep "\"event\":\"$1\"" "$A" | grep "\"service\":\"$2\""; }
-login() { # login USER: cookie in $T/USER.jar, CSRF token in $T/USER.csrf
-	curl -s -o "$T/$1.login" -w '%{http_code}' -c "$T/$1.jar" -H "Origin: $URL" \
-		-H 'Content-Type: application/json' -d "{\"user\":\"$1\",\"password\":\"s3cret-pw\"}" "$URL/api/login"
-}
-get() { curl -s -o "$T/resp" -w '%{http_code}' -b "$T/$1.jar" -H "Origin: $URL" "$URL$2"; }
-post() {
-	curl -s -o "$T/resp" -w '%{http_code}' -b "$T/$1.jar" -H "Origin: $URL" \
-		-H "X-CSRF-Token: $(jq -r .csrf_token "$T/$1.login")" -X POST "$URL$2"
-}
 count_at_least() { [ "$(ev "$1" "$2" | wc -l)" -ge "$3" ]; }
-for u in ada bea cid; do [ "$(login $u)" = 200 ] || bad "$u cannot sign in"; done
-state() { get ada /api/services/"$1" >/dev/null; jq -r .state "$T/resp"; }
+for u in ada bea cid; do [ "$(login $u s3cret-pw)" = 200 ] || bad "$u cannot sign in"; done
+state() { get_as ada /api/services/"$1" >/dev/null; jq -r .state "$T/resp"; }
 
 # 1. Down at start -> restarted by its command -> verified up.
 wait_for 10 ev service.down managed && ok "managed: down detected" || bad "managed: no service.down"
@@ -136,15 +90,15 @@ EOP
 ev service.restart failing | grep -q 'exited with status 1' && ok "failing: exit status recorded" || bad "failing: no exit status"
 
 # 5. Manual restarts over the API.
-code=$(post cid /api/services/managed/restart)
+code=$(post_as cid /api/services/managed/restart)
 [ "$code" = 403 ] && ok "cid (member, not the owner): 403" || bad "cid restart: $code $(cat "$T/resp")"
-code=$(post bea /api/services/managed/restart)
+code=$(post_as bea /api/services/managed/restart)
 [ "$code" = 202 ] && ok "bea (owner): 202" || bad "bea restart: $code $(cat "$T/resp")"
-code=$(post bea /api/services/stuck/restart)
+code=$(post_as bea /api/services/stuck/restart)
 [ "$code" = 404 ] && ok "bea: a service she cannot see: 404" || bad "bea stuck restart: $code"
-code=$(post ada /api/services/stuck/restart)
+code=$(post_as ada /api/services/stuck/restart)
 [ "$code" = 202 ] && ok "ada (admin) restarts stuck: 202" || bad "ada restart: $code $(cat "$T/resp")"
-code=$(post ada /api/services/stuck/restart)
+code=$(post_as ada /api/services/stuck/restart)
 [ "$code" = 409 ] && ok "a second restart while one runs: 409" || bad "second restart: $code $(cat "$T/resp")"
 grep '"event":"service.restart"' "$A" | grep '"user":"cid"' | grep -q '"outcome":"deny"' &&
 	ok "the denial is audited" || bad "no service.restart deny for cid"
@@ -162,8 +116,7 @@ EOP
 	bad "/healthz slow during a hung restart: $times"
 
 # 7. argoboxctl.
-if [ -x "$ctl_bin" ] && "$ctl_bin" --help 2>&1 | grep -q services; then
-	ctl() { "$ctl_bin" --socket "$T/broker.sock" "$@"; }
+if [ -x "$B/broker/argoboxctl" ] && "$B/broker/argoboxctl" --help 2>&1 | grep -q services; then
 	ctl services list | grep -qE '^managed +up' && ok "argoboxctl services list" || bad "list: $(ctl services list)"
 	ctl --json services status failing | jq -e '.service.restart.escalated == true' >/dev/null &&
 		ok "argoboxctl services status (escalated shown)" || bad "status: $(ctl --json services status failing)"
@@ -177,5 +130,4 @@ else
 	bad "argoboxctl has no 'services' command"
 fi
 
-[ $fails = 0 ] && echo "PASS" || echo "$fails failure(s)"
-exit $((fails > 0))
+finish "services recovery"

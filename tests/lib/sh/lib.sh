@@ -17,9 +17,18 @@
 #   wait_for SECONDS CMD...    runs CMD every 50 ms until it succeeds; 1 on timeout
 #   at_exit 'CMD'              CMD runs at exit, the last registered first
 #   ab_tmpdir TAG [MODE]       T=$(mktemp -d /tmp/TAG.XXXXXX) (chmod MODE), removed at exit
+#   kill_wait PID...           SIGTERM and wait for each PID given (empty ones are passed over)
+#   free_port                  prints a TCP port on 127.0.0.1 that nothing listens on
 # The broker
-#   start_broker LOG [CONFIG]  argobox-broker --config CONFIG (default $T/broker.json) inside
-#                              $AB_NS if set, output to LOG; waits for "listening on http"
+#   broker_config <<EOT        writes $T/broker.json: port 0, the process launcher, the runtime dir
+#     MEMBERS...               ($T/run), data dir ($T/data), admin socket ($T/broker.sock) and
+#   EOT                        audit log ($T/audit.log), then the JSON members read from stdin
+#   local_users PASSWORD NAME:ROLE:PROFILE:UID...
+#                              prints the members "auth" (local and demo sign-in on) and "users"
+#                              (these, each with PASSWORD), a comma after, for broker_config
+#   start_broker LOG [CONFIG [ARG...]]
+#                              argobox-broker --config CONFIG (default $T/broker.json) ARG...
+#                              inside $AB_NS if set, output to LOG; waits for "listening on http"
 #                              (AB_BROKER_WAIT s, default 30) and sets BROKER_PID, PORT, URL;
 #                              on failure: FAIL with the log's tail, exit 1. Stopped at exit.
 #   stop_broker                SIGTERM, wait; returns the broker's exit status
@@ -27,6 +36,14 @@
 #   ctl ARGS...                argoboxctl on $T/broker.sock
 #   post PATH JSON             POST to $URL (Origin: $URL) in $AB_NS; body to $T/resp, prints the
 #                              HTTP status
+#   login USER PASSWORD        local sign-in (POST /api/login) in $AB_NS: cookies in $T/USER.jar,
+#                              the answer (with its csrf_token) in $T/USER.login; prints the status
+#   get_as USER PATH           GET $URL PATH with USER's cookies; body to $T/resp, prints the status
+#   post_as USER PATH [JSON]   POST (with JSON as its body, if given) with USER's cookies and CSRF
+#                              token; the answer to $T/resp, prints the status
+#   check_config NAME JSON WANT
+#                              argobox-broker --check-config on JSON: WANT empty, ok if accepted;
+#                              else ok if refused with WANT in what it says; bad otherwise
 # Containers and networks
 #   N CMD...                   CMD inside $AB_NS (or as it is when unset)
 #   netns_add NS               ip netns add NS (exit 1 if that fails), lo up; deleted at exit
@@ -96,6 +113,14 @@ ab_tmpdir() { # ab_tmpdir TAG [MODE]
 	[ -z "${2:-}" ] || chmod "$2" "$T"
 	at_exit 'rm -rf "$T"'
 }
+kill_wait() {
+	local p
+	for p in "$@"; do
+		[ -z "$p" ] || { kill "$p" && wait "$p"; } 2>/dev/null
+	done
+	return 0
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 N() {
 	if [ -n "$AB_NS" ]; then
@@ -106,20 +131,44 @@ N() {
 }
 
 _ab_broker_down() {
-	if [ -n "$BROKER_PID" ]; then
-		kill "$BROKER_PID" 2>/dev/null
-		wait "$BROKER_PID" 2>/dev/null
-	fi
+	kill_wait "$BROKER_PID"
 	BROKER_PID=
 }
-start_broker() { # start_broker LOG [CONFIG]
+broker_config() {
+	{
+		cat <<EOT
+{"listen": {"port": 0},
+ "session": {"runtime_base": "$T/run", "launcher": "process"},
+ "data": {"dir": "$T/data"}, "admin": {"socket": "$T/broker.sock"},
+ "audit": {"path": "$T/audit.log"},
+EOT
+		cat
+		echo "}"
+	} >"$T/broker.json"
+}
+local_users() {
+	local hash u n r p id sep=
+	hash=$(openssl passwd -6 -salt abtest "$1")
+	shift
+	printf ' "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},\n "users": ['
+	for u in "$@"; do
+		IFS=: read -r n r p id <<<"$u"
+		printf '%s\n   {"name": "%s", "role": "%s", "profile": "%s", "uid": %s, "password_hash": "%s"}' \
+			"$sep" "$n" "$r" "$p" "$id" "$hash"
+		sep=,
+	done
+	printf '],\n'
+}
+start_broker() { # start_broker LOG [CONFIG [ARG...]]
 	local log=$1 cfg=${2:-$T/broker.json}
+	shift
+	[ $# = 0 ] || shift
 	[ -n "${_AB_BROKER_HOOK:-}" ] || { at_exit _ab_broker_down; _AB_BROKER_HOOK=1; }
 	# a simple command (not the function N): $! is the broker's own pid
 	if [ -n "$AB_NS" ]; then
-		nsenter --net="/run/netns/$AB_NS" "$B/broker/argobox-broker" --config "$cfg" >"$log" 2>&1 &
+		nsenter --net="/run/netns/$AB_NS" "$B/broker/argobox-broker" --config "$cfg" "$@" >"$log" 2>&1 &
 	else
-		"$B/broker/argobox-broker" --config "$cfg" >"$log" 2>&1 &
+		"$B/broker/argobox-broker" --config "$cfg" "$@" >"$log" 2>&1 &
 	fi
 	BROKER_PID=$!
 	if ! wait_for "${AB_BROKER_WAIT:-30}" grep -q "listening on http" "$log"; then
@@ -143,6 +192,29 @@ stop_broker_ok() {
 }
 ctl() { "$B/broker/argoboxctl" --socket "$T/broker.sock" "$@"; }
 post() { N curl -s -o "$T/resp" -w '%{http_code}' -H "Origin: $URL" -H 'Content-Type: application/json' -d "$2" "$URL$1"; }
+login() { # login USER PASSWORD
+	N curl -s -o "$T/$1.login" -w '%{http_code}' -c "$T/$1.jar" -H "Origin: $URL" \
+		-H 'Content-Type: application/json' -d "{\"user\":\"$1\",\"password\":\"$2\"}" "$URL/api/login"
+}
+get_as() { N curl -s -o "$T/resp" -w '%{http_code}' -b "$T/$1.jar" -H "Origin: $URL" "$URL$2"; }
+post_as() { # post_as USER PATH [JSON]
+	local body=()
+	[ $# -lt 3 ] || body=(-H 'Content-Type: application/json' -d "$3")
+	N curl -s -o "$T/resp" -w '%{http_code}' -b "$T/$1.jar" -H "Origin: $URL" \
+		-H "X-CSRF-Token: $(jq -r .csrf_token "$T/$1.login")" "${body[@]}" -X POST "$URL$2"
+}
+check_config() { # check_config NAME JSON WANT
+	echo "$2" >"$T/c.json"
+	local out rc=0
+	out=$("$B/broker/argobox-broker" --config "$T/c.json" --check-config 2>&1) || rc=$?
+	if [ -z "$3" ]; then
+		[ $rc = 0 ] && ok "$1: accepted" || bad "$1: rejected: $out"
+	elif [ $rc != 0 ] && grep -qF -- "$3" <<<"$out"; then
+		ok "$1: rejected ($out)"
+	else
+		bad "$1: rc=$rc, wanted '$3' in: $out"
+	fi
+}
 
 netns_add() {
 	ip netns add "$1" || exit 1
