@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ab_config.h"
+#include "ab_util.h"
 
 const char *
 ab_json_type(const json_t *v)
@@ -88,4 +89,19 @@ ab_json_get_bool(json_t *obj, const char *path, const char *key, bool *ret, stru
 		                  ab_json_type(v));
 	*ret = json_is_true(v);
 	return 0;
+}
+
+json_t *
+ab_json_snapshot_new(void)
+{
+	return json_pack("{s:i, s:I}", "v", 1, "saved_wall_ms", (json_int_t)ab_wall_ms());
+}
+
+int64_t
+ab_json_snapshot_age_ms(const json_t *o)
+{
+	if (json_integer_value(json_object_get(o, "v")) != 1)
+		return -EINVAL;
+	json_int_t saved = json_integer_value(json_object_get(o, "saved_wall_ms"));
+	return saved > 0 ? AB_MAX(0, ab_wall_ms() - (int64_t)saved) : 0;
 }

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "ab_err.h"
 
@@ -40,5 +41,19 @@ int ab_json_get_int(json_t *obj, const char *path, const char *key, long long lo
 
 /* A boolean (optional). */
 int ab_json_get_bool(json_t *obj, const char *path, const char *key, bool *ret, struct ab_err *err);
+
+/*
+ * A snapshot of timers meant to outlive the process (sign-in sessions, lockouts, rate-limit
+ * windows), which holds ages rather than times: {"v": 1, "saved_wall_ms": <wall clock now>},
+ * to which the caller adds its members. A new reference.
+ */
+json_t *ab_json_snapshot_new(void);
+
+/*
+ * How long ago, by the wall clock, the snapshot `o` was saved (>= 0 ms; 0 when it does not
+ * say): the caller adds it to the ages it restores, so the time the process was down counts
+ * (a lockout runs out, a session ages). -EINVAL when `o` is not a version-1 snapshot.
+ */
+int64_t ab_json_snapshot_age_ms(const json_t *o);
 
 #endif

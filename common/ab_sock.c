@@ -57,3 +57,16 @@ ab_unix_connect(const char *path, struct ab_err *err)
 		return ab_err_errno(err, errno, "connecting to '%s'", path);
 	return TAKE_FD(fd);
 }
+
+ssize_t
+ab_sock_send_some(int fd, const void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	}
+}

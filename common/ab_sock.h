@@ -17,4 +17,11 @@ int ab_unix_listen(const char *path, mode_t mode, struct ab_err *err);
 /* Connects to the unix stream socket at `path`; blocking, close-on-exec. */
 int ab_unix_connect(const char *path, struct ab_err *err);
 
+/*
+ * Sends what the stream socket `fd` takes now of the `len` (> 0) bytes at buf, without
+ * blocking and without SIGPIPE, retrying on EINTR. Returns the bytes sent, 0 when the
+ * socket's buffer is full (EAGAIN), or -errno (EPIPE and friends: the peer is gone).
+ */
+ssize_t ab_sock_send_some(int fd, const void *buf, size_t len);
+
 #endif

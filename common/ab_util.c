@@ -157,21 +157,36 @@ ab_fd_set_cloexec(int fd, bool on)
 	return fd_toggle(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on);
 }
 
-int
-ab_write_all(int fd, const void *buf, size_t len)
+/*
+ * Runs `step` over all of buf until len bytes are done: a step may do fewer (a short
+ * write, a partial getrandom) and is retried on EINTR. Returns 0 or -errno.
+ */
+static int
+all_bytes(ssize_t (*step)(int fd, char *p, size_t len), int fd, char *buf, size_t len)
 {
-	const char *p = buf;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = step(fd, buf, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		p += n;
+		buf += n;
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+static ssize_t
+write_step(int fd, char *p, size_t len)
+{
+	return write(fd, p, len);
+}
+
+int
+ab_write_all(int fd, const void *buf, size_t len)
+{
+	return all_bytes(write_step, fd, (char *)buf, len);
 }
 
 int
@@ -257,21 +272,24 @@ ab_mkdir_p(const char *path, mode_t mode, struct ab_err *err)
 	return 0;
 }
 
+static ssize_t
+getrandom_step(int fd, char *p, size_t len)
+{
+	(void)fd;
+	return getrandom(p, len, 0);
+}
+
 int
 ab_random_bytes(void *buf, size_t len)
 {
-	char *p = buf;
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return all_bytes(getrandom_step, -1, buf, len);
+}
+
+int
+ab_usage(void (*usage)(FILE *f), bool asked)
+{
+	usage(asked ? stdout : stderr);
+	return asked ? 0 : 2;
 }
 
 void

@@ -93,6 +93,12 @@ int ab_mkdir_p(const char *path, mode_t mode, struct ab_err *err);
 /* Fills buf with cryptographically secure random bytes (getrandom). */
 int ab_random_bytes(void *buf, size_t len);
 
+/*
+ * The exit status of a program whose usage was asked for (`asked`: --help, printed on stdout,
+ * 0) or whose command line was wrong (printed on stderr, 2). `usage` prints the text to f.
+ */
+int ab_usage(void (*usage)(FILE *f), bool asked);
+
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void ab_hex(const void *buf, size_t len, char *out);
 

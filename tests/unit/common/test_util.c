@@ -8,8 +8,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ab_err.h"
@@ -128,6 +130,61 @@ test_random_and_hex(void **state)
 	assert_string_equal(hex, "ab01");
 }
 
+/* A write larger than a pipe's buffer goes out whole, in several short writes. */
+static void
+test_write_all_across_short_writes(void **state)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	size_t len = 1 << 20; /* a pipe holds 64 KiB */
+	char *out = ab_xmalloc(len), *in = ab_xmalloc(len);
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)(i * 7);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		_exit(ab_write_all(fds[1], out, len) == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	ssize_t n;
+	while ((n = read(fds[0], in + got, len - got)) > 0)
+		got += (size_t)n;
+	close(fds[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(got, len);
+	assert_memory_equal(in, out, len);
+	free(in);
+	free(out);
+	/* a reader that is gone: -EPIPE (SIGPIPE ignored, as every daemon does) */
+	assert_int_equal(pipe(fds), 0);
+	close(fds[0]);
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(ab_write_all(fds[1], "x", 1), -EPIPE);
+	close(fds[1]);
+}
+
+static FILE *usage_to;
+
+static void
+record_usage(FILE *f)
+{
+	usage_to = f;
+}
+
+static void
+test_usage_exit_status(void **state)
+{
+	assert_int_equal(ab_usage(record_usage, true), 0);
+	assert_ptr_equal(usage_to, stdout);
+	assert_int_equal(ab_usage(record_usage, false), 2);
+	assert_ptr_equal(usage_to, stderr);
+}
+
 AB_TEST_MAIN(setup, teardown, test_atomic_write_replaces_and_reads_back,
              test_atomic_write_into_missing_dir_fails_cleanly, test_read_file_enforces_max,
-             test_mkdir_p, test_utf8_validation, test_take_ptr_and_fd, test_random_and_hex);
+             test_mkdir_p, test_utf8_validation, test_take_ptr_and_fd, test_random_and_hex,
+             test_write_all_across_short_writes, test_usage_exit_status);

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "ab_test.h"
+
+#include <errno.h>
+
+#include "ab_json.h"
+#include "ab_util.h"
+
+static void
+test_snapshot_new_says_version_and_when(void **state)
+{
+	int64_t before = ab_wall_ms();
+	json_t *o = ab_json_snapshot_new();
+	int64_t after = ab_wall_ms();
+	assert_int_equal(json_integer_value(json_object_get(o, "v")), 1);
+	json_int_t saved = json_integer_value(json_object_get(o, "saved_wall_ms"));
+	assert_true(saved >= before && saved <= after);
+	assert_int_equal(json_object_size(o), 2);
+	int64_t age = ab_json_snapshot_age_ms(o);
+	assert_true(age >= 0 && age <= ab_wall_ms() - before);
+	json_decref(o);
+}
+
+/* The time the process was down is the snapshot's age; a clock that went back is no age. */
+static void
+test_snapshot_age(void **state)
+{
+	json_t *o =
+	    json_pack("{s:i, s:I}", "v", 1, "saved_wall_ms", (json_int_t)(ab_wall_ms() - 5000));
+	int64_t age = ab_json_snapshot_age_ms(o);
+	assert_true(age >= 5000 && age < 65000);
+	json_object_set_new(o, "saved_wall_ms", json_integer(ab_wall_ms() + 60000));
+	assert_int_equal(ab_json_snapshot_age_ms(o), 0);
+	json_object_del(o, "saved_wall_ms");
+	assert_int_equal(ab_json_snapshot_age_ms(o), 0);
+	json_decref(o);
+}
+
+static void
+test_snapshot_other_versions_refused(void **state)
+{
+	json_t *o = json_pack("{s:i, s:I}", "v", 2, "saved_wall_ms", (json_int_t)ab_wall_ms());
+	assert_int_equal(ab_json_snapshot_age_ms(o), -EINVAL);
+	json_object_del(o, "v");
+	assert_int_equal(ab_json_snapshot_age_ms(o), -EINVAL);
+	json_decref(o);
+	o = json_array();
+	assert_int_equal(ab_json_snapshot_age_ms(o), -EINVAL);
+	json_decref(o);
+	assert_int_equal(ab_json_snapshot_age_ms(NULL), -EINVAL);
+}
+
+AB_TEST_MAIN(NULL, NULL, test_snapshot_new_says_version_and_when, test_snapshot_age,
+             test_snapshot_other_versions_refused);
