@@ -56,11 +56,72 @@
 
 static bool stop_requested;
 
+/*
+ * Reloading the services registry (SIGHUP, POST /api/admin/services/reload, argoboxctl
+ * services reload): the config file is read again and its "services" validated as
+ * --check-config does (against the file's users, profiles and netpol.services); the running
+ * services take the new registry (services_reload) and every running desktop's network set
+ * follows it (isolation_refresh_services). Nothing else in the file is applied.
+ */
+struct reload_ctx {
+	const char *config_path; /* NULL: started without --config */
+	struct services *services;
+#ifdef AB_HAVE_ISOLATION
+	struct isolation *iso;
+#endif
+};
+
+static int
+reload_services(void *data, const char *by, struct ab_err *err)
+{
+	struct reload_ctx *rc = data;
+	if (!rc->config_path)
+		return ab_err_set(err, EOPNOTSUPP,
+		                  "the broker was started without --config: nothing to reload");
+	if (!rc->services)
+		return ab_err_set(err, EAGAIN, "the services are not running yet");
+	struct broker_config cfg;
+	ab_config_init(broker_config_fields, &cfg, &broker_config_defaults, sizeof(cfg));
+	struct services_registry *reg = NULL;
+	int r = ab_config_load_file(broker_config_fields, &cfg, rc->config_path, err);
+	if (r >= 0)
+		r = services_check_config(&cfg, err);
+	if (r >= 0)
+		r = services_registry_load(cfg.services, &reg, err);
+	ab_config_free(broker_config_fields, &cfg);
+	if (r < 0)
+		return ab_err_wrap(err, "reloading '%s'", rc->config_path);
+	if ((r = services_reload(rc->services, reg, by, err)) < 0)
+		return r;
+#ifdef AB_HAVE_ISOLATION
+	isolation_set_services(rc->iso, services_registry(rc->services));
+	r = isolation_refresh_services(rc->iso, err);
+	if (r < 0)
+		return ab_err_wrap(err, "updating the desktops' network rules");
+	ab_info("services reload: the network rules of %d running desktop(s) changed", r);
+#endif
+	return 0;
+}
+
 static void
 on_signal(struct ab_loop *loop, int fd, unsigned events, void *data)
 {
 	struct signalfd_siginfo si;
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		struct reload_ctx *rc = data;
+		if (si.ssi_signo == SIGHUP && !rc->services) {
+			ab_warn("SIGHUP before the services run: nothing reloaded");
+			continue;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			struct ab_err err = {0};
+			ab_info("signal %u: reloading the services registry", si.ssi_signo);
+			json_t *d = services_reload_request(rc->services, "SIGHUP", &err);
+			if (!d)
+				ab_error("services reload: %s", err.msg);
+			json_decref(d);
+			continue;
+		}
 		ab_info("signal %u: shutting down", si.ssi_signo);
 		stop_requested = true;
 	}
@@ -227,11 +288,14 @@ main(int argc, char **argv)
 {
 	ab_log_init("broker");
 	const char *web_root = NULL;
+	struct reload_ctx reload = {0};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--web-root") == 0 && i + 1 < argc) {
 			web_root = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			reload.config_path = argv[i] + 9;
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			i++;
+			reload.config_path = argv[++i];
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
@@ -287,6 +351,7 @@ main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP); /* reloads the services registry */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	_cleanup_close_ int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -301,7 +366,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	struct ab_loop *loop = server_loop(srv);
-	struct ab_watch *sigw = ab_loop_watch(loop, sfd, AB_LOOP_READ, on_signal, NULL);
+	struct ab_watch *sigw = ab_loop_watch(loop, sfd, AB_LOOP_READ, on_signal, &reload);
 	/* The audit store, API and alerts first, so every event after this reaches them. */
 	struct auditsvc *auditsvc = NULL;
 	if (auditsvc_new(&cfg, loop, srv, &auditsvc, &err) < 0) {
@@ -430,6 +495,11 @@ main(int argc, char **argv)
 		ab_warn("cannot add the services routes");
 	server_add_health(srv, services_health, services);
 	admin_socket_set_services(ctl, services);
+	reload.services = services;
+#ifdef AB_HAVE_ISOLATION
+	reload.iso = iso;
+#endif
+	services_set_reload(services, reload_services, &reload);
 	struct vncgw_params vp = {
 	    .listen = cfg.vnc_listen,
 	    .public_host = cfg.vnc_public_host,

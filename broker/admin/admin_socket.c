@@ -74,7 +74,7 @@ client_kill(struct ctl_client *cl)
 		cl->ctl->reap = ab_loop_timer(cl->ctl->loop, 0, admin_socket_reap, cl->ctl);
 }
 
-/* argoboxctl services list|status|restart (the peer is root or the broker's uid). */
+/* argoboxctl services list|reload|status|restart (the peer is root or the broker's uid). */
 static json_t *
 admin_socket_services(struct admin_socket *c, const char *type, json_t *req)
 {
@@ -83,6 +83,13 @@ admin_socket_services(struct admin_socket *c, const char *type, json_t *req)
 	if (strcmp(type, "services_list") == 0)
 		return ab_proto_msg(type,
 		                    json_pack("{so}", "services", services_list_json(c->services)));
+	if (strcmp(type, "services_reload") == 0) {
+		struct ab_err err = {0};
+		json_t *d = services_reload_request(c->services, "argoboxctl", &err);
+		if (!d)
+			return ab_proto_msg("error", json_pack("{ss}", "msg", err.msg));
+		return ab_proto_msg(type, d);
+	}
 	const char *name = json_string_value(json_object_get(req, "name"));
 	if (!name)
 		return ab_proto_msg("error", json_pack("{ss}", "msg", "missing 'name'"));

@@ -4,7 +4,8 @@
  * admin socket (broker/admin/admin_socket.h).
  *
  *   argoboxctl [--socket PATH] [--json] status | list | stop USER
- *              | services list | services status NAME | services restart NAME
+ *              | services list | services reload | services status NAME
+ *              | services restart NAME
  *
  *   argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]
  *
@@ -28,8 +29,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: argoboxctl [--socket PATH] [--json] status | list | stop USER\n"
-	           "                  | services list | services status NAME | services restart "
-	           "NAME\n"
+	           "                  | services list | services reload | services status NAME\n"
+	           "                  | services restart NAME\n"
 	           "       argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n");
 }
 
@@ -77,12 +78,30 @@ request(const char *path, json_t *req, json_t **ret)
 	return -1;
 }
 
-/* `services list` as a table, `status` as key: value lines, `restart` as one line. */
+/*
+ * `services list` as a table, `reload` as what changed, `status` as key: value lines, `restart`
+ * as one line.
+ */
 static void
 services_print(const char *sub, const char *name, json_t *ans)
 {
 	if (strcmp(sub, "restart") == 0) {
 		printf("%s: restarting\n", name);
+		return;
+	}
+	if (strcmp(sub, "reload") == 0) {
+		static const char *const keys[] = {"added", "removed", "changed"};
+		printf("reloaded: %lld services",
+		       (long long)json_integer_value(json_object_get(ans, "services")));
+		for (size_t k = 0; k < AB_ARRAY_SIZE(keys); k++) {
+			json_t *l = json_object_get(ans, keys[k]), *v;
+			size_t j;
+			printf("; %s:", keys[k]);
+			if (!json_array_size(l))
+				printf(" none");
+			json_array_foreach(l, j, v) printf(" %s", json_string_value(v));
+		}
+		putchar('\n');
 		return;
 	}
 	json_t *list = json_object_get(ans, "services");
@@ -196,8 +215,10 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "stop") == 0 && i + 2 == argc) {
 		req = ab_proto_msg("stop", json_pack("{ss}", "user", argv[i + 1]));
 	} else if (strcmp(cmd, "services") == 0 && i + 2 == argc &&
-	           strcmp(argv[i + 1], "list") == 0) {
-		req = ab_proto_msg("services_list", NULL);
+	           (strcmp(argv[i + 1], "list") == 0 || strcmp(argv[i + 1], "reload") == 0)) {
+		char type[32];
+		snprintf(type, sizeof(type), "services_%s", argv[i + 1]);
+		req = ab_proto_msg(type, NULL);
 	} else if (strcmp(cmd, "services") == 0 && i + 3 == argc &&
 	           (strcmp(argv[i + 1], "status") == 0 || strcmp(argv[i + 1], "restart") == 0)) {
 		char type[32];

@@ -24,7 +24,7 @@
 #endif
 
 #define MAX_LAN          32
-#define MAX_SERVICES     64
+#define MAX_SERVICES     1024 /* reachable services per desktop */
 #define MAX_EPHEMERAL    1024 /* demo identities at once */
 #define MAX_DESKTOP_BINS 4
 #define MAX_RO_BINDS     (MAX_DESKTOP_BINS + 2) /* + the assets and apps directories */
@@ -151,6 +151,8 @@ struct isolation {
 	struct runtime_mount mounts[MAX_RO_BINDS];
 	struct netpol_cidr lan[MAX_LAN];
 	struct netpol_service services[MAX_SERVICES];
+	const char *service_names[MAX_SERVICES]; /* fill_net's: the name of each services[i] */
+	json_t *services_denied;                 /* fill_net's: registry services not visible */
 	/* adoption */
 	struct desktop_manager *desktops;
 	bool adopt_pending;
@@ -522,6 +524,7 @@ isolation_free(struct isolation *iso)
 		iso->launcher->ops->free(iso->launcher);
 	netpol_free(iso->np);
 	free_subtrees(&iso->rc, &iso->nc);
+	json_decref(iso->services_denied);
 	users_free(iso->own_users);
 	free(iso);
 }
@@ -544,20 +547,44 @@ isolation_launcher_name(const struct isolation *iso)
 	return iso->oci ? (iso->rt ? runtime_name(iso->rt) : "oci") : "process";
 }
 
-/* The netpol part of a profile: LAN ranges (IPv4) and the named services. */
-static void
-fill_net(struct isolation *iso, const struct users_profile *prof, struct launcher_oci_profile *p)
+/* Appends a reachable service (deduplicated by name) to iso->services; false when full. */
+static bool
+add_service(struct isolation *iso, size_t *n, const char *name, const char *spec)
 {
+	struct ab_err e = {0};
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(iso->service_names[i], name))
+			return true;
+	if (*n >= MAX_SERVICES)
+		return false;
+	if (netpol_parse_service(spec, &iso->services[*n], &e) < 0)
+		return true;
+	iso->service_names[(*n)++] = name;
+	return true;
+}
+
+/*
+ * The netpol part of a profile: LAN ranges (IPv4) and the services the user may reach.
+ * Egress follows visibility: every service of the registry that `user` may see
+ * (services_visible: admin all, members their own, their profile's and those whose access
+ * names them, demo identities their whitelist) whose host is an IPv4 address; plus the names
+ * the profile's network.services lists that the registry does not have, from netpol.services.
+ * Services of the registry the user may not see are listed in iso->services_denied.
+ */
+static void
+fill_net(struct isolation *iso, const char *user, enum users_role role,
+         const struct users_profile *prof, struct launcher_oci_profile *p)
+{
+	json_decref(iso->services_denied);
+	iso->services_denied = json_array();
 	p->has_net = true;
-	if (!prof)
-		return;
-	if (prof->egress == USERS_EGRESS_NONE) {
+	if (prof && prof->egress == USERS_EGRESS_NONE) {
 		p->has_net = false;
 		return;
 	}
 	size_t n = 0;
-	for (size_t i = 0; prof->egress >= USERS_EGRESS_LAN && i < prof->n_lan && n < MAX_LAN;
-	     i++) {
+	for (size_t i = 0;
+	     prof && prof->egress >= USERS_EGRESS_LAN && i < prof->n_lan && n < MAX_LAN; i++) {
 		const struct users_cidr *c = &prof->lan[i];
 		if (c->family != AF_INET) {
 			ab_warn("profile '%s': LAN range '%s' is not IPv4: not reachable",
@@ -571,33 +598,69 @@ fill_net(struct isolation *iso, const struct users_profile *prof, struct launche
 	p->net.lan = iso->lan;
 	p->net.n_lan = n;
 	n = 0;
-	for (size_t i = 0; i < prof->n_net_services && n < MAX_SERVICES; i++) {
+	const struct services_registry *reg = iso->services_reg;
+	for (size_t i = 0; reg && i < reg->n; i++) {
+		const struct services_entry *e = &reg->entries[i];
+		char spec[128];
+		if (!services_visible(e, user, role, prof)) {
+			json_array_append_new(iso->services_denied, json_string(e->name));
+			continue;
+		}
+		if (services_net_spec(e, spec, sizeof(spec)) < 0)
+			continue; /* a host name: the rules cannot name it */
+		if (!add_service(iso, &n, e->name, spec))
+			ab_warn("'%s' may reach more than %d services: the rest are not reachable",
+			        user, MAX_SERVICES);
+	}
+	for (size_t i = 0; prof && i < prof->n_net_services; i++) {
 		const char *name = prof->net_services[i];
+		if (reg && services_registry_find(reg, name))
+			continue; /* the registry's visibility decided */
 		json_t *v = json_object_get(iso->nc.services, name);
-		struct ab_err e = {0};
-		const char *spec = v ? json_string_value(v) : name;
-		/* the services registry is the one source of truth for a name it has */
-		const struct services_entry *se =
-		    iso->services_reg ? services_registry_find(iso->services_reg, name) : NULL;
-		char regspec[128];
-		if (se && services_net_spec(se, regspec, sizeof(regspec)) == 0)
-			spec = regspec;
-		if (netpol_parse_service(spec, &iso->services[n], &e) == 0)
-			n++;
-		else
+		if (!v) {
 			ab_warn("profile '%s': service '%s' has no address (netpol.services): not "
 			        "reachable",
 			        prof->name, name);
+			continue;
+		}
+		add_service(iso, &n, name, json_string_value(v));
 	}
 	p->net.services = iso->services;
 	p->net.n_services = n;
 }
 
-int
-isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *data,
-                      struct ab_err *err)
+/* The names of fill_net's services, as a JSON array. */
+static json_t *
+service_names_json(struct isolation *iso, size_t n)
 {
-	struct isolation *iso = data;
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(iso->service_names[i]));
+	return a;
+}
+
+/* Audits what fill_net decided for `user`: a grant (what it may reach), a deny (what not). */
+static void
+audit_egress(struct isolation *iso, const char *user, enum runtime_role role,
+             const struct launcher_oci_profile *p, json_t *change)
+{
+	const char *rn = runtime_role_name(role);
+	json_t *d = json_pack("{sosb}", "reachable",
+	                      service_names_json(iso, p->has_net ? p->net.n_services : 0),
+	                      "network", p->has_net);
+	if (change)
+		json_object_update(d, change);
+	audit_log("service.egress", AUDIT_GRANT, user, rn, NULL, d);
+	if (json_array_size(iso->services_denied) > 0)
+		audit_log("service.egress", AUDIT_DENY, user, rn, NULL,
+		          json_pack("{sOss}", "unreachable", iso->services_denied, "reason",
+		                    "not visible to this user"));
+}
+
+static int
+profile_for(struct isolation *iso, const char *user, bool audit_it,
+            struct launcher_oci_profile *ret, struct ab_err *err)
+{
 	const struct users_user *u = NULL;
 	size_t index = 0;
 	if (iso->users) {
@@ -683,14 +746,88 @@ isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *
 		p.spec.mounts = iso->mounts;
 		p.spec.n_mounts = n;
 	}
-	fill_net(iso, prof, &p);
+	fill_net(iso, user, u ? u->role : ephemeral ? id.role : USERS_ROLE_ADMIN, prof, &p);
 	if (ephemeral && !prof)
 		p.net.n_lan = p.net.n_services = 0;
+	if (audit_it)
+		audit_egress(iso, user, p.spec.role, &p, NULL);
 	p.net.user = iso->user;
 	p.net.role = p.spec.role;
 	p.net.index = p.spec.index;
 	*ret = p;
 	return 0;
+}
+
+int
+isolation_profile_for(const char *user, struct launcher_oci_profile *ret, void *data,
+                      struct ab_err *err)
+{
+	return profile_for(data, user, true, ret, err);
+}
+
+static json_t *
+specs_json(const struct netpol_service *l, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char spec[48];
+		netpol_service_format(&l[i], spec, sizeof(spec));
+		json_array_append_new(a, json_string(spec));
+	}
+	return a;
+}
+
+/* One running desktop's service set made to match its current policy; 1 if it changed. */
+static int
+refresh_one(struct isolation *iso, const char *user, struct ab_err *err)
+{
+	struct launcher_oci_profile p = {0};
+	if (!runtime_has(iso->rt, user) || profile_for(iso, user, false, &p, err) < 0 || !p.has_net)
+		return 0;
+	struct netpol_set_change ch = {0};
+	int r = netpol_set_services(iso->np, user, p.net.services, p.net.n_services, &ch, err);
+	if (r == -ENOENT) {
+		ab_err_clear(err);
+		return 0; /* started by a broker from before the service sets: next start */
+	}
+	if (r < 0)
+		return r;
+	bool changed = ch.n_added || ch.n_removed;
+	if (changed)
+		audit_egress(iso, user, p.spec.role, &p,
+		             json_pack("{s:s, s:o, s:o}", "step", "reload", "added",
+		                       specs_json(ch.added, ch.n_added), "removed",
+		                       specs_json(ch.removed, ch.n_removed)));
+	netpol_set_change_free(&ch);
+	return changed;
+}
+
+int
+isolation_refresh_services(struct isolation *iso, struct ab_err *err)
+{
+	if (!iso->oci || !iso->rt || !iso->np)
+		return 0;
+	int changed = 0, first = 0;
+	struct ab_err e = {0};
+	size_t n = iso->users ? users_count(iso->users) : 0;
+	for (size_t i = 0; i <= n + MAX_EPHEMERAL; i++) {
+		const char *user = i < n                   ? users_at(iso->users, i)->name
+		                   : i == n && !iso->users ? "local"
+		                   : i > n                 ? iso->ephemeral[i - n - 1]
+		                                           : "";
+		if (!user[0])
+			continue;
+		int r = refresh_one(iso, user, &e);
+		if (r < 0 && !first) {
+			first = r;
+			ab_err_set(err, -r, "%s", e.msg);
+		} else if (r < 0) {
+			ab_warn("%s", e.msg);
+		}
+		ab_err_clear(&e);
+		changed += r > 0;
+	}
+	return first < 0 ? first : changed;
 }
 
 /* runtime_adopt's question: the current policy of a running container's user. */

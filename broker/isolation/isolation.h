@@ -53,11 +53,21 @@ int isolation_new(struct ab_loop *loop, struct broker_config *cfg, const struct 
                   struct isolation **ret, struct ab_err *err);
 void isolation_set_users(struct isolation *iso, const struct users_db *users);
 /*
- * The services registry (borrowed, must outlive the isolation; NULL: none): a service a
- * profile names in network.services takes its address from the registry's URL when the
- * registry has it (one source of truth), else from netpol.services.
+ * The services registry (borrowed, must outlive the isolation; NULL: none). Egress follows
+ * visibility: a desktop may reach every service of the registry its user may see
+ * (services_visible) at the address of its URL (one source of truth), and the names of its
+ * profile's network.services that the registry does not have, from netpol.services. Each
+ * desktop start audits service.egress: a grant with what it may reach, a deny with what not.
  */
 void isolation_set_services(struct isolation *iso, const struct services_registry *reg);
+/*
+ * After the registry changed (isolation_set_services with the reloaded one): every running
+ * desktop's service set is made to match what its user may now see, in place (no restart,
+ * no chain flushed). Each change is audited (service.egress, step "reload", with what was
+ * added and removed). Returns how many desktops changed, or the first -errno (the others
+ * are still updated).
+ */
+int isolation_refresh_services(struct isolation *iso, struct ab_err *err);
 
 /*
  * Identities outside the users table (demo-<hex>, docs/auth.md): authn

@@ -14,6 +14,7 @@
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 #include <linux/if_link.h>
@@ -615,10 +616,11 @@ batch_del_chain(struct batch *bt, const char *name)
 	mnl_nlmsg_batch_next(bt->b);
 }
 
+/* `elems`: how many set elements the batch may carry beyond its chains and rules. */
 static void
-batch_start(struct batch *bt, struct netpol *np)
+batch_start(struct batch *bt, struct netpol *np, size_t elems)
 {
-	size_t size = MNL_SOCKET_BUFFER_SIZE * 16;
+	size_t size = MNL_SOCKET_BUFFER_SIZE * 16 + elems * 64;
 	bt->buf = ab_xmalloc(size);
 	bt->b = mnl_nlmsg_batch_start(bt->buf, size);
 	bt->seq = ++np->seq * 1000u;
@@ -657,6 +659,123 @@ chain_names(const char *user, char fwd[64], char in[64], char nat[64], char coun
 	snprintf(count, 64, "%s-count", user);
 }
 
+/*
+ * The user's services live in a set of their own, "<user>-svc", keyed by
+ * ipv4_addr . inet_proto . inet_service (each field in a 32-bit register of its own, as nft
+ * lays out concatenations): the forward and input chains accept what the set holds, and a
+ * reload changes the set's elements in place (netpol_set_services), never the chains.
+ */
+#define SVC_KEY_TYPE ((((7u << 6) | 12u) << 6) | 13u) /* nft's concat type id of the three */
+#define SVC_CHUNK    256                              /* elements per netlink message */
+
+struct svc_key {
+	uint32_t addr; /* network order */
+	uint8_t proto;
+	uint8_t pad1[3];
+	uint16_t port; /* network order */
+	uint8_t pad2[2];
+};
+
+static void
+set_name(const char *user, char out[64])
+{
+	snprintf(out, 64, "%s-svc", user);
+}
+
+static struct svc_key
+svc_key(const struct netpol_service *s)
+{
+	return (struct svc_key){.addr = s->addr, .proto = s->proto, .port = htons(s->port)};
+}
+
+static struct nftnl_set *
+set_new(struct batch *bt, const char *name)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, bt->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	return s;
+}
+
+/* One set message (NEWSET/DELSET, or with `elems` NEWSETELEM/DELSETELEM); frees `s`. */
+static void
+batch_set(struct batch *bt, struct nftnl_set *s, uint16_t type, uint16_t flags, bool elems)
+{
+	bt->last = bt->seq;
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt->b), type,
+	                                           NFPROTO_INET, flags | NLM_F_ACK, bt->seq++);
+	if (elems)
+		nftnl_set_elems_nlmsg_build_payload(h, s);
+	else
+		nftnl_set_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	mnl_nlmsg_batch_next(bt->b);
+}
+
+/* Adds (NEWSETELEM) or deletes (DELSETELEM) `n` keys of the set, SVC_CHUNK per message. */
+static void
+batch_set_elems(struct batch *bt, const char *name, uint16_t type, const struct svc_key *keys,
+                size_t n)
+{
+	for (size_t i = 0; i < n; i += SVC_CHUNK) {
+		struct nftnl_set *s = set_new(bt, name);
+		for (size_t k = i; k < n && k < i + SVC_CHUNK; k++) {
+			struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &keys[k], sizeof(keys[k]));
+			nftnl_set_elem_add(s, e);
+		}
+		batch_set(bt, s, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0, true);
+	}
+}
+
+/* Creates the user's service set if it is not there, and makes it hold exactly `u`'s. */
+static void
+batch_service_set(struct batch *bt, const struct netpol_user *u)
+{
+	char name[64];
+	set_name(u->user, name);
+	struct nftnl_set *s = set_new(bt, name);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, SVC_KEY_TYPE);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(struct svc_key));
+	nftnl_set_set_u32(s, NFTNL_SET_ID, bt->seq);
+	batch_set(bt, s, NFT_MSG_NEWSET, NLM_F_CREATE, false);
+	batch_set(bt, set_new(bt, name), NFT_MSG_DELSETELEM, 0, true); /* no elements: flush */
+	struct svc_key *keys = ab_xcalloc(u->n_services + 1, sizeof(*keys));
+	for (size_t i = 0; i < u->n_services; i++)
+		keys[i] = svc_key(&u->services[i]);
+	batch_set_elems(bt, name, NFT_MSG_NEWSETELEM, keys, u->n_services);
+	free(keys);
+}
+
+/* ip daddr . meta l4proto . th dport @<user>-svc */
+static void
+m_service_set(struct nftnl_rule *r, const char *user)
+{
+	char name[64];
+	set_name(user, name);
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 16);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG32_00);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("meta");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG32_01);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("payload");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG32_02);
+	nftnl_rule_add_expr(r, e);
+	e = nftnl_expr_alloc("lookup");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, name);
+	nftnl_rule_add_expr(r, e);
+}
+
 /* A drop the poller does not count: its packets were counted in the count chain. */
 static void
 drop_quiet(struct batch *bt, struct nftnl_rule *r)
@@ -690,8 +809,9 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 	struct netpol_cidr subnet = {net, 30};
 	struct netpol_cidr resolver = {np->resolver, 32};
 	struct batch bt = {0};
-	batch_start(&bt, np);
+	batch_start(&bt, np, u->n_services);
 	batch_table(&bt);
+	batch_service_set(&bt, u);
 
 	/*
 	 * count (forward, before every user's forward chain): traffic between two users' namespaces
@@ -748,12 +868,9 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 			drop(&bt, x, "dns");
 		}
 	}
-	for (size_t i = 0; i < u->n_services; i++) {
-		x = rule_new(&bt, fwd);
-		m_addr(x, 16, (struct netpol_cidr){u->services[i].addr, 32});
-		m_port(x, u->services[i].proto, u->services[i].port);
-		accept_(&bt, x);
-	}
+	x = rule_new(&bt, fwd);
+	m_service_set(x, u->user);
+	accept_(&bt, x);
 	if (admin) {
 		accept_(&bt, rule_new(&bt, fwd));
 	} else if (u->role == RUNTIME_ROLE_MEMBER) {
@@ -789,12 +906,9 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 			drop(&bt, x, "dns");
 		}
 	}
-	for (size_t i = 0; i < u->n_services; i++) {
-		x = rule_new(&bt, in);
-		m_addr(x, 16, (struct netpol_cidr){u->services[i].addr, 32});
-		m_port(x, u->services[i].proto, u->services[i].port);
-		accept_(&bt, x);
-	}
+	x = rule_new(&bt, in);
+	m_service_set(x, u->user);
+	accept_(&bt, x);
 	if (admin)
 		accept_(&bt, rule_new(&bt, in));
 	drop(&bt, rule_new(&bt, in), "host-port");
@@ -823,18 +937,24 @@ remove_rules(struct netpol *np, const char *user)
 	const char *chains[] = {fwd, in, count, nat};
 	/* One transaction for all (one commit, one RCU grace period); one by one if some are gone.
 	 */
+	char set[64];
+	set_name(user, set);
 	struct batch all = {0};
-	batch_start(&all, np);
+	batch_start(&all, np, 0);
 	for (size_t i = 0; i < AB_ARRAY_SIZE(chains); i++)
 		if (i < 3 || np->cfg.masquerade)
 			batch_del_chain(&all, chains[i]);
+	batch_set(&all, set_new(&all, set), NFT_MSG_DELSET, 0, false); /* after its rules */
 	if (batch_commit(&all, np) == 0)
 		return 0;
 	int first = 0;
-	for (size_t i = 0; i < AB_ARRAY_SIZE(chains); i++) {
+	for (size_t i = 0; i <= AB_ARRAY_SIZE(chains); i++) {
 		struct batch bt = {0};
-		batch_start(&bt, np);
-		batch_del_chain(&bt, chains[i]);
+		batch_start(&bt, np, 0);
+		if (i < AB_ARRAY_SIZE(chains))
+			batch_del_chain(&bt, chains[i]);
+		else
+			batch_set(&bt, set_new(&bt, set), NFT_MSG_DELSET, 0, false);
 		int r = batch_commit(&bt, np);
 		if (r < 0 && r != -ENOENT && !first)
 			first = r;
@@ -933,12 +1053,9 @@ policy_detail(struct netpol *np, const struct netpol_user *u)
 	}
 	json_t *svc = json_array();
 	for (size_t i = 0; i < u->n_services; i++) {
-		char a[16];
-		inet_ntop(AF_INET, &u->services[i].addr, a, sizeof(a));
-		json_array_append_new(
-		    svc,
-		    json_sprintf("%s:%s:%u", u->services[i].proto == IPPROTO_TCP ? "tcp" : "udp", a,
-		                 u->services[i].port));
+		char spec[48];
+		netpol_service_format(&u->services[i], spec, sizeof(spec));
+		json_array_append_new(svc, json_string(spec));
 	}
 	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:s}", "address", c, "gateway", h, "lan", lan,
 	                 "services", svc, "dns_restricted", u->role != RUNTIME_ROLE_ADMIN,
@@ -1061,6 +1178,149 @@ netpol_remove(struct netpol *np, const char *user, unsigned index, struct ab_err
 	if (r < 0)
 		return ab_err_errno(err, -r, "removing the network of '%s'", user);
 	return 0;
+}
+
+/* ---- service sets, in place ---- */
+
+struct elems_ctx {
+	struct netpol_service *have;
+	size_t n, cap;
+};
+
+static int
+elem_cb(struct nftnl_set_elem *e, void *data)
+{
+	struct elems_ctx *ctx = data;
+	uint32_t len = 0;
+	const struct svc_key *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	if (!k || len != sizeof(*k))
+		return 0;
+	if (ctx->n == ctx->cap) {
+		ctx->cap = ctx->cap ? ctx->cap * 2 : 32;
+		ctx->have = ab_xrealloc(ctx->have, ctx->cap * sizeof(*ctx->have));
+	}
+	ctx->have[ctx->n++] =
+	    (struct netpol_service){.addr = k->addr, .proto = k->proto, .port = ntohs(k->port)};
+	return 0;
+}
+
+static int
+elems_cb(const struct nlmsghdr *h, void *data)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	if (nftnl_set_elems_nlmsg_parse(h, s) >= 0)
+		nftnl_set_elem_foreach(s, elem_cb, data);
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+/* The elements of the user's service set, as the kernel has them. -ENOENT: no set. */
+static int
+read_service_set(struct netpol *np, const char *user, struct elems_ctx *ctx)
+{
+	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
+	if (!nl)
+		return -errno;
+	char buf[MNL_SOCKET_BUFFER_SIZE], name[64];
+	set_name(user, name);
+	uint32_t seq = ++np->seq;
+	struct nlmsghdr *h =
+	    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, seq);
+	struct nftnl_set *s = nftnl_set_alloc();
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, np->cfg.table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_elems_nlmsg_build_payload(h, s);
+	nftnl_set_free(s);
+	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
+		return -errno;
+	return nl_wait(nl, seq, elems_cb, ctx);
+}
+
+static bool
+svc_in(const struct netpol_service *l, size_t n, const struct netpol_service *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (l[i].addr == s->addr && l[i].port == s->port && l[i].proto == s->proto)
+			return true;
+	return false;
+}
+
+int
+netpol_get_services(struct netpol *np, const char *user, struct netpol_service **ret, size_t *ret_n,
+                    struct ab_err *err)
+{
+	struct elems_ctx cur = {0};
+	int r = read_service_set(np, user, &cur);
+	if (r < 0) {
+		free(cur.have);
+		return ab_err_errno(err, -r, "reading the service set of '%s'", user);
+	}
+	*ret = cur.have;
+	*ret_n = cur.n;
+	return 0;
+}
+
+int
+netpol_set_services(struct netpol *np, const char *user, const struct netpol_service *svc, size_t n,
+                    struct netpol_set_change *ret, struct ab_err *err)
+{
+	struct netpol_set_change ch = {0};
+	_cleanup_free_ struct netpol_service *have = NULL;
+	size_t n_have = 0;
+	int r = netpol_get_services(np, user, &have, &n_have, err);
+	if (r < 0)
+		return r;
+	ch.added = ab_xcalloc(n + 1, sizeof(*ch.added));
+	ch.removed = ab_xcalloc(n_have + 1, sizeof(*ch.removed));
+	for (size_t i = 0; i < n; i++)
+		if (!svc_in(have, n_have, &svc[i]) && !svc_in(ch.added, ch.n_added, &svc[i]))
+			ch.added[ch.n_added++] = svc[i];
+	for (size_t i = 0; i < n_have; i++)
+		if (!svc_in(svc, n, &have[i]))
+			ch.removed[ch.n_removed++] = have[i];
+	if (ch.n_added || ch.n_removed) {
+		char name[64];
+		set_name(user, name);
+		_cleanup_free_ struct svc_key *keys =
+		    ab_xcalloc(ch.n_added + ch.n_removed + 1, sizeof(*keys));
+		for (size_t i = 0; i < ch.n_removed; i++)
+			keys[i] = svc_key(&ch.removed[i]);
+		for (size_t i = 0; i < ch.n_added; i++)
+			keys[ch.n_removed + i] = svc_key(&ch.added[i]);
+		/* one transaction: the set is never seen half changed */
+		struct batch bt = {0};
+		batch_start(&bt, np, ch.n_added + ch.n_removed);
+		batch_set_elems(&bt, name, NFT_MSG_DELSETELEM, keys, ch.n_removed);
+		batch_set_elems(&bt, name, NFT_MSG_NEWSETELEM, keys + ch.n_removed, ch.n_added);
+		r = batch_commit(&bt, np);
+		if (r < 0) {
+			netpol_set_change_free(&ch);
+			return ab_err_errno(err, -r, "updating the service set of '%s'", user);
+		}
+	}
+	if (ret)
+		*ret = ch;
+	else
+		netpol_set_change_free(&ch);
+	return 0;
+}
+
+void
+netpol_set_change_free(struct netpol_set_change *ch)
+{
+	if (!ch)
+		return;
+	free(ch->added);
+	free(ch->removed);
+	*ch = (struct netpol_set_change){0};
+}
+
+void
+netpol_service_format(const struct netpol_service *s, char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &s->addr, a, sizeof(a));
+	snprintf(buf, len, "%s:%s:%u", s->proto == IPPROTO_TCP ? "tcp" : "udp", a, s->port);
 }
 
 /* ---- counters ---- */

@@ -14,11 +14,12 @@
  *   <user>-fwd  hook forward : traffic into the namespace: only replies;
  *                              from it: replies; never to the pool (other
  *                              users); DNS only to the allowed resolver
- *                              (non-admins); then by role: admin all,
- *                              member LAN ranges + services, demo services;
+ *                              (non-admins); the user's service set
+ *                              "<user>-svc" (every role); then by role:
+ *                              admin all, member LAN ranges;
  *                              everything else counted and dropped.
  *   <user>-in   hook input   : from the namespace to the host itself: replies,
- *                              the resolver, host services, admin all, else drop.
+ *                              the resolver, the service set, admin all, else drop.
  *   <user>-nat  hook postrouting (nat): masquerade the user's subnet.
  * Every drop rule carries a counter and a comment ("deny:<kind>");
  * netpol_poll() reads them and audits new drops (event "net.deny").
@@ -115,6 +116,30 @@ int netpol_addresses(struct netpol *np, unsigned index, char *ret_host, char *re
  * the number of users with new drops, or -errno. Call it from a timer.
  */
 int netpol_poll(struct netpol *np, struct ab_err *err);
+
+/*
+ * The services a user's desktop may reach are the elements of its set "<user>-svc" in the
+ * table (both the forward and the input chain accept what it holds). These change it in
+ * place, for a running desktop: no chain is flushed, nothing else changes, and the change is
+ * one transaction. New connections follow at once; established ones are left to end.
+ */
+struct netpol_set_change {
+	struct netpol_service *added, *removed; /* owned; netpol_set_change_free() */
+	size_t n_added, n_removed;
+};
+/*
+ * Makes the user's set hold exactly `svc` (duplicates are fine). *ret (may be NULL) says
+ * what changed. -ENOENT when the user has no set (no network here). Not audited: the caller
+ * knows the services' names.
+ */
+int netpol_set_services(struct netpol *np, const char *user, const struct netpol_service *svc,
+                        size_t n, struct netpol_set_change *ret, struct ab_err *err);
+void netpol_set_change_free(struct netpol_set_change *ch);
+/* The set's elements as the kernel has them (*ret owned, freed with free()). */
+int netpol_get_services(struct netpol *np, const char *user, struct netpol_service **ret,
+                        size_t *ret_n, struct ab_err *err);
+/* "tcp:a.b.c.d:port" (48 bytes are enough). */
+void netpol_service_format(const struct netpol_service *s, char *buf, size_t len);
 
 /* Dropped packets counted so far for `user` under `kind` ("any" = all kinds). */
 int64_t netpol_drops(struct netpol *np, const char *user, const char *kind);

@@ -97,8 +97,11 @@ struct services {
 	struct httpc *http;
 	struct services_registry *reg;
 	struct services_params p;
-	struct svc *s;
+	struct svc **s; /* one allocation each: callbacks hold them across a reload */
 	size_t n;
+	services_reload_fn reload; /* re-reads the registry (main.c), or NULL */
+	void *reload_data;
+	json_t *last_reload; /* what the last reload changed */
 	int64_t cycle_start_us;
 	unsigned cycle_pending;
 	size_t start_next;        /* the cycle's next service to start */
@@ -107,6 +110,7 @@ struct services {
 };
 
 static void check_start(struct svc *s);
+static struct svc *find(struct services *svc, const char *name);
 static void restart_start(struct svc *s, const char *by);
 static int64_t next_check(struct ab_loop *loop, void *data);
 
@@ -422,7 +426,7 @@ cycle_starter(struct ab_loop *loop, void *data)
 	struct services *svc = data;
 	unsigned started = 0;
 	while (svc->start_next < svc->n && started < START_BATCH) {
-		struct svc *s = &svc->s[svc->start_next++];
+		struct svc *s = svc->s[svc->start_next++];
 		if (s->in_cycle && !s->in_flight) {
 			check_start(s);
 			started++;
@@ -440,7 +444,7 @@ services_poll_all(struct services *svc)
 	svc->cycle_start_us = ab_now_us();
 	svc->cycle_pending = 0;
 	for (size_t i = 0; i < svc->n; i++) {
-		struct svc *s = &svc->s[i];
+		struct svc *s = svc->s[i];
 		if (s->in_flight)
 			continue;
 		ab_loop_timer_cancel(svc->loop, s->next);
@@ -692,10 +696,7 @@ restart_start(struct svc *s, const char *by)
 int
 services_restart_now(struct services *svc, const char *name, const char *by, struct ab_err *err)
 {
-	struct svc *s = NULL;
-	for (size_t i = 0; i < svc->n && !s; i++)
-		if (strcmp(svc->s[i].e->name, name) == 0)
-			s = &svc->s[i];
+	struct svc *s = find(svc, name);
 	if (!s)
 		return ab_err_set(err, ENOENT, "no service named '%s'", name);
 	if (s->e->restart.kind == SERVICES_RESTART_NONE)
@@ -734,8 +735,8 @@ static struct svc *
 find(struct services *svc, const char *name)
 {
 	for (size_t i = 0; name && i < svc->n; i++)
-		if (strcmp(svc->s[i].e->name, name) == 0)
-			return &svc->s[i];
+		if (strcmp(svc->s[i]->e->name, name) == 0)
+			return svc->s[i];
 	return NULL;
 }
 
@@ -809,7 +810,7 @@ services_list_json(struct services *svc)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < svc->n; i++)
-		json_array_append_new(a, svc_json(&svc->s[i], true));
+		json_array_append_new(a, svc_json(svc->s[i], true));
 	return a;
 }
 
@@ -826,7 +827,7 @@ services_health(json_t *out, void *data)
 	struct services *svc = data;
 	unsigned count[SERVICES_STATE_MAX] = {0};
 	for (size_t i = 0; i < svc->n; i++)
-		count[svc->s[i].state]++;
+		count[svc->s[i]->state]++;
 	json_t *o = json_object();
 	for (int k = 0; k < SERVICES_STATE_MAX; k++)
 		json_object_set_new(o, services_state_name((enum services_state)k),
@@ -867,12 +868,12 @@ api_list(struct http_request *req, struct http_response *resp, void *data)
 	json_t *list = json_array(), *shown = json_array();
 	unsigned hidden = 0;
 	for (size_t i = 0; i < svc->n; i++) {
-		if (!services_visible(svc->s[i].e, req->user, role, profile)) {
+		if (!services_visible(svc->s[i]->e, req->user, role, profile)) {
 			hidden++;
 			continue;
 		}
-		json_array_append_new(list, svc_json(&svc->s[i], role == USERS_ROLE_ADMIN));
-		json_array_append_new(shown, json_string(svc->s[i].e->name));
+		json_array_append_new(list, svc_json(svc->s[i], role == USERS_ROLE_ADMIN));
+		json_array_append_new(shown, json_string(svc->s[i]->e->name));
 	}
 	audit_log("service.access", AUDIT_GRANT, req->user, req->role, req->peer,
 	          json_pack("{sssosI}", "endpoint", "list", "visible", shown, "hidden",
@@ -946,10 +947,33 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 	return 0;
 }
 
+/* POST /api/admin/services/reload: admins only (authz admin.write; checked again here). */
+static int
+api_reload(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct services *svc = data;
+	if (users_role_from_string(req->role) != USERS_ROLE_ADMIN) {
+		audit_log("service.reload", AUDIT_DENY, req->user[0] ? req->user : NULL, req->role,
+		          req->peer, json_pack("{ss}", "reason", "admins only"));
+		http_response_error(resp, 403, "only admins may reload the services registry");
+		return 0;
+	}
+	struct ab_err err = {0};
+	json_t *d = services_reload_request(svc, req->user, &err);
+	if (!d) {
+		http_response_error(resp, err.code == EOPNOTSUPP ? 409 : 400, err.msg);
+		return 0;
+	}
+	http_response_json(resp, 200, d);
+	return 0;
+}
+
 int
 services_add_routes(struct services *svc, struct server *srv)
 {
-	int r = server_route_add(srv, "GET", "/api/services", api_list, svc);
+	int r = server_route_add(srv, "POST", "/api/admin/services/reload", api_reload, svc);
+	if (r >= 0)
+		r = server_route_add(srv, "GET", "/api/services", api_list, svc);
 	if (r >= 0)
 		r = server_route_add(srv, "GET", "/api/services/", api_one, svc);
 	if (r >= 0)
@@ -958,6 +982,58 @@ services_add_routes(struct services *svc, struct server *srv)
 }
 
 /* --- life ------------------------------------------------------------------------------ */
+
+/* A service's running side, for entry `e` (borrowed from the registry). */
+static int
+svc_new(struct services *svc, const struct services_entry *e, size_t idx, struct svc **ret,
+        struct ab_err *err)
+{
+	struct svc *s = ab_xcalloc(1, sizeof(*s));
+	s->svc = svc;
+	s->tcp_fd = s->pidfd = -1;
+	s->e = e;
+	s->since_ms = ab_wall_ms();
+	snprintf(s->reason, sizeof(s->reason), "not checked yet");
+	s->hist = ab_xcalloc(svc->p.history, sizeof(*s->hist));
+	if (e->check.ca_file &&
+	    ab_read_file(e->check.ca_file, 1 << 20, &s->ca_pem, &s->ca_pem_len, err) < 0) {
+		free(s->hist);
+		free(s);
+		return ab_err_wrap(err, "services[%zu] ('%s').check.ca_file", idx, e->name);
+	}
+	if (e->scheme != SERVICES_TCP) {
+		bool v6 = strchr(e->host, ':') != NULL;
+		s->check_url =
+		    ab_xasprintf("%s://%s%s%s:%u%s", e->scheme == SERVICES_HTTPS ? "https" : "http",
+		                 v6 ? "[" : "", e->host, v6 ? "]" : "", e->port, e->check.path);
+	}
+	*ret = s;
+	return 0;
+}
+
+/* Cancels what runs for `s` (a restart command is killed with its group) and frees it. */
+static void
+svc_free(struct svc *s)
+{
+	struct services *svc = s->svc;
+	ab_loop_timer_cancel(svc->loop, s->next);
+	ab_loop_timer_cancel(svc->loop, s->restart_timer);
+	httpc_cancel(svc->http, s->call);
+	httpc_cancel(svc->http, s->api_call);
+	tcp_end(s);
+	if (s->pid > 0) {
+		kill(-s->pid, SIGKILL);
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	child_end(s);
+	if (s->in_cycle && svc->cycle_pending && --svc->cycle_pending == 0)
+		svc->last_cycle_us = ab_now_us() - svc->cycle_start_us;
+	free(s->hist);
+	free(s->check_url);
+	free(s->ca_pem);
+	free(s);
+}
 
 int
 services_new(struct ab_loop *loop, struct httpc *http, struct services_registry *reg,
@@ -972,31 +1048,13 @@ services_new(struct ab_loop *loop, struct httpc *http, struct services_registry 
 	if (!svc->p.history)
 		svc->p.history = DEFAULT_HISTORY;
 	svc->last_cycle_us = -1;
-	svc->n = reg->n;
 	svc->s = ab_xcalloc(reg->n + 1, sizeof(*svc->s));
 	for (size_t i = 0; i < reg->n; i++) {
-		svc->s[i].svc = svc;
-		svc->s[i].tcp_fd = svc->s[i].pidfd = -1;
-	}
-	for (size_t i = 0; i < reg->n; i++) {
-		struct svc *s = &svc->s[i];
-		const struct services_entry *e = &reg->entries[i];
-		s->e = e;
-		s->since_ms = ab_wall_ms();
-		snprintf(s->reason, sizeof(s->reason), "not checked yet");
-		s->hist = ab_xcalloc(svc->p.history, sizeof(*s->hist));
-		if (e->check.ca_file &&
-		    ab_read_file(e->check.ca_file, 1 << 20, &s->ca_pem, &s->ca_pem_len, err) < 0) {
-			ab_err_wrap(err, "services[%zu] ('%s').check.ca_file", i, e->name);
+		if (svc_new(svc, &reg->entries[i], i, &svc->s[i], err) < 0) {
 			services_free(svc);
 			return -EINVAL;
 		}
-		if (e->scheme != SERVICES_TCP) {
-			bool v6 = strchr(e->host, ':') != NULL;
-			s->check_url = ab_xasprintf(
-			    "%s://%s%s%s:%u%s", e->scheme == SERVICES_HTTPS ? "https" : "http",
-			    v6 ? "[" : "", e->host, v6 ? "]" : "", e->port, e->check.path);
-		}
+		svc->n++;
 	}
 	if (reg->n)
 		services_poll_all(svc);
@@ -1010,30 +1068,128 @@ services_registry(const struct services *svc)
 	return svc->reg;
 }
 
+/* Whether the running side of `a` must start over for `b` (what it checks changed). */
+static bool
+entry_check_changed(const struct services_entry *a, const struct services_entry *b)
+{
+	return strcmp(a->url, b->url) != 0 ||
+	       strcmp(a->check.path ? a->check.path : "", b->check.path ? b->check.path : "") !=
+	           0 ||
+	       a->check.expect_status != b->check.expect_status ||
+	       strcmp(a->check.expect_body ? a->check.expect_body : "",
+	              b->check.expect_body ? b->check.expect_body : "") != 0 ||
+	       strcmp(a->check.ca_file ? a->check.ca_file : "",
+	              b->check.ca_file ? b->check.ca_file : "") != 0;
+}
+
+int
+services_reload(struct services *svc, struct services_registry *reg, const char *by,
+                struct ab_err *err)
+{
+	/* everything that can fail first: the running side changes all at once or not at all */
+	struct svc **next = ab_xcalloc(reg->n + 1, sizeof(*next));
+	bool *fresh = ab_xcalloc(reg->n + 1, sizeof(*fresh));
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct services_entry *e = &reg->entries[i];
+		struct svc *old = find(svc, e->name);
+		if (old && !entry_check_changed(old->e, e))
+			continue;
+		if (svc_new(svc, e, i, &next[i], err) < 0) {
+			for (size_t k = 0; k < i; k++)
+				if (next[k])
+					svc_free(next[k]);
+			free(next);
+			free(fresh);
+			services_registry_free(reg);
+			return -EINVAL;
+		}
+		fresh[i] = true;
+	}
+	json_t *added = json_array(), *removed = json_array(), *changed = json_array(),
+	       *kept = json_array();
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct services_entry *e = &reg->entries[i];
+		struct svc *old = find(svc, e->name);
+		if (fresh[i]) {
+			json_array_append_new(old ? changed : added, json_string(e->name));
+			continue;
+		}
+		next[i] = old;
+		old->e = e; /* same check: state, history and recovery carry over */
+		json_array_append_new(kept, json_string(e->name));
+	}
+	for (size_t i = 0; i < svc->n; i++) {
+		struct svc *s = svc->s[i];
+		bool stays = false;
+		for (size_t k = 0; k < reg->n && !stays; k++)
+			stays = next[k] == s;
+		if (stays)
+			continue;
+		if (!services_registry_find(reg, s->e->name))
+			json_array_append_new(removed, json_string(s->e->name));
+		svc_free(s);
+	}
+	free(svc->s);
+	svc->s = next;
+	svc->n = reg->n;
+	services_registry_free(svc->reg);
+	svc->reg = reg;
+	for (size_t i = 0; i < svc->n; i++) {
+		struct svc *s = svc->s[i];
+		if (fresh[i]) {
+			s->next = ab_loop_timer(svc->loop, 0, next_check, s); /* checked at once */
+			continue;
+		}
+		/* the interval may have changed: the next check follows the new one */
+		if (s->next && !s->in_flight) {
+			ab_loop_timer_cancel(svc->loop, s->next);
+			s->next = ab_loop_timer(svc->loop, s->e->check.interval_ms, next_check, s);
+		}
+	}
+	free(fresh);
+	json_t *d = json_pack("{sososososI}", "added", added, "removed", removed, "changed",
+	                      changed, "kept", kept, "services", (json_int_t)svc->n);
+	audit_log("service.reload", AUDIT_INFO, by, NULL, NULL, json_deep_copy(d));
+	ab_info("services: registry reloaded (%zu services; %zu added, %zu removed, %zu changed)",
+	        svc->n, json_array_size(added), json_array_size(removed), json_array_size(changed));
+	json_decref(svc->last_reload);
+	svc->last_reload = d;
+	return 0;
+}
+
+void
+services_set_reload(struct services *svc, services_reload_fn fn, void *data)
+{
+	svc->reload = fn;
+	svc->reload_data = data;
+}
+
+json_t *
+services_reload_request(struct services *svc, const char *by, struct ab_err *err)
+{
+	if (!svc->reload) {
+		ab_err_set(err, EOPNOTSUPP,
+		           "the registry cannot be reloaded (no configuration file)");
+		return NULL;
+	}
+	if (svc->reload(svc->reload_data, by, err) < 0) {
+		audit_log("service.reload", AUDIT_FAILURE, by, NULL, NULL,
+		          json_pack("{ss}", "reason", err->msg));
+		return NULL;
+	}
+	return json_deep_copy(svc->last_reload);
+}
+
 void
 services_free(struct services *svc)
 {
 	if (!svc)
 		return;
-	for (size_t i = 0; i < svc->n; i++) {
-		struct svc *s = &svc->s[i];
-		ab_loop_timer_cancel(svc->loop, s->next);
-		ab_loop_timer_cancel(svc->loop, s->restart_timer);
-		httpc_cancel(svc->http, s->call);
-		httpc_cancel(svc->http, s->api_call);
-		tcp_end(s);
-		if (s->pid > 0) {
-			kill(-s->pid, SIGKILL);
-			kill(s->pid, SIGKILL);
-			waitpid(s->pid, NULL, 0);
-		}
-		child_end(s);
-		free(s->hist);
-		free(s->check_url);
-		free(s->ca_pem);
-	}
+	for (size_t i = 0; i < svc->n; i++)
+		svc_free(svc->s[i]);
 	ab_loop_timer_cancel(svc->loop, svc->starter);
 	free(svc->s);
+	json_decref(svc->last_reload);
 	services_registry_free(svc->reg);
 	free(svc);
 }

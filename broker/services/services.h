@@ -4,8 +4,9 @@
  *
  * What this area owns:
  *   - the registry (registry.c): the config's "services" array, validated strictly (every
- *     error names its JSON path), immutable once loaded; it is also where the profiles'
- *     network rules take a service's address from (services_net_spec);
+ *     error names its JSON path), immutable once loaded but replaced whole by a reload
+ *     (services_reload); it is also where the desktops' network rules take a service's
+ *     address from (services_net_spec), for exactly the services their user may see;
  *   - who may see a service (services_visible: admin all; others their own, their
  *     profile's, and those whose access lists name their role, profile or name);
  *   - health (services.c): every service checked concurrently on the broker's loop, HTTP(S)
@@ -15,7 +16,8 @@
  *     Docker-compatible Engine API on a unix socket) with exponential backoff and a limit,
  *     verified, and escalated when it does not come back; owners and admins are told on
  *     their running desktops (a `notify` on the control channel);
- *   - GET /api/services[/<name>], POST /api/services/<name>/restart.
+ *   - GET /api/services[/<name>], POST /api/services/<name>/restart,
+ *     POST /api/admin/services/reload (services_reload: the registry changes in place).
  *
  * Start reading at services_registry_load() (registry.c), then services_new() and
  * check_start() (services.c). Every grant, denial and state change is audited.
@@ -195,5 +197,29 @@ int services_restart_now(struct services *svc, const char *name, const char *by,
                          struct ab_err *err);
 
 enum services_state services_state_of(struct services *svc, const char *name);
+
+/*
+ * Reload (SIGHUP, POST /api/admin/services/reload, argoboxctl services reload): takes `reg`
+ * (owned from now on, also on failure) in place of the running registry without stopping
+ * anything else. A service whose check is the same (URL, path, expectations, CA) keeps its
+ * state, history and recovery; a new or changed one starts over and is checked at once; a
+ * removed one is cancelled (a running restart command is killed). Audited (service.reload:
+ * added, removed, changed, kept, by). The previous registry is freed: whoever borrowed it
+ * (isolation_set_services) must be handed services_registry() again at once.
+ */
+int services_reload(struct services *svc, struct services_registry *reg, const char *by,
+                    struct ab_err *err);
+
+/*
+ * Who re-reads the registry from the configuration (main.c: the config file, validated as
+ * --check-config does, then services_reload and the desktops' network sets): 0 or -errno.
+ */
+typedef int (*services_reload_fn)(void *data, const char *by, struct ab_err *err);
+void services_set_reload(struct services *svc, services_reload_fn fn, void *data);
+/*
+ * Runs the reload hook for `by`; on success a new reference to what changed (the
+ * service.reload detail), else NULL with err set (audited as a service.reload failure).
+ */
+json_t *services_reload_request(struct services *svc, const char *by, struct ab_err *err);
 
 #endif
