@@ -648,8 +648,10 @@ audit_egress(struct isolation *iso, const char *user, enum runtime_role role,
 	json_t *d = json_pack("{sosb}", "reachable",
 	                      service_names_json(iso, p->has_net ? p->net.n_services : 0),
 	                      "network", p->has_net);
-	if (change)
+	if (change) {
 		json_object_update(d, change);
+		json_decref(change);
+	}
 	audit_log("service.egress", AUDIT_GRANT, user, rn, NULL, d);
 	if (json_array_size(iso->services_denied) > 0)
 		audit_log("service.egress", AUDIT_DENY, user, rn, NULL,

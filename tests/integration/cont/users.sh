@@ -77,10 +77,11 @@ pids=$(cat /sys/fs/cgroup/pids/$table/bea/pids.max 2>/dev/null)
 [ "$pids" = 300 ] && ok "pids limit 300 from the profile" || bad "pids limit: '$pids'"
 # nft prints libnftnl's raw payload matches: 192.168.77.10 = 0xc0a84d0a, 192.168.77.0/24 = 0xc0a84d00.
 lan_re='192\.168\.77\.0/24|0xffffff00 == 0xc0a84d00'
-svc_re='(192\.168\.77\.10|0xc0a84d0a) tcp dport 3000 accept'
-rules=$(N nft list chain inet "$table" bea-fwd 2>&1)
+# The services a desktop may reach are the elements of its set <user>-svc (broker/isolation/netpol.h).
+svc_re='192\.168\.77\.10 \. tcp \. 3000'
+rules="$(N nft list chain inet "$table" bea-fwd 2>&1) $(N nft list set inet "$table" bea-svc 2>&1)"
 grep -qE "$lan_re" <<<"$rules" && ok "LAN range of the profile in bea's chain" || bad "no LAN rule: $rules"
-grep -qE "$svc_re" <<<"$rules" && ok "named service 'gitea' in bea's chain" ||
+grep -qE "$svc_re" <<<"$rules" && ok "named service 'gitea' in bea's service set" ||
 	bad "no service rule: $rules"
 
 # A demo identity: slot after the table's, read-only root, no persistent home.
@@ -98,7 +99,7 @@ if [ -n "$dpid" ]; then
 		bad "demo home: $(grep /home /proc/$dpid/mounts)"
 fi
 [ ! -e "$T/home/$demo" ] && ok "no persistent home for the demo" || bad "demo home created on disk"
-drules=$(N nft list chain inet "$table" "$demo-fwd" 2>&1)
+drules="$(N nft list chain inet "$table" "$demo-fwd" 2>&1) $(N nft list set inet "$table" "$demo-svc" 2>&1)"
 # authn resolves the demo identity to its profile ('trial': the gitea service only):
 # the service is reachable, no LAN range, everything else dropped.
 grep -q 'deny:egress' <<<"$drules" && grep -qE "$svc_re" <<<"$drules" &&
