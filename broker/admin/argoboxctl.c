@@ -137,10 +137,8 @@ static int
 audit_main(int argc, char **argv)
 {
 	const char *data_dir = NULL, *db = NULL, *key = NULL;
-	if (argc < 1 || strcmp(argv[0], "verify") != 0) {
-		usage(stderr);
-		return 2;
-	}
+	if (argc < 1 || strcmp(argv[0], "verify") != 0)
+		return ab_usage(usage, false);
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 < argc && strcmp(argv[i], "--data-dir") == 0)
 			data_dir = argv[++i];
@@ -148,10 +146,8 @@ audit_main(int argc, char **argv)
 			db = argv[++i];
 		else if (i + 1 < argc && strcmp(argv[i], "--key") == 0)
 			key = argv[++i];
-		else {
-			usage(stderr);
-			return 2;
-		}
+		else
+			return ab_usage(usage, false);
 	}
 	_cleanup_free_ char *def_dir = data_dir ? NULL : broker_default_data_dir();
 	if (!data_dir)
@@ -196,18 +192,12 @@ main(int argc, char **argv)
 			sock = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0) {
 			as_json = true;
-		} else if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
 		} else {
-			usage(stderr);
-			return 2;
+			return ab_usage(usage, strcmp(argv[i], "--help") == 0);
 		}
 	}
-	if (i >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (i >= argc)
+		return ab_usage(usage, false);
 	const char *cmd = argv[i];
 	json_t *req;
 	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) && i + 1 == argc) {
@@ -225,8 +215,7 @@ main(int argc, char **argv)
 		snprintf(type, sizeof(type), "services_%s", argv[i + 1]);
 		req = ab_proto_msg(type, json_pack("{ss}", "name", argv[i + 2]));
 	} else {
-		usage(stderr);
-		return 2;
+		return ab_usage(usage, false);
 	}
 	_cleanup_free_ char *base = broker_default_runtime_base();
 	_cleanup_free_ char *def = ab_xasprintf("%s/broker.sock", base);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "auth_local.h"
+#include "ab_json.h"
 #include "ab_log.h"
 #include "ab_util.h"
 #include "audit.h"
@@ -528,8 +529,9 @@ auth_local_save(const struct auth_local *al, const char *path, int64_t now_ms, s
 		                     "locked_left_ms",
 		                     (json_int_t)AB_MAX(0, f->locked_until_ms - now_ms)));
 	}
-	json_t *root = json_pack("{s:i, s:I, s:o, s:o}", "v", 1, "saved_wall_ms",
-	                         (json_int_t)ab_wall_ms(), "sessions", list, "fails", fails);
+	json_t *root = ab_json_snapshot_new();
+	json_object_set_new(root, "sessions", list);
+	json_object_set_new(root, "fails", fails);
 	char *text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	int r = ab_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -562,14 +564,13 @@ auth_local_load(struct auth_local *al, const char *path, int64_t now_ms,
 	json_t *root = json_loadb(text, len, 0, NULL);
 	free(text);
 	json_t *list = json_object_get(root, "sessions");
-	if (!json_is_array(list) || json_integer_value(json_object_get(root, "v")) != 1) {
+	/* the time the broker was down counts (a lockout runs out, a session ages) */
+	int64_t gone = ab_json_snapshot_age_ms(root);
+	if (!json_is_array(list) || gone < 0) {
 		json_decref(root);
 		return ab_err_set(err, EINVAL, "loading sessions: '%s' is not a sessions file",
 		                  path);
 	}
-	/* the time the broker was down counts (a lockout runs out, a session ages) */
-	json_int_t saved = json_integer_value(json_object_get(root, "saved_wall_ms"));
-	int64_t gone = saved > 0 ? AB_MAX(0, ab_wall_ms() - (int64_t)saved) : 0;
 	int n = 0;
 	size_t i;
 	json_t *o;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "demo.h"
+#include "ab_json.h"
 #include "ab_util.h"
 #include "audit.h"
 
@@ -135,17 +136,17 @@ demo_recent_json(struct demo *d, int64_t now_ms)
 			json_array_append_new(
 			    list, json_pack("{s:s, s:I}", "source", d->recent[i].source, "age_ms",
 			                    (json_int_t)(now_ms - d->recent[i].at_ms)));
-	return json_pack("{s:i, s:I, s:o}", "v", 1, "saved_wall_ms", (json_int_t)ab_wall_ms(),
-	                 "recent", list);
+	json_t *o = ab_json_snapshot_new();
+	json_object_set_new(o, "recent", list);
+	return o;
 }
 
 int
 demo_recent_restore(struct demo *d, const json_t *o, int64_t now_ms)
 {
-	if (json_integer_value(json_object_get(o, "v")) != 1)
+	int64_t gone = ab_json_snapshot_age_ms(o);
+	if (gone < 0)
 		return -EINVAL;
-	json_int_t saved = json_integer_value(json_object_get(o, "saved_wall_ms"));
-	int64_t gone = saved > 0 ? AB_MAX(0, ab_wall_ms() - (int64_t)saved) : 0;
 	int n = 0;
 	size_t i;
 	json_t *e;

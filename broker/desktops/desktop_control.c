@@ -52,14 +52,11 @@ static int
 desktop_control_flush(struct desktop_control *c)
 {
 	while (c->out_len) {
-		ssize_t n = write(c->fd, c->out, c->out_len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -errno;
-		}
+		ssize_t n = ab_sock_send_some(c->fd, c->out, c->out_len);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			break;
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ab_log.h"
+#include "ab_sock.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "desktop.h"
@@ -139,15 +140,11 @@ proxy_flush_in(struct proxy_conn *c)
 		         c->flow.unknown < 0 ? "an RFB handshake it cannot follow"
 		                             : "an RFB message type it does not know");
 	while (c->flow.fwd) {
-		ssize_t n =
-		    send(c->fd, c->in + c->in_head, c->flow.fwd, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -errno;
-		}
+		ssize_t n = ab_sock_send_some(c->fd, c->in + c->in_head, c->flow.fwd);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			break;
 		stats.bytes_to_desktop += (unsigned long long)n;
 		c->bytes_to_desktop += (unsigned long long)n;
 		rfbflow_sent(&c->flow, (size_t)n);

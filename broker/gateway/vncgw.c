@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ab_log.h"
+#include "ab_sock.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "broker_config.h"
@@ -682,12 +683,9 @@ buf_flush_n(struct vncgw_buf *b, int fd, size_t limit)
 {
 	limit = AB_MIN(limit, b->len);
 	while (limit) {
-		ssize_t n = send(fd, b->d + b->head, limit, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -errno;
-		}
+		ssize_t n = ab_sock_send_some(fd, b->d + b->head, limit);
+		if (n <= 0)
+			return (int)n;
 		b->head += (size_t)n;
 		b->len -= (size_t)n;
 		limit -= (size_t)n;
@@ -702,14 +700,9 @@ static int
 buf_flush(struct vncgw_buf *b, int fd, uint64_t *count)
 {
 	while (b->len) {
-		ssize_t n = send(fd, b->d + b->head, b->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return 0;
-			return -errno;
-		}
+		ssize_t n = ab_sock_send_some(fd, b->d + b->head, b->len);
+		if (n <= 0)
+			return (int)n;
 		b->head += (size_t)n;
 		b->len -= (size_t)n;
 		if (count)

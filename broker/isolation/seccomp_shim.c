@@ -94,18 +94,12 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return ab_usage(usage, c == 'h');
 		}
 	}
-	if (listen_fd < 0 || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (listen_fd < 0 || optind != argc)
+		return ab_usage(usage, false);
 	if (fcntl((int)listen_fd, F_GETFD) < 0) {
 		fprintf(stderr, "argobox-seccomp-shim: fd %lld is not open\n", listen_fd);
 		return 2;
