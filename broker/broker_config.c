@@ -240,29 +240,36 @@ broker_config_validate(void *p, struct ab_err *err)
 	return 0;
 }
 
+/*
+ * A per-machine directory: `as_root` for root; else <$xdg_var>/argobox when that is an
+ * absolute path; else <$HOME>/<home_rel> when home_rel is given and $HOME is absolute; else
+ * /tmp/<tmp_name>-<uid>. A new string.
+ */
+static char *
+default_dir(const char *as_root, const char *xdg_var, const char *home_rel, const char *tmp_name)
+{
+	if (geteuid() == 0)
+		return ab_xstrdup(as_root);
+	const char *xdg = getenv(xdg_var);
+	if (xdg && xdg[0] == '/')
+		return ab_xasprintf("%s/argobox", xdg);
+	const char *home = home_rel ? getenv("HOME") : NULL;
+	if (home && home[0] == '/')
+		return ab_xasprintf("%s/%s", home, home_rel);
+	return ab_xasprintf("/tmp/%s-%u", tmp_name, (unsigned)geteuid());
+}
+
 char *
 broker_default_runtime_base(void)
 {
-	if (geteuid() == 0)
-		return ab_xstrdup("/run/argobox");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	if (xdg && xdg[0] == '/')
-		return ab_xasprintf("%s/argobox", xdg);
-	return ab_xasprintf("/tmp/argobox-%u", (unsigned)geteuid());
+	return default_dir("/run/argobox", "XDG_RUNTIME_DIR", NULL, "argobox");
 }
 
 char *
 broker_default_data_dir(void)
 {
-	if (geteuid() == 0)
-		return ab_xstrdup("/var/lib/argobox");
-	const char *xdg = getenv("XDG_DATA_HOME");
-	if (xdg && xdg[0] == '/')
-		return ab_xasprintf("%s/argobox", xdg);
-	const char *home = getenv("HOME");
-	if (home && home[0] == '/')
-		return ab_xasprintf("%s/.local/share/argobox", home);
-	return ab_xasprintf("/tmp/argobox-data-%u", (unsigned)geteuid());
+	return default_dir("/var/lib/argobox", "XDG_DATA_HOME", ".local/share/argobox",
+	                   "argobox-data");
 }
 
 char *

@@ -570,17 +570,24 @@ desktop_find(struct desktop_manager *m, const char *user)
 	return NULL;
 }
 
+/* Takes w off its desktop's list of waiters. */
+static void
+waiter_unlink(struct desktop_waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->d->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+}
+
 static int64_t
 waiter_fire(struct ab_loop *loop, void *data)
 {
 	struct desktop_waiter *w = data;
 	struct desktop *d = w->d;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		d->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	waiter_unlink(w);
 	desktop_ready_fn fn = w->fn;
 	void *fdata = w->data;
 	int status = w->status;
@@ -605,14 +612,8 @@ desktop_waiter_cancel(struct desktop_waiter *w)
 {
 	if (!w)
 		return;
-	struct desktop *d = w->d;
-	ab_loop_timer_cancel(d->m->loop, w->timer);
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		d->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	ab_loop_timer_cancel(w->d->m->loop, w->timer);
+	waiter_unlink(w);
 	free(w);
 }
 
@@ -915,6 +916,31 @@ desktop_prepared(void *token, int status, const char *const *env)
 	}
 }
 
+/* A new desktop of `user`, starting, in runtime_dir (taken over); not on the list yet. */
+static struct desktop *
+desktop_new(struct desktop_manager *m, const char *user, char *runtime_dir)
+{
+	struct desktop *d = ab_xcalloc(1, sizeof(*d));
+	d->m = m;
+	d->user = ab_xstrdup(user);
+	d->runtime_dir = runtime_dir;
+	d->rfb_path = ab_xasprintf("%s/rfb.sock", d->runtime_dir);
+	d->control_path = ab_xasprintf("%s/control.sock", d->runtime_dir);
+	d->state = DESKTOP_STARTING;
+	d->started_ms = ab_now_ms();
+	return d;
+}
+
+/* Puts d, launched or being prepared, on the list, with the timer that gives up on its start. */
+static void
+desktop_add(struct desktop *d)
+{
+	struct desktop_manager *m = d->m;
+	d->start_timer = ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
+	d->next = m->desktops;
+	m->desktops = d;
+}
+
 static int
 desktop_start(struct desktop_manager *m, const char *user, struct desktop **ret, struct ab_err *err)
 {
@@ -927,14 +953,7 @@ desktop_start(struct desktop_manager *m, const char *user, struct desktop **ret,
 		                    dir);
 	if (m->p.runtime_tmpfs)
 		runtime_dir_mount(dir);
-	struct desktop *d = ab_xcalloc(1, sizeof(*d));
-	d->m = m;
-	d->user = ab_xstrdup(user);
-	d->runtime_dir = TAKE_PTR(dir);
-	d->rfb_path = ab_xasprintf("%s/rfb.sock", d->runtime_dir);
-	d->control_path = ab_xasprintf("%s/control.sock", d->runtime_dir);
-	d->state = DESKTOP_STARTING;
-	d->started_ms = ab_now_ms();
+	struct desktop *d = desktop_new(m, user, TAKE_PTR(dir));
 	if (m->p.prepare) {
 		d->preparing = true;
 		if (m->p.prepare(m->p.prepare_data, user, d->runtime_dir, desktop_prepared, d) < 0)
@@ -947,9 +966,7 @@ desktop_start(struct desktop_manager *m, const char *user, struct desktop **ret,
 			return ab_err_wrap(err, "starting the desktop of '%s'", user);
 		}
 	}
-	d->start_timer = ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
-	d->next = m->desktops;
-	m->desktops = d;
+	desktop_add(d);
 	*ret = d;
 	return 0;
 }
@@ -1058,23 +1075,14 @@ desktop_adopt(struct desktop_manager *m, const char *user, struct ab_err *err)
 		return ab_err_set(err, EOPNOTSUPP, "this launcher cannot adopt running desktops");
 	if (desktop_find(m, user))
 		return ab_err_set(err, EEXIST, "'%s' already has a desktop", user);
-	struct desktop *d = ab_xcalloc(1, sizeof(*d));
-	d->m = m;
-	d->user = ab_xstrdup(user);
-	d->runtime_dir = ab_xasprintf("%s/%s", m->runtime_base, user);
-	d->rfb_path = ab_xasprintf("%s/rfb.sock", d->runtime_dir);
-	d->control_path = ab_xasprintf("%s/control.sock", d->runtime_dir);
-	d->state = DESKTOP_STARTING;
-	d->started_ms = ab_now_ms();
+	struct desktop *d = desktop_new(m, user, ab_xasprintf("%s/%s", m->runtime_base, user));
 	int r = m->launcher->ops->adopt(m->launcher, user, d->runtime_dir, desktop_launch_event, d,
 	                                &d->launch, err);
 	if (r < 0) {
 		desktop_free(d);
 		return ab_err_wrap(err, "adopting the desktop of '%s'", user);
 	}
-	d->start_timer = ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
-	d->next = m->desktops;
-	m->desktops = d;
+	desktop_add(d);
 	audit_log(
 	    "desktop.adopt", AUDIT_INFO, user, NULL, NULL,
 	    json_pack("{sI}", "pid", (json_int_t)m->launcher->ops->pid(m->launcher, d->launch)));

@@ -853,6 +853,25 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	return 0;
 }
 
+/*
+ * Sends the n bytes at buf + LWS_PRE as the next piece of c's response body, the final one when
+ * `last`, and frees buf. Returns what the writeable callback returns: -1 closes the connection.
+ */
+static int
+conn_write_piece(struct lws *wsi, struct conn *c, unsigned char *buf, size_t n, bool last)
+{
+	int w = lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+	free(buf);
+	if (w < (int)n)
+		return -1;
+	c->sent += n;
+	if (!last) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 /* ---- the protocol callback ---- */
 
 static int
@@ -929,18 +948,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 				return -1;
 			}
 			n = (size_t)got;
-			bool last = c->sent + n == r->fd_len;
-			int w = lws_write(wsi, buf + LWS_PRE, n,
-			                  last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
-			free(buf);
-			if (w < (int)n)
-				return -1;
-			c->sent += n;
-			if (!last) {
-				lws_callback_on_writable(wsi);
-				return 0;
-			}
-			return lws_http_transaction_completed(wsi) ? -1 : 0;
+			return conn_write_piece(wsi, c, buf, n, c->sent + n == r->fd_len);
 		}
 		if (r->stream) {
 			enum { CHUNK = 32 << 10 };
@@ -967,18 +975,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		size_t n = AB_MIN(r->body_len - c->sent, (size_t)65536);
 		unsigned char *buf = ab_xmalloc(LWS_PRE + n);
 		memcpy(buf + LWS_PRE, r->body + c->sent, n);
-		bool last = c->sent + n == r->body_len;
-		int w =
-		    lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
-		free(buf);
-		if (w < (int)n)
-			return -1;
-		c->sent += n;
-		if (!last) {
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+		return conn_write_piece(wsi, c, buf, n, c->sent + n == r->body_len);
 	}
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		return lws_http_transaction_completed(wsi) ? -1 : 0;

@@ -494,6 +494,49 @@ http_deny(struct http_request *req, struct http_response *resp, const char *even
 	return 0;
 }
 
+/* 405 for a method the route does not take; `allow` lists those it does (the Allow header). */
+static int
+not_allowed(struct http_response *resp, const char *msg, const char *allow)
+{
+	http_response_error(resp, 405, msg);
+	http_response_add_header(resp, "Allow", allow);
+	return 0;
+}
+
+/*
+ * Refuses, audited as `event`, a caller who may not act on target's desktop: 401 when nobody
+ * is signed in; 403 with `why_not` when target is someone else and the caller is no admin.
+ * Returns true when it refused (the answer is in resp).
+ */
+static bool
+refuse_other_user(struct http_request *req, struct http_response *resp, const char *event,
+                  const char *target, const char *why_not)
+{
+	if (!req->user[0]) {
+		http_deny(req, resp, event, target, 401, "not signed in");
+		return true;
+	}
+	if (strcmp(req->role, "admin") == 0 || strcmp(req->user, target) == 0)
+		return false;
+	http_deny(req, resp, event, target, 403, why_not);
+	return true;
+}
+
+/* refuse_other_user(), then 503 while there are no desktops to act on. */
+static bool
+refuse_desktop_action(struct deskstate_sync *s, struct http_request *req,
+                      struct http_response *resp, const char *event, const char *target,
+                      const char *why_not)
+{
+	if (refuse_other_user(req, resp, event, target, why_not))
+		return true;
+	if (!s->desktops) {
+		http_response_error(resp, 503, "desktops are not available");
+		return true;
+	}
+	return false;
+}
+
 /* ---- /api/desktops/<user>: status and destroy ---- */
 
 static void
@@ -722,25 +765,15 @@ desktop_http(struct deskstate_sync *s, struct http_request *req, struct http_res
 {
 	bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 	bool del = strcmp(req->method, "DELETE") == 0;
-	if (!get && !del) {
-		http_response_error(resp, 405, "method not allowed (GET or DELETE)");
-		http_response_add_header(resp, "Allow", "GET, DELETE");
-		return 0;
-	}
+	if (!get && !del)
+		return not_allowed(resp, "method not allowed (GET or DELETE)", "GET, DELETE");
 	const char *event = get ? "desktop.status" : "desktop.destroy";
 	if (strlen(target) > 32 || !desktop_user_valid(target))
 		return http_deny(req, resp, event, target, 400, "invalid user name");
-	if (!req->user[0])
-		return http_deny(req, resp, event, target, 401, "not signed in");
-	bool admin = strcmp(req->role, "admin") == 0;
-	if (!admin && strcmp(req->user, target) != 0)
-		return http_deny(req, resp, event, target, 403,
-		                 get ? "only an admin may see another user's desktop"
-		                     : "only an admin may end another user's desktop");
-	if (!s->desktops) {
-		http_response_error(resp, 503, "desktops are not available");
+	if (refuse_desktop_action(s, req, resp, event, target,
+	                          get ? "only an admin may see another user's desktop"
+	                              : "only an admin may end another user's desktop"))
 		return 0;
-	}
 	_cleanup_(json_decrefp) json_t *info = desktop_info(s->desktops, target);
 	const char *state = json_string_value(json_object_get(info, "state"));
 	struct entry *e = entry_get(s, target, false);
@@ -797,19 +830,14 @@ state_http(struct deskstate_sync *s, struct http_request *req, struct http_respo
 	                    : strcmp(req->method, "PUT") == 0    ? "state.replace"
 	                    : strcmp(req->method, "DELETE") == 0 ? "state.reset"
 	                                                         : NULL;
-	if (!event) {
-		http_response_error(resp, 405, "method not allowed (GET, PUT or DELETE)");
-		http_response_add_header(resp, "Allow", "GET, PUT, DELETE");
-		return 0;
-	}
+	if (!event)
+		return not_allowed(resp, "method not allowed (GET, PUT or DELETE)",
+		                   "GET, PUT, DELETE");
 	if (!desktop_user_valid(target))
 		return http_deny(req, resp, event, target, 400, "invalid user name");
-	if (!req->user[0])
-		return http_deny(req, resp, event, target, 401, "not signed in");
-	bool admin = strcmp(req->role, "admin") == 0;
-	if (!admin && strcmp(req->user, target) != 0)
-		return http_deny(req, resp, event, target, 403,
-		                 "only an admin may access another user's desktop state");
+	if (refuse_other_user(req, resp, event, target,
+	                      "only an admin may access another user's desktop state"))
+		return 0;
 	if (!s->loaded) {
 		http_response_error(resp, 503, "desktop states are still loading; retry");
 		http_response_add_header(resp, "Retry-After", "1");
@@ -916,23 +944,16 @@ deskstate_sync_restart_http(struct http_request *req, struct http_response *resp
 			return http_deny(req, resp, event, "?", 400, "invalid user name");
 		snprintf(target, sizeof(target), "%.*s", (int)(slash - rest), rest);
 	}
-	if (strcmp(req->method, "POST") != 0) {
-		http_response_error(resp, 405, "method not allowed (POST)");
-		http_response_add_header(resp, "Allow", "POST");
-		return 0;
-	}
+	if (strcmp(req->method, "POST") != 0)
+		return not_allowed(resp, "method not allowed (POST)", "POST");
+	/* signed in before the name: the own-desktop form has no name without a user */
 	if (!req->user[0])
 		return http_deny(req, resp, event, target[0] ? target : "-", 401, "not signed in");
 	if (!desktop_user_valid(target))
 		return http_deny(req, resp, event, target, 400, "invalid user name");
-	bool admin = strcmp(req->role, "admin") == 0;
-	if (!admin && strcmp(req->user, target) != 0)
-		return http_deny(req, resp, event, target, 403,
-		                 "only an admin may restart another user's desktop");
-	if (!s->desktops) {
-		http_response_error(resp, 503, "desktops are not available");
+	if (refuse_desktop_action(s, req, resp, event, target,
+	                          "only an admin may restart another user's desktop"))
 		return 0;
-	}
 	_cleanup_(json_decrefp) json_t *info = desktop_info(s->desktops, target);
 	if (!info) {
 		return no_desktop(event, req, resp, target);
