@@ -409,6 +409,27 @@ test_persistence(void **state)
 	assert_int_equal(ab_write_file_atomic(path, "junk", 4, 0600, NULL), 0);
 	assert_int_equal(auth_local_load(b, path, 0, NULL, NULL, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not a sessions file"));
+	const char *v2 = "{\"v\":2,\"saved_wall_ms\":1,\"sessions\":[],\"fails\":[]}";
+	assert_int_equal(ab_write_file_atomic(path, v2, strlen(v2), 0600, NULL), 0);
+	assert_int_equal(auth_local_load(b, path, 0, NULL, NULL, &err), -EINVAL);
+	_cleanup_free_ char *want =
+	    ab_xasprintf("loading sessions: '%s' is not a sessions file", path);
+	assert_string_equal(err.msg, want);
+	auth_local_free(b);
+
+	/* a broker down for longer than a session had left: the session does not come back */
+	a = auth_local_new(db, NULL);
+	auth_local_session_new(a, "bea", USERS_ROLE_MEMBER, "10.0.0.1", 60000, 0);
+	assert_int_equal(auth_local_save(a, path, 1000, &err), 1);
+	auth_local_free(a);
+	json_t *file = json_load_file(path, 0, NULL);
+	json_int_t at = json_integer_value(json_object_get(file, "saved_wall_ms"));
+	json_object_set_new(file, "saved_wall_ms", json_integer(at - 70000));
+	assert_int_equal(json_dump_file(file, path, 0), 0);
+	json_decref(file);
+	b = auth_local_new(db, NULL);
+	assert_int_equal(auth_local_load(b, path, 0, NULL, NULL, &err), 0);
+	assert_int_equal(auth_local_session_count(b), 0);
 	auth_local_free(b);
 	unlink(path);
 	rmdir(dir);

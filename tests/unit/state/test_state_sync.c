@@ -34,10 +34,13 @@ struct fx {
 };
 
 static unsigned n_rejected, n_denied, n_granted;
+static json_t *last_audit; /* the last event, owned */
 
 static void
 on_audit(json_t *ev, void *data)
 {
+	json_decref(last_audit);
+	last_audit = json_deep_copy(ev);
 	const char *name = json_string_value(json_object_get(ev, "event"));
 	const char *outcome = json_string_value(json_object_get(ev, "outcome"));
 	if (strcmp(name, "state.rejected") == 0)
@@ -105,6 +108,8 @@ teardown(void **state)
 	struct fx *f = *state;
 	close_all(f);
 	audit_set_listener(NULL, NULL);
+	json_decref(last_audit);
+	last_audit = NULL;
 	_cleanup_free_ char *cmd = ab_xasprintf("rm -rf '%s'", f->dir);
 	assert_int_equal(system(cmd), 0);
 	json_decref(f->cfg);
@@ -364,11 +369,13 @@ prepare_sets_corrupt_values_aside(void **state)
 struct call {
 	int status;
 	json_t *body;
+	char allow[64]; /* the Allow header, "" without one */
 };
 
 static struct call
-http(struct fx *f, const char *method, const char *path, const char *user, const char *role,
-     const char *body)
+http_to(int (*handler)(struct http_request *req, struct http_response *resp, void *data),
+        struct fx *f, const char *method, const char *path, const char *user, const char *role,
+        const char *body)
 {
 	struct http_request req = {
 	    .method = method,
@@ -381,16 +388,115 @@ http(struct fx *f, const char *method, const char *path, const char *user, const
 	snprintf(req.user, sizeof(req.user), "%s", user);
 	snprintf(req.role, sizeof(req.role), "%s", role);
 	struct http_response resp = {0};
-	assert_int_equal(deskstate_sync_http(&req, &resp, f->s), 0);
+	assert_int_equal(handler(&req, &resp, f->s), 0);
 	struct call c = {.status = resp.status};
 	c.body = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
 	free(resp.body);
 	for (unsigned i = 0; i < resp.nheaders; i++) {
+		if (strcmp(resp.header_names[i], "Allow:") == 0)
+			snprintf(c.allow, sizeof(c.allow), "%s", resp.header_values[i]);
 		free(resp.header_names[i]);
 		free(resp.header_values[i]);
 	}
 	free(resp.file);
 	return c;
+}
+
+static struct call
+http(struct fx *f, const char *method, const char *path, const char *user, const char *role,
+     const char *body)
+{
+	return http_to(deskstate_sync_http, f, method, path, user, role, body);
+}
+
+/*
+ * The answer {"error": error} with `status`, and when `event` is given, the last audit line:
+ * that event, denied, for `target`, with `error` as its reason.
+ */
+static void
+assert_refused(struct call c, int status, const char *error, const char *event, const char *target)
+{
+	assert_int_equal(c.status, status);
+	assert_string_equal(json_string_value(json_object_get(c.body, "error")), error);
+	json_decref(c.body);
+	if (!event)
+		return;
+	assert_non_null(last_audit);
+	assert_string_equal(json_string_value(json_object_get(last_audit, "event")), event);
+	assert_string_equal(json_string_value(json_object_get(last_audit, "outcome")), "deny");
+	json_t *detail = json_object_get(last_audit, "detail");
+	assert_string_equal(json_string_value(json_object_get(detail, "target")), target);
+	assert_string_equal(json_string_value(json_object_get(detail, "reason")), error);
+}
+
+/*
+ * Every refusal of the desktop routes (/api/desktops/<user>, its /state, /api/desktop/.../restart):
+ * the status, the message, the Allow header of a 405, and the audit line of a 400, 401 or 403.
+ * No desktop manager is attached here, so a caller who passes every check gets 503.
+ */
+static void
+desktop_routes_refusals(void **state)
+{
+	struct fx *f = *state;
+	int (*restart)(struct http_request *, struct http_response *, void *) =
+	    deskstate_sync_restart_http;
+	/* methods the routes do not take */
+	struct call c = http(f, "PUT", "/api/desktops/bea", "bea", "member", NULL);
+	assert_string_equal(c.allow, "GET, DELETE");
+	assert_refused(c, 405, "method not allowed (GET or DELETE)", NULL, NULL);
+	c = http(f, "POST", "/api/desktops/bea/state", "bea", "member", NULL);
+	assert_string_equal(c.allow, "GET, PUT, DELETE");
+	assert_refused(c, 405, "method not allowed (GET, PUT or DELETE)", NULL, NULL);
+	c = http_to(restart, f, "DELETE", "/api/desktop/restart", "bea", "member", NULL);
+	assert_string_equal(c.allow, "POST");
+	assert_refused(c, 405, "method not allowed (POST)", NULL, NULL);
+
+	/* nobody signed in */
+	assert_refused(http(f, "GET", "/api/desktops/bea", "", "", NULL), 401, "not signed in",
+	               "desktop.status", "bea");
+	assert_refused(http(f, "DELETE", "/api/desktops/bea/state", "", "", NULL), 401,
+	               "not signed in", "state.reset", "bea");
+	assert_refused(http_to(restart, f, "POST", "/api/desktop/restart", "", "", NULL), 401,
+	               "not signed in", "desktop.restart", "-");
+	assert_refused(http_to(restart, f, "POST", "/api/desktop/bea/restart", "", "", NULL), 401,
+	               "not signed in", "desktop.restart", "bea");
+
+	/* a name that is no user name: 400 before anything else, but restart signs in first */
+	assert_refused(http(f, "GET", "/api/desktops/Bad", "", "", NULL), 400, "invalid user name",
+	               "desktop.status", "Bad");
+	assert_refused(http(f, "PUT", "/api/desktops/Bad/state", "", "", NULL), 400,
+	               "invalid user name", "state.replace", "Bad");
+	assert_refused(
+	    http_to(restart, f, "POST", "/api/desktop/Bad/restart", "bea", "member", NULL), 400,
+	    "invalid user name", "desktop.restart", "Bad");
+
+	/* someone else's desktop, as a member and as a demo user */
+	assert_refused(http(f, "GET", "/api/desktops/bea", "cal", "member", NULL), 403,
+	               "only an admin may see another user's desktop", "desktop.status", "bea");
+	assert_refused(http(f, "DELETE", "/api/desktops/bea", "cal", "demo", NULL), 403,
+	               "only an admin may end another user's desktop", "desktop.destroy", "bea");
+	assert_refused(http(f, "GET", "/api/desktops/bea/state", "cal", "member", NULL), 403,
+	               "only an admin may access another user's desktop state", "state.read",
+	               "bea");
+	assert_refused(
+	    http_to(restart, f, "POST", "/api/desktop/bea/restart", "cal", "member", NULL), 403,
+	    "only an admin may restart another user's desktop", "desktop.restart", "bea");
+
+	/* allowed (own, or an admin), but no desktops here: 503, not audited as a denial */
+	unsigned denied = n_denied;
+	json_decref(last_audit);
+	last_audit = NULL;
+	assert_refused(http(f, "GET", "/api/desktops/bea", "bea", "member", NULL), 503,
+	               "desktops are not available", NULL, NULL);
+	assert_refused(http(f, "DELETE", "/api/desktops/bea", "root", "admin", NULL), 503,
+	               "desktops are not available", NULL, NULL);
+	assert_refused(http_to(restart, f, "POST", "/api/desktop/restart", "bea", "member", NULL),
+	               503, "desktops are not available", NULL, NULL);
+	assert_refused(
+	    http_to(restart, f, "POST", "/api/desktop/bea/restart", "root", "admin", NULL), 503,
+	    "desktops are not available", NULL, NULL);
+	assert_null(last_audit);
+	assert_int_equal(n_denied, denied);
 }
 
 static void
@@ -503,6 +609,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(prepare_sets_corrupt_values_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(http_round_trip_and_authorization, setup, teardown),
 	    cmocka_unit_test_setup_teardown(load_at_startup_serves_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(desktop_routes_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
