@@ -6,6 +6,7 @@
 
 #include "ab_config.h"
 #include "ab_util.h"
+#include "ab_util.h"
 
 const char *
 ab_json_type(const json_t *v)
@@ -104,4 +105,42 @@ ab_json_snapshot_age_ms(const json_t *o)
 		return -EINVAL;
 	json_int_t saved = json_integer_value(json_object_get(o, "saved_wall_ms"));
 	return saved > 0 ? AB_MAX(0, ab_wall_ms() - (int64_t)saved) : 0;
+}
+
+int
+ab_json_get_strv(json_t *obj, const char *path, const char *key, bool (*valid)(const char *),
+                 char ***ret, size_t *ret_n, struct ab_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return ab_err_set(err, EINVAL, "%s.%s: must be an array, not %s", path, key,
+		                  ab_json_type(v));
+	size_t n = json_array_size(v);
+	char **list = ab_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(v, i);
+		int r = 0;
+		if (!json_is_string(s))
+			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be a string, not %s", path,
+			               key, i, ab_json_type(s));
+		else if (strlen(json_string_value(s)) != json_string_length(s) ||
+		         json_string_length(s) == 0 || json_string_length(s) > 128)
+			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be 1..128 characters", path,
+			               key, i);
+		else if (valid && !valid(json_string_value(s)))
+			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: '%s' is not a valid name", path,
+			               key, i, json_string_value(s));
+		if (r < 0) {
+			for (size_t k = 0; k < i; k++)
+				free(list[k]);
+			free(list);
+			return r;
+		}
+		list[i] = ab_xstrdup(json_string_value(s));
+	}
+	*ret = list;
+	*ret_n = n;
+	return 0;
 }

@@ -39,6 +39,14 @@ int ab_json_get_str(json_t *obj, const char *path, const char *key, bool require
 int ab_json_get_int(json_t *obj, const char *path, const char *key, long long lo, long long hi,
                     bool required, long long *ret, struct ab_err *err);
 
+/*
+ * An optional array of strings, each 1..128 bytes without NUL and passing `valid` when it is
+ * given ("path.key[2]: 'x y' is not a valid name"). *ret is a NULL-terminated copy (owned),
+ * *ret_n its length.
+ */
+int ab_json_get_strv(json_t *obj, const char *path, const char *key, bool (*valid)(const char *),
+                     char ***ret, size_t *ret_n, struct ab_err *err);
+
 /* A boolean (optional). */
 int ab_json_get_bool(json_t *obj, const char *path, const char *key, bool *ret, struct ab_err *err);
 

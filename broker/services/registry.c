@@ -18,23 +18,17 @@
 
 #define PATH_LEN 96
 
-/* A string member: NULL when absent (and not required). */
+/* A string member, copied: NULL when absent (and not required); 1..max bytes, no controls. */
 static int
 get_str(json_t *obj, const char *path, const char *key, bool required, size_t max, char **ret,
         struct ab_err *err)
 {
-	json_t *v = json_object_get(obj, key);
-	if (!v) {
-		if (required)
-			return ab_err_set(err, EINVAL, "%s.%s: missing", path, key);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return ab_err_set(err, EINVAL, "%s.%s: must be a string, not %s", path, key,
-		                  ab_json_type(v));
-	size_t n = json_string_length(v);
-	const char *s = json_string_value(v);
-	if (strlen(s) != n || n == 0 || n > max)
+	const char *s = NULL;
+	int r = ab_json_get_str(obj, path, key, required, &s, err);
+	if (r < 0 || !s)
+		return r;
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
 		return ab_err_set(err, EINVAL, "%s.%s: must be 1..%zu characters without NUL", path,
 		                  key, max);
 	for (size_t i = 0; i < n; i++)
@@ -49,59 +43,18 @@ static int
 get_int(json_t *obj, const char *path, const char *key, long long lo, long long hi, long long *ret,
         struct ab_err *err)
 {
-	json_t *v = json_object_get(obj, key);
-	if (!v)
-		return 0;
-	if (!json_is_integer(v))
-		return ab_err_set(err, EINVAL, "%s.%s: must be an integer, not %s", path, key,
-		                  ab_json_type(v));
-	long long x = json_integer_value(v);
-	if (x < lo || x > hi)
-		return ab_err_set(err, ERANGE, "%s.%s: %lld is outside [%lld, %lld]", path, key, x,
-		                  lo, hi);
-	*ret = x;
-	return 0;
+	return ab_json_get_int(obj, path, key, lo, hi, false, ret, err);
 }
 
+/* An optional list of at most 256 strings (`names`: each a user-style name). */
 static int
 get_list(json_t *obj, const char *path, const char *key, bool names, char ***ret, size_t *ret_n,
          struct ab_err *err)
 {
 	json_t *v = json_object_get(obj, key);
-	if (!v)
-		return 0;
-	if (!json_is_array(v))
-		return ab_err_set(err, EINVAL, "%s.%s: must be an array, not %s", path, key,
-		                  ab_json_type(v));
-	if (json_array_size(v) > 256)
+	if (json_is_array(v) && json_array_size(v) > 256)
 		return ab_err_set(err, EINVAL, "%s.%s: more than 256 items", path, key);
-	char **list = ab_xcalloc(json_array_size(v) + 1, sizeof(*list));
-	size_t i;
-	json_t *s;
-	json_array_foreach(v, i, s)
-	{
-		const char *str = json_string_value(s);
-		int r = 0;
-		if (!json_is_string(s))
-			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be a string, not %s", path,
-			               key, i, ab_json_type(s));
-		else if (strlen(str) != json_string_length(s) || !*str || strlen(str) > 128)
-			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be 1..128 characters", path,
-			               key, i);
-		else if (names && !users_name_valid(str))
-			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: '%s' is not a valid name", path,
-			               key, i, str);
-		if (r < 0) {
-			for (size_t k = 0; k < i; k++)
-				free(list[k]);
-			free(list);
-			return r;
-		}
-		list[i] = ab_xstrdup(str);
-	}
-	*ret = list;
-	*ret_n = json_array_size(v);
-	return 0;
+	return ab_json_get_strv(obj, path, key, names ? users_name_valid : NULL, ret, ret_n, err);
 }
 
 static bool

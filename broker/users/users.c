@@ -60,45 +60,6 @@ users_name_valid(const char *name)
 
 /* --- typed field access with JSON paths in errors ------------------------------------ */
 
-/* An optional array of strings; each passes `valid` when given. */
-static int
-get_str_list(json_t *obj, const char *path, const char *key, bool (*valid)(const char *),
-             char ***ret, size_t *ret_n, struct ab_err *err)
-{
-	json_t *v = json_object_get(obj, key);
-	if (!v)
-		return 0;
-	if (!json_is_array(v))
-		return ab_err_set(err, EINVAL, "%s.%s: must be an array, not %s", path, key,
-		                  ab_json_type(v));
-	size_t n = json_array_size(v);
-	char **list = ab_xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		json_t *s = json_array_get(v, i);
-		int r = 0;
-		if (!json_is_string(s))
-			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be a string, not %s", path,
-			               key, i, ab_json_type(s));
-		else if (strlen(json_string_value(s)) != json_string_length(s) ||
-		         json_string_length(s) == 0 || json_string_length(s) > 128)
-			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: must be 1..128 characters", path,
-			               key, i);
-		else if (valid && !valid(json_string_value(s)))
-			r = ab_err_set(err, EINVAL, "%s.%s[%zu]: '%s' is not a valid name", path,
-			               key, i, json_string_value(s));
-		if (r < 0) {
-			for (size_t k = 0; k < i; k++)
-				free(list[k]);
-			free(list);
-			return r;
-		}
-		list[i] = ab_xstrdup(json_string_value(s));
-	}
-	*ret = list;
-	*ret_n = n;
-	return 0;
-}
-
 static bool
 item_name_valid(const char *s)
 {
@@ -199,10 +160,10 @@ profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_er
 	if ((r = ab_json_get_str(o, path, "title", false, &title, err)) < 0)
 		return r;
 	p->title = ab_xstrdup(title);
-	if ((r = get_str_list(o, path, "apps", item_name_valid, &p->apps, &p->n_apps, err)) < 0)
+	if ((r = ab_json_get_strv(o, path, "apps", item_name_valid, &p->apps, &p->n_apps, err)) < 0)
 		return r;
-	if ((r = get_str_list(o, path, "services", item_name_valid, &p->services, &p->n_services,
-	                      err)) < 0)
+	if ((r = ab_json_get_strv(o, path, "services", item_name_valid, &p->services,
+	                          &p->n_services, err)) < 0)
 		return r;
 	json_t *lim = json_object_get(o, "limits");
 	if (lim) {
@@ -244,8 +205,8 @@ profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_er
 				    eg);
 			p->egress = e;
 		}
-		if ((r = get_str_list(net, npath, "services", item_name_valid, &p->net_services,
-		                      &p->n_net_services, err)) < 0)
+		if ((r = ab_json_get_strv(net, npath, "services", item_name_valid, &p->net_services,
+		                          &p->n_net_services, err)) < 0)
 			return r;
 		json_t *lan = json_object_get(net, "lan");
 		if (lan) {

@@ -7,6 +7,7 @@
 #include "ab_test.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "ab_json.h"
 #include "ab_util.h"
@@ -55,5 +56,45 @@ test_snapshot_other_versions_refused(void **state)
 	assert_int_equal(ab_json_snapshot_age_ms(NULL), -EINVAL);
 }
 
+static bool
+no_space(const char *s)
+{
+	return !strchr(s, ' ');
+}
+
+/* ab_json_get_strv: a copy of the list; every refusal names the item's JSON path. */
+static void
+test_get_strv(void **state)
+{
+	json_t *o = json_loads("{\"l\": [\"a\", \"bc\"], \"n\": 5, \"m\": [\"a\", 3],"
+	                       " \"e\": [\"\"], \"s\": [\"x\", \"y z\"]}",
+	                       0, NULL);
+	assert_non_null(o);
+	struct ab_err err = {0};
+	char **l = NULL;
+	size_t n = 0;
+	assert_int_equal(ab_json_get_strv(o, "p", "absent", NULL, &l, &n, &err), 0);
+	assert_null(l); /* absent: untouched */
+	assert_int_equal(ab_json_get_strv(o, "p", "l", no_space, &l, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(l[0], "a");
+	assert_string_equal(l[1], "bc");
+	assert_null(l[2]);
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+	l = NULL;
+	assert_int_equal(ab_json_get_strv(o, "p", "n", NULL, &l, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "p.n: must be an array, not an integer");
+	assert_int_equal(ab_json_get_strv(o, "p", "m", NULL, &l, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "p.m[1]: must be a string, not an integer");
+	assert_int_equal(ab_json_get_strv(o, "p", "e", NULL, &l, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "p.e[0]: must be 1..128 characters");
+	assert_int_equal(ab_json_get_strv(o, "p", "s", no_space, &l, &n, &err), -EINVAL);
+	assert_string_equal(err.msg, "p.s[1]: 'y z' is not a valid name");
+	assert_null(l);
+	json_decref(o);
+}
+
 AB_TEST_MAIN(NULL, NULL, test_snapshot_new_says_version_and_when, test_snapshot_age,
-             test_snapshot_other_versions_refused);
+             test_snapshot_other_versions_refused, test_get_strv);
