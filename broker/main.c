@@ -446,6 +446,7 @@ main(int argc, char **argv)
 		ab_err_clear(&err);
 	}
 	admin_socket_set_stop(ctl, deskstate_sync_end, dsync);
+	admin_socket_set_audit(ctl, auditsvc);
 	proxy_serve(srv, loop, desktops, &cfg);
 	server_add_health(srv, desktops_health, desktops);
 	struct authn *authn = NULL;

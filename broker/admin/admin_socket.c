@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ctl: the broker's admin socket (see ctl.h). */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "ab_sock.h"
 #include "ab_util.h"
 #include "audit.h"
+#include "auditsvc.h"
 #include "desktop.h"
 #include "proxy.h"
 #include "server.h"
@@ -36,6 +38,7 @@ struct admin_socket {
 	admin_socket_stop_fn stop;
 	void *stop_data;
 	struct services *services;
+	struct auditsvc *auditsvc;
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	struct ab_timer *reap;
 	int64_t started_ms;
@@ -113,6 +116,46 @@ admin_socket_services(struct admin_socket *c, const char *type, json_t *req)
 	return ab_proto_msg("error", json_pack("{ss}", "msg", "unknown request"));
 }
 
+/*
+ * argoboxctl audit report: the report as JSON (argoboxctl renders CSV or HTML from it). One
+ * answer is one frame, so a report larger than a frame is refused with what to do instead.
+ */
+static json_t *
+admin_socket_audit_report(struct admin_socket *c, json_t *req)
+{
+	if (!c->auditsvc)
+		return ab_proto_msg("error", json_pack("{ss}", "msg", "no audit service"));
+	json_t *limit = json_object_get(req, "limit");
+	struct auditsvc_report_req rq = {
+	    .from = json_string_value(json_object_get(req, "from")),
+	    .to = json_string_value(json_object_get(req, "to")),
+	    .user = json_string_value(json_object_get(req, "user")),
+	    .format = json_string_value(json_object_get(req, "format")),
+	    .limit = !limit ? 0
+	             : json_is_integer(limit) && json_integer_value(limit) > 0 &&
+	                     json_integer_value(limit) <= UINT32_MAX
+	                 ? (unsigned)json_integer_value(limit)
+	                 : UINT32_MAX,
+	    .by_user = "argoboxctl",
+	    .source = "argoboxctl",
+	};
+	json_t *rep = NULL;
+	struct ab_err err = {0};
+	if (auditsvc_report(c->auditsvc, &rq, &rep, &err) < 0)
+		return ab_proto_msg("error", json_pack("{ss}", "msg", err.msg));
+	size_t n = json_dumpb(rep, NULL, 0, JSON_COMPACT);
+	if (n > AB_PROTO_MAX_FRAME - 4096) {
+		json_decref(rep);
+		return ab_proto_msg(
+		    "error",
+		    json_pack("{ss}", "msg",
+		              "the report is larger than the admin socket carries (1 MiB): "
+		              "narrow the period, name a user, lower --limit, or use GET "
+		              "/api/admin/audit/report"));
+	}
+	return ab_proto_msg("audit_report", json_pack("{so}", "report", rep));
+}
+
 static json_t *
 admin_socket_answer(struct admin_socket *c, json_t *req)
 {
@@ -147,6 +190,8 @@ admin_socket_answer(struct admin_socket *c, json_t *req)
 	}
 	if (strncmp(type, "services_", 9) == 0)
 		return admin_socket_services(c, type, req);
+	if (strcmp(type, "audit_report") == 0)
+		return admin_socket_audit_report(c, req);
 	return ab_proto_msg("error", json_pack("{ss}", "msg", "unknown request"));
 }
 
@@ -155,6 +200,13 @@ admin_socket_set_services(struct admin_socket *c, struct services *svc)
 {
 	if (c)
 		c->services = svc;
+}
+
+void
+admin_socket_set_audit(struct admin_socket *c, struct auditsvc *a)
+{
+	if (c)
+		c->auditsvc = a;
 }
 
 void

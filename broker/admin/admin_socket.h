@@ -43,4 +43,13 @@ void admin_socket_set_stop(struct admin_socket *c, admin_socket_stop_fn fn, void
 struct services;
 void admin_socket_set_services(struct admin_socket *c, struct services *svc);
 
+/*
+ * The audit service (borrowed; NULL: none) for `argoboxctl audit report`:
+ *   {"type":"audit_report","from":"2026-12-01","to":"2026-12-08","user":"bea","limit":100}
+ *     -> {"type":"audit_report","report":{...}} (broker/audit/auditreport.h)
+ * (audited as admin.audit.report by "argoboxctl").
+ */
+struct auditsvc;
+void admin_socket_set_audit(struct admin_socket *c, struct auditsvc *a);
+
 #endif

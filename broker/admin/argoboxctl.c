@@ -8,11 +8,16 @@
  *              | services restart NAME
  *
  *   argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]
+ *   argoboxctl [--socket PATH] audit report --from TIME --to TIME [--user USER]
+ *              [--format json|csv|html] [--limit N] [--output FILE]
  *
  * `audit verify` reads the audit store's database directly (broker running or not) and
  * checks its hash chain against the signed head, daily anchors and prune point with the
  * public key (<data.dir>/audit/signing.key.pub): it names every record that was edited,
  * deleted, reordered or cut off, and exits 1 when it found any (2 when it could not check).
+ * `audit report` asks the broker (admin socket) for the compliance report of [from, to)
+ * (RFC 3339, a date, or ms since the epoch) and prints it as JSON, CSV or a printable HTML
+ * page (broker/audit/auditreport.h renders it here); it exits 1 when the broker refused.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +28,7 @@
 #include "ab_sock.h"
 #include "ab_util.h"
 #include "auditdb.h"
+#include "auditreport.h"
 #include "broker_config.h"
 
 static void
@@ -31,7 +37,10 @@ usage(FILE *f)
 	fprintf(f, "usage: argoboxctl [--socket PATH] [--json] status | list | stop USER\n"
 	           "                  | services list | services reload | services status NAME\n"
 	           "                  | services restart NAME\n"
-	           "       argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n");
+	           "       argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n"
+	           "       argoboxctl [--socket PATH] audit report --from TIME --to TIME "
+	           "[--user USER]\n"
+	           "                  [--format json|csv|html] [--limit N] [--output FILE]\n");
 }
 
 static int
@@ -133,10 +142,92 @@ services_print(const char *sub, const char *name, json_t *ans)
 	json_decref(list);
 }
 
+static int request(const char *path, json_t *req, json_t **ret);
+
+static char *
+default_socket(void)
+{
+	_cleanup_free_ char *base = broker_default_runtime_base();
+	return ab_xasprintf("%s/broker.sock", base);
+}
+
+/* argoboxctl audit report: asks the broker, renders here. */
 static int
-audit_main(int argc, char **argv)
+audit_report(int argc, char **argv, const char *sock)
+{
+	const char *from = NULL, *to = NULL, *user = NULL, *format = "json", *out = NULL;
+	long limit = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (v && strcmp(argv[i], "--from") == 0)
+			from = v;
+		else if (v && strcmp(argv[i], "--to") == 0)
+			to = v;
+		else if (v && strcmp(argv[i], "--user") == 0)
+			user = v;
+		else if (v && strcmp(argv[i], "--format") == 0)
+			format = v;
+		else if (v && strcmp(argv[i], "--output") == 0)
+			out = v;
+		else if (v && strcmp(argv[i], "--socket") == 0)
+			sock = v;
+		else if (v && strcmp(argv[i], "--limit") == 0) {
+			char *end;
+			limit = strtol(v, &end, 10);
+			if (*end || limit < 1 || limit > AUDITREPORT_ITEMS_MAX) {
+				fprintf(stderr, "argoboxctl: --limit: 1 to %d rows per list\n",
+				        AUDITREPORT_ITEMS_MAX);
+				return 2;
+			}
+		} else {
+			return ab_usage(usage, false);
+		}
+		i++;
+	}
+	int fmt = auditreport_format_from_name(format);
+	if (!from || !to || fmt < 0) {
+		fprintf(stderr, "argoboxctl: audit report needs --from and --to%s\n",
+		        fmt < 0 ? ", and --format is json, csv or html" : "");
+		return 2;
+	}
+	json_t *req = ab_proto_msg("audit_report",
+	                           json_pack("{ssssss}", "from", from, "to", to, "format", format));
+	if (limit)
+		json_object_set_new(req, "limit", json_integer(limit));
+	if (user)
+		json_object_set_new(req, "user", json_string(user));
+	_cleanup_free_ char *def = default_socket();
+	json_t *ans = NULL;
+	if (request(sock ? sock : def, req, &ans) < 0)
+		return 1;
+	json_t *rep = json_object_get(ans, "report");
+	if (strcmp(ab_proto_type(ans), "audit_report") != 0 || !json_is_object(rep)) {
+		const char *msg = json_string_value(json_object_get(ans, "msg"));
+		fprintf(stderr, "argoboxctl: audit report: %s\n", msg ? msg : "unexpected answer");
+		json_decref(ans);
+		return 1;
+	}
+	size_t len;
+	_cleanup_free_ char *text = auditreport_render(rep, (enum auditreport_format)fmt, &len);
+	json_decref(ans);
+	_cleanup_fclose_ FILE *f = out ? fopen(out, "we") : NULL;
+	if (out && !f) {
+		fprintf(stderr, "argoboxctl: cannot write '%s': %s\n", out, strerror(errno));
+		return 1;
+	}
+	if (fwrite(text, 1, len, f ? f : stdout) != len || fflush(f ? f : stdout) != 0) {
+		fprintf(stderr, "argoboxctl: writing the report failed: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int
+audit_main(int argc, char **argv, const char *sock)
 {
 	const char *data_dir = NULL, *db = NULL, *key = NULL;
+	if (argc >= 1 && strcmp(argv[0], "report") == 0)
+		return audit_report(argc - 1, argv + 1, sock);
 	if (argc < 1 || strcmp(argv[0], "verify") != 0)
 		return ab_usage(usage, false);
 	for (int i = 1; i < argc; i++) {
@@ -183,7 +274,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "audit") == 0)
-		return audit_main(argc - 2, argv + 2);
+		return audit_main(argc - 2, argv + 2, NULL);
 	const char *sock = NULL;
 	bool as_json = false;
 	int i = 1;
@@ -199,6 +290,8 @@ main(int argc, char **argv)
 	if (i >= argc)
 		return ab_usage(usage, false);
 	const char *cmd = argv[i];
+	if (strcmp(cmd, "audit") == 0)
+		return audit_main(argc - i - 1, argv + i + 1, sock);
 	json_t *req;
 	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) && i + 1 == argc) {
 		req = ab_proto_msg(cmd, NULL);
@@ -217,8 +310,7 @@ main(int argc, char **argv)
 	} else {
 		return ab_usage(usage, false);
 	}
-	_cleanup_free_ char *base = broker_default_runtime_base();
-	_cleanup_free_ char *def = ab_xasprintf("%s/broker.sock", base);
+	_cleanup_free_ char *def = default_socket();
 	json_t *ans = NULL;
 	if (request(sock ? sock : def, req, &ans) < 0)
 		return 1;

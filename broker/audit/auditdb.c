@@ -34,6 +34,8 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS events_user_ts ON events(user, ts_ms);"
     "CREATE INDEX IF NOT EXISTS events_event_ts ON events(event, ts_ms);"
     "CREATE INDEX IF NOT EXISTS events_source_ts ON events(source, ts_ms);"
+    /* the compliance report's denials (auditreport.c) */
+    "CREATE INDEX IF NOT EXISTS events_outcome_ts ON events(outcome, ts_ms);"
     /* signed statements: 'head' (the newest record), 'pruned' (the last one removed) */
     "CREATE TABLE IF NOT EXISTS seals ("
     " kind TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash BLOB NOT NULL, ts_ms INTEGER NOT NULL,"
@@ -973,6 +975,24 @@ auditdb_reader_open(const char *path, int budget_ms, struct auditdb_reader **ret
 	sqlite3_progress_handler(h, 1000, progress, r);
 	*ret = r;
 	return 0;
+}
+
+struct sqlite3 *
+auditdb_reader_sqlite(struct auditdb_reader *r)
+{
+	return r->h;
+}
+
+void
+auditdb_reader_deadline(struct auditdb_reader *r, int64_t budget_ms)
+{
+	r->deadline = budget_ms > 0 ? mono_ms() + budget_ms : 0;
+}
+
+int
+auditdb_reader_budget_ms(const struct auditdb_reader *r)
+{
+	return r->budget_ms;
 }
 
 void

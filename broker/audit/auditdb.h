@@ -116,6 +116,15 @@ int auditdb_reader_open(const char *path, int budget_ms, struct auditdb_reader *
                         struct ab_err *err);
 void auditdb_reader_close(struct auditdb_reader *r);
 
+/*
+ * For a module computing over the store with SQL of its own (auditreport.c): the reader's
+ * connection (read-only), and a deadline for everything run on it until it is cleared
+ * (budget_ms 0): a statement that runs past it ends with SQLITE_INTERRUPT.
+ */
+struct sqlite3 *auditdb_reader_sqlite(struct auditdb_reader *r);
+void auditdb_reader_deadline(struct auditdb_reader *r, int64_t budget_ms);
+int auditdb_reader_budget_ms(const struct auditdb_reader *r);
+
 struct auditdb_query {
 	int64_t from_ms, to_ms;           /* [from, to); 0, 0: everything */
 	const char *user, *role, *source; /* exact; NULL: any */

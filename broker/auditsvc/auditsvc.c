@@ -6,6 +6,7 @@
  *   GET /api/admin/audit
  *   GET /api/admin/audit/tail
  *   GET /api/admin/audit/status
+ *   GET /api/admin/audit/report
  * end routes
  */
 #include "auditsvc.h"
@@ -14,6 +15,7 @@
 #include "alerts.h"
 #include "audit.h"
 #include "auditdb.h"
+#include "auditreport.h"
 #include "broker_config.h"
 #include "httpc.h"
 #include "server.h"
@@ -118,10 +120,78 @@ parse_ms(const char *s, int64_t *ret)
 }
 
 /*
- * Reads the query string into f. Returns 0, or fills msg with why it is a 400.
- * Values come URL-decoded from lws, one fragment per parameter; each is bounded before it is
+ * The i-th query parameter, URL-decoded by lws, split into *key and *val (inside frag):
+ * 1, 0 after the last, -1 with msg filled when it is a 400. Each is bounded before it is
  * copied, so a huge filter is refused rather than cut.
  */
+static int
+query_param(struct http_request *req, int i, char frag[MAX_PARAM_BYTES + 32], const char **key,
+            const char **val, char *msg, size_t msg_len)
+{
+	int len = lws_hdr_fragment_length(req->wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+	if (len <= 0)
+		return 0;
+	if (i >= MAX_PARAMS) {
+		snprintf(msg, msg_len, "more than %d query parameters", MAX_PARAMS);
+		return -1;
+	}
+	if (len > MAX_PARAM_BYTES + 16) {
+		snprintf(msg, msg_len,
+		         "query parameter %d is %d bytes long; a filter is at most %d bytes", i + 1,
+		         len, MAX_PARAM_BYTES);
+		return -1;
+	}
+	if (lws_hdr_copy_fragment(req->wsi, frag, MAX_PARAM_BYTES + 32, WSI_TOKEN_HTTP_URI_ARGS,
+	                          i) < 0)
+		return 0;
+	char *eq = strchr(frag, '=');
+	*key = frag;
+	*val = "";
+	if (eq) {
+		*eq = '\0';
+		*val = eq + 1;
+	}
+	if (strlen(*val) > MAX_PARAM_BYTES) {
+		snprintf(msg, msg_len, "'%.32s' is %zu bytes long; a filter is at most %d bytes",
+		         *key, strlen(*val), MAX_PARAM_BYTES);
+		return -1;
+	}
+	return 1;
+}
+
+/* A from/to value: a time between 2000-01-01 and a year from now, else msg says why. */
+static bool
+parse_time_param(const char *key, const char *val, int64_t *ret, char *msg, size_t msg_len)
+{
+	int64_t ms;
+	if (!parse_ms(val, &ms) || ms < MIN_TIME_MS ||
+	    ms > (int64_t)time(NULL) * 1000 + 86400000LL * 366) {
+		snprintf(msg, msg_len,
+		         "%.16s: '%.64s' is not a time between 2000-01-01 and a year from now "
+		         "(RFC 3339, a date, or ms since the epoch)",
+		         key, val);
+		return false;
+	}
+	*ret = ms;
+	return true;
+}
+
+/* [from, to) must be ordered and at most MAX_RANGE_MS long. */
+static bool
+check_range(int64_t from, int64_t to, char *msg, size_t msg_len)
+{
+	if (from >= to) {
+		snprintf(msg, msg_len, "from must be before to");
+		return false;
+	}
+	if (to - from > MAX_RANGE_MS) {
+		snprintf(msg, msg_len, "the range is longer than 3660 days");
+		return false;
+	}
+	return true;
+}
+
+/* Reads the query string into f. Returns 0, or fills msg with why it is a 400. */
 static int
 parse_filter(struct http_request *req, struct filter *f, bool tail, char *msg, size_t msg_len)
 {
@@ -130,36 +200,13 @@ parse_filter(struct http_request *req, struct filter *f, bool tail, char *msg, s
 	f->q.limit = PAGE_DEFAULT;
 	bool have_from = false, have_to = false, have_limit = false, asc_set = false;
 	for (int i = 0;; i++) {
-		int len = lws_hdr_fragment_length(req->wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (len <= 0)
-			break;
-		if (i >= MAX_PARAMS) {
-			snprintf(msg, msg_len, "more than %d query parameters", MAX_PARAMS);
-			return -1;
-		}
-		if (len > MAX_PARAM_BYTES + 16) {
-			snprintf(
-			    msg, msg_len,
-			    "query parameter %d is %d bytes long; a filter is at most %d bytes",
-			    i + 1, len, MAX_PARAM_BYTES);
-			return -1;
-		}
 		char frag[MAX_PARAM_BYTES + 32];
-		if (lws_hdr_copy_fragment(req->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS,
-		                          i) < 0)
-			break;
-		char *eq = strchr(frag, '=');
-		const char *key = frag, *val = "";
-		if (eq) {
-			*eq = '\0';
-			val = eq + 1;
-		}
-		if (strlen(val) > MAX_PARAM_BYTES) {
-			snprintf(msg, msg_len,
-			         "'%.32s' is %zu bytes long; a filter is at most %d bytes", key,
-			         strlen(val), MAX_PARAM_BYTES);
+		const char *key, *val;
+		int qp = query_param(req, i, frag, &key, &val, msg, msg_len);
+		if (qp < 0)
 			return -1;
-		}
+		if (qp == 0)
+			break;
 		char *dst = NULL;
 		if (strcmp(key, "user") == 0) {
 			dst = f->user;
@@ -184,15 +231,8 @@ parse_filter(struct http_request *req, struct filter *f, bool tail, char *msg, s
 			}
 		} else if (strcmp(key, "from") == 0 || strcmp(key, "to") == 0) {
 			int64_t ms;
-			if (!parse_ms(val, &ms) || ms < MIN_TIME_MS ||
-			    ms > (int64_t)time(NULL) * 1000 + 86400000LL * 366) {
-				snprintf(msg, msg_len,
-				         "%.16s: '%.64s' is not a time between 2000-01-01 and a "
-				         "year from "
-				         "now (RFC 3339, a date, or ms since the epoch)",
-				         key, val);
+			if (!parse_time_param(key, val, &ms, msg, msg_len))
 				return -1;
-			}
 			if (key[0] == 'f') {
 				f->q.from_ms = ms;
 				have_from = true;
@@ -244,14 +284,8 @@ parse_filter(struct http_request *req, struct filter *f, bool tail, char *msg, s
 		if (dst)
 			snprintf(dst, MAX_PARAM_BYTES + 1, "%s", val);
 	}
-	if (have_from && have_to && f->q.from_ms >= f->q.to_ms) {
-		snprintf(msg, msg_len, "from must be before to");
+	if (have_from && have_to && !check_range(f->q.from_ms, f->q.to_ms, msg, msg_len))
 		return -1;
-	}
-	if (have_from && have_to && f->q.to_ms - f->q.from_ms > MAX_RANGE_MS) {
-		snprintf(msg, msg_len, "the range is longer than 3660 days");
-		return -1;
-	}
 	if (f->format != FMT_JSON) {
 		if (!have_limit)
 			f->q.limit = 0; /* an export has everything that matches */
@@ -592,6 +626,140 @@ route_query(struct http_request *req, struct http_response *resp, void *data)
 	return 0;
 }
 
+/* ---- compliance reports ---- */
+
+static int
+report_refuse(const struct auditsvc_report_req *rq, int code, const char *why, struct ab_err *err)
+{
+	audit_log("admin.audit.report", AUDIT_DENY, rq->by_user, rq->by_role, rq->source,
+	          json_pack("{ssss*ss*ss*}", "reason", why, "from", rq->from, "to", rq->to,
+	                    "subject", rq->user));
+	return ab_err_set(err, code, "%s", why);
+}
+
+int
+auditsvc_report(struct auditsvc *a, const struct auditsvc_report_req *rq, json_t **ret,
+                struct ab_err *err)
+{
+	char msg[256];
+	int64_t from, to;
+	if (!rq->from || !rq->to)
+		return report_refuse(rq, EINVAL, "a report needs from and to", err);
+	if (strlen(rq->from) > MAX_PARAM_BYTES || strlen(rq->to) > MAX_PARAM_BYTES ||
+	    (rq->user && strlen(rq->user) > MAX_PARAM_BYTES))
+		return report_refuse(rq, EINVAL, "from, to and user are at most 256 bytes each",
+		                     err);
+	if (!parse_time_param("from", rq->from, &from, msg, sizeof(msg)) ||
+	    !parse_time_param("to", rq->to, &to, msg, sizeof(msg)) ||
+	    !check_range(from, to, msg, sizeof(msg)))
+		return report_refuse(rq, EINVAL, msg, err);
+	if (rq->limit > AUDITREPORT_ITEMS_MAX) {
+		snprintf(msg, sizeof(msg), "limit: 1 to %d rows per list", AUDITREPORT_ITEMS_MAX);
+		return report_refuse(rq, EINVAL, msg, err);
+	}
+	struct ab_err rerr = {0};
+	if (reader(a, &rerr) < 0)
+		return report_refuse(rq, ENOENT, rerr.msg, err);
+	struct auditreport_params p = {
+	    .from_ms = from,
+	    .to_ms = to,
+	    .user = rq->user && rq->user[0] ? rq->user : NULL,
+	    .max_items = rq->limit,
+	};
+	json_t *rep = NULL;
+	int r = auditreport_build(a->reader, &p, &rep, &rerr);
+	if (r < 0)
+		return report_refuse(rq, -r, rerr.msg, err);
+	json_t *sum = json_object_get(rep, "summary");
+	audit_log("admin.audit.report", AUDIT_GRANT, rq->by_user, rq->by_role, rq->source,
+	          json_pack("{sssssOsssO}", "from", json_string_value(json_object_get(rep, "from")),
+	                    "to", json_string_value(json_object_get(rep, "to")), "subject",
+	                    json_object_get(rep, "user"), "format",
+	                    rq->format ? rq->format : "json", "summary", sum));
+	*ret = rep;
+	return 0;
+}
+
+static int
+route_report(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct auditsvc *a = data;
+	char msg[256];
+	char from[MAX_PARAM_BYTES + 1] = "", to[MAX_PARAM_BYTES + 1] = "";
+	char user[MAX_PARAM_BYTES + 1] = "", format[16] = "json";
+	struct auditsvc_report_req rq = {
+	    .by_user = req->user[0] ? req->user : NULL,
+	    .by_role = req->role[0] ? req->role : NULL,
+	    .source = req->peer,
+	    .format = format,
+	};
+	for (int i = 0;; i++) {
+		char frag[MAX_PARAM_BYTES + 32];
+		const char *key, *val;
+		int qp = query_param(req, i, frag, &key, &val, msg, sizeof(msg));
+		if (qp == 0)
+			break;
+		if (qp < 0) {
+			report_refuse(&rq, EINVAL, msg, NULL);
+			http_response_error(resp, 400, msg);
+			return 0;
+		}
+		if (strcmp(key, "from") == 0) {
+			snprintf(from, sizeof(from), "%s", val);
+			rq.from = from;
+		} else if (strcmp(key, "to") == 0) {
+			snprintf(to, sizeof(to), "%s", val);
+			rq.to = to;
+		} else if (strcmp(key, "user") == 0) {
+			snprintf(user, sizeof(user), "%s", val);
+			rq.user = user;
+		} else if (strcmp(key, "format") == 0 && auditreport_format_from_name(val) >= 0) {
+			snprintf(format, sizeof(format), "%s", val);
+		} else if (strcmp(key, "limit") == 0) {
+			char *end;
+			long v = strtol(val, &end, 10);
+			rq.limit =
+			    *end || v < 1 || v > AUDITREPORT_ITEMS_MAX ? UINT_MAX : (unsigned)v;
+		} else {
+			if (strcmp(key, "format") == 0)
+				snprintf(msg, sizeof(msg), "format: json, csv or html");
+			else
+				snprintf(msg, sizeof(msg),
+				         "unknown query parameter '%.32s' (from, to, user, format, "
+				         "limit)",
+				         key);
+			report_refuse(&rq, EINVAL, msg, NULL);
+			http_response_error(resp, 400, msg);
+			return 0;
+		}
+	}
+	json_t *rep = NULL;
+	struct ab_err err = {0};
+	int r = auditsvc_report(a, &rq, &rep, &err);
+	if (r < 0) {
+		http_response_error(resp,
+		                    r == -ENOENT                      ? 503
+		                    : r == -EINVAL || r == -ETIMEDOUT ? 400
+		                                                      : 500,
+		                    err.msg);
+		return 0;
+	}
+	enum auditreport_format f = (enum auditreport_format)auditreport_format_from_name(format);
+	size_t len;
+	_cleanup_free_ char *text = auditreport_render(rep, f, &len);
+	json_decref(rep);
+	http_response_set(resp, 200, auditreport_content_type(f), text, len);
+	http_response_add_header(resp, "Cache-Control", "no-store");
+	http_response_add_header(resp, "X-Content-Type-Options", "nosniff");
+	if (f == AUDITREPORT_HTML)
+		http_response_add_header(resp, "Content-Security-Policy",
+		                         "default-src 'none'; style-src 'unsafe-inline'");
+	if (f == AUDITREPORT_CSV)
+		http_response_add_header(resp, "Content-Disposition",
+		                         "attachment; filename=\"audit-report.csv\"");
+	return 0;
+}
+
 json_t *
 auditsvc_status(struct auditsvc *a)
 {
@@ -721,7 +889,8 @@ auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct serve
 		                    a->db_error));
 	if (server_route_add(srv, "GET", "/api/admin/audit", route_query, a) < 0 ||
 	    server_route_add(srv, "GET", "/api/admin/audit/tail", route_tail, a) < 0 ||
-	    server_route_add(srv, "GET", "/api/admin/audit/status", route_status, a) < 0)
+	    server_route_add(srv, "GET", "/api/admin/audit/status", route_status, a) < 0 ||
+	    server_route_add(srv, "GET", "/api/admin/audit/report", route_report, a) < 0)
 		ab_warn("audit: cannot add the /api/admin/audit routes");
 	server_add_health(srv, health, a);
 	a->keepalive = ab_loop_timer(loop, KEEPALIVE_MS, keepalive, a);

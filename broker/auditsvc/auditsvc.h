@@ -10,6 +10,7 @@
  *   GET /api/admin/audit          query (JSON page + cursor) or export (NDJSON, CSV; streamed)
  *   GET /api/admin/audit/tail     live tail, server-sent events
  *   GET /api/admin/audit/status   store, alerts and tail figures
+ *   GET /api/admin/audit/report   the compliance report (broker/audit/auditreport.h)
  * The store failing (disk full, file unwritable, corrupt at start) never stops the broker:
  * the JSON-lines file stays complete, what the store could not take is counted and audited.
  */
@@ -36,6 +37,22 @@ int auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct s
                  struct auditsvc **ret, struct ab_err *err);
 /* Unregisters the sink, flushes the store (bounded), frees. Accepts NULL. */
 void auditsvc_free(struct auditsvc *a);
+
+/*
+ * A compliance report (auditreport.h) for [from, to) (RFC 3339, a date, or ms since the
+ * epoch; the query API's bounds) and optionally one user, asked for by by_user from source
+ * (the admin socket: "argoboxctl"). Audited as admin.audit.report: grant with the summary,
+ * deny with the reason. -EINVAL (bad input, err says which), -ETIMEDOUT (over the query
+ * budget: narrow it), -ENOENT (no store), -EIO. *ret is a new reference.
+ */
+struct auditsvc_report_req {
+	const char *from, *to, *user; /* user NULL or "": everyone */
+	const char *format;           /* for the audit line only: "json", "csv", "html" */
+	unsigned limit;               /* rows per list; 0: the default */
+	const char *by_user, *by_role, *source;
+};
+int auditsvc_report(struct auditsvc *a, const struct auditsvc_report_req *rq, json_t **ret,
+                    struct ab_err *err);
 
 /* {"store": {...}, "alerts": {...}, "tails": n} */
 json_t *auditsvc_status(struct auditsvc *a);

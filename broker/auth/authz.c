@@ -91,6 +91,7 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/api/admin/audit/tail", AUTHZ_ADMIN_READ},
     {"GET", "/api/admin/audit/status", AUTHZ_ADMIN_READ},
     {"POST", "/api/admin/services/reload", AUTHZ_ADMIN_WRITE},
+    {"GET", "/api/admin/audit/report", AUTHZ_ADMIN_READ},
     {"GET", "/api/admin/*", AUTHZ_ADMIN_READ},
     {"POST", "/api/admin/*", AUTHZ_ADMIN_WRITE},
     {"PUT", "/api/admin/*", AUTHZ_ADMIN_WRITE},

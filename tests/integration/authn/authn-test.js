@@ -117,6 +117,7 @@ const tests = {
 			['DELETE', '/api/admin/users/x', 405, 403, 403, 401],
 			['GET', '/api/admin/audit?limit=1', 200, 403, 403, 401], // admins only (issue 19)
 			['GET', '/api/admin/audit/status', 200, 403, 403, 401],
+			['GET', '/api/admin/audit/report?from=2026-01-01&to=2026-01-02', 200, 403, 403, 401],
 			['GET', '/api/desktops/bogie/state', 'a', 's', 403, 401],
 			['GET', '/api/desktops/mauve/state', 'a', 403, 403, 401],
 			['POST', '/api/demo', 403, 403, 403, 'any'],
