@@ -46,6 +46,11 @@ const struct broker_config broker_config_defaults = {
     .audit_query_budget_ms = 250,
     .audit_webhook_timeout_ms = 5000,
     .audit_webhook_max_attempts = 6,
+    .audit_mirror = "auto",
+    .audit_mirror_chunk_events = 1000,
+    .audit_mirror_chunk_bytes = 256 << 10,
+    .audit_mirror_interval_ms = 1000,
+    .audit_mirror_max_lag = 1000000,
 };
 
 /* What the issue asks to watch; every firing is audited ("audit.alert") and, with a webhook,
@@ -141,6 +146,19 @@ const struct ab_cfg_field broker_config_fields[] = {
                "one delivery attempt"),
     AB_CFG_INT("audit.alerts.webhook.max_attempts", C, audit_webhook_max_attempts, 1, 20,
                "attempts per alert, 1 s apart then doubling (at most 60 s)"),
+    AB_CFG_STR("audit.mirror.mode", C, audit_mirror,
+               "copy the events to the kv store (expiration_ttl = the retention): \"auto\" "
+               "(only to Cloudflare Workers KV, off the host), \"on\" (the embedded store "
+               "too), \"off\""),
+    AB_CFG_INT("audit.mirror.chunk_events", C, audit_mirror_chunk_events, 1, 100000,
+               "records per kv entry (audit/<first seq>) at most"),
+    AB_CFG_INT("audit.mirror.chunk_bytes", C, audit_mirror_chunk_bytes, 4096, 8 << 20,
+               "bytes per kv entry at most (below the kv's max_value)"),
+    AB_CFG_INT("audit.mirror.interval_ms", C, audit_mirror_interval_ms, 10, 600000,
+               "a chunk with fewer records than chunk_events waits this long"),
+    AB_CFG_INT("audit.mirror.max_lag", C, audit_mirror_max_lag, 100, 100000000,
+               "records waiting for the mirror (kv down) at most; beyond, the oldest are "
+               "skipped, counted and audited"),
     AB_CFG_STR("data.dir", C, data_dir,
                "persistent data (\"\": /var/lib/argobox as root, else $XDG_DATA_HOME/argobox "
                "or ~/.local/share/argobox)"),

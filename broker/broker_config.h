@@ -52,6 +52,11 @@ struct broker_config {
 	char audit_webhook_secret[256];
 	long long audit_webhook_timeout_ms;
 	long long audit_webhook_max_attempts;
+	char audit_mirror[16]; /* "auto" (Workers KV only), "on", "off" */
+	long long audit_mirror_chunk_events;
+	long long audit_mirror_chunk_bytes;
+	long long audit_mirror_interval_ms;
+	long long audit_mirror_max_lag;
 	char data_dir[PATH_MAX]; /* "" = /var/lib/argobox (root), else $XDG_DATA_HOME/argobox */
 	json_t *kv;       /* broker/state/kv.h configuration; "dir" defaults to <data.dir>/kv */
 	json_t *auth;     /* docs/auth.md: {"local","access","demo"} (authn.c) */

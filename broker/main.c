@@ -501,6 +501,7 @@ main(int argc, char **argv)
 	reload.iso = iso;
 #endif
 	services_set_reload(services, reload_services, &reload);
+	auditsvc_attach(auditsvc, desktops, apps.db, kv);
 	struct vncgw_params vp = {
 	    .listen = cfg.vnc_listen,
 	    .public_host = cfg.vnc_public_host,
@@ -555,6 +556,7 @@ main(int argc, char **argv)
 	apps.authn = NULL;
 	ab_loop_unwatch(loop, sigw);
 	desktop_manager_shutdown(desktops, cfg.session_stop_timeout_ms + 1000);
+	auditsvc_detach(auditsvc); /* before the desktops, users and kv it borrows go */
 #ifdef AB_HAVE_ISOLATION
 	isolation_shutdown(iso); /* its watches and timer go before the loop does */
 #endif

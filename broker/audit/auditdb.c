@@ -76,6 +76,14 @@ struct auditdb {
 	unsigned in_flight; /* taken by the writer, not yet committed */
 	bool stop;
 	struct auditdb_stats st;
+	/* the mirror: under mu */
+	struct auditdb_chunk *m_ready; /* prepared, not yet taken */
+	bool m_out;                    /* taken, not yet done */
+	bool m_wake;                   /* done: the writer may prepare the next one */
+	int64_t m_next;                /* the position: every record up to here is mirrored */
+	/* the mirror: writer thread only */
+	int64_t m_last_chunk; /* mono ms */
+	int64_t m_persisted;  /* the position as stored in info */
 };
 
 /* ---- small helpers ---- */
@@ -510,6 +518,149 @@ free_items(struct qitem *it)
 	}
 }
 
+/* ---- the mirror (writer thread side) ---- */
+
+void
+auditdb_chunk_free(struct auditdb_chunk *c)
+{
+	if (!c)
+		return;
+	free(c->data);
+	free(c);
+}
+
+static void
+mirror_persist(struct auditdb *db, int64_t pos)
+{
+	if (pos == db->m_persisted)
+		return;
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db->w, "INSERT OR REPLACE INTO info VALUES ('mirrored', ?)", -1, &s,
+	                       NULL) == SQLITE_OK) {
+		char v[24];
+		snprintf(v, sizeof(v), "%lld", (long long)pos);
+		sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(s) == SQLITE_DONE) /* a full disk: again next time */
+			db->m_persisted = pos;
+	}
+	sqlite3_finalize(s);
+}
+
+/* The records after `from`, up to the chunk's bounds, as NDJSON with their prev hash. */
+static struct auditdb_chunk *
+mirror_read(struct auditdb *db, int64_t from, uint64_t *gap)
+{
+	sqlite3_stmt *s = NULL;
+	if (sqlite3_prepare_v2(db->w,
+	                       "SELECT " COLS " FROM events WHERE seq > ? ORDER BY seq LIMIT ?", -1,
+	                       &s, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(s, 1, from);
+	sqlite3_bind_int64(s, 2, db->p.mirror_chunk);
+	struct auditdb_chunk *c = ab_xcalloc(1, sizeof(*c));
+	struct auditdb_buf b = {0};
+	while (b.len < db->p.mirror_chunk_bytes && sqlite3_step(s) == SQLITE_ROW) {
+		struct auditdb_record rec;
+		row_to_record(s, 0, &rec);
+		if (!c->count) {
+			c->first_seq = rec.seq;
+			*gap =
+			    (uint64_t)(rec.seq - from - 1); /* removed before they were mirrored */
+		}
+		c->last_seq = rec.seq;
+		c->count++;
+		_cleanup_free_ char *js = auditdb_record_json(&rec);
+		char hex[2 * AUDITDB_HASH_LEN + 1];
+		auditdb_hex(rec.prev, AUDITDB_HASH_LEN, hex);
+		size_t n = js ? strlen(js) : 0;
+		if (n < 2)
+			continue;
+		auditdb_buf_add(&b, js, n - 1); /* without its closing brace */
+		auditdb_buf_addf(&b, ",\"prev\":\"%s\"}\n", hex);
+	}
+	sqlite3_finalize(s);
+	c->data = b.data;
+	c->len = b.len;
+	if (!c->count) {
+		auditdb_chunk_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * Prepares the next chunk when none is out and records wait: a full one at once, a smaller
+ * one after mirror_interval_ms. Records beyond mirror_max_lag are skipped and counted.
+ */
+static void
+mirror_step(struct auditdb *db, int64_t now)
+{
+	if (!db->p.mirror_chunk)
+		return;
+	pthread_mutex_lock(&db->mu);
+	bool busy = db->m_ready || db->m_out;
+	int64_t from = db->m_next;
+	pthread_mutex_unlock(&db->mu);
+	int64_t last = db->next_seq - 1;
+	if (busy)
+		return;
+	mirror_persist(db, from);
+	if (last <= from)
+		return;
+	uint64_t lag = (uint64_t)(last - from);
+	if (lag < db->p.mirror_chunk && now - db->m_last_chunk < db->p.mirror_interval_ms)
+		return;
+	uint64_t skipped = 0, gap = 0;
+	if (db->p.mirror_max_lag && lag > db->p.mirror_max_lag) {
+		skipped = lag - db->p.mirror_max_lag;
+		from += (int64_t)skipped;
+	}
+	struct auditdb_chunk *c = mirror_read(db, from, &gap);
+	db->m_last_chunk = now;
+	pthread_mutex_lock(&db->mu);
+	if (skipped + gap)
+		ab_warn("audit mirror: %llu records were not mirrored (%s)",
+		        (unsigned long long)(skipped + gap),
+		        skipped ? "the mirror was behind by more than its bound"
+		                : "retention removed them first");
+	db->st.mirror_dropped += skipped + gap;
+	db->m_next = c ? c->first_seq - 1 : from;
+	db->st.mirrored_seq = db->m_next;
+	db->m_ready = c;
+	db->st.mirror_pending = c != NULL;
+	pthread_mutex_unlock(&db->mu);
+	if (c || skipped)
+		signal_progress(db);
+}
+
+struct auditdb_chunk *
+auditdb_mirror_take(struct auditdb *db)
+{
+	pthread_mutex_lock(&db->mu);
+	struct auditdb_chunk *c = db->m_ready;
+	db->m_ready = NULL;
+	if (c)
+		db->m_out = true;
+	pthread_mutex_unlock(&db->mu);
+	return c;
+}
+
+void
+auditdb_mirror_done(struct auditdb *db, struct auditdb_chunk *c)
+{
+	pthread_mutex_lock(&db->mu);
+	db->m_out = false;
+	if (c->last_seq > db->m_next)
+		db->m_next = c->last_seq;
+	db->st.mirrored_seq = db->m_next;
+	db->st.mirror_chunks++;
+	db->st.mirror_pending = false;
+	db->m_wake = true;
+	pthread_cond_signal(&db->cv);
+	pthread_mutex_unlock(&db->mu);
+	auditdb_chunk_free(c);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -521,7 +672,7 @@ writer_main(void *arg)
 	for (;;) {
 		int64_t now = mono_ms();
 		while (!db->stop && !(nbatch == 0 && db->q_head) && !(nbatch && now >= retry_at) &&
-		       now < next_prune) {
+		       now < next_prune && !db->m_wake) {
 			int64_t until = next_prune;
 			if (nbatch)
 				until = AB_MIN(until, retry_at);
@@ -538,6 +689,7 @@ writer_main(void *arg)
 			now = mono_ms();
 		}
 		bool stopping = db->stop;
+		db->m_wake = false;
 		if (nbatch == 0 && db->q_head) {
 			struct qitem **tail = &batch;
 			while (db->q_head && nbatch < BATCH_MAX) {
@@ -570,6 +722,8 @@ writer_main(void *arg)
 				took = mono_ms() - t0;
 			}
 		}
+		if (!stopping)
+			mirror_step(db, mono_ms());
 		int pruned = 0;
 		if (!failed && now >= next_prune) {
 			struct ab_err perr = {0};
@@ -688,6 +842,13 @@ load_state(struct auditdb *db, struct ab_err *err)
 		}
 	}
 	sqlite3_finalize(s);
+	rc = sqlite3_prepare_v2(db->w, "SELECT value FROM info WHERE key = 'mirrored'", -1, &s,
+	                        NULL);
+	if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+		db->m_next = strtoll((const char *)sqlite3_column_text(s, 0), NULL, 10);
+	sqlite3_finalize(s);
+	db->m_persisted = db->m_next;
+	db->st.mirrored_seq = db->m_next;
 	rc = sqlite3_prepare_v2(db->w, "SELECT max(day) FROM anchors", -1, &s, NULL);
 	db->anchor_day = -1;
 	if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
@@ -710,6 +871,10 @@ auditdb_open(const struct auditdb_params *p, struct auditdb **ret, struct ab_err
 		db->p.prune_batch = 1000;
 	if (db->p.retry_ms <= 0)
 		db->p.retry_ms = 500;
+	if (db->p.mirror_chunk && !db->p.mirror_chunk_bytes)
+		db->p.mirror_chunk_bytes = 256 << 10;
+	if (db->p.mirror_chunk && db->p.mirror_interval_ms <= 0)
+		db->p.mirror_interval_ms = 1000;
 	db->path = ab_xstrdup(p->path);
 	db->p.path = db->path;
 	db->efd = -1;
@@ -919,6 +1084,7 @@ auditdb_close(struct auditdb *db)
 		pthread_join(db->thread, NULL);
 	}
 	free_items(db->q_head);
+	auditdb_chunk_free(db->m_ready);
 	sqlite3_finalize(db->ins);
 	sqlite3_finalize(db->head);
 	sqlite3_finalize(db->anchor);

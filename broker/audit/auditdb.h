@@ -54,6 +54,11 @@ struct auditdb_params {
 	int64_t max_db_bytes;    /* 0: no cap; reaching it behaves as a full disk */
 	size_t max_detail_bytes; /* a larger detail is stored as {"truncated":true,...} */
 	int64_t retry_ms;        /* first wait before retrying a failed batch (doubles, max 30 s) */
+	/* the mirror (auditdb_mirror_take): off when mirror_chunk is 0 */
+	unsigned mirror_chunk;      /* records per chunk at most */
+	size_t mirror_chunk_bytes;  /* bytes per chunk at most (one record may exceed it) */
+	int64_t mirror_interval_ms; /* a chunk smaller than mirror_chunk waits this long */
+	uint64_t mirror_max_lag;    /* records not yet mirrored beyond this are skipped, counted */
 };
 
 struct auditdb_record {
@@ -78,6 +83,11 @@ struct auditdb_stats {
 	bool failing;         /* the last attempt failed */
 	char error[256];      /* why, while failing */
 	int64_t max_batch_ms; /* slowest commit */
+	/* the mirror */
+	int64_t mirrored_seq;    /* every record up to here was mirrored (or skipped) */
+	uint64_t mirror_chunks;  /* chunks acknowledged */
+	uint64_t mirror_dropped; /* records never mirrored: skipped (lag) or pruned first */
+	bool mirror_pending;     /* a chunk is ready or out */
 };
 
 /*
@@ -101,6 +111,30 @@ int auditdb_flush(struct auditdb *db, int timeout_ms);
 void auditdb_close(struct auditdb *db);
 
 const char *auditdb_path(const struct auditdb *db);
+
+/*
+ * The mirror: the records, in order, in chunks the broker copies elsewhere (the kv store,
+ * so the trail survives the loss of this disk). The writer thread prepares each chunk from
+ * the database (rendering included) and signals the eventfd; the caller takes it, copies
+ * it, and says so with auditdb_mirror_done(), after which the next one is prepared. The
+ * position is kept in the database, so a restart or an outage of the copy resumes where it
+ * was: the records not yet mirrored wait in the store itself, up to mirror_max_lag of them
+ * (beyond, the oldest are skipped and counted, as are records retention removed first).
+ *
+ * A chunk is NDJSON: one auditdb_record_json() object per record with "prev" (hex) added,
+ * so the chain can be checked from the copy alone.
+ */
+struct auditdb_chunk {
+	int64_t first_seq, last_seq;
+	unsigned count;
+	char *data; /* NDJSON, len bytes */
+	size_t len;
+};
+/* The prepared chunk (owned by the caller until auditdb_mirror_done), or NULL. */
+struct auditdb_chunk *auditdb_mirror_take(struct auditdb *db);
+/* The chunk was copied: the position moves past it; frees it. */
+void auditdb_mirror_done(struct auditdb *db, struct auditdb_chunk *c);
+void auditdb_chunk_free(struct auditdb_chunk *c);
 
 /* ---- hashing and signatures (shared with verify) ---- */
 

@@ -61,7 +61,18 @@ struct alerts {
 	unsigned n_pending;
 	uint64_t fired, delivered, failed, dropped;
 	bool firing; /* no rule sees the events an alert logs */
+	alerts_notify_fn notify;
+	void *notify_data;
 };
+
+void
+alerts_set_notify(struct alerts *a, alerts_notify_fn fn, void *data)
+{
+	if (!a)
+		return;
+	a->notify = fn;
+	a->notify_data = data;
+}
 
 static int
 parse_rule(json_t *j, size_t i, struct rule *r, struct ab_err *err)
@@ -429,9 +440,21 @@ fire(struct alerts *a, struct rule *r, const struct audit_event *ev, const char 
 	if (alert)
 		webhook_post(a, alert);
 	a->firing = true;
-	audit_log("audit.alert", AUDIT_INFO, ev->user, ev->role, ev->source,
-	          json_pack("{sssssisIss}", "rule", r->name, "event", ev->event, "count", count,
-	                    "window_s", (json_int_t)(r->window_ms / 1000), "key", key));
+	json_t *detail =
+	    json_pack("{sssssisIss}", "rule", r->name, "event", ev->event, "count", count,
+	              "window_s", (json_int_t)(r->window_ms / 1000), "key", key);
+	if (a->notify) {
+		char title[96], body[512];
+		snprintf(title, sizeof(title), "Audit alert: %s", r->name);
+		snprintf(body, sizeof(body), "%u '%.128s' event%s%s%.128s within %lld s", count,
+		         ev->event, count == 1 ? "" : "s", key[0] ? " by " : "", key,
+		         (long long)(r->window_ms / 1000));
+		json_t *delivered = json_array(), *absent = json_array();
+		a->notify(a->notify_data, title, body, delivered, absent);
+		json_object_set_new(detail, "notified", delivered);
+		json_object_set_new(detail, "no_desktop", absent);
+	}
+	audit_log("audit.alert", AUDIT_INFO, ev->user, ev->role, ev->source, detail);
 	a->firing = false;
 	json_decref(alert);
 }

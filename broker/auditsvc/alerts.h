@@ -9,7 +9,8 @@
  * `event` is a prefix ("admin." matches every admin action); `outcome` and `reason` (a
  * substring of detail.reason) narrow it; `threshold` events for one `per` key ("user",
  * "source" or "all") within `window_s` fire it (then the count starts again). A firing is
- * audited ("audit.alert") and POSTed to the webhook, signed with HMAC-SHA256, retried with
+ * shown to the admins on their running desktops (the notify hook), audited ("audit.alert",
+ * with who was notified) and POSTed to the webhook, signed with HMAC-SHA256, retried with
  * exponential backoff.
  */
 #ifndef BROKER_ALERTS_H
@@ -36,6 +37,15 @@ struct alerts_webhook {
 int alerts_new(json_t *rules, const struct alerts_webhook *wh, struct ab_loop *loop,
                struct httpc *httpc, struct alerts **ret, struct ab_err *err);
 void alerts_free(struct alerts *a);
+
+/*
+ * The notify hook: called once per firing, on the loop, before the firing is audited. It
+ * shows `title` and `body` to whoever should see them and appends the user names it reached
+ * to `delivered` and those without a running desktop to `no_desktop` (both borrowed).
+ */
+typedef void (*alerts_notify_fn)(void *data, const char *title, const char *body, json_t *delivered,
+                                 json_t *no_desktop);
+void alerts_set_notify(struct alerts *a, alerts_notify_fn fn, void *data);
 
 /* Every event, from the audit sink. */
 void alerts_event(struct alerts *a, const struct audit_event *ev);

@@ -17,8 +17,12 @@
 #include "auditdb.h"
 #include "auditreport.h"
 #include "broker_config.h"
+#include "desktop.h"
 #include "httpc.h"
+#include "kv.h"
+#include "mirror.h"
 #include "server.h"
+#include "users.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -56,6 +60,9 @@ struct auditsvc {
 	unsigned n_tails;
 	struct ab_timer *keepalive;
 	bool sink_added;
+	struct desktop_manager *desktops; /* borrowed, for notifications */
+	const struct users_db *users;     /* borrowed; NULL: "local" is the admin */
+	struct mirror *mirror;            /* NULL: audit.mirror.mode says off */
 };
 
 /* ---- filters ---- */
@@ -356,6 +363,7 @@ store_progress(struct ab_loop *loop, int fd, unsigned events, void *data)
 		              "file has them",
 		              "dropped", (json_int_t)n));
 	}
+	mirror_progress(a->mirror);
 }
 
 /* ---- the live tail ---- */
@@ -780,8 +788,8 @@ auditsvc_status(struct auditsvc *a)
 		                  a->cfg->audit_store_enabled ? "unavailable" : "off", "path",
 		                  a->db_path, "error", a->db_error);
 	}
-	return json_pack("{sososi}", "store", store, "alerts", alerts_status(a->alerts), "tails",
-	                 (int)a->n_tails);
+	return json_pack("{sososiso}", "store", store, "alerts", alerts_status(a->alerts), "tails",
+	                 (int)a->n_tails, "mirror", mirror_status(a->mirror));
 }
 
 static int
@@ -806,7 +814,69 @@ health(json_t *out, void *data)
 	} else if (a->cfg->audit_store_enabled) {
 		state = "unavailable";
 	}
-	json_object_set_new(out, "audit", json_pack("{sssI}", "store", state, "dropped", dropped));
+	/* the mirror's state, lag and dropped (what it could not copy) */
+	json_t *m = mirror_status(a->mirror);
+	json_object_del(m, "error");
+	json_object_del(m, "chunks");
+	json_object_del(m, "failures");
+	json_object_del(m, "mirrored_seq");
+	json_object_set_new(out, "audit",
+	                    json_pack("{sssIso}", "store", state, "dropped", dropped, "mirror", m));
+}
+
+/* ---- notifications ---- */
+
+/* An alert fired: every admin with a running desktop gets it as a notification. */
+static void
+notify_admins(void *data, const char *title, const char *body, json_t *delivered,
+              json_t *no_desktop)
+{
+	struct auditsvc *a = data;
+	const char *to[64];
+	size_t n = 0;
+	if (a->users) {
+		for (size_t i = 0; i < users_count(a->users) && n < AB_ARRAY_SIZE(to); i++) {
+			const struct users_user *u = users_at(a->users, i);
+			if (u->role == USERS_ROLE_ADMIN)
+				to[n++] = u->name;
+		}
+	} else {
+		to[n++] = "local"; /* no users table: the loopback user is the admin */
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = -ENOENT;
+		if (a->desktops)
+			r = desktop_send(a->desktops, to[i],
+			                 json_pack("{ssssssss}", "type", "notify", "title", title,
+			                           "body", body, "urgency", "critical"));
+		json_array_append_new(r == 0 ? delivered : no_desktop, json_string(to[i]));
+	}
+}
+
+void
+auditsvc_attach(struct auditsvc *a, struct desktop_manager *desktops, const struct users_db *users,
+                struct kv *kv)
+{
+	if (!a)
+		return;
+	a->desktops = desktops;
+	a->users = users;
+	alerts_set_notify(a->alerts, notify_admins, a);
+	mirror_set_kv(a->mirror, kv);
+	if (a->mirror && kv)
+		ab_info("audit mirror: to the %s kv store (expiration_ttl %lld days)",
+		        kv_backend(kv), a->cfg->audit_retention_days);
+}
+
+void
+auditsvc_detach(struct auditsvc *a)
+{
+	if (!a)
+		return;
+	alerts_set_notify(a->alerts, NULL, NULL);
+	mirror_set_kv(a->mirror, NULL);
+	a->desktops = NULL;
+	a->users = NULL;
 }
 
 /* ---- lifecycle ---- */
@@ -827,7 +897,20 @@ auditsvc_check_config(const struct broker_config *cfg, struct ab_err *err)
 {
 	struct alerts_webhook wh;
 	webhook_params(cfg, &wh);
+	if (strcmp(cfg->audit_mirror, "auto") != 0 && strcmp(cfg->audit_mirror, "on") != 0 &&
+	    strcmp(cfg->audit_mirror, "off") != 0)
+		return ab_err_set(err, EINVAL, "audit.mirror.mode: '%s' is not auto, on or off",
+		                  cfg->audit_mirror);
 	return alerts_new(cfg->audit_alert_rules, &wh, NULL, NULL, NULL, err);
+}
+
+/* "on", or "auto" with Workers KV (off the host; the embedded store is on this disk). */
+static bool
+mirror_wanted(const struct broker_config *cfg)
+{
+	const char *backend = json_string_value(json_object_get(cfg->kv, "backend"));
+	return strcmp(cfg->audit_mirror, "on") == 0 ||
+	       (strcmp(cfg->audit_mirror, "auto") == 0 && backend && !strcmp(backend, "cfkv"));
 }
 
 int
@@ -867,6 +950,12 @@ auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct serve
 		    .max_db_bytes = cfg->audit_max_db_mb << 20,
 		    .max_detail_bytes = (size_t)cfg->audit_max_detail_bytes,
 		};
+		if (mirror_wanted(cfg)) {
+			p.mirror_chunk = (unsigned)cfg->audit_mirror_chunk_events;
+			p.mirror_chunk_bytes = (size_t)cfg->audit_mirror_chunk_bytes;
+			p.mirror_interval_ms = cfg->audit_mirror_interval_ms;
+			p.mirror_max_lag = (uint64_t)cfg->audit_mirror_max_lag;
+		}
 		struct ab_err serr = {0};
 		if (auditdb_open(&p, &a->db, &serr) < 0) {
 			snprintf(a->db_error, sizeof(a->db_error), "%s", serr.msg);
@@ -874,6 +963,9 @@ auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct serve
 		} else {
 			a->efd_watch = ab_loop_watch(loop, auditdb_eventfd(a->db), AB_LOOP_READ,
 			                             store_progress, a);
+			if (p.mirror_chunk)
+				a->mirror =
+				    mirror_new(loop, a->db, cfg->audit_retention_days * 86400);
 			ab_info("audit store: %s (retention %lld days)", a->db_path,
 			        cfg->audit_retention_days);
 		}
@@ -910,6 +1002,7 @@ auditsvc_free(struct auditsvc *a)
 		t->h = NULL;
 	ab_loop_timer_cancel(a->loop, a->keepalive);
 	ab_loop_unwatch(a->loop, a->efd_watch);
+	mirror_free(a->mirror);
 	alerts_free(a->alerts);
 	httpc_free(a->httpc);
 	auditdb_reader_close(a->reader);

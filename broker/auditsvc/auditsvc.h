@@ -35,6 +35,19 @@ int auditsvc_check_config(const struct broker_config *cfg, struct ab_err *err);
  */
 int auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct server *srv,
                  struct auditsvc **ret, struct ab_err *err);
+/*
+ * The areas started after it (all borrowed; each may be NULL): the admins' desktops for the
+ * alerts' notifications (admins: the users table's, or "local" without one) and the kv
+ * store the events are mirrored to. auditsvc_detach() forgets them again: call it before
+ * any of them is freed.
+ */
+struct desktop_manager;
+struct users_db;
+struct kv;
+void auditsvc_attach(struct auditsvc *a, struct desktop_manager *desktops,
+                     const struct users_db *users, struct kv *kv);
+void auditsvc_detach(struct auditsvc *a);
+
 /* Unregisters the sink, flushes the store (bounded), frees. Accepts NULL. */
 void auditsvc_free(struct auditsvc *a);
 

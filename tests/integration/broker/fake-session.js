@@ -138,7 +138,7 @@ function controlClient(sock) {
 			if (buf.length < 4 + n) break;
 			const m = JSON.parse(buf.subarray(4, 4 + n).toString());
 			buf = buf.subarray(4 + n);
-			log(`control ${m.type}`);
+			log(`control ${m.type}${m.type === 'notify' ? ' ' + JSON.stringify({ title: m.title, body: m.body, urgency: m.urgency }) : ''}`);
 			if (m.type === 'ping') sock.write(frame({ v: 1, type: 'pong', seq: m.seq, t: m.t }));
 		}
 	});
