@@ -156,7 +156,7 @@ const struct ab_cfg_field broker_config_fields[] = {
                "bytes per kv entry at most (below the kv's max_value)"),
     AB_CFG_INT("audit.mirror.interval_ms", C, audit_mirror_interval_ms, 10, 600000,
                "a chunk with fewer records than chunk_events waits this long"),
-    AB_CFG_INT("audit.mirror.max_lag", C, audit_mirror_max_lag, 100, 100000000,
+    AB_CFG_INT("audit.mirror.max_lag", C, audit_mirror_max_lag, 10, 100000000,
                "records waiting for the mirror (kv down) at most; beyond, the oldest are "
                "skipped, counted and audited"),
     AB_CFG_STR("data.dir", C, data_dir,

@@ -80,7 +80,9 @@ struct auditdb {
 	struct auditdb_chunk *m_ready; /* prepared, not yet taken */
 	bool m_out;                    /* taken, not yet done */
 	bool m_wake;                   /* done: the writer may prepare the next one */
-	int64_t m_next;                /* the position: every record up to here is mirrored */
+	int64_t m_next;                /* the next chunk starts after this record */
+	int64_t m_out_first;           /* the first record of the chunk ready or out */
+	unsigned m_out_count;
 	/* the mirror: writer thread only */
 	int64_t m_last_chunk; /* mono ms */
 	int64_t m_persisted;  /* the position as stored in info */
@@ -588,48 +590,73 @@ mirror_read(struct auditdb *db, int64_t from, uint64_t *gap)
 	return c;
 }
 
+/* Under mu: what the stats say is mirrored (or skipped) for sure. */
+static void
+mirror_position(struct auditdb *db)
+{
+	bool busy = db->m_ready || db->m_out;
+	db->st.mirrored_seq = busy ? db->m_out_first - 1 : db->m_next;
+	db->st.mirror_pending = busy;
+	db->st.mirror_next = db->m_next;
+	db->st.mirror_out = db->m_out_count;
+}
+
 /*
  * Prepares the next chunk when none is out and records wait: a full one at once, a smaller
- * one after mirror_interval_ms. Records beyond mirror_max_lag are skipped and counted.
+ * one after mirror_interval_ms. Whether one is out or not, records beyond mirror_max_lag
+ * (counted from where the next chunk starts) are skipped and counted, so an outage shows
+ * its losses while it lasts.
  */
 static void
 mirror_step(struct auditdb *db, int64_t now)
 {
 	if (!db->p.mirror_chunk)
 		return;
+	int64_t last = db->next_seq - 1;
 	pthread_mutex_lock(&db->mu);
 	bool busy = db->m_ready || db->m_out;
+	uint64_t skipped = 0;
+	if (db->p.mirror_max_lag && last > db->m_next &&
+	    (uint64_t)(last - db->m_next) > db->p.mirror_max_lag) {
+		skipped = (uint64_t)(last - db->m_next) - db->p.mirror_max_lag;
+		db->m_next += (int64_t)skipped;
+		db->st.mirror_dropped += skipped;
+		mirror_position(db);
+	}
 	int64_t from = db->m_next;
 	pthread_mutex_unlock(&db->mu);
-	int64_t last = db->next_seq - 1;
+	if (skipped) {
+		ab_warn("audit mirror: %llu records skipped: the mirror was behind by more than "
+		        "%llu",
+		        (unsigned long long)skipped, (unsigned long long)db->p.mirror_max_lag);
+		signal_progress(db);
+	}
 	if (busy)
 		return;
 	mirror_persist(db, from);
 	if (last <= from)
 		return;
-	uint64_t lag = (uint64_t)(last - from);
-	if (lag < db->p.mirror_chunk && now - db->m_last_chunk < db->p.mirror_interval_ms)
+	if ((uint64_t)(last - from) < db->p.mirror_chunk &&
+	    now - db->m_last_chunk < db->p.mirror_interval_ms)
 		return;
-	uint64_t skipped = 0, gap = 0;
-	if (db->p.mirror_max_lag && lag > db->p.mirror_max_lag) {
-		skipped = lag - db->p.mirror_max_lag;
-		from += (int64_t)skipped;
-	}
+	uint64_t gap = 0;
 	struct auditdb_chunk *c = mirror_read(db, from, &gap);
 	db->m_last_chunk = now;
+	if (gap)
+		ab_warn("audit mirror: %llu records were removed by retention before they were "
+		        "mirrored",
+		        (unsigned long long)gap);
 	pthread_mutex_lock(&db->mu);
-	if (skipped + gap)
-		ab_warn("audit mirror: %llu records were not mirrored (%s)",
-		        (unsigned long long)(skipped + gap),
-		        skipped ? "the mirror was behind by more than its bound"
-		                : "retention removed them first");
-	db->st.mirror_dropped += skipped + gap;
-	db->m_next = c ? c->first_seq - 1 : from;
-	db->st.mirrored_seq = db->m_next;
+	db->st.mirror_dropped += gap;
+	if (c) {
+		db->m_out_first = c->first_seq;
+		db->m_out_count = c->count;
+		db->m_next = c->last_seq;
+	}
 	db->m_ready = c;
-	db->st.mirror_pending = c != NULL;
+	mirror_position(db);
 	pthread_mutex_unlock(&db->mu);
-	if (c || skipped)
+	if (c || gap)
 		signal_progress(db);
 }
 
@@ -650,11 +677,8 @@ auditdb_mirror_done(struct auditdb *db, struct auditdb_chunk *c)
 {
 	pthread_mutex_lock(&db->mu);
 	db->m_out = false;
-	if (c->last_seq > db->m_next)
-		db->m_next = c->last_seq;
-	db->st.mirrored_seq = db->m_next;
 	db->st.mirror_chunks++;
-	db->st.mirror_pending = false;
+	mirror_position(db);
 	db->m_wake = true;
 	pthread_cond_signal(&db->cv);
 	pthread_mutex_unlock(&db->mu);
@@ -849,6 +873,7 @@ load_state(struct auditdb *db, struct ab_err *err)
 	sqlite3_finalize(s);
 	db->m_persisted = db->m_next;
 	db->st.mirrored_seq = db->m_next;
+	db->st.mirror_next = db->m_next;
 	rc = sqlite3_prepare_v2(db->w, "SELECT max(day) FROM anchors", -1, &s, NULL);
 	db->anchor_day = -1;
 	if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&

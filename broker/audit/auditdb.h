@@ -88,6 +88,8 @@ struct auditdb_stats {
 	uint64_t mirror_chunks;  /* chunks acknowledged */
 	uint64_t mirror_dropped; /* records never mirrored: skipped (lag) or pruned first */
 	bool mirror_pending;     /* a chunk is ready or out */
+	int64_t mirror_next;     /* the next chunk starts after this record */
+	unsigned mirror_out;     /* records in the chunk ready or out */
 };
 
 /*

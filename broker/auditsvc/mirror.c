@@ -163,9 +163,11 @@ mirror_status(struct mirror *m)
 	                 : m->failing ? "failing"
 	                              : "ok",
 	                 "mirrored_seq", (json_int_t)st.mirrored_seq, "lag",
-	                 (json_int_t)AB_MAX(st.last_seq - st.mirrored_seq, 0), "chunks",
-	                 (json_int_t)st.mirror_chunks, "dropped", (json_int_t)st.mirror_dropped,
-	                 "failures", (json_int_t)m->failures, "error", m->failing ? m->error : "");
+	                 (json_int_t)(AB_MAX(st.last_seq - st.mirror_next, 0) +
+	                              (st.mirror_pending ? st.mirror_out : 0)),
+	                 "chunks", (json_int_t)st.mirror_chunks, "dropped",
+	                 (json_int_t)st.mirror_dropped, "failures", (json_int_t)m->failures,
+	                 "error", m->failing ? m->error : "");
 }
 
 void

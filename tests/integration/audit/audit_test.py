@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The audit area against a real argobox-broker on loopback (issue 19).
 
-    audit_test.py api|alerts|full|corrupt|verify
+    audit_test.py api|alerts|full|corrupt|verify|report|notify|mirror|mirror_cfkv
 
 Each case starts its own broker (no users: loopback, everyone is the admin 'local'; the
 admins-only rule is checked by tests/integration/authn's matrix), with its own data dir.
@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import sqlite3
 import subprocess
 import sys
@@ -33,11 +34,17 @@ import ablib  # noqa: E402
 from ablib import BROKER, CTL, check, wait_for  # noqa: E402
 
 
-class Broker(ablib.Broker):
-    """The broker with no users; extra_audit is merged into its "audit" settings."""
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("AB_SOURCE_DIR", os.path.join(HERE, "../../.."))
+FAKE_SESSION = os.path.join(SRC, "tests/integration/broker/fake-session.js")
 
-    def __init__(self, tmp, extra_audit=None):
-        super().__init__(tmp, {"audit": extra_audit or {}})
+
+class Broker(ablib.Broker):
+    """The broker (no users unless `extra` has some); extra_audit is merged into its "audit"
+    settings, `extra`'s other top-level keys over the rest."""
+
+    def __init__(self, tmp, extra_audit=None, extra=None):
+        super().__init__(tmp, {"audit": extra_audit or {}, **(extra or {})})
 
     def deny(self, path):
         """A refused websocket upgrade: audited desktop.connect deny with this path."""
@@ -60,6 +67,29 @@ class Broker(ablib.Broker):
     def lines(self):
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
             return [json.loads(l) for l in f if l.strip()]
+
+    def request(self, method, target, body=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        h = {"Origin": f"http://127.0.0.1:{self.port}", **(headers or {})}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+            body = json.dumps(body)
+        c.request(method, target, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+    def login(self, user, password):
+        """Local sign-in: (status, the Cookie header to send as that user)."""
+        st, h, _ = self.request("POST", "/api/login", {"user": user, "password": password})
+        return st, "; ".join(c.split(";")[0] for c in h.get("set-cookie", "").split(", ")
+                             if "=" in c.split(";")[0])
+
+    def status(self, cookie=None):
+        st, _, body = self.get("/api/admin/audit/status", {"Cookie": cookie} if cookie else {})
+        check(st == 200, f"audit status: {st}") if st != 200 else None
+        return json.loads(body)
 
 
 def stored(b, n):
@@ -304,6 +334,310 @@ def case_verify(tmp):
         r = subprocess.run(ctl, capture_output=True, text=True)
         check(r.returncode == 1 and want in r.stdout, f"{sql}: {r.returncode} {r.stdout}")
     print("PASS: verify (intact: OK; edited, deleted, reordered, truncated: named)")
+
+
+def audit_lines(b, event, **detail):
+    """The audit lines of `event` whose detail has each of `detail`'s items."""
+    return [l for l in b.lines() if l["event"] == event and
+            all(l["detail"].get(k) == v for k, v in detail.items())]
+
+
+def day_range():
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    return today, tomorrow
+
+
+def case_report(tmp):
+    """GET /api/admin/audit/report and argoboxctl audit report over real sign-ins."""
+    pw = "s3cret-pw"
+    h = subprocess.run(["openssl", "passwd", "-6", "-salt", "abtest", pw], capture_output=True,
+                       text=True, check=True).stdout.strip()
+    users = [{"name": n, "role": r, "profile": "p", "uid": u, "password_hash": h}
+             for n, r, u in (("ada", "admin", 1000), ("bea", "member", 1003))]
+    b = Broker(tmp, {"alerts": {"rules": []}},
+               {"auth": {"local": {"enabled": True}}, "users": users, "profiles": {"p": {}}})
+    hostile = '=HYPERLINK("x")<script>'
+    check(b.login("bea", "wrong")[0] == 401, "a wrong password is refused")
+    check(b.login(hostile, "x")[0] == 401, "a hostile user name is refused")
+    st, bea = b.login("bea", pw)
+    check(st == 200 and bea, f"bea signs in: {st}")
+    st, ada = b.login("ada", pw)
+    check(st == 200 and ada, f"ada signs in: {st}")
+    check(any(l["event"] == "auth.login" and l["user"] == hostile for l in b.lines()),
+          "the hostile name is in the JSON-lines file")
+    n = len(b.lines())
+    wait_for(lambda: b.status(ada)["store"]["stored"] >= n, "the sign-ins stored")
+    frm, to = day_range()
+    q = f"/api/admin/audit/report?from={frm}&to={to}"
+    st, hd, body = b.get(q + "&format=json", {"Cookie": ada})
+    check(st == 200 and hd["content-type"].startswith("application/json"), f"json report {st}")
+    rep = json.loads(body)
+    s = rep["summary"]
+    check(s["sign_ins"] == 4 and s["sign_ins_denied"] == 2, f"sign-ins counted: {s}")
+    check([i["user"] for i in rep["sign_ins"]["items"]] == ["bea", hostile, "bea", "ada"],
+          f"sign-ins listed in order: {rep['sign_ins']['items']}")
+    check(all(i["method"] == "local" and i["source"] == "127.0.0.1"
+              for i in rep["sign_ins"]["items"]), "each with its method and source")
+    check(s["denials"] >= 2, f"denials counted: {s['denials']}")
+    # as CSV: every cell inert for a spreadsheet
+    st, hd, body = b.get(q + "&format=csv", {"Cookie": ada})
+    check(st == 200 and hd["content-type"].startswith("text/csv"), f"csv report {st} {hd}")
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    check(rows[0][:5] == ["section", "time", "start", "end", "user"], f"csv header {rows[0]}")
+    cells = [c for r in rows[1:] for c in r]
+    check("'" + hostile in cells, "the hostile name is a text cell (leading quote)")
+    check(not [c for c in cells if c[:1] in ("=", "+", "-", "@")], "no formula cell")
+    # as HTML: printable, the hostile name escaped, no script can run
+    st, hd, body = b.get(q + "&format=html", {"Cookie": ada})
+    page = body.decode()
+    check(st == 200 and hd["content-type"].startswith("text/html"), f"html report {st}")
+    check("default-src 'none'" in hd.get("content-security-policy", ""), "CSP header")
+    check("<script" not in page and "=HYPERLINK(&quot;x&quot;)&lt;script&gt;" in page,
+          "the hostile name is escaped in the page")
+    check("<h2>Sign-ins</h2>" in page and "@media print" in page, "a printable page")
+    check(len(audit_lines(b, "admin.audit.report", format="html")) == 1,
+          "the report is audited (admin.audit.report grant)")
+    # one user, through argoboxctl on the admin socket
+    sock = os.path.join(tmp, "broker.sock")
+    ctl = [CTL, "--socket", sock, "audit", "report", "--from", frm, "--to", to]
+    r = subprocess.run(ctl + ["--user", "bea", "--format", "csv"], capture_output=True, text=True)
+    check(r.returncode == 0, f"argoboxctl audit report: {r.returncode} {r.stderr}")
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    signins = [x for x in rows if x[0] == "sign_ins"]
+    check(len(signins) == 2 and all(x[4] == "bea" for x in signins), f"bea's sign-ins: {signins}")
+    out = os.path.join(tmp, "report.html")
+    r = subprocess.run(ctl + ["--format", "html", "--output", out], capture_output=True, text=True)
+    check(r.returncode == 0 and "<h2>Desktop sessions</h2>" in open(out).read(),
+          f"argoboxctl writes the HTML page: {r.stderr}")
+    grants = [l for l in audit_lines(b, "admin.audit.report") if l["outcome"] == "grant"]
+    check(any(l["user"] == "argoboxctl" and l["detail"]["subject"] == "bea" for l in grants),
+          "argoboxctl's report is audited with its subject")
+    # refusals: a clear 400 (or exit 1) and a deny line naming why
+    bad = [("from=1999-01-01&to=2000-01-02", "2000-01-01"), (f"from={to}&to={frm}", "before"),
+           (f"to={to}", "needs from and to"), (f"from={frm}&to={to}&limit=0", "limit"),
+           (f"from={frm}&to={to}&format=xlsx", "format"), (f"from={frm}&to={to}&x=1", "unknown"),
+           (f"from={frm}&to={to}&user=" + "u" * 300, "256 bytes"),
+           ("from=2001-01-01&to=2026-01-01", "3660 days")]
+    for qs, why in bad:
+        st, _, body = b.get("/api/admin/audit/report?" + qs, {"Cookie": ada})
+        check(st == 400 and why in json.loads(body)["error"], f"{qs[:40]}: 400 naming '{why}'")
+        check(any(why in l["detail"].get("reason", "") and l["outcome"] == "deny"
+                  for l in audit_lines(b, "admin.audit.report")), f"{qs[:40]}: audited deny")
+    r = subprocess.run([CTL, "--socket", sock, "audit", "report", "--from", "1999-01-01", "--to",
+                        to], capture_output=True, text=True)
+    check(r.returncode == 1 and "2000-01-01" in r.stderr, f"argoboxctl refused: {r.stderr}")
+    check(any(l["user"] == "argoboxctl" and l["outcome"] == "deny"
+              for l in audit_lines(b, "admin.audit.report")), "argoboxctl's refusal audited")
+    st, _, _ = b.get(q, {"Cookie": bea})
+    check(st == 403, f"a member gets 403: {st}")
+    b.stop()
+
+
+def desktop_up(b, tmp):
+    """Opens the loopback admin's desktop (a websocket to /websockify): the socket, once the
+    fake session's control channel is connected."""
+    s = socket.create_connection(("127.0.0.1", b.port), timeout=20)
+    s.sendall((f"GET /websockify HTTP/1.1\r\nHost: 127.0.0.1:{b.port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += s.recv(4096)
+    check(got.startswith(b"HTTP/1.1 101"), f"the desktop's websocket opens: {got[:80]}")
+    wait_for(lambda: "control connected" in fake_log(tmp), "the desktop's control channel")
+    return s
+
+
+def fake_log(tmp, user="local"):
+    try:
+        with open(os.path.join(tmp, "run", user, "fake.log")) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def case_notify(tmp):
+    """An alert reaches the admin's running desktop as a notification within a second."""
+    rules = [{"name": "ws-probe", "event": "desktop.connect", "outcome": "deny",
+              "per": "source", "threshold": 2, "window_s": 60}]
+    b = Broker(tmp, {"alerts": {"rules": rules}},
+               {"session": {"binary": FAKE_SESSION, "desktop_command": ["true"],
+                            "start_timeout_ms": 15000},
+                "control": {"heartbeat_ms": 500, "timeout_ms": 5000}})
+    # no desktop yet: the alert says so
+    b.deny("/probe/1")
+    b.deny("/probe/2")
+    fired = wait_for(lambda: audit_lines(b, "audit.alert", rule="ws-probe"), "the first alert")
+    check(fired[0]["detail"]["notified"] == [] and fired[0]["detail"]["no_desktop"] == ["local"],
+          f"no desktop: recorded as such {fired[0]['detail']}")
+    ws = desktop_up(b, tmp)
+    b.deny("/probe/3")
+    t0 = time.time()
+    b.deny("/probe/4")
+    wait_for(lambda: "Audit alert: ws-probe" in fake_log(tmp), "the notification", 5)
+    took = time.time() - t0
+    check(took < 1.0, f"the notification is on the desktop {took * 1000:.0f} ms after the event")
+    line = [l for l in fake_log(tmp).splitlines() if "Audit alert" in l][-1]
+    note = json.loads(line.split("control notify ", 1)[1])
+    check(note["urgency"] == "critical" and "desktop.connect" in note["body"] and
+          "127.0.0.1" in note["body"], f"the notification says what: {note}")
+    fired = audit_lines(b, "audit.alert", rule="ws-probe")
+    check(len(fired) == 2 and fired[1]["detail"]["notified"] == ["local"],
+          f"the alert is audited with who was notified: {fired[-1]['detail']}")
+    ws.close()
+    b.stop()
+
+
+def kv_log_entries(path):
+    """The live entries of an embedded kv store's log (broker/state/kv_embedded.c's format):
+    {key: (expiration, metadata, value)}."""
+    out = {}
+    with open(path, "rb") as f:
+        data = f.read()
+    check(data[:8] == b"ABKVLOG1", "an embedded kv log")
+    off = 8
+    while off + 8 <= len(data):
+        n, _crc = struct.unpack_from("<II", data, off)
+        p = data[off + 8:off + 8 + n]
+        off += 8 + n
+        op, _flags, klen, mlen, exp, vlen = struct.unpack_from("<BBHIqI", p, 0)
+        k = p[20:20 + klen].decode()
+        meta = p[20 + klen:20 + klen + mlen]
+        val = p[20 + klen + mlen:20 + klen + mlen + vlen]
+        if op == 1:
+            out[k] = (exp, meta, val)
+        else:
+            out.pop(k, None)
+    return out
+
+
+def mirrored_seqs(values):
+    """Every record's seq in the mirror's chunks (NDJSON), in key order."""
+    recs = [json.loads(l) for _k, v in sorted(values.items()) for l in v.decode().splitlines()]
+    if not all(len(r["prev"]) == 64 and "event" in r for r in recs):
+        ablib.fail("a mirrored record without its prev hash or event")
+    return [r["seq"] for r in recs]
+
+
+def case_mirror(tmp):
+    """The mirror to the embedded kv store: every record once, in order, with the retention as
+    expiration; what was logged after the mirror stopped follows at the next start."""
+    cfg = {"mirror": {"mode": "on", "interval_ms": 50, "chunk_events": 10}}
+    b = Broker(tmp, cfg, {"kv": {"backend": "embedded"}})
+    for i in range(25):
+        b.deny(f"/m/{i}")
+    wait_for(lambda: (lambda s: s["mirror"]["lag"] == 0 and s["mirror"]["mirrored_seq"] >= 26)(
+        b.status()), "the mirror to catch up")
+    health = b.get_json("/healthz")[1]["audit"]["mirror"]
+    check(health == {"state": "ok", "lag": 0, "dropped": 0}, f"/healthz: {health}")
+    b.stop()
+    b2 = Broker(tmp, cfg, {"kv": {"backend": "embedded"}})
+    b2.deny("/m/after")  # broker.start, broker.stop, 25 denials, broker.start, this one
+    wait_for(lambda: (lambda s: s["mirror"]["mirrored_seq"] == s["store"]["last_seq"] >= 29)(
+        b2.status()), "the second broker's mirror")
+    last = b2.status()["store"]["last_seq"]
+    b2.stop()
+    kv = kv_log_entries(os.path.join(tmp, "data", "kv", "store.log"))
+    chunks = {k: v[2] for k, v in kv.items() if k.startswith("audit/")}
+    seqs = mirrored_seqs(chunks)
+    check(seqs == list(range(1, last + 1)), f"records 1..{last} once each, in order: {seqs}")
+    exp = [v[0] for k, v in kv.items() if k.startswith("audit/")]
+    now = time.time()
+    check(all(abs(e - (now + 30 * 86400)) < 3600 for e in exp),
+          "each chunk expires after the retention (30 days)")
+    meta = json.loads(kv["audit/0000000000000001"][1])
+    check(meta["first"] == 1 and meta["count"] >= 1, f"chunk metadata {meta}")
+    check(any(l["event"] == "broker.stop" for l in b.lines()), "broker.stop logged")
+    print(f"mirror: {len(chunks)} chunks, records 1..{last}")
+
+
+def start_miniflare(tmp):
+    node = shutil.which("node")
+    if not node:
+        ablib.skip("node is not installed")
+    p = subprocess.Popen([node, os.path.join(HERE, "miniflare.mjs")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if p.poll() == 77 or '"skip"' in line:
+        ablib.skip(line.strip())
+    return p, json.loads(line)
+
+
+def cf_call(mf, path, method="GET", body=None):
+    import urllib.request
+    req = urllib.request.Request(mf["base_url"] + f"/accounts/{mf['account_id']}/storage/kv/"
+                                 f"namespaces/{mf['namespace_id']}" + path, method=method,
+                                 headers={"Authorization": "Bearer " + mf["api_token"]})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read()
+
+
+def control(mf, body):
+    import urllib.request
+    req = urllib.request.Request(mf["control"], data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def worker_kv(mf):
+    """{key: (expiration, value)} of every audit/ entry in Workers KV (the simulator)."""
+    keys = json.loads(cf_call(mf, "/keys?prefix=audit/&limit=1000"))["result"]
+    return {k["name"]: (k.get("expiration"), cf_call(mf, "/values/" + k["name"])) for k in keys}
+
+
+def case_mirror_cfkv(tmp):
+    """The mirror to Workers KV on the simulator: an outage queues (the kv's queue, then the
+    store, bounded), the losses beyond the bound are counted, audited and in /healthz, and it
+    catches up when Workers KV is back."""
+    mfp, mf = start_miniflare(tmp)
+    try:
+        kv = {"backend": "cfkv", "dir": os.path.join(tmp, "kvq"),
+              "cf": {"base_url": mf["base_url"], "account_id": mf["account_id"],
+                     "namespace_id": mf["namespace_id"], "api_token": mf["api_token"],
+                     "min_interval_ms": 50, "backoff_max_ms": 500, "queue_max_keys": 3}}
+        b = Broker(tmp, {"mirror": {"interval_ms": 50, "chunk_events": 5, "max_lag": 30}},
+                   {"kv": kv})
+        for i in range(12):
+            b.deny(f"/c/{i}")
+        wait_for(lambda: b.status()["mirror"]["lag"] == 0 and
+                 len(mirrored_seqs({k: v[1] for k, v in worker_kv(mf).items()})) >= 13,
+                 "the first records in Workers KV")
+        exp = [v[0] for v in worker_kv(mf).values()]
+        check(all(e and abs(e - (time.time() + 30 * 86400)) < 3600 for e in exp),
+              f"expiration_ttl = the retention: {exp}")
+        control(mf, {"outage": True})
+        for i in range(80):
+            b.deny(f"/outage/{i}")
+        st = wait_for(lambda: (lambda m: m if m["state"] == "failing" and m["dropped"] > 0
+                               else None)(b.status()["mirror"]), "the mirror to fail and drop")
+        health = b.get_json("/healthz")[1]["audit"]["mirror"]
+        check(health["state"] == "failing" and health["dropped"] > 0 and
+              health["lag"] <= 30 + 5, f"/healthz shows the outage: {health}")
+        check(audit_lines(b, "audit.mirror") and
+              any(l["outcome"] == "failure" and l["detail"].get("dropped")
+                  for l in audit_lines(b, "audit.mirror")), "the losses are audited")
+        control(mf, {"outage": False})
+        m = wait_for(lambda: (lambda m: m if m["state"] == "ok" and m["lag"] == 0 else None)(
+            b.status()["mirror"]), "the mirror to catch up", 90)
+        last = b.status()["store"]["last_seq"]
+        seqs = wait_for(lambda: (lambda s: s if len(s) + m["dropped"] >= m["mirrored_seq"]
+                                 else None)(mirrored_seqs({k: v[1] for k, v in
+                                                           worker_kv(mf).items()})),
+                        "every kept record in Workers KV", 60)
+        check(len(seqs) == len(set(seqs)) and seqs == sorted(seqs), "each once, in order")
+        missing = sorted(set(range(1, m["mirrored_seq"] + 1)) - set(seqs))
+        check(len(missing) == m["dropped"], f"exactly the {m['dropped']} counted are missing: "
+              f"{len(missing)}")
+        check(any(l["outcome"] == "info" for l in audit_lines(b, "audit.mirror")),
+              "the recovery is audited")
+        b.stop()
+        print(f"mirror_cfkv: {len(seqs)} of {last} records in Workers KV, "
+              f"{m['dropped']} dropped and counted during the outage")
+    finally:
+        mfp.stdin.close()
+        mfp.wait(20)
 
 
 def main():
