@@ -1195,6 +1195,20 @@ auditdb_reader_close(struct auditdb_reader *r)
 	free(r);
 }
 
+void
+auditdb_bind(struct sqlite3_stmt *s, const struct auditdb_bind *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int at = sqlite3_bind_parameter_index(s, b[i].name);
+		if (at <= 0)
+			continue; /* the statement does not use it */
+		if (b[i].is_text)
+			sqlite3_bind_text(s, at, b[i].text, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(s, at, b[i].num);
+	}
+}
+
 int
 auditdb_query(struct auditdb_reader *r, const struct auditdb_query *q, struct auditdb_cursor **ret,
               struct ab_err *err)
@@ -1250,31 +1264,20 @@ auditdb_query(struct auditdb_reader *r, const struct auditdb_query *q, struct au
 	free(sql.data);
 	if (rc != SQLITE_OK)
 		return db_error(err, r->h, rc, "preparing the audit query");
-#define BIND_TEXT(name, v)                                                                         \
-	do {                                                                                       \
-		int i_ = sqlite3_bind_parameter_index(s, name);                                    \
-		if (i_ > 0)                                                                        \
-			sqlite3_bind_text(s, i_, v, -1, SQLITE_TRANSIENT);                         \
-	} while (0)
-#define BIND_INT(name, v)                                                                          \
-	do {                                                                                       \
-		int i_ = sqlite3_bind_parameter_index(s, name);                                    \
-		if (i_ > 0)                                                                        \
-			sqlite3_bind_int64(s, i_, v);                                              \
-	} while (0)
-	BIND_INT(":from", q->from_ms);
-	BIND_INT(":to", q->to_ms);
-	BIND_TEXT(":user", q->user);
-	BIND_TEXT(":role", q->role);
-	BIND_TEXT(":source", q->source);
-	BIND_TEXT(":ev", q->event_prefix);
-	BIND_TEXT(":evup", upper);
-	BIND_INT(":outcome", q->outcome);
-	BIND_TEXT(":like", like);
-	BIND_INT(":ats", q->after_ts);
-	BIND_INT(":aseq", q->after_seq);
-#undef BIND_TEXT
-#undef BIND_INT
+	const struct auditdb_bind binds[] = {
+	    {.name = ":from", .num = q->from_ms},
+	    {.name = ":to", .num = q->to_ms},
+	    {.name = ":user", .text = q->user, .is_text = true},
+	    {.name = ":role", .text = q->role, .is_text = true},
+	    {.name = ":source", .text = q->source, .is_text = true},
+	    {.name = ":ev", .text = q->event_prefix, .is_text = true},
+	    {.name = ":evup", .text = upper, .is_text = true},
+	    {.name = ":outcome", .num = q->outcome},
+	    {.name = ":like", .text = like, .is_text = true},
+	    {.name = ":ats", .num = q->after_ts},
+	    {.name = ":aseq", .num = q->after_seq},
+	};
+	auditdb_bind(s, binds, AB_ARRAY_SIZE(binds));
 	struct auditdb_cursor *c = ab_xcalloc(1, sizeof(*c));
 	c->r = r;
 	c->s = s;

@@ -161,6 +161,16 @@ struct sqlite3 *auditdb_reader_sqlite(struct auditdb_reader *r);
 void auditdb_reader_deadline(struct auditdb_reader *r, int64_t budget_ms);
 int auditdb_reader_budget_ms(const struct auditdb_reader *r);
 
+/* Binds each named parameter the statement uses (":from", ...); the others are skipped. */
+struct auditdb_bind {
+	const char *name;
+	const char *text; /* with is_text (NULL binds null) */
+	bool is_text;
+	int64_t num; /* without is_text */
+};
+struct sqlite3_stmt;
+void auditdb_bind(struct sqlite3_stmt *s, const struct auditdb_bind *b, size_t n);
+
 struct auditdb_query {
 	int64_t from_ms, to_ms;           /* [from, to); 0, 0: everything */
 	const char *user, *role, *source; /* exact; NULL: any */

@@ -81,19 +81,15 @@ prepare(struct ctx *c, const char *fmt, sqlite3_stmt **ret)
 	int rc = sqlite3_prepare_v2(c->h, sql, -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return ab_err_set(c->err, EIO, "preparing the report: %s", sqlite3_errmsg(c->h));
-	int i;
-	if ((i = sqlite3_bind_parameter_index(s, ":from")) > 0)
-		sqlite3_bind_int64(s, i, c->p->from_ms);
-	if ((i = sqlite3_bind_parameter_index(s, ":to")) > 0)
-		sqlite3_bind_int64(s, i, c->p->to_ms);
-	if ((i = sqlite3_bind_parameter_index(s, ":lookfrom")) > 0)
-		sqlite3_bind_int64(s, i, c->p->from_ms - SESSION_LOOKBACK_MS);
-	if ((i = sqlite3_bind_parameter_index(s, ":now")) > 0)
-		sqlite3_bind_int64(s, i, c->now_ms);
-	if ((i = sqlite3_bind_parameter_index(s, ":user")) > 0)
-		sqlite3_bind_text(s, i, c->p->user, -1, SQLITE_STATIC);
-	if ((i = sqlite3_bind_parameter_index(s, ":lim")) > 0)
-		sqlite3_bind_int64(s, i, (int64_t)c->p->max_items + 1);
+	const struct auditdb_bind binds[] = {
+	    {.name = ":from", .num = c->p->from_ms},
+	    {.name = ":to", .num = c->p->to_ms},
+	    {.name = ":lookfrom", .num = c->p->from_ms - SESSION_LOOKBACK_MS},
+	    {.name = ":now", .num = c->now_ms},
+	    {.name = ":user", .text = c->p->user, .is_text = true},
+	    {.name = ":lim", .num = (int64_t)c->p->max_items + 1},
+	};
+	auditdb_bind(s, binds, AB_ARRAY_SIZE(binds));
 	*ret = s;
 	return 0;
 }
