@@ -496,29 +496,17 @@ render_csv(json_t *rep, struct auditdb_buf *b)
 static void
 html_text(struct auditdb_buf *b, const char *s)
 {
+	static const char *const entity[128] = {
+	    ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&#39;",
+	};
 	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-		switch (*p) {
-		case '&':
-			auditdb_buf_add(b, "&amp;", 5);
-			break;
-		case '<':
-			auditdb_buf_add(b, "&lt;", 4);
-			break;
-		case '>':
-			auditdb_buf_add(b, "&gt;", 4);
-			break;
-		case '"':
-			auditdb_buf_add(b, "&quot;", 6);
-			break;
-		case '\'':
-			auditdb_buf_add(b, "&#39;", 5);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				auditdb_buf_add(b, "\xef\xbf\xbd", 3);
-			else
-				auditdb_buf_add(b, p, 1);
-		}
+		const char *e = *p < 128 ? entity[*p] : NULL;
+		if (e)
+			auditdb_buf_add(b, e, strlen(e));
+		else if (*p < 0x20 || *p == 0x7f)
+			auditdb_buf_add(b, "\xef\xbf\xbd", 3);
+		else
+			auditdb_buf_add(b, p, 1);
 	}
 }
 

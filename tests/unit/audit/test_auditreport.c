@@ -302,24 +302,33 @@ test_render(void **state)
 	struct fx *f = *state;
 	json_t *rep = report(f, NULL, 0);
 	size_t len;
+	static const char *const in_csv[] = {
+	    "section,time,start,end,user,source,event,method,outcome",
+	    "\"sessions\",\"\",\"2026-11-30T22:00:00.000Z\",",
+	    "\"'=HYPERLINK(\"\"http://evil\"\")\"",
+	    "\"'=cmd|' /C calc'!A0 \\x1b[31m",
+	    "\"summary\"",
+	};
 	char *csv = auditreport_render(rep, AUDITREPORT_CSV, &len);
 	assert_int_equal(strlen(csv), len);
-	assert_non_null(strstr(csv, "section,time,start,end,user,source,event,method,outcome"));
-	assert_non_null(strstr(csv, "\"sessions\",\"\",\"2026-11-30T22:00:00.000Z\","));
-	assert_non_null(strstr(csv, "\"'=HYPERLINK(\"\"http://evil\"\")\""));
-	assert_non_null(strstr(csv, "\"'=cmd|' /C calc'!A0 \\x1b[31m"));
-	assert_non_null(strstr(csv, "\"summary\""));
+	for (size_t i = 0; i < AB_ARRAY_SIZE(in_csv); i++)
+		assert_non_null(strstr(csv, in_csv[i]));
 	assert_csv_inert(csv);
 	free(csv);
+	/* in the page: escaped markup, the sections, the policy; never live markup or ESC */
+	static const char *const in_html[] = {
+	    "<h2>Desktop sessions</h2>",
+	    "&lt;script&gt;alert(1)&lt;/script&gt;",
+	    "&lt;img src=x onerror=alert(2)&gt;",
+	    "Content-Security-Policy",
+	};
+	static const char *const not_in_html[] = {"<script", "<img", "\x1b"};
 	char *html = auditreport_render(rep, AUDITREPORT_HTML, &len);
 	assert_int_equal(strlen(html), len);
-	assert_non_null(strstr(html, "<h2>Desktop sessions</h2>"));
-	assert_non_null(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
-	assert_non_null(strstr(html, "&lt;img src=x onerror=alert(2)&gt;"));
-	assert_null(strstr(html, "<script"));
-	assert_null(strstr(html, "<img"));
-	assert_null(strstr(html, "\x1b"));
-	assert_non_null(strstr(html, "Content-Security-Policy"));
+	for (size_t i = 0; i < AB_ARRAY_SIZE(in_html); i++)
+		assert_non_null(strstr(html, in_html[i]));
+	for (size_t i = 0; i < AB_ARRAY_SIZE(not_in_html); i++)
+		assert_null(strstr(html, not_in_html[i]));
 	free(html);
 	char *js = auditreport_render(rep, AUDITREPORT_JSON, &len);
 	json_t *back = json_loads(js, 0, NULL);
