@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define RETRY_FIRST_MS 1000
-#define RETRY_MAX_MS   60000
+#define RETRY_MAX_MS   10000 /* a put is local first (the kv's queue): cheap to try */
 
 struct mirror {
 	struct ab_loop *loop;

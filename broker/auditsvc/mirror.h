@@ -6,7 +6,7 @@
  * module, on the loop, puts it under "audit/<first seq, 16 digits>" with expiration_ttl =
  * the retention and metadata {"first","last","count"}, and tells the store once it is
  * durable (for Workers KV: in the kv's persisted queue, flushed from there). A failed put
- * is retried with backoff (1 s doubling to 60 s); meanwhile the records wait in the store,
+ * is retried with backoff (1 s doubling to 10 s); meanwhile the records wait in the store,
  * up to audit.mirror.max_lag (beyond, skipped and counted). Audited as "audit.mirror":
  * failure when it stops copying and when records were not mirrored, info when it copies
  * again.
