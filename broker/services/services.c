@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "ab_log.h"
+#include "ab_proto.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "desktop.h"
@@ -139,9 +140,10 @@ notify(struct svc *s, const char *urgency, const char *title, const char *body)
 	for (size_t i = 0; i < n; i++) {
 		int r = -ENOENT;
 		if (svc->p.desktops)
-			r = desktop_send(svc->p.desktops, to[i],
-			                 json_pack("{ssssssss}", "type", "notify", "title", title,
-			                           "body", body, "urgency", urgency));
+			r = desktop_send(
+			    svc->p.desktops, to[i],
+			    ab_proto_msg("notify", json_pack("{ssssss}", "title", title, "body",
+			                                     body, "urgency", urgency)));
 		json_array_append_new(r == 0 ? delivered : absent, json_string(to[i]));
 	}
 	audit_log("service.notify", AUDIT_INFO, NULL, NULL, NULL,
