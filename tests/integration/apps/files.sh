@@ -5,8 +5,7 @@
 # open with the .desktop entry for the MIME type (a broken .desktop skipped), a folder of
 # 100 000 entries loaded without freezing, a folder the user cannot read.
 . "$(dirname "$0")/lib.sh"
-start_x 1024x768
-start_wm
+start_desktop 1024x768
 title() { xprop -id "$1" _NET_WM_NAME | sed 's/.*= "\(.*\)"$/\1/'; }
 title_has() { title "$1" | grep -qF -- "$2"; }
 
@@ -28,8 +27,7 @@ export XDG_DATA_DIRS=$T/share
 start_app argobox-files files "$W0"
 W=$APP_WIN
 wait_for 10 title_has "$W" "$W0 (3 items)" || fail "title: $(title "$W")"
-shot "$W" "$T/f0.png"
-(($(colours "$T/f0.png") > 8)) || fail "files look blank"
+drawn "$W" "$T/f0.png" "files look blank"
 has_colour "$T/f0.png" "#3d8bfd" 100 || fail "no selection in the accent colour"
 
 # hidden toggle
@@ -87,8 +85,7 @@ ms=$((($(date +%s%N) - start) / 1000000))
 echo "100000 entries listed in ${ms} ms (with start-up)"
 xdotool key End
 sleep 0.5
-shot "$W" "$T/big.png"
-(($(colours "$T/big.png") > 8)) || fail "big folder looks blank"
+drawn "$W" "$T/big.png" "big folder looks blank"
 app_alive || fail "files died on 100000 entries"
 kill "$APP_PID"
 
@@ -103,8 +100,7 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 	wait_for 20 xdotool search --classname files || fail "files as nobody did not start"
 	W=$(xdotool search --classname files | head -n1)
 	wait_for 10 title_has "$W" "(error)" || fail "unreadable folder: $(title "$W")"
-	shot "$W" "$T/err.png"
-	(($(colours "$T/err.png") > 4)) || fail "no message drawn"
+	drawn "$W" "$T/err.png" "no message drawn" 4
 	kill -0 "$P" || fail "files died on an unreadable folder"
 	kill "$P"
 else

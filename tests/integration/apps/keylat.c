@@ -13,16 +13,8 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include "ab_util.h"
 #include <unistd.h>
-
-static long long
-now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
 
 static int
 cmp(const void *a, const void *b)
@@ -35,7 +27,7 @@ cmp(const void *a, const void *b)
 static int
 wait_damage(Display *d, int base, int ms)
 {
-	long long end = now_us() + ms * 1000LL;
+	long long end = ab_now_us() + ms * 1000LL;
 	for (;;) {
 		while (XPending(d)) {
 			XEvent ev;
@@ -43,7 +35,7 @@ wait_damage(Display *d, int base, int ms)
 			if (ev.type == base + XDamageNotify)
 				return 1;
 		}
-		long long left = end - now_us();
+		long long left = end - ab_now_us();
 		if (left <= 0)
 			return 0;
 		struct pollfd p = {.fd = ConnectionNumber(d), .events = POLLIN};
@@ -84,10 +76,10 @@ main(int argc, char **argv)
 		XDamageSubtract(d, dmg, None, None);
 		while (wait_damage(d, base, 30))
 			XDamageSubtract(d, dmg, None, None);
-		long long t0 = now_us();
+		long long t0 = ab_now_us();
 		key(d, i % 2 ? bs : a);
 		if (wait_damage(d, base, 1000))
-			v[got++] = now_us() - t0;
+			v[got++] = ab_now_us() - t0;
 	}
 	if (!got) {
 		fprintf(stderr, "apps-keylat: nothing was drawn\n");

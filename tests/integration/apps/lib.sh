@@ -11,6 +11,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 export HOME=$T/home
 mkdir -p "$HOME"
 
+# start_desktop GEOMETRY: the private Xvfb and the window manager on it.
+start_desktop() {
+	start_x "$1"
+	start_wm
+}
+
 # start_app NAME CLASS [args...]: starts $APPS/NAME and sets APP_PID and APP_WIN.
 start_app() {
 	local name=$1 class=$2
@@ -37,6 +43,11 @@ has_colour() {
 }
 # colours FILE: the number of distinct colours (a blank window has one or two).
 colours() { convert "$1" -format '%k' info:; }
+# drawn WIN FILE MESSAGE [MIN]: a shot of WIN in FILE has more than MIN (8) colours, else fail MESSAGE.
+drawn() {
+	shot "$1" "$2"
+	(($(colours "$2") > ${4:-8})) || fail "$3"
+}
 # wait_file SECONDS FILE TEXT: FILE appears and contains TEXT.
 wait_file() { wait_for "$1" grep -qF -- "$3" "$2"; }
 # type_line TEXT: types TEXT and Return into the focused window.

@@ -4,8 +4,7 @@
 # filter is typed through the input method, Delete ends (SIGTERM) an own process, the
 # graphs are drawn in the theme's accent, and the theme is followed live.
 . "$(dirname "$0")/lib.sh"
-start_x 1024x768
-start_wm
+start_desktop 1024x768
 # a process with a name we can find: a copy of sleep
 cp "$(command -v sleep)" "$T/abmonvictim"
 "$T/abmonvictim" 600 &
@@ -15,8 +14,7 @@ start_app argobox-monitor monitor
 W=$APP_WIN
 xprop -id "$W" WM_CLASS | grep -q '"monitor", "ArgoBoxMonitor"' || fail "WM_CLASS"
 sleep 2.5 # a few samples for the graphs
-shot "$W" "$T/mon.png"
-(($(colours "$T/mon.png") > 8)) || fail "monitor looks blank"
+drawn "$W" "$T/mon.png" "monitor looks blank"
 has_colour "$T/mon.png" "#3d8bfd" 100 || fail "no graph/selection in the default accent"
 
 # the filter narrows the list to the victim; Delete sends it SIGTERM

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ab_loop.h"
+#include "ab_test_audit.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "auth_request.h"
@@ -35,13 +36,6 @@ static int port;
 static struct ab_loop *loop;
 static struct httpc *http;
 static EVP_PKEY *key_a, *key_b;
-static json_t *events;
-
-static void
-on_audit(json_t *ev, void *data)
-{
-	json_array_append(events, ev);
-}
 
 static void
 write_file(const char *name, const char *text)
@@ -223,9 +217,7 @@ setup(void **state)
 	AB_ASSERT(port > 0);
 	loop = ab_loop_poll_new();
 	http = httpc_new(loop);
-	events = json_array();
-	audit_open("/dev/null", NULL);
-	audit_set_listener(on_audit, NULL);
+	ab_test_audit_start();
 	return 0;
 }
 
@@ -246,8 +238,7 @@ teardown(void **state)
 		fprintf(stderr, "could not remove %s\n", dir);
 	EVP_PKEY_free(key_a);
 	EVP_PKEY_free(key_b);
-	json_decref(events);
-	audit_set_listener(NULL, NULL);
+	ab_test_audit_stop();
 	return 0;
 }
 
@@ -528,14 +519,14 @@ test_attacks_audited(void **state)
 	for (size_t i = 0; i < AB_ARRAY_SIZE(attacks); i++) {
 		char why[1024];
 		bool pending;
-		size_t before = json_array_size(events);
+		size_t before = json_array_size(ab_test_audit_events());
 		int r = verify(j, attacks[i].tok, why, sizeof(why), &pending);
 		if (r >= 0 || !strstr(why, attacks[i].reason))
 			fail_msg("%s: got %d '%s', want '%s'", attacks[i].name, r, why,
 			         attacks[i].reason);
 		/* exactly one audit line, a denial with the same reason */
-		assert_int_equal(json_array_size(events), before + 1);
-		json_t *ev = json_array_get(events, before);
+		assert_int_equal(json_array_size(ab_test_audit_events()), before + 1);
+		json_t *ev = json_array_get(ab_test_audit_events(), before);
 		assert_string_equal(json_string_value(json_object_get(ev, "event")), "auth.access");
 		assert_string_equal(json_string_value(json_object_get(ev, "outcome")), "deny");
 		assert_string_equal(json_string_value(json_object_get(ev, "source")), "127.0.0.1");
@@ -548,7 +539,8 @@ test_attacks_audited(void **state)
 	/* and the good token still passes, audited as a grant with the email */
 	char why[1024];
 	assert_int_equal(verify(j, good, why, sizeof(why), NULL), 0);
-	json_t *ev = json_array_get(events, json_array_size(events) - 1);
+	json_t *ev =
+	    json_array_get(ab_test_audit_events(), json_array_size(ab_test_audit_events()) - 1);
 	assert_string_equal(json_string_value(json_object_get(ev, "outcome")), "grant");
 	assert_string_equal(json_string_value(json_object_get(ev, "user")), "bea@argobox.example");
 	struct jwks_stats st;

@@ -25,34 +25,16 @@ need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox
 wm=$B/wm/argobox-wm
 [ -x "$wm" ] || wm=/usr/bin/sleep
 
-tag=$$
-ab_tmpdir ab-cont 755
-ns=abcont-$tag
-prefix=abc$tag-
-table=abc$tag
-oci_sandbox "$ns" "$prefix" "$table" "$rt"
+oci_sandbox c "$rt"
 
 # The desktop command: a probe loop in the background (attempts unshare(2), which the seccomp
 # profile denies, whenever the test drops a file into the runtime dir), then the wm itself.
 probe='while :; do if [ -e /run/argobox/seccomp-probe ]; then rm -f /run/argobox/seccomp-probe; unshare -U true 2>/dev/null; fi; sleep 0.1; done & exec \"$0\"'
-cat >"$T/broker.json" <<EOT
-{"listen": {"port": 0},
- "session": {"runtime_base": "$T/run", "launcher": "oci", "start_timeout_ms": 30000,
-             "geometry": "800x600", "desktop_command": ["/bin/sh", "-c", "$probe", "$wm"]},
- "storage": {"home_base": "$T/home"},
- "runtime": {"runtime": "$rt", "state_root": "$T/state", "bundle_root": "$T/bundles",
-             "id_prefix": "$prefix", "cgroup_parent": "$table"},
- "netpol": {"netns_dir": "$T/netns", "netns_prefix": "$prefix", "table": "$table"},
- "data": {"dir": "$T/data"},
- "admin": {"socket": "$T/broker.sock"},
- "audit": {"path": "$T/audit.log"}}
-EOT
+broker_config_oci 800x600 "[\"/bin/sh\", \"-c\", \"$probe\", \"$wm\"]" </dev/null
 
-desk_pid() { ctl --json list | jq -r '.desktops[] | select(.user == "local" and .state == "ready") | .pid'; }
 containers() { "$rt" --root "$T/state" list --format json 2>/dev/null | jq -r '.[]? | select(.status == "running") | .id'; }
-chain() { N nft list chain inet "$table" local-fwd >/dev/null 2>&1; }
+chain() { N nft list chain inet "$AB_TABLE" local-fwd >/dev/null 2>&1; }
 no_chain() { ! chain; }
-have_pid() { [ -n "$(desk_pid)" ]; }
 no_containers() { [ -z "$(containers)" ]; }
 
 start_broker "$T/broker1.log"
@@ -67,7 +49,7 @@ if grep -q "first_frame_ms=.*geometry=800x600" <<<"$out"; then ok "first frame o
 fi
 
 # 2. The session is the container's init: other namespaces, root mapped to slot 0's range.
-pid=$(desk_pid)
+pid=$(desk_pid local)
 if [ -n "$pid" ] && [ -d /proc/$pid ]; then
 	ok "desktop ready, session pid $pid"
 	for n in pid net user mnt ipc uts; do
@@ -93,8 +75,8 @@ else
 	bad "no ready desktop with a pid: $(ctl --json list)"
 fi
 [ "$(containers | wc -l)" = 1 ] && ok "one container running" || bad "containers: $(containers)"
-chain && ok "nftables chain $table local-fwd exists while the desktop runs" || bad "no nftables chain"
-[ -e "$T/netns/${prefix}local" ] && ok "network namespace pinned" || bad "no network namespace"
+chain && ok "nftables chain $AB_TABLE local-fwd exists while the desktop runs" || bad "no nftables chain"
+[ -e "$T/netns/${AB_PREFIX}local" ] && ok "network namespace pinned" || bad "no network namespace"
 
 # 2b. A denied syscall inside the container is refused and audited by the container's shim.
 seccomp_events() { grep -c '"event":"container.seccomp".*"syscall":"unshare"' "$T/audit.log" 2>/dev/null; }
@@ -110,14 +92,14 @@ wait_for 10 more_events "$n0" && ok "denied unshare() audited (container.seccomp
 stop_broker_ok
 [ -n "$pid" ] && [ -d /proc/$pid ] && ok "container outlives the broker" || bad "container died with the broker"
 start_broker "$T/broker2.log"
-wait_for 15 have_pid
-pid2=$(desk_pid)
+wait_for 15 desk_ready local
+pid2=$(desk_pid local)
 [ -n "$pid" ] && [ "$pid2" = "$pid" ] && ok "restarted broker adopted the desktop (pid $pid2)" ||
 	bad "adoption: pid before '$pid', after '$pid2'"
 out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" 2>&1)
 grep -q "first_frame_ms=" <<<"$out" && ok "first frame from the adopted desktop" || bad "adopted: $out"
 [ "$(containers | wc -l)" = 1 ] && ok "still one container" || bad "containers: $(containers)"
-[ "$(desk_pid)" = "$pid" ] && ok "same session after reconnecting" || bad "session changed: $(desk_pid)"
+[ "$(desk_pid local)" = "$pid" ] && ok "same session after reconnecting" || bad "session changed: $(desk_pid local)"
 chain && ok "nftables chain re-programmed" || bad "chain gone after adoption"
 n1=$(seccomp_events)
 touch "$T/run/local/seccomp-probe"
@@ -130,7 +112,7 @@ wait_for 20 no_containers && ok "container gone after argoboxctl stop" ||
 	bad "container left: $(containers)"
 wait_for 10 no_chain &&
 	ok "nftables chain removed" || bad "nftables chain left behind"
-wait_for 10 test ! -e "$T/netns/${prefix}local" && ok "network namespace removed" || bad "netns left"
+wait_for 10 test ! -e "$T/netns/${AB_PREFIX}local" && ok "network namespace removed" || bad "netns left"
 gone() { ! [ -d /proc/$pid ] || grep -q '^State:\s*Z' /proc/$pid/status; }
 [ -n "$pid" ] && wait_for 10 gone && ok "session process gone" ||
 	bad "session $pid still alive: $(grep -E 'State|PPid' /proc/$pid/status 2>/dev/null | tr '\n' ' ')"
@@ -146,7 +128,7 @@ grep -q "ready in" "$clog" 2>/dev/null && ok "console log kept after the contain
 if [ "$wm" != /usr/bin/sleep ]; then
 	out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1 2>&1)
 	grep -q "first_frame_ms=" <<<"$out" && ok "desktop started again" || bad "restart: $out"
-	pid3=$(desk_pid)
+	pid3=$(desk_pid local)
 	restore=$(grep '"event":"desktop.start"' "$T/audit.log" | tail -n1 | jq -r .detail.restore)
 	[ "$restore" = true ] && ok "second start restores the stored state" ||
 		bad "no state restore (restore=$restore)"
@@ -203,8 +185,8 @@ if [ -n "$id" ]; then
 	wait_for 10 no_containers && ok "the stopped container was removed" ||
 		bad "stopped container left: $("$rt" --root "$T/state" list 2>&1)"
 	out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1 2>&1)
-	grep -q "first_frame_ms=" <<<"$out" && [ -n "$(desk_pid)" ] && [ "$(desk_pid)" != 0 ] &&
-		ok "a fresh desktop starts after it (pid $(desk_pid))" || bad "no fresh desktop: $out"
+	grep -q "first_frame_ms=" <<<"$out" && [ -n "$(desk_pid local)" ] && [ "$(desk_pid local)" != 0 ] &&
+		ok "a fresh desktop starts after it (pid $(desk_pid local))" || bad "no fresh desktop: $out"
 	ctl stop local >/dev/null
 	wait_for 20 no_containers || bad "container left after the 4c stop"
 else

@@ -15,26 +15,10 @@ need_root "user namespaces, cgroups, nftables"
 need_tools runc ip nsenter nft jq curl openssl
 need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
 
-tag=$$
-ab_tmpdir ab-contu 755
-ns=abcu-$tag
-prefix=abu$tag-
-table=abu$tag
-oci_sandbox "$ns" "$prefix" "$table"
+oci_sandbox u
 
 hash=$(openssl passwd -6 -salt abcont "s3cret-pw")
-cat >"$T/broker.json" <<EOT
-{"listen": {"port": 0},
- "session": {"runtime_base": "$T/run", "launcher": "oci", "start_timeout_ms": 30000,
-             "geometry": "800x600", "desktop_command": ["/usr/bin/sleep", "3600"]},
- "storage": {"home_base": "$T/home"},
- "runtime": {"runtime": "$rt", "state_root": "$T/state", "bundle_root": "$T/bundles",
-             "id_prefix": "$prefix", "cgroup_parent": "$table"},
- "netpol": {"netns_dir": "$T/netns", "netns_prefix": "$prefix", "table": "$table",
-            "services": {"gitea": "tcp:192.168.77.10:3000"}},
- "data": {"dir": "$T/data"},
- "admin": {"socket": "$T/broker.sock"},
- "audit": {"path": "$T/audit.log"},
+broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' '"services": {"gitea": "tcp:192.168.77.10:3000"}' <<EOT
  "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
  "users": [
    {"name": "ada", "role": "admin", "profile": "admin", "uid": 1000, "gid": 1000,
@@ -50,17 +34,15 @@ cat >"$T/broker.json" <<EOT
            "services": ["gitea"], "read_only_root": false, "persistent": true, "ttl_minutes": 0},
    "trial": {"title": "Trial", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
              "network": {"egress": "services", "lan": [], "services": ["gitea"]}, "services": [],
-             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}}
+             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}
 EOT
 
 start_broker "$T/broker.log"
-desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
-ready() { [ -n "$(desk_pid "$1")" ]; }
 
 # A member signs in: the desktop starts in a container shaped by the "dev" profile (slot 1).
 code=$(post /api/login '{"user":"bea","password":"s3cret-pw"}')
 [ "$code" = 200 ] && ok "bea signed in" || bad "login: $code $(cat "$T/resp")"
-wait_for 30 ready bea && ok "bea's desktop is ready" || bad "bea's desktop: $(ctl --json list) $(tail -5 "$T/broker.log")"
+wait_for 30 desk_ready bea && ok "bea's desktop is ready" || bad "bea's desktop: $(ctl --json list) $(tail -5 "$T/broker.log")"
 pid=$(desk_pid bea)
 base=$((100000 + 65536))
 if [ -n "$pid" ]; then
@@ -71,15 +53,15 @@ if [ -n "$pid" ]; then
 fi
 [ "$(stat -c %u:%a "$T/home/bea" 2>/dev/null)" = "$((base + 1003)):700" ] &&
 	ok "persistent home $T/home/bea owned by the mapped uid, 0700" || bad "home: $(stat -c '%u %a' "$T/home/bea" 2>&1)"
-mem=$(cat /sys/fs/cgroup/memory/$table/bea/memory.limit_in_bytes 2>/dev/null)
+mem=$(cat /sys/fs/cgroup/memory/$AB_TABLE/bea/memory.limit_in_bytes 2>/dev/null)
 [ "$mem" = $((768 << 20)) ] && ok "memory limit 768 MiB from the profile" || bad "memory limit: '$mem'"
-pids=$(cat /sys/fs/cgroup/pids/$table/bea/pids.max 2>/dev/null)
+pids=$(cat /sys/fs/cgroup/pids/$AB_TABLE/bea/pids.max 2>/dev/null)
 [ "$pids" = 300 ] && ok "pids limit 300 from the profile" || bad "pids limit: '$pids'"
 # nft prints libnftnl's raw payload matches: 192.168.77.10 = 0xc0a84d0a, 192.168.77.0/24 = 0xc0a84d00.
 lan_re='192\.168\.77\.0/24|0xffffff00 == 0xc0a84d00'
 # The services a desktop may reach are the elements of its set <user>-svc (broker/isolation/netpol.h).
 svc_re='192\.168\.77\.10 \. tcp \. 3000'
-rules="$(N nft list chain inet "$table" bea-fwd 2>&1) $(N nft list set inet "$table" bea-svc 2>&1)"
+rules="$(N nft list chain inet "$AB_TABLE" bea-fwd 2>&1) $(N nft list set inet "$AB_TABLE" bea-svc 2>&1)"
 grep -qE "$lan_re" <<<"$rules" && ok "LAN range of the profile in bea's chain" || bad "no LAN rule: $rules"
 grep -qE "$svc_re" <<<"$rules" && ok "named service 'gitea' in bea's service set" ||
 	bad "no service rule: $rules"
@@ -88,7 +70,7 @@ grep -qE "$svc_re" <<<"$rules" && ok "named service 'gitea' in bea's service set
 code=$(post /api/demo '{"profile":"trial"}')
 demo=$(jq -r .user "$T/resp" 2>/dev/null)
 [ "$code" = 200 ] && [[ "$demo" == demo-* ]] && ok "demo identity $demo" || bad "demo: $code $(cat "$T/resp")"
-wait_for 30 ready "$demo" && ok "demo desktop is ready" || bad "demo desktop: $(ctl --json list)"
+wait_for 30 desk_ready "$demo" && ok "demo desktop is ready" || bad "demo desktop: $(ctl --json list)"
 dpid=$(desk_pid "$demo")
 if [ -n "$dpid" ]; then
 	[ "$(awk '$1 == 0 {print $2}' /proc/$dpid/uid_map)" = $((100000 + 2 * 65536)) ] &&
@@ -99,7 +81,7 @@ if [ -n "$dpid" ]; then
 		bad "demo home: $(grep /home /proc/$dpid/mounts)"
 fi
 [ ! -e "$T/home/$demo" ] && ok "no persistent home for the demo" || bad "demo home created on disk"
-drules="$(N nft list chain inet "$table" "$demo-fwd" 2>&1) $(N nft list set inet "$table" "$demo-svc" 2>&1)"
+drules="$(N nft list chain inet "$AB_TABLE" "$demo-fwd" 2>&1) $(N nft list set inet "$AB_TABLE" "$demo-svc" 2>&1)"
 # authn resolves the demo identity to its profile ('trial': the gitea service only):
 # the service is reachable, no LAN range, everything else dropped.
 grep -q 'deny:egress' <<<"$drules" && grep -qE "$svc_re" <<<"$drules" &&

@@ -9,6 +9,7 @@ sockets (hostile clients) or the framed-JSON control channel.
 
   session_test.py pixels|input|clipboard|resize|hostile|control|lifecycle
 """
+import contextlib
 import json
 import os
 import re
@@ -42,11 +43,34 @@ def wait_for(pred, what, timeout=TIMEOUT):
     return ablib.wait_for(pred, what, timeout)
 
 
-def signal_files(prefix):
-    """A temp dir and the paths of two flag files in it, "go" and "done" (a test and its
-    desktop's script signal each other by creating them)."""
+def xclip_own(text, env):
+    """An xclip that owns the X clipboard with text (until it is asked to let go)."""
+    p = subprocess.Popen(["xclip", "-quiet", "-selection", "clipboard", "-i"],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env)
+    p.stdin.write(text.encode())
+    p.stdin.close()
+    return p
+
+
+def kill_all(procs):
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+@contextlib.contextmanager
+def xterm_desktop(prefix, geometry, xterm_args, script):
+    """A session (geometry) whose desktop is xterm xterm_args running sh -c (script % (go,
+    done)): two flag files in a temp dir by which the test and the script signal each other.
+    Yields (session, go, done, Xvfb's framebuffer file); the session is dumped on an error and
+    stopped, the temp dir removed, either way."""
     sig = tempfile.mkdtemp(prefix=prefix)
-    return sig, os.path.join(sig, "go"), os.path.join(sig, "done")
+    go, done = os.path.join(sig, "go"), os.path.join(sig, "done")
+    s = Session(geometry=geometry,
+                desktop=["xterm"] + xterm_args + ["-e", "sh", "-c", script % (go, done)])
+    with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
+        yield s, go, done, s.screen_file()
 
 
 class Session:
@@ -133,6 +157,11 @@ class Session:
     def log(self):
         """The session's stderr so far."""
         return open(os.path.join(self.tmp, "stderr"), errors="replace").read()
+
+    def x_env(self):
+        """os.environ with DISPLAY set to the session's display, once the session logged it."""
+        disp = wait_for(lambda: re.search(r"ready on display (:\d+)", self.log()), "the display")
+        return dict(os.environ, DISPLAY=disp.group(1))
 
     def screen_file(self):
         """Xvfb's framebuffer file (the screen as X has it), once the session logged it."""
@@ -610,21 +639,14 @@ def t_clipboard_incr():
     # no xprobe: it would ask xclip for the selection too and stall it (no INCR there)
     s = Session(config={"vnc": {"clipboard_max": 3 << 20}}, desktop=["sleep", "600"])
     owners = []
-    try:
-        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
-        disp = wait_for(lambda: re.search(r"ready on display (:\d+)", log()), "the display")
-        env = dict(os.environ, DISPLAY=disp.group(1))
+    with dumping(s, lambda: kill_all(owners)):
+        env = s.x_env()
         c = RawRfb(s.rfb)
         c.handshake()
         c.set_encodings([0])  # a classic client: Latin-1 ServerCutText; no update requested
 
         def own(text):
-            p = subprocess.Popen(["xclip", "-quiet", "-selection", "clipboard", "-i"],
-                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, env=env)
-            p.stdin.write(text.encode())
-            p.stdin.close()
-            owners.append(p)
+            owners.append(xclip_own(text, env))
 
         def next_cut():
             while True:
@@ -640,13 +662,13 @@ def t_clipboard_incr():
         got = next_cut()
         check(got == big, "a %d-byte INCR selection reaches the client intact (got %d bytes)"
               % (len(big), len(got)))
-        check("incremental transfer started" in log(),
+        check("incremental transfer started" in s.log(),
               "the transfer was incremental")
         print("ok: %d bytes by INCR" % len(big))
         # over the cap: refused with a warning, nothing sent, the session carries on
         huge = "y" * (4 << 20)
         own(huge)
-        wait_for(lambda: "larger than" in log(),
+        wait_for(lambda: "larger than" in s.log(),
                  "the oversized selection warning")
         small = "small after huge"
         own(small)
@@ -654,14 +676,6 @@ def t_clipboard_incr():
         check(got == small, "the next selection arrives, the oversized one did not (%d bytes)"
               % len(got))
         c.close()
-    except BaseException:
-        s.dump()
-        raise
-    finally:
-        for p in owners:
-            p.kill()
-            p.wait()
-        s.stop()
 
 
 # extended clipboard flags (rfbproto: Extended Clipboard Pseudo-Encoding)
@@ -689,10 +703,8 @@ def t_clipboard_ext():
         skip("xclip is not installed")
     s = Session(desktop=["sleep", "600"])
     owners = []
-    try:
-        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
-        disp = wait_for(lambda: re.search(r"ready on display (:\d+)", log()), "the display")
-        env = dict(os.environ, DISPLAY=disp.group(1))
+    with dumping(s, lambda: kill_all(owners)):
+        env = s.x_env()
         c = RawRfb(s.rfb)
         c.handshake()
         c.set_encodings([0, -223, EXT_ENCODING])
@@ -728,12 +740,7 @@ def t_clipboard_ext():
               % (len(big.encode()), len(got.encode()), dt * 1000))
 
         def copy(text):
-            p = subprocess.Popen(["xclip", "-quiet", "-selection", "clipboard", "-i"],
-                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, env=env)
-            p.stdin.write(text.encode())
-            p.stdin.close()
-            owners.append(p)
+            owners.append(xclip_own(text, env))
             t0 = time.monotonic()
             n = c.read_ext_clipboard(lambda f: f & EXT_NOTIFY)
             check(n == EXT_NOTIFY | EXT_TEXT, "X text is announced with a notify")
@@ -753,14 +760,6 @@ def t_clipboard_ext():
                            env=env, timeout=TIMEOUT)
         check(r.returncode != 0 or r.stdout == b"",
               "an offer withdrawn by a leaving client is refused (%r)" % r.stdout[:40])
-    except BaseException:
-        s.dump()
-        raise
-    finally:
-        for p in owners:
-            p.kill()
-            p.wait()
-        s.stop()
 
 
 def t_kbd_hint():
@@ -770,9 +769,7 @@ def t_kbd_hint():
     if not shutil.which("xprop"):
         skip("xprop is not installed")
     with dumping(Session(desktop=["sleep", "600"])) as s:
-        log = lambda: open(os.path.join(s.tmp, "stderr"), errors="replace").read()
-        disp = wait_for(lambda: re.search(r"ready on display (:\d+)", log()), "the display")
-        env = dict(os.environ, DISPLAY=disp.group(1))
+        env = s.x_env()
         hint = lambda: subprocess.run(["xprop", "-root", "_ARGOBOX_KBD_HINT"], env=env,
                                       capture_output=True, text=True).stdout.strip()
         c = RawRfb(s.rfb)
@@ -792,7 +789,7 @@ def t_kbd_hint():
         send("../etc/passwd")
         send("fr")
         wait_for(lambda: '"fr"' in hint(), "the next hint")
-        check("not an XKB layout name" in log(), "a bad name is ignored with a warning")
+        check("not an XKB layout name" in s.log(), "a bad name is ignored with a warning")
         send("x" * 300)
         check(c.closed_within(5), "an oversized hint drops the client")
 
@@ -802,17 +799,13 @@ def t_scroll():
     with scrolls sent as CopyRect (checked against Xvfb's own framebuffer file)."""
     if not shutil.which("xterm"):
         skip("xterm is not installed")
-    sig, go, done = signal_files("ab-scroll-")
     # the shell waits for the client to be connected (a condition, polled), then scrolls
     # line by line, paced (10 ms a line) so that updates catch it mid-scroll
     script = ("while [ ! -e %s ]; do sleep 0.02; done; i=0; while [ $i -lt 150 ]; do "
               "i=$((i+1)); echo \"line $i $(date +%%N)\"; sleep 0.01; done; touch %s; "
-              "exec sleep 600" % (go, done))
-    s = Session(geometry="800x600",
-                desktop=["xterm", "+j", "-geometry", "80x30+10+10", "-e", "sh", "-c", script])
-    with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
-        log = s.log
-        xwd = s.screen_file()
+              "exec sleep 600")
+    with xterm_desktop("ab-scroll-", "800x600", ["+j", "-geometry", "80x30+10+10"],
+                       script) as (s, go, done, xwd):
         for enc in ("zrle copyrect", "tight copyrect raw"):
             for p in (go, done):
                 if os.path.exists(p):
@@ -824,7 +817,7 @@ def t_scroll():
                 # the next round needs the shell again
                 break
         del TOOL_ENV["VNCTEST_ENCODINGS"]
-        check(re.search(r"copy -?\d+,-?[1-9]", log()) is not None,
+        check(re.search(r"copy -?\d+,-?[1-9]", s.log()) is not None,
               "scrolls were detected and sent as CopyRect")
 
 
@@ -833,20 +826,16 @@ def t_move():
     the screen, with the moves sent as CopyRect."""
     if not shutil.which("xterm") or not shutil.which("xdotool"):
         skip("xterm or xdotool is not installed")
-    sig, go, done = signal_files("ab-move-")
     # xterm moves its own window ($WINDOWID), paced, once the client is connected, and prints
     # a line at every step (the window's content changes while it moves)
     script = ("seq 1 20; while [ ! -e %s ]; do sleep 0.02; done; i=0; while [ $i -lt 30 ]; do "
               "i=$((i+1)); echo step $i; xdotool windowmove $WINDOWID $((10+i*9)) $((10+i*6)); "
-              "sleep 0.02; done; touch %s; exec sleep 600" % (go, done))
-    s = Session(geometry="800x600",
-                desktop=["xterm", "-geometry", "60x20+10+10", "-e", "sh", "-c", script])
-    with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
-        log = s.log
-        xwd = s.screen_file()
+              "sleep 0.02; done; touch %s; exec sleep 600")
+    with xterm_desktop("ab-move-", "800x600", ["-geometry", "60x20+10+10"],
+                       script) as (s, go, done, xwd):
         s.vnc("wait-screen", xwd, "touch", go, "wait-file", done, "wait-screen", xwd)
         print("ok: after the drag, the client shows exactly the screen")
-        check(re.search(r"copy -?[1-9]\d*,-?[1-9]", log()) is not None,
+        check(re.search(r"copy -?[1-9]\d*,-?[1-9]", s.log()) is not None,
               "window moves were detected and sent as CopyRect")
 
 
@@ -881,19 +870,14 @@ def t_drag():
     showing exactly the screen."""
     if not shutil.which("xterm") or not shutil.which("xdotool"):
         skip("xterm or xdotool is not installed")
-    sig, go, done = signal_files("ab-drag-")
     # jumps of 300+ px: farther than fbdiff's own search for moved blocks (200 px)
     script = ("seq 1 20; while [ ! -e %s ]; do sleep 0.02; done; for x in 400 20 430 60 380; do "
-              "xdotool windowmove $WINDOWID $x 30; sleep 0.1; done; touch %s; exec sleep 600"
-              % (go, done))
-    s = Session(geometry="900x500",
-                desktop=["xterm", "-geometry", "60x20+10+30", "-e", "sh", "-c", script])
-    with dumping(s, lambda: shutil.rmtree(sig, ignore_errors=True)):
-        log = s.log
-        xwd = s.screen_file()
+              "xdotool windowmove $WINDOWID $x 30; sleep 0.1; done; touch %s; exec sleep 600")
+    with xterm_desktop("ab-drag-", "900x500", ["-geometry", "60x20+10+30"],
+                       script) as (s, go, done, xwd):
         s.vnc("wait-screen", xwd, "touch", go, "wait-file", done, "wait-screen", xwd)
         print("ok: after the jumps, the client shows exactly the screen")
-        far = [int(d) for d in re.findall(r"copy (-?\d+),0\b", log()) if abs(int(d)) > 200]
+        far = [int(d) for d in re.findall(r"copy (-?\d+),0\b", s.log()) if abs(int(d)) > 200]
         check(len(far) > 0, "a window jump beyond 200 px was sent as CopyRect (%r)" % far)
         print("ok: window jumps of %s px went out as CopyRect" % far)
 

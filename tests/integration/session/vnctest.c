@@ -31,7 +31,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <time.h>
+#include "ab_util.h"
 
 static char *cut_text;
 static unsigned long frames;
@@ -40,14 +40,6 @@ static int got_cursor;
 static void
 quiet(const char *fmt, ...)
 {
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -120,9 +112,9 @@ keysym_of(const char *s)
 
 #define WAIT_UNTIL(cond, what)                                                                     \
 	do {                                                                                       \
-		long long dl = now_ms() + 10000;                                                   \
+		long long dl = ab_now_ms() + 10000;                                                \
 		while (!(cond)) {                                                                  \
-			if (now_ms() > dl) {                                                       \
+			if (ab_now_ms() > dl) {                                                    \
 				fprintf(stderr, "vnctest: timed out waiting for %s\n", what);      \
 				return 1;                                                          \
 			}                                                                          \
@@ -263,9 +255,9 @@ main(int argc, char **argv)
 			i += 1;
 		} else if (strcmp(cmd, "wait-screen") == 0) {
 			long bad = -1;
-			long long dl = now_ms() + 10000;
+			long long dl = ab_now_ms() + 10000;
 			while ((bad = diff_xwd(c, ARG(1))) != 0) {
-				if (now_ms() > dl || pump(c, 100) < 0) {
+				if (ab_now_ms() > dl || pump(c, 100) < 0) {
 					fprintf(stderr,
 					        "vnctest: %ld pixels differ from the screen\n",
 					        bad);
@@ -275,9 +267,9 @@ main(int argc, char **argv)
 			i += 1;
 		} else if (strcmp(cmd, "wait-qemu") == 0) {
 			/* the announcement arrives with the first update after SetEncodings */
-			long long dl = now_ms() + 10000;
+			long long dl = ab_now_ms() + 10000;
 			while (!SendExtendedKeyEvent(c, 0, 0, FALSE)) {
-				if (now_ms() > dl || pump(c, 100) < 0) {
+				if (ab_now_ms() > dl || pump(c, 100) < 0) {
 					fprintf(stderr, "vnctest: no QEMU extended key events\n");
 					return 1;
 				}
@@ -301,11 +293,11 @@ main(int argc, char **argv)
 	 * libvncclient would answer updates with requests we can no longer send.
 	 */
 	shutdown(c->sock, SHUT_WR);
-	long long dl = now_ms() + 10000;
+	long long dl = ab_now_ms() + 10000;
 	for (;;) {
 		struct pollfd p = {.fd = c->sock, .events = POLLIN};
 		char buf[65536];
-		if (now_ms() > dl || poll(&p, 1, 100) < 0)
+		if (ab_now_ms() > dl || poll(&p, 1, 100) < 0)
 			break;
 		if (p.revents && read(c->sock, buf, sizeof(buf)) <= 0)
 			break;

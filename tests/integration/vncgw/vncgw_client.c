@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
+#include "ab_util.h"
 #include <unistd.h>
 
 /* libvncclient itself leaks its framebuffer and name at exit; not ours to report. */
@@ -55,14 +55,6 @@ frame_done(rfbClient *c)
 	frames++;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int
 dump(rfbClient *c, const char *out)
 {
@@ -85,7 +77,7 @@ dump(rfbClient *c, const char *out)
 static int
 pump(rfbClient *c, long long deadline)
 {
-	if (now_ms() > deadline) {
+	if (ab_now_ms() > deadline) {
 		fprintf(stderr, "ab_vncgw_client: timed out\n");
 		return -1;
 	}
@@ -118,7 +110,7 @@ main(int argc, char **argv)
 	c->format.redShift = 16;           /* 0x00RRGGBB, not rfbGetClient's 0x00BBGGRR */
 	c->format.greenShift = 8;
 	c->format.blueShift = 0;
-	long long deadline = now_ms() + 20000;
+	long long deadline = ab_now_ms() + 20000;
 	int one = 1;
 	char *fake_argv[] = {argv[0], NULL};
 	if (!rfbInitClient(c, &one, fake_argv)) {
@@ -156,7 +148,7 @@ main(int argc, char **argv)
 	fflush(stdout);
 	if (argc > 6) {
 		struct stat st;
-		deadline = now_ms() + 60000;
+		deadline = ab_now_ms() + 60000;
 		while (stat(argv[6], &st) < 0) {
 			unsigned long before = frames;
 			SendFramebufferUpdateRequest(c, 0, 0, c->width, c->height, TRUE);

@@ -2,6 +2,7 @@
 /* The cmocka tests' shared helpers: see ab_test.h. Depends on libc and cmocka only. */
 #include "ab_test.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -17,6 +18,25 @@ ab_test_tmpdir(char *buf, size_t size, const char *tag)
 	assert_true(n > 0 && (size_t)n < size);
 	assert_non_null(mkdtemp(buf));
 	return buf;
+}
+
+char ab_test_dir[64];
+
+int
+ab_test_dir_setup(void **state)
+{
+	(void)state;
+	ab_test_tmpdir(ab_test_dir, sizeof(ab_test_dir), program_invocation_short_name);
+	return 0;
+}
+
+int
+ab_test_dir_teardown(void **state)
+{
+	(void)state;
+	ab_test_rmtree(ab_test_dir);
+	ab_test_dir[0] = '\0';
+	return 0;
 }
 
 static int
@@ -39,4 +59,14 @@ void
 ab_test_socketpair(int sv[2])
 {
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+void
+ab_test_each(bool (*pred)(const char *), const char *name, bool want, const char *const *s)
+{
+	for (; *s; s++) {
+		if (pred(*s) != want)
+			fail_msg("%s('%s') is %s, wanted %s", name, *s, want ? "false" : "true",
+			         want ? "true" : "false");
+	}
 }

@@ -8,7 +8,17 @@
  *       the same, each test wrapped in its own setup/teardown.
  *   ab_test_tmpdir(buf, size, tag)   mkdtemp() of $TMPDIR (or /tmp)/tag.XXXXXX, asserts.
  *   ab_test_rmtree(dir)              removes a test's tree, like rm -rf (no-op on NULL or "").
+ *   ab_test_dir_setup, ab_test_dir_teardown
+ *       a cmocka fixture: a fresh ab_test_dir ($TMPDIR or /tmp/<program>.XXXXXX) for each test,
+ *       removed after it (e.g. AB_TEST_MAIN_FIXTURE(ab_test_dir_setup, ab_test_dir_teardown, ...)).
+ *   AB_TEST_CONFIG_FIXTURE(type, fields, defaults)
+ *       static ab_test_config_setup/_teardown: each test's *state is a type (malloc'd) that
+ *       ab_config_init(fields, ..., defaults) filled, ab_config_free'd after it (the test
+ *       includes ab_config.h and links ab_common).
  *   ab_test_socketpair(sv)           AF_UNIX SOCK_STREAM pair, non-blocking, close-on-exec.
+ *   AB_ASSERT_EACH(pred, want, "a", "b", ...)
+ *       one assertion per string s: pred(s) == want, for a bool pred(const char *); a failure
+ *       names the predicate and the string.
  */
 #ifndef AB_TEST_H
 #define AB_TEST_H
@@ -56,8 +66,31 @@
 #define AB_TEST_MAIN_FIXTURE(setup, teardown, ...)                                                 \
 	AB__MAIN(NULL, NULL, AB__MAP(AB__FIXTURE, (setup, teardown), __VA_ARGS__))
 
+#define AB_TEST_CONFIG_FIXTURE(type, fields, defaults)                                             \
+	static int ab_test_config_setup(void **state)                                              \
+	{                                                                                          \
+		type *c = test_malloc(sizeof(*c));                                                 \
+		ab_config_init(fields, c, defaults, sizeof(*c));                                   \
+		*state = c;                                                                        \
+		return 0;                                                                          \
+	}                                                                                          \
+	static int ab_test_config_teardown(void **state)                                           \
+	{                                                                                          \
+		ab_config_free(fields, *state);                                                    \
+		test_free(*state);                                                                 \
+		return 0;                                                                          \
+	}
+
+#define AB_ASSERT_EACH(pred, want, ...)                                                            \
+	ab_test_each(pred, #pred, want, (const char *const[]){__VA_ARGS__, NULL})
+
+extern char ab_test_dir[64];
+
 char *ab_test_tmpdir(char *buf, size_t size, const char *tag);
+int ab_test_dir_setup(void **state);
+int ab_test_dir_teardown(void **state);
 void ab_test_rmtree(const char *dir);
 void ab_test_socketpair(int sv[2]);
+void ab_test_each(bool (*pred)(const char *), const char *name, bool want, const char *const *s);
 
 #endif

@@ -16,13 +16,22 @@
 # Waiting and teardown
 #   wait_for SECONDS CMD...    runs CMD every 50 ms until it succeeds; 1 on timeout
 #   at_exit 'CMD'              CMD runs at exit, the last registered first
-#   ab_tmpdir TAG [MODE]       T=$(mktemp -d /tmp/TAG.XXXXXX) (chmod MODE), removed at exit
-#   kill_wait PID...           SIGTERM and wait for each PID given (empty ones are passed over)
+#   ab_tmpdir TAG [MODE]       T=$(mktemp -d /tmp/TAG.XXXXXX) (chmod MODE), removed at exit; a TAG
+#                              with a slash is the path's start (/var/tmp/x: /var/tmp/x.XXXXXX)
+#   kill_wait PID...           SIGTERM to each PID given, then wait for each (empty ones are passed
+#                              over)
+#   start_xvfb [WxH]           a private Xvfb (1280x800 by default, display by -displayfd, no TCP)
+#                              on $T/display, DISPLAY exported, stopped at exit; exit 1 if it
+#                              does not start within 20 s
 #   free_port                  prints a TCP port on 127.0.0.1 that nothing listens on
 # The broker
 #   broker_config <<EOT        writes $T/broker.json: port 0, the process launcher, the runtime dir
 #     MEMBERS...               ($T/run), data dir ($T/data), admin socket ($T/broker.sock) and
 #   EOT                        audit log ($T/audit.log), then the JSON members read from stdin
+#                              (</dev/null: none)
+#   broker_config_oci GEOMETRY DESKTOP-COMMAND [NETPOL-MEMBERS] <<EOT ... EOT
+#                              the same with the oci launcher in oci_sandbox's runtime, prefix and
+#                              cgroup/nftables table: bundles, state, homes and netns files in $T
 #   local_users PASSWORD NAME:ROLE:PROFILE:UID...
 #                              prints the members "auth" (local and demo sign-in on) and "users"
 #                              (these, each with PASSWORD), a comma after, for broker_config
@@ -34,6 +43,8 @@
 #   stop_broker                SIGTERM, wait; returns the broker's exit status
 #   stop_broker_ok             stop_broker, then ok "broker stopped cleanly" or bad
 #   ctl ARGS...                argoboxctl on $T/broker.sock
+#   desk_pid USER              the pid of USER's ready desktop (argoboxctl list), empty if none
+#   desk_ready USER            true once USER has a ready desktop with a pid
 #   post PATH JSON             POST to $URL (Origin: $URL) in $AB_NS; body to $T/resp, prints the
 #                              HTTP status
 #   login USER PASSWORD        local sign-in (POST /api/login) in $AB_NS: cookies in $T/USER.jar,
@@ -47,10 +58,12 @@
 # Containers and networks
 #   N CMD...                   CMD inside $AB_NS (or as it is when unset)
 #   netns_add NS               ip netns add NS (exit 1 if that fails), lo up; deleted at exit
-#   oci_sandbox NS PREFIX TABLE [RUNTIME]
-#                              a network namespace (lo up) of the test's own; at exit: every
-#                              container in $T/state, the namespace, the TABLE cgroups, the
-#                              netns files in $T/netns and the tmpfs runtime dirs in $T/run
+#   oci_sandbox TAG [RUNTIME]  T (ab_tmpdir ab-TAG 755) and the test's own names, from TAG and the
+#                              pid: AB_NS (a network namespace, lo up), AB_PREFIX (containers,
+#                              netns files, veths), AB_TABLE (cgroup parent, nftables table),
+#                              AB_RT (default runc); at exit: every container in $T/state, the
+#                              namespace, the TABLE cgroups, the netns files in $T/netns and the
+#                              tmpfs runtime dirs in $T/run
 
 B=${AB_BUILD_DIR:-}
 S=${AB_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
@@ -109,16 +122,30 @@ _ab_exit() {
 trap _ab_exit EXIT
 
 ab_tmpdir() { # ab_tmpdir TAG [MODE]
-	T=$(mktemp -d "/tmp/$1.XXXXXX")
+	T=$(mktemp -d "$([[ $1 == */* ]] || echo /tmp/)$1.XXXXXX")
 	[ -z "${2:-}" ] || chmod "$2" "$T"
 	at_exit 'rm -rf "$T"'
 }
 kill_wait() {
 	local p
 	for p in "$@"; do
-		[ -z "$p" ] || { kill "$p" && wait "$p"; } 2>/dev/null
+		[ -z "$p" ] || kill "$p" 2>/dev/null
+	done
+	for p in "$@"; do
+		[ -z "$p" ] || wait "$p" 2>/dev/null
 	done
 	return 0
+}
+start_xvfb() { # start_xvfb [WxH]
+	Xvfb -displayfd 9 -screen 0 "${1:-1280x800}x24" -nolisten tcp -noreset 9>"$T/display" \
+		2>"$T/xvfb.log" &
+	XVFB_PID=$!
+	at_exit 'kill_wait "$XVFB_PID"'
+	wait_for 20 test -s "$T/display" || {
+		bad "Xvfb did not start: $(tail -3 "$T/xvfb.log")"
+		exit 1
+	}
+	export DISPLAY=:$(head -n1 "$T/display")
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -134,17 +161,37 @@ _ab_broker_down() {
 	kill_wait "$BROKER_PID"
 	BROKER_PID=
 }
+_ab_config() { # _ab_config BASE-MEMBERS: $T/broker.json = BASE and the members on stdin
+	local extra
+	extra=$(cat)
+	printf '{%s%s}\n' "$1" "${extra:+,
+$extra}" >"$T/broker.json"
+}
 broker_config() {
-	{
+	_ab_config "$(
 		cat <<EOT
-{"listen": {"port": 0},
+"listen": {"port": 0},
  "session": {"runtime_base": "$T/run", "launcher": "process"},
  "data": {"dir": "$T/data"}, "admin": {"socket": "$T/broker.sock"},
- "audit": {"path": "$T/audit.log"},
+ "audit": {"path": "$T/audit.log"}
 EOT
-		cat
-		echo "}"
-	} >"$T/broker.json"
+	)"
+}
+broker_config_oci() { # broker_config_oci GEOMETRY DESKTOP-COMMAND [NETPOL-MEMBERS]
+	_ab_config "$(
+		cat <<EOT
+"listen": {"port": 0},
+ "session": {"runtime_base": "$T/run", "launcher": "oci", "start_timeout_ms": 30000,
+             "geometry": "$1", "desktop_command": $2},
+ "storage": {"home_base": "$T/home"},
+ "runtime": {"runtime": "$AB_RT", "state_root": "$T/state", "bundle_root": "$T/bundles",
+             "id_prefix": "$AB_PREFIX", "cgroup_parent": "$AB_TABLE"},
+ "netpol": {"netns_dir": "$T/netns", "netns_prefix": "$AB_PREFIX", "table": "$AB_TABLE"${3:+, $3}},
+ "data": {"dir": "$T/data"},
+ "admin": {"socket": "$T/broker.sock"},
+ "audit": {"path": "$T/audit.log"}
+EOT
+	)"
 }
 local_users() {
 	local hash u n r p id sep=
@@ -191,6 +238,8 @@ stop_broker_ok() {
 	[ $rc = 0 ] && ok "broker stopped cleanly" || bad "broker exited with status $rc"
 }
 ctl() { "$B/broker/argoboxctl" --socket "$T/broker.sock" "$@"; }
+desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
+desk_ready() { [ -n "$(desk_pid "$1")" ]; }
 post() { N curl -s -o "$T/resp" -w '%{http_code}' -H "Origin: $URL" -H 'Content-Type: application/json' -d "$2" "$URL$1"; }
 login() { # login USER PASSWORD
 	N curl -s -o "$T/$1.login" -w '%{http_code}' -c "$T/$1.jar" -H "Origin: $URL" \
@@ -222,8 +271,9 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
-oci_sandbox() { # oci_sandbox NS PREFIX TABLE [RUNTIME]
-	AB_NS=$1 AB_PREFIX=$2 AB_TABLE=$3 AB_RT=${4:-runc}
+oci_sandbox() { # oci_sandbox TAG [RUNTIME]
+	ab_tmpdir "ab-$1" 755
+	AB_NS=ab$1-$$ AB_PREFIX=ab$1$$- AB_TABLE=ab$1$$ AB_RT=${2:-runc}
 	at_exit _ab_sandbox_down
 	ip netns add "$AB_NS" || exit 1
 	ip -n "$AB_NS" link set lo up

@@ -24,29 +24,14 @@ need_tools runc ip nsenter nft jq curl openssl python3
 VNCC=$B/tests/integration/vncgw/ab_vncgw_client
 need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
 
-tag=$$
-ab_tmpdir ab-sock 755
-ns=absk-$tag
-prefix=abk$tag-
-table=abk$tag
 ROOT_PID=
-oci_sandbox "$ns" "$prefix" "$table"
+oci_sandbox k
 # on failure the logs stay in /tmp/ab-sock-last; the root-only listener goes too
 at_exit '[ -n "$ROOT_PID" ] && kill "$ROOT_PID" 2>/dev/null'
 at_exit '[ "$fails" = 0 ] || { rm -rf /tmp/ab-sock-last; mkdir -p /tmp/ab-sock-last; cp "$T"/*.log /tmp/ab-sock-last/ 2>/dev/null; }'
 
 hash=$(openssl passwd -6 -salt absock "s3cret-pw")
-cat >"$T/broker.json" <<EOT
-{"listen": {"port": 0},
- "session": {"runtime_base": "$T/run", "launcher": "oci", "start_timeout_ms": 30000,
-             "geometry": "640x480", "desktop_command": ["/usr/bin/sleep", "3600"]},
- "storage": {"home_base": "$T/home"},
- "runtime": {"runtime": "runc", "state_root": "$T/state", "bundle_root": "$T/bundles",
-             "id_prefix": "$prefix", "cgroup_parent": "$table"},
- "netpol": {"netns_dir": "$T/netns", "netns_prefix": "$prefix", "table": "$table"},
- "data": {"dir": "$T/data"},
- "admin": {"socket": "$T/broker.sock"},
- "audit": {"path": "$T/audit.log"},
+broker_config_oci 640x480 '["/usr/bin/sleep", "3600"]' <<EOT
  "vnc_gateway": {"listen": "127.0.0.1:0"},
  "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
  "users": [
@@ -58,15 +43,13 @@ cat >"$T/broker.json" <<EOT
            "read_only_root": false, "persistent": true, "ttl_minutes": 0},
    "trial": {"title": "Trial", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
              "network": {"egress": "services", "lan": [], "services": []}, "services": [],
-             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}}
+             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}
 EOT
 
 start_gw_broker() { # start_broker LOG, and the VNC gateway's port in GPORT
 	start_broker "$1"
 	GPORT=$(sed -n 's|.*vnc gateway listening on 127.0.0.1:\([0-9]*\).*|\1|p' "$1" | tail -n1)
 }
-desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
-ready() { [ -n "$(desk_pid "$1")" ]; }
 declare -A COOKIE CSRF
 signin() { # signin PATH BODY -> sets WHO, COOKIE[WHO], CSRF[WHO]
 	local hdr=$T/hdr.$RANDOM
@@ -112,7 +95,7 @@ signin /api/demo '{"profile":"trial"}'
 demo=$WHO
 [[ "$demo" == demo-* ]] && ok "signed in: bea, cid (members) and $demo (demo)" || bad "demo identity: '$demo'"
 for u in bea cid "$demo"; do
-	wait_for 40 ready "$u" || bad "$u's desktop is not ready: $(ctl --json list) $(tail -5 "$T/broker1.log")"
+	wait_for 40 desk_ready "$u" || bad "$u's desktop is not ready: $(ctl --json list) $(tail -5 "$T/broker1.log")"
 done
 for u in bea cid "$demo"; do
 	vnc_password "$u"
@@ -121,8 +104,8 @@ done
 
 # N8: the host ends of the veths are named from netns_prefix, so two brokers never collide.
 links=$(N ip -o link show)
-[ "$(grep -cE ": $prefix[0-9]+h@" <<<"$links")" = 3 ] && ! grep -qE ': ab[0-9]+h@' <<<"$links" &&
-	ok "veths named from the netns prefix: $(grep -oE "$prefix[0-9]+h" <<<"$links" | tr '\n' ' ')" ||
+[ "$(grep -cE ": $AB_PREFIX[0-9]+h@" <<<"$links")" = 3 ] && ! grep -qE ': ab[0-9]+h@' <<<"$links" &&
+	ok "veths named from the netns prefix: $(grep -oE "$AB_PREFIX[0-9]+h" <<<"$links" | tr '\n' ' ')" ||
 	bad "veth names: $(grep -oE ': [^:]+h@' <<<"$links" | tr '\n' ' ')"
 
 # The root-only host socket: a listener in a 0700 directory of root's.
@@ -197,7 +180,7 @@ for u in bea "$demo"; do
 	answers || echo "note: $u's fake listener stopped answering: $(cat "$T/run/$u/fake.log"; ls -l "$T/run/$u")"
 	wait_for 5 more_attacks "$u" websocket "$n" && last_attack "$u" | jq -e '.detail.reason | test("init")' >/dev/null &&
 		ok "$u: audited: $(last_attack "$u" | jq -r .detail.reason)" || bad "$u: pretender not audited: $(last_attack "$u")"
-	pkill -f "fake.log" -P "$(pgrep -f "runc --root $T/state exec.*$prefix$u" | head -n1)" 2>/dev/null
+	pkill -f "fake.log" -P "$(pgrep -f "runc --root $T/state exec.*$AB_PREFIX$u" | head -n1)" 2>/dev/null
 	for p in $(pgrep -f "/run/argobox/fake.log"); do kill "$p" 2>/dev/null; done
 	wait "$fake" 2>/dev/null || true
 	inside "$u" "rm -f /run/argobox/rfb.sock /run/argobox/fake.log && mv /run/argobox/rfb.sock.orig /run/argobox/rfb.sock"
@@ -215,7 +198,7 @@ inside bea "mv /run/argobox/control.sock /run/argobox/control.sock.orig && ln -s
 	bad "bea: could not swap control.sock"
 n=$(attacks bea control)
 start_gw_broker "$T/broker2.log"
-wait_for 20 ready bea && wait_for 20 ready cid || bad "desktops not adopted: $(ctl --json list)"
+wait_for 20 desk_ready bea && wait_for 20 desk_ready cid || bad "desktops not adopted: $(ctl --json list)"
 wait_for 10 more_attacks bea control "$n" && ok "bea -> cid's control.sock at re-adoption: audited $(last_attack bea | jq -c .detail)" ||
 	bad "bea: control.sock swap at re-adoption not audited: $(grep -i control "$T/broker2.log" | tail -3)"
 ctl_of() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u) | .control'; }

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
+static char *const dir = ab_test_dir;
 
 static void
 touch(const char *rel, size_t size)
@@ -30,20 +30,6 @@ touch(const char *rel, size_t size)
 	for (size_t i = 0; i < size; i++)
 		fputc('x', f);
 	fclose(f);
-}
-
-static int
-setup(void **state)
-{
-	ab_test_tmpdir(dir, sizeof(dir), "ab-fsmodel");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	ab_test_rmtree(dir);
-	return 0;
 }
 
 static void
@@ -142,4 +128,4 @@ test_mime_open(void **state)
 	assert_string_equal(esc, "/a%20b/%C3%BC");
 }
 
-AB_TEST_MAIN_FIXTURE(setup, teardown, test_slices_and_sort, test_trash, test_mime_open);
+AB_TEST_MAIN_FIXTURE(ab_test_dir_setup, ab_test_dir_teardown, test_slices_and_sort, test_trash, test_mime_open);

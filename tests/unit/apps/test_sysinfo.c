@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char root[64];
+static char *const root = ab_test_dir;
 
 static void
 put(const char *rel, const char *text)
@@ -31,20 +31,6 @@ put(const char *rel, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
-}
-
-static int
-setup(void **state)
-{
-	ab_test_tmpdir(root, sizeof(root), "ab-sysinfo");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	ab_test_rmtree(root);
-	return 0;
 }
 
 static void
@@ -143,9 +129,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat),
-	    cmocka_unit_test_setup_teardown(test_cgroup_v2, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cgroup_v1, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_absent_and_net, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cgroup_v2, ab_test_dir_setup, ab_test_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_cgroup_v1, ab_test_dir_setup, ab_test_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_absent_and_net, ab_test_dir_setup, ab_test_dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ab_test.h"
 #include "ab_util.h"
 #include "auditdb.h"
 
@@ -35,8 +36,7 @@ static int
 setup(void **state)
 {
 	struct fx *f = ab_xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ab-auditdb-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	ab_test_tmpdir(f->dir, sizeof(f->dir), "ab-auditdb");
 	snprintf(f->db, sizeof(f->db), "%s/audit/audit.db", f->dir);
 	snprintf(f->key, sizeof(f->key), "%s/audit/signing.key", f->dir);
 	snprintf(f->pub, sizeof(f->pub), "%s.pub", f->key);

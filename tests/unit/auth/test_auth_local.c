@@ -12,19 +12,12 @@
 #include <unistd.h>
 
 #include "ab_util.h"
+#include "ab_test_audit.h"
 #include "audit.h"
 #include "auth_local.h"
 #include "users.h"
 
 static struct users_db *db;
-static json_t *events; /* every audit event, in order */
-
-static void
-on_audit(json_t *ev, void *data)
-{
-	json_array_append(events, ev);
-}
-
 static char *
 make_hash(const char *prefix, const char *password)
 {
@@ -53,8 +46,6 @@ setup(void **state)
 	json_decref(profiles);
 	free(y);
 	free(s);
-	audit_open("/dev/null", NULL);
-	audit_set_listener(on_audit, NULL);
 	return 0;
 }
 
@@ -62,7 +53,7 @@ static int
 teardown(void **state)
 {
 	users_free(db);
-	audit_set_listener(NULL, NULL);
+	ab_test_audit_stop();
 	audit_close();
 	return 0;
 }
@@ -70,8 +61,7 @@ teardown(void **state)
 static int
 reset_events(void **state)
 {
-	json_decref(events);
-	events = json_array();
+	ab_test_audit_start();
 	return 0;
 }
 
@@ -79,6 +69,7 @@ reset_events(void **state)
 static void
 expect_audit(const char *event, const char *outcome, const char *why)
 {
+	json_t *events = ab_test_audit_events();
 	size_t n = json_array_size(events);
 	assert_true(n > 0);
 	json_t *ev = json_array_get(events, n - 1);
@@ -448,7 +439,5 @@ main(void)
 	    cmocka_unit_test_setup(test_cookie_find, reset_events),
 	    cmocka_unit_test_setup(test_persistence, reset_events),
 	};
-	int r = cmocka_run_group_tests(tests, setup, teardown);
-	json_decref(events);
-	return r;
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -56,27 +56,17 @@ test_mime(void **state)
 static void
 test_user_names(void **state)
 {
-	assert_true(desktop_user_valid("local"));
-	assert_true(desktop_user_valid("bea_2.x-y"));
-	assert_false(desktop_user_valid(""));
-	assert_false(desktop_user_valid(".."));
-	assert_false(desktop_user_valid("a/b"));
-	assert_false(desktop_user_valid("-rf"));
-	assert_false(desktop_user_valid("Bea"));
-	assert_false(desktop_user_valid("012345678901234567890123456789012"));
+	AB_ASSERT_EACH(desktop_user_valid, true, "local", "bea_2.x-y");
+	AB_ASSERT_EACH(desktop_user_valid, false, "", "..", "a/b", "-rf", "Bea",
+	               "012345678901234567890123456789012");
 }
 
 static void
 test_loopback(void **state)
 {
-	assert_true(broker_addr_is_loopback("127.0.0.1"));
-	assert_true(broker_addr_is_loopback("127.1.2.3"));
-	assert_true(broker_addr_is_loopback("::1"));
-	assert_true(broker_addr_is_loopback("localhost"));
-	assert_false(broker_addr_is_loopback("0.0.0.0"));
-	assert_false(broker_addr_is_loopback("192.168.1.1"));
-	assert_false(broker_addr_is_loopback("::"));
-	assert_false(broker_addr_is_loopback("example.com"));
+	AB_ASSERT_EACH(broker_addr_is_loopback, true, "127.0.0.1", "127.1.2.3", "::1", "localhost");
+	AB_ASSERT_EACH(broker_addr_is_loopback, false, "0.0.0.0", "192.168.1.1",
+	               "::", "example.com");
 }
 
 static int

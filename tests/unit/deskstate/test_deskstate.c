@@ -196,26 +196,19 @@ test_limits(void **state)
 static void
 test_helpers(void **state)
 {
-	assert_true(deskstate_valid_kbd_layout("us"));
-	assert_true(deskstate_valid_kbd_layout("us(intl)"));
-	assert_true(deskstate_valid_kbd_layout("de(nodeadkeys)"));
-	assert_true(deskstate_valid_kbd_layout("gb(extd)"));
-	assert_false(deskstate_valid_kbd_layout("u"));
-	assert_false(deskstate_valid_kbd_layout("us(intl"));
-	assert_false(deskstate_valid_kbd_layout("us(intl)x"));
-	assert_false(deskstate_valid_kbd_layout("us+de"));
-	assert_false(deskstate_valid_kbd_layout(""));
+	AB_ASSERT_EACH(deskstate_valid_kbd_layout, true, "us", "us(intl)", "de(nodeadkeys)",
+	               "gb(extd)");
+	AB_ASSERT_EACH(deskstate_valid_kbd_layout, false, "u", "us(intl", "us(intl)x", "us+de", "");
 	char s[] = "ok \xff\xfe then \xc3\xa9 and \xe2\x82";
 	deskstate_sanitize_utf8(s);
 	assert_true(ab_utf8_valid(s, strlen(s)));
 	assert_string_equal(s, "ok ?? then \xc3\xa9 and ??");
-	assert_true(deskstate_valid_desktop_id("org.gnome.Terminal.desktop"));
-	assert_false(deskstate_valid_desktop_id(".desktop"));
-	assert_false(deskstate_valid_desktop_id("a/b.desktop"));
-	assert_true(deskstate_valid_colour("#00aaFF"));
-	assert_false(deskstate_valid_colour("#00aaF"));
-	assert_false(deskstate_valid_file_name(".."));
-	assert_true(deskstate_valid_file_name("calm-dusk.png"));
+	AB_ASSERT_EACH(deskstate_valid_desktop_id, true, "org.gnome.Terminal.desktop");
+	AB_ASSERT_EACH(deskstate_valid_desktop_id, false, ".desktop", "a/b.desktop");
+	AB_ASSERT_EACH(deskstate_valid_colour, true, "#00aaFF");
+	AB_ASSERT_EACH(deskstate_valid_colour, false, "#00aaF");
+	AB_ASSERT_EACH(deskstate_valid_file_name, false, "..");
+	AB_ASSERT_EACH(deskstate_valid_file_name, true, "calm-dusk.png");
 }
 
 AB_TEST_MAIN(NULL, NULL, test_round_trip, test_defaults_validate, test_hostile, test_limits,

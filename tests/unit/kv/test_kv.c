@@ -39,8 +39,7 @@ static int
 setup(void **state)
 {
 	struct fx *f = ab_xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ab-kv-unit-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	ab_test_tmpdir(f->dir, sizeof(f->dir), "ab-kv-unit");
 	f->loop = ab_loop_poll_new();
 	f->cfg = json_pack("{s:s, s:s}", "backend", "embedded", "dir", f->dir);
 	*state = f;

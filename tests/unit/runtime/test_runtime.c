@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "ab_test.h"
+#include "ab_test_audit.h"
 
 #include "ab_loop.h"
 #include "ab_util.h"
@@ -29,35 +30,12 @@
 static char tmp[] = "/tmp/ab-runtime-unit.XXXXXX";
 static char rundir[256], bundles[256];
 static struct ab_loop *loop;
-static json_t *events;
 
 struct result {
 	bool done;
 	int status;
 	char msg[512];
 };
-
-static void
-on_audit(json_t *ev, void *data)
-{
-	json_array_append(events, ev);
-}
-
-static int
-count_events(const char *event, const char *outcome)
-{
-	int n = 0;
-	size_t i;
-	json_t *e;
-	json_array_foreach(events, i, e)
-	{
-		if (!strcmp(json_string_value(json_object_get(e, "event")), event) &&
-		    (!outcome ||
-		     !strcmp(json_string_value(json_object_get(e, "outcome")), outcome)))
-			n++;
-	}
-	return n;
-}
 
 static void
 on_done(struct runtime *rt, const char *user, int status, const char *msg, void *data)
@@ -121,9 +99,7 @@ setup(void **state)
 	snprintf(bundles, sizeof(bundles), "%s/bundles", tmp);
 	setenv("FAKE_RT_DIR", tmp, 1);
 	loop = ab_loop_poll_new();
-	events = json_array();
-	audit_open("/dev/null", NULL);
-	audit_set_listener(on_audit, NULL);
+	ab_test_audit_start();
 	return 0;
 }
 
@@ -132,8 +108,7 @@ teardown(void **state)
 {
 	if (geteuid() != 0)
 		return 0;
-	audit_set_listener(NULL, NULL);
-	json_decref(events);
+	ab_test_audit_stop();
 	ab_loop_poll_free(loop);
 	bundle_remove(tmp, NULL);
 	return 0;
@@ -160,9 +135,9 @@ test_start_stop(void **state)
 	pid_t pid = runtime_pid(rt, "ana");
 	assert_true(pid > 0);
 	assert_int_equal(kill(pid, 0), 0);
-	assert_int_equal(count_events("container.start", "grant"), 1);
-	assert_int_equal(count_events("container.privileges", "info"), 1);
-	assert_int_equal(count_events("container.ready", "info"), 1);
+	assert_int_equal(ab_test_audit_count("container.start", "grant"), 1);
+	assert_int_equal(ab_test_audit_count("container.privileges", "info"), 1);
+	assert_int_equal(ab_test_audit_count("container.ready", "info"), 1);
 	/* The user's runtime dir belongs to their mapped uid. */
 	struct stat st;
 	assert_int_equal(stat(rundir, &st), 0);
@@ -176,7 +151,7 @@ test_start_stop(void **state)
 	assert_false(runtime_has(rt, "ana"));
 	_cleanup_free_ char *b = ab_xasprintf("%s/ana", bundles);
 	assert_int_equal(access(b, F_OK), -1);
-	assert_int_equal(count_events("container.stop", "info"), 1);
+	assert_int_equal(ab_test_audit_count("container.stop", "info"), 1);
 	assert_int_equal(runtime_stop(rt, "ana", on_done, &d, &err), -ENOENT);
 	runtime_free(rt);
 }
@@ -197,7 +172,7 @@ test_create_fails(void **state)
 	assert_false(runtime_has(rt, "bob"));
 	_cleanup_free_ char *b = ab_xasprintf("%s/bob", bundles);
 	assert_int_equal(access(b, F_OK), -1);
-	assert_true(count_events("container.start", "failure") >= 1);
+	assert_true(ab_test_audit_count("container.start", "failure") >= 1);
 	runtime_free(rt);
 }
 
@@ -255,7 +230,7 @@ test_exit_detected(void **state)
 	if (r.status == 0) {
 		run_until(&exited.done);
 		assert_int_equal(exited.status, -ECHILD);
-		assert_int_equal(count_events("container.exit", "failure"), 1);
+		assert_int_equal(ab_test_audit_count("container.exit", "failure"), 1);
 	} else {
 		assert_int_equal(r.status, -ECHILD);
 	}
@@ -296,7 +271,7 @@ test_adopt(void **state)
 	run_until(&listed);
 	assert_string_equal(list_status, "running");
 	assert_true(runtime_has(rt, "fay"));
-	assert_true(count_events("container.adopt", "info") >= 1);
+	assert_true(ab_test_audit_count("container.adopt", "info") >= 1);
 	struct result d = {0};
 	assert_int_equal(runtime_stop(rt, "fay", on_done, &d, NULL), 0);
 	run_until(&d.done);

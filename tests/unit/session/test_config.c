@@ -12,6 +12,8 @@
 #include "config.h"
 #include "vnc.h"
 
+AB_TEST_CONFIG_FIXTURE(struct session_config, session_config_fields, &session_config_defaults)
+
 static void
 test_geometry(void **state)
 {
@@ -33,46 +35,40 @@ test_geometry(void **state)
 static void
 test_defaults_valid(void **state)
 {
-	struct session_config c;
-	ab_config_init(session_config_fields, &c, &session_config_defaults, sizeof(c));
+	struct session_config *c = *state;
 	struct ab_err err = {0};
-	assert_int_equal(session_config_validate(&c, &err), 0);
-	assert_true(c.desktop_restart);
-	assert_string_equal(c.fbdir, "/dev/shm");
-	ab_config_free(session_config_fields, &c);
+	assert_int_equal(session_config_validate(c, &err), 0);
+	assert_true(c->desktop_restart);
+	assert_string_equal(c->fbdir, "/dev/shm");
 }
 
 static void
 test_validate_limits(void **state)
 {
-	struct session_config c;
-	ab_config_init(session_config_fields, &c, &session_config_defaults, sizeof(c));
+	struct session_config *c = *state;
 	struct ab_err err = {0};
-	c.width = c.max_width + 1;
-	assert_int_equal(session_config_validate(&c, &err), -EINVAL);
+	c->width = c->max_width + 1;
+	assert_int_equal(session_config_validate(c, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "display.width"));
-	c.width = 1280;
-	c.min_height = 3000;
-	assert_int_equal(session_config_validate(&c, &err), -EINVAL);
-	ab_config_free(session_config_fields, &c);
+	c->width = 1280;
+	c->min_height = 3000;
+	assert_int_equal(session_config_validate(c, &err), -EINVAL);
 }
 
 static void
 test_json_errors_name_path(void **state)
 {
-	struct session_config c;
-	ab_config_init(session_config_fields, &c, &session_config_defaults, sizeof(c));
+	struct session_config *c = *state;
 	struct ab_err err = {0};
 	json_t *j = json_loads("{\"vnc\":{\"jpeg_quality\":12}}", 0, NULL);
-	assert_true(ab_config_apply_json(session_config_fields, &c, j, &err) < 0);
+	assert_true(ab_config_apply_json(session_config_fields, c, j, &err) < 0);
 	assert_non_null(strstr(err.msg, "vnc.jpeg_quality"));
 	json_decref(j);
 	j = json_loads("{\"desktop\":{\"restart\":false},\"xvfb\":{\"fbdir\":\"/tmp\"}}", 0, NULL);
-	assert_int_equal(ab_config_apply_json(session_config_fields, &c, j, &err), 0);
-	assert_false(c.desktop_restart);
-	assert_string_equal(c.fbdir, "/tmp");
+	assert_int_equal(ab_config_apply_json(session_config_fields, c, j, &err), 0);
+	assert_false(c->desktop_restart);
+	assert_string_equal(c->fbdir, "/tmp");
 	json_decref(j);
-	ab_config_free(session_config_fields, &c);
 }
 
 static void
@@ -90,5 +86,6 @@ test_clamp(void **state)
 	assert_int_equal(h, 700);
 }
 
-AB_TEST_MAIN(NULL, NULL, test_geometry, test_defaults_valid, test_validate_limits,
-             test_json_errors_name_path, test_clamp);
+AB_TEST_MAIN_FIXTURE(ab_test_config_setup, ab_test_config_teardown, test_geometry,
+                     test_defaults_valid, test_validate_limits, test_json_errors_name_path,
+                     test_clamp);

@@ -36,8 +36,7 @@ static int
 setup(void **state)
 {
 	struct fixture *f = ab_xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ab-ctl-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	ab_test_tmpdir(f->dir, sizeof(f->dir), "ab-ctl");
 	f->loop = ab_loop_poll_new();
 	struct ab_err err = {0};
 	assert_int_equal(control_open(&f->ctl, f->loop, f->dir, "s1", 100000, &err), 0);
@@ -139,7 +138,7 @@ static struct peer
 peer_greeted(struct fixture *f, const char *name)
 {
 	struct peer p = peer_connect(f, name);
-	json_decref(peer_recv(f, &p));
+	json_decref(peer_recv_type(f, &p, "hello"));
 	return p;
 }
 
@@ -211,8 +210,7 @@ static void
 test_state_kept_and_relayed(void **state)
 {
 	struct fixture *f = *state;
-	struct peer wm = peer_connect(f, "wm.sock");
-	json_decref(peer_recv(f, &wm)); /* hello */
+	struct peer wm = peer_greeted(f, "wm.sock");
 	peer_send_raw(f, &wm, "{\"v\":1,\"type\":\"state\",\"state\":{\"n\":1}}");
 	peer_send_raw(f, &wm, "{\"v\":1,\"type\":\"state\",\"state\":{\"n\":2}}");
 	/* no broker yet: the latest is kept and sent after the broker's hello */
@@ -294,8 +292,7 @@ test_every_type_relayed_to_wm(void **state)
 {
 	struct fixture *f = *state;
 	struct peer b = peer_broker(f);
-	struct peer wm = peer_connect(f, "wm.sock");
-	json_decref(peer_recv_type(f, &wm, "hello"));
+	struct peer wm = peer_greeted(f, "wm.sock");
 	const char *types[] = {"status",    "theme",   "wallpaper",       "taskbar",
 	                       "get_state", "restore", "some_future_type"};
 	for (size_t i = 0; i < AB_ARRAY_SIZE(types); i++) {
@@ -327,8 +324,7 @@ test_relay_rate_limited(void **state)
 {
 	struct fixture *f = *state;
 	struct peer b = peer_broker(f);
-	struct peer wm = peer_connect(f, "wm.sock");
-	json_decref(peer_recv_type(f, &wm, "hello"));
+	struct peer wm = peer_greeted(f, "wm.sock");
 	for (int i = 0; i < CONTROL_RELAY_BURST * 3; i++)
 		peer_send_raw(f, &b, "{\"v\":1,\"type\":\"status\",\"id\":\"x\",\"text\":\"y\"}");
 	/* a flood is cut down to about the burst; the broker hears why */

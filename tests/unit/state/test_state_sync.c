@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ab_loop.h"
+#include "ab_test.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "deskstate.h"
@@ -89,8 +90,7 @@ static int
 setup(void **state)
 {
 	struct fx *f = ab_xcalloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ab-state-unit-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	ab_test_tmpdir(f->dir, sizeof(f->dir), "ab-state-unit");
 	snprintf(f->rundir, sizeof(f->rundir), "%s/run", f->dir);
 	assert_int_equal(mkdir(f->rundir, 0700), 0);
 	f->loop = ab_loop_poll_new();

@@ -52,18 +52,10 @@ test_only_eight_characters_count(void **state)
 static void
 test_tailnet(void **state)
 {
-	assert_true(vncgw_addr_is_tailnet("100.64.0.1"));
-	assert_true(vncgw_addr_is_tailnet("100.101.102.103"));
-	assert_true(vncgw_addr_is_tailnet("100.127.255.254"));
-	assert_true(vncgw_addr_is_tailnet("fd7a:115c:a1e0::1"));
-	assert_true(vncgw_addr_is_tailnet("fd7a:115c:a1e0:ab12::53"));
-	assert_false(vncgw_addr_is_tailnet("100.63.255.255"));
-	assert_false(vncgw_addr_is_tailnet("100.128.0.1"));
-	assert_false(vncgw_addr_is_tailnet("0.0.0.0"));
-	assert_false(vncgw_addr_is_tailnet("192.168.1.10"));
-	assert_false(vncgw_addr_is_tailnet("::"));
-	assert_false(vncgw_addr_is_tailnet("fd7a:115c:a1e1::1"));
-	assert_false(vncgw_addr_is_tailnet("argobox.example"));
+	AB_ASSERT_EACH(vncgw_addr_is_tailnet, true, "100.64.0.1", "100.101.102.103",
+	               "100.127.255.254", "fd7a:115c:a1e0::1", "fd7a:115c:a1e0:ab12::53");
+	AB_ASSERT_EACH(vncgw_addr_is_tailnet, false, "100.63.255.255", "100.128.0.1", "0.0.0.0",
+	               "192.168.1.10", "::", "fd7a:115c:a1e1::1", "argobox.example");
 }
 
 static void
