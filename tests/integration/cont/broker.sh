@@ -25,7 +25,7 @@ need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox
 wm=$B/wm/argobox-wm
 [ -x "$wm" ] || wm=/usr/bin/sleep
 
-oci_sandbox c "$rt"
+oci_setup c "$rt"
 
 # The desktop command: a probe loop in the background (attempts unshare(2), which the seccomp
 # profile denies, whenever the test drops a file into the runtime dir), then the wm itself.

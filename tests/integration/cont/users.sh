@@ -15,7 +15,7 @@ need_root "user namespaces, cgroups, nftables"
 need_tools runc ip nsenter nft jq curl openssl
 need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
 
-oci_sandbox u
+oci_setup u
 
 hash=$(openssl passwd -6 -salt abcont "s3cret-pw")
 broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' '"services": {"gitea": "tcp:192.168.77.10:3000"}' <<EOT

@@ -58,12 +58,14 @@
 # Containers and networks
 #   N CMD...                   CMD inside $AB_NS (or as it is when unset)
 #   netns_add NS               ip netns add NS (exit 1 if that fails), lo up; deleted at exit
-#   oci_sandbox TAG [RUNTIME]  T (ab_tmpdir ab-TAG 755) and the test's own names, from TAG and the
-#                              pid: AB_NS (a network namespace, lo up), AB_PREFIX (containers,
-#                              netns files, veths), AB_TABLE (cgroup parent, nftables table),
-#                              AB_RT (default runc); at exit: every container in $T/state, the
-#                              namespace, the TABLE cgroups, the netns files in $T/netns and the
-#                              tmpfs runtime dirs in $T/run
+#   oci_sandbox NS PREFIX TABLE [RUNTIME]
+#                              a network namespace (lo up) of the test's own, its names in AB_NS,
+#                              AB_PREFIX (containers, netns files, veths), AB_TABLE (cgroup
+#                              parent, nftables table), AB_RT (default runc); at exit: every
+#                              container in $T/state, the namespace, the TABLE cgroups, the
+#                              netns files in $T/netns and the tmpfs runtime dirs in $T/run
+#   oci_setup TAG [RUNTIME]    T (ab_tmpdir ab-TAG 755) and oci_sandbox with names from TAG and the
+#                              pid: abTAG-PID, abTAGPID-, abTAGPID
 
 B=${AB_BUILD_DIR:-}
 S=${AB_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
@@ -271,9 +273,12 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
-oci_sandbox() { # oci_sandbox TAG [RUNTIME]
+oci_setup() { # oci_setup TAG [RUNTIME]
 	ab_tmpdir "ab-$1" 755
-	AB_NS=ab$1-$$ AB_PREFIX=ab$1$$- AB_TABLE=ab$1$$ AB_RT=${2:-runc}
+	oci_sandbox "ab$1-$$" "ab$1$$-" "ab$1$$" "${2:-runc}"
+}
+oci_sandbox() { # oci_sandbox NS PREFIX TABLE [RUNTIME]
+	AB_NS=$1 AB_PREFIX=$2 AB_TABLE=$3 AB_RT=${4:-runc}
 	at_exit _ab_sandbox_down
 	ip netns add "$AB_NS" || exit 1
 	ip -n "$AB_NS" link set lo up

@@ -25,7 +25,7 @@ VNCC=$B/tests/integration/vncgw/ab_vncgw_client
 need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
 
 ROOT_PID=
-oci_sandbox k
+oci_setup k
 # on failure the logs stay in /tmp/ab-sock-last; the root-only listener goes too
 at_exit '[ -n "$ROOT_PID" ] && kill "$ROOT_PID" 2>/dev/null'
 at_exit '[ "$fails" = 0 ] || { rm -rf /tmp/ab-sock-last; mkdir -p /tmp/ab-sock-last; cp "$T"/*.log /tmp/ab-sock-last/ 2>/dev/null; }'
