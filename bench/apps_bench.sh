@@ -12,32 +12,21 @@
 #   cmake --build build-rel --target argobox-terminal argobox-files apps-keylat && \
 #   AB_BUILD_DIR=build-rel bench/apps_bench.sh
 set -euo pipefail
-top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-build=${AB_BUILD_DIR:-$top/build}
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+build=$B
 keys=200
 [ "${1:-}" = --quick ] && keys=40
 TERMBIN=$build/apps/bin/argobox-terminal
 FILESBIN=$build/apps/bin/argobox-files
 KEYLAT=$build/tests/integration/apps/apps-keylat
-for b in "$TERMBIN" "$FILESBIN" "$KEYLAT"; do
-	[ -x "$b" ] || { echo "apps_bench: $b is not built" >&2; exit 1; }
-done
-for tool in Xvfb xterm xdotool xprop; do
-	command -v $tool >/dev/null || { echo "apps_bench: $tool is not installed" >&2; exit 1; }
-done
-tmp=$(mktemp -d /tmp/ab-apps-bench.XXXXXX)
+need_built "$TERMBIN" "$FILESBIN" "$KEYLAT"
+need_tools Xvfb xterm xdotool xprop
+ab_tmpdir ab-apps-bench
+tmp=$T
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+at_exit 'kill_wait "${pids[@]}"'
 export ASAN_OPTIONS=detect_leaks=0
-Xvfb -displayfd 9 -screen 0 1280x800x24 -nolisten tcp -noreset 9>"$tmp/display" 2>/dev/null &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/display" ] && break; sleep 0.05; done
-export DISPLAY=:$(head -n1 "$tmp/display")
+start_xvfb 1280x800
 export HOME=$tmp/home
 mkdir -p "$HOME"
 

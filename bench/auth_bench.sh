@@ -8,22 +8,15 @@
 # warm: the desktop runs (a new sign-in reattaches). Targets: cold < 1 s, warm < 150 ms.
 # Usage: bench/auth_bench.sh [--quick]     (AB_BUILD_DIR picks the build, default build/)
 set -euo pipefail
-top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-build=${AB_BUILD_DIR:-$top/build}
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+top=$S build=$B
 n_cold=5 n_warm=20
 [ "${1:-}" = --quick ] && n_cold=2 n_warm=5
-for b in broker/argobox-broker broker/argoboxctl session/argobox-session; do
-	[ -x "$build/$b" ] || { echo "auth_bench: $build/$b is not built" >&2; exit 1; }
-done
+need_built "$build/broker/argobox-broker" "$build/broker/argoboxctl" "$build/session/argobox-session"
 [ -d "$top/tests/integration/authn/node_modules/ws" ] ||
 	(cd "$top/tests/integration/authn" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-tmp=$(mktemp -d /tmp/ab-auth-bench.XXXXXX)
-pid=""
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+ab_tmpdir ab-auth-bench
+tmp=$T
 python3 - "$top/config/argobox.sample.json" "$tmp" "$build" >"$tmp/broker.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -37,15 +30,8 @@ json.dump({
     "auth": s["auth"], "users": s["users"], "profiles": s["profiles"],
 }, sys.stdout)
 PY
-"$build/broker/argobox-broker" --config "$tmp/broker.json" >"$tmp/broker.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do
-	port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/broker.log")
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-[ -n "$port" ] || { cat "$tmp/broker.log" >&2; exit 1; }
-NODE_PATH="$top/tests/integration/authn/node_modules" PORT=$port CTL="$build/broker/argoboxctl" \
+start_broker "$tmp/broker.log"
+NODE_PATH="$top/tests/integration/authn/node_modules" PORT=$PORT CTL="$build/broker/argoboxctl" \
 	SOCK="$tmp/broker.sock" N_COLD=$n_cold N_WARM=$n_warm node - <<'JS'
 'use strict';
 const WebSocket = require('ws');

@@ -8,34 +8,27 @@
 # Knobs: CB_STARTS (default 20), CB_DESKTOPS (20), CB_IDLE_S (10), RUNTIME (runc|crun).
 # Everything runs in a network namespace the benchmark creates, never the host's firewall.
 set -uo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-B=${AB_BUILD_DIR:-$top/build}
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+top=$S
 tool=$B/tests/integration/runtime/ab-runtime-tool
 session=$B/session/argobox-session
 wm=$B/wm/argobox-wm
 starts=${CB_STARTS:-20} desktops=${CB_DESKTOPS:-20} idle_s=${CB_IDLE_S:-10}
 runtime=${RUNTIME:-runc}
 [ "$(id -u)" = 0 ] || { echo "container_bench: needs root (skipped)"; exit 0; }
-for f in "$tool" "$session"; do
-	[ -x "$f" ] || { echo "container_bench: missing $f: build first (./argobox build)" >&2; exit 1; }
-done
-command -v "$runtime" >/dev/null || { echo "container_bench: $runtime not installed" >&2; exit 1; }
+need_built "$tool" "$session"
+need_tools "$runtime"
 
 tag=$$
-tmp=$(mktemp -d /tmp/ab-cbench.XXXXXX)
-chmod 755 "$tmp"
+ab_tmpdir ab-cbench 755
+tmp=$T
 hostns=abbench-$tag
 G=(--runtime "$runtime" --netns-dir "$tmp/netns" --bundle-root "$tmp/bundles" --prefix "abb$tag-"
 	--table "abb$tag" --audit "$tmp/audit.log")
 T() { nsenter --net=/run/netns/$hostns "$tool" "${G[@]}" "$@"; }
 users=()
-cleanup() {
-	for u in "${users[@]}"; do T stop --user "$u" >/dev/null 2>&1; done
-	ip netns del "$hostns" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$hostns" && ip -n "$hostns" link set lo up || exit 1
+netns_add "$hostns"
+at_exit 'for u in "${users[@]}"; do T stop --user "$u" >/dev/null 2>&1; done'
 mkdir -p "$tmp/netns"
 
 # The desktop: argobox-session (Xvfb + VNC) running argobox-wm when built, else a sleeper.

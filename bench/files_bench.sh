@@ -13,21 +13,15 @@
 #   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=RelWithDebInfo && \
 #   cmake --build build-rel --target argobox-broker && AB_BUILD_DIR=build-rel bench/files_bench.sh
 set -euo pipefail
-top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-build=${AB_BUILD_DIR:-$top/build}
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+top=$S
 size=512
 [ "${1:-}" = --size ] && size=$2
-broker=$build/broker/argobox-broker
-[ -x "$broker" ] || { echo "files_bench: $broker is not built" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "files_bench: needs root" >&2; exit 1; }
-for t in curl python3; do command -v $t >/dev/null || { echo "files_bench: $t missing" >&2; exit 1; }; done
-tmp=$(mktemp -d /var/tmp/ab-files-bench.XXXXXX) # on disk, not tmpfs
-bpid=
-cleanup() {
-	[ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+need_built "$B/broker/argobox-broker"
+need_root "the broker owns the homes"
+need_tools curl python3
+ab_tmpdir /var/tmp/ab-files-bench # on disk, not tmpfs
+tmp=$T
 
 python3 - "$top" "$tmp" <<'EOF'
 import json, sys
@@ -41,20 +35,11 @@ cfg = {"listen": {"address": "127.0.0.1", "port": 0}, "web": {"root": f"{top}/we
        "auth": s["auth"], "users": s["users"], "profiles": s["profiles"]}
 json.dump(cfg, open(f"{tmp}/broker.json", "w"))
 EOF
-"$broker" --config "$tmp/broker.json" 2>"$tmp/broker.log" &
-bpid=$!
-port=
-for _ in $(seq 200); do
-	port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/broker.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-[ -n "$port" ] || { cat "$tmp/broker.log" >&2; echo "files_bench: the broker did not start" >&2; exit 1; }
-url=http://127.0.0.1:$port
-login=$(curl -s -c "$tmp/jar" -H 'Content-Type: application/json' \
-	-d '{"user":"bea","password":"bea-argobox"}' "$url/api/login")
-csrf=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])' <<<"$login")
-H=(-b "$tmp/jar" -H "X-CSRF-Token: $csrf" -H "Origin: $url" -H "Tus-Resumable: 1.0.0")
+start_broker "$tmp/broker.log"
+bpid=$BROKER_PID url=$URL
+[ "$(login bea bea-argobox)" = 200 ] || { echo "files_bench: bea cannot sign in" >&2; exit 1; }
+csrf=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf_token"])' <"$tmp/bea.login")
+H=(-b "$tmp/bea.jar" -H "X-CSRF-Token: $csrf" -H "Origin: $url" -H "Tus-Resumable: 1.0.0")
 curl -sf "${H[@]}" "$url/api/files" >/dev/null # creates the home
 home=$tmp/data/home/bea
 rss() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$bpid/status"; }
@@ -106,7 +91,7 @@ list_ms() { # median of N GETs of a folder, in ms
 l100=$(list_ms l100 20)
 l10k=$(list_ms l10k 5)
 
-printf '\nfiles API vs local tools, %d MiB file, %s build (%s)\n\n' "$size" "$(basename "$build")" "$(df --output=fstype "$tmp" | tail -1)"
+printf '\nfiles API vs local tools, %d MiB file, %s build (%s)\n\n' "$size" "$(basename "$B")" "$(df --output=fstype "$tmp" | tail -1)"
 printf '%-34s %12s %12s %8s\n' measure broker local ratio
 up=$(mbps $bytes "$t0" "$t1"); cpv=$(mbps $bytes "$t2" "$t3")
 dn=$(mbps $bytes "$t4" "$t5"); catv=$(mbps $bytes "$t6" "$t7")

@@ -4,13 +4,14 @@
 # writes per minute sent to Workers KV (miniflare simulator) during continuous updates of one
 # key (target <= 60). Usage: bench/kv_bench.sh [BUILD_DIR]   (KV_BENCH_SECONDS=60 by default)
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$top/build}
+[ -z "${1:-}" ] || export AB_BUILD_DIR=$1
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+top=$S build=$B
 tool=$build/tests/integration/kv/kv_tool
-[ -x "$tool" ] || { echo "kv_tool not built in $build" >&2; exit 1; }
+need_built "$tool"
 # On the build directory's file system: /tmp is often tmpfs, where fsync costs nothing.
-tmp=$(mktemp -d "$build/kv-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+ab_tmpdir "$build/kv-bench"
+tmp=$T
 printf '{"backend":"embedded","dir":"%s/store"}\n' "$tmp" >"$tmp/kv.json"
 dur=$("$tool" bench-durable "$tmp/kv.json" 1000)
 rate=$(AB_BUILD_DIR=$build node "$top/tests/integration/kv/run.mjs" bench 2>/dev/null | grep '^updates=')

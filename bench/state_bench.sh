@@ -21,10 +21,10 @@ export AB_BUILD_DIR=$(cd "${1:-$top/build}" && pwd) AB_SOURCE_DIR=$top
 . "$top/tests/integration/state/lib.sh"
 # The store on the build directory's file system: /tmp is often tmpfs, where fsync is free.
 DATA=$(mktemp -d "$B/state-bench.XXXXXX")
-trap 'rm -rf "$DATA"; cleanup' EXIT
+at_exit 'rm -rf "$DATA"'
 jq --arg d "$DATA" '.data.dir = $d' "$T/broker.json" >"$T/b.json"
 mv "$T/b.json" "$T/broker.json"
-start_broker
+broker_up
 start_desktop
 xterm -T bench -geometry 80x24+10+10 &
 PIDS+=($!)

@@ -5,35 +5,16 @@
 #   bench/wm_bench.sh            (uses ./build, as `./argobox bench` builds it)
 #   AB_BUILD_DIR=build-x bench/wm_bench.sh
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-B=${AB_BUILD_DIR:-$top/build}
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 WM=$B/wm/argobox-wm
 TC=$B/tests/integration/wm/wm-testclient
 N=${WM_BENCH_WINDOWS:-20}
 IDLE_S=${WM_BENCH_IDLE_S:-10}
-for f in "$WM" "$TC"; do
-	[ -x "$f" ] || { echo "missing $f: build first (./argobox build)" >&2; exit 1; }
-done
-T=$(mktemp -d /tmp/abwm-bench.XXXXXX)
+need_built "$WM" "$TC"
+ab_tmpdir abwm-bench
 PIDS=()
-cleanup() {
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.05
-	done
-}
-Xvfb -displayfd 9 -screen 0 1920x1080x24 -nolisten tcp -noreset 9>"$T/display" 2>/dev/null &
-PIDS+=($!)
-wait_for 20 test -s "$T/display"
-export DISPLAY=:$(head -n1 "$T/display")
+at_exit 'kill_wait "${PIDS[@]}"'
+start_xvfb 1920x1080
 mkdir -p "$T/share/applications"
 cat >"$T/share/applications/bench.desktop" <<EOT
 [Desktop Entry]
@@ -70,7 +51,7 @@ wakeups=$((sw1 - sw0))
 cp "$T/state.json" "$T/saved.json"
 kill "$WM_PID"
 wait "$WM_PID" 2>/dev/null || true
-for p in "${PIDS[@]:1}"; do kill "$p" 2>/dev/null || true; done
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 wait_for 20 sh -c "! xwininfo -root -tree | grep -q '\"Bench\"'"
 : >"$T/wm.log"
 t0=$(date +%s%N)
