@@ -239,7 +239,7 @@ bgmenu_draw(void)
 {
 	if (!wm.bgmenu_open)
 		return;
-	const struct theme *t = &wm.theme;
+	const struct ab_theme *t = &wm.theme;
 	cairo_t *cr = cairo_create(surf);
 	theme_card(cr, M_W, menu_h);
 	cairo_rectangle(cr, 0, PAD, M_W, menu_h - 2 * PAD);

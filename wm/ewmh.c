@@ -419,7 +419,7 @@ ewmh_client_message(XClientMessageEvent *e)
 	}
 	if (e->message_type == a[A_NET_REQUEST_FRAME_EXTENTS]) {
 		/* before mapping: extents of a decorated normal window */
-		int t = wm.theme.title_h + wm.theme.border_w, b = wm.theme.border_w;
+		int t = THEME_TITLE_H + THEME_BORDER_W, b = THEME_BORDER_W;
 		long ext[4] = {b, b, t, b};
 		XChangeProperty(wm.dpy, e->window, a[A_NET_FRAME_EXTENTS], XA_CARDINAL, 32,
 		                PropModeReplace, (unsigned char *)ext, 4);

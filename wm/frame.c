@@ -29,8 +29,8 @@ frame_extents(struct client *c, int *l, int *r, int *t, int *b)
 		*l = *r = *t = *b = 0;
 		return;
 	}
-	*l = *r = *b = wm.theme.border_w;
-	*t = wm.theme.title_h;
+	*l = *r = *b = THEME_BORDER_W;
+	*t = THEME_TITLE_H;
 }
 
 void

@@ -116,7 +116,7 @@ launcher_draw(void)
 {
 	if (!wm.launcher_open)
 		return;
-	const struct theme *t = &wm.theme;
+	const struct ab_theme *t = &wm.theme;
 	cairo_t *cr = cairo_create(wm.launcher_surf);
 	theme_card(cr, L_W, L_H);
 	/* search field */

@@ -64,7 +64,7 @@ static const struct wm_config defaults = {
     .wallpaper_dir = AB_WALLPAPER_DIR,
     .socket = "",
     .state_out = "",
-    .font = "Noto Sans,DejaVu Sans 10",
+    .font = AB_THEME_FONT,
     .log_level = "info",
 };
 
@@ -325,7 +325,9 @@ main(int argc, char **argv)
 	wm.allowed = ab_xstrdup(apps ? apps : "");
 	wm.wallpaper_dir = wpdir ? ab_xstrdup(wpdir) : NULL;
 	wm.state_out = state_out ? ab_xstrdup(state_out) : NULL;
-	snprintf(wm.theme.font, sizeof(wm.theme.font), "%s", cfg.font);
+	ab_theme_default(&wm.theme);
+	if (cfg.font[0])
+		snprintf(wm.theme.font, sizeof(wm.theme.font), "%s", cfg.font);
 	ab_config_free(fields, &cfg);
 	if (!wm.allowed[0])
 		ab_warn("no apps are allowed (set ARGOBOX_APPS or 'apps' in the config)");

@@ -50,7 +50,7 @@ layout_all(void)
 static void
 draw(struct notification *n)
 {
-	const struct theme *t = &wm.theme;
+	const struct ab_theme *t = &wm.theme;
 	cairo_t *cr = cairo_create(n->surf);
 	theme_card(cr, N_W, n->h);
 	ab_cairo_rounded(cr, 8, 12, 4, n->h - 24, 2);

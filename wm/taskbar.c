@@ -37,13 +37,13 @@ static size_t n_hits;
 int
 taskbar_height(void)
 {
-	return wm.theme.bar_h;
+	return THEME_BAR_H;
 }
 
 int
 taskbar_reserved(void)
 {
-	return wm.ds.tb_autohide ? 0 : wm.theme.bar_h;
+	return wm.ds.tb_autohide ? 0 : THEME_BAR_H;
 }
 
 static bool bar_shown = true;
@@ -134,7 +134,7 @@ taskbar_draw(void)
 	if (!wm.bar_surf)
 		return;
 	int H = taskbar_height(), W = wm.sw;
-	const struct theme *t = &wm.theme;
+	const struct ab_theme *t = &wm.theme;
 	n_hits = 0;
 	XClearWindow(wm.dpy, wm.bar); /* the wallpaper behind */
 	cairo_t *cr = cairo_create(wm.bar_surf);

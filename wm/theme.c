@@ -1,33 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* theme: light and dark palettes with an accent colour, and the drawing helpers. */
+/*
+ * theme: the desktop state's mode and accent made into lib/theme's palette, published on the
+ * root window for the apps; and the drawing helpers.
+ */
 #include "wm.h"
+#include "ab_log.h"
 #include "ab_util.h"
 
 #include <X11/Xatom.h>
 #include <stdio.h>
 #include <string.h>
 
-static void
-hex(const char *s, double *out)
-{
-	unsigned v = 0x3d8bfd;
-	if (s && s[0] == '#')
-		sscanf(s + 1, "%6x", &v);
-	out[0] = ((v >> 16) & 0xff) / 255.0;
-	out[1] = ((v >> 8) & 0xff) / 255.0;
-	out[2] = (v & 0xff) / 255.0;
-}
-
-static void
-rgba(double *out, const char *s, double a)
-{
-	hex(s, out);
-	out[3] = a;
-}
-
 /*
  * Publishes the theme for apps (apps/lib follows it live): the root window's
- * _ARGOBOX_THEME, UTF8_STRING "mode=dark\naccent=#rrggbb\nfont=...\n".
+ * _ARGOBOX_THEME, UTF8_STRING in ab_theme_format()'s form.
  */
 static void
 theme_publish(void)
@@ -35,46 +21,21 @@ theme_publish(void)
 	if (!wm.dpy)
 		return;
 	char buf[160];
-	int n = snprintf(buf, sizeof(buf), "mode=%s\naccent=%s\nfont=%s\n",
-	                 deskstate_mode_name(wm.ds.mode), wm.ds.accent, wm.theme.font);
+	int n = ab_theme_format(&wm.theme, buf, sizeof(buf));
+	if (n < 0) {
+		ab_warn("theme: the published form is longer than %zu bytes; not published",
+		        sizeof(buf) - 1);
+		return;
+	}
 	XChangeProperty(wm.dpy, wm.root, XInternAtom(wm.dpy, "_ARGOBOX_THEME", False),
 	                XInternAtom(wm.dpy, "UTF8_STRING", False), 8, PropModeReplace,
-	                (unsigned char *)buf, AB_MIN(n, (int)sizeof(buf) - 1));
+	                (unsigned char *)buf, n);
 }
 
 void
 theme_apply(void)
 {
-	struct theme *t = &wm.theme;
-	bool dark = wm.ds.mode == DESKSTATE_DARK;
-	t->title_h = 32;
-	t->border_w = 4;
-	t->bar_h = 44;
-	if (!t->font[0])
-		snprintf(t->font, sizeof(t->font), "Noto Sans,DejaVu Sans 10");
-	hex(wm.ds.accent, t->accent);
-	if (dark) {
-		hex("#1b1e24", t->bg);
-		hex("#2c2f37", t->title_focus);
-		hex("#24262d", t->title_blur);
-		hex("#eceef3", t->text);
-		hex("#8d93a1", t->text_dim);
-		hex("#3a3e48", t->border);
-		rgba(t->bar, "#15171c", 0.90);
-		rgba(t->panel, "#23262e", 0.98);
-		rgba(t->hover, "#ffffff", 0.08);
-	} else {
-		hex("#e9edf3", t->bg);
-		hex("#f6f7f9", t->title_focus);
-		hex("#e9eaee", t->title_blur);
-		hex("#1f2329", t->text);
-		hex("#6b7280", t->text_dim);
-		hex("#c8ccd4", t->border);
-		rgba(t->bar, "#fbfbfd", 0.86);
-		rgba(t->panel, "#ffffff", 0.98);
-		rgba(t->hover, "#000000", 0.07);
-	}
-	hex("#e5484d", t->close);
+	ab_theme_set(&wm.theme, wm.ds.mode == DESKSTATE_DARK, wm.ds.accent);
 	theme_publish();
 }
 
@@ -119,10 +80,10 @@ theme_set_rgba(cairo_t *cr, const double *c)
 void
 theme_card(cairo_t *cr, double w, double h)
 {
-	const struct theme *t = &wm.theme;
-	theme_set_rgb(cr, t->bg);
+	const struct ab_theme *t = &wm.theme;
+	theme_set_rgb(cr, t->desktop);
 	cairo_paint(cr);
-	theme_set_rgba(cr, t->panel);
+	theme_set_rgba(cr, t->popup);
 	cairo_paint(cr);
 	cairo_set_line_width(cr, 1);
 	theme_set_rgb(cr, t->border);
@@ -162,7 +123,7 @@ theme_letter_icon(cairo_t *cr, const char *name, double x, double y, double size
 	for (const char *p = name; p && *p; p++)
 		hsh = hsh * 33 + (unsigned char)*p;
 	double c[3];
-	hex(palette[hsh % AB_ARRAY_SIZE(palette)], c);
+	ab_theme_hex(palette[hsh % AB_ARRAY_SIZE(palette)], c);
 	ab_cairo_rounded(cr, x, y, size, size, size * 0.28);
 	theme_set_rgb(cr, c);
 	cairo_fill(cr);

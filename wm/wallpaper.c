@@ -66,7 +66,7 @@ draw_image(cairo_t *cr, int w, int h)
 	double sx = w / iw, sy = h / ih;
 	double s = wm.ds.wallpaper_fit == DESKSTATE_FIT ? fmin(sx, sy) : fmax(sx, sy);
 	if (wm.ds.wallpaper_fit == DESKSTATE_FIT) {
-		theme_set_rgb(cr, wm.theme.bg);
+		theme_set_rgb(cr, wm.theme.desktop);
 		cairo_paint(cr);
 	}
 	cairo_save(cr);

@@ -25,6 +25,7 @@
 
 #include "ab_cairo.h"
 #include "ab_loop.h"
+#include "ab_theme.h"
 #include "deskstate.h"
 #include "desktop.h"
 
@@ -109,12 +110,10 @@ struct client {
 	struct client *next;   /* all clients in manage order */
 };
 
-struct theme {
-	double bg[3], title_focus[3], title_blur[3], text[3], text_dim[3], accent[3];
-	double bar[4], panel[4], hover[4], border[3], close[3];
-	int title_h, border_w, bar_h;
-	char font[64];
-};
+/* The shell's geometry in pixels: a window's title bar and border, the taskbar. */
+#define THEME_TITLE_H  32
+#define THEME_BORDER_W 4
+#define THEME_BAR_H    44
 
 enum drag_mode {
 	DRAG_NONE,
@@ -169,8 +168,8 @@ struct wm {
 	struct client *focus;
 	uint64_t next_seq;
 
-	struct theme theme;
-	struct deskstate ds; /* settings part (theme, wallpaper, workspaces, taskbar, prefs) */
+	struct ab_theme theme; /* colours, mode, accent, font (lib/theme, shared with apps) */
+	struct deskstate ds;   /* settings part (theme, wallpaper, workspaces, taskbar, prefs) */
 	struct desktop_list apps;
 	char *allowed;
 	char *wallpaper_dir;

@@ -314,7 +314,7 @@ files_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x, do
           double h)
 {
 	struct files *f = app->data;
-	const struct ab_apptheme *t = &app->theme;
+	const struct ab_theme *t = &app->theme;
 	const struct fs_entry *e = &f->dir.v[i];
 	const double *fg = selected ? t->sel_text : t->text;
 	const double *dim = selected ? t->sel_text : t->text_dim;
@@ -348,7 +348,7 @@ static void
 files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
 	struct files *f = app->data;
-	const struct ab_apptheme *t = &app->theme;
+	const struct ab_theme *t = &app->theme;
 	ab_draw_rgb(cr, t->bg);
 	cairo_paint(cr);
 	/* breadcrumbs: home-relative when inside the home */

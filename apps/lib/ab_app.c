@@ -50,13 +50,13 @@ ab_app_root_text(struct ab_app *app, Atom prop, size_t *ret_len)
 static void
 app_read_theme(struct ab_app *app)
 {
-	struct ab_apptheme t;
-	apptheme_default(&t);
+	struct ab_theme t;
+	ab_theme_default(&t);
 	size_t n;
 	_cleanup_free_ char *s = ab_app_root_text(app, app->a_theme, &n);
 	if (s) {
 		struct ab_err err = {0};
-		if (apptheme_parse(s, &t, &err) < 0)
+		if (ab_theme_parse(s, &t, &err) < 0)
 			ab_warn("%s; using the default theme", err.msg);
 	}
 	app->theme = t;

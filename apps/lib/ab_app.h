@@ -2,7 +2,7 @@
 /*
  * ab_app: the app library's X side — one top-level window with its ICCCM and
  * EWMH hints (WM_CLASS, _NET_WM_NAME, _NET_WM_ICON, WM_DELETE_WINDOW, _NET_WM_PID),
- * the wm's theme followed live (_ARGOBOX_THEME on the root, see ab_apptheme.h),
+ * the wm's theme followed live (_ARGOBOX_THEME on the root, see lib/theme/ab_theme.h),
  * double-buffered cairo drawing, XIM text input (compose, non-US layouts),
  * PRIMARY/CLIPBOARD ownership and paste, and the one event loop (ab_loop_poll)
  * on the X fd plus whatever fds and timers the app adds.
@@ -14,7 +14,7 @@
  */
 #ifndef AB_APP_H
 #define AB_APP_H
-#include "ab_apptheme.h"
+#include "ab_theme.h"
 #include "ab_cairo.h"
 #include "ab_list.h"
 #include "ab_loop.h"
@@ -77,7 +77,7 @@ struct ab_app {
 	int depth;
 	int w, h;
 	struct ab_loop *loop;
-	struct ab_apptheme theme;
+	struct ab_theme theme;
 	const struct ab_app_ops *ops;
 	void *data;
 	bool focused;
@@ -145,7 +145,7 @@ int ab_draw_text(cairo_t *cr, const char *text, const char *font, const double *
 /* Pixel height of a line of `font`. */
 int ab_draw_line_height(cairo_t *cr, const char *font);
 /* A 2 px focus ring in the accent colour around (x, y, w, h). */
-void ab_draw_focus_ring(cairo_t *cr, const struct ab_apptheme *t, double x, double y, double w,
+void ab_draw_focus_ring(cairo_t *cr, const struct ab_theme *t, double x, double y, double w,
                         double h);
 
 /* Draws one row (index i) of a list inside (x, y, w, h); selected: drawn on the accent. */

@@ -56,7 +56,7 @@ ab_draw_line_height(cairo_t *cr, const char *font)
 }
 
 void
-ab_draw_focus_ring(cairo_t *cr, const struct ab_apptheme *t, double x, double y, double w, double h)
+ab_draw_focus_ring(cairo_t *cr, const struct ab_theme *t, double x, double y, double w, double h)
 {
 	cairo_save(cr);
 	cairo_set_line_width(cr, 2);
@@ -70,7 +70,7 @@ void
 ab_app_list_draw(struct ab_app *app, cairo_t *cr, struct ab_list *l, int row_h, double x, double y,
                  double w, double h, ab_list_row_fn row)
 {
-	const struct ab_apptheme *t = &app->theme;
+	const struct ab_theme *t = &app->theme;
 	size_t vis = row_h > 0 ? (size_t)(h / row_h) : 1;
 	list_set_visible(l, vis ? vis : 1);
 	cairo_save(cr);

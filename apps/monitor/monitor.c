@@ -191,7 +191,7 @@ static void
 draw_card(struct monitor *m, cairo_t *cr, double x, double y, double w, double h, const char *title,
           const char *value, enum series s, double limit)
 {
-	const struct ab_apptheme *t = &m->app.theme;
+	const struct ab_theme *t = &m->app.theme;
 	ab_draw_rgb(cr, t->panel);
 	ab_cairo_rounded(cr, x, y, w, h, 8);
 	cairo_fill_preserve(cr);
@@ -236,7 +236,7 @@ mon_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x, doub
         double h)
 {
 	struct monitor *m = app->data;
-	const struct ab_apptheme *t = &app->theme;
+	const struct ab_theme *t = &app->theme;
 	const struct proc_info *p = &m->procs[m->rows[i]];
 	const double *fg = selected ? t->sel_text : t->text;
 	const double *dim = selected ? t->sel_text : t->text_dim;
@@ -257,7 +257,7 @@ static void
 mon_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
 	struct monitor *m = app->data;
-	const struct ab_apptheme *t = &app->theme;
+	const struct ab_theme *t = &app->theme;
 	ab_draw_rgb(cr, t->bg);
 	cairo_paint(cr);
 	double cw = (w - 50) / 4.0;

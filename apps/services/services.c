@@ -18,7 +18,7 @@
 static void
 services_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
-	const struct ab_apptheme *t = &app->theme;
+	const struct ab_theme *t = &app->theme;
 	ab_draw_rgb(cr, t->bg);
 	cairo_paint(cr);
 	char big[96];

@@ -122,7 +122,7 @@ accent_index(const struct settings *s)
 static void
 settings_change(struct settings *s, int dir)
 {
-	const struct ab_apptheme *t = &s->app.theme;
+	const struct ab_theme *t = &s->app.theme;
 	switch ((enum row)s->list.sel) {
 	case R_THEME:
 		settings_send(s, json_pack("{s:s,s:s,s:s}", "type", "theme", "mode",
@@ -170,7 +170,7 @@ settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
              double h)
 {
 	struct settings *s = app->data;
-	const struct ab_apptheme *t = &app->theme;
+	const struct ab_theme *t = &app->theme;
 	const double *fg = selected ? t->sel_text : t->text;
 	static const char *const names[] = {"Theme", "Accent colour", "Wallpaper",
 	                                    "Keyboard layout"};
@@ -204,7 +204,7 @@ static void
 settings_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
 	struct settings *s = app->data;
-	const struct ab_apptheme *t = &app->theme;
+	const struct ab_theme *t = &app->theme;
 	ab_draw_rgb(cr, t->bg);
 	cairo_paint(cr);
 	char big[96];

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The app library's X-free modules: text helpers, list model, theme parsing. */
+/* The app library's X-free modules: text helpers, list model. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,6 @@
 
 #include "ab_test.h"
 
-#include "ab_apptheme.h"
 #include "ab_err.h"
 #include "ab_list.h"
 #include "ab_text.h"
@@ -123,33 +122,5 @@ test_list(void **state)
 	assert_int_equal(l.sel, 0);
 }
 
-static void
-test_theme(void **state)
-{
-	struct ab_apptheme t;
-	struct ab_err err = {0};
-	apptheme_default(&t);
-	assert_false(t.dark);
-	assert_string_equal(t.accent_hex, "#3d8bfd");
-	assert_int_equal(
-	    apptheme_parse("mode=dark\naccent=#ff8800\nfont=Noto Sans 12\nnew=1\n", &t, &err), 0);
-	assert_true(t.dark);
-	assert_string_equal(t.accent_hex, "#ff8800");
-	assert_string_equal(t.font, "Noto Sans 12");
-	assert_float_equal(t.accent[0], 1.0, 1e-9);
-	assert_float_equal(t.accent[1], 0x88 / 255.0, 1e-9);
-	assert_float_equal(t.bg[0], 0x1b / 255.0, 1e-9); /* the wm's dark background */
-	/* errors name the value and leave the theme untouched */
-	assert_int_equal(apptheme_parse("mode=blue\n", &t, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "'blue'"));
-	assert_true(t.dark);
-	assert_int_equal(apptheme_parse("accent=#12345g", &t, &err), -EINVAL);
-	assert_int_equal(apptheme_parse("accent=red", &t, &err), -EINVAL);
-	assert_string_equal(t.accent_hex, "#ff8800");
-	/* empty: the defaults */
-	assert_int_equal(apptheme_parse("", &t, &err), 0);
-	assert_false(t.dark);
-}
-
 AB_TEST_MAIN(NULL, NULL, test_utf8_next, test_utf8_encode_prev, test_format_find_sanitize,
-             test_list, test_theme);
+             test_list);
