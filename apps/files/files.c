@@ -40,6 +40,7 @@ struct files {
 	bool have_dir;
 	char path[PATH_MAX];
 	char home[PATH_MAX];
+	const char *first_dir; /* the command line's DIRECTORY, or NULL: the home */
 	char error[512];
 	char message[512];
 	bool hidden;
@@ -522,7 +523,34 @@ files_icon(cairo_t *cr, int s)
 	cairo_fill(cr);
 }
 
+static void
+files_start(struct ab_app *app)
+{
+	struct files *f = app->data;
+	f->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (f->ino < 0)
+		ab_warn("inotify: %s; the list is not updated live", strerror(errno));
+	else
+		f->ino_watch = ab_loop_watch(app->loop, f->ino, AB_LOOP_READ, files_inotify, f);
+	files_open_dir(f, f->first_dir ? f->first_dir : f->home, NULL);
+}
+
+static void
+files_stop(struct ab_app *app)
+{
+	struct files *f = app->data;
+	ab_loop_timer_cancel(app->loop, f->load_timer);
+	ab_loop_timer_cancel(app->loop, f->reload_timer);
+	ab_loop_unwatch(app->loop, f->ino_watch);
+	if (f->ino >= 0)
+		close(f->ino);
+	if (f->have_dir)
+		fs_dir_free(&f->dir);
+}
+
 static const struct ab_app_ops files_ops = {
+    .start = files_start,
+    .stop = files_stop,
     .draw = files_draw,
     .key = files_key,
     .button = files_button,
@@ -531,42 +559,24 @@ static const struct ab_app_ops files_ops = {
 int
 main(int argc, char **argv)
 {
-	int code = ab_app_args(argc, argv, 1, "argobox-files [DIRECTORY]");
-	if (code >= 0)
-		return code;
 	signal(SIGPIPE, SIG_IGN);
 	struct files *f = ab_xcalloc(1, sizeof(*f));
 	const char *home = getenv("HOME");
 	snprintf(f->home, sizeof(f->home), "%s", home && home[0] ? home : "/");
+	f->first_dir = argc == 2 ? argv[1] : NULL;
 	f->ino = -1;
 	f->wd = -1;
 	struct ab_app_config cfg = {.name = "files",
 	                            .klass = "ArgoBoxFiles",
 	                            .title = "Files",
+	                            .usage = "argobox-files [DIRECTORY]",
+	                            .max_operands = 1,
 	                            .width = 820,
 	                            .height = 560,
 	                            .icon = files_icon,
 	                            .ops = &files_ops,
 	                            .data = f};
-	if (ab_app_open_main(&f->app, &cfg) < 0) {
-		free(f);
-		return 1;
-	}
-	f->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (f->ino < 0)
-		ab_warn("inotify: %s; the list is not updated live", strerror(errno));
-	else
-		f->ino_watch = ab_loop_watch(f->app.loop, f->ino, AB_LOOP_READ, files_inotify, f);
-	files_open_dir(f, argc == 2 ? argv[1] : f->home, NULL);
-	int r = ab_app_run(&f->app);
-	ab_loop_timer_cancel(f->app.loop, f->load_timer);
-	ab_loop_timer_cancel(f->app.loop, f->reload_timer);
-	ab_loop_unwatch(f->app.loop, f->ino_watch);
-	if (f->ino >= 0)
-		close(f->ino);
-	ab_app_close(&f->app);
-	if (f->have_dir)
-		fs_dir_free(&f->dir);
+	int code = ab_app_main(&f->app, &cfg, argc, argv);
 	free(f);
-	return r < 0 ? 1 : 0;
+	return code;
 }

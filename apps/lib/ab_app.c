@@ -17,33 +17,51 @@
 #define SEL_MAX (16u << 20) /* the most a paste takes in (no INCR transfers) */
 
 int
-ab_app_args(int argc, char **argv, int max_operands, const char *usage)
+ab_app_usage(const char *usage, bool help)
 {
-	if (argc - 1 <= max_operands && (argc < 2 || argv[1][0] != '-'))
-		return -1;
-	bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
 	fprintf(help ? stdout : stderr, "usage: %s\n", usage);
 	return help ? 0 : 2;
+}
+
+/* A window property as XGetWindowProperty() returns it. */
+struct app_prop {
+	Atom type;
+	int fmt;
+	unsigned long n, after; /* items read, bytes left unread */
+	unsigned char *data;    /* owned (XFree); NULL when the property is not set */
+};
+
+static void
+app_prop_free(struct app_prop *p)
+{
+	if (p->data)
+		XFree(p->data);
+	p->data = NULL;
+}
+#define _cleanup_prop_ _cleanup_(app_prop_free)
+
+/*
+ * Reads up to len 32-bit units of window w's property prop into *ret, deleting the property
+ * afterwards when del (how selection transfers acknowledge). False when the request failed.
+ */
+static bool
+app_get_prop(struct ab_app *app, Window w, Atom prop, long len, bool del, struct app_prop *ret)
+{
+	*ret = (struct app_prop){0};
+	return XGetWindowProperty(app->dpy, w, prop, 0, len, del, AnyPropertyType, &ret->type,
+	                          &ret->fmt, &ret->n, &ret->after, &ret->data) == Success;
 }
 
 char *
 ab_app_root_text(struct ab_app *app, Atom prop, size_t *ret_len)
 {
-	Atom type;
-	int fmt;
-	unsigned long n = 0, after;
-	unsigned char *data = NULL;
-	char *s = NULL;
-	if (XGetWindowProperty(app->dpy, app->root, prop, 0, 256, False, AnyPropertyType, &type,
-	                       &fmt, &n, &after, &data) == Success &&
-	    data && fmt == 8) {
-		s = ab_xmalloc(n + 1);
-		memcpy(s, data, n);
-		s[n] = '\0';
-		*ret_len = n;
-	}
-	if (data)
-		XFree(data);
+	_cleanup_prop_ struct app_prop p = {0};
+	if (!app_get_prop(app, app->root, prop, 256, false, &p) || !p.data || p.fmt != 8)
+		return NULL;
+	char *s = ab_xmalloc(p.n + 1);
+	memcpy(s, p.data, p.n);
+	s[p.n] = '\0';
+	*ret_len = p.n;
 	return s;
 }
 
@@ -198,13 +216,22 @@ ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *
 }
 
 int
-ab_app_open_main(struct ab_app *app, const struct ab_app_config *cfg)
+ab_app_main(struct ab_app *app, const struct ab_app_config *cfg, int argc, char **argv)
 {
+	if (argc - 1 > cfg->max_operands || (argc >= 2 && argv[1][0] == '-'))
+		return ab_app_usage(cfg->usage, argc == 2 && strcmp(argv[1], "--help") == 0);
 	struct ab_err err = {0};
-	int r = ab_app_open(app, cfg, &err);
-	if (r < 0)
+	if (ab_app_open(app, cfg, &err) < 0) {
 		ab_error("argobox-%s: %s", cfg->name, err.msg);
-	return r;
+		return 1;
+	}
+	if (app->ops->start)
+		app->ops->start(app);
+	int r = ab_app_run(app);
+	if (app->ops->stop)
+		app->ops->stop(app);
+	ab_app_close(app);
+	return r < 0 ? 1 : 0;
 }
 
 void
@@ -370,14 +397,10 @@ app_selection_notify(struct ab_app *app, XSelectionEvent *e)
 			                  app->win, e->time);
 		return;
 	}
-	Atom type;
-	int fmt;
-	unsigned long n = 0, after = 0;
-	unsigned char *data = NULL;
-	if (XGetWindowProperty(app->dpy, app->win, e->property, 0, SEL_MAX / 4, True,
-	                       AnyPropertyType, &type, &fmt, &n, &after, &data) != Success)
+	_cleanup_prop_ struct app_prop p = {0};
+	if (!app_get_prop(app, app->win, e->property, SEL_MAX / 4, true, &p))
 		return;
-	if (type == app->a_incr) {
+	if (p.type == app->a_incr) {
 		/* deleting the property (done above) asks the owner for the first chunk */
 		free(TAKE_PTR(app->incr_buf));
 		app->incr_len = 0;
@@ -385,28 +408,22 @@ app_selection_notify(struct ab_app *app, XSelectionEvent *e)
 		app->incr_over = false;
 		app->incr_which = which;
 		ab_info("paste: receiving an incremental (INCR) transfer");
-	} else if (data && fmt == 8) {
-		if (after)
+	} else if (p.data && p.fmt == 8) {
+		if (p.after)
 			ab_warn("paste: longer than %u bytes; truncated", SEL_MAX);
 		if (app->ops->paste)
-			app->ops->paste(app, which, (const char *)data, n);
+			app->ops->paste(app, which, (const char *)p.data, p.n);
 	}
-	if (data)
-		XFree(data);
 }
 
 /* One INCR chunk (PropertyNotify NewValue on our paste property); an empty one ends it. */
 static void
 app_incr_chunk(struct ab_app *app)
 {
-	Atom type;
-	int fmt;
-	unsigned long n = 0, after = 0;
-	unsigned char *data = NULL;
-	if (XGetWindowProperty(app->dpy, app->win, app->a_paste_prop, 0, SEL_MAX / 4, True,
-	                       AnyPropertyType, &type, &fmt, &n, &after, &data) != Success)
+	_cleanup_prop_ struct app_prop p = {0};
+	if (!app_get_prop(app, app->win, app->a_paste_prop, SEL_MAX / 4, true, &p))
 		return;
-	if (n == 0) {
+	if (p.n == 0) {
 		app->incr_active = false;
 		if (app->incr_over)
 			ab_warn("paste: longer than %u bytes; dropped", SEL_MAX);
@@ -415,19 +432,17 @@ app_incr_chunk(struct ab_app *app)
 			                app->incr_len);
 		free(TAKE_PTR(app->incr_buf));
 		app->incr_len = 0;
-	} else if (fmt == 8 && !app->incr_over) {
-		if (app->incr_len + n > SEL_MAX) {
+	} else if (p.fmt == 8 && !app->incr_over) {
+		if (app->incr_len + p.n > SEL_MAX) {
 			app->incr_over = true; /* keep deleting, so the owner finishes */
 			free(TAKE_PTR(app->incr_buf));
 			app->incr_len = 0;
 		} else {
-			app->incr_buf = ab_xrealloc(app->incr_buf, app->incr_len + n + 1);
-			memcpy(app->incr_buf + app->incr_len, data, n);
-			app->incr_len += n;
+			app->incr_buf = ab_xrealloc(app->incr_buf, app->incr_len + p.n + 1);
+			memcpy(app->incr_buf + app->incr_len, p.data, p.n);
+			app->incr_len += p.n;
 		}
 	}
-	if (data)
-		XFree(data);
 }
 
 static void

@@ -37,6 +37,10 @@ enum ab_sel {
 };
 
 struct ab_app_ops {
+	/* After the window opens, before the loop runs: the app's own fds, timers and state. */
+	void (*start)(struct ab_app *app);
+	/* After the loop ends, before the window closes: undoes what start did. */
+	void (*stop)(struct ab_app *app);
 	/* Paints the whole window; cr is the back buffer, w x h its size. */
 	void (*draw)(struct ab_app *app, cairo_t *cr, int w, int h);
 	/* A key: sym, modifier state, and the text it types (UTF-8 from the input method, may be
@@ -63,6 +67,8 @@ struct ab_app_config {
 	const char *name;  /* WM_CLASS instance, e.g. "terminal" */
 	const char *klass; /* WM_CLASS class, e.g. "ArgoBoxTerminal" */
 	const char *title;
+	const char *usage; /* the command line, e.g. "argobox-files [DIRECTORY]" */
+	int max_operands;  /* no options, at most this many operands */
 	int width, height;
 	ab_app_icon_fn icon;
 	const struct ab_app_ops *ops;
@@ -101,15 +107,16 @@ struct ab_app {
 };
 
 /*
- * Checks an app's command line: at most max_operands operands and no options. Returns -1
- * when main() should go on; otherwise prints "usage: <usage>" (to stdout for a lone
- * --help, else stderr) and returns the exit status (0 for --help, 2 otherwise).
+ * An app's main(): checks the command line (no options, at most cfg->max_operands operands;
+ * else "usage: <cfg->usage>", to stdout for a lone --help), opens the window, calls
+ * ops->start, runs the loop, calls ops->stop and closes. Returns main()'s exit status: 0, 1
+ * when the window cannot open (logged) or the X connection breaks, 2 for a bad command line.
  */
-int ab_app_args(int argc, char **argv, int max_operands, const char *usage);
+int ab_app_main(struct ab_app *app, const struct ab_app_config *cfg, int argc, char **argv);
+/* Prints "usage: <usage>" to stdout when help, else to stderr; returns 0 when help, else 2. */
+int ab_app_usage(const char *usage, bool help);
 /* Opens the display ($DISPLAY), creates and maps the window. */
 int ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *err);
-/* ab_app_open() for an app's main(): logs why it failed ("argobox-<name>: ..."). */
-int ab_app_open_main(struct ab_app *app, const struct ab_app_config *cfg);
 /* Frees everything ab_app_open() made; accepts a zeroed struct. */
 void ab_app_close(struct ab_app *app);
 /* Runs the loop until ab_app_quit(). Returns 0, or -errno when the X connection breaks. */

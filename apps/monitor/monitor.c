@@ -437,7 +437,27 @@ mon_icon(cairo_t *cr, int s)
 	cairo_stroke(cr);
 }
 
+static void
+mon_start(struct ab_app *app)
+{
+	struct monitor *m = app->data;
+	mon_sample(m);
+	m->timer = ab_loop_timer(app->loop, 1000, mon_tick, m);
+}
+
+static void
+mon_stop(struct ab_app *app)
+{
+	struct monitor *m = app->data;
+	ab_loop_timer_cancel(app->loop, m->timer);
+	free(m->procs);
+	free(m->prev);
+	free(m->rows);
+}
+
 static const struct ab_app_ops mon_ops = {
+    .start = mon_start,
+    .stop = mon_stop,
     .draw = mon_draw,
     .key = mon_key,
     .button = mon_button,
@@ -446,32 +466,18 @@ static const struct ab_app_ops mon_ops = {
 int
 main(int argc, char **argv)
 {
-	int code = ab_app_args(argc, argv, 0, "argobox-monitor");
-	if (code >= 0)
-		return code;
 	struct monitor *m = ab_xcalloc(1, sizeof(*m));
 	m->uid = getuid();
 	struct ab_app_config cfg = {.name = "monitor",
 	                            .klass = "ArgoBoxMonitor",
 	                            .title = "System Monitor",
+	                            .usage = "argobox-monitor",
 	                            .width = 860,
 	                            .height = 600,
 	                            .icon = mon_icon,
 	                            .ops = &mon_ops,
 	                            .data = m};
-	int r = ab_app_open_main(&m->app, &cfg);
-	if (r < 0) {
-		free(m);
-		return 1;
-	}
-	mon_sample(m);
-	m->timer = ab_loop_timer(m->app.loop, 1000, mon_tick, m);
-	r = ab_app_run(&m->app);
-	ab_loop_timer_cancel(m->app.loop, m->timer);
-	ab_app_close(&m->app);
-	free(m->procs);
-	free(m->prev);
-	free(m->rows);
+	int code = ab_app_main(&m->app, &cfg, argc, argv);
 	free(m);
-	return r < 0 ? 1 : 0;
+	return code;
 }

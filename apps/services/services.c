@@ -77,21 +77,14 @@ static const struct ab_app_ops services_ops = {
 int
 main(int argc, char **argv)
 {
-	int code = ab_app_args(argc, argv, 0, "argobox-services");
-	if (code >= 0)
-		return code;
 	struct ab_app app;
 	struct ab_app_config cfg = {.name = "services",
 	                            .klass = "ArgoBoxServices",
 	                            .title = "Services — no registry on this broker yet",
+	                            .usage = "argobox-services",
 	                            .width = 620,
 	                            .height = 300,
 	                            .icon = services_icon,
 	                            .ops = &services_ops};
-	if (ab_app_open_main(&app, &cfg) < 0) {
-		return 1;
-	}
-	int r = ab_app_run(&app);
-	ab_app_close(&app);
-	return r < 0 ? 1 : 0;
+	return ab_app_main(&app, &cfg, argc, argv);
 }

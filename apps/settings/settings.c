@@ -270,7 +270,29 @@ settings_icon(cairo_t *cr, int sz)
 	}
 }
 
+static void
+settings_start(struct ab_app *app)
+{
+	struct settings *s = app->data;
+	s->a_req = XInternAtom(app->dpy, "_ARGOBOX_CTL_REQUEST", False);
+	s->a_xkb = XInternAtom(app->dpy, "_XKB_RULES_NAMES", False);
+	settings_scan_walls(s);
+	settings_read_layout(s);
+	list_set_count(&s->list, R_MAX);
+}
+
+static void
+settings_stop(struct ab_app *app)
+{
+	struct settings *s = app->data;
+	for (size_t i = 0; i < s->n_walls; i++)
+		free(s->walls[i]);
+	free(s->walls);
+}
+
 static const struct ab_app_ops settings_ops = {
+    .start = settings_start,
+    .stop = settings_stop,
     .draw = settings_draw,
     .key = settings_key,
     .button = settings_button,
@@ -280,32 +302,17 @@ static const struct ab_app_ops settings_ops = {
 int
 main(int argc, char **argv)
 {
-	int code = ab_app_args(argc, argv, 0, "argobox-settings");
-	if (code >= 0)
-		return code;
 	struct settings *s = ab_xcalloc(1, sizeof(*s));
 	struct ab_app_config cfg = {.name = "settings",
 	                            .klass = "ArgoBoxSettings",
 	                            .title = "Settings",
+	                            .usage = "argobox-settings",
 	                            .width = 560,
 	                            .height = 340,
 	                            .icon = settings_icon,
 	                            .ops = &settings_ops,
 	                            .data = s};
-	if (ab_app_open_main(&s->app, &cfg) < 0) {
-		free(s);
-		return 1;
-	}
-	s->a_req = XInternAtom(s->app.dpy, "_ARGOBOX_CTL_REQUEST", False);
-	s->a_xkb = XInternAtom(s->app.dpy, "_XKB_RULES_NAMES", False);
-	settings_scan_walls(s);
-	settings_read_layout(s);
-	list_set_count(&s->list, R_MAX);
-	int r = ab_app_run(&s->app);
-	ab_app_close(&s->app);
-	for (size_t i = 0; i < s->n_walls; i++)
-		free(s->walls[i]);
-	free(s->walls);
+	int code = ab_app_main(&s->app, &cfg, argc, argv);
 	free(s);
-	return r < 0 ? 1 : 0;
+	return code;
 }

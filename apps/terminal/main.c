@@ -10,6 +10,7 @@
  * home, PROMPT_COMMAND='history -a', histappend), so history survives the
  * desktop being closed or the container re-created.
  */
+#include "ab_app.h"
 #include "ab_err.h"
 #include "ab_log.h"
 #include "term.h"
@@ -18,13 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: argobox-terminal [--font-px N] [--scrollback LINES] [-e COMMAND [ARG...]]\n");
-}
+#define USAGE "argobox-terminal [--font-px N] [--scrollback LINES] [-e COMMAND [ARG...]]"
 
 int
 main(int argc, char **argv)
@@ -48,12 +43,8 @@ main(int argc, char **argv)
 				return 2;
 			}
 			opt.scrollback = (size_t)n;
-		} else if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
 		} else {
-			usage(stderr);
-			return 2;
+			return ab_app_usage(USAGE, strcmp(argv[i], "--help") == 0);
 		}
 	}
 	struct ab_err err = {0};
