@@ -173,33 +173,35 @@ x_io_error_handler(Display *dpy)
 	return 0;
 }
 
-static void
-rfb_log(const char *fmt, ...)
+/* libvncserver's message into buf, without the newline it ends with. */
+static void __attribute__((format(printf, 3, 0)))
+rfb_format(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	vsnprintf(buf, size, fmt, ap);
+	size_t n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+}
+
+static void __attribute__((format(printf, 1, 2))) rfb_log(const char *fmt, ...)
 {
 	if (!ab_log_enabled(AB_LOG_DEBUG))
 		return;
 	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	rfb_format(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	size_t n = strlen(buf);
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
 	ab_debug("rfb: %s", buf);
 }
 
-static void
-rfb_err(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) rfb_err(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	rfb_format(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	size_t n = strlen(buf);
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
 	if (strstr(buf, "TCP_NODELAY")) /* unix sockets have no Nagle to turn off */
 		return;
 	ab_warn("rfb: %s", buf);

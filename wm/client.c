@@ -163,14 +163,21 @@ list_remove(struct client **v, size_t *n, struct client *c)
 	}
 }
 
+/* Takes c out of the list *v (n entries, cap allocated) and makes room for one more. */
+static void
+list_take(struct client ***v, size_t *n, size_t *cap, struct client *c)
+{
+	list_remove(*v, n, c);
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = ab_xrealloc(*v, *cap * sizeof(**v));
+	}
+}
+
 static void
 mru_front(struct client *c)
 {
-	list_remove(wm.mru, &wm.n_mru, c);
-	if (wm.n_mru == wm.cap_mru) {
-		wm.cap_mru = wm.cap_mru ? wm.cap_mru * 2 : 16;
-		wm.mru = ab_xrealloc(wm.mru, wm.cap_mru * sizeof(*wm.mru));
-	}
+	list_take(&wm.mru, &wm.n_mru, &wm.cap_mru, c);
 	memmove(&wm.mru[1], &wm.mru[0], wm.n_mru * sizeof(*wm.mru));
 	wm.mru[0] = c;
 	wm.n_mru++;
@@ -179,11 +186,7 @@ mru_front(struct client *c)
 static void
 stack_top(struct client *c)
 {
-	list_remove(wm.stack, &wm.n_stack, c);
-	if (wm.n_stack == wm.cap_stack) {
-		wm.cap_stack = wm.cap_stack ? wm.cap_stack * 2 : 16;
-		wm.stack = ab_xrealloc(wm.stack, wm.cap_stack * sizeof(*wm.stack));
-	}
+	list_take(&wm.stack, &wm.n_stack, &wm.cap_stack, c);
 	wm.stack[wm.n_stack++] = c;
 }
 

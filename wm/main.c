@@ -118,20 +118,23 @@ on_signal(struct ab_loop *loop, int fd, unsigned events, void *data)
 	}
 }
 
-static void
-usage(FILE *f)
+/* Prints the usage: to stdout when asked for (--help; returns 0), else to stderr (returns 2). */
+static int
+usage(bool asked)
 {
-	fprintf(f, "usage: argobox-wm [options]\n"
-	           "  --restore FILE        desktop state to restore (env ARGOBOX_STATE_FILE)\n"
-	           "  --state-out FILE      also write every exported state to FILE\n"
-	           "  --socket PATH         session control socket (env ARGOBOX_WM_SOCKET)\n"
-	           "  --apps LIST           allowed apps (env ARGOBOX_APPS), '*' = all\n"
-	           "  --wallpaper-dir DIR   wallpaper PNGs (env ARGOBOX_WALLPAPER_DIR)\n"
-	           "  --restore-timeout MS  give up waiting for restored windows after MS\n"
-	           "                        (env ARGOBOX_RESTORE_TIMEOUT_MS, default 30000)\n"
-	           "  --validate-state FILE check a state file and exit (0 = valid)\n"
-	           "  --config FILE, --check-config, --print-default-config\n"
-	           "  --log-level LEVEL     debug, info, warn, error\n");
+	fprintf(asked ? stdout : stderr,
+	        "usage: argobox-wm [options]\n"
+	        "  --restore FILE        desktop state to restore (env ARGOBOX_STATE_FILE)\n"
+	        "  --state-out FILE      also write every exported state to FILE\n"
+	        "  --socket PATH         session control socket (env ARGOBOX_WM_SOCKET)\n"
+	        "  --apps LIST           allowed apps (env ARGOBOX_APPS), '*' = all\n"
+	        "  --wallpaper-dir DIR   wallpaper PNGs (env ARGOBOX_WALLPAPER_DIR)\n"
+	        "  --restore-timeout MS  give up waiting for restored windows after MS\n"
+	        "                        (env ARGOBOX_RESTORE_TIMEOUT_MS, default 30000)\n"
+	        "  --validate-state FILE check a state file and exit (0 = valid)\n"
+	        "  --config FILE, --check-config, --print-default-config\n"
+	        "  --log-level LEVEL     debug, info, warn, error\n");
+	return asked ? 0 : 2;
 }
 
 static const char *
@@ -211,23 +214,25 @@ shutdown_wm(void)
 int
 main(int argc, char **argv)
 {
+	const char *restore = NULL, *state_out = NULL, *sock = NULL, *apps = NULL, *wpdir = NULL,
+	           *level = NULL, *restore_to = NULL;
+	/* The value-only options, in opts[]'s order (getopt_long returns 0 for them). */
+	const char **values[] = {&restore, &state_out, &sock, &apps, &wpdir, &restore_to, &level};
 	static const struct option opts[] = {
-	    {"restore", required_argument, NULL, 'r'},
-	    {"state-out", required_argument, NULL, 'o'},
-	    {"socket", required_argument, NULL, 's'},
-	    {"apps", required_argument, NULL, 'a'},
-	    {"wallpaper-dir", required_argument, NULL, 'w'},
+	    {"restore", required_argument, NULL, 0},
+	    {"state-out", required_argument, NULL, 0},
+	    {"socket", required_argument, NULL, 0},
+	    {"apps", required_argument, NULL, 0},
+	    {"wallpaper-dir", required_argument, NULL, 0},
+	    {"restore-timeout", required_argument, NULL, 0},
+	    {"log-level", required_argument, NULL, 0},
 	    {"validate-state", required_argument, NULL, 'V'},
-	    {"restore-timeout", required_argument, NULL, 'T'},
-	    {"log-level", required_argument, NULL, 'l'},
 	    {"config", required_argument, NULL, 'c'},
 	    {"check-config", no_argument, NULL, 'C'},
 	    {"print-default-config", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *restore = NULL, *state_out = NULL, *sock = NULL, *apps = NULL, *wpdir = NULL,
-	           *level = NULL, *restore_to = NULL;
 	struct wm_config cfg;
 	int ex = -1;
 
@@ -237,29 +242,12 @@ main(int argc, char **argv)
 		ab_config_free(fields, &cfg);
 		return ex >= 0 ? ex : 1;
 	}
-	int o;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	int o, i;
+	while ((o = getopt_long(argc, argv, "h", opts, &i)) != -1) {
 		switch (o) {
-		case 'r':
-			restore = optarg;
-			break;
-		case 'o':
-			state_out = optarg;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		case 'a':
-			apps = optarg;
-			break;
-		case 'w':
-			wpdir = optarg;
-			break;
-		case 'l':
-			level = optarg;
-			break;
-		case 'T':
-			restore_to = optarg;
+		case 0:
+			AB_ASSERT(i >= 0 && (size_t)i < AB_ARRAY_SIZE(values));
+			*values[i] = optarg;
 			break;
 		case 'V': {
 			struct deskstate ds;
@@ -276,12 +264,8 @@ main(int argc, char **argv)
 		case 'C':
 		case 'P':
 			break; /* handled by ab_config_cli */
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return usage(o == 'h');
 		}
 	}
 	level = level ? level : cfg.log_level;
