@@ -85,31 +85,38 @@ test_format_round_trip(void **state)
 	assert_int_equal(ab_theme_format(&w, buf, 16), -ENOSPC);
 }
 
-/* The palettes: the shell's and the apps' colours of both modes, and a bad accent ignored. */
+/* Every colour the wm and the apps drew with before lib/theme: light, then dark (rgb, alpha). */
+#define AT(field) offsetof(struct ab_theme, field)
+static const struct want {
+	size_t at;
+	unsigned light;
+	double light_alpha;
+	unsigned dark;
+	double dark_alpha;
+} wants[] = {
+    {AT(text), 0x1f2329, 1, 0xeceef3, 1},        {AT(text_dim), 0x6b7280, 1, 0x8d93a1, 1},
+    {AT(border), 0xc8ccd4, 1, 0x3a3e48, 1},      {AT(close), 0xe5484d, 1, 0xe5484d, 1},
+    {AT(sel_text), 0xffffff, 1, 0xffffff, 1},    {AT(desktop), 0xe9edf3, 1, 0x1b1e24, 1},
+    {AT(title_focus), 0xf6f7f9, 1, 0x2c2f37, 1}, {AT(title_blur), 0xe9eaee, 1, 0x24262d, 1},
+    {AT(bar), 0xfbfbfd, 0.86, 0x15171c, 0.90},   {AT(popup), 0xffffff, 0.98, 0x23262e, 0.98},
+    {AT(hover), 0x000000, 0.07, 0xffffff, 0.08}, {AT(bg), 0xffffff, 1, 0x1b1e24, 1},
+    {AT(panel), 0xf6f7f9, 1, 0x23262e, 1},       {AT(accent), 0x3d8bfd, 1, 0x3d8bfd, 1},
+};
+
+/* The palettes of both modes, and a bad accent ignored. */
 static void
 test_palettes(void **state)
 {
 	struct ab_theme t;
 	ab_theme_default(&t);
-	assert_rgba(t.desktop, 0xe9edf3, 1);
-	assert_rgba(t.title_focus, 0xf6f7f9, 1);
-	assert_rgba(t.bar, 0xfbfbfd, 0.86);
-	assert_rgba(t.popup, 0xffffff, 0.98);
-	assert_rgba(t.hover, 0x000000, 0.07);
-	assert_rgba(t.bg, 0xffffff, 1);
-	assert_rgba(t.panel, 0xf6f7f9, 1);
-	assert_rgba(t.text, 0x1f2329, 1);
-	assert_rgba(t.accent, 0x3d8bfd, 1);
+	for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++)
+		assert_rgba((const double *)((const char *)&t + wants[i].at), wants[i].light,
+		            wants[i].light_alpha);
 	ab_theme_set(&t, true, "not a colour");
 	assert_string_equal(t.accent_hex, "#3d8bfd");
-	assert_rgba(t.desktop, 0x1b1e24, 1);
-	assert_rgba(t.title_blur, 0x24262d, 1);
-	assert_rgba(t.bar, 0x15171c, 0.90);
-	assert_rgba(t.popup, 0x23262e, 0.98);
-	assert_rgba(t.hover, 0xffffff, 0.08);
-	assert_rgba(t.panel, 0x23262e, 1);
-	assert_rgba(t.text_dim, 0x8d93a1, 1);
-	assert_rgba(t.close, 0xe5484d, 1);
+	for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++)
+		assert_rgba((const double *)((const char *)&t + wants[i].at), wants[i].dark,
+		            wants[i].dark_alpha);
 	double rgb[3] = {7, 7, 7};
 	assert_false(ab_theme_hex("#12345", rgb));
 	assert_false(ab_theme_hex(NULL, rgb));
