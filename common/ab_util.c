@@ -304,6 +304,25 @@ ab_hex(const void *buf, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+size_t
+ab_percent_encode(const char *s, const char *keep, char *out, size_t size)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < size; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr(keep, *p)) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = digits[*p >> 4];
+			out[o++] = digits[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
 bool
 ab_utf8_valid(const char *s, size_t len)
 {

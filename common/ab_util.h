@@ -102,6 +102,13 @@ int ab_usage(void (*usage)(FILE *f), bool asked);
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void ab_hex(const void *buf, size_t len, char *out);
 
+/*
+ * Percent-encodes s into out (size > 0 bytes, always NUL-terminated): ASCII letters, digits and
+ * the bytes in `keep` stay, every other byte becomes %XX (upper-case hex). When out is too small
+ * the text is cut before the byte that would not fit with an escape. Returns the length written.
+ */
+size_t ab_percent_encode(const char *s, const char *keep, char *out, size_t size);
+
 /* true when s is valid UTF-8 of exactly len bytes with no NUL. */
 bool ab_utf8_valid(const char *s, size_t len);
 

@@ -102,19 +102,7 @@ fs_dir_free(struct fs_dir *d)
 void
 fs_uri_escape(const char *path, char *out, size_t size)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (const unsigned char *p = (const unsigned char *)path; *p && o + 4 < size; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("/-_.~", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
+	ab_percent_encode(path, "/-_.~", out, size);
 }
 
 int

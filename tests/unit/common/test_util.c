@@ -184,7 +184,24 @@ test_usage_exit_status(void **state)
 	assert_ptr_equal(usage_to, stderr);
 }
 
+static void
+test_percent_encode(void **state)
+{
+	char out[64];
+	assert_int_equal(ab_percent_encode("/a b/ü~x.txt", "/-_.~", out, sizeof(out)), 19);
+	assert_string_equal(out, "/a%20b/%C3%BC~x.txt");
+	/* what is not kept is escaped, '/' included */
+	ab_percent_encode("a/b%c", "-._~", out, sizeof(out));
+	assert_string_equal(out, "a%2Fb%25c");
+	/* cut before a byte that does not fit with its escape, never mid-escape */
+	char small[8];
+	assert_int_equal(ab_percent_encode("abc def", "", small, sizeof(small)), 6);
+	assert_string_equal(small, "abc%20");
+	assert_int_equal(ab_percent_encode("", "", small, 1), 0);
+	assert_string_equal(small, "");
+}
+
 AB_TEST_MAIN(setup, teardown, test_atomic_write_replaces_and_reads_back,
              test_atomic_write_into_missing_dir_fails_cleanly, test_read_file_enforces_max,
              test_mkdir_p, test_utf8_validation, test_take_ptr_and_fd, test_random_and_hex,
-             test_write_all_across_short_writes, test_usage_exit_status);
+             test_write_all_across_short_writes, test_usage_exit_status, test_percent_encode);
