@@ -118,23 +118,20 @@ on_signal(struct ab_loop *loop, int fd, unsigned events, void *data)
 	}
 }
 
-/* Prints the usage: to stdout when asked for (--help; returns 0), else to stderr (returns 2). */
-static int
-usage(bool asked)
+static void
+usage(FILE *f)
 {
-	fprintf(asked ? stdout : stderr,
-	        "usage: argobox-wm [options]\n"
-	        "  --restore FILE        desktop state to restore (env ARGOBOX_STATE_FILE)\n"
-	        "  --state-out FILE      also write every exported state to FILE\n"
-	        "  --socket PATH         session control socket (env ARGOBOX_WM_SOCKET)\n"
-	        "  --apps LIST           allowed apps (env ARGOBOX_APPS), '*' = all\n"
-	        "  --wallpaper-dir DIR   wallpaper PNGs (env ARGOBOX_WALLPAPER_DIR)\n"
-	        "  --restore-timeout MS  give up waiting for restored windows after MS\n"
-	        "                        (env ARGOBOX_RESTORE_TIMEOUT_MS, default 30000)\n"
-	        "  --validate-state FILE check a state file and exit (0 = valid)\n"
-	        "  --config FILE, --check-config, --print-default-config\n"
-	        "  --log-level LEVEL     debug, info, warn, error\n");
-	return asked ? 0 : 2;
+	fprintf(f, "usage: argobox-wm [options]\n"
+	           "  --restore FILE        desktop state to restore (env ARGOBOX_STATE_FILE)\n"
+	           "  --state-out FILE      also write every exported state to FILE\n"
+	           "  --socket PATH         session control socket (env ARGOBOX_WM_SOCKET)\n"
+	           "  --apps LIST           allowed apps (env ARGOBOX_APPS), '*' = all\n"
+	           "  --wallpaper-dir DIR   wallpaper PNGs (env ARGOBOX_WALLPAPER_DIR)\n"
+	           "  --restore-timeout MS  give up waiting for restored windows after MS\n"
+	           "                        (env ARGOBOX_RESTORE_TIMEOUT_MS, default 30000)\n"
+	           "  --validate-state FILE check a state file and exit (0 = valid)\n"
+	           "  --config FILE, --check-config, --print-default-config\n"
+	           "  --log-level LEVEL     debug, info, warn, error\n");
 }
 
 static const char *
@@ -265,7 +262,7 @@ main(int argc, char **argv)
 		case 'P':
 			break; /* handled by ab_config_cli */
 		default:
-			return usage(o == 'h');
+			return ab_usage(usage, o == 'h');
 		}
 	}
 	level = level ? level : cfg.log_level;

@@ -16,13 +16,6 @@
 
 #define SEL_MAX (16u << 20) /* the most a paste takes in (no INCR transfers) */
 
-int
-ab_app_usage(const char *usage, bool help)
-{
-	fprintf(help ? stdout : stderr, "usage: %s\n", usage);
-	return help ? 0 : 2;
-}
-
 /* A window property as XGetWindowProperty() returns it. */
 struct app_prop {
 	Atom type;
@@ -218,8 +211,11 @@ ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *
 int
 ab_app_main(struct ab_app *app, const struct ab_app_config *cfg, int argc, char **argv)
 {
-	if (argc - 1 > cfg->max_operands || (argc >= 2 && argv[1][0] == '-'))
-		return ab_app_usage(cfg->usage, argc == 2 && strcmp(argv[1], "--help") == 0);
+	if (argc - 1 > cfg->max_operands || (argc >= 2 && argv[1][0] == '-')) {
+		bool asked = argc == 2 && strcmp(argv[1], "--help") == 0;
+		fprintf(asked ? stdout : stderr, "usage: %s\n", cfg->usage);
+		return asked ? 0 : 2;
+	}
 	struct ab_err err = {0};
 	if (ab_app_open(app, cfg, &err) < 0) {
 		ab_error("argobox-%s: %s", cfg->name, err.msg);

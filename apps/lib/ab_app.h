@@ -113,8 +113,6 @@ struct ab_app {
  * when the window cannot open (logged) or the X connection breaks, 2 for a bad command line.
  */
 int ab_app_main(struct ab_app *app, const struct ab_app_config *cfg, int argc, char **argv);
-/* Prints "usage: <usage>" to stdout when help, else to stderr; returns 0 when help, else 2. */
-int ab_app_usage(const char *usage, bool help);
 /* Opens the display ($DISPLAY), creates and maps the window. */
 int ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *err);
 /* Frees everything ab_app_open() made; accepts a zeroed struct. */

@@ -10,16 +10,22 @@
  * home, PROMPT_COMMAND='history -a', histappend), so history survives the
  * desktop being closed or the container re-created.
  */
-#include "ab_app.h"
 #include "ab_err.h"
 #include "ab_log.h"
+#include "ab_util.h"
 #include "term.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "argobox-terminal [--font-px N] [--scrollback LINES] [-e COMMAND [ARG...]]"
+static void
+usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: argobox-terminal [--font-px N] [--scrollback LINES] [-e COMMAND [ARG...]]\n");
+}
 
 int
 main(int argc, char **argv)
@@ -44,7 +50,7 @@ main(int argc, char **argv)
 			}
 			opt.scrollback = (size_t)n;
 		} else {
-			return ab_app_usage(USAGE, strcmp(argv[i], "--help") == 0);
+			return ab_usage(usage, strcmp(argv[i], "--help") == 0);
 		}
 	}
 	struct ab_err err = {0};
