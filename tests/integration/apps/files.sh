@@ -76,8 +76,10 @@ for i in range(100000): open(os.path.join('$T/big', 'f%06d' % i), 'w').close()"
 xdotool key ctrl+n
 xdotool type --delay 15 "x"
 xdotool key Escape
-start=$(date +%s%N)
 kill "$APP_PID"
+# the next start_app looks the window up by class: not this one, still closing
+wait_for 10 sh -c "! xdotool search --classname files" || fail "the killed files window stayed"
+start=$(date +%s%N)
 start_app argobox-files files "$T/big"
 W=$APP_WIN
 wait_for 60 title_has "$W" "(100000 items)" || fail "100000 entries not listed: $(title "$W")"
