@@ -3,8 +3,9 @@
  * files: the files API over a user's home (see files.h; docs/files.md).
  *
  *   GET    /api/files[/<path>]   a directory: JSON listing (+ usage); a file: its bytes
- *                                (Range, ETag, Content-Disposition)
- *   DELETE /api/files/<path>     a file, a link or an empty directory
+ *                                (Range, ETag, Content-Disposition); ?stat=1: one entry
+ *   DELETE /api/files/<path>     into the trash (files_trash.c); ?permanent=1: unlinked (a
+ *                                file, a link or an empty directory)
  *   POST   /api/files/<path>     {"action":"mkdir"} | {"action":"rename","to":"<path>"}
  *
  * Uploads are files_upload.c's (tus), usage and quota files_usage.c's. Every handler opens
@@ -240,9 +241,8 @@ files_open_home(struct files *f, const char *user, struct files_home *h, const c
 	return fd;
 }
 
-/* Splits rel into its parent (opened beneath homefd, O_PATH) and last name. */
-static int
-open_parent(int homefd, const char *rel, char *name, size_t name_len)
+int
+files_open_parent(int homefd, const char *rel, char *name, size_t name_len)
 {
 	const char *slash = strrchr(rel, '/');
 	snprintf(name, name_len, "%s", slash ? slash + 1 : rel);
@@ -304,6 +304,18 @@ type_name(mode_t m)
 	                     : "other";
 }
 
+/* One listing entry (also the answer of ?stat=1): name, type, size, mtime, mode, MIME. */
+static json_t *
+entry_json(const char *name, const struct stat *st)
+{
+	json_t *e = json_pack("{sssssIsIsi}", "name", name, "type", type_name(st->st_mode), "size",
+	                      (json_int_t)st->st_size, "mtime", (json_int_t)st->st_mtime, "mode",
+	                      (int)(st->st_mode & 07777));
+	if (S_ISREG(st->st_mode))
+		json_object_set_new(e, "mime", json_string(server_mime_type(name)));
+	return e;
+}
+
 static int sort_key; /* 0 name, 1 size, 2 mtime */
 static int sort_dir; /* 1 asc, -1 desc */
 
@@ -335,6 +347,21 @@ query_long(const struct http_request *req, const char *name, long def, long lo, 
 	char *end;
 	long v = strtol(q, &end, 10);
 	return (*end || v < lo) ? def : v > hi ? hi : v;
+}
+
+/* Whether the query has name=1 (from req->query: lws parses no arguments of a DELETE). */
+static bool
+query_flag(const struct http_request *req, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = req->query; p && *p;) {
+		if (strncmp(p, name, n) == 0 && p[n] == '=' && p[n + 1] == '1' &&
+		    (p[n + 2] == '&' || !p[n + 2]))
+			return true;
+		p = strchr(p, '&');
+		p = p ? p + 1 : NULL;
+	}
+	return false;
 }
 
 static void
@@ -387,16 +414,8 @@ list_dir(struct files *f, struct http_request *req, struct http_response *resp, 
 	long off = query_long(req, "offset", 0, 0, LONG_MAX);
 	long lim = query_long(req, "limit", LIST_DEFAULT, 1, LIST_MAX);
 	json_t *entries = json_array();
-	for (size_t i = (size_t)off; i < n && i < (size_t)off + (size_t)lim; i++) {
-		const struct stat *st = &v[i].st;
-		json_t *e =
-		    json_pack("{sssssIsIsi}", "name", v[i].name, "type", type_name(st->st_mode),
-		              "size", (json_int_t)st->st_size, "mtime", (json_int_t)st->st_mtime,
-		              "mode", (int)(st->st_mode & 07777));
-		if (S_ISREG(st->st_mode))
-			json_object_set_new(e, "mime", json_string(server_mime_type(v[i].name)));
-		json_array_append_new(entries, e);
-	}
+	for (size_t i = (size_t)off; i < n && i < (size_t)off + (size_t)lim; i++)
+		json_array_append_new(entries, entry_json(v[i].name, &v[i].st));
 	for (size_t i = 0; i < n; i++)
 		free(v[i].name);
 	free(v);
@@ -534,24 +553,62 @@ static void
 remove_path(struct files *f, struct http_request *req, struct http_response *resp, int homefd,
             const char *rel, const struct files_home *h)
 {
-	char name[FILES_NAME_MAX + 1];
-	_cleanup_close_ int pfd = open_parent(homefd, rel, name, sizeof(name));
+	char name[FILES_NAME_MAX + 1], trashed[FILES_NAME_MAX + 1];
+	bool permanent = query_flag(req, "permanent");
+	_cleanup_close_ int pfd = files_open_parent(homefd, rel, name, sizeof(name));
 	struct stat st;
 	int r = pfd < 0 ? pfd : fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	if (r >= 0 && unlinkat(pfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
+	if (r >= 0 && permanent && unlinkat(pfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 		r = -errno;
+	if (r >= 0 && !permanent)
+		r = files_trash(homefd, rel, req->user, h, trashed, sizeof(trashed));
 	if (r < 0) {
 		files_audit("files.delete", AUDIT_DENY, req,
-		            json_pack("{ssss}", "path", rel, "reason", files_strerror(r)));
+		            json_pack("{sssssb}", "path", rel, "reason", files_strerror(r),
+		                      "permanent", permanent));
 		http_response_error(resp, files_status(r), files_strerror(r));
+		return;
+	}
+	json_t *det = json_pack("{sssssIsb}", "path", rel, "type", type_name(st.st_mode), "bytes",
+	                        (json_int_t)st.st_size, "permanent", permanent);
+	if (!permanent) {
+		/* still in the home: the usage does not move */
+		json_object_set_new(det, "trash", json_string(trashed));
+		files_audit("files.delete", AUDIT_GRANT, req, det);
+		http_response_json(
+		    resp, 200,
+		    json_pack("{ssss+}", "path", rel, "trash", FILES_TRASH "/files/", trashed));
 		return;
 	}
 	if (S_ISREG(st.st_mode) && st.st_nlink == 1)
 		files_usage_add(f, req->user, -(int64_t)st.st_size);
-	files_audit("files.delete", AUDIT_GRANT, req,
-	            json_pack("{sssssI}", "path", rel, "type", type_name(st.st_mode), "bytes",
-	                      (json_int_t)st.st_size));
+	files_audit("files.delete", AUDIT_GRANT, req, det);
 	http_response_set(resp, 204, "application/json", "", 0);
+}
+
+/* GET ?stat=1: one entry, the listing's shape; a link is described, never followed. */
+static void
+stat_path(struct http_request *req, struct http_response *resp, int homefd, const char *rel)
+{
+	char name[FILES_NAME_MAX + 1];
+	_cleanup_close_ int pfd = rel[0] ? files_open_parent(homefd, rel, name, sizeof(name))
+	                                 : fcntl(homefd, F_DUPFD_CLOEXEC, 3);
+	struct stat st;
+	int r = pfd < 0 ? pfd
+	        : fstatat(pfd, rel[0] ? name : "", &st,
+	                  AT_SYMLINK_NOFOLLOW | (rel[0] ? 0 : AT_EMPTY_PATH)) < 0
+	            ? -errno
+	            : 0;
+	if (r < 0) {
+		files_audit("files.stat", AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", files_strerror(r)));
+		http_response_error(resp, files_status(r), files_strerror(r));
+		return;
+	}
+	files_audit("files.stat", AUDIT_GRANT, req, json_pack("{ss}", "path", rel));
+	json_t *e = entry_json(rel[0] ? name : "", &st);
+	json_object_set_new(e, "path", json_string(rel));
+	http_response_json(resp, 200, e);
 }
 
 static void
@@ -586,8 +643,8 @@ post_action(struct files *f, struct http_request *req, struct http_response *res
 			why = why ? why : "empty target";
 			r = -EINVAL;
 		} else {
-			_cleanup_close_ int p1 = open_parent(homefd, rel, n1, sizeof(n1));
-			_cleanup_close_ int p2 = open_parent(homefd, to, n2, sizeof(n2));
+			_cleanup_close_ int p1 = files_open_parent(homefd, rel, n1, sizeof(n1));
+			_cleanup_close_ int p2 = files_open_parent(homefd, to, n2, sizeof(n2));
 			r = p1 < 0 ? p1 : p2 < 0 ? p2 : 0;
 			if (r >= 0 && renameat2(p1, n1, p2, n2, RENAME_NOREPLACE) < 0)
 				r = -errno;
@@ -653,6 +710,10 @@ files_http(struct http_request *req, struct http_response *resp, void *data)
 			remove_path(f, req, resp, homefd, rel, &h);
 		else
 			post_action(f, req, resp, homefd, rel, &h);
+		return 0;
+	}
+	if (query_flag(req, "stat")) {
+		stat_path(req, resp, homefd, rel);
 		return 0;
 	}
 	_cleanup_close_ int fd =

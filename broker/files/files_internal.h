@@ -68,6 +68,8 @@ int files_path_check(const char *rel, const char **why);
  * Returns a directory fd or -errno with *why set (-ENOENT: no home on the host).
  */
 int files_open_home(struct files *f, const char *user, struct files_home *h, const char **why);
+/* Splits rel into its parent (opened beneath homefd, O_PATH) and last name (into name). */
+int files_open_parent(int homefd, const char *rel, char *name, size_t name_len);
 /* Opens (creating as needed, owned by h's ids) the directory `rel` beneath homefd. */
 int files_mkdirs(int homefd, const char *rel, const struct files_home *h);
 /* A message for an -errno from ab_open_beneath and friends. */
@@ -90,6 +92,18 @@ void files_usage_add(struct files *f, const char *user, int64_t delta);
 void files_usage_free_all(struct files *f);
 /* {"used":N|null,"limit":N|null,"known":bool} (new reference) */
 json_t *files_usage_json(struct files *f, const char *user, const struct files_home *h);
+
+/* ---- files_trash.c ---- */
+#define FILES_TRASH ".local/share/Trash" /* the home trash of the freedesktop.org spec */
+/*
+ * Moves `rel` (a file, link or directory, whole) into the home's trash: an info file
+ * info/<n>.trashinfo (Path: /home/<user>/<rel>, DeletionDate) created exclusively first,
+ * then rel renamed to files/<n> without replacing; <n> is rel's name, or "stem.N.ext" when
+ * taken. The trash directories are created (owned by h's ids) beneath homefd like any path.
+ * Returns 0 with the chosen name in ret_name, or -errno.
+ */
+int files_trash(int homefd, const char *rel, const char *user, const struct files_home *h,
+                char *ret_name, size_t ret_len);
 
 /* ---- files_upload.c ---- */
 int files_upload_add_routes(struct files *f, struct server *srv);

@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The files API (broker/files, docs/files.md) over real HTTP on loopback, against the real
 // broker with the sample users (bea: member, developer profile):
-//   files-test.js list|download|delete|upload|resume|quota|oversize|traversal|concurrent
+//   files-test.js list|download|delete|stat|upload|resume|quota|oversize|traversal|concurrent
 // Each case starts its own broker; every answer is asserted with its audit line.
 // Needs root (the broker gives created files to the users' mapped host ids): exits 77 if not.
 'use strict';
@@ -208,30 +208,126 @@ const cases = {
 		const b = await start();
 		const c = await lib.login(b, 'bea');
 		await ready(b, c);
+		const trash = path.join(b.home, '.local/share/Trash');
 		fs.writeFileSync(path.join(b.home, 'gone.txt'), 'bye');
 		fs.mkdirSync(path.join(b.home, 'full'));
 		fs.writeFileSync(path.join(b.home, 'full', 'x'), 'x');
+		// to the trash (freedesktop.org spec): files/<name> + info/<name>.trashinfo
 		let r = await req(b, c, 'DELETE', '/api/files/gone.txt');
-		assert.strictEqual(r.status, 204);
+		assert.strictEqual(r.status, 200, `trash: ${r.body}`);
+		assert.strictEqual(r.json.trash, '.local/share/Trash/files/gone.txt');
 		assert.ok(!fs.existsSync(path.join(b.home, 'gone.txt')));
-		audited(b, 'files.delete', 'grant', { path: 'gone.txt', type: 'file', bytes: 3 });
+		assert.strictEqual(fs.readFileSync(path.join(trash, 'files/gone.txt'), 'utf8'), 'bye');
+		const info = fs.readFileSync(path.join(trash, 'info/gone.txt.trashinfo'), 'utf8');
+		assert.match(info, /^\[Trash Info\]\nPath=\/home\/bea\/gone\.txt\nDeletionDate=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\n$/);
+		assert.strictEqual(fs.statSync(path.join(trash, 'info/gone.txt.trashinfo')).uid, BEA_UID);
+		assert.strictEqual(fs.statSync(path.join(trash, 'files')).uid, BEA_UID);
+		audited(b, 'files.delete', 'grant', { path: 'gone.txt', type: 'file', bytes: 3, permanent: false, trash: 'gone.txt' });
+		// the same name again: a unique name, the first stays; names are escaped in Path
+		fs.mkdirSync(path.join(b.home, 'Sub dir'));
+		fs.writeFileSync(path.join(b.home, 'Sub dir', 'gone.txt'), 'again');
+		r = await req(b, c, 'DELETE', '/api/files/Sub%20dir/gone.txt');
+		assert.strictEqual(r.status, 200);
+		assert.strictEqual(r.json.trash, '.local/share/Trash/files/gone.2.txt');
+		assert.strictEqual(fs.readFileSync(path.join(trash, 'files/gone.2.txt'), 'utf8'), 'again');
+		assert.strictEqual(fs.readFileSync(path.join(trash, 'files/gone.txt'), 'utf8'), 'bye');
+		assert.match(fs.readFileSync(path.join(trash, 'info/gone.2.txt.trashinfo'), 'utf8'), /\nPath=\/home\/bea\/Sub%20dir\/gone\.txt\n/);
+		// a non-empty directory goes whole
+		r = await req(b, c, 'DELETE', '/api/files/full');
+		assert.strictEqual(r.status, 200);
+		assert.strictEqual(fs.readFileSync(path.join(trash, 'files/full/x'), 'utf8'), 'x');
+		audited(b, 'files.delete', 'grant', { path: 'full', type: 'directory', trash: 'full' });
 		r = await req(b, c, 'DELETE', '/api/files/gone.txt');
 		assert.strictEqual(r.status, 404);
-		audited(b, 'files.delete', 'deny', { path: 'gone.txt' });
-		r = await req(b, c, 'DELETE', '/api/files/full');
+		audited(b, 'files.delete', 'deny', { path: 'gone.txt', reason: 'no such file or directory' });
+		// permanently: unlinked, audited as such; a non-empty directory is refused
+		fs.writeFileSync(path.join(b.home, 'perm.txt'), 'p');
+		r = await req(b, c, 'DELETE', '/api/files/perm.txt?permanent=1');
+		assert.strictEqual(r.status, 204);
+		assert.ok(!fs.existsSync(path.join(b.home, 'perm.txt')));
+		assert.ok(!fs.existsSync(path.join(trash, 'files/perm.txt')), 'not in the trash');
+		audited(b, 'files.delete', 'grant', { path: 'perm.txt', type: 'file', bytes: 1, permanent: true });
+		fs.mkdirSync(path.join(b.home, 'full2'));
+		fs.writeFileSync(path.join(b.home, 'full2', 'x'), 'x');
+		r = await req(b, c, 'DELETE', '/api/files/full2?permanent=1');
 		assert.strictEqual(r.status, 409, 'a non-empty directory');
-		audited(b, 'files.delete', 'deny', { path: 'full', reason: 'directory not empty' });
+		audited(b, 'files.delete', 'deny', { path: 'full2', reason: 'directory not empty', permanent: true });
 		// no CSRF token: refused before the handler
-		r = await req(b, { cookie: c.cookie, csrf: 'x' }, 'DELETE', '/api/files/full/x');
+		r = await req(b, { cookie: c.cookie, csrf: 'x' }, 'DELETE', '/api/files/full2/x');
 		assert.strictEqual(r.status, 403);
-		assert.ok(fs.existsSync(path.join(b.home, 'full', 'x')));
-		// a symlink is removed itself, never its target
+		assert.ok(fs.existsSync(path.join(b.home, 'full2', 'x')));
+		// another user deletes in their own home only: bea's file stays
+		const m = await lib.login(b, 'mauve');
+		r = await req(b, m, 'DELETE', '/api/files/full2/x');
+		assert.strictEqual(r.status, 404, 'no URL names another user\'s home');
+		audited(b, 'files.delete', 'deny', { path: 'full2/x' });
+		assert.ok(fs.existsSync(path.join(b.home, 'full2', 'x')));
+		// a symlink is trashed (or removed) itself, never its target
 		fs.writeFileSync(path.join(tmp, 'outside'), 'keep');
 		fs.symlinkSync(path.join(tmp, 'outside'), path.join(b.home, 'link'));
 		r = await req(b, c, 'DELETE', '/api/files/link');
-		assert.strictEqual(r.status, 204);
+		assert.strictEqual(r.status, 200);
+		assert.ok(fs.lstatSync(path.join(trash, 'files/link')).isSymbolicLink());
 		assert.strictEqual(fs.readFileSync(path.join(tmp, 'outside'), 'utf8'), 'keep');
 		audited(b, 'files.delete', 'grant', { path: 'link', type: 'symlink' });
+		fs.symlinkSync(path.join(tmp, 'outside'), path.join(b.home, 'link2'));
+		r = await req(b, c, 'DELETE', '/api/files/link2?permanent=1');
+		assert.strictEqual(r.status, 204);
+		assert.strictEqual(fs.readFileSync(path.join(tmp, 'outside'), 'utf8'), 'keep');
+		// the trash swapped for a link out of the home: refused, nothing moves out
+		fs.mkdirSync(path.join(tmp, 'evil-trash'), { recursive: true });
+		fs.rmSync(trash, { recursive: true });
+		fs.symlinkSync(path.join(tmp, 'evil-trash'), trash);
+		fs.writeFileSync(path.join(b.home, 'stay.txt'), 's');
+		r = await req(b, c, 'DELETE', '/api/files/stay.txt');
+		assert.strictEqual(r.status, 403, 'trash through a symlink');
+		audited(b, 'files.delete', 'deny', { path: 'stay.txt', reason: /symbolic link/ });
+		assert.ok(fs.existsSync(path.join(b.home, 'stay.txt')));
+		assert.deepStrictEqual(fs.readdirSync(path.join(tmp, 'evil-trash')), []);
+		await lib.stopBroker(b);
+	},
+
+	async stat() {
+		const b = await start();
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		fs.mkdirSync(path.join(b.home, 'Docs'));
+		fs.writeFileSync(path.join(b.home, 'Docs', 'a.png'), Buffer.alloc(1234));
+		fs.symlinkSync('/etc/shadow', path.join(b.home, 'shadow'));
+		let r = await req(b, c, 'GET', '/api/files/Docs/a.png?stat=1');
+		assert.strictEqual(r.status, 200);
+		const st = fs.statSync(path.join(b.home, 'Docs', 'a.png'));
+		assert.deepStrictEqual(r.json, { name: 'a.png', path: 'Docs/a.png', type: 'file', size: 1234, mtime: Math.floor(st.mtimeMs / 1000), mode: st.mode & 0o7777, mime: 'image/png' });
+		audited(b, 'files.stat', 'grant', { path: 'Docs/a.png' });
+		// the same shape as the listing's entry
+		const l = await req(b, c, 'GET', '/api/files/Docs');
+		const { path: _p, ...entry } = r.json;
+		assert.deepStrictEqual(l.json.entries[0], entry);
+		r = await req(b, c, 'GET', '/api/files/Docs?stat=1');
+		assert.strictEqual(r.json.type, 'directory');
+		r = await req(b, c, 'GET', '/api/files?stat=1');
+		assert.strictEqual(r.status, 200);
+		assert.strictEqual(r.json.type, 'directory', 'the home itself');
+		// a link is described, not followed
+		r = await req(b, c, 'GET', '/api/files/shadow?stat=1');
+		assert.strictEqual(r.status, 200);
+		assert.strictEqual(r.json.type, 'symlink');
+		assert.ok(!('mime' in r.json));
+		fs.symlinkSync('/etc', path.join(b.home, 'etcdir'));
+		r = await req(b, c, 'GET', '/api/files/etcdir/passwd?stat=1');
+		assert.strictEqual(r.status, 403, 'through a symlinked directory');
+		audited(b, 'files.stat', 'deny', { path: 'etcdir/passwd', reason: /symbolic link/ });
+		r = await req(b, c, 'GET', '/api/files/nope?stat=1');
+		assert.strictEqual(r.status, 404);
+		audited(b, 'files.stat', 'deny', { path: 'nope', reason: 'no such file or directory' });
+		r = await req(b, c, 'GET', `/api/files/${'n'.repeat(300)}?stat=1`);
+		assert.strictEqual(r.status, 400);
+		const anon = await req(b, null, 'GET', '/api/files/Docs?stat=1');
+		assert.strictEqual(anon.status, 401);
+		// another user sees their own home only
+		const m = await lib.login(b, 'mauve');
+		r = await req(b, m, 'GET', '/api/files/Docs/a.png?stat=1');
+		assert.strictEqual(r.status, 404, 'another user\'s file');
 		await lib.stopBroker(b);
 	},
 
