@@ -473,20 +473,9 @@ parse_range(const char *h, unsigned long long size, unsigned long long *start,
 static void
 add_disposition(struct http_response *resp, const char *name)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	char out[3 * FILES_NAME_MAX + 64] = "attachment; filename*=UTF-8''";
 	size_t o = strlen(out);
-	for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 < sizeof(out); p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
+	ab_percent_encode(name, "-._~", out + o, sizeof(out) - o);
 	http_response_add_header(resp, "Content-Disposition", out);
 }
 

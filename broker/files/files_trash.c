@@ -24,25 +24,6 @@
 #define INFO_SUFFIX ".trashinfo"
 #define INFO_MAX    (FILES_NAME_MAX - (sizeof(INFO_SUFFIX) - 1))
 
-/* Percent-encodes a path as the spec asks (RFC 2396, '/' kept). */
-static void
-path_escape(const char *in, char *out, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < len; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
 /* The n-th candidate name for `name` (n = 1: the name itself), short enough for its info. */
 static void
 candidate(const char *name, unsigned n, char *out, size_t len)
@@ -84,7 +65,7 @@ files_trash(int homefd, const char *rel, const char *user, const struct files_ho
 
 	_cleanup_free_ char *abs = ab_xasprintf("/home/%s/%s", user, rel);
 	char esc[3 * FILES_PATH_MAX + 64], date[32];
-	path_escape(abs, esc, sizeof(esc));
+	ab_percent_encode(abs, "/-._~", esc, sizeof(esc)); /* RFC 2396 */
 	time_t now = time(NULL);
 	struct tm tm;
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
@@ -101,8 +82,7 @@ files_trash(int homefd, const char *rel, const char *user, const struct files_ho
 			continue;
 		if (fd < 0)
 			return -errno;
-		size_t len = strlen(info);
-		int r = write(fd, info, len) == (ssize_t)len ? 0 : -EIO;
+		int r = ab_write_all(fd, info, strlen(info));
 		if (r == 0 && fchown(fd, h->uid, h->gid) < 0)
 			r = -errno;
 		if (close(fd) < 0 && r == 0)
