@@ -6,7 +6,9 @@
  *                                (Range, ETag, Content-Disposition); ?stat=1: one entry
  *   DELETE /api/files/<path>     into the trash (files_trash.c); ?permanent=1: unlinked (a
  *                                file, a link or an empty directory)
- *   POST   /api/files/<path>     {"action":"mkdir"} | {"action":"rename","to":"<path>"}
+ *   GET    /api/files/<dir>?archive=tar   the folder as a tar streamed from a child
+ *   POST   /api/files/<path>     {"action":"mkdir"} | {"action":"rename","to":"<path>"} |
+ *                                {"action":"copy","to":"<path>"} (a child: files_jobs.c)
  *
  * Uploads are files_upload.c's (tus), usage and quota files_usage.c's. Every handler opens
  * the home as a directory fd and everything in it with ab_open_beneath() or *at() calls on
@@ -349,14 +351,14 @@ query_long(const struct http_request *req, const char *name, long def, long lo, 
 	return (*end || v < lo) ? def : v > hi ? hi : v;
 }
 
-/* Whether the query has name=1 (from req->query: lws parses no arguments of a DELETE). */
+/* Whether the query has name=value (from req->query: lws parses no arguments of a DELETE). */
 static bool
-query_flag(const struct http_request *req, const char *name)
+query_is(const struct http_request *req, const char *name, const char *value)
 {
-	size_t n = strlen(name);
+	size_t n = strlen(name), v = strlen(value);
 	for (const char *p = req->query; p && *p;) {
-		if (strncmp(p, name, n) == 0 && p[n] == '=' && p[n + 1] == '1' &&
-		    (p[n + 2] == '&' || !p[n + 2]))
+		if (strncmp(p, name, n) == 0 && p[n] == '=' && strncmp(p + n + 1, value, v) == 0 &&
+		    (p[n + 1 + v] == '&' || !p[n + 1 + v]))
 			return true;
 		p = strchr(p, '&');
 		p = p ? p + 1 : NULL;
@@ -470,8 +472,8 @@ parse_range(const char *h, unsigned long long size, unsigned long long *start,
 }
 
 /* Content-Disposition: attachment; filename*=UTF-8''<percent-encoded> */
-static void
-add_disposition(struct http_response *resp, const char *name)
+void
+files_add_disposition(struct http_response *resp, const char *name)
 {
 	char out[3 * FILES_NAME_MAX + 64] = "attachment; filename*=UTF-8''";
 	size_t o = strlen(out);
@@ -505,7 +507,7 @@ download(struct files *f, struct http_request *req, struct http_response *resp, 
 	http_response_add_header(resp, "Accept-Ranges", "bytes");
 	http_response_add_header(resp, "Cache-Control", "private, no-cache");
 	const char *slash = strrchr(rel, '/');
-	add_disposition(resp, slash ? slash + 1 : rel);
+	files_add_disposition(resp, slash ? slash + 1 : rel);
 	if (http_request_header(req, "if-none-match", hdr, sizeof(hdr)) && strcmp(hdr, etag) == 0) {
 		http_response_set(resp, 304, "application/octet-stream", "", 0);
 		return;
@@ -543,7 +545,7 @@ remove_path(struct files *f, struct http_request *req, struct http_response *res
             const char *rel, const struct files_home *h)
 {
 	char name[FILES_NAME_MAX + 1], trashed[FILES_NAME_MAX + 1];
-	bool permanent = query_flag(req, "permanent");
+	bool permanent = query_is(req, "permanent", "1");
 	_cleanup_close_ int pfd = files_open_parent(homefd, rel, name, sizeof(name));
 	struct stat st;
 	int r = pfd < 0 ? pfd : fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
@@ -609,8 +611,14 @@ post_action(struct files *f, struct http_request *req, struct http_response *res
 	const char *action = json_string_value(json_object_get(body, "action"));
 	const char *why = NULL;
 	int r = 0;
+	if (action && strcmp(action, "copy") == 0) {
+		files_copy_start(f, req, resp, homefd, rel,
+		                 json_string_value(json_object_get(body, "to")), h);
+		return;
+	}
 	if (!action || (strcmp(action, "mkdir") != 0 && strcmp(action, "rename") != 0)) {
-		why = "body must be {\"action\":\"mkdir\"} or {\"action\":\"rename\",\"to\":PATH}";
+		why = "body must be {\"action\":\"mkdir\"} or {\"action\":\"rename\"|\"copy\","
+		      "\"to\":PATH}";
 		r = -EINVAL;
 	} else if (strcmp(action, "mkdir") == 0) {
 		int fd = files_mkdirs(homefd, rel, h);
@@ -701,8 +709,12 @@ files_http(struct http_request *req, struct http_response *resp, void *data)
 			post_action(f, req, resp, homefd, rel, &h);
 		return 0;
 	}
-	if (query_flag(req, "stat")) {
+	if (query_is(req, "stat", "1")) {
 		stat_path(req, resp, homefd, rel);
+		return 0;
+	}
+	if (query_is(req, "archive", "tar")) {
+		files_archive_start(f, req, resp, homefd, rel, &h);
 		return 0;
 	}
 	_cleanup_close_ int fd =
@@ -779,6 +791,7 @@ files_free(struct files *f)
 		return;
 	files_upload_free_all(f);
 	files_usage_free_all(f);
+	files_jobs_free_all(f);
 	json_decref(f->config);
 	free(f);
 }

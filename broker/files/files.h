@@ -2,8 +2,9 @@
 /*
  * files: home storage and the files API (docs/files.md).
  *
- * Owns every byte the broker reads or writes in a user's home: listing, download (Range),
- * delete, mkdir, rename (files.c), resumable uploads over the tus 1.0.0 protocol
+ * Owns every byte the broker reads or writes in a user's home: listing, stat, download
+ * (Range), mkdir, rename (files.c), delete to the trash (files_trash.c), copy and folders as
+ * tar in child processes (files_jobs.c), resumable uploads over the tus 1.0.0 protocol
  * (files_upload.c) and home usage against a quota (files_usage.c). Start reading at
  * files_new() and files_add_routes() in files.c.
  *

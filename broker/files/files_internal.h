@@ -54,6 +54,8 @@ struct files {
 	int64_t quota_default, upload_max, refresh_ms;
 	struct files_upload *uploads;
 	struct files_usage *usage;
+	struct files_job *jobs; /* copies and archives running (files_jobs.c) */
+	unsigned njobs;
 };
 
 /* ---- files.c ---- */
@@ -104,6 +106,23 @@ json_t *files_usage_json(struct files *f, const char *user, const struct files_h
  */
 int files_trash(int homefd, const char *rel, const char *user, const struct files_home *h,
                 char *ret_name, size_t ret_len);
+
+/* Adds Content-Disposition: attachment with the RFC 5987 file name. */
+void files_add_disposition(struct http_response *resp, const char *name);
+
+/* ---- files_jobs.c ---- */
+/*
+ * POST {"action":"copy","to":...}: checks (paths, the target free, a file against the
+ * quota) and answers refusals at once; else forks the copy and answers 202 with a JSON body
+ * streamed when it is done ({"path","to","bytes","skipped"} or {"error","status"}).
+ */
+void files_copy_start(struct files *f, struct http_request *req, struct http_response *resp,
+                      int homefd, const char *rel, const char *to, const struct files_home *h);
+/* GET <dir>?archive=tar: the folder as a pax tar streamed from a child (rel "" = the home). */
+void files_archive_start(struct files *f, struct http_request *req, struct http_response *resp,
+                         int homefd, const char *rel, const struct files_home *h);
+/* Kills and reaps every job's child (after server_close(): their streams are closed). */
+void files_jobs_free_all(struct files *f);
 
 /* ---- files_upload.c ---- */
 int files_upload_add_routes(struct files *f, struct server *srv);

@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The files API (broker/files, docs/files.md) over real HTTP on loopback, against the real
 // broker with the sample users (bea: member, developer profile):
-//   files-test.js list|download|delete|stat|upload|resume|quota|oversize|traversal|concurrent
+//   files-test.js list|download|delete|stat|copy|archive|upload|resume|quota|oversize|traversal|concurrent
 // Each case starts its own broker; every answer is asserted with its audit line.
 // Needs root (the broker gives created files to the users' mapped host ids): exits 77 if not.
 'use strict';
@@ -328,6 +328,168 @@ const cases = {
 		const m = await lib.login(b, 'mauve');
 		r = await req(b, m, 'GET', '/api/files/Docs/a.png?stat=1');
 		assert.strictEqual(r.status, 404, 'another user\'s file');
+		await lib.stopBroker(b);
+	},
+
+	async copy() {
+		const b = await start({ users: { bea: 1 << 20 } });
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		const h = b.home;
+		const post = (p, body, cc = c) => req(b, cc, 'POST', p, { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+		fs.mkdirSync(path.join(h, 'Docs/deep/er'), { recursive: true });
+		const blob = crypto.randomBytes(300 << 10);
+		fs.writeFileSync(path.join(h, 'Docs/a.bin'), blob, { mode: 0o640 });
+		fs.writeFileSync(path.join(h, 'Docs/deep/er/n.txt'), 'nested');
+		fs.symlinkSync('/etc/shadow', path.join(h, 'Docs/shadow'));
+		execFileSync('chown', ['-R', `${BEA_UID}:${BEA_UID}`, h]);
+		// a file: 202, the answer arrives when it is done
+		let r = await post('/api/files/Docs/a.bin', { action: 'copy', to: 'b.bin' });
+		assert.strictEqual(r.status, 202, `copy: ${r.body}`);
+		assert.deepStrictEqual(r.json, { path: 'Docs/a.bin', to: 'b.bin', bytes: blob.length, skipped: 0 });
+		assert.strictEqual(sha(fs.readFileSync(path.join(h, 'b.bin'))), sha(blob));
+		const st = fs.statSync(path.join(h, 'b.bin'));
+		assert.strictEqual(st.uid, BEA_UID, 'the copy is bea\'s');
+		assert.strictEqual(st.mode & 0o777, 0o640, 'mode kept');
+		audited(b, 'files.copy', 'grant', { path: 'Docs/a.bin', to: 'b.bin', step: 'start', type: 'file' });
+		audited(b, 'files.copy', 'info', { path: 'Docs/a.bin', to: 'b.bin', step: 'done', bytes: blob.length });
+		// a folder, recursively; a link is copied as a link, never followed
+		r = await post('/api/files/Docs', { action: 'copy', to: 'Copy of Docs' });
+		assert.strictEqual(r.status, 202);
+		assert.strictEqual(r.json.bytes, blob.length + 6);
+		const cd = path.join(h, 'Copy of Docs');
+		assert.strictEqual(fs.readFileSync(path.join(cd, 'deep/er/n.txt'), 'utf8'), 'nested');
+		assert.strictEqual(sha(fs.readFileSync(path.join(cd, 'a.bin'))), sha(blob));
+		assert.ok(fs.lstatSync(path.join(cd, 'shadow')).isSymbolicLink());
+		assert.strictEqual(fs.readlinkSync(path.join(cd, 'shadow')), '/etc/shadow');
+		assert.strictEqual(fs.lstatSync(path.join(cd, 'shadow')).uid, BEA_UID);
+		assert.strictEqual(fs.statSync(path.join(cd, 'deep')).uid, BEA_UID);
+		assert.deepStrictEqual(fs.readdirSync(h).filter((n) => n.startsWith('.argobox-copy')), [], 'no temporary left');
+		// refusals, each answered and audited
+		r = await post('/api/files/Docs/a.bin', { action: 'copy', to: 'b.bin' });
+		assert.strictEqual(r.status, 409, 'target exists');
+		audited(b, 'files.copy', 'deny', { path: 'Docs/a.bin', to: 'b.bin', reason: 'already exists' });
+		assert.strictEqual(sha(fs.readFileSync(path.join(h, 'b.bin'))), sha(blob), 'nothing replaced');
+		r = await post('/api/files/Docs', { action: 'copy', to: 'Docs/deep/Docs' });
+		assert.strictEqual(r.status, 400, 'into itself');
+		audited(b, 'files.copy', 'deny', { to: 'Docs/deep/Docs', reason: /into itself/ });
+		r = await post('/api/files/Docs', { action: 'copy' });
+		assert.strictEqual(r.status, 400, 'no target');
+		fs.symlinkSync('/etc', path.join(h, 'etcdir'));
+		fs.symlinkSync('/tmp', path.join(h, 'tmpdir'));
+		for (const [src, to, status, why] of [
+			['Docs/a.bin', '../x', 400, /'\.' or '\.\.'/],
+			['Docs/a.bin', `/tmp/${path.basename(tmp)}-x`, 400, /absolute/],
+			['Docs/a.bin', `tmpdir/${path.basename(tmp)}-x`, 403, /symbolic link/],
+			['etcdir/passwd', 'passwd', 403, /symbolic link/],
+			['nope', 'x', 404, /no such file/],
+		]) {
+			r = await post(`/api/files/${src}`, { action: 'copy', to });
+			assert.strictEqual(r.status, status, `copy ${src} to ${to}: ${r.status} ${r.body}`);
+			audited(b, 'files.copy', 'deny', { path: src, to, reason: why });
+		}
+		assert.ok(!fs.existsSync(`/tmp/${path.basename(tmp)}-x`) && !fs.existsSync(path.join(h, 'passwd')));
+		// another user copies in their own home only
+		const m = await lib.login(b, 'mauve');
+		r = await post('/api/files/Docs/a.bin', { action: 'copy', to: 'mine.bin' }, m);
+		assert.strictEqual(r.status, 404, 'another user\'s file');
+		audited(b, 'files.copy', 'deny', { path: 'Docs/a.bin', to: 'mine.bin' });
+		// the quota (1 MiB here): a file at once, a folder by the child before a byte is written
+		fs.writeFileSync(path.join(h, 'big.bin'), Buffer.alloc((1 << 20) + 1));
+		r = await post('/api/files/big.bin', { action: 'copy', to: 'big2.bin' });
+		assert.strictEqual(r.status, 413, 'a file over the quota');
+		audited(b, 'files.quota', 'deny', { path: 'big.bin', reason: 'quota exceeded by a copy' });
+		fs.mkdirSync(path.join(h, 'Two'));
+		fs.writeFileSync(path.join(h, 'Two/1'), Buffer.alloc(600 << 10));
+		fs.writeFileSync(path.join(h, 'Two/2'), Buffer.alloc(600 << 10));
+		r = await post('/api/files/Two', { action: 'copy', to: 'Two2' });
+		assert.strictEqual(r.status, 202);
+		assert.strictEqual(r.json.status, 413, `a folder over the quota: ${r.body}`);
+		assert.match(r.json.error, /quota exceeded/);
+		audited(b, 'files.quota', 'deny', { path: 'Two', to: 'Two2', bytes: 1200 << 10 });
+		assert.ok(!fs.existsSync(path.join(h, 'Two2')));
+		// a copy that fails half-way (a file bea may not read): nothing under the final name
+		fs.mkdirSync(path.join(h, 'Part'));
+		fs.writeFileSync(path.join(h, 'Part/a'), 'a');
+		fs.writeFileSync(path.join(h, 'Part/z-root-only'), 'secret', { mode: 0o600 });
+		fs.chownSync(path.join(h, 'Part/a'), BEA_UID, BEA_UID);
+		r = await post('/api/files/Part', { action: 'copy', to: 'Part2' });
+		assert.strictEqual(r.status, 202);
+		assert.strictEqual(r.json.status, 403, `unreadable file: ${r.body}`);
+		audited(b, 'files.copy', 'failure', { path: 'Part', to: 'Part2', step: 'failed' });
+		assert.ok(!fs.existsSync(path.join(h, 'Part2')), 'no partial target under the final name');
+		assert.deepStrictEqual(fs.readdirSync(h).filter((n) => n.startsWith('.argobox-copy')), [], 'temporary removed');
+		await lib.stopBroker(b);
+	},
+
+	async archive() {
+		const b = await start();
+		const c = await lib.login(b, 'bea');
+		await ready(b, c);
+		const h = b.home;
+		const t = path.join(h, 'Arch');
+		fs.mkdirSync(path.join(t, 'sub/empty'), { recursive: true });
+		fs.writeFileSync(path.join(t, 'a.txt'), 'alpha');
+		const blob = crypto.randomBytes(3 << 20);
+		fs.writeFileSync(path.join(t, 'sub/b.bin'), blob);
+		fs.symlinkSync('/etc/shadow', path.join(t, 'shadow'));
+		execFileSync('chown', ['-R', `${BEA_UID}:${BEA_UID}`, h]);
+		fs.writeFileSync(path.join(tmp, 'root-secret2'), 'secret', { mode: 0o600 });
+		fs.linkSync(path.join(tmp, 'root-secret2'), path.join(t, 'hard'));
+		let r = await req(b, c, 'GET', '/api/files/Arch?archive=tar');
+		assert.strictEqual(r.status, 200);
+		assert.strictEqual(r.headers['content-type'], 'application/x-tar');
+		assert.match(r.headers['content-disposition'], /^attachment; filename\*=UTF-8''Arch\.tar$/);
+		audited(b, 'files.archive', 'grant', { path: 'Arch', step: 'start' });
+		const out = path.join(tmp, 'extract');
+		fs.mkdirSync(out);
+		fs.writeFileSync(path.join(tmp, 'a.tar'), r.body);
+		execFileSync('tar', ['-xf', path.join(tmp, 'a.tar'), '-C', out]);
+		assert.strictEqual(fs.readFileSync(path.join(out, 'Arch/a.txt'), 'utf8'), 'alpha');
+		assert.strictEqual(sha(fs.readFileSync(path.join(out, 'Arch/sub/b.bin'))), sha(blob));
+		assert.ok(fs.statSync(path.join(out, 'Arch/sub/empty')).isDirectory());
+		assert.ok(fs.lstatSync(path.join(out, 'Arch/shadow')).isSymbolicLink(), 'a link stays a link');
+		assert.strictEqual(fs.readlinkSync(path.join(out, 'Arch/shadow')), '/etc/shadow');
+		assert.ok(!fs.existsSync(path.join(out, 'Arch/hard')), 'a hard link to root\'s file is left out');
+		const list = execFileSync('tar', ['-tf', path.join(tmp, 'a.tar')]).toString().split('\n').filter(Boolean).sort();
+		assert.deepStrictEqual(list, ['Arch/', 'Arch/a.txt', 'Arch/shadow', 'Arch/sub/', 'Arch/sub/b.bin', 'Arch/sub/empty/'].sort());
+		await lib.waitFor('the archive\'s end audited', () => lib.auditLines(b).some((l) => l.event === 'files.archive' && l.outcome === 'info'));
+		audited(b, 'files.archive', 'info', { path: 'Arch', step: 'done', bytes: r.body.length });
+		// the home itself
+		r = await req(b, c, 'GET', '/api/files?archive=tar');
+		assert.strictEqual(r.status, 200);
+		assert.match(r.headers['content-disposition'], /''bea\.tar$/);
+		fs.writeFileSync(path.join(tmp, 'h.tar'), r.body);
+		assert.ok(execFileSync('tar', ['-tf', path.join(tmp, 'h.tar')]).toString().split('\n').includes('bea/Arch/sub/b.bin'));
+		// refusals
+		fs.symlinkSync('/etc', path.join(h, 'etcdir'));
+		for (const [p, status, why] of [
+			['Arch/a.txt', 400, /only a folder/],
+			['etcdir', 403, /symbolic link/],
+			['etcdir/ssl', 403, /symbolic link/],
+			['nope', 404, /no such file/],
+		]) {
+			r = await req(b, c, 'GET', `/api/files/${p}?archive=tar`);
+			assert.strictEqual(r.status, status, `archive ${p}: ${r.status}`);
+			audited(b, 'files.archive', 'deny', { path: p, reason: why });
+		}
+		const m = await lib.login(b, 'mauve');
+		r = await req(b, m, 'GET', '/api/files/Arch?archive=tar');
+		assert.strictEqual(r.status, 404, 'another user\'s folder');
+		r = await req(b, null, 'GET', '/api/files/Arch?archive=tar');
+		assert.strictEqual(r.status, 401);
+		// a client that leaves mid-stream: the child is killed, the loop goes on
+		fs.writeFileSync(path.join(t, 'sub/big.bin'), crypto.randomBytes(32 << 20));
+		fs.chownSync(path.join(t, 'sub/big.bin'), BEA_UID, BEA_UID);
+		await new Promise((resolve) => {
+			const s = net.connect(b.port, '127.0.0.1', () => s.write(`GET /api/files/Arch?archive=tar HTTP/1.1\r\nHost: x\r\nCookie: ${c.cookie}\r\n\r\n`));
+			let got = 0;
+			s.on('data', (d) => { got += d.length; if (got > 1 << 20) { s.destroy(); resolve(); } });
+		});
+		await lib.waitFor('the cut archive audited', () => lib.auditLines(b).some((l) => l.event === 'files.archive' && l.outcome === 'failure'));
+		audited(b, 'files.archive', 'failure', { path: 'Arch', step: 'failed' });
+		r = await req(b, c, 'GET', '/api/files/Arch?stat=1');
+		assert.strictEqual(r.status, 200, 'the broker still answers');
 		await lib.stopBroker(b);
 	},
 
