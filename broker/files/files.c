@@ -34,6 +34,7 @@
 #define API_FILES_SLASH "/api/files/"
 #define LIST_DEFAULT    1000
 #define LIST_MAX        10000
+#define LIST_OFFSET_MAX 100000 /* beyond: the cursor (memory is offset + limit entries) */
 
 /* ---- configuration ---- */
 
@@ -366,10 +367,96 @@ query_is(const struct http_request *req, const char *name, const char *value)
 	return false;
 }
 
+/* The page's heap: the worst kept entry (by entry_cmp) on top. */
+static void
+heap_sift_down(struct entry *v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n && entry_cmp(&v[l], &v[m]) > 0)
+			m = l;
+		if (r < n && entry_cmp(&v[r], &v[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		struct entry t = v[i];
+		v[i] = v[m];
+		v[m] = t;
+		i = m;
+	}
+}
+
+static void
+heap_push(struct entry *v, size_t n, struct entry e)
+{
+	size_t i = n;
+	v[i] = e;
+	while (i > 0 && entry_cmp(&v[i], &v[(i - 1) / 2]) > 0) {
+		struct entry t = v[i];
+		v[i] = v[(i - 1) / 2];
+		v[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+/* "d|f:<key>:<name>": where the next page starts (after this entry in the sort order). */
+static json_t *
+cursor_json(const struct entry *e)
+{
+	long long key = sort_key == 1   ? (long long)e->st.st_size
+	                : sort_key == 2 ? (long long)e->st.st_mtime
+	                                : 0;
+	return json_sprintf("%c:%lld:%s", S_ISDIR(e->st.st_mode) ? 'd' : 'f', key, e->name);
+}
+
+static int
+cursor_parse(const char *c, struct entry *ret)
+{
+	char *end;
+	if ((c[0] != 'd' && c[0] != 'f') || c[1] != ':')
+		return -EINVAL;
+	long long key = strtoll(c + 2, &end, 10);
+	if (*end != ':' || end == c + 2)
+		return -EINVAL;
+	*ret = (struct entry){.name = end + 1};
+	ret->st.st_mode = c[0] == 'd' ? S_IFDIR : S_IFREG;
+	ret->st.st_size = key;
+	ret->st.st_mtime = key;
+	return 0;
+}
+
+/*
+ * A directory listing in pages of bounded memory: one pass of readdir + fstatat keeps only
+ * the page's entries (offset + limit with ?offset=, limit after ?cursor=) in a heap, so a
+ * directory of any size costs O(page) memory; the answer's "next" is the cursor of the page
+ * after this one (null at the end).
+ */
 static void
 list_dir(struct files *f, struct http_request *req, struct http_response *resp, int fd,
          const char *rel, const struct files_home *h)
 {
+	char sb[32], ob[32], cb[FILES_NAME_MAX + 48];
+	const char *sort = http_request_query(req, "sort", sb, sizeof(sb));
+	const char *order = http_request_query(req, "order", ob, sizeof(ob));
+	const char *cq = http_request_query(req, "cursor", cb, sizeof(cb));
+	sort = sort ? sort : "name";
+	order = order ? order : "asc";
+	sort_key = strcmp(sort, "size") == 0 ? 1 : strcmp(sort, "mtime") == 0 ? 2 : 0;
+	sort_dir = strcmp(order, "desc") == 0 ? -1 : 1;
+	long off = query_long(req, "offset", 0, 0, LONG_MAX);
+	long lim = query_long(req, "limit", LIST_DEFAULT, 1, LIST_MAX);
+	struct entry cursor;
+	const char *why = NULL;
+	if (cq && (cursor_parse(cq, &cursor) < 0 || off))
+		why = off ? "offset and cursor together" : "bad cursor";
+	else if (off > LIST_OFFSET_MAX)
+		why = "offset too large: page on with the cursor of the answer's \"next\"";
+	if (why) {
+		files_audit("files.list", AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", why));
+		http_response_error(resp, 400, why);
+		return;
+	}
 	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d) {
@@ -378,54 +465,53 @@ list_dir(struct files *f, struct http_request *req, struct http_response *resp, 
 		http_response_error(resp, 500, "cannot read the directory");
 		return;
 	}
-	char buf[32];
-	const char *hq = http_request_query(req, "hidden", buf, sizeof(buf));
-	bool hidden = hq && strcmp(hq, "1") == 0;
-	struct entry *v = NULL;
-	size_t n = 0, cap = 0, skipped = 0;
+	bool hidden = query_is(req, "hidden", "1");
+	size_t keep = (size_t)(cq ? lim : off + lim), n = 0, total = 0, skipped = 0, after = 0;
+	struct entry *v = ab_xmalloc((keep + 1) * sizeof(*v));
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (!hidden && de->d_name[0] == '.')
 			continue;
-		struct stat st;
+		struct entry e = {.name = de->d_name};
 		if (!ab_utf8_valid(de->d_name, strlen(de->d_name)) ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		    fstatat(dirfd(d), de->d_name, &e.st, AT_SYMLINK_NOFOLLOW) < 0) {
 			skipped++;
 			continue;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = ab_xrealloc(v, cap * sizeof(*v));
+		total++;
+		if (cq && entry_cmp(&e, &cursor) <= 0)
+			continue;
+		after++;
+		if (n == keep && entry_cmp(&e, &v[0]) >= 0)
+			continue;
+		e.name = ab_xstrdup(e.name);
+		if (n == keep) {
+			free(v[0].name);
+			v[0] = e;
+			heap_sift_down(v, n, 0);
+		} else {
+			heap_push(v, n++, e);
 		}
-		v[n].name = ab_xstrdup(de->d_name);
-		v[n].st = st;
-		n++;
 	}
 	closedir(d);
-	char sb[32], ob[32];
-	const char *sort = http_request_query(req, "sort", sb, sizeof(sb));
-	const char *order = http_request_query(req, "order", ob, sizeof(ob));
-	sort = sort ? sort : "name";
-	order = order ? order : "asc";
-	sort_key = strcmp(sort, "size") == 0 ? 1 : strcmp(sort, "mtime") == 0 ? 2 : 0;
-	sort_dir = strcmp(order, "desc") == 0 ? -1 : 1;
 	if (n)
 		qsort(v, n, sizeof(*v), entry_cmp);
-	long off = query_long(req, "offset", 0, 0, LONG_MAX);
-	long lim = query_long(req, "limit", LIST_DEFAULT, 1, LIST_MAX);
+	size_t first = cq ? 0 : (size_t)AB_MIN((size_t)off, n);
 	json_t *entries = json_array();
-	for (size_t i = (size_t)off; i < n && i < (size_t)off + (size_t)lim; i++)
+	for (size_t i = first; i < n; i++)
 		json_array_append_new(entries, entry_json(v[i].name, &v[i].st));
+	json_t *next = n > first && after > n ? cursor_json(&v[n - 1]) : json_null();
 	for (size_t i = 0; i < n; i++)
 		free(v[i].name);
 	free(v);
-	json_t *out = json_pack("{sssosIsIsIso}", "path", rel, "entries", entries, "total",
-	                        (json_int_t)n, "offset", (json_int_t)off, "skipped",
-	                        (json_int_t)skipped, "usage", files_usage_json(f, req->user, h));
+	json_t *out =
+	    json_pack("{sssosIsIsIsoso}", "path", rel, "entries", entries, "total",
+	              (json_int_t)total, "offset", (json_int_t)off, "skipped", (json_int_t)skipped,
+	              "next", next, "usage", files_usage_json(f, req->user, h));
 	files_audit("files.list", AUDIT_GRANT, req,
-	            json_pack("{sssI}", "path", rel, "entries", (json_int_t)n));
+	            json_pack("{sssI}", "path", rel, "entries", (json_int_t)total));
 	http_response_json(resp, 200, out);
 }
 

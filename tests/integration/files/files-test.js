@@ -156,6 +156,37 @@ const cases = {
 		r = await req(b, c, 'GET', '/api/files?sort=size&offset=1&limit=1');
 		assert.deepStrictEqual(r.json.entries.map((e) => e.name), ['b.txt'], 'sorted by size asc');
 		assert.strictEqual(r.json.total, 3);
+		assert.ok(r.json.next, 'a page with more after it has a cursor');
+		// pages by cursor: every entry once, in order, each page's memory bounded by its limit
+		fs.mkdirSync(path.join(b.home, 'Many'));
+		fs.mkdirSync(path.join(b.home, 'Many', 'zdir'));
+		for (let i = 0; i < 25; i++) fs.writeFileSync(path.join(b.home, 'Many', `f ${String(i).padStart(2, '0')}&`), Buffer.alloc((i * 7) % 11));
+		for (const [sort, order] of [['name', 'asc'], ['size', 'desc'], ['mtime', 'asc']]) {
+			const all = (await req(b, c, 'GET', `/api/files/Many?sort=${sort}&order=${order}&limit=100`)).json.entries.map((e) => e.name);
+			assert.strictEqual(all.length, 26);
+			assert.strictEqual(all[0], 'zdir', 'directories first');
+			const paged = [];
+			let cursor = null, pages = 0;
+			do {
+				r = await req(b, c, 'GET', `/api/files/Many?sort=${sort}&order=${order}&limit=10${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+				assert.strictEqual(r.status, 200, `page: ${r.body}`);
+				assert.ok(r.json.entries.length <= 10);
+				assert.strictEqual(r.json.total, 26);
+				paged.push(...r.json.entries.map((e) => e.name));
+				cursor = r.json.next;
+				pages++;
+			} while (cursor && pages < 10);
+			assert.strictEqual(pages, 3, `${sort}: three pages`);
+			assert.deepStrictEqual(paged, all, `${sort} ${order}: the cursor pages are the listing`);
+		}
+		r = await req(b, c, 'GET', '/api/files/Many?limit=10&offset=20');
+		assert.strictEqual(r.json.entries.length, 6);
+		assert.strictEqual(r.json.next, null);
+		for (const q of ['cursor=x', 'cursor=f:1:a&offset=2', 'offset=100001']) {
+			r = await req(b, c, 'GET', `/api/files/Many?${q}`);
+			assert.strictEqual(r.status, 400, `${q}: ${r.status}`);
+			audited(b, 'files.list', 'deny', { path: 'Many', reason: /cursor|offset/ });
+		}
 		r = await req(b, c, 'GET', '/api/files?hidden=1');
 		assert.ok(r.json.entries.some((e) => e.name === '.hidden'), 'hidden=1 shows dotfiles');
 		r = await req(b, c, 'GET', '/api/files/Docs');
