@@ -27,7 +27,7 @@
 #include "ab_loop.h"
 #include "ab_theme.h"
 #include "deskstate.h"
-#include "desktop.h"
+#include "desktop_entry.h"
 
 /* ---- atoms (ewmh.c) ---- */
 enum atom_id {

@@ -3,6 +3,7 @@
 #include "fsmodel.h"
 #include "ab_err.h"
 #include "ab_util.h"
+#include "desktop_entry.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -227,14 +228,9 @@ desktop_value(const char *text, const char *key, char *out, size_t size)
 char *
 fs_open_command(const char *dirs, const char *mime, const char *file)
 {
-	if (!dirs || !*dirs)
-		dirs = "/usr/local/share:/usr/share";
-	_cleanup_free_ char *copy = ab_xstrdup(dirs);
-	char *save = NULL;
-	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/applications", d);
-		DIR *dir = opendir(path);
+	_cleanup_(desktop_app_dirs_freep) char **v = desktop_app_dirs(dirs);
+	for (char **path = v; *path; path++) {
+		DIR *dir = opendir(*path);
 		if (!dir)
 			continue;
 		struct dirent *de;
@@ -243,7 +239,7 @@ fs_open_command(const char *dirs, const char *mime, const char *file)
 			if (n < 9 || strcmp(de->d_name + n - 8, ".desktop") != 0)
 				continue;
 			char fp[1400];
-			snprintf(fp, sizeof(fp), "%s/%s", path, de->d_name);
+			snprintf(fp, sizeof(fp), "%s/%s", *path, de->d_name);
 			_cleanup_free_ char *text = NULL;
 			size_t len;
 			if (ab_read_file(fp, 64 * 1024, &text, &len, NULL) < 0)

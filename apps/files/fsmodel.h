@@ -54,9 +54,9 @@ int fs_trash(const char *path, const char *home, char **ret_name, struct ab_err 
 /* A MIME type guessed from the file name ("text/plain", "image/png", "inode/directory", ...). */
 const char *fs_mime(const char *name, bool dir);
 /*
- * The Exec line of the first .desktop file under dirs ("a:b", each with
- * applications/) whose MimeType lists mime, with its field codes replaced by
- * the quoted file; NULL when none. The caller frees it.
+ * The Exec line of the first .desktop file in desktop_app_dirs(dirs) (lib/desktop_entry)
+ * whose MimeType lists mime, with its field codes replaced by the quoted file; NULL when
+ * none. The caller frees it.
  */
 char *fs_open_command(const char *dirs, const char *mime, const char *file);
 /* Percent-encodes a path for a .trashinfo Path= line (out >= 3*strlen+1). */

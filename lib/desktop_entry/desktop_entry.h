@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * desktop: freedesktop .desktop entries (the launcher's apps), free of X.
+ * desktop_entry: freedesktop .desktop entries, free of X: the wm's launcher lists them, the
+ * file manager (apps/files) finds the one that opens a file's MIME type.
  *
  * desktop_scan() reads $dir/applications/ for every dir of XDG_DATA_DIRS
  * (earlier dirs win on equal ids), keeps visible Type=Application entries
@@ -8,8 +9,8 @@
  * An allowed list is comma or space separated ids ("xterm.desktop") or
  * bare names ("xterm"); "*" allows everything; NULL or "" allows nothing.
  */
-#ifndef AB_WM_DESKTOP_H
-#define AB_WM_DESKTOP_H
+#ifndef AB_DESKTOP_ENTRY_H
+#define AB_DESKTOP_ENTRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,7 +55,21 @@ int desktop_parse(const char *id, const char *text, struct desktop_entry *ret, s
 
 bool desktop_allowed(const char *allowed, const char *id);
 
-/* Scans `dirs` (colon separated; NULL: $XDG_DATA_DIRS or /usr/local/share:/usr/share). */
+/*
+ * The directories entries are read from, in order: "<dir>/applications" for every dir of `dirs`
+ * (colon separated; NULL or "": $XDG_DATA_DIRS, and when that is unset or empty
+ * /usr/local/share:/usr/share). A NULL-terminated array, owned: free with
+ * desktop_app_dirs_free().
+ */
+char **desktop_app_dirs(const char *dirs);
+void desktop_app_dirs_free(char **v);
+static inline void
+desktop_app_dirs_freep(char ***v)
+{
+	desktop_app_dirs_free(*v);
+}
+
+/* Scans desktop_app_dirs(dirs). */
 void desktop_scan(const char *dirs, const char *allowed, struct desktop_list *ret);
 void desktop_list_free(struct desktop_list *l);
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ab_util.h"
-#include "desktop.h"
+#include "desktop_entry.h"
 
 static void
 test_parse(void **state)
@@ -138,4 +138,28 @@ test_scan_match_find(void **state)
 	rmdir(dir);
 }
 
-AB_TEST_MAIN(NULL, NULL, test_parse, test_argv, test_allowed, test_scan_match_find);
+/* Where entries are read from: each dir's applications/, in order; the environment, the defaults.
+ */
+static void
+test_app_dirs(void **state)
+{
+	char **v = desktop_app_dirs("/a:/b::/c");
+	assert_string_equal(v[0], "/a/applications");
+	assert_string_equal(v[1], "/b/applications");
+	assert_string_equal(v[2], "/c/applications");
+	assert_null(v[3]);
+	desktop_app_dirs_free(v);
+	setenv("XDG_DATA_DIRS", "/x", 1);
+	v = desktop_app_dirs(NULL);
+	assert_string_equal(v[0], "/x/applications");
+	assert_null(v[1]);
+	desktop_app_dirs_free(v);
+	unsetenv("XDG_DATA_DIRS");
+	v = desktop_app_dirs("");
+	assert_string_equal(v[0], "/usr/local/share/applications");
+	assert_string_equal(v[1], "/usr/share/applications");
+	assert_null(v[2]);
+	desktop_app_dirs_free(v);
+}
+
+AB_TEST_MAIN(NULL, NULL, test_parse, test_argv, test_allowed, test_scan_match_find, test_app_dirs);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* desktop: freedesktop .desktop entries (see desktop.h). */
-#include "desktop.h"
+/* desktop_entry: freedesktop .desktop entries (see desktop_entry.h). */
+#include "desktop_entry.h"
 #include "ab_util.h"
 
 #include <ctype.h>
@@ -216,22 +216,38 @@ scan_dir(const char *dir, const char *prefix, const char *allowed, struct deskto
 	closedir(d);
 }
 
-void
-desktop_scan(const char *dirs, const char *allowed, struct desktop_list *ret)
+char **
+desktop_app_dirs(const char *dirs)
 {
-	struct desktop_list l = {0};
-	size_t cap = 0;
 	if (!dirs || !*dirs)
 		dirs = getenv("XDG_DATA_DIRS");
 	if (!dirs || !*dirs)
 		dirs = "/usr/local/share:/usr/share";
 	_cleanup_free_ char *copy = ab_xstrdup(dirs);
+	char **v = ab_xcalloc(strlen(dirs) / 2 + 2, sizeof(*v)); /* ':' between non-empty dirs */
+	size_t n = 0;
 	char *save = NULL;
-	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/applications", d);
-		scan_dir(path, "", allowed, &l, &cap, 0);
-	}
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save))
+		v[n++] = ab_xasprintf("%s/applications", d);
+	return v;
+}
+
+void
+desktop_app_dirs_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+void
+desktop_scan(const char *dirs, const char *allowed, struct desktop_list *ret)
+{
+	struct desktop_list l = {0};
+	size_t cap = 0;
+	_cleanup_(desktop_app_dirs_freep) char **v = desktop_app_dirs(dirs);
+	for (char **p = v; *p; p++)
+		scan_dir(*p, "", allowed, &l, &cap, 0);
 	if (l.n)
 		qsort(l.v, l.n, sizeof(*l.v), cmp_entry);
 	*ret = l;
