@@ -147,6 +147,12 @@ void ab_draw_icon_tile(cairo_t *cr, int s, const double *bg, const double *fg);
 /* One line of text at (x, y) top-left, ellipsized to w (w <= 0: no limit); returns its width. */
 int ab_draw_text(cairo_t *cr, const char *text, const char *font, const double *rgb, double x,
                  double y, double w);
+/*
+ * A page: paints the whole surface in the theme's background, then `title` at (x, y) in the
+ * theme's font made bold at 15 pt, ellipsized to w.
+ */
+void ab_draw_page(cairo_t *cr, const struct ab_theme *t, const char *title, double x, double y,
+                  double w);
 /* Pixel height of a line of `font`. */
 int ab_draw_line_height(cairo_t *cr, const char *font);
 /* A 2 px focus ring in the accent colour around (x, y, w, h). */

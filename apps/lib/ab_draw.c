@@ -4,6 +4,7 @@
 #include "ab_util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 void
@@ -41,6 +42,19 @@ ab_draw_text(cairo_t *cr, const char *text, const char *font, const double *rgb,
 	pango_cairo_show_layout(cr, l);
 	g_object_unref(l);
 	return tw;
+}
+
+void
+ab_draw_page(cairo_t *cr, const struct ab_theme *t, const char *title, double x, double y, double w)
+{
+	ab_draw_rgb(cr, t->bg);
+	cairo_paint(cr);
+	char big[96];
+	snprintf(big, sizeof(big), "%s", t->font);
+	char *sp = strrchr(big, ' ');
+	if (sp)
+		snprintf(sp, sizeof(big) - (size_t)(sp - big), " Bold 15");
+	ab_draw_text(cr, title, big, t->text, x, y, w);
 }
 
 int

@@ -13,20 +13,11 @@
 #include "ab_log.h"
 #include "ab_util.h"
 
-#include <string.h>
-
 static void
 services_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
 	const struct ab_theme *t = &app->theme;
-	ab_draw_rgb(cr, t->bg);
-	cairo_paint(cr);
-	char big[96];
-	snprintf(big, sizeof(big), "%s", t->font);
-	char *sp = strrchr(big, ' ');
-	if (sp)
-		snprintf(sp, sizeof(big) - (size_t)(sp - big), " Bold 15");
-	ab_draw_text(cr, "Services", big, t->text, 24, 20, w - 48);
+	ab_draw_page(cr, t, "Services", 24, 20, w - 48);
 	ab_draw_rgb(cr, t->panel);
 	ab_cairo_rounded(cr, 20, 64, w - 40, 150, 10);
 	cairo_fill_preserve(cr);

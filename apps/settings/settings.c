@@ -205,14 +205,7 @@ settings_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
 	struct settings *s = app->data;
 	const struct ab_theme *t = &app->theme;
-	ab_draw_rgb(cr, t->bg);
-	cairo_paint(cr);
-	char big[96];
-	snprintf(big, sizeof(big), "%s", t->font);
-	char *sp = strrchr(big, ' ');
-	if (sp)
-		snprintf(sp, sizeof(big) - (size_t)(sp - big), " Bold 15");
-	ab_draw_text(cr, "Settings", big, t->text, 20, 16, w - 40);
+	ab_draw_page(cr, t, "Settings", 20, 16, w - 40);
 	ab_draw_text(cr, "Up/Down: choose · Left/Right or Enter: change · saved with your desktop",
 	             t->font, t->text_dim, 20, 46, w - 40);
 	s->list.focused = app->focused;
