@@ -28,8 +28,14 @@
 #define SERVER_MAX_HEALTH        8
 #define SERVER_MAX_BODY_HANDLERS 8
 #define SERVER_FD_SLICE          (64u << 10)
-#define NOVNC_PREFIX             "/vendor/novnc/"
-#define NOVNC_DIR                "node_modules/@novnc/novnc/"
+/*
+ * lws guards an HTTP transaction with a timeout of a few seconds that writing does not
+ * renew, so a long response (a slow client, a big file or tar) was cut mid-body: each piece
+ * sent renews it, and only a client that takes nothing for this long is dropped.
+ */
+#define SERVER_SEND_TIMEOUT_S 60
+#define NOVNC_PREFIX          "/vendor/novnc/"
+#define NOVNC_DIR             "node_modules/@novnc/novnc/"
 
 struct route {
 	char *method;
@@ -948,6 +954,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 				return -1;
 			}
 			n = (size_t)got;
+			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SERVER_SEND_TIMEOUT_S);
 			return conn_write_piece(wsi, c, buf, n, c->sent + n == r->fd_len);
 		}
 		if (r->stream) {
@@ -963,11 +970,15 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			if (w < 0 || (n > 0 && w < (int)n))
 				return -1;
 			if (n > 0) {
+				lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+				                SERVER_SEND_TIMEOUT_S);
 				lws_callback_on_writable(wsi);
 				return 0;
 			}
-			if (n == 0)
+			if (n == 0) { /* the producer waits for data: it bounds its own wait */
+				lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 				return 0;
+			}
 			return -1; /* the end: "Connection: close" was sent */
 		}
 		if (!r->body || c->sent >= r->body_len)

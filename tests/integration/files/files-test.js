@@ -75,6 +75,26 @@ function req(b, c, method, target, { headers = {}, body, cut, contentLength } = 
 	});
 }
 
+/* A GET whose client takes nothing for `pauseMs` after the headers, then reads to the end
+ * (lws's own transaction timeout is a few seconds: a long response must outlive it).
+ * Resolves the body after the headers. */
+function slowGet(b, c, target, pauseMs) {
+	return new Promise((resolve, reject) => {
+		const s = net.connect(b.port, '127.0.0.1', () => {
+			s.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${b.port}\r\nConnection: close\r\nCookie: ${c.cookie}\r\n\r\n`);
+			setTimeout(() => s.pause(), 50);
+			setTimeout(() => s.resume(), pauseMs);
+		});
+		const parts = [];
+		s.on('data', (d) => parts.push(d));
+		s.on('error', reject);
+		s.on('close', () => {
+			const all = Buffer.concat(parts);
+			resolve(all.subarray(all.indexOf('\r\n\r\n') + 4));
+		});
+	});
+}
+
 const TUS = { 'Tus-Resumable': '1.0.0' };
 const b64 = (s) => Buffer.from(s).toString('base64');
 function meta(o) {
@@ -232,6 +252,12 @@ const cases = {
 		audited(b, 'files.download', 'deny', { reason: 'range not satisfiable' });
 		r = await req(b, c, 'GET', '/api/files/blob%20name.bin', { headers: { 'If-None-Match': etag } });
 		assert.strictEqual(r.status, 304, 'ETag revalidation');
+		// a client that stalls longer than lws's transaction timeout still gets every byte
+		const big = crypto.randomBytes(48 << 20);
+		fs.writeFileSync(path.join(b.home, 'big.bin'), big);
+		const got = await slowGet(b, c, '/api/files/big.bin', 7000);
+		assert.strictEqual(got.length, big.length, 'a stalled download is not cut');
+		assert.strictEqual(sha(got), sha(big));
 		await lib.stopBroker(b);
 	},
 
@@ -492,6 +518,16 @@ const cases = {
 		assert.match(r.headers['content-disposition'], /''bea\.tar$/);
 		fs.writeFileSync(path.join(tmp, 'h.tar'), r.body);
 		assert.ok(execFileSync('tar', ['-tf', path.join(tmp, 'h.tar')]).toString().split('\n').includes('bea/Arch/sub/b.bin'));
+		// a client that stalls longer than lws's transaction timeout still gets the whole tar
+		fs.writeFileSync(path.join(t, 'sub/c.bin'), crypto.randomBytes(48 << 20));
+		fs.chownSync(path.join(t, 'sub/c.bin'), BEA_UID, BEA_UID);
+		const slow = await slowGet(b, c, '/api/files/Arch/sub?archive=tar', 7000);
+		fs.writeFileSync(path.join(tmp, 's.tar'), slow);
+		const out2 = path.join(tmp, 'extract2');
+		fs.mkdirSync(out2);
+		execFileSync('tar', ['-xf', path.join(tmp, 's.tar'), '-C', out2]);
+		assert.strictEqual(sha(fs.readFileSync(path.join(out2, 'sub/c.bin'))), sha(fs.readFileSync(path.join(t, 'sub/c.bin'))), 'a stalled archive is not cut');
+		fs.rmSync(path.join(t, 'sub/c.bin'));
 		// refusals
 		fs.symlinkSync('/etc', path.join(h, 'etcdir'));
 		for (const [p, status, why] of [
