@@ -19,7 +19,7 @@ cycles=${2:-20}
 T=$(mktemp -d /tmp/ab-svcbench.XXXXXX)
 PEERS=
 trap '[ -n "$PEERS" ] && kill $PEERS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=127.0.0.1 \
 	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
 python3 "$S/tests/integration/services/peers.py" --ports "$T/ports.json" --cert "$T/cert.pem" \
 	--key "$T/key.pem" --slow-ms 200 'healthy*10' 'slow*2' 'flapping*2' error500 tls tcp \

@@ -484,6 +484,7 @@ main(int argc, char **argv)
 	struct services *services = NULL;
 	struct services_params sp = {
 	    .desktops = desktops,
+	    .kv = kv,
 	    .users = apps.db,
 	    .profile_of = profile_of,
 	    .profile_data = &apps,

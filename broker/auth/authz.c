@@ -86,6 +86,7 @@ const struct authz_route_example authz_routes[] = {
     {"PUT", "/api/state", AUTHZ_STATE_WRITE},
     {"GET", "/api/services", AUTHZ_SERVICES},
     {"GET", "/api/services/{user}", AUTHZ_SERVICES},
+    {"GET", "/api/services/{user}/history", AUTHZ_SERVICES},
     {"POST", "/api/services/{user}/restart", AUTHZ_SERVICES},
     {"GET", "/api/admin/audit", AUTHZ_ADMIN_READ},
     {"GET", "/api/admin/audit/tail", AUTHZ_ADMIN_READ},

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct httpc_sock {
 	struct ab_watch *watch;
@@ -253,6 +254,41 @@ call_unlink(struct httpc_call *call)
 	c->n_calls--;
 }
 
+/* "Expire date:Jan  5 12:00:00 2027 GMT" of the first (the peer's) certificate; 0 unknown. */
+static int64_t
+cert_expiry(CURL *easy)
+{
+	struct curl_certinfo *ci = NULL;
+	if (curl_easy_getinfo(easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci ||
+	    ci->num_of_certs < 1)
+		return 0;
+	for (struct curl_slist *l = ci->certinfo[0]; l; l = l->next) {
+		if (strncmp(l->data, "Expire date:", 12) != 0)
+			continue;
+		struct tm tm = {0};
+		const char *end = strptime(l->data + 12, "%b %d %H:%M:%S %Y GMT", &tm);
+		return end ? (int64_t)timegm(&tm) : 0;
+	}
+	return 0;
+}
+
+static void
+fill_timing(CURL *easy, struct httpc_resp *resp)
+{
+	curl_off_t t[5] = {0};
+	static const CURLINFO keys[5] = {CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T,
+	                                 CURLINFO_APPCONNECT_TIME_T, CURLINFO_STARTTRANSFER_TIME_T,
+	                                 CURLINFO_TOTAL_TIME_T};
+	for (int i = 0; i < 5; i++)
+		curl_easy_getinfo(easy, keys[i], &t[i]);
+	resp->timing =
+	    (struct httpc_timing){t[0] / 1e3, t[1] / 1e3, t[2] / 1e3, t[3] / 1e3, t[4] / 1e3};
+	char *ip = NULL;
+	curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip);
+	resp->primary_ip = ip ? ip : "";
+	resp->cert_expiry_s = cert_expiry(easy);
+}
+
 static void
 check_done(struct httpc *c)
 {
@@ -291,6 +327,7 @@ check_done(struct httpc *c)
 			resp.headers = call->rh;
 			resp.n_headers = call->n_rh;
 		}
+		fill_timing(easy, &resp);
 		call->done(&resp, call->data);
 		call_free(call);
 	}
@@ -426,6 +463,8 @@ httpc_request(struct httpc *c, const struct httpc_req *req, httpc_done_fn done, 
 	}
 	if (req->unix_socket)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+	if (req->cert_expiry)
+		curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
 	if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "GET") != 0 || req->body) {

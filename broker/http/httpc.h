@@ -29,7 +29,9 @@
 #ifndef BROKER_HTTPC_H
 #define BROKER_HTTPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ab_err.h"
 #include "ab_loop.h"
@@ -51,6 +53,16 @@ struct httpc_req {
 	const void *ca_pem; /* PEM CA certificates to verify the peer with (copied); NULL: system */
 	size_t ca_pem_len;
 	const char *unix_socket; /* connect to this unix socket instead (Docker Engine API) */
+	bool cert_expiry;        /* https: report the peer certificate's expiry (cert_expiry_s) */
+};
+
+/* Where the time of a transfer went, from its start (libcurl's timers), in milliseconds. */
+struct httpc_timing {
+	double dns_ms;        /* name resolved */
+	double connect_ms;    /* TCP connected */
+	double tls_ms;        /* TLS handshake done (0 for http) */
+	double first_byte_ms; /* first byte of the answer */
+	double total_ms;
 };
 
 struct httpc_header {
@@ -66,6 +78,13 @@ struct httpc_resp {
 	const char *errmsg;                 /* human readable when error < 0, "" otherwise */
 	const struct httpc_header *headers; /* of the final response */
 	size_t n_headers;
+	struct httpc_timing timing; /* also on a transport error: how far it got */
+	const char *primary_ip;     /* the address it connected to, "" if none */
+	/*
+	 * With req.cert_expiry, over https: the peer certificate's notAfter (unix seconds); 0
+	 * when unknown (the connection was reused from an earlier transfer, or no TLS).
+	 */
+	int64_t cert_expiry_s;
 };
 
 typedef void (*httpc_done_fn)(const struct httpc_resp *resp, void *data);

@@ -178,8 +178,8 @@ parse_url(const char *path, const char *url, struct services_entry *e, char **re
 static const char *const entry_keys[] = {"name",  "title",  "icon", "url",     "check",
                                          "owner", "access", "tags", "restart", NULL};
 static const char *const check_keys_[] = {
-    "path",     "expect_status", "expect_body", "interval_ms", "timeout_ms", "slow_ms",
-    "failures", "successes",     "ca_file",     "max_body",    NULL};
+    "path",     "expect_status", "expect_body", "interval_ms", "timeout_ms",     "slow_ms",
+    "failures", "successes",     "ca_file",     "max_body",    "cert_warn_days", NULL};
 static const char *const access_keys[] = {"roles", "profiles", "users", NULL};
 static const char *const restart_keys[] = {"command",        "container",    "socket",
                                            "timeout_ms",     "max_attempts", "backoff_ms",
@@ -196,6 +196,7 @@ parse_check(const char *epath, json_t *o, struct services_entry *e, char *url_pa
 	c->failures = 3;
 	c->successes = 2;
 	c->max_body = 64 << 10;
+	c->cert_warn_days = 14;
 	char path[PATH_LEN];
 	snprintf(path, sizeof(path), "%.80s.check", epath);
 	int r;
@@ -206,8 +207,9 @@ parse_check(const char *epath, json_t *o, struct services_entry *e, char *url_pa
 		if ((r = ab_json_check_keys(o, path, check_keys_, err)) < 0)
 			return r;
 		if (e->scheme == SERVICES_TCP) {
-			static const char *const http_only[] = {
-			    "path", "expect_status", "expect_body", "ca_file", "max_body"};
+			static const char *const http_only[] = {"path",        "expect_status",
+			                                        "expect_body", "ca_file",
+			                                        "max_body",    "cert_warn_days"};
 			for (size_t i = 0; i < AB_ARRAY_SIZE(http_only); i++)
 				if (json_object_get(o, http_only[i]))
 					return ab_err_set(err, EINVAL,
@@ -216,7 +218,8 @@ parse_check(const char *epath, json_t *o, struct services_entry *e, char *url_pa
 					                  path, http_only[i], e->url);
 		}
 		long long st = 0, iv = c->interval_ms, to = c->timeout_ms, sl = c->slow_ms,
-		          fa = c->failures, su = c->successes, mb = (long long)c->max_body;
+		          fa = c->failures, su = c->successes, mb = (long long)c->max_body,
+		          cw = c->cert_warn_days;
 		if ((r = get_str(o, path, "path", false, 1024, &c->path, err)) < 0 ||
 		    (r = get_str(o, path, "expect_body", false, 1024, &c->expect_body, err)) < 0 ||
 		    (r = get_str(o, path, "ca_file", false, 4096, &c->ca_file, err)) < 0 ||
@@ -226,8 +229,12 @@ parse_check(const char *epath, json_t *o, struct services_entry *e, char *url_pa
 		    (r = get_int(o, path, "slow_ms", 1, 120000, &sl, err)) < 0 ||
 		    (r = get_int(o, path, "failures", 1, 100, &fa, err)) < 0 ||
 		    (r = get_int(o, path, "successes", 1, 100, &su, err)) < 0 ||
-		    (r = get_int(o, path, "max_body", 256, 1 << 20, &mb, err)) < 0)
+		    (r = get_int(o, path, "max_body", 256, 1 << 20, &mb, err)) < 0 ||
+		    (r = get_int(o, path, "cert_warn_days", 0, 3650, &cw, err)) < 0)
 			return r;
+		if (json_object_get(o, "cert_warn_days") && e->scheme != SERVICES_HTTPS)
+			return ab_err_set(err, EINVAL, "%s.cert_warn_days: only for https services",
+			                  path);
 		if (c->path && c->path[0] != '/')
 			return ab_err_set(err, EINVAL, "%s.path: '%s' must begin with '/'", path,
 			                  c->path);
@@ -243,6 +250,7 @@ parse_check(const char *epath, json_t *o, struct services_entry *e, char *url_pa
 		c->failures = (unsigned)fa;
 		c->successes = (unsigned)su;
 		c->max_body = (size_t)mb;
+		c->cert_warn_days = (unsigned)cw;
 	}
 	if (!c->path && e->scheme != SERVICES_TCP)
 		c->path = ab_xstrdup(url_path ? url_path : "/");

@@ -38,6 +38,7 @@
 #include "audit.h"
 #include "desktop.h"
 #include "httpc.h"
+#include "kv.h"
 #include "server.h"
 #include "services.h"
 
@@ -49,6 +50,11 @@ extern char **environ;
 #define FLAP_FLIPS      4
 /* checks a cycle starts per loop round: a large registry does not hold the loop at once */
 #define START_BATCH 16
+/* the last 24 h, in 5-minute buckets: a bounded ring per service */
+#define DAY_MS         (24 * 3600 * 1000LL)
+#define BUCKET_MS      (5 * 60 * 1000LL)
+#define BUCKETS        ((int)(DAY_MS / BUCKET_MS))
+#define KV_SUMMARY_FMT "services/%s/summary"
 
 struct svc_result {
 	int64_t time_ms; /* wall clock */
@@ -57,6 +63,14 @@ struct svc_result {
 	int64_t latency_us;
 	long status; /* HTTP status, 0 for TCP or a transport error */
 	char error[120];
+};
+
+/* One 5-minute slice of a service's last 24 h. */
+struct svc_bucket {
+	int64_t start_ms; /* wall clock, a multiple of BUCKET_MS; 0: empty */
+	uint32_t checks, oks;
+	int64_t sum_latency_us, max_latency_us;
+	uint8_t worst; /* enum services_state: the worst state seen in it */
 };
 
 struct svc {
@@ -71,6 +85,12 @@ struct svc {
 	unsigned fails, oks; /* consecutive */
 	struct svc_result *hist;
 	unsigned hist_n, hist_next;
+	struct svc_bucket day[BUCKETS]; /* ring, slot = (start_ms / BUCKET_MS) % BUCKETS */
+	int64_t cert_expiry_s;          /* https: the certificate's notAfter, 0 unknown */
+	bool cert_warn;                 /* the last answer's certificate expires too soon */
+	json_t *stored;   /* the summary the kv store had at start (an earlier run's), or NULL */
+	bool stored_read; /* the kv store answered (before that, nothing is written over it) */
+	bool kv_dirty;    /* the state changed: write the summary after this check */
 	/* the check */
 	struct ab_timer *next;
 	bool in_flight, in_cycle;
@@ -111,6 +131,7 @@ struct services {
 };
 
 static void check_start(struct svc *s);
+static void kv_summary_put(struct svc *s);
 static struct svc *find(struct services *svc, const char *name);
 static void restart_start(struct svc *s, const char *by);
 static int64_t next_check(struct ab_loop *loop, void *data);
@@ -189,6 +210,7 @@ set_state(struct svc *s, enum services_state to, const char *reason, int64_t lat
 	                    reason, "latency_ms", (json_int_t)(latency_us / 1000)));
 	ab_info("service '%s': %s -> %s (%s)", s->e->name, services_state_name(from),
 	        services_state_name(to), reason);
+	s->kv_dirty = true; /* the summary goes to the kv once the result is counted */
 	char title[160], body[320];
 	if (to == SERVICES_DOWN) {
 		snprintf(title, sizeof(title), "Service %s is down", s->e->title);
@@ -204,6 +226,130 @@ set_state(struct svc *s, enum services_state to, const char *reason, int64_t lat
 		snprintf(title, sizeof(title), "Service %s is back up", s->e->title);
 		notify(s, "normal", title, reason);
 	}
+}
+
+static int64_t
+cert_days_left(const struct svc *s)
+{
+	int64_t left = s->cert_expiry_s - ab_wall_ms() / 1000;
+	return left < 0 ? -1 : left / 86400;
+}
+
+/* Adds a result to its 5-minute bucket (a bucket older than 24 h is reused). */
+static void
+day_record(struct svc *s, const struct svc_result *r)
+{
+	int64_t start = r->time_ms - r->time_ms % BUCKET_MS;
+	struct svc_bucket *b = &s->day[(start / BUCKET_MS) % BUCKETS];
+	if (b->start_ms != start) {
+		bool rolled = b->start_ms != 0 || s->hist_n > 1;
+		*b = (struct svc_bucket){.start_ms = start};
+		if (rolled)
+			kv_summary_put(s); /* a bucket closed: the day's summary goes to the kv */
+	}
+	b->checks++;
+	b->oks += r->ok;
+	b->sum_latency_us += r->latency_us;
+	b->max_latency_us = AB_MAX(b->max_latency_us, r->latency_us);
+	b->worst = (uint8_t)AB_MAX((int)b->worst, (int)s->state);
+}
+
+/* The last 24 h of `s`: {checks, availability, mean_latency_ms, max_latency_ms, down_buckets}. */
+static json_t *
+day_summary(const struct svc *s, json_t *buckets)
+{
+	int64_t now = ab_wall_ms(), checks = 0, oks = 0, sum = 0, max = 0, down = 0;
+	for (int i = 0; i < BUCKETS; i++) {
+		/* oldest first: the slot after the current one */
+		int64_t start = now - now % BUCKET_MS - (int64_t)(BUCKETS - 1 - i) * BUCKET_MS;
+		const struct svc_bucket *b = &s->day[(start / BUCKET_MS) % BUCKETS];
+		if (b->start_ms != start || b->checks == 0)
+			continue;
+		checks += b->checks;
+		oks += b->oks;
+		sum += b->sum_latency_us;
+		max = AB_MAX(max, b->max_latency_us);
+		down += b->worst == SERVICES_DOWN;
+		if (buckets)
+			json_array_append_new(
+			    buckets,
+			    json_pack("{sIsIsIsfsfss}", "start_ms", (json_int_t)b->start_ms,
+			              "checks", (json_int_t)b->checks, "ok", (json_int_t)b->oks,
+			              "mean_latency_ms", b->sum_latency_us / 1000.0 / b->checks,
+			              "max_latency_ms", b->max_latency_us / 1000.0, "worst",
+			              services_state_name((enum services_state)b->worst)));
+	}
+	return json_pack("{sssIsososo?sI}", "service", s->e->name, "checks", (json_int_t)checks,
+	                 "availability", checks ? json_real((double)oks / checks) : json_null(),
+	                 "mean_latency_ms", checks ? json_real(sum / 1000.0 / checks) : json_null(),
+	                 "max_latency_ms", checks ? json_real(max / 1000.0) : NULL, "down_buckets",
+	                 (json_int_t)down);
+}
+
+static void
+kv_put_done(int error, const char *errmsg, void *data)
+{
+	if (error < 0)
+		ab_warn("services: writing a summary to the kv store: %s", errmsg);
+}
+
+/* A kv_get in flight: the service is found again by name (a reload may have freed it). */
+struct kv_load {
+	struct services *svc;
+	char name[USERS_NAME_MAX + 1];
+};
+
+static void
+kv_got(int error, const char *errmsg, const struct kv_value *v, void *data)
+{
+	struct kv_load *l = data;
+	struct svc *s = find(l->svc, l->name);
+	if (s)
+		s->stored_read = true;
+	if (s && error == 0) {
+		json_decref(s->stored);
+		s->stored = json_loadb(v->data, v->len, 0, NULL);
+	} else if (error < 0 && error != -ENOENT) {
+		ab_warn("services: reading the summary of '%s': %s", l->name, errmsg);
+	}
+	free(l);
+}
+
+/* What an earlier run left in the kv store for `s` (exposed as "stored_summary"). */
+static void
+kv_summary_get(struct svc *s)
+{
+	if (!s->svc->p.kv)
+		return;
+	struct kv_load *l = ab_xcalloc(1, sizeof(*l));
+	l->svc = s->svc;
+	snprintf(l->name, sizeof(l->name), "%s", s->e->name);
+	char key[96];
+	snprintf(key, sizeof(key), KV_SUMMARY_FMT, s->e->name);
+	struct ab_err err = {0};
+	if (kv_get(s->svc->p.kv, key, kv_got, l, &err) < 0) {
+		ab_warn("services: %s", err.msg);
+		free(l);
+	}
+}
+
+/* The day's summary to the kv store ("services/<name>/summary"), when there is one. */
+static void
+kv_summary_put(struct svc *s)
+{
+	if (!s->svc->p.kv || !s->stored_read)
+		return;
+	json_t *sum = day_summary(s, NULL);
+	json_object_set_new(sum, "state", json_string(services_state_name(s->state)));
+	json_object_set_new(sum, "time_ms", json_integer(ab_wall_ms()));
+	_cleanup_free_ char *text = json_dumps(sum, JSON_COMPACT);
+	json_decref(sum);
+	char key[96];
+	snprintf(key, sizeof(key), KV_SUMMARY_FMT, s->e->name);
+	struct ab_err err = {0};
+	if (text &&
+	    kv_put(s->svc->p.kv, key, text, strlen(text), NULL, kv_put_done, NULL, &err) < 0)
+		ab_warn("services: %s", err.msg);
 }
 
 /* Records one check result and moves the state machine. */
@@ -236,14 +382,20 @@ check_done(struct svc *s, bool ok, long status, const char *error)
 			snprintf(why, sizeof(why), "recovering (%u/%u passing checks)", s->oks,
 			         c->successes);
 			set_state(s, SERVICES_DOWN, why, latency);
-		} else if (slow || flap) {
+		} else if (slow || flap || s->cert_warn) {
 			if (slow)
 				snprintf(why, sizeof(why), "slow: %lld ms > %lld ms",
 				         (long long)(latency / 1000), (long long)c->slow_ms);
-			else
+			else if (flap)
 				snprintf(why, sizeof(why),
 				         "flapping: >= %d changes in the last %d checks",
 				         FLAP_FLIPS, FLAP_WINDOW);
+			else
+				snprintf(
+				    why, sizeof(why),
+				    "the TLS certificate expires in %lld day(s) (warning below "
+				    "%u)",
+				    (long long)cert_days_left(s), c->cert_warn_days);
 			set_state(s, SERVICES_DEGRADED, why, latency);
 		} else {
 			set_state(s, SERVICES_UP, status ? "answering" : "accepting connections",
@@ -260,6 +412,12 @@ check_done(struct svc *s, bool ok, long status, const char *error)
 			set_state(s, SERVICES_DEGRADED, why, latency);
 		else
 			set_state(s, SERVICES_DOWN, why, latency);
+	}
+
+	day_record(s, r);
+	if (s->kv_dirty) {
+		s->kv_dirty = false;
+		kv_summary_put(s);
 	}
 
 	/* recovery verification */
@@ -307,6 +465,11 @@ http_done(const struct httpc_resp *resp, void *data)
 	struct svc *s = data;
 	const struct services_check *c = &s->e->check;
 	s->call = NULL;
+	if (resp->cert_expiry_s > 0)
+		s->cert_expiry_s =
+		    resp->cert_expiry_s; /* 0: a reused connection, keep what we know */
+	s->cert_warn = s->e->scheme == SERVICES_HTTPS && c->cert_warn_days && s->cert_expiry_s &&
+	               cert_days_left(s) < (int64_t)c->cert_warn_days;
 	if (resp->error < 0) {
 		check_done(s, false, 0, resp->errmsg);
 		return;
@@ -416,6 +579,7 @@ check_start(struct svc *s)
 	    .max_response = s->e->check.max_body,
 	    .ca_pem = s->ca_pem,
 	    .ca_pem_len = s->ca_pem_len,
+	    .cert_expiry = s->e->scheme == SERVICES_HTTPS,
 	};
 	struct ab_err err = {0};
 	if (httpc_request(s->svc->http, &req, http_done, s, &s->call, &err) < 0)
@@ -778,6 +942,18 @@ svc_json(struct svc *s, bool admin)
 	json_object_set_new(o, "mean_latency_ms",
 	                    s->hist_n ? json_real((double)sum / s->hist_n / 1000.0) : json_null());
 	json_object_set_new(o, "history", hist);
+	if (e->scheme == SERVICES_HTTPS)
+		json_object_set_new(
+		    o, "tls",
+		    s->cert_expiry_s
+		        ? json_pack("{sIsIsIsb}", "expires_ms", (json_int_t)s->cert_expiry_s * 1000,
+		                    "days_left", (json_int_t)cert_days_left(s), "warn_days",
+		                    (json_int_t)e->check.cert_warn_days, "warning", s->cert_warn)
+		        : json_pack("{sn}", "expires_ms"));
+	json_t *day = day_summary(s, NULL);
+	json_object_del(day, "service");
+	json_object_set_new(o, "day", day);
+	json_object_set_new(o, "stored_summary", s->stored ? json_incref(s->stored) : json_null());
 	const char *method = e->restart.kind == SERVICES_RESTART_COMMAND     ? "command"
 	                     : e->restart.kind == SERVICES_RESTART_CONTAINER ? "container"
 	                                                                     : NULL;
@@ -887,6 +1063,7 @@ api_list(struct http_request *req, struct http_response *resp, void *data)
 /*
  * routes:
  *   GET    /api/services/{user}
+ *   GET    /api/services/{user}/history
  *   POST   /api/services/{user}/restart
  * end routes
  * ({user}: a service name, same grammar as user names.)
@@ -900,8 +1077,9 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 	size_t n = strcspn(rest, "/");
 	const char *tail = rest + n;
 	bool restart = strcmp(req->method, "POST") == 0;
+	bool history = !restart && strcmp(tail, "/history") == 0;
 	if (n == 0 || n > USERS_NAME_MAX ||
-	    (restart ? strcmp(tail, "/restart") != 0 : *tail != '\0')) {
+	    (restart ? strcmp(tail, "/restart") != 0 : *tail != '\0' && !history)) {
 		http_response_error(resp, 404, "not found");
 		return 0;
 	}
@@ -922,8 +1100,17 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 		return 0;
 	}
 	if (!restart) {
-		audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
-		          json_pack("{ss}", "service", name));
+		audit_log(
+		    event, AUDIT_GRANT, req->user, req->role, req->peer,
+		    json_pack("{ssss}", "service", name, "endpoint", history ? "history" : "one"));
+		if (history) {
+			json_t *buckets = json_array();
+			json_t *d = day_summary(s, buckets);
+			json_object_set_new(d, "bucket_ms", json_integer(BUCKET_MS));
+			json_object_set_new(d, "buckets", buckets);
+			http_response_json(resp, 200, d);
+			return 0;
+		}
 		http_response_json(resp, 200, svc_json(s, role == USERS_ROLE_ADMIN));
 		return 0;
 	}
@@ -1009,6 +1196,7 @@ svc_new(struct services *svc, const struct services_entry *e, size_t idx, struct
 		    ab_xasprintf("%s://%s%s%s:%u%s", e->scheme == SERVICES_HTTPS ? "https" : "http",
 		                 v6 ? "[" : "", e->host, v6 ? "]" : "", e->port, e->check.path);
 	}
+	kv_summary_get(s);
 	*ret = s;
 	return 0;
 }
@@ -1034,6 +1222,7 @@ svc_free(struct svc *s)
 	free(s->hist);
 	free(s->check_url);
 	free(s->ca_pem);
+	json_decref(s->stored);
 	free(s);
 }
 

@@ -37,6 +37,7 @@
 struct broker_config;
 struct desktop_manager;
 struct httpc;
+struct kv;
 struct server;
 
 enum services_scheme {
@@ -62,16 +63,17 @@ enum services_restart_kind {
 };
 
 struct services_check {
-	char *path;          /* HTTP: request path, "/" by default */
-	long expect_status;  /* HTTP: 0 = any 2xx or 3xx */
-	char *expect_body;   /* HTTP: substring the body must contain, or NULL */
-	int64_t interval_ms; /* between checks */
-	int64_t timeout_ms;  /* one check, connect to last byte */
-	int64_t slow_ms;     /* answers slower than this are "degraded" */
-	unsigned failures;   /* consecutive failures before "down" */
-	unsigned successes;  /* consecutive successes before "down" becomes "up" */
-	char *ca_file;       /* HTTPS: PEM CA to verify the certificate with (NULL: system) */
-	size_t max_body;     /* HTTP: bodies larger than this fail the check */
+	char *path;              /* HTTP: request path, "/" by default */
+	long expect_status;      /* HTTP: 0 = any 2xx or 3xx */
+	char *expect_body;       /* HTTP: substring the body must contain, or NULL */
+	int64_t interval_ms;     /* between checks */
+	int64_t timeout_ms;      /* one check, connect to last byte */
+	int64_t slow_ms;         /* answers slower than this are "degraded" */
+	unsigned failures;       /* consecutive failures before "down" */
+	unsigned successes;      /* consecutive successes before "down" becomes "up" */
+	char *ca_file;           /* HTTPS: PEM CA to verify the certificate with (NULL: system) */
+	size_t max_body;         /* HTTP: bodies larger than this fail the check */
+	unsigned cert_warn_days; /* HTTPS: a certificate expiring sooner is "degraded" (0: never) */
 };
 
 struct services_restart {
@@ -151,6 +153,7 @@ typedef const struct users_profile *(*services_profile_fn)(void *data, const cha
 
 struct services_params {
 	struct desktop_manager *desktops; /* notifications; may be NULL */
+	struct kv *kv;                    /* the day's summary per service; may be NULL */
 	const struct users_db *users;     /* admins to notify, roles; may be NULL */
 	services_profile_fn profile_of;   /* may be NULL */
 	void *profile_data;

@@ -17,7 +17,7 @@ ab_tmpdir ab-svc
 PEERS_PID=
 at_exit 'kill_wait "$PEERS_PID"'
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=127.0.0.1 \
 	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null ||
 	{ bad "openssl could not make a certificate"; exit 1; }
 python3 "$S/tests/integration/services/peers.py" --ports "$T/ports.json" --cert "$T/cert.pem" \
