@@ -567,9 +567,8 @@ main(int argc, char **argv)
 	f->ino = -1;
 	f->wd = -1;
 	struct ab_app_config cfg = {.name = "files",
-	                            .klass = "ArgoBoxFiles",
 	                            .title = "Files",
-	                            .usage = "argobox-files [DIRECTORY]",
+	                            .operands = "[DIRECTORY]",
 	                            .max_operands = 1,
 	                            .width = 820,
 	                            .height = 560,

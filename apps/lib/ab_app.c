@@ -8,6 +8,7 @@
 #include <X11/Xatom.h>
 #include <X11/Xutil.h>
 #include <cairo-xlib.h>
+#include <ctype.h>
 #include <errno.h>
 #include <locale.h>
 #include <stdio.h>
@@ -183,7 +184,10 @@ ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *
 	app->win = XCreateWindow(app->dpy, app->root, 0, 0, (unsigned)app->w, (unsigned)app->h, 0,
 	                         app->depth, InputOutput, app->visual,
 	                         CWBackPixmap | CWBitGravity | CWEventMask, &wa);
-	XClassHint ch = {.res_name = (char *)cfg->name, .res_class = (char *)cfg->klass};
+	char klass[64];
+	snprintf(klass, sizeof(klass), "ArgoBox%c%s", toupper((unsigned char)cfg->name[0]),
+	         cfg->name[0] ? cfg->name + 1 : "");
+	XClassHint ch = {.res_name = (char *)cfg->name, .res_class = klass};
 	XSizeHints sh = {.flags = PMinSize, .min_width = 200, .min_height = 120};
 	XWMHints wmh = {
 	    .flags = InputHint | StateHint, .input = True, .initial_state = NormalState};
@@ -213,7 +217,8 @@ ab_app_main(struct ab_app *app, const struct ab_app_config *cfg, int argc, char 
 {
 	if (argc - 1 > cfg->max_operands || (argc >= 2 && argv[1][0] == '-')) {
 		bool asked = argc == 2 && strcmp(argv[1], "--help") == 0;
-		fprintf(asked ? stdout : stderr, "usage: %s\n", cfg->usage);
+		fprintf(asked ? stdout : stderr, "usage: argobox-%s%s%s\n", cfg->name,
+		        cfg->operands ? " " : "", cfg->operands ? cfg->operands : "");
 		return asked ? 0 : 2;
 	}
 	struct ab_err err = {0};

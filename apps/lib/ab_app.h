@@ -64,11 +64,14 @@ struct ab_app_ops {
 typedef void (*ab_app_icon_fn)(cairo_t *cr, int size);
 
 struct ab_app_config {
-	const char *name;  /* WM_CLASS instance, e.g. "terminal" */
-	const char *klass; /* WM_CLASS class, e.g. "ArgoBoxTerminal" */
+	/*
+	 * WM_CLASS instance, e.g. "terminal"; the class is "ArgoBox" and the name capitalised
+	 * ("ArgoBoxTerminal"), the program argobox-<name>.
+	 */
+	const char *name;
 	const char *title;
-	const char *usage; /* the command line, e.g. "argobox-files [DIRECTORY]" */
-	int max_operands;  /* no options, at most this many operands */
+	const char *operands; /* ab_app_main()'s usage after the program, e.g. "[DIRECTORY]" */
+	int max_operands;     /* no options, at most this many operands */
 	int width, height;
 	ab_app_icon_fn icon;
 	const struct ab_app_ops *ops;

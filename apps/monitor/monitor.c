@@ -469,9 +469,7 @@ main(int argc, char **argv)
 	struct monitor *m = ab_xcalloc(1, sizeof(*m));
 	m->uid = getuid();
 	struct ab_app_config cfg = {.name = "monitor",
-	                            .klass = "ArgoBoxMonitor",
 	                            .title = "System Monitor",
-	                            .usage = "argobox-monitor",
 	                            .width = 860,
 	                            .height = 600,
 	                            .icon = mon_icon,

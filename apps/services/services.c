@@ -70,9 +70,7 @@ main(int argc, char **argv)
 {
 	struct ab_app app;
 	struct ab_app_config cfg = {.name = "services",
-	                            .klass = "ArgoBoxServices",
 	                            .title = "Services — no registry on this broker yet",
-	                            .usage = "argobox-services",
 	                            .width = 620,
 	                            .height = 300,
 	                            .icon = services_icon,

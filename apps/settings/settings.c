@@ -297,9 +297,7 @@ main(int argc, char **argv)
 {
 	struct settings *s = ab_xcalloc(1, sizeof(*s));
 	struct ab_app_config cfg = {.name = "settings",
-	                            .klass = "ArgoBoxSettings",
 	                            .title = "Settings",
-	                            .usage = "argobox-settings",
 	                            .width = 560,
 	                            .height = 340,
 	                            .icon = settings_icon,

@@ -1122,7 +1122,6 @@ term_main(const struct term_options *opt, struct ab_err *err)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct ab_app_config cfg = {.name = "terminal",
-	                            .klass = "ArgoBoxTerminal",
 	                            .title = "Terminal",
 	                            .width = 740,
 	                            .height = 460,
