@@ -53,6 +53,8 @@ const struct broker_config broker_config_defaults = {
     .audit_mirror_max_lag = 1000000,
 };
 
+static const char *const audit_mirror_modes[] = {"auto", "on", "off", NULL};
+
 /* What the issue asks to watch; every firing is audited ("audit.alert") and, with a webhook,
  * POSTed. */
 #define AUDIT_DEFAULT_RULES                                                                        \
@@ -146,10 +148,10 @@ const struct ab_cfg_field broker_config_fields[] = {
                "one delivery attempt"),
     AB_CFG_INT("audit.alerts.webhook.max_attempts", C, audit_webhook_max_attempts, 1, 20,
                "attempts per alert, 1 s apart then doubling (at most 60 s)"),
-    AB_CFG_STR("audit.mirror.mode", C, audit_mirror,
-               "copy the events to the kv store (expiration_ttl = the retention): \"auto\" "
-               "(only to Cloudflare Workers KV, off the host), \"on\" (the embedded store "
-               "too), \"off\""),
+    AB_CFG_ENUM("audit.mirror.mode", C, audit_mirror, audit_mirror_modes,
+                "copy the events to the kv store (expiration_ttl = the retention): \"auto\" "
+                "(only to Cloudflare Workers KV, off the host), \"on\" (the embedded store "
+                "too), \"off\""),
     AB_CFG_INT("audit.mirror.chunk_events", C, audit_mirror_chunk_events, 1, 100000,
                "records per kv entry (audit/<first seq>) at most"),
     AB_CFG_INT("audit.mirror.chunk_bytes", C, audit_mirror_chunk_bytes, 4096, 8 << 20,

@@ -24,8 +24,11 @@
 	"coalesce(" JX("method") ", CASE event WHEN 'vncgw.auth' THEN 'vnc' WHEN 'demo.start' "    \
 	                         "THEN 'demo' WHEN 'auth.access' THEN 'cloudflare-access' ELSE "   \
 	                         "'local' END)"
-#define ADMIN_WHERE " event >= 'admin.' AND event < 'admin/' "
-#define DENY_WHERE  " outcome = 1 "
+/* admin.*, whatever came through the admin socket (argoboxctl), and services reloads */
+#define ADMIN_WHERE                                                                                \
+	" (event >= 'admin.' AND event < 'admin/' OR source = 'argoboxctl' OR "                    \
+	"event = 'service.reload') "
+#define DENY_WHERE " outcome = 1 "
 #define TRANSFER_WHERE                                                                             \
 	" event IN ('files.upload', 'files.download') AND outcome = 0 AND "                        \
 	"(event = 'files.download' OR " JX("step") " = 'complete') "

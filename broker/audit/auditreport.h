@@ -6,7 +6,8 @@
  *
  *   sign_ins          auth.login, auth.access, vncgw.auth, demo.start: method, source, outcome
  *   sessions          each desktop.start and the user's next desktop.stop: start, end, length
- *   admin_actions     every admin.* event
+ *   admin_actions     every admin.* event, what came through the admin socket (source
+ *                     "argoboxctl": argoboxctl services restart, ...), services reloads
  *   denials           every "deny", counted per event and reason, and listed
  *   file_transfers    completed uploads and served downloads: path, bytes
  *   service_restarts  service.restart, service.recovered, service.escalate

@@ -21,6 +21,7 @@
 #include "httpc.h"
 #include "kv.h"
 #include "mirror.h"
+#include "settings.h"
 #include "server.h"
 #include "users.h"
 
@@ -897,10 +898,6 @@ auditsvc_check_config(const struct broker_config *cfg, struct ab_err *err)
 {
 	struct alerts_webhook wh;
 	webhook_params(cfg, &wh);
-	if (strcmp(cfg->audit_mirror, "auto") != 0 && strcmp(cfg->audit_mirror, "on") != 0 &&
-	    strcmp(cfg->audit_mirror, "off") != 0)
-		return ab_err_set(err, EINVAL, "audit.mirror.mode: '%s' is not auto, on or off",
-		                  cfg->audit_mirror);
 	return alerts_new(cfg->audit_alert_rules, &wh, NULL, NULL, NULL, err);
 }
 
@@ -986,6 +983,15 @@ auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct serve
 		ab_warn("audit: cannot add the /api/admin/audit routes");
 	server_add_health(srv, health, a);
 	a->keepalive = ab_loop_timer(loop, KEEPALIVE_MS, keepalive, a);
+	/* what changed in the configuration since the last start (admin.settings) */
+	_cleanup_free_ char *state = ab_xasprintf("%.4000s/audit/settings.json", cfg->data_dir);
+	struct ab_err derr = {0};
+	_cleanup_free_ char *dir = ab_xasprintf("%.4000s/audit", cfg->data_dir);
+	if (ab_mkdir_p(dir, 0700, &derr) < 0)
+		ab_warn("audit settings: %s", derr.msg);
+	json_t *config = ab_config_to_json(broker_config_fields, cfg);
+	settings_audit(config, state);
+	json_decref(config);
 	*ret = a;
 	return 0;
 }

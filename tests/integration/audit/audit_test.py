@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The audit area against a real argobox-broker on loopback (issue 19).
 
-    audit_test.py api|alerts|full|corrupt|verify|report|notify|mirror|mirror_cfkv
+    audit_test.py api|alerts|full|corrupt|verify|report|notify|mirror|mirror_cfkv|settings
 
 Each case starts its own broker (no users: loopback, everyone is the admin 'local'; the
 admins-only rule is checked by tests/integration/authn's matrix), with its own data dir.
@@ -121,7 +121,7 @@ def case_api(tmp):
     st, page = b.get_json("/api/admin/audit?source=127.0.0.1&limit=1000")
     check(len(page["events"]) == 30, f"source: {len(page['events'])}")
     now = int(time.time() * 1000)
-    st, page = b.get_json(f"/api/admin/audit?from={now - 600000}&to={now + 1000}&event=broker.")
+    st, page = b.get_json(f"/api/admin/audit?from={now - 600000}&to={now + 1000}&event=broker.st")
     check(st == 200 and [e["event"] for e in page["events"]] == ["broker.start"], f"range: {st} {page}")
     # exports, streamed, oldest first
     st, h, body = b.get("/api/admin/audit?event=desktop.connect&format=ndjson")
@@ -308,7 +308,8 @@ def case_verify(tmp):
     b.stop()
     ctl = [CTL, "audit", "verify", "--data-dir", os.path.join(tmp, "data")]
     r = subprocess.run(ctl, capture_output=True, text=True)
-    check(r.returncode == 0 and r.stdout.startswith("OK: 22 records"), f"verify: {r.stdout}")
+    # 20 denials, broker.settings (the first start's baseline), broker.start, broker.stop
+    check(r.returncode == 0 and r.stdout.startswith("OK: 23 records"), f"verify: {r.stdout}")
     key = os.path.join(tmp, "data", "audit", "signing.key")
     check(os.stat(key).st_mode & 0o777 == 0o600, "key is 0600")
     db = os.path.join(tmp, "data", "audit", "audit.db")
@@ -319,7 +320,7 @@ def case_verify(tmp):
         ("DELETE FROM events WHERE seq = 12", "records 12..12 are missing (deleted)"),
         ("UPDATE events SET seq = -4 WHERE seq = 4; UPDATE events SET seq = 4 WHERE seq = 5;"
          "UPDATE events SET seq = 5 WHERE seq = -4", "records 4..6 do not follow"),
-        ("DELETE FROM events WHERE seq > 18", "truncated: the signed head names record 22, the "
+        ("DELETE FROM events WHERE seq > 18", "truncated: the signed head names record 23, the "
          "last is 18"),
     ]
     for sql, want in cases:
@@ -638,6 +639,69 @@ def case_mirror_cfkv(tmp):
     finally:
         mfp.stdin.close()
         mfp.wait(20)
+
+
+def password_hash(pw):
+    return subprocess.run(["openssl", "passwd", "-6", "-salt", "abtest", pw], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def case_settings(tmp):
+    """Configuration changes between two starts are audited (admin.settings) with the paths
+    that changed; secrets are compared by hash and never written out."""
+    h1, h2 = password_hash("first-pw"), password_hash("second-pw")
+    secret = "webhook-secret-" + "x" * 16
+
+    def start(role, pw_hash, demo, wh_secret):
+        users = [{"name": "ada", "role": "admin", "profile": "p", "uid": 1000,
+                  "password_hash": h1},
+                 {"name": "bea", "role": role, "profile": "p", "uid": 1003,
+                  "password_hash": pw_hash}]
+        wh = {"url": "http://127.0.0.1:9/hook", "secret": wh_secret} if wh_secret else {}
+        return Broker(tmp, {"alerts": {"rules": [], "webhook": wh}},
+                      {"auth": {"local": {"enabled": True}, "demo": {"enabled": demo}},
+                       "users": users, "profiles": {"p": {}}})
+
+    def settings_lines():
+        return [l for l in ablib_lines(tmp) if l["event"] in ("broker.settings", "admin.settings")]
+
+    b = start("member", h1, False, None)
+    b.stop()
+    first = settings_lines()
+    check(len(first) == 1 and first[0]["event"] == "broker.settings" and
+          first[0]["detail"]["first"] is True, f"the first start records a baseline: {first}")
+    state = os.path.join(tmp, "data", "audit", "settings.json")
+    check(os.stat(state).st_mode & 0o777 == 0o600, "the kept settings are 0600")
+    b = start("member", h1, False, None)
+    b.stop()
+    check(len(settings_lines()) == 1, "an unchanged restart logs nothing")
+    b = start("admin", h2, True, secret)
+    b.stop()
+    changed = settings_lines()[-1]
+    check(changed["event"] == "admin.settings", f"a change is an admin action: {changed}")
+    paths = changed["detail"]["changed"]
+    for want in ("users.bea.role", "users.bea.password_hash", "auth.demo.enabled",
+                 "audit.alerts.webhook.secret", "audit.alerts.webhook.url"):
+        check(want in paths, f"'{want}' named as changed")
+    check("users.ada.password_hash" not in paths, f"what did not change is not named: {paths}")
+    with open(b.log_path) as f:
+        log = f.read()
+    with open(state) as f:
+        kept = f.read()
+    for v in (h1, h2, secret):
+        check(v not in log and v not in kept, "no secret in the audit log or the kept copy")
+    check('"sha256:' in kept, "secrets are kept as hashes")
+    with open(state, "w") as f:
+        f.write("{not json")
+    b = start("admin", h2, True, secret)
+    b.stop()
+    check(settings_lines()[-1]["event"] == "broker.settings" and
+          "not JSON" in b.stderr(), "a damaged copy: a new baseline, and the log says why")
+
+
+def ablib_lines(tmp):
+    with open(os.path.join(tmp, "audit.log"), encoding="utf-8", errors="replace") as f:
+        return [json.loads(l) for l in f if l.strip()]
 
 
 def main():
