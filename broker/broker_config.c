@@ -133,6 +133,9 @@ const struct ab_cfg_field broker_config_fields[] = {
                "cap on the database size; reaching it behaves like a full disk (0: none)"),
     AB_CFG_INT("audit.store.max_detail_bytes", C, audit_max_detail_bytes, 256, 1 << 20,
                "a larger detail is stored as {\"truncated\":true,\"bytes\":N,\"head\":...}"),
+    AB_CFG_BOOL("audit.store.fail_closed_admin", C, audit_fail_closed_admin,
+                "refuse admin actions (argoboxctl stop and services, admin.write endpoints, an "
+                "admin acting on another user's desktop) while the store cannot record them"),
     AB_CFG_INT("audit.query.budget_ms", C, audit_query_budget_ms, 10, 60000,
                "a query (or each step of an export) that scans longer is answered 400: "
                "narrow it"),

@@ -47,6 +47,7 @@ struct broker_config {
 	long long audit_max_db_mb; /* 0: no cap */
 	long long audit_max_detail_bytes;
 	long long audit_query_budget_ms;
+	bool audit_fail_closed_admin;
 	json_t *audit_alert_rules;
 	char audit_webhook_url[1024];
 	char audit_webhook_secret[256];

@@ -160,6 +160,15 @@ static json_t *
 admin_socket_answer(struct admin_socket *c, json_t *req)
 {
 	const char *type = ab_proto_type(req);
+	/* an action the audit cannot record is refused when it is to fail closed (audit.h) */
+	char why[256];
+	if ((strcmp(type, "stop") == 0 || strcmp(type, "services_restart") == 0 ||
+	     strcmp(type, "services_reload") == 0) &&
+	    !audit_admin_allowed(why, sizeof(why))) {
+		audit_log("admin.command", AUDIT_DENY, "argoboxctl", NULL, "argoboxctl",
+		          json_pack("{ssss}", "command", type, "reason", why));
+		return ab_proto_msg("error", json_pack("{ss}", "msg", why));
+	}
 	if (strcmp(type, "status") == 0) {
 		struct proxy_stats ps;
 		proxy_get_stats(&ps);

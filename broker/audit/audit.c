@@ -105,6 +105,26 @@ listener_sink(const struct audit_event *ev, void *data)
 		listener.fn(ev->object, listener.data);
 }
 
+static struct {
+	audit_gate_fn fn;
+	void *data;
+} gate;
+
+void
+audit_set_admin_gate(audit_gate_fn fn, void *data)
+{
+	gate.fn = fn;
+	gate.data = data;
+}
+
+bool
+audit_admin_allowed(char *why, size_t len)
+{
+	if (len)
+		why[0] = '\0';
+	return !gate.fn || gate.fn(gate.data, why, len);
+}
+
 void
 audit_set_listener(audit_listener_fn fn, void *data)
 {

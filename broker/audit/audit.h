@@ -18,6 +18,7 @@
 #define BROKER_AUDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,16 @@ void audit_remove_sink(audit_sink_fn fn, void *data);
 /* A listener sees every event as a JSON object (borrowed): one sink, for tests. NULL removes it. */
 typedef void (*audit_listener_fn)(json_t *event, void *data);
 void audit_set_listener(audit_listener_fn fn, void *data);
+
+/*
+ * Fail-closed admin actions: the gate (registered by the store's owner, broker/auditsvc/)
+ * says whether an admin action may go ahead now; false fills `why` (e.g. the store cannot
+ * record it). Without a gate every action may. The admin socket and authz ask before an
+ * admin action and refuse it, audited, when the gate says no.
+ */
+typedef bool (*audit_gate_fn)(void *data, char *why, size_t len);
+void audit_set_admin_gate(audit_gate_fn fn, void *data);
+bool audit_admin_allowed(char *why, size_t len);
 
 /* "grant" -> AUDIT_GRANT ...; -1 when unknown. */
 int audit_outcome_from_name(const char *name);

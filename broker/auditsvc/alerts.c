@@ -63,6 +63,8 @@ struct alerts {
 	bool firing; /* no rule sees the events an alert logs */
 	alerts_notify_fn notify;
 	void *notify_data;
+	struct rule store_failing; /* built in: the audit's own failures */
+	int64_t store_failing_ms;  /* when it last fired: at most once a minute */
 };
 
 void
@@ -242,6 +244,7 @@ alerts_new(json_t *rules, const struct alerts_webhook *wh, struct ab_loop *loop,
 	}
 	a->loop = loop;
 	a->httpc = httpc;
+	a->store_failing = (struct rule){.name = "audit-failing", .outcome = -1, .threshold = 1};
 	if (wh && wh->url && wh->url[0]) {
 		a->url = ab_xstrdup(wh->url);
 		a->secret = ab_xstrdup(wh->secret);
@@ -462,8 +465,15 @@ fire(struct alerts *a, struct rule *r, const struct audit_event *ev, const char 
 void
 alerts_event(struct alerts *a, const struct audit_event *ev)
 {
-	if (!a || a->firing || strncmp(ev->event, "audit.", 6) == 0)
+	if (!a || a->firing)
 		return;
+	if (strncmp(ev->event, "audit.", 6) == 0) {
+		/* no rule sees the audit's own events; its failures raise the built-in alert */
+		if (ev->outcome == AUDIT_FAILURE && (strcmp(ev->event, "audit.store") == 0 ||
+		                                     strcmp(ev->event, "audit.mirror") == 0))
+			fire(a, &a->store_failing, ev, "", 1);
+		return;
+	}
 	for (unsigned i = 0; i < a->n_rules; i++) {
 		struct rule *r = &a->rules[i];
 		if (!rule_matches(r, ev))
@@ -503,6 +513,10 @@ alerts_status(struct alerts *a)
 	for (unsigned i = 0; a && i < a->n_rules; i++)
 		json_array_append_new(rules, json_pack("{sssI}", "name", a->rules[i].name, "fired",
 		                                       (json_int_t)a->rules[i].fired));
+	if (a)
+		json_array_append_new(rules,
+		                      json_pack("{sssIsb}", "name", a->store_failing.name, "fired",
+		                                (json_int_t)a->store_failing.fired, "builtin", 1));
 	return json_pack(
 	    "{sosIsIsIsisIsb}", "rules", rules, "fired", (json_int_t)(a ? a->fired : 0),
 	    "delivered", (json_int_t)(a ? a->delivered : 0), "failed",

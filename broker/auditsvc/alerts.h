@@ -11,7 +11,9 @@
  * "source" or "all") within `window_s` fire it (then the count starts again). A firing is
  * shown to the admins on their running desktops (the notify hook), audited ("audit.alert",
  * with who was notified) and POSTed to the webhook, signed with HMAC-SHA256, retried with
- * exponential backoff.
+ * exponential backoff. One rule is built in: "audit-failing" fires on every failure of
+ * the audit itself (audit.store: the store cannot write, dropped events; audit.mirror), at
+ * most once a minute.
  */
 #ifndef BROKER_ALERTS_H
 #define BROKER_ALERTS_H

@@ -825,6 +825,31 @@ health(json_t *out, void *data)
 	                    json_pack("{sssIso}", "store", state, "dropped", dropped, "mirror", m));
 }
 
+/* ---- fail-closed admin actions ---- */
+
+/* The admin gate (audit.h): with audit.store.fail_closed_admin, no admin action the store
+ * cannot record. */
+static bool
+admin_gate(void *data, char *why, size_t len)
+{
+	struct auditsvc *a = data;
+	if (!a->cfg->audit_fail_closed_admin || !a->cfg->audit_store_enabled)
+		return true;
+	if (!a->db) {
+		snprintf(why, len,
+		         "the audit store is not available (audit.store.fail_closed_admin)");
+		return false;
+	}
+	struct auditdb_stats st;
+	auditdb_stats(a->db, &st);
+	if (!st.failing)
+		return true;
+	snprintf(why, len,
+	         "the audit store cannot record it (audit.store.fail_closed_admin): %.160s",
+	         st.error);
+	return false;
+}
+
 /* ---- notifications ---- */
 
 /* An alert fired: every admin with a running desktop gets it as a notification. */
@@ -972,6 +997,7 @@ auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct serve
 		return ab_err_set(err, ENOSPC, "audit: no room for another sink");
 	}
 	a->sink_added = true;
+	audit_set_admin_gate(admin_gate, a);
 	if (!a->db && cfg->audit_store_enabled)
 		audit_log("audit.store", AUDIT_FAILURE, NULL, NULL, NULL,
 		          json_pack("{ssss}", "reason", "the audit store is not available", "error",
@@ -1001,8 +1027,10 @@ auditsvc_free(struct auditsvc *a)
 {
 	if (!a)
 		return;
-	if (a->sink_added)
+	if (a->sink_added) {
 		audit_remove_sink(sink, a);
+		audit_set_admin_gate(NULL, NULL);
+	}
 	/* tails end with their connections (server_close runs before this) */
 	for (struct tail *t = a->tails; t; t = t->next)
 		t->h = NULL;

@@ -230,6 +230,13 @@ authz_check(const struct authz_subject *who, enum authz_endpoint ep, const char 
 			why = "admin acts on another user's desktop";
 		else
 			why = "allowed";
+		/* admin actions fail closed when the audit cannot record them (audit.h) */
+		static char gate_why[256];
+		if (d == AUTHZ_ALLOW && (ep == AUTHZ_ADMIN_WRITE || other) &&
+		    !audit_admin_allowed(gate_why, sizeof(gate_why))) {
+			d = AUTHZ_DENY;
+			why = gate_why;
+		}
 		bool audit = d != AUTHZ_ALLOW || r->audit_grant;
 		if (!audit)
 			return d;

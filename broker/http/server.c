@@ -413,6 +413,15 @@ default_authorize(struct http_request *req, struct http_response *deny, void *da
 {
 	snprintf(req->user, sizeof(req->user), "local");
 	snprintf(req->role, sizeof(req->role), "admin");
+	/* admin actions fail closed when the audit cannot record them (audit.h) */
+	char why[256];
+	if (strncmp(req->path, "/api/admin/", 11) == 0 && strcmp(req->method, "GET") != 0 &&
+	    !audit_admin_allowed(why, sizeof(why))) {
+		audit_log("authz", AUDIT_DENY, req->user, req->role, req->peer,
+		          json_pack("{ssss}", "endpoint", "admin.write", "reason", why));
+		http_response_error(deny, 403, why);
+		return -EACCES;
+	}
 	return 0;
 }
 

@@ -251,8 +251,13 @@ def case_alerts(tmp):
 
 
 def case_full(tmp):
-    # a 1 MB cap makes the store full as a full disk would (SQLITE_FULL)
-    b = Broker(tmp, {"store": {"max_db_mb": 1, "queue_max": 1000}})
+    # a 1 MB cap makes the store full as a full disk would (SQLITE_FULL); admin actions fail
+    # closed while it is
+    b = Broker(tmp, {"store": {"max_db_mb": 1, "queue_max": 1000, "fail_closed_admin": True}})
+    r = subprocess.run([CTL, "--socket", os.path.join(tmp, "broker.sock"), "stop", "nobody"],
+                       capture_output=True, text=True)
+    check(r.returncode == 1 and "no such desktop" in r.stdout,
+          f"before: an admin action goes ahead (and finds no desktop): {r.stdout}")
     n = 0
     pad = "z" * 150
     t0 = time.time()
@@ -275,6 +280,26 @@ def case_full(tmp):
     check(len(paths) == n + 1 and paths[-1] == "/after-full", "the JSON-lines file is complete")
     check(any(l["event"] == "audit.store" and l["outcome"] == "failure" for l in lines),
           "the failure is audited")
+    alerts = [l for l in lines if l["event"] == "audit.alert" and
+              l["detail"]["rule"] == "audit-failing"]
+    check(len(alerts) == 1 and alerts[0]["detail"]["event"] == "audit.store",
+          f"the failure raises the built-in alert, once: {alerts}")
+    # fail closed: argoboxctl's actions and the admin.write endpoints are refused, audited
+    r = subprocess.run([CTL, "--socket", os.path.join(tmp, "broker.sock"), "stop", "nobody"],
+                       capture_output=True, text=True)
+    check(r.returncode == 1 and "audit store cannot record it" in r.stdout,
+          f"argoboxctl stop refused: {r.returncode} {r.stdout}")
+    code, _, body = b.request("POST", "/api/admin/services/reload")
+    check(code == 403, f"POST /api/admin/services/reload refused: {code} {body[:200]}")
+    lines = b.lines()
+    check(any(l["event"] == "admin.command" and l["outcome"] == "deny" and
+              l["detail"]["command"] == "stop" and "fail_closed_admin" in l["detail"]["reason"]
+              for l in lines), "the refused command is in the JSON-lines file")
+    check(any(l["event"] == "authz" and l["outcome"] == "deny" and
+              l["detail"]["endpoint"] == "admin.write" and
+              "audit store cannot record it" in l["detail"]["reason"] for l in lines),
+          "the refused request is in the JSON-lines file")
+    check(b.get("/api/admin/audit/status")[0] == 200, "reading (admin.read) still works")
     b.stop()
     print(f"PASS: full ({n} events, {st['stored']} stored, {st['dropped']} dropped and counted, "
           "JSON lines complete, broker kept serving)")
