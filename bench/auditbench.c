@@ -25,6 +25,7 @@
 #include "ab_util.h"
 #include "audit.h"
 #include "auditdb.h"
+#include "auditreport.h"
 
 static struct auditdb *db;
 
@@ -248,6 +249,33 @@ main(int argc, char **argv)
 		printf("query_%dd_p50_ms %.2f\n", days, lat[100] / 1000.0);
 		printf("query_%dd_p99_ms %.2f\n", days, lat[198] / 1000.0);
 		printf("query_%dd_rows %.0f\n", days, rows / 200.0);
+	}
+	/* 4. the compliance report (it runs on the broker's loop): one user's day, everyone's day
+	 */
+	for (int who = 0; who < 2; who++) {
+		int64_t lat[20];
+		for (int q = 0; q < 20; q++) {
+			char user[16];
+			snprintf(user, sizeof(user), "u%d", (q * 37) % 1000);
+			int64_t from = now_ms - span + (int64_t)(q % 20) * 86400000;
+			struct auditreport_params rp = {.from_ms = from,
+			                                .to_ms = from + 86400000LL,
+			                                .user = who == 0 ? user : NULL,
+			                                .max_items = 100};
+			json_t *rep = NULL;
+			int64_t q0 = mono_us();
+			if (auditreport_build(rd, &rp, &rep, &err) < 0) {
+				fprintf(stderr, "ab-auditbench: report: %s\n", err.msg);
+				return 1;
+			}
+			size_t len;
+			free(auditreport_render(rep, AUDITREPORT_HTML, &len));
+			lat[q] = mono_us() - q0;
+			json_decref(rep);
+		}
+		qsort(lat, 20, sizeof(int64_t), cmp64);
+		printf("report_%s_p50_ms %.2f\n", who == 0 ? "user" : "all", lat[10] / 1000.0);
+		printf("report_%s_max_ms %.2f\n", who == 0 ? "user" : "all", lat[19] / 1000.0);
 	}
 	auditdb_reader_close(rd);
 	char pub[4096];
