@@ -38,8 +38,11 @@
 	"event = 'service.reload') "
 #define DENY_WHERE " %ooutcome = 1 "
 #define TRANSFER_WHERE                                                                             \
-	" event IN ('files.upload', 'files.download') AND +outcome = 0 AND "                       \
-	"(event = 'files.download' OR " JX("step") " = 'complete') "
+	" event IN ('files.upload', 'files.download', 'files.archive') AND +outcome IN (0, 2) "    \
+	"AND "                                                                                     \
+	"(event = 'files.download' AND outcome = 0 OR " JX("step") " IN ('complete', 'done')) "
+/* a folder downloaded as a tar (files.archive, step done) is a download */
+#define IS_UPLOAD     "event = 'files.upload'"
 #define RESTART_WHERE " event IN ('service.restart', 'service.recovered', 'service.escalate') "
 
 /*
@@ -313,23 +316,22 @@ build(struct ctx *c, json_t *rep, json_t *sum)
 	/* file transfers */
 	if ((r = totals(
 	         c,
-	         "SELECT sum(event = 'files.upload') AS uploads, "
-	         "sum(event = 'files.download') AS downloads, "
-	         "sum(CASE WHEN event = 'files.upload' THEN " JX(
-	             "bytes") " END) "
-	                      "AS bytes_uploaded, "
-	                      "sum(CASE WHEN event = 'files.download' THEN " JX(
+	         "SELECT sum(" IS_UPLOAD ") AS uploads, sum(NOT " IS_UPLOAD ") AS downloads, "
+	         "sum(CASE WHEN " IS_UPLOAD " THEN " JX(
+	             "bytes") " END) AS bytes_uploaded, "
+	                      "sum(CASE WHEN NOT " IS_UPLOAD " THEN " JX(
 	                          "bytes") " END) "
 	                                   "AS bytes_downloaded FROM events WHERE" TRANSFER_WHERE
 	                                   "AND" IN_PERIOD "%s",
 	         sum)) < 0 ||
-	    (r = section(
-	         c, rep, "file_transfers",
-	         "SELECT ts_ms AS time, user, source, CASE event WHEN 'files.upload' "
-	         "THEN 'upload' ELSE 'download' END AS direction, " JX("path") " AS path, " JX(
-	             "bytes") " AS bytes FROM events WHERE" TRANSFER_WHERE "AND" IN_PERIOD
-	                      "%s ORDER BY ts_ms, seq LIMIT :lim",
-	         &sec)) < 0)
+	    (r = section(c, rep, "file_transfers",
+	                 "SELECT ts_ms AS time, user, source, CASE event WHEN 'files.upload' THEN "
+	                 "'upload' WHEN 'files.archive' THEN 'download (tar)' ELSE 'download' END "
+	                 "AS direction, " JX("path") " AS path, " JX(
+	                     "bytes") " AS bytes FROM events "
+	                              "WHERE" TRANSFER_WHERE "AND" IN_PERIOD
+	                              "%s ORDER BY ts_ms, seq LIMIT :lim",
+	                 &sec)) < 0)
 		return r;
 	/* service restarts */
 	if ((r = totals(c,

@@ -76,6 +76,10 @@ scenario(struct auditdb *db)
 	   "{\"id\":\"x\",\"step\":\"complete\",\"path\":\"Uploads/a.bin\",\"bytes\":100}");
 	ev(db, T0 + 8 * H + 2, "cid", "10.0.0.8", "files.download", 0,
 	   "{\"path\":\"=HYPERLINK(\\\"http://evil\\\")\",\"bytes\":7}");
+	/* a folder as a tar: started (info), then done with its bytes */
+	ev(db, T0 + 8 * H + 3, "cid", "10.0.0.8", "files.archive", 0, "{\"path\":\"Music\"}");
+	ev(db, T0 + 8 * H + 4, "cid", "10.0.0.8", "files.archive", 2,
+	   "{\"path\":\"Music\",\"step\":\"done\",\"bytes\":4096}");
 	/* service restarts */
 	ev(db, T0 + 9 * H, "argoboxctl", "argoboxctl", "service.restart", 0,
 	   "{\"service\":\"nas\",\"reason\":\"admin\"}");
@@ -221,12 +225,15 @@ test_everyone(void **state)
 	assert_int_equal(json_array_size(be), 5); /* 3 sign-in reasons, admin.connect */
 	/* transfers: the completed upload and the download, not the create step */
 	assert_int_equal(sum(rep, "uploads"), 1);
-	assert_int_equal(sum(rep, "downloads"), 1);
+	assert_int_equal(sum(rep, "downloads"), 2);
 	assert_int_equal(sum(rep, "bytes_uploaded"), 100);
-	assert_int_equal(sum(rep, "bytes_downloaded"), 7);
+	assert_int_equal(sum(rep, "bytes_downloaded"), 7 + 4096);
 	json_t *ft = items(rep, "file_transfers");
 	assert_string_equal(field(ft, 0, "direction"), "upload");
 	assert_string_equal(field(ft, 0, "path"), "Uploads/a.bin");
+	assert_int_equal(json_array_size(ft), 3); /* the tar's start is no transfer */
+	assert_string_equal(field(ft, 2, "direction"), "download (tar)");
+	assert_string_equal(field(ft, 2, "path"), "Music");
 	/* service restarts: the request, the attempt, the recovery */
 	assert_int_equal(sum(rep, "service_restart_events"), 3);
 	assert_int_equal(sum(rep, "service_restarts"), 1);
@@ -249,8 +256,8 @@ test_one_user_and_limit(void **state)
 	assert_int_equal(sum(rep, "uploads"), 1);
 	json_decref(rep);
 	/* lists are cut at max_items and say so; the totals still count everything */
-	rep = report(f, NULL, 2);
-	assert_int_equal(json_array_size(items(rep, "sign_ins")), 2);
+	rep = report(f, NULL, 3);
+	assert_int_equal(json_array_size(items(rep, "sign_ins")), 3);
 	assert_true(json_is_true(json_object_get(json_object_get(rep, "sign_ins"), "truncated")));
 	assert_false(
 	    json_is_true(json_object_get(json_object_get(rep, "file_transfers"), "truncated")));
