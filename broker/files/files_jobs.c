@@ -543,9 +543,12 @@ job_add(struct files *f, enum job_kind kind, const struct http_request *req, pid
 	j->pid = pid;
 	j->out = out;
 	j->pidfd = (int)pidfd_open(pid, 0);
-	if (j->pidfd < 0) { /* cannot happen for our own child: reap it now */
+	if (j->pidfd < 0) { /* out of fds: the job fails now rather than go unwatched */
+		kill(pid, SIGKILL);
 		waitpid(pid, &j->status, 0);
 		j->child_done = true;
+		if (kind == JOB_COPY)
+			copy_finish(j); /* no result line: answers the failure */
 	} else {
 		j->pidw = ab_loop_watch(f->loop, j->pidfd, AB_LOOP_READ, on_child_exit, j);
 	}
