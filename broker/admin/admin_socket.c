@@ -77,7 +77,7 @@ client_kill(struct ctl_client *cl)
 		cl->ctl->reap = ab_loop_timer(cl->ctl->loop, 0, admin_socket_reap, cl->ctl);
 }
 
-/* argoboxctl services list|reload|status|restart (the peer is root or the broker's uid). */
+/* argoboxctl services list|reload|status|restart|diag (the peer is root or the broker's uid). */
 static json_t *
 admin_socket_services(struct admin_socket *c, const char *type, json_t *req)
 {
@@ -101,6 +101,20 @@ admin_socket_services(struct admin_socket *c, const char *type, json_t *req)
 		if (!s)
 			return ab_proto_msg("error", json_pack("{ss}", "msg", "no such service"));
 		return ab_proto_msg(type, json_pack("{so}", "service", s));
+	}
+	if (strcmp(type, "services_diag") == 0 || strcmp(type, "services_diag_result") == 0) {
+		struct ab_err err = {0};
+		bool start = strcmp(type, "services_diag") == 0;
+		int r = start ? services_diag_start(c->services, name, &err) : 0;
+		if (start)
+			audit_log("service.diag", r < 0 ? AUDIT_DENY : AUDIT_GRANT, "argoboxctl",
+			          NULL, "argoboxctl",
+			          json_pack("{ssss}", "service", name, "step", "start"));
+		json_t *d = r < 0 ? NULL : services_diag_json(c->services, name);
+		if (!d)
+			return ab_proto_msg(
+			    "error", json_pack("{ss}", "msg", r < 0 ? err.msg : "no such service"));
+		return ab_proto_msg(type, d);
 	}
 	if (strcmp(type, "services_restart") == 0) {
 		struct ab_err err = {0};

@@ -36,6 +36,9 @@ void admin_socket_set_stop(struct admin_socket *c, admin_socket_stop_fn fn, void
  *   {"type":"services_list"}                 -> {"type":"services_list","services":[...]}
  *   {"type":"services_status","name":"x"}    -> {"type":"services_status","service":{...}}
  *   {"type":"services_restart","name":"x"}   -> {"type":"services_restart","ok":true}
+ *   {"type":"services_diag","name":"x"}      -> starts one: {"type":"services_diag",
+ *                                               "running","last_id","results":[...]}
+ *   {"type":"services_diag_result","name":"x"} -> the same, without starting one
  *   {"type":"services_reload"}               -> {"type":"services_reload","added":[...],
  *                                               "removed","changed","kept","services":n}
  * (audited as service.restart by "argoboxctl").

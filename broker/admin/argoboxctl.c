@@ -5,7 +5,7 @@
  *
  *   argoboxctl [--socket PATH] [--json] status | list | stop USER
  *              | services list | services reload | services status NAME
- *              | services restart NAME
+ *              | services restart NAME | services diag NAME
  *
  *   argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]
  *   argoboxctl [--socket PATH] audit report --from TIME --to TIME [--user USER]
@@ -36,7 +36,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: argoboxctl [--socket PATH] [--json] status | list | stop USER\n"
 	           "                  | services list | services reload | services status NAME\n"
-	           "                  | services restart NAME\n"
+	           "                  | services restart NAME | services diag NAME\n"
 	           "       argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n"
 	           "       argoboxctl [--socket PATH] audit report --from TIME --to TIME "
 	           "[--user USER]\n"
@@ -222,6 +222,67 @@ audit_report(int argc, char **argv, const char *sock)
 	return 0;
 }
 
+/*
+ * `services diag NAME`: starts a diagnostic, polls until it is over (the broker runs it on its
+ * loop), prints its steps.
+ */
+static int
+services_diag(const char *sock, const char *name, bool as_json)
+{
+	json_t *ans = NULL;
+	if (request(sock, ab_proto_msg("services_diag", json_pack("{ss}", "name", name)), &ans) < 0)
+		return 1;
+	json_int_t id = json_integer_value(json_object_get(ans, "last_id"));
+	for (int64_t end = ab_now_ms() + 130000; strcmp(ab_proto_type(ans), "error") != 0 &&
+	                                         json_is_true(json_object_get(ans, "running")) &&
+	                                         ab_now_ms() < end;) {
+		json_decref(ans);
+		ans = NULL;
+		usleep(100000);
+		if (request(sock,
+		            ab_proto_msg("services_diag_result", json_pack("{ss}", "name", name)),
+		            &ans) < 0)
+			return 1;
+	}
+	if (strcmp(ab_proto_type(ans), "error") == 0 || as_json) {
+		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+		int rc = strcmp(ab_proto_type(ans), "error") == 0;
+		json_decref(ans);
+		return rc;
+	}
+	json_t *res = NULL, *r;
+	size_t k;
+	json_array_foreach(json_object_get(ans, "results"), k,
+	                   r) if (json_integer_value(json_object_get(r, "id")) == id) res = r;
+	if (!res) {
+		fprintf(stderr, "argoboxctl: the diagnostic of '%s' did not finish\n", name);
+		json_decref(ans);
+		return 1;
+	}
+	const char *failed = json_string_value(json_object_get(res, "failed_step"));
+	printf("%s: %s (address %s)\n", name, failed ? "FAILED" : "ok",
+	       json_string_value(json_object_get(res, "address")));
+	static const char *const steps[] = {"dns", "tcp", "tls", "http"};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(steps); i++) {
+		json_t *st = json_object_get(json_object_get(res, "steps"), steps[i]);
+		if (!st)
+			continue;
+		printf("  %-5s %-4s %8.1f ms", steps[i],
+		       json_is_true(json_object_get(st, "ok")) ? "ok" : "FAIL",
+		       json_number_value(
+		           json_object_get(st, strcmp(steps[i], "http") ? "ms" : "total_ms")));
+		if (json_object_get(st, "status"))
+			printf("  status %lld",
+			       (long long)json_integer_value(json_object_get(st, "status")));
+		putchar('\n');
+	}
+	if (failed)
+		printf("  error: %s\n", json_string_value(json_object_get(res, "error")));
+	json_decref(ans);
+	return failed ? 1 : 0;
+}
+
 static int
 audit_main(int argc, char **argv, const char *sock)
 {
@@ -293,6 +354,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "audit") == 0)
 		return audit_main(argc - i - 1, argv + i + 1, sock);
 	json_t *req;
+	_cleanup_free_ char *def = default_socket();
+	if (strcmp(cmd, "services") == 0 && i + 3 == argc && strcmp(argv[i + 1], "diag") == 0)
+		return services_diag(sock ? sock : def, argv[i + 2], as_json);
 	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) && i + 1 == argc) {
 		req = ab_proto_msg(cmd, NULL);
 	} else if (strcmp(cmd, "stop") == 0 && i + 2 == argc) {
@@ -310,7 +374,6 @@ main(int argc, char **argv)
 	} else {
 		return ab_usage(usage, false);
 	}
-	_cleanup_free_ char *def = default_socket();
 	json_t *ans = NULL;
 	if (request(sock ? sock : def, req, &ans) < 0)
 		return 1;

@@ -87,6 +87,8 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/api/services", AUTHZ_SERVICES},
     {"GET", "/api/services/{user}", AUTHZ_SERVICES},
     {"GET", "/api/services/{user}/history", AUTHZ_SERVICES},
+    {"GET", "/api/services/{user}/diag", AUTHZ_SERVICES},
+    {"POST", "/api/services/{user}/diag", AUTHZ_SERVICES},
     {"POST", "/api/services/{user}/restart", AUTHZ_SERVICES},
     {"GET", "/api/admin/audit", AUTHZ_ADMIN_READ},
     {"GET", "/api/admin/audit/tail", AUTHZ_ADMIN_READ},

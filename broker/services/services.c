@@ -55,6 +55,7 @@ extern char **environ;
 #define BUCKET_MS      (5 * 60 * 1000LL)
 #define BUCKETS        ((int)(DAY_MS / BUCKET_MS))
 #define KV_SUMMARY_FMT "services/%s/summary"
+#define DIAG_KEEP      10
 
 struct svc_result {
 	int64_t time_ms; /* wall clock */
@@ -73,6 +74,17 @@ struct svc_bucket {
 	uint8_t worst; /* enum services_state: the worst state seen in it */
 };
 
+struct svc;
+
+/* A non-blocking TCP connect watched on the loop, bounded by a timer. */
+struct tcp_probe {
+	struct svc *s;
+	int fd;
+	struct ab_watch *watch;
+	struct ab_timer *timer;
+	void (*done)(struct svc *s, int soerr); /* 0, or the errno (ETIMEDOUT at the timer) */
+};
+
 struct svc {
 	struct services *svc;
 	const struct services_entry *e;
@@ -88,6 +100,12 @@ struct svc {
 	struct svc_bucket day[BUCKETS]; /* ring, slot = (start_ms / BUCKET_MS) % BUCKETS */
 	int64_t cert_expiry_s;          /* https: the certificate's notAfter, 0 unknown */
 	bool cert_warn;                 /* the last answer's certificate expires too soon */
+	/* diagnostics: one at a time, the last DIAG_KEEP results (newest last) */
+	struct httpc_call *diag_call;
+	struct tcp_probe diag_tcp;
+	int64_t diag_started_us;
+	unsigned diag_seq;
+	json_t *diags;
 	json_t *stored;   /* the summary the kv store had at start (an earlier run's), or NULL */
 	bool stored_read; /* the kv store answered (before that, nothing is written over it) */
 	bool kv_dirty;    /* the state changed: write the summary after this check */
@@ -96,9 +114,7 @@ struct svc {
 	bool in_flight, in_cycle;
 	int64_t started_us;
 	struct httpc_call *call;
-	int tcp_fd;
-	struct ab_watch *tcp_watch;
-	struct ab_timer *tcp_timer;
+	struct tcp_probe tcp;
 	/* recovery */
 	unsigned attempts;
 	bool restarting, verifying, escalated;
@@ -493,73 +509,106 @@ http_done(const struct httpc_resp *resp, void *data)
 
 /* --- TCP checks ------------------------------------------------------------------------ */
 
-static void
-tcp_end(struct svc *s)
+/* A tcp service's address (the registry allows only IP addresses and localhost). */
+static int
+tcp_addr(const struct svc *s, struct sockaddr_storage *ss, socklen_t *sl)
 {
-	ab_loop_unwatch(s->svc->loop, s->tcp_watch);
-	s->tcp_watch = NULL;
-	ab_loop_timer_cancel(s->svc->loop, s->tcp_timer);
-	s->tcp_timer = NULL;
-	ab_closep(&s->tcp_fd);
-}
-
-static void
-tcp_ready(struct ab_loop *loop, int fd, unsigned events, void *data)
-{
-	struct svc *s = data;
-	int soerr = 0;
-	socklen_t l = sizeof(soerr);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &l) < 0)
-		soerr = errno;
-	tcp_end(s);
-	check_done(s, soerr == 0, 0, soerr ? strerror(soerr) : NULL);
-}
-
-static int64_t
-tcp_timeout(struct ab_loop *loop, void *data)
-{
-	struct svc *s = data;
-	s->tcp_timer = NULL;
-	tcp_end(s);
-	check_done(s, false, 0, "connect timed out");
-	return AB_TIMER_STOP;
-}
-
-static void
-tcp_start(struct svc *s)
-{
-	struct sockaddr_storage ss = {0};
-	socklen_t sl;
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
 	const char *host = strcmp(s->e->host, "localhost") == 0 ? "127.0.0.1" : s->e->host;
 	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
 		a4->sin_family = AF_INET;
 		a4->sin_port = htons((uint16_t)s->e->port);
-		sl = sizeof(*a4);
+		*sl = sizeof(*a4);
 	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
 		a6->sin6_family = AF_INET6;
 		a6->sin6_port = htons((uint16_t)s->e->port);
-		sl = sizeof(*a6);
+		*sl = sizeof(*a6);
 	} else {
-		check_done(s, false, 0, "not an IP address");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+probe_end(struct tcp_probe *p)
+{
+	ab_loop_unwatch(p->s->svc->loop, p->watch);
+	p->watch = NULL;
+	ab_loop_timer_cancel(p->s->svc->loop, p->timer);
+	p->timer = NULL;
+	ab_closep(&p->fd);
+}
+
+static void
+probe_ready(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct tcp_probe *p = data;
+	int soerr = 0;
+	socklen_t l = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &l) < 0)
+		soerr = errno;
+	probe_end(p);
+	p->done(p->s, soerr);
+}
+
+static int64_t
+probe_timeout(struct ab_loop *loop, void *data)
+{
+	struct tcp_probe *p = data;
+	p->timer = NULL;
+	probe_end(p);
+	p->done(p->s, ETIMEDOUT);
+	return AB_TIMER_STOP;
+}
+
+/* Connects to the service's address; p->done runs from the loop, or at once on an error. */
+static void
+probe_start(struct tcp_probe *p)
+{
+	struct svc *s = p->s;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (tcp_addr(s, &ss, &sl) < 0) {
+		p->done(s, EADDRNOTAVAIL);
 		return;
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		check_done(s, false, 0, strerror(errno));
-		return;
-	}
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+	if (fd < 0 || (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)) {
 		int e = errno;
-		close(fd);
-		check_done(s, false, 0, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		p->done(s, e);
 		return;
 	}
 	/* connected or in progress: writable (or an error) tells, from the loop */
-	s->tcp_fd = fd;
-	s->tcp_watch = ab_loop_watch(s->svc->loop, fd, AB_LOOP_WRITE, tcp_ready, s);
-	s->tcp_timer = ab_loop_timer(s->svc->loop, s->e->check.timeout_ms, tcp_timeout, s);
+	p->fd = fd;
+	p->watch = ab_loop_watch(s->svc->loop, fd, AB_LOOP_WRITE, probe_ready, p);
+	p->timer = ab_loop_timer(s->svc->loop, s->e->check.timeout_ms, probe_timeout, p);
+}
+
+static void
+tcp_checked(struct svc *s, int soerr)
+{
+	check_done(s, soerr == 0, 0,
+	           soerr == ETIMEDOUT ? "connect timed out"
+	           : soerr            ? strerror(soerr)
+	                              : NULL);
+}
+
+/* The request of an http(s) check (and of a diagnostic): bounded in time and size. */
+static struct httpc_req
+check_req(const struct svc *s)
+{
+	return (struct httpc_req){
+	    .url = s->check_url,
+	    .timeout_ms = s->e->check.timeout_ms,
+	    .max_response = s->e->check.max_body,
+	    .ca_pem = s->ca_pem,
+	    .ca_pem_len = s->ca_pem_len,
+	    .cert_expiry = s->e->scheme == SERVICES_HTTPS,
+	};
 }
 
 static void
@@ -570,17 +619,10 @@ check_start(struct svc *s)
 	s->in_flight = true;
 	s->started_us = ab_now_us();
 	if (s->e->scheme == SERVICES_TCP) {
-		tcp_start(s);
+		probe_start(&s->tcp);
 		return;
 	}
-	struct httpc_req req = {
-	    .url = s->check_url,
-	    .timeout_ms = s->e->check.timeout_ms,
-	    .max_response = s->e->check.max_body,
-	    .ca_pem = s->ca_pem,
-	    .ca_pem_len = s->ca_pem_len,
-	    .cert_expiry = s->e->scheme == SERVICES_HTTPS,
-	};
+	struct httpc_req req = check_req(s);
 	struct ab_err err = {0};
 	if (httpc_request(s->svc->http, &req, http_done, s, &s->call, &err) < 0)
 		check_done(s, false, 0, err.msg);
@@ -635,6 +677,110 @@ int64_t
 services_last_cycle_us(const struct services *svc)
 {
 	return svc->last_cycle_us;
+}
+
+/* --- diagnostics ----------------------------------------------------------------------- */
+
+/*
+ * One diagnostic run, step by step: for http(s) a request through httpc (libcurl's threaded
+ * resolver, so name resolution never blocks the loop) whose timings say how far it got
+ * (DNS, TCP connect, TLS handshake, first byte, total), the address, the HTTP status and
+ * the certificate's expiry; for tcp a non-blocking connect. The result is kept (the last
+ * DIAG_KEEP) with the step that failed, if one did.
+ */
+static void
+diag_keep(struct svc *s, json_t *res)
+{
+	json_object_set_new(res, "id", json_integer(s->diag_seq));
+	json_object_set_new(res, "time_ms", json_integer(ab_wall_ms()));
+	if (!s->diags)
+		s->diags = json_array();
+	audit_log("service.diag", AUDIT_INFO, NULL, NULL, NULL,
+	          json_pack("{sssOsO}", "service", s->e->name, "ok", json_object_get(res, "ok"),
+	                    "failed_step", json_object_get(res, "failed_step")));
+	json_array_append_new(s->diags, res);
+	while (json_array_size(s->diags) > DIAG_KEEP)
+		json_array_remove(s->diags, 0);
+}
+
+static void
+diag_http_done(const struct httpc_resp *resp, void *data)
+{
+	struct svc *s = data;
+	s->diag_call = NULL;
+	const struct httpc_timing *t = &resp->timing;
+	bool https = s->e->scheme == SERVICES_HTTPS;
+	const char *failed = NULL;
+	if (resp->error < 0) {
+		unsigned char a[16];
+		bool ip = inet_pton(AF_INET, s->e->host, a) == 1 ||
+		          inet_pton(AF_INET6, s->e->host, a) == 1;
+		failed = !ip && t->dns_ms <= 0     ? "dns"
+		         : t->connect_ms <= 0      ? "tcp"
+		         : https && t->tls_ms <= 0 ? "tls"
+		                                   : "http";
+	} else if (s->e->check.expect_status ? resp->status != s->e->check.expect_status
+	                                     : resp->status < 200 || resp->status >= 400) {
+		failed = "http";
+	}
+	bool dns_ok = !failed || strcmp(failed, "dns") != 0;
+	bool tcp_ok = dns_ok && (!failed || strcmp(failed, "tcp") != 0);
+	bool tls_ok = tcp_ok && (!failed || strcmp(failed, "tls") != 0);
+	json_t *steps = json_pack("{s:{s:b,s:f}, s:{s:b,s:f}}", "dns", "ok", dns_ok, "ms",
+	                          t->dns_ms, "tcp", "ok", tcp_ok, "ms", t->connect_ms);
+	if (https)
+		json_object_set_new(steps, "tls",
+		                    json_pack("{s:b,s:f}", "ok", tls_ok, "ms", t->tls_ms));
+	json_object_set_new(steps, "http",
+	                    json_pack("{s:b,s:I,s:f,s:f}", "ok", !failed, "status",
+	                              (json_int_t)resp->status, "first_byte_ms", t->first_byte_ms,
+	                              "total_ms", t->total_ms));
+	json_t *res = json_pack("{s:b,s:s?,s:s,s:s,s:o}", "ok", !failed, "failed_step", failed,
+	                        "address", resp->primary_ip, "error", resp->errmsg, "steps", steps);
+	if (https && resp->cert_expiry_s > 0)
+		json_object_set_new(res, "cert_expires_ms",
+		                    json_integer((json_int_t)resp->cert_expiry_s * 1000));
+	diag_keep(s, res);
+}
+
+static void
+diag_tcp_result(struct svc *s, int soerr)
+{
+	double ms = (double)(ab_now_us() - s->diag_started_us) / 1000.0;
+	diag_keep(s, json_pack("{s:b,s:s?,s:s,s:s,s:{s:{s:b,s:f}}}", "ok", soerr == 0,
+	                       "failed_step", soerr ? "tcp" : NULL, "address", s->e->host, "error",
+	                       soerr ? strerror(soerr) : "", "steps", "tcp", "ok", soerr == 0, "ms",
+	                       ms));
+}
+
+int
+services_diag_start(struct services *svc, const char *name, struct ab_err *err)
+{
+	struct svc *s = find(svc, name);
+	if (!s)
+		return ab_err_set(err, ENOENT, "no service named '%s'", name);
+	if (s->diag_call || s->diag_tcp.watch)
+		return ab_err_set(err, EBUSY, "a diagnostic of '%s' is running", name);
+	s->diag_seq++;
+	s->diag_started_us = ab_now_us();
+	if (s->e->scheme != SERVICES_TCP) {
+		struct httpc_req req = check_req(s);
+		return httpc_request(svc->http, &req, diag_http_done, s, &s->diag_call, err);
+	}
+	probe_start(&s->diag_tcp);
+	return 0;
+}
+
+json_t *
+services_diag_json(struct services *svc, const char *name)
+{
+	struct svc *s = find(svc, name);
+	if (!s)
+		return NULL;
+	return json_pack("{sssbsIso}", "service", s->e->name, "running",
+	                 s->diag_call != NULL || s->diag_tcp.watch != NULL, "last_id",
+	                 (json_int_t)s->diag_seq, "results",
+	                 s->diags ? json_incref(s->diags) : json_array());
 }
 
 /* --- recovery -------------------------------------------------------------------------- */
@@ -1060,10 +1206,39 @@ api_list(struct http_request *req, struct http_response *resp, void *data)
 	return 0;
 }
 
+/* GET/POST /api/services/<name>/diag: admins and the owner (a member) only; audited. */
+static int
+api_diag(struct services *svc, struct svc *s, bool post, bool may, struct http_request *req,
+         struct http_response *resp)
+{
+	const char *name = s->e->name;
+	if (!may) {
+		audit_log("service.diag", AUDIT_DENY, req->user, req->role, req->peer,
+		          json_pack("{ssss}", "service", name, "reason",
+		                    "only admins and the service's owner may run diagnostics"));
+		http_response_error(resp, 403,
+		                    "only admins and the service's owner may run diagnostics");
+		return 0;
+	}
+	struct ab_err err = {0};
+	int r = post ? services_diag_start(svc, name, &err) : 0;
+	audit_log("service.diag", r < 0 ? AUDIT_DENY : AUDIT_GRANT, req->user, req->role, req->peer,
+	          json_pack("{sssssi}", "service", name, "step", post ? "start" : "read", "id",
+	                    (int)s->diag_seq));
+	if (r < 0) {
+		http_response_error(resp, r == -EBUSY ? 409 : 400, err.msg);
+		return 0;
+	}
+	http_response_json(resp, post ? 202 : 200, services_diag_json(svc, name));
+	return 0;
+}
+
 /*
  * routes:
  *   GET    /api/services/{user}
  *   GET    /api/services/{user}/history
+ *   GET    /api/services/{user}/diag
+ *   POST   /api/services/{user}/diag
  *   POST   /api/services/{user}/restart
  * end routes
  * ({user}: a service name, same grammar as user names.)
@@ -1076,10 +1251,12 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 	char name[USERS_NAME_MAX + 1];
 	size_t n = strcspn(rest, "/");
 	const char *tail = rest + n;
-	bool restart = strcmp(req->method, "POST") == 0;
-	bool history = !restart && strcmp(tail, "/history") == 0;
+	bool post = strcmp(req->method, "POST") == 0;
+	bool diag = strcmp(tail, "/diag") == 0;
+	bool restart = post && !diag;
+	bool history = !post && strcmp(tail, "/history") == 0;
 	if (n == 0 || n > USERS_NAME_MAX ||
-	    (restart ? strcmp(tail, "/restart") != 0 : *tail != '\0' && !history)) {
+	    (restart ? strcmp(tail, "/restart") != 0 : *tail != '\0' && !history && !diag)) {
 		http_response_error(resp, 404, "not found");
 		return 0;
 	}
@@ -1090,7 +1267,7 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 	bool known = caller(svc, req, &role, &profile);
 	struct svc *s = find(svc, name);
 	bool visible = known && s && services_visible(s->e, req->user, role, profile);
-	const char *event = restart ? "service.restart" : "service.access";
+	const char *event = restart ? "service.restart" : diag ? "service.diag" : "service.access";
 	if (!visible) {
 		/* not visible and not there answer alike: the name's existence is not leaked */
 		audit_log(event, AUDIT_DENY, req->user[0] ? req->user : NULL, req->role, req->peer,
@@ -1099,6 +1276,11 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 		http_response_error(resp, 404, "no such service");
 		return 0;
 	}
+	bool owner = s->e->owner && strcmp(s->e->owner, req->user) == 0;
+	if (diag)
+		return api_diag(svc, s, post,
+		                role == USERS_ROLE_ADMIN || (owner && role == USERS_ROLE_MEMBER),
+		                req, resp);
 	if (!restart) {
 		audit_log(
 		    event, AUDIT_GRANT, req->user, req->role, req->peer,
@@ -1114,7 +1296,6 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 		http_response_json(resp, 200, svc_json(s, role == USERS_ROLE_ADMIN));
 		return 0;
 	}
-	bool owner = s->e->owner && strcmp(s->e->owner, req->user) == 0;
 	if (role != USERS_ROLE_ADMIN && !(owner && role == USERS_ROLE_MEMBER)) {
 		audit_log(event, AUDIT_DENY, req->user, req->role, req->peer,
 		          json_pack("{ssss}", "service", name, "reason",
@@ -1179,7 +1360,9 @@ svc_new(struct services *svc, const struct services_entry *e, size_t idx, struct
 {
 	struct svc *s = ab_xcalloc(1, sizeof(*s));
 	s->svc = svc;
-	s->tcp_fd = s->pidfd = -1;
+	s->pidfd = -1;
+	s->tcp = (struct tcp_probe){.s = s, .fd = -1, .done = tcp_checked};
+	s->diag_tcp = (struct tcp_probe){.s = s, .fd = -1, .done = diag_tcp_result};
 	s->e = e;
 	s->since_ms = ab_wall_ms();
 	snprintf(s->reason, sizeof(s->reason), "not checked yet");
@@ -1210,7 +1393,9 @@ svc_free(struct svc *s)
 	ab_loop_timer_cancel(svc->loop, s->restart_timer);
 	httpc_cancel(svc->http, s->call);
 	httpc_cancel(svc->http, s->api_call);
-	tcp_end(s);
+	httpc_cancel(svc->http, s->diag_call);
+	probe_end(&s->tcp);
+	probe_end(&s->diag_tcp);
 	if (s->pid > 0) {
 		kill(-s->pid, SIGKILL);
 		kill(s->pid, SIGKILL);
@@ -1223,6 +1408,7 @@ svc_free(struct svc *s)
 	free(s->check_url);
 	free(s->ca_pem);
 	json_decref(s->stored);
+	json_decref(s->diags);
 	free(s);
 }
 

@@ -202,6 +202,18 @@ int services_restart_now(struct services *svc, const char *name, const char *by,
 enum services_state services_state_of(struct services *svc, const char *name);
 
 /*
+ * Diagnostics of `name`, on the loop (never blocking it): DNS resolution, TCP connect, TLS
+ * handshake, HTTP status, each with its timing, the address and the step that failed; the
+ * last 10 results are kept. 0 once started, -ENOENT, -EBUSY (one is running).
+ */
+int services_diag_start(struct services *svc, const char *name, struct ab_err *err);
+/*
+ * {"service","running","last_id","results":[{id,time_ms,ok,failed_step,address,error,
+ * steps:{dns,tcp,tls,http}},...]} (new reference), NULL for an unknown name.
+ */
+json_t *services_diag_json(struct services *svc, const char *name);
+
+/*
  * Reload (SIGHUP, POST /api/admin/services/reload, argoboxctl services reload): takes `reg`
  * (owned from now on, also on failure) in place of the running registry without stopping
  * anything else. A service whose check is the same (URL, path, expectations, CA) keeps its
