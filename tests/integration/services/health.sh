@@ -3,7 +3,8 @@
 #
 # The services area against real services on loopback (peers.py: healthy, slow, flapping, 500,
 # TLS with a self-signed certificate, TCP-only, one that never answers, one with an endless
-# body) and a real broker: the states each one reaches, what each role sees in /api/services
+# body, a redirect to itself (not followed), a 1 MiB header line
+# ) and a real broker: the states each one reaches, what each role sees in /api/services
 # (admin all, a member their own + their profile's, a demo identity the whitelisted ones), that
 # the API answers quickly while the misbehaving checks are in flight, and the audit events
 # (service.access grant/deny, service.down...). No root needed.
@@ -21,7 +22,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=127.0.0.1 \
 	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null ||
 	{ bad "openssl could not make a certificate"; exit 1; }
 python3 "$S/tests/integration/services/peers.py" --ports "$T/ports.json" --cert "$T/cert.pem" \
-	--key "$T/key.pem" --slow-ms 300 healthy slow flapping error500 tls tcp hang endless &
+	--key "$T/key.pem" --slow-ms 300 healthy slow flapping error500 tls tcp hang endless redirect bigheader &
 PEERS_PID=$!
 wait_for 10 test -s "$T/ports.json" || { bad "peers did not start"; exit 1; }
 p() { jq -r ".$1[0]" "$T/ports.json"; }
@@ -52,6 +53,8 @@ $(local_users s3cret-pw ada:admin:admin:1000 bea:member:dev:1003 cid:member:medi
    {"name": "endless", "url": "http://127.0.0.1:$(p endless)/", "check": {$chk, "max_body": 4096}},
    {"name": "wrong-body", "url": "http://127.0.0.1:$(p healthy)/", "check": {$chk, "expect_body": "nope"}},
    {"name": "status-teapot", "url": "http://127.0.0.1:$(p healthy)/", "check": {$chk, "expect_status": 418}},
+   {"name": "redirect", "url": "http://127.0.0.1:$(p redirect)/", "check": {$chk, "expect_status": 200}},
+   {"name": "bigheader", "url": "http://127.0.0.1:$(p bigheader)/", "check": {$chk}},
    {"name": "members", "url": "http://127.0.0.1:$(p healthy)/health", "access": {"roles": ["member"]},
     "check": {$chk}}]
 EOT
@@ -83,6 +86,14 @@ want endless down
 want wrong-body down
 want status-teapot down
 want members up
+want redirect down
+want bigheader down
+get_as ada /api/services/redirect >/dev/null
+jq -e '.history[0].status == 302 and (.history[0].error | test("HTTP 302"))' "$T/resp" >/dev/null &&
+	ok "redirect: not followed (a redirect loop cannot hold a check): HTTP 302" || bad "redirect: $(jq -c .history[0] "$T/resp")"
+get_as ada /api/services/bigheader >/dev/null
+jq -e '.history[0].latency_ms < 2000 and .history[0].ok == false and (.history[0].error | test("[Hh]eader|Out of memory"))' "$T/resp" >/dev/null &&
+	ok "bigheader: refused within its timeout (libcurl says: $(jq -r .history[0].error "$T/resp"))" || bad "bigheader: $(jq -c .history[0] "$T/resp")"
 get_as ada /api/services/hang >/dev/null
 jq -e '.history[0].error | test("[Tt]imeout|timed out")' "$T/resp" >/dev/null &&
 	ok "hang: the check gave up at its timeout ($(jq -r '.history[0].latency_ms' "$T/resp") ms)" ||
@@ -101,7 +112,7 @@ jq -e '(.history | length) >= 3 and .checks >= 3' "$T/resp" >/dev/null &&
 
 # Who sees what.
 names() { get_as "$1" /api/services >/dev/null; jq -r '[.services[].name] | sort | join(",")' "$T/resp"; }
-[ "$(names ada | tr ',' '\n' | wc -l)" = 14 ] && ok "admin sees all 14" || bad "admin sees $(names ada)"
+[ "$(names ada | tr ',' '\n' | wc -l)" = 16 ] && ok "admin sees all 16" || bad "admin sees $(names ada)"
 [ "$(names bea)" = "flapping,healthy,members" ] && ok "bea sees her own, her profile's, the members' ones" ||
 	bad "bea sees $(names bea)"
 [ "$(names cid)" = "error500,members" ] && ok "cid sees his profile's and the members' ones" ||

@@ -14,6 +14,8 @@ once every listener is up. Kinds:
   tcp       accepts and closes: a TCP-only service (HTTP gets nothing)
   hang      accepts, reads, never answers
   endless   HTTP 200 with a body that never ends
+  redirect  HTTP 302 to itself (a redirect loop, for a client that follows)
+  bigheader HTTP 200 with a 1 MiB header line
 One process, one asyncio loop; it runs until killed.
 """
 import argparse
@@ -62,6 +64,12 @@ def handler(kind, slow_s, key):
                     reply(writer, 200, b"ok flapping")
                 else:
                     reply(writer, 503, b"flap", "Service Unavailable")
+            elif kind == "redirect":
+                writer.write(b"HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n"
+                             b"Connection: close\r\n\r\n")
+            elif kind == "bigheader":
+                writer.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"h" * (1 << 20) +
+                             b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
             elif kind == "error500":
                 reply(writer, 500, b"boom", "Internal Server Error")
             elif kind == "endless":
