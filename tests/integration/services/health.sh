@@ -3,8 +3,8 @@
 #
 # The services area against real services on loopback (peers.py: healthy, slow, flapping, 500,
 # TLS with a self-signed certificate, TCP-only, one that never answers, one with an endless
-# body, a redirect to itself (not followed), a 1 MiB header line
-# ) and a real broker: the states each one reaches, what each role sees in /api/services
+# body, a redirect to itself (not followed), a 1 MiB header line) and a real broker: the states
+# each one reaches, what each role sees in /api/services
 # (admin all, a member their own + their profile's, a demo identity the whitelisted ones), that
 # the API answers quickly while the misbehaving checks are in flight, and the audit events
 # (service.access grant/deny, service.down...). No root needed.
