@@ -93,7 +93,7 @@ trap 'exit 130' INT TERM HUP
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1000000 }'; }
-du_b() { du -sx --block-size=1 "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+du_b() { du -sx --block-size=1 "$@" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 # chroot with a clean environment, like a root shell on the fresh machine
 in_root() { # in_root ROOT CMD...
@@ -197,7 +197,7 @@ measure_one() { # measure_one before|after
 	R[$s.upgraded]=$(sed -n 's/^\([0-9]*\) upgraded.*/\1/p' "$W/apt-$s.log")
 	installed "$r" >"$W/dpkg1-$s"
 	R[$s.new]=$(comm -13 "$W/dpkg0-$s" "$W/dpkg1-$s" | wc -l)
-	R[$s.dl_b]=$(find "$r/var/cache/apt/archives" -name '*.deb' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	R[$s.dl_b]=$(find "$r/var/cache/apt/archives" -name '*.deb' -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 	rm -rf "$W/debs-$s" "$W/lists-$s"
 	mkdir -p "$W/debs-$s"
 	find "$r/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -exec mv -t "$W/debs-$s" {} +
@@ -221,7 +221,7 @@ measure_one() { # measure_one before|after
 	R[$s.npm_pkgs]=$(while read -r dir; do
 		in_root "$r" node -e 'const l = require(process.argv[1]); console.log(Object.keys(l.packages).filter(k => k).length)' \
 			"/root/argobox/$dir/node_modules/.package-lock.json" </dev/null
-	done <"$W/npm-$s" | awk '{ s += $1 } END { print s + 0 }')
+	done <"$W/npm-$s" | awk '{ s += $1 } END { printf "%.0f\n", s }')
 	umount_root "$r"
 	say "$s: ${R[$s.new]} new packages in ${R[$s.install_s]} s; npm ${R[$s.npm_s]} s"
 }
@@ -252,6 +252,27 @@ if ((warm)); then
 	measure_warm after
 fi
 
+# ---- the table
+row() { printf '| %s | %s | %s |\n' "$@"; }
+tot() { echo $((R[$1.update_s] + R[$1.install_s] + R[$1.npm_s])); }
+echo
+echo "\`./argobox run\`'s install on a fresh Debian 12 ($suite, mmdebstrap --variant=$variant: $base_pkgs packages, $base_mb MB), $(date -u +%Y-%m-%d), $(nproc) cores"
+echo
+row "" "before ($before_ref: every deps/debian/*.txt, $(wc -l <"$W/npm-before") npm trees)" "after ($after_commit: run.txt, web/)"
+row "---" "---:" "---:"
+row "Debian packages listed / missing" "${R[before.listed]} / ${R[before.missing]}" "${R[after.listed]} / ${R[after.missing]}"
+row "newly installed (with dependencies) / upgraded" "${R[before.new]} / ${R[before.upgraded]}" "${R[after.new]} / ${R[after.upgraded]}"
+row ".debs downloaded, MB" "$(mb "${R[before.dl_b]}")" "$(mb "${R[after.dl_b]}")"
+row "disk used by them, MB" "$(mb "${R[before.disk_b]}")" "$(mb "${R[after.disk_b]}")"
+row "apt-get update, s" "${R[before.update_s]}" "${R[after.update_s]}"
+row "apt-get install, cold (downloads included), s" "${R[before.install_s]}" "${R[after.install_s]}"
+if ((warm)); then row "apt-get install, warm (.debs cached), s" "${R[before.warm_s]}" "${R[after.warm_s]}"; fi
+row "npm trees / packages" "${R[before.npm_trees]} / ${R[before.npm_pkgs]}" "${R[after.npm_trees]} / ${R[after.npm_pkgs]}"
+row "npm download (cache), MB / node_modules, MB" "$(mb "${R[before.npm_dl_b]}") / $(mb "${R[before.npm_disk_b]}")" "$(mb "${R[after.npm_dl_b]}") / $(mb "${R[after.npm_disk_b]}")"
+row "npm ci, s" "${R[before.npm_s]}" "${R[after.npm_s]}"
+row "**total: update + cold install + npm, s**" "**$(tot before)**" "**$(tot after)**"
+echo
+# printed before the build check, so a failing check keeps the measurements
 build_note="not checked (--no-build)"
 if ((build)); then
 	r=$W/root-after
@@ -281,24 +302,5 @@ $warnings"
 	build_note="configure + build in ${R[build_s]} s on $(nproc) cores; no CMake warning but cmocka's, ./argobox build found nothing to install, first-run-config and --check-config passed"
 fi
 
-# ---- the table
-row() { printf '| %s | %s | %s |\n' "$@"; }
-tot() { echo $((R[$1.update_s] + R[$1.install_s] + R[$1.npm_s])); }
-echo
-echo "\`./argobox run\`'s install on a fresh Debian 12 ($suite, mmdebstrap --variant=$variant: $base_pkgs packages, $base_mb MB), $(date -u +%Y-%m-%d), $(nproc) cores"
-echo
-row "" "before ($before_ref: every deps/debian/*.txt, $(wc -l <"$W/npm-before") npm trees)" "after ($after_commit: run.txt, web/)"
-row "---" "---:" "---:"
-row "Debian packages listed / missing" "${R[before.listed]} / ${R[before.missing]}" "${R[after.listed]} / ${R[after.missing]}"
-row "newly installed (with dependencies) / upgraded" "${R[before.new]} / ${R[before.upgraded]}" "${R[after.new]} / ${R[after.upgraded]}"
-row ".debs downloaded, MB" "$(mb "${R[before.dl_b]}")" "$(mb "${R[after.dl_b]}")"
-row "disk used by them, MB" "$(mb "${R[before.disk_b]}")" "$(mb "${R[after.disk_b]}")"
-row "apt-get update, s" "${R[before.update_s]}" "${R[after.update_s]}"
-row "apt-get install, cold (downloads included), s" "${R[before.install_s]}" "${R[after.install_s]}"
-if ((warm)); then row "apt-get install, warm (.debs cached), s" "${R[before.warm_s]}" "${R[after.warm_s]}"; fi
-row "npm trees / packages" "${R[before.npm_trees]} / ${R[before.npm_pkgs]}" "${R[after.npm_trees]} / ${R[after.npm_pkgs]}"
-row "npm download (cache), MB / node_modules, MB" "$(mb "${R[before.npm_dl_b]}") / $(mb "${R[before.npm_disk_b]}")" "$(mb "${R[after.npm_dl_b]}") / $(mb "${R[after.npm_disk_b]}")"
-row "npm ci, s" "${R[before.npm_s]}" "${R[after.npm_s]}"
-row "**total: update + cold install + npm, s**" "**$(tot before)**" "**$(tot after)**"
-echo
 echo "run.txt complete: $build_note"
+echo
