@@ -100,7 +100,7 @@ in_root() { # in_root ROOT CMD...
 	local r=$1
 	shift
 	env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-		LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive ${ca:+NODE_EXTRA_CA_CERTS=/etc/ab-bench-ca.crt} \
+		LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive ${ca:+NODE_EXTRA_CA_CERTS=/etc/ab-bench-ca.crt SSL_CERT_FILE=/etc/ab-bench-ca-all.crt} \
 		chroot "$r" "$@"
 }
 mount_root() {
@@ -116,7 +116,11 @@ mount_root() {
 	chmod 755 "$r/usr/sbin/policy-rc.d"
 	# This workplace reaches the npm registry through a TLS-inspecting proxy whose CA is in
 	# the host's /usr/local/share/ca-certificates; a real fresh machine needs none of this.
-	if [ -n "$ca" ]; then cp "$ca" "$r/etc/ab-bench-ca.crt"; fi
+	# (python3's urllib, in scripts/fetch-npm-lock, reads SSL_CERT_FILE: the host's whole bundle)
+	if [ -n "$ca" ]; then
+		cp "$ca" "$r/etc/ab-bench-ca.crt"
+		cp -L /etc/ssl/certs/ca-certificates.crt "$r/etc/ab-bench-ca-all.crt"
+	fi
 }
 umount_root() {
 	local r=$1 i
@@ -209,9 +213,17 @@ measure_one() { # measure_one before|after
 	local nm=0
 	t=$(now)
 	while read -r dir; do
-		say "$s: npm ci in $dir"
-		in_root "$r" sh -c "cd /root/argobox/$dir && npm ci --no-audit --no-fund --loglevel=error" </dev/null \
-			>>"$W/npm-$s.log" 2>&1 || { tail -20 "$W/npm-$s.log" >&2; die "$s: npm ci in $dir failed"; }
+		# ./argobox deps fetches web/'s tree itself where the tree has scripts/fetch-npm-lock
+		# (no Node.js or npm in run.txt since then); elsewhere npm ci, as ./argobox did then
+		if [ "$dir" = ./web ] && [ -x "$r/root/argobox/scripts/fetch-npm-lock" ]; then
+			say "$s: scripts/fetch-npm-lock $dir"
+			in_root "$r" sh -c "cd /root/argobox && scripts/fetch-npm-lock $dir" </dev/null \
+				>>"$W/npm-$s.log" 2>&1 || { tail -20 "$W/npm-$s.log" >&2; die "$s: fetch-npm-lock $dir failed"; }
+		else
+			say "$s: npm ci in $dir"
+			in_root "$r" sh -c "cd /root/argobox/$dir && npm ci --no-audit --no-fund --loglevel=error" </dev/null \
+				>>"$W/npm-$s.log" 2>&1 || { tail -20 "$W/npm-$s.log" >&2; die "$s: npm ci in $dir failed"; }
+		fi
 		nm=$((nm + $(du_b "$r/root/argobox/$dir/node_modules")))
 	done <"$W/npm-$s"
 	R[$s.npm_s]=$(since "$t")
@@ -219,7 +231,7 @@ measure_one() { # measure_one before|after
 	R[$s.npm_dl_b]=$(du_b "$r/root/.npm/_cacache")
 	R[$s.npm_disk_b]=$nm
 	R[$s.npm_pkgs]=$(while read -r dir; do
-		in_root "$r" node -e 'const l = require(process.argv[1]); console.log(Object.keys(l.packages).filter(k => k).length)' \
+		in_root "$r" python3 -c 'import json, sys; print(sum(1 for k in json.load(open(sys.argv[1]))["packages"] if k))' \
 			"/root/argobox/$dir/node_modules/.package-lock.json" </dev/null
 	done <"$W/npm-$s" | awk '{ s += $1 } END { printf "%.0f\n", s }')
 	umount_root "$r"
