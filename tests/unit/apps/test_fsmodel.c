@@ -128,4 +128,5 @@ test_mime_open(void **state)
 	assert_string_equal(esc, "/a%20b/%C3%BC");
 }
 
-AB_TEST_MAIN_FIXTURE(ab_test_dir_setup, ab_test_dir_teardown, test_slices_and_sort, test_trash, test_mime_open);
+AB_TEST_MAIN_FIXTURE(ab_test_dir_setup, ab_test_dir_teardown, test_slices_and_sort, test_trash,
+                     test_mime_open);

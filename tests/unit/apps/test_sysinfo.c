@@ -129,9 +129,12 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat),
-	    cmocka_unit_test_setup_teardown(test_cgroup_v2, ab_test_dir_setup, ab_test_dir_teardown),
-	    cmocka_unit_test_setup_teardown(test_cgroup_v1, ab_test_dir_setup, ab_test_dir_teardown),
-	    cmocka_unit_test_setup_teardown(test_absent_and_net, ab_test_dir_setup, ab_test_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_cgroup_v2, ab_test_dir_setup,
+	                                    ab_test_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_cgroup_v1, ab_test_dir_setup,
+	                                    ab_test_dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_absent_and_net, ab_test_dir_setup,
+	                                    ab_test_dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
