@@ -107,8 +107,19 @@ mount_root() {
 	local r=$1
 	mount -t proc proc "$r/proc" && mounts+=("$r/proc")
 	mount -t sysfs -o ro sysfs "$r/sys" && mounts+=("$r/sys")
-	mount --rbind /dev "$r/dev" && mounts+=("$r/dev")
-	mount --make-rslave "$r/dev"
+	# A private /dev, not the host's: package scripts run as root in the chroot and may
+	# remove or recreate device nodes (a host /dev/null left 0444 once broke every container
+	# test on the machine while this ran with the host's /dev bound in).
+	mount -t tmpfs -o mode=0755,nosuid,size=1m argobox-bench-dev "$r/dev" && mounts+=("$r/dev")
+	local n name major minor
+	for n in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+		IFS=: read -r name major minor <<<"$n"
+		mknod -m 0666 "$r/dev/$name" c "$major" "$minor"
+	done
+	mkdir -p "$r/dev/pts" "$r/dev/shm"
+	mount -t devpts -o newinstance,ptmxmode=0666 devpts "$r/dev/pts" && mounts+=("$r/dev/pts")
+	ln -sf pts/ptmx "$r/dev/ptmx"
+	ln -sf /proc/self/fd "$r/dev/fd"
 	# name resolution as the host has it; no daemon started inside the chroot
 	rm -f "$r/etc/resolv.conf"
 	cp -L /etc/resolv.conf "$r/etc/resolv.conf"
