@@ -11,6 +11,7 @@
  */
 #include "auditsvc.h"
 #include "ab_log.h"
+#include "ab_proto.h"
 #include "ab_util.h"
 #include "alerts.h"
 #include "audit.h"
@@ -872,9 +873,10 @@ notify_admins(void *data, const char *title, const char *body, json_t *delivered
 	for (size_t i = 0; i < n; i++) {
 		int r = -ENOENT;
 		if (a->desktops)
-			r = desktop_send(a->desktops, to[i],
-			                 json_pack("{ssssssss}", "type", "notify", "title", title,
-			                           "body", body, "urgency", "critical"));
+			r = desktop_send(
+			    a->desktops, to[i],
+			    ab_proto_msg("notify", json_pack("{ssssss}", "title", title, "body",
+			                                     body, "urgency", "critical")));
 		json_array_append_new(r == 0 ? delivered : no_desktop, json_string(to[i]));
 	}
 }

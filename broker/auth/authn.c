@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "ab_log.h"
+#include "ab_proto.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "auth_config.h"
@@ -393,9 +394,10 @@ authn_demo_warn(const struct demo_identity *id, int64_t left_ms, void *data)
 		snprintf(body, sizeof(body),
 		         "This demo desktop ends in %lld seconds. Files are not kept.",
 		         (long long)((left_ms + 999) / 1000));
-	int r = desktop_send(a->desktops, id->name,
-	                     json_pack("{ssssssss}", "type", "notify", "title", "Demo ending soon",
-	                               "body", body, "urgency", min <= 1 ? "critical" : "normal"));
+	int r = desktop_send(
+	    a->desktops, id->name,
+	    ab_proto_msg("notify", json_pack("{ssssss}", "title", "Demo ending soon", "body", body,
+	                                     "urgency", min <= 1 ? "critical" : "normal")));
 	if (r < 0)
 		ab_info("demo '%s': no desktop to warn (%s)", id->name, strerror(-r));
 }

@@ -69,6 +69,16 @@ desktop_control_send(struct desktop_control *c, json_t *msg)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
+	/* The session closes the channel on a frame without "v" and "type" (and the broker then
+	 * stops the desktop): such a message is a broker bug, refused here, never sent. */
+	if (!json_is_integer(json_object_get(msg, "v")) ||
+	    !json_is_string(json_object_get(msg, "type"))) {
+		ab_error("control %s: refusing to send a frame without an integer 'v' and a string "
+		         "'type' (build it with ab_proto_msg)",
+		         c->path);
+		json_decref(msg);
+		return -EINVAL;
+	}
 	int r = ab_proto_encode(msg, &buf, &len, NULL);
 	json_decref(msg);
 	if (r < 0)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ab_log.h"
+#include "ab_proto.h"
 #include "ab_safe.h"
 #include "ab_util.h"
 #include "desktop.h"
@@ -736,9 +737,10 @@ patch_end(void *ctx, struct http_request *req, struct http_response *resp)
 			char body[FILES_PATH_MAX + FILES_NAME_MAX + 64];
 			snprintf(body, sizeof(body), "'%.255s' is in ~/%.4000s", u->filename,
 			         final);
-			desktop_send(p->f->desktops, u->user,
-			             json_pack("{ssssss}", "type", "notify", "title",
-			                       "Upload finished", "body", body));
+			desktop_send(
+			    p->f->desktops, u->user,
+			    ab_proto_msg("notify", json_pack("{ssss}", "title", "Upload finished",
+			                                     "body", body)));
 		}
 	}
 	http_response_set(resp, 204, "application/json", "", 0);

@@ -138,6 +138,13 @@ function controlClient(sock) {
 			if (buf.length < 4 + n) break;
 			const m = JSON.parse(buf.subarray(4, 4 + n).toString());
 			buf = buf.subarray(4 + n);
+			// as session/control.c does: a frame without an integer "v" and a string "type"
+			// closes the channel (and the broker stops the desktop)
+			if (!Number.isInteger(m.v) || typeof m.type !== 'string') {
+				log(`control frame lacks an integer 'v' or a string 'type': ${JSON.stringify(m).slice(0, 200)}`);
+				sock.destroy();
+				return;
+			}
 			log(`control ${m.type}${m.type === 'notify' ? ' ' + JSON.stringify({ title: m.title, body: m.body, urgency: m.urgency }) : ''}`);
 			if (m.type === 'ping') sock.write(frame({ v: 1, type: 'pong', seq: m.seq, t: m.t }));
 		}
