@@ -297,24 +297,37 @@ rt_argv_base(struct runtime *rt, const char **argv, size_t *n)
 }
 
 /*
- * Forks and execs argv with stdin /dev/null, stdout `out_fd`, stderr `err_fd`
+ * Forks and execs argv with stdin an empty pipe, stdout `out_fd`, stderr `err_fd`
  * (-1: /dev/null) and `keep_fd` (-1: none) as fd 3. For crun, hides the
  * cgroup2 mount in a private mount namespace first.
+ *
+ * stdin is a pipe whose write end is closed (reads see EOF, as from /dev/null), never
+ * the host's /dev/null: the container's process inherits the runtime's stdio, crun
+ * chowns it to the desktop user, and a user owning the host's /dev/null could fchmod it
+ * (0444 broke every container on the host).
  */
 static pid_t
 spawn(struct runtime *rt, const char *const *argv, int out_fd, int err_fd, int keep_fd)
 {
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0)
+	int in[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
 		return -errno;
+	close(in[1]);
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (devnull < 0) {
+		int e = errno;
+		close(in[0]);
+		return -e;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
 		close(devnull);
+		close(in[0]);
 		return -e;
 	}
 	if (pid == 0) {
-		if (dup2(devnull, 0) < 0 || dup2(out_fd >= 0 ? out_fd : devnull, 1) < 0 ||
+		if (dup2(in[0], 0) < 0 || dup2(out_fd >= 0 ? out_fd : devnull, 1) < 0 ||
 		    dup2(err_fd >= 0 ? err_fd : devnull, 2) < 0)
 			_exit(127);
 		if (keep_fd >= 0) {
@@ -338,6 +351,7 @@ spawn(struct runtime *rt, const char *const *argv, int out_fd, int err_fd, int k
 		_exit(127);
 	}
 	close(devnull);
+	close(in[0]);
 	return pid;
 }
 

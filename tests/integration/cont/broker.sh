@@ -75,6 +75,10 @@ else
 	bad "no ready desktop with a pid: $(ctl --json list)"
 fi
 [ "$(containers | wc -l)" = 1 ] && ok "one container running" || bad "containers: $(containers)"
+# The runtime's stdio is the container's: crun chowns it to the desktop user, so it must
+# not be the host's /dev/null (a user owning it could fchmod it: every container then fails).
+[ "$(stat -c '%u %a' /dev/null)" = "0 666" ] && ok "the host's /dev/null still root's, 0666" ||
+	bad "the host's /dev/null is now $(stat -c '%u:%g %a' /dev/null)"
 chain && ok "nftables chain $AB_TABLE local-fwd exists while the desktop runs" || bad "no nftables chain"
 [ -e "$T/netns/${AB_PREFIX}local" ] && ok "network namespace pinned" || bad "no network namespace"
 
