@@ -67,6 +67,12 @@ ab_proto_reader_next(struct ab_proto_reader *r, json_t **ret_msg, struct ab_err 
 int
 ab_proto_encode(json_t *msg, char **ret_buf, size_t *ret_len, struct ab_err *err)
 {
+	/* what ab_proto_reader_next() refuses (and closes the channel on) is never sent */
+	if (!json_is_integer(json_object_get(msg, "v")) ||
+	    !json_is_string(json_object_get(msg, "type")))
+		return ab_err_set(err, EINVAL,
+		                  "frame lacks an integer 'v' or a string 'type' (build it with "
+		                  "ab_proto_msg)");
 	size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
 	if (n == 0)
 		return ab_err_set(err, EINVAL, "message cannot be encoded as JSON");

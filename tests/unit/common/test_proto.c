@@ -96,5 +96,27 @@ test_msg_fields_cannot_override_type(void **state)
 	json_decref(m);
 }
 
-AB_TEST_MAIN(NULL, NULL, test_round_trip_byte_by_byte, test_hostile_frames,
-             test_oversized_message_refused, test_msg_fields_cannot_override_type);
+/* The encoder refuses what every reader refuses: a frame without an integer "v" and a
+ * string "type" is never sent (the session closes its channel on one). */
+static void
+test_encode_refuses_unversioned(void **state)
+{
+	const char *bad[] = {"{\"type\":\"notify\",\"title\":\"x\"}",
+	                     "{\"v\":\"1\",\"type\":\"ping\"}", "{\"v\":1}",
+	                     "{\"v\":1,\"type\":7}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *m = json_loads(bad[i], 0, NULL);
+		assert_non_null(m);
+		char *buf = NULL;
+		size_t len = 0;
+		struct ab_err err = {0};
+		assert_int_equal(ab_proto_encode(m, &buf, &len, &err), -EINVAL);
+		assert_null(buf);
+		assert_non_null(strstr(err.msg, "lacks an integer 'v' or a string 'type'"));
+		json_decref(m);
+	}
+}
+
+AB_TEST_MAIN(NULL, NULL, test_round_trip_byte_by_byte, test_encode_refuses_unversioned,
+             test_hostile_frames, test_oversized_message_refused,
+             test_msg_fields_cannot_override_type);
