@@ -90,7 +90,6 @@ write_config "[
    {\"name\": \"wiki\", \"url\": \"http://192.168.77.11:3001/\", \"access\": {\"profiles\": [\"dev\"]}, $chk},
    {\"name\": \"grafana\", \"url\": \"tcp://192.168.77.12:3002\", \"access\": {\"roles\": [\"admin\"]}, $chk}]"
 start_broker "$T/broker.log"
-desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
 ready() { [ -n "$(desk_pid "$1")" ]; }
 audit_has() { jq -en "[inputs | select($1)] | length > 0" "$T/audit.log" >/dev/null 2>&1; }
 

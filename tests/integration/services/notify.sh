@@ -37,7 +37,6 @@ $(local_users s3cret-pw ada:admin:p:1000 bea:member:p:1003 cid:member:p:1004)
 EOT
 start_broker "$T/broker.log"
 A=$T/audit.log
-desk_pid() { ctl --json list | jq -r --arg u "$1" '.desktops[] | select(.user == $u and .state == "ready") | .pid'; }
 ready() { [ -n "$(desk_pid "$1")" ]; }
 for u in ada bea cid; do
 	[ "$(login $u s3cret-pw)" = 200 ] || bad "$u cannot sign in: $(cat "$T/$u.login")"
