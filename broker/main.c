@@ -276,6 +276,13 @@ files_home_for(void *data, const char *user, struct files_home *ret)
 	return 0;
 }
 
+/* An ended demo's stored state goes through the state area, whose copy the state API reads. */
+static int
+forget_state(void *data, const char *user, struct ab_err *err)
+{
+	return deskstate_sync_forget(data, user, err);
+}
+
 /* /healthz: how many desktops the broker holds */
 static void
 desktops_health(json_t *out, void *data)
@@ -455,6 +462,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	apps.authn = authn;
+	authn_set_state_forget(authn, forget_state, dsync);
 #ifdef AB_HAVE_ISOLATION
 	/* Demo identities live in authn: their containers get their demo profile. */
 	isolation_set_resolver(iso, resolve_demo, authn);

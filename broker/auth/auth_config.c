@@ -23,6 +23,7 @@ const struct auth_config auth_config_defaults = {
     .demo_per_ip_window_minutes = 60,
     .demo_ttl_minutes = 0,
     .demo_uid_base = 20000,
+    .demo_pool_size = 0,
 };
 
 #define C struct auth_config
@@ -62,6 +63,9 @@ const struct ab_cfg_field auth_config_fields[] = {
                "demo lifetime (0: the profile's ttl_minutes)"),
     AB_CFG_INT("demo.uid_base", C, demo_uid_base, 1000, 4000000000LL,
                "uid/gid of demo slot i is uid_base + i"),
+    AB_CFG_INT("demo.pool_size", C, demo_pool_size, 0, 64,
+               "warm demo desktops kept ready per demo profile (0: none; "
+               "auth.demo.pool {\"<profile>\": n} sets one profile's)"),
     {0},
 };
 #undef C

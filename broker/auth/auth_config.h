@@ -14,7 +14,8 @@
  *                "certs_url": "", "skew_s": 60, "fetch_timeout_ms": 5000,
  *                "min_refetch_s": 30},
  *     "demo":   {"enabled": true, "max_concurrent": 10, "per_ip_max": 3,
- *                "per_ip_window_minutes": 60, "ttl_minutes": 0, "uid_base": 20000}
+ *                "per_ip_window_minutes": 60, "ttl_minutes": 0, "uid_base": 20000,
+ *                "pool_size": 0, "pool": {"demo-homelab": 2}}   (pool: taken out by authn.c)
  *   }
  */
 #ifndef BROKER_AUTH_CONFIG_H
@@ -50,6 +51,7 @@ struct auth_config {
 	long long demo_per_ip_window_minutes;
 	long long demo_ttl_minutes; /* 0: the profile's ttl_minutes */
 	long long demo_uid_base;
+	long long demo_pool_size; /* warm pool per demo profile (auth.demo.pool overrides) */
 	/* derived by auth_config_load() */
 	char access_iss[160];
 };

@@ -15,6 +15,7 @@
 #include "auth_config.h"
 #include "auth_request.h"
 #include "authn.h"
+#include "demo_pool.h"
 #include "httpc.h"
 #include "proxy.h"
 
@@ -45,6 +46,9 @@ struct authn {
 	char cookie[AUTHN_COOKIE_MAX];
 	char cf[AUTHN_CF_MAX];
 	struct authn_cleanup *cleanups;
+	struct demo_pool *pool;
+	authn_state_forget_fn state_forget;
+	void *state_forget_data;
 };
 
 /* A finished demo whose desktop is stopping: its data goes when it is gone. */
@@ -427,9 +431,12 @@ authn_demo_delete_data(struct authn *a, const char *user)
 	struct stat st;
 	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 		nftw(dir, authn_rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	if (a->kv) {
+	struct ab_err err = {0};
+	if (a->state_forget) {
+		if (a->state_forget(a->state_forget_data, user, &err) < 0)
+			ab_warn("deleting the stored state of '%s': %s", user, err.msg);
+	} else if (a->kv) {
 		_cleanup_free_ char *key = ab_xasprintf("desktop/%s", user);
-		struct ab_err err = {0};
 		if (kv_delete(a->kv, key, authn_kv_deleted, NULL, &err) < 0)
 			ab_warn("deleting %s: %s", key, err.msg);
 	}
@@ -566,10 +573,15 @@ authn_keep_demo(const char *user, void *data)
  */
 static int
 authn_demo_overrides(json_t *auth, int64_t *ttl_ms, int64_t warn_ms[DEMO_MAX_WARNINGS + 1],
-                     bool *have_warn, struct ab_err *err)
+                     bool *have_warn, json_t **pool_sizes, struct ab_err *err)
 {
 	json_t *demo = json_object_get(auth, "demo");
 	json_t *ttl = json_object_get(demo, "ttl_seconds");
+	json_t *pool = json_object_get(demo, "pool");
+	if (pool) {
+		*pool_sizes = json_incref(pool);
+		json_object_del(demo, "pool");
+	}
 	json_t *warn = json_object_get(demo, "warn_seconds");
 	if (ttl) {
 		if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
@@ -614,6 +626,7 @@ struct authn_parsed {
 	struct auth_config ac;
 	int64_t ttl_ms, warn_ms[DEMO_MAX_WARNINGS + 1];
 	bool have_warn;
+	json_t *pool_sizes; /* auth.demo.pool, owned, or NULL */
 };
 
 static int
@@ -621,10 +634,15 @@ authn_parse(const struct broker_config *cfg, struct authn_parsed *p, struct ab_e
 {
 	*p = (struct authn_parsed){0};
 	json_t *auth = json_deep_copy(cfg->auth);
-	int r = authn_demo_overrides(auth, &p->ttl_ms, p->warn_ms, &p->have_warn, err);
+	int r =
+	    authn_demo_overrides(auth, &p->ttl_ms, p->warn_ms, &p->have_warn, &p->pool_sizes, err);
 	if (r >= 0)
 		r = auth_config_load(auth, &p->ac, err);
 	json_decref(auth);
+	if (r < 0) {
+		json_decref(p->pool_sizes);
+		p->pool_sizes = NULL;
+	}
 	return r;
 }
 
@@ -632,16 +650,18 @@ int
 authn_check_config(const struct broker_config *cfg, struct ab_err *err)
 {
 	int r = 0;
-	struct authn_parsed p;
-	if (broker_config_auth_enabled(cfg) && (r = authn_parse(cfg, &p, err)) < 0)
+	struct authn_parsed p = {0};
+	bool on = broker_config_auth_enabled(cfg);
+	if (on && (r = authn_parse(cfg, &p, err)) < 0)
 		return r;
-	if (json_array_size(cfg->users) > 0 || broker_config_auth_enabled(cfg)) {
+	if (json_array_size(cfg->users) > 0 || on) {
 		struct users_db *db = NULL;
-		if ((r = users_load(cfg->users, cfg->profiles, &db, err)) < 0)
-			return r;
+		if ((r = users_load(cfg->users, cfg->profiles, &db, err)) >= 0 && on)
+			r = demo_pool_sizes_check(db, p.pool_sizes, err);
 		users_free(db);
 	}
-	return 0;
+	json_decref(p.pool_sizes);
+	return r < 0 ? r : 0;
 }
 
 int
@@ -655,6 +675,7 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 	int r = authn_parse(cfg, &parsed, err);
 	if (r < 0)
 		return r;
+	json_auto_t *pool_sizes = parsed.pool_sizes;
 	const struct auth_config ac = parsed.ac;
 	struct authn *a = ab_xcalloc(1, sizeof(*a));
 	a->cfg = cfg;
@@ -712,6 +733,11 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 	}
 	a->expire_timer = ab_loop_timer(a->loop, AUTHN_EXPIRE_MS, authn_expire_tick, a);
 	authn_reap_orphan_demos(a);
+	if (a->ctx.demo && demo_pool_new(a->loop, a->ctx.demo, a->db, desktops, ac.demo_pool_size,
+	                                 pool_sizes, &a->pool, err) < 0) {
+		authn_free(a);
+		return -EINVAL;
+	}
 
 	server_set_authorize(srv, authn_authorize, a);
 	if (server_route_add(srv, "POST", "/api/login", route_login, a) < 0 ||
@@ -759,12 +785,22 @@ authn_free(struct authn *a)
 		authn_cleanup_free(c);
 	}
 	ab_loop_timer_cancel(a->loop, a->expire_timer);
+	demo_pool_free(a->pool);
 	demo_free(a->ctx.demo);
 	jwks_free(a->ctx.jwks);
 	httpc_free(a->httpc);
 	auth_local_free(a->ctx.local);
 	users_free(a->db);
 	free(a);
+}
+
+void
+authn_set_state_forget(struct authn *a, authn_state_forget_fn fn, void *data)
+{
+	if (!a)
+		return;
+	a->state_forget = fn;
+	a->state_forget_data = data;
 }
 
 const struct demo_identity *

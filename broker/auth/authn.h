@@ -46,6 +46,13 @@ int authn_check_config(const struct broker_config *cfg, struct ab_err *err);
 /* Saves the sessions, then frees. Accepts NULL. Call before the server is freed. */
 void authn_free(struct authn *a);
 
+/*
+ * How an ended demo's stored desktop state is deleted (main.c: deskstate_sync_forget, so the
+ * state API's copy goes too). Without it authn deletes the kv key desktop/<user> itself.
+ */
+typedef int (*authn_state_forget_fn)(void *data, const char *user, struct ab_err *err);
+void authn_set_state_forget(struct authn *a, authn_state_forget_fn fn, void *data);
+
 /* The live demo identity called `name`, or NULL (a may be NULL). Borrowed. */
 const struct demo_identity *authn_demo_find(const struct authn *a, const char *name);
 

@@ -19,7 +19,8 @@ const struct demo_config demo_defaults = {
     .uid_base = 20000,
 };
 
-static const char *const end_names[DEMO_END_REASON_MAX] = {"ttl", "logout", "admin"};
+static const char *const end_names[DEMO_END_REASON_MAX] = {"ttl", "logout", "admin", "evicted",
+                                                           "failed"};
 
 struct recent_start {
 	char source[64];
@@ -41,6 +42,8 @@ struct demo {
 	bool in_timer, rearm_pending;
 	demo_change_fn on_change;
 	void *on_change_data;
+	struct demo_pool_hooks pool;
+	void *pool_data;
 };
 
 const char *
@@ -163,6 +166,113 @@ demo_recent_restore(struct demo *d, const json_t *o, int64_t now_ms)
 	return n;
 }
 
+static const struct users_profile *
+default_profile(const struct demo *d)
+{
+	for (size_t i = 0; i < users_count(d->db); i++)
+		if (users_at(d->db, i)->role == USERS_ROLE_DEMO)
+			return users_at(d->db, i)->profile;
+	return NULL;
+}
+
+const struct users_profile *
+demo_default_profile(const struct demo *d)
+{
+	return default_profile(d);
+}
+
+int
+demo_max_concurrent(const struct demo *d)
+{
+	return d->cfg.max_concurrent;
+}
+
+void
+demo_set_pool(struct demo *d, const struct demo_pool_hooks *hooks, void *data)
+{
+	d->pool = hooks ? *hooks : (struct demo_pool_hooks){0};
+	d->pool_data = data;
+}
+
+static int
+free_slot(const struct demo *d)
+{
+	for (int i = 0; i < d->cfg.max_concurrent; i++)
+		if (!d->ids[i])
+			return i;
+	return -1;
+}
+
+/* A new identity of profile p in the free slot `slot`: new random name, the slot's uid. */
+static struct demo_identity *
+new_identity(struct demo *d, const struct users_profile *p, int slot)
+{
+	struct demo_identity *id = ab_xcalloc(1, sizeof(*id));
+	unsigned char rnd[4];
+	char hex[9];
+	AB_ASSERT(ab_random_bytes(rnd, sizeof(rnd)) == 0);
+	ab_hex(rnd, sizeof(rnd), hex);
+	snprintf(id->name, sizeof(id->name), "demo-%s", hex);
+	id->profile = p;
+	id->slot = (unsigned)slot;
+	id->uid = (uid_t)(d->cfg.uid_base + (unsigned)slot);
+	id->gid = (gid_t)id->uid;
+	d->ids[slot] = id;
+	d->n_ids++;
+	return id;
+}
+
+/* The identity becomes a visitor's from `now_ms`: source, TTL, warnings, rate counter. */
+static int64_t
+claim(struct demo *d, struct demo_identity *id, const char *src, int64_t now_ms)
+{
+	id->pooled = false;
+	snprintf(id->source, sizeof(id->source), "%s", src);
+	id->started_ms = now_ms;
+	int64_t ttl =
+	    d->cfg.ttl_ms > 0
+	        ? d->cfg.ttl_ms
+	        : (id->profile->ttl_minutes > 0 ? id->profile->ttl_minutes : 60) * 60000LL;
+	id->expires_ms = now_ms + ttl;
+	id->next_warning = 0;
+	/* skip warnings that would already be due (TTL shorter than the warning) */
+	while (d->cfg.warn_before_ms[id->next_warning] &&
+	       d->cfg.warn_before_ms[id->next_warning] >= ttl)
+		id->next_warning++;
+	recent_add(d, src, now_ms);
+	if (d->on_change)
+		d->on_change(d->on_change_data);
+	return ttl;
+}
+
+int
+demo_reserve(struct demo *d, const struct users_profile *p, const struct demo_identity **ret,
+             struct ab_err *err)
+{
+	if (!p || !p->demo)
+		return ab_err_set(err, EINVAL, "not a demo profile");
+	int slot = free_slot(d);
+	if (slot < 0)
+		return ab_err_set(err, EUSERS, "every demo slot is taken");
+	struct demo_identity *id = new_identity(d, p, slot);
+	id->pooled = true;
+	audit_log("demo.pool", AUDIT_INFO, id->name, "demo", NULL,
+	          detail("reserved for the warm pool", id));
+	*ret = id;
+	return 0;
+}
+
+/* A pooled identity of p for a visitor, or NULL. */
+static struct demo_identity *
+pool_take(struct demo *d, const struct users_profile *p)
+{
+	const char *name = d->pool.take ? d->pool.take(d->pool_data, p) : NULL;
+	for (int i = 0; name && i < d->cfg.max_concurrent; i++)
+		if (d->ids[i] && d->ids[i]->pooled && strcmp(d->ids[i]->name, name) == 0)
+			return d->ids[i];
+	return NULL;
+}
+
 int
 demo_start(struct demo *d, const char *profile, const char *source, int64_t now_ms,
            const struct demo_identity **ret, struct ab_err *err)
@@ -176,57 +286,36 @@ demo_start(struct demo *d, const char *profile, const char *source, int64_t now_
 			          detail("not a demo profile", NULL));
 			return ab_err_set(err, EINVAL, "'%.64s' is not a demo profile", profile);
 		}
-	} else {
-		for (size_t i = 0; i < users_count(d->db) && !p; i++)
-			if (users_at(d->db, i)->role == USERS_ROLE_DEMO)
-				p = users_at(d->db, i)->profile;
-		if (!p) {
-			audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
-			          detail("demo link disabled: no demo user in the config", NULL));
-			return ab_err_set(err, EINVAL, "the demo link is not enabled");
-		}
+	} else if (!(p = default_profile(d))) {
+		audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
+		          detail("demo link disabled: no demo user in the config", NULL));
+		return ab_err_set(err, EINVAL, "the demo link is not enabled");
 	}
 	if (d->cfg.per_ip_max > 0 && recent_count(d, src, now_ms) >= d->cfg.per_ip_max) {
 		audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
 		          detail("too many demos started from this address", NULL));
 		return ab_err_set(err, EAGAIN, "too many demos from this address, try again later");
 	}
-	int slot = -1;
-	for (int i = 0; i < d->cfg.max_concurrent && slot < 0; i++)
-		if (!d->ids[i])
-			slot = i;
-	if (slot < 0) {
-		audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
-		          detail("concurrent demo cap reached", NULL));
-		return ab_err_set(err, EUSERS, "all %d demo desktops are in use, try again later",
-		                  d->cfg.max_concurrent);
+	struct demo_identity *id = pool_take(d, p);
+	bool warm = id != NULL;
+	if (!id) {
+		int slot = free_slot(d);
+		/* the pool never keeps a visitor out: a pool desktop gives its slot up */
+		while (slot < 0 && d->pool.evict && d->pool.evict(d->pool_data))
+			slot = free_slot(d);
+		if (slot < 0) {
+			audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
+			          detail("concurrent demo cap reached", NULL));
+			return ab_err_set(err, EUSERS,
+			                  "all %d demo desktops are in use, try again later",
+			                  d->cfg.max_concurrent);
+		}
+		id = new_identity(d, p, slot);
 	}
-	struct demo_identity *id = ab_xcalloc(1, sizeof(*id));
-	unsigned char rnd[4];
-	char hex[9];
-	AB_ASSERT(ab_random_bytes(rnd, sizeof(rnd)) == 0);
-	ab_hex(rnd, sizeof(rnd), hex);
-	snprintf(id->name, sizeof(id->name), "demo-%s", hex);
-	id->profile = p;
-	id->slot = (unsigned)slot;
-	id->uid = (uid_t)(d->cfg.uid_base + (unsigned)slot);
-	id->gid = (gid_t)id->uid;
-	snprintf(id->source, sizeof(id->source), "%s", src);
-	id->started_ms = now_ms;
-	int64_t ttl = d->cfg.ttl_ms > 0 ? d->cfg.ttl_ms
-	                                : (p->ttl_minutes > 0 ? p->ttl_minutes : 60) * 60000LL;
-	id->expires_ms = now_ms + ttl;
-	/* skip warnings that would already be due (TTL shorter than the warning) */
-	while (d->cfg.warn_before_ms[id->next_warning] &&
-	       d->cfg.warn_before_ms[id->next_warning] >= ttl)
-		id->next_warning++;
-	d->ids[slot] = id;
-	d->n_ids++;
-	recent_add(d, src, now_ms);
-	if (d->on_change)
-		d->on_change(d->on_change_data);
+	int64_t ttl = claim(d, id, src, now_ms);
 	json_t *det = detail("demo started", id);
 	json_object_set_new(det, "ttl_s", json_integer(ttl / 1000));
+	json_object_set_new(det, "warm", json_boolean(warm));
 	audit_log("demo.start", AUDIT_GRANT, id->name, "demo", source, det);
 	rearm(d);
 	*ret = id;
@@ -264,7 +353,7 @@ demo_tick(struct demo *d, int64_t now_ms)
 	int64_t next = -1;
 	for (int i = 0; i < d->cfg.max_concurrent; i++) {
 		struct demo_identity *id = d->ids[i];
-		if (!id)
+		if (!id || id->pooled)
 			continue;
 		if (now_ms >= id->expires_ms) {
 			end_slot(d, (unsigned)i, DEMO_END_TTL);

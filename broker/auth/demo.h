@@ -19,6 +19,7 @@
 #define BROKER_DEMO_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -49,12 +50,15 @@ struct demo_identity {
 	int64_t started_ms, expires_ms;
 	unsigned next_warning; /* index into warn_before_ms */
 	unsigned slot;
+	bool pooled; /* reserved by the warm pool, no visitor yet: no TTL, no source */
 };
 
 enum demo_end_reason {
 	DEMO_END_TTL,    /* "ttl" */
 	DEMO_END_LOGOUT, /* "logout" */
 	DEMO_END_ADMIN,  /* "admin" */
+	DEMO_END_EVICT,  /* "evicted": a pool desktop gave its slot to a visitor */
+	DEMO_END_FAILED, /* "failed": a pool desktop did not start or died */
 	DEMO_END_REASON_MAX,
 };
 
@@ -103,6 +107,31 @@ json_t *demo_recent_json(struct demo *d, int64_t now_ms);
 int demo_recent_restore(struct demo *d, const json_t *o, int64_t now_ms);
 typedef void (*demo_change_fn)(void *data);
 void demo_on_change(struct demo *d, demo_change_fn fn, void *data);
+
+/*
+ * The warm pool (demo_pool.h) reserves identities ahead of visitors: demo_reserve() takes a
+ * free slot for profile `p` and returns a pooled identity (new name and uid, no TTL, not
+ * counted against any address), audited "demo.pool" reserve; -EUSERS when every slot is
+ * taken. Such identities count against max_concurrent like any demo.
+ *
+ * With pool hooks set, demo_start() first asks take(data, profile) for a pooled identity of
+ * that profile to hand over (its name, or NULL): the identity becomes the visitor's (source,
+ * start, TTL and warnings from now; audited "demo.start" grant with "warm": true). Without
+ * one and with every slot taken, it calls evict(data) (which ends one pooled identity with
+ * demo_end(..., DEMO_END_EVICT) and returns true, or returns false when the pool holds
+ * none) and retries, so a visitor is never refused because the pool holds slots.
+ */
+struct demo_pool_hooks {
+	const char *(*take)(void *data, const struct users_profile *p);
+	bool (*evict)(void *data);
+};
+int demo_reserve(struct demo *d, const struct users_profile *p, const struct demo_identity **ret,
+                 struct ab_err *err);
+void demo_set_pool(struct demo *d, const struct demo_pool_hooks *hooks, void *data);
+/* The demo user's profile (the default of demo_start(profile NULL)) or NULL. */
+const struct users_profile *demo_default_profile(const struct demo *d);
+/* max_concurrent as configured (0 when demos are disabled). */
+int demo_max_concurrent(const struct demo *d);
 
 const struct demo_identity *demo_find(const struct demo *d, const char *name);
 size_t demo_count(const struct demo *d);

@@ -185,6 +185,12 @@ state_store(struct deskstate_sync *s, const char *user, json_t *state, int64_t r
 }
 
 int
+deskstate_sync_forget(struct deskstate_sync *s, const char *user, struct ab_err *err)
+{
+	return state_store(s, user, NULL, ab_now_ms(), err);
+}
+
+int
 deskstate_sync_publish(struct deskstate_sync *s, const char *user, json_t *state)
 {
 	int64_t now = ab_now_ms();

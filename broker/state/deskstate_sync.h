@@ -92,6 +92,11 @@ int deskstate_sync_restart_http(struct http_request *req, struct http_response *
  */
 int deskstate_sync_end(void *data, const char *user);
 bool deskstate_sync_idle(const struct deskstate_sync *s);
+/*
+ * Deletes `user`'s stored state, from the store and from the copy GET answers from (an
+ * ended demo's: nothing of it may remain). 0 or -errno (the store refused the delete).
+ */
+int deskstate_sync_forget(struct deskstate_sync *s, const char *user, struct ab_err *err);
 
 struct deskstate_sync_stats {
 	unsigned long long published; /* states received from window managers */

@@ -227,5 +227,97 @@ test_short_ttl_on_loop(void **state)
 	ab_loop_poll_free(c.loop);
 }
 
+/* A stand-in for demo_pool.c: hands out its reserved names, evicts them on demand. */
+struct fake_pool {
+	struct demo *d;
+	char names[4][USERS_NAME_MAX + 1];
+	int n, takes, evictions;
+};
+
+static const char *
+fake_take(void *data, const struct users_profile *p)
+{
+	struct fake_pool *f = data;
+	for (int i = 0; i < f->n; i++) {
+		const struct demo_identity *id = demo_find(f->d, f->names[i]);
+		if (id && id->profile == p) {
+			f->takes++;
+			static char name[USERS_NAME_MAX + 1];
+			strcpy(name, f->names[i]);
+			memmove(f->names[i], f->names[i + 1],
+			        (size_t)(f->n - i - 1) * sizeof(f->names[0]));
+			f->n--;
+			return name;
+		}
+	}
+	return NULL;
+}
+
+static bool
+fake_evict(void *data)
+{
+	struct fake_pool *f = data;
+	if (!f->n)
+		return false;
+	f->evictions++;
+	char name[USERS_NAME_MAX + 1];
+	strcpy(name, f->names[--f->n]);
+	assert_int_equal(demo_end(f->d, name, DEMO_END_EVICT), 0);
+	return true;
+}
+
+/* Pooled identities: slots of the cap, no TTL, handed over warm; evicted for a visitor. */
+static void
+test_pool_hooks(void **state)
+{
+	struct demo_config cfg = demo_defaults;
+	cfg.max_concurrent = 3;
+	cfg.per_ip_max = 0;
+	struct log l = {0};
+	struct demo *d = demo_new(db, &cfg, on_warn, on_expire, &l);
+	struct fake_pool f = {.d = d};
+	static const struct demo_pool_hooks hooks = {.take = fake_take, .evict = fake_evict};
+	demo_set_pool(d, &hooks, &f);
+	const struct demo_identity *id = NULL;
+	struct ab_err err = {0};
+	const struct users_profile *homelab = users_profile(db, "demo-homelab");
+	const struct users_profile *media = users_profile(db, "demo-media");
+	assert_int_equal(demo_reserve(d, users_profile(db, "admin"), &id, &err), -EINVAL);
+	assert_int_equal(demo_reserve(d, homelab, &id, &err), 0);
+	assert_true(id->pooled);
+	assert_int_equal(id->uid, 20000);
+	strcpy(f.names[f.n++], id->name);
+	assert_int_equal(demo_reserve(d, media, &id, &err), 0);
+	strcpy(f.names[f.n++], id->name);
+	char pooled_homelab[USERS_NAME_MAX + 1];
+	strcpy(pooled_homelab, f.names[0]);
+	/* pooled identities never expire, however late the clock */
+	assert_int_equal(demo_tick(d, 1000LL * 86400000), -1);
+	assert_int_equal(demo_count(d), 2);
+
+	/* a homelab visitor gets the pooled identity, TTL from the click */
+	assert_int_equal(demo_start(d, "demo-homelab", "10.0.0.1", 5000, &id, &err), 0);
+	assert_string_equal(id->name, pooled_homelab);
+	assert_false(id->pooled);
+	assert_string_equal(id->source, "10.0.0.1");
+	assert_int_equal(id->expires_ms, 5000 + 60 * 60000);
+	assert_int_equal(f.takes, 1);
+	/* a developer visitor: no pooled one, a free slot: cold, no eviction */
+	assert_int_equal(demo_start(d, "demo-developer", "10.0.0.2", 5000, &id, &err), 0);
+	assert_int_equal(f.evictions, 0);
+	/* the cap is full (2 visitors + the media pool one): the pool gives its slot up */
+	assert_int_equal(demo_start(d, "demo-ai", "10.0.0.3", 5000, &id, &err), 0);
+	assert_int_equal(f.evictions, 1);
+	assert_int_equal(id->uid, 20001); /* the evicted identity's slot */
+	assert_non_null(strstr(l.lines[l.n - 1], " evicted"));
+	/* nothing left to evict: refused */
+	assert_int_equal(demo_start(d, "demo-media", "10.0.0.4", 5000, &id, &err), -EUSERS);
+	assert_int_equal(demo_count(d), 3);
+	/* no slot left for the pool either */
+	assert_int_equal(demo_reserve(d, media, &id, &err), -EUSERS);
+	demo_set_pool(d, NULL, NULL);
+	demo_free(d);
+}
+
 AB_TEST_MAIN(sample_users_setup, sample_users_teardown, test_profiles_and_limits,
-             test_recent_persistence, test_ttl_schedule, test_short_ttl_on_loop);
+             test_recent_persistence, test_ttl_schedule, test_short_ttl_on_loop, test_pool_hooks);
