@@ -55,6 +55,14 @@
 #   check_config NAME JSON WANT
 #                              argobox-broker --check-config on JSON: WANT empty, ok if accepted;
 #                              else ok if refused with WANT in what it says; bad otherwise
+# Samba
+#   start_smbd SHARE USER PASSWORD
+#                              a real smbd of the test's own on 127.0.0.1:<free port> ($SMB_PORT):
+#                              its smb.conf, private dir (passdb tdb), locks and logs in $T/smbd,
+#                              one share [SHARE] on $T/smbd/SHARE (writable by USER), USER (an
+#                              existing unix account, e.g. nobody) added with smbpasswd; sets
+#                              SMBD_PID; stopped at exit; exit 1 if it does not listen in 20 s
+#   stop_smbd / restart_smbd   SIGKILL smbd (and its children) / start it again on the same port
 # Containers and networks
 #   N CMD...                   CMD inside $AB_NS (or as it is when unset)
 #   netns_add NS               ip netns add NS (exit 1 if that fails), lo up; deleted at exit
@@ -150,6 +158,61 @@ start_xvfb() { # start_xvfb [WxH]
 	export DISPLAY=:$(head -n1 "$T/display")
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+_ab_smbd_run() {
+	smbd --foreground --no-process-group --debug-stdout -d 1 --configfile="$T/smbd/smb.conf" \
+		>>"$T/smbd/smbd.log" 2>&1 &
+	SMBD_PID=$!
+	wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMB_PORT" || {
+		echo "FAIL smbd did not start: $(tail -5 "$T/smbd/smbd.log")"
+		exit 1
+	}
+}
+start_smbd() { # start_smbd SHARE USER PASSWORD
+	local d=$T/smbd
+	mkdir -p "$d/private" "$d/lock" "$d/state" "$d/cache" "$d/pid" "$d/ncalrpc" "$d/$1"
+	chown "$2" "$d/$1"
+	SMB_PORT=$(free_port)
+	cat >"$d/smb.conf" <<EOT
+[global]
+	server role = standalone server
+	smb ports = $SMB_PORT
+	interfaces = 127.0.0.1
+	bind interfaces only = yes
+	disable netbios = yes
+	server min protocol = SMB2_02
+	private dir = $d/private
+	lock directory = $d/lock
+	state directory = $d/state
+	cache directory = $d/cache
+	pid directory = $d/pid
+	ncalrpc dir = $d/ncalrpc
+	passdb backend = tdbsam:$d/private/passdb.tdb
+	log file = $d/log.%m
+	load printers = no
+	printing = bsd
+	printcap name = /dev/null
+	disable spoolss = yes
+	map to guest = never
+	restrict anonymous = 2
+[$1]
+	path = $d/$1
+	read only = no
+	valid users = $2
+EOT
+	printf '%s\n%s\n' "$3" "$3" | smbpasswd -c "$d/smb.conf" -s -a "$2" >/dev/null ||
+		{ echo "FAIL smbpasswd -a $2"; exit 1; }
+	_ab_smbd_run
+	at_exit 'stop_smbd'
+}
+stop_smbd() {
+	[ -n "${SMBD_PID:-}" ] || return 0
+	pkill -KILL -P "$SMBD_PID" 2>/dev/null
+	kill -KILL "$SMBD_PID" 2>/dev/null
+	wait "$SMBD_PID" 2>/dev/null
+	SMBD_PID=
+}
+restart_smbd() { _ab_smbd_run; }
 
 N() {
 	if [ -n "$AB_NS" ]; then
