@@ -31,10 +31,10 @@ json.dump({
 }, sys.stdout)
 PY
 start_broker "$tmp/broker.log"
-NODE_PATH="$top/tests/integration/authn/node_modules" PORT=$PORT CTL="$build/broker/argoboxctl" \
+NODE_PATH="$top/tests/integration/authn/node_modules" FIRSTFRAME="$top/bench/firstframe.cjs" PORT=$PORT CTL="$build/broker/argoboxctl" \
 	SOCK="$tmp/broker.sock" N_COLD=$n_cold N_WARM=$n_warm node - <<'JS'
 'use strict';
-const WebSocket = require('ws');
+const { firstFrame: ff } = require(process.env.FIRSTFRAME);
 const { execFileSync } = require('child_process');
 const port = Number(process.env.PORT);
 const user = 'bogie', password = 'bogie-argobox';
@@ -46,45 +46,6 @@ async function login() {
 	});
 	if (r.status !== 200) throw new Error(`login: ${r.status}`);
 	return /^(argobox_session=[0-9a-f]+)/.exec(r.headers.get('set-cookie'))[1];
-}
-
-function firstFrame(cookie) {
-	return new Promise((resolve, reject) => {
-		const ws = new WebSocket(`ws://127.0.0.1:${port}/websockify`, [], { headers: { Cookie: cookie } });
-		let buf = Buffer.alloc(0), stage = 0, need = 12, w = 0, h = 0, rects = -1, left = 0;
-		let settled = false;
-		const done = (e) => { if (settled) return; settled = true; ws.terminate(); e ? reject(e) : resolve(); };
-		ws.on('error', done);
-		ws.on('close', (c) => done(new Error(`websocket closed (${c}) at stage ${stage}`)));
-		ws.on('message', (d) => {
-			buf = Buffer.concat([buf, d]);
-			for (;;) {
-				if (stage === 0 && buf.length >= 12) { buf = buf.subarray(12); ws.send(Buffer.from('RFB 003.008\n')); stage = 1; }
-				else if (stage === 1 && buf.length >= 1 && buf.length >= 1 + buf[0]) { buf = buf.subarray(1 + buf[0]); ws.send(Buffer.from([1])); stage = 2; }
-				else if (stage === 2 && buf.length >= 4) { buf = buf.subarray(4); ws.send(Buffer.from([1])); stage = 3; }
-				else if (stage === 3 && buf.length >= 24 && buf.length >= 24 + buf.readUInt32BE(20)) {
-					w = buf.readUInt16BE(0); h = buf.readUInt16BE(2);
-					buf = buf.subarray(24 + buf.readUInt32BE(20));
-					const m = Buffer.alloc(10); m[0] = 3; m.writeUInt16BE(w, 6); m.writeUInt16BE(h, 8);
-					ws.send(m); stage = 4;
-				} else if (stage === 4 && buf.length >= 4) {
-					if (buf[0] === 2) { buf = buf.subarray(1); continue; } // Bell
-					if (buf[0] !== 0) return done(new Error(`unexpected server message ${buf[0]}`));
-					rects = buf.readUInt16BE(2); buf = buf.subarray(4); stage = 5;
-				} else if (stage === 5 && rects === 0) { return done(); }
-				else if (stage === 5 && left === 0 && buf.length >= 12) {
-					const rw = buf.readUInt16BE(4), rh = buf.readUInt16BE(6), enc = buf.readInt32BE(8);
-					buf = buf.subarray(12);
-					if (enc !== 0) return done(new Error(`unexpected encoding ${enc}`));
-					left = rw * rh * 4; rects--;
-					if (left === 0 && rects === 0) return done();
-				} else if (stage === 5 && left > 0 && buf.length > 0) {
-					const n = Math.min(left, buf.length); buf = buf.subarray(n); left -= n;
-					if (left === 0 && rects === 0) return done();
-				} else break;
-			}
-		});
-	});
 }
 
 function running() {
@@ -103,7 +64,7 @@ async function stopDesktop() {
 async function sample() {
 	const t0 = process.hrtime.bigint();
 	const cookie = await login();
-	await firstFrame(cookie);
+	await ff(port, cookie);
 	return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
