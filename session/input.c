@@ -77,6 +77,13 @@ input_init(struct input *in, Display *dpy)
 {
 	memset(in, 0, sizeof(*in));
 	in->dpy = dpy;
+	/* The X server must not repeat keys itself. VNC clients send their own repeats (a held
+	 * key arrives as repeated key-downs, which XTEST passes on as repeats), so the server's
+	 * autorepeat only adds wrong ones: when a key-up reaches us later than the repeat delay
+	 * (660 ms in Xvfb; a loaded machine or a slow network is enough), the server would have
+	 * typed the key again and again ("xxxterm" for "xterm"). x11vnc turns it off for the
+	 * same reason. A desktop user who wants server repeats back can run `xset r on`. */
+	XAutoRepeatOff(dpy);
 	input_keymap_changed(in);
 }
 
@@ -113,6 +120,17 @@ fake_key(struct input *in, unsigned kc, bool down)
 		return;
 	XTestFakeKeyEvent(in->dpy, kc, down ? True : False, CurrentTime);
 	in->down[kc] = down;
+}
+
+/* A key-down for a key that is already down is the client's repeat. With the server's
+ * autorepeat off, X drops such a press; a release first makes it a press of its own, as
+ * held keys repeat in every VNC client. */
+static void
+press(struct input *in, unsigned kc)
+{
+	if (kc && kc <= 255 && in->down[kc])
+		fake_key(in, kc, false);
+	fake_key(in, kc, true);
 }
 
 /* The shift level (0..3) at which kc produces sym in group 0, or -1. */
@@ -182,7 +200,7 @@ input_key(struct input *in, bool down, unsigned long keysym)
 		fake_key(in, in->altgr_kc, true);
 		pressed_altgr = true;
 	}
-	fake_key(in, kc, true);
+	press(in, kc);
 	if (pressed_altgr)
 		fake_key(in, in->altgr_kc, false);
 	if (toggled_shift)
@@ -198,7 +216,10 @@ input_qemu_key(struct input *in, bool down, unsigned long keysym, uint32_t qnum)
 		input_key(in, down, keysym);
 		return;
 	}
-	fake_key(in, kc, down);
+	if (down && !is_modifier((KeySym)keysym))
+		press(in, kc);
+	else
+		fake_key(in, kc, down);
 	XFlush(in->dpy);
 }
 

@@ -269,6 +269,13 @@ def t_input():
         s.vnc("key", "ssharp")
         l = s.key()
         check(l.startswith("KEY ssharp "), "keysym missing from the keymap is typed (%s)" % l)
+        # a key held for longer than Xvfb's repeat delay (660 ms), then released: the X server
+        # adds no repeats of its own; the client's repeats (more key-downs) arrive, each once
+        s.vnc("keydown", "x", "sleep", 1500, "keydown", "x", "keyup", "x", "key", "b")
+        typed = [s.key(), s.key(), s.key()]
+        check(typed == ["KEY x x", "KEY x x", "KEY b b"],
+              "a held key is typed once per key-down from the client, never repeated by "
+              "the server (%s)" % typed)
         s.vnc("wait-qemu", "qkey", "0", "0x10")
         l = s.key()
         check(l == "KEY q q", "QEMU extended key event (scancode 0x10) types 'q' (%s)" % l)

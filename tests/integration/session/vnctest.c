@@ -6,6 +6,9 @@
  *   wait-pixel X Y RRGGBB   until the framebuffer shows that colour at (X,Y)
  *   key KEYSYM              press and release (name like "a", "U", "bar" or 0x hex)
  *   qkey KEYSYM QNUM        QEMU extended key event press and release
+ *   keydown KEYSYM          press only (again: a client's repeat)
+ *   keyup KEYSYM            release only
+ *   sleep MS                wait MS milliseconds (the server's messages handled meanwhile)
  *   click X Y               button 1 press and release at (X,Y)
  *   cut TEXT                send client cut text (Latin-1)
  *   wait-cut TEXT           until the server sends that cut text
@@ -207,6 +210,19 @@ main(int argc, char **argv)
 			unsigned long k = keysym_of(ARG(1));
 			SendKeyEvent(c, (uint32_t)k, TRUE);
 			SendKeyEvent(c, (uint32_t)k, FALSE);
+			i += 1;
+		} else if (strcmp(cmd, "keydown") == 0 || strcmp(cmd, "keyup") == 0) {
+			SendKeyEvent(c, (uint32_t)keysym_of(ARG(1)), cmd[3] == 'd');
+			i += 1;
+		} else if (strcmp(cmd, "sleep") == 0) {
+			/* while serving the connection, as a client that holds a key does */
+			long long until = ab_now_ms() + atol(ARG(1));
+			while (ab_now_ms() < until)
+				if (pump(c, 10) < 0) {
+					fprintf(stderr,
+					        "vnctest: connection lost while sleeping\n");
+					return 1;
+				}
 			i += 1;
 		} else if (strcmp(cmd, "qkey") == 0) {
 			unsigned long k = keysym_of(ARG(1));
