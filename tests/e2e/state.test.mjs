@@ -277,10 +277,17 @@ async function launch(page, query, wmClass) {
 	// the search field shows the query: the first row is the app
 	const row = await at(page, 8 + L_W / 2, ly + TOP_H + ROW_H / 2);
 	await page.mouse.click(row.x, row.y);
+	let seen = [];
 	const st = await waitFor(`${wmClass} managed (${query})`, async () => {
 		const s = await getState(page);
+		seen = s.state.windows.map((w) => w.app.class);
 		return s.state.windows.length === before + 1 && s.state.windows.some((w) => w.app.class === wmClass) && s;
-	}, { timeout: 20000 });
+	}, { timeout: 20000 }).catch(async (e) => {
+		// what the wm had and what the screen showed, for whoever reads the failure
+		log(`windows before: ${before}, now: ${JSON.stringify(seen)}`);
+		await page.screenshot({ path: `${process.env.TMPDIR || '/tmp'}/abe2e-state-launch-${query}.png` }).catch(() => {});
+		throw e;
+	});
 	return st.state.windows.find((w) => w.app.class === wmClass);
 }
 
