@@ -113,6 +113,9 @@ const struct ab_cfg_field broker_config_fields[] = {
                "a session silent for this long is declared dead"),
     AB_CFG_STR("admin.socket", C, admin_socket,
                "argoboxctl's unix socket (\"\": <runtime_base>/broker.sock)"),
+    AB_CFG_STR("metrics.token_file", C, metrics_token_file,
+               "file holding a bearer token that may scrape GET /metrics (\"\": admins and "
+               "unproxied loopback only; docs/metrics.md)"),
     AB_CFG_STR("audit.path", C, audit_path, "audit log file (\"\": stderr)"),
     AB_CFG_BOOL("audit.store.enabled", C, audit_store_enabled,
                 "every event also goes to the indexed, hash-chained SQLite store behind "

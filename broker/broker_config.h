@@ -35,8 +35,9 @@ struct broker_config {
 	long long proxy_ping_interval_s;
 	long long control_heartbeat_ms;
 	long long control_timeout_ms;
-	char admin_socket[PATH_MAX]; /* "" = <runtime_base>/broker.sock */
-	char audit_path[PATH_MAX];   /* "" = stderr */
+	char admin_socket[PATH_MAX];       /* "" = <runtime_base>/broker.sock */
+	char metrics_token_file[PATH_MAX]; /* "" = no bearer token for GET /metrics */
+	char audit_path[PATH_MAX];         /* "" = stderr */
 	/* broker/auditsvc/: the store, the query API, the alerts (docs/audit.md) */
 	bool audit_store_enabled;
 	char audit_store_path[PATH_MAX]; /* "" = <data_dir>/audit/audit.db */

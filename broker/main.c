@@ -19,7 +19,7 @@
  *   auth/       authn.c (sign-in wired into the server), authz.c (the table), ...;
  *   isolation/  containers, network policy, seccomp notify;
  *   services/   registry.c (the "services" config), services.c (health, recovery, API);
- *   admin/      admin_socket.c (argoboxctl's peer);
+ *   admin/      admin_socket.c (argoboxctl's peer), metrics.c (GET /metrics);
  *   broker_config.c here: the configuration table.
  * main() below opens them bottom up and closes them top down.
  */
@@ -48,6 +48,7 @@
 #endif
 #include "httpc.h"
 #include "kv.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "server.h"
 #include "services.h"
@@ -234,6 +235,14 @@ profile_of(void *data, const char *user)
 		return u->profile;
 	const struct demo_identity *id = c->authn ? authn_demo_find(c->authn, user) : NULL;
 	return id ? id->profile : NULL;
+}
+
+/* The desktops gauge's profile label (GET /metrics). */
+static const char *
+profile_name_of(void *data, const char *user)
+{
+	const struct users_profile *p = profile_of(data, user);
+	return p ? p->name : NULL;
 }
 
 /*
@@ -511,6 +520,20 @@ main(int argc, char **argv)
 #endif
 	services_set_reload(services, reload_services, &reload);
 	auditsvc_attach(auditsvc, desktops, apps.db, kv);
+	struct metrics_params mp = {
+	    .desktops = desktops,
+	    .services = services,
+	    .auditsvc = auditsvc,
+	    .kv = kv,
+	    .profile_of = profile_name_of,
+	    .profile_data = &apps,
+	    .token_file = cfg.metrics_token_file,
+	};
+	struct metrics *metrics = NULL;
+	if (metrics_new(srv, &mp, &metrics, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
 	struct vncgw_params vp = {
 	    .listen = cfg.vnc_listen,
 	    .public_host = cfg.vnc_public_host,
@@ -569,7 +592,8 @@ main(int argc, char **argv)
 #ifdef AB_HAVE_ISOLATION
 	isolation_shutdown(iso); /* its watches and timer go before the loop does */
 #endif
-	server_close(srv); /* websockets close while the desktops are there */
+	server_close(srv);     /* websockets close while the desktops are there */
+	metrics_free(metrics); /* its route is served no more */
 	desktop_manager_free(desktops);
 #ifdef AB_HAVE_ISOLATION
 	isolation_free(iso);

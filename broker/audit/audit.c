@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "audit.h"
+#include "ab_metrics.h"
 #include "ab_log.h"
 #include "ab_util.h"
 
@@ -184,6 +185,9 @@ audit_log(const char *event, enum audit_outcome outcome, const char *user, const
 	int64_t time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	if (outcome >= AUDIT_OUTCOME_MAX)
 		outcome = AUDIT_INFO;
+	char labels[48];
+	snprintf(labels, sizeof(labels), "outcome=\"%s\"", audit_outcome_name(outcome));
+	ab_metrics_count("argobox_audit_events_total", labels, 1);
 	json_t *o = json_object();
 	json_object_set_new(o, "time", json_string(ts));
 	json_object_set_new(o, "user", str_or_null(user));

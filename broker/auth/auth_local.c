@@ -3,6 +3,7 @@
 #include "ab_json.h"
 #include "ab_log.h"
 #include "ab_util.h"
+#include "ab_metrics.h"
 #include "audit.h"
 
 #include <crypt.h>
@@ -236,6 +237,15 @@ auth_local_locked_for(struct auth_local *al, const char *user, const char *sourc
 
 /* --- login --------------------------------------------------------------------------- */
 
+void
+auth_local_signin_count(const char *method, bool ok)
+{
+	char labels[96];
+	snprintf(labels, sizeof(labels), "method=\"%s\",result=\"%s\"", method,
+	         ok ? "ok" : "denied");
+	ab_metrics_count("argobox_signins_total", labels, 1);
+}
+
 int
 auth_local_login(struct auth_local *al, const char *user, const char *password, const char *source,
                  int64_t now_ms, const struct auth_session **ret_session, struct ab_err *err)
@@ -243,6 +253,7 @@ auth_local_login(struct auth_local *al, const char *user, const char *password, 
 	if (!str_ok(user, USERS_NAME_MAX) || !str_ok(password, AUTH_LOCAL_PASSWORD_MAX)) {
 		audit_log("auth.login", AUDIT_DENY, NULL, NULL, source,
 		          reason("missing or oversized user name or password"));
+		auth_local_signin_count("local", false);
 		return ab_err_set(err, EINVAL, "missing or oversized user name or password");
 	}
 	int64_t locked = auth_local_locked_for(al, user, source, now_ms);
@@ -250,6 +261,7 @@ auth_local_login(struct auth_local *al, const char *user, const char *password, 
 		json_t *d = reason("locked out after repeated failures");
 		json_object_set_new(d, "retry_after_s", json_integer(locked));
 		audit_log("auth.login", AUDIT_DENY, user, NULL, source, d);
+		auth_local_signin_count("local", false);
 		return ab_err_set(err, EBUSY,
 		                  "too many failed sign-ins, try again in %" PRId64 " s", locked);
 	}
@@ -278,12 +290,14 @@ auth_local_login(struct auth_local *al, const char *user, const char *password, 
 		bool la = source && fail_count(al, "a:", source, al->cfg.ip_max_failures, now_ms);
 		audit_log("auth.login", AUDIT_DENY, user, u ? users_role_name(u->role) : NULL,
 		          source, reason(why));
+		auth_local_signin_count("local", false);
 		if (lu || la) {
 			json_t *d = reason(lu ? "too many failures for this user name"
 			                      : "too many failures from this address");
 			json_object_set_new(d, "lockout_s",
 			                    json_integer(al->cfg.lockout_ms / 1000));
 			audit_log("auth.lockout", AUDIT_DENY, user, NULL, source, d);
+			ab_metrics_count("argobox_signin_lockouts_total", "", 1);
 		}
 		return ab_err_set(err, EACCES, "%s", why);
 	}
@@ -293,6 +307,7 @@ auth_local_login(struct auth_local *al, const char *user, const char *password, 
 	json_t *d = reason("password ok");
 	json_object_set_new(d, "method", json_string("local"));
 	audit_log("auth.login", AUDIT_GRANT, u->name, users_role_name(u->role), source, d);
+	auth_local_signin_count("local", true);
 	*ret_session = s;
 	return 0;
 }

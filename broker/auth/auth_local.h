@@ -61,6 +61,12 @@ void auth_local_free(struct auth_local *al);
 void auth_local_set_users(struct auth_local *al, const struct users_db *db);
 
 /*
+ * Counts one sign-in attempt in argobox_signins_total{method,result} (GET /metrics):
+ * method "local", "cloudflare-access" or "demo"; result "ok" or "denied".
+ */
+void auth_local_signin_count(const char *method, bool ok);
+
+/*
  * POST /api/login. Returns 0 and *ret_session (borrowed, valid until logout or
  * expiry) on success; -EACCES for a wrong name or password (the client must
  * see one generic message; err holds the precise reason for the audit log);

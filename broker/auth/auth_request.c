@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "auth_request.h"
+#include "auth_local.h"
 #include "ab_util.h"
 #include "audit.h"
 
@@ -188,6 +189,7 @@ auth_request_login(struct auth_ctx *ctx, const struct auth_request *req, const c
 	if (!ctx->local_login) {
 		audit_log("auth.login", AUDIT_DENY, NULL, NULL, req->peer,
 		          json_pack("{s:s}", "reason", "local sign-in is disabled"));
+		auth_local_signin_count("local", false);
 		return reply_error(ret, 403, "password sign-in is disabled");
 	}
 	json_t *j = parse_body(body, len);
@@ -196,6 +198,7 @@ auth_request_login(struct auth_ctx *ctx, const struct auth_request *req, const c
 		json_decref(j);
 		audit_log("auth.login", AUDIT_DENY, NULL, NULL, req->peer,
 		          json_pack("{s:s}", "reason", "malformed request body"));
+		auth_local_signin_count("local", false);
 		return reply_error(ret, 400,
 		                   "expected a JSON object {\"user\": ..., \"password\": ...}");
 	}

@@ -63,6 +63,8 @@ static const char *const decision_names[AUTHZ_DECISION_MAX] = {"deny", "allow", 
 const struct authz_route_example authz_routes[] = {
     {"GET", "/", AUTHZ_PUBLIC},
     {"GET", "/healthz", AUTHZ_PUBLIC},
+    /* its handler lets admins, the metrics token and unproxied loopback in (metrics.h) */
+    {"GET", "/metrics", AUTHZ_PUBLIC},
     {"GET", "/api/demo/profiles", AUTHZ_PUBLIC},
     {"POST", "/api/login", AUTHZ_LOGIN},
     {"POST", "/api/demo", AUTHZ_DEMO_START},

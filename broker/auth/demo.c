@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "demo.h"
+#include "auth_local.h"
 #include "ab_json.h"
 #include "ab_util.h"
 #include "audit.h"
@@ -284,16 +285,19 @@ demo_start(struct demo *d, const char *profile, const char *source, int64_t now_
 		if (!p || !p->demo) {
 			audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
 			          detail("not a demo profile", NULL));
+			auth_local_signin_count("demo", false);
 			return ab_err_set(err, EINVAL, "'%.64s' is not a demo profile", profile);
 		}
 	} else if (!(p = default_profile(d))) {
 		audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
 		          detail("demo link disabled: no demo user in the config", NULL));
+		auth_local_signin_count("demo", false);
 		return ab_err_set(err, EINVAL, "the demo link is not enabled");
 	}
 	if (d->cfg.per_ip_max > 0 && recent_count(d, src, now_ms) >= d->cfg.per_ip_max) {
 		audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
 		          detail("too many demos started from this address", NULL));
+		auth_local_signin_count("demo", false);
 		return ab_err_set(err, EAGAIN, "too many demos from this address, try again later");
 	}
 	struct demo_identity *id = pool_take(d, p);
@@ -306,6 +310,7 @@ demo_start(struct demo *d, const char *profile, const char *source, int64_t now_
 		if (slot < 0) {
 			audit_log("demo.start", AUDIT_DENY, NULL, "demo", source,
 			          detail("concurrent demo cap reached", NULL));
+			auth_local_signin_count("demo", false);
 			return ab_err_set(err, EUSERS,
 			                  "all %d demo desktops are in use, try again later",
 			                  d->cfg.max_concurrent);
@@ -317,6 +322,7 @@ demo_start(struct demo *d, const char *profile, const char *source, int64_t now_
 	json_object_set_new(det, "ttl_s", json_integer(ttl / 1000));
 	json_object_set_new(det, "warm", json_boolean(warm));
 	audit_log("demo.start", AUDIT_GRANT, id->name, "demo", source, det);
+	auth_local_signin_count("demo", true);
 	rearm(d);
 	*ret = id;
 	return 0;

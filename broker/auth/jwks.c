@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "jwks.h"
+#include "auth_local.h"
 #include "ab_log.h"
 #include "ab_util.h"
 #include "audit.h"
@@ -361,6 +362,7 @@ audit_token(const struct jwt *t, const char *source, const struct ab_err *err)
 	if (t && jwt_kid(t))
 		json_object_set_new(d, "kid", json_string(jwt_kid(t)));
 	audit_log("auth.access", err ? AUDIT_DENY : AUDIT_GRANT, email, NULL, source, d);
+	auth_local_signin_count("cloudflare-access", !err);
 }
 
 /* Verifies with the cached keys: 0, -errno, or -ENOKEY when the kid is unknown. */

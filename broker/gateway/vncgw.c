@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ab_log.h"
+#include "ab_metrics.h"
 #include "ab_sock.h"
 #include "ab_util.h"
 #include "audit.h"
@@ -574,6 +575,7 @@ vncgw_conn_close(struct vncgw_conn *c, const char *why)
 		return;
 	if (c->state == VG_SPLICE) {
 		int64_t now = ab_now_ms();
+		ab_metrics_gauge_add("argobox_vnc_clients", "", -1);
 		if (c->paused_since_ms)
 			c->paused_ms += now - c->paused_since_ms;
 		/* buffered_peak <= buffer_bytes: what a slow client cost the broker */
@@ -705,8 +707,11 @@ buf_flush(struct vncgw_buf *b, int fd, uint64_t *count)
 			return (int)n;
 		b->head += (size_t)n;
 		b->len -= (size_t)n;
-		if (count)
+		if (count) {
 			*count += (uint64_t)n;
+			ab_metrics_count("argobox_stream_bytes_total",
+			                 "via=\"vnc\",direction=\"to_client\"", (double)n);
+		}
 	}
 	b->head = 0;
 	return 0;
@@ -949,6 +954,7 @@ vncgw_spliced(struct vncgw_conn *c)
 	put_u32(&c->toc, 0);      /* SecurityResult OK */
 	c->state = VG_SPLICE;
 	c->start_ms = ab_now_ms();
+	ab_metrics_gauge_add("argobox_vnc_clients", "", 1);
 	ab_loop_timer_cancel(c->g->loop, c->timer);
 	c->timer = NULL;
 	audit_log("vncgw.session", AUDIT_GRANT, c->user, NULL, c->peer,
@@ -1159,6 +1165,8 @@ vncgw_client_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 			}
 			if (n > 0) {
 				c->bytes_in += (uint64_t)n;
+				ab_metrics_count("argobox_stream_bytes_total",
+				                 "via=\"vnc\",direction=\"to_desktop\"", (double)n);
 				if (!c->shared_forced) {
 					/* ClientInit: shared, so browsers and others stay on */
 					c->tou.d[c->tou.head + before] = 1;

@@ -7,6 +7,7 @@
 #include "kv.h"
 #include "ab_config.h"
 #include "ab_log.h"
+#include "ab_metrics.h"
 #include "ab_util.h"
 #include "kv_internal.h"
 
@@ -62,10 +63,15 @@ static const struct ab_cfg_field kv_fields[] = {
     {0},
 };
 
+struct kv_timed;
+
 struct kv {
 	struct kv_backend *b;
 	size_t max_value;
+	struct kv_timed *timed; /* operations in flight (freed by kv_close when never completed) */
 };
+
+static void kv_timed_free(struct kv_timed *t);
 
 static int64_t (*clock_fn)(void);
 
@@ -140,6 +146,8 @@ kv_close(struct kv *kv)
 		return;
 	kv_defer_clear(kv->b);
 	kv->b->ops->close(kv->b);
+	while (kv->timed)
+		kv_timed_free(kv->timed);
 	free(kv);
 }
 
@@ -186,13 +194,91 @@ metadata_check(const char *meta, struct ab_err *err)
 	return 0;
 }
 
+/*
+ * argobox_kv_op_seconds{op,backend} (GET /metrics): each get, put and delete is timed from the
+ * call to its completion (a put completes when acknowledged: durable locally, queued for a
+ * remote store). A timed operation wraps the caller's callback.
+ */
+struct kv_timed {
+	struct kv *kv;
+	struct kv_timed *prev, *next;
+	const char *op, *backend;
+	int64_t t0_us;
+	union {
+		kv_get_fn get;
+		kv_done_fn done;
+	} fn;
+	void *data;
+};
+
+static struct kv_timed *
+kv_timed_new(struct kv *kv, const char *op, void *data)
+{
+	struct kv_timed *t = ab_xcalloc(1, sizeof(*t));
+	t->kv = kv;
+	t->next = kv->timed;
+	if (t->next)
+		t->next->prev = t;
+	kv->timed = t;
+	t->op = op;
+	t->backend = kv->b->ops->name;
+	t->t0_us = ab_now_us();
+	t->data = data;
+	return t;
+}
+
+static void
+kv_timed_free(struct kv_timed *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		t->kv->timed = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	free(t);
+}
+
+static void
+kv_timed_observe(struct kv_timed *t)
+{
+	char labels[96];
+	snprintf(labels, sizeof(labels), "op=\"%s\",backend=\"%s\"", t->op, t->backend);
+	ab_metrics_observe("argobox_kv_op_seconds", labels, (double)(ab_now_us() - t->t0_us) / 1e6);
+}
+
+static void
+kv_timed_get_done(int error, const char *errmsg, const struct kv_value *v, void *data)
+{
+	struct kv_timed *t = data;
+	kv_timed_observe(t);
+	if (t->fn.get)
+		t->fn.get(error, errmsg, v, t->data);
+	kv_timed_free(t);
+}
+
+static void
+kv_timed_done(int error, const char *errmsg, void *data)
+{
+	struct kv_timed *t = data;
+	kv_timed_observe(t);
+	if (t->fn.done)
+		t->fn.done(error, errmsg, t->data);
+	kv_timed_free(t);
+}
+
 int
 kv_get(struct kv *kv, const char *key, kv_get_fn fn, void *data, struct ab_err *err)
 {
 	int r = kv_key_check(key, err);
 	if (r < 0)
 		return r;
-	return kv->b->ops->get(kv->b, key, fn, data);
+	struct kv_timed *t = kv_timed_new(kv, "get", data);
+	t->fn.get = fn;
+	r = kv->b->ops->get(kv->b, key, kv_timed_get_done, t);
+	if (r < 0)
+		kv_timed_free(t);
+	return r;
 }
 
 int
@@ -218,7 +304,12 @@ kv_put(struct kv *kv, const char *key, const void *value, size_t len,
 			                  (long long)opts->expiration_ttl);
 		exp = kv_wall_ms() / 1000 + opts->expiration_ttl;
 	}
-	return kv->b->ops->put(kv->b, key, value ? value : "", len, exp, meta, fn, data, err);
+	struct kv_timed *t = kv_timed_new(kv, "put", data);
+	t->fn.done = fn;
+	r = kv->b->ops->put(kv->b, key, value ? value : "", len, exp, meta, kv_timed_done, t, err);
+	if (r < 0)
+		kv_timed_free(t);
+	return r;
 }
 
 int
@@ -227,7 +318,12 @@ kv_delete(struct kv *kv, const char *key, kv_done_fn fn, void *data, struct ab_e
 	int r = kv_key_check(key, err);
 	if (r < 0)
 		return r;
-	return kv->b->ops->del(kv->b, key, fn, data, err);
+	struct kv_timed *t = kv_timed_new(kv, "delete", data);
+	t->fn.done = fn;
+	r = kv->b->ops->del(kv->b, key, kv_timed_done, t, err);
+	if (r < 0)
+		kv_timed_free(t);
+	return r;
 }
 
 int

@@ -3,11 +3,14 @@
 """A browser's first step on its desktop: websocket upgrade with the session cookie, then read
 what the desktop says first. Prints "rfb <banner>" and exits 0 when an RFB server answered,
 prints "closed <reason>" and exits 2 when the broker closed the websocket without one, exits 3
-on anything else.  usage: wsrfb.py PORT COOKIE [PATH]"""
+on anything else.  usage: wsrfb.py PORT COOKIE [PATH] [--hold]
+--hold: after the banner, keep the websocket open until stdin closes (then exit 0)."""
 import base64, os, socket, struct, sys
 
-port, cookie = int(sys.argv[1]), sys.argv[2]
-path = sys.argv[3] if len(sys.argv) > 3 else "/websockify"
+hold = "--hold" in sys.argv
+args = [a for a in sys.argv[1:] if a != "--hold"]
+port, cookie = int(args[0]), args[1]
+path = args[2] if len(args) > 2 else "/websockify"
 s = socket.create_connection(("127.0.0.1", port), timeout=20)
 key = base64.b64encode(os.urandom(16)).decode()
 s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
@@ -48,7 +51,10 @@ try:
             print("closed", payload[2:].decode(errors="replace")); sys.exit(2)
         if op in (1, 2, 0) and payload:
             if payload.startswith(b"RFB "):
-                print("rfb", payload[:11].decode(errors="replace")); sys.exit(0)
+                print("rfb", payload[:11].decode(errors="replace"), flush=True)
+                if hold:
+                    sys.stdin.read()
+                sys.exit(0)
             print("data", payload[:32]); sys.exit(3)
 except (EOFError, socket.timeout, ConnectionError) as e:
     print("closed", type(e).__name__); sys.exit(2)
