@@ -292,6 +292,14 @@ forget_state(void *data, const char *user, struct ab_err *err)
 	return deskstate_sync_forget(data, user, err);
 }
 
+#ifdef AB_HAVE_ISOLATION
+static int
+home_ready(void *data, const char *user, struct ab_err *err)
+{
+	return files_home_ready(data, user, err);
+}
+#endif
+
 /* /healthz: how many desktops the broker holds */
 static void
 desktops_health(json_t *out, void *data)
@@ -482,12 +490,16 @@ main(int argc, char **argv)
 	    .cfg = &cfg,
 	    .apps = &apps,
 	};
+	_cleanup_free_ char *smbfs = exe_dir ? ab_xasprintf("%s/argobox-smbfs", exe_dir) : NULL;
 	struct files_params fp = {
 	    .config = cfg.files,
 	    .data_dir = cfg.data_dir,
 	    .home = files_home_for,
 	    .home_data = &fctx,
 	    .desktops = desktops,
+	    .smbfs = smbfs && access(smbfs, X_OK) == 0 ? smbfs : NULL,
+	    .audit_path = cfg.audit_path[0] ? cfg.audit_path : NULL,
+	    .config_path = reload.config_path,
 	};
 	struct files *files = NULL;
 	if (files_new(loop, &fp, &files, &err) < 0) {
@@ -496,6 +508,10 @@ main(int argc, char **argv)
 	}
 	if (files_add_routes(files, srv) < 0)
 		ab_warn("cannot add the files routes");
+#ifdef AB_HAVE_ISOLATION
+	/* an SMB home is mounted (argobox-smbfs) before the container bind-mounts it */
+	isolation_set_home_hook(iso, home_ready, files);
+#endif
 	/* services: health checks on this loop through one libcurl multi client */
 	struct httpc *svc_http = httpc_new(loop);
 	struct services *services = NULL;

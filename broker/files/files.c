@@ -38,8 +38,8 @@
 
 /* ---- configuration ---- */
 
-static const char *const config_keys[] = {"quota_bytes", "upload_max_bytes", "usage_refresh_s",
-                                          "profiles", "users"};
+static const char *const config_keys[] = {
+    "quota_bytes", "upload_max_bytes", "usage_refresh_s", "profiles", "users", "backend", "smb"};
 
 static int
 check_bytes(json_t *v, const char *path, struct ab_err *err)
@@ -76,6 +76,8 @@ files_check_config(json_t *c, struct ab_err *err)
 				if (check_bytes(v2, path, err) < 0)
 					return -EINVAL;
 			}
+		} else if (strcmp(key, "backend") == 0 || strcmp(key, "smb") == 0) {
+			continue; /* files_smb_check_config */
 		} else if (strcmp(key, "usage_refresh_s") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > 86400)
@@ -84,7 +86,7 @@ files_check_config(json_t *c, struct ab_err *err)
 			return -EINVAL;
 		}
 	}
-	return 0;
+	return files_smb_check_config(c, err);
 }
 
 int64_t
@@ -156,6 +158,8 @@ files_strerror(int r)
 		return "no space left on the home's storage";
 	case ENAMETOOLONG:
 		return "name too long";
+	case EHOSTDOWN:
+		return "the home's storage (SMB server) is unreachable: try again later";
 	default:
 		return strerror(-r);
 	}
@@ -183,6 +187,8 @@ files_status(int r)
 	case EINVAL:
 	case ENAMETOOLONG:
 		return 400;
+	case EHOSTDOWN:
+		return 503;
 	default:
 		return 500;
 	}
@@ -219,6 +225,15 @@ files_open_home(struct files *f, const char *user, struct files_home *h, const c
 		return -EINVAL;
 	}
 	*slash = '\0';
+	struct ab_err err = {0};
+	if (files_smb_enabled(f)) {
+		(void)ab_mkdir_p(base, 0711, NULL);
+		if (files_smb_mount(f, user, h, &err) < 0) {
+			ab_warn("files: %s", err.msg);
+			*why = files_strerror(-EHOSTDOWN);
+			return -EHOSTDOWN;
+		}
+	}
 	_cleanup_close_ int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bfd < 0 && errno == ENOENT && ab_mkdir_p(base, 0711, NULL) >= 0)
 		bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -851,6 +866,21 @@ files_new(struct ab_loop *loop, const struct files_params *p, struct files **ret
 	f->home = p->home;
 	f->home_data = p->home_data;
 	f->desktops = p->desktops;
+	snprintf(f->smbfs, sizeof(f->smbfs), "%s", p->smbfs ? p->smbfs : "");
+	snprintf(f->audit_path, sizeof(f->audit_path), "%s", p->audit_path ? p->audit_path : "");
+	if (p->config_path && files_smb_has_password(f->config)) {
+		struct stat st;
+		if (stat(p->config_path, &st) == 0 && (st.st_mode & 077)) {
+			files_free(f);
+			return ab_err_set(
+			    err, EPERM,
+			    "files.smb: '%s' holds an SMB password and is mode %04o: make "
+			    "it 0600 (or use password_file)",
+			    p->config_path, st.st_mode & 07777);
+		}
+	}
+	json_t *tmo = json_object_get(json_object_get(f->config, "smb"), "timeout_ms");
+	f->smb_wait_ms = (tmo ? json_integer_value(tmo) : 5000) * 3 + 5000;
 	json_t *q = json_object_get(f->config, "quota_bytes");
 	f->quota_default = q ? json_integer_value(q) : 100LL << 30; /* the original's 100 GiB */
 	json_t *m = json_object_get(f->config, "upload_max_bytes");

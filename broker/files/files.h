@@ -47,6 +47,9 @@ struct files_params {
 	files_home_fn home;
 	void *home_data;
 	struct desktop_manager *desktops; /* notifications on finished uploads; may be NULL */
+	const char *smbfs;                /* argobox-smbfs (SMB homes); NULL = not installed */
+	const char *audit_path;  /* the audit log argobox-smbfs appends to (NULL = stderr) */
+	const char *config_path; /* the broker's configuration: 0600 when it holds a password */
 };
 
 /* Validates the "files" subtree of the broker configuration (errors name the JSON path). */
@@ -54,6 +57,11 @@ int files_check_config(json_t *files, struct ab_err *err);
 
 int files_new(struct ab_loop *loop, const struct files_params *p, struct files **ret,
               struct ab_err *err);
+/*
+ * Makes `user`'s home ready before something uses it (the desktop's container): with
+ * files.backend "smb", mounts it (argobox-smbfs) unless it is already; a no-op otherwise.
+ */
+int files_home_ready(struct files *f, const char *user, struct ab_err *err);
 /* /api/files[/...] and /api/uploads[/...]; see the routes block in files.c. */
 int files_add_routes(struct files *f, struct server *srv);
 void files_free(struct files *f);

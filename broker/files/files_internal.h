@@ -56,6 +56,9 @@ struct files {
 	struct files_usage *usage;
 	struct files_job *jobs; /* copies and archives running (files_jobs.c) */
 	unsigned njobs;
+	char smbfs[4096];      /* argobox-smbfs, "" = not installed */
+	char audit_path[4096]; /* handed to argobox-smbfs ("" = its stderr) */
+	int64_t smb_wait_ms;   /* how long a mount may take */
 };
 
 /* ---- files.c ---- */
@@ -123,6 +126,20 @@ void files_archive_start(struct files *f, struct http_request *req, struct http_
                          int homefd, const char *rel, const struct files_home *h);
 /* Kills and reaps every job's child (after server_close(): their streams are closed). */
 void files_jobs_free_all(struct files *f);
+
+/* ---- files_smb.c ---- */
+int files_smb_check_config(json_t *files, struct ab_err *err);
+bool files_smb_enabled(const struct files *f);
+/* Whether files.smb holds a password in clear (then the configuration file must be 0600). */
+bool files_smb_has_password(json_t *files);
+/*
+ * Makes sure `user`'s SMB home is mounted on h->dir (starting argobox-smbfs when it is not,
+ * waiting at most smb_wait_ms); every mount and failure is a "files.smb" audit line.
+ */
+int files_smb_mount(struct files *f, const char *user, const struct files_home *h,
+                    struct ab_err *err);
+/* The bytes used in an SMB home as its argobox-smbfs counts them; false if not an SMB home. */
+bool files_smb_usage(const char *dir, int64_t *used);
 
 /* ---- files_upload.c ---- */
 int files_upload_add_routes(struct files *f, struct server *srv);

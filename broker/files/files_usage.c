@@ -114,6 +114,9 @@ scan_start(struct files_usage *u, const char *dir)
 bool
 files_usage_get(struct files *f, const char *user, const char *dir, int64_t *used)
 {
+	/* an SMB home: argobox-smbfs counts every byte written through it, exactly */
+	if (files_smb_enabled(f) && files_smb_usage(dir, used))
+		return true;
 	struct files_usage *u = usage_find(f, user, true);
 	if (!u->pid && (!u->known || ab_now_ms() - u->scanned_ms > f->refresh_ms))
 		scan_start(u, dir);

@@ -59,9 +59,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define SMBFS_URL_MAX    8192 /* the base URL and a whole encoded path */
-#define SMBFS_CONFIG_MAX 65536
-#define SMBFS_BSIZE      4096
+#define SMBFS_URL_MAX     8192 /* the base URL and a whole encoded path */
+#define SMBFS_CONFIG_MAX  65536
+#define SMBFS_BSIZE       4096
+#define SMBFS_USAGE_XATTR "user.argobox.usage"
 
 struct smbfs {
 	SMBCCTX *ctx;
@@ -75,15 +76,17 @@ struct smbfs {
 	int64_t used;
 	bool used_known;
 	bool down; /* the last call failed because the server was unreachable */
+	struct smbfs_file *files;
 };
 
 /* One open file: the path and flags to reopen it with after a reconnect. */
 struct smbfs_file {
-	int fd;
+	struct smbfs_file *next, *prev; /* every open file (S.files) */
+	int fd;                         /* -1 while closed around a rename or unlink */
 	int flags;
 	int64_t size; /* as this handle knows it: what writes beyond it add to the usage */
 	bool quota_audited;
-	char path[];
+	char *path; /* the FUSE path, "/..." */
 };
 
 static struct smbfs S;
@@ -317,7 +320,9 @@ static int
 smbfs_reopen(struct smbfs_file *f)
 {
 	URL_OR_RETURN(url, f->path);
-	smbc_close(f->fd);
+	if (f->fd >= 0)
+		smbc_close(f->fd);
+	f->fd = -1;
 	int fd = smbc_open(url, f->flags & ~(O_CREAT | O_EXCL | O_TRUNC), 0600);
 	if (fd < 0)
 		return -errno;
@@ -334,6 +339,44 @@ smbfs_reopen(struct smbfs_file *f)
 		if (smbfs_reopen(f) < 0)                                                           \
 			break;                                                                     \
 	}
+
+/* Whether f is `path` or below it. */
+static bool
+file_under(const struct smbfs_file *f, const char *path)
+{
+	size_t n = strlen(path);
+	return strncmp(f->path, path, n) == 0 && (f->path[n] == '\0' || f->path[n] == '/');
+}
+
+/*
+ * SMB refuses to rename or delete a file that is open (a sharing violation): the handles
+ * open on `path` or below it are closed first, and smbfs_files_reopen() opens them again
+ * (under their new name) afterwards, as POSIX programs expect.
+ */
+static void
+smbfs_files_close(const char *path)
+{
+	for (struct smbfs_file *f = S.files; f; f = f->next)
+		if (f->fd >= 0 && file_under(f, path)) {
+			smbc_close(f->fd);
+			f->fd = -1;
+		}
+}
+
+static void
+smbfs_files_reopen(const char *from, const char *to)
+{
+	for (struct smbfs_file *f = S.files; f; f = f->next) {
+		if (f->fd >= 0 || !file_under(f, from))
+			continue;
+		if (to) {
+			char *np = ab_xasprintf("%s%s", to, f->path + strlen(from));
+			free(f->path);
+			f->path = np;
+		}
+		(void)smbfs_reopen(f); /* on failure fd stays -1: later calls get EBADF */
+	}
+}
 
 static int
 op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -398,10 +441,13 @@ smbfs_open_file(const char *path, int flags, mode_t mode, struct fuse_file_info 
 		smbc_close(fd);
 		return smbfs_result(r, "open");
 	}
-	size_t n = strlen(path);
-	struct smbfs_file *f = ab_xmalloc(sizeof(*f) + n + 1);
+	struct smbfs_file *f = ab_xmalloc(sizeof(*f));
 	*f = (struct smbfs_file){.fd = fd, .flags = flags, .size = st.st_size};
-	memcpy(f->path, path, n + 1);
+	f->path = ab_xstrdup(path);
+	f->next = S.files;
+	if (S.files)
+		S.files->prev = f;
+	S.files = f;
 	fi->fh = (uint64_t)(uintptr_t)f;
 	if (old > 0)
 		smbfs_usage_add(-old);
@@ -427,7 +473,15 @@ op_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	struct smbfs_file *f = file_of(fi);
 	if (f) {
-		smbc_close(f->fd);
+		if (f->fd >= 0)
+			smbc_close(f->fd);
+		if (f->prev)
+			f->prev->next = f->next;
+		else
+			S.files = f->next;
+		if (f->next)
+			f->next->prev = f->prev;
+		free(f->path);
 		free(f);
 	}
 	return 0;
@@ -540,7 +594,10 @@ op_unlink(const char *path)
 	URL_OR_RETURN(url, path);
 	int64_t size = smbfs_size_of(url);
 	int r;
+	smbfs_files_close(path);
 	SMBFS_RETRY(r, smbc_unlink(url));
+	if (r < 0)
+		smbfs_files_reopen(path, NULL);
 	if (r == 0 && size > 0)
 		smbfs_usage_add(-size);
 	return smbfs_result(r, "unlink");
@@ -580,7 +637,10 @@ op_rename(const char *from, const char *to, unsigned int flags)
 	if (r < 0 && r != -ENOENT)
 		return smbfs_result(r, "rename");
 	int64_t replaced = r == 0 && !S_ISDIR(st.st_mode) ? st.st_size : 0;
+	smbfs_files_close(from);
+	smbfs_files_close(to);
 	SMBFS_RETRY(r, smbc_rename(ufrom, uto));
+	smbfs_files_reopen(from, r == 0 ? to : NULL);
 	if (r == 0)
 		smbfs_usage_add(-replaced);
 	return smbfs_result(r, "rename");
@@ -644,6 +704,29 @@ op_statfs(const char *path, struct statvfs *st)
 	return 0;
 }
 
+/*
+ * "user.argobox.usage" on the root: "<used> <quota>" in bytes, what the broker's files API
+ * reports (exact, where statfs rounds to blocks). Nothing else has extended attributes.
+ */
+static int
+op_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	if (strcmp(path, "/") != 0 || strcmp(name, SMBFS_USAGE_XATTR) != 0)
+		return -ENODATA;
+	if (!S.used_known)
+		smbfs_usage_scan();
+	if (!S.used_known)
+		return -EHOSTDOWN;
+	char text[64];
+	int n = snprintf(text, sizeof(text), "%lld %lld", (long long)S.used, (long long)S.quota);
+	if (size == 0)
+		return n;
+	if ((size_t)n > size)
+		return -ERANGE;
+	memcpy(value, text, (size_t)n);
+	return n;
+}
+
 static int
 op_flush(const char *path, struct fuse_file_info *fi)
 {
@@ -688,6 +771,7 @@ static const struct fuse_operations smbfs_ops = {
     .chmod = op_chmod,
     .chown = op_chown,
     .statfs = op_statfs,
+    .getxattr = op_getxattr,
     .flush = op_flush,
     .fsync = op_fsync,
 };

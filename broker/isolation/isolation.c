@@ -118,6 +118,8 @@ struct isolation {
 	const struct services_registry *services_reg; /* network.services addresses, or NULL */
 	isolation_resolve_fn resolve;
 	void *resolve_data;
+	isolation_home_fn home_hook;
+	void *home_data;
 	char ephemeral[MAX_EPHEMERAL][USERS_NAME_MAX + 1]; /* slot -> demo identity */
 	bool oci;
 	struct launcher *launcher;
@@ -481,6 +483,13 @@ isolation_set_resolver(struct isolation *iso, isolation_resolve_fn fn, void *dat
 	iso->resolve_data = data;
 }
 
+void
+isolation_set_home_hook(struct isolation *iso, isolation_home_fn fn, void *data)
+{
+	iso->home_hook = fn;
+	iso->home_data = data;
+}
+
 /*
  * A slot for an identity outside the users table: its own, else the first
  * free one (or one whose owner has no container any more). -ENOSPC when full.
@@ -726,6 +735,12 @@ profile_for(struct isolation *iso, const char *user, bool audit_it,
 	if (!demo && (!prof || prof->persistent)) {
 		snprintf(iso->home, sizeof(iso->home), "%s/%s", iso->home_base, user);
 		p.spec.home_dir = iso->home;
+		int r = audit_it && iso->home_hook ? iso->home_hook(iso->home_data, user, err) : 0;
+		if (r < 0) {
+			audit_log("container.start", AUDIT_DENY, user, NULL, NULL,
+			          json_pack("{ss}", "reason", "home storage not ready"));
+			return ab_err_wrap(err, "home of '%s'", user);
+		}
 	}
 	p.spec.seccomp_path = iso->seccomp_path;
 	p.spec.seccomp_listener = iso->rc.seccomp_listener[0] ? iso->rc.seccomp_listener : NULL;

@@ -84,6 +84,12 @@ struct isolation_identity {
 typedef int (*isolation_resolve_fn)(const char *user, struct isolation_identity *ret, void *data);
 void isolation_set_resolver(struct isolation *iso, isolation_resolve_fn fn, void *data);
 /*
+ * Called before a container that mounts `user`'s home starts (and when a running one is
+ * adopted): makes the home ready (files/: an SMB home is mounted). A failure stops the start.
+ */
+typedef int (*isolation_home_fn)(void *data, const char *user, struct ab_err *err);
+void isolation_set_home_hook(struct isolation *iso, isolation_home_fn fn, void *data);
+/*
  * Before the loop goes (server_close): stops the poll timer and lets go of
  * the runtime's watches; containers keep running. The launcher stays usable
  * for desktop_manager_free (release), then isolation_free frees it.

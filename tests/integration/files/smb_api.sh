@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The files API on an SMB home (files.backend "smb", docs/files.md "SMB homes"): the real
+# broker mounts the user's home with argobox-smbfs from a real smbd of the test's own on
+# loopback, then list, download and a tus upload work on it; the usage is argobox-smbfs's
+# exact count; smbd killed mid-upload and mid-listing: a clear 503, no partial file under
+# the final name, a files.smb audit line, and after smbd is back the upload resumes (HEAD,
+# PATCH) and the listing works; a broker restart keeps the mount and the files; a
+# configuration holding a password must be 0600; the password is in no log. Needs root and
+# /dev/fuse (77 otherwise).
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_root "mounts a FUSE file system"
+[ -c /dev/fuse ] || skip "no /dev/fuse"
+need_tools smbd smbpasswd jq curl
+need_built "$B/broker/argobox-broker" "$B/broker/argobox-smbfs"
+ab_tmpdir ab-smbapi 755
+PW='api-s3cret%pw'
+start_smbd homes nobody "$PW"
+H=$T/smbd/homes/bea
+mkdir -p "$H/Docs" && echo "on the share" >"$H/Docs/readme.txt" && chown -R nobody "$H"
+printf '%s\n' "$PW" >"$T/smb.pw" && chmod 600 "$T/smb.pw"
+broker_config <<EOT
+$(local_users s3cret-pw bea:member:p:1003)
+ "profiles": {"p": {}},
+ "files": {"backend": "smb", "quota_bytes": 8388608,
+   "smb": {"server": "127.0.0.1", "port": $SMB_PORT, "share": "homes", "path": "%u",
+           "username": "nobody", "password_file": "$T/smb.pw", "timeout_ms": 2000}}
+EOT
+M=$T/data/home/bea
+at_exit "umount -l '$M' 2>/dev/null"
+start_broker "$T/broker.log"
+[ "$(login bea s3cret-pw)" = 200 ] || { bad "bea cannot sign in: $(cat "$T/bea.login")"; finish smb_api; }
+
+# list and download through the mount
+st=$(get_as bea /api/files/Docs)
+[ "$st" = 200 ] && jq -e '.entries[] | select(.name == "readme.txt" and .size == 13)' "$T/resp" \
+	>/dev/null && ok "the listing shows the share's file" || bad "list: $st $(cat "$T/resp")"
+grep -q "argobox-smbfs:bea $M fuse" /proc/mounts && ok "the home is argobox-smbfs's mount" ||
+	bad "no mount on $M"
+grep '"event":"files.smb"' "$T/audit.log" | grep -q '"outcome":"grant".*"step":"mount"' &&
+	ok "the mount is audited" || bad "no files.smb mount grant"
+st=$(get_as bea /api/files/Docs/readme.txt)
+[ "$st" = 200 ] && [ "$(cat "$T/resp")" = "on the share" ] && ok "download from the share" ||
+	bad "download: $st"
+
+# a tus upload in two chunks; smbd killed between them
+csrf=$(jq -r .csrf_token "$T/bea.login")
+tus() { # tus METHOD PATH [CURL-ARGS...]: headers to $T/hdr, body to $T/resp, prints the status
+	local m=$1 p=$2
+	shift 2
+	curl -s -o "$T/resp" -D "$T/hdr" -w '%{http_code}' -b "$T/bea.jar" -H "Origin: $URL" \
+		-H "X-CSRF-Token: $csrf" -H 'Tus-Resumable: 1.0.0' -X "$m" "$@" "$URL$p"
+}
+head -c 3145728 /dev/urandom >"$T/up.bin"
+head -c 1048576 "$T/up.bin" >"$T/c1" && tail -c +1048577 "$T/up.bin" >"$T/c2"
+st=$(tus POST /api/uploads -H 'Upload-Length: 3145728' \
+	-H "Upload-Metadata: filename $(printf up.bin | base64),destination $(printf Uploads | base64)")
+loc=$(grep -i '^location:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+[ "$st" = 201 ] && [ -n "$loc" ] && ok "upload created on the SMB home" || bad "create: $st $(cat "$T/resp")"
+st=$(tus PATCH "$loc" -H 'Upload-Offset: 0' -H 'Content-Type: application/offset+octet-stream' \
+	--data-binary @"$T/c1")
+[ "$st" = 204 ] && ok "first chunk written" || bad "PATCH 1: $st $(cat "$T/resp")"
+stop_smbd
+st=$(tus PATCH "$loc" -H 'Upload-Offset: 1048576' -H 'Content-Type: application/offset+octet-stream' \
+	--data-binary @"$T/c2")
+[ "$st" -ge 500 ] && ok "smbd down mid-upload: $st $(jq -r .error "$T/resp" 2>/dev/null)" ||
+	bad "PATCH with smbd down: $st"
+[ ! -e "$H/Uploads/up.bin" ] && ok "no partial file under the final name" || bad "Uploads/up.bin exists"
+st=$(get_as bea /api/files/Docs)
+[ "$st" = 503 ] && jq -r .error "$T/resp" | grep -q unreachable &&
+	ok "smbd down mid-listing: 503 '$(jq -r .error "$T/resp")'" || bad "list with smbd down: $st $(cat "$T/resp")"
+grep '"event":"files.smb"' "$T/audit.log" | grep -q '"step":"lost"' &&
+	ok "the lost connection is audited" || bad "no files.smb lost line"
+restart_smbd
+wait_for 10 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -b '$T/bea.jar' '$URL/api/files/Docs')\" = 200 ]" &&
+	ok "smbd back: the listing works again" || bad "listing after smbd came back"
+st=$(tus HEAD "$loc")
+off=$(grep -i '^upload-offset:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+[ "$st" = 200 ] && [ -n "$off" ] && ok "HEAD after the outage: offset $off" || bad "HEAD: $st"
+tail -c +$((off + 1)) "$T/up.bin" >"$T/rest"
+st=$(tus PATCH "$loc" -H "Upload-Offset: $off" -H 'Content-Type: application/offset+octet-stream' \
+	--data-binary @"$T/rest")
+[ "$st" = 204 ] && cmp -s "$T/up.bin" "$H/Uploads/up.bin" &&
+	ok "the upload resumed and is intact on the share" || bad "resume: $st $(cat "$T/resp")"
+grep '"event":"files.smb"' "$T/audit.log" | grep -q '"step":"reconnected"' &&
+	ok "the reconnect is audited" || bad "no files.smb reconnected line"
+
+# usage: argobox-smbfs's exact count (the readme and the upload)
+get_as bea /api/files >/dev/null
+used=$(jq .usage.used "$T/resp")
+[ "$used" = $((13 + 3145728)) ] && [ "$(jq .usage.limit "$T/resp")" = 8388608 ] &&
+	ok "usage $used of 8388608 bytes, exact" || bad "usage: $(jq -c .usage "$T/resp")"
+
+# a broker restart keeps the mount (the same argobox-smbfs) and the files
+pid=$(pgrep -f "argobox-smbfs .*$M\$" | head -1)
+stop_broker_ok
+start_broker "$T/broker.log"
+[ "$(login bea s3cret-pw)" = 200 ] || bad "bea cannot sign in again"
+st=$(get_as bea /api/files/Uploads)
+[ "$st" = 200 ] && jq -e '.entries[] | select(.name == "up.bin")' "$T/resp" >/dev/null &&
+	ok "after a broker restart the files are there" || bad "list after restart: $st"
+[ -n "$pid" ] && [ "$(pgrep -f "argobox-smbfs .*$M\$" | head -1)" = "$pid" ] &&
+	ok "the same argobox-smbfs serves the home across the restart" || bad "argobox-smbfs changed"
+
+# the password: in no log or audit line
+grep -qF "$PW" "$T/broker.log" "$T/audit.log" && bad "the password is in a log" ||
+	ok "the password is in no log or audit line"
+stop_broker_ok
+
+# a configuration holding the password itself must be 0600
+jq --arg pw "$PW" '.files.smb |= (del(.password_file) + {password: $pw})' "$T/broker.json" \
+	>"$T/inline.json"
+chmod 644 "$T/inline.json"
+timeout 20 "$B/broker/argobox-broker" --config "$T/inline.json" >"$T/inline.log" 2>&1
+grep -q "holds an SMB password and is mode 0644" "$T/inline.log" &&
+	ok "a 0644 configuration with a password is refused" || bad "inline: $(tail -3 "$T/inline.log")"
+
+# configuration errors name the JSON path
+D='"data": {"dir": "'$T'/cdata"}, "audit": {"path": "'$T'/c.audit"}'
+check_config "backend nfs" "{$D, \"files\": {\"backend\": \"nfs\"}}" 'files.backend: must be "local" or "smb"'
+check_config "smb without a server" "{$D, \"files\": {\"backend\": \"smb\", \"smb\": {\"share\": \"h\", \"username\": \"u\"}}}" \
+	"files.smb: server, share and username are needed"
+check_config "unknown smb key" "{$D, \"files\": {\"smb\": {\"sever\": \"x\"}}}" "files.smb.sever: unknown key"
+check_config "password and password_file" \
+	"{$D, \"files\": {\"smb\": {\"users\": {\"bea\": {\"password\": \"x\", \"password_file\": \"/p\"}}}}}" \
+	"files.smb.users.bea: password and password_file together"
+check_config "port out of range" "{$D, \"files\": {\"smb\": {\"port\": 70000}}}" "files.smb.port: must be 1..65535"
+check_config "relative password_file" "{$D, \"files\": {\"smb\": {\"password_file\": \"pw\"}}}" \
+	"files.smb.password_file: must be an absolute path"
+sanitizer_check "$T/broker.log"
+finish smb_api
