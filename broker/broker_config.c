@@ -178,7 +178,7 @@ const struct ab_cfg_field broker_config_fields[] = {
                 "user table ([]: no sign-in, loopback only, everyone is 'local')"),
     AB_CFG_JSON("profiles", C, profiles, JSON_OBJECT, "{}", "desktop profiles (docs/auth.md)"),
     AB_CFG_JSON("files", C, files, JSON_OBJECT, "{}",
-                "home storage: backend (local|smb), smb (server, share, path, credentials), "
+                "home storage: backend (local or smb), smb (server, share, path, credentials), "
                 "quota_bytes, profiles/users quotas, upload_max_bytes, usage_refresh_s "
                 "(docs/files.md)"),
     AB_CFG_JSON("services", C, services, JSON_ARRAY, "[]",
