@@ -24,6 +24,10 @@ const struct auth_config auth_config_defaults = {
     .demo_ttl_minutes = 0,
     .demo_uid_base = 20000,
     .demo_pool_size = 0,
+    .preview_enabled = true,
+    .preview_max_viewers = 50,
+    .preview_per_ip_per_minute = 20,
+    .preview_grace_seconds = 30,
 };
 
 #define C struct auth_config
@@ -66,6 +70,16 @@ const struct ab_cfg_field auth_config_fields[] = {
     AB_CFG_INT("demo.pool_size", C, demo_pool_size, 0, 64,
                "warm demo desktops kept ready per demo profile (0: none; "
                "auth.demo.pool {\"<profile>\": n} sets one profile's)"),
+    AB_CFG_BOOL("demo.preview.enabled", C, preview_enabled,
+                "the landing page's live preview (GET /ws/preview, view-only, anonymous)"),
+    AB_CFG_STR("demo.preview.profile", C, preview_profile,
+               "demo profile of the showcase desktop (\"\": the first demo profile)"),
+    AB_CFG_INT("demo.preview.max_viewers", C, preview_max_viewers, 1, 10000,
+               "preview websockets attached at once"),
+    AB_CFG_INT("demo.preview.per_ip_per_minute", C, preview_per_ip_per_minute, 1, 10000,
+               "preview websockets one address may open per minute"),
+    AB_CFG_INT("demo.preview.grace_seconds", C, preview_grace_seconds, 1, 3600,
+               "the showcase desktop ends after this long without a viewer"),
     {0},
 };
 #undef C

@@ -15,7 +15,9 @@
  *                "min_refetch_s": 30},
  *     "demo":   {"enabled": true, "max_concurrent": 10, "per_ip_max": 3,
  *                "per_ip_window_minutes": 60, "ttl_minutes": 0, "uid_base": 20000,
- *                "pool_size": 0, "pool": {"demo-homelab": 2}}   (pool: taken out by authn.c)
+ *                "pool_size": 0, "pool": {"demo-homelab": 2},   (pool: taken out by authn.c)
+ *                "preview": {"enabled": true, "profile": "", "max_viewers": 50,
+ *                            "per_ip_per_minute": 20, "grace_seconds": 30}}
  *   }
  */
 #ifndef BROKER_AUTH_CONFIG_H
@@ -52,6 +54,11 @@ struct auth_config {
 	long long demo_ttl_minutes; /* 0: the profile's ttl_minutes */
 	long long demo_uid_base;
 	long long demo_pool_size; /* warm pool per demo profile (auth.demo.pool overrides) */
+	bool preview_enabled;     /* the landing page's showcase (showcase.h) */
+	char preview_profile[64];
+	long long preview_max_viewers;
+	long long preview_per_ip_per_minute;
+	long long preview_grace_seconds;
 	/* derived by auth_config_load() */
 	char access_iss[160];
 };

@@ -129,7 +129,7 @@ auth_request_check(struct auth_ctx *ctx, const struct auth_request *req, int64_t
 		return deny(d, 403, "missing or wrong CSRF token, or cross-origin request");
 	bool need_origin = d->id.via == AUTH_VIA_ACCESS && !safe;
 	if ((need_origin && !req->origin) ||
-	    ((!safe || d->endpoint == AUTHZ_DESKTOP_WS) &&
+	    ((!safe || d->endpoint == AUTHZ_DESKTOP_WS || d->endpoint == AUTHZ_PREVIEW_WS) &&
 	     auth_local_check_origin(req->origin, req->host, req->tls, &err) < 0)) {
 		audit_log("auth.csrf", AUDIT_DENY, d->id.user[0] ? d->id.user : NULL,
 		          d->id.user[0] ? users_role_name(d->id.role) : NULL, req->peer,

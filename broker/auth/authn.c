@@ -16,6 +16,7 @@
 #include "auth_request.h"
 #include "authn.h"
 #include "demo_pool.h"
+#include "showcase.h"
 #include "httpc.h"
 #include "proxy.h"
 
@@ -47,6 +48,7 @@ struct authn {
 	char cf[AUTHN_CF_MAX];
 	struct authn_cleanup *cleanups;
 	struct demo_pool *pool;
+	struct showcase *showcase;
 	authn_state_forget_fn state_forget;
 	void *state_forget_data;
 };
@@ -112,6 +114,35 @@ authn_add_retry_after(struct http_response *resp, int s)
 	http_response_add_header(resp, "Retry-After", b);
 }
 
+/* The landing page's first demo profile (the preview's default), or NULL. */
+static const struct users_profile *
+authn_first_demo_profile(const struct users_db *db)
+{
+	for (size_t i = 0; i < users_profile_count(db); i++)
+		if (users_profile_at(db, i)->demo)
+			return users_profile_at(db, i);
+	return NULL;
+}
+
+/* GET /ws/preview: the showcase desktop, view-only, within the preview's limits. */
+static int
+authn_preview(struct authn *a, struct http_request *req, struct http_response *deny)
+{
+	struct ab_err err = {0};
+	const char *user = NULL;
+	int r = a->showcase ? showcase_viewer(a->showcase, req->peer, &user, &err)
+	                    : ab_err_set(&err, ENOENT, "the preview is disabled");
+	if (r < 0) {
+		a->last_req = NULL;
+		http_response_error(deny, r == -EAGAIN ? 429 : r == -EUSERS ? 503 : 404, err.msg);
+		authn_add_retry_after(deny, r == -EAGAIN || r == -EUSERS ? 30 : 0);
+		return r;
+	}
+	snprintf(req->desktop, sizeof(req->desktop), "%s", user);
+	req->view_only = true;
+	return 0;
+}
+
 static int
 authn_authorize(struct http_request *req, struct http_response *deny, void *data)
 {
@@ -135,6 +166,8 @@ authn_authorize(struct http_request *req, struct http_response *deny, void *data
 		authn_add_retry_after(deny, d->retry_after_s);
 		return -EACCES;
 	}
+	if (req->websocket && d->endpoint == AUTHZ_PREVIEW_WS)
+		return authn_preview(a, req, deny);
 	if (req->websocket) {
 		/* another user's desktop: only one that exists (a registered user or a live demo)
 		 */
@@ -658,6 +691,13 @@ authn_check_config(const struct broker_config *cfg, struct ab_err *err)
 		struct users_db *db = NULL;
 		if ((r = users_load(cfg->users, cfg->profiles, &db, err)) >= 0 && on)
 			r = demo_pool_sizes_check(db, p.pool_sizes, err);
+		const struct users_profile *pp = r >= 0 && on && p.ac.preview_profile[0]
+		                                     ? users_profile(db, p.ac.preview_profile)
+		                                     : NULL;
+		if (r >= 0 && on && p.ac.preview_profile[0] && (!pp || !pp->demo))
+			r = ab_err_set(err, EINVAL,
+			               "auth.demo.preview.profile: '%.64s' is not a demo profile",
+			               p.ac.preview_profile);
 		users_free(db);
 	}
 	json_decref(p.pool_sizes);
@@ -738,6 +778,23 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 		authn_free(a);
 		return -EINVAL;
 	}
+	if (a->ctx.demo && ac.preview_enabled) {
+		struct showcase_config sc = {
+		    .enabled = true,
+		    .profile = ac.preview_profile[0] ? users_profile(a->db, ac.preview_profile)
+		                                     : authn_first_demo_profile(a->db),
+		    .max_viewers = (int)ac.preview_max_viewers,
+		    .per_ip_per_minute = (int)ac.preview_per_ip_per_minute,
+		    .grace_ms = ac.preview_grace_seconds * 1000,
+		};
+		if (ac.preview_profile[0] && (!sc.profile || !sc.profile->demo)) {
+			authn_free(a);
+			return ab_err_set(
+			    err, EINVAL, "auth.demo.preview.profile: '%.64s' is not a demo profile",
+			    ac.preview_profile);
+		}
+		a->showcase = showcase_new(a->loop, a->ctx.demo, desktops, &sc);
+	}
 
 	server_set_authorize(srv, authn_authorize, a);
 	if (server_route_add(srv, "POST", "/api/login", route_login, a) < 0 ||
@@ -786,6 +843,7 @@ authn_free(struct authn *a)
 	}
 	ab_loop_timer_cancel(a->loop, a->expire_timer);
 	demo_pool_free(a->pool);
+	showcase_free(a->showcase);
 	demo_free(a->ctx.demo);
 	jwks_free(a->ctx.jwks);
 	httpc_free(a->httpc);

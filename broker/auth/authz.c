@@ -41,6 +41,8 @@ static const struct rule {
     /* own home only: no path names another user's (docs/files.md); files.* audits each */
     [AUTHZ_FILES_READ] = {"files.read", false, false, {A, A, A, D}, {D, D, D, D}},
     [AUTHZ_FILES_WRITE] = {"files.write", false, false, {A, A, A, D}, {D, D, D, D}},
+    /* the landing page's live preview: anyone, never more than watching (showcase.h) */
+    [AUTHZ_PREVIEW_WS] = {"preview.websocket", false, false, {V, V, V, V}, {D, D, D, D}},
 };
 
 #undef D
@@ -83,6 +85,7 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/ws", AUTHZ_DESKTOP_WS},
     {"GET", "/ws/desktop", AUTHZ_DESKTOP_WS},
     {"GET", "/ws/desktop/{user}", AUTHZ_DESKTOP_WS},
+    {"GET", "/ws/preview", AUTHZ_PREVIEW_WS},
     {"GET", "/api/state", AUTHZ_STATE_READ},
     {"GET", "/api/state/{user}", AUTHZ_STATE_READ},
     {"PUT", "/api/state", AUTHZ_STATE_WRITE},
@@ -229,7 +232,9 @@ authz_check(const struct authz_subject *who, enum authz_endpoint ep, const char 
 			why = other ? "not the owner of this desktop"
 			            : (anon ? "not signed in" : "role may not use this endpoint");
 		else if (d == AUTHZ_VIEW_ONLY)
-			why = "admin opens another user's desktop view-only";
+			why = ep == AUTHZ_PREVIEW_WS
+			          ? "the landing page's preview, view-only"
+			          : "admin opens another user's desktop view-only";
 		else if (other)
 			why = "admin acts on another user's desktop";
 		else

@@ -48,6 +48,7 @@ enum authz_endpoint {
 	AUTHZ_VNC_PASSWORD,    /* GET, POST, DELETE /api/vnc-password (own; not demo) */
 	AUTHZ_FILES_READ,      /* GET /api/files[/...]: the caller's own home (docs/files.md) */
 	AUTHZ_FILES_WRITE,     /* POST, DELETE /api/files/..., /api/uploads[/...]: own home */
+	AUTHZ_PREVIEW_WS,      /* GET /ws/preview: the landing page's showcase, view-only, anyone */
 	AUTHZ_ENDPOINT_MAX,
 };
 

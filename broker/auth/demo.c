@@ -20,8 +20,8 @@ const struct demo_config demo_defaults = {
     .uid_base = 20000,
 };
 
-static const char *const end_names[DEMO_END_REASON_MAX] = {"ttl", "logout", "admin", "evicted",
-                                                           "failed"};
+static const char *const end_names[DEMO_END_REASON_MAX] = {"ttl",     "logout", "admin",
+                                                           "evicted", "failed", "idle"};
 
 struct recent_start {
 	char source[64];

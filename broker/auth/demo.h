@@ -59,6 +59,7 @@ enum demo_end_reason {
 	DEMO_END_ADMIN,  /* "admin" */
 	DEMO_END_EVICT,  /* "evicted": a pool desktop gave its slot to a visitor */
 	DEMO_END_FAILED, /* "failed": a pool desktop did not start or died */
+	DEMO_END_IDLE,   /* "idle": the landing page's showcase desktop, nobody watching */
 	DEMO_END_REASON_MAX,
 };
 

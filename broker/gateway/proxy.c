@@ -59,7 +59,9 @@ struct proxy_conn {
 		size_t hlen;
 		unsigned long long rest; /* payload bytes still to pass or drop */
 		bool drop;
+		unsigned long long dropped; /* input messages dropped */
 	} f;
+	bool input_audited; /* the first dropped input message is audited */
 	enum lws_close_status close_status;
 	char close_reason[64];
 };
@@ -368,6 +370,7 @@ rfb_filter(struct rfb_filter *f, const unsigned char *in, size_t len, unsigned c
 			case 250:
 			case 255:
 				f->drop = true;
+				f->dropped++;
 				break;
 			case 6: {
 				int32_t n = (int32_t)((uint32_t)f->hdr[4] << 24 |
@@ -376,6 +379,7 @@ rfb_filter(struct rfb_filter *f, const unsigned char *in, size_t len, unsigned c
 				f->rest = n < 0 ? (unsigned long long)(-(int64_t)n)
 				                : (unsigned long long)n;
 				f->drop = true;
+				f->dropped++;
 				break;
 			}
 			case 248:
@@ -384,6 +388,7 @@ rfb_filter(struct rfb_filter *f, const unsigned char *in, size_t len, unsigned c
 			case 251:
 				f->rest = 16ull * f->hdr[6];
 				f->drop = true;
+				f->dropped++;
 				break;
 			default:
 				break;
@@ -441,6 +446,13 @@ proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary)
 			return -1;
 		}
 		c->in_len += n;
+		if (c->f.dropped && !c->input_audited) {
+			/* once per connection: a viewer's every key or move would flood the log */
+			c->input_audited = true;
+			audit_log("desktop.input", AUDIT_DENY, NULL, NULL, c->peer,
+			          json_pack("{ssss}", "reason", "view-only: input dropped",
+			                    "desktop", c->user));
+		}
 	} else {
 		memcpy(c->in + c->in_head + c->in_len, in, len);
 		c->in_len += len;
@@ -531,11 +543,11 @@ proxy_closed(struct proxy_conn *c)
 		/* the same names as the vncgw.session audit record (docs/vncgw.md) */
 		ab_info("websocket from %s left the desktop of '%s': duration_ms=%lld "
 		        "bytes_to_browser=%llu bytes_to_desktop=%llu paused_ms=%lld "
-		        "requests_held=%llu requests_merged=%llu%s",
+		        "requests_held=%llu requests_merged=%llu input_dropped=%llu%s",
 		        c->peer, c->user, (long long)(now - c->start_ms), c->bytes_to_browser,
 		        c->bytes_to_desktop, (long long)c->paused_ms,
 		        (unsigned long long)c->flow.held, (unsigned long long)c->flow.merged,
-		        c->flow.transparent ? " unpaced" : "");
+		        c->f.dropped, c->flow.transparent ? " unpaced" : "");
 	}
 	free(c->user);
 	free(c->peer);

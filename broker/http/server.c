@@ -824,7 +824,8 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	char msg[256];
 	struct http_response deny = {0};
 	if (strcmp(uri, "/websockify") != 0 && strcmp(uri, "/ws") != 0 &&
-	    strcmp(uri, "/ws/desktop") != 0 && strncmp(uri, "/ws/desktop/", 12) != 0) {
+	    strcmp(uri, "/ws/desktop") != 0 && strncmp(uri, "/ws/desktop/", 12) != 0 &&
+	    strcmp(uri, "/ws/preview") != 0) {
 		why = "no websocket endpoint at this path";
 		http_response_error(&deny, 404, why);
 	} else if (!subprotocol_ok(wsi)) {

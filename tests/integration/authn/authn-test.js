@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Sign-in wired into argobox-broker, over real HTTP and websockets on loopback:
-//   authn-test.js matrix|login|csrf|demo-cap|demo-rate|demo-ttl|ws|noauth
+//   authn-test.js matrix|login|csrf|demo-cap|demo-rate|demo-ttl|ws|noauth|preview|...
 // Each starts its own broker (listen.port 0, temp dirs, the sample config's users and
 // profiles, passwords "<name>-argobox") with the fake session from tests/integration/broker.
 'use strict';
@@ -595,6 +595,71 @@ const tests = {
 		w.ws.close();
 		await stopBroker(b);
 	},
+	/*
+	 * The landing page's live preview (broker/auth/showcase.c): anonymous, same origin only, one
+	 * showcase desktop started on the first viewer and shared, view-only enforced by the broker
+	 * (input never reaches the session; the first dropped message audited), viewer cap (503) and
+	 * per-address rate (429) answered and audited, the desktop ended after the grace period
+	 * without viewers (its data gone), a fresh one for the next viewer.
+	 */
+	async preview() {
+		const b = await startBroker({ demo: { max_concurrent: 3, per_ip_max: 100,
+			preview: { max_viewers: 2, per_ip_per_minute: 4, grace_seconds: 1 } } });
+		const cross = await wsTry(b.port, '/ws/preview', { origin: 'https://evil.example' });
+		assert.strictEqual(cross.status, 403, 'cross-origin preview refused');
+		const v1 = await wsOpen(b.port, '/ws/preview', null);
+		assert.ok(v1.ok, `anonymous preview: ${v1.status}`);
+		const r1 = await rfb(v1.ws);
+		await r1.update();
+		const show = auditLines(b).find((l) => l.event === 'preview.start').user;
+		assert.match(show, /^demo-[0-9a-f]{8}$/, 'showcase desktop is a demo identity');
+		assert.match(b.fakeLog(show), /apps=terminal,files,monitor,services,settings$/m, 'the demo profile');
+		// input from the preview socket: dropped by the broker, the stream stays in sync
+		r1.key(0x61);
+		r1.pointer();
+		r1.cut('typed into the preview');
+		r1.resize();
+		await r1.update();
+		await r1.update();
+		assert.ok(!/^key /m.test(b.fakeLog(show)), 'no key reached the showcase session');
+		assert.ok(!b.fakeLog(show).includes('bad message'), 'stream stays in sync');
+		assert.ok(!r1.closed(), 'the preview stays open');
+		await waitFor('input denial audited', () => auditLines(b).some((l) => l.event === 'desktop.input' &&
+			l.outcome === 'deny' && l.detail.desktop === show && /view-only/.test(l.detail.reason)));
+		assert.strictEqual(auditLines(b).filter((l) => l.event === 'desktop.input').length, 1,
+			'one audit line per connection, not per message');
+		// a second viewer shares the same desktop; a third is over max_viewers
+		const v2 = await wsOpen(b.port, '/ws/preview', null);
+		assert.ok(v2.ok);
+		const r2 = await rfb(v2.ws);
+		await r2.update();
+		assert.strictEqual(auditLines(b).filter((l) => l.event === 'preview.start').length, 1, 'one showcase');
+		await waitFor('two viewers attached', () => lib.ctl(b, 'list').desktops.some((d) => d.user === show && d.clients === 2));
+		const v3 = await wsTry(b.port, '/ws/preview');
+		assert.strictEqual(v3.status, 503, `viewer cap: ${v3.status}`);
+		// the per-address rate, 4 a minute: v1, v2, v3 and v4 count, the fifth is refused
+		const v4 = await wsTry(b.port, '/ws/preview');
+		assert.strictEqual(v4.status, 503);
+		const v5 = await wsTry(b.port, '/ws/preview');
+		assert.strictEqual(v5.status, 429, `per-address rate: ${v5.status}`);
+		const denies = auditLines(b).filter((l) => l.event === 'desktop.connect' && l.outcome === 'deny' && l.detail.path === '/ws/preview');
+		assert.ok(denies.some((l) => l.detail.status === 503 && /viewers/.test(l.detail.reason)), 'cap refusal audited');
+		assert.ok(denies.some((l) => l.detail.status === 429), 'rate refusal audited');
+		// nobody watching: the showcase ends after the grace period, its data with it
+		v1.ws.close(); v2.ws.close();
+		await waitFor('showcase stopped', () => auditLines(b).some((l) => l.event === 'preview.stop' && l.user === show), 15000);
+		await waitFor('showcase data gone', () => !fs.existsSync(path.join(b.tmp, 'run', show)), 15000);
+		assert.ok(auditLines(b).some((l) => l.event === 'demo.end' && l.user === show && l.detail.reason === 'idle'));
+		assert.ok(auditLines(b).some((l) => l.event === 'demo.cleanup' && l.user === show));
+		await stopBroker(b);
+		// disabled: 404, audited
+		const b2 = await startBroker({ demo: { preview: { enabled: false } } });
+		const off = await wsTry(b2.port, '/ws/preview');
+		assert.strictEqual(off.status, 404, 'preview disabled');
+		assert.ok(auditLines(b2).some((l) => l.event === 'desktop.connect' && l.outcome === 'deny' && l.detail.path === '/ws/preview'));
+		await stopBroker(b2);
+	},
+
 };
 
 const name = process.argv[2];

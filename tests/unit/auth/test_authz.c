@@ -79,6 +79,8 @@ expected(const struct who *w, enum authz_endpoint ep, const char *owner)
 	case AUTHZ_FILES_READ: /* the own home only: no path names another's (docs/files.md) */
 	case AUTHZ_FILES_WRITE:
 		return anon ? 401 : 200;
+	case AUTHZ_PREVIEW_WS: /* the landing page's preview: anyone, only ever watching */
+		return 206;
 	case AUTHZ_VNC_PASSWORD: /* own VNC access password; demo identities get none */
 		if (anon)
 			return 401;
