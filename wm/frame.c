@@ -143,12 +143,7 @@ frame_draw(struct client *c)
 		cairo_fill(cr);
 	}
 	double x = l + 8;
-	if (c->icon) {
-		cairo_set_source_surface(cr, c->icon, x, (t - 20) / 2.0 + 1);
-		cairo_paint(cr);
-	} else {
-		theme_letter_icon(cr, c->wm_class, x, (t - 20) / 2.0 + 1, 20);
-	}
+	theme_client_icon(cr, c, x, (t - 20) / 2.0 + 1, 20, 1);
 	x += 28;
 	double bx = fw - r - 3 * BUTTON_W - 4;
 	cairo_set_source_rgb(cr, 0, 0, 0);

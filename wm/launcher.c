@@ -156,7 +156,7 @@ launcher_draw(void)
 			theme_set_rgb(cr, t->accent);
 			cairo_fill(cr);
 		}
-		theme_letter_icon(cr, rows[i].e->name, 20, y + 8, 28);
+		theme_app_icon(cr, rows[i].e, 20, y + 8, 28);
 		theme_set_rgb(cr, t->text);
 		theme_text(cr, rows[i].e->name, t->font, 60, y + 3, L_W - 80, 20, false);
 		theme_set_rgb(cr, t->text_dim);

@@ -318,6 +318,8 @@ main(int argc, char **argv)
 	_cleanup_free_ char *dirs = ab_xasprintf(
 	    "%s:%s", xdg && *xdg ? xdg : "/usr/local/share:/usr/share", ab_assets_dir());
 	desktop_scan(dirs, wm.allowed, &wm.apps);
+	_cleanup_free_ char *own_icons = ab_xasprintf("%s/icons", ab_assets_dir());
+	wm.icons = ab_icons_new(NULL, own_icons, NULL);
 	ab_info("%zu apps in the launcher", wm.apps.n);
 
 	/* the state to restore: invalid or hostile input boots the defaults */
@@ -389,6 +391,7 @@ main(int argc, char **argv)
 	}
 	shutdown_wm();
 	desktop_list_free(&wm.apps);
+	ab_icons_free(wm.icons);
 	deskstate_free(&wm.ds);
 	return 0;
 }

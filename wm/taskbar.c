@@ -153,7 +153,7 @@ taskbar_draw(void)
 		const struct desktop_entry *e = desktop_find(&wm.apps, wm.ds.pinned[i]);
 		if (!e)
 			continue;
-		theme_letter_icon(cr, e->name, x + 4, y + 4, s - 8);
+		theme_app_icon(cr, e, x + 4, y + 4, s - 8);
 		add_hit((int)x, (int)s, BH_PINNED, (int)i, None);
 		x += s + 4;
 	}
@@ -247,12 +247,7 @@ taskbar_draw(void)
 			}
 			cairo_fill(cr);
 			double ix = x + 10, iy = (H - 20) / 2.0;
-			if (c->icon) {
-				cairo_set_source_surface(cr, c->icon, ix, iy);
-				cairo_paint_with_alpha(cr, c->minimized ? 0.5 : 1);
-			} else {
-				theme_letter_icon(cr, c->wm_class, ix, iy, 20);
-			}
+			theme_client_icon(cr, c, ix, iy, 20, c->minimized ? 0.5 : 1);
 			theme_set_rgb(cr, c->minimized ? t->text_dim : t->text);
 			theme_text(cr, c->title, t->font, ix + 28, 0, bw - 4 - 46, H, false);
 			add_hit((int)x, (int)bw - 4, BH_WINDOW, 0, c->win);

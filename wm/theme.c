@@ -150,3 +150,43 @@ theme_letter_icon(cairo_t *cr, const char *name, double x, double y, double size
 	cairo_set_source_rgb(cr, 1, 1, 1);
 	theme_text(cr, letter, font, x, y, size, size, true);
 }
+
+void
+theme_app_icon(cairo_t *cr, const struct desktop_entry *e, double x, double y, double size)
+{
+	cairo_surface_t *s =
+	    wm.icons && e->icon[0] ? ab_icons_get(wm.icons, e->icon, (int)size) : NULL;
+	if (!s) {
+		theme_letter_icon(cr, e->name, x, y, size);
+		return;
+	}
+	cairo_set_source_surface(cr, s, x, y);
+	cairo_paint(cr);
+}
+
+void
+theme_client_icon(cairo_t *cr, const struct client *c, double x, double y, double size,
+                  double alpha)
+{
+	cairo_surface_t *s = c->icon;
+	if (!s && wm.icons) {
+		const struct desktop_entry *e =
+		    c->desktop_id[0] ? desktop_find(&wm.apps, c->desktop_id)
+		                     : desktop_find_class(&wm.apps, c->wm_class, c->wm_instance);
+		if (e && e->icon[0])
+			s = ab_icons_get(wm.icons, e->icon, (int)size);
+	}
+	if (!s) {
+		theme_letter_icon(cr, c->wm_class, x, y, size);
+		return;
+	}
+	cairo_save(cr);
+	cairo_translate(cr, x, y);
+	/* _NET_WM_ICON surfaces are 20 px; scale them to the size asked for */
+	double w = cairo_image_surface_get_width(s);
+	if (w > 0 && w != size)
+		cairo_scale(cr, size / w, size / w);
+	cairo_set_source_surface(cr, s, 0, 0);
+	cairo_paint_with_alpha(cr, alpha);
+	cairo_restore(cr);
+}

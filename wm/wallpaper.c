@@ -69,13 +69,7 @@ draw_image(cairo_t *cr, int w, int h)
 		theme_set_rgb(cr, wm.theme.desktop);
 		cairo_paint(cr);
 	}
-	cairo_save(cr);
-	cairo_translate(cr, (w - iw * s) / 2, (h - ih * s) / 2);
-	cairo_scale(cr, s, s);
-	cairo_set_source_surface(cr, img, 0, 0);
-	cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
-	cairo_paint(cr);
-	cairo_restore(cr);
+	ab_cairo_paint_centred(cr, img, w, h, s);
 	cairo_surface_destroy(img);
 	return true;
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "ab_cairo.h"
+#include "ab_icon.h"
 #include "ab_loop.h"
 #include "ab_theme.h"
 #include "deskstate.h"
@@ -171,6 +172,7 @@ struct wm {
 	struct ab_theme theme; /* colours, mode, accent, font (lib/theme, shared with apps) */
 	struct deskstate ds;   /* settings part (theme, wallpaper, workspaces, taskbar, prefs) */
 	struct desktop_list apps;
+	struct ab_icons *icons; /* icon themes (lib/icon): app icons by Icon= name */
 	char *allowed;
 	char *wallpaper_dir;
 	char *state_out; /* optional file the exported state is also written to */
@@ -306,6 +308,11 @@ void theme_set_rgba(cairo_t *cr, const double *c);
  */
 void theme_card(cairo_t *cr, double w, double h);
 void theme_letter_icon(cairo_t *cr, const char *name, double x, double y, double size);
+/* The app's icon from the icon theme (entry's Icon=), else a letter tile of its name. */
+void theme_app_icon(cairo_t *cr, const struct desktop_entry *e, double x, double y, double size);
+/* A window's icon: its _NET_WM_ICON, else its app's (desktop id or class), else a letter tile. */
+void theme_client_icon(cairo_t *cr, const struct client *c, double x, double y, double size,
+                       double alpha);
 void theme_redraw_all(void);
 
 /* wallpaper.c */

@@ -36,3 +36,16 @@ ab_cairo_font(const char *font)
 	cache[i] = pango_font_description_from_string(font);
 	return cache[i];
 }
+
+void
+ab_cairo_paint_centred(cairo_t *cr, cairo_surface_t *img, double w, double h, double s)
+{
+	double iw = cairo_image_surface_get_width(img), ih = cairo_image_surface_get_height(img);
+	cairo_save(cr);
+	cairo_translate(cr, (w - iw * s) / 2, (h - ih * s) / 2);
+	cairo_scale(cr, s, s);
+	cairo_set_source_surface(cr, img, 0, 0);
+	cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
+	cairo_paint(cr);
+	cairo_restore(cr);
+}

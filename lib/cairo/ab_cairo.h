@@ -18,4 +18,10 @@ void ab_cairo_rounded(cairo_t *cr, double x, double y, double w, double h, doubl
  */
 PangoFontDescription *ab_cairo_font(const char *font);
 
+/*
+ * Paints `img` scaled by `s` and centred in the area (0, 0, w, h) of `cr`, with a good filter
+ * (wallpapers, icons). The context's state is kept.
+ */
+void ab_cairo_paint_centred(cairo_t *cr, cairo_surface_t *img, double w, double h, double s);
+
 #endif
