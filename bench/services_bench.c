@@ -3,8 +3,10 @@
  * ab-services-bench: poll cycles of the services area (broker/services/) on an ab_loop, as the
  * broker runs them, and how late the loop gets meanwhile.
  *
- *   ab-services-bench SERVICES.json CYCLES
+ *   ab-services-bench SERVICES.json CYCLES [thread|loop]
  *
+ * thread (the default, as the broker runs them): the checks' transfers run on httpc's own
+ * thread (httpc_new_threaded); loop: on the measured loop itself (httpc_new), for comparison.
  * SERVICES.json is a "services" array (the broker config's). Each cycle is
  * services_poll_all() until every check is done; a 1 ms timer measures the loop's lateness
  * (the time a websocket message would wait) during the cycles and, before them, idle.
@@ -13,6 +15,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include "ab_util.h"
@@ -68,10 +71,11 @@ cpu_us(void)
 int
 main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: ab-services-bench SERVICES.json CYCLES\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: ab-services-bench SERVICES.json CYCLES [thread|loop]\n");
 		return 2;
 	}
+	bool on_loop = argc == 4 && strcmp(argv[3], "loop") == 0;
 	int cycles = atoi(argv[2]);
 	json_error_t je;
 	json_t *arr = json_load_file(argv[1], 0, &je);
@@ -86,7 +90,11 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < reg->n; i++)
 		reg->entries[i].check.interval_ms = 3600000;
 	struct ab_loop *loop = ab_loop_poll_new();
-	struct httpc *http = httpc_new(loop);
+	struct httpc *http = on_loop ? httpc_new(loop) : httpc_new_threaded(loop, &err);
+	if (!http) {
+		fprintf(stderr, "ab-services-bench: %s\n", err.msg);
+		return 1;
+	}
 
 	/* idle lateness first */
 	struct lag idle = {.due_us = ab_now_us() + 1000}, busy = {0};
@@ -114,7 +122,8 @@ main(int argc, char **argv)
 	}
 	int64_t cpu = cpu_us() - cpu0;
 	ab_loop_timer_cancel(loop, t);
-	printf("{\"services\":%zu,\"cycles_ms\":[", services_registry(svc)->n);
+	printf("{\"services\":%zu,\"client\":\"%s\",\"cycles_ms\":[", services_registry(svc)->n,
+	       on_loop ? "loop" : "thread");
 	for (int c = 0; c < cycles; c++)
 		printf("%s%.1f", c ? "," : "", cyc[c]);
 	printf("],\"cpu_ms_per_cycle\":%.2f,", (double)cpu / 1000.0 / cycles);

@@ -512,8 +512,14 @@ main(int argc, char **argv)
 	/* an SMB home is mounted (argobox-smbfs) before the container bind-mounts it */
 	isolation_set_home_hook(iso, home_ready, files);
 #endif
-	/* services: health checks on this loop through one libcurl multi client */
-	struct httpc *svc_http = httpc_new(loop);
+	/* services: health checks through one libcurl multi client on a thread of its own
+	 * (name resolution, connects, TLS handshakes and bodies of many services cost this loop
+	 * nothing but the hand-over and the callbacks: bench/services_bench.sh) */
+	struct httpc *svc_http = httpc_new_threaded(loop, &err);
+	if (!svc_http) {
+		ab_error("services: %s", err.msg);
+		return 1;
+	}
 	struct services *services = NULL;
 	struct services_params sp = {
 	    .desktops = desktops,

@@ -7,6 +7,14 @@
  * and one timer, and after every curl_multi_socket_action() drain finished
  * transfers with curl_multi_info_read(). Because curl_multi_add_handle() only
  * arms a 0 ms timer, a request never completes inside httpc_request().
+ *
+ * httpc_new_threaded(): the same multi handle and glue run on a worker thread's
+ * own ab_loop_poll. The caller's loop only hands requests over (an inbox and an
+ * eventfd the worker watches) and runs the callbacks of finished ones (an outbox
+ * and an eventfd the caller's loop watches). Name resolution, connecting, TLS
+ * handshakes and reading bodies, and curl's bookkeeping over many sockets, then
+ * cost the caller's loop nothing. A call belongs to the worker from hand-over
+ * until it reaches the outbox, and to the caller's thread before and after.
  */
 #include "httpc.h"
 #include "ab_log.h"
@@ -14,7 +22,10 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -38,7 +49,29 @@ struct httpc_call {
 	char **rh_raw;
 	size_t n_rh, cap_rh;
 	char errbuf[CURL_ERROR_SIZE];
-	struct httpc_call *next, *prev;
+	/* filled when the transfer finished, on the thread that ran it */
+	struct httpc_resp resp;
+	char errmsg[CURL_ERROR_SIZE + 64];
+	char *primary_ip;
+	/* threaded: where the call is (under the worker's mu once handed over) */
+	enum { CALL_QUEUED, CALL_RUNNING, CALL_OUTBOX, CALL_FINISHED_CANCELLED } state;
+	bool cancelled;                   /* the caller cancelled it: its callback never runs */
+	struct httpc_call *qnext;         /* in the inbox or the outbox */
+	struct httpc_call *cnext;         /* in the cancel list */
+	struct httpc_call *onext, *oprev; /* in the caller's threaded client's list */
+	struct httpc_call *next, *prev;   /* in the list of the client running the transfer */
+};
+
+/* The worker thread of httpc_new_threaded(). */
+struct httpc_worker {
+	pthread_t thread;
+	struct ab_loop *loop; /* the worker's own */
+	struct httpc *c;      /* the worker's plain client on that loop */
+	int in_fd, out_fd;    /* eventfds: work for the worker, results for the caller */
+	struct ab_watch *in_watch, *out_watch;
+	pthread_mutex_t mu;
+	struct httpc_call *inbox, *cancels, *outbox; /* under mu, LIFO (reversed when taken) */
+	bool quit;                                   /* under mu */
 };
 
 struct httpc {
@@ -49,6 +82,8 @@ struct httpc {
 	struct httpc_sock *socks;
 	size_t n_calls;
 	bool closing;
+	struct httpc_worker *w; /* threaded: the caller's side; multi is the worker's */
+	struct httpc *owner;    /* the worker's client: the caller's threaded client */
 };
 
 static void
@@ -63,6 +98,7 @@ curl_init_once(void)
 
 static void call_free(struct httpc_call *call);
 static void check_done(struct httpc *c);
+static void worker_finished(struct httpc *wc, struct httpc_call *call);
 
 /* --- loop glue ------------------------------------------------------------------------- */
 
@@ -305,30 +341,37 @@ check_done(struct httpc *c)
 		curl_multi_remove_handle(c->multi, easy);
 		call_unlink(call);
 
-		struct httpc_resp resp = {
+		struct httpc_resp *resp = &call->resp;
+		*resp = (struct httpc_resp){
 		    .body = call->body ? call->body : "",
 		    .body_len = call->body_len,
 		    .errmsg = "",
 		};
-		resp.error = map_curl_error(rc, call->too_big);
-		char msgbuf[CURL_ERROR_SIZE + 64];
-		if (resp.error < 0) {
+		resp->error = map_curl_error(rc, call->too_big);
+		if (resp->error < 0) {
 			if (call->too_big)
-				snprintf(msgbuf, sizeof(msgbuf), "response larger than %zu bytes",
-				         call->max_response);
+				snprintf(call->errmsg, sizeof(call->errmsg),
+				         "response larger than %zu bytes", call->max_response);
 			else
-				snprintf(msgbuf, sizeof(msgbuf), "%s",
+				snprintf(call->errmsg, sizeof(call->errmsg), "%s",
 				         call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc));
-			resp.errmsg = msgbuf;
-			resp.body = "";
-			resp.body_len = 0;
+			resp->errmsg = call->errmsg;
+			resp->body = "";
+			resp->body_len = 0;
 		} else {
-			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.status);
-			resp.headers = call->rh;
-			resp.n_headers = call->n_rh;
+			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+			resp->headers = call->rh;
+			resp->n_headers = call->n_rh;
 		}
-		fill_timing(easy, &resp);
-		call->done(&resp, call->data);
+		fill_timing(easy, resp);
+		/* the easy handle's own string lives only as long as the handle's next use */
+		call->primary_ip = ab_xstrdup(resp->primary_ip);
+		resp->primary_ip = call->primary_ip;
+		if (c->owner) {
+			worker_finished(c, call);
+			continue;
+		}
+		call->done(resp, call->data);
 		call_free(call);
 	}
 }
@@ -361,14 +404,21 @@ call_free(struct httpc_call *call)
 	free(call->rh);
 	free(call->rh_raw);
 	free(call->body);
+	free(call->primary_ip);
 	free(call);
 }
+
+static void worker_free(struct httpc *tc);
 
 void
 httpc_free(struct httpc *c)
 {
 	if (!c)
 		return;
+	if (c->w) {
+		worker_free(c);
+		return;
+	}
 	while (c->calls) {
 		struct httpc_call *call = c->calls;
 		curl_multi_remove_handle(c->multi, call->easy);
@@ -404,25 +454,25 @@ header_ok(const char *h)
 	return colon && colon != h && !strpbrk(h, "\r\n");
 }
 
-int
-httpc_request(struct httpc *c, const struct httpc_req *req, httpc_done_fn done, void *data,
-              struct httpc_call **ret_call, struct ab_err *err)
+/* A call with its easy handle set up for req; NULL with err set for an unusable request. */
+static struct httpc_call *
+call_new(const struct httpc_req *req, httpc_done_fn done, void *data, struct ab_err *err)
 {
-	AB_ASSERT(c && req && done);
 	if (!req->url)
-		return ab_err_set(err, EINVAL, "HTTP request without a URL");
+		return ab_err_set(err, EINVAL, "HTTP request without a URL"), NULL;
 	if (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0)
-		return ab_err_set(err, EINVAL, "URL '%s' is not http:// or https://", req->url);
+		return ab_err_set(err, EINVAL, "URL '%s' is not http:// or https://", req->url),
+		       NULL;
 	const char *method = req->method ? req->method : "GET";
 	if (!*method || strpbrk(method, " \r\n\t"))
-		return ab_err_set(err, EINVAL, "invalid HTTP method '%s'", method);
+		return ab_err_set(err, EINVAL, "invalid HTTP method '%s'", method), NULL;
 	if (req->headers)
 		for (const char *const *h = req->headers; *h; h++)
 			if (!header_ok(*h))
-				return ab_err_set(err, EINVAL, "invalid HTTP header '%s'", *h);
+				return ab_err_set(err, EINVAL, "invalid HTTP header '%s'", *h),
+				       NULL;
 
 	struct httpc_call *call = ab_xcalloc(1, sizeof(*call));
-	call->c = c;
 	call->done = done;
 	call->data = data;
 	call->max_response = req->max_response ? req->max_response : HTTPC_DEFAULT_MAX_RESPONSE;
@@ -475,10 +525,19 @@ httpc_request(struct httpc *c, const struct httpc_req *req, httpc_done_fn done, 
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	}
 
-	CURLMcode mc = curl_multi_add_handle(c->multi, e);
+	return call;
+}
+
+/* Starts call on c's multi handle (on the thread that runs c). */
+static int
+call_start(struct httpc *c, struct httpc_call *call, struct ab_err *err)
+{
+	call->c = c;
+	CURLMcode mc = curl_multi_add_handle(c->multi, call->easy);
 	if (mc != CURLM_OK) {
-		call_free(call);
-		return ab_err_set(err, EIO, "starting HTTP request to '%s': %s", req->url,
+		char *url = NULL;
+		curl_easy_getinfo(call->easy, CURLINFO_EFFECTIVE_URL, &url);
+		return ab_err_set(err, EIO, "starting HTTP request to '%s': %s", url ? url : "?",
 		                  curl_multi_strerror(mc));
 	}
 	call->next = c->calls;
@@ -486,16 +545,44 @@ httpc_request(struct httpc *c, const struct httpc_req *req, httpc_done_fn done, 
 		c->calls->prev = call;
 	c->calls = call;
 	c->n_calls++;
+	return 0;
+}
+
+static void worker_submit(struct httpc *tc, struct httpc_call *call);
+
+int
+httpc_request(struct httpc *c, const struct httpc_req *req, httpc_done_fn done, void *data,
+              struct httpc_call **ret_call, struct ab_err *err)
+{
+	AB_ASSERT(c && req && done);
+	struct ab_err local;
+	if (!err)
+		err = &local;
+	struct httpc_call *call = call_new(req, done, data, err);
+	if (!call)
+		return -err->code;
+	if (c->w) {
+		worker_submit(c, call);
+	} else if (call_start(c, call, err) < 0) {
+		call_free(call);
+		return -err->code;
+	}
 	if (ret_call)
 		*ret_call = call;
 	return 0;
 }
+
+static void worker_cancel(struct httpc *tc, struct httpc_call *call);
 
 void
 httpc_cancel(struct httpc *c, struct httpc_call *call)
 {
 	if (!call)
 		return;
+	if (c->w) {
+		worker_cancel(c, call);
+		return;
+	}
 	curl_multi_remove_handle(c->multi, call->easy);
 	call_unlink(call);
 	call_free(call);
@@ -505,4 +592,263 @@ size_t
 httpc_pending(const struct httpc *c)
 {
 	return c->n_calls;
+}
+
+/* --- the worker thread of httpc_new_threaded() ------------------------------------------- */
+
+static void
+wake(int fd)
+{
+	uint64_t one = 1;
+	ssize_t n = write(fd, &one, sizeof(one));
+	(void)n; /* EAGAIN: the counter is already non-zero, the reader wakes anyway */
+}
+
+static void
+drain(int fd)
+{
+	uint64_t v;
+	ssize_t n = read(fd, &v, sizeof(v));
+	(void)n;
+}
+
+/* Lists are pushed LIFO; this gives them back in the order they were pushed. */
+static struct httpc_call *
+reversed(struct httpc_call *l, bool cancel_list)
+{
+	struct httpc_call *r = NULL;
+	while (l) {
+		struct httpc_call *n = cancel_list ? l->cnext : l->qnext;
+		if (cancel_list)
+			l->cnext = r;
+		else
+			l->qnext = r;
+		r = l;
+		l = n;
+	}
+	return r;
+}
+
+/* Worker thread: a transfer of the worker's client wc finished (check_done). */
+static void
+worker_finished(struct httpc *wc, struct httpc_call *call)
+{
+	struct httpc_worker *w = wc->owner->w;
+	pthread_mutex_lock(&w->mu);
+	if (call->cancelled) {
+		/* on the cancel list already: freed when the worker takes that list */
+		call->state = CALL_FINISHED_CANCELLED;
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	call->state = CALL_OUTBOX;
+	call->qnext = w->outbox;
+	w->outbox = call;
+	pthread_mutex_unlock(&w->mu);
+	wake(w->out_fd);
+}
+
+/* Worker thread: a cancelled call leaves the transfer it may still be in, and is freed. */
+static void
+worker_drop(struct httpc *wc, struct httpc_call *call)
+{
+	if (call->state == CALL_RUNNING) {
+		curl_multi_remove_handle(wc->multi, call->easy);
+		call_unlink(call);
+	}
+	call_free(call);
+}
+
+/* Worker thread: new requests, cancellations, or the order to quit. */
+static void
+worker_on_inbox(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct httpc_worker *w = data;
+	drain(fd);
+	pthread_mutex_lock(&w->mu);
+	struct httpc_call *in = reversed(w->inbox, false), *cancels = w->cancels;
+	w->inbox = w->cancels = NULL;
+	bool quit = w->quit;
+	for (struct httpc_call *call = in; call; call = call->qnext)
+		call->state = CALL_RUNNING; /* from here a cancel goes through the cancel list */
+	pthread_mutex_unlock(&w->mu);
+	while (in) {
+		struct httpc_call *call = in;
+		in = call->qnext;
+		struct ab_err err = {0};
+		if (call_start(w->c, call, &err) < 0) {
+			/* finished at once with the error, like any failed transfer */
+			call->c = w->c;
+			call->resp = (struct httpc_resp){.error = -EIO, .errmsg = call->errmsg};
+			snprintf(call->errmsg, sizeof(call->errmsg), "%.300s", err.msg);
+			call->resp.body = "";
+			call->resp.primary_ip = "";
+			worker_finished(w->c, call);
+		}
+	}
+	while (cancels) {
+		struct httpc_call *call = cancels;
+		cancels = call->cnext;
+		worker_drop(w->c, call);
+	}
+	if (quit)
+		ab_loop_poll_stop(loop);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct httpc_worker *w = arg;
+	ab_loop_poll_run(w->loop);
+	return NULL;
+}
+
+/* Caller's thread: unlinks call from the threaded client's list. */
+static void
+owner_unlink(struct httpc *tc, struct httpc_call *call)
+{
+	if (call->oprev)
+		call->oprev->onext = call->onext;
+	else
+		tc->calls = call->onext;
+	if (call->onext)
+		call->onext->oprev = call->oprev;
+	tc->n_calls--;
+}
+
+/* Caller's thread: runs the callbacks of finished calls. */
+static void
+owner_on_outbox(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct httpc *tc = data;
+	struct httpc_worker *w = tc->w;
+	drain(fd);
+	pthread_mutex_lock(&w->mu);
+	struct httpc_call *out = reversed(w->outbox, false);
+	w->outbox = NULL;
+	pthread_mutex_unlock(&w->mu);
+	/* A callback may cancel a call further down this list: that only marks it (it is in the
+	 * outbox), so look at the mark under the lock as each one comes up. */
+	while (out) {
+		struct httpc_call *call = out;
+		out = call->qnext;
+		pthread_mutex_lock(&w->mu);
+		bool cancelled = call->cancelled;
+		pthread_mutex_unlock(&w->mu);
+		if (!cancelled) {
+			owner_unlink(tc, call);
+			call->done(&call->resp, call->data);
+		}
+		call_free(call);
+	}
+}
+
+static void
+worker_submit(struct httpc *tc, struct httpc_call *call)
+{
+	struct httpc_worker *w = tc->w;
+	call->onext = tc->calls;
+	if (tc->calls)
+		tc->calls->oprev = call;
+	tc->calls = call;
+	tc->n_calls++;
+	pthread_mutex_lock(&w->mu);
+	call->state = CALL_QUEUED;
+	call->qnext = w->inbox;
+	w->inbox = call;
+	pthread_mutex_unlock(&w->mu);
+	wake(w->in_fd);
+}
+
+static void
+worker_cancel(struct httpc *tc, struct httpc_call *call)
+{
+	struct httpc_worker *w = tc->w;
+	owner_unlink(tc, call);
+	pthread_mutex_lock(&w->mu);
+	call->cancelled = true;
+	bool worker_frees = call->state != CALL_OUTBOX; /* else owner_on_outbox frees it */
+	if (worker_frees) {
+		call->cnext = w->cancels;
+		w->cancels = call;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (worker_frees)
+		wake(w->in_fd);
+}
+
+static void
+worker_free(struct httpc *tc)
+{
+	struct httpc_worker *w = tc->w;
+	pthread_mutex_lock(&w->mu);
+	w->quit = true;
+	pthread_mutex_unlock(&w->mu);
+	wake(w->in_fd);
+	pthread_join(w->thread, NULL);
+	/* The worker has stopped: everything is this thread's now. The cancel list first (some
+	 * of its calls are still in transfers), then the rest of the transfers, then what never
+	 * started and what finished but was not delivered. */
+	while (w->cancels) {
+		struct httpc_call *call = w->cancels;
+		w->cancels = call->cnext;
+		worker_drop(w->c, call);
+	}
+	struct httpc_call *lists[2] = {w->inbox, w->outbox};
+	for (int i = 0; i < 2; i++)
+		while (lists[i]) {
+			struct httpc_call *call = lists[i];
+			lists[i] = call->qnext;
+			call_free(call);
+		}
+	ab_loop_unwatch(w->loop, w->in_watch);
+	httpc_free(w->c);
+	ab_loop_unwatch(tc->loop, w->out_watch);
+	ab_loop_poll_free(w->loop);
+	close(w->in_fd);
+	close(w->out_fd);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+	free(tc);
+}
+
+struct httpc *
+httpc_new_threaded(struct ab_loop *loop, struct ab_err *err)
+{
+	curl_init_once();
+	struct httpc_worker *w = ab_xcalloc(1, sizeof(*w));
+	w->in_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->out_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->in_fd < 0 || w->out_fd < 0) {
+		int e = errno;
+		if (w->in_fd >= 0)
+			close(w->in_fd);
+		if (w->out_fd >= 0)
+			close(w->out_fd);
+		free(w);
+		return ab_err_errno(err, e, "httpc: eventfd"), NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	w->loop = ab_loop_poll_new();
+	w->c = httpc_new(w->loop);
+	struct httpc *tc = ab_xcalloc(1, sizeof(*tc));
+	tc->loop = loop;
+	tc->w = w;
+	w->c->owner = tc;
+	w->in_watch = ab_loop_watch(w->loop, w->in_fd, AB_LOOP_READ, worker_on_inbox, w);
+	w->out_watch = ab_loop_watch(loop, w->out_fd, AB_LOOP_READ, owner_on_outbox, tc);
+	int e = pthread_create(&w->thread, NULL, worker_main, w);
+	if (e != 0) {
+		ab_loop_unwatch(loop, w->out_watch);
+		ab_loop_unwatch(w->loop, w->in_watch);
+		httpc_free(w->c);
+		ab_loop_poll_free(w->loop);
+		close(w->in_fd);
+		close(w->out_fd);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		free(tc);
+		return ab_err_errno(err, e, "httpc: starting its thread"), NULL;
+	}
+	return tc;
 }

@@ -92,6 +92,15 @@ typedef void (*httpc_done_fn)(const struct httpc_resp *resp, void *data);
 /* Creates a client on `loop` (which must outlive it). */
 struct httpc *httpc_new(struct ab_loop *loop);
 
+/*
+ * Creates a client whose transfers run on a thread of its own (its own poll loop and
+ * libcurl multi handle), for many concurrent requests that must cost `loop` nothing but
+ * handing them over and running their callbacks: the services' health checks. Same
+ * contract as above; every function is called from `loop`'s thread only. NULL with err set
+ * when the thread cannot be started.
+ */
+struct httpc *httpc_new_threaded(struct ab_loop *loop, struct ab_err *err);
+
 /* Cancels every pending call (their callbacks do not run) and frees the client. Accepts NULL. */
 void httpc_free(struct httpc *c);
 
