@@ -471,6 +471,7 @@ main(int argc, char **argv)
 	}
 	admin_socket_set_stop(ctl, deskstate_sync_end, dsync);
 	admin_socket_set_audit(ctl, auditsvc);
+	admin_socket_set_profiles(ctl, profile_name_of, &apps);
 	proxy_serve(srv, loop, desktops, &cfg);
 	server_add_health(srv, desktops_health, desktops);
 	struct authn *authn = NULL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ctl: the broker's admin socket (see ctl.h). */
 #include <errno.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +23,8 @@
 
 struct ctl_client {
 	struct admin_socket *ctl;
+	uid_t uid;     /* the peer's (SO_PEERCRED): who, in every audit line */
+	char name[64]; /* its login name, or "uid N" */
 	int fd;
 	struct ab_watch *watch;
 	struct ab_proto_reader reader;
@@ -39,10 +42,14 @@ struct admin_socket {
 	void *stop_data;
 	struct services *services;
 	struct auditsvc *auditsvc;
+	admin_socket_profile_fn profile_of;
+	void *profile_data;
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	struct ab_timer *reap;
 	int64_t started_ms;
 };
+
+static json_t *ctl_error(const char *code, const char *msg);
 
 static void
 client_free(struct ctl_client *cl)
@@ -99,7 +106,7 @@ admin_socket_services(struct admin_socket *c, const char *type, json_t *req)
 	if (strcmp(type, "services_status") == 0) {
 		json_t *s = services_entry_json(c->services, name, true);
 		if (!s)
-			return ab_proto_msg("error", json_pack("{ss}", "msg", "no such service"));
+			return ctl_error("not_found", "no such service");
 		return ab_proto_msg(type, json_pack("{so}", "service", s));
 	}
 	if (strcmp(type, "services_diag") == 0 || strcmp(type, "services_diag_result") == 0) {
@@ -112,8 +119,8 @@ admin_socket_services(struct admin_socket *c, const char *type, json_t *req)
 			          json_pack("{ssss}", "service", name, "step", "start"));
 		json_t *d = r < 0 ? NULL : services_diag_json(c->services, name);
 		if (!d)
-			return ab_proto_msg(
-			    "error", json_pack("{ss}", "msg", r < 0 ? err.msg : "no such service"));
+			return r < 0 ? ab_proto_msg("error", json_pack("{ss}", "msg", err.msg))
+			             : ctl_error("not_found", "no such service");
 		return ab_proto_msg(type, d);
 	}
 	if (strcmp(type, "services_restart") == 0) {
@@ -170,18 +177,270 @@ admin_socket_audit_report(struct admin_socket *c, json_t *req)
 	return ab_proto_msg("audit_report", json_pack("{so}", "report", rep));
 }
 
+/* An error answer: {"type":"error","msg","code"}; code is what argoboxctl's exit status says. */
+static json_t *
+ctl_error(const char *code, const char *msg)
+{
+	return ab_proto_msg("error", json_pack("{ssss}", "msg", msg, "code", code));
+}
+
+/* The code of an HTTP status, for an error answer. */
+static const char *
+ctl_code_of(int status)
+{
+	return status == 404                    ? "not_found"
+	       : status == 401 || status == 403 ? "refused"
+	       : status == 400 || status == 409 ? "invalid"
+	                                        : "error";
+}
+
+/*
+ * Runs METHOD PATH through the broker's own routes (server_dispatch_local) as the admin
+ * "argoboxctl" from source "argoboxctl": the area behind the route decides and audits, as it
+ * does for the web console. Returns the answer's JSON body (new reference; {"error"} or
+ * {"text"} when it was not JSON) and its status in *status.
+ */
+static json_t *
+ctl_local_http(struct admin_socket *c, const char *method, const char *path, int *status)
+{
+	struct http_request req = {
+	    .method = method,
+	    .path = path,
+	    .query = "",
+	    .body = "",
+	    .peer = "argoboxctl",
+	};
+	snprintf(req.user, sizeof(req.user), "argoboxctl");
+	snprintf(req.role, sizeof(req.role), "admin");
+	struct http_response resp = {0};
+	server_dispatch_local(c->srv, &req, &resp);
+	*status = resp.status;
+	json_t *body = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+	if (!body)
+		body = json_pack("{ss#}", "text", resp.body ? resp.body : "", (int)resp.body_len);
+	http_response_clear(&resp);
+	return body;
+}
+
+/* A route's answer as a ctl answer of `type`: {"type", "status", "result"} or an error. */
+static json_t *
+ctl_http_answer(const char *type, int status, json_t *body)
+{
+	if (status >= 200 && status < 300)
+		return ab_proto_msg(type, json_pack("{siso}", "status", status, "result", body));
+	const char *msg = json_string_value(json_object_get(body, "error"));
+	json_t *e = ctl_error(ctl_code_of(status), msg ? msg : "refused");
+	json_object_set_new(e, "status", json_integer(status));
+	json_decref(body);
+	return e;
+}
+
+static const char *
+ctl_profile(struct admin_socket *c, const char *user)
+{
+	const char *p = c->profile_of ? c->profile_of(c->profile_data, user) : NULL;
+	return p ? p : "";
+}
+
+/* list: the desktops, each with its profile. */
+static json_t *
+admin_socket_list(struct admin_socket *c)
+{
+	json_t *list = desktop_manager_list(c->m);
+	size_t i;
+	json_t *d;
+	json_array_foreach(list, i, d)
+	{
+		const char *user = json_string_value(json_object_get(d, "user"));
+		json_object_set_new(d, "profile", json_string(ctl_profile(c, user)));
+	}
+	return ab_proto_msg("list", json_pack("{so}", "desktops", list));
+}
+
+/*
+ * desktop: {"action": "stop"|"restart"|"destroy", "user"}. stop: the window manager's state
+ * is stored first (admin_socket_set_stop); restart: as POST /api/desktop/<user>/restart;
+ * destroy: ended at once (nothing flushed) and its stored desktop state reset (the home stays).
+ */
+static json_t *
+admin_socket_desktop(struct admin_socket *c, json_t *req)
+{
+	const char *action = json_string_value(json_object_get(req, "action"));
+	const char *user = json_string_value(json_object_get(req, "user"));
+	if (!action || !user)
+		return ctl_error("invalid", "desktop: 'action' and 'user' are required");
+	if (!desktop_user_valid(user))
+		return ctl_error("invalid", "desktop: not a user name");
+	char path[128];
+	int status = 0;
+	if (strcmp(action, "stop") == 0) {
+		int r = c->stop ? c->stop(c->stop_data, user) : desktop_stop(c->m, user);
+		audit_log("admin.desktop.stop", r < 0 ? AUDIT_FAILURE : AUDIT_GRANT, user, NULL,
+		          "argoboxctl", NULL);
+		if (r < 0)
+			return ctl_error("not_found", "no desktop is running for this user");
+		return ab_proto_msg(
+		    "desktop", json_pack("{sbssss}", "ok", 1, "user", user, "status", "stopping"));
+	}
+	if (strcmp(action, "restart") == 0) {
+		snprintf(path, sizeof(path), "/api/desktop/%s/restart", user);
+		json_t *body = ctl_local_http(c, "POST", path, &status);
+		return ctl_http_answer("desktop", status, body);
+	}
+	if (strcmp(action, "destroy") == 0) {
+		if (desktop_stop(c->m, user) < 0) {
+			audit_log("admin.desktop.destroy", AUDIT_FAILURE, user, NULL, "argoboxctl",
+			          json_pack("{ss}", "reason", "no desktop running"));
+			return ctl_error("not_found", "no desktop is running for this user");
+		}
+		snprintf(path, sizeof(path), "/api/desktops/%s/state", user);
+		json_t *body = ctl_local_http(c, "DELETE", path, &status);
+		bool reset = status >= 200 && status < 300;
+		audit_log("admin.desktop.destroy", reset ? AUDIT_GRANT : AUDIT_FAILURE, user, NULL,
+		          "argoboxctl",
+		          json_pack("{sssb}", "reason", "ended; stored desktop state reset",
+		                    "state_reset", reset));
+		json_decref(body);
+		return ab_proto_msg("desktop",
+		                    json_pack("{sbsssssb}", "ok", 1, "user", user, "status",
+		                              "stopping", "state_reset", reset));
+	}
+	return ctl_error("invalid", "desktop: action is stop, restart or destroy");
+}
+
+/* state: {"action": "show"|"reset", "user"}: GET / DELETE /api/desktops/<user>/state. */
+static json_t *
+admin_socket_state(struct admin_socket *c, json_t *req)
+{
+	const char *action = json_string_value(json_object_get(req, "action"));
+	const char *user = json_string_value(json_object_get(req, "user"));
+	if (!action || !user || !desktop_user_valid(user) ||
+	    (strcmp(action, "show") != 0 && strcmp(action, "reset") != 0))
+		return ctl_error("invalid", "state: action show or reset, and a user name");
+	char path[128];
+	snprintf(path, sizeof(path), "/api/desktops/%s/state", user);
+	int status = 0;
+	json_t *body =
+	    ctl_local_http(c, strcmp(action, "show") == 0 ? "GET" : "DELETE", path, &status);
+	return ctl_http_answer("state", status, body);
+}
+
+/* A broadcast's text: 1..max bytes of UTF-8 without control characters but newline (body). */
+static bool
+broadcast_text_ok(const char *s, size_t max, bool newline)
+{
+	if (!s || !*s || strlen(s) > max || !ab_utf8_valid(s, strlen(s)))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && !(newline && *p == '\n')) || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * broadcast: {"title", "body", "urgency", and "user" | "profile" | "all": true}: a "notify"
+ * control message to each matching ready desktop (the window manager shows it at once).
+ */
+static json_t *
+admin_socket_broadcast(struct admin_socket *c, json_t *req)
+{
+	const char *title = json_string_value(json_object_get(req, "title"));
+	const char *body = json_string_value(json_object_get(req, "body"));
+	const char *urgency = json_string_value(json_object_get(req, "urgency"));
+	const char *user = json_string_value(json_object_get(req, "user"));
+	const char *profile = json_string_value(json_object_get(req, "profile"));
+	bool all = json_is_true(json_object_get(req, "all"));
+	if (!body)
+		body = "";
+	if (!urgency)
+		urgency = "normal";
+	const char *why = NULL;
+	if ((user != NULL) + (profile != NULL) + all != 1)
+		why = "broadcast: name exactly one of a user, a profile, or everyone";
+	else if (!broadcast_text_ok(title, 128, false))
+		why = "broadcast: the title is 1 to 128 bytes of text without control characters";
+	else if (*body && !broadcast_text_ok(body, 1024, true))
+		why = "broadcast: the body is at most 1024 bytes of text";
+	else if (strcmp(urgency, "low") != 0 && strcmp(urgency, "normal") != 0 &&
+	         strcmp(urgency, "critical") != 0)
+		why = "broadcast: urgency is low, normal or critical";
+	if (why)
+		return ctl_error("invalid", why);
+	json_t *list = desktop_manager_list(c->m);
+	json_t *delivered = json_array(), *absent = json_array();
+	size_t i;
+	json_t *d;
+	json_array_foreach(list, i, d)
+	{
+		const char *u = json_string_value(json_object_get(d, "user"));
+		if ((user && strcmp(u, user) != 0) ||
+		    (profile && strcmp(ctl_profile(c, u), profile) != 0))
+			continue;
+		int r = desktop_send(
+		    c->m, u,
+		    ab_proto_msg("notify", json_pack("{ssssss}", "title", title, "body", body,
+		                                     "urgency", urgency)));
+		json_array_append_new(r == 0 ? delivered : absent, json_string(u));
+	}
+	json_decref(list);
+	if (user && !json_array_size(delivered) && !json_array_size(absent))
+		json_array_append_new(absent, json_string(user));
+	json_t *to = user      ? json_pack("{ss}", "user", user)
+	             : profile ? json_pack("{ss}", "profile", profile)
+	                       : json_pack("{sb}", "all", 1);
+	audit_log("admin.broadcast", json_array_size(delivered) ? AUDIT_GRANT : AUDIT_FAILURE, user,
+	          NULL, "argoboxctl",
+	          json_pack("{sssssOsOsO}", "title", title, "urgency", urgency, "to", to,
+	                    "delivered", delivered, "no_desktop", absent));
+	json_decref(to);
+	if (user && !json_array_size(delivered)) {
+		json_decref(delivered);
+		json_decref(absent);
+		return ctl_error("not_found", "no ready desktop for this user");
+	}
+	return ab_proto_msg("broadcast",
+	                    json_pack("{soso}", "delivered", delivered, "no_desktop", absent));
+}
+
+/* Requests that only read: not audited here (the areas audit what they must). */
+static bool
+ctl_read_only(const char *type)
+{
+	static const char *const reads[] = {"status", "list", "services_list", "services_status",
+	                                    "services_diag_result"};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(reads); i++)
+		if (strcmp(type, reads[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The target of a request, for the audit line: its user, or its service name. */
+static const char *
+ctl_target(json_t *req)
+{
+	const char *keys[] = {"user", "name", "profile"};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(keys); i++) {
+		const char *v = json_string_value(json_object_get(req, keys[i]));
+		if (v)
+			return v;
+	}
+	return json_is_true(json_object_get(req, "all")) ? "*" : NULL;
+}
+
 static json_t *
 admin_socket_answer(struct admin_socket *c, json_t *req)
 {
 	const char *type = ab_proto_type(req);
 	/* an action the audit cannot record is refused when it is to fail closed (audit.h) */
 	char why[256];
-	if ((strcmp(type, "stop") == 0 || strcmp(type, "services_restart") == 0 ||
-	     strcmp(type, "services_reload") == 0) &&
-	    !audit_admin_allowed(why, sizeof(why))) {
+	if (!ctl_read_only(type) && !audit_admin_allowed(why, sizeof(why))) {
+		/* desktop actions are named by their action: "stop", "restart", "destroy" */
+		const char *action = json_string_value(json_object_get(req, "action"));
 		audit_log("admin.command", AUDIT_DENY, "argoboxctl", NULL, "argoboxctl",
-		          json_pack("{ssss}", "command", type, "reason", why));
-		return ab_proto_msg("error", json_pack("{ss}", "msg", why));
+		          json_pack("{ssss}", "command",
+		                    strcmp(type, "desktop") == 0 && action ? action : type,
+		                    "reason", why));
+		return ctl_error("refused", why);
 	}
 	if (strcmp(type, "status") == 0) {
 		struct proxy_stats ps;
@@ -197,20 +456,23 @@ admin_socket_answer(struct admin_socket *c, json_t *req)
 		                              "bytes_to_desktop", (json_int_t)ps.bytes_to_desktop));
 	}
 	if (strcmp(type, "list") == 0)
-		return ab_proto_msg("list",
-		                    json_pack("{so}", "desktops", desktop_manager_list(c->m)));
+		return admin_socket_list(c);
 	if (strcmp(type, "stop") == 0) {
-		const char *user = json_string_value(json_object_get(req, "user"));
-		if (!user)
-			return ab_proto_msg("error",
-			                    json_pack("{ss}", "msg", "stop: missing 'user'"));
-		int r = c->stop ? c->stop(c->stop_data, user) : desktop_stop(c->m, user);
-		audit_log("admin.desktop.stop", r < 0 ? AUDIT_FAILURE : AUDIT_GRANT, user, NULL,
-		          "argoboxctl", NULL);
-		if (r < 0)
-			return ab_proto_msg("error", json_pack("{ss}", "msg", "no such desktop"));
-		return ab_proto_msg("stop", json_pack("{sb}", "ok", 1));
+		/* the older form of {"type":"desktop","action":"stop"} */
+		json_t *d = json_pack("{ssso?}", "action", "stop", "user",
+		                      json_incref(json_object_get(req, "user")));
+		json_t *ans = admin_socket_desktop(c, d);
+		json_decref(d);
+		if (strcmp(ab_proto_type(ans), "desktop") == 0)
+			json_object_set_new(ans, "type", json_string("stop"));
+		return ans;
 	}
+	if (strcmp(type, "desktop") == 0)
+		return admin_socket_desktop(c, req);
+	if (strcmp(type, "state") == 0)
+		return admin_socket_state(c, req);
+	if (strcmp(type, "broadcast") == 0)
+		return admin_socket_broadcast(c, req);
 	if (strncmp(type, "services_", 9) == 0)
 		return admin_socket_services(c, type, req);
 	if (strcmp(type, "audit_report") == 0)
@@ -223,6 +485,15 @@ admin_socket_set_services(struct admin_socket *c, struct services *svc)
 {
 	if (c)
 		c->services = svc;
+}
+
+void
+admin_socket_set_profiles(struct admin_socket *c, admin_socket_profile_fn fn, void *data)
+{
+	if (!c)
+		return;
+	c->profile_of = fn;
+	c->profile_data = data;
 }
 
 void
@@ -239,6 +510,30 @@ admin_socket_set_stop(struct admin_socket *c, admin_socket_stop_fn fn, void *dat
 		return;
 	c->stop = fn;
 	c->stop_data = data;
+}
+
+/*
+ * admin.ctl: who (the peer's uid and name), what (the request type and action), the target,
+ * and how it ended: every request that is not a read (docs/argoboxctl.md).
+ */
+static void
+ctl_audit(struct ctl_client *cl, json_t *req, json_t *ans)
+{
+	const char *type = ab_proto_type(req);
+	if (ctl_read_only(type))
+		return;
+	bool failed = strcmp(ab_proto_type(ans), "error") == 0;
+	const char *code = json_string_value(json_object_get(ans, "code"));
+	json_t *d = json_pack("{sIssssssss?}", "by_uid", (json_int_t)cl->uid, "by", cl->name,
+	                      "command", type, "result", failed ? (code ? code : "error") : "ok",
+	                      "action", json_string_value(json_object_get(req, "action")));
+	if (failed)
+		json_object_set_new(d, "reason", json_incref(json_object_get(ans, "msg")));
+	const char *target = ctl_target(req);
+	if (target)
+		json_object_set_new(d, "target", json_string(target));
+	audit_log("admin.ctl", failed ? AUDIT_DENY : AUDIT_GRANT, cl->name, "admin", "argoboxctl",
+	          d);
 }
 
 static void
@@ -264,6 +559,7 @@ client_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 		if (r == 0)
 			return;
 		json_t *ans = admin_socket_answer(cl->ctl, req);
+		ctl_audit(cl, req, ans);
 		json_decref(req);
 		_cleanup_free_ char *out = NULL;
 		size_t len;
@@ -300,6 +596,13 @@ admin_socket_accept(struct ab_loop *loop, int fd, unsigned events, void *data)
 		return;
 	struct ctl_client *client = ab_xcalloc(1, sizeof(*client));
 	client->ctl = c;
+	client->uid = cred.uid;
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[1024];
+	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp)
+		snprintf(client->name, sizeof(client->name), "%s", pw.pw_name);
+	else
+		snprintf(client->name, sizeof(client->name), "uid %u", (unsigned)cred.uid);
 	ab_proto_reader_init(&client->reader);
 	client->fd = TAKE_FD(cfd);
 	client->watch = ab_loop_watch(loop, client->fd, AB_LOOP_READ, client_io, client);

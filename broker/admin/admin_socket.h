@@ -2,11 +2,23 @@
 /*
  * ctl: the admin socket argoboxctl talks to (a unix stream socket, mode
  * 0600, peers must be root or the broker's own uid). Framing and message
- * envelope as the control channel (common/ab_proto.h); requests:
+ * envelope as the control channel (common/ab_proto.h); requests (docs/argoboxctl.md):
  *   {"type":"status"}            -> {"type":"status","pid","port","desktops","connections",...}
- *   {"type":"list"}              -> {"type":"list","desktops":[...]}
- *   {"type":"stop","user":"bea"} -> {"type":"stop","ok":true} or {"type":"error","msg"}
+ *   {"type":"list"}              -> {"type":"list","desktops":[{...,"profile"}...]}
+ *   {"type":"desktop","action":"stop"|"restart"|"destroy","user":"bea"}
+ *                                -> {"type":"desktop",...}
+ *   {"type":"stop","user":"bea"} -> {"type":"stop","ok":true} (the older form of the above)
+ *   {"type":"state","action":"show"|"reset","user":"bea"}
+ *                                -> {"type":"state","status":200,"result":{...}}
+ *   {"type":"broadcast","title","body","urgency","user"|"profile"|"all":true}
+ *                                -> {"type":"broadcast","delivered":[...],"no_desktop":[...]}
  *   services_list, services_status, services_restart (admin_socket_set_services below)
+ * A refusal or failure is {"type":"error","msg","code"}: code "invalid", "not_found",
+ * "refused" or "error" (argoboxctl's exit status 2... follows it). restart and state go
+ * through the broker's own routes (server_dispatch_local) as the admin "argoboxctl", so the
+ * areas decide and audit them as for the web console. Every request that is not a read is
+ * audited as admin.ctl with the peer's uid and name (SO_PEERCRED), the command, the target
+ * and the result.
  */
 #ifndef BROKER_CTL_H
 #define BROKER_CTL_H
@@ -43,6 +55,10 @@ void admin_socket_set_stop(struct admin_socket *c, admin_socket_stop_fn fn, void
  *                                               "removed","changed","kept","services":n}
  * (audited as service.restart by "argoboxctl").
  */
+/* The profile of a user's desktop (list, broadcast to a profile); NULL: none. */
+typedef const char *(*admin_socket_profile_fn)(void *data, const char *user);
+void admin_socket_set_profiles(struct admin_socket *c, admin_socket_profile_fn fn, void *data);
+
 struct services;
 void admin_socket_set_services(struct admin_socket *c, struct services *svc);
 

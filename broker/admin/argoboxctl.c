@@ -1,46 +1,107 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * argoboxctl: a tiny admin console for a running argobox-broker, over its
- * admin socket (broker/admin/admin_socket.h).
+ * argoboxctl: the admin console on the command line, over the broker's admin socket
+ * (broker/admin/admin_socket.h); docs/argoboxctl.md is its manual.
  *
- *   argoboxctl [--socket PATH] [--json] status | list | stop USER
- *              | services list | services reload | services status NAME
- *              | services restart NAME | services diag NAME
+ *   argoboxctl [--socket PATH] [--json] COMMAND ...   (--json may come anywhere before "--")
+ *     status
+ *     desktops list [--user U] [--profile P] [--state S]         (list: the same)
+ *     desktops stop|restart|destroy USER... | --all | [--user U] [--profile P] [--state S]
+ *     stop USER                                                   (desktops stop USER)
+ *     state show USER | state reset USER
+ *     broadcast --user U | --profile P | --all [--urgency low|normal|critical] TITLE [BODY]
+ *     services list | reload | status NAME | check NAME | restart NAME | diag NAME
+ *     audit query [--from T] [--to T] [--user U] [--event PREFIX] [--outcome O] [--text S]
+ *                 [--limit N] [--data-dir DIR | --db FILE]
+ *     audit report --from T --to T [--user U] [--format json|csv|html] [--limit N] [--output F]
+ *     audit verify [--data-dir DIR] [--db FILE] [--key FILE]
  *
- *   argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]
- *   argoboxctl [--socket PATH] audit report --from TIME --to TIME [--user USER]
- *              [--format json|csv|html] [--limit N] [--output FILE]
- *
- * `audit verify` reads the audit store's database directly (broker running or not) and
- * checks its hash chain against the signed head, daily anchors and prune point with the
- * public key (<data.dir>/audit/signing.key.pub): it names every record that was edited,
- * deleted, reordered or cut off, and exits 1 when it found any (2 when it could not check).
- * `audit report` asks the broker (admin socket) for the compliance report of [from, to)
- * (RFC 3339, a date, or ms since the epoch) and prints it as JSON, CSV or a printable HTML
- * page (broker/audit/auditreport.h renders it here); it exits 1 when the broker refused.
+ * Exit status: 0 done; 1 failed (the broker is not running, an area failed); 2 usage (a wrong
+ * command line, or input the broker refused as invalid); 3 not found (no such desktop,
+ * service, or nothing matched a filter); 4 refused (the broker would not do it: audit store
+ * failing closed, not allowed). `audit verify` exits 1 when it found tampering (2 when it
+ * could not check). `audit query` and `audit verify` read the audit store's database
+ * directly (the broker running or not); everything else asks the broker, which audits every
+ * action with the caller's uid (admin.ctl).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ab_proto.h"
 #include "ab_sock.h"
 #include "ab_util.h"
+#include "audit.h"
 #include "auditdb.h"
 #include "auditreport.h"
 #include "broker_config.h"
 
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_NOT_FOUND = 3,
+	EXIT_REFUSED = 4,
+};
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: argoboxctl [--socket PATH] [--json] status | list | stop USER\n"
-	           "                  | services list | services reload | services status NAME\n"
-	           "                  | services restart NAME | services diag NAME\n"
-	           "       argoboxctl audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n"
-	           "       argoboxctl [--socket PATH] audit report --from TIME --to TIME "
-	           "[--user USER]\n"
-	           "                  [--format json|csv|html] [--limit N] [--output FILE]\n");
+	fprintf(f,
+	        "usage: argoboxctl [--socket PATH] [--json] COMMAND ...\n"
+	        "  status\n"
+	        "  desktops list [--user U] [--profile P] [--state S]\n"
+	        "  desktops stop|restart|destroy USER... | --all | [--user U] [--profile P] "
+	        "[--state S]\n"
+	        "  state show USER | state reset USER\n"
+	        "  broadcast --user U | --profile P | --all [--urgency low|normal|critical] TITLE "
+	        "[BODY]\n"
+	        "  services list | reload | status NAME | check NAME | restart NAME | diag NAME\n"
+	        "  audit query [--from T] [--to T] [--user U] [--event PREFIX] [--outcome O]\n"
+	        "              [--text S] [--limit N] [--data-dir DIR | --db FILE]\n"
+	        "  audit report --from T --to T [--user U] [--format json|csv|html] [--limit N]\n"
+	        "               [--output FILE]\n"
+	        "  audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n"
+	        "  exec USER [--] CMD [ARG...]\n"
+	        "exit status: 0 ok, 1 failed, 2 usage or invalid input, 3 not found, 4 refused\n"
+	        "(docs/argoboxctl.md)\n");
+}
+
+/* The exit status an answer stands for (see the top of this file). */
+static int
+exit_of(json_t *ans)
+{
+	if (strcmp(ab_proto_type(ans), "error") != 0)
+		return EXIT_OK;
+	const char *code = json_string_value(json_object_get(ans, "code"));
+	if (!code)
+		return EXIT_FAILED;
+	return strcmp(code, "not_found") == 0 ? EXIT_NOT_FOUND
+	       : strcmp(code, "refused") == 0 ? EXIT_REFUSED
+	       : strcmp(code, "invalid") == 0 ? EXIT_USAGE
+	                                      : EXIT_FAILED;
+}
+
+static void
+print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	putchar('\n');
+}
+
+/* An error answer on stderr ("argoboxctl: WHAT: msg"), or all of it as JSON with --json. */
+static int
+print_error(const char *what, json_t *ans, bool as_json)
+{
+	if (as_json)
+		print_json(ans);
+	else
+		fprintf(stderr, "argoboxctl: %s: %s\n", what,
+		        json_string_value(json_object_get(ans, "msg")) ?: "failed");
+	return exit_of(ans);
 }
 
 static int
@@ -331,59 +392,437 @@ audit_main(int argc, char **argv, const char *sock)
 	return r == 0 ? 0 : 1;
 }
 
-int
-main(int argc, char **argv)
+/* ---- desktops ---- */
+
+struct filter {
+	const char *user, *profile, *state;
+};
+
+static bool
+filter_match(const struct filter *f, json_t *d)
 {
-	if (argc >= 2 && strcmp(argv[1], "audit") == 0)
-		return audit_main(argc - 2, argv + 2, NULL);
-	const char *sock = NULL;
-	bool as_json = false;
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
-			sock = argv[++i];
-		} else if (strcmp(argv[i], "--json") == 0) {
-			as_json = true;
+	const char *v;
+	if (f->user && (!(v = json_string_value(json_object_get(d, "user"))) || strcmp(v, f->user)))
+		return false;
+	if (f->profile &&
+	    (!(v = json_string_value(json_object_get(d, "profile"))) || strcmp(v, f->profile)))
+		return false;
+	if (f->state &&
+	    (!(v = json_string_value(json_object_get(d, "state"))) || strcmp(v, f->state)))
+		return false;
+	return true;
+}
+
+/* Reads --user/--profile/--state (and --all) from argv[*i]; true when it was one. */
+static bool
+filter_arg(struct filter *f, bool *all, int argc, char **argv, int *i)
+{
+	const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+	if (strcmp(argv[*i], "--all") == 0) {
+		*all = true;
+		return true;
+	}
+	const char **slot = strcmp(argv[*i], "--user") == 0      ? &f->user
+	                    : strcmp(argv[*i], "--profile") == 0 ? &f->profile
+	                    : strcmp(argv[*i], "--state") == 0   ? &f->state
+	                                                         : NULL;
+	if (!slot || !v)
+		return false;
+	*slot = v;
+	(*i)++;
+	return true;
+}
+
+static void
+desktops_print(json_t *list)
+{
+	printf("%-16s %-12s %-9s %8s %7s %10s %s\n", "USER", "PROFILE", "STATE", "PID", "CLIENTS",
+	       "UPTIME_S", "CONTROL");
+	size_t k;
+	json_t *d;
+	json_array_foreach(list, k, d)
+	{
+		const char *prof = json_string_value(json_object_get(d, "profile"));
+		printf("%-16s %-12s %-9s %8lld %7lld %10lld %s\n",
+		       json_string_value(json_object_get(d, "user")), prof && *prof ? prof : "-",
+		       json_string_value(json_object_get(d, "state")),
+		       (long long)json_integer_value(json_object_get(d, "pid")),
+		       (long long)json_integer_value(json_object_get(d, "clients")),
+		       (long long)json_integer_value(json_object_get(d, "uptime_ms")) / 1000,
+		       json_is_true(json_object_get(d, "control")) ? "up" : "-");
+	}
+}
+
+/* The desktops matching f (new reference), or NULL after printing why (*rc set). */
+static json_t *
+desktops_matching(const char *sock, const struct filter *f, int *rc)
+{
+	json_t *ans = NULL;
+	if (request(sock, ab_proto_msg("list", NULL), &ans) < 0) {
+		*rc = EXIT_FAILED;
+		return NULL;
+	}
+	json_t *out = json_array(), *d;
+	size_t k;
+	json_array_foreach(json_object_get(ans, "desktops"), k, d) if (filter_match(f, d))
+	    json_array_append(out, d);
+	json_decref(ans);
+	return out;
+}
+
+/*
+ * desktops list|stop|restart|destroy: an action on the named users, or on every desktop the
+ * filters match (--all: every desktop). One request per desktop, each audited by the broker;
+ * the exit status is the first failure's, 3 when nothing matched.
+ */
+static int
+desktops_cmd(const char *sock, int argc, char **argv, bool as_json)
+{
+	if (argc < 1)
+		return ab_usage(usage, false);
+	const char *action = argv[0];
+	bool list = strcmp(action, "list") == 0;
+	if (!list && strcmp(action, "stop") && strcmp(action, "restart") &&
+	    strcmp(action, "destroy"))
+		return ab_usage(usage, false);
+	struct filter f = {0};
+	bool all = false;
+	json_t *names = json_array();
+	for (int i = 1; i < argc; i++) {
+		if (filter_arg(&f, &all, argc, argv, &i))
+			continue;
+		if (argv[i][0] == '-' || list) {
+			json_decref(names);
+			return ab_usage(usage, false);
+		}
+		json_array_append_new(names, json_string(argv[i]));
+	}
+	bool filtered = f.user || f.profile || f.state;
+	if (!list && (json_array_size(names) > 0) + filtered + all != 1) {
+		json_decref(names);
+		fprintf(stderr,
+		        "argoboxctl: desktops %s: name users, or filter (--user, --profile, "
+		        "--state), or --all\n",
+		        action);
+		return EXIT_USAGE;
+	}
+	int rc = EXIT_OK;
+	json_t *targets = names;
+	if (!json_array_size(names)) {
+		json_decref(names);
+		targets = desktops_matching(sock, &f, &rc);
+		if (!targets)
+			return rc;
+	}
+	if (list) {
+		if (as_json) {
+			json_t *o = json_pack("{sO}", "desktops", targets);
+			print_json(o);
+			json_decref(o);
 		} else {
-			return ab_usage(usage, strcmp(argv[i], "--help") == 0);
+			desktops_print(targets);
+		}
+		json_decref(targets);
+		return EXIT_OK;
+	}
+	if (!json_array_size(targets)) {
+		json_decref(targets);
+		fprintf(stderr, "argoboxctl: desktops %s: no desktop matches\n", action);
+		return EXIT_NOT_FOUND;
+	}
+	json_t *results = json_array(), *t;
+	size_t k;
+	json_array_foreach(targets, k, t)
+	{
+		const char *user = json_is_string(t)
+		                       ? json_string_value(t)
+		                       : json_string_value(json_object_get(t, "user"));
+		json_t *ans = NULL;
+		int r = EXIT_FAILED;
+		if (request(sock,
+		            ab_proto_msg("desktop",
+		                         json_pack("{ssss}", "action", action, "user", user)),
+		            &ans) == 0)
+			r = exit_of(ans);
+		if (!as_json && r == EXIT_OK)
+			printf("%s: %s\n", user,
+			       strcmp(action, "restart") == 0   ? "restarting"
+			       : strcmp(action, "destroy") == 0 ? "stopping, stored state reset"
+			                                        : "stopping");
+		else if (!as_json && ans)
+			fprintf(stderr, "argoboxctl: desktops %s %s: %s\n", action, user,
+			        json_string_value(json_object_get(ans, "msg")) ?: "failed");
+		if (ans) {
+			json_object_set_new(ans, "user", json_string(user));
+			json_array_append_new(results, ans);
+		}
+		if (rc == EXIT_OK)
+			rc = r;
+	}
+	json_decref(targets);
+	if (as_json)
+		print_json(results);
+	json_decref(results);
+	return rc;
+}
+
+/* state show USER (the stored layout as JSON) | state reset USER. */
+static int
+state_cmd(const char *sock, int argc, char **argv, bool as_json)
+{
+	if (argc != 2 || (strcmp(argv[0], "show") && strcmp(argv[0], "reset")))
+		return ab_usage(usage, false);
+	json_t *ans = NULL;
+	if (request(sock,
+	            ab_proto_msg("state", json_pack("{ssss}", "action", argv[0], "user", argv[1])),
+	            &ans) < 0)
+		return EXIT_FAILED;
+	int rc = exit_of(ans);
+	if (rc)
+		rc = print_error("state", ans, as_json);
+	else if (as_json)
+		print_json(json_object_get(ans, "result"));
+	else if (strcmp(argv[0], "show") == 0)
+		print_json(json_object_get(json_object_get(ans, "result"), "state"));
+	else
+		printf("%s: desktop state reset (applied at the next desktop start)\n", argv[1]);
+	json_decref(ans);
+	return rc;
+}
+
+/* broadcast (--user U | --profile P | --all) [--urgency U] TITLE [BODY] */
+static int
+broadcast_cmd(const char *sock, int argc, char **argv, bool as_json)
+{
+	struct filter f = {0};
+	bool all = false;
+	const char *urgency = "normal", *text[2] = {NULL, NULL};
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--urgency") == 0 && i + 1 < argc) {
+			urgency = argv[++i];
+		} else if (filter_arg(&f, &all, argc, argv, &i)) {
+			if (f.state)
+				return ab_usage(usage, false);
+		} else if (argv[i][0] != '-' && n < 2) {
+			text[n++] = argv[i];
+		} else {
+			return ab_usage(usage, false);
 		}
 	}
-	if (i >= argc)
-		return ab_usage(usage, false);
-	const char *cmd = argv[i];
-	if (strcmp(cmd, "audit") == 0)
-		return audit_main(argc - i - 1, argv + i + 1, sock);
+	if (!text[0] || (f.user != NULL) + (f.profile != NULL) + all != 1) {
+		fprintf(stderr,
+		        "argoboxctl: broadcast: a TITLE, and one of --user, --profile, --all\n");
+		return EXIT_USAGE;
+	}
+	json_t *req =
+	    ab_proto_msg("broadcast", json_pack("{ssss}", "title", text[0], "urgency", urgency));
+	if (text[1])
+		json_object_set_new(req, "body", json_string(text[1]));
+	if (f.user)
+		json_object_set_new(req, "user", json_string(f.user));
+	if (f.profile)
+		json_object_set_new(req, "profile", json_string(f.profile));
+	if (all)
+		json_object_set_new(req, "all", json_true());
+	json_t *ans = NULL;
+	if (request(sock, req, &ans) < 0)
+		return EXIT_FAILED;
+	int rc = exit_of(ans);
+	if (rc) {
+		rc = print_error("broadcast", ans, as_json);
+	} else if (as_json) {
+		print_json(ans);
+	} else {
+		json_t *v;
+		size_t k;
+		printf("delivered to %zu desktop(s):",
+		       json_array_size(json_object_get(ans, "delivered")));
+		json_array_foreach(json_object_get(ans, "delivered"), k, v)
+		    printf(" %s", json_string_value(v));
+		putchar('\n');
+		if (json_array_size(json_object_get(ans, "no_desktop"))) {
+			printf("not ready:");
+			json_array_foreach(json_object_get(ans, "no_desktop"), k, v)
+			    printf(" %s", json_string_value(v));
+			putchar('\n');
+		}
+	}
+	json_decref(ans);
+	return rc;
+}
+
+/* ---- audit query: the store read directly ---- */
+
+/* RFC 3339 ("2026-12-07T10:00:00Z", fractions and offsets not taken), a date, or epoch ms. */
+static int
+parse_time(const char *s, int64_t *ret)
+{
+	char *end;
+	long long ms = strtoll(s, &end, 10);
+	if (*s && !*end && ms >= 0) {
+		*ret = ms;
+		return 0;
+	}
+	struct tm tm = {0};
+	const char *e = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (e && (*e == 'Z' || !*e) && (!*e || !e[1])) {
+		*ret = (int64_t)timegm(&tm) * 1000;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	e = strptime(s, "%Y-%m-%d", &tm);
+	if (e && !*e) {
+		*ret = (int64_t)timegm(&tm) * 1000;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int
+audit_query(int argc, char **argv, bool as_json)
+{
+	const char *data_dir = NULL, *db = NULL;
+	struct auditdb_query q = {.outcome = -1, .limit = 100};
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			return ab_usage(usage, false);
+		const char *a = argv[i++];
+		if (strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0) {
+			if (parse_time(v, strcmp(a, "--from") == 0 ? &q.from_ms : &q.to_ms) < 0) {
+				fprintf(stderr,
+				        "argoboxctl: %s: '%s' is not a time (RFC 3339, a date, "
+				        "or ms since the epoch)\n",
+				        a, v);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(a, "--user") == 0) {
+			q.user = v;
+		} else if (strcmp(a, "--event") == 0) {
+			q.event_prefix = v;
+		} else if (strcmp(a, "--text") == 0) {
+			q.text = v;
+		} else if (strcmp(a, "--outcome") == 0) {
+			if ((q.outcome = audit_outcome_from_name(v)) < 0) {
+				fprintf(stderr,
+				        "argoboxctl: --outcome: grant, deny, info or failure\n");
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(a, "--limit") == 0) {
+			char *end;
+			long l = strtol(v, &end, 10);
+			if (*end || l < 1 || l > 100000) {
+				fprintf(stderr, "argoboxctl: --limit: 1 to 100000\n");
+				return EXIT_USAGE;
+			}
+			q.limit = (unsigned)l;
+		} else if (strcmp(a, "--data-dir") == 0) {
+			data_dir = v;
+		} else if (strcmp(a, "--db") == 0) {
+			db = v;
+		} else {
+			return ab_usage(usage, false);
+		}
+	}
+	if (q.from_ms && !q.to_ms)
+		q.to_ms = INT64_MAX / 2;
+	if (q.to_ms && q.from_ms >= q.to_ms) {
+		fprintf(stderr, "argoboxctl: --from must be before --to\n");
+		return EXIT_USAGE;
+	}
+	_cleanup_free_ char *def_dir = data_dir ? NULL : broker_default_data_dir();
+	_cleanup_free_ char *def_db =
+	    ab_xasprintf("%s/audit/audit.db", data_dir ? data_dir : def_dir);
+	struct auditdb_reader *rd = NULL;
+	struct auditdb_cursor *cur = NULL;
+	struct ab_err err = {0};
+	if (auditdb_reader_open(db ? db : def_db, 10000, &rd, &err) < 0 ||
+	    auditdb_query(rd, &q, &cur, &err) < 0) {
+		fprintf(stderr, "argoboxctl: audit query: %s\n", err.msg);
+		auditdb_reader_close(rd);
+		return EXIT_FAILED;
+	}
+	struct auditdb_record row;
+	int r, n = 0;
+	if (as_json)
+		printf("[");
+	else
+		printf("%-24s %-6s %-24s %-8s %-16s %s\n", "TIME", "SEQ", "EVENT", "OUTCOME",
+		       "USER", "SOURCE");
+	while ((r = auditdb_cursor_next(cur, &row, &err)) > 0) {
+		if (as_json) {
+			_cleanup_free_ char *line = auditdb_record_json(&row);
+			printf("%s\n  %s", n ? "," : "", line);
+		} else {
+			char ts[32], base[24];
+			time_t sec = (time_t)(row.ts_ms / 1000);
+			struct tm tm;
+			gmtime_r(&sec, &tm);
+			strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+			snprintf(ts, sizeof(ts), "%s.%03dZ", base, (int)(row.ts_ms % 1000));
+			printf("%-24s %-6lld %-24s %-8s %-16s %s\n", ts, (long long)row.seq,
+			       row.event, audit_outcome_name((enum audit_outcome)row.outcome),
+			       row.user ? row.user : "-", row.source ? row.source : "-");
+		}
+		n++;
+	}
+	if (as_json)
+		printf("%s]\n", n ? "\n" : "");
+	auditdb_cursor_free(cur);
+	auditdb_reader_close(rd);
+	if (r < 0) {
+		fprintf(stderr, "argoboxctl: audit query: %s\n", err.msg);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+/* services list|reload|status|check|restart|diag */
+static int
+services_cmd(const char *sock, int argc, char **argv, bool as_json)
+{
+	if (argc == 2 && (strcmp(argv[0], "diag") == 0 || strcmp(argv[0], "check") == 0))
+		return services_diag(sock, argv[1], as_json);
 	json_t *req;
-	_cleanup_free_ char *def = default_socket();
-	if (strcmp(cmd, "services") == 0 && i + 3 == argc && strcmp(argv[i + 1], "diag") == 0)
-		return services_diag(sock ? sock : def, argv[i + 2], as_json);
-	if ((strcmp(cmd, "status") == 0 || strcmp(cmd, "list") == 0) && i + 1 == argc) {
-		req = ab_proto_msg(cmd, NULL);
-	} else if (strcmp(cmd, "stop") == 0 && i + 2 == argc) {
-		req = ab_proto_msg("stop", json_pack("{ss}", "user", argv[i + 1]));
-	} else if (strcmp(cmd, "services") == 0 && i + 2 == argc &&
-	           (strcmp(argv[i + 1], "list") == 0 || strcmp(argv[i + 1], "reload") == 0)) {
+	if (argc == 1 && (strcmp(argv[0], "list") == 0 || strcmp(argv[0], "reload") == 0)) {
 		char type[32];
-		snprintf(type, sizeof(type), "services_%s", argv[i + 1]);
+		snprintf(type, sizeof(type), "services_%s", argv[0]);
 		req = ab_proto_msg(type, NULL);
-	} else if (strcmp(cmd, "services") == 0 && i + 3 == argc &&
-	           (strcmp(argv[i + 1], "status") == 0 || strcmp(argv[i + 1], "restart") == 0)) {
+	} else if (argc == 2 &&
+	           (strcmp(argv[0], "status") == 0 || strcmp(argv[0], "restart") == 0)) {
 		char type[32];
-		snprintf(type, sizeof(type), "services_%s", argv[i + 1]);
-		req = ab_proto_msg(type, json_pack("{ss}", "name", argv[i + 2]));
+		snprintf(type, sizeof(type), "services_%s", argv[0]);
+		req = ab_proto_msg(type, json_pack("{ss}", "name", argv[1]));
 	} else {
 		return ab_usage(usage, false);
 	}
 	json_t *ans = NULL;
-	if (request(sock ? sock : def, req, &ans) < 0)
-		return 1;
-	int rc = strcmp(ab_proto_type(ans), "error") == 0 ? 1 : 0;
-	if (!as_json && !rc && strcmp(cmd, "services") == 0) {
-		services_print(argv[i + 1], argv[i + 2], ans);
-	} else if (as_json || strcmp(cmd, "stop") == 0 || rc) {
-		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		putchar('\n');
-	} else if (strcmp(cmd, "status") == 0) {
+	if (request(sock, req, &ans) < 0)
+		return EXIT_FAILED;
+	int rc = exit_of(ans);
+	if (rc)
+		rc = print_error("services", ans, as_json);
+	else if (as_json)
+		print_json(ans);
+	else
+		services_print(argv[0], argc > 1 ? argv[1] : NULL, ans);
+	json_decref(ans);
+	return rc;
+}
+
+static int
+status_cmd(const char *sock, bool as_json)
+{
+	json_t *ans = NULL;
+	if (request(sock, ab_proto_msg("status", NULL), &ans) < 0)
+		return EXIT_FAILED;
+	int rc = exit_of(ans);
+	if (rc) {
+		rc = print_error("status", ans, as_json);
+	} else if (as_json) {
+		print_json(ans);
+	} else {
 		const char *k;
 		json_t *v;
 		json_object_foreach(ans, k, v)
@@ -392,24 +831,66 @@ main(int argc, char **argv)
 				continue;
 			printf("%-18s %lld\n", k, (long long)json_integer_value(v));
 		}
-	} else {
-		json_t *list = json_object_get(ans, "desktops");
-		printf("%-16s %-9s %8s %7s %10s %s\n", "USER", "STATE", "PID", "CLIENTS",
-		       "UPTIME_S", "CONTROL");
-		size_t k;
-		json_t *d;
-		json_array_foreach(list, k, d)
-		{
-			printf("%-16s %-9s %8lld %7lld %10lld %s\n",
-			       json_string_value(json_object_get(d, "user")),
-			       json_string_value(json_object_get(d, "state")),
-			       (long long)json_integer_value(json_object_get(d, "pid")),
-			       (long long)json_integer_value(json_object_get(d, "clients")),
-			       (long long)json_integer_value(json_object_get(d, "uptime_ms")) /
-			           1000,
-			       json_is_true(json_object_get(d, "control")) ? "up" : "-");
-		}
 	}
 	json_decref(ans);
 	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	bool as_json = false;
+	/* --json anywhere before "--" (exec's command is left alone) */
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (i > 0 && strcmp(argv[i], "--json") == 0)
+			as_json = true;
+		else
+			argv[n++] = argv[i];
+	}
+	argc = n;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			sock = argv[++i];
+		else
+			return ab_usage(usage, strcmp(argv[i], "--help") == 0 ||
+			                           strcmp(argv[i], "-h") == 0);
+	}
+	if (i >= argc)
+		return ab_usage(usage, false);
+	const char *cmd = argv[i];
+	int rest = argc - i - 1;
+	char **rv = argv + i + 1;
+	if (strcmp(cmd, "help") == 0)
+		return ab_usage(usage, true);
+	if (strcmp(cmd, "audit") == 0) {
+		if (rest >= 1 && strcmp(rv[0], "query") == 0)
+			return audit_query(rest - 1, rv + 1, as_json);
+		return audit_main(rest, rv, sock);
+	}
+	_cleanup_free_ char *def = default_socket();
+	if (!sock)
+		sock = def;
+	if (strcmp(cmd, "status") == 0 && rest == 0)
+		return status_cmd(sock, as_json);
+	if (strcmp(cmd, "list") == 0)
+		return desktops_cmd(sock, argc - i, argv + i, as_json);
+	if (strcmp(cmd, "stop") == 0 && rest == 1)
+		return desktops_cmd(sock, argc - i, argv + i, as_json);
+	if (strcmp(cmd, "desktops") == 0)
+		return desktops_cmd(sock, rest, rv, as_json);
+	if (strcmp(cmd, "state") == 0)
+		return state_cmd(sock, rest, rv, as_json);
+	if (strcmp(cmd, "broadcast") == 0)
+		return broadcast_cmd(sock, rest, rv, as_json);
+	if (strcmp(cmd, "services") == 0)
+		return services_cmd(sock, rest, rv, as_json);
+	return ab_usage(usage, false);
 }

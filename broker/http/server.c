@@ -144,6 +144,8 @@ hdr_copy(struct lws *wsi, enum lws_token_indexes tok, char *buf, size_t len)
 const char *
 http_request_header(const struct http_request *req, const char *name, char *buf, size_t len)
 {
+	if (!req->wsi) /* server_dispatch_local's requests have no headers */
+		return NULL;
 	for (size_t i = 0; i < AB_ARRAY_SIZE(known_headers); i++)
 		if (strcasecmp(name, known_headers[i].name) == 0)
 			return hdr_copy(req->wsi, known_headers[i].tok, buf, len);
@@ -194,6 +196,8 @@ http_request_query(const struct http_request *req, const char *name, char *buf, 
 {
 	char key[128];
 	snprintf(key, sizeof(key), "%s=", name);
+	if (!req->wsi)
+		return NULL;
 	return lws_get_urlarg_by_name(req->wsi, key, buf, (int)len);
 }
 
@@ -264,7 +268,7 @@ http_response_stream(struct http_response *resp, int status, const char *content
 	resp->stream_ctx = ctx;
 }
 
-static void
+void
 http_response_clear(struct http_response *resp)
 {
 	if (resp->stream && resp->stream->close)
@@ -440,6 +444,26 @@ healthz(struct http_request *req, struct http_response *resp, void *data)
 	return 0;
 }
 
+/* Runs the first route that matches req (a 500 when it fails); false when none matched. */
+static bool
+route_run(struct server *s, struct http_request *req, struct http_response *resp)
+{
+	for (unsigned i = 0; i < s->nroutes; i++) {
+		struct route *r = &s->routes[i];
+		if (r->method && strcmp(r->method, req->method) != 0)
+			continue;
+		if (r->prefix ? strncmp(req->path, r->path, strlen(r->path)) != 0
+		              : strcmp(req->path, r->path) != 0)
+			continue;
+		if (r->fn(req, resp, r->data) < 0 || !resp->status) {
+			http_response_clear(resp);
+			http_response_error(resp, 500, "internal error");
+		}
+		return true;
+	}
+	return false;
+}
+
 static void
 dispatch(struct server *s, struct http_request *req, struct http_response *resp)
 {
@@ -452,25 +476,33 @@ dispatch(struct server *s, struct http_request *req, struct http_response *resp)
 			http_response_error(resp, 403, "forbidden");
 		return;
 	}
-	for (unsigned i = 0; i < s->nroutes; i++) {
-		struct route *r = &s->routes[i];
-		if (r->method && strcmp(r->method, req->method) != 0)
-			continue;
-		if (r->prefix ? strncmp(req->path, r->path, strlen(r->path)) != 0
-		              : strcmp(req->path, r->path) != 0)
-			continue;
-		if (r->fn(req, resp, r->data) < 0 || !resp->status) {
-			http_response_clear(resp);
-			http_response_error(resp, 500, "internal error");
-		}
+	if (route_run(s, req, resp))
 		return;
-	}
 	if (strcmp(req->method, "GET") != 0) {
 		http_response_error(resp, 405, "method not allowed");
 		http_response_add_header(resp, "Allow", "GET");
 		return;
 	}
 	static_file(s, req, resp);
+}
+
+int
+server_dispatch_local(struct server *s, struct http_request *req, struct http_response *resp)
+{
+	AB_ASSERT(!req->wsi && !req->websocket);
+	if (server_path_check(req->path, strlen(req->path)) < 0) {
+		http_response_error(resp, 400, "bad path");
+		return 0;
+	}
+	if (!route_run(s, req, resp)) {
+		http_response_error(resp, 404, "not found");
+		return -ENOENT;
+	}
+	if (resp->stream || resp->fd_set || resp->file) {
+		http_response_clear(resp);
+		http_response_error(resp, 501, "a streamed answer: use the HTTP API");
+	}
+	return 0;
 }
 
 static const struct {

@@ -160,6 +160,19 @@ int server_route_add(struct server *s, const char *method, const char *path, htt
 void server_set_authorize(struct server *s, http_authorize_fn fn, void *data);
 
 /*
+ * Runs `req` through the route table as if it had arrived, without the authorize hook: the
+ * caller has authenticated it and set req->user/role/peer (the admin socket: its peer is root
+ * or the broker's uid, SO_PEERCRED). req->wsi is NULL, so the handler sees no headers and no
+ * query parameters (http_request_header/_query/_cookie answer NULL); only routes that need
+ * neither may be reached this way. A streamed, file or fd answer becomes a 501. `resp` must
+ * be zeroed; the caller frees it with http_response_clear. 0, or -ENOENT when no route
+ * matched (a 404 is in resp).
+ */
+int server_dispatch_local(struct server *s, struct http_request *req, struct http_response *resp);
+/* Frees what a response owns and zeroes it. */
+void http_response_clear(struct http_response *resp);
+
+/*
  * Streamed request bodies (uploads): a request whose method and path match a body handler
  * (`path` exact, or a prefix when it ends with '/') is not buffered. Once its headers are
  * in, it is path-checked and authorized like any request, then `begin` runs: it returns the

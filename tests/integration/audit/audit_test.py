@@ -256,8 +256,8 @@ def case_full(tmp):
     b = Broker(tmp, {"store": {"max_db_mb": 1, "queue_max": 1000, "fail_closed_admin": True}})
     r = subprocess.run([CTL, "--socket", os.path.join(tmp, "broker.sock"), "stop", "nobody"],
                        capture_output=True, text=True)
-    check(r.returncode == 1 and "no such desktop" in r.stdout,
-          f"before: an admin action goes ahead (and finds no desktop): {r.stdout}")
+    check(r.returncode == 3 and "no desktop is running" in r.stderr,
+          f"before: an admin action goes ahead (and finds no desktop, exit 3): {r.stderr}")
     n = 0
     pad = "z" * 150
     t0 = time.time()
@@ -287,8 +287,8 @@ def case_full(tmp):
     # fail closed: argoboxctl's actions and the admin.write endpoints are refused, audited
     r = subprocess.run([CTL, "--socket", os.path.join(tmp, "broker.sock"), "stop", "nobody"],
                        capture_output=True, text=True)
-    check(r.returncode == 1 and "audit store cannot record it" in r.stdout,
-          f"argoboxctl stop refused: {r.returncode} {r.stdout}")
+    check(r.returncode == 4 and "audit store cannot record it" in r.stderr,
+          f"argoboxctl stop refused (exit 4): {r.returncode} {r.stderr}")
     code, _, body = b.request("POST", "/api/admin/services/reload")
     check(code == 403, f"POST /api/admin/services/reload refused: {code} {body[:200]}")
     lines = b.lines()

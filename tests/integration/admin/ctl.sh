@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# argoboxctl at parity with the console (issue 20 item 2, docs/argoboxctl.md) against a real
+# broker with three real desktops (argobox-session + Xvfb + argobox-wm, process launcher): ada
+# (admin, profile staff), bea and cid (members, profile p). desktops list with its filters and
+# --json; broadcast to a user, a profile and everyone, shown by exactly those window managers
+# (their logs say so under their own pids) and audited; state show/reset; restart (a new
+# session comes up); stop and destroy by filter; audit query on the store; the exit codes
+# (0, 2 usage or invalid input, 3 not found, 1 no broker); and every action audited as
+# admin.ctl with the caller's uid. No root needed.
+set -uo pipefail
+B=${AB_BUILD_DIR:?run through ctest}
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_tools curl jq openssl python3 Xvfb
+need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session" "$B/wm/argobox-wm"
+ab_tmpdir ab-ctl
+broker_config <<EOT
+$(local_users s3cret-pw ada:admin:staff:1000 bea:member:p:1003 cid:member:p:1004)
+ "profiles": {"p": {}, "staff": {}}
+EOT
+start_broker "$T/broker.log"
+A=$T/audit.log
+UID_NOW=$(id -u)
+# rc CMD...: runs CMD, prints its exit status (output to $T/out, errors to $T/err)
+rc() { "$@" >"$T/out" 2>"$T/err"; echo $?; }
+
+for u in ada bea cid; do
+	[ "$(login $u s3cret-pw)" = 200 ] || bad "$u cannot sign in: $(cat "$T/$u.login")"
+done
+declare -A WM
+wm_of() { ps -o pid=,comm= --ppid "$(desk_pid "$1")" | awk '$2 ~ /^argobox-wm/ {print $1; exit}'; }
+for u in ada bea cid; do
+	wait_for 40 desk_ready $u || { bad "$u's desktop: $(ctl --json list) $(tail -5 "$T/broker.log")"; exit 1; }
+	wait_for 20 sh -c "ps -o comm= --ppid $(desk_pid $u) | grep -q '^argobox-wm'" ||
+		{ bad "$u: no window manager"; exit 1; }
+	WM[$u]=$(wm_of $u)
+done
+ok "three desktops (wm pids: ada ${WM[ada]}, bea ${WM[bea]}, cid ${WM[cid]})"
+
+# desktops list and its filters
+[ "$(ctl --json desktops list | jq -r '[.desktops[] | "\(.user):\(.profile):\(.state)"] | sort | join(" ")')" = \
+	"ada:staff:ready bea:p:ready cid:p:ready" ] && ok "desktops list --json: users, profiles, states" ||
+	bad "list: $(ctl --json desktops list)"
+[ "$(ctl desktops list --profile p --json | jq -r '[.desktops[].user] | sort | join(" ")')" = "bea cid" ] &&
+	ok "desktops list --profile p (--json after the command too)" || bad "--profile: $(ctl desktops list --profile p --json)"
+[ "$(ctl --json desktops list --user ada --state ready | jq '.desktops | length')" = 1 ] &&
+	ok "desktops list --user ada --state ready" || bad "--user/--state filter"
+[ "$(ctl --json desktops list --state stopping | jq '.desktops | length')" = 0 ] &&
+	ok "desktops list --state stopping: none" || bad "--state stopping"
+ctl desktops list | grep -qE '^bea +p +ready ' && ok "desktops list: a table with the profile" ||
+	bad "table: $(ctl desktops list)"
+
+# broadcast: a user, a profile, everyone
+shown() { grep -q "wm\[${WM[$1]}\]: notification '$2'" "$T/broker.log"; }
+[ "$(rc ctl broadcast --user bea 'Maintenance at noon' 'Save your work')" = 0 ] &&
+	ok "broadcast --user bea: exit 0 ($(cat "$T/out"))" || bad "broadcast --user: $(cat "$T/err")"
+wait_for 5 shown bea 'Maintenance at noon' && ok "bea's window manager shows it" ||
+	bad "bea: not shown: $(grep notification "$T/broker.log" | tail -3)"
+[ "$(ctl --json broadcast --profile p --urgency critical 'Profile p notice' | jq -r '.delivered | sort | join(" ")')" = "bea cid" ] &&
+	ok "broadcast --profile p: delivered to bea and cid" || bad "broadcast --profile"
+for u in bea cid; do
+	wait_for 5 shown $u 'Profile p notice' || bad "$u: profile notice not shown"
+done
+ok "bea's and cid's window managers show the profile notice"
+[ "$(rc ctl broadcast --all 'Hello everyone')" = 0 ] || bad "broadcast --all: $(cat "$T/err")"
+for u in ada bea cid; do
+	wait_for 5 shown $u 'Hello everyone' || bad "$u: --all not shown"
+done
+ok "broadcast --all reaches ada, bea and cid"
+sleep 1
+shown ada 'Maintenance at noon' || shown ada 'Profile p notice' || shown cid 'Maintenance at noon' &&
+	bad "a broadcast reached a desktop it did not name" || ok "ada saw neither bea's nor profile p's notice, cid not bea's"
+jq -es 'any(.[]; .event == "admin.broadcast" and .outcome == "grant" and .detail.to.profile == "p" and
+	(.detail.delivered | sort) == ["bea","cid"])' "$A" >/dev/null && ok "audit: admin.broadcast to profile p" ||
+	bad "no admin.broadcast line: $(grep admin.broadcast "$A" | tail -2)"
+[ "$(rc ctl broadcast --user nobody 'x')" = 3 ] && ok "broadcast to a user without a desktop: exit 3" ||
+	bad "broadcast nobody: $(cat "$T/err")"
+[ "$(rc ctl broadcast --user bea)" = 2 ] && ok "broadcast without a title: exit 2" || bad "no title accepted"
+[ "$(rc ctl broadcast --user bea --all 'x')" = 2 ] && ok "broadcast to a user and everyone: exit 2" || bad "two targets accepted"
+[ "$(rc ctl broadcast --user bea $'bad\001title')" = 2 ] && grep -q "control characters" "$T/err" &&
+	ok "a title with a control character: exit 2, refused by the broker" || bad "control character: $(cat "$T/err")"
+
+# state show / reset (through the broker's own /api/desktops/<user>/state route)
+[ "$(rc ctl --json state show bea)" = 0 ] && jq -e '.user == "bea" and (.state | type) == "object"' "$T/out" >/dev/null &&
+	ok "state show bea --json: the stored layout" || bad "state show: $(cat "$T/out" "$T/err")"
+ctl state show bea | jq -e 'type == "object"' >/dev/null && ok "state show: the state as JSON" || bad "state show text"
+[ "$(rc ctl state reset bea)" = 0 ] && ok "state reset bea: $(cat "$T/out")" || bad "state reset: $(cat "$T/err")"
+jq -es 'any(.[]; .event == "state.reset" and .user == "argoboxctl" and .detail.target == "bea")' "$A" >/dev/null &&
+	ok "audit: state.reset by argoboxctl (the state area's own line)" || bad "no state.reset line"
+[ "$(rc ctl state show 'Bad/Name')" = 2 ] && ok "state show of a malformed name: exit 2" || bad "bad name: $(cat "$T/err")"
+
+# restart: a new session comes up for bea
+old=$(desk_pid bea)
+[ "$(rc ctl desktops restart bea)" = 0 ] && ok "desktops restart bea: exit 0" || bad "restart: $(cat "$T/err")"
+new_session() { p=$(desk_pid bea); [ -n "$p" ] && [ "$p" != "$old" ]; }
+wait_for 40 new_session && ok "bea's desktop restarted (session $old -> $(desk_pid bea))" ||
+	bad "no restart: $(ctl --json list)"
+
+# services: a name that does not exist
+[ "$(rc ctl services status nope)" = 3 ] && ok "services status of an unknown service: exit 3" ||
+	bad "services status nope: $(cat "$T/err")"
+
+# stop by filter, destroy
+[ "$(rc ctl desktops stop)" = 2 ] && ok "desktops stop without a target: exit 2" || bad "stop with no target"
+[ "$(rc ctl --json desktops stop --profile staff)" = 0 ] &&
+	[ "$(jq -r '[.[].user] | join(" ")' "$T/out")" = ada ] && ok "desktops stop --profile staff: ada" ||
+	bad "stop --profile: $(cat "$T/out" "$T/err")"
+gone() { ! ctl --json list | jq -e --arg u "$1" '.desktops[] | select(.user == $u)' >/dev/null; }
+wait_for 20 gone ada && ok "ada's desktop is gone" || bad "ada still listed: $(ctl --json list)"
+[ "$(rc ctl desktops stop --profile staff)" = 3 ] && ok "nothing left to match: exit 3" || bad "empty match: $(cat "$T/err")"
+wait_for 40 desk_ready bea || bad "bea's restarted desktop is not ready"
+[ "$(rc ctl desktops destroy cid)" = 0 ] && ok "desktops destroy cid: $(cat "$T/out")" || bad "destroy: $(cat "$T/err")"
+wait_for 20 gone cid && ok "cid's desktop is gone" || bad "cid still listed"
+jq -es 'any(.[]; .event == "admin.desktop.destroy" and .user == "cid" and .detail.state_reset == true)' "$A" >/dev/null &&
+	ok "audit: admin.desktop.destroy with the state reset" || bad "no destroy line: $(grep destroy "$A")"
+[ "$(rc ctl desktops stop cid)" = 3 ] && ok "stop of a desktop that is not running: exit 3" || bad "stop cid again: $(cat "$T/err")"
+
+# every action audited with who
+jq -es --argjson uid "$UID_NOW" '[.[] | select(.event == "admin.ctl")] |
+	any(.detail.command == "broadcast" and .detail.by_uid == $uid and .detail.target == "p" and .outcome == "grant") and
+	any(.detail.command == "desktop" and .detail.action == "restart" and .detail.target == "bea") and
+	any(.detail.command == "desktop" and .detail.action == "stop" and .detail.target == "cid" and .outcome == "deny" and .detail.result == "not_found") and
+	any(.detail.command == "state" and .detail.action == "reset" and .detail.target == "bea")' "$A" >/dev/null &&
+	ok "admin.ctl lines: who (uid $UID_NOW), what, target, result" || bad "admin.ctl: $(grep admin.ctl "$A" | tail -3)"
+
+# audit query reads the store
+wait_for 10 sh -c "'$B/broker/argoboxctl' --json audit query --data-dir '$T/data' --event admin.ctl --limit 500 | jq -e 'length >= 8' >/dev/null" &&
+	ok "audit query --event admin.ctl --json: the actions are in the store" ||
+	bad "audit query: $(ctl audit query --data-dir "$T/data" --event admin.ctl 2>&1 | head -3)"
+ctl audit query --data-dir "$T/data" --user cid --event admin.desktop --outcome grant | grep -q 'admin.desktop.destroy' &&
+	ok "audit query --user cid --event admin.desktop --outcome grant: a table" || bad "audit query table"
+[ "$(rc ctl audit query --data-dir "$T/data" --from yesterday)" = 2 ] && ok "audit query --from yesterday: exit 2" || bad "bad time accepted"
+
+# usage, help, no broker
+[ "$(rc ctl frobnicate)" = 2 ] && ok "an unknown command: exit 2" || bad "unknown command"
+[ "$(rc ctl --help)" = 0 ] && grep -q "exit status: 0 ok, 1 failed, 2 usage" "$T/out" && ok "--help: exit 0, documents the exit codes" || bad "--help"
+stop_broker_ok
+[ "$(rc ctl status)" = 1 ] && ok "no broker: exit 1 ($(cat "$T/err"))" || bad "no broker: $(cat "$T/err")"
+sanitizer_check "$T/broker.log"
+finish "admin ctl"
