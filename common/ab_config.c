@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "ab_config.h"
+#include "ab_json.h"
 #include "ab_util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
@@ -183,6 +185,49 @@ ab_config_apply_json(const struct ab_cfg_field *fields, void *cfg, json_t *root,
 	return apply_object(fields, cfg, root, "", err);
 }
 
+/* The JSON path an error message starts with ("'listen.port' must be ...", "unknown key
+ * 'a.b'", "services[3] ('gitea').url: ..."), copied to buf; false when it starts with none. */
+static bool
+error_path(const char *msg, char *buf, size_t cap)
+{
+	const char *from = msg, *to;
+	if (strncmp(msg, "unknown key '", 13) == 0)
+		from = msg + 12;
+	if (*from == '\'') {
+		from++;
+		to = strchr(from, '\'');
+	} else {
+		to = strstr(from, ": ");
+	}
+	if (!to || to == from || (size_t)(to - from) >= cap)
+		return false;
+	for (const char *q = from; q < to; q++) {
+		if (*q == ' ' && q[1] == '(') { /* an annotation: " ('name')" */
+			const char *close = memchr(q, ')', (size_t)(to - q));
+			if (!close)
+				return false;
+			q = close;
+		} else if (!(isalnum((unsigned char)*q) || strchr("._-[]", *q))) {
+			return false;
+		}
+	}
+	snprintf(buf, cap, "%.*s", (int)(to - from), from);
+	return true;
+}
+
+/* Prefixes err with "'file' line N" where its path is in text, else with "'file'". */
+static int
+wrap_with_line(struct ab_err *err, const char *file, const char *text, size_t len)
+{
+	char path[512];
+	int line = err && error_path(err->msg, path, sizeof(path))
+	               ? ab_json_path_line(text, len, path)
+	               : 0;
+	if (line > 0)
+		return ab_err_wrap(err, "'%s' line %d", file, line);
+	return ab_err_wrap(err, "'%s'", file);
+}
+
 int
 ab_config_load_file(const struct ab_cfg_field *fields, void *cfg, const char *path,
                     struct ab_err *err)
@@ -200,7 +245,7 @@ ab_config_load_file(const struct ab_cfg_field *fields, void *cfg, const char *pa
 	r = ab_config_apply_json(fields, cfg, root, err);
 	json_decref(root);
 	if (r < 0)
-		return ab_err_wrap(err, "'%s'", path);
+		return wrap_with_line(err, path, text, len);
 	return 0;
 }
 
@@ -337,8 +382,13 @@ ab_config_cli(const struct ab_cfg_field *fields, void *cfg, int argc, char **arg
 	}
 	struct ab_err err = {0};
 	int r = path ? ab_config_load_file(fields, cfg, path, &err) : 0;
-	if (r >= 0 && validate)
+	if (r >= 0 && validate) {
 		r = validate(cfg, &err);
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		if (r < 0 && path && ab_read_file(path, CONFIG_FILE_MAX, &text, &len, NULL) >= 0)
+			wrap_with_line(&err, path, text, len);
+	}
 	if (r < 0) {
 		fprintf(stderr, "%s: configuration error: %s\n", argv[0], err.msg);
 		*ret_exit = 1;

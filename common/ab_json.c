@@ -144,3 +144,125 @@ ab_json_get_strv(json_t *obj, const char *path, const char *key, bool (*valid)(c
 	*ret_n = n;
 	return 0;
 }
+
+/* --- where a path is in the text ------------------------------------------------------- */
+
+struct pl_scan {
+	const char *p, *end;
+	int line;
+	const char *want; /* the normalised path */
+	size_t best;      /* length of the longest matched prefix of want */
+	int best_line;
+};
+
+static void
+pl_ws(struct pl_scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n')) {
+		if (*s->p == '\n')
+			s->line++;
+		s->p++;
+	}
+}
+
+/* A string token: its raw content (escapes kept) as [*from, *to). */
+static bool
+pl_string(struct pl_scan *s, const char **from, const char **to)
+{
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	*from = ++s->p;
+	while (s->p < s->end && *s->p != '"') {
+		if (*s->p == '\\' && s->p + 1 < s->end)
+			s->p++;
+		s->p++;
+	}
+	*to = s->p;
+	if (s->p < s->end)
+		s->p++;
+	return true;
+}
+
+/* Is the value at `here` (the path so far, length n) the wanted one or on the way to it? */
+static void
+pl_visit(struct pl_scan *s, const char *here, size_t n)
+{
+	if (n > s->best && strncmp(s->want, here, n) == 0 &&
+	    (s->want[n] == '\0' || s->want[n] == '.' || s->want[n] == '[')) {
+		s->best = n;
+		s->best_line = s->line;
+	}
+}
+
+static bool pl_value(struct pl_scan *s, char *path, size_t n, size_t cap, int depth);
+
+static bool
+pl_value(struct pl_scan *s, char *path, size_t n, size_t cap, int depth)
+{
+	pl_ws(s);
+	if (s->p >= s->end || depth > 64)
+		return false;
+	pl_visit(s, path, n);
+	if (*s->p == '{' || *s->p == '[') {
+		bool obj = *s->p++ == '{';
+		for (size_t idx = 0;; idx++) {
+			pl_ws(s);
+			if (s->p < s->end && *s->p == (obj ? '}' : ']')) {
+				s->p++;
+				return true;
+			}
+			int w;
+			if (obj) {
+				const char *k0, *k1;
+				if (!pl_string(s, &k0, &k1))
+					return false;
+				w = snprintf(path + n, cap - n, "%s%.*s", n ? "." : "",
+				             (int)(k1 - k0), k0);
+				pl_ws(s);
+				if (s->p >= s->end || *s->p++ != ':')
+					return false;
+			} else {
+				w = snprintf(path + n, cap - n, "[%zu]", idx);
+			}
+			size_t m = w > 0 && (size_t)w < cap - n ? n + (size_t)w : n;
+			if (!pl_value(s, path, m, cap, depth + 1))
+				return false;
+			path[n] = '\0';
+			pl_ws(s);
+			if (s->p < s->end && *s->p == ',')
+				s->p++;
+		}
+	}
+	if (*s->p == '"') {
+		const char *a, *b;
+		return pl_string(s, &a, &b);
+	}
+	while (s->p < s->end && !strchr(",}] \t\r\n", *s->p))
+		s->p++;
+	return true;
+}
+
+int
+ab_json_path_line(const char *text, size_t len, const char *path)
+{
+	/* normalise: drop " ('name')" annotations and a leading/trailing quote */
+	char want[512];
+	size_t n = 0;
+	for (const char *q = path; *q && n + 1 < sizeof(want); q++) {
+		if (q[0] == ' ' && q[1] == '(') {
+			const char *close = strchr(q, ')');
+			if (!close)
+				break;
+			q = close;
+			continue;
+		}
+		if (*q == '\'')
+			continue;
+		want[n++] = *q;
+	}
+	want[n] = '\0';
+	struct pl_scan s = {.p = text, .end = text + len, .line = 1, .want = want};
+	char buf[1024] = "";
+	pl_value(&s, buf, 0, sizeof(buf), 0);
+	return s.best ? s.best_line : 0;
+}

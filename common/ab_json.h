@@ -64,4 +64,13 @@ json_t *ab_json_snapshot_new(void);
  */
 int64_t ab_json_snapshot_age_ms(const json_t *o);
 
+/*
+ * The line (1-based) where the value at `path` starts in the JSON text, for error messages
+ * (jansson keeps no positions). `path` is how the validators name a place: keys joined by
+ * '.', array indexes as [N], e.g. "services[3].check.timeout_ms"; annotations in
+ * parentheses (" ('gitea')") are skipped. When the path is not in the text, the line of its
+ * deepest ancestor that is; 0 when not even the first step is (or the text is not JSON).
+ */
+int ab_json_path_line(const char *text, size_t len, const char *path);
+
 #endif

@@ -52,5 +52,22 @@ check "owner unknown" '[{"name": "a", "url": "http://h/", "owner": "zoe"}]' "ser
 check "profile unknown" '[{"name": "a", "url": "http://h/", "access": {"profiles": ["ops"]}}]' "services[0].access.profiles[0]: no profile named 'ops'" "$users"
 check "netpol agrees" '[{"name": "gitea", "url": "http://192.168.20.5:3000/"}]' "" '"netpol": {"services": {"gitea": "tcp:192.168.20.5:3000"}}'
 check "netpol disagrees" '[{"name": "gitea", "url": "http://192.168.20.5:3000/"}]' "netpol.services.gitea: 'tcp:192.168.20.6:3000' disagrees with services[0].url" '"netpol": {"services": {"gitea": "tcp:192.168.20.6:3000"}}'
+# the file's line, for entries spread over lines as people write them
+multi='{
+  "listen": {"port": 8080},
+  "services": [
+    {"name": "a", "url": "http://127.0.0.1:1/"},
+    {"name": "gitea",
+     "url": "http://h:70000/"},
+    {"name": "b",
+     "url": "http://127.0.0.1:2/",
+     "check": {
+       "timeout_ms": 0}}
+  ]
+}'
+check_config "line of a bad url" "$multi" "line 6: services[1] ('gitea').url:"
+multi=${multi/70000/7000}
+check_config "line of a bad nested value" "$multi" "line 10: services[2] ('b').check.timeout_ms: 0 is outside"
+check_config "line of an unknown key" "${multi/\"timeout_ms\": 0/\"every\": 5}" "line 9: services[2] ('b').check: unknown key 'every'"
 finish services
 _config

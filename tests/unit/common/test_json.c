@@ -96,5 +96,34 @@ test_get_strv(void **state)
 	json_decref(o);
 }
 
+static void
+test_path_line(void **state)
+{
+	static const char text[] = "{\n"
+	                           "  \"a\": {\"b\": 1,\n"
+	                           "        \"c\": [10,\n"
+	                           "              {\"d\\\"x\": \"}]\\\"\", \"e\": 2}]},\n"
+	                           "  \"f\": \"x\"\n"
+	                           "}\n";
+	size_t n = sizeof(text) - 1;
+	assert_int_equal(ab_json_path_line(text, n, "a"), 2);
+	assert_int_equal(ab_json_path_line(text, n, "a.b"), 2);
+	assert_int_equal(ab_json_path_line(text, n, "a.c"), 3);
+	assert_int_equal(ab_json_path_line(text, n, "a.c[1]"), 4);
+	/* a string holding brackets and an escaped quote does not confuse the scan */
+	assert_int_equal(ab_json_path_line(text, n, "a.c[1].e"), 4);
+	assert_int_equal(ab_json_path_line(text, n, "'f'"), 5);
+	/* annotations are skipped; a missing leaf gives its deepest ancestor */
+	assert_int_equal(ab_json_path_line(text, n, "a ('x').c[1].zzz"), 4);
+	assert_int_equal(ab_json_path_line(text, n, "a.c[7]"), 3);
+	/* a key that only starts like the path is no match */
+	assert_int_equal(ab_json_path_line(text, n, "ab"), 0);
+	assert_int_equal(ab_json_path_line(text, n, "nothing"), 0);
+	/* truncated or hostile text: no crash, no match beyond what was read */
+	assert_int_equal(ab_json_path_line(text, 10, "a.c"), 2);
+	assert_int_equal(ab_json_path_line("[[[[[[", 6, "[0]"), 1);
+	assert_int_equal(ab_json_path_line("", 0, "a"), 0);
+}
+
 AB_TEST_MAIN(NULL, NULL, test_snapshot_new_says_version_and_when, test_snapshot_age,
-             test_snapshot_other_versions_refused, test_get_strv);
+             test_snapshot_other_versions_refused, test_get_strv, test_path_line);
