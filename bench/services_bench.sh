@@ -22,40 +22,9 @@ cycles=${2:-20}
 T=$(mktemp -d /tmp/ab-svcbench.XXXXXX)
 PEERS=
 trap '[ -n "$PEERS" ] && kill $PEERS 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=127.0.0.1 \
-	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
-python3 "$S/tests/integration/services/peers.py" --ports "$T/ports.json" --cert "$T/cert.pem" \
-	--key "$T/key.pem" --slow-ms 200 'healthy*10' 'slow*2' 'flapping*2' error500 tls tcp \
-	endless 'hang*5' &
-PEERS=$!
-for i in $(seq 100); do [ -s "$T/ports.json" ] && break; sleep 0.1; done
-python3 - "$T" <<'EOP'
-import json, sys
-T = sys.argv[1]
-ports = json.load(open(f"{T}/ports.json"))
-def services(copies):
-    out = []
-    for c in range(copies):
-        for kind, plist in ports.items():
-            for i, p in enumerate(plist):
-                name = f"{kind}{i}-{c}"
-                chk = {"timeout_ms": 1000}
-                if kind == "tcp":
-                    url = f"tcp://127.0.0.1:{p}"
-                elif kind == "tls":
-                    url = f"https://127.0.0.1:{p}/"
-                    chk["ca_file"] = f"{T}/cert.pem"
-                else:
-                    url = f"http://127.0.0.1:{p}/"
-                if kind == "hang":
-                    chk["timeout_ms"] = 250
-                if kind == "endless":
-                    chk["max_body"] = 65536
-                out.append({"name": name, "url": url, "check": chk})
-    return out
-for copies in (1, 10):
-    json.dump(services(copies), open(f"{T}/s{copies}.json", "w"))
-EOP
+AB_SOURCE_DIR=$S
+. "$S/bench/services_peers.sh"
+start_service_peers "$T"
 run() { "$bin" "$T/s$1.json" "$cycles" "$2" 2>>"$T/bench.log"; }
 rows=()
 for n in 1 10; do
