@@ -108,6 +108,7 @@ handle(json_t *m)
 	if (strcmp(type, "notify") == 0) {
 		const char *title = str_field(m, "title", NULL), *body = str_field(m, "body", "");
 		const char *urg = str_field(m, "urgency", "normal");
+		const char *action = str_field(m, "action", "");
 		json_t *to = json_object_get(m, "timeout_ms");
 		bool critical = strcmp(urg, "critical") == 0;
 		if (!title || (strcmp(urg, "low") && strcmp(urg, "normal") && !critical) ||
@@ -117,8 +118,26 @@ handle(json_t *m)
 			        "low/normal/critical and 'timeout_ms' in [0, 3600000]; ignored");
 			return;
 		}
+		if (!nc_valid_action(action)) {
+			ab_warn("control channel: notify action '%.64s' is not 'messages' or "
+			        "'app:<desktop id>'; shown without it",
+			        action);
+			action = "";
+		}
 		int64_t t = to ? json_integer_value(to) : (critical ? 0 : 6000);
-		notify_show(title, body, critical, t);
+		nc_notify(title, body, urg, t, action);
+	} else if (strcmp(type, "message") == 0) {
+		/* a message from another user (docs/messages.md): plain text, never markup */
+		const char *id = str_field(m, "id", ""), *from = str_field(m, "from", NULL);
+		const char *text = str_field(m, "text", NULL);
+		json_t *tm = json_object_get(m, "time");
+		if (!from || !text || !from[0] || strlen(from) >= 64 || strlen(id) >= 64 ||
+		    (tm && !json_is_integer(tm))) {
+			ab_warn("control channel: message needs strings 'from' (< 64 bytes) and "
+			        "'text', an integer 'time'; ignored");
+			return;
+		}
+		nc_message(id, from, text, tm ? json_integer_value(tm) : 0);
 	} else if (strcmp(type, "theme") == 0) {
 		const char *mode = str_field(m, "mode", deskstate_mode_name(wm.ds.mode));
 		const char *accent = str_field(m, "accent", wm.ds.accent);

@@ -135,6 +135,10 @@ on_button_press(XEvent *ev)
 		launcher_button_press(e);
 		return;
 	}
+	if (wm.centre_open) {
+		nc_button_press(e);
+		return;
+	}
 	if (e->window == wm.root) {
 		wm.last_click_win = None;
 		/* the desktop background itself (not a child's click passed up) */
@@ -191,6 +195,8 @@ on_key_press(XEvent *ev)
 		bgmenu_key(&ev->xkey);
 	else if (wm.launcher_open)
 		launcher_key(&ev->xkey);
+	else if (wm.centre_open)
+		nc_key(&ev->xkey);
 	else
 		keys_press(&ev->xkey);
 }
@@ -213,6 +219,8 @@ on_expose(XEvent *ev)
 		launcher_draw();
 	} else if (e->window == wm.bgmenu) {
 		bgmenu_draw();
+	} else if (e->window == wm.centre) {
+		nc_draw();
 	} else {
 		struct client *c = client_find(e->window);
 		if (c && c->frame == e->window)

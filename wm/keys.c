@@ -5,6 +5,7 @@
  *   Super              open/close the launcher
  *   Super+Left/Right   snap to the left/right half; Super+Up maximize; Super+Down restore/minimize
  *   Alt+F4             close
+ *   Super+N            the notification centre; Super+M its messages panel
  *   Ctrl+Alt+Left/Right switch workspace; Ctrl+Alt+Shift+Left/Right move the window along
  */
 #include "wm.h"
@@ -25,6 +26,8 @@ enum action {
 	ACT_WS_NEXT,
 	ACT_SEND_PREV,
 	ACT_SEND_NEXT,
+	ACT_NOTIFICATIONS,
+	ACT_MESSAGES,
 	ACT_MAX,
 };
 
@@ -45,6 +48,8 @@ static const struct key keys[] = {
     {ControlMask | Mod1Mask, XK_Right, ACT_WS_NEXT},
     {ControlMask | Mod1Mask | ShiftMask, XK_Left, ACT_SEND_PREV},
     {ControlMask | Mod1Mask | ShiftMask, XK_Right, ACT_SEND_NEXT},
+    {Mod4Mask, XK_n, ACT_NOTIFICATIONS},
+    {Mod4Mask, XK_m, ACT_MESSAGES},
 };
 
 static void
@@ -184,6 +189,12 @@ do_action(enum action a)
 			client_raise(c);
 			client_focus(c);
 		}
+		break;
+	case ACT_NOTIFICATIONS:
+		nc_toggle(NC_TAB_NOTIFICATIONS);
+		break;
+	case ACT_MESSAGES:
+		nc_toggle(NC_TAB_MESSAGES);
 		break;
 	default:
 		break;

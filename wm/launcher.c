@@ -192,6 +192,7 @@ launcher_open(void)
 		XMoveWindow(wm.dpy, wm.launcher, 8, y);
 	}
 	wm.query[0] = '\0';
+	nc_close();
 	taskbar_reveal(true);
 	reset_selection();
 	wm.launcher_open = true;

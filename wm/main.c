@@ -186,6 +186,7 @@ shutdown_wm(void)
 	launcher_close();
 	bgmenu_free();
 	notify_dismiss_all();
+	nc_free();
 	for (struct client *c = wm.clients; c; c = c->next)
 		client_release(c);
 	while (wm.clients) {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * notify: notification pop-ups, stacked at the top right, newest on top.
- * A click dismisses one; each expires after its timeout (0: stays until
- * clicked). At most NOTIFY_MAX are shown: a new one pushes out the oldest.
+ * A click on the cross dismisses one; a click elsewhere does its action (if it
+ * has one: notifycenter.c's nc_act) and dismisses it. Each expires after its
+ * timeout (0: stays until clicked). At most NOTIFY_MAX are shown: a new one
+ * pushes out the oldest. The history behind them is notifycenter.c's.
  */
 #include "wm.h"
 #include "ab_log.h"
@@ -138,13 +140,16 @@ remove_note(struct notification *n)
 }
 
 void
-notify_show(const char *title, const char *body, bool critical, int64_t timeout_ms)
+notify_show(const char *title, const char *body, bool critical, int64_t timeout_ms,
+            const char *action, uint64_t hist_id)
 {
 	struct notification *n = ab_xcalloc(1, sizeof(*n));
 	snprintf(n->title, sizeof(n->title), "%s", title);
 	snprintf(n->body, sizeof(n->body), "%s", body);
+	snprintf(n->action, sizeof(n->action), "%s", action ? action : "");
 	deskstate_sanitize_utf8(n->title);
 	deskstate_sanitize_utf8(n->body);
+	n->hist_id = hist_id;
 	n->critical = critical;
 	n->h = 46 + measure(n->body) + (n->body[0] ? 8 : 0);
 	n->expires_ms = timeout_ms > 0 ? ab_now_ms() + timeout_ms : 0;
@@ -181,8 +186,15 @@ notify_button_press(XButtonEvent *e)
 {
 	for (struct notification *n = wm.notes; n; n = n->next) {
 		if (n->win == e->window) {
+			/* the cross (top right) only dismisses; the rest acts too */
+			bool cross = e->x >= N_W - 34 && e->y <= 34;
+			char action[NOTIFY_ACTION_MAX];
+			uint64_t id = n->hist_id;
+			snprintf(action, sizeof(action), "%s", cross ? "" : n->action);
 			remove_note(n);
 			reschedule();
+			if (!cross)
+				nc_act(action, id);
 			return true;
 		}
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * taskbar: launcher button, pinned apps, workspace switcher, a button per
- * window (icon + title; click focuses or minimizes), status items and clock.
+ * window (icon + title; click focuses or minimizes), status items, the
+ * keyboard layout, the notification centre's bell and the clock.
  * The bar's background is ParentRelative, so its translucent paint blends
  * over the wallpaper without a compositor.
  */
@@ -21,6 +22,7 @@ enum hit_kind {
 	BH_WINDOW,
 	BH_STATUS,
 	BH_KBD,
+	BH_BELL,
 	BH_MAX,
 };
 
@@ -198,6 +200,11 @@ taskbar_draw(void)
 	theme_set_rgb(cr, t->text_dim);
 	theme_text(cr, date, t->font, rx - 86, 0, 86, H, true);
 	rx -= 94;
+	/* the notification centre's bell: unread count, do-not-disturb (notifycenter.c) */
+	rx -= s;
+	nc_draw_bell(cr, rx, y, s);
+	add_hit((int)rx, (int)s, BH_BELL, 0, None);
+	rx -= 8;
 	/* the keyboard layout: a click switches to the next one (kbd.h) */
 	if (kbd_label()[0]) {
 		double kw = 16 + 8 * (double)strlen(kbd_label());
@@ -328,6 +335,9 @@ taskbar_button_press(XButtonEvent *e)
 			break;
 		case BH_KBD:
 			kbd_cycle();
+			break;
+		case BH_BELL:
+			nc_toggle(NC_TAB_NOTIFICATIONS);
 			break;
 		case BH_WINDOW: {
 			struct client *c = client_find(h->win);

@@ -61,6 +61,8 @@ theme_redraw_all(void)
 		launcher_draw();
 	if (wm.bgmenu_open)
 		bgmenu_draw();
+	if (wm.centre_open)
+		nc_draw();
 	for (struct notification *n = wm.notes; n; n = n->next)
 		notify_expose(n->win);
 }

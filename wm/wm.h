@@ -129,14 +129,41 @@ enum drag_mode {
 #define EDGE_TOP    4
 #define EDGE_BOTTOM 8
 
+/* What a click on a notification does: "" nothing, "messages" the messages panel,
+ * "app:<desktop id>" start that app (if this desktop may run it). */
+#define NOTIFY_ACTION_MAX 160
+
 struct notification {
 	Window win;
 	cairo_surface_t *surf;
 	char title[128], body[512];
+	char action[NOTIFY_ACTION_MAX];
+	uint64_t hist_id; /* the centre's history entry */
 	bool critical;
 	int h;
 	int64_t expires_ms; /* 0: sticky */
 	struct notification *next;
+};
+
+/* The notification centre's history (notifycenter.c), newest last. */
+#define NC_HISTORY_MAX  50
+#define NC_MESSAGES_MAX 50
+
+struct nc_entry {
+	uint64_t id;
+	int64_t time; /* unix seconds */
+	char title[128], body[512];
+	char action[NOTIFY_ACTION_MAX];
+	char urgency[12];
+	bool read;
+};
+
+struct nc_message {
+	uint64_t id;
+	int64_t time;  /* unix seconds, as the broker stamped it */
+	char from[64]; /* the sender's user name */
+	char *text;    /* owned, plain text (never markup) */
+	bool read;
 };
 
 struct status_item {
@@ -204,9 +231,12 @@ struct wm {
 	/* desktop menu (bgmenu.c; its rows are its own) */
 	bool bgmenu_open;
 
-	/* notifications */
+	/* notifications: pop-ups (notify.c) and the centre (notifycenter.c) */
 	struct notification *notes;
 	struct ab_timer *note_timer;
+	Window centre;
+	cairo_surface_t *centre_surf;
+	bool centre_open;
 
 	/* state export */
 	struct ab_timer *export_timer;
@@ -347,11 +377,39 @@ void bgmenu_button_press(XButtonEvent *e);
 void bgmenu_button_release(XButtonEvent *e);
 void bgmenu_motion(XMotionEvent *e);
 
-/* notify.c */
-void notify_show(const char *title, const char *body, bool critical, int64_t timeout_ms);
+/* notify.c: pop-ups. A click on the body acts (nc_act) and dismisses, on the cross dismisses. */
+void notify_show(const char *title, const char *body, bool critical, int64_t timeout_ms,
+                 const char *action, uint64_t hist_id);
 bool notify_button_press(XButtonEvent *e);
 void notify_expose(Window w);
 void notify_dismiss_all(void);
+
+/* notifycenter.c: the history behind the taskbar's bell, do-not-disturb (kept in the state's
+ * prefs), the messages panel; the root's _ARGOBOX_NOTIFICATIONS mirrors it for tools/tests. */
+enum nc_tab {
+	NC_TAB_NOTIFICATIONS,
+	NC_TAB_MESSAGES,
+	NC_TAB_MAX,
+};
+/* A notification from the control channel: into the history, and a pop-up unless
+ * do-not-disturb is on (critical ones still pop up). */
+void nc_notify(const char *title, const char *body, const char *urgency, int64_t timeout_ms,
+               const char *action);
+/* A message from another user (broker "message"): into the panel, and a notification. */
+void nc_message(const char *id, const char *from, const char *text, int64_t time);
+bool nc_valid_action(const char *action);
+void nc_act(const char *action, uint64_t hist_id); /* marks hist_id read, then acts */
+size_t nc_unread(void);
+bool nc_dnd(void);
+void nc_set_dnd(bool on);
+void nc_toggle(enum nc_tab tab); /* opens the centre on tab, or closes it */
+void nc_close(void);
+void nc_draw(void);
+void nc_key(XKeyEvent *e);
+void nc_button_press(XButtonEvent *e);
+void nc_free(void);
+/* The bell on the taskbar: a bell, crossed with do-not-disturb, a badge with the unread count. */
+void nc_draw_bell(cairo_t *cr, double x, double y, double s);
 
 /* state.c: export (debounced) and restore */
 void state_changed(void);

@@ -739,8 +739,9 @@ patch_end(void *ctx, struct http_request *req, struct http_response *resp)
 			         final);
 			desktop_send(
 			    p->f->desktops, u->user,
-			    ab_proto_msg("notify", json_pack("{ssss}", "title", "Upload finished",
-			                                     "body", body)));
+			    ab_proto_msg("notify",
+			                 json_pack("{ssssss}", "title", "Upload finished", "body",
+			                           body, "action", "app:argobox-files.desktop")));
 		}
 	}
 	http_response_set(resp, 204, "application/json", "", 0);

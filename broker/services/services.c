@@ -179,8 +179,9 @@ notify(struct svc *s, const char *urgency, const char *title, const char *body)
 		if (svc->p.desktops)
 			r = desktop_send(
 			    svc->p.desktops, to[i],
-			    ab_proto_msg("notify", json_pack("{ssssss}", "title", title, "body",
-			                                     body, "urgency", urgency)));
+			    ab_proto_msg("notify", json_pack("{ssssssss}", "title", title, "body",
+			                                     body, "urgency", urgency, "action",
+			                                     "app:argobox-services.desktop")));
 		json_array_append_new(r == 0 ? delivered : absent, json_string(to[i]));
 	}
 	audit_log("service.notify", AUDIT_INFO, NULL, NULL, NULL,
