@@ -181,6 +181,9 @@ const struct ab_cfg_field broker_config_fields[] = {
                 "home storage: backend (local or smb), smb (server, share, path, credentials), "
                 "quota_bytes, profiles/users quotas, upload_max_bytes, usage_refresh_s "
                 "(docs/files.md)"),
+    AB_CFG_JSON("messages", C, messages, JSON_OBJECT, "{}",
+                "messages between users: max_chars, rate_burst, rate_per_minute, inbox_max, "
+                "inbox_max_bytes, demo (docs/messages.md)"),
     AB_CFG_JSON("services", C, services, JSON_ARRAY, "[]",
                 "homelab services: registry, health checks, recovery (docs/services.md)"),
     AB_CFG_ENUM("log.format", C, log_format, log_formats, "text or json"),

@@ -49,6 +49,7 @@
 #include "httpc.h"
 #include "kv.h"
 #include "metrics.h"
+#include "messages.h"
 #include "proxy.h"
 #include "server.h"
 #include "services.h"
@@ -142,6 +143,8 @@ validate_config(void *cfg, struct ab_err *err)
 		r = authn_check_config(cfg, err);
 	if (r >= 0)
 		r = files_check_config(((struct broker_config *)cfg)->files, err);
+	if (r >= 0)
+		r = messages_check_config(((struct broker_config *)cfg)->messages, err);
 	if (r >= 0)
 		r = services_check_config(cfg, err);
 	if (r >= 0)
@@ -509,6 +512,15 @@ main(int argc, char **argv)
 	}
 	if (files_add_routes(files, srv) < 0)
 		ab_warn("cannot add the files routes");
+	struct messages *messages = NULL;
+	struct messages_params msgp = {
+	    .config = cfg.messages, .kv = kv, .desktops = desktops, .users = apps.db};
+	if (messages_new(loop, &msgp, &messages, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	if (messages_add_routes(messages, srv) < 0)
+		ab_warn("cannot add the messages routes");
 #ifdef AB_HAVE_ISOLATION
 	/* an SMB home is mounted (argobox-smbfs) before the container bind-mounts it */
 	isolation_set_home_hook(iso, home_ready, files);
@@ -627,6 +639,7 @@ main(int argc, char **argv)
 	deskstate_sync_free(dsync);
 	services_free(services); /* after isolation_free: the registry is borrowed there */
 	httpc_free(svc_http);
+	messages_free(messages);
 	users_free(apps.db);
 	kv_close(kv);
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);

@@ -145,7 +145,9 @@ function controlClient(sock) {
 				sock.destroy();
 				return;
 			}
-			log(`control ${m.type}${m.type === 'notify' ? ' ' + JSON.stringify({ title: m.title, body: m.body, urgency: m.urgency }) : ''}`);
+			const detail = m.type === 'notify' ? { title: m.title, body: m.body, urgency: m.urgency }
+				: m.type === 'message' ? { id: m.id, from: m.from, text: m.text, time: m.time } : null;
+			log(`control ${m.type}${detail ? ' ' + JSON.stringify(detail) : ''}`);
 			if (m.type === 'ping') sock.write(frame({ v: 1, type: 'pong', seq: m.seq, t: m.t }));
 		}
 	});

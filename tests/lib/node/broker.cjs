@@ -131,7 +131,7 @@ function http(port, method, target, { headers = {}, body, origin = false, latin1
 		s.on('connect', () => {
 			let req = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n`;
 			if (origin) req += `Origin: http://127.0.0.1:${port}\r\n`;
-			const b = body === undefined ? null : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+			const b = body === undefined ? null : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
 			if (b) req += `${headers['Content-Type'] ? '' : 'Content-Type: application/json\r\n'}Content-Length: ${b.length}\r\n`;
 			else if (contentLength) req += 'Content-Length: 0\r\n';
 			for (const [k, v] of Object.entries(headers)) if (v !== undefined) req += `${k}: ${v}\r\n`;

@@ -78,6 +78,7 @@ expected(const struct who *w, enum authz_endpoint ep, const char *owner)
 		return w->role == USERS_ROLE_ADMIN ? 200 : 403;
 	case AUTHZ_FILES_READ: /* the own home only: no path names another's (docs/files.md) */
 	case AUTHZ_FILES_WRITE:
+	case AUTHZ_MESSAGES: /* the own inbox; whom one may write to: docs/messages.md */
 		return anon ? 401 : 200;
 	case AUTHZ_PREVIEW_WS: /* the landing page's preview: anyone, only ever watching */
 		return 206;
