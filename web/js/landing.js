@@ -10,7 +10,10 @@
 // The radio values (homelab, developer, media, ai-operations) are matched to the server's
 // demo profiles by name ("demo-homelab") or title ("AI Operations").
 // When /api/me is missing (404) the server runs without sign-in and the page says so.
-// Without JavaScript the forms still post to the same endpoints.
+// Without JavaScript the forms still post to the same endpoints. The live preview and its
+// Maximize button are landing-preview.js.
+
+import { initPreview } from './landing-preview.js';
 
 const $ = (id) => document.getElementById(id);
 let csrf = null;
@@ -132,6 +135,27 @@ $('login-form').addEventListener('submit', async (e) => {
 	}
 });
 
+/*
+ * Starts a demo of the radio value's profile: {status, data} of POST /api/demo, and on a
+ * refusal `message` (what to tell the visitor). The CSRF token of the new session is kept.
+ */
+async function startDemo(profile) {
+	const r = await api('POST', '/api/demo', { profile: await demoProfile(profile) });
+	if (r.status >= 200 && r.status < 300) {
+		csrf = r.data?.csrf_token ?? csrf;
+		return r;
+	}
+	r.message =
+		r.status === 429
+			? `You started several demos recently. Try again in ${waitText(r.retryAfter)}.`
+			: r.status === 503
+				? 'All demo desktops are in use right now. Try again in a little while.'
+				: r.status === 404 || r.status === 403
+					? 'Demo desktops are not enabled on this server.'
+					: errorText(r, 'The demo desktop could not be started.');
+	return r;
+}
+
 $('demo-form').addEventListener('submit', async (e) => {
 	e.preventDefault();
 	const msg = $('demo-message');
@@ -139,20 +163,12 @@ $('demo-form').addEventListener('submit', async (e) => {
 	$('demo-start').disabled = true;
 	message(msg, 'Preparing your demo desktop…');
 	try {
-		const r = await api('POST', '/api/demo', { profile: await demoProfile(profile) });
+		const r = await startDemo(profile);
 		if (r.status >= 200 && r.status < 300) {
 			location.assign(r.data?.desktop_url || '/desktop.html');
 			return;
 		}
-		const text =
-			r.status === 429
-				? `You started several demos recently. Try again in ${waitText(r.retryAfter)}.`
-				: r.status === 503
-					? 'All demo desktops are in use right now. Try again in a little while.'
-					: r.status === 404 || r.status === 403
-						? 'Demo desktops are not enabled on this server.'
-					: errorText(r, 'The demo desktop could not be started.');
-		message(msg, text, true);
+		message(msg, r.message, true);
 	} catch {
 		message(msg, "Can't reach the server. Check your connection.", true);
 	} finally {
@@ -184,3 +200,4 @@ if (notice) {
 }
 
 refreshAuth();
+initPreview({ startDemo });
