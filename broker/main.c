@@ -19,7 +19,8 @@
  *   auth/       authn.c (sign-in wired into the server), authz.c (the table), ...;
  *   isolation/  containers, network policy, seccomp notify;
  *   services/   registry.c (the "services" config), services.c (health, recovery, API);
- *   admin/      admin_socket.c (argoboxctl's peer), metrics.c (GET /metrics);
+ *   admin/      admin_socket.c (argoboxctl's peer), admin_api.c (the admin console's API),
+ *               metrics.c (GET /metrics);
  *   broker_config.c here: the configuration table.
  * main() below opens them bottom up and closes them top down.
  */
@@ -39,6 +40,7 @@
 #include "auditsvc.h"
 #include "authn.h"
 #include "broker_config.h"
+#include "admin_api.h"
 #include "admin_socket.h"
 #include "desktop.h"
 #include "deskstate_sync.h"
@@ -590,6 +592,22 @@ main(int argc, char **argv)
 	}
 	if (vncgw_add_routes(vncgw, srv) < 0)
 		ab_warn("cannot add the VNC access password routes");
+	/* the admin console's backend (docs/admin.md) */
+	struct admin_api_params ap = {
+	    .desktops = desktops,
+	    .stop = deskstate_sync_end,
+	    .restart = deskstate_sync_restart,
+	    .sync_data = dsync,
+	    .profile_of = profile_of,
+	    .profile_data = &apps,
+	};
+	struct admin_api *admin = NULL;
+	if (admin_api_new(loop, &ap, &admin, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	if (admin_api_add_routes(admin, srv) < 0)
+		ab_warn("cannot add the admin console routes");
 
 	const char *scheme = cfg.tls_cert[0] ? "https" : "http";
 	bool v6 = strchr(cfg.listen_address, ':') != NULL;
@@ -629,6 +647,7 @@ main(int argc, char **argv)
 #endif
 	server_close(srv);     /* websockets close while the desktops are there */
 	metrics_free(metrics); /* its route is served no more */
+	admin_api_free(admin); /* its live streams closed with the server */
 	desktop_manager_free(desktops);
 #ifdef AB_HAVE_ISOLATION
 	isolation_free(iso);

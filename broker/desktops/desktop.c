@@ -529,7 +529,9 @@ struct desktop {
 	struct desktop_waiter *waiters;
 	bool preparing; /* params.prepare has not answered yet: no launch */
 	unsigned clients;
+	unsigned vnc_clients; /* of clients: native VNC ones (vncgw) */
 	int64_t started_ms, ready_ms;
+	int64_t input_ms; /* the last key or pointer message from a browser, 0: none yet */
 	struct desktop *next;
 };
 
@@ -1010,6 +1012,25 @@ desktop_client_attach(struct desktop *d)
 }
 
 void
+desktop_client_vnc(struct desktop *d, bool attached)
+{
+	if (attached) {
+		desktop_client_attach(d);
+		d->vnc_clients++;
+		return;
+	}
+	AB_ASSERT(d->vnc_clients > 0);
+	d->vnc_clients--;
+	desktop_client_detach(d);
+}
+
+void
+desktop_note_input(struct desktop *d)
+{
+	d->input_ms = ab_now_ms();
+}
+
+void
 desktop_client_detach(struct desktop *d)
 {
 	AB_ASSERT(d->clients > 0);
@@ -1155,15 +1176,18 @@ desktop_manager_list(struct desktop_manager *m)
 	json_t *a = json_array();
 	int64_t now = ab_now_ms();
 	for (struct desktop *d = m->desktops; d; d = d->next) {
-		json_array_append_new(
-		    a,
-		    json_pack(
-		        "{sssssIsssIsIsb}", "user", d->user, "state", desktop_state_names[d->state],
-		        "pid",
-		        (json_int_t)(d->launch ? m->launcher->ops->pid(m->launcher, d->launch) : 0),
-		        "runtime_dir", d->runtime_dir, "clients", (json_int_t)d->clients,
-		        "uptime_ms", (json_int_t)(now - d->started_ms), "control",
-		        desktop_control_hello_seen(d->control)));
+		json_t *o = json_pack(
+		    "{sssssIsssIsIsb}", "user", d->user, "state", desktop_state_names[d->state],
+		    "pid",
+		    (json_int_t)(d->launch ? m->launcher->ops->pid(m->launcher, d->launch) : 0),
+		    "runtime_dir", d->runtime_dir, "clients", (json_int_t)d->clients, "uptime_ms",
+		    (json_int_t)(now - d->started_ms), "control",
+		    desktop_control_hello_seen(d->control));
+		json_object_set_new(o, "vnc_clients", json_integer((json_int_t)d->vnc_clients));
+		json_object_set_new(o, "input_ago_ms",
+		                    d->input_ms ? json_integer((json_int_t)(now - d->input_ms))
+		                                : json_null());
+		json_array_append_new(a, o);
 	}
 	return a;
 }

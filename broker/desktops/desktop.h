@@ -13,6 +13,7 @@
 #define BROKER_DESKTOP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -149,6 +150,10 @@ void desktop_waiter_cancel(struct desktop_waiter *w);
 /* A client attached to a ready desktop holds a reference; counts are shown by list. */
 void desktop_client_attach(struct desktop *d);
 void desktop_client_detach(struct desktop *d);
+/* A native VNC client (vncgw) attaches (true) or leaves (false): counted among the clients. */
+void desktop_client_vnc(struct desktop *d, bool attached);
+/* A browser sent a key or pointer event (the admin console's "last input"). */
+void desktop_note_input(struct desktop *d);
 
 const char *desktop_user(const struct desktop *d);
 const char *desktop_rfb_path(const struct desktop *d);
@@ -195,7 +200,10 @@ bool desktop_exists(struct desktop_manager *m, const char *user);
 /* Stops `user`'s desktop. Returns -ENOENT when it has none. */
 int desktop_stop(struct desktop_manager *m, const char *user);
 
-/* [{"user","state","pid","runtime_dir","clients","uptime_ms","control"}...] (new reference) */
+/*
+ * [{"user","state","pid","runtime_dir","clients","uptime_ms","control","vnc_clients",
+ * "input_ago_ms"}...] (new reference; input_ago_ms null before any input)
+ */
 json_t *desktop_manager_list(struct desktop_manager *m);
 unsigned desktop_manager_count(struct desktop_manager *m);
 

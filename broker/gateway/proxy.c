@@ -456,6 +456,10 @@ proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary)
 	} else {
 		memcpy(c->in + c->in_head + c->in_len, in, len);
 		c->in_len += len;
+		/* noVNC sends a key (4) or pointer (5) event as a frame of its own: "last input" */
+		const unsigned char *b = in;
+		if (c->desktop && len > 0 && (b[0] == 4 || b[0] == 5))
+			desktop_note_input(c->desktop);
 	}
 	if (c->state == PROXY_CONNECTED && proxy_flush_in(c) < 0) {
 		proxy_close_later(c, LWS_CLOSE_STATUS_GOINGAWAY, "desktop connection lost");

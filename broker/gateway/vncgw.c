@@ -601,7 +601,7 @@ vncgw_conn_close(struct vncgw_conn *c, const char *why)
 		desktop_waiter_cancel(c->waiter);
 	c->waiter = NULL;
 	if (c->desktop)
-		desktop_client_detach(c->desktop);
+		desktop_client_vnc(c->desktop, false);
 	c->desktop = NULL;
 	ab_closep(&c->cfd);
 	ab_closep(&c->ufd);
@@ -1272,7 +1272,7 @@ vncgw_desktop_ready(struct desktop *d, int status, void *data)
 	}
 	c->ufd = fd;
 	c->desktop = d;
-	desktop_client_attach(d);
+	desktop_client_vnc(d, true);
 	c->uw = ab_loop_watch(c->g->loop, c->ufd, AB_LOOP_READ, vncgw_up_io, c);
 	c->state = VG_UP_VERSION;
 	vncgw_want(c, 12);

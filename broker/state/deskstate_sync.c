@@ -721,18 +721,32 @@ desktop_info(struct desktop_manager *m, const char *user)
 	return NULL;
 }
 
-int
-deskstate_sync_end(void *data, const char *user)
+/* deskstate_sync_end() and deskstate_sync_restart(). */
+static int
+end_or_restart(struct deskstate_sync *s, const char *user, bool restart)
 {
-	struct deskstate_sync *s = data;
 	if (!s->desktops)
 		return -ENOENT;
 	_cleanup_(json_decrefp) json_t *info = desktop_info(s->desktops, user);
 	if (!info)
 		return -ENOENT;
 	const char *state = json_string_value(json_object_get(info, "state"));
-	destroy_start(s, user, state && strcmp(state, "ready") == 0, false);
+	if (restart && state && strcmp(state, "stopping") == 0 && !destroy_find(s, user))
+		return -EBUSY;
+	destroy_start(s, user, state && strcmp(state, "ready") == 0, restart);
 	return 0;
+}
+
+int
+deskstate_sync_end(void *data, const char *user)
+{
+	return end_or_restart(data, user, false);
+}
+
+int
+deskstate_sync_restart(void *data, const char *user)
+{
+	return end_or_restart(data, user, true);
 }
 
 /* Answers 404 to event on target, who has no desktop running (audited as info). */

@@ -91,6 +91,12 @@ int deskstate_sync_restart_http(struct http_request *req, struct http_response *
  * deskstate_sync (a admin_socket_stop_fn). 0, or -ENOENT when no desktop runs.
  */
 int deskstate_sync_end(void *data, const char *user);
+/*
+ * Restarts `user`'s desktop as POST /api/desktop/<user>/restart does: the same flush and
+ * stop, then a start from the stored state. 0, -ENOENT when none runs, -EBUSY while it is
+ * stopping (not by a restart).
+ */
+int deskstate_sync_restart(void *data, const char *user);
 bool deskstate_sync_idle(const struct deskstate_sync *s);
 /*
  * Deletes `user`'s stored state, from the store and from the copy GET answers from (an

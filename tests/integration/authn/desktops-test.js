@@ -14,27 +14,8 @@ const lib = require('../../lib/node/broker.cjs');
 const { waitFor } = lib;
 const sample = lib.paths.sample;
 const tmp = lib.harness({ prefix: 'ab-desktops-' });
-lib.onCleanup(() => {
-	for (const p of fakePids()) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch (e) { /* gone */ }
-});
+lib.onCleanup(() => lib.killFakeSessions(tmp));
 
-function fakePids() {
-	const pids = [];
-	let users = [];
-	try {
-		users = fs.readdirSync(path.join(tmp, 'run'));
-	} catch (e) {
-		/* none */
-	}
-	for (const u of users) {
-		try {
-			for (const m of fs.readFileSync(path.join(tmp, 'run', u, 'fake.log'), 'utf8').matchAll(/start pid=(\d+)/g)) pids.push(Number(m[1]));
-		} catch (e) {
-			/* none */
-		}
-	}
-	return pids;
-}
 function alive(pid) {
 	try {
 		process.kill(pid, 0);

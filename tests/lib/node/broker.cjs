@@ -38,6 +38,9 @@
 //                             websocket with full control of its headers: {ok, ws} or
 //                             {ok: false, status, headers, body}
 //   descendants(pid)          every process below pid
+//   fakeSessionPids(tmp)      the pids of the fake sessions started under tmp/run (fake.log)
+//   killFakeSessions(tmp)     SIGKILLs those still alive (register with onCleanup: sessions lead
+//                             process groups of their own and outlive a killed broker)
 //   alive(pid)                pid exists and is no zombie
 'use strict';
 const assert = require('assert');
@@ -297,7 +300,36 @@ function alive(pid) {
 	try { return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')); } catch (e) { return false; }
 }
 
+function fakeSessionPids(tmp) {
+	const pids = [];
+	let users = [];
+	try {
+		users = fs.readdirSync(path.join(tmp, 'run'));
+	} catch (e) {
+		/* none */
+	}
+	for (const u of users) {
+		try {
+			for (const m of fs.readFileSync(path.join(tmp, 'run', u, 'fake.log'), 'utf8').matchAll(/start pid=(\d+)/g)) pids.push(Number(m[1]));
+		} catch (e) {
+			/* none */
+		}
+	}
+	return pids;
+}
+function killFakeSessions(tmp) {
+	for (const p of fakeSessionPids(tmp)) {
+		try {
+			// a reused pid is not our session
+			if (alive(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('fake-session')) process.kill(p, 'SIGKILL');
+		} catch (e) {
+			/* gone */
+		}
+	}
+}
+
 module.exports = {
 	paths, harness, fail, cleanup, onCleanup, track, tmpDir, waitFor, sleep, http, brokerConfig, startBroker,
+	fakeSessionPids, killFakeSessions,
 	stopBroker, login, demo, as, auditLines, ctl, wsOpen, wsTry, descendants, alive,
 };
