@@ -305,6 +305,15 @@ home_ready(void *data, const char *user, struct ab_err *err)
 }
 #endif
 
+/* The landing page's showcase desktop starts with a layout of demo apps (showcase.h). */
+static int
+seed_state(void *data, const char *user, json_t *state)
+{
+	int r = deskstate_sync_publish(data, user, state);
+	json_decref(state);
+	return r;
+}
+
 /* /healthz: how many desktops the broker holds */
 static void
 desktops_health(json_t *out, void *data)
@@ -486,6 +495,7 @@ main(int argc, char **argv)
 	}
 	apps.authn = authn;
 	authn_set_state_forget(authn, forget_state, dsync);
+	authn_set_showcase_seed(authn, seed_state, dsync);
 #ifdef AB_HAVE_ISOLATION
 	/* Demo identities live in authn: their containers get their demo profile. */
 	isolation_set_resolver(iso, resolve_demo, authn);

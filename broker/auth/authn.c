@@ -853,6 +853,14 @@ authn_free(struct authn *a)
 }
 
 void
+authn_set_showcase_seed(struct authn *a, int (*fn)(void *data, const char *user, json_t *state),
+                        void *data)
+{
+	if (a)
+		showcase_set_seed(a->showcase, fn, data);
+}
+
+void
 authn_set_state_forget(struct authn *a, authn_state_forget_fn fn, void *data)
 {
 	if (!a)

@@ -53,6 +53,10 @@ void authn_free(struct authn *a);
 typedef int (*authn_state_forget_fn)(void *data, const char *user, struct ab_err *err);
 void authn_set_state_forget(struct authn *a, authn_state_forget_fn fn, void *data);
 
+/* The showcase desktop's layout goes through the state area (showcase.h). a may be NULL. */
+void authn_set_showcase_seed(struct authn *a,
+                             int (*fn)(void *data, const char *user, json_t *state), void *data);
+
 /* The live demo identity called `name`, or NULL (a may be NULL). Borrowed. */
 const struct demo_identity *authn_demo_find(const struct authn *a, const char *name);
 

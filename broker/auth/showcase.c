@@ -26,7 +26,57 @@ struct showcase {
 	struct ab_timer *timer;
 	struct recent recent[SHOWCASE_RECENT];
 	size_t next_recent;
+	showcase_seed_fn seed;
+	void *seed_data;
 };
+
+void
+showcase_set_seed(struct showcase *s, showcase_seed_fn fn, void *data)
+{
+	if (!s)
+		return;
+	s->seed = fn;
+	s->seed_data = data;
+}
+
+static bool
+profile_has_app(const struct users_profile *p, const char *app)
+{
+	for (size_t i = 0; i < p->n_apps; i++)
+		if (strcmp(p->apps[i], app) == 0)
+			return true;
+	return false;
+}
+
+json_t *
+showcase_layout(const struct users_profile *p)
+{
+	/* 1280x800 (the default geometry), the taskbar at the bottom */
+	static const struct {
+		const char *app, *klass, *id;
+		int x, y, w, h;
+	} layout[] = {
+	    {"files", "ArgoBoxFiles", "argobox-files.desktop", 300, 380, 720, 330},
+	    {"terminal", "ArgoBoxTerminal", "argobox-terminal.desktop", 660, 50, 580, 300},
+	    {"monitor", "ArgoBoxMonitor", "argobox-monitor.desktop", 40, 40, 580, 400},
+	};
+	json_t *windows = json_array();
+	for (size_t i = 0; i < AB_ARRAY_SIZE(layout); i++) {
+		if (!profile_has_app(p, layout[i].app))
+			continue;
+		json_array_append_new(
+		    windows,
+		    json_pack("{s{ssss}sssisisisisisbsbsbsi}", "app", "class", layout[i].klass,
+		              "desktop_id", layout[i].id, "title", "", "workspace", 0, "x",
+		              layout[i].x, "y", layout[i].y, "w", layout[i].w, "h", layout[i].h,
+		              "maximized", false, "minimized", false, "fullscreen", false, "stack",
+		              (int)json_array_size(windows)));
+	}
+	return json_pack("{sisos{ssss}s{ssss}s{sisi}s{sss[]sb}s{}}", "version", 1, "windows",
+	                 windows, "wallpaper", "image", "", "fit", "fill", "theme", "mode", "dark",
+	                 "accent", "#3d8bfd", "workspaces", "count", 4, "current", 0, "taskbar",
+	                 "position", "bottom", "pinned", "autohide", false, "prefs");
+}
 
 /* Viewers attached to the showcase desktop; -1 when it does not exist. */
 static int
@@ -145,6 +195,8 @@ showcase_viewer(struct showcase *s, const char *peer, const char **ret, struct a
 			                    : r;
 		snprintf(s->user, sizeof(s->user), "%s", id->name);
 		s->started_ms = now;
+		if (s->seed && s->seed(s->seed_data, s->user, showcase_layout(p)) < 0)
+			ab_warn("preview: the showcase layout was not stored: it starts empty");
 		audit_log("preview.start", AUDIT_INFO, s->user, "demo", peer,
 		          json_pack("{ssss}", "reason", "first viewer", "profile", p->name));
 		ab_info("preview: showcase desktop '%s' (%s) starts for its first viewer", s->user,

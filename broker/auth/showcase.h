@@ -22,6 +22,7 @@
 #ifndef BROKER_SHOWCASE_H
 #define BROKER_SHOWCASE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,6 +56,18 @@ void showcase_free(struct showcase *s);
  * preview profile (404). err says why.
  */
 int showcase_viewer(struct showcase *s, const char *peer, const char **ret, struct ab_err *err);
+
+/*
+ * The showcase's look: before its desktop starts, seed(data, user, state) is handed a desktop
+ * state (new reference) with the profile's demo apps (monitor, terminal, files: whichever the
+ * profile allows) placed in a fixed layout, so the window manager opens them as it restores a
+ * layout and the preview shows a desktop in use, its monitor graphs moving and the taskbar
+ * clock. main.c stores it through the state area (deskstate_sync_publish). NULL: none.
+ */
+typedef int (*showcase_seed_fn)(void *data, const char *user, json_t *state);
+void showcase_set_seed(struct showcase *s, showcase_seed_fn fn, void *data);
+/* The seeded layout for a desktop of profile p (new reference; tests and docs). */
+json_t *showcase_layout(const struct users_profile *p);
 
 /* The current showcase desktop's user name, or NULL. */
 const char *showcase_user(const struct showcase *s);

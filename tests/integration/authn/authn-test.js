@@ -614,6 +614,12 @@ const tests = {
 		const show = auditLines(b).find((l) => l.event === 'preview.start').user;
 		assert.match(show, /^demo-[0-9a-f]{8}$/, 'showcase desktop is a demo identity');
 		assert.match(b.fakeLog(show), /apps=terminal,files,monitor,services,settings$/m, 'the demo profile');
+		// it starts with the scripted layout of the profile's demo apps (stored before it started)
+		const admin = await login(b, 'daniel');
+		const st = await http(b.port, 'GET', `/api/desktops/${show}/state`, { headers: as(admin) });
+		assert.strictEqual(st.status, 200, `showcase state: ${st.body}`);
+		assert.deepStrictEqual(st.json.state.windows.map((w) => w.app.class).sort(),
+			['ArgoBoxFiles', 'ArgoBoxMonitor', 'ArgoBoxTerminal'], 'showcase layout');
 		// input from the preview socket: dropped by the broker, the stream stays in sync
 		r1.key(0x61);
 		r1.pointer();
