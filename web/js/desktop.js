@@ -133,7 +133,9 @@ function connect() {
 	);
 
 	// No subprotocol: the broker speaks binary frames only (never base64).
-	const ws = new WebSocket(websocketUrl(location));
+	// ?watch=USER: an admin watches USER's desktop, read-only (/ws/desktop/USER, docs/admin.md)
+	const watch = params.get('watch');
+	const ws = new WebSocket(watch ? websocketUrl(location, `/ws/desktop/${encodeURIComponent(watch)}`) : websocketUrl(location));
 	ws.binaryType = 'arraybuffer';
 	// These listeners are added before noVNC's handlers, so they see each message first.
 	ws.addEventListener('open', () => {
@@ -180,7 +182,7 @@ function connect() {
 	rfb.background = '#000';
 	rfb.qualityLevel = clampParam('quality', 6, 0, 9);
 	rfb.compressionLevel = clampParam('compression', 2, 0, 9);
-	rfb.viewOnly = params.get('view_only') === '1';
+	rfb.viewOnly = params.get('view_only') === '1' || Boolean(watch);
 
 	rfb.addEventListener('connect', () => {
 		progress.rfbReady = true;
@@ -701,6 +703,8 @@ async function loadIdentity() {
 	$('menu-user').textContent = menu.user ?? 'Not signed in';
 	$('menu-role').textContent = menu.role ?? '';
 	$('menu-sign-out').hidden = !menu.auth;
+	// the admin console: offered to admins only (the API refuses everyone else anyway)
+	$('menu-admin').hidden = !(menu.role === 'admin' || !menu.auth);
 	return menu.user;
 }
 
