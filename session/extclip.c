@@ -21,6 +21,19 @@ get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+long long
+extclip_cut_text_len(const uint8_t hdr[8], size_t limit, bool *ret_extended)
+{
+	int32_t len = (int32_t)get32(hdr + 4);
+	size_t n = len < 0 ? (size_t) - (int64_t)len : (size_t)len;
+	if (n > limit)
+		return -EMSGSIZE;
+	if (len < 0 && n < 4)
+		return -EBADMSG;
+	*ret_extended = len < 0;
+	return (long long)n;
+}
+
 uint8_t *
 extclip_message(uint32_t flags, const void *payload, size_t n, size_t *ret_len)
 {

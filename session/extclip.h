@@ -15,6 +15,7 @@
 #ifndef SESSION_EXTCLIP_H
 #define SESSION_EXTCLIP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,14 @@ int extclip_provide_text(uint32_t flags, const uint8_t *payload, size_t n, size_
  * promise.
  */
 int extclip_caps_text_max(uint32_t flags, const uint8_t *payload, size_t n, uint32_t *ret_text_max);
+
+/*
+ * A client's ClientCutText header (type, 3 bytes of padding, s32 length): the number of
+ * bytes that follow it, and in *ret_extended whether it is an extended message (a negative
+ * length: at least the 4-byte flags word follows). Returns -EMSGSIZE beyond `limit` and
+ * -EBADMSG for an extended one too short for its flags; the caller drops the client.
+ */
+long long extclip_cut_text_len(const uint8_t hdr[8], size_t limit, bool *ret_extended);
 
 /* CRLF (and a lone CR) -> LF, in place; returns the new length. Pure. */
 size_t extclip_to_lf(char *s, size_t len);

@@ -370,23 +370,22 @@ clip_read_message(struct vnc *v, rfbClientPtr cl)
 		rfbCloseClient(cl);
 		return;
 	}
-	int32_t len = (int32_t)((uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 |
-	                        (uint32_t)hdr[6] << 8 | hdr[7]);
 	/* an extended message carries zlib data; allow for incompressible text doubled by CRLF */
-	size_t limit = 2 * v->clip.max + 4096;
-	size_t n = len < 0 ? (size_t) - (int64_t)len : (size_t)len;
-	if (n > limit || (len < 0 && n < 4)) {
-		rfbErr("client cut text of %zu bytes (%s), dropping it\n", n,
-		       n < 4 ? "too short" : "over the limit");
+	bool extended;
+	long long r = extclip_cut_text_len(hdr, 2 * v->clip.max + 4096, &extended);
+	if (r < 0) {
+		rfbErr("client cut text %s, dropping it\n",
+		       r == -EBADMSG ? "too short" : "over the limit");
 		rfbCloseClient(cl);
 		return;
 	}
+	size_t n = (size_t)r;
 	_cleanup_free_ uint8_t *body = ab_xmalloc(n + 1);
 	if (n > 0 && rfbReadExact(cl, (char *)body, (int)n) <= 0) {
 		rfbCloseClient(cl);
 		return;
 	}
-	if (len >= 0) {
+	if (!extended) {
 		if (cl->viewOnly)
 			return;
 		size_t un;

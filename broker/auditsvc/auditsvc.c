@@ -16,6 +16,7 @@
 #include "alerts.h"
 #include "audit.h"
 #include "auditdb.h"
+#include "auditquery.h"
 #include "auditreport.h"
 #include "broker_config.h"
 #include "desktop.h"
@@ -32,15 +33,11 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_PARAM_BYTES 256 /* one filter value */
+#define MAX_PARAM_BYTES AUDITQUERY_PARAM_BYTES
 #define MAX_PARAMS      16
-#define PAGE_DEFAULT    100
-#define PAGE_MAX        1000
 #define TAIL_MAX        32         /* live tails at once */
 #define TAIL_BUFFER     (1u << 20) /* per tail; a slower client loses events (counted) */
 #define KEEPALIVE_MS    15000
-#define MIN_TIME_MS     946684800000LL /* 2000-01-01 */
-#define MAX_RANGE_MS    (3660LL * 86400000)
 
 struct tail;
 
@@ -68,65 +65,6 @@ struct auditsvc {
 };
 
 /* ---- filters ---- */
-
-struct filter {
-	struct auditdb_query q;
-	char user[MAX_PARAM_BYTES + 1], role[MAX_PARAM_BYTES + 1], source[MAX_PARAM_BYTES + 1];
-	char event[MAX_PARAM_BYTES + 1], text[MAX_PARAM_BYTES + 1];
-	enum { FMT_JSON, FMT_NDJSON, FMT_CSV } format;
-};
-
-static bool
-parse_ms(const char *s, int64_t *ret)
-{
-	char *end;
-	if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s)) {
-		errno = 0;
-		long long v = strtoll(s, &end, 10);
-		if (errno || *end)
-			return false;
-		*ret = v;
-		return true;
-	}
-	struct tm tm = {0};
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p) {
-		memset(&tm, 0, sizeof(tm));
-		p = strptime(s, "%Y-%m-%d", &tm);
-		if (!p || *p)
-			return false;
-	}
-	int ms = 0;
-	if (*p == '.') {
-		p++;
-		int digits = 0;
-		while (*p >= '0' && *p <= '9') {
-			if (digits < 3)
-				ms = ms * 10 + (*p - '0');
-			digits++;
-			p++;
-		}
-		if (!digits)
-			return false;
-		for (; digits < 3; digits++)
-			ms *= 10;
-	}
-	int64_t off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int hh, mm;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
-			return false;
-		off = (hh * 60 + mm) * 60000LL * (*p == '+' ? 1 : -1);
-		p += 6;
-	}
-	if (*p)
-		return false;
-	time_t t = timegm(&tm);
-	*ret = (int64_t)t * 1000 + ms - off;
-	return true;
-}
 
 /*
  * The i-th query parameter, URL-decoded by lws, split into *key and *val (inside frag):
@@ -168,46 +106,11 @@ query_param(struct http_request *req, int i, char frag[MAX_PARAM_BYTES + 32], co
 	return 1;
 }
 
-/* A from/to value: a time between 2000-01-01 and a year from now, else msg says why. */
-static bool
-parse_time_param(const char *key, const char *val, int64_t *ret, char *msg, size_t msg_len)
-{
-	int64_t ms;
-	if (!parse_ms(val, &ms) || ms < MIN_TIME_MS ||
-	    ms > (int64_t)time(NULL) * 1000 + 86400000LL * 366) {
-		snprintf(msg, msg_len,
-		         "%.16s: '%.64s' is not a time between 2000-01-01 and a year from now "
-		         "(RFC 3339, a date, or ms since the epoch)",
-		         key, val);
-		return false;
-	}
-	*ret = ms;
-	return true;
-}
-
-/* [from, to) must be ordered and at most MAX_RANGE_MS long. */
-static bool
-check_range(int64_t from, int64_t to, char *msg, size_t msg_len)
-{
-	if (from >= to) {
-		snprintf(msg, msg_len, "from must be before to");
-		return false;
-	}
-	if (to - from > MAX_RANGE_MS) {
-		snprintf(msg, msg_len, "the range is longer than 3660 days");
-		return false;
-	}
-	return true;
-}
-
 /* Reads the query string into f. Returns 0, or fills msg with why it is a 400. */
 static int
-parse_filter(struct http_request *req, struct filter *f, bool tail, char *msg, size_t msg_len)
+parse_filter(struct http_request *req, struct auditquery *f, bool tail, char *msg, size_t msg_len)
 {
-	memset(f, 0, sizeof(*f));
-	f->q.outcome = -1;
-	f->q.limit = PAGE_DEFAULT;
-	bool have_from = false, have_to = false, have_limit = false, asc_set = false;
+	auditquery_init(f, tail);
 	for (int i = 0;; i++) {
 		char frag[MAX_PARAM_BYTES + 32];
 		const char *key, *val;
@@ -216,96 +119,14 @@ parse_filter(struct http_request *req, struct filter *f, bool tail, char *msg, s
 			return -1;
 		if (qp == 0)
 			break;
-		char *dst = NULL;
-		if (strcmp(key, "user") == 0) {
-			dst = f->user;
-			f->q.user = f->user;
-		} else if (strcmp(key, "role") == 0) {
-			dst = f->role;
-			f->q.role = f->role;
-		} else if (strcmp(key, "source") == 0) {
-			dst = f->source;
-			f->q.source = f->source;
-		} else if (strcmp(key, "event") == 0) {
-			dst = f->event;
-			f->q.event_prefix = f->event;
-		} else if (strcmp(key, "q") == 0) {
-			dst = f->text;
-			f->q.text = f->text;
-		} else if (strcmp(key, "outcome") == 0) {
-			f->q.outcome = audit_outcome_from_name(val);
-			if (f->q.outcome < 0) {
-				snprintf(msg, msg_len, "outcome: grant, deny, info or failure");
-				return -1;
-			}
-		} else if (strcmp(key, "from") == 0 || strcmp(key, "to") == 0) {
-			int64_t ms;
-			if (!parse_time_param(key, val, &ms, msg, msg_len))
-				return -1;
-			if (key[0] == 'f') {
-				f->q.from_ms = ms;
-				have_from = true;
-			} else {
-				f->q.to_ms = ms;
-				have_to = true;
-			}
-		} else if (strcmp(key, "cursor") == 0) {
-			long long ts, seq;
-			char tail_c;
-			if (sscanf(val, "%lld-%lld%c", &ts, &seq, &tail_c) != 2 || ts < 0 ||
-			    seq <= 0) {
-				snprintf(msg, msg_len, "cursor: not a cursor this API gave out");
-				return -1;
-			}
-			f->q.after_ts = ts;
-			f->q.after_seq = seq;
-		} else if (strcmp(key, "limit") == 0) {
-			char *end;
-			long v = strtol(val, &end, 10);
-			if (*end || v < 1 || v > PAGE_MAX) {
-				snprintf(msg, msg_len, "limit: 1 to %d", PAGE_MAX);
-				return -1;
-			}
-			f->q.limit = (unsigned)v;
-			have_limit = true;
-		} else if (strcmp(key, "format") == 0 && !tail) {
-			if (strcmp(val, "json") == 0)
-				f->format = FMT_JSON;
-			else if (strcmp(val, "ndjson") == 0)
-				f->format = FMT_NDJSON;
-			else if (strcmp(val, "csv") == 0)
-				f->format = FMT_CSV;
-			else {
-				snprintf(msg, msg_len, "format: json, ndjson or csv");
-				return -1;
-			}
-		} else if (strcmp(key, "order") == 0 && !tail) {
-			if (strcmp(val, "asc") != 0 && strcmp(val, "desc") != 0) {
-				snprintf(msg, msg_len, "order: asc or desc");
-				return -1;
-			}
-			f->q.ascending = val[0] == 'a';
-			asc_set = true;
-		} else {
-			snprintf(msg, msg_len, "unknown query parameter '%.32s'", key);
+		if (auditquery_param(f, key, val, msg, msg_len) < 0)
 			return -1;
-		}
-		if (dst)
-			snprintf(dst, MAX_PARAM_BYTES + 1, "%s", val);
 	}
-	if (have_from && have_to && !check_range(f->q.from_ms, f->q.to_ms, msg, msg_len))
-		return -1;
-	if (f->format != FMT_JSON) {
-		if (!have_limit)
-			f->q.limit = 0; /* an export has everything that matches */
-		if (!asc_set)
-			f->q.ascending = true; /* oldest first */
-	}
-	return 0;
+	return auditquery_finish(f, msg, msg_len);
 }
 
 static bool
-filter_matches(const struct filter *f, const struct audit_event *ev)
+filter_matches(const struct auditquery *f, const struct audit_event *ev)
 {
 	if (f->q.user && (!ev->user || strcmp(ev->user, f->q.user) != 0))
 		return false;
@@ -374,7 +195,7 @@ struct tail {
 	struct tail *next;
 	struct auditsvc *a;
 	struct http_stream *h;
-	struct filter f;
+	struct auditquery f;
 	struct auditdb_buf buf;
 	size_t off;
 	uint64_t lost;
@@ -572,7 +393,7 @@ route_query(struct http_request *req, struct http_response *resp, void *data)
 {
 	struct auditsvc *a = data;
 	char msg[256];
-	struct filter f;
+	struct auditquery f;
 	if (parse_filter(req, &f, false, msg, sizeof(msg)) < 0) {
 		http_response_error(resp, 400, msg);
 		return 0;
@@ -587,11 +408,11 @@ route_query(struct http_request *req, struct http_response *resp, void *data)
 		http_response_error(resp, 500, err.msg);
 		return 0;
 	}
-	if (f.format != FMT_JSON) {
+	if (f.format != AUDITQUERY_JSON) {
 		struct export *x = ab_xcalloc(1, sizeof(*x));
 		x->a = a;
 		x->cur = cur;
-		x->csv = f.format == FMT_CSV;
+		x->csv = f.format == AUDITQUERY_CSV;
 		if (x->csv)
 			auditdb_csv_header(&x->buf);
 		http_response_stream(resp, 200,
@@ -659,9 +480,9 @@ auditsvc_report(struct auditsvc *a, const struct auditsvc_report_req *rq, json_t
 	    (rq->user && strlen(rq->user) > MAX_PARAM_BYTES))
 		return report_refuse(rq, EINVAL, "from, to and user are at most 256 bytes each",
 		                     err);
-	if (!parse_time_param("from", rq->from, &from, msg, sizeof(msg)) ||
-	    !parse_time_param("to", rq->to, &to, msg, sizeof(msg)) ||
-	    !check_range(from, to, msg, sizeof(msg)))
+	if (!auditquery_time("from", rq->from, &from, msg, sizeof(msg)) ||
+	    !auditquery_time("to", rq->to, &to, msg, sizeof(msg)) ||
+	    !auditquery_range_ok(from, to, msg, sizeof(msg)))
 		return report_refuse(rq, EINVAL, msg, err);
 	if (rq->limit > AUDITREPORT_ITEMS_MAX) {
 		snprintf(msg, sizeof(msg), "limit: 1 to %d rows per list", AUDITREPORT_ITEMS_MAX);

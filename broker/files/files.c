@@ -532,10 +532,9 @@ list_dir(struct files *f, struct http_request *req, struct http_response *resp, 
 
 /* ---- download ---- */
 
-/* Parses a single "bytes=a-b" | "bytes=a-" | "bytes=-n". 1 ok, 0 absent/ignored, -1 bad. */
-static int
-parse_range(const char *h, unsigned long long size, unsigned long long *start,
-            unsigned long long *end)
+int
+files_parse_range(const char *h, unsigned long long size, unsigned long long *start,
+                  unsigned long long *end)
 {
 	if (!h)
 		return 0;
@@ -614,7 +613,7 @@ download(struct files *f, struct http_request *req, struct http_response *resp, 
 		return;
 	}
 	const char *range = http_request_header(req, "range", hdr, sizeof(hdr));
-	int k = parse_range(range, size, &a, &b);
+	int k = files_parse_range(range, size, &a, &b);
 	if (k < 0) {
 		char cr[64];
 		snprintf(cr, sizeof(cr), "bytes */%llu", size);

@@ -110,6 +110,14 @@ json_t *files_usage_json(struct files *f, const char *user, const struct files_h
 int files_trash(int homefd, const char *rel, const char *user, const struct files_home *h,
                 char *ret_name, size_t ret_len);
 
+/*
+ * A Range header: a single "bytes=a-b" | "bytes=a-" | "bytes=-n" of a file of `size` bytes,
+ * into [*start, *end]. 1 ok, 0 absent or ignored (other units, several ranges: the whole
+ * file), -1 bad or unsatisfiable (416). Pure.
+ */
+int files_parse_range(const char *h, unsigned long long size, unsigned long long *start,
+                      unsigned long long *end);
+
 /* Adds Content-Disposition: attachment with the RFC 5987 file name. */
 void files_add_disposition(struct http_response *resp, const char *name);
 
@@ -142,6 +150,14 @@ int files_smb_mount(struct files *f, const char *user, const struct files_home *
 bool files_smb_usage(const char *dir, int64_t *used);
 
 /* ---- files_upload.c ---- */
+/* A tus header's decimal number of bytes (no sign, no spaces, < 2^53); -1 when not one. */
+int64_t files_tus_parse_u53(const char *s);
+/*
+ * Finds `key` in a tus Upload-Metadata header ("key base64,key2 base64,flag") and decodes
+ * its value into out (NUL-terminated; a value holding a NUL is refused). 1 found, 0 absent,
+ * -1 bad or larger than size - 1 bytes. Pure.
+ */
+int files_tus_meta_get(const char *meta, const char *key, char *out, size_t size);
 int files_upload_add_routes(struct files *f, struct server *srv);
 int files_upload_load(struct files *f, struct ab_err *err);
 void files_upload_free_all(struct files *f);

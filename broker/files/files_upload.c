@@ -240,9 +240,8 @@ tus_version_ok(struct http_request *req, struct http_response *resp)
 	return false;
 }
 
-/* A decimal number of bytes (no sign, no spaces, < 2^53); -1 when not one. */
-static int64_t
-parse_u53(const char *s)
+int64_t
+files_tus_parse_u53(const char *s)
 {
 	if (!s || !*s || strlen(s) > 16)
 		return -1;
@@ -293,9 +292,8 @@ b64_decode(const char *in, size_t n, char *out, size_t size)
 	return memchr(out, '\0', o) ? -1 : (int)o;
 }
 
-/* Finds `key` in an Upload-Metadata header and decodes its value. 1 found, 0 absent, -1 bad. */
-static int
-meta_get(const char *meta, const char *key, char *out, size_t size)
+int
+files_tus_meta_get(const char *meta, const char *key, char *out, size_t size)
 {
 	size_t kl = strlen(key);
 	for (const char *p = meta; p && *p;) {
@@ -326,7 +324,7 @@ upload_create(struct http_request *req, struct http_response *resp, void *data)
 		return 0;
 	char lenbuf[32], meta[TUS_MAX_META];
 	int64_t length =
-	    parse_u53(http_request_header(req, "upload-length", lenbuf, sizeof(lenbuf)));
+	    files_tus_parse_u53(http_request_header(req, "upload-length", lenbuf, sizeof(lenbuf)));
 	if (length < 0) {
 		deny(ev, req, resp, 400,
 		     "Upload-Length (a number of bytes) required; deferred length is not supported",
@@ -336,8 +334,8 @@ upload_create(struct http_request *req, struct http_response *resp, void *data)
 	if (!http_request_header(req, "upload-metadata", meta, sizeof(meta)))
 		meta[0] = '\0';
 	char filename[FILES_NAME_MAX + 8], dest[FILES_PATH_MAX + 8];
-	int k1 = meta_get(meta, "filename", filename, sizeof(filename));
-	int k2 = meta_get(meta, "destination", dest, sizeof(dest));
+	int k1 = files_tus_meta_get(meta, "filename", filename, sizeof(filename));
+	int k2 = files_tus_meta_get(meta, "destination", dest, sizeof(dest));
 	const char *why = NULL;
 	if (k1 < 0)
 		why =
@@ -560,8 +558,10 @@ patch_begin(struct http_request *req, struct http_response *resp, void *data)
 		     json_pack("{ss}", "id", u->id));
 		return NULL;
 	}
-	int64_t off = parse_u53(http_request_header(req, "upload-offset", ob, sizeof(ob)));
-	int64_t clen = parse_u53(http_request_header(req, "content-length", cl, sizeof(cl)));
+	int64_t off =
+	    files_tus_parse_u53(http_request_header(req, "upload-offset", ob, sizeof(ob)));
+	int64_t clen =
+	    files_tus_parse_u53(http_request_header(req, "content-length", cl, sizeof(cl)));
 	if (u->busy) {
 		deny(ev, req, resp, 423, "another request is writing this upload",
 		     json_pack("{ss}", "id", u->id));

@@ -51,16 +51,9 @@ struct proxy_conn {
 	int64_t paused_since_ms; /* the browser's socket is full: the desktop is not read */
 	int64_t paused_ms;       /* closed spells of that */
 	unsigned long long bytes_to_browser, bytes_to_desktop;
-	/* view-only (an admin watching): client input is dropped, see rfb_filter() */
+	/* view-only (an admin watching): client input is dropped, see proxy_rfb_filter() */
 	bool view_only;
-	struct rfb_filter {
-		int stage;             /* RFB_F_* */
-		unsigned char hdr[20]; /* the message header being collected */
-		size_t hlen;
-		unsigned long long rest; /* payload bytes still to pass or drop */
-		bool drop;
-		unsigned long long dropped; /* input messages dropped */
-	} f;
+	struct proxy_rfb_filter f;
 	bool input_audited; /* the first dropped input message is audited */
 	enum lws_close_status close_status;
 	char close_reason[64];
@@ -273,7 +266,7 @@ enum { RFB_F_VERSION, RFB_F_SECTYPE, RFB_F_VNCAUTH, RFB_F_CLIENTINIT, RFB_F_MSG 
 
 /* Header length of the message whose first hlen bytes are in hdr; 0: unknown type. */
 static size_t
-rfb_filter_hlen(const struct rfb_filter *f)
+rfb_filter_hlen(const struct proxy_rfb_filter *f)
 {
 	switch (f->stage) {
 	case RFB_F_VERSION:
@@ -317,9 +310,9 @@ rfb_filter_hlen(const struct rfb_filter *f)
  * requests and fences; drops key, pointer, clipboard, resize, xvp and QEMU
  * key messages; forces the shared flag. Returns < 0 on anything else.
  */
-static int
-rfb_filter(struct rfb_filter *f, const unsigned char *in, size_t len, unsigned char *out,
-           size_t *out_len)
+int
+proxy_rfb_filter(struct proxy_rfb_filter *f, const unsigned char *in, size_t len,
+                 unsigned char *out, size_t *out_len)
 {
 	while (len) {
 		if (f->rest) {
@@ -437,7 +430,7 @@ proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary)
 	}
 	if (c->view_only) {
 		size_t n = 0;
-		if (rfb_filter(&c->f, in, len, c->in + c->in_head + c->in_len, &n) < 0) {
+		if (proxy_rfb_filter(&c->f, in, len, c->in + c->in_head + c->in_len, &n) < 0) {
 			ab_warn(
 			    "websocket from %s: view-only client sent an unexpected RFB message",
 			    c->peer);

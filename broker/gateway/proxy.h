@@ -56,6 +56,25 @@ struct proxy_conn *proxy_open(struct lws *ws, struct ab_loop *loop, struct deskt
  * Set right after proxy_open(), before any frame.
  */
 void proxy_set_view_only(struct proxy_conn *c, bool on);
+/*
+ * The view-only filter itself, pure (proxy_receive runs every frame of a view-only client
+ * through it; tests/fuzz/fuzz_proxy.c runs fuzzed streams): it follows the client's RFB
+ * stream across frames in `f` (zeroed to start, at the ProtocolVersion), appends to `out`
+ * what may reach the desktop (at most len + sizeof(f->hdr) bytes: a header collected across
+ * frames is written with the frame that completes it) and adds their number to *out_len.
+ * Returns 0, or -EPROTO for a message a view-only client may not send: close the connection.
+ */
+struct proxy_rfb_filter {
+	int stage;             /* handshake step or messages (proxy.c's RFB_F_*) */
+	unsigned char hdr[20]; /* the message header being collected */
+	size_t hlen;
+	unsigned long long rest; /* payload bytes still to pass or drop */
+	bool drop;
+	unsigned long long dropped; /* input messages dropped */
+};
+int proxy_rfb_filter(struct proxy_rfb_filter *f, const unsigned char *in, size_t len,
+                     unsigned char *out, size_t *out_len);
+
 /* A websocket frame (fragment) arrived. Returns < 0 to close the websocket. */
 int proxy_receive(struct proxy_conn *c, const void *in, size_t len, bool binary);
 /* The websocket is writable. Returns < 0 to close the websocket. */

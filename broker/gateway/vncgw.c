@@ -805,6 +805,26 @@ vncgw_auth_failed(struct vncgw_conn *c, const char *reason)
 	vncgw_refuse(c, true, "authentication failed");
 }
 
+int
+vncgw_rfb_version(const uint8_t v[12], bool client)
+{
+	char s[13];
+	unsigned major, minor;
+	char nl;
+	memcpy(s, v, 12);
+	s[12] = '\0';
+	if (client) {
+		if (memcmp(s, "RFB ", 4) != 0 ||
+		    sscanf(s, "RFB %3u.%3u%c", &major, &minor, &nl) != 3 || nl != '\n' ||
+		    major != 3 || s[7] != '.')
+			return -EPROTO;
+	} else if (sscanf(s, "RFB %3u.%3u\n", &major, &minor) != 2 || major != 3) {
+		return -EPROTO;
+	}
+	/* 3.4/3.6 (UltraVNC) speak 3.3; 3.889 (Apple) and later speak 3.8 */
+	return minor >= 8 ? 8 : minor == 7 ? 7 : 3;
+}
+
 /* The response arrived: find whose password answers the challenge. */
 static void
 vncgw_check_response(struct vncgw_conn *c)
@@ -864,18 +884,13 @@ vncgw_client_step(struct vncgw_conn *c)
 	}
 	switch (c->state) {
 	case VG_VERSION: {
-		unsigned major, minor;
-		char nl;
-		c->hs[12] = '\0';
-		if (memcmp(c->hs, "RFB ", 4) != 0 ||
-		    sscanf((char *)c->hs, "RFB %3u.%3u%c", &major, &minor, &nl) != 3 ||
-		    nl != '\n' || major != 3 || c->hs[7] != '.') {
+		int minor = vncgw_rfb_version(c->hs, true);
+		if (minor < 0) {
 			vncgw_audit_deny(c, "vncgw.connect", "not an RFB 3.x ProtocolVersion");
 			vncgw_conn_close(c, "bad ProtocolVersion");
 			return -EPROTO;
 		}
-		/* 3.4/3.6 (UltraVNC) speak 3.3; 3.889 (Apple) and later speak 3.8 */
-		c->minor = minor >= 8 ? 8 : minor == 7 ? 7 : 3;
+		c->minor = minor;
 		if (c->locked) {
 			vncgw_audit_deny(c, "vncgw.connect", "source locked out");
 			vncgw_refuse(c, false, "too many failed authentications; try again later");
@@ -975,13 +990,12 @@ vncgw_up_step(struct vncgw_conn *c)
 		return 0;
 	switch (c->state) {
 	case VG_UP_VERSION: {
-		unsigned major, minor;
-		c->hs[12] = '\0';
-		if (sscanf((char *)c->hs, "RFB %3u.%3u\n", &major, &minor) != 2 || major != 3) {
+		int minor = vncgw_rfb_version(c->hs, false);
+		if (minor < 0) {
 			vncgw_up_failed(c, "not an RFB 3.x ProtocolVersion");
 			return 0;
 		}
-		c->up_minor = minor >= 8 ? 8 : minor == 7 ? 7 : 3;
+		c->up_minor = minor;
 		char v[13];
 		snprintf(v, sizeof(v), "RFB 003.%03d\n", c->up_minor);
 		buf_put(&c->tou, v, 12);

@@ -89,6 +89,13 @@ void vncgw_free(struct vncgw *g);
  */
 int vncgw_des_response(const char *password, const uint8_t challenge[16], uint8_t out[16]);
 
+/*
+ * A ProtocolVersion (its 12 bytes) as the gateway reads it: the RFB 3.x minor version it
+ * speaks in answer (3 for 3.3 to 3.6, 7, or 8 for 3.8 and later), or -EPROTO when it is not
+ * one. `client`: the VNC client's, held to "RFB xxx.yyy\n" exactly; else the session's.
+ */
+int vncgw_rfb_version(const uint8_t v[12], bool client);
+
 /* true for addresses in 100.64.0.0/10 or fd7a:115c:a1e0::/48 (Tailscale). */
 bool vncgw_addr_is_tailnet(const char *addr);
 

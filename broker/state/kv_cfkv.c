@@ -477,6 +477,16 @@ entry_cmp(const void *a, const void *b)
 	              ((const struct kv_list_entry *)b)->name);
 }
 
+/* Frees a finished list call and the response it parsed. */
+static void
+list_ctx_free(struct list_ctx *l, json_t *root)
+{
+	json_decref(root);
+	free(l->prefix);
+	free(l->after);
+	free(l);
+}
+
 static void
 on_list_done(const struct httpc_resp *r, void *data)
 {
@@ -500,8 +510,10 @@ on_list_done(const struct httpc_resp *r, void *data)
 		}
 	}
 	if (error) {
+		/* returns rather than jumps: a goto may not cross the cleanup variables below */
 		l->fn(error, msg, NULL, l->data);
-		goto out;
+		list_ctx_free(l, root);
+		return;
 	}
 	json_t *arr = json_object_get(root, "result");
 	const char *rcursor =
@@ -574,11 +586,7 @@ on_list_done(const struct httpc_resp *r, void *data)
 		free(metas[k]);
 	free(metas);
 	free(ents);
-out:
-	json_decref(root);
-	free(l->prefix);
-	free(l->after);
-	free(l);
+	list_ctx_free(l, root);
 }
 
 static int
