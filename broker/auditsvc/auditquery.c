@@ -10,6 +10,12 @@
 #include <time.h>
 
 static bool
+digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool
 parse_ms(const char *s, int64_t *ret)
 {
 	char *end;
@@ -48,8 +54,14 @@ parse_ms(const char *s, int64_t *ret)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int hh, mm;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59)
+		/*
+		 * Exactly "+HH:MM". sscanf's "%2d:%2d" also took "+1:2" (and signs, blanks), and
+		 * the 6 bytes skipped then ran past the end of the string (found by fuzzing).
+		 */
+		if (!digit(p[1]) || !digit(p[2]) || p[3] != ':' || !digit(p[4]) || !digit(p[5]))
+			return false;
+		int hh = (p[1] - '0') * 10 + (p[2] - '0'), mm = (p[4] - '0') * 10 + (p[5] - '0');
+		if (hh > 23 || mm > 59)
 			return false;
 		off = (hh * 60 + mm) * 60000LL * (*p == '+' ? 1 : -1);
 		p += 6;
