@@ -127,6 +127,40 @@ test_time_and_skew(void **state)
 	free(p);
 }
 
+/*
+ * fuzz_jwt's finding: "exp" of INT64_MAX overflowed exp + skew (undefined behaviour, which
+ * in practice wrapped to a token long expired), INT64_MIN overflowed now - exp in the
+ * message. Times beyond +-1e15 s are refused as out of range, whatever the claim.
+ */
+static void
+test_time_extremes(void **state)
+{
+	static const char *const claims[] = {
+	    "\"exp\":9223372036854775807",
+	    "\"exp\":-9223372036854775808",
+	    "\"exp\":1000000000000000",
+	    "\"exp\":2000000000,\"nbf\":-9223372036854775808",
+	    "\"exp\":2000000000,\"iat\":9223372036854775807",
+	    "\"exp\":1e300",
+	};
+	for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
+		char *p =
+		    ab_xasprintf("{\"aud\":\"%s\",\"iss\":\"%s\",%s}", TK_AUD, TK_ISS, claims[i]);
+		char *tok = tk_sign(key, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", p);
+		expect_reject(tok, key, "out of range");
+		free(tok);
+		free(p);
+	}
+	/* the largest accepted: far future, fine */
+	char *p =
+	    ab_xasprintf("{\"aud\":\"%s\",\"iss\":\"%s\",\"exp\":999999999999999}", TK_AUD, TK_ISS);
+	char *tok = tk_sign(key, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", p);
+	char why[1024];
+	assert_int_equal(check(tok, key, why, sizeof(why)), 0);
+	free(tok);
+	free(p);
+}
+
 static void
 test_attacks(void **state)
 {
@@ -407,5 +441,5 @@ test_mutations(void **state)
 	free(js);
 }
 
-AB_TEST_MAIN(setup, teardown, test_valid, test_time_and_skew, test_attacks, test_weak_key,
-             test_b64url, test_from_request, test_jwks_parse, test_mutations);
+AB_TEST_MAIN(setup, teardown, test_valid, test_time_and_skew, test_time_extremes, test_attacks,
+             test_weak_key, test_b64url, test_from_request, test_jwks_parse, test_mutations);
