@@ -5,8 +5,8 @@
  * (broker/auth/authz.c: route, owner, decision for every role). The input is method NUL
  * path NUL caller. Whatever the input: a path the check passes has no "..", dotfile, "//" or
  * backslash; an owner taken from the path is a valid user name; anonymous callers reach
- * public routes only; members and demos never reach another user's desktop, and nobody but
- * an admin gets the admin endpoints.
+ * public routes only (and the landing page's preview, view-only like everyone); members and
+ * demos never reach another user's desktop, and nobody but an admin gets the admin endpoints.
  */
 #include "audit.h"
 #include "authz.h"
@@ -61,7 +61,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			if (!who.user)
 				FUZZ_CHECK(ep == AUTHZ_PUBLIC || ep == AUTHZ_LOGIN ||
-				           ep == AUTHZ_DEMO_START);
+				           ep == AUTHZ_DEMO_START || ep == AUTHZ_PREVIEW_WS);
+			if (ep ==
+			    AUTHZ_PREVIEW_WS) /* the showcase: everyone watches, nobody types */
+				FUZZ_CHECK(d == AUTHZ_VIEW_ONLY);
 			if (ep == AUTHZ_ADMIN_READ || ep == AUTHZ_ADMIN_WRITE)
 				FUZZ_CHECK(who.role == USERS_ROLE_ADMIN && who.user);
 			if (owner[0] && who.user && strcmp(owner, who.user) != 0 &&

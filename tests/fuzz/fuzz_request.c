@@ -67,7 +67,8 @@ replace(const char *s, const char *mark, const char *with)
 static bool
 public_endpoint(enum authz_endpoint ep)
 {
-	return ep == AUTHZ_PUBLIC || ep == AUTHZ_LOGIN || ep == AUTHZ_DEMO_START;
+	return ep == AUTHZ_PUBLIC || ep == AUTHZ_LOGIN || ep == AUTHZ_DEMO_START ||
+	       ep == AUTHZ_PREVIEW_WS;
 }
 
 int
@@ -97,6 +98,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	auth_request_check(&ctx, &rq, NOW_MS, &d);
 	if (d.status == 0) {
 		FUZZ_CHECK(d.access == AUTHZ_ALLOW || d.access == AUTHZ_VIEW_ONLY);
+		if (d.endpoint == AUTHZ_PREVIEW_WS)
+			FUZZ_CHECK(d.access == AUTHZ_VIEW_ONLY);
 		if (!d.id.user[0])
 			FUZZ_CHECK(public_endpoint(d.endpoint));
 		if (d.id.via == AUTH_VIA_SESSION && !auth_local_method_safe(rq.method)) {
