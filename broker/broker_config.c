@@ -184,6 +184,10 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_JSON("messages", C, messages, JSON_OBJECT, "{}",
                 "messages between users: max_chars, rate_burst, rate_per_minute, inbox_max, "
                 "inbox_max_bytes, demo (docs/messages.md)"),
+    AB_CFG_JSON(
+        "share", C, share, JSON_OBJECT, "{}",
+        "view-only share links: require_sign_in, min_ttl_s, max_ttl_s, default_ttl_s, max_links, "
+        "max_viewers (docs/sharing.md)"),
     AB_CFG_JSON("services", C, services, JSON_ARRAY, "[]",
                 "homelab services: registry, health checks, recovery (docs/services.md)"),
     AB_CFG_ENUM("log.format", C, log_format, log_formats, "text or json"),

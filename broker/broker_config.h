@@ -66,6 +66,7 @@ struct broker_config {
 	json_t *profiles; /* {"name": {...}} */
 	json_t *files;    /* broker/files: quotas and upload limits (docs/files.md) */
 	json_t *messages; /* broker/messages: limits and the demo policy (docs/messages.md) */
+	json_t *share;    /* broker/auth/share.c: view-only share links (docs/sharing.md) */
 	json_t *services; /* services/registry.c: [{"name","url","check",...}] */
 	char log_format[8];
 	char log_level[8];

@@ -52,6 +52,7 @@
 #include "kv.h"
 #include "metrics.h"
 #include "messages.h"
+#include "share.h"
 #include "proxy.h"
 #include "server.h"
 #include "services.h"
@@ -147,6 +148,8 @@ validate_config(void *cfg, struct ab_err *err)
 		r = files_check_config(((struct broker_config *)cfg)->files, err);
 	if (r >= 0)
 		r = messages_check_config(((struct broker_config *)cfg)->messages, err);
+	if (r >= 0)
+		r = share_check_config(((struct broker_config *)cfg)->share, err);
 	if (r >= 0)
 		r = services_check_config(cfg, err);
 	if (r >= 0)
@@ -533,6 +536,15 @@ main(int argc, char **argv)
 	}
 	if (messages_add_routes(messages, srv) < 0)
 		ab_warn("cannot add the messages routes");
+	struct share *share = NULL;
+	struct share_params shp = {.config = cfg.share, .kv = kv, .desktops = desktops, .srv = srv};
+	if (share_new(loop, &shp, &share, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	if (share_add_routes(share, srv) < 0)
+		ab_warn("cannot add the share routes");
+	authn_set_share(authn, share);
 #ifdef AB_HAVE_ISOLATION
 	/* an SMB home is mounted (argobox-smbfs) before the container bind-mounts it */
 	isolation_set_home_hook(iso, home_ready, files);
@@ -669,6 +681,7 @@ main(int argc, char **argv)
 	services_free(services); /* after isolation_free: the registry is borrowed there */
 	httpc_free(svc_http);
 	messages_free(messages);
+	share_free(share);
 	users_free(apps.db);
 	kv_close(kv);
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);

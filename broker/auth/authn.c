@@ -17,6 +17,7 @@
 #include "authn.h"
 #include "demo_pool.h"
 #include "showcase.h"
+#include "share.h"
 #include "httpc.h"
 #include "proxy.h"
 
@@ -49,6 +50,7 @@ struct authn {
 	struct authn_cleanup *cleanups;
 	struct demo_pool *pool;
 	struct showcase *showcase;
+	struct share *share; /* view-only share links (share.h), or NULL */
 	authn_state_forget_fn state_forget;
 	void *state_forget_data;
 };
@@ -143,6 +145,26 @@ authn_preview(struct authn *a, struct http_request *req, struct http_response *d
 	return 0;
 }
 
+/* GET /ws/share/<token>: the owner's desktop, view-only, while the link lives (share.h). */
+static int
+authn_share(struct authn *a, struct http_request *req, struct http_response *deny)
+{
+	struct ab_err err = {0};
+	int status = 404;
+	const char *token = req->path + strlen("/ws/share/");
+	int r = a->share ? share_viewer(a->share, token, req->user[0] ? req->user : NULL, req->peer,
+	                                req->desktop, sizeof(req->desktop), req->ws_tag,
+	                                sizeof(req->ws_tag), &status, &err)
+	                 : ab_err_set(&err, ENOENT, "sharing is off");
+	if (r < 0) {
+		a->last_req = NULL;
+		http_response_error(deny, status, err.msg);
+		return r;
+	}
+	req->view_only = true;
+	return 0;
+}
+
 static int
 authn_authorize(struct http_request *req, struct http_response *deny, void *data)
 {
@@ -168,6 +190,8 @@ authn_authorize(struct http_request *req, struct http_response *deny, void *data
 	}
 	if (req->websocket && d->endpoint == AUTHZ_PREVIEW_WS)
 		return authn_preview(a, req, deny);
+	if (req->websocket && d->endpoint == AUTHZ_SHARE_WS)
+		return authn_share(a, req, deny);
 	if (req->websocket) {
 		/* another user's desktop: only one that exists (a registered user or a live demo)
 		 */
@@ -858,6 +882,13 @@ authn_set_showcase_seed(struct authn *a, int (*fn)(void *data, const char *user,
 {
 	if (a)
 		showcase_set_seed(a->showcase, fn, data);
+}
+
+void
+authn_set_share(struct authn *a, struct share *s)
+{
+	if (a)
+		a->share = s;
 }
 
 void

@@ -57,6 +57,10 @@ void authn_set_state_forget(struct authn *a, authn_state_forget_fn fn, void *dat
 void authn_set_showcase_seed(struct authn *a,
                              int (*fn)(void *data, const char *user, json_t *state), void *data);
 
+/* View-only share links (share.h): /ws/share/<token> upgrades are checked there. */
+struct share;
+void authn_set_share(struct authn *a, struct share *s);
+
 /* The live demo identity called `name`, or NULL (a may be NULL). Borrowed. */
 const struct demo_identity *authn_demo_find(const struct authn *a, const char *name);
 

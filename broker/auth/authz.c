@@ -43,6 +43,9 @@ static const struct rule {
     [AUTHZ_FILES_WRITE] = {"files.write", false, false, {A, A, A, D}, {D, D, D, D}},
     /* the landing page's live preview: anyone, never more than watching (showcase.h) */
     [AUTHZ_PREVIEW_WS] = {"preview.websocket", false, false, {V, V, V, V}, {D, D, D, D}},
+    /* own share links (not demo: its desktop is ephemeral); viewers: the token decides */
+    [AUTHZ_SHARE] = {"share", false, true, {A, A, D, D}, {D, D, D, D}},
+    [AUTHZ_SHARE_WS] = {"share.websocket", false, false, {V, V, V, V}, {D, D, D, D}},
     /* own inbox only; who may write to whom is the messages area's (message.send audits) */
     [AUTHZ_MESSAGES] = {"messages", false, false, {A, A, A, D}, {D, D, D, D}},
 };
@@ -123,6 +126,10 @@ const struct authz_route_example authz_routes[] = {
     {"GET", "/api/uploads/*", AUTHZ_FILES_WRITE},
     {"PATCH", "/api/uploads/*", AUTHZ_FILES_WRITE},
     {"DELETE", "/api/uploads/*", AUTHZ_FILES_WRITE},
+    {"GET", "/api/share", AUTHZ_SHARE},
+    {"POST", "/api/share", AUTHZ_SHARE},
+    {"DELETE", "/api/share/*", AUTHZ_SHARE},
+    {"GET", "/ws/share/*", AUTHZ_SHARE_WS},
     {"GET", "/api/messages", AUTHZ_MESSAGES},
     {"POST", "/api/messages", AUTHZ_MESSAGES},
     {"GET", "/api/messages/blocks", AUTHZ_MESSAGES},

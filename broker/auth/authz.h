@@ -49,6 +49,8 @@ enum authz_endpoint {
 	AUTHZ_FILES_READ,      /* GET /api/files[/...]: the caller's own home (docs/files.md) */
 	AUTHZ_FILES_WRITE,     /* POST, DELETE /api/files/..., /api/uploads[/...]: own home */
 	AUTHZ_PREVIEW_WS,      /* GET /ws/preview: the landing page's showcase, view-only, anyone */
+	AUTHZ_SHARE,           /* GET, POST /api/share, DELETE /api/share/<id>: own links */
+	AUTHZ_SHARE_WS,        /* GET /ws/share/<token>: a share link's viewer, view-only */
 	AUTHZ_MESSAGES,        /* GET, POST /api/messages[/blocks], DELETE .../blocks: own inbox */
 	AUTHZ_ENDPOINT_MAX,
 };

@@ -74,6 +74,7 @@ struct server {
 	char web_root[PATH_MAX]; /* realpath of cfg->web_root, "" when unusable */
 	lws_retry_bo_t retry;
 	struct lws_protocols protocols[3];
+	struct conn *ws_conns; /* open websockets */
 };
 
 struct http_stream {
@@ -108,6 +109,10 @@ struct conn {
 	char peer[64];
 	bool view_only;
 	void *ws; /* the handler's connection */
+	/* the authorize hook's tag (server_ws_close_tagged), and the list of open websockets */
+	char tag[48];
+	struct lws *wsi;
+	struct conn *ws_next;
 };
 
 /* ---- requests and responses ---- */
@@ -803,10 +808,18 @@ deny_message(const struct http_response *r, char *buf, size_t size, const char *
 }
 
 /* Logs, audits ("desktop.connect" deny) and answers one refused upgrade. */
+/* A websocket path as logs and audit lines show it: a share link's token is a secret. */
+static const char *
+ws_log_path(const char *uri)
+{
+	return strncmp(uri, "/ws/share/", 10) == 0 ? "/ws/share/(token)" : uri;
+}
+
 static void
 ws_deny(struct lws *wsi, const char *peer, const char *uri, const char *user, const char *role,
         const char *why, const struct http_response *deny)
 {
+	uri = ws_log_path(uri);
 	ab_warn("websocket from %s to '%s' refused (%d): %s", peer, uri, deny->status, why);
 	audit_log("desktop.connect", AUDIT_DENY, user && user[0] ? user : NULL,
 	          role && role[0] ? role : NULL, peer,
@@ -857,7 +870,7 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	struct http_response deny = {0};
 	if (strcmp(uri, "/websockify") != 0 && strcmp(uri, "/ws") != 0 &&
 	    strcmp(uri, "/ws/desktop") != 0 && strncmp(uri, "/ws/desktop/", 12) != 0 &&
-	    strcmp(uri, "/ws/preview") != 0) {
+	    strcmp(uri, "/ws/preview") != 0 && strncmp(uri, "/ws/share/", 10) != 0) {
 		why = "no websocket endpoint at this path";
 		http_response_error(&deny, 404, why);
 	} else if (!subprotocol_ok(wsi)) {
@@ -883,6 +896,7 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 	}
 	if (!why) {
 		snprintf(c->user, sizeof(c->user), "%s", req.desktop[0] ? req.desktop : req.user);
+		snprintf(c->tag, sizeof(c->tag), "%s", req.ws_tag);
 		c->view_only = req.view_only;
 		if (!s->ws || !s->ws->accepts(c->user)) {
 			why = "no desktop user";
@@ -895,9 +909,9 @@ ws_filter(struct server *s, struct lws *wsi, struct conn *c)
 		return -1;
 	}
 	http_response_clear(&deny);
-	audit_log(
-	    "desktop.connect", AUDIT_GRANT, req.user, req.role[0] ? req.role : NULL, c->peer,
-	    json_pack("{sssssb}", "path", uri, "desktop", c->user, "view_only", c->view_only));
+	audit_log("desktop.connect", AUDIT_GRANT, req.user, req.role[0] ? req.role : NULL, c->peer,
+	          json_pack("{sssssb}", "path", ws_log_path(uri), "desktop", c->user, "view_only",
+	                    c->view_only));
 	return 0;
 }
 
@@ -1046,6 +1060,9 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		if (c)
 			conn_http_reset(c);
 		c->ws = s->ws ? s->ws->open(wsi, s->ws_data, c->user, c->peer, c->view_only) : NULL;
+		c->wsi = wsi;
+		c->ws_next = s->ws_conns;
+		s->ws_conns = c;
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (!c->ws)
@@ -1059,6 +1076,12 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		if (c->ws)
 			s->ws->closed(c->ws);
 		c->ws = NULL;
+		for (struct conn **pp = &s->ws_conns; *pp; pp = &(*pp)->ws_next) {
+			if (*pp == c) {
+				*pp = c->ws_next;
+				break;
+			}
+		}
 		return 0;
 	default:
 		return 0;
@@ -1225,6 +1248,29 @@ server_close(struct server *s)
 	loop_lws_detach(s->loop);
 	lws_context_destroy(s->ctx);
 	s->ctx = NULL;
+}
+
+unsigned
+server_ws_close_tagged(struct server *s, const char *tag)
+{
+	unsigned n = 0;
+	for (struct conn *c = s->ws_conns; c && tag[0]; c = c->ws_next) {
+		if (strcmp(c->tag, tag) == 0) {
+			/* closed from the service loop, at once (never inside this call) */
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			n++;
+		}
+	}
+	return n;
+}
+
+unsigned
+server_ws_count_tagged(struct server *s, const char *tag)
+{
+	unsigned n = 0;
+	for (struct conn *c = s->ws_conns; c && tag[0]; c = c->ws_next)
+		n += strcmp(c->tag, tag) == 0;
+	return n;
 }
 
 void

@@ -11,7 +11,8 @@
  *      <web.root>/node_modules/@novnc/novnc/).
  * A handler fills a `struct http_response`; the server writes it.
  *
- * Websocket upgrades are accepted on /websockify, /ws and /ws/desktop[/USER] only, with no
+ * Websocket upgrades are accepted on /websockify, /ws, /ws/desktop[/USER], /ws/preview and
+ * /ws/share/TOKEN only, with no
  * subprotocol or "binary", from the same origin, after the authorize hook;
  * the connection is then handed to proxy.c.
  */
@@ -42,6 +43,7 @@ struct http_request {
 	/* websocket only, set by the authorize hook: whose desktop to attach ("" = user's) */
 	char desktop[64];
 	bool view_only;  /* drop the client's input (an admin watching) */
+	char ws_tag[48]; /* websocket only, set by the authorize hook: see server_ws_close_tagged */
 	struct lws *wsi; /* for header lookups through the helpers below */
 };
 
@@ -143,6 +145,13 @@ struct server_ws_ops {
 	void (*closed)(void *conn);
 };
 void server_set_ws_handler(struct server *s, const struct server_ws_ops *ops, void *data);
+/*
+ * Open websockets whose upgrade the authorize hook tagged (http_request.ws_tag, e.g. a share
+ * link's "share:<id>"): close_tagged closes them from the loop right after the call (their
+ * handlers' `closed` run then) and returns how many; count_tagged counts them. "" matches none.
+ */
+unsigned server_ws_close_tagged(struct server *s, const char *tag);
+unsigned server_ws_count_tagged(struct server *s, const char *tag);
 
 /*
  * /healthz: {"status":"ok", ...} with what each registered area adds to the object; 503

@@ -10,7 +10,7 @@ const fs = require('fs');
 const path = require('path');
 const lib = require('../../lib/node/broker.cjs');
 
-const { as, auditLines, alive, demo, fail, http, login, stopBroker, waitFor, wsOpen, wsTry } = lib;
+const { as, auditLines, alive, demo, fail, http, login, rfb, stopBroker, waitFor, wsOpen, wsTry } = lib;
 const { brokerBin, src } = lib.paths;
 const sample = lib.paths.sample;
 const extraPids = []; /* sessions that outlive their broker (readopt) */
@@ -51,48 +51,6 @@ async function startBroker(opts = {}) {
 	if (opts.tls) cfg.tls = opts.tls;
 	if (opts.noauth) { delete cfg.auth; delete cfg.users; delete cfg.profiles; }
 	return lib.startBroker({ tmp, cfg });
-}
-
-/* Runs the RFB handshake on an open websocket; returns helpers. */
-async function rfb(ws) {
-	let buf = Buffer.concat(ws.early || []);
-	if (ws.earlyListener) ws.off('message', ws.earlyListener);
-	let waiters = [];
-	let closed = false;
-	ws.on('message', (d) => { buf = Buffer.concat([buf, d]); waiters.forEach((w) => w()); });
-	ws.on('close', () => { closed = true; waiters.forEach((w) => w()); });
-	const read = (n) => new Promise((res, rej) => {
-		const t = setTimeout(() => rej(new Error(`timeout reading ${n} bytes`)), 15000);
-		const check = () => {
-			if (buf.length >= n) {
-				clearTimeout(t);
-				waiters = waiters.filter((w) => w !== check);
-				const r = buf.subarray(0, n); buf = buf.subarray(n); res(r);
-			} else if (closed) { clearTimeout(t); rej(new Error('websocket closed')); }
-		};
-		waiters.push(check); check();
-	});
-	assert.strictEqual((await read(12)).toString(), 'RFB 003.008\n');
-	ws.send(Buffer.from('RFB 003.008\n'));
-	const nt = (await read(1))[0];
-	await read(nt);
-	ws.send(Buffer.from([1]));
-	assert.strictEqual((await read(4)).readUInt32BE(0), 0, 'security result');
-	ws.send(Buffer.from([0])); // exclusive: the view-only filter must force shared
-	const si = await read(24);
-	await read(si.readUInt32BE(20));
-	const update = async () => {
-		const m = Buffer.alloc(10); m[0] = 3; m[1] = 0; m.writeUInt16BE(4, 6); m.writeUInt16BE(4, 8);
-		ws.send(m);
-		const hd = await read(16);
-		assert.strictEqual(hd[0], 0, 'FramebufferUpdate');
-		await read(hd.readUInt16BE(8) * hd.readUInt16BE(10) * 4);
-	};
-	const key = (sym) => { const m = Buffer.alloc(8); m[0] = 4; m[1] = 1; m.writeUInt32BE(sym, 4); ws.send(m); };
-	const pointer = () => ws.send(Buffer.from([5, 1, 0, 10, 0, 10]));
-	const cut = (t) => { const h = Buffer.alloc(8); h[0] = 6; h.writeUInt32BE(t.length, 4); ws.send(Buffer.concat([h, Buffer.from(t)])); };
-	const resize = () => { const m = Buffer.alloc(24); m[0] = 251; m.writeUInt16BE(100, 2); m.writeUInt16BE(100, 4); m[6] = 1; ws.send(m); };
-	return { update, key, pointer, cut, resize, closed: () => closed };
 }
 
 const tests = {

@@ -37,6 +37,8 @@
 //   wsTry(port, target, {cookie, origin, protocols, headers})
 //                             websocket with full control of its headers: {ok, ws} or
 //                             {ok: false, status, headers, body}
+//   rfb(ws)                   the RFB handshake on a wsOpen() websocket: {update, key, pointer,
+//                             cut, resize, closed}
 //   descendants(pid)          every process below pid
 //   fakeSessionPids(tmp)      the pids of the fake sessions started under tmp/run (fake.log)
 //   killFakeSessions(tmp)     SIGKILLs those still alive (register with onCleanup: sessions lead
@@ -276,6 +278,49 @@ function wsTry(port, target, { cookie, origin, protocols = [], headers = {} } = 
 	});
 }
 
+/* Runs the RFB handshake on a websocket from wsOpen(); returns {update, key, pointer, cut,
+ * resize, closed}: update() asks for a 4x4 update and reads it, the others send input. */
+async function rfb(ws) {
+	let buf = Buffer.concat(ws.early || []);
+	if (ws.earlyListener) ws.off('message', ws.earlyListener);
+	let waiters = [];
+	let closed = false;
+	ws.on('message', (d) => { buf = Buffer.concat([buf, d]); waiters.forEach((w) => w()); });
+	ws.on('close', () => { closed = true; waiters.forEach((w) => w()); });
+	const read = (n) => new Promise((res, rej) => {
+		const t = setTimeout(() => rej(new Error(`timeout reading ${n} bytes`)), 15000);
+		const check = () => {
+			if (buf.length >= n) {
+				clearTimeout(t);
+				waiters = waiters.filter((w) => w !== check);
+				const r = buf.subarray(0, n); buf = buf.subarray(n); res(r);
+			} else if (closed) { clearTimeout(t); rej(new Error('websocket closed')); }
+		};
+		waiters.push(check); check();
+	});
+	assert.strictEqual((await read(12)).toString(), 'RFB 003.008\n');
+	ws.send(Buffer.from('RFB 003.008\n'));
+	const nt = (await read(1))[0];
+	await read(nt);
+	ws.send(Buffer.from([1]));
+	assert.strictEqual((await read(4)).readUInt32BE(0), 0, 'security result');
+	ws.send(Buffer.from([0])); // exclusive: the view-only filter must force shared
+	const si = await read(24);
+	await read(si.readUInt32BE(20));
+	const update = async () => {
+		const m = Buffer.alloc(10); m[0] = 3; m[1] = 0; m.writeUInt16BE(4, 6); m.writeUInt16BE(4, 8);
+		ws.send(m);
+		const hd = await read(16);
+		assert.strictEqual(hd[0], 0, 'FramebufferUpdate');
+		await read(hd.readUInt16BE(8) * hd.readUInt16BE(10) * 4);
+	};
+	const key = (sym) => { const m = Buffer.alloc(8); m[0] = 4; m[1] = 1; m.writeUInt32BE(sym, 4); ws.send(m); };
+	const pointer = () => ws.send(Buffer.from([5, 1, 0, 10, 0, 10]));
+	const cut = (t) => { const h = Buffer.alloc(8); h[0] = 6; h.writeUInt32BE(t.length, 4); ws.send(Buffer.concat([h, Buffer.from(t)])); };
+	const resize = () => { const m = Buffer.alloc(24); m[0] = 251; m.writeUInt16BE(100, 2); m.writeUInt16BE(100, 4); m[6] = 1; ws.send(m); };
+	return { update, key, pointer, cut, resize, closed: () => closed };
+}
+
 /* Every process below pid (sessions lead process groups of their own). */
 function descendants(pid) {
 	const kids = new Map();
@@ -329,6 +374,7 @@ function killFakeSessions(tmp) {
 }
 
 module.exports = {
+	rfb,
 	paths, harness, fail, cleanup, onCleanup, track, tmpDir, waitFor, sleep, http, brokerConfig, startBroker,
 	fakeSessionPids, killFakeSessions,
 	stopBroker, login, demo, as, auditLines, ctl, wsOpen, wsTry, descendants, alive,

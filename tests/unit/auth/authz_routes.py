@@ -78,7 +78,9 @@ def main():
     for p in re.findall(r'strcmp\(uri, "(/[^"]*)"\)', server):
         served[("GET", p)] = "server.c (websocket)"
     for p in re.findall(r'strncmp\(uri, "(/[^"]*/)", \d+\)', server):
-        served[("GET", p + "{user}")] = "server.c (websocket)"
+        # a prefix names a desktop ({user}) or carries a token ("*": /ws/share/<token>)
+        key = ("GET", p + "*") if ("GET", p + "*") in rows else ("GET", p + "{user}")
+        served[key] = "server.c (websocket)"
 
     for (method, path), ep in sorted(rows.items()):
         if (method, path) in RESERVED:

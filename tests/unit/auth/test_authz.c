@@ -82,6 +82,12 @@ expected(const struct who *w, enum authz_endpoint ep, const char *owner)
 		return anon ? 401 : 200;
 	case AUTHZ_PREVIEW_WS: /* the landing page's preview: anyone, only ever watching */
 		return 206;
+	case AUTHZ_SHARE: /* own share links; a demo desktop is not shared */
+		if (anon)
+			return 401;
+		return w->role == USERS_ROLE_DEMO ? 403 : 200;
+	case AUTHZ_SHARE_WS: /* the token decides (share.c); always view-only */
+		return 206;
 	case AUTHZ_VNC_PASSWORD: /* own VNC access password; demo identities get none */
 		if (anon)
 			return 401;
