@@ -92,6 +92,57 @@ struct smbfs_file {
 static struct smbfs S;
 
 /*
+ * The attributes of the last directory listed, for SMBFS_LIST_TTL_MS: a listing is usually
+ * followed by a stat of every entry (the broker's files API, ls -l), which would otherwise be
+ * one SMB round trip each. Any change through the mount drops it.
+ */
+#define SMBFS_LIST_TTL_MS 1000
+struct smbfs_entry {
+	char *name;
+	struct stat st;
+};
+static struct {
+	char *dir; /* FUSE path of the directory, NULL = empty */
+	struct smbfs_entry *v;
+	size_t n, cap;
+	int64_t at_ms;
+} L;
+
+static void
+list_cache_drop(void)
+{
+	for (size_t i = 0; i < L.n; i++)
+		free(L.v[i].name);
+	free(L.dir);
+	L.dir = NULL;
+	L.n = 0;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct smbfs_entry *)a)->name, ((const struct smbfs_entry *)b)->name);
+}
+
+/* The cached attributes of path, if its directory was listed less than the TTL ago. */
+static bool
+list_cache_get(const char *path, struct stat *st)
+{
+	const char *slash = strrchr(path, '/');
+	if (!L.dir || !slash || ab_now_ms() - L.at_ms > SMBFS_LIST_TTL_MS)
+		return false;
+	size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+	if (strlen(L.dir) != dlen || strncmp(L.dir, path, dlen) != 0)
+		return false;
+	struct smbfs_entry key = {.name = (char *)slash + 1};
+	const struct smbfs_entry *e = bsearch(&key, L.v, L.n, sizeof(*L.v), entry_cmp);
+	if (!e)
+		return false;
+	*st = e->st;
+	return true;
+}
+
+/*
  * LeakSanitizer (the ASan build): libsmbclient keeps a talloc stack frame for the process's
  * life, which it never frees. Not ours to fix; everything else is still checked.
  */
@@ -383,6 +434,8 @@ op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	/* by path: SMB's fstat needs read-attributes access a write-only handle lacks */
 	(void)fi;
+	if (list_cache_get(path, st))
+		return 0;
 	URL_OR_RETURN(url, path);
 	int r;
 	SMBFS_RETRY(r, smbc_stat(url, st));
@@ -404,22 +457,37 @@ op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct 
 		return smbfs_result(r, "list");
 	struct stat st;
 	const struct libsmb_file_info *e;
+	list_cache_drop();
 	errno = 0;
 	while ((e = smbc_readdirplus2((unsigned)dh, &st)) != NULL) {
-		if (strcmp(e->name, ".") != 0 && strcmp(e->name, "..") != 0)
+		if (strcmp(e->name, ".") != 0 && strcmp(e->name, "..") != 0) {
 			smbfs_fix_stat(&st);
+			if (L.n == L.cap) {
+				L.cap = L.cap ? 2 * L.cap : 256;
+				L.v = ab_xrealloc(L.v, L.cap * sizeof(*L.v));
+			}
+			L.v[L.n++] = (struct smbfs_entry){.name = ab_xstrdup(e->name), .st = st};
+		}
 		if (fill(buf, e->name, &st, 0, FUSE_FILL_DIR_PLUS))
 			break;
 		errno = 0;
 	}
 	r = errno && errno != ENOENT ? -errno : 0;
 	smbc_closedir(dh);
+	if (r == 0) {
+		qsort(L.v, L.n, sizeof(*L.v), entry_cmp);
+		L.dir = ab_xstrdup(path);
+		L.at_ms = ab_now_ms();
+	} else {
+		list_cache_drop();
+	}
 	return smbfs_result(r, "list");
 }
 
 static int
 smbfs_open_file(const char *path, int flags, mode_t mode, struct fuse_file_info *fi)
 {
+	list_cache_drop();
 	URL_OR_RETURN(url, path);
 	int64_t old = 0;
 	if (flags & O_TRUNC) {
@@ -519,6 +587,7 @@ op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_in
 static int
 op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
+	list_cache_drop();
 	struct smbfs_file *f = file_of(fi);
 	if (f->flags & O_APPEND)
 		off = (off_t)f->size; /* every write goes to the end this handle knows */
@@ -545,6 +614,7 @@ op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
 static int
 smbfs_set_size(const char *path, struct smbfs_file *f, int64_t size, const char *op)
 {
+	list_cache_drop();
 	URL_OR_RETURN(url, path);
 	int64_t old = f ? f->size : smbfs_size_of(url);
 	if (old < 0)
@@ -591,6 +661,7 @@ op_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_
 static int
 op_unlink(const char *path)
 {
+	list_cache_drop();
 	URL_OR_RETURN(url, path);
 	int64_t size = smbfs_size_of(url);
 	int r;
@@ -606,6 +677,7 @@ op_unlink(const char *path)
 static int
 op_mkdir(const char *path, mode_t mode)
 {
+	list_cache_drop();
 	(void)mode;
 	URL_OR_RETURN(url, path);
 	int r;
@@ -616,6 +688,7 @@ op_mkdir(const char *path, mode_t mode)
 static int
 op_rmdir(const char *path)
 {
+	list_cache_drop();
 	URL_OR_RETURN(url, path);
 	int r;
 	SMBFS_RETRY(r, smbc_rmdir(url));
@@ -625,6 +698,7 @@ op_rmdir(const char *path)
 static int
 op_rename(const char *from, const char *to, unsigned int flags)
 {
+	list_cache_drop();
 	if (flags & ~RENAME_NOREPLACE)
 		return -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT: not over SMB */
 	URL_OR_RETURN(ufrom, from);
@@ -649,6 +723,7 @@ op_rename(const char *from, const char *to, unsigned int flags)
 static int
 op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
+	list_cache_drop();
 	(void)fi;
 	URL_OR_RETURN(url, path);
 	struct timeval t[2];
@@ -994,6 +1069,8 @@ main(int argc, char **argv)
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	fuse_unmount(fuse);
 	fuse_destroy(fuse);
+	list_cache_drop();
+	free(L.v);
 	smbc_free_context(S.ctx, 1);
 	if (S.password) {
 		explicit_bzero(S.password, strlen(S.password));

@@ -73,7 +73,15 @@ rm "$M/big" && echo small >"$M/small.txt" && ok "after deleting, writing fits ag
 	bad "a small write after freeing space failed"
 
 # smbd goes away: a clear error and an audit line; it comes back: reconnected, open file too
-exec 7>>"$M/small.txt"
+# a writer holding the file open across the outage (in its own process: smbd, restarted
+# from this shell, must not inherit the file)
+(
+	exec 7>>"$M/small.txt"
+	until [ -e "$T/go" ]; do sleep 0.05; done
+	echo "after" >&7
+) &
+holder=$!
+sleep 0.3
 stop_smbd
 sleep 0.2
 out=$(ls "$M/Docs/" 2>&1) && bad "listing with smbd down succeeded: $out" ||
@@ -81,11 +89,12 @@ out=$(ls "$M/Docs/" 2>&1) && bad "listing with smbd down succeeded: $out" ||
 		bad "listing said: $out"; }
 grep '"event":"files.smb"' "$T/audit.log" | grep -q '"step":"lost"' &&
 	ok "the lost connection is audited" || bad "no files.smb lost line"
-restart_smbd 7>&- # smbd must not inherit the open file
+restart_smbd
 wait_for 10 ls "$M/Docs/" && ok "smbd back: the mount reconnects by itself" || bad "no reconnect"
 grep '"event":"files.smb"' "$T/audit.log" | grep -q '"step":"reconnected"' &&
 	ok "the reconnect is audited" || bad "no files.smb reconnected line"
-echo "after" >&7 && exec 7>&- && grep -q after "$H/small.txt" &&
+touch "$T/go"
+wait "$holder" && grep -q after "$H/small.txt" &&
 	ok "a file open across the outage is written after the reconnect" ||
 	bad "write on an open file after the reconnect: $(cat "$H/small.txt")"
 

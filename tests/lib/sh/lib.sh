@@ -60,7 +60,8 @@
 #                              a real smbd of the test's own on 127.0.0.1:<free port> ($SMB_PORT):
 #                              its smb.conf, private dir (passdb tdb), locks and logs in $T/smbd,
 #                              one share [SHARE] on $T/smbd/SHARE (writable by USER), USER (an
-#                              existing unix account, e.g. nobody) added with smbpasswd; sets
+#                              existing unix account, e.g. nobody) added with smbpasswd; in $AB_NS
+#                              when set; sets
 #                              SMBD_PID; stopped at exit; exit 1 if it does not listen in 20 s
 #   stop_smbd / restart_smbd   SIGKILL smbd (and its children) / start it again on the same port
 # Containers and networks
@@ -160,10 +161,10 @@ start_xvfb() { # start_xvfb [WxH]
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 _ab_smbd_run() {
-	smbd --foreground --no-process-group --debug-stdout -d 1 --configfile="$T/smbd/smb.conf" \
+	N smbd --foreground --no-process-group --debug-stdout -d 1 --configfile="$T/smbd/smb.conf" \
 		>>"$T/smbd/smbd.log" 2>&1 &
 	SMBD_PID=$!
-	wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMB_PORT" || {
+	wait_for 20 N bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMB_PORT" || {
 		echo "FAIL smbd did not start: $(tail -5 "$T/smbd/smbd.log")"
 		exit 1
 	}
