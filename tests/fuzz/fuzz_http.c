@@ -5,7 +5,8 @@
  * (broker/auth/authz.c: route, owner, decision for every role). The input is method NUL
  * path NUL caller. Whatever the input: a path the check passes has no "..", dotfile, "//" or
  * backslash; an owner taken from the path is a valid user name; anonymous callers reach
- * public routes only (and the landing page's preview, view-only like everyone); members and
+ * public routes only (and the landing page's preview and share links' websockets, view-only
+ * like everyone: a share link's token decides later, share.c); members and
  * demos never reach another user's desktop, and nobody but an admin gets the admin endpoints.
  */
 #include "audit.h"
@@ -61,9 +62,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			if (!who.user)
 				FUZZ_CHECK(ep == AUTHZ_PUBLIC || ep == AUTHZ_LOGIN ||
-				           ep == AUTHZ_DEMO_START || ep == AUTHZ_PREVIEW_WS);
-			if (ep ==
-			    AUTHZ_PREVIEW_WS) /* the showcase: everyone watches, nobody types */
+				           ep == AUTHZ_DEMO_START || ep == AUTHZ_PREVIEW_WS ||
+				           ep == AUTHZ_SHARE_WS);
+			/* the showcase and share links: everyone watches, nobody types */
+			if (ep == AUTHZ_PREVIEW_WS || ep == AUTHZ_SHARE_WS)
 				FUZZ_CHECK(d == AUTHZ_VIEW_ONLY);
 			if (ep == AUTHZ_ADMIN_READ || ep == AUTHZ_ADMIN_WRITE)
 				FUZZ_CHECK(who.role == USERS_ROLE_ADMIN && who.user);

@@ -68,7 +68,7 @@ static bool
 public_endpoint(enum authz_endpoint ep)
 {
 	return ep == AUTHZ_PUBLIC || ep == AUTHZ_LOGIN || ep == AUTHZ_DEMO_START ||
-	       ep == AUTHZ_PREVIEW_WS;
+	       ep == AUTHZ_PREVIEW_WS || ep == AUTHZ_SHARE_WS;
 }
 
 int
@@ -98,7 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	auth_request_check(&ctx, &rq, NOW_MS, &d);
 	if (d.status == 0) {
 		FUZZ_CHECK(d.access == AUTHZ_ALLOW || d.access == AUTHZ_VIEW_ONLY);
-		if (d.endpoint == AUTHZ_PREVIEW_WS)
+		if (d.endpoint == AUTHZ_PREVIEW_WS || d.endpoint == AUTHZ_SHARE_WS)
 			FUZZ_CHECK(d.access == AUTHZ_VIEW_ONLY);
 		if (!d.id.user[0])
 			FUZZ_CHECK(public_endpoint(d.endpoint));
