@@ -13,23 +13,12 @@ top=$S build=$B
 n_cold=5 n_warm=20
 [ "${1:-}" = --quick ] && n_cold=2 n_warm=5
 need_built "$build/broker/argobox-broker" "$build/broker/argoboxctl" "$build/session/argobox-session"
+need_tools jq
 [ -d "$top/tests/integration/authn/node_modules/ws" ] ||
 	(cd "$top/tests/integration/authn" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 ab_tmpdir ab-auth-bench
 tmp=$T
-python3 - "$top/config/argobox.sample.json" "$tmp" "$build" >"$tmp/broker.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-tmp, build = sys.argv[2], sys.argv[3]
-json.dump({
-    "listen": {"address": "127.0.0.1", "port": 0},
-    "session": {"launcher": "process", "binary": build + "/session/argobox-session",
-                "runtime_base": tmp + "/run", "geometry": "1280x800"},
-    "admin": {"socket": tmp + "/broker.sock"}, "audit": {"path": tmp + "/audit.log"},
-    "data": {"dir": tmp + "/data"}, "log": {"level": "info"},
-    "auth": s["auth"], "users": s["users"], "profiles": s["profiles"],
-}, sys.stdout)
-PY
+sample_broker_config "$tmp"
 start_broker "$tmp/broker.log"
 NODE_PATH="$top/tests/integration/authn/node_modules" FIRSTFRAME="$top/bench/firstframe.cjs" PORT=$PORT CTL="$build/broker/argoboxctl" \
 	SOCK="$tmp/broker.sock" N_COLD=$n_cold N_WARM=$n_warm node - <<'JS'

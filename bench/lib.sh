@@ -14,3 +14,17 @@ skip() {
 	echo "${0##*/}: $*" >&2
 	exit 1
 }
+# sample_broker_config DIR [AUTH-DEMO-JSON]: DIR/broker.json for a broker on a free loopback port
+# with the sample config's accounts (auth.demo merged with AUTH-DEMO-JSON), the process launcher
+# running this build's argobox-session at 1280x800 and its files (run, data, audit, admin
+# socket) in DIR. The auth, demo pool and preview benchmarks use it.
+sample_broker_config() {
+	local demo=${2:-'{}'}
+	jq --arg t "$1" --arg b "$B" --argjson demo "$demo" '{
+		listen: {address: "127.0.0.1", port: 0},
+		session: {launcher: "process", binary: ($b + "/session/argobox-session"),
+		          runtime_base: ($t + "/run"), geometry: "1280x800"},
+		admin: {socket: ($t + "/broker.sock")}, audit: {path: ($t + "/audit.log")},
+		data: {dir: ($t + "/data")}, log: {level: "info"},
+		auth: (.auth | .demo += $demo), users, profiles}' "$S/config/argobox.sample.json" >"$1/broker.json"
+}

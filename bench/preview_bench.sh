@@ -27,21 +27,7 @@ need_built "$build/broker/argobox-broker" "$build/session/argobox-session" "$bui
 need_tools convert jq
 ab_tmpdir ab-preview-bench
 tmp=$T
-python3 - "$S/config/argobox.sample.json" "$tmp" "$build" >"$tmp/broker.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-tmp, build = sys.argv[2], sys.argv[3]
-auth = s["auth"]
-auth["demo"] = dict(auth.get("demo", {}), preview={"max_viewers": 7, "per_ip_per_minute": 1000})
-json.dump({
-    "listen": {"address": "127.0.0.1", "port": 0},
-    "session": {"launcher": "process", "binary": build + "/session/argobox-session",
-                "runtime_base": tmp + "/run", "geometry": "1280x800"},
-    "admin": {"socket": tmp + "/broker.sock"}, "audit": {"path": tmp + "/audit.log"},
-    "data": {"dir": tmp + "/data"}, "log": {"level": "info"},
-    "auth": auth, "users": s["users"], "profiles": s["profiles"],
-}, sys.stdout)
-PY
+sample_broker_config "$tmp" '{"preview": {"max_viewers": 7, "per_ip_per_minute": 1000}}'
 PATH=$build/apps/bin:$PATH start_broker "$tmp/broker.log"
 target=ws://127.0.0.1:$PORT/ws/preview
 rfb=$build/bench/ab-rfbbench
