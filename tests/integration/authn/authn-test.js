@@ -614,7 +614,8 @@ const tests = {
 		await waitFor('showcase stopped', () => auditLines(b).some((l) => l.event === 'preview.stop' && l.user === show), 15000);
 		await waitFor('showcase data gone', () => !fs.existsSync(path.join(b.tmp, 'run', show)), 15000);
 		assert.ok(auditLines(b).some((l) => l.event === 'demo.end' && l.user === show && l.detail.reason === 'idle'));
-		assert.ok(auditLines(b).some((l) => l.event === 'demo.cleanup' && l.user === show));
+		// the audit line follows the removal
+		await waitFor('showcase cleanup audited', () => auditLines(b).some((l) => l.event === 'demo.cleanup' && l.user === show));
 		await stopBroker(b);
 		// disabled: 404, audited
 		const b2 = await startBroker({ demo: { preview: { enabled: false } } });

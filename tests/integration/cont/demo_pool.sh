@@ -141,11 +141,12 @@ wait_for 30 sh -c "[ ! -e '$T/run/$v1' ] && ! kill -0 $p1 2>/dev/null" &&
 ! runc --root "$T/state" list -q 2>/dev/null | grep -q -- "$v1" && ok "no runc container left for $v1" ||
 	bad "runc still lists $v1"
 [ "$(login ada s3cret-pw)" = 200 ] || bad "admin login: $(cat "$T/ada.login")"
-get_as ada "/api/desktops/$v1/state" >/dev/null
-jq -e '.stored == false' "$T/resp" >/dev/null && ok "visitor 1's stored state deleted" ||
+# the runtime dir goes first, then the stored state, then the audit line
+state_gone() { get_as ada "/api/desktops/$v1/state" >/dev/null && jq -e '.stored == false' "$T/resp" >/dev/null; }
+wait_for 10 state_gone && ok "visitor 1's stored state deleted" ||
 	bad "visitor 1's state after logout: $(cat "$T/resp")"
 audit_has ".event == \"demo.end\" and .user == \"$v1\" and .detail.reason == \"logout\"" &&
-	audit_has ".event == \"demo.cleanup\" and .user == \"$v1\"" &&
+	wait_for 10 audit_has ".event == \"demo.cleanup\" and .user == \"$v1\"" &&
 	ok "end and cleanup audited" || bad "no demo.end/demo.cleanup for $v1"
 wait_for 60 pool_ready 3 && ok "the freed slot went back to the pool: $(ready_demos)" ||
 	bad "no refill after logout: $(ctl --json list)"
