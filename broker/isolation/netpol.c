@@ -48,6 +48,7 @@ struct netpol {
 	uint32_t seq;
 	struct drop_count *seen;
 	size_t n_seen;
+	bool forward_ours; /* ArgoBox turned net.ipv4.ip_forward on (this run or an earlier one) */
 };
 
 /* ---- parsing ---- */
@@ -109,6 +110,9 @@ netpol_parse_service(const char *s, struct netpol_service *ret, struct ab_err *e
 	return 0;
 }
 
+static void forwarding_on(struct netpol *np);
+static void forwarding_restore(struct netpol *np);
+
 int
 netpol_new(const struct netpol_config *cfg, struct netpol **ret, struct ab_err *err)
 {
@@ -130,18 +134,13 @@ netpol_new(const struct netpol_config *cfg, struct netpol **ret, struct ab_err *
 		return ab_err_set(err, EINVAL, "network: empty table name or bad netns prefix");
 	if ((r = ab_mkdir_p(cfg->netns_dir, 0755, err)) < 0)
 		return r;
-	if (cfg->enable_forwarding) {
-		int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, "1", 1) != 1)
-			ab_warn("netpol: cannot enable IPv4 forwarding: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
 	struct netpol *np = ab_xcalloc(1, sizeof(*np));
 	np->cfg = *cfg;
 	np->pool = pool;
 	np->resolver = resolver;
 	np->seq = (uint32_t)time(NULL);
+	if (cfg->enable_forwarding)
+		forwarding_on(np);
 	*ret = np;
 	return 0;
 }
@@ -151,6 +150,7 @@ netpol_free(struct netpol *np)
 {
 	if (!np)
 		return;
+	forwarding_restore(np);
 	free(np->seen);
 	free(np);
 }
@@ -1321,6 +1321,200 @@ netpol_service_format(const struct netpol_service *s, char *buf, size_t len)
 	char a[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &s->addr, a, sizeof(a));
 	snprintf(buf, len, "%s:%s:%u", s->proto == IPPROTO_TCP ? "tcp" : "udp", a, s->port);
+}
+
+/* ---- host forwarding ---- */
+
+/*
+ * IPv4 forwarding is one switch per network namespace, and the desktops' egress needs it on
+ * in the broker's. When it was off, ArgoBox turns it on and scopes the change with a chain of
+ * its own in its table, "forward-guard" (forward hook, after every user's chain): IPv4
+ * packets to or from the desktops' pool pass, every other forwarded IPv4 packet is dropped as
+ * it was before, so the host does not become a router for anything else. On a clean shutdown
+ * with no desktop left (no user chain in the table), the table goes and the switch is set
+ * back to 0. The guard chain also marks the change as ArgoBox's across restarts (a broker
+ * that finds forwarding on and the guard in place turned it on itself). When forwarding was
+ * already on (another service's, or the administrator's), ArgoBox neither guards nor
+ * restores it. Both changes are audited (net.host).
+ */
+#define GUARD_CHAIN "forward-guard"
+#define IP_FORWARD  "/proc/sys/net/ipv4/ip_forward"
+
+static int
+ip_forward_get(void)
+{
+	char c = 0;
+	int fd = open(IP_FORWARD, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, &c, 1);
+	close(fd);
+	return n == 1 ? c == '1' : -EIO;
+}
+
+static int
+ip_forward_set(bool on)
+{
+	int fd = open(IP_FORWARD, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = write(fd, on ? "1" : "0", 1) == 1 ? 0 : -errno;
+	close(fd);
+	return r;
+}
+
+static int
+chain_cb(const struct nlmsghdr *h, void *data)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	if (nftnl_chain_nlmsg_parse(h, c) == 0) {
+		const char *name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+		size_t n = name ? strlen(name) : 0;
+		int *counts = data; /* [0]: user chains, [1]: the guard */
+		if (n > 4 && strcmp(name + n - 4, "-fwd") == 0)
+			counts[0]++;
+		if (name && strcmp(name, GUARD_CHAIN) == 0)
+			counts[1]++;
+	}
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+/* counts[0]: the users' forward chains in our table, counts[1]: 1 when the guard is there. */
+static int
+table_chains(struct netpol *np, int counts[2])
+{
+	counts[0] = counts[1] = 0;
+	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
+	if (!nl)
+		return -errno;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	uint32_t seq = ++np->seq;
+	struct nlmsghdr *h =
+	    nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_DUMP, seq);
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, np->cfg.table);
+	nftnl_chain_nlmsg_build_payload(h, c);
+	nftnl_chain_free(c);
+	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
+		return -errno;
+	int r = nl_wait(nl, seq, chain_cb, counts);
+	return r == -ENOENT ? 0 : r;
+}
+
+static int
+guard_install(struct netpol *np)
+{
+	struct batch bt = {0};
+	batch_start(&bt, np, 0);
+	batch_table(&bt);
+	batch_chain(&bt, GUARD_CHAIN, "filter", NF_INET_FORWARD, 10);
+	struct nftnl_rule *x = rule_new(&bt, GUARD_CHAIN);
+	m_ipv4(x, NFT_CMP_NEQ); /* the switch is IPv4's only */
+	accept_(&bt, x);
+	x = rule_new(&bt, GUARD_CHAIN);
+	m_ipv4(x, NFT_CMP_EQ);
+	m_addr(x, 12, np->pool); /* from a desktop */
+	accept_(&bt, x);
+	x = rule_new(&bt, GUARD_CHAIN);
+	m_ipv4(x, NFT_CMP_EQ);
+	m_addr(x, 16, np->pool); /* to a desktop (replies are de-NATed before forward) */
+	accept_(&bt, x);
+	x = rule_new(&bt, GUARD_CHAIN);
+	v_counter(x);
+	v_verdict(x, NF_DROP);
+	batch_rule(&bt, x, "not argobox");
+	return batch_commit(&bt, np);
+}
+
+static void
+forwarding_on(struct netpol *np)
+{
+	int was = ip_forward_get();
+	int counts[2] = {0, 0};
+	if (was == 1) {
+		/* on: ours from an earlier run when our guard is still in place */
+		np->forward_ours = table_chains(np, counts) == 0 && counts[1] > 0;
+		if (np->forward_ours)
+			ab_info("netpol: IPv4 forwarding stays on (turned on by ArgoBox earlier; "
+			        "'%s' still limits it to the desktops)",
+			        GUARD_CHAIN);
+		return;
+	}
+	int r = was < 0 ? was : guard_install(np);
+	if (r == 0)
+		r = ip_forward_set(true);
+	if (r < 0) {
+		ab_warn("netpol: cannot turn IPv4 forwarding on: %s (desktops will have no "
+		        "egress)",
+		        strerror(-r));
+		audit_log("net.host", AUDIT_FAILURE, NULL, NULL, NULL,
+		          json_pack("{s:s, s:s}", "change", "ip_forward", "error", strerror(-r)));
+		return;
+	}
+	np->forward_ours = true;
+	ab_info("netpol: net.ipv4.ip_forward was 0, now 1 for the desktops' egress; inet %s "
+	        "chain '%s' drops every other forwarded IPv4 packet; set back to 0 on a clean "
+	        "shutdown with no desktop left",
+	        np->cfg.table, GUARD_CHAIN);
+	audit_log("net.host", AUDIT_INFO, NULL, NULL, NULL,
+	          json_pack("{s:s, s:i, s:i, s:s, s:s}", "change", "ip_forward", "from", 0, "to", 1,
+	                    "guard", GUARD_CHAIN, "table", np->cfg.table));
+}
+
+static void
+forwarding_restore(struct netpol *np)
+{
+	int counts[2];
+	if (table_chains(np, counts) < 0 || counts[0] > 0)
+		return; /* desktops left running (to be adopted): keep their egress */
+	bool had_table = counts[1] > 0;
+	if (!had_table) {
+		/* is there an (empty) table of ours at all? a guard-less one from before */
+		_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
+		char buf[MNL_SOCKET_BUFFER_SIZE];
+		if (nl) {
+			uint32_t seq = ++np->seq;
+			struct nlmsghdr *h = nftnl_table_nlmsg_build_hdr(
+			    buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+			struct nftnl_table *t = nftnl_table_alloc();
+			nftnl_table_set_str(t, NFTNL_TABLE_NAME, np->cfg.table);
+			nftnl_table_nlmsg_build_payload(h, t);
+			nftnl_table_free(t);
+			had_table = mnl_socket_sendto(nl, h, h->nlmsg_len) >= 0 &&
+			            nl_wait(nl, seq, NULL, NULL) == 0;
+		}
+	}
+	if (had_table) {
+		struct batch bt = {0};
+		batch_start(&bt, np, 0);
+		struct nftnl_table *t = nftnl_table_alloc();
+		nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, bt.table);
+		bt.last = bt.seq;
+		struct nlmsghdr *h =
+		    nftnl_table_nlmsg_build_hdr(mnl_nlmsg_batch_current(bt.b), NFT_MSG_DELTABLE,
+		                                NFPROTO_INET, NLM_F_ACK, bt.seq++);
+		nftnl_table_nlmsg_build_payload(h, t);
+		nftnl_table_free(t);
+		mnl_nlmsg_batch_next(bt.b);
+		int r = batch_commit(&bt, np);
+		if (r < 0 && r != -ENOENT)
+			ab_warn("netpol: removing table inet %s: %s", np->cfg.table, strerror(-r));
+		else
+			ab_info("netpol: no desktop left: table inet %s removed", np->cfg.table);
+	}
+	if (!np->forward_ours)
+		return;
+	int r = ip_forward_set(false);
+	if (r < 0) {
+		ab_warn("netpol: cannot set net.ipv4.ip_forward back to 0: %s", strerror(-r));
+		return;
+	}
+	np->forward_ours = false;
+	ab_info("netpol: net.ipv4.ip_forward set back to 0 (no desktop left)");
+	audit_log("net.host", AUDIT_INFO, NULL, NULL, NULL,
+	          json_pack("{s:s, s:i, s:i}", "change", "ip_forward", "from", 1, "to", 0));
 }
 
 /* ---- counters ---- */

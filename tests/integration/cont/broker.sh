@@ -37,9 +37,25 @@ chain() { N nft list chain inet "$AB_TABLE" local-fwd >/dev/null 2>&1; }
 no_chain() { ! chain; }
 no_containers() { [ -z "$(containers)" ]; }
 
+# IPv4 forwarding is per network namespace: the test's starts off (the broker turns it on,
+# guards it, and sets it back when it stops with no desktop left).
+fwd() { N cat /proc/sys/net/ipv4/ip_forward; }
+guard() { N nft list chain inet "$AB_TABLE" forward-guard 2>/dev/null; }
+fwd0=$(fwd)
 start_broker "$T/broker1.log"
 grep -q "session launcher: $rt" "$T/broker1.log" && ok "broker uses $rt" ||
 	bad "launcher: $(grep 'session launcher' "$T/broker1.log")"
+if [ "$fwd0" = 0 ]; then
+	[ "$(fwd)" = 1 ] && ok "IPv4 forwarding turned on in the broker's namespace" || bad "ip_forward: $(fwd)"
+	g=$(guard)
+	grep -q "ip saddr" <<<"$g" && grep -q "ip daddr" <<<"$g" && grep -q "drop" <<<"$g" &&
+		ok "forward-guard: the pool passes, every other forwarded IPv4 packet is dropped" ||
+		bad "forward-guard chain: $g"
+	grep -q '"event":"net.host".*"change":"ip_forward","from":0,"to":1' "$T/audit.log" &&
+		ok "audited: net.host ip_forward 0 -> 1" || bad "no net.host audit line for ip_forward"
+else
+	echo "skip: forwarding was already on in the test's namespace ($fwd0): nothing to scope or restore"
+fi
 
 # 1. Websocket -> the desktop starts in its container -> first complete frame.
 out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" 2>&1)
@@ -176,6 +192,12 @@ fi
 out=$(N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1 2>&1)
 grep -q "first_frame_ms=" <<<"$out" || bad "desktop for 4c did not start: $out"
 stop_broker_ok
+if [ "$fwd0" = 0 ]; then
+	# a desktop is left running (to be adopted): its egress stays
+	[ "$(fwd)" = 1 ] && [ -n "$(guard)" ] &&
+		ok "broker stopped with a desktop running: forwarding and its guard stay" ||
+		bad "a running desktop lost forwarding: ip_forward $(fwd), guard '$(guard | head -c 60)'"
+fi
 id=$(containers | head -n1)
 if [ -n "$id" ]; then
 	"$rt" --root "$T/state" kill "$id" KILL
@@ -197,6 +219,13 @@ else
 	bad "no container for 4c"
 fi
 stop_broker_ok
+if [ "$fwd0" = 0 ]; then
+	[ "$(fwd)" = 0 ] && ok "stopped with no desktop left: ip_forward back to 0" || bad "ip_forward left at $(fwd)"
+	N nft list table inet "$AB_TABLE" >/dev/null 2>&1 && bad "table inet $AB_TABLE left behind: $(N nft list table inet "$AB_TABLE")" ||
+		ok "table inet $AB_TABLE removed"
+	grep -q '"event":"net.host".*"change":"ip_forward","from":1,"to":0' "$T/audit.log" &&
+		ok "audited: net.host ip_forward 1 -> 0" || bad "no net.host audit line for the restore"
+fi
 
 # 5. Audit: the container and network-policy events, with their outcomes.
 for e in 'container.start","outcome":"grant' 'container.privileges' 'container.ready' \
