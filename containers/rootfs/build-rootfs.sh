@@ -34,6 +34,21 @@ admin) pkgs=$base,mousepad,pcmanfm,htop,python3,curl,iproute2,iputils-ping,dnsut
 *) echo "unknown profile '$profile' (minimal, member, admin)" >&2; exit 1 ;;
 esac
 [ -z "${EXTRA_PACKAGES:-}" ] || pkgs=$pkgs,$EXTRA_PACKAGES
+# With a build directory: the packages whose shared libraries ArgoBox's binaries link (ldd on
+# this host, which built them, and dpkg -S), so a new dependency of the session or the wm (or
+# a sanitizer runtime) reaches the image without editing the list above.
+libpkgs() {
+	local bin lib
+	for bin in "$@"; do
+		[ -x "$bin" ] && ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'
+	done | sort -u | while read -r lib; do
+		dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true
+	done | cut -d: -f1 | sort -u | paste -sd, -
+}
+if [ -n "$build" ]; then
+	linked=$(libpkgs "$build/session/argobox-session" "$build/wm/argobox-wm")
+	[ -z "$linked" ] || pkgs=$pkgs,$linked
+fi
 
 mkdir -p "$(dirname "$out")"
 tmp=$out.tmp.$$
