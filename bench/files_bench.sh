@@ -108,6 +108,34 @@ printf '%-34s %12s\n' "broker VmHWM (peak), kB" "$hwm"
 printf '%-34s %12s\n' "list 100 files, ms (median of 20)" "$l100"
 printf '%-34s %12s\n' "list 10 000 files, ms (median of 5)" "$l10k"
 
+# ---- the cost of files.local_quota "image": a loop-mounted ext4 image vs the plain disk ----
+if command -v mkfs.ext4 >/dev/null && [ -e /dev/loop-control ]; then
+	mkdir -p "$tmp/img.mnt" "$tmp/plain"
+	truncate -s $(((size + 64) << 20)) "$tmp/home.img"
+	a=$(now)
+	mkfs.ext4 -q -F -m 0 -E lazy_itable_init=1,lazy_journal_init=1 "$tmp/home.img"
+	mount -o loop,nosuid,nodev,noatime,discard "$tmp/home.img" "$tmp/img.mnt"
+	b=$(now)
+	imgkb=$(du -k "$tmp/home.img" | cut -f1)
+	at_exit "umount '$tmp/img.mnt' 2>/dev/null"
+	dd_mbps() { # MB/s of dd (conv=fsync) of the SIZE MiB file into DIR, best of 3
+		for _ in 1 2 3; do
+			dd if="$tmp/src.bin" of="$1/f" bs=1M conv=fsync 2>&1 | tail -1 |
+				awk '{print $(NF-1)}'
+			rm -f "$1/f"
+		done | sort -n | tail -1
+	}
+	dplain=$(dd_mbps "$tmp/plain")
+	dimg=$(dd_mbps "$tmp/img.mnt")
+	printf '\nfiles.local_quota "image" (a %d MiB ext4 image, loop-mounted) vs the plain disk\n\n' "$size"
+	printf '%-34s %12s %12s\n' measure image plain
+	printf '%-34s %10s/s %10s/s\n' "dd conv=fsync, best of 3, MB" "$dimg" "$dplain"
+	printf '%-34s %12s\n' "mkfs.ext4 + mount, ms" "$(python3 -c "print(round(($b - $a) * 1000))")"
+	printf '%-34s %12s\n' "image on disk after mkfs, KiB" "$imgkb"
+	umount "$tmp/img.mnt"
+	rm -f "$tmp/home.img"
+fi
+
 # ---- the same on an SMB home -------------------------------------------------------------
 if ! command -v smbd >/dev/null || ! command -v smbclient >/dev/null ||
 	[ ! -x "$B/broker/argobox-smbfs" ] || [ ! -c /dev/fuse ]; then

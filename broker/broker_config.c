@@ -179,6 +179,7 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_JSON("profiles", C, profiles, JSON_OBJECT, "{}", "desktop profiles (docs/auth.md)"),
     AB_CFG_JSON("files", C, files, JSON_OBJECT, "{}",
                 "home storage: backend (local or smb), smb (server, share, path, credentials), "
+                "local_quota (none or image), "
                 "quota_bytes, profiles/users quotas, upload_max_bytes, usage_refresh_s "
                 "(docs/files.md)"),
     AB_CFG_JSON("messages", C, messages, JSON_OBJECT, "{}",

@@ -39,7 +39,8 @@
 /* ---- configuration ---- */
 
 static const char *const config_keys[] = {
-    "quota_bytes", "upload_max_bytes", "usage_refresh_s", "profiles", "users", "backend", "smb"};
+    "quota_bytes", "upload_max_bytes", "usage_refresh_s", "profiles", "users", "backend",
+    "smb",         "local_quota"};
 
 static int
 check_bytes(json_t *v, const char *path, struct ab_err *err)
@@ -76,8 +77,9 @@ files_check_config(json_t *c, struct ab_err *err)
 				if (check_bytes(v2, path, err) < 0)
 					return -EINVAL;
 			}
-		} else if (strcmp(key, "backend") == 0 || strcmp(key, "smb") == 0) {
-			continue; /* files_smb_check_config */
+		} else if (strcmp(key, "backend") == 0 || strcmp(key, "smb") == 0 ||
+		           strcmp(key, "local_quota") == 0) {
+			continue; /* files_smb_check_config, files_image_check_config */
 		} else if (strcmp(key, "usage_refresh_s") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > 86400)
@@ -86,7 +88,8 @@ files_check_config(json_t *c, struct ab_err *err)
 			return -EINVAL;
 		}
 	}
-	return files_smb_check_config(c, err);
+	int r = files_smb_check_config(c, err);
+	return r < 0 ? r : files_image_check_config(c, err);
 }
 
 int64_t
@@ -232,6 +235,13 @@ files_open_home(struct files *f, const char *user, struct files_home *h, const c
 			ab_warn("files: %s", err.msg);
 			*why = files_strerror(-EHOSTDOWN);
 			return -EHOSTDOWN;
+		}
+	} else if (files_image_enabled(f)) {
+		(void)ab_mkdir_p(base, 0711, NULL);
+		if (files_image_mount(f, user, h, &err) < 0) {
+			ab_warn("files: %s", err.msg);
+			*why = "the home's storage image cannot be mounted";
+			return -EIO;
 		}
 	}
 	_cleanup_close_ int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -887,6 +897,7 @@ files_new(struct ab_loop *loop, const struct files_params *p, struct files **ret
 	json_t *rs = json_object_get(f->config, "usage_refresh_s");
 	f->refresh_ms = (rs ? json_integer_value(rs) : 60) * 1000;
 	snprintf(f->records, sizeof(f->records), "%.4000s/files/uploads", p->data_dir);
+	snprintf(f->images, sizeof(f->images), "%.4000s/files/images", p->data_dir);
 	int r = ab_mkdir_p(f->records, 0700, err);
 	if (r >= 0)
 		r = files_upload_load(f, err);

@@ -59,6 +59,7 @@ struct files {
 	char smbfs[4096];      /* argobox-smbfs, "" = not installed */
 	char audit_path[4096]; /* handed to argobox-smbfs ("" = its stderr) */
 	int64_t smb_wait_ms;   /* how long a mount may take */
+	char images[4096];     /* <data_dir>/files/images: local homes as ext4 images */
 };
 
 /* ---- files.c ---- */
@@ -148,6 +149,16 @@ int files_smb_mount(struct files *f, const char *user, const struct files_home *
                     struct ab_err *err);
 /* The bytes used in an SMB home as its argobox-smbfs counts them; false if not an SMB home. */
 bool files_smb_usage(const char *dir, int64_t *used);
+
+/* ---- files_image.c ---- */
+int files_image_check_config(json_t *files, struct ab_err *err);
+bool files_image_enabled(const struct files *f);
+/*
+ * Makes sure `user`'s local home is their ext4 image loop-mounted on h->dir (created with
+ * the quota's size the first time), when they have a quota; a "files.image" audit line.
+ */
+int files_image_mount(struct files *f, const char *user, const struct files_home *h,
+                      struct ab_err *err);
 
 /* ---- files_upload.c ---- */
 /* A tus header's decimal number of bytes (no sign, no spaces, < 2^53); -1 when not one. */

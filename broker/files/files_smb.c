@@ -365,12 +365,20 @@ files_smb_mount(struct files *f, const char *user, const struct files_home *h, s
 int
 files_home_ready(struct files *f, const char *user, struct ab_err *err)
 {
-	if (!files_smb_enabled(f))
+	bool smb = files_smb_enabled(f), image = files_image_enabled(f);
+	if (!smb && !image)
 		return 0;
 	struct files_home h = {0};
 	if (!users_name_valid(user) || f->home(f->home_data, user, &h) < 0)
 		return 0; /* no home on the host: nothing to mount */
-	return files_smb_mount(f, user, &h, err);
+	char base[sizeof(h.dir)];
+	snprintf(base, sizeof(base), "%s", h.dir);
+	char *slash = strrchr(base, '/');
+	if (slash && slash != base) {
+		*slash = '\0';
+		(void)ab_mkdir_p(base, 0711, NULL);
+	}
+	return smb ? files_smb_mount(f, user, &h, err) : files_image_mount(f, user, &h, err);
 }
 
 bool
