@@ -10,7 +10,8 @@ const RETRY_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
 const $ = (id) => document.getElementById(id);
 
 let csrf = null;
-async function token() {
+// The session's CSRF token (from /api/me, once): every POST/PUT/PATCH/DELETE sends it.
+export async function token() {
 	if (csrf !== null) return csrf;
 	try {
 		const r = await fetch('/api/me', { credentials: 'same-origin' });

@@ -22,9 +22,10 @@ EOT
 # nc: the centre's mirror on the root window (_ARGOBOX_NOTIFICATIONS) as JSON
 nc() {
 	xprop -root -notype _ARGOBOX_NOTIFICATIONS | python3 -c '
-import sys, ast
+import sys, ast, re
 s = sys.stdin.read().split(" = ", 1)[1].strip()
-print(ast.literal_eval(s).encode("latin-1").decode("utf-8"))'
+v = ast.literal_eval(s)  # raw UTF-8, or octal escapes of its bytes (C locale)
+print(v.encode("latin-1").decode("utf-8") if re.search(r"\\[0-7]{3}", s) else v)'
 }
 nc_has() { nc 2>/dev/null | jq -e "$1" >/dev/null 2>&1; }
 popups() { xwininfo -root -children | grep -c ' 360x' || true; }
