@@ -5,6 +5,12 @@
  *   argobox-session --runtime-dir DIR [--config FILE] [--geometry WxH]
  *                   [--ready-fd N] [--check-config] [--print-default-config]
  *                   -- DESKTOP-COMMAND [ARGS...]
+ *   argobox-session --runtime-dir DIR [--config FILE] --exec -- COMMAND [ARGS...]
+ *
+ * --exec (argoboxctl exec, docs/argoboxctl.md): no session; COMMAND is confined by the
+ * Landlock policy the desktop command gets from the same config (setup_landlock(), built for
+ * COMMAND) and exec'd in place. argoboxctl runs it inside the container after joining its
+ * namespaces, cgroups, credentials, capabilities and seccomp filter.
  *
  * It starts Xvfb (xvfb.c), serves the display over RFB on DIR/rfb.sock
  * (vnc.c, with input.c and clipboard.c), serves the broker on
@@ -58,6 +64,7 @@ struct session {
 	struct landlock_policy ll;
 	int sigfd;
 	bool stop;
+	bool exec_mode; /* --exec */
 	int exit_code;
 };
 
@@ -83,7 +90,9 @@ usage(FILE *f)
 	fprintf(f, "usage: argobox-session --runtime-dir DIR [--config FILE] [--geometry WxH]\n"
 	           "                       [--ready-fd N] [--check-config] "
 	           "[--print-default-config]\n"
-	           "                       -- DESKTOP-COMMAND [ARGS...]\n");
+	           "                       -- DESKTOP-COMMAND [ARGS...]\n"
+	           "       argobox-session --runtime-dir DIR [--config FILE] --exec -- COMMAND "
+	           "[ARGS...]\n");
 }
 
 /* Runs at exit() too (Xlib exits on a lost X connection): no child outlives us. */
@@ -281,6 +290,31 @@ setup_landlock(struct session *s, struct ab_err *err)
 	return 0;
 }
 
+/*
+ * --exec: `cmd` under the desktop's Landlock policy (built for cmd, as for a desktop command),
+ * exec'd in place. Returns only on failure: 126 (the policy could not be applied and
+ * landlock.enabled is "on", or could not be built), 127 (cmd could not be exec'd).
+ */
+static int
+exec_confined(struct session *s, char **cmd)
+{
+	struct ab_err err = {0};
+	s->sup.argv = cmd;
+	if (setup_landlock(s, &err) < 0) {
+		fprintf(stderr, "argobox-session: --exec: landlock: %s\n", err.msg);
+		return 126;
+	}
+	if (s->sup.ll_policy && s->sup.ll_abi >= 1 &&
+	    landlock_apply(s->sup.ll_policy, s->sup.ll_abi, &err) < 0 &&
+	    s->sup.ll_mode == LANDLOCK_MODE_ON) {
+		fprintf(stderr, "argobox-session: --exec: landlock: %s\n", err.msg);
+		return 126;
+	}
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "argobox-session: --exec: '%s': %s\n", cmd[0], strerror(errno));
+	return 127;
+}
+
 static int
 parse_args(struct session *s, int argc, char **argv, long long *gw, long long *gh, int *ready_fd,
            char ***ret_cmd)
@@ -313,6 +347,8 @@ parse_args(struct session *s, int argc, char **argv, long long *gw, long long *g
 				return -EINVAL;
 			}
 			*ready_fd = (int)n;
+		} else if (strcmp(a, "--exec") == 0) {
+			s->exec_mode = true;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			usage(stdout);
 			exit(0);
@@ -362,6 +398,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+
+	if (s.exec_mode)
+		return exec_confined(&s, cmd);
 
 	sigset_t mask;
 	sigemptyset(&mask);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ab_log.h"
@@ -14,6 +15,7 @@
 #include "audit.h"
 #include "auditsvc.h"
 #include "desktop.h"
+#include "nsexec.h"
 #include "proxy.h"
 #include "server.h"
 #include "services.h"
@@ -402,12 +404,111 @@ admin_socket_broadcast(struct admin_socket *c, json_t *req)
 	                    json_pack("{soso}", "delivered", delivered, "no_desktop", absent));
 }
 
-/* Requests that only read: not audited here (the areas audit what they must). */
+/* true when pid's user and mount namespaces are not the broker's (a container). */
+static bool
+in_container(pid_t pid)
+{
+	static const char *const ns[] = {"user", "mnt"};
+	for (size_t i = 0; i < AB_ARRAY_SIZE(ns); i++) {
+		char a[64], b[64];
+		struct stat sa, sb;
+		snprintf(a, sizeof(a), "/proc/%d/ns/%s", (int)pid, ns[i]);
+		snprintf(b, sizeof(b), "/proc/self/ns/%s", ns[i]);
+		if (stat(a, &sa) < 0 || stat(b, &sb) < 0 || sa.st_ino == sb.st_ino)
+			return false;
+	}
+	return true;
+}
+
+/* exec's argv: 1..64 strings, 64 KiB in all; NULL when it is not. */
+static const char *
+exec_argv_check(json_t *argv)
+{
+	size_t i, total = 0;
+	json_t *a;
+	if (!json_is_array(argv) || json_array_size(argv) < 1 || json_array_size(argv) > 64)
+		return "exec: 'argv' is 1 to 64 strings";
+	json_array_foreach(argv, i, a)
+	{
+		if (!json_is_string(a) || !json_string_length(a))
+			return "exec: every argument is a non-empty string";
+		total += json_string_length(a) + 1;
+	}
+	return total > 65536 ? "exec: the command line is longer than 64 KiB" : NULL;
+}
+
+/*
+ * exec: {"user","argv"} -> {"pid","starttime"}: the container's first process, which
+ * argoboxctl (root) enters with nsexec_run. Refused unless the desktop is ready and runs in a
+ * container. Audited as admin.exec (grant with the command line, or deny with the reason).
+ */
+static json_t *
+admin_socket_exec(struct admin_socket *c, struct ctl_client *cl, json_t *req)
+{
+	const char *user = json_string_value(json_object_get(req, "user"));
+	json_t *argv = json_object_get(req, "argv");
+	const char *why =
+	    !user || !desktop_user_valid(user) ? "exec: not a user name" : exec_argv_check(argv);
+	if (why)
+		return ctl_error("invalid", why);
+	json_int_t pid = 0;
+	json_t *list = desktop_manager_list(c->m), *d;
+	size_t i;
+	json_array_foreach(list, i, d)
+	{
+		const char *state = json_string_value(json_object_get(d, "state"));
+		if (strcmp(json_string_value(json_object_get(d, "user")), user) == 0 && state &&
+		    strcmp(state, "ready") == 0)
+			pid = json_integer_value(json_object_get(d, "pid"));
+	}
+	json_decref(list);
+	const char *code = NULL;
+	unsigned long long start = pid > 0 ? nsexec_starttime((pid_t)pid) : 0;
+	if (pid <= 0 || !start) {
+		code = "not_found";
+		why = "no ready desktop for this user";
+	} else if (!in_container((pid_t)pid)) {
+		code = "refused";
+		why = "the desktop does not run in a container (session.launcher \"process\"): "
+		      "there is nothing to enter but the host";
+	}
+	json_t *det =
+	    json_pack("{sIsssO}", "by_uid", (json_int_t)cl->uid, "by", cl->name, "argv", argv);
+	if (why)
+		json_object_set_new(det, "reason", json_string(why));
+	else
+		json_object_set_new(det, "pid", json_integer(pid));
+	audit_log("admin.exec", why ? AUDIT_DENY : AUDIT_GRANT, user, NULL, "argoboxctl", det);
+	if (why)
+		return ctl_error(code, why);
+	return ab_proto_msg("exec",
+	                    json_pack("{sIsI}", "pid", pid, "starttime", (json_int_t)start));
+}
+
+/* exec_done: {"user","status"}: how the command ended, audited as admin.exec info. */
+static json_t *
+admin_socket_exec_done(struct ctl_client *cl, json_t *req)
+{
+	const char *user = json_string_value(json_object_get(req, "user"));
+	json_t *status = json_object_get(req, "status");
+	if (!user || !desktop_user_valid(user) || !json_is_integer(status))
+		return ctl_error("invalid", "exec_done: 'user' and an integer 'status'");
+	audit_log("admin.exec", AUDIT_INFO, user, NULL, "argoboxctl",
+	          json_pack("{sIsssOss}", "by_uid", (json_int_t)cl->uid, "by", cl->name, "status",
+	                    status, "step", "done"));
+	return ab_proto_msg("exec_done", json_pack("{sb}", "ok", 1));
+}
+
+/*
+ * Requests that only read, and exec_done (audited as admin.exec itself): no admin.ctl line (the
+ * areas audit what they must).
+ */
 static bool
 ctl_read_only(const char *type)
 {
-	static const char *const reads[] = {"status", "list", "services_list", "services_status",
-	                                    "services_diag_result"};
+	static const char *const reads[] = {
+	    "status",   "list", "services_list", "services_status", "services_diag_result",
+	    "exec_done"};
 	for (size_t i = 0; i < AB_ARRAY_SIZE(reads); i++)
 		if (strcmp(type, reads[i]) == 0)
 			return true;
@@ -428,7 +529,7 @@ ctl_target(json_t *req)
 }
 
 static json_t *
-admin_socket_answer(struct admin_socket *c, json_t *req)
+admin_socket_answer(struct admin_socket *c, struct ctl_client *cl, json_t *req)
 {
 	const char *type = ab_proto_type(req);
 	/* an action the audit cannot record is refused when it is to fail closed (audit.h) */
@@ -473,6 +574,10 @@ admin_socket_answer(struct admin_socket *c, json_t *req)
 		return admin_socket_state(c, req);
 	if (strcmp(type, "broadcast") == 0)
 		return admin_socket_broadcast(c, req);
+	if (strcmp(type, "exec") == 0)
+		return admin_socket_exec(c, cl, req);
+	if (strcmp(type, "exec_done") == 0)
+		return admin_socket_exec_done(cl, req);
 	if (strncmp(type, "services_", 9) == 0)
 		return admin_socket_services(c, type, req);
 	if (strcmp(type, "audit_report") == 0)
@@ -558,7 +663,7 @@ client_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 		}
 		if (r == 0)
 			return;
-		json_t *ans = admin_socket_answer(cl->ctl, req);
+		json_t *ans = admin_socket_answer(cl->ctl, cl, req);
 		ctl_audit(cl, req, ans);
 		json_decref(req);
 		_cleanup_free_ char *out = NULL;

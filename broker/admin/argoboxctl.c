@@ -15,6 +15,7 @@
  *                 [--limit N] [--data-dir DIR | --db FILE]
  *     audit report --from T --to T [--user U] [--format json|csv|html] [--limit N] [--output F]
  *     audit verify [--data-dir DIR] [--db FILE] [--key FILE]
+ *     exec USER [--] CMD [ARG...]    (root: CMD inside USER's desktop container, nsexec.h)
  *
  * Exit status: 0 done; 1 failed (the broker is not running, an area failed); 2 usage (a wrong
  * command line, or input the broker refused as invalid); 3 not found (no such desktop,
@@ -22,7 +23,8 @@
  * failing closed, not allowed). `audit verify` exits 1 when it found tampering (2 when it
  * could not check). `audit query` and `audit verify` read the audit store's database
  * directly (the broker running or not); everything else asks the broker, which audits every
- * action with the caller's uid (admin.ctl).
+ * action with the caller's uid (admin.ctl). `exec` exits with the command's status (125 when
+ * the container could not be entered; 3 and 4 as above before the command runs).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -38,6 +40,7 @@
 #include "auditdb.h"
 #include "auditreport.h"
 #include "broker_config.h"
+#include "nsexec.h"
 
 enum {
 	EXIT_OK = 0,
@@ -811,6 +814,58 @@ services_cmd(const char *sock, int argc, char **argv, bool as_json)
 	return rc;
 }
 
+/*
+ * exec USER [--] CMD...: the broker names the desktop's container (and audits it), then this
+ * process (root) enters it (nsexec.h) and runs CMD; its exit status is the command's. Before
+ * the command runs: 3 no ready desktop, 4 refused (not root, not a container), 125 entering
+ * failed, 2 usage.
+ */
+static int
+exec_cmd(const char *sock, int argc, char **argv, bool as_json)
+{
+	if (argc >= 2 && strcmp(argv[1], "--") == 0) {
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	if (argc < 2 || argv[0][0] == '-')
+		return ab_usage(usage, false);
+	if (geteuid() != 0) {
+		fprintf(stderr, "argoboxctl: exec: only root can enter a desktop container\n");
+		return EXIT_REFUSED;
+	}
+	json_t *args = json_array();
+	for (int i = 1; i < argc; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	json_t *ans = NULL;
+	if (request(sock, ab_proto_msg("exec", json_pack("{ssso}", "user", argv[0], "argv", args)),
+	            &ans) < 0)
+		return EXIT_FAILED;
+	int rc = exit_of(ans);
+	if (rc) {
+		rc = print_error("exec", ans, as_json);
+		json_decref(ans);
+		return rc;
+	}
+	pid_t pid = (pid_t)json_integer_value(json_object_get(ans, "pid"));
+	unsigned long long start =
+	    (unsigned long long)json_integer_value(json_object_get(ans, "starttime"));
+	json_decref(ans);
+	struct ab_err err = {0};
+	int status = 0;
+	if (nsexec_run(pid, start, argv + 1, &status, &err) < 0) {
+		fprintf(stderr, "argoboxctl: exec: %s\n", err.msg);
+		status = 125;
+	}
+	ans = NULL;
+	if (request(
+	        sock,
+	        ab_proto_msg("exec_done", json_pack("{sssi}", "user", argv[0], "status", status)),
+	        &ans) == 0)
+		json_decref(ans);
+	return status;
+}
+
 static int
 status_cmd(const char *sock, bool as_json)
 {
@@ -892,5 +947,7 @@ main(int argc, char **argv)
 		return broadcast_cmd(sock, rest, rv, as_json);
 	if (strcmp(cmd, "services") == 0)
 		return services_cmd(sock, rest, rv, as_json);
+	if (strcmp(cmd, "exec") == 0)
+		return exec_cmd(sock, rest, rv, as_json);
 	return ab_usage(usage, false);
 }

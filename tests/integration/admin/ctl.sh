@@ -97,6 +97,13 @@ new_session() { p=$(desk_pid bea); [ -n "$p" ] && [ "$p" != "$old" ]; }
 wait_for 40 new_session && ok "bea's desktop restarted (session $old -> $(desk_pid bea))" ||
 	bad "no restart: $(ctl --json list)"
 
+# exec: these desktops are processes on the host (session.launcher "process"), nothing to enter
+[ "$(rc ctl exec bea -- id)" = 4 ] && ok "exec into a desktop that is not a container: exit 4 ($(cat "$T/err"))" ||
+	bad "exec bea: $(cat "$T/out" "$T/err")"
+[ "$(id -u)" != 0 ] || jq -es 'any(.[]; .event == "admin.exec" and .outcome == "deny" and .user == "bea" and
+	(.detail.reason | test("not run in a container")))' "$A" >/dev/null && ok "audit: admin.exec deny (not a container)" ||
+	bad "no admin.exec deny line"
+
 # services: a name that does not exist
 [ "$(rc ctl services status nope)" = 3 ] && ok "services status of an unknown service: exit 3" ||
 	bad "services status nope: $(cat "$T/err")"
