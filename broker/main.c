@@ -42,6 +42,8 @@
 #include "broker_config.h"
 #include "admin_api.h"
 #include "admin_socket.h"
+#include "users_admin.h"
+#include "users_store.h"
 #include "desktop.h"
 #include "deskstate_sync.h"
 #include "files.h"
@@ -190,8 +192,8 @@ resolve_demo(const char *user, struct isolation_identity *ret, void *data)
  * anyone else none.
  */
 struct apps_ctx {
-	struct users_db *db; /* NULL: no users table */
-	struct authn *authn; /* demo identities, or NULL */
+	const struct users_db *db; /* NULL: no users table; replaced by the admin console */
+	struct authn *authn;       /* demo identities, or NULL */
 };
 
 static char *
@@ -230,7 +232,7 @@ vnc_user_ok(void *data, const char *user)
 	if (!c->db)
 		return strcmp(user, "local") == 0;
 	const struct users_user *u = users_find(c->db, user);
-	return u && (u->role == USERS_ROLE_ADMIN || u->role == USERS_ROLE_MEMBER);
+	return u && !u->disabled && (u->role == USERS_ROLE_ADMIN || u->role == USERS_ROLE_MEMBER);
 }
 
 /* A user's profile for the services' visibility: the users table's, or a demo identity's. */
@@ -317,6 +319,42 @@ seed_state(void *data, const char *user, json_t *state)
 	return r;
 }
 
+/*
+ * The admin console changed the user table: every area that reads users takes the new one
+ * (sign-in and sessions, the apps and VNC checks here, the containers' identities). The
+ * services' and the audit alerts' admin lists keep the start's table until a restart.
+ */
+struct users_apply_ctx {
+	struct apps_ctx *apps;
+	struct authn *authn;
+#ifdef AB_HAVE_ISOLATION
+	struct isolation *iso;
+#endif
+};
+
+static void
+users_apply(void *data, const struct users_db *db)
+{
+	struct users_apply_ctx *c = data;
+	c->apps->db = db;
+	authn_set_users(c->authn, db);
+#ifdef AB_HAVE_ISOLATION
+	isolation_set_users(c->iso, db);
+#endif
+}
+
+/* A user's home on the host, for the console's "delete with the home". */
+static int
+users_home(void *data, const char *user, char *buf, size_t len)
+{
+	struct files_home h;
+	int r = files_home_for(data, user, &h);
+	if (r < 0)
+		return r;
+	snprintf(buf, len, "%s", h.dir);
+	return 0;
+}
+
 /* /healthz: how many desktops the broker holds */
 static void
 desktops_health(json_t *out, void *data)
@@ -382,6 +420,18 @@ main(int argc, char **argv)
 		ab_error("data.dir '%s': %s", cfg.data_dir, err.code ? err.msg : strerror(errno));
 		return 1;
 	}
+	/* the user table as the admin console left it replaces the config's (docs/admin.md) */
+	_cleanup_free_ char *users_path = ab_xasprintf("%s/%s", cfg.data_dir, USERS_STORE_FILE);
+	json_t *stored_users = NULL;
+	if (users_store_load(users_path, cfg.profiles, &stored_users, &err) < 0) {
+		ab_error("%s", err.msg);
+		return 1;
+	}
+	if (stored_users) {
+		ab_info("user table: %s (changed in the admin console)", users_path);
+		json_decref(cfg.users);
+		cfg.users = stored_users;
+	}
 	if (ab_mkdir_p(cfg.session_runtime_base, 0700, &err) < 0) {
 		ab_error("session.runtime_base: %s", err.msg);
 		return 1;
@@ -443,11 +493,13 @@ main(int argc, char **argv)
 	}
 	ab_info("desktop state store: %s", kv_backend(kv));
 	struct apps_ctx apps = {0};
+	struct users_db *users_initial = NULL; /* the start's table; the console's are its own */
 	if (json_array_size(cfg.users) > 0 &&
-	    users_load(cfg.users, cfg.profiles, &apps.db, &err) < 0) {
+	    users_load(cfg.users, cfg.profiles, &users_initial, &err) < 0) {
 		ab_error("%s", err.msg);
 		return 1;
 	}
+	apps.db = users_initial;
 	struct desktop_params dp = {
 	    .runtime_base = cfg.session_runtime_base,
 	    .geometry = cfg.session_geometry,
@@ -529,7 +581,7 @@ main(int argc, char **argv)
 		ab_warn("cannot add the files routes");
 	struct messages *messages = NULL;
 	struct messages_params msgp = {
-	    .config = cfg.messages, .kv = kv, .desktops = desktops, .users = apps.db};
+	    .config = cfg.messages, .kv = kv, .desktops = desktops, .users = users_initial};
 	if (messages_new(loop, &msgp, &messages, &err) < 0) {
 		ab_error("%s", err.msg);
 		return 1;
@@ -561,7 +613,7 @@ main(int argc, char **argv)
 	struct services_params sp = {
 	    .desktops = desktops,
 	    .kv = kv,
-	    .users = apps.db,
+	    .users = users_initial,
 	    .profile_of = profile_of,
 	    .profile_data = &apps,
 	};
@@ -578,7 +630,7 @@ main(int argc, char **argv)
 	reload.iso = iso;
 #endif
 	services_set_reload(services, reload_services, &reload);
-	auditsvc_attach(auditsvc, desktops, apps.db, kv);
+	auditsvc_attach(auditsvc, desktops, users_initial, kv);
 	struct metrics_params mp = {
 	    .desktops = desktops,
 	    .services = services,
@@ -630,6 +682,33 @@ main(int argc, char **argv)
 	}
 	if (admin_api_add_routes(admin, srv) < 0)
 		ab_warn("cannot add the admin console routes");
+	struct users_apply_ctx uctx = {
+	    .apps = &apps,
+	    .authn = authn,
+#ifdef AB_HAVE_ISOLATION
+	    .iso = iso,
+#endif
+	};
+	struct files_ctx hctx = {.cfg = &cfg, .apps = &apps};
+	struct users_admin_params up = {
+	    .store_path = users_path,
+	    .users = cfg.users,
+	    .profiles = cfg.profiles,
+	    .db = users_initial,
+	    .apply = users_apply,
+	    .apply_data = &uctx,
+	    .home = users_home,
+	    .home_data = &hctx,
+	    .desktops = desktops,
+	    .stop = deskstate_sync_end,
+	    .stop_data = dsync,
+	    .authn = authn,
+	    .vncgw = vncgw,
+	};
+	struct users_admin *uadmin = NULL;
+	if (users_initial && users_admin_new(loop, &up, &uadmin, &err) == 0 &&
+	    users_admin_add_routes(uadmin, srv) < 0)
+		ab_warn("cannot add the user management routes");
 
 	const char *scheme = cfg.tls_cert[0] ? "https" : "http";
 	bool v6 = strchr(cfg.listen_address, ':') != NULL;
@@ -682,7 +761,8 @@ main(int argc, char **argv)
 	httpc_free(svc_http);
 	messages_free(messages);
 	share_free(share);
-	users_free(apps.db);
+	users_admin_free(uadmin); /* after every area that borrowed its tables */
+	users_free(users_initial);
 	kv_close(kv);
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);
 	auditsvc_free(auditsvc); /* flushes the store (bounded) */

@@ -235,6 +235,19 @@ auth_local_locked_for(struct auth_local *al, const char *user, const char *sourc
 	return ms ? (ms + 999) / 1000 : 0;
 }
 
+bool
+auth_local_unlock(struct auth_local *al, const char *user)
+{
+	struct fail_rec *f = fail_get(al, "u:", user, false, 0);
+	if (!f)
+		return false;
+	bool locked = f->locked_until_ms > 0 || f->count > 0;
+	f->locked_until_ms = 0;
+	f->count = 0;
+	changed(al);
+	return locked;
+}
+
 /* --- login --------------------------------------------------------------------------- */
 
 void
@@ -284,6 +297,8 @@ auth_local_login(struct auth_local *al, const char *user, const char *password, 
 		why = "wrong password";
 	else if (u->role == USERS_ROLE_DEMO)
 		why = "demo identities cannot sign in with a password";
+	else if (u->disabled)
+		why = "account disabled by an administrator";
 
 	if (why) {
 		bool lu = fail_count(al, "u:", user, al->cfg.user_max_failures, now_ms);

@@ -78,6 +78,11 @@ int auth_local_login(struct auth_local *al, const char *user, const char *passwo
                      const char *source, int64_t now_ms, const struct auth_session **ret_session,
                      struct ab_err *err);
 
+/*
+ * Clears `user`'s failure count and lockout (the admin console); an address's own lockout
+ * stays. true when there was something to clear.
+ */
+bool auth_local_unlock(struct auth_local *al, const char *user);
 /* Seconds until `source` / `user` may try again (0: not locked). */
 int64_t auth_local_locked_for(struct auth_local *al, const char *user, const char *source,
                               int64_t now_ms);

@@ -46,10 +46,12 @@ identify_access(struct auth_ctx *ctx, const struct auth_request *req, struct aut
 	}
 	const char *email = jwt_claim_string(t, "email");
 	const struct users_user *u = email ? users_find_email(ctx->db, email) : NULL;
-	if (!u) {
-		audit_log("auth.access", AUDIT_DENY, email, NULL, req->peer,
-		          json_pack("{s:s}", "reason",
-		                    email ? "no user with this email" : "token has no email"));
+	if (!u || u->disabled) {
+		audit_log(
+		    "auth.access", AUDIT_DENY, email, NULL, req->peer,
+		    json_pack("{s:s}", "reason",
+		              u ? "account disabled by an administrator"
+		                : (email ? "no user with this email" : "token has no email")));
 		jwt_free(t);
 		deny(d, 403, "no ArgoBox account for this identity");
 		return -EACCES;
@@ -87,8 +89,8 @@ identify_session(struct auth_ctx *ctx, const struct auth_request *req, int64_t n
 		d->id.profile = di->profile;
 	} else {
 		const struct users_user *u = users_find(ctx->db, s->user);
-		if (!u || u->role != s->role) {
-			/* removed or changed by a config reload */
+		if (!u || u->role != s->role || u->disabled) {
+			/* removed, changed or disabled (config reload, admin console) */
 			d->clear_cookie = true;
 			return 0;
 		}

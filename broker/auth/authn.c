@@ -196,7 +196,7 @@ authn_authorize(struct http_request *req, struct http_response *deny, void *data
 		/* another user's desktop: only one that exists (a registered user or a live demo)
 		 */
 		if (d->owner[0] && strcmp(d->owner, d->id.user) != 0 &&
-		    !users_find(a->db, d->owner) &&
+		    !users_find(a->ctx.db, d->owner) &&
 		    !(a->ctx.demo && demo_find(a->ctx.demo, d->owner))) {
 			/* server.c's websocket filter audits the refusal ("desktop.connect") */
 			a->last_req = NULL;
@@ -551,7 +551,7 @@ authn_reap_orphan_demos(struct authn *a)
 	json_array_foreach(list, i, v)
 	{
 		const char *u = json_string_value(json_object_get(v, "user"));
-		if (!u || strncmp(u, "demo-", 5) != 0 || users_find(a->db, u) ||
+		if (!u || strncmp(u, "demo-", 5) != 0 || users_find(a->ctx.db, u) ||
 		    (a->ctx.demo && demo_find(a->ctx.demo, u)))
 			continue;
 		ab_info("demo desktop '%s' outlived its identity: stopping it, deleting its data",
@@ -898,6 +898,27 @@ authn_set_state_forget(struct authn *a, authn_state_forget_fn fn, void *data)
 		return;
 	a->state_forget = fn;
 	a->state_forget_data = data;
+}
+
+void
+authn_set_users(struct authn *a, const struct users_db *db)
+{
+	if (!a)
+		return;
+	a->ctx.db = db;
+	auth_local_set_users(a->ctx.local, db);
+}
+
+size_t
+authn_logout_user(struct authn *a, const char *user)
+{
+	return a ? auth_local_logout_user(a->ctx.local, user) : 0;
+}
+
+bool
+authn_unlock_user(struct authn *a, const char *user)
+{
+	return a && auth_local_unlock(a->ctx.local, user);
 }
 
 const struct demo_identity *

@@ -61,6 +61,18 @@ void authn_set_showcase_seed(struct authn *a,
 struct share;
 void authn_set_share(struct authn *a, struct share *s);
 
+/*
+ * The user table changed (the admin console, docs/admin.md): sign-in, sessions and the
+ * websocket's owner checks use `db` from now on (borrowed: it must outlive the authn; the
+ * profiles must be the same). Sessions of users that are gone, disabled or of another role
+ * end at their next request. a may be NULL.
+ */
+void authn_set_users(struct authn *a, const struct users_db *db);
+/* Ends every browser session of `user`; how many. a may be NULL. */
+size_t authn_logout_user(struct authn *a, const char *user);
+/* Clears `user`'s sign-in lockout; true when there was one (or failures counted). */
+bool authn_unlock_user(struct authn *a, const char *user);
+
 /* The live demo identity called `name`, or NULL (a may be NULL). Borrowed. */
 const struct demo_identity *authn_demo_find(const struct authn *a, const char *name);
 

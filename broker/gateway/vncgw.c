@@ -1397,6 +1397,24 @@ vncgw_close_user(struct vncgw *g, const char *user)
 	}
 }
 
+int
+vncgw_revoke(struct vncgw *g, const char *user, struct ab_err *err)
+{
+	struct vncgw_pw *pw = vncgw_pw_find(g, user);
+	if (!pw)
+		return 0;
+	struct vncgw_pw saved = *pw;
+	*pw = g->pws[--g->n_pws];
+	if (vncgw_save(g, err) < 0) {
+		g->pws[g->n_pws++] = saved; /* nothing changes when it cannot be stored */
+		OPENSSL_cleanse(&saved, sizeof(saved));
+		return -EIO;
+	}
+	OPENSSL_cleanse(&saved, sizeof(saved));
+	vncgw_close_user(g, user);
+	return 1;
+}
+
 static int
 vncgw_route(struct http_request *req, struct http_response *resp, void *data)
 {
@@ -1438,23 +1456,16 @@ vncgw_route(struct http_request *req, struct http_response *resp, void *data)
 		return 0;
 	}
 	if (strcmp(m, "DELETE") == 0) {
-		if (!pw) {
-			http_response_json(resp, 200, json_pack("{sb}", "revoked", false));
-			return 0;
-		}
-		struct vncgw_pw saved = *pw;
-		*pw = g->pws[--g->n_pws];
-		if (vncgw_save(g, &err) < 0) {
-			g->pws[g->n_pws++] = saved; /* nothing changes when it cannot be stored */
+		int r = vncgw_revoke(g, req->user, &err);
+		if (r < 0) {
 			ab_error("%s", err.msg);
 			http_response_error(resp, 500, "could not store the change");
 			return 0;
 		}
-		OPENSSL_cleanse(&saved, sizeof(saved));
-		audit_log("vncgw.password", AUDIT_INFO, req->user, req->role, req->peer,
-		          json_pack("{ss}", "action", "revoked"));
-		vncgw_close_user(g, req->user);
-		http_response_json(resp, 200, json_pack("{sb}", "revoked", true));
+		if (r > 0)
+			audit_log("vncgw.password", AUDIT_INFO, req->user, req->role, req->peer,
+			          json_pack("{ss}", "action", "revoked"));
+		http_response_json(resp, 200, json_pack("{sb}", "revoked", r > 0));
 		return 0;
 	}
 	if (strcmp(m, "POST") != 0) {

@@ -76,6 +76,12 @@ int vncgw_new(struct ab_loop *loop, const struct vncgw_params *p, struct desktop
  */
 int vncgw_add_routes(struct vncgw *g, struct server *srv);
 
+/*
+ * Revokes `user`'s VNC access password and closes their VNC clients (DELETE
+ * /api/vnc-password, the admin console): 1 revoked, 0 there was none, < 0 when the change
+ * could not be stored (nothing changed; err says why). The caller audits.
+ */
+int vncgw_revoke(struct vncgw *g, const char *user, struct ab_err *err);
 /* The TCP port bound (useful with port 0), or 0 when disabled. */
 int vncgw_port(const struct vncgw *g);
 

@@ -273,8 +273,8 @@ static int
 user_parse(const struct users_db *db, size_t idx, json_t *o, struct users_user *u,
            struct ab_err *err)
 {
-	static const char *const keys[] = {"name", "email", "role",          "profile",
-	                                   "uid",  "gid",   "password_hash", NULL};
+	static const char *const keys[] = {"name", "email",         "role",     "profile", "uid",
+	                                   "gid",  "password_hash", "disabled", "deleted", NULL};
 	char path[32];
 	snprintf(path, sizeof(path), "users[%zu]", idx);
 	int r;
@@ -320,6 +320,9 @@ user_parse(const struct users_db *db, size_t idx, json_t *o, struct users_user *
 		return r;
 	u->uid = (uid_t)uid;
 	u->gid = (gid_t)(gid < 0 ? uid : gid);
+	if ((r = ab_json_get_bool(o, path, "disabled", &u->disabled, err)) < 0 ||
+	    (r = ab_json_get_bool(o, path, "deleted", &u->deleted, err)) < 0)
+		return r;
 	if (hash) {
 		if (u->role == USERS_ROLE_DEMO)
 			return ab_err_set(err, EINVAL,
@@ -426,7 +429,7 @@ const struct users_user *
 users_find(const struct users_db *db, const char *name)
 {
 	for (size_t i = 0; name && i < db->n_users; i++)
-		if (strcmp(db->users[i].name, name) == 0)
+		if (!db->users[i].deleted && strcmp(db->users[i].name, name) == 0)
 			return &db->users[i];
 	return NULL;
 }
@@ -435,7 +438,8 @@ const struct users_user *
 users_find_email(const struct users_db *db, const char *email)
 {
 	for (size_t i = 0; email && i < db->n_users; i++)
-		if (db->users[i].email && strcasecmp(db->users[i].email, email) == 0)
+		if (!db->users[i].deleted && db->users[i].email &&
+		    strcasecmp(db->users[i].email, email) == 0)
 			return &db->users[i];
 	return NULL;
 }

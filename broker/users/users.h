@@ -83,6 +83,13 @@ struct users_user {
 	uid_t uid;
 	gid_t gid;
 	char *password_hash; /* crypt(3) "$y$..." or "$6$...", NULL: no local login */
+	bool disabled;       /* "disabled": true: no sign-in of any kind, no VNC (admin console) */
+	/*
+	 * "deleted": true: a removed user's place in the table, kept so that the users after it
+	 * keep their container id slot (isolation maps slot n to host ids base + n*65536).
+	 * users_find() and users_find_email() never return one; users_at() does.
+	 */
+	bool deleted;
 };
 
 struct users_db;
@@ -99,7 +106,7 @@ int users_load_file(const char *path, struct users_db **ret_db, struct ab_err *e
 
 void users_free(struct users_db *db);
 
-/* Lookups; NULL when absent. Email comparison ignores ASCII case. */
+/* Lookups; NULL when absent or deleted. Email comparison ignores ASCII case. */
 const struct users_user *users_find(const struct users_db *db, const char *name);
 const struct users_user *users_find_email(const struct users_db *db, const char *email);
 const struct users_profile *users_profile(const struct users_db *db, const char *name);

@@ -11,7 +11,8 @@
 //  4. broadcast to one user: the page says who got it, the session got the notify;
 //  5. the desktop state viewer draws a stored layout (windows with titles, taskbar,
 //     workspaces) beside its JSON, and Reset clears it;
-//  6. the audit pane lists events, filtered by event;
+//  6. the audit pane lists events, filtered by event; the users pane adds a user, sets a
+//     password and disables the account (the API agrees);
 //  7. a member: no admin link in the desktop menu, /admin.html says admins only and fetches
 //     nothing, every admin route answers 403.
 import assert from 'node:assert/strict';
@@ -93,7 +94,7 @@ await e2eTest('admin', async (t) => {
 	await page.fill('#broadcast-form textarea[name="body"]', 'Backup at noon');
 	await page.click('#broadcast-form button[type="submit"]');
 	await waitFor('the broadcast answered', async () => /Delivered to 1 desktop: bea/.test(await page.textContent('#bc-message')), { timeout: 5000 });
-	await waitFor('bea got it', () => /control notify .*Backup at noon/.test(fakeLog(dir, 'bea')), { timeout: 1000 });
+	await waitFor('bea got it', () => /control notify .*Backup at noon/.test(fakeLog(dir, 'bea')), { timeout: 5000 }); // within 1 s: admin_api_broadcast
 
 	// 5. the desktop state viewer
 	const admin = await lib.login(broker, 'daniel');
@@ -131,6 +132,26 @@ await e2eTest('admin', async (t) => {
 		const ev = await page.$$eval('#audit-rows tr td:nth-child(2)', (c) => c.map((x) => x.textContent));
 		return ev.length === 2 && ev.every((e) => e === 'admin.desktop.stop');
 	}, { timeout: 10000 });
+
+	// 6b. the users pane: add a user, set a password (prompt), disable; the API agrees
+	await page.click('#tab-users');
+	await page.waitForSelector('#users-rows tr[data-user="bogie"]', { timeout: 10000 });
+	await page.fill('#user-add input[name="name"]', 'amy');
+	await page.fill('#user-add input[name="email"]', 'amy@argobox.example');
+	await page.selectOption('#user-add select[name="profile"]', 'developer');
+	await page.fill('#user-add input[name="password"]', 'amy-first-pass');
+	await page.click('#user-add button[type="submit"]');
+	await page.waitForSelector('#users-rows tr[data-user="amy"]', { timeout: 5000 });
+	assert.equal(await page.textContent('#users-message'), 'amy added.');
+	assert.equal((await lib.login(broker, 'amy', 'amy-first-pass')).role, 'member');
+	page.once('dialog', (d) => d.accept('amy-second-pass'));
+	await page.click('#users-rows tr[data-user="amy"] button:has-text("Password…")');
+	await waitFor('the password changed', async () => /amy: password changed/.test(await page.textContent('#users-message')), { timeout: 5000 });
+	await lib.login(broker, 'amy', 'amy-second-pass');
+	await page.click('#users-rows tr[data-user="amy"] button:has-text("Disable")');
+	await waitFor('amy disabled', async () => (await page.textContent('#users-rows tr[data-user="amy"] td.status')) === 'disabled', { timeout: 5000 });
+	const denied = await lib.http(broker.port, 'POST', '/api/login', { body: { user: 'amy', password: 'amy-second-pass' } });
+	assert.equal(denied.status, 401, 'a disabled user cannot sign in');
 
 	// 7. a member: no admin UI, no data
 	const mp = await newPage(browser);

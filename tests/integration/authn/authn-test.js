@@ -70,8 +70,8 @@ const tests = {
 			['GET', '/api/demo/profiles', 200, 200, 200, 200],
 			['GET', '/api/me', 200, 200, 200, 401],
 			['GET', '/api/nope', 404, 404, 404, 404],
-			['GET', '/api/admin/users', 404, 403, 403, 401], // allowed for admin, no route yet
-			['POST', '/api/admin/users', 405, 403, 403, 401], // allowed, no route: 405
+			['GET', '/api/admin/users', 200, 403, 403, 401], // the admin console (docs/admin.md)
+			['POST', '/api/admin/users', 400, 403, 403, 401], // allowed; no name: 400
 			['DELETE', '/api/admin/users/x', 405, 403, 403, 401],
 			['GET', '/api/admin/audit?limit=1', 200, 403, 403, 401], // admins only (issue 19)
 			['GET', '/api/admin/audit/status', 200, 403, 403, 401],
