@@ -29,6 +29,12 @@
  * statfs reports the quota as the file system's size, so df inside the desktop and the
  * broker's usage figure (statvfs) see used/limit.
  *
+ * Writes: sequential writes to an open file are gathered (up to 1 MiB) and sent as one SMB
+ * write (one round trip instead of one per 64 KiB): sent when the next write does not follow,
+ * on read, stat, rename, truncate, fsync and close; a failure is reported by the next of
+ * those (close(2) and fsync(2) included, as NFS and the kernel's SMB client do) and the bytes
+ * stay buffered until they can be sent. The quota is checked when the write is accepted.
+ *
  * Connection loss: libsmbclient reconnects by itself on the next call; a call that fails
  * because the server went away is retried once (open files are reopened by path), and
  * when that fails too the caller gets EHOSTDOWN ("Host is down") at once rather than a hang
@@ -63,6 +69,7 @@
 #define SMBFS_CONFIG_MAX  65536
 #define SMBFS_BSIZE       4096
 #define SMBFS_USAGE_XATTR "user.argobox.usage"
+#define SMBFS_WBUF        (1 << 20) /* write-behind per open file */
 
 struct smbfs {
 	SMBCCTX *ctx;
@@ -87,6 +94,10 @@ struct smbfs_file {
 	int64_t size; /* as this handle knows it: what writes beyond it add to the usage */
 	bool quota_audited;
 	char *path; /* the FUSE path, "/..." */
+	/* write-behind: sequential writes gathered up to SMBFS_WBUF bytes, sent as one */
+	char *wbuf;
+	int64_t wbuf_off;
+	size_t wbuf_len;
 };
 
 static struct smbfs S;
@@ -391,6 +402,62 @@ smbfs_reopen(struct smbfs_file *f)
 			break;                                                                     \
 	}
 
+/* Reads (buf) or writes (wbuf) size bytes at off, as far as it goes: what was done, or -errno. */
+static ssize_t
+smbfs_io(struct smbfs_file *f, char *buf, const char *wbuf, size_t size, off_t off)
+{
+	if (smbc_lseek(f->fd, off, SEEK_SET) < 0)
+		return -errno;
+	size_t done = 0;
+	while (done < size) {
+		ssize_t n = wbuf ? smbc_write(f->fd, wbuf + done, size - done)
+		                 : smbc_read(f->fd, buf + done, size - done);
+		if (n < 0)
+			return done ? (ssize_t)done : -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * Sends what the write-behind buffer holds. On failure the bytes stay in it (sent again by
+ * the next flush, after a reconnect) and the error is returned: a write, fsync or close
+ * reports it, as NFS and the kernel's SMB client do.
+ */
+static int
+smbfs_wflush(struct smbfs_file *f)
+{
+	if (!f->wbuf_len)
+		return 0;
+	ssize_t n;
+	SMBFS_FILE_RETRY(n, f, smbfs_io(f, NULL, f->wbuf, f->wbuf_len, (off_t)f->wbuf_off));
+	if (n < 0)
+		return smbfs_result((int)n, "write");
+	if ((size_t)n < f->wbuf_len) {
+		memmove(f->wbuf, f->wbuf + n, f->wbuf_len - (size_t)n);
+		f->wbuf_off += n;
+		f->wbuf_len -= (size_t)n;
+		return -EIO;
+	}
+	f->wbuf_len = 0;
+	return smbfs_result(0, "write");
+}
+
+/* Flushes every open file on path (before its attributes are read or it is renamed). */
+static int
+smbfs_wflush_path(const char *path)
+{
+	int r = 0;
+	for (struct smbfs_file *f = S.files; f; f = f->next)
+		if (f->wbuf_len && strcmp(f->path, path) == 0) {
+			int q = smbfs_wflush(f);
+			r = r < 0 ? r : q;
+		}
+	return r;
+}
+
 /* Whether f is `path` or below it. */
 static bool
 file_under(const struct smbfs_file *f, const char *path)
@@ -409,6 +476,7 @@ smbfs_files_close(const char *path)
 {
 	for (struct smbfs_file *f = S.files; f; f = f->next)
 		if (f->fd >= 0 && file_under(f, path)) {
+			(void)smbfs_wflush(f); /* on failure the bytes wait in the buffer */
 			smbc_close(f->fd);
 			f->fd = -1;
 		}
@@ -434,6 +502,9 @@ op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	/* by path: SMB's fstat needs read-attributes access a write-only handle lacks */
 	(void)fi;
+	int w = smbfs_wflush_path(path); /* the server's size must include what is buffered */
+	if (w < 0)
+		return w;
 	if (list_cache_get(path, st))
 		return 0;
 	URL_OR_RETURN(url, path);
@@ -541,6 +612,10 @@ op_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	struct smbfs_file *f = file_of(fi);
 	if (f) {
+		if (smbfs_wflush(f) < 0)
+			ab_warn("smbfs '%s': %zu bytes of '%s' could not be written", S.user,
+			        f->wbuf_len, f->path);
+		free(f->wbuf);
 		if (f->fd >= 0)
 			smbc_close(f->fd);
 		if (f->prev)
@@ -555,30 +630,13 @@ op_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-/* Reads (buf) or writes (wbuf) size bytes at off, as far as it goes: what was done, or -errno. */
-static ssize_t
-smbfs_io(struct smbfs_file *f, char *buf, const char *wbuf, size_t size, off_t off)
-{
-	if (smbc_lseek(f->fd, off, SEEK_SET) < 0)
-		return -errno;
-	size_t done = 0;
-	while (done < size) {
-		ssize_t n = wbuf ? smbc_write(f->fd, wbuf + done, size - done)
-		                 : smbc_read(f->fd, buf + done, size - done);
-		if (n < 0)
-			return done ? (ssize_t)done : -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 static int
 op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)path;
 	struct smbfs_file *f = file_of(fi);
+	int r = smbfs_wflush_path(path); /* this handle's and any other's on the same file */
+	if (r < 0)
+		return r;
 	ssize_t n;
 	SMBFS_FILE_RETRY(n, f, smbfs_io(f, buf, NULL, size, off));
 	return n < 0 ? smbfs_result((int)n, "read") : (smbfs_result(0, "read"), (int)n);
@@ -598,16 +656,29 @@ op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
 		f->quota_audited = f->quota_audited || r == -EDQUOT;
 		return r;
 	}
-	ssize_t n;
-	SMBFS_FILE_RETRY(n, f, smbfs_io(f, NULL, buf, size, off));
-	if (n < 0)
-		return smbfs_result((int)n, "write");
+	bool follows = f->wbuf_len && (int64_t)off == f->wbuf_off + (int64_t)f->wbuf_len;
+	if (f->wbuf_len && (!follows || f->wbuf_len + size > SMBFS_WBUF) &&
+	    (r = smbfs_wflush(f)) < 0)
+		return r;
+	ssize_t n = (ssize_t)size;
+	if (size < SMBFS_WBUF) {
+		if (!f->wbuf)
+			f->wbuf = ab_xmalloc(SMBFS_WBUF);
+		if (!f->wbuf_len)
+			f->wbuf_off = off;
+		memcpy(f->wbuf + f->wbuf_len, buf, size);
+		f->wbuf_len += size;
+	} else {
+		SMBFS_FILE_RETRY(n, f, smbfs_io(f, NULL, buf, size, off));
+		if (n < 0)
+			return smbfs_result((int)n, "write");
+		smbfs_result(0, "write");
+	}
 	end = (int64_t)off + n;
 	if (end > f->size) {
 		smbfs_usage_add(end - f->size);
 		f->size = end;
 	}
-	smbfs_result(0, "write");
 	return (int)n;
 }
 
@@ -621,6 +692,8 @@ smbfs_set_size(const char *path, struct smbfs_file *f, int64_t size, const char 
 		return smbfs_result((int)old, op);
 	int r = smbfs_quota_check(path, op, size - old, true);
 	if (r < 0)
+		return r;
+	if (f && (r = smbfs_wflush(f)) < 0)
 		return r;
 	if (f) {
 		SMBFS_FILE_RETRY(r, f, smbc_ftruncate(f->fd, size) < 0 ? -errno : 0);
@@ -805,15 +878,16 @@ op_getxattr(const char *path, const char *name, char *value, size_t size)
 static int
 op_flush(const char *path, struct fuse_file_info *fi)
 {
-	(void)path, (void)fi;
-	return 0;
+	(void)path;
+	return fi ? smbfs_wflush(file_of(fi)) : 0; /* close(2) reports a failed write-behind */
 }
 
 static int
 op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
-	(void)path, (void)datasync, (void)fi;
-	return 0; /* every write has been answered by the server */
+	(void)path, (void)datasync;
+	/* what the server has answered is on it; the write-behind buffer goes now */
+	return fi ? smbfs_wflush(file_of(fi)) : 0;
 }
 
 static void *
