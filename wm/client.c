@@ -212,6 +212,8 @@ client_restack(void)
 		v[n++] = wm.bgmenu;
 	if (wm.launcher_open)
 		v[n++] = wm.launcher;
+	if (wm.cycling && wm.switcher)
+		v[n++] = wm.switcher;
 	for (struct notification *no = wm.notes; no; no = no->next)
 		v[n++] = no->win;
 	if (n + 4 >= cap) {
@@ -796,8 +798,7 @@ client_unmanage(struct client *c, bool destroyed)
 	bool had_focus = wm.focus == c;
 	if (had_focus)
 		wm.focus = NULL;
-	if (wm.cycling && wm.cycle_idx >= wm.n_mru)
-		wm.cycle_idx = 0;
+	switcher_forget(c);
 	free(c);
 	ewmh_update_client_list();
 	if (had_focus)

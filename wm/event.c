@@ -197,6 +197,8 @@ on_key_press(XEvent *ev)
 		launcher_key(&ev->xkey);
 	else if (wm.centre_open)
 		nc_key(&ev->xkey);
+	else if (wm.cycling)
+		switcher_key(&ev->xkey);
 	else
 		keys_press(&ev->xkey);
 }
@@ -217,6 +219,8 @@ on_expose(XEvent *ev)
 		taskbar_draw();
 	} else if (e->window == wm.launcher) {
 		launcher_draw();
+	} else if (e->window == wm.switcher) {
+		switcher_draw();
 	} else if (e->window == wm.bgmenu) {
 		bgmenu_draw();
 	} else if (e->window == wm.centre) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * keys: the keyboard shortcuts.
- *   Alt+Tab            cycle windows (most recently used first; Alt release commits)
+ *   Alt+Tab, Alt+Shift+Tab  the window switcher (switcher.c; Alt release commits)
  *   Super              open/close the launcher
+ *   Super+T, Super+E   start the terminal, the file manager (the profile's "terminal"/"files" app)
  *   Super+Left/Right   snap to the left/right half; Super+Up maximize; Super+Down restore/minimize
  *   Alt+F4             close
  *   Super+N            the notification centre; Super+M its messages panel
@@ -17,6 +18,9 @@
 
 enum action {
 	ACT_CYCLE,
+	ACT_CYCLE_BACK,
+	ACT_TERMINAL,
+	ACT_FILES,
 	ACT_SNAP_LEFT,
 	ACT_SNAP_RIGHT,
 	ACT_MAXIMIZE,
@@ -39,6 +43,9 @@ struct key {
 
 static const struct key keys[] = {
     {Mod1Mask, XK_Tab, ACT_CYCLE},
+    {Mod1Mask | ShiftMask, XK_Tab, ACT_CYCLE_BACK},
+    {Mod4Mask, XK_t, ACT_TERMINAL},
+    {Mod4Mask, XK_e, ACT_FILES},
     {Mod4Mask, XK_Left, ACT_SNAP_LEFT},
     {Mod4Mask, XK_Right, ACT_SNAP_RIGHT},
     {Mod4Mask, XK_Up, ACT_MAXIMIZE},
@@ -103,55 +110,19 @@ keys_grab(void)
 }
 
 static void
-cycle_step(void)
-{
-	/* candidates: visible windows and minimized ones on this workspace, in MRU order */
-	size_t n = wm.n_mru;
-	if (n == 0)
-		return;
-	for (size_t tries = 0; tries < n; tries++) {
-		wm.cycle_idx = (wm.cycle_idx + 1) % n;
-		struct client *c = wm.mru[wm.cycle_idx];
-		if ((c->ws == wm.ds.ws_current || c->ws < 0) && c->type != WT_DOCK &&
-		    c->in_taskbar) {
-			if (c->minimized) {
-				c->minimized = false;
-				ewmh_set_wm_state(c->win, NormalState);
-				ewmh_set_client_state(c);
-				client_show_hide(c);
-			}
-			client_raise(c);
-			client_focus(c);
-			return;
-		}
-	}
-}
-
-static void
 do_action(enum action a)
 {
 	struct client *c = wm.focus;
 	switch (a) {
 	case ACT_CYCLE:
-		if (!wm.cycling) {
-			wm.cycling = true;
-			wm.cycle_idx = 0;
-			XGrabKeyboard(wm.dpy, wm.root, True, GrabModeAsync, GrabModeAsync,
-			              CurrentTime);
-		}
-		cycle_step();
-		/* Alt may have been released before our grab: then we never see the
-		 * release, so end the cycle now rather than keep the keyboard */
-		Window rr, cr;
-		int rx, ry, wx, wy;
-		unsigned mask = 0;
-		if (XQueryPointer(wm.dpy, wm.root, &rr, &cr, &rx, &ry, &wx, &wy, &mask) &&
-		    !(mask & Mod1Mask)) {
-			wm.cycling = false;
-			XUngrabKeyboard(wm.dpy, CurrentTime);
-			if (wm.focus)
-				client_focus(wm.focus);
-		}
+	case ACT_CYCLE_BACK:
+		switcher_start(a == ACT_CYCLE ? 1 : -1);
+		break;
+	case ACT_TERMINAL:
+		launcher_spawn_app("terminal");
+		break;
+	case ACT_FILES:
+		launcher_spawn_app("files");
 		break;
 	case ACT_SNAP_LEFT:
 		if (c)
@@ -211,15 +182,6 @@ keys_press(XKeyEvent *e)
 		return;
 	}
 	wm.super_alone = false;
-	if (wm.cycling && sym == XK_Tab) {
-		cycle_step();
-		return;
-	}
-	if (wm.cycling && sym == XK_Escape) {
-		wm.cycling = false;
-		XUngrabKeyboard(wm.dpy, CurrentTime);
-		return;
-	}
 	for (size_t i = 0; i < AB_ARRAY_SIZE(keys); i++) {
 		if (keys[i].sym == sym && keys[i].mod == mod) {
 			do_action(keys[i].act);
@@ -237,10 +199,6 @@ keys_release(XKeyEvent *e)
 		launcher_toggle();
 		return;
 	}
-	if (wm.cycling && (sym == XK_Alt_L || sym == XK_Alt_R || sym == XK_Meta_L)) {
-		wm.cycling = false;
-		XUngrabKeyboard(wm.dpy, CurrentTime);
-		if (wm.focus)
-			client_focus(wm.focus); /* commits it to the front of the history */
-	}
+	if (wm.cycling && (sym == XK_Alt_L || sym == XK_Alt_R || sym == XK_Meta_L))
+		switcher_commit();
 }

@@ -148,14 +148,8 @@ launcher_draw(void)
 			           HEAD_H - 4, false);
 			continue;
 		}
-		if ((int)i == wm.sel) {
-			ab_cairo_rounded(cr, 8, y + 2, L_W - 16, ROW_H - 4, 8);
-			theme_set_rgba(cr, t->hover);
-			cairo_fill(cr);
-			ab_cairo_rounded(cr, 8, y + 12, 3, ROW_H - 24, 1.5);
-			theme_set_rgb(cr, t->accent);
-			cairo_fill(cr);
-		}
+		if ((int)i == wm.sel)
+			theme_row_selected(cr, 8, y, L_W - 16, ROW_H);
 		theme_app_icon(cr, rows[i].e, 20, y + 8, 28);
 		theme_set_rgb(cr, t->text);
 		theme_text(cr, rows[i].e->name, t->font, 60, y + 3, L_W - 80, 20, false);
@@ -260,6 +254,39 @@ launcher_spawn(const struct desktop_entry *e)
 	next_launch = (next_launch + 1) % AB_ARRAY_SIZE(launched);
 	desktop_argv_free(argv);
 	return pid;
+}
+
+/* The entry providing profile app `app`: ArgoBox's own (argobox-*) before others. */
+static const struct desktop_entry *
+entry_for_app(const char *app)
+{
+	const struct desktop_entry *found = NULL;
+	for (size_t i = 0; i < wm.apps.n; i++) {
+		const struct desktop_entry *e = &wm.apps.v[i];
+		if (strcmp(e->app, app) != 0)
+			continue;
+		if (strncmp(e->id, "argobox-", 8) == 0)
+			return e;
+		if (!found)
+			found = e;
+	}
+	return found;
+}
+
+int
+launcher_spawn_app(const char *app)
+{
+	const struct desktop_entry *e = entry_for_app(app);
+	if (!e) {
+		ab_warn("no allowed app provides '%s'", app);
+		char body[160];
+		snprintf(body, sizeof(body), "This desktop's profile has no %s app.", app);
+		nc_notify("Not available", body, "normal", 4000, NULL);
+		return -ENOENT;
+	}
+	if (wm.launcher_open)
+		launcher_close();
+	return launcher_spawn(e);
 }
 
 static void

@@ -184,6 +184,7 @@ shutdown_wm(void)
 	state_export_now();
 	ctl_stop();
 	launcher_close();
+	switcher_free();
 	bgmenu_free();
 	notify_dismiss_all();
 	nc_free();

@@ -93,6 +93,17 @@ theme_card(cairo_t *cr, double w, double h)
 	cairo_stroke(cr);
 }
 
+void
+theme_row_selected(cairo_t *cr, double x, double y, double w, double h)
+{
+	ab_cairo_rounded(cr, x, y + 2, w, h - 4, 8);
+	theme_set_rgba(cr, wm.theme.hover);
+	cairo_fill(cr);
+	ab_cairo_rounded(cr, x, y + 12, 3, h - 24, 1.5);
+	theme_set_rgb(cr, wm.theme.accent);
+	cairo_fill(cr);
+}
+
 /* Draws one line of text, ellipsized to w, vertically centred in h. */
 void
 theme_text(cairo_t *cr, const char *text, const char *font, double x, double y, double w, double h,

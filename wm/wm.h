@@ -179,7 +179,7 @@ struct pending {
 struct wm {
 	Display *dpy;
 	int screen;
-	Window root, check, bar, launcher, bgmenu;
+	Window root, check, bar, launcher, bgmenu, switcher;
 	Visual *visual;
 	Colormap cmap;
 	int sw, sh; /* screen size */
@@ -212,8 +212,7 @@ struct wm {
 	Time last_click_time;
 
 	/* keys */
-	bool super_alone, cycling;
-	size_t cycle_idx;
+	bool super_alone, cycling; /* cycling: the Alt+Tab switcher is open */
 	unsigned numlock;
 
 	/* taskbar */
@@ -337,6 +336,8 @@ void theme_set_rgba(cairo_t *cr, const double *c);
 /* A pop-up's background on a w x h surface: the theme's panel over its background, a 1 px border.
  */
 void theme_card(cairo_t *cr, double w, double h);
+/* The selected row of a list (launcher, switcher): hover background and an accent bar. */
+void theme_row_selected(cairo_t *cr, double x, double y, double w, double h);
 void theme_letter_icon(cairo_t *cr, const char *name, double x, double y, double size);
 /* The app's icon from the icon theme (entry's Icon=), else a letter tile of its name. */
 void theme_app_icon(cairo_t *cr, const struct desktop_entry *e, double x, double y, double size);
@@ -365,6 +366,19 @@ void launcher_draw(void);
 void launcher_key(XKeyEvent *e);
 void launcher_button_press(XButtonEvent *e);
 int launcher_spawn(const struct desktop_entry *e);
+/* Starts the allowed app providing profile app `app` ("terminal"), ArgoBox's own first; without
+ * one, says so in a notification. */
+int launcher_spawn_app(const char *app);
+
+/* switcher.c: the Alt+Tab window switcher */
+void switcher_start(int dir); /* +1: Alt+Tab, -1: Alt+Shift+Tab; steps when already open */
+void switcher_step(int dir);
+void switcher_key(XKeyEvent *e);
+void switcher_commit(void); /* focus the selected window (Alt released) */
+void switcher_cancel(void);
+void switcher_draw(void);
+void switcher_forget(struct client *c); /* c is going away */
+void switcher_free(void);
 const char *launcher_desktop_id_for_pid(pid_t pid); /* NULL if we did not start it */
 
 /* bgmenu.c: the desktop menu (right click on the background): wallpaper, fit, theme */
