@@ -34,6 +34,7 @@
 
 #include "ab_config.h"
 #include "ab_log.h"
+#include "ab_proto.h"
 #include "ab_paths.h"
 #include "ab_util.h"
 #include "audit.h"
@@ -245,6 +246,49 @@ profile_of(void *data, const char *user)
 		return u->profile;
 	const struct demo_identity *id = c->authn ? authn_demo_find(c->authn, user) : NULL;
 	return id ? id->profile : NULL;
+}
+
+/* The role of a desktop's owner, as the broker knows them; NULL when it does not (or they are
+ * disabled). */
+static const char *
+role_of(const struct apps_ctx *c, const char *user)
+{
+	const struct users_user *u = c->db ? users_find(c->db, user) : NULL;
+	if (u) /* a disabled user's desktop asks for nothing */
+		return u->disabled ? NULL : users_role_name(u->role);
+	if (!c->db && strcmp(user, "local") == 0)
+		return users_role_name(USERS_ROLE_ADMIN); /* as authn treats the loopback user */
+	if (c->authn && authn_demo_find(c->authn, user))
+		return users_role_name(USERS_ROLE_DEMO);
+	return NULL;
+}
+
+/*
+ * Every control message of a ready desktop: the desktop state (deskstate_sync), and the
+ * desktop's own requests to the broker (services_request), answered on the same channel for
+ * the desktop's owner.
+ */
+struct desktop_msg_ctx {
+	struct deskstate_sync *dsync;
+	struct desktop_manager *desktops;
+	struct services *services; /* set once they exist */
+	struct apps_ctx *apps;
+};
+
+static void
+desktop_message(void *data, const char *user, json_t *msg)
+{
+	struct desktop_msg_ctx *c = data;
+	const char *type = ab_proto_type(msg);
+	if (!type || strcmp(type, "services_request") != 0) {
+		deskstate_sync_on_message(c->dsync, user, msg);
+		return;
+	}
+	if (!c->services)
+		return;
+	json_t *a = services_desktop_request(c->services, user, role_of(c->apps, user), msg);
+	if (desktop_send(c->desktops, user, a) < 0)
+		ab_warn("desktop '%s': cannot answer its services request", user);
 }
 
 /* The desktops gauge's profile label (GET /metrics). */
@@ -500,6 +544,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	apps.db = users_initial;
+	struct desktop_msg_ctx dmsg = {.dsync = dsync, .apps = &apps};
 	struct desktop_params dp = {
 	    .runtime_base = cfg.session_runtime_base,
 	    .geometry = cfg.session_geometry,
@@ -509,8 +554,8 @@ main(int argc, char **argv)
 	    .control_timeout_ms = cfg.control_timeout_ms,
 	    .prepare = deskstate_sync_prepare,
 	    .prepare_data = dsync,
-	    .on_message = deskstate_sync_on_message,
-	    .message_data = dsync,
+	    .on_message = desktop_message,
+	    .message_data = &dmsg,
 	    .apps = apps_for,
 	    .apps_data = &apps,
 #ifdef AB_HAVE_ISOLATION
@@ -518,6 +563,7 @@ main(int argc, char **argv)
 #endif
 	};
 	struct desktop_manager *desktops = desktop_manager_new(loop, launcher, &dp);
+	dmsg.desktops = desktops;
 	deskstate_sync_set_desktops(dsync, desktops);
 #ifdef AB_HAVE_ISOLATION
 	/* Containers a previous broker left running become this broker's desktops first. */
@@ -623,6 +669,7 @@ main(int argc, char **argv)
 	}
 	if (services_add_routes(services, srv) < 0)
 		ab_warn("cannot add the services routes");
+	dmsg.services = services;
 	server_add_health(srv, services_health, services);
 	admin_socket_set_services(ctl, services);
 	reload.services = services;

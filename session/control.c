@@ -196,21 +196,59 @@ relay_type_ok(const char *type)
 	return true;
 }
 
-/* token bucket: CONTROL_RELAY_RATE messages a second, bursts of CONTROL_RELAY_BURST */
+/* token bucket: `rate` messages a second, bursts of `burst` */
+static bool
+take_token(int64_t *tokens, int64_t *last_ms, int rate, int burst)
+{
+	int64_t now = ab_now_ms(), full = (int64_t)burst * 1000;
+	if (*last_ms == 0)
+		*tokens = full; /* thousandths of a message */
+	else
+		*tokens = AB_MIN(full, *tokens + (now - *last_ms) * rate);
+	*last_ms = now;
+	if (*tokens < 1000)
+		return false;
+	*tokens -= 1000;
+	return true;
+}
+
 static bool
 relay_take_token(struct control *ctl)
 {
-	int64_t now = ab_now_ms(), full = (int64_t)CONTROL_RELAY_BURST * 1000;
-	if (ctl->relay_last_ms == 0)
-		ctl->relay_tokens = full; /* thousandths of a message */
-	else
-		ctl->relay_tokens = AB_MIN(full, ctl->relay_tokens + (now - ctl->relay_last_ms) *
-		                                                         CONTROL_RELAY_RATE);
-	ctl->relay_last_ms = now;
-	if (ctl->relay_tokens < 1000)
-		return false;
-	ctl->relay_tokens -= 1000;
-	return true;
+	return take_token(&ctl->relay_tokens, &ctl->relay_last_ms, CONTROL_RELAY_RATE,
+	                  CONTROL_RELAY_BURST);
+}
+
+/*
+ * The desktop's requests to the broker (services_request from the wm, for the apps) go to the
+ * broker as they are, rate-limited; without a broker, or beyond the rate, the wm gets the
+ * services_answer at once (503 / 429), so an app never waits for nothing. The broker decides
+ * who asks by the channel, never by the message.
+ */
+static int
+relay_request(struct control *ctl, struct control_conn *c, json_t *msg)
+{
+	const char *why = NULL;
+	int status = 0;
+	if (!take_token(&ctl->req_tokens, &ctl->req_last_ms, CONTROL_REQUEST_RATE,
+	                CONTROL_REQUEST_BURST)) {
+		status = 429;
+		why = "too many requests";
+	} else if (!ctl->broker || !ctl->broker->hello) {
+		status = 503;
+		why = "the broker is not connected";
+	}
+	if (!why) {
+		conn_send(ctl->broker, json_incref(msg));
+		return 0;
+	}
+	json_t *f = json_pack("{sOsOsiss}", "id", json_object_get(msg, "id"), "op",
+	                      json_object_get(msg, "op"), "status", status, "error", why);
+	if (!f) /* id or op missing: the broker would refuse it too */
+		f = json_pack("{sisssiss}", "id", -1, "op", "?", "status", 400, "error",
+		              "a services_request needs 'id' and 'op'");
+	conn_send(c, ab_proto_msg("services_answer", f));
+	return 0;
 }
 
 /*
@@ -331,6 +369,8 @@ control_handle(struct control_conn *c, json_t *msg)
 		json_decref(ctl->state);
 		ctl->state = json_incref(json_object_get(msg, "state"));
 	}
+	if (!c->is_broker && strcmp(type, "services_request") == 0)
+		return relay_request(ctl, c, msg);
 	if (c->is_broker)
 		return relay_to_wm(ctl, c, type, msg);
 	ab_debug("control: ignoring message of type '%s'", type);

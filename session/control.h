@@ -33,6 +33,9 @@
 /* Broker -> wm relay: messages a second and burst (beyond: dropped, error to the broker). */
 #define CONTROL_RELAY_RATE  50
 #define CONTROL_RELAY_BURST 100
+/* the desktop's requests to the broker (services_request): 10 a second, bursts of 20 */
+#define CONTROL_REQUEST_RATE  10
+#define CONTROL_REQUEST_BURST 20
 /* Pings without a pong before the broker connection is dropped. */
 #define CONTROL_MAX_MISSED 3
 
@@ -65,6 +68,7 @@ struct control {
 	json_t *last_exit;                   /* desktop_exit not yet sent to a broker */
 	json_t *isolation;                   /* latest "isolation" message, sent after each hello */
 	int64_t relay_tokens, relay_last_ms; /* relay rate limit */
+	int64_t req_tokens, req_last_ms;     /* request rate limit (wm -> broker) */
 };
 
 /*

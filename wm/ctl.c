@@ -254,6 +254,8 @@ handle(json_t *m)
 				ab_warn("control channel: restore: keyboard: %s", err.msg);
 		}
 		deskstate_free(&ds);
+	} else if (strcmp(type, "services_answer") == 0) {
+		apprelay_answer(m); /* to the app that asked (apprelay.c) */
 	} else if (strcmp(type, "hello") == 0 || strcmp(type, "pong") == 0) {
 		/* nothing to do */
 	} else {
@@ -366,7 +368,8 @@ ctl_stop(void)
  * Requests from apps in the desktop (argobox-settings): control messages, one JSON object
  * a line, appended to the root window's _ARGOBOX_CTL_REQUEST. Read and deleted at once;
  * only the settings types are taken (theme, wallpaper, keyboard, taskbar), with the same
- * validation as from the control channel, so the change is exported like any other.
+ * validation as from the control channel, so the change is exported like any other, and
+ * services_request, relayed to the broker (apprelay.c).
  */
 bool
 ctl_handle_property(XPropertyEvent *e)
@@ -398,6 +401,8 @@ ctl_handle_property(XPropertyEvent *e)
 		if (strcmp(t, "theme") == 0 || strcmp(t, "wallpaper") == 0 ||
 		    strcmp(t, "keyboard") == 0 || strcmp(t, "taskbar") == 0)
 			handle(m);
+		else if (strcmp(t, "services_request") == 0)
+			apprelay_request(m);
 		else
 			ab_warn("app request: '%.32s' is not a settings message; ignored", t);
 		json_decref(m);

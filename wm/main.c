@@ -185,6 +185,7 @@ shutdown_wm(void)
 	ctl_stop();
 	launcher_close();
 	switcher_free();
+	apprelay_stop();
 	bgmenu_free();
 	notify_dismiss_all();
 	nc_free();

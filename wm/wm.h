@@ -370,6 +370,11 @@ int launcher_spawn(const struct desktop_entry *e);
  * one, says so in a notification. */
 int launcher_spawn_app(const char *app);
 
+/* apprelay.c: apps' services_request to the broker over the control channel, and back */
+void apprelay_request(json_t *m); /* from _ARGOBOX_CTL_REQUEST */
+void apprelay_answer(json_t *m);  /* services_answer from the session */
+void apprelay_stop(void);         /* answers what is pending (503) */
+
 /* switcher.c: the Alt+Tab window switcher */
 void switcher_start(int dir); /* +1: Alt+Tab, -1: Alt+Shift+Tab; steps when already open */
 void switcher_step(int dir);

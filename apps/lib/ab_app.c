@@ -11,8 +11,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <locale.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SEL_MAX (16u << 20) /* the most a paste takes in (no INCR transfers) */
@@ -57,6 +60,88 @@ ab_app_root_text(struct ab_app *app, Atom prop, size_t *ret_len)
 	s[p.n] = '\0';
 	*ret_len = p.n;
 	return s;
+}
+
+void
+ab_app_request(struct ab_app *app, json_t *msg)
+{
+	json_object_set_new(msg, "window", json_integer((json_int_t)app->win));
+	_cleanup_free_ char *text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	if (!text)
+		return;
+	_cleanup_free_ char *line = ab_xasprintf("%s\n", text);
+	XChangeProperty(app->dpy, app->root, app->a_ctl_req, app->a_utf8, 8, PropModeAppend,
+	                (unsigned char *)line, (int)strlen(line));
+	XFlush(app->dpy);
+}
+
+/* The wm appended answers to our _ARGOBOX_CTL_ANSWER: one JSON object a line. */
+static void
+app_read_answers(struct ab_app *app)
+{
+	_cleanup_prop_ struct app_prop p = {0};
+	if (!app_get_prop(app, app->win, app->a_ctl_answer, 1 << 20, true, &p) || !p.data ||
+	    p.fmt != 8)
+		return;
+	if (p.after)
+		ab_warn("answers from the wm: more than 4 MiB at once; the rest is dropped");
+	_cleanup_free_ char *text = ab_xstrndup((const char *)p.data, p.n);
+	char *save = NULL;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		json_error_t je;
+		json_t *m = json_loads(l, 0, &je);
+		if (!json_is_object(m))
+			ab_warn("an answer from the wm is not a JSON object: %s", je.text);
+		else if (app->ops->answer)
+			app->ops->answer(app, m);
+		json_decref(m);
+	}
+}
+
+/* The first executable `name` on $PATH into path (size bytes); false when there is none. */
+static bool
+app_which(const char *name, char *path, size_t size)
+{
+	const char *p = getenv("PATH");
+	_cleanup_free_ char *dirs = ab_xstrdup(p ? p : "/usr/bin:/bin");
+	char *save = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(path, size, "%.1000s/%s", d, name);
+		if (access(path, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+ab_app_open_url(struct ab_app *app, const char *url)
+{
+	char path[1100];
+	if (!app_which("xdg-open", path, sizeof(path))) {
+		ab_app_own(app, AB_SEL_CLIPBOARD, url, strlen(url));
+		ab_info("no xdg-open here: '%.200s' copied to the clipboard", url);
+		return 1;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		if (fork() == 0) {
+			int devnull = open("/dev/null", O_RDWR);
+			if (devnull >= 0) {
+				dup2(devnull, 0);
+				dup2(devnull, 1);
+				dup2(devnull, 2);
+			}
+			execl(path, "xdg-open", url, (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	ab_info("opening '%.200s' with xdg-open", url);
+	return 0;
 }
 
 static void
@@ -165,6 +250,8 @@ ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *
 	    {&app->a_paste_prop, "_ARGOBOX_PASTE"},
 	    {&app->a_incr, "INCR"},
 	    {&app->a_text, "TEXT"},
+	    {&app->a_ctl_req, "_ARGOBOX_CTL_REQUEST"},
+	    {&app->a_ctl_answer, "_ARGOBOX_CTL_ANSWER"},
 	};
 	for (size_t i = 0; i < AB_ARRAY_SIZE(atoms); i++)
 		*atoms[i].a = XInternAtom(app->dpy, atoms[i].name, False);
@@ -529,6 +616,10 @@ app_event(struct ab_app *app, XEvent *ev)
 		if (ev->xproperty.window == app->win && ev->xproperty.atom == app->a_paste_prop &&
 		    ev->xproperty.state == PropertyNewValue && app->incr_active) {
 			app_incr_chunk(app);
+		} else if (ev->xproperty.window == app->win &&
+		           ev->xproperty.atom == app->a_ctl_answer &&
+		           ev->xproperty.state == PropertyNewValue) {
+			app_read_answers(app);
 		} else if (ev->xproperty.window == app->root &&
 		           ev->xproperty.atom == app->a_theme) {
 			app_read_theme(app);

@@ -22,6 +22,7 @@
 #include <X11/Xlib.h>
 #include <X11/keysym.h>
 #include <cairo.h>
+#include <jansson.h>
 #include <pango/pangocairo.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,6 +59,8 @@ struct ab_app_ops {
 	void (*focus)(struct ab_app *app, bool in);
 	/* WM_DELETE_WINDOW: return true to quit (NULL: quit). */
 	bool (*close)(struct ab_app *app);
+	/* An answer to an ab_app_request() (e.g. services_answer), relayed by the wm. */
+	void (*answer)(struct ab_app *app, json_t *msg);
 };
 
 /* Draws the app's icon at size x size (for _NET_WM_ICON). */
@@ -106,7 +109,8 @@ struct ab_app {
 	enum ab_sel incr_which;
 	size_t sel_len[AB_SEL_MAX];
 	Atom a_protocols, a_delete, a_net_wm_name, a_net_wm_icon, a_net_wm_pid, a_utf8, a_targets,
-	    a_clipboard, a_theme, a_paste_prop, a_incr, a_text, a_sel_atoms[AB_SEL_MAX];
+	    a_clipboard, a_theme, a_paste_prop, a_incr, a_text, a_sel_atoms[AB_SEL_MAX], a_ctl_req,
+	    a_ctl_answer;
 };
 
 /*
@@ -132,6 +136,19 @@ void ab_app_set_title(struct ab_app *app, const char *title);
 void ab_app_own(struct ab_app *app, enum ab_sel which, const char *text, size_t len);
 /* Asks the owner of `which` for its text; ops->paste gets it. */
 void ab_app_paste(struct ab_app *app, enum ab_sel which);
+/*
+ * A control message for the wm (docs/apps.md, "Requests"): appended, one JSON object a line, to
+ * the root window's _ARGOBOX_CTL_REQUEST with "window" set to this app's window, where the
+ * answers to requests that have them (services_request) come back: ops->answer gets each one.
+ * msg is stolen.
+ */
+void ab_app_request(struct ab_app *app, json_t *msg);
+/*
+ * Opens an http(s) URL in the desktop's browser with xdg-open (detached, in its own session);
+ * where the desktop has no xdg-open the URL goes to CLIPBOARD instead, to paste into the
+ * browser the desktop is shown in. Returns 0 when xdg-open was started, 1 when copied.
+ */
+int ab_app_open_url(struct ab_app *app, const char *url);
 /* Tells the input method where the cursor is (for candidate windows). */
 void ab_app_set_spot(struct ab_app *app, int x, int y);
 /*

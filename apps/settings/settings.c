@@ -38,21 +38,13 @@ struct settings {
 	size_t n_walls, wall;
 	char layout[32];
 	char message[128];
-	Atom a_req, a_xkb;
+	Atom a_xkb;
 };
 
 static void
 settings_send(struct settings *s, json_t *msg)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
-	json_decref(msg);
-	size_t n = strlen(text);
-	text = ab_xrealloc(text, n + 2);
-	text[n++] = '\n';
-	XChangeProperty(s->app.dpy, s->app.root, s->a_req, s->app.a_utf8, 8, PropModeAppend,
-	                (unsigned char *)text, (int)n);
-	XFlush(s->app.dpy);
-	free(text);
+	ab_app_request(&s->app, msg);
 }
 
 static void
@@ -267,7 +259,6 @@ static void
 settings_start(struct ab_app *app)
 {
 	struct settings *s = app->data;
-	s->a_req = XInternAtom(app->dpy, "_ARGOBOX_CTL_REQUEST", False);
 	s->a_xkb = XInternAtom(app->dpy, "_XKB_RULES_NAMES", False);
 	settings_scan_walls(s);
 	settings_read_layout(s);

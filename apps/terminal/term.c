@@ -740,37 +740,7 @@ term_open_url(struct term *t, long line, int col)
 	if (at == SIZE_MAX || !text_url_at(text, len, at, &s, &e))
 		return;
 	_cleanup_free_ char *url = ab_xstrndup(text + s, e - s);
-	char path[1024];
-	const char *p = getenv("PATH");
-	bool have = false;
-	_cleanup_free_ char *dirs = ab_xstrdup(p ? p : "/usr/bin:/bin");
-	char *save = NULL;
-	for (char *d = strtok_r(dirs, ":", &save); d && !have; d = strtok_r(NULL, ":", &save)) {
-		snprintf(path, sizeof(path), "%.1000s/xdg-open", d);
-		have = access(path, X_OK) == 0;
-	}
-	if (!have) {
-		ab_app_own(&t->app, AB_SEL_CLIPBOARD, url, strlen(url));
-		ab_info("no xdg-open here: '%.200s' copied to the clipboard", url);
-		return;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		setsid();
-		if (fork() == 0) {
-			int devnull = open("/dev/null", O_RDWR);
-			if (devnull >= 0) {
-				dup2(devnull, 0);
-				dup2(devnull, 1);
-				dup2(devnull, 2);
-			}
-			execl(path, "xdg-open", url, (char *)NULL);
-			_exit(127);
-		}
-		_exit(0);
-	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
+	ab_app_open_url(&t->app, url);
 }
 
 static VTermModifier

@@ -1165,46 +1165,109 @@ services_health(json_t *out, void *data)
 
 /* --- HTTP API -------------------------------------------------------------------------- */
 
+/* Who asks: the HTTP API's authenticated caller, or a desktop's user (services_desktop_request).
+ */
+struct who {
+	const char *user, *role, *peer;
+};
+
+static struct who
+who_of(const struct http_request *req)
+{
+	return (struct who){req->user, req->role, req->peer};
+}
+
 /* The caller as the registry sees them; false when the role is not one we know. */
 static bool
-caller(struct services *svc, const struct http_request *req, enum users_role *role,
+caller(struct services *svc, const struct who *w, enum users_role *role,
        const struct users_profile **profile)
 {
-	int r = users_role_from_string(req->role);
-	if (r < 0 || !req->user[0])
+	int r = users_role_from_string(w->role);
+	if (r < 0 || !w->user[0])
 		return false;
 	*role = (enum users_role)r;
-	*profile = svc->p.profile_of ? svc->p.profile_of(svc->p.profile_data, req->user) : NULL;
+	*profile = svc->p.profile_of ? svc->p.profile_of(svc->p.profile_data, w->user) : NULL;
 	return true;
 }
 
-static int
-api_list(struct http_request *req, struct http_response *resp, void *data)
+/* The services `w` may see ({"services": [...]}, new reference), audited; NULL: 403. */
+static json_t *
+list_for(struct services *svc, const struct who *w, const char *endpoint)
 {
-	struct services *svc = data;
 	enum users_role role;
 	const struct users_profile *profile;
-	if (!caller(svc, req, &role, &profile)) {
-		audit_log("service.access", AUDIT_DENY, req->user[0] ? req->user : NULL, req->role,
-		          req->peer, json_pack("{ss}", "reason", "unknown role"));
-		http_response_error(resp, 403, "forbidden");
-		return 0;
+	if (!caller(svc, w, &role, &profile)) {
+		audit_log("service.access", AUDIT_DENY, w->user[0] ? w->user : NULL, w->role,
+		          w->peer,
+		          json_pack("{ssss}", "endpoint", endpoint, "reason", "unknown role"));
+		return NULL;
 	}
 	json_t *list = json_array(), *shown = json_array();
 	unsigned hidden = 0;
 	for (size_t i = 0; i < svc->n; i++) {
-		if (!services_visible(svc->s[i]->e, req->user, role, profile)) {
+		if (!services_visible(svc->s[i]->e, w->user, role, profile)) {
 			hidden++;
 			continue;
 		}
 		json_array_append_new(list, svc_json(svc->s[i], role == USERS_ROLE_ADMIN));
 		json_array_append_new(shown, json_string(svc->s[i]->e->name));
 	}
-	audit_log("service.access", AUDIT_GRANT, req->user, req->role, req->peer,
-	          json_pack("{sssosI}", "endpoint", "list", "visible", shown, "hidden",
+	audit_log("service.access", AUDIT_GRANT, w->user, w->role, w->peer,
+	          json_pack("{sssosI}", "endpoint", endpoint, "visible", shown, "hidden",
 	                    (json_int_t)hidden));
-	http_response_json(resp, 200, json_pack("{so}", "services", list));
+	return json_pack("{so}", "services", list);
+}
+
+static int
+api_list(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct who w = who_of(req);
+	json_t *body = list_for(data, &w, "list");
+	if (body)
+		http_response_json(resp, 200, body);
+	else
+		http_response_error(resp, 403, "forbidden");
 	return 0;
+}
+
+/*
+ * A manual restart of `name` asked by `w` (admins, and the owner if a member), audited as
+ * service.restart: the HTTP status (202 started, 400 no restart method, 403 not allowed, 404
+ * not visible or no such service, alike, 409 one running) and, unless 202, why in `why`.
+ */
+static int
+restart_for(struct services *svc, const struct who *w, const char *name, char *why, size_t len)
+{
+	enum users_role role = USERS_ROLE_MAX;
+	const struct users_profile *profile = NULL;
+	bool known = caller(svc, w, &role, &profile);
+	struct svc *s = find(svc, name);
+	if (!known || !s || !services_visible(s->e, w->user, role, profile)) {
+		/* not visible and not there answer alike: the name's existence is not leaked */
+		audit_log("service.restart", AUDIT_DENY, w->user[0] ? w->user : NULL, w->role,
+		          w->peer,
+		          json_pack("{ssss}", "service", name, "reason",
+		                    s ? "not visible to this user" : "no such service"));
+		snprintf(why, len, "no such service");
+		return 404;
+	}
+	bool owner = s->e->owner && strcmp(s->e->owner, w->user) == 0;
+	if (role != USERS_ROLE_ADMIN && !(owner && role == USERS_ROLE_MEMBER)) {
+		snprintf(why, len, "only admins and the service's owner may restart it");
+		audit_log("service.restart", AUDIT_DENY, w->user, w->role, w->peer,
+		          json_pack("{ssss}", "service", name, "reason", why));
+		return 403;
+	}
+	struct ab_err err = {0};
+	int r = services_restart_now(svc, name, w->user, &err);
+	audit_log("service.restart", r < 0 ? AUDIT_DENY : AUDIT_GRANT, w->user, w->role, w->peer,
+	          json_pack("{ssss}", "service", name, "reason",
+	                    r < 0 ? err.msg : (owner ? "owner" : "admin")));
+	if (r < 0) {
+		snprintf(why, len, "%s", err.msg);
+		return r == -EBUSY ? 409 : 400;
+	}
+	return 202;
 }
 
 /* GET/POST /api/services/<name>/diag: admins and the owner (a member) only; audited. */
@@ -1263,12 +1326,23 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 	}
 	memcpy(name, rest, n);
 	name[n] = '\0';
+	struct who w = who_of(req);
+	if (restart) {
+		char why[AB_ERR_MSG_MAX];
+		int status = restart_for(svc, &w, name, why, sizeof(why));
+		if (status == 202)
+			http_response_json(
+			    resp, 202, json_pack("{ssss}", "service", name, "restart", "started"));
+		else
+			http_response_error(resp, status, why);
+		return 0;
+	}
 	enum users_role role = USERS_ROLE_MAX;
 	const struct users_profile *profile = NULL;
-	bool known = caller(svc, req, &role, &profile);
+	bool known = caller(svc, &w, &role, &profile);
 	struct svc *s = find(svc, name);
 	bool visible = known && s && services_visible(s->e, req->user, role, profile);
-	const char *event = restart ? "service.restart" : diag ? "service.diag" : "service.access";
+	const char *event = diag ? "service.diag" : "service.access";
 	if (!visible) {
 		/* not visible and not there answer alike: the name's existence is not leaked */
 		audit_log(event, AUDIT_DENY, req->user[0] ? req->user : NULL, req->role, req->peer,
@@ -1282,40 +1356,59 @@ api_one(struct http_request *req, struct http_response *resp, void *data)
 		return api_diag(svc, s, post,
 		                role == USERS_ROLE_ADMIN || (owner && role == USERS_ROLE_MEMBER),
 		                req, resp);
-	if (!restart) {
-		audit_log(
-		    event, AUDIT_GRANT, req->user, req->role, req->peer,
-		    json_pack("{ssss}", "service", name, "endpoint", history ? "history" : "one"));
-		if (history) {
-			json_t *buckets = json_array();
-			json_t *d = day_summary(s, buckets);
-			json_object_set_new(d, "bucket_ms", json_integer(BUCKET_MS));
-			json_object_set_new(d, "buckets", buckets);
-			http_response_json(resp, 200, d);
-			return 0;
-		}
-		http_response_json(resp, 200, svc_json(s, role == USERS_ROLE_ADMIN));
+	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
+	          json_pack("{ssss}", "service", name, "endpoint", history ? "history" : "one"));
+	if (history) {
+		json_t *buckets = json_array();
+		json_t *d = day_summary(s, buckets);
+		json_object_set_new(d, "bucket_ms", json_integer(BUCKET_MS));
+		json_object_set_new(d, "buckets", buckets);
+		http_response_json(resp, 200, d);
 		return 0;
 	}
-	if (role != USERS_ROLE_ADMIN && !(owner && role == USERS_ROLE_MEMBER)) {
-		audit_log(event, AUDIT_DENY, req->user, req->role, req->peer,
-		          json_pack("{ssss}", "service", name, "reason",
-		                    "only admins and the service's owner may restart it"));
-		http_response_error(resp, 403,
-		                    "only admins and the service's owner may restart it");
-		return 0;
-	}
-	struct ab_err err = {0};
-	int r = services_restart_now(svc, name, req->user, &err);
-	audit_log(event, r < 0 ? AUDIT_DENY : AUDIT_GRANT, req->user, req->role, req->peer,
-	          json_pack("{ssss}", "service", name, "reason",
-	                    r < 0 ? err.msg : (owner ? "owner" : "admin")));
-	if (r < 0) {
-		http_response_error(resp, r == -EBUSY ? 409 : 400, err.msg);
-		return 0;
-	}
-	http_response_json(resp, 202, json_pack("{ssss}", "service", name, "restart", "started"));
+	http_response_json(resp, 200, svc_json(s, role == USERS_ROLE_ADMIN));
 	return 0;
+}
+
+/* --- desktops: services_request on the control channel (docs/control-channel.md) ---- */
+
+static json_t *
+answer(json_int_t id, const char *op, int status, const char *error)
+{
+	json_t *f = json_pack("{sIsssi}", "id", id, "op", op, "status", status);
+	if (error)
+		json_object_set_new(f, "error", json_string(error));
+	return ab_proto_msg("services_answer", f);
+}
+
+json_t *
+services_desktop_request(struct services *svc, const char *user, const char *role, json_t *msg)
+{
+	json_t *jid = json_object_get(msg, "id");
+	json_int_t id = json_is_integer(jid) ? json_integer_value(jid) : -1;
+	const char *op = json_string_value(json_object_get(msg, "op"));
+	const char *name = json_string_value(json_object_get(msg, "name"));
+	struct who w = {user, role ? role : "", "desktop"};
+	if (id < 0 || !op || (strcmp(op, "list") && strcmp(op, "restart")))
+		return answer(id, op && strlen(op) <= 16 ? op : "?", 400,
+		              "a services_request needs an integer 'id' >= 0 and 'op' list or "
+		              "restart");
+	if (strcmp(op, "list") == 0) {
+		json_t *body = list_for(svc, &w, "desktop");
+		if (!body)
+			return answer(id, op, 403, "forbidden");
+		json_t *a = answer(id, op, 200, NULL);
+		json_object_set(a, "services", json_object_get(body, "services"));
+		json_decref(body);
+		return a;
+	}
+	if (!name || !users_name_valid(name))
+		return answer(id, op, 400, "restart needs the service's 'name'");
+	char why[AB_ERR_MSG_MAX];
+	int status = restart_for(svc, &w, name, why, sizeof(why));
+	json_t *a = answer(id, op, status, status == 202 ? NULL : why);
+	json_object_set_new(a, "service", json_string(name));
+	return a;
 }
 
 /* POST /api/admin/services/reload: admins only (authz admin.write; checked again here). */

@@ -202,6 +202,18 @@ int services_restart_now(struct services *svc, const char *name, const char *by,
 enum services_state services_state_of(struct services *svc, const char *name);
 
 /*
+ * A desktop's `services_request` (docs/control-channel.md: `id`, `op` "list" or "restart",
+ * `name`), asked for `user` with `role` ("admin"/"member"/"demo", as the broker knows the
+ * desktop's owner; NULL: unknown, refused) — never anything the message says about who asks.
+ * Returns the `services_answer` to send back (new reference): `id`, `op`, `status` as the HTTP
+ * API would answer (list: 200 with exactly GET /api/services's `services`, or 403; restart:
+ * 202, 400, 403, 404 or 409 as POST /api/services/<name>/restart) and `error` unless 2xx.
+ * Audited like the API (service.access endpoint "desktop", service.restart), peer "desktop".
+ */
+json_t *services_desktop_request(struct services *svc, const char *user, const char *role,
+                                 json_t *msg);
+
+/*
  * Diagnostics of `name`, on the loop (never blocking it): DNS resolution, TCP connect, TLS
  * handshake, HTTP status, each with its timing, the address and the step that failed; the
  * last 10 results are kept. 0 once started, -ENOENT, -EBUSY (one is running).
