@@ -224,6 +224,12 @@ launcher_toggle(void)
 int
 launcher_spawn(const struct desktop_entry *e)
 {
+	return launcher_spawn_restore(e, NULL);
+}
+
+int
+launcher_spawn_restore(const struct desktop_entry *e, const char *instance)
+{
 	char **argv = NULL;
 	struct ab_err err = {0};
 	if (desktop_argv(e, &argv, &err) < 0) {
@@ -245,6 +251,10 @@ launcher_spawn(const struct desktop_entry *e)
 		signal(SIGPIPE, SIG_DFL);
 		setsid();
 		close(ConnectionNumber(wm.dpy));
+		if (instance && *instance)
+			setenv("ARGOBOX_RESTORE_INSTANCE", instance, 1);
+		else
+			unsetenv("ARGOBOX_RESTORE_INSTANCE");
 		execvp(argv[0], argv);
 		_exit(127);
 	}

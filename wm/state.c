@@ -294,7 +294,7 @@ state_restore_launch(void)
 			skipped++;
 			continue;
 		}
-		if (launcher_spawn(e) > 0)
+		if (launcher_spawn_restore(e, p->w.wm_instance) > 0)
 			launched++;
 	}
 	ab_info("restore: %zu windows, %zu already open, %zu apps started, %zu dropped (no "

@@ -366,6 +366,9 @@ void launcher_draw(void);
 void launcher_key(XKeyEvent *e);
 void launcher_button_press(XButtonEvent *e);
 int launcher_spawn(const struct desktop_entry *e);
+/* The same for a window of a restored layout: the app gets the window's saved WM_CLASS
+ * instance in ARGOBOX_RESTORE_INSTANCE (argobox-terminal finds its scrollback by it). */
+int launcher_spawn_restore(const struct desktop_entry *e, const char *instance);
 /* Starts the allowed app providing profile app `app` ("terminal"), ArgoBox's own first; without
  * one, says so in a notification. */
 int launcher_spawn_app(const char *app);

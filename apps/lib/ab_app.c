@@ -274,7 +274,8 @@ ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *
 	char klass[64];
 	snprintf(klass, sizeof(klass), "ArgoBox%c%s", toupper((unsigned char)cfg->name[0]),
 	         cfg->name[0] ? cfg->name + 1 : "");
-	XClassHint ch = {.res_name = (char *)cfg->name, .res_class = klass};
+	XClassHint ch = {.res_name = (char *)(cfg->instance ? cfg->instance : cfg->name),
+	                 .res_class = klass};
 	XSizeHints sh = {.flags = PMinSize, .min_width = 200, .min_height = 120};
 	XWMHints wmh = {
 	    .flags = InputHint | StateHint, .input = True, .initial_state = NormalState};

@@ -72,6 +72,7 @@ struct ab_app_config {
 	 * ("ArgoBoxTerminal"), the program argobox-<name>.
 	 */
 	const char *name;
+	const char *instance; /* WM_CLASS instance when it is not `name` (NULL: name) */
 	const char *title;
 	const char *operands; /* ab_app_main()'s usage after the program, e.g. "[DIRECTORY]" */
 	int max_operands;     /* no options, at most this many operands */

@@ -15,6 +15,7 @@
 #include "ab_log.h"
 #include "ab_text.h"
 #include "ab_util.h"
+#include "sbsave.h"
 #include "scrollback.h"
 
 #include <X11/Xutil.h>
@@ -66,6 +67,10 @@ struct term {
 	int exit_status;
 	struct sb_cell *scratch; /* one line being pushed to the scrollback */
 	size_t scratch_cap;
+	/* scrollback restore (sbsave.h): the window's key, saved every SAVE_MS when changed */
+	char key[SBSAVE_KEY_LEN + 1];
+	bool save_dirty;
+	struct ab_timer *save_timer;
 };
 
 /* ---- colours ---- */
@@ -211,6 +216,7 @@ term_pty_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 		if (n > 0) {
 			vterm_input_write(t->vt, buf, (size_t)n);
 			total += (size_t)n;
+			t->save_dirty = true;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -1065,6 +1071,99 @@ term_icon(cairo_t *cr, int s)
 	cairo_stroke(cr);
 }
 
+/* ---- scrollback restore (sbsave.h) ---- */
+
+#define SAVE_MS        5000
+#define SAVE_MAX_LINES 5000
+#define SAVE_MAX_AGE   (14 * 24 * 3600) /* texts of windows no layout restored since */
+
+/* The text of the last SAVE_MAX_LINES lines (scrollback and screen), blank lines at the end cut. */
+static char *
+term_save_text(struct term *t, size_t *ret_len)
+{
+	long total = term_lines(t), first = AB_MAX(0, total - SAVE_MAX_LINES);
+	size_t cap = 64 << 10, len = 0, keep = 0;
+	char *out = ab_xmalloc(cap);
+	char line[16384];
+	for (long l = first; l < total; l++) {
+		size_t n = term_line_text(t, l, 0, 65535, line, sizeof(line));
+		if (len + n + 2 > cap) {
+			cap = (len + n + 2) * 2;
+			out = ab_xrealloc(out, cap);
+		}
+		memcpy(out + len, line, n);
+		len += n;
+		out[len++] = '\n';
+		if (n)
+			keep = len;
+	}
+	*ret_len = keep;
+	return out;
+}
+
+static void
+term_save(struct term *t)
+{
+	size_t len;
+	_cleanup_free_ char *text = term_save_text(t, &len);
+	struct ab_err err = {0};
+	if (sbsave_write(t->key, text, len, &err) < 0)
+		ab_warn("saving the scrollback: %s", err.msg);
+	t->save_dirty = false;
+}
+
+static int64_t
+term_save_tick(struct ab_loop *loop, void *data)
+{
+	struct term *t = data;
+	if (t->save_dirty)
+		term_save(t);
+	return SAVE_MS;
+}
+
+/*
+ * The window's key: the one argobox-wm hands back when it restores this window
+ * (ARGOBOX_RESTORE_INSTANCE, our WM_CLASS instance in the saved layout), else a new one.
+ */
+static bool
+term_pick_key(struct term *t)
+{
+	const char *r = getenv("ARGOBOX_RESTORE_INSTANCE");
+	bool restoring = sbsave_key_valid(r);
+	if (restoring)
+		snprintf(t->key, sizeof(t->key), "%s", r);
+	else
+		sbsave_key_new(t->key);
+	unsetenv("ARGOBOX_RESTORE_INSTANCE"); /* not for the shell's programs */
+	return restoring;
+}
+
+/* Shows the restored window's saved text above the new shell, dimmed, then a marker line. */
+static void
+term_restore(struct term *t)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	time_t when;
+	struct ab_err err = {0};
+	if (sbsave_read(t->key, &text, &len, &when, &err) < 0) {
+		ab_info("no scrollback to restore for '%s' (%s)", t->key, err.msg);
+		return;
+	}
+	vterm_input_write(t->vt, "\x1b[2m", 4);
+	char *save = NULL;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		vterm_input_write(t->vt, l, strlen(l));
+		vterm_input_write(t->vt, "\r\n", 2);
+	}
+	char mark[128], stamp[32];
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M", localtime(&when));
+	int n = snprintf(mark, sizeof(mark), "\x1b[0m\x1b[2m--- restored (saved %s) ---\x1b[0m\r\n",
+	                 stamp);
+	vterm_input_write(t->vt, mark, (size_t)n);
+	ab_info("restored %zu bytes of scrollback for '%s'", len, t->key);
+}
+
 static const struct ab_app_ops term_ops = {
     .draw = term_draw,
     .key = term_key,
@@ -1090,8 +1189,11 @@ term_main(const struct term_options *opt, struct ab_err *err)
 	term_set_font(t);
 	sb_init(&t->sb, opt->scrollback ? opt->scrollback : 10000);
 	signal(SIGPIPE, SIG_IGN);
+	bool restoring = term_pick_key(t);
+	sbsave_prune(SAVE_MAX_AGE);
 
 	struct ab_app_config cfg = {.name = "terminal",
+	                            .instance = t->key,
 	                            .title = "Terminal",
 	                            .width = 740,
 	                            .height = 460,
@@ -1109,12 +1211,19 @@ term_main(const struct term_options *opt, struct ab_err *err)
 	vterm_screen_enable_altscreen(t->vs, 1);
 	vterm_screen_reset(t->vs, 1);
 	term_resize_grid(t);
+	if (restoring)
+		term_restore(t);
 	if ((r = term_spawn(t, opt->argv, err)) < 0)
 		goto out;
 	t->pty_watch = ab_loop_watch(t->app.loop, t->pty, AB_LOOP_READ, term_pty_io, t);
+	t->save_timer = ab_loop_timer(t->app.loop, SAVE_MS, term_save_tick, t);
 	r = ab_app_run(&t->app);
-	if (r < 0)
+	if (r < 0) {
 		ab_err_set(err, -r, "event loop");
+		term_save(t); /* the desktop went away: its layout may bring this window back */
+	} else {
+		sbsave_remove(t->key); /* closed, or its shell exited: nothing to restore */
+	}
 out:
 	if (t->child > 0) {
 		kill(t->child, SIGHUP);
@@ -1123,6 +1232,7 @@ out:
 	if (t->app.loop) {
 		ab_loop_unwatch(t->app.loop, t->pty_watch);
 		ab_loop_timer_cancel(t->app.loop, t->frame_timer);
+		ab_loop_timer_cancel(t->app.loop, t->save_timer);
 	}
 	if (t->pty >= 0)
 		close(t->pty);

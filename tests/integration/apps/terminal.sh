@@ -12,7 +12,7 @@ chmod +x "$T/fakebin/xdg-open"
 export PATH=$T/fakebin:$PATH
 start_app argobox-terminal terminal
 W=$APP_WIN
-xprop -id "$W" WM_CLASS | grep -q '"terminal", "ArgoBoxTerminal"' || fail "WM_CLASS"
+xprop -id "$W" WM_CLASS | grep -q '"terminal-[0-9a-f]\{8\}", "ArgoBoxTerminal"' || fail "WM_CLASS: $(xprop -id "$W" WM_CLASS)"
 wait_for 5 sh -c "xprop -id $W _NET_WM_ICON | grep -q 'Icon (16 x 16)'" || fail "no _NET_WM_ICON"
 xprop -id "$W" WM_PROTOCOLS | grep -q WM_DELETE_WINDOW || fail "no WM_DELETE_WINDOW"
 

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* sbsave: a terminal window's scrollback text in the home (see sbsave.h). */
+#include "sbsave.h"
+#include "ab_err.h"
+#include "ab_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool
+sbsave_key_valid(const char *key)
+{
+	if (!key || strlen(key) != SBSAVE_KEY_LEN || strncmp(key, "terminal-", 9) != 0)
+		return false;
+	for (const char *p = key + 9; *p; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+void
+sbsave_key_new(char *out)
+{
+	unsigned char b[4] = {0};
+	if (ab_random_bytes(b, sizeof(b)) < 0) {
+		unsigned v = (unsigned)getpid() ^ (unsigned)time(NULL);
+		memcpy(b, &v, sizeof(b));
+	}
+	snprintf(out, SBSAVE_KEY_LEN + 1, "terminal-%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+}
+
+char *
+sbsave_dir(void)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	if (state && state[0] == '/')
+		return ab_xasprintf("%s/argobox/terminal", state);
+	if (home && home[0] == '/')
+		return ab_xasprintf("%s/.local/state/argobox/terminal", home);
+	return NULL;
+}
+
+char *
+sbsave_path(const char *key)
+{
+	if (!sbsave_key_valid(key))
+		return NULL;
+	_cleanup_free_ char *dir = sbsave_dir();
+	return dir ? ab_xasprintf("%s/%s.txt", dir, key) : NULL;
+}
+
+int
+sbsave_write(const char *key, const char *text, size_t len, struct ab_err *err)
+{
+	_cleanup_free_ char *path = sbsave_path(key);
+	_cleanup_free_ char *dir = sbsave_dir();
+	if (!path || !dir)
+		return ab_err_set(err, EINVAL, "no place for the scrollback of '%s' (HOME unset?)",
+		                  key ? key : "");
+	if (len > SBSAVE_MAX_BYTES) {
+		/* the newest lines: from the first line start in the last SBSAVE_MAX_BYTES */
+		const char *start = text + len - SBSAVE_MAX_BYTES;
+		const char *nl = memchr(start, '\n', SBSAVE_MAX_BYTES);
+		start = nl ? nl + 1 : start;
+		len -= (size_t)(start - text);
+		text = start;
+	}
+	int r = ab_mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return r;
+	return ab_write_file_atomic(path, text, len, 0600, err);
+}
+
+int
+sbsave_read(const char *key, char **ret_text, size_t *ret_len, time_t *ret_mtime,
+            struct ab_err *err)
+{
+	_cleanup_free_ char *path = sbsave_path(key);
+	if (!path)
+		return ab_err_set(err, ENOENT, "no saved scrollback for '%s'", key ? key : "");
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0)
+		return ab_err_errno(err, errno, "scrollback '%s'", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return ab_err_set(err, EINVAL, "scrollback '%s' is not a regular file", path);
+	/* the newest SBSAVE_MAX_BYTES when it grew (written by something else) */
+	off_t from = st.st_size > (off_t)SBSAVE_MAX_BYTES ? st.st_size - SBSAVE_MAX_BYTES : 0;
+	_cleanup_free_ char *buf = ab_xmalloc(SBSAVE_MAX_BYTES + 1);
+	ssize_t n = pread(fd, buf, SBSAVE_MAX_BYTES, from);
+	if (n < 0)
+		return ab_err_errno(err, errno, "reading scrollback '%s'", path);
+	for (ssize_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			buf[i] = '?';
+	}
+	buf[n] = '\0';
+	*ret_text = TAKE_PTR(buf);
+	*ret_len = (size_t)n;
+	*ret_mtime = st.st_mtime;
+	return 0;
+}
+
+void
+sbsave_remove(const char *key)
+{
+	_cleanup_free_ char *path = sbsave_path(key);
+	if (path)
+		unlink(path);
+}
+
+void
+sbsave_prune(time_t max_age)
+{
+	_cleanup_free_ char *dir = sbsave_dir();
+	DIR *d = dir ? opendir(dir) : NULL;
+	if (!d)
+		return;
+	time_t now = time(NULL);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char key[SBSAVE_KEY_LEN + 1];
+		size_t n = strlen(de->d_name);
+		if (n != SBSAVE_KEY_LEN + 4 || strcmp(de->d_name + SBSAVE_KEY_LEN, ".txt") != 0)
+			continue;
+		memcpy(key, de->d_name, SBSAVE_KEY_LEN);
+		key[SBSAVE_KEY_LEN] = '\0';
+		struct stat st;
+		if (!sbsave_key_valid(key) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (now - st.st_mtime > max_age)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * sbsave: a terminal window's scrollback kept in the home, so that the window a restored
+ * desktop layout starts again shows what it showed (docs/apps.md, "Scrollback restore").
+ * No X, no vterm: unit-tested.
+ *
+ * Each window has a key, "terminal-" and 8 hex digits, which is also its WM_CLASS instance: the
+ * desktop state keeps it, and argobox-wm hands it back when it restores the window
+ * (ARGOBOX_RESTORE_INSTANCE). The text is ~/.local/state/argobox/terminal/<key>.txt
+ * ($XDG_STATE_HOME when set), plain UTF-8 lines, at most SBSAVE_MAX_BYTES (the newest lines),
+ * written atomically with mode 0600.
+ */
+#ifndef TERM_SBSAVE_H
+#define TERM_SBSAVE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct ab_err;
+
+#define SBSAVE_MAX_BYTES (256u << 10)
+#define SBSAVE_KEY_LEN   17 /* "terminal-" + 8 hex */
+
+/* "terminal-" followed by exactly 8 lower-case hex digits. */
+bool sbsave_key_valid(const char *key);
+/* A new random key into out (SBSAVE_KEY_LEN + 1 bytes). */
+void sbsave_key_new(char *out);
+/* The directory the texts live in, owned; NULL without $HOME (and $XDG_STATE_HOME). */
+char *sbsave_dir(void);
+/* <dir>/<key>.txt, owned; NULL when the key is not valid or there is no directory. */
+char *sbsave_path(const char *key);
+
+/*
+ * Writes `text` (len bytes; only its last SBSAVE_MAX_BYTES, from a line start) to the key's
+ * file, creating the directory. 0 or -errno with err set.
+ */
+int sbsave_write(const char *key, const char *text, size_t len, struct ab_err *err);
+/*
+ * The key's saved text (owned, NUL-terminated, at most SBSAVE_MAX_BYTES), with every control
+ * character but newline and tab replaced by '?' (it is fed to the terminal as text), and its
+ * modification time. -ENOENT when there is none.
+ */
+int sbsave_read(const char *key, char **ret_text, size_t *ret_len, time_t *ret_mtime,
+                struct ab_err *err);
+/* Removes the key's file (a window the user closed). */
+void sbsave_remove(const char *key);
+/* Removes saved texts not modified for max_age seconds (windows no layout will restore). */
+void sbsave_prune(time_t max_age);
+#endif

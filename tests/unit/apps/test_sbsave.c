@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* argobox-terminal's saved scrollback (sbsave): keys, paths, bounded atomic writes, reads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ab_test.h"
+
+#include "ab_err.h"
+#include "ab_util.h"
+#include "sbsave.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *const dir = ab_test_dir;
+
+static int
+setup(void **state)
+{
+	ab_test_dir_setup(state);
+	setenv("HOME", dir, 1);
+	unsetenv("XDG_STATE_HOME");
+	return 0;
+}
+
+static void
+test_keys(void **state)
+{
+	(void)state;
+	AB_ASSERT_EACH(sbsave_key_valid, true, "terminal-0123abcd", "terminal-ffffffff");
+	AB_ASSERT_EACH(sbsave_key_valid, false, "", "terminal", "terminal-0123abc",
+	               "terminal-0123abcde", "terminal-0123ABCD", "terminal-../../x",
+	               "xterminal-0123abcd", "terminal-0123abc/");
+	char a[SBSAVE_KEY_LEN + 1], b[SBSAVE_KEY_LEN + 1];
+	sbsave_key_new(a);
+	sbsave_key_new(b);
+	assert_true(sbsave_key_valid(a));
+	assert_string_not_equal(a, b);
+	assert_null(sbsave_path("../etc/passwd"));
+}
+
+static void
+test_paths(void **state)
+{
+	(void)state;
+	char want[256];
+	char *p = sbsave_path("terminal-0000beef");
+	snprintf(want, sizeof(want), "%s/.local/state/argobox/terminal/terminal-0000beef.txt", dir);
+	assert_string_equal(p, want);
+	free(p);
+	setenv("XDG_STATE_HOME", "/st", 1);
+	p = sbsave_path("terminal-0000beef");
+	assert_string_equal(p, "/st/argobox/terminal/terminal-0000beef.txt");
+	free(p);
+	setenv("XDG_STATE_HOME", "relative", 1); /* not absolute: ignored */
+	p = sbsave_path("terminal-0000beef");
+	assert_string_equal(p, want);
+	free(p);
+	unsetenv("XDG_STATE_HOME");
+	unsetenv("HOME");
+	assert_null(sbsave_path("terminal-0000beef"));
+	struct ab_err err = {0};
+	assert_int_equal(sbsave_write("terminal-0000beef", "x", 1, &err), -EINVAL);
+}
+
+static void
+test_round_trip(void **state)
+{
+	(void)state;
+	const char *key = "terminal-12345678";
+	struct ab_err err = {0};
+	const char text[] = "$ echo hi\nhi\n\x1b[31mred\x07\tgr\xc3\xbc\xc3\x9f\n";
+	assert_int_equal(sbsave_write(key, text, sizeof(text) - 1, &err), 0);
+	char *p = sbsave_path(key);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	free(p);
+	char *got = NULL;
+	size_t len = 0;
+	time_t when = 0;
+	assert_int_equal(sbsave_read(key, &got, &len, &when, &err), 0);
+	/* control characters come back as '?' (the text is fed to a terminal), tabs and UTF-8 stay
+	 */
+	assert_string_equal(got, "$ echo hi\nhi\n?[31mred?\tgr\xc3\xbc\xc3\x9f\n");
+	assert_int_equal(len, strlen(got));
+	assert_true(when > 0);
+	free(got);
+	sbsave_remove(key);
+	assert_int_equal(sbsave_read(key, &got, &len, &when, &err), -ENOENT);
+	assert_int_equal(sbsave_read("bad", &got, &len, &when, &err), -ENOENT);
+}
+
+static void
+test_bounded(void **state)
+{
+	(void)state;
+	const char *key = "terminal-aaaaaaaa";
+	size_t n = 400 << 10;
+	char *big = ab_xmalloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = i % 100 == 99 ? '\n' : (char)('a' + (i / 100) % 26);
+	memcpy(big + n - 6, "LAST\n\n", 6);
+	struct ab_err err = {0};
+	assert_int_equal(sbsave_write(key, big, n, &err), 0);
+	free(big);
+	char *got = NULL;
+	size_t len = 0;
+	time_t when;
+	assert_int_equal(sbsave_read(key, &got, &len, &when, &err), 0);
+	assert_true(len <= SBSAVE_MAX_BYTES);
+	assert_true(len > SBSAVE_MAX_BYTES - 100);
+	assert_non_null(strstr(got, "LAST\n")); /* the newest lines are kept */
+	assert_true(got[0] >= 'a' && got[0] <= 'z' && got[99] == '\n'); /* from a line start */
+	free(got);
+}
+
+static void
+test_symlink_and_prune(void **state)
+{
+	(void)state;
+	struct ab_err err = {0};
+	assert_int_equal(sbsave_write("terminal-00000001", "old\n", 4, &err), 0);
+	assert_int_equal(sbsave_write("terminal-00000002", "new\n", 4, &err), 0);
+	char *old = sbsave_path("terminal-00000001");
+	struct timespec ts[2] = {{.tv_sec = time(NULL) - 30 * 86400},
+	                         {.tv_sec = time(NULL) - 30 * 86400}};
+	assert_int_equal(utimensat(AT_FDCWD, old, ts, 0), 0);
+	sbsave_prune(14 * 86400);
+	assert_int_equal(access(old, F_OK), -1);
+	char *cur = sbsave_path("terminal-00000002");
+	assert_int_equal(access(cur, F_OK), 0);
+	/* a symlink in place of a saved text is not followed */
+	char target[256];
+	snprintf(target, sizeof(target), "%s/secret", dir);
+	FILE *f = fopen(target, "w");
+	fputs("secret\n", f);
+	fclose(f);
+	unlink(cur);
+	assert_int_equal(symlink(target, cur), 0);
+	char *got = NULL;
+	size_t len;
+	time_t when;
+	assert_true(sbsave_read("terminal-00000002", &got, &len, &when, &err) < 0);
+	assert_null(got);
+	free(old);
+	free(cur);
+}
+
+AB_TEST_MAIN_FIXTURE(setup, ab_test_dir_teardown, test_keys, test_paths, test_round_trip,
+                     test_bounded, test_symlink_and_prune)
