@@ -1041,6 +1041,30 @@ smbfs_load(int fd, struct ab_err *err)
 	return r;
 }
 
+/*
+ * Before mounting: the home's folder on the share must be reachable with these credentials
+ * (created when missing, like a local home), so that a wrong password or an unreachable
+ * server fails the mount with its reason instead of giving the desktop a broken home.
+ */
+static int
+smbfs_reach_home(struct ab_err *err)
+{
+	struct stat st;
+	int r;
+	SMBFS_RETRY(r, smbc_stat(S.base, &st));
+	if (r == -ENOENT) {
+		SMBFS_RETRY(r, smbc_mkdir(S.base, 0700));
+		if (r == 0)
+			SMBFS_RETRY(r, smbc_stat(S.base, &st));
+	}
+	if (r == 0 && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	if (r < 0)
+		return ab_err_set(err, -r, "cannot reach '%s' as '%s': %s", S.base, S.username,
+		                  strerror(-r));
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
@@ -1113,6 +1137,12 @@ main(int argc, char **argv)
 	struct ab_err err = {0};
 	char msg[1200];
 	if (audit_open(audit_path, &err) < 0 || smbfs_load(config_fd, &err) < 0) {
+		snprintf(msg, sizeof(msg), "error: %s", err.msg);
+		status(status_fd, msg);
+		fprintf(stderr, "argobox-smbfs: %s\n", err.msg);
+		return 1;
+	}
+	if (smbfs_reach_home(&err) < 0) {
 		snprintf(msg, sizeof(msg), "error: %s", err.msg);
 		status(status_fd, msg);
 		fprintf(stderr, "argobox-smbfs: %s\n", err.msg);

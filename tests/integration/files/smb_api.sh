@@ -20,14 +20,18 @@ H=$T/smbd/homes/bea
 mkdir -p "$H/Docs" && echo "on the share" >"$H/Docs/readme.txt" && chown -R nobody "$H"
 printf '%s\n' "$PW" >"$T/smb.pw" && chmod 600 "$T/smb.pw"
 broker_config <<EOT
-$(local_users s3cret-pw bea:member:p:1003)
+$(local_users s3cret-pw bea:member:p:1003 cid:member:p:1004 dan:member:p:1005)
  "profiles": {"p": {}},
  "files": {"backend": "smb", "quota_bytes": 8388608,
    "smb": {"server": "127.0.0.1", "port": $SMB_PORT, "share": "homes", "path": "%u",
-           "username": "nobody", "password_file": "$T/smb.pw", "timeout_ms": 2000}}
+           "username": "nobody", "password_file": "$T/smb.pw", "timeout_ms": 2000,
+           "users": {"cid": {"password_file": "$T/loose.pw"},
+                     "dan": {"password": "wrong-password"}}}}
 EOT
+chmod 600 "$T/broker.json" # it holds dan's password
+printf '%s\n' "$PW" >"$T/loose.pw" && chmod 644 "$T/loose.pw"
 M=$T/data/home/bea
-at_exit "umount -l '$M' 2>/dev/null"
+at_exit "umount -l '$M' 2>/dev/null; umount -l '$T/data/home/cid' '$T/data/home/dan' 2>/dev/null"
 start_broker "$T/broker.log"
 [ "$(login bea s3cret-pw)" = 200 ] || { bad "bea cannot sign in: $(cat "$T/bea.login")"; finish smb_api; }
 
@@ -42,6 +46,21 @@ grep '"event":"files.smb"' "$T/audit.log" | grep -q '"outcome":"grant".*"step":"
 st=$(get_as bea /api/files/Docs/readme.txt)
 [ "$st" = 200 ] && [ "$(cat "$T/resp")" = "on the share" ] && ok "download from the share" ||
 	bad "download: $st"
+
+# refusals: a password file others may read, a wrong password: 503, audited, nothing mounted
+[ "$(login cid s3cret-pw)" = 200 ] || bad "cid cannot sign in"
+st=$(get_as cid /api/files)
+[ "$st" = 503 ] && ! grep -q " $T/data/home/cid " /proc/mounts && ok "a 0644 password_file: 503, not mounted" ||
+	bad "cid: $st $(cat "$T/resp")"
+grep '"event":"files.smb"' "$T/audit.log" | grep '"user":"cid"' | grep -q "mode 0600 or tighter" &&
+	ok "the refused password file is audited" || bad "no files.smb failure for cid"
+[ "$(login dan s3cret-pw)" = 200 ] || bad "dan cannot sign in"
+st=$(get_as dan /api/files)
+[ "$st" = 503 ] && ! grep -q " $T/data/home/dan " /proc/mounts && ok "a wrong SMB password: 503, not mounted" ||
+	bad "dan: $st $(cat "$T/resp")"
+grep '"event":"files.smb"' "$T/audit.log" | grep '"user":"dan"' | grep -q '"outcome":"failure"' &&
+	ok "the failed mount is audited: $(grep '"user":"dan"' "$T/audit.log" | grep files.smb | jq -r .detail.reason | head -1)" ||
+	bad "no files.smb failure for dan"
 
 # a tus upload in two chunks; smbd killed between them
 csrf=$(jq -r .csrf_token "$T/bea.login")
@@ -103,7 +122,7 @@ st=$(get_as bea /api/files/Uploads)
 	ok "the same argobox-smbfs serves the home across the restart" || bad "argobox-smbfs changed"
 
 # the password: in no log or audit line
-grep -qF "$PW" "$T/broker.log" "$T/broker2.log" "$T/audit.log" && bad "the password is in a log" ||
+grep -qF -e "$PW" -e wrong-password "$T/broker.log" "$T/broker2.log" "$T/audit.log" && bad "the password is in a log" ||
 	ok "the password is in no log or audit line"
 stop_broker_ok
 
