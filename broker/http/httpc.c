@@ -55,11 +55,10 @@ struct httpc_call {
 	char *primary_ip;
 	/* threaded: where the call is (under the worker's mu once handed over) */
 	enum { CALL_QUEUED, CALL_RUNNING, CALL_OUTBOX, CALL_FINISHED_CANCELLED } state;
-	bool cancelled;                   /* the caller cancelled it: its callback never runs */
-	struct httpc_call *qnext;         /* in the inbox or the outbox */
-	struct httpc_call *cnext;         /* in the cancel list */
-	struct httpc_call *onext, *oprev; /* in the caller's threaded client's list */
-	struct httpc_call *next, *prev;   /* in the list of the client running the transfer */
+	bool cancelled;                 /* the caller cancelled it: its callback never runs */
+	struct httpc_call *qnext;       /* in the inbox or the outbox */
+	struct httpc_call *cnext;       /* in the cancel list */
+	struct httpc_call *next, *prev; /* in the list of the client running the transfer */
 };
 
 /* The worker thread of httpc_new_threaded(). */
@@ -629,6 +628,15 @@ reversed(struct httpc_call *l, bool cancel_list)
 	return r;
 }
 
+/* Puts call on the inbox or the outbox (under the worker's lock). */
+static void
+push(struct httpc_call **list, struct httpc_call *call, int state)
+{
+	call->state = state;
+	call->qnext = *list;
+	*list = call;
+}
+
 /* Worker thread: a transfer of the worker's client wc finished (check_done). */
 static void
 worker_finished(struct httpc *wc, struct httpc_call *call)
@@ -641,9 +649,7 @@ worker_finished(struct httpc *wc, struct httpc_call *call)
 		pthread_mutex_unlock(&w->mu);
 		return;
 	}
-	call->state = CALL_OUTBOX;
-	call->qnext = w->outbox;
-	w->outbox = call;
+	push(&w->outbox, call, CALL_OUTBOX);
 	pthread_mutex_unlock(&w->mu);
 	wake(w->out_fd);
 }
@@ -703,19 +709,6 @@ worker_main(void *arg)
 	return NULL;
 }
 
-/* Caller's thread: unlinks call from the threaded client's list. */
-static void
-owner_unlink(struct httpc *tc, struct httpc_call *call)
-{
-	if (call->oprev)
-		call->oprev->onext = call->onext;
-	else
-		tc->calls = call->onext;
-	if (call->onext)
-		call->onext->oprev = call->oprev;
-	tc->n_calls--;
-}
-
 /* Caller's thread: runs the callbacks of finished calls. */
 static void
 owner_on_outbox(struct ab_loop *loop, int fd, unsigned events, void *data)
@@ -736,7 +729,7 @@ owner_on_outbox(struct ab_loop *loop, int fd, unsigned events, void *data)
 		bool cancelled = call->cancelled;
 		pthread_mutex_unlock(&w->mu);
 		if (!cancelled) {
-			owner_unlink(tc, call);
+			tc->n_calls--;
 			call->done(&call->resp, call->data);
 		}
 		call_free(call);
@@ -747,15 +740,9 @@ static void
 worker_submit(struct httpc *tc, struct httpc_call *call)
 {
 	struct httpc_worker *w = tc->w;
-	call->onext = tc->calls;
-	if (tc->calls)
-		tc->calls->oprev = call;
-	tc->calls = call;
-	tc->n_calls++;
+	tc->n_calls++; /* the threaded client lists nothing: the worker and its lists own calls */
 	pthread_mutex_lock(&w->mu);
-	call->state = CALL_QUEUED;
-	call->qnext = w->inbox;
-	w->inbox = call;
+	push(&w->inbox, call, CALL_QUEUED);
 	pthread_mutex_unlock(&w->mu);
 	wake(w->in_fd);
 }
@@ -764,7 +751,7 @@ static void
 worker_cancel(struct httpc *tc, struct httpc_call *call)
 {
 	struct httpc_worker *w = tc->w;
-	owner_unlink(tc, call);
+	tc->n_calls--;
 	pthread_mutex_lock(&w->mu);
 	call->cancelled = true;
 	bool worker_frees = call->state != CALL_OUTBOX; /* else owner_on_outbox frees it */
@@ -775,6 +762,23 @@ worker_cancel(struct httpc *tc, struct httpc_call *call)
 	pthread_mutex_unlock(&w->mu);
 	if (worker_frees)
 		wake(w->in_fd);
+}
+
+/* Frees the worker's loop, client, fds and the threaded client, its thread gone (or never
+ * started) and no call left in its lists. */
+static void
+worker_teardown(struct httpc *tc)
+{
+	struct httpc_worker *w = tc->w;
+	ab_loop_unwatch(w->loop, w->in_watch);
+	httpc_free(w->c);
+	ab_loop_unwatch(tc->loop, w->out_watch);
+	ab_loop_poll_free(w->loop);
+	close(w->in_fd);
+	close(w->out_fd);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+	free(tc);
 }
 
 static void
@@ -801,15 +805,7 @@ worker_free(struct httpc *tc)
 			lists[i] = call->qnext;
 			call_free(call);
 		}
-	ab_loop_unwatch(w->loop, w->in_watch);
-	httpc_free(w->c);
-	ab_loop_unwatch(tc->loop, w->out_watch);
-	ab_loop_poll_free(w->loop);
-	close(w->in_fd);
-	close(w->out_fd);
-	pthread_mutex_destroy(&w->mu);
-	free(w);
-	free(tc);
+	worker_teardown(tc);
 }
 
 struct httpc *
@@ -839,15 +835,7 @@ httpc_new_threaded(struct ab_loop *loop, struct ab_err *err)
 	w->out_watch = ab_loop_watch(loop, w->out_fd, AB_LOOP_READ, owner_on_outbox, tc);
 	int e = pthread_create(&w->thread, NULL, worker_main, w);
 	if (e != 0) {
-		ab_loop_unwatch(loop, w->out_watch);
-		ab_loop_unwatch(w->loop, w->in_watch);
-		httpc_free(w->c);
-		ab_loop_poll_free(w->loop);
-		close(w->in_fd);
-		close(w->out_fd);
-		pthread_mutex_destroy(&w->mu);
-		free(w);
-		free(tc);
+		worker_teardown(tc);
 		return ab_err_errno(err, e, "httpc: starting its thread"), NULL;
 	}
 	return tc;

@@ -1323,6 +1323,32 @@ netpol_service_format(const struct netpol_service *s, char *buf, size_t len)
 	snprintf(buf, len, "%s:%s:%u", s->proto == IPPROTO_TCP ? "tcp" : "udp", a, s->port);
 }
 
+/* Sends one nf_tables request (its seq set) and runs cb on each answer of a dump. */
+static int
+nft_request(struct nlmsghdr *h, mnl_cb_t cb, void *data)
+{
+	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
+		return -errno;
+	return nl_wait(nl, h->nlmsg_seq, cb, data);
+}
+
+/* Dumps the chains or rules (NFT_MSG_GETCHAIN, NFT_MSG_GETRULE) of our table, cb on each; a
+ * table that does not exist is an empty dump. */
+static int
+dump_table(struct netpol *np, uint16_t type, mnl_cb_t cb, void *data)
+{
+	_Static_assert((int)NFTA_CHAIN_TABLE == (int)NFTA_RULE_TABLE,
+	               "one attribute names the table");
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP, ++np->seq);
+	mnl_attr_put_strz(h, NFTA_RULE_TABLE, np->cfg.table);
+	int r = nft_request(h, cb, data);
+	return r == -ENOENT ? 0 : r;
+}
+
 /* ---- host forwarding ---- */
 
 /*
@@ -1385,21 +1411,7 @@ static int
 table_chains(struct netpol *np, int counts[2])
 {
 	counts[0] = counts[1] = 0;
-	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
-	if (!nl)
-		return -errno;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	uint32_t seq = ++np->seq;
-	struct nlmsghdr *h =
-	    nftnl_chain_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_DUMP, seq);
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, np->cfg.table);
-	nftnl_chain_nlmsg_build_payload(h, c);
-	nftnl_chain_free(c);
-	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
-		return -errno;
-	int r = nl_wait(nl, seq, chain_cb, counts);
-	return r == -ENOENT ? 0 : r;
+	return dump_table(np, NFT_MSG_GETCHAIN, chain_cb, counts);
 }
 
 static int
@@ -1471,19 +1483,14 @@ forwarding_restore(struct netpol *np)
 	bool had_table = counts[1] > 0;
 	if (!had_table) {
 		/* is there an (empty) table of ours at all? a guard-less one from before */
-		_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
 		char buf[MNL_SOCKET_BUFFER_SIZE];
-		if (nl) {
-			uint32_t seq = ++np->seq;
-			struct nlmsghdr *h = nftnl_table_nlmsg_build_hdr(
-			    buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
-			struct nftnl_table *t = nftnl_table_alloc();
-			nftnl_table_set_str(t, NFTNL_TABLE_NAME, np->cfg.table);
-			nftnl_table_nlmsg_build_payload(h, t);
-			nftnl_table_free(t);
-			had_table = mnl_socket_sendto(nl, h, h->nlmsg_len) >= 0 &&
-			            nl_wait(nl, seq, NULL, NULL) == 0;
-		}
+		struct nlmsghdr *h = nftnl_table_nlmsg_build_hdr(
+		    buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, ++np->seq);
+		struct nftnl_table *t = nftnl_table_alloc();
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, np->cfg.table);
+		nftnl_table_nlmsg_build_payload(h, t);
+		nftnl_table_free(t);
+		had_table = nft_request(h, NULL, NULL) == 0;
 	}
 	if (had_table) {
 		struct batch bt = {0};
@@ -1596,21 +1603,7 @@ rule_cb(const struct nlmsghdr *h, void *data)
 static int
 read_counters(struct netpol *np, struct poll_ctx *ctx)
 {
-	_cleanup_mnl_ struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
-	if (!nl)
-		return -errno;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	uint32_t seq = ++np->seq;
-	struct nlmsghdr *h =
-	    nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, seq);
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, np->cfg.table);
-	nftnl_rule_nlmsg_build_payload(h, r);
-	nftnl_rule_free(r);
-	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
-		return -errno;
-	int rr = nl_wait(nl, seq, rule_cb, ctx);
-	return rr == -ENOENT ? 0 : rr;
+	return dump_table(np, NFT_MSG_GETRULE, rule_cb, ctx);
 }
 
 int
