@@ -79,9 +79,8 @@ image_mounted(const char *dir)
 	       stat(up, &parent) == 0 && st.st_dev != parent.st_dev;
 }
 
-/* A home directory with anything in it (files that a new image would hide). */
-static bool
-dir_has_entries(const char *dir)
+bool
+files_dir_has_entries(const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -131,7 +130,7 @@ files_image_mount(struct files *f, const char *user, const struct files_home *h,
 		return 0; /* no quota: the plain directory */
 	bool fresh = false;
 	if (lstat(img, &st) < 0) {
-		if (dir_has_entries(h->dir)) {
+		if (files_dir_has_entries(h->dir)) {
 			audit_log("files.image", AUDIT_FAILURE, user, NULL, NULL,
 			          json_pack("{ssss}", "step", "create", "reason",
 			                    "the home already holds files"));

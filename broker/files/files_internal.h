@@ -151,6 +151,8 @@ int files_smb_mount(struct files *f, const char *user, const struct files_home *
 bool files_smb_usage(const char *dir, int64_t *used);
 
 /* ---- files_image.c ---- */
+/* Whether a (not mounted) home directory holds anything that a mount on it would hide. */
+bool files_dir_has_entries(const char *dir);
 int files_image_check_config(json_t *files, struct ab_err *err);
 bool files_image_enabled(const struct files *f);
 /*

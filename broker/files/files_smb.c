@@ -339,6 +339,17 @@ files_smb_mount(struct files *f, const char *user, const struct files_home *h, s
 	struct stat st;
 	if (lstat(h->dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return ab_err_set(err, ENOTDIR, "'%s' is not a directory", h->dir);
+	if (files_dir_has_entries(h->dir)) {
+		/* a local home from before: never hidden under the share */
+		audit_log("files.smb", AUDIT_FAILURE, user, NULL, NULL,
+		          json_pack("{ssss}", "step", "mount", "reason",
+		                    "the local home directory holds files"));
+		return ab_err_set(
+		    err, EEXIST,
+		    "home of '%s': the local directory '%s' holds files; move them to "
+		    "the share first (docs/files.md)",
+		    user, h->dir);
+	}
 	const char *why = NULL;
 	json_t *cfg = helper_config(f, user, h, &why);
 	if (!cfg) {

@@ -20,7 +20,7 @@ H=$T/smbd/homes/bea
 mkdir -p "$H/Docs" && echo "on the share" >"$H/Docs/readme.txt" && chown -R nobody "$H"
 printf '%s\n' "$PW" >"$T/smb.pw" && chmod 600 "$T/smb.pw"
 broker_config <<EOT
-$(local_users s3cret-pw bea:member:p:1003 cid:member:p:1004 dan:member:p:1005)
+$(local_users s3cret-pw bea:member:p:1003 cid:member:p:1004 dan:member:p:1005 eve:member:p:1006)
  "profiles": {"p": {}},
  "files": {"backend": "smb", "quota_bytes": 8388608,
    "smb": {"server": "127.0.0.1", "port": $SMB_PORT, "share": "homes", "path": "%u",
@@ -31,7 +31,7 @@ EOT
 chmod 600 "$T/broker.json" # it holds dan's password
 printf '%s\n' "$PW" >"$T/loose.pw" && chmod 644 "$T/loose.pw"
 M=$T/data/home/bea
-at_exit "umount -l '$M' 2>/dev/null; umount -l '$T/data/home/cid' '$T/data/home/dan' 2>/dev/null"
+at_exit "umount -l '$M' 2>/dev/null; umount -l '$T/data/home/cid' '$T/data/home/dan' '$T/data/home/eve' 2>/dev/null"
 start_broker "$T/broker.log"
 [ "$(login bea s3cret-pw)" = 200 ] || { bad "bea cannot sign in: $(cat "$T/bea.login")"; finish smb_api; }
 
@@ -61,6 +61,15 @@ st=$(get_as dan /api/files)
 grep '"event":"files.smb"' "$T/audit.log" | grep '"user":"dan"' | grep -q '"outcome":"failure"' &&
 	ok "the failed mount is audited: $(grep '"user":"dan"' "$T/audit.log" | grep files.smb | jq -r .detail.reason | head -1)" ||
 	bad "no files.smb failure for dan"
+
+# eve has a local home from before: it is not hidden under the share
+mkdir -p "$T/data/home/eve" && echo local >"$T/data/home/eve/old.txt"
+[ "$(login eve s3cret-pw)" = 200 ] || bad "eve cannot sign in"
+st=$(get_as eve /api/files)
+[ "$st" = 503 ] && [ -f "$T/data/home/eve/old.txt" ] && ! grep -q " $T/data/home/eve " /proc/mounts &&
+	ok "a local home holding files is not hidden under the share (503)" || bad "eve: $st"
+grep '"event":"files.smb"' "$T/audit.log" | grep '"user":"eve"' | grep -q "holds files" &&
+	ok "that refusal is audited" || bad "no files.smb failure for eve"
 
 # a tus upload in two chunks; smbd killed between them
 csrf=$(jq -r .csrf_token "$T/bea.login")
