@@ -5,6 +5,7 @@
 #include "ab_util.h"
 #include "ab_metrics.h"
 #include "audit.h"
+#include "auth_hash.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -43,6 +44,19 @@ struct auth_local {
 	struct crypt_data *cd;
 	auth_local_change_fn on_change;
 	void *on_change_data;
+	struct auth_local_login *logins; /* checks in flight (auth_local_login_start) */
+};
+
+struct auth_local_login {
+	struct auth_local *al;
+	struct auth_hash *pool;
+	struct auth_hash_job *job;
+	char user[USERS_NAME_MAX + 1];
+	char source[64];
+	int64_t start_ms, start_mono_ms;
+	auth_local_login_fn fn;
+	void *data;
+	struct auth_local_login *next;
 };
 
 /* --- helpers ------------------------------------------------------------------------- */
@@ -148,6 +162,8 @@ auth_local_free(struct auth_local *al)
 {
 	if (!al)
 		return;
+	while (al->logins)
+		auth_local_login_cancel(al, al->logins);
 	for (size_t i = 0; i < al->n_sessions; i++)
 		free(al->sessions[i]);
 	free(al->sessions);
@@ -259,9 +275,10 @@ auth_local_signin_count(const char *method, bool ok)
 	ab_metrics_count("argobox_signins_total", labels, 1);
 }
 
-int
-auth_local_login(struct auth_local *al, const char *user, const char *password, const char *source,
-                 int64_t now_ms, const struct auth_session **ret_session, struct ab_err *err)
+/* The checks before any hash: input, lockout, attempts in flight. 0 or < 0 (audited). */
+static int
+login_precheck(struct auth_local *al, const char *user, const char *password, const char *source,
+               int64_t now_ms, struct ab_err *err)
 {
 	if (!str_ok(user, USERS_NAME_MAX) || !str_ok(password, AUTH_LOCAL_PASSWORD_MAX)) {
 		audit_log("auth.login", AUDIT_DENY, NULL, NULL, source,
@@ -278,20 +295,57 @@ auth_local_login(struct auth_local *al, const char *user, const char *password, 
 		return ab_err_set(err, EBUSY,
 		                  "too many failed sign-ins, try again in %" PRId64 " s", locked);
 	}
+	/*
+	 * Checks run off the loop now: attempts still in flight count against the limits as if
+	 * they had failed, so a burst of parallel guesses gets no more than the lockout allows.
+	 */
+	unsigned by_user = 0, by_source = 0;
+	for (struct auth_local_login *l = al->logins; l; l = l->next) {
+		by_user += strcmp(l->user, user) == 0;
+		by_source += source && strcmp(l->source, source) == 0;
+	}
+	if (by_user || by_source) {
+		struct fail_rec *fu = fail_get(al, "u:", user, false, now_ms);
+		struct fail_rec *fa = source ? fail_get(al, "a:", source, false, now_ms) : NULL;
+		int cu =
+		    fu && now_ms - fu->window_start_ms <= al->cfg.failure_window_ms ? fu->count : 0;
+		int ca =
+		    fa && now_ms - fa->window_start_ms <= al->cfg.failure_window_ms ? fa->count : 0;
+		if ((al->cfg.user_max_failures > 0 &&
+		     cu + (int)by_user >= al->cfg.user_max_failures) ||
+		    (al->cfg.ip_max_failures > 0 &&
+		     ca + (int)by_source >= al->cfg.ip_max_failures)) {
+			audit_log(
+			    "auth.login", AUDIT_DENY, user, NULL, source,
+			    reason("too many sign-ins in flight for this user name or address"));
+			auth_local_signin_count("local", false);
+			return ab_err_set(err, EBUSY, "too many sign-ins in progress, try again");
+		}
+	}
+	return 0;
+}
 
+/* The hash to check `user`'s password against (the dummy one for unknown users). */
+static const char *
+login_hash(struct auth_local *al, const char *user)
+{
 	const struct users_user *u = al->db ? users_find(al->db, user) : NULL;
-	const char *hash = u && u->password_hash ? u->password_hash : al->dummy_hash;
-	const char *out = crypt_rn(password, hash, al->cd, sizeof(*al->cd));
-	size_t hl = strlen(hash);
-	bool match = out && out[0] != '*' && strlen(out) == hl && ct_equal(out, hash, hl);
-	memset(al->cd, 0, sizeof(*al->cd));
+	return u && u->password_hash ? u->password_hash : al->dummy_hash;
+}
 
+/* The verdict once the hash was checked: counts, audits, opens the session. */
+static int
+login_finish(struct auth_local *al, const char *user, const char *source, int64_t now_ms,
+             bool match, bool usable, bool abandoned, const struct auth_session **ret_session,
+             struct ab_err *err)
+{
+	const struct users_user *u = al->db ? users_find(al->db, user) : NULL;
 	const char *why = NULL;
 	if (!u)
 		why = "unknown user";
 	else if (!u->password_hash)
 		why = "user has no password (other sign-in methods only)";
-	else if (!out || out[0] == '*')
+	else if (!usable)
 		why = "password hash in the config is not usable by crypt(3)";
 	else if (!match)
 		why = "wrong password";
@@ -317,6 +371,12 @@ auth_local_login(struct auth_local *al, const char *user, const char *password, 
 		return ab_err_set(err, EACCES, "%s", why);
 	}
 	fail_reset(al, "u:", user);
+	if (abandoned) {
+		/* the client left before the answer: no session nobody would hold */
+		audit_log("auth.login", AUDIT_INFO, u->name, users_role_name(u->role), source,
+		          reason("password ok, but the client left before the answer"));
+		return ab_err_set(err, ECONNABORTED, "the client left");
+	}
 	const struct auth_session *s =
 	    auth_local_session_new(al, u->name, u->role, source, 0, now_ms);
 	json_t *d = reason("password ok");
@@ -325,6 +385,96 @@ auth_local_login(struct auth_local *al, const char *user, const char *password, 
 	auth_local_signin_count("local", true);
 	*ret_session = s;
 	return 0;
+}
+
+int
+auth_local_login(struct auth_local *al, const char *user, const char *password, const char *source,
+                 int64_t now_ms, const struct auth_session **ret_session, struct ab_err *err)
+{
+	int r = login_precheck(al, user, password, source, now_ms, err);
+	if (r < 0)
+		return r;
+	const char *hash = login_hash(al, user);
+	const char *out = crypt_rn(password, hash, al->cd, sizeof(*al->cd));
+	size_t hl = strlen(hash);
+	bool usable = out && out[0] != '*';
+	bool match = usable && strlen(out) == hl && ct_equal(out, hash, hl);
+	memset(al->cd, 0, sizeof(*al->cd));
+	return login_finish(al, user, source, now_ms, match, usable, false, ret_session, err);
+}
+
+static void
+login_unlink(struct auth_local *al, struct auth_local_login *l)
+{
+	for (struct auth_local_login **p = &al->logins; *p; p = &(*p)->next)
+		if (*p == l) {
+			*p = l->next;
+			return;
+		}
+}
+
+static void
+login_checked(bool match, bool usable, void *data)
+{
+	struct auth_local_login *l = data;
+	struct auth_local *al = l->al;
+	login_unlink(al, l);
+	const struct auth_session *s = NULL;
+	struct ab_err err = {0};
+	/* the verdict's time is the answer's: a session starts when it is handed out */
+	int64_t now_ms = l->start_ms + (ab_now_ms() - l->start_mono_ms);
+	int r = login_finish(al, l->user, l->source, now_ms, match, usable, !l->fn, &s, &err);
+	if (l->fn)
+		l->fn(r, s, &err, l->data);
+	free(l);
+}
+
+int
+auth_local_login_start(struct auth_local *al, struct auth_hash *pool, const char *user,
+                       const char *password, const char *source, int64_t now_ms,
+                       auth_local_login_fn fn, void *data, struct auth_local_login **ret,
+                       struct ab_err *err)
+{
+	int r = login_precheck(al, user, password, source, now_ms, err);
+	if (r < 0)
+		return r;
+	struct auth_local_login *l = ab_xcalloc(1, sizeof(*l));
+	l->al = al;
+	l->pool = pool;
+	snprintf(l->user, sizeof(l->user), "%s", user);
+	snprintf(l->source, sizeof(l->source), "%s", source ? source : "");
+	l->start_ms = now_ms;
+	l->start_mono_ms = ab_now_ms();
+	l->fn = fn;
+	l->data = data;
+	if (auth_hash_check(pool, password, login_hash(al, user), login_checked, l, &l->job) < 0) {
+		free(l);
+		audit_log("auth.login", AUDIT_DENY, user, NULL, source,
+		          reason("too many sign-ins being checked (queue full)"));
+		auth_local_signin_count("local", false);
+		return ab_err_set(err, EAGAIN, "too many sign-ins being checked, try again");
+	}
+	l->next = al->logins;
+	al->logins = l;
+	*ret = l;
+	return AUTH_LOCAL_PENDING;
+}
+
+void
+auth_local_login_abandon(struct auth_local *al, struct auth_local_login *l)
+{
+	if (l)
+		l->fn = NULL;
+}
+
+void
+auth_local_login_cancel(struct auth_local *al, struct auth_local_login *l)
+{
+	if (!l)
+		return;
+	auth_hash_cancel(l->pool, l->job);
+	login_unlink(al, l);
+	free(l);
 }
 
 /* --- sessions ------------------------------------------------------------------------ */

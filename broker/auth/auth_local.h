@@ -83,6 +83,35 @@ int auth_local_login(struct auth_local *al, const char *user, const char *passwo
  * stays. true when there was something to clear.
  */
 bool auth_local_unlock(struct auth_local *al, const char *user);
+
+/*
+ * POST /api/login without the password hash on the loop: auth_local_login() with the hash
+ * checked by `pool`'s threads (auth_hash.h). Returns < 0 when decided at once, as
+ * auth_local_login() would (-EINVAL, -EBUSY locked out), and also -EBUSY when the sign-ins
+ * of this user name or address still being checked reach its failure limit (they count as
+ * failures until they are not: parallel guesses get no more tries than serial ones), -EAGAIN
+ * when the pool's queue is full (503). Else AUTH_LOCAL_PENDING: fn(r, session, err, data)
+ * runs later on the loop with what auth_local_login() would have returned (audited the
+ * same), unless auth_local_login_abandon() (the client left) or auth_local_login_cancel()
+ * (shutdown: not counted, not audited) first. *ret is valid until then.
+ */
+#define AUTH_LOCAL_PENDING 1
+struct auth_hash;
+struct auth_local_login;
+typedef void (*auth_local_login_fn)(int r, const struct auth_session *s, const struct ab_err *err,
+                                    void *data);
+int auth_local_login_start(struct auth_local *al, struct auth_hash *pool, const char *user,
+                           const char *password, const char *source, int64_t now_ms,
+                           auth_local_login_fn fn, void *data, struct auth_local_login **ret,
+                           struct ab_err *err);
+void auth_local_login_cancel(struct auth_local *al, struct auth_local_login *l);
+/*
+ * The client left: the check goes on and its verdict counts (a failure towards the lockout,
+ * audited) but fn will not run and no session is opened (a right password is audited as
+ * "info": the client left). Whoever leaves cannot skip the count by hanging up.
+ */
+void auth_local_login_abandon(struct auth_local *al, struct auth_local_login *l);
+
 /* Seconds until `source` / `user` may try again (0: not locked). */
 int64_t auth_local_locked_for(struct auth_local *al, const char *user, const char *source,
                               int64_t now_ms);

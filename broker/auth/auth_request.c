@@ -183,16 +183,18 @@ parse_body(const char *body, size_t len)
 	return j;
 }
 
-void
-auth_request_login(struct auth_ctx *ctx, const struct auth_request *req, const char *body,
-                   size_t len, int64_t now_ms, struct auth_reply *ret)
+/* The body of POST /api/login: 0 with *ret_j (owned), *user and *password in it; else the reply. */
+static int
+login_body(struct auth_ctx *ctx, const struct auth_request *req, const char *body, size_t len,
+           json_t **ret_j, const char **user, const char **password, struct auth_reply *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (!ctx->local_login) {
 		audit_log("auth.login", AUDIT_DENY, NULL, NULL, req->peer,
 		          json_pack("{s:s}", "reason", "local sign-in is disabled"));
 		auth_local_signin_count("local", false);
-		return reply_error(ret, 403, "password sign-in is disabled");
+		reply_error(ret, 403, "password sign-in is disabled");
+		return -EPERM;
 	}
 	json_t *j = parse_body(body, len);
 	json_t *u = json_object_get(j, "user"), *p = json_object_get(j, "password");
@@ -201,29 +203,42 @@ auth_request_login(struct auth_ctx *ctx, const struct auth_request *req, const c
 		audit_log("auth.login", AUDIT_DENY, NULL, NULL, req->peer,
 		          json_pack("{s:s}", "reason", "malformed request body"));
 		auth_local_signin_count("local", false);
-		return reply_error(ret, 400,
-		                   "expected a JSON object {\"user\": ..., \"password\": ...}");
+		reply_error(ret, 400, "expected a JSON object {\"user\": ..., \"password\": ...}");
+		return -EINVAL;
 	}
 	/* embedded NULs would silently truncate: refuse them */
 	if (strlen(json_string_value(u)) != json_string_length(u) ||
 	    strlen(json_string_value(p)) != json_string_length(p)) {
 		json_decref(j);
-		return reply_error(ret, 400, "user name and password must not contain NUL");
+		reply_error(ret, 400, "user name and password must not contain NUL");
+		return -EINVAL;
 	}
-	const struct auth_session *s = NULL;
-	struct ab_err err = {0};
-	int r = auth_local_login(ctx->local, json_string_value(u), json_string_value(p), req->peer,
-	                         now_ms, &s, &err);
+	*ret_j = j;
+	*user = json_string_value(u);
+	*password = json_string_value(p);
+	return 0;
+}
+
+/* The reply to a sign-in that auth_local decided (r, s, err as auth_local_login returns them). */
+static void
+login_reply(struct auth_ctx *ctx, const char *user, const char *peer, bool tls, int r,
+            const struct auth_session *s, const struct ab_err *err, int64_t now_ms,
+            struct auth_reply *ret)
+{
+	memset(ret, 0, sizeof(*ret));
 	if (r == -EBUSY) {
 		/* the user name's lockout or the address's, whichever lasts longer: the same
 		 * figure the body gives */
-		reply_error(ret, 429, err.msg);
-		ret->retry_after_s = (int)AB_MAX(
-		    1, auth_local_locked_for(ctx->local, json_string_value(u), req->peer, now_ms));
-		json_decref(j);
+		reply_error(ret, 429, err->msg);
+		ret->retry_after_s =
+		    (int)AB_MAX(1, auth_local_locked_for(ctx->local, user, peer, now_ms));
 		return;
 	}
-	json_decref(j);
+	if (r == -EAGAIN) {
+		reply_error(ret, 503, err->msg);
+		ret->retry_after_s = 1;
+		return;
+	}
 	if (r == -EINVAL)
 		return reply_error(ret, 400, "user name and password are required");
 	if (r < 0)
@@ -231,7 +246,92 @@ auth_request_login(struct auth_ctx *ctx, const struct auth_request *req, const c
 	ret->status = 200;
 	ret->body = json_pack("{s:s, s:s, s:s}", "user", s->user, "role", users_role_name(s->role),
 	                      "csrf_token", s->csrf);
-	ret->set_cookie = auth_local_set_cookie(s, now_ms, req->tls);
+	ret->set_cookie = auth_local_set_cookie(s, now_ms, tls);
+}
+
+void
+auth_request_login(struct auth_ctx *ctx, const struct auth_request *req, const char *body,
+                   size_t len, int64_t now_ms, struct auth_reply *ret)
+{
+	json_t *j = NULL;
+	const char *user, *password;
+	if (login_body(ctx, req, body, len, &j, &user, &password, ret) < 0)
+		return;
+	const struct auth_session *s = NULL;
+	struct ab_err err = {0};
+	int r = auth_local_login(ctx->local, user, password, req->peer, now_ms, &s, &err);
+	login_reply(ctx, user, req->peer, req->tls, r, s, &err, now_ms, ret);
+	json_decref(j);
+}
+
+struct auth_request_login_wait {
+	struct auth_ctx *ctx;
+	struct auth_local_login *login;
+	char user[USERS_NAME_MAX + 1];
+	char peer[64];
+	bool tls;
+	int64_t now_ms, mono_ms; /* the caller's clock at the start, and ours */
+	auth_request_login_fn fn;
+	void *data;
+};
+
+static void
+login_done(int r, const struct auth_session *s, const struct ab_err *err, void *data)
+{
+	struct auth_request_login_wait *w = data;
+	struct auth_reply reply;
+	int64_t now_ms = w->now_ms + (ab_now_ms() - w->mono_ms);
+	login_reply(w->ctx, w->user, w->peer, w->tls, r, s, err, now_ms, &reply);
+	auth_request_login_fn fn = w->fn;
+	void *fdata = w->data;
+	free(w);
+	fn(&reply, fdata);
+}
+
+int
+auth_request_login_start(struct auth_ctx *ctx, const struct auth_request *req, const char *body,
+                         size_t len, int64_t now_ms, auth_request_login_fn fn, void *data,
+                         struct auth_request_login_wait **ret_wait, struct auth_reply *ret)
+{
+	if (!ctx->hash) {
+		auth_request_login(ctx, req, body, len, now_ms, ret);
+		return 0;
+	}
+	json_t *j = NULL;
+	const char *user, *password;
+	if (login_body(ctx, req, body, len, &j, &user, &password, ret) < 0)
+		return 0;
+	struct auth_request_login_wait *w = ab_xcalloc(1, sizeof(*w));
+	w->ctx = ctx;
+	snprintf(w->user, sizeof(w->user), "%s", user);
+	snprintf(w->peer, sizeof(w->peer), "%s", req->peer ? req->peer : "");
+	w->tls = req->tls;
+	w->now_ms = now_ms;
+	w->mono_ms = ab_now_ms();
+	w->fn = fn;
+	w->data = data;
+	struct ab_err err = {0};
+	int r = auth_local_login_start(ctx->local, ctx->hash, user, password, req->peer, now_ms,
+	                               login_done, w, &w->login, &err);
+	if (r < 0) {
+		login_reply(ctx, user, req->peer, req->tls, r, NULL, &err, now_ms, ret);
+		free(w);
+		json_decref(j);
+		return 0;
+	}
+	json_decref(j);
+	*ret_wait = w;
+	return AUTH_LOCAL_PENDING;
+}
+
+void
+auth_request_login_cancel(struct auth_ctx *ctx, struct auth_request_login_wait *w)
+{
+	if (!w)
+		return;
+	/* the verdict still counts and is audited: hanging up does not skip the lockout */
+	auth_local_login_abandon(ctx->local, w->login);
+	free(w);
 }
 
 void

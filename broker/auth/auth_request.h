@@ -44,6 +44,7 @@ struct auth_ctx {
 	bool local_login;          /* POST /api/login accepts passwords */
 	struct jwks *jwks;         /* NULL: Cloudflare Access disabled */
 	struct demo *demo;         /* NULL: demo link disabled */
+	struct auth_hash *hash;    /* NULL: passwords are checked on the caller's thread */
 };
 
 struct auth_request {
@@ -108,6 +109,21 @@ void auth_reply_free(struct auth_reply *r);
  */
 void auth_request_login(struct auth_ctx *ctx, const struct auth_request *req, const char *body,
                         size_t len, int64_t now_ms, struct auth_reply *ret);
+
+/*
+ * auth_request_login() with the password hash checked off the loop by ctx->hash
+ * (auth_hash.h; without one it is auth_request_login()). Returns 0 with *ret filled when
+ * answered at once (bad body, locked out, too many in flight: 429, queue full: 503), or
+ * AUTH_LOCAL_PENDING: fn(reply, data) runs later on the loop with the reply (fn owns it:
+ * auth_reply_free), unless auth_request_login_cancel() first (the client left: the check
+ * still counts towards the lockout and is audited, fn does not run).
+ */
+struct auth_request_login_wait;
+typedef void (*auth_request_login_fn)(struct auth_reply *r, void *data);
+int auth_request_login_start(struct auth_ctx *ctx, const struct auth_request *req, const char *body,
+                             size_t len, int64_t now_ms, auth_request_login_fn fn, void *data,
+                             struct auth_request_login_wait **ret_wait, struct auth_reply *ret);
+void auth_request_login_cancel(struct auth_ctx *ctx, struct auth_request_login_wait *w);
 
 /*
  * POST /api/logout (after auth_request_check allowed it; `id` from there):

@@ -15,6 +15,7 @@
 #include "auth_config.h"
 #include "auth_request.h"
 #include "authn.h"
+#include "auth_hash.h"
 #include "demo_pool.h"
 #include "showcase.h"
 #include "share.h"
@@ -53,6 +54,16 @@ struct authn {
 	struct share *share; /* view-only share links (share.h), or NULL */
 	authn_state_forget_fn state_forget;
 	void *state_forget_data;
+	struct authn_login *logins; /* sign-ins whose password is being checked */
+};
+
+/* POST /api/login while its password is checked off the loop (auth_hash.h). */
+struct authn_login {
+	struct authn *a;
+	struct http_deferred *d;
+	struct auth_request_login_wait *w;
+	bool form; /* answer as the form came (303) */
+	struct authn_login *next;
 };
 
 /* A finished demo whose desktop is stopping: its data goes when it is gone. */
@@ -365,13 +376,78 @@ authn_sign_in(struct authn *a, struct http_request *req, struct http_response *r
 	return 0;
 }
 
+static void
+authn_login_unlink(struct authn *a, struct authn_login *l)
+{
+	for (struct authn_login **p = &a->logins; *p; p = &(*p)->next)
+		if (*p == l) {
+			*p = l->next;
+			return;
+		}
+}
+
+/* The client left before its answer: the check is forgotten. */
+static void
+authn_login_cancel(void *ctx)
+{
+	struct authn_login *l = ctx;
+	auth_request_login_cancel(&l->a->ctx, l->w);
+	authn_login_unlink(l->a, l);
+	free(l);
+}
+
+/* The password was checked: answer as authn_sign_in() does. */
+static void
+authn_login_done(struct auth_reply *r, void *data)
+{
+	struct authn_login *l = data;
+	struct authn *a = l->a;
+	authn_login_unlink(a, l);
+	struct http_response *resp = server_deferred_response(l->d);
+	authn_prestart(a, authn_reply_user(r));
+	if (l->form)
+		authn_send_form(resp, r);
+	else
+		authn_send(resp, r);
+	server_deferred_done(l->d);
+	free(l);
+}
+
 static int
 route_login(struct http_request *req, struct http_response *resp, void *data)
 {
+	struct authn *a = data;
 	static const char *const fields[][2] = {
 	    {"user", "user"}, {"username", "user"}, {"password", "password"}, {NULL, NULL}};
-	return authn_sign_in(data, req, resp, authn_form_body(req, fields), auth_request_login,
-	                     NULL);
+	json_t *form = authn_form_body(req, fields);
+	if (!a->ctx.hash)
+		return authn_sign_in(a, req, resp, form, auth_request_login, NULL);
+	struct auth_request rq;
+	authn_fill(a, req, &rq);
+	struct authn_login *l = ab_xcalloc(1, sizeof(*l));
+	l->a = a;
+	l->form = form != NULL;
+	char *body = form ? json_dumps(form, JSON_COMPACT) : NULL;
+	struct auth_reply r;
+	int p = auth_request_login_start(&a->ctx, &rq, body ? body : req->body,
+	                                 body ? strlen(body) : req->body_len, ab_now_ms(),
+	                                 authn_login_done, l, &l->w, &r);
+	free(body);
+	json_decref(form);
+	if (p == AUTH_LOCAL_PENDING) {
+		l->d = http_response_defer(resp, authn_login_cancel, l);
+		l->next = a->logins;
+		a->logins = l;
+		return 0;
+	}
+	bool as_form = l->form;
+	free(l);
+	authn_prestart(a, authn_reply_user(&r));
+	if (as_form)
+		authn_send_form(resp, &r);
+	else
+		authn_send(resp, &r);
+	return 0;
 }
 
 static void
@@ -756,6 +832,8 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 	auth_config_local(&ac, &lc);
 	a->ctx.db = a->db;
 	a->ctx.local = auth_local_new(a->db, &lc);
+	/* passwords are hashed by worker threads, never on the loop (auth_hash.h) */
+	a->ctx.hash = auth_hash_new(a->loop);
 	a->ctx.local_login = ac.local_enabled;
 	if (ac.access_enabled) {
 		struct jwks_config jc;
@@ -871,7 +949,17 @@ authn_free(struct authn *a)
 	demo_free(a->ctx.demo);
 	jwks_free(a->ctx.jwks);
 	httpc_free(a->httpc);
+	while (a->logins) {
+		struct authn_login *l = a->logins;
+		a->logins = l->next;
+		auth_request_login_cancel(&a->ctx, l->w);
+		http_response_error(server_deferred_response(l->d), 503,
+		                    "the broker is shutting down");
+		server_deferred_done(l->d);
+		free(l);
+	}
 	auth_local_free(a->ctx.local);
+	auth_hash_free(a->ctx.hash);
 	users_free(a->db);
 	free(a);
 }

@@ -81,6 +81,53 @@ struct http_stream {
 	struct lws *wsi;
 };
 
+struct http_deferred {
+	struct http_response *resp; /* the connection's */
+	struct lws *wsi;            /* NULL until the request's dispatch returned */
+	void (*cancel)(void *ctx);
+	void *ctx;
+	bool done;
+};
+
+struct http_deferred *
+http_response_defer(struct http_response *resp, void (*cancel)(void *ctx), void *ctx)
+{
+	AB_ASSERT(!resp->deferred);
+	struct http_deferred *d = ab_xcalloc(1, sizeof(*d));
+	d->resp = resp;
+	d->cancel = cancel;
+	d->ctx = ctx;
+	resp->deferred = d;
+	return d;
+}
+
+struct http_response *
+server_deferred_response(struct http_deferred *d)
+{
+	return d->resp;
+}
+
+void
+server_deferred_done(struct http_deferred *d)
+{
+	d->done = true;
+	if (d->wsi)
+		lws_callback_on_writable(d->wsi);
+}
+
+/* The client left before the answer: the handler forgets it. */
+static void
+deferred_drop(struct http_response *resp)
+{
+	struct http_deferred *d = resp->deferred;
+	if (!d)
+		return;
+	resp->deferred = NULL;
+	if (!d->done && d->cancel)
+		d->cancel(d->ctx);
+	free(d);
+}
+
 void
 server_stream_wake(struct http_stream *h)
 {
@@ -276,6 +323,7 @@ http_response_stream(struct http_response *resp, int status, const char *content
 void
 http_response_clear(struct http_response *resp)
 {
+	deferred_drop(resp);
 	if (resp->stream && resp->stream->close)
 		resp->stream->close(resp->stream_ctx);
 	free(resp->body);
@@ -460,7 +508,7 @@ route_run(struct server *s, struct http_request *req, struct http_response *resp
 		if (r->prefix ? strncmp(req->path, r->path, strlen(r->path)) != 0
 		              : strcmp(req->path, r->path) != 0)
 			continue;
-		if (r->fn(req, resp, r->data) < 0 || !resp->status) {
+		if (r->fn(req, resp, r->data) < 0 || (!resp->status && !resp->deferred)) {
 			http_response_clear(resp);
 			http_response_error(resp, 500, "internal error");
 		}
@@ -503,7 +551,7 @@ server_dispatch_local(struct server *s, struct http_request *req, struct http_re
 		http_response_error(resp, 404, "not found");
 		return -ENOENT;
 	}
-	if (resp->stream || resp->fd_set || resp->file) {
+	if (resp->stream || resp->fd_set || resp->file || resp->deferred) {
 		http_response_clear(resp);
 		http_response_error(resp, 501, "a streamed answer: use the HTTP API");
 	}
@@ -620,6 +668,22 @@ http_request_fill(struct lws *wsi, struct conn *c, struct http_request *req, cha
 	};
 }
 
+/* Sends the answer; a deferred one that is done is an ordinary answer from here on. */
+static int
+deferred_respond(struct server *s, struct lws *wsi, struct conn *c, const char *peer,
+                 const struct http_request *req)
+{
+	if (c->resp.deferred) {
+		free(c->resp.deferred);
+		c->resp.deferred = NULL;
+		if (!c->resp.status)
+			http_response_error(&c->resp, 500, "internal error");
+	}
+	if (req)
+		ab_debug("%s %s %s -> %d", peer, req->method, req->path, c->resp.status);
+	return respond(s, wsi, c);
+}
+
 static int
 http_request_run(struct server *s, struct lws *wsi, struct conn *c)
 {
@@ -645,8 +709,15 @@ http_request_run(struct server *s, struct lws *wsi, struct conn *c)
 		http_response_error(&c->resp, 413, "request body too large");
 	else
 		dispatch(s, &req, &c->resp);
-	ab_debug("%s %s %s -> %d", peer, req.method, req.path, c->resp.status);
-	return respond(s, wsi, c);
+	struct http_deferred *d = c->resp.deferred;
+	if (d && !d->done) {
+		/* answered later, from the writable callback (server_deferred_done) */
+		d->wsi = wsi;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SERVER_DEFER_TIMEOUT_S);
+		ab_debug("%s %s %s -> deferred", peer, req.method, req.path);
+		return 0;
+	}
+	return deferred_respond(s, wsi, c, peer, &req);
 }
 
 /*
@@ -997,6 +1068,12 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		return http_request_run(s, wsi, c);
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
 		struct http_response *r = &c->resp;
+		if (r->deferred) {
+			if (!r->deferred->done || c->answered)
+				return 0;
+			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+			return deferred_respond(s, wsi, c, NULL, NULL);
+		}
 		if (r->fd_set) {
 			if (c->sent >= r->fd_len)
 				return 0;

@@ -91,6 +91,7 @@ struct http_response {
 	char *header_values[HTTP_RESPONSE_MAX_HEADERS];
 	const struct http_stream_ops *stream; /* set by http_response_stream() */
 	void *stream_ctx;
+	struct http_deferred *deferred; /* set by http_response_defer() */
 };
 
 /* Sets status, content type and a copy of the body. */
@@ -109,6 +110,21 @@ void http_response_fd(struct http_response *resp, int status, const char *conten
 /* Streams the body from `ops` (see struct http_stream_ops); `ctx` is the handler's. */
 void http_response_stream(struct http_response *resp, int status, const char *content_type,
                           const struct http_stream_ops *ops, void *ctx);
+/*
+ * A deferred answer, for a handler whose answer is worked out off the loop (a password hash,
+ * auth_hash.h): the handler calls http_response_defer() and returns 0 with no status; later,
+ * on the loop, it fills server_deferred_response(d) and calls server_deferred_done(d), which
+ * sends it. When the client leaves first (or SERVER_DEFER_TIMEOUT_S passes), `cancel(ctx)`
+ * runs once on the loop instead, and d must not be used after. Only for the HTTP server's
+ * own connections (server_dispatch_local answers 501).
+ */
+#define SERVER_DEFER_TIMEOUT_S 30
+struct http_deferred;
+struct http_deferred *http_response_defer(struct http_response *resp, void (*cancel)(void *ctx),
+                                          void *ctx);
+struct http_response *server_deferred_response(struct http_deferred *d);
+void server_deferred_done(struct http_deferred *d);
+
 /* Adds a header (copied), e.g. "Set-Cookie". Returns -ENOSPC when full. */
 int http_response_add_header(struct http_response *resp, const char *name, const char *value);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Sign-in wired into argobox-broker, over real HTTP and websockets on loopback:
-//   authn-test.js matrix|login|csrf|demo-cap|demo-rate|demo-ttl|ws|noauth|preview|...
+//   authn-test.js matrix|login|csrf|demo-cap|demo-rate|demo-ttl|ws|noauth|preview|signin-storm|...
 // Each starts its own broker (listen.port 0, temp dirs, the sample config's users and
 // profiles, passwords "<name>-argobox") with the fake session from tests/integration/broker.
 'use strict';
@@ -623,6 +623,77 @@ const tests = {
 		assert.strictEqual(off.status, 404, 'preview disabled');
 		assert.ok(auditLines(b2).some((l) => l.event === 'desktop.connect' && l.outcome === 'deny' && l.detail.path === '/ws/preview'));
 		await stopBroker(b2);
+	},
+
+	/*
+	 * Passwords are hashed by worker threads, not on the broker's loop (broker/auth/auth_hash.c,
+	 * issue 23): 50 parallel wrong passwords (yescrypt each, ~50 ms of CPU) while a signed-in
+	 * user's requests keep coming. Before, the loop ran every hash in turn and that user waited
+	 * for all of them (seconds); now the slowest of their answers stays far below one hash per
+	 * attempt. The lockout still holds against a parallel burst: attempts in flight count as
+	 * failures, so 10 at once on one name get at most 5 tries, and the right password after
+	 * them is refused (429).
+	 */
+	'signin-storm': async () => {
+		const b = await startBroker({ local: { max_failures_ip: 1000 } });
+		const a = await login(b, 'bea');
+		const me = async () => {
+			const t = process.hrtime.bigint();
+			const r = await http(b.port, 'GET', '/api/me', { headers: as(a) });
+			assert.strictEqual(r.status, 200, `GET /api/me: ${r.body}`);
+			return Number(process.hrtime.bigint() - t) / 1e6;
+		};
+		const probe = async (until) => {
+			const lat = [];
+			while (!until()) lat.push(await me());
+			return lat;
+		};
+		const t0 = Date.now();
+		const idle = await probe(() => Date.now() - t0 > 1000);
+		let done = false;
+		const t1 = Date.now();
+		const storm = Promise.all(Array.from({ length: 50 }, (_, i) =>
+			http(b.port, 'POST', '/api/login', { body: { user: `storm${i}`, password: `wrong${i}` } })))
+			.then((r) => { done = true; return r; });
+		const during = await probe(() => done);
+		const answers = await storm;
+		const stormMs = Date.now() - t1;
+		assert.ok(answers.every((r) => r.status === 401), `every storm attempt is a 401: ${answers.map((r) => r.status)}`);
+		const max = (l) => Math.max(...l);
+		console.log(`GET /api/me idle: n=${idle.length} max=${max(idle).toFixed(1)} ms; during 50 parallel wrong sign-ins (${stormMs} ms): n=${during.length} max=${max(during).toFixed(1)} ms`);
+		// the loop used to take all 50 hashes in turn: one request waited out the whole storm
+		// (n=2, max = the storm's length); now they keep being answered while it lasts
+		assert.ok(during.length >= 5, `requests were answered during the storm (${during.length})`);
+		assert.ok(max(during) < stormMs / 2, `the loop stalled for ${max(during).toFixed(1)} ms during a ${stormMs} ms storm`);
+		// a parallel burst on one name: at most 5 tries, then locked (also against the right password)
+		const burst = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+			http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: `x${i}` } })));
+		const tried = burst.filter((r) => r.status === 401).length;
+		assert.ok(tried <= 5 && burst.every((r) => r.status === 401 || r.status === 429), `burst on one name: ${burst.map((r) => r.status)}`);
+		const locked = await http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'mauve-argobox' } });
+		assert.strictEqual(locked.status, 429, `locked out after the burst: ${locked.body}`);
+		assert.ok(Number(locked.headers['retry-after']) > 0, 'Retry-After');
+		const lines = auditLines(b);
+		assert.ok(lines.some((l) => l.event === 'auth.lockout' && l.user === 'mauve'), 'the lockout is audited');
+		assert.strictEqual(lines.filter((l) => l.event === 'auth.login' && l.outcome === 'deny' && /^storm/.test(l.user || '')).length, 50, 'every storm attempt is audited');
+		await login(b, 'bogie'); /* others are not locked */
+		// a client that leaves while its password is checked: forgotten, nothing breaks
+		const body = JSON.stringify({ user: 'gone', password: 'gone' });
+		await new Promise((resolve) => {
+			const sock = require('net').connect(b.port, '127.0.0.1', () => {
+				sock.end(`POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+				sock.destroy();
+				resolve();
+			});
+		});
+		await waitFor('the abandoned sign-in checked and audited', () => auditLines(b).some((l) => l.event === 'auth.login' && l.user === 'gone'), 10000);
+		assert.strictEqual((await http(b.port, 'GET', '/api/me', { headers: as(a) })).status, 200);
+		// shutting down with checks in flight: they are answered 503 or dropped, a clean exit
+		const late = Array.from({ length: 10 }, (_, i) =>
+			http(b.port, 'POST', '/api/login', { body: { user: `late${i}`, password: 'x' } }).catch(() => null));
+		await new Promise((r) => setTimeout(r, 30));
+		await stopBroker(b);
+		await Promise.all(late);
 	},
 
 };
