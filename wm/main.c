@@ -371,6 +371,7 @@ main(int argc, char **argv)
 	XUngrabServer(wm.dpy);
 	state_restore_launch();
 	free(ds.windows); /* the rest of ds (prefs) now belongs to wm.ds */
+	nc_restore();
 	client_focus_top();
 	ctl_start(sock);
 	state_changed();

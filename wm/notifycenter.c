@@ -7,6 +7,10 @@
  *   - Do-not-disturb: pop-ups are kept quiet (critical ones still show), the
  *     history is kept; the switch lives in the desktop state's prefs
  *     ("notifications": {"dnd": true}), so it follows the user.
+ *   - The newest NC_PERSIST notifications are kept in the same prefs object
+ *     (history_time/_title/_body/_urgency/_action: parallel arrays, as prefs
+ *     nest three levels at most; bodies cut to PERSIST_BODY bytes), so the
+ *     history comes back, read, on the next desktop (nc_restore).
  *   - Click to act: a notification may carry an action ("messages", or
  *     "app:<desktop id>", started only if this desktop may run that app).
  *   - Messages panel: the centre's second tab, the messages other users sent
@@ -31,12 +35,14 @@
 #include <string.h>
 #include <time.h>
 
-#define P_W      400
-#define P_H      470
-#define ROWS_Y   88
-#define ROW_H    58
-#define PREF_APP "notifications"
-#define MIRROR_N 10
+#define P_W          400
+#define P_H          470
+#define ROWS_Y       88
+#define ROW_H        58
+#define PREF_APP     "notifications"
+#define MIRROR_N     10
+#define NC_PERSIST   10
+#define PERSIST_BODY 200
 
 static struct nc_entry hist[NC_HISTORY_MAX]; /* oldest first */
 static size_t n_hist;
@@ -119,6 +125,74 @@ publish(void)
 	}
 }
 
+static struct nc_entry *add_entry(const char *title, const char *body, const char *urgency,
+                                  const char *action);
+
+/* The newest NC_PERSIST entries into prefs.notifications (see the top of the file). */
+static void
+persist(void)
+{
+	if (!wm.ds.prefs)
+		wm.ds.prefs = json_object();
+	json_t *p = json_object_get(wm.ds.prefs, PREF_APP);
+	if (!json_is_object(p)) {
+		p = json_object();
+		json_object_set_new(wm.ds.prefs, PREF_APP, p);
+	}
+	json_t *tm = json_array(), *ti = json_array(), *bo = json_array(), *ur = json_array(),
+	       *ac = json_array();
+	size_t first = n_hist > NC_PERSIST ? n_hist - NC_PERSIST : 0;
+	for (size_t i = first; i < n_hist; i++) {
+		char body[PERSIST_BODY + 1];
+		size_t bl = AB_MIN(strlen(hist[i].body), (size_t)PERSIST_BODY);
+		memcpy(body, hist[i].body, bl);
+		body[bl] = '\0';
+		deskstate_sanitize_utf8(body); /* a character cut in two */
+		json_array_append_new(tm, json_integer(hist[i].time));
+		json_array_append_new(ti, json_string(hist[i].title));
+		json_array_append_new(bo, json_string(body));
+		json_array_append_new(ur, json_string(hist[i].urgency));
+		json_array_append_new(ac, json_string(hist[i].action));
+	}
+	json_object_set_new(p, "history_time", tm);
+	json_object_set_new(p, "history_title", ti);
+	json_object_set_new(p, "history_body", bo);
+	json_object_set_new(p, "history_urgency", ur);
+	json_object_set_new(p, "history_action", ac);
+	state_changed();
+}
+
+void
+nc_restore(void)
+{
+	json_t *p = json_object_get(wm.ds.prefs, PREF_APP);
+	json_t *tm = json_object_get(p, "history_time"), *ti = json_object_get(p, "history_title");
+	json_t *bo = json_object_get(p, "history_body"),
+	       *ur = json_object_get(p, "history_urgency");
+	json_t *ac = json_object_get(p, "history_action");
+	size_t n = json_array_size(tm);
+	if (!n || json_array_size(ti) != n || json_array_size(bo) != n ||
+	    json_array_size(ur) != n || json_array_size(ac) != n)
+		return;
+	for (size_t i = 0; i < n && i < NC_PERSIST; i++) {
+		const char *title = json_string_value(json_array_get(ti, i));
+		const char *body = json_string_value(json_array_get(bo, i));
+		const char *urg = json_string_value(json_array_get(ur, i));
+		const char *action = json_string_value(json_array_get(ac, i));
+		json_t *t = json_array_get(tm, i);
+		if (!title || !body || !urg || !action || !json_is_integer(t) ||
+		    (strcmp(urg, "low") && strcmp(urg, "normal") && strcmp(urg, "critical")))
+			continue;
+		struct nc_entry *e =
+		    add_entry(title, body, urg, nc_valid_action(action) ? action : "");
+		e->time = json_integer_value(t);
+		e->read = true;
+	}
+	ab_info("notification history: %zu restored", n_hist);
+	publish();
+	taskbar_draw();
+}
+
 static void
 changed(void)
 {
@@ -156,6 +230,7 @@ nc_notify(const char *title, const char *body, const char *urgency, int64_t time
 		notify_show(e->title, e->body, critical, timeout_ms, e->action, e->id);
 	else
 		ab_info("notification '%s' kept quiet (do not disturb)", e->title);
+	persist();
 	changed();
 }
 
@@ -445,6 +520,7 @@ remove_row(int r)
 	} else {
 		memmove(&hist[i], &hist[i + 1], (n_hist - i - 1) * sizeof(hist[0]));
 		n_hist--;
+		persist();
 	}
 	sel = AB_MAX(0, AB_MIN(sel, (int)n_rows() - 1));
 }

@@ -430,6 +430,8 @@ void nc_draw(void);
 void nc_key(XKeyEvent *e);
 void nc_button_press(XButtonEvent *e);
 void nc_free(void);
+/* At start, after the state's prefs are in wm.ds: the persisted history comes back, read. */
+void nc_restore(void);
 /* The bell on the taskbar: a bell, crossed with do-not-disturb, a badge with the unread count. */
 void nc_draw_bell(cairo_t *cr, double x, double y, double s);
 

@@ -4,7 +4,8 @@
 // bea from the desktop page's Messages panel (a text full of markup); bea's window manager
 // shows it at once (the notification centre's mirror on her X root: a "Message from bogie"
 // notification with the messages action, the messages panel holding the text as it was typed,
-// the unread count), and her desktop page's panel lists it as text (no element made of it).
+// the unread count), and her desktop page's panel lists it as text (no element made of it);
+// with her tab hidden (and notifications allowed), the next one is a browser notification too.
 // bea answers; bogie's desktop gets it too. A flood from the page gets the clear 429 message.
 
 import assert from 'node:assert/strict';
@@ -76,7 +77,7 @@ await e2eTest('messages', async (t) => {
 	const { dir } = t;
 	const broker = (t.broker = await startBroker({
 		buildDir, dir, desktopCommand: [writeDesktop(dir)], base: sampleAccounts(),
-		config: { messages: { rate_burst: 4, rate_per_minute: 6 } },
+		config: { messages: { rate_burst: 5, rate_per_minute: 6 } },
 	}));
 	const browser = (t.browser = await launchChromium());
 	const bogie = (t.page = await openDesktop(browser, broker.url, 'bogie'));
@@ -104,6 +105,21 @@ await e2eTest('messages', async (t) => {
 	assert.equal(await bea.textContent('#messages-list li .from'), 'bogie');
 	assert.equal(await bea.locator('#messages-list b, #messages-list script, #messages-list span[foreground]').count(), 0,
 		'markup became elements');
+
+	// with the tab hidden and notifications allowed, a new message is also a browser notification
+	await bea.evaluate(() => {
+		Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+		window.raised = [];
+		window.Notification = class {
+			static permission = 'granted';
+			constructor(title, opts) {
+				window.raised.push({ title, body: opts.body });
+			}
+		};
+	});
+	assert.match(await write(bogie, 'bea', 'while you look away'), /Delivered/);
+	await bea.evaluate(() => window.argoboxMessages.refreshInbox());
+	assert.deepEqual(await bea.evaluate(() => window.raised), [{ title: 'Message from bogie', body: 'while you look away' }]);
 
 	// bea answers; bogie's desktop gets it
 	assert.match(await write(bea, 'bogie', 'got it, thanks'), /Delivered to bogie/);

@@ -2,7 +2,9 @@
 // The desktop page's Messages and Share panels (docs/messages.md, docs/sharing.md).
 //   Messages: the inbox (GET /api/messages, newest first) and a form to write to another user
 //   (POST /api/messages). Text is put in the page with textContent only: a message is never
-//   markup. While the panel is closed the inbox is polled every 15 s for the unread badge.
+//   markup. While the panel is closed the inbox is polled every 15 s for the unread badge; a new
+//   message while the tab is hidden raises a browser notification when the user allowed them
+//   (the panel's "Browser notifications" button asks; the desktop's own centre shows it anyway).
 //   Share: creates a view-only link (POST /api/share, shown once), lists the live ones with
 //   who watches, revokes (DELETE /api/share/<id>).
 import { token } from './uploads.js';
@@ -36,6 +38,17 @@ function fmtTime(unix) {
 
 let seen = localStorage.getItem('argobox.messages.seen') || '';
 let newest = '';
+let notified = seen; // the newest message a browser notification was raised for
+
+// A browser notification for message m: only while the tab is hidden, only when allowed.
+function mirror(m) {
+	if (!document.hidden || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+	const n = new Notification(`Message from ${m.from}`, { body: m.text, tag: `argobox-message-${m.id}` });
+	n.onclick = () => {
+		window.focus();
+		if ($('messages-panel').hidden) $('btn-messages').click();
+	};
+}
 
 function renderInbox(list) {
 	const ul = $('messages-list');
@@ -67,13 +80,15 @@ async function refreshInbox() {
 	if (r.status !== 200) return;
 	const list = r.json.messages;
 	newest = list.length ? list[0].id : '';
-	const open = !$('messages-panel').hidden;
-	if (open) {
+	// ids sort by time: what is newer than the last one raised goes to the browser (if hidden)
+	for (const m of list.filter((x) => x.id > notified).slice(0, 3)) mirror(m);
+	if (newest > notified) notified = newest;
+	if (!$('messages-panel').hidden) {
 		renderInbox(list);
 		seen = newest;
 		localStorage.setItem('argobox.messages.seen', seen);
 	}
-	// ids sort by time: everything newer than the last one seen is unread
+	// everything newer than the last one seen is unread
 	const unread = list.filter((m) => m.id > seen).length;
 	const badge = $('messages-unread');
 	badge.hidden = unread === 0;
@@ -165,6 +180,12 @@ function setup() {
 		$('messages-to').focus();
 	});
 	$('messages-close').onclick = toggleMessages;
+	const allow = $('messages-notify');
+	if (typeof Notification === 'undefined' || Notification.permission !== 'default') allow.hidden = true;
+	allow.onclick = async () => {
+		await Notification.requestPermission();
+		allow.hidden = Notification.permission !== 'default';
+	};
 	$('messages-form').onsubmit = send;
 	const toggleShare = panel('share-panel', 'btn-share', () => {
 		$('share-new').hidden = true;
@@ -183,3 +204,4 @@ function setup() {
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', setup);
 else setup();
+window.argoboxMessages = { refreshInbox };

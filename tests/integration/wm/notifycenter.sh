@@ -5,7 +5,8 @@
 # the centre, which marks them read; do-not-disturb (D in the centre) keeps pop-ups quiet but
 # the history grows, and is exported in the desktop state's prefs; a click on a pop-up does
 # its action (starts the app); a message from another user lands in the messages panel as
-# plain text (hostile markup stays text) and is deduplicated by id; bad actions are dropped.
+# plain text (hostile markup stays text) and is deduplicated by id; bad actions are dropped;
+# the newest notifications persist in the state's prefs and come back, read, after a restart.
 . "$(dirname "$0")/lib.sh"
 start_x 1280x800
 SOCK=$T/wm.sock
@@ -84,5 +85,17 @@ xdotool key super+m
 wait_for 10 nc_has '.open == "yes" and .tab == "messages"' || fail "Super+M: $(nc)"
 xdotool key Escape
 wm_alive
+
+# the newest notifications are kept in the exported state (prefs), and come back, read, in a
+# window manager started from it; the state stays valid
+wait_for 10 sh -c "jq -e '.prefs.notifications.history_title | index(\"Loud one\") != null' '$T/state.json' >/dev/null" ||
+	fail "history not exported: $(jq -c .prefs.notifications "$T/state.json")"
+"$WM" --validate-state "$T/state.json" >/dev/null || fail "exported state invalid"
+stop_wm
+cp "$T/state.json" "$T/restore.json"
+start_wm --restore "$T/restore.json"
+wait_for 10 nc_has '.unread == 0 and .dnd and (.notifications | length) >= 5 and .notifications[0].title == "Loud one" and .notifications[0].read' ||
+	fail "history not restored: $(nc)"
+grep -q "notification history: [0-9]* restored" "$T/wm.log" || fail "no restore line"
 stop_wm
 echo PASS
