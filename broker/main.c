@@ -365,12 +365,14 @@ seed_state(void *data, const char *user, json_t *state)
 
 /*
  * The admin console changed the user table: every area that reads users takes the new one
- * (sign-in and sessions, the apps and VNC checks here, the containers' identities). The
+ * (sign-in and sessions, the apps and VNC checks here, the containers' identities, who may
+ * receive messages). The
  * services' and the audit alerts' admin lists keep the start's table until a restart.
  */
 struct users_apply_ctx {
 	struct apps_ctx *apps;
 	struct authn *authn;
+	struct messages *messages;
 #ifdef AB_HAVE_ISOLATION
 	struct isolation *iso;
 #endif
@@ -382,6 +384,7 @@ users_apply(void *data, const struct users_db *db)
 	struct users_apply_ctx *c = data;
 	c->apps->db = db;
 	authn_set_users(c->authn, db);
+	messages_set_users(c->messages, db);
 #ifdef AB_HAVE_ISOLATION
 	isolation_set_users(c->iso, db);
 #endif
@@ -732,6 +735,7 @@ main(int argc, char **argv)
 	struct users_apply_ctx uctx = {
 	    .apps = &apps,
 	    .authn = authn,
+	    .messages = messages,
 #ifdef AB_HAVE_ISOLATION
 	    .iso = iso,
 #endif

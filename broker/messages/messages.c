@@ -705,6 +705,13 @@ messages_new(struct ab_loop *loop, const struct messages_params *p, struct messa
 }
 
 void
+messages_set_users(struct messages *m, const struct users_db *db)
+{
+	if (m)
+		m->p.users = db;
+}
+
+void
 messages_free(struct messages *m)
 {
 	if (!m)

@@ -48,6 +48,9 @@ int messages_new(struct ab_loop *loop, const struct messages_params *p, struct m
 /* Validates the "messages" config object (--check-config); err names the bad key. */
 int messages_check_config(json_t *config, struct ab_err *err);
 int messages_add_routes(struct messages *m, struct server *srv);
+/* The user table changed (the admin console): recipients and roles come from db (borrowed,
+ * kept alive by the caller until the next call). NULL m is fine. */
+void messages_set_users(struct messages *m, const struct users_db *db);
 /* Cancels the timer and frees everything; pending kv writes finish without it. NULL is fine. */
 void messages_free(struct messages *m);
 

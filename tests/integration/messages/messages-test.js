@@ -11,7 +11,8 @@
 //   flood     a sender beyond the burst gets 429 with Retry-After, audited; others still send
 //   block     the recipient blocks a member: 403 + audit; unblocking lets it through; an
 //             admin is never blocked
-//   policy    demo identities may write to admins only; members not to demo identities
+//   policy    demo identities may write to admins only; members not to demo identities; a user
+//             the admin console adds can be written to at once
 //   offline   a message to a user without a desktop is kept and handed over when the
 //             recipient signs in (and survives a broker restart)
 'use strict';
@@ -187,6 +188,11 @@ const cases = {
 		r = await send(b, admin, d.user, 'welcome');
 		assert.strictEqual(r.status, 201, r.body);
 		await waitFor('the demo desktop got it', () => received(b, d.user).some((m) => m.text === 'welcome'));
+		// the user table changed by the admin console: a new user can be written to at once
+		assert.strictEqual((await send(b, bogie, 'zed', 'x')).status, 404);
+		r = await req(b, admin, 'POST', '/api/admin/users', { name: 'zed', role: 'member', profile: 'homelabber', password: 'zed-secret-1' });
+		assert.strictEqual(r.status, 200, r.body);
+		assert.strictEqual((await send(b, bogie, 'zed', 'welcome zed')).status, 201);
 		await lib.stopBroker(b);
 		// "demo": "none": demo identities write to nobody
 		const b2 = await start({ messages: { demo: 'none' } });
