@@ -126,11 +126,12 @@ await e2eTest('layouts', async (t) => {
 	assert.equal(put.status(), 200, `PUT state: ${await put.text()}`);
 	await waitFor('the list in the stored state', async () => (await getState())?.keyboard?.layouts?.length === 5);
 
-	// the taskbar indicator, left of the date on the bottom bar, switches to the next layout
+	// the taskbar indicator, left of the notification bell (32 px and a gap of 8) on the bottom
+	// bar, switches to the next layout
 	for (const next of ['us', 'fr', 'gb', 'us(intl)']) {
 		const label = current().toUpperCase().replace('(', '-').replace(')', '');
 		const kw = 16 + 8 * label.length;
-		const p = await toPage(page, 1280 - 12 - 56 - 94 - kw / 2, 800 - 22);
+		const p = await toPage(page, 1280 - 12 - 56 - 94 - 40 - kw / 2, 800 - 22);
 		await page.mouse.click(p.x, p.y);
 		await waitFor(`the indicator to switch to ${next}`, () => current() === next);
 		await page.mouse.click(at.x, at.y); // back to the xterm

@@ -265,8 +265,9 @@ function launcherEntries(allowed) {
 }
 
 // Opens the wm's launcher with its taskbar button and counts the entries it shows: each row
-// has a coloured letter icon at x 20..48 of the launcher; the icons are counted down that
-// column (a header or "No apps are available" has no icon).
+// has an icon (the theme's, or a coloured letter tile) at x 20..48 of the launcher; the icons
+// are counted down that column as runs of pixels unlike the launcher's background (a header
+// or "No apps are available" has no icon; their text is shorter than a run).
 async function launcherCount(page, st, min, max) {
 	const { height: h } = await canvasSize(page);
 	const top = st.taskbar?.position === 'top';
@@ -276,23 +277,35 @@ async function launcherCount(page, st, min, max) {
 	const button = await toPage(page, 8 + 16, barTop(st, h) + BAR_H / 2);
 	await page.mouse.click(button.x, button.y);
 	await waitFor('the launcher to open', async () => !near(await pixel(page, ...probe), bg, 6), { timeout: 15000 });
+	const card = await pixel(page, ...probe); // the launcher's own background
 	const count = () =>
-		page.evaluate(([x, y0, y1]) => {
+		page.evaluate(([x0, x1, y0, y1, bg]) => {
+			// a row is "on" where any pixel across the icon column differs from the background;
+			// an icon is a run of on-rows at least 12 tall, allowing gaps of up to 7 rows (a dark
+			// icon like the terminal's shows only its light parts); header text is shorter
 			const c = document.querySelector('#screen canvas');
-			const d = c.getContext('2d').getImageData(x, y0, 1, y1 - y0).data;
+			const w = x1 - x0;
+			const d = c.getContext('2d').getImageData(x0, y0, w, y1 - y0).data;
 			let runs = 0;
-			let len = 0;
-			for (let i = 0; i <= d.length; i += 4) {
-				const sat = i < d.length ? Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) : 0;
-				if (sat > 60) {
-					len++;
-				} else {
-					if (len >= 12) runs++;
-					len = 0;
+			let start = -1;
+			let lastOn = -1;
+			for (let r = 0; r <= y1 - y0; r++) {
+				let on = false;
+				for (let col = 0; r < y1 - y0 && col < w && !on; col++) {
+					const i = (r * w + col) * 4;
+					on = Math.max(...[0, 1, 2].map((k) => Math.abs(d[i + k] - bg[k]))) > 24;
+				}
+				if (on) {
+					if (start < 0 || r - lastOn > 8) {
+						if (start >= 0 && lastOn - start + 1 >= 12) runs++;
+						start = r;
+					}
+					lastOn = r;
 				}
 			}
+			if (start >= 0 && lastOn - start + 1 >= 12) runs++;
 			return runs;
-		}, [8 + 24, ly + TOP_H, ly + L_H - 6]);
+		}, [8 + 20, 8 + 49, ly + TOP_H, ly + L_H - 6, card]);
 	let last = -1;
 	const n = await waitFor(`${min}..${max} entries in the launcher`, async () => {
 		const c = await count();

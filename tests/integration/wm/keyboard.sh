@@ -31,8 +31,9 @@ sleep 0.3
 layout_is de || fail "a later browser hint replaced the user's layout"
 echo "ok: a later hint leaves the chosen layout"
 
-# the indicator, left of the date on the bottom bar: "DE" is 32 px wide
-x=$((1280 - 12 - 56 - 94 - 16)); y=$((800 - 22))
+# the indicator, left of the notification bell (32 px and a gap of 8) on the bottom bar:
+# "DE" is 32 px wide
+x=$((1280 - 12 - 56 - 94 - 40 - 16)); y=$((800 - 22))
 xdotool mousemove $x $y click 1
 wait_for 10 layout_is us || fail "indicator click did not switch to us: $(setxkbmap -query)"
 [ "$(sym 20)" = minus ] || fail "us: keycode 20 types '$(sym 20)'"
