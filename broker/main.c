@@ -54,6 +54,7 @@
 #include "httpc.h"
 #include "kv.h"
 #include "metrics.h"
+#include "thumbs.h"
 #include "messages.h"
 #include "share.h"
 #include "proxy.h"
@@ -691,7 +692,9 @@ main(int argc, char **argv)
 	    .token_file = cfg.metrics_token_file,
 	};
 	struct metrics *metrics = NULL;
-	if (metrics_new(srv, &mp, &metrics, &err) < 0) {
+	struct thumbs *thumbs = NULL;
+	if (metrics_new(srv, &mp, &metrics, &err) < 0 ||
+	    thumbs_new(loop, srv, desktops, &thumbs, &err) < 0) {
 		ab_error("%s", err.msg);
 		return 1;
 	}
@@ -799,6 +802,7 @@ main(int argc, char **argv)
 #endif
 	server_close(srv);     /* websockets close while the desktops are there */
 	metrics_free(metrics); /* its route is served no more */
+	thumbs_free(thumbs);   /* no stream left; before the desktops go */
 	admin_api_free(admin); /* its live streams closed with the server */
 	desktop_manager_free(desktops);
 #ifdef AB_HAVE_ISOLATION

@@ -362,6 +362,14 @@ control_handle(struct control_conn *c, json_t *msg)
 		send_state(ctl);
 		return 0;
 	}
+	if (c->is_broker && strcmp(type, "thumb") == 0) {
+		if (!ctl->thumb) {
+			send_error(c, "thumb: no framebuffer");
+			return 0;
+		}
+		conn_send(c, ctl->thumb(ctl->thumb_data, msg));
+		return 0;
+	}
 	if (c->is_broker && strcmp(type, "restore") == 0 &&
 	    json_is_object(json_object_get(msg, "state"))) {
 		/* the state the desktop is about to have: a wm restarted before it
@@ -375,6 +383,13 @@ control_handle(struct control_conn *c, json_t *msg)
 		return relay_to_wm(ctl, c, type, msg);
 	ab_debug("control: ignoring message of type '%s'", type);
 	return 0;
+}
+
+void
+control_on_thumb(struct control *ctl, json_t *(*fn)(void *data, json_t *req), void *data)
+{
+	ctl->thumb = fn;
+	ctl->thumb_data = data;
 }
 
 static void

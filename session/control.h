@@ -65,8 +65,11 @@ struct control {
 	int missed;
 	/* counters (tests, metrics) */
 	unsigned long states_relayed, notifies_relayed, pongs, relays_dropped;
-	json_t *last_exit;                   /* desktop_exit not yet sent to a broker */
-	json_t *isolation;                   /* latest "isolation" message, sent after each hello */
+	json_t *last_exit; /* desktop_exit not yet sent to a broker */
+	json_t *isolation; /* latest "isolation" message, sent after each hello */
+	/* the broker's "thumb" request: the answer (control_on_thumb) */
+	json_t *(*thumb)(void *data, json_t *req);
+	void *thumb_data;
 	int64_t relay_tokens, relay_last_ms; /* relay rate limit */
 	int64_t req_tokens, req_last_ms;     /* request rate limit (wm -> broker) */
 };
@@ -100,5 +103,12 @@ void control_desktop_exit(struct control *ctl, int status, bool restarting);
  * (a restarted broker re-adopting the desktop learns it too).
  */
 void control_isolation(struct control *ctl, json_t *landlock);
+
+/*
+ * Answers the broker's {"type":"thumb","id","width"} with fn's message (a new reference:
+ * {"type":"thumb","id","format","width","height","data"} or an "error"). Not relayed to the
+ * window manager. Without fn, the request gets an error.
+ */
+void control_on_thumb(struct control *ctl, json_t *(*fn)(void *data, json_t *req), void *data);
 
 #endif

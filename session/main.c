@@ -35,6 +35,7 @@
 #include "control.h"
 #include "landlock.h"
 #include "supervise.h"
+#include "thumb.h"
 #include "vnc.h"
 #include "xvfb.h"
 
@@ -218,6 +219,45 @@ report_landlock(void *data, int result)
 		json_object_set_new(ll, "error", json_string(strerror(-result)));
 	}
 	control_isolation(&s->ctl, ll);
+}
+
+/*
+ * The broker's "thumb" request: {"id", "width"} -> a JPEG of the screen as clients see it (the
+ * shadow framebuffer), base64, in {"type":"thumb","id","format":"jpeg","width","height",
+ * "data"}; {"type":"thumb","id","error"} when it cannot be taken.
+ */
+static json_t *
+thumb_answer(void *data, json_t *req)
+{
+	struct session *s = data;
+	json_t *idv = json_object_get(req, "id"), *wv = json_object_get(req, "width");
+	json_int_t id = json_is_integer(idv) ? json_integer_value(idv) : 0;
+	int width = json_is_integer(wv) ? (int)AB_MAX(0, AB_MIN(json_integer_value(wv), 100000))
+	                                : THUMB_WIDTH_DEFAULT;
+	rfbScreenInfoPtr scr = s->vnc.screen;
+	struct thumb_src src = {0};
+	if (scr)
+		src = (struct thumb_src){
+		    .pixels = (const uint8_t *)scr->frameBuffer,
+		    .width = scr->width,
+		    .height = scr->height,
+		    .stride = scr->paddedWidthInBytes,
+		    .red_shift = scr->serverFormat.redShift,
+		    .green_shift = scr->serverFormat.greenShift,
+		    .blue_shift = scr->serverFormat.blueShift,
+		};
+	struct ab_err err = {0};
+	_cleanup_free_ uint8_t *rgb = NULL;
+	unsigned char *jpeg = NULL;
+	size_t len = 0;
+	int tw = 0, th = 0;
+	if (thumb_scale(&src, width, &rgb, &tw, &th, &err) < 0 ||
+	    thumb_jpeg(rgb, tw, th, THUMB_QUALITY, &jpeg, &len, &err) < 0)
+		return ab_proto_msg("thumb", json_pack("{sIss}", "id", id, "error", err.msg));
+	_cleanup_free_ char *b64 = thumb_base64(jpeg, len);
+	free(jpeg);
+	return ab_proto_msg("thumb", json_pack("{sIsssisiss}", "id", id, "format", "jpeg", "width",
+	                                       tw, "height", th, "data", b64));
 }
 
 static int
@@ -449,6 +489,7 @@ main(int argc, char **argv)
 	supervise_setenv(&s.sup, "ARGOBOX_RUNTIME_DIR", s.dir);
 	supervise_setenv(&s.sup, "ARGOBOX_WM_SOCKET", wm_sock);
 	supervise_on_landlock(&s.sup, report_landlock, &s);
+	control_on_thumb(&s.ctl, thumb_answer, &s);
 	supervise_on_restart(&s.sup, before_wm_restart, &s);
 	unlink_socket(s.dir, SESSION_WM_STATE_FILE); /* a previous session's */
 	if (setup_landlock(&s, &err) < 0) {

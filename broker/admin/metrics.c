@@ -24,10 +24,7 @@
 struct metrics {
 	struct metrics_params p;
 	char *token; /* NULL: none */
-	struct {
-		char who[128];
-		int64_t at_ms;
-	} granted[METRICS_GRANT_SLOTS];
+	struct audit_seen granted[METRICS_GRANT_SLOTS];
 };
 
 /* A growing text buffer. */
@@ -359,22 +356,11 @@ metrics_access(const struct metrics *m, const struct http_request *req, const ch
 static void
 audit_grant(struct metrics *m, const struct http_request *req, const char *via)
 {
-	char who[128];
-	snprintf(who, sizeof(who), "%s|%s|%s", via, req->user, req->peer ? req->peer : "");
-	int64_t now = ab_now_ms();
-	size_t oldest = 0;
-	for (size_t i = 0; i < METRICS_GRANT_SLOTS; i++) {
-		if (strcmp(m->granted[i].who, who) == 0) {
-			if (now - m->granted[i].at_ms < METRICS_GRANT_EVERY_MS)
-				return;
-			oldest = i;
-			break;
-		}
-		if (m->granted[i].at_ms < m->granted[oldest].at_ms)
-			oldest = i;
-	}
-	snprintf(m->granted[oldest].who, sizeof(m->granted[oldest].who), "%s", who);
-	m->granted[oldest].at_ms = now;
+	char key[128];
+	snprintf(key, sizeof(key), "%s|%s|%s", via, req->user, req->peer ? req->peer : "");
+	if (!audit_seen_due(m->granted, METRICS_GRANT_SLOTS, key, ab_now_ms(),
+	                    METRICS_GRANT_EVERY_MS))
+		return;
 	audit_log("metrics.access", AUDIT_GRANT, req->user[0] ? req->user : NULL,
 	          req->role[0] ? req->role : NULL, req->peer, json_pack("{ss}", "via", via));
 }

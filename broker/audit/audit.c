@@ -234,3 +234,23 @@ audit_log(const char *event, enum audit_outcome outcome, const char *user, const
 		free(p);
 	}
 }
+
+bool
+audit_seen_due(struct audit_seen *slots, size_t n, const char *key, int64_t now_ms,
+               int64_t every_ms)
+{
+	size_t slot = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(slots[i].key, key) == 0) {
+			if (now_ms - slots[i].at_ms < every_ms)
+				return false;
+			slot = i;
+			break;
+		}
+		if (slots[i].at_ms < slots[slot].at_ms)
+			slot = i;
+	}
+	snprintf(slots[slot].key, sizeof(slots[slot].key), "%s", key);
+	slots[slot].at_ms = now_ms;
+	return true;
+}

@@ -88,6 +88,19 @@ typedef bool (*audit_gate_fn)(void *data, char *why, size_t len);
 void audit_set_admin_gate(audit_gate_fn fn, void *data);
 bool audit_admin_allowed(char *why, size_t len);
 
+/*
+ * Grants asked for again and again (a scraper, a console refreshing thumbnails) are audited
+ * the first time a key (who|what) is seen and then at most once every `every_ms`: true when
+ * `key` is due now (and records it). `slots` is the caller's table of n entries, zeroed at
+ * first; when full, the entry seen longest ago is reused.
+ */
+struct audit_seen {
+	char key[96];
+	int64_t at_ms;
+};
+bool audit_seen_due(struct audit_seen *slots, size_t n, const char *key, int64_t now_ms,
+                    int64_t every_ms);
+
 /* "grant" -> AUDIT_GRANT ...; -1 when unknown. */
 int audit_outcome_from_name(const char *name);
 

@@ -37,6 +37,9 @@ static const struct rule {
     [AUTHZ_SERVICES] = {"services", false, false, {A, A, A, D}, {D, D, D, D}},
     [AUTHZ_ADMIN_READ] = {"admin.read", false, true, {A, D, D, D}, {D, D, D, D}},
     [AUTHZ_ADMIN_WRITE] = {"admin.write", false, true, {A, D, D, D}, {D, D, D, D}},
+    /* asked every few seconds per desktop while a console is open: grants are audited by the
+     * thumbnails (once per admin, desktop and hour), denials here */
+    [AUTHZ_ADMIN_THUMB] = {"admin.thumbnail", false, false, {A, D, D, D}, {D, D, D, D}},
     [AUTHZ_VNC_PASSWORD] = {"vnc.password", false, true, {A, A, D, D}, {D, D, D, D}},
     /* own home only: no path names another user's (docs/files.md); files.* audits each */
     [AUTHZ_FILES_READ] = {"files.read", false, false, {A, A, A, D}, {D, D, D, D}},
@@ -110,6 +113,7 @@ const struct authz_route_example authz_routes[] = {
     {"POST", "/api/admin/desktops/restart", AUTHZ_ADMIN_WRITE},
     {"POST", "/api/admin/desktops/destroy", AUTHZ_ADMIN_WRITE},
     {"GET", "/api/admin/events", AUTHZ_ADMIN_READ},
+    {"GET", "/api/admin/desktops/{user}/thumbnail", AUTHZ_ADMIN_THUMB},
     {"POST", "/api/admin/broadcast", AUTHZ_ADMIN_WRITE},
     {"GET", "/api/admin/users", AUTHZ_ADMIN_READ},
     {"POST", "/api/admin/users", AUTHZ_ADMIN_WRITE},

@@ -45,6 +45,7 @@ enum authz_endpoint {
 	AUTHZ_SERVICES,        /* GET /api/services[/<name>], POST /api/services/<name>/restart */
 	AUTHZ_ADMIN_READ,      /* GET /api/admin/... */
 	AUTHZ_ADMIN_WRITE,     /* POST, PUT, DELETE /api/admin/... */
+	AUTHZ_ADMIN_THUMB,     /* GET /api/admin/desktops/<user>/thumbnail (grants audited there) */
 	AUTHZ_VNC_PASSWORD,    /* GET, POST, DELETE /api/vnc-password (own; not demo) */
 	AUTHZ_FILES_READ,      /* GET /api/files[/...]: the caller's own home (docs/files.md) */
 	AUTHZ_FILES_WRITE,     /* POST, DELETE /api/files/..., /api/uploads[/...]: own home */

@@ -546,6 +546,11 @@ struct desktop_manager {
 	struct desktop *graveyard; /* gone, freed by reap_timer */
 	struct ab_timer *reap_timer;
 	bool shutting_down;
+	struct {
+		char type[33];
+		desktop_message_fn fn;
+		void *data;
+	} hooks[DESKTOP_MAX_HOOKS];
 };
 
 bool
@@ -789,8 +794,40 @@ desktop_control_msg(struct desktop_control *c, json_t *msg, void *data)
 			desktop_isolation(d, msg);
 		return;
 	}
-	if (d->state == DESKTOP_READY && d->m->p.on_message)
+	if (d->state != DESKTOP_READY)
+		return;
+	for (size_t i = 0; i < DESKTOP_MAX_HOOKS; i++) {
+		if (d->m->hooks[i].fn && strcmp(d->m->hooks[i].type, ab_proto_type(msg)) == 0) {
+			d->m->hooks[i].fn(d->m->hooks[i].data, d->user, msg);
+			return;
+		}
+	}
+	if (d->m->p.on_message)
 		d->m->p.on_message(d->m->p.message_data, d->user, msg);
+}
+
+int
+desktop_manager_on_message(struct desktop_manager *m, const char *type, desktop_message_fn fn,
+                           void *data)
+{
+	size_t free_slot = DESKTOP_MAX_HOOKS;
+	for (size_t i = 0; i < DESKTOP_MAX_HOOKS; i++) {
+		if (m->hooks[i].fn && strcmp(m->hooks[i].type, type) == 0) {
+			m->hooks[i].fn = fn;
+			m->hooks[i].data = data;
+			return 0;
+		}
+		if (!m->hooks[i].fn && free_slot == DESKTOP_MAX_HOOKS)
+			free_slot = i;
+	}
+	if (!fn)
+		return 0;
+	if (free_slot == DESKTOP_MAX_HOOKS || strlen(type) >= sizeof(m->hooks[0].type))
+		return -ENOSPC;
+	snprintf(m->hooks[free_slot].type, sizeof(m->hooks[free_slot].type), "%s", type);
+	m->hooks[free_slot].fn = fn;
+	m->hooks[free_slot].data = data;
+	return 0;
 }
 
 static void

@@ -194,6 +194,15 @@ int desktop_manager_adopt_running(struct desktop_manager *m);
  * no ready desktop with a control channel.
  */
 int desktop_send(struct desktop_manager *m, const char *user, json_t *msg);
+/*
+ * Messages of `type` from ready desktops go to fn(data, user, msg) (msg borrowed) instead of
+ * desktop_params.on_message: e.g. "thumb" answers to the thumbnails (broker/admin/thumbs.c).
+ * At most DESKTOP_MAX_HOOKS types; fn NULL removes the hook. -ENOSPC when full.
+ */
+#define DESKTOP_MAX_HOOKS 4
+int desktop_manager_on_message(struct desktop_manager *m, const char *type, desktop_message_fn fn,
+                               void *data);
+
 /* true while `user` has a desktop (starting, ready or stopping). */
 bool desktop_exists(struct desktop_manager *m, const char *user);
 
