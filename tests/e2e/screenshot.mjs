@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Saves docs/screenshots/desktop.png: the broker (from AB_BUILD_DIR, default build/) serving
-// the desktop in Chromium at 1280x800. The desktop is the window manager with one xterm
-// open (or the broker's default without a built wm), unless ARGOBOX_SCREENSHOT_COMMAND
+// the desktop in Chromium at 1280x800. The desktop is the window manager with ArgoBox's
+// terminal and file manager snapped side by side on a small sample home (with the apps built;
+// else one xterm; without a built wm the broker's default), unless ARGOBOX_SCREENSHOT_COMMAND
 // gives a shell command to run instead. Usage:
 //   node tests/e2e/screenshot.mjs [OUTPUT.png]
 // Waits for the first frame, then for the picture to settle.
@@ -13,11 +14,24 @@ import { fail, launchChromium, log, makeTempDir, sourceDir, startBroker, stopPro
 const buildDir = process.env.AB_BUILD_DIR || path.join(sourceDir, 'build');
 const out = path.resolve(process.argv[2] || path.join(sourceDir, 'docs/screenshots/desktop.png'));
 const dir = makeTempDir('argobox-screenshot-');
-// Default: the window manager with one terminal open, so the picture shows a window.
+// Default: the window manager with apps open, so the picture shows windows.
 const wm = path.join(buildDir, 'wm', 'argobox-wm');
-const showcase = fs.existsSync(wm)
-	? `(xterm -T Terminal -geometry 88x24+180+120 -e sh -c 'echo Welcome to ArgoBox.; echo This desktop keeps running when you close the tab.; echo; exec sh') & exec '${wm}'`
-	: undefined;
+const apps = path.join(buildDir, 'apps', 'bin');
+const appsShowcase = [
+	`export PATH='${apps}':$PATH ASAN_OPTIONS=detect_leaks=0 HOME=$ARGOBOX_RUNTIME_DIR/home`,
+	'mkdir -p $HOME/Documents $HOME/Pictures $HOME/Projects $HOME/Music',
+	"echo hello >$HOME/notes.txt; printf 'a,b\\n1,2\\n' >$HOME/budget.csv; cd $HOME",
+	'(sleep 1.5; argobox-files & sleep 1.2; xdotool key super+Right; sleep 0.3;' +
+		" argobox-terminal -e sh -c 'echo Welcome to ArgoBox.; echo; ls -l; echo; exec sh -i' & sleep 1.2;" +
+		' xdotool key super+Left) &',
+	`exec '${wm}'`,
+].join('; ').replace('&;', '&');
+const xtermShowcase = `(xterm -T Terminal -geometry 88x24+180+120 -e sh -c 'echo Welcome to ArgoBox.; echo This desktop keeps running when you close the tab.; echo; exec sh') & exec '${wm}'`;
+const showcase = !fs.existsSync(wm)
+	? undefined
+	: fs.existsSync(path.join(apps, 'argobox-terminal')) && fs.existsSync(path.join(apps, 'argobox-files'))
+		? appsShowcase
+		: xtermShowcase;
 const cmd = process.env.ARGOBOX_SCREENSHOT_COMMAND || showcase;
 let broker;
 let browser;
