@@ -103,11 +103,13 @@ struct smbfs_file {
 static struct smbfs S;
 
 /*
- * The attributes of the last directory listed, for SMBFS_LIST_TTL_MS: a listing is usually
+ * The attributes of the last directory listed, while used (1 s after the last use, 30 s at
+ * most): a listing is usually
  * followed by a stat of every entry (the broker's files API, ls -l), which would otherwise be
  * one SMB round trip each. Any change through the mount drops it.
  */
-#define SMBFS_LIST_TTL_MS 1000
+#define SMBFS_LIST_TTL_MS 1000  /* since it was last used */
+#define SMBFS_LIST_MAX_MS 30000 /* since it was listed */
 struct smbfs_entry {
 	char *name;
 	struct stat st;
@@ -116,7 +118,7 @@ static struct {
 	char *dir; /* FUSE path of the directory, NULL = empty */
 	struct smbfs_entry *v;
 	size_t n, cap;
-	int64_t at_ms;
+	int64_t at_ms, used_ms; /* when listed, when last used */
 } L;
 
 static void
@@ -140,7 +142,9 @@ static bool
 list_cache_get(const char *path, struct stat *st)
 {
 	const char *slash = strrchr(path, '/');
-	if (!L.dir || !slash || ab_now_ms() - L.at_ms > SMBFS_LIST_TTL_MS)
+	int64_t now = ab_now_ms();
+	if (!L.dir || !slash || now - L.used_ms > SMBFS_LIST_TTL_MS ||
+	    now - L.at_ms > SMBFS_LIST_MAX_MS)
 		return false;
 	size_t dlen = slash == path ? 1 : (size_t)(slash - path);
 	if (strlen(L.dir) != dlen || strncmp(L.dir, path, dlen) != 0)
@@ -150,6 +154,7 @@ list_cache_get(const char *path, struct stat *st)
 	if (!e)
 		return false;
 	*st = e->st;
+	L.used_ms = now; /* a stat pass over a big folder keeps it while it goes on */
 	return true;
 }
 
@@ -548,7 +553,7 @@ op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct 
 	if (r == 0) {
 		qsort(L.v, L.n, sizeof(*L.v), entry_cmp);
 		L.dir = ab_xstrdup(path);
-		L.at_ms = ab_now_ms();
+		L.at_ms = L.used_ms = ab_now_ms();
 	} else {
 		list_cache_drop();
 	}
