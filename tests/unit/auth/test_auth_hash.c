@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "auth_hash.h"
 #include "auth_local.h"
+#include "auth_request.h"
 #include "users.h"
 
 #include "sample_users.h"
@@ -114,6 +115,24 @@ test_cancel_and_queue(void **state)
 	ab_loop_poll_free(loop);
 }
 
+/* How many kept audit events are EVENT/OUTCOME with detail.reason REASON. */
+static int
+audit_reasons(const char *event, const char *outcome, const char *reason)
+{
+	int n = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(ab_test_audit_events(), i, e)
+	{
+		const char *r =
+		    json_string_value(json_object_get(json_object_get(e, "detail"), "reason"));
+		n += strcmp(json_string_value(json_object_get(e, "event")), event) == 0 &&
+		     strcmp(json_string_value(json_object_get(e, "outcome")), outcome) == 0 && r &&
+		     strcmp(r, reason) == 0;
+	}
+	return n;
+}
+
 struct logins {
 	int n, ok, denied;
 };
@@ -156,8 +175,12 @@ test_login_burst(void **state)
 	}
 	assert_int_equal(pending, 5);
 	assert_int_equal(busy, 5);
+	assert_int_equal(audit_reasons("auth.login", "deny",
+	                               "too many sign-ins in flight for this user name or address"),
+	                 5);
 	run_until(loop, &res.n, 5);
 	assert_int_equal(res.denied, 5);
+	assert_int_equal(audit_reasons("auth.login", "deny", "wrong password"), 5);
 	/* now locked: the right password too, refused before any hash */
 	err = (struct ab_err){0};
 	assert_int_equal(auth_local_login_start(al, h, "mauve", "mauve-argobox", "10.0.0.9", 2000,
@@ -186,5 +209,68 @@ test_login_burst(void **state)
 	ab_loop_poll_free(loop);
 }
 
+struct slot {
+	struct auth_request_login_wait *w;
+	bool done;
+	int *answered;
+};
+
+static void
+on_reply(struct auth_reply *r, void *data)
+{
+	struct slot *sl = data;
+	sl->done = true;
+	(*sl->answered)++;
+	auth_reply_free(r);
+}
+
+/*
+ * More sign-ins than the queue holds: 503 + Retry-After, audited, nothing queued beyond it;
+ * then a shutdown with the queue full.
+ */
+static void
+test_queue_full(void **state)
+{
+	struct ab_loop *loop = ab_loop_poll_new();
+	struct auth_hash *h = auth_hash_new(loop);
+	struct auth_local *al = auth_local_new(db, NULL);
+	struct auth_ctx ctx = {.db = db, .local = al, .local_login = true, .hash = h};
+	ab_test_audit_start();
+	int pending = 0, full = 0, answered = 0;
+	struct slot slots[AUTH_HASH_QUEUE + 8] = {0};
+	for (int i = 0; i < AUTH_HASH_QUEUE + 8; i++) {
+		char body[96], peer[32];
+		snprintf(body, sizeof(body), "{\"user\":\"u%d\",\"password\":\"p\"}", i);
+		snprintf(peer, sizeof(peer), "10.1.%d.%d", i / 200, i % 200);
+		struct auth_request rq = {.method = "POST", .path = "/api/login", .peer = peer};
+		struct auth_reply r;
+		slots[i].answered = &answered;
+		int p = auth_request_login_start(&ctx, &rq, body, strlen(body), 1000, on_reply,
+		                                 &slots[i], &slots[i].w, &r);
+		if (p == AUTH_LOCAL_PENDING) {
+			pending++;
+			continue;
+		}
+		assert_int_equal(r.status, 503);
+		assert_int_equal(r.retry_after_s, 1);
+		full++;
+		auth_reply_free(&r);
+	}
+	assert_true(full >= 8 - AUTH_HASH_THREADS - 1);
+	assert_int_equal(pending + full, AUTH_HASH_QUEUE + 8);
+	assert_int_equal(
+	    audit_reasons("auth.login", "deny", "too many sign-ins being checked (queue full)"),
+	    full);
+	/* the first ones are answered; the clients of the rest leave, then a shutdown */
+	run_until(loop, &answered, 1);
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (slots[i].w && !slots[i].done)
+			auth_request_login_cancel(&ctx, slots[i].w);
+	auth_local_free(al);
+	auth_hash_free(h);
+	ab_test_audit_stop();
+	ab_loop_poll_free(loop);
+}
+
 AB_TEST_MAIN(sample_users_setup, sample_users_teardown, test_verdicts, test_cancel_and_queue,
-             test_login_burst)
+             test_login_burst, test_queue_full)
