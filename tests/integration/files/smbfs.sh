@@ -52,7 +52,7 @@ mkdir "$M/New" && [ -d "$H/New" ] && rmdir "$M/New" && [ ! -e "$H/New" ] &&
 rm "$M/Docs/moved.txt" && [ ! -e "$H/Docs/moved.txt" ] && ok "delete removes it from the share" ||
 	bad "delete"
 odd='a b%20c ü#.txt'
-echo odd >"$M/Docs/$odd" && [ "$(cat "$H/Docs/$odd" 2>&1)" = odd ] && ls "$M/Docs" | grep -qxF "$odd" &&
+echo odd >"$M/Docs/$odd" && [ "$(cat "$H/Docs/$odd" 2>&1)" = odd ] && printf "%s\n" "$M/Docs"/* | grep -qxF "$M/Docs/$odd" &&
 	ok "a name with spaces, %, # and UTF-8 is the same name on the share"
 echo x 2>/dev/null >"$M/Docs/what?.txt" && bad "a name with '?' (not allowed by SMB) was created" ||
 	ok "a name SMB does not allow ('?') is refused" || bad "odd name: $(ls "$H/Docs")"
