@@ -47,6 +47,14 @@ st=$(get_as bea /api/files/Docs/readme.txt)
 [ "$st" = 200 ] && [ "$(cat "$T/resp")" = "on the share" ] && ok "download from the share" ||
 	bad "download: $st"
 
+# copy and tar run in child processes as the home's owner: through the mount too
+st=$(post_as bea /api/files/Docs '{"action":"copy","to":"Docs2"}')
+[ "$st" = 202 ] && jq -e '.bytes == 13' "$T/resp" >/dev/null && [ "$(cat "$H/Docs2/readme.txt")" = "on the share" ] &&
+	ok "copy on the SMB home" || bad "copy: $st $(cat "$T/resp")"
+st=$(get_as bea "/api/files/Docs2?archive=tar")
+[ "$st" = 200 ] && tar -tf "$T/resp" | grep -q "readme.txt" && ok "a folder of the SMB home as tar" ||
+	bad "tar: $st"
+
 # refusals: a password file others may read, a wrong password: 503, audited, nothing mounted
 [ "$(login cid s3cret-pw)" = 200 ] || bad "cid cannot sign in"
 st=$(get_as cid /api/files)
@@ -113,10 +121,10 @@ st=$(tus PATCH "$loc" -H "Upload-Offset: $off" -H 'Content-Type: application/off
 grep '"event":"files.smb"' "$T/audit.log" | grep -q '"step":"reconnected"' &&
 	ok "the reconnect is audited" || bad "no files.smb reconnected line"
 
-# usage: argobox-smbfs's exact count (the readme and the upload)
+# usage: argobox-smbfs's exact count (the readme, its copy and the upload)
 get_as bea /api/files >/dev/null
 used=$(jq .usage.used "$T/resp")
-[ "$used" = $((13 + 3145728)) ] && [ "$(jq .usage.limit "$T/resp")" = 8388608 ] &&
+[ "$used" = $((2 * 13 + 3145728)) ] && [ "$(jq .usage.limit "$T/resp")" = 8388608 ] &&
 	ok "usage $used of 8388608 bytes, exact" || bad "usage: $(jq -c .usage "$T/resp")"
 
 # a broker restart keeps the mount (the same argobox-smbfs) and the files
