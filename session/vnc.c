@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "vnc.h"
+#include "ab_randr.h"
 #include "extclip.h"
 #include "fbdiff.h"
 #include "zrle.h"
@@ -429,50 +430,14 @@ rfbProcessClientMessage(rfbClientPtr cl)
 
 /* ---- resize ---- */
 
-static RRMode
-find_or_create_mode(struct vnc *v, XRRScreenResources *res, RROutput out, int w, int h)
-{
-	for (int i = 0; i < res->nmode; i++)
-		if ((int)res->modes[i].width == w && (int)res->modes[i].height == h)
-			return res->modes[i].id;
-	char name[32];
-	snprintf(name, sizeof(name), "%dx%d", w, h);
-	XRRModeInfo mi = {0};
-	mi.width = (unsigned)w;
-	mi.height = (unsigned)h;
-	mi.name = name;
-	mi.nameLength = (unsigned)strlen(name);
-	mi.hTotal = (unsigned)w;
-	mi.vTotal = (unsigned)h;
-	mi.dotClock = (unsigned long)w * (unsigned long)h * 60;
-	RRMode m = XRRCreateMode(v->dpy, v->root, &mi);
-	XRRAddOutputMode(v->dpy, out, m);
-	return m;
-}
-
 static int
 x_resize(struct vnc *v, int w, int h)
 {
-	XRRScreenResources *res = XRRGetScreenResourcesCurrent(v->dpy, v->root);
-	if (!res)
-		return -ENOTSUP;
-	int r = 0;
 	x_error_code = 0;
-	if (res->noutput < 1 || res->ncrtc < 1) {
-		/* no outputs: plain screen size */
-		XRRSetScreenSize(v->dpy, v->root, w, h, w * 254 / 960, h * 254 / 960);
-	} else {
-		RROutput out = res->outputs[0];
-		RRCrtc crtc = res->crtcs[0];
-		RRMode mode = find_or_create_mode(v, res, out, w, h);
-		XRRSetCrtcConfig(v->dpy, res, crtc, CurrentTime, 0, 0, None, RR_Rotate_0, NULL, 0);
-		XRRSetScreenSize(v->dpy, v->root, w, h, w * 254 / 960, h * 254 / 960);
-		XRRSetCrtcConfig(v->dpy, res, crtc, CurrentTime, 0, 0, mode, RR_Rotate_0, &out, 1);
-	}
+	int r = ab_randr_set_size(v->dpy, v->root, w, h);
 	XSync(v->dpy, False);
-	if (x_error_code)
+	if (r == 0 && x_error_code)
 		r = -EIO;
-	XRRFreeScreenResources(res);
 	return r;
 }
 

@@ -254,6 +254,13 @@ handle(json_t *m)
 				ab_warn("control channel: restore: keyboard: %s", err.msg);
 		}
 		deskstate_free(&ds);
+	} else if (strcmp(type, "notifications") == 0) {
+		/* {"dnd": true}: do not disturb on or off (argobox-settings) */
+		json_t *d = json_object_get(m, "dnd");
+		if (!json_is_boolean(d))
+			ab_warn("control channel: notifications needs a boolean 'dnd'");
+		else
+			nc_set_dnd(json_is_true(d));
 	} else if (strcmp(type, "services_answer") == 0) {
 		apprelay_answer(m); /* to the app that asked (apprelay.c) */
 	} else if (strcmp(type, "hello") == 0 || strcmp(type, "pong") == 0) {
@@ -367,8 +374,8 @@ ctl_stop(void)
 /*
  * Requests from apps in the desktop (argobox-settings): control messages, one JSON object
  * a line, appended to the root window's _ARGOBOX_CTL_REQUEST. Read and deleted at once;
- * only the settings types are taken (theme, wallpaper, keyboard, taskbar), with the same
- * validation as from the control channel, so the change is exported like any other, and
+ * only the settings types are taken (theme, wallpaper, keyboard, taskbar, notifications), with the
+ * same validation as from the control channel, so the change is exported like any other, and
  * services_request, relayed to the broker (apprelay.c).
  */
 bool
@@ -399,7 +406,8 @@ ctl_handle_property(XPropertyEvent *e)
 		if (!t)
 			t = "";
 		if (strcmp(t, "theme") == 0 || strcmp(t, "wallpaper") == 0 ||
-		    strcmp(t, "keyboard") == 0 || strcmp(t, "taskbar") == 0)
+		    strcmp(t, "keyboard") == 0 || strcmp(t, "taskbar") == 0 ||
+		    strcmp(t, "notifications") == 0)
 			handle(m);
 		else if (strcmp(t, "services_request") == 0)
 			apprelay_request(m);

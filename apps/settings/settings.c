@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * argobox-settings: theme (light/dark), accent, wallpaper and keyboard layout.
+ * argobox-settings: theme (light/dark), accent, wallpaper, keyboard layout, notifications (on, or
+ * do not disturb) and the screen size.
  *
  * It changes nothing itself: each choice is a control message (docs/control-channel.md:
  * theme, wallpaper, keyboard) appended to the root window's _ARGOBOX_CTL_REQUEST, which
  * argobox-wm takes like one from the control channel (wm/ctl.c ctl_handle_property), so the
  * change lands in the desktop state and goes to KV like any other. What is shown is read
- * back from the desktop: _ARGOBOX_THEME (theme, accent) and _XKB_RULES_NAMES (layout).
+ * back from the desktop: _ARGOBOX_THEME (theme, accent), _XKB_RULES_NAMES (layout),
+ * _ARGOBOX_NOTIFICATIONS (do not disturb). The screen size is set with RandR on the desktop's
+ * own X server (XRRSetScreenSize, within the sizes it allows); argobox-session follows it and
+ * tells the viewers, and the wm moves windows back on screen (docs/wm.md).
  *
  * Keys: Up/Down choose a row, Left/Right (or Enter/Space) change it.
  */
@@ -14,9 +18,11 @@
 #include "ab_err.h"
 #include "ab_log.h"
 #include "ab_paths.h"
+#include "ab_randr.h"
 #include "ab_util.h"
 
 #include <X11/Xatom.h>
+#include <X11/extensions/Xrandr.h>
 #include <dirent.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -24,12 +30,15 @@
 
 #define ROW_H 44
 
-enum row { R_THEME, R_ACCENT, R_WALLPAPER, R_KEYBOARD, R_MAX };
+enum row { R_THEME, R_ACCENT, R_WALLPAPER, R_KEYBOARD, R_NOTIFY, R_SCREEN, R_MAX };
 
 static const char *const accents[] = {"#3d8bfd", "#22a06b", "#e5484d", "#f5a524",
                                       "#8e4ec6", "#0ea5b7", "#d6409f", "#6b7280"};
 static const char *const layouts[] = {"us", "us(intl)", "gb", "de", "fr", "es", "it", "ch", "pt",
                                       "nl", "se",       "no", "dk", "fi", "pl", "cz", "ru"};
+/* what is offered, within the range the X server allows (Xvfb: up to its initial size) */
+static const int sizes[][2] = {{800, 600},  {1024, 768}, {1280, 720}, {1280, 800},
+                               {1366, 768}, {1440, 900}, {1600, 900}, {1920, 1080}};
 
 struct settings {
 	struct ab_app app;
@@ -38,8 +47,63 @@ struct settings {
 	size_t n_walls, wall;
 	char layout[32];
 	char message[128];
-	Atom a_xkb;
+	Atom a_xkb, a_notify;
+	bool dnd;
 };
+
+static bool x_failed;
+
+static int
+x_error(Display *dpy, XErrorEvent *e)
+{
+	x_failed = true;
+	return 0;
+}
+
+/* Do not disturb, as the wm publishes it ("dnd": true near the start of its JSON). */
+static void
+settings_read_dnd(struct settings *s)
+{
+	size_t n = 0;
+	_cleanup_free_ char *data = ab_app_root_text(&s->app, s->a_notify, &n);
+	s->dnd = data && strstr(data, "\"dnd\":true");
+}
+
+static void
+screen_size(struct settings *s, int *w, int *h)
+{
+	Window r;
+	int x, y;
+	unsigned uw = 0, uh = 0, b, d;
+	XGetGeometry(s->app.dpy, s->app.root, &r, &x, &y, &uw, &uh, &b, &d);
+	*w = (int)uw;
+	*h = (int)uh;
+}
+
+/* The next size (dir +1/-1) the X server allows, from the list; false when none other. */
+static bool
+next_size(struct settings *s, int dir, int *ret_w, int *ret_h)
+{
+	int minw = 0, minh = 0, maxw = 0, maxh = 0, w, h;
+	if (!XRRGetScreenSizeRange(s->app.dpy, s->app.root, &minw, &minh, &maxw, &maxh))
+		return false;
+	screen_size(s, &w, &h);
+	int n = (int)AB_ARRAY_SIZE(sizes), cur = -1;
+	for (int i = 0; i < n; i++) {
+		if (sizes[i][0] == w && sizes[i][1] == h)
+			cur = i;
+	}
+	for (int step = 1; step <= n; step++) {
+		int i = ((cur < 0 ? (dir > 0 ? -1 : 0) : cur) + dir * step + 2 * n) % n;
+		if (sizes[i][0] >= minw && sizes[i][0] <= maxw && sizes[i][1] >= minh &&
+		    sizes[i][1] <= maxh && (sizes[i][0] != w || sizes[i][1] != h)) {
+			*ret_w = sizes[i][0];
+			*ret_h = sizes[i][1];
+			return true;
+		}
+	}
+	return false;
+}
 
 static void
 settings_send(struct settings *s, json_t *msg)
@@ -151,6 +215,32 @@ settings_change(struct settings *s, int dir)
 		snprintf(s->message, sizeof(s->message), "keyboard layout: %s", layouts[i]);
 		break;
 	}
+	case R_NOTIFY:
+		s->dnd = !s->dnd;
+		settings_send(s, json_pack("{s:s,s:b}", "type", "notifications", "dnd", s->dnd));
+		snprintf(s->message, sizeof(s->message), "notifications: %s",
+		         s->dnd ? "do not disturb" : "on");
+		break;
+	case R_SCREEN: {
+		int w, h;
+		if (!next_size(s, dir, &w, &h)) {
+			snprintf(s->message, sizeof(s->message),
+			         "this desktop cannot change its size");
+			break;
+		}
+		XErrorHandler old = XSetErrorHandler(x_error);
+		x_failed = false;
+		int r = ab_randr_set_size(s->app.dpy, s->app.root, w, h);
+		XSync(s->app.dpy, False);
+		XSetErrorHandler(old);
+		if (r < 0 || x_failed)
+			snprintf(s->message, sizeof(s->message), "the X server refused %dx%d", w,
+			         h);
+		else
+			snprintf(s->message, sizeof(s->message), "screen size: %dx%d", w, h);
+		ab_info("%s", s->message);
+		break;
+	}
 	case R_MAX:
 		break;
 	}
@@ -164,8 +254,9 @@ settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
 	struct settings *s = app->data;
 	const struct ab_theme *t = &app->theme;
 	const double *fg = selected ? t->sel_text : t->text;
-	static const char *const names[] = {"Theme", "Accent colour", "Wallpaper",
-	                                    "Keyboard layout"};
+	static const char *const names[] = {"Theme",           "Accent colour", "Wallpaper",
+	                                    "Keyboard layout", "Notifications", "Screen size"};
+	int sw, sh;
 	char v[160];
 	switch ((enum row)i) {
 	case R_THEME:
@@ -184,6 +275,13 @@ settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
 		break;
 	case R_KEYBOARD:
 		snprintf(v, sizeof(v), "‹ %s ›", s->layout[0] ? s->layout : "default");
+		break;
+	case R_NOTIFY:
+		snprintf(v, sizeof(v), "‹ %s ›", s->dnd ? "Do not disturb" : "On");
+		break;
+	case R_SCREEN:
+		screen_size(s, &sw, &sh);
+		snprintf(v, sizeof(v), "‹ %dx%d ›", sw, sh);
 		break;
 	case R_MAX:
 		return;
@@ -238,6 +336,7 @@ settings_theme(struct ab_app *app)
 {
 	struct settings *s = app->data;
 	settings_read_layout(s);
+	settings_read_dnd(s);
 }
 
 static void
@@ -260,6 +359,8 @@ settings_start(struct ab_app *app)
 {
 	struct settings *s = app->data;
 	s->a_xkb = XInternAtom(app->dpy, "_XKB_RULES_NAMES", False);
+	s->a_notify = XInternAtom(app->dpy, "_ARGOBOX_NOTIFICATIONS", False);
+	settings_read_dnd(s);
 	settings_scan_walls(s);
 	settings_read_layout(s);
 	list_set_count(&s->list, R_MAX);
@@ -290,7 +391,7 @@ main(int argc, char **argv)
 	struct ab_app_config cfg = {.name = "settings",
 	                            .title = "Settings",
 	                            .width = 560,
-	                            .height = 340,
+	                            .height = 430,
 	                            .icon = settings_icon,
 	                            .ops = &settings_ops,
 	                            .data = s};

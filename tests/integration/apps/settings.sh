@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # argobox-settings under a real Xvfb + argobox-wm: each change goes to the wm as a control
 # message (_ARGOBOX_CTL_REQUEST) and ends up in the wm's exported desktop state (the path to
-# KV): theme, accent, wallpaper, keyboard layout. A bad request is refused by the wm.
+# KV): theme, accent, wallpaper, keyboard layout, do not disturb; the screen size changes by
+# RandR. A bad request is refused by the wm.
 . "$(dirname "$0")/lib.sh"
 start_desktop 1024x768
 start_app argobox-settings settings
@@ -36,6 +37,20 @@ wait_for 10 state_has '.wallpaper.image | test("\\.png$")' || fail "wallpaper no
 # row 4: keyboard layout us -> us(intl)
 xdotool key Down Right
 wait_for 10 state_has '.keyboard.layout == "us(intl)"' || fail "keyboard layout not in the state"
+
+# row 5: notifications -> do not disturb: the wm publishes it and keeps it in the state's prefs
+xdotool key Down Right
+wait_for 10 sh -c "xprop -root _ARGOBOX_NOTIFICATIONS | grep -q '\\\\\"dnd\\\\\":true'" ||
+	fail "do not disturb not published: $(xprop -root _ARGOBOX_NOTIFICATIONS | head -c 200)"
+wait_for 10 state_has '[.. | objects | select(has("dnd")) | .dnd] | any' || fail "dnd not in the exported state"
+# row 6: screen size -> another size the X server allows (RandR), which the wm follows
+size0=$(xwininfo -root | awk '/-geometry/{print $2}')
+xdotool key Down Right
+wait_for 10 sh -c "[ \"\$(xwininfo -root | awk '/-geometry/{print \$2}')\" != '$size0' ]" ||
+	fail "screen size unchanged ($size0): $(tail -3 "$T/argobox-settings.log")"
+size1=$(xwininfo -root | awk '/-geometry/{print $2}')
+grep -q "screen size: ${size1%%+*}" "$T/argobox-settings.log" || fail "settings did not set $size1"
+echo "screen size: $size0 -> $size1"
 
 # a request the wm must refuse (not a settings message): logged, no effect
 xprop -root -f _ARGOBOX_CTL_REQUEST 8u -set _ARGOBOX_CTL_REQUEST '{"type":"restore","state":{}}'
