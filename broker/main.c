@@ -763,6 +763,7 @@ main(int argc, char **argv)
 	if (users_initial && users_admin_new(loop, &up, &uadmin, &err) == 0 &&
 	    users_admin_add_routes(uadmin, srv) < 0)
 		ab_warn("cannot add the user management routes");
+	admin_socket_set_users(ctl, uadmin);
 
 	const char *scheme = cfg.tls_cert[0] ? "https" : "http";
 	bool v6 = strchr(cfg.listen_address, ':') != NULL;
@@ -790,7 +791,7 @@ main(int argc, char **argv)
 	/* Desktop states received so far become durable before the sessions go. */
 	for (int64_t end = ab_now_ms() + 5000; !deskstate_sync_idle(dsync) && ab_now_ms() < end;)
 		server_service(srv, 50);
-	admin_socket_close(ctl);
+	admin_socket_close(ctl); /* before users_admin_free: it borrows the users admin */
 	vncgw_free(vncgw);
 	authn_free(authn);
 	apps.authn = NULL;

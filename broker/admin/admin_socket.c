@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "server.h"
 #include "services.h"
+#include "users_admin.h"
 #include "admin_socket.h"
 
 #define CTL_MAX_CLIENTS 16
@@ -46,6 +47,7 @@ struct admin_socket {
 	struct auditsvc *auditsvc;
 	admin_socket_profile_fn profile_of;
 	void *profile_data;
+	struct users_admin *users; /* NULL: no users table */
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	struct ab_timer *reap;
 	int64_t started_ms;
@@ -500,6 +502,41 @@ admin_socket_exec_done(struct ctl_client *cl, json_t *req)
 }
 
 /*
+ * users: {"action":"list"} or {"action", "name", "body"} as the console's user management
+ * (users_admin_do: validated, stored atomically, applied at once, audited as
+ * admin.user.<action> by "argoboxctl").
+ */
+static json_t *
+admin_socket_users(struct admin_socket *c, json_t *req)
+{
+	const char *action = json_string_value(json_object_get(req, "action"));
+	if (!c->users)
+		return ctl_error("not_found", "users: the broker has no users table");
+	if (!action)
+		return ctl_error("invalid", "users: 'action' is required");
+	if (strcmp(action, "list") == 0)
+		return ab_proto_msg("users",
+		                    json_pack("{so}", "result", users_admin_list(c->users)));
+	const char *name = json_string_value(json_object_get(req, "name"));
+	json_t *body = json_object_get(req, "body");
+	if (strcmp(action, "add") != 0 && !name)
+		return ctl_error("invalid", "users: 'name' is required");
+	struct admin_who who = {.user = "argoboxctl", .role = "admin", .source = "argoboxctl"};
+	json_t *ret = NULL;
+	struct ab_err err = {0};
+	_cleanup_(json_decrefp) json_t *empty = json_object();
+	int r = users_admin_do(c->users, action, strcmp(action, "add") == 0 ? NULL : name,
+	                       json_is_object(body) ? body : empty, &who, &ret, &err);
+	if (r < 0)
+		return ctl_error(r == -ENOENT   ? "not_found"
+		                 : r == -EINVAL ? "invalid"
+		                 : r == -EPERM  ? "refused"
+		                                : "error",
+		                 err.msg);
+	return ab_proto_msg("users", json_pack("{so}", "result", ret ? ret : json_object()));
+}
+
+/*
  * Requests that only read, and exec_done (audited as admin.exec itself): no admin.ctl line (the
  * areas audit what they must).
  */
@@ -576,6 +613,8 @@ admin_socket_answer(struct admin_socket *c, struct ctl_client *cl, json_t *req)
 		return admin_socket_broadcast(c, req);
 	if (strcmp(type, "exec") == 0)
 		return admin_socket_exec(c, cl, req);
+	if (strcmp(type, "users") == 0)
+		return admin_socket_users(c, req);
 	if (strcmp(type, "exec_done") == 0)
 		return admin_socket_exec_done(cl, req);
 	if (strncmp(type, "services_", 9) == 0)
@@ -599,6 +638,13 @@ admin_socket_set_profiles(struct admin_socket *c, admin_socket_profile_fn fn, vo
 		return;
 	c->profile_of = fn;
 	c->profile_data = data;
+}
+
+void
+admin_socket_set_users(struct admin_socket *c, struct users_admin *ua)
+{
+	if (c)
+		c->users = ua;
 }
 
 void

@@ -59,6 +59,14 @@ void admin_socket_set_stop(struct admin_socket *c, admin_socket_stop_fn fn, void
 typedef const char *(*admin_socket_profile_fn)(void *data, const char *user);
 void admin_socket_set_profiles(struct admin_socket *c, admin_socket_profile_fn fn, void *data);
 
+/*
+ * The console's user management (borrowed; NULL: none) for `argoboxctl users ...`:
+ *   {"type":"users","action":"list"}                  -> {"type":"users","result":{...}}
+ *   {"type":"users","action":A,"name":N,"body":{...}} -> the same (users_admin_do)
+ */
+struct users_admin;
+void admin_socket_set_users(struct admin_socket *c, struct users_admin *ua);
+
 struct services;
 void admin_socket_set_services(struct admin_socket *c, struct services *svc);
 

@@ -15,6 +15,9 @@
  *                 [--limit N] [--data-dir DIR | --db FILE]
  *     audit report --from T --to T [--user U] [--format json|csv|html] [--limit N] [--output F]
  *     audit verify [--data-dir DIR] [--db FILE] [--key FILE]
+ *     users list | add NAME --role R --profile P [--email E] | passwd NAME | disable NAME
+ *           | enable NAME | unlock NAME | vnc-reset NAME | role NAME ROLE | profile NAME P
+ *           | delete NAME --home keep|remove     (passwords from stdin)
  *     exec USER [--] CMD [ARG...]    (root: CMD inside USER's desktop container, nsexec.h)
  *
  * Exit status: 0 done; 1 failed (the broker is not running, an area failed); 2 usage (a wrong
@@ -30,6 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +72,10 @@ usage(FILE *f)
 	        "  audit report --from T --to T [--user U] [--format json|csv|html] [--limit N]\n"
 	        "               [--output FILE]\n"
 	        "  audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n"
+	        "  users list | add NAME --role R --profile P [--email E] | passwd NAME\n"
+	        "        | disable|enable|unlock|vnc-reset NAME | role NAME ROLE\n"
+	        "        | profile NAME PROFILE | delete NAME --home keep|remove\n"
+	        "        (passwords are read from stdin)\n"
 	        "  exec USER [--] CMD [ARG...]\n"
 	        "exit status: 0 ok, 1 failed, 2 usage or invalid input, 3 not found, 4 refused\n"
 	        "(docs/argoboxctl.md)\n");
@@ -866,6 +874,124 @@ exec_cmd(const char *sock, int argc, char **argv, bool as_json)
 	return status;
 }
 
+/* A password from stdin (its first line; prompted without echo on a terminal). */
+static char *
+read_password(const char *prompt)
+{
+	struct termios saved, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+		fputc('\n', stderr);
+	}
+	if (n <= 0) {
+		free(line);
+		return NULL;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	return line;
+}
+
+static void
+users_print(json_t *res)
+{
+	printf("%-16s %-8s %-14s %-9s %s\n", "NAME", "ROLE", "PROFILE", "STATE", "EMAIL");
+	size_t k;
+	json_t *u;
+	json_array_foreach(json_object_get(res, "users"), k, u)
+	{
+		const char *email = json_string_value(json_object_get(u, "email"));
+		printf("%-16s %-8s %-14s %-9s %s\n", json_string_value(json_object_get(u, "name")),
+		       json_string_value(json_object_get(u, "role")),
+		       json_string_value(json_object_get(u, "profile")) ?: "-",
+		       json_is_true(json_object_get(u, "disabled")) ? "disabled" : "enabled",
+		       email ? email : "-");
+	}
+}
+
+/*
+ * users list | add NAME --role R --profile P [--email E] | disable|enable|unlock|vnc-reset NAME
+ * | passwd NAME | role NAME ROLE | profile NAME PROFILE | delete NAME --home keep|remove.
+ * Passwords are read from stdin (never the command line, which other users can see).
+ */
+static int
+users_cmd(const char *sock, int argc, char **argv, bool as_json)
+{
+	if (argc < 1)
+		return ab_usage(usage, false);
+	const char *sub = argv[0], *name = argc > 1 ? argv[1] : NULL;
+	const char *action = sub;
+	json_t *body = json_object();
+	int rc = EXIT_OK;
+	if (strcmp(sub, "list") == 0 && argc == 1) {
+		name = NULL;
+	} else if (!name || name[0] == '-') {
+		rc = EXIT_USAGE;
+	} else if ((strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0 ||
+	            strcmp(sub, "unlock") == 0 || strcmp(sub, "vnc-reset") == 0) &&
+	           argc == 2) {
+	} else if ((strcmp(sub, "role") == 0 || strcmp(sub, "profile") == 0) && argc == 3) {
+		json_object_set_new(body, sub, json_string(argv[2]));
+	} else if (strcmp(sub, "delete") == 0 && argc == 4 && strcmp(argv[2], "--home") == 0) {
+		json_object_set_new(body, "home", json_string(argv[3]));
+	} else if (strcmp(sub, "passwd") == 0 && argc == 2) {
+		action = "password";
+	} else if (strcmp(sub, "add") == 0) {
+		json_object_set_new(body, "name", json_string(name));
+		for (int i = 2; i < argc && rc == EXIT_OK; i += 2) {
+			if (i + 1 >= argc ||
+			    (strcmp(argv[i], "--role") != 0 && strcmp(argv[i], "--profile") != 0 &&
+			     strcmp(argv[i], "--email") != 0))
+				rc = EXIT_USAGE;
+			else
+				json_object_set_new(body, argv[i] + 2, json_string(argv[i + 1]));
+		}
+	} else {
+		rc = EXIT_USAGE;
+	}
+	if (rc == EXIT_OK && (strcmp(action, "password") == 0 || strcmp(action, "add") == 0)) {
+		char *pw = read_password("New password: ");
+		if (!pw) {
+			fprintf(stderr, "argoboxctl: users %s: no password on stdin\n", sub);
+			rc = EXIT_USAGE;
+		} else {
+			json_object_set_new(body, "password", json_string(pw));
+			explicit_bzero(pw, strlen(pw));
+			free(pw);
+		}
+	}
+	if (rc != EXIT_OK) {
+		json_decref(body);
+		return rc == EXIT_USAGE ? ab_usage(usage, false) : rc;
+	}
+	json_t *req = ab_proto_msg("users", json_pack("{ssso}", "action", action, "body", body));
+	if (name && strcmp(action, "add") != 0)
+		json_object_set_new(req, "name", json_string(name));
+	json_t *ans = NULL;
+	if (request(sock, req, &ans) < 0)
+		return EXIT_FAILED;
+	rc = exit_of(ans);
+	if (rc)
+		rc = print_error("users", ans, as_json);
+	else if (as_json)
+		print_json(json_object_get(ans, "result"));
+	else if (strcmp(action, "list") == 0)
+		users_print(json_object_get(ans, "result"));
+	else
+		printf("%s: %s done\n", name, sub);
+	json_decref(ans);
+	return rc;
+}
+
 static int
 status_cmd(const char *sock, bool as_json)
 {
@@ -949,5 +1075,7 @@ main(int argc, char **argv)
 		return services_cmd(sock, rest, rv, as_json);
 	if (strcmp(cmd, "exec") == 0)
 		return exec_cmd(sock, rest, rv, as_json);
+	if (strcmp(cmd, "users") == 0)
+		return users_cmd(sock, rest, rv, as_json);
 	return ab_usage(usage, false);
 }

@@ -139,6 +139,28 @@ ctl audit query --data-dir "$T/data" --user cid --event admin.desktop --outcome 
 	ok "audit query --user cid --event admin.desktop --outcome grant: a table" || bad "audit query table"
 [ "$(rc ctl audit query --data-dir "$T/data" --from yesterday)" = 2 ] && ok "audit query --from yesterday: exit 2" || bad "bad time accepted"
 
+# users: the console's user management (broker/admin/users_admin.h), passwords from stdin
+[ "$(ctl --json users list | jq -r '[.users[].name] | sort | join(" ")')" = "ada bea cid" ] &&
+	ok "users list --json: ada bea cid" || bad "users list: $(ctl --json users list)"
+[ "$(echo 'dan-s3cret-pw' | rc ctl users add dan --role member --profile p)" = 0 ] &&
+	ok "users add dan (password from stdin)" || bad "users add: $(cat "$T/out" "$T/err")"
+[ "$(login dan dan-s3cret-pw)" = 200 ] && ok "dan signs in at once" || bad "dan cannot sign in: $(cat "$T/dan.login")"
+[ "$(rc ctl users role dan admin)" = 0 ] && [ "$(ctl --json users list | jq -r '.users[] | select(.name == "dan") | .role')" = admin ] &&
+	ok "users role dan admin" || bad "role: $(cat "$T/err")"
+[ "$(rc ctl users disable dan)" = 0 ] && [ "$(login dan dan-s3cret-pw)" != 200 ] && ok "users disable dan: dan cannot sign in" ||
+	bad "disable: $(cat "$T/err") $(cat "$T/dan.login")"
+[ "$(rc ctl users enable dan)" = 0 ] || bad "enable: $(cat "$T/err")"
+[ "$(echo 'dan-new-pw-42' | rc ctl users passwd dan)" = 0 ] && [ "$(login dan dan-new-pw-42)" = 200 ] &&
+	ok "users enable + passwd dan: signs in with the new password" || bad "passwd: $(cat "$T/err") $(cat "$T/dan.login")"
+[ "$(rc ctl users add eve --role member --profile p </dev/null)" = 2 ] && ok "users add without a password: exit 2" || bad "no password accepted"
+[ "$(rc ctl users disable nobody)" = 3 ] && ok "users disable nobody: exit 3" || bad "disable nobody: $(cat "$T/err")"
+[ "$(rc ctl users delete dan --home keep)" = 0 ] && [ "$(ctl --json users list | jq '[.users[] | select(.name == "dan")] | length')" = 0 ] &&
+	ok "users delete dan --home keep" || bad "delete: $(cat "$T/err")"
+jq -es 'any(.[]; (.event | startswith("admin.user.")) and .user == "argoboxctl" and .outcome == "grant")' "$A" >/dev/null &&
+	ok "audit: admin.user.* grants by argoboxctl (the users area's lines)" || bad "no admin.user lines: $(grep admin.user "$A" | tail -2)"
+grep -q 'dan-s3cret-pw\|dan-new-pw-42' "$A" "$T/broker.log" && bad "a password reached the audit log or the broker's log" ||
+	ok "no password in the audit log or the broker's log"
+
 # usage, help, no broker
 [ "$(rc ctl frobnicate)" = 2 ] && ok "an unknown command: exit 2" || bad "unknown command"
 [ "$(rc ctl --help)" = 0 ] && grep -q "exit status: 0 ok, 1 failed, 2 usage" "$T/out" && ok "--help: exit 0, documents the exit codes" || bad "--help"
