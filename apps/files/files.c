@@ -43,6 +43,7 @@ struct files {
 	const char *first_dir; /* the command line's DIRECTORY, or NULL: the home */
 	char error[512];
 	char message[512];
+	char usage[96]; /* the home's file system: used of its size (fs_usage) */
 	bool hidden;
 	enum fs_sort sort;
 	bool desc;
@@ -127,6 +128,12 @@ files_open_dir(struct files *f, const char *path, const char *select)
 	f->have_dir = true;
 	f->error[0] = '\0';
 	snprintf(f->path, sizeof(f->path), "%s", real);
+	char usage[sizeof(f->usage)];
+	if (fs_usage(real, usage, sizeof(usage)) < 0)
+		usage[0] = '\0';
+	if (strcmp(usage, f->usage) != 0 && usage[0])
+		ab_info("'%s': %s", real, usage);
+	snprintf(f->usage, sizeof(f->usage), "%s", usage);
 	f->load_start = ab_now_us();
 	/* the first slice now, so small folders are drawn in this round */
 	int done = fs_dir_load(&f->dir, SLICE);
@@ -373,7 +380,7 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 		int tw = ab_draw_text(cr, s, t->font, t->text, x + 6, 14, 220);
 		x += tw + 14;
 		first = false;
-		if (x > w - 40)
+		if (x > w - (f->usage[0] ? 270 : 40))
 			break;
 	}
 	static const char *const sorts[] = {"name", "size", "date"};
@@ -424,6 +431,8 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 		char s[64];
 		snprintf(s, sizeof(s), "loading… %zu", f->dir.n);
 		ab_draw_text(cr, s, t->font, t->accent, w - 170, 14, 160);
+	} else if (f->usage[0]) {
+		ab_draw_text(cr, f->usage, t->font, t->text_dim, w - 250, 14, 240);
 	}
 }
 

@@ -3,6 +3,7 @@
 #include "fsmodel.h"
 #include "ab_err.h"
 #include "ab_util.h"
+#include "ab_text.h"
 #include "desktop_entry.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 int
@@ -288,4 +290,21 @@ fs_open_command(const char *dirs, const char *mime, const char *file)
 		closedir(dir);
 	}
 	return NULL;
+}
+
+int
+fs_usage(const char *path, char *out, size_t size)
+{
+	struct statvfs st;
+	if (statvfs(path, &st) < 0)
+		return -errno;
+	uint64_t total = (uint64_t)st.f_blocks * st.f_frsize;
+	uint64_t used = total - (uint64_t)st.f_bfree * st.f_frsize;
+	if (total == 0)
+		return -ENODATA;
+	char u[32], t[32];
+	text_format_bytes(used, u, sizeof(u));
+	text_format_bytes(total, t, sizeof(t));
+	snprintf(out, size, "%s used of %s (%.0f%%)", u, t, 100.0 * (double)used / (double)total);
+	return 0;
 }

@@ -61,4 +61,11 @@ const char *fs_mime(const char *name, bool dir);
 char *fs_open_command(const char *dirs, const char *mime, const char *file);
 /* Percent-encodes a path for a .trashinfo Path= line (out >= 3*strlen+1). */
 void fs_uri_escape(const char *path, char *out, size_t size);
+
+/*
+ * The use of the file system holding `path` against its size (statvfs), e.g. "1.0 MiB used of
+ * 4.0 MiB (25%)": on an SMB home (argobox-smbfs) or a quota image that is the user's quota,
+ * elsewhere the disk. 0 and out filled, or -errno.
+ */
+int fs_usage(const char *path, char *out, size_t size);
 #endif

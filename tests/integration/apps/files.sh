@@ -108,4 +108,16 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 else
 	echo "note: not root, the unreadable-folder case is skipped"
 fi
+# usage against the home's size: a 4 MiB tmpfs with 1 MiB in it (root: the mount)
+if [ "$(id -u)" = 0 ] && mkdir -p "$T/q" && mount -t tmpfs -o size=4m abtest-quota "$T/q" 2>/dev/null; then
+	at_exit "umount -l '$T/q'"
+	head -c 1048576 /dev/zero >"$T/q/big"
+	"$APPS/argobox-files" "$T/q" >"$T/quota.log" 2>&1 &
+	PIDS+=($!)
+	wait_file 20 "$T/quota.log" "1.0 MiB used of 4.0 MiB (25%)" ||
+		fail "no usage against the size: $(cat "$T/quota.log")"
+	kill "${PIDS[-1]}"
+else
+	echo "note: not root (or no tmpfs mount), the usage case is skipped"
+fi
 echo "PASS: files"

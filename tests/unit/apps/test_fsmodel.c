@@ -128,5 +128,17 @@ test_mime_open(void **state)
 	assert_string_equal(esc, "/a%20b/%C3%BC");
 }
 
+/* The home's use against its file system's size: a real statvfs, and a clear error. */
+static void
+test_usage(void **state)
+{
+	(void)state;
+	char u[96];
+	assert_int_equal(fs_usage(dir, u, sizeof(u)), 0);
+	assert_non_null(strstr(u, " used of "));
+	assert_non_null(strstr(u, "%)"));
+	assert_int_equal(fs_usage("/nonexistent/argobox", u, sizeof(u)), -ENOENT);
+}
+
 AB_TEST_MAIN_FIXTURE(ab_test_dir_setup, ab_test_dir_teardown, test_slices_and_sort, test_trash,
-                     test_mime_open);
+                     test_mime_open, test_usage);
