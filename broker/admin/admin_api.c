@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ab_log.h"
@@ -42,6 +43,7 @@ struct admin_api {
 	char *last; /* the last "desktops" snapshot sent */
 	int64_t last_sent_ms;
 	struct cpu_sample *cpu;
+	int64_t epoch_offset_ms; /* wall clock minus ab_now_ms(), taken once */
 };
 
 /* ---- usage: the session's cgroup (or its process when it has none of its own) ---- */
@@ -260,19 +262,28 @@ desktop_row(struct admin_api *a, json_t *d)
 	pid_t pid = (pid_t)json_integer_value(json_object_get(d, "pid"));
 	struct usage u;
 	usage_read(pid, &u);
-	json_t *row =
-	    json_pack("{s:s, s:s?, s:O, s:O, s:I, s:I, s:O, s:s?}", "user", user, "profile",
-	              p ? p->name : NULL, "state", json_object_get(d, "state"), "uptime_ms",
-	              json_object_get(d, "uptime_ms"), "browser_clients", clients - vnc,
-	              "vnc_clients", vnc, "input_ago_ms", json_object_get(d, "input_ago_ms"),
-	              "network", p ? users_egress_name(p->egress) : NULL);
+	/*
+	 * Times as epoch seconds and figures at display precision: a snapshot changes only when
+	 * something an admin would see changed, so an idle console gets (and draws) nothing.
+	 */
+	int64_t now = ab_now_ms() + a->epoch_offset_ms;
+	json_t *input = json_object_get(d, "input_ago_ms");
+	json_t *row = json_pack(
+	    "{s:s, s:s?, s:O, s:I, s:I, s:I, s:o, s:s?}", "user", user, "profile",
+	    p ? p->name : NULL, "state", json_object_get(d, "state"), "started",
+	    (json_int_t)((now - json_integer_value(json_object_get(d, "uptime_ms"))) / 1000),
+	    "browser_clients", clients - vnc, "vnc_clients", vnc, "last_input",
+	    json_is_integer(input) ? json_integer((now - json_integer_value(input)) / 1000)
+	                           : json_null(),
+	    "network", p ? users_egress_name(p->egress) : NULL);
 	json_t *usage = json_object();
 	if (u.source) {
 		double pc = cpu_percent(a, user, pid, u.cpu_ns);
 		json_object_set_new(usage, "source", json_string(u.source));
-		json_object_set_new(usage, "cpu_percent", pc >= 0 ? json_real(pc) : json_null());
+		json_object_set_new(usage, "cpu_percent",
+		                    pc >= 0 ? json_integer((long long)(pc + 0.5)) : json_null());
 		json_object_set_new(usage, "memory_bytes",
-		                    u.memory_bytes >= 0 ? json_integer(u.memory_bytes)
+		                    u.memory_bytes >= 0 ? json_integer(u.memory_bytes & ~0xfffffLL)
 		                                        : json_null());
 		json_object_set_new(usage, "pids",
 		                    u.pids >= 0 ? json_integer(u.pids) : json_null());
@@ -720,6 +731,9 @@ admin_api_new(struct ab_loop *loop, const struct admin_api_params *p, struct adm
 	struct admin_api *a = ab_xcalloc(1, sizeof(*a));
 	a->loop = loop;
 	a->p = *p;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	a->epoch_offset_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - ab_now_ms();
 	*ret = a;
 	return 0;
 }
