@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The admin console's API with desktops in real containers (runc, session.launcher "oci"):
+# GET /api/admin/desktops reads each desktop's usage from its own cgroup (source "cgroup",
+# memory and pids against the profile's limits), and a bulk stop of two of three desktops
+# removes exactly those containers, answered and audited per user. Root only; everything in a
+# network namespace of the test's own (docs/admin.md).
+set -uo pipefail
+B=${AB_BUILD_DIR:?run through ctest}
+rt=runc
+. "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
+need_root "user namespaces, cgroups, nftables"
+need_tools runc ip nsenter nft jq curl openssl
+need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
+
+oci_setup adm
+
+hash=$(openssl passwd -6 -salt abadmin "s3cret-pw")
+broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' <<EOT
+ "auth": {"local": {"enabled": true}, "demo": {"enabled": false}},
+ "users": [
+   {"name": "ada", "role": "admin", "profile": "admin", "uid": 1000, "password_hash": "$hash"},
+   {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "password_hash": "$hash"},
+   {"name": "cid", "role": "member", "profile": "dev", "uid": 1004, "password_hash": "$hash"}],
+ "profiles": {
+   "admin": {"title": "Admin", "apps": [], "limits": {"cpu_millis": 2000, "memory_mb": 2048, "pids": 2048},
+             "network": {"egress": "any", "lan": [], "services": []}, "services": [],
+             "read_only_root": false, "persistent": true, "ttl_minutes": 0},
+   "dev": {"title": "Developer", "apps": [], "limits": {"cpu_millis": 1500, "memory_mb": 768, "pids": 300},
+           "network": {"egress": "none", "lan": [], "services": []}, "services": [],
+           "read_only_root": false, "persistent": true, "ttl_minutes": 0}}
+EOT
+
+start_broker "$T/broker.log"
+for u in ada bea cid; do
+	[ "$(login $u s3cret-pw)" = 200 ] || bad "login $u: $(cat "$T/$u.login")"
+done
+for u in ada bea cid; do
+	wait_for 60 desk_ready $u && ok "$u's desktop is ready in its container" ||
+		bad "$u's desktop: $(ctl --json list) $(tail -5 "$T/broker.log")"
+done
+
+code=$(get_as ada /api/admin/desktops)
+[ "$code" = 200 ] && ok "GET /api/admin/desktops" || bad "list: $code $(cat "$T/resp")"
+row=$(jq -c '.desktops[] | select(.user == "bea")' "$T/resp")
+[ "$(jq -r .usage.source <<<"$row")" = cgroup ] && ok "bea's usage read from her container's cgroup" ||
+	bad "usage source: $row"
+mem=$(jq -r .usage.memory_bytes <<<"$row")
+cg=$(cat /sys/fs/cgroup/memory/$AB_TABLE/bea/memory.usage_in_bytes 2>/dev/null || echo 0)
+[ "$mem" -gt 0 ] && [ "$mem" -le "$cg" ] && [ $((cg - mem)) -lt $((64 << 20)) ] &&
+	ok "memory $mem B, the cgroup's $cg B (to the MiB)" || bad "memory: api $mem, cgroup $cg"
+pids=$(jq -r .usage.pids <<<"$row")
+[ "$pids" -ge 2 ] && [ "$pids" -le 300 ] && ok "pids $pids of the profile's 300" || bad "pids: $row"
+[ "$(jq -r '.limits.memory_mb, .limits.pids, .network' <<<"$row" | tr '\n' ' ')" = "768 300 none " ] &&
+	ok "the profile's limits and network policy" || bad "limits: $row"
+
+# a member may not; without the CSRF token neither may the admin
+[ "$(get_as bea /api/admin/desktops)" = 403 ] && ok "a member gets 403" || bad "member: $(cat "$T/resp")"
+
+code=$(post_as ada /api/admin/desktops/stop '{"users":["bea","cid"]}')
+want='[{"user":"bea","ok":true,"status":"stopping"},{"user":"cid","ok":true,"status":"stopping"}]'
+[ "$code" = 200 ] && [ "$(jq -c .results "$T/resp")" = "$want" ] && ok "bulk stop answered per user" ||
+	bad "bulk stop: $code $(cat "$T/resp")"
+gone() { ! desk_ready bea && ! desk_ready cid; }
+wait_for 30 gone && ok "bea's and cid's desktops stopped" || bad "still running: $(ctl --json list)"
+containers=$(runc --root "$T/state" list -q 2>/dev/null | tr "\n" " ")
+[[ "$containers" != *bea* && "$containers" != *cid* ]] && ok "their containers are gone" ||
+	bad "containers: $containers"
+desk_ready ada && ok "ada's desktop untouched" || bad "ada's desktop gone"
+for u in bea cid; do
+	grep -q "\"user\":\"ada\".*\"event\":\"admin.desktop.stop\",\"outcome\":\"grant\",\"detail\":{\"target\":\"$u\"" "$T/audit.log" &&
+		ok "admin.desktop.stop of $u audited" || bad "no audit line for $u: $(grep admin.desktop "$T/audit.log")"
+done
+
+stop_broker_ok
+sanitizer_check "$T/broker.log"
+finish "admin oci"
