@@ -22,8 +22,9 @@
  * (pango_layout_set_text: never markup).
  *
  * The root window's _ARGOBOX_NOTIFICATIONS (UTF-8 JSON) mirrors the centre for
- * tools and tests: {"unread", "dnd", "open", "tab", "notifications": [...],
- * "messages": [...]} (newest first, at most 10 of each).
+ * tools and tests: {"bell_x" (the bell's left edge on the taskbar), "unread", "dnd",
+ * "open", "tab", "notifications": [...], "messages": [...]} (newest first, at most 10 of
+ * each).
  */
 #include "wm.h"
 #include "ab_log.h"
@@ -50,7 +51,8 @@ static struct nc_message msgs[NC_MESSAGES_MAX]; /* oldest first */
 static size_t n_msgs;
 static uint64_t next_id = 1;
 static enum nc_tab tab;
-static int sel; /* row index, newest first */
+static int bell_x = -1; /* where the taskbar drew the bell (the mirror says, for tests) */
+static int sel;         /* row index, newest first */
 
 enum hit_kind {
 	HIT_TAB,
@@ -112,10 +114,11 @@ publish(void)
 		json_array_append_new(ms, json_pack("{sssssIsb}", "from", m->from, "text", m->text,
 		                                    "time", (json_int_t)m->time, "read", m->read));
 	}
-	json_t *root = json_pack("{sIsbsssssoso}", "unread", (json_int_t)nc_unread(), "dnd",
-	                         nc_dnd(), "open", wm.centre_open ? "yes" : "no", "tab",
-	                         tab == NC_TAB_MESSAGES ? "messages" : "notifications",
-	                         "notifications", notes, "messages", ms);
+	json_t *root =
+	    json_pack("{sisIsbsssssoso}", "bell_x", bell_x, "unread", (json_int_t)nc_unread(),
+	              "dnd", nc_dnd(), "open", wm.centre_open ? "yes" : "no", "tab",
+	              tab == NC_TAB_MESSAGES ? "messages" : "notifications", "notifications", notes,
+	              "messages", ms);
 	char *text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (text) {
@@ -636,6 +639,7 @@ void
 nc_draw_bell(cairo_t *cr, double x, double y, double s)
 {
 	const struct ab_theme *t = &wm.theme;
+	bell_x = (int)x;
 	double cx = x + s / 2, top = y + s * 0.22, bot = y + s * 0.70, w = s * 0.30;
 	theme_set_rgb(cr, t->text);
 	cairo_move_to(cr, cx - w, bot);
