@@ -12,14 +12,15 @@
 //  5. the desktop state viewer draws a stored layout (windows with titles, taskbar,
 //     workspaces) beside its JSON, and Reset clears it;
 //  6. the audit pane lists events, filtered by event; the users pane adds a user, sets a
-//     password and disables the account (the API agrees);
+//     password and disables the account (the API agrees); the services pane shows a service's
+//     state and history and runs a diagnostic;
 //  7. a member: no admin link in the desktop menu, /admin.html says admins only and fetches
 //     nothing, every admin route answers 403.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import lib from '../lib/node/broker.cjs';
-import { buildDirOrFail, e2eTest, launchChromium, log, newPage, sampleAccounts, signIn, sourceDir, startBroker, waitFor } from './lib.mjs';
+import { buildDirOrFail, e2eTest, freePort, launchChromium, log, newPage, sampleAccounts, signIn, sourceDir, startBroker, waitFor } from './lib.mjs';
 
 const buildDir = buildDirOrFail();
 const fakeSession = path.join(sourceDir, 'tests/integration/broker/fake-session.js');
@@ -34,8 +35,11 @@ const fakeLog = (dir, u) => {
 await e2eTest('admin', async (t) => {
 	const { dir } = t;
 	t.stop = async () => lib.killFakeSessions(dir);
+	const port = await freePort();
 	const broker = (t.broker = await startBroker({
-		buildDir, dir, desktopCommand: ['true'], base: sampleAccounts(), config: { session: { binary: fakeSession } },
+		buildDir, dir, port, desktopCommand: ['true'], base: sampleAccounts(),
+		// one service: the broker's own /healthz, checked every second
+		config: { session: { binary: fakeSession }, services: [{ name: 'self', title: 'Broker', url: `http://127.0.0.1:${port}/healthz`, check: { interval_ms: 1000 } }] },
 	}));
 	const members = {};
 	for (const u of ['bogie', 'mauve', 'bea']) members[u] = await lib.login(broker, u);
@@ -152,6 +156,18 @@ await e2eTest('admin', async (t) => {
 	await waitFor('amy disabled', async () => (await page.textContent('#users-rows tr[data-user="amy"] td.status')) === 'disabled', { timeout: 5000 });
 	const denied = await lib.http(broker.port, 'POST', '/api/login', { body: { user: 'amy', password: 'amy-second-pass' } });
 	assert.equal(denied.status, 401, 'a disabled user cannot sign in');
+
+	// 6c. the services pane: the health board with its history, and a diagnostic
+	await page.click('#tab-services');
+	await waitFor('the service up with checks in its history', async () => {
+		await page.click('#svc-refresh');
+		await page.waitForTimeout(300);
+		return (await page.textContent('#svc-rows tr[data-service="self"] td.svc-state').catch(() => '')) === 'up' &&
+			(await page.$$('#svc-rows tr[data-service="self"] .svc-history span.ok')).length >= 1;
+	}, { timeout: 15000 });
+	await page.click('#svc-rows tr[data-service="self"] button:has-text("Diagnose")');
+	await waitFor('the diagnostic', async () => /self: all steps passed/.test(await page.textContent('#svc-message')), { timeout: 15000 });
+	assert.equal(JSON.parse(await page.textContent('#svc-diag')).ok, true);
 
 	// 7. a member: no admin UI, no data
 	const mp = await newPage(browser);

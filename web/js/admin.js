@@ -527,15 +527,51 @@ async function servicesLoad() {
 				say('svc-message', x.status < 300 ? `${s.name}: restart asked.` : `${s.name}: ${x.data?.error ?? `HTTP ${x.status}`}`, x.status >= 300);
 			},
 		});
-		return el('tr', { 'data-state': s.state },
+		const diag = el('button', {
+			type: 'button', class: 'button small', text: 'Diagnose',
+			onclick: () => serviceDiag(s.name),
+		});
+		// the last checks, oldest first: one dot each, green up, red down
+		const history = el('span', { class: 'svc-history', title: 'the last checks' },
+			...(s.history ?? []).map((h) => el('span', {
+				class: h.ok ? 'ok' : 'bad',
+				title: `${new Date(h.time_ms).toLocaleTimeString()}: ${h.ok ? `${h.latency_ms} ms` : (h.error ?? `HTTP ${h.status}`)}`,
+			})));
+		const avail = s.day?.availability ?? s.availability;
+		return el('tr', { 'data-service': s.name, 'data-state': s.state },
 			el('td', { text: s.title ? `${s.title} (${s.name})` : s.name }),
 			el('td', { class: `svc-state ${s.state}`, text: s.state }),
 			el('td', { text: s.latency_ms == null ? '—' : `${s.latency_ms} ms` }),
+			el('td', { text: avail == null ? '—' : `${(avail * 100).toFixed(1)} %` }),
+			el('td', {}, history),
 			el('td', { text: last ? new Date(last.time_ms).toLocaleTimeString() : '—' }),
 			el('td', { text: s.reason ?? '' }),
-			el('td', {}, s.restart ? restart : ''));
+			el('td', { class: 'actions' }, diag, s.restart ? restart : ''));
 	}));
 	say('svc-message', `${list.length} service${list.length === 1 ? '' : 's'}.`);
+}
+
+// A diagnostic (DNS, TCP, TLS, HTTP with their timings): started, then polled until done.
+async function serviceDiag(name) {
+	const path = `/api/services/${encodeURIComponent(name)}/diag`;
+	const r = await api('POST', path);
+	if (r.status >= 300 && r.status !== 409) {
+		say('svc-message', `${name}: ${r.data?.error ?? `HTTP ${r.status}`}`, true);
+		return;
+	}
+	say('svc-message', `${name}: diagnosing…`);
+	for (let i = 0; i < 60; i++) {
+		const g = await api('GET', path);
+		const res = g.data?.results?.[g.data.results.length - 1];
+		if (g.status === 200 && !g.data.running && res) {
+			const steps = Object.entries(res.steps ?? {}).map(([k, v]) => `${k} ${v.ok === false ? 'failed' : 'ok'}${v.ms != null ? ` ${v.ms} ms` : v.total_ms != null ? ` ${v.status} in ${v.total_ms} ms` : ''}`);
+			$('svc-diag').textContent = JSON.stringify(res, null, 2);
+			say('svc-message', `${name}: ${res.ok ? 'all steps passed' : `failed at ${res.failed_step}: ${res.error ?? ''}`} (${steps.join(', ')})`, !res.ok);
+			return;
+		}
+		await new Promise((resolve) => setTimeout(resolve, 250));
+	}
+	say('svc-message', `${name}: the diagnostic did not finish`, true);
 }
 
 function servicesInit() {
