@@ -692,13 +692,14 @@ smbfs_set_size(const char *path, struct smbfs_file *f, int64_t size, const char 
 {
 	list_cache_drop();
 	URL_OR_RETURN(url, path);
+	int r = f ? smbfs_wflush(f) : smbfs_wflush_path(path);
+	if (r < 0)
+		return r;
 	int64_t old = f ? f->size : smbfs_size_of(url);
 	if (old < 0)
 		return smbfs_result((int)old, op);
-	int r = smbfs_quota_check(path, op, size - old, true);
+	r = smbfs_quota_check(path, op, size - old, true);
 	if (r < 0)
-		return r;
-	if (f && (r = smbfs_wflush(f)) < 0)
 		return r;
 	if (f) {
 		SMBFS_FILE_RETRY(r, f, smbc_ftruncate(f->fd, size) < 0 ? -errno : 0);
@@ -713,8 +714,9 @@ smbfs_set_size(const char *path, struct smbfs_file *f, int64_t size, const char 
 	if (r < 0)
 		return smbfs_result(r, op);
 	smbfs_usage_add(size - old);
-	if (f)
-		f->size = size;
+	for (struct smbfs_file *g = S.files; g; g = g->next)
+		if (strcmp(g->path, path) == 0)
+			g->size = size; /* every handle on it: writes beyond count from here */
 	return smbfs_result(0, op);
 }
 
@@ -741,9 +743,9 @@ op_unlink(const char *path)
 {
 	list_cache_drop();
 	URL_OR_RETURN(url, path);
+	smbfs_files_close(path); /* flushed first: the size below is all of it */
 	int64_t size = smbfs_size_of(url);
 	int r;
-	smbfs_files_close(path);
 	SMBFS_RETRY(r, smbc_unlink(url));
 	if (r < 0)
 		smbfs_files_reopen(path, NULL);
@@ -783,6 +785,7 @@ op_rename(const char *from, const char *to, unsigned int flags)
 	URL_OR_RETURN(uto, to);
 	struct stat st;
 	int r;
+	(void)smbfs_wflush_path(to); /* the replaced size below includes what was buffered */
 	SMBFS_RETRY(r, smbc_stat(uto, &st));
 	if (r == 0 && (flags & RENAME_NOREPLACE))
 		return smbfs_result(-EEXIST, "rename");
@@ -793,6 +796,8 @@ op_rename(const char *from, const char *to, unsigned int flags)
 	smbfs_files_close(to);
 	SMBFS_RETRY(r, smbc_rename(ufrom, uto));
 	smbfs_files_reopen(from, r == 0 ? to : NULL);
+	if (r < 0)
+		smbfs_files_reopen(to, NULL);
 	if (r == 0)
 		smbfs_usage_add(-replaced);
 	return smbfs_result(r, "rename");

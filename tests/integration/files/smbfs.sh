@@ -78,6 +78,17 @@ truncate -s 2M "$M/Docs/greeting.txt" 2>"$T/err" && bad "truncate over the quota
 rm "$M/big" && echo small >"$M/small.txt" && ok "after deleting, writing fits again" ||
 	bad "a small write after freeing space failed"
 
+# the count follows writes, rename over a file, truncate and delete exactly
+used() { python3 -c "import os; print(os.getxattr('$M', 'user.argobox.usage').decode().split()[0])"; }
+u0=$(used)
+head -c 100000 /dev/zero >"$M/a.bin" && u1=$(used)
+head -c 300 /dev/zero >"$M/b.bin" && mv "$M/b.bin" "$M/a.bin" && u2=$(used)
+truncate -s 50 "$M/a.bin" && u3=$(used)
+rm "$M/a.bin" && u4=$(used)
+[ "$((u1 - u0)) $((u2 - u0)) $((u3 - u0)) $((u4 - u0))" = "100000 300 50 0" ] &&
+	ok "usage follows write, rename over, truncate, delete exactly" ||
+	bad "usage deltas: $((u1 - u0)) $((u2 - u0)) $((u3 - u0)) $((u4 - u0)) (want 100000 300 50 0)"
+
 # smbd goes away: a clear error and an audit line; it comes back: reconnected, open file too
 # a writer holding the file open across the outage (in its own process: smbd, restarted
 # from this shell, must not inherit the file)
