@@ -13,6 +13,7 @@
 #include "ab_log.h"
 #include "ab_text.h"
 #include "ab_util.h"
+#include "fscopy.h"
 #include "fsmodel.h"
 
 #include <errno.h>
@@ -55,6 +56,12 @@ struct files {
 	char edit_buf[EDIT_MAX];
 	int64_t load_start; /* µs, for the "listed and drawn" log line */
 	bool report_pending;
+	/* copy / move: what Ctrl+C / Ctrl+X took, and the one running (fscopy.h) */
+	char clip[PATH_MAX + NAME_MAX + 2];
+	bool clip_move;
+	struct fs_copy copy;
+	struct ab_watch *copy_watch;
+	struct ab_timer *copy_timer;
 };
 
 static void
@@ -387,7 +394,7 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	char help[256];
 	snprintf(help, sizeof(help),
 	         "Enter open · Backspace up · F2 rename · Ctrl+N new folder · Delete to Trash · "
-	         "Ctrl+H hidden (%s) · Ctrl+S sort: %s%s",
+	         "Ctrl+C/X, Ctrl+V copy/move · Ctrl+H hidden (%s) · Ctrl+S sort: %s%s",
 	         f->hidden ? "shown" : "hidden", sorts[f->sort], f->desc ? " ↓" : "");
 	ab_draw_text(cr, help, t->font, t->text_dim, 14, 42, w - 28);
 	int bottom = h - 8;
@@ -438,6 +445,103 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 
 /* ---- input ---- */
 
+/* ---- copy and move (Ctrl+C / Ctrl+X, Ctrl+V) ---- */
+
+static void
+files_copy_progress(struct files *f)
+{
+	const char *name = strrchr(f->copy.dst, '/') + 1;
+	char a[32], b[32];
+	uint64_t done = fs_copy_done_bytes(&f->copy);
+	text_format_bytes(done, a, sizeof(a));
+	text_format_bytes(f->copy.total, b, sizeof(b));
+	snprintf(f->message, sizeof(f->message), "%s '%.200s': %s of %s (%.0f%%)",
+	         f->copy.move ? "moving" : "copying", name, a, b,
+	         f->copy.total ? 100.0 * (double)done / (double)f->copy.total : 0.0);
+	ab_debug("%s", f->message);
+	ab_app_redraw(&f->app);
+}
+
+static int64_t
+files_copy_tick(struct ab_loop *loop, void *data)
+{
+	files_copy_progress(data);
+	return 300;
+}
+
+static void
+files_copy_done(struct files *f)
+{
+	ab_loop_unwatch(f->app.loop, f->copy_watch);
+	f->copy_watch = NULL;
+	ab_loop_timer_cancel(f->app.loop, f->copy_timer);
+	f->copy_timer = NULL;
+	char name[NAME_MAX + 1];
+	snprintf(name, sizeof(name), "%s", strrchr(f->copy.dst, '/') + 1);
+	bool move = f->copy.move;
+	struct ab_err err = {0};
+	if (fs_copy_finish(&f->copy, &err) < 0)
+		snprintf(f->message, sizeof(f->message), "%.500s", err.msg);
+	else
+		snprintf(f->message, sizeof(f->message), "%s '%.200s'", move ? "moved" : "copied",
+		         name);
+	ab_info("%s", f->message);
+	files_reload(f);
+	ab_app_redraw(&f->app);
+}
+
+static void
+files_copy_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	char b[64];
+	ssize_t n = read(fd, b, sizeof(b));
+	if (n > 0 || (n < 0 && errno == EINTR))
+		return;
+	files_copy_done(data); /* EOF: the child exited */
+}
+
+static void
+files_paste(struct files *f)
+{
+	if (!f->clip[0]) {
+		snprintf(f->message, sizeof(f->message),
+		         "nothing to paste: Ctrl+C or Ctrl+X first");
+		return;
+	}
+	if (f->copy.dst) {
+		snprintf(f->message, sizeof(f->message), "a copy is still running");
+		return;
+	}
+	struct ab_err err = {0};
+	if (fs_copy_start(&f->copy, f->clip, f->path, f->clip_move, &err) < 0) {
+		snprintf(f->message, sizeof(f->message), "%.500s", err.msg);
+		ab_info("%s", f->message);
+		return;
+	}
+	if (f->clip_move)
+		f->clip[0] = '\0'; /* moved once */
+	if (f->copy.fd < 0) {      /* a rename: done */
+		files_copy_done(f);
+		return;
+	}
+	f->copy_watch = ab_loop_watch(f->app.loop, f->copy.fd, AB_LOOP_READ, files_copy_io, f);
+	f->copy_timer = ab_loop_timer(f->app.loop, 300, files_copy_tick, f);
+	files_copy_progress(f);
+	ab_info("%s", f->message);
+}
+
+static void
+files_take(struct files *f, bool move)
+{
+	const struct fs_entry *e = files_selected(f);
+	if (!e)
+		return;
+	snprintf(f->clip, sizeof(f->clip), "%s/%s", f->path, e->name);
+	f->clip_move = move;
+	snprintf(f->message, sizeof(f->message), "%s '%.200s': Ctrl+V pastes it into a folder",
+	         move ? "cut" : "copied", e->name);
+}
+
 static void
 files_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t len)
 {
@@ -486,6 +590,10 @@ files_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size
 			f->sort = (f->sort + 1) % FS_SORT_MAX;
 		}
 		files_reload(f);
+	} else if (ctrl && (sym == XK_c || sym == XK_C || sym == XK_x || sym == XK_X)) {
+		files_take(f, sym == XK_x || sym == XK_X);
+	} else if (ctrl && (sym == XK_v || sym == XK_V)) {
+		files_paste(f);
 	} else if (sym == XK_F5 || (ctrl && (sym == XK_r || sym == XK_R))) {
 		files_reload(f);
 	} else if (ctrl && (sym == XK_q || sym == XK_w)) {
@@ -553,6 +661,11 @@ files_stop(struct ab_app *app)
 	ab_loop_unwatch(app->loop, f->ino_watch);
 	if (f->ino >= 0)
 		close(f->ino);
+	if (f->copy.dst) { /* a copy running: it finishes on its own; reap it */
+		ab_loop_unwatch(app->loop, f->copy_watch);
+		ab_loop_timer_cancel(app->loop, f->copy_timer);
+		fs_copy_finish(&f->copy, NULL);
+	}
 	if (f->have_dir)
 		fs_dir_free(&f->dir);
 }
@@ -575,6 +688,8 @@ main(int argc, char **argv)
 	f->first_dir = argc == 2 ? argv[1] : NULL;
 	f->ino = -1;
 	f->wd = -1;
+	f->copy.pid = -1;
+	f->copy.fd = -1;
 	struct ab_app_config cfg = {.name = "files",
 	                            .title = "Files",
 	                            .operands = "[DIRECTORY]",

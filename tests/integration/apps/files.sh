@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # argobox-files under a real Xvfb + argobox-wm, driven by xdotool: open a folder, new folder,
 # rename, delete to the freedesktop Trash (.trashinfo), live update by inotify, hidden toggle,
-# open with the .desktop entry for the MIME type (a broken .desktop skipped), a folder of
+# open with the .desktop entry for the MIME type (a broken .desktop skipped), copy and move
+# (Ctrl+C/X, Ctrl+V, a big copy's progress, a folder into itself refused), a folder of
 # 100 000 entries loaded without freezing, a folder the user cannot read.
 . "$(dirname "$0")/lib.sh"
 start_desktop 1024x768
@@ -67,6 +68,39 @@ grep -q '^DeletionDate=20[0-9-]*T[0-9:]*$' "$HOME/.local/share/Trash/info/beta.t
 # live update: a file made by someone else appears by itself
 touch "$W0/from-outside"
 wait_for 5 title_has "$W" "(4 items)" || fail "inotify: $(title "$W")"
+
+# copy and move (Ctrl+C / Ctrl+X, Ctrl+V), by cp -a / mv in a child: rows are Neu-ördner, sub,
+# from-outside, gamma.txt
+head -c $((48 << 20)) /dev/urandom >"$W0/sub/big.bin"
+xdotool key Home Down Down Down ctrl+c
+xdotool key Home Down Return
+wait_for 5 title_has "$W" "$W0/sub" || fail "did not open sub: $(title "$W")"
+xdotool key ctrl+v
+wait_for 10 test -f "$W0/sub/gamma.txt" || fail "Ctrl+V did not copy gamma.txt"
+[ -f "$W0/gamma.txt" ] || fail "the copy removed the original"
+xdotool key ctrl+v
+wait_for 10 test -f "$W0/sub/gamma (copy).txt" || fail "a second paste did not make 'gamma (copy).txt'"
+# a big file: progress, then done; the window answers meanwhile
+xdotool key Home ctrl+c ctrl+v
+wait_file 10 "$T/argobox-files.log" "copying 'big (copy).bin': " || fail "no progress for a big copy"
+wait_file 20 "$T/argobox-files.log" "copied 'big (copy).bin'" || fail "big copy not finished"
+cmp "$W0/sub/big.bin" "$W0/sub/big (copy).bin" || fail "the copy differs"
+# a folder into itself is refused with a clear message
+xdotool key BackSpace
+wait_for 5 title_has "$W" "$W0 (" || fail "did not go back up"
+xdotool key Home Down ctrl+c Return
+wait_for 5 title_has "$W" "$W0/sub" || fail "did not open sub again"
+xdotool key ctrl+v
+wait_file 5 "$T/argobox-files.log" "cannot copy '$W0/sub' into itself" || fail "no refusal: $(tail -2 "$T/argobox-files.log")"
+# move: from-outside into sub
+xdotool key BackSpace
+wait_for 5 title_has "$W" "$W0 (" || fail "did not go back up"
+xdotool key Home Down Down ctrl+x Home Down Return
+wait_for 5 title_has "$W" "$W0/sub" || fail "did not open sub for the move"
+xdotool key ctrl+v
+wait_for 10 test -f "$W0/sub/from-outside" || fail "Ctrl+X, Ctrl+V did not move"
+[ ! -e "$W0/from-outside" ] || fail "the moved file is still in its old place"
+app_alive || fail "files died copying"
 
 # 100 000 entries: loads in slices, the window answers meanwhile
 mkdir "$T/big"

@@ -9,6 +9,7 @@
 #include "ab_test.h"
 
 #include "ab_err.h"
+#include "fscopy.h"
 #include "fsmodel.h"
 
 #include <errno.h>
@@ -140,5 +141,58 @@ test_usage(void **state)
 	assert_int_equal(fs_usage("/nonexistent/argobox", u, sizeof(u)), -ENOENT);
 }
 
+/* Copy and move: free names, cp -a in a child, a rename, a folder into itself refused. */
+static void
+test_copy(void **state)
+{
+	(void)state;
+	char p[PATH_MAX], want[PATH_MAX];
+	touch("a.txt", 5);
+	touch(".rc", 1);
+	assert_int_equal(fs_copy_target(dir, "a.txt", false, p, sizeof(p)), 0);
+	snprintf(want, sizeof(want), "%s/a (copy).txt", dir);
+	assert_string_equal(p, want);
+	touch("a (copy).txt", 1);
+	assert_int_equal(fs_copy_target(dir, "a.txt", false, p, sizeof(p)), 0);
+	snprintf(want, sizeof(want), "%s/a (copy 2).txt", dir);
+	assert_string_equal(p, want);
+	assert_int_equal(fs_copy_target(dir, ".rc", false, p, sizeof(p)), 0);
+	snprintf(want, sizeof(want), "%s/.rc (copy)", dir);
+	assert_string_equal(p, want);
+	assert_int_equal(fs_copy_target(dir, "new", true, p, sizeof(p)), 0);
+
+	char sub[PATH_MAX], src[PATH_MAX];
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	mkdir(sub, 0755);
+	snprintf(src, sizeof(src), "%s/a.txt", dir);
+	struct fs_copy c;
+	struct ab_err err = {0};
+	assert_int_equal(fs_copy_start(&c, src, sub, false, &err), 0);
+	assert_true(c.pid > 0 && c.fd >= 0);
+	assert_int_equal(c.total, 5);
+	char b[8];
+	while (read(c.fd, b, sizeof(b)) > 0)
+		;
+	assert_int_equal(fs_copy_finish(&c, &err), 0);
+	snprintf(p, sizeof(p), "%s/sub/a.txt", dir);
+	assert_int_equal(fs_tree_bytes(p), 5);
+	assert_int_equal(access(src, F_OK), 0); /* a copy keeps the original */
+	/* a move within one file system is a rename, done at once */
+	assert_int_equal(fs_copy_start(&c, src, sub, true, &err), 0);
+	assert_int_equal(c.pid, -1);
+	assert_int_equal(fs_copy_finish(&c, &err), 0);
+	assert_int_equal(access(src, F_OK), -1);
+	snprintf(p, sizeof(p), "%s/sub/a (copy).txt", dir);
+	assert_int_equal(access(p, F_OK), 0);
+	/* refused: a folder into itself, a missing source, a move into its own folder */
+	assert_int_equal(fs_copy_start(&c, sub, sub, false, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "into itself"));
+	assert_int_equal(fs_copy_start(&c, src, sub, false, &err), -ENOENT);
+	snprintf(src, sizeof(src), "%s/sub/a.txt", dir);
+	assert_int_equal(fs_copy_start(&c, src, sub, true, &err), -EEXIST);
+	assert_int_equal(fs_tree_bytes(dir),
+	                 1 + 1 + 5 + 5); /* a (copy).txt .rc sub/a.txt sub/a (copy).txt */
+}
+
 AB_TEST_MAIN_FIXTURE(ab_test_dir_setup, ab_test_dir_teardown, test_slices_and_sort, test_trash,
-                     test_mime_open, test_usage);
+                     test_mime_open, test_usage, test_copy);
