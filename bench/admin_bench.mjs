@@ -47,7 +47,7 @@ async function measure(ctx, url, want) {
 		// a fresh tab each time: no live channel of the previous load holds a connection
 		await page?.close();
 		page = await ctx.newPage();
-		await page.goto(`${url}/admin.html`);
+		await page.goto(`${url}/admin.html?thumbs=0`); // the fake sessions have no framebuffer
 		const t = await page.evaluate((n) => new Promise((resolve) => {
 			const done = () => document.querySelectorAll('#desk-rows tr').length >= n;
 			if (done()) resolve(performance.now());

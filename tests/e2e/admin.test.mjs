@@ -73,6 +73,9 @@ await e2eTest('admin', async (t) => {
 	await page.click('th[data-sort="profile"]');
 	assert.deepEqual((await users()).slice(0, 1), ['daniel']); // "admin" sorts first
 	assert.equal(await page.getAttribute('#desk-rows tr[data-user="bea"] a', 'href'), '/desktop.html?watch=bea');
+	// each row on screen asks for its thumbnail (the fake session has no framebuffer to give)
+	await waitFor("bea's thumbnail asked for", async () =>
+		/^\/api\/admin\/desktops\/bea\/thumbnail\?width=192&n=\d+$/.test(await page.getAttribute('#desk-rows tr[data-user="bea"] img.thumb', 'src') ?? ''), { timeout: 10000 });
 
 	// 3. bulk stop with a confirmation naming the count
 	await page.check('#desk-rows tr[data-user="bogie"] input[type="checkbox"]');

@@ -125,7 +125,11 @@ function deskRow(user) {
 	});
 	const cells = {};
 	const tr = el('tr', { 'data-user': user });
-	tr.append(el('td', {}, check), el('td', { class: 'user', text: user }));
+	const thumb = el('img', { class: 'thumb', alt: '', width: 96, height: 60, title: `${user}'s screen` });
+	thumb.addEventListener('load', () => thumbDone(thumb, true));
+	thumb.addEventListener('error', () => thumbDone(thumb, false));
+	tr.append(el('td', {}, check), el('td', { class: 'user', text: user }), el('td', { class: 'col-thumb' }, thumb));
+	thumbs.seen.observe(tr);
 	for (const c of COLS) {
 		cells[c] = el('td', { class: `col-${c}` });
 		tr.append(cells[c]);
@@ -135,7 +139,50 @@ function deskRow(user) {
 		target: '_blank', rel: 'noopener', text: 'Watch', title: `Open ${user}'s desktop read-only`,
 	});
 	tr.append(el('td', {}, watch));
-	return { tr, cells, check, view: {} };
+	return { tr, cells, check, thumb, view: {} };
+}
+
+// ---- thumbnails: GET /api/admin/desktops/<user>/thumbnail (a few KB of JPEG from the
+// session's framebuffer), every 3 s, only for rows on screen while the page is visible and the
+// box is ticked; at most 2 requests at a time so that they never hold up the console's own.
+const thumbs = {
+	on: true,
+	visible: new Set(),
+	queue: [],
+	inflight: 0,
+	n: 0,
+	seen: new IntersectionObserver((entries) => {
+		for (const e of entries) {
+			if (e.isIntersecting) thumbs.visible.add(e.target.dataset.user);
+			else thumbs.visible.delete(e.target.dataset.user);
+		}
+	}),
+};
+
+function thumbDone(img, ok) {
+	img.classList.toggle('none', !ok);
+	if (img.dataset.loading) {
+		delete img.dataset.loading;
+		thumbs.inflight--;
+	}
+	thumbNext();
+}
+
+function thumbNext() {
+	while (thumbs.inflight < 2 && thumbs.queue.length) {
+		const user = thumbs.queue.shift();
+		const r = desk.rows.get(user);
+		if (!r || !r.tr.isConnected || r.thumb.dataset.loading) continue;
+		r.thumb.dataset.loading = '1';
+		thumbs.inflight++;
+		r.thumb.src = `/api/admin/desktops/${encodeURIComponent(user)}/thumbnail?width=192&n=${++thumbs.n}`;
+	}
+}
+
+function thumbTick() {
+	if (!thumbs.on || document.hidden) return;
+	for (const user of thumbs.visible) if (!thumbs.queue.includes(user)) thumbs.queue.push(user);
+	thumbNext();
 }
 
 function deskMatches(d) {
@@ -261,6 +308,17 @@ function deskLive() {
 }
 
 function deskInit() {
+	// ?thumbs=0 starts without thumbnails (bench/admin_bench.mjs)
+	thumbs.on = new URLSearchParams(location.search).get('thumbs') !== '0';
+	$('desk-thumbs').checked = thumbs.on;
+	$('desk-thumbs').addEventListener('change', () => {
+		thumbs.on = $('desk-thumbs').checked;
+		$('desk-table').classList.toggle('no-thumbs', !thumbs.on);
+		thumbTick();
+	});
+	$('desk-table').classList.toggle('no-thumbs', !thumbs.on);
+	setInterval(thumbTick, 3000);
+	setTimeout(thumbTick, 300);
 	for (const id of ['desk-search', 'desk-profile', 'desk-state']) $(id).addEventListener('input', deskRender);
 	$('desk-all').addEventListener('change', () => {
 		for (const [user, r] of desk.rows) {
