@@ -733,6 +733,7 @@ main(int argc, char **argv)
 		ab_error("%s", err.msg);
 		return 1;
 	}
+	admin_socket_set_admin_api(ctl, admin);
 	if (admin_api_add_routes(admin, srv) < 0)
 		ab_warn("cannot add the admin console routes");
 	struct users_apply_ctx uctx = {

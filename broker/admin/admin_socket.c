@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "server.h"
 #include "services.h"
+#include "admin_api.h"
 #include "users_admin.h"
 #include "admin_socket.h"
 
@@ -48,6 +49,7 @@ struct admin_socket {
 	admin_socket_profile_fn profile_of;
 	void *profile_data;
 	struct users_admin *users; /* NULL: no users table */
+	struct admin_api *admin;   /* the console's actions (desktops, broadcast); NULL: none */
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 	struct ab_timer *reap;
 	int64_t started_ms;
@@ -261,10 +263,15 @@ admin_socket_list(struct admin_socket *c)
 	return ab_proto_msg("list", json_pack("{so}", "desktops", list));
 }
 
+/* argoboxctl as the console's actions know it (admin_api.h): audited by "argoboxctl". */
+static const struct admin_who ctl_who = {
+    .user = "argoboxctl", .role = "admin", .source = "argoboxctl"};
+
 /*
- * desktop: {"action": "stop"|"restart"|"destroy", "user"}. stop: the window manager's state
- * is stored first (admin_socket_set_stop); restart: as POST /api/desktop/<user>/restart;
- * destroy: ended at once (nothing flushed) and its stored desktop state reset (the home stays).
+ * desktop: {"action": "stop"|"restart"|"destroy", "user"}: the console's own action
+ * (desktops_admin_act: stop flushes the window manager's state first, restart starts the
+ * desktop again from it, destroy ends it at once and resets its stored state; audited as
+ * admin.desktop.<action>).
  */
 static json_t *
 admin_socket_desktop(struct admin_socket *c, json_t *req)
@@ -273,43 +280,26 @@ admin_socket_desktop(struct admin_socket *c, json_t *req)
 	const char *user = json_string_value(json_object_get(req, "user"));
 	if (!action || !user)
 		return ctl_error("invalid", "desktop: 'action' and 'user' are required");
-	if (!desktop_user_valid(user))
-		return ctl_error("invalid", "desktop: not a user name");
-	char path[128];
-	int status = 0;
-	if (strcmp(action, "stop") == 0) {
-		int r = c->stop ? c->stop(c->stop_data, user) : desktop_stop(c->m, user);
-		audit_log("admin.desktop.stop", r < 0 ? AUDIT_FAILURE : AUDIT_GRANT, user, NULL,
-		          "argoboxctl", NULL);
-		if (r < 0)
-			return ctl_error("not_found", "no desktop is running for this user");
-		return ab_proto_msg(
-		    "desktop", json_pack("{sbssss}", "ok", 1, "user", user, "status", "stopping"));
-	}
-	if (strcmp(action, "restart") == 0) {
-		snprintf(path, sizeof(path), "/api/desktop/%s/restart", user);
-		json_t *body = ctl_local_http(c, "POST", path, &status);
-		return ctl_http_answer("desktop", status, body);
-	}
-	if (strcmp(action, "destroy") == 0) {
-		if (desktop_stop(c->m, user) < 0) {
-			audit_log("admin.desktop.destroy", AUDIT_FAILURE, user, NULL, "argoboxctl",
-			          json_pack("{ss}", "reason", "no desktop running"));
-			return ctl_error("not_found", "no desktop is running for this user");
-		}
-		snprintf(path, sizeof(path), "/api/desktops/%s/state", user);
-		json_t *body = ctl_local_http(c, "DELETE", path, &status);
-		bool reset = status >= 200 && status < 300;
-		audit_log("admin.desktop.destroy", reset ? AUDIT_GRANT : AUDIT_FAILURE, user, NULL,
-		          "argoboxctl",
-		          json_pack("{sssb}", "reason", "ended; stored desktop state reset",
-		                    "state_reset", reset));
-		json_decref(body);
-		return ab_proto_msg("desktop",
-		                    json_pack("{sbsssssb}", "ok", 1, "user", user, "status",
-		                              "stopping", "state_reset", reset));
-	}
-	return ctl_error("invalid", "desktop: action is stop, restart or destroy");
+	if (!c->admin)
+		return ctl_error("error", "desktop: the admin console's backend is not running");
+	json_t *users = json_pack("[s]", user), *res = NULL;
+	struct ab_err err = {0};
+	int r = desktops_admin_act(c->admin, action, users, &ctl_who, &res, &err);
+	json_decref(users);
+	if (r < 0)
+		return ctl_error("invalid", err.msg);
+	json_t *one = json_incref(json_array_get(res, 0));
+	json_decref(res);
+	if (json_is_true(json_object_get(one, "ok")))
+		return ab_proto_msg("desktop", one);
+	const char *why = json_string_value(json_object_get(one, "error"));
+	json_t *e = ctl_error(!why                                     ? "error"
+	                      : strcmp(why, "no desktop running") == 0 ? "not_found"
+	                      : strcmp(why, "invalid user name") == 0  ? "invalid"
+	                                                               : "error",
+	                      why ? why : "failed");
+	json_decref(one);
+	return e;
 }
 
 /* state: {"action": "show"|"reset", "user"}: GET / DELETE /api/desktops/<user>/state. */
@@ -329,81 +319,42 @@ admin_socket_state(struct admin_socket *c, json_t *req)
 	return ctl_http_answer("state", status, body);
 }
 
-/* A broadcast's text: 1..max bytes of UTF-8 without control characters but newline (body). */
-static bool
-broadcast_text_ok(const char *s, size_t max, bool newline)
-{
-	if (!s || !*s || strlen(s) > max || !ab_utf8_valid(s, strlen(s)))
-		return false;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if ((*p < 0x20 && !(newline && *p == '\n')) || *p == 0x7f)
-			return false;
-	return true;
-}
-
 /*
- * broadcast: {"title", "body", "urgency", and "user" | "profile" | "all": true}: a "notify"
- * control message to each matching ready desktop (the window manager shows it at once).
+ * broadcast: {"title", "body", "urgency", and "user" | "profile" | "all": true}: the console's
+ * broadcast (admin_broadcast: a "notify" control message to each matching running desktop,
+ * audited as admin.broadcast). A user without a running desktop is not found.
  */
 static json_t *
 admin_socket_broadcast(struct admin_socket *c, json_t *req)
 {
-	const char *title = json_string_value(json_object_get(req, "title"));
-	const char *body = json_string_value(json_object_get(req, "body"));
-	const char *urgency = json_string_value(json_object_get(req, "urgency"));
 	const char *user = json_string_value(json_object_get(req, "user"));
 	const char *profile = json_string_value(json_object_get(req, "profile"));
 	bool all = json_is_true(json_object_get(req, "all"));
-	if (!body)
-		body = "";
-	if (!urgency)
-		urgency = "normal";
-	const char *why = NULL;
 	if ((user != NULL) + (profile != NULL) + all != 1)
-		why = "broadcast: name exactly one of a user, a profile, or everyone";
-	else if (!broadcast_text_ok(title, 128, false))
-		why = "broadcast: the title is 1 to 128 bytes of text without control characters";
-	else if (*body && !broadcast_text_ok(body, 1024, true))
-		why = "broadcast: the body is at most 1024 bytes of text";
-	else if (strcmp(urgency, "low") != 0 && strcmp(urgency, "normal") != 0 &&
-	         strcmp(urgency, "critical") != 0)
-		why = "broadcast: urgency is low, normal or critical";
-	if (why)
-		return ctl_error("invalid", why);
-	json_t *list = desktop_manager_list(c->m);
-	json_t *delivered = json_array(), *absent = json_array();
-	size_t i;
-	json_t *d;
-	json_array_foreach(list, i, d)
-	{
-		const char *u = json_string_value(json_object_get(d, "user"));
-		if ((user && strcmp(u, user) != 0) ||
-		    (profile && strcmp(ctl_profile(c, u), profile) != 0))
-			continue;
-		int r = desktop_send(
-		    c->m, u,
-		    ab_proto_msg("notify", json_pack("{ssssss}", "title", title, "body", body,
-		                                     "urgency", urgency)));
-		json_array_append_new(r == 0 ? delivered : absent, json_string(u));
+		return ctl_error("invalid",
+		                 "broadcast: name exactly one of a user, a profile, or everyone");
+	if (!c->admin)
+		return ctl_error("error", "broadcast: the admin console's backend is not running");
+	json_t *b =
+	    json_pack("{sssO?sO?sO?}", "to",
+	              user      ? "user"
+	              : profile ? "profile"
+	                        : "all",
+	              "title", json_object_get(req, "title"), "body", json_object_get(req, "body"),
+	              "urgency", json_object_get(req, "urgency"));
+	if (user || profile)
+		json_object_set_new(b, "target", json_string(user ? user : profile));
+	json_t *res = NULL;
+	struct ab_err err = {0};
+	int r = admin_broadcast(c->admin, b, &ctl_who, &res, &err);
+	json_decref(b);
+	if (r < 0)
+		return ctl_error("invalid", err.msg);
+	if (user && !json_array_size(json_object_get(res, "delivered"))) {
+		json_decref(res);
+		return ctl_error("not_found", "no running desktop for this user");
 	}
-	json_decref(list);
-	if (user && !json_array_size(delivered) && !json_array_size(absent))
-		json_array_append_new(absent, json_string(user));
-	json_t *to = user      ? json_pack("{ss}", "user", user)
-	             : profile ? json_pack("{ss}", "profile", profile)
-	                       : json_pack("{sb}", "all", 1);
-	audit_log("admin.broadcast", json_array_size(delivered) ? AUDIT_GRANT : AUDIT_FAILURE, user,
-	          NULL, "argoboxctl",
-	          json_pack("{sssssOsOsO}", "title", title, "urgency", urgency, "to", to,
-	                    "delivered", delivered, "no_desktop", absent));
-	json_decref(to);
-	if (user && !json_array_size(delivered)) {
-		json_decref(delivered);
-		json_decref(absent);
-		return ctl_error("not_found", "no ready desktop for this user");
-	}
-	return ab_proto_msg("broadcast",
-	                    json_pack("{soso}", "delivered", delivered, "no_desktop", absent));
+	return ab_proto_msg("broadcast", res);
 }
 
 /* true when pid's user and mount namespaces are not the broker's (a container). */
@@ -638,6 +589,13 @@ admin_socket_set_profiles(struct admin_socket *c, admin_socket_profile_fn fn, vo
 		return;
 	c->profile_of = fn;
 	c->profile_data = data;
+}
+
+void
+admin_socket_set_admin_api(struct admin_socket *c, struct admin_api *a)
+{
+	if (c)
+		c->admin = a;
 }
 
 void

@@ -11,7 +11,7 @@
  *   {"type":"state","action":"show"|"reset","user":"bea"}
  *                                -> {"type":"state","status":200,"result":{...}}
  *   {"type":"broadcast","title","body","urgency","user"|"profile"|"all":true}
- *                                -> {"type":"broadcast","delivered":[...],"no_desktop":[...]}
+ *                                -> {"type":"broadcast","delivered":[...],"skipped":n}
  *   services_list, services_status, services_restart (admin_socket_set_services below)
  * A refusal or failure is {"type":"error","msg","code"}: code "invalid", "not_found",
  * "refused" or "error" (argoboxctl's exit status 2... follows it). restart and state go
@@ -66,6 +66,9 @@ void admin_socket_set_profiles(struct admin_socket *c, admin_socket_profile_fn f
  */
 struct users_admin;
 void admin_socket_set_users(struct admin_socket *c, struct users_admin *ua);
+/* The console's actions (borrowed; NULL: none): desktop stop/restart/destroy and broadcast. */
+struct admin_api;
+void admin_socket_set_admin_api(struct admin_socket *c, struct admin_api *a);
 
 struct services;
 void admin_socket_set_services(struct admin_socket *c, struct services *svc);

@@ -9,7 +9,7 @@
  *     desktops stop|restart|destroy USER... | --all | [--user U] [--profile P] [--state S]
  *     stop USER                                                   (desktops stop USER)
  *     state show USER | state reset USER
- *     broadcast --user U | --profile P | --all [--urgency low|normal|critical] TITLE [BODY]
+ *     broadcast --user U | --profile P | --all [--title T] [--urgency low|normal|critical] MSG
  *     services list | reload | status NAME | check NAME | restart NAME | diag NAME
  *     audit query [--from T] [--to T] [--user U] [--event PREFIX] [--outcome O] [--text S]
  *                 [--limit N] [--data-dir DIR | --db FILE]
@@ -64,8 +64,8 @@ usage(FILE *f)
 	        "  desktops stop|restart|destroy USER... | --all | [--user U] [--profile P] "
 	        "[--state S]\n"
 	        "  state show USER | state reset USER\n"
-	        "  broadcast --user U | --profile P | --all [--urgency low|normal|critical] TITLE "
-	        "[BODY]\n"
+	        "  broadcast --user U | --profile P | --all [--title T] "
+	        "[--urgency low|normal|critical] MESSAGE\n"
 	        "  services list | reload | status NAME | check NAME | restart NAME | diag NAME\n"
 	        "  audit query [--from T] [--to T] [--user U] [--event PREFIX] [--outcome O]\n"
 	        "              [--text S] [--limit N] [--data-dir DIR | --db FILE]\n"
@@ -601,35 +601,36 @@ state_cmd(const char *sock, int argc, char **argv, bool as_json)
 	return rc;
 }
 
-/* broadcast (--user U | --profile P | --all) [--urgency U] TITLE [BODY] */
+/* broadcast (--user U | --profile P | --all) [--title T] [--urgency U] MESSAGE */
 static int
 broadcast_cmd(const char *sock, int argc, char **argv, bool as_json)
 {
 	struct filter f = {0};
 	bool all = false;
-	const char *urgency = "normal", *text[2] = {NULL, NULL};
-	int n = 0;
+	const char *urgency = "normal", *title = NULL, *message = NULL;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--urgency") == 0 && i + 1 < argc) {
 			urgency = argv[++i];
+		} else if (strcmp(argv[i], "--title") == 0 && i + 1 < argc) {
+			title = argv[++i];
 		} else if (filter_arg(&f, &all, argc, argv, &i)) {
 			if (f.state)
 				return ab_usage(usage, false);
-		} else if (argv[i][0] != '-' && n < 2) {
-			text[n++] = argv[i];
+		} else if (argv[i][0] != '-' && !message) {
+			message = argv[i];
 		} else {
 			return ab_usage(usage, false);
 		}
 	}
-	if (!text[0] || (f.user != NULL) + (f.profile != NULL) + all != 1) {
+	if (!message || (f.user != NULL) + (f.profile != NULL) + all != 1) {
 		fprintf(stderr,
-		        "argoboxctl: broadcast: a TITLE, and one of --user, --profile, --all\n");
+		        "argoboxctl: broadcast: a MESSAGE, and one of --user, --profile, --all\n");
 		return EXIT_USAGE;
 	}
 	json_t *req =
-	    ab_proto_msg("broadcast", json_pack("{ssss}", "title", text[0], "urgency", urgency));
-	if (text[1])
-		json_object_set_new(req, "body", json_string(text[1]));
+	    ab_proto_msg("broadcast", json_pack("{ssss}", "body", message, "urgency", urgency));
+	if (title)
+		json_object_set_new(req, "title", json_string(title));
 	if (f.user)
 		json_object_set_new(req, "user", json_string(f.user));
 	if (f.profile)
@@ -652,12 +653,9 @@ broadcast_cmd(const char *sock, int argc, char **argv, bool as_json)
 		json_array_foreach(json_object_get(ans, "delivered"), k, v)
 		    printf(" %s", json_string_value(v));
 		putchar('\n');
-		if (json_array_size(json_object_get(ans, "no_desktop"))) {
-			printf("not ready:");
-			json_array_foreach(json_object_get(ans, "no_desktop"), k, v)
-			    printf(" %s", json_string_value(v));
-			putchar('\n');
-		}
+		if (json_integer_value(json_object_get(ans, "skipped")))
+			printf("not ready: %lld\n",
+			       (long long)json_integer_value(json_object_get(ans, "skipped")));
 	}
 	json_decref(ans);
 	return rc;
