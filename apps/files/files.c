@@ -62,6 +62,10 @@ struct files {
 	struct fs_copy copy;
 	struct ab_watch *copy_watch;
 	struct ab_timer *copy_timer;
+	/* drag and drop within the window: the row pressed, and whether it is being dragged */
+	long drag_row;
+	int drag_x, drag_y;
+	bool dragging;
 };
 
 static void
@@ -500,6 +504,31 @@ files_copy_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 	files_copy_done(data); /* EOF: the child exited */
 }
 
+/* Copies (moves) src into the folder dst_dir; false when it could not start (message set). */
+static bool
+files_transfer(struct files *f, const char *src, const char *dst_dir, bool move)
+{
+	if (f->copy.dst) {
+		snprintf(f->message, sizeof(f->message), "a copy is still running");
+		return false;
+	}
+	struct ab_err err = {0};
+	if (fs_copy_start(&f->copy, src, dst_dir, move, &err) < 0) {
+		snprintf(f->message, sizeof(f->message), "%.500s", err.msg);
+		ab_info("%s", f->message);
+		return false;
+	}
+	if (f->copy.fd < 0) { /* a rename: done */
+		files_copy_done(f);
+		return true;
+	}
+	f->copy_watch = ab_loop_watch(f->app.loop, f->copy.fd, AB_LOOP_READ, files_copy_io, f);
+	f->copy_timer = ab_loop_timer(f->app.loop, 300, files_copy_tick, f);
+	files_copy_progress(f);
+	ab_info("%s", f->message);
+	return true;
+}
+
 static void
 files_paste(struct files *f)
 {
@@ -508,26 +537,8 @@ files_paste(struct files *f)
 		         "nothing to paste: Ctrl+C or Ctrl+X first");
 		return;
 	}
-	if (f->copy.dst) {
-		snprintf(f->message, sizeof(f->message), "a copy is still running");
-		return;
-	}
-	struct ab_err err = {0};
-	if (fs_copy_start(&f->copy, f->clip, f->path, f->clip_move, &err) < 0) {
-		snprintf(f->message, sizeof(f->message), "%.500s", err.msg);
-		ab_info("%s", f->message);
-		return;
-	}
-	if (f->clip_move)
+	if (files_transfer(f, f->clip, f->path, f->clip_move) && f->clip_move)
 		f->clip[0] = '\0'; /* moved once */
-	if (f->copy.fd < 0) {      /* a rename: done */
-		files_copy_done(f);
-		return;
-	}
-	f->copy_watch = ab_loop_watch(f->app.loop, f->copy.fd, AB_LOOP_READ, files_copy_io, f);
-	f->copy_timer = ab_loop_timer(f->app.loop, 300, files_copy_tick, f);
-	files_copy_progress(f);
-	ab_info("%s", f->message);
 }
 
 static void
@@ -604,13 +615,53 @@ files_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size
 	ab_app_redraw(app);
 }
 
+/*
+ * Drag and drop within the window: a row dragged onto a folder's row is moved into it (copied
+ * with Ctrl held), through the same path as Ctrl+X / Ctrl+V.
+ */
+static void
+files_drop(struct files *f, long r, bool copy)
+{
+	bool dragging = f->dragging;
+	long from = f->drag_row;
+	f->dragging = false;
+	f->drag_row = -1;
+	if (!dragging || from < 0 || (size_t)from >= f->dir.n)
+		return;
+	if (r < 0 || r == from || (size_t)r >= f->dir.n || !f->dir.v[r].dir) {
+		snprintf(f->message, sizeof(f->message), "drop on a folder to move it there");
+		ab_app_redraw(&f->app);
+		return;
+	}
+	char src[PATH_MAX + NAME_MAX + 2], dst[PATH_MAX + NAME_MAX + 2];
+	snprintf(src, sizeof(src), "%s/%s", f->path, f->dir.v[from].name);
+	snprintf(dst, sizeof(dst), "%s/%s", f->path, f->dir.v[r].name);
+	files_transfer(f, src, dst, !copy);
+	ab_app_redraw(&f->app);
+}
+
+static void
+files_motion(struct ab_app *app, int x, int y, unsigned state)
+{
+	struct files *f = app->data;
+	if (!(state & Button1Mask) || f->drag_row < 0 || f->dragging ||
+	    (size_t)f->drag_row >= f->dir.n)
+		return;
+	if (abs(x - f->drag_x) + abs(y - f->drag_y) < 8)
+		return;
+	f->dragging = true;
+	snprintf(f->message, sizeof(f->message), "drop '%.200s' on a folder (Ctrl: copy)",
+	         f->dir.v[f->drag_row].name);
+	ab_app_redraw(app);
+}
+
 static void
 files_button(struct ab_app *app, int button, bool press, int x, int y, unsigned state)
 {
 	struct files *f = app->data;
 	static int64_t last_click;
 	static long last_row = -1;
-	if (!press)
+	if (!press && button != 1)
 		return;
 	if (button == 4 || button == 5) {
 		list_scroll(&f->list, button == 4 ? -3 : 3);
@@ -618,8 +669,16 @@ files_button(struct ab_app *app, int button, bool press, int x, int y, unsigned 
 		return;
 	}
 	long r = list_row_at(&f->list, y - (LIST_Y - 16), ROW_H);
+	if (button == 1 && !press) {
+		files_drop(f, r, state & ControlMask);
+		return;
+	}
 	if (button != 1 || r < 0)
 		return;
+	f->drag_row = r;
+	f->drag_x = x;
+	f->drag_y = y;
+	f->dragging = false;
 	list_select(&f->list, (size_t)r);
 	int64_t now = ab_now_ms();
 	if (r == last_row && now - last_click < 400)
@@ -676,6 +735,7 @@ static const struct ab_app_ops files_ops = {
     .draw = files_draw,
     .key = files_key,
     .button = files_button,
+    .motion = files_motion,
 };
 
 int
@@ -690,6 +750,7 @@ main(int argc, char **argv)
 	f->wd = -1;
 	f->copy.pid = -1;
 	f->copy.fd = -1;
+	f->drag_row = -1;
 	struct ab_app_config cfg = {.name = "files",
 	                            .title = "Files",
 	                            .operands = "[DIRECTORY]",

@@ -3,7 +3,8 @@
 # argobox-files under a real Xvfb + argobox-wm, driven by xdotool: open a folder, new folder,
 # rename, delete to the freedesktop Trash (.trashinfo), live update by inotify, hidden toggle,
 # open with the .desktop entry for the MIME type (a broken .desktop skipped), copy and move
-# (Ctrl+C/X, Ctrl+V, a big copy's progress, a folder into itself refused), a folder of
+# (Ctrl+C/X, Ctrl+V, a big copy's progress, a folder into itself refused, drag and drop onto a
+# folder), a folder of
 # 100 000 entries loaded without freezing, a folder the user cannot read.
 . "$(dirname "$0")/lib.sh"
 start_desktop 1024x768
@@ -101,6 +102,18 @@ xdotool key ctrl+v
 wait_for 10 test -f "$W0/sub/from-outside" || fail "Ctrl+X, Ctrl+V did not move"
 [ ! -e "$W0/from-outside" ] || fail "the moved file is still in its old place"
 app_alive || fail "files died copying"
+# drag and drop within the window: gamma.txt (row 2) dropped on Neu-ördner (row 0) moves it
+xdotool key BackSpace
+wait_for 5 title_has "$W" "$W0 (3 items)" || fail "not back in $W0: $(title "$W")"
+row_y() { echo $((80 + 24 * $1)); } # files.c: LIST_Y - 16 + ROW_H * row + ROW_H / 2
+xdotool mousemove --window "$W" 200 "$(row_y 2)" mousedown 1
+xdotool mousemove --window "$W" 210 "$(row_y 1)"
+sleep 0.2
+xdotool mousemove --window "$W" 200 "$(row_y 0)"
+sleep 0.2
+xdotool mouseup 1
+wait_for 10 test -f "$W0/Neu-ördner/gamma.txt" || fail "drag and drop did not move gamma.txt: $(tail -2 "$T/argobox-files.log")"
+[ ! -e "$W0/gamma.txt" ] || fail "the dropped file is still in its old place"
 
 # 100 000 entries: loads in slices, the window answers meanwhile
 mkdir "$T/big"
