@@ -996,8 +996,8 @@ vncgw_up_step(struct vncgw_conn *c)
 			return 0;
 		}
 		c->up_minor = minor;
-		char v[13];
-		snprintf(v, sizeof(v), "RFB 003.%03d\n", c->up_minor);
+		char v[16]; /* 12 used: the parser gives three digits (0..999) */
+		snprintf(v, sizeof(v), "RFB 003.%03d\n", c->up_minor % 1000);
 		buf_put(&c->tou, v, 12);
 		c->state = VG_UP_NTYPES;
 		vncgw_want(c, c->up_minor >= 7 ? 1 : 4);
