@@ -447,12 +447,15 @@ users_admin_list(struct users_admin *ua)
 		const struct users_user *u = users_at(ua->db, i);
 		if (u->deleted)
 			continue;
-		json_array_append_new(
-		    users, json_pack("{s:s, s:s?, s:s, s:s, s:b, s:b, s:b}", "name", u->name,
-		                     "email", u->email, "role", users_role_name(u->role), "profile",
-		                     u->profile->name, "disabled", u->disabled, "password",
-		                     u->password_hash != NULL, "running",
-		                     desktop_exists(ua->p.desktops, u->name)));
+		json_t *o = json_pack("{s:s, s:s?, s:s, s:s, s:b, s:b, s:b}", "name", u->name,
+		                      "email", u->email, "role", users_role_name(u->role),
+		                      "profile", u->profile->name, "disabled", u->disabled,
+		                      "password", u->password_hash != NULL, "running",
+		                      desktop_exists(ua->p.desktops, u->name));
+		json_object_set_new(
+		    o, "locked_s",
+		    json_integer((json_int_t)authn_locked_for(ua->p.authn, u->name)));
+		json_array_append_new(users, o);
 	}
 	json_t *profiles = json_array();
 	const char *key;

@@ -1003,6 +1003,12 @@ authn_logout_user(struct authn *a, const char *user)
 	return a ? auth_local_logout_user(a->ctx.local, user) : 0;
 }
 
+int64_t
+authn_locked_for(struct authn *a, const char *user)
+{
+	return a ? auth_local_locked_for(a->ctx.local, user, NULL, ab_now_ms()) : 0;
+}
+
 bool
 authn_unlock_user(struct authn *a, const char *user)
 {

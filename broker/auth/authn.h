@@ -70,6 +70,8 @@ void authn_set_share(struct authn *a, struct share *s);
 void authn_set_users(struct authn *a, const struct users_db *db);
 /* Ends every browser session of `user`; how many. a may be NULL. */
 size_t authn_logout_user(struct authn *a, const char *user);
+/* Seconds until `user` may try to sign in again after repeated failures (0: not locked). */
+int64_t authn_locked_for(struct authn *a, const char *user);
 /* Clears `user`'s sign-in lockout; true when there was one (or failures counted). */
 bool authn_unlock_user(struct authn *a, const char *user);
 

@@ -364,7 +364,7 @@ async function userAction(name, action, body, done) {
 }
 
 function userRow(u, profiles) {
-	const status = u.disabled ? 'disabled' : u.locked ? 'locked out' : 'active';
+	const status = u.disabled ? 'disabled' : u.locked_s > 0 ? 'locked out' : 'active';
 	const role = el('select', { 'aria-label': `Role of ${u.name}` },
 		...['admin', 'member'].map((x) => el('option', { value: x, text: x })));
 	role.value = u.role;

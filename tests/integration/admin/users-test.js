@@ -134,6 +134,7 @@ const tests = {
 		// unlock: five wrong passwords lock mauve out; the admin clears it
 		for (let i = 0; i < 5; i++) await loginStatus(b, 'mauve', 'wrong');
 		assert.strictEqual(await loginStatus(b, 'mauve', 'mauve-argobox'), 429, 'locked out');
+		assert.ok((await req(b, admin, 'GET', '/api/admin/users')).json.users.find((u) => u.name === 'mauve').locked_s > 0, 'the list shows the lockout');
 		r = await act(b, admin, 'mauve', 'unlock');
 		assert.strictEqual(r.status, 200, r.body);
 		assert.strictEqual(r.json.was_locked, true);
