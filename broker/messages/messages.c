@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * messages: see messages.h (the API and the rules) and docs/messages.md. Start reading at
- * api_send(): the checks in order (body, text, recipient, policy, block, rate), then the
+ * api_send(): the checks in order (rate, body, text, recipient, policy, block), then the
  * mailbox write and the live delivery. Mailboxes live in memory (struct mbox), loaded from
  * the kv store at start (load_page/load_got) and written back whole on every change.
  */
@@ -437,6 +437,21 @@ api_send(struct http_request *req, struct http_response *resp, struct messages *
 	json_t *jto = json_object_get(body, "to"), *jtext = json_object_get(body, "text");
 	const char *to = json_string_value(jto);
 	size_t bytes = jtext ? json_string_length(jtext) : 0;
+	/* every attempt takes a token, refused ones too: a flood of bad requests is a flood */
+	struct mbox *sender = mbox_get(m, req->user);
+	unsigned retry_s = 1;
+	if (!messages_bucket_take(&sender->bucket, ab_now_ms(), (unsigned)m->cfg.rate_burst,
+	                          (unsigned)m->cfg.rate_per_minute, &retry_s)) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", retry_s);
+		char msg[128];
+		snprintf(msg, sizeof(msg), "too many messages: try again in %u s", retry_s);
+		audit_deny(req, to && users_name_valid(to) ? to : NULL, bytes, "rate limited");
+		http_response_error(resp, 429, msg);
+		http_response_add_header(resp, "Retry-After", ra);
+		json_decref(body);
+		return 0;
+	}
 	if (!json_is_object(body) || !json_is_string(jto) || !json_is_string(jtext) ||
 	    json_object_size(body) != 2) {
 		json_decref(body);
@@ -476,20 +491,6 @@ api_send(struct http_request *req, struct http_response *resp, struct messages *
 	}
 	if (why) {
 		deny(req, resp, status, to, bytes, why);
-		json_decref(body);
-		return 0;
-	}
-	struct mbox *sender = mbox_get(m, req->user);
-	unsigned retry_s = 1;
-	if (!messages_bucket_take(&sender->bucket, ab_now_ms(), (unsigned)m->cfg.rate_burst,
-	                          (unsigned)m->cfg.rate_per_minute, &retry_s)) {
-		char ra[16];
-		snprintf(ra, sizeof(ra), "%u", retry_s);
-		char msg[128];
-		snprintf(msg, sizeof(msg), "too many messages: try again in %u s", retry_s);
-		audit_deny(req, to, bytes, "rate limited");
-		http_response_error(resp, 429, msg);
-		http_response_add_header(resp, "Retry-After", ra);
 		json_decref(body);
 		return 0;
 	}

@@ -11,7 +11,8 @@
  * Who may write to whom: admins to anyone (also a demo identity with a desktop), members to
  * members and admins, demo identities to admins only ("messages.demo": "admins") or to
  * nobody ("none"). A recipient's block stops everyone but admins. Each sender has a token
- * bucket (rate_burst, rate_per_minute): beyond it, 429 with Retry-After.
+ * bucket (rate_burst, rate_per_minute) that every attempt draws on, refused ones too: beyond
+ * it, 429 with Retry-After.
  *
  * Each user's mailbox (inbox + blocks) is one kv value, "messages/<user>", written whole
  * (atomically) on every change and loaded into memory at start. A message goes at once to

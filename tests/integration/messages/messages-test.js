@@ -81,7 +81,7 @@ const cases = {
 	},
 
 	async bad() {
-		const b = await start();
+		const b = await start({ messages: { rate_burst: 100 } });
 		const bogie = await lib.login(b, 'bogie');
 		const cases = [
 			[{ to: 'bea' }, 400, /JSON object/],
@@ -140,7 +140,11 @@ const cases = {
 		assert.ok(ra >= 1 && ra <= 10, `Retry-After ${last.headers['retry-after']}`);
 		const a = audits(b, 'message.send').filter((l) => l.outcome === 'deny');
 		assert.strictEqual(a.length, 3);
+		assert.ok(a.every((l) => l.detail.bytes > 0));
 		assert.deepStrictEqual([a[0].user, a[0].detail.reason, a[0].detail.to], ['bogie', 'rate limited', 'bea']);
+		// refused attempts draw on the bucket too: a flood of bad requests is held up as well
+		const bad = await req(b, bogie, 'POST', '/api/messages', { to: 'nobody', text: '' });
+		assert.strictEqual(bad.status, 429, bad.body);
 		// another sender is not held up
 		assert.strictEqual((await send(b, mauve, 'bea', 'hello')).status, 201);
 		await lib.stopBroker(b);
