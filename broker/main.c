@@ -759,6 +759,9 @@ main(int argc, char **argv)
 	    .stop_data = dsync,
 	    .authn = authn,
 	    .vncgw = vncgw,
+#ifdef AB_HAVE_ISOLATION
+	    .id_slots = isolation_is_oci(iso),
+#endif
 	};
 	struct users_admin *uadmin = NULL;
 	if (users_initial && users_admin_new(loop, &up, &uadmin, &err) == 0 &&

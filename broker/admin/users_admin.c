@@ -144,6 +144,32 @@ free_uid(json_t *users)
 	return max + 1;
 }
 
+/*
+ * Containers take host id slots by position: the table's users first, then the desktops of
+ * identities outside it (demo links) in the slots right after (broker/isolation). A user
+ * appended to the table takes the first of those: refused while any such desktop runs, so two
+ * containers never share an id range. (A deleted user's place is reused without this.)
+ */
+static int
+demo_slots_free(struct users_admin *ua, struct ab_err *err)
+{
+	_cleanup_(json_decrefp) json_t *all = desktop_manager_list(ua->p.desktops);
+	size_t i;
+	json_t *d;
+	json_array_foreach(all, i, d)
+	{
+		const char *user = json_string_value(json_object_get(d, "user"));
+		if (user && !users_find(ua->db, user))
+			return ab_err_set(
+			    err, EBUSY,
+			    "a desktop outside the user table is running ('%s'): a new user "
+			    "takes the container slot after the table's, where such desktops "
+			    "run; add the user when none runs",
+			    user);
+	}
+	return 0;
+}
+
 static int
 edit_add(struct users_admin *ua, json_t *next, json_t *body, struct ab_err *err)
 {
@@ -178,6 +204,8 @@ edit_add(struct users_admin *ua, json_t *next, json_t *body, struct ab_err *err)
 	if (!hash)
 		return ab_err_set(err, EIO, "password: crypt(3) failed");
 	ssize_t gone = find(next, name, true);
+	if (gone < 0 && ua->p.id_slots && (r = demo_slots_free(ua, err)) < 0)
+		return r;
 	/* a deleted user's place (and ids) are taken again: their kept home comes back */
 	long long uid = gone >= 0
 	                    ? json_integer_value(json_object_get(json_array_get(next, gone), "uid"))

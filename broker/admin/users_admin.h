@@ -53,6 +53,11 @@ struct users_admin_params {
 	void *stop_data;
 	struct authn *authn; /* may be NULL */
 	struct vncgw *vncgw; /* may be NULL */
+	/*
+	 * Desktops run in containers whose host id range is their table position (the OCI
+	 * launcher): a user is then appended only while no desktop outside the table runs.
+	 */
+	bool id_slots;
 };
 
 struct users_admin;

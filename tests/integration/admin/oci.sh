@@ -4,8 +4,9 @@
 # The admin console's API with desktops in real containers (runc, session.launcher "oci"):
 # GET /api/admin/desktops reads each desktop's usage from its own cgroup (source "cgroup",
 # memory and pids against the profile's limits), and a bulk stop of two of three desktops
-# removes exactly those containers, answered and audited per user. Root only; everything in a
-# network namespace of the test's own (docs/admin.md).
+# removes exactly those containers, answered and audited per user; no user is appended while a
+# demo desktop holds the container slot after the table's. Root only; everything in a network
+# namespace of the test's own (docs/admin.md).
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
 rt=runc
@@ -18,7 +19,7 @@ oci_setup adm
 
 hash=$(openssl passwd -6 -salt abadmin "s3cret-pw")
 broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' <<EOT
- "auth": {"local": {"enabled": true}, "demo": {"enabled": false}},
+ "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
  "users": [
    {"name": "ada", "role": "admin", "profile": "admin", "uid": 1000, "password_hash": "$hash"},
    {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "password_hash": "$hash"},
@@ -29,7 +30,10 @@ broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' <<EOT
              "read_only_root": false, "persistent": true, "ttl_minutes": 0},
    "dev": {"title": "Developer", "apps": [], "limits": {"cpu_millis": 1500, "memory_mb": 768, "pids": 300},
            "network": {"egress": "none", "lan": [], "services": []}, "services": [],
-           "read_only_root": false, "persistent": true, "ttl_minutes": 0}}
+           "read_only_root": false, "persistent": true, "ttl_minutes": 0},
+   "trial": {"title": "Trial", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
+             "network": {"egress": "none", "lan": [], "services": []}, "services": [],
+             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}
 EOT
 
 start_broker "$T/broker.log"
@@ -72,6 +76,19 @@ for u in bea cid; do
 	grep -q "\"user\":\"ada\".*\"event\":\"admin.desktop.stop\",\"outcome\":\"grant\",\"detail\":{\"target\":\"$u\"" "$T/audit.log" &&
 		ok "admin.desktop.stop of $u audited" || bad "no audit line for $u: $(grep admin.desktop "$T/audit.log")"
 done
+
+# A demo desktop runs in the container slot right after the table's: no user may be appended
+# (their id ranges would be the same), said clearly, audited, the table unchanged.
+code=$(post /api/demo '{"profile":"trial"}')
+demo=$(jq -r .user "$T/resp" 2>/dev/null)
+[ "$code" = 200 ] && wait_for 60 desk_ready "$demo" && ok "demo desktop $demo runs" ||
+	bad "demo: $code $(cat "$T/resp")"
+code=$(post_as ada /api/admin/users '{"name":"dan","role":"member","profile":"dev","password":"long-enough"}')
+[ "$code" = 409 ] && grep -q "outside the user table is running" "$T/resp" &&
+	ok "no user appended while a demo desktop holds the next slot (409)" || bad "add: $code $(cat "$T/resp")"
+grep -q '"event":"admin.user.add","outcome":"deny","detail":{"target":"dan","reason":"a desktop outside the user table' "$T/audit.log" &&
+	ok "the refusal is audited" || bad "no admin.user.add deny line"
+[ ! -e "$T/data/users.json" ] && ok "the table is unchanged" || bad "users.json written"
 
 stop_broker_ok
 sanitizer_check "$T/broker.log"
