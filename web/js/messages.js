@@ -195,6 +195,13 @@ function setup() {
 	$('share-close').onclick = toggleShare;
 	$('share-create').onclick = createLink;
 	$('share-copy').onclick = () => navigator.clipboard?.writeText($('share-url').value);
+	// a demo desktop is not shared (the broker refuses it): no button for it
+	fetch('/api/me', { credentials: 'same-origin' })
+		.then((r) => (r.ok ? r.json() : null))
+		.then((me) => {
+			if (me?.role === 'demo') $('btn-share').hidden = true;
+		})
+		.catch(() => {});
 	refreshInbox();
 	setInterval(() => {
 		refreshInbox();
