@@ -30,7 +30,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -677,7 +679,13 @@ lock_dir(const char *dir, int *ret_fd, struct ab_err *err)
 	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return ab_err_errno(err, errno, "opening '%s'", path);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	/*
+	 * A lock whose recorded owner is gone is still held by something of its: a child it had
+	 * forked that has not exec'd or exited yet (a broker killed while starting a desktop).
+	 * That lasts moments: wait up to 3 s for it before refusing. A live owner is refused at
+	 * once.
+	 */
+	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
 		int e = errno;
 		if (e != EWOULDBLOCK)
 			return ab_err_errno(err, e, "locking '%s'", path);
@@ -685,6 +693,11 @@ lock_dir(const char *dir, int *ret_fd, struct ab_err *err)
 		ssize_t n = pread(fd, owner, sizeof(owner) - 1, 0);
 		owner[n > 0 ? n : 0] = '\0';
 		owner[strcspn(owner, "\n")] = '\0';
+		long opid = atol(owner);
+		if (opid > 0 && kill((pid_t)opid, 0) < 0 && errno == ESRCH && tries < 30) {
+			usleep(100 * 1000);
+			continue;
+		}
 		return ab_err_set(err, EBUSY,
 		                  "the kv store '%s' is in use by another process (pid %s): "
 		                  "two brokers must not share one data.dir / kv.dir",
