@@ -254,6 +254,15 @@ handle(json_t *m)
 				ab_warn("control channel: restore: keyboard: %s", err.msg);
 		}
 		deskstate_free(&ds);
+	} else if (strcmp(type, "font") == 0) {
+		/* {"size": 11}: the UI font size (argobox-settings) */
+		json_t *sz = json_object_get(m, "size");
+		if (!json_is_integer(sz) || json_integer_value(sz) < THEME_FONT_MIN ||
+		    json_integer_value(sz) > THEME_FONT_MAX)
+			ab_warn("control channel: font needs an integer 'size' in [%d, %d]",
+			        THEME_FONT_MIN, THEME_FONT_MAX);
+		else
+			theme_set_font_size((int)json_integer_value(sz));
 	} else if (strcmp(type, "notifications") == 0) {
 		/* {"dnd": true}: do not disturb on or off (argobox-settings) */
 		json_t *d = json_object_get(m, "dnd");
@@ -374,9 +383,9 @@ ctl_stop(void)
 /*
  * Requests from apps in the desktop (argobox-settings): control messages, one JSON object
  * a line, appended to the root window's _ARGOBOX_CTL_REQUEST. Read and deleted at once;
- * only the settings types are taken (theme, wallpaper, keyboard, taskbar, notifications), with the
- * same validation as from the control channel, so the change is exported like any other, and
- * services_request, relayed to the broker (apprelay.c).
+ * only the settings types are taken (theme, wallpaper, keyboard, taskbar, notifications, font),
+ * with the same validation as from the control channel, so the change is exported like any other,
+ * and services_request, relayed to the broker (apprelay.c).
  */
 bool
 ctl_handle_property(XPropertyEvent *e)
@@ -407,7 +416,7 @@ ctl_handle_property(XPropertyEvent *e)
 			t = "";
 		if (strcmp(t, "theme") == 0 || strcmp(t, "wallpaper") == 0 ||
 		    strcmp(t, "keyboard") == 0 || strcmp(t, "taskbar") == 0 ||
-		    strcmp(t, "notifications") == 0)
+		    strcmp(t, "notifications") == 0 || strcmp(t, "font") == 0)
 			handle(m);
 		else if (strcmp(t, "services_request") == 0)
 			apprelay_request(m);

@@ -8,6 +8,7 @@
 #include "ab_util.h"
 
 #include <X11/Xatom.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,11 +33,59 @@ theme_publish(void)
 	                (unsigned char *)buf, n);
 }
 
+/* The font size the user chose (argobox-settings), kept in the state's prefs: 0 when none. */
+static int
+pref_font_size(void)
+{
+	json_t *s = json_object_get(json_object_get(wm.ds.prefs, "settings"), "font_size");
+	json_int_t v = json_is_integer(s) ? json_integer_value(s) : 0;
+	return v >= THEME_FONT_MIN && v <= THEME_FONT_MAX ? (int)v : 0;
+}
+
+/* `base` (a Pango description, "Noto Sans,DejaVu Sans 10") with its size set to `size`. */
+static void
+font_with_size(const char *base, int size, char *out, size_t n)
+{
+	const char *sp = strrchr(base, ' ');
+	size_t keep = strlen(base);
+	if (sp && sp[1] && strspn(sp + 1, "0123456789.") == strlen(sp + 1))
+		keep = (size_t)(sp - base);
+	snprintf(out, n, "%.*s %d", (int)keep, base, size);
+}
+
 void
 theme_apply(void)
 {
+	static char base[sizeof(wm.theme.font)];
+	if (!base[0])
+		snprintf(base, sizeof(base), "%s", wm.theme.font); /* the configured font */
 	ab_theme_set(&wm.theme, wm.ds.mode == DESKSTATE_DARK, wm.ds.accent);
+	int size = pref_font_size();
+	if (size)
+		font_with_size(base, size, wm.theme.font, sizeof(wm.theme.font));
+	else
+		snprintf(wm.theme.font, sizeof(wm.theme.font), "%s", base);
 	theme_publish();
+}
+
+int
+theme_set_font_size(int size)
+{
+	if (size < THEME_FONT_MIN || size > THEME_FONT_MAX)
+		return -EINVAL;
+	if (!wm.ds.prefs)
+		wm.ds.prefs = json_object();
+	json_t *p = json_object_get(wm.ds.prefs, "settings");
+	if (!json_is_object(p)) {
+		p = json_object();
+		json_object_set_new(wm.ds.prefs, "settings", p);
+	}
+	json_object_set_new(p, "font_size", json_integer(size));
+	theme_apply();
+	theme_redraw_all();
+	state_changed();
+	ab_info("font size %d: '%s'", size, wm.theme.font);
+	return 0;
 }
 
 void

@@ -328,6 +328,10 @@ void workspace_send(struct client *c, int ws);
 
 /* theme.c: colours and drawing helpers */
 void theme_apply(void);
+/* The UI font's size in points (prefs "settings": {"font_size"}), for the shell and the apps. */
+#define THEME_FONT_MIN 7
+#define THEME_FONT_MAX 18
+int theme_set_font_size(int size); /* 0, or -EINVAL out of range */
 void theme_set(enum deskstate_mode mode, const char *accent);
 void theme_text(cairo_t *cr, const char *text, const char *font, double x, double y, double w,
                 double h, bool center);

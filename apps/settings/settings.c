@@ -30,7 +30,7 @@
 
 #define ROW_H 44
 
-enum row { R_THEME, R_ACCENT, R_WALLPAPER, R_KEYBOARD, R_NOTIFY, R_SCREEN, R_MAX };
+enum row { R_THEME, R_ACCENT, R_FONT, R_WALLPAPER, R_KEYBOARD, R_NOTIFY, R_SCREEN, R_MAX };
 
 static const char *const accents[] = {"#3d8bfd", "#22a06b", "#e5484d", "#f5a524",
                                       "#8e4ec6", "#0ea5b7", "#d6409f", "#6b7280"};
@@ -58,6 +58,15 @@ x_error(Display *dpy, XErrorEvent *e)
 {
 	x_failed = true;
 	return 0;
+}
+
+/* The size at the end of the theme's font description ("Noto Sans 10"), 10 when none. */
+static int
+font_size(const struct ab_theme *t)
+{
+	const char *sp = strrchr(t->font, ' ');
+	int v = sp ? atoi(sp + 1) : 0;
+	return v > 0 ? v : 10;
 }
 
 /* Do not disturb, as the wm publishes it ("dnd": true near the start of its JSON). */
@@ -215,6 +224,16 @@ settings_change(struct settings *s, int dir)
 		snprintf(s->message, sizeof(s->message), "keyboard layout: %s", layouts[i]);
 		break;
 	}
+	case R_FONT: {
+		int size = font_size(t) + (dir < 0 ? -1 : 1);
+		if (size < 7 || size > 18) {
+			snprintf(s->message, sizeof(s->message), "font size: 7 to 18");
+			break;
+		}
+		settings_send(s, json_pack("{s:s,s:i}", "type", "font", "size", size));
+		snprintf(s->message, sizeof(s->message), "font size: %d", size);
+		break;
+	}
 	case R_NOTIFY:
 		s->dnd = !s->dnd;
 		settings_send(s, json_pack("{s:s,s:b}", "type", "notifications", "dnd", s->dnd));
@@ -254,8 +273,9 @@ settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
 	struct settings *s = app->data;
 	const struct ab_theme *t = &app->theme;
 	const double *fg = selected ? t->sel_text : t->text;
-	static const char *const names[] = {"Theme",           "Accent colour", "Wallpaper",
-	                                    "Keyboard layout", "Notifications", "Screen size"};
+	static const char *const names[] = {"Theme",      "Accent colour",   "Font size",
+	                                    "Wallpaper",  "Keyboard layout", "Notifications",
+	                                    "Screen size"};
 	int sw, sh;
 	char v[160];
 	switch ((enum row)i) {
@@ -275,6 +295,9 @@ settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
 		break;
 	case R_KEYBOARD:
 		snprintf(v, sizeof(v), "‹ %s ›", s->layout[0] ? s->layout : "default");
+		break;
+	case R_FONT:
+		snprintf(v, sizeof(v), "‹ %d pt ›", font_size(t));
 		break;
 	case R_NOTIFY:
 		snprintf(v, sizeof(v), "‹ %s ›", s->dnd ? "Do not disturb" : "On");
@@ -391,7 +414,7 @@ main(int argc, char **argv)
 	struct ab_app_config cfg = {.name = "settings",
 	                            .title = "Settings",
 	                            .width = 560,
-	                            .height = 430,
+	                            .height = 470,
 	                            .icon = settings_icon,
 	                            .ops = &settings_ops,
 	                            .data = s};

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # argobox-settings under a real Xvfb + argobox-wm: each change goes to the wm as a control
 # message (_ARGOBOX_CTL_REQUEST) and ends up in the wm's exported desktop state (the path to
-# KV): theme, accent, wallpaper, keyboard layout, do not disturb; the screen size changes by
+# KV): theme, accent, font size, wallpaper, keyboard layout, do not disturb; the screen size changes by
 # RandR. A bad request is refused by the wm.
 . "$(dirname "$0")/lib.sh"
 start_desktop 1024x768
@@ -31,19 +31,25 @@ has_colour "$T/s2.png" "#1b1e24" 5000 || fail "settings did not follow the dark 
 # row 2: accent -> the next one (#22a06b)
 xdotool key Down Right
 wait_for 10 state_has '.theme.accent == "#22a06b"' || fail "accent not in the exported state"
-# row 3: wallpaper -> one of the shipped PNGs
+# row 3: font size -> one point larger: published in the theme (the apps follow it) and kept
+xdotool key Down Right
+wait_for 10 state_has '.prefs.settings.font_size == 11' || fail "font size not in the state's prefs"
+xprop -root _ARGOBOX_THEME | grep -q 'font=.* 11' || fail "font size not published: $(xprop -root _ARGOBOX_THEME)"
+xdotool key Left
+wait_for 10 state_has '.prefs.settings.font_size == 10' || fail "font size not back to 10"
+# row 4: wallpaper -> one of the shipped PNGs
 xdotool key Down Right
 wait_for 10 state_has '.wallpaper.image | test("\\.png$")' || fail "wallpaper not in the state"
-# row 4: keyboard layout us -> us(intl)
+# row 5: keyboard layout us -> us(intl)
 xdotool key Down Right
 wait_for 10 state_has '.keyboard.layout == "us(intl)"' || fail "keyboard layout not in the state"
 
-# row 5: notifications -> do not disturb: the wm publishes it and keeps it in the state's prefs
+# row 6: notifications -> do not disturb: the wm publishes it and keeps it in the state's prefs
 xdotool key Down Right
 wait_for 10 sh -c "xprop -root _ARGOBOX_NOTIFICATIONS | grep -q '\\\\\"dnd\\\\\":true'" ||
 	fail "do not disturb not published: $(xprop -root _ARGOBOX_NOTIFICATIONS | head -c 200)"
 wait_for 10 state_has '[.. | objects | select(has("dnd")) | .dnd] | any' || fail "dnd not in the exported state"
-# row 6: screen size -> another size the X server allows (RandR), which the wm follows
+# row 7: screen size -> another size the X server allows (RandR), which the wm follows
 size0=$(xwininfo -root | awk '/-geometry/{print $2}')
 xdotool key Down Right
 wait_for 10 sh -c "[ \"\$(xwininfo -root | awk '/-geometry/{print \$2}')\" != '$size0' ]" ||
