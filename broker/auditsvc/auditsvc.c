@@ -91,6 +91,10 @@ query_param(struct http_request *req, int i, char frag[MAX_PARAM_BYTES + 32], co
 	if (lws_hdr_copy_fragment(req->wsi, frag, MAX_PARAM_BYTES + 32, WSI_TOKEN_HTTP_URI_ARGS,
 	                          i) < 0)
 		return 0;
+	/* an empty query string ("...audit?") reaches us as one fragment "/": no parameter */
+	if (i == 0 && strcmp(frag, "/") == 0 &&
+	    lws_hdr_fragment_length(req->wsi, WSI_TOKEN_HTTP_URI_ARGS, 1) <= 0)
+		return 0;
 	char *eq = strchr(frag, '=');
 	*key = frag;
 	*val = "";

@@ -152,6 +152,9 @@ def case_api(tmp):
                    ("cursor=abc", "cursor"), ("outcome=maybe", "outcome")]:
         st, body = b.get_json("/api/admin/audit?" + q)
         check(st == 400 and why in body["error"], f"{q[:40]}: {st} {body}")
+    # an empty query string is no filter at all
+    st, body = b.get_json("/api/admin/audit?")
+    check(st == 200 and "events" in body, f"empty query string: {st} {body}")
     # a 10 MB filter never reaches the handler: the server refuses the request line
     try:
         st, _, _ = b.get("/api/admin/audit?q=" + "y" * (10 << 20))
