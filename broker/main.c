@@ -374,6 +374,8 @@ struct users_apply_ctx {
 	struct apps_ctx *apps;
 	struct authn *authn;
 	struct messages *messages;
+	struct services *services;
+	struct auditsvc *auditsvc;
 #ifdef AB_HAVE_ISOLATION
 	struct isolation *iso;
 #endif
@@ -386,6 +388,10 @@ users_apply(void *data, const struct users_db *db)
 	c->apps->db = db;
 	authn_set_users(c->authn, db);
 	messages_set_users(c->messages, db);
+	/* who gets service and audit alerts on their desktop: an admin removed or demoted must
+	 * stop receiving them at once, a new one start */
+	services_set_users(c->services, db);
+	auditsvc_set_users(c->auditsvc, db);
 #ifdef AB_HAVE_ISOLATION
 	isolation_set_users(c->iso, db);
 #endif
@@ -740,6 +746,8 @@ main(int argc, char **argv)
 	    .apps = &apps,
 	    .authn = authn,
 	    .messages = messages,
+	    .services = services,
+	    .auditsvc = auditsvc,
 #ifdef AB_HAVE_ISOLATION
 	    .iso = iso,
 #endif

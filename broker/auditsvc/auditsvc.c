@@ -722,6 +722,13 @@ auditsvc_attach(struct auditsvc *a, struct desktop_manager *desktops, const stru
 }
 
 void
+auditsvc_set_users(struct auditsvc *a, const struct users_db *users)
+{
+	if (a)
+		a->users = users;
+}
+
+void
 auditsvc_detach(struct auditsvc *a)
 {
 	if (!a)

@@ -47,6 +47,9 @@ struct kv;
 void auditsvc_attach(struct auditsvc *a, struct desktop_manager *desktops,
                      const struct users_db *users, struct kv *kv);
 void auditsvc_detach(struct auditsvc *a);
+/* The users table changed (the admin console): alerts go to its admins from now on. The table
+ * is borrowed as in auditsvc_attach(). */
+void auditsvc_set_users(struct auditsvc *a, const struct users_db *users);
 
 /* Unregisters the sink, flushes the store (bounded), frees. Accepts NULL. */
 void auditsvc_free(struct auditsvc *a);

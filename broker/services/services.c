@@ -1629,6 +1629,13 @@ services_reload(struct services *svc, struct services_registry *reg, const char 
 }
 
 void
+services_set_users(struct services *svc, const struct users_db *users)
+{
+	if (svc)
+		svc->p.users = users;
+}
+
+void
 services_set_reload(struct services *svc, services_reload_fn fn, void *data)
 {
 	svc->reload = fn;

@@ -243,6 +243,9 @@ int services_reload(struct services *svc, struct services_registry *reg, const c
  */
 typedef int (*services_reload_fn)(void *data, const char *by, struct ab_err *err);
 void services_set_reload(struct services *svc, services_reload_fn fn, void *data);
+/* The users table changed (the admin console): notifications go to its admins from now on.
+ * Borrowed, like services_params.users. */
+void services_set_users(struct services *svc, const struct users_db *users);
 /*
  * Runs the reload hook for `by`; on success a new reference to what changed (the
  * service.reload detail), else NULL with err set (audited as a service.reload failure).

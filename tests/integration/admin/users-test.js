@@ -232,6 +232,40 @@ const tests = {
 		assert.strictEqual(run.status, 1, 'the broker does not start on a damaged user table');
 		assert.match(String(run.stderr), /user table '[^']*users\.json': users\[0\]/);
 	},
+
+	/* Audit alerts go to the admins of the current table: promoted, demoted or disabled by the
+	 * console, with no restart (they went to the start's admins until the restart). */
+	async alerts() {
+		const acfg = JSON.parse(JSON.stringify(cfg));
+		acfg.audit = Object.assign({}, acfg.audit, {
+			alerts: { rules: [{ name: 'user-change', event: 'admin.user.', outcome: 'grant', threshold: 1, window_s: 60 }] },
+		});
+		const b = await lib.startBroker({ tmp, cfg: acfg });
+		const admin = await lib.login(b, 'daniel');
+		// daniel's and bogie's desktops run (a sign-in starts one; the fake session logs the
+		// notifications it gets)
+		await lib.login(b, 'bogie');
+		await waitFor('both desktops', () => /start pid=/.test(b.fakeLog('daniel')) && /start pid=/.test(b.fakeLog('bogie')));
+		const notified = async (n) => {
+			const l = await waitFor(`alert ${n}`, () => audits(b, 'audit.alert').filter((x) => x.detail.rule === 'user-change')[n - 1]);
+			return [...l.detail.notified].sort();
+		};
+		// promoted: the next alert reaches bogie's desktop too
+		assert.strictEqual((await act(b, admin, 'bogie', 'role', { role: 'admin' })).status, 200);
+		await notified(1);
+		assert.strictEqual((await act(b, admin, 'bea', 'profile', { profile: 'developer' })).status, 200);
+		assert.deepStrictEqual(await notified(2), ['bogie', 'daniel'], 'a promoted admin gets the alerts');
+		await waitFor('the alert on bogie\'s desktop', () => /Audit alert: user-change/.test(b.fakeLog('bogie')));
+		// demoted: no more alerts for him
+		assert.strictEqual((await act(b, admin, 'bogie', 'role', { role: 'member' })).status, 200);
+		await notified(3);
+		const before = (b.fakeLog('bogie').match(/Audit alert/g) || []).length;
+		assert.strictEqual((await act(b, admin, 'bea', 'profile', { profile: 'developer' })).status, 200);
+		assert.deepStrictEqual(await notified(4), ['daniel'], 'a demoted admin no longer gets the alerts');
+		await new Promise((r) => setTimeout(r, 300));
+		assert.strictEqual((b.fakeLog('bogie').match(/Audit alert/g) || []).length, before, 'no alert reached the demoted admin\'s desktop');
+		await lib.stopBroker(b);
+	},
 };
 
 const which = process.argv[2];
