@@ -179,6 +179,8 @@ rfbflow_scan(struct rfbflow *f, uint8_t *buf, size_t *len, bool behind)
 		if (ml == 0 || (p[0] == 3 && avail < 10))
 			break;
 		if (p[0] != 3 || !behind) {
+			if (p[0] == 4 || p[0] == 5)
+				f->inputs++;
 			f->fwd += (size_t)AB_MIN((uint64_t)ml, (uint64_t)avail);
 			f->skip = (uint64_t)ml - AB_MIN((uint64_t)ml, (uint64_t)avail);
 			continue;
@@ -203,6 +205,7 @@ rfbflow_scan(struct rfbflow *f, uint8_t *buf, size_t *len, bool behind)
 				continue;
 			}
 			/* input goes first */
+			f->inputs++;
 			uint8_t req[10];
 			memcpy(req, p, 10);
 			memmove(p, q, (size_t)ql);

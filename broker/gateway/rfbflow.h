@@ -56,6 +56,7 @@ struct rfbflow {
 	bool holding;     /* a FramebufferUpdateRequest waits at buf[fwd] */
 	uint64_t held;    /* spells of holding (requests that waited) */
 	uint64_t merged;  /* requests merged into a waiting one */
+	uint64_t inputs;  /* key and pointer events cleared to go (the desktop's "last input") */
 };
 
 void rfbflow_init(struct rfbflow *f, enum rfbflow_start start);

@@ -1065,7 +1065,10 @@ vncgw_scan(struct vncgw_conn *c)
 	bool behind =
 	    rfbflow_behind(c->toc.len, (size_t)outq, c->g->buffer_bytes) && b->len < b->cap / 2;
 	bool was = c->flow.transparent;
+	uint64_t inputs = c->flow.inputs;
 	rfbflow_scan(&c->flow, b->d + b->head, &b->len, behind);
+	if (c->flow.inputs != inputs && c->desktop)
+		desktop_note_input(c->desktop); /* the admin console's "last input" */
 	if (c->flow.transparent && !was)
 		ab_debug("vnc gateway: %s: client message type %d: forwarded unpaced from now on",
 		         c->peer, c->flow.unknown);

@@ -219,6 +219,7 @@ test_not_behind_passes_all(void **state)
 	assert_memory_equal(s->out, want, wn);
 	assert_int_equal(s->len, 0);
 	assert_int_equal(s->f.held, 0);
+	assert_int_equal(s->f.inputs, 2); /* the key and the pointer event: "last input" */
 	sim_free(s);
 }
 
@@ -417,6 +418,7 @@ test_input_goes_first(void **state)
 	struct msg m = fbur(1, 0, 0, 30, 30);
 	assert_memory_equal(s->buf, m.b, 10);
 	assert_true(s->f.holding);
+	assert_int_equal(s->f.inputs, 3); /* each counted once, moved ahead or not */
 	sim_free(s);
 }
 
