@@ -19,7 +19,9 @@ WM_PID=$WPID
 export DISPLAY=$(tr '\0' '\n' <"/proc/$WPID/environ" | sed -n 's/^DISPLAY=//p')
 wait_for 20 sh -c "xprop -root _NET_SUPPORTING_WM_CHECK | grep -q 'window id'" || fail "wm not running"
 vnc() { ASAN_OPTIONS=detect_leaks=0 "$VNC" "$RUN/rfb.sock" "$@" >>"$T/vnc.log" 2>&1 || fail "vnctest $*"; }
-screen_is() { xdpyinfo | grep -q "dimensions: *$1 pixels"; }
+# (grep without -q reads to the end: with pipefail, a grep -q that leaves early can fail the
+# pipeline when xdpyinfo, still writing, gets SIGPIPE)
+screen_is() { xdpyinfo | grep "dimensions: *$1 pixels" >/dev/null; }
 
 client_as FAR Far far 300x200+1150+100
 client_as NEAR Near near 300x200+100+100
