@@ -11,9 +11,7 @@ set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
 rt=runc
 . "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
-need_root "user namespaces, cgroups, nftables"
-need_tools runc ip nsenter nft jq curl openssl
-need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
+need_oci_broker
 
 oci_setup adm
 

@@ -14,9 +14,7 @@ set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
 S=${AB_SOURCE_DIR:?run through ctest}
 . "$S/tests/lib/sh/lib.sh"
-need_root "user namespaces, cgroups, nftables"
-need_tools runc ip nsenter nft jq curl openssl python3
-need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
+need_oci_broker python3
 
 tag=$$
 ab_tmpdir ab-svce 755

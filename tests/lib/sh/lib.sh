@@ -337,6 +337,11 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
+need_oci_broker() { # need_oci_broker [TOOL...]: what a test of the broker with runc desktops needs
+	need_root "user namespaces, cgroups, nftables"
+	need_tools runc ip nsenter nft jq curl openssl "$@"
+	need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
+}
 oci_setup() { # oci_setup TAG [RUNTIME]
 	ab_tmpdir "ab-$1" 755
 	oci_sandbox "ab$1-$$" "ab$1$$-" "ab$1$$" "${2:-runc}"

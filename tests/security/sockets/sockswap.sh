@@ -19,10 +19,8 @@ set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
 H=$(cd "$(dirname "$0")" && pwd)
 . "${AB_SOURCE_DIR:-$(cd "$H/../../.." && pwd)}/tests/lib/sh/lib.sh"
-need_root "user namespaces, cgroups, nftables"
-need_tools runc ip nsenter nft jq curl openssl python3
+need_oci_broker python3
 VNCC=$B/tests/integration/vncgw/ab_vncgw_client
-need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
 
 ROOT_PID=
 oci_setup k
