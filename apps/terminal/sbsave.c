@@ -48,18 +48,21 @@ sbsave_dir(void)
 }
 
 char *
-sbsave_path(const char *key)
+sbsave_path(const char *key, int tab)
 {
-	if (!sbsave_key_valid(key))
+	if (!sbsave_key_valid(key) || tab < 0 || tab >= SBSAVE_TABS_MAX)
 		return NULL;
 	_cleanup_free_ char *dir = sbsave_dir();
-	return dir ? ab_xasprintf("%s/%s.txt", dir, key) : NULL;
+	if (!dir)
+		return NULL;
+	return tab ? ab_xasprintf("%s/%s.%d.txt", dir, key, tab)
+	           : ab_xasprintf("%s/%s.txt", dir, key);
 }
 
 int
-sbsave_write(const char *key, const char *text, size_t len, struct ab_err *err)
+sbsave_write(const char *key, int tab, const char *text, size_t len, struct ab_err *err)
 {
-	_cleanup_free_ char *path = sbsave_path(key);
+	_cleanup_free_ char *path = sbsave_path(key, tab);
 	_cleanup_free_ char *dir = sbsave_dir();
 	if (!path || !dir)
 		return ab_err_set(err, EINVAL, "no place for the scrollback of '%s' (HOME unset?)",
@@ -79,10 +82,10 @@ sbsave_write(const char *key, const char *text, size_t len, struct ab_err *err)
 }
 
 int
-sbsave_read(const char *key, char **ret_text, size_t *ret_len, time_t *ret_mtime,
+sbsave_read(const char *key, int tab, char **ret_text, size_t *ret_len, time_t *ret_mtime,
             struct ab_err *err)
 {
-	_cleanup_free_ char *path = sbsave_path(key);
+	_cleanup_free_ char *path = sbsave_path(key, tab);
 	if (!path)
 		return ab_err_set(err, ENOENT, "no saved scrollback for '%s'", key ? key : "");
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -110,11 +113,41 @@ sbsave_read(const char *key, char **ret_text, size_t *ret_len, time_t *ret_mtime
 }
 
 void
-sbsave_remove(const char *key)
+sbsave_remove(const char *key, int from_tab)
 {
-	_cleanup_free_ char *path = sbsave_path(key);
-	if (path)
-		unlink(path);
+	for (int tab = AB_MAX(0, from_tab); tab < SBSAVE_TABS_MAX; tab++) {
+		_cleanup_free_ char *path = sbsave_path(key, tab);
+		if (path)
+			unlink(path);
+	}
+}
+
+/* A saved text's file name: "<key>.txt" or "<key>.<1..SBSAVE_TABS_MAX-1>.txt". */
+static bool
+sbsave_name_valid(const char *name)
+{
+	char key[SBSAVE_KEY_LEN + 1];
+	size_t n = strlen(name);
+	if (n < SBSAVE_KEY_LEN + 4 || strcmp(name + n - 4, ".txt") != 0)
+		return false;
+	memcpy(key, name, SBSAVE_KEY_LEN);
+	key[SBSAVE_KEY_LEN] = '\0';
+	if (!sbsave_key_valid(key))
+		return false;
+	if (n == SBSAVE_KEY_LEN + 4)
+		return true;
+	const char *p = name + SBSAVE_KEY_LEN;
+	if (*p++ != '.' || *p < '1' || *p > '9')
+		return false;
+	int tab = 0;
+	for (; p < name + n - 4; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		tab = tab * 10 + (*p - '0');
+		if (tab >= SBSAVE_TABS_MAX)
+			return false;
+	}
+	return true;
 }
 
 void
@@ -127,14 +160,8 @@ sbsave_prune(time_t max_age)
 	time_t now = time(NULL);
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		char key[SBSAVE_KEY_LEN + 1];
-		size_t n = strlen(de->d_name);
-		if (n != SBSAVE_KEY_LEN + 4 || strcmp(de->d_name + SBSAVE_KEY_LEN, ".txt") != 0)
-			continue;
-		memcpy(key, de->d_name, SBSAVE_KEY_LEN);
-		key[SBSAVE_KEY_LEN] = '\0';
 		struct stat st;
-		if (!sbsave_key_valid(key) ||
+		if (!sbsave_name_valid(de->d_name) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (now - st.st_mtime > max_age)

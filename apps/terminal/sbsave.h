@@ -8,7 +8,8 @@
  * desktop state keeps it, and argobox-wm hands it back when it restores the window
  * (ARGOBOX_RESTORE_INSTANCE). The text is ~/.local/state/argobox/terminal/<key>.txt
  * ($XDG_STATE_HOME when set), plain UTF-8 lines, at most SBSAVE_MAX_BYTES (the newest lines),
- * written atomically with mode 0600.
+ * written atomically with mode 0600. A window with several tabs keeps one text per tab, in the
+ * tabs' order: tab 0 in <key>.txt, tab n (1..SBSAVE_TABS_MAX-1) in <key>.<n>.txt.
  */
 #ifndef TERM_SBSAVE_H
 #define TERM_SBSAVE_H
@@ -20,6 +21,7 @@ struct ab_err;
 
 #define SBSAVE_MAX_BYTES (256u << 10)
 #define SBSAVE_KEY_LEN   17 /* "terminal-" + 8 hex */
+#define SBSAVE_TABS_MAX  16 /* tabs of one window */
 
 /* "terminal-" followed by exactly 8 lower-case hex digits. */
 bool sbsave_key_valid(const char *key);
@@ -27,23 +29,26 @@ bool sbsave_key_valid(const char *key);
 void sbsave_key_new(char *out);
 /* The directory the texts live in, owned; NULL without $HOME (and $XDG_STATE_HOME). */
 char *sbsave_dir(void);
-/* <dir>/<key>.txt, owned; NULL when the key is not valid or there is no directory. */
-char *sbsave_path(const char *key);
+/*
+ * <dir>/<key>.txt (tab 0) or <dir>/<key>.<tab>.txt, owned; NULL when the key is not valid, the
+ * tab is not in 0..SBSAVE_TABS_MAX-1 or there is no directory.
+ */
+char *sbsave_path(const char *key, int tab);
 
 /*
- * Writes `text` (len bytes; only its last SBSAVE_MAX_BYTES, from a line start) to the key's
- * file, creating the directory. 0 or -errno with err set.
+ * Writes `text` (len bytes; only its last SBSAVE_MAX_BYTES, from a line start) to the file of
+ * the key's tab, creating the directory. 0 or -errno with err set.
  */
-int sbsave_write(const char *key, const char *text, size_t len, struct ab_err *err);
+int sbsave_write(const char *key, int tab, const char *text, size_t len, struct ab_err *err);
 /*
- * The key's saved text (owned, NUL-terminated, at most SBSAVE_MAX_BYTES), with every control
- * character but newline and tab replaced by '?' (it is fed to the terminal as text), and its
- * modification time. -ENOENT when there is none.
+ * The saved text of the key's tab (owned, NUL-terminated, at most SBSAVE_MAX_BYTES), with every
+ * control character but newline and tab replaced by '?' (it is fed to the terminal as text), and
+ * its modification time. -ENOENT when there is none.
  */
-int sbsave_read(const char *key, char **ret_text, size_t *ret_len, time_t *ret_mtime,
+int sbsave_read(const char *key, int tab, char **ret_text, size_t *ret_len, time_t *ret_mtime,
                 struct ab_err *err);
-/* Removes the key's file (a window the user closed). */
-void sbsave_remove(const char *key);
+/* Removes the files of the key's tabs from `from_tab` on (0: the window's, closed by its user). */
+void sbsave_remove(const char *key, int from_tab);
 /* Removes saved texts not modified for max_age seconds (windows no layout will restore). */
 void sbsave_prune(time_t max_age);
 #endif

@@ -34,9 +34,15 @@
 #define READ_MAX   (256u << 10) /* per loop round, so X events still get their turn */
 #define PAD        4
 #define SEARCH_MAX 128
+#define TABS_MAX   SBSAVE_TABS_MAX
+#define TAB_H      30 /* the tab bar */
+#define TAB_W_MAX  220
 
+struct term_win;
+
+/* One tab: a terminal (libvterm, its pty and child, scrollback, selection, search). */
 struct term {
-	struct ab_app app;
+	struct term_win *win;
 	VTerm *vt;
 	VTermScreen *vs;
 	struct scrollback sb;
@@ -50,8 +56,6 @@ struct term {
 	struct ab_watch *pty_watch;
 	char *out;
 	size_t out_len;
-	struct ab_timer *frame_timer;
-	int64_t last_paint;
 	VTermPos cursor;
 	bool cursor_visible;
 	int mouse_mode;
@@ -67,11 +71,44 @@ struct term {
 	int exit_status;
 	struct sb_cell *scratch; /* one line being pushed to the scrollback */
 	size_t scratch_cap;
+	char title[128]; /* the program's title (OSC 0/2), "" for none */
+	bool save_dirty; /* changed since its text was last saved */
+	bool exited;     /* its program exited: the window reaps the tab */
+	bool activity;   /* output while another tab was shown */
+};
+
+/*
+ * The window: its tabs (at least one while the loop runs), the one shown, and the tab bar
+ * (TAB_H pixels at the top, shown from two tabs on).
+ */
+struct term_win {
+	struct ab_app app;
+	struct term *tabs[TABS_MAX];
+	int ntabs, active;
+	int bar_h;
+	int font_px;
+	char *const *argv; /* each tab's command; NULL: the user's shell */
+	struct ab_timer *frame_timer, *reap_timer;
+	int64_t last_paint;
 	/* scrollback restore (sbsave.h): the window's key, saved every SAVE_MS when changed */
 	char key[SBSAVE_KEY_LEN + 1];
-	bool save_dirty;
 	struct ab_timer *save_timer;
 };
+
+#define TOP(t) (PAD + (t)->win->bar_h)
+
+static struct term *
+term_cur(struct ab_app *app)
+{
+	struct term_win *w = app->data;
+	return w->tabs[w->active];
+}
+
+static void term_tab_add(struct term_win *w);
+static void term_tab_close(struct term_win *w, int i);
+static void term_switch(struct term_win *w, int i);
+static void term_tab_button(struct term_win *w, int button, int x);
+static void term_draw_tabs(struct term_win *w, cairo_t *cr, int width);
 
 /* ---- colours ---- */
 
@@ -160,7 +197,7 @@ term_flush_out(struct term *t)
 		t->out_len -= (size_t)n;
 	}
 	if (t->pty_watch)
-		ab_loop_watch_update(t->app.loop, t->pty_watch,
+		ab_loop_watch_update(t->win->app.loop, t->pty_watch,
 		                     AB_LOOP_READ | (t->out_len ? AB_LOOP_WRITE : 0));
 }
 
@@ -183,23 +220,34 @@ term_send_pending(struct term *t)
 static int64_t
 term_frame_due(struct ab_loop *loop, void *data)
 {
-	struct term *t = data;
-	t->frame_timer = NULL;
-	ab_app_redraw(&t->app);
+	struct term_win *w = data;
+	w->frame_timer = NULL;
+	ab_app_redraw(&w->app);
 	return AB_TIMER_STOP;
 }
 
+/* New output in t: painted now, or at the next frame when the last paint was too recent. */
 static void
 term_damaged(struct term *t)
 {
+	struct term_win *w = t->win;
+	if (w->tabs[w->active] != t) {
+		if (!t->activity) {
+			t->activity = true; /* a mark on its tab */
+			ab_app_redraw(&w->app);
+		}
+		return;
+	}
 	int64_t now = ab_now_ms();
-	if (now - t->last_paint >= FRAME_MS) {
-		ab_app_redraw(&t->app);
-	} else if (!t->frame_timer) {
-		t->frame_timer =
-		    ab_loop_timer(t->app.loop, FRAME_MS - (now - t->last_paint), term_frame_due, t);
+	if (now - w->last_paint >= FRAME_MS) {
+		ab_app_redraw(&w->app);
+	} else if (!w->frame_timer) {
+		w->frame_timer =
+		    ab_loop_timer(w->app.loop, FRAME_MS - (now - w->last_paint), term_frame_due, w);
 	}
 }
+
+static int64_t term_reap(struct ab_loop *loop, void *data);
 
 static void
 term_pty_io(struct ab_loop *loop, int fd, unsigned events, void *data)
@@ -228,7 +276,11 @@ term_pty_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 		if (t->child > 0 && waitpid(t->child, &st, 0) == t->child)
 			t->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		t->child = -1;
-		ab_app_quit(&t->app);
+		t->exited = true;
+		ab_loop_unwatch(t->win->app.loop, t->pty_watch);
+		t->pty_watch = NULL;
+		if (!t->win->reap_timer)
+			t->win->reap_timer = ab_loop_timer(t->win->app.loop, 0, term_reap, t->win);
 		return;
 	}
 	vterm_screen_flush_damage(t->vs);
@@ -251,8 +303,9 @@ term_pty_resize(struct term *t)
 }
 
 static int
-term_spawn(struct term *t, char *const *argv, struct ab_err *err)
+term_spawn(struct term *t, struct ab_err *err)
 {
+	char *const *argv = t->win->argv;
 	struct winsize ws = {.ws_row = (unsigned short)t->rows, .ws_col = (unsigned short)t->cols};
 	int fd = -1;
 	pid_t pid = forkpty(&fd, NULL, NULL, &ws);
@@ -337,10 +390,11 @@ cb_settermprop(VTermProp prop, VTermValue *val, void *user)
 		break;
 	case VTERM_PROP_TITLE:
 		if (val->string) {
-			char title[256];
-			snprintf(title, sizeof(title), "%s", val->string);
-			text_sanitize(title);
-			ab_app_set_title(&t->app, title);
+			snprintf(t->title, sizeof(t->title), "%s", val->string);
+			text_sanitize(t->title);
+			if (t == t->win->tabs[t->win->active])
+				ab_app_set_title(&t->win->app, t->title);
+			ab_app_redraw(&t->win->app); /* the tab's label */
 		}
 		break;
 	default:
@@ -453,8 +507,8 @@ term_resize_grid(struct term *t)
 		cairo_surface_destroy(s);
 	}
 	int bar = t->searching ? t->cell_h + 8 : 0;
-	int cols = AB_MAX(2, (t->app.w - 2 * PAD) / t->cell_w);
-	int rows = AB_MAX(1, (t->app.h - 2 * PAD - bar) / t->cell_h);
+	int cols = AB_MAX(2, (t->win->app.w - 2 * PAD) / t->cell_w);
+	int rows = AB_MAX(1, (t->win->app.h - 2 * PAD - bar - t->win->bar_h) / t->cell_h);
 	if (cols == t->cols && rows == t->rows)
 		return;
 	t->cols = cols;
@@ -465,6 +519,15 @@ term_resize_grid(struct term *t)
 		term_pty_resize(t);
 	if (t->view_off > t->sb.count)
 		t->view_off = t->sb.count;
+}
+
+/* Every tab's grid for the window's size (and the tab bar shown from two tabs on). */
+static void
+term_resize_all(struct term_win *w)
+{
+	w->bar_h = w->ntabs > 1 ? TAB_H : 0;
+	for (int i = 0; i < w->ntabs; i++)
+		term_resize_grid(w->tabs[i]);
 }
 
 /* ---- drawing ---- */
@@ -524,7 +587,7 @@ draw_run(struct term *t, cairo_t *cr, PangoLayout *l, PangoLayout *lb, const cha
 static void
 term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
-	struct term *t = app->data;
+	struct term *t = term_cur(app);
 	if (!t->metrics_ok)
 		term_metrics(t, cr);
 	uint32_t dbg = theme_rgb(app->theme.bg), dfg = theme_rgb(app->theme.text);
@@ -543,7 +606,7 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	char run[1024];
 	for (int r = 0; r < t->rows; r++) {
 		long line = first + r;
-		double y = PAD + r * t->cell_h;
+		double y = TOP(t) + r * t->cell_h;
 		/* backgrounds and selection */
 		for (int c = 0; c < t->cols; c++) {
 			struct sb_cell cell;
@@ -620,7 +683,8 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	}
 	/* cursor */
 	if (t->cursor_visible && t->view_off == 0 && !t->searching) {
-		double cx = PAD + t->cursor.col * t->cell_w, cy = PAD + t->cursor.row * t->cell_h;
+		double cx = PAD + t->cursor.col * t->cell_w,
+		       cy = TOP(t) + t->cursor.row * t->cell_h;
 		set_rgb(cr, acc);
 		if (app->focused) {
 			cairo_rectangle(cr, cx, cy, t->cell_w, t->cell_h);
@@ -645,7 +709,7 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	if (t->view_off) {
 		char s[64];
 		snprintf(s, sizeof(s), "−%zu", t->view_off);
-		ab_draw_text(cr, s, app->theme.font, app->theme.accent, w - 90, PAD, 86);
+		ab_draw_text(cr, s, app->theme.font, app->theme.accent, w - 90, TOP(t), 86);
 	}
 	/* search bar */
 	if (t->searching) {
@@ -662,7 +726,8 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	g_object_unref(lb);
 	pango_font_description_free(fd);
 	pango_font_description_free(fdb);
-	t->last_paint = ab_now_ms();
+	term_draw_tabs(t->win, cr, w);
+	t->win->last_paint = ab_now_ms();
 }
 
 /* ---- selection, copy, paste ---- */
@@ -695,7 +760,7 @@ term_selection_text(struct term *t, size_t *ret_len)
 static void
 term_paste(struct ab_app *app, enum ab_sel which, const char *text, size_t len)
 {
-	struct term *t = app->data;
+	struct term *t = term_cur(app);
 	/* bracketed paste when the program asked for it (vterm adds ESC[200~ / ESC[201~) */
 	vterm_keyboard_start_paste(t->vt);
 	_cleanup_free_ char *conv = ab_xmalloc(len ? len : 1);
@@ -711,7 +776,7 @@ static void
 term_pos(struct term *t, int x, int y, long *line, long *col)
 {
 	int c = (x - PAD + t->cell_w / 2) / AB_MAX(1, t->cell_w);
-	int r = (y - PAD) / AB_MAX(1, t->cell_h);
+	int r = (y - TOP(t)) / AB_MAX(1, t->cell_h);
 	*col = AB_MAX(0, AB_MIN(c, t->cols));
 	r = AB_MAX(0, AB_MIN(r, t->rows - 1));
 	*line = term_lines(t) - t->rows - (long)t->view_off + r;
@@ -746,7 +811,7 @@ term_open_url(struct term *t, long line, int col)
 	if (at == SIZE_MAX || !text_url_at(text, len, at, &s, &e))
 		return;
 	_cleanup_free_ char *url = ab_xstrndup(text + s, e - s);
-	ab_app_open_url(&t->app, url);
+	ab_app_open_url(&t->win->app, url);
 }
 
 static VTermModifier
@@ -765,9 +830,15 @@ term_mod(unsigned state)
 static void
 term_button(struct ab_app *app, int button, bool press, int x, int y, unsigned state)
 {
-	struct term *t = app->data;
+	struct term *t = term_cur(app);
+	struct term_win *w = app->data;
+	if (y < w->bar_h) {
+		if (press)
+			term_tab_button(w, button, x);
+		return;
+	}
 	if (t->mouse_mode && !(state & ShiftMask)) {
-		int c = AB_MAX(0, (x - PAD) / t->cell_w), r = AB_MAX(0, (y - PAD) / t->cell_h);
+		int c = AB_MAX(0, (x - PAD) / t->cell_w), r = AB_MAX(0, (y - TOP(t)) / t->cell_h);
 		vterm_mouse_move(t->vt, r, c, term_mod(state));
 		vterm_mouse_button(t->vt, button, press, term_mod(state));
 		term_send_pending(t);
@@ -817,9 +888,9 @@ term_button(struct ab_app *app, int button, bool press, int x, int y, unsigned s
 static void
 term_motion(struct ab_app *app, int x, int y, unsigned state)
 {
-	struct term *t = app->data;
+	struct term *t = term_cur(app);
 	if (t->mouse_mode >= VTERM_PROP_MOUSE_DRAG && !(state & ShiftMask)) {
-		int c = AB_MAX(0, (x - PAD) / t->cell_w), r = AB_MAX(0, (y - PAD) / t->cell_h);
+		int c = AB_MAX(0, (x - PAD) / t->cell_w), r = AB_MAX(0, (y - TOP(t)) / t->cell_h);
 		vterm_mouse_move(t->vt, r, c, term_mod(state));
 		term_send_pending(t);
 		return;
@@ -837,7 +908,7 @@ term_motion(struct ab_app *app, int x, int y, unsigned state)
 static void
 term_sel_lost(struct ab_app *app, enum ab_sel which)
 {
-	struct term *t = app->data;
+	struct term *t = term_cur(app);
 	if (which == AB_SEL_PRIMARY && t->has_sel) {
 		t->has_sel = false;
 		ab_app_redraw(app);
@@ -900,18 +971,51 @@ term_search_key(struct term *t, KeySym sym, const char *text, size_t len)
 		t->found_line = -1;
 		term_search(t, term_lines(t));
 	}
-	ab_app_redraw(&t->app);
+	ab_app_redraw(&t->win->app);
 }
 
 /* ---- keys ---- */
 
+/* The font size of every tab of the window. */
 static void
 term_zoom(struct term *t, int px)
 {
-	t->font_px = AB_MAX(6, AB_MIN(72, px));
-	term_set_font(t);
-	term_resize_grid(t);
-	ab_app_redraw(&t->app);
+	struct term_win *w = t->win;
+	w->font_px = AB_MAX(6, AB_MIN(72, px));
+	for (int i = 0; i < w->ntabs; i++) {
+		w->tabs[i]->font_px = w->font_px;
+		term_set_font(w->tabs[i]);
+	}
+	term_resize_all(w);
+	ab_app_redraw(&w->app);
+}
+
+
+/*
+ * The tab keys: Ctrl+Shift+T new tab, Ctrl+Shift+W close the tab, Ctrl+Page Up/Down and
+ * Ctrl+(Shift+)Tab the tab before/after, Alt+1..9 tab n. True when handled.
+ */
+static bool
+term_tab_key(struct term_win *w, KeySym lower, bool ctrl, bool shift, bool alt)
+{
+	int n = w->ntabs;
+	if (ctrl && shift && lower == XK_t) {
+		term_tab_add(w);
+	} else if (ctrl && shift && lower == XK_w) {
+		term_tab_close(w, w->active);
+	} else if (ctrl && !shift && (lower == XK_Page_Up || lower == XK_KP_Page_Up)) {
+		term_switch(w, (w->active + n - 1) % n);
+	} else if (ctrl && !shift && (lower == XK_Page_Down || lower == XK_KP_Page_Down)) {
+		term_switch(w, (w->active + 1) % n);
+	} else if (ctrl && (lower == XK_Tab || lower == XK_ISO_Left_Tab)) {
+		term_switch(w, (w->active + (shift || lower == XK_ISO_Left_Tab ? n - 1 : 1)) % n);
+	} else if (alt && !ctrl && n > 1 && lower >= XK_1 && lower <= XK_9 &&
+	           (int)(lower - XK_1) < n) {
+		term_switch(w, (int)(lower - XK_1));
+	} else {
+		return false;
+	}
+	return true;
 }
 
 static bool
@@ -961,9 +1065,11 @@ term_special(struct term *t, KeySym sym, VTermModifier mod)
 static void
 term_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t len)
 {
-	struct term *t = app->data;
+	struct term *t = term_cur(app);
 	bool ctrl = state & ControlMask, shift = state & ShiftMask;
 	KeySym lower = sym >= XK_A && sym <= XK_Z ? sym + (XK_a - XK_A) : sym;
+	if (term_tab_key(t->win, lower, ctrl, shift, state & Mod1Mask))
+		return;
 	if (ctrl && shift && lower == XK_c) {
 		if (t->has_sel) {
 			size_t n;
@@ -1035,7 +1141,7 @@ term_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_
 static void
 term_resize(struct ab_app *app, int w, int h)
 {
-	term_resize_grid(app->data);
+	term_resize_all(app->data);
 }
 
 static void
@@ -1047,7 +1153,7 @@ term_theme(struct ab_app *app)
 static void
 term_focus(struct ab_app *app, bool in)
 {
-	struct term *t = app->data;
+	struct term *t = term_cur(app);
 	VTermState *st = vterm_obtain_state(t->vt);
 	if (in)
 		vterm_state_focus_in(st);
@@ -1101,23 +1207,27 @@ term_save_text(struct term *t, size_t *ret_len)
 	return out;
 }
 
+/* Writes the text of tab number `i` (its place in the tab bar) to the window's file for it. */
 static void
-term_save(struct term *t)
+term_save(struct term_win *w, int i)
 {
+	struct term *t = w->tabs[i];
 	size_t len;
 	_cleanup_free_ char *text = term_save_text(t, &len);
 	struct ab_err err = {0};
-	if (sbsave_write(t->key, text, len, &err) < 0)
-		ab_warn("saving the scrollback: %s", err.msg);
+	if (sbsave_write(w->key, i, text, len, &err) < 0)
+		ab_warn("saving the scrollback of tab %d: %s", i + 1, err.msg);
 	t->save_dirty = false;
 }
 
 static int64_t
 term_save_tick(struct ab_loop *loop, void *data)
 {
-	struct term *t = data;
-	if (t->save_dirty)
-		term_save(t);
+	struct term_win *w = data;
+	for (int i = 0; i < w->ntabs; i++) {
+		if (w->tabs[i]->save_dirty)
+			term_save(w, i);
+	}
 	return SAVE_MS;
 }
 
@@ -1126,29 +1236,33 @@ term_save_tick(struct ab_loop *loop, void *data)
  * (ARGOBOX_RESTORE_INSTANCE, our WM_CLASS instance in the saved layout), else a new one.
  */
 static bool
-term_pick_key(struct term *t)
+term_pick_key(struct term_win *w)
 {
 	const char *r = getenv("ARGOBOX_RESTORE_INSTANCE");
 	bool restoring = sbsave_key_valid(r);
 	if (restoring)
-		snprintf(t->key, sizeof(t->key), "%s", r);
+		snprintf(w->key, sizeof(w->key), "%s", r);
 	else
-		sbsave_key_new(t->key);
+		sbsave_key_new(w->key);
 	unsetenv("ARGOBOX_RESTORE_INSTANCE"); /* not for the shell's programs */
 	return restoring;
 }
 
-/* Shows the restored window's saved text above the new shell, dimmed, then a marker line. */
-static void
-term_restore(struct term *t)
+/*
+ * Shows the saved text of the restored window's tab `i` above the new shell, dimmed, then a
+ * marker line. False when that tab has no saved text.
+ */
+static bool
+term_restore(struct term *t, int i)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	time_t when;
 	struct ab_err err = {0};
-	if (sbsave_read(t->key, &text, &len, &when, &err) < 0) {
-		ab_info("no scrollback to restore for '%s' (%s)", t->key, err.msg);
-		return;
+	if (sbsave_read(t->win->key, i, &text, &len, &when, &err) < 0) {
+		if (i == 0)
+			ab_info("no scrollback to restore for '%s' (%s)", t->win->key, err.msg);
+		return false;
 	}
 	vterm_input_write(t->vt, "\x1b[2m", 4);
 	char *save = NULL;
@@ -1161,7 +1275,221 @@ term_restore(struct term *t)
 	int n = snprintf(mark, sizeof(mark), "\x1b[0m\x1b[2m--- restored (saved %s) ---\x1b[0m\r\n",
 	                 stamp);
 	vterm_input_write(t->vt, mark, (size_t)n);
-	ab_info("restored %zu bytes of scrollback for '%s'", len, t->key);
+	ab_info("restored %zu bytes of scrollback for '%s' tab %d", len, t->win->key, i + 1);
+	return true;
+}
+
+/* ---- tabs ---- */
+
+/* Frees a tab: hangs up its program and waits for it. Accepts NULL. */
+static void
+term_tab_free(struct term *t)
+{
+	if (!t)
+		return;
+	if (t->child > 0) {
+		kill(t->child, SIGHUP);
+		waitpid(t->child, NULL, 0);
+	}
+	if (t->win->app.loop)
+		ab_loop_unwatch(t->win->app.loop, t->pty_watch);
+	if (t->pty >= 0)
+		close(t->pty);
+	if (t->vt)
+		vterm_free(t->vt);
+	sb_free(&t->sb);
+	free(t->out);
+	free(t->scratch);
+	free(t);
+}
+
+/* A tab's terminal without its program (term_tab_start runs that), sized for the window. */
+static struct term *
+term_tab_new(struct term_win *w, size_t scrollback)
+{
+	struct term *t = ab_xcalloc(1, sizeof(*t));
+	t->win = w;
+	t->pty = -1;
+	t->child = -1;
+	t->cursor_visible = true;
+	t->found_line = -1;
+	t->font_px = w->font_px;
+	term_set_font(t);
+	sb_init(&t->sb, scrollback);
+	t->vt = vterm_new(24, 80);
+	vterm_set_utf8(t->vt, 1);
+	vterm_output_set_callback(t->vt, term_vterm_output, t);
+	t->vs = vterm_obtain_screen(t->vt);
+	vterm_screen_set_callbacks(t->vs, &screen_cbs, t);
+	vterm_screen_set_damage_merge(t->vs, VTERM_DAMAGE_SCREEN);
+	vterm_screen_enable_altscreen(t->vs, 1);
+	vterm_screen_reset(t->vs, 1);
+	term_resize_grid(t);
+	return t;
+}
+
+static int
+term_tab_start(struct term *t, struct ab_err *err)
+{
+	int r = term_spawn(t, err);
+	if (r < 0)
+		return r;
+	t->pty_watch = ab_loop_watch(t->win->app.loop, t->pty, AB_LOOP_READ, term_pty_io, t);
+	return 0;
+}
+
+/* Shows tab i: its title on the window, its grid, focus reports to the old and new tab. */
+static void
+term_switch(struct term_win *w, int i)
+{
+	if (i < 0 || i >= w->ntabs)
+		return;
+	struct term *old = w->tabs[w->active], *t = w->tabs[i];
+	if (old != t && w->app.focused) {
+		vterm_state_focus_out(vterm_obtain_state(old->vt));
+		term_send_pending(old);
+		vterm_state_focus_in(vterm_obtain_state(t->vt));
+		term_send_pending(t);
+	}
+	w->active = i;
+	t->activity = false;
+	ab_app_set_title(&w->app, t->title[0] ? t->title : "Terminal");
+	ab_app_redraw(&w->app);
+}
+
+/* Ctrl+Shift+T or the "+" button: a new tab with a new shell, shown. */
+static void
+term_tab_add(struct term_win *w)
+{
+	if (w->ntabs >= TABS_MAX) {
+		ab_warn("a window has at most %d tabs", TABS_MAX);
+		return;
+	}
+	struct term *cur = w->tabs[w->active];
+	struct term *t = term_tab_new(w, cur->sb.cap);
+	struct ab_err err = {0};
+	w->tabs[w->ntabs++] = t;
+	term_resize_all(w);
+	if (term_tab_start(t, &err) < 0) {
+		ab_warn("new tab: %s", err.msg);
+		w->tabs[--w->ntabs] = NULL;
+		term_tab_free(t);
+		term_resize_all(w);
+		return;
+	}
+	term_switch(w, w->ntabs - 1);
+}
+
+/*
+ * Closes tab i (its user closed it, or its program exited): the tabs after it move up, and
+ * their saved texts with them; the last tab's closing quits the window.
+ */
+static void
+term_tab_close(struct term_win *w, int i)
+{
+	if (i < 0 || i >= w->ntabs)
+		return;
+	if (w->ntabs == 1) {
+		ab_app_quit(&w->app);
+		return;
+	}
+	struct term *t = w->tabs[i];
+	memmove(&w->tabs[i], &w->tabs[i + 1], (size_t)(w->ntabs - i - 1) * sizeof(w->tabs[0]));
+	w->tabs[--w->ntabs] = NULL;
+	term_tab_free(t);
+	for (int k = i; k < w->ntabs; k++)
+		term_save(w, k); /* each text to its tab's new place */
+	sbsave_remove(w->key, w->ntabs);
+	if (w->active > i || w->active >= w->ntabs)
+		w->active--;
+	w->active = AB_MAX(0, w->active);
+	term_resize_all(w);
+	term_switch(w, w->active);
+}
+
+/* Closes the tabs whose program exited (deferred from their own pty callback). */
+static int64_t
+term_reap(struct ab_loop *loop, void *data)
+{
+	struct term_win *w = data;
+	w->reap_timer = NULL;
+	for (int i = w->ntabs - 1; i >= 0; i--) {
+		if (!w->tabs[i]->exited)
+			continue;
+		if (w->ntabs == 1) {
+			ab_app_quit(&w->app);
+			break;
+		}
+		term_tab_close(w, i);
+	}
+	return AB_TIMER_STOP;
+}
+
+/* The tab bar's geometry: each tab's width, and where the "+" button starts. */
+static int
+term_tab_width(const struct term_win *w, int width)
+{
+	int plus = TAB_H;
+	return AB_MAX(40, AB_MIN(TAB_W_MAX, (width - plus) / AB_MAX(1, w->ntabs)));
+}
+
+static void
+term_draw_tabs(struct term_win *w, cairo_t *cr, int width)
+{
+	if (!w->bar_h)
+		return;
+	const struct ab_theme *th = &w->app.theme;
+	int tw = term_tab_width(w, width);
+	ab_draw_rgb(cr, th->panel);
+	cairo_rectangle(cr, 0, 0, width, w->bar_h);
+	cairo_fill(cr);
+	for (int i = 0; i < w->ntabs; i++) {
+		struct term *t = w->tabs[i];
+		double x = i * tw;
+		if (i == w->active) {
+			ab_draw_rgb(cr, th->bg);
+			cairo_rectangle(cr, x, 0, tw, w->bar_h);
+			cairo_fill(cr);
+			ab_draw_rgb(cr, th->accent);
+			cairo_rectangle(cr, x, w->bar_h - 3, tw, 3);
+			cairo_fill(cr);
+		}
+		char label[160];
+		snprintf(label, sizeof(label), "%s%d  %s", t->activity ? "• " : "", i + 1,
+		         t->title[0] ? t->title : "Terminal");
+		ab_draw_text(cr, label, th->font, th->text, x + 10, 6, tw - 10 - 26);
+		ab_draw_text(cr, "×", th->font, th->text, x + tw - 20, 6, 16);
+		ab_draw_rgb(cr, th->text);
+		cairo_set_line_width(cr, 1);
+		cairo_move_to(cr, x + tw - 0.5, 6);
+		cairo_line_to(cr, x + tw - 0.5, w->bar_h - 6);
+		cairo_stroke(cr);
+	}
+	ab_draw_text(cr, "+", th->font, th->text, w->ntabs * tw + 10, 6, 16);
+}
+
+/*
+ * A press on the tab bar: a tab shows it (the middle button, or its "×", closes it), "+" adds
+ * one, the wheel goes to the tab before or after.
+ */
+static void
+term_tab_button(struct term_win *w, int button, int x)
+{
+	int tw = term_tab_width(w, w->app.w), i = x / tw;
+	if (button == 4 || button == 5) {
+		int n = w->active + (button == 4 ? -1 : 1);
+		term_switch(w, (n + w->ntabs) % w->ntabs);
+		return;
+	}
+	if (i >= w->ntabs) {
+		if (button == 1 && x < w->ntabs * tw + TAB_H)
+			term_tab_add(w);
+		return;
+	}
+	if (button == 2 || (button == 1 && x >= (i + 1) * tw - 24))
+		term_tab_close(w, i);
+	else if (button == 1)
+		term_switch(w, i);
 }
 
 static const struct ab_app_ops term_ops = {
@@ -1179,69 +1507,64 @@ static const struct ab_app_ops term_ops = {
 int
 term_main(const struct term_options *opt, struct ab_err *err)
 {
-	struct term *t = ab_xcalloc(1, sizeof(*t));
+	struct term_win *w = ab_xcalloc(1, sizeof(*w));
 	int r;
-	t->pty = -1;
-	t->child = -1;
-	t->cursor_visible = true;
-	t->found_line = -1;
-	t->font_px = opt->font_px ? opt->font_px : 14;
-	term_set_font(t);
-	sb_init(&t->sb, opt->scrollback ? opt->scrollback : 10000);
+	w->font_px = opt->font_px ? opt->font_px : 14;
+	w->argv = opt->argv;
 	signal(SIGPIPE, SIG_IGN);
-	bool restoring = term_pick_key(t);
+	bool restoring = term_pick_key(w);
 	sbsave_prune(SAVE_MAX_AGE);
+	size_t scrollback = opt->scrollback ? opt->scrollback : 10000;
 
 	struct ab_app_config cfg = {.name = "terminal",
-	                            .instance = t->key,
+	                            .instance = w->key,
 	                            .title = "Terminal",
 	                            .width = 740,
 	                            .height = 460,
 	                            .icon = term_icon,
 	                            .ops = &term_ops,
-	                            .data = t};
-	if ((r = ab_app_open(&t->app, &cfg, err)) < 0)
+	                            .data = w};
+	if ((r = ab_app_open(&w->app, &cfg, err)) < 0)
 		goto out;
-	t->vt = vterm_new(24, 80);
-	vterm_set_utf8(t->vt, 1);
-	vterm_output_set_callback(t->vt, term_vterm_output, t);
-	t->vs = vterm_obtain_screen(t->vt);
-	vterm_screen_set_callbacks(t->vs, &screen_cbs, t);
-	vterm_screen_set_damage_merge(t->vs, VTERM_DAMAGE_SCREEN);
-	vterm_screen_enable_altscreen(t->vs, 1);
-	vterm_screen_reset(t->vs, 1);
-	term_resize_grid(t);
-	if (restoring)
-		term_restore(t);
-	if ((r = term_spawn(t, opt->argv, err)) < 0)
-		goto out;
-	t->pty_watch = ab_loop_watch(t->app.loop, t->pty, AB_LOOP_READ, term_pty_io, t);
-	t->save_timer = ab_loop_timer(t->app.loop, SAVE_MS, term_save_tick, t);
-	r = ab_app_run(&t->app);
+	/* a restored window gets back a tab for each saved text, in order */
+	do {
+		struct term *t = term_tab_new(w, scrollback);
+		w->tabs[w->ntabs++] = t;
+		if (!restoring)
+			break;
+		if (!term_restore(t, w->ntabs - 1)) {
+			if (w->ntabs > 1) {
+				w->tabs[--w->ntabs] = NULL;
+				term_tab_free(t);
+			}
+			break;
+		}
+	} while (w->ntabs < TABS_MAX);
+	term_resize_all(w);
+	for (int i = 0; i < w->ntabs; i++) {
+		if ((r = term_tab_start(w->tabs[i], err)) < 0)
+			goto out;
+	}
+	w->save_timer = ab_loop_timer(w->app.loop, SAVE_MS, term_save_tick, w);
+	r = ab_app_run(&w->app);
 	if (r < 0) {
 		ab_err_set(err, -r, "event loop");
-		term_save(t); /* the desktop went away: its layout may bring this window back */
+		/* the desktop went away: its layout may bring this window back */
+		for (int i = 0; i < w->ntabs; i++)
+			term_save(w, i);
+		sbsave_remove(w->key, w->ntabs);
 	} else {
-		sbsave_remove(t->key); /* closed, or its shell exited: nothing to restore */
+		sbsave_remove(w->key, 0); /* closed, or its shells exited: nothing to restore */
 	}
 out:
-	if (t->child > 0) {
-		kill(t->child, SIGHUP);
-		waitpid(t->child, NULL, 0);
+	for (int i = 0; i < w->ntabs; i++)
+		term_tab_free(w->tabs[i]);
+	if (w->app.loop) {
+		ab_loop_timer_cancel(w->app.loop, w->frame_timer);
+		ab_loop_timer_cancel(w->app.loop, w->reap_timer);
+		ab_loop_timer_cancel(w->app.loop, w->save_timer);
 	}
-	if (t->app.loop) {
-		ab_loop_unwatch(t->app.loop, t->pty_watch);
-		ab_loop_timer_cancel(t->app.loop, t->frame_timer);
-		ab_loop_timer_cancel(t->app.loop, t->save_timer);
-	}
-	if (t->pty >= 0)
-		close(t->pty);
-	if (t->vt)
-		vterm_free(t->vt);
-	ab_app_close(&t->app);
-	sb_free(&t->sb);
-	free(t->out);
-	free(t->scratch);
-	free(t);
+	ab_app_close(&w->app);
+	free(w);
 	return r;
 }

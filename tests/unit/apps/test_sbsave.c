@@ -44,7 +44,7 @@ test_keys(void **state)
 	sbsave_key_new(b);
 	assert_true(sbsave_key_valid(a));
 	assert_string_not_equal(a, b);
-	assert_null(sbsave_path("../etc/passwd"));
+	assert_null(sbsave_path("../etc/passwd", 0));
 }
 
 static void
@@ -52,23 +52,23 @@ test_paths(void **state)
 {
 	(void)state;
 	char want[256];
-	char *p = sbsave_path("terminal-0000beef");
+	char *p = sbsave_path("terminal-0000beef", 0);
 	snprintf(want, sizeof(want), "%s/.local/state/argobox/terminal/terminal-0000beef.txt", dir);
 	assert_string_equal(p, want);
 	free(p);
 	setenv("XDG_STATE_HOME", "/st", 1);
-	p = sbsave_path("terminal-0000beef");
+	p = sbsave_path("terminal-0000beef", 0);
 	assert_string_equal(p, "/st/argobox/terminal/terminal-0000beef.txt");
 	free(p);
 	setenv("XDG_STATE_HOME", "relative", 1); /* not absolute: ignored */
-	p = sbsave_path("terminal-0000beef");
+	p = sbsave_path("terminal-0000beef", 0);
 	assert_string_equal(p, want);
 	free(p);
 	unsetenv("XDG_STATE_HOME");
 	unsetenv("HOME");
-	assert_null(sbsave_path("terminal-0000beef"));
+	assert_null(sbsave_path("terminal-0000beef", 0));
 	struct ab_err err = {0};
-	assert_int_equal(sbsave_write("terminal-0000beef", "x", 1, &err), -EINVAL);
+	assert_int_equal(sbsave_write("terminal-0000beef", 0, "x", 1, &err), -EINVAL);
 }
 
 static void
@@ -78,8 +78,8 @@ test_round_trip(void **state)
 	const char *key = "terminal-12345678";
 	struct ab_err err = {0};
 	const char text[] = "$ echo hi\nhi\n\x1b[31mred\x07\tgr\xc3\xbc\xc3\x9f\n";
-	assert_int_equal(sbsave_write(key, text, sizeof(text) - 1, &err), 0);
-	char *p = sbsave_path(key);
+	assert_int_equal(sbsave_write(key, 0, text, sizeof(text) - 1, &err), 0);
+	char *p = sbsave_path(key, 0);
 	struct stat st;
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -87,16 +87,66 @@ test_round_trip(void **state)
 	char *got = NULL;
 	size_t len = 0;
 	time_t when = 0;
-	assert_int_equal(sbsave_read(key, &got, &len, &when, &err), 0);
+	assert_int_equal(sbsave_read(key, 0, &got, &len, &when, &err), 0);
 	/* control characters come back as '?' (the text is fed to a terminal), tabs and UTF-8 stay
 	 */
 	assert_string_equal(got, "$ echo hi\nhi\n?[31mred?\tgr\xc3\xbc\xc3\x9f\n");
 	assert_int_equal(len, strlen(got));
 	assert_true(when > 0);
 	free(got);
-	sbsave_remove(key);
-	assert_int_equal(sbsave_read(key, &got, &len, &when, &err), -ENOENT);
-	assert_int_equal(sbsave_read("bad", &got, &len, &when, &err), -ENOENT);
+	sbsave_remove(key, 0);
+	assert_int_equal(sbsave_read(key, 0, &got, &len, &when, &err), -ENOENT);
+	assert_int_equal(sbsave_read("bad", 0, &got, &len, &when, &err), -ENOENT);
+}
+
+/* A window's tabs: one file each, in order; removing from a tab on keeps those before it. */
+static void
+test_tabs(void **state)
+{
+	(void)state;
+	const char *key = "terminal-0000cafe";
+	struct ab_err err = {0};
+	char want[256];
+	char *p = sbsave_path(key, 3);
+	snprintf(want, sizeof(want), "%s/.local/state/argobox/terminal/%s.3.txt", dir, key);
+	assert_string_equal(p, want);
+	free(p);
+	assert_null(sbsave_path(key, -1));
+	assert_null(sbsave_path(key, SBSAVE_TABS_MAX));
+	assert_int_equal(sbsave_write(key, SBSAVE_TABS_MAX, "x", 1, &err), -EINVAL);
+	const char *texts[] = {"zero\n", "one\n", "two\n"};
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sbsave_write(key, i, texts[i], strlen(texts[i]), &err), 0);
+	for (int i = 0; i < 3; i++) {
+		char *got = NULL;
+		size_t len;
+		time_t when;
+		assert_int_equal(sbsave_read(key, i, &got, &len, &when, &err), 0);
+		assert_string_equal(got, texts[i]);
+		free(got);
+	}
+	/* pruning knows the tabs' names (and leaves other files alone) */
+	snprintf(want, sizeof(want), "%s/.local/state/argobox/terminal/%s.99.txt", dir, key);
+	FILE *f = fopen(want, "w");
+	fclose(f);
+	char *two = sbsave_path(key, 2);
+	struct timespec ts[2] = {{.tv_sec = time(NULL) - 30 * 86400},
+	                         {.tv_sec = time(NULL) - 30 * 86400}};
+	assert_int_equal(utimensat(AT_FDCWD, two, ts, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, want, ts, 0), 0);
+	sbsave_prune(14 * 86400);
+	assert_int_equal(access(two, F_OK), -1);
+	assert_int_equal(access(want, F_OK), 0); /* not a name of ours */
+	free(two);
+	char *got = NULL;
+	size_t len;
+	time_t when;
+	sbsave_remove(key, 1);
+	assert_int_equal(sbsave_read(key, 1, &got, &len, &when, &err), -ENOENT);
+	assert_int_equal(sbsave_read(key, 0, &got, &len, &when, &err), 0);
+	free(got);
+	sbsave_remove(key, 0);
+	assert_int_equal(sbsave_read(key, 0, &got, &len, &when, &err), -ENOENT);
 }
 
 static void
@@ -110,12 +160,12 @@ test_bounded(void **state)
 		big[i] = i % 100 == 99 ? '\n' : (char)('a' + (i / 100) % 26);
 	memcpy(big + n - 6, "LAST\n\n", 6);
 	struct ab_err err = {0};
-	assert_int_equal(sbsave_write(key, big, n, &err), 0);
+	assert_int_equal(sbsave_write(key, 0, big, n, &err), 0);
 	free(big);
 	char *got = NULL;
 	size_t len = 0;
 	time_t when;
-	assert_int_equal(sbsave_read(key, &got, &len, &when, &err), 0);
+	assert_int_equal(sbsave_read(key, 0, &got, &len, &when, &err), 0);
 	assert_true(len <= SBSAVE_MAX_BYTES);
 	assert_true(len > SBSAVE_MAX_BYTES - 100);
 	assert_non_null(strstr(got, "LAST\n")); /* the newest lines are kept */
@@ -128,15 +178,15 @@ test_symlink_and_prune(void **state)
 {
 	(void)state;
 	struct ab_err err = {0};
-	assert_int_equal(sbsave_write("terminal-00000001", "old\n", 4, &err), 0);
-	assert_int_equal(sbsave_write("terminal-00000002", "new\n", 4, &err), 0);
-	char *old = sbsave_path("terminal-00000001");
+	assert_int_equal(sbsave_write("terminal-00000001", 0, "old\n", 4, &err), 0);
+	assert_int_equal(sbsave_write("terminal-00000002", 0, "new\n", 4, &err), 0);
+	char *old = sbsave_path("terminal-00000001", 0);
 	struct timespec ts[2] = {{.tv_sec = time(NULL) - 30 * 86400},
 	                         {.tv_sec = time(NULL) - 30 * 86400}};
 	assert_int_equal(utimensat(AT_FDCWD, old, ts, 0), 0);
 	sbsave_prune(14 * 86400);
 	assert_int_equal(access(old, F_OK), -1);
-	char *cur = sbsave_path("terminal-00000002");
+	char *cur = sbsave_path("terminal-00000002", 0);
 	assert_int_equal(access(cur, F_OK), 0);
 	/* a symlink in place of a saved text is not followed */
 	char target[256];
@@ -149,11 +199,11 @@ test_symlink_and_prune(void **state)
 	char *got = NULL;
 	size_t len;
 	time_t when;
-	assert_true(sbsave_read("terminal-00000002", &got, &len, &when, &err) < 0);
+	assert_true(sbsave_read("terminal-00000002", 0, &got, &len, &when, &err) < 0);
 	assert_null(got);
 	free(old);
 	free(cur);
 }
 
-AB_TEST_MAIN_FIXTURE(setup, ab_test_dir_teardown, test_keys, test_paths, test_round_trip,
+AB_TEST_MAIN_FIXTURE(setup, ab_test_dir_teardown, test_keys, test_paths, test_round_trip, test_tabs,
                      test_bounded, test_symlink_and_prune)
