@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ab_config.h"
@@ -276,11 +277,39 @@ struct desktop_msg_ctx {
 	struct apps_ctx *apps;
 };
 
+/*
+ * The session's desktop command (the window manager) exited while the desktop runs: the
+ * session restarts it (with backoff); audited as desktop.command, a failure when it was
+ * killed by a signal or exited non-zero, with what the session says: status, signal,
+ * restarting.
+ */
+static void
+desktop_exit_audit(const char *user, json_t *msg)
+{
+	json_t *st = json_object_get(msg, "status");
+	json_t *sig = json_object_get(msg, "signal");
+	bool restarting = json_is_true(json_object_get(msg, "restarting"));
+	bool bad = json_is_integer(sig) || (json_is_integer(st) && json_integer_value(st) != 0);
+	json_t *f = json_pack("{sOsb}", "status", st ? st : json_null(), "restarting", restarting);
+	if (json_is_integer(sig) && json_integer_value(sig) > 0 && json_integer_value(sig) < 65) {
+		const char *name = sigabbrev_np((int)json_integer_value(sig));
+		json_object_set_new(f, "signal", json_string(name ? name : "?"));
+	}
+	ab_warn("desktop '%s': its desktop command exited (%s)%s", user,
+	        json_is_integer(sig) ? "killed by a signal" : "exited",
+	        restarting ? "; the session restarts it" : "");
+	audit_log("desktop.command", bad ? AUDIT_FAILURE : AUDIT_INFO, user, NULL, "session", f);
+}
+
 static void
 desktop_message(void *data, const char *user, json_t *msg)
 {
 	struct desktop_msg_ctx *c = data;
 	const char *type = ab_proto_type(msg);
+	if (type && strcmp(type, "desktop_exit") == 0) {
+		desktop_exit_audit(user, msg);
+		return;
+	}
 	if (!type || strcmp(type, "services_request") != 0) {
 		deskstate_sync_on_message(c->dsync, user, msg);
 		return;
@@ -407,6 +436,78 @@ users_home(void *data, const char *user, char *buf, size_t len)
 		return r;
 	snprintf(buf, len, "%s", h.dir);
 	return 0;
+}
+
+#define RUN_MARKER_FILE "broker.running"
+
+/*
+ * <data.dir>/broker.running says a broker runs on this data dir: written (atomically) at
+ * start with its pid and start time, removed once it has stopped cleanly. Found at start,
+ * the previous run ended without stopping (kill -9, a crash, the machine going down):
+ * returns a new object for broker.start's detail — {"previous_run": "unclean",
+ * "previous_pid", "previous_started"} — or {"previous_run": "clean"}; then writes this
+ * run's marker. A marker that cannot be written (disk full) is a warning, not a refusal.
+ */
+static json_t *
+run_marker_begin(const char *data_dir)
+{
+	_cleanup_free_ char *path = ab_xasprintf("%s/%s", data_dir, RUN_MARKER_FILE);
+	json_t *out = json_object();
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	struct ab_err err = {0};
+	if (ab_read_file(path, 4096, &text, &len, &err) == 0) {
+		_cleanup_(json_decrefp) json_t *prev = json_loadb(text, len, 0, NULL);
+		json_object_set_new(out, "previous_run", json_string("unclean"));
+		json_t *pid = json_object_get(prev, "pid");
+		json_t *started = json_object_get(prev, "started");
+		if (json_is_integer(pid))
+			json_object_set(out, "previous_pid", pid);
+		if (json_is_string(started))
+			json_object_set(out, "previous_started", started);
+		ab_warn("the previous broker on this data dir (pid %lld) did not stop cleanly: "
+		        "recovering (desktops are re-adopted, unfinished uploads resume)",
+		        json_is_integer(pid) ? (long long)json_integer_value(pid) : -1LL);
+	} else {
+		json_object_set_new(out, "previous_run", json_string("clean"));
+	}
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	_cleanup_(json_decrefp) json_t *me =
+	    json_pack("{sIss}", "pid", (json_int_t)getpid(), "started", stamp);
+	_cleanup_free_ char *mine = json_dumps(me, JSON_COMPACT | JSON_SORT_KEYS);
+	struct ab_err werr = {0};
+	if (!mine || ab_write_file_atomic(path, mine, strlen(mine), 0600, &werr) < 0)
+		ab_warn("cannot record the running broker in '%s': %s (a crash of this run will "
+		        "not be reported at the next start)",
+		        path, werr.code ? werr.msg : "out of memory");
+	return out;
+}
+
+/* The broker stopped cleanly: its marker goes. */
+static void
+run_marker_end(const char *data_dir)
+{
+	_cleanup_free_ char *path = ab_xasprintf("%s/%s", data_dir, RUN_MARKER_FILE);
+	if (unlink(path) < 0 && errno != ENOENT)
+		ab_warn("cannot remove '%s': %m (the next start will report an unclean stop)",
+		        path);
+}
+
+/* /healthz: the desktop state store; with Workers KV whether it answers and what waits */
+static void
+kv_health(json_t *out, void *data)
+{
+	struct kv_stats st;
+	kv_get_stats(data, &st);
+	json_t *o = json_pack("{ss}", "backend", kv_backend(data));
+	if (strcmp(kv_backend(data), "cfkv") == 0) {
+		json_object_set_new(o, "online", json_boolean(st.online));
+		json_object_set_new(o, "queued", json_integer((json_int_t)st.queued));
+	}
+	json_object_set_new(out, "kv", o);
 }
 
 /* /healthz: how many desktops the broker holds */
@@ -599,6 +700,7 @@ main(int argc, char **argv)
 	admin_socket_set_profiles(ctl, profile_name_of, &apps);
 	proxy_serve(srv, loop, desktops, &cfg);
 	server_add_health(srv, desktops_health, desktops);
+	server_add_health(srv, kv_health, kv);
 	struct authn *authn = NULL;
 	if (authn_new(&cfg, srv, desktops, kv, &authn, &err) < 0) {
 		ab_error("%s", err.msg);
@@ -793,8 +895,10 @@ main(int argc, char **argv)
 	ab_info("shared files: %s%s", ab_share_dir(), ab_installed() ? " (installed)" : "");
 	ab_info("listening on %s://%s%s%s:%d/ (admin socket %s)", scheme, v6 ? "[" : "",
 	        cfg.listen_address, v6 ? "]" : "", server_port(srv), cfg.admin_socket);
-	audit_log("broker.start", AUDIT_INFO, NULL, NULL, NULL,
-	          json_pack("{sssi}", "address", cfg.listen_address, "port", server_port(srv)));
+	json_t *start_detail = run_marker_begin(cfg.data_dir);
+	json_object_set_new(start_detail, "address", json_string(cfg.listen_address));
+	json_object_set_new(start_detail, "port", json_integer(server_port(srv)));
+	audit_log("broker.start", AUDIT_INFO, NULL, NULL, NULL, start_detail);
 
 	while (!stop_requested)
 		if (server_service(srv, 1000) < 0)
@@ -833,6 +937,7 @@ main(int argc, char **argv)
 	users_free(users_initial);
 	kv_close(kv);
 	audit_log("broker.stop", AUDIT_INFO, NULL, NULL, NULL, NULL);
+	run_marker_end(cfg.data_dir);
 	auditsvc_free(auditsvc); /* flushes the store (bounded) */
 	server_free(srv);        /* the loop goes last: everything above cancels its timers on it */
 	audit_close();

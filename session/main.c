@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -173,6 +174,40 @@ before_wm_restart(void *data)
 	supervise_setenv(&s->sup, "ARGOBOX_STATE_FILE", path);
 	ab_info("restarting the window manager from the latest desktop state (%zu windows)",
 	        json_array_size(json_object_get(s->ctl.state, "windows")));
+}
+
+#define SESSION_LOCK_FILE    "session.lock"
+#define SESSION_LOCK_WAIT_MS 15000
+
+/*
+ * One session per runtime dir: an exclusive flock on <dir>/session.lock, held (close-on-exec,
+ * so no child keeps it) until the process exits. A session whose broker was killed while it
+ * was starting stops by itself (its READY finds the pipe closed) and unlinks its sockets on
+ * the way out; the session the next broker starts for the same dir waits here until that
+ * one is gone instead of binding the same socket paths beside it. Returns the fd or -errno.
+ */
+static int
+session_lock(const char *dir, struct ab_err *err)
+{
+	_cleanup_free_ char *p = ab_xasprintf("%s/" SESSION_LOCK_FILE, dir);
+	_cleanup_close_ int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ab_err_errno(err, errno, "'%s'", p);
+	int64_t end = ab_now_ms() + SESSION_LOCK_WAIT_MS;
+	bool told = false;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return ab_err_errno(err, errno, "locking '%s'", p);
+		if (ab_now_ms() >= end)
+			return ab_err_set(err, EBUSY,
+			                  "another session still runs in '%s' after %d ms", dir,
+			                  SESSION_LOCK_WAIT_MS);
+		if (!told)
+			ab_info("waiting for the previous session of '%s' to exit", dir);
+		told = true;
+		usleep(50 * 1000);
+	}
+	return TAKE_FD(fd);
 }
 
 static void
@@ -459,6 +494,11 @@ main(int argc, char **argv)
 		ab_error("runtime directory '%s': %s", s.dir, err.msg);
 		return 1;
 	}
+	_cleanup_close_ int lock_fd = session_lock(s.dir, &err);
+	if (lock_fd < 0) {
+		ab_error("runtime directory: %s", err.msg);
+		return 1;
+	}
 	if (!s.cfg.session_id[0]) {
 		_cleanup_free_ char *d = ab_xstrdup(s.dir);
 		snprintf(s.cfg.session_id, sizeof(s.cfg.session_id), "%s", basename(d));
@@ -504,8 +544,14 @@ main(int argc, char **argv)
 	}
 	ab_info("ready in %lld ms", (long long)(ab_now_ms() - t0));
 	if (ready_fd >= 0) {
-		if (ab_write_all(ready_fd, "READY\n", 6) < 0)
-			ab_warn("--ready-fd %d: %s", ready_fd, strerror(errno));
+		if (ab_write_all(ready_fd, "READY\n", 6) < 0) {
+			/* EPIPE: the broker that started us is gone and no one will adopt a
+			 * session it never saw ready; the next broker starts its own */
+			ab_error("--ready-fd %d: %s: the broker that started this session is gone; "
+			         "stopping",
+			         ready_fd, strerror(errno));
+			s.stop = true;
+		}
 		close(ready_fd);
 	}
 

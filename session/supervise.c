@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +148,7 @@ supervise_start(struct supervise *s, struct ab_err *err)
 	int report[2] = {-1, -1};
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return ab_err_errno(err, errno, "pipe");
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
@@ -157,6 +159,11 @@ supervise_start(struct supervise *s, struct ab_err *err)
 	if (pid == 0) {
 		close(report[0]);
 		setpgid(0, 0);
+		/* ends with the session: a window manager orphaned by a session killed -9 would
+		 * connect to the next session's wm.sock and export its stale state over the
+		 * stored one (SIGTERM: it exits as on a normal stop) */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(127);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);

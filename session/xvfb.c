@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,11 +73,16 @@ xvfb_start(struct xvfb *x, const char *xvfb_path, const char *fbdir_parent, int 
 	char screen[64], fdbuf[16];
 	snprintf(screen, sizeof(screen), "%dx%dx24", max_w, max_h);
 	snprintf(fdbuf, sizeof(fdbuf), "%d", 3);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return ab_err_errno(err, errno, "fork");
 	if (pid == 0) {
 		setpgid(0, 0);
+		/* dies with the session: a session killed -9 must not leave its X server (and
+		 * through it its window manager) running beside the next session of its dir */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);

@@ -426,9 +426,17 @@ upload_create(struct http_request *req, struct http_response *resp, void *data)
 	if (fd < 0 || record_save(f, u, &err) < 0) {
 		why = fd < 0 ? files_strerror(fd) : err.msg;
 		ab_warn("upload for '%s': %s", req->user, why);
-		if (fd >= 0)
+		/* the record is in the data dir: a full disk there is 507 too, said plainly (the
+		 * message names no server path); the empty temporary file goes */
+		int r = fd < 0 ? fd : -(err.code ? err.code : EIO);
+		if (fd >= 0) {
 			close(fd);
-		deny(ev, req, resp, fd < 0 ? files_status(fd) : 500, "cannot create the upload",
+			unlinkat(tdir, tmp + strlen(FILES_UPLOAD_DIR) + 1, 0);
+		}
+		bool full = fd >= 0 && (r == -ENOSPC || r == -EDQUOT);
+		deny(ev, req, resp, files_status(r),
+		     full ? "cannot create the upload: no space left on the server's disk"
+		          : "cannot create the upload",
 		     det);
 		free(u);
 		return 0;

@@ -840,6 +840,31 @@ deskstate_sync_http(struct http_request *req, struct http_response *resp, void *
 	return state_http(s, req, resp, target);
 }
 
+/*
+ * The store refused a write (disk full, queue full, I/O error): nothing changed, the stored
+ * state is kept. The user gets what happened without the server's paths (507 for a full
+ * disk, else 503); the log and a failure audit line have the whole error.
+ */
+static int
+store_failed(struct http_request *req, struct http_response *resp, const char *event,
+             const char *target, const struct ab_err *err)
+{
+	bool full = err->code == ENOSPC || err->code == EDQUOT;
+	ab_warn("desktop state of '%s' not stored: %s", target, err->msg);
+	audit_log(event, AUDIT_FAILURE, req->user, req->role, req->peer,
+	          json_pack("{ssssss}", "target", target, "reason",
+	                    full ? "no space left in the store" : "the store failed", "error",
+	                    err->msg));
+	http_response_error(resp, full ? 507 : 503,
+	                    full
+	                        ? "no space left to save the desktop state (the server's disk or "
+	                          "the store's queue is full): it was not saved, the stored one is "
+	                          "kept"
+	                        : "the desktop state store failed: the state was not saved (the "
+	                          "stored one is kept); try again later");
+	return 0;
+}
+
 /* GET|PUT|DELETE of `target`'s stored state (the /api/desktops/<user>/state and /api/state routes).
  */
 static int
@@ -890,10 +915,8 @@ state_http(struct deskstate_sync *s, struct http_request *req, struct http_respo
 		if (!state) {
 			ab_err_set(&err, EINVAL, "not JSON: %s", je.text);
 		} else if (state_check(state, &err) == 0) {
-			if (state_store(s, target, json_incref(state), ab_now_ms(), &err) < 0) {
-				http_response_error(resp, 503, err.msg);
-				return 0;
-			}
+			if (state_store(s, target, json_incref(state), ab_now_ms(), &err) < 0)
+				return store_failed(req, resp, event, target, &err);
 			audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
 			          json_pack("{ss}", "target", target));
 			/* a running desktop applies it now (the wm validates it again);
@@ -913,10 +936,8 @@ state_http(struct deskstate_sync *s, struct http_request *req, struct http_respo
 		return 0;
 	}
 	/* reset */
-	if (state_store(s, target, NULL, ab_now_ms(), &err) < 0) {
-		http_response_error(resp, 503, err.msg);
-		return 0;
-	}
+	if (state_store(s, target, NULL, ab_now_ms(), &err) < 0)
+		return store_failed(req, resp, event, target, &err);
 	audit_log(event, AUDIT_GRANT, req->user, req->role, req->peer,
 	          json_pack("{ss}", "target", target));
 	http_response_json(resp, 200,

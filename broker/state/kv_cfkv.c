@@ -17,6 +17,7 @@
  */
 #include "ab_log.h"
 #include "ab_util.h"
+#include "audit.h"
 #include "httpc.h"
 #include "kv_internal.h"
 
@@ -59,6 +60,7 @@ struct kv_cf {
 	int64_t next_attempt_ms;
 	int64_t backoff_ms;
 	bool online;
+	int64_t offline_since_ms; /* when the service stopped answering (online false) */
 	struct kv_stats st;
 	char *auth_header;
 };
@@ -187,8 +189,16 @@ on_write_done(const struct httpc_resp *r, void *data)
 				ab_error("kv: %s", err.msg);
 			queue_ack(cf, NULL, NULL); /* make the removal durable (batched) */
 		}
-		if (!cf->online)
-			ab_info("kv: Workers KV reachable again");
+		if (!cf->online) {
+			int64_t down = now - cf->offline_since_ms;
+			ab_info(
+			    "kv: Workers KV reachable again after %lld ms; %zu keys still queued",
+			    (long long)down, kvdb_count(cf->queue));
+			audit_log("kv.remote", AUDIT_INFO, NULL, NULL, NULL,
+			          json_pack("{sssIsI}", "reason", "Workers KV reachable again",
+			                    "down_ms", (json_int_t)down, "queued",
+			                    (json_int_t)kvdb_count(cf->queue)));
+		}
 		cf->online = true;
 		cf->backoff_ms = 0;
 		cf->next_attempt_ms = 0;
@@ -206,11 +216,22 @@ on_write_done(const struct httpc_resp *r, void *data)
 		}
 		cf->backoff_ms = backoff;
 		cf->next_attempt_ms = now + backoff;
-		if (cf->online)
+		if (cf->online) {
 			ab_warn("kv: Workers KV write of '%s' failed (%s%ld%s); queueing, retry in "
 			        "%lld ms",
 			        fl->key, r->error ? r->errmsg : "HTTP ", r->error ? 0L : r->status,
 			        "", (long long)backoff);
+			/* once per outage: what failed; acknowledged writes wait in the queue */
+			_cleanup_free_ char *why =
+			    r->error ? ab_xstrdup(r->errmsg) : ab_xasprintf("HTTP %ld", r->status);
+			audit_log(
+			    "kv.remote", AUDIT_FAILURE, NULL, NULL, NULL,
+			    json_pack("{sssssI}", "reason",
+			              "Workers KV unreachable: writes are kept in the local queue "
+			              "and retried",
+			              "error", why, "queued", (json_int_t)kvdb_count(cf->queue)));
+			cf->offline_since_ms = now;
+		}
 		cf->online = false;
 	}
 	flight_remove(cf, fl);
