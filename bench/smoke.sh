@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# bench_smoke: ab-rfbbench measures a real stack (TigerVNC's Xvnc + xterm) through
+# bench_smoke: ab-rfbbench measures a real stack (TigerVNC's Xvnc, the standard desktop) through
 # bench/stack.sh: a first frame arrives at 1280x800, typed keys change pixels, a
 # workload is counted in bytes, and the harness prints a table with that column.
 set -euo pipefail
 build=${AB_BUILD_DIR:?} src=${AB_SOURCE_DIR:?}
 tool=$build/bench/ab-rfbbench
-for b in Xvnc xterm xdotool; do
+for b in Xvnc xterm xdotool xmessage convert; do
 	command -v "$b" >/dev/null || { echo "skip: $b is not installed"; exit 77; }
 done
 dir=$(mktemp -d /tmp/ab-bench-smoke.XXXXXX)

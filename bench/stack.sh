@@ -4,8 +4,13 @@
 # bench/stack.sh NAME DIR PORT GEOMETRY
 # Starts one desktop stack of the streaming benchmark in the foreground and
 # stays until SIGTERM, then stops everything it started. Every stack shows the
-# same desktop: a solid root window and an 80x24 xterm (title "bterm") at +0+0
-# running a plain bash. It writes the X display to DIR/display once known.
+# same desktop, as a user's really looks: the ArgoBox wallpaper photo
+# (assets/wallpapers/calm-dusk.png scaled to the screen, set by ab-xroot) on the
+# root window, an 80x24 xterm (title "bterm") at +0+0 with a directory listing
+# above a plain bash, and a window of text over the photo (xmessage, title
+# "abtext", the first lines of LICENSE) at +560+120. $AB_BENCH_WALLPAPER may
+# name the scaled picture (a PPM) made once for a whole run; without it, it is
+# made in DIR. It writes the X display to DIR/display once known.
 #   xvnc            TigerVNC's Xvnc, RFB on 127.0.0.1:PORT
 #   x11vnc          Xvfb + x11vnc, RFB on 127.0.0.1:PORT
 #   x11vnc-ws       the same + websockify on 127.0.0.1:PORT (x11vnc on PORT+1)
@@ -29,10 +34,19 @@ cleanup() {
 }
 trap cleanup TERM INT EXIT
 
+w=${geom%x*} h=${geom#*x}
+wallpaper=${AB_BENCH_WALLPAPER:-$dir/wallpaper.ppm}
+if [ ! -s "$wallpaper" ]; then
+	convert "$top/assets/wallpapers/calm-dusk.png" -resize "${w}x${h}!" "$wallpaper"
+fi
+head -n 36 "$top/LICENSE" >"$dir/text.txt"
+
 # The desktop, given the display: same commands for every stack.
 desktop_cmd() { # prints a sh command line that sets up the desktop and then waits on the xterm
-	printf "echo \"\$DISPLAY\" > '%s/display'; xsetroot -solid '#2e3c4c' 2>/dev/null; " "$dir"
-	printf "exec xterm -T bterm -geometry 80x24+0+0 -e bash --norc --noprofile"
+	printf "echo \"\$DISPLAY\" > '%s/display'; '%s/bench/ab-xroot' '%s'; " "$dir" "$build" "$wallpaper"
+	printf "xmessage -title abtext -geometry +560+120 -file '%s/text.txt' & " "$dir"
+	printf "exec xterm -T bterm -geometry 80x24+0+0 -e bash --norc --noprofile -c "
+	printf "'ls -l /usr/bin | head -n 16; exec bash --norc --noprofile'"
 }
 
 # Xvfb (or Xvnc) on a free display, readiness via -displayfd (no sleeps).
@@ -53,7 +67,6 @@ start_desktop() {
 	pids+=($!)
 }
 
-w=${geom%x*} h=${geom#*x}
 case "$name" in
 xvnc)
 	start_x Xvnc -geometry "$geom" -depth 24 -rfbport "$port" -interface 127.0.0.1 \
