@@ -3,6 +3,7 @@
 #include "ab_randr.h"
 #include "extclip.h"
 #include "fbdiff.h"
+#include "tight.h"
 #include "zrle.h"
 #include "ab_log.h"
 #include "ab_sock.h"
@@ -39,14 +40,23 @@ rfbPeekExactTimeout(rfbClientPtr cl, char *buf, int len, int timeout)
 struct vnc_client {
 	struct vnc *v;
 	struct ab_watch *watch;
-	bool greeted;           /* got the current clipboard after its first update */
-	bool clip_caps_sent;    /* our extended clipboard caps (libvncserver's lack notify) */
-	bool clip_caps;         /* the client told us its extended clipboard caps */
-	uint32_t clip_actions;  /* ... the actions it takes */
-	uint32_t clip_text_max; /* ... and the most text it takes unasked */
-	bool clip_offered;      /* it notified text we requested and wait for */
-	struct zrle_enc *zrle;  /* our ZRLE encoder and zlib stream, made on first use */
-	uint8_t *tbuf;          /* pixels translated to the client's format */
+	bool greeted;            /* got the current clipboard after its first update */
+	bool clip_caps_sent;     /* our extended clipboard caps (libvncserver's lack notify) */
+	bool clip_caps;          /* the client told us its extended clipboard caps */
+	uint32_t clip_actions;   /* ... the actions it takes */
+	uint32_t clip_text_max;  /* ... and the most text it takes unasked */
+	bool clip_offered;       /* it notified text we requested and wait for */
+	struct zrle_enc *zrle;   /* our ZRLE encoder and zlib stream, made on first use */
+	struct tight_enc *tight; /* our Tight encoder and zlib streams, made on first use */
+	/*
+	 * Lossless refinement (Tight with a quality level): what this client was
+	 * last sent as JPEG and still shows so, the part of it sent since the last
+	 * refinement tick (still changing), and what the next updates re-send
+	 * losslessly (made on first use, freed with the client).
+	 */
+	sraRegionPtr lossy, lossy_recent, refine;
+	bool recording; /* its Tight rectangles are recorded into the first frame cache */
+	uint8_t *tbuf;  /* pixels translated to the client's format */
 	size_t tbuf_cap;
 };
 
@@ -151,6 +161,209 @@ rfbSendRectEncodingZRLE(rfbClientPtr cl, int x, int y, int w, int h)
 	memcpy(cl->updateBuf + cl->ublen, &hdr, sz_rfbZRLEHeader);
 	cl->ublen += sz_rfbZRLEHeader;
 	return write_update_buf(cl, data, (size_t)len);
+}
+
+/*
+ * Our Tight encoder (tight.h) serves clients that prefer Tight in a 24-bit
+ * colour format (noVNC: 32 bpp, depth 24) and take LastRect, so that the
+ * number of rectangles need not be known up front. Anything else stays with
+ * libvncserver's encoder.
+ */
+static bool
+tight_ours(rfbClientPtr cl)
+{
+	const rfbPixelFormat *f = &cl->format, *sf = &cl->screen->serverFormat;
+	return cl->clientData && cl->preferredEncoding == rfbEncodingTight &&
+	       cl->enableLastRectEncoding && cl->screen == cl->scaledScreen && f->trueColour &&
+	       f->bitsPerPixel == 32 && f->depth == 24 && f->redMax == 255 && f->greenMax == 255 &&
+	       f->blueMax == 255 && sf->bitsPerPixel == 32 && sf->redShift == 16 &&
+	       sf->greenShift == 8 && sf->blueShift == 0 && !sf->bigEndian;
+}
+
+/* libvncserver asks how many rectangles a Tight rectangle becomes: ours say LastRect (0). */
+int
+rfbNumCodedRectsTight(rfbClientPtr cl, int x, int y, int w, int h)
+{
+	if (tight_ours(cl))
+		return 0;
+	static int (*lib)(rfbClientPtr, int, int, int, int);
+	if (!lib)
+		lib = (int (*)(rfbClientPtr, int, int, int, int))dlsym(RTLD_NEXT,
+		                                                       "rfbNumCodedRectsTight");
+	return lib ? lib(cl, x, y, w, h) : 0;
+}
+
+static void refine_arm(struct vnc *v);
+static void lossy_copy(struct vnc *v, const struct fbdiff_rect *dst, int dx, int dy);
+
+static bool
+tight_emit(void *data, int x, int y, int w, int h, enum tight_kind kind, const uint8_t *bytes,
+           size_t len)
+{
+	rfbClientPtr cl = data;
+	struct vnc_client *vc = cl->clientData;
+	rfbStatRecordEncodingSent(cl, rfbEncodingTight,
+	                          sz_rfbFramebufferUpdateRectHeader + (int)len, w * h * 4);
+	if (cl->ublen + sz_rfbFramebufferUpdateRectHeader > UPDATE_BUF_SIZE &&
+	    !rfbSendUpdateBuf(cl))
+		return false;
+	rfbFramebufferUpdateRectHeader rect;
+	rect.r.x = Swap16IfLE(x);
+	rect.r.y = Swap16IfLE(y);
+	rect.r.w = Swap16IfLE(w);
+	rect.r.h = Swap16IfLE(h);
+	rect.encoding = Swap32IfLE(rfbEncodingTight);
+	memcpy(cl->updateBuf + cl->ublen, &rect, sz_rfbFramebufferUpdateRectHeader);
+	cl->ublen += sz_rfbFramebufferUpdateRectHeader;
+	if (!write_update_buf(cl, bytes, len))
+		return false;
+	if (vc->recording) {
+		struct vnc *v = vc->v;
+		size_t need = v->ff.len + sz_rfbFramebufferUpdateRectHeader + len;
+		if (need > v->ff.cap) {
+			v->ff.cap = AB_MAX(need, v->ff.cap * 2);
+			v->ff.bytes = ab_xrealloc(v->ff.bytes, v->ff.cap);
+		}
+		memcpy(v->ff.bytes + v->ff.len, &rect, sz_rfbFramebufferUpdateRectHeader);
+		memcpy(v->ff.bytes + v->ff.len + sz_rfbFramebufferUpdateRectHeader, bytes, len);
+		v->ff.len = need;
+		v->ff.rects++;
+	}
+	if (kind == TIGHT_JPEG) {
+		if (!vc->lossy) {
+			vc->lossy = sraRgnCreate();
+			vc->lossy_recent = sraRgnCreate();
+		}
+		sraRegionPtr r = sraRgnCreateRect(x, y, x + w, y + h);
+		sraRgnOr(vc->lossy, r);
+		sraRgnOr(vc->lossy_recent, r);
+		sraRgnDestroy(r);
+		refine_arm(vc->v);
+	} else if (vc->lossy && !sraRgnEmpty(vc->lossy)) {
+		sraRegionPtr r = sraRgnCreateRect(x, y, x + w, y + h);
+		sraRgnSubtract(vc->lossy, r);
+		sraRgnDestroy(r);
+	}
+	return true;
+}
+
+/* Encodes the pixels of region part (inside the screen) for cl at quality (-1: lossless). */
+static bool
+tight_send_region(rfbClientPtr cl, sraRegionPtr part, int quality)
+{
+	struct vnc_client *vc = cl->clientData;
+	rfbScreenInfoPtr s = cl->screen;
+	size_t stride = (size_t)s->paddedWidthInBytes;
+	sraRectangleIterator *it = sraRgnGetIterator(part);
+	sraRect r;
+	int ret = 0;
+	while (ret >= 0 && sraRgnIteratorNext(it, &r)) {
+		const uint8_t *src =
+		    (const uint8_t *)s->frameBuffer + (size_t)r.y1 * stride + (size_t)r.x1 * 4;
+		ret = tight_encode(vc->tight, src, stride, r.x1, r.y1, r.x2 - r.x1, r.y2 - r.y1,
+		                   quality, cl->tightCompressLevel, tight_emit, cl);
+	}
+	sraRgnReleaseIterator(it);
+	if (ret == -EIO) {
+		rfbErr("Tight: zlib or libjpeg failed, dropping the client\n");
+		rfbCloseClient(cl);
+	}
+	return ret >= 0;
+}
+
+/*
+ * Sends the cached first frame (the shadow has not changed since it was
+ * encoded): its bytes decode in a new client's fresh zlib streams; ours for
+ * this client are reset before their next use, and its JPEG areas are lossy
+ * for this client too (refined as for any other).
+ */
+static rfbBool
+ff_replay(rfbClientPtr cl)
+{
+	struct vnc_client *vc = cl->clientData;
+	struct vnc *v = vc->v;
+	rfbStatRecordEncodingSent(cl, rfbEncodingTight, (int)v->ff.len,
+	                          v->ff.width * v->ff.height * 4);
+	if (!write_update_buf(cl, v->ff.bytes, v->ff.len))
+		return FALSE;
+	tight_enc_reset_streams(vc->tight);
+	v->stats.ff_hits++;
+	if (!sraRgnEmpty(v->ff.lossy)) {
+		if (!vc->lossy) {
+			vc->lossy = sraRgnCreate();
+			vc->lossy_recent = sraRgnCreate();
+		}
+		sraRgnOr(vc->lossy, v->ff.lossy);
+		sraRgnOr(vc->lossy_recent, v->ff.lossy);
+		refine_arm(v);
+	}
+	return TRUE;
+}
+
+/*
+ * libvncserver's rfbSendFramebufferUpdate() calls this for every Tight
+ * rectangle; this definition, which the dynamic linker prefers to the
+ * library's, encodes ours with tight.c. The part of the rectangle waiting
+ * for lossless refinement goes out without JPEG.
+ */
+rfbBool
+rfbSendRectEncodingTight(rfbClientPtr cl, int x, int y, int w, int h)
+{
+	if (!tight_ours(cl)) {
+		static rfbBool (*lib)(rfbClientPtr, int, int, int, int);
+		if (!lib)
+			lib = (rfbBool(*)(rfbClientPtr, int, int, int, int))dlsym(
+			    RTLD_NEXT, "rfbSendRectEncodingTight");
+		return lib ? lib(cl, x, y, w, h) : FALSE;
+	}
+	struct vnc_client *vc = cl->clientData;
+	struct vnc *v = vc->v;
+	if (!vc->tight)
+		vc->tight = tight_enc_new();
+	int quality =
+	    cl->tightQualityLevel >= 0 && cl->tightQualityLevel <= 9 ? cl->tightQualityLevel : -1;
+	/* the whole screen, as a new client's first update asks (with cursor shapes: none drawn) */
+	bool whole = x == 0 && y == 0 && w == v->width && h == v->height &&
+	             cl->enableCursorShapeUpdates && (!vc->refine || sraRgnEmpty(vc->refine));
+	if (whole && v->ff.valid && v->ff.gen == v->fb_gen && v->ff.quality == quality &&
+	    v->ff.compress == cl->tightCompressLevel && v->ff.width == w && v->ff.height == h)
+		return ff_replay(cl);
+	vc->recording = whole && tight_enc_pristine(vc->tight);
+	if (vc->recording) {
+		v->ff.valid = false;
+		v->ff.len = 0;
+		v->ff.rects = 0;
+		if (vc->lossy)
+			sraRgnMakeEmpty(vc->lossy);
+	}
+	sraRegionPtr all = sraRgnCreateRect(x, y, x + w, y + h);
+	bool ok = true;
+	if (quality >= 0 && vc->refine && !sraRgnEmpty(vc->refine)) {
+		sraRegionPtr exact = sraRgnCreateRgn(all);
+		sraRgnAnd(exact, vc->refine);
+		sraRgnSubtract(all, vc->refine);
+		sraRgnSubtract(vc->refine, exact);
+		ok = tight_send_region(cl, exact, -1);
+		sraRgnDestroy(exact);
+	}
+	if (ok)
+		ok = tight_send_region(cl, all, quality);
+	sraRgnDestroy(all);
+	if (vc->recording && ok) {
+		v->ff.valid = true;
+		v->ff.gen = v->fb_gen;
+		v->ff.quality = quality;
+		v->ff.compress = cl->tightCompressLevel;
+		v->ff.width = w;
+		v->ff.height = h;
+		if (!v->ff.lossy)
+			v->ff.lossy = sraRgnCreate();
+		sraRgnMakeEmpty(v->ff.lossy);
+		if (vc->lossy)
+			sraRgnOr(v->ff.lossy, vc->lossy);
+	}
+	vc->recording = false;
+	return ok;
 }
 
 static struct vnc *the_vnc; /* X error handler needs it */
@@ -478,6 +691,7 @@ fb_follow(struct vnc *v, int w, int h)
 		return;
 	v->width = w;
 	v->height = h;
+	v->fb_gen++;
 	/*
 	 * Xvfb keeps its maximal screen pixmap: same pixels, same stride. The
 	 * shadow takes the whole new screen (a new framebuffer is sent in full).
@@ -683,6 +897,13 @@ client_gone(rfbClientPtr cl)
 	if (vc->clip_offered) /* what it offered will not come */
 		clipboard_offer_cancel(&v->clip);
 	zrle_enc_free(vc->zrle);
+	tight_enc_free(vc->tight);
+	if (vc->lossy) {
+		sraRgnDestroy(vc->lossy);
+		sraRgnDestroy(vc->lossy_recent);
+	}
+	if (vc->refine)
+		sraRgnDestroy(vc->refine);
 	free(vc->tbuf);
 	free(vc);
 	cl->clientData = NULL;
@@ -946,6 +1167,7 @@ copy_moved_window(struct vnc *v, const uint8_t *cur, size_t stride, int *ret_dx,
 	int y1 = 0, y2 = 0;
 	int bad = fbdiff_shift_compare(v->shadow, cur, stride, &dst, dx, dy, &y1, &y2);
 	rfbScheduleCopyRect(v->screen, dst.x1, dst.y1, dst.x2, dst.y2, dx, dy);
+	lossy_copy(v, &dst, dx, dy);
 	v->stats.window_moves++;
 	*ret_dx = dx;
 	*ret_dy = dy;
@@ -963,6 +1185,7 @@ static void
 mark_cb(void *data, const struct fbdiff_rect *r)
 {
 	struct vnc *v = data;
+	v->fb_gen++;
 	rfbMarkRectAsModified(v->screen, r->x1, r->y1, r->x2, r->y2);
 }
 
@@ -1024,6 +1247,7 @@ process_damage(struct vnc *v)
 		/* the clients copy the same rows of what they were sent as we do here */
 		fbdiff_shift_rows(v->shadow, stride, &band, dy);
 		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, 0, dy);
+		lossy_copy(v, &band, 0, dy);
 		v->stats.copies++;
 	} else if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
 	           (long)(box.x2 - box.x1) * (box.y2 - box.y1) >= VNC_MOVE_MIN_AREA * 2 &&
@@ -1036,6 +1260,7 @@ process_damage(struct vnc *v)
 		 */
 		fbdiff_move_rect(v->shadow, stride, &band, dx, dy);
 		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, dx, dy);
+		lossy_copy(v, &band, dx, dy);
 		v->stats.moves++;
 	} else {
 		dx = dy = 0;
@@ -1113,6 +1338,83 @@ damage_timer_cb(struct ab_loop *loop, void *data)
 	struct vnc *v = data;
 	v->damage_timer = NULL;
 	return AB_TIMER_STOP; /* vnc_process() runs after this round and takes the damage */
+}
+
+/*
+ * Lossless refinement: every VNC_REFINE_MS while some client shows JPEG
+ * pixels, the parts of them that were not sent again since the last tick
+ * (they stopped changing) are marked modified for that client alone and go
+ * out through Tight without JPEG (rfbSendRectEncodingTight), so the picture
+ * converges to the exact screen, as TigerVNC's does. No client with lossy
+ * pixels left: no timer, nothing runs.
+ */
+static int64_t
+refine_tick(struct ab_loop *loop, void *data)
+{
+	struct vnc *v = data;
+	bool again = false;
+	rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+	rfbClientPtr cl;
+	while ((cl = rfbClientIteratorNext(it))) {
+		struct vnc_client *vc = cl->clientData;
+		if (!vc || !vc->lossy || sraRgnEmpty(vc->lossy))
+			continue;
+		sraRegionPtr quiet = sraRgnCreateRgn(vc->lossy);
+		sraRgnSubtract(quiet, vc->lossy_recent);
+		again = again || !sraRgnEmpty(vc->lossy_recent);
+		sraRgnMakeEmpty(vc->lossy_recent);
+		if (!sraRgnEmpty(quiet)) {
+			if (!vc->refine)
+				vc->refine = sraRgnCreate();
+			sraRgnOr(vc->refine, quiet);
+			sraRgnOr(cl->modifiedRegion, quiet);
+			v->stats.refines++;
+		}
+		sraRgnDestroy(quiet);
+	}
+	rfbReleaseClientIterator(it);
+	if (again)
+		return VNC_REFINE_MS;
+	v->refine_timer = NULL;
+	return AB_TIMER_STOP; /* vnc_process() sends what was marked after this round */
+}
+
+static void
+refine_arm(struct vnc *v)
+{
+	if (!v->refine_timer)
+		v->refine_timer = ab_loop_timer(v->loop, VNC_REFINE_MS, refine_tick, v);
+}
+
+/*
+ * A CopyRect of dst from dst - (dx, dy) was scheduled for every client: what
+ * a client showed lossy there moves along, and the rest of dst becomes exact.
+ */
+static void
+lossy_copy(struct vnc *v, const struct fbdiff_rect *dst, int dx, int dy)
+{
+	v->fb_gen++; /* the shadow moved too */
+	rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
+	rfbClientPtr cl;
+	while ((cl = rfbClientIteratorNext(it))) {
+		struct vnc_client *vc = cl->clientData;
+		if (!vc || !vc->lossy || sraRgnEmpty(vc->lossy))
+			continue;
+		sraRegionPtr moved =
+		    sraRgnCreateRect(dst->x1 - dx, dst->y1 - dy, dst->x2 - dx, dst->y2 - dy);
+		sraRgnAnd(moved, vc->lossy);
+		sraRgnOffset(moved, dx, dy);
+		sraRegionPtr d = sraRgnCreateRect(dst->x1, dst->y1, dst->x2, dst->y2);
+		sraRgnSubtract(vc->lossy, d);
+		sraRgnDestroy(d);
+		if (!sraRgnEmpty(moved)) {
+			sraRgnOr(vc->lossy, moved);
+			sraRgnOr(vc->lossy_recent, moved);
+			refine_arm(v);
+		}
+		sraRgnDestroy(moved);
+	}
+	rfbReleaseClientIterator(it);
 }
 
 /*
@@ -1279,9 +1581,10 @@ vnc_close(struct vnc *v)
 {
 	if (v->stats.damaged_px)
 		ab_info("damage: %lld px reported, %lld px changed; CopyRect for %lld scrolls, "
-		        "%lld moves, %lld window moves",
+		        "%lld moves, %lld window moves; %lld lossless refinements; %lld first "
+		        "frames from the cache",
 		        v->stats.damaged_px, v->stats.changed_px, v->stats.copies, v->stats.moves,
-		        v->stats.window_moves);
+		        v->stats.window_moves, v->stats.refines, v->stats.ff_hits);
 	if (v->screen) {
 		rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
 		rfbClientPtr cl;
@@ -1297,6 +1600,9 @@ vnc_close(struct vnc *v)
 	if (v->damage_timer)
 		ab_loop_timer_cancel(v->loop, v->damage_timer);
 	v->damage_timer = NULL;
+	if (v->refine_timer)
+		ab_loop_timer_cancel(v->loop, v->refine_timer);
+	v->refine_timer = NULL;
 	if (v->clip_timer)
 		ab_loop_timer_cancel(v->loop, v->clip_timer);
 	v->clip_timer = NULL;
@@ -1309,6 +1615,10 @@ vnc_close(struct vnc *v)
 	clipboard_free(&v->clip);
 	free(v->shadow);
 	v->shadow = NULL;
+	free(v->ff.bytes);
+	if (v->ff.lossy)
+		sraRgnDestroy(v->ff.lossy);
+	memset(&v->ff, 0, sizeof(v->ff));
 	free(v->wins);
 	v->wins = NULL;
 	v->nwins = v->wins_cap = 0;

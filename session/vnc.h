@@ -13,7 +13,9 @@
  * so damage coalesces in the X server and none is lost); the damaged area is
  * compared with the shadow (fbdiff.h): a top-level window the X server moved
  * (ConfigureNotify) and vertical scrolls go out as CopyRect, and only truly
- * changed pixels are marked modified. ZRLE is our own encoder (zrle.h). Input: XTest (input.c).
+ * changed pixels are marked modified. ZRLE is our own encoder (zrle.h), and so
+ * is Tight for 24-bit colour clients (tight.h: noVNC's), whose JPEG areas are
+ * re-sent losslessly once they stop changing. Input: XTest (input.c).
  * Cursor: XFixes cursor image -> rich cursor. Clipboard: clipboard.c, the RFB
  * extended clipboard (UTF-8, notify/request/provide) in vnc.c with extclip.c.
  * Resize: SetDesktopSize -> RandR within [min, max] of the config.
@@ -23,6 +25,7 @@
 
 #include <X11/Xlib.h>
 #include <rfb/rfb.h>
+#include <rfb/rfbregion.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,8 +69,26 @@ struct vnc {
 	int nwins, wins_cap;
 	uint8_t *shadow; /* what clients are sent: Xvfb's screen as of the last damage */
 	size_t shadow_len;
+	struct ab_timer
+	    *refine_timer; /* lossless refinement (vnc.c), while lossy pixels are shown */
+	uint64_t fb_gen;   /* counts changes of the shadow (marked, copied, resized) */
+	/*
+	 * The last whole-screen Tight update a new client was sent, as sent
+	 * (rectangle headers included), replayed to the next new client while the
+	 * shadow is unchanged (same fb_gen) and it asks the same quality and
+	 * compression: a reconnect's first frame costs no encoding.
+	 */
 	struct {
-		long long damaged_px, changed_px, copies, moves, window_moves;
+		bool valid;
+		uint64_t gen;
+		int quality, compress, width, height;
+		uint8_t *bytes;
+		size_t len, cap;
+		long long rects;
+		sraRegionPtr lossy; /* its JPEG areas */
+	} ff;
+	struct {
+		long long damaged_px, changed_px, copies, moves, window_moves, refines, ff_hits;
 	} stats;
 };
 
@@ -84,6 +105,8 @@ struct vnc {
 #define VNC_KBD_HINT_MAX      47
 /* how long X requests wait for text a client offered before they are refused */
 #define VNC_CLIP_OFFER_TIMEOUT_MS 5000
+/* JPEG pixels a client shows are re-sent losslessly once unchanged for one to two of these */
+#define VNC_REFINE_MS 300
 /* zlib level of our ZRLE encoder (zrle.h) */
 #define VNC_ZRLE_LEVEL 6
 

@@ -3,6 +3,7 @@
 // the way a person would and asserts on what the desktop (X server) and the page show.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -15,6 +16,7 @@ import {
 	near,
 	pixel,
 	screenSize,
+	sourceDir,
 	spawnLogged,
 	toPage,
 	waitFor,
@@ -171,4 +173,67 @@ export async function checkClipboard(page, display, { cutBuffer = false, toBrows
 export async function checkFocus(page) {
 	const active = await page.evaluate(() => document.activeElement?.tagName);
 	assert.equal(active, 'CANVAS', 'keyboard focus should be on the desktop canvas');
+}
+
+// The X server's framebuffer as RGB bytes (xwd -root: a 32-bit 0xRRGGBB ZPixmap).
+function screenRGB(display) {
+	const x = execFileSync('xwd', ['-root', '-silent'], { env: { ...process.env, DISPLAY: display }, maxBuffer: 64 << 20 });
+	const hdr = (i) => x.readUInt32BE(4 * i);
+	const [headerSize, w, h, byteOrder, bpp, bpl, ncolors] = [hdr(0), hdr(4), hdr(5), hdr(7), hdr(11), hdr(12), hdr(19)];
+	assert.equal(bpp, 32, 'xwd: 32 bits a pixel');
+	const off = headerSize + ncolors * 12;
+	const rgb = Buffer.alloc(w * h * 3);
+	for (let y = 0; y < h; y++) {
+		for (let i = 0; i < w; i++) {
+			const p = off + y * bpl + 4 * i, o = 3 * (y * w + i);
+			if (byteOrder === 0) {
+				rgb[o] = x[p + 2], rgb[o + 1] = x[p + 1], rgb[o + 2] = x[p];
+			} else {
+				rgb[o] = x[p + 1], rgb[o + 1] = x[p + 2], rgb[o + 2] = x[p + 3];
+			}
+		}
+	}
+	return { w, h, rgb };
+}
+
+// The canvas's pixels as RGBA bytes.
+async function canvasRGBA(page) {
+	const [w, h, b64] = await page.evaluate(() => {
+		const cv = document.querySelector('#screen canvas');
+		const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+		let s = '';
+		for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+		return [cv.width, cv.height, btoa(s)];
+	});
+	return { w, h, rgba: Buffer.from(b64, 'base64') };
+}
+
+// A photo on the root window (the ArgoBox wallpaper, set by bench/ab-xroot): the session sends
+// it to noVNC with Tight (JPEG at noVNC's quality 6 for photographic areas, palettes and fills
+// elsewhere: session/tight.c), and once the picture stops changing re-sends the JPEG areas
+// losslessly, so the canvas converges to the X server's framebuffer pixel for pixel.
+export async function checkPhotoExact(page, display, buildDir, dir) {
+	const size = screenSize(display);
+	const ppm = path.join(dir, 'wallpaper.ppm');
+	execFileSync('convert', [path.join(sourceDir, 'assets/wallpapers/calm-dusk.png'), '-resize', `${size.width}x${size.height}!`, ppm]);
+	const t0 = Date.now();
+	xrun(display, path.join(buildDir, 'bench', 'ab-xroot'), [ppm]);
+	const screen = screenRGB(display);
+	let worst = 0, polls = 0, lastDiff = -1;
+	await waitFor('the canvas to equal the X screen pixel for pixel (lossless refinement)', async () => {
+		const c = await canvasRGBA(page);
+		polls++;
+		if (c.w !== screen.w || c.h !== screen.h) return false;
+		let diff = 0, big = 0;
+		for (let i = 0, n = c.w * c.h; i < n; i++) {
+			const d = Math.max(Math.abs(c.rgba[4 * i] - screen.rgb[3 * i]), Math.abs(c.rgba[4 * i + 1] - screen.rgb[3 * i + 1]), Math.abs(c.rgba[4 * i + 2] - screen.rgb[3 * i + 2]));
+			if (d) diff++;
+			if (d > 40) big++;
+		}
+		// not there yet: the old root, or JPEG pixels (close) waiting for their refinement
+		if (diff && big < diff / 100) worst = Math.max(worst, diff);
+		lastDiff = diff;
+		return diff === 0;
+	}, { timeout: 60000, interval: 100 });
+	log(`photo exact on the canvas after ${Date.now() - t0} ms (${polls} looks; up to ${worst} pixels were close but not exact before: JPEG, then refined; last ${lastDiff})`);
 }

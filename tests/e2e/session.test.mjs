@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The desktop page against the real argobox-session behind websockify (no broker): pixels,
-// typing, resize (SetDesktopSize → RandR) and clipboard both ways, from Chromium.
+// typing, resize (SetDesktopSize → RandR), clipboard both ways, and a photo on the root that
+// the canvas shows exactly once the session refined its JPEG areas, from Chromium.
 
-import { checkClipboard, checkFocus, checkPixels, checkResize, checkTyping, openDesktop } from './checks.mjs';
+import { checkClipboard, checkFocus, checkPhotoExact, checkPixels, checkResize, checkTyping, openDesktop } from './checks.mjs';
 import { buildDirOrFail, desktopDisplay, e2eTest, launchChromium, log, newPage, startSessionStack, stopProcess } from './lib.mjs';
 
 const buildDir = buildDirOrFail();
@@ -19,4 +20,5 @@ await e2eTest('session', async (t) => {
 	await checkTyping(page, t.dir);
 	await checkResize(page, display);
 	await checkClipboard(page, display);
+	await checkPhotoExact(page, display, buildDir, t.dir);
 }, { logs: ['session.log'] });
