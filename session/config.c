@@ -17,9 +17,11 @@ const struct ab_cfg_field session_config_fields[] = {
     AB_CFG_INT("display.min_width", S, min_width, 64, 8192, "smallest width a client may ask"),
     AB_CFG_INT("display.min_height", S, min_height, 64, 8192, "smallest height a client may ask"),
     AB_CFG_INT("display.max_width", S, max_width, 64, 8192,
-               "largest width a client may ask (Xvfb allocates this)"),
+               "largest width a client may ask (Xvfb's screen; only the visible part stays in "
+               "memory)"),
     AB_CFG_INT("display.max_height", S, max_height, 64, 8192,
-               "largest height a client may ask (Xvfb allocates this)"),
+               "largest height a client may ask (Xvfb's screen; only the visible part stays in "
+               "memory)"),
     AB_CFG_INT("display.depth", S, depth, 24, 24, "colour depth (24 only)"),
     AB_CFG_INT("vnc.jpeg_quality", S, jpeg_quality, 0, 9,
                "Tight JPEG quality level for clients that do not ask for one"),
@@ -34,6 +36,9 @@ const struct ab_cfg_field session_config_fields[] = {
     AB_CFG_STR("xvfb.path", S, xvfb_path, "the Xvfb binary"),
     AB_CFG_STR("xvfb.fbdir", S, fbdir,
                "directory (memory-backed) where Xvfb's framebuffer file is created"),
+    AB_CFG_BOOL("xvfb.glx", S, xvfb_glx,
+                "load Xvfb's GLX extension (OpenGL in Mesa's software renderer: ~10 MiB more "
+                "per desktop; off unless a desktop's applications need OpenGL)"),
     AB_CFG_ENUM("log.format", S, log_format, log_formats, "text or json"),
     AB_CFG_ENUM("log.level", S, log_level, log_levels, "debug, info, warn or error"),
     AB_CFG_INT("control.heartbeat_s", S, heartbeat_s, 1, 3600,
@@ -72,6 +77,7 @@ const struct session_config session_config_defaults = {
     .clipboard_max = 1 << 20,
     .xvfb_path = "/usr/bin/Xvfb",
     .fbdir = "/dev/shm",
+    .xvfb_glx = false,
     .log_format = "text",
     .log_level = "info",
     .heartbeat_s = 10,

@@ -22,6 +22,7 @@ struct session_config {
 	long long max_fps; /* damage is turned into updates at most this often a second */
 	char xvfb_path[256];
 	char fbdir[256];
+	bool xvfb_glx; /* load Xvfb's GLX (Mesa's software renderer, ~10 MiB per desktop) */
 	char log_format[8];
 	char log_level[8];
 	long long heartbeat_s; /* session pings the broker every N s; 3 missed pongs = gone */

@@ -511,7 +511,7 @@ main(int argc, char **argv)
 
 	int64_t t0 = ab_now_ms();
 	if (xvfb_start(&s.xvfb, s.cfg.xvfb_path, s.cfg.fbdir, (int)s.cfg.max_width,
-	               (int)s.cfg.max_height, &err) < 0 ||
+	               (int)s.cfg.max_height, s.cfg.xvfb_glx, &err) < 0 ||
 	    vnc_open(&s.vnc, &s.cfg, s.loop, &s.xvfb, s.dir, &err) < 0 ||
 	    control_open(&s.ctl, s.loop, s.dir, s.cfg.session_id, s.cfg.heartbeat_s * 1000, &err) <
 	        0) {
@@ -554,6 +554,8 @@ main(int argc, char **argv)
 		}
 		close(ready_fd);
 	}
+	/* soon, from the loop: the framebuffer's pages outside the first size go back (xvfb.h) */
+	xvfb_trim_later(&s.xvfb, s.loop, s.vnc.dpy);
 
 	while (!s.stop) {
 		vnc_process(&s.vnc);

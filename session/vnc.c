@@ -707,6 +707,7 @@ fb_follow(struct vnc *v, int w, int h)
 		rfbSetTranslateFunction(cl);
 	rfbReleaseClientIterator(it);
 	ab_info("desktop is now %dx%d", w, h);
+	xvfb_trim_later(v->xvfb, v->loop, v->dpy);
 }
 
 int

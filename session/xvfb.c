@@ -50,10 +50,11 @@ xvfb_parse_xwd(const void *data, size_t len, int *ret_width, int *ret_height, in
 
 int
 xvfb_start(struct xvfb *x, const char *xvfb_path, const char *fbdir_parent, int max_w, int max_h,
-           struct ab_err *err)
+           bool glx, struct ab_err *err)
 {
 	memset(x, 0, sizeof(*x));
 	x->display = -1;
+	x->trim_row = -1;
 	int n = snprintf(x->fbdir, sizeof(x->fbdir), "%s/argobox-fb-XXXXXX", fbdir_parent);
 	if (n < 0 || (size_t)n >= sizeof(x->fbdir))
 		return ab_err_set(err, ENAMETOOLONG, "fbdir '%s' is too long", fbdir_parent);
@@ -95,7 +96,8 @@ xvfb_start(struct xvfb *x, const char *xvfb_path, const char *fbdir_parent, int 
 		execl(xvfb_path, xvfb_path, "-displayfd", fdbuf, "-noreset", "-nocursor",
 		      "-nolisten", "tcp", "-fbdir", x->fbdir, "-screen", "0", screen, "+extension",
 		      "DAMAGE", "+extension", "RANDR", "+extension", "XFIXES", "+extension",
-		      "XTEST", "-dpi", "96", (char *)NULL);
+		      "XTEST", glx ? "+extension" : "-extension", "GLX", "-dpi", "96",
+		      (char *)NULL);
 		_exit(127);
 	}
 	setpgid(pid, pid);
@@ -167,9 +169,142 @@ xvfb_map(struct xvfb *x, struct ab_err *err)
 	return 0;
 }
 
+int64_t
+xvfb_resident(const struct xvfb *x)
+{
+	_cleanup_free_ char *path = ab_xasprintf("%s/Xvfb_screen0", x->fbdir);
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return (int64_t)st.st_blocks * 512;
+}
+
+/* Frees the pages wholly inside [from, to) of the file (our mapping starts at offset 0). */
+static int
+release_range(struct xvfb *x, size_t from, size_t to)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	from = (from + page - 1) / page * page;
+	to = to / page * page;
+	if (from >= to)
+		return 0;
+	if (madvise((char *)x->map + from, to - from, MADV_REMOVE) < 0)
+		return -errno;
+	return 0;
+}
+
+static size_t
+pixel_offset(const struct xvfb *x, int col, int row)
+{
+	return (size_t)(x->pixels - (char *)x->map) + (size_t)row * (size_t)x->bytes_per_line +
+	       (size_t)col * 4;
+}
+
+/* The last visible row's part right of w and every row below h, to the end of the file. */
+static int
+release_below(struct xvfb *x, int w, int h)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t from = h > 0 ? pixel_offset(x, w, h - 1) : pixel_offset(x, 0, 0);
+	return release_range(x, from, (x->map_len + page - 1) / page * page);
+}
+
+/* The whole pages right of w in rows [y0, y1) (the last visible row is release_below's). */
+static int
+release_right(struct xvfb *x, int w, int y0, int y1)
+{
+	int r = 0;
+	for (int y = y0; y < y1 && r == 0; y++)
+		r = release_range(x, pixel_offset(x, w, y), pixel_offset(x, 0, y + 1));
+	return r;
+}
+
+int64_t
+xvfb_release_outside(struct xvfb *x, int w, int h, struct ab_err *err)
+{
+	if (!x->map)
+		return ab_err_set(err, EINVAL, "the framebuffer is not mapped");
+	w = AB_MAX(0, AB_MIN(w, x->max_width));
+	h = AB_MAX(0, AB_MIN(h, x->max_height));
+	int64_t before = xvfb_resident(x);
+	int r = release_below(x, w, h);
+	if (r == 0)
+		r = release_right(x, w, 0, h - 1);
+	if (r < 0)
+		return ab_err_errno(err, -r, "releasing the framebuffer outside %dx%d", w, h);
+	int64_t after = xvfb_resident(x);
+	return before >= 0 && after >= 0 && before > after ? before - after : 0;
+}
+
+/*
+ * One step of xvfb_trim_later(): with the server grabbed (no client draws or resizes), reads
+ * the screen's size; a new size (or the first step) starts over with everything below it,
+ * then each step frees the pages right of it in XVFB_TRIM_ROWS more rows.
+ */
+static int64_t
+trim_step(struct ab_loop *loop, void *data)
+{
+	struct xvfb *x = data;
+	XGrabServer(x->dpy);
+	Window root;
+	int gx, gy;
+	unsigned w = 0, h = 0, bw, depth;
+	Status ok =
+	    XGetGeometry(x->dpy, DefaultRootWindow(x->dpy), &root, &gx, &gy, &w, &h, &bw, &depth);
+	int r = 0;
+	if (ok) {
+		w = AB_MIN(w, (unsigned)x->max_width);
+		h = AB_MIN(h, (unsigned)x->max_height);
+		if ((int)w != x->trim_w || (int)h != x->trim_h || x->trim_row < 0) {
+			if (x->trim_row < 0)
+				x->trim_before = xvfb_resident(x);
+			x->trim_w = (int)w;
+			x->trim_h = (int)h;
+			x->trim_row = 0;
+			r = release_below(x, (int)w, (int)h);
+		} else {
+			int y1 = AB_MIN(x->trim_row + XVFB_TRIM_ROWS, (int)h - 1);
+			r = release_right(x, (int)w, x->trim_row, y1);
+			x->trim_row = y1;
+		}
+	}
+	XUngrabServer(x->dpy);
+	XFlush(x->dpy);
+	if (ok && r == 0 && x->trim_row < (int)h - 1)
+		return 1;
+	x->trim_timer = NULL;
+	x->trim_row = -1;
+	if (!ok || r < 0) {
+		ab_warn("framebuffer: giving back the pages outside the screen: %s",
+		        ok ? strerror(-r) : "cannot read the screen's size");
+		return AB_TIMER_STOP;
+	}
+	int64_t now = xvfb_resident(x);
+	ab_info("framebuffer: %ux%u visible, %lld KiB given back, %lld KiB resident of %zu KiB", w,
+	        h, (long long)(x->trim_before > now ? (x->trim_before - now) / 1024 : 0),
+	        (long long)(now / 1024), x->map_len / 1024);
+	return AB_TIMER_STOP;
+}
+
+void
+xvfb_trim_later(struct xvfb *x, struct ab_loop *loop, Display *dpy)
+{
+	if (!x->map)
+		return;
+	if (x->trim_timer)
+		ab_loop_timer_cancel(x->loop, x->trim_timer);
+	x->loop = loop;
+	x->dpy = dpy;
+	x->trim_row = -1; /* start over: the size may have changed again */
+	x->trim_timer = ab_loop_timer(loop, XVFB_TRIM_DELAY_MS, trim_step, x);
+}
+
 void
 xvfb_stop(struct xvfb *x)
 {
+	if (x->trim_timer)
+		ab_loop_timer_cancel(x->loop, x->trim_timer);
+	x->trim_timer = NULL;
 	if (x->pid > 0) {
 		kill(-x->pid, SIGTERM);
 		kill(x->pid, SIGTERM);

@@ -7,7 +7,7 @@ runtime directory with xprobe (a tiny X client that draws known colours and prin
 input it gets) as the desktop command, then talks to it with vnctest (libvncclient), raw
 sockets (hostile clients) or the framed-JSON control channel.
 
-  session_test.py pixels|input|clipboard|resize|hostile|control|lifecycle
+  session_test.py pixels|input|clipboard|resize|grow|hostile|control|lifecycle
 """
 import contextlib
 import json
@@ -335,6 +335,48 @@ def t_resize():
         r = subprocess.run(["xdpyinfo"], capture_output=True, text=True,
                            env=dict(os.environ, DISPLAY=display_of(s)))
         check("1600x240 pixels" in r.stdout, "the X screen follows (xdpyinfo)")
+
+
+def fb_resident(xwd):
+    """Bytes of Xvfb's framebuffer file in memory (its allocated blocks)."""
+    return os.stat(xwd).st_blocks * 512
+
+
+def t_grow():
+    """A client asking for a larger screen than the start size gets it, drawn to the last
+    pixel: the framebuffer (Xvfb's screen at the default 3840x2160 maximum) keeps only the
+    visible part in memory and takes the rest back when it is shown again."""
+    with Session(geometry="1280x800") as s:
+        s.expect("READY")
+        xwd = s.screen_file()
+        full = os.path.getsize(xwd)
+        wait_for(lambda: "framebuffer: 1280x800 visible" in s.log(), "the first trim")
+        small = fb_resident(xwd)
+        check(1280 * 800 * 4 <= small <= full * 0.3,
+              "1280x800 visible: %d KiB of the %d KiB framebuffer in memory" %
+              (small // 1024, full // 1024))
+        env = s.x_env()
+        # the root's background: X must paint it on the rows and columns the grow uncovers
+        subprocess.run(["xsetroot", "-solid", "#3366cc"], env=env, check=True, timeout=TIMEOUT)
+        s.vnc("wait-size", 1280, 800, "wait-pixel", 1200, 700, "3366cc")
+        s.vnc("resize", 2560, 1440, "wait-size", 2560, 1440, "wait-pixel", 2550, 1430, "3366cc",
+              "wait-pixel", 1300, 100, "3366cc", "wait-pixel", 150, 50, "00ff00",
+              "wait-screen", xwd)
+        r = subprocess.run(["xdpyinfo"], capture_output=True, text=True, env=env)
+        check("2560x1440 pixels" in r.stdout, "the X screen is 2560x1440 (xdpyinfo)")
+        big = fb_resident(xwd)
+        check(big >= 2560 * 1440 * 4 and big > small,
+              "2560x1440: the uncovered area is in memory again (%d KiB)" % (big // 1024))
+        print("ok: SetDesktopSize 2560x1440 from 1280x800: the client gets it, every pixel "
+              "as X has it")
+        s.vnc("resize", 1024, 640, "wait-size", 1024, 640, "wait-pixel", 1000, 600, "3366cc",
+              "wait-screen", xwd)
+        wait_for(lambda: "framebuffer: 1024x640 visible" in s.log(), "the trim at 1024x640")
+        check(fb_resident(xwd) < small, "1024x640: less in memory than at 1280x800 (%d KiB)" %
+              (fb_resident(xwd) // 1024))
+        s.vnc("resize", 1920, 1080, "wait-size", 1920, 1080, "wait-pixel", 1900, 1070,
+              "3366cc", "wait-screen", xwd)
+        print("ok: shrinking gives the framebuffer back; growing again still draws it all")
 
 
 def display_of(s):
@@ -890,7 +932,7 @@ def t_drag():
 
 
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
-         "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
+         "grow": t_grow, "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
          "clipboard_incr": t_clipboard_incr, "clipboard_ext": t_clipboard_ext,
          "kbd_hint": t_kbd_hint, "scroll": t_scroll,
          "move": t_move, "drag": t_drag, "format": t_format}
