@@ -4,7 +4,8 @@
 # private Xvfb with nothing else drawing (no window manager, so no clock):
 #   key -> glyph   XTest key press to the first damage on the screen (apps-keylat), median/p95
 #   cat 50 MB      wall time of `TERM -e cat FILE` (start-up included for both)
-#   idle RSS       VmRSS of the terminal process (its shell excluded) 2 s after start
+#   idle RSS       VmRSS of the terminal process (its shell excluded) 2 s after start, and
+#                  again 2 s after the key latency run
 #   files          argobox-files: start to "(100 items)" in the title for a 100-file folder
 # Prints a table. Usage: bench/apps_bench.sh [--quick]
 # AB_BUILD_DIR picks the build (default build/); numbers from an ASan build are not meaningful:
@@ -56,6 +57,8 @@ measure_term() { # measure_term NAME CLASS CMD...
 	eval "rss_$name=\$(rss_kb $pid)"
 	eval "anon_$name=\$(anon_kb $pid)"
 	eval "lat_$name=\"\$($KEYLAT $keys)\""
+	sleep 2 # idle again, after typing (input method, glyph caches used)
+	eval "rss2_$name=\$(rss_kb $pid)"
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
@@ -117,6 +120,7 @@ printf '%-34s %18s %18s\n' "key -> glyph, p95 (us)" "$a_p95" "$x_p95"
 printf '%-34s %18s %18s\n' "cat 50 MB text (ms, with start-up)" "$cat_argobox" "$cat_xterm"
 printf '%-34s %18s %18s\n' "idle RSS (kB, terminal process)" "$rss_argobox" "$rss_xterm"
 printf '%-34s %18s %18s\n' "  of it private (RssAnon, kB)" "$anon_argobox" "$anon_xterm"
+printf '%-34s %18s %18s\n' "idle RSS after the keys (kB)" "$rss2_argobox" "$rss2_xterm"
 printf '%-34s %18s\n' "files: start to 100 entries (ms)" "$files_med"
 printf '%-34s %18s\n' "files: 100 listed+drawn, 1st (ms)" "$files_cold"
 printf '%-34s %18s\n' "files: 100 listed+drawn, F5 (ms)" "$files_warm"

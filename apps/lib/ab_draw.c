@@ -7,22 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void
-ab_draw_rgb(cairo_t *cr, const double *c)
-{
-	cairo_set_source_rgb(cr, c[0], c[1], c[2]);
-}
-
-void
-ab_draw_icon_tile(cairo_t *cr, int s, const double *bg, const double *fg)
-{
-	ab_cairo_rounded(cr, 0, 0, s, s, s * 0.2);
-	ab_draw_rgb(cr, bg);
-	cairo_fill(cr);
-	ab_draw_rgb(cr, fg);
-	cairo_set_line_width(cr, s / 12.0);
-}
-
 int
 ab_draw_text(cairo_t *cr, const char *text, const char *font, const double *rgb, double x, double y,
              double w)
@@ -67,17 +51,6 @@ ab_draw_line_height(cairo_t *cr, const char *font)
 	pango_layout_get_pixel_size(l, &tw, &th);
 	g_object_unref(l);
 	return th;
-}
-
-void
-ab_draw_focus_ring(cairo_t *cr, const struct ab_theme *t, double x, double y, double w, double h)
-{
-	cairo_save(cr);
-	cairo_set_line_width(cr, 2);
-	ab_draw_rgb(cr, t->accent);
-	ab_cairo_rounded(cr, x + 1, y + 1, w - 2, h - 2, 4);
-	cairo_stroke(cr);
-	cairo_restore(cr);
 }
 
 void

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * term: libvterm on a pty, drawn with pango into an ab_app window.
+ * term: libvterm on a pty, drawn with cairo (termfont.h: no pango) into an ab_app window.
  *
  * Lines are addressed by an absolute index: 0..sb.count-1 are the scrollback
  * (oldest first), sb.count.. the screen rows. The view shows `rows` lines
@@ -16,6 +16,7 @@
 #include "ab_text.h"
 #include "ab_util.h"
 #include "sbsave.h"
+#include "termfont.h"
 #include "scrollback.h"
 
 #include <X11/Xutil.h>
@@ -48,7 +49,6 @@ struct term {
 	struct scrollback sb;
 	int rows, cols;
 	int font_px;
-	char font[64], font_bold[80];
 	int cell_w, cell_h, ascent;
 	bool metrics_ok;
 	int pty;
@@ -87,7 +87,8 @@ struct term_win {
 	int ntabs, active;
 	int bar_h;
 	int font_px;
-	char *const *argv; /* each tab's command; NULL: the user's shell */
+	struct termfont font; /* at font_px, shared by the tabs */
+	char *const *argv;    /* each tab's command; NULL: the user's shell */
 	struct ab_timer *frame_timer, *reap_timer;
 	int64_t last_paint;
 	/* scrollback restore (sbsave.h): the window's key, saved every SAVE_MS when changed */
@@ -472,40 +473,34 @@ static const VTermScreenCallbacks screen_cbs = {
 static void
 term_set_font(struct term *t)
 {
-	snprintf(t->font, sizeof(t->font), "DejaVu Sans Mono,Noto Sans Mono,monospace %dpx",
-	         t->font_px);
-	snprintf(t->font_bold, sizeof(t->font_bold),
-	         "DejaVu Sans Mono,Noto Sans Mono,monospace Bold %dpx", t->font_px);
 	t->metrics_ok = false;
 }
 
+/* The window's font at the tab's size (opened again when the size changed) and its cell. */
 static void
-term_metrics(struct term *t, cairo_t *cr)
+term_metrics(struct term *t)
 {
-	PangoLayout *l = pango_cairo_create_layout(cr);
-	PangoFontDescription *fd = pango_font_description_from_string(t->font);
-	pango_layout_set_font_description(l, fd);
-	pango_layout_set_text(l, "MMMMMMMMMM", -1);
-	PangoRectangle logical;
-	pango_layout_get_pixel_extents(l, NULL, &logical);
-	t->cell_w = AB_MAX(1, logical.width / 10);
-	t->cell_h = AB_MAX(1, logical.height);
-	t->ascent = PANGO_PIXELS(pango_layout_get_baseline(l));
-	pango_font_description_free(fd);
-	g_object_unref(l);
+	struct termfont *f = &t->win->font, nf;
+	if (f->px != t->font_px) {
+		if (termfont_open(&nf, t->font_px) == 0) {
+			termfont_close(f);
+			*f = nf;
+		} else {
+			ab_warn("no monospace font at %d px: staying at %d px", t->font_px, f->px);
+			t->font_px = t->win->font_px = f->px;
+		}
+	}
+	t->cell_w = f->cell_w;
+	t->cell_h = f->cell_h;
+	t->ascent = f->ascent;
 	t->metrics_ok = true;
 }
 
 static void
 term_resize_grid(struct term *t)
 {
-	if (!t->metrics_ok) {
-		cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 1);
-		cairo_t *cr = cairo_create(s);
-		term_metrics(t, cr);
-		cairo_destroy(cr);
-		cairo_surface_destroy(s);
-	}
+	if (!t->metrics_ok)
+		term_metrics(t);
 	int bar = t->searching ? t->cell_h + 8 : 0;
 	int cols = AB_MAX(2, (t->win->app.w - 2 * PAD) / t->cell_w);
 	int rows = AB_MAX(1, (t->win->app.h - 2 * PAD - bar - t->win->bar_h) / t->cell_h);
@@ -573,15 +568,22 @@ in_selection(const struct term *t, long line, int col)
 	return true;
 }
 
+/* Printable ASCII s[0..n) from column x (a run of cells). */
 static void
-draw_run(struct term *t, cairo_t *cr, PangoLayout *l, PangoLayout *lb, const char *s, size_t n,
-         bool bold, uint32_t fg, double x, double y)
+draw_run(struct term *t, cairo_t *cr, const char *s, size_t n, bool bold, uint32_t fg, double x,
+         double y)
 {
-	PangoLayout *use = bold ? lb : l;
-	pango_layout_set_text(use, s, (int)n);
 	set_rgb(cr, fg);
-	cairo_move_to(cr, x, y);
-	pango_cairo_show_layout(cr, use);
+	termfont_ascii(&t->win->font, cr, s, n, bold, x, y);
+}
+
+/* One cell's characters (base and combining mark) at (x, y). */
+static void
+draw_cell(struct term *t, cairo_t *cr, const struct sb_cell *cell, bool bold, uint32_t fg, double x,
+          double y)
+{
+	set_rgb(cr, fg);
+	termfont_cell(&t->win->font, cr, cell->ch, 2, bold, x, y);
 }
 
 static void
@@ -589,18 +591,11 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
 	struct term *t = term_cur(app);
 	if (!t->metrics_ok)
-		term_metrics(t, cr);
+		term_metrics(t);
 	uint32_t dbg = theme_rgb(app->theme.bg), dfg = theme_rgb(app->theme.text);
 	uint32_t acc = theme_rgb(app->theme.accent);
 	set_rgb(cr, dbg);
 	cairo_paint(cr);
-
-	PangoFontDescription *fd = pango_font_description_from_string(t->font);
-	PangoFontDescription *fdb = pango_font_description_from_string(t->font_bold);
-	PangoLayout *l = pango_cairo_create_layout(cr);
-	PangoLayout *lb = pango_cairo_create_layout(cr);
-	pango_layout_set_font_description(l, fd);
-	pango_layout_set_font_description(lb, fdb);
 
 	long first = term_lines(t) - t->rows - (long)t->view_off;
 	char run[1024];
@@ -651,7 +646,7 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 			    have && cell.width == 1 && (cell.ch[0] == 0 || cell.ch[0] == ' ');
 			if (rn && (!have || (!ascii && !blank) || fg != run_fg ||
 			           bold != run_bold || rn + 2 >= sizeof(run))) {
-				draw_run(t, cr, l, lb, run, rn, run_bold, run_fg,
+				draw_run(t, cr, run, rn, run_bold, run_fg,
 				         PAD + run_col * t->cell_w, y);
 				rn = 0;
 			}
@@ -665,13 +660,7 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 				}
 				run[rn++] = blank ? ' ' : (char)cell.ch[0];
 			} else if (!blank && cell.width > 0 && cell.ch[0]) {
-				char u[12];
-				size_t n = 0;
-				for (int k = 0; k < 2 && cell.ch[k]; k++)
-					n += text_utf8_encode(cell.ch[k], u + n);
-				if (n)
-					draw_run(t, cr, l, lb, u, n, bold, fg, PAD + c * t->cell_w,
-					         y);
+				draw_cell(t, cr, &cell, bold, fg, PAD + c * t->cell_w, y);
 			}
 			if (have && (cell.attr & SB_UNDERLINE) && cell.width) {
 				set_rgb(cr, fg);
@@ -692,11 +681,7 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 			struct sb_cell cell;
 			if (term_cell(t, (long)t->sb.count + t->cursor.row, t->cursor.col, &cell) &&
 			    cell.ch[0] > ' ') {
-				char u[12];
-				size_t n = 0;
-				for (int k = 0; k < 2 && cell.ch[k]; k++)
-					n += text_utf8_encode(cell.ch[k], u + n);
-				draw_run(t, cr, l, lb, u, n, false, 0xffffff, cx, cy);
+				draw_cell(t, cr, &cell, false, 0xffffff, cx, cy);
 			}
 		} else {
 			cairo_set_line_width(cr, 1);
@@ -709,7 +694,8 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	if (t->view_off) {
 		char s[64];
 		snprintf(s, sizeof(s), "−%zu", t->view_off);
-		ab_draw_text(cr, s, app->theme.font, app->theme.accent, w - 90, TOP(t), 86);
+		ab_draw_rgb(cr, app->theme.accent);
+		termfont_ui_text(cr, app->theme.font, s, w - 90, TOP(t), 86);
 	}
 	/* search bar */
 	if (t->searching) {
@@ -720,12 +706,9 @@ term_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 		ab_draw_focus_ring(cr, &app->theme, 2, h - bh + 1, w - 4, bh - 2);
 		char s[SEARCH_MAX + 120];
 		snprintf(s, sizeof(s), "Find: %s▏  %s", t->query, t->status);
-		ab_draw_text(cr, s, app->theme.font, app->theme.text, 10, h - bh + 4, w - 20);
+		ab_draw_rgb(cr, app->theme.text);
+		termfont_ui_text(cr, app->theme.font, s, 10, h - bh + 4, w - 20);
 	}
-	g_object_unref(l);
-	g_object_unref(lb);
-	pango_font_description_free(fd);
-	pango_font_description_free(fdb);
 	term_draw_tabs(t->win, cr, w);
 	t->win->last_paint = ab_now_ms();
 }
@@ -989,7 +972,6 @@ term_zoom(struct term *t, int px)
 	term_resize_all(w);
 	ab_app_redraw(&w->app);
 }
-
 
 /*
  * The tab keys: Ctrl+Shift+T new tab, Ctrl+Shift+W close the tab, Ctrl+Page Up/Down and
@@ -1457,15 +1439,16 @@ term_draw_tabs(struct term_win *w, cairo_t *cr, int width)
 		char label[160];
 		snprintf(label, sizeof(label), "%s%d  %s", t->activity ? "• " : "", i + 1,
 		         t->title[0] ? t->title : "Terminal");
-		ab_draw_text(cr, label, th->font, th->text, x + 10, 6, tw - 10 - 26);
-		ab_draw_text(cr, "×", th->font, th->text, x + tw - 20, 6, 16);
 		ab_draw_rgb(cr, th->text);
+		termfont_ui_text(cr, th->font, label, x + 10, 6, tw - 10 - 26);
+		termfont_ui_text(cr, th->font, "×", x + tw - 20, 6, 16);
 		cairo_set_line_width(cr, 1);
 		cairo_move_to(cr, x + tw - 0.5, 6);
 		cairo_line_to(cr, x + tw - 0.5, w->bar_h - 6);
 		cairo_stroke(cr);
 	}
-	ab_draw_text(cr, "+", th->font, th->text, w->ntabs * tw + 10, 6, 16);
+	ab_draw_rgb(cr, th->text);
+	termfont_ui_text(cr, th->font, "+", w->ntabs * tw + 10, 6, 16);
 }
 
 /*
@@ -1524,6 +1507,10 @@ term_main(const struct term_options *opt, struct ab_err *err)
 	                            .icon = term_icon,
 	                            .ops = &term_ops,
 	                            .data = w};
+	if ((r = termfont_open(&w->font, w->font_px)) < 0) {
+		ab_err_set(err, -r, "no monospace font (fontconfig finds none)");
+		goto out;
+	}
 	if ((r = ab_app_open(&w->app, &cfg, err)) < 0)
 		goto out;
 	/* a restored window gets back a tab for each saved text, in order */
@@ -1565,6 +1552,7 @@ out:
 		ab_loop_timer_cancel(w->app.loop, w->save_timer);
 	}
 	ab_app_close(&w->app);
+	termfont_close(&w->font);
 	free(w);
 	return r;
 }

@@ -15,6 +15,10 @@ W=$APP_WIN
 xprop -id "$W" WM_CLASS | grep -q '"terminal-[0-9a-f]\{8\}", "ArgoBoxTerminal"' || fail "WM_CLASS: $(xprop -id "$W" WM_CLASS)"
 wait_for 5 sh -c "xprop -id $W _NET_WM_ICON | grep -q 'Icon (16 x 16)'" || fail "no _NET_WM_ICON"
 xprop -id "$W" WM_PROTOCOLS | grep -q WM_DELETE_WINDOW || fail "no WM_DELETE_WINDOW"
+# its text is drawn with cairo-ft and fontconfig: pango and its glib/gio/harfbuzz stay unloaded
+# (4.6 MB of idle RSS, docs/apps.md)
+! grep -E 'libpango|libgio|libharfbuzz' "/proc/$APP_PID/maps" >/dev/null ||
+	fail "the terminal maps $(grep -oE 'lib(pango|gio|harfbuzz)[^ ]*' "/proc/$APP_PID/maps" | sort -u | tr '\n' ' ')"
 
 # 1. typing reaches the shell on the pty
 sleep 0.5
@@ -99,6 +103,32 @@ xdotool key Return ctrl+d
 wait_file 10 "$T/bp" "^[[200~PASTED^[[201~" ||
 	fail "no bracketed paste markers: $(cat "$T/bp" 2>&1)"
 type_line "printf '\\e[?2004l'"
+
+# 8c. characters beyond ASCII are drawn at their cells (cairo-ft, no pango): a combining mark
+# over its base, Greek, a check mark (from a fallback font where the monospace one lacks it)
+# and a full block, in red: each of the four cells has red pixels of its own
+type_line "clear; printf '\\033[31me\\314\\201\\316\\251\\342\\234\\223\\342\\226\\210\\033[0m\\n'"
+red_in() { # red_in FILE GEOMETRY: red (#e00000, anti-aliased) pixels in that part
+	convert "$1" -crop "$2" +repage -fuzz 30% -fill black +opaque "#e00000" -fill white -opaque "#e00000" \
+		-format '%[fx:int(mean*w*h)]' info:
+}
+uni_drawn() {
+	shot "$W" "$T/uni.png"
+	# the block fills its cell: its columns (red the whole cell high) give the grid
+	local cols left right cw c
+	cols=$(convert "$T/uni.png" -crop 300x60+0+0 +repage -fuzz 30% -fill black +opaque "#e00000" \
+		-fill white -opaque "#e00000" -colorspace gray -scale 300x1! -depth 8 txt:- |
+		awk -F'[,:( ]+' 'NR > 1 && $4 + 0 >= 56 {print $1}')
+	[ -n "$cols" ] || return 1
+	left=$(head -n1 <<<"$cols")
+	right=$(tail -n1 <<<"$cols")
+	cw=$((right - left + 1))
+	((cw >= 5 && left >= 3 * cw)) || return 1
+	for c in 0 1 2; do
+		(($(red_in "$T/uni.png" "$((cw - 2))x60+$((left - (3 - c) * cw + 1))+0") >= 4)) || return 1
+	done
+}
+wait_for 10 uni_drawn || { cp "$T/uni.png" /tmp/apps-uni-debug.png; fail "non-ASCII cells not drawn each at its column"; }
 
 # 8. mouse selection goes to PRIMARY; Ctrl+Shift+C copies it to CLIPBOARD
 type_line "clear; echo MARKER-LINE"
