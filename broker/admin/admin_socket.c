@@ -183,6 +183,32 @@ admin_socket_audit_report(struct admin_socket *c, json_t *req)
 	return ab_proto_msg("audit_report", json_pack("{so}", "report", rep));
 }
 
+/* {"type":"audit_query","params":{...}} -> {"type":"audit_query","page":{events,count,next_cursor}}
+ */
+static json_t *
+admin_socket_audit_query(struct admin_socket *c, json_t *req)
+{
+	if (!c->auditsvc)
+		return ab_proto_msg("error", json_pack("{ss}", "msg", "no audit service"));
+	json_t *page = NULL;
+	struct ab_err err = {0};
+	if (auditsvc_query(c->auditsvc, json_object_get(req, "params"), "argoboxctl", "argoboxctl",
+	                   &page, &err) < 0)
+		return ab_proto_msg(
+		    "error",
+		    json_pack("{ssss}", "msg", err.msg, "code",
+		              err.code == EINVAL || err.code == ETIMEDOUT ? "invalid" : "error"));
+	if (json_dumpb(page, NULL, 0, JSON_COMPACT) > AB_PROTO_MAX_FRAME - 4096) {
+		json_decref(page);
+		return ab_proto_msg("error",
+		                    json_pack("{ssss}", "msg",
+		                              "the page is larger than the admin socket carries "
+		                              "(1 MiB): ask for fewer records per page",
+		                              "code", "invalid"));
+	}
+	return ab_proto_msg("audit_query", json_pack("{so}", "page", page));
+}
+
 /* An error answer: {"type":"error","msg","code"}; code is what argoboxctl's exit status says. */
 static json_t *
 ctl_error(const char *code, const char *msg)
@@ -572,6 +598,8 @@ admin_socket_answer(struct admin_socket *c, struct ctl_client *cl, json_t *req)
 		return admin_socket_services(c, type, req);
 	if (strcmp(type, "audit_report") == 0)
 		return admin_socket_audit_report(c, req);
+	if (strcmp(type, "audit_query") == 0)
+		return admin_socket_audit_query(c, req);
 	return ab_proto_msg("error", json_pack("{ss}", "msg", "unknown request"));
 }
 

@@ -24,10 +24,11 @@
  * command line, or input the broker refused as invalid); 3 not found (no such desktop,
  * service, or nothing matched a filter); 4 refused (the broker would not do it: audit store
  * failing closed, not allowed). `audit verify` exits 1 when it found tampering (2 when it
- * could not check). `audit query` and `audit verify` read the audit store's database
- * directly (the broker running or not); everything else asks the broker, which audits every
- * action with the caller's uid (admin.ctl). `exec` exits with the command's status (125 when
- * the container could not be entered; 3 and 4 as above before the command runs).
+ * could not check). `audit query` asks the broker (audited as admin.audit.query) unless
+ * --data-dir/--db name the store to read directly (offline, not audited); `audit verify`
+ * reads the store directly (the broker running or not); everything else asks the broker, which
+ * audits every action with the caller's uid (admin.ctl). `exec` exits with the command's status
+ * (125 when the container could not be entered; 3 and 4 as above before the command runs).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -68,7 +69,7 @@ usage(FILE *f)
 	        "[--urgency low|normal|critical] MESSAGE\n"
 	        "  services list | reload | status NAME | check NAME | restart NAME | diag NAME\n"
 	        "  audit query [--from T] [--to T] [--user U] [--event PREFIX] [--outcome O]\n"
-	        "              [--text S] [--limit N] [--data-dir DIR | --db FILE]\n"
+	        "              [--text S] [--limit N] [--data-dir DIR | --db FILE (offline)]\n"
 	        "  audit report --from T --to T [--user U] [--format json|csv|html] [--limit N]\n"
 	        "               [--output FILE]\n"
 	        "  audit verify [--data-dir DIR] [--db FILE] [--key FILE]\n"
@@ -688,58 +689,36 @@ parse_time(const char *s, int64_t *ret)
 	return -EINVAL;
 }
 
-static int
-audit_query(int argc, char **argv, bool as_json)
+/* One record of a query as a table row (the header: print_row(NULL)). */
+static void
+print_row(json_t *r)
 {
-	const char *data_dir = NULL, *db = NULL;
-	struct auditdb_query q = {.outcome = -1, .limit = 100};
-	for (int i = 0; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!v)
-			return ab_usage(usage, false);
-		const char *a = argv[i++];
-		if (strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0) {
-			if (parse_time(v, strcmp(a, "--from") == 0 ? &q.from_ms : &q.to_ms) < 0) {
-				fprintf(stderr,
-				        "argoboxctl: %s: '%s' is not a time (RFC 3339, a date, "
-				        "or ms since the epoch)\n",
-				        a, v);
-				return EXIT_USAGE;
-			}
-		} else if (strcmp(a, "--user") == 0) {
-			q.user = v;
-		} else if (strcmp(a, "--event") == 0) {
-			q.event_prefix = v;
-		} else if (strcmp(a, "--text") == 0) {
-			q.text = v;
-		} else if (strcmp(a, "--outcome") == 0) {
-			if ((q.outcome = audit_outcome_from_name(v)) < 0) {
-				fprintf(stderr,
-				        "argoboxctl: --outcome: grant, deny, info or failure\n");
-				return EXIT_USAGE;
-			}
-		} else if (strcmp(a, "--limit") == 0) {
-			char *end;
-			long l = strtol(v, &end, 10);
-			if (*end || l < 1 || l > 100000) {
-				fprintf(stderr, "argoboxctl: --limit: 1 to 100000\n");
-				return EXIT_USAGE;
-			}
-			q.limit = (unsigned)l;
-		} else if (strcmp(a, "--data-dir") == 0) {
-			data_dir = v;
-		} else if (strcmp(a, "--db") == 0) {
-			db = v;
-		} else {
-			return ab_usage(usage, false);
-		}
+	if (!r) {
+		printf("%-24s %-6s %-24s %-8s %-16s %s\n", "TIME", "SEQ", "EVENT", "OUTCOME",
+		       "USER", "SOURCE");
+		return;
 	}
-	if (q.from_ms && !q.to_ms)
-		q.to_ms = INT64_MAX / 2;
-	if (q.to_ms && q.from_ms >= q.to_ms) {
-		fprintf(stderr, "argoboxctl: --from must be before --to\n");
-		return EXIT_USAGE;
-	}
+	const char *user = json_string_value(json_object_get(r, "user"));
+	const char *source = json_string_value(json_object_get(r, "source"));
+	printf("%-24s %-6lld %-24s %-8s %-16s %s\n",
+	       json_string_value(json_object_get(r, "time")) ?: "-",
+	       (long long)json_integer_value(json_object_get(r, "seq")),
+	       json_string_value(json_object_get(r, "event")) ?: "-",
+	       json_string_value(json_object_get(r, "outcome")) ?: "-", user ? user : "-",
+	       source ? source : "-");
+}
+
+/*
+ * The store read directly (--data-dir/--db): for when the broker is down. Reading the file
+ * needs the data directory's permissions (root); the broker does not see this read, so it is
+ * not in the audit (said on stderr).
+ */
+static int
+audit_query_offline(const struct auditdb_query *q, const char *data_dir, const char *db,
+                    bool as_json)
+{
+	fprintf(stderr, "argoboxctl: reading the audit store directly (offline): this read is not "
+	                "audited; without --data-dir/--db the broker answers and audits it\n");
 	_cleanup_free_ char *def_dir = data_dir ? NULL : broker_default_data_dir();
 	_cleanup_free_ char *def_db =
 	    ab_xasprintf("%s/audit/audit.db", data_dir ? data_dir : def_dir);
@@ -747,7 +726,7 @@ audit_query(int argc, char **argv, bool as_json)
 	struct auditdb_cursor *cur = NULL;
 	struct ab_err err = {0};
 	if (auditdb_reader_open(db ? db : def_db, 10000, &rd, &err) < 0 ||
-	    auditdb_query(rd, &q, &cur, &err) < 0) {
+	    auditdb_query(rd, q, &cur, &err) < 0) {
 		fprintf(stderr, "argoboxctl: audit query: %s\n", err.msg);
 		auditdb_reader_close(rd);
 		return EXIT_FAILED;
@@ -757,22 +736,15 @@ audit_query(int argc, char **argv, bool as_json)
 	if (as_json)
 		printf("[");
 	else
-		printf("%-24s %-6s %-24s %-8s %-16s %s\n", "TIME", "SEQ", "EVENT", "OUTCOME",
-		       "USER", "SOURCE");
+		print_row(NULL);
 	while ((r = auditdb_cursor_next(cur, &row, &err)) > 0) {
+		_cleanup_free_ char *line = auditdb_record_json(&row);
 		if (as_json) {
-			_cleanup_free_ char *line = auditdb_record_json(&row);
 			printf("%s\n  %s", n ? "," : "", line);
 		} else {
-			char ts[32], base[24];
-			time_t sec = (time_t)(row.ts_ms / 1000);
-			struct tm tm;
-			gmtime_r(&sec, &tm);
-			strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-			snprintf(ts, sizeof(ts), "%s.%03dZ", base, (int)(row.ts_ms % 1000));
-			printf("%-24s %-6lld %-24s %-8s %-16s %s\n", ts, (long long)row.seq,
-			       row.event, audit_outcome_name((enum audit_outcome)row.outcome),
-			       row.user ? row.user : "-", row.source ? row.source : "-");
+			json_t *j = json_loads(line, 0, NULL);
+			print_row(j);
+			json_decref(j);
 		}
 		n++;
 	}
@@ -785,6 +757,134 @@ audit_query(int argc, char **argv, bool as_json)
 		return EXIT_FAILED;
 	}
 	return EXIT_OK;
+}
+
+#define AUDIT_QUERY_PAGE 200 /* records per admin-socket request: well under its 1 MiB */
+
+/* Through the broker (admin socket), page by page: the broker audits it (admin.audit.query). */
+static int
+audit_query_broker(const char *sock, json_t *params, unsigned limit, bool as_json)
+{
+	_cleanup_free_ char *def = default_socket();
+	unsigned n = 0;
+	int rc = EXIT_OK;
+	if (as_json)
+		printf("[");
+	else
+		print_row(NULL);
+	while (n < limit) {
+		char lim[16];
+		snprintf(lim, sizeof(lim), "%u", AB_MIN(limit - n, AUDIT_QUERY_PAGE));
+		json_object_set_new(params, "limit", json_string(lim));
+		json_t *ans = NULL;
+		if (request(sock ? sock : def,
+		            ab_proto_msg("audit_query", json_pack("{sO}", "params", params)),
+		            &ans) < 0) {
+			rc = EXIT_FAILED;
+			break;
+		}
+		json_t *page = json_object_get(ans, "page");
+		json_t *events = json_object_get(page, "events");
+		if (strcmp(ab_proto_type(ans), "audit_query") != 0 || !json_is_array(events)) {
+			const char *msg = json_string_value(json_object_get(ans, "msg"));
+			fprintf(stderr, "argoboxctl: audit query: %s\n",
+			        msg ? msg : "unexpected answer");
+			rc = exit_of(ans) == EXIT_OK ? EXIT_FAILED : exit_of(ans);
+			json_decref(ans);
+			break;
+		}
+		size_t i;
+		json_t *r;
+		json_array_foreach(events, i, r)
+		{
+			if (as_json) {
+				_cleanup_free_ char *line =
+				    json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+				printf("%s\n  %s", n ? "," : "", line ? line : "null");
+			} else {
+				print_row(r);
+			}
+			n++;
+		}
+		const char *next = json_string_value(json_object_get(page, "next_cursor"));
+		if (!next || json_array_size(events) == 0) {
+			json_decref(ans);
+			break;
+		}
+		json_object_set_new(params, "cursor", json_string(next));
+		json_decref(ans);
+	}
+	if (as_json)
+		printf("%s]\n", n ? "\n" : "");
+	return rc;
+}
+
+static int
+audit_query(int argc, char **argv, const char *sock, bool as_json)
+{
+	const char *data_dir = NULL, *db = NULL;
+	struct auditdb_query q = {.outcome = -1, .limit = 100};
+	_cleanup_(json_decrefp) json_t *params = json_object();
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			return ab_usage(usage, false);
+		const char *a = argv[i++];
+		if (strcmp(a, "--from") == 0 || strcmp(a, "--to") == 0) {
+			int64_t *t = strcmp(a, "--from") == 0 ? &q.from_ms : &q.to_ms;
+			if (parse_time(v, t) < 0) {
+				fprintf(stderr,
+				        "argoboxctl: %s: '%s' is not a time (RFC 3339, a date, "
+				        "or ms since the epoch)\n",
+				        a, v);
+				return EXIT_USAGE;
+			}
+			char ms[24];
+			snprintf(ms, sizeof(ms), "%lld", (long long)*t);
+			json_object_set_new(params, a + 2, json_string(ms));
+		} else if (strcmp(a, "--user") == 0) {
+			q.user = v;
+			json_object_set_new(params, "user", json_string(v));
+		} else if (strcmp(a, "--event") == 0) {
+			q.event_prefix = v;
+			json_object_set_new(params, "event", json_string(v));
+		} else if (strcmp(a, "--text") == 0) {
+			q.text = v;
+			json_object_set_new(params, "q", json_string(v));
+		} else if (strcmp(a, "--outcome") == 0) {
+			if ((q.outcome = audit_outcome_from_name(v)) < 0) {
+				fprintf(stderr,
+				        "argoboxctl: --outcome: grant, deny, info or failure\n");
+				return EXIT_USAGE;
+			}
+			json_object_set_new(params, "outcome", json_string(v));
+		} else if (strcmp(a, "--limit") == 0) {
+			char *end;
+			long l = strtol(v, &end, 10);
+			if (*end || l < 1 || l > 100000) {
+				fprintf(stderr, "argoboxctl: --limit: 1 to 100000\n");
+				return EXIT_USAGE;
+			}
+			q.limit = (unsigned)l;
+		} else if (strcmp(a, "--data-dir") == 0) {
+			data_dir = v;
+		} else if (strcmp(a, "--db") == 0) {
+			db = v;
+		} else if (strcmp(a, "--socket") == 0) {
+			sock = v;
+		} else {
+			return ab_usage(usage, false);
+		}
+	}
+	if (q.from_ms && !q.to_ms)
+		q.to_ms = INT64_MAX / 2;
+	if (q.to_ms && q.from_ms >= q.to_ms) {
+		fprintf(stderr, "argoboxctl: --from must be before --to\n");
+		return EXIT_USAGE;
+	}
+	if (data_dir || db)
+		return audit_query_offline(&q, data_dir, db, as_json);
+	return audit_query_broker(sock, params, q.limit, as_json);
 }
 
 /* services list|reload|status|check|restart|diag */
@@ -1051,7 +1151,7 @@ main(int argc, char **argv)
 		return ab_usage(usage, true);
 	if (strcmp(cmd, "audit") == 0) {
 		if (rest >= 1 && strcmp(rv[0], "query") == 0)
-			return audit_query(rest - 1, rv + 1, as_json);
+			return audit_query(rest - 1, rv + 1, sock, as_json);
 		return audit_main(rest, rv, sock);
 	}
 	_cleanup_free_ char *def = default_socket();

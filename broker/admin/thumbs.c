@@ -40,13 +40,13 @@ struct thumb_entry {
 	struct thumb_entry *next;
 };
 
-/* A request waiting for the session's answer (its response streams the JPEG when it comes). */
+/*
+ * A request waiting for the session's answer: a deferred response, answered with the JPEG
+ * (200) when it comes or with a clear error (502/504) when it does not.
+ */
 struct thumb_wait {
-	struct thumb_entry *e; /* NULL once answered or given up */
-	struct http_stream *h;
-	unsigned char *jpeg; /* owned copy */
-	size_t len, off;
-	bool done;
+	struct thumb_entry *e;
+	struct http_deferred *d;
 	struct thumb_wait *next;
 };
 
@@ -82,23 +82,25 @@ entry_get(struct thumbs *t, const char *user, bool create)
 	return e;
 }
 
-/* Answers every waiter of e: with e's JPEG when ok, with an empty body when not. */
+static void serve(struct http_response *resp, const struct thumb_entry *e);
+
+/*
+ * Answers every waiter of e: with e's JPEG when `status` is 200, else with `status` and
+ * {"error": why}.
+ */
 static void
-waiters_answer(struct thumb_entry *e, bool ok)
+waiters_answer(struct thumb_entry *e, int status, const char *why)
 {
 	while (e->waiters) {
 		struct thumb_wait *w = e->waiters;
 		e->waiters = w->next;
-		w->next = NULL;
-		w->e = NULL;
-		w->done = true;
-		if (ok && e->jpeg) {
-			w->jpeg = ab_xmalloc(e->len);
-			memcpy(w->jpeg, e->jpeg, e->len);
-			w->len = e->len;
-		}
-		if (w->h)
-			server_stream_wake(w->h);
+		struct http_response *resp = server_deferred_response(w->d);
+		if (status == 200 && e->jpeg)
+			serve(resp, e);
+		else
+			http_response_error(resp, status == 200 ? 502 : status, why);
+		server_deferred_done(w->d);
+		free(w);
 	}
 }
 
@@ -111,7 +113,7 @@ entry_timeout(struct ab_loop *loop, void *data)
 	        THUMBS_TIMEOUT_MS);
 	e->pending_id = 0;
 	count("failed");
-	waiters_answer(e, false);
+	waiters_answer(e, 504, "the desktop did not send a thumbnail in time");
 	return AB_TIMER_STOP;
 }
 
@@ -177,7 +179,7 @@ on_thumb(void *data, const char *user, json_t *msg)
 		ab_warn("thumbnail of '%s': %s", user, why ? why : "not a JPEG");
 		free(jpeg);
 		count("failed");
-		waiters_answer(e, false);
+		waiters_answer(e, 502, "the desktop could not make a thumbnail");
 		return;
 	}
 	free(e->jpeg);
@@ -186,54 +188,21 @@ on_thumb(void *data, const char *user, json_t *msg)
 	e->width = (int)w;
 	e->height = (int)h;
 	e->taken_ms = ab_now_ms();
-	waiters_answer(e, true);
+	waiters_answer(e, 200, NULL);
 }
 
-/* ---- the streamed answer of a request that waits ---- */
-
+/* The client left before the answer: forget its waiter (server.c frees the deferral). */
 static void
-wait_start(void *ctx, struct http_stream *h)
+wait_cancel(void *ctx)
 {
 	struct thumb_wait *w = ctx;
-	w->h = h;
-	if (w->done)
-		server_stream_wake(h);
-}
-
-static long
-wait_read(void *ctx, char *buf, size_t cap)
-{
-	struct thumb_wait *w = ctx;
-	if (!w->done)
-		return 0;
-	if (w->off >= w->len)
-		return -1;
-	size_t n = AB_MIN(cap, w->len - w->off);
-	memcpy(buf, w->jpeg + w->off, n);
-	w->off += n;
-	return (long)n;
-}
-
-static void
-wait_close(void *ctx)
-{
-	struct thumb_wait *w = ctx;
-	if (w->e) {
-		struct thumb_wait **pp = &w->e->waiters;
-		while (*pp && *pp != w)
-			pp = &(*pp)->next;
-		if (*pp)
-			*pp = w->next;
-	}
-	free(w->jpeg);
+	struct thumb_wait **pp = &w->e->waiters;
+	while (*pp && *pp != w)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = w->next;
 	free(w);
 }
-
-static const struct http_stream_ops wait_ops = {
-    .start = wait_start,
-    .read = wait_read,
-    .close = wait_close,
-};
 
 /* ---- the route ---- */
 
@@ -319,10 +288,9 @@ route_thumbnail(struct http_request *req, struct http_response *resp, void *data
 	count("fresh");
 	struct thumb_wait *w = ab_xcalloc(1, sizeof(*w));
 	w->e = e;
+	w->d = http_response_defer(resp, wait_cancel, w);
 	w->next = e->waiters;
 	e->waiters = w;
-	http_response_stream(resp, 200, "image/jpeg", &wait_ops, w);
-	http_response_add_header(resp, "Cache-Control", "no-store");
 	return 0;
 }
 
@@ -356,7 +324,7 @@ thumbs_free(struct thumbs *t)
 		struct thumb_entry *e = t->entries;
 		t->entries = e->next;
 		ab_loop_timer_cancel(t->loop, e->timeout);
-		waiters_answer(e, false);
+		waiters_answer(e, 503, "the broker is shutting down");
 		free(e->jpeg);
 		free(e);
 	}

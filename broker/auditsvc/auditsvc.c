@@ -392,6 +392,41 @@ export_close(void *ctx)
 
 static const struct http_stream_ops export_ops = {NULL, export_read, export_close};
 
+/*
+ * One page of the JSON answer into b: {"events":[...],"count":n,"next_cursor":...}. Frees
+ * cur. Returns 0, or -1 with err (ETIMEDOUT: over the query budget) and b empty.
+ */
+static int
+query_page(struct auditdb_cursor *cur, unsigned limit, struct auditdb_buf *b, struct ab_err *err)
+{
+	auditdb_buf_addf(b, "{\"events\":[");
+	struct auditdb_record row;
+	unsigned n = 0;
+	int r;
+	int64_t last_ts = 0, last_seq = 0;
+	while ((r = auditdb_cursor_next(cur, &row, err)) == 1) {
+		_cleanup_free_ char *js = auditdb_record_json(&row);
+		if (n++)
+			auditdb_buf_add(b, ",", 1);
+		if (js)
+			auditdb_buf_add(b, js, strlen(js));
+		last_ts = row.ts_ms;
+		last_seq = row.seq;
+	}
+	auditdb_cursor_free(cur);
+	if (r < 0) {
+		free(b->data);
+		*b = (struct auditdb_buf){0};
+		return -1;
+	}
+	if (n == limit)
+		auditdb_buf_addf(b, "],\"count\":%u,\"next_cursor\":\"%lld-%lld\"}", n,
+		                 (long long)last_ts, (long long)last_seq);
+	else
+		auditdb_buf_addf(b, "],\"count\":%u,\"next_cursor\":null}", n);
+	return 0;
+}
+
 static int
 route_query(struct http_request *req, struct http_response *resp, void *data)
 {
@@ -430,34 +465,78 @@ route_query(struct http_request *req, struct http_response *resp, void *data)
 		return 0;
 	}
 	struct auditdb_buf b = {0};
-	auditdb_buf_addf(&b, "{\"events\":[");
-	struct auditdb_record row;
-	unsigned n = 0;
-	int r;
-	int64_t last_ts = 0, last_seq = 0;
-	while ((r = auditdb_cursor_next(cur, &row, &err)) == 1) {
-		_cleanup_free_ char *js = auditdb_record_json(&row);
-		if (n++)
-			auditdb_buf_add(&b, ",", 1);
-		if (js)
-			auditdb_buf_add(&b, js, strlen(js));
-		last_ts = row.ts_ms;
-		last_seq = row.seq;
-	}
-	auditdb_cursor_free(cur);
-	if (r < 0) {
-		free(b.data);
+	if (query_page(cur, f.q.limit, &b, &err) < 0) {
 		http_response_error(resp, err.code == ETIMEDOUT ? 400 : 500, err.msg);
 		return 0;
 	}
-	if (n == f.q.limit)
-		auditdb_buf_addf(&b, "],\"count\":%u,\"next_cursor\":\"%lld-%lld\"}", n,
-		                 (long long)last_ts, (long long)last_seq);
-	else
-		auditdb_buf_addf(&b, "],\"count\":%u,\"next_cursor\":null}", n);
 	http_response_set(resp, 200, "application/json", b.data, b.len);
 	http_response_add_header(resp, "Cache-Control", "no-store");
 	free(b.data);
+	return 0;
+}
+
+static int
+query_refuse(const char *by_user, const char *source, json_t *params, int code, const char *why,
+             struct ab_err *err)
+{
+	audit_log("admin.audit.query", AUDIT_DENY, by_user, NULL, source,
+	          json_pack("{sssO?}", "reason", why, "filters", params));
+	return ab_err_set(err, code, "%s", why);
+}
+
+int
+auditsvc_query(struct auditsvc *a, json_t *params, const char *by_user, const char *source,
+               json_t **ret, struct ab_err *err)
+{
+	char msg[256];
+	struct auditquery f;
+	auditquery_init(&f, false);
+	if (params && !json_is_object(params))
+		return query_refuse(by_user, source, NULL, EINVAL, "params: an object", err);
+	if (json_object_size(params) > MAX_PARAMS) {
+		snprintf(msg, sizeof(msg), "more than %d query parameters", MAX_PARAMS);
+		return query_refuse(by_user, source, NULL, EINVAL, msg, err);
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(params, key, v)
+	{
+		const char *val = json_string_value(v);
+		if (!val || strcmp(key, "format") == 0) {
+			snprintf(msg, sizeof(msg), "'%.32s': %s", key,
+			         val ? "exports are for GET /api/admin/audit"
+			             : "every parameter is a string");
+			return query_refuse(by_user, source, NULL, EINVAL, msg, err);
+		}
+		if (strlen(key) > 32 || strlen(val) > MAX_PARAM_BYTES) {
+			snprintf(msg, sizeof(msg),
+			         "'%.32s' is %zu bytes long; a filter is at most %d bytes", key,
+			         strlen(val), MAX_PARAM_BYTES);
+			return query_refuse(by_user, source, NULL, EINVAL, msg, err);
+		}
+		if (auditquery_param(&f, key, val, msg, sizeof(msg)) < 0)
+			return query_refuse(by_user, source, params, EINVAL, msg, err);
+	}
+	if (auditquery_finish(&f, msg, sizeof(msg)) < 0)
+		return query_refuse(by_user, source, params, EINVAL, msg, err);
+	struct ab_err rerr = {0};
+	struct auditdb_cursor *cur = NULL;
+	if (reader(a, &rerr) < 0)
+		return query_refuse(by_user, source, params, ENOENT, rerr.msg, err);
+	if (auditdb_query(a->reader, &f.q, &cur, &rerr) < 0)
+		return query_refuse(by_user, source, params, EIO, rerr.msg, err);
+	struct auditdb_buf b = {0};
+	if (query_page(cur, f.q.limit, &b, &rerr) < 0)
+		return query_refuse(by_user, source, params,
+		                    rerr.code == ETIMEDOUT ? ETIMEDOUT : EIO, rerr.msg, err);
+	json_error_t jerr;
+	json_t *page = json_loadb(b.data, b.len, 0, &jerr);
+	free(b.data);
+	if (!page)
+		return query_refuse(by_user, source, params, EIO, "the page is not JSON", err);
+	audit_log("admin.audit.query", AUDIT_GRANT, by_user, NULL, source,
+	          json_pack("{sO?sO}", "filters", params, "count", json_object_get(page, "count")));
+	*ret = page;
 	return 0;
 }
 

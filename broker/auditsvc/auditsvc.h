@@ -70,6 +70,17 @@ struct auditsvc_report_req {
 int auditsvc_report(struct auditsvc *a, const struct auditsvc_report_req *rq, json_t **ret,
                     struct ab_err *err);
 
+/*
+ * A query for the admin socket (argoboxctl audit query): `params` is an object of the query
+ * API's parameters as strings (from, to, user, role, source, event, outcome, q, limit, cursor,
+ * order; docs/audit.md), asked for by by_user from source. Audited as admin.audit.query: grant
+ * with the filters and the count, deny with the reason. -EINVAL (bad input, err says which),
+ * -ETIMEDOUT (over the query budget), -ENOENT (no store), -EIO. *ret is a new reference:
+ * {"events": [...], "count": n, "next_cursor": "..." or null}.
+ */
+int auditsvc_query(struct auditsvc *a, json_t *params, const char *by_user, const char *source,
+                   json_t **ret, struct ab_err *err);
+
 /* {"store": {...}, "alerts": {...}, "tails": n} */
 json_t *auditsvc_status(struct auditsvc *a);
 

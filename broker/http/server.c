@@ -1007,6 +1007,32 @@ conn_write_piece(struct lws *wsi, struct conn *c, unsigned char *buf, size_t n, 
 
 /* ---- the protocol callback ---- */
 
+/*
+ * Set by lws_log_emit when lws's parser runs out of header space: lws then closes the
+ * connection without an answer, in the same call, and the close callback sees the flag.
+ * lws runs on one thread (the broker's loop).
+ */
+static bool header_overflow;
+
+/*
+ * The connection lws is closing overflowed its header buffer (lws_log_emit said so): lws has
+ * already shut the socket's write side, so no answer can reach the client (the limits are in
+ * docs/http.md); audit the refusal like headers_too_large() does.
+ */
+static void
+refuse_overflow(struct server *s, struct lws *wsi)
+{
+	char peer[64] = "";
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	size_t limit = (size_t)s->cfg->listen_max_header_bytes * 4;
+	ab_warn("request from %s refused: more than %zu bytes of request line and headers "
+	        "(the connection is closed without an answer)",
+	        peer, limit);
+	audit_log("http.headers", AUDIT_DENY, NULL, NULL, peer,
+	          json_pack("{sssIss}", "reason", "request headers too large", "bytes",
+	                    (json_int_t)limit, "answer", "connection closed"));
+}
+
 static int
 server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -1125,6 +1151,10 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (header_overflow) {
+			header_overflow = false;
+			refuse_overflow(s, wsi);
+		}
 		if (c)
 			conn_http_reset(c);
 		return 0;
@@ -1173,6 +1203,8 @@ lws_log_emit(int level, const char *line)
 	size_t n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
+	if (strstr(line, "Ran out of header data space")) /* refuse_overflow() audits it */
+		header_overflow = true;
 	ab_log(level == LLL_ERR    ? AB_LOG_ERROR
 	       : level == LLL_WARN ? AB_LOG_WARN
 	                           : AB_LOG_DEBUG,

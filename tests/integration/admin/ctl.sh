@@ -6,7 +6,8 @@
 # (admin, profile staff), bea and cid (members, profile p). desktops list with its filters and
 # --json; broadcast to a user, a profile and everyone, shown by exactly those window managers
 # (their logs say so under their own pids) and audited; state show/reset; restart (a new
-# session comes up); stop and destroy by filter; audit query on the store; the exit codes
+# session comes up); stop and destroy by filter; audit query through the broker (paged,
+# audited as admin.audit.query) and on the store offline; the exit codes
 # (0, 2 usage or invalid input, 3 not found, 1 no broker); and every action audited as
 # admin.ctl with the caller's uid. No root needed.
 set -uo pipefail
@@ -131,11 +132,32 @@ jq -es --argjson uid "$UID_NOW" '[.[] | select(.event == "admin.ctl")] |
 	any(.detail.command == "state" and .detail.action == "reset" and .detail.target == "bea")' "$A" >/dev/null &&
 	ok "admin.ctl lines: who (uid $UID_NOW), what, target, result" || bad "admin.ctl: $(grep admin.ctl "$A" | tail -3)"
 
-# audit query reads the store
+# audit query asks the broker (admin socket), which audits it; paged 200 at a time
+wait_for 10 sh -c "'$B/broker/argoboxctl' --socket '$T/broker.sock' --json audit query --event admin.ctl --limit 500 | jq -e 'length >= 8' >/dev/null" &&
+	ok "audit query --event admin.ctl --json (through the broker): the actions are in the store" ||
+	bad "audit query: $(ctl audit query --event admin.ctl 2>&1 | head -3)"
+wait_for 5 jq -es 'any(.[]; .event == "admin.audit.query" and .outcome == "grant" and .user == "argoboxctl" and .detail.filters.event == "admin.ctl" and .detail.count >= 8)' "$A" >/dev/null &&
+	ok "audit: admin.audit.query grant with the filters and the count" || bad "no admin.audit.query line: $(grep admin.audit.query "$A" | tail -2)"
+# paging: each query is itself a record; make the store hold more than one page of 200
+for _ in $(seq 1 140); do ctl audit query --limit 1 >/dev/null 2>&1; done
+before=$(ctl --json audit query --limit 100000 | jq 'length')
+ctl --json audit query --limit 250 >"$T/page.json"
+n=$(jq 'length' "$T/page.json")
+distinct=$(jq '[.[].seq] | unique | length' "$T/page.json")
+newest_first=$(jq '[.[].seq] == ([.[].seq] | sort | reverse)' "$T/page.json")
+[ "$before" -gt 200 ] && [ "$n" = 250 ] && [ "$distinct" = 250 ] && [ "$newest_first" = true ] &&
+	ok "audit query --limit 250: 250 distinct records, newest first, over pages of 200 (store: $before)" ||
+	bad "paging: $n records, $distinct distinct, newest first $newest_first, store $before"
+[ "$(rc ctl audit query --from 1999-01-01)" = 2 ] && grep -q "2000-01-01" "$T/err" &&
+	ok "a time before 2000 (the API's bound): exit 2, $(cat "$T/err")" || bad "1999 accepted: $(cat "$T/out" "$T/err")"
+wait_for 5 jq -es 'any(.[]; .event == "admin.audit.query" and .outcome == "deny" and (.detail.reason | test("2000-01-01")))' "$A" >/dev/null &&
+	ok "audit: admin.audit.query deny with the reason" || bad "no deny line: $(grep admin.audit.query "$A" | tail -2)"
+# --data-dir reads the store directly (offline) and says it is not audited
 wait_for 10 sh -c "'$B/broker/argoboxctl' --json audit query --data-dir '$T/data' --event admin.ctl --limit 500 | jq -e 'length >= 8' >/dev/null" &&
 	ok "audit query --event admin.ctl --json: the actions are in the store" ||
 	bad "audit query: $(ctl audit query --data-dir "$T/data" --event admin.ctl 2>&1 | head -3)"
-ctl audit query --data-dir "$T/data" --user argoboxctl --event admin.desktop --outcome grant | grep -q 'admin.desktop.destroy' &&
+ctl audit query --data-dir "$T/data" --user argoboxctl --event admin.desktop --outcome grant 2>"$T/err" | grep -q 'admin.desktop.destroy' &&
+	grep -q "not audited" "$T/err" &&
 	ok "audit query --user argoboxctl --event admin.desktop --outcome grant: a table" || bad "audit query table"
 [ "$(rc ctl audit query --data-dir "$T/data" --from yesterday)" = 2 ] && ok "audit query --from yesterday: exit 2" || bad "bad time accepted"
 

@@ -7,7 +7,7 @@
 # (bea's 1280x800 screen) with real content (the window manager's taskbar and wallpaper: many
 # colours, not one); ?width=120 is 120 wide; a second request within 2 s is the kept one; the
 # member bea gets 403 and an authz deny line, an anonymous caller 401, a user without a desktop
-# 404, a bad width 400; the grant is audited once, not per request; the session was asked only
+# 404, a bad width 400, a stopped session a clear 504 (not an empty 200); the grant is audited once, not per request; the session was asked only
 # when someone asked (its thumb requests counted on the metrics). No root needed.
 set -uo pipefail
 B=${AB_BUILD_DIR:?run through ctest}
@@ -46,6 +46,15 @@ colours=$(identify -format '%k' "$T/t.jpg")
 [ "$(thumb bea "?width=120")" = 200 ] && [ "$(identify -format '%w %h' "$T/t.jpg")" = "120 75" ] &&
 	ok "?width=120: 120 x 75" || bad "width=120: $(identify -format '%w %h' "$T/t.jpg" 2>&1)"
 [ "$(thumb ada)" = 200 ] && [ "$(identify -format '%w' "$T/t.jpg")" = 240 ] && ok "ada's own desktop too" || bad "ada's thumbnail"
+
+# a session that never answers (stopped): a clear 504 after the timeout, not an empty 200
+kill -STOP "$(desk_pid bea)"
+st=$(thumb bea "?width=200")
+kill -CONT "$(desk_pid bea)"
+[ "$st" = 504 ] && jq -e '.error | test("in time")' "$T/t.jpg" >/dev/null &&
+	ok "a session that does not answer: 504 ($(cat "$T/t.jpg"))" || bad "no answer: $st $(head -c 200 "$T/t.jpg")"
+thumb_ok() { [ "$(thumb bea "?width=200")" = 200 ]; }
+wait_for 10 thumb_ok && ok "answers again once the session runs" || bad "no thumbnail after SIGCONT"
 
 # refusals
 [ "$(N curl -s -o "$T/resp" -w '%{http_code}' -b "$T/bea.jar" "$URL/api/admin/desktops/ada/thumbnail")" = 403 ] &&

@@ -155,13 +155,23 @@ def case_api(tmp):
     # an empty query string is no filter at all
     st, body = b.get_json("/api/admin/audit?")
     check(st == 200 and "events" in body, f"empty query string: {st} {body}")
-    # a 10 MB filter never reaches the handler: the server refuses the request line
+    # a 40 KB filter (over listen.max_header_bytes): a clear 431 and an http.headers line
+    st, _, body = b.get("/api/admin/audit?q=" + "z" * 40000)
+    check(st == 431 and b"request headers too large" in body, f"40 KB filter: {st} {body[:80]}")
+    # a 10 MB filter never reaches the handler: over lws's header buffer (4 x the limit) lws
+    # closes the connection (its parser gives no answer); the refusal is audited either way
     try:
         st, _, _ = b.get("/api/admin/audit?q=" + "y" * (10 << 20))
         check(st in (400, 414, 431), f"10 MB filter: {st}")
     except (OSError, http.client.HTTPException):
         pass  # closed by the server: bounded too
     check(b.get("/healthz")[0] == 200, "still serving after the 10 MB filter")
+    deadline = time.time() + 5
+    while not audit_lines(b, "http.headers", answer="connection closed") and time.time() < deadline:
+        time.sleep(0.1)
+    check(audit_lines(b, "http.headers", answer="connection closed"),
+          "the 10 MB filter's refusal is audited (http.headers, connection closed)")
+    check(audit_lines(b, "http.headers", path="/api/admin/audit"), "the 40 KB one too (with its path)")
     # the live tail (server-sent events): an event reaches it within a second
     s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
     s.sendall(b"GET /api/admin/audit/tail?event=desktop.connect HTTP/1.1\r\nHost: x\r\n\r\n")
