@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -270,12 +271,17 @@ conn_ws_handshake(struct conn *c, const char *hostport, const char *path, struct
 		b64[o++] = i + 2 < 16 ? tab[v & 63] : '=';
 	}
 	b64[o] = 0;
+	/* a signed-in viewer (bench/load_bench.sh): the session cookie and the page's origin */
+	const char *cookie = getenv("AB_WS_COOKIE"), *origin = getenv("AB_WS_ORIGIN");
+	_cleanup_free_ char *extra = ab_xasprintf(
+	    "%s%s%s%s%s%s", cookie ? "Cookie: " : "", cookie ? cookie : "", cookie ? "\r\n" : "",
+	    origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "");
 	_cleanup_free_ char *req =
 	    ab_xasprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
 	                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 	                 "Sec-WebSocket-Version: 13\r\n"
-	                 "Sec-WebSocket-Protocol: binary\r\n\r\n",
-	                 path, hostport, b64);
+	                 "Sec-WebSocket-Protocol: binary\r\n%s\r\n",
+	                 path, hostport, b64, extra);
 	int r = conn_raw_write(c, req, strlen(req), err);
 	if (r < 0)
 		return r;
