@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The load benchmark at CI size (bench/load_bench.sh: 2 dragged desktops + the probe's, 10
-# view-only viewers, 3 slow readers, 5 s phases), asserting what must hold whatever the
+# view-only viewers, 3 slow readers, 3 s phases), asserting what must hold whatever the
 # machine: every viewer and slow reader gets in, no key of the probe user is lost in any
 # phase, the active viewers get updates, and the broker's memory stays bounded while the
 # slow readers read nothing (RSS at most 64 MB over what it was before them).
@@ -12,7 +12,7 @@ need_tools xterm node jq curl openssl Xvfb
 need_built "$B/broker/argobox-broker" "$B/session/argobox-session" "$B/bench/ab-rfbbench" "$B/bench/ab-xdrag"
 [ -d "$S/tests/integration/authn/node_modules/ws" ] || skip "ws is not installed in tests/integration/authn"
 ab_tmpdir ab-load-small
-AB_BUILD_DIR=$B bash "$S/bench/load_bench.sh" --desktops 2 --viewers 10 --slow 3 --seconds 5 --keys 20 \
+AB_BUILD_DIR=$B bash "$S/bench/load_bench.sh" --desktops 2 --viewers 10 --slow 3 --seconds 3 --keys 12 \
 	>"$T/out" 2>&1
 rc=$?
 cat "$T/out"
