@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # preview benchmark: what the landing page's live preview costs per visitor, streamed
-# (GET /ws/preview, the broker's one showcase desktop, noVNC's encodings) with 1 and with 50
-# visitors at once, beside the alternative of thumbnails (a JPEG of the preview-sized desktop
-# sent to every visitor at 1 or 2 frames per second), in one run.
+# (GET /ws/preview, the broker's one showcase desktop, noVNC's encodings, served by the broker's
+# fan-out: one RFB connection to the session, each update encoded once for every visitor) with 1,
+# 10 and 50 visitors at once, beside the alternative of thumbnails (a JPEG of the preview-sized
+# desktop made once and sent to every visitor at 1 or 2 frames per second), in one run.
 #   - the showcase is the real one: argobox-session + argobox-wm with the seeded layout (System
 #     Monitor, Terminal, Files; the monitor redraws every second), 1280x800, process launcher,
 #     the apps from <build>/apps/bin;
@@ -24,10 +25,10 @@ secs=10
 [ "${1:-}" = --quick ] && secs=4
 need_built "$build/broker/argobox-broker" "$build/session/argobox-session" "$build/wm/argobox-wm" \
 	"$build/bench/ab-rfbbench" "$build/apps/bin/argobox-monitor"
-need_tools convert jq
+need_tools convert jq curl
 ab_tmpdir ab-preview-bench
 tmp=$T
-sample_broker_config "$tmp" '{"preview": {"max_viewers": 7, "per_ip_per_minute": 1000}}'
+sample_broker_config "$tmp" '{"preview": {"per_ip_per_minute": 1000}}'
 PATH=$build/apps/bin:$PATH start_broker "$tmp/broker.log"
 target=ws://127.0.0.1:$PORT/ws/preview
 rfb=$build/bench/ab-rfbbench
@@ -48,24 +49,29 @@ cpu_of() { # cpu_of PIDS: CPU seconds (utime + stime) of those pids and their th
 	done
 	echo "$t"
 }
-run_viewers() { # run_viewers N: "served bytes_per_s_per_served cpu_pct" for N viewers at once
-	local n=$1 i c0 c1 t0 t1
+pct() { awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" 'BEGIN { print 100 * (b - a) / ((t1 - t0) / 1e9) }'; }
+run_viewers() { # run_viewers N: "served bytes_per_s_per_served cpu_pct broker_cpu_pct upstreams"
+	local n=$1 i c0 c1 b0 b1 t0 t1 up
 	c0=$(cpu_of "$pids")
+	b0=$(cpu_of "$BROKER_PID")
 	t0=$(date +%s%N)
 	for i in $(seq "$n"); do
 		"$rfb" idle "$target" --encodings novnc --pids $$ --seconds "$secs" >"$tmp/v$n.$i" 2>&1 &
 	done
+	sleep 1
+	up=$(curl -s "http://127.0.0.1:$PORT/healthz" | jq -r '.preview_upstreams')
 	wait
 	t1=$(date +%s%N)
 	c1=$(cpu_of "$pids")
+	b1=$(cpu_of "$BROKER_PID")
 	cat "$tmp"/v"$n".* | sed -n 's/.*idle_bytes=\([0-9]*\).*/\1/p' | awk -v s="$secs" \
-		-v c="$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" 'BEGIN { print 100 * (b - a) / ((t1 - t0) / 1e9) }')" \
-		'{ sum += $1; k++ } END { printf "%d %.0f %.1f\n", k, k ? sum / k / s : 0, c }'
+		-v c="$(pct "$c0" "$c1" "$t0" "$t1")" -v b="$(pct "$b0" "$b1" "$t0" "$t1")" -v u="$up" \
+		'{ sum += $1; k++ } END { printf "%d %.0f %.2f %.2f %s\n", k, k ? sum / k / s : 0, c, b, u }'
 }
-# the session serves at most vnc.max_clients (8) RFB clients: the broker's preview cap is 7
-read -r n1 b1 c1 <<<"$(run_viewers 1)"
-read -r n7 b7 c7 <<<"$(run_viewers 7)"
-read -r n50 b50 c50 <<<"$(run_viewers 50)"
+# one upstream RFB connection serves them all (the session's own limit, vnc.max_clients, is 8)
+read -r n1 b1 c1 p1 u1 <<<"$(run_viewers 1)"
+read -r n10 b10 c10 p10 u10 <<<"$(run_viewers 10)"
+read -r n50 b50 c50 p50 u50 <<<"$(run_viewers 50)"
 
 # Thumbnails of the same desktop, at the preview box's size.
 "$rfb" snapshot "$target" --encodings novnc --out "$tmp/shot.ppm" >/dev/null
@@ -76,10 +82,13 @@ jpg=$(stat -c %s "$tmp/thumb.jpg")
 
 kb() { awk -v b="$1" 'BEGIN { print b / 1024 }'; }
 per() { awk -v ms="$1" -v n="$2" 'BEGIN { print ms / 1000 * n * 100 }'; } # per MS RATE: CPU % at RATE/s
-printf '%-56s %8s %12s %12s\n' "live preview, ${secs} s per run (1280x800 showcase)" served 'KB/s/visitor' 'CPU % (all)'
-printf '%-56s %8s %12.1f %12.1f\n' "stream, 1 visitor (noVNC encodings)" "$n1/1" "$(kb "$b1")" "$c1"
-printf '%-56s %8s %12.1f %12.1f\n' "stream, 7 visitors (the preview's cap)" "$n7/7" "$(kb "$b7")" "$c7"
-printf '%-56s %8s %12.1f %12.1f\n' "stream, 50 visitors" "$n50/50" "$(kb "$b50")" "$c50"
-printf '%-56s %8s %12.1f %12.1f\n' "thumbnails 1/s (JPEG q75 1050x656, ${jpg} B, ${enc_ms} ms)" any \
-	"$(kb "$jpg")" "$(per "$enc_ms" 1)"
-printf '%-56s %8s %12.1f %12.1f\n' "thumbnails 2/s" any "$(kb $((2 * jpg)))" "$(per "$enc_ms" 2)"
+div() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.3f", a / n }'; }
+printf '%-58s %7s %9s %12s %11s %13s %12s\n' "live preview, ${secs} s per run (1280x800 showcase)" served upstream \
+	'KB/s/visitor' 'CPU % (all)' 'CPU %/visitor' 'broker CPU %'
+row() { printf '%-58s %7s %9s %12.1f %11.2f %13s %12s\n' "$@"; }
+row "stream fan-out, 1 visitor (noVNC encodings)" "$n1/1" "$u1" "$(kb "$b1")" "$c1" "$(div "$c1" 1)" "$p1"
+row "stream fan-out, 10 visitors" "$n10/10" "$u10" "$(kb "$b10")" "$c10" "$(div "$c10" 10)" "$p10"
+row "stream fan-out, 50 visitors" "$n50/50" "$u50" "$(kb "$b50")" "$c50" "$(div "$c50" 50)" "$p50"
+row "thumbnails 1/s (JPEG q75 1050x656, ${jpg} B, ${enc_ms} ms)" any - "$(kb "$jpg")" \
+	"$(per "$enc_ms" 1)" "-" "-"
+row "thumbnails 2/s" any - "$(kb $((2 * jpg)))" "$(per "$enc_ms" 2)" "-" "-"

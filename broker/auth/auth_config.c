@@ -25,8 +25,8 @@ const struct auth_config auth_config_defaults = {
     .demo_uid_base = 20000,
     .demo_pool_size = 0,
     .preview_enabled = true,
-    /* the session serves 8 RFB clients (its vnc.max_clients): one is left for an admin */
-    .preview_max_viewers = 7,
+    /* one upstream connection serves every viewer (gateway/fanout.h): a bound on memory */
+    .preview_max_viewers = 500,
     .preview_per_ip_per_minute = 20,
     .preview_grace_seconds = 30,
 };
@@ -75,8 +75,8 @@ const struct ab_cfg_field auth_config_fields[] = {
                 "the landing page's live preview (GET /ws/preview, view-only, anonymous)"),
     AB_CFG_STR("demo.preview.profile", C, preview_profile,
                "demo profile of the showcase desktop (\"\": the first demo profile)"),
-    AB_CFG_INT("demo.preview.max_viewers", C, preview_max_viewers, 1, 63,
-               "preview websockets attached at once (below the session's vnc.max_clients)"),
+    AB_CFG_INT("demo.preview.max_viewers", C, preview_max_viewers, 1, 100000,
+               "preview viewers at once (one upstream connection serves them all: fan-out)"),
     AB_CFG_INT("demo.preview.per_ip_per_minute", C, preview_per_ip_per_minute, 1, 10000,
                "preview websockets one address may open per minute"),
     AB_CFG_INT("demo.preview.grace_seconds", C, preview_grace_seconds, 1, 3600,

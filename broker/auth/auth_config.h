@@ -16,7 +16,7 @@
  *     "demo":   {"enabled": true, "max_concurrent": 10, "per_ip_max": 3,
  *                "per_ip_window_minutes": 60, "ttl_minutes": 0, "uid_base": 20000,
  *                "pool_size": 0, "pool": {"demo-homelab": 2},   (pool: taken out by authn.c)
- *                "preview": {"enabled": true, "profile": "", "max_viewers": 7,
+ *                "preview": {"enabled": true, "profile": "", "max_viewers": 500,
  *                            "per_ip_per_minute": 20, "grace_seconds": 30}}
  *   }
  */

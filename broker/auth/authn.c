@@ -152,6 +152,8 @@ authn_preview(struct authn *a, struct http_request *req, struct http_response *d
 		return r;
 	}
 	snprintf(req->desktop, sizeof(req->desktop), "%s", user);
+	/* served by the gateway's fan-out: one connection to the desktop for every viewer */
+	snprintf(req->ws_tag, sizeof(req->ws_tag), "preview");
 	req->view_only = true;
 	return 0;
 }

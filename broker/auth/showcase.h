@@ -13,8 +13,10 @@
  * and state go), so the preview costs nothing while nobody looks; the next
  * viewer starts a fresh one.
  *
- * Limits for anonymous viewers: at most max_viewers attached at once (503; the session
- * itself serves at most its vnc.max_clients, 8 by default) and
+ * The gateway serves every viewer from one connection to the desktop (gateway/fanout.h:
+ * each update encoded once, a viewer costs only its bytes), so the session's own RFB client
+ * limit does not bound them. Limits for anonymous viewers: at most max_viewers attached at
+ * once (503) and
  * per_ip_per_minute preview connections per address per minute (429); every
  * refusal is answered and audited by the server's websocket filter
  * (desktop.connect deny with the reason). Audited here: preview.start,

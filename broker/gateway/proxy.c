@@ -14,6 +14,7 @@
 #include "ab_util.h"
 #include "audit.h"
 #include "desktop.h"
+#include "fanout.h"
 #include "proxy.h"
 #include "server.h"
 #include "broker_config.h"
@@ -567,31 +568,50 @@ ws_accepts(const char *user)
 	return desktop_user_valid(user);
 }
 
+/* A websocket is spliced (proxy_conn) or one of the preview's fan-out viewers (fanout.h). */
+struct ws_conn {
+	struct proxy_conn *proxy;
+	struct fanout_viewer *fan;
+};
+
 static void *
-ws_open(struct lws *wsi, void *data, const char *user, const char *peer, bool view_only)
+ws_open(struct lws *wsi, void *data, const char *user, const char *peer, bool view_only,
+        const char *tag)
 {
-	struct proxy_conn *c =
-	    proxy_open(wsi, endpoint.loop, endpoint.desktops, &endpoint.params, user, peer);
-	proxy_set_view_only(c, view_only);
-	return c;
+	struct ws_conn *w = ab_xcalloc(1, sizeof(*w));
+	if (view_only && strcmp(tag, "preview") == 0) {
+		w->fan = fanout_open(wsi, user, peer);
+		return w;
+	}
+	w->proxy = proxy_open(wsi, endpoint.loop, endpoint.desktops, &endpoint.params, user, peer);
+	proxy_set_view_only(w->proxy, view_only);
+	return w;
 }
 
 static int
 ws_receive(void *conn, const void *in, size_t len, bool binary)
 {
-	return proxy_receive(conn, in, len, binary);
+	struct ws_conn *w = conn;
+	return w->fan ? fanout_receive(w->fan, in, len, binary)
+	              : proxy_receive(w->proxy, in, len, binary);
 }
 
 static int
 ws_writeable(void *conn)
 {
-	return proxy_writeable(conn);
+	struct ws_conn *w = conn;
+	return w->fan ? fanout_writeable(w->fan) : proxy_writeable(w->proxy);
 }
 
 static void
 ws_closed(void *conn)
 {
-	proxy_closed(conn);
+	struct ws_conn *w = conn;
+	if (!w)
+		return;
+	fanout_closed(w->fan);
+	proxy_closed(w->proxy);
+	free(w);
 }
 
 static const struct server_ws_ops proxy_ws_ops = {
@@ -608,6 +628,10 @@ proxy_health(json_t *out, void *data)
 	struct proxy_stats ps;
 	proxy_get_stats(&ps);
 	json_object_set_new(out, "connections", json_integer((json_int_t)ps.open));
+	struct fanout_stats fs;
+	fanout_get_stats(&fs);
+	json_object_set_new(out, "preview_viewers", json_integer((json_int_t)fs.viewers));
+	json_object_set_new(out, "preview_upstreams", json_integer((json_int_t)fs.upstreams));
 }
 
 void
@@ -618,6 +642,7 @@ proxy_serve(struct server *srv, struct ab_loop *loop, struct desktop_manager *m,
 	endpoint.desktops = m;
 	endpoint.params.buffer_bytes = (size_t)cfg->proxy_buffer_bytes;
 	endpoint.params.chunk_bytes = (size_t)cfg->proxy_chunk_bytes;
+	fanout_init(loop, m);
 	server_set_ws_handler(srv, &proxy_ws_ops, NULL);
 	server_add_health(srv, proxy_health, NULL);
 }

@@ -1166,7 +1166,8 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	case LWS_CALLBACK_ESTABLISHED:
 		if (c)
 			conn_http_reset(c);
-		c->ws = s->ws ? s->ws->open(wsi, s->ws_data, c->user, c->peer, c->view_only) : NULL;
+		c->ws = s->ws ? s->ws->open(wsi, s->ws_data, c->user, c->peer, c->view_only, c->tag)
+		              : NULL;
 		c->wsi = wsi;
 		c->ws_next = s->ws_conns;
 		s->ws_conns = c;

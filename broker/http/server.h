@@ -154,8 +154,9 @@ int server_port(struct server *s);
 struct lws;
 struct server_ws_ops {
 	bool (*accepts)(const char *user);
+	/* tag: what the authorize hook tagged the upgrade with (http_request.ws_tag), or "" */
 	void *(*open)(struct lws *wsi, void *data, const char *user, const char *peer,
-	              bool view_only);
+	              bool view_only, const char *tag);
 	int (*receive)(void *conn, const void *in, size_t len, bool binary);
 	int (*writeable)(void *conn);
 	void (*closed)(void *conn);
