@@ -7,6 +7,11 @@
  * open with the .desktop entry for the MIME type, rename, new folder, delete to
  * the freedesktop Trash. The window title says where we are and how many
  * entries there are (tests read it).
+ *
+ * Two views of the same list (Ctrl+1 list, Ctrl+2 icons): the icon view is a grid of tiles,
+ * images shown as thumbnails, which a worker thread makes or finds in ~/.cache/thumbnails
+ * (thumb.c, the freedesktop spec) while the loop goes on; a finished one comes back through
+ * a pipe the loop watches.
  */
 #include "ab_app.h"
 #include "ab_err.h"
@@ -15,6 +20,7 @@
 #include "ab_util.h"
 #include "fscopy.h"
 #include "fsmodel.h"
+#include "thumb.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -31,6 +37,19 @@
 #define ROW_H    24
 #define LIST_Y   84
 #define EDIT_MAX 256
+#define TILE_W   124 /* the icon view's tiles */
+#define TILE_H   128
+#define ICON_PX  88 /* the thumbnail or icon in a tile, at most */
+
+enum thumb_state { THUMB_PENDING, THUMB_READY, THUMB_NONE };
+
+/* A thumbnail of the folder shown, by name (the entries are re-sorted and reloaded). */
+struct thumb_slot {
+	char *name;
+	time_t mtime;
+	enum thumb_state state;
+	cairo_surface_t *img;
+};
 
 enum edit_mode { EDIT_NONE, EDIT_RENAME, EDIT_MKDIR };
 
@@ -66,7 +85,102 @@ struct files {
 	long drag_row;
 	int drag_x, drag_y;
 	bool dragging;
+	/* the icon view: its grid (columns, rows that fit, first row shown) and thumbnails */
+	bool icons;
+	size_t grid_cols, grid_rows, grid_top;
+	struct thumb_queue thumbs;
+	struct ab_watch *thumbs_watch;
+	unsigned thumbs_gen; /* a new folder: results of the old one are dropped */
+	struct thumb_slot *slots;
+	size_t nslots;
 };
+
+/* ---- thumbnails (thumb.h) ---- */
+
+static void
+files_thumbs_reset(struct files *f)
+{
+	thumb_queue_clear(&f->thumbs);
+	f->thumbs_gen++;
+	for (size_t i = 0; i < f->nslots; i++) {
+		free(f->slots[i].name);
+		if (f->slots[i].img)
+			cairo_surface_destroy(f->slots[i].img);
+	}
+	free(f->slots);
+	f->slots = NULL;
+	f->nslots = 0;
+}
+
+static struct thumb_slot *
+files_thumb_slot(struct files *f, const char *name)
+{
+	for (size_t i = 0; i < f->nslots; i++) {
+		if (strcmp(f->slots[i].name, name) == 0)
+			return &f->slots[i];
+	}
+	return NULL;
+}
+
+static void files_child_path(struct files *f, const char *name, char *out, size_t size);
+
+/* The entry's thumbnail when it is ready; asks the worker for it the first time. */
+static cairo_surface_t *
+files_thumb(struct files *f, const struct fs_entry *e)
+{
+	if (e->dir || !f->thumbs.started || !thumb_wanted(fs_mime(e->name, false)))
+		return NULL;
+	struct thumb_slot *s = files_thumb_slot(f, e->name);
+	if (s && s->mtime != e->mtime) { /* changed since: made again */
+		if (s->img)
+			cairo_surface_destroy(s->img);
+		s->img = NULL;
+		s->mtime = e->mtime;
+		s->state = THUMB_PENDING;
+		char p[PATH_MAX + NAME_MAX + 2];
+		files_child_path(f, e->name, p, sizeof(p));
+		thumb_queue_add(&f->thumbs, f->thumbs_gen, p, e->mtime);
+	} else if (!s) {
+		f->slots = ab_xrealloc(f->slots, (f->nslots + 1) * sizeof(*f->slots));
+		s = &f->slots[f->nslots++];
+		*s = (struct thumb_slot){.name = ab_xstrdup(e->name), .mtime = e->mtime};
+		char p[PATH_MAX + NAME_MAX + 2];
+		files_child_path(f, e->name, p, sizeof(p));
+		thumb_queue_add(&f->thumbs, f->thumbs_gen, p, e->mtime);
+	}
+	return s->state == THUMB_READY ? s->img : NULL;
+}
+
+/* Thumbnails the worker finished: loaded (a small PNG) and shown. */
+static void
+files_thumbs_io(struct ab_loop *loop, int fd, unsigned events, void *data)
+{
+	struct files *f = data;
+	struct thumb_done d;
+	while (thumb_queue_read(&f->thumbs, &d)) {
+		const char *base = strrchr(d.path, '/');
+		struct thumb_slot *s =
+		    d.gen == f->thumbs_gen ? files_thumb_slot(f, base ? base + 1 : d.path) : NULL;
+		if (s && s->state == THUMB_PENDING) {
+			s->state = THUMB_NONE;
+			if (d.result == 1) {
+				cairo_surface_t *img = cairo_image_surface_create_from_png(d.thumb);
+				if (cairo_surface_status(img) == CAIRO_STATUS_SUCCESS) {
+					s->img = img;
+					s->state = THUMB_READY;
+					ab_info("thumbnail of '%s' ready (%s)", d.path, d.thumb);
+				} else {
+					cairo_surface_destroy(img);
+				}
+			} else {
+				ab_info("no thumbnail for '%s'", d.path);
+			}
+			ab_app_redraw(&f->app);
+		}
+		free(d.path);
+		free(d.thumb);
+	}
+}
 
 static void
 files_title(struct files *f)
@@ -135,6 +249,10 @@ files_open_dir(struct files *f, const char *path, const char *select)
 	}
 	if (f->have_dir)
 		fs_dir_free(&f->dir);
+	if (strcmp(real, f->path) != 0) {
+		files_thumbs_reset(f);
+		f->grid_top = 0;
+	}
 	f->dir = d;
 	f->have_dir = true;
 	f->error[0] = '\0';
@@ -363,6 +481,138 @@ files_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x, do
 	ab_draw_text(cr, b, t->font, dim, x + w - 160, y + 3, 150);
 }
 
+/* Scrolls the grid so that the selected tile is in view. */
+static void
+files_grid_show_sel(struct files *f)
+{
+	size_t cols = AB_MAX(1, f->grid_cols), rows = AB_MAX(1, f->grid_rows);
+	size_t row = f->list.sel / cols;
+	if (row < f->grid_top)
+		f->grid_top = row;
+	else if (row >= f->grid_top + rows)
+		f->grid_top = row - rows + 1;
+}
+
+/* The icon view: tiles of ICON_PX icons (thumbnails for images) and names, in rows. */
+static void
+files_grid_draw(struct files *f, cairo_t *cr, double x0, double y0, double w, double h)
+{
+	const struct ab_theme *t = &f->app.theme;
+	f->grid_cols = AB_MAX(1, (size_t)(w / TILE_W));
+	f->grid_rows = AB_MAX(1, (size_t)(h / TILE_H));
+	files_grid_show_sel(f);
+	size_t first = f->grid_top * f->grid_cols;
+	size_t end = AB_MIN(f->dir.n, first + (f->grid_rows + 1) * f->grid_cols);
+	cairo_save(cr);
+	cairo_rectangle(cr, x0, y0, w, h);
+	cairo_clip(cr);
+	for (size_t i = first; i < end; i++) {
+		const struct fs_entry *e = &f->dir.v[i];
+		double tx = x0 + (double)((i - first) % f->grid_cols) * TILE_W;
+		double ty = y0 + (double)((i - first) / f->grid_cols) * TILE_H;
+		bool sel = i == f->list.sel;
+		if (sel) {
+			ab_draw_rgb(cr, t->accent);
+			ab_cairo_rounded(cr, tx + 3, ty + 3, TILE_W - 6, TILE_H - 6, 8);
+			cairo_fill(cr);
+		}
+		double ix = tx + (TILE_W - ICON_PX) / 2.0, iy = ty + 8;
+		cairo_surface_t *img = files_thumb(f, e);
+		if (img) {
+			int iw = cairo_image_surface_get_width(img);
+			int ih = cairo_image_surface_get_height(img);
+			double sc = AB_MIN(1.0, AB_MIN((double)ICON_PX / iw, (double)ICON_PX / ih));
+			cairo_save(cr);
+			cairo_translate(cr, ix + (ICON_PX - iw * sc) / 2,
+			                iy + (ICON_PX - ih * sc) / 2);
+			cairo_scale(cr, sc, sc);
+			cairo_set_source_surface(cr, img, 0, 0);
+			cairo_paint(cr);
+			cairo_restore(cr);
+		} else if (e->dir) {
+			cairo_set_source_rgb(cr, 0.93, 0.66, 0.2);
+			ab_cairo_rounded(cr, ix + 6, iy + 14, 34, 14, 4);
+			cairo_fill(cr);
+			cairo_set_source_rgb(cr, 0.98, 0.76, 0.3);
+			ab_cairo_rounded(cr, ix + 6, iy + 20, ICON_PX - 12, ICON_PX - 34, 6);
+			cairo_fill(cr);
+		} else {
+			ab_draw_rgb(cr, sel ? t->sel_text : t->text_dim);
+			cairo_set_line_width(cr, 2);
+			cairo_rectangle(cr, ix + 20, iy + 8, ICON_PX - 40, ICON_PX - 16);
+			cairo_stroke(cr);
+		}
+		char name[NAME_MAX + 2];
+		snprintf(name, sizeof(name), "%s", e->name);
+		text_sanitize(name);
+		ab_draw_text(cr, name, t->font, sel ? t->sel_text : t->text, tx + 8,
+		             ty + ICON_PX + 16, TILE_W - 16);
+	}
+	cairo_restore(cr);
+	if (f->list.focused)
+		ab_draw_focus_ring(cr, t, x0, y0, w, h);
+}
+
+/* Arrows, Page Up/Down, Home and End in the icon view; true when handled. */
+static bool
+files_grid_key(struct files *f, KeySym sym)
+{
+	size_t n = f->dir.n, sel = f->list.sel, cols = AB_MAX(1, f->grid_cols);
+	size_t page = cols * AB_MAX(1, f->grid_rows);
+	if (!n)
+		return false;
+	switch (sym) {
+	case XK_Left:
+	case XK_KP_Left:
+		sel = sel ? sel - 1 : 0;
+		break;
+	case XK_Right:
+	case XK_KP_Right:
+		sel = AB_MIN(n - 1, sel + 1);
+		break;
+	case XK_Up:
+	case XK_KP_Up:
+		sel = sel >= cols ? sel - cols : sel;
+		break;
+	case XK_Down:
+	case XK_KP_Down:
+		sel = sel + cols < n ? sel + cols : (sel / cols < (n - 1) / cols ? n - 1 : sel);
+		break;
+	case XK_Page_Up:
+		sel = sel >= page ? sel - page : sel % cols;
+		break;
+	case XK_Page_Down:
+		sel = AB_MIN(n - 1, sel + page);
+		break;
+	case XK_Home:
+		sel = 0;
+		break;
+	case XK_End:
+		sel = n - 1;
+		break;
+	default:
+		return false;
+	}
+	list_select(&f->list, sel);
+	files_grid_show_sel(f);
+	return true;
+}
+
+/* The entry under (x, y) in either view, or -1. */
+static long
+files_hit(struct files *f, int x, int y)
+{
+	if (!f->icons)
+		return list_row_at(&f->list, y - (LIST_Y - 16), ROW_H);
+	if (x < 8 || y < LIST_Y - 16)
+		return -1;
+	size_t c = (size_t)(x - 8) / TILE_W, r = (size_t)(y - (LIST_Y - 16)) / TILE_H;
+	if (c >= f->grid_cols)
+		return -1;
+	size_t i = (f->grid_top + r) * f->grid_cols + c;
+	return i < f->dir.n ? (long)i : -1;
+}
+
 static void
 files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
@@ -396,10 +646,12 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	}
 	static const char *const sorts[] = {"name", "size", "date"};
 	char help[256];
-	snprintf(help, sizeof(help),
-	         "Enter open · Backspace up · F2 rename · Ctrl+N new folder · Delete to Trash · "
-	         "Ctrl+C/X, Ctrl+V copy/move · Ctrl+H hidden (%s) · Ctrl+S sort: %s%s",
-	         f->hidden ? "shown" : "hidden", sorts[f->sort], f->desc ? " ↓" : "");
+	snprintf(
+	    help, sizeof(help),
+	    "Enter open · Backspace up · F2 rename · Ctrl+N new folder · Delete to Trash · "
+	    "Ctrl+C/X, Ctrl+V copy/move · Ctrl+H hidden (%s) · Ctrl+S sort: %s%s · Ctrl+%c %s view",
+	    f->hidden ? "shown" : "hidden", sorts[f->sort], f->desc ? " ↓" : "",
+	    f->icons ? '1' : '2', f->icons ? "list" : "icon");
 	ab_draw_text(cr, help, t->font, t->text_dim, 14, 42, w - 28);
 	int bottom = h - 8;
 	if (f->edit != EDIT_NONE || f->message[0]) {
@@ -429,8 +681,11 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 		return;
 	}
 	f->list.focused = app->focused && f->edit == EDIT_NONE;
-	ab_app_list_draw(app, cr, &f->list, ROW_H, 8, LIST_Y - 16, w - 16, bottom - LIST_Y + 14,
-	                 files_row);
+	if (f->icons)
+		files_grid_draw(f, cr, 8, LIST_Y - 16, w - 16, bottom - LIST_Y + 14);
+	else
+		ab_app_list_draw(app, cr, &f->list, ROW_H, 8, LIST_Y - 16, w - 16,
+		                 bottom - LIST_Y + 14, files_row);
 	if (f->report_pending && f->dir.done) {
 		/* read, sorted and drawn (cairo has sent its requests; the X server draws next) */
 		cairo_surface_flush(cairo_get_target(cr));
@@ -574,6 +829,10 @@ files_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size
 		ab_app_redraw(app);
 		return;
 	}
+	if (f->icons && !ctrl && files_grid_key(f, sym)) {
+		ab_app_redraw(app);
+		return;
+	}
 	if (ab_app_list_keysym(&f->list, sym, NULL)) {
 		ab_app_redraw(app);
 		return;
@@ -605,6 +864,9 @@ files_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size
 		files_take(f, sym == XK_x || sym == XK_X);
 	} else if (ctrl && (sym == XK_v || sym == XK_V)) {
 		files_paste(f);
+	} else if (ctrl && (sym == XK_1 || sym == XK_2 || sym == XK_KP_1 || sym == XK_KP_2)) {
+		f->icons = sym == XK_2 || sym == XK_KP_2;
+		ab_info("view: %s", f->icons ? "icons" : "list");
 	} else if (sym == XK_F5 || (ctrl && (sym == XK_r || sym == XK_R))) {
 		files_reload(f);
 	} else if (ctrl && (sym == XK_q || sym == XK_w)) {
@@ -664,11 +926,20 @@ files_button(struct ab_app *app, int button, bool press, int x, int y, unsigned 
 	if (!press && button != 1)
 		return;
 	if (button == 4 || button == 5) {
-		list_scroll(&f->list, button == 4 ? -3 : 3);
+		if (f->icons) {
+			size_t rows =
+			    (f->dir.n + AB_MAX(1, f->grid_cols) - 1) / AB_MAX(1, f->grid_cols);
+			if (button == 4 && f->grid_top)
+				f->grid_top--;
+			else if (button == 5 && f->grid_top + f->grid_rows < rows)
+				f->grid_top++;
+		} else {
+			list_scroll(&f->list, button == 4 ? -3 : 3);
+		}
 		ab_app_redraw(app);
 		return;
 	}
-	long r = list_row_at(&f->list, y - (LIST_Y - 16), ROW_H);
+	long r = files_hit(f, x, y);
 	if (button == 1 && !press) {
 		files_drop(f, r, state & ControlMask);
 		return;
@@ -708,6 +979,12 @@ files_start(struct ab_app *app)
 		ab_warn("inotify: %s; the list is not updated live", strerror(errno));
 	else
 		f->ino_watch = ab_loop_watch(app->loop, f->ino, AB_LOOP_READ, files_inotify, f);
+	struct ab_err err = {0};
+	if (thumb_queue_start(&f->thumbs, &err) < 0)
+		ab_warn("%s; the icon view shows no thumbnails", err.msg);
+	else
+		f->thumbs_watch =
+		    ab_loop_watch(app->loop, f->thumbs.fd[0], AB_LOOP_READ, files_thumbs_io, f);
 	files_open_dir(f, f->first_dir ? f->first_dir : f->home, NULL);
 }
 
@@ -727,6 +1004,9 @@ files_stop(struct ab_app *app)
 	}
 	if (f->have_dir)
 		fs_dir_free(&f->dir);
+	ab_loop_unwatch(app->loop, f->thumbs_watch);
+	thumb_queue_stop(&f->thumbs);
+	files_thumbs_reset(f);
 }
 
 static const struct ab_app_ops files_ops = {
