@@ -464,11 +464,19 @@ mode_workload(const struct opts *o, struct ab_err *err)
 	return 0;
 }
 
+#define IDLE_SETTLE_MS 1500
+
 static int
 mode_idle(const struct opts *o, struct ab_err *err)
 {
 	struct rfbc r;
 	int ret = open_ready(&r, o, err);
+	/*
+	 * idle is the steady state: the first frame's follow-ups (lossless
+	 * refinement of its JPEG areas, ArgoBox's and TigerVNC's) are over first
+	 */
+	if (ret >= 0)
+		ret = settle(&r, IDLE_SETTLE_MS, 10000, err);
 	double secs = o->seconds > 0 ? o->seconds : 10;
 	double cpu0 = pids_cpu_s(o->pids);
 	uint64_t b0 = r.conn.wire_bytes;

@@ -451,7 +451,7 @@ struct run {
 /* Encodes run r of the tile row at y (h rows) and hands it to emit. */
 static int
 enc_run(struct tight_enc *e, const uint8_t *px, size_t stride, int ox, int oy, const struct run *r,
-        int y, int h, int quality, int level, tight_emit_fn emit, void *data)
+        int y, int h, int quality, int level, tight_emit_fn emit, void *data, size_t istride)
 {
 	enum tight_kind kind;
 	int ret;
@@ -459,7 +459,7 @@ enc_run(struct tight_enc *e, const uint8_t *px, size_t stride, int ox, int oy, c
 		ret = enc_fill(e, r->colour);
 		kind = TIGHT_FILL;
 	} else if (r->cls == CLS_PALETTE) {
-		ret = enc_palette(e, r->npal, e->idx, TIGHT_MAX_WIDTH, r->w, h, level, &kind);
+		ret = enc_palette(e, r->npal, e->idx, istride, r->w, h, level, &kind);
 	} else if (quality >= 0) {
 		ret = enc_jpeg(e, px, stride, r->x, y, r->w, h, quality);
 		kind = TIGHT_JPEG;
@@ -474,6 +474,10 @@ enc_run(struct tight_enc *e, const uint8_t *px, size_t stride, int ox, int oy, c
 	return 1;
 }
 
+static int encode_band(struct tight_enc *e, const uint8_t *px, size_t stride, int x, int y, int w,
+                       int y0, int bh, int quality, int lim, int level, tight_emit_fn emit,
+                       void *data);
+
 int
 tight_encode(struct tight_enc *e, const uint8_t *px, size_t stride, int x, int y, int w, int h,
              int quality, int compress, tight_emit_fn emit, void *data)
@@ -486,14 +490,50 @@ tight_encode(struct tight_enc *e, const uint8_t *px, size_t stride, int x, int y
 	int level = AB_MAX(1, AB_MIN(compress, 9));
 	int total = 0, ret;
 	/*
-	 * One pass over each tile row: a tile's colours are counted into the
-	 * palette run waiting to be sent while they fit (its indices written as
-	 * they are found), else counted afresh; photographic tiles stop counting
-	 * after lim + 1 colours. Fill and photographic tiles join runs of their
-	 * kind. Runs never pass TIGHT_MAX_WIDTH columns or TIGHT_MAX_AREA pixels.
+	 * Bands of the rectangle's width, as tall as TIGHT_MAX_AREA allows: a
+	 * band of few colours (terminal text, a window's background) goes out
+	 * whole, one rectangle (per-rectangle headers and zlib flushes add up:
+	 * a scrolling terminal's update is one rectangle, not one a tile row).
+	 * Else, one pass over each tile row of the band: a tile's colours are
+	 * counted into the palette run waiting to be sent while they fit (its
+	 * indices written as they are found), else counted afresh; photographic
+	 * tiles stop counting after lim + 1 colours. Fill and photographic tiles
+	 * join runs of their kind. Runs never pass TIGHT_MAX_WIDTH columns or
+	 * TIGHT_MAX_AREA pixels.
 	 */
-	for (int ty = 0; ty < h; ty += TIGHT_TILE) {
-		int th = AB_MIN(TIGHT_TILE, h - ty);
+	int band = w <= TIGHT_MAX_WIDTH ? AB_MAX(1, TIGHT_MAX_AREA / w) : TIGHT_TILE;
+	for (int by = 0; by < h; by += band) {
+		int bh = AB_MIN(band, h - by);
+		if (w <= TIGHT_MAX_WIDTH) {
+			pal_reset(e);
+			int n = count_into(e, px, stride, 0, by, w, bh, lim, e->idx, (size_t)w);
+			if (n <= lim) {
+				struct run whole = {n == 1 ? CLS_SOLID : CLS_PALETTE, 0, w,
+				                    e->pal[0], n};
+				ret = enc_run(e, px, stride, x, y, &whole, by, bh, quality, level,
+				              emit, data, (size_t)w);
+				if (ret < 0)
+					return ret;
+				total += ret;
+				continue;
+			}
+		}
+		ret = encode_band(e, px, stride, x, y, w, by, bh, quality, lim, level, emit, data);
+		if (ret < 0)
+			return ret;
+		total += ret;
+	}
+	return total;
+}
+
+/* The tiles of the band of rows y0 .. y0 + bh (see tight_encode). */
+static int
+encode_band(struct tight_enc *e, const uint8_t *px, size_t stride, int x, int y, int w, int y0,
+            int bh, int quality, int lim, int level, tight_emit_fn emit, void *data)
+{
+	int total = 0, ret;
+	for (int ty = y0; ty < y0 + bh; ty += TIGHT_TILE) {
+		int th = AB_MIN(TIGHT_TILE, y0 + bh - ty);
 		int max_w = AB_MIN(TIGHT_MAX_WIDTH, TIGHT_MAX_AREA / th);
 		struct run run = {.w = 0};
 		for (int tx = 0; tx < w; tx += TIGHT_TILE) {
@@ -511,7 +551,7 @@ tight_encode(struct tight_enc *e, const uint8_t *px, size_t stride, int x, int y
 				}
 				/* its colours are still e->pal[0..npal) */
 				ret = enc_run(e, px, stride, x, y, &run, ty, th, quality, level,
-				              emit, data);
+				              emit, data, TIGHT_MAX_WIDTH);
 				if (ret < 0)
 					return ret;
 				total += ret;
@@ -530,7 +570,7 @@ tight_encode(struct tight_enc *e, const uint8_t *px, size_t stride, int x, int y
 			}
 			if (run.w) { /* a fill or photographic run: e->pal is not needed */
 				ret = enc_run(e, px, stride, x, y, &run, ty, th, quality, level,
-				              emit, data);
+				              emit, data, TIGHT_MAX_WIDTH);
 				if (ret < 0)
 					return ret;
 				total += ret;
@@ -542,8 +582,8 @@ tight_encode(struct tight_enc *e, const uint8_t *px, size_t stride, int x, int y
 			run = t;
 		}
 		if (run.w) {
-			ret =
-			    enc_run(e, px, stride, x, y, &run, ty, th, quality, level, emit, data);
+			ret = enc_run(e, px, stride, x, y, &run, ty, th, quality, level, emit, data,
+			              TIGHT_MAX_WIDTH);
 			if (ret < 0)
 				return ret;
 			total += ret;
