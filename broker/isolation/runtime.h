@@ -4,7 +4,7 @@
  * by driving an OCI runtime (runc or crun) through its command line, without
  * ever blocking the caller's event loop.
  *
- * Every runtime command (create, start, kill, delete, list) is a child
+ * Every runtime command (run --detach, kill, delete, list) is a child
  * process whose pidfd is watched on the loop; each step's completion starts
  * the next. The container's first process gets the write end of a pipe as
  * fd 3 (`--preserve-fds 1`); it is ready when it writes "READY\n" there
@@ -96,7 +96,7 @@ const char *runtime_name(struct runtime *rt);
 void runtime_set_exit_handler(struct runtime *rt, runtime_cb fn, void *data);
 
 /*
- * Starts user's desktop: (network policy) -> bundle -> create -> start ->
+ * Starts user's desktop: (network policy) -> bundle -> run --detach ->
  * ready. `net` may be NULL (no network: an empty namespace). `ready` runs
  * exactly once, with 0 when the desktop is ready or -errno and a message;
  * on failure everything started is torn down before it runs. Returns -EBUSY

@@ -215,6 +215,9 @@ if [ -n "$id" ]; then
 		ok "a fresh desktop starts after it (pid $(desk_pid local))" || bad "no fresh desktop: $out"
 	ctl stop local >/dev/null
 	wait_for 20 no_containers || bad "container left after the 4c stop"
+	# the broker removes the user's rules after the runtime's delete: wait for that too
+	listed() { ctl --json list | jq -e '.desktops[] | select(.user == "local")' >/dev/null; }
+	wait_for 20 eval '! listed' || bad "desktop still listed after the 4c stop"
 else
 	bad "no container for 4c"
 fi

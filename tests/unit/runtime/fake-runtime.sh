@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A stand-in OCI runtime for test_runtime: speaks the subset of runc's CLI that runtime.c uses
-# (create/start/kill/delete/list), keeping its state in $FAKE_RT_DIR. $FAKE_RT_FAIL names a
+# (run --detach (and create/start), kill/delete/list), keeping its state in $FAKE_RT_DIR. $FAKE_RT_FAIL names a
 # command that must fail; $FAKE_RT_INIT is the "container" process (default: READY then sleep).
 set -u
 dir=${FAKE_RT_DIR:?}
@@ -14,10 +14,11 @@ if [ "${FAKE_RT_FAIL:-}" = "$cmd" ]; then
 	exit 1
 fi
 case "$cmd" in
-create)
+create | run)
 	pidfile="" id=""
 	while [ $# -gt 0 ]; do
 		case "$1" in
+		--detach) ;;
 		--pid-file) pidfile=$2; shift ;;
 		--bundle | --preserve-fds) shift ;;
 		*) id=$1 ;;

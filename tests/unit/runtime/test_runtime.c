@@ -138,6 +138,28 @@ test_start_stop(void **state)
 	assert_int_equal(ab_test_audit_count("container.start", "grant"), 1);
 	assert_int_equal(ab_test_audit_count("container.privileges", "info"), 1);
 	assert_int_equal(ab_test_audit_count("container.ready", "info"), 1);
+	/* One runtime command started it (run --detach), and ready says where the time went. */
+	_cleanup_free_ char *calls_path = ab_xasprintf("%s/calls", tmp);
+	_cleanup_free_ char *calls = NULL;
+	size_t calls_len;
+	assert_int_equal(ab_read_file(calls_path, 1 << 16, &calls, &calls_len, NULL), 0);
+	assert_non_null(strstr(calls, "run --detach --bundle "));
+	assert_null(strstr(calls, "create "));
+	assert_null(strstr(calls, "\nstart "));
+	json_t *ev, *ready = NULL;
+	size_t i;
+	json_array_foreach(ab_test_audit_events(), i, ev)
+	{
+		if (!strcmp(json_string_value(json_object_get(ev, "event")), "container.ready"))
+			ready = ev;
+	}
+	assert_non_null(ready);
+	json_t *steps = json_object_get(json_object_get(ready, "detail"), "steps_us");
+	assert_true(json_is_object(steps));
+	assert_true(json_integer_value(json_object_get(steps, "runtime")) > 0);
+	assert_true(json_is_integer(json_object_get(steps, "net")));
+	assert_true(json_is_integer(json_object_get(steps, "bundle")));
+	assert_true(json_is_integer(json_object_get(steps, "session")));
 	/* The user's runtime dir belongs to their mapped uid. */
 	struct stat st;
 	assert_int_equal(stat(rundir, &st), 0);
@@ -157,10 +179,10 @@ test_start_stop(void **state)
 }
 
 static void
-test_create_fails(void **state)
+test_run_fails(void **state)
 {
 	NEED_ROOT();
-	setenv("FAKE_RT_FAIL", "create", 1);
+	setenv("FAKE_RT_FAIL", "run", 1);
 	struct runtime *rt = new_runtime();
 	struct result r = {0};
 	struct runtime_spec s = spec("bob");
@@ -168,7 +190,7 @@ test_create_fails(void **state)
 	run_until(&r.done);
 	unsetenv("FAKE_RT_FAIL");
 	assert_true(r.status < 0);
-	assert_non_null(strstr(r.msg, "create refused"));
+	assert_non_null(strstr(r.msg, "run refused"));
 	assert_false(runtime_has(rt, "bob"));
 	_cleanup_free_ char *b = ab_xasprintf("%s/bob", bundles);
 	assert_int_equal(access(b, F_OK), -1);
@@ -346,5 +368,5 @@ test_launcher(void **state)
 	runtime_free(rt);
 }
 
-AB_TEST_MAIN(setup, teardown, test_start_stop, test_create_fails, test_closed_without_ready,
+AB_TEST_MAIN(setup, teardown, test_start_stop, test_run_fails, test_closed_without_ready,
              test_ready_file, test_exit_detected, test_adopt, test_launcher);
