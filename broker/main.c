@@ -267,13 +267,14 @@ role_of(const struct apps_ctx *c, const char *user)
 
 /*
  * Every control message of a ready desktop: the desktop state (deskstate_sync), and the
- * desktop's own requests to the broker (services_request), answered on the same channel for
- * the desktop's owner.
+ * desktop's own requests to the broker (services_request; op "vnc_password" goes to the VNC
+ * gateway), answered on the same channel for the desktop's owner.
  */
 struct desktop_msg_ctx {
 	struct deskstate_sync *dsync;
 	struct desktop_manager *desktops;
 	struct services *services; /* set once they exist */
+	struct vncgw *vncgw;       /* likewise */
 	struct apps_ctx *apps;
 };
 
@@ -314,9 +315,14 @@ desktop_message(void *data, const char *user, json_t *msg)
 		deskstate_sync_on_message(c->dsync, user, msg);
 		return;
 	}
-	if (!c->services)
+	const char *op = json_string_value(json_object_get(msg, "op"));
+	json_t *a = NULL;
+	if (op && strcmp(op, "vnc_password") == 0 && c->vncgw)
+		a = vncgw_desktop_request(c->vncgw, user, role_of(c->apps, user), msg);
+	else if (c->services)
+		a = services_desktop_request(c->services, user, role_of(c->apps, user), msg);
+	if (!a)
 		return;
-	json_t *a = services_desktop_request(c->services, user, role_of(c->apps, user), msg);
 	if (desktop_send(c->desktops, user, a) < 0)
 		ab_warn("desktop '%s': cannot answer its services request", user);
 }
@@ -827,6 +833,7 @@ main(int argc, char **argv)
 	}
 	if (vncgw_add_routes(vncgw, srv) < 0)
 		ab_warn("cannot add the VNC access password routes");
+	dmsg.vncgw = vncgw;
 	/* the admin console's backend (docs/admin.md) */
 	struct admin_api_params ap = {
 	    .desktops = desktops,
@@ -908,6 +915,7 @@ main(int argc, char **argv)
 	for (int64_t end = ab_now_ms() + 5000; !deskstate_sync_idle(dsync) && ab_now_ms() < end;)
 		server_service(srv, 50);
 	admin_socket_close(ctl); /* before users_admin_free: it borrows the users admin */
+	dmsg.vncgw = NULL;       /* the desktops' last requests no longer reach it */
 	vncgw_free(vncgw);
 	authn_free(authn);
 	apps.authn = NULL;

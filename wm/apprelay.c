@@ -95,6 +95,7 @@ apprelay_request(json_t *m)
 	json_t *jwin = json_object_get(m, "window"), *jid = json_object_get(m, "id");
 	const char *op = json_string_value(json_object_get(m, "op"));
 	const char *name = json_string_value(json_object_get(m, "name"));
+	const char *action = json_string_value(json_object_get(m, "action"));
 	if (!json_is_integer(jwin) || json_integer_value(jwin) <= 0 ||
 	    json_integer_value(jwin) > 0xffffffffLL) {
 		ab_warn("app request: services_request needs the app's 'window'; ignored");
@@ -102,11 +103,13 @@ apprelay_request(json_t *m)
 	}
 	Window win = (Window)json_integer_value(jwin);
 	json_int_t app_id = json_is_integer(jid) ? json_integer_value(jid) : -1;
-	if (app_id < 0 || !op || (strcmp(op, "list") && strcmp(op, "restart")) ||
-	    (strcmp(op, "restart") == 0 && (!name || strlen(name) > 64))) {
+	bool vnc = op && strcmp(op, "vnc_password") == 0;
+	if (app_id < 0 || !op || (strcmp(op, "list") && strcmp(op, "restart") && !vnc) ||
+	    (strcmp(op, "restart") == 0 && (!name || strlen(name) > 64)) ||
+	    (vnc && (!action || strlen(action) > 16))) {
 		answer_error(win, app_id, op && strlen(op) < 16 ? op : "?", 400,
-		             "needs an integer 'id' >= 0, 'op' list or restart, and 'name' to "
-		             "restart");
+		             "needs an integer 'id' >= 0, 'op' list, restart or vnc_password, "
+		             "'name' to restart and 'action' for vnc_password");
 		return;
 	}
 	if (wm.ctl_fd < 0) {
@@ -128,6 +131,8 @@ apprelay_request(json_t *m)
 	json_t *f = json_pack("{sIss}", "id", p->wm_id, "op", op);
 	if (name)
 		json_object_set_new(f, "name", json_string(name));
+	if (vnc)
+		json_object_set_new(f, "action", json_string(action));
 	ctl_send(ab_proto_msg("services_request", f));
 	if (!timer)
 		timer = ab_loop_timer(wm.loop, APPRELAY_TIMEOUT_MS, on_timeout, NULL);

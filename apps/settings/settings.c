@@ -12,6 +12,11 @@
  * own X server (XRRSetScreenSize, within the sizes it allows); argobox-session follows it and
  * tells the viewers, and the wm moves windows back on screen (docs/wm.md).
  *
+ * The native-VNC access password (docs/vnc.md): asked of the broker through the desktop's
+ * control channel (ab_app_request, op "vnc_password"; the broker decides for the desktop's
+ * owner and audits, as for the web page), never with the browser's cookie. A new password is
+ * shown once (Ctrl+C copies it); Delete revokes it.
+ *
  * Keys: Up/Down choose a row, Left/Right (or Enter/Space) change it.
  */
 #include "ab_app.h"
@@ -30,7 +35,7 @@
 
 #define ROW_H 44
 
-enum row { R_THEME, R_ACCENT, R_FONT, R_WALLPAPER, R_KEYBOARD, R_NOTIFY, R_SCREEN, R_MAX };
+enum row { R_THEME, R_ACCENT, R_FONT, R_WALLPAPER, R_KEYBOARD, R_NOTIFY, R_SCREEN, R_VNC, R_MAX };
 
 static const char *const accents[] = {"#3d8bfd", "#22a06b", "#e5484d", "#f5a524",
                                       "#8e4ec6", "#0ea5b7", "#d6409f", "#6b7280"};
@@ -46,9 +51,14 @@ struct settings {
 	char **walls;
 	size_t n_walls, wall;
 	char layout[32];
-	char message[128];
+	char message[256];
 	Atom a_xkb, a_notify;
 	bool dnd;
+	/* the native-VNC password, as the broker last said */
+	json_int_t next_id;
+	char vnc[160];      /* the row's value */
+	char vnc_pw[32];    /* a new password, shown until the window closes */
+	char vnc_where[96]; /* host:port and expiry of the new one */
 };
 
 static bool x_failed;
@@ -118,6 +128,63 @@ static void
 settings_send(struct settings *s, json_t *msg)
 {
 	ab_app_request(&s->app, msg);
+}
+
+/* A vnc_password request (action status, create or revoke) to the broker, for our owner. */
+static void
+settings_vnc(struct settings *s, const char *action)
+{
+	ab_app_request(&s->app,
+	               json_pack("{sisIssssss}", "v", 1, "id", s->next_id++, "type",
+	                         "services_request", "op", "vnc_password", "action", action));
+}
+
+/* The broker's answer to a vnc_password request. */
+static void
+settings_answer(struct ab_app *app, json_t *m)
+{
+	struct settings *s = app->data;
+	const char *op = json_string_value(json_object_get(m, "op"));
+	if (!op || strcmp(op, "vnc_password") != 0)
+		return;
+	json_int_t status = json_integer_value(json_object_get(m, "status"));
+	const char *err = json_string_value(json_object_get(m, "error"));
+	const char *pw = json_string_value(json_object_get(m, "password"));
+	const char *expires = json_string_value(json_object_get(m, "expires"));
+	const char *host = json_string_value(json_object_get(m, "host"));
+	json_t *exists = json_object_get(m, "exists"), *revoked = json_object_get(m, "revoked");
+	if (status != 200) {
+		snprintf(s->vnc, sizeof(s->vnc), "unavailable");
+		snprintf(s->message, sizeof(s->message), "VNC access: %d %.100s", (int)status,
+		         err ? err : "refused");
+		ab_warn("%s", s->message);
+	} else if (pw) {
+		snprintf(s->vnc_pw, sizeof(s->vnc_pw), "%s", pw);
+		snprintf(s->vnc_where, sizeof(s->vnc_where), "%.60s:%d until %.24s",
+		         host ? host : "?", (int)json_integer_value(json_object_get(m, "port")),
+		         expires ? expires : "?");
+		snprintf(s->vnc, sizeof(s->vnc), "%s", s->vnc_pw);
+		snprintf(s->message, sizeof(s->message),
+		         "VNC password %s for %s (shown once; Ctrl+C copies it)", s->vnc_pw,
+		         s->vnc_where);
+		ab_info("VNC access: a new password, for %s", s->vnc_where);
+	} else if (json_is_true(revoked) || json_is_false(revoked)) {
+		s->vnc_pw[0] = '\0';
+		snprintf(s->vnc, sizeof(s->vnc), "none");
+		snprintf(s->message, sizeof(s->message), "VNC access: %s",
+		         json_is_true(revoked) ? "password revoked" : "there was no password");
+		ab_info("%s", s->message);
+	} else if (json_is_boolean(exists)) {
+		if (!json_is_true(json_object_get(m, "enabled")))
+			snprintf(s->vnc, sizeof(s->vnc), "disabled on this server");
+		else if (json_is_true(exists))
+			snprintf(s->vnc, sizeof(s->vnc), "a password until %.24s",
+			         expires ? expires : "?");
+		else
+			snprintf(s->vnc, sizeof(s->vnc), "none");
+		ab_info("VNC access: %s", s->vnc);
+	}
+	ab_app_redraw(app);
 }
 
 static void
@@ -260,6 +327,16 @@ settings_change(struct settings *s, int dir)
 		ab_info("%s", s->message);
 		break;
 	}
+	case R_VNC:
+		if (dir < 0) {
+			settings_vnc(s, "revoke");
+			snprintf(s->message, sizeof(s->message), "VNC access: revoking…");
+		} else {
+			settings_vnc(s, "create");
+			snprintf(s->message, sizeof(s->message),
+			         "VNC access: asking for a password…");
+		}
+		break;
 	case R_MAX:
 		break;
 	}
@@ -273,9 +350,9 @@ settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
 	struct settings *s = app->data;
 	const struct ab_theme *t = &app->theme;
 	const double *fg = selected ? t->sel_text : t->text;
-	static const char *const names[] = {"Theme",      "Accent colour",   "Font size",
-	                                    "Wallpaper",  "Keyboard layout", "Notifications",
-	                                    "Screen size"};
+	static const char *const names[] = {"Theme",       "Accent colour",   "Font size",
+	                                    "Wallpaper",   "Keyboard layout", "Notifications",
+	                                    "Screen size", "VNC password"};
 	int sw, sh;
 	char v[160];
 	switch ((enum row)i) {
@@ -306,6 +383,9 @@ settings_row(struct ab_app *app, cairo_t *cr, size_t i, bool selected, double x,
 		screen_size(s, &sw, &sh);
 		snprintf(v, sizeof(v), "‹ %dx%d ›", sw, sh);
 		break;
+	case R_VNC:
+		snprintf(v, sizeof(v), "%s", s->vnc[0] ? s->vnc : "…");
+		break;
 	case R_MAX:
 		return;
 	}
@@ -319,8 +399,9 @@ settings_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	struct settings *s = app->data;
 	const struct ab_theme *t = &app->theme;
 	ab_draw_page(cr, t, "Settings", 20, 16, w - 40);
-	ab_draw_text(cr, "Up/Down: choose · Left/Right or Enter: change · saved with your desktop",
-	             t->font, t->text_dim, 20, 46, w - 40);
+	ab_draw_text(
+	    cr, "Up/Down: choose · Left/Right or Enter: change (VNC: Enter new, Delete revoke)",
+	    t->font, t->text_dim, 20, 46, w - 40);
 	s->list.focused = app->focused;
 	ab_app_list_draw(app, cr, &s->list, ROW_H, 16, 76, w - 32, ROW_H * R_MAX + 4, settings_row);
 	if (s->message[0])
@@ -335,7 +416,13 @@ settings_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, s
 		ab_app_redraw(app);
 		return;
 	}
-	if (sym == XK_Right || sym == XK_Return || sym == XK_space || sym == XK_KP_Enter)
+	if ((state & ControlMask) && (sym == XK_c || sym == XK_C) && s->vnc_pw[0]) {
+		ab_app_own(app, AB_SEL_CLIPBOARD, s->vnc_pw, strlen(s->vnc_pw));
+		snprintf(s->message, sizeof(s->message), "VNC password copied");
+		ab_app_redraw(app);
+	} else if (sym == XK_Delete && s->list.sel == R_VNC)
+		settings_change(s, -1);
+	else if (sym == XK_Right || sym == XK_Return || sym == XK_space || sym == XK_KP_Enter)
 		settings_change(s, 1);
 	else if (sym == XK_Left)
 		settings_change(s, -1);
@@ -387,6 +474,8 @@ settings_start(struct ab_app *app)
 	settings_scan_walls(s);
 	settings_read_layout(s);
 	list_set_count(&s->list, R_MAX);
+	s->next_id = 1;
+	settings_vnc(s, "status");
 }
 
 static void
@@ -405,6 +494,7 @@ static const struct ab_app_ops settings_ops = {
     .key = settings_key,
     .button = settings_button,
     .theme = settings_theme,
+    .answer = settings_answer,
 };
 
 int
@@ -414,7 +504,7 @@ main(int argc, char **argv)
 	struct ab_app_config cfg = {.name = "settings",
 	                            .title = "Settings",
 	                            .width = 560,
-	                            .height = 470,
+	                            .height = 520,
 	                            .icon = settings_icon,
 	                            .ops = &settings_ops,
 	                            .data = s};

@@ -18,6 +18,7 @@
 
 #include "ab_log.h"
 #include "ab_metrics.h"
+#include "ab_proto.h"
 #include "ab_sock.h"
 #include "ab_util.h"
 #include "audit.h"
@@ -1363,12 +1364,6 @@ vncgw_accept(struct ab_loop *loop, int fd, unsigned events, void *data)
 
 /* ---- HTTP API ---- */
 
-static bool
-vncgw_role_ok(const struct http_request *req)
-{
-	return strcmp(req->role, "admin") == 0 || strcmp(req->role, "member") == 0;
-}
-
 static const char *
 vncgw_host(struct vncgw *g, const struct http_request *req, char *buf, size_t len)
 {
@@ -1376,8 +1371,8 @@ vncgw_host(struct vncgw *g, const struct http_request *req, char *buf, size_t le
 		return g->public_host;
 	if (strcmp(g->listen_host, "0.0.0.0") != 0 && strcmp(g->listen_host, "::") != 0)
 		return g->listen_host;
-	/* a wildcard listener: the host the page was loaded from */
-	const char *h = http_request_header(req, "host", buf, len);
+	/* a wildcard listener: the host the page was loaded from (none for the desktop) */
+	const char *h = req ? http_request_header(req, "host", buf, len) : NULL;
 	if (!h)
 		return g->listen_host;
 	char *colon = h[0] == '[' ? strchr(buf, ']') : strrchr(buf, ':');
@@ -1418,26 +1413,48 @@ vncgw_revoke(struct vncgw *g, const char *user, struct ab_err *err)
 	return 1;
 }
 
-static int
-vncgw_route(struct http_request *req, struct http_response *resp, void *data)
+/* An audit line's detail for a password action: the endpoint named when it is the desktop. */
+static json_t *
+vncgw_detail(json_t *detail, const char *endpoint)
 {
-	struct vncgw *g = data;
-	const char *m = req->method;
-	http_response_add_header(resp, "Cache-Control", "no-store");
-	if (!req->user[0] || !desktop_user_valid(req->user)) {
-		http_response_error(resp, 401, "not signed in");
-		return 0;
-	}
-	if (!vncgw_role_ok(req)) {
-		audit_log("vncgw.password", AUDIT_DENY, req->user, req->role[0] ? req->role : NULL,
-		          req->peer,
-		          json_pack("{ssss}", "action", m, "reason",
-		                    "demo identities get no VNC access"));
-		http_response_error(resp, 403, "demo desktops cannot be used from VNC clients");
-		return 0;
+	if (endpoint)
+		json_object_set_new(detail, "endpoint", json_string(endpoint));
+	return detail;
+}
+
+/* {"error": why} with `status`, for vncgw_password_op's callers. */
+static int
+vncgw_fail(json_t **ret_body, int status, const char *why)
+{
+	*ret_body = json_pack("{ss}", "error", why);
+	return status;
+}
+
+/*
+ * The caller's own VNC access password, whichever way they asked (GET/POST/DELETE
+ * /api/vnc-password, or their desktop's request through the control channel): GET or HEAD
+ * says whether there is one, POST makes a new one (replacing any; its sessions closed),
+ * DELETE revokes it. `user` with `role` from `peer`; `req` is the HTTP request (for the host
+ * a wildcard listener names), NULL from the desktop, whose audit lines say endpoint "desktop".
+ * Same rules and audit events both ways. Returns the HTTP status; *ret_body is the answer
+ * (an object; {"error": ...} from 400 on).
+ */
+static int
+vncgw_password_op(struct vncgw *g, const char *m, const char *user, const char *role,
+                  const char *peer, const struct http_request *req, json_t **ret_body)
+{
+	const char *endpoint = req ? NULL : "desktop";
+	if (!user[0] || !desktop_user_valid(user))
+		return vncgw_fail(ret_body, 401, "not signed in");
+	if (!role || (strcmp(role, "admin") != 0 && strcmp(role, "member") != 0)) {
+		audit_log("vncgw.password", AUDIT_DENY, user, role && role[0] ? role : NULL, peer,
+		          vncgw_detail(json_pack("{ssss}", "action", m, "reason",
+		                                 "demo identities get no VNC access"),
+		                       endpoint));
+		return vncgw_fail(ret_body, 403, "demo desktops cannot be used from VNC clients");
 	}
 	bool removed = vncgw_prune(g) > 0;
-	struct vncgw_pw *pw = vncgw_pw_find(g, req->user);
+	struct vncgw_pw *pw = vncgw_pw_find(g, user);
 	char hb[256], when[32];
 	struct ab_err err = {0};
 	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
@@ -1455,37 +1472,31 @@ vncgw_route(struct http_request *req, struct http_response *resp, void *data)
 			                    json_string(vncgw_host(g, req, hb, sizeof(hb))));
 			json_object_set_new(o, "port", json_integer(g->port));
 		}
-		http_response_json(resp, 200, o);
-		return 0;
+		*ret_body = o;
+		return 200;
 	}
 	if (strcmp(m, "DELETE") == 0) {
-		int r = vncgw_revoke(g, req->user, &err);
+		int r = vncgw_revoke(g, user, &err);
 		if (r < 0) {
 			ab_error("%s", err.msg);
-			http_response_error(resp, 500, "could not store the change");
-			return 0;
+			return vncgw_fail(ret_body, 500, "could not store the change");
 		}
 		if (r > 0)
-			audit_log("vncgw.password", AUDIT_INFO, req->user, req->role, req->peer,
-			          json_pack("{ss}", "action", "revoked"));
-		http_response_json(resp, 200, json_pack("{sb}", "revoked", r > 0));
-		return 0;
+			audit_log("vncgw.password", AUDIT_INFO, user, role, peer,
+			          vncgw_detail(json_pack("{ss}", "action", "revoked"), endpoint));
+		*ret_body = json_pack("{sb}", "revoked", r > 0);
+		return 200;
 	}
-	if (strcmp(m, "POST") != 0) {
-		http_response_error(resp, 405, "method not allowed");
-		return 0;
-	}
-	if (g->lfd < 0) {
-		http_response_error(
-		    resp, 409, "the VNC gateway is disabled on this server (vnc_gateway.listen)");
-		return 0;
-	}
+	if (strcmp(m, "POST") != 0)
+		return vncgw_fail(ret_body, 405, "method not allowed");
+	if (g->lfd < 0)
+		return vncgw_fail(
+		    ret_body, 409,
+		    "the VNC gateway is disabled on this server (vnc_gateway.listen)");
 	struct vncgw_pw fresh = {0};
-	snprintf(fresh.user, sizeof(fresh.user), "%s", req->user);
-	if (vncgw_generate(g, fresh.password) < 0) {
-		http_response_error(resp, 500, "could not generate a password");
-		return 0;
-	}
+	snprintf(fresh.user, sizeof(fresh.user), "%s", user);
+	if (vncgw_generate(g, fresh.password) < 0)
+		return vncgw_fail(ret_body, 500, "could not generate a password");
 	fresh.created_ms = ab_wall_ms();
 	fresh.expires_ms = fresh.created_ms + g->password_ttl_s * 1000;
 	struct vncgw_pw old = {0};
@@ -1504,20 +1515,60 @@ vncgw_route(struct http_request *req, struct http_response *resp, void *data)
 		else
 			g->n_pws--;
 		ab_error("%s", err.msg);
-		http_response_error(resp, 500, "could not store the password");
-		return 0;
+		OPENSSL_cleanse(&fresh, sizeof(fresh));
+		OPENSSL_cleanse(&old, sizeof(old));
+		return vncgw_fail(ret_body, 500, "could not store the password");
 	}
 	if (had)
-		vncgw_close_user(g, req->user); /* the old password is gone: so are its sessions */
+		vncgw_close_user(g, user); /* the old password is gone: so are its sessions */
 	vncgw_iso_time(fresh.expires_ms, when, sizeof(when));
-	audit_log("vncgw.password", AUDIT_GRANT, req->user, req->role, req->peer,
-	          json_pack("{sssssb}", "action", "created", "expires", when, "replaced", had));
-	http_response_json(resp, 200,
-	                   json_pack("{sssssssi}", "password", fresh.password, "expires", when,
-	                             "host", vncgw_host(g, req, hb, sizeof(hb)), "port", g->port));
+	audit_log("vncgw.password", AUDIT_GRANT, user, role, peer,
+	          vncgw_detail(
+	              json_pack("{sssssb}", "action", "created", "expires", when, "replaced", had),
+	              endpoint));
+	*ret_body = json_pack("{sssssssi}", "password", fresh.password, "expires", when, "host",
+	                      vncgw_host(g, req, hb, sizeof(hb)), "port", g->port);
 	OPENSSL_cleanse(&fresh, sizeof(fresh));
 	OPENSSL_cleanse(&old, sizeof(old));
+	return 200;
+}
+
+static int
+vncgw_route(struct http_request *req, struct http_response *resp, void *data)
+{
+	struct vncgw *g = data;
+	http_response_add_header(resp, "Cache-Control", "no-store");
+	json_t *body = NULL;
+	int st = vncgw_password_op(g, req->method, req->user, req->role, req->peer, req, &body);
+	if (st >= 400) {
+		http_response_error(resp, st, json_string_value(json_object_get(body, "error")));
+		json_decref(body);
+	} else {
+		http_response_json(resp, st, body);
+	}
 	return 0;
+}
+
+json_t *
+vncgw_desktop_request(struct vncgw *g, const char *user, const char *role, json_t *msg)
+{
+	static const struct {
+		const char *action, *method;
+	} actions[] = {{"status", "GET"}, {"create", "POST"}, {"revoke", "DELETE"}};
+	const char *action = json_string_value(json_object_get(msg, "action"));
+	const char *m = NULL;
+	for (size_t i = 0; action && i < AB_ARRAY_SIZE(actions); i++) {
+		if (strcmp(action, actions[i].action) == 0)
+			m = actions[i].method;
+	}
+	json_t *body = NULL;
+	int st = m ? vncgw_password_op(g, m, user, role, "desktop", NULL, &body)
+	           : vncgw_fail(&body, 400, "'action' must be status, create or revoke");
+	json_t *id = json_object_get(msg, "id");
+	json_object_set_new(body, "id", json_is_integer(id) ? json_incref(id) : json_integer(-1));
+	json_object_set_new(body, "op", json_string("vnc_password"));
+	json_object_set_new(body, "status", json_integer(st));
+	return ab_proto_msg("services_answer", body);
 }
 
 int

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "ab_err.h"
+#include <jansson.h>
 #include "ab_loop.h"
 
 struct vncgw;
@@ -82,6 +83,14 @@ int vncgw_add_routes(struct vncgw *g, struct server *srv);
  * could not be stored (nothing changed; err says why). The caller audits.
  */
 int vncgw_revoke(struct vncgw *g, const char *user, struct ab_err *err);
+/*
+ * A desktop's request about its owner's VNC access password (docs/control-channel.md: a
+ * services_request with op "vnc_password" and action "status", "create" or "revoke"), for
+ * `user` with `role` as the control channel says (never the message): the same rules, answers
+ * and audit events (endpoint "desktop") as GET/POST/DELETE /api/vnc-password. Returns the
+ * services_answer to send back (owned), with the request's id and an HTTP-like status.
+ */
+json_t *vncgw_desktop_request(struct vncgw *g, const char *user, const char *role, json_t *msg);
 /* The TCP port bound (useful with port 0), or 0 when disabled. */
 int vncgw_port(const struct vncgw *g);
 

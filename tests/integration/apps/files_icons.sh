@@ -47,7 +47,7 @@ near_colour() { # near_colour FILE #rrggbb MIN: at least MIN pixels within 10% o
 	(($(convert "$1" -fuzz 10% -fill black +opaque "$2" -fill white -opaque "$2" -format "%[fx:int(mean*w*h)]" info:) >= $3))
 }
 shown() { shot "$W" "$T/icons.png" && near_colour "$T/icons.png" "#ff0000" 2000 && near_colour "$T/icons.png" "#0000ff" 2000; }
-wait_for 10 shown || { cp "$T/icons.png" /tmp/apps-icons-debug.png; fail "thumbnails not drawn in the icon view"; }
+wait_for 10 shown || fail "thumbnails not drawn in the icon view"
 
 # 2. keyboard: Home selects the folder (folders first), Right the next tile, Enter on the folder
 xdotool key Home Return
@@ -61,7 +61,7 @@ selected_at() { # selected_at COLUMN: the accent fills the tile in that column o
 	has_colour "$T/tile.png" "#3d8bfd" 1500
 }
 xdotool key Home
-wait_for 5 selected_at 0 || { cp "$T/sel.png" /tmp/apps-sel-debug.png; fail "Home: the first tile is not selected"; }
+wait_for 5 selected_at 0 || fail "Home: the first tile is not selected"
 xdotool key Right
 wait_for 5 selected_at 1 || fail "Right: the second tile is not selected"
 selected_at 0 && fail "Right: the first tile is still selected"

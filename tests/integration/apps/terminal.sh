@@ -128,7 +128,7 @@ uni_drawn() {
 		(($(red_in "$T/uni.png" "$((cw - 2))x60+$((left - (3 - c) * cw + 1))+0") >= 4)) || return 1
 	done
 }
-wait_for 10 uni_drawn || { cp "$T/uni.png" /tmp/apps-uni-debug.png; fail "non-ASCII cells not drawn each at its column"; }
+wait_for 10 uni_drawn || fail "non-ASCII cells not drawn each at its column (see $T/uni.png)"
 
 # 8. mouse selection goes to PRIMARY; Ctrl+Shift+C copies it to CLIPBOARD
 type_line "clear; echo MARKER-LINE"
