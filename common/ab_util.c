@@ -256,6 +256,15 @@ ab_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len, str
 }
 
 int
+ab_read_proc(pid_t pid, const char *what, size_t max, char **ret_data, size_t *ret_len,
+             struct ab_err *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%.40s", (int)pid, what);
+	return ab_read_file(path, max, ret_data, ret_len, err);
+}
+
+int
 ab_mkdir_p(const char *path, mode_t mode, struct ab_err *err)
 {
 	_cleanup_free_ char *p = ab_xstrdup(path);

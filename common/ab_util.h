@@ -87,6 +87,10 @@ int ab_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 int ab_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
                  struct ab_err *err);
 
+/* ab_read_file() of /proc/<pid>/<what> ("stat", "cgroup", "cmdline", ...). */
+int ab_read_proc(pid_t pid, const char *what, size_t max, char **ret_data, size_t *ret_len,
+                 struct ab_err *err);
+
 /* mkdir -p with `mode` for the directories it creates. */
 int ab_mkdir_p(const char *path, mode_t mode, struct ab_err *err);
 

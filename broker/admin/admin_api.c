@@ -164,12 +164,10 @@ usage_cgroup(const char *mine, const char *theirs, struct usage *u)
 static int
 usage_process(pid_t pid, struct usage *u)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	_cleanup_free_ char *s = NULL;
 	size_t n = 0;
 	struct ab_err err = {0};
-	if (ab_read_file(path, 8192, &s, &n, &err) < 0)
+	if (ab_read_proc(pid, "stat", 8192, &s, &n, &err) < 0)
 		return -ENOENT;
 	const char *p = strrchr(s, ')');
 	unsigned long long ut = 0, st = 0;
@@ -194,12 +192,10 @@ usage_read(pid_t pid, struct usage *u)
 	*u = (struct usage){.memory_bytes = -1, .pids = -1};
 	if (pid <= 0)
 		return;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	_cleanup_free_ char *theirs = NULL, *mine = NULL;
 	size_t n = 0;
 	struct ab_err err = {0};
-	if (ab_read_file(path, 65536, &theirs, &n, &err) == 0 &&
+	if (ab_read_proc(pid, "cgroup", 65536, &theirs, &n, &err) == 0 &&
 	    ab_read_file("/proc/self/cgroup", 65536, &mine, &n, &err) == 0 &&
 	    usage_cgroup(mine, theirs, u) == 0)
 		return;
@@ -712,14 +708,15 @@ int
 admin_api_add_routes(struct admin_api *a, struct server *srv)
 {
 	a->srv = srv;
-	if (server_route_add(srv, "GET", "/api/admin/desktops", route_list, a) < 0 ||
-	    server_route_add(srv, "POST", "/api/admin/desktops/stop", route_act, a) < 0 ||
-	    server_route_add(srv, "POST", "/api/admin/desktops/restart", route_act, a) < 0 ||
-	    server_route_add(srv, "POST", "/api/admin/desktops/destroy", route_act, a) < 0 ||
-	    server_route_add(srv, "GET", "/api/admin/events", route_events, a) < 0 ||
-	    server_route_add(srv, "POST", "/api/admin/broadcast", route_broadcast, a) < 0)
-		return -ENOMEM;
-	return 0;
+	static const struct server_route_def routes[] = {
+	    {"GET", "/api/admin/desktops", route_list},
+	    {"POST", "/api/admin/desktops/stop", route_act},
+	    {"POST", "/api/admin/desktops/restart", route_act},
+	    {"POST", "/api/admin/desktops/destroy", route_act},
+	    {"GET", "/api/admin/events", route_events},
+	    {"POST", "/api/admin/broadcast", route_broadcast},
+	};
+	return SERVER_ROUTES_ADD(srv, routes, a);
 }
 
 int

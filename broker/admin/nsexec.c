@@ -112,12 +112,10 @@ nsexec_map_id(const char *map, uint32_t id, uint32_t *ret)
 unsigned long long
 nsexec_starttime(pid_t pid)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	struct ab_err err = {0};
-	if (ab_read_file(path, 4096, &text, &len, &err) < 0)
+	if (ab_read_proc(pid, "stat", 4096, &text, &len, &err) < 0)
 		return 0;
 	/* after the command name's closing parenthesis: field 3 on; start time is field 22 */
 	const char *p = strrchr(text, ')');
@@ -166,11 +164,9 @@ target_free(struct target *t)
 static char *
 proc_read(pid_t pid, const char *what, size_t *len, struct ab_err *err)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	char *text = NULL;
 	size_t n = 0;
-	if (ab_read_file(path, 1 << 20, &text, &n, err) < 0)
+	if (ab_read_proc(pid, what, 1 << 20, &text, &n, err) < 0)
 		return NULL;
 	if (len)
 		*len = n;

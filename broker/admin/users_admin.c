@@ -580,11 +580,12 @@ route_users(struct http_request *req, struct http_response *resp, void *data)
 int
 users_admin_add_routes(struct users_admin *ua, struct server *srv)
 {
-	if (server_route_add(srv, "GET", "/api/admin/users", route_users, ua) < 0 ||
-	    server_route_add(srv, "POST", "/api/admin/users", route_users, ua) < 0 ||
-	    server_route_add(srv, "POST", "/api/admin/users/", route_users, ua) < 0)
-		return -ENOMEM;
-	return 0;
+	static const struct server_route_def routes[] = {
+	    {"GET", "/api/admin/users", route_users},
+	    {"POST", "/api/admin/users", route_users},
+	    {"POST", "/api/admin/users/", route_users},
+	};
+	return SERVER_ROUTES_ADD(srv, routes, ua);
 }
 
 int

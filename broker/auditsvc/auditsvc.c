@@ -915,10 +915,13 @@ auditsvc_new(const struct broker_config *cfg, struct ab_loop *loop, struct serve
 		audit_log("audit.store", AUDIT_FAILURE, NULL, NULL, NULL,
 		          json_pack("{ssss}", "reason", "the audit store is not available", "error",
 		                    a->db_error));
-	if (server_route_add(srv, "GET", "/api/admin/audit", route_query, a) < 0 ||
-	    server_route_add(srv, "GET", "/api/admin/audit/tail", route_tail, a) < 0 ||
-	    server_route_add(srv, "GET", "/api/admin/audit/status", route_status, a) < 0 ||
-	    server_route_add(srv, "GET", "/api/admin/audit/report", route_report, a) < 0)
+	static const struct server_route_def routes[] = {
+	    {"GET", "/api/admin/audit", route_query},
+	    {"GET", "/api/admin/audit/tail", route_tail},
+	    {"GET", "/api/admin/audit/status", route_status},
+	    {"GET", "/api/admin/audit/report", route_report},
+	};
+	if (SERVER_ROUTES_ADD(srv, routes, a) < 0)
 		ab_warn("audit: cannot add the /api/admin/audit routes");
 	server_add_health(srv, health, a);
 	a->keepalive = ab_loop_timer(loop, KEEPALIVE_MS, keepalive, a);

@@ -901,11 +901,14 @@ authn_new(const struct broker_config *cfg, struct server *srv, struct desktop_ma
 	}
 
 	server_set_authorize(srv, authn_authorize, a);
-	if (server_route_add(srv, "POST", "/api/login", route_login, a) < 0 ||
-	    server_route_add(srv, "POST", "/api/logout", route_logout, a) < 0 ||
-	    server_route_add(srv, "POST", "/api/demo", route_demo, a) < 0 ||
-	    server_route_add(srv, "GET", "/api/me", route_me, a) < 0 ||
-	    server_route_add(srv, "GET", "/api/demo/profiles", route_demo_profiles, a) < 0) {
+	static const struct server_route_def routes[] = {
+	    {"POST", "/api/login", route_login},
+	    {"POST", "/api/logout", route_logout},
+	    {"POST", "/api/demo", route_demo},
+	    {"GET", "/api/me", route_me},
+	    {"GET", "/api/demo/profiles", route_demo_profiles},
+	};
+	if (SERVER_ROUTES_ADD(srv, routes, a) < 0) {
 		authn_free(a);
 		return ab_err_set(err, ENOSPC, "cannot add the auth routes");
 	}

@@ -381,11 +381,9 @@ socket_attack(const char *user, const char *path, const char *via, const char *s
 static bool
 pid_serves_dir(pid_t pid, const char *dir)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	if (ab_read_file(path, 65536, &data, &len, NULL) < 0)
+	if (ab_read_proc(pid, "cmdline", 65536, &data, &len, NULL) < 0)
 		return false;
 	for (size_t i = 0; i < len;) {
 		const char *arg = data + i;

@@ -1574,11 +1574,12 @@ vncgw_desktop_request(struct vncgw *g, const char *user, const char *role, json_
 int
 vncgw_add_routes(struct vncgw *g, struct server *srv)
 {
-	if (server_route_add(srv, "GET", "/api/vnc-password", vncgw_route, g) < 0 ||
-	    server_route_add(srv, "POST", "/api/vnc-password", vncgw_route, g) < 0 ||
-	    server_route_add(srv, "DELETE", "/api/vnc-password", vncgw_route, g) < 0)
-		return -ENOSPC;
-	return 0;
+	static const struct server_route_def routes[] = {
+	    {"GET", "/api/vnc-password", vncgw_route},
+	    {"POST", "/api/vnc-password", vncgw_route},
+	    {"DELETE", "/api/vnc-password", vncgw_route},
+	};
+	return SERVER_ROUTES_ADD(srv, routes, g);
 }
 
 /* ---- lifecycle ---- */

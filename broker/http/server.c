@@ -1322,6 +1322,15 @@ server_route_add(struct server *s, const char *method, const char *path, http_ha
 }
 
 int
+server_routes_add(struct server *s, const struct server_route_def *defs, size_t n, void *data)
+{
+	for (size_t i = 0; i < n; i++)
+		if (server_route_add(s, defs[i].method, defs[i].path, defs[i].fn, data) < 0)
+			return -ENOSPC;
+	return 0;
+}
+
+int
 server_body_handler_add(struct server *s, const char *method, const char *path,
                         const struct server_body_ops *ops, void *data)
 {

@@ -183,6 +183,15 @@ void server_add_health(struct server *s, server_health_fn fn, void *data);
  */
 int server_route_add(struct server *s, const char *method, const char *path, http_handler_fn fn,
                      void *data);
+/* One row of an area's route table, for server_routes_add(). */
+struct server_route_def {
+	const char *method; /* NULL: any */
+	const char *path;
+	http_handler_fn fn;
+};
+/* Adds the n routes of `defs`, each with `data`. 0, or -ENOSPC when the table is full. */
+int server_routes_add(struct server *s, const struct server_route_def *defs, size_t n, void *data);
+#define SERVER_ROUTES_ADD(s, defs, data) server_routes_add(s, defs, AB_ARRAY_SIZE(defs), data)
 void server_set_authorize(struct server *s, http_authorize_fn fn, void *data);
 
 /*

@@ -1435,14 +1435,13 @@ api_reload(struct http_request *req, struct http_response *resp, void *data)
 int
 services_add_routes(struct services *svc, struct server *srv)
 {
-	int r = server_route_add(srv, "POST", "/api/admin/services/reload", api_reload, svc);
-	if (r >= 0)
-		r = server_route_add(srv, "GET", "/api/services", api_list, svc);
-	if (r >= 0)
-		r = server_route_add(srv, "GET", "/api/services/", api_one, svc);
-	if (r >= 0)
-		r = server_route_add(srv, "POST", "/api/services/", api_one, svc);
-	return r;
+	static const struct server_route_def routes[] = {
+	    {"POST", "/api/admin/services/reload", api_reload},
+	    {"GET", "/api/services", api_list},
+	    {"GET", "/api/services/", api_one},
+	    {"POST", "/api/services/", api_one},
+	};
+	return SERVER_ROUTES_ADD(srv, routes, svc);
 }
 
 /* --- life ------------------------------------------------------------------------------ */

@@ -1052,13 +1052,14 @@ state_alias_http(struct http_request *req, struct http_response *resp, void *dat
 int
 deskstate_sync_add_routes(struct deskstate_sync *s, struct server *srv)
 {
-	if (server_route_add(srv, NULL, API_PREFIX, deskstate_sync_http, s) < 0 ||
-	    server_route_add(srv, "GET", "/api/desktop", own_desktop_http, s) < 0 ||
-	    server_route_add(srv, NULL, RESTART_PREFIX, deskstate_sync_restart_http, s) < 0 ||
-	    server_route_add(srv, NULL, "/api/state", state_alias_http, s) < 0 ||
-	    server_route_add(srv, NULL, "/api/state/", state_alias_http, s) < 0)
-		return -ENOSPC;
-	return 0;
+	static const struct server_route_def routes[] = {
+	    {NULL, API_PREFIX, deskstate_sync_http},
+	    {"GET", "/api/desktop", own_desktop_http},
+	    {NULL, RESTART_PREFIX, deskstate_sync_restart_http},
+	    {NULL, "/api/state", state_alias_http},
+	    {NULL, "/api/state/", state_alias_http},
+	};
+	return SERVER_ROUTES_ADD(srv, routes, s);
 }
 
 void

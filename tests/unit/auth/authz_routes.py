@@ -6,7 +6,8 @@ Every row of broker/auth/authz.c's authz_routes[] must be served by the broker, 
 route the broker serves must have a row, so that docs/auth.md's table (which lists the
 rows) never promises an endpoint that answers 405 again. What the broker serves:
 
-  - server_route_add(..., "METHOD", "/exact/path", ...) calls in broker/*.c;
+  - server_route_add(..., "METHOD", "/exact/path", ...) calls in broker/*.c, and the rows
+    {"METHOD", "/exact/path", handler} of struct server_route_def tables (server_routes_add);
   - prefix routes (a path ending in "/", or one any method reaches): the file declares
     exactly what they serve in a comment block "routes:" ... "end routes"
     (e.g. broker/state/deskstate_sync.c), one "METHOD /path/{user}" a line (or "//"
@@ -53,10 +54,14 @@ def main():
                 m = re.match(r"\s*(?:\*|//)?\s*([A-Z]+)\s+(/\S*)\s*$", line)
                 if m:
                     declared.append((m.group(1), m.group(2)))
-        for m in re.finditer(r'server_route_add\(\s*\w+,\s*(NULL|"[A-Z]+"),\s*("[^"]*"|\w+),',
-                             text):
-            method = None if m.group(1) == "NULL" else m.group(1).strip('"')
-            p = m.group(2)
+        calls = [(m.group(1), m.group(2)) for m in re.finditer(
+            r'server_route_add\(\s*\w+,\s*(NULL|"[A-Z]+"),\s*("[^"]*"|\w+),', text)]
+        # route tables for server_routes_add(): {METHOD or NULL, PATH, handler} rows
+        for table in re.findall(r"struct server_route_def \w+\[\] = \{(.*?)\};", text, re.S):
+            calls += re.findall(r'\{(NULL|"[A-Z]+"),\s*("[^"]*"|\w+),\s*\w+\}', table)
+        for g1, g2 in calls:
+            method = None if g1 == "NULL" else g1.strip('"')
+            p = g2
             path = p.strip('"') if p.startswith('"') else defines.get(p)
             if path is None:
                 errors.append(f"{f.name}: route path {p} is not a string or a #define")
