@@ -13,6 +13,8 @@
 #   slow   the N drags again, plus S viewers that never read, round robin over every desktop
 #          (the probe's first): broker RSS before, at most and after, whether the probe
 #          user's keys and the dragged desktops' active viewers still get through
+#          (--slow-raw: they ask for Raw only, 4 MB a full update: more than any socket
+#          buffer between the session and the reader holds)
 #   knee   (--knee) k = 1..N dragged desktops with their viewers, the probe typing: the first k
 #          whose key -> pixels p99 passes 50 ms
 # Broker CPU is its utime+stime over the phase (% of one core); RSS is VmRSS sampled every
@@ -20,7 +22,7 @@
 # see (1 - its updates/s / 50): pacing gives a viewer the newest picture, never a backlog.
 #
 # Usage: bench/load_bench.sh [--quick] [--desktops N] [--viewers V] [--slow S] [--seconds T]
-#                            [--keys K] [--knee]
+#                            [--keys K] [--knee] [--slow-raw]
 #   defaults: N=20 V=200 S=20 T=20 K=100; --quick: N=3 V=20 S=5 T=8 K=40
 # (AB_BUILD_DIR picks the build, default build/: use a release build for figures.)
 set -euo pipefail
@@ -35,7 +37,8 @@ while (($#)); do
 	--seconds) SECS=$2; shift ;;
 	--keys) K=$2; shift ;;
 	--knee) KNEE=1 ;;
-	-h | --help) sed -n '3,26p' "$0" | sed 's/^# \?//'; exit 0 ;;
+	--slow-raw) export LOAD_SLOW_RAW=1 ;;
+	-h | --help) sed -n '3,27p' "$0" | sed 's/^# \?//'; exit 0 ;;
 	*) echo "load_bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -130,7 +133,8 @@ phase_end() { # sets CPU (% of a core) and RSS (MB, the largest sample)
 	w1=$(date +%s%N)
 	kill "$RSS_PID" 2>/dev/null; wait "$RSS_PID" 2>/dev/null || true
 	CPU=$(awk -v c="$(($(cpu_ticks) - C0))" -v hz="$HZ" -v w="$((w1 - W0))" 'BEGIN {printf "%.0f", 100 * c / hz / (w / 1e9)}')
-	RSS=$(awk '{printf "%.1f", $1 / 1024}' "$T/rss.max" 2>/dev/null || rss_mb)
+	RSS=$(awk '{printf "%.1f", $1 / 1024}' "$T/rss.max" 2>/dev/null || true)
+	[ -n "$RSS" ] || RSS=$(rss_mb)
 }
 cookies_all=$(for u in "${USERS[@]}"; do printf '%s,' "${COOKIE[$u]}"; done)
 

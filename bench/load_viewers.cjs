@@ -56,8 +56,12 @@ function viewer(cookie, slow) {
 				} else if (stage === 3 && buf.length >= 24 && buf.length >= 24 + buf.readUInt32BE(20)) {
 					w = buf.readUInt16BE(0); h = buf.readUInt16BE(2); bpp = buf[4] / 8;
 					buf = buf.subarray(24 + buf.readUInt32BE(20));
-					const enc = Buffer.alloc(4 + 8);
-					enc[0] = 2; enc.writeUInt16BE(2, 2); enc.writeInt32BE(16, 4); enc.writeInt32BE(1, 8);
+					// ZRLE + CopyRect; a slow reader with LOAD_SLOW_RAW=1 asks for Raw only
+					// (a full 1280x800 update is 4 MB: more than any socket buffer holds)
+					const raw = slow && process.env.LOAD_SLOW_RAW === '1';
+					const enc = Buffer.alloc(raw ? 8 : 12);
+					enc[0] = 2; enc.writeUInt16BE(raw ? 1 : 2, 2); enc.writeInt32BE(raw ? 0 : 16, 4);
+					if (!raw) enc.writeInt32BE(1, 8);
 					ws.send(enc);
 					request(false);
 					st.ok = true; t0 = Date.now(); stage = 4;

@@ -102,7 +102,8 @@ const struct ab_cfg_field broker_config_fields[] = {
                 "process launcher: stop the sessions when the broker stops (false: they keep "
                 "running and the next broker adopts them)"),
     AB_CFG_INT("proxy.buffer_bytes", C, proxy_buffer_bytes, 65536, 64 << 20,
-               "browser-to-desktop buffer per connection (reads pause when full)"),
+               "browser-to-desktop buffer per connection (reads pause when full); 32 x it "
+               "bounds the queue of a browser that reads nothing"),
     AB_CFG_INT("proxy.chunk_bytes", C, proxy_chunk_bytes, 4096, 1 << 20,
                "largest websocket message sent or read at once"),
     AB_CFG_INT("proxy.ping_interval_s", C, proxy_ping_interval_s, 1, 30,

@@ -41,6 +41,17 @@ struct proxy_conn {
 	/* desktop -> browser: one chunk, LWS_PRE bytes of headroom */
 	unsigned char *out;
 	bool up_readable; /* the socket is readable: read at the next writable callback */
+	/*
+	 * desktop -> browser while the browser's socket is full: drained from the desktop
+	 * at once, so the session (whose writes to its clients are synchronous, one loop for
+	 * every viewer) never waits on this viewer; sent before anything newer. Bounded by
+	 * PROXY_QUEUE_MAX(): rfbflow holds the viewer's requests while it is behind, so this
+	 * is at most the update in flight when it fell behind; beyond, the viewer is cut off.
+	 */
+	unsigned char *q;
+	size_t q_head, q_len, q_cap;
+	bool up_ended;         /* the desktop closed its end while draining: not watched any more */
+	struct ab_timer *wait; /* a writable callback asked for and not come: choked */
 	/* browser -> desktop; update requests wait while the browser is behind (rfbflow.h) */
 	unsigned char *in;
 	size_t in_head, in_len;
@@ -62,6 +73,39 @@ struct proxy_conn {
 
 static struct proxy_stats stats;
 
+#define PROXY_QUEUE_MAX(c) (32 * (c)->p.buffer_bytes)
+/* A writable callback that has not come this long after it was asked for: the browser's
+ * socket is full (lws_send_pipe_choked() cannot tell while the kernel still shows a little
+ * room: POLLOUT needs a third of the buffer free). */
+#define PROXY_WAIT_MS 20
+
+static int proxy_drain(struct proxy_conn *c);
+static void proxy_update_watch(struct proxy_conn *c);
+
+static int64_t
+proxy_wait_check(struct ab_loop *loop, void *data)
+{
+	struct proxy_conn *c = data;
+	c->wait = NULL;
+	if (c->state != PROXY_CONNECTED)
+		return AB_TIMER_STOP;
+	if (!c->paused_since_ms)
+		c->paused_since_ms = ab_now_ms();
+	if (!c->up_ended && proxy_drain(c) < 0)
+		return AB_TIMER_STOP;
+	proxy_update_watch(c);
+	return AB_TIMER_STOP;
+}
+
+/* Asks lws for the next writable callback; if it does not come soon, drain meanwhile. */
+static void
+proxy_want_write(struct proxy_conn *c)
+{
+	lws_callback_on_writable(c->ws);
+	if (!c->wait)
+		c->wait = ab_loop_timer(c->loop, PROXY_WAIT_MS, proxy_wait_check, c);
+}
+
 void
 proxy_get_stats(struct proxy_stats *s)
 {
@@ -74,7 +118,7 @@ proxy_update_watch(struct proxy_conn *c)
 	if (!c->watch)
 		return;
 	unsigned ev = 0;
-	if (!c->up_readable)
+	if (!c->up_ended && (!c->up_readable || c->paused_since_ms)) /* choked: drain */
 		ev |= AB_LOOP_READ;
 	if (c->flow.fwd) /* a waiting request is not: the pace timer looks at it */
 		ev |= AB_LOOP_WRITE;
@@ -94,6 +138,8 @@ proxy_close_later(struct proxy_conn *c, enum lws_close_status status, const char
 	c->watch = NULL;
 	ab_loop_timer_cancel(c->loop, c->pace);
 	c->pace = NULL;
+	ab_loop_timer_cancel(c->loop, c->wait);
+	c->wait = NULL;
 	lws_rx_flow_control(c->ws, 1);
 	lws_callback_on_writable(c->ws);
 }
@@ -112,7 +158,7 @@ proxy_behind(struct proxy_conn *c)
 	int unread = 0, outq = 0;
 	if (ioctl(c->fd, SIOCINQ, &unread) < 0 || unread < 0)
 		unread = 0;
-	size_t buffered = (size_t)unread + (lws_partial_buffered(c->ws) ? 1 : 0);
+	size_t buffered = (size_t)unread + c->q_len + (lws_partial_buffered(c->ws) ? 1 : 0);
 	int wfd = lws_get_socket_fd(c->ws);
 	if (wfd < 0 || ioctl(wfd, SIOCOUTQ, &outq) < 0 || outq < 0)
 		outq = 0;
@@ -181,6 +227,57 @@ proxy_pace(struct ab_loop *loop, void *data)
 	return RFBFLOW_PACE_MS;
 }
 
+/*
+ * The browser's socket is full: what the desktop sent is read into the queue now, so the
+ * session's write to this viewer completes. Leaves up_readable set when the desktop closed
+ * or failed (the writable callback reports it). Returns -1 when the viewer is cut off.
+ */
+static int
+proxy_drain(struct proxy_conn *c)
+{
+	for (;;) {
+		if (!c->q_len)
+			c->q_head = 0;
+		if (c->q_head + c->q_len + c->p.chunk_bytes > c->q_cap) {
+			if (c->q_head) { /* compact first */
+				memmove(c->q, c->q + c->q_head, c->q_len);
+				c->q_head = 0;
+			}
+			if (c->q_len + c->p.chunk_bytes > PROXY_QUEUE_MAX(c)) {
+				ab_warn(
+				    "websocket from %s: the browser reads nothing and %zu bytes of "
+				    "the desktop of '%s' wait: cut off (a slow viewer must not "
+				    "hold "
+				    "the desktop)",
+				    c->peer, c->q_len, c->user);
+				stats.cut_off++;
+				/* the session's write to it fails now, not once the close is sent
+				 */
+				shutdown(c->fd, SHUT_RDWR);
+				proxy_close_later(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				                  "too slow: the desktop's updates piled up");
+				return -1;
+			}
+			if (c->q_len + c->p.chunk_bytes > c->q_cap) {
+				c->q_cap = AB_MIN(AB_MAX(2 * c->q_cap, c->q_len + c->p.chunk_bytes),
+				                  PROXY_QUEUE_MAX(c));
+				c->q = ab_xrealloc(c->q, c->q_cap);
+			}
+		}
+		ssize_t n =
+		    recv(c->fd, c->q + c->q_head + c->q_len, c->p.chunk_bytes, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			c->up_readable = false;
+			return 0;
+		}
+		if (n <= 0) { /* closed or failed: the writable callback says so */
+			c->up_ended = true;
+			return 0;
+		}
+		c->q_len += (size_t)n;
+	}
+}
+
 static void
 proxy_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 {
@@ -193,9 +290,11 @@ proxy_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 		}
 	}
 	if (events & (AB_LOOP_READ | AB_LOOP_ERROR)) {
-		/* Read only when the websocket can take it. */
+		/* Read when the websocket can take it; while it cannot, into the queue. */
 		c->up_readable = true;
-		lws_callback_on_writable(c->ws);
+		if (c->paused_since_ms && !c->up_ended && proxy_drain(c) < 0)
+			return; /* closing */
+		proxy_want_write(c);
 	}
 	proxy_update_watch(c);
 }
@@ -478,12 +577,35 @@ proxy_writeable(struct proxy_conn *c)
 	}
 	if (c->state != PROXY_CONNECTED)
 		return 0;
+	ab_loop_timer_cancel(c->loop, c->wait);
+	c->wait = NULL;
 	if (c->paused_since_ms) { /* the browser's socket has room again */
 		c->paused_ms += ab_now_ms() - c->paused_since_ms;
 		c->paused_since_ms = 0;
 	}
-	if (!c->up_readable)
+	if (c->q_len) { /* what was drained while the browser was full goes first */
+		size_t k = AB_MIN(c->q_len, c->p.chunk_bytes);
+		memcpy(c->out + LWS_PRE, c->q + c->q_head, k);
+		if (lws_write(c->ws, c->out + LWS_PRE, k, LWS_WRITE_BINARY) < (int)k) {
+			ab_warn("websocket from %s: write failed", c->peer);
+			return -1;
+		}
+		stats.bytes_to_browser += (unsigned long long)k;
+		c->bytes_to_browser += (unsigned long long)k;
+		c->q_head += k;
+		c->q_len -= k;
+		if (!c->q_len)
+			c->q_head = 0;
+		if (!c->paused_since_ms && lws_send_pipe_choked(c->ws))
+			c->paused_since_ms = ab_now_ms();
+		proxy_update_watch(c);
+		proxy_want_write(c);
 		return 0;
+	}
+	if (!c->up_readable) {
+		proxy_update_watch(c);
+		return 0;
+	}
 	ssize_t n = recv(c->fd, c->out + LWS_PRE, c->p.chunk_bytes, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		c->up_readable = false;
@@ -514,11 +636,12 @@ proxy_writeable(struct proxy_conn *c)
 	 */
 	if (!c->paused_since_ms && lws_send_pipe_choked(c->ws))
 		c->paused_since_ms = ab_now_ms();
+	proxy_update_watch(c); /* choked: the desktop is drained into the queue meanwhile */
 	/*
 	 * More may be waiting: ask for the next writable callback rather than
 	 * polling the socket; lws calls it only once this chunk left the process.
 	 */
-	lws_callback_on_writable(c->ws);
+	proxy_want_write(c);
 	return 0;
 }
 
@@ -531,6 +654,7 @@ proxy_closed(struct proxy_conn *c)
 	desktop_waiter_cancel(c->waiter);
 	ab_loop_unwatch(c->loop, c->watch);
 	ab_loop_timer_cancel(c->loop, c->pace);
+	ab_loop_timer_cancel(c->loop, c->wait);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->desktop) {
@@ -551,6 +675,7 @@ proxy_closed(struct proxy_conn *c)
 	free(c->peer);
 	free(c->out);
 	free(c->in);
+	free(c->q);
 	free(c);
 }
 

@@ -86,6 +86,7 @@ void proxy_closed(struct proxy_conn *c);
 struct proxy_stats {
 	unsigned long long connections, open;
 	unsigned long long bytes_to_browser, bytes_to_desktop;
+	unsigned long long cut_off; /* viewers cut off: their queue passed 32 x buffer_bytes */
 };
 void proxy_get_stats(struct proxy_stats *s);
 

@@ -50,7 +50,7 @@ function rfbClient(sock) {
 	// "stalled": bytes wait in this process and the socket has taken none of them for 300 ms
 	// (everything on the way to the client is full)
 	let watch = null;
-	sock.on('drain', () => { backpressure = false; clearInterval(watch); watch = null; });
+	sock.on('drain', () => { backpressure = false; clearInterval(watch); watch = null; log('drained'); });
 	sock.on('close', () => clearInterval(watch));
 	const watchStall = () => {
 		if (watch) return;
