@@ -7,6 +7,11 @@
 #   idle RSS       VmRSS of the terminal process (its shell excluded) 2 s after start, and
 #                  again 2 s after the key latency run
 #   files          argobox-files: start to "(100 items)" in the title for a 100-file folder
+#   key -> glyph through the broker's websocket (the browser's path): for each terminal a broker
+#                  (the same config as bench/stack.sh's argobox-ws: process launcher, this build's
+#                  argobox-session, the loopback user) whose desktop runs only that terminal;
+#                  ab-rfbbench latency over ws://.../websockify: RFB KeyEvent to the end of the
+#                  first FramebufferUpdate that changes a pixel, letters and BackSpace alternately
 # Prints a table. Usage: bench/apps_bench.sh [--quick]
 # AB_BUILD_DIR picks the build (default build/); numbers from an ASan build are not meaningful:
 #   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && \
@@ -21,6 +26,9 @@ TERMBIN=$build/apps/bin/argobox-terminal
 FILESBIN=$build/apps/bin/argobox-files
 KEYLAT=$build/tests/integration/apps/apps-keylat
 need_built "$TERMBIN" "$FILESBIN" "$KEYLAT"
+RFB=$build/bench/ab-rfbbench BROKER=$build/broker/argobox-broker SESSION=$build/session/argobox-session
+ws=1
+for f in "$RFB" "$BROKER" "$SESSION"; do [ -x "$f" ] || { echo "apps_bench: $f not built: no websocket rows" >&2; ws=0; }; done
 need_tools Xvfb xterm xdotool xprop
 ab_tmpdir ab-apps-bench
 tmp=$T
@@ -112,11 +120,43 @@ drawn=$(sed -n 's/.*100 entries listed and drawn in \([0-9.]*\) ms.*/\1/p' "$tmp
 files_cold=$(echo "$drawn" | awk 'NR % 2 == 1' | sort -n | sed -n 3p)
 files_warm=$(echo "$drawn" | awk 'NR % 2 == 0' | sort -n | sed -n 3p)
 
+# key -> glyph through the broker's websocket, one broker per terminal, one after the other
+ws_latency() { # ws_latency NAME COMMAND: sets wsmed_NAME and wsp95_NAME (ms)
+	local name=$1 cmd=$2 dir=$tmp/ws-$1 port bp out
+	mkdir -p "$dir"
+	port=$(free_port)
+	jq -n --arg bin "$SESSION" --arg base "$dir/run" --arg desk "$cmd" --argjson port "$port" \
+		--arg data "$dir/data" '{
+		listen: {address: "127.0.0.1", port: $port}, data: {dir: $data},
+		session: {binary: $bin, runtime_base: $base, geometry: "1280x800", launcher: "process",
+		          desktop_command: ["sh", "-c", $desk]}}' >"$dir/broker.json"
+	"$BROKER" --config "$dir/broker.json" 2>"$dir/broker.log" &
+	bp=$!
+	pids+=($bp)
+	wait_for 20 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null ||
+		{ echo "apps_bench: the broker for $name did not start" >&2; tail -5 "$dir/broker.log" >&2; exit 1; }
+	out=$("$RFB" latency "ws://127.0.0.1:$port/websockify" --keys "$keys" --at 200,100 2>"$dir/rfb.err") ||
+		{ echo "apps_bench: ab-rfbbench latency ($name): $(cat "$dir/rfb.err")" >&2; exit 1; }
+	eval "wsmed_$name=$(sed -n 's/.*key_median_ms=\([0-9.]*\).*/\1/p' <<<"$out")"
+	eval "wsp95_$name=$(sed -n 's/.*key_p95_ms=\([0-9.]*\).*/\1/p' <<<"$out")"
+	kill "$bp"
+	wait "$bp" 2>/dev/null || true
+}
+if [ "$ws" = 1 ]; then
+	ws_latency argobox "ENV=/dev/null PS1='\$ ' exec '$TERMBIN' -e sh"
+	ws_latency xterm "ENV=/dev/null PS1='\$ ' exec xterm -geometry 92x26+0+0 -e sh"
+fi
+
 read -r a_med a_p95 <<<"$lat_argobox"
 read -r x_med x_p95 <<<"$lat_xterm"
 printf '\n%-34s %18s %18s\n' "apps bench ($(basename "$build"))" "argobox-terminal" "xterm"
 printf '%-34s %18s %18s\n' "key -> glyph, median (us)" "$a_med" "$x_med"
 printf '%-34s %18s %18s\n' "key -> glyph, p95 (us)" "$a_p95" "$x_p95"
+if [ "$ws" = 1 ]; then
+	printf '%-34s %18s %18s\n' "key -> glyph via broker ws, med (ms)" "$wsmed_argobox" "$wsmed_xterm"
+	printf '%-34s %18s %18s\n' "key -> glyph via broker ws, p95 (ms)" "$wsp95_argobox" "$wsp95_xterm"
+	printf '%-34s %18s\n' "  argobox - xterm, median (ms)" "$(awk -v a="$wsmed_argobox" -v x="$wsmed_xterm" 'BEGIN {printf "%.2f", a - x}')"
+fi
 printf '%-34s %18s %18s\n' "cat 50 MB text (ms, with start-up)" "$cat_argobox" "$cat_xterm"
 printf '%-34s %18s %18s\n' "idle RSS (kB, terminal process)" "$rss_argobox" "$rss_xterm"
 printf '%-34s %18s %18s\n' "  of it private (RssAnon, kB)" "$anon_argobox" "$anon_xterm"
