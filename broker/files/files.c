@@ -6,7 +6,7 @@
  *                                (Range, ETag, Content-Disposition); ?stat=1: one entry
  *   DELETE /api/files/<path>     into the trash (files_trash.c); ?permanent=1: unlinked (a
  *                                file, a link or an empty directory)
- *   GET    /api/files/<dir>?archive=tar   the folder as a tar streamed from a child
+ *   GET    /api/files/<dir>?archive=tar|zip   the folder as a tar or zip streamed from a child
  *   POST   /api/files/<path>     {"action":"mkdir"} | {"action":"rename","to":"<path>"} |
  *                                {"action":"copy","to":"<path>"} (a child: files_jobs.c)
  *
@@ -494,16 +494,27 @@ list_dir(struct files *f, struct http_request *req, struct http_response *resp, 
 	size_t keep = (size_t)(cq ? lim : off + lim), n = 0, total = 0, skipped = 0, after = 0;
 	struct entry *v = ab_xmalloc((keep + 1) * sizeof(*v));
 	struct dirent *de;
-	while ((de = readdir(d))) {
+	int err = 0; /* a failure half-way (the SMB server gone): no partial listing */
+	for (;;) {
+		errno = 0;
+		if (!(de = readdir(d))) {
+			err = -errno;
+			break;
+		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (!hidden && de->d_name[0] == '.')
 			continue;
 		struct entry e = {.name = de->d_name};
-		if (!ab_utf8_valid(de->d_name, strlen(de->d_name)) ||
-		    fstatat(dirfd(d), de->d_name, &e.st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (!ab_utf8_valid(de->d_name, strlen(de->d_name))) {
 			skipped++;
 			continue;
+		}
+		if (fstatat(dirfd(d), de->d_name, &e.st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT) /* gone since readdir */
+				continue;
+			err = -errno;
+			break;
 		}
 		total++;
 		if (cq && entry_cmp(&e, &cursor) <= 0)
@@ -521,6 +532,15 @@ list_dir(struct files *f, struct http_request *req, struct http_response *resp, 
 		}
 	}
 	closedir(d);
+	if (err) {
+		for (size_t i = 0; i < n; i++)
+			free(v[i].name);
+		free(v);
+		files_audit("files.list", AUDIT_FAILURE, req,
+		            json_pack("{ssss}", "path", rel, "reason", files_strerror(err)));
+		http_response_error(resp, files_status(err), files_strerror(err));
+		return;
+	}
 	if (n)
 		qsort(v, n, sizeof(*v), entry_cmp);
 	size_t first = cq ? 0 : (size_t)AB_MIN((size_t)off, n);
@@ -823,8 +843,17 @@ files_http(struct http_request *req, struct http_response *resp, void *data)
 		stat_path(req, resp, homefd, rel);
 		return 0;
 	}
-	if (query_is(req, "archive", "tar")) {
-		files_archive_start(f, req, resp, homefd, rel, &h);
+	char fb[32];
+	const char *fmt = http_request_query(req, "archive", fb, sizeof(fb));
+	if (fmt) {
+		if (strcmp(fmt, "tar") != 0 && strcmp(fmt, "zip") != 0) {
+			files_audit("files.archive", AUDIT_DENY, req,
+			            json_pack("{ssss}", "path", rel, "reason",
+			                      "archive must be tar or zip"));
+			http_response_error(resp, 400, "archive must be tar or zip");
+			return 0;
+		}
+		files_archive_start(f, req, resp, homefd, rel, &h, strcmp(fmt, "zip") == 0);
 		return 0;
 	}
 	_cleanup_close_ int fd =

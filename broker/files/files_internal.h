@@ -130,9 +130,12 @@ void files_add_disposition(struct http_response *resp, const char *name);
  */
 void files_copy_start(struct files *f, struct http_request *req, struct http_response *resp,
                       int homefd, const char *rel, const char *to, const struct files_home *h);
-/* GET <dir>?archive=tar: the folder as a pax tar streamed from a child (rel "" = the home). */
+/*
+ * GET <dir>?archive=tar|zip: the folder as a pax tar or a zip streamed from a child (rel "" =
+ * the home).
+ */
 void files_archive_start(struct files *f, struct http_request *req, struct http_response *resp,
-                         int homefd, const char *rel, const struct files_home *h);
+                         int homefd, const char *rel, const struct files_home *h, bool zip);
 /* Kills and reaps every job's child (after server_close(): their streams are closed). */
 void files_jobs_free_all(struct files *f);
 

@@ -17,7 +17,9 @@
  * when the copy is over: {"path","to","bytes"} or {"error","status"}. The copy goes on
  * when the client leaves.
  *
- * Archive: the child writes a pax tar (libarchive) to a pipe; the loop reads the pipe only
+ * Archive: the child writes a pax tar or a zip (libarchive; the zip's entries are stored
+ * with their sizes in data descriptors after the data, so it streams) to a pipe; the loop
+ * reads the pipe only
  * when the client can take more (the pipe's 64 KiB are the buffer; the child blocks when it
  * is full), so memory stays flat for any tree. A client that leaves kills the child.
  *
@@ -327,15 +329,25 @@ archive_tree(struct archive *a, int dp, const char *name, const char *apath, uid
 	return r;
 }
 
-/* The archive child: fd 3 the directory's parent, 4 the pipe the tar goes to. */
+/*
+ * The archive child: fd 3 the directory's parent, 4 the pipe the tar or zip goes to. A zip
+ * is deflated at level 1 (fast: the link is usually slower than the compressor) with
+ * Zip64 extensions where a file needs them; libarchive writes each entry's sizes after its data, so
+ * nothing is seeked back and memory stays flat.
+ */
 static int
-archive_child(const char *name, const char *top, uid_t owner)
+archive_child(const char *name, const char *top, uid_t owner, bool zip)
 {
 	struct archive *a = archive_write_new();
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, 4) != ARCHIVE_OK)
+	int r = zip ? archive_write_set_format_zip(a) : archive_write_set_format_pax_restricted(a);
+	if (r == ARCHIVE_OK && zip)
+		r = archive_write_set_options(a, "zip:compression=deflate,zip:compression-level=1");
+	/* one write per 64 KiB block, and no padding of the last (a zip has no blocks) */
+	if (r == ARCHIVE_OK && zip)
+		r = archive_write_set_bytes_in_last_block(a, 1);
+	if (r != ARCHIVE_OK || archive_write_open_fd(a, 4) != ARCHIVE_OK)
 		return 1;
-	int r = archive_tree(a, 3, name, top, owner, 0);
+	r = archive_tree(a, 3, name, top, owner, 0);
 	if (archive_write_close(a) != ARCHIVE_OK)
 		r = -EIO;
 	archive_write_free(a);
@@ -650,7 +662,7 @@ files_copy_start(struct files *f, struct http_request *req, struct http_response
 
 void
 files_archive_start(struct files *f, struct http_request *req, struct http_response *resp,
-                    int homefd, const char *rel, const struct files_home *h)
+                    int homefd, const char *rel, const struct files_home *h, bool zip)
 {
 	char name[FILES_NAME_MAX + 1];
 	_cleanup_close_ int dp = -1;
@@ -680,7 +692,7 @@ files_archive_start(struct files *f, struct http_request *req, struct http_respo
 	int fds[] = {dp, pfd[1]};
 	pid_t pid = job_fork(fds, 2, h);
 	if (pid == 0)
-		_exit(archive_child(name, name, h->uid));
+		_exit(archive_child(name, name, h->uid, zip));
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);
@@ -689,12 +701,13 @@ files_archive_start(struct files *f, struct http_request *req, struct http_respo
 	}
 	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
 	struct files_job *j = job_add(f, JOB_ARCHIVE, req, pid, pfd[0], rel, NULL);
-	files_audit("files.archive", AUDIT_GRANT, req,
-	            json_pack("{ssss}", "path", rel, "step", "start"));
+	files_audit(
+	    "files.archive", AUDIT_GRANT, req,
+	    json_pack("{ssssss}", "path", rel, "step", "start", "format", zip ? "zip" : "tar"));
 	char disp[FILES_NAME_MAX + 8];
-	snprintf(disp, sizeof(disp), "%s.tar", name);
+	snprintf(disp, sizeof(disp), "%s.%s", name, zip ? "zip" : "tar");
 	files_add_disposition(resp, disp);
-	http_response_stream(resp, 200, "application/x-tar", &job_ops, j);
+	http_response_stream(resp, 200, zip ? "application/zip" : "application/x-tar", &job_ops, j);
 }
 
 void

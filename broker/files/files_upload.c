@@ -535,6 +535,7 @@ struct patch {
 	struct files_home h;
 	int homefd, fd;
 	int64_t quota;
+	int64_t used0; /* an SMB home: its usage when the PATCH began, else -1 */
 	int64_t written;
 	char user[USERS_NAME_MAX + 1], role[16], peer[64];
 };
@@ -622,8 +623,9 @@ patch_begin(struct http_request *req, struct http_response *resp, void *data)
 		ab_warn("upload %s: ftruncate: %m", u->id);
 	p->quota = files_quota(f, u->user, p->h.profile);
 	int64_t used;
-	if (p->quota > 0 && clen > 0 && files_usage_get(f, u->user, p->h.dir, &used) &&
-	    used + clen > p->quota) {
+	bool known = files_usage_get(f, u->user, p->h.dir, &used);
+	p->used0 = known && files_smb_enabled(f) ? used : -1;
+	if (p->quota > 0 && clen > 0 && known && used + clen > p->quota) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "quota exceeded: %" PRId64 " of %" PRId64 " bytes used",
 		         used, p->quota);
@@ -651,9 +653,15 @@ patch_chunk(void *ctx, const void *in, size_t len, struct http_response *resp)
 		     json_pack("{ss}", "id", u->id));
 		return -1;
 	}
+	/*
+	 * An SMB home's figure is argobox-smbfs's (an xattr read through FUSE: one round trip):
+	 * read once when the PATCH began and moved by what it writes here; argobox-smbfs itself
+	 * refuses (EDQUOT) a write that the desktop's own writes meanwhile pushed over.
+	 */
 	int64_t used;
-	if (p->quota > 0 && files_usage_get(p->f, u->user, p->h.dir, &used) &&
-	    used + (int64_t)len > p->quota) {
+	bool known = p->used0 >= 0 ? (used = p->used0 + p->written, true)
+	                           : files_usage_get(p->f, u->user, p->h.dir, &used);
+	if (p->quota > 0 && known && used + (int64_t)len > p->quota) {
 		char msg[160];
 		snprintf(msg, sizeof(msg),
 		         "quota exceeded while writing: %" PRId64 " of %" PRId64 " bytes used",

@@ -46,6 +46,7 @@
 #include "ab_log.h"
 #include "ab_util.h"
 #include "audit.h"
+#include "smbfs_core.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +68,6 @@
 
 #define SMBFS_URL_MAX     8192 /* the base URL and a whole encoded path */
 #define SMBFS_CONFIG_MAX  65536
-#define SMBFS_BSIZE       4096
 #define SMBFS_USAGE_XATTR "user.argobox.usage"
 #define SMBFS_WBUF        (1 << 20) /* write-behind per open file */
 
@@ -79,10 +79,8 @@ struct smbfs {
 	char *password; /* mlock'ed */
 	uid_t uid;
 	gid_t gid;
-	int64_t quota; /* bytes, 0 = none */
-	int64_t used;
-	bool used_known;
-	bool down; /* the last call failed because the server was unreachable */
+	struct smbfs_usage usage; /* the quota (bytes, 0 = none) and the home's bytes */
+	bool down;                /* the last call failed because the server was unreachable */
 	struct smbfs_file *files;
 };
 
@@ -180,50 +178,11 @@ smbfs_auth(SMBCCTX *c, const char *srv, const char *shr, char *wg, int wglen, ch
 	snprintf(pw, (size_t)pwlen, "%s", S.password ? S.password : "");
 }
 
-/* Percent-encodes rel (a FUSE path, "/..." ) after the base URL into out. */
+/* The smb:// URL of a FUSE path ("/..."): the base URL and the path, percent-encoded. */
 static int
 smbfs_url(const char *path, char *out, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = (size_t)snprintf(out, len, "%s", S.base);
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		             (*p >= '0' && *p <= '9') || strchr("/-._~", *p);
-		if (n + 4 >= len)
-			return -ENAMETOOLONG;
-		if (plain) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
-	if (n > 0 && out[n - 1] == '/' && n > strlen(S.base))
-		n--;
-	out[n] = '\0';
-	return 0;
-}
-
-static bool
-smbfs_conn_error(int e)
-{
-	switch (e) {
-	case ECONNRESET:
-	case ECONNREFUSED:
-	case ECONNABORTED:
-	case EPIPE:
-	case ETIMEDOUT:
-	case ENOTCONN:
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case EIO:
-	case EBADF:
-		return true;
-	default:
-		return false;
-	}
+	return smbfs_url_encode(S.base, path, out, len);
 }
 
 static void
@@ -236,7 +195,7 @@ smbfs_audit(const char *event, enum audit_outcome o, json_t *detail)
 static int
 smbfs_result(int r, const char *op)
 {
-	if (r < 0 && smbfs_conn_error(-r)) {
+	if (smbfs_errno_map(r) == -EHOSTDOWN) {
 		if (!S.down) {
 			S.down = true;
 			smbfs_audit("files.smb", AUDIT_FAILURE,
@@ -267,13 +226,7 @@ smbfs_result(int r, const char *op)
 static void
 smbfs_fix_stat(struct stat *st)
 {
-	bool dir = S_ISDIR(st->st_mode);
-	st->st_mode = dir ? (S_IFDIR | 0700) : (S_IFREG | 0600);
-	st->st_nlink = dir ? 2 : 1;
-	st->st_uid = S.uid;
-	st->st_gid = S.gid;
-	st->st_blksize = 65536;
-	st->st_blocks = (st->st_size + 511) / 512;
+	smbfs_stat_fix(st, S.uid, S.gid);
 }
 
 /* ---- quota ---- */
@@ -320,8 +273,8 @@ smbfs_usage_scan(void)
 		smbfs_result(r, "scan");
 		return;
 	}
-	S.used = sum;
-	S.used_known = true;
+	S.usage.used = sum;
+	S.usage.known = true;
 	smbfs_result(0, "scan");
 }
 
@@ -329,29 +282,22 @@ smbfs_usage_scan(void)
 static int
 smbfs_quota_check(const char *path, const char *op, int64_t delta, bool audit)
 {
-	if (S.quota <= 0 || delta <= 0)
-		return 0;
-	if (!S.used_known)
+	if (S.usage.quota > 0 && delta > 0 && !S.usage.known)
 		smbfs_usage_scan();
-	if (!S.used_known)
-		return -EHOSTDOWN; /* usage unknown: refuse rather than overrun */
-	if (S.used + delta <= S.quota)
-		return 0;
-	if (audit)
+	int r = smbfs_usage_fits(&S.usage, delta); /* usage still unknown: refused, not overrun */
+	if (r == -EDQUOT && audit)
 		smbfs_audit("files.quota", AUDIT_DENY,
 		            json_pack("{sssssssIsIsI}", "path", path[0] == '/' ? path + 1 : path,
 		                      "op", op, "reason", "quota exceeded by a desktop write",
-		                      "bytes", (json_int_t)delta, "used", (json_int_t)S.used,
-		                      "quota", (json_int_t)S.quota));
-	return -EDQUOT;
+		                      "bytes", (json_int_t)delta, "used", (json_int_t)S.usage.used,
+		                      "quota", (json_int_t)S.usage.quota));
+	return r;
 }
 
 static void
 smbfs_usage_add(int64_t delta)
 {
-	S.used += delta;
-	if (S.used < 0)
-		S.used = 0;
+	smbfs_usage_move(&S.usage, delta);
 }
 
 /* The size of path over SMB, or -errno. */
@@ -654,8 +600,7 @@ op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
 	struct smbfs_file *f = file_of(fi);
 	if (f->flags & O_APPEND)
 		off = (off_t)f->size; /* every write goes to the end this handle knows */
-	int64_t end = (int64_t)off + (int64_t)size;
-	int64_t grow = end > f->size ? end - f->size : 0;
+	int64_t grow = smbfs_write_growth(f->size, (int64_t)off, size);
 	int r = smbfs_quota_check(path, "write", grow, !f->quota_audited);
 	if (r < 0) {
 		f->quota_audited = f->quota_audited || r == -EDQUOT;
@@ -679,7 +624,7 @@ op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
 			return smbfs_result((int)n, "write");
 		smbfs_result(0, "write");
 	}
-	end = (int64_t)off + n;
+	int64_t end = (int64_t)off + n;
 	if (end > f->size) {
 		smbfs_usage_add(end - f->size);
 		f->size = end;
@@ -844,13 +789,10 @@ op_statfs(const char *path, struct statvfs *st)
 {
 	(void)path;
 	*st = (struct statvfs){.f_bsize = SMBFS_BSIZE, .f_frsize = SMBFS_BSIZE, .f_namemax = 255};
-	if (!S.used_known)
+	if (!S.usage.known)
 		smbfs_usage_scan();
-	if (S.quota > 0) {
-		int64_t used = (S.used + SMBFS_BSIZE - 1) / SMBFS_BSIZE;
-		int64_t total = S.quota / SMBFS_BSIZE;
-		st->f_blocks = (fsblkcnt_t)total;
-		st->f_bfree = st->f_bavail = (fsblkcnt_t)(total > used ? total - used : 0);
+	if (S.usage.quota > 0) {
+		smbfs_usage_statvfs(&S.usage, st);
 	} else {
 		struct statvfs sv;
 		char url[SMBFS_URL_MAX];
@@ -871,12 +813,13 @@ op_getxattr(const char *path, const char *name, char *value, size_t size)
 {
 	if (strcmp(path, "/") != 0 || strcmp(name, SMBFS_USAGE_XATTR) != 0)
 		return -ENODATA;
-	if (!S.used_known)
+	if (!S.usage.known)
 		smbfs_usage_scan();
-	if (!S.used_known)
+	if (!S.usage.known)
 		return -EHOSTDOWN;
 	char text[64];
-	int n = snprintf(text, sizeof(text), "%lld %lld", (long long)S.used, (long long)S.quota);
+	int n = snprintf(text, sizeof(text), "%lld %lld", (long long)S.usage.used,
+	                 (long long)S.usage.quota);
 	if (size == 0)
 		return n;
 	if ((size_t)n > size)
@@ -903,7 +846,13 @@ op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 static void *
 op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/*
+	 * 1 MiB per FUSE write and read-ahead (the kernel's default is 128 KiB): a big file
+	 * costs one request per MiB, and each read-ahead becomes one smbc_read that
+	 * libsmbclient splits into pipelined SMB reads.
+	 */
+	conn->max_write = SMBFS_WBUF;
+	conn->max_readahead = SMBFS_WBUF;
 	cfg->attr_timeout = 1;
 	cfg->entry_timeout = 1;
 	cfg->negative_timeout = 0;
@@ -994,10 +943,10 @@ smbfs_configure(json_t *cfg, struct ab_err *err)
 	explicit_bzero((char *)json_string_value(pw), pwlen);
 	S.uid = (uid_t)json_integer_value(json_object_get(cfg, "uid"));
 	S.gid = (gid_t)json_integer_value(json_object_get(cfg, "gid"));
-	S.quota = json_integer_value(json_object_get(cfg, "quota"));
+	S.usage.quota = json_integer_value(json_object_get(cfg, "quota"));
 	json_int_t port = json_integer_value(json_object_get(cfg, "port"));
 	json_int_t timeout = json_integer_value(json_object_get(cfg, "timeout_ms"));
-	if (port < 0 || port > 65535 || S.quota < 0 || timeout < 0 || timeout > 600000)
+	if (port < 0 || port > 65535 || S.usage.quota < 0 || timeout < 0 || timeout > 600000)
 		return ab_err_set(err, EINVAL,
 		                  "configuration: port, quota or timeout_ms out of range");
 	/* the share's base URL: the path's segments encoded like every path below it */
@@ -1177,8 +1126,8 @@ main(int argc, char **argv)
 	status(status_fd, "mounted");
 	smbfs_audit("files.smb", AUDIT_INFO,
 	            json_pack("{sssssIsIsb}", "step", "mounted", "server", S.base, "used",
-	                      (json_int_t)S.used, "quota", (json_int_t)S.quota, "connected",
-	                      !S.down));
+	                      (json_int_t)S.usage.used, "quota", (json_int_t)S.usage.quota,
+	                      "connected", !S.down));
 	int r = fuse_loop(fuse);
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	fuse_unmount(fuse);

@@ -512,6 +512,35 @@ const cases = {
 		assert.deepStrictEqual(list, ['Arch/', 'Arch/a.txt', 'Arch/shadow', 'Arch/sub/', 'Arch/sub/b.bin', 'Arch/sub/empty/'].sort());
 		await lib.waitFor('the archive\'s end audited', () => lib.auditLines(b).some((l) => l.event === 'files.archive' && l.outcome === 'info'));
 		audited(b, 'files.archive', 'info', { path: 'Arch', step: 'done', bytes: r.body.length });
+		// the same folder as a zip, read back by another implementation (Python's zipfile,
+		// which checks every entry's CRC)
+		r = await req(b, c, 'GET', '/api/files/Arch?archive=zip');
+		assert.strictEqual(r.status, 200, `zip: ${r.status}`);
+		assert.strictEqual(r.headers['content-type'], 'application/zip');
+		assert.match(r.headers['content-disposition'], /^attachment; filename\*=UTF-8''Arch\.zip$/);
+		audited(b, 'files.archive', 'grant', { path: 'Arch', step: 'start', format: 'zip' });
+		fs.writeFileSync(path.join(tmp, 'a.zip'), r.body);
+		const zinfo = JSON.parse(execFileSync('python3', ['-c', `
+import hashlib, json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None, 'a CRC is wrong'
+out = {}
+for i in z.infolist():
+    mode = i.external_attr >> 16
+    out[i.filename] = {'sha': hashlib.sha256(z.read(i)).hexdigest(), 'link': (mode & 0o170000) == 0o120000,
+                       'data': z.read(i).decode('latin-1') if i.file_size < 64 else ''}
+print(json.dumps(out))`, path.join(tmp, 'a.zip')]).toString());
+		assert.deepStrictEqual(Object.keys(zinfo).sort(), ['Arch/', 'Arch/a.txt', 'Arch/shadow', 'Arch/sub/', 'Arch/sub/b.bin', 'Arch/sub/empty/'].sort());
+		assert.strictEqual(zinfo['Arch/a.txt'].data, 'alpha');
+		assert.strictEqual(zinfo['Arch/sub/b.bin'].sha, sha(blob), 'the 3 MiB file intact in the zip');
+		assert.ok(zinfo['Arch/shadow'].link, 'a link stays a link in the zip');
+		assert.strictEqual(zinfo['Arch/shadow'].data, '/etc/shadow');
+		await lib.waitFor('the zip\'s end audited', () => lib.auditLines(b).filter((l) => l.event === 'files.archive' && l.outcome === 'info').length >= 2);
+		audited(b, 'files.archive', 'info', { path: 'Arch', step: 'done', bytes: r.body.length });
+		r = await req(b, c, 'GET', '/api/files/Arch?archive=rar');
+		assert.strictEqual(r.status, 400, 'an unknown archive format');
+		assert.match(r.json.error, /archive must be tar or zip/);
+		audited(b, 'files.archive', 'deny', { path: 'Arch', reason: /archive must be tar or zip/ });
 		// the home itself
 		r = await req(b, c, 'GET', '/api/files?archive=tar');
 		assert.strictEqual(r.status, 200);

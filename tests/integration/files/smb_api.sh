@@ -121,6 +121,51 @@ st=$(tus PATCH "$loc" -H "Upload-Offset: $off" -H 'Content-Type: application/off
 grep '"event":"files.smb"' "$T/audit.log" | grep -q '"step":"reconnected"' &&
 	ok "the reconnect is audited" || bad "no files.smb reconnected line"
 
+# smbd killed while a big folder is being listed: the answer is the whole listing or a clear
+# 503, never a part of it; the loss and the reconnect are audited again, and the listing
+# works by itself once smbd is back
+NBIG=6000
+mkdir -p "$H/Big" && (cd "$H/Big" && seq -f 'f%05g.txt' "$NBIG" | xargs touch) && chown -R nobody "$H/Big"
+lost0=$(grep -c '"step":"lost"' "$T/audit.log")
+back0=$(grep -c '"step":"reconnected"' "$T/audit.log")
+a=$(date +%s%N)
+st=$(get_as bea "/api/files/Big?limit=10000")
+full_ms=$((($(date +%s%N) - a) / 1000000))
+[ "$st" = 200 ] && [ "$(jq .total "$T/resp")" = "$NBIG" ] && ok "$NBIG files listed in $full_ms ms" ||
+	bad "big listing: $st $(jq -c "{total, skipped, n: (.entries | length)}" "$T/resp") $(head -c 300 "$T/resp")"
+curl -s -o "$T/mid" -w '%{http_code}' -b "$T/bea.jar" -H "Origin: $URL" \
+	"$URL/api/files/Big?limit=10000" >"$T/mid.st" &
+cpid=$!
+sleep "$(awk -v m="$full_ms" 'BEGIN {printf "%.3f", m / 4000}')" # a quarter of the way in
+stop_smbd
+wait "$cpid"
+st=$(cat "$T/mid.st")
+if [ "$st" = 503 ]; then
+	jq -r .error "$T/mid" | grep -q unreachable && ok "smbd killed mid-listing: 503 '$(jq -r .error "$T/mid")'" ||
+		bad "mid-listing 503 without the reason: $(cat "$T/mid")"
+	grep '"event":"files.list"' "$T/audit.log" | grep '"outcome":"failure"' | grep '"path":"Big"' |
+		grep -q unreachable && ok "the cut listing is audited (files.list failure)" ||
+		bad "no files.list failure line for the cut listing"
+elif [ "$st" = 200 ]; then
+	# the enumeration was already over (argobox-smbfs had the folder): then all of it
+	[ "$(jq '.entries | length' "$T/mid")" = "$NBIG" ] && [ "$(jq .total "$T/mid")" = "$NBIG" ] &&
+		ok "smbd killed after the enumeration: the whole listing ($NBIG)" ||
+		bad "a partial listing: $(jq -c '{total, n: (.entries | length)}' "$T/mid") $(ls -l "$T"/mid*) $(head -c 300 "$T/mid")"
+else
+	bad "smbd killed mid-listing: $st $(head -c 300 "$T/mid")"
+fi
+st=$(get_as bea /api/files/Big)
+[ "$st" = 503 ] && ok "the next listing while it is down: 503" || bad "listing with smbd down: $st"
+wait_for 10 bash -c "[ \$(grep -c '\"step\":\"lost\"' '$T/audit.log') -gt $lost0 ]" &&
+	ok "the second loss is audited (files.smb lost)" || bad "no new files.smb lost line"
+restart_smbd
+wait_for 15 bash -c "[ \"\$(curl -s -o '$T/again' -w '%{http_code}' -b '$T/bea.jar' '$URL/api/files/Big?limit=10000')\" = 200 ]" &&
+	[ "$(jq .total "$T/again")" = "$NBIG" ] && ok "smbd back: the whole folder is listed again" ||
+	bad "listing after the second outage: $(head -c 200 "$T/again")"
+[ "$(grep -c '"step":"reconnected"' "$T/audit.log")" -gt "$back0" ] &&
+	ok "the second reconnect is audited" || bad "no new files.smb reconnected line"
+rm -rf "$H/Big"
+
 # usage: argobox-smbfs's exact count (the readme, its copy and the upload)
 get_as bea /api/files >/dev/null
 used=$(jq .usage.used "$T/resp")
