@@ -127,11 +127,8 @@ mirror_progress(struct mirror *m)
 struct mirror *
 mirror_new(struct ab_loop *loop, struct auditdb *db, int64_t ttl_s)
 {
-	struct mirror *m = ab_xcalloc(1, sizeof(*m));
-	m->loop = loop;
-	m->db = db;
-	m->ttl_s = ttl_s;
-	m->backoff_ms = RETRY_FIRST_MS;
+	struct mirror *m = ab_xmalloc(sizeof(*m));
+	*m = (struct mirror){.loop = loop, .db = db, .ttl_s = ttl_s, .backoff_ms = RETRY_FIRST_MS};
 	return m;
 }
 
