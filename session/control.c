@@ -133,6 +133,18 @@ send_exit(struct control *ctl)
 	ctl->last_exit = NULL;
 }
 
+/*
+ * The shell is up (a window manager said hello): {"type":"wm_ready"} to the broker, now or
+ * after its hello. The broker's warm pool hands a desktop over only from then on.
+ */
+static void
+send_wm_ready(struct control *ctl)
+{
+	if (!ctl->broker || !ctl->broker->hello || !ctl->wm_ready)
+		return;
+	conn_send(ctl->broker, ab_proto_msg("wm_ready", json_object()));
+}
+
 static void
 flush_notifies(struct control *ctl)
 {
@@ -178,6 +190,10 @@ handle_hello(struct control_conn *c, json_t *msg)
 		send_isolation(c->ctl);
 		send_state(c->ctl);
 		send_exit(c->ctl);
+		send_wm_ready(c->ctl);
+	} else if (!c->ctl->wm_ready) {
+		c->ctl->wm_ready = true;
+		send_wm_ready(c->ctl);
 	}
 	return 0;
 }
@@ -228,6 +244,8 @@ relay_take_token(struct control *ctl)
 static int
 relay_request(struct control *ctl, struct control_conn *c, json_t *msg)
 {
+	/* services_request -> services_answer, message_send -> message_answer */
+	bool svc = strcmp(ab_proto_type(msg), "services_request") == 0;
 	const char *why = NULL;
 	int status = 0;
 	if (!take_token(&ctl->req_tokens, &ctl->req_last_ms, CONTROL_REQUEST_RATE,
@@ -242,12 +260,16 @@ relay_request(struct control *ctl, struct control_conn *c, json_t *msg)
 		conn_send(ctl->broker, json_incref(msg));
 		return 0;
 	}
-	json_t *f = json_pack("{sOsOsiss}", "id", json_object_get(msg, "id"), "op",
-	                      json_object_get(msg, "op"), "status", status, "error", why);
+	json_t *f = svc ? json_pack("{sOsOsiss}", "id", json_object_get(msg, "id"), "op",
+	                            json_object_get(msg, "op"), "status", status, "error", why)
+	                : json_pack("{sOsiss}", "id", json_object_get(msg, "id"), "status", status,
+	                            "error", why);
 	if (!f) /* id or op missing: the broker would refuse it too */
-		f = json_pack("{sisssiss}", "id", -1, "op", "?", "status", 400, "error",
-		              "a services_request needs 'id' and 'op'");
-	conn_send(c, ab_proto_msg("services_answer", f));
+		f = svc ? json_pack("{sisssiss}", "id", -1, "op", "?", "status", 400, "error",
+		                    "a services_request needs 'id' and 'op'")
+		        : json_pack("{sisiss}", "id", -1, "status", 400, "error",
+		                    "a message_send needs 'id'");
+	conn_send(c, ab_proto_msg(svc ? "services_answer" : "message_answer", f));
 	return 0;
 }
 
@@ -377,7 +399,8 @@ control_handle(struct control_conn *c, json_t *msg)
 		json_decref(ctl->state);
 		ctl->state = json_incref(json_object_get(msg, "state"));
 	}
-	if (!c->is_broker && strcmp(type, "services_request") == 0)
+	if (!c->is_broker &&
+	    (strcmp(type, "services_request") == 0 || strcmp(type, "message_send") == 0))
 		return relay_request(ctl, c, msg);
 	if (c->is_broker)
 		return relay_to_wm(ctl, c, type, msg);

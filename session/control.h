@@ -66,6 +66,7 @@ struct control {
 	/* counters (tests, metrics) */
 	unsigned long states_relayed, notifies_relayed, pongs, relays_dropped;
 	json_t *last_exit; /* desktop_exit not yet sent to a broker */
+	bool wm_ready; /* a window manager said hello: "wm_ready" went (or goes) to the broker */
 	json_t *isolation; /* latest "isolation" message, sent after each hello */
 	/* the broker's "thumb" request: the answer (control_on_thumb) */
 	json_t *(*thumb)(void *data, json_t *req);

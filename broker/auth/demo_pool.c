@@ -11,14 +11,23 @@
 #define POOL_SIZE_MAX     64
 #define POOL_PERIOD_MS    1000
 #define POOL_FAIL_WAIT_MS 5000
+/*
+ * After a take, the replacement starts this much later: starting a session (fork, Xvfb, the
+ * window manager's first screen) on the same cores as the visitor's first frame made that
+ * frame wait (bench/README.md "Demo pool benchmark").
+ */
+#define POOL_REFILL_DELAY_MS 2000
+/* A session that never says its shell is up (an older argobox-session) is warm after this. */
+#define POOL_SHELL_WAIT_MS 15000
 
 struct pool_entry {
 	struct demo_pool *pool;
 	char name[USERS_NAME_MAX + 1];
 	const struct users_profile *profile;
 	struct desktop_waiter *waiter; /* while starting */
-	bool ready;
-	int64_t since_ms;
+	bool started;                  /* the session serves (desktop ready) */
+	bool ready; /* and its shell is up ("wm_ready"): warm, handed over first */
+	int64_t since_ms, started_ms;
 	struct pool_entry *next;
 };
 
@@ -32,6 +41,8 @@ struct demo_pool {
 	struct ab_timer *timer;
 	bool in_timer, kick_pending;
 	int64_t pause_until_ms;
+	int64_t
+	    refill_after_ms; /* no new pool desktop before (POOL_REFILL_DELAY_MS after a take) */
 	char taken[USERS_NAME_MAX + 1]; /* the name take() returned */
 };
 
@@ -93,10 +104,33 @@ entry_ready(struct desktop *d, int status, void *data)
 		demo_end(p->demo, name, DEMO_END_FAILED);
 		return;
 	}
+	e->started = true;
+	e->started_ms = ab_now_ms();
+}
+
+/* The pool desktop's shell is up (or never said so): warm from now on. */
+static void
+entry_warm(struct pool_entry *e, const char *why)
+{
+	if (e->ready)
+		return;
 	e->ready = true;
+	int64_t now = ab_now_ms();
 	json_t *det = entry_detail(e, "pool desktop ready");
-	json_object_set_new(det, "start_ms", json_integer(ab_now_ms() - e->since_ms));
+	json_object_set_new(det, "start_ms", json_integer(now - e->since_ms));
+	json_object_set_new(det, "shell_ms", json_integer(now - e->started_ms));
+	json_object_set_new(det, "shell", json_string(why));
 	audit_log("demo.pool", AUDIT_INFO, e->name, "demo", NULL, det);
+}
+
+/* {"type":"wm_ready"} from a desktop (session/control.c): a pool desktop's shell is up. */
+static void
+pool_on_wm_ready(void *data, const char *user, json_t *msg)
+{
+	struct demo_pool *p = data;
+	for (struct pool_entry *e = p->entries; e; e = e->next)
+		if (e->started && strcmp(e->name, user) == 0)
+			entry_warm(e, "wm_ready");
 }
 
 /* Reserves an identity of `prof` and starts its desktop. -EUSERS: no slot. */
@@ -136,6 +170,7 @@ count_of(const struct demo_pool *p, const struct users_profile *prof, unsigned *
 			n++;
 			r += e->ready;
 		}
+	/* (started but not warm yet counts as starting) */
 	if (ready)
 		*ready = r;
 	return n;
@@ -145,7 +180,7 @@ count_of(const struct demo_pool *p, const struct users_profile *prof, unsigned *
 static void
 pool_fill(struct demo_pool *p)
 {
-	if (ab_now_ms() < p->pause_until_ms)
+	if (ab_now_ms() < p->pause_until_ms || ab_now_ms() < p->refill_after_ms)
 		return;
 	for (bool more = true; more;) {
 		more = false;
@@ -166,7 +201,9 @@ pool_reap_dead(struct demo_pool *p)
 {
 	for (struct pool_entry *e = p->entries, *next; e; e = next) {
 		next = e->next;
-		if (!e->ready || desktop_exists(p->desktops, e->name))
+		if (e->started && !e->ready && ab_now_ms() - e->started_ms >= POOL_SHELL_WAIT_MS)
+			entry_warm(e, "no wm_ready: assumed");
+		if (!e->started || desktop_exists(p->desktops, e->name))
 			continue;
 		char name[sizeof(e->name)];
 		snprintf(name, sizeof(name), "%s", e->name);
@@ -186,7 +223,10 @@ pool_tick(struct ab_loop *loop, void *data)
 	pool_reap_dead(p);
 	pool_fill(p);
 	p->in_timer = false;
-	return p->kick_pending ? 0 : POOL_PERIOD_MS;
+	int64_t wait = p->refill_after_ms - ab_now_ms();
+	if (p->kick_pending)
+		return wait > 0 ? wait : 0;
+	return wait > 0 && wait < POOL_PERIOD_MS ? wait : POOL_PERIOD_MS;
 }
 
 static void
@@ -209,17 +249,21 @@ pool_take(void *data, const struct users_profile *prof)
 	for (struct pool_entry *e = p->entries; e; e = e->next) {
 		if (e->profile != prof)
 			continue;
-		if (e->ready && !desktop_exists(p->desktops, e->name))
+		if (e->started && !desktop_exists(p->desktops, e->name))
 			continue; /* died: ended by the next fill's check */
-		if (!best || (e->ready && !best->ready))
+		if (!best || e->ready > best->ready ||
+		    (e->ready == best->ready && e->started && !best->started))
 			best = e;
 	}
 	if (!best)
 		return NULL;
 	snprintf(p->taken, sizeof(p->taken), "%s", best->name);
 	ab_info("warm pool: '%s' handed over (%s)", best->name,
-	        best->ready ? "ready" : "still starting");
+	        best->ready     ? "ready"
+	        : best->started ? "serving, its shell still starting"
+	                        : "still starting");
 	entry_unlink(best);
+	p->refill_after_ms = ab_now_ms() + POOL_REFILL_DELAY_MS;
 	pool_kick(p);
 	return p->taken;
 }
@@ -279,6 +323,10 @@ demo_pool_new(struct ab_loop *loop, struct demo *demo, const struct users_db *db
 	p->size = size;
 	static const struct demo_pool_hooks hooks = {.take = pool_take, .evict = pool_evict};
 	demo_set_pool(demo, &hooks, p);
+	if (desktop_manager_on_message(desktops, "wm_ready", pool_on_wm_ready, p) < 0)
+		ab_warn("warm pool: no hook for 'wm_ready' left: pool desktops are warm %d s after "
+		        "they serve",
+		        POOL_SHELL_WAIT_MS / 1000);
 	if (total > demo_max_concurrent(demo))
 		ab_warn("warm pool: %lld desktop(s) asked for, the demo cap is %d: the pool fills "
 		        "what the cap leaves",
@@ -295,6 +343,7 @@ demo_pool_free(struct demo_pool *p)
 	if (!p)
 		return;
 	demo_set_pool(p->demo, NULL, NULL);
+	desktop_manager_on_message(p->desktops, "wm_ready", NULL, NULL);
 	ab_loop_timer_cancel(p->loop, p->timer);
 	while (p->entries)
 		entry_unlink(p->entries);

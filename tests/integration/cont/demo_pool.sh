@@ -57,7 +57,9 @@ start_broker "$T/broker.log"
 # 1. The pool fills to its size (one per profile) before any visitor.
 wait_for 60 pool_ready 2 && ok "pool filled: $(ready_demos)" ||
 	bad "pool did not fill: $(ctl --json list) $(tail -5 "$T/broker.log")"
-audit_has '.event == "demo.pool" and .detail.reason == "pool desktop ready" and .detail.start_ms > 0' &&
+# (warm once the shell is up: this desktop command is no window manager, so it never says
+# wm_ready and the pool assumes it after 15 s)
+wait_for 40 audit_has '.event == "demo.pool" and .detail.reason == "pool desktop ready" and .detail.start_ms > 0 and .detail.shell == "no wm_ready: assumed"' &&
 	ok "pool desktops audited ready with their start time" || bad "no demo.pool ready audit line"
 before=$(ready_demos)
 
