@@ -244,15 +244,11 @@ proxy_drain(struct proxy_conn *c)
 				c->q_head = 0;
 			}
 			if (c->q_len + c->p.chunk_bytes > PROXY_QUEUE_MAX(c)) {
-				ab_warn(
-				    "websocket from %s: the browser reads nothing and %zu bytes of "
-				    "the desktop of '%s' wait: cut off (a slow viewer must not "
-				    "hold "
-				    "the desktop)",
-				    c->peer, c->q_len, c->user);
+				ab_warn("websocket from %s: %zu bytes of the desktop of '%s' wait "
+				        "for a browser that reads nothing: cut off",
+				        c->peer, c->q_len, c->user);
 				stats.cut_off++;
-				/* the session's write to it fails now, not once the close is sent
-				 */
+				/* the session's write fails now, not once the close is out */
 				shutdown(c->fd, SHUT_RDWR);
 				proxy_close_later(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 				                  "too slow: the desktop's updates piled up");
