@@ -457,6 +457,30 @@ upload_create(struct http_request *req, struct http_response *resp, void *data)
 
 /* ---- the upload's own URL: HEAD, GET, DELETE ---- */
 
+/*
+ * The offset is what the temporary file holds when that is less than we counted: bytes the
+ * storage accepted but then lost (an SMB home's write-behind that could not be sent before
+ * the server went away) must be sent again, not papered over with zeros by a truncate.
+ */
+static void
+upload_sync_offset(struct files *f, struct files_upload *u)
+{
+	struct files_home h;
+	const char *why = NULL;
+	_cleanup_close_ int homefd = files_open_home(f, u->user, &h, &why);
+	char tmp[64];
+	tmp_name(u, tmp, sizeof(tmp));
+	_cleanup_close_ int fd =
+	    homefd < 0 ? -1 : ab_open_beneath(homefd, tmp, O_RDONLY | O_NONBLOCK, 0);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= u->offset)
+		return;
+	ab_warn("upload %s: the temporary file holds %lld of %lld bytes: resuming from there",
+	        u->id, (long long)st.st_size, (long long)u->offset);
+	files_usage_add(f, u->user, (int64_t)st.st_size - u->offset);
+	u->offset = st.st_size;
+}
+
 static struct files_upload *
 upload_of(struct files *f, struct http_request *req)
 {
@@ -514,6 +538,8 @@ upload_http(struct http_request *req, struct http_response *resp, void *data)
 		tus_headers(resp);
 		return 0;
 	}
+	if (!u->busy)
+		upload_sync_offset(f, u);
 	if (head) {
 		http_response_set(resp, 200, "application/json", "", 0);
 	} else {
@@ -618,8 +644,27 @@ patch_begin(struct http_request *req, struct http_response *resp, void *data)
 		free(p);
 		return NULL;
 	}
-	/* a cut request may have left more than we counted, or the user truncated it */
-	if ((int64_t)st.st_size != u->offset && ftruncate(p->fd, u->offset) < 0)
+	if ((int64_t)st.st_size < u->offset) {
+		/* fewer bytes than we counted (lost by the storage, or the user truncated it):
+		 * resume from what is there, never fill the gap with zeros */
+		char msg[128];
+		files_usage_add(f, u->user, (int64_t)st.st_size - u->offset);
+		u->offset = st.st_size;
+		snprintf(msg, sizeof(msg),
+		         "Upload-Offset must be %" PRId64
+		         " (the stored file is shorter; HEAD tells)",
+		         u->offset);
+		deny(ev, req, resp, 409, msg,
+		     json_pack("{sssIsI}", "id", u->id, "offset", (json_int_t)u->offset, "sent",
+		               (json_int_t)off));
+		offset_headers(resp, u);
+		close(p->fd);
+		close(p->homefd);
+		free(p);
+		return NULL;
+	}
+	/* a cut request may have left more than we counted */
+	if ((int64_t)st.st_size > u->offset && ftruncate(p->fd, u->offset) < 0)
 		ab_warn("upload %s: ftruncate: %m", u->id);
 	p->quota = files_quota(f, u->user, p->h.profile);
 	int64_t used;

@@ -563,9 +563,13 @@ op_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	struct smbfs_file *f = file_of(fi);
 	if (f) {
-		if (smbfs_wflush(f) < 0)
+		if (smbfs_wflush(f) < 0) {
 			ab_warn("smbfs '%s': %zu bytes of '%s' could not be written", S.user,
 			        f->wbuf_len, f->path);
+			/* they were counted when accepted: sum the home again before the next
+			 * growth is judged (the share is the truth; refused while it is down) */
+			S.usage.known = false;
+		}
 		free(f->wbuf);
 		if (f->fd >= 0)
 			smbc_close(f->fd);

@@ -172,6 +172,48 @@ used=$(jq .usage.used "$T/resp")
 [ "$used" = $((2 * 13 + 3145728)) ] && [ "$(jq .usage.limit "$T/resp")" = 8388608 ] &&
 	ok "usage $used of 8388608 bytes, exact" || bad "usage: $(jq -c .usage "$T/resp")"
 
+# smbd killed while a PATCH body is streaming in (not between two requests): a clear error,
+# nothing under the final name; once smbd is back HEAD gives an offset the share really holds
+# (bytes argobox-smbfs had buffered but could not send are sent again, not zero-filled) and
+# the upload finishes intact
+head -c 4194304 /dev/urandom >"$T/up2.bin"
+st=$(tus POST /api/uploads -H 'Upload-Length: 4194304' \
+	-H "Upload-Metadata: filename $(printf up2.bin | base64),destination $(printf Uploads | base64)")
+loc2=$(grep -i '^location:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+[ "$st" = 201 ] || bad "create 2: $st"
+lost0=$(grep -c '"step":"lost"' "$T/audit.log")
+curl -s -o "$T/p2" -w '%{http_code}' -b "$T/bea.jar" -H "Origin: $URL" -H "X-CSRF-Token: $csrf" \
+	-H 'Tus-Resumable: 1.0.0' -X PATCH -H 'Upload-Offset: 0' -H 'Expect:' \
+	-H 'Content-Type: application/offset+octet-stream' --limit-rate 1M \
+	--data-binary @"$T/up2.bin" "$URL$loc2" >"$T/p2.st" &
+cpid=$!
+sleep 1.5
+stop_smbd
+wait "$cpid"
+st=$(cat "$T/p2.st")
+[ "$st" = 503 ] || [ "$st" = 000 ] && ok "smbd killed mid-PATCH: $st $(jq -r .error "$T/p2" 2>/dev/null)" ||
+	bad "PATCH cut by smbd: $st $(cat "$T/p2")"
+[ ! -e "$H/Uploads/up2.bin" ] && ok "no partial file under the final name (mid-PATCH)" ||
+	bad "Uploads/up2.bin exists"
+wait_for 10 bash -c "[ \$(grep -c '\"step\":\"lost\"' '$T/audit.log') -gt $lost0 ]" &&
+	ok "the loss mid-PATCH is audited" || bad "no files.smb lost line mid-PATCH"
+restart_smbd
+wait_for 15 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -b '$T/bea.jar' '$URL/api/files/Docs')\" = 200 ]" ||
+	bad "smbd did not come back"
+st=$(tus HEAD "$loc2")
+off=$(grep -i '^upload-offset:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+part=$(stat -c %s "$H/.argobox-uploads/${loc2##*/}.part" 2>/dev/null || echo none)
+[ "$st" = 200 ] && [ -n "$off" ] && [ "$off" = "$part" ] && [ "$off" -lt 4194304 ] &&
+	cmp -s -n "$off" "$T/up2.bin" "$H/.argobox-uploads/${loc2##*/}.part" &&
+	ok "HEAD after the cut: offset $off, exactly what the share holds, and it is the file's start" ||
+	bad "HEAD after the cut: $st offset '$off', the share holds '$part'"
+tail -c +$((off + 1)) "$T/up2.bin" >"$T/rest2"
+st=$(tus PATCH "$loc2" -H "Upload-Offset: $off" -H 'Content-Type: application/offset+octet-stream' \
+	--data-binary @"$T/rest2")
+[ "$st" = 204 ] && cmp -s "$T/up2.bin" "$H/Uploads/up2.bin" &&
+	ok "the upload cut mid-PATCH resumed and is intact on the share" ||
+	bad "resume after the mid-PATCH cut: $st $(cat "$T/resp")"
+
 # a broker restart keeps the mount (the same argobox-smbfs) and the files
 pid=$(pgrep -f "argobox-smbfs .*$M\$" | head -1)
 stop_broker_ok
