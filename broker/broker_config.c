@@ -94,6 +94,13 @@ const struct ab_cfg_field broker_config_fields[] = {
                 "process (docs/isolation.md)"),
     AB_CFG_STR("storage.home_base", C, storage_home_base,
                "users' persistent homes <home_base>/<user> (\"\": <data.dir>/home)"),
+    AB_CFG_BOOL("images.enabled", C, images_enabled,
+                "containers run on their profile's desktop image, built on first use "
+                "(docs/images.md; false: on the host's /usr, with a loud warning)"),
+    AB_CFG_STR("images.dir", C, images_dir,
+               "where desktop images are built and kept (\"\": <data.dir>/images)"),
+    AB_CFG_STR("images.fallback", C, images_fallback,
+               "the image of profiles without \"image\" (\"\" or \"host\": the host's /usr)"),
     AB_CFG_JSON("runtime", C, runtime, JSON_OBJECT, "{}",
                 "OCI runtime for containers (docs/isolation.md; broker/isolation/isolation.c)"),
     AB_CFG_JSON("netpol", C, netpol, JSON_OBJECT, "{}",

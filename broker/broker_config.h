@@ -28,6 +28,9 @@ struct broker_config {
 	bool session_stop_on_shutdown;    /* false: process sessions outlive the broker (adopted) */
 	char session_launcher[8];         /* "auto", "oci", "process" (isolation.h) */
 	char storage_home_base[PATH_MAX]; /* "" = <data_dir>/home */
+	bool images_enabled;              /* per-profile desktop images (docs/images.md) */
+	char images_dir[PATH_MAX];        /* "" = <data_dir>/images */
+	char images_fallback[64];         /* recipe of profiles without "image" ("": host /usr) */
 	json_t *runtime;                  /* isolation.c: OCI runtime settings */
 	json_t *netpol;                   /* isolation.c: network policy settings */
 	long long proxy_buffer_bytes;

@@ -49,6 +49,7 @@
 #include "desktop.h"
 #include "deskstate_sync.h"
 #include "files.h"
+#include "images.h"
 #ifdef AB_HAVE_ISOLATION
 #include "isolation.h"
 #endif
@@ -226,6 +227,45 @@ apps_for(void *data, const char *user)
 	}
 	return s;
 }
+
+#ifdef AB_HAVE_ISOLATION
+/* The profile of a signed-in user: the table's, or a demo identity's (authn); NULL: none. */
+static const struct users_profile *
+profile_of(const struct apps_ctx *c, const char *user)
+{
+	const struct users_user *u = c->db ? users_find(c->db, user) : NULL;
+	if (u)
+		return u->profile;
+	const struct demo_identity *id = c->authn ? authn_demo_find(c->authn, user) : NULL;
+	return id ? id->profile : NULL;
+}
+
+/* GET /api/image: the state of the caller's desktop image, for the boot screen (images.h). */
+struct image_route {
+	const struct apps_ctx *apps;
+	struct images *images;
+};
+
+static int
+route_image(struct http_request *req, struct http_response *resp, void *data)
+{
+	const struct image_route *r = data;
+	if (!req->user[0]) {
+		http_response_error(resp, 401, "not signed in");
+		return 0;
+	}
+	http_response_json(resp, 200, images_status(r->images, profile_of(r->apps, req->user)));
+	return 0;
+}
+
+/* isolation's image hook: the profile's desktop image (images.c) */
+static int
+image_for(void *data, const char *user, const struct users_profile *prof, const char **ret_root,
+          struct ab_err *err)
+{
+	return images_for(data, user, prof, ret_root, err);
+}
+#endif
 
 /* Native VNC clients: registered admins and members (no users table: "local"). */
 static bool
@@ -641,6 +681,30 @@ main(int argc, char **argv)
 	}
 	struct launcher *launcher = isolation_launcher(iso);
 	isolation_set_services(iso, svc_reg);
+	/* per-profile desktop images (docs/images.md): built on first use under the data dir */
+	_cleanup_free_ char *images_dir = cfg.images_dir[0]
+	                                      ? ab_xstrdup(cfg.images_dir)
+	                                      : ab_xasprintf("%s/images", cfg.data_dir);
+	_cleanup_free_ char *image_builder =
+	    ab_xasprintf("%s/containers/rootfs/image-build", ab_share_dir());
+	/* the programs whose libraries an image needs: the session, the desktop command, apps */
+	_cleanup_free_ char *image_programs =
+	    ab_xasprintf("%s:%s:%s/../apps/bin", cfg.session_binary,
+	                 json_string_value(json_array_get(cfg.session_desktop_command, 0)),
+	                 exe_dir ? exe_dir : "/nonexistent");
+	struct images_config icfg = {
+	    .enabled = cfg.images_enabled,
+	    .dir = images_dir,
+	    .builder = image_builder,
+	    .programs = image_programs,
+	    .fallback = cfg.images_fallback,
+	};
+	struct images *images = images_new(loop, &icfg);
+	isolation_set_image_hook(iso, image_for, images);
+	if (!cfg.images_enabled && isolation_is_oci(iso))
+		ab_warn(
+		    "desktop images are off: containers run on the HOST's /usr (set \"images\": "
+		    "{\"enabled\": true}; docs/images.md)");
 #else
 	struct launcher *launcher =
 	    launcher_process_new(loop, cfg.session_binary, cfg.session_stop_timeout_ms);
@@ -721,6 +785,11 @@ main(int argc, char **argv)
 #endif
 	if (deskstate_sync_add_routes(dsync, srv) < 0)
 		ab_warn("cannot add the desktop state routes");
+#ifdef AB_HAVE_ISOLATION
+	struct image_route image_route = {.apps = &apps, .images = images};
+	if (server_route_add(srv, "GET", "/api/image", route_image, &image_route) < 0)
+		ab_warn("cannot add the image route");
+#endif
 	struct files_ctx fctx = {
 	    .cfg = &cfg,
 	    .apps = &apps,
@@ -932,6 +1001,7 @@ main(int argc, char **argv)
 	desktop_manager_free(desktops);
 #ifdef AB_HAVE_ISOLATION
 	isolation_free(iso);
+	images_free(images);
 #else
 	launcher->ops->free(launcher);
 #endif

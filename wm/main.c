@@ -324,6 +324,17 @@ main(int argc, char **argv)
 	_cleanup_free_ char *own_icons = ab_xasprintf("%s/icons", ab_assets_dir());
 	wm.icons = ab_icons_new(NULL, own_icons, NULL);
 	ab_info("%zu apps in the launcher", wm.apps.n);
+	/* which ones, by .desktop id (tests check a desktop image offers exactly its profile's) */
+	size_t idlen = 1;
+	for (size_t k = 0; k < wm.apps.n; k++)
+		idlen += strlen(wm.apps.v[k].id) + 1;
+	_cleanup_free_ char *ids = ab_xcalloc(idlen, 1);
+	for (size_t k = 0; k < wm.apps.n; k++) {
+		if (k)
+			strcat(ids, " ");
+		strcat(ids, wm.apps.v[k].id);
+	}
+	ab_info("launcher apps: %s", ids);
 
 	/* the state to restore: invalid or hostile input boots the defaults */
 	struct deskstate ds;

@@ -80,6 +80,7 @@ const struct authz_route_example authz_routes[] = {
     {"POST", "/api/demo", AUTHZ_DEMO_START},
     {"POST", "/api/logout", AUTHZ_LOGOUT},
     {"GET", "/api/me", AUTHZ_ME},
+    {"GET", "/api/image", AUTHZ_ME}, /* the caller's desktop image (docs/images.md) */
     {"GET", "/api/desktop", AUTHZ_DESKTOP_STATUS},
     {"GET", "/api/desktop/{user}", AUTHZ_DESKTOP_STATUS},
     {"POST", "/api/desktop/restart", AUTHZ_DESKTOP_CTL},

@@ -120,6 +120,8 @@ struct isolation {
 	void *resolve_data;
 	isolation_home_fn home_hook;
 	void *home_data;
+	isolation_image_fn image_hook;
+	void *image_data;
 	char ephemeral[MAX_EPHEMERAL][USERS_NAME_MAX + 1]; /* slot -> demo identity */
 	bool oci;
 	struct launcher *launcher;
@@ -484,6 +486,13 @@ isolation_set_resolver(struct isolation *iso, isolation_resolve_fn fn, void *dat
 }
 
 void
+isolation_set_image_hook(struct isolation *iso, isolation_image_fn fn, void *data)
+{
+	iso->image_hook = fn;
+	iso->image_data = data;
+}
+
+void
 isolation_set_home_hook(struct isolation *iso, isolation_home_fn fn, void *data)
 {
 	iso->home_hook = fn;
@@ -748,6 +757,14 @@ profile_for(struct isolation *iso, const char *user, bool audit_it,
 	         runtime_role_name(p.spec.role));
 	p.spec.apparmor_profile = iso->apparmor;
 	p.spec.image = iso->rc.image[0] ? iso->rc.image : NULL;
+	if (!p.spec.image && audit_it && iso->image_hook) {
+		/* the profile's desktop image (broker/desktops/images.c), or NULL: host /usr */
+		if (iso->image_hook(iso->image_data, user, prof, &p.spec.image, err) < 0) {
+			audit_log("container.start", AUDIT_DENY, user, NULL, NULL,
+			          json_pack("{ss}", "reason", "desktop image not ready"));
+			return ab_err_wrap(err, "desktop of '%s'", user);
+		}
+	}
 	p.spec.cgroup_parent = iso->rc.cgroup_parent;
 	unsigned n = 0;
 	for (unsigned i = 0; i < iso->n_desktop_bins; i++)

@@ -90,6 +90,14 @@ void isolation_set_resolver(struct isolation *iso, isolation_resolve_fn fn, void
 typedef int (*isolation_home_fn)(void *data, const char *user, struct ab_err *err);
 void isolation_set_home_hook(struct isolation *iso, isolation_home_fn fn, void *data);
 /*
+ * Called before a container starts when runtime.image is unset: the root of the desktop image
+ * for `user`'s profile (`prof` may be NULL) in *ret_root (borrowed until the next call), or
+ * NULL for the host's /usr. A failure (image not built yet) stops the start, audited.
+ */
+typedef int (*isolation_image_fn)(void *data, const char *user, const struct users_profile *prof,
+                                  const char **ret_root, struct ab_err *err);
+void isolation_set_image_hook(struct isolation *iso, isolation_image_fn fn, void *data);
+/*
  * Before the loop goes (server_close): stops the poll timer and lets go of
  * the runtime's watches; containers keep running. The launcher stays usable
  * for desktop_manager_free (release), then isolation_free frees it.

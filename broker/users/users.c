@@ -118,6 +118,7 @@ profile_clear(struct users_profile *p)
 {
 	free(p->name);
 	free(p->title);
+	free(p->image);
 	strv_free(p->apps, p->n_apps);
 	strv_free(p->net_services, p->n_net_services);
 	strv_free(p->services, p->n_services);
@@ -130,8 +131,8 @@ static int
 profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_err *err)
 {
 	static const char *const keys[] = {
-	    "title",          "apps",       "limits",      "network", "services",
-	    "read_only_root", "persistent", "ttl_minutes", "demo",    NULL};
+	    "title",      "apps",        "limits", "network", "services", "read_only_root",
+	    "persistent", "ttl_minutes", "demo",   "image",   NULL};
 	static const char *const limit_keys[] = {"cpu_millis", "memory_mb", "pids", NULL};
 	static const char *const net_keys[] = {"egress", "lan", "services", NULL};
 	char path[80];
@@ -160,6 +161,16 @@ profile_parse(const char *name, json_t *o, struct users_profile *p, struct ab_er
 	if ((r = ab_json_get_str(o, path, "title", false, &title, err)) < 0)
 		return r;
 	p->title = ab_xstrdup(title);
+	/* the desktop image (containers/rootfs/recipes/<image>.recipe), or "host" */
+	const char *image = NULL;
+	if ((r = ab_json_get_str(o, path, "image", false, &image, err)) < 0)
+		return r;
+	if (image && strcmp(image, "host") != 0 && !users_name_valid(image))
+		return ab_err_set(err, EINVAL,
+		                  "%s.image: '%s' is not a recipe name ([a-z_][a-z0-9_-]*) or "
+		                  "\"host\"",
+		                  path, image);
+	p->image = image ? ab_xstrdup(image) : NULL;
 	if ((r = ab_json_get_strv(o, path, "apps", item_name_valid, &p->apps, &p->n_apps, err)) < 0)
 		return r;
 	if ((r = ab_json_get_strv(o, path, "services", item_name_valid, &p->services,
@@ -492,14 +503,17 @@ users_profile_to_json(const struct users_profile *p)
 	json_t *lan = json_array();
 	for (size_t i = 0; i < p->n_lan; i++)
 		json_array_append_new(lan, json_string(p->lan[i].text));
-	return json_pack("{s:s, s:s, s:o, s:{s:I, s:I, s:I}, s:{s:s, s:o, s:o}, s:o, s:b, s:b, "
-	                 "s:I, s:b}",
-	                 "name", p->name, "title", p->title, "apps", strv_json(p->apps, p->n_apps),
-	                 "limits", "cpu_millis", (json_int_t)p->cpu_millis, "memory_mb",
-	                 (json_int_t)p->memory_mb, "pids", (json_int_t)p->pids, "network", "egress",
-	                 users_egress_name(p->egress), "lan", lan, "services",
-	                 strv_json(p->net_services, p->n_net_services), "services",
-	                 strv_json(p->services, p->n_services), "read_only_root", p->read_only_root,
-	                 "persistent", p->persistent, "ttl_minutes", (json_int_t)p->ttl_minutes,
-	                 "demo", p->demo);
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:o, s:{s:I, s:I, s:I}, s:{s:s, s:o, s:o}, s:o, s:b, s:b, "
+	    "s:I, s:b}",
+	    "name", p->name, "title", p->title, "apps", strv_json(p->apps, p->n_apps), "limits",
+	    "cpu_millis", (json_int_t)p->cpu_millis, "memory_mb", (json_int_t)p->memory_mb, "pids",
+	    (json_int_t)p->pids, "network", "egress", users_egress_name(p->egress), "lan", lan,
+	    "services", strv_json(p->net_services, p->n_net_services), "services",
+	    strv_json(p->services, p->n_services), "read_only_root", p->read_only_root,
+	    "persistent", p->persistent, "ttl_minutes", (json_int_t)p->ttl_minutes, "demo",
+	    p->demo);
+	if (p->image)
+		json_object_set_new(o, "image", json_string(p->image));
+	return o;
 }

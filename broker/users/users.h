@@ -57,6 +57,8 @@ struct users_cidr {
 struct users_profile {
 	char *name;
 	char *title;
+	char *image; /* desktop image: a recipe name (containers/rootfs/recipes), "host", or NULL:
+	                the broker's default (docs/images.md) */
 	char **apps; /* visible apps (launcher entries) */
 	size_t n_apps;
 	long long cpu_millis; /* 1000 = one CPU */

@@ -6,8 +6,10 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static const char *const category_names[] = {"Internet", "Development", "Office",    "Graphics",
                                              "Media",    "System",      "Utilities", "Other"};
@@ -56,6 +58,30 @@ copy_value(char *dst, size_t n, const char *v)
 	snprintf(dst, n, "%s", v);
 }
 
+/* TryExec: an absolute path that is executable, or a name found executable on $PATH. */
+static bool
+program_found(const char *prog)
+{
+	if (strchr(prog, '/'))
+		return prog[0] == '/' && access(prog, X_OK) == 0;
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	char buf[1024];
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, ":");
+		if (n && n + strlen(prog) + 2 <= sizeof(buf)) {
+			snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, prog);
+			if (access(buf, X_OK) == 0)
+				return true;
+		}
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
 int
 desktop_parse(const char *id, const char *text, struct desktop_entry *ret, struct ab_err *err)
 {
@@ -63,7 +89,7 @@ desktop_parse(const char *id, const char *text, struct desktop_entry *ret, struc
 	memset(&e, 0, sizeof(e));
 	copy_value(e.id, sizeof(e.id), id);
 	bool in_entry = false, seen_entry = false, is_app = false, hidden = false;
-	char cats[256] = "";
+	char cats[256] = "", tryexec[256] = "";
 	const char *p = text;
 	while (*p) {
 		const char *nl = strchr(p, '\n');
@@ -113,6 +139,8 @@ desktop_parse(const char *id, const char *text, struct desktop_entry *ret, struc
 			copy_value(e.app, sizeof(e.app), val);
 		else if (strcmp(key, "Categories") == 0)
 			copy_value(cats, sizeof(cats), val);
+		else if (strcmp(key, "TryExec") == 0)
+			copy_value(tryexec, sizeof(tryexec), val);
 		else if ((strcmp(key, "NoDisplay") == 0 || strcmp(key, "Hidden") == 0) &&
 		         strcmp(val, "true") == 0)
 			hidden = true;
@@ -122,6 +150,9 @@ desktop_parse(const char *id, const char *text, struct desktop_entry *ret, struc
 	if (!seen_entry)
 		return ab_err_set(err, EINVAL, "'%s': no [Desktop Entry] group", id);
 	if (!is_app || hidden || !e.exec[0])
+		return -ENOENT;
+	/* a program this system lacks (e.g. xterm in a desktop image that has none) */
+	if (tryexec[0] && !program_found(tryexec))
 		return -ENOENT;
 	if (!e.name[0])
 		return ab_err_set(err, EINVAL, "'%s': no Name", id);

@@ -48,7 +48,8 @@ struct desktop_list {
 
 /*
  * Parses one .desktop file's text. Returns 0, -ENOENT for an entry that
- * should not be shown (Hidden, NoDisplay, not an Application, no Exec), or
+ * should not be shown (Hidden, NoDisplay, not an Application, no Exec, a TryExec
+ * program that is not installed: an absolute path, else looked up on $PATH), or
  * -EINVAL for a malformed one. `id` is copied into the entry.
  */
 int desktop_parse(const char *id, const char *text, struct desktop_entry *ret, struct ab_err *err);

@@ -250,6 +250,23 @@ async function onDisconnect(rfb, progress, clean) {
 	const stage = !progress.opened ? 'connect' : !progress.gotData ? 'boot' : !progress.rfbReady ? 'handshake' : 'frame';
 	showStep(progress.framed ? null : stage, true);
 	setStatus(end.title, end.detail);
+	// The desktop did not boot: is its profile's image being built (docs/images.md)?
+	if (!progress.framed && stage === 'boot' && !progress.signedOut) {
+		const image = await imageState();
+		if (image?.state === 'building') {
+			showStep('boot');
+			setStatus(
+				'Building your desktop image',
+				`Step ${image.step} of ${image.steps}: ${image.detail}. The first desktop of the ` +
+					`'${image.image}' profile waits for its image; this page connects by itself when it is ready.`,
+			);
+			scheduleReconnect(5000);
+			return;
+		}
+		if (image?.state === 'failed') {
+			setStatus('Your desktop image could not be built', `${image.error ?? 'The build failed.'} An administrator has the build log.`);
+		}
+	}
 	if (end.kind === 'signed-out') {
 		setState('failed');
 		ui.signIn.hidden = false;
@@ -262,6 +279,15 @@ async function onDisconnect(rfb, progress, clean) {
 		return;
 	}
 	scheduleReconnect(backoff.next());
+}
+
+// The caller's desktop image ({image, state, step, steps, detail, error}), or null.
+async function imageState() {
+	const r = await probe('/api/image');
+	if (r?.status !== 200) {
+		return null;
+	}
+	return r.json().catch(() => null);
 }
 
 // Resolves to the Response, or null if the request failed outright (network error).

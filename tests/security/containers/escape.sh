@@ -9,10 +9,16 @@
 # in for the host's), so the test never touches the machine's own firewall or interfaces.
 #
 # usage: escape.sh TOOL   (TOOL = build/tests/integration/runtime/ab-runtime-tool)
+#        escape.sh TOOL --image PROFILE
+#   the same attempts against desktops on a desktop image (containers/rootfs/image-build):
+#   PROFILE's image (with python3 for the probes) is built, or found up to date, under the
+#   build dir's test-images/ and every container runs on it instead of the host's /usr
 set -uo pipefail
 tool=${1:?usage: escape.sh ab-runtime-tool}
 src=$(cd "$(dirname "$0")" && pwd)
 top=${AB_SOURCE_DIR:-$(cd "$src/../../.." && pwd)}
+image_profile=
+[ "${2:-}" != --image ] || image_profile=${3:?usage: escape.sh TOOL --image PROFILE}
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: the escape suite needs root (user namespaces, runc, nftables)"; exit 77; }
 command -v runc >/dev/null || { echo "SKIP: runc is not installed"; exit 77; }
@@ -89,6 +95,20 @@ pids+=($!)
 seccomp=$top/containers/seccomp/default.json
 common=(--id-base "$idbase" --seccomp "$seccomp" --mount "$tmp/t:/opt/t" --mount "$tmp/suid:/opt/suid"
 	--pids 64 --memory $((128 << 20)))
+if [ -n "$image_profile" ]; then
+	command -v mmdebstrap >/dev/null || { echo "SKIP: mmdebstrap is not installed (the desktop image)"; exit 77; }
+	images=${AB_BUILD_DIR:?--image runs through ctest}/test-images
+	if ! EXTRA_PACKAGES=python3 ARGOBOX_BUILD_DIR=$AB_BUILD_DIR "$top/containers/rootfs/image-build" "$image_profile" "$images" >"$tmp/image.log" 2>&1; then
+		cat "$tmp/image.log"
+		grep -qiE "could not resolve|failed to fetch|temporary failure" "$images/$image_profile/build.log" 2>/dev/null &&
+			{ echo "SKIP: the Debian archive is not reachable"; exit 77; }
+		echo "FAIL: building the '$image_profile' image"
+		exit 1
+	fi
+	img=$(readlink -f "$images/$image_profile/current")
+	echo "desktops on the '$image_profile' image: $img"
+	common+=(--image "$img")
+fi
 for u in A B D; do mkdir -p "$tmp/run-$u"; done
 mkdir -p "$tmp/home-A" "$tmp/home-B"
 echo "secret of B" >"$tmp/home-B/secret"

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ab_util.h"
 #include "auth_config.h"
@@ -48,6 +49,18 @@ test_sample(void **state)
 	assert_ptr_equal(users_find_email(db, "BEA@argobox.example"), users_find(db, "bea"));
 	assert_null(users_find_email(db, "nobody@argobox.example"));
 	assert_null(users_find(db, "root"));
+	/* every sample profile names its desktop image (containers/rootfs/recipes) */
+	assert_string_equal(users_find(db, "daniel")->profile->image, "homelab");
+	assert_string_equal(users_find(db, "bea")->profile->image, "developer");
+	assert_string_equal(users_find(db, "demo")->profile->image, "demo");
+	for (size_t i = 0; i < users_profile_count(db); i++) {
+		const struct users_profile *p = users_profile_at(db, i);
+		assert_non_null(p->image);
+		char recipe[512];
+		snprintf(recipe, sizeof(recipe),
+		         AB_SOURCE_DIR "/containers/rootfs/recipes/%s.recipe", p->image);
+		assert_int_equal(access(recipe, R_OK), 0);
+	}
 
 	/* the four demo profiles of the landing page */
 	const char *titles[] = {"Homelab", "Developer", "Media", "AI Operations"};
@@ -143,6 +156,9 @@ static const struct bad_case {
      "profiles.p.apps[1]: must be a string"},
     {"{\"users\":[], \"profiles\":{\"p\":{\"apps\":[\"../x\"]}}}",
      "profiles.p.apps[0]: '../x' is not a valid name"},
+    {"{\"users\":[], \"profiles\":{\"p\":{\"image\":\"../x\"}}}",
+     "profiles.p.image: '../x' is not a recipe name"},
+    {"{\"users\":[], \"profiles\":{\"p\":{\"image\":7}}}", "profiles.p.image: must be a string"},
     {"{\"users\":[], \"profiles\":{\"p\":{\"read_only_root\":\"yes\"}}}",
      "profiles.p.read_only_root: must be a boolean"},
     {"{\"users\":[], \"profiles\":{\"p\":{\"demo\":true}}}",

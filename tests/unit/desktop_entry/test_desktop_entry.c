@@ -36,6 +36,27 @@ test_parse(void **state)
 	assert_int_equal(
 	    desktop_parse("x.desktop", "[Desktop Entry]\nType=Link\nName=X\nExec=x\n", &e, NULL),
 	    -ENOENT);
+	/* TryExec: shown only when that program is installed (absolute, or on $PATH) */
+	assert_int_equal(desktop_parse("x.desktop",
+	                               "[Desktop Entry]\nType=Application\nName=X\n"
+	                               "TryExec=/nonexistent/ab-no-such-program\nExec=x\n",
+	                               &e, NULL),
+	                 -ENOENT);
+	assert_int_equal(desktop_parse("x.desktop",
+	                               "[Desktop Entry]\nType=Application\nName=X\n"
+	                               "TryExec=ab-no-such-program-on-path\nExec=x\n",
+	                               &e, NULL),
+	                 -ENOENT);
+	assert_int_equal(desktop_parse("x.desktop",
+	                               "[Desktop Entry]\nType=Application\nName=X\n"
+	                               "TryExec=/bin/sh\nExec=x\n",
+	                               &e, NULL),
+	                 0);
+	assert_int_equal(desktop_parse("x.desktop",
+	                               "[Desktop Entry]\nType=Application\nName=X\n"
+	                               "TryExec=sh\nExec=x\n",
+	                               &e, NULL),
+	                 0);
 	assert_int_equal(desktop_parse("x.desktop", "Name=X\n", &e, NULL), -EINVAL);
 	assert_int_equal(
 	    desktop_parse("x.desktop", "[Desktop Entry]\nType=Application\nExec=x\n", &e, NULL),
