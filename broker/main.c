@@ -229,20 +229,11 @@ apps_for(void *data, const char *user)
 }
 
 #ifdef AB_HAVE_ISOLATION
-/* The profile of a signed-in user: the table's, or a demo identity's (authn); NULL: none. */
-static const struct users_profile *
-profile_of(const struct apps_ctx *c, const char *user)
-{
-	const struct users_user *u = c->db ? users_find(c->db, user) : NULL;
-	if (u)
-		return u->profile;
-	const struct demo_identity *id = c->authn ? authn_demo_find(c->authn, user) : NULL;
-	return id ? id->profile : NULL;
-}
+static const struct users_profile *profile_of(void *data, const char *user);
 
 /* GET /api/image: the state of the caller's desktop image, for the boot screen (images.h). */
 struct image_route {
-	const struct apps_ctx *apps;
+	struct apps_ctx *apps;
 	struct images *images;
 };
 

@@ -224,6 +224,20 @@ async function checkTaskbar(page, st) {
 
 // The launcher entries the wm lists for an allowed-apps value (mirrors wm/desktop.c:
 // $XDG_DATA_DIRS or /usr/local/share:/usr/share, then the source tree's assets/).
+// TryExec: an absolute path, or a name on $PATH (the broker's, which the wm inherits).
+function installed(prog) {
+	const exe = (p) => {
+		try {
+			fs.accessSync(p, fs.constants.X_OK);
+			return true;
+		} catch {
+			return false;
+		}
+	};
+	if (prog.includes('/')) return prog.startsWith('/') && exe(prog);
+	return (process.env.PATH || '/usr/local/bin:/usr/bin:/bin').split(':').some((d) => d && exe(path.join(d, prog)));
+}
+
 function launcherEntries(allowed) {
 	const ok = (name) => allowed.includes('*') || allowed.includes(name) || allowed.includes(name.replace(/\.desktop$/, ''));
 	const dirs = (process.env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':').filter(Boolean);
@@ -256,6 +270,7 @@ function launcherEntries(allowed) {
 			}
 			if (kv.Type !== 'Application' || !kv.Exec || !kv.Name) continue;
 			if (kv.NoDisplay === 'true' || kv.Hidden === 'true' || kv.Terminal === 'true') continue;
+			if (kv.TryExec && !installed(kv.TryExec)) continue; // the wm hides those (lib/desktop_entry)
 			if (!ok(id) && !(kv['X-ArgoBox-App'] && ok(kv['X-ArgoBox-App']))) continue;
 			ids.set(id, kv.Name);
 		}

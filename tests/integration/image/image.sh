@@ -131,8 +131,7 @@ broker_config_oci 800x600 "[\"$B/wm/argobox-wm\"]" <<EOT
 EOT
 start_broker "$T/broker.log"
 
-code=$(post /api/login '{"user":"mia","password":"s3cret-pw"}')
-[ "$code" = 200 ] && ok "mia signed in" || bad "login: $code $(cat "$T/resp")"
+[ "$(login mia s3cret-pw)" = 200 ] && ok "mia signed in" || bad "login: $(cat "$T/mia.login")"
 if wait_for 60 desk_ready mia; then ok "mia's desktop is ready"; else
 	bad "mia's desktop: $(ctl --json list) $(grep -i image "$T/broker.log" | tail -5)"
 fi
@@ -151,6 +150,12 @@ ff=$("$B/bench/ab-rfbbench" first-frame "unix:$T/run/mia/rfb.sock" 2>&1)
 grep -q "first_frame_ms=.*geometry=800x600" <<<"$ff" && ok "first full frame over RFB: $ff" || bad "no first frame: $ff"
 grep -q '"event":"image.use".*"outcome":"grant".*"user":"mia"\|"event":"image.use".*"user":"mia".*"outcome":"grant"' "$T/audit.log" &&
 	ok "image.use granted, audited" || bad "no image.use grant: $(grep image.use "$T/audit.log" | head -2)"
+
+code=$(get_as mia /api/image)
+[ "$code" = 200 ] && [ "$(jq -r '.image + " " + .state + " " + .root' "$T/resp")" = "demo ready $(readlink -f "$img")" ] &&
+	ok "GET /api/image: $(cat "$T/resp")" || bad "GET /api/image: $code $(cat "$T/resp")"
+[ "$(N curl -s -o /dev/null -w '%{http_code}' "$URL/api/image")" = 401 ] && ok "GET /api/image signed out: 401" ||
+	bad "GET /api/image answers without a sign-in"
 
 # The launcher (the wm's "launcher apps:" line in the container's console log).
 launcher() { # launcher USER: the ids the wm's launcher lists
@@ -172,12 +177,16 @@ grep -q "org.xfce.mousepad.desktop" <<<"$all" && grep -q "argobox-settings.deskt
 	ok "the admin sees the image's apps and ArgoBox's own" || bad "admin launcher: '$all'"
 
 # A profile whose recipe does not exist: refused, with the builder's message, audited.
-code=$(post /api/login '{"user":"noe","password":"s3cret-pw"}')
+login noe s3cret-pw >/dev/null
 wait_for 30 grep -q "image 'ab-no-such-recipe'.*no recipe" "$T/broker.log" &&
 	ok "the broker's build of a missing recipe fails: $(grep "image 'ab-no-such-recipe'" "$T/broker.log" | grep -m1 recipe)" ||
 	bad "no build failure logged: $(grep -i image "$T/broker.log" | tail -3)"
 sleep 1
 desk_ready noe && bad "noe's desktop started without an image" || ok "noe has no desktop"
+# the boot screen's question: the image's state, with the builder's message
+get_as noe /api/image >/dev/null
+[ "$(jq -r .state "$T/resp")" = failed ] && jq -r .error "$T/resp" | grep -q "no recipe for profile 'ab-no-such-recipe'" &&
+	ok "GET /api/image for noe: failed, with the reason: $(jq -r .error "$T/resp")" || bad "noe's /api/image: $(cat "$T/resp")"
 grep -q '"event":"image.use".*"user":"noe"' "$T/audit.log" && grep '"event":"image.use"' "$T/audit.log" | grep '"user":"noe"' | grep -q '"deny"' &&
 	ok "image.use denied, audited: $(grep '"event":"image.use"' "$T/audit.log" | grep -m1 '"user":"noe"' | grep -o '"reason":"[^"]*"')" ||
 	bad "no image.use deny for noe: $(grep '"user":"noe"' "$T/audit.log" | tail -3)"

@@ -6,6 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 start_x 1024x768
 export XDG_DATA_DIRS=$T/empty
+# ArgoBox's apps on the PATH, as in a desktop: their entries' TryExec finds them
+export PATH=$AB_BUILD_DIR/apps/bin:$PATH
 ARGOBOX_APPS=terminal,editor start_wm
 wait_for 10 grep -q "apps in the launcher" "$T/wm.log" || fail "no launcher line"
 # terminal: argobox-terminal.desktop and xterm.desktop (its fallback); editor: argobox-editor
