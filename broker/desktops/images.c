@@ -232,6 +232,7 @@ build_exited(struct ab_loop *loop, int fd, unsigned events, void *data)
 	if (ok && image_current(im, i)) {
 		i->state = IMG_DONE;
 		i->error[0] = '\0';
+		snprintf(i->detail, sizeof(i->detail), "in service");
 		ab_info("image '%s' in service: %s", i->recipe, i->root);
 		audit_log("image.build", AUDIT_INFO, NULL, NULL, NULL,
 		          json_pack("{sssssb}", "image", i->recipe, "root", i->root, "ok", 1));
