@@ -142,6 +142,17 @@ run_in "$tmp/run-B" "python3 /opt/t/probe.py serve /run/argobox/rfb.sock 7000" >
 P="python3 /opt/t/probe.py"
 declare -a rows
 fail=0
+if [ -n "$image_profile" ]; then # every attempt below runs on the image, not the host's /usr
+	for u in $A $B $D; do
+		ipid=$(cat "$tmp/bundles/$u/init.pid" 2>/dev/null)
+		if [ -n "$ipid" ] && [ "$(stat -L -c %d:%i "/proc/$ipid/root/usr" 2>/dev/null)" = "$(stat -c %d:%i "$img/usr")" ]; then
+			rows+=("$(printf '%-34s %s' "on the image ($u)" "OK its /usr is $img/usr")")
+		else
+			rows+=("$(printf '%-34s %s' "on the image ($u)" "NOT ON THE IMAGE")")
+			fail=1
+		fi
+	done
+fi
 check() { # check NAME OUTPUT: every line must be BLOCKED/OK
 	local name=$1 out=$2 line
 	while IFS= read -r line; do
