@@ -199,7 +199,9 @@ build_mounts(const struct runtime_spec *spec, const char *etc_dir)
 	} else {
 		_cleanup_free_ char *mode =
 		    ab_xasprintf("uid=%u,gid=%u", (unsigned)spec->uid, (unsigned)spec->gid);
-		const char *home_o[] = {"nosuid", "nodev", "mode=700", "size=256m", mode, NULL};
+		_cleanup_free_ char *size = ab_xasprintf(
+		    "size=%lldm", (long long)(spec->tmp_home_mb > 0 ? spec->tmp_home_mb : 256));
+		const char *home_o[] = {"nosuid", "nodev", "mode=700", size, mode, NULL};
 		add_mount(mounts, home, "tmpfs", "tmpfs", home_o);
 	}
 	for (size_t i = 0; i < spec->n_mounts; i++)

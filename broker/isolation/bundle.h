@@ -67,6 +67,7 @@ struct runtime_spec {
 	const char *const *caps;      /* NULL-terminated "CAP_..." list; NULL = none */
 	bool read_only_root;          /* demo: true */
 	const char *home_dir;         /* host dir bound rw at /home/<user>; NULL: tmpfs home */
+	int64_t tmp_home_mb;          /* that tmpfs home's size; 0: 256 MiB */
 	const char *runtime_dir;      /* host dir bound rw at /run/argobox (sockets) */
 	const char *netns_path;       /* NULL: a new, empty network namespace */
 	const char *seccomp_path;     /* OCI seccomp JSON (containers/seccomp/default.json) */

@@ -45,6 +45,7 @@ struct iso_runtime_cfg {
 	char image[PATH_MAX];
 	long long poll_interval_ms;
 	char cgroup_parent[64];
+	long long tmp_home_mb;
 };
 
 /* The "netpol" subtree. */
@@ -65,6 +66,7 @@ static const struct iso_runtime_cfg rt_defaults = {
     .host_id_base = 100000,
     .poll_interval_ms = 1000,
     .cgroup_parent = "argobox",
+    .tmp_home_mb = 256,
 };
 
 #define R struct iso_runtime_cfg
@@ -90,6 +92,9 @@ static const struct ab_cfg_field rt_fields[] = {
     AB_CFG_INT("poll_interval_ms", R, poll_interval_ms, 100, 60000,
                "network drop counters and cgroup limit hits are audited this often"),
     AB_CFG_STR("cgroup_parent", R, cgroup_parent, "cgroup v1 parent: /<parent>/<user>"),
+    AB_CFG_INT("tmp_home_mb", R, tmp_home_mb, 1, 1 << 20,
+               "size of an ephemeral home (demo desktops, profiles without a persistent home): "
+               "a tmpfs in the container, full at this size (ENOSPC), gone with the desktop"),
     {0},
 };
 #undef R
@@ -751,6 +756,7 @@ profile_for(struct isolation *iso, const char *user, bool audit_it,
 			return ab_err_wrap(err, "home of '%s'", user);
 		}
 	}
+	p.spec.tmp_home_mb = iso->rc.tmp_home_mb;
 	p.spec.seccomp_path = iso->seccomp_path;
 	p.spec.seccomp_listener = iso->rc.seccomp_listener[0] ? iso->rc.seccomp_listener : NULL;
 	snprintf(iso->apparmor, sizeof(iso->apparmor), "argobox-%s",

@@ -35,6 +35,8 @@ write_config() { # write_config POOL-MEMBERS
    "trial": $(profile Trial),
    "media": $(profile Media)}
 EOT
+	# a demo home is a small tmpfs: 8 MiB here (runtime.tmp_home_mb, default 256)
+	jq '.runtime.tmp_home_mb = 8' "$T/broker.json" >"$T/broker.json.new" && mv "$T/broker.json.new" "$T/broker.json"
 }
 
 # demo_as JAR PROFILE: a visitor's demo sign-in (cookie jar $T/JAR.jar, reply $T/JAR.login)
@@ -81,6 +83,13 @@ wait_for 60 pool_ready 3 && ok "pool refilled: $(ready_demos)" || bad "no refill
 p1=$(desk_pid "$v1")
 nsenter -t "$p1" -U -m sh -c "echo 'visitor one was here' >/home/$v1/secret.txt" &&
 	ok "visitor 1 wrote ~/secret.txt" || bad "cannot write visitor 1's home"
+# the home's size limit: writing 16 MiB into an 8 MiB home stops at the limit with ENOSPC
+out=$(nsenter -t "$p1" -U -m sh -c "dd if=/dev/zero of=/home/$v1/big bs=1M count=16 2>&1; echo rc=\$?")
+size=$(nsenter -t "$p1" -U -m stat -c %s "/home/$v1/big" 2>/dev/null || echo 0)
+[[ "$out" == *"No space left"* ]] && [[ "$out" != *"rc=0"* ]] && [ "$size" -le $((8 << 20)) ] &&
+	ok "a demo home is 8 MiB (runtime.tmp_home_mb): dd stopped at $size bytes with ENOSPC" ||
+	bad "home limit: $out (file $size bytes)"
+nsenter -t "$p1" -U -m rm -f "/home/$v1/big"
 state=$(N curl -s -b "$T/v1.jar" -H "Origin: $URL" "$URL/api/desktops/$v1/state" |
 	jq -c '.state | .wallpaper = {"image": "mist.png", "fit": "fit"}')
 code=$(N curl -s -o "$T/resp" -w '%{http_code}' -b "$T/v1.jar" -H "Origin: $URL" -X PUT \

@@ -208,6 +208,13 @@ test_config_demo(void **state)
 	json_t *m = find_mount(c, "/home/guest7");
 	assert_string_equal(json_string_value(json_object_get(m, "type")), "tmpfs");
 	assert_true(has_option(m, "uid=1000,gid=1000"));
+	assert_true(has_option(m, "size=256m")); /* the default size */
+	json_decref(c);
+	s.tmp_home_mb = 64; /* runtime.tmp_home_mb */
+	assert_int_equal(bundle_config(&s, "/b/etc", &c, NULL), 0);
+	m = find_mount(c, "/home/guest7");
+	assert_true(has_option(m, "size=64m"));
+	assert_false(has_option(m, "size=256m"));
 	/* No netns path: a fresh, empty network namespace. */
 	size_t i;
 	json_t *n;
