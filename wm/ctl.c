@@ -270,6 +270,8 @@ handle(json_t *m)
 			ab_warn("control channel: notifications needs a boolean 'dnd'");
 		else
 			nc_set_dnd(json_is_true(d));
+	} else if (strcmp(type, "message_answer") == 0) {
+		nc_message_answer(m);
 	} else if (strcmp(type, "services_answer") == 0) {
 		apprelay_answer(m); /* to the app that asked (apprelay.c) */
 	} else if (strcmp(type, "hello") == 0 || strcmp(type, "pong") == 0) {

@@ -14,7 +14,13 @@
  *   - Click to act: a notification may carry an action ("messages", or
  *     "app:<desktop id>", started only if this desktop may run that app).
  *   - Messages panel: the centre's second tab, the messages other users sent
- *     (broker "message", docs/messages.md), newest first, as plain text.
+ *     (broker "message", docs/messages.md), newest first, as plain text; and
+ *     writing: R replies to the selected message, N writes a new one (Tab moves
+ *     between To and Message, Return sends, Escape drops the draft). A message
+ *     goes as {"type":"message_send","id","to","text"} on the control channel
+ *     (the session relays it, the broker sends it as the desktop's owner with the
+ *     browser's rules) and the answer ("message_answer") shows under the draft:
+ *     "Sent to X", or why not (rate limit, block, a demo desktop's rule).
  *
  * Keyboard: Super+N opens/closes the centre; in it Tab/Left/Right switch tabs,
  * Up/Down select, Return acts, Delete removes, D toggles do-not-disturb,
@@ -24,10 +30,11 @@
  * The root window's _ARGOBOX_NOTIFICATIONS (UTF-8 JSON) mirrors the centre for
  * tools and tests: {"bell_x" (the bell's left edge on the taskbar), "unread", "dnd",
  * "open", "tab", "notifications": [...], "messages": [...]} (newest first, at most 10 of
- * each).
+ * each), "compose": {"open", "field" ("to"/"text"), "to", "text", "status", "sent"}.
  */
 #include "wm.h"
 #include "ab_log.h"
+#include "ab_proto.h"
 #include "ab_util.h"
 
 #include <X11/Xatom.h>
@@ -44,6 +51,8 @@
 #define MIRROR_N     10
 #define NC_PERSIST   10
 #define PERSIST_BODY 200
+#define COMPOSE_H    112  /* the draft's box at the bottom of the Messages tab */
+#define COMPOSE_MAX  2000 /* bytes of a draft (the broker's own limit is in characters) */
 
 static struct nc_entry hist[NC_HISTORY_MAX]; /* oldest first */
 static size_t n_hist;
@@ -69,6 +78,18 @@ struct hit {
 };
 static struct hit hits[24];
 static size_t n_hits;
+
+/* The draft being written in the Messages tab. */
+static struct {
+	bool open;
+	bool on_text; /* the Message field has the keyboard (else To) */
+	char to[64];
+	char text[COMPOSE_MAX];
+	char status[192];
+	int64_t pending; /* the id of the message_send waiting for its answer, 0: none */
+	int64_t next_id;
+	unsigned sent;
+} draft;
 
 bool
 nc_valid_action(const char *action)
@@ -119,6 +140,10 @@ publish(void)
 	              "dnd", nc_dnd(), "open", wm.centre_open ? "yes" : "no", "tab",
 	              tab == NC_TAB_MESSAGES ? "messages" : "notifications", "notifications", notes,
 	              "messages", ms);
+	json_object_set_new(root, "compose",
+	                    json_pack("{sbsssssssssi}", "open", draft.open, "field",
+	                              draft.on_text ? "text" : "to", "to", draft.to, "text",
+	                              draft.text, "status", draft.status, "sent", (int)draft.sent));
 	char *text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (text) {
@@ -268,6 +293,128 @@ nc_message(const char *id, const char *from, const char *text, int64_t when)
 }
 
 static void open_tab(enum nc_tab t);
+
+/* ---- writing a message ---- */
+
+static void
+draft_open(const char *to)
+{
+	draft.open = true;
+	snprintf(draft.to, sizeof(draft.to), "%s", to ? to : "");
+	draft.on_text = to && to[0];
+	draft.text[0] = '\0';
+	draft.status[0] = '\0';
+}
+
+static void
+draft_send(void)
+{
+	if (draft.pending) {
+		snprintf(draft.status, sizeof(draft.status), "Still sending the last one…");
+		return;
+	}
+	if (!draft.to[0] || !draft.text[0]) {
+		snprintf(draft.status, sizeof(draft.status), "%s",
+		         !draft.to[0] ? "Whom to? Type a user name in To."
+		                      : "Type a message first.");
+		return;
+	}
+	draft.pending = ++draft.next_id;
+	ctl_send(ab_proto_msg("message_send", json_pack("{sIssss}", "id", (json_int_t)draft.pending,
+	                                                "to", draft.to, "text", draft.text)));
+	snprintf(draft.status, sizeof(draft.status), "Sending to %s…", draft.to);
+	ab_info("message to '%s' (%zu bytes) sent to the broker", draft.to, strlen(draft.text));
+}
+
+void
+nc_message_answer(json_t *m)
+{
+	json_t *jid = json_object_get(m, "id");
+	json_int_t id = json_integer_value(jid);
+	int status = (int)json_integer_value(json_object_get(m, "status"));
+	const char *err = json_string_value(json_object_get(m, "error"));
+	if (!draft.pending || id != draft.pending) {
+		ab_info("message answer %lld (%d) for no message waiting", (long long)id, status);
+		return;
+	}
+	draft.pending = 0;
+	if (status == 201) {
+		draft.sent++;
+		snprintf(draft.status, sizeof(draft.status), "Sent to %s", draft.to);
+		draft.text[0] = '\0';
+	} else {
+		/* the broker's own words: rate limit ("try again in N s"), block, demo rule */
+		snprintf(draft.status, sizeof(draft.status), "Not sent: %s", err ? err : "refused");
+		deskstate_sanitize_utf8(draft.status);
+	}
+	ab_info("message to '%s': %d %s", draft.to, status, err ? err : "");
+	changed();
+}
+
+/* Appends what a key typed (Latin-1 from XLookupString) to the focused field as UTF-8. */
+static void
+draft_type(const char *buf, int n)
+{
+	char *f = draft.on_text ? draft.text : draft.to;
+	size_t cap = draft.on_text ? sizeof(draft.text) : sizeof(draft.to);
+	size_t len = strlen(f);
+	for (int i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		if (!draft.on_text && (c == ' ' || c >= 0x80))
+			continue; /* user names are ASCII without spaces */
+		if (c < 0x80 && len + 1 < cap) {
+			f[len++] = (char)c;
+		} else if (c >= 0x80 && len + 2 < cap) {
+			f[len++] = (char)(0xc0 | c >> 6);
+			f[len++] = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	f[len] = '\0';
+}
+
+static void
+draft_backspace(void)
+{
+	char *f = draft.on_text ? draft.text : draft.to;
+	size_t len = strlen(f);
+	while (len > 0 && ((unsigned char)f[len - 1] & 0xc0) == 0x80)
+		len--; /* continuation bytes of the last character */
+	if (len > 0)
+		len--;
+	f[len] = '\0';
+}
+
+/* A key while the draft is open: true when it was the draft's. */
+static bool
+draft_key(KeySym sym, const char *buf, int n)
+{
+	switch (sym) {
+	case XK_Escape:
+		draft.open = false;
+		draft.status[0] = '\0';
+		break;
+	case XK_Tab:
+	case XK_ISO_Left_Tab:
+		draft.on_text = !draft.on_text;
+		break;
+	case XK_Return:
+	case XK_KP_Enter:
+		draft_send();
+		break;
+	case XK_BackSpace:
+		draft_backspace();
+		break;
+	default:
+		if (n <= 0)
+			return false;
+		draft_type(buf, n);
+		break;
+	}
+	changed();
+	return true;
+}
 
 void
 nc_act(const char *action, uint64_t hist_id)
@@ -497,7 +644,8 @@ nc_draw(void)
 	pill(cr, "Clear", P_W - 14 - 70, 50, 70, 26, false);
 	add_hit(P_W - 14 - 70, 50, 70, 26, HIT_CLEAR, 0);
 
-	int fit = (P_H - ROWS_Y - 8) / ROW_H, n = (int)n_rows();
+	bool composing = draft.open && tab == NC_TAB_MESSAGES;
+	int fit = (P_H - ROWS_Y - 8 - (composing ? COMPOSE_H : 0)) / ROW_H, n = (int)n_rows();
 	int first = AB_MAX(0, sel - fit + 1);
 	for (int r = first; r < n && r < first + fit; r++)
 		draw_row(cr, r, ROWS_Y + (r - first) * ROW_H);
@@ -505,6 +653,31 @@ nc_draw(void)
 		theme_set_rgb(cr, t->text_dim);
 		theme_text(cr, tab == NC_TAB_MESSAGES ? "No messages" : "No notifications", t->font,
 		           0, ROWS_Y + 20, P_W, 30, true);
+	}
+	if (tab == NC_TAB_MESSAGES && !composing) {
+		theme_set_rgb(cr, t->text_dim);
+		theme_text(cr, "R: reply   N: new message", "Noto Sans,DejaVu Sans 8.5", 0,
+		           P_H - 26, P_W, 20, true);
+	}
+	if (composing) {
+		double y = P_H - COMPOSE_H;
+		ab_cairo_rounded(cr, 8, y, P_W - 16, COMPOSE_H - 8, 8);
+		theme_set_rgba(cr, t->hover);
+		cairo_fill(cr);
+		char line[COMPOSE_MAX + 16];
+		snprintf(line, sizeof(line), "To: %s%s", draft.to, draft.on_text ? "" : "▏");
+		theme_set_rgb(cr, draft.on_text ? t->text_dim : t->text);
+		theme_text(cr, line, "Noto Sans,DejaVu Sans Bold 10", 20, y + 6, P_W - 40, 22,
+		           false);
+		snprintf(line, sizeof(line), "%s%s", draft.text, draft.on_text ? "▏" : "");
+		theme_set_rgb(cr, draft.on_text ? t->text : t->text_dim);
+		theme_text(cr, line[0] ? line : "Message", t->font, 20, y + 30, P_W - 40, 22,
+		           false);
+		theme_set_rgb(cr, t->text_dim);
+		theme_text(cr,
+		           draft.status[0] ? draft.status
+		                           : "Return: send   Tab: To/Message   Escape: drop",
+		           "Noto Sans,DejaVu Sans 8.5", 20, y + 60, P_W - 40, 20, false);
 	}
 	cairo_destroy(cr);
 	cairo_surface_flush(wm.centre_surf);
@@ -557,8 +730,20 @@ nc_key(XKeyEvent *e)
 {
 	char buf[8];
 	KeySym sym = NoSymbol;
-	XLookupString(e, buf, sizeof(buf), &sym, NULL);
+	int typed = XLookupString(e, buf, sizeof(buf), &sym, NULL);
+	if (draft.open && tab == NC_TAB_MESSAGES && draft_key(sym, buf, typed))
+		return;
 	int n = (int)n_rows();
+	if (tab == NC_TAB_MESSAGES && (sym == XK_r || sym == XK_R) && n > 0) {
+		draft_open(msgs[row_index(sel)].from);
+		changed();
+		return;
+	}
+	if (tab == NC_TAB_MESSAGES && (sym == XK_n || sym == XK_N)) {
+		draft_open(NULL);
+		changed();
+		return;
+	}
 	switch (sym) {
 	case XK_Escape:
 		nc_close();

@@ -423,6 +423,8 @@ void nc_notify(const char *title, const char *body, const char *urgency, int64_t
                const char *action);
 /* A message from another user (broker "message"): into the panel, and a notification. */
 void nc_message(const char *id, const char *from, const char *text, int64_t time);
+/* The broker's answer to a message the panel sent (control "message_answer"). */
+void nc_message_answer(json_t *m);
 bool nc_valid_action(const char *action);
 void nc_act(const char *action, uint64_t hist_id); /* marks hist_id read, then acts */
 size_t nc_unread(void);

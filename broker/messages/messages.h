@@ -52,7 +52,8 @@ int messages_add_routes(struct messages *m, struct server *srv);
 /* The user table changed (the admin console): recipients and roles come from db (borrowed,
  * kept alive by the caller until the next call). NULL m is fine. */
 void messages_set_users(struct messages *m, const struct users_db *db);
-/* Cancels the timer and frees everything; pending kv writes finish without it. NULL is fine. */
+/* Cancels the timer and frees everything; pending kv writes finish without it. NULL is fine.
+ * Call it after desktop_manager_free(): the "message_send" hook is left registered. */
 void messages_free(struct messages *m);
 
 /* ---- pure parts (unit tests) ---- */

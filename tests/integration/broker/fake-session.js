@@ -7,6 +7,8 @@
 // writes READY to the ready fd, and records what happened in DIR/fake.log.
 // FAKE_SESSION_MODE: "" (normal), "noready" (never READY), "mute" (control
 // channel accepts but never answers).
+// What the desktop itself would send the broker (the wm's messages panel: message_send) is
+// taken from DIR/fake-send.jsonl: each line appended there goes to the broker as a frame.
 'use strict';
 const fs = require('fs');
 const net = require('net');
@@ -146,11 +148,24 @@ function controlClient(sock) {
 				return;
 			}
 			const detail = m.type === 'notify' ? { title: m.title, body: m.body, urgency: m.urgency }
-				: m.type === 'message' ? { id: m.id, from: m.from, text: m.text, time: m.time } : null;
+				: m.type === 'message' ? { id: m.id, from: m.from, text: m.text, time: m.time }
+				: m.type === 'message_answer' ? m : null;
 			log(`control ${m.type}${detail ? ' ' + JSON.stringify(detail) : ''}`);
 			if (m.type === 'ping') sock.write(frame({ v: 1, type: 'pong', seq: m.seq, t: m.t }));
 		}
 	});
+	// the desktop's own messages to the broker, appended to fake-send.jsonl by a test
+	let sentLines = 0;
+	const outbox = setInterval(() => {
+		let lines;
+		try {
+			lines = fs.readFileSync(path.join(dir, 'fake-send.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
+		} catch (e) {
+			return;
+		}
+		for (; sentLines < lines.length; sentLines++) sock.write(frame(JSON.parse(lines[sentLines])));
+	}, 50);
+	sock.on('close', () => clearInterval(outbox));
 }
 
 const servers = [];

@@ -15,6 +15,10 @@
 //             the admin console adds can be written to at once
 //   offline   a message to a user without a desktop is kept and handed over when the
 //             recipient signs in (and survives a broker restart)
+//   desktop   a desktop's own message_send (the wm's messages panel, through the session's
+//             control channel) is sent as the desktop's owner with the browser's rules: 201
+//             and delivered; a block, the rate limit (429 + retry_s), a demo desktop writing
+//             to a member, a bad id: the answer names why, audited with source "desktop"
 'use strict';
 const assert = require('assert');
 const lib = require('../../lib/node/broker.cjs');
@@ -211,6 +215,60 @@ const cases = {
 		const out = require('child_process').spawnSync(lib.paths.brokerBin, ['--check-config', '--config', `${tmp}/bad.json`]);
 		assert.notStrictEqual(out.status, 0);
 		assert.match(out.stderr.toString() + out.stdout.toString(), /demo/);
+	},
+
+	async desktop() {
+		const b = await start({ messages: { rate_burst: 3, rate_per_minute: 6 } });
+		const bogie = await lib.login(b, 'bogie');
+		const bea = await lib.login(b, 'bea');
+		await ready(b, bogie);
+		await ready(b, bea);
+		const fs = require('fs');
+		const path = require('path');
+		let id = 0;
+		// what bogie's desktop sends; the answers the broker sends it back
+		const fromDesktop = (user, m) => fs.appendFileSync(path.join(b.tmp, 'run', user, 'fake-send.jsonl'),
+			JSON.stringify({ v: 1, type: 'message_send', ...m }) + '\n');
+		const answers = (user) => [...b.fakeLog(user).matchAll(/^control message_answer (.*)$/gm)].map((m) => JSON.parse(m[1]));
+		const ask = async (user, m) => {
+			const n = answers(user).length;
+			fromDesktop(user, m);
+			await waitFor(`${user}'s answer`, () => answers(user).length > n);
+			return answers(user)[n];
+		};
+		// 1. sent as bogie (the desktop's owner: a "from" in the message is no field of it)
+		let a = await ask('bogie', { id: ++id, to: 'bea', text: MARKUP, from: 'daniel' });
+		assert.deepStrictEqual([a.id, a.status, a.delivered], [id, 201, true], JSON.stringify(a));
+		await waitFor('the message on bea\'s desktop', () => received(b, 'bea').some((m) => m.text === MARKUP));
+		assert.strictEqual(received(b, 'bea').find((m) => m.text === MARKUP).from, 'bogie');
+		let au = audits(b, 'message.send').filter((l) => l.source === 'desktop');
+		assert.ok(au.some((l) => l.outcome === 'grant' && l.user === 'bogie' && l.detail.to === 'bea'), JSON.stringify(au));
+		assert.ok(!JSON.stringify(au).includes('bold'), 'the text is not audited');
+		// 2. blocked by bea: 403 with the reason
+		assert.strictEqual((await req(b, bea, 'POST', '/api/messages/blocks', { user: 'bogie' })).status, 200);
+		a = await ask('bogie', { id: ++id, to: 'bea', text: 'let me in' });
+		assert.strictEqual(a.status, 403, JSON.stringify(a));
+		assert.match(a.error, /does not accept your messages/);
+		// 3. bad input: no such user, empty text, a bad id
+		a = await ask('bogie', { id: ++id, to: 'nobody', text: 'x' });
+		assert.deepStrictEqual([a.status, a.error], [404, 'no such user']);
+		// 4. the rate limit (burst 3: four attempts above), with retry_s
+		a = await ask('bogie', { id: ++id, to: 'daniel', text: 'flood' });
+		assert.strictEqual(a.status, 429, JSON.stringify(a));
+		assert.match(a.error, /too many messages: try again in \d+ s/);
+		assert.ok(a.retry_s >= 1 && a.retry_s <= 10, JSON.stringify(a));
+		assert.ok(audits(b, 'message.send').some((l) => l.source === 'desktop' && l.outcome === 'deny' && l.detail.reason === 'rate limited'));
+		a = await ask('bea', { id: 'x', to: 'bogie', text: 'x' });
+		assert.deepStrictEqual([a.id, a.status], [-1, 400]);
+		// 5. a demo desktop may write to admins only
+		const d = await lib.demo(b, 'demo-homelab');
+		await ready(b, d);
+		a = await ask(d.user, { id: 1, to: 'bogie', text: 'hi member' });
+		assert.strictEqual(a.status, 403, JSON.stringify(a));
+		assert.match(a.error, /demo identities may write to admins only/);
+		a = await ask(d.user, { id: 2, to: 'daniel', text: 'hi admin' });
+		assert.strictEqual(a.status, 201, JSON.stringify(a));
+		await lib.stopBroker(b);
 	},
 
 	async offline() {
