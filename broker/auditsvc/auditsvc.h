@@ -71,7 +71,8 @@ int auditsvc_report(struct auditsvc *a, const struct auditsvc_report_req *rq, js
                     struct ab_err *err);
 
 /*
- * A query for the admin socket (argoboxctl audit query): `params` is an object of the query
+ * A query for the admin socket (argoboxctl audit query) and POST /api/admin/audit/query:
+ * `params` is an object of the query
  * API's parameters as strings (from, to, user, role, source, event, outcome, q, limit, cursor,
  * order; docs/audit.md), asked for by by_user from source. Audited as admin.audit.query: grant
  * with the filters and the count, deny with the reason. -EINVAL (bad input, err says which),

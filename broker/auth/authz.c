@@ -105,6 +105,7 @@ const struct authz_route_example authz_routes[] = {
     {"POST", "/api/services/{user}/diag", AUTHZ_SERVICES},
     {"POST", "/api/services/{user}/restart", AUTHZ_SERVICES},
     {"GET", "/api/admin/audit", AUTHZ_ADMIN_READ},
+    {"POST", "/api/admin/audit/query", AUTHZ_ADMIN_READ},
     {"GET", "/api/admin/audit/tail", AUTHZ_ADMIN_READ},
     {"GET", "/api/admin/audit/status", AUTHZ_ADMIN_READ},
     {"POST", "/api/admin/services/reload", AUTHZ_ADMIN_WRITE},

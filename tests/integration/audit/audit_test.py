@@ -172,6 +172,35 @@ def case_api(tmp):
     check(audit_lines(b, "http.headers", answer="connection closed"),
           "the 10 MB filter's refusal is audited (http.headers, connection closed)")
     check(audit_lines(b, "http.headers", path="/api/admin/audit"), "the 40 KB one too (with its path)")
+    # the same query with its parameters in a JSON body (POST /api/admin/audit/query): a 10 MB
+    # filter there is a clear 413, a long one a 400 naming the bound, and each is audited
+    def post_query(body):
+        c = http.client.HTTPConnection("127.0.0.1", b.port, timeout=30)
+        c.request("POST", "/api/admin/audit/query", body=body,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, json.loads(data) if data.startswith(b"{") else data
+    st, page = post_query(json.dumps({"event": "desktop.connect", "limit": "3"}))
+    check(st == 200 and page["count"] == len(page["events"]) <= 3 and
+          all(e["event"].startswith("desktop.connect") for e in page["events"]),
+          f"POST query: {st} {str(page)[:200]}")
+    check(audit_lines(b, "admin.audit.query", count=page["count"]),
+          "POST query audited (admin.audit.query grant with the count)")
+    st, body = post_query(json.dumps({"q": "y" * (10 << 20)}))
+    check(st == 413 and "too large" in body["error"], f"POST 10 MB filter: {st} {str(body)[:120]}")
+    st, body = post_query(json.dumps({"q": "x" * 300}))
+    check(st == 400 and "at most 256 bytes" in body["error"], f"POST 300-byte filter: {st} {body}")
+    check(any(l["outcome"] == "deny" and "256 bytes" in l["detail"]["reason"]
+              for l in audit_lines(b, "admin.audit.query")), "the refusal audited with its reason")
+    for bad_body, why in [("not json", "JSON object"), ("[1]", "JSON object"),
+                          (json.dumps({"format": "csv"}), "exports"),
+                          (json.dumps({"limit": 5}), "string"),
+                          (json.dumps({"bogus": "1"}), "unknown")]:
+        st, body = post_query(bad_body)
+        check(st == 400 and why in body["error"], f"POST {bad_body[:30]}: {st} {body}")
+    print("PASS: POST /api/admin/audit/query (200, 413 for 10 MB, 400s, audited)")
     # the live tail (server-sent events): an event reaches it within a second
     s = socket.create_connection(("127.0.0.1", b.port), timeout=5)
     s.sendall(b"GET /api/admin/audit/tail?event=desktop.connect HTTP/1.1\r\nHost: x\r\n\r\n")
