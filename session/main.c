@@ -35,6 +35,7 @@
 #include "control.h"
 #include "landlock.h"
 #include "supervise.h"
+#include "ab_jpeg.h"
 #include "thumb.h"
 #include "vnc.h"
 #include "xvfb.h"
@@ -287,7 +288,7 @@ thumb_answer(void *data, json_t *req)
 	size_t len = 0;
 	int tw = 0, th = 0;
 	if (thumb_scale(&src, width, &rgb, &tw, &th, &err) < 0 ||
-	    thumb_jpeg(rgb, tw, th, THUMB_QUALITY, &jpeg, &len, &err) < 0)
+	    ab_jpeg_rgb(rgb, tw, th, THUMB_QUALITY, &jpeg, &len, &err) < 0)
 		return ab_proto_msg("thumb", json_pack("{sIss}", "id", id, "error", err.msg));
 	_cleanup_free_ char *b64 = thumb_base64(jpeg, len);
 	free(jpeg);

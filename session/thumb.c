@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* thumb: a small JPEG of the framebuffer (see thumb.h). */
 #include <errno.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jpeglib.h>
 
 #include "ab_util.h"
 #include "thumb.h"
@@ -50,55 +47,6 @@ thumb_scale(const struct thumb_src *src, int width, uint8_t **ret, int *ret_widt
 	*ret = out;
 	*ret_width = tw;
 	*ret_height = th;
-	return 0;
-}
-
-struct jpeg_fail {
-	struct jpeg_error_mgr mgr;
-	jmp_buf jmp;
-	char msg[JMSG_LENGTH_MAX];
-	unsigned char *buf; /* jpeg_mem_dest's, here so a longjmp cannot clobber it */
-	unsigned long len;
-};
-
-static void
-jpeg_fail_exit(j_common_ptr cinfo)
-{
-	struct jpeg_fail *f = (struct jpeg_fail *)cinfo->err;
-	f->mgr.format_message(cinfo, f->msg);
-	longjmp(f->jmp, 1);
-}
-
-int
-thumb_jpeg(const uint8_t *rgb, int w, int h, int quality, unsigned char **ret, size_t *ret_len,
-           struct ab_err *err)
-{
-	struct jpeg_compress_struct c;
-	struct jpeg_fail f = {.buf = NULL};
-	c.err = jpeg_std_error(&f.mgr);
-	f.mgr.error_exit = jpeg_fail_exit;
-	if (setjmp(f.jmp)) {
-		jpeg_destroy_compress(&c);
-		free(f.buf);
-		return ab_err_set(err, EIO, "jpeg: %s", f.msg);
-	}
-	jpeg_create_compress(&c);
-	jpeg_mem_dest(&c, &f.buf, &f.len);
-	c.image_width = (JDIMENSION)w;
-	c.image_height = (JDIMENSION)h;
-	c.input_components = 3;
-	c.in_color_space = JCS_RGB;
-	jpeg_set_defaults(&c);
-	jpeg_set_quality(&c, AB_MAX(1, AB_MIN(100, quality)), TRUE);
-	jpeg_start_compress(&c, TRUE);
-	while (c.next_scanline < c.image_height) {
-		JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
-		jpeg_write_scanlines(&c, &row, 1);
-	}
-	jpeg_finish_compress(&c);
-	jpeg_destroy_compress(&c);
-	*ret = f.buf;
-	*ret_len = f.len;
 	return 0;
 }
 

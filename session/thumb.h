@@ -34,9 +34,7 @@ struct thumb_src {
 int thumb_scale(const struct thumb_src *src, int width, uint8_t **ret, int *ret_width,
                 int *ret_height, struct ab_err *err);
 
-/* RGB (w x h) to a JPEG of `quality` (1..100), in a new buffer (*ret, free()). */
-int thumb_jpeg(const uint8_t *rgb, int w, int h, int quality, unsigned char **ret, size_t *ret_len,
-               struct ab_err *err);
+/* The JPEG of a thumbnail: ab_jpeg_rgb() (lib/jpeg). */
 
 /* Base64 (RFC 4648, padded) of len bytes, NUL-terminated, malloc'ed. */
 char *thumb_base64(const void *data, size_t len);

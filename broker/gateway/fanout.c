@@ -2,16 +2,15 @@
 /* fanout: one upstream RFB connection, encoded once, served to many viewers (see fanout.h). */
 #include <errno.h>
 #include <libwebsockets.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <jpeglib.h>
 #include <zlib.h>
 
+#include "ab_jpeg.h"
 #include "ab_log.h"
 #include "ab_sock.h"
 #include "ab_util.h"
@@ -136,52 +135,6 @@ rect_rgb(const struct fanout_fb *fb, int x, int y, int w, int h)
 	return rgb;
 }
 
-struct jpeg_fail {
-	struct jpeg_error_mgr mgr;
-	jmp_buf jmp;
-	unsigned char *buf; /* jpeg_mem_dest's, here so a longjmp cannot clobber it */
-	unsigned long len;
-};
-
-static void
-jpeg_fail_exit(j_common_ptr cinfo)
-{
-	longjmp(((struct jpeg_fail *)cinfo->err)->jmp, 1);
-}
-
-/* JPEG of w x h RGB bytes at FANOUT_JPEG_Q into *out (new), or -EIO. */
-static int
-jpeg_rgb(const uint8_t *rgb, int w, int h, unsigned char **out, size_t *out_len)
-{
-	struct jpeg_compress_struct c;
-	struct jpeg_fail f = {.buf = NULL};
-	c.err = jpeg_std_error(&f.mgr);
-	f.mgr.error_exit = jpeg_fail_exit;
-	if (setjmp(f.jmp)) {
-		jpeg_destroy_compress(&c);
-		free(f.buf);
-		return -EIO;
-	}
-	jpeg_create_compress(&c);
-	jpeg_mem_dest(&c, &f.buf, &f.len);
-	c.image_width = (JDIMENSION)w;
-	c.image_height = (JDIMENSION)h;
-	c.input_components = 3;
-	c.in_color_space = JCS_RGB;
-	jpeg_set_defaults(&c);
-	jpeg_set_quality(&c, FANOUT_JPEG_Q, TRUE);
-	jpeg_start_compress(&c, TRUE);
-	while (c.next_scanline < c.image_height) {
-		JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
-		jpeg_write_scanlines(&c, &row, 1);
-	}
-	jpeg_finish_compress(&c);
-	jpeg_destroy_compress(&c);
-	*out = f.buf;
-	*out_len = f.len;
-	return 0;
-}
-
 /* One deflate stream, reset for every rectangle (the viewer resets its stream 0 too). */
 static z_stream zs;
 static bool zs_ready;
@@ -230,7 +183,7 @@ tight_one(const struct fanout_fb *fb, int x, int y, int w, int h, bool jpeg, str
 	if (jpeg && colors > FANOUT_MAX_COLORS && w * h >= 1024) {
 		unsigned char *j = NULL;
 		size_t jlen = 0;
-		if (jpeg_rgb(rgb, w, h, &j, &jlen) == 0) {
+		if (ab_jpeg_rgb(rgb, w, h, FANOUT_JPEG_Q, &j, &jlen, NULL) == 0) {
 			buf_u8(out, 0x90);
 			buf_clen(out, jlen);
 			buf_put(out, j, jlen);
