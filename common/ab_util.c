@@ -3,6 +3,7 @@
 #include "ab_err.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -371,4 +372,25 @@ ab_utf8_valid(const char *s, size_t len)
 		p += n + 1;
 	}
 	return true;
+}
+
+void
+ab_spawnattr_init_clean(posix_spawnattr_t *at)
+{
+	posix_spawnattr_init(at);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(at, &none);
+	posix_spawnattr_setsigdefault(at, &all);
+	posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+	                                 POSIX_SPAWN_SETSIGDEF);
+}
+
+void
+ab_unblock_signals(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <sys/types.h>
 
 #define AB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -90,6 +91,14 @@ int ab_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
 /* ab_read_file() of /proc/<pid>/<what> ("stat", "cgroup", "cmdline", ...). */
 int ab_read_proc(pid_t pid, const char *what, size_t max, char **ret_data, size_t *ret_len,
                  struct ab_err *err);
+
+/*
+ * posix_spawnattr_init(at) for a child in a session of its own with every signal unblocked
+ * and at its default disposition (whatever the broker blocks or ignores).
+ */
+void ab_spawnattr_init_clean(posix_spawnattr_t *at);
+/* In a forked child before exec: unblocks every signal (the parent's mask is inherited). */
+void ab_unblock_signals(void);
 
 /* mkdir -p with `mode` for the directories it creates. */
 int ab_mkdir_p(const char *path, mode_t mode, struct ab_err *err);

@@ -164,9 +164,7 @@ supervise_start(struct supervise *s, struct ab_err *err)
 		 * stored one (SIGTERM: it exits as on a normal stop) */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 			_exit(127);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		ab_unblock_signals();
 		signal(SIGPIPE, SIG_DFL);
 		for (size_t i = 0; s->env[i]; i++)
 			putenv(s->env[i]);

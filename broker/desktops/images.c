@@ -264,14 +264,7 @@ build_spawn(struct images *im, struct image *i, struct ab_err *err)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	posix_spawnattr_init(&at);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-	                                  POSIX_SPAWN_SETSIGDEF);
+	ab_spawnattr_init_clean(&at);
 	/* the broker's environment (SUITE, MIRROR, EXTRA_PACKAGES, ...) plus the programs */
 	size_t n = 0;
 	while (environ[n])

@@ -279,9 +279,7 @@ spawn_helper(struct files *f, const char *dir, json_t *cfg, char *status, size_t
 		if (fork() == 0) {
 			if (dup2(cp[0], 3) < 0 || dup2(sp[1], 4) < 0)
 				_exit(127);
-			sigset_t none;
-			sigemptyset(&none);
-			sigprocmask(SIG_SETMASK, &none, NULL);
+			ab_unblock_signals();
 			execv(argv[0], (char *const *)argv);
 			_exit(127);
 		}

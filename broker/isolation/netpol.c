@@ -795,6 +795,34 @@ count_only(struct batch *bt, struct nftnl_rule *r, const char *kind)
 	batch_rule(bt, r, comment);
 }
 
+/*
+ * What the forward and input chains share after their address checks: DNS only to the
+ * configured resolver (every other DNS dropped and counted) unless admin, then the user's
+ * services set accepted.
+ */
+static void
+rules_dns_services(struct batch *bt, const char *chain, const struct netpol *np,
+                   const struct netpol_user *u, bool admin)
+{
+	static const uint8_t dns_protos[] = {IPPROTO_UDP, IPPROTO_TCP};
+	struct netpol_cidr resolver = {np->resolver, 32};
+	struct nftnl_rule *x;
+	for (size_t i = 0; !admin && np->resolver && i < 2; i++) {
+		x = rule_new(bt, chain);
+		m_addr(x, 16, resolver);
+		m_port(x, dns_protos[i], 53);
+		accept_(bt, x);
+	}
+	for (size_t i = 0; !admin && i < 2; i++) {
+		x = rule_new(bt, chain);
+		m_port(x, dns_protos[i], 53);
+		drop(bt, x, "dns");
+	}
+	x = rule_new(bt, chain);
+	m_service_set(x, u->user);
+	accept_(bt, x);
+}
+
 static int
 program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err)
 {
@@ -807,7 +835,6 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 		return r;
 	bool admin = u->role == RUNTIME_ROLE_ADMIN;
 	struct netpol_cidr subnet = {net, 30};
-	struct netpol_cidr resolver = {np->resolver, 32};
 	struct batch bt = {0};
 	batch_start(&bt, np, u->n_services);
 	batch_table(&bt);
@@ -854,23 +881,7 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 	x = rule_new(&bt, fwd);
 	m_addr(x, 16, np->pool);
 	drop_quiet(&bt, x); /* counted as "inter-user" in the count chain */
-	static const uint8_t dns_protos[] = {IPPROTO_UDP, IPPROTO_TCP};
-	if (!admin) {
-		for (size_t i = 0; np->resolver && i < 2; i++) {
-			x = rule_new(&bt, fwd);
-			m_addr(x, 16, resolver);
-			m_port(x, dns_protos[i], 53);
-			accept_(&bt, x);
-		}
-		for (size_t i = 0; i < 2; i++) {
-			x = rule_new(&bt, fwd);
-			m_port(x, dns_protos[i], 53);
-			drop(&bt, x, "dns");
-		}
-	}
-	x = rule_new(&bt, fwd);
-	m_service_set(x, u->user);
-	accept_(&bt, x);
+	rules_dns_services(&bt, fwd, np, u, admin);
 	if (admin) {
 		accept_(&bt, rule_new(&bt, fwd));
 	} else if (u->role == RUNTIME_ROLE_MEMBER) {
@@ -893,22 +904,7 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 	x = rule_new(&bt, in);
 	m_ipv4(x, NFT_CMP_NEQ);
 	drop(&bt, x, "non-ipv4");
-	if (!admin) {
-		for (size_t i = 0; np->resolver && i < 2; i++) {
-			x = rule_new(&bt, in);
-			m_addr(x, 16, resolver);
-			m_port(x, dns_protos[i], 53);
-			accept_(&bt, x);
-		}
-		for (size_t i = 0; i < 2; i++) {
-			x = rule_new(&bt, in);
-			m_port(x, dns_protos[i], 53);
-			drop(&bt, x, "dns");
-		}
-	}
-	x = rule_new(&bt, in);
-	m_service_set(x, u->user);
-	accept_(&bt, x);
+	rules_dns_services(&bt, in, np, u, admin);
 	if (admin)
 		accept_(&bt, rule_new(&bt, in));
 	drop(&bt, rule_new(&bt, in), "host-port");

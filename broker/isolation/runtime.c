@@ -748,9 +748,7 @@ start_shim(struct runtime *rt, const char *sock_path, struct ab_err *err)
 		if (pid == 0) {
 			if (dup2(lfd, 3) < 0)
 				_exit(127);
-			sigset_t none;
-			sigemptyset(&none);
-			sigprocmask(SIG_SETMASK, &none, NULL);
+			ab_unblock_signals();
 			execv(argv[0], (char *const *)argv);
 			_exit(127);
 		}
