@@ -157,6 +157,10 @@ struct conn {
 	void *bctx;
 	char buser[64], brole[16];
 	bool answered; /* respond() ran for this request */
+	/* a POST/PUT/PATCH without Content-Length or Transfer-Encoding: its connection closes
+	 * after the answer (lws would otherwise wait out its timeout for a body, 5 s or more,
+	 * before it honours "Connection: close" or reads the next request) */
+	bool close_after;
 	struct http_response resp;
 	size_t sent;
 	struct http_stream stream_handle; /* a streamed response's wake handle */
@@ -360,6 +364,7 @@ conn_http_reset(struct conn *c)
 	c->body = NULL;
 	c->body_len = 0;
 	c->body_too_big = false;
+	c->close_after = false;
 	c->sent = 0;
 	c->answered = false;
 	c->stream_handle.wsi = NULL;
@@ -578,6 +583,15 @@ static const struct {
 };
 
 /* Writes the response headers, then the body from the writable callback. Returns -1 to close. */
+/* The end of an answer: lws's transaction completion, or the close a bodiless POST needs. */
+static int
+transaction_done(struct lws *wsi, const struct conn *c)
+{
+	if (c && c->close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int
 respond(struct server *s, struct lws *wsi, struct conn *c)
 {
@@ -604,7 +618,7 @@ respond(struct server *s, struct lws *wsi, struct conn *c)
 	if (resp->file) {
 		int n = lws_serve_http_file(wsi, resp->file, resp->content_type, (char *)start,
 		                            (int)(p - start));
-		if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+		if (n < 0 || (n > 0 && transaction_done(wsi, c) < 0))
 			return -1;
 		return 0;
 	}
@@ -621,7 +635,7 @@ respond(struct server *s, struct lws *wsi, struct conn *c)
 		return -1;
 	if (resp->stream) {
 		if (strcmp(c->method, "HEAD") == 0)
-			return lws_http_transaction_completed(wsi) ? -1 : 0;
+			return transaction_done(wsi, c);
 		c->stream_handle.wsi = wsi;
 		if (resp->stream->start)
 			resp->stream->start(resp->stream_ctx, &c->stream_handle);
@@ -629,7 +643,7 @@ respond(struct server *s, struct lws *wsi, struct conn *c)
 		return 0;
 	}
 	if (len == 0 || strcmp(c->method, "HEAD") == 0)
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+		return transaction_done(wsi, c);
 	/*
 	 * lws's transaction timeout counts from the request: a handler that took long (a big
 	 * folder listed over SMB) left the body to a connection already timed out, and the
@@ -1018,7 +1032,7 @@ conn_write_piece(struct lws *wsi, struct conn *c, unsigned char *buf, size_t n, 
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return transaction_done(wsi, c);
 }
 
 /*
@@ -1049,7 +1063,7 @@ conn_sendfile(struct lws *wsi, struct conn *c, struct http_response *r)
 	unsigned char fin[LWS_PRE + 1];
 	if (lws_write(wsi, fin + LWS_PRE, 0, LWS_WRITE_HTTP_FINAL) < 0)
 		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return transaction_done(wsi, c);
 }
 
 /* ---- the protocol callback ---- */
@@ -1115,6 +1129,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 					return http_request_run(s, wsi, c);
 				return 0; /* the body follows */
 			}
+			c->close_after = true;
 		}
 		return http_request_run(s, wsi, c);
 	}
@@ -1197,7 +1212,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		return conn_write_piece(wsi, c, buf, n, c->sent + n == r->body_len);
 	}
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+		return transaction_done(wsi, c);
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (header_overflow) {
