@@ -272,6 +272,15 @@ tight_send_region(rfbClientPtr cl, sraRegionPtr part, int quality)
 }
 
 /*
+ * The first-frame replay is off: with several session tests running at once in CI, a client
+ * given the replayed frame (libvncclient, lossless Tight) hung up at once (session_input,
+ * session_resize, session_hostile failed; all passed with the replay off). Until the cause
+ * is found, every client gets a freshly encoded first frame (0.80x Xvnc's time through the
+ * broker instead of 0.44x).
+ */
+#define VNC_FF_REPLAY 0
+
+/*
  * Sends the cached first frame (the shadow has not changed since it was
  * encoded): its bytes decode in a new client's fresh zlib streams; ours for
  * this client are reset before their next use, and its JPEG areas are lossy
@@ -325,8 +334,9 @@ rfbSendRectEncodingTight(rfbClientPtr cl, int x, int y, int w, int h)
 	/* the whole screen, as a new client's first update asks (with cursor shapes: none drawn) */
 	bool whole = x == 0 && y == 0 && w == v->width && h == v->height &&
 	             cl->enableCursorShapeUpdates && (!vc->refine || sraRgnEmpty(vc->refine));
-	if (whole && v->ff.valid && v->ff.gen == v->fb_gen && v->ff.quality == quality &&
-	    v->ff.compress == cl->tightCompressLevel && v->ff.width == w && v->ff.height == h)
+	if (whole && VNC_FF_REPLAY && v->ff.valid && v->ff.gen == v->fb_gen &&
+	    v->ff.quality == quality && v->ff.compress == cl->tightCompressLevel &&
+	    v->ff.width == w && v->ff.height == h)
 		return ff_replay(cl);
 	vc->recording = whole && tight_enc_pristine(vc->tight);
 	if (vc->recording) {
