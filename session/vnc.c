@@ -98,6 +98,28 @@ write_update_buf(rfbClientPtr cl, const void *data, size_t len)
 }
 
 /*
+ * Appends the header of rectangle (x, y, w, h) in `encoding` to cl's update buffer, sending
+ * the buffer first when the header and `reserve` more bytes would not fit; *ret gets the
+ * header as sent. false: the client is gone.
+ */
+static bool
+put_rect_header(rfbClientPtr cl, int x, int y, int w, int h, int32_t encoding, int reserve,
+                rfbFramebufferUpdateRectHeader *ret)
+{
+	if (cl->ublen + sz_rfbFramebufferUpdateRectHeader + reserve > UPDATE_BUF_SIZE &&
+	    !rfbSendUpdateBuf(cl))
+		return false;
+	ret->r.x = Swap16IfLE(x);
+	ret->r.y = Swap16IfLE(y);
+	ret->r.w = Swap16IfLE(w);
+	ret->r.h = Swap16IfLE(h);
+	ret->encoding = Swap32IfLE(encoding);
+	memcpy(cl->updateBuf + cl->ublen, ret, sz_rfbFramebufferUpdateRectHeader);
+	cl->ublen += sz_rfbFramebufferUpdateRectHeader;
+	return true;
+}
+
+/*
  * libvncserver's rfbSendFramebufferUpdate() calls this for every ZRLE
  * rectangle; this definition, which the dynamic linker prefers to the
  * library's (as rfbPeekExactTimeout above), encodes with zrle.c. ZYWRLE
@@ -145,17 +167,9 @@ rfbSendRectEncodingZRLE(rfbClientPtr cl, int x, int y, int w, int h)
 	rfbStatRecordEncodingSent(cl, rfbEncodingZRLE,
 	                          sz_rfbFramebufferUpdateRectHeader + sz_rfbZRLEHeader + (int)len,
 	                          w * h * f.bytes_pp);
-	if (cl->ublen + sz_rfbFramebufferUpdateRectHeader + sz_rfbZRLEHeader > UPDATE_BUF_SIZE &&
-	    !rfbSendUpdateBuf(cl))
-		return FALSE;
 	rfbFramebufferUpdateRectHeader rect;
-	rect.r.x = Swap16IfLE(x);
-	rect.r.y = Swap16IfLE(y);
-	rect.r.w = Swap16IfLE(w);
-	rect.r.h = Swap16IfLE(h);
-	rect.encoding = Swap32IfLE(rfbEncodingZRLE);
-	memcpy(cl->updateBuf + cl->ublen, &rect, sz_rfbFramebufferUpdateRectHeader);
-	cl->ublen += sz_rfbFramebufferUpdateRectHeader;
+	if (!put_rect_header(cl, x, y, w, h, rfbEncodingZRLE, sz_rfbZRLEHeader, &rect))
+		return FALSE;
 	rfbZRLEHeader hdr;
 	hdr.length = Swap32IfLE((uint32_t)len);
 	memcpy(cl->updateBuf + cl->ublen, &hdr, sz_rfbZRLEHeader);
@@ -204,17 +218,9 @@ tight_emit(void *data, int x, int y, int w, int h, enum tight_kind kind, const u
 	struct vnc_client *vc = cl->clientData;
 	rfbStatRecordEncodingSent(cl, rfbEncodingTight,
 	                          sz_rfbFramebufferUpdateRectHeader + (int)len, w * h * 4);
-	if (cl->ublen + sz_rfbFramebufferUpdateRectHeader > UPDATE_BUF_SIZE &&
-	    !rfbSendUpdateBuf(cl))
-		return false;
 	rfbFramebufferUpdateRectHeader rect;
-	rect.r.x = Swap16IfLE(x);
-	rect.r.y = Swap16IfLE(y);
-	rect.r.w = Swap16IfLE(w);
-	rect.r.h = Swap16IfLE(h);
-	rect.encoding = Swap32IfLE(rfbEncodingTight);
-	memcpy(cl->updateBuf + cl->ublen, &rect, sz_rfbFramebufferUpdateRectHeader);
-	cl->ublen += sz_rfbFramebufferUpdateRectHeader;
+	if (!put_rect_header(cl, x, y, w, h, rfbEncodingTight, 0, &rect))
+		return false;
 	if (!write_update_buf(cl, bytes, len))
 		return false;
 	if (vc->recording) {
