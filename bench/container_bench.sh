@@ -54,12 +54,6 @@ start_one() { # start_one USER INDEX -> prints the runtime's create->ready ms
 		>/dev/null 2>&1 || return 1
 	users+=("$u")
 }
-stats() { # stats < numbers -> "median p95" (nearest rank)
-	sort -n | awk '{a[NR] = $1} END {if (!NR) {print "n/a n/a"; exit}
-		m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.95 + 0.999)]; if (p == "") p = a[NR]
-		printf "%s %s\n", m, p}'
-}
-now_us() { date +%s%6N; }
 
 # 1. Creation to ready, sequential, each desktop stopped before the next.
 e2e=()

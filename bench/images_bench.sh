@@ -78,12 +78,6 @@ start_one() { # start_one USER INDEX IMAGE|host
 		--geometry 1280x800 -- /opt/argobox/argobox-wm >/dev/null 2>&1 || return 1
 	users+=("$u")
 }
-stats() { # stats < numbers -> "median p95" (nearest rank)
-	sort -n | awk '{a[NR] = $1} END {if (!NR) {print "n/a n/a"; exit}
-		m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.95 + 0.999)]; if (p == "") p = a[NR]
-		printf "%s %s\n", m, p}'
-}
-now_us() { date +%s%6N; }
 first_frame() { # first_frame USER: ms from the start command to a first full frame
 	local u=$1 t0 t1
 	t0=$(now_us)

@@ -10,6 +10,14 @@
 AB_SOURCE_DIR=${AB_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 AB_BUILD_DIR=${AB_BUILD_DIR:-$AB_SOURCE_DIR/build}
 . "$AB_SOURCE_DIR/tests/lib/sh/lib.sh"
+# stats < NUMBERS: "MEDIAN P95" (nearest rank; "n/a n/a" when there are none)
+stats() {
+	sort -n | awk '{a[NR] = $1} END {if (!NR) {print "n/a n/a"; exit}
+		m = a[int((NR + 1) / 2)]; p = a[int(NR * 0.95 + 0.999)]; if (p == "") p = a[NR]
+		printf "%s %s\n", m, p}'
+}
+# now_us: microseconds since the epoch
+now_us() { date +%s%6N; }
 skip() {
 	echo "${0##*/}: $*" >&2
 	exit 1
