@@ -690,6 +690,13 @@ ab_app_run(struct ab_app *app)
 		if (app->dirty)
 			app_paint(app);
 		XFlush(app->dpy);
+		/*
+		 * Painting makes round trips (cairo, properties) that can read events off the
+		 * socket into Xlib's queue: poll() would not see them and the app would sleep on
+		 * them (a broker's answer arriving during the first paint went unread).
+		 */
+		if (XEventsQueued(app->dpy, QueuedAlready) > 0)
+			continue;
 		int r = ab_loop_poll_once(app->loop, -1);
 		if (r < 0 && r != -EINTR)
 			return r;
