@@ -70,15 +70,16 @@ int tight_encode(struct tight_enc *e, const uint8_t *px, size_t stride, int x, i
 
 /*
  * True when no zlib stream of e holds history the client shares: what e
- * encodes now decodes in a client whose streams are fresh (or reset), so the
- * bytes may be replayed to another new client (vnc.c's first frame cache).
+ * encodes now decodes in a client whose streams are fresh (or reset).
  */
 bool tight_enc_pristine(const struct tight_enc *e);
 
 /*
  * The client's zlib streams are in a state e does not know (it was sent
- * bytes of another encoder): every stream is reset before its next use, and
- * that rectangle's compression control tells the client to reset its own.
+ * bytes of another encoder), or what e encodes next must decode whatever
+ * they hold (vnc.c's first-frame cache): every stream is reset before its
+ * next use, and that rectangle's compression control tells the client to
+ * reset its own.
  */
 void tight_enc_reset_streams(struct tight_enc *e);
 

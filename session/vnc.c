@@ -278,19 +278,40 @@ tight_send_region(rfbClientPtr cl, sraRegionPtr part, int quality)
 }
 
 /*
- * The first-frame replay is off: with several session tests running at once in CI, a client
- * given the replayed frame (libvncclient, lossless Tight) hung up at once (session_input,
- * session_resize, session_hostile failed; all passed with the replay off). Until the cause
- * is found, every client gets a freshly encoded first frame (0.80x Xvnc's time through the
- * broker instead of 0.44x).
+ * The first-frame cache. A whole-screen Tight update is recorded with every
+ * zlib stream it uses started afresh (the reset bits of its rectangles'
+ * compression control), so its bytes decode whatever the receiving client's
+ * streams hold: a new client's first update, and also a client's later
+ * non-incremental request for the whole screen (libvncclient sends two
+ * when it connects). Before the resets were recorded, the cache was only
+ * filled by a new encoder, and a replay to a client that had already
+ * decoded a frame went on a stream that client had used without telling it
+ * to reset: its zlib failed and it hung up (session_input, _resize and
+ * _hostile, when load let the first update go out before the second
+ * request arrived). session_test.py replay checks both.
  */
-#define VNC_FF_REPLAY 0
+static void
+ff_note_lossy(struct vnc_client *vc, sraRegionPtr lossy)
+{
+	if (!vc->lossy) {
+		vc->lossy = sraRgnCreate();
+		vc->lossy_recent = sraRgnCreate();
+	}
+	/* the whole screen was sent: only what this frame sent as JPEG is lossy now */
+	sraRgnMakeEmpty(vc->lossy);
+	sraRgnMakeEmpty(vc->lossy_recent);
+	if (lossy) {
+		sraRgnOr(vc->lossy, lossy);
+		sraRgnOr(vc->lossy_recent, lossy);
+	}
+}
 
 /*
- * Sends the cached first frame (the shadow has not changed since it was
- * encoded): its bytes decode in a new client's fresh zlib streams; ours for
- * this client are reset before their next use, and its JPEG areas are lossy
- * for this client too (refined as for any other).
+ * Sends the cached whole-screen frame (the shadow has not changed since it
+ * was encoded, for a client of the same quality and compression level, both
+ * taking our Tight: tight_ours()). Our zlib streams for this client are
+ * reset before their next use, and the frame's JPEG areas are lossy for
+ * this client too (refined as for any other).
  */
 static rfbBool
 ff_replay(rfbClientPtr cl)
@@ -303,15 +324,11 @@ ff_replay(rfbClientPtr cl)
 		return FALSE;
 	tight_enc_reset_streams(vc->tight);
 	v->stats.ff_hits++;
-	if (!sraRgnEmpty(v->ff.lossy)) {
-		if (!vc->lossy) {
-			vc->lossy = sraRgnCreate();
-			vc->lossy_recent = sraRgnCreate();
-		}
-		sraRgnOr(vc->lossy, v->ff.lossy);
-		sraRgnOr(vc->lossy_recent, v->ff.lossy);
+	ab_debug("first frame from the cache: %lld rectangles, %zu bytes (replay %lld)",
+	         v->ff.rects, v->ff.len, v->stats.ff_hits);
+	ff_note_lossy(vc, v->ff.lossy);
+	if (!sraRgnEmpty(v->ff.lossy))
 		refine_arm(v);
-	}
 	return TRUE;
 }
 
@@ -340,17 +357,16 @@ rfbSendRectEncodingTight(rfbClientPtr cl, int x, int y, int w, int h)
 	/* the whole screen, as a new client's first update asks (with cursor shapes: none drawn) */
 	bool whole = x == 0 && y == 0 && w == v->width && h == v->height &&
 	             cl->enableCursorShapeUpdates && (!vc->refine || sraRgnEmpty(vc->refine));
-	if (whole && VNC_FF_REPLAY && v->ff.valid && v->ff.gen == v->fb_gen &&
-	    v->ff.quality == quality && v->ff.compress == cl->tightCompressLevel &&
-	    v->ff.width == w && v->ff.height == h)
+	if (whole && v->ff.valid && v->ff.gen == v->fb_gen && v->ff.quality == quality &&
+	    v->ff.compress == cl->tightCompressLevel && v->ff.width == w && v->ff.height == h)
 		return ff_replay(cl);
-	vc->recording = whole && tight_enc_pristine(vc->tight);
+	vc->recording = whole;
 	if (vc->recording) {
 		v->ff.valid = false;
 		v->ff.len = 0;
 		v->ff.rects = 0;
-		if (vc->lossy)
-			sraRgnMakeEmpty(vc->lossy);
+		tight_enc_reset_streams(vc->tight); /* decodable after any history (above) */
+		ff_note_lossy(vc, NULL);
 	}
 	sraRegionPtr all = sraRgnCreateRect(x, y, x + w, y + h);
 	bool ok = true;

@@ -931,11 +931,161 @@ def t_drag():
         print("ok: window jumps of %s px went out as CopyRect" % far)
 
 
+class TightClient(RawRfb):
+    """A raw RFB client that asks for Tight and keeps every rectangle's bytes as sent, decoding
+    its zlib data with four streams of its own as a Tight client must (reset bits honoured):
+    a server that sends data on a stream the client's history does not match makes zlib fail
+    here, as it made libvncclient hang up."""
+
+    def __init__(self, path, encs, pixel_format=None):
+        super().__init__(path)
+        self.handshake()
+        self.tpixel = 3
+        if pixel_format:
+            bpp, depth, rmax, gmax, bmax, rs, gs, bs = pixel_format
+            self.s.sendall(struct.pack(">BxxxBBBBHHHBBBxxx", 0, bpp, depth, 0, 1, rmax, gmax,
+                                       bmax, rs, gs, bs))
+            self.tpixel = bpp // 8
+        self.set_encodings(encs)
+        self.z = [None] * 4
+        self.zlib_rects = 0
+
+    def compact(self):
+        n, shift, raw = 0, 0, b""
+        for _ in range(3):
+            b = self.read(1)
+            raw += b
+            n |= (b[0] & 0x7f) << shift
+            shift += 7
+            if not b[0] & 0x80:
+                break
+        return n, raw
+
+    def tight_rect(self, w, h):
+        import zlib
+        ctl = self.read(1)[0]
+        body = bytes([ctl])
+        for i in range(4):
+            if ctl & (1 << i):
+                self.z[i] = None
+        kind = ctl >> 4
+        if kind == 8:
+            return body + self.read(self.tpixel)
+        if kind == 9:
+            n, raw = self.compact()
+            return body + raw + self.read(n)
+        check(kind < 8, "a valid Tight compression control (%#x)" % ctl)
+        stream, filt = kind & 3, 0
+        if kind & 4:
+            filt = self.read(1)[0]
+            body += bytes([filt])
+        size = w * h * self.tpixel
+        if filt == 1:
+            n = self.read(1)[0] + 1
+            body += bytes([n - 1]) + self.read(n * self.tpixel)
+            size = (w + 7) // 8 * h if n == 2 else w * h
+        if size < 12:
+            return body + self.read(size)
+        n, raw = self.compact()
+        data = self.read(n)
+        if self.z[stream] is None:
+            self.z[stream] = zlib.decompressobj()
+        try:
+            out = self.z[stream].decompress(data)
+        except zlib.error as e:
+            fail("zlib stream %d does not decode (%s): the server used history this client "
+                 "does not have" % (stream, e))
+        self.zlib_rects += 1
+        check(len(out) == size, "zlib stream %d gave the rectangle's %d bytes (%d)"
+              % (stream, size, len(out)))
+        return body + raw + data
+
+    def update(self, x=0, y=0, w=None, h=None):
+        """Asks for a non-incremental update of the rectangle (the whole screen by default)
+        and returns its Tight rectangles as (header, bytes) in order."""
+        w, h = w or self.w, h or self.h
+        self.s.sendall(struct.pack(">BBHHHH", 3, 0, x, y, w, h))
+        while True:
+            t = self.read(1)[0]
+            if t == 0:
+                break
+            check(t == 2, "only updates and bells before the update (got type %d)" % t)
+        self.read(1)
+        n = struct.unpack(">H", self.read(2))[0]
+        rects = []
+        while n == 0xffff or len(rects) < n:
+            hdr = self.read(12)
+            rx, ry, rw, rh, e = struct.unpack(">HHHHi", hdr)
+            if e == -224:  # LastRect
+                break
+            if e == 7:
+                rects.append((hdr, self.tight_rect(rw, rh)))
+            elif e == -239:  # RichCursor: pixels and mask
+                self.read(rw * rh * (4 if self.tpixel == 3 else self.tpixel) +
+                          (rw + 7) // 8 * rh)
+                n -= n != 0xffff
+            elif e == -223:
+                n -= n != 0xffff
+            else:
+                fail("unexpected rectangle encoding %d" % e)
+        return rects
+
+
+def t_replay():
+    """The first-frame cache: a second client of the same format gets the first client's
+    whole-screen frame byte for byte; every client decodes what it is sent, also when it asks
+    for the whole screen again (libvncclient does; the replay used to break its zlib
+    streams); a client of another pixel format, or another quality, gets its own encoding."""
+    with Session() as s:
+        s.expect("READY")
+        s.vnc("wait-pixel", 50, 50, "ff0000", "wait-pixel", 150, 50, "00ff00",
+              "wait-pixel", 100, 150, "0000ff")
+        replays = lambda: len(re.findall(r"first frame from the cache", s.log()))
+        novnc = [7, -224, -239, -256 + 2, -32 + 6]  # Tight, LastRect, cursor, compress 2, q 6
+        a = TightClient(s.rfb, novnc)
+        before = replays()
+        fa = a.update()
+        check(len(fa) > 0, "the first client gets Tight rectangles (%d)" % len(fa))
+        check(replays() == before, "the first client's frame is freshly encoded")
+        b = TightClient(s.rfb, novnc)
+        fb = b.update()
+        wait_for(lambda: replays() == before + 1, "the second client's replay in the log")
+        check(fb == fa, "the replay is byte-identical to the first client's fresh encoding "
+              "(%d and %d rectangles)" % (len(fb), len(fa)))
+        print("ok: a second client gets the first frame from the cache, byte for byte "
+              "(%d rectangles, %d bytes)" % (len(fb), sum(len(h) + len(d) for h, d in fb)))
+        for c, name in ((a, "first"), (b, "second")):
+            again = c.update()
+            check(again == fa, "the %s client's second whole-screen request decodes "
+                  "(the same frame)" % name)
+            used = c.zlib_rects
+            part = c.update(0, 0, 200, 200)
+            check(len(part) > 0 and c.zlib_rects > used,
+                  "a partial update after the replay decodes, zlib data included")
+        check(replays() == before + 3, "whole-screen requests of both clients were replayed "
+              "(%d)" % (replays() - before))
+        print("ok: both clients decode their second whole-screen request (replayed) and a "
+              "fresh update after it")
+        c16 = TightClient(s.rfb, novnc, pixel_format=(16, 16, 31, 63, 31, 11, 5, 0))
+        f16 = c16.update()
+        check(len(f16) > 0 and replays() == before + 3,
+              "a 16 bpp client gets its own encoding, not the replay")
+        lossless = TightClient(s.rfb, novnc[:-1])
+        fl = lossless.update()
+        check(len(fl) > 0 and replays() == before + 3,
+              "a client without a quality level gets its own encoding, not the replay")
+        print("ok: clients of another pixel format or quality get their own encoding")
+        for c in (a, b, c16, lossless):
+            c.close()
+        s.vnc("wait-pixel", 150, 50, "00ff00", "wait-pixel", 100, 150, "0000ff")
+        print("ok: libvncclient (two whole-screen requests at connect) still sees the screen")
+
+
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
          "grow": t_grow, "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
          "clipboard_incr": t_clipboard_incr, "clipboard_ext": t_clipboard_ext,
          "kbd_hint": t_kbd_hint, "scroll": t_scroll,
-         "move": t_move, "drag": t_drag, "format": t_format}
+         "move": t_move, "drag": t_drag, "format": t_format, "replay": t_replay}
 
 if __name__ == "__main__":
     for p in (SESSION, VNCTEST, XPROBE):
