@@ -9,7 +9,9 @@
  * (ARGOBOX_RESTORE_INSTANCE). The text is ~/.local/state/argobox/terminal/<key>.txt
  * ($XDG_STATE_HOME when set), plain UTF-8 lines, at most SBSAVE_MAX_BYTES (the newest lines),
  * written atomically with mode 0600. A window with several tabs keeps one text per tab, in the
- * tabs' order: tab 0 in <key>.txt, tab n (1..SBSAVE_TABS_MAX-1) in <key>.<n>.txt.
+ * tabs' order: tab 0 in <key>.txt, tab n (1..SBSAVE_TABS_MAX-1) in <key>.<n>.txt. What
+ * else comes back with the window — which tab was shown, each tab's title and working
+ * directory — is in <key>.tabs.json (sbsave_meta_*), same directory, same mode.
  */
 #ifndef TERM_SBSAVE_H
 #define TERM_SBSAVE_H
@@ -22,6 +24,15 @@ struct ab_err;
 #define SBSAVE_MAX_BYTES (256u << 10)
 #define SBSAVE_KEY_LEN   17 /* "terminal-" + 8 hex */
 #define SBSAVE_TABS_MAX  16 /* tabs of one window */
+#define SBSAVE_TITLE_MAX 128
+#define SBSAVE_CWD_MAX   4096
+
+/* What a tab gets back besides its text: its title ("" none) and its shell's directory ("" none).
+ */
+struct sbsave_tab {
+	char title[SBSAVE_TITLE_MAX];
+	char cwd[SBSAVE_CWD_MAX];
+};
 
 /* "terminal-" followed by exactly 8 lower-case hex digits. */
 bool sbsave_key_valid(const char *key);
@@ -47,7 +58,25 @@ int sbsave_write(const char *key, int tab, const char *text, size_t len, struct 
  */
 int sbsave_read(const char *key, int tab, char **ret_text, size_t *ret_len, time_t *ret_mtime,
                 struct ab_err *err);
-/* Removes the files of the key's tabs from `from_tab` on (0: the window's, closed by its user). */
+/*
+ * The window's tabs file as JSON text (owned): {"active": A, "tabs": [{"title", "cwd"}...]}.
+ * ntabs 1..SBSAVE_TABS_MAX, active 0..ntabs-1 (asserted).
+ */
+char *sbsave_meta_dump(int active, int ntabs, const struct sbsave_tab *tabs);
+/* Writes text from sbsave_meta_dump() to <key>.tabs.json atomically, 0600. 0 or -errno. */
+int sbsave_meta_write(const char *key, const char *text, struct ab_err *err);
+/*
+ * Reads <key>.tabs.json into tabs[0..SBSAVE_TABS_MAX-1] (not followed when a symlink; at most
+ * 256 KiB). A title with control characters has them replaced by '?'; a cwd that is not an
+ * absolute path is left "". -ENOENT when there is none, -EINVAL naming what is wrong (bad
+ * JSON, "active" out of range, a member of the wrong type); ret_ untouched on failure.
+ */
+int sbsave_meta_read(const char *key, int *ret_active, int *ret_ntabs, struct sbsave_tab *tabs,
+                     struct ab_err *err);
+/*
+ * Removes the files of the key's tabs from `from_tab` on (0: the window's, closed by its user,
+ * its tabs file too).
+ */
 void sbsave_remove(const char *key, int from_tab);
 /* Removes saved texts not modified for max_age seconds (windows no layout will restore). */
 void sbsave_prune(time_t max_age);

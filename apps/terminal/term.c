@@ -75,6 +75,7 @@ struct term {
 	bool save_dirty; /* changed since its text was last saved */
 	bool exited;     /* its program exited: the window reaps the tab */
 	bool activity;   /* output while another tab was shown */
+	char *start_cwd; /* a restored tab's shell starts here (owned), NULL: the home */
 };
 
 /*
@@ -94,6 +95,7 @@ struct term_win {
 	/* scrollback restore (sbsave.h): the window's key, saved every SAVE_MS when changed */
 	char key[SBSAVE_KEY_LEN + 1];
 	struct ab_timer *save_timer;
+	char *meta_saved; /* the tabs file as last written (owned), to write it only on change */
 };
 
 #define TOP(t) (PAD + (t)->win->bar_h)
@@ -333,9 +335,15 @@ term_spawn(struct term *t, struct ab_err *err)
 			shell = pw && pw->pw_shell && pw->pw_shell[0] ? pw->pw_shell : "/bin/sh";
 		if (access(shell, X_OK) < 0)
 			shell = access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+		/* a restored tab: its shell's directory, when it still is one we may enter */
+		const char *cwd = t->start_cwd;
+		if (cwd && chdir(cwd) == 0) {
+			setenv("PWD", cwd, 1);
+		} else if (home) {
+			if (chdir(home) == 0)
+				setenv("PWD", home, 1);
+		}
 		if (home) {
-			if (chdir(home) < 0)
-				(void)0;
 			/* bash: write each command to the history file as it runs */
 			char hist[4096];
 			snprintf(hist, sizeof(hist), "%s/.bash_history", home);
@@ -1202,6 +1210,37 @@ term_save(struct term_win *w, int i)
 	t->save_dirty = false;
 }
 
+/*
+ * Writes the window's tabs file (which tab is shown, each tab's title and its shell's working
+ * directory, read from /proc) when it differs from what was last written.
+ */
+static void
+term_save_meta(struct term_win *w)
+{
+	_cleanup_free_ struct sbsave_tab *tabs = ab_xcalloc((size_t)w->ntabs, sizeof(*tabs));
+	for (int i = 0; i < w->ntabs; i++) {
+		struct term *t = w->tabs[i];
+		snprintf(tabs[i].title, sizeof(tabs[i].title), "%s", t->title);
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)t->child);
+		ssize_t n =
+		    t->child > 0 ? readlink(link, tabs[i].cwd, sizeof(tabs[i].cwd) - 1) : -1;
+		tabs[i].cwd[n > 0 ? n : 0] = '\0';
+		if (n <= 0 && t->start_cwd) /* its shell is gone: where it started */
+			snprintf(tabs[i].cwd, sizeof(tabs[i].cwd), "%s", t->start_cwd);
+	}
+	_cleanup_free_ char *text = sbsave_meta_dump(w->active, w->ntabs, tabs);
+	if (w->meta_saved && strcmp(text, w->meta_saved) == 0)
+		return;
+	struct ab_err err = {0};
+	if (sbsave_meta_write(w->key, text, &err) < 0) {
+		ab_warn("saving the window's tabs: %s", err.msg);
+		return;
+	}
+	free(w->meta_saved);
+	w->meta_saved = TAKE_PTR(text);
+}
+
 static int64_t
 term_save_tick(struct ab_loop *loop, void *data)
 {
@@ -1210,6 +1249,7 @@ term_save_tick(struct ab_loop *loop, void *data)
 		if (w->tabs[i]->save_dirty)
 			term_save(w, i);
 	}
+	term_save_meta(w);
 	return SAVE_MS;
 }
 
@@ -1282,6 +1322,7 @@ term_tab_free(struct term *t)
 	sb_free(&t->sb);
 	free(t->out);
 	free(t->scratch);
+	free(t->start_cwd);
 	free(t);
 }
 
@@ -1387,6 +1428,7 @@ term_tab_close(struct term_win *w, int i)
 	w->active = AB_MAX(0, w->active);
 	term_resize_all(w);
 	term_switch(w, w->active);
+	term_save_meta(w); /* the tabs' places changed with their texts */
 }
 
 /* Closes the tabs whose program exited (deferred from their own pty callback). */
@@ -1513,18 +1555,37 @@ term_main(const struct term_options *opt, struct ab_err *err)
 	}
 	if ((r = ab_app_open(&w->app, &cfg, err)) < 0)
 		goto out;
-	/* a restored window gets back a tab for each saved text, in order */
+	/*
+	 * A restored window gets back a tab for each saved text (or entry of its tabs file), in
+	 * order, each with its title and its shell in its directory, and shows the tab it showed.
+	 */
+	int meta_active = 0, meta_n = 0;
+	_cleanup_free_ struct sbsave_tab *meta = NULL;
+	if (restoring) {
+		struct ab_err merr = {0};
+		meta = ab_xcalloc(SBSAVE_TABS_MAX, sizeof(*meta));
+		if (sbsave_meta_read(w->key, &meta_active, &meta_n, meta, &merr) < 0 &&
+		    merr.code != ENOENT)
+			ab_warn("restoring the tabs of '%s': %s (their texts only)", w->key,
+			        merr.msg);
+	}
 	do {
 		struct term *t = term_tab_new(w, scrollback);
+		int i = w->ntabs;
 		w->tabs[w->ntabs++] = t;
 		if (!restoring)
 			break;
-		if (!term_restore(t, w->ntabs - 1)) {
+		if (!term_restore(t, i) && i >= meta_n) {
 			if (w->ntabs > 1) {
 				w->tabs[--w->ntabs] = NULL;
 				term_tab_free(t);
 			}
 			break;
+		}
+		if (i < meta_n) {
+			snprintf(t->title, sizeof(t->title), "%s", meta[i].title);
+			if (meta[i].cwd[0])
+				t->start_cwd = ab_xstrdup(meta[i].cwd);
 		}
 	} while (w->ntabs < TABS_MAX);
 	term_resize_all(w);
@@ -1532,6 +1593,11 @@ term_main(const struct term_options *opt, struct ab_err *err)
 		if ((r = term_tab_start(w->tabs[i], err)) < 0)
 			goto out;
 	}
+	w->active = meta_active < w->ntabs ? meta_active : 0;
+	term_switch(w, w->active);
+	if (restoring)
+		ab_info("restored %d tab(s) of '%s', showing tab %d", w->ntabs, w->key,
+		        w->active + 1);
 	w->save_timer = ab_loop_timer(w->app.loop, SAVE_MS, term_save_tick, w);
 	r = ab_app_run(&w->app);
 	if (r < 0) {
@@ -1540,6 +1606,7 @@ term_main(const struct term_options *opt, struct ab_err *err)
 		for (int i = 0; i < w->ntabs; i++)
 			term_save(w, i);
 		sbsave_remove(w->key, w->ntabs);
+		term_save_meta(w);
 	} else {
 		sbsave_remove(w->key, 0); /* closed, or its shells exited: nothing to restore */
 	}
@@ -1553,6 +1620,7 @@ out:
 	}
 	ab_app_close(&w->app);
 	termfont_close(&w->font);
+	free(w->meta_saved);
 	free(w);
 	return r;
 }

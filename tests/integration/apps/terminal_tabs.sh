@@ -5,7 +5,8 @@
 # appears; Ctrl+Page Up/Down, Ctrl+Tab, Alt+N and a click on a tab switch; the "+" button adds
 # one and a middle click closes one; the window's title is the shown tab's; each tab's text is
 # saved under the window's key (<key>.txt, <key>.1.txt) and comes back, tab by tab, when the
-# wm restores the layout; Ctrl+Shift+W closes a tab (and its text); `exit` in the last closes
+# wm restores the layout, with each tab's title and working directory (<key>.tabs.json) and the
+# tab that was shown shown again; Ctrl+Shift+W closes a tab (and its text); `exit` in the last closes
 # the window and removes the rest.
 . "$(dirname "$0")/lib.sh"
 export PATH=$APPS:$PATH XDG_DATA_DIRS=$T/share:$S/assets ARGOBOX_APPS=terminal
@@ -80,7 +81,20 @@ xdotool mousemove --window "$W" $((2 * TW3 + 40)) 15 click 2
 wait_for 10 sh -c "[ \$(pgrep -P $APP_PID | wc -l) = 2 ]" || fail "middle click did not close the third tab"
 in_tab 2 "after closing the third tab"
 
-# 4. each tab's text is saved under the window's key, tab by tab
+# 4. each tab's shell in a directory of its own; the second tab shown when the desktop goes
+mkdir -p "$T/dir one" "$T/dir-two"
+type_line "cd '$T/dir-two'"
+xdotool key ctrl+Prior
+in_tab 1 "Ctrl+Page Up before the save"
+type_line "cd '$T/dir one'"
+xdotool key ctrl+Next
+in_tab 2 "Ctrl+Page Down before the save"
+wait_for 15 jq -e --arg a "$T/dir one" --arg b "$T/dir-two" \
+	'.active == 1 and [.tabs[].cwd] == [$a, $b] and .tabs[1].title == "second-tab"' "$D/$KEY.tabs.json" >/dev/null ||
+	fail "the tabs file does not keep the shown tab, titles and directories: $(cat "$D/$KEY.tabs.json")"
+[ "$(stat -c %a "$D/$KEY.tabs.json")" = 600 ] || fail "the tabs file is not 0600"
+
+# 5. each tab's text is saved under the window's key, tab by tab
 wait_file 15 "$D/$KEY.txt" "tab-one-42" || fail "first tab's text not in $D/$KEY.txt"
 wait_file 15 "$D/$KEY.1.txt" "tab-two-56" || fail "second tab's text not in $D/$KEY.1.txt"
 grep -q tab-two-56 "$D/$KEY.txt" && fail "second tab's text in the first tab's file"
@@ -89,7 +103,8 @@ wait_for 10 state_has "[.windows[] | select(.app.class == \"ArgoBoxTerminal\") |
 	fail "the layout does not keep the instance: $(cat "$T/state.json")"
 cp "$T/state.json" "$T/saved.json"
 
-# 5. the desktop goes away and its layout comes back: two tabs, each with its own old text
+# 6. the desktop goes away and its layout comes back: two tabs, each with its own old text,
+# title and directory, the second shown
 kill -9 "$APP_PID" 2>/dev/null || true
 stop_wm
 start_wm --restore "$T/saved.json"
@@ -105,10 +120,22 @@ for f in "$KEY.txt:tab-one-42" "$KEY.1.txt:tab-two-56"; do
 		fail "old text of ${f%%:*} not above the marker: $(tail -5 "$D/${f%%:*}")"
 done
 grep -q tab-two-56 "$D/$KEY.txt" && fail "restore mixed the tabs' texts"
-
-# 6. Ctrl+Shift+W closes the shown tab and its text; exit in the last one closes the window
+[ "$(title)" = second-tab ] || fail "the restored window's title is '$(title)', not the shown tab's 'second-tab'"
 xdotool windowactivate --sync "$W" 2>/dev/null || xdotool windowfocus "$W"
 expect_active "$(printf 0x%x "$W")"
+# pwd_is DIR WHAT: the shown tab's shell is in DIR
+pwd_is() {
+	rm -f "$T/pwd-now"
+	type_line "pwd > $T/pwd-now"
+	wait_file 10 "$T/pwd-now" / || fail "$2: no answer from the shown tab"
+	[ "$(cat "$T/pwd-now")" = "$1" ] || fail "$2: the shown tab's shell is in $(cat "$T/pwd-now"), not $1"
+}
+pwd_is "$T/dir-two" "restored: the second tab shown, in its directory"
+xdotool key ctrl+Prior
+pwd_is "$T/dir one" "restored: the first tab in its directory"
+[ "$(title)" != second-tab ] || fail "the first restored tab has the second's title"
+
+# 7. Ctrl+Shift+W closes the shown tab and its text; exit in the last one closes the window
 xdotool key ctrl+Next # the second tab
 sleep 0.3
 xdotool key ctrl+shift+w
@@ -118,4 +145,5 @@ wait_for 5 sh -c "[ ! -e '$D/$KEY.1.txt' ]" || fail "closed tab's text was kept"
 type_line exit
 wait_for 10 sh -c "! kill -0 $PID2 2>/dev/null" || fail "exit in the last tab did not close the window"
 wait_for 5 sh -c "[ ! -e '$D/$KEY.txt' ]" || fail "closed window's text was kept"
+[ ! -e "$D/$KEY.tabs.json" ] || fail "closed window's tabs file was kept"
 echo "PASS: terminal tabs"

@@ -149,6 +149,86 @@ test_tabs(void **state)
 	assert_int_equal(sbsave_read(key, 0, &got, &len, &when, &err), -ENOENT);
 }
 
+/* The tabs file: round trip, 0600, bad content refused with a message, removed with the window. */
+static void
+test_meta(void **state)
+{
+	(void)state;
+	const char *key = "terminal-0000abcd";
+	struct ab_err err = {0};
+	struct sbsave_tab in[2] = {{.title = "vim \"a b\"", .cwd = "/home/u/dir one"},
+	                           {.title = "", .cwd = ""}};
+	char *text = sbsave_meta_dump(1, 2, in);
+	assert_int_equal(sbsave_meta_write(key, text, &err), 0);
+	free(text);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/.local/state/argobox/terminal/%s.tabs.json", dir, key);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	struct sbsave_tab *out = calloc(SBSAVE_TABS_MAX, sizeof(*out));
+	int active = -1, n = -1;
+	assert_int_equal(sbsave_meta_read(key, &active, &n, out, &err), 0);
+	assert_int_equal(active, 1);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].title, "vim \"a b\"");
+	assert_string_equal(out[0].cwd, "/home/u/dir one");
+	assert_string_equal(out[1].cwd, "");
+	/* bad content: a clear error, the outputs untouched; a relative cwd and control
+	 * characters in a title are neutralised */
+	const struct {
+		const char *json;
+		int ret;
+		const char *msg;
+	} cases[] = {
+	    {"not json", -EINVAL, "line 1"},
+	    {"{\"active\": 2, \"tabs\": [{}, {}]}", -EINVAL, "\"active\""},
+	    {"{\"active\": 0, \"tabs\": []}", -EINVAL, "\"tabs\""},
+	    {"{\"active\": 0, \"tabs\": [{\"cwd\": 3}]}", -EINVAL, "tabs[0]"},
+	    {"{\"active\": 0, \"tabs\": [{\"cwd\": \"../x\", \"title\": \"a\\u001bb\"}]}", 0, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+		fputs(cases[i].json, f);
+		fclose(f);
+		active = n = -1;
+		err = (struct ab_err){0};
+		assert_int_equal(sbsave_meta_read(key, &active, &n, out, &err), cases[i].ret);
+		if (cases[i].msg) {
+			assert_non_null(strstr(err.msg, cases[i].msg));
+			assert_int_equal(active, -1);
+			assert_int_equal(n, -1);
+		}
+	}
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].cwd, "");
+	assert_string_equal(out[0].title, "a?b");
+	/* a symlink in its place is not followed */
+	unlink(path);
+	assert_int_equal(symlink("/etc/hostname", path), 0);
+	assert_int_equal(sbsave_meta_read(key, &active, &n, out, &err), -ELOOP);
+	unlink(path);
+	/* removed with the window's texts, not with a tab's */
+	text = sbsave_meta_dump(0, 1, in);
+	assert_int_equal(sbsave_meta_write(key, text, &err), 0);
+	free(text);
+	sbsave_remove(key, 1);
+	assert_int_equal(access(path, F_OK), 0);
+	/* pruning knows its name */
+	struct timespec ts[2] = {{.tv_sec = time(NULL) - 30 * 86400},
+	                         {.tv_sec = time(NULL) - 30 * 86400}};
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	sbsave_prune(14 * 86400);
+	assert_int_equal(access(path, F_OK), -1);
+	text = sbsave_meta_dump(0, 1, in);
+	assert_int_equal(sbsave_meta_write(key, text, &err), 0);
+	free(text);
+	sbsave_remove(key, 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(sbsave_meta_read(key, &active, &n, out, &err), -ENOENT);
+	free(out);
+}
+
 static void
 test_bounded(void **state)
 {
@@ -206,4 +286,4 @@ test_symlink_and_prune(void **state)
 }
 
 AB_TEST_MAIN_FIXTURE(setup, ab_test_dir_teardown, test_keys, test_paths, test_round_trip, test_tabs,
-                     test_bounded, test_symlink_and_prune)
+                     test_meta, test_bounded, test_symlink_and_prune)
