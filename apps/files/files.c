@@ -40,6 +40,9 @@
 #define TILE_W   124 /* the icon view's tiles */
 #define TILE_H   128
 #define ICON_PX  88 /* the thumbnail or icon in a tile, at most */
+#define JOBS_MAX 8  /* copies and moves running at once */
+#define JOB_H    26 /* a job's progress row, at the bottom of the window */
+#define CANCEL_W 96 /* its "Cancel" button, at the row's right end */
 
 enum thumb_state { THUMB_PENDING, THUMB_READY, THUMB_NONE };
 
@@ -52,6 +55,13 @@ struct thumb_slot {
 };
 
 enum edit_mode { EDIT_NONE, EDIT_RENAME, EDIT_MKDIR };
+
+/* A copy or move running (fscopy.h): its child, watched through its pipe, and its progress. */
+struct files_job {
+	struct fs_copy copy;
+	struct ab_watch *watch;
+	uint64_t done; /* bytes at the target at the last tick */
+};
 
 struct files {
 	struct ab_app app;
@@ -75,11 +85,14 @@ struct files {
 	char edit_buf[EDIT_MAX];
 	int64_t load_start; /* µs, for the "listed and drawn" log line */
 	bool report_pending;
-	/* copy / move: what Ctrl+C / Ctrl+X took, and the one running (fscopy.h) */
+	/*
+	 * copy / move: what Ctrl+C / Ctrl+X took, and the jobs running (oldest first), each its
+	 * own child, with a progress row and a Cancel button; one timer updates them all
+	 */
 	char clip[PATH_MAX + NAME_MAX + 2];
 	bool clip_move;
-	struct fs_copy copy;
-	struct ab_watch *copy_watch;
+	struct files_job *jobs[JOBS_MAX];
+	int njobs;
 	struct ab_timer *copy_timer;
 	/* drag and drop within the window: the row pressed, and whether it is being dragged */
 	long drag_row;
@@ -613,6 +626,46 @@ files_hit(struct files *f, int x, int y)
 	return i < f->dir.n ? (long)i : -1;
 }
 
+/* A job's row: what, how far (a bar in the accent), and its Cancel button. */
+static void
+files_job_text(const struct files_job *j, char *out, size_t size)
+{
+	char a[32], b[32];
+	text_format_bytes(j->done, a, sizeof(a));
+	text_format_bytes(j->copy.total, b, sizeof(b));
+	snprintf(out, size, "%s '%.200s': %s of %s (%.0f%%)", j->copy.move ? "moving" : "copying",
+	         strrchr(j->copy.dst, '/') + 1, a, b,
+	         j->copy.total
+	             ? 100.0 * (double)AB_MIN(j->done, j->copy.total) / (double)j->copy.total
+	             : 0.0);
+}
+
+static void
+files_draw_jobs(struct files *f, cairo_t *cr, int top, int w)
+{
+	const struct ab_theme *t = &f->app.theme;
+	for (int i = 0; i < f->njobs; i++) {
+		const struct files_job *j = f->jobs[i];
+		double y = top + i * JOB_H, bar = w - 24 - CANCEL_W;
+		char m[320];
+		files_job_text(j, m, sizeof(m));
+		ab_draw_rgb(cr, t->panel);
+		cairo_rectangle(cr, 8, y + 1, w - 16, JOB_H - 2);
+		cairo_fill(cr);
+		if (j->copy.total) {
+			ab_draw_rgb(cr, t->accent);
+			cairo_rectangle(cr, 8, y + JOB_H - 4,
+			                bar * (double)AB_MIN(j->done, j->copy.total) /
+			                    (double)j->copy.total,
+			                3);
+			cairo_fill(cr);
+		}
+		ab_draw_text(cr, m, t->font, t->text, 16, y + 5, (int)bar - 16);
+		ab_draw_text(cr, "✕ Cancel", t->font, t->accent, w - 8 - CANCEL_W + 10, y + 5,
+		             CANCEL_W - 12);
+	}
+}
+
 static void
 files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 {
@@ -653,7 +706,8 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 	    f->hidden ? "shown" : "hidden", sorts[f->sort], f->desc ? " ↓" : "",
 	    f->icons ? '1' : '2', f->icons ? "list" : "icon");
 	ab_draw_text(cr, help, t->font, t->text_dim, 14, 42, w - 28);
-	int bottom = h - 8;
+	int bottom = h - 8 - f->njobs * JOB_H;
+	files_draw_jobs(f, cr, bottom, w);
 	if (f->edit != EDIT_NONE || f->message[0]) {
 		bottom -= 30;
 		char m[EDIT_MAX + 64];
@@ -706,81 +760,124 @@ files_draw(struct ab_app *app, cairo_t *cr, int w, int h)
 
 /* ---- copy and move (Ctrl+C / Ctrl+X, Ctrl+V) ---- */
 
-static void
-files_copy_progress(struct files *f)
-{
-	const char *name = strrchr(f->copy.dst, '/') + 1;
-	char a[32], b[32];
-	uint64_t done = fs_copy_done_bytes(&f->copy);
-	text_format_bytes(done, a, sizeof(a));
-	text_format_bytes(f->copy.total, b, sizeof(b));
-	snprintf(f->message, sizeof(f->message), "%s '%.200s': %s of %s (%.0f%%)",
-	         f->copy.move ? "moving" : "copying", name, a, b,
-	         f->copy.total ? 100.0 * (double)done / (double)f->copy.total : 0.0);
-	ab_debug("%s", f->message);
-	ab_app_redraw(&f->app);
-}
-
 static int64_t
 files_copy_tick(struct ab_loop *loop, void *data)
 {
-	files_copy_progress(data);
-	return 300;
+	struct files *f = data;
+	for (int i = 0; i < f->njobs; i++) {
+		struct files_job *j = f->jobs[i];
+		char m[320];
+		j->done = fs_copy_done_bytes(&j->copy);
+		files_job_text(j, m, sizeof(m));
+		ab_debug("%s", m);
+	}
+	ab_app_redraw(&f->app);
+	if (f->njobs)
+		return 300;
+	f->copy_timer = NULL;
+	return AB_TIMER_STOP;
 }
 
+/* Takes job i off the list (its row goes); the caller has reaped or cancelled its child. */
 static void
-files_copy_done(struct files *f)
+files_job_remove(struct files *f, int i)
 {
-	ab_loop_unwatch(f->app.loop, f->copy_watch);
-	f->copy_watch = NULL;
-	ab_loop_timer_cancel(f->app.loop, f->copy_timer);
-	f->copy_timer = NULL;
+	struct files_job *j = f->jobs[i];
+	ab_loop_unwatch(f->app.loop, j->watch);
+	free(j);
+	memmove(&f->jobs[i], &f->jobs[i + 1], (size_t)(f->njobs - i - 1) * sizeof(f->jobs[0]));
+	f->jobs[--f->njobs] = NULL;
+	files_reload(f);
+	ab_app_redraw(&f->app);
+}
+
+/* Job i's child exited (its pipe's EOF), or a rename was done at once: the outcome, reaped. */
+static void
+files_job_done(struct files *f, int i)
+{
+	struct files_job *j = f->jobs[i];
 	char name[NAME_MAX + 1];
-	snprintf(name, sizeof(name), "%s", strrchr(f->copy.dst, '/') + 1);
-	bool move = f->copy.move;
+	snprintf(name, sizeof(name), "%s", strrchr(j->copy.dst, '/') + 1);
+	bool move = j->copy.move;
 	struct ab_err err = {0};
-	if (fs_copy_finish(&f->copy, &err) < 0)
+	if (fs_copy_finish(&j->copy, &err) < 0)
 		snprintf(f->message, sizeof(f->message), "%.500s", err.msg);
 	else
 		snprintf(f->message, sizeof(f->message), "%s '%.200s'", move ? "moved" : "copied",
 		         name);
 	ab_info("%s", f->message);
-	files_reload(f);
-	ab_app_redraw(&f->app);
+	files_job_remove(f, i);
+}
+
+/* The Cancel button of job i (or Escape, the newest): its child stopped, its partial copy gone. */
+static void
+files_job_cancel(struct files *f, int i)
+{
+	if (i < 0 || i >= f->njobs)
+		return;
+	struct files_job *j = f->jobs[i];
+	char name[NAME_MAX + 1];
+	snprintf(name, sizeof(name), "%s", strrchr(j->copy.dst, '/') + 1);
+	bool move = j->copy.move;
+	fs_copy_cancel(&j->copy);
+	if (move)
+		snprintf(f->message, sizeof(f->message),
+		         "moving '%.200s' cancelled: what was moved is at the target", name);
+	else
+		snprintf(f->message, sizeof(f->message), "copying '%.200s' cancelled", name);
+	ab_info("%s", f->message);
+	files_job_remove(f, i);
 }
 
 static void
 files_copy_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 {
+	struct files *f = data;
 	char b[64];
 	ssize_t n = read(fd, b, sizeof(b));
 	if (n > 0 || (n < 0 && errno == EINTR))
 		return;
-	files_copy_done(data); /* EOF: the child exited */
+	for (int i = 0; i < f->njobs; i++) {
+		if (f->jobs[i]->copy.fd == fd) {
+			files_job_done(f, i); /* EOF: the child exited */
+			return;
+		}
+	}
 }
 
-/* Copies (moves) src into the folder dst_dir; false when it could not start (message set). */
+/*
+ * Copies (moves) src into the folder dst_dir as a job of its own, beside the others running;
+ * false when it could not start (message set).
+ */
 static bool
 files_transfer(struct files *f, const char *src, const char *dst_dir, bool move)
 {
-	if (f->copy.dst) {
-		snprintf(f->message, sizeof(f->message), "a copy is still running");
+	if (f->njobs >= JOBS_MAX) {
+		snprintf(f->message, sizeof(f->message),
+		         "%d copies are running: wait for one to finish", JOBS_MAX);
 		return false;
 	}
 	struct ab_err err = {0};
-	if (fs_copy_start(&f->copy, src, dst_dir, move, &err) < 0) {
+	struct files_job *j = ab_xcalloc(1, sizeof(*j));
+	if (fs_copy_start(&j->copy, src, dst_dir, move, &err) < 0) {
+		free(j);
 		snprintf(f->message, sizeof(f->message), "%.500s", err.msg);
 		ab_info("%s", f->message);
 		return false;
 	}
-	if (f->copy.fd < 0) { /* a rename: done */
-		files_copy_done(f);
+	int i = f->njobs++;
+	f->jobs[i] = j;
+	if (j->copy.fd < 0) { /* a rename: done */
+		files_job_done(f, i);
 		return true;
 	}
-	f->copy_watch = ab_loop_watch(f->app.loop, f->copy.fd, AB_LOOP_READ, files_copy_io, f);
-	f->copy_timer = ab_loop_timer(f->app.loop, 300, files_copy_tick, f);
-	files_copy_progress(f);
-	ab_info("%s", f->message);
+	j->watch = ab_loop_watch(f->app.loop, j->copy.fd, AB_LOOP_READ, files_copy_io, f);
+	if (!f->copy_timer)
+		f->copy_timer = ab_loop_timer(f->app.loop, 300, files_copy_tick, f);
+	char m[320];
+	files_job_text(j, m, sizeof(m));
+	ab_info("%s (%d running)", m, f->njobs);
+	ab_app_redraw(&f->app);
 	return true;
 }
 
@@ -838,7 +935,9 @@ files_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size
 		return;
 	}
 	f->message[0] = '\0';
-	if (sym == XK_Return || sym == XK_KP_Enter) {
+	if (sym == XK_Escape && f->njobs) {
+		files_job_cancel(f, f->njobs - 1);
+	} else if (sym == XK_Return || sym == XK_KP_Enter) {
 		files_activate(f);
 	} else if (sym == XK_BackSpace || ((state & Mod1Mask) && sym == XK_Up)) {
 		files_up(f);
@@ -939,6 +1038,13 @@ files_button(struct ab_app *app, int button, bool press, int x, int y, unsigned 
 		ab_app_redraw(app);
 		return;
 	}
+	int job_top = f->app.h - 8 - f->njobs * JOB_H;
+	if (button == 1 && press && f->njobs && y >= job_top) {
+		int i = (y - job_top) / JOB_H;
+		if (i < f->njobs && x >= f->app.w - 8 - CANCEL_W)
+			files_job_cancel(f, i);
+		return;
+	}
 	long r = files_hit(f, x, y);
 	if (button == 1 && !press) {
 		files_drop(f, r, state & ControlMask);
@@ -997,11 +1103,14 @@ files_stop(struct ab_app *app)
 	ab_loop_unwatch(app->loop, f->ino_watch);
 	if (f->ino >= 0)
 		close(f->ino);
-	if (f->copy.dst) { /* a copy running: it finishes on its own; reap it */
-		ab_loop_unwatch(app->loop, f->copy_watch);
-		ab_loop_timer_cancel(app->loop, f->copy_timer);
-		fs_copy_finish(&f->copy, NULL);
+	/* copies running: each finishes on its own; reap them */
+	ab_loop_timer_cancel(app->loop, f->copy_timer);
+	for (int i = 0; i < f->njobs; i++) {
+		ab_loop_unwatch(app->loop, f->jobs[i]->watch);
+		fs_copy_finish(&f->jobs[i]->copy, NULL);
+		free(f->jobs[i]);
 	}
+	f->njobs = 0;
 	if (f->have_dir)
 		fs_dir_free(&f->dir);
 	ab_loop_unwatch(app->loop, f->thumbs_watch);
@@ -1028,8 +1137,6 @@ main(int argc, char **argv)
 	f->first_dir = argc == 2 ? argv[1] : NULL;
 	f->ino = -1;
 	f->wd = -1;
-	f->copy.pid = -1;
-	f->copy.fd = -1;
 	f->drag_row = -1;
 	struct ab_app_config cfg = {.name = "files",
 	                            .title = "Files",

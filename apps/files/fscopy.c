@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,31 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* The copies running (their children not reaped yet), whose targets are taken. */
+#define RUNNING_MAX 64
+static const struct fs_copy *running[RUNNING_MAX];
+
+static bool
+copy_target_taken(const char *path)
+{
+	for (size_t i = 0; i < RUNNING_MAX; i++) {
+		if (running[i] && running[i]->dst && strcmp(running[i]->dst, path) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+copy_running_set(const struct fs_copy *c, bool on)
+{
+	for (size_t i = 0; i < RUNNING_MAX; i++) {
+		if (on ? !running[i] : running[i] == c) {
+			running[i] = on ? c : NULL;
+			return;
+		}
+	}
+}
 
 int
 fs_copy_target(const char *dir, const char *name, bool is_dir, char *out, size_t size)
@@ -34,7 +60,7 @@ fs_copy_target(const char *dir, const char *name, bool is_dir, char *out, size_t
 			snprintf(out, size, "%s/%.*s (copy %d)%s", dir, base, name, i,
 			         dot ? dot : "");
 		struct stat st;
-		if (lstat(out, &st) < 0 && errno == ENOENT)
+		if (lstat(out, &st) < 0 && errno == ENOENT && !copy_target_taken(out))
 			return 0;
 	}
 	return -EEXIST;
@@ -69,6 +95,7 @@ fs_copy_done_bytes(const struct fs_copy *c)
 static void
 copy_clear(struct fs_copy *c)
 {
+	copy_running_set(c, false);
 	free(c->src);
 	free(c->dst);
 	if (c->fd >= 0)
@@ -131,6 +158,34 @@ fs_copy_start(struct fs_copy *c, const char *src, const char *dst_dir, bool move
 		return ab_err_errno(err, r, "starting %s", move ? "mv" : "cp");
 	}
 	c->fd = p[0];
+	copy_running_set(c, true);
+	return 0;
+}
+
+static int
+tree_remove(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		rmdir(p);
+	else
+		unlink(p);
+	return 0;
+}
+
+int
+fs_copy_cancel(struct fs_copy *c)
+{
+	if (c->pid <= 0) {
+		copy_clear(c);
+		return -ESRCH;
+	}
+	kill(c->pid, SIGTERM);
+	while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	c->pid = -1;
+	if (!c->move && c->dst)
+		nftw(c->dst, tree_remove, 16, FTW_DEPTH | FTW_PHYS);
+	copy_clear(c);
 	return 0;
 }
 

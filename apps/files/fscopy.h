@@ -2,8 +2,9 @@
 /*
  * fscopy: argobox-files' copy and move (Ctrl+C / Ctrl+X, then Ctrl+V), off the window's loop:
  * the work is done by coreutils' cp -a / mv in a child process, watched through a pipe that
- * closes when it exits; progress is the size found at the target against the source's. No X:
- * unit-tested.
+ * closes when it exits; progress is the size found at the target against the source's. Several
+ * may run at once, each in its own child: a target name one of them is writing is not handed to
+ * another (fs_copy_target skips it). No X: unit-tested.
  */
 #ifndef FILES_FSCOPY_H
 #define FILES_FSCOPY_H
@@ -23,7 +24,8 @@ struct fs_copy {
 };
 
 /*
- * A name in `dir` for `name` that does not exist yet: name, "name (copy)", "name (copy 2)", ...
+ * A name in `dir` for `name` that does not exist yet and is not the target of a copy running:
+ * name, "name (copy)", "name (copy 2)", ...
  * (before the extension of a file: "a (copy).txt"). 0 and out (PATH_MAX bytes) filled with the
  * full path, or -EEXIST after 999 tries.
  */
@@ -43,6 +45,13 @@ uint64_t fs_copy_done_bytes(const struct fs_copy *c);
  * with err naming the exit status. Frees what c holds either way.
  */
 int fs_copy_finish(struct fs_copy *c, struct ab_err *err);
+/*
+ * Stops a running copy or move: its child is killed and reaped. A copy's partial target is
+ * removed (not following symlinks); a move's target is left as it is (mv may already have
+ * removed some of the source: what it moved stays at the target). Frees what c holds; returns
+ * 0, or -ESRCH when nothing was running.
+ */
+int fs_copy_cancel(struct fs_copy *c);
 /* Bytes of files under path (a file: its size), stopping after 200 000 entries. */
 uint64_t fs_tree_bytes(const char *path);
 #endif

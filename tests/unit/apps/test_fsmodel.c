@@ -194,5 +194,48 @@ test_copy(void **state)
 	                 1 + 1 + 5 + 5); /* a (copy).txt .rc sub/a.txt sub/a (copy).txt */
 }
 
+/*
+ * Two copies of one file into one folder at once get two names (the first's target is taken
+ * before its cp creates it); cancelling one kills its cp and removes its partial target, the
+ * other finishes whole.
+ */
+static void
+test_copy_concurrent(void **state)
+{
+	(void)state;
+	char src[PATH_MAX], sub[PATH_MAX], p[PATH_MAX];
+	touch("big.bin", 8 << 20);
+	snprintf(src, sizeof(src), "%s/big.bin", dir);
+	snprintf(sub, sizeof(sub), "%s/into", dir);
+	mkdir(sub, 0755);
+	struct fs_copy a, b;
+	struct ab_err err = {0};
+	assert_int_equal(fs_copy_start(&a, src, sub, false, &err), 0);
+	assert_int_equal(fs_copy_start(&b, src, sub, false, &err), 0);
+	assert_true(a.pid > 0 && b.pid > 0 && a.pid != b.pid);
+	snprintf(p, sizeof(p), "%s/into/big.bin", dir);
+	assert_string_equal(a.dst, p);
+	snprintf(p, sizeof(p), "%s/into/big (copy).bin", dir);
+	assert_string_equal(b.dst, p);
+	/* while they run, a third name is free only after both */
+	assert_int_equal(fs_copy_target(sub, "big.bin", false, p, sizeof(p)), 0);
+	assert_non_null(strstr(p, "big (copy 2).bin"));
+	char *bdst = strdup(b.dst);
+	assert_int_equal(fs_copy_cancel(&b), 0);
+	assert_int_equal(b.pid, -1);
+	assert_null(b.dst);
+	assert_int_equal(access(bdst, F_OK), -1); /* its partial target removed */
+	char c[8];
+	while (read(a.fd, c, sizeof(c)) > 0)
+		;
+	char *adst = strdup(a.dst);
+	assert_int_equal(fs_copy_finish(&a, &err), 0);
+	assert_int_equal(fs_tree_bytes(adst), 8 << 20);
+	assert_int_equal(fs_tree_bytes(src), 8 << 20); /* the source untouched */
+	assert_int_equal(fs_copy_cancel(&a), -ESRCH);  /* nothing running */
+	free(adst);
+	free(bdst);
+}
+
 AB_TEST_MAIN_FIXTURE(ab_test_dir_setup, ab_test_dir_teardown, test_slices_and_sort, test_trash,
-                     test_mime_open, test_usage, test_copy);
+                     test_mime_open, test_usage, test_copy, test_copy_concurrent);
