@@ -523,6 +523,40 @@ run_marker_begin(const char *data_dir)
 	return out;
 }
 
+/*
+ * The clock watch: every second, the wall clock's distance from CLOCK_MONOTONIC. When it moves
+ * by more than CLOCK_JUMP_MS (an admin's `date -s`, a first NTP sync, a resumed VM) the jump is
+ * logged and audited ("clock.jump") and the share links are stored again with their expiry on
+ * the new wall clock. Nothing else needs to hear of it: timers, sessions, lockouts and demo
+ * lifetimes run on CLOCK_MONOTONIC (docs/faults.md, "The clock jumping").
+ */
+#define CLOCK_JUMP_MS 2000
+
+struct clock_watch {
+	int64_t offset_ms; /* wall - monotonic at the last look */
+	struct share *share;
+	struct ab_timer *timer;
+};
+
+static int64_t
+clock_watch_tick(struct ab_loop *loop, void *data)
+{
+	struct clock_watch *cw = data;
+	int64_t wall = ab_wall_ms(), offset = wall - ab_now_ms();
+	int64_t delta = offset - cw->offset_ms;
+	if (delta > CLOCK_JUMP_MS || delta < -CLOCK_JUMP_MS) {
+		ab_warn("the wall clock jumped %s by %lld ms: timers, sessions and lockouts keep "
+		        "their time; share links are stored with their expiry on the new clock",
+		        delta > 0 ? "forward" : "back", (long long)(delta > 0 ? delta : -delta));
+		audit_log("clock.jump", AUDIT_INFO, NULL, NULL, NULL,
+		          json_pack("{sIsIsI}", "delta_ms", (json_int_t)delta, "wall_before_ms",
+		                    (json_int_t)(wall - delta), "wall_ms", (json_int_t)wall));
+		share_clock_jumped(cw->share);
+	}
+	cw->offset_ms = offset;
+	return 1000;
+}
+
 /* The broker stopped cleanly: its marker goes. */
 static void
 run_marker_end(const char *data_dir)
@@ -966,6 +1000,8 @@ main(int argc, char **argv)
 	json_object_set_new(start_detail, "address", json_string(cfg.listen_address));
 	json_object_set_new(start_detail, "port", json_integer(server_port(srv)));
 	audit_log("broker.start", AUDIT_INFO, NULL, NULL, NULL, start_detail);
+	struct clock_watch cwatch = {.offset_ms = ab_wall_ms() - ab_now_ms(), .share = share};
+	cwatch.timer = ab_loop_timer(loop, 1000, clock_watch_tick, &cwatch);
 
 	while (!stop_requested)
 		if (server_service(srv, 1000) < 0)
@@ -980,6 +1016,7 @@ main(int argc, char **argv)
 	authn_free(authn);
 	apps.authn = NULL;
 	ab_loop_unwatch(loop, sigw);
+	ab_loop_timer_cancel(loop, cwatch.timer);
 	desktop_manager_shutdown(desktops, cfg.session_stop_timeout_ms + 1000);
 	auditsvc_detach(auditsvc); /* before the desktops, users and kv it borrows go */
 #ifdef AB_HAVE_ISOLATION

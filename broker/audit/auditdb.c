@@ -701,7 +701,7 @@ writer_main(void *arg)
 			if (nbatch)
 				until = AB_MIN(until, retry_at);
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
+			clock_gettime(CLOCK_MONOTONIC, &ts);
 			int64_t wait = AB_MAX(until - now, 1);
 			ts.tv_sec += wait / 1000;
 			ts.tv_nsec += (wait % 1000) * 1000000;
@@ -904,8 +904,14 @@ auditdb_open(const struct auditdb_params *p, struct auditdb **ret, struct ab_err
 	db->p.path = db->path;
 	db->efd = -1;
 	pthread_mutex_init(&db->mu, NULL);
-	pthread_cond_init(&db->cv, NULL);
-	pthread_cond_init(&db->done_cv, NULL);
+	/* timed waits on CLOCK_MONOTONIC: a wall clock set back an hour must not hold the
+	 * writer's retries and pruning, or a flush at shutdown, for that hour */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->cv, &ca);
+	pthread_cond_init(&db->done_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	db->q_tail = &db->q_head;
 	int r = 0;
 	int rc =
@@ -1067,7 +1073,7 @@ int
 auditdb_flush(struct auditdb *db, int timeout_ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the condition variables' clock */
 	ts.tv_sec += timeout_ms / 1000;
 	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
 	if (ts.tv_nsec >= 1000000000) {

@@ -63,9 +63,17 @@ struct link {
 	char id[2 * ID_BYTES + 1];
 	char hash[65]; /* SHA-256 of the token, hex */
 	char owner[USERS_NAME_MAX + 1];
-	int64_t created_ms, expires_ms;
+	int64_t created_ms; /* wall clock, as shown */
+	/*
+	 * The link ends when CLOCK_MONOTONIC reaches deadline_ms: a wall clock
+	 * jump while the broker runs neither shortens nor stretches a link's
+	 * lifetime. Its wall-clock expiry (shown, stored) is derived from it
+	 * (link_expires_wall), so it moves with the jump; a jump while the
+	 * broker is down counts as time passed, like the sessions' snapshot.
+	 */
+	int64_t deadline_ms;
 	bool gone;       /* revoked or expired: a tombstone */
-	int64_t gone_ms; /* when */
+	int64_t gone_ms; /* when (CLOCK_MONOTONIC) */
 	json_t *viewers; /* [{"user","peer","time"}], the last VIEWERS_KEPT */
 	struct link *next;
 };
@@ -113,6 +121,13 @@ stored(int error, const char *errmsg, void *data)
 		ab_error("share: storing a link: %s", errmsg);
 }
 
+/* The link's expiry on today's wall clock. */
+static int64_t
+link_expires_wall(const struct link *l)
+{
+	return ab_wall_ms() + (l->deadline_ms - ab_now_ms());
+}
+
 static void
 link_save(struct share *s, const struct link *l)
 {
@@ -120,10 +135,10 @@ link_save(struct share *s, const struct link *l)
 	snprintf(key, sizeof(key), KEY_PREFIX "%s", l->id);
 	json_t *v = json_pack("{sisssssssIsI}", "v", 1, "id", l->id, "hash", l->hash, "owner",
 	                      l->owner, "created_ms", (json_int_t)l->created_ms, "expires_ms",
-	                      (json_int_t)l->expires_ms);
+	                      (json_int_t)link_expires_wall(l));
 	char *text = json_dumps(v, JSON_COMPACT);
 	json_decref(v);
-	int64_t ttl = (l->expires_ms - ab_wall_ms()) / 1000 + 60;
+	int64_t ttl = (l->deadline_ms - ab_now_ms()) / 1000 + 60;
 	struct kv_put_opts o = {.expiration_ttl = AB_MAX(ttl, 60)};
 	struct ab_err err = {0};
 	if (kv_put(s->p.kv, key, text, strlen(text), &o, stored, NULL, &err) < 0)
@@ -147,9 +162,9 @@ static int64_t tick(struct ab_loop *loop, void *data);
 static void
 rearm(struct share *s)
 {
-	int64_t now = ab_wall_ms(), next = -1;
+	int64_t now = ab_now_ms(), next = -1;
 	for (struct link *l = s->links; l; l = l->next) {
-		int64_t at = l->gone ? l->gone_ms + TOMBSTONE_MS : l->expires_ms;
+		int64_t at = l->gone ? l->gone_ms + TOMBSTONE_MS : l->deadline_ms;
 		if (next < 0 || at < next)
 			next = at;
 	}
@@ -166,7 +181,7 @@ link_end(struct share *s, struct link *l, const char *event, const char *user, c
 	tag_of(l, tag, sizeof(tag));
 	unsigned cut = s->p.srv ? server_ws_close_tagged(s->p.srv, tag) : 0;
 	l->gone = true;
-	l->gone_ms = ab_wall_ms();
+	l->gone_ms = ab_now_ms();
 	link_forget(s, l);
 	audit_log(event, AUDIT_INFO, user ? user : l->owner, role, peer,
 	          json_pack("{sssssi}", "id", l->id, "owner", l->owner, "viewers_cut", (int)cut));
@@ -178,7 +193,7 @@ static int64_t
 tick(struct ab_loop *loop, void *data)
 {
 	struct share *s = data;
-	int64_t now = ab_wall_ms();
+	int64_t now = ab_now_ms();
 	s->timer = NULL;
 	for (struct link **pp = &s->links; *pp;) {
 		struct link *l = *pp;
@@ -187,12 +202,22 @@ tick(struct ab_loop *loop, void *data)
 			link_free(l);
 			continue;
 		}
-		if (!l->gone && l->expires_ms <= now)
+		if (!l->gone && l->deadline_ms <= now)
 			link_end(s, l, "share.expire", NULL, NULL, NULL);
 		pp = &l->next;
 	}
 	rearm(s);
 	return AB_TIMER_STOP;
+}
+
+void
+share_clock_jumped(struct share *s)
+{
+	if (!s)
+		return;
+	for (struct link *l = s->links; l; l = l->next)
+		if (!l->gone)
+			link_save(s, l);
 }
 
 static struct link *
@@ -262,7 +287,7 @@ share_viewer(struct share *s, const char *token, const char *viewer, const char 
 	if (!l)
 		return viewer_deny(viewer, peer, NULL, NULL, 404, ret_status, -ENOENT, err,
 		                   "no such share link");
-	if (l->gone || l->expires_ms <= ab_wall_ms())
+	if (l->gone || l->deadline_ms <= ab_now_ms())
 		return viewer_deny(viewer, peer, l->id, l->owner, 410, ret_status, -ESTALE, err,
 		                   "this share link expired or was revoked");
 	if (s->cfg.require_sign_in && !viewer)
@@ -322,8 +347,9 @@ link_json(struct share *s, const struct link *l)
 	char tag[64];
 	tag_of(l, tag, sizeof(tag));
 	return json_pack("{sssIsIsOsi}", "id", l->id, "created", (json_int_t)(l->created_ms / 1000),
-	                 "expires", (json_int_t)(l->expires_ms / 1000), "viewers", l->viewers,
-	                 "watching", s->p.srv ? (int)server_ws_count_tagged(s->p.srv, tag) : 0);
+	                 "expires", (json_int_t)(link_expires_wall(l) / 1000), "viewers",
+	                 l->viewers, "watching",
+	                 s->p.srv ? (int)server_ws_count_tagged(s->p.srv, tag) : 0);
 }
 
 static int
@@ -366,7 +392,7 @@ api_create(struct http_request *req, struct http_response *resp, struct share *s
 	share_token_hash(token, l->hash);
 	snprintf(l->owner, sizeof(l->owner), "%.*s", USERS_NAME_MAX, req->user);
 	l->created_ms = ab_wall_ms();
-	l->expires_ms = l->created_ms + ttl * 1000;
+	l->deadline_ms = ab_now_ms() + ttl * 1000;
 	l->viewers = json_array();
 	l->next = s->links;
 	s->links = l;
@@ -378,7 +404,7 @@ api_create(struct http_request *req, struct http_response *resp, struct share *s
 	snprintf(url, sizeof(url), "/share.html#%s", token);
 	http_response_json(resp, 201,
 	                   json_pack("{sssssssI}", "id", l->id, "token", token, "url", url,
-	                             "expires", (json_int_t)(l->expires_ms / 1000)));
+	                             "expires", (json_int_t)(link_expires_wall(l) / 1000)));
 	OPENSSL_cleanse(token, sizeof(token));
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	return 0;
@@ -483,7 +509,8 @@ load_got(int error, const char *errmsg, const struct kv_value *v, void *data)
 		snprintf(l->hash, sizeof(l->hash), "%s", hash);
 		snprintf(l->owner, sizeof(l->owner), "%s", owner);
 		l->created_ms = json_integer_value(c);
-		l->expires_ms = json_integer_value(e);
+		/* the stored wall-clock expiry, counted from now */
+		l->deadline_ms = ab_now_ms() + (json_integer_value(e) - ab_wall_ms());
 		l->viewers = json_array();
 		l->next = s->links;
 		s->links = l;

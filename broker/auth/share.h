@@ -43,6 +43,12 @@ int share_new(struct ab_loop *loop, const struct share_params *p, struct share *
 int share_add_routes(struct share *s, struct server *srv);
 /* Cancels the timer and frees everything. NULL is fine. */
 void share_free(struct share *s);
+/*
+ * The wall clock jumped (main.c's clock watch): each live link keeps its lifetime (it ends on
+ * CLOCK_MONOTONIC) and is stored again with its expiry on the new wall clock, so a restart
+ * and the kv's own expiration agree with it. NULL is fine.
+ */
+void share_clock_jumped(struct share *s);
 
 /*
  * A viewer opens /ws/share/<token>: `viewer` is the signed-in user or NULL. On success fills

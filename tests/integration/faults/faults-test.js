@@ -12,6 +12,8 @@
 //   faults-test.js kv        Workers KV (miniflare) behind a fault proxy: 503, slow (timeout),
 //                            unreachable, and a broker kill -9 while writes are queued
 //   faults-test.js diskfull  the data directory on a 6 MiB tmpfs, filled to the last byte
+//   faults-test.js clock     the wall clock jumps 2 h forward and 1 h back (libfaketime) while a
+//                            desktop, a share link, a session, a lockout and a demo are live
 //
 // Each case asserts that nothing acknowledged is lost, what the user is told, that ArgoBox
 // recovers by itself, and the audit lines; each prints "recovery <what>: N ms" (the time from
@@ -81,9 +83,9 @@ async function assertUncleanStart(b, killedPid) {
 }
 
 /* A websocket to the desktop (with c's cookie, or as the loopback user without one). */
-function wsOpen(b, c) {
+function wsOpen(b, c, target = '/websockify') {
 	return new Promise((resolve) => {
-		const ws = new WebSocket(`ws://127.0.0.1:${b.port}/websockify`, [],
+		const ws = new WebSocket(`ws://127.0.0.1:${b.port}${target}`, [],
 			{ headers: c ? { Cookie: c.cookie } : {}, origin: `http://127.0.0.1:${b.port}` });
 		ws.early = [];
 		ws.earlyListener = (d) => ws.early.push(d);
@@ -604,7 +606,160 @@ async function caseDiskfull() {
 	assert.strictEqual(st.event, 'broker.stop');
 }
 
-const cases = { state: caseState, upload: caseUpload, start: caseStart, wm: caseWm, session: caseSession, kv: caseKv, diskfull: caseDiskfull };
+// --- the wall clock jumping ---------------------------------------------------------------
+
+/* The broker's CPU time so far (user + system), in ms. */
+function cpuMs(pid) {
+	const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+	return (Number(f[11]) + Number(f[12])) * 10; // utime, stime in 100 Hz ticks
+}
+
+/*
+ * The broker runs under libfaketime (LD_PRELOAD) with CLOCK_MONOTONIC left alone: its wall
+ * clock (and its children's) is moved at run time through the control file, as `date -s`
+ * would move the machine's. While a desktop, a share link with a viewer, a browser session,
+ * a lockout and a demo are live, the wall clock jumps 2 h forward, then 1 h back. Nothing
+ * may end early or late (each lifetime is measured on the test's own clock), each jump is
+ * audited (clock.jump) with the audit's timestamps on the new wall clock, the broker does
+ * not spin (CPU time over the jumps) and it stops cleanly.
+ */
+async function caseClock() {
+	const lib32 = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1']
+		.find((f) => fs.existsSync(f));
+	if (!lib32) {
+		console.log('SKIP: libfaketime is not installed (Debian package libfaketime, deps/debian/test.txt)');
+		process.exit(77);
+	}
+	const ctl = path.join(tmp, 'faketime');
+	fs.writeFileSync(ctl, '+0\n');
+	const env = {
+		LD_PRELOAD: lib32, FAKETIME_TIMESTAMP_FILE: ctl, FAKETIME_DONT_FAKE_MONOTONIC: '1',
+		FAKETIME_CACHE_DURATION: '1', // the control file is read again at most every second
+		// libfaketime is preloaded before the sanitizer runtime of a sanitized build
+		ASAN_OPTIONS: [process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':'),
+	};
+	const TTL = 40; // s: browser session, lockout and demo (1 min is the config's smallest: below)
+	const auth = JSON.parse(JSON.stringify(sample.auth));
+	auth.local = Object.assign({}, auth.local, { session_ttl_minutes: 1, lockout_minutes: 1, max_failures_user: 3 });
+	auth.demo = Object.assign({}, auth.demo, { ttl_seconds: TTL, warn_seconds: [10] });
+	const cfg = lib.brokerConfig(tmp, { auth, users: sample.users, profiles: sample.profiles, share: { min_ttl_s: 1 } });
+	const b = await lib.startBroker({ tmp, cfg, env });
+	await waitFor('the share links to load', () => /share: \d+ link/.test(b.log()));
+	// how far the broker's wall clock is ahead of the test's (the control file's offset)
+	let skew = 0;
+	const st0 = Date.parse(audit(b, 'broker.start').pop().time) - Date.now();
+	assert(st0 < 0 && st0 > -10000, `the broker's clock before any jump: broker.start ${st0} ms ago`);
+
+	// the live things, each started at a known time on the test's clock
+	const t = {};
+	const bogie = await lib.login(b, 'bogie');
+	t.session = Date.now();
+	await waitFor('bogie\'s desktop', async () => (await req(b, 'GET', '/api/desktop', { headers: lib.as(bogie) })).json?.state === 'ready');
+	const SHARE = 30;
+	const cr = await req(b, 'POST', '/api/share', { headers: lib.as(bogie), body: { expires_in_s: SHARE } });
+	assert.strictEqual(cr.status, 201, cr.body);
+	t.share = Date.now();
+	const link = cr.json;
+	const vo = await wsOpen(b, null, `/ws/share/${link.token}`);
+	assert(vo.ok, `share viewer: ${vo.status}`);
+	const view = await lib.rfb(vo.ws);
+	await view.update();
+	let viewerCut = 0;
+	vo.ws.on('close', () => { viewerCut = Date.now(); });
+	for (let i = 0; i < 3; i++) {
+		const r = await lib.http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'nope' } });
+		assert.strictEqual(r.status, 401, `wrong password ${i}: ${r.status} ${r.body}`);
+	}
+	t.lockout = Date.now();
+	const locked = await lib.http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'mauve-argobox' } });
+	assert.strictEqual(locked.status, 429, `mauve locked out: ${locked.status} ${locked.body}`);
+	const dm = await lib.demo(b);
+	assert.strictEqual(dm.status, 200, `demo: ${JSON.stringify(dm.r && dm.r.body)}`);
+	t.demo = Date.now();
+	ok(`live: bogie's session and desktop, a ${SHARE} s share link with a viewer, mauve locked out, demo '${dm.user}' (${TTL} s)`);
+
+	const me = async (c) => (await req(b, 'GET', '/api/me', { headers: lib.as(c) })).status;
+	const alive = async (when) => {
+		assert.strictEqual(await me(bogie), 200, `${when}: bogie's session ended`);
+		assert.strictEqual(await me(dm), 200, `${when}: the demo ended`);
+		const r = await lib.http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'mauve-argobox' } });
+		assert.strictEqual(r.status, 429, `${when}: mauve's lockout ended: ${r.status}`);
+		const left = Number(r.headers['retry-after']);
+		const want = 60 - (Date.now() - t.lockout) / 1000;
+		assert(Math.abs(left - want) <= 2, `${when}: Retry-After ${left} s, the lockout has ${want.toFixed(1)} s left`);
+		assert(!view.closed() && !viewerCut, `${when}: the share viewer was cut off`);
+		const l = (await req(b, 'GET', '/api/share', { headers: lib.as(bogie) })).json.links.find((x) => x.id === link.id);
+		assert(l, `${when}: the share link is gone from the list`);
+		// its expiry on the broker's (jumped) wall clock: still SHARE s from its creation
+		const wantExp = (Date.now() + skew) / 1000 + SHARE - (Date.now() - t.share) / 1000;
+		assert(Math.abs(l.expires - wantExp) <= 2, `${when}: the link says it expires at ${l.expires}, want ${wantExp.toFixed(0)}`);
+		assert.strictEqual((await req(b, 'GET', '/api/desktop', { headers: lib.as(bogie) })).json?.state, 'ready');
+	};
+	await alive('before the jumps');
+
+	const cpu0 = cpuMs(b.p.pid), w0 = Date.now();
+	const jump = async (spec, delta) => {
+		const before = audit(b, 'clock.jump').length;
+		fs.writeFileSync(ctl, `${spec}\n`);
+		const tj = Date.now();
+		const line = await waitFor(`clock.jump ${delta} s audited`, () => audit(b, 'clock.jump')[before], 5000);
+		const d = detail(line).delta_ms;
+		assert(Math.abs(d - delta * 1000) < 2000, `clock.jump delta_ms ${d}, want ${delta * 1000}`);
+		skew += delta * 1000;
+		// the audit's timestamps are on the new wall clock (the jump is seen within a second)
+		const late = Date.parse(line.time) - (tj + skew);
+		assert(late > -500 && late < 2500, `clock.jump's time ${line.time}: ${late} ms from the jump on the new clock`);
+		ok(`clock.jump audited ${Date.now() - tj} ms after the jump: delta_ms ${d}`);
+	};
+	await jump('+7200', 7200);
+	await sleep(1500);
+	await alive('2 h forward');
+	ok('2 h forward: the session, the demo, the lockout (Retry-After), the share link and its viewer keep their time');
+	await jump('+3600', -3600);
+	await sleep(1500);
+	await alive('1 h back');
+	ok('1 h back: the same');
+	const cpu = cpuMs(b.p.pid) - cpu0, wall = Date.now() - w0;
+	assert(cpu < wall * 0.5, `the broker used ${cpu} ms of CPU in ${wall} ms across the jumps (a timer storm?)`);
+	ok(`no timer storm: ${cpu} ms of CPU in ${wall} ms across the jumps`);
+
+	// each thing ends at its time on the test's clock (polling every 250 ms): not early, not late
+	const ends = {};
+	const lockEnd = async () => {
+		const r = await lib.http(b.port, 'POST', '/api/login', { body: { user: 'mauve', password: 'mauve-argobox' } });
+		return r.status === 200;
+	};
+	await waitFor('everything to end', async () => {
+		const now = Date.now();
+		if (!ends.share && viewerCut) ends.share = viewerCut;
+		if (!ends.session && await me(bogie) === 401) ends.session = now;
+		if (!ends.demo && await me(dm) === 401) ends.demo = now;
+		if (!ends.lockout && await lockEnd()) ends.lockout = now;
+		return ends.share && ends.session && ends.demo && ends.lockout;
+	}, 90000, 250);
+	const check = (what, start, life) => {
+		const got = (ends[what] - start) / 1000;
+		ok(`${what}: ended after ${got.toFixed(1)} s (its lifetime ${life} s)`);
+		assert(got >= life - 0.5 && got <= life + 2.5, `${what} ended after ${got.toFixed(1)} s, its lifetime is ${life} s`);
+	};
+	check('share', t.share, SHARE);
+	check('demo', t.demo, TTL);
+	check('session', t.session, 60);
+	check('lockout', t.lockout, 60);
+	const ex = audit(b, 'share.expire', (l) => detail(l).id === link.id);
+	assert(ex.length === 1 && detail(ex[0]).viewers_cut === 1, `share.expire: ${JSON.stringify(ex)}`);
+	const again = await wsOpen(b, null, `/ws/share/${link.token}`);
+	if (again.ok) again.ws.terminate();
+	assert.strictEqual(again.status, 410, 'the expired link still opens');
+	const de = audit(b, 'demo.end', (l) => l.user === dm.user);
+	assert(de.length === 1 && JSON.stringify(de[0]).includes('ttl'), `demo.end: ${JSON.stringify(de)}`);
+	assert(audit(b, 'auth.login', (l) => l.user === 'mauve' && l.outcome === 'grant').length === 1, 'mauve\'s sign-in after the lockout');
+	ok('audited: share.expire (viewers_cut 1), demo.end (ttl), mauve\'s sign-in granted after the lockout');
+	await lib.stopBroker(b);
+	ok('the broker stops cleanly');
+}
+
+const cases = { state: caseState, upload: caseUpload, start: caseStart, wm: caseWm, session: caseSession, kv: caseKv, diskfull: caseDiskfull, clock: caseClock };
 if (!cases[mode]) {
 	console.error(`usage: faults-test.js ${Object.keys(cases).join('|')}`);
 	process.exit(2);
