@@ -8,15 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
-#include "ab_jpeg.h"
 #include "ab_log.h"
 #include "ab_sock.h"
 #include "ab_util.h"
 #include "audit.h"
 #include "desktop.h"
 #include "fanout.h"
+#include "tight.h"
 
 #define ENC_RAW       0
 #define ENC_COPYRECT  1
@@ -25,8 +23,6 @@
 #define ENC_CURSOR    (-239) /* asked for so the session does not draw the pointer in */
 #define ENC_QUALITY0  (-32)  /* JPEG quality levels -32..-23 */
 #define ENC_QUALITY9  (-23)
-#define TIGHT_MIN_ZIP 12    /* shorter basic data goes uncompressed */
-#define TIGHT_TILE    128   /* Tight rectangles are tiles of at most 128x128 */
 #define DAMAGE_MAX    32    /* rectangles of one update kept apart; more: their bounding box */
 #define UP_READ_BYTES 65536 /* read from the desktop at a time */
 #define UP_READS      16    /* reads in one loop turn at most */
@@ -61,12 +57,6 @@ buf_put(struct fanout_buf *b, const void *p, size_t n)
 }
 
 static void
-buf_u8(struct fanout_buf *b, unsigned v)
-{
-	*buf_grow(b, 1) = (uint8_t)v;
-}
-
-static void
 buf_rect(struct fanout_buf *b, int x, int y, int w, int h, int32_t enc)
 {
 	uint8_t *p = buf_grow(b, 12);
@@ -77,139 +67,66 @@ buf_rect(struct fanout_buf *b, int x, int y, int w, int h, int32_t enc)
 	p[11] = (uint8_t)e;
 }
 
-/* Tight's compact length: 7 bits a byte, the third one 8. */
-static void
-buf_clen(struct fanout_buf *b, size_t n)
+/*
+ * One Tight encoder (lib/tight, the session's own) for every upstream: the loop is one thread
+ * and a message is encoded at a time. Its zlib streams are reset at the start of each message,
+ * so every message decodes on its own whichever messages a viewer skipped.
+ */
+static struct tight_enc *tenc;
+
+struct emit_ctx {
+	struct fanout_buf *out;
+	unsigned *n_rects;
+};
+
+static bool
+emit_rect(void *data, int x, int y, int w, int h, enum tight_kind kind, const uint8_t *bytes,
+          size_t len)
 {
-	buf_u8(b, (n & 0x7f) | (n > 0x7f ? 0x80 : 0));
-	if (n > 0x7f) {
-		buf_u8(b, ((n >> 7) & 0x7f) | (n > 0x3fff ? 0x80 : 0));
-		if (n > 0x3fff)
-			buf_u8(b, (n >> 14) & 0xff);
-	}
+	struct emit_ctx *c = data;
+	(void)kind;
+	buf_rect(c->out, x, y, w, h, ENC_TIGHT);
+	buf_put(c->out, bytes, len);
+	(*c->n_rects)++;
+	return true;
 }
 
-static inline uint32_t
-fb_px(const struct fanout_fb *fb, int x, int y)
-{
-	const uint8_t *p = fb->px + (size_t)y * fb->stride + (size_t)x * 4;
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
-}
-
-/* Distinct colours of the rectangle, counted up to `max` + 1. */
-static unsigned
-count_colors(const struct fanout_fb *fb, int x, int y, int w, int h, unsigned max)
-{
-	uint32_t slot[1024];
-	bool used[1024] = {false};
-	unsigned n = 0;
-	for (int j = y; j < y + h; j++)
-		for (int i = x; i < x + w; i++) {
-			uint32_t p = fb_px(fb, i, j);
-			unsigned k = (p * 2654435761u) >> 22;
-			while (used[k] && slot[k] != p)
-				k = (k + 1) & 1023;
-			if (used[k])
-				continue;
-			used[k] = true;
-			slot[k] = p;
-			if (++n > max)
-				return n;
-		}
-	return n;
-}
-
-/* The rectangle as R, G, B bytes, row after row (new buffer). */
-static uint8_t *
-rect_rgb(const struct fanout_fb *fb, int x, int y, int w, int h)
-{
-	uint8_t *rgb = ab_xmalloc((size_t)w * h * 3), *o = rgb;
-	for (int j = y; j < y + h; j++) {
-		const uint8_t *p = fb->px + (size_t)j * fb->stride + (size_t)x * 4;
-		for (int i = 0; i < w; i++, p += 4) {
-			*o++ = p[2];
-			*o++ = p[1];
-			*o++ = p[0];
-		}
-	}
-	return rgb;
-}
-
-/* One deflate stream, reset for every rectangle (the viewer resets its stream 0 too). */
-static z_stream zs;
-static bool zs_ready;
-
-static void
-tight_basic(struct fanout_buf *out, const uint8_t *rgb, size_t n)
-{
-	buf_u8(out, 0x01); /* basic, stream 0, no filter; reset stream 0 first */
-	if (n < TIGHT_MIN_ZIP) {
-		buf_put(out, rgb, n);
-		return;
-	}
-	if (!zs_ready) {
-		AB_ASSERT(deflateInit(&zs, 6) == Z_OK);
-		zs_ready = true;
-	} else {
-		deflateReset(&zs);
-	}
-	size_t bound = deflateBound(&zs, n) + 16;
-	_cleanup_free_ uint8_t *z = ab_xmalloc(bound);
-	zs.next_in = (Bytef *)rgb;
-	zs.avail_in = (uInt)n;
-	zs.next_out = z;
-	zs.avail_out = (uInt)bound;
-	AB_ASSERT(deflate(&zs, Z_SYNC_FLUSH) == Z_OK && zs.avail_in == 0);
-	size_t zlen = bound - zs.avail_out;
-	buf_clen(out, zlen);
-	buf_put(out, z, zlen);
-}
-
-static void
-tight_one(const struct fanout_fb *fb, int x, int y, int w, int h, bool jpeg, struct fanout_buf *out)
-{
-	buf_rect(out, x, y, w, h, ENC_TIGHT);
-	unsigned colors = count_colors(fb, x, y, w, h, FANOUT_MAX_COLORS);
-	if (colors == 1) {
-		uint32_t p = fb_px(fb, x, y);
-		buf_u8(out, 0x80); /* fill */
-		buf_u8(out, (p >> 16) & 0xff);
-		buf_u8(out, (p >> 8) & 0xff);
-		buf_u8(out, p & 0xff);
-		return;
-	}
-	_cleanup_free_ uint8_t *rgb = rect_rgb(fb, x, y, w, h);
-	size_t n = (size_t)w * h * 3;
-	if (jpeg && colors > FANOUT_MAX_COLORS && w * h >= 1024) {
-		unsigned char *j = NULL;
-		size_t jlen = 0;
-		if (ab_jpeg_rgb(rgb, w, h, FANOUT_JPEG_Q, &j, &jlen, NULL) == 0) {
-			buf_u8(out, 0x90);
-			buf_clen(out, jlen);
-			buf_put(out, j, jlen);
-			free(j);
-			return;
-		}
-	}
-	tight_basic(out, rgb, n);
-}
-
+/* fb's rectangle as Tight (JPEG for photographs when jpeg), or as Raw if the encoder failed. */
 static void
 encode_tight(const struct fanout_fb *fb, int x, int y, int w, int h, bool jpeg,
              struct fanout_buf *out, unsigned *n_rects)
 {
-	for (int cy = y; cy < y + h; cy += TIGHT_TILE)
-		for (int cx = x; cx < x + w; cx += TIGHT_TILE) {
-			tight_one(fb, cx, cy, AB_MIN(TIGHT_TILE, x + w - cx),
-			          AB_MIN(TIGHT_TILE, y + h - cy), jpeg, out);
-			(*n_rects)++;
-		}
+	if (!tenc)
+		tenc = tight_enc_new();
+	size_t len0 = out->len;
+	unsigned n0 = *n_rects;
+	struct emit_ctx c = {out, n_rects};
+	int r = tight_encode(tenc, fb->px + (size_t)y * fb->stride + (size_t)x * 4, fb->stride, x,
+	                     y, w, h, jpeg ? FANOUT_QUALITY : -1, FANOUT_COMPRESS, emit_rect, &c);
+	if (r >= 0)
+		return;
+	/* zlib or libjpeg failed: this rectangle goes as Raw, the next message gets a new encoder
+	 */
+	ab_warn("preview: the Tight encoder failed (%s); Raw for this update", strerror(-r));
+	tight_enc_free(TAKE_PTR(tenc));
+	out->len = len0;
+	*n_rects = n0;
+	fanout_encode_raw(fb, x, y, w, h, out, n_rects);
+}
+
+/* A new message starts: the viewer's streams are reset before their first use in it. */
+static void
+encode_begin(void)
+{
+	if (tenc)
+		tight_enc_reset_streams(tenc);
 }
 
 void
 fanout_encode_tight(const struct fanout_fb *fb, int x, int y, int w, int h, struct fanout_buf *out,
                     unsigned *n_rects)
 {
+	encode_begin();
 	encode_tight(fb, x, y, w, h, true, out, n_rects);
 }
 
@@ -488,6 +405,7 @@ encode_msg(const struct fanout_fb *fb, const struct rect *rs, size_t n, int kind
 	struct fanout_buf b = {0};
 	buf_grow(&b, LWS_PRE + 4);
 	unsigned count = 0;
+	encode_begin();
 	for (size_t i = 0; i < n; i++) {
 		if (kind == KIND_RAW)
 			fanout_encode_raw(fb, rs[i].x, rs[i].y, rs[i].w, rs[i].h, &b, &count);

@@ -9,8 +9,8 @@
  * into the picture: a memcpy for the session), keeping a
  * copy of the framebuffer. Each framebuffer update that arrives is encoded
  * once, whatever the number of viewers, into self-contained RFB messages
- * (fanout_encode_tight(): Tight with fill, zlib with its stream reset on every
- * rectangle, or JPEG; Raw for clients without Tight) kept in a ring of the
+ * (fanout_encode_tight(): the session's Tight encoder, lib/tight, with its zlib
+ * streams reset at the start of every message; Raw for clients without Tight) kept in a ring of the
  * last FANOUT_RING updates. Every viewer is an RFB server connection of the
  * broker's own (handshake, None security, ServerInit of the desktop's size)
  * that is sent, as it asks for updates, the ring's messages it has not had, or
@@ -41,10 +41,10 @@ struct lws;
 struct desktop_manager;
 struct fanout_viewer;
 
-#define FANOUT_RING       16  /* encoded updates kept for viewers that are behind */
-#define FANOUT_FRAME_MS   50  /* upstream updates at most this often (20 a second) */
-#define FANOUT_JPEG_Q     79  /* noVNC's default quality level 6, as libvncserver maps it */
-#define FANOUT_MAX_COLORS 256 /* more colours in a tile than this: JPEG (photographs) */
+#define FANOUT_RING     16 /* encoded updates kept for viewers that are behind */
+#define FANOUT_FRAME_MS 50 /* upstream updates at most this often (20 a second) */
+#define FANOUT_QUALITY  6  /* Tight quality: noVNC's default (JPEG 79, 4:4:4) */
+#define FANOUT_COMPRESS 6  /* Tight compression level: encoded once, sent to every viewer */
 
 /* Where the viewers' desktops come from. Once per process, before fanout_open(). */
 void fanout_init(struct ab_loop *loop, struct desktop_manager *m);
@@ -83,11 +83,9 @@ void fanout_buf_free(struct fanout_buf *b);
 
 /*
  * Appends the rectangles that encode fb's (x, y, w, h) as Tight (to a client that asked for
- * Tight and JPEG quality) to *out and adds their number to *n_rects: tiles of at most 128x128,
- * each a fill (one colour), zlib-compressed RGB with zlib stream 0 reset first (at most
- * FANOUT_MAX_COLORS colours: text and UI stay sharp; or small) or JPEG (photographs). Each
- * rectangle decodes on its own: no zlib state carries from one to the next. The rectangle must lie
- * within fb. Pure.
+ * Tight and JPEG quality) to *out and adds their number to *n_rects: lib/tight's fills,
+ * palettes, zlib and JPEG (photographs) at FANOUT_QUALITY, with the zlib streams reset first,
+ * so what one call appends decodes on its own. The rectangle must lie within fb.
  */
 void fanout_encode_tight(const struct fanout_fb *fb, int x, int y, int w, int h,
                          struct fanout_buf *out, unsigned *n_rects);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tight: the session's own Tight encoder (the TightVNC encoding, RFB 7;
- * noVNC's first choice), used instead of libvncserver's for clients that
- * prefer Tight in a 24-bit colour format and take LastRect (vnc.c
- * interposes it).
+ * tight: our own Tight encoder (the TightVNC encoding, RFB 7; noVNC's first
+ * choice). Two users: the session, instead of libvncserver's for clients
+ * that prefer Tight in a 24-bit colour format and take LastRect (session/vnc.c
+ * interposes it), and the broker's preview fan-out (broker/gateway/fanout.c),
+ * which encodes each update once for every viewer with its streams reset
+ * first (tight_enc_reset_streams), so that every update decodes on its own.
  *
  * Why our own: libvncserver's Tight searches every rectangle for large solid
  * areas and tests each part for smoothness before it picks JPEG, which made a
@@ -23,8 +25,8 @@
  * Each client has its own encoder: the four zlib streams live as long as the
  * connection, as the protocol asks. No RFB or X here (unit tested).
  */
-#ifndef SESSION_TIGHT_H
-#define SESSION_TIGHT_H
+#ifndef AB_TIGHT_H
+#define AB_TIGHT_H
 
 #include <stdbool.h>
 #include <stddef.h>
