@@ -428,6 +428,7 @@ files_commit_edit(struct files *f)
 	f->edit = EDIT_NONE;
 	if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
 		snprintf(f->message, sizeof(f->message), "'%.200s' is not a valid name", name);
+		ab_info("%s", f->message);
 		ab_app_redraw(&f->app);
 		return;
 	}
@@ -450,6 +451,7 @@ files_commit_edit(struct files *f)
 		else
 			snprintf(f->message, sizeof(f->message), "renamed to '%.200s'", name);
 	}
+	ab_info("%s", f->message);
 	char keep[EDIT_MAX];
 	snprintf(keep, sizeof(keep), "%s", name);
 	char dir[PATH_MAX];
@@ -946,9 +948,11 @@ files_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size
 	} else if (sym == XK_F2 && files_selected(f)) {
 		f->edit = EDIT_RENAME;
 		snprintf(f->edit_buf, sizeof(f->edit_buf), "%s", files_selected(f)->name);
+		ab_info("rename '%s': editing the name", f->edit_buf);
 	} else if (ctrl && (sym == XK_n || sym == XK_N)) {
 		f->edit = EDIT_MKDIR;
 		f->edit_buf[0] = '\0';
+		ab_info("new folder: editing its name");
 	} else if (ctrl && (sym == XK_h || sym == XK_H)) {
 		f->hidden = !f->hidden;
 		files_reload(f);

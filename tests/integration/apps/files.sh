@@ -38,19 +38,39 @@ wait_for 5 title_has "$W" "(4 items)" || fail "Ctrl+H did not show hidden files:
 xdotool key ctrl+h
 wait_for 5 title_has "$W" "(3 items)" || fail "Ctrl+H did not hide again"
 
+# edit KEYS WHAT TEXT: KEYS open the name editor (the app logs WHAT once it is editing), TEXT
+# is typed into it and Return ends it; waits for the app's answer in its log and prints it.
+LOG=$T/argobox-files.log
+edit() {
+	local before
+	before=$(grep -cF -- "$2" "$LOG" || true)
+	xdotool key $1
+	wait_for 10 sh -c '[ "$(grep -cF -- "$1" "$2")" -gt "$3" ]' sh "$2" "$LOG" "$before" ||
+		fail "$1 did not open the name editor: $(tail -2 "$LOG")"
+	xdotool type --delay 15 -- "$3"
+	before=$(wc -l <"$LOG")
+	xdotool key Return
+	wait_for 10 sh -c "tail -n +$((before + 1)) '$LOG' | grep -qE \"created|renamed to|already exists|not a valid name|new folder '|rename: \"" ||
+		fail "no answer to '$3': $(tail -2 "$LOG")"
+}
+# xdotool types a character the keymap lacks (ö) by mapping a spare keycode to it for one key
+# press and mapping it back at once: an app slow to read the press looks it up after the
+# mapping went back and gets no ö. The test gives ö a keycode of its own, so xdotool presses a
+# key that stays mapped (still a real key event through the app's input method).
+KC=$(xmodmap -pke | awk 'NF == 3 && $1 == "keycode" && $2 > 200 && !k {k = $2} END {print k}')
+[ -n "$KC" ] && xmodmap -e "keycode $KC = odiaeresis Odiaeresis" || fail "no spare keycode for ö"
+
 # new folder (typed through the input method, non-ASCII included)
-xdotool key ctrl+n
-xdotool type --delay 15 "Neu-ördner"
-xdotool key Return
+edit ctrl+n "new folder: editing" "Neu-ördner"
+grep -qF "folder 'Neu-ördner' created" "$LOG" || fail "new folder not created: $(tail -1 "$LOG")"
 wait_for 5 test -d "$W0/Neu-ördner" || fail "new folder not created"
 wait_for 5 title_has "$W" "(4 items)" || fail "new folder not listed"
 
 # the order is folders first, then names: Neu-ördner, sub, alpha.txt, beta.txt
 # rename alpha.txt (row 3)
 xdotool key Home Down Down
-xdotool key F2 ctrl+u
-xdotool type --delay 15 "gamma.txt"
-xdotool key Return
+edit "F2 ctrl+u" "rename 'alpha.txt': editing" "gamma.txt"
+grep -qF "renamed to 'gamma.txt'" "$LOG" || fail "rename did not happen: $(tail -1 "$LOG")"
 wait_for 5 test -f "$W0/gamma.txt" || fail "rename did not happen"
 [ ! -e "$W0/alpha.txt" ] || fail "old name still there"
 
