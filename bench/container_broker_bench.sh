@@ -8,7 +8,9 @@
 #         websocket with the session cookie; until the whole first frame has arrived
 #         (ab-rfbbench first-frame: RFB handshake, one full-screen update);
 #   warm: the desktop runs (2 s after the cold frame); the websocket connect to the whole
-#         first frame (a reconnect), three times a run.
+#         first frame (a reconnect), three times a run with ZRLE and three with noVNC's
+#         encodings (a browser's reload), each with its steps (connect and upgrade, RFB
+#         handshake, the frame).
 # Median and p95 over N runs of each, and where the cold time goes, step by step (medians):
 # the client's clock (sign-in answered, the frame), the broker's log (the desktop's start, the
 # runtime's steps from container.ready) and the session's own "ready in" line (console log).
@@ -33,14 +35,15 @@ $(local_users bench-pw bea:member:p:1000)
 EOT
 start_broker "$T/broker.log"
 ms() { echo $(($(date +%s%N) / 1000000)); }
-frame() { # frame: ab-rfbbench's first-frame line through the websocket with bea's cookie
+frame() { # frame [ARGS]: ab-rfbbench's first-frame line through the websocket with bea's cookie
 	AB_WS_COOKIE=$(awk '$6 == "argobox_session" {print $6 "=" $7}' "$T/bea.jar") AB_WS_ORIGIN=$URL \
-		N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1
+		N "$B/bench/ab-rfbbench" first-frame "ws://127.0.0.1:$PORT/websockify" --repeat 1 "$@"
 }
 gone() { ! "$rt" --root "$T/state" list -q 2>/dev/null | grep -q . && [ -z "$(desk_pid bea)" ]; }
 num() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; } # num LABEL: the number after LABEL
+kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p"; } # kv KEY: the value of ab-rfbbench's KEY=
 epoch_ms() { echo $(($(date -d "$1" +%s%N) / 1000000)); } # epoch_ms ISO-TIME
-cold=() warm=() signin=() prep=() net=() bundle=() run=() sess=() xvfb=() disp=() wmcmd=() rest=()
+cold=() warm=() wopen=() wshake=() wupd=() bwarm=() bopen=() bshake=() bupd=() signin=() prep=() net=() bundle=() run=() sess=() xvfb=() disp=() wmcmd=() rest=()
 for i in $(seq "$n"); do
 	nlog=$(wc -l <"$T/broker.log")
 	t0=$(ms)
@@ -68,7 +71,15 @@ for i in $(seq "$n"); do
 	wmcmd+=("$(num "desktop command" <<<"$sl")")
 	# warm: reconnects once the desktop has settled (its window manager drawn)
 	sleep 2
-	for _ in 1 2 3; do warm+=($(frame | sed -n 's/.*first_frame_ms=\([0-9.]*\).*/\1/p')); done
+	# (ZRLE, a native client's choice, then noVNC's encodings, a browser's), with their steps
+	for _ in 1 2 3; do
+		l=$(frame)
+		warm+=("$(kv first_frame_ms <<<"$l")") wopen+=("$(kv open_ms <<<"$l")")
+		wshake+=("$(kv handshake_ms <<<"$l")") wupd+=("$(kv update_ms <<<"$l")")
+		l=$(frame --encodings novnc)
+		bwarm+=("$(kv first_frame_ms <<<"$l")") bopen+=("$(kv open_ms <<<"$l")")
+		bshake+=("$(kv handshake_ms <<<"$l")") bupd+=("$(kv update_ms <<<"$l")")
+	done
 	ctl stop bea >/dev/null
 	wait_for 20 gone || { echo "run $i: the desktop did not stop"; exit 1; }
 done
@@ -76,6 +87,7 @@ stats() { sort -n | awk '{a[NR] = $1} END {m = a[int((NR + 1) / 2)]; p = a[int(N
 med() { printf '%s\n' "$@" | stats | awk '{print $1}'; }
 read -r cold_m cold_p < <(printf '%s\n' "${cold[@]}" | stats)
 read -r warm_m warm_p < <(printf '%s\n' "${warm[@]}" | stats)
+read -r bwarm_m bwarm_p < <(printf '%s\n' "${bwarm[@]}" | stats)
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN {print (v <= t ? "met" : "**missed**")}'; }
 what="session + $([ "$wm" = /usr/bin/sleep ] && echo sleep || echo argobox-wm)"
 printf '\n### Sign-in to first frame, desktops in %s containers through the broker (%s, %s, %d runs, load %s)\n\n' \
@@ -93,5 +105,13 @@ printf '| … … of which Xvfb (exec, keymap, 3840x2160 framebuffer) | %s | | |
 printf '| … … of which X connection, RandR size, RFB socket | %s | | |\n' "$(med "${disp[@]}")"
 printf '| … … of which control socket, Landlock, desktop command started | %s | | |\n' "$(med "${wmcmd[@]}")"
 printf '| … desktop ready -> control channel -> websocket -> first frame | %s | | |\n' "$(med "${rest[@]}")"
-printf '| **warm: websocket connect -> first full frame (ms)** | **%s** | %s | ≤ 10 (%s) |\n' \
+printf '| **warm: websocket connect -> first full frame, noVNC encodings (a browser) (ms)** | **%s** | %s | ≤ 10 (%s) |\n' \
+	"$bwarm_m" "$bwarm_p" "$(verdict "$bwarm_m" 10)"
+printf '| … TCP connect and websocket upgrade (the broker: cookie, desktop, RFB socket) | %s | | |\n' "$(med "${bopen[@]}")"
+printf '| … RFB handshake to ServerInit | %s | | |\n' "$(med "${bshake[@]}")"
+printf '| … SetEncodings and request -> the whole frame | %s | | |\n' "$(med "${bupd[@]}")"
+printf '| **warm, ZRLE (a native client'"'"'s encoding) (ms)** | **%s** | %s | ≤ 10 (%s) |\n' \
 	"$warm_m" "$warm_p" "$(verdict "$warm_m" 10)"
+printf '| … TCP connect and websocket upgrade | %s | | |\n' "$(med "${wopen[@]}")"
+printf '| … RFB handshake to ServerInit | %s | | |\n' "$(med "${wshake[@]}")"
+printf '| … SetEncodings and request -> the whole frame | %s | | |\n' "$(med "${wupd[@]}")"

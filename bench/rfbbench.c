@@ -15,7 +15,9 @@
  *
  * Modes:
  *   first-frame TARGET [--repeat N]
- *       connect → first complete framebuffer (non-incremental request), N times
+ *       connect → first complete framebuffer (non-incremental request), N times;
+ *       also each step's median: open (connect, websocket upgrade), handshake (RFB
+ *       version to ServerInit), update (SetEncodings and the request to the whole frame)
  *   cold TARGET [--spawn CMD] [--timeout S]
  *       runs CMD (sh -c, own process group), connects as soon as the stack
  *       accepts, and times spawn → first complete frame; then stops CMD's group.
@@ -242,14 +244,22 @@ static int
 mode_first_frame(const struct opts *o, struct ab_err *err)
 {
 	int n = o->repeat > 0 ? o->repeat : 10;
-	_cleanup_free_ double *v = ab_xcalloc((size_t)n, sizeof(double));
+	/* the whole time and its steps: connect (+ websocket upgrade), RFB handshake, frame */
+	_cleanup_free_ double *v = ab_xcalloc((size_t)n * 4, sizeof(double));
+	double *open_ms = v + n, *init_ms = v + 2 * n, *upd_ms = v + 3 * n;
 	int w = 0, h = 0;
 	for (int i = 0; i < n; i++) {
 		struct rfbc r;
 		client_init(&r, o);
 		int64_t t0 = ab_now_us();
 		r.conn.deadline_us = t0 + 10000000;
-		int ret = rfbc_connect(&r, o->target, err);
+		int64_t t_open = t0, t_init = t0;
+		int ret = conn_open(&r.conn, o->target, err);
+		if (ret >= 0) {
+			t_open = ab_now_us();
+			ret = rfbc_handshake(&r, err);
+			t_init = ab_now_us();
+		}
 		if (ret >= 0)
 			ret = full_frame(&r, t0 + 10000000, err);
 		int64_t t1 = ab_now_us();
@@ -259,10 +269,16 @@ mode_first_frame(const struct opts *o, struct ab_err *err)
 		if (ret < 0)
 			return ret;
 		v[i] = (double)(t1 - t0) / 1000.0;
+		open_ms[i] = (double)(t_open - t0) / 1000.0;
+		init_ms[i] = (double)(t_init - t_open) / 1000.0;
+		upd_ms[i] = (double)(t1 - t_init) / 1000.0;
 	}
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	printf("first_frame_ms=%.2f first_frame_min_ms=%.2f first_frame_n=%d geometry=%dx%d\n",
-	       median(v, (size_t)n), v[0], n, w, h);
+	for (int k = 0; k < 4; k++)
+		qsort(v + k * n, (size_t)n, sizeof(double), cmp_double);
+	printf("first_frame_ms=%.2f first_frame_min_ms=%.2f first_frame_n=%d geometry=%dx%d "
+	       "open_ms=%.2f handshake_ms=%.2f update_ms=%.2f\n",
+	       median(v, (size_t)n), v[0], n, w, h, median(open_ms, (size_t)n),
+	       median(init_ms, (size_t)n), median(upd_ms, (size_t)n));
 	return 0;
 }
 

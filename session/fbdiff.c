@@ -19,13 +19,13 @@ struct tile_ext {
 
 /* Copies e from cur into the shadow and reports it; returns its area (0: e was empty). */
 static long
-flush_ext(uint8_t *shadow, const uint8_t *cur, size_t stride, struct tile_ext *e,
+flush_ext(uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride, struct tile_ext *e,
           fbdiff_mark_fn mark, void *data)
 {
 	if (e->x1 == e->x2)
 		return 0;
 	for (int y = e->y1; y < e->y2; y++)
-		memcpy(shadow + (size_t)y * stride + (size_t)e->x1 * 4,
+		memcpy(shadow + (size_t)y * sstride + (size_t)e->x1 * 4,
 		       cur + (size_t)y * stride + (size_t)e->x1 * 4, (size_t)(e->x2 - e->x1) * 4);
 	struct fbdiff_rect m = {e->x1, e->y1, e->x2, e->y2};
 	long area = (long)(e->x2 - e->x1) * (e->y2 - e->y1);
@@ -36,8 +36,8 @@ flush_ext(uint8_t *shadow, const uint8_t *cur, size_t stride, struct tile_ext *e
 }
 
 long
-fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct fbdiff_rect *r,
-              fbdiff_mark_fn mark, void *data)
+fbdiff_update(uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
+              const struct fbdiff_rect *r, fbdiff_mark_fn mark, void *data)
 {
 	if (r->x2 <= r->x1 || r->y2 <= r->y1)
 		return 0;
@@ -53,7 +53,7 @@ fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct f
 		memset(ext, 0, (size_t)ncols * sizeof(*ext));
 		bool any = false;
 		for (int y = ya; y < yb; y++) {
-			const uint32_t *o = row32(shadow, stride, y), *n = row32(cur, stride, y);
+			const uint32_t *o = row32(shadow, sstride, y), *n = row32(cur, stride, y);
 			if (!memcmp(o + r->x1, n + r->x1, span))
 				continue;
 			for (int c = 0; c < ncols; c++) {
@@ -102,12 +102,12 @@ fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct f
 				*p = (struct tile_ext){ux1, p->y1, ux2, e->y2};
 				continue;
 			}
-			changed += flush_ext(shadow, cur, stride, p, mark, data);
+			changed += flush_ext(shadow, sstride, cur, stride, p, mark, data);
 			*p = *e;
 		}
 	}
 	for (int c = 0; c < ncols; c++)
-		changed += flush_ext(shadow, cur, stride, &pend[c], mark, data);
+		changed += flush_ext(shadow, sstride, cur, stride, &pend[c], mark, data);
 	return changed;
 }
 
@@ -125,7 +125,7 @@ row_eq(const uint32_t *a, const uint32_t *b, int k1, int k2, size_t span)
 }
 
 int
-fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+fbdiff_find_vscroll(const uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
                     const struct fbdiff_rect *r, int min_rows, int *ret_dy,
                     struct fbdiff_rect *ret_band)
 {
@@ -134,7 +134,7 @@ fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 		return 0;
 	size_t off = (size_t)r->x1 * 4, span = (size_t)(r->x2 - r->x1) * 4;
 #define CUR(y)    (cur + (size_t)(y)*stride + off)
-#define SHADOW(y) (shadow + (size_t)(y)*stride + off)
+#define SHADOW(y) (shadow + (size_t)(y)*sstride + off)
 	/*
 	 * Votes: changed rows sampled over the box, not of one colour (blank
 	 * rows match anywhere), are looked up among the shadow's rows; a row
@@ -235,33 +235,33 @@ px(const uint8_t *fb, size_t stride, int x, int y)
 
 /* Grows the block matching at (dx, dy) from anchor (ax, ay); returns its area. */
 static long
-grow_match(const uint8_t *shadow, const uint8_t *cur, size_t stride, const struct fbdiff_rect *r,
-           int ax, int ay, int dx, int dy, struct fbdiff_rect *out)
+grow_match(const uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
+           const struct fbdiff_rect *r, int ax, int ay, int dx, int dy, struct fbdiff_rect *out)
 {
 	/* destination columns/rows whose source stays inside r */
 	int xlo = AB_MAX(r->x1, r->x1 + dx), xhi = AB_MIN(r->x2, r->x2 + dx);
 	int ylo = AB_MAX(r->y1, r->y1 + dy), yhi = AB_MIN(r->y2, r->y2 + dy);
 	int x1 = ax, x2 = ax;
-	while (x1 > xlo && px(cur, stride, x1 - 1, ay) == px(shadow, stride, x1 - 1 - dx, ay - dy))
+	while (x1 > xlo && px(cur, stride, x1 - 1, ay) == px(shadow, sstride, x1 - 1 - dx, ay - dy))
 		x1--;
-	while (x2 < xhi && px(cur, stride, x2, ay) == px(shadow, stride, x2 - dx, ay - dy))
+	while (x2 < xhi && px(cur, stride, x2, ay) == px(shadow, sstride, x2 - dx, ay - dy))
 		x2++;
 	if (x2 - x1 < MOVE_RUN)
 		return 0;
 	size_t span = (size_t)(x2 - x1) * 4;
 	int y1 = ay, y2 = ay + 1;
 	while (y1 > ylo && !memcmp(&row32(cur, stride, y1 - 1)[x1],
-	                           &row32(shadow, stride, y1 - 1 - dy)[x1 - dx], span))
+	                           &row32(shadow, sstride, y1 - 1 - dy)[x1 - dx], span))
 		y1--;
-	while (y2 < yhi &&
-	       !memcmp(&row32(cur, stride, y2)[x1], &row32(shadow, stride, y2 - dy)[x1 - dx], span))
+	while (y2 < yhi && !memcmp(&row32(cur, stride, y2)[x1],
+	                           &row32(shadow, sstride, y2 - dy)[x1 - dx], span))
 		y2++;
 	*out = (struct fbdiff_rect){x1, y1, x2, y2};
 	return (long)(x2 - x1) * (y2 - y1);
 }
 
 long
-fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+fbdiff_find_move(const uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
                  const struct fbdiff_rect *r, long min_area, int max_dy, int *ret_dx, int *ret_dy,
                  struct fbdiff_rect *ret_rect)
 {
@@ -270,7 +270,7 @@ fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 	size_t off = (size_t)r->x1 * 4, span = (size_t)(r->x2 - r->x1) * 4;
 	int anchors = 0;
 	for (int y = r->y1; y < r->y2 && anchors < MOVE_ANCHORS; y++) {
-		const uint32_t *o = row32(shadow, stride, y), *n = row32(cur, stride, y);
+		const uint32_t *o = row32(shadow, sstride, y), *n = row32(cur, stride, y);
 		if (!memcmp((const uint8_t *)o + off, (const uint8_t *)n + off, span))
 			continue;
 		/* the first changed pixel where a run of MOVE_RUN is not one colour */
@@ -298,7 +298,7 @@ fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 		int sx1 = AB_MAX(r->x1, ax - MOVE_MAX),
 		    sx2 = AB_MIN(r->x2, ax + MOVE_MAX + MOVE_RUN);
 		for (int sy = sy1; sy < sy2; sy++) {
-			const uint32_t *so = row32(shadow, stride, sy);
+			const uint32_t *so = row32(shadow, sstride, sy);
 			for (int sx = sx1; sx + MOVE_RUN <= sx2; sx++) {
 				if (so[sx] != n[ax] || memcmp(&so[sx], &n[ax], MOVE_RUN * 4))
 					continue;
@@ -306,7 +306,8 @@ fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 				if (dx == 0 && dy == 0)
 					continue;
 				struct fbdiff_rect m;
-				long area = grow_match(shadow, cur, stride, r, ax, y, dx, dy, &m);
+				long area =
+				    grow_match(shadow, sstride, cur, stride, r, ax, y, dx, dy, &m);
 				if (area >= min_area) {
 					*ret_dx = dx;
 					*ret_dy = dy;
@@ -320,7 +321,7 @@ fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 }
 
 int
-fbdiff_sample_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+fbdiff_sample_shift(const uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
                     const struct fbdiff_rect *dst, int dx, int dy, int samples)
 {
 	int h = dst->y2 - dst->y1;
@@ -331,13 +332,13 @@ fbdiff_sample_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
 	for (int i = 0; i < n; i++) {
 		int y = dst->y1 + (int)(((long)i * h + h / 2) / n);
 		hits += !memcmp(&row32(cur, stride, y)[dst->x1],
-		                &row32(shadow, stride, y - dy)[dst->x1 - dx], span);
+		                &row32(shadow, sstride, y - dy)[dst->x1 - dx], span);
 	}
 	return hits;
 }
 
 int
-fbdiff_shift_compare(uint8_t *shadow, const uint8_t *cur, size_t stride,
+fbdiff_shift_compare(uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
                      const struct fbdiff_rect *dst, int dx, int dy, int *ret_y1, int *ret_y2)
 {
 	int h = dst->y2 - dst->y1;
@@ -349,8 +350,8 @@ fbdiff_shift_compare(uint8_t *shadow, const uint8_t *cur, size_t stride,
 	/* bottom up when moving down: every source row is read before it is overwritten */
 	for (int i = 0; i < h; i++) {
 		int y = dy > 0 ? dst->y2 - 1 - i : dst->y1 + i;
-		uint8_t *d = shadow + (size_t)y * stride + dst_off;
-		memmove(d, shadow + (size_t)(y - dy) * stride + src_off, span);
+		uint8_t *d = shadow + (size_t)y * sstride + dst_off;
+		memmove(d, shadow + (size_t)(y - dy) * sstride + src_off, span);
 		if (memcmp(d, cur + (size_t)y * stride + dst_off, span)) {
 			n++;
 			y1 = AB_MIN(y1, y);

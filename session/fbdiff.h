@@ -11,6 +11,10 @@
  * vertical shift of the shadow's rows in the live screen (a terminal or a
  * browser scrolling), so the caller can send it as CopyRect.
  *
+ * The shadow's rows are `sstride` bytes apart and the live screen's
+ * `stride`: the session packs its shadow at the visible width while Xvfb's
+ * rows keep its maximal screen's stride (memory, docs/session.md).
+ *
  * Pure functions on caller-owned memory: nothing is allocated that outlives
  * a call, nothing talks to X or RFB.
  */
@@ -34,16 +38,16 @@ struct fbdiff_rect {
 typedef void (*fbdiff_mark_fn)(void *data, const struct fbdiff_rect *r);
 
 /*
- * Compares rectangle r of cur with shadow (both 32 bpp, `stride` bytes per
- * row), calls mark() for every tile that differs (the tile shrunk to the
+ * Compares rectangle r of cur with shadow (both 32 bpp, rows `stride` and
+ * `sstride` bytes apart), calls mark() for every tile that differs (the tile shrunk to the
  * differing pixels; a tile's rectangle and the one in the tile above it are
  * reported as one when they are at most FBDIFF_JOIN_ROWS rows apart and
  * their union is at most FBDIFF_JOIN_COLS wider than the wider of them) and
  * copies those pixels into shadow. Returns the number of pixels in the
  * reported rectangles (0: nothing changed).
  */
-long fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const struct fbdiff_rect *r,
-                   fbdiff_mark_fn mark, void *data);
+long fbdiff_update(uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
+                   const struct fbdiff_rect *r, fbdiff_mark_fn mark, void *data);
 
 /*
  * Looks for a vertical scroll inside r: rows y of cur equal to rows y - dy of
@@ -52,7 +56,7 @@ long fbdiff_update(uint8_t *shadow, const uint8_t *cur, size_t stride, const str
  * the band (destination rows, r's columns) in *ret_band. Returns 0 when no
  * shift explains at least min_rows changed rows.
  */
-int fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+int fbdiff_find_vscroll(const uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
                         const struct fbdiff_rect *r, int min_rows, int *ret_dy,
                         struct fbdiff_rect *ret_band);
 
@@ -65,7 +69,7 @@ int fbdiff_find_vscroll(const uint8_t *shadow, const uint8_t *cur, size_t stride
  * |dy| <= max_dy are looked for (0: sideways moves only). Returns 0 when
  * nothing moved.
  */
-long fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+long fbdiff_find_move(const uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
                       const struct fbdiff_rect *r, long min_area, int max_dy, int *ret_dx,
                       int *ret_dy, struct fbdiff_rect *ret_rect);
 
@@ -74,7 +78,7 @@ long fbdiff_find_move(const uint8_t *shadow, const uint8_t *cur, size_t stride,
  * shifted by (dx, dy) over dst's width (a cheap look before committing to a
  * move; dst - (dx, dy) must be inside the screen).
  */
-int fbdiff_sample_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride,
+int fbdiff_sample_shift(const uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
                         const struct fbdiff_rect *dst, int dx, int dy, int samples);
 
 /*
@@ -83,7 +87,7 @@ int fbdiff_sample_shift(const uint8_t *shadow, const uint8_t *cur, size_t stride
  * Returns how many rows differ from cur and stores the first and last + 1 of
  * them in *ret_y1, *ret_y2 (untouched when 0).
  */
-int fbdiff_shift_compare(uint8_t *shadow, const uint8_t *cur, size_t stride,
+int fbdiff_shift_compare(uint8_t *shadow, size_t sstride, const uint8_t *cur, size_t stride,
                          const struct fbdiff_rect *dst, int dx, int dy, int *ret_y1, int *ret_y2);
 
 /* Copies rectangle dst - (dx, dy) of fb to dst (overlap allowed). */

@@ -703,17 +703,30 @@ set_server_format(rfbScreenInfoPtr s)
 }
 
 /*
- * Copies the screen's visible w x h pixels into the shadow. Only those: the
- * shadow has Xvfb's maximal size (3840x2160 by default, 32 MiB) but pages it
- * never touches are never made resident (an idle 1280x800 desktop: 4 MiB).
+ * Makes the shadow a copy of the screen's visible w x h pixels, packed at
+ * the visible width (sstride = w * 4) while Xvfb's rows keep its maximal
+ * screen's stride: at 1920x1080 under a 3840-pixel stride, a shadow at
+ * Xvfb's layout touched parts of about 3.7 MiB more pages (each row's end
+ * shares a page with the next row's start). A new size gets a new buffer
+ * (the old one is freed once libvncserver has the new one); returns the old
+ * buffer for the caller to free, or NULL.
  */
-static void
+static uint8_t *
 shadow_sync(struct vnc *v, int w, int h)
 {
 	size_t stride = (size_t)v->xvfb->bytes_per_line, span = (size_t)w * 4;
+	size_t len = span * (size_t)h;
+	uint8_t *old = NULL;
+	if (!v->shadow || v->shadow_len != len) {
+		old = v->shadow;
+		v->shadow = ab_xmalloc(len);
+		v->shadow_len = len;
+	}
+	v->sstride = span;
 	const uint8_t *src = (const uint8_t *)v->xvfb->pixels;
 	for (int y = 0; y < h; y++)
-		memcpy(v->shadow + (size_t)y * stride, src + (size_t)y * stride, span);
+		memcpy(v->shadow + (size_t)y * span, src + (size_t)y * stride, span);
+	return old;
 }
 
 static void
@@ -726,11 +739,13 @@ fb_follow(struct vnc *v, int w, int h)
 	v->fb_gen++;
 	/*
 	 * Xvfb keeps its maximal screen pixmap: same pixels, same stride. The
-	 * shadow takes the whole new screen (a new framebuffer is sent in full).
+	 * shadow takes the whole new screen at the new width (a new framebuffer
+	 * is sent in full).
 	 */
-	shadow_sync(v, w, h);
+	uint8_t *old = shadow_sync(v, w, h);
 	rfbNewFramebuffer(v->screen, (char *)v->shadow, w, h, 8, 3, 4);
-	v->screen->paddedWidthInBytes = v->xvfb->bytes_per_line;
+	v->screen->paddedWidthInBytes = (int)v->sstride;
+	free(old);
 	set_server_format(v->screen);
 	/* translation was set up for libvncserver's own idea of the format */
 	rfbClientIteratorPtr it = rfbGetClientIterator(v->screen);
@@ -1187,8 +1202,8 @@ copy_moved_window(struct vnc *v, const uint8_t *cur, size_t stride, int *ret_dx,
 	                          AB_MIN(best->y + best->h, AB_MIN(v->height, v->height + dy))};
 	if (dst.x2 - dst.x1 <= 0 || dst.y2 - dst.y1 <= 0 ||
 	    (long)(dst.x2 - dst.x1) * (dst.y2 - dst.y1) < VNC_MOVE_MIN_AREA ||
-	    fbdiff_sample_shift(v->shadow, cur, stride, &dst, dx, dy, VNC_MOVE_SAMPLES) <
-	        VNC_MOVE_SAMPLES / 2)
+	    fbdiff_sample_shift(v->shadow, v->sstride, cur, stride, &dst, dx, dy,
+	                        VNC_MOVE_SAMPLES) < VNC_MOVE_SAMPLES / 2)
 		return false;
 	/*
 	 * Most of it arrived unchanged: the clients copy the whole place and the
@@ -1198,7 +1213,7 @@ copy_moved_window(struct vnc *v, const uint8_t *cur, size_t stride, int *ret_dx,
 	 * after the CopyRect; the rows that match are known equal and skipped.
 	 */
 	int y1 = 0, y2 = 0;
-	int bad = fbdiff_shift_compare(v->shadow, cur, stride, &dst, dx, dy, &y1, &y2);
+	int bad = fbdiff_shift_compare(v->shadow, v->sstride, cur, stride, &dst, dx, dy, &y1, &y2);
 	rfbScheduleCopyRect(v->screen, dst.x1, dst.y1, dst.x2, dst.y2, dx, dy);
 	lossy_copy(v, &dst, dx, dy);
 	v->stats.window_moves++;
@@ -1275,23 +1290,23 @@ process_damage(struct vnc *v)
 		same = band;
 	} else if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
 	           box.y2 - box.y1 >= VNC_SCROLL_MIN_ROWS &&
-	           fbdiff_find_vscroll(v->shadow, cur, stride, &box, VNC_SCROLL_MIN_ROWS, &dy,
-	                               &band) > 0) {
+	           fbdiff_find_vscroll(v->shadow, v->sstride, cur, stride, &box,
+	                               VNC_SCROLL_MIN_ROWS, &dy, &band) > 0) {
 		/* the clients copy the same rows of what they were sent as we do here */
-		fbdiff_shift_rows(v->shadow, stride, &band, dy);
+		fbdiff_shift_rows(v->shadow, v->sstride, &band, dy);
 		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, 0, dy);
 		lossy_copy(v, &band, 0, dy);
 		v->stats.copies++;
 	} else if (box.x2 - box.x1 >= VNC_SCROLL_MIN_WIDTH &&
 	           (long)(box.x2 - box.x1) * (box.y2 - box.y1) >= VNC_MOVE_MIN_AREA * 2 &&
-	           fbdiff_find_move(v->shadow, cur, stride, &box, VNC_MOVE_MIN_AREA,
+	           fbdiff_find_move(v->shadow, v->sstride, cur, stride, &box, VNC_MOVE_MIN_AREA,
 	                            n >= 2 ? v->height : 0, &dx, &dy, &band) > 0) {
 		/*
 		 * A dragged block. Its damage is the old and the new place: 2+
 		 * rects, or one for a sideways move. In a terminal's redraw (one
 		 * rect) chance matches of text blocks cost more than they save.
 		 */
-		fbdiff_move_rect(v->shadow, stride, &band, dx, dy);
+		fbdiff_move_rect(v->shadow, v->sstride, &band, dx, dy);
 		rfbScheduleCopyRect(v->screen, band.x1, band.y1, band.x2, band.y2, dx, dy);
 		lossy_copy(v, &band, dx, dy);
 		v->stats.moves++;
@@ -1310,8 +1325,8 @@ process_damage(struct vnc *v)
 		struct fbdiff_rect parts[4];
 		int np = fbdiff_subtract(&r, &same, parts);
 		for (int k = 0; k < np; k++)
-			v->stats.changed_px +=
-			    fbdiff_update(v->shadow, cur, stride, &parts[k], mark_cb, v);
+			v->stats.changed_px += fbdiff_update(v->shadow, v->sstride, cur, stride,
+			                                     &parts[k], mark_cb, v);
 	}
 	if (rects)
 		XFree(rects);
@@ -1561,8 +1576,6 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	rfbRegisterProtocolExtension(&kbd_ext);
 
 	/* clients are sent the shadow, which only changes where we mark it (fbdiff.h) */
-	v->shadow_len = (size_t)xvfb->bytes_per_line * (size_t)xvfb->max_height;
-	v->shadow = ab_xmalloc(v->shadow_len);
 	shadow_sync(v, w, h);
 
 	int argc = 1;
@@ -1573,7 +1586,7 @@ vnc_open(struct vnc *v, const struct session_config *cfg, struct ab_loop *loop, 
 	v->screen = s;
 	s->screenData = v;
 	s->frameBuffer = (char *)v->shadow;
-	s->paddedWidthInBytes = xvfb->bytes_per_line;
+	s->paddedWidthInBytes = (int)v->sstride;
 	set_server_format(s);
 	s->desktopName = "ArgoBox";
 	s->alwaysShared = TRUE;

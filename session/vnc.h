@@ -67,8 +67,9 @@ struct vnc {
 		bool mapped, pmapped;
 	} * wins;
 	int nwins, wins_cap;
-	uint8_t *shadow; /* what clients are sent: Xvfb's screen as of the last damage */
-	size_t shadow_len;
+	uint8_t *shadow;   /* what clients are sent: Xvfb's screen as of the last damage */
+	size_t shadow_len; /* sstride * height */
+	size_t sstride;    /* bytes per shadow row: the visible width's (packed) */
 	struct ab_timer
 	    *refine_timer; /* lossless refinement (vnc.c), while lossy pixels are shown */
 	uint64_t fb_gen;   /* counts changes of the shadow (marked, copied, resized) */

@@ -67,7 +67,7 @@ test_unchanged_damage_marks_nothing(void **state)
 	draw_text(b, 0, 0, H);
 	struct marks m = {0};
 	struct fbdiff_rect all = {0, 0, W, H};
-	assert_int_equal(fbdiff_update(a, b, STRIDE, &all, mark, &m), 0);
+	assert_int_equal(fbdiff_update(a, STRIDE, b, STRIDE, &all, mark, &m), 0);
 	assert_int_equal(m.n, 0);
 	free(a);
 	free(b);
@@ -80,7 +80,7 @@ test_one_pixel_change_is_one_pixel_rect(void **state)
 	put(cur, 100, 70, 0x123456);
 	struct marks m = {0};
 	struct fbdiff_rect all = {0, 0, W, H};
-	assert_int_equal(fbdiff_update(shadow, cur, STRIDE, &all, mark, &m), 1);
+	assert_int_equal(fbdiff_update(shadow, STRIDE, cur, STRIDE, &all, mark, &m), 1);
 	assert_int_equal(m.n, 1);
 	assert_int_equal(m.r[0].x1, 100);
 	assert_int_equal(m.r[0].x2, 101);
@@ -89,7 +89,7 @@ test_one_pixel_change_is_one_pixel_rect(void **state)
 	/* the shadow took the change: a second pass finds nothing */
 	assert_memory_equal(shadow, cur, (size_t)STRIDE * H);
 	m.n = 0;
-	assert_int_equal(fbdiff_update(shadow, cur, STRIDE, &all, mark, &m), 0);
+	assert_int_equal(fbdiff_update(shadow, STRIDE, cur, STRIDE, &all, mark, &m), 0);
 	free(shadow);
 	free(cur);
 }
@@ -104,7 +104,7 @@ test_changes_split_per_tile_and_clipped_to_rect(void **state)
 	put(cur, 299, 199, 4); /* outside the damage rect below */
 	struct marks m = {0};
 	struct fbdiff_rect r = {5, 5, 200, 150};
-	assert_int_equal(fbdiff_update(shadow, cur, STRIDE, &r, mark, &m), 3);
+	assert_int_equal(fbdiff_update(shadow, STRIDE, cur, STRIDE, &r, mark, &m), 3);
 	assert_int_equal(m.n, 3);
 	for (int i = 0; i < m.n; i++) {
 		assert_int_equal(m.r[i].x1 / FBDIFF_TILE, (m.r[i].x2 - 1) / FBDIFF_TILE);
@@ -131,7 +131,7 @@ test_neighbours_joined(void **state)
 		put(cur, 20, y, 7);
 	struct marks m = {0};
 	struct fbdiff_rect r = {0, 0, W, H};
-	long n = fbdiff_update(shadow, cur, STRIDE, &r, mark, &m);
+	long n = fbdiff_update(shadow, STRIDE, cur, STRIDE, &r, mark, &m);
 	assert_int_equal(m.n, 2);
 	assert_int_equal(m.r[0].x1, 20);
 	assert_int_equal(m.r[0].x2, 29);
@@ -155,7 +155,7 @@ test_vscroll_found_and_applied(void **state)
 	draw_text(cur, 3, 20, 180);
 	struct fbdiff_rect r = {0, 0, W, H}, band;
 	int dy = 0;
-	int n = fbdiff_find_vscroll(shadow, cur, STRIDE, &r, 8, &dy, &band);
+	int n = fbdiff_find_vscroll(shadow, STRIDE, cur, STRIDE, &r, 8, &dy, &band);
 	assert_int_equal(dy, -30);
 	assert_true(n >= 130);
 	assert_true(band.y1 <= 20 && band.y2 >= 150);
@@ -164,7 +164,7 @@ test_vscroll_found_and_applied(void **state)
 	/* after the shift only the three new lines are left to send */
 	fbdiff_shift_rows(shadow, STRIDE, &band, dy);
 	struct marks m = {0};
-	long changed = fbdiff_update(shadow, cur, STRIDE, &r, mark, &m);
+	long changed = fbdiff_update(shadow, STRIDE, cur, STRIDE, &r, mark, &m);
 	assert_true(changed > 0);
 	for (int i = 0; i < m.n; i++)
 		assert_true(m.r[i].y1 >= 150 - 1);
@@ -181,7 +181,7 @@ test_vscroll_down(void **state)
 	draw_text(cur, 9, 0, H); /* content moved down one line */
 	struct fbdiff_rect r = {0, 0, W, H}, band;
 	int dy = 0;
-	int n = fbdiff_find_vscroll(shadow, cur, STRIDE, &r, 8, &dy, &band);
+	int n = fbdiff_find_vscroll(shadow, STRIDE, cur, STRIDE, &r, 8, &dy, &band);
 	assert_int_equal(dy, 10);
 	assert_true(n >= 180);
 	fbdiff_shift_rows(shadow, STRIDE, &band, dy);
@@ -199,13 +199,14 @@ test_no_vscroll_for_unrelated_change(void **state)
 	draw_text(cur, 1000, 0, H); /* all new text, nothing moved */
 	struct fbdiff_rect r = {0, 0, W, H}, band = {0};
 	int dy = 0;
-	assert_int_equal(fbdiff_find_vscroll(shadow, cur, STRIDE, &r, 8, &dy, &band), 0);
+	assert_int_equal(fbdiff_find_vscroll(shadow, STRIDE, cur, STRIDE, &r, 8, &dy, &band), 0);
 	/* identical frames: nothing to find either */
-	assert_int_equal(fbdiff_find_vscroll(shadow, shadow, STRIDE, &r, 8, &dy, &band), 0);
+	assert_int_equal(fbdiff_find_vscroll(shadow, STRIDE, shadow, STRIDE, &r, 8, &dy, &band), 0);
 	/* degenerate rectangles */
 	struct fbdiff_rect empty = {10, 10, 10, 50};
-	assert_int_equal(fbdiff_find_vscroll(shadow, cur, STRIDE, &empty, 8, &dy, &band), 0);
-	assert_int_equal(fbdiff_update(shadow, cur, STRIDE, &empty, mark, NULL), 0);
+	assert_int_equal(fbdiff_find_vscroll(shadow, STRIDE, cur, STRIDE, &empty, 8, &dy, &band),
+	                 0);
+	assert_int_equal(fbdiff_update(shadow, STRIDE, cur, STRIDE, &empty, mark, NULL), 0);
 	free(shadow);
 	free(cur);
 }
@@ -224,7 +225,7 @@ test_vscroll_within_subrect(void **state)
 		       160 * 4);
 	struct fbdiff_rect r = {40, 0, 200, H}, band;
 	int dy = 0;
-	assert_true(fbdiff_find_vscroll(shadow, cur, STRIDE, &r, 8, &dy, &band) >= 170);
+	assert_true(fbdiff_find_vscroll(shadow, STRIDE, cur, STRIDE, &r, 8, &dy, &band) >= 170);
 	assert_int_equal(dy, -20);
 	assert_int_equal(band.x1, 40);
 	assert_int_equal(band.x2, 200);
@@ -257,7 +258,7 @@ test_window_move_found_and_applied(void **state)
 	draw_window(cur, 57, 71, 100, 60);
 	struct fbdiff_rect r = {0, 0, W, H}, m;
 	int dx = 0, dy = 0;
-	long area = fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m);
+	long area = fbdiff_find_move(shadow, STRIDE, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m);
 	assert_int_equal(dx, 27);
 	assert_int_equal(dy, 31);
 	assert_true(area >= 100 * 60);
@@ -268,20 +269,22 @@ test_window_move_found_and_applied(void **state)
 		assert_memory_equal(shadow + (size_t)y * STRIDE + 57 * 4,
 		                    cur + (size_t)y * STRIDE + 57 * 4, 100 * 4);
 	struct marks mk = {0};
-	long changed = fbdiff_update(shadow, cur, STRIDE, &r, mark, &mk);
+	long changed = fbdiff_update(shadow, STRIDE, cur, STRIDE, &r, mark, &mk);
 	assert_true(changed < 100 * 60);
 	assert_memory_equal(shadow, cur, (size_t)STRIDE * H);
 	/* a diagonal move is not looked for when only sideways moves are asked for */
 	uint8_t *s2 = fb_new();
 	draw_window(s2, 30, 40, 100, 60);
-	assert_int_equal(fbdiff_find_move(s2, cur, STRIDE, &r, 2048, 0, &dx, &dy, &m), 0);
+	assert_int_equal(fbdiff_find_move(s2, STRIDE, cur, STRIDE, &r, 2048, 0, &dx, &dy, &m), 0);
 	draw_window(s2, 30, 71, 100, 60);
-	assert_true(fbdiff_find_move(s2, cur, STRIDE, &r, 2048, 0, &dx, &dy, &m) >= 100 * 60);
+	assert_true(fbdiff_find_move(s2, STRIDE, cur, STRIDE, &r, 2048, 0, &dx, &dy, &m) >=
+	            100 * 60);
 	assert_int_equal(dx, 27);
 	assert_int_equal(dy, 0);
 	free(s2);
 	/* nothing moved: nothing found */
-	assert_int_equal(fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m), 0);
+	assert_int_equal(
+	    fbdiff_find_move(shadow, STRIDE, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m), 0);
 	free(shadow);
 	free(cur);
 }
@@ -294,7 +297,8 @@ test_no_move_for_new_content(void **state)
 	draw_text(cur, 5000, 0, H);
 	struct fbdiff_rect r = {0, 0, W, H}, m;
 	int dx = 0, dy = 0;
-	assert_int_equal(fbdiff_find_move(shadow, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m), 0);
+	assert_int_equal(
+	    fbdiff_find_move(shadow, STRIDE, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m), 0);
 	free(shadow);
 	free(cur);
 }
@@ -307,12 +311,13 @@ test_shift_compare(void **state)
 	draw_window(shadow, 5, 40, 100, 60);
 	draw_window(cur, 190, 40, 100, 60); /* 185 px to the right in one step */
 	struct fbdiff_rect dst = {190, 40, 290, 100};
-	assert_int_equal(fbdiff_sample_shift(shadow, cur, STRIDE, &dst, 185, 0, 8), 8);
-	assert_int_equal(fbdiff_sample_shift(shadow, cur, STRIDE, &dst, 184, 0, 8), 0);
+	assert_int_equal(fbdiff_sample_shift(shadow, STRIDE, cur, STRIDE, &dst, 185, 0, 8), 8);
+	assert_int_equal(fbdiff_sample_shift(shadow, STRIDE, cur, STRIDE, &dst, 184, 0, 8), 0);
 	/* rows drawn inside the window during the move: moved anyway, reported */
 	draw_text(cur, 7, 80, 90);
 	int y1 = -1, y2 = -1;
-	assert_int_equal(fbdiff_shift_compare(shadow, cur, STRIDE, &dst, 185, 0, &y1, &y2), 10);
+	assert_int_equal(fbdiff_shift_compare(shadow, STRIDE, cur, STRIDE, &dst, 185, 0, &y1, &y2),
+	                 10);
 	assert_int_equal(y1, 80);
 	assert_int_equal(y2, 90);
 	/* the shadow now holds what a client has after the CopyRect: the window moved */
@@ -347,7 +352,7 @@ test_move_rect_overlap(void **state)
 		/* the same through fbdiff_shift_compare (which also compares) */
 		memcpy(fb, orig, (size_t)STRIDE * H);
 		int y1, y2;
-		fbdiff_shift_compare(fb, orig, STRIDE, &dst, dx, dy, &y1, &y2);
+		fbdiff_shift_compare(fb, STRIDE, orig, STRIDE, &dst, dx, dy, &y1, &y2);
 		for (int y = dst.y1; y < dst.y2; y++)
 			assert_memory_equal(fb + (size_t)y * STRIDE + (size_t)dst.x1 * 4,
 			                    orig + (size_t)(y - dy) * STRIDE +
@@ -387,10 +392,51 @@ test_subtract(void **state)
 	assert_int_equal(out[0].y2, 60);
 }
 
+/* cur's rows at STRIDE, the shadow packed at W * 4 (the session's layout): same answers */
+static void
+test_packed_shadow(void **state)
+{
+	const size_t ss = (size_t)W * 4;
+	uint8_t *cur = fb_new(), *shadow = calloc(1, ss * H), *row = fb_new();
+	assert_non_null(shadow);
+	/* a window moved by (27, 31): found, applied in the packed shadow, the rest sent */
+	draw_window(row, 30, 40, 100, 60);
+	for (int y = 0; y < H; y++)
+		memcpy(shadow + (size_t)y * ss, row + (size_t)y * STRIDE, ss);
+	draw_window(cur, 57, 71, 100, 60);
+	struct fbdiff_rect r = {0, 0, W, H}, m;
+	int dx = 0, dy = 0;
+	assert_true(fbdiff_find_move(shadow, ss, cur, STRIDE, &r, 2048, 1000, &dx, &dy, &m) >=
+	            100 * 60);
+	assert_int_equal(dx, 27);
+	assert_int_equal(dy, 31);
+	assert_int_equal(fbdiff_sample_shift(shadow, ss, cur, STRIDE, &m, dx, dy, 8), 8);
+	int y1 = 0, y2 = 0;
+	assert_int_equal(fbdiff_shift_compare(shadow, ss, cur, STRIDE, &m, dx, dy, &y1, &y2), 0);
+	struct marks mk = {0};
+	assert_true(fbdiff_update(shadow, ss, cur, STRIDE, &r, mark, &mk) < 100 * 60);
+	for (int y = 0; y < H; y++)
+		assert_memory_equal(shadow + (size_t)y * ss, cur + (size_t)y * STRIDE, ss);
+	/* a terminal scrolled by 30 rows */
+	draw_text(cur, 0, 0, H);
+	for (int y = 0; y < H; y++)
+		memcpy(shadow + (size_t)y * ss, cur + (size_t)y * STRIDE, ss);
+	draw_text(cur, 3, 0, H);
+	int n = fbdiff_find_vscroll(shadow, ss, cur, STRIDE, &r, 8, &dy, &m);
+	assert_true(n >= 150);
+	assert_int_equal(dy, -30);
+	fbdiff_shift_rows(shadow, ss, &m, dy);
+	for (int y = m.y1; y < m.y2; y++)
+		assert_memory_equal(shadow + (size_t)y * ss, cur + (size_t)y * STRIDE, ss);
+	free(cur);
+	free(shadow);
+	free(row);
+}
+
 AB_TEST_MAIN(NULL, NULL, test_unchanged_damage_marks_nothing,
              test_one_pixel_change_is_one_pixel_rect,
              test_changes_split_per_tile_and_clipped_to_rect, test_neighbours_joined,
              test_vscroll_found_and_applied, test_vscroll_down,
              test_no_vscroll_for_unrelated_change, test_vscroll_within_subrect,
              test_window_move_found_and_applied, test_no_move_for_new_content, test_shift_compare,
-             test_move_rect_overlap, test_subtract);
+             test_move_rect_overlap, test_subtract, test_packed_shadow);
