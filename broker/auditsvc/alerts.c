@@ -11,11 +11,12 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_RULES     64
-#define MAX_KEYS      1024 /* tracked keys per rule; the oldest goes first */
-#define MAX_PENDING   256  /* webhook deliveries waiting or in flight */
-#define MAX_RETRY_MS  60000
-#define MAX_THRESHOLD 10000
+#define MAX_RULES              64
+#define MAX_KEYS               1024 /* tracked keys per rule; the oldest goes first */
+#define MAX_PENDING            256  /* webhook deliveries waiting or in flight */
+#define MAX_RETRY_MS           60000
+#define MAX_THRESHOLD          10000
+#define STORE_FAILING_EVERY_MS 60000 /* the built-in audit-failing alert, at most */
 
 enum per { PER_ALL, PER_USER, PER_SOURCE };
 
@@ -63,8 +64,9 @@ struct alerts {
 	bool firing; /* no rule sees the events an alert logs */
 	alerts_notify_fn notify;
 	void *notify_data;
-	struct rule store_failing; /* built in: the audit's own failures */
-	int64_t store_failing_ms;  /* when it last fired: at most once a minute */
+	struct rule store_failing;    /* built in: the audit's own failures */
+	int64_t store_failing_ms;     /* when it last fired (monotonic): at most once a minute */
+	unsigned store_failing_quiet; /* failures since, not fired for */
 };
 
 void
@@ -244,7 +246,10 @@ alerts_new(json_t *rules, const struct alerts_webhook *wh, struct ab_loop *loop,
 	}
 	a->loop = loop;
 	a->httpc = httpc;
-	a->store_failing = (struct rule){.name = "audit-failing", .outcome = -1, .threshold = 1};
+	a->store_failing = (struct rule){.name = "audit-failing",
+	                                 .outcome = -1,
+	                                 .threshold = 1,
+	                                 .window_ms = STORE_FAILING_EVERY_MS};
 	if (wh && wh->url && wh->url[0]) {
 		a->url = ab_xstrdup(wh->url);
 		a->secret = ab_xstrdup(wh->secret);
@@ -469,9 +474,18 @@ alerts_event(struct alerts *a, const struct audit_event *ev)
 		return;
 	if (strncmp(ev->event, "audit.", 6) == 0) {
 		/* no rule sees the audit's own events; its failures raise the built-in alert */
-		if (ev->outcome == AUDIT_FAILURE && (strcmp(ev->event, "audit.store") == 0 ||
-		                                     strcmp(ev->event, "audit.mirror") == 0))
-			fire(a, &a->store_failing, ev, "", 1);
+		if (ev->outcome != AUDIT_FAILURE || (strcmp(ev->event, "audit.store") != 0 &&
+		                                     strcmp(ev->event, "audit.mirror") != 0))
+			return;
+		int64_t now = ab_now_ms();
+		if (a->store_failing_ms && now - a->store_failing_ms < STORE_FAILING_EVERY_MS) {
+			a->store_failing_quiet++;
+			return;
+		}
+		unsigned count = 1 + a->store_failing_quiet;
+		a->store_failing_ms = now;
+		a->store_failing_quiet = 0;
+		fire(a, &a->store_failing, ev, "", count);
 		return;
 	}
 	for (unsigned i = 0; i < a->n_rules; i++) {

@@ -12,6 +12,13 @@
 
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS   10000 /* a put is local first (the kv's queue): cheap to try */
+/*
+ * Losses are audited at once, then at most this often while they go on (and once more when
+ * the mirror copies again): each report is a record that an outage would drop in turn, so
+ * reporting every loss would feed itself (two records a mirror round, the built-in alert's
+ * included, for as long as the outage lasts).
+ */
+#define DROP_REPORT_MS 60000
 
 struct mirror {
 	struct ab_loop *loop;
@@ -26,6 +33,7 @@ struct mirror {
 	uint64_t failures;
 	char error[256];
 	uint64_t dropped_reported;
+	int64_t dropped_report_ms; /* when losses were last audited (monotonic); 0: never */
 };
 
 static void send_chunk(struct mirror *m);
@@ -57,6 +65,29 @@ failed(struct mirror *m, const char *why)
 	m->backoff_ms = AB_MIN(m->backoff_ms * 2, RETRY_MAX_MS);
 }
 
+/* Audits the losses not audited yet; unless now (the mirror is not failing), at most every
+ * DROP_REPORT_MS. */
+static void
+report_dropped(struct mirror *m, bool now)
+{
+	struct auditdb_stats st;
+	auditdb_stats(m->db, &st);
+	if (st.mirror_dropped <= m->dropped_reported)
+		return;
+	int64_t t = ab_now_ms();
+	if (!now && m->dropped_report_ms && t - m->dropped_report_ms < DROP_REPORT_MS)
+		return;
+	uint64_t n = st.mirror_dropped - m->dropped_reported;
+	m->dropped_reported = st.mirror_dropped;
+	m->dropped_report_ms = t;
+	audit_log("audit.mirror", AUDIT_FAILURE, NULL, NULL, NULL,
+	          json_pack("{sssI}", "reason",
+	                    "records were not mirrored: the mirror was behind by more than "
+	                    "audit.mirror.max_lag, or retention removed them first (the "
+	                    "store and the JSON-lines file have them)",
+	                    "dropped", (json_int_t)n));
+}
+
 static void
 put_done(int error, const char *errmsg, void *data)
 {
@@ -74,6 +105,7 @@ put_done(int error, const char *errmsg, void *data)
 	m->backoff_ms = RETRY_FIRST_MS;
 	if (m->failing) {
 		m->failing = false;
+		report_dropped(m, true); /* what the outage lost and was not audited yet */
 		ab_info("audit mirror: copying again from record %lld", (long long)first);
 		audit_log("audit.mirror", AUDIT_INFO, NULL, NULL, NULL,
 		          json_pack("{sssIsI}", "reason",
@@ -105,18 +137,7 @@ mirror_progress(struct mirror *m)
 {
 	if (!m)
 		return;
-	struct auditdb_stats st;
-	auditdb_stats(m->db, &st);
-	if (st.mirror_dropped > m->dropped_reported) {
-		uint64_t n = st.mirror_dropped - m->dropped_reported;
-		m->dropped_reported = st.mirror_dropped;
-		audit_log("audit.mirror", AUDIT_FAILURE, NULL, NULL, NULL,
-		          json_pack("{sssI}", "reason",
-		                    "records were not mirrored: the mirror was behind by more than "
-		                    "audit.mirror.max_lag, or retention removed them first (the "
-		                    "store and the JSON-lines file have them)",
-		                    "dropped", (json_int_t)n));
-	}
+	report_dropped(m, !m->failing);
 	if (!m->kv)
 		return;
 	if (!m->chunk)
