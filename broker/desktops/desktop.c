@@ -1174,6 +1174,38 @@ desktop_manager_adopt_running(struct desktop_manager *m)
 }
 
 int
+desktop_manager_release_stale(struct desktop_manager *m)
+{
+	if (!m->p.runtime_tmpfs || geteuid() != 0)
+		return 0;
+	DIR *dir = opendir(m->runtime_base);
+	if (!dir)
+		return 0;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (!desktop_user_valid(de->d_name) || desktop_find(m, de->d_name))
+			continue;
+		_cleanup_free_ char *path = ab_xasprintf("%s/%s", m->runtime_base, de->d_name);
+		struct stat st;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || !is_mountpoint(path))
+			continue;
+		runtime_dir_unmount(path);
+		if (!is_mountpoint(path)) {
+			ab_info("runtime dir of '%s': unmounted its tmpfs (no desktop runs for it)",
+			        de->d_name);
+			audit_log("desktop.cleanup", AUDIT_INFO, de->d_name, NULL, NULL,
+			          json_pack("{ss}", "reason",
+			                    "runtime directory of a desktop that no longer runs"));
+			n++;
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+int
 desktop_send(struct desktop_manager *m, const char *user, json_t *msg)
 {
 	struct desktop *d = desktop_find(m, user);

@@ -189,6 +189,15 @@ int desktop_adopt(struct desktop_manager *m, const char *user, struct ab_err *er
 int desktop_manager_adopt_running(struct desktop_manager *m);
 
 /*
+ * After the launcher adopted what still runs (isolation's adopt pass): the runtime-dir tmpfs of
+ * every user without a desktop here is unmounted (a broker killed while that user's desktop was
+ * starting, or whose desktop died while no broker watched, left it mounted, with the dead
+ * session's sockets in it). Only the mount point itself is looked at, never a path inside it.
+ * Returns how many were unmounted.
+ */
+int desktop_manager_release_stale(struct desktop_manager *m);
+
+/*
  * Sends a control message to `user`'s ready desktop (the reference is stolen),
  * e.g. {"type":"notify","title":...,"body":...}. Returns -ENOENT when it has
  * no ready desktop with a control channel.

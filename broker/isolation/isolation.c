@@ -915,6 +915,8 @@ on_adopted(struct runtime *rt, const struct runtime_info *list, size_t n, int st
 		if (runtime_stop(rt, list[i].user, on_leftover_stopped, iso, &err) < 0)
 			ab_warn("%s", err.msg);
 	}
+	/* what was left mounted for desktops that no longer run */
+	desktop_manager_release_stale(iso->desktops);
 }
 
 int

@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "secnotify.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -968,6 +969,8 @@ runtime_stop(struct runtime *rt, const char *user, runtime_cb done, void *data, 
 
 /* ---- adopt ---- */
 
+static void sweep_stale_bundles(struct runtime *rt);
+
 static void
 list_finish(struct runtime *rt, int status)
 {
@@ -1051,22 +1054,83 @@ list_finish(struct runtime *rt, int status)
 				ab_warn("runtime: adopting '%s': %s", user, nerr.msg);
 		}
 		if (strcmp(st, "running") != 0 || inf->pid <= 0 || watch_init(c) < 0) {
-			/* Dead while we were away: the caller stops (cleans) it. */
+			/* Dead (or never started: "created") while we were away: the caller
+			 * stops (cleans) it. */
 			c->init_pid = -1;
 			snprintf(inf->status, sizeof(inf->status), "stopped");
 		}
 		json_t *d = detail_for(c);
 		json_object_set_new(d, "status", json_string(inf->status));
+		json_object_set_new(d, "runtime_status", json_string(st));
 		json_object_set_new(d, "pid", json_integer(inf->pid));
 		audit_log("container.adopt", AUDIT_INFO, user, c->role, NULL, d);
 	}
 	json_decref(arr);
+	if (status == 0)
+		sweep_stale_bundles(rt);
 	runtime_list_cb cb = rt->list_cb;
 	rt->list_cb = NULL;
 	rt->list_pid = -1;
 	if (cb)
 		cb(rt, infos, n, status, rt->list_data);
 	free(infos);
+}
+
+/*
+ * What a broker killed in the middle of runtime_start() leaves when the runtime never created
+ * the container (it died before `run`, or with the broker): the user's bundle, network
+ * namespace, veth and nftables chains, with no container the runtime knows. After a
+ * successful list, every bundle directory under bundle_root whose user has no container here
+ * (adopted, being removed, or starting) is such a leftover: its network and the bundle go,
+ * audited as "container.cleanup". The slot index comes from the bundle's config.json (written
+ * by this broker, outside any container's reach), else from the user's current policy. The
+ * container's seccomp shim, if it was started, exits by itself (--attach-timeout-ms).
+ */
+static void
+sweep_stale_bundles(struct runtime *rt)
+{
+	DIR *dir = opendir(rt->cfg.bundle_root);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		const char *user = de->d_name;
+		struct stat st;
+		if (user[0] == '.' || strlen(user) > BUNDLE_USER_MAX || find(rt, user) ||
+		    fstatat(dirfd(dir), user, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		_cleanup_free_ char *bundle = ab_xasprintf("%s/%s", rt->cfg.bundle_root, user);
+		_cleanup_free_ char *cfgpath = ab_xasprintf("%s/config.json", bundle);
+		json_t *cfg = json_load_file(cfgpath, 0, NULL);
+		const char *idx = json_string_value(
+		    json_object_get(json_object_get(cfg, "annotations"), "org.argobox.index"));
+		const struct netpol_user *pol =
+		    rt->policy_for ? rt->policy_for(user, rt->list_data) : NULL;
+		bool have_index = idx || pol;
+		unsigned index = idx ? (unsigned)strtoul(idx, NULL, 10) : pol ? pol->index : 0;
+		json_decref(cfg);
+		struct ab_err err = {0};
+		bool net = false;
+		if (rt->np && have_index) {
+			net = netpol_remove(rt->np, user, index, &err) == 0;
+			if (!net)
+				ab_warn("runtime: leftover of '%s': %s", user, err.msg);
+			ab_err_clear(&err);
+		}
+		bool removed = bundle_remove(bundle, &err) == 0;
+		if (!removed)
+			ab_warn("runtime: leftover of '%s': %s", user, err.msg);
+		ab_warn("runtime: '%s' has a bundle but no container (a start cut short): removed "
+		        "%s%s",
+		        user, removed ? "the bundle" : "nothing of the bundle",
+		        net ? ", its network namespace, veth and rules" : "");
+		audit_log("container.cleanup", removed ? AUDIT_INFO : AUDIT_FAILURE, user, NULL,
+		          NULL,
+		          json_pack("{sssbsb}", "reason",
+		                    "bundle without a container (a start cut short)",
+		                    "bundle_removed", removed, "network_removed", net));
+	}
+	closedir(dir);
 }
 
 static void
