@@ -38,10 +38,12 @@ install(CODE "
     message(STATUS \"Installing: \${dir}/\${name} -> \${rel}\")
   endforeach()" COMPONENT runtime)
 
-# web/: the pages, and noVNC's core from the pinned npm package (installed by ./argobox deps).
+# web/: the pages (composed from web/pages/ at configure time: cmake/WebPages.cmake), and
+# noVNC's core from the pinned npm package (installed by ./argobox deps).
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/web/ DESTINATION ${ab_share}/web COMPONENT runtime
         PATTERN node_modules EXCLUDE PATTERN package.json EXCLUDE
-        PATTERN package-lock.json EXCLUDE PATTERN CMakeLists.txt EXCLUDE)
+        PATTERN package-lock.json EXCLUDE PATTERN CMakeLists.txt EXCLUDE
+        PATTERN pages EXCLUDE)
 set(ab_novnc ${CMAKE_SOURCE_DIR}/web/node_modules/@novnc/novnc)
 if(EXISTS ${ab_novnc}/core)
   install(DIRECTORY ${ab_novnc}/core DESTINATION ${ab_share}/web/node_modules/@novnc/novnc

@@ -156,9 +156,9 @@ publish(void)
 static struct nc_entry *add_entry(const char *title, const char *body, const char *urgency,
                                   const char *action);
 
-/* The newest NC_PERSIST entries into prefs.notifications (see the top of the file). */
-static void
-persist(void)
+/* The desktop state's prefs.notifications, made an object if it is not one (borrowed). */
+static json_t *
+prefs_app(void)
 {
 	if (!wm.ds.prefs)
 		wm.ds.prefs = json_object();
@@ -167,6 +167,14 @@ persist(void)
 		p = json_object();
 		json_object_set_new(wm.ds.prefs, PREF_APP, p);
 	}
+	return p;
+}
+
+/* The newest NC_PERSIST entries into prefs.notifications (see the top of the file). */
+static void
+persist(void)
+{
+	json_t *p = prefs_app();
 	json_t *tm = json_array(), *ti = json_array(), *bo = json_array(), *ur = json_array(),
 	       *ac = json_array();
 	size_t first = n_hist > NC_PERSIST ? n_hist - NC_PERSIST : 0;
@@ -230,13 +238,28 @@ changed(void)
 		nc_draw();
 }
 
+/* Removes entry i of the history (persisting is the caller's). */
+static void
+hist_drop(size_t i)
+{
+	memmove(&hist[i], &hist[i + 1], (n_hist - i - 1) * sizeof(hist[0]));
+	n_hist--;
+}
+
+/* Removes message i and frees its text. */
+static void
+msg_drop(size_t i)
+{
+	free(msgs[i].text);
+	memmove(&msgs[i], &msgs[i + 1], (n_msgs - i - 1) * sizeof(msgs[0]));
+	n_msgs--;
+}
+
 static struct nc_entry *
 add_entry(const char *title, const char *body, const char *urgency, const char *action)
 {
-	if (n_hist == NC_HISTORY_MAX) {
-		memmove(&hist[0], &hist[1], (NC_HISTORY_MAX - 1) * sizeof(hist[0]));
-		n_hist--;
-	}
+	if (n_hist == NC_HISTORY_MAX)
+		hist_drop(0);
 	struct nc_entry *e = &hist[n_hist++];
 	*e = (struct nc_entry){.id = next_id++, .time = (int64_t)time(NULL)};
 	snprintf(e->title, sizeof(e->title), "%s", title);
@@ -275,11 +298,8 @@ nc_message(const char *id, const char *from, const char *text, int64_t when)
 		}
 		snprintf(seen[n_seen++ % NC_MESSAGES_MAX], sizeof(seen[0]), "%s", id);
 	}
-	if (n_msgs == NC_MESSAGES_MAX) {
-		free(msgs[0].text);
-		memmove(&msgs[0], &msgs[1], (NC_MESSAGES_MAX - 1) * sizeof(msgs[0]));
-		n_msgs--;
-	}
+	if (n_msgs == NC_MESSAGES_MAX)
+		msg_drop(0);
 	struct nc_message *m = &msgs[n_msgs++];
 	*m = (struct nc_message){.id = next_id++, .time = when ? when : (int64_t)time(NULL)};
 	snprintf(m->from, sizeof(m->from), "%s", from);
@@ -440,13 +460,7 @@ nc_act(const char *action, uint64_t hist_id)
 void
 nc_set_dnd(bool on)
 {
-	if (!wm.ds.prefs)
-		wm.ds.prefs = json_object();
-	json_t *p = json_object_get(wm.ds.prefs, PREF_APP);
-	if (!json_is_object(p)) {
-		p = json_object();
-		json_object_set_new(wm.ds.prefs, PREF_APP, p);
-	}
+	json_t *p = prefs_app();
 	json_object_set_new(p, "dnd", json_boolean(on));
 	ab_info("do not disturb %s", on ? "on" : "off");
 	state_changed();
@@ -466,6 +480,17 @@ static size_t
 row_index(int r)
 {
 	return n_rows() - 1 - (size_t)r;
+}
+
+/* Row r the user picked, as an index into t's list: false unless the panel shows tab t and r is
+ * one of its rows. */
+static bool
+row_in(enum nc_tab t, int r, size_t *ret_i)
+{
+	if (tab != t || r < 0 || r >= (int)n_rows())
+		return false;
+	*ret_i = row_index(r);
+	return true;
 }
 
 static void
@@ -686,17 +711,14 @@ nc_draw(void)
 static void
 remove_row(int r)
 {
-	if (r < 0 || r >= (int)n_rows())
-		return;
-	size_t i = row_index(r);
-	if (tab == NC_TAB_MESSAGES) {
-		free(msgs[i].text);
-		memmove(&msgs[i], &msgs[i + 1], (n_msgs - i - 1) * sizeof(msgs[0]));
-		n_msgs--;
-	} else {
-		memmove(&hist[i], &hist[i + 1], (n_hist - i - 1) * sizeof(hist[0]));
-		n_hist--;
+	size_t i;
+	if (row_in(NC_TAB_MESSAGES, r, &i)) {
+		msg_drop(i);
+	} else if (row_in(NC_TAB_NOTIFICATIONS, r, &i)) {
+		hist_drop(i);
 		persist();
+	} else {
+		return;
 	}
 	sel = AB_MAX(0, AB_MIN(sel, (int)n_rows() - 1));
 }
@@ -712,17 +734,15 @@ clear_tab(void)
 static void
 activate(int r)
 {
-	if (r < 0 || r >= (int)n_rows())
-		return;
-	size_t i = row_index(r);
-	if (tab == NC_TAB_MESSAGES) {
+	size_t i;
+	if (row_in(NC_TAB_MESSAGES, r, &i)) {
 		msgs[i].read = true;
 		changed();
-		return;
+	} else if (row_in(NC_TAB_NOTIFICATIONS, r, &i)) {
+		char action[NOTIFY_ACTION_MAX];
+		snprintf(action, sizeof(action), "%s", hist[i].action);
+		nc_act(action, hist[i].id);
 	}
-	char action[NOTIFY_ACTION_MAX];
-	snprintf(action, sizeof(action), "%s", hist[i].action);
-	nc_act(action, hist[i].id);
 }
 
 void

@@ -316,14 +316,24 @@ link_add_veth(struct mnl_socket *nl, uint32_t seq, const char *host, const char 
 	return rtnl_talk(nl, h);
 }
 
+/* A request of `type` about the link `ifindex`, its ifinfomsg returned for the caller to fill. */
+static struct nlmsghdr *
+link_msg(char *buf, uint16_t type, uint32_t seq, int ifindex, struct ifinfomsg **ret_ifi)
+{
+	struct nlmsghdr *h = rt_msg(buf, type, 0, seq);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	*ret_ifi = ifi;
+	return h;
+}
+
 static int
 link_up(struct mnl_socket *nl, uint32_t seq, int ifindex)
 {
 	char buf[256] = {0};
-	struct nlmsghdr *h = rt_msg(buf, RTM_NEWLINK, 0, seq);
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
+	struct ifinfomsg *ifi;
+	struct nlmsghdr *h = link_msg(buf, RTM_NEWLINK, seq, ifindex, &ifi);
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	return rtnl_talk(nl, h);
@@ -333,11 +343,8 @@ static int
 link_del(struct mnl_socket *nl, uint32_t seq, int ifindex)
 {
 	char buf[256] = {0};
-	struct nlmsghdr *h = rt_msg(buf, RTM_DELLINK, 0, seq);
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
-	return rtnl_talk(nl, h);
+	struct ifinfomsg *ifi;
+	return rtnl_talk(nl, link_msg(buf, RTM_DELLINK, seq, ifindex, &ifi));
 }
 
 static int
@@ -796,6 +803,25 @@ count_only(struct batch *bt, struct nftnl_rule *r, const char *kind)
 }
 
 /*
+ * How the forward and input chains begin judging a packet: one not from the user's namespace
+ * (host interface H) is not theirs to judge (accepted, on to the next chain), an established
+ * one is accepted and anything but IPv4 dropped.
+ */
+static void
+rules_from_user(struct batch *bt, const char *chain, const char *H)
+{
+	struct nftnl_rule *x = rule_new(bt, chain);
+	m_ifname(x, NFT_META_IIFNAME, NFT_CMP_NEQ, H);
+	accept_(bt, x);
+	x = rule_new(bt, chain);
+	m_established(x);
+	accept_(bt, x);
+	x = rule_new(bt, chain);
+	m_ipv4(x, NFT_CMP_NEQ);
+	drop(bt, x, "non-ipv4");
+}
+
+/*
  * What the forward and input chains share after their address checks: DNS only to the
  * configured resolver (every other DNS dropped and counted) unless admin, then the user's
  * services set accepted.
@@ -869,15 +895,7 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 	x = rule_new(&bt, fwd);
 	m_ifname(x, NFT_META_OIFNAME, NFT_CMP_EQ, H);
 	drop_quiet(&bt, x); /* counted as "inbound" in the count chain */
-	x = rule_new(&bt, fwd);
-	m_ifname(x, NFT_META_IIFNAME, NFT_CMP_NEQ, H);
-	accept_(&bt, x);
-	x = rule_new(&bt, fwd);
-	m_established(x);
-	accept_(&bt, x);
-	x = rule_new(&bt, fwd);
-	m_ipv4(x, NFT_CMP_NEQ);
-	drop(&bt, x, "non-ipv4");
+	rules_from_user(&bt, fwd, H);
 	x = rule_new(&bt, fwd);
 	m_addr(x, 16, np->pool);
 	drop_quiet(&bt, x); /* counted as "inter-user" in the count chain */
@@ -895,15 +913,7 @@ program_rules(struct netpol *np, const struct netpol_user *u, struct ab_err *err
 
 	/* input: from the user's namespace to the host itself */
 	batch_chain(&bt, in, "filter", NF_INET_LOCAL_IN, 0);
-	x = rule_new(&bt, in);
-	m_ifname(x, NFT_META_IIFNAME, NFT_CMP_NEQ, H);
-	accept_(&bt, x);
-	x = rule_new(&bt, in);
-	m_established(x);
-	accept_(&bt, x);
-	x = rule_new(&bt, in);
-	m_ipv4(x, NFT_CMP_NEQ);
-	drop(&bt, x, "non-ipv4");
+	rules_from_user(&bt, in, H);
 	rules_dns_services(&bt, in, np, u, admin);
 	if (admin)
 		accept_(&bt, rule_new(&bt, in));

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildDirOrFail, desktopDisplay, e2eTest, launchChromium, log, newPage, startBroker, toPage, waitFor, xrun } from './lib.mjs';
+import { buildDirOrFail, desktopDisplay, e2eTest, launchChromium, log, newPage, startBroker, toPage, waitFor, writeDesktopCommand, xrun } from './lib.mjs';
 import { typeWithShift } from './checks.mjs';
 
 const buildDir = buildDirOrFail();
@@ -26,21 +26,16 @@ export const TEXTS = [
 
 // An xterm in UTF-8 where Ctrl+V pastes CLIPBOARD (as terminals people use do).
 export function writeXtermDesktop(dir, extra = '') {
-	const script = path.join(dir, 'desktop.sh');
-	fs.writeFileSync(
-		script,
-		`#!/bin/sh
-echo "$DISPLAY" > '${dir}/display.tmp' && mv '${dir}/display.tmp' '${dir}/display'
-xsetroot -solid '#2878c8'
+	return writeDesktopCommand(
+		dir,
+		`xsetroot -solid '#2878c8'
 ${extra}
 cd '${dir}'
 export SHELL=/bin/sh PS1='$ ' ENV= LANG=C.UTF-8 LC_ALL=C.UTF-8
 exec xterm -u8 -geometry 80x10+40+40 -fn fixed -bg '#f0c020' -fg black -b 0 -bw 0 +sb \\
 	-xrm 'XTerm*VT100.translations: #override Ctrl<Key>v: insert-selection(CLIPBOARD)' -e /bin/sh
-`,
-		{ mode: 0o755 }
+`
 	);
-	return script;
 }
 
 // Runs `cat > file` in the xterm, lets `act` type, ends the input and returns what cat wrote.

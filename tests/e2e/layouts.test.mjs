@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildDirOrFail, desktopDisplay, e2eTest, fail, launchChromium, log, startBroker, toPage, waitFor, xrun } from './lib.mjs';
+import { buildDirOrFail, desktopDisplay, e2eTest, fail, launchChromium, log, startBroker, toPage, waitFor, writeDesktopCommand, xrun } from './lib.mjs';
 
 const buildDir = buildDirOrFail();
 const wmBin = path.join(buildDir, 'wm', 'argobox-wm');
@@ -29,20 +29,15 @@ const TYPING = {
 };
 
 function writeDesktop(dir) {
-	const script = path.join(dir, 'desktop.sh');
-	fs.writeFileSync(
-		script,
-		`#!/bin/sh
-echo "$DISPLAY" > '${dir}/display.tmp' && mv '${dir}/display.tmp' '${dir}/display'
-cd '${dir}'
+	return writeDesktopCommand(
+		dir,
+		`cd '${dir}'
 export LANG=C.UTF-8 LC_ALL=C.UTF-8 SHELL=/bin/sh
 '${wmBin}' --log-level debug > '${dir}/wm.log' 2>&1 &
 exec xterm -u8 -geometry 80x10+40+60 -fn fixed -bg '#f0c020' -fg black +sb \\
 	-e sh -c 'while IFS= read -r l; do printf "%s\\n" "$l" >> typed.txt; done'
-`,
-		{ mode: 0o755 }
+`
 	);
-	return script;
 }
 
 async function pressAll(page, keys) {

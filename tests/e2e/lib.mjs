@@ -164,20 +164,25 @@ async function httpOk(url) {
 // server with xdpyinfo/xclip), paints the root window a known colour and starts an xterm
 // with a known background at a known place, running a plain shell in the temp dir.
 export function writeDesktopScript(dir) {
-	const script = path.join(dir, 'desktop.sh');
 	const hex = (rgb) => '#' + rgb.map((c) => c.toString(16).padStart(2, '0')).join('');
-	fs.writeFileSync(
-		script,
-		`#!/bin/sh
-# ArgoBox e2e desktop: known colours, one xterm.
-echo "$DISPLAY" > '${dir}/display.tmp' && mv '${dir}/display.tmp' '${dir}/display'
+	return writeDesktopCommand(
+		dir,
+		`# ArgoBox e2e desktop: known colours, one xterm.
 xsetroot -solid '${hex(ROOT_RGB)}'
 cd '${dir}'
 export SHELL=/bin/sh PS1='$ ' ENV=
 exec xterm -geometry 60x8+${XTERM_GEOMETRY.x}+${XTERM_GEOMETRY.y} -fn fixed -bg '${hex(XTERM_BG_RGB)}' -fg black -b 0 -bw 0 +sb -e /bin/sh
-`,
-		{ mode: 0o755 }
+`
 	);
+}
+
+// Writes DIR/desktop.sh (executable), a desktop command that first reports its X display in
+// REPORT/display (written whole: display.tmp, then mv; REPORT is shell text, DIR by default)
+// for desktopDisplay(), then runs `body` (shell lines). Returns its path.
+export function writeDesktopCommand(dir, body, report = `'${dir}'`) {
+	const script = path.join(dir, 'desktop.sh');
+	const show = `echo "$DISPLAY" > ${report}/display.tmp && mv ${report}/display.tmp ${report}/display`;
+	fs.writeFileSync(script, `#!/bin/sh\n${show}\n${body}`, { mode: 0o755 });
 	return script;
 }
 

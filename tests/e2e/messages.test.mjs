@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-	buildDirOrFail, e2eTest, fail, launchChromium, log, sampleAccounts, signIn, startBroker, waitFor, xrun,
+	buildDirOrFail, e2eTest, fail, launchChromium, log, sampleAccounts, signIn, startBroker, waitFor, writeDesktopCommand, xrun,
 } from './lib.mjs';
 
 const buildDir = buildDirOrFail();
@@ -24,16 +24,7 @@ const MARKUP = '<b>bold?</b> <span foreground="red">red?</span> & <script>alert(
 
 // The desktop: argobox-wm and an xterm; each user's DISPLAY lands in their runtime dir.
 function writeDesktop(dir) {
-	const script = path.join(dir, 'desktop.sh');
-	fs.writeFileSync(
-		script,
-		`#!/bin/sh
-echo "$DISPLAY" > "$ARGOBOX_RUNTIME_DIR/display.tmp" && mv "$ARGOBOX_RUNTIME_DIR/display.tmp" "$ARGOBOX_RUNTIME_DIR/display"
-exec '${wmBin}' --log-level debug
-`,
-		{ mode: 0o755 }
-	);
-	return script;
+	return writeDesktopCommand(dir, `exec '${wmBin}' --log-level debug\n`, '"$ARGOBOX_RUNTIME_DIR"');
 }
 
 // The notification centre's mirror on USER's X root (_ARGOBOX_NOTIFICATIONS), or null.

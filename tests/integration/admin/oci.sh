@@ -8,20 +8,13 @@
 # demo desktop holds the container slot after the table's. Root only; everything in a network
 # namespace of the test's own (docs/admin.md).
 set -uo pipefail
-B=${AB_BUILD_DIR:?run through ctest}
-rt=runc
 . "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
 need_oci_broker
 
 oci_setup adm
 
-hash=$(openssl passwd -6 -salt abadmin "s3cret-pw")
 broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' <<EOT
- "auth": {"local": {"enabled": true}, "demo": {"enabled": true}},
- "users": [
-   {"name": "ada", "role": "admin", "profile": "admin", "uid": 1000, "password_hash": "$hash"},
-   {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "password_hash": "$hash"},
-   {"name": "cid", "role": "member", "profile": "dev", "uid": 1004, "password_hash": "$hash"}],
+$(local_users s3cret-pw ada:admin:admin:1000 bea:member:dev:1003 cid:member:dev:1004)
  "profiles": {
    "admin": {"title": "Admin", "apps": [], "limits": {"cpu_millis": 2000, "memory_mb": 2048, "pids": 2048},
              "network": {"egress": "any", "lan": [], "services": []}, "services": [],

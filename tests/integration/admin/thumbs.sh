@@ -10,10 +10,8 @@
 # 404, a bad width 400, a stopped session a clear 504 (not an empty 200); the grant is audited once, not per request; the session was asked only
 # when someone asked (its thumb requests counted on the metrics). No root needed.
 set -uo pipefail
-B=${AB_BUILD_DIR:?run through ctest}
 . "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
-need_tools curl jq openssl Xvfb identify
-need_built "$B/broker/argobox-broker" "$B/session/argobox-session" "$B/wm/argobox-wm"
+need_desktop_broker openssl identify
 ab_tmpdir ab-thumbs
 broker_config <<EOT
 $(local_users s3cret-pw ada:admin:p:1000 bea:member:p:1003)

@@ -33,6 +33,19 @@ start_app() {
 }
 app_alive() { kill -0 "$APP_PID" 2>/dev/null; }
 
+# start_terminal: argobox-terminal (alone in ARGOBOX_APPS) on a 1024x700 desktop; sets W (its
+# window), KEY (its instance, terminal-<8 hex>: the name of its saved text) and D (where that
+# text is kept).
+start_terminal() {
+	export PATH=$APPS:$PATH XDG_DATA_DIRS=$T/share:$S/assets ARGOBOX_APPS=terminal
+	D=$HOME/.local/state/argobox/terminal
+	start_desktop 1024x700
+	start_app argobox-terminal terminal
+	W=$APP_WIN
+	KEY=$(xprop -id "$W" WM_CLASS | sed -n 's/.*= "\(terminal-[0-9a-f]\{8\}\)", "ArgoBoxTerminal"/\1/p')
+	[ -n "$KEY" ] || fail "no terminal-<key> instance: $(xprop -id "$W" WM_CLASS)"
+}
+
 # shot WIN FILE: a PNG of the window as it is on screen.
 shot() { import -window "$1" "$2" 2>/dev/null; }
 # has_colour FILE #rrggbb [min-pixels]: the screenshot has at least min pixels of that colour.

@@ -6,13 +6,7 @@
 # layout, relaunching the terminal with ARGOBOX_RESTORE_INSTANCE, and the new window has the
 # same instance and shows the old text above a marker. Closing it for good removes the text.
 . "$(dirname "$0")/lib.sh"
-export PATH=$APPS:$PATH XDG_DATA_DIRS=$T/share:$S/assets ARGOBOX_APPS=terminal
-D=$HOME/.local/state/argobox/terminal
-start_desktop 1024x700
-start_app argobox-terminal terminal
-W=$APP_WIN
-KEY=$(xprop -id "$W" WM_CLASS | sed -n 's/.*= "\(terminal-[0-9a-f]\{8\}\)", "ArgoBoxTerminal"/\1/p')
-[ -n "$KEY" ] || fail "no terminal-<key> instance: $(xprop -id "$W" WM_CLASS)"
+start_terminal
 sleep 0.5
 type_line "echo restore-marker-\$((6 * 7))"
 wait_file 15 "$D/$KEY.txt" "restore-marker-42" || fail "scrollback not saved to $D/$KEY.txt"

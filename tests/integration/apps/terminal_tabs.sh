@@ -9,13 +9,7 @@
 # tab that was shown shown again; Ctrl+Shift+W closes a tab (and its text); `exit` in the last closes
 # the window and removes the rest.
 . "$(dirname "$0")/lib.sh"
-export PATH=$APPS:$PATH XDG_DATA_DIRS=$T/share:$S/assets ARGOBOX_APPS=terminal
-D=$HOME/.local/state/argobox/terminal
-start_desktop 1024x700
-start_app argobox-terminal terminal
-W=$APP_WIN
-KEY=$(xprop -id "$W" WM_CLASS | sed -n 's/.*= "\(terminal-[0-9a-f]\{8\}\)", "ArgoBoxTerminal"/\1/p')
-[ -n "$KEY" ] || fail "no terminal-<key> instance: $(xprop -id "$W" WM_CLASS)"
+start_terminal
 shells() { pgrep -P "$1" | wc -l; }
 title() { xprop -id "$W" _NET_WM_NAME | sed -n 's/.*= "\(.*\)"$/\1/p'; }
 # in_tab N: types `tty` into the shown tab and checks it is the pty of tab N (TTY_N)

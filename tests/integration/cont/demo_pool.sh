@@ -10,7 +10,6 @@
 # container, its runtime dir and its stored state; pool 0 is the cold path. Everything audited.
 # Root only; everything in a network namespace of the test's own.
 set -uo pipefail
-B=${AB_BUILD_DIR:?run through ctest}
 . "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
 need_oci_broker
 

@@ -8,8 +8,6 @@
 # A demo identity (not in the table) gets a slot after the table's, a read-only root and no
 # persistent home. Root only; everything in a network namespace of the test's own.
 set -uo pipefail
-B=${AB_BUILD_DIR:?run through ctest}
-rt=runc
 . "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
 need_oci_broker
 

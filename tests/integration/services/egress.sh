@@ -11,7 +11,6 @@
 # new connections follow it. Every grant, denial and reload is audited; a bad reload is refused
 # and changes nothing. Root only.
 set -uo pipefail
-B=${AB_BUILD_DIR:?run through ctest}
 S=${AB_SOURCE_DIR:?run through ctest}
 . "$S/tests/lib/sh/lib.sh"
 need_oci_broker python3

@@ -9,23 +9,12 @@
 # the API answers quickly while the misbehaving checks are in flight, and the audit events
 # (service.access grant/deny, service.down...). No root needed.
 set -uo pipefail
-B=${AB_BUILD_DIR:?run through ctest}
-S=${AB_SOURCE_DIR:?run through ctest}
-. "$S/tests/lib/sh/lib.sh"
-need_built "$B/broker/argobox-broker"
-need_tools curl jq openssl python3
+. "${AB_SOURCE_DIR:?run through ctest}/tests/lib/sh/lib.sh"
+need_broker openssl python3
 ab_tmpdir ab-svc
-PEERS_PID=
-at_exit 'kill_wait "$PEERS_PID"'
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=127.0.0.1 \
-	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null ||
-	{ bad "openssl could not make a certificate"; exit 1; }
-python3 "$S/tests/integration/services/peers.py" --ports "$T/ports.json" --cert "$T/cert.pem" \
-	--key "$T/key.pem" --slow-ms 300 healthy slow flapping error500 tls tcp hang endless redirect bigheader &
-PEERS_PID=$!
-wait_for 10 test -s "$T/ports.json" || { bad "peers did not start"; exit 1; }
-p() { jq -r ".$1[0]" "$T/ports.json"; }
+start_peers peers 30 --slow-ms 300 healthy slow flapping error500 tls tcp hang endless redirect bigheader
+p() { jq -r ".$1[0]" "$T/peers.json"; }
 closed=$(free_port)
 
 # generous timeouts: the machine may be busy; "slow" is 300 ms against slow_ms 150
@@ -44,7 +33,7 @@ $(local_users s3cret-pw ada:admin:admin:1000 bea:member:dev:1003 cid:member:medi
    {"name": "flapping", "url": "http://127.0.0.1:$(p flapping)/", "check": {"interval_ms": 400, "timeout_ms": 3000, "failures": 3, "successes": 2}},
    {"name": "error500", "url": "http://127.0.0.1:$(p error500)/", "check": {$chk},
     "access": {"profiles": ["media"]}},
-   {"name": "tls", "url": "https://127.0.0.1:$(p tls)/", "check": {$chk, "ca_file": "$T/cert.pem"}},
+   {"name": "tls", "url": "https://127.0.0.1:$(p tls)/", "check": {$chk, "ca_file": "$T/peers.cert.pem"}},
    {"name": "tls-untrusted", "url": "https://127.0.0.1:$(p tls)/", "check": {$chk}},
    {"name": "tcp", "url": "tcp://127.0.0.1:$(p tcp)", "check": {$chk}},
    {"name": "tcp-closed", "url": "tcp://127.0.0.1:$closed", "check": {$chk}},
@@ -88,22 +77,22 @@ want status-teapot down
 want members up
 want redirect down
 want bigheader down
-get_as ada /api/services/redirect >/dev/null
-jq -e '.history[0].status == 302 and (.history[0].error | test("HTTP 302"))' "$T/resp" >/dev/null &&
-	ok "redirect: not followed (a redirect loop cannot hold a check): HTTP 302" || bad "redirect: $(jq -c .history[0] "$T/resp")"
-get_as ada /api/services/bigheader >/dev/null
-jq -e '.history[0].latency_ms < 2000 and .history[0].ok == false and (.history[0].error | test("[Hh]eader|Out of memory"))' "$T/resp" >/dev/null &&
-	ok "bigheader: refused within its timeout (libcurl says: $(jq -r .history[0].error "$T/resp"))" || bad "bigheader: $(jq -c .history[0] "$T/resp")"
-get_as ada /api/services/hang >/dev/null
-jq -e '.history[0].error | test("[Tt]imeout|timed out")' "$T/resp" >/dev/null &&
-	ok "hang: the check gave up at its timeout ($(jq -r '.history[0].latency_ms' "$T/resp") ms)" ||
-	bad "hang: $(jq -c .history[0] "$T/resp")"
+# last_check NAME FILTER: the last check of service NAME (as ada) passes the jq FILTER; else
+# says so with that check
+last_check() {
+	get_as ada "/api/services/$1" >/dev/null
+	jq -e ".history[0] | $2" "$T/resp" >/dev/null || { bad "$1: $(jq -c .history[0] "$T/resp")"; return 1; }
+}
+last_check redirect '.status == 302 and (.error | test("HTTP 302"))' &&
+	ok "redirect: not followed (a redirect loop cannot hold a check): HTTP 302"
+last_check bigheader '.latency_ms < 2000 and .ok == false and (.error | test("[Hh]eader|Out of memory"))' &&
+	ok "bigheader: refused within its timeout (libcurl says: $(jq -r .history[0].error "$T/resp"))"
+last_check hang '.error | test("[Tt]imeout|timed out")' &&
+	ok "hang: the check gave up at its timeout ($(jq -r '.history[0].latency_ms' "$T/resp") ms)"
 lat=$(jq -r '.history[0].latency_ms' "$T/resp")
 python3 -c "import sys; sys.exit(0 if 350 <= $lat <= 1500 else 1)" &&
 	ok "hang: bounded by its 400 ms timeout" || bad "hang latency $lat ms"
-get_as ada /api/services/endless >/dev/null
-jq -e '.history[0].error | test("larger than 4096")' "$T/resp" >/dev/null &&
-	ok "endless: stopped after 4096 bytes" || bad "endless: $(jq -c .history[0] "$T/resp")"
+last_check endless '.error | test("larger than 4096")' && ok "endless: stopped after 4096 bytes"
 get_as ada /api/services/slow >/dev/null
 jq -e '.latency_ms >= 250 and (.reason | test("slow"))' "$T/resp" >/dev/null &&
 	ok "slow: latency $(jq .latency_ms "$T/resp") ms, degraded for it" || bad "slow: $(cat "$T/resp")"

@@ -12,23 +12,12 @@
 # owners only, the last 10 kept. A cert_warn_days on a plain http service is refused by
 # --check-config. No root needed.
 set -uo pipefail
-B=${AB_BUILD_DIR:?run through ctest}
-S=${AB_SOURCE_DIR:?run through ctest}
-. "$S/tests/lib/sh/lib.sh"
-need_built "$B/broker/argobox-broker"
-need_tools curl jq openssl python3
+. "${AB_SOURCE_DIR:?run through ctest}/tests/lib/sh/lib.sh"
+need_broker openssl python3
 ab_tmpdir ab-svchist
-PEERS=()
-at_exit 'kill_wait "${PEERS[@]}"'
 
 for d in 3 60; do
-	openssl req -x509 -newkey rsa:2048 -nodes -days $d -subj /CN=127.0.0.1 \
-		-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key$d.pem" -out "$T/cert$d.pem" 2>/dev/null ||
-		{ bad "openssl could not make a certificate"; exit 1; }
-	python3 "$S/tests/integration/services/peers.py" --ports "$T/ports$d.json" --cert "$T/cert$d.pem" \
-		--key "$T/key$d.pem" tls healthy &
-	PEERS+=($!)
-	wait_for 10 test -s "$T/ports$d.json" || { bad "peers did not start"; exit 1; }
+	start_peers "d$d" $d tls healthy
 done
 closed=$(free_port)
 chk='"interval_ms": 300, "timeout_ms": 2000, "failures": 2, "successes": 1'
@@ -36,11 +25,11 @@ broker_config <<EOT
 $(local_users s3cret-pw ada:admin:p:1000 bea:member:p:1003 cid:member:p:1004)
  "profiles": {"p": {}},
  "services": [
-   {"name": "short", "url": "https://127.0.0.1:$(jq '.tls[0]' "$T/ports3.json")/",
-    "check": {$chk, "ca_file": "$T/cert3.pem", "cert_warn_days": 7}},
-   {"name": "long", "url": "https://127.0.0.1:$(jq '.tls[0]' "$T/ports60.json")/",
-    "check": {$chk, "ca_file": "$T/cert60.pem", "cert_warn_days": 7}},
-   {"name": "web", "url": "http://127.0.0.1:$(jq '.healthy[0]' "$T/ports3.json")/", "owner": "bea",
+   {"name": "short", "url": "https://127.0.0.1:$(jq '.tls[0]' "$T/d3.json")/",
+    "check": {$chk, "ca_file": "$T/d3.cert.pem", "cert_warn_days": 7}},
+   {"name": "long", "url": "https://127.0.0.1:$(jq '.tls[0]' "$T/d60.json")/",
+    "check": {$chk, "ca_file": "$T/d60.cert.pem", "cert_warn_days": 7}},
+   {"name": "web", "url": "http://127.0.0.1:$(jq '.healthy[0]' "$T/d3.json")/", "owner": "bea",
     "access": {"users": ["cid"]}, "check": {$chk}},
    {"name": "nxdomain", "url": "http://no-such-host.invalid:8080/", "check": {$chk}},
    {"name": "gone", "url": "tcp://127.0.0.1:$closed", "check": {$chk}}]
@@ -57,7 +46,7 @@ wait_for 10 is_state short degraded && ok "short: degraded ($(jq -r .reason "$T/
 jq -e '(.tls.days_left == 2 or .tls.days_left == 3) and .tls.warning == true and .tls.warn_days == 7 and
 	(.reason | test("TLS certificate expires in [23] day"))' "$T/resp" >/dev/null &&
 	ok "short: 2 days left, warning" || bad "short tls: $(jq -c '{reason,tls}' "$T/resp")"
-exp=$(openssl x509 -enddate -noout -in "$T/cert3.pem" | cut -d= -f2)
+exp=$(openssl x509 -enddate -noout -in "$T/d3.cert.pem" | cut -d= -f2)
 [ "$(jq '.tls.expires_ms / 1000 | floor' "$T/resp")" = "$(date -d "$exp" +%s)" ] &&
 	ok "short: expires_ms is the certificate's notAfter ($exp)" || bad "expires_ms $(jq .tls.expires_ms "$T/resp") vs $exp"
 wait_for 10 is_state long up && jq -e '.tls.days_left == 59 and .tls.warning == false' "$T/resp" >/dev/null &&

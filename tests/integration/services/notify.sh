@@ -10,10 +10,8 @@
 # ("could not be recovered") reaches the same two. When the server is back, "back up" follows.
 # service.notify records who got each one. No root needed.
 set -uo pipefail
-B=${AB_BUILD_DIR:?run through ctest}
 . "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
-need_tools curl jq openssl python3 Xvfb
-need_built "$B/broker/argobox-broker" "$B/session/argobox-session" "$B/wm/argobox-wm"
+need_desktop_broker openssl python3
 ab_tmpdir ab-svcnot
 P=$(free_port)
 SRV_PID=

@@ -7,8 +7,7 @@ trap 'echo "FAIL: ${BASH_SOURCE[0]##*/} line $LINENO: $BASH_COMMAND (status $?)"
 : "${AB_BUILD_DIR:?run through ctest}" "${AB_SOURCE_DIR:?run through ctest}"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../../lib/sh/lib.sh"
-need_tools Xvfb xdotool xprop xwininfo xterm jq curl python3
-need_built "$B/broker/argobox-broker" "$B/session/argobox-session" "$B/wm/argobox-wm"
+need_desktop_broker xdotool xprop xwininfo xterm python3
 
 ab_tmpdir abstate-test
 PIDS=() # killed at exit

@@ -13,20 +13,10 @@ SOCK=$T/wm.sock
 cat >"$T/send1.jsonl" <<'EOT'
 {"v":1,"type":"message","id":"m1","from":"alice","text":"lunch?","time":1700000000}
 EOT
-nc() {
-	xprop -root -notype _ARGOBOX_NOTIFICATIONS | python3 -c '
-import sys, ast, re
-s = sys.stdin.read().split(" = ", 1)[1].strip()
-v = ast.literal_eval(s)
-print(v.encode("latin-1").decode("utf-8") if re.search(r"\\[0-7]{3}", s) else v)'
-}
-nc_has() { nc 2>/dev/null | jq -e "$1" >/dev/null 2>&1; }
 sent() { grep '"type":"message_send"' "$T/peer.jsonl" || true; }
 
 start_wm --socket "$SOCK"
-"$PEER" "$SOCK" "$T/peer.jsonl" "$T/send1.jsonl" 2>"$T/peer.log" &
-PEER_PID=$!
-PIDS+=($PEER_PID)
+start_peer "$T/peer.jsonl" "$T/send1.jsonl"
 wait_for 15 grep -q '"type":"hello"' "$T/peer.jsonl" || fail "window manager did not connect"
 wait_for 10 nc_has '.messages | length == 1' || fail "message not in the panel: $(nc)"
 
@@ -55,9 +45,7 @@ answer() { # answer FILE: a new stand-in connection sends it (the wm reconnects)
 	kill "$PEER_PID"
 	wait "$PEER_PID" 2>/dev/null || true
 	: >"$T/peer.jsonl"
-	"$PEER" "$SOCK" "$T/peer.jsonl" "$1" 2>>"$T/peer.log" &
-	PEER_PID=$!
-	PIDS+=($PEER_PID)
+	start_peer "$T/peer.jsonl" "$1"
 	wait_for 15 grep -q '"type":"hello"' "$T/peer.jsonl" || fail "window manager did not reconnect"
 }
 answer "$T/a0.jsonl"

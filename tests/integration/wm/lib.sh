@@ -143,6 +143,24 @@ same_win() { # same_win A B: numeric comparison of window ids
 	[ "$(printf '%d' "$1")" = "$(printf '%d' "$2")" ]
 }
 
+# nc: the notification centre's mirror on the root window (_ARGOBOX_NOTIFICATIONS) as JSON
+nc() {
+	xprop -root -notype _ARGOBOX_NOTIFICATIONS | python3 -c '
+import sys, ast, re
+s = sys.stdin.read().split(" = ", 1)[1].strip()
+v = ast.literal_eval(s)  # raw UTF-8, or octal escapes of its bytes (C locale)
+print(v.encode("latin-1").decode("utf-8") if re.search(r"\\[0-7]{3}", s) else v)'
+}
+nc_has() { nc 2>/dev/null | jq -e "$1" >/dev/null 2>&1; } # nc_has JQ-FILTER
+
+# start_peer OUT [SEND]: the stand-in for the session (wm-testpeer) on $SOCK records what the
+# window manager sends in OUT and sends it SEND's lines; PEER_PID; its stderr to $T/peer.log.
+start_peer() {
+	"$PEER" "$SOCK" "$@" 2>>"$T/peer.log" &
+	PEER_PID=$!
+	PIDS+=($PEER_PID)
+}
+
 state_has() { # state_has JQ-FILTER: the exported state satisfies the filter
 	[ -s "$T/state.json" ] && jq -e "$1" "$T/state.json" >/dev/null
 }

@@ -20,21 +20,10 @@ cat >"$T/send2.jsonl" <<'EOT'
 {"v":1,"type":"notify","title":"Quiet one","body":"while busy","urgency":"normal","timeout_ms":600000}
 {"v":1,"type":"notify","title":"Loud one","body":"critical still shows","urgency":"critical","timeout_ms":600000}
 EOT
-# nc: the centre's mirror on the root window (_ARGOBOX_NOTIFICATIONS) as JSON
-nc() {
-	xprop -root -notype _ARGOBOX_NOTIFICATIONS | python3 -c '
-import sys, ast, re
-s = sys.stdin.read().split(" = ", 1)[1].strip()
-v = ast.literal_eval(s)  # raw UTF-8, or octal escapes of its bytes (C locale)
-print(v.encode("latin-1").decode("utf-8") if re.search(r"\\[0-7]{3}", s) else v)'
-}
-nc_has() { nc 2>/dev/null | jq -e "$1" >/dev/null 2>&1; }
 popups() { xwininfo -root -children | grep -c ' 360x' || true; }
 
 start_wm --socket "$SOCK"
-"$PEER" "$SOCK" "$T/peer.jsonl" "$T/send1.jsonl" 2>"$T/peer.log" &
-PEER_PID=$!
-PIDS+=($PEER_PID)
+start_peer "$T/peer.jsonl" "$T/send1.jsonl"
 wait_for 15 grep -q '"type":"hello"' "$T/peer.jsonl" || fail "window manager did not connect"
 
 # three notifications (two pop-ups + the message's), one message (the duplicate dropped)
@@ -75,8 +64,7 @@ wait_for 10 grep -q "started 'xterm.desktop'" "$T/wm.log" || fail "click on the 
 n0=$(popups)
 kill "$PEER_PID"
 wait "$PEER_PID" 2>/dev/null || true
-"$PEER" "$SOCK" "$T/peer2.jsonl" "$T/send2.jsonl" 2>"$T/peer2.log" &
-PIDS+=($!)
+start_peer "$T/peer2.jsonl" "$T/send2.jsonl"
 wait_for 20 grep -q "notification 'Loud one'" "$T/wm.log" || fail "critical notification not shown under do-not-disturb"
 grep -q "notification 'Quiet one' kept quiet (do not disturb)" "$T/wm.log" || fail "normal notification not kept quiet"
 [ "$(popups)" = $((n0 + 1)) ] || fail "do-not-disturb: expected $((n0 + 1)) pop-ups, got $(popups)"

@@ -77,9 +77,7 @@ wait_for 10 sh -c "! xwininfo -root -tree | grep -Eq '\"(Alpha|Beta|XTerm)\"'" |
 rm -f "$T/state.json"
 # a stand-in for the session records every state frame the window manager publishes
 SOCK=$T/wm.sock
-"$PEER" "$SOCK" "$T/peer.jsonl" 2>"$T/peer.log" &
-PEER_PID=$!
-PIDS+=($PEER_PID)
+start_peer "$T/peer.jsonl"
 wait_for 10 test -S "$SOCK" || fail "test peer did not listen"
 start_wm --restore "$T/saved.json" --socket "$SOCK"
 wait_for 30 grep -q "restore: placed $n of $n windows" "$T/wm.log" || fail "restore did not complete"
@@ -112,9 +110,7 @@ kill "$PEER_PID"
 wait "$PEER_PID" 2>/dev/null || true
 rm -f "$SOCK"
 : >"$T/peer.jsonl"
-"$PEER" "$SOCK" "$T/peer.jsonl" "$T/send.jsonl" 2>"$T/peer.log" &
-PEER_PID=$!
-PIDS+=($PEER_PID)
+start_peer "$T/peer.jsonl" "$T/send.jsonl"
 wait_for 10 test -S "$SOCK" || fail "test peer did not listen"
 start_wm --socket "$SOCK"
 wait_for 10 grep -q "restore (live): $n of $n saved windows matched" "$T/wm.log" ||

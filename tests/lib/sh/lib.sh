@@ -12,6 +12,12 @@
 #   need_root WHY              skip unless root
 #   need_tools TOOL...         skip unless each is on PATH ("SKIP: TOOL is not installed")
 #   need_built FILE...         skip unless each is executable ("SKIP: FILE is not built")
+#   need_broker TOOL...        what a test of the broker (process launcher) needs: fail unless
+#                              run by ctest (AB_BUILD_DIR), skip unless argobox-broker is built
+#                              and curl, jq and each TOOL are installed
+#   need_desktop_broker TOOL...
+#                              need_broker Xvfb TOOL..., and argobox-session and argobox-wm built:
+#                              the broker with real desktops
 #   sanitizer_check FILE...    bad if a sanitizer report (ERROR:) is in FILE...
 # Waiting and teardown
 #   wait_for SECONDS CMD...    runs CMD every 50 ms until it succeeds; 1 on timeout
@@ -24,6 +30,11 @@
 #                              on $T/display, DISPLAY exported, stopped at exit; exit 1 if it
 #                              does not start within 20 s
 #   free_port                  prints a TCP port on 127.0.0.1 that nothing listens on
+#   start_peers TAG DAYS ARG...
+#                              real services on loopback (tests/integration/services/peers.py
+#                              ARG...) with a self-signed certificate for 127.0.0.1 valid for DAYS
+#                              days ($T/TAG.cert.pem, key $T/TAG.key.pem), their ports in
+#                              $T/TAG.json; stopped at exit; exit 1 if they do not start in 10 s
 # The broker
 #   broker_config <<EOT        writes $T/broker.json: port 0, the process launcher, the runtime dir
 #     MEMBERS...               ($T/run), data dir ($T/data), admin socket ($T/broker.sock) and
@@ -109,6 +120,15 @@ need_built() {
 		[ -x "$f" ] || skip "$f is not built"
 	done
 }
+need_broker() {
+	[ -n "$B" ] || { echo "FAIL AB_BUILD_DIR is not set: run through ctest"; exit 1; }
+	need_built "$B/broker/argobox-broker"
+	need_tools curl jq "$@"
+}
+need_desktop_broker() {
+	need_broker Xvfb "$@"
+	need_built "$B/session/argobox-session" "$B/wm/argobox-wm"
+}
 sanitizer_check() {
 	grep -q ERROR: "$@" 2>/dev/null && bad "sanitizer report: $(grep -h -m1 ERROR: "$@")"
 	return 0
@@ -159,6 +179,17 @@ start_xvfb() { # start_xvfb [WxH]
 	export DISPLAY=:$(head -n1 "$T/display")
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start_peers() { # start_peers TAG DAYS ARG...
+	local tag=$1 days=$2
+	shift 2
+	openssl req -x509 -newkey rsa:2048 -nodes -days "$days" -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$T/$tag.key.pem" -out "$T/$tag.cert.pem" \
+		2>/dev/null || { bad "openssl could not make a certificate"; exit 1; }
+	python3 "$S/tests/integration/services/peers.py" --ports "$T/$tag.json" \
+		--cert "$T/$tag.cert.pem" --key "$T/$tag.key.pem" "$@" &
+	at_exit "kill_wait $!"
+	wait_for 10 test -s "$T/$tag.json" || { bad "peers did not start"; exit 1; }
+}
 
 _ab_smbd_run() {
 	N smbd --foreground --no-process-group --debug-stdout -d 1 --configfile="$T/smbd/smb.conf" \
@@ -339,8 +370,8 @@ netns_add() {
 
 need_oci_broker() { # need_oci_broker [TOOL...]: what a test of the broker with runc desktops needs
 	need_root "user namespaces, cgroups, nftables"
-	need_tools runc ip nsenter nft jq curl openssl "$@"
-	need_built "$B/broker/argobox-broker" "$B/broker/argoboxctl" "$B/session/argobox-session"
+	need_broker runc ip nsenter nft openssl "$@"
+	need_built "$B/broker/argoboxctl" "$B/session/argobox-session"
 }
 oci_setup() { # oci_setup TAG [RUNTIME]
 	ab_tmpdir "ab-$1" 755
