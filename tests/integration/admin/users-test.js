@@ -270,9 +270,4 @@ const tests = {
 	},
 };
 
-const which = process.argv[2];
-if (!tests[which]) lib.fail(`usage: users-test.js ${Object.keys(tests).join('|')}`);
-tests[which]().then(() => {
-	console.log(`PASS users ${which}`);
-	process.exit(0);
-}, (e) => lib.fail(e && e.stack ? e.stack : String(e)));
+lib.runCase('users', tests);

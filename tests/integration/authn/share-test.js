@@ -20,7 +20,6 @@ const lib = require('../../lib/node/broker.cjs');
 const { waitFor, rfb, wsOpen, wsTry } = lib;
 const sample = lib.paths.sample;
 const tmp = lib.harness({ prefix: 'ab-share-' });
-const which = process.argv[2];
 
 async function start(share = {}) {
 	const cfg = lib.brokerConfig(tmp, { auth: sample.auth, users: sample.users, profiles: sample.profiles, share });
@@ -200,10 +199,4 @@ const cases = {
 	},
 };
 
-(async () => {
-	if (!cases[which]) lib.fail(`unknown case '${which}' (${Object.keys(cases).join(', ')})`);
-	await cases[which]();
-	console.log(`PASS share ${which}`);
-	lib.cleanup();
-	process.exit(0);
-})().catch((e) => lib.fail(e.stack || String(e)));
+lib.runCase('share', cases);

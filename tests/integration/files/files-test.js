@@ -810,9 +810,4 @@ print(json.dumps(out))`, path.join(tmp, 'a.zip')]).toString());
 	},
 };
 
-const name = process.argv[2];
-if (!cases[name]) lib.fail(`unknown case '${name}' (${Object.keys(cases).join(', ')})`);
-cases[name]().then(() => {
-	console.log(`ok: files ${name}`);
-	process.exit(0);
-}, (e) => lib.fail(e && e.stack ? e.stack : String(e)));
+lib.runCase('files', cases);

@@ -26,7 +26,6 @@ const lib = require('../../lib/node/broker.cjs');
 const { waitFor } = lib;
 const sample = lib.paths.sample;
 const tmp = lib.harness({ prefix: 'ab-messages-' });
-const which = process.argv[2];
 
 const MARKUP = '<b>bold</b> <span foreground="red">red</span> & <script>alert(1)</script> \u00e9\u2713';
 
@@ -294,10 +293,4 @@ const cases = {
 	},
 };
 
-(async () => {
-	if (!cases[which]) lib.fail(`unknown case '${which}' (${Object.keys(cases).join(', ')})`);
-	await cases[which]();
-	console.log(`PASS messages ${which}`);
-	lib.cleanup();
-	process.exit(0);
-})().catch((e) => lib.fail(e.stack || String(e)));
+lib.runCase('messages', cases);

@@ -44,6 +44,8 @@
 //   killFakeSessions(tmp)     SIGKILLs those still alive (register with onCleanup: sessions lead
 //                             process groups of their own and outlive a killed broker)
 //   alive(pid)                pid exists and is no zombie
+//   runCase(label, cases)     runs cases[argv[2]]() (an unknown name fail()s, listing the cases):
+//                             "PASS label NAME", teardown, exit 0; a throw fail()s with its stack
 'use strict';
 const assert = require('assert');
 const { spawn, execFileSync } = require('child_process');
@@ -373,8 +375,18 @@ function killFakeSessions(tmp) {
 	}
 }
 
+function runCase(label, cases) {
+	const which = process.argv[2];
+	if (!cases[which]) fail(`unknown case '${which}' (${Object.keys(cases).join(', ')})`);
+	cases[which]().then(() => {
+		console.log(`PASS ${label} ${which}`);
+		cleanup();
+		process.exit(0);
+	}, (e) => fail(e && e.stack ? e.stack : String(e)));
+}
+
 module.exports = {
-	rfb,
+	rfb, runCase,
 	paths, harness, fail, cleanup, onCleanup, track, tmpDir, waitFor, sleep, http, brokerConfig, startBroker,
 	fakeSessionPids, killFakeSessions,
 	stopBroker, login, demo, as, auditLines, ctl, wsOpen, wsTry, descendants, alive,
