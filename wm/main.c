@@ -315,6 +315,8 @@ main(int argc, char **argv)
 	ab_config_free(fields, &cfg);
 	if (!wm.allowed[0])
 		ab_warn("no apps are allowed (set ARGOBOX_APPS or 'apps' in the config)");
+	/* the apps it starts offer the same list (the files app's "open with") */
+	setenv("ARGOBOX_APPS", wm.allowed, 1);
 	/* $XDG_DATA_DIRS (or the standard dirs), then ArgoBox's own entries
 	 * (assets/applications: they name the profile apps they provide) */
 	const char *xdg = getenv("XDG_DATA_DIRS");

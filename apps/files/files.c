@@ -376,14 +376,16 @@ files_activate(struct files *f)
 		return;
 	}
 	const char *mime = fs_mime(e->name, false);
-	_cleanup_free_ char *cmd = fs_open_command(getenv("XDG_DATA_DIRS"), mime, p);
+	_cleanup_free_ char *cmd =
+	    fs_open_command(getenv("XDG_DATA_DIRS"), getenv("ARGOBOX_APPS"), mime, p);
 	if (!cmd) {
-		snprintf(f->message, sizeof(f->message), "no app opens '%.200s' (%s)", e->name,
-		         mime);
+		snprintf(f->message, sizeof(f->message),
+		         "no app of this desktop's profile opens '%.200s' (%s)", e->name, mime);
 	} else {
 		files_spawn(f, cmd);
 		snprintf(f->message, sizeof(f->message), "opened '%.200s'", e->name);
 	}
+	ab_info("%s", f->message);
 	ab_app_redraw(&f->app);
 }
 

@@ -228,10 +228,14 @@ desktop_value(const char *text, const char *key, char *out, size_t size)
 }
 
 char *
-fs_open_command(const char *dirs, const char *mime, const char *file)
+fs_open_command(const char *dirs, const char *allowed, const char *mime, const char *file)
 {
+	/* the launcher's list: an entry the profile does not offer never opens a file */
+	struct desktop_list offered = {0};
+	desktop_scan(dirs, allowed, &offered);
+	_cleanup_free_ bool *seen = ab_xcalloc(offered.n + 1, sizeof(bool));
 	_cleanup_(desktop_app_dirs_freep) char **v = desktop_app_dirs(dirs);
-	for (char **path = v; *path; path++) {
+	for (char **path = v; *path && offered.n; path++) {
 		DIR *dir = opendir(*path);
 		if (!dir)
 			continue;
@@ -240,6 +244,11 @@ fs_open_command(const char *dirs, const char *mime, const char *file)
 			size_t n = strlen(de->d_name);
 			if (n < 9 || strcmp(de->d_name + n - 8, ".desktop") != 0)
 				continue;
+			const struct desktop_entry *e = desktop_find(&offered, de->d_name);
+			/* the one the scan kept: the first dir's file of an id */
+			if (!e || seen[e - offered.v])
+				continue;
+			seen[e - offered.v] = true;
 			char fp[1400];
 			snprintf(fp, sizeof(fp), "%s/%s", *path, de->d_name);
 			_cleanup_free_ char *text = NULL;
@@ -285,10 +294,12 @@ fs_open_command(const char *dirs, const char *mime, const char *file)
 				cmd[o++] = *p;
 			}
 			cmd[o] = '\0';
+			desktop_list_free(&offered);
 			return cmd;
 		}
 		closedir(dir);
 	}
+	desktop_list_free(&offered);
 	return NULL;
 }
 

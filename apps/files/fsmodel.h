@@ -56,9 +56,11 @@ const char *fs_mime(const char *name, bool dir);
 /*
  * The Exec line of the first .desktop file in desktop_app_dirs(dirs) (lib/desktop_entry)
  * whose MimeType lists mime, with its field codes replaced by the quoted file; NULL when
- * none. The caller frees it.
+ * none. Only the entries the launcher offers count: those desktop_scan(dirs, allowed) keeps
+ * (visible, TryExec installed, allowed by the profile's list, ARGOBOX_APPS; NULL or "": none).
+ * The caller frees it.
  */
-char *fs_open_command(const char *dirs, const char *mime, const char *file);
+char *fs_open_command(const char *dirs, const char *allowed, const char *mime, const char *file);
 /* Percent-encodes a path for a .trashinfo Path= line (out >= 3*strlen+1). */
 void fs_uri_escape(const char *path, char *out, size_t size);
 

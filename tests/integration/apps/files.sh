@@ -25,6 +25,7 @@ chmod +x "$T/rec.sh"
 printf '[Desktop Entry]\nType=Application\nName=Rec\nExec=%s/rec.sh %%f\nMimeType=text/plain;\n' "$T" \
 	>"$T/share/applications/rec.desktop"
 export XDG_DATA_DIRS=$T/share
+export ARGOBOX_APPS='*' # every app: the profile's filter is checked at the end
 
 start_app argobox-files files "$W0"
 W=$APP_WIN
@@ -187,4 +188,30 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T/q" && mount -t tmpfs -o size=4m abtest-quo
 else
 	echo "note: not root (or no tmpfs mount), the usage case is skipped"
 fi
+# "open with" offers only the profile's apps: the launcher's list (ARGOBOX_APPS, TryExec). A
+# host-only viewer handles text and PNG; the profile's "rec" handles text; its "image-viewer"
+# (X-ArgoBox-App) is not installed (TryExec): a text file opens with rec, a PNG with nothing.
+wait_for 10 sh -c "! xdotool search --classname files" || fail "the last files window stayed"
+printf '#!/bin/sh\necho "$1" > %s/host-opened\n' "$T" >"$T/host.sh"
+chmod +x "$T/host.sh"
+printf '[Desktop Entry]\nType=Application\nName=Host Viewer\nExec=%s/host.sh %%f\nMimeType=text/plain;image/png;\n' "$T" \
+	>"$T/share/applications/0-hostviewer.desktop"
+printf '[Desktop Entry]\nType=Application\nName=Viewer\nX-ArgoBox-App=image-viewer\nTryExec=/nonexistent/viewer\nExec=%s/host.sh %%f\nMimeType=image/png;\n' "$T" \
+	>"$T/share/applications/viewer.desktop"
+mkdir -p "$T/ow"
+echo t >"$T/ow/note.txt"
+printf '\x89PNG\r\n' >"$T/ow/pic.png"
+rm -f "$T/opened" "$T/host-opened"
+ARGOBOX_APPS=terminal,files,rec,image-viewer start_app argobox-files files "$T/ow"
+W=$APP_WIN
+wait_for 10 title_has "$W" "$T/ow (2 items)" || fail "title: $(title "$W")"
+xdotool key Home Return
+wait_file 5 "$T/opened" "$T/ow/note.txt" || fail "the profile's rec did not open note.txt: $(tail -2 "$T/argobox-files.log")"
+xdotool key Home Down Return
+wait_file 5 "$T/argobox-files.log" "no app of this desktop's profile opens 'pic.png' (image/png)" ||
+	fail "pic.png: $(tail -2 "$T/argobox-files.log")"
+sleep 0.5
+[ ! -e "$T/host-opened" ] || fail "a host-only app the profile does not offer opened $(cat "$T/host-opened")"
+echo "open with: note.txt with the profile's app, pic.png with none (the host-only viewer and an uninstalled one left out)"
+kill "$APP_PID"
 echo "PASS: files"

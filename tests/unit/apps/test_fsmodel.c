@@ -115,15 +115,33 @@ test_mime_open(void **state)
 	touch("applications/bad.desktop", 0);
 	snprintf(p, sizeof(p), "%s/applications/ed.desktop", dir);
 	FILE *f = fopen(p, "w");
-	fputs("[Desktop Entry]\nName=Ed\nExec=ed --open %F %i "
+	fputs("[Desktop Entry]\nType=Application\nName=Ed\nX-ArgoBox-App=editor\nExec=ed --open %F "
+	      "%i "
 	      "100%%\nMimeType=text/x-csrc;text/plain;\n",
 	      f);
 	fclose(f);
-	char *cmd = fs_open_command(dir, "text/plain", "/h/it's.txt");
+	/* a viewer whose program is not installed (TryExec): never offered */
+	snprintf(p, sizeof(p), "%s/applications/view.desktop", dir);
+	f = fopen(p, "w");
+	fputs("[Desktop Entry]\nType=Application\nName=View\nTryExec=/nonexistent/view\n"
+	      "Exec=view %f\nMimeType=image/png;\n",
+	      f);
+	fclose(f);
+	char *cmd = fs_open_command(dir, "*", "text/plain", "/h/it's.txt");
 	assert_non_null(cmd);
 	assert_string_equal(cmd, "ed --open '/h/it'\\''s.txt'  100%");
 	free(cmd);
-	assert_null(fs_open_command(dir, "image/png", "/x.png"));
+	/* the profile's list: by its profile app name, by its id; nothing else opens it */
+	cmd = fs_open_command(dir, "terminal,editor", "text/plain", "/a.txt");
+	assert_non_null(cmd);
+	free(cmd);
+	cmd = fs_open_command(dir, "ed.desktop", "text/plain", "/a.txt");
+	assert_non_null(cmd);
+	free(cmd);
+	assert_null(fs_open_command(dir, "terminal,files", "text/plain", "/a.txt"));
+	assert_null(fs_open_command(dir, "", "text/plain", "/a.txt"));
+	assert_null(fs_open_command(dir, NULL, "text/plain", "/a.txt"));
+	assert_null(fs_open_command(dir, "*", "image/png", "/x.png"));
 	char esc[64];
 	fs_uri_escape("/a b/ü", esc, sizeof(esc));
 	assert_string_equal(esc, "/a%20b/%C3%BC");
