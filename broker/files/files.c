@@ -40,7 +40,7 @@
 
 static const char *const config_keys[] = {
     "quota_bytes", "upload_max_bytes", "usage_refresh_s", "profiles", "users", "backend",
-    "smb",         "local_quota"};
+    "smb",         "local_quota",      "op_timeout_ms"};
 
 static int
 check_bytes(json_t *v, const char *path, struct ab_err *err)
@@ -80,6 +80,10 @@ files_check_config(json_t *c, struct ab_err *err)
 		} else if (strcmp(key, "backend") == 0 || strcmp(key, "smb") == 0 ||
 		           strcmp(key, "local_quota") == 0) {
 			continue; /* files_smb_check_config, files_image_check_config */
+		} else if (strcmp(key, "op_timeout_ms") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 100 ||
+			    json_integer_value(v) > 600000)
+				return ab_err_set(err, EINVAL, "%s: must be 100..600000", path);
 		} else if (strcmp(key, "usage_refresh_s") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > 86400)
@@ -198,15 +202,23 @@ files_status(int r)
 }
 
 void
+files_audit_as(const char *event, enum audit_outcome outcome, const char *user, const char *role,
+               const char *peer, json_t *detail)
+{
+	if (!files_audit_collect(event, outcome, user, role, peer, detail))
+		audit_log(event, outcome, user, role, peer, detail);
+}
+
+void
 files_audit(const char *event, enum audit_outcome outcome, const struct http_request *req,
             json_t *detail)
 {
-	audit_log(event, outcome, req->user[0] ? req->user : NULL, req->role[0] ? req->role : NULL,
-	          req->peer, detail);
+	files_audit_as(event, outcome, req->user[0] ? req->user : NULL,
+	               req->role[0] ? req->role : NULL, req->peer, detail);
 }
 
 int
-files_open_home(struct files *f, const char *user, struct files_home *h, const char **why)
+files_home_of(struct files *f, const char *user, struct files_home *h, const char **why)
 {
 	*h = (struct files_home){0};
 	if (!users_name_valid(user)) {
@@ -227,7 +239,15 @@ files_open_home(struct files *f, const char *user, struct files_home *h, const c
 		*why = "home directory misconfigured";
 		return -EINVAL;
 	}
-	*slash = '\0';
+	return 0;
+}
+
+int
+files_home_open(struct files *f, const char *user, struct files_home *h, const char **why)
+{
+	char base[sizeof(h->dir)];
+	snprintf(base, sizeof(base), "%s", h->dir);
+	*strrchr(base, '/') = '\0'; /* files_home_of checked it */
 	struct ab_err err = {0};
 	if (files_smb_enabled(f)) {
 		(void)ab_mkdir_p(base, 0711, NULL);
@@ -267,6 +287,13 @@ files_open_home(struct files *f, const char *user, struct files_home *h, const c
 	if (fd < 0)
 		*why = files_strerror(fd);
 	return fd;
+}
+
+int
+files_open_home(struct files *f, const char *user, struct files_home *h, const char **why)
+{
+	int r = files_home_of(f, user, h, why);
+	return r < 0 ? r : files_home_open(f, user, h, why);
 }
 
 int
@@ -344,8 +371,9 @@ entry_json(const char *name, const struct stat *st)
 	return e;
 }
 
-static int sort_key; /* 0 name, 1 size, 2 mtime */
-static int sort_dir; /* 1 asc, -1 desc */
+/* per thread: listings run on the users' worker threads (files_worker.c) */
+static __thread int sort_key; /* 0 name, 1 size, 2 mtime */
+static __thread int sort_dir; /* 1 asc, -1 desc */
 
 static int
 entry_cmp(const void *a, const void *b)
@@ -365,11 +393,53 @@ entry_cmp(const void *a, const void *b)
 	return c * sort_dir; /* directories stay first either way */
 }
 
+/*
+ * A request of /api/files on its way through its user's worker thread (files_worker.c):
+ * a copy of the request (req.wsi is NULL: the connection is the loop's) with the query
+ * parameters and headers the handlers read, taken on the loop.
+ */
+enum { FREQ_PLAIN, FREQ_COPY, FREQ_ARCHIVE };
+static const char *const freq_names[] = {"sort",  "order",   "cursor",        "offset",
+                                         "limit", "archive", "if-none-match", "range"};
+#define FREQ_NQUERY 6 /* the first six are query parameters, the rest headers */
+struct freq {
+	struct files_op op; /* first */
+	struct files *f;
+	struct http_request req;
+	char *method, *path, *query, *body, *rel;
+	char peer[64];
+	char *args[AB_ARRAY_SIZE(freq_names)];
+	const char *event;
+	struct files_home h;
+	/* made on the worker */
+	struct http_response resp;
+	json_t *listing;  /* a listing: its usage is added on the loop */
+	int64_t smb_used; /* an SMB home's usage (argobox-smbfs's count), -1 unknown */
+	int64_t usage_delta;
+	bool home_ok; /* the home was mounted and opened */
+	int next;     /* FREQ_COPY, FREQ_ARCHIVE: started on the loop with homefd */
+	int homefd;
+	char *copy_to;
+	struct http_deferred *d; /* NULL once answered or the client left */
+};
+
+/* A query parameter or header of the request, as read on the loop (NULL when absent). */
+static const char *
+freq_arg(const struct http_request *req, const char *name)
+{
+	const struct freq *fr =
+	    (const struct freq *)(const void *)((const char *)req - offsetof(struct freq, req));
+	for (size_t i = 0; i < AB_ARRAY_SIZE(freq_names); i++)
+		if (strcmp(freq_names[i], name) == 0)
+			return fr->args[i];
+	AB_ASSERT(!"a request argument not taken on the loop");
+	return NULL;
+}
+
 static long
 query_long(const struct http_request *req, const char *name, long def, long lo, long hi)
 {
-	char buf[32];
-	const char *q = http_request_query(req, name, buf, sizeof(buf));
+	const char *q = freq_arg(req, name);
 	if (!q)
 		return def;
 	char *end;
@@ -460,10 +530,9 @@ static void
 list_dir(struct files *f, struct http_request *req, struct http_response *resp, int fd,
          const char *rel, const struct files_home *h)
 {
-	char sb[32], ob[32], cb[FILES_NAME_MAX + 48];
-	const char *sort = http_request_query(req, "sort", sb, sizeof(sb));
-	const char *order = http_request_query(req, "order", ob, sizeof(ob));
-	const char *cq = http_request_query(req, "cursor", cb, sizeof(cb));
+	const char *sort = freq_arg(req, "sort");
+	const char *order = freq_arg(req, "order");
+	const char *cq = freq_arg(req, "cursor");
 	sort = sort ? sort : "name";
 	order = order ? order : "asc";
 	sort_key = strcmp(sort, "size") == 0 ? 1 : strcmp(sort, "mtime") == 0 ? 2 : 0;
@@ -472,7 +541,7 @@ list_dir(struct files *f, struct http_request *req, struct http_response *resp, 
 	long lim = query_long(req, "limit", LIST_DEFAULT, 1, LIST_MAX);
 	struct entry cursor;
 	const char *why = NULL;
-	if (cq && (cursor_parse(cq, &cursor) < 0 || off))
+	if (cq && (strlen(cq) > FILES_NAME_MAX + 40 || cursor_parse(cq, &cursor) < 0 || off))
 		why = off ? "offset and cursor together" : "bad cursor";
 	else if (off > LIST_OFFSET_MAX)
 		why = "offset too large: page on with the cursor of the answer's \"next\"";
@@ -551,13 +620,13 @@ list_dir(struct files *f, struct http_request *req, struct http_response *resp, 
 	for (size_t i = 0; i < n; i++)
 		free(v[i].name);
 	free(v);
-	json_t *out =
-	    json_pack("{sssosIsIsIsoso}", "path", rel, "entries", entries, "total",
-	              (json_int_t)total, "offset", (json_int_t)off, "skipped", (json_int_t)skipped,
-	              "next", next, "usage", files_usage_json(f, req->user, h));
+	/* the usage is added on the loop (freq_done): files_usage is the loop's */
+	struct freq *fr = (struct freq *)(void *)((char *)req - offsetof(struct freq, req));
+	fr->listing =
+	    json_pack("{sssosIsIsIso}", "path", rel, "entries", entries, "total", (json_int_t)total,
+	              "offset", (json_int_t)off, "skipped", (json_int_t)skipped, "next", next);
 	files_audit("files.list", AUDIT_GRANT, req,
 	            json_pack("{sssI}", "path", rel, "entries", (json_int_t)total));
-	http_response_json(resp, 200, out);
 }
 
 /* ---- download ---- */
@@ -628,7 +697,7 @@ download(struct files *f, struct http_request *req, struct http_response *resp, 
 		return;
 	}
 	unsigned long long size = (unsigned long long)st->st_size, a = 0, b = size ? size - 1 : 0;
-	char etag[96], hdr[128];
+	char etag[96];
 	snprintf(etag, sizeof(etag), "\"%llx-%llx-%llx\"", size,
 	         (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
 	             (unsigned long long)st->st_mtim.tv_nsec,
@@ -638,11 +707,12 @@ download(struct files *f, struct http_request *req, struct http_response *resp, 
 	http_response_add_header(resp, "Cache-Control", "private, no-cache");
 	const char *slash = strrchr(rel, '/');
 	files_add_disposition(resp, slash ? slash + 1 : rel);
-	if (http_request_header(req, "if-none-match", hdr, sizeof(hdr)) && strcmp(hdr, etag) == 0) {
+	const char *inm = freq_arg(req, "if-none-match");
+	if (inm && strcmp(inm, etag) == 0) {
 		http_response_set(resp, 304, "application/octet-stream", "", 0);
 		return;
 	}
-	const char *range = http_request_header(req, "range", hdr, sizeof(hdr));
+	const char *range = freq_arg(req, "range");
 	int k = files_parse_range(range, size, &a, &b);
 	if (k < 0) {
 		char cr[64];
@@ -666,6 +736,175 @@ download(struct files *f, struct http_request *req, struct http_response *resp, 
 		json_object_set_new(det, "range", json_sprintf("%llu-%llu", a, b));
 	files_audit("files.download", AUDIT_GRANT, req, det);
 	http_response_fd(resp, k == 1 ? 206 : 200, server_mime_type(rel), TAKE_FD(*fdp), a, len);
+}
+
+/*
+ * An SMB home's file goes out through its user's worker: a read there can stall with the
+ * server, and sendfile() on the loop would stall the loop with it. One slice of
+ * DL_SLICE bytes is read ahead while the loop sends the other (two buffers), so the
+ * broker holds 2 x DL_SLICE per download, whatever the file's size.
+ */
+#define DL_SLICE (1u << 20)
+struct dl {
+	struct files_op op; /* first: one read at a time */
+	struct files *f;
+	int fd;
+	unsigned long long off, left; /* the next read's offset, bytes not read yet */
+	char *buf[2];
+	size_t len[2], pos; /* buf[cur] holds len[cur] bytes, pos of them sent */
+	int cur;            /* the buffer being sent */
+	int fill;           /* the buffer the worker reads into (set before it runs) */
+	ssize_t got;        /* the last read's result (worker) */
+	bool busy, failed, closed;
+	struct http_stream *h;
+	char user[USERS_NAME_MAX + 1];
+};
+
+static void
+dl_free(struct dl *dl)
+{
+	close(dl->fd);
+	free(dl->buf[0]);
+	free(dl->buf[1]);
+	free(dl);
+}
+
+static void
+dl_run(struct files_op *op)
+{
+	struct dl *dl = (struct dl *)op;
+	size_t n = (size_t)AB_MIN(dl->left, (unsigned long long)DL_SLICE);
+	ssize_t got;
+	do
+		got = pread(dl->fd, dl->buf[dl->fill], n, (off_t)dl->off);
+	while (got < 0 && errno == EINTR);
+	dl->got = got < 0 ? -errno : got;
+}
+
+static void
+dl_done(struct files_op *op)
+{
+	struct dl *dl = (struct dl *)op;
+	if (dl->got <= 0) {
+		ab_warn("files: download of '%s' cut: %s", dl->user,
+		        dl->got < 0 ? files_strerror((int)dl->got) : "the file shrank");
+		dl->failed = true;
+	} else {
+		dl->len[dl->fill] = (size_t)dl->got;
+		dl->off += (unsigned long long)dl->got;
+		dl->left -= (unsigned long long)dl->got;
+	}
+	server_stream_wake(dl->h);
+}
+
+static void
+dl_expired(struct files_op *op)
+{
+	struct dl *dl = (struct dl *)op;
+	files_audit_as("files.download", AUDIT_FAILURE, dl->user, NULL, NULL,
+	               json_pack("{sssI}", "reason",
+	                         "the home's storage did not answer: the download was cut",
+	                         "timeout_ms", (json_int_t)op->timeout_ms));
+	dl->failed = true;
+	server_stream_wake(dl->h);
+}
+
+static void
+dl_release(struct files_op *op)
+{
+	struct dl *dl = (struct dl *)op;
+	dl->busy = false;
+	if (dl->closed)
+		dl_free(dl);
+	else
+		server_stream_wake(dl->h); /* the next slice may be wanted now */
+}
+
+/* Starts reading the next slice into the free buffer, if there is one to read. */
+static void
+dl_next(struct dl *dl)
+{
+	if (dl->busy || dl->failed || !dl->left || dl->len[!dl->cur])
+		return;
+	dl->fill = !dl->cur;
+	dl->op = (struct files_op){
+	    .run = dl_run, .done = dl_done, .expired = dl_expired, .release = dl_release};
+	if (files_op_submit(dl->f, dl->user, &dl->op, dl->f->op_timeout_ms) < 0)
+		dl->failed = true;
+	else
+		dl->busy = true;
+}
+
+static void
+dl_start(void *ctx, struct http_stream *h)
+{
+	struct dl *dl = ctx;
+	dl->h = h;
+	dl_next(dl);
+}
+
+static long
+dl_read(void *ctx, char *buf, size_t cap)
+{
+	struct dl *dl = ctx;
+	if (dl->pos == dl->len[dl->cur] && dl->len[!dl->cur]) {
+		/* this buffer is sent, the other is full: swap */
+		dl->len[dl->cur] = 0;
+		dl->pos = 0;
+		dl->cur = !dl->cur;
+	}
+	if (dl->pos < dl->len[dl->cur]) {
+		size_t n = AB_MIN(cap, dl->len[dl->cur] - dl->pos);
+		memcpy(buf, dl->buf[dl->cur] + dl->pos, n);
+		dl->pos += n;
+		if (dl->pos == dl->len[dl->cur]) {
+			dl->len[dl->cur] = 0;
+			dl->pos = 0;
+			if (dl->len[!dl->cur])
+				dl->cur = !dl->cur;
+		}
+		dl_next(dl);
+		return (long)n;
+	}
+	if (dl->failed || (!dl->left && !dl->busy))
+		return -1; /* the end; or cut short of Content-Length: the client sees it */
+	dl_next(dl);
+	return dl->failed ? -1 : 0;
+}
+
+static void
+dl_close(void *ctx)
+{
+	struct dl *dl = ctx;
+	dl->closed = true;
+	dl->h = NULL;
+	if (!dl->busy)
+		dl_free(dl);
+}
+
+static const struct http_stream_ops dl_ops = {
+    .start = dl_start, .read = dl_read, .close = dl_close};
+
+void
+files_download_stream(struct files *f, struct http_response *resp, const char *user)
+{
+	struct dl *dl = ab_xcalloc(1, sizeof(*dl));
+	dl->f = f;
+	dl->fd = resp->fd;
+	dl->off = resp->fd_offset;
+	dl->left = resp->fd_len;
+	dl->buf[0] = ab_xmalloc(DL_SLICE);
+	dl->buf[1] = ab_xmalloc(DL_SLICE);
+	dl->cur = 1; /* the first read fills buf[0] */
+	snprintf(dl->user, sizeof(dl->user), "%s", user);
+	resp->fd_set = false;
+	resp->fd = -1;
+	char cl[32];
+	snprintf(cl, sizeof(cl), "%llu", (unsigned long long)dl->left);
+	http_response_add_header(resp, "Content-Length", cl);
+	char ct[sizeof(resp->content_type)];
+	snprintf(ct, sizeof(ct), "%s", resp->content_type);
+	http_response_stream(resp, resp->status, ct, &dl_ops, dl);
 }
 
 /* ---- delete, mkdir, rename ---- */
@@ -701,8 +940,10 @@ remove_path(struct files *f, struct http_request *req, struct http_response *res
 		    json_pack("{ssss+}", "path", rel, "trash", FILES_TRASH "/files/", trashed));
 		return;
 	}
-	if (S_ISREG(st.st_mode) && st.st_nlink == 1)
-		files_usage_add(f, req->user, -(int64_t)st.st_size);
+	if (S_ISREG(st.st_mode) && st.st_nlink == 1) {
+		struct freq *fr = (struct freq *)(void *)((char *)req - offsetof(struct freq, req));
+		fr->usage_delta -= (int64_t)st.st_size; /* applied on the loop */
+	}
 	files_audit("files.delete", AUDIT_GRANT, req, det);
 	http_response_set(resp, 204, "application/json", "", 0);
 }
@@ -742,8 +983,11 @@ post_action(struct files *f, struct http_request *req, struct http_response *res
 	const char *why = NULL;
 	int r = 0;
 	if (action && strcmp(action, "copy") == 0) {
-		files_copy_start(f, req, resp, homefd, rel,
-		                 json_string_value(json_object_get(body, "to")), h);
+		/* forks and watches a child: the loop starts it (freq_done) */
+		struct freq *fr = (struct freq *)(void *)((char *)req - offsetof(struct freq, req));
+		const char *to = json_string_value(json_object_get(body, "to"));
+		fr->next = FREQ_COPY;
+		fr->copy_to = to ? ab_xstrdup(to) : NULL;
 		return;
 	}
 	if (!action || (strcmp(action, "mkdir") != 0 && strcmp(action, "rename") != 0)) {
@@ -796,6 +1040,175 @@ post_action(struct files *f, struct http_request *req, struct http_response *res
 
 /* ---- dispatch ---- */
 
+/* On the worker: the request from the home's opening to its answer (or its next step). */
+static void
+freq_run(struct files_op *op)
+{
+	struct freq *fr = (struct freq *)op;
+	struct files *f = fr->f;
+	struct http_request *req = &fr->req;
+	struct http_response *resp = &fr->resp;
+	const char *rel = fr->rel, *why = NULL;
+	_cleanup_close_ int homefd = files_home_open(f, req->user, &fr->h, &why);
+	if (homefd < 0) {
+		files_audit(fr->event, AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", why));
+		http_response_error(resp, files_status(homefd), why);
+		return;
+	}
+	fr->home_ok = true;
+	if (strcmp(req->method, "DELETE") == 0) {
+		remove_path(f, req, resp, homefd, rel, &fr->h);
+	} else if (strcmp(req->method, "POST") == 0) {
+		post_action(f, req, resp, homefd, rel, &fr->h);
+	} else if (query_is(req, "stat", "1")) {
+		stat_path(req, resp, homefd, rel);
+	} else if (freq_arg(req, "archive")) {
+		fr->next = FREQ_ARCHIVE; /* a child the loop starts and watches */
+	} else {
+		_cleanup_close_ int fd =
+		    rel[0] ? ab_open_beneath(homefd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0)
+		           : fcntl(homefd, F_DUPFD_CLOEXEC, 3);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			int r = fd < 0 ? fd : -errno;
+			files_audit("files.download", AUDIT_DENY, req,
+			            json_pack("{ssss}", "path", rel, "reason", files_strerror(r)));
+			http_response_error(resp, files_status(r), files_strerror(r));
+		} else if (S_ISDIR(st.st_mode)) {
+			list_dir(f, req, resp, fd, rel, &fr->h);
+		} else {
+			download(f, req, resp, &fd, &st, rel, &fr->h);
+		}
+	}
+	if (fr->listing && files_smb_enabled(f)) {
+		int64_t used;
+		fr->smb_used = files_smb_usage(fr->h.dir, &used) ? used : -1;
+	}
+	if (fr->next)
+		fr->homefd = TAKE_FD(homefd);
+}
+
+static void
+freq_release(struct files_op *op)
+{
+	struct freq *fr = (struct freq *)op;
+	if (fr->d) { /* never answered (the broker is stopping) */
+		http_response_error(server_deferred_response(fr->d), 503, "the broker is stopping");
+		server_deferred_done(fr->d);
+	}
+	if (fr->homefd >= 0)
+		close(fr->homefd);
+	http_response_clear(&fr->resp);
+	json_decref(fr->listing);
+	for (size_t i = 0; i < AB_ARRAY_SIZE(fr->args); i++)
+		free(fr->args[i]);
+	free(fr->method);
+	free(fr->path);
+	free(fr->query);
+	free(fr->body);
+	free(fr->rel);
+	free(fr->copy_to);
+	free(fr);
+}
+
+/* The client left: the worker's call goes on (it cannot be stopped); nobody is answered. */
+static void
+freq_cancel(void *ctx)
+{
+	struct freq *fr = ctx;
+	fr->d = NULL;
+}
+
+/* On the loop: the worker's answer, or the step that needs the loop (copy, archive). */
+static void
+freq_done(struct files_op *op)
+{
+	struct freq *fr = (struct freq *)op;
+	struct files *f = fr->f;
+	if (fr->home_ok && f->mounted)
+		json_object_set_new(f->mounted, fr->req.user, json_true());
+	if (fr->usage_delta)
+		files_usage_add(f, fr->req.user, fr->usage_delta);
+	if (!fr->d)
+		return;
+	struct http_response *resp = server_deferred_response(fr->d);
+	if (fr->next && files_worker_wedged(f, fr->req.user)) {
+		/* a copy or archive starts on the loop: never behind a stalled storage */
+		files_refuse_busy(&fr->req, resp, fr->event, fr->rel, -EBUSY);
+	} else if (fr->next == FREQ_COPY) {
+		files_copy_start(f, &fr->req, resp, fr->homefd, fr->rel, fr->copy_to, &fr->h);
+	} else if (fr->next == FREQ_ARCHIVE) {
+		const char *fmt = freq_arg(&fr->req, "archive");
+		files_archive_start(f, &fr->req, resp, fr->homefd, fr->rel, &fr->h,
+		                    strcmp(fmt, "zip") == 0);
+	} else if (fr->listing) {
+		json_t *usage;
+		if (files_smb_enabled(f)) {
+			int64_t limit = files_quota(f, fr->req.user, fr->h.profile);
+			usage =
+			    json_pack("{s:o, s:o, s:b}", "used",
+			              fr->smb_used >= 0 ? json_integer(fr->smb_used) : json_null(),
+			              "limit", limit > 0 ? json_integer(limit) : json_null(),
+			              "known", fr->smb_used >= 0);
+		} else {
+			usage = files_usage_json(f, fr->req.user, &fr->h);
+		}
+		json_object_set_new(fr->listing, "usage", usage);
+		http_response_json(resp, 200, TAKE_PTR(fr->listing));
+	} else {
+		struct http_deferred *d = resp->deferred;
+		*resp = fr->resp;
+		resp->deferred = d;
+		fr->resp = (struct http_response){0};
+		if (resp->fd_set && files_smb_enabled(f))
+			files_download_stream(f, resp, fr->req.user);
+	}
+	server_deferred_done(fr->d);
+	fr->d = NULL;
+}
+
+/* On the loop: the worker did not answer in time (the home's storage is stalled). */
+static void
+freq_expired(struct files_op *op)
+{
+	struct freq *fr = (struct freq *)op;
+	char why[160];
+	snprintf(why, sizeof(why),
+	         "the home's storage did not answer within %lld ms: try again later",
+	         (long long)op->timeout_ms);
+	files_audit(fr->event, AUDIT_FAILURE, &fr->req,
+	            json_pack("{sssssssI}", "path", fr->rel, "method", fr->req.method, "reason",
+	                      why, "timeout_ms", (json_int_t)op->timeout_ms));
+	if (!fr->d)
+		return;
+	http_response_error(server_deferred_response(fr->d), 504, why);
+	server_deferred_done(fr->d);
+	fr->d = NULL;
+}
+
+int64_t
+files_op_timeout(struct files *f, const char *user)
+{
+	/* the first request of a home may wait for its mount */
+	bool mounts = files_smb_enabled(f) || files_image_enabled(f);
+	return f->op_timeout_ms +
+	       (mounts && !json_object_get(f->mounted, user) ? f->smb_wait_ms : 0);
+}
+
+void
+files_refuse_busy(struct http_request *req, struct http_response *resp, const char *event,
+                  const char *rel, int r)
+{
+	const char *why = r == -EBUSY ? "the home's storage is not answering (a request is stuck "
+	                                "on it): try again later"
+	                              : "too many requests on this home at once: try again later";
+	files_audit(event, AUDIT_FAILURE, req,
+	            json_pack("{ssssss}", "path", rel, "method", req->method, "reason", why));
+	http_response_error(resp, 503, why);
+	http_response_add_header(resp, "Retry-After", "5");
+}
+
 static int
 files_http(struct http_request *req, struct http_response *resp, void *data)
 {
@@ -819,58 +1232,70 @@ files_http(struct http_request *req, struct http_response *resp, void *data)
 		return 0;
 	}
 	struct files_home h;
-	_cleanup_close_ int homefd = files_open_home(f, req->user, &h, &why);
-	if (homefd < 0) {
+	int r = files_home_of(f, req->user, &h, &why);
+	if (r < 0) {
 		files_audit(event, AUDIT_DENY, req,
 		            json_pack("{ssss}", "path", rel, "reason", why));
-		http_response_error(resp, files_status(homefd), why);
+		http_response_error(resp, files_status(r), why);
 		return 0;
 	}
-	if (strcmp(req->method, "DELETE") == 0 || strcmp(req->method, "POST") == 0) {
-		if (!rel[0]) {
-			files_audit(event, AUDIT_DENY, req,
-			            json_pack("{ssss}", "path", rel, "reason", "the home itself"));
-			http_response_error(resp, 400, "the home itself cannot be changed");
-			return 0;
-		}
-		if (strcmp(req->method, "DELETE") == 0)
-			remove_path(f, req, resp, homefd, rel, &h);
-		else
-			post_action(f, req, resp, homefd, rel, &h);
-		return 0;
-	}
-	if (query_is(req, "stat", "1")) {
-		stat_path(req, resp, homefd, rel);
+	if ((strcmp(req->method, "DELETE") == 0 || strcmp(req->method, "POST") == 0) && !rel[0]) {
+		files_audit(event, AUDIT_DENY, req,
+		            json_pack("{ssss}", "path", rel, "reason", "the home itself"));
+		http_response_error(resp, 400, "the home itself cannot be changed");
 		return 0;
 	}
 	char fb[32];
 	const char *fmt = http_request_query(req, "archive", fb, sizeof(fb));
-	if (fmt) {
-		if (strcmp(fmt, "tar") != 0 && strcmp(fmt, "zip") != 0) {
-			files_audit("files.archive", AUDIT_DENY, req,
-			            json_pack("{ssss}", "path", rel, "reason",
-			                      "archive must be tar or zip"));
-			http_response_error(resp, 400, "archive must be tar or zip");
-			return 0;
-		}
-		files_archive_start(f, req, resp, homefd, rel, &h, strcmp(fmt, "zip") == 0);
+	if (fmt && !query_is(req, "stat", "1") && strcmp(req->method, "GET") == 0 &&
+	    strcmp(fmt, "tar") != 0 && strcmp(fmt, "zip") != 0) {
+		files_audit(
+		    "files.archive", AUDIT_DENY, req,
+		    json_pack("{ssss}", "path", rel, "reason", "archive must be tar or zip"));
+		http_response_error(resp, 400, "archive must be tar or zip");
 		return 0;
 	}
-	_cleanup_close_ int fd =
-	    rel[0] ? ab_open_beneath(homefd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0)
-	           : fcntl(homefd, F_DUPFD_CLOEXEC, 3);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int r = fd < 0 ? fd : -errno;
-		files_audit("files.download", AUDIT_DENY, req,
-		            json_pack("{ssss}", "path", rel, "reason", files_strerror(r)));
-		http_response_error(resp, files_status(r), files_strerror(r));
+	/* the file-system calls run on the user's worker thread, the answer comes deferred */
+	struct freq *fr = ab_xcalloc(1, sizeof(*fr));
+	fr->f = f;
+	fr->homefd = -1;
+	fr->smb_used = -1;
+	fr->h = h;
+	fr->event = event;
+	fr->method = ab_xstrdup(req->method);
+	fr->path = ab_xstrdup(req->path);
+	fr->query = ab_xstrdup(req->query ? req->query : "");
+	fr->body = ab_xmalloc(req->body_len + 1);
+	memcpy(fr->body, req->body, req->body_len);
+	fr->body[req->body_len] = '\0';
+	fr->rel = ab_xstrdup(rel);
+	snprintf(fr->peer, sizeof(fr->peer), "%s", req->peer ? req->peer : "");
+	fr->req = (struct http_request){.method = fr->method,
+	                                .path = fr->path,
+	                                .query = fr->query,
+	                                .body = fr->body,
+	                                .body_len = req->body_len,
+	                                .peer = fr->peer};
+	snprintf(fr->req.user, sizeof(fr->req.user), "%s", req->user);
+	snprintf(fr->req.role, sizeof(fr->req.role), "%s", req->role);
+	for (size_t i = 0; i < AB_ARRAY_SIZE(freq_names); i++) {
+		char buf[FILES_NAME_MAX * 3 + 64];
+		const char *v = i < FREQ_NQUERY
+		                    ? http_request_query(req, freq_names[i], buf, sizeof(buf))
+		                    : http_request_header(req, freq_names[i], buf, sizeof(buf));
+		fr->args[i] = v ? ab_xstrdup(v) : NULL;
+	}
+	fr->op.run = freq_run;
+	fr->op.done = freq_done;
+	fr->op.expired = freq_expired;
+	fr->op.release = freq_release;
+	r = files_op_submit(f, req->user, &fr->op, files_op_timeout(f, req->user));
+	if (r < 0) {
+		files_refuse_busy(req, resp, event, rel, r);
+		freq_release(&fr->op);
 		return 0;
 	}
-	if (S_ISDIR(st.st_mode))
-		list_dir(f, req, resp, fd, rel, &h);
-	else
-		download(f, req, resp, &fd, &st, rel, &h);
+	fr->d = http_response_defer(resp, freq_cancel, fr);
 	return 0;
 }
 
@@ -919,6 +1344,9 @@ files_new(struct ab_loop *loop, const struct files_params *p, struct files **ret
 	}
 	json_t *tmo = json_object_get(json_object_get(f->config, "smb"), "timeout_ms");
 	f->smb_wait_ms = (tmo ? json_integer_value(tmo) : 5000) * 3 + 5000;
+	json_t *otm = json_object_get(f->config, "op_timeout_ms");
+	f->op_timeout_ms = otm ? json_integer_value(otm) : FILES_OP_TIMEOUT_MS;
+	f->mounted = json_object();
 	json_t *q = json_object_get(f->config, "quota_bytes");
 	f->quota_default = q ? json_integer_value(q) : 100LL << 30; /* the original's 100 GiB */
 	json_t *m = json_object_get(f->config, "upload_max_bytes");
@@ -928,6 +1356,8 @@ files_new(struct ab_loop *loop, const struct files_params *p, struct files **ret
 	snprintf(f->records, sizeof(f->records), "%.4000s/files/uploads", p->data_dir);
 	snprintf(f->images, sizeof(f->images), "%.4000s/files/images", p->data_dir);
 	int r = ab_mkdir_p(f->records, 0700, err);
+	if (r >= 0 && (r = files_workers_new(f)) < 0)
+		ab_err_errno(err, -r, "worker threads");
 	if (r >= 0)
 		r = files_upload_load(f, err);
 	if (r < 0) {
@@ -944,9 +1374,11 @@ files_free(struct files *f)
 {
 	if (!f)
 		return;
+	files_workers_free(f);
 	files_upload_free_all(f);
 	files_usage_free_all(f);
 	files_jobs_free_all(f);
+	json_decref(f->mounted);
 	json_decref(f->config);
 	free(f);
 }

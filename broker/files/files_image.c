@@ -131,9 +131,9 @@ files_image_mount(struct files *f, const char *user, const struct files_home *h,
 	bool fresh = false;
 	if (lstat(img, &st) < 0) {
 		if (files_dir_has_entries(h->dir)) {
-			audit_log("files.image", AUDIT_FAILURE, user, NULL, NULL,
-			          json_pack("{ssss}", "step", "create", "reason",
-			                    "the home already holds files"));
+			files_audit_as("files.image", AUDIT_FAILURE, user, NULL, NULL,
+			               json_pack("{ssss}", "step", "create", "reason",
+			                         "the home already holds files"));
 			return ab_err_set(
 			    err, EEXIST,
 			    "home of '%s' holds files: move them into the image by hand "
@@ -155,8 +155,9 @@ files_image_mount(struct files *f, const char *user, const struct files_home *h,
 	                       img,     h->dir, NULL};
 	int r = run(mount);
 	if (r < 0 || !image_mounted(h->dir)) {
-		audit_log("files.image", AUDIT_FAILURE, user, NULL, NULL,
-		          json_pack("{ssss}", "step", "mount", "reason", "mount -o loop failed"));
+		files_audit_as(
+		    "files.image", AUDIT_FAILURE, user, NULL, NULL,
+		    json_pack("{ssss}", "step", "mount", "reason", "mount -o loop failed"));
 		return ab_err_set(err, EIO, "mounting '%s' on '%s' failed", img, h->dir);
 	}
 	if (fresh) {
@@ -165,8 +166,8 @@ files_image_mount(struct files *f, const char *user, const struct files_home *h,
 		    lf); /* the user's home starts empty (e2fsck makes it again if needed) */
 		(void)chmod(h->dir, 0700);
 	}
-	audit_log("files.image", AUDIT_GRANT, user, NULL, NULL,
-	          json_pack("{sssssIsb}", "step", "mount", "home", h->dir, "quota",
-	                    (json_int_t)quota, "created", fresh));
+	files_audit_as("files.image", AUDIT_GRANT, user, NULL, NULL,
+	               json_pack("{sssssIsb}", "step", "mount", "home", h->dir, "quota",
+	                         (json_int_t)quota, "created", fresh));
 	return 0;
 }

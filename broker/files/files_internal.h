@@ -16,7 +16,8 @@
 #define FILES_UPLOAD_DIR       ".argobox-uploads"
 #define FILES_UPLOAD_TTL       (24 * 3600 * 1000LL)
 #define FILES_DEFAULT_DIR      "Uploads"
-#define FILES_UPLOADS_PER_USER 64 /* unfinished uploads one user may hold */
+#define FILES_UPLOADS_PER_USER 64    /* unfinished uploads one user may hold */
+#define FILES_OP_TIMEOUT_MS    10000 /* files.op_timeout_ms: a request's file-system calls */
 
 /* One tus upload (files_upload.c). */
 struct files_upload {
@@ -44,8 +45,33 @@ struct files_usage {
 	struct files_usage *next;
 };
 
+/*
+ * A piece of a request that runs on its user's worker thread (files_worker.c): embed it
+ * first in the request's own struct. The caller sets run, done, expired and release.
+ */
+enum files_op_state { FILES_OP_QUEUED, FILES_OP_RUNNING, FILES_OP_FINISHED, FILES_OP_STATE_MAX };
+struct files_op {
+	void (*run)(struct files_op *op);     /* on the worker: file-system calls only */
+	void (*done)(struct files_op *op);    /* on the loop, when run() returned in time */
+	void (*expired)(struct files_op *op); /* on the loop, when the timeout passed first */
+	void (*release)(struct files_op *op); /* on the loop, always last: frees */
+	/* files_worker.c's */
+	struct files *f;
+	char user[USERS_NAME_MAX + 1];
+	int64_t timeout_ms;
+	struct files_worker *worker;
+	struct ab_timer *timer;
+	json_t *audits;
+	enum files_op_state state; /* under the workers' mutex */
+	bool expired_ran;
+	struct files_op *next;
+};
+
 struct files {
 	struct ab_loop *loop;
+	struct files_workers *workers;
+	int64_t op_timeout_ms; /* files.op_timeout_ms */
+	json_t *mounted;       /* users whose home a worker opened: no mount wait */
 	json_t *config;
 	char records[4096]; /* <data_dir>/files/uploads */
 	files_home_fn home;
@@ -74,6 +100,17 @@ int files_path_check(const char *rel, const char **why);
  * Returns a directory fd or -errno with *why set (-ENOENT: no home on the host).
  */
 int files_open_home(struct files *f, const char *user, struct files_home *h, const char **why);
+/* files_open_home's two halves: where the home is (the loop: the users table), then its
+ * mount and opening (file-system calls: a worker). */
+int files_home_of(struct files *f, const char *user, struct files_home *h, const char **why);
+int files_home_open(struct files *f, const char *user, struct files_home *h, const char **why);
+/* How long a request of `user` may wait for its worker (more while the home is not mounted). */
+int64_t files_op_timeout(struct files *f, const char *user);
+/* A 503 for files_op_submit's -EBUSY/-EAGAIN, with its audit line. */
+void files_refuse_busy(struct http_request *req, struct http_response *resp, const char *event,
+                       const char *rel, int r);
+/* Turns an fd answer (http_response_fd) into a stream read on `user`'s worker (SMB homes). */
+void files_download_stream(struct files *f, struct http_response *resp, const char *user);
 /* Splits rel into its parent (opened beneath homefd, O_PATH) and last name (into name). */
 int files_open_parent(int homefd, const char *rel, char *name, size_t name_len);
 /* Opens (creating as needed, owned by h's ids) the directory `rel` beneath homefd. */
@@ -138,6 +175,28 @@ void files_archive_start(struct files *f, struct http_request *req, struct http_
                          int homefd, const char *rel, const struct files_home *h, bool zip);
 /* Kills and reaps every job's child (after server_close(): their streams are closed). */
 void files_jobs_free_all(struct files *f);
+
+/* ---- files_worker.c ---- */
+int files_workers_new(struct files *f);
+/* Stops the threads (a thread stuck on a dead storage is left after 3 s); ops not run are
+ * released without done(). */
+void files_workers_free(struct files *f);
+/*
+ * Queues op on `user`'s worker thread (see files_worker.c). 0; -EBUSY when that thread is
+ * stuck in a call that already expired, -EAGAIN when too many requests wait (answer 503).
+ */
+int files_op_submit(struct files *f, const char *user, struct files_op *op, int64_t timeout_ms);
+/* Whether `user`'s worker is stuck in a call that expired (their storage is not answering). */
+bool files_worker_wedged(struct files *f, const char *user);
+/*
+ * On a worker thread: keeps an audit line for the loop to write (true); on the loop: false
+ * (the caller writes it). detail is stolen either way when true.
+ */
+bool files_audit_collect(const char *event, enum audit_outcome outcome, const char *user,
+                         const char *role, const char *peer, json_t *detail);
+/* audit_log(), or collected when called on a worker thread. */
+void files_audit_as(const char *event, enum audit_outcome outcome, const char *user,
+                    const char *role, const char *peer, json_t *detail);
 
 /* ---- files_smb.c ---- */
 int files_smb_check_config(json_t *files, struct ab_err *err);

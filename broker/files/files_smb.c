@@ -339,9 +339,9 @@ files_smb_mount(struct files *f, const char *user, const struct files_home *h, s
 		return ab_err_set(err, ENOTDIR, "'%s' is not a directory", h->dir);
 	if (files_dir_has_entries(h->dir)) {
 		/* a local home from before: never hidden under the share */
-		audit_log("files.smb", AUDIT_FAILURE, user, NULL, NULL,
-		          json_pack("{ssss}", "step", "mount", "reason",
-		                    "the local home directory holds files"));
+		files_audit_as("files.smb", AUDIT_FAILURE, user, NULL, NULL,
+		               json_pack("{ssss}", "step", "mount", "reason",
+		                         "the local home directory holds files"));
 		return ab_err_set(
 		    err, EEXIST,
 		    "home of '%s': the local directory '%s' holds files; move them to "
@@ -351,8 +351,8 @@ files_smb_mount(struct files *f, const char *user, const struct files_home *h, s
 	const char *why = NULL;
 	json_t *cfg = helper_config(f, user, h, &why);
 	if (!cfg) {
-		audit_log("files.smb", AUDIT_FAILURE, user, NULL, NULL,
-		          json_pack("{ssss}", "step", "mount", "reason", why));
+		files_audit_as("files.smb", AUDIT_FAILURE, user, NULL, NULL,
+		               json_pack("{ssss}", "step", "mount", "reason", why));
 		return ab_err_set(err, EACCES, "home of '%s': %s", user, why);
 	}
 	char status[512] = "";
@@ -361,13 +361,13 @@ files_smb_mount(struct files *f, const char *user, const struct files_home *h, s
 	explicit_bzero((char *)json_string_value(pw), json_string_length(pw));
 	json_decref(cfg);
 	if (r == 0 && strcmp(status, "mounted") == 0) {
-		audit_log("files.smb", AUDIT_GRANT, user, NULL, NULL,
-		          json_pack("{ssss}", "step", "mount", "home", h->dir));
+		files_audit_as("files.smb", AUDIT_GRANT, user, NULL, NULL,
+		               json_pack("{ssss}", "step", "mount", "home", h->dir));
 		return 0;
 	}
 	const char *reason = r < 0 ? strerror(-r) : status[0] ? status : "argobox-smbfs exited";
-	audit_log("files.smb", AUDIT_FAILURE, user, NULL, NULL,
-	          json_pack("{ssss}", "step", "mount", "reason", reason));
+	files_audit_as("files.smb", AUDIT_FAILURE, user, NULL, NULL,
+	               json_pack("{ssss}", "step", "mount", "reason", reason));
 	return ab_err_set(err, EHOSTDOWN, "mounting the SMB home of '%s': %s", user, reason);
 }
 

@@ -322,6 +322,12 @@ upload_create(struct http_request *req, struct http_response *resp, void *data)
 	const char *ev = "files.upload";
 	if (!tus_version_ok(req, resp))
 		return 0;
+	if (files_worker_wedged(f, req->user)) {
+		/* these calls still run on the loop: never behind a stalled storage */
+		files_refuse_busy(req, resp, ev, "", -EBUSY);
+		tus_headers(resp);
+		return 0;
+	}
 	char lenbuf[32], meta[TUS_MAX_META];
 	int64_t length =
 	    files_tus_parse_u53(http_request_header(req, "upload-length", lenbuf, sizeof(lenbuf)));
@@ -512,6 +518,11 @@ upload_http(struct http_request *req, struct http_response *resp, void *data)
 	}
 	if (!get && !tus_version_ok(req, resp))
 		return 0;
+	if (files_worker_wedged(f, req->user)) {
+		files_refuse_busy(req, resp, "files.upload", req->path, -EBUSY);
+		tus_headers(resp);
+		return 0;
+	}
 	struct files_upload *u = upload_of(f, req);
 	if (!u) {
 		/* someone else's upload is not found either */
@@ -555,7 +566,17 @@ upload_http(struct http_request *req, struct http_response *resp, void *data)
 
 /* ---- PATCH: the bytes ---- */
 
+/*
+ * A PATCH's file-system calls (open, each chunk's pwrite, the final fsync and rename) run on
+ * the user's worker thread (files_worker.c), one at a time: the server reads no more of the
+ * body while a chunk is being written (SERVER_BODY_PAUSE), so memory is one chunk, and a
+ * stalled SMB server holds this request only. A step that does not finish within
+ * files.op_timeout_ms answers 504; the upload stays busy (423 to another PATCH) until the
+ * stuck call returns, and what it wrote is counted then (HEAD tells).
+ */
+enum patch_step { PATCH_OPEN, PATCH_WRITE, PATCH_FINISH, PATCH_STEP_MAX };
 struct patch {
+	struct files_op op; /* first: one step at a time */
 	struct files *f;
 	struct files_upload *u;
 	struct files_home h;
@@ -563,7 +584,24 @@ struct patch {
 	int64_t quota;
 	int64_t used0; /* an SMB home: its usage when the PATCH began, else -1 */
 	int64_t written;
+	int64_t clen; /* the request's Content-Length, -1 unknown */
 	char user[USERS_NAME_MAX + 1], role[16], peer[64];
+	struct lws *wsi;      /* to resume the body; NULL once the server released us */
+	bool busy;            /* a step is on the worker */
+	enum patch_step step; /* the step on the worker */
+	bool released;        /* the server is done with us (patch_release) */
+	bool failed;          /* `fail` holds the answer */
+	struct http_response fail;
+	char *buf; /* a chunk waiting for, or being written by, the worker */
+	size_t len;
+	bool ending;             /* the body is over: finish once the last write is in */
+	struct http_deferred *d; /* the deferred answer of patch_end, NULL once answered */
+	/* the worker's results */
+	int64_t size;     /* PATCH_OPEN: the temporary file's size */
+	int err;          /* -errno of the step */
+	size_t wrote;     /* PATCH_WRITE: bytes written */
+	int64_t smb_used; /* PATCH_OPEN: argobox-smbfs's count, -1 unknown */
+	char final[FILES_PATH_MAX + FILES_NAME_MAX + 16];
 };
 
 static void
@@ -572,6 +610,282 @@ patch_audit_req(const struct patch *p, struct http_request *req)
 	*req = (struct http_request){.peer = p->peer, .method = "PATCH", .path = ""};
 	snprintf(req->user, sizeof(req->user), "%s", p->user);
 	snprintf(req->role, sizeof(req->role), "%s", p->role);
+}
+
+/* Moves p->fail (or a 500) into resp. */
+static void
+patch_take_fail(struct patch *p, struct http_response *resp)
+{
+	struct http_deferred *d = resp->deferred;
+	resp->deferred = NULL; /* clearing would drop (cancel) it */
+	http_response_clear(resp);
+	*resp = p->fail;
+	resp->deferred = d;
+	p->fail = (struct http_response){0};
+	if (!resp->status)
+		tus_error(resp, 500, "internal error");
+}
+
+static int patch_step(struct patch *p, enum patch_step step);
+static void patch_answer_end(struct patch *p);
+static int upload_finish(struct patch *p, char *final, size_t final_len);
+
+static void
+patch_free(struct patch *p)
+{
+	p->u->busy = false;
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->homefd >= 0)
+		close(p->homefd);
+	http_response_clear(&p->fail);
+	free(p->buf);
+	struct files *f = p->f;
+	free(p);
+	uploads_reap(f);
+}
+
+/* On the worker. */
+static void
+patch_run(struct files_op *op)
+{
+	struct patch *p = (struct patch *)op;
+	struct files_upload *u = p->u; /* only its immutable fields here */
+	p->err = 0;
+	if (p->step == PATCH_OPEN) {
+		const char *why = NULL;
+		p->homefd = files_home_open(p->f, p->user, &p->h, &why);
+		char tmp[64];
+		tmp_name(u, tmp, sizeof(tmp));
+		if (p->homefd >= 0)
+			p->fd = ab_open_beneath(p->homefd, tmp, O_WRONLY | O_NONBLOCK, 0);
+		struct stat st;
+		if (p->homefd < 0 || p->fd < 0 || fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			p->err = p->homefd < 0 ? p->homefd : p->fd < 0 ? p->fd : -EINVAL;
+			return;
+		}
+		/* a cut request may have left more than we counted */
+		int64_t counted = p->size;
+		p->size = st.st_size;
+		if (st.st_size > counted && ftruncate(p->fd, counted) < 0)
+			ab_warn("upload %s: ftruncate: %m", u->id);
+		int64_t used;
+		p->smb_used =
+		    files_smb_enabled(p->f) && files_smb_usage(p->h.dir, &used) ? used : -1;
+	} else if (p->step == PATCH_WRITE) {
+		p->wrote = 0;
+		while (p->wrote < p->len) {
+			ssize_t n = pwrite(p->fd, p->buf + p->wrote, p->len - p->wrote,
+			                   (off_t)(p->size + (int64_t)p->wrote));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				p->err = n < 0 ? -errno : -EIO;
+				break;
+			}
+			p->wrote += (size_t)n;
+		}
+	} else {
+		p->err = upload_finish(p, p->final, sizeof(p->final));
+	}
+}
+
+/* On the loop, after open: the checks that needed the file (a cut upload, the quota). */
+static void
+patch_opened(struct patch *p, bool expired)
+{
+	struct files_upload *u = p->u;
+	struct http_request req;
+	patch_audit_req(p, &req);
+	if (expired)
+		return;
+	if (p->err < 0) {
+		int r = p->err;
+		deny("files.upload", &req, &p->fail, r == -ENOENT ? 410 : files_status(r),
+		     r == -ENOENT ? "the upload's temporary file is gone" : files_strerror(r),
+		     json_pack("{ss}", "id", u->id));
+		p->failed = true;
+		return;
+	}
+	if (p->size < u->offset) {
+		/* fewer bytes than we counted (lost by the storage, or the user truncated it):
+		 * resume from what is there, never fill the gap with zeros */
+		char msg[128];
+		files_usage_add(p->f, u->user, p->size - u->offset);
+		u->offset = p->size;
+		snprintf(msg, sizeof(msg),
+		         "Upload-Offset must be %" PRId64
+		         " (the stored file is shorter; HEAD tells)",
+		         u->offset);
+		deny("files.upload", &req, &p->fail, 409, msg,
+		     json_pack("{sssIsI}", "id", u->id, "offset", (json_int_t)u->offset));
+		offset_headers(&p->fail, u);
+		p->failed = true;
+		return;
+	}
+	p->size = u->offset; /* the worker cut what was beyond it */
+	p->quota = files_quota(p->f, u->user, p->h.profile);
+	int64_t used = 0;
+	bool known = files_smb_enabled(p->f) ? (used = p->smb_used) >= 0
+	                                     : files_usage_get(p->f, u->user, p->h.dir, &used);
+	p->used0 = files_smb_enabled(p->f) ? p->smb_used : -1;
+	if (p->quota > 0 && p->clen > 0 && known && used + p->clen > p->quota) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "quota exceeded: %" PRId64 " of %" PRId64 " bytes used",
+		         used, p->quota);
+		deny("files.quota", &req, &p->fail, 413, msg,
+		     json_pack("{sssIsI}", "id", u->id, "used", (json_int_t)used, "quota",
+		               (json_int_t)p->quota));
+		p->failed = true;
+	}
+}
+
+/* On the loop, after a write: count what went in. */
+static void
+patch_wrote(struct patch *p, bool expired)
+{
+	struct files_upload *u = p->u;
+	u->offset += (int64_t)p->wrote;
+	p->size += (int64_t)p->wrote;
+	p->written += (int64_t)p->wrote;
+	files_usage_add(p->f, u->user, (int64_t)p->wrote);
+	free(p->buf);
+	p->buf = NULL;
+	p->len = 0;
+	if (p->err < 0 && !expired && !p->failed) {
+		struct http_request req;
+		patch_audit_req(p, &req);
+		deny("files.upload", &req, &p->fail, files_status(p->err), files_strerror(p->err),
+		     json_pack("{sssI}", "id", u->id, "offset", (json_int_t)u->offset));
+		p->failed = true;
+	}
+}
+
+/* On the loop, after the finish: the file is in place (or not). */
+static void
+patch_finished(struct patch *p)
+{
+	struct files_upload *u = p->u;
+	struct http_request req;
+	patch_audit_req(p, &req);
+	if (p->err < 0) {
+		if (!p->failed) {
+			deny("files.upload", &req, &p->fail, files_status(p->err),
+			     files_strerror(p->err), json_pack("{ss}", "id", u->id));
+			p->failed = true;
+		}
+		return;
+	}
+	record_remove(p->f, u->id);
+	u->gone = true;
+	files_audit("files.upload", AUDIT_GRANT, &req,
+	            json_pack("{sssssssI}", "id", u->id, "step", "complete", "path", p->final,
+	                      "bytes", (json_int_t)u->length));
+	if (p->f->desktops) {
+		char body[FILES_PATH_MAX + FILES_NAME_MAX + 64];
+		snprintf(body, sizeof(body), "'%.255s' is in ~/%.4000s", u->filename, p->final);
+		desktop_send(
+		    p->f->desktops, u->user,
+		    ab_proto_msg("notify", json_pack("{ssssss}", "title", "Upload finished", "body",
+		                                     body, "action", "app:argobox-files.desktop")));
+	}
+}
+
+/* What comes after a step: the next write, resuming the body, or the answer. */
+static void
+patch_continue(struct patch *p, bool expired)
+{
+	if (p->released && !p->d)
+		return; /* nobody to answer: freed by the caller */
+	if (expired || p->step == PATCH_FINISH) {
+		patch_answer_end(p);
+		return;
+	}
+	if (p->failed) {
+		/* the rest of the body is dropped (patch_chunk), then the answer goes */
+		free(p->buf);
+		p->buf = NULL;
+	} else if (p->buf) { /* a chunk came while the file was being opened */
+		if (patch_step(p, PATCH_WRITE) == 0)
+			return;
+	}
+	if (p->ending)
+		patch_answer_end(p);
+	else if (p->wsi)
+		server_body_resume(p->wsi);
+}
+
+/* On the loop, always once a step's call returned (in time or not). */
+static void
+patch_step_release(struct files_op *op)
+{
+	struct patch *p = (struct patch *)op;
+	bool expired = op->expired_ran;
+	p->busy = false;
+	if (p->step == PATCH_OPEN)
+		patch_opened(p, expired);
+	else if (p->step == PATCH_WRITE)
+		patch_wrote(p, expired);
+	else
+		patch_finished(p);
+	patch_continue(p, expired);
+	if (p->released && !p->busy && !p->d)
+		patch_free(p);
+}
+
+static void
+patch_step_expired(struct files_op *op)
+{
+	struct patch *p = (struct patch *)op;
+	struct http_request req;
+	patch_audit_req(p, &req);
+	char why[160];
+	snprintf(why, sizeof(why),
+	         "the home's storage did not answer within %lld ms: try again later (HEAD tells "
+	         "the offset)",
+	         (long long)op->timeout_ms);
+	if (!p->failed) {
+		http_response_clear(&p->fail);
+		p->fail = (struct http_response){0};
+		files_audit("files.upload", AUDIT_FAILURE, &req,
+		            json_pack("{sssssssI}", "id", p->u->id, "step",
+		                      p->step == PATCH_OPEN    ? "open"
+		                      : p->step == PATCH_WRITE ? "write"
+		                                               : "finish",
+		                      "reason", why, "timeout_ms", (json_int_t)op->timeout_ms));
+		tus_error(&p->fail, 504, why);
+		p->failed = true;
+	}
+	/* the answer goes now: through the deferred end, or once the rest of the body is
+	 * dropped (the chunk callback refuses it) */
+	if (p->d || p->ending)
+		patch_answer_end(p);
+	else if (p->wsi)
+		server_body_resume(p->wsi);
+}
+
+/* Puts the next step on the worker; on a refusal p->fail holds the 503 (-errno returned). */
+static int
+patch_step(struct patch *p, enum patch_step step)
+{
+	p->step = step;
+	p->op = (struct files_op){
+	    .run = patch_run, .expired = patch_step_expired, .release = patch_step_release};
+	int r = files_op_submit(p->f, p->user, &p->op, files_op_timeout(p->f, p->user));
+	if (r < 0) {
+		struct http_request req;
+		patch_audit_req(p, &req);
+		if (!p->failed) {
+			files_refuse_busy(&req, &p->fail, "files.upload", p->u->id, r);
+			tus_headers(&p->fail);
+			p->failed = true;
+		}
+		free(p->buf);
+		p->buf = NULL;
+		return r;
+	}
+	p->busy = true;
+	return 0;
 }
 
 static void *
@@ -618,70 +932,36 @@ patch_begin(struct http_request *req, struct http_response *resp, void *data)
 		               (json_int_t)(off + clen)));
 		return NULL;
 	}
+	const char *why = NULL;
+	struct files_home h;
+	int r = files_home_of(f, u->user, &h, &why);
+	if (r < 0) {
+		deny(ev, req, resp, files_status(r), why, json_pack("{ss}", "id", u->id));
+		return NULL;
+	}
 	struct patch *p = ab_xcalloc(1, sizeof(*p));
 	p->f = f;
 	p->u = u;
-	p->fd = -1;
+	p->h = h;
+	p->fd = p->homefd = -1;
+	p->used0 = -1;
+	p->wsi = req->wsi;
+	p->clen = clen;
+	p->size = u->offset;
 	snprintf(p->user, sizeof(p->user), "%.32s", req->user);
 	snprintf(p->role, sizeof(p->role), "%s", req->role);
 	snprintf(p->peer, sizeof(p->peer), "%s", req->peer);
-	const char *why = NULL;
-	p->homefd = files_open_home(f, u->user, &p->h, &why);
-	char tmp[64];
-	tmp_name(u, tmp, sizeof(tmp));
-	if (p->homefd >= 0)
-		p->fd = ab_open_beneath(p->homefd, tmp, O_WRONLY | O_NONBLOCK, 0);
-	struct stat st;
-	if (p->fd < 0 || fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int r = p->homefd < 0 ? p->homefd : p->fd < 0 ? p->fd : -EINVAL;
-		deny(ev, req, resp, r == -ENOENT ? 410 : files_status(r),
-		     r == -ENOENT ? "the upload's temporary file is gone" : files_strerror(r),
-		     json_pack("{ss}", "id", u->id));
-		if (p->fd >= 0)
-			close(p->fd);
-		if (p->homefd >= 0)
-			close(p->homefd);
+	p->step = PATCH_OPEN;
+	p->op = (struct files_op){
+	    .run = patch_run, .expired = patch_step_expired, .release = patch_step_release};
+	r = files_op_submit(f, p->user, &p->op, files_op_timeout(f, p->user));
+	if (r < 0) {
+		files_refuse_busy(req, resp, ev, u->id, r);
+		tus_headers(resp);
 		free(p);
 		return NULL;
 	}
-	if ((int64_t)st.st_size < u->offset) {
-		/* fewer bytes than we counted (lost by the storage, or the user truncated it):
-		 * resume from what is there, never fill the gap with zeros */
-		char msg[128];
-		files_usage_add(f, u->user, (int64_t)st.st_size - u->offset);
-		u->offset = st.st_size;
-		snprintf(msg, sizeof(msg),
-		         "Upload-Offset must be %" PRId64
-		         " (the stored file is shorter; HEAD tells)",
-		         u->offset);
-		deny(ev, req, resp, 409, msg,
-		     json_pack("{sssIsI}", "id", u->id, "offset", (json_int_t)u->offset, "sent",
-		               (json_int_t)off));
-		offset_headers(resp, u);
-		close(p->fd);
-		close(p->homefd);
-		free(p);
-		return NULL;
-	}
-	/* a cut request may have left more than we counted */
-	if ((int64_t)st.st_size > u->offset && ftruncate(p->fd, u->offset) < 0)
-		ab_warn("upload %s: ftruncate: %m", u->id);
-	p->quota = files_quota(f, u->user, p->h.profile);
-	int64_t used;
-	bool known = files_usage_get(f, u->user, p->h.dir, &used);
-	p->used0 = known && files_smb_enabled(f) ? used : -1;
-	if (p->quota > 0 && clen > 0 && known && used + clen > p->quota) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "quota exceeded: %" PRId64 " of %" PRId64 " bytes used",
-		         used, p->quota);
-		deny("files.quota", req, resp, 413, msg,
-		     json_pack("{sssIsI}", "id", u->id, "used", (json_int_t)used, "quota",
-		               (json_int_t)p->quota));
-		close(p->fd);
-		close(p->homefd);
-		free(p);
-		return NULL;
-	}
+	p->busy = true;
 	u->busy = true;
 	return p;
 }
@@ -691,6 +971,10 @@ patch_chunk(void *ctx, const void *in, size_t len, struct http_response *resp)
 {
 	struct patch *p = ctx;
 	struct files_upload *u = p->u;
+	if (p->failed) {
+		patch_take_fail(p, resp);
+		return -1;
+	}
 	struct http_request req;
 	patch_audit_req(p, &req);
 	if (u->offset + (int64_t)len > u->length) {
@@ -703,9 +987,11 @@ patch_chunk(void *ctx, const void *in, size_t len, struct http_response *resp)
 	 * read once when the PATCH began and moved by what it writes here; argobox-smbfs itself
 	 * refuses (EDQUOT) a write that the desktop's own writes meanwhile pushed over.
 	 */
-	int64_t used;
-	bool known = p->used0 >= 0 ? (used = p->used0 + p->written, true)
-	                           : files_usage_get(p->f, u->user, p->h.dir, &used);
+	int64_t used = 0;
+	bool known = p->busy ? false /* still opening: checked against Content-Length there */
+	             : p->used0 >= 0           ? (used = p->used0 + p->written, true)
+	             : files_smb_enabled(p->f) ? false
+	                                       : files_usage_get(p->f, u->user, p->h.dir, &used);
 	if (p->quota > 0 && known && used + (int64_t)len > p->quota) {
 		char msg[160];
 		snprintf(msg, sizeof(msg),
@@ -716,26 +1002,17 @@ patch_chunk(void *ctx, const void *in, size_t len, struct http_response *resp)
 		               (json_int_t)p->quota));
 		return -1;
 	}
-	const char *b = in;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = pwrite(p->fd, b + done, len - done, (off_t)(u->offset + (int64_t)done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int r = n < 0 ? -errno : -EIO;
-			u->offset += (int64_t)done;
-			files_usage_add(p->f, u->user, (int64_t)done);
-			deny("files.upload", &req, resp, files_status(r), files_strerror(r),
-			     json_pack("{sssI}", "id", u->id, "offset", (json_int_t)u->offset));
-			return -1;
-		}
-		done += (size_t)n;
+	AB_ASSERT(!p->buf);
+	p->buf = ab_xmalloc(len);
+	memcpy(p->buf, in, len);
+	p->len = len;
+	if (!p->busy)
+		patch_step(p, PATCH_WRITE);
+	if (p->failed) {
+		patch_take_fail(p, resp);
+		return -1;
 	}
-	u->offset += (int64_t)len;
-	p->written += (int64_t)len;
-	files_usage_add(p->f, u->user, (int64_t)len);
-	return 0;
+	return SERVER_BODY_PAUSE;
 }
 
 /* Moves the finished file into its destination; *final gets its path. */
@@ -775,51 +1052,70 @@ upload_finish(struct patch *p, char *final, size_t final_len)
 	return -EEXIST;
 }
 
+/* Answers the PATCH: the failure, the finish, or 204 with the new offset. */
+static void
+patch_answer_end(struct patch *p)
+{
+	if (!p->d)
+		return; /* not deferred yet: patch_end answers */
+	struct http_response *resp = server_deferred_response(p->d);
+	struct files_upload *u = p->u;
+	if (p->failed) {
+		patch_take_fail(p, resp);
+	} else if (u->offset == u->length && p->step != PATCH_FINISH) {
+		patch_step(p, PATCH_FINISH);
+		if (!p->failed)
+			return; /* answered when it is done */
+		patch_take_fail(p, resp);
+	} else {
+		if (p->step == PATCH_FINISH)
+			http_response_add_header(resp, "Upload-Final-Path", p->final);
+		http_response_set(resp, 204, "application/json", "", 0);
+		offset_headers(resp, u);
+		tus_headers(resp);
+	}
+	server_deferred_done(p->d);
+	p->d = NULL;
+}
+
+static void
+patch_cancel(void *ctx)
+{
+	struct patch *p = ctx;
+	p->d = NULL;
+	if (p->released && !p->busy)
+		patch_free(p);
+}
+
 static void
 patch_end(void *ctx, struct http_request *req, struct http_response *resp)
 {
 	struct patch *p = ctx;
-	struct files_upload *u = p->u;
-	if (u->offset == u->length) {
-		char final[FILES_PATH_MAX + FILES_NAME_MAX + 16];
-		int r = upload_finish(p, final, sizeof(final));
-		if (r < 0) {
-			deny("files.upload", req, resp, files_status(r), files_strerror(r),
-			     json_pack("{ss}", "id", u->id));
-			return;
-		}
-		record_remove(p->f, u->id);
-		u->gone = true;
-		files_audit("files.upload", AUDIT_GRANT, req,
-		            json_pack("{sssssssI}", "id", u->id, "step", "complete", "path", final,
-		                      "bytes", (json_int_t)u->length));
-		http_response_add_header(resp, "Upload-Final-Path", final);
-		if (p->f->desktops) {
-			char body[FILES_PATH_MAX + FILES_NAME_MAX + 64];
-			snprintf(body, sizeof(body), "'%.255s' is in ~/%.4000s", u->filename,
-			         final);
-			desktop_send(
-			    p->f->desktops, u->user,
-			    ab_proto_msg("notify",
-			                 json_pack("{ssssss}", "title", "Upload finished", "body",
-			                           body, "action", "app:argobox-files.desktop")));
-		}
+	p->ending = true;
+	if (p->failed && !p->busy) {
+		patch_take_fail(p, resp);
+		return;
 	}
-	http_response_set(resp, 204, "application/json", "", 0);
-	offset_headers(resp, u);
-	tus_headers(resp);
+	if (!p->busy && p->u->offset != p->u->length && !p->failed) {
+		http_response_set(resp, 204, "application/json", "", 0);
+		offset_headers(resp, p->u);
+		tus_headers(resp);
+		return;
+	}
+	/* a write still on the worker, or the finish to run: answered from there */
+	p->d = http_response_defer(resp, patch_cancel, p);
+	if (!p->busy)
+		patch_answer_end(p);
 }
 
 static void
 patch_release(void *ctx)
 {
 	struct patch *p = ctx;
-	p->u->busy = false;
-	close(p->fd);
-	close(p->homefd);
-	struct files *f = p->f;
-	free(p);
-	uploads_reap(f);
+	p->released = true;
+	p->wsi = NULL;
+	if (!p->busy && !p->d)
+		patch_free(p);
 }
 
 static const struct server_body_ops patch_ops = {

@@ -138,6 +138,13 @@ deferred_drop(struct http_response *resp)
 }
 
 void
+server_body_resume(struct lws *wsi)
+{
+	lws_rx_flow_control(wsi, 1);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SERVER_SEND_TIMEOUT_S);
+}
+
+void
 server_stream_wake(struct http_stream *h)
 {
 	if (h && h->wsi)
@@ -721,6 +728,7 @@ http_request_run(struct server *s, struct lws *wsi, struct conn *c)
 	http_request_fill(wsi, c, &req, peer, sizeof(peer), query, sizeof(query));
 	if (c->bops) {
 		/* a streamed body is over: its handler answers (unless it refused earlier) */
+		lws_rx_flow_control(wsi, 1); /* the handler may have paused it on the last piece */
 		snprintf(req.user, sizeof(req.user), "%s", c->buser);
 		snprintf(req.role, sizeof(req.role), "%s", c->brole);
 		if (c->bctx && !c->resp.status)
@@ -729,6 +737,18 @@ http_request_run(struct server *s, struct lws *wsi, struct conn *c)
 			c->bops->release(c->bctx);
 		c->bctx = NULL;
 		c->bops = NULL;
+		struct http_deferred *d = c->resp.deferred;
+		if (d && !d->done) {
+			/* the handler answers later (server_deferred_done) */
+			d->wsi = wsi;
+			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SERVER_DEFER_TIMEOUT_S);
+			ab_debug("%s %s %s -> deferred (streamed)", peer, req.method, req.path);
+			return 0;
+		}
+		if (d) {
+			free(d);
+			c->resp.deferred = NULL;
+		}
 		if (!c->resp.status)
 			http_response_error(&c->resp, 500, "internal error");
 		ab_debug("%s %s %s -> %d (streamed)", peer, req.method, req.path, c->resp.status);
@@ -1135,9 +1155,18 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	}
 	case LWS_CALLBACK_HTTP_BODY:
 		if (c->bops) {
-			if (c->bctx && !c->resp.status && len &&
-			    c->bops->chunk(c->bctx, in, len, &c->resp) < 0 && !c->resp.status)
-				http_response_error(&c->resp, 500, "internal error");
+			if (c->bctx && !c->resp.status && len) {
+				int r = c->bops->chunk(c->bctx, in, len, &c->resp);
+				if (r < 0 && !c->resp.status)
+					http_response_error(&c->resp, 500, "internal error");
+				if (r == SERVER_BODY_PAUSE) {
+					/* the handler resumes us (server_body_resume) and bounds
+					 * its own wait */
+					lws_rx_flow_control(wsi, 0);
+					lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+					                SERVER_DEFER_TIMEOUT_S);
+				}
+			}
 			return 0;
 		}
 		if (c->body_too_big || c->body_len + len > SERVER_MAX_BODY) {

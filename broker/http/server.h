@@ -215,9 +215,16 @@ void http_response_clear(struct http_response *resp);
  * gets the body as it arrives (return < 0 with resp filled to stop: the rest is dropped);
  * `end` runs when the body is complete and fills resp; `release` always runs last, also when
  * the client goes away mid-body. The answer is sent once the body is over. Chunks are handed
- * over synchronously: a handler that cannot keep up must not buffer without bound.
+ * over synchronously: a handler that cannot keep up must not buffer without bound: its
+ * `chunk` may take the bytes and return SERVER_BODY_PAUSE, and the server reads no more of
+ * the body until the handler calls server_body_resume(req->wsi of `begin`; never after
+ * `release`); meanwhile the connection may wait SERVER_DEFER_TIMEOUT_S. `end` may defer its
+ * answer (http_response_defer, answered with server_deferred_done); `release` still runs
+ * right after `end`, so the handler keeps what the deferred answer needs.
  * The route must also be served by a server_route_add() route (for authz and the docs).
  */
+#define SERVER_BODY_PAUSE 1
+void server_body_resume(struct lws *wsi);
 struct server_body_ops {
 	void *(*begin)(struct http_request *req, struct http_response *resp, void *data);
 	int (*chunk)(void *ctx, const void *in, size_t len, struct http_response *resp);
