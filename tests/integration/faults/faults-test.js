@@ -688,6 +688,9 @@ async function caseClock() {
 		const want = 60 - (Date.now() - t.lockout) / 1000;
 		assert(Math.abs(left - want) <= 2, `${when}: Retry-After ${left} s, the lockout has ${want.toFixed(1)} s left`);
 		assert(!view.closed() && !viewerCut, `${when}: the share viewer was cut off`);
+		const v2 = await wsOpen(b, null, `/ws/share/${link.token}`); // a new viewer gets in too
+		if (v2.ok) v2.ws.terminate();
+		assert(v2.ok, `${when}: a new viewer of the share link was refused: ${v2.status}`);
 		const l = (await req(b, 'GET', '/api/share', { headers: lib.as(bogie) })).json.links.find((x) => x.id === link.id);
 		assert(l, `${when}: the share link is gone from the list`);
 		// its expiry on the broker's (jumped) wall clock: still SHARE s from its creation
