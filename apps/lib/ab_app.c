@@ -206,8 +206,15 @@ app_open_im(struct ab_app *app)
 	}
 	app->xic = XCreateIC(app->xim, XNInputStyle, XIMPreeditNothing | XIMStatusNothing,
 	                     XNClientWindow, app->win, XNFocusWindow, app->win, NULL);
-	if (!app->xic)
+	if (!app->xic) {
 		ab_warn("cannot create an X input context; typing works without compose");
+		return;
+	}
+	long im_mask = 0;
+	XGetICValues(app->xic, XNFilterEvents, &im_mask, NULL);
+	XSelectInput(app->dpy, app->win, app->event_mask | im_mask);
+	if (app->focused)
+		XSetICFocus(app->xic);
 }
 
 int
@@ -287,12 +294,11 @@ ab_app_open(struct ab_app *app, const struct ab_app_config *cfg, struct ab_err *
 	ab_app_set_title(app, cfg->title ? cfg->title : cfg->name);
 	if (cfg->icon)
 		app_set_icon(app, cfg->icon);
-	app_open_im(app);
-	if (app->xic) {
-		long im_mask = 0;
-		XGetICValues(app->xic, XNFilterEvents, &im_mask, NULL);
-		XSelectInput(app->dpy, app->win, wa.event_mask | im_mask);
-	}
+	app->event_mask = wa.event_mask;
+	if (cfg->lazy_im)
+		app->im_pending = true;
+	else
+		app_open_im(app);
 	app->loop = ab_loop_poll_new();
 	XMapWindow(app->dpy, app->win);
 	XFlush(app->dpy);
@@ -665,6 +671,10 @@ app_drain(struct ab_app *app)
 	while (app->running && XPending(app->dpy)) {
 		XEvent ev;
 		XNextEvent(app->dpy, &ev);
+		if (app->im_pending && ev.type == KeyPress) { /* lazy_im: now */
+			app->im_pending = false;
+			app_open_im(app);
+		}
 		if (XFilterEvent(&ev, None))
 			continue;
 		app_event(app, &ev);

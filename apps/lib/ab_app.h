@@ -80,6 +80,12 @@ struct ab_app_config {
 	ab_app_icon_fn icon;
 	const struct ab_app_ops *ops;
 	void *data;
+	/*
+	 * Open the input method at the first key press, not at start: the built-in one parses the
+	 * locale's Compose file into ~0.3 MB that a window nobody typed into does not need. The
+	 * press that opens it is filtered through it like any other.
+	 */
+	bool lazy_im;
 };
 
 struct ab_app {
@@ -98,6 +104,8 @@ struct ab_app {
 	struct ab_watch *xwatch;
 	XIM xim;
 	XIC xic;
+	bool im_pending; /* lazy_im: not opened yet */
+	long event_mask;
 	Pixmap back;
 	int back_w, back_h;
 	cairo_surface_t *back_surf;

@@ -22,6 +22,7 @@
 #include <X11/Xutil.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pty.h>
 #include <pwd.h>
 #include <signal.h>
@@ -96,6 +97,8 @@ struct term_win {
 	char key[SBSAVE_KEY_LEN + 1];
 	struct ab_timer *save_timer;
 	char *meta_saved; /* the tabs file as last written (owned), to write it only on change */
+	struct ab_timer *trim_timer;
+	bool busy; /* output or input since the last trim */
 };
 
 #define TOP(t) (PAD + (t)->win->bar_h)
@@ -268,6 +271,7 @@ term_pty_io(struct ab_loop *loop, int fd, unsigned events, void *data)
 			vterm_input_write(t->vt, buf, (size_t)n);
 			total += (size_t)n;
 			t->save_dirty = true;
+			t->win->busy = true;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -1056,6 +1060,7 @@ static void
 term_key(struct ab_app *app, KeySym sym, unsigned state, const char *text, size_t len)
 {
 	struct term *t = term_cur(app);
+	t->win->busy = true;
 	bool ctrl = state & ControlMask, shift = state & ShiftMask;
 	KeySym lower = sym >= XK_A && sym <= XK_Z ? sym + (XK_a - XK_A) : sym;
 	if (term_tab_key(t->win, lower, ctrl, shift, state & Mod1Mask))
@@ -1165,6 +1170,31 @@ term_icon(cairo_t *cr, int s)
 	cairo_move_to(cr, s * 0.5, s * 0.7);
 	cairo_line_to(cr, s * 0.78, s * 0.7);
 	cairo_stroke(cr);
+}
+
+/* ---- idle memory ---- */
+
+#define TRIM_MS 1000
+
+/*
+ * Gives the heap's free pages back once the window is idle: start-up (fontconfig's
+ * configuration, XIM's compose table, the first paint) and bursts of output leave free memory
+ * in the heap that would otherwise stay resident (docs/apps.md, "Bench"). Runs every TRIM_MS
+ * but trims only after a second with no output and no key.
+ */
+static int64_t
+term_trim(struct ab_loop *loop, void *data)
+{
+	struct term_win *w = data;
+	static bool trimmed;
+	if (w->busy) {
+		w->busy = false;
+		trimmed = false;
+	} else if (!trimmed) {
+		malloc_trim(0);
+		trimmed = true;
+	}
+	return TRIM_MS;
 }
 
 /* ---- scrollback restore (sbsave.h) ---- */
@@ -1548,7 +1578,8 @@ term_main(const struct term_options *opt, struct ab_err *err)
 	                            .height = 460,
 	                            .icon = term_icon,
 	                            .ops = &term_ops,
-	                            .data = w};
+	                            .data = w,
+	                            .lazy_im = true};
 	if ((r = termfont_open(&w->font, w->font_px)) < 0) {
 		ab_err_set(err, -r, "no monospace font (fontconfig finds none)");
 		goto out;
@@ -1599,6 +1630,7 @@ term_main(const struct term_options *opt, struct ab_err *err)
 		ab_info("restored %d tab(s) of '%s', showing tab %d", w->ntabs, w->key,
 		        w->active + 1);
 	w->save_timer = ab_loop_timer(w->app.loop, SAVE_MS, term_save_tick, w);
+	w->trim_timer = ab_loop_timer(w->app.loop, TRIM_MS, term_trim, w);
 	r = ab_app_run(&w->app);
 	if (r < 0) {
 		ab_err_set(err, -r, "event loop");
@@ -1617,6 +1649,7 @@ out:
 		ab_loop_timer_cancel(w->app.loop, w->frame_timer);
 		ab_loop_timer_cancel(w->app.loop, w->reap_timer);
 		ab_loop_timer_cancel(w->app.loop, w->save_timer);
+		ab_loop_timer_cancel(w->app.loop, w->trim_timer);
 	}
 	ab_app_close(&w->app);
 	termfont_close(&w->font);
