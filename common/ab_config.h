@@ -73,6 +73,49 @@ struct ab_cfg_field {
 	}
 
 /*
+ * One list, three expansions: a configuration may be written as one list of its fields, so that
+ * each field (its member, its compiled default and its table row) is written once:
+ *
+ *   #define CFG_FIELDS(INT, BOOL, STR, ENUM, JSON) \
+ *           INT("listen.port", port, 8080, 1, 65535, "TCP port") \
+ *           STR("listen.address", addr, 64, "127.0.0.1", "address to bind") \
+ *           BOOL("tls", tls, false, "HTTPS") \
+ *           ENUM("log.level", level, 8, levels, "info", "how much to log") \
+ *           JSON("users", users, JSON_ARRAY, "[]", "the user table")
+ *   struct cfg { AB_CFG_MEMBERS(CFG_FIELDS) };
+ *   const struct cfg cfg_defaults = {AB_CFG_DEFAULTS(CFG_FIELDS)};
+ *   #define AB_CFG_STRUCT struct cfg
+ *   const struct ab_cfg_field cfg_fields[] = {AB_CFG_ROWS(CFG_FIELDS){0}};
+ *
+ * INT is a long long within [min, max]; STR and ENUM a char[size] (ENUM one of the choices);
+ * JSON an owned json_t * whose default is JSON text. A JSON field's member starts NULL (its
+ * default is parsed by ab_config_init()).
+ */
+#define AB_CFG_MEMBER_INT(p, m, def, lo, hi, h)     long long m;
+#define AB_CFG_MEMBER_BOOL(p, m, def, h)            bool m;
+#define AB_CFG_MEMBER_STR(p, m, size, def, h)       char m[size];
+#define AB_CFG_MEMBER_ENUM(p, m, size, ch, def, h)  char m[size];
+#define AB_CFG_MEMBER_JSON(p, m, jt, def, h)        json_t *m;
+#define AB_CFG_DEFAULT_INT(p, m, def, lo, hi, h)    .m = (def),
+#define AB_CFG_DEFAULT_BOOL(p, m, def, h)           .m = (def),
+#define AB_CFG_DEFAULT_STR(p, m, size, def, h)      .m = def,
+#define AB_CFG_DEFAULT_ENUM(p, m, size, ch, def, h) .m = def,
+#define AB_CFG_DEFAULT_JSON(p, m, jt, def, h)
+#define AB_CFG_ROW_INT(p, m, def, lo, hi, h)    AB_CFG_INT(p, AB_CFG_STRUCT, m, lo, hi, h),
+#define AB_CFG_ROW_BOOL(p, m, def, h)           AB_CFG_BOOL(p, AB_CFG_STRUCT, m, h),
+#define AB_CFG_ROW_STR(p, m, size, def, h)      AB_CFG_STR(p, AB_CFG_STRUCT, m, h),
+#define AB_CFG_ROW_ENUM(p, m, size, ch, def, h) AB_CFG_ENUM(p, AB_CFG_STRUCT, m, ch, h),
+#define AB_CFG_ROW_JSON(p, m, jt, def, h)       AB_CFG_JSON(p, AB_CFG_STRUCT, m, jt, def, h),
+#define AB_CFG_MEMBERS(list)                                                                       \
+	list(AB_CFG_MEMBER_INT, AB_CFG_MEMBER_BOOL, AB_CFG_MEMBER_STR, AB_CFG_MEMBER_ENUM,         \
+	     AB_CFG_MEMBER_JSON)
+#define AB_CFG_DEFAULTS(list)                                                                      \
+	list(AB_CFG_DEFAULT_INT, AB_CFG_DEFAULT_BOOL, AB_CFG_DEFAULT_STR, AB_CFG_DEFAULT_ENUM,     \
+	     AB_CFG_DEFAULT_JSON)
+#define AB_CFG_ROWS(list)                                                                          \
+	list(AB_CFG_ROW_INT, AB_CFG_ROW_BOOL, AB_CFG_ROW_STR, AB_CFG_ROW_ENUM, AB_CFG_ROW_JSON)
+
+/*
  * Copies `defaults` (of `size` bytes) into `cfg` and parses the default of
  * every JSON field. Free with ab_config_free().
  */

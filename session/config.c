@@ -10,83 +10,11 @@ static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const landlock_modes[] = {"auto", "on", "off", NULL};
 
-#define S struct session_config
-const struct ab_cfg_field session_config_fields[] = {
-    AB_CFG_INT("display.width", S, width, 64, 8192, "initial desktop width in pixels"),
-    AB_CFG_INT("display.height", S, height, 64, 8192, "initial desktop height in pixels"),
-    AB_CFG_INT("display.min_width", S, min_width, 64, 8192, "smallest width a client may ask"),
-    AB_CFG_INT("display.min_height", S, min_height, 64, 8192, "smallest height a client may ask"),
-    AB_CFG_INT("display.max_width", S, max_width, 64, 8192,
-               "largest width a client may ask (Xvfb's screen; only the visible part stays in "
-               "memory)"),
-    AB_CFG_INT("display.max_height", S, max_height, 64, 8192,
-               "largest height a client may ask (Xvfb's screen; only the visible part stays in "
-               "memory)"),
-    AB_CFG_INT("display.depth", S, depth, 24, 24, "colour depth (24 only)"),
-    AB_CFG_INT("vnc.jpeg_quality", S, jpeg_quality, 0, 9,
-               "Tight JPEG quality level for clients that do not ask for one"),
-    AB_CFG_INT("vnc.client_wait_ms", S, client_wait_ms, 50, 20000,
-               "a client that stops in the middle of a message is dropped after this long"),
-    AB_CFG_INT("vnc.max_clients", S, max_clients, 1, 64, "simultaneous RFB clients"),
-    AB_CFG_INT("vnc.max_fps", S, max_fps, 1, 1000,
-               "screen changes are collected at most this often a second (a change after a "
-               "quiet spell goes out at once)"),
-    AB_CFG_INT("vnc.clipboard_max", S, clipboard_max, 1024, 16 << 20,
-               "largest clipboard text relayed, in bytes"),
-    AB_CFG_STR("xvfb.path", S, xvfb_path, "the Xvfb binary"),
-    AB_CFG_STR("xvfb.fbdir", S, fbdir,
-               "directory (memory-backed) where Xvfb's framebuffer file is created"),
-    AB_CFG_BOOL("xvfb.glx", S, xvfb_glx,
-                "load Xvfb's GLX extension (OpenGL in Mesa's software renderer: ~10 MiB more "
-                "per desktop; off unless a desktop's applications need OpenGL)"),
-    AB_CFG_ENUM("log.format", S, log_format, log_formats, "text or json"),
-    AB_CFG_ENUM("log.level", S, log_level, log_levels, "debug, info, warn or error"),
-    AB_CFG_INT("control.heartbeat_s", S, heartbeat_s, 1, 3600,
-               "seconds between pings to the broker"),
-    AB_CFG_STR("control.session_id", S, session_id,
-               "session id sent in hello (default: the runtime directory's name)"),
-    AB_CFG_BOOL("desktop.restart", S, desktop_restart,
-                "restart the desktop command when it exits (with backoff)"),
-    AB_CFG_INT("desktop.restart_min_ms", S, restart_min_ms, 10, 600000,
-               "first restart delay; doubles on every quick exit"),
-    AB_CFG_INT("desktop.restart_max_ms", S, restart_max_ms, 10, 600000, "largest restart delay"),
-    AB_CFG_ENUM("landlock.enabled", S, landlock_enabled, landlock_modes,
-                "confine the desktop command with Landlock: auto (when the kernel has it), on "
-                "(failing to apply stops the desktop command), off"),
-    AB_CFG_JSON("landlock.read_write", S, landlock_read_write, JSON_ARRAY, "[]",
-                "extra absolute paths the desktop may write (besides $HOME, /tmp, the runtime "
-                "dir...)"),
-    AB_CFG_JSON("landlock.read_only", S, landlock_read_only, JSON_ARRAY, "[]",
-                "extra absolute paths the desktop may read and execute"),
-    {0},
-};
-#undef S
+#define AB_CFG_STRUCT struct session_config
+const struct ab_cfg_field session_config_fields[] = {AB_CFG_ROWS(SESSION_CONFIG){0}};
+#undef AB_CFG_STRUCT
 
-const struct session_config session_config_defaults = {
-    .width = 1280,
-    .height = 800,
-    .min_width = 320,
-    .min_height = 200,
-    .max_width = 3840,
-    .max_height = 2160,
-    .depth = 24,
-    .jpeg_quality = 7,
-    .client_wait_ms = 1000,
-    .max_fps = 60,
-    .max_clients = 8,
-    .clipboard_max = 1 << 20,
-    .xvfb_path = "/usr/bin/Xvfb",
-    .fbdir = "/dev/shm",
-    .xvfb_glx = false,
-    .log_format = "text",
-    .log_level = "info",
-    .heartbeat_s = 10,
-    .session_id = "",
-    .desktop_restart = true,
-    .restart_min_ms = 250,
-    .restart_max_ms = 30000,
-    .landlock_enabled = "auto",
-};
+const struct session_config session_config_defaults = {AB_CFG_DEFAULTS(SESSION_CONFIG)};
 
 /* `a` (a JSON array, or NULL) holds only absolute, non-empty path strings. */
 static int
