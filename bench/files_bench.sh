@@ -4,7 +4,9 @@
 #   upload     one SIZE MiB file through the broker's tus API (POST + one streamed PATCH, curl)
 #              vs `cp` of the same file into the same home (both end with the data fsync'ed:
 #              the broker fsyncs before its rename, cp is followed by sync -f)
-#   download   GET /api/files/<file> to /dev/null vs `cat file > /dev/null` (warm cache)
+#   download   GET /api/files/<file> to /dev/null vs `cat file > /dev/null` (warm cache), and
+#              vs the same bytes as a static file of the same broker (lws_serve_http_file from
+#              its web root, curl): the same client, loopback and server loop, no files API
 #   broker RSS VmRSS of the broker before and after the transfers, and its peak (VmHWM)
 #   list       GET of a 100-file and a 10 000-file folder, median of 20 / 5
 # then the same on an SMB home (files.backend "smb", argobox-smbfs) served by a real smbd of
@@ -31,7 +33,7 @@ python3 - "$top" "$tmp" <<'EOF'
 import json, sys
 top, tmp = sys.argv[1], sys.argv[2]
 s = json.load(open(f"{top}/config/argobox.sample.json"))
-cfg = {"listen": {"address": "127.0.0.1", "port": 0}, "web": {"root": f"{top}/web"},
+cfg = {"listen": {"address": "127.0.0.1", "port": 0}, "web": {"root": f"{tmp}/www"},
        "session": {"launcher": "process", "runtime_base": f"{tmp}/run",
                    "binary": f"{top}/tests/integration/broker/fake-session.js", "desktop_command": ["true"]},
        "admin": {"socket": f"{tmp}/broker.sock"}, "audit": {"path": f"{tmp}/audit.log"},
@@ -39,6 +41,7 @@ cfg = {"listen": {"address": "127.0.0.1", "port": 0}, "web": {"root": f"{top}/we
        "auth": s["auth"], "users": s["users"], "profiles": s["profiles"]}
 json.dump(cfg, open(f"{tmp}/broker.json", "w"))
 EOF
+mkdir -p "$tmp/www" # the static-file baseline's web root
 start_broker "$tmp/broker.log"
 bpid=$BROKER_PID url=$URL
 [ "$(login bea bea-argobox)" = 200 ] || { echo "files_bench: bea cannot sign in" >&2; exit 1; }
@@ -79,6 +82,11 @@ rss_down=$(rss VmRSS)
 t6=$(now)
 cat "$home/bench.bin" >/dev/null
 t7=$(now)
+cp "$home/bench.bin" "$tmp/www/static.bin"
+cat "$tmp/www/static.bin" >/dev/null
+t8=$(now)
+curl -sf -o /dev/null "$url/static.bin"
+t9=$(now)
 hwm=$(rss VmHWM)
 
 # listings
@@ -101,6 +109,8 @@ up=$(mbps $bytes "$t0" "$t1"); cpv=$(mbps $bytes "$t2" "$t3")
 dn=$(mbps $bytes "$t4" "$t5"); catv=$(mbps $bytes "$t6" "$t7")
 printf '%-34s %10s/s %10s/s %7s%%\n' "upload (tus PATCH vs cp+fsync), MB" "$up" "$cpv" "$((100 * up / cpv))"
 printf '%-34s %10s/s %10s/s %7s%%\n' "download (GET vs cat), MB" "$dn" "$catv" "$((100 * dn / catv))"
+stv=$(mbps $bytes "$t8" "$t9")
+printf '%-34s %10s/s %10s/s %7s%%\n' "download (GET vs static file), MB" "$dn" "$stv" "$((100 * dn / stv))"
 printf '%-34s %12s\n' "broker VmRSS before, kB" "$rss0"
 printf '%-34s %12s\n' "broker VmRSS after upload, kB" "$rss_up"
 printf '%-34s %12s\n' "broker VmRSS after download, kB" "$rss_down"

@@ -30,6 +30,7 @@
 #define SERVER_MAX_BODY_HANDLERS 8
 #define SERVER_FD_SLICE          (64u << 10)
 #define SERVER_SENDFILE_SLICE    (1u << 20) /* at most this per sendfile (it may send less) */
+#define SERVER_SENDFILE_BURST    (8u << 20) /* at most this per writable callback */
 /*
  * lws reads a connection's bytes into its per-thread service buffer, 4 KiB by default: a
  * streamed request body (an upload) then arrived 4 KiB per recv, one body callback and one
@@ -1065,17 +1066,30 @@ conn_write_piece(struct lws *wsi, struct conn *c, unsigned char *buf, size_t n, 
 static int
 conn_sendfile(struct lws *wsi, struct conn *c, struct http_response *r)
 {
-	size_t n = (size_t)AB_MIN(r->fd_len - c->sent, (unsigned long long)SERVER_SENDFILE_SLICE);
-	off_t off = (off_t)(r->fd_offset + c->sent);
-	ssize_t got = sendfile(lws_get_socket_fd(wsi), r->fd, &off, n);
-	if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
-		lws_callback_on_writable(wsi);
-		return 0;
+	/*
+	 * As much as the socket takes now, up to SERVER_SENDFILE_BURST per wake-up (then the
+	 * other connections get their turn): one sendfile per slice and one poll round per
+	 * burst, instead of a poll round per slice.
+	 */
+	size_t burst = 0;
+	while (c->sent < r->fd_len && burst < SERVER_SENDFILE_BURST) {
+		size_t n =
+		    (size_t)AB_MIN(r->fd_len - c->sent, (unsigned long long)SERVER_SENDFILE_SLICE);
+		off_t off = (off_t)(r->fd_offset + c->sent);
+		ssize_t got = sendfile(lws_get_socket_fd(wsi), r->fd, &off, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && errno == EAGAIN)
+			break; /* the socket is full: on the next writable callback */
+		if (got <= 0)  /* the file shrank or broke under us, or the client left: cut it */
+			return -1;
+		c->sent += (size_t)got;
+		burst += (size_t)got;
+		if ((size_t)got < n)
+			break; /* the socket took part of it: it is full now */
 	}
-	if (got <= 0) /* the file shrank or broke under us, or the client left: cut it */
-		return -1;
-	c->sent += (size_t)got;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SERVER_SEND_TIMEOUT_S);
+	if (burst)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, SERVER_SEND_TIMEOUT_S);
 	if (c->sent < r->fd_len) {
 		lws_callback_on_writable(wsi);
 		return 0;
