@@ -60,44 +60,40 @@ stall() { # SIGSTOP bea's smbd and the listener (no new connection either)
 unstall() { [ -z "$STOPPED" ] || kill -CONT $STOPPED; STOPPED=; }
 at_exit 'unstall'
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
-# the others while bea's storage is stalled: each answers within a second
+# the others while bea's storage is stalled: each answers within a second (curl's own time,
+# from its connect to the last byte: the machine's load does not count curl's start)
+timed() { # timed OUT CURL-ARGS...: prints "STATUS MS"
+	local out=$1
+	shift
+	curl -s -o "$out" -w '%{http_code} %{time_total}' -m 20 "$@" | awk '{printf "%s %d", $1, $2 * 1000}'
+}
 others_fast() { # others_fast WHAT
-	local a st
-	a=$(date +%s%N)
-	st=$(curl -s -o "$T/who" -w '%{http_code}' -m 10 -b "$T/cid.jar" "$URL/api/me")
-	local w=$(ms "$a")
+	local st w
+	read -r st w < <(timed "$T/who" -b "$T/cid.jar" "$URL/api/me")
 	[ "$st" = 200 ] && [ "$w" -lt 1000 ] && jq -e '.user == "cid"' "$T/who" >/dev/null &&
-		ok "$1: GET /api/me answers in $w ms" || bad "$1: whoami $st in $w ms"
-	a=$(date +%s%N)
-	st=$(curl -s -o "$T/cidl" -w '%{http_code}' -m 10 -b "$T/cid.jar" "$URL/api/files/Docs")
-	w=$(ms "$a")
+		ok "$1: GET /api/me answers in $w ms" || bad "$1: /api/me $st in $w ms"
+	read -r st w < <(timed "$T/cidl" -b "$T/cid.jar" "$URL/api/files/Docs")
 	[ "$st" = 200 ] && [ "$w" -lt 1000 ] && jq -e '.entries[0].name == "readme.txt"' "$T/cidl" >/dev/null &&
 		ok "$1: cid's own SMB listing answers in $w ms" || bad "$1: cid's listing $st in $w ms"
-	a=$(date +%s%N)
-	st=$(curl -s -o /dev/null -w '%{http_code}' -m 10 "$URL/healthz")
-	w=$(ms "$a")
+	read -r st w < <(timed /dev/null "$URL/healthz")
 	[ "$st" = 200 ] && [ "$w" -lt 1000 ] && ok "$1: /healthz answers in $w ms" || bad "$1: healthz $st in $w ms"
 }
 
 # 1. a listing while bea's smbd is stopped
 n504=$(grep -c '"reason":"the home.s storage did not answer' "$T/audit.log")
 stall
-a=$(date +%s%N)
-curl -s -o "$T/l1" -w '%{http_code}' -m 20 -b "$T/bea.jar" "$URL/api/files/Docs" >"$T/l1.st" &
+timed "$T/l1" -b "$T/bea.jar" "$URL/api/files/Docs" >"$T/l1.st" &
 cpid=$!
 sleep 0.3
 others_fast "listing stalled"
 wait "$cpid"
-w=$(ms "$a")
-st=$(cat "$T/l1.st")
+read -r st w <"$T/l1.st"
 [ "$st" = 504 ] && [ "$w" -lt $((OPT + 1500)) ] && jq -r .error "$T/l1" | grep -q "did not answer within $OPT ms" &&
 	ok "bea's stalled listing: 504 in $w ms '$(jq -r .error "$T/l1")'" || bad "stalled listing: $st in $w ms $(cat "$T/l1")"
 grep '"event":"files.download"' "$T/audit.log" | grep '"user":"bea"' | grep '"outcome":"failure"' |
 	grep -q "\"timeout_ms\":$OPT" && ok "the 504 is audited (files.download failure, timeout_ms)" ||
 	bad "no audit line for the 504"
-a=$(date +%s%N)
-st=$(get_as bea /api/files)
-w=$(ms "$a")
+read -r st w < <(timed "$T/resp" -b "$T/bea.jar" "$URL/api/files")
 [ "$st" = 503 ] && [ "$w" -lt 1000 ] && jq -r .error "$T/resp" | grep -q "not answering" &&
 	ok "bea's next request while her storage is stuck: 503 at once ($w ms)" || bad "next request: $st in $w ms $(cat "$T/resp")"
 grep '"user":"bea"' "$T/audit.log" | grep '"outcome":"failure"' | grep -q "is not answering" &&
