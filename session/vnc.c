@@ -278,17 +278,21 @@ tight_send_region(rfbClientPtr cl, sraRegionPtr part, int quality)
 }
 
 /*
- * The first-frame cache. A whole-screen Tight update is recorded with every
- * zlib stream it uses started afresh (the reset bits of its rectangles'
- * compression control), so its bytes decode whatever the receiving client's
- * streams hold: a new client's first update, and also a client's later
- * non-incremental request for the whole screen (libvncclient sends two
- * when it connects). Before the resets were recorded, the cache was only
- * filled by a new encoder, and a replay to a client that had already
- * decoded a frame went on a stream that client had used without telling it
- * to reset: its zlib failed and it hung up (session_input, _resize and
- * _hostile, when load let the first update go out before the second
- * request arrived). session_test.py replay checks both.
+ * The first-frame cache. The whole-screen Tight update of a client whose
+ * zlib streams are new (tight_enc_fresh: its first frame) is kept, bytes and
+ * rectangle headers, with a copy of the encoder's zlib streams after it
+ * (tight_enc_dup). The next client whose streams are new and asks for the
+ * whole screen at the same quality and compression level while the shadow is
+ * unchanged (a reload, a reconnect) is sent those bytes, and its encoder
+ * becomes a copy of the kept one: its streams continue where the frame left
+ * them, as the client's do. No stream is ever reset (noVNC cannot restart a
+ * zlib stream it has used, tight.h), and a client that has decoded anything
+ * gets no replay: an earlier version sent the frame to any client asking
+ * for the whole screen, also one with history on those streams (libvncclient
+ * asks twice when it connects; under load the first update went out before
+ * the second request arrived), whose zlib then failed (session_input,
+ * _resize and _hostile hung up), and its fix, resetting the streams around
+ * the frame, broke noVNC. session_test.py replay and web_e2e_session check.
  */
 static void
 ff_note_lossy(struct vnc_client *vc, sraRegionPtr lossy)
@@ -307,11 +311,11 @@ ff_note_lossy(struct vnc_client *vc, sraRegionPtr lossy)
 }
 
 /*
- * Sends the cached whole-screen frame (the shadow has not changed since it
- * was encoded, for a client of the same quality and compression level, both
- * taking our Tight: tight_ours()). Our zlib streams for this client are
- * reset before their next use, and the frame's JPEG areas are lossy for
- * this client too (refined as for any other).
+ * Sends the cached whole-screen frame to cl, whose zlib streams are new (the
+ * shadow has not changed since it was encoded, for a client of the same
+ * quality and compression level, both taking our Tight: tight_ours()). Its
+ * encoder continues the kept copy of the recording encoder's streams, and
+ * the frame's JPEG areas are lossy for it too (refined as for any other).
  */
 static rfbBool
 ff_replay(rfbClientPtr cl)
@@ -322,10 +326,11 @@ ff_replay(rfbClientPtr cl)
 	                          v->ff.width * v->ff.height * 4);
 	if (!write_update_buf(cl, v->ff.bytes, v->ff.len))
 		return FALSE;
-	tight_enc_reset_streams(vc->tight);
+	tight_enc_free(vc->tight);
+	vc->tight = tight_enc_dup(v->ff.enc);
 	v->stats.ff_hits++;
-	ab_debug("first frame from the cache: %lld rectangles, %zu bytes (replay %lld)",
-	         v->ff.rects, v->ff.len, v->stats.ff_hits);
+	ab_info("first frame from the cache: %lld rectangles, %zu bytes (replay %lld)", v->ff.rects,
+	        v->ff.len, v->stats.ff_hits);
 	ff_note_lossy(vc, v->ff.lossy);
 	if (!sraRgnEmpty(v->ff.lossy))
 		refine_arm(v);
@@ -357,15 +362,15 @@ rfbSendRectEncodingTight(rfbClientPtr cl, int x, int y, int w, int h)
 	/* the whole screen, as a new client's first update asks (with cursor shapes: none drawn) */
 	bool whole = x == 0 && y == 0 && w == v->width && h == v->height &&
 	             cl->enableCursorShapeUpdates && (!vc->refine || sraRgnEmpty(vc->refine));
-	if (whole && v->ff.valid && v->ff.gen == v->fb_gen && v->ff.quality == quality &&
+	bool fresh = whole && tight_enc_fresh(vc->tight);
+	if (fresh && v->ff.valid && v->ff.gen == v->fb_gen && v->ff.quality == quality &&
 	    v->ff.compress == cl->tightCompressLevel && v->ff.width == w && v->ff.height == h)
 		return ff_replay(cl);
-	vc->recording = whole;
+	vc->recording = fresh;
 	if (vc->recording) {
 		v->ff.valid = false;
 		v->ff.len = 0;
 		v->ff.rects = 0;
-		tight_enc_reset_streams(vc->tight); /* decodable after any history (above) */
 		ff_note_lossy(vc, NULL);
 	}
 	sraRegionPtr all = sraRgnCreateRect(x, y, x + w, y + h);
@@ -382,6 +387,8 @@ rfbSendRectEncodingTight(rfbClientPtr cl, int x, int y, int w, int h)
 		ok = tight_send_region(cl, all, quality);
 	sraRgnDestroy(all);
 	if (vc->recording && ok) {
+		tight_enc_free(v->ff.enc);
+		v->ff.enc = tight_enc_dup(vc->tight); /* its streams after the frame */
 		v->ff.valid = true;
 		v->ff.gen = v->fb_gen;
 		v->ff.quality = quality;
@@ -1662,6 +1669,7 @@ vnc_close(struct vnc *v)
 	free(v->shadow);
 	v->shadow = NULL;
 	free(v->ff.bytes);
+	tight_enc_free(v->ff.enc);
 	if (v->ff.lossy)
 		sraRgnDestroy(v->ff.lossy);
 	memset(&v->ff, 0, sizeof(v->ff));

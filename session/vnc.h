@@ -36,6 +36,8 @@
 #include "input.h"
 #include "xvfb.h"
 
+struct tight_enc; /* lib/tight/tight.h */
+
 struct vnc {
 	const struct session_config *cfg;
 	struct ab_loop *loop;
@@ -86,7 +88,8 @@ struct vnc {
 		uint8_t *bytes;
 		size_t len, cap;
 		long long rects;
-		sraRegionPtr lossy; /* its JPEG areas */
+		sraRegionPtr lossy;    /* its JPEG areas */
+		struct tight_enc *enc; /* the recording encoder's zlib streams after it */
 	} ff;
 	struct {
 		long long damaged_px, changed_px, copies, moves, window_moves, refines, ff_hits;

@@ -98,6 +98,32 @@ tight_enc_pristine(const struct tight_enc *e)
 	return !e->broken;
 }
 
+bool
+tight_enc_fresh(const struct tight_enc *e)
+{
+	for (int i = 0; i < STREAM_MAX; i++)
+		if (e->zs_on[i] || e->zs_reset[i])
+			return false;
+	return !e->broken;
+}
+
+struct tight_enc *
+tight_enc_dup(const struct tight_enc *e)
+{
+	struct tight_enc *d = tight_enc_new();
+	for (int i = 0; i < STREAM_MAX; i++) {
+		d->zs_reset[i] = e->zs_reset[i];
+		if (!e->zs_on[i])
+			continue;
+		/* deflateCopy() takes a non-const source; it only reads it */
+		if (deflateCopy(&d->zs[i], (z_stream *)&e->zs[i]) != Z_OK)
+			abort(); /* only fails without memory */
+		d->zs_on[i] = true;
+	}
+	d->broken = e->broken;
+	return d;
+}
+
 void
 tight_enc_reset_streams(struct tight_enc *e)
 {

@@ -77,11 +77,30 @@ int tight_encode(struct tight_enc *e, const uint8_t *px, size_t stride, int x, i
 bool tight_enc_pristine(const struct tight_enc *e);
 
 /*
+ * True when e has never sent zlib data nor been told the client's streams
+ * hold another encoder's (tight_enc_reset_streams): the client's four zlib
+ * streams are as new.
+ */
+bool tight_enc_fresh(const struct tight_enc *e);
+
+/*
+ * A new encoder whose zlib streams continue exactly where e's are
+ * (deflateCopy): what it encodes next decodes in a client that was sent
+ * everything e sent so far. Nothing else is shared with e. Aborts on OOM.
+ * vnc.c's first-frame cache: a client sent the cached frame continues with
+ * a copy of the recording encoder's streams, so its streams are never reset
+ * (noVNC's inflater, pako's inflateReset(), cannot restart a stream it has
+ * used: "zlib inflate failed").
+ */
+struct tight_enc *tight_enc_dup(const struct tight_enc *e);
+
+/*
  * The client's zlib streams are in a state e does not know (it was sent
  * bytes of another encoder), or what e encodes next must decode whatever
- * they hold (vnc.c's first-frame cache): every stream is reset before its
- * next use, and that rectangle's compression control tells the client to
- * reset its own.
+ * they hold: every stream is reset before its next use, and that
+ * rectangle's compression control tells the client to reset its own.
+ * noVNC cannot reset a stream it has used (tight_enc_dup above): for
+ * clients that may be noVNC, reset only streams they have not used.
  */
 void tight_enc_reset_streams(struct tight_enc *e);
 

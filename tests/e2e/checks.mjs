@@ -237,3 +237,38 @@ export async function checkPhotoExact(page, display, buildDir, dir) {
 	}, { timeout: 60000, interval: 100 });
 	log(`photo exact on the canvas after ${Date.now() - t0} ms (${polls} looks; up to ${worst} pixels were close but not exact before: JPEG, then refined; last ${lastDiff})`);
 }
+
+// A browser reconnecting to an unchanged screen: once one page's whole first frame was encoded
+// (and cached), the next page's comes from the session's first-frame cache (docs/session.md:
+// its zlib streams reset, so it decodes whatever noVNC's streams held), and its canvas still
+// converges to the X server's framebuffer pixel for pixel (the replayed JPEG areas refined).
+export async function checkReplay(browser, url, display, logFile) {
+	const replays = () => (fs.readFileSync(logFile, 'utf8').match(/first frame from the cache/g) || []).length;
+	const before = replays();
+	let after = before, page = null;
+	// the first new page's frame may be encoded afresh (the screen changed since the last
+	// whole-screen update): then the next one is the reconnect to an unchanged screen
+	for (let i = 0; i < 4 && after === before; i++) {
+		if (page) await page.context().close();
+		page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+		await openDesktop(page, url);
+		after = replays();
+	}
+	assert.ok(after > before, `a reconnecting page got the first frame from the cache (${before} -> ${after})`);
+	let lastDiff = -1;
+	await waitFor('the replayed canvas to equal the X screen pixel for pixel', async () => {
+		const c = await canvasRGBA(page), screen = screenRGB(display);
+		if (c.w !== screen.w || c.h !== screen.h) return false;
+		let diff = 0;
+		for (let i = 0, n = c.w * c.h; i < n; i++) {
+			if (c.rgba[4 * i] !== screen.rgb[3 * i] || c.rgba[4 * i + 1] !== screen.rgb[3 * i + 1] || c.rgba[4 * i + 2] !== screen.rgb[3 * i + 2]) diff++;
+		}
+		lastDiff = diff;
+		return diff === 0;
+	}, { timeout: 60000, interval: 100 });
+	// noVNC kept the connection: its zlib streams took everything after the replay
+	const states = await page.evaluate(() => window.argobox.history);
+	assert.ok(!states.includes('reconnecting'), `the replayed page stayed connected (states: ${states.join(' → ')})`);
+	log(`replay ok: ${after - before} first frame(s) from the cache; the canvas equals the screen (last diff ${lastDiff})`);
+	await page.context().close();
+}

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The desktop page against the real argobox-session behind websockify (no broker): pixels,
-// typing, resize (SetDesktopSize → RandR), clipboard both ways, and a photo on the root that
-// the canvas shows exactly once the session refined its JPEG areas, from Chromium.
+// typing, resize (SetDesktopSize → RandR), clipboard both ways, a photo on the root that the
+// canvas shows exactly once the session refined its JPEG areas, and a reconnecting page given
+// the cached first frame that converges exactly too, from Chromium.
 
-import { checkClipboard, checkFocus, checkPhotoExact, checkPixels, checkResize, checkTyping, openDesktop } from './checks.mjs';
+import { checkClipboard, checkFocus, checkPhotoExact, checkPixels, checkReplay, checkResize, checkTyping, openDesktop } from './checks.mjs';
 import { buildDirOrFail, desktopDisplay, e2eTest, launchChromium, log, newPage, startSessionStack, stopProcess } from './lib.mjs';
 
 const buildDir = buildDirOrFail();
@@ -21,4 +22,5 @@ await e2eTest('session', async (t) => {
 	await checkResize(page, display);
 	await checkClipboard(page, display);
 	await checkPhotoExact(page, display, buildDir, t.dir);
+	await checkReplay(browser, stack.url, display, stack.logFile);
 }, { logs: ['session.log'] });

@@ -967,7 +967,9 @@ class TightClient(RawRfb):
         body = bytes([ctl])
         for i in range(4):
             if ctl & (1 << i):
-                self.z[i] = None
+                # noVNC's inflater cannot restart a stream it has used (pako's inflateReset)
+                check(self.z[i] is None, "no reset of zlib stream %d, which this client has "
+                      "used (noVNC cannot take it)" % i)
         kind = ctl >> 4
         if kind == 8:
             return body + self.read(self.tpixel)
@@ -1032,10 +1034,12 @@ class TightClient(RawRfb):
 
 
 def t_replay():
-    """The first-frame cache: a second client of the same format gets the first client's
-    whole-screen frame byte for byte; every client decodes what it is sent, also when it asks
-    for the whole screen again (libvncclient does; the replay used to break its zlib
-    streams); a client of another pixel format, or another quality, gets its own encoding."""
+    """The first-frame cache: a second new client of the same format gets the first client's
+    whole-screen frame byte for byte, and both decode everything after it on the same zlib
+    streams, none ever reset (noVNC cannot restart a used stream); a client asking for the
+    whole screen again (libvncclient does at connect) gets a fresh encoding on its own
+    streams, not the replay (which broke its zlib); a client of another pixel format, or
+    another quality, gets its own encoding."""
     with Session() as s:
         s.expect("READY")
         s.vnc("wait-pixel", 50, 50, "ff0000", "wait-pixel", 150, 50, "00ff00",
@@ -1056,30 +1060,28 @@ def t_replay():
               "(%d rectangles, %d bytes)" % (len(fb), sum(len(h) + len(d) for h, d in fb)))
         for c, name in ((a, "first"), (b, "second")):
             again = c.update()
-            check(again == fa, "the %s client's second whole-screen request decodes "
-                  "(the same frame)" % name)
+            check(len(again) > 0, "the %s client's second whole-screen request decodes" % name)
             used = c.zlib_rects
             part = c.update(0, 0, 200, 200)
             check(len(part) > 0 and c.zlib_rects > used,
-                  "a partial update after the replay decodes, zlib data included")
-        check(replays() == before + 3, "whole-screen requests of both clients were replayed "
-              "(%d)" % (replays() - before))
-        print("ok: both clients decode their second whole-screen request (replayed) and a "
-              "fresh update after it")
+                  "a partial update after it decodes on the same streams, zlib data included")
+        check(replays() == before + 1, "clients that decoded a frame get no replay (%d)"
+              % (replays() - before))
+        print("ok: both clients decode a second whole-screen request (encoded afresh on their "
+              "streams) and an update after it, no stream reset")
         c16 = TightClient(s.rfb, novnc, pixel_format=(16, 16, 31, 63, 31, 11, 5, 0))
         f16 = c16.update()
-        check(len(f16) > 0 and replays() == before + 3,
+        check(len(f16) > 0 and replays() == before + 1,
               "a 16 bpp client gets its own encoding, not the replay")
         lossless = TightClient(s.rfb, novnc[:-1])
         fl = lossless.update()
-        check(len(fl) > 0 and replays() == before + 3,
+        check(len(fl) > 0 and replays() == before + 1,
               "a client without a quality level gets its own encoding, not the replay")
         print("ok: clients of another pixel format or quality get their own encoding")
         for c in (a, b, c16, lossless):
             c.close()
         s.vnc("wait-pixel", 150, 50, "00ff00", "wait-pixel", 100, 150, "0000ff")
         print("ok: libvncclient (two whole-screen requests at connect) still sees the screen")
-
 
 TESTS = {"pixels": t_pixels, "input": t_input, "clipboard": t_clipboard, "resize": t_resize,
          "grow": t_grow, "hostile": t_hostile, "control": t_control, "lifecycle": t_lifecycle,
