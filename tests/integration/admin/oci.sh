@@ -16,15 +16,9 @@ oci_setup adm
 broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' <<EOT
 $(local_users s3cret-pw ada:admin:admin:1000 bea:member:dev:1003 cid:member:dev:1004)
  "profiles": {
-   "admin": {"title": "Admin", "apps": [], "limits": {"cpu_millis": 2000, "memory_mb": 2048, "pids": 2048},
-             "network": {"egress": "any", "lan": [], "services": []}, "services": [],
-             "read_only_root": false, "persistent": true, "ttl_minutes": 0},
-   "dev": {"title": "Developer", "apps": [], "limits": {"cpu_millis": 1500, "memory_mb": 768, "pids": 300},
-           "network": {"egress": "none", "lan": [], "services": []}, "services": [],
-           "read_only_root": false, "persistent": true, "ttl_minutes": 0},
-   "trial": {"title": "Trial", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
-             "network": {"egress": "none", "lan": [], "services": []}, "services": [],
-             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}
+   "admin": $(oci_profile Admin any 2000 2048 2048),
+   "dev": $(oci_profile Developer none 1500 768 300),
+   "trial": $(oci_profile Trial none 1000 512 200 demo)}
 EOT
 
 start_broker "$T/broker.log"

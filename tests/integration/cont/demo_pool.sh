@@ -16,11 +16,7 @@ need_oci_broker
 oci_setup dp
 
 hash=$(openssl passwd -6 -salt abpool "s3cret-pw")
-profile() { # profile TITLE: a demo profile with a read-only root and no persistent home
-	printf '{"title": "%s", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
-	 "network": {"egress": "none", "lan": [], "services": []}, "services": [],
-	 "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}' "$1"
-}
+profile() { oci_profile "$1" none 1000 512 200 demo; } # profile TITLE: a demo profile
 write_config() { # write_config POOL-MEMBERS
 	broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' <<EOT
  "auth": {"local": {"enabled": true},
@@ -28,9 +24,7 @@ write_config() { # write_config POOL-MEMBERS
  "users": [{"name": "ada", "role": "admin", "profile": "admin", "uid": 1000, "gid": 1000,
             "password_hash": "$hash"}],
  "profiles": {
-   "admin": {"title": "Admin", "apps": [], "limits": {"cpu_millis": 2000, "memory_mb": 1024, "pids": 1024},
-             "network": {"egress": "none", "lan": [], "services": []}, "services": [],
-             "read_only_root": false, "persistent": true, "ttl_minutes": 0},
+   "admin": $(oci_profile Admin none 2000 1024 1024),
    "trial": $(profile Trial),
    "media": $(profile Media)}
 EOT

@@ -22,9 +22,7 @@ broker_config_oci 800x600 '["/usr/bin/sleep", "3600"]' '"services": {"gitea": "t
    {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "gid": 1003,
     "password_hash": "$hash"}],
  "profiles": {
-   "admin": {"title": "Admin", "apps": [], "limits": {"cpu_millis": 2000, "memory_mb": 2048, "pids": 2048},
-             "network": {"egress": "any", "lan": [], "services": []}, "services": [],
-             "read_only_root": false, "persistent": true, "ttl_minutes": 0},
+   "admin": $(oci_profile Admin any 2000 2048 2048),
    "dev": {"title": "Developer", "apps": [], "limits": {"cpu_millis": 1500, "memory_mb": 768, "pids": 300},
            "network": {"egress": "lan", "lan": ["192.168.77.0/24"], "services": ["gitea"]},
            "services": ["gitea"], "read_only_root": false, "persistent": true, "ttl_minutes": 0},

@@ -84,6 +84,10 @@
 #                              parent, nftables table), AB_RT (default runc); at exit: every
 #                              container in $T/state, the namespace, the TABLE cgroups, the
 #                              netns files in $T/netns and the tmpfs runtime dirs in $T/run
+#   oci_profile TITLE EGRESS CPU_MILLIS MEMORY_MB PIDS [demo]
+#                              prints a profile for broker_config_oci: no apps, services or LAN;
+#                              a writable root and a persistent home, or with "demo" a read-only
+#                              root, no persistent home and 30 minutes of life
 #   oci_setup TAG [RUNTIME]    T (ab_tmpdir ab-TAG 755) and oci_sandbox with names from TAG and the
 #                              pid: abTAG-PID, abTAGPID-, abTAGPID
 
@@ -372,6 +376,14 @@ need_oci_broker() { # need_oci_broker [TOOL...]: what a test of the broker with 
 	need_root "user namespaces, cgroups, nftables"
 	need_broker runc ip nsenter nft openssl "$@"
 	need_built "$B/broker/argoboxctl" "$B/session/argobox-session"
+}
+oci_profile() { # oci_profile TITLE EGRESS CPU_MILLIS MEMORY_MB PIDS [demo]
+	local ro=false persist=true ttl=0 demo=
+	[ "${6:-}" = demo ] && ro=true persist=false ttl=30 demo=', "demo": true'
+	printf '{"title": "%s", "apps": [], "limits": {"cpu_millis": %s, "memory_mb": %s, "pids": %s},
+	 "network": {"egress": "%s", "lan": [], "services": []}, "services": [],
+	 "read_only_root": %s, "persistent": %s, "ttl_minutes": %s%s}' \
+		"$1" "$3" "$4" "$5" "$2" "$ro" "$persist" "$ttl" "$demo"
 }
 oci_setup() { # oci_setup TAG [RUNTIME]
 	ab_tmpdir "ab-$1" 755

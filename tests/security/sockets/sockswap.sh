@@ -36,12 +36,8 @@ broker_config_oci 640x480 '["/usr/bin/sleep", "3600"]' <<EOT
    {"name": "bea", "role": "member", "profile": "dev", "uid": 1003, "gid": 1003, "password_hash": "$hash"},
    {"name": "cid", "role": "member", "profile": "dev", "uid": 1004, "gid": 1004, "password_hash": "$hash"}],
  "profiles": {
-   "dev": {"title": "Developer", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 300},
-           "network": {"egress": "services", "lan": [], "services": []}, "services": [],
-           "read_only_root": false, "persistent": true, "ttl_minutes": 0},
-   "trial": {"title": "Trial", "apps": [], "limits": {"cpu_millis": 1000, "memory_mb": 512, "pids": 200},
-             "network": {"egress": "services", "lan": [], "services": []}, "services": [],
-             "read_only_root": true, "persistent": false, "ttl_minutes": 30, "demo": true}}
+   "dev": $(oci_profile Developer services 1000 512 300),
+   "trial": $(oci_profile Trial services 1000 512 200 demo)}
 EOT
 
 start_gw_broker() { # start_broker LOG, and the VNC gateway's port in GPORT
