@@ -335,4 +335,36 @@ test_odd_shapes(void **state)
 	tight_enc_free(e);
 }
 
-AB_TEST_MAIN(NULL, NULL, test_lossless, test_jpeg, test_streams_and_reset, test_odd_shapes);
+/*
+ * tight_enc_dup(): a copy's streams continue the original's. A decoder that
+ * took the upper half from e takes the lower half from the copy, with no
+ * reset (vnc.c's first-frame replay: noVNC cannot reset a used stream).
+ */
+static void
+test_dup_continues_streams(void **state)
+{
+	uint32_t *img = picture();
+	struct dec *d = dec_new();
+	struct tight_enc *e = tight_enc_new();
+	assert_true(tight_enc_fresh(e));
+	assert_true(tight_encode(e, (const uint8_t *)img, W * 4, 0, 0, W, H / 2, -1, 6, emit, d) >
+	            0);
+	assert_false(tight_enc_fresh(e));
+	struct tight_enc *c = tight_enc_dup(e);
+	assert_false(tight_enc_fresh(c));
+	tight_enc_free(e); /* nothing shared */
+	const uint8_t *lower = (const uint8_t *)(img + (H / 2) * W);
+	assert_true(tight_encode(c, lower, W * 4, 0, H / 2, W, H - H / 2, -1, 6, emit, d) > 0);
+	check_decoded(d, img, true);
+	tight_enc_free(c);
+	dec_free(d);
+	/* a reset encoder is not fresh: the client's streams hold something */
+	e = tight_enc_new();
+	tight_enc_reset_streams(e);
+	assert_false(tight_enc_fresh(e));
+	tight_enc_free(e);
+	free(img);
+}
+
+AB_TEST_MAIN(NULL, NULL, test_lossless, test_jpeg, test_streams_and_reset, test_odd_shapes,
+             test_dup_continues_streams);
