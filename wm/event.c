@@ -120,7 +120,14 @@ on_property(XEvent *ev)
 static void
 on_client_message(XEvent *ev)
 {
-	ewmh_client_message(&ev->xclient);
+	if (!xdnd_client_message(&ev->xclient))
+		ewmh_client_message(&ev->xclient);
+}
+
+static void
+on_selection_notify(XEvent *ev)
+{
+	xdnd_selection_notify(&ev->xselection);
 }
 
 static void
@@ -285,6 +292,7 @@ static void (*const handlers[LASTEvent])(XEvent *) = {
     [DestroyNotify] = on_destroy,
     [PropertyNotify] = on_property,
     [ClientMessage] = on_client_message,
+    [SelectionNotify] = on_selection_notify,
     [ButtonPress] = on_button_press,
     [ButtonRelease] = on_button_release,
     [MotionNotify] = on_motion,

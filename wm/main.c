@@ -370,6 +370,7 @@ main(int argc, char **argv)
 	setup_x();
 	theme_apply();
 	ewmh_init();
+	xdnd_init();
 	wallpaper_apply();
 	taskbar_create();
 	keys_grab();

@@ -274,6 +274,12 @@ void ewmh_set_client_state(struct client *c);
 void ewmh_set_frame_extents(struct client *c);
 void ewmh_set_wm_state(Window w, long state);
 void ewmh_client_message(XClientMessageEvent *e);
+
+/* xdnd.c: files dropped on the desktop (XDND on the root) are copied into ~/Desktop. */
+void xdnd_init(void);
+/* True when e was an XDND message to the root (handled). */
+bool xdnd_client_message(XClientMessageEvent *e);
+void xdnd_selection_notify(XSelectionEvent *e);
 bool ewmh_get_atoms(Window w, Atom prop, Atom *out, int max, int *ret_n);
 void ewmh_read_title(struct client *c);
 void ewmh_read_icon(struct client *c);

@@ -1007,6 +1007,42 @@ files_drop(struct files *f, long r, bool copy)
 	ab_app_redraw(&f->app);
 }
 
+/*
+ * A row dragged out of the window and let go over the desktop: handed to argobox-wm by XDND as
+ * a file:// URI (ab_app_drop_on_desktop); the wm copies it into ~/Desktop.
+ */
+static void
+files_drop_out(struct files *f, int x, int y)
+{
+	long from = f->drag_row;
+	f->dragging = false;
+	f->drag_row = -1;
+	if (from < 0 || (size_t)from >= f->dir.n)
+		return;
+	char path[PATH_MAX + NAME_MAX + 2], uri[3 * sizeof(path) + 16];
+	snprintf(path, sizeof(path), "%s/%s", f->path, f->dir.v[from].name);
+	size_t o = (size_t)snprintf(uri, sizeof(uri), "file://");
+	for (const unsigned char *p = (const unsigned char *)path; *p && o + 4 < sizeof(uri); p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/-_.~", *p))
+			uri[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(uri + o, sizeof(uri) - o, "%%%02X", *p);
+	}
+	snprintf(uri + o, sizeof(uri) - o, "\r\n");
+	int rx = 0, ry = 0;
+	Window child;
+	XTranslateCoordinates(f->app.dpy, f->app.win, f->app.root, x, y, &rx, &ry, &child);
+	if (ab_app_drop_on_desktop(&f->app, uri, rx, ry) < 0)
+		snprintf(f->message, sizeof(f->message),
+		         "the desktop takes no drops here: drop on a folder to move it there");
+	else
+		snprintf(f->message, sizeof(f->message), "dropped '%.200s' on the desktop",
+		         f->dir.v[from].name);
+	ab_info("%s", f->message);
+	ab_app_redraw(&f->app);
+}
+
 static void
 files_motion(struct ab_app *app, int x, int y, unsigned state)
 {
@@ -1049,6 +1085,11 @@ files_button(struct ab_app *app, int button, bool press, int x, int y, unsigned 
 		int i = (y - job_top) / JOB_H;
 		if (i < f->njobs && x >= f->app.w - 8 - CANCEL_W)
 			files_job_cancel(f, i);
+		return;
+	}
+	if (button == 1 && !press && f->dragging &&
+	    (x < 0 || y < 0 || x >= app->w || y >= app->h)) {
+		files_drop_out(f, x, y);
 		return;
 	}
 	long r = files_hit(f, x, y);

@@ -343,6 +343,7 @@ ab_app_close(struct ab_app *app)
 		free(app->sel_text[i]);
 		app->sel_text[i] = NULL;
 	}
+	free(TAKE_PTR(app->drop_uris));
 	free(TAKE_PTR(app->incr_buf));
 	if (app->back_surf)
 		cairo_surface_destroy(app->back_surf);
@@ -464,7 +465,21 @@ app_selection_request(struct ab_app *app, XSelectionRequestEvent *r)
 	            : r->selection == app->a_clipboard ? AB_SEL_CLIPBOARD
 	                                               : -1;
 	Atom prop = r->property != None ? r->property : r->target; /* obsolete clients */
-	if (which >= 0 && app->sel_text[which]) {
+	Atom xdnd = XInternAtom(app->dpy, "XdndSelection", False);
+	Atom uri_list = XInternAtom(app->dpy, "text/uri-list", False);
+	if (r->selection == xdnd && app->drop_uris) {
+		if (r->target == app->a_targets) {
+			Atom t[] = {app->a_targets, uri_list};
+			XChangeProperty(app->dpy, r->requestor, prop, XA_ATOM, 32, PropModeReplace,
+			                (unsigned char *)t, (int)AB_ARRAY_SIZE(t));
+			ev.property = prop;
+		} else if (r->target == uri_list) {
+			XChangeProperty(app->dpy, r->requestor, prop, uri_list, 8, PropModeReplace,
+			                (unsigned char *)app->drop_uris,
+			                (int)strlen(app->drop_uris));
+			ev.property = prop;
+		}
+	} else if (which >= 0 && app->sel_text[which]) {
 		if (r->target == app->a_targets) {
 			Atom t[] = {app->a_targets, app->a_utf8, XA_STRING, app->a_text};
 			XChangeProperty(app->dpy, r->requestor, prop, XA_ATOM, 32, PropModeReplace,
@@ -480,6 +495,48 @@ app_selection_request(struct ab_app *app, XSelectionRequestEvent *r)
 		}
 	}
 	XSendEvent(app->dpy, r->requestor, False, 0, (XEvent *)&ev);
+}
+
+/* An XDND message from the app's window to the root (argobox-wm selects its redirect mask). */
+static void
+app_xdnd_send(struct ab_app *app, const char *type, long l1, long l2, long l3, long l4)
+{
+	XEvent ev = {.xclient = {.type = ClientMessage,
+	                         .window = app->root,
+	                         .message_type = XInternAtom(app->dpy, type, False),
+	                         .format = 32,
+	                         .data.l = {(long)app->win, l1, l2, l3, l4}}};
+	XSendEvent(app->dpy, app->root, False, SubstructureRedirectMask | SubstructureNotifyMask,
+	           &ev);
+}
+
+int
+ab_app_drop_on_desktop(struct ab_app *app, const char *uris, int x_root, int y_root)
+{
+	Atom aware = XInternAtom(app->dpy, "XdndAware", False), type;
+	int fmt;
+	unsigned long n = 0, after;
+	unsigned char *v = NULL;
+	if (XGetWindowProperty(app->dpy, app->root, aware, 0, 1, False, XA_ATOM, &type, &fmt, &n,
+	                       &after, &v) != Success ||
+	    n != 1) {
+		if (v)
+			XFree(v);
+		return -ENOENT;
+	}
+	XFree(v);
+	free(app->drop_uris);
+	app->drop_uris = ab_xstrdup(uris);
+	Atom xdnd = XInternAtom(app->dpy, "XdndSelection", False);
+	XSetSelectionOwner(app->dpy, xdnd, app->win, app->last_time);
+	/* version 5 in the top byte; a single type, given in l[2] */
+	app_xdnd_send(app, "XdndEnter", 5L << 24,
+	              (long)XInternAtom(app->dpy, "text/uri-list", False), 0, 0);
+	app_xdnd_send(app, "XdndPosition", 0, ((long)x_root << 16) | (y_root & 0xffff),
+	              (long)app->last_time, (long)XInternAtom(app->dpy, "XdndActionCopy", False));
+	app_xdnd_send(app, "XdndDrop", 0, (long)app->last_time, 0, 0);
+	XFlush(app->dpy);
+	return 0;
 }
 
 static void

@@ -120,7 +120,16 @@ struct ab_app {
 	Atom a_protocols, a_delete, a_net_wm_name, a_net_wm_icon, a_net_wm_pid, a_utf8, a_targets,
 	    a_clipboard, a_theme, a_paste_prop, a_incr, a_text, a_sel_atoms[AB_SEL_MAX], a_ctl_req,
 	    a_ctl_answer;
+	char *drop_uris; /* what a drag out of the window carries (text/uri-list), owned */
 };
+
+/*
+ * Drops `uris` (text/uri-list: "file:///a%20b\r\n"...) on the desktop by XDND (version 5):
+ * when the root window is XdndAware (argobox-wm sets it), the app owns XdndSelection with the
+ * list and sends XdndEnter, XdndPosition and XdndDrop to the root at (x_root, y_root); the wm
+ * asks for the list and copies the files. -ENOENT when the desktop takes no drops.
+ */
+int ab_app_drop_on_desktop(struct ab_app *app, const char *uris, int x_root, int y_root);
 
 /*
  * An app's main(): checks the command line (no options, at most cfg->max_operands operands;
