@@ -829,6 +829,15 @@ runtime_start(struct runtime *rt, const struct runtime_spec *spec_in, const stru
 		          NULL, d);
 		return ab_err_wrap(err, "starting '%s'", spec.user);
 	}
+	if (shim > 0) {
+		/* for the clean-up pass of the next broker, should this one die before the
+		 * runtime attaches the container to its shim (sweep_stale_bundles) */
+		_cleanup_free_ char *pf = ab_xasprintf("%s/shim.pid", bundle);
+		_cleanup_free_ char *txt = ab_xasprintf("%d\n", (int)shim);
+		struct ab_err perr = {0};
+		if (ab_write_file_atomic(pf, txt, strlen(txt), 0600, &perr) < 0)
+			ab_warn("runtime: %s", perr.msg);
+	}
 	audit_privileges(rt, &spec);
 
 	struct rt_container *c = ab_xcalloc(1, sizeof(*c));
@@ -1086,6 +1095,31 @@ list_finish(struct runtime *rt, int status)
  * by this broker, outside any container's reach), else from the user's current policy. The
  * container's seccomp shim, if it was started, exits by itself (--attach-timeout-ms).
  */
+/* The seccomp shim a dead broker started for a container that never ran (its pid in the
+ * bundle's shim.pid, checked to be that program still): SIGTERM. */
+static bool
+stop_stale_shim(struct runtime *rt, const char *bundle)
+{
+	_cleanup_free_ char *pf = ab_xasprintf("%s/shim.pid", bundle);
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (!rt->cfg.seccomp_shim[0] || ab_read_file(pf, 32, &text, &len, NULL) < 0)
+		return false;
+	long pid = strtol(text, NULL, 10);
+	if (pid <= 1)
+		return false;
+	_cleanup_free_ char *exe = ab_xasprintf("/proc/%ld/exe", pid);
+	char target[PATH_MAX];
+	ssize_t n = readlink(exe, target, sizeof(target) - 1);
+	_cleanup_free_ char *want = realpath(rt->cfg.seccomp_shim, NULL);
+	if (n <= 0 || !want)
+		return false;
+	target[n] = '\0';
+	if (strcmp(target, want) != 0)
+		return false;
+	return kill((pid_t)pid, SIGTERM) == 0;
+}
+
 static void
 sweep_stale_bundles(struct runtime *rt)
 {
@@ -1109,6 +1143,7 @@ sweep_stale_bundles(struct runtime *rt)
 		bool have_index = idx || pol;
 		unsigned index = idx ? (unsigned)strtoul(idx, NULL, 10) : pol ? pol->index : 0;
 		json_decref(cfg);
+		bool shim = stop_stale_shim(rt, bundle);
 		struct ab_err err = {0};
 		bool net = false;
 		if (rt->np && have_index) {
@@ -1124,11 +1159,11 @@ sweep_stale_bundles(struct runtime *rt)
 		        "%s%s",
 		        user, removed ? "the bundle" : "nothing of the bundle",
 		        net ? ", its network namespace, veth and rules" : "");
-		audit_log("container.cleanup", removed ? AUDIT_INFO : AUDIT_FAILURE, user, NULL,
-		          NULL,
-		          json_pack("{sssbsb}", "reason",
-		                    "bundle without a container (a start cut short)",
-		                    "bundle_removed", removed, "network_removed", net));
+		audit_log(
+		    "container.cleanup", removed ? AUDIT_INFO : AUDIT_FAILURE, user, NULL, NULL,
+		    json_pack("{sssbsbsb}", "reason",
+		              "bundle without a container (a start cut short)", "bundle_removed",
+		              removed, "network_removed", net, "shim_stopped", shim));
 	}
 	closedir(dir);
 }
