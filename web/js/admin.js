@@ -11,6 +11,8 @@
 //   GET  /api/admin/audit[?...], /api/admin/audit/tail, /api/admin/audit/report
 //   GET  /api/services, POST /api/services/<name>/restart, POST /api/admin/services/reload
 
+// bench/admin_bench.mjs reads these marks: the critical path of a load, step by step
+performance.mark('admin:script');
 const $ = (id) => document.getElementById(id);
 let csrf = null;
 
@@ -102,55 +104,61 @@ export function rowView(d, now = Date.now()) {
 }
 
 // ---- desktops dashboard ----
+// Cost (bench/admin_bench.sh): the first snapshot is drawn as soon as it arrives, rows cloned
+// from one template; afterwards a snapshot only marks the table dirty and the next animation
+// frame draws it (none while the tab is hidden), writing just the cells whose text changed.
+// Each row is a layout and paint boundary (admin.css), so a changed cell costs its row only,
+// and rows off screen cost nothing. No timer runs while nothing on screen can change.
 
 const COLS = ['profile', 'state', 'uptime', 'cpu', 'memory', 'pids', 'clients', 'input', 'network'];
 const desk = {
 	list: [],
-	rows: new Map(), // user -> {tr, cells, check, view}
+	rows: new Map(), // user -> {tr, cells, check, thumb, view}
 	selected: new Set(),
 	sortKey: 'user',
 	sortDir: 1,
 	source: null,
 	names: '',
 	updates: 0,
+	frame: 0, // a requestAnimationFrame pending
+	clock: 0, // the timer that redraws uptimes and last inputs
 };
 window.abAdminDesk = desk;
 
+const rowTemplate = document.createElement('template');
+rowTemplate.innerHTML = `<tr role="row"><td role="cell"><input type="checkbox"></td><td role="cell" class="user"></td><td role="cell" class="col-thumb"><img class="thumb" alt="" width="96" height="60"></td>${
+	COLS.map((c) => `<td role="cell" class="col-${c}"></td>`).join('')
+}<td role="cell"><a class="button small" target="_blank" rel="noopener">Watch</a></td></tr>`;
+
 function deskRow(user) {
-	const check = el('input', { type: 'checkbox', 'aria-label': `Select ${user}` });
-	check.addEventListener('change', () => {
-		if (check.checked) desk.selected.add(user);
-		else desk.selected.delete(user);
-		deskButtons();
-	});
+	const tr = rowTemplate.content.firstElementChild.cloneNode(true);
+	tr.dataset.user = user;
+	const [checkTd, userTd, thumbTd, ...rest] = tr.children;
+	const check = checkTd.firstElementChild;
+	check.setAttribute('aria-label', `Select ${user}`);
+	userTd.textContent = user;
+	const thumb = thumbTd.firstElementChild;
+	thumb.title = `${user}'s screen`;
 	const cells = {};
-	const tr = el('tr', { 'data-user': user });
-	const thumb = el('img', { class: 'thumb', alt: '', width: 96, height: 60, title: `${user}'s screen` });
-	thumb.addEventListener('load', () => thumbDone(thumb, true));
-	thumb.addEventListener('error', () => thumbDone(thumb, false));
-	tr.append(el('td', {}, check), el('td', { class: 'user', text: user }), el('td', { class: 'col-thumb' }, thumb));
-	thumbs.seen.observe(tr);
-	for (const c of COLS) {
-		cells[c] = el('td', { class: `col-${c}` });
-		tr.append(cells[c]);
-	}
-	const watch = el('a', {
-		class: 'button small', href: `/desktop.html?watch=${encodeURIComponent(user)}`,
-		target: '_blank', rel: 'noopener', text: 'Watch', title: `Open ${user}'s desktop read-only`,
-	});
-	tr.append(el('td', {}, watch));
+	COLS.forEach((c, i) => (cells[c] = rest[i]));
+	const watch = rest[COLS.length].firstElementChild;
+	watch.href = `/desktop.html?watch=${encodeURIComponent(user)}`;
+	watch.title = `Open ${user}'s desktop read-only`;
+	if (thumbs.on) thumbs.seen.observe(tr);
 	return { tr, cells, check, thumb, view: {} };
 }
 
 // ---- thumbnails: GET /api/admin/desktops/<user>/thumbnail (a few KB of JPEG from the
 // session's framebuffer), every 3 s, only for rows on screen while the page is visible and the
 // box is ticked; at most 2 requests at a time so that they never hold up the console's own.
+// No timer and no observer while the box is not ticked.
 const thumbs = {
 	on: true,
 	visible: new Set(),
 	queue: [],
 	inflight: 0,
 	n: 0,
+	timer: 0,
 	seen: new IntersectionObserver((entries) => {
 		for (const e of entries) {
 			if (e.isIntersecting) thumbs.visible.add(e.target.dataset.user);
@@ -185,6 +193,19 @@ function thumbTick() {
 	thumbNext();
 }
 
+function thumbsSet(on) {
+	thumbs.on = on;
+	$('desk-table').classList.toggle('thumbs-on', on);
+	clearInterval(thumbs.timer);
+	thumbs.timer = 0;
+	thumbs.seen.disconnect();
+	thumbs.visible.clear();
+	if (!on) return;
+	for (const r of desk.rows.values()) thumbs.seen.observe(r.tr);
+	thumbs.timer = setInterval(thumbTick, 3000);
+	setTimeout(thumbTick, 300);
+}
+
 function deskMatches(d) {
 	const q = $('desk-search').value.trim().toLowerCase();
 	const p = $('desk-profile').value, s = $('desk-state').value;
@@ -197,12 +218,48 @@ function fillSelect(id, values) {
 	for (const v of values) if (v && !have.has(v)) sel.append(el('option', { value: v, text: v }));
 }
 
+// How long until a duration shown by fmtDuration() changes its text.
+function fmtDurationNext(ms) {
+	const unit = ms < 60000 ? 1000 : ms < 86400000 ? 60000 : 3600000;
+	return unit - (ms % unit);
+}
+
+// The next redraw of the times a row shows (uptime, last input): when the soonest of them on
+// screen changes its text, at most every 10 s; none when no row is shown or the tab is hidden
+// (visibilitychange draws again).
+function deskClock(shown, now) {
+	clearTimeout(desk.clock);
+	desk.clock = 0;
+	if (!shown.length || document.hidden) return;
+	let next = Infinity;
+	for (const d of shown) {
+		next = Math.min(next, fmtDurationNext(now - d.started * 1000));
+		if (d.last_input != null) next = Math.min(next, fmtDurationNext(now - d.last_input * 1000));
+	}
+	desk.clock = setTimeout(deskRender, Math.max(next, 10000));
+}
+
+// Draws desk.list at the next animation frame (once however many snapshots came before it).
+function deskSchedule() {
+	if (!desk.frame) {
+		desk.frame = requestAnimationFrame(() => {
+			desk.frame = 0;
+			deskRender();
+		});
+	}
+}
+
 // Renders desk.list: rows are kept by user and only changed cells are written.
 function deskRender() {
+	if (desk.frame) {
+		cancelAnimationFrame(desk.frame);
+		desk.frame = 0;
+	}
 	const now = Date.now();
 	const views = desk.list.map((d) => rowView(d, now));
 	fillSelect('desk-profile', [...new Set(views.map((v) => v.sort.profile))].sort());
 	fillSelect('desk-state', [...new Set(views.map((v) => v.state))].sort());
+	const shownList = desk.list.filter(deskMatches);
 	const shown = views.filter((v, i) => deskMatches(desk.list[i]));
 	shown.sort((a, b) => {
 		const x = a.sort[desk.sortKey], y = b.sort[desk.sortKey];
@@ -212,6 +269,7 @@ function deskRender() {
 	for (const [user, r] of desk.rows) {
 		if (!live.has(user)) {
 			r.tr.remove();
+			if (thumbs.on) thumbs.seen.unobserve(r.tr);
 			desk.rows.delete(user);
 			desk.selected.delete(user);
 		}
@@ -234,7 +292,10 @@ function deskRender() {
 			r.tr.classList.toggle('warn', v.warn);
 			r.view.warn = v.warn;
 		}
-		if (r.tr.dataset.state !== v.state) r.tr.dataset.state = v.state;
+		if (r.view.state !== v.state) {
+			r.tr.dataset.state = v.state;
+			r.view.state = v.state;
+		}
 		const sel = desk.selected.has(v.user);
 		if (r.check.checked !== sel) r.check.checked = sel;
 		// keep the order without moving rows that are already in place
@@ -243,7 +304,7 @@ function deskRender() {
 		prev = r.tr;
 	}
 	const shownSet = new Set(shown.map((v) => v.user));
-	for (const [user, r] of desk.rows) if (!shownSet.has(user)) r.tr.remove();
+	for (const [user, r] of desk.rows) if (!shownSet.has(user) && r.tr.isConnected) r.tr.remove();
 	if ($('desk-empty').hidden !== shown.length > 0) $('desk-empty').hidden = shown.length > 0;
 	const count = `${shown.length} of ${views.length} desktops`;
 	if ($('desk-count').textContent !== count) $('desk-count').textContent = count;
@@ -254,6 +315,7 @@ function deskRender() {
 		$('state-users').replaceChildren(...views.map((v) => el('option', { value: v.user })));
 	}
 	deskButtons();
+	deskClock(shownList, now);
 }
 
 function deskSelectedShown() {
@@ -263,8 +325,9 @@ function deskSelectedShown() {
 function deskButtons() {
 	const n = deskSelectedShown().length;
 	for (const id of ['bulk-stop', 'bulk-restart', 'bulk-destroy']) if ($(id).disabled !== (n === 0)) $(id).disabled = n === 0;
-	const shown = [...desk.rows.values()].filter((r) => r.tr.isConnected);
-	const all = shown.length > 0 && n === shown.length;
+	let shown = 0;
+	for (const r of desk.rows.values()) if (r.tr.isConnected) shown++;
+	const all = shown > 0 && n === shown;
 	if ($('desk-all').checked !== all) $('desk-all').checked = all;
 }
 
@@ -289,36 +352,47 @@ async function deskBulk(action) {
 	deskRender();
 }
 
-// Uptime and last input are drawn from epoch seconds: redrawn every 10 s (only the cells whose
-// text changed are written), the live channel sends only what changed.
-setInterval(() => {
-	if (desk.list.length && !document.hidden) deskRender();
-}, 10000);
-
+// The live channel: a snapshot of every desktop when one changed (docs/admin.md). The first one
+// is drawn at once (the page's first full table), the later ones at the next frame.
 function deskLive() {
 	const es = new EventSource('/api/admin/events');
 	desk.source = es;
+	es.addEventListener('open', () => {
+		if (!performance.getEntriesByName('admin:live').length) performance.mark('admin:live');
+		$('desk-live').classList.add('on');
+	});
 	es.addEventListener('desktops', (e) => {
+		const first = desk.updates === 0;
+		if (first) performance.mark('admin:snapshot');
 		desk.list = JSON.parse(e.data);
 		desk.updates++; // bench/admin_bench.mjs counts the snapshots an idle console gets
-		if (!$('desk-live').classList.contains('on')) $('desk-live').classList.add('on');
-		deskRender();
+		if (first) deskRender();
+		else deskSchedule();
 	});
 	es.addEventListener('error', () => $('desk-live').classList.remove('on'));
 }
 
 function deskInit() {
-	// ?thumbs=0 starts without thumbnails (bench/admin_bench.mjs)
-	thumbs.on = new URLSearchParams(location.search).get('thumbs') !== '0';
-	$('desk-thumbs').checked = thumbs.on;
-	$('desk-thumbs').addEventListener('change', () => {
-		thumbs.on = $('desk-thumbs').checked;
-		$('desk-table').classList.toggle('no-thumbs', !thumbs.on);
-		thumbTick();
+	const body = $('desk-rows');
+	// one listener each for every row's checkbox and thumbnail (load and error do not bubble:
+	// caught on the way down)
+	body.addEventListener('change', (e) => {
+		const tr = e.target.closest('tr[data-user]');
+		if (!tr || e.target.type !== 'checkbox') return;
+		if (e.target.checked) desk.selected.add(tr.dataset.user);
+		else desk.selected.delete(tr.dataset.user);
+		deskButtons();
 	});
-	$('desk-table').classList.toggle('no-thumbs', !thumbs.on);
-	setInterval(thumbTick, 3000);
-	setTimeout(thumbTick, 300);
+	body.addEventListener('load', (e) => e.target.matches?.('img.thumb') && thumbDone(e.target, true), true);
+	body.addEventListener('error', (e) => e.target.matches?.('img.thumb') && thumbDone(e.target, false), true);
+	// ?thumbs=0 starts without thumbnails (bench/admin_bench.mjs)
+	const on = new URLSearchParams(location.search).get('thumbs') !== '0';
+	$('desk-thumbs').checked = on;
+	$('desk-thumbs').addEventListener('change', () => thumbsSet($('desk-thumbs').checked));
+	thumbsSet(on);
+	document.addEventListener('visibilitychange', () => {
+		if (!document.hidden && desk.list.length) deskSchedule();
+	});
 	for (const id of ['desk-search', 'desk-profile', 'desk-state']) $(id).addEventListener('input', deskRender);
 	$('desk-all').addEventListener('change', () => {
 		for (const [user, r] of desk.rows) {
@@ -339,7 +413,6 @@ function deskInit() {
 		});
 	}
 	for (const a of ['stop', 'restart', 'destroy']) $(`bulk-${a}`).addEventListener('click', () => deskBulk(a));
-	deskLive();
 }
 
 // ---- users ----
@@ -657,8 +730,16 @@ function tabsInit() {
 	}
 }
 
+// Asked for at once, while the page is still being parsed (admin.html loads this module async).
+const meAsked = api('GET', '/api/me');
+const domReady = document.readyState === 'loading'
+	? new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }))
+	: Promise.resolve();
+
 async function main() {
-	const me = await api('GET', '/api/me');
+	const me = await meAsked;
+	performance.mark('admin:me');
+	await domReady;
 	if (me.status === 401) {
 		document.body.dataset.state = 'signed-out';
 		say('admin-status', 'Sign in first.');
@@ -677,8 +758,9 @@ async function main() {
 	document.body.dataset.state = 'ready';
 	$('admin-status').hidden = true;
 	$('admin-ui').hidden = false;
-	tabsInit();
 	deskInit();
+	deskLive(); // the first snapshot is the table: asked before the other panes are set up
+	tabsInit();
 	usersInit();
 	stateInit();
 	broadcastInit();
