@@ -186,17 +186,17 @@ usage_process(pid_t pid, struct usage *u)
 	return 0;
 }
 
+/* `mine`: the broker's own /proc/self/cgroup (read once per list), or NULL. */
 static void
-usage_read(pid_t pid, struct usage *u)
+usage_read(pid_t pid, const char *mine, struct usage *u)
 {
 	*u = (struct usage){.memory_bytes = -1, .pids = -1};
 	if (pid <= 0)
 		return;
-	_cleanup_free_ char *theirs = NULL, *mine = NULL;
+	_cleanup_free_ char *theirs = NULL;
 	size_t n = 0;
 	struct ab_err err = {0};
-	if (ab_read_proc(pid, "cgroup", 65536, &theirs, &n, &err) == 0 &&
-	    ab_read_file("/proc/self/cgroup", 65536, &mine, &n, &err) == 0 &&
+	if (mine && ab_read_proc(pid, "cgroup", 65536, &theirs, &n, &err) == 0 &&
 	    usage_cgroup(mine, theirs, u) == 0)
 		return;
 	*u = (struct usage){.memory_bytes = -1, .pids = -1};
@@ -248,7 +248,7 @@ cpu_prune(struct admin_api *a)
 /* ---- the list ---- */
 
 static json_t *
-desktop_row(struct admin_api *a, json_t *d)
+desktop_row(struct admin_api *a, json_t *d, const char *mine)
 {
 	const char *user = json_string_value(json_object_get(d, "user"));
 	const struct users_profile *p =
@@ -257,7 +257,7 @@ desktop_row(struct admin_api *a, json_t *d)
 	json_int_t vnc = json_integer_value(json_object_get(d, "vnc_clients"));
 	pid_t pid = (pid_t)json_integer_value(json_object_get(d, "pid"));
 	struct usage u;
-	usage_read(pid, &u);
+	usage_read(pid, mine, &u);
 	/*
 	 * Times as epoch seconds and figures at display precision: a snapshot changes only when
 	 * something an admin would see changed, so an idle console gets (and draws) nothing.
@@ -300,11 +300,17 @@ desktops_admin_list(struct admin_api *a)
 {
 	_cleanup_(json_decrefp) json_t *all = desktop_manager_list(a->p.desktops);
 	json_t *out = json_array();
+	/* the broker's own cgroup, to tell a desktop with a cgroup of its own: once per list */
+	_cleanup_free_ char *mine = NULL;
+	size_t n = 0;
+	struct ab_err err = {0};
+	if (json_array_size(all) && ab_read_file("/proc/self/cgroup", 65536, &mine, &n, &err) < 0)
+		mine = NULL;
 	size_t i;
 	json_t *d;
 	json_array_foreach(all, i, d)
 	{
-		json_array_append_new(out, desktop_row(a, d));
+		json_array_append_new(out, desktop_row(a, d, mine));
 	}
 	cpu_prune(a);
 	return out;

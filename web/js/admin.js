@@ -730,8 +730,19 @@ function tabsInit() {
 	}
 }
 
-// Asked for at once, while the page is still being parsed (admin.html loads this module async).
-const meAsked = api('GET', '/api/me');
+// GET /api/me as admin.html's <link rel="preload"> asked for it while the page was parsed: the
+// same URL, mode and credentials, so that this takes the preloaded answer (no second request).
+async function meFetch() {
+	const res = await fetch('/api/me', { credentials: 'same-origin' });
+	let data = null;
+	try {
+		data = await res.json();
+	} catch {
+		// no JSON body
+	}
+	return { status: res.status, data };
+}
+const meAsked = meFetch();
 const domReady = document.readyState === 'loading'
 	? new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }))
 	: Promise.resolve();
