@@ -169,7 +169,7 @@ try {
 	}
 	const f = (x, p = 1) => (x === null || x === undefined ? '—' : x.toFixed(p));
 	console.log(`\nadmin console: dashboard render and idle cost (Chromium ${browser.version()}, ${LOADS} loads, ${IDLE_S} s idle)\n`);
-	console.log('| desktops | render median (ms) | render max (ms) | idle CPU (% of a core) | main thread's CPU time (%) | script (%) | style+layout (%) | live updates | ms per update | layouts per update | render vs 300 ms | idle vs 1 % |');
+	console.log('| desktops | render median (ms) | render max (ms) | idle CPU (% of a core) | main thread CPU time (%) | script (%) | style+layout (%) | live updates | ms per update | layouts per update | render vs 300 ms | idle vs 1 % |');
 	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 	for (const r of rows)
 		console.log(`| ${r.n} | ${f(r.median)} | ${f(r.max)} | ${f(r.cpu, 2)} | ${f(r.thread, 2)} | ${f(r.script, 2)} | ${f(r.layout, 2)} | ${r.updates} in ${IDLE_S} s | ${r.updates ? f((r.cpu * IDLE_S * 10) / r.updates) : '—'} | ${r.updates ? f(r.layouts / r.updates) : `${r.layouts} (none)`} | ${(r.median / 300).toFixed(2)}x | ${(r.cpu / 1).toFixed(2)}x |`);
