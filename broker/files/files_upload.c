@@ -463,30 +463,6 @@ upload_create(struct http_request *req, struct http_response *resp, void *data)
 
 /* ---- the upload's own URL: HEAD, GET, DELETE ---- */
 
-/*
- * The offset is what the temporary file holds when that is less than we counted: bytes the
- * storage accepted but then lost (an SMB home's write-behind that could not be sent before
- * the server went away) must be sent again, not papered over with zeros by a truncate.
- */
-static void
-upload_sync_offset(struct files *f, struct files_upload *u)
-{
-	struct files_home h;
-	const char *why = NULL;
-	_cleanup_close_ int homefd = files_open_home(f, u->user, &h, &why);
-	char tmp[64];
-	tmp_name(u, tmp, sizeof(tmp));
-	_cleanup_close_ int fd =
-	    homefd < 0 ? -1 : ab_open_beneath(homefd, tmp, O_RDONLY | O_NONBLOCK, 0);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= u->offset)
-		return;
-	ab_warn("upload %s: the temporary file holds %lld of %lld bytes: resuming from there",
-	        u->id, (long long)st.st_size, (long long)u->offset);
-	files_usage_add(f, u->user, (int64_t)st.st_size - u->offset);
-	u->offset = st.st_size;
-}
-
 static struct files_upload *
 upload_of(struct files *f, struct http_request *req)
 {
@@ -505,6 +481,128 @@ offset_headers(struct http_response *resp, const struct files_upload *u)
 	http_response_add_header(resp, "Upload-Length", b);
 }
 
+/*
+ * HEAD, GET and DELETE of an upload: its temporary file is reached on the user's worker
+ * (files_worker.c), the answer deferred. The upload is busy meanwhile (a PATCH gets 423).
+ */
+struct uop {
+	struct files_op op; /* first */
+	struct files *f;
+	struct files_upload *u;
+	struct files_home h;
+	bool del, head;
+	int64_t size; /* the temporary file's size, -1 unknown */
+	char user[USERS_NAME_MAX + 1], role[16], peer[64];
+	struct http_deferred *d;
+};
+
+static void
+uop_run(struct files_op *op)
+{
+	struct uop *o = (struct uop *)op;
+	const char *why = NULL;
+	char tmp[64];
+	tmp_name(o->u, tmp, sizeof(tmp));
+	_cleanup_close_ int homefd = files_home_open(o->f, o->u->user, &o->h, &why);
+	if (homefd < 0)
+		return;
+	if (o->del) {
+		_cleanup_close_ int dfd =
+		    ab_open_beneath(homefd, FILES_UPLOAD_DIR, O_PATH | O_DIRECTORY, 0);
+		if (dfd >= 0)
+			unlinkat(dfd, tmp + strlen(FILES_UPLOAD_DIR) + 1, 0);
+		return;
+	}
+	_cleanup_close_ int fd = ab_open_beneath(homefd, tmp, O_RDONLY | O_NONBLOCK, 0);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		o->size = st.st_size;
+}
+
+static void
+uop_req(const struct uop *o, struct http_request *req)
+{
+	*req = (struct http_request){
+	    .peer = o->peer, .method = o->del ? "DELETE" : "HEAD", .path = ""};
+	snprintf(req->user, sizeof(req->user), "%s", o->user);
+	snprintf(req->role, sizeof(req->role), "%s", o->role);
+}
+
+/* On the loop once the call returned (in time or not): its result counts either way. */
+static void
+uop_release(struct files_op *op)
+{
+	struct uop *o = (struct uop *)op;
+	struct files_upload *u = o->u;
+	struct files *f = o->f;
+	struct http_request req;
+	uop_req(o, &req);
+	u->busy = false;
+	if (o->del) {
+		record_remove(f, u->id);
+		u->gone = true;
+		files_usage_add(f, u->user, -u->offset);
+		files_audit("files.upload", AUDIT_INFO, &req,
+		            json_pack("{sssssI}", "id", u->id, "step", "terminate", "offset",
+		                      (json_int_t)u->offset));
+	} else if (o->size >= 0 && o->size < u->offset) {
+		/* bytes the storage accepted but then lost (an SMB home's write-behind that could
+		 * not be sent before the server went away) are sent again, never zero-filled */
+		ab_warn("upload %s: the temporary file holds %lld of %lld bytes: resuming from "
+		        "there",
+		        u->id, (long long)o->size, (long long)u->offset);
+		files_usage_add(f, u->user, o->size - u->offset);
+		u->offset = o->size;
+	}
+	if (o->d) {
+		struct http_response *resp = server_deferred_response(o->d);
+		if (o->del) {
+			http_response_set(resp, 204, "application/json", "", 0);
+		} else {
+			if (o->head)
+				http_response_set(resp, 200, "application/json", "", 0);
+			else
+				http_response_json(resp, 200,
+				                   json_pack("{sssIsIssss}", "id", u->id, "offset",
+				                             (json_int_t)u->offset, "length",
+				                             (json_int_t)u->length, "filename",
+				                             u->filename, "destination", u->dest));
+			offset_headers(resp, u);
+		}
+		tus_headers(resp);
+		server_deferred_done(o->d);
+	}
+	free(o);
+	uploads_reap(f);
+}
+
+static void
+uop_expired(struct files_op *op)
+{
+	struct uop *o = (struct uop *)op;
+	struct http_request req;
+	uop_req(o, &req);
+	char why[160];
+	snprintf(why, sizeof(why),
+	         "the home's storage did not answer within %lld ms: try again later",
+	         (long long)op->timeout_ms);
+	files_audit("files.upload", AUDIT_FAILURE, &req,
+	            json_pack("{sssssssI}", "id", o->u->id, "step", o->del ? "terminate" : "offset",
+	                      "reason", why, "timeout_ms", (json_int_t)op->timeout_ms));
+	if (!o->d)
+		return;
+	struct http_response *resp = server_deferred_response(o->d);
+	tus_error(resp, 504, why);
+	server_deferred_done(o->d);
+	o->d = NULL;
+}
+
+static void
+uop_cancel(void *ctx)
+{
+	((struct uop *)ctx)->d = NULL;
+}
+
 static int
 upload_http(struct http_request *req, struct http_response *resp, void *data)
 {
@@ -518,11 +616,6 @@ upload_http(struct http_request *req, struct http_response *resp, void *data)
 	}
 	if (!get && !tus_version_ok(req, resp))
 		return 0;
-	if (files_worker_wedged(f, req->user)) {
-		files_refuse_busy(req, resp, "files.upload", req->path, -EBUSY);
-		tus_headers(resp);
-		return 0;
-	}
 	struct files_upload *u = upload_of(f, req);
 	if (!u) {
 		/* someone else's upload is not found either */
@@ -533,34 +626,52 @@ upload_http(struct http_request *req, struct http_response *resp, void *data)
 			tus_error(resp, 404, "no such upload");
 		return 0;
 	}
-	if (del) {
-		if (u->busy) {
-			deny("files.upload", req, resp, 423, "the upload is being written",
-			     json_pack("{ss}", "id", u->id));
-			return 0;
-		}
-		upload_drop(f, u);
-		files_usage_add(f, u->user, -u->offset);
-		files_audit("files.upload", AUDIT_INFO, req,
-		            json_pack("{sssssI}", "id", u->id, "step", "terminate", "offset",
-		                      (json_int_t)u->offset));
-		uploads_reap(f);
-		http_response_set(resp, 204, "application/json", "", 0);
+	if (del && u->busy) {
+		deny("files.upload", req, resp, 423, "the upload is being written",
+		     json_pack("{ss}", "id", u->id));
+		return 0;
+	}
+	if (u->busy) { /* a PATCH writes it: its offset is what the broker counted */
+		if (head)
+			http_response_set(resp, 200, "application/json", "", 0);
+		else
+			http_response_json(resp, 200,
+			                   json_pack("{sssIsIssss}", "id", u->id, "offset",
+			                             (json_int_t)u->offset, "length",
+			                             (json_int_t)u->length, "filename", u->filename,
+			                             "destination", u->dest));
+		offset_headers(resp, u);
 		tus_headers(resp);
 		return 0;
 	}
-	if (!u->busy)
-		upload_sync_offset(f, u);
-	if (head) {
-		http_response_set(resp, 200, "application/json", "", 0);
-	} else {
-		http_response_json(resp, 200,
-		                   json_pack("{sssIsIssss}", "id", u->id, "offset",
-		                             (json_int_t)u->offset, "length", (json_int_t)u->length,
-		                             "filename", u->filename, "destination", u->dest));
+	const char *why = NULL;
+	struct files_home h;
+	int r = files_home_of(f, u->user, &h, &why);
+	if (r < 0) {
+		deny("files.upload", req, resp, files_status(r), why,
+		     json_pack("{ss}", "id", u->id));
+		return 0;
 	}
-	offset_headers(resp, u);
-	tus_headers(resp);
+	struct uop *o = ab_xcalloc(1, sizeof(*o));
+	o->f = f;
+	o->u = u;
+	o->h = h;
+	o->del = del;
+	o->head = head;
+	o->size = -1;
+	snprintf(o->user, sizeof(o->user), "%.32s", req->user);
+	snprintf(o->role, sizeof(o->role), "%s", req->role);
+	snprintf(o->peer, sizeof(o->peer), "%s", req->peer ? req->peer : "");
+	o->op = (struct files_op){.run = uop_run, .expired = uop_expired, .release = uop_release};
+	r = files_op_submit(f, u->user, &o->op, files_op_timeout(f, u->user));
+	if (r < 0) {
+		files_refuse_busy(req, resp, "files.upload", u->id, r);
+		tus_headers(resp);
+		free(o);
+		return 0;
+	}
+	u->busy = true;
+	o->d = http_response_defer(resp, uop_cancel, o);
 	return 0;
 }
 

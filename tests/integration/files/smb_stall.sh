@@ -3,11 +3,12 @@
 # A stalled SMB server holds only its own user's requests (docs/files.md, "Off the loop"):
 # the real broker with two SMB homes (bea, cid) on a real smbd of the test's own on loopback.
 # bea's smbd (the process serving her connection, and the listener, so that no reconnect
-# gets around it) is SIGSTOPped during a listing and during a tus upload; meanwhile
-# GET /api/me and cid's own listing answer within a second, bea's stalled request gets
-# 504 within files.op_timeout_ms (audited), her next request a 503 at once (audited); after
+# gets around it) is SIGSTOPped during a listing, during a tus upload and under a tus HEAD;
+# meanwhile GET /api/me, cid's own listing and /healthz answer within a second, bea's stalled
+# request gets 504 within files.op_timeout_ms (audited), her next request a 503 at once (audited); after
 # SIGCONT everything works again, the upload resumes from HEAD's offset and is intact, and
-# nothing was ever visible under its final name. Needs root and /dev/fuse (77 otherwise).
+# nothing was ever visible under its final name; DELETE and a download (with its length and a
+# range) go through the worker too. Needs root and /dev/fuse (77 otherwise).
 . "${AB_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}/tests/lib/sh/lib.sh"
 need_root "mounts a FUSE file system"
 [ -c /dev/fuse ] || skip "no /dev/fuse"
@@ -161,7 +162,30 @@ st=$(tus PATCH "$loc" -H "Upload-Offset: $off" -H 'Content-Type: application/off
 [ "$st" = 204 ] && cmp -s "$T/up.bin" "$H/Uploads/up.bin" &&
 	ok "the upload resumed and is intact on the share" || bad "resume: $st $(cat "$T/resp")"
 
-# 3. a download from the SMB home goes through the worker too: whole, with its length
+# 3. a tus HEAD as the first request into the stall: on the worker too (504), not the loop
+st=$(tus POST /api/uploads -H "Upload-Length: 10" \
+	-H "Upload-Metadata: filename $(printf h.bin | base64),destination $(printf Uploads | base64)")
+loc3=$(grep -i '^location:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+[ "$st" = 201 ] || bad "create 3: $st"
+stall
+timed "$T/h3" -I -b "$T/bea.jar" -H 'Tus-Resumable: 1.0.0' "$URL$loc3" >"$T/h3.st" &
+cpid=$!
+sleep 0.3
+others_fast "HEAD stalled"
+wait "$cpid"
+read -r st w <"$T/h3.st"
+[ "$st" = 504 ] && [ "$w" -lt $((OPT + 1500)) ] && ok "bea's HEAD into the stall: 504 in $w ms" ||
+	bad "HEAD into the stall: $st in $w ms"
+grep '"event":"files.upload"' "$T/audit.log" | grep '"outcome":"failure"' | grep -q '"step":"offset"' &&
+	ok "that 504 is audited (files.upload failure, step offset)" || bad "no audit line for the HEAD's 504"
+unstall
+wait_for 30 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -I -b '$T/bea.jar' -H 'Tus-Resumable: 1.0.0' '$URL$loc3')\" = 200 ]" &&
+	ok "after SIGCONT the HEAD answers 200" || bad "HEAD after SIGCONT"
+st=$(tus DELETE "$loc3")
+[ "$st" = 204 ] && [ ! -e "$H/.argobox-uploads/${loc3##*/}.part" ] && ok "DELETE (terminate) on the worker: 204, the part gone" ||
+	bad "DELETE: $st"
+
+# 4. a download from the SMB home goes through the worker too: whole, with its length
 head -c 3000000 /dev/urandom >"$H/Docs/big.bin" && chown nobody "$H/Docs/big.bin"
 st=$(curl -s -o "$T/dl" -D "$T/dlh" -w '%{http_code}' -b "$T/bea.jar" "$URL/api/files/Docs/big.bin")
 [ "$st" = 200 ] && cmp -s "$T/dl" "$H/Docs/big.bin" && grep -qi '^content-length: 3000000' "$T/dlh" &&
