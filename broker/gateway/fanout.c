@@ -69,8 +69,9 @@ buf_rect(struct fanout_buf *b, int x, int y, int w, int h, int32_t enc)
 
 /*
  * One Tight encoder (lib/tight, the session's own) for every upstream: the loop is one thread
- * and a message is encoded at a time. Its zlib streams are reset at the start of each message,
- * so every message decodes on its own whichever messages a viewer skipped.
+ * and a message is encoded at a time. Every rectangle resets the zlib stream it uses
+ * (tight_enc_reset_each), so every rectangle decodes on its own whichever messages a viewer
+ * skipped, in noVNC too (whose inflater restarts a stream for one rectangle only).
  */
 static struct tight_enc *tenc;
 
@@ -96,8 +97,10 @@ static void
 encode_tight(const struct fanout_fb *fb, int x, int y, int w, int h, bool jpeg,
              struct fanout_buf *out, unsigned *n_rects)
 {
-	if (!tenc)
+	if (!tenc) {
 		tenc = tight_enc_new();
+		tight_enc_reset_each(tenc, true);
+	}
 	size_t len0 = out->len;
 	unsigned n0 = *n_rects;
 	struct emit_ctx c = {out, n_rects};
@@ -114,19 +117,10 @@ encode_tight(const struct fanout_fb *fb, int x, int y, int w, int h, bool jpeg,
 	fanout_encode_raw(fb, x, y, w, h, out, n_rects);
 }
 
-/* A new message starts: the viewer's streams are reset before their first use in it. */
-static void
-encode_begin(void)
-{
-	if (tenc)
-		tight_enc_reset_streams(tenc);
-}
-
 void
 fanout_encode_tight(const struct fanout_fb *fb, int x, int y, int w, int h, struct fanout_buf *out,
                     unsigned *n_rects)
 {
-	encode_begin();
 	encode_tight(fb, x, y, w, h, true, out, n_rects);
 }
 
@@ -405,7 +399,6 @@ encode_msg(const struct fanout_fb *fb, const struct rect *rs, size_t n, int kind
 	struct fanout_buf b = {0};
 	buf_grow(&b, LWS_PRE + 4);
 	unsigned count = 0;
-	encode_begin();
 	for (size_t i = 0; i < n; i++) {
 		if (kind == KIND_RAW)
 			fanout_encode_raw(fb, rs[i].x, rs[i].y, rs[i].w, rs[i].h, &b, &count);

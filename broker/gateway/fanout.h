@@ -10,7 +10,7 @@
  * copy of the framebuffer. Each framebuffer update that arrives is encoded
  * once, whatever the number of viewers, into self-contained RFB messages
  * (fanout_encode_tight(): the session's Tight encoder, lib/tight, with its zlib
- * streams reset at the start of every message; Raw for clients without Tight) kept in a ring of the
+ * stream reset for every rectangle; Raw for clients without Tight) kept in a ring of the
  * last FANOUT_RING updates. Every viewer is an RFB server connection of the
  * broker's own (handshake, None security, ServerInit of the desktop's size)
  * that is sent, as it asks for updates, the ring's messages it has not had, or
@@ -84,8 +84,8 @@ void fanout_buf_free(struct fanout_buf *b);
 /*
  * Appends the rectangles that encode fb's (x, y, w, h) as Tight (to a client that asked for
  * Tight and JPEG quality) to *out and adds their number to *n_rects: lib/tight's fills,
- * palettes, zlib and JPEG (photographs) at FANOUT_QUALITY, with the zlib streams reset first,
- * so what one call appends decodes on its own. The rectangle must lie within fb.
+ * palettes, zlib and JPEG (photographs) at FANOUT_QUALITY, every rectangle resetting its zlib
+ * stream first, so what one call appends decodes on its own. The rectangle must lie within fb.
  */
 void fanout_encode_tight(const struct fanout_fb *fb, int x, int y, int w, int h,
                          struct fanout_buf *out, unsigned *n_rects);

@@ -42,6 +42,7 @@ struct tight_enc {
 	z_stream zs[STREAM_MAX];
 	bool zs_on[STREAM_MAX];
 	bool zs_reset[STREAM_MAX]; /* reset (and tell the client) before the next use */
+	bool reset_each;           /* reset before every use: each rectangle decodes alone */
 	bool broken;
 	struct jpeg_compress_struct jc;
 	struct jerr jerr;
@@ -125,6 +126,12 @@ tight_enc_dup(const struct tight_enc *e)
 }
 
 void
+tight_enc_reset_each(struct tight_enc *e, bool on)
+{
+	e->reset_each = on;
+}
+
+void
 tight_enc_reset_streams(struct tight_enc *e)
 {
 	for (int i = 0; i < STREAM_MAX; i++)
@@ -205,7 +212,7 @@ out_zlib(struct tight_enc *e, int s, int level, size_t len)
 		return 0;
 	}
 	z_stream *zs = &e->zs[s];
-	if (e->zs_reset[s]) {
+	if (e->zs_reset[s] || e->reset_each) {
 		if (e->zs_on[s] && deflateReset(zs) != Z_OK) {
 			e->broken = true;
 			return -EIO;

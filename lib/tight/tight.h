@@ -4,8 +4,9 @@
  * choice). Two users: the session, instead of libvncserver's for clients
  * that prefer Tight in a 24-bit colour format and take LastRect (session/vnc.c
  * interposes it), and the broker's preview fan-out (broker/gateway/fanout.c),
- * which encodes each update once for every viewer with its streams reset
- * first (tight_enc_reset_streams), so that every update decodes on its own.
+ * which encodes each update once for every viewer with every rectangle's
+ * stream reset first (tight_enc_reset_each), so that any rectangle decodes
+ * on its own.
  *
  * Why our own: libvncserver's Tight searches every rectangle for large solid
  * areas and tests each part for smoothness before it picks JPEG, which made a
@@ -103,6 +104,16 @@ struct tight_enc *tight_enc_dup(const struct tight_enc *e);
  * clients that may be noVNC, reset only streams they have not used.
  */
 void tight_enc_reset_streams(struct tight_enc *e);
+
+/*
+ * With on, every rectangle that uses a zlib stream resets it first (and
+ * says so in its compression control): each rectangle decodes on its own,
+ * after any other, in any client, noVNC's too (its inflater restarts a
+ * stream for one use: a second rectangle on a stream reset in the same
+ * update fails). Costs the history between rectangles. The preview fan-out
+ * sends the same bytes to viewers that skipped different updates.
+ */
+void tight_enc_reset_each(struct tight_enc *e, bool on);
 
 /* Rectangles of each kind made so far. */
 void tight_enc_counts(const struct tight_enc *e, uint64_t ret_counts[TIGHT_KIND_MAX]);

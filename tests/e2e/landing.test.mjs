@@ -27,6 +27,8 @@ xsetroot -solid '${hex}'
 cd '${dir}'
 export SHELL=/bin/sh PS1='$ ' ENV=
 xterm -geometry 40x4+40+200 -fn fixed -bg white -fg black +sb -e /bin/sh -c 'while :; do date +%T.%N; sleep 0.3; done' &
+# a screenful of text redrawn every 0.3 s: updates of many rectangles on the same zlib streams
+xterm -geometry 90x30+420+40 -fn fixed -bg white -fg black +sb -e /bin/sh -c 'while :; do clear; date +%N; ls -l /usr/bin | head -n 27; sleep 0.3; done' &
 exec xterm -geometry 60x8+40+40 -fn fixed -bg white -fg black +sb -e /bin/sh
 `, { mode: 0o755 });
 	return script;
@@ -109,6 +111,15 @@ await e2eTest('landing', async (t) => {
 	await waitFor('the showcase root colour in the preview', async () => near(await previewPixel(page, 2, 2), ROOT_RGB));
 	const h1 = await canvasHash(page);
 	await waitFor('the preview to move', async () => (await canvasHash(page)) !== h1, { timeout: 10000 });
+	// it keeps moving on the same connection: every update decodes in noVNC (a zlib stream
+	// noVNC cannot decode closes the connection: data-state leaves "live")
+	const seen = new Set();
+	for (let i = 0; i < 12; i++) {
+		await new Promise((r) => setTimeout(r, 250));
+		assert.equal(await page.getAttribute('#preview', 'data-state'), 'live', 'the preview stays connected');
+		seen.add(await canvasHash(page));
+	}
+	assert.ok(seen.size >= 3, `the preview kept moving (${seen.size} pictures in 3 s)`);
 	const fit = await page.evaluate(() => {
 		const box = document.querySelector('#preview-screen').getBoundingClientRect();
 		const c = document.querySelector('#preview-screen canvas');

@@ -313,6 +313,45 @@ test_streams_and_reset(void **state)
 	free(img);
 }
 
+/* emit() into a decoder whose streams are all new for each rectangle */
+static bool
+emit_fresh(void *data, int x, int y, int w, int h, enum tight_kind kind, const uint8_t *bytes,
+           size_t len)
+{
+	struct dec *d = data;
+	for (int s = 0; s < 4; s++)
+		if (d->on[s]) {
+			inflateEnd(&d->zs[s]);
+			d->on[s] = false;
+		}
+	return emit(data, x, y, w, h, kind, bytes, len);
+}
+
+/*
+ * tight_enc_reset_each (the preview fan-out): every rectangle decodes in new streams, after a
+ * first encoding that left history in them, with and without JPEG
+ */
+static void
+test_reset_each(void **state)
+{
+	uint32_t *img = picture();
+	for (int q = -1; q <= 6; q += 7) {
+		struct dec *d = dec_new();
+		struct tight_enc *e = tight_enc_new();
+		assert_true(
+		    tight_encode(e, (const uint8_t *)img, W * 4, 0, 0, W, H, q, 6, emit, d) > 0);
+		dec_free(d);
+		tight_enc_reset_each(e, true);
+		d = dec_new();
+		assert_true(tight_encode(e, (const uint8_t *)img, W * 4, 0, 0, W, H, q, 6,
+		                         emit_fresh, d) > 1);
+		check_decoded(d, img, q < 0);
+		tight_enc_free(e);
+		dec_free(d);
+	}
+	free(img);
+}
+
 /* a 1-row and a 1-column rectangle of noise (lossless: copy filter, short data raw) */
 static void
 test_odd_shapes(void **state)
@@ -366,5 +405,5 @@ test_dup_continues_streams(void **state)
 	free(img);
 }
 
-AB_TEST_MAIN(NULL, NULL, test_lossless, test_jpeg, test_streams_and_reset, test_odd_shapes,
-             test_dup_continues_streams);
+AB_TEST_MAIN(NULL, NULL, test_lossless, test_jpeg, test_streams_and_reset, test_reset_each,
+             test_odd_shapes, test_dup_continues_streams);
