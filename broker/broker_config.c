@@ -188,8 +188,8 @@ const struct ab_cfg_field broker_config_fields[] = {
     AB_CFG_JSON("files", C, files, JSON_OBJECT, "{}",
                 "home storage: backend (local or smb), smb (server, share, path, credentials), "
                 "local_quota (none or image), "
-                "quota_bytes, profiles/users quotas, upload_max_bytes, usage_refresh_s "
-                "(docs/files.md)"),
+                "quota_bytes, profiles/users quotas, upload_max_bytes, usage_refresh_s, "
+                "op_timeout_ms (the 504 of a request whose storage stalls) (docs/files.md)"),
     AB_CFG_JSON("messages", C, messages, JSON_OBJECT, "{}",
                 "messages between users: max_chars, rate_burst, rate_per_minute, inbox_max, "
                 "inbox_max_bytes, demo (docs/messages.md)"),
