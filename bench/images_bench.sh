@@ -49,7 +49,8 @@ rows=()
 for p in $profiles; do
 	[ "${IB_REBUILD:-0}" = 1 ] && rm -f "$images/$p/current"
 	t0=$(date +%s)
-	if ! "$builder" "$p" "$images" >"$tmp/build-$p.out" 2>&1; then
+	# (REBUILD: an image of the same hash is not put back in service, it is built again)
+	if ! REBUILD=${IB_REBUILD:-0} "$builder" "$p" "$images" >"$tmp/build-$p.out" 2>&1; then
 		rows+=("| $p | **failed**: $(grep -m1 'failed' "$tmp/build-$p.out") | | | | |")
 		continue
 	fi

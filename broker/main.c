@@ -256,6 +256,21 @@ image_for(void *data, const char *user, const struct users_profile *prof, const 
 {
 	return images_for(data, user, prof, ret_root, err);
 }
+
+/* the desktop manager's hold: a desktop whose image is being built waits for it (images.c) */
+static int
+image_hold(void *data, const char *user, desktop_hold_done_fn done, void *token)
+{
+	const struct image_route *r = data;
+	return images_hold(r->images, user, profile_of(r->apps, user), done, token);
+}
+
+static void
+image_hold_cancel(void *data, void *token)
+{
+	const struct image_route *r = data;
+	images_hold_cancel(r->images, token);
+}
 #endif
 
 /* Native VNC clients: registered admins and members (no users table: "local"). */
@@ -750,6 +765,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	apps.db = users_initial;
+#ifdef AB_HAVE_ISOLATION
+	struct image_route image_route = {.apps = &apps, .images = images};
+#endif
 	struct desktop_msg_ctx dmsg = {.dsync = dsync, .apps = &apps};
 	struct desktop_params dp = {
 	    .runtime_base = cfg.session_runtime_base,
@@ -766,6 +784,9 @@ main(int argc, char **argv)
 	    .apps_data = &apps,
 #ifdef AB_HAVE_ISOLATION
 	    .runtime_tmpfs = isolation_is_oci(iso),
+	    .hold = isolation_images_used(iso) && cfg.images_enabled ? image_hold : NULL,
+	    .hold_cancel = image_hold_cancel,
+	    .hold_data = &image_route,
 #endif
 	};
 	struct desktop_manager *desktops = desktop_manager_new(loop, launcher, &dp);
@@ -811,7 +832,6 @@ main(int argc, char **argv)
 	if (deskstate_sync_add_routes(dsync, srv) < 0)
 		ab_warn("cannot add the desktop state routes");
 #ifdef AB_HAVE_ISOLATION
-	struct image_route image_route = {.apps = &apps, .images = images};
 	if (server_route_add(srv, "GET", "/api/image", route_image, &image_route) < 0)
 		ab_warn("cannot add the image route");
 #endif

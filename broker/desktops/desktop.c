@@ -526,6 +526,7 @@ struct desktop {
 	struct ab_timer *start_timer;
 	struct desktop_waiter *waiters;
 	bool preparing; /* params.prepare has not answered yet: no launch */
+	bool holding;   /* params.hold has not answered yet: no prepare, no launch, no timer */
 	unsigned clients;
 	unsigned vnc_clients; /* of clients: native VNC ones (vncgw) */
 	int64_t started_ms, ready_ms;
@@ -968,14 +969,59 @@ desktop_new(struct desktop_manager *m, const char *user, char *runtime_dir)
 	return d;
 }
 
-/* Puts d, launched or being prepared, on the list, with the timer that gives up on its start. */
+/* Puts d, launched, being prepared or held, on the list; the timer that gives up on its start
+ * runs unless it is held (an image build takes minutes: the timer starts when the hold ends). */
 static void
 desktop_add(struct desktop *d)
 {
 	struct desktop_manager *m = d->m;
-	d->start_timer = ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
+	if (!d->holding)
+		d->start_timer =
+		    ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
 	d->next = m->desktops;
 	m->desktops = d;
+}
+
+/* What follows the hold: prepare (the desktop state), then the launch. */
+static int
+desktop_begin(struct desktop *d, struct ab_err *err)
+{
+	struct desktop_manager *m = d->m;
+	if (m->p.prepare) {
+		d->preparing = true;
+		if (m->p.prepare(m->p.prepare_data, d->user, d->runtime_dir, desktop_prepared, d) <
+		    0)
+			d->preparing = false;
+	}
+	if (!d->preparing)
+		return desktop_launch(d, NULL, err);
+	return 0;
+}
+
+/* params.hold answered: the image is ready (start now) or will not be (the start fails). */
+static void
+desktop_held(void *token, int status, const char *msg)
+{
+	struct desktop *d = token;
+	struct desktop_manager *m = d->m;
+	d->holding = false;
+	if (d->state != DESKTOP_STARTING) {
+		desktop_gone(d, "stopped while waiting for its desktop image");
+		return;
+	}
+	if (status < 0) {
+		ab_warn("desktop '%s' cannot start: %s", d->user, msg ? msg : strerror(-status));
+		desktop_gone(d, msg ? msg : strerror(-status));
+		return;
+	}
+	ab_info("desktop '%s': its image is ready after %lld ms; starting", d->user,
+	        (long long)(ab_now_ms() - d->started_ms));
+	d->start_timer = ab_loop_timer(m->loop, m->p.start_timeout_ms, desktop_start_timeout, d);
+	struct ab_err err = {0};
+	if (desktop_begin(d, &err) < 0) {
+		ab_warn("starting the desktop of '%s': %s", d->user, err.msg);
+		desktop_gone(d, err.msg);
+	}
 }
 
 static int
@@ -991,17 +1037,11 @@ desktop_start(struct desktop_manager *m, const char *user, struct desktop **ret,
 	if (m->p.runtime_tmpfs)
 		runtime_dir_mount(dir);
 	struct desktop *d = desktop_new(m, user, TAKE_PTR(dir));
-	if (m->p.prepare) {
-		d->preparing = true;
-		if (m->p.prepare(m->p.prepare_data, user, d->runtime_dir, desktop_prepared, d) < 0)
-			d->preparing = false;
-	}
-	if (!d->preparing) {
-		r = desktop_launch(d, NULL, err);
-		if (r < 0) {
-			desktop_free(d);
-			return ab_err_wrap(err, "starting the desktop of '%s'", user);
-		}
+	/* its image being built: every caller waits on this desktop, which starts after it */
+	d->holding = m->p.hold && m->p.hold(m->p.hold_data, user, desktop_held, d) == 1;
+	if (!d->holding && desktop_begin(d, err) < 0) {
+		desktop_free(d);
+		return ab_err_wrap(err, "starting the desktop of '%s'", user);
 	}
 	desktop_add(d);
 	*ret = d;
@@ -1231,8 +1271,14 @@ desktop_stop(struct desktop_manager *m, const char *user)
 	if (d->state != DESKTOP_STOPPING) {
 		d->state = DESKTOP_STOPPING;
 		waiters_answer(d, -ECONNREFUSED);
-		if (!d->preparing)
+		if (d->holding) {
+			/* nothing runs yet: the hold lets go of it, and it is gone now */
+			m->p.hold_cancel(m->p.hold_data, d);
+			d->holding = false;
+			desktop_gone(d, "stopped while waiting for its desktop image");
+		} else if (!d->preparing) {
 			m->launcher->ops->stop(m->launcher, d->launch);
+		}
 	}
 	return 0;
 }
@@ -1251,6 +1297,8 @@ desktop_manager_list(struct desktop_manager *m)
 		    (json_int_t)(now - d->started_ms), "control",
 		    desktop_control_hello_seen(d->control));
 		json_object_set_new(o, "vnc_clients", json_integer((json_int_t)d->vnc_clients));
+		if (d->holding)
+			json_object_set_new(o, "waiting_for", json_string("image"));
 		json_object_set_new(o, "input_ago_ms",
 		                    d->input_ms ? json_integer((json_int_t)(now - d->input_ms))
 		                                : json_null());
@@ -1293,6 +1341,9 @@ desktop_manager_shutdown(struct desktop_manager *m, int64_t timeout_ms)
 		/* the loop goes before desktop_manager_free(): no timers past this point */
 		ab_loop_timer_cancel(m->loop, d->start_timer);
 		d->start_timer = NULL;
+		if (d->holding) /* no answer from the image builds after this */
+			m->p.hold_cancel(m->p.hold_data, d);
+		d->holding = false;
 	}
 	ab_loop_timer_cancel(m->loop, m->reap_timer);
 	m->reap_timer = NULL;

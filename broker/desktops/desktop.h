@@ -106,6 +106,17 @@ typedef int (*desktop_prepare_fn)(void *data, const char *user, const char *runt
                                   desktop_prepare_done_fn done, void *token);
 typedef void (*desktop_message_fn)(void *data, const char *user, json_t *msg);
 /*
+ * Optional: holds a desktop's start until what it runs on is ready (its profile's desktop
+ * image being built, images.c). Returns 0: start now; 1: done(token, status, msg) is called
+ * once, later, from the loop (status 0: start; < 0: the start fails with msg, borrowed), unless
+ * cancel(data, token) is called first; < 0: never calls done (the start goes on, and the
+ * launcher says what is wrong). The start timeout runs from the end of the hold.
+ */
+typedef void (*desktop_hold_done_fn)(void *token, int status, const char *msg);
+typedef int (*desktop_hold_fn)(void *data, const char *user, desktop_hold_done_fn done,
+                               void *token);
+typedef void (*desktop_hold_cancel_fn)(void *data, void *token);
+/*
  * Optional: the apps `user` may start, as the window manager's ARGOBOX_APPS
  * (comma list of profile app names or .desktop ids, "*" = all); malloc'ed,
  * NULL = none. Every session gets ARGOBOX_APPS (empty: deny all).
@@ -121,6 +132,9 @@ struct desktop_params {
 	int64_t control_timeout_ms;
 	desktop_prepare_fn prepare; /* may be NULL */
 	void *prepare_data;
+	desktop_hold_fn hold; /* may be NULL; runs before prepare */
+	desktop_hold_cancel_fn hold_cancel;
+	void *hold_data;
 	desktop_message_fn on_message; /* may be NULL */
 	void *message_data;
 	desktop_apps_fn apps; /* may be NULL: ARGOBOX_APPS is then left as it is */

@@ -34,6 +34,14 @@ extern char **environ;
 
 enum image_state { IMG_UNKNOWN, IMG_QUEUED, IMG_BUILDING, IMG_DONE, IMG_FAILED };
 
+/* A desktop start held until its image is built (images_hold). */
+struct image_waiter {
+	char user[64];
+	images_done_fn done;
+	void *token;
+	struct image_waiter *next;
+};
+
 struct image {
 	struct images *im;
 	char recipe[IMAGES_RECIPE_MAX + 1];
@@ -43,6 +51,8 @@ struct image {
 	char error[1024];
 	char root[PATH_MAX];
 	int64_t finished_ms;
+	int64_t queued_ms;            /* when the current build was asked for */
+	struct image_waiter *waiters; /* desktop starts waiting for it */
 	/* the running build */
 	pid_t pid;
 	int pidfd, out;
@@ -101,6 +111,12 @@ images_free(struct images *im)
 			waitpid(i->pid, NULL, 0);
 		}
 		build_end(im, i);
+		/* the desktop manager let go of its holds at shutdown; drop what is left */
+		while (i->waiters) {
+			struct image_waiter *w = i->waiters;
+			i->waiters = w->next;
+			free(w);
+		}
 	}
 	free(im->dir);
 	free(im->builder);
@@ -155,6 +171,44 @@ image_current(struct images *im, struct image *i)
 }
 
 static void start_next(struct images *im);
+
+static unsigned
+waiters_count(const struct image *i)
+{
+	unsigned n = 0;
+	for (const struct image_waiter *w = i->waiters; w; w = w->next)
+		n++;
+	return n;
+}
+
+/*
+ * The build is over: every desktop start held for it goes on (ok) or fails with the build's
+ * message, each failure audited for its user. The list is taken first: a callback may start
+ * a desktop (and ask images_for) or stop one (images_hold_cancel finds nothing to cancel).
+ */
+static void
+waiters_answer(struct images *im, struct image *i, bool ok)
+{
+	struct image_waiter *w = i->waiters;
+	i->waiters = NULL;
+	_cleanup_free_ char *msg =
+	    ok ? NULL
+	       : ab_xasprintf("the desktop image '%s' could not be built: %s (an administrator "
+	                      "can read %s/%s/build.log)",
+	                      i->recipe, i->error, im->dir, i->recipe);
+	while (w) {
+		struct image_waiter *next = w->next;
+		if (!ok) {
+			audit_log("image.use", AUDIT_DENY, w->user, NULL, NULL,
+			          json_pack("{ssss}", "image", i->recipe, "reason", msg));
+			audit_log("container.start", AUDIT_DENY, w->user, NULL, NULL,
+			          json_pack("{ss}", "reason", "desktop image not ready"));
+		}
+		w->done(w->token, ok ? 0 : -EIO, msg);
+		free(w);
+		w = next;
+	}
+}
 
 static void
 build_line(struct image *i, char *line)
@@ -249,6 +303,8 @@ build_exited(struct ab_loop *loop, int fd, unsigned events, void *data)
 		          json_pack("{sssssbss}", "image", i->recipe, "error", i->error, "ok", 0,
 		                    "previous", prev ? i->root : ""));
 	}
+	/* a stale image stays in service when its rebuild fails: the held starts use it */
+	waiters_answer(im, i, image_current(im, i));
 	start_next(im);
 }
 
@@ -329,6 +385,7 @@ start_next(struct images *im)
 			i->finished_ms = ab_now_ms();
 			snprintf(i->error, sizeof(i->error), "%s", err.msg);
 			ab_error("image '%s': %s", i->recipe, err.msg);
+			waiters_answer(im, i, image_current(im, i));
 			continue;
 		}
 		return;
@@ -341,6 +398,7 @@ image_queue(struct images *im, struct image *i)
 	if (i->state == IMG_QUEUED || i->state == IMG_BUILDING)
 		return;
 	i->state = IMG_QUEUED;
+	i->queued_ms = ab_now_ms();
 	i->step = 0;
 	i->steps = 6;
 	snprintf(i->detail, sizeof(i->detail), "waiting for another image's build");
@@ -417,6 +475,52 @@ images_for(struct images *im, const char *user, const struct users_profile *prof
 	return r;
 }
 
+int
+images_hold(struct images *im, const char *user, const struct users_profile *prof,
+            images_done_fn done, void *token)
+{
+	const char *recipe = recipe_of(im, prof);
+	if (!recipe)
+		return 0;
+	struct image *i = image_get(im, recipe);
+	if (!i)
+		return 0; /* images_for says why */
+	if (i->state == IMG_UNKNOWN ||
+	    (i->state == IMG_FAILED && ab_now_ms() - i->finished_ms > IMAGES_RETRY_MS))
+		image_queue(im, i);
+	/* an image in service (a stale one too, while it is rebuilt) is used at once; a failed
+	 * build without an image is refused at once, by images_for, with its message */
+	if (image_current(im, i) || (i->state != IMG_QUEUED && i->state != IMG_BUILDING))
+		return 0;
+	struct image_waiter *w = ab_xcalloc(1, sizeof(*w));
+	snprintf(w->user, sizeof(w->user), "%s", user);
+	w->done = done;
+	w->token = token;
+	w->next = i->waiters;
+	i->waiters = w;
+	ab_info("the desktop of '%s' waits for its image '%s' (step %d of %d: %s; %u waiting)",
+	        user, recipe, i->step, i->steps, i->detail, waiters_count(i));
+	audit_log("image.wait", AUDIT_INFO, user, NULL, NULL,
+	          json_pack("{sssisiss}", "image", recipe, "step", i->step, "steps", i->steps,
+	                    "detail", i->detail));
+	return 1;
+}
+
+void
+images_hold_cancel(struct images *im, void *token)
+{
+	for (size_t k = 0; k < im->n; k++) {
+		for (struct image_waiter **pp = &im->v[k].waiters; *pp; pp = &(*pp)->next) {
+			if ((*pp)->token != token)
+				continue;
+			struct image_waiter *w = *pp;
+			*pp = w->next;
+			free(w);
+			return;
+		}
+	}
+}
+
 json_t *
 images_status(struct images *im, const struct users_profile *prof)
 {
@@ -435,6 +539,16 @@ images_status(struct images *im, const struct users_profile *prof)
 	                      "steps", i->steps ? i->steps : 6, "detail", i->detail);
 	if (i->error[0])
 		json_object_set_new(o, "error", json_string(i->error));
+	if (prof && prof->name)
+		json_object_set_new(o, "profile", json_string(prof->name));
+	if (prof && prof->title)
+		json_object_set_new(o, "profile_title", json_string(prof->title));
+	if (i->state == IMG_QUEUED || i->state == IMG_BUILDING) {
+		json_object_set_new(
+		    o, "elapsed_s",
+		    json_integer((json_int_t)((ab_now_ms() - i->queued_ms) / 1000)));
+		json_object_set_new(o, "waiting", json_integer((json_int_t)waiters_count(i)));
+	}
 	if (have)
 		json_object_set_new(o, "root", json_string(i->root));
 	return o;

@@ -564,6 +564,12 @@ isolation_is_oci(const struct isolation *iso)
 	return iso->oci;
 }
 
+bool
+isolation_images_used(const struct isolation *iso)
+{
+	return iso->oci && !iso->rc.image[0];
+}
+
 const char *
 isolation_launcher_name(const struct isolation *iso)
 {

@@ -109,6 +109,8 @@ void isolation_free(struct isolation *iso);
 struct launcher *isolation_launcher(struct isolation *iso);
 /* true when desktops run in containers. */
 bool isolation_is_oci(const struct isolation *iso);
+/* true when a container's image comes from the image hook (OCI, no fixed runtime.image). */
+bool isolation_images_used(const struct isolation *iso);
 /* "runc", "crun" or "process". */
 const char *isolation_launcher_name(const struct isolation *iso);
 

@@ -144,6 +144,7 @@ function connect() {
 		setState('booting');
 		showStep('boot');
 		setStatus('Starting your desktop', 'The server is starting your desktop. This usually takes a moment.');
+		watchImage(ws, progress);
 	});
 	ws.addEventListener('message', () => {
 		if (!progress.gotData) {
@@ -255,11 +256,7 @@ async function onDisconnect(rfb, progress, clean) {
 		const image = await imageState();
 		if (image?.state === 'building') {
 			showStep('boot');
-			setStatus(
-				'Building your desktop image',
-				`Step ${image.step} of ${image.steps}: ${image.detail}. The first desktop of the ` +
-					`'${image.image}' profile waits for its image; this page connects by itself when it is ready.`,
-			);
+			setStatus(imageTitle(image), imageDetail(image));
 			scheduleReconnect(5000);
 			return;
 		}
@@ -279,6 +276,39 @@ async function onDisconnect(rfb, progress, clean) {
 		return;
 	}
 	scheduleReconnect(backoff.next());
+}
+
+// While the websocket is open and the desktop has not answered, the broker may be holding the
+// start for the profile's desktop image (its first build takes minutes, docs/images.md): ask
+// /api/image every second and say how far the build is. The desktop appears by itself when
+// the broker starts it on the new image; a failed build ends the connection (onDisconnect).
+async function watchImage(ws, progress) {
+	while (ws.readyState === WebSocket.OPEN && !progress.gotData) {
+		const image = await imageState();
+		if (ws.readyState !== WebSocket.OPEN || progress.gotData) {
+			return;
+		}
+		if (image?.state === 'building') {
+			setState('booting');
+			setStatus(imageTitle(image), imageDetail(image));
+		}
+		await new Promise((resolve) => setTimeout(resolve, 1000));
+	}
+}
+
+function imageTitle(image) {
+	const profile = image.profile_title || image.profile || image.image;
+	return `Preparing the desktop image for profile ${profile}`;
+}
+
+function imageDetail(image) {
+	const s = Number(image.elapsed_s) || 0;
+	const elapsed = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+	const others = image.waiting > 1 ? ` ${image.waiting - 1} other desktop(s) wait for it too.` : '';
+	return (
+		`Step ${image.step} of ${image.steps}: ${image.detail} · ${elapsed} elapsed. The first desktop ` +
+		`of this profile needs its image (a few minutes); your desktop starts by itself when it is ready.${others}`
+	);
 }
 
 // The caller's desktop image ({image, state, step, steps, detail, error}), or null.

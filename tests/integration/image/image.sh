@@ -3,9 +3,10 @@
 #
 # Per-profile desktop images (issue 16, docs/images.md), for real: containers/rootfs/image-build
 # builds the demo profile's image with mmdebstrap from the Debian archive (the .debs cached in
-# the build dir's test-images/debs, so a rerun downloads nothing; the image itself is kept
-# there too and a rerun finds it up to date), then a broker with images enabled runs desktops
-# on it through runc.
+# the test image cache's debs/, .cache/test-images of the source tree, shared by every build
+# dir: tests/lib/sh/test_images.sh; so a rerun downloads nothing, and the image itself is kept
+# there too: a rerun, or the release build's escape suite, finds it up to date), then a broker
+# with images enabled runs desktops on it through runc.
 #
 #  builder: a second run leaves an up-to-date image alone; --check says so; a changed recipe
 #    gets a new image; a recipe whose build fails says why and leaves the previous image in
@@ -19,6 +20,14 @@
 #    x11vnc, ImageMagick, XTerm); an admin ("*") sees no host-only app either; a profile whose
 #    recipe does not exist is refused with the build's message and audited; a profile on
 #    "host" runs on the host's /usr with the loud warning.
+#  the first build, waited for (issue 16): while a recipe's image is being built (the test holds
+#    its build on the builder's lock, as another build would), two users sign in: neither is
+#    refused, both desktops wait on the one build (one image.build started, image.wait audited),
+#    /api/image says how far it is; in Chromium the desktop page shows "Preparing the desktop
+#    image for profile ...: Step k of n ... elapsed" and then the desktop on the same websocket
+#    (image-wait.mjs); both desktops are up once the build is done. A recipe whose held build
+#    then fails: both users get the build's message (/api/image, the broker's log), no desktop,
+#    image.use and container.start denied in the audit log for each, one image.build failure.
 #
 # usage: image.sh (through ctest). Root only.
 set -uo pipefail
@@ -26,12 +35,14 @@ S=${AB_SOURCE_DIR:?run through ctest}
 B=${AB_BUILD_DIR:?run through ctest}
 
 . "$S/tests/lib/sh/lib.sh"
-need_oci_broker mmdebstrap
+need_oci_broker mmdebstrap flock node chromium
 need_built "$B/wm/argobox-wm" "$B/bench/ab-rfbbench"
 
 builder=$S/containers/rootfs/image-build
-images=$B/test-images
-export ARGOBOX_BUILD_DIR=$B EXTRA_PACKAGES=python3 # python3: the escape probes (security tests)
+# one cache for every build dir (the release build's escape suite finds this image there)
+. "$S/tests/lib/sh/test_images.sh"
+images=$(test_images_dir "$S")
+export ARGOBOX_BUILD_DIR=$B EXTRA_PACKAGES=$(test_image_extra) # python3: the escape probes
 oci_setup img
 
 start=$SECONDS
@@ -125,13 +136,26 @@ broker_config_oci 800x600 "[\"$B/wm/argobox-wm\"]" <<EOT
    {"name": "mia", "role": "member", "profile": "shown", "uid": 1000, "password_hash": "$hash"},
    {"name": "ada", "role": "admin", "profile": "shown", "uid": 1001, "password_hash": "$hash"},
    {"name": "noe", "role": "member", "profile": "broken", "uid": 1002, "password_hash": "$hash"},
-   {"name": "hal", "role": "member", "profile": "onhost", "uid": 1003, "password_hash": "$hash"}],
+   {"name": "hal", "role": "member", "profile": "onhost", "uid": 1003, "password_hash": "$hash"},
+   {"name": "wa1", "role": "member", "profile": "held", "uid": 1004, "password_hash": "$hash"},
+   {"name": "wa2", "role": "member", "profile": "held", "uid": 1005, "password_hash": "$hash"},
+   {"name": "fa1", "role": "member", "profile": "failing", "uid": 1006, "password_hash": "$hash"},
+   {"name": "fa2", "role": "member", "profile": "failing", "uid": 1007, "password_hash": "$hash"}],
  "profiles": {
    "shown": $(profile demo '["terminal", "files", "editor", "monitor", "image-viewer"]'),
    "broken": $(profile ab-no-such-recipe '["terminal"]'),
-   "onhost": $(profile host '["terminal"]')}
+   "onhost": $(profile host '["terminal"]'),
+   "held": $(profile held '["terminal", "editor"]'),
+   "failing": $(profile failing '["terminal"]')}
 EOT
-start_broker "$T/broker.log"
+# the broker's recipes: the real ones, plus "held" (the demo recipe's very text: the same hash)
+# and "failing" (a changed recipe, built from an archive nobody serves: apt fails at once)
+mkdir -p "$T/recipes2"
+cp "$S"/containers/rootfs/recipes/*.recipe "$T/recipes2/"
+cp "$T/recipes2/demo.recipe" "$T/recipes2/held.recipe"
+{ cat "$T/recipes2/demo.recipe"; echo "packages less"; } >"$T/recipes2/failing.recipe"
+rm -rf "$images/held" "$images/failing"
+RECIPES=$T/recipes2 MIRROR=http://127.0.0.1:9/debian start_broker "$T/broker.log" "$T/broker.json" --web-root "$S/web"
 
 [ "$(login mia s3cret-pw)" = 200 ] && ok "mia signed in" || bad "login: $(cat "$T/mia.login")"
 if wait_for 60 desk_ready mia; then ok "mia's desktop is ready"; else
@@ -204,5 +228,84 @@ wait_for 60 desk_ready hal && ok "hal (image \"host\") is ready" || bad "hal: $(
 grep -q "desktop of 'hal' runs on the HOST's /usr" "$T/broker.log" && ok "loud warning for the host's /usr" ||
 	bad "no host warning: $(grep -i host "$T/broker.log" | tail -2)"
 
+# The first build, waited for. The test holds both recipes' builds on their lock (as a build
+# already running, e.g. ./argobox images, would): the broker's image-build waits there.
+mkdir -p "$images/held" "$images/failing"
+exec 8>"$images/held/.lock" 7>"$images/failing/.lock"
+flock 8 && flock 7 || bad "cannot take the builds' locks"
+rm -f "$T/progress-seen" "$T/desktop-seen"
+# (not holding the locks' fds: the lock lasts as long as any process has them open)
+N node "$S/tests/integration/image/image-wait.mjs" "$URL" wa1 s3cret-pw "$T" >"$T/chromium.log" 2>&1 7>&- 8>&- &
+chromium_pid=$!
+wait_for 120 grep -q "the desktop of 'wa1' waits for its image 'held'" "$T/broker.log" || bad "wa1 does not wait: $(grep -E "wa1|image 'held'" "$T/broker.log" | tail -3)"
+code2=$(login wa2 s3cret-pw)
+code3=$(login fa1 s3cret-pw)
+code4=$(login fa2 s3cret-pw)
+[ "$code2 $code3 $code4" = "200 200 200" ] && ok "wa2, fa1, fa2 signed in during the builds" || bad "sign-ins: $code2 $code3 $code4"
+wait_for 30 grep -q "the desktop of 'fa2' waits for its image 'failing'" "$T/broker.log"
+for u in wa1 wa2 fa1 fa2; do
+	grep -q "the desktop of '$u' waits for its image" "$T/broker.log" && ok "$u's start waits: $(grep -m1 "the desktop of '$u' waits" "$T/broker.log" | sed 's/.*the desktop/the desktop/')" ||
+		bad "$u does not wait: $(grep "$u" "$T/broker.log" | tail -3)"
+done
+waiting=$(ctl --json list | jq -r '[.desktops[] | select(.waiting_for == "image") | .user] | sort | join(" ")')
+[ "$waiting" = "fa1 fa2 wa1 wa2" ] && ok "argoboxctl list: four desktops waiting for their image" || bad "waiting desktops: '$waiting'"
+grep -E '"user":"(wa1|wa2|fa1|fa2)"' "$T/audit.log" | grep -qE '"outcome":"deny"' &&
+	bad "a start was refused while its image was being built: $(grep -E '"user":"(wa1|wa2|fa1|fa2)"' "$T/audit.log" | grep deny | head -2)" ||
+	ok "no start refused while the images are built"
+[ "$(grep -c '"event":"image.wait".*"image":"held"' "$T/audit.log")" = 2 ] && ok "image.wait audited for wa1 and wa2" ||
+	bad "image.wait: $(grep image.wait "$T/audit.log")"
+held_progress() { # the builder's own words once it waits on the lock
+	get_as wa2 /api/image >/dev/null
+	jq -e '.state == "building" and .image == "held" and .profile == "held" and .step == 0 and .steps == 6 and
+		(.detail | test("waiting for another build")) and .waiting == 2 and (.elapsed_s | type) == "number"' "$T/resp"
+}
+wait_for 30 held_progress && ok "GET /api/image during the build: $(cat "$T/resp")" || bad "GET /api/image during the build: $(cat "$T/resp")"
+get_as fa1 /api/image >/dev/null
+jq -e '.state == "building" and .image == "failing" and (.detail | test("another image")) and .waiting == 2' "$T/resp" >/dev/null &&
+	ok "the failing recipe's build is queued behind it: $(jq -c '{state, detail, waiting}' "$T/resp")" || bad "failing's /api/image: $(cat "$T/resp")"
+if wait_for 90 test -f "$T/progress-seen"; then
+	ok "Chromium shows the build's progress: $(paste -sd'/' "$T/progress-seen")"
+else
+	bad "Chromium never showed the progress:"
+	cat "$T/chromium.log"
+fi
+# the other build finishes: the demo image's files (same hash) put in service, the lock let go
+cp -al "$img" "$images/held/$cur"
+ln -sfn "$cur" "$images/held/.current.t" && mv -T "$images/held/.current.t" "$images/held/current"
+exec 8>&-
+for u in wa1 wa2; do
+	wait_for 90 desk_ready "$u" && ok "$u's desktop is up after the build" || bad "$u: $(ctl --json list) $(grep "'$u'" "$T/broker.log" | tail -3)"
+	grep -q '"user":"'$u'".*"event":"image.use","outcome":"grant","detail":{"image":"held","root":"'"$(readlink -f "$images/held/$cur")"'"' "$T/audit.log" &&
+		ok "$u: image.use granted on the held image" || bad "$u: no image.use grant: $(grep ""user":"$u"" "$T/audit.log" | tail -3)"
+done
+[ "$(grep -c '"event":"image.build".*"image":"held","step":"started"' "$T/audit.log")" = 1 ] &&
+	ok "one build of 'held' for both desktops" || bad "builds of held: $(grep '"image.build".*held' "$T/audit.log")"
+wait "$chromium_pid" && [ -f "$T/desktop-seen" ] && ok "Chromium: the desktop appeared by itself on the same websocket: $(grep -o 'desktop shown.*' "$T/chromium.log")" ||
+	bad "Chromium:"
+	cat "$T/chromium.log"
+mkdir -p "$B/test-output"
+cp "$T/image-wait.png" "$B/test-output/" 2>/dev/null
+# the failing recipe's build goes ahead now: it fails, and both its users hear why
+wait_for 30 grep -q "progress 0/6 waiting for another build of 'failing'\|image 'failing': 0/6 waiting for another build" "$T/broker.log"
+exec 7>&-
+wait_for 60 grep -q "image 'failing': the build failed" "$T/broker.log" &&
+	ok "the failing build: $(grep -m1 "image 'failing': the build failed" "$T/broker.log" | sed "s/.*image 'failing'/image 'failing'/")" ||
+	bad "no build failure for 'failing': $(grep "image 'failing'" "$T/broker.log" | tail -3)"
+for u in fa1 fa2; do
+	wait_for 10 grep -q "desktop '$u' cannot start: the desktop image 'failing' could not be built: image-build: building 'failing' failed\|desktop '$u' cannot start: the desktop image 'failing' could not be built: building 'failing' failed" "$T/broker.log" &&
+		ok "$u's start ends with the build's message" || bad "$u: $(grep "'$u'" "$T/broker.log" | tail -3)"
+	desk_ready "$u" && bad "$u has a desktop without an image" || true
+	grep '"user":"'$u'"' "$T/audit.log" | grep '"event":"image.use","outcome":"deny"' | grep -q "could not be built" &&
+		grep '"user":"'$u'"' "$T/audit.log" | grep '"event":"container.start","outcome":"deny"' | grep -q "desktop image not ready" &&
+		ok "$u: image.use and container.start denied, audited: $(grep '"user":"'$u'".*"image.use","outcome":"deny"' "$T/audit.log" | grep -o '"reason":"[^"]*' | cut -c1-120)" ||
+		bad "$u: audit: $(grep ""user":"$u"" "$T/audit.log" | tail -3)"
+	get_as "$u" /api/image >/dev/null
+	jq -e '.state == "failed" and (.error | test("building .failing. failed"))' "$T/resp" >/dev/null &&
+		ok "$u: GET /api/image: failed, $(jq -r .error "$T/resp" | cut -c1-100)" || bad "$u: /api/image: $(cat "$T/resp")"
+done
+[ "$(grep -c '"event":"image.build","outcome":"failure".*"image":"failing"' "$T/audit.log")" = 1 ] &&
+	ok "one image.build failure for 'failing' in the audit log" || bad "image.build failures: $(grep '"image.build".*failing' "$T/audit.log")"
+
 stop_broker_ok
+rm -rf "$images/held" "$images/failing"
 finish image

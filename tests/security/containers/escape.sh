@@ -11,8 +11,9 @@
 # usage: escape.sh TOOL   (TOOL = build/tests/integration/runtime/ab-runtime-tool)
 #        escape.sh TOOL --image PROFILE
 #   the same attempts against desktops on a desktop image (containers/rootfs/image-build):
-#   PROFILE's image (with python3 for the probes) is built, or found up to date, under the
-#   build dir's test-images/ and every container runs on it instead of the host's /usr
+#   PROFILE's image (with python3 for the probes) is built, or found up to date, in the test
+#   image cache every build dir of the source tree shares (tests/lib/sh/test_images.sh:
+#   .cache/test-images) and every container runs on it instead of the host's /usr
 set -uo pipefail
 tool=${1:?usage: escape.sh ab-runtime-tool}
 src=$(cd "$(dirname "$0")" && pwd)
@@ -97,8 +98,12 @@ common=(--id-base "$idbase" --seccomp "$seccomp" --mount "$tmp/t:/opt/t" --mount
 	--pids 64 --memory $((128 << 20)))
 if [ -n "$image_profile" ]; then
 	command -v mmdebstrap >/dev/null || { echo "SKIP: mmdebstrap is not installed (the desktop image)"; exit 77; }
-	images=${AB_BUILD_DIR:?--image runs through ctest}/test-images
-	if ! EXTRA_PACKAGES=python3 ARGOBOX_BUILD_DIR=$AB_BUILD_DIR "$top/containers/rootfs/image-build" "$image_profile" "$images" >"$tmp/image.log" 2>&1; then
+	: "${AB_BUILD_DIR:?--image runs through ctest}"
+	# the cache integration_container_image shares (of every build dir: tests/lib/sh/test_images.sh)
+	. "$top/tests/lib/sh/test_images.sh"
+	images=$(test_images_dir "$top")
+	t0=$(date +%s%N)
+	if ! EXTRA_PACKAGES=$(test_image_extra) ARGOBOX_BUILD_DIR=$AB_BUILD_DIR "$top/containers/rootfs/image-build" "$image_profile" "$images" >"$tmp/image.log" 2>&1; then
 		cat "$tmp/image.log"
 		grep -qiE "could not resolve|failed to fetch|temporary failure" "$images/$image_profile/build.log" 2>/dev/null &&
 			{ echo "SKIP: the Debian archive is not reachable"; exit 77; }
@@ -106,7 +111,7 @@ if [ -n "$image_profile" ]; then
 		exit 1
 	fi
 	img=$(readlink -f "$images/$image_profile/current")
-	echo "desktops on the '$image_profile' image: $img"
+	echo "desktops on the '$image_profile' image: $img ($(tail -n1 "$tmp/image.log" | cut -c1-60)...: $((($(date +%s%N) - t0) / 1000000)) ms)"
 	common+=(--image "$img")
 fi
 for u in A B D; do mkdir -p "$tmp/run-$u"; done
