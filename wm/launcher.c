@@ -227,6 +227,15 @@ launcher_spawn(const struct desktop_entry *e)
 	return launcher_spawn_restore(e, NULL);
 }
 
+void
+launcher_child_reset(void)
+{
+	ab_unblock_signals();
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	close(ConnectionNumber(wm.dpy));
+}
+
 int
 launcher_spawn_restore(const struct desktop_entry *e, const char *instance)
 {
@@ -244,13 +253,8 @@ launcher_spawn_restore(const struct desktop_entry *e, const char *instance)
 		return r;
 	}
 	if (pid == 0) {
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
+		launcher_child_reset();
 		setsid();
-		close(ConnectionNumber(wm.dpy));
 		if (instance && *instance)
 			setenv("ARGOBOX_RESTORE_INSTANCE", instance, 1);
 		else

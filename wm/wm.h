@@ -376,6 +376,11 @@ void launcher_draw(void);
 void launcher_key(XKeyEvent *e);
 void launcher_button_press(XButtonEvent *e);
 int launcher_spawn(const struct desktop_entry *e);
+/*
+ * In a child the wm forked, before its exec: no signal blocked, SIGCHLD and SIGPIPE at their
+ * defaults (the wm ignores both) and the wm's X connection closed.
+ */
+void launcher_child_reset(void);
 /* The same for a window of a restored layout: the app gets the window's saved WM_CLASS
  * instance in ARGOBOX_RESTORE_INSTANCE (argobox-terminal finds its scrollback by it). */
 int launcher_spawn_restore(const struct desktop_entry *e, const char *instance);

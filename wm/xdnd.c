@@ -121,12 +121,7 @@ xdnd_copy(const char *path, const char *dir)
 		return;
 	}
 	if (pid == 0) {
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGCHLD, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		close(ConnectionNumber(wm.dpy));
+		launcher_child_reset();
 		execlp("cp", "cp", "-a", "-n", "--", path, dir, (char *)NULL);
 		_exit(127);
 	}

@@ -81,17 +81,11 @@ grep '"event":"files.smb"' "$T/audit.log" | grep '"user":"eve"' | grep -q "holds
 
 # a tus upload in two chunks; smbd killed between them
 csrf=$(jq -r .csrf_token "$T/bea.login")
-tus() { # tus METHOD PATH [CURL-ARGS...]: headers to $T/hdr, body to $T/resp, prints the status
-	local m=$1 p=$2
-	shift 2
-	curl -s -o "$T/resp" -D "$T/hdr" -w '%{http_code}' -b "$T/bea.jar" -H "Origin: $URL" \
-		-H "X-CSRF-Token: $csrf" -H 'Tus-Resumable: 1.0.0' -X "$m" "$@" "$URL$p"
-}
+. "$(dirname "$0")/tus.sh"
 head -c 3145728 /dev/urandom >"$T/up.bin"
 head -c 1048576 "$T/up.bin" >"$T/c1" && tail -c +1048577 "$T/up.bin" >"$T/c2"
-st=$(tus POST /api/uploads -H 'Upload-Length: 3145728' \
-	-H "Upload-Metadata: filename $(printf up.bin | base64),destination $(printf Uploads | base64)")
-loc=$(grep -i '^location:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+tus_create up.bin 3145728
+st=$TUS_ST loc=$TUS_LOC
 [ "$st" = 201 ] && [ -n "$loc" ] && ok "upload created on the SMB home" || bad "create: $st $(cat "$T/resp")"
 st=$(tus PATCH "$loc" -H 'Upload-Offset: 0' -H 'Content-Type: application/offset+octet-stream' \
 	--data-binary @"$T/c1")
@@ -177,16 +171,12 @@ used=$(jq .usage.used "$T/resp")
 # (bytes argobox-smbfs had buffered but could not send are sent again, not zero-filled) and
 # the upload finishes intact
 head -c 4194304 /dev/urandom >"$T/up2.bin"
-st=$(tus POST /api/uploads -H 'Upload-Length: 4194304' \
-	-H "Upload-Metadata: filename $(printf up2.bin | base64),destination $(printf Uploads | base64)")
-loc2=$(grep -i '^location:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+tus_create up2.bin 4194304
+st=$TUS_ST loc2=$TUS_LOC
 [ "$st" = 201 ] || bad "create 2: $st"
 lost0=$(grep -c '"step":"lost"' "$T/audit.log")
-curl -s -o "$T/p2" -w '%{http_code}' -b "$T/bea.jar" -H "Origin: $URL" -H "X-CSRF-Token: $csrf" \
-	-H 'Tus-Resumable: 1.0.0' -X PATCH -H 'Upload-Offset: 0' -H 'Expect:' \
-	-H 'Content-Type: application/offset+octet-stream' --limit-rate 1M \
-	--data-binary @"$T/up2.bin" "$URL$loc2" >"$T/p2.st" &
-cpid=$!
+tus_patch_bg p2 1M "$T/up2.bin" "$loc2"
+cpid=$TUS_PID
 sleep 1.5
 stop_smbd
 wait "$cpid"

@@ -106,24 +106,15 @@ wait_for 30 bash -c "[ \"\$(curl -s -o '$T/back' -w '%{http_code}' -b '$T/bea.ja
 	ok "after SIGCONT bea's listing works again" || bad "bea's listing after SIGCONT: $(cat "$T/back")"
 
 # 2. an upload whose storage stalls while the PATCH body streams in
-tus() { # tus METHOD PATH [CURL-ARGS...]: headers to $T/hdr, body to $T/resp, prints the status
-	local m=$1 p=$2
-	shift 2
-	curl -s -o "$T/resp" -D "$T/hdr" -w '%{http_code}' -m 30 -b "$T/bea.jar" -H "Origin: $URL" \
-		-H "X-CSRF-Token: $csrf" -H 'Tus-Resumable: 1.0.0' -X "$m" "$@" "$URL$p"
-}
+. "$(dirname "$0")/tus.sh"
 SIZE=8388608
 head -c $SIZE /dev/urandom >"$T/up.bin"
-st=$(tus POST /api/uploads -H "Upload-Length: $SIZE" \
-	-H "Upload-Metadata: filename $(printf up.bin | base64),destination $(printf Uploads | base64)")
-loc=$(grep -i '^location:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+tus_create up.bin $SIZE
+st=$TUS_ST loc=$TUS_LOC
 [ "$st" = 201 ] && [ -n "$loc" ] && ok "upload created" || bad "create: $st $(cat "$T/resp")"
 a=$(date +%s%N)
-curl -s -o "$T/p1" -w '%{http_code}' -m 30 -b "$T/bea.jar" -H "Origin: $URL" -H "X-CSRF-Token: $csrf" \
-	-H 'Tus-Resumable: 1.0.0' -X PATCH -H 'Upload-Offset: 0' -H 'Expect:' \
-	-H 'Content-Type: application/offset+octet-stream' --limit-rate 2M \
-	--data-binary @"$T/up.bin" "$URL$loc" >"$T/p1.st" &
-cpid=$!
+tus_patch_bg p1 2M "$T/up.bin" "$loc"
+cpid=$TUS_PID
 sleep 1
 stall
 s=$(date +%s%N)
@@ -163,9 +154,8 @@ st=$(tus PATCH "$loc" -H "Upload-Offset: $off" -H 'Content-Type: application/off
 	ok "the upload resumed and is intact on the share" || bad "resume: $st $(cat "$T/resp")"
 
 # 3. a tus HEAD as the first request into the stall: on the worker too (504), not the loop
-st=$(tus POST /api/uploads -H "Upload-Length: 10" \
-	-H "Upload-Metadata: filename $(printf h.bin | base64),destination $(printf Uploads | base64)")
-loc3=$(grep -i '^location:' "$T/hdr" | tr -d '\r' | awk '{print $2}')
+tus_create h.bin 10
+st=$TUS_ST loc3=$TUS_LOC
 [ "$st" = 201 ] || bad "create 3: $st"
 stall
 timed "$T/h3" -I -b "$T/bea.jar" -H 'Tus-Resumable: 1.0.0' "$URL$loc3" >"$T/h3.st" &
