@@ -635,6 +635,11 @@ async function caseClock() {
 	const env = {
 		LD_PRELOAD: lib32, FAKETIME_TIMESTAMP_FILE: ctl, FAKETIME_DONT_FAKE_MONOTONIC: '1',
 		FAKETIME_CACHE_DURATION: '1', // the control file is read again at most every second
+		// libfaketime's "monotonic fix" (on by default with this glibc) shifts the deadline of a
+		// pthread_cond_timedwait on a CLOCK_MONOTONIC condvar by the fake offset: after the jump
+		// back every timed wait of the audit store's writer returned at once (a busy loop the
+		// kernel's monotonic condvar never makes). Off: the broker's clocks are the real ones.
+		FAKETIME_FORCE_MONOTONIC_FIX: '0',
 		// libfaketime is preloaded before the sanitizer runtime of a sanitized build
 		ASAN_OPTIONS: [process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':'),
 	};
