@@ -19,7 +19,23 @@ for i in $(seq 160); do
 	printf '%08d' "$i"
 	cat "$T/block"
 done >"$W0/big.bin"
-copies() { pgrep -P "$APP_PID" -x cp | wc -l; }
+copies() { { pgrep -P "$APP_PID" -x cp || true; } | wc -l; }
+# hold_two: SIGSTOPs each cp child of the app as soon as it is seen, until two are held (a
+# 640 MiB copy takes well under a second on a quiet machine: without the hold it could end
+# before the test looked); sets HELD to their pids. False when two never ran at once.
+hold_two() {
+	local p i
+	HELD=""
+	for i in $(seq 400); do
+		for p in $(pgrep -P "$APP_PID" -x cp || true); do
+			case " $HELD " in *" $p "*) continue ;; esac
+			kill -STOP "$p" 2>/dev/null && HELD="$HELD $p"
+		done
+		[ "$(echo $HELD | wc -w)" -ge 2 ] && return 0
+		sleep 0.025
+	done
+	return 1
+}
 
 start_app argobox-files files "$W0"
 W=$APP_WIN
@@ -30,7 +46,7 @@ eval "$(xdotool getwindowgeometry --shell "$W")"
 xdotool key Home Down Down ctrl+c Home Return
 wait_for 5 title_has "$W" "$W0/a-dst" || fail "did not open a-dst: $(title "$W")"
 xdotool key ctrl+v ctrl+v
-wait_for 10 sh -c "[ \$(pgrep -P $APP_PID -x cp | wc -l) = 2 ]" ||
+hold_two && [ "$(copies)" = 2 ] ||
 	fail "the two pastes do not run at once ($(copies) cp running): $(tail -3 "$LOG")"
 grep -qF "copying 'big (copy).bin': " "$LOG" && grep -qF "(2 running)" "$LOG" ||
 	fail "no second job: $(tail -3 "$LOG")"
@@ -38,6 +54,7 @@ grep -qF "copying 'big (copy).bin': " "$LOG" && grep -qF "(2 running)" "$LOG" ||
 shot "$W" "$T/jobs.png"
 convert "$T/jobs.png" -crop "${WIDTH}x$((2 * 26))+0+$((HEIGHT - 8 - 2 * 26))" +repage "$T/rows.png"
 has_colour "$T/rows.png" "#3d8bfd" 40 || fail "no progress rows with a Cancel button"
+kill -CONT $HELD
 wait_for 180 sh -c "[ \$(grep -cF \"copied 'big.bin'\" '$LOG') = 1 ] && [ \$(grep -cF \"copied 'big (copy).bin'\" '$LOG') = 1 ]" ||
 	fail "the two copies did not both finish: $(tail -3 "$LOG")"
 cmp "$W0/big.bin" "$W0/a-dst/big.bin" || fail "the first copy differs from the source"
@@ -50,12 +67,15 @@ wait_for 5 title_has "$W" "$W0 (" || fail "did not go back up"
 xdotool key Home Down Return
 wait_for 5 title_has "$W" "$W0/b-dst" || fail "did not open b-dst: $(title "$W")"
 xdotool key ctrl+v ctrl+v
-wait_for 10 sh -c "[ \$(pgrep -P $APP_PID -x cp | wc -l) = 2 ]" ||
-	fail "the second pair does not run at once ($(copies) cp running)"
+hold_two && [ "$(copies)" = 2 ] || fail "the second pair does not run at once ($(copies) cp running)"
 SECOND=$(pgrep -P "$APP_PID" -f "b-dst/big \(copy\)\.bin")
 [ -n "$SECOND" ] || fail "no cp for b-dst/big (copy).bin"
-# the first row's Cancel (rows from the bottom: files.c JOB_H 26, CANCEL_W 96)
+FIRST=$(echo $HELD | tr ' ' '\n' | grep -vx "$SECOND")
+# the first row's Cancel (rows from the bottom: files.c JOB_H 26, CANCEL_W 96); the held first
+# cp takes the Cancel's SIGTERM as it goes on; the second stays held meanwhile
 xdotool mousemove --window "$W" $((WIDTH - 50)) $((HEIGHT - 8 - 2 * 26 + 13)) click 1
+sleep 0.5
+kill -CONT $FIRST
 wait_file 10 "$LOG" "copying 'big.bin' cancelled" || fail "Cancel did not stop the first: $(tail -3 "$LOG")"
 # the second's cp still copying (alive, not a zombie waiting to be reaped), its row still there
 case "$(ps -o stat= -p "$SECOND" 2>/dev/null)" in
@@ -63,6 +83,7 @@ case "$(ps -o stat= -p "$SECOND" 2>/dev/null)" in
 esac
 [ "$(copies)" = 1 ] || fail "$(copies) cp running after one cancel, not 1"
 [ ! -e "$W0/b-dst/big.bin" ] || fail "the cancelled copy's partial file was kept"
+kill -CONT "$SECOND"
 wait_for 180 sh -c "[ \$(grep -cF \"copied 'big (copy).bin'\" '$LOG') = 2 ]" ||
 	fail "the second copy did not finish after the first was cancelled: $(tail -3 "$LOG")"
 cmp "$W0/big.bin" "$W0/b-dst/big (copy).bin" || fail "the copy that went on differs from the source"
