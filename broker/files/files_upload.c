@@ -829,7 +829,7 @@ patch_opened(struct patch *p, bool expired)
 		         " (the stored file is shorter; HEAD tells)",
 		         u->offset);
 		deny("files.upload", &req, &p->fail, 409, msg,
-		     json_pack("{sssIsI}", "id", u->id, "offset", (json_int_t)u->offset));
+		     json_pack("{sssI}", "id", u->id, "offset", (json_int_t)u->offset));
 		offset_headers(&p->fail, u);
 		p->failed = true;
 		return;
